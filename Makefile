@@ -1,0 +1,128 @@
+# pinion - one Makefile for the binary, the tests, the demo and setup.
+# `make` builds build/pinion; `make test` does all setup and runs every test;
+# `make demo` does all setup, builds the example model and runs one prediction.
+
+CC ?= cc
+PYTHON ?= /usr/bin/python3
+SANITIZE ?=
+MODULES := common oci registry compat runner assembler
+# which module archives each module's tests link (modules depend downward only)
+DEPS_common    := common
+DEPS_oci       := oci common
+DEPS_registry  := registry oci common
+DEPS_compat    := compat common
+DEPS_runner    := runner oci common
+DEPS_assembler := assembler runner registry compat oci common
+
+# B: the build directory (several checkouts' builds can live side by side)
+ifeq ($(SANITIZE),)
+B ?= build
+else
+B ?= build/san
+endif
+
+PKGS := libarchive jansson yaml-0.1 libcurl libzstd libcrypto zlib
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+        -Wvla -Wwrite-strings -Wno-missing-field-initializers -Werror
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -I. -MMD -MP $(WARN) $(CFLAGS) \
+              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+ifneq ($(SANITIZE),)
+ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+.SECONDEXPANSION:
+MAIN_SRC := assembler/main.c
+SRCS := $(filter-out $(MAIN_SRC),$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
+# modules may add generated objects (embedded data) with EXTRA_OBJS_<module>
+# and extra rules in <module>/module.mk
+-include $(sort $(wildcard $(addsuffix /module.mk,$(MODULES)) $(addsuffix /*/module.mk,$(MODULES))))
+
+objs_of = $(patsubst %.c,$(B)/%.o,$(wildcard $(1)/*.c)) $(EXTRA_OBJS_$(1))
+ALL_OBJS := $(patsubst %.c,$(B)/%.o,$(SRCS)) $(foreach m,$(MODULES),$(EXTRA_OBJS_$(m)))
+ARCHIVES := $(foreach m,$(MODULES),$(B)/lib/lib$(m).a)
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
+# module of a test or fuzz file: the word after test_/fuzz_
+mod_of = $(word 2,$(subst _, ,$(notdir $(1))))
+libs_for = $(foreach m,$(DEPS_$(call mod_of,$(1))),$(B)/lib/lib$(m).a)
+
+.PHONY: all deps test unit check-build demo clean format format-check fuzz bench
+all: deps-quiet $(B)/pinion
+
+$(B)/pinion: $(B)/assembler/main.o $(ALL_OBJS)
+	@echo "  LINK    $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+define archive_rule
+$(B)/lib/lib$(1).a: $(call objs_of,$(1))
+	@mkdir -p $$(dir $$@)
+	@rm -f $$@
+	@ar rcs $$@ $$^
+endef
+$(foreach m,$(MODULES),$(eval $(call archive_rule,$(m))))
+
+# Unit tests link whole archives so the command section is kept where used.
+$(B)/tests/%: tests/unit/%.c tests/unit/tap.h $$(call libs_for,$$*) $(B)/tests/tap.o
+	@mkdir -p $(dir $@)
+	@echo "  LINK    $@"
+	@$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/tests/tap.o \
+		-Wl,--start-group $(call libs_for,$*) -Wl,--end-group $(LIBS)
+$(B)/tests/tap.o: tests/unit/tap.c tests/unit/tap.h
+	@mkdir -p $(dir $@)
+	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# Fuzz targets: built with a replay driver for `make test`; `make fuzz` builds
+# libFuzzer binaries with clang.
+$(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $$(call libs_for,$$*)
+	@mkdir -p $(dir $@)
+	@echo "  LINK    $@"
+	@$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c \
+		-Wl,--start-group $(call libs_for,$*) -Wl,--end-group $(LIBS)
+fuzz:
+	$(MAKE) CC=clang SANITIZE=fuzzer,address,undefined B=build/libfuzzer fuzz-bins
+fuzz-bins: $(patsubst tests/fuzz/%.c,$(B)/libfuzzer/%,$(FUZZ_SRCS))
+$(B)/libfuzzer/%: tests/fuzz/%.c $$(call libs_for,$$*)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(call libs_for,$*) -Wl,--end-group $(LIBS)
+
+check-build: $(B)/pinion $(UNIT_BINS) $(FUZZ_BINS) $(TEST_EXTRA)
+
+# Installs what the build and the tests need; as non-root prints the command.
+deps:
+	@sh tests/tools/deps.sh install
+deps-quiet:
+	@sh tests/tools/deps.sh check-or-install
+
+unit: deps-quiet check-build
+	@PINION_BUILD=$(B) sh tests/run.sh unit
+
+test: deps-quiet check-build
+	@PINION_BUILD=$(B) PYTHON=$(PYTHON) sh tests/run.sh all
+
+demo: deps-quiet $(B)/pinion $(DEMO_DEPS)
+	@PINION_BUILD=$(B) sh examples/demo.sh
+
+bench: deps-quiet $(B)/pinion
+	@PINION_BUILD=$(B) sh bench/run.sh
+
+format:
+	clang-format -i $(SRCS) $(MAIN_SRC) $(wildcard */*.h) $(UNIT_SRCS) $(FUZZ_SRCS)
+format-check:
+	@clang-format --dry-run --Werror $(SRCS) $(MAIN_SRC) $(wildcard */*.h) $(UNIT_SRCS) $(FUZZ_SRCS)
+
+clean:
+	rm -rf build
+
+.PRECIOUS: $(B)/%.o $(B)/lib/%.a
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,214 @@
+/* common.h - the one public face of common/: errors, allocation, buffers,
+ * cleanup helpers, logging/progress, filesystem helpers and the command
+ * registry. Every other module includes this and nothing else from common/. */
+#ifndef PN_COMMON_H
+#define PN_COMMON_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <dirent.h>
+#include <sys/types.h>
+
+#define PN_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------- errors
+ * Fallible functions return < 0 (or NULL) and fill *err, passed last.
+ * Success never touches *err.  The failure site calls pn_error_set*(); each
+ * caller that passes the error up may add one phrase of context with
+ * pn_error_wrap(), which prefixes "context: " to the message. */
+enum pn_error_code {
+	PN_ERR_GENERIC = 1,
+	PN_ERR_NOT_FOUND,
+	PN_ERR_AUTH,
+	PN_ERR_DIGEST,      /* digest mismatch / corrupt content */
+	PN_ERR_UNSUPPORTED,
+	PN_ERR_TOO_LARGE,   /* a named limit was hit */
+	PN_ERR_INVALID,     /* bad input from the user or from outside: exit 2 */
+	PN_ERR_NETWORK,     /* unreachable / transient that ran out of retries */
+};
+
+struct pn_error {
+	int code;       /* enum pn_error_code */
+	int errno_val;  /* errno at the failure site, or 0 */
+	char *msg;      /* owned, full chain "outer: inner: cause" */
+	char *hint;     /* optional: a suggestion printed on its own line */
+};
+
+/* All of these accept err == NULL (the error is then dropped).  If *err is
+ * already set, pn_error_set* replaces it (the newest failure wins). */
+__attribute__((format(printf, 3, 4)))
+int pn_error_set(struct pn_error **err, int code, const char *fmt, ...);
+/* appends ": strerror(errnum)" */
+__attribute__((format(printf, 3, 4)))
+int pn_error_set_errno(struct pn_error **err, int errnum, const char *fmt, ...);
+/* prefix "context: " to an existing error; returns -1 for `return pn_error_wrap(...)` */
+__attribute__((format(printf, 2, 3)))
+int pn_error_wrap(struct pn_error **err, const char *fmt, ...);
+__attribute__((format(printf, 2, 3)))
+void pn_error_hint(struct pn_error **err, const char *fmt, ...);
+void pn_error_free(struct pn_error *e);
+void pn_error_clear(struct pn_error **err);
+/* exit status for an error: 2 for PN_ERR_INVALID, otherwise 1 */
+int pn_error_exit_status(const struct pn_error *e);
+/* print "pinion: <msg>" (+ "hint: ...") to stderr */
+void pn_error_print(const struct pn_error *e);
+
+#define PN_BUG(...) pn_bug(__FILE__, __LINE__, __VA_ARGS__)
+__attribute__((noreturn, format(printf, 3, 4)))
+void pn_bug(const char *file, int line, const char *fmt, ...);
+
+/* ------------------------------------------------------------ allocation
+ * Allocation failure aborts.  Sizes from input go through the checked ops. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+__attribute__((format(printf, 1, 2)))
+char *xasprintf(const char *fmt, ...);
+char *xvasprintf(const char *fmt, va_list ap);
+size_t st_add(size_t a, size_t b);   /* aborts on overflow */
+size_t st_mult(size_t a, size_t b);  /* aborts on overflow */
+
+/* ------------------------------------------------------------- buffers
+ * A growable byte buffer with a hard maximum (0 = PN_BUF_DEFAULT_MAX).
+ * data is always NUL-terminated.  Appends past max fail with PN_ERR_TOO_LARGE. */
+#define PN_BUF_DEFAULT_MAX ((size_t)1 << 30)
+struct pn_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	size_t max;
+};
+#define PN_BUF_INIT { NULL, 0, 0, 0 }
+void pn_buf_init(struct pn_buf *b, size_t max);
+void pn_buf_release(struct pn_buf *b);
+void pn_buf_reset(struct pn_buf *b);
+int pn_buf_append(struct pn_buf *b, const void *data, size_t len, struct pn_error **err);
+int pn_buf_puts(struct pn_buf *b, const char *s, struct pn_error **err);
+__attribute__((format(printf, 3, 4)))
+int pn_buf_printf(struct pn_buf *b, struct pn_error **err, const char *fmt, ...);
+/* hand the data on; the buffer is left empty */
+char *pn_buf_steal(struct pn_buf *b, size_t *len_out);
+
+/* A NULL-terminated growable array of owned strings. */
+struct pn_strv {
+	char **v;
+	size_t n;
+	size_t cap;
+};
+#define PN_STRV_INIT { NULL, 0, 0 }
+void pn_strv_push(struct pn_strv *s, const char *str);      /* copies */
+void pn_strv_push_owned(struct pn_strv *s, char *str);      /* takes */
+void pn_strv_release(struct pn_strv *s);
+bool pn_strv_contains(const struct pn_strv *s, const char *str);
+void pn_strv_sort(struct pn_strv *s);
+
+/* -------------------------------------------------------------- cleanup */
+static inline void *steal_pointer_(void *pp)
+{
+	void **p = pp;
+	void *r = *p;
+	*p = NULL;
+	return r;
+}
+#define steal_pointer(pp) ((__typeof__(*(pp)))steal_pointer_(pp))
+static inline int steal_fd(int *fd)
+{
+	int r = *fd;
+	*fd = -1;
+	return r;
+}
+
+void cleanup_freep(void *p);
+void cleanup_closep(int *fd);
+void cleanup_fclosep(FILE **f);
+void cleanup_closedirp(DIR **d);
+void cleanup_errorp(struct pn_error **e);
+void cleanup_bufp(struct pn_buf *b);
+void cleanup_strvp(struct pn_strv *s);
+#define cleanup_free __attribute__((cleanup(cleanup_freep)))
+#define cleanup_close __attribute__((cleanup(cleanup_closep)))
+#define cleanup_fclose __attribute__((cleanup(cleanup_fclosep)))
+#define cleanup_dir __attribute__((cleanup(cleanup_closedirp)))
+#define cleanup_error __attribute__((cleanup(cleanup_errorp)))
+#define cleanup_buf __attribute__((cleanup(cleanup_bufp)))
+#define cleanup_strv __attribute__((cleanup(cleanup_strvp)))
+/* Library-handle cleanups live in common/cleanup.h (jansson, libarchive,
+ * libcurl, libyaml, OpenSSL) so that only users of those include it. */
+
+/* ------------------------------------------------------------- logging
+ * Progress modes as in `cog build --progress`.  Logging goes to stderr. */
+enum pn_progress {
+	PN_PROGRESS_AUTO = 0,  /* tty if stderr is a tty, else plain */
+	PN_PROGRESS_TTY,
+	PN_PROGRESS_PLAIN,
+	PN_PROGRESS_QUIET,
+	PN_PROGRESS_JSON,
+};
+void pn_log_set_progress(enum pn_progress p);
+enum pn_progress pn_log_progress(void);     /* resolved: never AUTO */
+int pn_log_parse_progress(const char *s, enum pn_progress *out);
+void pn_log_set_verbose(int level);
+int pn_log_verbose(void);
+__attribute__((format(printf, 1, 2))) void pn_info(const char *fmt, ...);
+__attribute__((format(printf, 1, 2))) void pn_warn(const char *fmt, ...);
+__attribute__((format(printf, 1, 2))) void pn_debug(const char *fmt, ...);
+/* one progress event: in json mode one line {"event":..., fields...}; in other
+ * modes a human line "<event>: <text>".  fields_json may be NULL or a JSON
+ * object body without braces, e.g. "\"step\":\"pip\",\"seconds\":1.2". */
+void pn_progress_event(const char *event, const char *fields_json,
+		       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ----------------------------------------------------------- filesystem */
+/* read a whole file (at most max bytes, else PN_ERR_TOO_LARGE) */
+int pn_read_file(const char *path, size_t max, char **out, size_t *len_out,
+		 struct pn_error **err);
+int pn_read_file_at(int dirfd, const char *path, size_t max, char **out,
+		    size_t *len_out, struct pn_error **err);
+/* write data atomically: temp file in the same dir, fsync, rename, fsync dir */
+int pn_write_file_atomic(const char *path, const void *data, size_t len,
+			 mode_t mode, struct pn_error **err);
+int pn_write_all(int fd, const void *data, size_t len);  /* -1 + errno */
+ssize_t pn_read_all(int fd, void *buf, size_t len);      /* short only at EOF */
+int pn_mkdir_p(const char *path, mode_t mode, struct pn_error **err);
+/* remove a tree; does not follow symlinks; ok if absent */
+int pn_rm_rf(const char *path, struct pn_error **err);
+int pn_rm_rf_at(int dirfd, const char *name, struct pn_error **err);
+int pn_fsync_dir(const char *dir);
+char *pn_path_join(const char *a, const char *b);
+/* make a fresh directory "<parent>/<prefix>XXXXXX" */
+char *pn_mkdtemp_in(const char *parent, const char *prefix, struct pn_error **err);
+/* $XDG_CACHE_HOME/pinion or ~/.cache/pinion, overridable by PINION_CACHE_DIR */
+char *pn_cache_dir(void);
+/* the current time, or SOURCE_DATE_EPOCH when set; RFC 3339 UTC text */
+char *pn_rfc3339(int64_t t);
+int64_t pn_source_date_epoch(int64_t fallback);
+
+/* -------------------------------------------------------------- commands
+ * Commands register themselves with PN_COMMAND() in any module's CLI file;
+ * main() finds them through the linker section, so there is no central table.
+ * A command returns the process exit status (0, 1, 2). */
+struct pn_command {
+	const char *name;
+	const char *summary;
+	int (*fn)(int argc, char **argv);
+};
+#define PN_COMMAND(id_, name_, summary_, fn_)                                   \
+	static const struct pn_command pn_cmd_##id_                             \
+		__attribute__((used, section("pn_commands"),                    \
+			       aligned(sizeof(void *)))) = { name_, summary_, fn_ }
+const struct pn_command *pn_command_find(const char *name);
+/* calls fn(cmd, data) for each command, sorted by name */
+void pn_command_each(void (*fn)(const struct pn_command *, void *), void *data);
+
+/* Common CLI helpers.  pn_cli_fail prints the error and returns its status. */
+int pn_cli_fail(struct pn_error *e);
+__attribute__((format(printf, 2, 3)))
+int pn_cli_usage(const char *cmd, const char *fmt, ...); /* prints, returns 2 */
+bool pn_cli_wants_help(int argc, char **argv);
+
+#endif

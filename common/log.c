@@ -1,0 +1,130 @@
+/* log.c - messages and progress events on stderr */
+#include "common.h"
+
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static enum pn_progress progress_mode = PN_PROGRESS_AUTO;
+static int verbose_level;
+
+void pn_log_set_progress(enum pn_progress p)
+{
+	progress_mode = p;
+}
+
+enum pn_progress pn_log_progress(void)
+{
+	if (progress_mode == PN_PROGRESS_AUTO)
+		return isatty(STDERR_FILENO) ? PN_PROGRESS_TTY : PN_PROGRESS_PLAIN;
+	return progress_mode;
+}
+
+int pn_log_parse_progress(const char *s, enum pn_progress *out)
+{
+	static const struct {
+		const char *name;
+		enum pn_progress p;
+	} modes[] = {
+		{ "auto", PN_PROGRESS_AUTO },   { "tty", PN_PROGRESS_TTY },
+		{ "plain", PN_PROGRESS_PLAIN }, { "quiet", PN_PROGRESS_QUIET },
+		{ "json", PN_PROGRESS_JSON },
+	};
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (strcmp(s, modes[i].name) == 0) {
+			*out = modes[i].p;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void pn_log_set_verbose(int level)
+{
+	verbose_level = level;
+}
+
+int pn_log_verbose(void)
+{
+	return verbose_level;
+}
+
+static void vlog(const char *prefix, const char *fmt, va_list ap)
+{
+	fputs(prefix, stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void pn_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (pn_log_progress() == PN_PROGRESS_QUIET || pn_log_progress() == PN_PROGRESS_JSON)
+		return;
+	va_start(ap, fmt);
+	vlog("", fmt, ap);
+	va_end(ap);
+}
+
+void pn_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog("pinion: warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void pn_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (verbose_level < 1)
+		return;
+	va_start(ap, fmt);
+	vlog("pinion: debug: ", fmt, ap);
+	va_end(ap);
+}
+
+static void json_escape(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+}
+
+void pn_progress_event(const char *event, const char *fields_json,
+		       const char *fmt, ...)
+{
+	va_list ap;
+	cleanup_free char *text = NULL;
+	enum pn_progress mode = pn_log_progress();
+
+	if (mode == PN_PROGRESS_QUIET)
+		return;
+	va_start(ap, fmt);
+	text = xvasprintf(fmt, ap);
+	va_end(ap);
+	if (mode == PN_PROGRESS_JSON) {
+		fputs("{\"event\":\"", stderr);
+		json_escape(stderr, event);
+		fputs("\",\"message\":\"", stderr);
+		json_escape(stderr, text);
+		fputc('"', stderr);
+		if (fields_json && *fields_json)
+			fprintf(stderr, ",%s", fields_json);
+		fputs("}\n", stderr);
+	} else {
+		fprintf(stderr, "%s\n", text);
+	}
+	fflush(stderr);
+}

@@ -1,0 +1,93 @@
+# tests/e2e/lib.sh - the end-to-end harness (after git's t/test-lib.sh).
+# Source it from tests/e2e/t_<area>.sh, then:
+#   test_expect_success 'title' '
+#       pinion import rootfs oci:$T/l:v1 &&
+#       test_cmp expected actual
+#   '
+#   test_done
+# Each case runs in a subshell under `set -e`-like && chains; it prints TAP.
+# test_when_finished 'cmd' registers cleanup for the current case.
+# $T is a fresh directory for the whole file, removed at the end.
+set -u
+TEST_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+export PINION_BUILD=${PINION_BUILD:-build}
+case "$PINION_BUILD" in /*) ;; *) PINION_BUILD="$TEST_ROOT/$PINION_BUILD" ;; esac
+export PINION="$PINION_BUILD/pinion"
+export PATH="$PINION_BUILD:$TEST_ROOT/tests/tools:$PATH"
+export PYTHON=${PYTHON:-/usr/bin/python3}
+# fixtures (base images, wheels) are cached between runs here, keyed by recipe
+export PINION_TEST_CACHE=${PINION_TEST_CACHE:-/var/cache/pinion-test}
+mkdir -p "$PINION_TEST_CACHE" && chmod 755 "$PINION_TEST_CACHE"
+T=$(mktemp -d /tmp/pinion-e2e.XXXXXX)
+chmod 755 "$T"
+export T
+# pinion's own cache for this test file (snapshots, layer cache)
+export PINION_CACHE_DIR="$T/.pinion-cache"
+test_count=0; test_failed=0
+_finish_cmds=""; _file_cleanup=""
+
+pinion() { "$PINION" "$@"; }
+
+test_when_finished() { _finish_cmds="$1; $_finish_cmds"; }
+# at_exit 'cmd': cleanup for the whole file (services, users)
+at_exit() { _file_cleanup="$1; $_file_cleanup"; }
+
+say_tap() { echo "$@"; }
+
+test_expect_success() {
+	local title=$1 body=$2 rc
+	test_count=$((test_count + 1))
+	_finish_cmds=""
+	echo "# --- $title"
+	( eval "$body" ) </dev/null 2>&1 | sed 's/^/#   /'
+	rc=${PIPESTATUS[0]}
+	[ -n "$_finish_cmds" ] && eval "$_finish_cmds" >/dev/null 2>&1
+	if [ "$rc" -eq 0 ]; then
+		say_tap "ok $test_count - $title"
+	else
+		test_failed=$((test_failed + 1))
+		say_tap "not ok $test_count - $title"
+	fi
+}
+# the body must fail (non-zero), e.g. for refusals
+test_expect_failure_status() {
+	local want=$1; shift
+	"$@"; local got=$?
+	if [ "$got" -ne "$want" ]; then echo "expected exit status $want, got $got"; return 1; fi
+}
+test_skip() {
+	test_count=$((test_count + 1))
+	say_tap "ok $test_count - $1 # SKIP ${2:-}"
+}
+test_cmp() {
+	if ! diff -u "$1" "$2"; then echo "test_cmp: $1 and $2 differ"; return 1; fi
+}
+# test_grep PATTERN FILE: like grep -q but shows the file when it fails
+test_grep() {
+	if ! grep -q -- "$1" "$2"; then echo "test_grep: '$1' not in $2:"; sed 's/^/| /' "$2" | head -40; return 1; fi
+}
+test_equal() {
+	if [ "$1" != "$2" ]; then printf 'expected: %s\nactual:   %s\n' "$2" "$1"; return 1; fi
+}
+test_done() {
+	[ -n "$_file_cleanup" ] && eval "$_file_cleanup" >/dev/null 2>&1
+	rm -rf "$T" 2>/dev/null || { chmod -R u+rwX "$T" 2>/dev/null; rm -rf "$T"; }
+	echo "1..$test_count"
+	[ "$test_failed" -eq 0 ]
+	exit $?
+}
+trap '[ -n "$_file_cleanup" ] && eval "$_file_cleanup" >/dev/null 2>&1; rm -rf "$T" 2>/dev/null' INT TERM
+
+# free_port: a free TCP port on 127.0.0.1
+free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# wait_port PORT [SECONDS]: until something listens there
+wait_port() {
+	local i=0 max=$(( ${2:-20} * 10 ))
+	while ! (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; do
+		i=$((i + 1)); [ $i -ge $max ] && { echo "nothing listens on port $1"; return 1; }
+		sleep 0.1
+	done
+}
+
+. "$TEST_ROOT/tests/tools/fixtures.sh"
+. "$TEST_ROOT/tests/tools/users.sh"

@@ -1,0 +1,26 @@
+# tests/tools/users.sh - unprivileged users for the rootless tests (sourced).
+# test_user_setup creates (once, as root):
+#   pinion-sub    with /etc/subuid and /etc/subgid entries (65536 ids)
+#   pinion-nosub  without subordinate ids
+# run_as USER CMD...: runs CMD as USER with a clean environment that keeps
+# PINION*, PATH and PYTHON, in a login-less shell.
+test_user_setup() {
+	[ "$(id -u)" -eq 0 ] || { echo "test_user_setup needs root" >&2; return 1; }
+	local u
+	for u in pinion-sub pinion-nosub; do
+		id "$u" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$u"
+	done
+	grep -q '^pinion-sub:' /etc/subuid 2>/dev/null || echo "pinion-sub:300000:65536" >>/etc/subuid
+	grep -q '^pinion-sub:' /etc/subgid 2>/dev/null || echo "pinion-sub:300000:65536" >>/etc/subgid
+	sed -i '/^pinion-nosub:/d' /etc/subuid /etc/subgid 2>/dev/null || true
+}
+run_as() {
+	local u=$1; shift
+	local home
+	home=$(getent passwd "$u" | cut -d: -f6)
+	setpriv --reuid="$u" --regid="$u" --init-groups --reset-env -- \
+		env HOME="$home" USER="$u" LOGNAME="$u" PATH="$PATH" PYTHON="$PYTHON" \
+		PINION="$PINION" PINION_BUILD="$PINION_BUILD" T="$T" \
+		PINION_CACHE_DIR="$home/.cache/pinion-e2e" ${XDG_RUNTIME_DIR:+XDG_RUNTIME_DIR=/tmp} \
+		"$@"
+}

@@ -1,0 +1,104 @@
+/* test_common.c - errors, buffers, string vectors, fs helpers */
+#include "tests/unit/tap.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void t_error_chain(void)
+{
+	struct pn_error *err = NULL;
+
+	ok(pn_error_set(&err, PN_ERR_DIGEST, "verify digest: %s", "mismatch") == -1,
+	   "set returns -1");
+	pn_error_wrap(&err, "pull layer `%s`", "sha256:ab");
+	pn_error_wrap(&err, "build");
+	is_str(err->msg, "build: pull layer `sha256:ab`: verify digest: mismatch",
+	       "wrap prefixes context");
+	is_int(err->code, PN_ERR_DIGEST, "code kept through wraps");
+	is_int(pn_error_exit_status(err), 1, "digest error exits 1");
+	pn_error_set(&err, PN_ERR_INVALID, "bad");
+	is_int(pn_error_exit_status(err), 2, "invalid input exits 2");
+	pn_error_set_errno(&err, ENOENT, "open `%s`", "x");
+	is_int(err->code, PN_ERR_NOT_FOUND, "ENOENT maps to not found");
+	is_str(err->msg, "open `x`: No such file or directory", "errno text appended");
+	pn_error_clear(&err);
+	ok(err == NULL, "clear resets");
+	ok(pn_error_set(NULL, 1, "dropped") == -1, "NULL err accepted");
+}
+
+static void t_buf(void)
+{
+	struct pn_buf b;
+	struct pn_error *err = NULL;
+
+	pn_buf_init(&b, 8);
+	ok_call(pn_buf_puts(&b, "abcd", &err), &err, "append within max");
+	ok_call(pn_buf_printf(&b, &err, "%d", 1234), &err, "printf within max");
+	is_str(b.data, "abcd1234", "contents");
+	ok_fail(pn_buf_puts(&b, "x", &err), &err, PN_ERR_TOO_LARGE, "limit", "past max refused");
+	is_int(b.len, 8, "length unchanged after refusal");
+	pn_buf_release(&b);
+}
+
+static void t_strv(void)
+{
+	cleanup_strv struct pn_strv s = PN_STRV_INIT;
+
+	pn_strv_push(&s, "b");
+	pn_strv_push(&s, "a");
+	pn_strv_push(&s, "c");
+	pn_strv_sort(&s);
+	is_str(s.v[0], "a", "sorted first");
+	is_str(s.v[2], "c", "sorted last");
+	ok(s.v[3] == NULL, "NULL terminated");
+	ok(pn_strv_contains(&s, "b") && !pn_strv_contains(&s, "d"), "contains");
+}
+
+static void t_fs(void)
+{
+	char *dir = tap_tmpdir();
+	cleanup_free char *deep = pn_path_join(dir, "a/b/c");
+	cleanup_free char *file = pn_path_join(dir, "a/b/c/f.txt");
+	cleanup_free char *data = NULL;
+	cleanup_free char *sub = pn_path_join(dir, "a");
+	size_t len = 0;
+	struct pn_error *err = NULL;
+	struct stat st;
+
+	ok_call(pn_mkdir_p(deep, 0755, &err), &err, "mkdir -p");
+	ok_call(pn_write_file_atomic(file, "hello", 5, 0640, &err), &err, "atomic write");
+	ok(stat(file, &st) == 0 && (st.st_mode & 07777) == 0640, "mode applied");
+	ok_call(pn_read_file(file, 100, &data, &len, &err), &err, "read back");
+	is_str(data, "hello", "content");
+	ok_fail(pn_read_file(file, 3, &data, &len, &err), &err, PN_ERR_TOO_LARGE, NULL,
+		"read over limit refused");
+	ok_call(pn_rm_rf(sub, &err), &err, "rm -rf tree");
+	ok(stat(sub, &st) < 0 && errno == ENOENT, "tree gone");
+	ok_call(pn_rm_rf(sub, &err), &err, "rm -rf of absent path is ok");
+	ok_fail(pn_read_file(file, 100, &data, &len, &err), &err, PN_ERR_NOT_FOUND, "f.txt",
+		"missing file names the path");
+}
+
+static void t_time(void)
+{
+	cleanup_free char *s = pn_rfc3339(0);
+
+	is_str(s, "1970-01-01T00:00:00Z", "rfc3339 epoch");
+	setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
+	is_int(pn_source_date_epoch(5), 1700000000, "SOURCE_DATE_EPOCH read");
+	setenv("SOURCE_DATE_EPOCH", "junk", 1);
+	is_int(pn_source_date_epoch(5), 5, "bad SOURCE_DATE_EPOCH falls back");
+	unsetenv("SOURCE_DATE_EPOCH");
+}
+
+int main(void)
+{
+	TEST(t_error_chain);
+	TEST(t_buf);
+	TEST(t_strv);
+	TEST(t_fs);
+	TEST(t_time);
+	return tap_done();
+}
