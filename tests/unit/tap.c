@@ -45,7 +45,7 @@ char *tap_tmpdir(void)
 
 	if (!d)
 		PN_BUG("%s", err->msg);
-	pn_strv_push(&tmpdirs, d);
+	pn_strv_push_owned(&tmpdirs, d);
 	return d;
 }
 

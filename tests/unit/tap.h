@@ -14,7 +14,8 @@
 __attribute__((format(printf, 2, 3))) int tap_ok(int cond, const char *fmt, ...);
 void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int tap_done(void);
-/* a fresh empty directory under $TMPDIR, removed by tap_done() */
+/* a fresh empty directory under $TMPDIR, removed by tap_done(); the string
+ * belongs to the harness (do not free it) */
 char *tap_tmpdir(void);
 void tap_run(const char *name, void (*fn)(void));
 /* needle NULL, or found in s */
