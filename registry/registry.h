@@ -1,0 +1,178 @@
+/* registry.h - the one public face of registry/: image references, mirrors,
+ * the registry client (HTTPS via libcurl, token/basic auth, docker and
+ * containers credential files, credential helpers), pull, push, copy,
+ * exists and inspect over the OCI distribution API.
+ *
+ * Errors follow common.h: < 0 and *err filled, err passed last.  Codes:
+ *   PN_ERR_INVALID     malformed reference, mirror spec or config line (exit 2)
+ *   PN_ERR_NOT_FOUND   unknown repository, tag, digest or platform
+ *   PN_ERR_AUTH        credentials refused / missing where required
+ *   PN_ERR_DIGEST      content did not match its digest (never stored)
+ *   PN_ERR_NETWORK     unreachable, or transient faults that outlived retries
+ *   PN_ERR_TOO_LARGE   a named limit (manifest size, header size, redirects)
+ *   PN_ERR_UNSUPPORTED media type or scheme we do not handle
+ * Credentials never appear in messages, logs or progress events.
+ *
+ * "Locations" (the const char * arguments of copy/exists/inspect) are either
+ * `oci:DIR[:TAG]` / `oci:DIR@sha256:...` (an OCI layout) or an image
+ * reference (optionally prefixed `docker://`). */
+#ifndef PN_REGISTRY_H
+#define PN_REGISTRY_H
+
+#include "common/common.h"
+#include "oci/oci.h"
+
+/* --------------------------------------------------------------- limits */
+#define REGISTRY_REF_MAX         4096      /* whole reference text */
+#define REGISTRY_REPO_MAX        255       /* repository name (distribution spec) */
+#define REGISTRY_TAG_MAX         128       /* tag */
+#define REGISTRY_HEADER_MAX      8192      /* one response header line */
+#define REGISTRY_TOKEN_MAX       ((size_t)1 << 20) /* token response body */
+#define REGISTRY_ERROR_BODY_MAX  ((size_t)64 << 10)
+#define REGISTRY_REDIRECTS_MAX   5
+
+#define REGISTRY_DEFAULT_REGISTRY "docker.io"
+#define REGISTRY_DEFAULT_PLATFORM "linux/amd64"
+#define REGISTRY_DEFAULT_PARALLEL 4
+#define REGISTRY_DEFAULT_CHUNK    ((size_t)16 << 20)  /* push chunk size */
+#define REGISTRY_MONOLITHIC_MAX   ((size_t)16 << 20)  /* blobs up to this go in one PUT */
+#define REGISTRY_DEFAULT_RETRIES  5
+
+/* ----------------------------------------------------------- references
+ * Accepted forms (as docker/podman): `python:3.11-slim` ->
+ * docker.io/library/python:3.11-slim; `o/r` -> docker.io/o/r:latest;
+ * `ghcr.io/o/r:tag`; `localhost:5000/r@sha256:...`; `host/r:tag@sha256:...`
+ * (tag kept, digest wins when fetching).  The first component is a registry
+ * when it contains '.' or ':' or is `localhost`.  `index.docker.io` and
+ * `registry-1.docker.io` normalise to `docker.io`.  Repository names are
+ * lowercase [a-z0-9] components joined by [._-] / "__" / "-"+, separated by
+ * '/'; tags [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}; digests as oci_digest_parse.
+ * A leading `docker://` is accepted and dropped. */
+struct registry_ref {
+	char *registry;   /* "docker.io", "127.0.0.1:5000" (never NULL after parse) */
+	char *repository; /* "library/python" (never NULL after parse) */
+	char *tag;        /* "3.11-slim"; "latest" when neither tag nor digest; NULL if only a digest */
+	char *digest;     /* "sha256:..." or NULL */
+};
+void registry_ref_init(struct registry_ref *r);
+void registry_ref_release(struct registry_ref *r);
+void registry_ref_copy(struct registry_ref *out, const struct registry_ref *in);
+/* PN_ERR_INVALID with a message that says which part is wrong */
+int registry_ref_parse(const char *s, struct registry_ref *out, struct pn_error **err);
+/* canonical text "registry/repository[:tag][@digest]" (caller frees) */
+char *registry_ref_format(const struct registry_ref *r);
+/* what goes in /v2/<repo>/manifests/<X>: the digest if set, else the tag */
+const char *registry_ref_reference(const struct registry_ref *r);
+/* true for `oci:...` locations */
+bool registry_location_is_layout(const char *loc);
+
+/* -------------------------------------------------------------- options */
+struct registry_mirror {
+	char *from;     /* registry name as written in references, e.g. "docker.io" */
+	char *to;       /* registry host[:port], or NULL when `layout` is set */
+	char *layout;   /* OCI layout directory (spec `r8.im=oci:/srv/bases`), or NULL */
+};
+
+struct registry_opts {
+	struct registry_mirror *mirrors;
+	size_t n_mirrors;
+	struct pn_strv insecure;  /* hosts (host or host:port) allowed plain HTTP / unverified TLS */
+	char *ca_bundle;          /* extra CA file (PEM) added to the system store, or NULL */
+	char *auth_file;          /* credentials file to read/write; NULL = default search (docs/registry.md) */
+	char *username, *password;/* explicit credentials (--creds), used for every registry; NULL = none */
+	char *platform;           /* "os/arch[/variant]"; NULL = REGISTRY_DEFAULT_PLATFORM */
+	int parallel;             /* concurrent blob transfers; <= 0 = REGISTRY_DEFAULT_PARALLEL */
+	size_t chunk_size;        /* push chunk; 0 = REGISTRY_DEFAULT_CHUNK */
+	size_t monolithic_max;    /* blobs <= this are one PUT; 0 = REGISTRY_MONOLITHIC_MAX */
+	int retries;              /* per request; < 0 = REGISTRY_DEFAULT_RETRIES */
+	bool progress;            /* emit pn_progress_event() per blob (default true) */
+};
+void registry_opts_init(struct registry_opts *o);
+void registry_opts_release(struct registry_opts *o);
+/* "FROM=HOST[:PORT]" or "FROM=oci:DIR"; a later mirror for the same FROM wins */
+int registry_opts_add_mirror(struct registry_opts *o, const char *spec, struct pn_error **err);
+void registry_opts_add_insecure(struct registry_opts *o, const char *host);
+/* Read a registries config file.  path NULL = $PINION_REGISTRIES_CONF, else
+ * ~/.config/pinion/registries.conf ($XDG_CONFIG_HOME honoured); a missing
+ * default file is not an error.  Format, one directive a line, '#' comments:
+ *   mirror docker.io=127.0.0.1:5000
+ *   mirror r8.im=oci:/srv/bases
+ *   insecure myregistry.local:5000
+ *   ca-bundle /etc/ssl/my-ca.pem
+ * Errors carry path:line. */
+int registry_opts_load_config(struct registry_opts *o, const char *path, struct pn_error **err);
+/* Parse common CLI flags shared by pull/copy/login/inspect/push: consumes
+ * argv[*i] (and its value) when it is one of --registry-mirror SPEC,
+ * --insecure-registry HOST, --tls-verify=false (all hosts insecure),
+ * --ca-bundle FILE, --authfile FILE, --creds USER[:PASS], --platform P,
+ * --parallel N, --chunk-size BYTES.  Returns 1 if consumed, 0 if not ours,
+ * < 0 with PN_ERR_INVALID on a bad value. */
+int registry_opts_parse_flag(struct registry_opts *o, int argc, char **argv, int *i,
+			     struct pn_error **err);
+/* help text lines for the flags above */
+extern const char registry_opts_flags_help[];
+
+/* --------------------------------------------------------------- client
+ * Holds the curl share handle (connections, DNS, TLS sessions), the token
+ * cache (per registry + scope, until expiry) and the options (copied). */
+struct registry_client;
+int registry_client_new(const struct registry_opts *opts, struct registry_client **out,
+			struct pn_error **err);
+void registry_client_free(struct registry_client *c);
+
+/* ------------------------------------------------------------ operations
+ * All reference arguments are resolved through the mirrors first. */
+
+/* Pull `ref` (a registry reference) into dst: index/list -> platform ->
+ * manifest -> config + layers fetched in parallel, each verified while it
+ * streams, skipped if dst already has it.  The image is tagged `tag` in dst
+ * (NULL: not tagged).  out (may be NULL) gets the descriptor of the manifest
+ * that was stored (the platform manifest, not the index). */
+int registry_pull(struct registry_client *c, const char *ref, struct oci_layout *dst,
+		  const char *tag, struct oci_descriptor *out, struct pn_error **err);
+
+/* Push the image `src_ref` of src (tag or digest; NULL = the only image) to
+ * the registry reference dst_ref: blobs the registry has are skipped, blobs of
+ * another repository on the same registry are mounted, the rest uploaded
+ * (monolithic or chunked, resuming from the registry's offset), then config
+ * and manifest.  out (may be NULL) gets the pushed manifest descriptor. */
+int registry_push(struct registry_client *c, struct oci_layout *src, const char *src_ref,
+		  const char *dst_ref, struct oci_descriptor *out, struct pn_error **err);
+
+/* Copy between any two locations (registry -> layout, layout -> registry,
+ * registry -> registry, layout -> layout). */
+int registry_copy(struct registry_client *c, const char *src, const char *dst,
+		  struct oci_descriptor *out, struct pn_error **err);
+
+/* Does the manifest exist?  HEAD on the registry (a mirror to a layout answers
+ * from the layout).  *exists = false for an unknown repository/tag; errors
+ * only for auth failures and transport faults. */
+int registry_exists(struct registry_client *c, const char *ref, bool *exists,
+		    struct pn_error **err);
+
+/* Manifest (for the client's platform) and config, without layers.
+ * out must be oci_image_init()ed; release it with oci_image_release(). */
+int registry_inspect(struct registry_client *c, const char *ref, struct oci_image *out,
+		     struct pn_error **err);
+
+/* The raw top-level manifest or index as served (for `inspect --raw`);
+ * *media_type and *out are owned by the caller. */
+int registry_manifest_get(struct registry_client *c, const char *ref, char **media_type,
+			  char **out, size_t *len, oci_digest_t digest, struct pn_error **err);
+
+/* ---------------------------------------------------------- credentials
+ * Lookup order for a registry host: opts->username/password; the auth file
+ * (opts->auth_file, else $REGISTRY_AUTH_FILE, else
+ * ${XDG_RUNTIME_DIR}/containers/auth.json, else ~/.config/containers/auth.json);
+ * then $DOCKER_CONFIG/config.json or ~/.docker/config.json: credHelpers[host],
+ * then auths[host], then credsStore (docker-credential-<name> get). */
+
+/* Check user/pass against the registry (a /v2/ ping with the challenge it
+ * answers), then store them in the auth file (the one registry_opts names,
+ * else the default containers auth.json), mode 0600. PN_ERR_AUTH if refused. */
+int registry_login(struct registry_client *c, const char *registry, const char *user,
+		   const char *pass, struct pn_error **err);
+/* Remove stored credentials for registry; PN_ERR_NOT_FOUND if none were stored. */
+int registry_logout(struct registry_client *c, const char *registry, struct pn_error **err);
+
+#endif
