@@ -1,0 +1,176 @@
+/* runner.h - the one public face of runner/: the rootless sandbox that runs a
+ * build step in an image's filesystem and turns what it changed into a layer.
+ *
+ * Shape:
+ *   struct runner       one per process: id mapping, snapshot store, options
+ *   snapshots           each layer unpacked once under <cache>/snapshots, keyed
+ *                       by diff_id, reused as overlay lower dirs by every step
+ *   struct runner_rootfs the lower dirs of one image (bottom first)
+ *   runner_step_run()   run one step on overlay(lowers + empty upper); on exit 0
+ *                       the upper dir becomes a layer in a given oci_layout
+ *   runner_proc_*()     a long-running process over an image (pinion predict,
+ *                       pinion serve): start, pid, stop, wait
+ *
+ * Sandbox: user + mount + pid namespaces (and net with RUNNER_NET_NONE).  With
+ * /etc/subuid and /etc/subgid entries ids 0-65535 are mapped through
+ * newuidmap/newgidmap; without them the caller maps to root alone (pinion says
+ * once what that limits).  As root, a user namespace with the identity map
+ * is still used (no capabilities over the host).  Root is pivot_root'ed to the
+ * overlay; /proc, a minimal /dev, /etc/resolv.conf and /etc/hosts from the
+ * host (never captured), no_new_privs, other fds closed.  docs/sandbox.md.
+ *
+ * Errors follow common.h.  Codes: PN_ERR_INVALID (bad step spec, bad user,
+ * hostile layer refused by the applier), PN_ERR_NOT_FOUND (missing command,
+ * working directory, secret source), PN_ERR_UNSUPPORTED (namespaces not
+ * available), PN_ERR_GENERIC otherwise (including "step exited with status N").
+ */
+#ifndef PN_RUNNER_H
+#define PN_RUNNER_H
+
+#include "common/common.h"
+#include "oci/oci.h"
+
+#include <sys/types.h>
+
+/* ------------------------------------------------------------- id mapping */
+enum runner_idmap_mode {
+	RUNNER_IDMAP_ROOT = 1,  /* pinion runs as root: identity map 0..2^32-2 */
+	RUNNER_IDMAP_SUBID,     /* caller -> 0, subordinate range -> 1..65535 */
+	RUNNER_IDMAP_SINGLE,    /* caller -> 0 only (no subordinate ids) */
+};
+struct runner_idrange {
+	uint32_t inside, outside, count;
+};
+#define RUNNER_IDMAP_MAX_RANGES 2
+struct runner_idmap {
+	enum runner_idmap_mode mode;
+	struct runner_idrange uid[RUNNER_IDMAP_MAX_RANGES], gid[RUNNER_IDMAP_MAX_RANGES];
+	size_t n_uid, n_gid;
+};
+/* Find the mapping for the calling user (root, /etc/subuid + subgid via
+ * newuidmap/newgidmap, or single).  PINION_RUNNER_IDMAP=single forces single. */
+int runner_idmap_detect(struct runner_idmap *out, struct pn_error **err);
+/* Pure: the first range for `user` (name) or `uid` (number) in an
+ * /etc/subuid-style text; 0 found, 1 none, < 0 malformed line (PN_ERR_INVALID). */
+int runner_subid_parse(const char *text, const char *user, uint32_t uid,
+		       uint32_t *start_out, uint32_t *count_out, struct pn_error **err);
+/* "0 1000 1\n1 300000 65535\n" - the text of a uid_map/gid_map (owned) */
+char *runner_idmap_format(const struct runner_idrange *r, size_t n);
+
+/* ----------------------------------------------------------------- runner */
+struct runner_opts {
+	const char *cache_dir;  /* NULL: pn_cache_dir(); snapshots live under it */
+	bool no_overlay;        /* force the copy-up fallback (also PINION_RUNNER_NO_OVERLAY=1) */
+};
+void runner_opts_init(struct runner_opts *o);
+
+struct runner;
+int runner_new(const struct runner_opts *o, struct runner **out, struct pn_error **err);
+void runner_free(struct runner *r);
+const struct runner_idmap *runner_get_idmap(const struct runner *r);
+
+/* -------------------------------------------------------------- snapshots
+ * <cache>/snapshots/<hex of diff_id>/ holds one layer unpacked (with the oci/
+ * applier, inside the user namespace so ownership is as in the tar; in
+ * single-id mode every file belongs to the caller, i.e. root inside).
+ * Whiteouts in a layer are kept as overlay whiteouts so snapshots stack. */
+struct runner_snapshot {
+	oci_digest_t diff_id;
+	char *path;             /* the snapshot's root directory */
+	int64_t bytes;          /* disk usage (st_blocks), -1 if not computed */
+	int64_t last_used;      /* unix seconds */
+};
+int runner_snapshots_list(struct runner *r, struct runner_snapshot **out, size_t *n,
+			  struct pn_error **err);
+void runner_snapshots_free(struct runner_snapshot *s, size_t n);
+/* remove snapshots not used since `older_than` (unix seconds; INT64_MAX: all)
+ * except those whose diff_id is in keep (may be NULL).  Removal runs inside
+ * the user namespace (files may belong to subordinate ids). */
+int runner_snapshots_prune(struct runner *r, int64_t older_than, const struct pn_strv *keep,
+			   size_t *removed_out, int64_t *bytes_out, struct pn_error **err);
+
+/* ------------------------------------------------------------------ rootfs */
+struct runner_rootfs {
+	struct pn_strv lowers;  /* snapshot paths, bottom layer first */
+	struct pn_strv diff_ids;
+};
+void runner_rootfs_init(struct runner_rootfs *rf);
+void runner_rootfs_release(struct runner_rootfs *rf);
+/* Unpack (once) every layer of img from l and fill rf.  Layers are checked by
+ * the applier before anything runs: a hostile layer is PN_ERR_INVALID. */
+int runner_rootfs_prepare(struct runner *r, struct oci_layout *l, const struct oci_image *img,
+			  struct runner_rootfs *rf, struct pn_error **err);
+/* Put one more layer on top (a cache hit, or the layer of the previous step):
+ * its snapshot is unpacked from l if not already in the store. */
+int runner_rootfs_push(struct runner *r, struct runner_rootfs *rf, struct oci_layout *l,
+		       const struct oci_descriptor *layer, const char *diff_id,
+		       struct pn_error **err);
+
+/* ------------------------------------------------------------------- steps */
+enum runner_network { RUNNER_NET_HOST = 0, RUNNER_NET_NONE };
+
+struct runner_secret {
+	const char *id;
+	const char *source;      /* host file, read by pinion before the step */
+	const char *target;      /* absolute path inside; NULL: /run/secrets/<id> */
+};
+
+struct runner_step {
+	const char *name;                /* display name, prefixes each output line */
+	const char *const *argv;         /* NULL-terminated; or NULL and shell set */
+	const char *shell;               /* run as /bin/sh -c shell */
+	const struct oci_config *config; /* may be NULL: Env, WorkingDir, User defaults */
+	const char *const *env;          /* NAME=value, over the config's Env; may be NULL */
+	const char *workdir;             /* NULL: config's, else "/" ; checked after chdir */
+	const char *user;                /* NULL: config's, else root; name, uid, uid:gid, name:group */
+	const struct runner_secret *secrets;
+	size_t n_secrets;
+	enum runner_network network;
+	bool interactive;                /* inherit stdin/stdout/stderr, no prefix */
+	int tail_lines;                  /* kept for the failure report; 0: 20 */
+};
+
+struct runner_result {
+	int exit_status;                 /* 0..255, 128+signal, -1 if it never ran */
+	bool committed;                  /* layer is valid */
+	struct oci_layer_result layer;
+	char *tail;                      /* last lines of output (non-interactive), or NULL */
+	double seconds_run, seconds_commit;
+};
+void runner_result_init(struct runner_result *res);
+void runner_result_release(struct runner_result *res);
+
+/* Run one step on overlay(rf->lowers + empty upper).  With out == NULL nothing
+ * is committed.  Otherwise, on exit status 0 the upper dir is written as a
+ * layer into out through the oci/ writer (lopts; NULL: oci_layer_opts_init with
+ * overlay_upper): ownership as seen inside the namespace, mtimes clamped,
+ * resolv.conf/hosts mount points and secret targets not captured; the upper
+ * dir is then adopted as the snapshot of the new diff_id, so
+ * runner_rootfs_push() of the result is free.
+ * Returns 0 on exit status 0.  A non-zero exit is -1 with "step `NAME`: exited
+ * with status N" (res->exit_status = N, res->tail = last lines, also in the
+ * error's hint); nothing is committed. */
+int runner_step_run(struct runner *r, const struct runner_rootfs *rf,
+		    const struct runner_step *step, struct oci_layout *out,
+		    const struct oci_layer_opts *lopts, struct runner_result *res,
+		    struct pn_error **err);
+
+/* --------------------------------------------------- long-running processes
+ * For `pinion predict` / `pinion serve`: the command runs over rf with a
+ * throwaway upper dir (removed on free), host network unless the step says
+ * none, output inherited (interactive) or prefixed with step->name. */
+struct runner_proc;
+int runner_proc_start(struct runner *r, const struct runner_rootfs *rf,
+		      const struct runner_step *step, struct runner_proc **out,
+		      struct pn_error **err);
+/* pid of the sandbox (in the host's pid namespace); signals go to it */
+pid_t runner_proc_pid(const struct runner_proc *p);
+/* wait up to timeout_ms (-1: forever): 1 exited (*status_out set), 0 still running */
+int runner_proc_wait(struct runner_proc *p, int timeout_ms, int *status_out,
+		     struct pn_error **err);
+/* SIGTERM, then SIGKILL after grace_ms; *status_out as runner_result.exit_status */
+int runner_proc_stop(struct runner_proc *p, int grace_ms, int *status_out,
+		     struct pn_error **err);
+void runner_proc_free(struct runner_proc *p);  /* stops it if still running */
+
+#endif
