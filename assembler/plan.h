@@ -1,0 +1,130 @@
+/* plan.h - the build plan: what `pinion build` does for a completed cog.yaml,
+ * as an ordered list of steps plus edits of the image config, following
+ * BUILD-FACTS.md "Image contents, in layer order".  Printed by
+ * `pinion build --dry-run` (text or JSON); the executor (cmd_build.c) runs it.
+ *
+ * Step kinds:
+ *  PLAN_STEP_ENV   no layer: env additions to the image config (values may
+ *                  reference $VAR of the env in effect: use plan_env_expand)
+ *  PLAN_STEP_RUN   /bin/sh -c `shell` in the sandbox; `files` are provided at
+ *                  their target during the step (content inline, or a named
+ *                  source the executor resolves, e.g. "@cog-wheel"); secret
+ *                  mounts only during the step
+ *  PLAN_STEP_COPY  copy_src (relative to the model dir, or "@tini") to copy_dest
+ * Each step's key_inputs are the strings that go into its cache key besides
+ * the parent chain (step definition, requirements text, wheel marker ...);
+ * they never contain secret values.
+ *
+ * Ownership: everything in a plan is owned by it; build_plan_release frees it. */
+#ifndef PN_ASSEMBLER_PLAN_H
+#define PN_ASSEMBLER_PLAN_H
+
+#include "common/common.h"
+#include "assembler/cogconfig.h"
+
+enum plan_tristate { PLAN_AUTO = 0, PLAN_YES, PLAN_NO }; /* same values as compat_tristate */
+
+struct build_plan_opts {
+	enum plan_tristate use_cog_base;   /* --use-cog-base-image[=true|false] */
+	enum plan_tristate use_cuda_base;  /* --use-cuda-base-image[=true|false] */
+	const char *registry_host;         /* COG_REGISTRY_HOST; NULL -> "r8.im" */
+	/* existence check of a cog-base image (wire to registry_exists); NULL
+	 * turns it off: an AUTO cog-base is then not used */
+	int (*image_exists)(const char *ref, bool *exists, void *ud, struct pn_error **err);
+	void *ud;
+	const char *cog_wheel;             /* COG_WHEEL (NULL = embedded "cog") */
+	const char *cog_wheel_name;        /* file name of the wheel; NULL -> "cog-<ver>-py3-none-any.whl" */
+	bool separate_weights;             /* --separate-weights: a weights COPY step before the source */
+};
+/* zero + registry_host from $COG_REGISTRY_HOST + cog_wheel from $COG_WHEEL */
+void build_plan_opts_init(struct build_plan_opts *o);
+
+enum plan_step_kind { PLAN_STEP_ENV, PLAN_STEP_RUN, PLAN_STEP_COPY };
+enum plan_step_id {
+	PLAN_ID_BASE_ENV,    /* DEBIAN_FRONTEND, PYTHONUNBUFFERED, LD_LIBRARY_PATH, NVIDIA_... */
+	PLAN_ID_TINI,        /* COPY @tini -> /sbin/tini (Cog downloads it; pinion ships tini-static) */
+	PLAN_ID_USER_ENV,    /* cog.yaml environment */
+	PLAN_ID_APT,         /* system_packages */
+	PLAN_ID_PYTHON_ENV,  /* PATH for pyenv (GPU without cog-base) */
+	PLAN_ID_PYTHON,      /* install Python (GPU without cog-base) */
+	PLAN_ID_PRE_INSTALL, /* deprecated build.pre_install commands */
+	PLAN_ID_PIP,         /* pip install -r /tmp/requirements.txt */
+	PLAN_ID_COG_WHEEL,   /* the cog SDK wheel */
+	PLAN_ID_RUN,         /* one build.run command */
+	PLAN_ID_RUNTIME_ENV, /* COG_PREDICT_TYPE_STUB (+ train) */
+	PLAN_ID_WEIGHTS,     /* --separate-weights */
+	PLAN_ID_SOURCE,      /* COPY . /src */
+};
+
+struct plan_env {
+	char *name;
+	char *value;
+};
+struct plan_secret {
+	char *id;
+	char *target;
+};
+struct plan_file {
+	char *target;        /* absolute path in the rootfs during the step */
+	char *content;       /* inline content, or NULL */
+	size_t len;
+	char *source;        /* when content is NULL: "@cog-wheel" */
+};
+struct plan_step {
+	enum plan_step_kind kind;
+	enum plan_step_id id;
+	char *name;          /* for progress: "apt", "pip", "run 1", ... */
+	char *shell;         /* RUN: the text after /bin/sh -c */
+	struct plan_env *env;
+	size_t n_env;
+	struct plan_secret *secrets;
+	size_t n_secrets;
+	struct plan_file *files;
+	size_t n_files;
+	char *copy_src;      /* COPY */
+	char *copy_dest;
+	struct pn_strv key_inputs;
+};
+
+struct build_plan {
+	char *base_image;        /* full reference */
+	bool cog_base;           /* base is a cog-base image */
+	char *cog_base_name;     /* = base_image when cog_base (the label value) */
+	bool cuda_base;          /* base is nvidia/cuda */
+	bool base_checked;       /* an existence check was made */
+	char *base_reason;       /* human phrase */
+	struct plan_step *steps;
+	size_t n_steps;
+	/* config edits, applied after the steps */
+	struct pn_strv entrypoint;   /* ["/sbin/tini","--"] */
+	struct pn_strv cmd;          /* ["python","-m","cog.server.http"] */
+	char *workdir;               /* "/src" */
+	char *expose;                /* "5000/tcp" */
+	struct plan_env *labels;     /* run.cog.version, run.cog.config, run.cog.has_init, cog-base name */
+	size_t n_labels;
+	char *requirements;          /* the generated requirements text (copy) */
+	char *python_version;
+	bool gpu;
+	char *cuda, *cudnn;          /* NULL for CPU */
+};
+
+void build_plan_init(struct build_plan *p);
+void build_plan_release(struct build_plan *p);
+/* Make the plan for a completed config.  Only the existence callback touches
+ * the network.  Errors: PN_ERR_NOT_FOUND when --use-cog-base-image=true and
+ * no cog-base fits, PN_ERR_INVALID for impossible combinations, else the
+ * callback's error wrapped. */
+int build_plan_make(const struct cog_config *cfg, const struct build_plan_opts *opts,
+		    struct build_plan *out, struct pn_error **err);
+/* human view for --dry-run */
+void build_plan_print_text(const struct build_plan *p, FILE *f);
+/* JSON view for --dry-run --json (owned, pretty-printed, ends without "\n") */
+char *build_plan_to_json(const struct build_plan *p);
+/* The Dockerfile Cog would generate for this config and plan (owned). */
+char *build_plan_dockerfile(const struct cog_config *cfg, const struct build_plan *p);
+
+/* Expand $NAME and ${NAME} in value against env ("NAME=value" strings,
+ * NULL-terminated; unknown names expand to ""). Owned. */
+char *plan_env_expand(const char *value, char *const *env);
+
+#endif
