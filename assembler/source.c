@@ -1,0 +1,366 @@
+/* source.c - the model directory walk, the weight rule, input digests and
+ * the /src layers (see source.h). */
+#include "assembler/source.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------ weight rule */
+
+static const char *const not_weight_ext[] = {
+	/* code */
+	".py", ".pyc", ".ipynb", ".pyi", ".pyx", ".c", ".h", ".cpp", ".cu", ".sh", ".js", ".ts",
+	/* packages */
+	".whl", ".egg", ".tar.gz",
+	/* images */
+	".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".svg", ".ico",
+	".heic",
+	/* audio */
+	".mp3", ".wav", ".flac", ".ogg", ".m4a", ".aac", ".opus",
+	/* video */
+	".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".wmv",
+	/* logs */
+	".log",
+};
+
+static bool has_suffix_ci(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+bool src_is_weight(const char *name, int64_t size, int64_t min)
+{
+	if (min <= 0)
+		min = SRC_WEIGHT_MIN;
+	if (size < min)
+		return false;
+	for (size_t i = 0; i < sizeof(not_weight_ext) / sizeof(not_weight_ext[0]); i++)
+		if (has_suffix_ci(name, not_weight_ext[i]))
+			return false;
+	return true;
+}
+
+/* ------------------------------------------------------------------ walk */
+
+void src_tree_init(struct src_tree *t)
+{
+	memset(t, 0, sizeof(*t));
+}
+
+void src_tree_release(struct src_tree *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->entries[i].path);
+	free(t->entries);
+	free(t->digests);
+	free(t->root);
+	src_tree_init(t);
+}
+
+struct walk {
+	struct src_tree *t;
+	const struct src_opts *opts;
+	struct src_ignore *ig;
+	size_t cap;
+};
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void entry_push(struct walk *w, char *path, const struct stat *st)
+{
+	struct src_tree *t = w->t;
+	struct src_entry *e;
+	const char *base;
+
+	if (t->n == w->cap) {
+		w->cap = w->cap ? w->cap * 2 : 64;
+		t->entries = xrealloc(t->entries, st_mult(w->cap, sizeof(*t->entries)));
+	}
+	e = &t->entries[t->n++];
+	e->path = path;
+	e->mode = st->st_mode;
+	e->size = S_ISREG(st->st_mode) ? (int64_t)st->st_size : 0;
+	base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	e->weight = w->opts->separate_weights && S_ISREG(st->st_mode) &&
+		    src_is_weight(base, e->size, w->opts->weight_min);
+	if (e->weight) {
+		t->n_weights++;
+		t->weight_bytes += e->size;
+	}
+}
+
+static int list_dir(int dfd, struct pn_strv *names, struct pn_error **err)
+{
+	int fd = dup(dfd);
+	DIR *d;
+	struct dirent *de;
+
+	if (fd < 0)
+		return pn_error_set_errno(err, errno, "dup");
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return pn_error_set_errno(err, errno, "open directory");
+	}
+	while ((errno = 0, de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		pn_strv_push(names, de->d_name);
+	}
+	closedir(d);
+	if (names->n)
+		qsort(names->v, names->n, sizeof(char *), name_cmp);
+	return 0;
+}
+
+static int walk_dir(struct walk *w, int dfd, const char *rel, struct pn_error **err);
+
+/* one directory entry: filter, record, descend */
+static int walk_one(struct walk *w, int dfd, const char *rel, const char *name,
+		    struct pn_error **err)
+{
+	cleanup_free char *path = rel[0] ? xasprintf("%s/%s", rel, name) : xstrdup(name);
+	struct stat st;
+	bool excluded;
+
+	if (strlen(path) > SRC_PATH_MAX)
+		return pn_error_set(err, PN_ERR_TOO_LARGE, "path longer than %d bytes: `%.64s...`",
+				    SRC_PATH_MAX, path);
+	if (!rel[0] && (strcmp(name, ".pinion") == 0 || strcmp(name, ".cog") == 0))
+		return 0;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return pn_error_set_errno(err, errno, "stat `%s`", path);
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) {
+		pn_warn("skipping `%s`: not a regular file, directory or symlink", path);
+		return 0;
+	}
+	excluded = src_ignore_match(w->ig, path);
+	if (S_ISDIR(st.st_mode)) {
+		cleanup_close int sub = -1;
+		size_t at = w->t->n;
+
+		if (excluded && !src_ignore_has_exceptions(w->ig))
+			return 0;
+		if (w->t->n >= SRC_ENTRIES_MAX)
+			return pn_error_set(err, PN_ERR_TOO_LARGE, "more than %d entries",
+					    SRC_ENTRIES_MAX);
+		entry_push(w, xstrdup(path), &st);
+		sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0)
+			return pn_error_set_errno(err, errno, "open `%s`", path);
+		if (walk_dir(w, sub, path, err) < 0)
+			return -1;
+		/* an excluded directory stays only as the parent of re-included entries */
+		if (excluded && w->t->n == at + 1) {
+			free(w->t->entries[at].path);
+			w->t->n--;
+		}
+		return 0;
+	}
+	if (excluded)
+		return 0;
+	if (w->t->n >= SRC_ENTRIES_MAX)
+		return pn_error_set(err, PN_ERR_TOO_LARGE, "more than %d entries", SRC_ENTRIES_MAX);
+	entry_push(w, steal_pointer(&path), &st);
+	return 0;
+}
+
+static int walk_dir(struct walk *w, int dfd, const char *rel, struct pn_error **err)
+{
+	cleanup_strv struct pn_strv names = PN_STRV_INIT;
+
+	if (list_dir(dfd, &names, err) < 0)
+		return pn_error_wrap(err, "read directory `%s`", rel[0] ? rel : ".");
+	for (size_t i = 0; i < names.n; i++)
+		if (walk_one(w, dfd, rel, names.v[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+int src_tree_walk(const char *dir, const struct src_opts *opts, struct src_tree *out,
+		  struct pn_error **err)
+{
+	struct src_opts defaults = { 0 };
+	struct walk w = { out, opts ? opts : &defaults, NULL, 0 };
+	cleanup_close int dfd = -1;
+	int rc;
+
+	src_tree_init(out);
+	out->root = xstrdup(dir);
+	if (src_ignore_load(dir, &w.ig, err) < 0) {
+		src_tree_release(out);
+		return -1;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		src_ignore_free(w.ig);
+		src_tree_release(out);
+		return pn_error_set_errno(err, errno, "open model directory `%s`", dir);
+	}
+	rc = walk_dir(&w, dfd, "", err);
+	src_ignore_free(w.ig);
+	if (rc < 0) {
+		src_tree_release(out);
+		return pn_error_wrap(err, "walk `%s`", dir);
+	}
+	out->digests = xcalloc(out->n ? out->n : 1, sizeof(*out->digests));
+	return 0;
+}
+
+/* --------------------------------------------------------------- digests */
+
+static int entry_content(struct src_tree *t, size_t i, struct pn_buf *b, struct pn_error **err)
+{
+	const struct src_entry *e = &t->entries[i];
+	cleanup_free char *host = pn_path_join(t->root, e->path);
+
+	if (S_ISREG(e->mode)) {
+		if (!t->digests[i][0] && oci_digest_file(host, t->digests[i], NULL, err) < 0)
+			return pn_error_wrap(err, "hash `%s`", e->path);
+		return pn_buf_printf(b, err, " %s", t->digests[i]);
+	}
+	if (S_ISLNK(e->mode)) {
+		char target[SRC_PATH_MAX + 1];
+		ssize_t n = readlink(host, target, sizeof(target) - 1);
+
+		if (n < 0)
+			return pn_error_set_errno(err, errno, "readlink `%s`", e->path);
+		target[n] = '\0';
+		return pn_buf_printf(b, err, " -> %s", target);
+	}
+	return 0;
+}
+
+static int entry_hash(struct src_tree *t, size_t i, struct oci_hasher *h, struct pn_error **err)
+{
+	cleanup_buf struct pn_buf b = PN_BUF_INIT;
+	const struct src_entry *e = &t->entries[i];
+
+	if (pn_buf_printf(&b, err, "%s\t%o\t%lld", e->path, (unsigned)e->mode,
+			  (long long)e->size) < 0 ||
+	    entry_content(t, i, &b, err) < 0)
+		return -1;
+	oci_hasher_update(h, b.data, b.len + 1); /* with the NUL as separator */
+	return 0;
+}
+
+int src_tree_digest_source(struct src_tree *t, oci_digest_t out, struct pn_error **err)
+{
+	struct oci_hasher *h = oci_hasher_new();
+
+	oci_hasher_update(h, "pinion-source-v1", 17);
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->entries[i].weight)
+			continue;
+		if (entry_hash(t, i, h, err) < 0) {
+			oci_hasher_free(h);
+			return -1;
+		}
+	}
+	oci_hasher_final(h, out);
+	oci_hasher_free(h);
+	return 0;
+}
+
+int src_tree_digest_entry(struct src_tree *t, size_t i, oci_digest_t out, struct pn_error **err)
+{
+	struct oci_hasher *h = oci_hasher_new();
+	int rc;
+
+	oci_hasher_update(h, "pinion-weight-v1", 17);
+	/* the parents' modes are part of the layer */
+	for (size_t k = 0; k < i; k++) {
+		size_t len = strlen(t->entries[k].path);
+
+		if (S_ISDIR(t->entries[k].mode) &&
+		    strncmp(t->entries[k].path, t->entries[i].path, len) == 0 &&
+		    t->entries[i].path[len] == '/' && entry_hash(t, k, h, err) < 0)
+			goto fail;
+	}
+	rc = entry_hash(t, i, h, err);
+	if (rc < 0)
+		goto fail;
+	oci_hasher_final(h, out);
+	oci_hasher_free(h);
+	return 0;
+fail:
+	oci_hasher_free(h);
+	return -1;
+}
+
+/* ---------------------------------------------------------------- layers */
+
+static int add_entry(struct oci_layer_writer *w, const struct src_tree *t,
+		     const struct src_entry *e, const char *prefix, struct pn_error **err)
+{
+	cleanup_free char *dst = prefix[0] ? xasprintf("%s/%s", prefix, e->path) : xstrdup(e->path);
+	cleanup_free char *host = NULL;
+
+	if (S_ISDIR(e->mode))
+		return oci_layer_writer_add_dir(w, dst, e->mode & 07777, err);
+	host = pn_path_join(t->root, e->path);
+	return oci_layer_writer_add_path(w, host, dst, err);
+}
+
+static int add_prefix_dirs(struct oci_layer_writer *w, const struct src_tree *t,
+			   const char *prefix, struct pn_error **err)
+{
+	cleanup_free char *p = xstrdup(prefix);
+
+	(void)t;
+	if (!prefix[0])
+		return 0;
+	for (char *s = strchr(p, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (oci_layer_writer_add_dir(w, p, 0755, err) < 0)
+			return -1;
+		*s = '/';
+	}
+	return oci_layer_writer_add_dir(w, p, 0755, err);
+}
+
+int src_layer_add_source(struct oci_layer_writer *w, const struct src_tree *t,
+			 const char *prefix, struct pn_error **err)
+{
+	if (add_prefix_dirs(w, t, prefix, err) < 0)
+		return -1;
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->entries[i].weight)
+			continue;
+		if (add_entry(w, t, &t->entries[i], prefix, err) < 0)
+			return pn_error_wrap(err, "add `%s`", t->entries[i].path);
+	}
+	return 0;
+}
+
+int src_layer_add_weight(struct oci_layer_writer *w, const struct src_tree *t, size_t i,
+			 const char *prefix, struct pn_error **err)
+{
+	const struct src_entry *e;
+
+	if (i >= t->n || !t->entries[i].weight)
+		PN_BUG("entry %zu is not a weight", i);
+	e = &t->entries[i];
+	if (add_prefix_dirs(w, t, prefix, err) < 0)
+		return -1;
+	for (size_t k = 0; k < i; k++) {
+		size_t len = strlen(t->entries[k].path);
+
+		if (S_ISDIR(t->entries[k].mode) && strncmp(t->entries[k].path, e->path, len) == 0 &&
+		    e->path[len] == '/' && add_entry(w, t, &t->entries[k], prefix, err) < 0)
+			return pn_error_wrap(err, "add `%s`", t->entries[k].path);
+	}
+	if (add_entry(w, t, e, prefix, err) < 0)
+		return pn_error_wrap(err, "add `%s`", e->path);
+	return 0;
+}
