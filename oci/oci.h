@@ -252,6 +252,20 @@ int oci_image_store(struct oci_layout *l, struct oci_image *img, const char *tag
 int oci_ref_parse_layout(const char *s, char **dir_out, char **ref_out,
 			 struct pn_error **err);
 
+/* The JSON `pinion inspect` prints for one image, whatever its source (layout
+ * or registry): {"name", "digest", "mediaType", "os", "architecture",
+ * "labels" (object, never null), "layers" (digests), "size" (sum of layer
+ * sizes), "manifest" (the manifest document as stored), "config" (the config
+ * document as stored)}.  name is the reference as the user wrote it; desc is
+ * the manifest's descriptor; manifest/config are the raw blobs (documents
+ * that are not JSON appear as null).  Returns a new reference. */
+json_t *oci_image_inspect_json(const char *name, const struct oci_descriptor *desc,
+			       const char *manifest, size_t manifest_len,
+			       const char *config, size_t config_len);
+/* the same for an image in a layout (ref/platform as in oci_image_load) */
+int oci_layout_inspect_json(struct oci_layout *l, const char *ref, const char *platform,
+			    const char *name, json_t **out, struct pn_error **err);
+
 /* ------------------------------------------------------------ layer writer
  * One streaming pass: entries -> tar (libarchive, pax) -> gzip | zstd | none
  * -> blob writer, with sha256 of the tar (diff_id) and of the compressed

@@ -1,0 +1,736 @@
+/* layout.c - the OCI image layout store: verified atomic blobs, index.json
+ * replaced atomically under a lock file, tags, resolve, list, gc.
+ *
+ * Crash safety: a blob becomes visible only by rename() after fsync, so a
+ * blob path always holds complete, verified content.  index.json is written
+ * to a temp file, fsynced and renamed over the old one while .pinion.lock is
+ * held (flock), so readers see the old or the new index, never a mix, and a
+ * killed writer leaves the previous index (and its tags) intact.  Temp files
+ * live in .pinion-tmp/ inside the layout (same filesystem for rename); gc
+ * removes stale ones. */
+#include "oci/internal.h"
+#include "common/cleanup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LAYOUT_FILE "oci-layout"
+#define LAYOUT_CONTENT "{\"imageLayoutVersion\":\"1.0.0\"}"
+#define INDEX_FILE "index.json"
+#define LOCK_FILE ".pinion.lock"
+#define TMP_DIR ".pinion-tmp"
+#define BLOB_DIR "blobs/sha256"
+#define TAG_MAX 255
+
+struct oci_layout {
+	char *path;
+	int dirfd;
+	int lock_fd;
+	int lock_depth;
+};
+
+const char *oci_layout_path(const struct oci_layout *l)
+{
+	return l->path;
+}
+
+int oci_layout_dirfd(const struct oci_layout *l)
+{
+	return l->dirfd;
+}
+
+static int mkdir_at(int dfd, const char *name, struct pn_error **err)
+{
+	if (mkdirat(dfd, name, 0755) < 0 && errno != EEXIST)
+		return pn_error_set_errno(err, errno, "create directory `%s`", name);
+	return 0;
+}
+
+/* write name in the layout atomically (temp in TMP_DIR, fsync, rename, fsync dir) */
+static int layout_write_atomic(struct oci_layout *l, const char *name, const void *data,
+			       size_t len, struct pn_error **err)
+{
+	cleanup_free char *tmp = xasprintf("%s/%s/%s.XXXXXX", l->path, TMP_DIR, name);
+	cleanup_free char *dst = pn_path_join(l->path, name);
+	int fd = mkostemp(tmp, O_CLOEXEC);
+
+	if (fd < 0)
+		return pn_error_set_errno(err, errno, "create temporary file for `%s`", name);
+	if (pn_write_all(fd, data, len) < 0 || fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
+		int e = errno;
+
+		close(fd);
+		unlink(tmp);
+		return pn_error_set_errno(err, e, "write `%s`", name);
+	}
+	if (close(fd) < 0 || rename(tmp, dst) < 0) {
+		int e = errno;
+
+		unlink(tmp);
+		return pn_error_set_errno(err, e, "replace `%s`", name);
+	}
+	if (fsync(l->dirfd) < 0)
+		return pn_error_set_errno(err, errno, "sync `%s`", l->path);
+	return 0;
+}
+
+static int layout_create(struct oci_layout *l, struct pn_error **err)
+{
+	struct oci_index ix;
+	cleanup_free char *json = NULL;
+	size_t len;
+	int rc;
+
+	if (mkdir_at(l->dirfd, "blobs", err) < 0 || mkdir_at(l->dirfd, BLOB_DIR, err) < 0)
+		return -1;
+	if (faccessat(l->dirfd, LAYOUT_FILE, F_OK, 0) < 0 &&
+	    layout_write_atomic(l, LAYOUT_FILE, LAYOUT_CONTENT, strlen(LAYOUT_CONTENT), err) < 0)
+		return -1;
+	if (faccessat(l->dirfd, INDEX_FILE, F_OK, 0) == 0)
+		return 0;
+	if (oci_layout_lock(l, err) < 0)
+		return -1;
+	rc = 0;
+	if (faccessat(l->dirfd, INDEX_FILE, F_OK, 0) < 0) {
+		oci_index_init(&ix);
+		rc = oci_index_to_json(&ix, &json, &len, err);
+		if (rc == 0)
+			rc = layout_write_atomic(l, INDEX_FILE, json, len, err);
+	}
+	oci_layout_unlock(l);
+	return rc;
+}
+
+static int layout_check(struct oci_layout *l, struct pn_error **err)
+{
+	cleanup_free char *data = NULL;
+	cleanup_json json_t *j = NULL;
+	size_t len;
+	const char *v;
+
+	if (pn_read_file_at(l->dirfd, LAYOUT_FILE, 4096, &data, &len, err) < 0) {
+		if ((*err)->code == PN_ERR_NOT_FOUND)
+			pn_error_set(err, PN_ERR_NOT_FOUND, "`%s` is not an OCI image layout (no %s)",
+				     l->path, LAYOUT_FILE);
+		return -1;
+	}
+	j = oci_json_load(data, len, LAYOUT_FILE, err);
+	if (!j)
+		return -1;
+	v = json_string_value(json_object_get(j, "imageLayoutVersion"));
+	if (!v || strncmp(v, "1.", 2) != 0)
+		return pn_error_set(err, PN_ERR_UNSUPPORTED, "unsupported imageLayoutVersion `%s`",
+				    v ? v : "(missing)");
+	return 0;
+}
+
+int oci_layout_open(const char *dir, int flags, struct oci_layout **out,
+		    struct pn_error **err)
+{
+	struct oci_layout *l = xcalloc(1, sizeof(*l));
+
+	l->path = xstrdup(dir);
+	l->lock_fd = -1;
+	if ((flags & OCI_LAYOUT_CREATE) && pn_mkdir_p(dir, 0755, err) < 0)
+		goto fail;
+	l->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (l->dirfd < 0) {
+		pn_error_set_errno(err, errno, "open layout `%s`", dir);
+		goto fail;
+	}
+	if ((flags & OCI_LAYOUT_CREATE) &&
+	    (mkdir_at(l->dirfd, TMP_DIR, err) < 0 || layout_create(l, err) < 0))
+		goto fail_wrap;
+	if (layout_check(l, err) < 0)
+		goto fail_wrap;
+	*out = l;
+	return 0;
+fail_wrap:
+	pn_error_wrap(err, "open layout `%s`", dir);
+fail:
+	oci_layout_free(l);
+	return -1;
+}
+
+void oci_layout_free(struct oci_layout *l)
+{
+	if (!l)
+		return;
+	if (l->lock_fd >= 0)
+		close(l->lock_fd);
+	if (l->dirfd > 0)
+		close(l->dirfd);
+	free(l->path);
+	free(l);
+}
+
+int oci_layout_lock(struct oci_layout *l, struct pn_error **err)
+{
+	if (l->lock_depth++ > 0)
+		return 0;
+	l->lock_fd = openat(l->dirfd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (l->lock_fd < 0) {
+		l->lock_depth = 0;
+		return pn_error_set_errno(err, errno, "open lock file in `%s`", l->path);
+	}
+	while (flock(l->lock_fd, LOCK_EX) < 0) {
+		if (errno == EINTR)
+			continue;
+		close(l->lock_fd);
+		l->lock_fd = -1;
+		l->lock_depth = 0;
+		return pn_error_set_errno(err, errno, "lock `%s`", l->path);
+	}
+	return 0;
+}
+
+void oci_layout_unlock(struct oci_layout *l)
+{
+	if (l->lock_depth == 0 || --l->lock_depth > 0)
+		return;
+	close(l->lock_fd);
+	l->lock_fd = -1;
+}
+
+/* ------------------------------------------------------------------ blobs */
+static char *blob_rel(const char *digest)
+{
+	return xasprintf(BLOB_DIR "/%s", oci_digest_hex(digest));
+}
+
+bool oci_layout_has_blob(struct oci_layout *l, const char *digest)
+{
+	cleanup_free char *rel = NULL;
+	struct stat st;
+
+	if (!oci_digest_valid(digest))
+		return false;
+	rel = blob_rel(digest);
+	return fstatat(l->dirfd, rel, &st, 0) == 0 && S_ISREG(st.st_mode);
+}
+
+char *oci_layout_blob_path(struct oci_layout *l, const char *digest)
+{
+	cleanup_free char *rel = blob_rel(digest);
+
+	return pn_path_join(l->path, rel);
+}
+
+int oci_layout_open_blob(struct oci_layout *l, const char *digest, int *fd_out,
+			 int64_t *size_out, struct pn_error **err)
+{
+	cleanup_free char *rel = NULL;
+	struct stat st;
+	int fd;
+
+	if (oci_digest_parse(digest, NULL, err) < 0)
+		return -1;
+	rel = blob_rel(digest);
+	fd = openat(l->dirfd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return pn_error_set(err, PN_ERR_NOT_FOUND, "blob `%s` not found in `%s`", digest,
+					    l->path);
+		return pn_error_set_errno(err, errno, "open blob `%s`", digest);
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return pn_error_set(err, PN_ERR_INVALID, "blob `%s` is not a regular file", digest);
+	}
+	*fd_out = fd;
+	if (size_out)
+		*size_out = st.st_size;
+	return 0;
+}
+
+int oci_layout_read_blob(struct oci_layout *l, const char *digest, size_t max,
+			 char **out, size_t *len_out, struct pn_error **err)
+{
+	cleanup_close int fd = -1;
+	cleanup_free char *data = NULL;
+	oci_digest_t got;
+	int64_t size;
+	size_t len;
+
+	if (oci_layout_open_blob(l, digest, &fd, &size, err) < 0)
+		return -1;
+	if ((uint64_t)size > max)
+		return pn_error_set(err, PN_ERR_TOO_LARGE, "blob `%s` is %lld bytes (limit %zu)", digest,
+				    (long long)size, max);
+	data = xmalloc((size_t)size + 1);
+	if (pn_read_all(fd, data, (size_t)size) != (ssize_t)size)
+		return pn_error_set_errno(err, errno ? errno : EIO, "read blob `%s`", digest);
+	len = (size_t)size;
+	data[len] = '\0';
+	oci_digest_buf(data, len, got);
+	if (strcmp(got, digest) != 0)
+		return pn_error_set(err, PN_ERR_DIGEST, "blob `%s` is corrupt: content has digest `%s`",
+				    digest, got);
+	*out = steal_pointer(&data);
+	if (len_out)
+		*len_out = len;
+	return 0;
+}
+
+struct oci_blob_writer {
+	struct oci_layout *layout;
+	char *tmp;
+	int fd;
+	struct oci_hasher *h;
+	int64_t size;
+	bool done;
+};
+
+struct oci_blob_writer *oci_layout_blob_begin(struct oci_layout *l, struct pn_error **err)
+{
+	struct oci_blob_writer *w;
+	cleanup_free char *tmp = xasprintf("%s/%s/blob.XXXXXX", l->path, TMP_DIR);
+	int fd;
+
+	if (mkdir_at(l->dirfd, TMP_DIR, err) < 0)
+		return NULL;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		pn_error_set_errno(err, errno, "create temporary blob in `%s`", l->path);
+		return NULL;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->layout = l;
+	w->tmp = steal_pointer(&tmp);
+	w->fd = fd;
+	w->h = oci_hasher_new();
+	return w;
+}
+
+int oci_blob_writer_write(struct oci_blob_writer *w, const void *data, size_t len,
+			  struct pn_error **err)
+{
+	if (pn_write_all(w->fd, data, len) < 0)
+		return pn_error_set_errno(err, errno, "write blob");
+	oci_hasher_update(w->h, data, len);
+	w->size += (int64_t)len;
+	return 0;
+}
+
+int64_t oci_blob_writer_size(const struct oci_blob_writer *w)
+{
+	return w->size;
+}
+
+int oci_blob_writer_commit(struct oci_blob_writer *w, const char *expected,
+			   int64_t expected_size, oci_digest_t out, struct pn_error **err)
+{
+	cleanup_free char *dst = NULL;
+	oci_digest_t got;
+
+	oci_hasher_final(w->h, got);
+	if (expected_size >= 0 && expected_size != w->size)
+		return pn_error_set(err, PN_ERR_DIGEST, "blob size %lld does not match the expected %lld",
+				    (long long)w->size, (long long)expected_size);
+	if (expected && strcmp(expected, got) != 0)
+		return pn_error_set(err, PN_ERR_DIGEST, "digest mismatch: expected `%s`, got `%s`",
+				    expected, got);
+	if (fchmod(w->fd, 0644) < 0 || fsync(w->fd) < 0)
+		return pn_error_set_errno(err, errno, "sync blob `%s`", got);
+	dst = oci_layout_blob_path(w->layout, got);
+	if (rename(w->tmp, dst) < 0)
+		return pn_error_set_errno(err, errno, "store blob `%s`", got);
+	w->done = true;
+	{
+		cleanup_free char *bdir = pn_path_join(w->layout->path, BLOB_DIR);
+
+		if (pn_fsync_dir(bdir) < 0)
+			return pn_error_set_errno(err, errno, "sync `%s`", bdir);
+	}
+	if (out)
+		memcpy(out, got, sizeof(got));
+	return 0;
+}
+
+void oci_blob_writer_free(struct oci_blob_writer *w)
+{
+	if (!w)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	if (!w->done)
+		unlink(w->tmp);
+	free(w->tmp);
+	oci_hasher_free(w->h);
+	free(w);
+}
+
+int oci_layout_put_blob(struct oci_layout *l, const void *data, size_t len,
+			const char *expected, oci_digest_t out, struct pn_error **err)
+{
+	struct oci_blob_writer *w;
+	oci_digest_t got;
+	int rc;
+
+	if (expected && oci_digest_parse(expected, NULL, err) < 0)
+		return -1;
+	oci_digest_buf(data, len, got);
+	if (expected && strcmp(expected, got) != 0)
+		return pn_error_set(err, PN_ERR_DIGEST, "digest mismatch: expected `%s`, got `%s`",
+				    expected, got);
+	if (oci_layout_has_blob(l, got)) {
+		if (out)
+			memcpy(out, got, sizeof(got));
+		return 0;
+	}
+	w = oci_layout_blob_begin(l, err);
+	if (!w)
+		return -1;
+	rc = oci_blob_writer_write(w, data, len, err);
+	if (rc == 0)
+		rc = oci_blob_writer_commit(w, got, (int64_t)len, out, err);
+	oci_blob_writer_free(w);
+	return rc;
+}
+
+/* ------------------------------------------------------------ index.json */
+static int index_read(struct oci_layout *l, struct oci_index *ix, struct pn_error **err)
+{
+	cleanup_free char *data = NULL;
+	size_t len;
+
+	if (pn_read_file_at(l->dirfd, INDEX_FILE, OCI_MANIFEST_MAX, &data, &len, err) < 0 ||
+	    oci_index_parse(data, len, ix, err) < 0)
+		return pn_error_wrap(err, "read index of `%s`", l->path);
+	return 0;
+}
+
+static int index_write(struct oci_layout *l, const struct oci_index *ix, struct pn_error **err)
+{
+	cleanup_free char *json = NULL;
+	size_t len;
+
+	if (oci_index_to_json(ix, &json, &len, err) < 0 ||
+	    layout_write_atomic(l, INDEX_FILE, json, len, err) < 0)
+		return pn_error_wrap(err, "write index of `%s`", l->path);
+	return 0;
+}
+
+static const char *desc_tag(const struct oci_descriptor *d)
+{
+	return d->annotations ? json_string_value(json_object_get(d->annotations, OCI_ANNOT_REF_NAME))
+			      : NULL;
+}
+
+/* remove entries tagged `tag`; returns how many */
+static size_t index_drop_tag(struct oci_index *ix, const char *tag)
+{
+	size_t j = 0, dropped = 0;
+
+	for (size_t i = 0; i < ix->n_manifests; i++) {
+		const char *t = desc_tag(&ix->manifests[i]);
+
+		if (t && strcmp(t, tag) == 0) {
+			oci_descriptor_release(&ix->manifests[i]);
+			dropped++;
+			continue;
+		}
+		ix->manifests[j++] = ix->manifests[i];
+	}
+	ix->n_manifests = j;
+	return dropped;
+}
+
+static int tag_check(const char *tag, struct pn_error **err)
+{
+	size_t n = strlen(tag);
+
+	if (n == 0 || n > TAG_MAX)
+		return pn_error_set(err, PN_ERR_INVALID, "invalid tag `%.80s`: length must be 1 to %d", tag,
+				    TAG_MAX);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)tag[i];
+
+		if (c <= 0x20 || c >= 0x7f)
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "invalid tag `%.80s`: only printable ASCII without spaces", tag);
+	}
+	if (strncmp(tag, "sha256:", 7) == 0)
+		return pn_error_set(err, PN_ERR_INVALID, "invalid tag `%.80s`: looks like a digest", tag);
+	return 0;
+}
+
+int oci_layout_tag(struct oci_layout *l, const char *tag,
+		   const struct oci_descriptor *manifest, struct pn_error **err)
+{
+	struct oci_index ix;
+	struct oci_descriptor *d;
+	int rc = -1;
+
+	if (tag_check(tag, err) < 0)
+		return -1;
+	if (!oci_layout_has_blob(l, manifest->digest))
+		return pn_error_set(err, PN_ERR_NOT_FOUND, "tag `%s`: manifest `%s` is not in the layout",
+				    tag, manifest->digest);
+	if (oci_layout_lock(l, err) < 0)
+		return -1;
+	if (index_read(l, &ix, err) < 0)
+		goto out;
+	index_drop_tag(&ix, tag);
+	ix.manifests = xrealloc(ix.manifests, st_mult(ix.n_manifests + 1, sizeof(*ix.manifests)));
+	d = &ix.manifests[ix.n_manifests++];
+	oci_descriptor_copy(d, manifest);
+	if (!d->annotations)
+		d->annotations = json_object();
+	json_object_set_new(d->annotations, OCI_ANNOT_REF_NAME, json_string(tag));
+	rc = index_write(l, &ix, err);
+	oci_index_release(&ix);
+out:
+	oci_layout_unlock(l);
+	return rc < 0 ? pn_error_wrap(err, "tag `%s`", tag) : 0;
+}
+
+int oci_layout_untag(struct oci_layout *l, const char *tag, struct pn_error **err)
+{
+	struct oci_index ix;
+	int rc = -1;
+
+	if (oci_layout_lock(l, err) < 0)
+		return -1;
+	if (index_read(l, &ix, err) < 0)
+		goto out;
+	if (index_drop_tag(&ix, tag) == 0)
+		pn_error_set(err, PN_ERR_NOT_FOUND, "no tag `%s` in `%s`", tag, l->path);
+	else
+		rc = index_write(l, &ix, err);
+	oci_index_release(&ix);
+out:
+	oci_layout_unlock(l);
+	return rc;
+}
+
+static void list_tags(const struct oci_index *ix, struct pn_buf *b)
+{
+	for (size_t i = 0; i < ix->n_manifests; i++) {
+		const char *t = desc_tag(&ix->manifests[i]);
+
+		pn_buf_printf(b, NULL, "%s%s", b->len ? ", " : "", t ? t : ix->manifests[i].digest);
+	}
+}
+
+static int resolve_in(const struct oci_index *ix, const char *ref, const char *path,
+		      struct oci_descriptor *out, struct pn_error **err)
+{
+	cleanup_buf struct pn_buf have = PN_BUF_INIT;
+	bool by_digest = ref && strncmp(ref, "sha256:", 7) == 0;
+
+	if (by_digest && oci_digest_parse(ref, NULL, err) < 0)
+		return -1;
+	if (!ref && ix->n_manifests == 1) {
+		oci_descriptor_copy(out, &ix->manifests[0]);
+		return 0;
+	}
+	for (size_t i = 0; ref && i < ix->n_manifests; i++) {
+		const struct oci_descriptor *d = &ix->manifests[i];
+		const char *t = desc_tag(d);
+
+		if (by_digest ? strcmp(d->digest, ref) == 0 : (t && strcmp(t, ref) == 0)) {
+			oci_descriptor_copy(out, d);
+			return 0;
+		}
+	}
+	list_tags(ix, &have);
+	if (!ref)
+		pn_error_set(err, ix->n_manifests ? PN_ERR_INVALID : PN_ERR_NOT_FOUND,
+			     "`%s` holds %zu images: name one with oci:%s:TAG (has: %s)", path,
+			     ix->n_manifests, path, have.len ? have.data : "none");
+	else
+		pn_error_set(err, PN_ERR_NOT_FOUND, "no image `%s` in `%s` (has: %s)", ref, path,
+			     have.len ? have.data : "none");
+	return -1;
+}
+
+int oci_layout_resolve(struct oci_layout *l, const char *ref,
+		       struct oci_descriptor *out, struct pn_error **err)
+{
+	struct oci_index ix;
+	int rc;
+
+	oci_descriptor_init(out);
+	if (index_read(l, &ix, err) < 0)
+		return -1;
+	rc = resolve_in(&ix, ref, l->path, out, err);
+	oci_index_release(&ix);
+	return rc;
+}
+
+int oci_layout_list(struct oci_layout *l, struct oci_layout_entry **out, size_t *n,
+		    struct pn_error **err)
+{
+	struct oci_index ix;
+	struct oci_layout_entry *e;
+
+	if (index_read(l, &ix, err) < 0)
+		return -1;
+	e = xcalloc(ix.n_manifests + 1, sizeof(*e));
+	for (size_t i = 0; i < ix.n_manifests; i++) {
+		const char *t = desc_tag(&ix.manifests[i]);
+
+		e[i].tag = t ? xstrdup(t) : NULL;
+		oci_descriptor_copy(&e[i].desc, &ix.manifests[i]);
+	}
+	*out = e;
+	*n = ix.n_manifests;
+	oci_index_release(&ix);
+	return 0;
+}
+
+void oci_layout_entries_free(struct oci_layout_entry *e, size_t n)
+{
+	for (size_t i = 0; e && i < n; i++) {
+		free(e[i].tag);
+		oci_descriptor_release(&e[i].desc);
+	}
+	free(e);
+}
+
+/* -------------------------------------------------------------------- gc */
+static int gc_mark(struct oci_layout *l, const struct oci_descriptor *d, struct pn_strv *live,
+		   int depth, struct pn_error **err);
+
+static int gc_mark_doc(struct oci_layout *l, const struct oci_descriptor *d, struct pn_strv *live,
+		       int depth, struct pn_error **err)
+{
+	cleanup_free char *data = NULL;
+	size_t len;
+	enum oci_doc_kind kind;
+	int rc = 0;
+
+	if (oci_layout_read_blob(l, d->digest, OCI_MANIFEST_MAX, &data, &len, err) < 0)
+		return -1;
+	if (oci_doc_kind(d->media_type, data, len, &kind, err) < 0)
+		return -1;
+	if (kind == OCI_DOC_INDEX) {
+		struct oci_index ix;
+
+		if (oci_index_parse(data, len, &ix, err) < 0)
+			return -1;
+		for (size_t i = 0; rc == 0 && i < ix.n_manifests; i++)
+			rc = gc_mark(l, &ix.manifests[i], live, depth + 1, err);
+		oci_index_release(&ix);
+	} else {
+		struct oci_manifest m;
+
+		if (oci_manifest_parse(data, len, &m, err) < 0)
+			return -1;
+		pn_strv_push(live, m.config.digest);
+		for (size_t i = 0; i < m.n_layers; i++)
+			pn_strv_push(live, m.layers[i].digest);
+		oci_manifest_release(&m);
+	}
+	return rc;
+}
+
+static int gc_mark(struct oci_layout *l, const struct oci_descriptor *d, struct pn_strv *live,
+		   int depth, struct pn_error **err)
+{
+	enum oci_doc_kind kind;
+
+	if (depth > 8)
+		return pn_error_set(err, PN_ERR_INVALID, "indexes nested too deeply");
+	pn_strv_push(live, d->digest);
+	if (oci_doc_kind(d->media_type, NULL, 0, &kind, NULL) < 0)
+		return 0; /* not a manifest or index: a leaf */
+	if (!oci_layout_has_blob(l, d->digest))
+		return 0;
+	return gc_mark_doc(l, d, live, depth, err);
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int gc_sweep(struct oci_layout *l, struct pn_strv *live, size_t *removed, int64_t *bytes,
+		    struct pn_error **err)
+{
+	cleanup_close int bfd = openat(l->dirfd, BLOB_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+
+	if (bfd < 0)
+		return pn_error_set_errno(err, errno, "open `%s/%s`", l->path, BLOB_DIR);
+	d = fdopendir(bfd);
+	if (!d)
+		return pn_error_set_errno(err, errno, "open `%s/%s`", l->path, BLOB_DIR);
+	bfd = -1;
+	while ((de = readdir(d))) {
+		cleanup_free char *dg = xasprintf("sha256:%s", de->d_name);
+		struct stat st;
+
+		if (!oci_digest_valid(dg) ||
+		    bsearch(&dg, live->v, live->n, sizeof(char *), cmp_strp) != NULL)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) < 0)
+			return pn_error_set_errno(err, errno, "remove blob `%s`", dg);
+		(*removed)++;
+		*bytes += st.st_size;
+	}
+	return 0;
+}
+
+/* temp files older than an hour are left by killed writers */
+static void gc_tmp(struct oci_layout *l)
+{
+	cleanup_close int fd = openat(l->dirfd, TMP_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	time_t now = time(NULL);
+
+	if (fd < 0 || !(d = fdopendir(fd)))
+		return;
+	fd = -1;
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    now - st.st_mtime > 3600)
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+}
+
+int oci_layout_gc(struct oci_layout *l, size_t *removed, int64_t *bytes,
+		  struct pn_error **err)
+{
+	struct oci_index ix;
+	cleanup_strv struct pn_strv live = PN_STRV_INIT;
+	size_t n = 0;
+	int64_t b = 0;
+	int rc = -1;
+
+	if (oci_layout_lock(l, err) < 0)
+		return -1;
+	if (index_read(l, &ix, err) < 0)
+		goto out;
+	rc = 0;
+	for (size_t i = 0; rc == 0 && i < ix.n_manifests; i++)
+		rc = gc_mark(l, &ix.manifests[i], &live, 0, err);
+	oci_index_release(&ix);
+	if (rc == 0) {
+		qsort(live.v, live.n, sizeof(char *), cmp_strp);
+		rc = gc_sweep(l, &live, &n, &b, err);
+	}
+	gc_tmp(l);
+out:
+	oci_layout_unlock(l);
+	if (removed)
+		*removed = n;
+	if (bytes)
+		*bytes = b;
+	return rc < 0 ? pn_error_wrap(err, "gc `%s`", l->path) : 0;
+}

@@ -1,0 +1,432 @@
+/* test_oci.c - digests, the JSON model, the layout store */
+#include "tests/unit/tap.h"
+#include "oci/oci.h"
+#include "common/cleanup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define EMPTY_SHA "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define ABC_SHA "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+static void t_digest(void)
+{
+	struct pn_error *err = NULL;
+	oci_digest_t d;
+	struct oci_hasher *h;
+
+	oci_digest_buf("", 0, d);
+	is_str(d, EMPTY_SHA, "sha256 of nothing");
+	h = oci_hasher_new();
+	oci_hasher_update(h, "a", 1);
+	oci_hasher_update(h, "bc", 2);
+	oci_hasher_final(h, d);
+	is_str(d, ABC_SHA, "streaming sha256 of abc");
+	oci_hasher_reset(h);
+	oci_hasher_update(h, "abc", 3);
+	oci_hasher_final(h, d);
+	is_str(d, ABC_SHA, "hasher reusable after reset");
+	oci_hasher_free(h);
+	ok_call(oci_digest_parse(ABC_SHA, d, &err), &err, "valid digest parses");
+	ok_fail(oci_digest_parse("sha512:abcd", d, &err), &err, PN_ERR_INVALID, "unsupported digest algorithm",
+		"sha512 refused");
+	ok_fail(oci_digest_parse("sha256:abc", d, &err), &err, PN_ERR_INVALID, "3 hex digits",
+		"short digest refused");
+	ok_fail(oci_digest_parse("sha256:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD",
+				 d, &err), &err, PN_ERR_INVALID, "lowercase", "uppercase hex refused");
+	ok_fail(oci_digest_parse("ba7816bf", d, &err), &err, PN_ERR_INVALID, "expected `sha256:",
+		"bare hex refused");
+	ok(!oci_digest_valid(NULL) && !oci_digest_valid(""), "NULL and empty invalid");
+	is_str(oci_digest_hex(ABC_SHA), ABC_SHA + 7, "hex part");
+}
+
+static void t_digest_file(void)
+{
+	char *dir = tap_tmpdir();
+	cleanup_free char *p = pn_path_join(dir, "f");
+	struct pn_error *err = NULL;
+	oci_digest_t d;
+	int64_t size = -1;
+
+	pn_write_file_atomic(p, "abc", 3, 0644, NULL);
+	ok_call(oci_digest_file(p, d, &size, &err), &err, "digest a file");
+	is_str(d, ABC_SHA, "file digest");
+	is_int(size, 3, "file size");
+	ok_fail(oci_digest_file("/nonexistent/x", d, &size, &err), &err, PN_ERR_NOT_FOUND, "nonexistent",
+		"missing file");
+}
+
+static void t_compression(void)
+{
+	enum oci_compression c;
+	struct pn_error *err = NULL;
+
+	ok_call(oci_compression_parse("zstd", &c, &err), &err, "zstd parses");
+	is_int(c, OCI_COMP_ZSTD, "zstd value");
+	ok_fail(oci_compression_parse("lz4", &c, &err), &err, PN_ERR_INVALID, "lz4", "lz4 refused");
+	is_int(oci_layer_media_compression(DOCKER_MT_LAYER_GZIP), OCI_COMP_GZIP, "docker gzip layer");
+	is_int(oci_layer_media_compression(OCI_MT_LAYER_ZSTD), OCI_COMP_ZSTD, "oci zstd layer");
+	is_int(oci_layer_media_compression(OCI_MT_CONFIG), -1, "config is not a layer");
+	is_str(oci_layer_media_type(OCI_COMP_NONE), OCI_MT_LAYER, "media type of none");
+}
+
+static const char docker_manifest[] =
+	"{\"schemaVersion\":2,\"mediaType\":\"" DOCKER_MT_MANIFEST "\","
+	"\"config\":{\"mediaType\":\"" DOCKER_MT_CONFIG "\",\"size\":7023,\"digest\":\"" ABC_SHA "\"},"
+	"\"layers\":[{\"mediaType\":\"" DOCKER_MT_LAYER_GZIP "\",\"size\":32654,\"digest\":\"" EMPTY_SHA "\"}]}";
+
+static void t_manifest(void)
+{
+	struct oci_manifest m, m2;
+	struct pn_error *err = NULL;
+	cleanup_free char *out = NULL, *out2 = NULL;
+	size_t len, len2;
+
+	ok_call(oci_manifest_parse(docker_manifest, strlen(docker_manifest), &m, &err), &err,
+		"docker v2 manifest parses");
+	is_str(m.media_type, DOCKER_MT_MANIFEST, "media type as read");
+	is_int(m.n_layers, 1, "one layer");
+	is_int(m.layers[0].size, 32654, "layer size");
+	is_str(m.config.digest, ABC_SHA, "config digest");
+	ok_call(oci_manifest_to_json(&m, &out, &len, &err), &err, "written");
+	ok(tap_contains(out, "\"mediaType\":\"" OCI_MT_MANIFEST "\""), "written as OCI manifest");
+	ok(tap_contains(out, OCI_MT_LAYER_GZIP) && !tap_contains(out, "docker"), "layer type mapped to OCI");
+	ok(out[0] == '{' && !tap_contains(out, " ") && !tap_contains(out, "\n"), "compact");
+	ok(strstr(out, "\"config\"") < strstr(out, "\"layers\"") &&
+	   strstr(out, "\"layers\"") < strstr(out, "\"mediaType\":\"" OCI_MT_MANIFEST) &&
+	   strstr(out, "\"mediaType\":\"" OCI_MT_MANIFEST) < strstr(out, "\"schemaVersion\""),
+	   "keys sorted");
+	ok_call(oci_manifest_parse(out, len, &m2, &err), &err, "round trip parses");
+	ok_call(oci_manifest_to_json(&m2, &out2, &len2, &err), &err, "written again");
+	is_str(out2, out, "canonical: same bytes on the second write");
+	oci_manifest_release(&m);
+	oci_manifest_release(&m2);
+}
+
+static void t_manifest_bad(void)
+{
+	struct oci_manifest m;
+	struct pn_error *err = NULL;
+	static const struct {
+		const char *doc;
+		int code;
+		const char *needle;
+	} cases[] = {
+		{ "{", PN_ERR_INVALID, "line 1" },
+		{ "[]", PN_ERR_INVALID, "not a JSON object" },
+		{ "{\"schemaVersion\":1}", PN_ERR_UNSUPPORTED, "schemaVersion 1" },
+		{ "{\"schemaVersion\":2,\"layers\":[]}", PN_ERR_INVALID, "config" },
+		{ "{\"schemaVersion\":2,\"mediaType\":\"text/plain\"}", PN_ERR_UNSUPPORTED, "text/plain" },
+		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"x\",\"size\":1,\"digest\":\"md5:00\"},\"layers\":[]}",
+		  PN_ERR_INVALID, "md5" },
+		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"x\",\"size\":-1,\"digest\":\"" ABC_SHA "\"},\"layers\":[]}",
+		  PN_ERR_INVALID, "size" },
+		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"x\",\"size\":1,\"digest\":\"" ABC_SHA "\"},\"layers\":{}}",
+		  PN_ERR_INVALID, "layers" },
+		{ "{\"schemaVersion\":2,\"schemaVersion\":2}", PN_ERR_INVALID, "duplicate" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ok_fail(oci_manifest_parse(cases[i].doc, strlen(cases[i].doc), &m, &err), &err,
+			cases[i].code, cases[i].needle, "malformed manifest %zu refused", i);
+}
+
+static void t_index(void)
+{
+	static const char doc[] =
+		"{\"schemaVersion\":2,\"mediaType\":\"" DOCKER_MT_LIST "\",\"manifests\":["
+		"{\"mediaType\":\"" DOCKER_MT_MANIFEST "\",\"size\":1,\"digest\":\"" ABC_SHA "\","
+		"\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\",\"variant\":\"v8\"}},"
+		"{\"mediaType\":\"" DOCKER_MT_MANIFEST "\",\"size\":2,\"digest\":\"" EMPTY_SHA "\","
+		"\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}}]}";
+	struct oci_index ix, ix2;
+	const struct oci_descriptor *d = NULL;
+	struct pn_error *err = NULL;
+	cleanup_free char *out = NULL, *out2 = NULL;
+	size_t len, len2;
+	enum oci_doc_kind kind;
+
+	ok_call(oci_index_parse(doc, strlen(doc), &ix, &err), &err, "docker list parses");
+	is_int(ix.n_manifests, 2, "two entries");
+	ok_call(oci_index_select_platform(&ix, NULL, &d, &err), &err, "default platform");
+	is_str(d ? d->digest : NULL, EMPTY_SHA, "linux/amd64 chosen");
+	ok_call(oci_index_select_platform(&ix, "linux/arm64/v8", &d, &err), &err, "arm64/v8");
+	is_str(d ? d->digest : NULL, ABC_SHA, "arm64 entry");
+	ok_fail(oci_index_select_platform(&ix, "linux/s390x", &d, &err), &err, PN_ERR_NOT_FOUND,
+		"linux/arm64/v8, linux/amd64", "missing platform lists the ones there");
+	ok_fail(oci_index_select_platform(&ix, "linux", &d, &err), &err, PN_ERR_INVALID, "OS/ARCH",
+		"bad platform string");
+	ok_call(oci_index_to_json(&ix, &out, &len, &err), &err, "index written");
+	ok(tap_contains(out, OCI_MT_INDEX) && tap_contains(out, "\"variant\":\"v8\""), "OCI index with platform");
+	ok_call(oci_index_parse(out, len, &ix2, &err), &err, "reparsed");
+	ok_call(oci_index_to_json(&ix2, &out2, &len2, &err), &err, "rewritten");
+	is_str(out2, out, "index canonical");
+	ok_call(oci_doc_kind(NULL, doc, strlen(doc), &kind, &err), &err, "kind from mediaType in body");
+	is_int(kind, OCI_DOC_INDEX, "index kind");
+	ok_call(oci_doc_kind(DOCKER_MT_MANIFEST "; charset=utf-8", NULL, 0, &kind, &err), &err,
+		"kind with media type parameters");
+	is_int(kind, OCI_DOC_MANIFEST, "manifest kind");
+	ok_fail(oci_doc_kind("text/html", NULL, 0, &kind, &err), &err, PN_ERR_UNSUPPORTED, "text/html",
+		"unknown kind");
+	oci_index_release(&ix);
+	oci_index_release(&ix2);
+}
+
+static const char docker_config[] =
+	"{\"architecture\":\"amd64\",\"os\":\"linux\",\"created\":\"2024-01-01T00:00:00Z\","
+	"\"config\":{\"Env\":[\"PATH=/usr/bin\",\"A=1\"],\"Cmd\":[\"python3\"],\"Entrypoint\":null,"
+	"\"WorkingDir\":\"/src\",\"ExposedPorts\":{\"5000/tcp\":{}},\"Labels\":{\"a\":\"b\"},"
+	"\"Healthcheck\":{\"Test\":[\"CMD\",\"true\"]}},"
+	"\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" ABC_SHA "\"]},"
+	"\"history\":[{\"created_by\":\"/bin/sh\"}],\"container_config\":{\"Hostname\":\"x\"}}";
+
+static void t_config(void)
+{
+	static const char bad_env[] =
+		"{\"os\":\"linux\",\"architecture\":\"amd64\",\"config\":{\"Env\":[1]}}";
+	struct oci_config c, c2;
+	struct pn_error *err = NULL;
+	cleanup_free char *out = NULL, *out2 = NULL;
+	size_t len, len2;
+
+	ok_call(oci_config_parse(docker_config, strlen(docker_config), &c, &err), &err, "config parses");
+	is_str(oci_config_get_env(&c, "A"), "1", "env A");
+	is_str(c.working_dir, "/src", "workdir");
+	ok(c.entrypoint_null && c.entrypoint.n == 0, "null entrypoint noticed");
+	is_str(c.cmd.v[0], "python3", "cmd");
+	is_str(c.exposed_ports.v[0], "5000/tcp", "exposed port");
+	is_str(json_string_value(json_object_get(c.labels, "a")), "b", "label");
+	is_int(c.n_diff_ids, 1, "diff_ids");
+	oci_config_set_env(&c, "A", "2");
+	oci_config_set_env(&c, "B", "3");
+	is_int(c.env.n, 3, "set_env replaces and appends");
+	oci_config_set_label(&c, "run.cog.version", "0.1");
+	oci_config_add_layer(&c, EMPTY_SHA, "COPY . /src");
+	ok_call(oci_config_to_json(&c, &out, &len, &err), &err, "config written");
+	ok(tap_contains(out, "\"Healthcheck\":{\"Test\":[\"CMD\",\"true\"]}"), "unknown config field kept");
+	ok(tap_contains(out, "\"container_config\""), "unknown top-level field kept");
+	ok(tap_contains(out, "\"A=2\"") && tap_contains(out, "\"B=3\""), "env written");
+	ok(tap_contains(out, "\"Entrypoint\":null"), "null entrypoint kept");
+	ok(tap_contains(out, "\"diff_ids\":[\"" ABC_SHA "\",\"" EMPTY_SHA "\"]"), "diff_ids appended");
+	ok(tap_contains(out, "\"created_by\":\"COPY . /src\""), "history appended");
+	ok_call(oci_config_parse(out, len, &c2, &err), &err, "reparsed");
+	ok_call(oci_config_to_json(&c2, &out2, &len2, &err), &err, "rewritten");
+	is_str(out2, out, "config canonical");
+	oci_config_release(&c);
+	oci_config_release(&c2);
+	ok_fail(oci_config_parse("{\"os\":\"linux\"}", 14, &c, &err), &err, PN_ERR_INVALID, "architecture",
+		"missing architecture");
+	ok_fail(oci_config_parse(bad_env, strlen(bad_env), &c, &err), &err, PN_ERR_INVALID, "Env[0]", "non-string env");
+	oci_config_init(&c);
+	ok_call(oci_config_to_json(&c, &out2, &len2, &err), &err, "fresh config written");
+	ok(tap_contains(out2, "\"rootfs\":{\"diff_ids\":[],\"type\":\"layers\"}"), "empty rootfs");
+	oci_config_release(&c);
+}
+
+static struct oci_layout *new_layout(char **path_out)
+{
+	char *dir = tap_tmpdir();
+	char *path = pn_path_join(dir, "layout");
+	struct oci_layout *l = NULL;
+	struct pn_error *err = NULL;
+
+	ok_call(oci_layout_open(path, OCI_LAYOUT_CREATE, &l, &err), &err, "create layout");
+	*path_out = path;
+	return l;
+}
+
+static void store_image(struct oci_layout *l, const char *tag, const char *content,
+			struct oci_descriptor *out)
+{
+	struct oci_image img;
+	struct oci_descriptor layer;
+	struct pn_error *err = NULL;
+
+	oci_image_init(&img);
+	oci_descriptor_init(&layer);
+	layer.media_type = xstrdup(OCI_MT_LAYER);
+	layer.size = (int64_t)strlen(content);
+	ok_call(oci_layout_put_blob(l, content, strlen(content), NULL, layer.digest, &err), &err,
+		"put layer blob");
+	oci_manifest_add_layer(&img.manifest, &layer);
+	oci_config_add_layer(&img.config, EMPTY_SHA, "test");
+	ok_call(oci_image_store(l, &img, tag, out, &err), &err, "store image %s", tag);
+	oci_descriptor_release(&layer);
+	oci_image_release(&img);
+}
+
+static void t_layout(void)
+{
+	cleanup_free char *path = NULL;
+	struct oci_layout *l = new_layout(&path), *l2 = NULL;
+	struct pn_error *err = NULL;
+	struct oci_descriptor d1, d2, r;
+	struct oci_layout_entry *e = NULL;
+	struct oci_image img;
+	size_t n = 0, removed = 0;
+	int64_t bytes = 0;
+	cleanup_free char *data = NULL;
+	size_t len;
+	oci_digest_t got;
+
+	ok_fail(oci_layout_put_blob(l, "abc", 3, EMPTY_SHA, got, &err), &err, PN_ERR_DIGEST, "mismatch",
+		"blob with wrong digest refused");
+	ok(!oci_layout_has_blob(l, ABC_SHA), "refused blob not stored");
+	store_image(l, "v1", "layer one", &d1);
+	store_image(l, "v2", "layer two", &d2);
+	ok_call(oci_layout_resolve(l, "v1", &r, &err), &err, "resolve v1");
+	is_str(r.digest, d1.digest, "v1 digest");
+	oci_descriptor_release(&r);
+	ok_call(oci_layout_resolve(l, d2.digest, &r, &err), &err, "resolve by digest");
+	is_str(json_string_value(json_object_get(r.annotations, OCI_ANNOT_REF_NAME)), "v2", "tag annotation");
+	oci_descriptor_release(&r);
+	ok_fail(oci_layout_resolve(l, "v3", &r, &err), &err, PN_ERR_NOT_FOUND, "has: v1, v2",
+		"unknown tag lists tags");
+	ok_fail(oci_layout_resolve(l, NULL, &r, &err), &err, 0, "holds 2 images", "ambiguous default");
+	ok_call(oci_layout_list(l, &e, &n, &err), &err, "list");
+	is_int(n, 2, "two entries");
+	ok(n == 2 && strcmp(e[0].tag, "v1") == 0 && strcmp(e[1].tag, "v2") == 0, "tags listed");
+	oci_layout_entries_free(e, n);
+	ok_call(oci_image_load(l, "v2", NULL, &img, &err), &err, "load v2");
+	is_int(img.manifest.n_layers, 1, "v2 has one layer");
+	is_int(img.config.n_diff_ids, 1, "v2 config diff_ids");
+	oci_image_release(&img);
+	/* re-tagging v1 to v2's manifest moves the tag */
+	ok_call(oci_layout_tag(l, "v1", &d2, &err), &err, "retag v1");
+	ok_call(oci_layout_resolve(l, "v1", &r, &err), &err, "resolve retagged v1");
+	is_str(r.digest, d2.digest, "v1 moved");
+	oci_descriptor_release(&r);
+	ok_call(oci_layout_gc(l, &removed, &bytes, &err), &err, "gc");
+	is_int(removed, 2, "old manifest and its layer removed (config shared)");
+	ok(!oci_layout_has_blob(l, d1.digest) && oci_layout_has_blob(l, d2.digest), "only live kept");
+	ok_call(oci_layout_untag(l, "v1", &err), &err, "untag");
+	ok_fail(oci_layout_untag(l, "v1", &err), &err, PN_ERR_NOT_FOUND, "v1", "untag twice");
+	ok_fail(oci_layout_tag(l, "bad tag", &d2, &err), &err, PN_ERR_INVALID, "bad tag", "tag with space");
+	ok_call(oci_layout_read_blob(l, d2.digest, 1 << 20, &data, &len, &err), &err, "read manifest blob");
+	/* corrupt a blob: reading it says so */
+	{
+		cleanup_free char *bp = oci_layout_blob_path(l, d2.digest);
+
+		pn_write_file_atomic(bp, "garbage", 7, 0644, NULL);
+		free(data);
+		data = NULL;
+		ok_fail(oci_layout_read_blob(l, d2.digest, 1 << 20, &data, &len, &err), &err, PN_ERR_DIGEST,
+			"corrupt", "corrupt blob detected");
+	}
+	ok_fail(oci_layout_open("/nonexistent/layout", 0, &l2, &err), &err, PN_ERR_NOT_FOUND, NULL,
+		"missing layout");
+	ok_fail(oci_layout_open(tap_tmpdir(), 0, &l2, &err), &err, PN_ERR_NOT_FOUND, "not an OCI image layout",
+		"not a layout");
+	oci_descriptor_release(&d1);
+	oci_descriptor_release(&d2);
+	oci_layout_free(l);
+}
+
+static void t_layout_concurrent(void)
+{
+	cleanup_free char *path = NULL;
+	struct oci_layout *l = new_layout(&path);
+	struct pn_error *err = NULL;
+	struct oci_layout_entry *e = NULL;
+	size_t n = 0;
+	int status, bad = 0;
+	pid_t pids[4];
+
+	fflush(stdout);
+	for (int i = 0; i < 4; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			struct oci_layout *cl = NULL;
+			struct oci_image img;
+			char tag[16], content[32];
+
+			if (oci_layout_open(path, 0, &cl, NULL) < 0)
+				_exit(1);
+			for (int k = 0; k < 5; k++) {
+				snprintf(tag, sizeof(tag), "p%d-%d", i, k);
+				snprintf(content, sizeof(content), "c%d-%d", i, k);
+				oci_image_init(&img);
+				oci_config_set_env(&img.config, "X", content);
+				if (oci_image_store(cl, &img, tag, NULL, NULL) < 0)
+					_exit(1);
+				oci_image_release(&img);
+			}
+			oci_layout_free(cl);
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < 4; i++)
+		if (waitpid(pids[i], &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+			bad++;
+	is_int(bad, 0, "four concurrent writers succeed");
+	ok_call(oci_layout_list(l, &e, &n, &err), &err, "list after concurrent writes");
+	is_int(n, 20, "no tag lost under concurrency");
+	oci_layout_entries_free(e, n);
+	oci_layout_free(l);
+}
+
+static void t_ref(void)
+{
+	struct pn_error *err = NULL;
+	cleanup_free char *dir = NULL, *ref = NULL;
+
+	ok_call(oci_ref_parse_layout("oci:/tmp/x:v1", &dir, &ref, &err), &err, "dir:tag");
+	is_str(dir, "/tmp/x", "dir");
+	is_str(ref, "v1", "tag");
+	free(dir);
+	free(ref);
+	ok_call(oci_ref_parse_layout("oci:x@" ABC_SHA, &dir, &ref, &err), &err, "dir@digest");
+	is_str(dir, "x", "dir before @");
+	is_str(ref, ABC_SHA, "digest ref");
+	free(dir);
+	free(ref);
+	ok_call(oci_ref_parse_layout("oci:x", &dir, &ref, &err), &err, "dir only");
+	ok(ref == NULL, "no ref");
+	ok_fail(oci_ref_parse_layout("docker://x", &dir, &ref, &err), &err, PN_ERR_INVALID, "oci:DIR",
+		"other transport");
+	ok_fail(oci_ref_parse_layout("oci:", &dir, &ref, &err), &err, PN_ERR_INVALID, "missing directory",
+		"empty dir");
+	ok_fail(oci_ref_parse_layout("oci:x:", &dir, &ref, &err), &err, PN_ERR_INVALID, "empty tag",
+		"empty tag");
+	ok_fail(oci_ref_parse_layout("oci:x@sha256:12", &dir, &ref, &err), &err, PN_ERR_INVALID, "hex",
+		"bad digest ref");
+}
+
+static void t_inspect_json(void)
+{
+	cleanup_free char *path = NULL;
+	struct oci_layout *l = new_layout(&path);
+	struct oci_descriptor d;
+	struct pn_error *err = NULL;
+	cleanup_json json_t *j = NULL;
+
+	store_image(l, "latest", "x", &d);
+	ok_call(oci_layout_inspect_json(l, "latest", NULL, "oci:x:latest", &j, &err), &err, "inspect json");
+	is_str(json_string_value(json_object_get(j, "digest")), d.digest, "digest");
+	ok(json_is_object(json_object_get(j, "labels")), "labels object");
+	is_int(json_array_size(json_object_get(j, "layers")), 1, "layers");
+	ok(json_is_object(json_object_get(j, "manifest")) && json_is_object(json_object_get(j, "config")),
+	   "manifest and config documents");
+	oci_descriptor_release(&d);
+	oci_layout_free(l);
+}
+
+int main(void)
+{
+	TEST(t_digest);
+	TEST(t_digest_file);
+	TEST(t_compression);
+	TEST(t_manifest);
+	TEST(t_manifest_bad);
+	TEST(t_index);
+	TEST(t_config);
+	TEST(t_layout);
+	TEST(t_layout_concurrent);
+	TEST(t_ref);
+	TEST(t_inspect_json);
+	return tap_done();
+}
