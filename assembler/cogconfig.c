@@ -1,0 +1,1116 @@
+/* cogconfig.c - cog.yaml: parse (libyaml document API), validate (every
+ * problem at once, with file:line:col and the key path), complete (compat). */
+#include "assembler/cogconfig.h"
+#include "compat/compat.h"
+#include "common/cleanup.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+/* named limits of the cog.yaml reader */
+#define COG_MAX_LIST_ITEMS 4096
+#define COG_MAX_PROBLEMS 100
+#define COG_MAX_SCALAR 65536
+
+static const char *const top_keys[] = { "build", "image", "predict", "run", "train",
+					"concurrency", "environment", "weights", NULL };
+static const char *const build_keys[] = { "gpu", "python_version", "python_packages",
+					  "python_requirements", "system_packages", "run",
+					  "cuda", "cudnn", "pre_install", NULL };
+static const char *const run_keys[] = { "command", "mounts", NULL };
+static const char *const mount_keys[] = { "type", "id", "target", NULL };
+static const char *const concurrency_keys[] = { "max", "default_target", NULL };
+static const char *const env_deny[] = { "PATH", "LD_LIBRARY_PATH", "PYTHONPATH", "VIRTUAL_ENV",
+					"PYTHONUNBUFFERED", "LIBRARY_PATH", "HF_ENDPOINT",
+					"HF_HUB_ENABLE_HF_TRANSFER", NULL };
+static const char *const env_deny_prefix[] = { "R8_", "REPLICATE_", "CUDA_", "NVIDIA_", "NV_",
+					       "PGET_", "KUBERNETES_", NULL };
+
+struct ctx {
+	const char *name;
+	const char *dir;
+	yaml_document_t *doc;
+	struct cog_config *cfg;
+	struct pn_strv problems;
+	/* where the completion's subjects were written, for messages */
+	yaml_node_t *cuda_node;
+	yaml_node_t *packages_node;
+	yaml_node_t *requirements_node;
+};
+
+void cog_config_init(struct cog_config *c)
+{
+	memset(c, 0, sizeof(*c));
+}
+
+static void run_release(struct cog_run *r)
+{
+	size_t i;
+
+	free(r->command);
+	for (i = 0; i < r->n_mounts; i++) {
+		free(r->mounts[i].type);
+		free(r->mounts[i].id);
+		free(r->mounts[i].target);
+	}
+	free(r->mounts);
+}
+
+void cog_config_release(struct cog_config *c)
+{
+	size_t i;
+
+	free(c->path);
+	free(c->dir);
+	free(c->build.python_version);
+	pn_strv_release(&c->build.python_packages);
+	free(c->build.python_requirements);
+	free(c->build.python_requirements_path);
+	pn_strv_release(&c->build.system_packages);
+	for (i = 0; i < c->build.n_run; i++)
+		run_release(&c->build.run[i]);
+	free(c->build.run);
+	pn_strv_release(&c->build.pre_install);
+	free(c->build.cuda);
+	free(c->build.cudnn);
+	free(c->image);
+	free(c->predict);
+	free(c->train);
+	pn_strv_release(&c->environment);
+	free(c->torch_version);
+	free(c->tensorflow_version);
+	free(c->requirements);
+	pn_strv_release(&c->warnings);
+	memset(c, 0, sizeof(*c));
+}
+
+/* ------------------------------------------------------------ problems */
+__attribute__((format(printf, 3, 4)))
+static void problem(struct ctx *c, const yaml_node_t *at, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	if (c->problems.n >= COG_MAX_PROBLEMS)
+		return;
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	if (at)
+		pn_strv_push_owned(&c->problems, xasprintf("%s:%zu:%zu: %s", c->name,
+							    at->start_mark.line + 1,
+							    at->start_mark.column + 1, msg));
+	else
+		pn_strv_push_owned(&c->problems, xasprintf("%s: %s", c->name, msg));
+	free(msg);
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j;
+	size_t row[64];
+
+	if (la >= 63 || lb >= 63)
+		return 99;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		size_t prev = row[0];
+
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			size_t cur = row[j];
+			size_t best = prev + (a[i - 1] != b[j - 1]);
+
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			prev = cur;
+		}
+	}
+	return row[lb];
+}
+
+static const char *did_you_mean(const char *key, const char *const *known)
+{
+	const char *best = NULL;
+	size_t bd = 99, i;
+
+	for (i = 0; known[i]; i++) {
+		size_t d = edit_distance(key, known[i]);
+
+		if (d < bd) {
+			bd = d;
+			best = known[i];
+		}
+	}
+	if (best && (bd <= 2 || (bd <= strlen(key) / 3)))
+		return best;
+	return NULL;
+}
+
+/* ------------------------------------------------------------- nodes */
+static const char *node_type_name(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_SCALAR_NODE:
+		return "a scalar";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	default:
+		return "nothing";
+	}
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+static bool is_plain(const yaml_node_t *n)
+{
+	return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+}
+
+static bool is_null(const yaml_node_t *n)
+{
+	const char *s;
+
+	if (n->type != YAML_SCALAR_NODE || !is_plain(n))
+		return false;
+	s = scalar(n);
+	return !*s || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
+	       strcmp(s, "NULL") == 0;
+}
+
+/* a string value (plain numbers accepted as their text); NULL + problem if not */
+static const char *get_string(struct ctx *c, const yaml_node_t *n, const char *path)
+{
+	if (n->type != YAML_SCALAR_NODE || is_null(n)) {
+		problem(c, n, "%s: expected a string, got %s", path,
+			is_null(n) ? "null" : node_type_name(n));
+		return NULL;
+	}
+	if (n->data.scalar.length > COG_MAX_SCALAR || strlen(scalar(n)) != n->data.scalar.length) {
+		problem(c, n, "%s: value too long or contains a NUL byte", path);
+		return NULL;
+	}
+	return scalar(n);
+}
+
+static int get_bool(struct ctx *c, const yaml_node_t *n, const char *path, bool *out)
+{
+	static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "on", "On", NULL };
+	static const char *const no[] = { "false", "False", "FALSE", "no", "No", "off", "Off", NULL };
+	size_t i;
+
+	if (n->type == YAML_SCALAR_NODE && is_plain(n)) {
+		for (i = 0; yes[i]; i++)
+			if (strcmp(scalar(n), yes[i]) == 0)
+				return (*out = true), 0;
+		for (i = 0; no[i]; i++)
+			if (strcmp(scalar(n), no[i]) == 0)
+				return (*out = false), 0;
+	}
+	if (n->type == YAML_SCALAR_NODE)
+		problem(c, n, "%s: expected true or false, got \"%s\"", path, scalar(n));
+	else
+		problem(c, n, "%s: expected true or false, got %s", path, node_type_name(n));
+	return -1;
+}
+
+static int get_int(struct ctx *c, const yaml_node_t *n, const char *path, int *out)
+{
+	char *end;
+	long v;
+
+	if (n->type == YAML_SCALAR_NODE && is_plain(n)) {
+		errno = 0;
+		v = strtol(scalar(n), &end, 10);
+		if (!errno && *scalar(n) && !*end && v >= 1 && v <= 1000000)
+			return (*out = (int)v), 0;
+	}
+	problem(c, n, "%s: expected a whole number from 1 to 1000000, got %s%s%s", path,
+		n->type == YAML_SCALAR_NODE ? "\"" : "",
+		n->type == YAML_SCALAR_NODE ? scalar(n) : node_type_name(n),
+		n->type == YAML_SCALAR_NODE ? "\"" : "");
+	return -1;
+}
+
+/* each (key, value) of a mapping, with unknown/duplicate keys reported */
+struct map_iter {
+	yaml_node_pair_t *p, *end;
+};
+
+static bool map_check(struct ctx *c, const yaml_node_t *n, const char *path)
+{
+	if (n->type == YAML_MAPPING_NODE)
+		return true;
+	if (!is_null(n))
+		problem(c, n, "%s: expected a mapping, got %s", path, node_type_name(n));
+	return false;
+}
+
+/* returns the index of key in known, or -1 after reporting it */
+static int map_key(struct ctx *c, const yaml_node_t *key, const char *path,
+		   const char *const *known, unsigned *seen)
+{
+	const char *k;
+	const char *hint;
+	size_t i;
+
+	if (key->type != YAML_SCALAR_NODE) {
+		problem(c, key, "%s: a key must be a string, got %s", path, node_type_name(key));
+		return -1;
+	}
+	k = scalar(key);
+	for (i = 0; known[i]; i++) {
+		if (strcmp(k, known[i]) != 0)
+			continue;
+		if (*seen & (1u << i)) {
+			problem(c, key, "%s%s%s: duplicate key", path, *path ? "." : "", k);
+			return -1;
+		}
+		*seen |= 1u << i;
+		return (int)i;
+	}
+	hint = did_you_mean(k, known);
+	if (hint)
+		problem(c, key, "%s%s%s: unknown key (did you mean `%s`?)", path, *path ? "." : "", k,
+			hint);
+	else
+		problem(c, key, "%s%s%s: unknown key", path, *path ? "." : "", k);
+	return -1;
+}
+
+static yaml_node_t *node(struct ctx *c, int id)
+{
+	return yaml_document_get_node(c->doc, id);
+}
+
+/* a list of strings into out; a single string is refused */
+static void get_string_list(struct ctx *c, const yaml_node_t *n, const char *path,
+			    struct pn_strv *out)
+{
+	yaml_node_item_t *it;
+	size_t i = 0;
+
+	if (is_null(n))
+		return;
+	if (n->type != YAML_SEQUENCE_NODE) {
+		problem(c, n, "%s: expected a list of strings, got %s", path, node_type_name(n));
+		return;
+	}
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
+		yaml_node_t *item = node(c, *it);
+		cleanup_free char *p = xasprintf("%s[%zu]", path, i);
+		const char *s;
+
+		if (i >= COG_MAX_LIST_ITEMS) {
+			problem(c, item, "%s: more than %d items", path, COG_MAX_LIST_ITEMS);
+			return;
+		}
+		s = get_string(c, item, p);
+		if (s)
+			pn_strv_push(out, s);
+	}
+}
+
+/* ------------------------------------------------------------- values */
+static bool version_shape(const char *s, int min_parts, int max_parts)
+{
+	int parts = 0;
+
+	while (*s) {
+		if (!isdigit((unsigned char)*s))
+			return false;
+		while (isdigit((unsigned char)*s))
+			s++;
+		parts++;
+		if (*s == '.')
+			s++;
+		else if (*s)
+			return false;
+		else
+			break;
+	}
+	return parts >= min_parts && parts <= max_parts && s[-1] != '.';
+}
+
+static void check_python_version(struct ctx *c, const yaml_node_t *n)
+{
+	const char *v = get_string(c, n, "build.python_version");
+	char *mm;
+
+	if (!v)
+		return;
+	if (!version_shape(v, 2, 3)) {
+		problem(c, n, "build.python_version: \"%s\" is not a version like \"3.12\"", v);
+		return;
+	}
+	mm = compat_version_majmin(v);
+	if (compat_version_cmp(mm, COG_MIN_PYTHON) < 0)
+		problem(c, n, "build.python_version: \"%s\" is below the minimum %s", v, COG_MIN_PYTHON);
+	else if (compat_version_cmp(mm, COG_MAX_PYTHON) > 0)
+		problem(c, n, "build.python_version: \"%s\" is above the maximum %s", v, COG_MAX_PYTHON);
+	free(c->cfg->build.python_version);
+	c->cfg->build.python_version = mm;
+}
+
+static void check_cuda(struct ctx *c, const yaml_node_t *n, const char *key, char **out)
+{
+	cleanup_free char *path = xasprintf("build.%s", key);
+	const char *v = get_string(c, n, path);
+
+	if (!v)
+		return;
+	if (!version_shape(v, 1, 3)) {
+		problem(c, n, "%s: \"%s\" is not a version like \"%s\"", path, v,
+			strcmp(key, "cuda") == 0 ? "12.1" : "8");
+		return;
+	}
+	if (strcmp(key, "cuda") == 0 && compat_version_cmp(v, "11") < 0) {
+		problem(c, n, "build.cuda: \"%s\" is below the minimum 11", v);
+		return;
+	}
+	*out = xstrdup(v);
+}
+
+/* Debian package names (with an optional =version): they go into a shell line */
+static bool apt_name_ok(const char *s)
+{
+	if (!isalnum((unsigned char)*s))
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr(".+-:=~_", *s))
+			return false;
+	return true;
+}
+
+static void check_system_packages(struct ctx *c, const yaml_node_t *n)
+{
+	struct pn_strv *sp = &c->cfg->build.system_packages;
+	size_t i;
+
+	get_string_list(c, n, "build.system_packages", sp);
+	for (i = 0; i < sp->n; i++)
+		if (!apt_name_ok(sp->v[i]))
+			problem(c, node(c, n->data.sequence.items.start[i]),
+				"build.system_packages[%zu]: \"%s\" is not a Debian package name", i,
+				sp->v[i]);
+}
+
+/* a command: one line; a trailing newline (YAML block scalars) is dropped */
+static char *check_command(struct ctx *c, const yaml_node_t *n, const char *path)
+{
+	const char *s = get_string(c, n, path);
+	size_t len;
+
+	if (!s)
+		return NULL;
+	len = strlen(s);
+	while (len && (s[len - 1] == '\n' || s[len - 1] == '\r'))
+		len--;
+	if (memchr(s, '\n', len) || memchr(s, '\r', len)) {
+		problem(c, n, "%s: the command contains a newline; split it into several run items", path);
+		return NULL;
+	}
+	if (!len) {
+		problem(c, n, "%s: the command is empty", path);
+		return NULL;
+	}
+	return xstrndup(s, len);
+}
+
+static void check_mount(struct ctx *c, const yaml_node_t *n, const char *path, struct cog_run *r)
+{
+	struct cog_mount m = { NULL, NULL, NULL };
+	yaml_node_pair_t *p;
+	unsigned seen = 0;
+	const char *s;
+
+	if (!map_check(c, n, path))
+		return;
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
+		int i = map_key(c, k, path, mount_keys, &seen);
+		cleanup_free char *kp = i >= 0 ? xasprintf("%s.%s", path, mount_keys[i]) : NULL;
+
+		if (i < 0 || !(s = get_string(c, v, kp)))
+			continue;
+		if (i == 0 && strcmp(s, "secret") != 0)
+			problem(c, v, "%s: \"%s\" is not supported (only secret)", kp, s);
+		else if (i == 2 && s[0] != '/')
+			problem(c, v, "%s: \"%s\" is not an absolute path", kp, s);
+		else if (i == 1 && (!*s || strchr(s, '/') || strchr(s, ',') || strchr(s, '=')))
+			problem(c, v, "%s: \"%s\" is not a valid secret id", kp, s);
+		else {
+			char **slot = i == 0 ? &m.type : i == 1 ? &m.id : &m.target;
+
+			*slot = xstrdup(s);
+		}
+	}
+	if (!(seen & 1) || !(seen & 2)) {
+		problem(c, n, "%s: missing %s", path, !(seen & 1) ? "type" : "id");
+	}
+	if (!m.target && m.id && !(seen & 4))
+		m.target = xasprintf("/run/secrets/%s", m.id);
+	if (m.type && m.id && m.target) {
+		r->mounts = xrealloc(r->mounts, st_mult(r->n_mounts + 1, sizeof(*r->mounts)));
+		r->mounts[r->n_mounts++] = m;
+	} else {
+		free(m.type);
+		free(m.id);
+		free(m.target);
+	}
+}
+
+static void check_run_map(struct ctx *c, const yaml_node_t *n, const char *path, struct cog_run *r)
+{
+	yaml_node_pair_t *p;
+	unsigned seen = 0;
+
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
+		int i = map_key(c, k, path, run_keys, &seen);
+		cleanup_free char *kp = i >= 0 ? xasprintf("%s.%s", path, run_keys[i]) : NULL;
+		yaml_node_item_t *it;
+		size_t j = 0;
+
+		if (i == 0) {
+			r->command = check_command(c, v, kp);
+		} else if (i == 1 && !is_null(v)) {
+			if (v->type != YAML_SEQUENCE_NODE) {
+				problem(c, v, "%s: expected a list, got %s", kp, node_type_name(v));
+				continue;
+			}
+			for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++, j++) {
+				cleanup_free char *mp = xasprintf("%s[%zu]", kp, j);
+
+				if (j >= COG_MAX_LIST_ITEMS)
+					break;
+				check_mount(c, node(c, *it), mp, r);
+			}
+		}
+	}
+	if (!(seen & 1))
+		problem(c, n, "%s: missing command", path);
+}
+
+static void check_run(struct ctx *c, const yaml_node_t *n)
+{
+	struct cog_build *b = &c->cfg->build;
+	yaml_node_item_t *it;
+	size_t i = 0;
+
+	if (is_null(n))
+		return;
+	if (n->type != YAML_SEQUENCE_NODE) {
+		problem(c, n, "build.run: expected a list, got %s", node_type_name(n));
+		return;
+	}
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
+		yaml_node_t *item = node(c, *it);
+		cleanup_free char *path = xasprintf("build.run[%zu]", i);
+		struct cog_run r = { NULL, NULL, 0 };
+
+		if (i >= COG_MAX_LIST_ITEMS) {
+			problem(c, item, "build.run: more than %d items", COG_MAX_LIST_ITEMS);
+			return;
+		}
+		if (item->type == YAML_MAPPING_NODE)
+			check_run_map(c, item, path, &r);
+		else
+			r.command = check_command(c, item, path);
+		if (!r.command) {
+			run_release(&r);
+			continue;
+		}
+		b->run = xrealloc(b->run, st_mult(b->n_run + 1, sizeof(*b->run)));
+		b->run[b->n_run++] = r;
+	}
+}
+
+static void check_requirements_file(struct ctx *c, const yaml_node_t *n)
+{
+	const char *v = get_string(c, n, "build.python_requirements");
+	struct cog_build *b = &c->cfg->build;
+	struct stat st;
+
+	if (!v)
+		return;
+	b->python_requirements = xstrdup(v);
+	b->python_requirements_path = v[0] == '/' || !c->dir || strcmp(c->dir, ".") == 0
+					      ? xstrdup(v)
+					      : pn_path_join(c->dir, v);
+	c->requirements_node = (yaml_node_t *)n;
+	if (stat(b->python_requirements_path, &st) < 0)
+		problem(c, n, "build.python_requirements: `%s` does not exist", v);
+	else if (!S_ISREG(st.st_mode))
+		problem(c, n, "build.python_requirements: `%s` is not a regular file", v);
+}
+
+static void check_build(struct ctx *c, const yaml_node_t *n)
+{
+	struct cog_build *b = &c->cfg->build;
+	yaml_node_pair_t *p;
+	yaml_node_t *pkgs_key = NULL, *reqs_key = NULL;
+	unsigned seen = 0;
+
+	if (!map_check(c, n, "build"))
+		return;
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
+
+		switch (map_key(c, k, "build", build_keys, &seen)) {
+		case 0:
+			get_bool(c, v, "build.gpu", &b->gpu);
+			break;
+		case 1:
+			check_python_version(c, v);
+			break;
+		case 2:
+			pkgs_key = k;
+			c->packages_node = v;
+			get_string_list(c, v, "build.python_packages", &b->python_packages);
+			break;
+		case 3:
+			reqs_key = k;
+			check_requirements_file(c, v);
+			break;
+		case 4:
+			check_system_packages(c, v);
+			break;
+		case 5:
+			check_run(c, v);
+			break;
+		case 6:
+			c->cuda_node = v;
+			check_cuda(c, v, "cuda", &b->cuda);
+			b->cuda_from_user = b->cuda != NULL;
+			break;
+		case 7:
+			check_cuda(c, v, "cudnn", &b->cudnn);
+			break;
+		case 8:
+			get_string_list(c, v, "build.pre_install", &b->pre_install);
+			break;
+		default:
+			break;
+		}
+	}
+	if (pkgs_key && reqs_key)
+		problem(c, pkgs_key->start_mark.line > reqs_key->start_mark.line ? pkgs_key : reqs_key,
+			"build.python_packages and build.python_requirements cannot be used together");
+}
+
+static bool env_name_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (!n || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+		return false;
+	for (i = 1; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+			return false;
+	return true;
+}
+
+static void check_environment(struct ctx *c, const yaml_node_t *n)
+{
+	struct pn_strv all = PN_STRV_INIT;
+	size_t i, j;
+
+	get_string_list(c, n, "environment", &all);
+	for (i = 0; i < all.n; i++) {
+		const char *e = all.v[i], *eq = strchr(e, '=');
+		yaml_node_t *at = node(c, n->data.sequence.items.start[i]);
+		size_t len = eq ? (size_t)(eq - e) : 0;
+		cleanup_free char *name = eq ? xstrndup(e, len) : NULL;
+		bool bad = false;
+
+		if (!eq || !env_name_ok(e, len)) {
+			problem(c, at, "environment[%zu]: \"%s\" is not NAME=value", i, e);
+			continue;
+		}
+		for (j = 0; env_deny[j] && !bad; j++)
+			if (strcmp(name, env_deny[j]) == 0) {
+				problem(c, at, "environment[%zu]: %s is set by Cog and cannot be overridden", i, name);
+				bad = true;
+			}
+		for (j = 0; env_deny_prefix[j] && !bad; j++)
+			if (strncmp(name, env_deny_prefix[j], strlen(env_deny_prefix[j])) == 0) {
+				problem(c, at, "environment[%zu]: names starting with %s are reserved (%s)", i,
+					env_deny_prefix[j], name);
+				bad = true;
+			}
+		for (j = 0; j < c->cfg->environment.n && !bad; j++)
+			if (strncmp(c->cfg->environment.v[j], e, len + 1) == 0) {
+				problem(c, at, "environment[%zu]: %s is set twice", i, name);
+				bad = true;
+			}
+		if (!bad)
+			pn_strv_push(&c->cfg->environment, e);
+	}
+	pn_strv_release(&all);
+}
+
+static void check_predict(struct ctx *c, const yaml_node_t *n, const char *key, char **out)
+{
+	const char *v = get_string(c, n, key);
+	const char *colon;
+
+	if (!v)
+		return;
+	colon = strrchr(v, ':');
+	if (!colon || colon == v || !colon[1] || !strstr(v, ".py")) {
+		problem(c, n, "%s: \"%s\" is not FILE.py:NAME (e.g. \"predict.py:Predictor\")", key, v);
+		return;
+	}
+	free(*out);
+	*out = xstrdup(v);
+}
+
+static void check_concurrency(struct ctx *c, const yaml_node_t *n)
+{
+	yaml_node_pair_t *p;
+	unsigned seen = 0;
+
+	if (!map_check(c, n, "concurrency"))
+		return;
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
+		int i = map_key(c, k, "concurrency", concurrency_keys, &seen);
+
+		if (i == 0)
+			get_int(c, v, "concurrency.max", &c->cfg->concurrency_max);
+		else if (i == 1)
+			get_int(c, v, "concurrency.default_target", &c->cfg->concurrency_default_target);
+	}
+	if (c->cfg->concurrency_max && c->cfg->concurrency_default_target > c->cfg->concurrency_max)
+		problem(c, n, "concurrency.default_target: %d is above concurrency.max %d",
+			c->cfg->concurrency_default_target, c->cfg->concurrency_max);
+}
+
+static void check_top(struct ctx *c, const yaml_node_t *root)
+{
+	yaml_node_pair_t *p;
+	yaml_node_t *predict_key = NULL, *run_key = NULL;
+	unsigned seen = 0;
+	const char *s;
+
+	for (p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
+
+		switch (map_key(c, k, "", top_keys, &seen)) {
+		case 0:
+			check_build(c, v);
+			break;
+		case 1:
+			if (!is_null(v) && (s = get_string(c, v, "image")))
+				c->cfg->image = xstrdup(s);
+			break;
+		case 2:
+			predict_key = k;
+			check_predict(c, v, "predict", &c->cfg->predict);
+			break;
+		case 3:
+			run_key = k;
+			check_predict(c, v, "run", &c->cfg->predict);
+			break;
+		case 4:
+			check_predict(c, v, "train", &c->cfg->train);
+			break;
+		case 5:
+			check_concurrency(c, v);
+			break;
+		case 6:
+			check_environment(c, v);
+			break;
+		default: /* weights: accepted as Cog's newer key, not used */
+			break;
+		}
+	}
+	if (predict_key && run_key)
+		problem(c, run_key, "run: cannot be used together with predict (run is its newer name)");
+}
+
+/* ---------------------------------------------------------- completion */
+struct reqs_scan {
+	struct pn_strv lines;
+	bool from_file;
+	long torch_line, tf_line, torch_named_line; /* -1 = none */
+};
+
+/* "cog.yaml:7:5: build.python_packages[1]: " or "requirements.txt:3:1: " */
+static char *req_where(struct ctx *c, const struct reqs_scan *s, long i)
+{
+	yaml_node_t *n;
+
+	if (s->from_file)
+		return xasprintf("%s:%ld:1: ", c->cfg->build.python_requirements, i + 1);
+	n = node(c, c->packages_node->data.sequence.items.start[i]);
+	return xasprintf("%s:%zu:%zu: build.python_packages[%ld]: ", c->name,
+			 n->start_mark.line + 1, n->start_mark.column + 1, i);
+}
+
+static int reqs_read(struct ctx *c, struct reqs_scan *s, struct pn_error **err)
+{
+	struct cog_build *b = &c->cfg->build;
+	cleanup_free char *text = NULL;
+	char *line, *next;
+	size_t i;
+
+	s->torch_line = s->tf_line = s->torch_named_line = -1;
+	if (b->python_requirements_path) {
+		if (pn_read_file(b->python_requirements_path, COG_REQUIREMENTS_MAX_SIZE, &text, NULL,
+				 err) < 0)
+			return pn_error_wrap(err, "read build.python_requirements");
+		s->from_file = true;
+		for (line = text; line && *line; line = next) {
+			next = strchr(line, '\n');
+			if (next)
+				*next++ = '\0';
+			pn_strv_push(&s->lines, line);
+		}
+	} else {
+		for (i = 0; i < b->python_packages.n; i++)
+			pn_strv_push(&s->lines, b->python_packages.v[i]);
+	}
+	for (i = 0; i < s->lines.n; i++) {
+		cleanup_free char *name = NULL, *ver = NULL;
+
+		if (compat_req_names(s->lines.v[i], "torch") && s->torch_named_line < 0)
+			s->torch_named_line = (long)i;
+		if (compat_req_pin(s->lines.v[i], &name, &ver) != 1)
+			continue;
+		if (strcmp(name, "torch") == 0 && !c->cfg->torch_version) {
+			c->cfg->torch_version = xstrdup(ver);
+			s->torch_line = (long)i;
+		} else if (strcmp(name, "tensorflow") == 0 && !c->cfg->tensorflow_version) {
+			c->cfg->tensorflow_version = xstrdup(ver);
+			s->tf_line = (long)i;
+		}
+	}
+	return 0;
+}
+
+static char *cuda_where(struct ctx *c)
+{
+	const yaml_node_t *n = c->cuda_node;
+
+	return xasprintf("%s:%zu:%zu: build.cuda: ", c->name, n->start_mark.line + 1,
+			 n->start_mark.column + 1);
+}
+
+static void complete_gpu(struct ctx *c, const struct reqs_scan *s)
+{
+	struct cog_build *b = &c->cfg->build;
+	struct compat_cuda_req req = { b->cuda, b->cudnn, c->cfg->torch_version,
+				       s->torch_named_line >= 0, c->cfg->tensorflow_version };
+	struct compat_cuda_result res;
+	struct pn_error *e = NULL;
+	long at = s->torch_line >= 0 ? s->torch_line : s->torch_named_line;
+	size_t i;
+
+	if (compat_cuda_complete(&req, &res, &e) < 0) {
+		cleanup_free char *where = NULL;
+
+		if (req.torch_listed && !req.torch)
+			at = s->torch_named_line;
+		else if (req.tensorflow && !compat_tf_find(req.tensorflow))
+			at = s->tf_line;
+		where = at >= 0 ? req_where(c, s, at) : xstrdup("");
+		pn_strv_push_owned(&c->problems, xasprintf("%s%s", where, e->msg));
+		pn_error_free(e);
+		return;
+	}
+	for (i = 0; i < res.warnings.n; i++) {
+		cleanup_free char *where = c->cuda_node ? cuda_where(c)
+				       : at >= 0       ? req_where(c, s, at)
+						       : xstrdup("");
+
+		pn_strv_push_owned(&c->cfg->warnings, xasprintf("%s%s", where, res.warnings.v[i]));
+	}
+	free(b->cuda);
+	free(b->cudnn);
+	b->cuda = steal_pointer(&res.cuda);
+	b->cudnn = steal_pointer(&res.cudnn);
+	compat_cuda_result_release(&res);
+}
+
+static int complete(struct ctx *c, struct pn_error **err)
+{
+	struct cog_build *b = &c->cfg->build;
+	struct reqs_scan s = { PN_STRV_INIT, false, -1, -1, -1 };
+	struct pn_buf text = PN_BUF_INIT;
+	size_t i;
+
+	if (!b->python_version)
+		b->python_version = xstrdup(COG_DEFAULT_PYTHON);
+	if (reqs_read(c, &s, err) < 0) {
+		pn_strv_release(&s.lines);
+		return -1;
+	}
+	if (b->gpu) {
+		complete_gpu(c, &s);
+	} else if (b->cuda || b->cudnn) {
+		cleanup_free char *where = c->cuda_node ? cuda_where(c) : xstrdup("");
+
+		pn_strv_push_owned(&c->cfg->warnings,
+				   xasprintf("%sCUDA settings are ignored without build.gpu: true", where));
+		free(b->cuda);
+		free(b->cudnn);
+		b->cuda = b->cudnn = NULL;
+	}
+	for (i = 0; i < s.lines.n; i++)
+		pn_buf_printf(&text, NULL, "%s\n", s.lines.v[i]);
+	c->cfg->requirements = compat_requirements_rewrite(text.data ? text.data : "", b->gpu,
+							    b->cuda);
+	pn_buf_release(&text);
+	pn_strv_release(&s.lines);
+	return 0;
+}
+
+/* ----------------------------------------------------------- entry points */
+static int problems_to_error(struct ctx *c, struct pn_strv *problems, struct pn_error **err)
+{
+	struct pn_buf b = PN_BUF_INIT;
+	size_t i;
+
+	for (i = 0; problems && i < c->problems.n; i++)
+		pn_strv_push(problems, c->problems.v[i]);
+	if (c->problems.n == 1) {
+		pn_error_set(err, PN_ERR_INVALID, "%s", c->problems.v[0]);
+		return -1;
+	}
+	pn_buf_printf(&b, NULL, "%zu problems in `%s`:", c->problems.n, c->name);
+	for (i = 0; i < c->problems.n; i++)
+		pn_buf_printf(&b, NULL, "\n%s", c->problems.v[i]);
+	pn_error_set(err, PN_ERR_INVALID, "%s", b.data);
+	pn_buf_release(&b);
+	return -1;
+}
+
+static void load_document(struct ctx *c, const char *text, size_t len)
+{
+	yaml_parser_t parser;
+	yaml_node_t *root;
+
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, c->doc)) {
+		pn_strv_push_owned(&c->problems,
+				   xasprintf("%s:%zu:%zu: yaml: %s%s%s", c->name,
+					     parser.problem_mark.line + 1,
+					     parser.problem_mark.column + 1,
+					     parser.problem ? parser.problem : "syntax error",
+					     parser.context ? " " : "",
+					     parser.context ? parser.context : ""));
+		yaml_parser_delete(&parser);
+		memset(c->doc, 0, sizeof(*c->doc));
+		c->doc = NULL;
+		return;
+	}
+	yaml_parser_delete(&parser);
+	root = yaml_document_get_root_node(c->doc);
+	if (!root || is_null(root))
+		return;
+	if (root->type != YAML_MAPPING_NODE) {
+		problem(c, root, "expected a mapping of keys (build, predict, ...) at the top level, got %s",
+			node_type_name(root));
+		return;
+	}
+	check_top(c, root);
+}
+
+int cog_config_parse(const char *text, size_t len, const char *name, const char *dir,
+		     struct cog_config *out, struct pn_strv *problems, struct pn_error **err)
+{
+	yaml_document_t doc;
+	struct ctx c;
+	int rc = 0;
+
+	cog_config_init(out);
+	memset(&c, 0, sizeof(c));
+	c.name = name;
+	c.dir = dir;
+	c.cfg = out;
+	c.doc = &doc;
+	out->path = xstrdup(name);
+	out->dir = xstrdup(dir ? dir : ".");
+	if (len > COG_CONFIG_MAX_SIZE) {
+		cog_config_release(out);
+		return pn_error_set(err, PN_ERR_INVALID, "%s: larger than %zu bytes", name,
+				    COG_CONFIG_MAX_SIZE);
+	}
+	load_document(&c, text, len);
+	if (!c.problems.n && (rc = complete(&c, err)) < 0)
+		pn_error_wrap(err, "%s", name);
+	if (!rc && c.problems.n)
+		rc = problems_to_error(&c, problems, err);
+	if (c.doc)
+		yaml_document_delete(c.doc);
+	pn_strv_release(&c.problems);
+	if (rc < 0)
+		cog_config_release(out);
+	return rc;
+}
+
+int cog_config_load(const char *path, struct cog_config *out, struct pn_error **err)
+{
+	cleanup_free char *text = NULL;
+	cleanup_free char *dir = NULL;
+	const char *slash = strrchr(path, '/');
+	size_t len = 0, i;
+
+	cog_config_init(out);
+	if (pn_read_file(path, COG_CONFIG_MAX_SIZE, &text, &len, err) < 0) {
+		if ((*err) && (*err)->code == PN_ERR_NOT_FOUND)
+			pn_error_hint(err, "run pinion in the model directory, or pass -f PATH/cog.yaml");
+		return -1;
+	}
+	dir = slash ? (slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path)))
+		    : xstrdup(".");
+	if (cog_config_parse(text, len, path, dir, out, NULL, err) < 0)
+		return -1;
+	for (i = 0; i < out->warnings.n; i++)
+		pn_warn("%s", out->warnings.v[i]);
+	return 0;
+}
+
+/* --------------------------------------------------------------- views */
+static json_t *strv_json(const struct pn_strv *s)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		json_array_append_new(a, json_string(s->v[i]));
+	return a;
+}
+
+static json_t *build_json(const struct cog_build *b)
+{
+	json_t *o = json_object(), *runs;
+	size_t i, j;
+
+	json_object_set_new(o, "gpu", json_boolean(b->gpu));
+	json_object_set_new(o, "python_version", json_string(b->python_version));
+	if (b->python_packages.n)
+		json_object_set_new(o, "python_packages", strv_json(&b->python_packages));
+	if (b->python_requirements)
+		json_object_set_new(o, "python_requirements", json_string(b->python_requirements));
+	if (b->system_packages.n)
+		json_object_set_new(o, "system_packages", strv_json(&b->system_packages));
+	if (b->n_run) {
+		runs = json_array();
+		for (i = 0; i < b->n_run; i++) {
+			json_t *r = json_object(), *mounts = json_array();
+
+			json_object_set_new(r, "command", json_string(b->run[i].command));
+			for (j = 0; j < b->run[i].n_mounts; j++)
+				json_array_append_new(mounts,
+						      json_pack("{s:s, s:s, s:s}", "type", b->run[i].mounts[j].type,
+								"id", b->run[i].mounts[j].id, "target",
+								b->run[i].mounts[j].target));
+			if (b->run[i].n_mounts)
+				json_object_set_new(r, "mounts", mounts);
+			else
+				json_decref(mounts);
+			json_array_append_new(runs, r);
+		}
+		json_object_set_new(o, "run", runs);
+	}
+	if (b->pre_install.n)
+		json_object_set_new(o, "pre_install", strv_json(&b->pre_install));
+	if (b->cuda)
+		json_object_set_new(o, "cuda", json_string(b->cuda));
+	if (b->cudnn)
+		json_object_set_new(o, "cudnn", json_string(b->cudnn));
+	return o;
+}
+
+char *cog_config_to_json(const struct cog_config *c)
+{
+	cleanup_json json_t *o = json_object();
+
+	json_object_set_new(o, "build", build_json(&c->build));
+	if (c->image)
+		json_object_set_new(o, "image", json_string(c->image));
+	if (c->predict)
+		json_object_set_new(o, "predict", json_string(c->predict));
+	if (c->train)
+		json_object_set_new(o, "train", json_string(c->train));
+	if (c->concurrency_max || c->concurrency_default_target) {
+		json_t *cc = json_object();
+
+		if (c->concurrency_max)
+			json_object_set_new(cc, "max", json_integer(c->concurrency_max));
+		if (c->concurrency_default_target)
+			json_object_set_new(cc, "default_target", json_integer(c->concurrency_default_target));
+		json_object_set_new(o, "concurrency", cc);
+	}
+	if (c->environment.n)
+		json_object_set_new(o, "environment", strv_json(&c->environment));
+	return json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+}
+
+static void text_list(struct pn_buf *b, const char *key, const struct pn_strv *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		pn_buf_printf(b, NULL, "%s: %s\n", key, s->v[i]);
+}
+
+char *cog_config_to_text(const struct cog_config *c)
+{
+	const struct cog_build *bd = &c->build;
+	struct pn_buf b = PN_BUF_INIT;
+	const char *p, *nl;
+	size_t i, j;
+
+	pn_buf_printf(&b, NULL, "gpu: %s\npython_version: %s\n", bd->gpu ? "true" : "false",
+		      bd->python_version);
+	if (bd->cuda)
+		pn_buf_printf(&b, NULL, "cuda: %s\ncudnn: %s\n", bd->cuda, bd->cudnn ? bd->cudnn : "");
+	text_list(&b, "python_package", &bd->python_packages);
+	if (bd->python_requirements)
+		pn_buf_printf(&b, NULL, "python_requirements: %s\n", bd->python_requirements);
+	text_list(&b, "system_package", &bd->system_packages);
+	for (i = 0; i < bd->n_run; i++) {
+		pn_buf_printf(&b, NULL, "run: %s", bd->run[i].command);
+		for (j = 0; j < bd->run[i].n_mounts; j++)
+			pn_buf_printf(&b, NULL, " [secret id=%s target=%s]", bd->run[i].mounts[j].id,
+				      bd->run[i].mounts[j].target);
+		pn_buf_puts(&b, "\n", NULL);
+	}
+	text_list(&b, "pre_install", &bd->pre_install);
+	text_list(&b, "environment", &c->environment);
+	if (c->image)
+		pn_buf_printf(&b, NULL, "image: %s\n", c->image);
+	if (c->predict)
+		pn_buf_printf(&b, NULL, "predict: %s\n", c->predict);
+	if (c->train)
+		pn_buf_printf(&b, NULL, "train: %s\n", c->train);
+	if (c->concurrency_max)
+		pn_buf_printf(&b, NULL, "concurrency.max: %d\n", c->concurrency_max);
+	if (c->concurrency_default_target)
+		pn_buf_printf(&b, NULL, "concurrency.default_target: %d\n", c->concurrency_default_target);
+	for (p = c->requirements; p && *p; p = nl ? nl + 1 : NULL) {
+		nl = strchr(p, '\n');
+		pn_buf_printf(&b, NULL, "requirements: %.*s\n", (int)(nl ? nl - p : (long)strlen(p)), p);
+	}
+	text_list(&b, "warning", &c->warnings);
+	return pn_buf_steal(&b, NULL);
+}

@@ -1,0 +1,177 @@
+/* base.c - base image choice: cog-base -> nvidia/cuda -> python-slim */
+#include "compat/compat.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define COMPAT_DEFAULT_REGISTRY "r8.im"
+#define COMPAT_COG_BASE_MIN_PYTHON "3.10"
+#define COMPAT_COG_BASE_MAX_PYTHON "3.13"
+
+char *compat_cog_base_ref(const char *host, const char *cuda, const char *python,
+			  const char *torch)
+{
+	struct pn_buf b = PN_BUF_INIT;
+	char *tv = torch ? compat_version_base(torch) : NULL;
+
+	pn_buf_printf(&b, NULL, "%s/cog-base:", host && *host ? host : COMPAT_DEFAULT_REGISTRY);
+	if (cuda)
+		pn_buf_printf(&b, NULL, "cuda%s", cuda);
+	if (python)
+		pn_buf_printf(&b, NULL, "%spython%s", cuda ? "-" : "", python);
+	if (tv)
+		pn_buf_printf(&b, NULL, "%storch%s", cuda || python ? "-" : "", tv);
+	if (!cuda && !python && !tv)
+		pn_buf_puts(&b, "latest", NULL);
+	free(tv);
+	return pn_buf_steal(&b, NULL);
+}
+
+/* is python (maj.min) one of the comma-separated list? */
+static bool python_listed(const char *list, const char *python)
+{
+	size_t n = strlen(python);
+	const char *p = list;
+
+	while (p && *p) {
+		if (strncmp(p, python, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return true;
+		p = strchr(p, ',');
+		p = p ? p + 1 : NULL;
+	}
+	return false;
+}
+
+bool compat_cog_base_valid(bool gpu, const char *cuda, const char *python, const char *torch)
+{
+	size_t n, i;
+	const struct compat_torch *t;
+
+	if (!python || compat_version_cmp(python, COMPAT_COG_BASE_MIN_PYTHON) < 0 ||
+	    compat_version_cmp(python, COMPAT_COG_BASE_MAX_PYTHON) > 0)
+		return false;
+	if (gpu && (!cuda || !compat_cudnn_for_cuda(cuda)))
+		return false;
+	if (!torch)
+		return true;
+	t = compat_torch_table(&n);
+	for (i = 0; i < n; i++) {
+		if (compat_version_cmp(t[i].torch, torch) != 0 || !python_listed(t[i].pythons, python))
+			continue;
+		if (gpu ? t[i].cuda && compat_version_cmp(t[i].cuda, cuda) == 0 : !t[i].cuda)
+			return true;
+	}
+	return false;
+}
+
+const char *compat_cuda_image_tag(const char *cuda, const char *cudnn)
+{
+	size_t n, i;
+	const struct compat_cuda_image *c = compat_cuda_table(&n), *best = NULL;
+	char *want = compat_version_majmin(cuda);
+	char *cudnn_major = cudnn ? compat_version_majmin(cudnn) : NULL;
+	bool full = strcmp(want, cuda) != 0;
+
+	if (cudnn_major && strchr(cudnn_major, '.'))
+		*strchr(cudnn_major, '.') = '\0';
+	for (i = 0; i < n; i++) {
+		char *mm = compat_version_majmin(c[i].cuda);
+		bool match = full ? strcmp(c[i].cuda, cuda) == 0 : strcmp(mm, want) == 0;
+
+		free(mm);
+		if (!match || !c[i].devel || (cudnn_major && strcmp(c[i].cudnn, cudnn_major) != 0))
+			continue;
+		if (!best || compat_version_cmp(c[i].cuda, best->cuda) > 0 ||
+		    (compat_version_cmp(c[i].cuda, best->cuda) == 0 &&
+		     compat_version_cmp(c[i].ubuntu, best->ubuntu) > 0))
+			best = &c[i];
+	}
+	free(want);
+	free(cudnn_major);
+	return best ? best->tag : NULL;
+}
+
+/* cog-base: 1 chosen, 0 not, -1 error */
+static int choose_cog_base(const struct compat_base_req *req, struct compat_base_choice *out,
+			   struct pn_error **err)
+{
+	const char *cuda = req->gpu ? req->cuda : NULL;
+	char *ref;
+	bool exists = false;
+
+	if (req->use_cog_base == COMPAT_NO)
+		return 0;
+	if (!compat_cog_base_valid(req->gpu, cuda, req->python, req->torch)) {
+		if (req->use_cog_base != COMPAT_YES)
+			return 0;
+		pn_error_set(err, PN_ERR_NOT_FOUND,
+			     "no cog-base image is made for CUDA %s, Python %s, torch %s",
+			     cuda ? cuda : "none", req->python ? req->python : "none",
+			     req->torch ? req->torch : "none");
+		pn_error_hint(err, "drop --use-cog-base-image to use a plain base image");
+		return -1;
+	}
+	ref = compat_cog_base_ref(req->registry_host, cuda, req->python, req->torch);
+	if (req->image_exists) {
+		if (req->image_exists(ref, &exists, req->ud, err) < 0) {
+			pn_error_wrap(err, "check cog-base image `%s`", ref);
+			free(ref);
+			return -1;
+		}
+	} else {
+		exists = req->use_cog_base == COMPAT_YES;
+	}
+	if (!exists) {
+		if (req->use_cog_base == COMPAT_YES) {
+			pn_error_set(err, PN_ERR_NOT_FOUND, "cog-base image `%s` not found in the registry", ref);
+			pn_error_hint(err, "drop --use-cog-base-image to use a plain base image");
+			free(ref);
+			return -1;
+		}
+		free(ref);
+		return 0;
+	}
+	out->image = ref;
+	out->cog_base = true;
+	out->reason = xstrdup(req->image_exists ? "cog-base image found in the registry"
+						: "cog-base image requested (existence not checked)");
+	return 1;
+}
+
+int compat_base_choose(const struct compat_base_req *req, struct compat_base_choice *out,
+		       struct pn_error **err)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = choose_cog_base(req, out, err);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	if (req->gpu && req->use_cuda_base != COMPAT_NO) {
+		const char *tag = compat_cuda_image_tag(req->cuda, req->cudnn);
+
+		if (!tag) {
+			pn_error_set(err, PN_ERR_NOT_FOUND, "no nvidia/cuda image is known for CUDA %s with cuDNN %s",
+				     req->cuda, req->cudnn ? req->cudnn : "any");
+			pn_error_hint(err, "`pinion compat cuda` lists the known images");
+			return -1;
+		}
+		out->image = xasprintf("nvidia/cuda:%s", tag);
+		out->cuda_base = true;
+		out->reason = xstrdup(req->use_cog_base == COMPAT_NO || !req->image_exists
+					      ? "GPU: nvidia/cuda image for the CUDA/cuDNN pair"
+					      : "GPU, no cog-base image: nvidia/cuda image for the CUDA/cuDNN pair");
+		return 0;
+	}
+	out->image = xasprintf("python:%s-slim", req->python);
+	out->reason = xstrdup(req->gpu ? "GPU without a CUDA base image (--use-cuda-base-image=false)"
+				       : "CPU: python slim image");
+	return 0;
+}
+
+void compat_base_choice_release(struct compat_base_choice *c)
+{
+	free(c->image);
+	free(c->reason);
+	memset(c, 0, sizeof(*c));
+}
