@@ -1,0 +1,62 @@
+"""A small stand-in for pydantic.BaseModel, enough for structured outputs:
+annotated fields with optional defaults, keyword construction, dict()."""
+
+import copy
+from typing import Any, Dict
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<required>"
+
+
+MISSING = _Missing()
+
+
+class BaseModel:
+    """Subclass with annotated fields; `Output(text="x")` builds an instance."""
+
+    __cog_fields__: Dict[str, Any] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        fields: Dict[str, Any] = {}
+        for klass in reversed(cls.__mro__):
+            for name in getattr(klass, "__annotations__", {}) if "__annotations__" in klass.__dict__ else {}:
+                if name.startswith("_"):
+                    continue
+                fields[name] = klass.__dict__.get(name, fields.get(name, MISSING))
+        cls.__cog_fields__ = fields
+
+    def __init__(self, **data: Any) -> None:
+        missing = []
+        for name, default in self.__cog_fields__.items():
+            if name in data:
+                value = data.pop(name)
+            elif default is MISSING:
+                missing.append(name)
+                continue
+            else:
+                value = getattr(default, "default", default) if _is_field_info(default) else default
+                value = copy.copy(value)
+            object.__setattr__(self, name, value)
+        if missing:
+            raise TypeError("%s: missing field(s) %s" % (type(self).__name__, ", ".join(missing)))
+        for name, value in data.items():
+            object.__setattr__(self, name, value)
+
+    def dict(self) -> Dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__cog_fields__ if hasattr(self, k)}
+
+    model_dump = dict
+
+    def __eq__(self, other: Any) -> bool:
+        return type(other) is type(self) and other.dict() == self.dict()
+
+    def __repr__(self) -> str:
+        inner = ", ".join("%s=%r" % kv for kv in self.dict().items())
+        return "%s(%s)" % (type(self).__name__, inner)
+
+
+def _is_field_info(v: Any) -> bool:
+    return type(v).__name__ == "FieldInfo" and hasattr(v, "default")

@@ -1,0 +1,106 @@
+"""BasePredictor, Input, and loading a predictor from a `file.py:Name` ref."""
+
+import importlib.util
+import inspect
+import os
+import sys
+from typing import Any, List, Optional, Union
+
+
+class _Ellipsis:
+    pass
+
+
+REQUIRED = ...
+
+
+class FieldInfo:
+    """What Input() returns: a default plus the constraints of one input."""
+
+    def __init__(self, default: Any = REQUIRED, description: Optional[str] = None,
+                 ge: Optional[float] = None, le: Optional[float] = None,
+                 min_length: Optional[int] = None, max_length: Optional[int] = None,
+                 regex: Optional[str] = None, choices: Optional[List[Union[str, int]]] = None,
+                 deprecated: Optional[bool] = None) -> None:
+        self.default = default
+        self.description = description
+        self.ge = ge
+        self.le = le
+        self.min_length = min_length
+        self.max_length = max_length
+        self.regex = regex
+        self.choices = list(choices) if choices is not None else None
+        self.deprecated = deprecated
+
+    def __repr__(self) -> str:
+        return "Input(default=%r)" % (self.default,)
+
+
+def Input(default: Any = REQUIRED, description: Optional[str] = None,  # noqa: N802
+          ge: Optional[float] = None, le: Optional[float] = None,
+          min_length: Optional[int] = None, max_length: Optional[int] = None,
+          regex: Optional[str] = None, choices: Optional[List[Union[str, int]]] = None,
+          deprecated: Optional[bool] = None) -> Any:
+    """Describe one predictor input: its default and constraints."""
+    return FieldInfo(default, description, ge, le, min_length, max_length, regex, choices,
+                     deprecated)
+
+
+class BasePredictor:
+    """Subclass and define setup() (optional) and predict(); train() for trainers."""
+
+    def setup(self, weights: Any = None) -> None:
+        """Load the model once, before the first prediction."""
+
+    def predict(self, **kwargs: Any) -> Any:
+        raise NotImplementedError("predict has not been implemented by parent class.")
+
+
+def split_ref(ref: str):
+    """`predict.py:Predictor` -> (path, name)."""
+    path, sep, name = ref.rpartition(":")
+    if not sep or not path or not name:
+        raise ValueError("invalid predictor reference %r: want file.py:Name" % ref)
+    return path, name
+
+
+def load_module(path: str):
+    """Import a predictor file by path, with its directory on sys.path."""
+    full = os.path.abspath(path)
+    if not os.path.exists(full):
+        raise FileNotFoundError("predictor file %r not found" % path)
+    d = os.path.dirname(full)
+    if d not in sys.path:
+        sys.path.insert(0, d)
+    mod_name = os.path.splitext(os.path.basename(full))[0]
+    spec = importlib.util.spec_from_file_location(mod_name, full)
+    if spec is None or spec.loader is None:
+        raise ImportError("cannot import %r" % path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_object(ref: str):
+    """Load the class or function a ref names (not instantiated)."""
+    path, name = split_ref(ref)
+    module = load_module(path)
+    try:
+        return getattr(module, name)
+    except AttributeError:
+        raise AttributeError("%r has no %r" % (path, name)) from None
+
+
+def instantiate(obj: Any) -> Any:
+    return obj() if inspect.isclass(obj) else obj
+
+
+def method_of(obj: Any, method: str):
+    """The predict/train callable of a class instance, a class, or a function."""
+    if inspect.isfunction(obj) or inspect.ismethod(obj):
+        return obj
+    fn = getattr(obj, method, None)
+    if fn is None:
+        raise AttributeError("%r has no %s() method" % (obj, method))
+    return fn

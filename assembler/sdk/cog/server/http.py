@@ -1,0 +1,286 @@
+"""python -m cog.server.http [--host H] [--port P] [--upload-url URL]
+[--await-explicit-shutdown true] [--x-mode predict|train]
+
+Serves the predictor named by COG_PREDICT_TYPE_STUB (or `predict` in
+./cog.yaml) over Cog's HTTP API on $PORT (default 5000), host 0.0.0.0."""
+
+import argparse
+import json
+import os
+import re
+import signal
+import sys
+import threading
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Dict, Optional, Tuple
+
+from .. import config, schema, validate
+from .._version import __version__
+from ..predictor import instantiate, load_object, method_of
+from .runner import Job, Runner
+
+MAX_BODY = 512 << 20
+
+
+class App:
+    """The loaded predictor/trainer, its schema and the runner."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        self.predict_inputs: Any = None
+        self.train_inputs: Any = None
+        self.schema: Dict[str, Any] = {}
+        self.await_explicit_shutdown = False
+
+    def load(self) -> Optional[Any]:
+        """Import the predictor (and trainer); returns the setup callable, or
+        None when loading failed (health SETUP_FAILED with the traceback)."""
+        try:
+            pref = config.predict_ref()
+            if not pref:
+                raise config.PredictorNotSet("no predictor: set COG_PREDICT_TYPE_STUB or "
+                                             "`predict` in cog.yaml")
+            pobj = instantiate(load_object(pref))
+            predict = config.interface_of(pobj, "predict")
+            self.runner.predict_fn = method_of(pobj, "predict")
+            self.predict_inputs = predict["inputs"]
+            train = None
+            setups = [pobj]
+            tref = config.train_ref()
+            if tref:
+                tobj = pobj if tref == pref else instantiate(load_object(tref))
+                train = config.interface_of(tobj, "train")
+                self.runner.train_fn = method_of(tobj, "train")
+                self.train_inputs = train["inputs"]
+                if tobj is not pobj:
+                    setups.append(tobj)
+            self.schema = schema.openapi(predict, train)
+        except BaseException:
+            self.runner.setup_failed("Error while loading predictor:\n\n" +
+                                     traceback.format_exc())
+            return None
+
+        def setup() -> None:
+            for obj in setups:
+                fn = getattr(obj, "setup", None)
+                if callable(fn) and not _is_function_ref(obj):
+                    fn()
+        return setup
+
+
+def _is_function_ref(obj: Any) -> bool:
+    import inspect
+    return inspect.isfunction(obj)
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "cog-pinion/" + __version__
+    protocol_version = "HTTP/1.1"
+    app: App  # set on the subclass
+
+    def log_message(self, fmt: str, *args: Any) -> None:
+        if os.environ.get("COG_LOG_LEVEL", "").lower() == "debug":
+            sys.__stderr__.write("%s - %s\n" % (self.address_string(), fmt % args))
+
+    # ----------------------------------------------------------- replies
+    def reply(self, code: int, obj: Any) -> None:
+        body = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def read_json(self) -> Tuple[Any, Optional[Dict[str, Any]]]:
+        try:
+            n = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            n = -1
+        if n < 0 or n > MAX_BODY:
+            self.close_connection = True
+            return None, {"detail": [{"loc": ["body"], "msg": "request body too large or "
+                                      "bad Content-Length", "type": "value_error"}]}
+        raw = self.rfile.read(n) if n else b""
+        if not raw.strip():
+            return None, None
+        try:
+            return json.loads(raw), None
+        except ValueError as e:
+            return None, {"detail": [{"loc": ["body", getattr(e, "pos", 0)], "msg": str(e),
+                                      "type": "value_error.jsondecode"}]}
+
+    # ----------------------------------------------------------- routing
+    def do_GET(self) -> None:  # noqa: N802
+        self.route("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.route("POST")
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self.route("PUT")
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self.route("GET")
+
+    def route(self, method: str) -> None:
+        path = self.path.split("?", 1)[0].rstrip("/") or "/"
+        try:
+            self._route(method, path)
+        except BrokenPipeError:
+            pass
+        except Exception:
+            traceback.print_exc(file=sys.__stderr__)
+            self.reply(500, {"detail": "internal server error"})
+
+    def _route(self, method: str, path: str) -> None:
+        app, runner = self.app, self.app.runner
+        routes = {"/": {"GET": self.root}, "/health-check": {"GET": self.health},
+                  "/openapi.json": {"GET": lambda: self.reply(200, app.schema)},
+                  "/shutdown": {"POST": self.shutdown}}
+        nouns = {"predictions": "predict"}
+        if runner.train_fn is not None:
+            nouns["trainings"] = "train"
+        m = re.match(r"^/(predictions|trainings)(?:/([^/]+))?(/cancel)?$", path)
+        if path in routes:
+            fn = routes[path].get(method)
+        elif m and m.group(1) in nouns:
+            kind, job_id, cancel = nouns[m.group(1)], m.group(2), m.group(3)
+            if cancel and job_id:
+                fn = (lambda: self.cancel(job_id)) if method == "POST" else None
+            elif job_id:
+                fn = (lambda: self.create(kind, job_id)) if method == "PUT" else None
+            elif not cancel:
+                fn = (lambda: self.create(kind, None)) if method == "POST" else None
+            else:
+                return self.reply(404, {"detail": "Not Found"})
+        else:
+            return self.reply(404, {"detail": "Not Found"})
+        if fn is None:
+            return self.reply(405, {"detail": "Method Not Allowed"})
+        fn()
+
+    # ---------------------------------------------------------- handlers
+    def root(self) -> None:
+        doc = {"cog_version": __version__, "docs_url": "/docs", "openapi_url": "/openapi.json",
+               "shutdown_url": "/shutdown", "healthcheck_url": "/health-check",
+               "predictions_url": "/predictions",
+               "predictions_idempotent_url": "/predictions/{prediction_id}",
+               "predictions_cancel_url": "/predictions/{prediction_id}/cancel"}
+        if self.app.runner.train_fn is not None:
+            doc.update(trainings_url="/trainings",
+                       trainings_idempotent_url="/trainings/{training_id}",
+                       trainings_cancel_url="/trainings/{training_id}/cancel")
+        self.reply(200, doc)
+
+    def health(self) -> None:
+        r = self.app.runner
+        status = r.health
+        if status == "READY" and r.busy():
+            status = "BUSY"
+        self.reply(200, {"status": status, "setup": r.setup_result})
+
+    def shutdown(self) -> None:
+        self.reply(200, {})
+        self.app.runner.shutdown.set()
+
+    def cancel(self, job_id: str) -> None:
+        if self.app.runner.cancel(job_id):
+            self.reply(200, {})
+        else:
+            self.reply(404, {"detail": "Not found"})
+
+    def create(self, kind: str, job_id: Optional[str]) -> None:
+        app, runner = self.app, self.app.runner
+        req, err = self.read_json()
+        if err:
+            return self.reply(422, err)
+        if req is None:
+            req = {}
+        if not isinstance(req, dict):
+            return self.reply(422, {"detail": [{"loc": ["body"], "msg": "value is not a valid "
+                                                "dict", "type": "type_error.dict"}]})
+        if job_id is not None:
+            if req.get("id") not in (None, job_id):
+                return self.reply(422, {"detail": [{"loc": ["body", "id"], "msg": "prediction "
+                                                    "ID must match the ID supplied in the URL",
+                                                    "type": "value_error"}]})
+            req["id"] = job_id
+            existing = runner.find(job_id)
+            if existing is not None:
+                return self.respond(existing, self._async())
+        if runner.health != "READY":
+            return self.reply(503, {"detail": "setup has not completed successfully: %s" %
+                                    runner.health})
+        inputs = app.predict_inputs if kind == "predict" else app.train_inputs
+        values, errors = validate.validate_inputs(inputs, req.get("input"))
+        if errors:
+            return self.reply(422, {"detail": errors})
+        job = runner.submit(Job(kind, req, values, inputs))
+        if job is None:
+            return self.reply(409, {"detail": "Already running a prediction"})
+        self.respond(job, self._async())
+
+    def _async(self) -> bool:
+        return (self.headers.get("Prefer") or "").strip().lower() == "respond-async"
+
+    def respond(self, job: Job, respond_async: bool) -> None:
+        if respond_async:
+            return self.reply(202, job.response())
+        while not job.done.wait(0.5):
+            if self.app.runner.shutdown.is_set() and not job.done.is_set():
+                break
+        self.reply(200, job.response())
+
+
+def parse_args(argv: Any) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m cog.server.http",
+                                description="Serve a Cog predictor over HTTP.")
+    p.add_argument("--host", default=os.environ.get("COG_HOST", "0.0.0.0"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000") or 5000))
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--upload-url", default=None)
+    p.add_argument("--await-explicit-shutdown", default="false")
+    p.add_argument("--x-mode", default="predict", choices=["predict", "train"])
+    return p.parse_args(argv)
+
+
+def main(argv: Any = None) -> int:
+    args = parse_args(argv)
+    runner = Runner(upload_url=args.upload_url)
+    app = App(runner)
+    app.await_explicit_shutdown = args.await_explicit_shutdown.lower() in ("1", "true", "yes")
+    handler = type("BoundHandler", (Handler,), {"app": app})
+    ThreadingHTTPServer.allow_reuse_address = True
+    ThreadingHTTPServer.daemon_threads = True
+    try:
+        httpd = ThreadingHTTPServer((args.host, args.port), handler)
+    except OSError as e:
+        print("cog: cannot listen on %s:%d: %s" % (args.host, args.port, e), file=sys.stderr)
+        return 1
+
+    def on_term(signum: int, frame: Any) -> None:
+        runner.shutdown.set()
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    runner.install_capture()
+    server = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2},
+                              daemon=True)
+    server.start()
+    sys.__stderr__.write("cog: serving on http://%s:%d\n" % (args.host, args.port))
+    setup = app.load()
+    if setup is not None:
+        runner.run_setup(setup)
+    try:
+        runner.serve()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,385 @@
+"""The worker: runs setup() once, then one prediction or training at a time,
+on the main thread (so cancelation can interrupt it with a signal, as Cog's
+worker does).  The HTTP threads hand jobs over through a queue."""
+
+import asyncio
+import datetime
+import inspect
+import io
+import os
+import queue
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.request
+import uuid
+from typing import Any, Callable, Dict, List, Optional
+
+from .. import validate
+from ..scope import Scope, set_scope
+from ..types import File, Path, Secret
+
+LOG_LIMIT = 4 << 20
+
+
+class CancelationException(Exception):
+    """Raised inside predict() when the prediction is canceled."""
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+
+class Job:
+    """One prediction or training and its response fields."""
+
+    def __init__(self, kind: str, req: Dict[str, Any], values: Dict[str, Any],
+                 inputs: List[Dict[str, Any]]) -> None:
+        self.kind = kind
+        self.id = str(req.get("id") or uuid.uuid4().hex)
+        self.values = values
+        self.inputs = inputs
+        self.input_echo = validate.redact_input(inputs, req.get("input") or {})
+        self.webhook = req.get("webhook")
+        filt = req.get("webhook_events_filter")
+        self.events = set(filt) if isinstance(filt, list) else {"start", "output", "logs",
+                                                                  "completed"}
+        self.prefix = req.get("output_file_prefix")
+        self.status = "starting"
+        self.output: Any = None
+        self.logs: List[str] = []
+        self.logs_len = 0
+        self.error: Optional[str] = None
+        self.created_at = req.get("created_at") or now()
+        self.started_at: Optional[str] = None
+        self.completed_at: Optional[str] = None
+        self.metrics: Dict[str, Any] = {}
+        self.done = threading.Event()
+        self.cancel_requested = False
+        self.secrets = [v.get_secret_value() for v in _walk_secrets(values)]
+
+    def redact(self, text: str) -> str:
+        for s in self.secrets:
+            if s and isinstance(s, str):
+                text = text.replace(s, Secret.REDACTED)
+        return text
+
+    def log(self, text: str) -> None:
+        text = self.redact(text)
+        if self.logs_len + len(text) > LOG_LIMIT:
+            return
+        self.logs.append(text)
+        self.logs_len += len(text)
+
+    def response(self) -> Dict[str, Any]:
+        r = {"input": self.input_echo, "output": self.output, "id": self.id,
+             "created_at": self.created_at, "started_at": self.started_at,
+             "completed_at": self.completed_at, "logs": "".join(self.logs),
+             "error": self.error, "status": self.status, "metrics": self.metrics}
+        return r
+
+
+def _walk_secrets(v: Any):
+    if isinstance(v, Secret):
+        yield v
+    elif isinstance(v, dict):
+        for x in v.values():
+            yield from _walk_secrets(x)
+    elif isinstance(v, list):
+        for x in v:
+            yield from _walk_secrets(x)
+
+
+class _Capture(io.TextIOBase):
+    """sys.stdout/sys.stderr while a job runs on the worker thread: text goes
+    to the job's logs and on to the real stream."""
+
+    def __init__(self, real: Any, runner: "Runner") -> None:
+        self.real = real
+        self.runner = runner
+
+    def write(self, s: str) -> int:
+        sink = self.runner.log_sink
+        if sink is not None and threading.get_ident() == self.runner.worker_ident:
+            job = self.runner.current
+            if job is not None:
+                s = job.redact(s)
+            sink(s)
+        try:
+            self.real.write(s)
+            self.real.flush()
+        except Exception:
+            pass
+        return len(s)
+
+    def flush(self) -> None:
+        try:
+            self.real.flush()
+        except Exception:
+            pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+class Runner:
+    """Owns the predictor instance and the job queue."""
+
+    def __init__(self, upload_url: Optional[str] = None) -> None:
+        self.upload_url = upload_url
+        self.jobs: Dict[str, Job] = {}
+        self.order: List[str] = []
+        self.queue: "queue.Queue[Job]" = queue.Queue()
+        self.lock = threading.Lock()
+        self.current: Optional[Job] = None
+        self.in_user_code = False
+        self.log_sink: Optional[Callable[[str], None]] = None
+        self.worker_ident = threading.get_ident()
+        self.shutdown = threading.Event()
+        self.health = "STARTING"
+        self.setup_result: Dict[str, Any] = {}
+        self.predict_fn: Optional[Callable[..., Any]] = None
+        self.train_fn: Optional[Callable[..., Any]] = None
+
+    # ------------------------------------------------------------ setup
+    def install_capture(self) -> None:
+        sys.stdout = _Capture(sys.__stdout__, self)  # type: ignore[assignment]
+        sys.stderr = _Capture(sys.__stderr__, self)  # type: ignore[assignment]
+        signal.signal(signal.SIGUSR1, self._on_cancel_signal)
+
+    def run_setup(self, setup: Callable[[], Any]) -> None:
+        logs: List[str] = []
+        self.setup_result = {"started_at": now(), "completed_at": None, "logs": "",
+                             "status": None}
+        self.log_sink = logs.append
+        ok = True
+        try:
+            _call(setup, {})
+        except BaseException:  # a failed setup is reported, the server stays up
+            logs.append(traceback.format_exc())
+            ok = False
+        finally:
+            self.log_sink = None
+        self.setup_result.update(completed_at=now(), logs="".join(logs),
+                                 status="succeeded" if ok else "failed")
+        self.health = "READY" if ok else "SETUP_FAILED"
+
+    def setup_failed(self, logs: str) -> None:
+        self.setup_result = {"started_at": now(), "completed_at": now(), "logs": logs,
+                             "status": "failed"}
+        self.health = "SETUP_FAILED"
+
+    # ------------------------------------------------------- submitting
+    def busy(self) -> bool:
+        with self.lock:
+            return self.current is not None or not self.queue.empty()
+
+    def submit(self, job: Job) -> Optional[Job]:
+        """Queue a job; returns None when another job is running (409)."""
+        with self.lock:
+            if job.id in self.jobs and not self.jobs[job.id].done.is_set():
+                return self.jobs[job.id]
+            if self.current is not None or not self.queue.empty():
+                return None
+            self.jobs[job.id] = job
+            self.order.append(job.id)
+            while len(self.order) > 100:
+                self.jobs.pop(self.order.pop(0), None)
+            self.queue.put(job)
+        self._webhook(job, "start")
+        return job
+
+    def find(self, job_id: str) -> Optional[Job]:
+        with self.lock:
+            return self.jobs.get(job_id)
+
+    def cancel(self, job_id: str) -> bool:
+        with self.lock:
+            job = self.jobs.get(job_id)
+            if job is None or job.done.is_set():
+                return False
+            job.cancel_requested = True
+            running = self.current is job
+        if running:
+            signal.pthread_kill(self.worker_ident, signal.SIGUSR1)
+        return True
+
+    def _on_cancel_signal(self, signum: int, frame: Any) -> None:
+        job = self.current
+        if job is not None and job.cancel_requested and self.in_user_code:
+            raise CancelationException("prediction canceled")
+
+    # ----------------------------------------------------------- worker
+    def serve(self) -> None:
+        """The worker loop (main thread) until shutdown."""
+        while not self.shutdown.is_set():
+            try:
+                job = self.queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            with self.lock:
+                self.current = job
+            try:
+                if job.cancel_requested:
+                    self._finish(job, "canceled", None)
+                else:
+                    self._run(job)
+            finally:
+                with self.lock:
+                    self.current = None
+
+    def _run(self, job: Job) -> None:
+        fn = self.predict_fn if job.kind == "predict" else self.train_fn
+        job.status = "processing"
+        job.started_at = now()
+        scope = Scope()
+        set_scope(scope)
+        tmpdirs: List[str] = []
+        start = time.monotonic()
+        self.log_sink = job.log
+        try:
+            values = _materialise(job.values, job.inputs, tmpdirs)
+            self.in_user_code = True
+            try:
+                result = _call(fn, values)
+                if _is_stream(result):
+                    job.output = []
+                    for item in _iterate(result):
+                        job.output.append(validate.encode(item, self._uploader(job)))
+                        self._webhook(job, "output")
+                    out = job.output
+                else:
+                    out = result
+            finally:
+                self.in_user_code = False
+            job.output = validate.encode(out, self._uploader(job))
+            status, err = "succeeded", None
+        except CancelationException:
+            status, err = "canceled", None
+        except BaseException as e:  # the predictor failed; the server stays up
+            job.log(traceback.format_exc())
+            status, err = "failed", str(e) or type(e).__name__
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                self.shutdown.set()
+        finally:
+            self.log_sink = None
+            set_scope(None)
+            for d in tmpdirs:
+                shutil.rmtree(d, ignore_errors=True)
+        job.metrics = dict(scope.metrics)
+        job.metrics.setdefault("predict_time", round(time.monotonic() - start, 6))
+        self._finish(job, status, err)
+
+    def _finish(self, job: Job, status: str, err: Optional[str]) -> None:
+        job.status = status
+        job.error = err
+        job.completed_at = now()
+        job.done.set()
+        self._webhook(job, "completed")
+
+    # ---------------------------------------------------------- outputs
+    def _uploader(self, job: Job) -> Optional[Callable[[Any], str]]:
+        base = job.prefix or self.upload_url
+        if not base:
+            return None
+        return lambda f: upload_file(base, f, job.id)
+
+    def _webhook(self, job: Job, event: str) -> None:
+        if not job.webhook or event not in job.events:
+            return
+        body = validate_json(job.response())
+        threading.Thread(target=_post_json, args=(job.webhook, body), daemon=True).start()
+
+
+def validate_json(obj: Any) -> bytes:
+    import json
+    return json.dumps(obj).encode()
+
+
+def _post_json(url: str, body: bytes) -> None:
+    for attempt in range(3):
+        try:
+            req = urllib.request.Request(url, data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+            urllib.request.urlopen(req, timeout=10).close()
+            return
+        except Exception:
+            time.sleep(0.5 * (attempt + 1))
+
+
+def upload_file(base: str, f: Any, prediction_id: str) -> str:
+    """PUT a file to base + its name, as Cog does; the Location header, if
+    any, is the final URL."""
+    import mimetypes
+    if isinstance(f, io.IOBase):
+        f.seek(0)
+        data = f.read()
+        name = os.path.basename(str(getattr(f, "name", "file"))) or "file"
+    else:
+        with open(f, "rb") as fh:
+            data = fh.read()
+        name = os.path.basename(str(f)) or "file"
+    if isinstance(data, str):
+        data = data.encode()
+    url = (base if base.endswith("/") else base + "/") + urllib.request.quote(name)
+    headers = {"Content-Type": mimetypes.guess_type(name)[0] or "application/octet-stream",
+               "X-Prediction-ID": prediction_id}
+    req = urllib.request.Request(url, data=data, method="PUT", headers=headers)
+    with urllib.request.urlopen(req, timeout=120) as r:
+        final = r.headers.get("Location") or r.geturl()
+    return final.split("?", 1)[0]
+
+
+def _materialise(values: Dict[str, Any], inputs: List[Dict[str, Any]],
+                 tmpdirs: List[str]) -> Dict[str, Any]:
+    """Fetch Path/File inputs (URLs, data URLs, paths) into local files."""
+    out = dict(values)
+    for inp in inputs:
+        t = inp["type"]
+        if t["kind"] == "optional":
+            t = t["item"]
+        is_list = t["kind"] == "list"
+        kind = t["item"]["kind"] if is_list else t["kind"]
+        if kind not in ("path", "file") or out.get(inp["name"]) is None:
+            continue
+        conv = Path.validate if kind == "path" else File.validate
+        v = out[inp["name"]]
+        out[inp["name"]] = [conv(x) for x in v] if is_list else conv(v)
+    for v in out.values():
+        for p in v if isinstance(v, list) else [v]:
+            if isinstance(p, Path) and os.path.basename(os.path.dirname(str(p))).startswith("cog-input-"):
+                tmpdirs.append(os.path.dirname(str(p)))
+    return out
+
+
+def _call(fn: Callable[..., Any], values: Dict[str, Any]) -> Any:
+    result = fn(**values)
+    if inspect.iscoroutine(result):
+        result = asyncio.run(result)
+    return result
+
+
+def _is_stream(v: Any) -> bool:
+    if isinstance(v, (str, bytes, dict, list, tuple, io.IOBase)):
+        return False
+    return inspect.isgenerator(v) or inspect.isasyncgen(v) or hasattr(v, "__next__") or \
+        hasattr(v, "__anext__")
+
+
+def _iterate(v: Any):
+    if inspect.isasyncgen(v) or hasattr(v, "__anext__"):
+        loop = asyncio.new_event_loop()
+        try:
+            while True:
+                try:
+                    yield loop.run_until_complete(v.__anext__())
+                except StopAsyncIteration:
+                    break
+        finally:
+            loop.close()
+    else:
+        yield from v

@@ -1,0 +1,198 @@
+"""The interface of a predictor, read by importing it: the same description
+that cog.static reads without importing.
+
+A type is a dict {"kind": K, ...}: K is one of str int float bool path file
+secret any dict; "list" and "optional" carry "item"; "iterator" carries "item"
+and "concat"; "model" carries "name" and "fields" (a list of field dicts
+{"name", "type", "default"} where default is NO_DEFAULT when required).
+An input is a dict: name, type, default (NO_DEFAULT when required),
+description, ge, le, min_length, max_length, regex, choices, deprecated."""
+
+import collections.abc
+import inspect
+import io
+import pathlib
+import types as pytypes
+import typing
+from typing import Any, Dict, List
+
+from . import types as cogtypes
+from .base_model import MISSING, BaseModel
+from .predictor import REQUIRED, FieldInfo
+
+
+class _NoDefault:
+    def __repr__(self) -> str:
+        return "NO_DEFAULT"
+
+
+NO_DEFAULT = _NoDefault()
+
+CONSTRAINTS = ("description", "ge", "le", "min_length", "max_length", "regex", "choices",
+               "deprecated")
+
+
+class SignatureError(Exception):
+    """The predictor's interface is not one Cog accepts."""
+
+
+def simple(kind: str) -> Dict[str, Any]:
+    return {"kind": kind}
+
+
+def make_input(name: str, typ: Dict[str, Any], info: Any) -> Dict[str, Any]:
+    """An input description from its type and its default (a FieldInfo, a
+    plain default, or NO_DEFAULT)."""
+    if not isinstance(info, FieldInfo):
+        info = FieldInfo(REQUIRED if info is NO_DEFAULT else info)
+    d = {"name": name, "type": typ,
+         "default": NO_DEFAULT if info.default is REQUIRED else info.default}
+    for k in CONSTRAINTS:
+        d[k] = getattr(info, k)
+    check_input(d)
+    return d
+
+
+ALLOWED_INPUT_KINDS = ("str", "int", "float", "bool", "path", "file", "secret")
+
+
+def check_input(d: Dict[str, Any]) -> None:
+    t = d["type"]
+    if t["kind"] == "optional":
+        t = t["item"]
+    if t["kind"] == "list":
+        t = t["item"]
+    if t["kind"] not in ALLOWED_INPUT_KINDS:
+        raise SignatureError("unsupported input type %s for parameter `%s`" % (
+            describe(d["type"]), d["name"]))
+    choices = d["choices"]
+    if choices is not None:
+        if not choices:
+            raise SignatureError("choices of `%s` must not be empty" % d["name"])
+        if t["kind"] == "str" and all(isinstance(c, str) for c in choices):
+            return
+        if t["kind"] == "int" and all(type(c) is int for c in choices):
+            return
+        raise SignatureError("the choices of `%s` must be all str or all int, like its type" %
+                             d["name"])
+
+
+def describe(t: Dict[str, Any]) -> str:
+    k = t["kind"]
+    if k in ("list", "optional", "iterator"):
+        return "%s[%s]" % (k, describe(t["item"]))
+    if k == "model":
+        return t["name"]
+    return k
+
+
+# ------------------------------------------------------------------ import
+
+def _is_model(obj: Any) -> bool:
+    if not inspect.isclass(obj):
+        return False
+    if issubclass(obj, BaseModel):
+        return True
+    # a pydantic model, if the image has pydantic
+    return any(c.__name__ == "BaseModel" and c.__module__.startswith("pydantic")
+               for c in obj.__mro__)
+
+
+def model_type(cls: Any, seen: Any = None) -> Dict[str, Any]:
+    seen = seen or set()
+    if cls in seen:
+        raise SignatureError("recursive model %s" % cls.__name__)
+    seen = seen | {cls}
+    hints = typing.get_type_hints(cls)
+    fields = []
+    for name, ann in hints.items():
+        if name.startswith("_") or typing.get_origin(ann) is typing.ClassVar:
+            continue
+        default = getattr(cls, "__cog_fields__", {}).get(name, MISSING)
+        if default is MISSING:
+            default = _pydantic_default(cls, name)
+        if isinstance(default, FieldInfo):
+            default = default.default
+        fields.append({"name": name, "type": type_of(ann, seen),
+                       "default": NO_DEFAULT if default in (MISSING, REQUIRED) else default})
+    return {"kind": "model", "name": cls.__name__, "fields": fields}
+
+
+def _pydantic_default(cls: Any, name: str) -> Any:
+    f = (getattr(cls, "model_fields", None) or getattr(cls, "__fields__", None) or {}).get(name)
+    if f is None:
+        d = cls.__dict__.get(name, MISSING)
+        return d
+    req = getattr(f, "required", None)
+    if req is None and hasattr(f, "is_required"):
+        req = f.is_required()
+    return MISSING if req else getattr(f, "default", None)
+
+
+_ITERATORS = (collections.abc.Iterator, collections.abc.Iterable, collections.abc.Generator,
+              collections.abc.AsyncIterator, collections.abc.AsyncIterable,
+              collections.abc.AsyncGenerator)
+
+
+def type_of(ann: Any, seen: Any = None) -> Dict[str, Any]:
+    """A type description of an annotation object."""
+    if ann is Any or ann is inspect.Parameter.empty or ann is object:
+        return simple("any")
+    if isinstance(ann, str):
+        raise SignatureError("unresolved annotation %r" % ann)
+    for py, kind in ((bool, "bool"), (int, "int"), (float, "float"), (str, "str")):
+        if ann is py:
+            return simple(kind)
+    origin = typing.get_origin(ann)
+    args = typing.get_args(ann)
+    if origin is typing.Union or (hasattr(pytypes, "UnionType") and origin is getattr(pytypes, "UnionType")):
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1 and len(rest) < len(args):
+            return {"kind": "optional", "item": type_of(rest[0], seen)}
+        raise SignatureError("unions other than Optional[X] are not supported")
+    if origin in (list, typing.List) or ann in (list, typing.List):
+        return {"kind": "list", "item": type_of(args[0], seen) if args else simple("any")}
+    if origin in (dict, typing.Dict) or ann in (dict, typing.Dict):
+        return simple("dict")
+    if inspect.isclass(origin) and issubclass(origin, (cogtypes.ConcatenateIterator,
+                                                      cogtypes.AsyncConcatenateIterator)):
+        return {"kind": "iterator", "concat": True,
+                "item": type_of(args[0], seen) if args else simple("any")}
+    if origin in _ITERATORS:
+        return {"kind": "iterator", "concat": False,
+                "item": type_of(args[0], seen) if args else simple("any")}
+    if inspect.isclass(ann):
+        if issubclass(ann, cogtypes.Secret):
+            return simple("secret")
+        if issubclass(ann, pathlib.PurePath):
+            return simple("path")
+        if issubclass(ann, io.IOBase):
+            return simple("file")
+        if _is_model(ann):
+            return model_type(ann, seen)
+    raise SignatureError("unsupported type %r" % (ann,))
+
+
+def read_callable(fn: Any, is_method: bool = False) -> Dict[str, Any]:
+    """The inputs and output of a predict/train callable."""
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception as e:  # names the static reader could not see either
+        raise SignatureError("cannot resolve the annotations of %s: %s" % (
+            getattr(fn, "__name__", fn), e)) from None
+    sig = inspect.signature(fn)
+    inputs: List[Dict[str, Any]] = []
+    params = list(sig.parameters.values())
+    if is_method and params and params[0].name in ("self", "cls"):
+        params = params[1:]
+    for p in params:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise SignatureError("*args and **kwargs are not supported in %s()" % fn.__name__)
+        if p.name not in hints:
+            raise SignatureError("No input type provided for parameter `%s`." % p.name)
+        default = NO_DEFAULT if p.default is p.empty else p.default
+        inputs.append(make_input(p.name, type_of(hints[p.name]), default))
+    if "return" not in hints:
+        raise SignatureError("You must set an output type. If your model can return multiple "
+                             "output types, you can explicitly set `Any` as the output type.")
+    return {"inputs": inputs, "output": type_of(hints["return"])}

@@ -1,0 +1,299 @@
+"""Read a predictor's interface from its source with `ast`, without importing
+it (so the model's heavy dependencies need not be importable).  Raises
+Undecidable when the source alone cannot settle it; the caller then imports."""
+
+import ast
+from typing import Any, Dict, List, Optional
+
+from .predictor import FieldInfo
+from .signature import NO_DEFAULT, SignatureError, make_input, simple
+
+MAX_SOURCE = 8 << 20
+
+
+class Undecidable(Exception):
+    """The static reading cannot decide; import the module instead."""
+
+
+_TYPING = {"List": "list", "Optional": "optional", "Union": "union", "Iterator": "iterator",
+           "Iterable": "iterator", "Generator": "iterator", "AsyncIterator": "iterator",
+           "AsyncIterable": "iterator", "AsyncGenerator": "iterator", "Any": "any",
+           "Dict": "dict"}
+_COG = {"Path": "path", "File": "file", "Secret": "secret", "URLPath": "path",
+        "ConcatenateIterator": "concat", "AsyncConcatenateIterator": "concat",
+        "BaseModel": "basemodel", "Input": "input", "BasePredictor": "basepredictor"}
+_BUILTIN = {"str": "str", "int": "int", "float": "float", "bool": "bool", "list": "list",
+            "dict": "dict"}
+
+
+class Module:
+    """What the reader knows about one source file's top level."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.names: Dict[str, str] = {}      # local name -> "cog.X" / "typing.X" / ...
+        self.modules: Dict[str, str] = {}    # local alias -> module ("cog", "typing")
+        self.classes: Dict[str, ast.ClassDef] = {}
+        self.functions: Dict[str, ast.AST] = {}
+        self.consts: Dict[str, ast.AST] = {}
+        self.shadowed = set()
+        for node in tree.body:
+            self._top(node)
+
+    def _top(self, node: ast.AST) -> None:
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for a in node.names:
+                self.names[a.asname or a.name] = node.module + "." + a.name
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                self.modules[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+        elif isinstance(node, ast.ClassDef):
+            self.classes[node.name] = node
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            self.functions[node.name] = node
+        elif isinstance(node, ast.Assign):
+            for t in node.targets:
+                if isinstance(t, ast.Name):
+                    self.consts[t.id] = node.value
+                    self.shadowed.add(t.id)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
+            self.consts[node.target.id] = node.value
+            self.shadowed.add(node.target.id)
+
+    def qualname(self, node: ast.AST) -> Optional[str]:
+        """"cog.Path", "typing.List", "builtins.str" or a local class "local.X"."""
+        if isinstance(node, ast.Name):
+            n = node.id
+            if n in self.names:
+                return self.names[n]
+            if n in self.classes:
+                return "local." + n
+            if n in _BUILTIN and n not in self.shadowed:
+                return "builtins." + n
+            return None
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            mod = self.modules.get(node.value.id)
+            if mod:
+                return mod + "." + node.attr
+        if isinstance(node, ast.Attribute):
+            inner = self.qualname(node.value)
+            if inner:
+                return inner + "." + node.attr
+        return None
+
+
+def _kind_of_name(q: Optional[str]) -> Optional[str]:
+    if q is None:
+        return None
+    mod, _, name = q.rpartition(".")
+    if mod in ("cog", "cog.types"):
+        return _COG.get(name)
+    if mod in ("typing", "collections.abc", "typing_extensions"):
+        return _TYPING.get(name)
+    if mod == "builtins":
+        return _BUILTIN.get(name)
+    if mod == "pydantic" and name == "BaseModel":
+        return "basemodel"
+    return None
+
+
+class Reader:
+    def __init__(self, source: str, filename: str = "predict.py") -> None:
+        try:
+            self.tree = ast.parse(source, filename)
+        except SyntaxError as e:
+            raise Undecidable("syntax error: %s" % e) from None
+        self.mod = Module(self.tree)
+
+    # ------------------------------------------------------------ types
+    def type_of(self, node: Optional[ast.AST], seen: Any = ()) -> Dict[str, Any]:
+        if node is None:
+            raise Undecidable("missing annotation")
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            try:
+                node = ast.parse(node.value, mode="eval").body
+            except SyntaxError:
+                raise Undecidable("bad string annotation") from None
+            return self.type_of(node, seen)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+            parts = [node.left, node.right]
+            none = [p for p in parts if isinstance(p, ast.Constant) and p.value is None]
+            rest = [p for p in parts if p not in none]
+            if len(none) == 1 and len(rest) == 1:
+                return {"kind": "optional", "item": self.type_of(rest[0], seen)}
+            raise Undecidable("union")
+        if isinstance(node, ast.Subscript):
+            return self._subscript(node, seen)
+        q = self.mod.qualname(node)
+        kind = _kind_of_name(q)
+        if kind in ("str", "int", "float", "bool", "path", "file", "secret", "any", "dict"):
+            return simple(kind)
+        if kind == "list":
+            return {"kind": "list", "item": simple("any")}
+        if q and q.startswith("local."):
+            return self._local_model(q[6:], seen)
+        raise Undecidable("type %s" % ast.dump(node))
+
+    def _subscript(self, node: ast.Subscript, seen: Any) -> Dict[str, Any]:
+        kind = _kind_of_name(self.mod.qualname(node.value))
+        sl = node.slice
+        if isinstance(sl, ast.Index):  # pragma: no cover - python < 3.9 trees
+            sl = sl.value  # type: ignore[attr-defined]
+        args = list(sl.elts) if isinstance(sl, ast.Tuple) else [sl]
+        if kind == "list" and len(args) == 1:
+            return {"kind": "list", "item": self.type_of(args[0], seen)}
+        if kind == "optional" and len(args) == 1:
+            return {"kind": "optional", "item": self.type_of(args[0], seen)}
+        if kind == "union":
+            rest = [a for a in args if not (isinstance(a, ast.Constant) and a.value is None)]
+            if len(rest) == 1 and len(args) == 2:
+                return {"kind": "optional", "item": self.type_of(rest[0], seen)}
+            raise Undecidable("union")
+        if kind == "dict":
+            return simple("dict")
+        if kind in ("iterator", "concat") and args:
+            return {"kind": "iterator", "concat": kind == "concat",
+                    "item": self.type_of(args[0], seen)}
+        raise Undecidable("generic %s" % kind)
+
+    def _local_model(self, name: str, seen: Any) -> Dict[str, Any]:
+        cls = self.mod.classes[name]
+        if name in seen:
+            raise Undecidable("recursive model")
+        if not self._is_model(cls):
+            raise Undecidable("class %s is not a BaseModel" % name)
+        fields: List[Dict[str, Any]] = []
+        for base in cls.bases:
+            q = self.mod.qualname(base)
+            if q and q.startswith("local."):
+                fields.extend(self._local_model(q[6:], tuple(seen) + (name,))["fields"])
+        for st in cls.body:
+            if isinstance(st, ast.AnnAssign) and isinstance(st.target, ast.Name):
+                fname = st.target.id
+                if fname.startswith("_"):
+                    continue
+                ann = st.annotation
+                if "ClassVar" in ast.dump(ann):
+                    continue
+                default = NO_DEFAULT
+                if st.value is not None:
+                    default = self.value(st.value)
+                    if isinstance(default, FieldInfo):
+                        default = default.default
+                        if default is ...:
+                            default = NO_DEFAULT
+                fields = [f for f in fields if f["name"] != fname]
+                fields.append({"name": fname, "type": self.type_of(ann, tuple(seen) + (name,)),
+                               "default": default})
+            elif isinstance(st, (ast.Assign, ast.FunctionDef, ast.AsyncFunctionDef, ast.Expr,
+                                 ast.Pass, ast.ClassDef)):
+                continue
+            else:
+                raise Undecidable("model body")
+        return {"kind": "model", "name": name, "fields": fields}
+
+    def _is_model(self, cls: ast.ClassDef, depth: int = 0) -> bool:
+        if depth > 10:
+            return False
+        for base in cls.bases:
+            q = self.mod.qualname(base)
+            if _kind_of_name(q) == "basemodel":
+                return True
+            if q and q.startswith("local.") and self._is_model(self.mod.classes[q[6:]], depth + 1):
+                return True
+        return False
+
+    # ----------------------------------------------------------- values
+    def value(self, node: ast.AST, depth: int = 0) -> Any:
+        """A literal value, a module constant, or an Input(...) call."""
+        if depth > 20:
+            raise Undecidable("deep value")
+        if isinstance(node, ast.Name) and node.id in self.mod.consts:
+            return self.value(self.mod.consts[node.id], depth + 1)
+        if isinstance(node, ast.Call):
+            if _kind_of_name(self.mod.qualname(node.func)) != "input":
+                raise Undecidable("call")
+            if node.args and len(node.args) > 1:
+                raise Undecidable("Input positional arguments")
+            kw = {}
+            for k in node.keywords:
+                if k.arg is None:
+                    raise Undecidable("Input(**kwargs)")
+                kw[k.arg] = self.value(k.value, depth + 1)
+            if node.args:
+                kw["default"] = self.value(node.args[0], depth + 1)
+            try:
+                return FieldInfo(**kw)
+            except TypeError as e:
+                raise SignatureError("Input(): %s" % e) from None
+        if isinstance(node, (ast.List, ast.Tuple)):
+            return [self.value(e, depth + 1) for e in node.elts]
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            v = self.value(node.operand, depth + 1)
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                return -v
+            raise Undecidable("unary")
+        if isinstance(node, ast.Constant):
+            if node.value is Ellipsis:
+                return ...
+            return node.value
+        try:
+            return ast.literal_eval(node)
+        except Exception:
+            raise Undecidable("value %s" % ast.dump(node)) from None
+
+    # -------------------------------------------------------- callables
+    def find_callable(self, name: str, method: str):
+        """(function node, is_method) for `name` (a class or a function)."""
+        if name in self.mod.functions:
+            return self.mod.functions[name], False
+        cls = self.mod.classes.get(name)
+        if cls is None:
+            raise Undecidable("%s not defined at top level" % name)
+        for _ in range(10):
+            for st in cls.body:
+                if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)) and st.name == method:
+                    if st.decorator_list:
+                        raise Undecidable("decorated %s" % method)
+                    return st, True
+            local = [self.mod.qualname(b) for b in cls.bases]
+            local = [q[6:] for q in local if q and q.startswith("local.")]
+            if len(local) != 1:
+                break
+            cls = self.mod.classes[local[0]]
+        raise Undecidable("%s.%s not found in the file" % (name, method))
+
+    def read(self, name: str, method: str) -> Dict[str, Any]:
+        fn, is_method = self.find_callable(name, method)
+        a = fn.args
+        if a.vararg or a.kwarg:
+            raise SignatureError("*args and **kwargs are not supported in %s()" % method)
+        params = list(a.posonlyargs) + list(a.args)
+        defaults: List[Any] = [None] * (len(params) - len(a.defaults)) + list(a.defaults)
+        params += list(a.kwonlyargs)
+        defaults += list(a.kw_defaults)
+        if is_method:
+            params, defaults = params[1:], defaults[1:]
+        inputs = []
+        for p, d in zip(params, defaults):
+            if p.annotation is None:
+                raise SignatureError("No input type provided for parameter `%s`." % p.arg)
+            typ = self.type_of(p.annotation)
+            default = NO_DEFAULT if d is None else self.value(d)
+            inputs.append(make_input(p.arg, typ, default))
+        if fn.returns is None:
+            raise SignatureError("You must set an output type. If your model can return "
+                                 "multiple output types, you can explicitly set `Any` as the "
+                                 "output type.")
+        return {"inputs": inputs, "output": self.type_of(fn.returns)}
+
+
+def read_file(path: str, name: str, method: str) -> Dict[str, Any]:
+    with open(path, "rb") as f:
+        data = f.read(MAX_SOURCE + 1)
+    if len(data) > MAX_SOURCE:
+        raise Undecidable("source too large")
+    try:
+        source = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Undecidable("source is not utf-8") from None
+    return Reader(source, path).read(name, method)
