@@ -1,0 +1,362 @@
+/* copy.c - the copy-up fallback: where overlayfs cannot be mounted, merged is
+ * a full copy of the lowers, and an index of (path, inode, ctime) taken right
+ * after the copy tells which entries the step created, changed or removed
+ * (any write or metadata change moves ctime; a replaced file has a new inode).
+ * No file contents are hashed. */
+#include "runner/internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#define COPY_DEPTH_MAX 256
+#define COPY_INDEX_MAX ((size_t)512 << 20)
+
+static int copy_file(int sfd, int dfd, const char *name, const struct stat *st,
+		     struct pn_error **err)
+{
+	cleanup_close int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_close int out = -1;
+	off_t left = st->st_size;
+
+	if (in < 0)
+		return pn_error_set_errno(err, errno, "open `%s`", name);
+	out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0)
+		return pn_error_set_errno(err, errno, "create `%s`", name);
+	while (left > 0) {
+		ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			char buf[65536];
+
+			n = read(in, buf, sizeof(buf));
+			if (n <= 0 || pn_write_all(out, buf, (size_t)n) < 0)
+				return pn_error_set_errno(err, n < 0 ? errno : EIO, "copy `%s`", name);
+		}
+		left -= n;
+	}
+	return 0;
+}
+
+static void set_meta(int dfd, const char *name, const struct stat *st)
+{
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+
+	(void)!fchownat(dfd, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW);
+	if (!S_ISLNK(st->st_mode))
+		(void)!fchmodat(dfd, name, st->st_mode & 07777, 0);
+	utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW);
+}
+
+static int copy_tree(int sfd, int dfd, int depth, struct pn_error **err);
+
+static int copy_entry(int sfd, int dfd, const char *name, int depth, struct pn_error **err)
+{
+	struct stat st, dst;
+	bool exists = fstatat(dfd, name, &dst, AT_SYMLINK_NOFOLLOW) == 0;
+
+	if (fstatat(sfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return pn_error_set_errno(err, errno, "stat `%s`", name);
+	if (runner_diff_classify(&st, false) == RUNNER_DIFF_WHITEOUT)
+		return pn_rm_rf_at(dfd, name, err);
+	if (S_ISDIR(st.st_mode)) {
+		char v[2];
+		int s2, d2, rc;
+		bool opaque;
+
+		if (exists && !S_ISDIR(dst.st_mode) && pn_rm_rf_at(dfd, name, err) < 0)
+			return -1;
+		s2 = openat(sfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (s2 < 0)
+			return pn_error_set_errno(err, errno, "open `%s`", name);
+		opaque = fgetxattr(s2, "user.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y';
+		if (exists && S_ISDIR(dst.st_mode) && opaque && pn_rm_rf_at(dfd, name, err) < 0) {
+			close(s2);
+			return -1;
+		}
+		if (mkdirat(dfd, name, 0700) < 0 && errno != EEXIST) {
+			close(s2);
+			return pn_error_set_errno(err, errno, "create `%s`", name);
+		}
+		d2 = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (d2 < 0) {
+			close(s2);
+			return pn_error_set_errno(err, errno, "open `%s`", name);
+		}
+		rc = copy_tree(s2, d2, depth + 1, err);
+		close(s2);
+		close(d2);
+		if (rc < 0)
+			return pn_error_wrap(err, "%s", name);
+		set_meta(dfd, name, &st);
+		return 0;
+	}
+	if (exists && pn_rm_rf_at(dfd, name, err) < 0)
+		return -1;
+	if (S_ISREG(st.st_mode)) {
+		if (copy_file(sfd, dfd, name, &st, err) < 0)
+			return -1;
+	} else if (S_ISLNK(st.st_mode)) {
+		char target[4096];
+		ssize_t n = readlinkat(sfd, name, target, sizeof(target) - 1);
+
+		if (n < 0)
+			return pn_error_set_errno(err, errno, "read link `%s`", name);
+		target[n] = '\0';
+		if (symlinkat(target, dfd, name) < 0)
+			return pn_error_set_errno(err, errno, "create link `%s`", name);
+	} else if (S_ISFIFO(st.st_mode)) {
+		if (mkfifoat(dfd, name, st.st_mode & 07777) < 0)
+			return pn_error_set_errno(err, errno, "create fifo `%s`", name);
+	} else {
+		return 0; /* devices and sockets are not copied */
+	}
+	set_meta(dfd, name, &st);
+	return 0;
+}
+
+static int copy_tree(int sfd, int dfd, int depth, struct pn_error **err)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd, rc = 0;
+
+	if (depth > COPY_DEPTH_MAX)
+		return pn_error_set(err, PN_ERR_TOO_LARGE, "directories nested too deep");
+	fd = dup(sfd);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return pn_error_set_errno(err, errno, "read directory");
+	}
+	while (rc == 0 && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			rc = copy_entry(sfd, dfd, de->d_name, depth, err);
+	closedir(d);
+	return rc;
+}
+
+static int copy_layer(const char *src, const char *dst, struct pn_error **err)
+{
+	cleanup_close int s = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int d = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (s < 0 || d < 0)
+		return pn_error_set_errno(err, errno, "open `%s`", s < 0 ? src : dst);
+	if (copy_tree(s, d, 0, err) < 0)
+		return pn_error_wrap(err, "copy `%s`", src);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ index */
+struct idx_entry {
+	char *path;
+	ino_t ino;
+	struct timespec ctime;
+	bool seen, dir_now;
+};
+
+static int index_walk(const char *host, const char *rel, struct pn_buf *out, int depth,
+		      struct pn_error **err)
+{
+	cleanup_dir DIR *d = opendir(host);
+	struct dirent *de;
+
+	if (!d)
+		return pn_error_set_errno(err, errno, "open `%s`", host);
+	if (depth > COPY_DEPTH_MAX)
+		return pn_error_set(err, PN_ERR_TOO_LARGE, "directories nested too deep");
+	while ((de = readdir(d))) {
+		cleanup_free char *h = NULL;
+		cleanup_free char *r = NULL;
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		h = pn_path_join(host, de->d_name);
+		r = *rel ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
+		if (lstat(h, &st) < 0)
+			return pn_error_set_errno(err, errno, "stat `%s`", h);
+		if (pn_buf_printf(out, err, "%llu %lld %ld %s", (unsigned long long)st.st_ino,
+				  (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec, r) < 0 ||
+		    pn_buf_append(out, "", 1, err) < 0)
+			return -1;
+		if (S_ISDIR(st.st_mode) && index_walk(h, r, out, depth + 1, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int runner_copy_prepare(const struct runner_sandbox_cfg *c, struct pn_error **err)
+{
+	cleanup_buf struct pn_buf idx = PN_BUF_INIT;
+	cleanup_free char *path = pn_path_join(c->dir, RUNNER_COPY_INDEX);
+
+	for (size_t i = 0; i < c->rf->lowers.n; i++)
+		if (copy_layer(c->rf->lowers.v[i], c->merged, err) < 0)
+			return -1;
+	if (copy_layer(c->mnt, c->merged, err) < 0)
+		return -1;
+	pn_buf_init(&idx, COPY_INDEX_MAX);
+	if (index_walk(c->merged, "", &idx, 0, err) < 0)
+		return pn_error_wrap(err, "index the copy");
+	return pn_write_file_atomic(path, idx.data ? idx.data : "", idx.len, 0600, err);
+}
+
+static int idx_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct idx_entry *)a)->path, ((const struct idx_entry *)b)->path);
+}
+
+static int index_load(const char *file, struct idx_entry **out, size_t *n, char **data,
+		      struct pn_error **err)
+{
+	size_t len, cap = 0;
+
+	if (pn_read_file(file, COPY_INDEX_MAX, data, &len, err) < 0)
+		return -1;
+	*out = NULL;
+	*n = 0;
+	for (char *p = *data; p < *data + len; p += strlen(p) + 1) {
+		unsigned long long ino;
+		long long sec;
+		long nsec;
+		int off = 0;
+
+		if (sscanf(p, "%llu %lld %ld %n", &ino, &sec, &nsec, &off) != 3 || off == 0)
+			return pn_error_set(err, PN_ERR_INVALID, "corrupt copy index");
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 1024;
+			*out = xrealloc(*out, st_mult(cap, sizeof(**out)));
+		}
+		(*out)[(*n)++] = (struct idx_entry){ p + off, (ino_t)ino, { (time_t)sec, nsec }, false, false };
+	}
+	qsort(*out, *n, sizeof(**out), idx_cmp);
+	return 0;
+}
+
+struct copy_diff {
+	struct oci_layer_writer *w;
+	const struct runner_plan *plan;
+	struct idx_entry *idx;
+	size_t n;
+};
+
+static struct idx_entry *idx_find(struct copy_diff *cd, const char *rel)
+{
+	struct idx_entry key = { (char *)rel };
+
+	return bsearch(&key, cd->idx, cd->n, sizeof(key), idx_cmp);
+}
+
+static int name_cmp(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int diff_walk(struct copy_diff *cd, const char *host, const char *rel, int depth,
+		     struct pn_error **err)
+{
+	struct dirent **names = NULL;
+	int n, rc = 0;
+
+	if (depth > COPY_DEPTH_MAX)
+		return pn_error_set(err, PN_ERR_TOO_LARGE, "directories nested too deep");
+	n = scandir(host, &names, NULL, name_cmp);
+	if (n < 0)
+		return pn_error_set_errno(err, errno, "read directory `%s`", host);
+	for (int i = 0; i < n; i++) {
+		const char *nm = names[i]->d_name;
+
+		if (rc == 0 && strcmp(nm, ".") && strcmp(nm, "..")) {
+			cleanup_free char *h = pn_path_join(host, nm);
+			cleanup_free char *r = *rel ? xasprintf("%s/%s", rel, nm) : xstrdup(nm);
+			struct idx_entry *e = idx_find(cd, r);
+			struct stat st;
+
+			if (runner_plan_excluded(cd->plan, r)) {
+				if (e)
+					e->seen = true;
+			} else if (lstat(h, &st) < 0) {
+				rc = pn_error_set_errno(err, errno, "stat `%s`", h);
+			} else {
+				bool changed = !e || e->ino != st.st_ino ||
+					       e->ctime.tv_sec != st.st_ctim.tv_sec ||
+					       e->ctime.tv_nsec != st.st_ctim.tv_nsec;
+
+				if (e) {
+					e->seen = true;
+					e->dir_now = S_ISDIR(st.st_mode);
+				}
+				if (changed)
+					rc = oci_layer_writer_add_path(cd->w, h, r, err);
+				if (rc == 0 && S_ISDIR(st.st_mode))
+					rc = diff_walk(cd, h, r, depth + 1, err);
+			}
+		}
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+/* removed entries: unseen, with a parent that is still a directory */
+static int diff_removed(struct copy_diff *cd, struct pn_error **err)
+{
+	for (size_t i = 0; i < cd->n; i++) {
+		struct idx_entry *e = &cd->idx[i], *parent;
+		const char *slash = strrchr(e->path, '/');
+
+		if (e->seen || runner_plan_excluded(cd->plan, e->path))
+			continue;
+		if (slash) {
+			cleanup_free char *pp = xstrndup(e->path, (size_t)(slash - e->path));
+
+			parent = idx_find(cd, pp);
+			if (!parent || !parent->seen || !parent->dir_now)
+				continue;
+		}
+		if (oci_layer_writer_add_whiteout(cd->w, e->path, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int runner_copy_diff_write(const struct runner_sandbox_cfg *c, struct oci_layer_result *res,
+			   struct pn_error **err)
+{
+	cleanup_free char *file = pn_path_join(c->dir, RUNNER_COPY_INDEX);
+	cleanup_free char *data = NULL;
+	struct oci_layer_opts def;
+	struct copy_diff cd = { NULL, &c->plan, NULL, 0 };
+	int rc;
+
+	if (index_load(file, &cd.idx, &cd.n, &data, err) < 0)
+		return -1;
+	if (!c->lopts)
+		oci_layer_opts_init(&def);
+	cd.w = oci_layer_writer_new(c->out, c->lopts ? c->lopts : &def, err);
+	if (!cd.w) {
+		free(cd.idx);
+		return pn_error_wrap(err, "write layer");
+	}
+	rc = diff_walk(&cd, c->merged, "", 0, err);
+	if (rc == 0)
+		rc = diff_removed(&cd, err);
+	if (rc == 0)
+		rc = oci_layer_writer_finish(cd.w, res, err);
+	oci_layer_writer_free(cd.w);
+	free(cd.idx);
+	if (rc < 0)
+		return pn_error_wrap(err, "write layer from the copy");
+	return 0;
+}

@@ -1,0 +1,360 @@
+/* snapshot.c - layers unpacked once under <cache>/snapshots/<hex>/root,
+ * keyed by diff_id, kept in overlay form (whiteouts as 0:0 character devices,
+ * opaque directories as user.overlay.opaque) so that they stack as lowers */
+#include "runner/internal.h"
+#include "common/cleanup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SNAP_PATH_MAX 4096
+
+char *runner_snapshot_path(struct runner *r, const char *diff_id)
+{
+	return xasprintf("%s/%s", r->snap_dir, oci_digest_hex(diff_id));
+}
+
+static void touch_used(const char *snap)
+{
+	cleanup_free char *p = pn_path_join(snap, "used");
+	int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+	if (fd >= 0) {
+		futimens(fd, NULL);
+		close(fd);
+	}
+}
+
+/* the paths of whiteout entries in a layer (".wh." basenames), read with
+ * libarchive; the applier has already refused anything hostile */
+static int scan_whiteouts(struct oci_layout *l, const char *digest, struct pn_strv *out,
+			  struct pn_error **err)
+{
+	cleanup_archive_read struct archive *a = archive_read_new();
+	cleanup_close int fd = -1;
+	struct archive_entry *e;
+	int64_t size;
+	int rc;
+
+	if (oci_layout_open_blob(l, digest, &fd, &size, err) < 0)
+		return -1;
+	archive_read_support_filter_all(a);
+	archive_read_support_format_tar(a);
+	if (archive_read_open_fd(a, fd, 1 << 16) != ARCHIVE_OK)
+		return pn_error_set(err, PN_ERR_INVALID, "read layer: %s", archive_error_string(a));
+	while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+		const char *p = archive_entry_pathname(e);
+		const char *base;
+
+		if (!p)
+			continue;
+		while (p[0] == '.' && p[1] == '/')
+			p += 2;
+		while (*p == '/')
+			p++;
+		base = strrchr(p, '/');
+		base = base ? base + 1 : p;
+		if (strncmp(base, ".wh.", 4) == 0 && strlen(p) < SNAP_PATH_MAX)
+			pn_strv_push(out, p);
+	}
+	if (rc != ARCHIVE_EOF)
+		return pn_error_set(err, PN_ERR_INVALID, "read layer: %s", archive_error_string(a));
+	return 0;
+}
+
+/* recreate each OCI whiteout as its overlay form under root */
+static int overlay_whiteouts(const char *root, const struct pn_strv *wh, struct pn_error **err)
+{
+	for (size_t i = 0; i < wh->n; i++) {
+		const char *p = wh->v[i];
+		const char *slash = strrchr(p, '/');
+		cleanup_free char *dir = slash ? xstrndup(p, (size_t)(slash - p)) : xstrdup("");
+		const char *base = slash ? slash + 1 : p;
+		cleanup_free char *hdir = pn_path_join(root, dir);
+
+		if (strstr(p, "/../") || strncmp(p, "../", 3) == 0)
+			continue;
+		if (pn_mkdir_p(hdir, 0755, err) < 0)
+			return -1;
+		if (strcmp(base, ".wh..wh..opq") == 0) {
+			if (lsetxattr(hdir, "user.overlay.opaque", "y", 1, 0) < 0)
+				return pn_error_set_errno(err, errno, "mark `%s` opaque", dir);
+		} else {
+			cleanup_free char *target = pn_path_join(hdir, base + 4);
+
+			if (mknod(target, S_IFCHR | 0000, makedev(0, 0)) < 0 && errno != EEXIST)
+				return pn_error_set_errno(err, errno, "whiteout `%s`", target);
+		}
+	}
+	return 0;
+}
+
+struct unpack_arg {
+	struct runner *r;
+	struct oci_layout *l;
+	const char *digest;
+	const char *root;
+};
+
+static int unpack_in_userns(void *arg, struct pn_buf *reply, struct pn_error **err)
+{
+	struct unpack_arg *u = arg;
+	struct oci_apply_opts o;
+	cleanup_strv struct pn_strv wh = PN_STRV_INIT;
+
+	(void)reply;
+	oci_apply_opts_init(&o);
+	o.skip_devices = true;
+	o.chown = u->r->idmap.mode != RUNNER_IDMAP_SINGLE;
+	if (mkdir(u->root, 0755) < 0 && errno != EEXIST)
+		return pn_error_set_errno(err, errno, "create `%s`", u->root);
+	if (oci_layer_apply(u->l, u->digest, u->root, &o, err) < 0)
+		return -1;
+	if (scan_whiteouts(u->l, u->digest, &wh, err) < 0 || overlay_whiteouts(u->root, &wh, err) < 0)
+		return pn_error_wrap(err, "keep whiteouts");
+	return 0;
+}
+
+static int rm_in_userns(void *arg, struct pn_buf *reply, struct pn_error **err)
+{
+	const struct pn_strv *paths = arg;
+
+	(void)reply;
+	for (size_t i = 0; i < paths->n; i++)
+		if (pn_rm_rf(paths->v[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+static int rm_paths(struct runner *r, const struct pn_strv *paths, struct pn_error **err)
+{
+	return runner_userns_call(r, rm_in_userns, (void *)paths, NULL, NULL, err);
+}
+
+int runner_snapshot_ensure(struct runner *r, struct oci_layout *l,
+			   const struct oci_descriptor *layer, const char *diff_id,
+			   char **path_out, struct pn_error **err)
+{
+	cleanup_free char *snap = NULL;
+	cleanup_free char *tmp = NULL;
+	cleanup_free char *root = NULL;
+	struct unpack_arg u = { r, l, layer->digest, NULL };
+	struct stat st;
+
+	if (!oci_digest_valid(diff_id))
+		return pn_error_set(err, PN_ERR_INVALID, "bad diff_id `%s`", diff_id);
+	snap = runner_snapshot_path(r, diff_id);
+	root = pn_path_join(snap, "root");
+	if (stat(root, &st) == 0 && S_ISDIR(st.st_mode)) {
+		touch_used(snap);
+		*path_out = steal_pointer(&root);
+		return 0;
+	}
+	tmp = pn_mkdtemp_in(r->snap_dir, ".tmp-", err);
+	if (!tmp)
+		return -1;
+	chmod(tmp, 0755);
+	u.root = xasprintf("%s/root", tmp);
+	pn_progress_event("unpack", NULL, "unpacking layer %.19s", layer->digest);
+	if (runner_userns_call(r, unpack_in_userns, &u, NULL, NULL, err) < 0) {
+		struct pn_strv rm = PN_STRV_INIT;
+
+		pn_strv_push(&rm, tmp);
+		rm_paths(r, &rm, NULL);
+		pn_strv_release(&rm);
+		free((char *)u.root);
+		return pn_error_wrap(err, "unpack layer `%s`", layer->digest);
+	}
+	free((char *)u.root);
+	touch_used(tmp);
+	if (rename(tmp, snap) < 0) {
+		struct pn_strv rm = PN_STRV_INIT;
+		int e = errno;
+
+		pn_strv_push(&rm, tmp);
+		rm_paths(r, &rm, NULL);
+		pn_strv_release(&rm);
+		if (e != EEXIST && e != ENOTEMPTY)
+			return pn_error_set_errno(err, e, "store snapshot `%s`", snap);
+	}
+	*path_out = steal_pointer(&root);
+	return 0;
+}
+
+int runner_snapshot_adopt(struct runner *r, const char *upper, const char *diff_id,
+			  struct pn_error **err)
+{
+	cleanup_free char *snap = runner_snapshot_path(r, diff_id);
+	cleanup_free char *root = pn_path_join(snap, "root");
+	struct stat st;
+
+	if (stat(root, &st) == 0)
+		return 0;
+	if (mkdir(snap, 0755) < 0 && errno != EEXIST)
+		return pn_error_set_errno(err, errno, "create `%s`", snap);
+	if (rename(upper, root) < 0 && errno != EEXIST && errno != ENOTEMPTY)
+		return pn_error_set_errno(err, errno, "adopt `%s` as snapshot", upper);
+	touch_used(snap);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- listing */
+static int64_t du_at(int dfd, int depth)
+{
+	DIR *d;
+	struct dirent *de;
+	int64_t total = 0;
+
+	if (depth > 256 || !(d = fdopendir(dfd))) {
+		close(dfd);
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		total += (int64_t)st.st_blocks * 512;
+		if (S_ISDIR(st.st_mode)) {
+			int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (fd >= 0)
+				total += du_at(fd, depth + 1);
+		}
+	}
+	closedir(d);
+	return total;
+}
+
+static bool hex64(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++)
+		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+			return false;
+	return n == 64;
+}
+
+int runner_snapshots_list(struct runner *r, struct runner_snapshot **out, size_t *n,
+			  struct pn_error **err)
+{
+	cleanup_dir DIR *d = opendir(r->snap_dir);
+	struct dirent *de;
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!d)
+		return errno == ENOENT ? 0 : pn_error_set_errno(err, errno, "open `%s`", r->snap_dir);
+	while ((de = readdir(d))) {
+		struct runner_snapshot *s;
+		cleanup_free char *used = NULL;
+		struct stat st;
+		int fd;
+
+		if (!hex64(de->d_name))
+			continue;
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 16;
+			*out = xrealloc(*out, st_mult(cap, sizeof(**out)));
+		}
+		s = &(*out)[(*n)++];
+		memcpy(s->diff_id, "sha256:", 7);
+		memcpy(s->diff_id + 7, de->d_name, 65);
+		s->path = xasprintf("%s/%s/root", r->snap_dir, de->d_name);
+		used = xasprintf("%s/%s/used", r->snap_dir, de->d_name);
+		s->last_used = stat(used, &st) == 0 ? (int64_t)st.st_mtime : 0;
+		fd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		s->bytes = fd >= 0 ? du_at(fd, 0) : -1;
+	}
+	return 0;
+}
+
+void runner_snapshots_free(struct runner_snapshot *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(s[i].path);
+	free(s);
+}
+
+int runner_snapshots_prune(struct runner *r, int64_t older_than, const struct pn_strv *keep,
+			   size_t *removed_out, int64_t *bytes_out, struct pn_error **err)
+{
+	struct runner_snapshot *s = NULL;
+	size_t n = 0, removed = 0;
+	int64_t bytes = 0;
+	cleanup_strv struct pn_strv rm = PN_STRV_INIT;
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+
+	if (runner_snapshots_list(r, &s, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i].last_used >= older_than || (keep && pn_strv_contains(keep, s[i].diff_id)))
+			continue;
+		pn_strv_push_owned(&rm, xasprintf("%s/%s", r->snap_dir, oci_digest_hex(s[i].diff_id)));
+		removed++;
+		bytes += s[i].bytes > 0 ? s[i].bytes : 0;
+	}
+	runner_snapshots_free(s, n);
+	/* leftovers of killed unpacks and runs */
+	if ((d = opendir(r->snap_dir)))
+		while ((de = readdir(d)))
+			if (strncmp(de->d_name, ".tmp-", 5) == 0)
+				pn_strv_push_owned(&rm, xasprintf("%s/%s", r->snap_dir, de->d_name));
+	if (rm.n && rm_paths(r, &rm, err) < 0)
+		return pn_error_wrap(err, "prune snapshots");
+	if (removed_out)
+		*removed_out = removed;
+	if (bytes_out)
+		*bytes_out = bytes;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ rootfs */
+void runner_rootfs_init(struct runner_rootfs *rf)
+{
+	memset(rf, 0, sizeof(*rf));
+}
+
+void runner_rootfs_release(struct runner_rootfs *rf)
+{
+	pn_strv_release(&rf->lowers);
+	pn_strv_release(&rf->diff_ids);
+}
+
+int runner_rootfs_push(struct runner *r, struct runner_rootfs *rf, struct oci_layout *l,
+		       const struct oci_descriptor *layer, const char *diff_id,
+		       struct pn_error **err)
+{
+	char *path = NULL;
+
+	if (runner_snapshot_ensure(r, l, layer, diff_id, &path, err) < 0)
+		return -1;
+	pn_strv_push_owned(&rf->lowers, path);
+	pn_strv_push(&rf->diff_ids, diff_id);
+	return 0;
+}
+
+int runner_rootfs_prepare(struct runner *r, struct oci_layout *l, const struct oci_image *img,
+			  struct runner_rootfs *rf, struct pn_error **err)
+{
+	if (img->manifest.n_layers != img->config.n_diff_ids)
+		return pn_error_set(err, PN_ERR_INVALID, "image has %zu layers but %zu diff_ids",
+				    img->manifest.n_layers, img->config.n_diff_ids);
+	for (size_t i = 0; i < img->manifest.n_layers; i++)
+		if (runner_rootfs_push(r, rf, l, &img->manifest.layers[i], img->config.diff_ids[i], err) < 0)
+			return pn_error_wrap(err, "layer %zu of %zu", i + 1, img->manifest.n_layers);
+	return 0;
+}
