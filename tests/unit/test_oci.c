@@ -222,6 +222,8 @@ static void t_config(void)
 		"missing architecture");
 	ok_fail(oci_config_parse(bad_env, strlen(bad_env), &c, &err), &err, PN_ERR_INVALID, "Env[0]", "non-string env");
 	oci_config_init(&c);
+	free(out2);
+	out2 = NULL;
 	ok_call(oci_config_to_json(&c, &out2, &len2, &err), &err, "fresh config written");
 	ok(tap_contains(out2, "\"rootfs\":{\"diff_ids\":[],\"type\":\"layers\"}"), "empty rootfs");
 	oci_config_release(&c);

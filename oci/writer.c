@@ -1,0 +1,615 @@
+/* writer.c - the streaming layer writer: entries -> libarchive pax tar ->
+ * (write callback) sha256 of the tar (diff_id) -> gzip (zlib) | zstd
+ * (multi-threaded) | none -> blob writer (sha256 of the blob).  One pass,
+ * constant memory. */
+#include "oci/internal.h"
+#include "common/cleanup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#define OUTBUF_SIZE ((size_t)256 << 10)
+#define XATTR_LIST_MAX_ ((size_t)64 << 10)
+#define XATTR_VALUE_MAX_ ((size_t)64 << 10)
+#define OPAQUE_MARK ".wh..wh..opq"
+
+struct hl_entry {               /* hardlink map: first path of an inode */
+	dev_t dev;
+	ino_t ino;
+	char *path;
+};
+
+struct oci_layer_writer {
+	struct oci_layout *layout;
+	struct oci_layer_opts opts;
+	struct archive *a;
+	struct oci_blob_writer *blob;
+	struct oci_hasher *diff;
+	int64_t tar_size;
+	z_stream z;
+	bool z_init;
+	ZSTD_CCtx *zc;
+	unsigned char *out;
+	struct pn_error *cb_err;  /* failure inside the write callback */
+	struct hl_entry *hl;
+	size_t n_hl, cap_hl;
+	bool finished, failed;
+};
+
+void oci_layer_opts_init(struct oci_layer_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->compression = OCI_COMP_GZIP;
+	o->mtime_clamp = pn_source_date_epoch(0);
+}
+
+void oci_layer_result_release(struct oci_layer_result *r)
+{
+	oci_descriptor_release(&r->desc);
+}
+
+/* ------------------------------------------------------------ compression */
+static int emit(struct oci_layer_writer *w, const void *data, size_t len)
+{
+	return oci_blob_writer_write(w->blob, data, len, &w->cb_err);
+}
+
+static int gzip_feed(struct oci_layer_writer *w, const void *data, size_t len, int flush)
+{
+	int zr;
+
+	w->z.next_in = (Bytef *)(uintptr_t)data;
+	w->z.avail_in = (uInt)len;
+	do {
+		w->z.next_out = w->out;
+		w->z.avail_out = (uInt)OUTBUF_SIZE;
+		zr = deflate(&w->z, flush);
+		if (zr == Z_STREAM_ERROR)
+			return pn_error_set(&w->cb_err, PN_ERR_GENERIC, "gzip: %s",
+					    w->z.msg ? w->z.msg : "stream error");
+		if (emit(w, w->out, OUTBUF_SIZE - w->z.avail_out) < 0)
+			return -1;
+	} while (w->z.avail_out == 0 || (flush == Z_FINISH && zr != Z_STREAM_END));
+	return 0;
+}
+
+static int zstd_feed(struct oci_layer_writer *w, const void *data, size_t len,
+		     ZSTD_EndDirective mode)
+{
+	ZSTD_inBuffer in = { data, len, 0 };
+	size_t rem;
+
+	do {
+		ZSTD_outBuffer out = { w->out, OUTBUF_SIZE, 0 };
+
+		rem = ZSTD_compressStream2(w->zc, &out, &in, mode);
+		if (ZSTD_isError(rem))
+			return pn_error_set(&w->cb_err, PN_ERR_GENERIC, "zstd: %s", ZSTD_getErrorName(rem));
+		if (emit(w, w->out, out.pos) < 0)
+			return -1;
+	} while (mode == ZSTD_e_end ? rem != 0 : in.pos < in.size);
+	return 0;
+}
+
+static int compress_feed(struct oci_layer_writer *w, const void *data, size_t len, bool last)
+{
+	switch (w->opts.compression) {
+	case OCI_COMP_GZIP:
+		return gzip_feed(w, data, len, last ? Z_FINISH : Z_NO_FLUSH);
+	case OCI_COMP_ZSTD:
+		return zstd_feed(w, data, len, last ? ZSTD_e_end : ZSTD_e_continue);
+	default:
+		return len ? emit(w, data, len) : 0;
+	}
+}
+
+static int compress_init(struct oci_layer_writer *w, struct pn_error **err)
+{
+	int level = w->opts.level, threads = w->opts.threads;
+	size_t r;
+
+	if (w->opts.compression == OCI_COMP_GZIP) {
+		if (deflateInit2(&w->z, level ? level : 6, Z_DEFLATED, 15 + 16, 8,
+				 Z_DEFAULT_STRATEGY) != Z_OK)
+			return pn_error_set(err, PN_ERR_GENERIC, "gzip: initialise deflate");
+		w->z_init = true;
+	} else if (w->opts.compression == OCI_COMP_ZSTD) {
+		if (threads <= 0)
+			threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+		w->zc = ZSTD_createCCtx();
+		/* nbWorkers >= 1 always: the output is then the same for any worker count */
+		r = ZSTD_CCtx_setParameter(w->zc, ZSTD_c_compressionLevel, level ? level : 3);
+		if (!ZSTD_isError(r))
+			r = ZSTD_CCtx_setParameter(w->zc, ZSTD_c_nbWorkers, threads < 1 ? 1 : threads);
+		if (!ZSTD_isError(r))
+			r = ZSTD_CCtx_setParameter(w->zc, ZSTD_c_checksumFlag, 1);
+		if (ZSTD_isError(r))
+			return pn_error_set(err, PN_ERR_GENERIC, "zstd: %s", ZSTD_getErrorName(r));
+	}
+	return 0;
+}
+
+/* libarchive's sink: tar bytes are hashed for the diff_id, then compressed */
+static la_ssize_t tar_write_cb(struct archive *a, void *data, const void *buf, size_t len)
+{
+	struct oci_layer_writer *w = data;
+
+	oci_hasher_update(w->diff, buf, len);
+	w->tar_size += (int64_t)len;
+	if (compress_feed(w, buf, len, false) < 0) {
+		archive_set_error(a, EIO, "layer output failed");
+		return -1;
+	}
+	return (la_ssize_t)len;
+}
+
+static int archive_fail(struct oci_layer_writer *w, const char *what, struct pn_error **err)
+{
+	w->failed = true;
+	if (w->cb_err) {
+		if (err) {
+			pn_error_free(*err);
+			*err = steal_pointer(&w->cb_err);
+		}
+		return pn_error_wrap(err, "%s", what);
+	}
+	return pn_error_set(err, PN_ERR_GENERIC, "%s: %s", what, archive_error_string(w->a));
+}
+
+struct oci_layer_writer *oci_layer_writer_new(struct oci_layout *l,
+					      const struct oci_layer_opts *opts,
+					      struct pn_error **err)
+{
+	struct oci_layer_writer *w = xcalloc(1, sizeof(*w));
+
+	w->layout = l;
+	if (opts)
+		w->opts = *opts;
+	else
+		oci_layer_opts_init(&w->opts);
+	w->out = xmalloc(OUTBUF_SIZE);
+	w->diff = oci_hasher_new();
+	if (compress_init(w, err) < 0)
+		goto fail;
+	w->blob = oci_layout_blob_begin(l, err);
+	if (!w->blob)
+		goto fail;
+	w->a = archive_write_new();
+	if (archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
+	    archive_write_add_filter_none(w->a) != ARCHIVE_OK ||
+	    archive_write_open2(w->a, w, NULL, tar_write_cb, NULL, NULL) != ARCHIVE_OK) {
+		archive_fail(w, "start layer", err);
+		goto fail;
+	}
+	return w;
+fail:
+	oci_layer_writer_free(w);
+	return NULL;
+}
+
+void oci_layer_writer_free(struct oci_layer_writer *w)
+{
+	if (!w)
+		return;
+	if (w->a)
+		archive_write_free(w->a);
+	oci_blob_writer_free(w->blob);
+	oci_hasher_free(w->diff);
+	if (w->z_init)
+		deflateEnd(&w->z);
+	ZSTD_freeCCtx(w->zc);
+	free(w->out);
+	pn_error_free(w->cb_err);
+	for (size_t i = 0; i < w->n_hl; i++)
+		free(w->hl[i].path);
+	free(w->hl);
+	free(w);
+}
+
+/* ---------------------------------------------------------------- entries */
+static void owner_map(const struct oci_layer_writer *w, struct archive_entry *e, uid_t uid,
+		      gid_t gid)
+{
+	if (w->opts.normalize_owner) {
+		uid = 0;
+		gid = 0;
+	} else {
+		for (size_t i = 0; i < w->opts.n_idmaps; i++) {
+			const struct oci_idmap *m = &w->opts.idmaps[i];
+
+			if (uid >= m->host_uid && uid - m->host_uid < m->count) {
+				uid = m->uid + (uid - m->host_uid);
+				break;
+			}
+		}
+		for (size_t i = 0; i < w->opts.n_idmaps; i++) {
+			const struct oci_idmap *m = &w->opts.idmaps[i];
+
+			if (gid >= m->host_gid && gid - m->host_gid < m->count) {
+				gid = m->gid + (gid - m->host_gid);
+				break;
+			}
+		}
+	}
+	archive_entry_set_uid(e, uid);
+	archive_entry_set_gid(e, gid);
+}
+
+static void entry_times(const struct oci_layer_writer *w, struct archive_entry *e, int64_t mtime)
+{
+	if (w->opts.mtime_clamp >= 0 && mtime > w->opts.mtime_clamp)
+		mtime = w->opts.mtime_clamp;
+	archive_entry_set_mtime(e, (time_t)mtime, 0);
+}
+
+static mode_t entry_mode(const struct oci_layer_writer *w, mode_t mode)
+{
+	mode &= 07777;
+	if (w->opts.normalize_mode)
+		mode &= ~(mode_t)022;
+	return mode;
+}
+
+static bool is_overlay_xattr(const char *name)
+{
+	return strncmp(name, "trusted.overlay.", 16) == 0 || strncmp(name, "user.overlay.", 13) == 0;
+}
+
+/* copy xattrs of host_path into e; *opaque set when an overlay opaque mark is found */
+static int entry_xattrs(const struct oci_layer_writer *w, struct archive_entry *e,
+			const char *host_path, bool *opaque, struct pn_error **err)
+{
+	cleanup_free char *list = xmalloc(XATTR_LIST_MAX_);
+	cleanup_free char *val = xmalloc(XATTR_VALUE_MAX_);
+	ssize_t n = llistxattr(host_path, list, XATTR_LIST_MAX_);
+
+	*opaque = false;
+	if (n < 0) {
+		if (errno == ENOTSUP || errno == ENODATA)
+			return 0;
+		return pn_error_set_errno(err, errno, "list xattrs of `%s`", host_path);
+	}
+	for (char *name = list; name < list + n; name += strlen(name) + 1) {
+		ssize_t vn = lgetxattr(host_path, name, val, XATTR_VALUE_MAX_);
+
+		if (vn < 0)
+			continue; /* e.g. trusted.* without privilege */
+		if (w->opts.overlay_upper && is_overlay_xattr(name)) {
+			if (strcmp(name + (name[0] == 't' ? 16 : 13), "opaque") == 0 && vn == 1 &&
+			    val[0] == 'y')
+				*opaque = true;
+			continue;
+		}
+		archive_entry_xattr_add_entry(e, name, val, (size_t)vn);
+	}
+	return 0;
+}
+
+static int write_header(struct oci_layer_writer *w, struct archive_entry *e, const char *path,
+			struct pn_error **err)
+{
+	if (archive_write_header(w->a, e) < ARCHIVE_WARN)
+		return archive_fail(w, "write tar header", err) < 0 ? pn_error_wrap(err, "`%s`", path) : -1;
+	return 0;
+}
+
+static int write_fd_data(struct oci_layer_writer *w, int fd, const char *path, int64_t size,
+			 struct pn_error **err)
+{
+	size_t bufsz = (size_t)1 << 20;
+	cleanup_free char *buf = xmalloc(bufsz);
+
+	while (size > 0) {
+		ssize_t n = read(fd, buf, bufsz);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return pn_error_set_errno(err, errno, "read `%s`", path);
+		if (n == 0)
+			break; /* shrank while reading: libarchive pads with zeros */
+		if (n > size)
+			n = (ssize_t)size;
+		if (archive_write_data(w->a, buf, (size_t)n) < 0)
+			return archive_fail(w, "write tar data", err) < 0 ? pn_error_wrap(err, "`%s`", path)
+									  : -1;
+		size -= n;
+	}
+	return 0;
+}
+
+static const char *hl_find_or_add(struct oci_layer_writer *w, const struct stat *st, const char *path)
+{
+	for (size_t i = 0; i < w->n_hl; i++)
+		if (w->hl[i].dev == st->st_dev && w->hl[i].ino == st->st_ino)
+			return w->hl[i].path;
+	if (w->n_hl == w->cap_hl) {
+		w->cap_hl = w->cap_hl ? 2 * w->cap_hl : 16;
+		w->hl = xrealloc(w->hl, st_mult(w->cap_hl, sizeof(*w->hl)));
+	}
+	w->hl[w->n_hl].dev = st->st_dev;
+	w->hl[w->n_hl].ino = st->st_ino;
+	w->hl[w->n_hl].path = xstrdup(path);
+	w->n_hl++;
+	return NULL;
+}
+
+static int add_empty_file(struct oci_layer_writer *w, const char *path, mode_t mode,
+			  struct pn_error **err)
+{
+	cleanup_archive_entry struct archive_entry *e = archive_entry_new();
+
+	archive_entry_set_pathname(e, path);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, mode);
+	archive_entry_set_size(e, 0);
+	archive_entry_set_uid(e, 0);
+	archive_entry_set_gid(e, 0);
+	entry_times(w, e, w->opts.mtime_clamp >= 0 ? w->opts.mtime_clamp : 0);
+	return write_header(w, e, path, err);
+}
+
+/* the OCI whiteout for path: "<dir>/.wh.<base>" */
+static char *whiteout_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return xasprintf(".wh.%s", path);
+	return xasprintf("%.*s/.wh.%s", (int)(slash - path), path, slash + 1);
+}
+
+/* one host file (never following a final symlink) as `path` in the layer;
+ * *is_dir tells the caller to recurse */
+static int add_one(struct oci_layer_writer *w, const char *host_path, const char *path,
+		   bool *is_dir, struct pn_error **err)
+{
+	cleanup_archive_entry struct archive_entry *e = NULL;
+	cleanup_close int fd = -1;
+	struct stat st;
+	bool opaque = false;
+	const char *first;
+
+	*is_dir = false;
+	if (lstat(host_path, &st) < 0)
+		return pn_error_set_errno(err, errno, "stat `%s`", host_path);
+	if (w->opts.overlay_upper && S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
+		cleanup_free char *wh = whiteout_name(path);
+
+		return add_empty_file(w, wh, 0, err);
+	}
+	if (S_ISSOCK(st.st_mode))
+		return 0; /* sockets do not belong in a layer */
+	e = archive_entry_new();
+	archive_entry_set_pathname(e, path);
+	archive_entry_copy_stat(e, &st);
+	archive_entry_unset_atime(e);
+	archive_entry_unset_ctime(e);
+	archive_entry_unset_birthtime(e);
+	archive_entry_set_dev(e, 0);
+	archive_entry_set_ino(e, 0);
+	archive_entry_set_nlink(e, 1);
+	archive_entry_set_perm(e, entry_mode(w, st.st_mode));
+	owner_map(w, e, st.st_uid, st.st_gid);
+	entry_times(w, e, st.st_mtime);
+	if (entry_xattrs(w, e, host_path, &opaque, err) < 0)
+		return -1;
+	if (S_ISLNK(st.st_mode)) {
+		char target[4096];
+		ssize_t n = readlink(host_path, target, sizeof(target) - 1);
+
+		if (n < 0)
+			return pn_error_set_errno(err, errno, "read link `%s`", host_path);
+		target[n] = '\0';
+		archive_entry_set_symlink(e, target);
+		archive_entry_set_size(e, 0);
+	} else if (S_ISREG(st.st_mode) && st.st_nlink > 1 && (first = hl_find_or_add(w, &st, path))) {
+		archive_entry_set_hardlink(e, first);
+		archive_entry_set_size(e, 0);
+		return write_header(w, e, path, err);
+	} else if (!S_ISREG(st.st_mode)) {
+		archive_entry_set_size(e, 0);
+	}
+	if (S_ISREG(st.st_mode)) {
+		fd = open(host_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return pn_error_set_errno(err, errno, "open `%s`", host_path);
+	}
+	if (write_header(w, e, path, err) < 0)
+		return -1;
+	if (fd >= 0 && write_fd_data(w, fd, host_path, st.st_size, err) < 0)
+		return -1;
+	if (S_ISDIR(st.st_mode)) {
+		*is_dir = true;
+		if (opaque) {
+			cleanup_free char *mark = xasprintf("%s/" OPAQUE_MARK, path);
+
+			return add_empty_file(w, mark, 0, err);
+		}
+	}
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int add_children(struct oci_layer_writer *w, const char *host_dir, const char *prefix,
+			int depth, struct pn_error **err)
+{
+	cleanup_strv struct pn_strv names = PN_STRV_INIT;
+	cleanup_dir DIR *d = opendir(host_dir);
+	struct dirent *de;
+
+	if (!d)
+		return pn_error_set_errno(err, errno, "open directory `%s`", host_dir);
+	if (depth > 512)
+		return pn_error_set(err, PN_ERR_TOO_LARGE, "`%s`: directories nested too deeply", host_dir);
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			pn_strv_push(&names, de->d_name);
+	closedir(d);
+	d = NULL;
+	if (names.n)
+		qsort(names.v, names.n, sizeof(char *), cmp_str);
+	for (size_t i = 0; i < names.n; i++) {
+		cleanup_free char *hp = pn_path_join(host_dir, names.v[i]);
+		cleanup_free char *p = *prefix ? xasprintf("%s/%s", prefix, names.v[i]) : xstrdup(names.v[i]);
+		bool is_dir;
+
+		if (add_one(w, hp, p, &is_dir, err) < 0)
+			return -1;
+		if (is_dir && add_children(w, hp, p, depth + 1, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static char *clean_prefix(const char *prefix)
+{
+	size_t n;
+
+	while (*prefix == '/')
+		prefix++;
+	n = strlen(prefix);
+	while (n && prefix[n - 1] == '/')
+		n--;
+	return xstrndup(prefix, n);
+}
+
+static int writer_usable(struct oci_layer_writer *w, struct pn_error **err)
+{
+	if (w->finished || w->failed)
+		return pn_error_set(err, PN_ERR_GENERIC, "layer writer is %s",
+				    w->finished ? "finished" : "in a failed state");
+	return 0;
+}
+
+int oci_layer_writer_add_tree(struct oci_layer_writer *w, const char *dir,
+			      const char *prefix, struct pn_error **err)
+{
+	cleanup_free char *p = clean_prefix(prefix ? prefix : "");
+	bool is_dir = true;
+
+	if (writer_usable(w, err) < 0)
+		return -1;
+	if (*p && add_one(w, dir, p, &is_dir, err) < 0)
+		goto fail;
+	if (!is_dir)
+		return pn_error_set(err, PN_ERR_INVALID, "`%s` is not a directory", dir);
+	if (add_children(w, dir, p, 0, err) < 0)
+		goto fail;
+	return 0;
+fail:
+	w->failed = true;
+	return pn_error_wrap(err, "add `%s` to layer", dir);
+}
+
+int oci_layer_writer_add_path(struct oci_layer_writer *w, const char *host_path,
+			      const char *path, struct pn_error **err)
+{
+	cleanup_free char *p = clean_prefix(path);
+	bool is_dir;
+
+	if (writer_usable(w, err) < 0)
+		return -1;
+	if (!*p)
+		return pn_error_set(err, PN_ERR_INVALID, "empty path in layer for `%s`", host_path);
+	if (add_one(w, host_path, p, &is_dir, err) < 0) {
+		w->failed = true;
+		return pn_error_wrap(err, "add `%s` to layer", host_path);
+	}
+	return 0;
+}
+
+int oci_layer_writer_add_data(struct oci_layer_writer *w, const char *path,
+			      const void *data, size_t len, mode_t mode,
+			      struct pn_error **err)
+{
+	cleanup_archive_entry struct archive_entry *e = archive_entry_new();
+	cleanup_free char *p = clean_prefix(path);
+
+	if (writer_usable(w, err) < 0)
+		return -1;
+	archive_entry_set_pathname(e, p);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, mode & 07777);
+	archive_entry_set_size(e, (la_int64_t)len);
+	archive_entry_set_uid(e, 0);
+	archive_entry_set_gid(e, 0);
+	entry_times(w, e, w->opts.mtime_clamp >= 0 ? w->opts.mtime_clamp : 0);
+	if (write_header(w, e, p, err) < 0)
+		return -1;
+	if (len && archive_write_data(w->a, data, len) < 0)
+		return archive_fail(w, "write tar data", err) < 0 ? pn_error_wrap(err, "`%s`", p) : -1;
+	return 0;
+}
+
+int oci_layer_writer_add_dir(struct oci_layer_writer *w, const char *path,
+			     mode_t mode, struct pn_error **err)
+{
+	cleanup_archive_entry struct archive_entry *e = archive_entry_new();
+	cleanup_free char *p = clean_prefix(path);
+
+	if (writer_usable(w, err) < 0)
+		return -1;
+	archive_entry_set_pathname(e, p);
+	archive_entry_set_filetype(e, AE_IFDIR);
+	archive_entry_set_perm(e, mode & 07777);
+	archive_entry_set_uid(e, 0);
+	archive_entry_set_gid(e, 0);
+	entry_times(w, e, w->opts.mtime_clamp >= 0 ? w->opts.mtime_clamp : 0);
+	return write_header(w, e, p, err);
+}
+
+int oci_layer_writer_add_whiteout(struct oci_layer_writer *w, const char *path,
+				  struct pn_error **err)
+{
+	cleanup_free char *p = clean_prefix(path);
+	cleanup_free char *wh = NULL;
+
+	if (writer_usable(w, err) < 0)
+		return -1;
+	if (!*p)
+		return pn_error_set(err, PN_ERR_INVALID, "cannot white out the root");
+	wh = whiteout_name(p);
+	return add_empty_file(w, wh, 0, err);
+}
+
+int oci_layer_writer_finish(struct oci_layer_writer *w, struct oci_layer_result *out,
+			    struct pn_error **err)
+{
+	if (writer_usable(w, err) < 0)
+		return -1;
+	if (archive_write_close(w->a) != ARCHIVE_OK)
+		return archive_fail(w, "finish tar", err);
+	if (compress_feed(w, NULL, 0, true) < 0) {
+		w->failed = true;
+		if (err) {
+			pn_error_free(*err);
+			*err = steal_pointer(&w->cb_err);
+		}
+		return pn_error_wrap(err, "finish %s stream", oci_compression_name(w->opts.compression));
+	}
+	memset(out, 0, sizeof(*out));
+	oci_hasher_final(w->diff, out->diff_id);
+	out->tar_size = w->tar_size;
+	out->desc.size = oci_blob_writer_size(w->blob);
+	out->desc.media_type = xstrdup(oci_layer_media_type(w->opts.compression));
+	if (oci_blob_writer_commit(w->blob, NULL, -1, out->desc.digest, err) < 0) {
+		w->failed = true;
+		oci_layer_result_release(out);
+		return pn_error_wrap(err, "store layer");
+	}
+	w->finished = true;
+	return 0;
+}

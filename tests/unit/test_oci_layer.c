@@ -1,0 +1,365 @@
+/* test_oci_layer.c - the layer writer (reproducible digests, diff_id, one
+ * pass, options, overlay whiteouts) and the applier (round trip, whiteouts). */
+#include "tests/unit/tap.h"
+#include "oci/oci.h"
+#include "common/cleanup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+static void put(const char *dir, const char *rel, const char *content, mode_t mode)
+{
+	cleanup_free char *p = pn_path_join(dir, rel);
+
+	pn_write_file_atomic(p, content, strlen(content), mode, NULL);
+}
+
+static char *make_tree(void)
+{
+	char *dir = pn_path_join(tap_tmpdir(), "tree");
+	cleanup_free char *sub = pn_path_join(dir, "usr/bin"), *empty = pn_path_join(dir, "empty");
+	cleanup_free char *a = pn_path_join(dir, "usr/bin/tool"), *b = pn_path_join(dir, "usr/bin/tool2");
+	cleanup_free char *ln = pn_path_join(dir, "link"), *f = pn_path_join(dir, "file.txt");
+
+	pn_mkdir_p(sub, 0755, NULL);
+	mkdir(empty, 0700);
+	put(dir, "file.txt", "hello\n", 0644);
+	put(dir, "usr/bin/tool", "#!/bin/sh\necho hi\n", 0755);
+	put(dir, "zz-last", "z", 0600);
+	link(a, b);
+	symlink("usr/bin/tool", ln);
+	setxattr(f, "user.pinion.test", "v1", 2, 0);
+	{
+		/* vfs_cap_data v2: cap_net_bind_service permitted + effective */
+		static const unsigned char cap[20] = { 0x01, 0x00, 0x00, 0x02, 0x00, 0x04 };
+
+		setxattr(a, "security.capability", cap, sizeof(cap), 0);
+	}
+	return dir;
+}
+
+static void write_layer(struct oci_layout *l, const char *tree, enum oci_compression c, int threads,
+			struct oci_layer_result *res)
+{
+	struct oci_layer_opts o;
+	struct oci_layer_writer *w;
+	struct pn_error *err = NULL;
+
+	oci_layer_opts_init(&o);
+	o.compression = c;
+	o.threads = threads;
+	o.mtime_clamp = 1000;
+	w = oci_layer_writer_new(l, &o, &err);
+	ok(w != NULL, "writer created (%s)", oci_compression_name(c));
+	ok_call(oci_layer_writer_add_tree(w, tree, "", &err), &err, "tree added");
+	ok_call(oci_layer_writer_finish(w, res, &err), &err, "layer finished");
+	oci_layer_writer_free(w);
+}
+
+/* sha256 of the decompressed blob, through the system tools */
+static void tool_diff_id(struct oci_layout *l, const char *digest, const char *tool, oci_digest_t out)
+{
+	cleanup_free char *p = oci_layout_blob_path(l, digest);
+	cleanup_free char *cmd = xasprintf("%s < '%s' | sha256sum", tool, p);
+	FILE *f = popen(cmd, "r");
+	char hex[65] = "";
+
+	if (f) {
+		if (fscanf(f, "%64s", hex) != 1)
+			hex[0] = '\0';
+		pclose(f);
+	}
+	snprintf(out, sizeof(oci_digest_t), "sha256:%s", hex);
+}
+
+static struct oci_layout *layout_new(void)
+{
+	cleanup_free char *p = pn_path_join(tap_tmpdir(), "layout");
+	struct oci_layout *l = NULL;
+	struct pn_error *err = NULL;
+
+	ok_call(oci_layout_open(p, OCI_LAYOUT_CREATE, &l, &err), &err, "layout");
+	return l;
+}
+
+static void t_writer_reproducible(void)
+{
+	cleanup_free char *tree = make_tree();
+	struct oci_layout *l = layout_new();
+	struct oci_layer_result g1, g2, z1, z2, n1;
+	oci_digest_t d;
+
+	write_layer(l, tree, OCI_COMP_GZIP, 0, &g1);
+	write_layer(l, tree, OCI_COMP_GZIP, 0, &g2);
+	is_str(g1.desc.digest, g2.desc.digest, "gzip: same tree, same digest");
+	is_str(g1.desc.media_type, OCI_MT_LAYER_GZIP, "gzip media type");
+	tool_diff_id(l, g1.desc.digest, "gzip -dc", d);
+	is_str(g1.diff_id, d, "gzip: diff_id is sha256 of the tar");
+	write_layer(l, tree, OCI_COMP_ZSTD, 1, &z1);
+	write_layer(l, tree, OCI_COMP_ZSTD, 2, &z2);
+	is_str(z1.desc.digest, z2.desc.digest, "zstd: same digest with 1 and 2 workers");
+	is_str(z1.diff_id, g1.diff_id, "zstd and gzip: same tar");
+	tool_diff_id(l, z1.desc.digest, "zstd -dc", d);
+	is_str(z1.diff_id, d, "zstd: diff_id is sha256 of the tar");
+	write_layer(l, tree, OCI_COMP_NONE, 0, &n1);
+	is_str(n1.desc.digest, n1.diff_id, "none: digest == diff_id");
+	is_int(n1.desc.size, n1.tar_size, "none: size == tar size");
+	ok(oci_layout_has_blob(l, n1.desc.digest) && oci_layout_has_blob(l, z1.desc.digest), "blobs stored");
+	{
+		/* a touched mtime above the clamp does not change the digest */
+		cleanup_free char *f = pn_path_join(tree, "file.txt");
+		struct oci_layer_result g3;
+
+		utimes(f, NULL);
+		write_layer(l, tree, OCI_COMP_GZIP, 0, &g3);
+		is_str(g3.desc.digest, g1.desc.digest, "mtime clamp: touched file, same digest");
+		oci_layer_result_release(&g3);
+	}
+	oci_layer_result_release(&g1);
+	oci_layer_result_release(&g2);
+	oci_layer_result_release(&z1);
+	oci_layer_result_release(&z2);
+	oci_layer_result_release(&n1);
+	oci_layout_free(l);
+}
+
+static char *tar_listing(struct oci_layout *l, const char *digest)
+{
+	cleanup_free char *p = oci_layout_blob_path(l, digest);
+	cleanup_free char *cmd = xasprintf("tar --xattrs -tvf '%s' 2>&1", p);
+	struct pn_buf b = PN_BUF_INIT;
+	char line[1024];
+	FILE *f = popen(cmd, "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		pn_buf_puts(&b, line, NULL);
+	if (f)
+		pclose(f);
+	return pn_buf_steal(&b, NULL);
+}
+
+static void t_writer_entries(void)
+{
+	cleanup_free char *tree = make_tree();
+	struct oci_layout *l = layout_new();
+	struct oci_layer_result r;
+	cleanup_free char *list = NULL;
+
+	write_layer(l, tree, OCI_COMP_NONE, 0, &r);
+	list = tar_listing(l, r.desc.digest);
+	ok(tap_contains(list, "link -> usr/bin/tool"), "symlink kept");
+	ok(tap_contains(list, "usr/bin/tool2 link to usr/bin/tool") ||
+	   tap_contains(list, "usr/bin/tool link to usr/bin/tool2"), "hardlink kept");
+	ok(tap_contains(list, "1970-01-01 00:16"), "mtime clamped to 1000");
+	ok(strstr(list, "empty") < strstr(list, "file.txt") && strstr(list, "usr/bin/tool") < strstr(list, "zz-last"),
+	   "entries sorted");
+	ok(tap_contains(list, "-rwxr-xr-x"), "modes kept");
+	if (!tap_contains(list, "link -> usr/bin/tool"))
+		tap_diag("%s", list);
+	oci_layer_result_release(&r);
+	oci_layout_free(l);
+}
+
+static void t_writer_api(void)
+{
+	struct oci_layout *l = layout_new();
+	struct oci_layer_writer *w;
+	struct oci_layer_result r;
+	struct oci_layer_opts o;
+	struct pn_error *err = NULL;
+	cleanup_free char *list = NULL;
+
+	oci_layer_opts_init(&o);
+	o.compression = OCI_COMP_NONE;
+	w = oci_layer_writer_new(l, &o, &err);
+	ok_call(oci_layer_writer_add_dir(w, "/src", 0755, &err), &err, "add_dir");
+	ok_call(oci_layer_writer_add_data(w, "src/predict.py", "print(1)\n", 9, 0644, &err), &err, "add_data");
+	ok_call(oci_layer_writer_add_whiteout(w, "etc/old.conf", &err), &err, "add_whiteout");
+	ok_fail(oci_layer_writer_add_whiteout(w, "/", &err), &err, PN_ERR_INVALID, "root", "whiteout of root refused");
+	ok_call(oci_layer_writer_finish(w, &r, &err), &err, "finished");
+	ok_fail(oci_layer_writer_finish(w, &r, &err), &err, 0, "finished", "finish twice refused");
+	oci_layer_writer_free(w);
+	list = tar_listing(l, r.desc.digest);
+	ok(tap_contains(list, "src/predict.py") && tap_contains(list, "etc/.wh.old.conf"), "entries present");
+	ok(tap_contains(list, " 0/0 ") || tap_contains(list, "root/root"), "owner 0:0");
+	oci_layer_result_release(&r);
+	/* an abandoned writer leaves no blob */
+	w = oci_layer_writer_new(l, &o, &err);
+	oci_layer_writer_add_data(w, "x", "y", 1, 0644, &err);
+	oci_layer_writer_free(w);
+	ok(1, "abandoned writer freed");
+	oci_layout_free(l);
+}
+
+static void t_writer_overlay(void)
+{
+	char *base = tap_tmpdir();
+	cleanup_free char *upper = pn_path_join(base, "upper"), *opq = pn_path_join(base, "upper/opq");
+	cleanup_free char *wh = pn_path_join(base, "upper/gone");
+	struct oci_layout *l = layout_new();
+	struct oci_layer_opts o;
+	struct oci_layer_writer *w;
+	struct oci_layer_result r;
+	struct pn_error *err = NULL;
+	cleanup_free char *list = NULL;
+
+	pn_mkdir_p(opq, 0755, NULL);
+	put(upper, "opq/new", "n", 0644);
+	if (mknod(wh, S_IFCHR | 0, makedev(0, 0)) < 0 ||
+	    setxattr(opq, "user.overlay.opaque", "y", 1, 0) < 0) {
+		tap_diag("no mknod/user xattrs here (%s): overlay case skipped", strerror(errno));
+		ok(1, "# SKIP overlay translation");
+		oci_layout_free(l);
+		return;
+	}
+	oci_layer_opts_init(&o);
+	o.compression = OCI_COMP_NONE;
+	o.overlay_upper = true;
+	o.normalize_owner = true;
+	w = oci_layer_writer_new(l, &o, &err);
+	ok_call(oci_layer_writer_add_tree(w, upper, "", &err), &err, "upper dir added");
+	ok_call(oci_layer_writer_finish(w, &r, &err), &err, "finished");
+	oci_layer_writer_free(w);
+	list = tar_listing(l, r.desc.digest);
+	ok(tap_contains(list, ".wh.gone") && !tap_contains(list, " gone\n"), "char device 0:0 -> .wh.gone");
+	ok(tap_contains(list, "opq/.wh..wh..opq"), "opaque xattr -> .wh..wh..opq");
+	ok(!tap_contains(list, "overlay"), "overlay xattrs dropped");
+	if (!tap_contains(list, "opq/.wh..wh..opq"))
+		tap_diag("%s", list);
+	oci_layer_result_release(&r);
+	oci_layout_free(l);
+}
+
+static void t_apply_roundtrip(void)
+{
+	cleanup_free char *tree = make_tree();
+	cleanup_free char *dest = pn_path_join(tap_tmpdir(), "dest");
+	struct oci_layout *l = layout_new();
+	struct oci_layer_result r;
+	struct oci_apply_opts ao;
+	struct pn_error *err = NULL;
+	cleanup_free char *a = pn_path_join(dest, "usr/bin/tool"), *b = pn_path_join(dest, "usr/bin/tool2");
+	cleanup_free char *ln = pn_path_join(dest, "link"), *f = pn_path_join(dest, "file.txt");
+	cleanup_free char *data = NULL;
+	struct stat sa, sb;
+	char target[64] = "", xv[8] = "";
+	size_t len;
+
+	write_layer(l, tree, OCI_COMP_ZSTD, 0, &r);
+	mkdir(dest, 0755);
+	oci_apply_opts_init(&ao);
+	ok_call(oci_layer_apply(l, r.desc.digest, dest, &ao, &err), &err, "apply zstd layer");
+	ok_call(pn_read_file(f, 100, &data, &len, &err), &err, "file extracted");
+	is_str(data, "hello\n", "content");
+	ok(stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_ino == sb.st_ino, "hardlink restored");
+	ok((sa.st_mode & 0777) == 0755, "mode restored");
+	ok(readlink(ln, target, sizeof(target) - 1) > 0 && strcmp(target, "usr/bin/tool") == 0, "symlink restored");
+	ok(sa.st_mtime == 1000, "mtime restored");
+	ok(getxattr(f, "user.pinion.test", xv, sizeof(xv)) == 2 && memcmp(xv, "v1", 2) == 0, "xattr restored");
+	if (geteuid() == 0) {
+		unsigned char cap[32];
+
+		ok(getxattr(a, "security.capability", cap, sizeof(cap)) == 20 && cap[5] == 0x04,
+		   "file capability restored");
+	}
+	oci_layer_result_release(&r);
+	oci_layout_free(l);
+}
+
+static void t_apply_whiteouts(void)
+{
+	char *base = tap_tmpdir();
+	cleanup_free char *lower = pn_path_join(base, "lower"), *upper = pn_path_join(base, "upper");
+	cleanup_free char *dest = pn_path_join(base, "dest"), *d1 = pn_path_join(base, "lower/keep");
+	cleanup_free char *d2 = pn_path_join(base, "lower/opq"), *u1 = pn_path_join(base, "upper/opq");
+	cleanup_free char *p = NULL;
+	struct oci_layout *l = layout_new();
+	struct oci_layer_opts o;
+	struct oci_layer_writer *w;
+	struct oci_layer_result r1, r2;
+	struct pn_error *err = NULL;
+	struct stat st;
+
+	pn_mkdir_p(d1, 0755, NULL);
+	pn_mkdir_p(d2, 0755, NULL);
+	pn_mkdir_p(u1, 0755, NULL);
+	put(lower, "keep/a", "a", 0644);
+	put(lower, "keep/b", "b", 0644);
+	put(lower, "opq/old", "old", 0644);
+	put(upper, "opq/new", "new", 0644);
+	oci_layer_opts_init(&o);
+	write_layer(l, lower, OCI_COMP_GZIP, 0, &r1);
+	w = oci_layer_writer_new(l, &o, &err);
+	oci_layer_writer_add_dir(w, "opq", 0755, &err);
+	oci_layer_writer_add_data(w, "opq/.wh..wh..opq", "", 0, 0, &err);
+	oci_layer_writer_add_data(w, "opq/new", "new", 3, 0644, &err);
+	oci_layer_writer_add_whiteout(w, "keep/a", &err);
+	ok_call(oci_layer_writer_finish(w, &r2, &err), &err, "whiteout layer");
+	oci_layer_writer_free(w);
+	mkdir(dest, 0755);
+	ok_call(oci_layer_apply(l, r1.desc.digest, dest, NULL, &err), &err, "apply lower");
+	ok_call(oci_layer_apply(l, r2.desc.digest, dest, NULL, &err), &err, "apply whiteouts");
+	p = pn_path_join(dest, "keep/a");
+	ok(lstat(p, &st) < 0 && errno == ENOENT, ".wh.a removed keep/a");
+	free(p);
+	p = pn_path_join(dest, "keep/b");
+	ok(lstat(p, &st) == 0, "keep/b kept");
+	free(p);
+	p = pn_path_join(dest, "opq/old");
+	ok(lstat(p, &st) < 0, "opaque dir hid the lower file");
+	free(p);
+	p = pn_path_join(dest, "opq/new");
+	ok(lstat(p, &st) == 0, "opaque dir kept this layer's file");
+	free(p);
+	p = pn_path_join(dest, "opq/.wh..wh..opq");
+	ok(lstat(p, &st) < 0, "marker itself not extracted");
+	oci_layer_result_release(&r1);
+	oci_layer_result_release(&r2);
+	oci_layout_free(l);
+}
+
+static void t_apply_corrupt_and_dest(void)
+{
+	cleanup_free char *tree = make_tree();
+	char *base = tap_tmpdir();
+	cleanup_free char *dest = pn_path_join(base, "dest"), *sl = pn_path_join(base, "sl");
+	struct oci_layout *l = layout_new();
+	struct oci_layer_result r;
+	struct pn_error *err = NULL;
+	cleanup_free char *bp = NULL;
+
+	write_layer(l, tree, OCI_COMP_NONE, 0, &r);
+	mkdir(dest, 0755);
+	symlink(dest, sl);
+	ok_fail(oci_layer_apply(l, r.desc.digest, sl, NULL, &err), &err, PN_ERR_INVALID, "is a symlink",
+		"destination that is a symlink refused");
+	bp = oci_layout_blob_path(l, r.desc.digest);
+	{
+		int fd = open(bp, O_WRONLY | O_APPEND);
+
+		ok(fd >= 0 && write(fd, "junk", 4) == 4, "blob corrupted (trailing bytes)");
+		if (fd >= 0)
+			close(fd);
+	}
+	ok_fail(oci_layer_apply(l, r.desc.digest, dest, NULL, &err), &err, PN_ERR_DIGEST, "corrupt",
+		"corrupt layer detected while applying");
+	oci_layer_result_release(&r);
+	oci_layout_free(l);
+}
+
+int main(void)
+{
+	TEST(t_writer_reproducible);
+	TEST(t_writer_entries);
+	TEST(t_writer_api);
+	TEST(t_writer_overlay);
+	TEST(t_apply_roundtrip);
+	TEST(t_apply_whiteouts);
+	TEST(t_apply_corrupt_and_dest);
+	return tap_done();
+}
