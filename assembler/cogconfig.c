@@ -882,10 +882,46 @@ static int complete(struct ctx *c, struct pn_error **err)
 }
 
 /* ----------------------------------------------------------- entry points */
+/* line and column of a "name:L:C: ..." problem (0 if it has none) */
+static void problem_pos(const char *p, size_t name_len, unsigned long *line, unsigned long *col)
+{
+	char *end;
+
+	*line = *col = 0;
+	if (strlen(p) <= name_len || p[name_len] != ':')
+		return;
+	*line = strtoul(p + name_len + 1, &end, 10);
+	if (*end == ':')
+		*col = strtoul(end + 1, NULL, 10);
+}
+
+/* problems in file order (stable: insertion sort, at most COG_MAX_PROBLEMS) */
+static void problems_sort(struct ctx *c)
+{
+	size_t nl = strlen(c->name), i, j;
+
+	for (i = 1; i < c->problems.n; i++) {
+		for (j = i; j > 0; j--) {
+			unsigned long l1, c1, l2, c2;
+			char *tmp;
+
+			problem_pos(c->problems.v[j - 1], nl, &l1, &c1);
+			problem_pos(c->problems.v[j], nl, &l2, &c2);
+			if (l1 < l2 || (l1 == l2 && c1 <= c2))
+				break;
+			tmp = c->problems.v[j];
+			c->problems.v[j] = c->problems.v[j - 1];
+			c->problems.v[j - 1] = tmp;
+		}
+	}
+}
+
 static int problems_to_error(struct ctx *c, struct pn_strv *problems, struct pn_error **err)
 {
 	struct pn_buf b = PN_BUF_INIT;
 	size_t i;
+
+	problems_sort(c);
 
 	for (i = 0; problems && i < c->problems.n; i++)
 		pn_strv_push(problems, c->problems.v[i]);
