@@ -111,6 +111,11 @@ int registry_opts_parse_flag(struct registry_opts *o, int argc, char **argv, int
 			     struct pn_error **err);
 /* help text lines for the flags above */
 extern const char registry_opts_flags_help[];
+/* For commands: load the registries config (default search), then parse
+ * argv[1..] with registry_opts_parse_flag; other arguments not starting with
+ * '-' go to *rest (in order); an unknown flag is PN_ERR_INVALID. */
+int registry_opts_from_args(struct registry_opts *o, int argc, char **argv,
+			    struct pn_strv *rest, struct pn_error **err);
 
 /* --------------------------------------------------------------- client
  * Holds the curl share handle (connections, DNS, TLS sessions), the token

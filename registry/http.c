@@ -1,0 +1,463 @@
+/* http.c - one place where libcurl is driven for single requests: easy
+ * handle setup (TLS, redirects, timeouts), headers, auth, retries with
+ * backoff, and the translation of CURLcodes and HTTP statuses into errors. */
+#include "registry/internal.h"
+#include "common/cleanup.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RETRY_AFTER_MAX 60      /* seconds we are willing to wait for a 429 */
+#define BACKOFF_BASE_MS 200
+#define BACKOFF_MAX_MS 8000
+
+void registry_response_init(struct registry_response *r, size_t max_body)
+{
+	memset(r, 0, sizeof(*r));
+	pn_buf_init(&r->body, max_body);
+	r->content_length = -1;
+}
+
+static void headers_clear(struct registry_response *r)
+{
+	free(r->content_type);
+	free(r->location);
+	free(r->docker_digest);
+	free(r->range);
+	free(r->www_auth);
+	free(r->retry_after);
+	r->content_type = r->location = r->docker_digest = r->range = r->www_auth =
+		r->retry_after = NULL;
+	r->content_length = -1;
+}
+
+void registry_response_release(struct registry_response *r)
+{
+	headers_clear(r);
+	pn_buf_release(&r->body);
+}
+
+static void response_reset(struct registry_response *r)
+{
+	size_t max = r->body.max;
+
+	registry_response_release(r);
+	registry_response_init(r, max);
+}
+
+static void header_set(char **slot, const char *v, size_t n)
+{
+	free(*slot);
+	*slot = xstrndup(v, n);
+}
+
+size_t registry_header_cb(char *buf, size_t size, size_t n, void *data)
+{
+	struct registry_response *r = data;
+	size_t len = size * n, nl;
+	const char *colon, *v;
+
+	if (len > REGISTRY_HEADER_MAX)
+		return len; /* ignore absurd lines rather than fail the transfer */
+	if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
+		headers_clear(r); /* a new response (redirect, 100-continue) */
+		return len;
+	}
+	colon = memchr(buf, ':', len);
+	if (!colon)
+		return len;
+	v = colon + 1;
+	while (v < buf + len && (*v == ' ' || *v == '\t'))
+		v++;
+	nl = (size_t)(buf + len - v);
+	while (nl > 0 && (v[nl - 1] == '\r' || v[nl - 1] == '\n' || v[nl - 1] == ' '))
+		nl--;
+#define IS(name) ((size_t)(colon - buf) == strlen(name) && strncasecmp(buf, name, strlen(name)) == 0)
+	if (IS("content-type"))
+		header_set(&r->content_type, v, nl);
+	else if (IS("location"))
+		header_set(&r->location, v, nl);
+	else if (IS("docker-content-digest"))
+		header_set(&r->docker_digest, v, nl);
+	else if (IS("range"))
+		header_set(&r->range, v, nl);
+	else if (IS("www-authenticate") && !r->www_auth)
+		header_set(&r->www_auth, v, nl);
+	else if (IS("retry-after"))
+		header_set(&r->retry_after, v, nl);
+	else if (IS("content-length")) {
+		cleanup_free char *s = xstrndup(v, nl);
+		char *end;
+		long long cl = strtoll(s, &end, 10);
+		r->content_length = *s && !*end && cl >= 0 ? cl : -1;
+	}
+#undef IS
+	return len;
+}
+
+size_t registry_body_cb(char *buf, size_t size, size_t n, void *data)
+{
+	struct registry_response *r = data;
+
+	if (pn_buf_append(&r->body, buf, size * n, NULL) < 0)
+		return 0; /* past the limit: curl fails with CURLE_WRITE_ERROR */
+	return size * n;
+}
+
+void registry_easy_setup(struct registry_client *c, struct registry_host *h, CURL *e)
+{
+	curl_easy_setopt(e, CURLOPT_SHARE, c->share);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "pinion/" PN_VERSION);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)REGISTRY_REDIRECTS_MAX);
+	/* never downgrade from https on a redirect; custom Authorization
+	 * headers are not sent to another host or port by libcurl >= 7.83 */
+	if (h && h->base && strncmp(h->base, "https:", 6) == 0)
+		curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+	else
+		curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_UNRESTRICTED_AUTH, 0L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 15L);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (c->ca_blob) {
+		struct curl_blob blob = { c->ca_blob, c->ca_blob_len, CURL_BLOB_NOCOPY };
+		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
+	}
+	if (h && h->insecure) {
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (pn_log_verbose() >= 3)
+		curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+}
+
+bool registry_curl_transient(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_GOT_NOTHING:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_BAD_CONTENT_ENCODING:
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool registry_status_transient(long status)
+{
+	return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 ||
+	       status == 504;
+}
+
+int registry_curl_error(CURLcode rc, const char *errbuf, const char *what, struct pn_error **err)
+{
+	const char *msg = errbuf && *errbuf ? errbuf : curl_easy_strerror(rc);
+	const char *sep = what && *what ? ": " : "";
+
+	if (!what)
+		what = "";
+	if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
+		pn_error_set(err, PN_ERR_NETWORK, "%s%sTLS certificate not trusted: %s", what, sep, msg);
+		pn_error_hint(err, "pass the registry's CA with --ca-bundle FILE, or mark the host with "
+				   "--insecure-registry HOST");
+		return -1;
+	}
+	return pn_error_set(err, PN_ERR_NETWORK, "%s%s%s", what, sep, msg);
+}
+
+int64_t registry_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void registry_backoff(int attempt, const char *retry_after)
+{
+	int64_t ms = (int64_t)BACKOFF_BASE_MS << (attempt < 6 ? attempt : 6);
+	struct timespec ts;
+
+	if (ms > BACKOFF_MAX_MS)
+		ms = BACKOFF_MAX_MS;
+	if (retry_after && *retry_after && isdigit((unsigned char)*retry_after)) {
+		long s = strtol(retry_after, NULL, 10);
+		if (s > RETRY_AFTER_MAX)
+			s = RETRY_AFTER_MAX;
+		ms = (int64_t)s * 1000;
+	}
+	/* a little jitter so parallel transfers do not retry in lockstep */
+	ms += (int64_t)(registry_now_ms() % 50);
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+char *registry_url(struct registry_host *h, const char *fmt, ...)
+{
+	va_list ap;
+	cleanup_free char *path = NULL;
+
+	va_start(ap, fmt);
+	path = xvasprintf(fmt, ap);
+	va_end(ap);
+	return xasprintf("%s%s", h->base, path);
+}
+
+/* ----------------------------------------------------------- one request */
+struct upload_src {
+	const struct registry_request *req;
+	size_t pos;
+};
+
+static size_t upload_read_cb(char *buf, size_t size, size_t n, void *data)
+{
+	struct upload_src *u = data;
+	size_t want = size * n, left = u->req->body_len - u->pos;
+	ssize_t got;
+
+	if (want > left)
+		want = left;
+	if (want == 0)
+		return 0;
+	if (u->req->body_fd < 0) {
+		memcpy(buf, (const char *)u->req->body + u->pos, want);
+		got = (ssize_t)want;
+	} else {
+		got = pread(u->req->body_fd, buf, want, (off_t)(u->req->body_off + (int64_t)u->pos));
+		if (got <= 0)
+			return CURL_READFUNC_ABORT;
+	}
+	u->pos += (size_t)got;
+	return (size_t)got;
+}
+
+static int upload_seek_cb(void *data, curl_off_t off, int origin)
+{
+	struct upload_src *u = data;
+
+	if (origin != SEEK_SET || off < 0 || (size_t)off > u->req->body_len)
+		return CURL_SEEKFUNC_CANTSEEK;
+	u->pos = (size_t)off;
+	return CURL_SEEKFUNC_OK;
+}
+
+static struct curl_slist *request_headers(const struct registry_request *req, const char *auth)
+{
+	struct curl_slist *l = NULL;
+	char line[512];
+
+	if (auth)
+		l = curl_slist_append(l, auth);
+	if (req->accept) {
+		snprintf(line, sizeof(line), "Accept: %s", req->accept);
+		l = curl_slist_append(l, line);
+	}
+	if (req->content_type) {
+		snprintf(line, sizeof(line), "Content-Type: %s", req->content_type);
+		l = curl_slist_append(l, line);
+	}
+	if (req->content_range) {
+		snprintf(line, sizeof(line), "Content-Range: %s", req->content_range);
+		l = curl_slist_append(l, line);
+	}
+	l = curl_slist_append(l, "Expect:");
+	return l;
+}
+
+static void request_method(CURL *e, const struct registry_request *req, struct upload_src *u)
+{
+	bool has_body = req->body || req->body_fd >= 0;
+
+	if (strcmp(req->method, "HEAD") == 0) {
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+		return;
+	}
+	if (strcmp(req->method, "GET") == 0)
+		return;
+	if (!has_body) {
+		if (strcmp(req->method, "POST") == 0) {
+			curl_easy_setopt(e, CURLOPT_POST, 1L);
+			curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
+			curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 0L);
+			return;
+		}
+		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)0);
+	} else {
+		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
+	}
+	curl_easy_setopt(e, CURLOPT_READFUNCTION, upload_read_cb);
+	curl_easy_setopt(e, CURLOPT_READDATA, u);
+	curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, upload_seek_cb);
+	curl_easy_setopt(e, CURLOPT_SEEKDATA, u);
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+}
+
+static CURLcode perform_once(struct registry_client *c, struct registry_host *h,
+			     const struct registry_request *req, const char *auth,
+			     struct registry_response *resp, char *errbuf)
+{
+	cleanup_curl CURL *e = curl_easy_init();
+	cleanup_curl_slist struct curl_slist *hdrs = request_headers(req, auth);
+	cleanup_free char *url = NULL;
+	struct upload_src u = { req, 0 };
+	CURLcode rc;
+
+	if (strncmp(req->url, "http://", 7) == 0 || strncmp(req->url, "https://", 8) == 0)
+		url = xstrdup(req->url);
+	else
+		url = xasprintf("%s%s", h->base, req->url);
+	registry_easy_setup(c, h, e);
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, registry_header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, resp);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, registry_body_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, resp);
+	request_method(e, req, &u);
+	errbuf[0] = '\0';
+	rc = curl_easy_perform(e);
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
+	return rc;
+}
+
+/* the scope a 401 asks for, merged with ours */
+static char *challenge_scope(const struct registry_response *resp, const char *ours)
+{
+	struct registry_challenge ch = { 0 };
+	char *s = NULL;
+
+	if (!resp->www_auth ||
+	    registry_challenge_parse(resp->www_auth, strlen(resp->www_auth), &ch, NULL) < 0)
+		return NULL;
+	if (ch.scope && (!ours || !strstr(ours, ch.scope)))
+		s = ours && *ours ? xasprintf("%s %s", ours, ch.scope) : xstrdup(ch.scope);
+	registry_challenge_release(&ch);
+	return s;
+}
+
+static int auth_refused(struct registry_host *h, struct pn_error **err)
+{
+	if (h->has_creds)
+		return pn_error_set(err, PN_ERR_AUTH, "registry `%s` refused the credentials", h->name);
+	return pn_error_set(err, PN_ERR_AUTH, "registry `%s` requires authentication (see `pinion login`)",
+			    h->name);
+}
+
+int registry_http_do(struct registry_client *c, struct registry_host *h,
+		     const struct registry_request *req, struct registry_response *resp,
+		     struct pn_error **err)
+{
+	cleanup_free char *auth = NULL, *scope2 = NULL;
+	char errbuf[CURL_ERROR_SIZE];
+	const char *scope = req->scope;
+	bool refreshed = false;
+	int attempt = 0;
+
+	if (registry_auth_header(c, h, scope, false, &auth, err) < 0)
+		return -1;
+	for (;;) {
+		response_reset(resp);
+		CURLcode rc = perform_once(c, h, req, auth, resp, errbuf);
+		if (rc != CURLE_OK) {
+			if (req->no_retry || !registry_curl_transient(rc) || attempt >= c->opts.retries)
+				return registry_curl_error(rc, errbuf, "", err);
+			pn_debug("%s %s: %s; retrying", req->method, req->url, curl_easy_strerror(rc));
+			registry_backoff(attempt++, NULL);
+			continue;
+		}
+		if (resp->status == 401) {
+			if (refreshed || !h->has_challenge || strcmp(h->challenge.scheme, "bearer") != 0)
+				return auth_refused(h, err);
+			refreshed = true;
+			scope2 = challenge_scope(resp, scope);
+			if (scope2)
+				scope = scope2;
+			free(auth);
+			auth = NULL;
+			if (registry_auth_header(c, h, scope, true, &auth, err) < 0)
+				return -1;
+			continue;
+		}
+		if (!req->no_retry && registry_status_transient(resp->status) &&
+		    attempt < c->opts.retries) {
+			pn_debug("%s %s: HTTP %ld; retrying", req->method, req->url, resp->status);
+			registry_backoff(attempt++, resp->retry_after);
+			continue;
+		}
+		return 0;
+	}
+}
+
+/* the registry's own words: errors[0].code / message, sanitised */
+static void error_body(const struct registry_response *resp, char *code, size_t codesz,
+		       char *msg, size_t msgsz)
+{
+	cleanup_json json_t *j = NULL;
+	json_t *e0;
+	const char *s;
+
+	code[0] = msg[0] = '\0';
+	if (!resp->body.len)
+		return;
+	j = json_loadb(resp->body.data, resp->body.len, 0, NULL);
+	e0 = json_array_get(json_object_get(j, "errors"), 0);
+	if ((s = json_string_value(json_object_get(e0, "code"))))
+		snprintf(code, codesz, "%s", s);
+	if ((s = json_string_value(json_object_get(e0, "message"))))
+		snprintf(msg, msgsz, "%s", s);
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < ' ' || (unsigned char)*p == 0x7f)
+			*p = ' ';
+}
+
+int registry_http_status_error(const struct registry_response *resp, const char *host,
+			       const char *what, struct pn_error **err)
+{
+	char code[64], msg[160];
+	int ec = PN_ERR_GENERIC;
+	const char *text;
+
+	error_body(resp, code, sizeof(code), msg, sizeof(msg));
+	switch (resp->status) {
+	case 401:
+	case 403:
+		ec = PN_ERR_AUTH;
+		text = resp->status == 401 ? "authentication required" : "access denied";
+		break;
+	case 404:
+		ec = PN_ERR_NOT_FOUND;
+		text = strcmp(code, "NAME_UNKNOWN") == 0 ? "repository not found" :
+		       strcmp(code, "MANIFEST_UNKNOWN") == 0 ? "manifest not found" :
+		       strcmp(code, "BLOB_UNKNOWN") == 0 ? "blob not found" : "not found";
+		break;
+	case 429:
+		ec = PN_ERR_NETWORK;
+		text = "too many requests";
+		break;
+	default:
+		if (resp->status >= 500)
+			ec = PN_ERR_NETWORK;
+		text = *msg ? msg : "unexpected answer";
+		break;
+	}
+	return pn_error_set(err, ec, "%s: %s (HTTP %ld from `%s`)", what, text, resp->status, host);
+}

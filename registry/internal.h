@@ -1,0 +1,198 @@
+/* internal.h - shared inside registry/ only (and by its unit tests and fuzz
+ * targets).  Nothing outside registry/ includes this. */
+#ifndef PN_REGISTRY_INTERNAL_H
+#define PN_REGISTRY_INTERNAL_H
+
+#include "registry/registry.h"
+
+#include <curl/curl.h>
+
+/* ------------------------------------------------------------ references */
+bool registry_digest_valid(const char *s);
+bool registry_repository_valid(const char *repo);
+bool registry_tag_valid(const char *tag);
+bool registry_host_valid(const char *host);
+/* 127.0.0.0/8, ::1 or localhost (with or without a port) */
+bool registry_host_is_loopback(const char *host);
+
+/* ---------------------------------------------------- WWW-Authenticate
+ * The first challenge of a header value: scheme (lowercased) and the
+ * realm/service/scope/error auth-params (other params ignored).  Quoted
+ * strings take backslash escapes.  PN_ERR_INVALID on malformed input,
+ * PN_ERR_TOO_LARGE past REGISTRY_HEADER_MAX. */
+struct registry_challenge {
+	char *scheme;   /* "bearer", "basic", ... */
+	char *realm;
+	char *service;
+	char *scope;
+	char *error;
+};
+void registry_challenge_release(struct registry_challenge *c);
+int registry_challenge_parse(const char *value, size_t len, struct registry_challenge *out,
+			     struct pn_error **err);
+
+/* ---------------------------------------------------------- credentials */
+struct registry_creds {
+	char *user;
+	char *pass;     /* password, or identity token when user is "<token>" */
+};
+void registry_creds_release(struct registry_creds *c);
+/* lookup order in registry.h; *found false when nothing is configured */
+int registry_creds_lookup(const struct registry_opts *o, const char *host,
+			  struct registry_creds *out, bool *found, struct pn_error **err);
+/* the auth file login writes (caller frees) */
+char *registry_auth_file_default(const struct registry_opts *o);
+int registry_auth_file_store(const char *path, const char *host, const char *user,
+			     const char *pass, struct pn_error **err);
+int registry_auth_file_remove(const char *path, const char *host, bool *removed,
+			      struct pn_error **err);
+/* "docker.io" for Docker Hub aliases and URLs ("https://index.docker.io/v1/") */
+char *registry_auth_key_normalize(const char *key);
+/* base64 helpers (OpenSSL); decode returns NULL on bad input */
+char *registry_base64_encode(const void *data, size_t len);
+char *registry_base64_decode(const char *s, size_t *len_out);
+
+/* --------------------------------------------------------------- client */
+struct registry_host {
+	char *name;          /* host[:port] talked to */
+	char *base;          /* "https://host" or "http://host" once pinged */
+	bool insecure;       /* TLS verify off / plain HTTP allowed */
+	bool pinged;
+	bool has_challenge;
+	struct registry_challenge challenge;
+	bool creds_loaded, has_creds;
+	struct registry_creds creds;
+};
+
+struct registry_token {
+	char *host, *scope, *token;
+	int64_t expires;     /* monotonic seconds */
+};
+
+struct registry_known_blob {   /* where a digest was seen, for cross-repo mounts */
+	char *host, *repository;
+	oci_digest_t digest;
+};
+
+struct registry_client {
+	struct registry_opts opts;
+	CURLSH *share;
+	char *ca_blob;       /* system CAs + ca_bundle, or NULL */
+	size_t ca_blob_len;
+	struct registry_host **hosts;
+	size_t n_hosts;
+	struct registry_token *tokens;
+	size_t n_tokens;
+	struct registry_known_blob *known;
+	size_t n_known;
+};
+
+/* A registry reference resolved through the mirrors: either a host + repo,
+ * or a layout directory + the ref inside it. */
+struct registry_target {
+	struct registry_ref ref;          /* as the user wrote it (normalised) */
+	struct registry_host *host;       /* NULL for a layout mirror */
+	char *repository;
+	char *layout_dir;                 /* layout mirror, or NULL */
+};
+int registry_target_resolve(struct registry_client *c, const char *ref,
+			    struct registry_target *out, struct pn_error **err);
+void registry_target_release(struct registry_target *t);
+
+struct registry_host *registry_client_host(struct registry_client *c, const char *name);
+/* ping /v2/ once per host: chooses https or (loopback/insecure) http and
+ * records the auth challenge */
+int registry_host_ping(struct registry_client *c, struct registry_host *h, struct pn_error **err);
+void registry_client_remember_blob(struct registry_client *c, const char *host,
+				   const char *repo, const char *digest);
+const char *registry_client_blob_source(struct registry_client *c, const char *host,
+					const char *repo, const char *digest);
+
+/* ----------------------------------------------------------------- http */
+struct registry_response {
+	long status;
+	struct pn_buf body;
+	char *content_type, *location, *docker_digest, *range, *www_auth, *retry_after;
+	int64_t content_length;
+};
+void registry_response_init(struct registry_response *r, size_t max_body);
+void registry_response_release(struct registry_response *r);
+
+struct registry_request {
+	const char *method;         /* GET HEAD PUT POST PATCH DELETE */
+	const char *url;            /* absolute, or a path joined to the host base */
+	const char *accept;
+	const char *content_type;
+	const void *body;           /* in-memory body, or */
+	size_t body_len;
+	int body_fd;                /* >= 0: body read from fd at body_off, body_len bytes */
+	int64_t body_off;
+	const char *content_range;  /* "start-end" for PATCH */
+	const char *scope;          /* bearer scope(s), space separated */
+	bool no_retry;              /* one attempt only (status faults are reported) */
+};
+#define REGISTRY_REQUEST_INIT { .body_fd = -1 }
+
+/* Perform with auth (bearer tokens per scope, basic) and retries (transport
+ * resets, 5xx, 429/Retry-After).  HTTP statuses are in resp->status; only
+ * transport failures and auth failures are errors here. */
+int registry_http_do(struct registry_client *c, struct registry_host *h,
+		     const struct registry_request *req, struct registry_response *resp,
+		     struct pn_error **err);
+/* turn a non-success response into an error naming `what` (codes by status
+ * and the registry's error JSON) */
+int registry_http_status_error(const struct registry_response *resp, const char *host,
+			       const char *what, struct pn_error **err);
+/* the Authorization header for h and scope, or NULL (caller frees) */
+int registry_auth_header(struct registry_client *c, struct registry_host *h, const char *scope,
+			 bool refresh, char **out, struct pn_error **err);
+/* common easy-handle setup: TLS, timeouts, redirects, share */
+void registry_easy_setup(struct registry_client *c, struct registry_host *h, CURL *e);
+/* translate a CURLcode (+ errbuf) into an error */
+int registry_curl_error(CURLcode rc, const char *errbuf, const char *what, struct pn_error **err);
+bool registry_curl_transient(CURLcode rc);
+bool registry_status_transient(long status);
+/* sleep before retry number `attempt` (0-based); honours Retry-After */
+void registry_backoff(int attempt, const char *retry_after);
+char *registry_url(struct registry_host *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int64_t registry_now_ms(void);
+/* header callback used by every transfer */
+size_t registry_header_cb(char *buf, size_t size, size_t n, void *resp);
+/* write callback appending to resp->body (fails the transfer past its max) */
+size_t registry_body_cb(char *buf, size_t size, size_t n, void *resp);
+
+/* ----------------------------------------------------------------- pull */
+/* manifest or index by reference (tag or digest), verified when by digest */
+int registry_fetch_manifest(struct registry_client *c, struct registry_target *t,
+			    const char *reference, char **media_type, char **data, size_t *len,
+			    oci_digest_t digest, struct pn_error **err);
+struct registry_blob_want {
+	oci_digest_t digest;
+	int64_t size;
+};
+/* fetch blobs into l in parallel (skip those l has), verified */
+int registry_fetch_blobs(struct registry_client *c, struct registry_target *t,
+			 struct oci_layout *l, const struct registry_blob_want *want, size_t n,
+			 struct pn_error **err);
+
+int registry_resolve_manifest(struct registry_client *c, struct registry_target *t, char **mt,
+			      char **data, size_t *len, oci_digest_t dg, struct pn_error **err);
+char *registry_scope_pull(const char *repo);
+
+/* ------------------------------------------------------- layout mirrors
+ * A reference mirrored to a layout names, inside it, the tag
+ * "<repository>:<tag>" (e.g. "library/python:3.11-slim"), else "<tag>", or
+ * the manifest digest. */
+int registry_mirror_layout_copy(struct registry_client *c, struct registry_target *t,
+				struct oci_layout *dst, const char *tag, struct oci_descriptor *out,
+				struct pn_error **err);
+int registry_mirror_layout_load(struct registry_client *c, struct registry_target *t,
+				struct oci_image *out, struct pn_error **err);
+int registry_mirror_layout_exists(struct registry_client *c, struct registry_target *t,
+				  bool *exists, struct pn_error **err);
+/* copy image `ref` of src (platform manifest + config + layers) into dst */
+int registry_layout_copy(struct registry_client *c, struct oci_layout *src, const char *ref,
+			 struct oci_layout *dst, const char *tag, struct oci_descriptor *out,
+			 struct pn_error **err);
+
+#endif

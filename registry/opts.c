@@ -1,0 +1,355 @@
+/* opts.c - client options: mirrors, insecure hosts, config file, CLI flags */
+#include "registry/internal.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONFIG_MAX ((size_t)1 << 20)
+
+const char registry_opts_flags_help[] =
+	"  --registry-mirror FROM=TO   rewrite registry FROM to host TO or to oci:DIR (repeatable)\n"
+	"  --insecure-registry HOST    allow plain HTTP / unverified TLS for HOST (repeatable)\n"
+	"  --tls-verify=false          the same for every host\n"
+	"  --ca-bundle FILE            trust this PEM CA bundle besides the system CAs\n"
+	"  --authfile FILE             credentials file (default: $REGISTRY_AUTH_FILE, containers auth.json)\n"
+	"  --creds USER[:PASS]         credentials for the registry (PASS from $PINION_REGISTRY_PASSWORD if absent)\n"
+	"  --platform OS/ARCH[/VAR]    platform to select from an index (default linux/amd64)\n"
+	"  --parallel N                concurrent blob transfers (default 4)\n"
+	"  --chunk-size BYTES          upload chunk size (default 16 MiB; K/M suffixes)\n";
+
+void registry_opts_init(struct registry_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->retries = -1;
+	o->progress = true;
+}
+
+static void mirror_release(struct registry_mirror *m)
+{
+	free(m->from);
+	free(m->to);
+	free(m->layout);
+}
+
+void registry_opts_release(struct registry_opts *o)
+{
+	for (size_t i = 0; i < o->n_mirrors; i++)
+		mirror_release(&o->mirrors[i]);
+	free(o->mirrors);
+	pn_strv_release(&o->insecure);
+	free(o->ca_bundle);
+	free(o->auth_file);
+	free(o->username);
+	if (o->password)
+		explicit_bzero(o->password, strlen(o->password));
+	free(o->password);
+	free(o->platform);
+	registry_opts_init(o);
+}
+
+int registry_opts_add_mirror(struct registry_opts *o, const char *spec, struct pn_error **err)
+{
+	const char *eq = strchr(spec, '=');
+	struct registry_mirror m = { 0 };
+
+	if (!eq || eq == spec || !eq[1])
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "invalid mirror `%s`: expected FROM=HOST[:PORT] or FROM=oci:DIR", spec);
+	m.from = xstrndup(spec, (size_t)(eq - spec));
+	if (!registry_host_valid(m.from)) {
+		pn_error_set(err, PN_ERR_INVALID, "invalid mirror `%s`: `%s` is not a registry host",
+			     spec, m.from);
+		free(m.from);
+		return -1;
+	}
+	if (strncmp(eq + 1, "oci:", 4) == 0) {
+		if (!eq[5]) {
+			free(m.from);
+			return pn_error_set(err, PN_ERR_INVALID, "invalid mirror `%s`: empty layout path", spec);
+		}
+		m.layout = xstrdup(eq + 5);
+	} else {
+		const char *to = eq + 1;
+		if (strncmp(to, "https://", 8) == 0)
+			to += 8;
+		else if (strncmp(to, "http://", 7) == 0)
+			to += 7;
+		m.to = xstrndup(to, strcspn(to, "/"));
+		if (!registry_host_valid(m.to)) {
+			pn_error_set(err, PN_ERR_INVALID, "invalid mirror `%s`: `%s` is not host[:port]",
+				     spec, m.to);
+			mirror_release(&m);
+			return -1;
+		}
+		/* an explicit http:// target is a request for plain HTTP */
+		if (strncmp(eq + 1, "http://", 7) == 0)
+			registry_opts_add_insecure(o, m.to);
+	}
+	for (size_t i = 0; i < o->n_mirrors; i++) {
+		if (strcmp(o->mirrors[i].from, m.from) == 0) {
+			mirror_release(&o->mirrors[i]);
+			o->mirrors[i] = m;
+			return 0;
+		}
+	}
+	o->mirrors = xrealloc(o->mirrors, st_mult(o->n_mirrors + 1, sizeof(*o->mirrors)));
+	o->mirrors[o->n_mirrors++] = m;
+	return 0;
+}
+
+void registry_opts_add_insecure(struct registry_opts *o, const char *host)
+{
+	if (!pn_strv_contains(&o->insecure, host))
+		pn_strv_push(&o->insecure, host);
+}
+
+static char *default_config_path(bool *explicit_out)
+{
+	const char *env = getenv("PINION_REGISTRIES_CONF");
+	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+
+	*explicit_out = false;
+	if (env && *env) {
+		*explicit_out = true;
+		return xstrdup(env);
+	}
+	if (xdg && *xdg)
+		return xasprintf("%s/pinion/registries.conf", xdg);
+	if (home && *home)
+		return xasprintf("%s/.config/pinion/registries.conf", home);
+	return NULL;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int config_line(struct registry_opts *o, char *line, struct pn_error **err)
+{
+	char *word = line, *arg;
+
+	arg = word + strcspn(word, " \t");
+	if (*arg)
+		*arg++ = '\0';
+	arg = trim(arg);
+	if (!*arg)
+		return pn_error_set(err, PN_ERR_INVALID, "`%s` needs a value", word);
+	if (strcmp(word, "mirror") == 0)
+		return registry_opts_add_mirror(o, arg, err);
+	if (strcmp(word, "insecure") == 0) {
+		if (!registry_host_valid(arg))
+			return pn_error_set(err, PN_ERR_INVALID, "`%s` is not host[:port]", arg);
+		registry_opts_add_insecure(o, arg);
+		return 0;
+	}
+	if (strcmp(word, "ca-bundle") == 0) {
+		free(o->ca_bundle);
+		o->ca_bundle = xstrdup(arg);
+		return 0;
+	}
+	return pn_error_set(err, PN_ERR_INVALID,
+			    "unknown directive `%s` (expected mirror, insecure or ca-bundle)", word);
+}
+
+int registry_opts_load_config(struct registry_opts *o, const char *path, struct pn_error **err)
+{
+	cleanup_free char *owned = NULL, *data = NULL;
+	bool explicit_path = path != NULL;
+	struct pn_error *e = NULL;
+	size_t len = 0;
+	int lineno = 0;
+
+	if (!path) {
+		owned = default_config_path(&explicit_path);
+		path = owned;
+		if (!path)
+			return 0;
+	}
+	if (pn_read_file(path, CONFIG_MAX, &data, &len, &e) < 0) {
+		if (e->code == PN_ERR_NOT_FOUND && !explicit_path) {
+			pn_error_free(e);
+			return 0;
+		}
+		if (err)
+			*err = e;
+		else
+			pn_error_free(e);
+		return pn_error_wrap(err, "read registries config");
+	}
+	for (char *line = data, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		lineno++;
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		char *t = trim(line);
+		if (!*t)
+			continue;
+		if (config_line(o, t, err) < 0) {
+			if (err && *err && (*err)->code != PN_ERR_INVALID)
+				(*err)->code = PN_ERR_INVALID;
+			return pn_error_wrap(err, "%s:%d", path, lineno);
+		}
+	}
+	return 0;
+}
+
+static int parse_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || v == 0)
+		return -1;
+	if (*end == 'K' || *end == 'k')
+		v <<= 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		v <<= 20, end++;
+	else if (*end == 'G' || *end == 'g')
+		v <<= 30, end++;
+	if (*end == 'i' || *end == 'B')
+		end++;
+	if (*end || v > ((unsigned long long)1 << 40))
+		return -1;
+	*out = (size_t)v;
+	return 0;
+}
+
+/* "--name VALUE" or "--name=VALUE": *val set when argv[*i] is --name */
+static bool flag_value(int argc, char **argv, int *i, const char *name, const char **val,
+		       struct pn_error **err, int *rc)
+{
+	const char *a = argv[*i];
+	size_t n = strlen(name);
+
+	if (strncmp(a, name, n) != 0)
+		return false;
+	if (a[n] == '=') {
+		*val = a + n + 1;
+		return true;
+	}
+	if (a[n] != '\0')
+		return false;
+	if (*i + 1 >= argc) {
+		*rc = pn_error_set(err, PN_ERR_INVALID, "`%s` needs a value", name);
+		*val = NULL;
+		return true;
+	}
+	*val = argv[++*i];
+	return true;
+}
+
+static int set_creds(struct registry_opts *o, const char *v, struct pn_error **err)
+{
+	const char *colon = strchr(v, ':');
+	const char *envpw = getenv("PINION_REGISTRY_PASSWORD");
+
+	if (colon == v || !*v)
+		return pn_error_set(err, PN_ERR_INVALID, "`--creds` needs USER[:PASS]");
+	free(o->username);
+	free(o->password);
+	o->username = colon ? xstrndup(v, (size_t)(colon - v)) : xstrdup(v);
+	o->password = xstrdup(colon ? colon + 1 : envpw ? envpw : "");
+	return 0;
+}
+
+int registry_opts_parse_flag(struct registry_opts *o, int argc, char **argv, int *i,
+			     struct pn_error **err)
+{
+	const char *v = NULL;
+	int rc = 0;
+	size_t sz;
+
+	if (strcmp(argv[*i], "--tls-verify=false") == 0) {
+		registry_opts_add_insecure(o, "*");
+		return 1;
+	}
+	if (strcmp(argv[*i], "--tls-verify=true") == 0 || strcmp(argv[*i], "--tls-verify") == 0)
+		return 1;
+#define FLAG(name) (flag_value(argc, argv, i, name, &v, err, &rc))
+	if (FLAG("--registry-mirror")) {
+		if (rc < 0 || registry_opts_add_mirror(o, v, err) < 0)
+			return -1;
+	} else if (FLAG("--insecure-registry")) {
+		if (rc < 0)
+			return -1;
+		registry_opts_add_insecure(o, v);
+	} else if (FLAG("--ca-bundle")) {
+		if (rc < 0)
+			return -1;
+		free(o->ca_bundle);
+		o->ca_bundle = xstrdup(v);
+	} else if (FLAG("--authfile")) {
+		if (rc < 0)
+			return -1;
+		free(o->auth_file);
+		o->auth_file = xstrdup(v);
+	} else if (FLAG("--creds")) {
+		if (rc < 0 || set_creds(o, v, err) < 0)
+			return -1;
+	} else if (FLAG("--platform")) {
+		if (rc < 0)
+			return -1;
+		if (!strchr(v, '/'))
+			return pn_error_set(err, PN_ERR_INVALID, "invalid platform `%s`: expected OS/ARCH[/VARIANT]", v);
+		free(o->platform);
+		o->platform = xstrdup(v);
+	} else if (FLAG("--parallel")) {
+		if (rc < 0)
+			return -1;
+		int n = atoi(v);
+		if (n < 1 || n > 64)
+			return pn_error_set(err, PN_ERR_INVALID, "invalid `--parallel %s`: expected 1-64", v);
+		o->parallel = n;
+	} else if (FLAG("--chunk-size")) {
+		if (rc < 0)
+			return -1;
+		if (parse_size(v, &sz) < 0 || sz < 1024)
+			return pn_error_set(err, PN_ERR_INVALID, "invalid `--chunk-size %s`: expected bytes >= 1024", v);
+		o->chunk_size = sz;
+		o->monolithic_max = sz;
+	} else {
+		return 0;
+	}
+#undef FLAG
+	return 1;
+}
+
+int registry_opts_from_args(struct registry_opts *o, int argc, char **argv,
+			    struct pn_strv *rest, struct pn_error **err)
+{
+	if (registry_opts_load_config(o, NULL, err) < 0)
+		return -1;
+	for (int i = 1; i < argc; i++) {
+		int r;
+		if (strcmp(argv[i], "--") == 0) {
+			while (++i < argc)
+				pn_strv_push(rest, argv[i]);
+			break;
+		}
+		if (argv[i][0] != '-' || !argv[i][1]) {
+			pn_strv_push(rest, argv[i]);
+			continue;
+		}
+		r = registry_opts_parse_flag(o, argc, argv, &i, err);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return pn_error_set(err, PN_ERR_INVALID, "unknown option `%s`", argv[i]);
+	}
+	return 0;
+}

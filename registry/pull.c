@@ -1,0 +1,645 @@
+/* pull.c - manifests (index/list negotiation, platform choice) and blobs
+ * (parallel through curl multi, verified while streaming, Range resume,
+ * retries), registry_pull, registry_inspect, registry_exists. */
+#include "registry/internal.h"
+#include "common/cleanup.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MANIFEST_ACCEPT                                                       \
+	OCI_MT_INDEX ", " DOCKER_MT_LIST ", " OCI_MT_MANIFEST ", " DOCKER_MT_MANIFEST
+
+char *registry_scope_pull(const char *repo)
+{
+	return xasprintf("repository:%s:pull", repo);
+}
+
+/* ------------------------------------------------------------- manifests */
+static char *media_type_of(const struct registry_response *r)
+{
+	cleanup_json json_t *j = NULL;
+	const char *mt;
+
+	if (r->content_type && *r->content_type && strncmp(r->content_type, "application/json", 16) != 0 &&
+	    strncmp(r->content_type, "text/plain", 10) != 0)
+		return xstrndup(r->content_type, strcspn(r->content_type, "; "));
+	j = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
+	mt = json_string_value(json_object_get(j, "mediaType"));
+	return xstrdup(mt ? mt : "");
+}
+
+int registry_fetch_manifest(struct registry_client *c, struct registry_target *t,
+			    const char *reference, char **media_type, char **data, size_t *len,
+			    oci_digest_t digest, struct pn_error **err)
+{
+	struct registry_request req = REGISTRY_REQUEST_INIT;
+	cleanup_free char *url = xasprintf("/v2/%s/manifests/%s", t->repository, reference);
+	cleanup_free char *scope = registry_scope_pull(t->repository);
+	cleanup_free char *what = xasprintf("manifest `%s/%s:%s`", t->host->name, t->repository, reference);
+	struct registry_response resp;
+	int rc = -1;
+
+	req.method = "GET";
+	req.url = url;
+	req.accept = MANIFEST_ACCEPT;
+	req.scope = scope;
+	registry_response_init(&resp, OCI_MANIFEST_MAX);
+	if (registry_http_do(c, t->host, &req, &resp, err) < 0)
+		goto out;
+	if (resp.status != 200) {
+		registry_http_status_error(&resp, t->host->name, what, err);
+		goto out;
+	}
+	oci_digest_buf(resp.body.data ? resp.body.data : "", resp.body.len, digest);
+	if (registry_digest_valid(reference) && strcmp(reference, digest) != 0) {
+		pn_error_set(err, PN_ERR_DIGEST, "%s: content has digest `%s`", what, digest);
+		goto out;
+	}
+	if (resp.docker_digest && strncmp(resp.docker_digest, "sha256:", 7) == 0 &&
+	    strcmp(resp.docker_digest, digest) != 0) {
+		pn_error_set(err, PN_ERR_DIGEST, "%s: registry says `%s`, content has `%s`", what,
+			     resp.docker_digest, digest);
+		goto out;
+	}
+	*media_type = media_type_of(&resp);
+	*len = resp.body.len;
+	*data = pn_buf_steal(&resp.body, NULL);
+	if (!*data)
+		*data = xstrdup("");
+	rc = 0;
+out:
+	registry_response_release(&resp);
+	return rc;
+}
+
+/* a small blob (config) into memory, verified */
+static int fetch_blob_mem(struct registry_client *c, struct registry_target *t,
+			  const char *digest, size_t max, char **out, size_t *len,
+			  struct pn_error **err)
+{
+	struct registry_request req = REGISTRY_REQUEST_INIT;
+	cleanup_free char *url = xasprintf("/v2/%s/blobs/%s", t->repository, digest);
+	cleanup_free char *scope = registry_scope_pull(t->repository);
+	cleanup_free char *what = xasprintf("blob `%s`", digest);
+	struct registry_response resp;
+	oci_digest_t got;
+	int rc = -1;
+
+	req.method = "GET";
+	req.url = url;
+	req.scope = scope;
+	registry_response_init(&resp, max);
+	for (int attempt = 0;; attempt++) {
+		if (registry_http_do(c, t->host, &req, &resp, err) < 0)
+			goto out;
+		if (resp.status != 200) {
+			registry_http_status_error(&resp, t->host->name, what, err);
+			goto out;
+		}
+		oci_digest_buf(resp.body.data ? resp.body.data : "", resp.body.len, got);
+		if (strcmp(got, digest) == 0)
+			break;
+		if (attempt >= c->opts.retries) {
+			pn_error_set(err, PN_ERR_DIGEST, "%s: content has digest `%s`", what, got);
+			goto out;
+		}
+		registry_backoff(attempt, NULL);
+	}
+	*len = resp.body.len;
+	*out = pn_buf_steal(&resp.body, NULL);
+	rc = 0;
+out:
+	registry_response_release(&resp);
+	return rc;
+}
+
+/* ------------------------------------------------------- parallel blobs */
+struct fetch;
+struct xfer {
+	struct fetch *f;
+	const struct registry_blob_want *want;
+	CURL *e;
+	struct curl_slist *hdrs;
+	struct oci_blob_writer *w;
+	struct registry_response resp;  /* headers; body only for errors */
+	char errbuf[CURL_ERROR_SIZE];
+	int attempts;
+	bool active, done, refreshed;
+	int64_t retry_at, start_ms, offset;
+	struct pn_error *werr;
+};
+
+struct fetch {
+	struct registry_client *c;
+	struct registry_target *t;
+	struct oci_layout *l;
+	CURLM *m;
+	char *auth, *scope;
+	struct xfer *x;
+	size_t n, n_done;
+	int active;
+	int64_t bytes, start_ms;
+};
+
+static size_t xfer_write_cb(char *buf, size_t size, size_t n, void *data)
+{
+	struct xfer *x = data;
+	size_t len = size * n;
+	long status = 0;
+
+	curl_easy_getinfo(x->e, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 200 && status != 206) {
+		pn_buf_append(&x->resp.body, buf, len, NULL); /* error body, bounded */
+		return len;
+	}
+	if (status == 200 && x->offset > 0) {
+		/* the server ignored our Range: the body is the whole blob again */
+		oci_blob_writer_free(x->w);
+		x->offset = 0;
+		x->w = oci_layout_blob_begin(x->f->l, &x->werr);
+		if (!x->w)
+			return 0;
+	}
+	if (oci_blob_writer_size(x->w) + (int64_t)len > x->want->size) {
+		pn_error_set(&x->werr, PN_ERR_DIGEST, "more bytes than the expected %lld",
+			     (long long)x->want->size);
+		return 0;
+	}
+	if (oci_blob_writer_write(x->w, buf, len, &x->werr) < 0)
+		return 0;
+	return len;
+}
+
+static int xfer_start(struct fetch *f, struct xfer *x, struct pn_error **err)
+{
+	cleanup_free char *url = registry_url(f->t->host, "/v2/%s/blobs/%s", f->t->repository,
+					      x->want->digest);
+	char range[64];
+
+	if (!x->w) {
+		x->w = oci_layout_blob_begin(f->l, err);
+		if (!x->w)
+			return -1;
+	}
+	x->offset = oci_blob_writer_size(x->w);
+	registry_response_release(&x->resp);
+	registry_response_init(&x->resp, REGISTRY_ERROR_BODY_MAX);
+	x->e = curl_easy_init();
+	registry_easy_setup(f->c, f->t->host, x->e);
+	curl_easy_setopt(x->e, CURLOPT_URL, url);
+	curl_slist_free_all(x->hdrs);
+	x->hdrs = f->auth ? curl_slist_append(NULL, f->auth) : NULL;
+	curl_easy_setopt(x->e, CURLOPT_HTTPHEADER, x->hdrs);
+	curl_easy_setopt(x->e, CURLOPT_ERRORBUFFER, x->errbuf);
+	curl_easy_setopt(x->e, CURLOPT_HEADERFUNCTION, registry_header_cb);
+	curl_easy_setopt(x->e, CURLOPT_HEADERDATA, &x->resp);
+	curl_easy_setopt(x->e, CURLOPT_WRITEFUNCTION, xfer_write_cb);
+	curl_easy_setopt(x->e, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(x->e, CURLOPT_PRIVATE, x);
+	if (x->offset > 0) {
+		snprintf(range, sizeof(range), "%lld-", (long long)x->offset);
+		curl_easy_setopt(x->e, CURLOPT_RANGE, range);
+		pn_debug("blob %s: resuming at byte %lld", x->want->digest, (long long)x->offset);
+	}
+	x->errbuf[0] = '\0';
+	if (!x->start_ms)
+		x->start_ms = registry_now_ms();
+	curl_multi_add_handle(f->m, x->e);
+	x->active = true;
+	f->active++;
+	return 0;
+}
+
+static void xfer_stop(struct fetch *f, struct xfer *x)
+{
+	if (!x->e)
+		return;
+	curl_multi_remove_handle(f->m, x->e);
+	curl_easy_cleanup(x->e);
+	x->e = NULL;
+	if (x->active) {
+		x->active = false;
+		f->active--;
+	}
+}
+
+static void xfer_progress(struct fetch *f, struct xfer *x)
+{
+	double secs = (double)(registry_now_ms() - x->start_ms) / 1000.0;
+	double rate = secs > 0 ? (double)x->want->size / secs / 1048576.0 : 0;
+	char fields[256];
+
+	f->bytes += x->want->size;
+	if (!f->c->opts.progress)
+		return;
+	snprintf(fields, sizeof(fields),
+		 "\"digest\":\"%s\",\"bytes\":%lld,\"seconds\":%.3f,\"mib_per_s\":%.1f",
+		 x->want->digest, (long long)x->want->size, secs, rate);
+	pn_progress_event("blob-pulled", fields, "pulled %.19s (%.1f MiB, %.1f MiB/s)",
+			  x->want->digest, (double)x->want->size / 1048576.0, rate);
+}
+
+/* the transfer ended: commit, schedule a retry, or fail */
+static int xfer_finish(struct fetch *f, struct xfer *x, CURLcode rc, struct pn_error **err)
+{
+	long status = 0;
+	bool retry;
+	oci_digest_t got;
+
+	curl_easy_getinfo(x->e, CURLINFO_RESPONSE_CODE, &status);
+	xfer_stop(f, x);
+	if (rc == CURLE_OK && (status == 200 || status == 206)) {
+		struct pn_error *e = NULL;
+		if (oci_blob_writer_commit(x->w, x->want->digest, x->want->size, got, &e) == 0) {
+			oci_blob_writer_free(x->w);
+			x->w = NULL;
+			x->done = true;
+			f->n_done++;
+			registry_client_remember_blob(f->c, f->t->host->name, f->t->repository,
+						      x->want->digest);
+			xfer_progress(f, x);
+			return 0;
+		}
+		/* corrupt or truncated content: never stored; fetch it again whole */
+		pn_error_free(x->werr);
+		x->werr = e;
+		oci_blob_writer_free(x->w);
+		x->w = NULL;
+		retry = true;
+	} else if (rc == CURLE_OK && status == 401 && !x->refreshed) {
+		x->refreshed = true;
+		free(f->auth);
+		f->auth = NULL;
+		if (registry_auth_header(f->c, f->t->host, f->scope, true, &f->auth, err) < 0)
+			return -1;
+		return xfer_start(f, x, err);
+	} else if (rc == CURLE_OK && !registry_status_transient(status)) {
+		cleanup_free char *what = xasprintf("blob `%s`", x->want->digest);
+		return registry_http_status_error(&x->resp, f->t->host->name, what, err);
+	} else if (x->werr && x->werr->code != PN_ERR_DIGEST) {
+		*err = x->werr;
+		x->werr = NULL;
+		return -1;
+	} else {
+		if (x->werr) { /* oversized: start again */
+			oci_blob_writer_free(x->w);
+			x->w = NULL;
+		}
+		retry = rc == CURLE_OK || registry_curl_transient(rc) || rc == CURLE_WRITE_ERROR;
+		if (!retry) {
+			registry_curl_error(rc, x->errbuf, "", err);
+			return pn_error_wrap(err, "blob `%s`", x->want->digest);
+		}
+	}
+	if (++x->attempts > f->c->opts.retries) {
+		if (x->werr) {
+			*err = x->werr;
+			x->werr = NULL;
+		} else if (rc != CURLE_OK) {
+			registry_curl_error(rc, x->errbuf, "", err);
+		} else {
+			cleanup_free char *what = xasprintf("blob `%s`", x->want->digest);
+			return registry_http_status_error(&x->resp, f->t->host->name, what, err);
+		}
+		return pn_error_wrap(err, "blob `%s`: gave up after %d attempts", x->want->digest,
+				     x->attempts);
+	}
+	pn_debug("blob %s: attempt %d failed (%s, HTTP %ld); retrying", x->want->digest, x->attempts,
+		 rc != CURLE_OK ? curl_easy_strerror(rc) : x->werr ? x->werr->msg : "status", status);
+	pn_error_free(x->werr);
+	x->werr = NULL;
+	{
+		int64_t ms = (int64_t)200 << (x->attempts < 6 ? x->attempts : 6);
+		if (x->resp.retry_after && *x->resp.retry_after >= '0' && *x->resp.retry_after <= '9')
+			ms = strtol(x->resp.retry_after, NULL, 10) * 1000;
+		if (ms > 60000)
+			ms = 60000;
+		x->retry_at = registry_now_ms() + ms;
+	}
+	return 0;
+}
+
+static int fetch_start_more(struct fetch *f, struct pn_error **err)
+{
+	int64_t now = registry_now_ms();
+
+	for (size_t i = 0; i < f->n && f->active < f->c->opts.parallel; i++) {
+		struct xfer *x = &f->x[i];
+		if (x->done || x->active || x->retry_at > now)
+			continue;
+		if (xfer_start(f, x, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int fetch_loop(struct fetch *f, struct pn_error **err)
+{
+	int running = 0, left;
+	CURLMsg *msg;
+
+	while (f->n_done < f->n) {
+		if (fetch_start_more(f, err) < 0)
+			return -1;
+		curl_multi_perform(f->m, &running);
+		while ((msg = curl_multi_info_read(f->m, &left))) {
+			struct xfer *x = NULL;
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+			if (xfer_finish(f, x, msg->data.result, err) < 0)
+				return -1;
+		}
+		if (f->n_done < f->n)
+			curl_multi_poll(f->m, NULL, 0, 100, NULL);
+	}
+	return 0;
+}
+
+static void fetch_release(struct fetch *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		struct xfer *x = &f->x[i];
+		xfer_stop(f, x);
+		oci_blob_writer_free(x->w);
+		curl_slist_free_all(x->hdrs);
+		registry_response_release(&x->resp);
+		pn_error_free(x->werr);
+	}
+	free(f->x);
+	if (f->auth)
+		explicit_bzero(f->auth, strlen(f->auth));
+	free(f->auth);
+	free(f->scope);
+	if (f->m)
+		curl_multi_cleanup(f->m);
+}
+
+int registry_fetch_blobs(struct registry_client *c, struct registry_target *t,
+			 struct oci_layout *l, const struct registry_blob_want *want, size_t n,
+			 struct pn_error **err)
+{
+	struct fetch f = { .c = c, .t = t, .l = l };
+	int rc = -1;
+
+	f.x = xcalloc(n + 1, sizeof(*f.x));
+	for (size_t i = 0; i < n; i++) {
+		f.x[i].want = &want[i];
+		f.x[i].f = &f;
+		if (oci_layout_has_blob(l, want[i].digest)) {
+			f.x[i].done = true;
+			f.n_done++;
+			registry_client_remember_blob(c, t->host->name, t->repository, want[i].digest);
+		}
+	}
+	f.n = n;
+	f.scope = registry_scope_pull(t->repository);
+	if (f.n_done < n) {
+		if (registry_auth_header(c, t->host, f.scope, false, &f.auth, err) < 0)
+			goto out;
+		f.m = curl_multi_init();
+		f.start_ms = registry_now_ms();
+		rc = fetch_loop(&f, err);
+		if (rc == 0 && c->opts.progress && f.bytes > 0) {
+			double secs = (double)(registry_now_ms() - f.start_ms) / 1000.0;
+			char fields[160];
+			snprintf(fields, sizeof(fields), "\"bytes\":%lld,\"seconds\":%.3f,\"mib_per_s\":%.1f",
+				 (long long)f.bytes, secs, secs > 0 ? (double)f.bytes / secs / 1048576.0 : 0);
+			pn_progress_event("blobs-pulled", fields, "pulled %.1f MiB in %.1f s",
+					  (double)f.bytes / 1048576.0, secs);
+		}
+	} else {
+		rc = 0;
+	}
+out:
+	fetch_release(&f);
+	return rc;
+}
+
+/* ------------------------------------------------------------ operations */
+/* the manifest for the client's platform: follows an index / list */
+int registry_resolve_manifest(struct registry_client *c, struct registry_target *t, char **mt,
+			      char **data, size_t *len, oci_digest_t dg, struct pn_error **err)
+{
+	enum oci_doc_kind kind;
+	struct oci_index ix;
+	const struct oci_descriptor *sel = NULL;
+	cleanup_free char *child = NULL;
+	int rc;
+
+	if (registry_fetch_manifest(c, t, registry_ref_reference(&t->ref), mt, data, len, dg, err) < 0)
+		return -1;
+	if (oci_doc_kind(*mt, *data, *len, &kind, err) < 0)
+		goto fail;
+	if (kind == OCI_DOC_MANIFEST)
+		return 0;
+	if (oci_index_parse(*data, *len, &ix, err) < 0)
+		goto fail;
+	rc = oci_index_select_platform(&ix, c->opts.platform, &sel, err);
+	if (rc == 0)
+		child = xstrdup(sel->digest);
+	oci_index_release(&ix);
+	if (rc < 0)
+		goto fail;
+	free(*mt);
+	free(*data);
+	*mt = NULL;
+	*data = NULL;
+	if (registry_fetch_manifest(c, t, child, mt, data, len, dg, err) < 0)
+		return -1;
+	if (oci_doc_kind(*mt, *data, *len, &kind, err) < 0)
+		goto fail;
+	if (kind != OCI_DOC_MANIFEST) {
+		pn_error_set(err, PN_ERR_UNSUPPORTED, "index `%s` lists another index for %s", dg,
+			     c->opts.platform);
+		goto fail;
+	}
+	return 0;
+fail:
+	free(*mt);
+	free(*data);
+	*mt = *data = NULL;
+	return -1;
+}
+
+static int manifest_wants(const struct oci_manifest *m, struct registry_blob_want **out,
+			  size_t *n, struct pn_error **err)
+{
+	struct registry_blob_want *w = xcalloc(m->n_layers + 1, sizeof(*w));
+
+	if (m->config.size < 0 || (size_t)m->config.size > OCI_CONFIG_MAX) {
+		free(w);
+		return pn_error_set(err, PN_ERR_TOO_LARGE, "config size %lld is out of range",
+				    (long long)m->config.size);
+	}
+	memcpy(w[0].digest, m->config.digest, sizeof(w[0].digest));
+	w[0].size = m->config.size;
+	for (size_t i = 0; i < m->n_layers; i++) {
+		if (m->layers[i].size < 0) {
+			free(w);
+			return pn_error_set(err, PN_ERR_INVALID, "layer %zu has a negative size", i);
+		}
+		memcpy(w[i + 1].digest, m->layers[i].digest, sizeof(w[i + 1].digest));
+		w[i + 1].size = m->layers[i].size;
+	}
+	*out = w;
+	*n = m->n_layers + 1;
+	return 0;
+}
+
+static int pull_from_registry(struct registry_client *c, struct registry_target *t,
+			      struct oci_layout *dst, const char *tag, struct oci_descriptor *out,
+			      struct pn_error **err)
+{
+	cleanup_free char *mt = NULL, *data = NULL;
+	cleanup_free struct registry_blob_want *want = NULL;
+	struct oci_manifest m;
+	struct oci_descriptor d;
+	oci_digest_t dg;
+	size_t len = 0, n = 0;
+	int rc = -1;
+
+	oci_manifest_init(&m);
+	oci_descriptor_init(&d);
+	if (registry_resolve_manifest(c, t, &mt, &data, &len, dg, err) < 0)
+		return -1;
+	if (oci_manifest_parse(data, len, &m, err) < 0 || manifest_wants(&m, &want, &n, err) < 0)
+		goto out;
+	if (registry_fetch_blobs(c, t, dst, want, n, err) < 0)
+		goto out;
+	if (oci_layout_put_blob(dst, data, len, dg, NULL, err) < 0)
+		goto out;
+	d.media_type = xstrdup(*mt ? mt : m.media_type ? m.media_type : OCI_MT_MANIFEST);
+	memcpy(d.digest, dg, sizeof(dg));
+	d.size = (int64_t)len;
+	if (tag && oci_layout_tag(dst, tag, &d, err) < 0)
+		goto out;
+	if (out)
+		oci_descriptor_copy(out, &d);
+	rc = 0;
+out:
+	oci_manifest_release(&m);
+	oci_descriptor_release(&d);
+	return rc;
+}
+
+int registry_pull(struct registry_client *c, const char *ref, struct oci_layout *dst,
+		  const char *tag, struct oci_descriptor *out, struct pn_error **err)
+{
+	struct registry_target t;
+	int rc;
+
+	if (registry_target_resolve(c, ref, &t, err) < 0)
+		return -1;
+	if (t.layout_dir)
+		rc = registry_mirror_layout_copy(c, &t, dst, tag, out, err);
+	else
+		rc = pull_from_registry(c, &t, dst, tag, out, err);
+	registry_target_release(&t);
+	return rc < 0 ? pn_error_wrap(err, "pull `%s`", ref) : 0;
+}
+
+static int inspect_registry(struct registry_client *c, struct registry_target *t,
+			    struct oci_image *out, struct pn_error **err)
+{
+	cleanup_free char *mt = NULL, *data = NULL, *cdata = NULL;
+	oci_digest_t dg;
+	size_t len = 0, clen = 0;
+
+	if (registry_resolve_manifest(c, t, &mt, &data, &len, dg, err) < 0)
+		return -1;
+	oci_image_release(out);
+	oci_image_init(out);
+	if (oci_manifest_parse(data, len, &out->manifest, err) < 0)
+		return -1;
+	out->desc.media_type = xstrdup(*mt ? mt : OCI_MT_MANIFEST);
+	memcpy(out->desc.digest, dg, sizeof(dg));
+	out->desc.size = (int64_t)len;
+	if (fetch_blob_mem(c, t, out->manifest.config.digest, OCI_CONFIG_MAX, &cdata, &clen, err) < 0)
+		return -1;
+	return oci_config_parse(cdata, clen, &out->config, err);
+}
+
+int registry_inspect(struct registry_client *c, const char *ref, struct oci_image *out,
+		     struct pn_error **err)
+{
+	struct registry_target t;
+	int rc;
+
+	if (registry_location_is_layout(ref)) {
+		cleanup_free char *dir = NULL, *lref = NULL;
+		struct oci_layout *l = NULL;
+		if (oci_ref_parse_layout(ref, &dir, &lref, err) < 0 || oci_layout_open(dir, 0, &l, err) < 0)
+			return pn_error_wrap(err, "inspect `%s`", ref);
+		oci_image_release(out);
+		rc = oci_image_load(l, lref, c->opts.platform, out, err);
+		oci_layout_free(l);
+		return rc < 0 ? pn_error_wrap(err, "inspect `%s`", ref) : 0;
+	}
+	if (registry_target_resolve(c, ref, &t, err) < 0)
+		return -1;
+	if (t.layout_dir)
+		rc = registry_mirror_layout_load(c, &t, out, err);
+	else
+		rc = inspect_registry(c, &t, out, err);
+	registry_target_release(&t);
+	return rc < 0 ? pn_error_wrap(err, "inspect `%s`", ref) : 0;
+}
+
+int registry_manifest_get(struct registry_client *c, const char *ref, char **media_type,
+			  char **out, size_t *len, oci_digest_t digest, struct pn_error **err)
+{
+	struct registry_target t;
+	int rc;
+
+	if (registry_target_resolve(c, ref, &t, err) < 0)
+		return -1;
+	if (t.layout_dir)
+		rc = pn_error_set(err, PN_ERR_UNSUPPORTED, "`%s` is mirrored to a layout", ref);
+	else
+		rc = registry_fetch_manifest(c, &t, registry_ref_reference(&t.ref), media_type, out,
+					     len, digest, err);
+	registry_target_release(&t);
+	return rc < 0 ? pn_error_wrap(err, "inspect `%s`", ref) : 0;
+}
+
+int registry_exists(struct registry_client *c, const char *ref, bool *exists,
+		    struct pn_error **err)
+{
+	struct registry_request req = REGISTRY_REQUEST_INIT;
+	struct registry_response resp;
+	struct registry_target t;
+	cleanup_free char *url = NULL, *scope = NULL, *what = NULL;
+	int rc = -1;
+
+	*exists = false;
+	if (registry_target_resolve(c, ref, &t, err) < 0)
+		return -1;
+	if (t.layout_dir) {
+		rc = registry_mirror_layout_exists(c, &t, exists, err);
+		registry_target_release(&t);
+		return rc;
+	}
+	url = xasprintf("/v2/%s/manifests/%s", t.repository, registry_ref_reference(&t.ref));
+	scope = registry_scope_pull(t.repository);
+	what = xasprintf("check `%s`", ref);
+	req.method = "HEAD";
+	req.url = url;
+	req.accept = MANIFEST_ACCEPT;
+	req.scope = scope;
+	registry_response_init(&resp, REGISTRY_ERROR_BODY_MAX);
+	if (registry_http_do(c, t.host, &req, &resp, err) < 0) {
+		pn_error_wrap(err, "check `%s`", ref);
+	} else if (resp.status == 200) {
+		*exists = true;
+		rc = 0;
+	} else if (resp.status == 404) {
+		rc = 0;
+	} else {
+		registry_http_status_error(&resp, t.host->name, what, err);
+	}
+	registry_response_release(&resp);
+	registry_target_release(&t);
+	return rc;
+}

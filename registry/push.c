@@ -1,0 +1,424 @@
+/* push.c - blobs (HEAD skip, cross-repo mount, monolithic or chunked upload
+ * resuming from the registry's offset) and manifests (children first). */
+#include "registry/internal.h"
+#include "common/cleanup.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define UPLOAD_RESTARTS_MAX 3
+
+struct pusher {
+	struct registry_client *c;
+	struct registry_target *t;
+	struct oci_layout *src;
+	char *scope;
+	int64_t bytes_sent, start_ms;
+	size_t skipped, mounted, uploaded;
+};
+
+static char *abs_location(struct registry_host *h, const char *loc)
+{
+	if (strncmp(loc, "http://", 7) == 0 || strncmp(loc, "https://", 8) == 0)
+		return xstrdup(loc);
+	return xasprintf("%s%s%s", h->base, *loc == '/' ? "" : "/", loc);
+}
+
+/* do + require one of two statuses; the body of other answers becomes the error */
+static int call(struct pusher *p, struct registry_request *req, struct registry_response *resp,
+		long want1, long want2, const char *what, struct pn_error **err)
+{
+	if (!req->scope)
+		req->scope = p->scope;
+	if (registry_http_do(p->c, p->t->host, req, resp, err) < 0)
+		return pn_error_wrap(err, "%s", what);
+	if (resp->status != want1 && resp->status != want2)
+		return registry_http_status_error(resp, p->t->host->name, what, err);
+	return 0;
+}
+
+static int blob_exists(struct pusher *p, const char *digest, bool *exists, struct pn_error **err)
+{
+	struct registry_request req = REGISTRY_REQUEST_INIT;
+	struct registry_response resp;
+	cleanup_free char *url = xasprintf("/v2/%s/blobs/%s", p->t->repository, digest);
+	int rc;
+
+	req.method = "HEAD";
+	req.url = url;
+	registry_response_init(&resp, REGISTRY_ERROR_BODY_MAX);
+	rc = call(p, &req, &resp, 200, 404, "check blob", err);
+	*exists = rc == 0 && resp.status == 200;
+	registry_response_release(&resp);
+	return rc;
+}
+
+/* POST an upload (or a mount); *location is the session URL, or NULL when mounted */
+static int upload_start(struct pusher *p, const char *digest, const char *from, char **location,
+			struct pn_error **err)
+{
+	struct registry_request req = REGISTRY_REQUEST_INIT;
+	struct registry_response resp;
+	cleanup_free char *url = NULL, *scope = NULL;
+	int rc;
+
+	*location = NULL;
+	if (from) {
+		url = xasprintf("/v2/%s/blobs/uploads/?mount=%s&from=%s", p->t->repository, digest, from);
+		scope = xasprintf("%s repository:%s:pull", p->scope, from);
+		req.scope = scope;
+	} else {
+		url = xasprintf("/v2/%s/blobs/uploads/", p->t->repository);
+	}
+	req.method = "POST";
+	req.url = url;
+	registry_response_init(&resp, REGISTRY_ERROR_BODY_MAX);
+	rc = call(p, &req, &resp, 202, 201, "start upload", err);
+	if (rc == 0 && resp.status == 202) {
+		if (!resp.location)
+			rc = pn_error_set(err, PN_ERR_GENERIC, "start upload: registry gave no Location");
+		else
+			*location = abs_location(p->t->host, resp.location);
+	}
+	registry_response_release(&resp);
+	return rc;
+}
+
+static char *with_digest(const char *loc, const char *digest)
+{
+	return xasprintf("%s%cdigest=%s", loc, strchr(loc, '?') ? '&' : '?', digest);
+}
+
+static int upload_monolithic(struct pusher *p, const char *loc, int fd, int64_t size,
+			     const char *digest, struct pn_error **err)
+{
+	struct registry_request req = REGISTRY_REQUEST_INIT;
+	struct registry_response resp;
+	cleanup_free char *url = with_digest(loc, digest);
+	int rc;
+
+	req.method = "PUT";
+	req.url = url;
+	req.content_type = "application/octet-stream";
+	req.body_fd = fd;
+	req.body_len = (size_t)size;
+	req.no_retry = true; /* a failed PUT restarts the whole upload */
+	registry_response_init(&resp, REGISTRY_ERROR_BODY_MAX);
+	rc = call(p, &req, &resp, 201, 204, "upload blob", err);
+	registry_response_release(&resp);
+	if (rc == 0)
+		p->bytes_sent += size;
+	return rc;
+}
+
+/* GET the upload status: the offset the registry has, and the new Location */
+static int upload_offset(struct pusher *p, char **loc, int64_t *offset, struct pn_error **err)
+{
+	struct registry_request req = REGISTRY_REQUEST_INIT;
+	struct registry_response resp;
+	int rc;
+
+	req.method = "GET";
+	req.url = *loc;
+	registry_response_init(&resp, REGISTRY_ERROR_BODY_MAX);
+	rc = call(p, &req, &resp, 204, 200, "upload status", err);
+	if (rc == 0) {
+		const char *r = resp.range ? strchr(resp.range, '-') : NULL;
+		long long end = r ? strtoll(r + 1, NULL, 10) : -1;
+		/* "0-0" is what an empty session reports too */
+		*offset = end <= 0 && *offset == 0 ? 0 : end + 1;
+		if (resp.location) {
+			free(*loc);
+			*loc = abs_location(p->t->host, resp.location);
+		}
+	}
+	registry_response_release(&resp);
+	return rc;
+}
+
+static int patch_chunk(struct pusher *p, char **loc, int fd, int64_t off, int64_t n,
+		       struct pn_error **err)
+{
+	struct registry_request req = REGISTRY_REQUEST_INIT;
+	struct registry_response resp;
+	char range[64];
+	int rc;
+
+	snprintf(range, sizeof(range), "%lld-%lld", (long long)off, (long long)(off + n - 1));
+	req.method = "PATCH";
+	req.url = *loc;
+	req.content_type = "application/octet-stream";
+	req.content_range = range;
+	req.body_fd = fd;
+	req.body_off = off;
+	req.body_len = (size_t)n;
+	req.no_retry = true; /* the caller asks the registry where to resume */
+	registry_response_init(&resp, REGISTRY_ERROR_BODY_MAX);
+	rc = call(p, &req, &resp, 202, 204, "upload chunk", err);
+	p->bytes_sent += n;
+	if (rc == 0 && resp.location) {
+		free(*loc);
+		*loc = abs_location(p->t->host, resp.location);
+	}
+	registry_response_release(&resp);
+	return rc;
+}
+
+static int upload_chunked(struct pusher *p, char **loc, int fd, int64_t size, const char *digest,
+			  struct pn_error **err)
+{
+	struct registry_request req = REGISTRY_REQUEST_INIT;
+	struct registry_response resp;
+	cleanup_free char *url = NULL;
+	int64_t off = 0, chunk = (int64_t)p->c->opts.chunk_size;
+	int failures = 0, rc;
+
+	while (off < size) {
+		int64_t n = size - off < chunk ? size - off : chunk;
+		struct pn_error *e = NULL;
+		if (patch_chunk(p, loc, fd, off, n, &e) == 0) {
+			off += n;
+			failures = 0;
+			continue;
+		}
+		if (e->code == PN_ERR_AUTH || ++failures > p->c->opts.retries) {
+			*err = e;
+			return -1;
+		}
+		pn_debug("chunk at %lld failed (%s); asking the registry where to resume",
+			 (long long)off, e->msg);
+		pn_error_free(e);
+		registry_backoff(failures - 1, NULL);
+		int64_t have = off;
+		if (upload_offset(p, loc, &have, err) < 0)
+			return -1;
+		if (have > size)
+			return pn_error_set(err, PN_ERR_GENERIC, "registry reports %lld bytes of %lld",
+					    (long long)have, (long long)size);
+		pn_debug("registry has %lld bytes; resuming there", (long long)have);
+		off = have;
+	}
+	url = with_digest(*loc, digest);
+	req.method = "PUT";
+	req.url = url;
+	registry_response_init(&resp, REGISTRY_ERROR_BODY_MAX);
+	rc = call(p, &req, &resp, 201, 204, "finish upload", err);
+	registry_response_release(&resp);
+	return rc;
+}
+
+static void push_event(struct pusher *p, const char *ev, const char *digest, int64_t size,
+		       int64_t start_ms)
+{
+	double secs = (double)(registry_now_ms() - start_ms) / 1000.0;
+	double rate = secs > 0 ? (double)size / secs / 1048576.0 : 0;
+	char fields[256];
+
+	if (!p->c->opts.progress)
+		return;
+	snprintf(fields, sizeof(fields),
+		 "\"digest\":\"%s\",\"bytes\":%lld,\"seconds\":%.3f,\"mib_per_s\":%.1f", digest,
+		 (long long)size, secs, rate);
+	pn_progress_event(ev, fields, "%s %.19s (%.1f MiB%s)",
+			  strcmp(ev, "blob-pushed") == 0 ? "pushed" :
+			  strcmp(ev, "blob-mounted") == 0 ? "mounted" : "exists",
+			  digest, (double)size / 1048576.0, strcmp(ev, "blob-pushed") == 0 ? "" : ", skipped");
+}
+
+static int push_blob(struct pusher *p, const char *digest, struct pn_error **err)
+{
+	cleanup_close int fd = -1;
+	cleanup_free char *loc = NULL;
+	const char *from;
+	int64_t size = 0, t0 = registry_now_ms();
+	bool exists = false;
+
+	if (blob_exists(p, digest, &exists, err) < 0)
+		return -1;
+	if (exists) {
+		p->skipped++;
+		if (oci_layout_has_blob(p->src, digest)) {
+			int64_t sz = 0;
+			cleanup_close int f2 = -1;
+			if (oci_layout_open_blob(p->src, digest, &f2, &sz, NULL) == 0)
+				size = sz;
+		}
+		push_event(p, "blob-exists", digest, size, t0);
+		return 0;
+	}
+	if (oci_layout_open_blob(p->src, digest, &fd, &size, err) < 0)
+		return -1;
+	from = registry_client_blob_source(p->c, p->t->host->name, p->t->repository, digest);
+	for (int restart = 0;; restart++) {
+		struct pn_error *e = NULL;
+		int rc;
+		free(loc);
+		loc = NULL;
+		if (upload_start(p, digest, restart == 0 ? from : NULL, &loc, err) < 0)
+			return -1;
+		if (!loc) {
+			p->mounted++;
+			push_event(p, "blob-mounted", digest, size, t0);
+			return 0;
+		}
+		if ((size_t)size <= p->c->opts.monolithic_max)
+			rc = upload_monolithic(p, loc, fd, size, digest, &e);
+		else
+			rc = upload_chunked(p, &loc, fd, size, digest, &e);
+		if (rc == 0)
+			break;
+		if (e->code == PN_ERR_AUTH || e->code == PN_ERR_INVALID || restart >= UPLOAD_RESTARTS_MAX ||
+		    restart >= p->c->opts.retries) {
+			*err = e;
+			return -1;
+		}
+		pn_debug("upload of %s failed (%s); starting again", digest, e->msg);
+		pn_error_free(e);
+		registry_backoff(restart, NULL);
+	}
+	p->uploaded++;
+	registry_client_remember_blob(p->c, p->t->host->name, p->t->repository, digest);
+	push_event(p, "blob-pushed", digest, size, t0);
+	return 0;
+}
+
+static int put_manifest(struct pusher *p, const char *reference, const char *media_type,
+			const char *data, size_t len, struct pn_error **err)
+{
+	struct registry_request req = REGISTRY_REQUEST_INIT;
+	struct registry_response resp;
+	cleanup_free char *url = xasprintf("/v2/%s/manifests/%s", p->t->repository, reference);
+	int rc;
+
+	req.method = "PUT";
+	req.url = url;
+	req.content_type = media_type;
+	req.body = data;
+	req.body_len = len;
+	registry_response_init(&resp, REGISTRY_ERROR_BODY_MAX);
+	rc = call(p, &req, &resp, 201, 200, "put manifest", err);
+	registry_response_release(&resp);
+	return rc;
+}
+
+static const char *doc_media_type(const struct oci_descriptor *d, const char *data, size_t len,
+				  char **owned)
+{
+	cleanup_json json_t *j = NULL;
+	const char *mt;
+
+	if (d->media_type && *d->media_type)
+		return d->media_type;
+	j = json_loadb(data, len, 0, NULL);
+	mt = json_string_value(json_object_get(j, "mediaType"));
+	*owned = xstrdup(mt ? mt : OCI_MT_MANIFEST);
+	return *owned;
+}
+
+static int push_manifest_tree(struct pusher *p, const struct oci_descriptor *d,
+			      const char *reference, struct pn_error **err);
+
+static int push_index_children(struct pusher *p, const char *data, size_t len,
+			       struct pn_error **err)
+{
+	struct oci_index ix;
+	int rc = 0;
+
+	if (oci_index_parse(data, len, &ix, err) < 0)
+		return -1;
+	for (size_t i = 0; i < ix.n_manifests && rc == 0; i++)
+		rc = push_manifest_tree(p, &ix.manifests[i], ix.manifests[i].digest, err);
+	oci_index_release(&ix);
+	return rc;
+}
+
+static int push_image_blobs(struct pusher *p, const char *data, size_t len, struct pn_error **err)
+{
+	struct oci_manifest m;
+	int rc = 0;
+
+	if (oci_manifest_parse(data, len, &m, err) < 0)
+		return -1;
+	for (size_t i = 0; i < m.n_layers && rc == 0; i++)
+		rc = push_blob(p, m.layers[i].digest, err);
+	if (rc == 0)
+		rc = push_blob(p, m.config.digest, err);
+	oci_manifest_release(&m);
+	return rc;
+}
+
+static int push_manifest_tree(struct pusher *p, const struct oci_descriptor *d,
+			      const char *reference, struct pn_error **err)
+{
+	cleanup_free char *data = NULL, *owned_mt = NULL;
+	const char *mt;
+	enum oci_doc_kind kind;
+	size_t len = 0;
+	int rc;
+
+	if (oci_layout_read_blob(p->src, d->digest, OCI_MANIFEST_MAX, &data, &len, err) < 0)
+		return -1;
+	mt = doc_media_type(d, data, len, &owned_mt);
+	if (oci_doc_kind(mt, data, len, &kind, err) < 0)
+		return -1;
+	if (kind == OCI_DOC_INDEX)
+		rc = push_index_children(p, data, len, err);
+	else
+		rc = push_image_blobs(p, data, len, err);
+	if (rc < 0)
+		return -1;
+	return put_manifest(p, reference, mt, data, len, err);
+}
+
+static int push_to_registry(struct registry_client *c, struct registry_target *t,
+			    struct oci_layout *src, const struct oci_descriptor *d,
+			    struct pn_error **err)
+{
+	struct pusher p = { .c = c, .t = t, .src = src };
+	int rc;
+
+	p.scope = xasprintf("repository:%s:pull,push", t->repository);
+	p.start_ms = registry_now_ms();
+	rc = push_manifest_tree(&p, d, registry_ref_reference(&t->ref), err);
+	if (rc == 0 && c->opts.progress) {
+		double secs = (double)(registry_now_ms() - p.start_ms) / 1000.0;
+		char fields[200];
+		snprintf(fields, sizeof(fields),
+			 "\"bytes\":%lld,\"seconds\":%.3f,\"uploaded\":%zu,\"skipped\":%zu,\"mounted\":%zu",
+			 (long long)p.bytes_sent, secs, p.uploaded, p.skipped, p.mounted);
+		pn_progress_event("pushed", fields, "pushed %s (%zu uploaded, %zu skipped, %zu mounted, %.1f s)",
+				  d->digest, p.uploaded, p.skipped, p.mounted, secs);
+	}
+	free(p.scope);
+	return rc;
+}
+
+int registry_push(struct registry_client *c, struct oci_layout *src, const char *src_ref,
+		  const char *dst_ref, struct oci_descriptor *out, struct pn_error **err)
+{
+	struct registry_target t;
+	struct oci_descriptor d;
+	int rc = -1;
+
+	oci_descriptor_init(&d);
+	if (registry_target_resolve(c, dst_ref, &t, err) < 0)
+		return -1;
+	if (oci_layout_resolve(src, src_ref, &d, err) < 0)
+		goto out;
+	if (t.layout_dir) {
+		struct oci_layout *ml = NULL;
+		cleanup_free char *tag = xasprintf("%s:%s", t.ref.repository, t.ref.tag ? t.ref.tag : "latest");
+		if (oci_layout_open(t.layout_dir, OCI_LAYOUT_CREATE, &ml, err) < 0)
+			goto out;
+		rc = registry_layout_copy(c, src, src_ref, ml, tag, out, err);
+		oci_layout_free(ml);
+		goto out;
+	}
+	rc = push_to_registry(c, &t, src, &d, err);
+	if (rc == 0 && out)
+		oci_descriptor_copy(out, &d);
+out:
+	oci_descriptor_release(&d);
+	registry_target_release(&t);
+	return rc < 0 ? pn_error_wrap(err, "push `%s`", dst_ref) : 0;
+}

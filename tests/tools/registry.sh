@@ -1,0 +1,129 @@
+# tests/tools/registry.sh - start and stop Debian's docker-registry (the CNCF
+# distribution registry) on 127.0.0.1 for tests.  Source it after
+# tests/e2e/lib.sh (it uses $T, free_port, wait_port, at_exit):
+#
+#   . "$TEST_ROOT/tests/tools/registry.sh"
+#   registry_start plain          # or: tls | token
+#   pinion copy oci:$T/l:v1 $REGISTRY/demo:v1
+#
+# registry_start MODE [NAME] exports
+#   REGISTRY       127.0.0.1:PORT
+#   REGISTRY_MODE  plain | tls | token
+#   REGISTRY_DIR   its directory under $T (config, data, logs)
+#   REGISTRY_CA    (tls, token) the CA certificate (PEM) that signed the registry's certificate
+#   REGISTRY_USER, REGISTRY_PASS  (tls, token) valid credentials
+#   REGISTRY_TOKEN_URL (token) the token server's realm
+# and registers registry_stop with at_exit.  Several registries can run at
+# once when each gets a NAME (the exports describe the last one started).
+#   plain  HTTP, no auth
+#   tls    HTTPS with a CA made here (openssl), htpasswd basic auth
+#   token  HTTPS like tls, bearer tokens from tests/tools/token_server.py
+#          (anonymous pull allowed, push needs REGISTRY_USER/REGISTRY_PASS)
+# registry_stop [NAME] stops it (done at exit anyway).
+
+_registry_tools=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# _registry_ca DIR: a CA and a server certificate for 127.0.0.1/localhost
+_registry_ca() {
+	local d=$1
+	[ -s "$d/ca.pem" ] && return 0
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=pinion test CA" \
+		-keyout "$d/ca.key" -out "$d/ca.pem" \
+		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+		>/dev/null 2>&1 || return 1
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+		-keyout "$d/server.key" -out "$d/server.csr" >/dev/null 2>&1 || return 1
+	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+		>"$d/server.ext"
+	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+		-days 2 -extfile "$d/server.ext" -out "$d/server.pem" >/dev/null 2>&1
+}
+
+# _registry_token_keys DIR: the token signing key and its self-signed certificate
+_registry_token_keys() {
+	local d=$1
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=pinion token issuer" \
+		-keyout "$d/token.key" -out "$d/token.pem" >/dev/null 2>&1
+}
+
+registry_start() {
+	local mode=${1:-plain} name=${2:-default} dir port tport secret
+	dir="$T/registry-$name"
+	rm -rf "$dir"; mkdir -p "$dir/data"
+	port=$(free_port)
+	secret=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	{
+		echo "version: 0.1"
+		echo "log:"
+		echo "  level: warn"
+		echo "  accesslog:"
+		echo "    disabled: true"
+		echo "storage:"
+		echo "  filesystem:"
+		echo "    rootdirectory: $dir/data"
+		echo "  delete:"
+		echo "    enabled: true"
+		echo "http:"
+		echo "  addr: 127.0.0.1:$port"
+		echo "  secret: $secret"
+	} >"$dir/config.yml"
+	unset REGISTRY_CA REGISTRY_USER REGISTRY_PASS REGISTRY_TOKEN_URL
+	case "$mode" in
+	plain) ;;
+	tls|token)
+		_registry_ca "$dir" || { echo "registry_start: openssl failed"; return 1; }
+		{
+			echo "  tls:"
+			echo "    certificate: $dir/server.pem"
+			echo "    key: $dir/server.key"
+		} >>"$dir/config.yml"
+		export REGISTRY_CA="$dir/ca.pem" REGISTRY_USER=pinion REGISTRY_PASS="pw-$secret"
+		;;
+	*) echo "registry_start: unknown mode '$mode' (plain, tls, token)"; return 2 ;;
+	esac
+	if [ "$mode" = tls ]; then
+		htpasswd -Bbn "$REGISTRY_USER" "$REGISTRY_PASS" >"$dir/htpasswd" 2>/dev/null
+		{
+			echo "auth:"
+			echo "  htpasswd:"
+			echo "    realm: pinion-test"
+			echo "    path: $dir/htpasswd"
+		} >>"$dir/config.yml"
+	fi
+	if [ "$mode" = token ]; then
+		_registry_token_keys "$dir" || return 1
+		tport=$(free_port)
+		export REGISTRY_TOKEN_URL="http://127.0.0.1:$tport/token"
+		{
+			echo "auth:"
+			echo "  token:"
+			echo "    realm: $REGISTRY_TOKEN_URL"
+			echo "    service: pinion-test-registry"
+			echo "    issuer: pinion-token-server"
+			echo "    rootcertbundle: $dir/token.pem"
+		} >>"$dir/config.yml"
+		"$PYTHON" "$_registry_tools/token_server.py" --port "$tport" \
+			--key "$dir/token.key" --cert "$dir/token.pem" \
+			--issuer pinion-token-server --service pinion-test-registry \
+			--user "$REGISTRY_USER" --password "$REGISTRY_PASS" --anonymous-pull \
+			--log "$dir/token.log" >"$dir/token.out" 2>&1 &
+		echo $! >"$dir/token.pid"
+		wait_port "$tport" 20 || { cat "$dir/token.out"; return 1; }
+	fi
+	docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
+	echo $! >"$dir/registry.pid"
+	at_exit "registry_stop $name"
+	wait_port "$port" 30 || { cat "$dir/registry.log"; return 1; }
+	export REGISTRY="127.0.0.1:$port" REGISTRY_MODE=$mode REGISTRY_DIR=$dir
+}
+
+registry_stop() {
+	local name=${1:-default} dir f
+	dir="$T/registry-$name"
+	for f in "$dir/registry.pid" "$dir/token.pid"; do
+		[ -s "$f" ] || continue
+		kill "$(cat "$f")" 2>/dev/null
+		rm -f "$f"
+	done
+	return 0
+}
