@@ -1,0 +1,163 @@
+/* test_assembler_wheel.c - the embedded cog wheel and COG_WHEEL selection */
+#include "tests/unit/tap.h"
+#include "assembler/wheel.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char *cache;
+
+static void t_embedded(void)
+{
+	size_t len = 0;
+	const char *name = NULL;
+	const char *data = wheel_embedded(&len, &name);
+
+	ok(len > 1000, "embedded wheel has content (%zu bytes)", len);
+	ok(len > 4 && memcmp(data, "PK\003\004", 4) == 0, "embedded wheel is a zip");
+	ok(name && strncmp(name, "cog-0.16.", 9) == 0, "name is a cog 0.16 wheel: %s", name);
+	ok(name && strstr(name, "+pinion." PN_VERSION "-py3-none-any.whl"),
+	   "name records pinion's version and the py3-none-any tag");
+}
+
+static void t_select_embedded(void)
+{
+	struct wheel_choice w = { 0 }, w2 = { 0 };
+	struct pn_error *err = NULL;
+	size_t len;
+	const char *name;
+	const void *data = wheel_embedded(&len, &name);
+	oci_digest_t want, have;
+	FILE *f;
+
+	oci_digest_buf(data, len, want);
+	ok_call(wheel_select(NULL, &w, &err), &err, "unset COG_WHEEL selects the embedded wheel");
+	ok(w.embedded, "marked embedded");
+	is_str(w.name, name, "file name of the embedded wheel");
+	is_str(w.digest, want, "digest of the embedded bytes");
+	ok(w.path && strncmp(w.path, cache, strlen(cache)) == 0, "written under the cache dir");
+	ok(w.path && oci_digest_file(w.path, have, NULL, NULL) == 0 && strcmp(have, want) == 0,
+	   "the file holds the embedded bytes");
+	f = fopen(w.path, "w");
+	if (f) {
+		fputs("corrupt", f);
+		fclose(f);
+	}
+	ok_call(wheel_select("cog", &w2, &err), &err, "COG_WHEEL=cog selects the embedded wheel");
+	ok(oci_digest_file(w2.path, have, NULL, NULL) == 0 && strcmp(have, want) == 0,
+	   "a damaged cached copy is rewritten");
+	wheel_choice_release(&w);
+	wheel_choice_release(&w2);
+	ok_call(wheel_select("", &w, &err), &err, "empty COG_WHEEL selects the embedded wheel");
+	ok(w.embedded, "empty is embedded");
+	wheel_choice_release(&w);
+}
+
+static void t_select_rejects(void)
+{
+	struct wheel_choice w = { 0 };
+	struct pn_error *err = NULL;
+
+	ok(wheel_select("coglet", &w, &err) < 0 && err && err->code == PN_ERR_INVALID &&
+		   strstr(err->msg, "no coglet wheel is embedded") && err->hint &&
+		   strstr(err->hint, "COG_WHEEL="),
+	   "coglet: clear error with a hint on pointing COG_WHEEL at a wheel");
+	pn_error_clear(&err);
+	ok_fail(wheel_select("http://example.com/cog-1-py3-none-any.whl", &w, &err), &err,
+		PN_ERR_INVALID, "plain http", "plain http refused");
+	ok_fail(wheel_select("ftp://example.com/cog-1-py3-none-any.whl", &w, &err), &err,
+		PN_ERR_INVALID, "unsupported URL scheme", "unknown scheme refused");
+	ok_fail(wheel_select("/nonexistent/cog-1-py3-none-any.whl", &w, &err), &err,
+		PN_ERR_NOT_FOUND, "/nonexistent", "missing file");
+	ok_fail(wheel_select(cache, &w, &err), &err, PN_ERR_INVALID, "regular file",
+		"a directory is refused");
+	ok_fail(wheel_select("https://example.com/dir/", &w, &err), &err, PN_ERR_INVALID,
+		"wheel file name", "URL without a wheel name refused");
+	ok_fail(wheel_select("https://example.com/cog-1-py3-none-any.whl#md5=ab", &w, &err), &err,
+		PN_ERR_INVALID, "#sha256", "unknown fragment refused");
+	ok_fail(wheel_select("https://example.com/cog-1-py3-none-any.whl#sha256=zz", &w, &err),
+		&err, PN_ERR_INVALID, NULL, "malformed pinned digest refused");
+}
+
+static void t_select_file(void)
+{
+	char *dir = tap_tmpdir();
+	cleanup_free char *path = NULL;
+	cleanup_free char *bad = pn_path_join(dir, "notawheel.zip");
+	struct wheel_choice w = { 0 };
+	struct pn_error *err = NULL;
+	size_t len;
+	const char *name;
+	oci_digest_t want;
+
+	const void *data = wheel_embedded(&len, &name);
+
+	oci_digest_buf(data, len, want);
+	ok_call(wheel_write_embedded(dir, &path, &err), &err, "write the embedded wheel");
+	ok_call(wheel_select(path, &w, &err), &err, "a local .whl path is selected");
+	is_str(w.name, name, "its base name");
+	is_str(w.digest, want, "its digest");
+	ok(!w.embedded && w.path && w.path[0] == '/', "absolute path, not embedded");
+	wheel_choice_release(&w);
+	pn_write_file_atomic(bad, "x", 1, 0644, NULL);
+	ok_fail(wheel_select(bad, &w, &err), &err, PN_ERR_INVALID, "named like a wheel",
+		"a file not named like a wheel is refused");
+}
+
+static void t_fetch(void)
+{
+	char *dir = tap_tmpdir();
+	cleanup_free char *src = NULL, *url = NULL, *pinned = NULL, *badpin = NULL;
+	cleanup_free char *junk = pn_path_join(dir, "junk-1.0-py3-none-any.whl");
+	cleanup_free char *junk_url = NULL;
+	struct wheel_choice w = { 0 }, w2 = { 0 };
+	struct pn_error *err = NULL;
+	size_t len;
+	const char *name;
+	oci_digest_t want;
+
+	const void *data = wheel_embedded(&len, &name);
+
+	oci_digest_buf(data, len, want);
+	wheel_write_embedded(dir, &src, NULL);
+	url = xasprintf("file://%s", src);
+	ok_call(wheel_fetch_url(url, &w, &err), &err, "download a wheel by URL");
+	is_str(w.digest, want, "downloaded digest");
+	is_str(w.name, name, "name taken from the URL");
+	ok(w.path && strstr(w.path, "/wheels/url-") && access(w.path, R_OK) == 0,
+	   "stored in the URL cache: %s", w.path);
+	pinned = xasprintf("%s#sha256=%s", url, oci_digest_hex(want));
+	unlink(src);
+	ok_call(wheel_fetch_url(pinned, &w2, &err), &err,
+		"a cached, verified copy is reused with the source gone");
+	is_str(w2.path, w.path, "same cached file");
+	wheel_choice_release(&w2);
+	badpin = xasprintf("%s#sha256=%064d", url, 0);
+	ok_fail(wheel_fetch_url(badpin, &w2, &err), &err, PN_ERR_NOT_FOUND, NULL,
+		"wrong pin and no source: not found");
+	/* the source changes after the first download: the recorded digest catches it */
+	pn_write_file_atomic(src, "PK\003\004changed", 11, 0644, NULL);
+	pn_write_file_atomic(w.path, "corrupt", 7, 0644, NULL);
+	ok_fail(wheel_fetch_url(url, &w2, &err), &err, PN_ERR_DIGEST, "digest mismatch",
+		"a changed file is refused against the recorded digest");
+	ok_fail(wheel_fetch_url(pinned, &w2, &err), &err, PN_ERR_DIGEST, oci_digest_hex(want),
+		"a changed file is refused against the pinned digest");
+	pn_write_file_atomic(junk, "not a zip", 9, 0644, NULL);
+	junk_url = xasprintf("file://%s", junk);
+	ok_fail(wheel_fetch_url(junk_url, &w2, &err), &err, PN_ERR_INVALID, "not a wheel",
+		"a download that is not a zip is refused");
+	wheel_choice_release(&w);
+}
+
+int main(void)
+{
+	cache = tap_tmpdir();
+	setenv("PINION_CACHE_DIR", cache, 1);
+	TEST(t_embedded);
+	TEST(t_select_embedded);
+	TEST(t_select_rejects);
+	TEST(t_select_file);
+	TEST(t_fetch);
+	return tap_done();
+}
