@@ -11,6 +11,7 @@
 #   REGISTRY_MODE  plain | tls | token
 #   REGISTRY_DIR   its directory under $T (config, data, logs)
 #   REGISTRY_CA    (tls, token) the CA certificate (PEM) that signed the registry's certificate
+#   REGISTRY_CERT_DIR (tls, token) a directory with that CA as ca.crt (skopeo --cert-dir)
 #   REGISTRY_USER, REGISTRY_PASS  (tls, token) valid credentials
 #   REGISTRY_TOKEN_URL (token) the token server's realm
 # and registers registry_stop with at_exit.  Several registries can run at
@@ -20,6 +21,11 @@
 #   token  HTTPS like tls, bearer tokens from tests/tools/token_server.py
 #          (anonymous pull allowed, push needs REGISTRY_USER/REGISTRY_PASS)
 # registry_stop [NAME] stops it (done at exit anyway).
+#
+# fault_proxy_start NAME [fault_proxy.py options...] puts tests/tools/fault_proxy.py
+# in front of $REGISTRY (plain mode) and exports PROXY=127.0.0.1:PORT and
+# PROXY_STATS (its counters, JSON); fault_proxy_stat KEY prints one counter;
+# fault_proxy_stop NAME.
 
 _registry_tools=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -67,7 +73,7 @@ registry_start() {
 		echo "  addr: 127.0.0.1:$port"
 		echo "  secret: $secret"
 	} >"$dir/config.yml"
-	unset REGISTRY_CA REGISTRY_USER REGISTRY_PASS REGISTRY_TOKEN_URL
+	unset REGISTRY_CA REGISTRY_CERT_DIR REGISTRY_USER REGISTRY_PASS REGISTRY_TOKEN_URL
 	case "$mode" in
 	plain) ;;
 	tls|token)
@@ -77,7 +83,9 @@ registry_start() {
 			echo "    certificate: $dir/server.pem"
 			echo "    key: $dir/server.key"
 		} >>"$dir/config.yml"
-		export REGISTRY_CA="$dir/ca.pem" REGISTRY_USER=pinion REGISTRY_PASS="pw-$secret"
+		mkdir -p "$dir/certs" && cp "$dir/ca.pem" "$dir/certs/ca.crt"
+		export REGISTRY_CA="$dir/ca.pem" REGISTRY_CERT_DIR="$dir/certs"
+		export REGISTRY_USER=pinion REGISTRY_PASS="pw-$secret"
 		;;
 	*) echo "registry_start: unknown mode '$mode' (plain, tls, token)"; return 2 ;;
 	esac
@@ -125,5 +133,32 @@ registry_stop() {
 		kill "$(cat "$f")" 2>/dev/null
 		rm -f "$f"
 	done
+	return 0
+}
+
+fault_proxy_start() {
+	local name=$1 port dir
+	shift
+	dir="$T/proxy-$name"
+	rm -rf "$dir"; mkdir -p "$dir"
+	port=$(free_port)
+	"$PYTHON" "$_registry_tools/fault_proxy.py" --port "$port" --upstream "$REGISTRY" \
+		--stats "$dir/stats.json" "$@" >"$dir/proxy.log" 2>&1 &
+	echo $! >"$dir/proxy.pid"
+	at_exit "fault_proxy_stop $name"
+	wait_port "$port" 20 || { cat "$dir/proxy.log"; return 1; }
+	export PROXY="127.0.0.1:$port" PROXY_STATS="$dir/stats.json"
+}
+
+fault_proxy_stat() {
+	"$PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1])); k=sys.argv[2].split("."); v=d
+for p in k: v=v.get(p, 0) if isinstance(v, dict) else 0
+print(v)' "$PROXY_STATS" "$1"
+}
+
+fault_proxy_stop() {
+	local f="$T/proxy-$1/proxy.pid"
+	[ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null
+	rm -f "$f"
 	return 0
 }
