@@ -308,6 +308,11 @@ int oci_layer_writer_add_dir(struct oci_layer_writer *w, const char *path,
 			     mode_t mode, struct pn_error **err);
 int oci_layer_writer_add_whiteout(struct oci_layer_writer *w, const char *path,
 				  struct pn_error **err);
+/* copy every entry of a tar stream (plain, gzip or zstd; detected) read from
+ * fd into the layer, in the stream's order, with the writer's options
+ * (mtime clamp, owner/mode normalisation; overlay translation does not
+ * apply).  Paths are cleaned ("./", leading "/"); ".." is PN_ERR_INVALID. */
+int oci_layer_writer_add_tar(struct oci_layer_writer *w, int fd, struct pn_error **err);
 struct oci_layer_result {
 	struct oci_descriptor desc;      /* media type by compression, digest, size */
 	oci_digest_t diff_id;            /* sha256 of the uncompressed tar */

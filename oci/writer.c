@@ -613,3 +613,120 @@ int oci_layer_writer_finish(struct oci_layer_writer *w, struct oci_layer_result 
 	w->finished = true;
 	return 0;
 }
+
+/* ------------------------------------------------------------ tar input */
+/* "./a/b" -> "a/b"; ".." refused */
+static int tar_path_clean(const char *in, char **out, struct pn_error **err)
+{
+	cleanup_buf struct pn_buf b = PN_BUF_INIT;
+	const char *p = in;
+
+	while (*p) {
+		size_t n;
+
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return pn_error_set(err, PN_ERR_INVALID, "entry `%.200s`: `..` in the path", in);
+		if (n && !(n == 1 && p[0] == '.')) {
+			if (b.len)
+				pn_buf_append(&b, "/", 1, NULL);
+			pn_buf_append(&b, p, n, NULL);
+		}
+		p += n;
+	}
+	*out = pn_buf_steal(&b, NULL);
+	return 0;
+}
+
+/* fill a hole of a sparse entry up to offset `to` */
+static int write_zeros_to(struct oci_layer_writer *w, la_int64_t *pos, la_int64_t to,
+			  const char *path, struct pn_error **err)
+{
+	static const char zeros[65536];
+
+	while (*pos < to) {
+		size_t n = to - *pos > (la_int64_t)sizeof(zeros) ? sizeof(zeros) : (size_t)(to - *pos);
+
+		if (archive_write_data(w->a, zeros, n) < 0)
+			return archive_fail(w, "write tar data", err) < 0 ? pn_error_wrap(err, "`%s`", path) : -1;
+		*pos += (la_int64_t)n;
+	}
+	return 0;
+}
+
+static int copy_tar_entry(struct oci_layer_writer *w, struct archive *in, struct archive_entry *e,
+			  struct pn_error **err)
+{
+	cleanup_free char *path = NULL, *link = NULL;
+	const void *buf;
+	size_t size;
+	la_int64_t off, pos = 0;
+	int r;
+
+	if (tar_path_clean(archive_entry_pathname(e) ? archive_entry_pathname(e) : "", &path, err) < 0)
+		return -1;
+	if (!path || !*path)
+		return 0; /* the root entry "./" */
+	archive_entry_set_pathname(e, path);
+	if (archive_entry_hardlink(e)) {
+		if (tar_path_clean(archive_entry_hardlink(e), &link, err) < 0)
+			return -1;
+		archive_entry_set_hardlink(e, link);
+	}
+	archive_entry_unset_atime(e);
+	archive_entry_unset_ctime(e);
+	archive_entry_unset_birthtime(e);
+	archive_entry_set_perm(e, entry_mode(w, archive_entry_perm(e)));
+	if (w->opts.normalize_owner || w->opts.n_idmaps) {
+		owner_map(w, e, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e));
+		archive_entry_set_uname(e, NULL);
+		archive_entry_set_gname(e, NULL);
+	}
+	entry_times(w, e, archive_entry_mtime(e));
+	archive_entry_sparse_clear(e); /* holes are written out as zeros */
+	if (write_header(w, e, path, err) < 0)
+		return -1;
+	while ((r = archive_read_data_block(in, &buf, &size, &off)) == ARCHIVE_OK) {
+		if (write_zeros_to(w, &pos, off, path, err) < 0)
+			return -1;
+		if (size && archive_write_data(w->a, buf, size) < 0)
+			return archive_fail(w, "write tar data", err) < 0 ? pn_error_wrap(err, "`%s`", path) : -1;
+		pos += (la_int64_t)size;
+	}
+	if (r == ARCHIVE_EOF && write_zeros_to(w, &pos, archive_entry_size(e), path, err) < 0)
+		return -1;
+	if (r != ARCHIVE_EOF)
+		return pn_error_set(err, PN_ERR_INVALID, "read `%s`: %s", path, archive_error_string(in));
+	return 0;
+}
+
+int oci_layer_writer_add_tar(struct oci_layer_writer *w, int fd, struct pn_error **err)
+{
+	cleanup_archive_read struct archive *in = archive_read_new();
+	struct archive_entry *e;
+	int r;
+
+	if (writer_usable(w, err) < 0)
+		return -1;
+	archive_read_support_format_tar(in);
+	archive_read_support_filter_gzip(in);
+	archive_read_support_filter_zstd(in);
+	archive_read_support_filter_none(in);
+	if (archive_read_open_fd(in, fd, 1 << 16) != ARCHIVE_OK) {
+		w->failed = true;
+		return pn_error_set(err, PN_ERR_INVALID, "read tar: %s", archive_error_string(in));
+	}
+	while ((r = archive_read_next_header(in, &e)) != ARCHIVE_EOF) {
+		if (r < ARCHIVE_WARN) {
+			w->failed = true;
+			return pn_error_set(err, PN_ERR_INVALID, "read tar: %s", archive_error_string(in));
+		}
+		if (copy_tar_entry(w, in, e, err) < 0) {
+			w->failed = true;
+			return pn_error_wrap(err, "copy tar");
+		}
+	}
+	return 0;
+}

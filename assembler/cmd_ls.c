@@ -1,0 +1,77 @@
+/* cmd_ls.c - `pinion ls oci:DIR`: the images of a layout */
+#include "common/common.h"
+#include "common/cleanup.h"
+#include "oci/oci.h"
+
+#include <string.h>
+
+static void ls_help(void)
+{
+	printf("usage: pinion ls [--json] oci:DIR\n\n"
+	       "List the images in an OCI layout: tag (or <none>), manifest digest, size\n"
+	       "of the manifest and media type, one per line.\n\n"
+	       "Options:\n"
+	       "  --json    print a JSON array of {tag, digest, size, mediaType}\n");
+}
+
+static void print_entries(const struct oci_layout_entry *e, size_t n, bool as_json)
+{
+	cleanup_json json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++) {
+		if (!as_json) {
+			printf("%-30s %s %8lld %s\n", e[i].tag ? e[i].tag : "<none>", e[i].desc.digest,
+			       (long long)e[i].desc.size, e[i].desc.media_type);
+			continue;
+		}
+		json_array_append_new(a, json_pack("{s:s?,s:s,s:I,s:s}", "tag", e[i].tag, "digest",
+						   e[i].desc.digest, "size", (json_int_t)e[i].desc.size,
+						   "mediaType", e[i].desc.media_type));
+	}
+	if (as_json) {
+		json_dumpf(a, stdout, JSON_INDENT(2));
+		printf("\n");
+	}
+}
+
+static int cmd_ls(int argc, char **argv)
+{
+	cleanup_free char *dir = NULL, *ref = NULL;
+	struct oci_layout *l = NULL;
+	struct oci_layout_entry *e = NULL;
+	struct pn_error *err = NULL;
+	const char *target = NULL;
+	bool as_json = false;
+	size_t n = 0;
+
+	if (pn_cli_wants_help(argc, argv)) {
+		ls_help();
+		return 0;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			as_json = true;
+		else if (argv[i][0] == '-')
+			return pn_cli_usage("ls", "unknown option `%s`", argv[i]);
+		else if (target)
+			return pn_cli_usage("ls", "unexpected argument `%s`", argv[i]);
+		else
+			target = argv[i];
+	}
+	if (!target)
+		return pn_cli_usage("ls", "expected oci:DIR");
+	if (oci_ref_parse_layout(target, &dir, &ref, &err) < 0)
+		return pn_cli_fail(err);
+	if (ref)
+		return pn_cli_usage("ls", "`%s`: ls takes a layout (oci:DIR) without a tag", target);
+	if (oci_layout_open(dir, 0, &l, &err) < 0 || oci_layout_list(l, &e, &n, &err) < 0) {
+		oci_layout_free(l);
+		return pn_cli_fail(err);
+	}
+	print_entries(e, n, as_json);
+	oci_layout_entries_free(e, n);
+	oci_layout_free(l);
+	return 0;
+}
+
+PN_COMMAND(ls, "ls", "list the images in an OCI layout", cmd_ls);
