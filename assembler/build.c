@@ -1,0 +1,450 @@
+/* build.c - the executor of `pinion build` (see build.h): setup, the step
+ * loop, output. */
+#include "assembler/build_internal.h"
+#include "common/cleanup.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+extern const unsigned char pn_tini_static[], pn_tini_static_end[];
+
+const unsigned char *build_tini_data(size_t *len)
+{
+	*len = (size_t)(pn_tini_static_end - pn_tini_static);
+	return pn_tini_static;
+}
+
+/* ----------------------------------------------------------------- options */
+
+void build_opts_init(struct build_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->separate_weights = true;
+	o->timestamp = -1;
+	o->compression = OCI_COMP_GZIP;
+}
+
+void build_opts_release(struct build_opts *o)
+{
+	for (size_t i = 0; i < o->n_secrets; i++) {
+		free(o->secrets[i].id);
+		free(o->secrets[i].src);
+		free(o->secrets[i].env);
+	}
+	free(o->secrets);
+	o->secrets = NULL;
+	o->n_secrets = 0;
+}
+
+int build_opts_add_secret(struct build_opts *o, const char *spec, struct pn_error **err)
+{
+	cleanup_free char *copy = xstrdup(spec);
+	struct build_secret s = { 0 };
+	char *save = NULL;
+
+	for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		char **slot;
+
+		if (!eq || eq == kv || !eq[1])
+			goto bad;
+		*eq = '\0';
+		if (strcmp(kv, "id") == 0)
+			slot = &s.id;
+		else if (strcmp(kv, "src") == 0 || strcmp(kv, "source") == 0)
+			slot = &s.src;
+		else if (strcmp(kv, "env") == 0)
+			slot = &s.env;
+		else if (strcmp(kv, "type") == 0 && strcmp(eq + 1, "file") == 0)
+			continue;
+		else
+			goto bad;
+		free(*slot);
+		*slot = xstrdup(eq + 1);
+	}
+	if (!s.id || (!s.src && !s.env) || (s.src && s.env))
+		goto bad;
+	if (o->n_secrets >= BUILD_SECRETS_MAX) {
+		free(s.id), free(s.src), free(s.env);
+		return pn_error_set(err, PN_ERR_TOO_LARGE, "more than %d secrets", BUILD_SECRETS_MAX);
+	}
+	o->secrets = xrealloc(o->secrets, st_mult(o->n_secrets + 1, sizeof(*o->secrets)));
+	o->secrets[o->n_secrets++] = s;
+	return 0;
+bad:
+	free(s.id), free(s.src), free(s.env);
+	pn_error_set(err, PN_ERR_INVALID, "invalid --secret `%s`", spec);
+	pn_error_hint(err, "use --secret id=ID,src=PATH or --secret id=ID,env=VAR");
+	return -1;
+}
+
+void build_result_init(struct build_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	oci_descriptor_init(&r->manifest);
+}
+
+void build_result_release(struct build_result *r)
+{
+	oci_descriptor_release(&r->manifest);
+	free(r->layout_dir);
+	free(r->layout_tag);
+	free(r->pushed);
+	memset(r, 0, sizeof(*r));
+}
+
+char *build_default_layout(const char *model_dir)
+{
+	return pn_path_join(model_dir, BUILD_DEFAULT_LAYOUT);
+}
+
+/* ---------------------------------------------------------------- progress */
+
+double build_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void build_step_event(struct build_state *st, const char *name, bool hit, double seconds,
+		      const char *what)
+{
+	cleanup_json json_t *f = json_object();
+	cleanup_free char *fields = NULL;
+	size_t n;
+
+	json_object_set_new(f, "step", json_string(name));
+	json_object_set_new(f, "index", json_integer((json_int_t)st->step_no));
+	json_object_set_new(f, "total", json_integer((json_int_t)st->plan.n_steps));
+	json_object_set_new(f, "cached", json_boolean(hit));
+	json_object_set_new(f, "seconds", json_real(seconds));
+	if (what)
+		json_object_set_new(f, "detail", json_string(what));
+	fields = json_dumps(f, JSON_COMPACT | JSON_SORT_KEYS);
+	n = strlen(fields);
+	fields[n - 1] = '\0'; /* drop the braces: pn_progress_event adds its own */
+	if (hit)
+		pn_progress_event("step", fields + 1, "[%zu/%zu] %s: cached%s%s", st->step_no,
+				  st->plan.n_steps, name, what ? " " : "", what ? what : "");
+	else
+		pn_progress_event("step", fields + 1, "[%zu/%zu] %s: done in %.1fs%s%s", st->step_no,
+				  st->plan.n_steps, name, seconds, what ? " " : "", what ? what : "");
+}
+
+/* ------------------------------------------------------------------- setup */
+
+static int exists_cb(const char *ref, bool *exists, void *ud, struct pn_error **err)
+{
+	struct build_state *st = ud;
+
+	return registry_exists(st->client, ref, exists, err);
+}
+
+static int setup_config(struct build_state *st, struct pn_error **err)
+{
+	const struct build_opts *o = st->o;
+	const char *file = o->config_file ? o->config_file : "cog.yaml";
+	cleanup_free char *dir = NULL;
+	struct build_plan_opts po;
+
+	if (cog_config_load(file, &st->cfg, err) < 0)
+		return -1;
+	dir = xstrdup(st->cfg.dir ? st->cfg.dir : ".");
+	st->model_dir = steal_pointer(&dir);
+	if (o->push_ref || o->push) {
+		const char *r = o->push_ref ? o->push_ref : o->tag ? o->tag : st->cfg.image;
+
+		if (!r) {
+			pn_error_set(err, PN_ERR_INVALID, "nothing to push to: no image name");
+			pn_error_hint(err, "give one with -t REGISTRY/NAME[:TAG] or `image:` in cog.yaml");
+			return -1;
+		}
+		st->push_ref = xstrdup(r);
+	}
+	if (!st->cfg.predict)
+		pn_warn("cog.yaml has no `predict`; the image will not serve predictions");
+	if (registry_client_new(o->ropts, &st->client, err) < 0)
+		return pn_error_wrap(err, "registry client");
+	if (wheel_select(getenv("COG_WHEEL"), &st->wheel, err) < 0)
+		return pn_error_wrap(err, "cog wheel (COG_WHEEL)");
+	build_plan_opts_init(&po);
+	po.cog_wheel_name = st->wheel.name;
+	po.use_cog_base = o->use_cog_base;
+	po.use_cuda_base = o->use_cuda_base;
+	po.image_exists = exists_cb;
+	po.ud = st;
+	po.separate_weights = o->separate_weights;
+	if (build_plan_make(&st->cfg, &po, &st->plan, err) < 0)
+		return pn_error_wrap(err, "plan");
+	return 0;
+}
+
+static int setup_cache(struct build_state *st, struct pn_error **err)
+{
+	cleanup_free char *base = st->o->cache_dir ? xstrdup(st->o->cache_dir) : pn_cache_dir();
+
+	if (build_cache_open(base, &st->cache, err) < 0)
+		return -1;
+	st->cl = build_cache_layout(st->cache);
+	if (pn_mkdir_p(base, 0700, err) < 0)
+		return -1;
+	st->tmpdir = pn_mkdtemp_in(base, "build-tmp-", err);
+	if (!st->tmpdir)
+		return -1;
+	oci_layer_opts_init(&st->lopts);
+	st->lopts.compression = st->o->compression;
+	return 0;
+}
+
+/* pull the base into the cache layout (tagged by its reference), falling
+ * back to a copy already there when the registry cannot be reached */
+static int setup_base(struct build_state *st, struct pn_error **err)
+{
+	const char *ref = st->plan.base_image;
+	const char *platform = st->o->platform;
+	struct oci_descriptor d;
+	struct pn_error *e = NULL;
+	double t0 = build_now();
+
+	pn_progress_event("pull", NULL, "base image %s", ref);
+	oci_descriptor_init(&d);
+	if (registry_pull(st->client, ref, st->cl, ref, &d, &e) < 0) {
+		if ((e->code == PN_ERR_NETWORK) &&
+		    oci_image_load(st->cl, ref, platform, &st->img, NULL) == 0) {
+			pn_warn("cannot reach the registry for `%s` (%s); using the cached copy", ref,
+				e->msg);
+			pn_error_free(e);
+			goto loaded;
+		}
+		if (err)
+			*err = e;
+		else
+			pn_error_free(e);
+		pn_error_wrap(err, "pull base image `%s`", ref);
+		if ((*err)->code == PN_ERR_NETWORK)
+			pn_error_hint(err, "check the registry address, or map it to a reachable mirror "
+					   "with --registry-mirror");
+		return -1;
+	}
+	oci_descriptor_release(&d);
+	if (oci_image_load(st->cl, ref, platform, &st->img, err) < 0)
+		return pn_error_wrap(err, "load base image `%s`", ref);
+loaded:
+	memcpy(st->base_digest, st->img.desc.digest, sizeof(st->base_digest));
+	st->base_ref = xstrdup(ref);
+	st->base_history = st->img.config.n_history;
+	/* the chain starts at the base's config: it names the layers and the config */
+	memcpy(st->chain, st->img.manifest.config.digest, sizeof(st->chain));
+	pn_progress_event("pull", NULL, "base image %s: %s (%.1fs)", ref, st->base_digest,
+			  build_now() - t0);
+	return 0;
+}
+
+/* ------------------------------------------------------------------- steps */
+
+static int run_steps(struct build_state *st, struct pn_error **err)
+{
+	for (size_t i = 0; i < st->plan.n_steps; i++) {
+		const struct plan_step *s = &st->plan.steps[i];
+		int rc;
+
+		st->step_no = i + 1;
+		switch (s->kind) {
+		case PLAN_STEP_ENV:
+			rc = build_step_env(st, s, err);
+			break;
+		case PLAN_STEP_RUN:
+			rc = build_step_run(st, s, err);
+			break;
+		case PLAN_STEP_COPY:
+			rc = build_step_copy(st, s, err);
+			break;
+		default:
+			PN_BUG("unknown step kind %d", (int)s->kind);
+		}
+		if (rc < 0)
+			return pn_error_wrap(err, "step `%s`", s->name);
+	}
+	return 0;
+}
+
+static void config_edits(struct build_state *st)
+{
+	struct oci_config *c = &st->img.config;
+	const struct build_plan *p = &st->plan;
+
+	if (p->entrypoint.n) {
+		pn_strv_release(&c->entrypoint);
+		for (size_t i = 0; i < p->entrypoint.n; i++)
+			pn_strv_push(&c->entrypoint, p->entrypoint.v[i]);
+		c->entrypoint_null = false;
+	}
+	if (p->cmd.n) {
+		pn_strv_release(&c->cmd);
+		for (size_t i = 0; i < p->cmd.n; i++)
+			pn_strv_push(&c->cmd, p->cmd.v[i]);
+		c->cmd_null = false;
+	}
+	if (p->workdir) {
+		free(c->working_dir);
+		c->working_dir = xstrdup(p->workdir);
+	}
+	if (p->expose && !pn_strv_contains(&c->exposed_ports, p->expose))
+		pn_strv_push(&c->exposed_ports, p->expose);
+	for (size_t i = 0; i < p->n_labels; i++)
+		oci_config_set_label(c, p->labels[i].name, p->labels[i].value);
+}
+
+/* ------------------------------------------------------------------ output */
+
+static char *tag_of(const char *name)
+{
+	const char *slash = strrchr(name, '/');
+	const char *colon = strrchr(slash ? slash : name, ':');
+	const char *at = strchr(name, '@');
+
+	if (at)
+		return xstrdup(BUILD_DEFAULT_TAG);
+	return xstrdup(colon ? colon + 1 : BUILD_DEFAULT_TAG);
+}
+
+static int output_layout(struct build_state *st, struct build_result *res, struct pn_error **err)
+{
+	const struct build_opts *o = st->o;
+	cleanup_free char *dir = NULL, *tag = NULL;
+	struct oci_layout *out = NULL;
+	int rc;
+
+	if (o->output) {
+		if (oci_ref_parse_layout(o->output, &dir, &tag, err) < 0)
+			return -1;
+	} else {
+		dir = build_default_layout(st->model_dir);
+	}
+	if (!tag)
+		tag = o->tag ? tag_of(o->tag) : xstrdup(BUILD_DEFAULT_TAG);
+	if (oci_layout_open(dir, OCI_LAYOUT_CREATE, &out, err) < 0)
+		return pn_error_wrap(err, "open output layout `%s`", dir);
+	rc = build_copy_image_blobs(st->cl, out, &st->img, err);
+	if (rc == 0) {
+		oci_descriptor_release(&res->manifest);
+		rc = oci_image_store(out, &st->img, tag, &res->manifest, err);
+	}
+	oci_layout_free(out);
+	if (rc < 0)
+		return pn_error_wrap(err, "write image to `%s`", dir);
+	res->layout_dir = steal_pointer(&dir);
+	res->layout_tag = steal_pointer(&tag);
+	pn_progress_event("output", NULL, "image %s written to oci:%s:%s", res->manifest.digest,
+			  res->layout_dir, res->layout_tag);
+	return 0;
+}
+
+static int output_push(struct build_state *st, struct build_result *res, struct pn_error **err)
+{
+	const char *dst = st->push_ref;
+	struct oci_descriptor d;
+	double t0 = build_now();
+
+	oci_descriptor_init(&d);
+	if (oci_image_store(st->cl, &st->img, dst, &d, err) < 0)
+		return pn_error_wrap(err, "store image for push");
+	oci_descriptor_release(&d);
+	pn_progress_event("push", NULL, "pushing %s", dst);
+	if (registry_push(st->client, st->cl, dst, dst, &d, err) < 0) {
+		pn_error_wrap(err, "push `%s`", dst);
+		pn_error_hint(err, "check the reference and your credentials (pinion login)");
+		return -1;
+	}
+	oci_descriptor_release(&res->manifest);
+	res->manifest = d;
+	res->pushed = xstrdup(dst);
+	pn_progress_event("push", NULL, "pushed %s@%s (%.1fs)", dst, d.digest, build_now() - t0);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ driver */
+
+static void state_release(struct build_state *st)
+{
+	cog_config_release(&st->cfg);
+	build_plan_release(&st->plan);
+	wheel_choice_release(&st->wheel);
+	if (st->rf_ready)
+		runner_rootfs_release(&st->rf);
+	if (st->runner)
+		runner_free(st->runner);
+	if (st->client)
+		registry_client_free(st->client);
+	oci_image_release(&st->img);
+	if (st->src_ready)
+		src_tree_release(&st->src);
+	if (st->tmpdir)
+		pn_rm_rf(st->tmpdir, NULL);
+	free(st->tmpdir);
+	build_cache_free(st->cache);
+	free(st->model_dir);
+	free(st->base_ref);
+	free(st->push_ref);
+}
+
+static int dry_run(struct build_state *st)
+{
+	if (st->o->dry_run_json) {
+		cleanup_free char *j = build_plan_to_json(&st->plan);
+
+		printf("%s\n", j);
+	} else {
+		build_plan_print_text(&st->plan, stdout);
+	}
+	return 0;
+}
+
+static int build_body(struct build_state *st, struct build_result *res, struct pn_error **err)
+{
+	double t0 = build_now();
+
+	if (setup_config(st, err) < 0)
+		return -1;
+	if (st->o->dry_run)
+		return dry_run(st);
+	if (setup_cache(st, err) < 0 || setup_base(st, err) < 0)
+		return -1;
+	if (run_steps(st, err) < 0)
+		return -1;
+	config_edits(st);
+	if (build_postbuild(st, err) < 0)
+		return pn_error_wrap(err, "post-build");
+	res->steps = st->n_layer_steps;
+	res->hits = st->hits;
+	if ((st->o->output || !st->push_ref) && output_layout(st, res, err) < 0)
+		return -1;
+	if (st->push_ref && output_push(st, res, err) < 0)
+		return -1;
+	pn_progress_event("done", NULL, "built in %.1fs (%zu of %zu layer steps cached)",
+			  build_now() - t0, st->hits, st->n_layer_steps);
+	return 0;
+}
+
+int build_run(const struct build_opts *o, struct build_result *res, struct pn_error **err)
+{
+	struct build_state st;
+	int rc;
+
+	memset(&st, 0, sizeof(st));
+	st.o = o;
+	cog_config_init(&st.cfg);
+	build_plan_init(&st.plan);
+	oci_image_init(&st.img);
+	build_result_init(res);
+	rc = build_body(&st, res, err);
+	state_release(&st);
+	if (rc < 0)
+		build_result_release(res);
+	return rc;
+}

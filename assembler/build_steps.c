@@ -1,0 +1,525 @@
+/* build_steps.c - one plan step at a time: ENV edits, RUN steps in the
+ * sandbox, COPY layers written directly; each layer step through the cache. */
+#include "assembler/build_internal.h"
+#include "common/cleanup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+
+/* ------------------------------------------------------------- shared */
+
+int build_ensure_runner(struct build_state *st, struct pn_error **err)
+{
+	struct runner_opts ro;
+
+	if (st->runner)
+		return 0;
+	runner_opts_init(&ro);
+	ro.cache_dir = st->o->cache_dir;
+	if (runner_new(&ro, &st->runner, err) < 0)
+		return pn_error_wrap(err, "start the sandbox");
+	return 0;
+}
+
+int build_ensure_rootfs(struct build_state *st, struct pn_error **err)
+{
+	double t0;
+
+	if (st->rf_ready)
+		return 0;
+	if (build_ensure_runner(st, err) < 0)
+		return -1;
+	t0 = build_now();
+	runner_rootfs_init(&st->rf);
+	if (runner_rootfs_prepare(st->runner, st->cl, &st->img, &st->rf, err) < 0) {
+		runner_rootfs_release(&st->rf);
+		return pn_error_wrap(err, "unpack the image's layers");
+	}
+	st->rf_ready = true;
+	pn_debug("rootfs of %zu layers ready in %.1fs", st->rf.lowers.n, build_now() - t0);
+	return 0;
+}
+
+int build_ensure_source(struct build_state *st, struct pn_error **err)
+{
+	struct src_opts so = { 0 };
+
+	if (st->src_ready)
+		return 0;
+	so.separate_weights = st->o->separate_weights;
+	if (src_tree_walk(st->model_dir, &so, &st->src, err) < 0)
+		return -1;
+	st->src_ready = true;
+	return 0;
+}
+
+int build_add_layer(struct build_state *st, const struct cache_layer *e, struct pn_error **err)
+{
+	oci_manifest_add_layer(&st->img.manifest, &e->layer);
+	oci_config_add_layer(&st->img.config, e->diff_id, e->created_by);
+	st->n_layer_steps++;
+	if (st->rf_ready &&
+	    runner_rootfs_push(st->runner, &st->rf, st->cl, &e->layer, e->diff_id, err) < 0)
+		return pn_error_wrap(err, "unpack layer `%s`", e->layer.digest);
+	return 0;
+}
+
+static void key_common(struct build_state *st, struct cache_key *k)
+{
+	cache_key_add(k, "platform", st->o->platform ? st->o->platform : "linux/amd64");
+	cache_key_add(k, "compression", oci_compression_name(st->lopts.compression));
+}
+
+/* look the key up; on a hit add the layer and say so: 1 hit, 0 miss */
+static int try_cache(struct build_state *st, const char *key, const char *name,
+		     struct pn_error **err)
+{
+	struct cache_layer e;
+	int rc;
+
+	if (st->o->no_cache)
+		return 0;
+	rc = build_cache_get_layer(st->cache, key, &e, err);
+	if (rc <= 0)
+		return rc;
+	rc = build_add_layer(st, &e, err);
+	cache_layer_release(&e);
+	if (rc < 0)
+		return -1;
+	st->hits++;
+	memcpy(st->chain, key, sizeof(st->chain));
+	build_step_event(st, name, true, 0, NULL);
+	return 1;
+}
+
+/* a new layer: remember it under key, add it, advance the chain */
+static int commit_layer(struct build_state *st, const char *key,
+			const struct oci_layer_result *lr, const char *created_by,
+			struct pn_error **err)
+{
+	struct cache_layer e;
+	int rc;
+
+	cache_layer_init(&e);
+	oci_descriptor_copy(&e.layer, &lr->desc);
+	memcpy(e.diff_id, lr->diff_id, sizeof(e.diff_id));
+	e.created_by = xstrdup(created_by);
+	e.created = pn_rfc3339((int64_t)time(NULL));
+	rc = build_cache_put_layer(st->cache, key, &e, err);
+	if (rc == 0)
+		rc = build_add_layer(st, &e, err);
+	cache_layer_release(&e);
+	if (rc < 0)
+		return -1;
+	memcpy(st->chain, key, sizeof(st->chain));
+	st->any_miss = true;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- ENV */
+
+int build_step_env(struct build_state *st, const struct plan_step *s, struct pn_error **err)
+{
+	struct oci_config *c = &st->img.config;
+	cleanup_buf struct pn_buf hist = PN_BUF_INIT;
+	struct cache_key k;
+
+	(void)err;
+	cache_key_begin(&k, st->chain);
+	cache_key_add(&k, "kind", "env");
+	pn_buf_puts(&hist, "ENV", NULL);
+	for (size_t i = 0; i < s->n_env; i++) {
+		cleanup_free char *v = plan_env_expand(s->env[i].value, c->env.v);
+
+		oci_config_set_env(c, s->env[i].name, v);
+		cache_key_add(&k, s->env[i].name, v);
+		pn_buf_printf(&hist, NULL, " %s=%s", s->env[i].name, v);
+	}
+	cache_key_finish(&k, st->chain);
+	oci_config_add_history(c, hist.data, true);
+	pn_debug("step %s: %s", s->name, hist.data);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- RUN */
+
+/* a file the step needs: its host path and content digest */
+static int file_source(struct build_state *st, const struct plan_file *f, size_t i,
+		       char **path_out, oci_digest_t digest, struct pn_error **err)
+{
+	if (f->content) {
+		cleanup_free char *p = xasprintf("%s/file-%zu", st->tmpdir, i);
+
+		if (pn_write_file_atomic(p, f->content, f->len, 0644, err) < 0)
+			return -1;
+		oci_digest_buf(f->content, f->len, digest);
+		*path_out = steal_pointer(&p);
+		return 0;
+	}
+	if (f->source && strcmp(f->source, "@cog-wheel") == 0) {
+		if (!st->wheel.path)
+			return pn_error_set(err, PN_ERR_GENERIC, "no cog wheel was selected");
+		*path_out = xstrdup(st->wheel.path);
+		memcpy(digest, st->wheel.digest, sizeof(oci_digest_t));
+		return 0;
+	}
+	return pn_error_set(err, PN_ERR_INVALID, "unknown file source `%s` for `%s`",
+			    f->source ? f->source : "(none)", f->target);
+}
+
+static const struct build_secret *secret_find(const struct build_opts *o, const char *id)
+{
+	for (size_t i = 0; i < o->n_secrets; i++)
+		if (strcmp(o->secrets[i].id, id) == 0)
+			return &o->secrets[i];
+	return NULL;
+}
+
+/* the host file that holds secret s (an env secret is written to the
+ * private scratch dir, mode 0600) */
+static int secret_source(struct build_state *st, const struct build_secret *s, char **out,
+			 struct pn_error **err)
+{
+	const char *v;
+	cleanup_free char *p = NULL;
+
+	if (s->src) {
+		if (access(s->src, R_OK) < 0)
+			return pn_error_set_errno(err, errno, "secret `%s`: read `%s`", s->id, s->src);
+		*out = xstrdup(s->src);
+		return 0;
+	}
+	v = getenv(s->env);
+	if (!v)
+		return pn_error_set(err, PN_ERR_INVALID, "secret `%s`: environment variable `%s` is not set",
+				    s->id, s->env);
+	p = xasprintf("%s/secret-%s", st->tmpdir, s->id);
+	if (pn_write_file_atomic(p, v, strlen(v), 0600, err) < 0)
+		return -1;
+	*out = steal_pointer(&p);
+	return 0;
+}
+
+struct run_inputs {
+	struct runner_secret *mounts;
+	size_t n;
+	struct pn_strv paths;   /* owned host paths */
+	struct pn_strv env;     /* NAME=value */
+	struct pn_strv ids;
+};
+
+static void run_inputs_release(struct run_inputs *in)
+{
+	free(in->mounts);
+	pn_strv_release(&in->paths);
+	pn_strv_release(&in->env);
+	pn_strv_release(&in->ids);
+}
+
+static void mount_add(struct run_inputs *in, char *id, char *path, const char *target)
+{
+	pn_strv_push_owned(&in->ids, id);
+	pn_strv_push_owned(&in->paths, path);
+	in->mounts = xrealloc(in->mounts, st_mult(in->n + 1, sizeof(*in->mounts)));
+	in->mounts[in->n].id = in->ids.v[in->ids.n - 1];
+	in->mounts[in->n].source = in->paths.v[in->paths.n - 1];
+	in->mounts[in->n].target = target;
+	in->n++;
+}
+
+/* the key of a RUN step and, if prepare, the files and secrets it needs */
+static int run_key(struct build_state *st, const struct plan_step *s, struct run_inputs *in,
+		   oci_digest_t key, struct pn_error **err)
+{
+	struct cache_key k;
+
+	cache_key_begin(&k, st->chain);
+	cache_key_add(&k, "kind", "run");
+	cache_key_add(&k, "shell", s->shell);
+	cache_key_add(&k, "network", st->o->network_none ? "none" : "host");
+	for (size_t i = 0; i < s->n_env; i++) {
+		cleanup_free char *v = plan_env_expand(s->env[i].value, st->img.config.env.v);
+
+		cache_key_add(&k, s->env[i].name, v);
+		pn_strv_push_owned(&in->env, xasprintf("%s=%s", s->env[i].name, v));
+	}
+	for (size_t i = 0; i < s->n_files; i++) {
+		char *path = NULL;
+		oci_digest_t d;
+
+		if (file_source(st, &s->files[i], i, &path, d, err) < 0) {
+			cache_key_abort(&k);
+			return pn_error_wrap(err, "provide `%s`", s->files[i].target);
+		}
+		cache_key_add(&k, "file", s->files[i].target);
+		cache_key_add(&k, "digest", d);
+		mount_add(in, xasprintf("file-%zu", i), path, s->files[i].target);
+	}
+	for (size_t i = 0; i < s->n_secrets; i++) {
+		const struct build_secret *bs = secret_find(st->o, s->secrets[i].id);
+		char *path = NULL;
+
+		/* the id and target only: never the value */
+		cache_key_add(&k, "secret", s->secrets[i].id);
+		cache_key_add(&k, "target", s->secrets[i].target);
+		if (!bs) {
+			pn_warn("step `%s`: no --secret id=%s given; `%s` will not exist", s->name,
+				s->secrets[i].id, s->secrets[i].target);
+			continue;
+		}
+		if (secret_source(st, bs, &path, err) < 0) {
+			cache_key_abort(&k);
+			return -1;
+		}
+		mount_add(in, xstrdup(bs->id), path, s->secrets[i].target);
+	}
+	for (size_t i = 0; i < s->key_inputs.n; i++)
+		cache_key_add(&k, "input", s->key_inputs.v[i]);
+	key_common(st, &k);
+	cache_key_finish(&k, key);
+	return 0;
+}
+
+static int run_exec(struct build_state *st, const struct plan_step *s, struct run_inputs *in,
+		    const char *key, struct pn_error **err)
+{
+	struct runner_step rs;
+	struct runner_result res;
+	struct oci_layer_opts lo = st->lopts;
+	cleanup_free char *created_by = xasprintf("RUN /bin/sh -c %s", s->shell);
+	double t0 = build_now();
+	int rc;
+
+	if (build_ensure_rootfs(st, err) < 0)
+		return -1;
+	memset(&rs, 0, sizeof(rs));
+	rs.name = s->name;
+	rs.shell = s->shell;
+	rs.config = &st->img.config;
+	pn_strv_push(&in->env, "PINION_BUILD_STEP=1");
+	rs.env = (const char *const *)in->env.v;
+	rs.secrets = in->mounts;
+	rs.n_secrets = in->n;
+	rs.network = st->o->network_none ? RUNNER_NET_NONE : RUNNER_NET_HOST;
+	lo.overlay_upper = true;
+	lo.normalize_owner = false;
+	runner_result_init(&res);
+	pn_progress_event("step-start", NULL, "[%zu/%zu] %s: %s", st->step_no, st->plan.n_steps,
+			  s->name, s->shell);
+	rc = runner_step_run(st->runner, &st->rf, &rs, st->cl, &lo, &res, err);
+	if (rc == 0 && !res.committed)
+		rc = pn_error_set(err, PN_ERR_GENERIC, "the step produced no layer");
+	if (rc == 0)
+		rc = commit_layer(st, key, &res.layer, created_by, err);
+	if (rc == 0)
+		build_step_event(st, s->name, false, build_now() - t0, NULL);
+	runner_result_release(&res);
+	return rc;
+}
+
+int build_step_run(struct build_state *st, const struct plan_step *s, struct pn_error **err)
+{
+	struct run_inputs in;
+	oci_digest_t key;
+	int rc;
+
+	memset(&in, 0, sizeof(in));
+	rc = run_key(st, s, &in, key, err);
+	if (rc == 0) {
+		rc = try_cache(st, key, s->name, err);
+		if (rc == 0)
+			rc = run_exec(st, s, &in, key, err);
+		else if (rc > 0)
+			rc = 0;
+	}
+	run_inputs_release(&in);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- COPY */
+
+typedef int (*layer_fill_fn)(struct build_state *st, struct oci_layer_writer *w,
+			     const void *arg, struct pn_error **err);
+
+static int write_layer(struct build_state *st, const struct oci_layer_opts *lo,
+		       layer_fill_fn fill, const void *arg, struct oci_layer_result *out,
+		       struct pn_error **err)
+{
+	struct oci_layer_writer *w = oci_layer_writer_new(st->cl, lo, err);
+	int rc;
+
+	if (!w)
+		return -1;
+	rc = fill(st, w, arg, err);
+	if (rc == 0)
+		rc = oci_layer_writer_finish(w, out, err);
+	oci_layer_writer_free(w);
+	return rc;
+}
+
+/* key -> hit, or fill a new layer */
+static int copy_layer(struct build_state *st, const char *name, const char *key,
+		      const struct oci_layer_opts *lo, layer_fill_fn fill, const void *arg,
+		      const char *created_by, const char *detail, struct pn_error **err)
+{
+	struct oci_layer_result lr;
+	double t0 = build_now();
+	int rc = try_cache(st, key, name, err);
+
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	memset(&lr, 0, sizeof(lr));
+	oci_descriptor_init(&lr.desc);
+	rc = write_layer(st, lo, fill, arg, &lr, err);
+	if (rc == 0)
+		rc = commit_layer(st, key, &lr, created_by, err);
+	if (rc == 0)
+		build_step_event(st, name, false, build_now() - t0, detail);
+	oci_layer_result_release(&lr);
+	return rc;
+}
+
+struct tini_arg {
+	const char *dest; /* without the leading '/' */
+};
+
+static int fill_tini(struct build_state *st, struct oci_layer_writer *w, const void *arg,
+		     struct pn_error **err)
+{
+	const struct tini_arg *a = arg;
+	cleanup_free char *dir = xstrdup(a->dest);
+	char *slash = strrchr(dir, '/');
+	size_t len;
+	const unsigned char *data = build_tini_data(&len);
+
+	(void)st;
+	if (slash) {
+		*slash = '\0';
+		if (oci_layer_writer_add_dir(w, dir, 0755, err) < 0)
+			return -1;
+	}
+	return oci_layer_writer_add_data(w, a->dest, data, len, 0755, err);
+}
+
+static int copy_tini(struct build_state *st, const struct plan_step *s, struct pn_error **err)
+{
+	struct tini_arg a = { s->copy_dest + strspn(s->copy_dest, "/") };
+	struct oci_layer_opts lo = st->lopts;
+	cleanup_free char *created_by = xasprintf("COPY tini %s", s->copy_dest);
+	struct cache_key k;
+	oci_digest_t key, d;
+	size_t len;
+	const unsigned char *data = build_tini_data(&len);
+
+	oci_digest_buf(data, len, d);
+	cache_key_begin(&k, st->chain);
+	cache_key_add(&k, "kind", "copy-tini");
+	cache_key_add(&k, "dest", s->copy_dest);
+	cache_key_add(&k, "digest", d);
+	key_common(st, &k);
+	cache_key_finish(&k, key);
+	lo.normalize_owner = true;
+	return copy_layer(st, s->name, key, &lo, fill_tini, &a, created_by, NULL, err);
+}
+
+struct src_arg {
+	const char *prefix;
+	size_t index; /* weight entry, or SIZE_MAX for the source layer */
+};
+
+static int fill_src(struct build_state *st, struct oci_layer_writer *w, const void *arg,
+		    struct pn_error **err)
+{
+	const struct src_arg *a = arg;
+
+	if (a->index == SIZE_MAX)
+		return src_layer_add_source(w, &st->src, a->prefix, err);
+	return src_layer_add_weight(w, &st->src, a->index, a->prefix, err);
+}
+
+static int copy_weights(struct build_state *st, const struct plan_step *s, const char *prefix,
+			struct pn_error **err)
+{
+	struct oci_layer_opts lo = st->lopts;
+
+	lo.normalize_owner = true;
+	lo.compression = OCI_COMP_NONE; /* weights do not compress; never gzip them */
+	for (size_t i = 0; i < st->src.n; i++) {
+		struct src_arg a = { prefix, i };
+		cleanup_free char *created_by = NULL;
+		struct cache_key k;
+		oci_digest_t key, d;
+
+		if (!st->src.entries[i].weight)
+			continue;
+		if (src_tree_digest_entry(&st->src, i, d, err) < 0)
+			return -1;
+		cache_key_begin(&k, st->chain);
+		cache_key_add(&k, "kind", "copy-weight");
+		cache_key_add(&k, "dest", s->copy_dest);
+		cache_key_add(&k, "digest", d);
+		key_common(st, &k);
+		cache_key_finish(&k, key);
+		created_by = xasprintf("COPY %s %s/%s # weights", st->src.entries[i].path,
+				       s->copy_dest, st->src.entries[i].path);
+		if (copy_layer(st, s->name, key, &lo, fill_src, &a, created_by,
+			       st->src.entries[i].path, err) < 0)
+			return pn_error_wrap(err, "weights `%s`", st->src.entries[i].path);
+	}
+	return 0;
+}
+
+static int copy_source(struct build_state *st, const struct plan_step *s, const char *prefix,
+		       struct pn_error **err)
+{
+	struct src_arg a = { prefix, SIZE_MAX };
+	struct oci_layer_opts lo = st->lopts;
+	cleanup_free char *created_by = xasprintf("COPY . %s", s->copy_dest);
+	struct cache_key k;
+	oci_digest_t key, d;
+
+	if (src_tree_digest_source(&st->src, d, err) < 0)
+		return -1;
+	cache_key_begin(&k, st->chain);
+	cache_key_add(&k, "kind", "copy-source");
+	cache_key_add(&k, "dest", s->copy_dest);
+	cache_key_add(&k, "digest", d);
+	cache_key_add(&k, "separate-weights", st->o->separate_weights ? "1" : "0");
+	key_common(st, &k);
+	cache_key_finish(&k, key);
+	lo.normalize_owner = true;
+	return copy_layer(st, s->name, key, &lo, fill_src, &a, created_by, NULL, err);
+}
+
+int build_step_copy(struct build_state *st, const struct plan_step *s, struct pn_error **err)
+{
+	const char *prefix;
+
+	if (!s->copy_dest || s->copy_dest[0] != '/')
+		return pn_error_set(err, PN_ERR_INVALID, "copy destination must be absolute");
+	if (s->copy_src && strcmp(s->copy_src, "@tini") == 0)
+		return copy_tini(st, s, err);
+	prefix = s->copy_dest + strspn(s->copy_dest, "/");
+	if (build_ensure_source(st, err) < 0)
+		return -1;
+	if (s->id == PLAN_ID_WEIGHTS) {
+		st->weights_done = true;
+		return copy_weights(st, s, prefix, err);
+	}
+	/* weights left out of the source layer must go somewhere: before it */
+	if (st->src.n_weights && !st->weights_done) {
+		st->weights_done = true;
+		if (copy_weights(st, s, prefix, err) < 0)
+			return -1;
+	}
+	if (!s->copy_src || strcmp(s->copy_src, ".") != 0)
+		return pn_error_set(err, PN_ERR_UNSUPPORTED, "copy of `%s` is not supported",
+				    s->copy_src ? s->copy_src : "(none)");
+	return copy_source(st, s, prefix, err);
+}

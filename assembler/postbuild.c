@@ -1,0 +1,269 @@
+/* postbuild.c - after the last step: ask the image for its OpenAPI schema
+ * and `pip freeze` (in the sandbox, on the final filesystem), and write the
+ * labels: run.cog.* and org.opencontainers.image.*.  The answers are cached
+ * under the key of the whole layer chain, so an unchanged rebuild needs no
+ * sandbox and gives the same config (and created time) again. */
+#include "assembler/build_internal.h"
+#include "common/cleanup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define POSTBUILD_OUT_MAX ((size_t)16 << 20)
+#define FREEZE_MARK "@@pinion-pip-freeze@@"
+
+extern char **environ;
+
+/* --------------------------------------------------------- sandbox capture */
+
+int build_sandbox_capture(struct build_state *st, const char *name, const char *shell,
+			  size_t max, char **out, struct pn_error **err)
+{
+	cleanup_free char *path = xasprintf("%s/capture-XXXXXX", st->tmpdir);
+	cleanup_close int fd = mkostemp(path, O_CLOEXEC);
+	cleanup_close int saved = -1;
+	struct runner_step rs;
+	struct runner_result res;
+	const char *env[] = { "PINION_BUILD_STEP=1", NULL };
+	size_t len;
+	int rc;
+
+	if (fd < 0)
+		return pn_error_set_errno(err, errno, "create capture file");
+	if (build_ensure_rootfs(st, err) < 0)
+		return -1;
+	memset(&rs, 0, sizeof(rs));
+	rs.name = name;
+	rs.shell = shell;
+	rs.config = &st->img.config;
+	rs.env = env;
+	rs.interactive = true; /* stdout is the capture file */
+	rs.network = RUNNER_NET_NONE;
+	runner_result_init(&res);
+	fflush(stdout);
+	saved = dup(STDOUT_FILENO);
+	if (saved < 0 || dup2(fd, STDOUT_FILENO) < 0)
+		return pn_error_set_errno(err, errno, "redirect output");
+	rc = runner_step_run(st->runner, &st->rf, &rs, NULL, NULL, &res, err);
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	runner_result_release(&res);
+	if (rc < 0)
+		return -1;
+	if (pn_read_file(path, max, out, &len, err) < 0)
+		return pn_error_wrap(err, "read the output of `%s`", name);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ git */
+
+/* stdout of argv (trimmed), or NULL when it fails */
+static char *cmd_output(char *const argv[])
+{
+	int pipefd[2];
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	char buf[4096];
+	ssize_t n, total = 0;
+	int status;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return NULL;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
+	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+	if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return NULL;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(pipefd[1]);
+	while ((n = read(pipefd[0], buf + total, sizeof(buf) - 1 - (size_t)total)) > 0)
+		total += n;
+	close(pipefd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return NULL;
+	while (total > 0 && (buf[total - 1] == '\n' || buf[total - 1] == '\r'))
+		total--;
+	buf[total] = '\0';
+	return total ? xstrdup(buf) : NULL;
+}
+
+static void git_labels(struct build_state *st)
+{
+	char *rev_argv[] = { (char *)"git", (char *)"-C", st->model_dir, (char *)"rev-parse",
+			     (char *)"HEAD", NULL };
+	char *ver_argv[] = { (char *)"git", (char *)"-C", st->model_dir, (char *)"describe",
+			     (char *)"--tags", (char *)"--exact-match", NULL };
+	cleanup_free char *rev = cmd_output(rev_argv);
+	cleanup_free char *ver = rev ? cmd_output(ver_argv) : NULL;
+
+	if (rev)
+		oci_config_set_label(&st->img.config, "org.opencontainers.image.revision", rev);
+	if (ver)
+		oci_config_set_label(&st->img.config, "org.opencontainers.image.version", ver);
+}
+
+/* ------------------------------------------------------------- post-build */
+
+static int schema_from_file(const char *path, char **out, struct pn_error **err)
+{
+	cleanup_free char *text = NULL;
+	cleanup_json json_t *j = NULL;
+	json_error_t jerr;
+	size_t len;
+
+	if (pn_read_file(path, POSTBUILD_OUT_MAX, &text, &len, err) < 0)
+		return pn_error_wrap(err, "--openapi-schema");
+	j = json_loadb(text, len, 0, &jerr);
+	if (!json_is_object(j))
+		return pn_error_set(err, PN_ERR_INVALID, "--openapi-schema `%s`: not a JSON object (%s)",
+				    path, j ? "wrong type" : jerr.text);
+	*out = json_dumps(j, JSON_COMPACT);
+	return 0;
+}
+
+/* split "<schema>\n@@mark@@\n<freeze>" and check the schema is JSON */
+static int parse_capture(const char *text, bool want_schema, json_t *data, struct pn_error **err)
+{
+	const char *mark = strstr(text, FREEZE_MARK);
+	cleanup_free char *schema_text = NULL;
+	const char *freeze;
+
+	if (!mark)
+		return pn_error_set(err, PN_ERR_GENERIC, "the post-build output is incomplete");
+	freeze = mark + strlen(FREEZE_MARK);
+	freeze += strspn(freeze, "\n");
+	json_object_set_new(data, "pip_freeze", json_string(freeze));
+	if (want_schema) {
+		json_error_t jerr;
+		json_t *j;
+
+		j = json_loadb(text, (size_t)(mark - text), 0, &jerr);
+		if (!json_is_object(j)) {
+			json_decref(j);
+			pn_error_set(err, PN_ERR_GENERIC, "the OpenAPI schema is not JSON: %s", jerr.text);
+			pn_error_hint(err, "run `python -m cog.command.openapi_schema` in the image to see why, "
+					   "or pass --openapi-schema FILE");
+			return -1;
+		}
+		schema_text = json_dumps(j, JSON_COMPACT);
+		json_object_set_new(data, "schema", json_string(schema_text));
+		json_decref(j);
+	}
+	return 0;
+}
+
+static int postbuild_run(struct build_state *st, const char *schema_file, json_t *data,
+			 struct pn_error **err)
+{
+	bool want_schema = !schema_file && st->cfg.predict;
+	cleanup_free char *shell = xasprintf(
+		"%s echo; echo '" FREEZE_MARK "'; python -m pip freeze --disable-pip-version-check",
+		want_schema ? "python -m cog.command.openapi_schema &&" : "");
+	cleanup_free char *out = NULL;
+	double t0 = build_now();
+
+	if (build_sandbox_capture(st, "post-build", shell, POSTBUILD_OUT_MAX, &out, err) < 0)
+		return -1;
+	if (parse_capture(out, want_schema, data, err) < 0)
+		return -1;
+	if (schema_file) {
+		cleanup_free char *s = NULL;
+
+		if (schema_from_file(schema_file, &s, err) < 0)
+			return -1;
+		json_object_set_new(data, "schema", json_string(s));
+	}
+	pn_progress_event("step", "\"step\":\"post-build\",\"cached\":false",
+			  "post-build: schema and pip freeze in %.1fs", build_now() - t0);
+	return 0;
+}
+
+static char *created_time(const struct build_state *st, json_t *data)
+{
+	const char *c = json_string_value(json_object_get(data, "created"));
+	int64_t t = st->o->timestamp >= 0 ? st->o->timestamp : pn_source_date_epoch(-1);
+
+	if (t >= 0)
+		return pn_rfc3339(t);
+	if (c && *c)
+		return xstrdup(c);
+	return pn_rfc3339((int64_t)time(NULL));
+}
+
+static void apply_labels(struct build_state *st, json_t *data, const char *created)
+{
+	struct oci_config *c = &st->img.config;
+	const char *schema = json_string_value(json_object_get(data, "schema"));
+	const char *freeze = json_string_value(json_object_get(data, "pip_freeze"));
+	cleanup_free char *cfg_json = cog_config_to_json(&st->cfg);
+
+	oci_config_set_label(c, "run.cog.version", PN_VERSION);
+	oci_config_set_label(c, "run.cog.config", cfg_json);
+	oci_config_set_label(c, "run.cog.has_init", "true");
+	if (schema)
+		oci_config_set_label(c, "run.cog.openapi_schema", schema);
+	if (freeze)
+		oci_config_set_label(c, "run.cog.pip_freeze", freeze);
+	if (st->plan.cog_base && st->plan.cog_base_name)
+		oci_config_set_label(c, "run.cog.cog-base-image-name", st->plan.cog_base_name);
+	oci_config_set_label(c, "org.opencontainers.image.created", created);
+	oci_config_set_label(c, "org.opencontainers.image.base.name", st->base_ref);
+	oci_config_set_label(c, "org.opencontainers.image.base.digest", st->base_digest);
+	git_labels(st);
+	free(c->created);
+	c->created = xstrdup(created);
+	for (size_t i = st->base_history; i < c->n_history; i++) {
+		free(c->history[i].created);
+		c->history[i].created = xstrdup(created);
+	}
+}
+
+int build_postbuild(struct build_state *st, struct pn_error **err)
+{
+	const char *schema_file = st->o->openapi_schema;
+	cleanup_json json_t *data = NULL;
+	cleanup_free char *created = NULL;
+	struct cache_key k;
+	oci_digest_t key, fd;
+	int hit = 0;
+
+	cache_key_begin(&k, st->chain);
+	cache_key_add(&k, "kind", "post-build");
+	cache_key_add(&k, "pinion", PN_VERSION);
+	cache_key_add(&k, "predict", st->cfg.predict);
+	if (schema_file && oci_digest_file(schema_file, fd, NULL, NULL) == 0)
+		cache_key_add(&k, "schema-file", fd);
+	cache_key_finish(&k, key);
+	if (!st->o->no_cache)
+		hit = build_cache_get_data(st->cache, key, &data, err);
+	if (hit < 0)
+		return -1;
+	if (hit) {
+		pn_progress_event("step", "\"step\":\"post-build\",\"cached\":true",
+				  "post-build: cached");
+	} else {
+		data = json_object();
+		if (postbuild_run(st, schema_file, data, err) < 0)
+			return -1;
+		created = created_time(st, data);
+		json_object_set_new(data, "created", json_string(created));
+		if (build_cache_put_data(st->cache, key, data, err) < 0)
+			return -1;
+	}
+	if (!created)
+		created = created_time(st, data);
+	apply_labels(st, data, created);
+	return 0;
+}

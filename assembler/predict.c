@@ -1,0 +1,343 @@
+/* predict.c - inputs, outputs and HTTP for `pinion predict` (predict.h) */
+#include "assembler/predict.h"
+#include "common/cleanup.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+/* ------------------------------------------------------------ data URLs */
+
+static const struct {
+	const char *ext, *type;
+} mime_types[] = {
+	{ ".png", "image/png" },   { ".jpg", "image/jpeg" },  { ".jpeg", "image/jpeg" },
+	{ ".gif", "image/gif" },   { ".webp", "image/webp" }, { ".svg", "image/svg+xml" },
+	{ ".wav", "audio/wav" },   { ".mp3", "audio/mpeg" },  { ".ogg", "audio/ogg" },
+	{ ".flac", "audio/flac" }, { ".mp4", "video/mp4" },   { ".webm", "video/webm" },
+	{ ".txt", "text/plain" },  { ".json", "application/json" },
+	{ ".csv", "text/csv" },    { ".html", "text/html" },  { ".pdf", "application/pdf" },
+	{ ".zip", "application/zip" },
+};
+
+static const char *mime_of(const char *filename)
+{
+	const char *dot = filename ? strrchr(filename, '.') : NULL;
+
+	if (dot)
+		for (size_t i = 0; i < sizeof(mime_types) / sizeof(mime_types[0]); i++)
+			if (strcasecmp(dot, mime_types[i].ext) == 0)
+				return mime_types[i].type;
+	return "application/octet-stream";
+}
+
+static const char *ext_of(const char *type, size_t n)
+{
+	for (size_t i = 0; i < sizeof(mime_types) / sizeof(mime_types[0]); i++)
+		if (strlen(mime_types[i].type) == n && strncasecmp(type, mime_types[i].type, n) == 0)
+			return mime_types[i].ext;
+	return "";
+}
+
+char *predict_data_url(const void *data, size_t len, const char *filename)
+{
+	const char *type = mime_of(filename);
+	size_t enc = st_mult(st_add(len, 2) / 3, 4);
+	size_t head = strlen("data:;base64,") + strlen(type);
+	char *out = xmalloc(st_add(st_add(head, enc), 1));
+	int n;
+
+	n = snprintf(out, head + 1, "data:%s;base64,", type);
+	n = EVP_EncodeBlock((unsigned char *)out + n, data, (int)len);
+	out[head + (size_t)n] = '\0';
+	return out;
+}
+
+int predict_data_url_decode(const char *url, unsigned char **out, size_t *len,
+			    const char **ext, struct pn_error **err)
+{
+	const char *comma, *semi, *b64;
+	size_t n, pad = 0;
+	unsigned char *buf;
+	int got;
+
+	if (strncmp(url, "data:", 5) != 0 || !(comma = strchr(url, ',')))
+		return pn_error_set(err, PN_ERR_INVALID, "not a data URL");
+	semi = memchr(url, ';', (size_t)(comma - url));
+	if (!semi || strncmp(semi, ";base64,", 8) != 0)
+		return pn_error_set(err, PN_ERR_UNSUPPORTED, "data URL is not base64");
+	*ext = ext_of(url + 5, (size_t)(semi - url - 5));
+	b64 = comma + 1;
+	n = strlen(b64);
+	if (n % 4)
+		return pn_error_set(err, PN_ERR_INVALID, "data URL: bad base64 length");
+	while (pad < 2 && n > pad && b64[n - 1 - pad] == '=')
+		pad++;
+	buf = xmalloc(n / 4 * 3 + 1);
+	got = EVP_DecodeBlock(buf, (const unsigned char *)b64, (int)n);
+	if (got < 0) {
+		free(buf);
+		return pn_error_set(err, PN_ERR_INVALID, "data URL: bad base64");
+	}
+	*out = buf;
+	*len = (size_t)got - pad;
+	return 0;
+}
+
+/* --------------------------------------------------------------- inputs */
+
+static const json_t *input_props(const json_t *schema)
+{
+	const json_t *in = json_object_get(json_object_get(json_object_get(schema, "components"),
+							   "schemas"),
+					   "Input");
+
+	return json_object_get(in, "properties");
+}
+
+/* the first input by x-order */
+static const char *first_input(const json_t *schema)
+{
+	const json_t *props = input_props(schema), *v;
+	const char *k, *best = NULL;
+	json_int_t best_order = 0;
+
+	json_object_foreach((json_t *)props, k, v) {
+		json_int_t o = json_integer_value(json_object_get(v, "x-order"));
+
+		if (!best || o < best_order) {
+			best = k;
+			best_order = o;
+		}
+	}
+	return best;
+}
+
+static const char *prop_type(const json_t *prop)
+{
+	const char *t = json_string_value(json_object_get(prop, "type"));
+	const json_t *all;
+
+	if (t)
+		return t;
+	/* choices come as allOf: [{"$ref": ...}] with the enum's type elsewhere */
+	all = json_object_get(prop, "allOf");
+	if (json_is_array(all) && json_array_size(all) > 0)
+		return json_string_value(json_object_get(json_array_get(all, 0), "type"));
+	return NULL;
+}
+
+static json_t *typed_value(const char *name, const char *type, const char *v,
+			   struct pn_error **err)
+{
+	char *end;
+
+	if (!type || strcmp(type, "string") == 0)
+		return json_string(v);
+	if (strcmp(type, "integer") == 0) {
+		long long n;
+
+		errno = 0;
+		n = strtoll(v, &end, 10);
+		if (errno || end == v || *end)
+			goto bad;
+		return json_integer(n);
+	}
+	if (strcmp(type, "number") == 0) {
+		double d = strtod(v, &end);
+
+		if (end == v || *end)
+			goto bad;
+		return json_real(d);
+	}
+	if (strcmp(type, "boolean") == 0) {
+		if (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0)
+			return json_true();
+		if (strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0)
+			return json_false();
+		goto bad;
+	}
+	return json_string(v);
+bad:
+	pn_error_set(err, PN_ERR_INVALID, "input `%s`: `%s` is not a valid %s", name, v, type);
+	return NULL;
+}
+
+static json_t *file_value(const char *path, struct pn_error **err)
+{
+	cleanup_free char *data = NULL;
+	size_t len = 0;
+	char *url;
+	json_t *j;
+
+	if (pn_read_file(path, PREDICT_INPUT_FILE_MAX, &data, &len, err) < 0)
+		return NULL;
+	url = predict_data_url(data, len, path);
+	j = json_string(url);
+	free(url);
+	return j;
+}
+
+int predict_input_add(json_t *input, const char *arg, const json_t *schema,
+		      struct pn_error **err)
+{
+	const char *eq = strchr(arg, '=');
+	cleanup_free char *name = NULL;
+	const char *v, *type;
+	const json_t *prop;
+	json_t *val;
+
+	if (eq && eq != arg) {
+		name = xstrndup(arg, (size_t)(eq - arg));
+		v = eq + 1;
+	} else {
+		const char *first = first_input(schema);
+
+		if (!first)
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "input `%s` has no name and the model has no inputs", arg);
+		name = xstrdup(first);
+		v = arg;
+	}
+	prop = json_object_get(input_props(schema), name);
+	type = prop_type(prop);
+	if (type && strcmp(type, "array") == 0) {
+		const json_t *items = json_object_get(prop, "items");
+		json_t *arr = json_object_get(input, name);
+
+		val = v[0] == '@' ? file_value(v + 1, err) : typed_value(name, prop_type(items), v, err);
+		if (!val)
+			return -1;
+		if (!json_is_array(arr)) {
+			arr = json_array();
+			json_object_set_new(input, name, arr);
+		}
+		json_array_append_new(arr, val);
+		return 0;
+	}
+	val = v[0] == '@' ? file_value(v + 1, err) : typed_value(name, type, v, err);
+	if (!val)
+		return pn_error_wrap(err, "input `%s`", name);
+	json_object_set_new(input, name, val);
+	return 0;
+}
+
+/* ----------------------------------------------------------------- HTTP */
+
+struct sink {
+	struct pn_buf buf;
+	bool overflow;
+};
+
+static size_t sink_write(char *p, size_t size, size_t n, void *ud)
+{
+	struct sink *s = ud;
+
+	if (pn_buf_append(&s->buf, p, size * n, NULL) < 0) {
+		s->overflow = true;
+		return 0;
+	}
+	return size * n;
+}
+
+int predict_http(const char *method, const char *url, const char *body, long timeout_s,
+		 long *status, char **resp, size_t *resp_len, struct pn_error **err)
+{
+	cleanup_curl CURL *c = curl_easy_init();
+	cleanup_curl_slist struct curl_slist *h = NULL;
+	struct sink s = { PN_BUF_INIT, false };
+	char ebuf[CURL_ERROR_SIZE] = "";
+	CURLcode rc;
+
+	if (!c)
+		return pn_error_set(err, PN_ERR_GENERIC, "curl init failed");
+	pn_buf_init(&s.buf, PREDICT_RESPONSE_MAX);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	if (strcmp(method, "POST") == 0) {
+		h = curl_slist_append(h, "Content-Type: application/json");
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+	}
+	rc = curl_easy_perform(c);
+	if (rc != CURLE_OK) {
+		pn_buf_release(&s.buf);
+		if (s.overflow)
+			return pn_error_set(err, PN_ERR_TOO_LARGE, "%s %s: response larger than %zu bytes",
+					    method, url, PREDICT_RESPONSE_MAX);
+		return pn_error_set(err, PN_ERR_NETWORK, "%s %s: %s", method, url,
+				    ebuf[0] ? ebuf : curl_easy_strerror(rc));
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	*resp = pn_buf_steal(&s.buf, resp_len);
+	if (!*resp)
+		*resp = xstrdup("");
+	return 0;
+}
+
+/* --------------------------------------------------------------- output */
+
+static int write_file(const char *path, const unsigned char *data, size_t len, FILE *f,
+		      struct pn_error **err)
+{
+	if (pn_write_file_atomic(path, data, len, 0644, err) < 0)
+		return -1;
+	fprintf(f, "Written output to %s\n", path);
+	return 0;
+}
+
+static int output_one(const char *s, const char *dir, const char *path, long idx, FILE *f,
+		      struct pn_error **err)
+{
+	cleanup_free unsigned char *data = NULL;
+	cleanup_free char *name = NULL;
+	const char *ext;
+	size_t len;
+
+	if (strncmp(s, "data:", 5) != 0) {
+		fprintf(f, "%s\n", s);
+		return 0;
+	}
+	if (predict_data_url_decode(s, &data, &len, &ext, err) < 0)
+		return pn_error_wrap(err, "output");
+	if (path && idx < 0)
+		name = xstrdup(path);
+	else if (idx >= 0)
+		name = xasprintf("%s/output.%ld%s", dir, idx, ext);
+	else
+		name = xasprintf("%s/output%s", dir, ext);
+	return write_file(name, data, len, f, err);
+}
+
+int predict_output_write(const json_t *output, const char *dir, const char *path, FILE *f,
+			 struct pn_error **err)
+{
+	if (json_is_string(output))
+		return output_one(json_string_value(output), dir, path, -1, f, err);
+	if (json_is_array(output) && json_array_size(output) > 0 &&
+	    json_is_string(json_array_get(output, 0)) &&
+	    strncmp(json_string_value(json_array_get(output, 0)), "data:", 5) == 0) {
+		for (size_t i = 0; i < json_array_size(output); i++) {
+			const char *s = json_string_value(json_array_get(output, i));
+
+			if (s && output_one(s, dir, NULL, (long)i, f, err) < 0)
+				return -1;
+		}
+		return 0;
+	}
+	{
+		cleanup_free char *j = json_dumps(output, JSON_INDENT(2) | JSON_ENCODE_ANY);
+
+		fprintf(f, "%s\n", j ? j : "null");
+	}
+	return 0;
+}
