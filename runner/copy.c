@@ -162,7 +162,6 @@ struct idx_entry {
 	char *path;
 	ino_t ino;
 	struct timespec ctime;
-	bool seen, dir_now;
 };
 
 static int index_walk(const char *host, const char *rel, struct pn_buf *out, int depth,
@@ -238,13 +237,14 @@ static int index_load(const char *file, struct idx_entry **out, size_t *n, char 
 			cap = cap ? 2 * cap : 1024;
 			*out = xrealloc(*out, st_mult(cap, sizeof(**out)));
 		}
-		(*out)[(*n)++] = (struct idx_entry){ p + off, (ino_t)ino, { (time_t)sec, nsec }, false, false };
+		(*out)[(*n)++] = (struct idx_entry){ p + off, (ino_t)ino, { (time_t)sec, nsec } };
 	}
 	qsort(*out, *n, sizeof(**out), idx_cmp);
 	return 0;
 }
 
 struct copy_diff {
+	const char *root;
 	struct oci_layer_writer *w;
 	const struct runner_plan *plan;
 	struct idx_entry *idx;
@@ -258,77 +258,86 @@ static struct idx_entry *idx_find(struct copy_diff *cd, const char *rel)
 	return bsearch(&key, cd->idx, cd->n, sizeof(key), idx_cmp);
 }
 
-static int name_cmp(const struct dirent **a, const struct dirent **b)
+static int diff_walk(struct copy_diff *cd, const char *host, const char *rel, int depth,
+		     struct pn_error **err);
+
+/* the index entries that were direct children of rel and are gone now */
+static void removed_children(struct copy_diff *cd, const char *rel, struct pn_strv *out)
 {
-	return strcmp((*a)->d_name, (*b)->d_name);
+	cleanup_free char *prefix = *rel ? xasprintf("%s/", rel) : xstrdup("");
+	size_t pl = strlen(prefix), lo = 0, hi = cd->n;
+
+	while (lo < hi) { /* first entry >= prefix */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(cd->idx[mid].path, prefix) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < cd->n && strncmp(cd->idx[i].path, prefix, pl) == 0; i++) {
+		const char *name = cd->idx[i].path + pl;
+		cleanup_free char *h = NULL;
+		struct stat st;
+
+		if (strchr(name, '/') || runner_plan_excluded(cd->plan, cd->idx[i].path))
+			continue;
+		h = pn_path_join(cd->root, cd->idx[i].path);
+		if (lstat(h, &st) < 0 && errno == ENOENT)
+			pn_strv_push(out, name);
+	}
 }
 
+static int diff_one(struct copy_diff *cd, const char *host, const char *rel, const char *nm,
+		    int depth, struct pn_error **err)
+{
+	cleanup_free char *h = pn_path_join(host, nm);
+	cleanup_free char *r = *rel ? xasprintf("%s/%s", rel, nm) : xstrdup(nm);
+	struct idx_entry *e = idx_find(cd, r);
+	struct stat st;
+	bool changed;
+
+	if (runner_plan_excluded(cd->plan, r))
+		return 0;
+	if (lstat(h, &st) < 0) {
+		if (errno == ENOENT && e) /* removed by the step */
+			return oci_layer_writer_add_whiteout(cd->w, r, err);
+		return pn_error_set_errno(err, errno, "stat `%s`", h);
+	}
+	changed = !e || e->ino != st.st_ino || e->ctime.tv_sec != st.st_ctim.tv_sec ||
+		  e->ctime.tv_nsec != st.st_ctim.tv_nsec;
+	if (changed && oci_layer_writer_add_path(cd->w, h, r, err) < 0)
+		return -1;
+	if (S_ISDIR(st.st_mode))
+		return diff_walk(cd, h, r, depth + 1, err);
+	return 0;
+}
+
+/* entries of one directory, present and removed, in name order (as the
+ * overlay upper dir would list them) */
 static int diff_walk(struct copy_diff *cd, const char *host, const char *rel, int depth,
 		     struct pn_error **err)
 {
 	struct dirent **names = NULL;
+	cleanup_strv struct pn_strv all = PN_STRV_INIT;
 	int n, rc = 0;
 
 	if (depth > COPY_DEPTH_MAX)
 		return pn_error_set(err, PN_ERR_TOO_LARGE, "directories nested too deep");
-	n = scandir(host, &names, NULL, name_cmp);
+	n = scandir(host, &names, NULL, NULL);
 	if (n < 0)
 		return pn_error_set_errno(err, errno, "read directory `%s`", host);
 	for (int i = 0; i < n; i++) {
-		const char *nm = names[i]->d_name;
-
-		if (rc == 0 && strcmp(nm, ".") && strcmp(nm, "..")) {
-			cleanup_free char *h = pn_path_join(host, nm);
-			cleanup_free char *r = *rel ? xasprintf("%s/%s", rel, nm) : xstrdup(nm);
-			struct idx_entry *e = idx_find(cd, r);
-			struct stat st;
-
-			if (runner_plan_excluded(cd->plan, r)) {
-				if (e)
-					e->seen = true;
-			} else if (lstat(h, &st) < 0) {
-				rc = pn_error_set_errno(err, errno, "stat `%s`", h);
-			} else {
-				bool changed = !e || e->ino != st.st_ino ||
-					       e->ctime.tv_sec != st.st_ctim.tv_sec ||
-					       e->ctime.tv_nsec != st.st_ctim.tv_nsec;
-
-				if (e) {
-					e->seen = true;
-					e->dir_now = S_ISDIR(st.st_mode);
-				}
-				if (changed)
-					rc = oci_layer_writer_add_path(cd->w, h, r, err);
-				if (rc == 0 && S_ISDIR(st.st_mode))
-					rc = diff_walk(cd, h, r, depth + 1, err);
-			}
-		}
+		if (strcmp(names[i]->d_name, ".") && strcmp(names[i]->d_name, ".."))
+			pn_strv_push(&all, names[i]->d_name);
 		free(names[i]);
 	}
 	free(names);
+	removed_children(cd, rel, &all);
+	pn_strv_sort(&all);
+	for (size_t i = 0; rc == 0 && i < all.n; i++)
+		rc = diff_one(cd, host, rel, all.v[i], depth, err);
 	return rc;
-}
-
-/* removed entries: unseen, with a parent that is still a directory */
-static int diff_removed(struct copy_diff *cd, struct pn_error **err)
-{
-	for (size_t i = 0; i < cd->n; i++) {
-		struct idx_entry *e = &cd->idx[i], *parent;
-		const char *slash = strrchr(e->path, '/');
-
-		if (e->seen || runner_plan_excluded(cd->plan, e->path))
-			continue;
-		if (slash) {
-			cleanup_free char *pp = xstrndup(e->path, (size_t)(slash - e->path));
-
-			parent = idx_find(cd, pp);
-			if (!parent || !parent->seen || !parent->dir_now)
-				continue;
-		}
-		if (oci_layer_writer_add_whiteout(cd->w, e->path, err) < 0)
-			return -1;
-	}
-	return 0;
 }
 
 int runner_copy_diff_write(const struct runner_sandbox_cfg *c, struct oci_layer_result *res,
@@ -336,22 +345,23 @@ int runner_copy_diff_write(const struct runner_sandbox_cfg *c, struct oci_layer_
 {
 	cleanup_free char *file = pn_path_join(c->dir, RUNNER_COPY_INDEX);
 	cleanup_free char *data = NULL;
-	struct oci_layer_opts def;
-	struct copy_diff cd = { NULL, &c->plan, NULL, 0 };
+	struct oci_layer_opts o;
+	struct copy_diff cd = { c->merged, NULL, &c->plan, NULL, 0 };
 	int rc;
 
 	if (index_load(file, &cd.idx, &cd.n, &data, err) < 0)
 		return -1;
-	if (!c->lopts)
-		oci_layer_opts_init(&def);
-	cd.w = oci_layer_writer_new(c->out, c->lopts ? c->lopts : &def, err);
+	if (c->lopts)
+		o = *c->lopts;
+	else
+		oci_layer_opts_init(&o);
+	o.overlay_upper = true;
+	cd.w = oci_layer_writer_new(c->out, &o, err);
 	if (!cd.w) {
 		free(cd.idx);
 		return pn_error_wrap(err, "write layer");
 	}
 	rc = diff_walk(&cd, c->merged, "", 0, err);
-	if (rc == 0)
-		rc = diff_removed(&cd, err);
 	if (rc == 0)
 		rc = oci_layer_writer_finish(cd.w, res, err);
 	oci_layer_writer_free(cd.w);

@@ -12,16 +12,6 @@
 
 #define DIFF_DEPTH_MAX 256
 
-static bool is_opaque(const char *host_path)
-{
-	char v[8];
-	ssize_t n = lgetxattr(host_path, "user.overlay.opaque", v, sizeof(v));
-
-	if (n < 0)
-		n = lgetxattr(host_path, "trusted.overlay.opaque", v, sizeof(v));
-	return n == 1 && v[0] == 'y';
-}
-
 static int name_cmp(const struct dirent **a, const struct dirent **b)
 {
 	return strcmp((*a)->d_name, (*b)->d_name);
@@ -36,38 +26,22 @@ struct diff_walk {
 static int walk_dir(struct diff_walk *dw, const char *host, const char *rel, int depth,
 		    struct pn_error **err);
 
+/* the writer (overlay_upper) turns a 0:0 character device into a whiteout
+ * and an opaque directory into the directory plus its .wh..wh..opq */
 static int walk_entry(struct diff_walk *dw, const char *host, const char *rel, int depth,
 		      struct pn_error **err)
 {
 	struct stat st;
-	bool opaque;
 
 	if (dw->plan && runner_plan_excluded(dw->plan, rel))
 		return 0;
 	if (lstat(host, &st) < 0)
 		return pn_error_set_errno(err, errno, "stat `%s`", host);
-	opaque = S_ISDIR(st.st_mode) && is_opaque(host);
 	dw->entries++;
-	switch (runner_diff_classify(&st, opaque)) {
-	case RUNNER_DIFF_WHITEOUT:
-		return oci_layer_writer_add_whiteout(dw->w, rel, err);
-	case RUNNER_DIFF_OPAQUE:
-		if (oci_layer_writer_add_path(dw->w, host, rel, err) < 0)
-			return -1;
-		{
-			cleanup_free char *opq = xasprintf("%s/.wh..wh..opq", rel);
-
-			if (oci_layer_writer_add_data(dw->w, opq, "", 0, 0644, err) < 0)
-				return -1;
-		}
+	if (oci_layer_writer_add_path(dw->w, host, rel, err) < 0)
+		return -1;
+	if (runner_diff_classify(&st, false) == RUNNER_DIFF_ENTRY && S_ISDIR(st.st_mode))
 		return walk_dir(dw, host, rel, depth + 1, err);
-	case RUNNER_DIFF_ENTRY:
-		if (oci_layer_writer_add_path(dw->w, host, rel, err) < 0)
-			return -1;
-		if (S_ISDIR(st.st_mode))
-			return walk_dir(dw, host, rel, depth + 1, err);
-		return 0;
-	}
 	return 0;
 }
 
@@ -102,15 +76,16 @@ int runner_diff_write(const char *upper, const struct runner_plan *plan, struct 
 		      const struct oci_layer_opts *lopts, struct oci_layer_result *res,
 		      struct pn_error **err)
 {
-	struct oci_layer_opts def;
+	struct oci_layer_opts o;
 	struct diff_walk dw = { NULL, plan, 0 };
 	int rc;
 
-	if (!lopts) {
-		oci_layer_opts_init(&def);
-		lopts = &def;
-	}
-	dw.w = oci_layer_writer_new(out, lopts, err);
+	if (lopts)
+		o = *lopts;
+	else
+		oci_layer_opts_init(&o);
+	o.overlay_upper = true;
+	dw.w = oci_layer_writer_new(out, &o, err);
 	if (!dw.w)
 		return pn_error_wrap(err, "write layer");
 	rc = walk_dir(&dw, upper, "", 0, err);

@@ -122,10 +122,18 @@ int runner_plan_build(struct runner_plan *p, const struct pn_strv *lowers, const
 		      const char *work, const char *mnt_layer, const struct runner_secret *secrets,
 		      size_t n_secrets, const char *secret_dir, struct pn_error **err)
 {
-	char *opts = runner_overlay_options(mnt_layer, lowers, upper, work, err);
+	struct pn_error *e = NULL;
+	char *opts = runner_overlay_options(mnt_layer, lowers, upper, work, &e);
 
-	if (!opts)
+	if (!opts && e->code != PN_ERR_TOO_LARGE) {
+		if (err)
+			*err = e;
+		else
+			pn_error_free(e);
 		return -1;
+	}
+	/* no data: too long for mount(2), sandbox.c uses fsconfig lowerdir+ */
+	pn_error_free(e);
 	add(p, RUNNER_MNT_OVERLAY, "overlay", "", opts);
 	free(opts);
 	add(p, RUNNER_MNT_PROC, "proc", "proc", NULL);

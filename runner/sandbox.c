@@ -186,6 +186,43 @@ static int touch(const char *p, struct pn_error **err)
 	return 0;
 }
 
+/* the new mount API takes one lower dir per call ("lowerdir+", Linux 6.8),
+ * so a long chain is not limited by mount(2)'s one page of options */
+static int fsconfig_str(int fd, const char *key, const char *val, struct pn_error **err)
+{
+	if (syscall(SYS_fsconfig, fd, FSCONFIG_SET_STRING, key, val, 0) < 0)
+		return pn_error_set_errno(err, errno, "overlay option `%s=%s`", key, val);
+	return 0;
+}
+
+static int mount_overlay_fsconfig(const struct runner_sandbox_cfg *c, const char *target,
+				  struct pn_error **err)
+{
+	cleanup_close int fd = (int)syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
+	cleanup_close int mfd = -1;
+	const struct pn_strv *lw = &c->rf->lowers;
+
+	if (fd < 0)
+		return pn_error_set_errno(err, errno, "fsopen overlay");
+	if (fsconfig_str(fd, "lowerdir+", c->mnt, err) < 0)
+		return -1;
+	for (size_t i = lw->n; i > 0; i--)
+		if (fsconfig_str(fd, "lowerdir+", lw->v[i - 1], err) < 0)
+			return -1;
+	if (fsconfig_str(fd, "upperdir", c->upper, err) < 0 ||
+	    fsconfig_str(fd, "workdir", c->work, err) < 0)
+		return -1;
+	if (syscall(SYS_fsconfig, fd, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0 ||
+	    syscall(SYS_fsconfig, fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return pn_error_set_errno(err, errno, "create overlay of %zu layers", lw->n);
+	mfd = (int)syscall(SYS_fsmount, fd, FSMOUNT_CLOEXEC, 0);
+	if (mfd < 0)
+		return pn_error_set_errno(err, errno, "fsmount overlay");
+	if (syscall(SYS_move_mount, mfd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return pn_error_set_errno(err, errno, "move overlay to `%s`", target);
+	return 0;
+}
+
 static int mount_one(const struct runner_sandbox_cfg *c, const struct runner_mount *m,
 		     struct pn_error **err)
 {
@@ -193,6 +230,8 @@ static int mount_one(const struct runner_sandbox_cfg *c, const struct runner_mou
 
 	switch (m->kind) {
 	case RUNNER_MNT_OVERLAY:
+		if (!m->data)
+			return mount_overlay_fsconfig(c, t, err);
 		if (mount("overlay", t, "overlay", 0, m->data) < 0) {
 			pn_error_set_errno(err, errno, "mount overlay on `%s`", t);
 			pn_error_hint(err, "set PINION_RUNNER_NO_OVERLAY=1 to use the copy fallback");

@@ -1,0 +1,239 @@
+/* test_runner.c - the pure parts of runner/: subordinate id parsing, id map
+ * text, user and env resolution, the mount plan, diff classification */
+#include "tests/unit/tap.h"
+#include "runner/internal.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+static void t_subid_parse(void)
+{
+	const char *text = "# comment\nalice:100000:65536\n1001:200000:1000\nbob:300000:0\n\ncarol:400000:70000\n";
+	uint32_t s = 0, c = 0;
+	struct pn_error *err = NULL;
+
+	is_int(runner_subid_parse(text, "alice", 999, &s, &c, &err), 0, "alice found by name");
+	is_int(s, 100000, "alice start");
+	is_int(c, 65536, "alice count");
+	is_int(runner_subid_parse(text, "nobody", 1001, &s, &c, &err), 0, "found by uid");
+	is_int(s, 200000, "uid entry start");
+	is_int(runner_subid_parse(text, "bob", 5, &s, &c, &err), 1, "zero count is no range");
+	is_int(runner_subid_parse(text, "dave", 5, &s, &c, &err), 1, "absent user");
+	is_int(runner_subid_parse("", "x", 1, &s, &c, &err), 1, "empty file");
+	ok_fail(runner_subid_parse("alice:100000\n", "alice", 1, &s, &c, &err), &err, PN_ERR_INVALID,
+		"line 1", "missing field refused with line number");
+	ok_fail(runner_subid_parse("x:1:1\nalice:abc:5\n", "alice", 1, &s, &c, &err), &err,
+		PN_ERR_INVALID, "line 2", "non-number refused");
+	ok_fail(runner_subid_parse("alice:1:99999999999\n", "alice", 1, &s, &c, &err), &err,
+		PN_ERR_INVALID, "bad number", "overflow refused");
+	is_int(runner_subid_parse("alice:1:2\r\n", "alice", 1, &s, &c, &err), 0, "CRLF tolerated");
+	is_int(c, 2, "CRLF count");
+}
+
+static void t_idmap_format(void)
+{
+	struct runner_idrange r[2] = { { 0, 1000, 1 }, { 1, 100000, 65535 } };
+	cleanup_free char *t = runner_idmap_format(r, 2);
+	cleanup_free char *e = runner_idmap_format(r, 0);
+
+	is_str(t, "0 1000 1\n1 100000 65535\n", "two ranges");
+	is_str(e, "", "no ranges");
+}
+
+static const char *passwd = "root:x:0:0:root:/root:/bin/bash\n_apt:x:42:65534::/nonexistent:/usr/sbin/nologin\n"
+			    "app:x:1000:1000:App:/home/app:/bin/sh\nbroken:x:abc:1::/:/bin/sh\n";
+static const char *group = "root:x:0:\nnogroup:x:65534:\nstaff:x:50:\n";
+
+static void t_user_resolve(void)
+{
+	struct runner_user u;
+	struct pn_error *err = NULL;
+
+	ok_call(runner_user_resolve(NULL, passwd, group, &u, &err), &err, "default user");
+	ok(u.uid == 0 && u.gid == 0, "default is root");
+	is_str(u.home, "/root", "root's home");
+	runner_user_release(&u);
+	ok_call(runner_user_resolve("app", passwd, group, &u, &err), &err, "by name");
+	ok(u.uid == 1000 && u.gid == 1000, "app is 1000:1000");
+	is_str(u.home, "/home/app", "app's home");
+	runner_user_release(&u);
+	ok_call(runner_user_resolve("42", passwd, group, &u, &err), &err, "by uid");
+	ok(u.uid == 42 && u.gid == 65534, "_apt's primary group from passwd");
+	runner_user_release(&u);
+	ok_call(runner_user_resolve("1234:staff", passwd, group, &u, &err), &err, "uid:group name");
+	ok(u.uid == 1234 && u.gid == 50, "unknown uid with a named group");
+	is_str(u.home, "/", "unknown uid's home is /");
+	runner_user_release(&u);
+	ok_call(runner_user_resolve("1000:7", NULL, NULL, &u, &err), &err, "numeric group without files");
+	runner_user_release(&u);
+	ok_fail(runner_user_resolve("ghost", passwd, group, &u, &err), &err, PN_ERR_INVALID, "`ghost`",
+		"unknown name refused");
+	ok_fail(runner_user_resolve("app:ghosts", passwd, group, &u, &err), &err, PN_ERR_INVALID,
+		"`ghosts`", "unknown group refused");
+	ok_fail(runner_user_resolve("broken", passwd, group, &u, &err), &err, PN_ERR_INVALID,
+		"bad /etc/passwd", "malformed entry refused");
+	ok_fail(runner_user_resolve("app:", passwd, group, &u, &err), &err, PN_ERR_INVALID, "bad user",
+		"empty group refused");
+}
+
+static void t_env_build(void)
+{
+	cleanup_strv struct pn_strv cfg = PN_STRV_INIT;
+	cleanup_strv struct pn_strv out = PN_STRV_INIT;
+	const char *step[] = { "A=2", "B=3", "bogus", NULL };
+
+	pn_strv_push(&cfg, "A=1");
+	pn_strv_push(&cfg, "PATH=/opt/bin");
+	runner_env_build(&cfg, step, "/home/app", &out);
+	is_int(out.n, 4, "A, PATH, B, HOME");
+	is_str(out.v[0], "A=2", "step env replaces config env in place");
+	is_str(out.v[1], "PATH=/opt/bin", "config PATH kept");
+	is_str(out.v[2], "B=3", "new name appended; entry without = dropped");
+	is_str(out.v[3], "HOME=/home/app", "HOME from the user");
+	pn_strv_release(&out);
+	runner_env_build(NULL, NULL, NULL, &out);
+	ok(out.n == 2 && strncmp(out.v[0], "PATH=/usr/local/sbin:", 21) == 0, "PATH defaulted");
+	is_str(out.v[1], "HOME=/root", "HOME defaulted");
+}
+
+static size_t count_kind(const struct runner_plan *p, enum runner_mount_kind k)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n; i++)
+		n += p->m[i].kind == k;
+	return n;
+}
+
+static void t_plan(void)
+{
+	cleanup_strv struct pn_strv lowers = PN_STRV_INIT;
+	struct runner_plan p;
+	struct pn_error *err = NULL;
+	struct runner_secret sec[] = { { "tok", "/host/tok", NULL }, { "key", "/host/key", "/etc/app/key" } };
+
+	pn_strv_push(&lowers, "/s/l1");
+	pn_strv_push(&lowers, "/s/l2");
+	runner_plan_init(&p);
+	ok_call(runner_plan_build(&p, &lowers, "/r/upper", "/r/work", "/r/mnt", sec, 2, "/r/secrets", &err),
+		&err, "plan with two secrets");
+	ok(p.n > 10 && p.m[0].kind == RUNNER_MNT_OVERLAY, "overlay first");
+	is_str(p.m[0].data, "lowerdir=/r/mnt:/s/l2:/s/l1,upperdir=/r/upper,workdir=/r/work,userxattr",
+	       "lowers top first, mount-point layer on top");
+	is_int(count_kind(&p, RUNNER_MNT_PROC), 1, "one /proc");
+	is_int(count_kind(&p, RUNNER_MNT_BIND_DEV), 6, "null zero full random urandom tty");
+	is_int(count_kind(&p, RUNNER_MNT_DEVPTS), 1, "devpts");
+	is_int(count_kind(&p, RUNNER_MNT_SECRET), 2, "two secrets");
+	is_int(count_kind(&p, RUNNER_MNT_BIND_RO), 2, "resolv.conf and hosts");
+	is_str(p.m[p.n - 2].target, "run/secrets/tok", "default secret target");
+	is_str(p.m[p.n - 2].source, "/r/secrets/0", "secret copied to the tmpfs");
+	is_str(p.m[p.n - 1].target, "etc/app/key", "explicit secret target");
+	ok(runner_plan_excluded(&p, "etc/resolv.conf"), "resolv.conf not captured");
+	ok(runner_plan_excluded(&p, "etc/hosts"), "hosts not captured");
+	ok(runner_plan_excluded(&p, "run/secrets/tok"), "secret target not captured");
+	ok(runner_plan_excluded(&p, "proc/1/status"), "below /proc not captured");
+	ok(!runner_plan_excluded(&p, "etc/hostname"), "other files captured");
+	ok(!runner_plan_excluded(&p, "procfoo"), "prefix without slash is not a match");
+	ok(!runner_plan_excluded(&p, "run/secrets"), "the directory itself is captured if changed");
+	runner_plan_release(&p);
+}
+
+static void t_plan_refusals(void)
+{
+	cleanup_strv struct pn_strv lowers = PN_STRV_INIT;
+	struct runner_plan p;
+	struct pn_error *err = NULL;
+	struct { const char *id, *target, *needle; } bad[] = {
+		{ "a", "relative/x", "not an absolute path" },
+		{ "a", "/", "not a file" },
+		{ "a", "/x/../etc/passwd", "plain path" },
+		{ "a", "/x//y", "plain path" },
+		{ "a", "/x/", "ends with" },
+		{ "a", "/proc/self/x", "/proc or /dev" },
+		{ "a/b", NULL, "bad secret id" },
+		{ "", NULL, "bad secret id" },
+	};
+	struct runner_secret dup[] = { { "a", "/h", "/x" }, { "b", "/h", "/x" } };
+
+	pn_strv_push(&lowers, "/s/l1");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct runner_secret s = { bad[i].id, "/h", bad[i].target };
+
+		runner_plan_init(&p);
+		ok_fail(runner_plan_build(&p, &lowers, "/u", "/w", "/m", &s, 1, "/sec", &err), &err,
+			PN_ERR_INVALID, bad[i].needle, "secret `%s` -> `%s` refused", bad[i].id,
+			bad[i].target ? bad[i].target : "(default)");
+		runner_plan_release(&p);
+	}
+	runner_plan_init(&p);
+	ok_fail(runner_plan_build(&p, &lowers, "/u", "/w", "/m", dup, 2, "/sec", &err), &err,
+		PN_ERR_INVALID, "used twice", "same target twice refused");
+	runner_plan_release(&p);
+	pn_strv_push(&lowers, "/s/with:colon");
+	runner_plan_init(&p);
+	ok_fail(runner_plan_build(&p, &lowers, "/u", "/w", "/m", NULL, 0, "/sec", &err), &err,
+		PN_ERR_INVALID, "with:colon", "path with a colon refused");
+	runner_plan_release(&p);
+}
+
+static void t_overlay_too_long(void)
+{
+	cleanup_strv struct pn_strv lowers = PN_STRV_INIT;
+	struct pn_error *err = NULL;
+	char *o;
+
+	for (int i = 0; i < 80; i++)
+		pn_strv_push_owned(&lowers, xasprintf("/home/someone/.cache/pinion/snapshots/%064d/root", i));
+	o = runner_overlay_options("/m", &lowers, "/u", "/w", &err);
+	ok(o == NULL && err && err->code == PN_ERR_TOO_LARGE, "80 long lowers exceed one page");
+	pn_error_clear(&err);
+	free(o);
+	o = runner_overlay_options("/m", &lowers, NULL, NULL, &err);
+	ok(o == NULL, "also without an upper dir");
+	pn_error_clear(&err);
+	{
+		struct runner_plan p;
+
+		runner_plan_init(&p);
+		ok_call(runner_plan_build(&p, &lowers, "/u", "/w", "/m", NULL, 0, "/s", &err), &err,
+			"a long chain still plans");
+		ok(p.m[0].kind == RUNNER_MNT_OVERLAY && p.m[0].data == NULL,
+		   "overlay without options: mounted through fsconfig lowerdir+");
+		runner_plan_release(&p);
+	}
+}
+
+static void t_diff_classify(void)
+{
+	struct stat st;
+	cleanup_free char *a = runner_whiteout_name("etc/apt/lists");
+	cleanup_free char *b = runner_whiteout_name("top");
+
+	memset(&st, 0, sizeof(st));
+	st.st_mode = S_IFCHR | 0;
+	st.st_rdev = makedev(0, 0);
+	is_int(runner_diff_classify(&st, false), RUNNER_DIFF_WHITEOUT, "char 0:0 is a whiteout");
+	st.st_rdev = makedev(1, 3);
+	is_int(runner_diff_classify(&st, false), RUNNER_DIFF_ENTRY, "char 1:3 (null) is an entry");
+	st.st_mode = S_IFDIR | 0755;
+	is_int(runner_diff_classify(&st, true), RUNNER_DIFF_OPAQUE, "dir with opaque xattr");
+	is_int(runner_diff_classify(&st, false), RUNNER_DIFF_ENTRY, "plain dir");
+	st.st_mode = S_IFREG | 0644;
+	is_int(runner_diff_classify(&st, true), RUNNER_DIFF_ENTRY, "opaque flag ignored on files");
+	is_str(a, "etc/apt/.wh.lists", "nested whiteout name");
+	is_str(b, ".wh.top", "top-level whiteout name");
+}
+
+int main(void)
+{
+	TEST(t_subid_parse);
+	TEST(t_idmap_format);
+	TEST(t_user_resolve);
+	TEST(t_env_build);
+	TEST(t_plan);
+	TEST(t_plan_refusals);
+	TEST(t_overlay_too_long);
+	TEST(t_diff_classify);
+	return tap_done();
+}

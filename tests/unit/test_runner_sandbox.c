@@ -1,0 +1,377 @@
+/* test_runner_sandbox.c - the sandbox on a tiny busybox rootfs: snapshots
+ * from layers (whiteouts stack), a step's diff as a layer, reproducibility,
+ * the copy fallback, failures, secrets, isolation, long-running processes.
+ * Needs a static /bin/busybox and user namespaces (skipped without). */
+#include "tests/unit/tap.h"
+#include "runner/runner.h"
+#include "common/cleanup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sched.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *base_cmds[] = { "sh", "ls", "cat", "echo", "id", "mkdir", "rm", "touch", "test",
+				   "grep", "wc", "sleep", "true", "false", "cp", "head", NULL };
+static char *dir;                 /* test root */
+static char *cache;               /* pinion cache */
+static struct oci_layout *layout;
+static struct runner_rootfs rf;   /* base + layer 2 */
+
+static void write_file(const char *path, const char *text)
+{
+	struct pn_error *err = NULL;
+
+	if (pn_write_file_atomic(path, text, strlen(text), 0644, &err) < 0) {
+		tap_diag("%s", err->msg);
+		pn_error_free(err);
+	}
+}
+
+static char *make_base_tree(void)
+{
+	char *root = pn_path_join(dir, "base");
+	cleanup_free char *bin = pn_path_join(root, "bin");
+	struct pn_error *err = NULL;
+
+	pn_mkdir_p(bin, 0755, &err);
+	for (const char *d[] = { "etc", "tmp", "opq", "root", NULL }, **p = d; *p; p++) {
+		cleanup_free char *x = pn_path_join(root, *p);
+
+		mkdir(x, 0755);
+	}
+	{
+		cleanup_free char *bb = pn_path_join(bin, "busybox");
+		cleanup_free char *cmd = xasprintf("cp /bin/busybox %s", bb);
+
+		if (system(cmd) != 0)
+			tap_diag("copy busybox failed");
+	}
+	for (size_t i = 0; base_cmds[i]; i++) {
+		cleanup_free char *l = xasprintf("%s/%s", bin, base_cmds[i]);
+
+		if (symlink("busybox", l) < 0)
+			tap_diag("symlink %s: %s", l, strerror(errno));
+	}
+	cleanup_free char *pw = pn_path_join(root, "etc/passwd");
+	cleanup_free char *keep = pn_path_join(root, "etc/keep");
+	cleanup_free char *gone = pn_path_join(root, "etc/gone");
+	cleanup_free char *old = pn_path_join(root, "opq/old");
+
+	write_file(pw, "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n");
+	write_file(keep, "keep\n");
+	write_file(gone, "gone\n");
+	write_file(old, "old\n");
+	return root;
+}
+
+/* a layer from a host tree, stored in the layout */
+static int layer_from_tree(const char *tree, struct oci_layer_result *res, bool whiteouts)
+{
+	struct oci_layer_opts o;
+	struct oci_layer_writer *w;
+	struct pn_error *err = NULL;
+	int rc;
+
+	oci_layer_opts_init(&o);
+	w = oci_layer_writer_new(layout, &o, &err);
+	if (!w)
+		return -1;
+	if (whiteouts) {
+		rc = oci_layer_writer_add_dir(w, "etc", 0755, &err);
+		rc = rc < 0 ? rc : oci_layer_writer_add_whiteout(w, "etc/gone", &err);
+		rc = rc < 0 ? rc : oci_layer_writer_add_dir(w, "opq", 0755, &err);
+		rc = rc < 0 ? rc : oci_layer_writer_add_data(w, "opq/.wh..wh..opq", "", 0, 0644, &err);
+		rc = rc < 0 ? rc : oci_layer_writer_add_data(w, "opq/new", "new\n", 4, 0644, &err);
+	} else {
+		rc = oci_layer_writer_add_tree(w, tree, "", &err);
+	}
+	rc = rc < 0 ? rc : oci_layer_writer_finish(w, res, &err);
+	oci_layer_writer_free(w);
+	if (rc < 0)
+		tap_diag("layer: %s", err->msg);
+	pn_error_free(err);
+	return rc;
+}
+
+static struct runner *new_runner(bool no_overlay)
+{
+	struct runner_opts o;
+	struct runner *r = NULL;
+	struct pn_error *err = NULL;
+
+	runner_opts_init(&o);
+	o.cache_dir = cache;
+	o.no_overlay = no_overlay;
+	if (runner_new(&o, &r, &err) < 0) {
+		tap_diag("runner: %s", err->msg);
+		pn_error_free(err);
+	}
+	return r;
+}
+
+/* run a shell step; returns rc and fills res */
+static int sh(struct runner *r, const char *script, struct oci_layout *out,
+	      struct runner_result *res, struct pn_error **err)
+{
+	struct runner_step s = { .name = "t", .shell = script };
+
+	return runner_step_run(r, &rf, &s, out, NULL, res, err);
+}
+
+/* the entry names of a stored layer blob, "\n"-joined */
+static char *layer_names(const char *digest)
+{
+	cleanup_archive_read struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	struct pn_buf b = PN_BUF_INIT;
+	cleanup_free char *path = oci_layout_blob_path(layout, digest);
+
+	archive_read_support_filter_all(a);
+	archive_read_support_format_tar(a);
+	if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK)
+		return xstrdup("(unreadable)");
+	while (archive_read_next_header(a, &e) == ARCHIVE_OK)
+		pn_buf_printf(&b, NULL, "%s %u:%u %o %lld %s\n", archive_entry_pathname(e),
+			      (unsigned)archive_entry_uid(e), (unsigned)archive_entry_gid(e),
+			      (unsigned)archive_entry_mode(e), (long long)archive_entry_mtime(e),
+			      getenv("TEST_VERBOSE") ? "" : "");
+	return b.data ? pn_buf_steal(&b, NULL) : xstrdup("");
+}
+
+static void t_snapshots_stack(void)
+{
+	struct runner *r = new_runner(false);
+	cleanup_free char *base = make_base_tree();
+	struct oci_layer_result l1, l2;
+	struct pn_error *err = NULL;
+	struct runner_result res;
+	struct runner_snapshot *snaps = NULL;
+	size_t n = 0;
+
+	ok(layer_from_tree(base, &l1, false) == 0 && layer_from_tree(NULL, &l2, true) == 0,
+	   "two layers written");
+	ok_call(runner_rootfs_push(r, &rf, layout, &l1.desc, l1.diff_id, &err), &err, "base snapshot");
+	ok_call(runner_rootfs_push(r, &rf, layout, &l2.desc, l2.diff_id, &err), &err,
+		"snapshot with whiteouts");
+	ok_call(sh(r, "test -e /etc/keep && test ! -e /etc/gone && test ! -e /opq/old && "
+		      "test -e /opq/new", NULL, &res, &err),
+		&err, "whiteout and opaque dir of layer 2 hide layer 1's files");
+	runner_result_release(&res);
+	ok_call(runner_snapshots_list(r, &snaps, &n, &err), &err, "list snapshots");
+	is_int(n, 2, "two snapshots");
+	ok(n == 2 && snaps[0].bytes > 0 && snaps[0].last_used > 0, "size and last use known");
+	runner_snapshots_free(snaps, n);
+	oci_layer_result_release(&l1);
+	oci_layer_result_release(&l2);
+	runner_free(r);
+}
+
+static void t_step_commit(void)
+{
+	struct runner *r = new_runner(false);
+	struct runner *rc_ = new_runner(true);
+	struct runner_result res, res2, res3;
+	struct pn_error *err = NULL;
+	const char *script = "echo new > /etc/new && rm /etc/keep && mkdir -p /d && echo f > /d/f && "
+			     "touch /d/owned && chown 42:7 /d/owned && cat /etc/resolv.conf >/dev/null";
+	cleanup_free char *names = NULL;
+
+	ok_call(sh(r, script, layout, &res, &err), &err, "step with commit");
+	ok(res.committed && res.exit_status == 0, "committed, status 0");
+	names = layer_names(res.layer.desc.digest);
+	ok(tap_contains(names, "etc/new 0:0"), "new file in the layer, root-owned");
+	ok(tap_contains(names, "etc/.wh.keep"), "whiteout for the removed file");
+	ok(tap_contains(names, "d/f"), "file in a new directory");
+	ok(tap_contains(names, "d/owned 42:7"), "ownership as seen inside (42:7)");
+	ok(!tap_contains(names, "resolv.conf") && !tap_contains(names, "hosts") &&
+	   !tap_contains(names, "dev/") && !tap_contains(names, "proc/"),
+	   "mount points not captured");
+	if (!tap_contains(names, "etc/new"))
+		tap_diag("layer:\n%s", names);
+	ok_call(sh(r, script, layout, &res2, &err), &err, "same step again");
+	is_str(res2.layer.desc.digest, res.layer.desc.digest, "same change, same layer digest");
+	ok_call(sh(rc_, script, layout, &res3, &err), &err, "same step with the copy fallback");
+	is_str(res3.layer.diff_id, res.layer.diff_id, "copy fallback gives the same diff");
+	if (strcmp(res3.layer.diff_id, res.layer.diff_id)) {
+		cleanup_free char *n3 = layer_names(res3.layer.desc.digest);
+
+		tap_diag("copy layer:\n%s\noverlay layer:\n%s", n3, names);
+	}
+	/* the upper dir became the new layer's snapshot: pushing it is free */
+	ok_call(runner_rootfs_push(r, &rf, layout, &res.layer.desc, res.layer.diff_id, &err), &err,
+		"push the committed layer");
+	ok_call(sh(r, "test -e /etc/new && test ! -e /etc/keep && test -e /d/f", NULL, &res2, &err),
+		&err, "next step sees the committed change");
+	runner_result_release(&res);
+	runner_result_release(&res2);
+	runner_result_release(&res3);
+	runner_free(r);
+	runner_free(rc_);
+}
+
+static void t_failures(void)
+{
+	struct runner *r = new_runner(false);
+	struct runner_result res;
+	struct pn_error *err = NULL;
+	const char *missing[] = { "no-such-command", "x", NULL };
+	struct runner_step s = { .name = "missing", .argv = missing };
+	struct runner_step wd = { .name = "wd", .shell = "true", .workdir = "/nope" };
+	struct runner_step usr = { .name = "usr", .shell = "true", .user = "ghost" };
+
+	ok_fail(sh(r, "echo first; echo last words; exit 3", layout, &res, &err), &err, 0,
+		"exited with status 3", "exit 3 reported");
+	is_int(res.exit_status, 3, "status 3 in the result");
+	ok(!res.committed, "nothing committed");
+	ok(res.tail && tap_contains(res.tail, "last words"), "last lines kept");
+	runner_result_release(&res);
+	ok_fail(runner_step_run(r, &rf, &s, NULL, NULL, &res, &err), &err, PN_ERR_NOT_FOUND,
+		"command `no-such-command` not found", "missing command is a clear error");
+	runner_result_release(&res);
+	ok_fail(runner_step_run(r, &rf, &wd, NULL, NULL, &res, &err), &err, PN_ERR_NOT_FOUND,
+		"working directory `/nope`", "missing working directory");
+	runner_result_release(&res);
+	ok_fail(runner_step_run(r, &rf, &usr, NULL, NULL, &res, &err), &err, PN_ERR_INVALID,
+		"user `ghost`", "unknown user");
+	runner_result_release(&res);
+	ok_fail(sh(r, "kill -9 $$", NULL, &res, &err), &err, 0, "status 137", "killed by a signal");
+	runner_result_release(&res);
+	runner_free(r);
+}
+
+static void t_isolation(void)
+{
+	struct runner *r = new_runner(false);
+	struct runner_result res;
+	struct pn_error *err = NULL;
+	cleanup_free char *outside = pn_path_join(dir, "outside-created");
+	cleanup_free char *hostfile = pn_path_join(dir, "host-secret.json");
+	cleanup_free char *script = NULL;
+	cleanup_free char *secret = pn_path_join(dir, "token");
+	struct runner_secret sec = { "tok", secret, NULL };
+	struct runner_step s = { .name = "secret", .secrets = &sec, .n_secrets = 1,
+				 .shell = "test \"$(cat /run/secrets/tok)\" = s3cr3t-PINION-bytes && "
+					  "echo ok > /used-secret" };
+	struct runner_step none = { .name = "net", .network = RUNNER_NET_NONE,
+				    .shell = "test $(grep -c : /proc/net/dev) -eq 1" };
+	cleanup_free char *names = NULL;
+	cleanup_free char *blob = NULL;
+
+	write_file(hostfile, "{\"auths\":{}}\n");
+	write_file(secret, "s3cr3t-PINION-bytes");
+	script = xasprintf("touch %s; touch /../../%s; cat %s; test $(ls -d /proc/[0-9]* | wc -l) -le 6",
+			   outside, outside, hostfile);
+	ok_call(sh(r, script, NULL, &res, &err), &err, "step runs (only its own processes visible)");
+	runner_result_release(&res);
+	ok(access(outside, F_OK) < 0, "no file created outside the rootfs");
+	ok_fail(sh(r, "cat /proc/1/root/../../../../etc/shadow >/dev/null 2>&1 || exit 9", NULL, &res, &err),
+		&err, 0, "status 9", "host files unreachable through /proc");
+	runner_result_release(&res);
+	ok_call(runner_step_run(r, &rf, &s, layout, NULL, &res, &err), &err, "secret readable in its step");
+	names = layer_names(res.layer.desc.digest);
+	ok(!tap_contains(names, "run/secrets"), "secret target not in the layer");
+	ok(tap_contains(names, "used-secret"), "the step's own file is");
+	{
+		cleanup_free char *path = oci_layout_blob_path(layout, res.layer.desc.digest);
+		size_t len = 0;
+
+		pn_read_file(path, 1 << 20, &blob, &len, &err);
+		pn_error_clear(&err);
+		ok(blob && !memmem(blob, len, "s3cr3t", 6), "secret bytes in no blob");
+	}
+	runner_result_release(&res);
+	ok_call(sh(r, "test ! -e /run/secrets/tok", NULL, &res, &err), &err,
+		"secret gone in the next step");
+	runner_result_release(&res);
+	ok_call(runner_step_run(r, &rf, &none, NULL, NULL, &res, &err), &err,
+		"--network none: only lo");
+	runner_result_release(&res);
+	runner_free(r);
+}
+
+static void t_proc(void)
+{
+	struct runner *r = new_runner(false);
+	const char *argv[] = { "sleep", "100", NULL };
+	struct runner_step s = { .name = "serve", .argv = argv };
+	struct runner_proc *p = NULL;
+	struct pn_error *err = NULL;
+	int status = -1;
+
+	ok_call(runner_proc_start(r, &rf, &s, &p, &err), &err, "start a long-running process");
+	if (!p) {
+		runner_free(r);
+		return;
+	}
+	ok(runner_proc_pid(p) > 0, "has a pid");
+	is_int(runner_proc_wait(p, 200, &status, &err), 0, "still running after 200 ms");
+	ok_call(runner_proc_stop(p, 2000, &status, &err), &err, "stop");
+	is_int(status, 128 + 15, "ended by SIGTERM");
+	runner_proc_free(p);
+	runner_free(r);
+}
+
+static void t_prune(void)
+{
+	struct runner *r = new_runner(false);
+	struct pn_error *err = NULL;
+	size_t removed = 0, n = 0;
+	struct runner_snapshot *snaps = NULL;
+
+	ok_call(runner_snapshots_prune(r, INT64_MAX, &rf.diff_ids, &removed, NULL, &err), &err,
+		"prune all but the rootfs' snapshots");
+	ok(removed >= 1, "the other snapshots went (%zu)", removed);
+	ok_call(runner_snapshots_list(r, &snaps, &n, &err), &err, "list");
+	is_int(n, rf.diff_ids.n, "the kept ones remain");
+	runner_snapshots_free(snaps, n);
+	runner_free(r);
+}
+
+static bool sandbox_possible(void)
+{
+	pid_t pid;
+	int st;
+
+	if (access("/bin/busybox", X_OK) < 0)
+		return false;
+	pid = fork();
+	if (pid == 0)
+		_exit(unshare(CLONE_NEWUSER) < 0);
+	return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+int main(void)
+{
+	struct pn_error *err = NULL;
+	cleanup_free char *lp = NULL;
+
+	if (!sandbox_possible()) {
+		printf("1..0 # SKIP no static busybox or no user namespaces\n");
+		return 0;
+	}
+	dir = tap_tmpdir();
+	chmod(dir, 0755);
+	cache = pn_path_join(dir, "cache");
+	lp = pn_path_join(dir, "layout");
+	if (oci_layout_open(lp, OCI_LAYOUT_CREATE, &layout, &err) < 0) {
+		ok(0, "layout: %s", err->msg);
+		return tap_done();
+	}
+	runner_rootfs_init(&rf);
+	TEST(t_snapshots_stack);
+	if (rf.lowers.n == 2) {
+		TEST(t_step_commit);
+		TEST(t_failures);
+		TEST(t_isolation);
+		TEST(t_proc);
+		TEST(t_prune);
+	}
+	runner_rootfs_release(&rf);
+	oci_layout_free(layout);
+	free(cache);
+	return tap_done();
+}
