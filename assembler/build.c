@@ -141,8 +141,22 @@ void build_step_event(struct build_state *st, const char *name, bool hit, double
 static int exists_cb(const char *ref, bool *exists, void *ud, struct pn_error **err)
 {
 	struct build_state *st = ud;
+	struct pn_error *e = NULL;
 
-	return registry_exists(st->client, ref, exists, err);
+	if (registry_exists(st->client, ref, exists, &e) == 0)
+		return 0;
+	/* an optional base that cannot be reached is one we do not use */
+	if (e->code == PN_ERR_NETWORK || e->code == PN_ERR_AUTH) {
+		pn_warn("cannot check `%s` (%s); not using it", ref, e->msg);
+		pn_error_free(e);
+		*exists = false;
+		return 0;
+	}
+	if (err)
+		*err = e;
+	else
+		pn_error_free(e);
+	return -1;
 }
 
 static int setup_config(struct build_state *st, struct pn_error **err)

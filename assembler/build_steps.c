@@ -286,6 +286,24 @@ static int run_key(struct build_state *st, const struct plan_step *s, struct run
 	return 0;
 }
 
+/* pip and proxy settings of the host reach RUN steps (not the image, not
+ * the cache key): how packages are fetched does not change what they are */
+static const char *const passthrough_names[] = {
+	"PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_FIND_LINKS",
+	"PIP_NO_INDEX", "PIP_CERT", "http_proxy", "https_proxy", "no_proxy",
+	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+};
+
+static void passthrough_env(struct pn_strv *env)
+{
+	for (size_t i = 0; i < sizeof(passthrough_names) / sizeof(passthrough_names[0]); i++) {
+		const char *v = getenv(passthrough_names[i]);
+
+		if (v)
+			pn_strv_push_owned(env, xasprintf("%s=%s", passthrough_names[i], v));
+	}
+}
+
 static int run_exec(struct build_state *st, const struct plan_step *s, struct run_inputs *in,
 		    const char *key, struct pn_error **err)
 {
@@ -303,6 +321,7 @@ static int run_exec(struct build_state *st, const struct plan_step *s, struct ru
 	rs.shell = s->shell;
 	rs.config = &st->img.config;
 	pn_strv_push(&in->env, "PINION_BUILD_STEP=1");
+	passthrough_env(&in->env);
 	rs.env = (const char *const *)in->env.v;
 	rs.secrets = in->mounts;
 	rs.n_secrets = in->n;

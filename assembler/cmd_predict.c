@@ -130,6 +130,8 @@ static int server_start(struct served *s, const char *host, bool interactive,
 		return pn_error_set(err, PN_ERR_INVALID, "the image has no entrypoint or command");
 	pn_strv_push_owned(&env, xasprintf("PORT=%d", s->port));
 	pn_strv_push_owned(&env, xasprintf("COG_HOST=%s", host));
+	/* the sandbox has its own init as pid 1: tini reaps as a subreaper */
+	pn_strv_push(&env, "TINI_SUBREAPER=1");
 	memset(&step, 0, sizeof(step));
 	step.name = "model";
 	step.argv = (const char *const *)argv.v;
