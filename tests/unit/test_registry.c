@@ -1,0 +1,473 @@
+/* test_registry.c - references, WWW-Authenticate, options, mirrors, config
+ * file, credential sources (auth.json, docker config, credential helpers),
+ * auth file store/remove, base64 */
+#include "tests/unit/tap.h"
+#include "registry/internal.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void ref_good(const char *in, const char *want)
+{
+	struct registry_ref r;
+	struct pn_error *err = NULL;
+	char *s;
+
+	registry_ref_init(&r);
+	if (registry_ref_parse(in, &r, &err) < 0) {
+		ok(0, "parse `%s`", in);
+		tap_diag("error: %s", err->msg);
+		pn_error_free(err);
+		return;
+	}
+	s = registry_ref_format(&r);
+	is_str(s, want, "parse `%s`", in);
+	free(s);
+	registry_ref_release(&r);
+}
+
+static void ref_bad(const char *in, const char *needle)
+{
+	struct registry_ref r;
+	struct pn_error *err = NULL;
+
+	registry_ref_init(&r);
+	ok_fail(registry_ref_parse(in, &r, &err), &err, PN_ERR_INVALID, needle, "refuse `%s`", in);
+	registry_ref_release(&r);
+}
+
+#define D64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static void t_ref_parse(void)
+{
+	ref_good("python:3.11-slim", "docker.io/library/python:3.11-slim");
+	ref_good("python", "docker.io/library/python:latest");
+	ref_good("docker://python", "docker.io/library/python:latest");
+	ref_good("o/r", "docker.io/o/r:latest");
+	ref_good("index.docker.io/o/r:1", "docker.io/o/r:1");
+	ref_good("registry-1.docker.io/library/x", "docker.io/library/x:latest");
+	ref_good("ghcr.io/o/r:tag", "ghcr.io/o/r:tag");
+	ref_good("localhost/r", "localhost/r:latest");
+	ref_good("localhost:5000/a/b/c:v1.2_x-y", "localhost:5000/a/b/c:v1.2_x-y");
+	ref_good("127.0.0.1:5000/r@sha256:" D64, "127.0.0.1:5000/r@sha256:" D64);
+	ref_good("host.io/r:t@sha256:" D64, "host.io/r:t@sha256:" D64);
+	ref_good("r8.im/user/model", "r8.im/user/model:latest");
+	ref_good("[::1]:5000/r:t", "[::1]:5000/r:t");
+	ref_good("a/b__c/d-e.f--g:T", "docker.io/a/b__c/d-e.f--g:T");
+	ref_good("nvidia/cuda:12.1.1-cudnn8-devel-ubuntu22.04",
+		 "docker.io/nvidia/cuda:12.1.1-cudnn8-devel-ubuntu22.04");
+
+	ref_bad("", "empty");
+	ref_bad("docker://", "empty");
+	ref_bad("Python:3", "lowercase");
+	ref_bad("host.io/Org/r", "lowercase");
+	ref_bad("r:", "tag");
+	ref_bad("r:-x", "tag");
+	ref_bad("r:.x", "tag");
+	ref_bad("r@sha256:abc", "digest");
+	ref_bad("r@md5:" D64, "digest");
+	ref_bad("r@sha256:" D64 "0", "digest");
+	ref_bad("host.io/", "empty");
+	ref_bad("host.io//r", "repository");
+	ref_bad("a/b/", "repository");
+	ref_bad("a b", "whitespace");
+	ref_bad("r_:t", "repository");
+	ref_bad("-r", "repository");
+	ref_bad("host:99999/r", "registry");
+	ref_bad("host:/r", "registry");
+	ref_bad("oci:/tmp/x", "layout");
+	ref_bad("a..b", "repository");
+}
+
+static void t_ref_fields(void)
+{
+	struct registry_ref r, c;
+	struct pn_error *err = NULL;
+
+	ok_call(registry_ref_parse("localhost:5000/ns/r:t@sha256:" D64, &r, &err), &err, "parse");
+	is_str(r.registry, "localhost:5000", "registry");
+	is_str(r.repository, "ns/r", "repository");
+	is_str(r.tag, "t", "tag kept with digest");
+	is_str(registry_ref_reference(&r), "sha256:" D64, "digest wins for fetching");
+	registry_ref_copy(&c, &r);
+	is_str(c.digest, r.digest, "copy");
+	registry_ref_release(&c);
+	registry_ref_release(&r);
+	ok_call(registry_ref_parse("x@sha256:" D64, &r, &err), &err, "digest only");
+	ok(r.tag == NULL, "no tag with digest only");
+	registry_ref_release(&r);
+	ok(registry_location_is_layout("oci:/a:b"), "oci: is a layout");
+	ok(!registry_location_is_layout("docker://a"), "docker:// is not");
+	ok(registry_host_is_loopback("127.0.0.1:5000"), "127.0.0.1 loopback");
+	ok(registry_host_is_loopback("localhost"), "localhost loopback");
+	ok(registry_host_is_loopback("[::1]:80"), "::1 loopback");
+	ok(!registry_host_is_loopback("ghcr.io"), "ghcr.io not loopback");
+	ok(!registry_host_is_loopback("localhost.evil.com"), "localhost.evil.com not loopback");
+}
+
+static void t_challenge(void)
+{
+	struct registry_challenge c;
+	struct pn_error *err = NULL;
+	const char *h = "Bearer realm=\"https://auth.docker.io/token\",service=\"registry.docker.io\","
+			"scope=\"repository:samalba/my-app:pull,push\"";
+
+	ok_call(registry_challenge_parse(h, strlen(h), &c, &err), &err, "bearer parses");
+	is_str(c.scheme, "bearer", "scheme lowercased");
+	is_str(c.realm, "https://auth.docker.io/token", "realm");
+	is_str(c.service, "registry.docker.io", "service");
+	is_str(c.scope, "repository:samalba/my-app:pull,push", "scope");
+	registry_challenge_release(&c);
+
+	h = "Basic realm=\"Registry Realm\"";
+	ok_call(registry_challenge_parse(h, strlen(h), &c, &err), &err, "basic parses");
+	is_str(c.scheme, "basic", "basic scheme");
+	is_str(c.realm, "Registry Realm", "realm with space");
+	registry_challenge_release(&c);
+
+	h = "bearer  REALM = \"a\\\"b\" , error=insufficient_scope,, foo=bar";
+	ok_call(registry_challenge_parse(h, strlen(h), &c, &err), &err, "spaces, escapes, case");
+	is_str(c.realm, "a\"b", "escaped quote");
+	is_str(c.error, "insufficient_scope", "token value");
+	registry_challenge_release(&c);
+
+	h = "Bearer realm=https://x/token";
+	ok_call(registry_challenge_parse(h, strlen(h), &c, &err), &err, "unquoted URL value");
+	is_str(c.realm, "https://x/token", "unquoted realm");
+	registry_challenge_release(&c);
+
+	h = "Bearer";
+	ok_call(registry_challenge_parse(h, strlen(h), &c, &err), &err, "scheme alone");
+	ok(c.realm == NULL, "no realm");
+	registry_challenge_release(&c);
+
+	ok_fail(registry_challenge_parse("", 0, &c, &err), &err, PN_ERR_INVALID, "scheme", "empty");
+	h = "Bearer realm=\"unterminated";
+	ok_fail(registry_challenge_parse(h, strlen(h), &c, &err), &err, PN_ERR_INVALID,
+		"unterminated", "unterminated quote");
+	h = "Bearer realm=\"a\" service";
+	ok_fail(registry_challenge_parse(h, strlen(h), &c, &err), &err, PN_ERR_INVALID, NULL,
+		"missing comma");
+	h = "\"x\"";
+	ok_fail(registry_challenge_parse(h, strlen(h), &c, &err), &err, PN_ERR_INVALID, "scheme",
+		"no scheme");
+	{
+		char big[REGISTRY_HEADER_MAX + 10];
+		memset(big, 'a', sizeof(big));
+		ok_fail(registry_challenge_parse(big, sizeof(big), &c, &err), &err, PN_ERR_TOO_LARGE,
+			"longer", "header limit");
+	}
+}
+
+static void t_mirrors(void)
+{
+	struct registry_opts o;
+	struct pn_error *err = NULL;
+
+	registry_opts_init(&o);
+	ok_call(registry_opts_add_mirror(&o, "docker.io=127.0.0.1:5000", &err), &err, "host mirror");
+	ok_call(registry_opts_add_mirror(&o, "r8.im=oci:/srv/bases", &err), &err, "layout mirror");
+	ok_call(registry_opts_add_mirror(&o, "docker.io=http://10.0.0.1:80/", &err), &err,
+		"later mirror wins, http:// marks insecure");
+	is_int(o.n_mirrors, 2, "two mirrors");
+	is_str(o.mirrors[0].to, "10.0.0.1:80", "replaced, scheme and path dropped");
+	is_str(o.mirrors[1].layout, "/srv/bases", "layout dir");
+	ok(pn_strv_contains(&o.insecure, "10.0.0.1:80"), "http mirror insecure");
+	ok_fail(registry_opts_add_mirror(&o, "docker.io", &err), &err, PN_ERR_INVALID, "FROM=", "no =");
+	ok_fail(registry_opts_add_mirror(&o, "=x", &err), &err, PN_ERR_INVALID, NULL, "empty from");
+	ok_fail(registry_opts_add_mirror(&o, "a b=x", &err), &err, PN_ERR_INVALID, "registry host",
+		"bad from");
+	ok_fail(registry_opts_add_mirror(&o, "x.io=oci:", &err), &err, PN_ERR_INVALID, "empty layout",
+		"empty layout");
+	ok_fail(registry_opts_add_mirror(&o, "x.io=h:0", &err), &err, PN_ERR_INVALID, "host[:port]",
+		"bad port");
+	registry_opts_release(&o);
+}
+
+static void t_config_file(void)
+{
+	char *dir = tap_tmpdir();
+	char *path = pn_path_join(dir, "registries.conf");
+	struct registry_opts o;
+	struct pn_error *err = NULL;
+	const char *text = "# test\n\nmirror docker.io=127.0.0.1:5000  # trailing\n"
+			   "  insecure myreg.local:5000\nca-bundle /tmp/ca.pem\n";
+
+	registry_opts_init(&o);
+	ok_call(pn_write_file_atomic(path, text, strlen(text), 0644, &err), &err, "write config");
+	ok_call(registry_opts_load_config(&o, path, &err), &err, "load config");
+	is_int(o.n_mirrors, 1, "one mirror");
+	ok(pn_strv_contains(&o.insecure, "myreg.local:5000"), "insecure host");
+	is_str(o.ca_bundle, "/tmp/ca.pem", "ca bundle");
+	text = "mirror docker.io=127.0.0.1:5000\nfrobnicate x\n";
+	ok_call(pn_write_file_atomic(path, text, strlen(text), 0644, &err), &err, "write bad config");
+	ok_fail(registry_opts_load_config(&o, path, &err), &err, PN_ERR_INVALID, ":2: unknown directive",
+		"unknown directive names file:line");
+	text = "mirror\n";
+	ok_call(pn_write_file_atomic(path, text, strlen(text), 0644, &err), &err, "write bad config");
+	ok_fail(registry_opts_load_config(&o, path, &err), &err, PN_ERR_INVALID, ":1: `mirror` needs",
+		"missing value");
+	free(path);
+	path = pn_path_join(dir, "absent.conf");
+	ok_fail(registry_opts_load_config(&o, path, &err), &err, PN_ERR_NOT_FOUND, "absent.conf",
+		"explicit missing file is an error");
+	setenv("XDG_CONFIG_HOME", dir, 1);
+	unsetenv("PINION_REGISTRIES_CONF");
+	ok_call(registry_opts_load_config(&o, NULL, &err), &err, "missing default file is fine");
+	setenv("PINION_REGISTRIES_CONF", path, 1);
+	ok_fail(registry_opts_load_config(&o, NULL, &err), &err, PN_ERR_NOT_FOUND, NULL,
+		"missing $PINION_REGISTRIES_CONF is an error");
+	unsetenv("PINION_REGISTRIES_CONF");
+	unsetenv("XDG_CONFIG_HOME");
+	free(path);
+	registry_opts_release(&o);
+}
+
+static void mkargv(struct pn_strv *s, const char **a)
+{
+	for (; *a; a++)
+		pn_strv_push(s, *a);
+}
+
+static void t_flags(void)
+{
+	struct registry_opts o;
+	struct pn_error *err = NULL;
+	struct pn_strv rest = PN_STRV_INIT;
+	const char *a[] = { "cmd", "--registry-mirror", "docker.io=127.0.0.1:1", "SRC",
+			    "--insecure-registry=h:1", "--creds", "u:p:q", "--platform", "linux/arm64/v8",
+			    "--parallel", "8", "--chunk-size", "64K", "--tls-verify=false", "DST", NULL };
+	const char *b1[] = { "cmd", "--parallel", "0", NULL };
+	const char *b2[] = { "cmd", "--chunk-size", "12", NULL };
+	const char *b3[] = { "cmd", "--frob", NULL };
+	const char *b4[] = { "cmd", "--creds", NULL };
+	struct pn_strv argv = PN_STRV_INIT, bad1 = PN_STRV_INIT, bad2 = PN_STRV_INIT,
+		       bad3 = PN_STRV_INIT, bad4 = PN_STRV_INIT;
+
+	mkargv(&argv, a);
+	mkargv(&bad1, b1);
+	mkargv(&bad2, b2);
+	mkargv(&bad3, b3);
+	mkargv(&bad4, b4);
+	setenv("PINION_REGISTRIES_CONF", "/dev/null", 1);
+	registry_opts_init(&o);
+	ok_call(registry_opts_from_args(&o, 15, argv.v, &rest, &err), &err, "flags parse");
+	is_int(rest.n, 2, "two positional");
+	is_str(rest.v[0], "SRC", "first positional");
+	is_str(o.username, "u", "user");
+	is_str(o.password, "p:q", "password keeps colons");
+	is_str(o.platform, "linux/arm64/v8", "platform");
+	is_int(o.parallel, 8, "parallel");
+	is_int(o.chunk_size, 65536, "chunk size K suffix");
+	ok(pn_strv_contains(&o.insecure, "*"), "tls-verify=false");
+	ok(pn_strv_contains(&o.insecure, "h:1"), "insecure=");
+	registry_opts_release(&o);
+	pn_strv_release(&rest);
+	ok_fail(registry_opts_from_args(&o, 3, bad1.v, &rest, &err), &err, PN_ERR_INVALID, "1-64", "parallel 0");
+	registry_opts_release(&o);
+	ok_fail(registry_opts_from_args(&o, 3, bad2.v, &rest, &err), &err, PN_ERR_INVALID, "chunk", "tiny chunk");
+	registry_opts_release(&o);
+	ok_fail(registry_opts_from_args(&o, 2, bad3.v, &rest, &err), &err, PN_ERR_INVALID, "unknown option",
+		"unknown flag");
+	registry_opts_release(&o);
+	ok_fail(registry_opts_from_args(&o, 2, bad4.v, &rest, &err), &err, PN_ERR_INVALID, "needs a value",
+		"flag without value");
+	registry_opts_release(&o);
+	pn_strv_release(&rest);
+	pn_strv_release(&argv);
+	pn_strv_release(&bad1);
+	pn_strv_release(&bad2);
+	pn_strv_release(&bad3);
+	pn_strv_release(&bad4);
+	unsetenv("PINION_REGISTRIES_CONF");
+}
+
+static void t_targets(void)
+{
+	struct registry_opts o;
+	struct registry_client *c = NULL;
+	struct registry_target t;
+	struct pn_error *err = NULL;
+
+	registry_opts_init(&o);
+	registry_opts_add_mirror(&o, "docker.io=127.0.0.1:5000", NULL);
+	registry_opts_add_mirror(&o, "r8.im=oci:/srv/bases", NULL);
+	registry_opts_add_insecure(&o, "myreg.local");
+	ok_call(registry_client_new(&o, &c, &err), &err, "client");
+	ok_call(registry_target_resolve(c, "python:3.11", &t, &err), &err, "resolve mirrored");
+	is_str(t.host->name, "127.0.0.1:5000", "docker.io goes to the mirror");
+	is_str(t.repository, "library/python", "repository kept");
+	registry_target_release(&t);
+	ok_call(registry_target_resolve(c, "r8.im/u/m:v", &t, &err), &err, "resolve layout mirror");
+	ok(t.host == NULL, "no host for a layout mirror");
+	is_str(t.layout_dir, "/srv/bases", "layout dir");
+	registry_target_release(&t);
+	ok_call(registry_target_resolve(c, "myreg.local:5000/x", &t, &err), &err, "insecure host");
+	ok(t.host->insecure, "insecure matches host without port");
+	registry_target_release(&t);
+	ok_call(registry_target_resolve(c, "ghcr.io/x", &t, &err), &err, "plain host");
+	ok(!t.host->insecure, "ghcr.io is not insecure");
+	registry_target_release(&t);
+	registry_client_free(c);
+	registry_opts_release(&o);
+	o.ca_bundle = xstrdup("/nonexistent/ca.pem");
+	ok_fail(registry_client_new(&o, &c, &err), &err, PN_ERR_NOT_FOUND, "CA bundle", "missing CA bundle");
+	registry_opts_release(&o);
+}
+
+static void write_text(const char *path, const char *text, mode_t mode)
+{
+	struct pn_error *err = NULL;
+
+	if (pn_write_file_atomic(path, text, strlen(text), mode, &err) < 0) {
+		tap_diag("write %s: %s", path, err->msg);
+		pn_error_free(err);
+	}
+}
+
+static void lookup(const struct registry_opts *o, const char *host, const char *want_user,
+		   const char *want_pass, const char *what)
+{
+	struct registry_creds cr = { 0 };
+	struct pn_error *err = NULL;
+	bool found = false;
+
+	ok_call(registry_creds_lookup(o, host, &cr, &found, &err), &err, "lookup %s", what);
+	if (!want_user) {
+		ok(!found, "%s: nothing found", what);
+	} else {
+		ok(found, "%s: found", what);
+		is_str(cr.user, want_user, "%s: user", what);
+		is_str(cr.pass, want_pass, "%s: password", what);
+	}
+	registry_creds_release(&cr);
+}
+
+static void t_creds(void)
+{
+	char *dir = tap_tmpdir();
+	char *home = pn_path_join(dir, "home"), *bin = pn_path_join(dir, "bin");
+	char *p, *oldpath = xstrdup(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+	struct registry_opts o;
+	struct pn_error *err = NULL;
+	struct stat st;
+	bool removed = false;
+
+	pn_mkdir_p(home, 0755, NULL);
+	pn_mkdir_p(bin, 0755, NULL);
+	setenv("HOME", home, 1);
+	unsetenv("DOCKER_CONFIG");
+	unsetenv("REGISTRY_AUTH_FILE");
+	unsetenv("XDG_RUNTIME_DIR");
+	unsetenv("XDG_CONFIG_HOME");
+	registry_opts_init(&o);
+	lookup(&o, "ghcr.io", NULL, NULL, "empty home");
+
+	/* docker config: auths (Hub under its v1 URL), credHelpers, credsStore */
+	p = xasprintf("%s/.docker", home);
+	pn_mkdir_p(p, 0700, NULL);
+	free(p);
+	p = xasprintf("%s/.docker/config.json", home);
+	write_text(p, "{\"auths\":{\"https://index.docker.io/v1/\":{\"auth\":\"aHViOmh1YnB3\"},"
+		      "\"ghcr.io\":{\"auth\":\"Z2g6cDpx\"}},"
+		      "\"credHelpers\":{\"helped.io\":\"pntest\"},\"credsStore\":\"pnstore\"}", 0600);
+	free(p);
+	lookup(&o, "docker.io", "hub", "hubpw", "docker config, Hub v1 key");
+	lookup(&o, "ghcr.io", "gh", "p:q", "docker config auths");
+	p = xasprintf("%s/docker-credential-pntest", bin);
+	write_text(p, "#!/bin/sh\nread host\n[ \"$1\" = get ] && [ \"$host\" = helped.io ] && "
+		      "echo '{\"ServerURL\":\"helped.io\",\"Username\":\"hu\",\"Secret\":\"hs\"}'\n", 0755);
+	free(p);
+	p = xasprintf("%s/docker-credential-pnstore", bin);
+	write_text(p, "#!/bin/sh\nread host\n[ \"$host\" = store.io ] || exit 1\n"
+		      "echo '{\"Username\":\"su\",\"Secret\":\"ss\"}'\n", 0755);
+	free(p);
+	p = xasprintf("%s:%s", bin, oldpath);
+	setenv("PATH", p, 1);
+	free(p);
+	lookup(&o, "helped.io", "hu", "hs", "credHelpers");
+	lookup(&o, "store.io", "su", "ss", "credsStore");
+	lookup(&o, "other.io", NULL, NULL, "credsStore without an entry");
+
+	/* containers auth.json comes first */
+	p = xasprintf("%s/.config/containers/auth.json", home);
+	ok_call(registry_auth_file_store(p, "ghcr.io", "new", "pw", &err), &err, "store in auth.json");
+	ok(stat(p, &st) == 0 && (st.st_mode & 0777) == 0600, "auth.json is mode 0600");
+	lookup(&o, "ghcr.io", "new", "pw", "auth.json before docker config");
+	ok_call(registry_auth_file_remove(p, "ghcr.io", &removed, &err), &err, "remove");
+	ok(removed, "removed");
+	lookup(&o, "ghcr.io", "gh", "p:q", "after logout, docker config again");
+	ok_call(registry_auth_file_remove(p, "ghcr.io", &removed, &err), &err, "remove again");
+	ok(!removed, "nothing to remove");
+	free(p);
+
+	/* $REGISTRY_AUTH_FILE is the only source when set; --creds beats all */
+	p = pn_path_join(dir, "ra.json");
+	write_text(p, "{\"auths\":{\"q.io\":{\"auth\":\"cjpz\"}}}", 0600);
+	setenv("REGISTRY_AUTH_FILE", p, 1);
+	lookup(&o, "q.io", "r", "s", "REGISTRY_AUTH_FILE");
+	lookup(&o, "ghcr.io", NULL, NULL, "REGISTRY_AUTH_FILE excludes docker config");
+	write_text(p, "{\"auths\":{\"q.io\":{\"auth\":\"!!\"}}}", 0600);
+	{
+		struct registry_creds cr = { 0 };
+		bool found = false;
+		ok_fail(registry_creds_lookup(&o, "q.io", &cr, &found, &err), &err, PN_ERR_INVALID,
+			"malformed", "malformed auth entry");
+		registry_creds_release(&cr);
+	}
+	write_text(p, "[1]", 0600);
+	{
+		struct registry_creds cr = { 0 };
+		bool found = false;
+		ok_fail(registry_creds_lookup(&o, "q.io", &cr, &found, &err), &err, PN_ERR_INVALID,
+			"not a JSON object", "auth file not an object");
+		registry_creds_release(&cr);
+	}
+	unsetenv("REGISTRY_AUTH_FILE");
+	o.username = xstrdup("cli");
+	o.password = xstrdup("clipw");
+	lookup(&o, "ghcr.io", "cli", "clipw", "explicit creds");
+	free(p);
+	setenv("PATH", oldpath, 1);
+	free(oldpath);
+	free(home);
+	free(bin);
+	registry_opts_release(&o);
+}
+
+static void t_base64(void)
+{
+	char *e = registry_base64_encode("user:pa ss", 10);
+	size_t n = 0;
+	char *d;
+
+	is_str(e, "dXNlcjpwYSBzcw==", "encode");
+	d = registry_base64_decode(e, &n);
+	is_str(d, "user:pa ss", "decode");
+	is_int(n, 10, "decoded length");
+	free(d);
+	free(e);
+	ok(registry_base64_decode("abc", NULL) == NULL, "bad length refused");
+	ok(registry_base64_decode("a!c=", NULL) == NULL, "bad character refused");
+	e = registry_auth_key_normalize("https://index.docker.io/v1/");
+	is_str(e, "docker.io", "Hub v1 URL normalised");
+	free(e);
+	e = registry_auth_key_normalize("http://h:5000/x");
+	is_str(e, "h:5000", "scheme and path dropped");
+	free(e);
+}
+
+int main(void)
+{
+	TEST(t_ref_parse);
+	TEST(t_ref_fields);
+	TEST(t_challenge);
+	TEST(t_mirrors);
+	TEST(t_config_file);
+	TEST(t_flags);
+	TEST(t_targets);
+	TEST(t_creds);
+	TEST(t_base64);
+	return tap_done();
+}
