@@ -141,6 +141,11 @@ static bool use_openat2(void)
 	return !no_openat2;
 }
 
+void oci_apply_force_no_openat2(bool on)
+{
+	no_openat2 = on;
+}
+
 /* "./a//b/" -> "a/b", "/etc/x" -> "etc/x", "." -> ""; ".." anywhere is refused */
 static int path_clean(const char *in, char **out, struct pn_error **err)
 {
@@ -176,6 +181,14 @@ static int openat2_dir(int root, const char *rel, int extra_flags)
 	return (int)syscall(SYS_openat2, root, rel, &how, sizeof(how));
 }
 
+static int dir_error(const char *rel, int e, struct pn_error **err)
+{
+	if (e == ELOOP || e == ENOTDIR || e == EXDEV)
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "parent `%s` of the entry is not a directory (or is a symlink)", rel);
+	return pn_error_set_errno(err, e, "open directory `%s`", rel);
+}
+
 /* open directory rel (cleaned) inside root; with create, missing directories
  * are made (0755).  Symlinks resolve inside root (openat2) or are refused. */
 static int open_dir_in_root(struct applier *ap, const char *rel, bool create, int *out,
@@ -198,7 +211,7 @@ static int open_dir_in_root(struct applier *ap, const char *rel, bool create, in
 		if (errno == ENOSYS)
 			no_openat2 = 1;
 		else if (errno != ENOENT || !create)
-			return pn_error_set_errno(err, errno, "open directory `%s`", rel);
+			return dir_error(rel, errno, err);
 	}
 	cur = fcntl(ap->root, F_DUPFD_CLOEXEC, 0);
 	for (comp = copy; comp; comp = next) {
@@ -221,11 +234,11 @@ static int open_dir_in_root(struct applier *ap, const char *rel, bool create, in
 		}
 		close(cur);
 		if (fd < 0) {
-			if (errno == ELOOP || errno == ENOTDIR)
+			if (errno == ENOENT && create)
 				return pn_error_set(err, PN_ERR_INVALID,
-						    "parent `%s` of the entry is not a directory (or is a symlink)",
+						    "parent `%s` of the entry is a symlink to a missing directory",
 						    rel);
-			return pn_error_set_errno(err, errno, "open directory `%s`", rel);
+			return dir_error(rel, errno, err);
 		}
 		cur = fd;
 	}
@@ -487,6 +500,7 @@ static int make_hardlink(struct applier *ap, const char *link, int pfd, const ch
 {
 	cleanup_free char *target = NULL, *tparent = NULL;
 	cleanup_close int tpfd = -1;
+	cleanup_error struct pn_error *e2 = NULL;
 	const char *tbase;
 
 	if (strlen(link) > ap->o.max_path)
@@ -499,10 +513,24 @@ static int make_hardlink(struct applier *ap, const char *link, int pfd, const ch
 	if (strcmp(target, path) == 0)
 		return 0;
 	split_path(target, &tparent, &tbase);
-	if (open_dir_in_root(ap, tparent, false, &tpfd, err) < 0)
-		return pn_error_wrap(err, "hardlink `%s` to `%s`", path, target);
-	if (linkat(tpfd, tbase, pfd, name, 0) < 0)
+	if (open_dir_in_root(ap, tparent, false, &tpfd, &e2) < 0) {
+		if (e2->code != PN_ERR_NOT_FOUND) {
+			pn_error_wrap(&e2, "hardlink `%s` to `%s`", path, target);
+			if (err) {
+				pn_error_free(*err);
+				*err = steal_pointer(&e2);
+			}
+			return -1;
+		}
+		return pn_error_set(err, PN_ERR_INVALID, "hardlink `%s`: target `%s` is not in the tree",
+				    path, target);
+	}
+	if (linkat(tpfd, tbase, pfd, name, 0) < 0) {
+		if (errno == ENOENT || errno == EPERM)
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "hardlink `%s`: target `%s` is missing or a directory", path, target);
 		return pn_error_set_errno(err, errno, "hardlink `%s` to `%s`", path, target);
+	}
 	return 0;
 }
 

@@ -26,4 +26,7 @@ int oci_layout_lock(struct oci_layout *l, struct pn_error **err);
 void oci_layout_unlock(struct oci_layout *l);
 int oci_layout_dirfd(const struct oci_layout *l);
 
+/* tests: force the applier's fallback walk (no openat2) on or off */
+void oci_apply_force_no_openat2(bool on);
+
 #endif
