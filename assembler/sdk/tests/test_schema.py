@@ -1,0 +1,173 @@
+"""The OpenAPI schema of many predictor shapes, against expected JSON written
+by Cog's rules, read statically and by importing."""
+
+import json
+import os
+import unittest
+
+from helpers import EXPECTED, PREDICTORS, schema
+
+FIXED = {"HTTPValidationError", "Status", "ValidationError", "WebhookEvent",
+         "PredictionRequest", "PredictionResponse"}
+REFERENCE = "/work/shared/reference/cog/schema-example"
+
+# expected file -> (predict ref, train ref)
+CASES = {
+    "scalars": ("scalars.py:Predictor", None),
+    "defaults": ("defaults.py:Predictor", None),
+    "constraints": ("constraints.py:Predictor", None),
+    "choices": ("choices.py:Predictor", None),
+    "optional": ("optional.py:Predictor", None),
+    "lists": ("lists.py:Predictor", None),
+    "files": ("files.py:Predictor", None),
+    "secret_inputs": ("secret_inputs.py:Predictor", None),
+    "iterator": ("iterator.py:Predictor", None),
+    "concatenate": ("concatenate.py:Predictor", None),
+    "structured": ("structured.py:Predictor", None),
+    "structured_named": ("structured_named.py:Predictor", None),
+    "training": ("training.py:Predictor", "training.py:Predictor"),
+    "train_function": ("train_function.py:predict", "train_function.py:train"),
+    "no_inputs": ("no_inputs.py:Predictor", None),
+    "dynamic": ("dynamic.py:Predictor", None),
+}
+
+
+def load(name):
+    with open(os.path.join(EXPECTED, name + ".json")) as f:
+        return json.load(f)
+
+
+class TestReference(unittest.TestCase):
+    def setUp(self):
+        self.want = load("reference_example.full")
+
+    def test_reference_static(self):
+        """reference example: identical to Cog's schema (static reading)"""
+        self.assertEqual(schema("reference_example.py:Predictor"), self.want)
+
+    def test_reference_import(self):
+        """reference example: identical to Cog's schema (import reading)"""
+        self.assertEqual(schema("reference_example.py:Predictor", COG_SCHEMA_IMPORT="1"),
+                         self.want)
+
+    def test_reference_bytes(self):
+        """reference example: byte-identical output, key order included"""
+        import subprocess
+        from helpers import PYTHON, env_for
+        out = subprocess.run([PYTHON, "-m", "cog.command.openapi_schema"],
+                             env=env_for("reference_example.py:Predictor"),
+                             capture_output=True, timeout=60).stdout
+        with open(os.path.join(EXPECTED, "reference_example.full.json"), "rb") as f:
+            self.assertEqual(out.strip(), f.read().strip())
+
+    @unittest.skipUnless(os.path.isdir(REFERENCE), "shared reference not present")
+    def test_shared_reference(self):
+        """the committed reference copy matches /work/shared/reference"""
+        with open(os.path.join(REFERENCE, "openapi_schema.json")) as f:
+            self.assertEqual(json.load(f), self.want)
+        with open(os.path.join(REFERENCE, "predict.py")) as f, \
+                open(os.path.join(PREDICTORS, "reference_example.py")) as g:
+            self.assertEqual(f.read(), g.read())
+
+
+class TestShapes(unittest.TestCase):
+    maxDiff = None
+
+    def check(self, name, **env):
+        predict, train = CASES[name]
+        doc = schema(predict, train, **env)
+        want = load(name)
+        ref = load("reference_example.full")["components"]["schemas"]
+        got = doc["components"]["schemas"]
+        self.assertEqual(list(doc["paths"]), want["paths"])
+        for k in FIXED:
+            if k in ("PredictionRequest", "PredictionResponse"):
+                self.assertEqual(got[k], ref[k], k)
+            else:
+                self.assertEqual(got[k], ref[k], k)
+        self.assertEqual({k: v for k, v in got.items() if k not in FIXED}, want["components"])
+        self.assertEqual(doc["openapi"], "3.0.2")
+        if train is None:
+            self.assertEqual(doc["paths"], load("reference_example.full")["paths"])
+        return doc
+
+
+def _make(name, importing):
+    def t(self):
+        self.check(name, **({"COG_SCHEMA_IMPORT": "1"} if importing else {}))
+    t.__doc__ = "schema %s (%s)" % (name, "import" if importing else "static")
+    return t
+
+
+for _n in CASES:
+    setattr(TestShapes, "test_%s_static" % _n, _make(_n, False))
+    if _n != "dynamic":
+        setattr(TestShapes, "test_%s_import" % _n, _make(_n, True))
+
+
+class TestStaticReading(unittest.TestCase):
+    def test_heavy_imports_not_imported(self):
+        """static reading: a predictor importing absent torch/diffusers still gets its schema"""
+        doc = schema("heavy_imports.py:Predictor")
+        want = load("heavy_imports")
+        self.assertEqual(doc["components"]["schemas"]["Input"], want["components"]["Input"])
+        self.assertEqual(doc["components"]["schemas"]["Output"], want["components"]["Output"])
+
+    def test_dynamic_falls_back_to_import(self):
+        """static reading: undecidable choices fall back to importing"""
+        from cog import static
+        with self.assertRaises(static.Undecidable):
+            static.read_file(os.path.join(PREDICTORS, "dynamic.py"), "Predictor", "predict")
+        doc = schema("dynamic.py:Predictor")
+        self.assertEqual(doc["components"]["schemas"]["size"]["enum"], [128, 256, 384])
+
+    def test_static_equals_import(self):
+        """static and import readings agree on every importable shape"""
+        from cog import config
+        for name, (predict, _) in CASES.items():
+            ref = os.path.join(PREDICTORS, predict)
+            if name == "dynamic":
+                continue
+            with self.subTest(name=name):
+                self.assertEqual(config.read_interface(ref, "predict"),
+                                 config.read_interface(ref, "predict", allow_static=False))
+
+    def test_no_predictor(self):
+        """no predictor configured: {} as Cog prints"""
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            self.assertEqual(schema(None, cwd=d), {})
+
+    def test_cog_yaml(self):
+        """the predictor named by predict: in ./cog.yaml"""
+        import shutil
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            shutil.copy(os.path.join(PREDICTORS, "scalars.py"), os.path.join(d, "predict.py"))
+            with open(os.path.join(d, "cog.yaml"), "w") as f:
+                f.write('build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n')
+            doc = schema(None, cwd=d)
+            self.assertEqual(doc["components"]["schemas"]["Input"],
+                             load("scalars")["components"]["Input"])
+
+    def test_bad_predictor_fails(self):
+        """an input without annotation is an error (exit 1), not a traceback"""
+        import subprocess
+        import tempfile
+        from helpers import PYTHON, env_for
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "predict.py")
+            with open(p, "w") as f:
+                f.write("from cog import BasePredictor\nclass Predictor(BasePredictor):\n"
+                        "    def predict(self, x) -> str:\n        return x\n")
+            env = env_for(None)
+            env["COG_PREDICT_TYPE_STUB"] = p + ":Predictor"
+            r = subprocess.run([PYTHON, "-m", "cog.command.openapi_schema"], env=env,
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("No input type provided for parameter `x`", r.stderr)
+            self.assertNotIn("Traceback", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

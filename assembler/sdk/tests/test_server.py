@@ -1,0 +1,265 @@
+"""`python -m cog.server.http`: every endpoint, 422s, failures, cancelation,
+async predictions, trainings, setup failure and SIGTERM."""
+
+import base64
+import signal
+import time
+import unittest
+
+from helpers import Server
+
+
+class TestServer(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Server("server_model.py:Predictor")
+        cls.s.wait()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.log = cls.s.stop()
+
+    def test_root(self):
+        """GET / lists the endpoints"""
+        code, body = self.s.get("/")
+        self.assertEqual(code, 200)
+        self.assertEqual(body["predictions_url"], "/predictions")
+        self.assertEqual(body["openapi_url"], "/openapi.json")
+        self.assertNotIn("trainings_url", body)
+
+    def test_health(self):
+        """GET /health-check: READY with the setup logs"""
+        code, body = self.s.get("/health-check")
+        self.assertEqual(code, 200)
+        self.assertEqual(body["status"], "READY")
+        self.assertEqual(body["setup"]["status"], "succeeded")
+        self.assertIn("setup: loading weights", body["setup"]["logs"])
+
+    def test_openapi(self):
+        """GET /openapi.json: the predictor's schema"""
+        code, body = self.s.get("/openapi.json")
+        self.assertEqual(code, 200)
+        inp = body["components"]["schemas"]["Input"]
+        self.assertEqual(inp["required"], ["text"])
+        self.assertEqual(inp["properties"]["n"]["maximum"], 5.0)
+        self.assertEqual(body["components"]["schemas"]["Output"]["type"], "object")
+
+    def test_predict(self):
+        """POST /predictions: succeeded with output, logs and metrics"""
+        code, body = self.s.post("/predictions", {"input": {"text": "ab", "n": 2}})
+        self.assertEqual(code, 200, body)
+        self.assertEqual(body["status"], "succeeded")
+        self.assertEqual(body["output"], {"text": "abab", "file": None, "items": [0, 1]})
+        self.assertIn("predict: mode=echo", body["logs"])
+        self.assertIsNone(body["error"])
+        self.assertIn("predict_time", body["metrics"])
+        self.assertGreaterEqual(body["metrics"]["calls"], 1)
+        self.assertEqual(body["input"], {"text": "ab", "n": 2})
+        for k in ("id", "created_at", "started_at", "completed_at"):
+            self.assertTrue(body[k], k)
+
+    def test_validation_errors(self):
+        """POST /predictions with bad input: 422 naming the field and the reason"""
+        cases = [
+            ({}, ["body", "input", "text"], "field required"),
+            ({"text": "x" * 21}, ["body", "input", "text"], "at most 20 characters"),
+            ({"text": "a", "n": 9}, ["body", "input", "n"], "less than or equal to 5"),
+            ({"text": "a", "n": 0}, ["body", "input", "n"], "greater than or equal to 1"),
+            ({"text": "a", "n": "many"}, ["body", "input", "n"], "not a valid integer"),
+            ({"text": "a", "mode": "nope"}, ["body", "input", "mode"], "permitted: 'echo'"),
+            ({"text": "a", "seconds": "x"}, ["body", "input", "seconds"], "not a valid float"),
+            ({"text": "a", "tags": "notalist"}, ["body", "input", "tags"], "not a valid list"),
+            ({"text": "a", "tags": ["ok", 3, None]}, ["body", "input", "tags", 2],
+             "none is not an allowed value"),
+            ({"text": "a", "image": "/nonexistent/file.png"}, ["body", "input", "image"],
+             "does not exist"),
+            ({"text": None}, ["body", "input", "text"], "none is not an allowed value"),
+        ]
+        for inp, loc, msg in cases:
+            with self.subTest(input=inp):
+                code, body = self.s.post("/predictions", {"input": inp})
+                self.assertEqual(code, 422, body)
+                self.assertEqual(body["detail"][0]["loc"], loc)
+                self.assertIn(msg, body["detail"][0]["msg"])
+                self.assertTrue(body["detail"][0]["type"])
+
+    def test_bad_json(self):
+        """POST /predictions with a body that is not JSON: 422"""
+        code, body = self.s.request("POST", "/predictions", raw=b"{not json")
+        self.assertEqual(code, 422)
+        self.assertEqual(body["detail"][0]["type"], "value_error.jsondecode")
+
+    def test_failed_prediction_keeps_server(self):
+        """a predictor that raises: status failed with the error; the server stays up"""
+        code, body = self.s.post("/predictions", {"input": {"text": "a", "mode": "fail"}})
+        self.assertEqual(code, 200)
+        self.assertEqual(body["status"], "failed")
+        self.assertEqual(body["error"], "the model broke")
+        self.assertIn("RuntimeError", body["logs"])
+        code, body = self.s.post("/predictions", {"input": {"text": "ok"}})
+        self.assertEqual((code, body["status"], body["output"]["text"]), (200, "succeeded", "ok"))
+        self.assertEqual(self.s.get("/health-check")[1]["status"], "READY")
+
+    def test_file_output_data_url(self):
+        """a Path output comes back as a data URL"""
+        code, body = self.s.post("/predictions", {"input": {"text": "hi", "n": 3,
+                                                            "mode": "file"}})
+        self.assertEqual(body["status"], "succeeded", body)
+        url = body["output"]["file"]
+        self.assertTrue(url.startswith("data:text/plain;base64,"), url)
+        self.assertEqual(base64.b64decode(url.split(",", 1)[1]), b"hihihi")
+
+    def test_file_input_data_url(self):
+        """a Path input given as a data URL reaches predict() as a file"""
+        data = "data:text/plain;base64," + base64.b64encode(b"from a data url").decode()
+        code, body = self.s.post("/predictions", {"input": {"text": "x", "mode": "readfile",
+                                                            "image": data, "tags": ["a", "b"]}})
+        self.assertEqual(body["status"], "succeeded", body)
+        self.assertEqual(body["output"]["text"], "from a data url")
+        self.assertEqual(body["output"]["items"], [2])
+
+    def test_secret_redacted(self):
+        """a Secret is redacted in the echoed input and the logs"""
+        code, body = self.s.post("/predictions", {"input": {"text": "x", "key": "hunter2"}})
+        self.assertEqual(body["status"], "succeeded", body)
+        self.assertEqual(body["input"]["key"], "**********")
+        self.assertNotIn("hunter2", body["logs"])
+        self.assertIn("key=**********", body["logs"])
+
+    def test_async_and_idempotent_put(self):
+        """PUT /predictions/{id} with Prefer: respond-async: 202, then the same id reports"""
+        hdr = {"Prefer": "respond-async"}
+        code, body = self.s.request("PUT", "/predictions/p-async-1",
+                                    {"input": {"text": "z", "mode": "sleep", "seconds": 0.3}},
+                                    headers=hdr)
+        self.assertEqual(code, 202, body)
+        self.assertEqual(body["id"], "p-async-1")
+        self.assertIn(body["status"], ("starting", "processing"))
+        code, body = self.s.post("/predictions", {"input": {"text": "other"}})
+        self.assertEqual(code, 409, body)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            code, body = self.s.request("PUT", "/predictions/p-async-1", {"input": {"text": "z"}},
+                                        headers=hdr)
+            if body["status"] == "succeeded":
+                break
+            time.sleep(0.05)
+        self.assertEqual(body["status"], "succeeded")
+        self.assertEqual(body["output"]["text"], "z")
+
+    def test_cancel(self):
+        """POST /predictions/{id}/cancel stops a running prediction: status canceled"""
+        code, body = self.s.request("PUT", "/predictions/p-cancel-1",
+                                    {"input": {"text": "c", "mode": "sleep", "seconds": 20}},
+                                    headers={"Prefer": "respond-async"})
+        self.assertEqual(code, 202)
+        time.sleep(0.3)
+        code, body = self.s.post("/predictions/p-cancel-1/cancel")
+        self.assertEqual(code, 200)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            body = self.s.request("PUT", "/predictions/p-cancel-1", {"input": {"text": "c"}},
+                                  headers={"Prefer": "respond-async"})[1]
+            if body["status"] not in ("starting", "processing"):
+                break
+            time.sleep(0.05)
+        self.assertEqual(body["status"], "canceled")
+        self.assertEqual(self.s.post("/predictions/unknown-id/cancel")[0], 404)
+        code, body = self.s.post("/predictions", {"input": {"text": "after"}})
+        self.assertEqual((code, body["status"]), (200, "succeeded"))
+
+    def test_not_found_and_method(self):
+        """unknown paths 404; wrong methods 405; no /trainings without a trainer"""
+        self.assertEqual(self.s.get("/nope")[0], 404)
+        self.assertEqual(self.s.get("/predictions")[0], 405)
+        self.assertEqual(self.s.post("/trainings", {"input": {}})[0], 404)
+
+
+class TestTrainingServer(unittest.TestCase):
+    def test_streaming_and_training(self):
+        """iterator output streams into a list; /trainings runs train(); upload-less Path output"""
+        s = Server("server_model.py:Streamer", "server_model.py:Streamer")
+        try:
+            s.wait()
+            code, body = s.post("/predictions", {"input": {"n": 4}})
+            self.assertEqual((code, body["status"]), (200, "succeeded"), body)
+            self.assertEqual(body["output"], ["t0", "t1", "t2", "t3"])
+            self.assertIn("token 3", body["logs"])
+            self.assertEqual(s.get("/")[1]["trainings_url"], "/trainings")
+            doc = s.get("/openapi.json")[1]
+            self.assertIn("/trainings", doc["paths"])
+            code, body = s.post("/trainings", {"input": {"steps": 3}})
+            self.assertEqual((code, body["status"]), (200, "succeeded"), body)
+            self.assertEqual(base64.b64decode(body["output"].split(",", 1)[1]), b"www")
+            code, body = s.post("/trainings", {"input": {"steps": 0}})
+            self.assertEqual(code, 422)
+            self.assertEqual(body["detail"][0]["loc"], ["body", "input", "steps"])
+            code, body = s.post("/trainings", {"input": {"fail": True}})
+            self.assertEqual((body["status"], body["error"]), ("failed", "training failed"))
+            code, body = s.post("/shutdown")
+            self.assertEqual(code, 200)
+            s.proc.wait(10)
+            self.assertEqual(s.proc.returncode, 0)
+        finally:
+            s.stop()
+
+    def test_setup_failed(self):
+        """setup() raises: health SETUP_FAILED with the logs; predictions refused"""
+        s = Server("server_model.py:BrokenSetup")
+        try:
+            body = s.wait(status=("SETUP_FAILED",))
+            self.assertEqual(body["setup"]["status"], "failed")
+            self.assertIn("about to fail", body["setup"]["logs"])
+            self.assertIn("cannot load weights", body["setup"]["logs"])
+            code, _ = s.post("/predictions", {"input": {}})
+            self.assertEqual(code, 503)
+        finally:
+            s.stop()
+
+    def test_sigterm(self):
+        """SIGTERM shuts the server down cleanly (exit 0)"""
+        s = Server("server_model.py:Predictor")
+        try:
+            s.wait()
+            s.proc.send_signal(signal.SIGTERM)
+            s.proc.wait(10)
+            self.assertEqual(s.proc.returncode, 0)
+        finally:
+            s.stop()
+
+    def test_upload_url(self):
+        """--upload-url: file outputs are PUT there and the URL returned"""
+        import http.server
+        import threading
+        got = {}
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_PUT(self):  # noqa: N802
+                got[self.path] = self.rfile.read(int(self.headers["Content-Length"]))
+                self.send_response(201)
+                self.send_header("Location", "http://files.example/%s?sig=1" % self.path[1:])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        up = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        threading.Thread(target=up.serve_forever, daemon=True).start()
+        s = Server("server_model.py:Predictor",
+                   args=["--upload-url", "http://127.0.0.1:%d/up/" % up.server_address[1]])
+        try:
+            s.wait()
+            code, body = s.post("/predictions", {"input": {"text": "u", "mode": "file"}})
+            self.assertEqual(body["status"], "succeeded", body)
+            self.assertTrue(body["output"]["file"].startswith("http://files.example/up/cog-test"),
+                            body["output"])
+            self.assertEqual(list(got.values()), [b"u"])
+        finally:
+            s.stop()
+            up.shutdown()
+            up.server_close()
+
+
+if __name__ == "__main__":
+    unittest.main()
