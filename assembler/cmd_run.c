@@ -1,0 +1,372 @@
+/* cmd_run.c - `pinion run [OPTIONS] IMAGE [--] [CMD...]`: run a command in
+ * an image's filesystem in the rootless sandbox (runner/), for debugging;
+ * with --commit oci:DIR[:TAG] what it changed becomes a new image (the base
+ * plus one layer). */
+#include "common/common.h"
+#include "oci/oci.h"
+#include "registry/registry.h"
+#include "runner/runner.h"
+#include "assembler/cache.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RUN_SECRETS_MAX 64
+
+static void run_help(void)
+{
+	printf("usage: pinion run [OPTIONS] IMAGE [--] [CMD [ARG...]]\n\n"
+	       "Run CMD (default: the image's entrypoint and command) in IMAGE's filesystem\n"
+	       "inside pinion's rootless sandbox: user, mount and pid namespaces, an overlay\n"
+	       "of the image's layers with a throwaway upper directory, /proc, a minimal\n"
+	       "/dev, the host's resolv.conf and hosts.  stdin, stdout and stderr are the\n"
+	       "terminal's.  IMAGE is oci:DIR[:TAG] or a registry reference (pulled into\n"
+	       "the cache).  The exit status is the command's.\n\n"
+	       "Options:\n"
+	       "  --commit oci:DIR[:TAG]  on exit status 0, write IMAGE plus one layer with\n"
+	       "                          what the command changed as a new image there\n"
+	       "  -e, --env NAME=VALUE    set an environment variable (repeatable)\n"
+	       "  -w, --workdir DIR       working directory (default: the image's, or /)\n"
+	       "  -u, --user USER         user[:group] (default: the image's, or root)\n"
+	       "  --network host|none     network namespace (default host)\n"
+	       "  --secret id=ID,src=FILE[,target=PATH]\n"
+	       "                          FILE at PATH (default /run/secrets/ID) on a tmpfs,\n"
+	       "                          for this command only; never in a layer\n"
+	       "  --compression C         layer compression for --commit: gzip, zstd, none\n"
+	       "  --no-overlay            use the copy fallback instead of overlayfs\n"
+	       "  --cache-dir DIR         pinion's cache (snapshots) [default: ~/.cache/pinion]\n"
+	       "%s", registry_opts_flags_help);
+}
+
+struct run_args {
+	const char *image, *commit, *workdir, *user, *cache_dir;
+	struct pn_strv env, cmd;
+	struct runner_secret secrets[RUN_SECRETS_MAX];
+	size_t n_secrets;
+	struct pn_strv secret_strs;  /* owns the secrets' strings */
+	enum runner_network network;
+	enum oci_compression compression;
+	bool no_overlay;
+	struct registry_opts ro;
+};
+
+static void run_args_release(struct run_args *a)
+{
+	pn_strv_release(&a->env);
+	pn_strv_release(&a->cmd);
+	pn_strv_release(&a->secret_strs);
+	registry_opts_release(&a->ro);
+}
+
+/* "id=ID,src=FILE[,target=PATH]" */
+static int parse_secret(struct run_args *a, const char *spec, struct pn_error **err)
+{
+	cleanup_free char *copy = xstrdup(spec);
+	struct runner_secret *s;
+	char *save = NULL;
+
+	if (a->n_secrets == RUN_SECRETS_MAX)
+		return pn_error_set(err, PN_ERR_TOO_LARGE, "more than %d secrets", RUN_SECRETS_MAX);
+	s = &a->secrets[a->n_secrets];
+	memset(s, 0, sizeof(*s));
+	for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		const char **slot = NULL;
+
+		if (eq) {
+			*eq = '\0';
+			if (!strcmp(kv, "id"))
+				slot = &s->id;
+			else if (!strcmp(kv, "src") || !strcmp(kv, "source"))
+				slot = &s->source;
+			else if (!strcmp(kv, "target") || !strcmp(kv, "dst"))
+				slot = &s->target;
+		}
+		if (!slot)
+			return pn_error_set(err, PN_ERR_INVALID, "--secret `%s`: expected "
+					    "id=ID,src=FILE[,target=PATH]", spec);
+		pn_strv_push(&a->secret_strs, eq + 1);
+		*slot = a->secret_strs.v[a->secret_strs.n - 1];
+	}
+	if (!s->id || !s->source)
+		return pn_error_set(err, PN_ERR_INVALID, "--secret `%s`: id and src are required", spec);
+	a->n_secrets++;
+	return 0;
+}
+
+static int take_value(int argc, char **argv, int *i, const char **out, struct pn_error **err)
+{
+	if (*i + 1 >= argc)
+		return pn_error_set(err, PN_ERR_INVALID, "option `%s` needs a value", argv[*i]);
+	*out = argv[++*i];
+	return 0;
+}
+
+static int parse_one(struct run_args *a, int argc, char **argv, int *i, struct pn_error **err)
+{
+	const char *o = argv[*i], *v = NULL;
+
+	if (!strcmp(o, "--no-overlay")) {
+		a->no_overlay = true;
+		return 0;
+	}
+	if (!strcmp(o, "--commit"))
+		return take_value(argc, argv, i, &a->commit, err);
+	if (!strcmp(o, "-w") || !strcmp(o, "--workdir"))
+		return take_value(argc, argv, i, &a->workdir, err);
+	if (!strcmp(o, "-u") || !strcmp(o, "--user"))
+		return take_value(argc, argv, i, &a->user, err);
+	if (!strcmp(o, "--cache-dir"))
+		return take_value(argc, argv, i, &a->cache_dir, err);
+	if (!strcmp(o, "-e") || !strcmp(o, "--env")) {
+		if (take_value(argc, argv, i, &v, err) < 0)
+			return -1;
+		if (!strchr(v, '=') || v[0] == '=')
+			return pn_error_set(err, PN_ERR_INVALID, "--env `%s`: expected NAME=VALUE", v);
+		pn_strv_push(&a->env, v);
+		return 0;
+	}
+	if (!strcmp(o, "--network")) {
+		if (take_value(argc, argv, i, &v, err) < 0)
+			return -1;
+		if (strcmp(v, "host") && strcmp(v, "none"))
+			return pn_error_set(err, PN_ERR_INVALID, "--network `%s`: expected host or none", v);
+		a->network = strcmp(v, "none") ? RUNNER_NET_HOST : RUNNER_NET_NONE;
+		return 0;
+	}
+	if (!strcmp(o, "--secret"))
+		return take_value(argc, argv, i, &v, err) < 0 ? -1 : parse_secret(a, v, err);
+	if (!strcmp(o, "--compression"))
+		return take_value(argc, argv, i, &v, err) < 0 ? -1
+							       : oci_compression_parse(v, &a->compression, err);
+	switch (registry_opts_parse_flag(&a->ro, argc, argv, i, err)) {
+	case 1:
+		return 0;
+	case 0:
+		return pn_error_set(err, PN_ERR_INVALID, "unknown option `%s`", o);
+	default:
+		return -1;
+	}
+}
+
+static int parse_args(struct run_args *a, int argc, char **argv, struct pn_error **err)
+{
+	int i = 1;
+
+	for (; i < argc && argv[i][0] == '-' && strcmp(argv[i], "--"); i++)
+		if (parse_one(a, argc, argv, &i, err) < 0)
+			return -1;
+	if (i < argc && !strcmp(argv[i], "--"))
+		i++;
+	if (i >= argc)
+		return pn_error_set(err, PN_ERR_INVALID, "missing IMAGE");
+	a->image = argv[i++];
+	if (i < argc && !strcmp(argv[i], "--"))
+		i++;
+	for (; i < argc; i++)
+		pn_strv_push(&a->cmd, argv[i]);
+	if (a->commit && !registry_location_is_layout(a->commit))
+		return pn_error_set(err, PN_ERR_INVALID, "--commit `%s`: expected oci:DIR[:TAG]", a->commit);
+	return 0;
+}
+
+struct run_state {
+	struct oci_layout *src;       /* where the image is */
+	struct build_cache *cache;    /* when pulled */
+	struct oci_image img;
+	struct runner *runner;
+	struct runner_rootfs rf;
+};
+
+static int image_open(struct run_args *a, struct run_state *s, struct pn_error **err)
+{
+	cleanup_free char *dir = NULL, *ref = NULL;
+	struct registry_client *rc = NULL;
+	struct oci_descriptor d;
+	int rc_;
+
+	if (registry_location_is_layout(a->image)) {
+		if (oci_ref_parse_layout(a->image, &dir, &ref, err) < 0 ||
+		    oci_layout_open(dir, 0, &s->src, err) < 0)
+			return -1;
+		return oci_image_load(s->src, ref, a->ro.platform, &s->img, err);
+	}
+	if (build_cache_open(a->cache_dir, &s->cache, err) < 0 ||
+	    registry_client_new(&a->ro, &rc, err) < 0)
+		return -1;
+	oci_descriptor_init(&d);
+	rc_ = registry_pull(rc, a->image, build_cache_layout(s->cache), a->image, &d, err);
+	registry_client_free(rc);
+	oci_descriptor_release(&d);
+	if (rc_ < 0)
+		return pn_error_wrap(err, "pull `%s`", a->image);
+	return oci_image_load(build_cache_layout(s->cache), a->image, a->ro.platform, &s->img, err);
+}
+
+static struct oci_layout *src_layout(struct run_state *s)
+{
+	return s->src ? s->src : build_cache_layout(s->cache);
+}
+
+/* copy a blob from one layout to another unless it is there */
+static int blob_copy(struct oci_layout *from, struct oci_layout *to, const char *digest,
+		     struct pn_error **err)
+{
+	struct oci_blob_writer *w;
+	char buf[1 << 16];
+	int fd = -1;
+	int64_t size;
+	ssize_t n;
+	oci_digest_t got;
+	int rc = 0;
+
+	if (oci_layout_has_blob(to, digest))
+		return 0;
+	if (oci_layout_open_blob(from, digest, &fd, &size, err) < 0)
+		return -1;
+	w = oci_layout_blob_begin(to, err);
+	if (!w) {
+		close(fd);
+		return -1;
+	}
+	while (rc == 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+		rc = oci_blob_writer_write(w, buf, (size_t)n, err);
+	close(fd);
+	if (rc == 0)
+		rc = oci_blob_writer_commit(w, digest, size, got, err);
+	oci_blob_writer_free(w);
+	return rc;
+}
+
+static char *created_by(const struct runner_step *st)
+{
+	struct pn_buf b = PN_BUF_INIT;
+
+	pn_buf_puts(&b, "pinion run --", NULL);
+	for (size_t i = 0; st->argv && st->argv[i]; i++)
+		pn_buf_printf(&b, NULL, " %s", st->argv[i]);
+	return pn_buf_steal(&b, NULL);
+}
+
+/* base + the step's layer as a new image in the commit layout */
+static int commit_image(struct run_state *s, struct oci_layout *dst, const char *tag,
+			const struct runner_step *st, const struct runner_result *res,
+			struct pn_error **err)
+{
+	struct oci_descriptor out;
+	cleanup_free char *by = created_by(st);
+
+	for (size_t i = 0; i < s->img.manifest.n_layers; i++)
+		if (blob_copy(src_layout(s), dst, s->img.manifest.layers[i].digest, err) < 0)
+			return pn_error_wrap(err, "copy base layer");
+	free(s->img.config.created);
+	s->img.config.created = pn_rfc3339(pn_source_date_epoch(time(NULL)));
+	oci_manifest_add_layer(&s->img.manifest, &res->layer.desc);
+	oci_config_add_layer(&s->img.config, res->layer.diff_id, by);
+	oci_descriptor_init(&out);
+	if (oci_image_store(dst, &s->img, tag, &out, err) < 0)
+		return pn_error_wrap(err, "store image");
+	printf("%s\n", out.digest);
+	oci_descriptor_release(&out);
+	return 0;
+}
+
+static int run_main(struct run_args *a, struct run_state *s, int *status, struct pn_error **err)
+{
+	struct runner_opts o;
+	struct runner_step st;
+	struct runner_result res;
+	struct oci_layer_opts lo;
+	cleanup_strv struct pn_strv argv = PN_STRV_INIT;
+	cleanup_free char *cdir = NULL, *ctag = NULL;
+	struct oci_layout *dst = NULL;
+	int rc;
+
+	if (image_open(a, s, err) < 0)
+		return pn_error_wrap(err, "image `%s`", a->image);
+	runner_opts_init(&o);
+	o.cache_dir = a->cache_dir;
+	o.no_overlay = a->no_overlay;
+	if (runner_new(&o, &s->runner, err) < 0 ||
+	    runner_rootfs_prepare(s->runner, src_layout(s), &s->img, &s->rf, err) < 0)
+		return -1;
+	for (size_t i = 0; i < a->cmd.n; i++)
+		pn_strv_push(&argv, a->cmd.v[i]);
+	for (size_t i = 0; !a->cmd.n && i < s->img.config.entrypoint.n; i++)
+		pn_strv_push(&argv, s->img.config.entrypoint.v[i]);
+	for (size_t i = 0; !a->cmd.n && i < s->img.config.cmd.n; i++)
+		pn_strv_push(&argv, s->img.config.cmd.v[i]);
+	if (!argv.n)
+		return pn_error_set(err, PN_ERR_INVALID, "no command given and the image has none");
+	if (a->commit && (oci_ref_parse_layout(a->commit, &cdir, &ctag, err) < 0 ||
+			  oci_layout_open(cdir, OCI_LAYOUT_CREATE, &dst, err) < 0))
+		return pn_error_wrap(err, "--commit `%s`", a->commit);
+	memset(&st, 0, sizeof(st));
+	st.name = "run";
+	st.argv = (const char *const *)argv.v;
+	st.config = &s->img.config;
+	st.env = (const char *const *)a->env.v;
+	st.workdir = a->workdir;
+	st.user = a->user;
+	st.secrets = a->secrets;
+	st.n_secrets = a->n_secrets;
+	st.network = a->network;
+	st.interactive = true;
+	oci_layer_opts_init(&lo);
+	lo.compression = a->compression;
+	runner_result_init(&res);
+	rc = runner_step_run(s->runner, &s->rf, &st, dst, &lo, &res, err);
+	*status = res.exit_status;
+	if (rc == 0 && dst)
+		rc = commit_image(s, dst, ctag ? ctag : "latest", &st, &res, err);
+	runner_result_release(&res);
+	oci_layout_free(dst);
+	return rc;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct run_args a;
+	struct run_state s;
+	struct pn_error *err = NULL;
+	int status = -1, rc;
+
+	if (pn_cli_wants_help(argc, argv)) {
+		run_help();
+		return 0;
+	}
+	memset(&a, 0, sizeof(a));
+	memset(&s, 0, sizeof(s));
+	registry_opts_init(&a.ro);
+	a.compression = OCI_COMP_GZIP;
+	oci_image_init(&s.img);
+	runner_rootfs_init(&s.rf);
+	if (registry_opts_load_config(&a.ro, NULL, &err) < 0 || parse_args(&a, argc, argv, &err) < 0) {
+		run_args_release(&a);
+		oci_image_release(&s.img);
+		rc = pn_error_exit_status(err);
+		pn_error_print(err);
+		pn_error_free(err);
+		return rc == 2 ? pn_cli_usage("run", "see `pinion run --help`") : rc;
+	}
+	rc = run_main(&a, &s, &status, &err) < 0 ? -1 : 0;
+	runner_rootfs_release(&s.rf);
+	runner_free(s.runner);
+	oci_image_release(&s.img);
+	oci_layout_free(s.src);
+	if (s.cache)
+		build_cache_free(s.cache);
+	run_args_release(&a);
+	if (rc < 0) {
+		/* the command's own status when it ran, else pinion's */
+		rc = status > 0 ? status : pn_error_exit_status(err);
+		pn_error_print(err);
+		pn_error_free(err);
+		return rc;
+	}
+	return status > 0 ? status : 0;
+}
+
+PN_COMMAND(run, "run", "run a command in an image in the rootless sandbox", cmd_run);
