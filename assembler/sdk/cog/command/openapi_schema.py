@@ -2,7 +2,9 @@
 (the predictor named by COG_PREDICT_TYPE_STUB, or `predict` in ./cog.yaml).
 Prints {} when no predictor is set, as Cog does; exit status 1 on errors."""
 
+import contextlib
 import json
+import os
 import sys
 
 from .. import config, schema
@@ -18,9 +20,26 @@ def build() -> dict:
     return schema.openapi(predict, train)
 
 
+@contextlib.contextmanager
+def stdout_to_stderr():
+    """What the model prints while it is imported must not corrupt the JSON:
+    fd 1 (and sys.stdout) point at stderr meanwhile."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def main() -> int:
     try:
-        doc = build()
+        with stdout_to_stderr():
+            doc = build()
     except Exception as e:  # report, never a traceback for interface errors
         print("cog: %s: %s" % (type(e).__name__, e), file=sys.stderr)
         return 1

@@ -65,8 +65,27 @@ class App:
             for obj in setups:
                 fn = getattr(obj, "setup", None)
                 if callable(fn) and not _is_function_ref(obj):
-                    fn()
+                    _call_setup(fn)
         return setup
+
+
+def _call_setup(fn: Any) -> None:
+    """setup(), or setup(weights=...) when it takes weights (COG_WEIGHTS, as
+    Cog passes: a URL or path, else None)."""
+    import inspect
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if "weights" in params:
+        from ..types import Path
+        w = os.environ.get("COG_WEIGHTS")
+        if w and not w.startswith(("http://", "https://", "data:")):
+            fn(weights=Path(w))
+        else:
+            fn(weights=w or None)
+    else:
+        fn()
 
 
 def _is_function_ref(obj: Any) -> bool:

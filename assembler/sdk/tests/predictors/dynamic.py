@@ -2,6 +2,8 @@
 # command falls back to importing this module
 from cog import BasePredictor, Input
 
+print("dynamic.py: imported (this must not reach the schema output)")
+
 
 def sizes():
     return [128 * i for i in range(1, 4)]
