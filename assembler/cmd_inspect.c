@@ -4,6 +4,7 @@
 #include "common/common.h"
 #include "common/cleanup.h"
 #include "oci/oci.h"
+#include "registry/registry.h"
 
 #include <getopt.h>
 #include <string.h>
@@ -40,10 +41,7 @@ static int inspect_ref(const char *ref, const char *platform, json_t **out, stru
 {
 	if (strncmp(ref, "oci:", 4) == 0)
 		return inspect_layout(ref, platform, out, err);
-	/* registry references: registry_inspect_json(ref, platform, out, err) belongs here */
-	pn_error_set(err, PN_ERR_UNSUPPORTED, "`%s`: only oci:DIR[:TAG] references can be inspected", ref);
-	pn_error_hint(err, "pull it first: pinion pull %s oci:DIR:TAG", ref);
-	return -1;
+	return registry_inspect_json(ref, platform, out, err);
 }
 
 static int cmd_inspect(int argc, char **argv)

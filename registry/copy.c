@@ -66,7 +66,7 @@ out:
 }
 
 /* ------------------------------------------------------- layout mirrors */
-static int mirror_open(struct registry_target *t, struct oci_layout **l, char **ref,
+int registry_mirror_layout_open(struct registry_target *t, struct oci_layout **l, char **ref,
 		       struct pn_error **err)
 {
 	struct oci_descriptor d;
@@ -106,7 +106,7 @@ int registry_mirror_layout_copy(struct registry_client *c, struct registry_targe
 	cleanup_free char *ref = NULL;
 	int rc;
 
-	if (mirror_open(t, &l, &ref, err) < 0)
+	if (registry_mirror_layout_open(t, &l, &ref, err) < 0)
 		return -1;
 	rc = registry_layout_copy(c, l, ref, dst, tag, out, err);
 	oci_layout_free(l);
@@ -120,7 +120,7 @@ int registry_mirror_layout_load(struct registry_client *c, struct registry_targe
 	cleanup_free char *ref = NULL;
 	int rc;
 
-	if (mirror_open(t, &l, &ref, err) < 0)
+	if (registry_mirror_layout_open(t, &l, &ref, err) < 0)
 		return -1;
 	oci_image_release(out);
 	rc = oci_image_load(l, ref, c->opts.platform, out, err);
@@ -137,7 +137,7 @@ int registry_mirror_layout_exists(struct registry_client *c, struct registry_tar
 
 	(void)c;
 	*exists = false;
-	if (mirror_open(t, &l, &ref, &e) < 0) {
+	if (registry_mirror_layout_open(t, &l, &ref, &e) < 0) {
 		if (e->code == PN_ERR_NOT_FOUND) {
 			pn_error_free(e);
 			return 0;

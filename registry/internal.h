@@ -183,6 +183,8 @@ char *registry_scope_pull(const char *repo);
  * A reference mirrored to a layout names, inside it, the tag
  * "<repository>:<tag>" (e.g. "library/python:3.11-slim"), else "<tag>", or
  * the manifest digest. */
+int registry_mirror_layout_open(struct registry_target *t, struct oci_layout **l, char **ref,
+				struct pn_error **err);
 int registry_mirror_layout_copy(struct registry_client *c, struct registry_target *t,
 				struct oci_layout *dst, const char *tag, struct oci_descriptor *out,
 				struct pn_error **err);

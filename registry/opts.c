@@ -17,7 +17,8 @@ const char registry_opts_flags_help[] =
 	"  --creds USER[:PASS]         credentials for the registry (PASS from $PINION_REGISTRY_PASSWORD if absent)\n"
 	"  --platform OS/ARCH[/VAR]    platform to select from an index (default linux/amd64)\n"
 	"  --parallel N                concurrent blob transfers (default 4)\n"
-	"  --chunk-size BYTES          upload chunk size (default 16 MiB; K/M suffixes)\n";
+	"  --chunk-size BYTES          upload chunk size (default 16 MiB; K/M suffixes)\n"
+	"  --retries N                 retries per request or blob on transient faults (default 5)\n";
 
 void registry_opts_init(struct registry_opts *o)
 {
@@ -315,6 +316,14 @@ int registry_opts_parse_flag(struct registry_opts *o, int argc, char **argv, int
 		if (n < 1 || n > 64)
 			return pn_error_set(err, PN_ERR_INVALID, "invalid `--parallel %s`: expected 1-64", v);
 		o->parallel = n;
+	} else if (FLAG("--retries")) {
+		if (rc < 0)
+			return -1;
+		char *end;
+		long n = strtol(v, &end, 10);
+		if (*end || end == v || n < 0 || n > 20)
+			return pn_error_set(err, PN_ERR_INVALID, "invalid `--retries %s`: expected 0-20", v);
+		o->retries = (int)n;
 	} else if (FLAG("--chunk-size")) {
 		if (rc < 0)
 			return -1;

@@ -540,25 +540,81 @@ int registry_pull(struct registry_client *c, const char *ref, struct oci_layout 
 	return rc < 0 ? pn_error_wrap(err, "pull `%s`", ref) : 0;
 }
 
+/* the platform manifest's descriptor and raw bytes, and the raw config */
+static int inspect_raw(struct registry_client *c, struct registry_target *t,
+		       struct oci_descriptor *desc, char **mdata, size_t *mlen, char **cdata,
+		       size_t *clen, struct pn_error **err)
+{
+	cleanup_free char *mt = NULL;
+	struct oci_manifest m;
+	oci_digest_t dg;
+	int rc;
+
+	if (registry_resolve_manifest(c, t, &mt, mdata, mlen, dg, err) < 0)
+		return -1;
+	oci_manifest_init(&m);
+	rc = oci_manifest_parse(*mdata, *mlen, &m, err);
+	if (rc == 0)
+		rc = fetch_blob_mem(c, t, m.config.digest, OCI_CONFIG_MAX, cdata, clen, err);
+	oci_manifest_release(&m);
+	if (rc < 0)
+		return -1;
+	desc->media_type = xstrdup(*mt ? mt : OCI_MT_MANIFEST);
+	memcpy(desc->digest, dg, sizeof(dg));
+	desc->size = (int64_t)*mlen;
+	return 0;
+}
+
 static int inspect_registry(struct registry_client *c, struct registry_target *t,
 			    struct oci_image *out, struct pn_error **err)
 {
-	cleanup_free char *mt = NULL, *data = NULL, *cdata = NULL;
-	oci_digest_t dg;
+	cleanup_free char *data = NULL, *cdata = NULL;
 	size_t len = 0, clen = 0;
 
-	if (registry_resolve_manifest(c, t, &mt, &data, &len, dg, err) < 0)
-		return -1;
 	oci_image_release(out);
 	oci_image_init(out);
+	if (inspect_raw(c, t, &out->desc, &data, &len, &cdata, &clen, err) < 0)
+		return -1;
 	if (oci_manifest_parse(data, len, &out->manifest, err) < 0)
 		return -1;
-	out->desc.media_type = xstrdup(*mt ? mt : OCI_MT_MANIFEST);
-	memcpy(out->desc.digest, dg, sizeof(dg));
-	out->desc.size = (int64_t)len;
-	if (fetch_blob_mem(c, t, out->manifest.config.digest, OCI_CONFIG_MAX, &cdata, &clen, err) < 0)
-		return -1;
 	return oci_config_parse(cdata, clen, &out->config, err);
+}
+
+int registry_inspect_json(const char *ref, const char *platform, json_t **out,
+			  struct pn_error **err)
+{
+	struct registry_opts o;
+	struct registry_client *c = NULL;
+	struct registry_target t = { 0 };
+	struct oci_descriptor d;
+	cleanup_free char *data = NULL, *cdata = NULL;
+	size_t len = 0, clen = 0;
+	int rc = -1;
+
+	registry_opts_init(&o);
+	oci_descriptor_init(&d);
+	if (platform)
+		o.platform = xstrdup(platform);
+	if (registry_opts_load_config(&o, NULL, err) < 0 || registry_client_new(&o, &c, err) < 0 ||
+	    registry_target_resolve(c, ref, &t, err) < 0)
+		goto out;
+	if (t.layout_dir) {
+		struct oci_layout *l = NULL;
+		cleanup_free char *lref = NULL;
+		if (registry_mirror_layout_open(&t, &l, &lref, err) == 0) {
+			rc = oci_layout_inspect_json(l, lref, c->opts.platform, ref, out, err);
+			oci_layout_free(l);
+		}
+	} else if (inspect_raw(c, &t, &d, &data, &len, &cdata, &clen, err) == 0) {
+		*out = oci_image_inspect_json(ref, &d, data, len, cdata, clen);
+		rc = 0;
+	}
+out:
+	oci_descriptor_release(&d);
+	registry_target_release(&t);
+	registry_client_free(c);
+	registry_opts_release(&o);
+	return rc < 0 ? pn_error_wrap(err, "inspect `%s`", ref) : 0;
 }
 
 int registry_inspect(struct registry_client *c, const char *ref, struct oci_image *out,

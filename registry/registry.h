@@ -105,7 +105,7 @@ int registry_opts_load_config(struct registry_opts *o, const char *path, struct 
  * argv[*i] (and its value) when it is one of --registry-mirror SPEC,
  * --insecure-registry HOST, --tls-verify=false (all hosts insecure),
  * --ca-bundle FILE, --authfile FILE, --creds USER[:PASS], --platform P,
- * --parallel N, --chunk-size BYTES.  Returns 1 if consumed, 0 if not ours,
+ * --parallel N, --chunk-size BYTES, --retries N.  Returns 1 if consumed, 0 if not ours,
  * < 0 with PN_ERR_INVALID on a bad value. */
 int registry_opts_parse_flag(struct registry_opts *o, int argc, char **argv, int *i,
 			     struct pn_error **err);
@@ -159,6 +159,14 @@ int registry_exists(struct registry_client *c, const char *ref, bool *exists,
  * out must be oci_image_init()ed; release it with oci_image_release(). */
 int registry_inspect(struct registry_client *c, const char *ref, struct oci_image *out,
 		     struct pn_error **err);
+
+/* `pinion inspect REF` for a registry reference: the JSON of
+ * oci_image_inspect_json() (manifest for `platform`, NULL = linux/amd64, and
+ * config; no layers), with mirrors, insecure hosts and CA bundle from the
+ * registries config file and credentials from the usual sources.  *out is a
+ * new reference. */
+int registry_inspect_json(const char *ref, const char *platform, json_t **out,
+			  struct pn_error **err);
 
 /* The raw top-level manifest or index as served (for `inspect --raw`);
  * *media_type and *out are owned by the caller. */

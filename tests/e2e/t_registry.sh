@@ -1,0 +1,223 @@
+#!/bin/bash
+# t_registry.sh - pull, push, copy, inspect, login against Debian's
+# docker-registry (plain, TLS + basic auth, token auth), checked with skopeo,
+# and faults injected by tests/tools/fault_proxy.py.
+. "$(dirname "$0")/lib.sh"
+. "$TEST_ROOT/tests/tools/registry.sh"
+
+# quiet progress unless a case asks for events
+pq() { pinion --progress quiet "$@"; }
+
+# one_error_line FILE: exactly one line, the error
+one_error_line() {
+	local n
+	n=$(wc -l <"$1")
+	if [ "$n" -ne 1 ] || ! grep -q '^pinion: ' "$1"; then
+		echo "expected one 'pinion: ...' line, got $n:"; cat "$1"; return 1
+	fi
+}
+
+# manifest digest of a layout tag (from index.json)
+layout_digest() {
+	jq -r --arg t "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' \
+		"$1/index.json"
+}
+
+skopeo_digest() { skopeo inspect "$@" | jq -r .Digest; }
+
+# the test image: a small file tree plus a 3 MB incompressible file, so the
+# layer is big enough for chunked uploads with --chunk-size 256K
+mkdir -p "$T/root/etc" "$T/root/data"
+echo "hello from pinion" >"$T/root/etc/greeting"
+head -c 3000000 /dev/urandom >"$T/root/data/blob.bin"
+mkdir -p "$T/root2" && echo "second" >"$T/root2/f"
+pq import --label org.pinion.test=registry "$T/root" "oci:$T/src:v1" >"$T/src.digest" ||
+	{ echo "Bail out! pinion import failed"; exit 1; }
+pq import "$T/root2" "oci:$T/src:small" >/dev/null
+SRC_DIGEST=$(cat "$T/src.digest")
+LAYER=$(jq -r '.layers[0].digest' "$T/src/blobs/sha256/${SRC_DIGEST#sha256:}")
+LAYER_SIZE=$(jq -r '.layers[0].size' "$T/src/blobs/sha256/${SRC_DIGEST#sha256:}")
+
+registry_start plain plain
+PLAIN=$REGISTRY
+
+test_expect_success 'plain: push prints the layout digest; skopeo inspect agrees' '
+	pq copy "oci:$T/src:v1" "$PLAIN/demo:v1" >out &&
+	test_equal "$(cat out)" "$SRC_DIGEST" &&
+	test_equal "$(skopeo_digest --tls-verify=false docker://$PLAIN/demo:v1)" "$SRC_DIGEST" &&
+	skopeo inspect --tls-verify=false docker://$PLAIN/demo:v1 | jq -r ".Labels[\"org.pinion.test\"]" >lab &&
+	test_equal "$(cat lab)" registry
+'
+
+test_expect_success 'plain: pull round trip gives identical digests and blobs' '
+	pq pull "$PLAIN/demo:v1" "oci:$T/pulled" >out &&
+	test_equal "$(cat out)" "$SRC_DIGEST" &&
+	test_equal "$(layout_digest $T/pulled v1)" "$SRC_DIGEST" &&
+	for b in $(ls $T/pulled/blobs/sha256); do cmp "$T/pulled/blobs/sha256/$b" "$T/src/blobs/sha256/$b" || exit 1; done &&
+	test_equal "$(ls $T/pulled/blobs/sha256 | wc -l)" 3
+'
+
+test_expect_success 'plain: a second push skips every blob (HEAD)' '
+	pinion --progress json copy "oci:$T/src:v1" "$PLAIN/demo:v1" 2>events >/dev/null &&
+	test_equal "$(grep -c "\"event\":\"blob-exists\"" events)" 2 &&
+	! grep -q "\"event\":\"blob-pushed\"" events
+'
+
+test_expect_success 'plain: pull skips blobs the layout has' '
+	pinion --progress json pull "$PLAIN/demo:v1" "oci:$T/pulled:again" 2>events >/dev/null &&
+	! grep -q "blob-pulled" events &&
+	test_equal "$(layout_digest $T/pulled again)" "$SRC_DIGEST"
+'
+
+test_expect_success 'plain: registry to registry copy mounts blobs across repositories' '
+	pinion --progress json copy "$PLAIN/demo:v1" "docker://$PLAIN/other/demo:v2" 2>events >out &&
+	test_equal "$(cat out)" "$SRC_DIGEST" &&
+	test_equal "$(grep -c "\"event\":\"blob-mounted\"" events)" 2 &&
+	test_equal "$(skopeo_digest --tls-verify=false docker://$PLAIN/other/demo:v2)" "$SRC_DIGEST"
+'
+
+test_expect_success 'plain: skopeo copy of what pinion pushed keeps the digest; pinion pulls what skopeo pushed' '
+	skopeo copy -q --src-tls-verify=false docker://$PLAIN/demo:v1 oci:$T/sk:v1 &&
+	test_equal "$(layout_digest $T/sk v1)" "$SRC_DIGEST" &&
+	skopeo copy -q --dest-tls-verify=false oci:$T/src:small docker://$PLAIN/fromskopeo:s1 &&
+	want=$(skopeo_digest --tls-verify=false docker://$PLAIN/fromskopeo:s1) &&
+	pq pull "$PLAIN/fromskopeo:s1" "oci:$T/fs:s1" >out &&
+	test_equal "$(cat out)" "$want" &&
+	test_equal "$(layout_digest $T/src small)" "$want"
+'
+
+test_expect_success 'plain: inspect through the registry, without layers' '
+	pinion inspect "$PLAIN/demo:v1" >insp &&
+	test_equal "$(jq -r .digest insp)" "$SRC_DIGEST" &&
+	test_equal "$(jq -r ".labels[\"org.pinion.test\"]" insp)" registry &&
+	test_equal "$(jq -r ".layers[0]" insp)" "$LAYER"
+'
+
+test_expect_success 'mirrors: docker.io rewritten to the local registry, r8.im to a layout' '
+	pq copy "oci:$T/src:v1" "$PLAIN/library/python:3.11-slim" >/dev/null &&
+	pq pull --registry-mirror "docker.io=$PLAIN" python:3.11-slim "oci:$T/mir" >out &&
+	test_equal "$(cat out)" "$SRC_DIGEST" &&
+	test_equal "$(layout_digest $T/mir 3.11-slim)" "$SRC_DIGEST" &&
+	pq copy "oci:$T/src:small" "oci:$T/bases:u/m:v1" >/dev/null &&
+	printf "mirror r8.im=oci:%s\n" "$T/bases" >"$T/registries.conf" &&
+	PINION_REGISTRIES_CONF="$T/registries.conf" pq pull r8.im/u/m:v1 "oci:$T/mir2:x" >out &&
+	test_equal "$(cat out)" "$(layout_digest $T/src small)" &&
+	PINION_REGISTRIES_CONF="$T/registries.conf" pinion inspect r8.im/u/m:v1 >insp &&
+	test_equal "$(jq -r .digest insp)" "$(layout_digest $T/src small)"
+'
+
+test_expect_success 'errors: unknown repository, unknown tag, unreachable registry: one line, status 1' '
+	test_expect_failure_status 1 pq pull "$PLAIN/nosuchrepo:v1" "oci:$T/e1" 2>err &&
+	one_error_line err && test_grep "not found" err &&
+	test_expect_failure_status 1 pq pull "$PLAIN/demo:nosuchtag" "oci:$T/e1" 2>err &&
+	one_error_line err && test_grep "demo:nosuchtag" err &&
+	port=$(free_port) &&
+	test_expect_failure_status 1 pq pull "127.0.0.1:$port/demo:v1" "oci:$T/e1" 2>err &&
+	one_error_line err && test_grep "reach registry" err &&
+	test_expect_failure_status 2 pq pull "Bad/Ref" "oci:$T/e1" 2>err &&
+	test_grep "lowercase" err
+'
+
+test_expect_success 'faults: resets, truncation, corruption, 500, 503, 429 are survived' '
+	for f in reset truncate corrupt 500 503 429; do
+		fault_proxy_start "$f" --fault "$f:2" &&
+		pq pull "$PROXY/demo:v1" "oci:$T/f-$f" >out || { echo "fault $f: pull failed"; exit 1; }
+		test_equal "$(cat out)" "$SRC_DIGEST" &&
+		test_equal "$(fault_proxy_stat faults.$f)" 2 &&
+		cmp "$T/f-$f/blobs/sha256/${LAYER#sha256:}" "$T/src/blobs/sha256/${LAYER#sha256:}" &&
+		fault_proxy_stop "$f" || exit 1
+	done
+'
+
+test_expect_success 'faults: a blob corrupted or truncated every time is never stored; one clear error' '
+	for f in corrupt truncate; do
+		fault_proxy_start "p$f" --fault "$f:1000" &&
+		test_expect_failure_status 1 pq pull --retries 2 "$PROXY/demo:v1" "oci:$T/bad-$f" 2>err || exit 1
+		one_error_line err && test_grep "gave up after 3 attempts" err &&
+		test_equal "$(find $T/bad-$f/blobs -type f | wc -l)" 0 &&
+		fault_proxy_stop "p$f" || exit 1
+	done
+'
+
+test_expect_success 'faults: a chunked push reset mid-chunk resumes, re-sending at most one chunk' '
+	fault_proxy_start up --fault reset-upload:1:4 &&
+	pq copy --chunk-size 256K "oci:$T/src:v1" "$PROXY/resumed:v1" >out &&
+	test_equal "$(cat out)" "$SRC_DIGEST" &&
+	test_equal "$(fault_proxy_stat faults.reset-upload)" 1 &&
+	sent=$(fault_proxy_stat patch_body_bytes) &&
+	echo "layer $LAYER_SIZE bytes, PATCH bodies $sent bytes" &&
+	test "$sent" -gt "$LAYER_SIZE" &&
+	test "$sent" -le $((LAYER_SIZE + 262144)) &&
+	pq pull "$PLAIN/resumed:v1" "oci:$T/resumed" >/dev/null &&
+	cmp "$T/resumed/blobs/sha256/${LAYER#sha256:}" "$T/src/blobs/sha256/${LAYER#sha256:}"
+'
+
+registry_start tls tls
+TLS=$REGISTRY
+
+test_expect_success 'tls: untrusted certificate is refused; --ca-bundle trusts it' '
+	test_expect_failure_status 1 pq pull "$TLS/demo:v1" "oci:$T/t0" 2>err &&
+	test_grep "certificate" err &&
+	test_expect_failure_status 1 pq copy --ca-bundle "$REGISTRY_CA" "oci:$T/src:v1" "$TLS/demo:v1" 2>err &&
+	one_error_line err && test_grep "requires authentication" err
+'
+
+test_expect_success 'tls+basic: wrong credentials: one line, status 1' '
+	test_expect_failure_status 1 pq copy --ca-bundle "$REGISTRY_CA" --creds "$REGISTRY_USER:wrong" \
+		"oci:$T/src:v1" "$TLS/demo:v1" 2>err &&
+	one_error_line err && test_grep "refused the credentials" err &&
+	! grep -q wrong err
+'
+
+test_expect_success 'tls+basic: push with credentials; skopeo agrees; login, pull, logout' '
+	pq copy --ca-bundle "$REGISTRY_CA" --creds "$REGISTRY_USER:$REGISTRY_PASS" "oci:$T/src:v1" "$TLS/demo:v1" >out &&
+	test_equal "$(cat out)" "$SRC_DIGEST" &&
+	test_equal "$(skopeo_digest --cert-dir $REGISTRY_CERT_DIR --creds $REGISTRY_USER:$REGISTRY_PASS docker://$TLS/demo:v1)" "$SRC_DIGEST" &&
+	printf "%s\n" "$REGISTRY_PASS" | pq login --ca-bundle "$REGISTRY_CA" --authfile "$T/auth.json" \
+		-u "$REGISTRY_USER" --password-stdin "$TLS" >/dev/null &&
+	test_equal "$(stat -c %a $T/auth.json)" 600 &&
+	pq pull --ca-bundle "$REGISTRY_CA" --authfile "$T/auth.json" "$TLS/demo:v1" "oci:$T/tp" >out &&
+	test_equal "$(cat out)" "$SRC_DIGEST" &&
+	REGISTRY_AUTH_FILE="$T/auth.json" skopeo inspect --cert-dir $REGISTRY_CERT_DIR docker://$TLS/demo:v1 >/dev/null &&
+	pq logout --authfile "$T/auth.json" "$TLS" >/dev/null &&
+	test_expect_failure_status 1 pq pull --ca-bundle "$REGISTRY_CA" --authfile "$T/auth.json" "$TLS/demo:v1" "oci:$T/tp2" 2>err &&
+	one_error_line err
+'
+
+test_expect_success 'tls+basic: wrong password at login is refused and not stored' '
+	test_expect_failure_status 1 pq login --ca-bundle "$REGISTRY_CA" --authfile "$T/auth2.json" \
+		-u "$REGISTRY_USER" -p nope "$TLS" 2>err &&
+	one_error_line err && test ! -e "$T/auth2.json"
+'
+
+test_expect_success 'tls+basic: credentials from docker config.json' '
+	mkdir -p "$T/dockercfg" &&
+	printf "{\"auths\":{\"%s\":{\"auth\":\"%s\"}}}" "$TLS" "$(printf %s "$REGISTRY_USER:$REGISTRY_PASS" | base64 -w0)" \
+		>"$T/dockercfg/config.json" &&
+	DOCKER_CONFIG="$T/dockercfg" REGISTRY_AUTH_FILE= XDG_RUNTIME_DIR= HOME="$T" \
+		pq pull --ca-bundle "$REGISTRY_CA" "$TLS/demo:v1" "oci:$T/dc" >out &&
+	test_equal "$(cat out)" "$SRC_DIGEST"
+'
+
+registry_start token token
+TOK=$REGISTRY
+
+test_expect_success 'token: push with credentials, anonymous pull, scopes cached' '
+	pq copy --ca-bundle "$REGISTRY_CA" --creds "$REGISTRY_USER:$REGISTRY_PASS" "oci:$T/src:v1" "$TOK/demo:v1" >out &&
+	test_equal "$(cat out)" "$SRC_DIGEST" &&
+	test_grep "repository:demo:pull,push" "$REGISTRY_DIR/token.log" &&
+	test_equal "$(grep -c "pull,push" $REGISTRY_DIR/token.log)" 1 &&
+	pq pull --ca-bundle "$REGISTRY_CA" "$TOK/demo:v1" "oci:$T/anon" >out &&
+	test_equal "$(cat out)" "$SRC_DIGEST" &&
+	test_equal "$(skopeo_digest --cert-dir $REGISTRY_CERT_DIR docker://$TOK/demo:v1)" "$SRC_DIGEST"
+'
+
+test_expect_success 'token: wrong credentials and anonymous push: one line, status 1' '
+	test_expect_failure_status 1 pq copy --ca-bundle "$REGISTRY_CA" --creds "$REGISTRY_USER:bad" \
+		"oci:$T/src:v1" "$TOK/demo:v2" 2>err &&
+	one_error_line err && test_grep "credentials refused" err && ! grep -q ":bad" err &&
+	test_expect_failure_status 1 pq copy --ca-bundle "$REGISTRY_CA" "oci:$T/src:small" "$TOK/demo:v3" 2>err &&
+	one_error_line err && test_grep "authentication" err
+'
+
+test_done
