@@ -1,0 +1,176 @@
+#!/bin/bash
+# t_build.sh - `pinion build`, `push` and `predict` on examples/hello against a
+# local registry where a Debian fixture is published as library/python:3.11-slim
+# (docker.io mirrored to it): layout output, prediction, cache hits and the
+# predict.py edit, JSON progress, push + skopeo + rootless podman run,
+# failures that leave the layout as it was, and a rootless build.
+. "$(dirname "$0")/lib.sh"
+. "$TEST_ROOT/tests/tools/registry.sh"
+
+# build_base_layout: the python fixture imported once into a cached layout
+build_base_layout() {
+	local rootfs key dir
+	rootfs=$(fixture_rootfs python) || return 1
+	key=$(basename "$rootfs" .tar)
+	dir="$PINION_TEST_CACHE/layout-$key"
+	(
+		exec 9>"$PINION_TEST_CACHE/.lock-layout-$key"
+		flock 9
+		"$PINION" ls "oci:$dir" 2>/dev/null | grep -q 'library/python:3.11-slim' && exit 0
+		rm -rf "$dir"
+		SOURCE_DATE_EPOCH=0 "$PINION" import --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+			--env LANG=C.UTF-8 --cmd python3 "$rootfs" "oci:$dir:library/python:3.11-slim" >/dev/null
+	) || return 1
+	echo "$dir"
+}
+
+MIRROR=
+test_expect_success 'setup: registry with library/python:3.11-slim' '
+	registry_start plain &&
+	base=$(build_base_layout) &&
+	pinion copy "oci:$base:library/python:3.11-slim" "$REGISTRY/library/python:3.11-slim" >/dev/null &&
+	echo "$REGISTRY" >"$T/registry"
+'
+REGISTRY=$(cat "$T/registry" 2>/dev/null || echo 127.0.0.1:1)
+MIRROR="--registry-mirror docker.io=$REGISTRY --registry-mirror r8.im=$REGISTRY"
+cp -r "$TEST_ROOT/examples/hello" "$T/hello"
+rm -rf "$T/hello/.pinion"
+
+digest_of() { pinion ls "oci:$1" | awk -v t="$2" '$1 == t {print $2}'; }
+layers_of() { skopeo inspect --raw "oci:$1" | jq -r '.layers[].digest'; }
+
+test_expect_success 'build examples/hello into an OCI layout' '
+	(cd "$T/hello" && pinion build $MIRROR --output "oci:$T/out:hello" --progress plain) >"$T/build1.out" 2>"$T/build1.err" ||
+		{ cat "$T/build1.err"; false; } &&
+	test_grep "oci:$T/out:hello sha256:" "$T/build1.out" &&
+	skopeo inspect "oci:$T/out:hello" >"$T/inspect.json" &&
+	test_equal "$(jq -r ".Labels[\"run.cog.has_init\"]" "$T/inspect.json")" true &&
+	jq -r ".Labels[\"run.cog.openapi_schema\"]" "$T/inspect.json" | jq -e ".components.schemas.Input.properties.name" >/dev/null &&
+	jq -r ".Labels[\"run.cog.config\"]" "$T/inspect.json" | jq -e ".build.python_version == \"3.11\"" >/dev/null &&
+	test_grep "cog" "$T/inspect.json" &&
+	test_equal "$(jq -r ".Labels[\"org.opencontainers.image.base.digest\"]" "$T/inspect.json" | cut -c1-7)" sha256: &&
+	oci-image-tool validate --type imageLayout --ref hello "$T/out" >/dev/null 2>&1 || umoci stat --image "$T/out:hello" >/dev/null
+'
+
+test_expect_success 'the image config matches Cog (entrypoint, cmd, workdir, env, port)' '
+	skopeo inspect --config "oci:$T/out:hello" >"$T/config.json" &&
+	test_equal "$(jq -c .config.Entrypoint "$T/config.json")" "[\"/sbin/tini\",\"--\"]" &&
+	test_equal "$(jq -c .config.Cmd "$T/config.json")" "[\"python\",\"-m\",\"cog.server.http\"]" &&
+	test_equal "$(jq -r .config.WorkingDir "$T/config.json")" /src &&
+	jq -e ".config.ExposedPorts[\"5000/tcp\"]" "$T/config.json" >/dev/null &&
+	jq -r ".config.Env[]" "$T/config.json" >"$T/env" &&
+	test_grep "^COG_PREDICT_TYPE_STUB=predict.py:Predictor$" "$T/env" &&
+	test_grep "^PYTHONUNBUFFERED=1$" "$T/env"
+'
+
+test_expect_success 'pinion predict answers from the layout image' '
+	(cd "$T" && pinion predict "oci:$T/out:hello" -i name=e2e -i times=2) >"$T/pred.out" 2>"$T/pred.err" ||
+		{ tail -20 "$T/pred.err"; false; } &&
+	test_equal "$(cat "$T/pred.out")" "hello, e2e! hello, e2e!"
+'
+
+test_expect_success 'a bad input is refused with status 2' '
+	(cd "$T" && pinion predict "oci:$T/out:hello" -i times=notanumber) >/dev/null 2>"$T/bad.err";
+	test_equal $? 2 && test_grep "times" "$T/bad.err"
+'
+
+test_expect_success 'a second build hits every step and gives the same manifest digest' '
+	d1=$(digest_of "$T/out" hello) &&
+	(cd "$T/hello" && pinion build $MIRROR --output "oci:$T/out:hello" --progress json) >/dev/null 2>"$T/build2.json" &&
+	test_equal "$(digest_of "$T/out" hello)" "$d1" &&
+	grep "^{" "$T/build2.json" | jq -s -e "map(select(.event == \"step\")) | length > 0 and all(.cached)" >/dev/null ||
+		{ cat "$T/build2.json"; false; }
+'
+
+test_expect_success 'every progress line is one JSON event' '
+	grep -v "^pinion: warning" "$T/build2.json" | while read -r l; do echo "$l" | jq -e .event >/dev/null || exit 1; done
+'
+
+test_expect_success 'editing predict.py changes only the source layer' '
+	layers_of "$T/out:hello" >"$T/layers1" &&
+	sed -i "s/hello/howdy/" "$T/hello/predict.py" &&
+	(cd "$T/hello" && pinion build $MIRROR --output "oci:$T/out:edited" --progress json) >/dev/null 2>"$T/build3.json" &&
+	layers_of "$T/out:edited" >"$T/layers2" &&
+	test_equal "$(wc -l <"$T/layers2")" "$(wc -l <"$T/layers1")" &&
+	test_equal "$(head -n -1 "$T/layers1" | sha256sum)" "$(head -n -1 "$T/layers2" | sha256sum)" &&
+	test "$(tail -1 "$T/layers1")" != "$(tail -1 "$T/layers2")" &&
+	grep "^{" "$T/build3.json" | jq -s -r "map(select(.event == \"step\" and (.cached | not))) | map(.step) | join(\",\")" >"$T/rebuilt" &&
+	test_equal "$(cat "$T/rebuilt")" "source,post-build"
+'
+
+test_expect_success 'pinion push copies the layout image; skopeo reads the labels' '
+	pinion push "oci:$T/out:hello" "$REGISTRY/hello:v1" >/dev/null &&
+	skopeo inspect --tls-verify=false "docker://$REGISTRY/hello:v1" >"$T/remote.json" &&
+	test_equal "$(jq -r ".Labels[\"run.cog.has_init\"]" "$T/remote.json")" true &&
+	jq -r ".Labels[\"run.cog.pip_freeze\"]" "$T/remote.json" >"$T/freeze" &&
+	test_grep "^cog" "$T/freeze"
+'
+
+test_expect_success 'build --push sends the image to the registry' '
+	(cd "$T/hello" && pinion build $MIRROR --push -t "$REGISTRY/hello:v2") >"$T/push.out" 2>"$T/push.err" ||
+		{ cat "$T/push.err"; false; } &&
+	test_grep "$REGISTRY/hello:v2@sha256:" "$T/push.out" &&
+	skopeo inspect --tls-verify=false "docker://$REGISTRY/hello:v2" | jq -e ".Labels[\"run.cog.openapi_schema\"]" >/dev/null
+'
+
+test_expect_success 'rootless podman runs the pushed image; /predictions and /openapi.json answer' '
+	test_user_setup &&
+	port=$(free_port) &&
+	run_as pinion-sub podman run --runtime=runc --network=host --rm -d --name "pinion-e2e-$port" \
+		--tls-verify=false -e PORT=$port "$REGISTRY/hello:v1" >"$T/podman.id" 2>"$T/podman.err" ||
+		{ cat "$T/podman.err"; false; } &&
+	test_when_finished "run_as pinion-sub podman rm -f pinion-e2e-$port" &&
+	for i in $(seq 1 100); do
+		curl -sf "http://127.0.0.1:$port/health-check" | grep -q READY && break; sleep 0.3
+	done &&
+	curl -sf -X POST -H "Content-Type: application/json" -d "{\"input\":{\"name\":\"podman\"}}" \
+		"http://127.0.0.1:$port/predictions" >"$T/podman.json" &&
+	test_equal "$(jq -r .output "$T/podman.json")" "hello, podman!" &&
+	curl -sf "http://127.0.0.1:$port/openapi.json" | jq -S . >"$T/served-schema.json" &&
+	jq -r ".Labels[\"run.cog.openapi_schema\"]" "$T/remote.json" | jq -S . >"$T/label-schema.json" &&
+	test_cmp "$T/label-schema.json" "$T/served-schema.json"
+'
+
+layout_state() { cat "$T/out/index.json" | sha256sum; }
+
+test_expect_success 'a failing run command stops at its step, status 1, layout unchanged' '
+	before=$(layout_state) &&
+	mkdir -p "$T/failing" && cp "$T/hello/predict.py" "$T/failing/" &&
+	printf "build:\n  python_version: \"3.11\"\n  run:\n    - \"echo about to fail; exit 3\"\npredict: predict.py:Predictor\n" >"$T/failing/cog.yaml" &&
+	(cd "$T/failing" && pinion build $MIRROR --output "oci:$T/out:hello" --progress plain) >/dev/null 2>"$T/fail.err";
+	test_equal $? 1 &&
+	test_grep "step \`run 1\`" "$T/fail.err" &&
+	test_grep "status 3" "$T/fail.err" &&
+	test_equal "$(layout_state)" "$before"
+'
+
+test_expect_success 'an unreachable registry stops the build with status 1 and a hint' '
+	before=$(layout_state) &&
+	(cd "$T/hello" && pinion build --registry-mirror docker.io=127.0.0.1:1 --registry-mirror r8.im=127.0.0.1:1 \
+		--cache-dir "$T/empty-cache" --output "oci:$T/out:hello") >/dev/null 2>"$T/unreach.err";
+	test_equal $? 1 &&
+	test_grep "pull base image" "$T/unreach.err" &&
+	test_grep "hint:" "$T/unreach.err" &&
+	test_equal "$(layout_state)" "$before"
+'
+
+test_expect_success 'a bad cog.yaml is refused with status 2' '
+	mkdir -p "$T/bad" &&
+	printf "build:\n  python_version: \"3.9\"\npredict: predict.py:Predictor\n" >"$T/bad/cog.yaml" &&
+	(cd "$T/bad" && pinion build $MIRROR --output "oci:$T/out:hello") >/dev/null 2>"$T/bad.err";
+	test_equal $? 2 &&
+	test_grep "python_version" "$T/bad.err"
+'
+
+test_expect_success 'an unprivileged user builds and predicts the same model' '
+	test_user_setup &&
+	cp -r "$TEST_ROOT/examples/hello" "$T/rootless" && rm -rf "$T/rootless/.pinion" &&
+	chown -R pinion-sub "$T/rootless" &&
+	run_as pinion-sub sh -c "cd $T/rootless && $PINION build $MIRROR --progress plain" >"$T/rl.out" 2>"$T/rl.err" ||
+		{ tail -30 "$T/rl.err"; false; } &&
+	run_as pinion-sub sh -c "cd $T/rootless && $PINION predict -i name=rootless" >"$T/rl-pred.out" 2>"$T/rl-pred.err" ||
+		{ tail -20 "$T/rl-pred.err"; false; } &&
+	test_equal "$(cat "$T/rl-pred.out")" "hello, rootless!"
+'
+
+test_done
