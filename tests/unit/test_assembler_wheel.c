@@ -2,8 +2,11 @@
 #include "tests/unit/tap.h"
 #include "assembler/wheel.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char *cache;
@@ -150,6 +153,83 @@ static void t_fetch(void)
 	wheel_choice_release(&w);
 }
 
+/* a loopback https server (python3 + a self-signed certificate from openssl)
+ * serving dir; returns its pid, or -1 when the tools are missing */
+static pid_t https_serve(const char *dir, int *port)
+{
+	cleanup_free char *cmd = xasprintf(
+		"cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem "
+		"-days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+		dir);
+	cleanup_free char *portfile = pn_path_join(dir, "port");
+	static const char *script =
+		"import http.server, ssl, sys, os\n"
+		"os.chdir(sys.argv[1])\n"
+		"s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), http.server.SimpleHTTPRequestHandler)\n"
+		"c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain('cert.pem', 'key.pem')\n"
+		"s.socket = c.wrap_socket(s.socket, server_side=True)\n"
+		"open('port.tmp', 'w').write(str(s.server_address[1])); os.rename('port.tmp', 'port')\n"
+		"s.serve_forever()\n";
+	pid_t pid;
+
+	if (system(cmd) != 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+
+		dup2(devnull, 2);
+		execl("/usr/bin/python3", "python3", "-c", script, dir, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200 && pid > 0; i++) {
+		cleanup_free char *text = NULL;
+
+		if (pn_read_file(portfile, 16, &text, NULL, NULL) == 0) {
+			*port = atoi(text);
+			return pid;
+		}
+		usleep(50 * 1000);
+	}
+	if (pid > 0)
+		kill(pid, SIGTERM);
+	return -1;
+}
+
+static void t_https(void)
+{
+	char *dir = tap_tmpdir();
+	cleanup_free char *src = NULL, *url = NULL, *cert = pn_path_join(dir, "cert.pem");
+	struct wheel_choice w = { 0 };
+	struct pn_error *err = NULL;
+	size_t len;
+	const char *name;
+	const void *data = wheel_embedded(&len, &name);
+	oci_digest_t want;
+	int port = 0;
+	pid_t pid;
+
+	oci_digest_buf(data, len, want);
+	wheel_write_embedded(dir, &src, NULL);
+	pid = https_serve(dir, &port);
+	if (pid < 0) {
+		ok(1, "# SKIP https download: no openssl/python3 server");
+		return;
+	}
+	url = xasprintf("https://127.0.0.1:%d/%s#sha256=%s", port, name, oci_digest_hex(want));
+	unsetenv("SSL_CERT_FILE");
+	ok_fail(wheel_select(url, &w, &err), &err, PN_ERR_NETWORK, "download",
+		"an untrusted certificate is refused");
+	setenv("SSL_CERT_FILE", cert, 1);
+	ok_call(wheel_select(url, &w, &err), &err, "https download with SSL_CERT_FILE trusted");
+	is_str(w.digest, want, "downloaded over https, pinned digest verified");
+	is_str(w.name, name, "name from the URL");
+	unsetenv("SSL_CERT_FILE");
+	wheel_choice_release(&w);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
 int main(void)
 {
 	cache = tap_tmpdir();
@@ -159,5 +239,6 @@ int main(void)
 	TEST(t_select_rejects);
 	TEST(t_select_file);
 	TEST(t_fetch);
+	TEST(t_https);
 	return tap_done();
 }
