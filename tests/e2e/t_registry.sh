@@ -152,6 +152,21 @@ test_expect_success 'faults: a chunked push reset mid-chunk resumes, re-sending 
 	cmp "$T/resumed/blobs/sha256/${LAYER#sha256:}" "$T/src/blobs/sha256/${LAYER#sha256:}"
 '
 
+test_expect_success 'redirects: blobs follow a redirect to another host without the credentials' '
+	fault_proxy_start store &&
+	STORE=$PROXY STORE_STATS=$PROXY_STATS &&
+	fault_proxy_start gate --require-basic "u1:secret" --redirect-blobs "http://localhost:${STORE#*:}" &&
+	test_expect_failure_status 1 pq pull "$PROXY/demo:v1" "oci:$T/rd0" 2>err &&
+	one_error_line err && test_grep "requires authentication" err &&
+	pq pull --creds u1:secret "$PROXY/demo:v1" "oci:$T/rd" >out &&
+	test_equal "$(cat out)" "$SRC_DIGEST" &&
+	test "$(fault_proxy_stat authorization_headers)" -gt 0 &&
+	test_equal "$(fault_proxy_stat redirects)" 2 &&
+	PROXY_STATS=$STORE_STATS &&
+	test_equal "$(fault_proxy_stat by_method.GET)" 2 &&
+	test_equal "$(fault_proxy_stat authorization_headers)" 0
+'
+
 registry_start tls tls
 TLS=$REGISTRY
 

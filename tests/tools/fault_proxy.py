@@ -17,13 +17,20 @@ REGEX, after letting SKIP (default 0) matching requests through.  KINDs:
 Default REGEX: "^GET /v2/.+/blobs/sha256:" for reset/truncate/corrupt/5xx/429,
 "^PATCH " for reset-upload.
 
+--require-basic USER:PASS answers 401 (WWW-Authenticate: Basic) to requests
+without those credentials; --redirect-blobs URLBASE answers GET/HEAD of blobs
+with a 307 to URLBASE + path (another host or port: credentials must not
+follow).
+
 --stats FILE is rewritten (atomically) after every request with counters:
 requests, by_method, request_body_bytes (what clients sent, including bodies
 cut short), patch_body_bytes, put_body_bytes, response_body_bytes, faults
-(by kind) and fired (list of "KIND METHOD PATH").  The Host header is passed
+(by kind), fired (list of "KIND METHOD PATH"), authorization_headers
+(requests that carried one) and redirects.  The Host header is passed
 through unchanged so the registry's Location headers point at the proxy.
 """
 import argparse
+import base64
 import http.client
 import json
 import os
@@ -64,7 +71,8 @@ class State:
         self.faults = [Fault(s) for s in args.fault]
         self.stats = {"requests": 0, "by_method": {}, "request_body_bytes": 0,
                       "patch_body_bytes": 0, "put_body_bytes": 0, "response_body_bytes": 0,
-                      "faults": {}, "fired": []}
+                      "faults": {}, "fired": [], "authorization_headers": 0,
+                      "redirects": 0}
         self.path = args.stats
 
     def pick(self, line):
@@ -169,7 +177,29 @@ def make_handler(args, state):
             elif self.command == "PUT":
                 state.add(put_body_bytes=n)
 
+        def gate(self):
+            """auth check and redirects; True when the request was answered"""
+            if self.headers.get("Authorization"):
+                state.add(authorization_headers=1)
+            if args.require_basic:
+                want = "Basic " + base64.b64encode(args.require_basic.encode()).decode()
+                if self.headers.get("Authorization") != want:
+                    self.read_body()
+                    self.reply(401, [("WWW-Authenticate", 'Basic realm="fault-proxy"')])
+                    return True
+            if args.redirect_blobs and self.command in ("GET", "HEAD") and \
+                    re.search(r"/blobs/sha256:", self.path):
+                state.add(redirects=1)
+                self.send_response(307)
+                self.send_header("Location", args.redirect_blobs.rstrip("/") + self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return True
+            return False
+
         def run(self, line, fault):
+            if self.gate():
+                return
             if fault == "reset-upload":
                 total = int(self.headers.get("Content-Length") or 0)
                 cut = args.reset_after if args.reset_after else total // 2
@@ -233,6 +263,8 @@ def main():
     p.add_argument("--upstream", required=True, help="HOST:PORT of the plain-HTTP registry")
     p.add_argument("--stats", default=None)
     p.add_argument("--fault", action="append", default=[])
+    p.add_argument("--require-basic", default=None, metavar="USER:PASS")
+    p.add_argument("--redirect-blobs", default=None, metavar="URLBASE")
     p.add_argument("--reset-after", type=int, default=0,
                    help="reset-upload: bytes of the body to read before the reset")
     args = p.parse_args()
