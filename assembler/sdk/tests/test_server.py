@@ -168,6 +168,58 @@ class TestServer(unittest.TestCase):
         code, body = self.s.post("/predictions", {"input": {"text": "after"}})
         self.assertEqual((code, body["status"]), (200, "succeeded"))
 
+    def test_webhook(self):
+        """webhook: start and completed are POSTed in order with the response"""
+        import http.server
+        import json
+        import threading
+        got = []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        hook = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        threading.Thread(target=hook.serve_forever, daemon=True).start()
+        try:
+            url = "http://127.0.0.1:%d/hook" % hook.server_address[1]
+            code, body = self.s.post("/predictions", {"input": {"text": "w"}, "webhook": url,
+                                                      "webhook_events_filter": ["start",
+                                                                                "completed"]},
+                                     headers={"Prefer": "respond-async"})
+            self.assertEqual(code, 202)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and len(got) < 2:
+                time.sleep(0.05)
+            self.assertEqual([g["status"] for g in got], ["starting", "succeeded"])
+            self.assertEqual(got[-1]["output"]["text"], "w")
+        finally:
+            hook.shutdown()
+            hook.server_close()
+
+    def test_keep_alive(self):
+        """a body on an endpoint that ignores it does not desync a keep-alive connection"""
+        import http.client
+        import json
+        c = http.client.HTTPConnection("127.0.0.1", self.s.port, timeout=10)
+        try:
+            c.request("POST", "/predictions/nope/cancel", body=b'{"junk": true}',
+                      headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            r.read()
+            self.assertEqual(r.status, 404)
+            c.request("GET", "/health-check")
+            r = c.getresponse()
+            self.assertEqual((r.status, json.loads(r.read())["status"]), (200, "READY"))
+        finally:
+            c.close()
+
     def test_not_found_and_method(self):
         """unknown paths 404; wrong methods 405; no /trainings without a trainer"""
         self.assertEqual(self.s.get("/nope")[0], 404)

@@ -112,16 +112,28 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def read_json(self) -> Tuple[Any, Optional[Dict[str, Any]]]:
+    def read_body(self) -> Optional[Dict[str, Any]]:
+        """Read the whole body (so keep-alive stays in sync); an error reply
+        body when it is too large or malformed."""
+        self._body = b""
+        te = (self.headers.get("Transfer-Encoding") or "").lower()
+        if "chunked" in te:
+            self.close_connection = True
+            return {"detail": [{"loc": ["body"], "msg": "chunked request bodies are not "
+                                "supported", "type": "value_error"}]}
         try:
             n = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             n = -1
         if n < 0 or n > MAX_BODY:
             self.close_connection = True
-            return None, {"detail": [{"loc": ["body"], "msg": "request body too large or "
-                                      "bad Content-Length", "type": "value_error"}]}
-        raw = self.rfile.read(n) if n else b""
+            return {"detail": [{"loc": ["body"], "msg": "request body too large or bad "
+                                "Content-Length", "type": "value_error"}]}
+        self._body = self.rfile.read(n) if n else b""
+        return None
+
+    def read_json(self) -> Tuple[Any, Optional[Dict[str, Any]]]:
+        raw = self._body
         if not raw.strip():
             return None, None
         try:
@@ -146,6 +158,12 @@ class Handler(BaseHTTPRequestHandler):
     def route(self, method: str) -> None:
         path = self.path.split("?", 1)[0].rstrip("/") or "/"
         try:
+            if method in ("POST", "PUT"):
+                err = self.read_body()
+                if err:
+                    return self.reply(413, err)
+            else:
+                self._body = b""
             self._route(method, path)
         except BrokenPipeError:
             pass
@@ -253,6 +271,12 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(200, job.response())
 
 
+class _Server(ThreadingHTTPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+    request_queue_size = 64
+
+
 def parse_args(argv: Any) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m cog.server.http",
                                 description="Serve a Cog predictor over HTTP.")
@@ -271,10 +295,8 @@ def main(argv: Any = None) -> int:
     app = App(runner)
     app.await_explicit_shutdown = args.await_explicit_shutdown.lower() in ("1", "true", "yes")
     handler = type("BoundHandler", (Handler,), {"app": app})
-    ThreadingHTTPServer.allow_reuse_address = True
-    ThreadingHTTPServer.daemon_threads = True
     try:
-        httpd = ThreadingHTTPServer((args.host, args.port), handler)
+        httpd = _Server((args.host, args.port), handler)
     except OSError as e:
         print("cog: cannot listen on %s:%d: %s" % (args.host, args.port, e), file=sys.stderr)
         return 1

@@ -6,6 +6,7 @@ import asyncio
 import datetime
 import inspect
 import io
+import json
 import os
 import queue
 import shutil
@@ -291,13 +292,31 @@ class Runner:
     def _webhook(self, job: Job, event: str) -> None:
         if not job.webhook or event not in job.events:
             return
-        body = validate_json(job.response())
-        threading.Thread(target=_post_json, args=(job.webhook, body), daemon=True).start()
+        _WEBHOOKS.send(job.webhook, json.dumps(job.response()).encode())
 
 
-def validate_json(obj: Any) -> bytes:
-    import json
-    return json.dumps(obj).encode()
+class _WebhookSender:
+    """One thread that POSTs webhooks in order (start, output..., completed)."""
+
+    def __init__(self) -> None:
+        self.q: "queue.Queue[Any]" = queue.Queue()
+        self.thread: Optional[threading.Thread] = None
+        self.lock = threading.Lock()
+
+    def send(self, url: str, body: bytes) -> None:
+        with self.lock:
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._loop, daemon=True)
+                self.thread.start()
+        self.q.put((url, body))
+
+    def _loop(self) -> None:
+        while True:
+            url, body = self.q.get()
+            _post_json(url, body)
+
+
+_WEBHOOKS = _WebhookSender()
 
 
 def _post_json(url: str, body: bytes) -> None:
