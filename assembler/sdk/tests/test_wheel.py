@@ -126,3 +126,25 @@ class TestWheel(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestSource(unittest.TestCase):
+    def test_python310_grammar(self):
+        """every module parses with Python 3.10's grammar and imports only the stdlib"""
+        import ast
+        stdlib = set(sys.stdlib_module_names) | {"cog"}
+        for root, _, files in os.walk(os.path.join(SDK, "cog")):
+            for f in files:
+                if not f.endswith(".py"):
+                    continue
+                path = os.path.join(root, f)
+                with open(path) as fh:
+                    tree = ast.parse(fh.read(), path, feature_version=(3, 10))
+                for node in ast.walk(tree):
+                    mods = []
+                    if isinstance(node, ast.Import):
+                        mods = [a.name for a in node.names]
+                    elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                        mods = [node.module]
+                    for m in mods:
+                        self.assertIn(m.split(".")[0], stdlib, "%s imports %s" % (path, m))

@@ -126,6 +126,21 @@ class _Capture(io.TextIOBase):
     def isatty(self) -> bool:
         return False
 
+    def fileno(self) -> int:
+        return self.real.fileno()
+
+    @property
+    def buffer(self) -> Any:
+        return self.real.buffer
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.real, "encoding", "utf-8")
+
+    @property
+    def errors(self) -> Any:  # type: ignore[override]
+        return getattr(self.real, "errors", "strict")
+
 
 class Runner:
     """Owns the predictor instance and the job queue."""
@@ -246,6 +261,8 @@ class Runner:
             values = _materialise(job.values, job.inputs, tmpdirs)
             self.in_user_code = True
             try:
+                if job.cancel_requested:  # canceled while inputs were fetched
+                    raise CancelationException("prediction canceled")
                 result = _call(fn, values)
                 if _is_stream(result):
                     job.output = []
