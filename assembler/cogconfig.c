@@ -872,6 +872,10 @@ static int complete(struct ctx *c, struct pn_error **err)
 		free(b->cudnn);
 		b->cuda = b->cudnn = NULL;
 	}
+	if (c->problems.n) { /* completion failed: no requirements to generate */
+		pn_strv_release(&s.lines);
+		return 0;
+	}
 	for (i = 0; i < s.lines.n; i++)
 		pn_buf_printf(&text, NULL, "%s\n", s.lines.v[i]);
 	c->cfg->requirements = compat_requirements_rewrite(text.data ? text.data : "", b->gpu,

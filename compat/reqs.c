@@ -88,6 +88,8 @@ static const struct compat_torch *torch_row(const char *pkg, const char *ver, bo
 	size_t n, i;
 	const struct compat_torch *t = compat_torch_table(&n), *best = NULL;
 
+	if (gpu && !cuda)
+		return NULL;
 	for (i = 0; i < n; i++) {
 		const char *v = strcmp(pkg, "torch") == 0	 ? t[i].torch
 				: strcmp(pkg, "torchvision") == 0 ? t[i].torchvision
