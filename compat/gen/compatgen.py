@@ -175,6 +175,19 @@ def torch_rows(prev_html, index_html):
 TF_ROW = re.compile(r"<tr>\s*<td>\s*tensorflow(?:[-_]gpu)?-(\d+\.\d+\.\d+)\s*</td>(.*?)</tr>", re.S)
 
 
+def python_range(cell):
+    """'3.8-3.11' or '2.7, 3.3-3.7' -> ['3.8', ..., '3.11'] (Python 3 only)"""
+    out = []
+    for part in cell.split(","):
+        lo, _, hi = part.strip().partition("-")
+        m1 = re.match(r"^(\d+)\.(\d+)$", lo)
+        m2 = re.match(r"^(\d+)\.(\d+)$", hi or lo)
+        if not m1 or not m2 or m1.group(1) != "3" or m2.group(1) != "3":
+            continue
+        out += ["3.%d" % n for n in range(int(m1.group(2)), int(m2.group(2)) + 1)]
+    return out
+
+
 def tf_rows(table_html):
     rows = {}
     for m in TF_ROW.finditer(table_html):
@@ -184,11 +197,9 @@ def tf_rows(table_html):
         if len(cells) < 5:
             continue
         py, cudnn, cuda = cells[0], cells[3], cells[4]
-        lo, _, hi = py.partition("-")
-        lo_maj, lo_min = lo.split(".")
-        hi_maj, hi_min = (hi or lo).split(".")
-        pys = ["%s.%d" % (lo_maj, n) for n in range(int(lo_min), int(hi_min) + 1)] \
-            if lo_maj == hi_maj else [lo]
+        if not re.match(r"^\d+\.\d+$", cuda) or int(cuda.split(".")[0]) < MIN_CUDA_MAJOR:
+            continue
+        pys = python_range(py)
         pkg = "tensorflow==" + ver
         rows[ver] = (ver, pkg, pkg, cuda, cudnn, ",".join(pys))
     return list(rows.values())
