@@ -192,7 +192,7 @@ static int compat_cuda(const char *ver, bool as_json)
 		return pn_cli_fail(err);
 	}
 	tag = compat_cuda_image_tag(mm, cudnn);
-	o = json_pack("{s:s,s:s,s:s,s:o}", "cuda", mm, "cudnn", cudnn, "image",
+	o = json_pack("{s:s,s:s,s:o,s:o}", "cuda", mm, "cudnn", cudnn, "image",
 		      tag ? json_string(tag) : json_null(), "images", images);
 	if (!as_json) {
 		printf("CUDA %s\n  cuDNN %s\n  base image: nvidia/cuda:%s\n  images:\n", mm, cudnn,
