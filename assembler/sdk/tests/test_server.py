@@ -268,6 +268,20 @@ class TestTrainingServer(unittest.TestCase):
         finally:
             s.stop()
 
+    def test_starting(self):
+        """health is STARTING while setup() runs, then READY"""
+        s = Server("server_model.py:SlowSetup")
+        try:
+            body = s.wait(status=("STARTING", "READY"))
+            self.assertEqual(body["status"], "STARTING")
+            code, _ = s.post("/predictions", {"input": {}})
+            self.assertEqual(code, 503)
+            s.wait(status=("READY",))
+            code, body = s.post("/predictions", {"input": {"x": "b"}})
+            self.assertEqual((code, body["output"]), (200, "b"))
+        finally:
+            s.stop()
+
     def test_sigterm(self):
         """SIGTERM shuts the server down cleanly (exit 0)"""
         s = Server("server_model.py:Predictor")

@@ -86,6 +86,11 @@ class TestWheel(unittest.TestCase):
         built = os.path.join(REPO, os.environ.get("PINION_BUILD", "build"), "sdk", "cog.whl")
         if not os.path.exists(built):
             self.skipTest("no wheel built by make at %s" % built)
+        newest = max(os.path.getmtime(os.path.join(r, f))
+                     for r, _, fs in os.walk(os.path.join(SDK, "cog")) for f in fs
+                     if f.endswith(".py"))
+        if os.path.getmtime(built) < newest:
+            self.skipTest("the wheel at %s is older than the sources (run make)" % built)
         with open(built + ".name") as f:
             name = f.read().strip()
         pv = name.split("+pinion.", 1)[1].split("-", 1)[0]

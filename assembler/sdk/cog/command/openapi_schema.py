@@ -37,6 +37,7 @@ def stdout_to_stderr():
 
 
 def main() -> int:
+    sys.dont_write_bytecode = True  # importing the model must not leave __pycache__ in /src
     try:
         with stdout_to_stderr():
             doc = build()

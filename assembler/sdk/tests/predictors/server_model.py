@@ -66,3 +66,11 @@ class BrokenSetup(BasePredictor):
 
     def predict(self, x: str = "a") -> str:
         return x
+
+
+class SlowSetup(BasePredictor):
+    def setup(self):
+        time.sleep(1.0)
+
+    def predict(self, x: str = "a") -> str:
+        return x
