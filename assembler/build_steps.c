@@ -290,7 +290,8 @@ static int run_key(struct build_state *st, const struct plan_step *s, struct run
  * the cache key): how packages are fetched does not change what they are */
 static const char *const passthrough_names[] = {
 	"PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_FIND_LINKS",
-	"PIP_NO_INDEX", "PIP_CERT", "http_proxy", "https_proxy", "no_proxy",
+	"PIP_NO_INDEX", "PIP_CERT", "PIP_RETRIES", "PIP_TIMEOUT", "PIP_DEFAULT_TIMEOUT",
+	"http_proxy", "https_proxy", "no_proxy",
 	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
 };
 

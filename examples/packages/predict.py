@@ -20,4 +20,4 @@ class Predictor(BasePredictor):
 
     def predict(self, name: str = Input(description="Who to greet", default="world")) -> str:
         style = os.environ.get("GREETING_STYLE", "plain")
-        return f"{pinion_demo_greeting.greet(name)} ({style}; {self.jq}; weights {self.weights})"
+        return f"{pinion_demo_greeting.hello()}: hi {name} ({style}; {self.jq}; weights {self.weights})"
