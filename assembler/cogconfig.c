@@ -848,6 +848,23 @@ static void complete_gpu(struct ctx *c, const struct reqs_scan *s)
 	compat_cuda_result_release(&res);
 }
 
+/* the pinned torch/tensorflow has no build for the Python version */
+static void python_warning(struct ctx *c, const struct reqs_scan *s)
+{
+	char *w = compat_python_warning(c->cfg->torch_version, c->cfg->tensorflow_version,
+					c->cfg->build.python_version);
+	long at = s->torch_line;
+	cleanup_free char *where = NULL;
+
+	if (!w)
+		return;
+	if (strncmp(w, "tensorflow", 10) == 0)
+		at = s->tf_line;
+	where = at >= 0 ? req_where(c, s, at) : xstrdup("");
+	pn_strv_push_owned(&c->cfg->warnings, xasprintf("%s%s", where, w));
+	free(w);
+}
+
 static int complete(struct ctx *c, struct pn_error **err)
 {
 	struct cog_build *b = &c->cfg->build;
@@ -861,6 +878,7 @@ static int complete(struct ctx *c, struct pn_error **err)
 		pn_strv_release(&s.lines);
 		return -1;
 	}
+	python_warning(c, &s);
 	if (b->gpu) {
 		complete_gpu(c, &s);
 	} else if (b->cuda || b->cudnn) {

@@ -175,3 +175,47 @@ void compat_base_choice_release(struct compat_base_choice *c)
 	free(c->reason);
 	memset(c, 0, sizeof(*c));
 }
+
+static char *pythons_of_torch(const char *torch, const char *python, bool *listed)
+{
+	size_t n, i;
+	const struct compat_torch *t = compat_torch_table(&n);
+	char *best = NULL;
+
+	*listed = false;
+	for (i = 0; i < n; i++) {
+		if (compat_version_cmp(t[i].torch, torch) != 0)
+			continue;
+		if (python_listed(t[i].pythons, python))
+			*listed = true;
+		if (!best || strlen(t[i].pythons) > strlen(best)) {
+			free(best);
+			best = xstrdup(t[i].pythons);
+		}
+	}
+	return best;
+}
+
+char *compat_python_warning(const char *torch, const char *tensorflow, const char *python)
+{
+	bool listed;
+	char *pys, *w = NULL;
+
+	if (!python)
+		return NULL;
+	if (torch && (pys = pythons_of_torch(torch, python, &listed))) {
+		if (!listed)
+			w = xasprintf("torch %s has no wheel for Python %s (it has %s)", torch, python, pys);
+		free(pys);
+		if (w)
+			return w;
+	}
+	if (tensorflow) {
+		const struct compat_tf *tf = compat_tf_find(tensorflow);
+
+		if (tf && !python_listed(tf->pythons, python))
+			return xasprintf("tensorflow %s is not tested with Python %s (it is with %s)",
+					 tensorflow, python, tf->pythons);
+	}
+	return NULL;
+}

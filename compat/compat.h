@@ -100,6 +100,10 @@ int compat_cuda_complete(const struct compat_cuda_req *req, struct compat_cuda_r
 			 struct pn_error **err);
 void compat_cuda_result_release(struct compat_cuda_result *r);
 
+/* A warning line when the matrix lists builds of the pinned torch or
+ * tensorflow but none for `python` (maj.min), else NULL.  Owned. */
+char *compat_python_warning(const char *torch, const char *tensorflow, const char *python);
+
 /* -------------------------------------------------------- requirements */
 /* If `line` is a pin `name==version` (whitespace, comments and environment
  * markers allowed) return 1 and set *name (lowercase, '_' -> '-') and *version;

@@ -336,6 +336,20 @@ static void t_versions_and_reqs(void)
 	       "lines with their own index options pass through; other lines untouched");
 }
 
+static void t_python_warning(void)
+{
+	cleanup_free char *a = compat_python_warning("2.1.0", NULL, "3.13");
+	cleanup_free char *b = compat_python_warning("2.1.0", NULL, "3.11");
+	cleanup_free char *c = compat_python_warning(NULL, "2.12.0", "3.12");
+	cleanup_free char *d = compat_python_warning("9.9.9", NULL, "3.12");
+
+	is_str(a, "torch 2.1.0 has no wheel for Python 3.13 (it has 3.10,3.11)", "torch without a wheel for the Python");
+	ok(b == NULL, "torch with a wheel: no warning");
+	is_str(c, "tensorflow 2.12.0 is not tested with Python 3.12 (it is with 3.8,3.9,3.10,3.11)",
+	       "tensorflow not tested with the Python");
+	ok(d == NULL, "unknown torch: nothing to say");
+}
+
 static void t_tsv(void)
 {
 	struct compat_cuda_image *rows = NULL;
@@ -466,6 +480,7 @@ int main(void)
 	TEST(t_reference_tf);
 	TEST(t_completion_rules);
 	TEST(t_versions_and_reqs);
+	TEST(t_python_warning);
 	TEST(t_tsv);
 	TEST(t_base_choice);
 	return tap_done();
