@@ -411,6 +411,14 @@ static int token_fetch(struct registry_client *c, struct registry_host *h, const
 	    strncmp(h->challenge.realm, "http://", 7) != 0)
 		return pn_error_set(err, PN_ERR_UNSUPPORTED, "token realm of `%s` is not an http(s) URL",
 				    h->name);
+	if (h->has_creds && strncmp(h->challenge.realm, "http://", 7) == 0) {
+		cleanup_free char *rh = xstrndup(h->challenge.realm + 7,
+						 strcspn(h->challenge.realm + 7, "/?#"));
+		if (!registry_host_is_loopback(rh) && !host_insecure(&c->opts, rh))
+			return pn_error_set(err, PN_ERR_AUTH,
+					    "token realm `%s` of `%s` is plain HTTP: credentials not sent",
+					    rh, h->name);
+	}
 	url = token_url(e, &h->challenge, scope);
 	for (int attempt = 0;; attempt++) {
 		registry_response_init(&resp, REGISTRY_TOKEN_MAX);

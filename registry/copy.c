@@ -176,7 +176,7 @@ static int copy_from_layout(struct registry_client *c, const char *src, const ch
 	if (!registry_location_is_layout(dst)) {
 		rc = registry_push(c, sl, sref, dst, out, err);
 	} else if (open_layout_loc(dst, OCI_LAYOUT_CREATE, &dl, &dref, err) == 0) {
-		rc = registry_layout_copy(c, sl, sref, dl, dref ? dref : sref, out, err);
+		rc = registry_layout_copy(c, sl, sref, dl, dref ? dref : sref ? sref : "latest", out, err);
 		oci_layout_free(dl);
 	}
 	oci_layout_free(sl);
@@ -228,6 +228,11 @@ int registry_copy(struct registry_client *c, const char *src, const char *dst,
 	if (!dref && registry_ref_parse(src, &r, NULL) == 0 && r.tag)
 		dref = xstrdup(r.tag);
 	registry_ref_release(&r);
+	if (!dref) {
+		oci_layout_free(dl);
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "`%s` has no tag: name one in the destination (`%s:TAG`)", src, dst);
+	}
 	rc = registry_pull(c, src, dl, dref, out, err);
 	oci_layout_free(dl);
 	return rc;

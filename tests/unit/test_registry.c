@@ -458,6 +458,120 @@ static void t_base64(void)
 	free(e);
 }
 
+/* a one-layer image tagged `tag` in a new layout at dir */
+static void make_image(const char *dir, const char *tag, const char *content, oci_digest_t out)
+{
+	struct oci_layout *l = NULL;
+	struct oci_layer_writer *w;
+	struct oci_layer_result res;
+	struct oci_layer_opts lo;
+	struct oci_image img;
+	struct oci_descriptor d;
+	struct pn_error *err = NULL;
+
+	oci_image_init(&img);
+	oci_descriptor_init(&d);
+	memset(&res, 0, sizeof(res));
+	oci_layer_opts_init(&lo);
+	ok_call(oci_layout_open(dir, OCI_LAYOUT_CREATE, &l, &err), &err, "layout %s", dir);
+	w = oci_layer_writer_new(l, &lo, &err);
+	ok(w != NULL, "layer writer");
+	ok_call(oci_layer_writer_add_data(w, "hello", content, strlen(content), 0644, &err), &err, "add");
+	ok_call(oci_layer_writer_finish(w, &res, &err), &err, "finish layer");
+	oci_layer_writer_free(w);
+	oci_manifest_add_layer(&img.manifest, &res.desc);
+	oci_config_add_layer(&img.config, res.diff_id, "test");
+	ok_call(oci_image_store(l, &img, tag, &d, &err), &err, "store image");
+	memcpy(out, d.digest, sizeof(d.digest));
+	oci_descriptor_release(&d);
+	oci_layer_result_release(&res);
+	oci_image_release(&img);
+	oci_layout_free(l);
+}
+
+static void t_layout_mirror(void)
+{
+	char *dir = tap_tmpdir();
+	char *bases = pn_path_join(dir, "bases"), *dst = pn_path_join(dir, "dst");
+	char *spec = xasprintf("m.io=oci:%s", bases), *loc = NULL;
+	struct registry_opts o;
+	struct registry_client *c = NULL;
+	struct pn_error *err = NULL;
+	struct oci_layout *dl = NULL;
+	struct oci_descriptor d;
+	struct oci_image img;
+	oci_digest_t want, other;
+	bool exists = true;
+	json_t *j = NULL;
+
+	make_image(bases, "u/m:v1", "one", want);
+	make_image(bases, "plain", "two", other);
+	registry_opts_init(&o);
+	registry_opts_add_mirror(&o, spec, NULL);
+	ok_call(registry_client_new(&o, &c, &err), &err, "client");
+	ok_call(registry_exists(c, "m.io/u/m:v1", &exists, &err), &err, "exists repo:tag");
+	ok(exists, "found as repository:tag");
+	ok_call(registry_exists(c, "m.io/x/y:plain", &exists, &err), &err, "exists tag");
+	ok(exists, "found as tag alone");
+	ok_call(registry_exists(c, "m.io/u/m:v2", &exists, &err), &err, "exists absent");
+	ok(!exists, "absent tag is not an error");
+	oci_descriptor_init(&d);
+	ok_call(oci_layout_open(dst, OCI_LAYOUT_CREATE, &dl, &err), &err, "dst layout");
+	ok_call(registry_pull(c, "m.io/u/m:v1", dl, "got", &d, &err), &err, "pull from layout mirror");
+	is_str(d.digest, want, "same manifest digest");
+	oci_descriptor_release(&d);
+	ok_fail(registry_pull(c, "m.io/u/m:v9", dl, "got", NULL, &err), &err, PN_ERR_NOT_FOUND, "v9",
+		"pull of an absent tag");
+	oci_layout_free(dl);
+	oci_image_init(&img);
+	ok_call(registry_inspect(c, "m.io/u/m:v1", &img, &err), &err, "inspect");
+	is_str(img.desc.digest, want, "inspect digest");
+	is_int(img.manifest.n_layers, 1, "one layer");
+	oci_image_release(&img);
+	oci_image_init(&img);
+	loc = xasprintf("oci:%s:got", dst);
+	ok_call(registry_inspect(c, loc, &img, &err), &err, "inspect a layout location");
+	is_str(img.desc.digest, want, "layout inspect digest");
+	oci_image_release(&img);
+	free(loc);
+	oci_descriptor_init(&d);
+	loc = xasprintf("oci:%s:plain", bases);
+	ok_call(registry_copy(c, loc, "m.io/new/repo:t", &d, &err), &err, "push into the layout mirror");
+	is_str(d.digest, other, "pushed digest");
+	oci_descriptor_release(&d);
+	ok_call(registry_exists(c, "m.io/new/repo:t", &exists, &err), &err, "exists after push");
+	ok(exists, "pushed image found");
+	free(loc);
+	loc = xasprintf("oci:%s:copied", dst);
+	oci_descriptor_init(&d);
+	ok_call(registry_copy(c, "m.io/u/m:v1", loc, &d, &err), &err, "copy mirror -> layout");
+	is_str(d.digest, want, "copied digest");
+	oci_descriptor_release(&d);
+	free(loc);
+	loc = xasprintf("oci:%s", dst);
+	ok_fail(registry_copy(c, "m.io/u/m@sha256:" D64, loc, NULL, &err), &err, PN_ERR_INVALID, "no tag",
+		"digest-only source needs a destination tag");
+	free(loc);
+	/* registry_inspect_json takes its mirrors from the config file */
+	loc = pn_path_join(dir, "registries.conf");
+	{
+		char *text = xasprintf("mirror %s\n", spec);
+		write_text(loc, text, 0644);
+		free(text);
+	}
+	setenv("PINION_REGISTRIES_CONF", loc, 1);
+	ok_call(registry_inspect_json("m.io/u/m:v1", NULL, &j, &err), &err, "inspect json via config mirror");
+	is_str(json_string_value(json_object_get(j, "digest")), want, "inspect json digest");
+	unsetenv("PINION_REGISTRIES_CONF");
+	free(loc);
+	json_decref(j);
+	registry_client_free(c);
+	registry_opts_release(&o);
+	free(spec);
+	free(bases);
+	free(dst);
+}
+
 int main(void)
 {
 	TEST(t_ref_parse);
@@ -469,5 +583,6 @@ int main(void)
 	TEST(t_targets);
 	TEST(t_creds);
 	TEST(t_base64);
+	TEST(t_layout_mirror);
 	return tap_done();
 }
