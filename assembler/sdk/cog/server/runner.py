@@ -387,8 +387,11 @@ def _materialise(values: Dict[str, Any], inputs: List[Dict[str, Any]],
         out[inp["name"]] = [conv(x) for x in v] if is_list else conv(v)
     for v in out.values():
         for p in v if isinstance(v, list) else [v]:
-            if isinstance(p, Path) and os.path.basename(os.path.dirname(str(p))).startswith("cog-input-"):
-                tmpdirs.append(os.path.dirname(str(p)))
+            name = str(p) if isinstance(p, Path) else str(getattr(p, "name", "")) \
+                if isinstance(p, io.IOBase) else ""
+            d = os.path.dirname(name)
+            if d and os.path.basename(d).startswith("cog-input-"):
+                tmpdirs.append(d)
     return out
 
 
