@@ -559,6 +559,26 @@ static void check_requirements_file(struct ctx *c, const yaml_node_t *n)
 		problem(c, n, "build.python_requirements: `%s` is not a regular file", v);
 }
 
+/* items of a list that end up one per line (requirements, commands) */
+static void check_one_line(struct ctx *c, const yaml_node_t *list, const char *path,
+			   struct pn_strv *items, const char *what)
+{
+	size_t i = 0, kept = 0;
+
+	for (i = 0; i < items->n; i++) {
+		if (strchr(items->v[i], '\n') || strchr(items->v[i], '\r')) {
+			problem(c, node(c, list->data.sequence.items.start[i]),
+				"%s[%zu]: the %s contains a newline", path, i, what);
+			free(items->v[i]);
+			continue;
+		}
+		items->v[kept++] = items->v[i];
+	}
+	items->n = kept;
+	if (items->v)
+		items->v[kept] = NULL;
+}
+
 static void check_build(struct ctx *c, const yaml_node_t *n)
 {
 	struct cog_build *b = &c->cfg->build;
@@ -582,6 +602,7 @@ static void check_build(struct ctx *c, const yaml_node_t *n)
 			pkgs_key = k;
 			c->packages_node = v;
 			get_string_list(c, v, "build.python_packages", &b->python_packages);
+			check_one_line(c, v, "build.python_packages", &b->python_packages, "requirement");
 			break;
 		case 3:
 			reqs_key = k;
@@ -603,6 +624,7 @@ static void check_build(struct ctx *c, const yaml_node_t *n)
 			break;
 		case 8:
 			get_string_list(c, v, "build.pre_install", &b->pre_install);
+			check_one_line(c, v, "build.pre_install", &b->pre_install, "command");
 			break;
 		default:
 			break;
@@ -653,6 +675,10 @@ static void check_environment(struct ctx *c, const yaml_node_t *n)
 					env_deny_prefix[j], name);
 				bad = true;
 			}
+		if (!bad && (strchr(eq, '\n') || strchr(eq, '\r'))) {
+			problem(c, at, "environment[%zu]: the value of %s contains a newline", i, name);
+			bad = true;
+		}
 		for (j = 0; j < c->cfg->environment.n && !bad; j++)
 			if (strncmp(c->cfg->environment.v[j], e, len + 1) == 0) {
 				problem(c, at, "environment[%zu]: %s is set twice", i, name);
