@@ -7,19 +7,20 @@
 
 static void wheel_usage(FILE *f)
 {
-	fprintf(f, "usage: pinion wheel [-o DIR] [--resolve]\n\n"
-		   "Write pinion's embedded cog SDK wheel (the Cog-compatible `cog` package\n"
-		   "installed in every image) to DIR (default: the current directory) and print\n"
-		   "its path.\n\n"
-		   "options:\n"
-		   "  -o, --output DIR  directory to write the wheel into\n"
-		   "  --resolve         instead, resolve $COG_WHEEL (cog, a .whl path, an https URL)\n"
-		   "                    and print its file name, sha256 digest and local path\n");
+	fprintf(f,
+		"usage: pinion wheel [-o DIR] [--resolve]\n\n"
+		"Write pinion's embedded cog SDK wheel (the Cog-compatible `cog` package\n"
+		"installed in every image) to DIR (default: the current directory) and print\n"
+		"its path.\n\n"
+		"options:\n"
+		"  -o, --output DIR  directory to write the wheel into\n"
+		"  --resolve         instead, resolve $COG_WHEEL (cog, a .whl path, an https URL)\n"
+		"                    and print its file name, sha256 digest and local path\n");
 }
 
 static int wheel_resolve(void)
 {
-	struct wheel_choice w = { 0 };
+	struct wheel_choice w = {0};
 	struct pn_error *err = NULL;
 
 	if (wheel_select(getenv("COG_WHEEL"), &w, &err) < 0)
@@ -41,7 +42,8 @@ static int cmd_wheel(int argc, char **argv)
 		return 0;
 	}
 	for (int i = 1; i < argc; i++) {
-		if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc)
+		if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) &&
+		    i + 1 < argc)
 			dir = argv[++i];
 		else if (strncmp(argv[i], "--output=", 9) == 0)
 			dir = argv[i] + 9;

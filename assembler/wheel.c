@@ -16,8 +16,8 @@ extern const char pn_sdk_wheel[];
 extern const char pn_sdk_wheel_end[];
 extern const char pn_sdk_wheel_name[];
 
-#define WHEEL_RECORD_MAX 256
-#define WHEEL_REDIRECTS 5
+#define WHEEL_RECORD_MAX      256
+#define WHEEL_REDIRECTS	      5
 #define WHEEL_CONNECT_TIMEOUT 30L
 
 void wheel_choice_release(struct wheel_choice *w)
@@ -58,8 +58,7 @@ int wheel_write_embedded(const char *dir, char **path_out, struct pn_error **err
 	const void *data = wheel_embedded(&len, &name);
 	cleanup_free char *path = pn_path_join(dir, name);
 
-	if (pn_mkdir_p(dir, 0755, err) < 0 ||
-	    pn_write_file_atomic(path, data, len, 0644, err) < 0)
+	if (pn_mkdir_p(dir, 0755, err) < 0 || pn_write_file_atomic(path, data, len, 0644, err) < 0)
 		return pn_error_wrap(err, "write the embedded cog wheel");
 	*path_out = steal_pointer(&path);
 	return 0;
@@ -107,11 +106,12 @@ static int select_file(const char *spec, struct wheel_choice *out, struct pn_err
 		return -1;
 	}
 	if (!S_ISREG(st.st_mode))
-		return pn_error_set(err, PN_ERR_INVALID, "COG_WHEEL `%s` is not a regular file", spec);
-	if (!wheel_name_valid(base))
-		return pn_error_set(err, PN_ERR_INVALID,
-				    "COG_WHEEL `%s` is not named like a wheel (name-version-tags.whl)",
+		return pn_error_set(err, PN_ERR_INVALID, "COG_WHEEL `%s` is not a regular file",
 				    spec);
+	if (!wheel_name_valid(base))
+		return pn_error_set(
+			err, PN_ERR_INVALID,
+			"COG_WHEEL `%s` is not named like a wheel (name-version-tags.whl)", spec);
 	if (!realpath(spec, real))
 		return pn_error_set_errno(err, errno, "resolve `%s`", spec);
 	if (oci_digest_file(real, out->digest, NULL, err) < 0)
@@ -125,7 +125,8 @@ static int select_file(const char *spec, struct wheel_choice *out, struct pn_err
 
 static int reject_coglet(struct pn_error **err)
 {
-	pn_error_set(err, PN_ERR_INVALID, "COG_WHEEL=coglet: no coglet wheel is embedded in pinion");
+	pn_error_set(err, PN_ERR_INVALID,
+		     "COG_WHEEL=coglet: no coglet wheel is embedded in pinion");
 	pn_error_hint(err, "download a coglet wheel and point COG_WHEEL at it, e.g. "
 			   "COG_WHEEL=/path/to/coglet-<version>-py3-none-any.whl or "
 			   "COG_WHEEL=https://.../coglet-<version>-py3-none-any.whl#sha256=<hex>; "
@@ -142,8 +143,11 @@ int wheel_select(const char *spec, struct wheel_choice *out, struct pn_error **e
 	if (strncmp(spec, "https://", 8) == 0)
 		return wheel_fetch_url(spec, out, err);
 	if (strncmp(spec, "http://", 7) == 0) {
-		pn_error_set(err, PN_ERR_INVALID, "COG_WHEEL `%s`: plain http is not accepted", spec);
-		pn_error_hint(err, "use an https URL, or download the wheel and set COG_WHEEL to its path");
+		pn_error_set(err, PN_ERR_INVALID, "COG_WHEEL `%s`: plain http is not accepted",
+			     spec);
+		pn_error_hint(
+			err,
+			"use an https URL, or download the wheel and set COG_WHEEL to its path");
 		return -1;
 	}
 	if (strstr(spec, "://")) {
@@ -196,9 +200,10 @@ static int url_parse(const char *url, char **base_out, oci_digest_t pin, char **
 	if (frag) {
 		*frag++ = '\0';
 		if (strncmp(frag, "sha256=", 7) != 0)
-			return pn_error_set(err, PN_ERR_INVALID,
-					    "COG_WHEEL `%s`: the only fragment understood is #sha256=<hex>",
-					    url);
+			return pn_error_set(
+				err, PN_ERR_INVALID,
+				"COG_WHEEL `%s`: the only fragment understood is #sha256=<hex>",
+				url);
 		cleanup_free char *d = xasprintf("sha256:%s", frag + 7);
 		if (oci_digest_parse(d, pin, err) < 0)
 			return pn_error_wrap(err, "COG_WHEEL `%s`", url);
@@ -206,7 +211,8 @@ static int url_parse(const char *url, char **base_out, oci_digest_t pin, char **
 	q = strpbrk(strstr(base, "://") ? strstr(base, "://") + 3 : base, "?");
 	slash = strrchr(base, '/');
 	if (!slash || (q && q < slash))
-		return pn_error_set(err, PN_ERR_INVALID, "COG_WHEEL `%s`: no file name in the URL", url);
+		return pn_error_set(err, PN_ERR_INVALID, "COG_WHEEL `%s`: no file name in the URL",
+				    url);
 	c = curl_easy_init();
 	if (!c)
 		return pn_error_set(err, PN_ERR_GENERIC, "libcurl initialisation failed");
@@ -215,7 +221,8 @@ static int url_parse(const char *url, char **base_out, oci_digest_t pin, char **
 	if (!name || strlen(name) != (size_t)n || !wheel_name_valid(name)) {
 		curl_free(name);
 		return pn_error_set(err, PN_ERR_INVALID,
-				    "COG_WHEEL `%s`: the URL does not end in a wheel file name", url);
+				    "COG_WHEEL `%s`: the URL does not end in a wheel file name",
+				    url);
 	}
 	*name_out = xstrdup(name);
 	curl_free(name);
@@ -252,7 +259,7 @@ static int fetch_to_fd(const char *url, int fd, oci_digest_t digest, struct pn_e
 {
 	cleanup_curl CURL *c = curl_easy_init();
 	char errbuf[CURL_ERROR_SIZE] = "";
-	struct fetch_sink s = { fd, 0, false, 0, oci_hasher_new() };
+	struct fetch_sink s = {fd, 0, false, 0, oci_hasher_new()};
 	long status = 0;
 	CURLcode rc;
 
@@ -270,9 +277,11 @@ static int fetch_to_fd(const char *url, int fd, oci_digest_t digest, struct pn_e
 	if (s.write_errno)
 		return pn_error_set_errno(err, s.write_errno, "download `%s`: write", url);
 	if (rc != CURLE_OK)
-		return pn_error_set(err, status == 404 || rc == CURLE_FILE_COULDNT_READ_FILE
-						 ? PN_ERR_NOT_FOUND : PN_ERR_NETWORK,
-				    "download `%s`: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		return pn_error_set(
+			err,
+			status == 404 || rc == CURLE_FILE_COULDNT_READ_FILE ? PN_ERR_NOT_FOUND
+									    : PN_ERR_NETWORK,
+			"download `%s`: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
 	return 0;
 }
 
@@ -315,11 +324,13 @@ static int fetch_into(const char *url, const char *dir, const char *name, const 
 		rc = pn_error_set_errno(err, errno, "sync `%s`", tmp);
 	close(fd);
 	if (rc == 0 && want[0] && strcmp(want, got) != 0) {
-		rc = pn_error_set(err, PN_ERR_DIGEST, "download `%s`: digest mismatch: want %s, got %s",
-				  url, want, got);
+		rc = pn_error_set(err, PN_ERR_DIGEST,
+				  "download `%s`: digest mismatch: want %s, got %s", url, want,
+				  got);
 	}
 	if (rc == 0 && !zip_magic_ok(tmp))
-		rc = pn_error_set(err, PN_ERR_INVALID, "download `%s`: not a wheel (zip) file", url);
+		rc = pn_error_set(err, PN_ERR_INVALID, "download `%s`: not a wheel (zip) file",
+				  url);
 	if (rc == 0 && rename(tmp, path) < 0)
 		rc = pn_error_set_errno(err, errno, "rename `%s`", tmp);
 	if (rc < 0)
@@ -351,9 +362,11 @@ int wheel_fetch_url(const char *url, struct wheel_choice *out, struct pn_error *
 			return pn_error_wrap(err, "COG_WHEEL cache");
 		if (fetch_into(base, dir, name, want, have, err) < 0) {
 			if (!pin[0] && recorded[0] && err && *err && (*err)->code == PN_ERR_DIGEST)
-				pn_error_hint(err, "the file changed since its first download (%s); "
-						   "remove `%s` to accept the new one, or pin it with "
-						   "#sha256=<hex>", recorded, rec);
+				pn_error_hint(err,
+					      "the file changed since its first download (%s); "
+					      "remove `%s` to accept the new one, or pin it with "
+					      "#sha256=<hex>",
+					      recorded, rec);
 			return pn_error_wrap(err, "COG_WHEEL");
 		}
 		cleanup_free char *line = xasprintf("%s\n", have);

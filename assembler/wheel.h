@@ -23,13 +23,13 @@
 #include "oci/oci.h"
 
 #define WHEEL_DOWNLOAD_MAX ((int64_t)512 << 20) /* bytes of one downloaded wheel */
-#define WHEEL_NAME_MAX 255
+#define WHEEL_NAME_MAX	   255
 
 struct wheel_choice {
-	char *path;           /* owned: a local file holding the wheel */
-	char *name;           /* owned: its wheel file name, e.g. cog-0.16.12+pinion.0.1.0-py3-none-any.whl */
-	char *source;         /* owned: "embedded", the path or the URL (without fragment) */
-	oci_digest_t digest;  /* "sha256:<hex>" of the file */
+	char *path; /* owned: a local file holding the wheel */
+	char *name; /* owned: its wheel file name, e.g. cog-0.16.12+pinion.0.1.0-py3-none-any.whl */
+	char *source;	     /* owned: "embedded", the path or the URL (without fragment) */
+	oci_digest_t digest; /* "sha256:<hex>" of the file */
 	bool embedded;
 };
 

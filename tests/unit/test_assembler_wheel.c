@@ -26,7 +26,7 @@ static void t_embedded(void)
 
 static void t_select_embedded(void)
 {
-	struct wheel_choice w = { 0 }, w2 = { 0 };
+	struct wheel_choice w = {0}, w2 = {0};
 	struct pn_error *err = NULL;
 	size_t len;
 	const char *name;
@@ -59,7 +59,7 @@ static void t_select_embedded(void)
 
 static void t_select_rejects(void)
 {
-	struct wheel_choice w = { 0 };
+	struct wheel_choice w = {0};
 	struct pn_error *err = NULL;
 
 	ok(wheel_select("coglet", &w, &err) < 0 && err && err->code == PN_ERR_INVALID &&
@@ -88,7 +88,7 @@ static void t_select_file(void)
 	char *dir = tap_tmpdir();
 	cleanup_free char *path = NULL;
 	cleanup_free char *bad = pn_path_join(dir, "notawheel.zip");
-	struct wheel_choice w = { 0 };
+	struct wheel_choice w = {0};
 	struct pn_error *err = NULL;
 	size_t len;
 	const char *name;
@@ -114,7 +114,7 @@ static void t_fetch(void)
 	cleanup_free char *src = NULL, *url = NULL, *pinned = NULL, *badpin = NULL;
 	cleanup_free char *junk = pn_path_join(dir, "junk-1.0-py3-none-any.whl");
 	cleanup_free char *junk_url = NULL;
-	struct wheel_choice w = { 0 }, w2 = { 0 };
+	struct wheel_choice w = {0}, w2 = {0};
 	struct pn_error *err = NULL;
 	size_t len;
 	const char *name;
@@ -158,18 +158,21 @@ static void t_fetch(void)
 static pid_t https_serve(const char *dir, int *port)
 {
 	cleanup_free char *cmd = xasprintf(
-		"cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem "
+		"cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out "
+		"cert.pem "
 		"-days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
 		dir);
 	cleanup_free char *portfile = pn_path_join(dir, "port");
-	static const char *script =
-		"import http.server, ssl, sys, os\n"
-		"os.chdir(sys.argv[1])\n"
-		"s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), http.server.SimpleHTTPRequestHandler)\n"
-		"c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain('cert.pem', 'key.pem')\n"
-		"s.socket = c.wrap_socket(s.socket, server_side=True)\n"
-		"open('port.tmp', 'w').write(str(s.server_address[1])); os.rename('port.tmp', 'port')\n"
-		"s.serve_forever()\n";
+	static const char *script = "import http.server, ssl, sys, os\n"
+				    "os.chdir(sys.argv[1])\n"
+				    "s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), "
+				    "http.server.SimpleHTTPRequestHandler)\n"
+				    "c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); "
+				    "c.load_cert_chain('cert.pem', 'key.pem')\n"
+				    "s.socket = c.wrap_socket(s.socket, server_side=True)\n"
+				    "open('port.tmp', 'w').write(str(s.server_address[1])); "
+				    "os.rename('port.tmp', 'port')\n"
+				    "s.serve_forever()\n";
 	pid_t pid;
 
 	if (system(cmd) != 0)
@@ -200,7 +203,7 @@ static void t_https(void)
 {
 	char *dir = tap_tmpdir();
 	cleanup_free char *src = NULL, *url = NULL, *cert = pn_path_join(dir, "cert.pem");
-	struct wheel_choice w = { 0 };
+	struct wheel_choice w = {0};
 	struct pn_error *err = NULL;
 	size_t len;
 	const char *name;
