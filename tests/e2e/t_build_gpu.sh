@@ -1,0 +1,94 @@
+#!/bin/bash
+# t_build_gpu.sh - a GPU model pinning torch==2.1.0 (a small stand-in wheel in
+# a local index): the build picks CUDA 12.1 / cuDNN 8; with a fixture published
+# as r8.im/cog-base:cuda12.1-python3.11-torch2.1.0 it builds on that image, and
+# with it absent the plan takes nvidia/cuda:12.1.1-cudnn8-devel-ubuntu22.04
+# (checked in the registry).  Both stand-ins are the Debian python fixture.
+# (A full build on nvidia/cuda installs Python with pyenv from GitHub, which
+# these machines cannot reach; that path is checked as a plan.)
+. "$(dirname "$0")/lib.sh"
+. "$TEST_ROOT/tests/tools/registry.sh"
+. "$TEST_ROOT/tests/tools/pip_index.sh"
+
+build_base_layout() {
+	local rootfs key dir
+	rootfs=$(fixture_rootfs python) || return 1
+	key=$(basename "$rootfs" .tar)
+	dir="$PINION_TEST_CACHE/layout-$key"
+	(
+		exec 9>"$PINION_TEST_CACHE/.lock-layout-$key"
+		flock 9
+		"$PINION" ls "oci:$dir" 2>/dev/null | grep -q 'library/python:3.11-slim' && exit 0
+		rm -rf "$dir"
+		SOURCE_DATE_EPOCH=0 "$PINION" import --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+			--env LANG=C.UTF-8 --cmd python3 "$rootfs" "oci:$dir:library/python:3.11-slim" >/dev/null
+	) || return 1
+	echo "$dir"
+}
+
+CUDA=nvidia/cuda:12.1.1-cudnn8-devel-ubuntu22.04
+COGBASE=cog-base:cuda12.1-python3.11-torch2.1.0
+model="$T/gpu"
+mkdir -p "$model"
+cp "$TEST_ROOT/examples/hello/predict.py" "$model/"
+cat >"$model/cog.yaml" <<'EOF'
+build:
+  gpu: true
+  python_version: "3.11"
+  python_packages:
+    - "torch==2.1.0"
+predict: "predict.py:Predictor"
+EOF
+
+test_expect_success 'setup: registry with an nvidia/cuda stand-in, index with torch 2.1.0' '
+	registry_start plain &&
+	base=$(build_base_layout) &&
+	pinion copy "oci:$base:library/python:3.11-slim" "$REGISTRY/$CUDA" >/dev/null &&
+	echo "$REGISTRY" >"$T/registry" &&
+	echo "$base" >"$T/base" &&
+	mkdir -p "$T/index/files" &&
+	wheel_make torch 2.1.0 "$T/index/files" >/dev/null
+'
+REGISTRY=$(cat "$T/registry" 2>/dev/null || echo 127.0.0.1:1)
+MIRROR="--registry-mirror docker.io=$REGISTRY --registry-mirror r8.im=$REGISTRY"
+pip_index_start "$T/index" && at_exit pip_index_stop
+export PIP_RETRIES=0 PIP_DEFAULT_TIMEOUT=2
+
+test_expect_success 'without a cog-base image: CUDA 12.1, cuDNN 8 on nvidia/cuda' '
+	(cd "$model" && pinion build $MIRROR --dry-run --json) >"$T/plan1.json" 2>"$T/plan1.err" ||
+		{ cat "$T/plan1.err"; false; } &&
+	test_equal "$(jq -r .cuda "$T/plan1.json")" 12.1 &&
+	test_equal "$(jq -r .cudnn "$T/plan1.json")" 8 &&
+	test_equal "$(jq -r .base.image "$T/plan1.json")" "$CUDA" &&
+	test_equal "$(jq -r .base.cog_base "$T/plan1.json")" false
+'
+
+test_expect_success 'with the cog-base image published: the plan takes it' '
+	pinion copy "oci:$(cat "$T/base"):library/python:3.11-slim" "$REGISTRY/$COGBASE" >/dev/null &&
+	(cd "$model" && pinion build $MIRROR --dry-run --json) >"$T/plan2.json" 2>"$T/plan2.err" ||
+		{ cat "$T/plan2.err"; false; } &&
+	test_equal "$(jq -r .base.image "$T/plan2.json")" "r8.im/$COGBASE" &&
+	test_equal "$(jq -r .base.cog_base "$T/plan2.json")" true
+'
+
+test_expect_success '--use-cog-base-image=false goes back to nvidia/cuda' '
+	(cd "$model" && pinion build $MIRROR --dry-run --json --use-cog-base-image=false) >"$T/plan3.json" &&
+	test_equal "$(jq -r .base.image "$T/plan3.json")" "$CUDA"
+'
+
+test_expect_success 'the model builds on the cog-base image with the torch stand-in' '
+	(cd "$model" && pinion build $MIRROR --output "oci:$T/out:gpu" --progress plain) >"$T/build.out" 2>"$T/build.err" ||
+		{ tail -30 "$T/build.err"; false; } &&
+	skopeo inspect "oci:$T/out:gpu" >"$T/inspect.json" &&
+	test_equal "$(jq -r ".Labels[\"run.cog.cog-base-image-name\"]" "$T/inspect.json")" "r8.im/$COGBASE" &&
+	jq -r ".Labels[\"run.cog.config\"]" "$T/inspect.json" >"$T/config.json" &&
+	test_equal "$(jq -r .build.cuda "$T/config.json")" 12.1 &&
+	test_equal "$(jq -r .build.cudnn "$T/config.json")" 8 &&
+	jq -r ".Labels[\"run.cog.pip_freeze\"]" "$T/inspect.json" >"$T/freeze" &&
+	test_grep "^torch==2.1.0$" "$T/freeze" &&
+	skopeo inspect --raw "oci:$T/out:gpu" | jq -r ".layers[0].digest" >"$T/first" &&
+	skopeo inspect --raw "oci:$(cat "$T/base"):library/python:3.11-slim" | jq -r ".layers[0].digest" >"$T/base-first" &&
+	test_cmp "$T/base-first" "$T/first"
+'
+
+test_done
