@@ -1,0 +1,150 @@
+/* test_assembler_build.c - executor options (--secret), the embedded tini,
+ * and predict's input syntax, data URLs and output files */
+#include "tests/unit/tap.h"
+#include "assembler/build.h"
+#include "assembler/predict.h"
+#include "common/cleanup.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+static void t_secrets(void)
+{
+	struct build_opts o;
+	struct pn_error *err = NULL;
+
+	build_opts_init(&o);
+	ok(o.separate_weights, "weights are separated by default");
+	ok_call(build_opts_add_secret(&o, "id=token,src=/tmp/t", &err), &err, "file secret");
+	ok_call(build_opts_add_secret(&o, "id=key,env=API_KEY", &err), &err, "env secret");
+	ok_call(build_opts_add_secret(&o, "type=file,id=x,source=/a", &err), &err, "buildkit spelling");
+	is_int(o.n_secrets, 3, "three secrets");
+	is_str(o.secrets[0].src, "/tmp/t", "src kept");
+	is_str(o.secrets[1].env, "API_KEY", "env kept");
+	is_str(o.secrets[2].src, "/a", "source= is src=");
+	ok_fail(build_opts_add_secret(&o, "src=/tmp/t", &err), &err, PN_ERR_INVALID, "--secret",
+		"id required");
+	ok_fail(build_opts_add_secret(&o, "id=a", &err), &err, PN_ERR_INVALID, "--secret",
+		"a source required");
+	ok_fail(build_opts_add_secret(&o, "id=a,src=x,env=y", &err), &err, PN_ERR_INVALID,
+		"--secret", "not both");
+	ok_fail(build_opts_add_secret(&o, "id=a,what=x", &err), &err, PN_ERR_INVALID, "--secret",
+		"unknown key");
+	ok_fail(build_opts_add_secret(&o, "id=,src=x", &err), &err, PN_ERR_INVALID, "--secret",
+		"empty id");
+	is_int(o.n_secrets, 3, "refusals add nothing");
+	build_opts_release(&o);
+}
+
+static void t_tini(void)
+{
+	size_t len = 0;
+	const unsigned char *d = build_tini_data(&len);
+
+	ok(len > 100000, "tini-static embedded (%zu bytes)", len);
+	ok(len >= 4 && memcmp(d, "\177ELF", 4) == 0, "it is an ELF binary");
+}
+
+static json_t *schema(void)
+{
+	return json_loads("{\"components\":{\"schemas\":{\"Input\":{\"properties\":{"
+			  "\"name\":{\"type\":\"string\",\"x-order\":0},"
+			  "\"n\":{\"type\":\"integer\",\"x-order\":1},"
+			  "\"t\":{\"type\":\"number\",\"x-order\":2},"
+			  "\"flag\":{\"type\":\"boolean\",\"x-order\":3},"
+			  "\"img\":{\"type\":\"string\",\"format\":\"uri\",\"x-order\":4},"
+			  "\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"integer\"},\"x-order\":5}"
+			  "}}}}}",
+			  0, NULL);
+}
+
+static void t_inputs(void)
+{
+	cleanup_json json_t *s = schema();
+	cleanup_json json_t *in = json_object();
+	struct pn_error *err = NULL;
+	cleanup_free char *file = pn_path_join(tap_tmpdir(), "in.txt");
+	const char *url;
+
+	pn_write_file_atomic(file, "hi", 2, 0644, NULL);
+	ok_call(predict_input_add(in, "name=a=b", s, &err), &err, "string with =");
+	ok_call(predict_input_add(in, "n=42", s, &err), &err, "integer");
+	ok_call(predict_input_add(in, "t=0.5", s, &err), &err, "number");
+	ok_call(predict_input_add(in, "flag=true", s, &err), &err, "boolean");
+	ok_call(predict_input_add(in, "tags=1", s, &err), &err, "array item 1");
+	ok_call(predict_input_add(in, "tags=2", s, &err), &err, "array item 2");
+	{
+		cleanup_free char *arg = xasprintf("img=@%s", file);
+
+		ok_call(predict_input_add(in, arg, s, &err), &err, "file");
+	}
+	is_str(json_string_value(json_object_get(in, "name")), "a=b", "split at the first =");
+	is_int(json_integer_value(json_object_get(in, "n")), 42, "integer value");
+	ok(json_real_value(json_object_get(in, "t")) == 0.5, "number value");
+	ok(json_is_true(json_object_get(in, "flag")), "boolean value");
+	is_int(json_array_size(json_object_get(in, "tags")), 2, "repeated -i makes a list");
+	url = json_string_value(json_object_get(in, "img"));
+	is_str(url, "data:text/plain;base64,aGk=", "file as data URL");
+	ok_fail(predict_input_add(in, "n=4x", s, &err), &err, PN_ERR_INVALID, "integer",
+		"bad integer refused");
+	ok_fail(predict_input_add(in, "flag=maybe", s, &err), &err, PN_ERR_INVALID, "boolean",
+		"bad boolean refused");
+	ok_fail(predict_input_add(in, "img=@/nonexistent/x", s, &err), &err, PN_ERR_NOT_FOUND, "x",
+		"missing file");
+	ok_call(predict_input_add(in, "bare", s, &err), &err, "bare value");
+	is_str(json_string_value(json_object_get(in, "name")), "bare", "goes to the first input");
+	ok_call(predict_input_add(in, "other=1", NULL, &err), &err, "no schema");
+	is_str(json_string_value(json_object_get(in, "other")), "1", "string without a schema");
+}
+
+static void t_data_urls(void)
+{
+	cleanup_free char *u = predict_data_url("\x89PNG..", 6, "x.png");
+	cleanup_free unsigned char *d = NULL;
+	size_t len = 0;
+	const char *ext = NULL;
+	struct pn_error *err = NULL;
+
+	ok(strncmp(u, "data:image/png;base64,", 22) == 0, "png type");
+	ok_call(predict_data_url_decode(u, &d, &len, &ext, &err), &err, "decode");
+	is_int(len, 6, "length back");
+	ok(d && memcmp(d, "\x89PNG..", 6) == 0, "bytes back");
+	is_str(ext, ".png", "extension from the type");
+	ok_fail(predict_data_url_decode("data:text/plain,hello", &d, &len, &ext, &err), &err,
+		PN_ERR_UNSUPPORTED, "base64", "plain data URL refused");
+	ok_fail(predict_data_url_decode("data:a/b;base64,abc", &d, &len, &ext, &err), &err,
+		PN_ERR_INVALID, "length", "bad base64 refused");
+}
+
+static void t_outputs(void)
+{
+	const char *dir = tap_tmpdir();
+	cleanup_free char *u = predict_data_url("hello", 5, "o.txt");
+	cleanup_json json_t *one = json_string(u);
+	cleanup_json json_t *list = json_pack("[s,s]", u, u);
+	cleanup_json json_t *obj = json_pack("{s:i}", "a", 1);
+	cleanup_free char *p0 = pn_path_join(dir, "output.txt");
+	cleanup_free char *p1 = pn_path_join(dir, "output.1.txt");
+	cleanup_free char *text = NULL;
+	struct pn_error *err = NULL;
+	FILE *f = tmpfile();
+	size_t len;
+
+	ok_call(predict_output_write(one, dir, NULL, f, &err), &err, "one file");
+	ok_call(pn_read_file(p0, 100, &text, &len, &err), &err, "output.txt written");
+	is_str(text, "hello", "its bytes");
+	ok_call(predict_output_write(list, dir, NULL, f, &err), &err, "a list of files");
+	ok(access(p1, F_OK) == 0, "output.1.txt written");
+	ok_call(predict_output_write(obj, dir, NULL, f, &err), &err, "JSON printed");
+	fclose(f);
+}
+
+int main(void)
+{
+	TEST(t_secrets);
+	TEST(t_tini);
+	TEST(t_inputs);
+	TEST(t_data_urls);
+	TEST(t_outputs);
+	return tap_done();
+}
