@@ -164,7 +164,7 @@ class TestServer(unittest.TestCase):
                 break
             time.sleep(0.05)
         self.assertEqual(body["status"], "canceled")
-        self.assertEqual(self.s.post("/predictions/unknown-id/cancel")[0], 404)
+        self.assertEqual(self.s.post("/predictions/unknown-id/cancel"), (404, {}))
         code, body = self.s.post("/predictions", {"input": {"text": "after"}})
         self.assertEqual((code, body["status"]), (200, "succeeded"))
 
@@ -257,7 +257,7 @@ class TestTrainingServer(unittest.TestCase):
 
     def test_setup_failed(self):
         """setup() raises: health SETUP_FAILED with the logs; predictions refused"""
-        s = Server("server_model.py:BrokenSetup")
+        s = Server("server_model.py:BrokenSetup", args=["--await-explicit-shutdown", "true"])
         try:
             body = s.wait(status=("SETUP_FAILED",))
             self.assertEqual(body["setup"]["status"], "failed")
@@ -265,6 +265,32 @@ class TestTrainingServer(unittest.TestCase):
             self.assertIn("cannot load weights", body["setup"]["logs"])
             code, _ = s.post("/predictions", {"input": {}})
             self.assertEqual(code, 503)
+            s.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            self.assertIsNone(s.proc.poll(), "SIGTERM is ignored with --await-explicit-shutdown")
+            self.assertEqual(s.post("/shutdown")[0], 200)
+            s.proc.wait(10)
+            self.assertEqual(s.proc.returncode, 0)
+        finally:
+            s.stop()
+
+    def test_setup_failed_exits(self):
+        """setup() raises in an interactive run: the server exits 1 with the logs, as Cog's"""
+        s = Server("server_model.py:BrokenSetup")
+        try:
+            s.proc.wait(20)
+            self.assertEqual(s.proc.returncode, 1)
+        finally:
+            out = s.stop()
+        self.assertIn("cannot load weights", out)
+
+    def test_load_failure(self):
+        """a predictor that cannot be imported: SETUP_FAILED with the traceback"""
+        s = Server("server_model.py:NoSuchClass", args=["--await-explicit-shutdown", "true"])
+        try:
+            body = s.wait(status=("SETUP_FAILED",))
+            self.assertIn("Error while loading predictor", body["setup"]["logs"])
+            self.assertIn("NoSuchClass", body["setup"]["logs"])
         finally:
             s.stop()
 
@@ -294,7 +320,7 @@ class TestTrainingServer(unittest.TestCase):
             s.stop()
 
     def test_upload_url(self):
-        """--upload-url: file outputs are PUT there and the URL returned"""
+        """--upload-url: async predictions PUT files there (URL returned); sync give data URLs"""
         import http.server
         import threading
         got = {}
@@ -318,8 +344,19 @@ class TestTrainingServer(unittest.TestCase):
             s.wait()
             code, body = s.post("/predictions", {"input": {"text": "u", "mode": "file"}})
             self.assertEqual(body["status"], "succeeded", body)
+            self.assertTrue(body["output"]["file"].startswith("data:"),
+                            "sync predictions return data URLs, as Cog's")
+            code, body = s.request("PUT", "/predictions/up-1",
+                                   {"input": {"text": "u", "mode": "file"}},
+                                   headers={"Prefer": "respond-async"})
+            self.assertEqual(code, 202)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and body["status"] != "succeeded":
+                time.sleep(0.05)
+                body = s.request("PUT", "/predictions/up-1", {"input": {"text": "u"}})[1]
             self.assertTrue(body["output"]["file"].startswith("http://files.example/up/cog-test"),
                             body["output"])
+            self.assertNotIn("?sig", body["output"]["file"])
             self.assertEqual(list(got.values()), [b"u"])
         finally:
             s.stop()

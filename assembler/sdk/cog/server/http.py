@@ -226,7 +226,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.app.runner.cancel(job_id):
             self.reply(200, {})
         else:
-            self.reply(404, {"detail": "Not found"})
+            self.reply(404, {})
 
     def create(self, kind: str, job_id: Optional[str]) -> None:
         app, runner = self.app, self.app.runner
@@ -245,8 +245,8 @@ class Handler(BaseHTTPRequestHandler):
                                                     "type": "value_error"}]})
             req["id"] = job_id
             existing = runner.find(job_id)
-            if existing is not None:
-                return self.respond(existing, self._async())
+            if existing is not None:  # the same id again: its current state
+                return self.reply(200 if existing.done.is_set() else 202, existing.response())
         if runner.health != "READY":
             return self.reply(503, {"detail": "setup has not completed successfully: %s" %
                                     runner.health})
@@ -254,7 +254,9 @@ class Handler(BaseHTTPRequestHandler):
         values, errors = validate.validate_inputs(inputs, req.get("input"))
         if errors:
             return self.reply(422, {"detail": errors})
-        job = runner.submit(Job(kind, req, values, inputs))
+        new = Job(kind, req, values, inputs)
+        new.respond_async = self._async()
+        job = runner.submit(new)
         if job is None:
             return self.reply(409, {"detail": "Already running a prediction"})
         self.respond(job, self._async())
@@ -283,14 +285,20 @@ def parse_args(argv: Any) -> argparse.Namespace:
     p.add_argument("--host", default=os.environ.get("COG_HOST", "0.0.0.0"))
     p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000") or 5000))
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--upload-url", default=None)
-    p.add_argument("--await-explicit-shutdown", default="false")
+    p.add_argument("--upload-url", "--upload_url", dest="upload_url", default=None)
+    p.add_argument("--await-explicit-shutdown", default="false",
+                   help="true: ignore SIGTERM, keep running after a failed setup, and wait "
+                        "for POST /shutdown (or SIGINT)")
+    p.add_argument("-v", "--version", action="store_true", help="print the version and exit")
     p.add_argument("--x-mode", default="predict", choices=["predict", "train"])
     return p.parse_args(argv)
 
 
 def main(argv: Any = None) -> int:
     args = parse_args(argv)
+    if args.version:
+        print("cog.server.http %s" % __version__)
+        return 0
     runner = Runner(upload_url=args.upload_url)
     app = App(runner)
     app.await_explicit_shutdown = args.await_explicit_shutdown.lower() in ("1", "true", "yes")
@@ -301,11 +309,12 @@ def main(argv: Any = None) -> int:
         print("cog: cannot listen on %s:%d: %s" % (args.host, args.port, e), file=sys.stderr)
         return 1
 
-    def on_term(signum: int, frame: Any) -> None:
+    def on_signal(signum: int, frame: Any) -> None:
         runner.shutdown.set()
 
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
+    # as Cog: with --await-explicit-shutdown only /shutdown or SIGINT stop it
+    signal.signal(signal.SIGTERM, signal.SIG_IGN if app.await_explicit_shutdown else on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     runner.install_capture()
     server = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2},
                               daemon=True)
@@ -314,13 +323,19 @@ def main(argv: Any = None) -> int:
     setup = app.load()
     if setup is not None:
         runner.run_setup(setup)
+    status = 0
+    if runner.health == "SETUP_FAILED":
+        sys.__stderr__.write("cog: setup failed:\n%s\n" % runner.setup_result.get("logs", ""))
+        if not app.await_explicit_shutdown:  # interactive run: exit, as Cog does
+            runner.shutdown.set()
+            status = 1
     try:
         runner.serve()
     finally:
         httpd.shutdown()
         httpd.server_close()
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-    return 0
+    return status
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ class Job:
         self.events = set(filt) if isinstance(filt, list) else {"start", "output", "logs",
                                                                   "completed"}
         self.prefix = req.get("output_file_prefix")
+        self.respond_async = False  # set by the server: async jobs upload to --upload-url
         self.status = "starting"
         self.output: Any = None
         self.logs: List[str] = []
@@ -301,7 +302,10 @@ class Runner:
 
     # ---------------------------------------------------------- outputs
     def _uploader(self, job: Job) -> Optional[Callable[[Any], str]]:
-        base = job.prefix or self.upload_url
+        """As Cog: async predictions upload files to --upload-url; sync ones
+        (and async ones without it) to the request's output_file_prefix; with
+        neither, files become data URLs."""
+        base = (self.upload_url if job.respond_async else None) or job.prefix
         if not base:
             return None
         return lambda f: upload_file(base, f, job.id)
