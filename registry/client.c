@@ -65,6 +65,23 @@ static int load_ca_blob(struct registry_client *c, struct pn_error **err)
 	return 0;
 }
 
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *u)
+{
+	struct registry_client *c = u;
+
+	(void)h;
+	(void)access;
+	pthread_mutex_lock(&c->share_locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *u)
+{
+	struct registry_client *c = u;
+
+	(void)h;
+	pthread_mutex_unlock(&c->share_locks[data]);
+}
+
 int registry_client_new(const struct registry_opts *opts, struct registry_client **out,
 			struct pn_error **err)
 {
@@ -77,12 +94,18 @@ int registry_client_new(const struct registry_opts *opts, struct registry_client
 		global_done = true;
 	}
 	c = xcalloc(1, sizeof(*c));
+	pthread_mutex_init(&c->lock, NULL);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&c->share_locks[i], NULL);
 	opts_copy(&c->opts, opts);
 	if (load_ca_blob(c, err) < 0) {
 		registry_client_free(c);
 		return -1;
 	}
 	c->share = curl_share_init();
+	curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
+	curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
@@ -122,6 +145,9 @@ void registry_client_free(struct registry_client *c)
 		curl_share_cleanup(c->share);
 	free(c->ca_blob);
 	registry_opts_release(&c->opts);
+	pthread_mutex_destroy(&c->lock);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&c->share_locks[i]);
 	free(c);
 }
 
@@ -204,24 +230,33 @@ void registry_client_remember_blob(struct registry_client *c, const char *host,
 {
 	struct registry_known_blob *k;
 
-	for (size_t i = 0; i < c->n_known; i++)
-		if (strcmp(c->known[i].digest, digest) == 0 && strcmp(c->known[i].host, host) == 0)
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->n_known; i++) {
+		if (strcmp(c->known[i].digest, digest) == 0 && strcmp(c->known[i].host, host) == 0) {
+			pthread_mutex_unlock(&c->lock);
 			return;
+		}
+	}
 	c->known = xrealloc(c->known, st_mult(c->n_known + 1, sizeof(*c->known)));
 	k = &c->known[c->n_known++];
 	k->host = xstrdup(host);
 	k->repository = xstrdup(repo);
 	snprintf(k->digest, sizeof(k->digest), "%s", digest);
+	pthread_mutex_unlock(&c->lock);
 }
 
-const char *registry_client_blob_source(struct registry_client *c, const char *host,
-					const char *repo, const char *digest)
+char *registry_client_blob_source(struct registry_client *c, const char *host,
+				  const char *repo, const char *digest)
 {
-	for (size_t i = 0; i < c->n_known; i++)
+	char *r = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->n_known && !r; i++)
 		if (strcmp(c->known[i].digest, digest) == 0 && strcmp(c->known[i].host, host) == 0 &&
 		    strcmp(c->known[i].repository, repo) != 0)
-			return c->known[i].repository;
-	return NULL;
+			r = xstrdup(c->known[i].repository);
+	pthread_mutex_unlock(&c->lock);
+	return r;
 }
 
 /* ------------------------------------------------------------------ ping */
@@ -460,8 +495,8 @@ static int token_fetch(struct registry_client *c, struct registry_host *h, const
 	return rv;
 }
 
-int registry_auth_header(struct registry_client *c, struct registry_host *h, const char *scope,
-			 bool refresh, char **out, struct pn_error **err)
+static int auth_header_locked(struct registry_client *c, struct registry_host *h, const char *scope,
+			      bool refresh, char **out, struct pn_error **err)
 {
 	const char *cached;
 	char *token = NULL;
@@ -501,4 +536,15 @@ int registry_auth_header(struct registry_client *c, struct registry_host *h, con
 	explicit_bzero(token, strlen(token));
 	free(token);
 	return 0;
+}
+
+int registry_auth_header(struct registry_client *c, struct registry_host *h, const char *scope,
+			 bool refresh, char **out, struct pn_error **err)
+{
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	rc = auth_header_locked(c, h, scope, refresh, out, err);
+	pthread_mutex_unlock(&c->lock);
+	return rc;
 }

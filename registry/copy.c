@@ -225,10 +225,11 @@ int registry_copy(struct registry_client *c, const char *src, const char *dst,
 		return -1;
 	/* without a destination tag, keep the source's */
 	registry_ref_init(&r);
-	if (!dref && registry_ref_parse(src, &r, NULL) == 0 && r.tag)
+	bool parsed = registry_ref_parse(src, &r, NULL) == 0;
+	if (!dref && parsed && r.tag)
 		dref = xstrdup(r.tag);
 	registry_ref_release(&r);
-	if (!dref) {
+	if (!dref && parsed) {
 		oci_layout_free(dl);
 		return pn_error_set(err, PN_ERR_INVALID,
 				    "`%s` has no tag: name one in the destination (`%s:TAG`)", src, dst);

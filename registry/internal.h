@@ -6,6 +6,7 @@
 #include "registry/registry.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
 
 /* ------------------------------------------------------------ references */
 bool registry_digest_valid(const char *s);
@@ -74,8 +75,13 @@ struct registry_known_blob {   /* where a digest was seen, for cross-repo mounts
 	oci_digest_t digest;
 };
 
+/* A client may be used by several threads at once (parallel pushes): `lock`
+ * guards hosts' ping/credential state, the token cache and the known-blob
+ * list; the curl share handle has its own locks. */
 struct registry_client {
 	struct registry_opts opts;
+	pthread_mutex_t lock;
+	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 	CURLSH *share;
 	char *ca_blob;       /* system CAs + ca_bundle, or NULL */
 	size_t ca_blob_len;
@@ -105,8 +111,9 @@ struct registry_host *registry_client_host(struct registry_client *c, const char
 int registry_host_ping(struct registry_client *c, struct registry_host *h, struct pn_error **err);
 void registry_client_remember_blob(struct registry_client *c, const char *host,
 				   const char *repo, const char *digest);
-const char *registry_client_blob_source(struct registry_client *c, const char *host,
-					const char *repo, const char *digest);
+/* another repository of host known to have digest (caller frees), or NULL */
+char *registry_client_blob_source(struct registry_client *c, const char *host,
+				  const char *repo, const char *digest);
 
 /* ----------------------------------------------------------------- http */
 struct registry_response {

@@ -3,6 +3,7 @@
 #include "registry/internal.h"
 #include "common/cleanup.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,7 +108,7 @@ static int upload_monolithic(struct pusher *p, const char *loc, int fd, int64_t 
 	rc = call(p, &req, &resp, 201, 204, "upload blob", err);
 	registry_response_release(&resp);
 	if (rc == 0)
-		p->bytes_sent += size;
+		__atomic_add_fetch(&p->bytes_sent, size, __ATOMIC_RELAXED);
 	return rc;
 }
 
@@ -155,7 +156,7 @@ static int patch_chunk(struct pusher *p, char **loc, int fd, int64_t off, int64_
 	req.no_retry = true; /* the caller asks the registry where to resume */
 	registry_response_init(&resp, REGISTRY_ERROR_BODY_MAX);
 	rc = call(p, &req, &resp, 202, 204, "upload chunk", err);
-	p->bytes_sent += n;
+	__atomic_add_fetch(&p->bytes_sent, n, __ATOMIC_RELAXED);
 	if (rc == 0 && resp.location) {
 		free(*loc);
 		*loc = abs_location(p->t->host, resp.location);
@@ -228,15 +229,14 @@ static void push_event(struct pusher *p, const char *ev, const char *digest, int
 static int push_blob(struct pusher *p, const char *digest, struct pn_error **err)
 {
 	cleanup_close int fd = -1;
-	cleanup_free char *loc = NULL;
-	const char *from;
+	cleanup_free char *loc = NULL, *from = NULL;
 	int64_t size = 0, t0 = registry_now_ms();
 	bool exists = false;
 
 	if (blob_exists(p, digest, &exists, err) < 0)
 		return -1;
 	if (exists) {
-		p->skipped++;
+		__atomic_add_fetch(&p->skipped, 1, __ATOMIC_RELAXED);
 		if (oci_layout_has_blob(p->src, digest)) {
 			int64_t sz = 0;
 			cleanup_close int f2 = -1;
@@ -257,7 +257,7 @@ static int push_blob(struct pusher *p, const char *digest, struct pn_error **err
 		if (upload_start(p, digest, restart == 0 ? from : NULL, &loc, err) < 0)
 			return -1;
 		if (!loc) {
-			p->mounted++;
+			__atomic_add_fetch(&p->mounted, 1, __ATOMIC_RELAXED);
 			push_event(p, "blob-mounted", digest, size, t0);
 			return 0;
 		}
@@ -276,7 +276,7 @@ static int push_blob(struct pusher *p, const char *digest, struct pn_error **err
 		pn_error_free(e);
 		registry_backoff(restart, NULL);
 	}
-	p->uploaded++;
+	__atomic_add_fetch(&p->uploaded, 1, __ATOMIC_RELAXED);
 	registry_client_remember_blob(p->c, p->t->host->name, p->t->repository, digest);
 	push_event(p, "blob-pushed", digest, size, t0);
 	return 0;
@@ -332,15 +332,76 @@ static int push_index_children(struct pusher *p, const char *data, size_t len,
 	return rc;
 }
 
+/* layers go up in parallel (opts.parallel threads); the first error stops
+ * the others before their next blob */
+struct push_pool {
+	struct pusher *p;
+	const struct oci_manifest *m;
+	pthread_mutex_t mu;
+	size_t next;
+	struct pn_error *err;
+};
+
+static void *push_worker(void *arg)
+{
+	struct push_pool *pool = arg;
+
+	for (;;) {
+		struct pn_error *e = NULL;
+		size_t i;
+
+		pthread_mutex_lock(&pool->mu);
+		i = pool->next++;
+		bool stop = pool->err || i >= pool->m->n_layers;
+		pthread_mutex_unlock(&pool->mu);
+		if (stop)
+			return NULL;
+		if (push_blob(pool->p, pool->m->layers[i].digest, &e) < 0) {
+			pthread_mutex_lock(&pool->mu);
+			if (!pool->err)
+				pool->err = e;
+			else
+				pn_error_free(e);
+			pthread_mutex_unlock(&pool->mu);
+			return NULL;
+		}
+	}
+}
+
+static int push_layers(struct pusher *p, const struct oci_manifest *m, struct pn_error **err)
+{
+	struct push_pool pool = { .p = p, .m = m };
+	size_t n = m->n_layers < (size_t)p->c->opts.parallel ? m->n_layers : (size_t)p->c->opts.parallel;
+	pthread_t *th = xcalloc(n + 1, sizeof(*th));
+	size_t started = 0;
+
+	pthread_mutex_init(&pool.mu, NULL);
+	for (size_t i = 1; i < n; i++)
+		if (pthread_create(&th[started], NULL, push_worker, &pool) == 0)
+			started++;
+	push_worker(&pool); /* this thread works too */
+	for (size_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&pool.mu);
+	free(th);
+	if (pool.err) {
+		if (err)
+			*err = pool.err;
+		else
+			pn_error_free(pool.err);
+		return -1;
+	}
+	return 0;
+}
+
 static int push_image_blobs(struct pusher *p, const char *data, size_t len, struct pn_error **err)
 {
 	struct oci_manifest m;
-	int rc = 0;
+	int rc;
 
 	if (oci_manifest_parse(data, len, &m, err) < 0)
 		return -1;
-	for (size_t i = 0; i < m.n_layers && rc == 0; i++)
-		rc = push_blob(p, m.layers[i].digest, err);
+	rc = push_layers(p, &m, err);
 	if (rc == 0)
 		rc = push_blob(p, m.config.digest, err);
 	oci_manifest_release(&m);

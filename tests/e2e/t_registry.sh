@@ -86,6 +86,25 @@ test_expect_success 'plain: skopeo copy of what pinion pushed keeps the digest; 
 	test_equal "$(layout_digest $T/src small)" "$want"
 '
 
+test_expect_success 'plain: a four-layer image (umoci) pushed in parallel, with a 503 on the way' '
+	umoci init --layout "$T/multi" && umoci new --image "$T/multi:m" &&
+	for i in 1 2 3 4; do
+		umoci unpack --rootless --image "$T/multi:m" "$T/mb$i" >/dev/null &&
+		head -c $((i * 200000)) /dev/urandom >"$T/mb$i/rootfs/f$i" &&
+		umoci repack --image "$T/multi:m" "$T/mb$i" >/dev/null || exit 1
+	done &&
+	test_equal "$(jq ".layers | length" "$T/multi/blobs/sha256/$(layout_digest $T/multi m | cut -d: -f2)")" 4 &&
+	want=$(layout_digest "$T/multi" m) &&
+	fault_proxy_start par --fault "503:1:0:^(PUT|PATCH) " &&
+	pinion --progress json copy --parallel 4 "oci:$T/multi:m" "$PROXY/multi:m" 2>events >out &&
+	test_equal "$(cat out)" "$want" &&
+	test_equal "$(grep -c "\"event\":\"blob-pushed\"" events)" 5 &&
+	test_equal "$(fault_proxy_stat faults.503)" 1 &&
+	test_equal "$(skopeo_digest --tls-verify=false docker://$PLAIN/multi:m)" "$want" &&
+	pq pull "$PLAIN/multi:m" "oci:$T/multi2" >out &&
+	test_equal "$(cat out)" "$want"
+'
+
 test_expect_success 'plain: inspect through the registry, without layers' '
 	pinion inspect "$PLAIN/demo:v1" >insp &&
 	test_equal "$(jq -r .digest insp)" "$SRC_DIGEST" &&
