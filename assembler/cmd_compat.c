@@ -10,7 +10,8 @@
 static const char usage_text[] =
 	"usage: pinion compat torch|tensorflow|cuda [VERSION] [--json]\n\n"
 	"Print what pinion's compatibility matrices say (the data Cog uses):\n"
-	"  torch [VER]       torch builds: CUDA or cpu, torchvision, torchaudio, wheel index, Pythons;\n"
+	"  torch [VER]       torch builds: CUDA or cpu, torchvision, torchaudio, wheel index, "
+	"Pythons;\n"
 	"                    with VER also the CUDA/cuDNN that `gpu: true` completes to\n"
 	"  tensorflow [VER]  tensorflow: CUDA, cuDNN, Pythons, nvidia/cuda base image\n"
 	"  cuda [VER]        CUDA base images: cuDNN, Ubuntu, the tag pinion picks\n"
@@ -66,7 +67,7 @@ static int compat_torch(const char *ver, bool as_json)
 	const struct compat_torch *t = compat_torch_table(&n);
 	cleanup_json json_t *o = NULL;
 	json_t *builds = json_array();
-	struct compat_cuda_req req = { NULL, NULL, ver, true, NULL };
+	struct compat_cuda_req req = {NULL, NULL, ver, true, NULL};
 	struct compat_cuda_result res;
 	struct pn_error *err = NULL;
 	cleanup_strv struct pn_strv all = PN_STRV_INIT;
@@ -86,7 +87,8 @@ static int compat_torch(const char *ver, bool as_json)
 		;
 	if (i == n) {
 		json_decref(builds);
-		pn_error_set(&err, PN_ERR_NOT_FOUND, "torch %s is not in the compatibility matrix", ver);
+		pn_error_set(&err, PN_ERR_NOT_FOUND, "torch %s is not in the compatibility matrix",
+			     ver);
 		pn_error_hint(&err, "`pinion compat torch` lists the known versions");
 		return pn_cli_fail(err);
 	}
@@ -96,12 +98,13 @@ static int compat_torch(const char *ver, bool as_json)
 	for (i = 0; i < n; i++) {
 		if (compat_version_cmp(t[i].torch, ver) != 0)
 			continue;
-		json_array_append_new(builds, json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:o}", "torch", t[i].torch,
-							"torchvision", t[i].torchvision, "torchaudio",
-							t[i].torchaudio, "cuda",
-							t[i].cuda ? json_string(t[i].cuda) : json_null(),
-							"index_url", t[i].index_url, "find_links",
-							t[i].find_links, "pythons", pythons_json(t[i].pythons)));
+		json_array_append_new(
+			builds,
+			json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:o}", "torch", t[i].torch,
+				  "torchvision", t[i].torchvision, "torchaudio", t[i].torchaudio,
+				  "cuda", t[i].cuda ? json_string(t[i].cuda) : json_null(),
+				  "index_url", t[i].index_url, "find_links", t[i].find_links,
+				  "pythons", pythons_json(t[i].pythons)));
 		if (!as_json)
 			printf("  %-6s torch==%s torchvision==%s torchaudio==%s python %s%s%s\n",
 			       t[i].cuda ? t[i].cuda : "cpu", t[i].torch, t[i].torchvision,
@@ -139,7 +142,8 @@ static int compat_tensorflow(const char *ver, bool as_json)
 	}
 	tf = compat_tf_find(ver);
 	if (!tf) {
-		pn_error_set(&err, PN_ERR_NOT_FOUND, "tensorflow %s is not in the compatibility matrix", ver);
+		pn_error_set(&err, PN_ERR_NOT_FOUND,
+			     "tensorflow %s is not in the compatibility matrix", ver);
 		pn_error_hint(&err, "`pinion compat tensorflow` lists the known versions");
 		return pn_cli_fail(err);
 	}
@@ -149,7 +153,8 @@ static int compat_tensorflow(const char *ver, bool as_json)
 		      tf->cudnn, "pythons", pythons_json(tf->pythons), "cuda_image",
 		      tag ? json_string(tag) : json_null());
 	if (!as_json)
-		printf("tensorflow %s\n  CUDA %s, cuDNN %s\n  python %s\n  cpu: %s\n  gpu: %s\n  base image: %s%s\n",
+		printf("tensorflow %s\n  CUDA %s, cuDNN %s\n  python %s\n  cpu: %s\n  gpu: %s\n  "
+		       "base image: %s%s\n",
 		       tf->tf, tf->cuda, tf->cudnn, tf->pythons, tf->cpu_package, tf->gpu_package,
 		       tag ? "nvidia/cuda:" : "", tag ? tag : "(none known)");
 	emit(o, as_json);
@@ -174,9 +179,10 @@ static int compat_cuda(const char *ver, bool as_json)
 			if (!pn_strv_contains(&all, m))
 				pn_strv_push(&all, m);
 		} else if (strcmp(m, mm) == 0) {
-			json_array_append_new(images, json_pack("{s:s,s:s,s:s,s:s}", "tag", c[i].tag, "cuda",
-								c[i].cuda, "cudnn", c[i].cudnn, "ubuntu",
-								c[i].ubuntu));
+			json_array_append_new(images,
+					      json_pack("{s:s,s:s,s:s,s:s}", "tag", c[i].tag,
+							"cuda", c[i].cuda, "cudnn", c[i].cudnn,
+							"ubuntu", c[i].ubuntu));
 		}
 	}
 	if (!ver) {
@@ -198,7 +204,8 @@ static int compat_cuda(const char *ver, bool as_json)
 		printf("CUDA %s\n  cuDNN %s\n  base image: nvidia/cuda:%s\n  images:\n", mm, cudnn,
 		       tag ? tag : "?");
 		for (i = 0; i < json_array_size(images); i++)
-			printf("    %s\n", json_string_value(json_object_get(json_array_get(images, i), "tag")));
+			printf("    %s\n", json_string_value(json_object_get(
+						   json_array_get(images, i), "tag")));
 	}
 	emit(o, as_json);
 	return 0;
@@ -206,7 +213,7 @@ static int compat_cuda(const char *ver, bool as_json)
 
 static int cmd_compat(int argc, char **argv)
 {
-	const char *pos[2] = { NULL, NULL };
+	const char *pos[2] = {NULL, NULL};
 	bool as_json = false;
 	int i, np = 0;
 
@@ -235,4 +242,5 @@ static int cmd_compat(int argc, char **argv)
 	return pn_cli_usage("compat", "unknown matrix `%s` (torch, tensorflow, cuda)", pos[0]);
 }
 
-PN_COMMAND(compat, "compat", "show the torch / tensorflow / CUDA compatibility matrices", cmd_compat);
+PN_COMMAND(compat, "compat", "show the torch / tensorflow / CUDA compatibility matrices",
+	   cmd_compat);

@@ -58,10 +58,14 @@ static int cmd_dockerfile(int argc, char **argv)
 			file = argv[++i];
 		else if (strcmp(argv[i], "--separate-weights") == 0)
 			opts.separate_weights = true;
-		else if ((r = tristate_flag(argv[i], "--use-cog-base-image", &opts.use_cog_base)) != -1 ||
-			 (r = tristate_flag(argv[i], "--use-cuda-base-image", &opts.use_cuda_base)) != -1) {
+		else if ((r = tristate_flag(argv[i], "--use-cog-base-image", &opts.use_cog_base)) !=
+				 -1 ||
+			 (r = tristate_flag(argv[i], "--use-cuda-base-image",
+					    &opts.use_cuda_base)) != -1) {
 			if (r < 0)
-				return pn_cli_usage("dockerfile", "bad value in `%s` (true, false, auto)", argv[i]);
+				return pn_cli_usage("dockerfile",
+						    "bad value in `%s` (true, false, auto)",
+						    argv[i]);
 		} else
 			return pn_cli_usage("dockerfile", "unexpected argument `%s`", argv[i]);
 	}

@@ -14,22 +14,22 @@
 
 /* named limits of the cog.yaml reader */
 #define COG_MAX_LIST_ITEMS 4096
-#define COG_MAX_PROBLEMS 100
-#define COG_MAX_SCALAR 65536
+#define COG_MAX_PROBLEMS   100
+#define COG_MAX_SCALAR	   65536
 
-static const char *const top_keys[] = { "build", "image", "predict", "run", "train",
-					"concurrency", "environment", "weights", NULL };
-static const char *const build_keys[] = { "gpu", "python_version", "python_packages",
-					  "python_requirements", "system_packages", "run",
-					  "cuda", "cudnn", "pre_install", NULL };
-static const char *const run_keys[] = { "command", "mounts", NULL };
-static const char *const mount_keys[] = { "type", "id", "target", NULL };
-static const char *const concurrency_keys[] = { "max", "default_target", NULL };
-static const char *const env_deny[] = { "PATH", "LD_LIBRARY_PATH", "PYTHONPATH", "VIRTUAL_ENV",
-					"PYTHONUNBUFFERED", "LIBRARY_PATH", "HF_ENDPOINT",
-					"HF_HUB_ENABLE_HF_TRANSFER", NULL };
-static const char *const env_deny_prefix[] = { "R8_", "REPLICATE_", "CUDA_", "NVIDIA_", "NV_",
-					       "PGET_", "KUBERNETES_", NULL };
+static const char *const top_keys[] = {"build",	      "image",	     "predict", "run", "train",
+				       "concurrency", "environment", "weights", NULL};
+static const char *const build_keys[] = {
+	"gpu", "python_version", "python_packages", "python_requirements", "system_packages",
+	"run", "cuda",		 "cudnn",	    "pre_install",	   NULL};
+static const char *const run_keys[] = {"command", "mounts", NULL};
+static const char *const mount_keys[] = {"type", "id", "target", NULL};
+static const char *const concurrency_keys[] = {"max", "default_target", NULL};
+static const char *const env_deny[] = {"PATH",	      "LD_LIBRARY_PATH",	   "PYTHONPATH",
+				       "VIRTUAL_ENV", "PYTHONUNBUFFERED",	   "LIBRARY_PATH",
+				       "HF_ENDPOINT", "HF_HUB_ENABLE_HF_TRANSFER", NULL};
+static const char *const env_deny_prefix[] = {"R8_", "REPLICATE_", "CUDA_",	  "NVIDIA_",
+					      "NV_", "PGET_",	   "KUBERNETES_", NULL};
 
 struct ctx {
 	const char *name;
@@ -90,8 +90,8 @@ void cog_config_release(struct cog_config *c)
 }
 
 /* ------------------------------------------------------------ problems */
-__attribute__((format(printf, 3, 4)))
-static void problem(struct ctx *c, const yaml_node_t *at, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void problem(struct ctx *c, const yaml_node_t *at,
+							  const char *fmt, ...)
 {
 	va_list ap;
 	char *msg;
@@ -102,9 +102,9 @@ static void problem(struct ctx *c, const yaml_node_t *at, const char *fmt, ...)
 	msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	if (at)
-		pn_strv_push_owned(&c->problems, xasprintf("%s:%zu:%zu: %s", c->name,
-							    at->start_mark.line + 1,
-							    at->start_mark.column + 1, msg));
+		pn_strv_push_owned(&c->problems,
+				   xasprintf("%s:%zu:%zu: %s", c->name, at->start_mark.line + 1,
+					     at->start_mark.column + 1, msg));
 	else
 		pn_strv_push_owned(&c->problems, xasprintf("%s: %s", c->name, msg));
 	free(msg);
@@ -209,8 +209,8 @@ static const char *get_string(struct ctx *c, const yaml_node_t *n, const char *p
 
 static int get_bool(struct ctx *c, const yaml_node_t *n, const char *path, bool *out)
 {
-	static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "on", "On", NULL };
-	static const char *const no[] = { "false", "False", "FALSE", "no", "No", "off", "Off", NULL };
+	static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "on", "On", NULL};
+	static const char *const no[] = {"false", "False", "FALSE", "no", "No", "off", "Off", NULL};
 	size_t i;
 
 	if (n->type == YAML_SCALAR_NODE && is_plain(n)) {
@@ -285,8 +285,8 @@ static int map_key(struct ctx *c, const yaml_node_t *key, const char *path,
 	}
 	hint = did_you_mean(k, known);
 	if (hint)
-		problem(c, key, "%s%s%s: unknown key (did you mean `%s`?)", path, *path ? "." : "", k,
-			hint);
+		problem(c, key, "%s%s%s: unknown key (did you mean `%s`?)", path, *path ? "." : "",
+			k, hint);
 	else
 		problem(c, key, "%s%s%s: unknown key", path, *path ? "." : "", k);
 	return -1;
@@ -359,9 +359,11 @@ static void check_python_version(struct ctx *c, const yaml_node_t *n)
 	}
 	mm = compat_version_majmin(v);
 	if (compat_version_cmp(mm, COG_MIN_PYTHON) < 0)
-		problem(c, n, "build.python_version: \"%s\" is below the minimum %s", v, COG_MIN_PYTHON);
+		problem(c, n, "build.python_version: \"%s\" is below the minimum %s", v,
+			COG_MIN_PYTHON);
 	else if (compat_version_cmp(mm, COG_MAX_PYTHON) > 0)
-		problem(c, n, "build.python_version: \"%s\" is above the maximum %s", v, COG_MAX_PYTHON);
+		problem(c, n, "build.python_version: \"%s\" is above the maximum %s", v,
+			COG_MAX_PYTHON);
 	free(c->cfg->build.python_version);
 	c->cfg->build.python_version = mm;
 }
@@ -405,8 +407,8 @@ static void check_system_packages(struct ctx *c, const yaml_node_t *n)
 	for (i = 0; i < sp->n; i++)
 		if (!apt_name_ok(sp->v[i]))
 			problem(c, node(c, n->data.sequence.items.start[i]),
-				"build.system_packages[%zu]: \"%s\" is not a Debian package name", i,
-				sp->v[i]);
+				"build.system_packages[%zu]: \"%s\" is not a Debian package name",
+				i, sp->v[i]);
 }
 
 /* a command: one line; a trailing newline (YAML block scalars) is dropped */
@@ -421,7 +423,8 @@ static char *check_command(struct ctx *c, const yaml_node_t *n, const char *path
 	while (len && (s[len - 1] == '\n' || s[len - 1] == '\r'))
 		len--;
 	if (memchr(s, '\n', len) || memchr(s, '\r', len)) {
-		problem(c, n, "%s: the command contains a newline; split it into several run items", path);
+		problem(c, n, "%s: the command contains a newline; split it into several run items",
+			path);
 		return NULL;
 	}
 	if (!len) {
@@ -433,7 +436,7 @@ static char *check_command(struct ctx *c, const yaml_node_t *n, const char *path
 
 static void check_mount(struct ctx *c, const yaml_node_t *n, const char *path, struct cog_run *r)
 {
-	struct cog_mount m = { NULL, NULL, NULL };
+	struct cog_mount m = {NULL, NULL, NULL};
 	yaml_node_pair_t *p;
 	unsigned seen = 0;
 	const char *s;
@@ -493,7 +496,8 @@ static void check_run_map(struct ctx *c, const yaml_node_t *n, const char *path,
 				problem(c, v, "%s: expected a list, got %s", kp, node_type_name(v));
 				continue;
 			}
-			for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++, j++) {
+			for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+			     it++, j++) {
 				cleanup_free char *mp = xasprintf("%s[%zu]", kp, j);
 
 				if (j >= COG_MAX_LIST_ITEMS)
@@ -521,7 +525,7 @@ static void check_run(struct ctx *c, const yaml_node_t *n)
 	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
 		yaml_node_t *item = node(c, *it);
 		cleanup_free char *path = xasprintf("build.run[%zu]", i);
-		struct cog_run r = { NULL, NULL, 0 };
+		struct cog_run r = {NULL, NULL, 0};
 
 		if (i >= COG_MAX_LIST_ITEMS) {
 			problem(c, item, "build.run: more than %d items", COG_MAX_LIST_ITEMS);
@@ -602,7 +606,8 @@ static void check_build(struct ctx *c, const yaml_node_t *n)
 			pkgs_key = k;
 			c->packages_node = v;
 			get_string_list(c, v, "build.python_packages", &b->python_packages);
-			check_one_line(c, v, "build.python_packages", &b->python_packages, "requirement");
+			check_one_line(c, v, "build.python_packages", &b->python_packages,
+				       "requirement");
 			break;
 		case 3:
 			reqs_key = k;
@@ -631,8 +636,10 @@ static void check_build(struct ctx *c, const yaml_node_t *n)
 		}
 	}
 	if (pkgs_key && reqs_key)
-		problem(c, pkgs_key->start_mark.line > reqs_key->start_mark.line ? pkgs_key : reqs_key,
-			"build.python_packages and build.python_requirements cannot be used together");
+		problem(c,
+			pkgs_key->start_mark.line > reqs_key->start_mark.line ? pkgs_key : reqs_key,
+			"build.python_packages and build.python_requirements cannot be used "
+			"together");
 }
 
 static bool env_name_ok(const char *s, size_t n)
@@ -666,17 +673,23 @@ static void check_environment(struct ctx *c, const yaml_node_t *n)
 		}
 		for (j = 0; env_deny[j] && !bad; j++)
 			if (strcmp(name, env_deny[j]) == 0) {
-				problem(c, at, "environment[%zu]: %s is set by Cog and cannot be overridden", i, name);
+				problem(c, at,
+					"environment[%zu]: %s is set by Cog and cannot be "
+					"overridden",
+					i, name);
 				bad = true;
 			}
 		for (j = 0; env_deny_prefix[j] && !bad; j++)
 			if (strncmp(name, env_deny_prefix[j], strlen(env_deny_prefix[j])) == 0) {
-				problem(c, at, "environment[%zu]: names starting with %s are reserved (%s)", i,
-					env_deny_prefix[j], name);
+				problem(c, at,
+					"environment[%zu]: names starting with %s are reserved "
+					"(%s)",
+					i, env_deny_prefix[j], name);
 				bad = true;
 			}
 		if (!bad && (strchr(eq, '\n') || strchr(eq, '\r'))) {
-			problem(c, at, "environment[%zu]: the value of %s contains a newline", i, name);
+			problem(c, at, "environment[%zu]: the value of %s contains a newline", i,
+				name);
 			bad = true;
 		}
 		for (j = 0; j < c->cfg->environment.n && !bad; j++)
@@ -699,7 +712,8 @@ static void check_predict(struct ctx *c, const yaml_node_t *n, const char *key, 
 		return;
 	colon = strrchr(v, ':');
 	if (!colon || colon == v || !colon[1] || !strstr(v, ".py")) {
-		problem(c, n, "%s: \"%s\" is not FILE.py:NAME (e.g. \"predict.py:Predictor\")", key, v);
+		problem(c, n, "%s: \"%s\" is not FILE.py:NAME (e.g. \"predict.py:Predictor\")", key,
+			v);
 		return;
 	}
 	free(*out);
@@ -720,7 +734,8 @@ static void check_concurrency(struct ctx *c, const yaml_node_t *n)
 		if (i == 0)
 			get_int(c, v, "concurrency.max", &c->cfg->concurrency_max);
 		else if (i == 1)
-			get_int(c, v, "concurrency.default_target", &c->cfg->concurrency_default_target);
+			get_int(c, v, "concurrency.default_target",
+				&c->cfg->concurrency_default_target);
 	}
 	if (c->cfg->concurrency_max && c->cfg->concurrency_default_target > c->cfg->concurrency_max)
 		problem(c, n, "concurrency.default_target: %d is above concurrency.max %d",
@@ -767,7 +782,8 @@ static void check_top(struct ctx *c, const yaml_node_t *root)
 		}
 	}
 	if (predict_key && run_key)
-		problem(c, run_key, "run: cannot be used together with predict (run is its newer name)");
+		problem(c, run_key,
+			"run: cannot be used together with predict (run is its newer name)");
 }
 
 /* ---------------------------------------------------------- completion */
@@ -798,8 +814,8 @@ static int reqs_read(struct ctx *c, struct reqs_scan *s, struct pn_error **err)
 
 	s->torch_line = s->tf_line = s->torch_named_line = -1;
 	if (b->python_requirements_path) {
-		if (pn_read_file(b->python_requirements_path, COG_REQUIREMENTS_MAX_SIZE, &text, NULL,
-				 err) < 0)
+		if (pn_read_file(b->python_requirements_path, COG_REQUIREMENTS_MAX_SIZE, &text,
+				 NULL, err) < 0)
 			return pn_error_wrap(err, "read build.python_requirements");
 		s->from_file = true;
 		for (line = text; line && *line; line = next) {
@@ -841,8 +857,8 @@ static char *cuda_where(struct ctx *c)
 static void complete_gpu(struct ctx *c, const struct reqs_scan *s)
 {
 	struct cog_build *b = &c->cfg->build;
-	struct compat_cuda_req req = { b->cuda, b->cudnn, c->cfg->torch_version,
-				       s->torch_named_line >= 0, c->cfg->tensorflow_version };
+	struct compat_cuda_req req = {b->cuda, b->cudnn, c->cfg->torch_version,
+				      s->torch_named_line >= 0, c->cfg->tensorflow_version};
 	struct compat_cuda_result res;
 	struct pn_error *e = NULL;
 	long at = s->torch_line >= 0 ? s->torch_line : s->torch_named_line;
@@ -862,8 +878,8 @@ static void complete_gpu(struct ctx *c, const struct reqs_scan *s)
 	}
 	for (i = 0; i < res.warnings.n; i++) {
 		cleanup_free char *where = c->cuda_node ? cuda_where(c)
-				       : at >= 0       ? req_where(c, s, at)
-						       : xstrdup("");
+					   : at >= 0	? req_where(c, s, at)
+							: xstrdup("");
 
 		pn_strv_push_owned(&c->cfg->warnings, xasprintf("%s%s", where, res.warnings.v[i]));
 	}
@@ -894,7 +910,7 @@ static void python_warning(struct ctx *c, const struct reqs_scan *s)
 static int complete(struct ctx *c, struct pn_error **err)
 {
 	struct cog_build *b = &c->cfg->build;
-	struct reqs_scan s = { PN_STRV_INIT, false, -1, -1, -1 };
+	struct reqs_scan s = {PN_STRV_INIT, false, -1, -1, -1};
 	struct pn_buf text = PN_BUF_INIT;
 	size_t i;
 
@@ -910,8 +926,9 @@ static int complete(struct ctx *c, struct pn_error **err)
 	} else if (b->cuda || b->cudnn) {
 		cleanup_free char *where = c->cuda_node ? cuda_where(c) : xstrdup("");
 
-		pn_strv_push_owned(&c->cfg->warnings,
-				   xasprintf("%sCUDA settings are ignored without build.gpu: true", where));
+		pn_strv_push_owned(
+			&c->cfg->warnings,
+			xasprintf("%sCUDA settings are ignored without build.gpu: true", where));
 		free(b->cuda);
 		free(b->cudnn);
 		b->cuda = b->cudnn = NULL;
@@ -922,8 +939,8 @@ static int complete(struct ctx *c, struct pn_error **err)
 	}
 	for (i = 0; i < s.lines.n; i++)
 		pn_buf_printf(&text, NULL, "%s\n", s.lines.v[i]);
-	c->cfg->requirements = compat_requirements_rewrite(text.data ? text.data : "", b->gpu,
-							    b->cuda);
+	c->cfg->requirements =
+		compat_requirements_rewrite(text.data ? text.data : "", b->gpu, b->cuda);
 	pn_buf_release(&text);
 	pn_strv_release(&s.lines);
 	return 0;
@@ -993,13 +1010,12 @@ static void load_document(struct ctx *c, const char *text, size_t len)
 	yaml_parser_initialize(&parser);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&parser, c->doc)) {
-		pn_strv_push_owned(&c->problems,
-				   xasprintf("%s:%zu:%zu: yaml: %s%s%s", c->name,
-					     parser.problem_mark.line + 1,
-					     parser.problem_mark.column + 1,
-					     parser.problem ? parser.problem : "syntax error",
-					     parser.context ? " " : "",
-					     parser.context ? parser.context : ""));
+		pn_strv_push_owned(
+			&c->problems,
+			xasprintf("%s:%zu:%zu: yaml: %s%s%s", c->name, parser.problem_mark.line + 1,
+				  parser.problem_mark.column + 1,
+				  parser.problem ? parser.problem : "syntax error",
+				  parser.context ? " " : "", parser.context ? parser.context : ""));
 		yaml_parser_delete(&parser);
 		memset(c->doc, 0, sizeof(*c->doc));
 		c->doc = NULL;
@@ -1010,7 +1026,8 @@ static void load_document(struct ctx *c, const char *text, size_t len)
 	if (!root || is_null(root))
 		return;
 	if (root->type != YAML_MAPPING_NODE) {
-		problem(c, root, "expected a mapping of keys (build, predict, ...) at the top level, got %s",
+		problem(c, root,
+			"expected a mapping of keys (build, predict, ...) at the top level, got %s",
 			node_type_name(root));
 		return;
 	}
@@ -1060,7 +1077,8 @@ int cog_config_load(const char *path, struct cog_config *out, struct pn_error **
 	cog_config_init(out);
 	if (pn_read_file(path, COG_CONFIG_MAX_SIZE, &text, &len, err) < 0) {
 		if ((*err) && (*err)->code == PN_ERR_NOT_FOUND)
-			pn_error_hint(err, "run pinion in the model directory, or pass -f PATH/cog.yaml");
+			pn_error_hint(
+				err, "run pinion in the model directory, or pass -f PATH/cog.yaml");
 		return -1;
 	}
 	dir = slash ? (slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path)))
@@ -1104,8 +1122,9 @@ static json_t *build_json(const struct cog_build *b)
 			json_object_set_new(r, "command", json_string(b->run[i].command));
 			for (j = 0; j < b->run[i].n_mounts; j++)
 				json_array_append_new(mounts,
-						      json_pack("{s:s, s:s, s:s}", "type", b->run[i].mounts[j].type,
-								"id", b->run[i].mounts[j].id, "target",
+						      json_pack("{s:s, s:s, s:s}", "type",
+								b->run[i].mounts[j].type, "id",
+								b->run[i].mounts[j].id, "target",
 								b->run[i].mounts[j].target));
 			if (b->run[i].n_mounts)
 				json_object_set_new(r, "mounts", mounts);
@@ -1141,7 +1160,8 @@ char *cog_config_to_json(const struct cog_config *c)
 		if (c->concurrency_max)
 			json_object_set_new(cc, "max", json_integer(c->concurrency_max));
 		if (c->concurrency_default_target)
-			json_object_set_new(cc, "default_target", json_integer(c->concurrency_default_target));
+			json_object_set_new(cc, "default_target",
+					    json_integer(c->concurrency_default_target));
 		json_object_set_new(o, "concurrency", cc);
 	}
 	if (c->environment.n)
@@ -1167,7 +1187,8 @@ char *cog_config_to_text(const struct cog_config *c)
 	pn_buf_printf(&b, NULL, "gpu: %s\npython_version: %s\n", bd->gpu ? "true" : "false",
 		      bd->python_version);
 	if (bd->cuda)
-		pn_buf_printf(&b, NULL, "cuda: %s\ncudnn: %s\n", bd->cuda, bd->cudnn ? bd->cudnn : "");
+		pn_buf_printf(&b, NULL, "cuda: %s\ncudnn: %s\n", bd->cuda,
+			      bd->cudnn ? bd->cudnn : "");
 	text_list(&b, "python_package", &bd->python_packages);
 	if (bd->python_requirements)
 		pn_buf_printf(&b, NULL, "python_requirements: %s\n", bd->python_requirements);
@@ -1175,8 +1196,8 @@ char *cog_config_to_text(const struct cog_config *c)
 	for (i = 0; i < bd->n_run; i++) {
 		pn_buf_printf(&b, NULL, "run: %s", bd->run[i].command);
 		for (j = 0; j < bd->run[i].n_mounts; j++)
-			pn_buf_printf(&b, NULL, " [secret id=%s target=%s]", bd->run[i].mounts[j].id,
-				      bd->run[i].mounts[j].target);
+			pn_buf_printf(&b, NULL, " [secret id=%s target=%s]",
+				      bd->run[i].mounts[j].id, bd->run[i].mounts[j].target);
 		pn_buf_puts(&b, "\n", NULL);
 	}
 	text_list(&b, "pre_install", &bd->pre_install);
@@ -1190,10 +1211,12 @@ char *cog_config_to_text(const struct cog_config *c)
 	if (c->concurrency_max)
 		pn_buf_printf(&b, NULL, "concurrency.max: %d\n", c->concurrency_max);
 	if (c->concurrency_default_target)
-		pn_buf_printf(&b, NULL, "concurrency.default_target: %d\n", c->concurrency_default_target);
+		pn_buf_printf(&b, NULL, "concurrency.default_target: %d\n",
+			      c->concurrency_default_target);
 	for (p = c->requirements; p && *p; p = nl ? nl + 1 : NULL) {
 		nl = strchr(p, '\n');
-		pn_buf_printf(&b, NULL, "requirements: %.*s\n", (int)(nl ? nl - p : (long)strlen(p)), p);
+		pn_buf_printf(&b, NULL, "requirements: %.*s\n",
+			      (int)(nl ? nl - p : (long)strlen(p)), p);
 	}
 	text_list(&b, "warning", &c->warnings);
 	return pn_buf_steal(&b, NULL);

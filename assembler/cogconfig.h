@@ -18,51 +18,51 @@
 
 #include "common/common.h"
 
-#define COG_DEFAULT_PYTHON "3.13"
-#define COG_MIN_PYTHON "3.10"
-#define COG_MAX_PYTHON "3.13"
-#define COG_CONFIG_MAX_SIZE ((size_t)1 << 20)     /* cog.yaml */
+#define COG_DEFAULT_PYTHON	  "3.13"
+#define COG_MIN_PYTHON		  "3.10"
+#define COG_MAX_PYTHON		  "3.13"
+#define COG_CONFIG_MAX_SIZE	  ((size_t)1 << 20) /* cog.yaml */
 #define COG_REQUIREMENTS_MAX_SIZE ((size_t)1 << 20)
 
 struct cog_mount {
-	char *type;     /* always "secret" after validation */
+	char *type; /* always "secret" after validation */
 	char *id;
 	char *target;
 };
 struct cog_run {
-	char *command;  /* one line (no newline; a trailing one is dropped) */
+	char *command; /* one line (no newline; a trailing one is dropped) */
 	struct cog_mount *mounts;
 	size_t n_mounts;
 };
 struct cog_build {
 	bool gpu;
-	char *python_version;          /* maj.min, COG_DEFAULT_PYTHON when unset */
+	char *python_version; /* maj.min, COG_DEFAULT_PYTHON when unset */
 	struct pn_strv python_packages;
-	char *python_requirements;     /* as written in cog.yaml, or NULL */
-	char *python_requirements_path;/* resolved against the config's directory */
+	char *python_requirements;	/* as written in cog.yaml, or NULL */
+	char *python_requirements_path; /* resolved against the config's directory */
 	struct pn_strv system_packages;
 	struct cog_run *run;
 	size_t n_run;
 	struct pn_strv pre_install;
-	char *cuda;                    /* completed (gpu): maj.min; NULL for CPU */
-	char *cudnn;                   /* completed (gpu); NULL for CPU */
-	bool cuda_from_user;           /* cuda was written in cog.yaml */
+	char *cuda;	     /* completed (gpu): maj.min; NULL for CPU */
+	char *cudnn;	     /* completed (gpu); NULL for CPU */
+	bool cuda_from_user; /* cuda was written in cog.yaml */
 };
 struct cog_config {
-	char *path;                    /* as given to load */
-	char *dir;                     /* its directory ("." for a bare name) */
+	char *path; /* as given to load */
+	char *dir;  /* its directory ("." for a bare name) */
 	struct cog_build build;
-	char *image;                   /* or NULL */
-	char *predict;                 /* "predict.py:Predictor" (from predict or run), or NULL */
-	char *train;                   /* or NULL */
-	int concurrency_max;           /* 0 = unset */
-	int concurrency_default_target;/* 0 = unset */
-	struct pn_strv environment;    /* "NAME=value", validated */
+	char *image;			/* or NULL */
+	char *predict;			/* "predict.py:Predictor" (from predict or run), or NULL */
+	char *train;			/* or NULL */
+	int concurrency_max;		/* 0 = unset */
+	int concurrency_default_target; /* 0 = unset */
+	struct pn_strv environment;	/* "NAME=value", validated */
 	/* completion */
-	char *torch_version;           /* pinned torch (as written, may carry +cu118), or NULL */
-	char *tensorflow_version;      /* pinned tensorflow, or NULL */
-	char *requirements;            /* the generated requirements text ("" if none) */
-	struct pn_strv warnings;       /* also printed with pn_warn by cog_config_load */
+	char *torch_version;	  /* pinned torch (as written, may carry +cu118), or NULL */
+	char *tensorflow_version; /* pinned tensorflow, or NULL */
+	char *requirements;	  /* the generated requirements text ("" if none) */
+	struct pn_strv warnings;  /* also printed with pn_warn by cog_config_load */
 };
 
 void cog_config_init(struct cog_config *c);

@@ -8,7 +8,7 @@
 
 #define DF_APT_CACHE "--mount=type=cache,target=/var/cache/apt,sharing=locked "
 #define DF_PIP_CACHE "--mount=type=cache,target=/root/.cache/pip "
-#define DF_TMP ".cog/tmp/build"
+#define DF_TMP	     ".cog/tmp/build"
 
 static void df_tini(struct pn_buf *b)
 {
@@ -19,7 +19,9 @@ static void df_tini(struct pn_buf *b)
 		    "rm -rf /var/lib/apt/lists/*; \\\n"
 		    "TINI_VERSION=v0.19.0; \\\n"
 		    "TINI_ARCH=\"$(dpkg --print-architecture)\"; \\\n"
-		    "curl -sSL -o /sbin/tini \"https://github.com/krallin/tini/releases/download/${TINI_VERSION}/tini-${TINI_ARCH}\"; \\\n"
+		    "curl -sSL -o /sbin/tini "
+		    "\"https://github.com/krallin/tini/releases/download/${TINI_VERSION}/"
+		    "tini-${TINI_ARCH}\"; \\\n"
 		    "chmod +x /sbin/tini\n"
 		    "ENTRYPOINT [\"/sbin/tini\", \"--\"]\n",
 		    NULL);
@@ -60,19 +62,23 @@ static void df_run(struct pn_buf *b, const struct plan_step *s, const char *whee
 		pn_buf_printf(b, NULL, "RUN " DF_APT_CACHE "%s\n", s->shell);
 		return;
 	case PLAN_ID_PIP:
-		pn_buf_puts(b, "COPY " DF_TMP "/requirements.txt /tmp/requirements.txt\n"
-			       "RUN " DF_PIP_CACHE "pip install -r /tmp/requirements.txt\n", NULL);
+		pn_buf_puts(b,
+			    "COPY " DF_TMP "/requirements.txt /tmp/requirements.txt\n"
+			    "RUN " DF_PIP_CACHE "pip install -r /tmp/requirements.txt\n",
+			    NULL);
 		return;
 	case PLAN_ID_COG_WHEEL:
-		pn_buf_printf(b, NULL, "COPY " DF_TMP "/%s /tmp/%s\n"
-				       "RUN " DF_PIP_CACHE "pip install --no-cache-dir /tmp/%s 'pydantic>=1.9,<3'\n",
+		pn_buf_printf(b, NULL,
+			      "COPY " DF_TMP "/%s /tmp/%s\n"
+			      "RUN " DF_PIP_CACHE
+			      "pip install --no-cache-dir /tmp/%s 'pydantic>=1.9,<3'\n",
 			      wheel, wheel, wheel);
 		return;
 	default:
 		pn_buf_puts(b, "RUN ", NULL);
 		for (i = 0; i < s->n_secrets; i++)
-			pn_buf_printf(b, NULL, "--mount=type=secret,id=%s,target=%s ", s->secrets[i].id,
-				      s->secrets[i].target);
+			pn_buf_printf(b, NULL, "--mount=type=secret,id=%s,target=%s ",
+				      s->secrets[i].id, s->secrets[i].target);
 		pn_buf_printf(b, NULL, "%s\n", s->shell);
 	}
 }
@@ -113,7 +119,8 @@ char *build_plan_dockerfile(const struct cog_config *cfg, const struct build_pla
 				df_tini(&b);
 			else if (s->id == PLAN_ID_SOURCE) {
 				if (!strstr(b.data, "\nWORKDIR "))
-					pn_buf_printf(&b, NULL, "WORKDIR %s\nEXPOSE 5000\n", p->workdir);
+					pn_buf_printf(&b, NULL, "WORKDIR %s\nEXPOSE 5000\n",
+						      p->workdir);
 				df_exec(&b, "CMD", &p->cmd);
 				pn_buf_printf(&b, NULL, "COPY %s %s\n", s->copy_src, s->copy_dest);
 			} else

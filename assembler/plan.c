@@ -8,12 +8,12 @@
 #include <string.h>
 
 #define PLAN_REQUIREMENTS_PATH "/tmp/requirements.txt"
-#define PLAN_LD_LIBRARY_PATH \
+#define PLAN_LD_LIBRARY_PATH                                                                       \
 	"$LD_LIBRARY_PATH:/usr/lib/x86_64-linux-gnu:/usr/local/nvidia/lib64:/usr/local/nvidia/bin"
 #define PLAN_PYENV_PATH "/root/.pyenv/shims:/root/.pyenv/bin:$PATH"
-#define PLAN_PYENV_DEPS                                                                      \
-	"make build-essential libssl-dev zlib1g-dev libbz2-dev libreadline-dev libsqlite3-dev " \
-	"wget curl llvm libncurses5-dev libncursesw5-dev xz-utils tk-dev libffi-dev liblzma-dev " \
+#define PLAN_PYENV_DEPS                                                                            \
+	"make build-essential libssl-dev zlib1g-dev libbz2-dev libreadline-dev libsqlite3-dev "    \
+	"wget curl llvm libncurses5-dev libncursesw5-dev xz-utils tk-dev libffi-dev liblzma-dev "  \
 	"git ca-certificates"
 
 void build_plan_opts_init(struct build_plan_opts *o)
@@ -201,11 +201,16 @@ static void add_python(struct build_plan *p, const struct cog_config *cfg)
 
 	step_env(s, "PATH", PLAN_PYENV_PATH);
 	run_add(p, PLAN_ID_PYTHON, xstrdup("python"),
-		xasprintf("apt-get update -qq && apt-get install -qqy --no-install-recommends "
-			  PLAN_PYENV_DEPS " && rm -rf /var/lib/apt/lists/* && "
-			  "curl -s -S -L https://raw.githubusercontent.com/pyenv/pyenv-installer/master/bin/pyenv-installer | bash && "
-			  "git clone https://github.com/momo-lab/pyenv-install-latest.git \"$(pyenv root)\"/plugins/pyenv-install-latest && "
-			  "pyenv install-latest \"%s\" && pyenv global $(pyenv install-latest --print \"%s\") && "
+		xasprintf("apt-get update -qq && apt-get install -qqy "
+			  "--no-install-recommends " PLAN_PYENV_DEPS
+			  " && rm -rf /var/lib/apt/lists/* && "
+			  "curl -s -S -L "
+			  "https://raw.githubusercontent.com/pyenv/pyenv-installer/master/bin/"
+			  "pyenv-installer | bash && "
+			  "git clone https://github.com/momo-lab/pyenv-install-latest.git "
+			  "\"$(pyenv root)\"/plugins/pyenv-install-latest && "
+			  "pyenv install-latest \"%s\" && pyenv global $(pyenv install-latest "
+			  "--print \"%s\") && "
 			  "pip install \"wheel<1\"",
 			  v, v));
 }
@@ -216,16 +221,17 @@ static void add_runs(struct build_plan *p, const struct cog_config *cfg)
 
 	for (i = 0; i < cfg->build.n_run; i++) {
 		const struct cog_run *r = &cfg->build.run[i];
-		struct plan_step *s = run_add(p, PLAN_ID_RUN, xasprintf("run %zu", i + 1),
-					      xstrdup(r->command));
+		struct plan_step *s =
+			run_add(p, PLAN_ID_RUN, xasprintf("run %zu", i + 1), xstrdup(r->command));
 
 		s->secrets = r->n_mounts ? xcalloc(r->n_mounts, sizeof(*s->secrets)) : NULL;
 		for (j = 0; j < r->n_mounts; j++) {
 			s->secrets[j].id = xstrdup(r->mounts[j].id);
 			s->secrets[j].target = xstrdup(r->mounts[j].target);
 			/* the id and target only: a secret's value never reaches the key */
-			pn_strv_push_owned(&s->key_inputs, xasprintf("SECRET id=%s target=%s",
-								      r->mounts[j].id, r->mounts[j].target));
+			pn_strv_push_owned(&s->key_inputs,
+					   xasprintf("SECRET id=%s target=%s", r->mounts[j].id,
+						     r->mounts[j].target));
 		}
 		s->n_secrets = r->n_mounts;
 	}
@@ -234,8 +240,9 @@ static void add_runs(struct build_plan *p, const struct cog_config *cfg)
 static void add_python_steps(struct build_plan *p, const struct cog_config *cfg,
 			     const struct build_plan_opts *o)
 {
-	cleanup_free char *wheel = o->cog_wheel_name ? xstrdup(o->cog_wheel_name)
-						     : xasprintf("cog-%s-py3-none-any.whl", PN_VERSION);
+	cleanup_free char *wheel = o->cog_wheel_name
+					   ? xstrdup(o->cog_wheel_name)
+					   : xasprintf("cog-%s-py3-none-any.whl", PN_VERSION);
 	cleanup_free char *wheel_path = xasprintf("/tmp/%s", wheel);
 	struct plan_step *s;
 	size_t i;
@@ -251,7 +258,8 @@ static void add_python_steps(struct build_plan *p, const struct cog_config *cfg,
 	s = run_add(p, PLAN_ID_COG_WHEEL, xstrdup("cog"),
 		    xasprintf("pip install --no-cache-dir %s", wheel_path));
 	step_file(s, wheel_path, NULL, "@cog-wheel");
-	pn_strv_push_owned(&s->key_inputs, xasprintf("COG_WHEEL %s", o->cog_wheel ? o->cog_wheel : "cog"));
+	pn_strv_push_owned(&s->key_inputs,
+			   xasprintf("COG_WHEEL %s", o->cog_wheel ? o->cog_wheel : "cog"));
 }
 
 static void add_tail(struct build_plan *p, const struct cog_config *cfg,
@@ -364,8 +372,8 @@ char *plan_env_expand(const char *value, char *const *env)
 		const char *name, *end;
 		bool brace;
 
-		if (*p != '$' || !(p[1] == '{' || p[1] == '_' ||
-				   (p[1] >= 'A' && p[1] <= 'Z') || (p[1] >= 'a' && p[1] <= 'z'))) {
+		if (*p != '$' || !(p[1] == '{' || p[1] == '_' || (p[1] >= 'A' && p[1] <= 'Z') ||
+				   (p[1] >= 'a' && p[1] <= 'z'))) {
 			pn_buf_append(&b, p++, 1, NULL);
 			continue;
 		}
@@ -388,10 +396,10 @@ char *plan_env_expand(const char *value, char *const *env)
 }
 
 /* --------------------------------------------------------------- views */
-static const char *const kind_names[] = { "ENV", "RUN", "COPY" };
-static const char *const id_names[] = { "base-env", "tini", "user-env", "apt", "python-env", "python",
-					"pre-install", "pip", "cog-wheel", "run", "runtime-env",
-					"weights", "source" };
+static const char *const kind_names[] = {"ENV", "RUN", "COPY"};
+static const char *const id_names[] = {
+	"base-env", "tini",	 "user-env", "apt",	    "python-env", "python", "pre-install",
+	"pip",	    "cog-wheel", "run",	     "runtime-env", "weights",	  "source"};
 
 static void print_strv_json(FILE *f, const struct pn_strv *s)
 {
@@ -419,12 +427,15 @@ static void print_step(const struct plan_step *s, size_t i, FILE *f)
 	for (j = 0; j < s->n_env; j++)
 		fprintf(f, "        %s=%s\n", s->env[j].name, s->env[j].value);
 	for (j = 0; j < s->n_secrets; j++)
-		fprintf(f, "        secret id=%s target=%s\n", s->secrets[j].id, s->secrets[j].target);
+		fprintf(f, "        secret id=%s target=%s\n", s->secrets[j].id,
+			s->secrets[j].target);
 	for (j = 0; j < s->n_files; j++) {
 		if (s->files[j].content)
-			fprintf(f, "        file %s (%zu bytes)\n", s->files[j].target, s->files[j].len);
+			fprintf(f, "        file %s (%zu bytes)\n", s->files[j].target,
+				s->files[j].len);
 		else
-			fprintf(f, "        file %s from %s\n", s->files[j].target, s->files[j].source);
+			fprintf(f, "        file %s from %s\n", s->files[j].target,
+				s->files[j].source);
 	}
 }
 
@@ -435,7 +446,8 @@ void build_plan_print_text(const struct build_plan *p, FILE *f)
 
 	fprintf(f, "base image: %s\n  (%s)\n", p->base_image, p->base_reason);
 	if (p->gpu)
-		fprintf(f, "python %s, GPU: CUDA %s, cuDNN %s\n", p->python_version, p->cuda, p->cudnn);
+		fprintf(f, "python %s, GPU: CUDA %s, cuDNN %s\n", p->python_version, p->cuda,
+			p->cudnn);
 	else
 		fprintf(f, "python %s, CPU\n", p->python_version);
 	fprintf(f, "steps:\n");
@@ -494,22 +506,25 @@ static json_t *step_json(const struct plan_step *s)
 	if (s->n_secrets) {
 		a = json_array();
 		for (j = 0; j < s->n_secrets; j++)
-			json_array_append_new(a, json_pack("{s:s,s:s}", "id", s->secrets[j].id, "target",
-							   s->secrets[j].target));
+			json_array_append_new(a, json_pack("{s:s,s:s}", "id", s->secrets[j].id,
+							   "target", s->secrets[j].target));
 		json_object_set_new(o, "secrets", a);
 	}
 	if (s->n_files) {
 		a = json_array();
 		for (j = 0; j < s->n_files; j++)
-			json_array_append_new(a, s->files[j].content
-							 ? json_pack("{s:s,s:s}", "target", s->files[j].target,
-								     "content", s->files[j].content)
-							 : json_pack("{s:s,s:s}", "target", s->files[j].target,
-								     "source", s->files[j].source));
+			json_array_append_new(
+				a, s->files[j].content
+					   ? json_pack("{s:s,s:s}", "target", s->files[j].target,
+						       "content", s->files[j].content)
+					   : json_pack("{s:s,s:s}", "target", s->files[j].target,
+						       "source", s->files[j].source));
 		json_object_set_new(o, "files", a);
 	}
 	if (s->kind == PLAN_STEP_COPY)
-		json_object_set_new(o, "copy", json_pack("{s:s,s:s}", "src", s->copy_src, "dest", s->copy_dest));
+		json_object_set_new(
+			o, "copy",
+			json_pack("{s:s,s:s}", "src", s->copy_src, "dest", s->copy_dest));
 	json_object_set_new(o, "key_inputs", strv_to_json(&s->key_inputs));
 	return o;
 }
@@ -520,9 +535,10 @@ char *build_plan_to_json(const struct build_plan *p)
 	json_t *steps = json_array(), *cfg = json_object();
 	size_t i;
 
-	json_object_set_new(o, "base", json_pack("{s:s,s:b,s:b,s:b,s:s}", "image", p->base_image,
-						 "cog_base", p->cog_base, "cuda_base", p->cuda_base,
-						 "checked", p->base_checked, "reason", p->base_reason));
+	json_object_set_new(o, "base",
+			    json_pack("{s:s,s:b,s:b,s:b,s:s}", "image", p->base_image, "cog_base",
+				      p->cog_base, "cuda_base", p->cuda_base, "checked",
+				      p->base_checked, "reason", p->base_reason));
 	json_object_set_new(o, "gpu", json_boolean(p->gpu));
 	json_object_set_new(o, "python_version", json_string(p->python_version));
 	json_object_set_new(o, "cuda", p->cuda ? json_string(p->cuda) : json_null());

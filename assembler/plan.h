@@ -25,35 +25,36 @@
 enum plan_tristate { PLAN_AUTO = 0, PLAN_YES, PLAN_NO }; /* same values as compat_tristate */
 
 struct build_plan_opts {
-	enum plan_tristate use_cog_base;   /* --use-cog-base-image[=true|false] */
-	enum plan_tristate use_cuda_base;  /* --use-cuda-base-image[=true|false] */
-	const char *registry_host;         /* COG_REGISTRY_HOST; NULL -> "r8.im" */
+	enum plan_tristate use_cog_base;  /* --use-cog-base-image[=true|false] */
+	enum plan_tristate use_cuda_base; /* --use-cuda-base-image[=true|false] */
+	const char *registry_host;	  /* COG_REGISTRY_HOST; NULL -> "r8.im" */
 	/* existence check of a cog-base image (wire to registry_exists); NULL
 	 * turns it off: an AUTO cog-base is then not used */
 	int (*image_exists)(const char *ref, bool *exists, void *ud, struct pn_error **err);
 	void *ud;
-	const char *cog_wheel;             /* COG_WHEEL (NULL = embedded "cog") */
-	const char *cog_wheel_name;        /* file name of the wheel; NULL -> "cog-<ver>-py3-none-any.whl" */
-	bool separate_weights;             /* --separate-weights: a weights COPY step before the source */
+	const char *cog_wheel; /* COG_WHEEL (NULL = embedded "cog") */
+	const char
+		*cog_wheel_name; /* file name of the wheel; NULL -> "cog-<ver>-py3-none-any.whl" */
+	bool separate_weights;	 /* --separate-weights: a weights COPY step before the source */
 };
 /* zero + registry_host from $COG_REGISTRY_HOST + cog_wheel from $COG_WHEEL */
 void build_plan_opts_init(struct build_plan_opts *o);
 
 enum plan_step_kind { PLAN_STEP_ENV, PLAN_STEP_RUN, PLAN_STEP_COPY };
 enum plan_step_id {
-	PLAN_ID_BASE_ENV,    /* DEBIAN_FRONTEND, PYTHONUNBUFFERED, LD_LIBRARY_PATH, NVIDIA_... */
-	PLAN_ID_TINI,        /* COPY @tini -> /sbin/tini (Cog downloads it; pinion ships tini-static) */
+	PLAN_ID_BASE_ENV, /* DEBIAN_FRONTEND, PYTHONUNBUFFERED, LD_LIBRARY_PATH, NVIDIA_... */
+	PLAN_ID_TINI, /* COPY @tini -> /sbin/tini (Cog downloads it; pinion ships tini-static) */
 	PLAN_ID_USER_ENV,    /* cog.yaml environment */
-	PLAN_ID_APT,         /* system_packages */
+	PLAN_ID_APT,	     /* system_packages */
 	PLAN_ID_PYTHON_ENV,  /* PATH for pyenv (GPU without cog-base) */
-	PLAN_ID_PYTHON,      /* install Python (GPU without cog-base) */
+	PLAN_ID_PYTHON,	     /* install Python (GPU without cog-base) */
 	PLAN_ID_PRE_INSTALL, /* deprecated build.pre_install commands */
-	PLAN_ID_PIP,         /* pip install -r /tmp/requirements.txt */
+	PLAN_ID_PIP,	     /* pip install -r /tmp/requirements.txt */
 	PLAN_ID_COG_WHEEL,   /* the cog SDK wheel */
-	PLAN_ID_RUN,         /* one build.run command */
+	PLAN_ID_RUN,	     /* one build.run command */
 	PLAN_ID_RUNTIME_ENV, /* COG_PREDICT_TYPE_STUB (+ train) */
 	PLAN_ID_WEIGHTS,     /* --separate-weights */
-	PLAN_ID_SOURCE,      /* COPY . /src */
+	PLAN_ID_SOURCE,	     /* COPY . /src */
 };
 
 struct plan_env {
@@ -65,47 +66,48 @@ struct plan_secret {
 	char *target;
 };
 struct plan_file {
-	char *target;        /* absolute path in the rootfs during the step */
-	char *content;       /* inline content, or NULL */
+	char *target;  /* absolute path in the rootfs during the step */
+	char *content; /* inline content, or NULL */
 	size_t len;
-	char *source;        /* when content is NULL: "@cog-wheel" */
+	char *source; /* when content is NULL: "@cog-wheel" */
 };
 struct plan_step {
 	enum plan_step_kind kind;
 	enum plan_step_id id;
-	char *name;          /* for progress: "apt", "pip", "run 1", ... */
-	char *shell;         /* RUN: the text after /bin/sh -c */
+	char *name;  /* for progress: "apt", "pip", "run 1", ... */
+	char *shell; /* RUN: the text after /bin/sh -c */
 	struct plan_env *env;
 	size_t n_env;
 	struct plan_secret *secrets;
 	size_t n_secrets;
 	struct plan_file *files;
 	size_t n_files;
-	char *copy_src;      /* COPY */
+	char *copy_src; /* COPY */
 	char *copy_dest;
 	struct pn_strv key_inputs;
 };
 
 struct build_plan {
-	char *base_image;        /* full reference */
-	bool cog_base;           /* base is a cog-base image */
-	char *cog_base_name;     /* = base_image when cog_base (the label value) */
-	bool cuda_base;          /* base is nvidia/cuda */
-	bool base_checked;       /* an existence check was made */
-	char *base_reason;       /* human phrase */
+	char *base_image;    /* full reference */
+	bool cog_base;	     /* base is a cog-base image */
+	char *cog_base_name; /* = base_image when cog_base (the label value) */
+	bool cuda_base;	     /* base is nvidia/cuda */
+	bool base_checked;   /* an existence check was made */
+	char *base_reason;   /* human phrase */
 	struct plan_step *steps;
 	size_t n_steps;
 	/* config edits, applied after the steps */
-	struct pn_strv entrypoint;   /* ["/sbin/tini","--"] */
-	struct pn_strv cmd;          /* ["python","-m","cog.server.http"] */
-	char *workdir;               /* "/src" */
-	char *expose;                /* "5000/tcp" */
-	struct plan_env *labels;     /* run.cog.version, run.cog.config, run.cog.has_init, cog-base name */
+	struct pn_strv entrypoint; /* ["/sbin/tini","--"] */
+	struct pn_strv cmd;	   /* ["python","-m","cog.server.http"] */
+	char *workdir;		   /* "/src" */
+	char *expose;		   /* "5000/tcp" */
+	struct plan_env
+		*labels; /* run.cog.version, run.cog.config, run.cog.has_init, cog-base name */
 	size_t n_labels;
-	char *requirements;          /* the generated requirements text (copy) */
+	char *requirements; /* the generated requirements text (copy) */
 	char *python_version;
 	bool gpu;
-	char *cuda, *cudnn;          /* NULL for CPU */
+	char *cuda, *cudnn; /* NULL for CPU */
 };
 
 void build_plan_init(struct build_plan *p);

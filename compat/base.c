@@ -4,12 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define COMPAT_DEFAULT_REGISTRY "r8.im"
+#define COMPAT_DEFAULT_REGISTRY	   "r8.im"
 #define COMPAT_COG_BASE_MIN_PYTHON "3.10"
 #define COMPAT_COG_BASE_MAX_PYTHON "3.13"
 
-char *compat_cog_base_ref(const char *host, const char *cuda, const char *python,
-			  const char *torch)
+char *compat_cog_base_ref(const char *host, const char *cuda, const char *python, const char *torch)
 {
 	struct pn_buf b = PN_BUF_INIT;
 	char *tv = torch ? compat_version_base(torch) : NULL;
@@ -56,7 +55,8 @@ bool compat_cog_base_valid(bool gpu, const char *cuda, const char *python, const
 		return true;
 	t = compat_torch_table(&n);
 	for (i = 0; i < n; i++) {
-		if (compat_version_cmp(t[i].torch, torch) != 0 || !python_listed(t[i].pythons, python))
+		if (compat_version_cmp(t[i].torch, torch) != 0 ||
+		    !python_listed(t[i].pythons, python))
 			continue;
 		if (gpu ? t[i].cuda && compat_version_cmp(t[i].cuda, cuda) == 0 : !t[i].cuda)
 			return true;
@@ -123,7 +123,8 @@ static int choose_cog_base(const struct compat_base_req *req, struct compat_base
 	}
 	if (!exists) {
 		if (req->use_cog_base == COMPAT_YES) {
-			pn_error_set(err, PN_ERR_NOT_FOUND, "cog-base image `%s` not found in the registry", ref);
+			pn_error_set(err, PN_ERR_NOT_FOUND,
+				     "cog-base image `%s` not found in the registry", ref);
 			pn_error_hint(err, "drop --use-cog-base-image to use a plain base image");
 			free(ref);
 			return -1;
@@ -133,8 +134,9 @@ static int choose_cog_base(const struct compat_base_req *req, struct compat_base
 	}
 	out->image = ref;
 	out->cog_base = true;
-	out->reason = xstrdup(req->image_exists ? "cog-base image found in the registry"
-						: "cog-base image requested (existence not checked)");
+	out->reason =
+		xstrdup(req->image_exists ? "cog-base image found in the registry"
+					  : "cog-base image requested (existence not checked)");
 	return 1;
 }
 
@@ -151,7 +153,8 @@ int compat_base_choose(const struct compat_base_req *req, struct compat_base_cho
 		const char *tag = compat_cuda_image_tag(req->cuda, req->cudnn);
 
 		if (!tag) {
-			pn_error_set(err, PN_ERR_NOT_FOUND, "no nvidia/cuda image is known for CUDA %s with cuDNN %s",
+			pn_error_set(err, PN_ERR_NOT_FOUND,
+				     "no nvidia/cuda image is known for CUDA %s with cuDNN %s",
 				     req->cuda, req->cudnn ? req->cudnn : "any");
 			pn_error_hint(err, "`pinion compat cuda` lists the known images");
 			return -1;
@@ -160,12 +163,14 @@ int compat_base_choose(const struct compat_base_req *req, struct compat_base_cho
 		out->cuda_base = true;
 		out->reason = xstrdup(req->use_cog_base == COMPAT_NO || !req->image_exists
 					      ? "GPU: nvidia/cuda image for the CUDA/cuDNN pair"
-					      : "GPU, no cog-base image: nvidia/cuda image for the CUDA/cuDNN pair");
+					      : "GPU, no cog-base image: nvidia/cuda image for the "
+						"CUDA/cuDNN pair");
 		return 0;
 	}
 	out->image = xasprintf("python:%s-slim", req->python);
-	out->reason = xstrdup(req->gpu ? "GPU without a CUDA base image (--use-cuda-base-image=false)"
-				       : "CPU: python slim image");
+	out->reason =
+		xstrdup(req->gpu ? "GPU without a CUDA base image (--use-cuda-base-image=false)"
+				 : "CPU: python slim image");
 	return 0;
 }
 
@@ -205,7 +210,8 @@ char *compat_python_warning(const char *torch, const char *tensorflow, const cha
 		return NULL;
 	if (torch && (pys = pythons_of_torch(torch, python, &listed))) {
 		if (!listed)
-			w = xasprintf("torch %s has no wheel for Python %s (it has %s)", torch, python, pys);
+			w = xasprintf("torch %s has no wheel for Python %s (it has %s)", torch,
+				      python, pys);
 		free(pys);
 		if (w)
 			return w;
@@ -214,8 +220,9 @@ char *compat_python_warning(const char *torch, const char *tensorflow, const cha
 		const struct compat_tf *tf = compat_tf_find(tensorflow);
 
 		if (tf && !python_listed(tf->pythons, python))
-			return xasprintf("tensorflow %s is not tested with Python %s (it is with %s)",
-					 tensorflow, python, tf->pythons);
+			return xasprintf(
+				"tensorflow %s is not tested with Python %s (it is with %s)",
+				tensorflow, python, tf->pythons);
 	}
 	return NULL;
 }

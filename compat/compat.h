@@ -18,27 +18,27 @@
 
 /* ---------------------------------------------------------------- tables */
 struct compat_torch {
-	const char *torch;        /* as listed: "2.1.0+cu121", "2.0.0", "1.13.1+cpu" */
-	const char *torchvision;  /* as listed, may carry a +suffix, may be "" */
-	const char *torchaudio;   /* as listed, may be "" */
-	const char *find_links;   /* "" if none */
-	const char *index_url;    /* extra index URL, "" if none (default PyPI wheel) */
-	const char *cuda;         /* "12.1", or NULL for a CPU wheel */
-	const char *pythons;      /* comma-separated "3.10,3.11" */
+	const char *torch;	 /* as listed: "2.1.0+cu121", "2.0.0", "1.13.1+cpu" */
+	const char *torchvision; /* as listed, may carry a +suffix, may be "" */
+	const char *torchaudio;	 /* as listed, may be "" */
+	const char *find_links;	 /* "" if none */
+	const char *index_url;	 /* extra index URL, "" if none (default PyPI wheel) */
+	const char *cuda;	 /* "12.1", or NULL for a CPU wheel */
+	const char *pythons;	 /* comma-separated "3.10,3.11" */
 };
 struct compat_tf {
-	const char *tf;           /* "2.12.0" */
-	const char *cpu_package;  /* "tensorflow==2.12.0" */
-	const char *gpu_package;  /* "tensorflow==2.12.0" */
-	const char *cuda;         /* "11.8" */
-	const char *cudnn;        /* "8.6" */
-	const char *pythons;      /* comma-separated */
+	const char *tf;		 /* "2.12.0" */
+	const char *cpu_package; /* "tensorflow==2.12.0" */
+	const char *gpu_package; /* "tensorflow==2.12.0" */
+	const char *cuda;	 /* "11.8" */
+	const char *cudnn;	 /* "8.6" */
+	const char *pythons;	 /* comma-separated */
 };
 struct compat_cuda_image {
-	const char *tag;          /* "12.1.1-cudnn8-devel-ubuntu22.04" */
-	const char *cuda;         /* "12.1.1" */
-	const char *cudnn;        /* "8" (major) */
-	const char *ubuntu;       /* "22.04" */
+	const char *tag;    /* "12.1.1-cudnn8-devel-ubuntu22.04" */
+	const char *cuda;   /* "12.1.1" */
+	const char *cudnn;  /* "8" (major) */
+	const char *ubuntu; /* "22.04" */
 	bool devel;
 };
 
@@ -52,10 +52,10 @@ const struct compat_cuda_image *compat_cuda_table(size_t *n);
  * *n rows whose strings point into *storage (free both with free()). */
 int compat_torch_parse(const char *tsv, size_t len, struct compat_torch **rows, size_t *n,
 		       char **storage, struct pn_error **err);
-int compat_tf_parse(const char *tsv, size_t len, struct compat_tf **rows, size_t *n,
-		    char **storage, struct pn_error **err);
-int compat_cuda_parse(const char *tsv, size_t len, struct compat_cuda_image **rows,
-		      size_t *n, char **storage, struct pn_error **err);
+int compat_tf_parse(const char *tsv, size_t len, struct compat_tf **rows, size_t *n, char **storage,
+		    struct pn_error **err);
+int compat_cuda_parse(const char *tsv, size_t len, struct compat_cuda_image **rows, size_t *n,
+		      char **storage, struct pn_error **err);
 
 /* -------------------------------------------------------------- versions */
 /* Compare dotted numeric versions ("12.1" < "12.10", "8" == "8.0"); a local
@@ -79,16 +79,16 @@ const char *compat_cudnn_for_cuda(const char *cuda);
 
 /* Input of the CUDA/cuDNN completion, from cog.yaml and its requirements. */
 struct compat_cuda_req {
-	const char *cuda;          /* build.cuda as the user wrote it, or NULL */
-	const char *cudnn;         /* build.cudnn, or NULL */
-	const char *torch;         /* pinned torch version ("2.1.0", "2.1.0+cu118"), or NULL */
-	bool torch_listed;         /* torch appears in the requirements at all */
-	const char *tensorflow;    /* pinned tensorflow version, or NULL */
+	const char *cuda;	/* build.cuda as the user wrote it, or NULL */
+	const char *cudnn;	/* build.cudnn, or NULL */
+	const char *torch;	/* pinned torch version ("2.1.0", "2.1.0+cu118"), or NULL */
+	bool torch_listed;	/* torch appears in the requirements at all */
+	const char *tensorflow; /* pinned tensorflow version, or NULL */
 };
 struct compat_cuda_result {
-	char *cuda;                /* maj.min */
+	char *cuda; /* maj.min */
 	char *cudnn;
-	struct pn_strv warnings;   /* human lines, no location */
+	struct pn_strv warnings; /* human lines, no location */
 };
 /* gpu: true completion exactly as BUILD-FACTS.md:
  *  tensorflow pinned -> CUDA/cuDNN of its row (unknown -> PN_ERR_INVALID);
@@ -129,21 +129,21 @@ typedef int (*compat_image_exists_fn)(const char *ref, bool *exists, void *ud,
 
 struct compat_base_req {
 	bool gpu;
-	const char *python;        /* maj.min */
-	const char *cuda;          /* maj.min, gpu only */
-	const char *cudnn;         /* gpu only */
-	const char *torch;         /* pinned torch version or NULL */
+	const char *python;		     /* maj.min */
+	const char *cuda;		     /* maj.min, gpu only */
+	const char *cudnn;		     /* gpu only */
+	const char *torch;		     /* pinned torch version or NULL */
 	enum compat_tristate use_cog_base;   /* --use-cog-base-image */
 	enum compat_tristate use_cuda_base;  /* --use-cuda-base-image */
-	const char *registry_host; /* COG_REGISTRY_HOST, NULL -> "r8.im" */
+	const char *registry_host;	     /* COG_REGISTRY_HOST, NULL -> "r8.im" */
 	compat_image_exists_fn image_exists; /* NULL: no check, cog-base only if YES */
 	void *ud;
 };
 struct compat_base_choice {
-	char *image;               /* the base image reference */
-	bool cog_base;             /* image is a cog-base image */
-	bool cuda_base;            /* image is nvidia/cuda: python must be installed */
-	char *reason;              /* one human phrase, for --dry-run */
+	char *image;	/* the base image reference */
+	bool cog_base;	/* image is a cog-base image */
+	bool cuda_base; /* image is nvidia/cuda: python must be installed */
+	char *reason;	/* one human phrase, for --dry-run */
 };
 /* "r8.im/cog-base:cuda12.1-python3.11-torch2.1.0" (parts omitted when NULL,
  * "latest" when none); host NULL -> "r8.im". */

@@ -79,9 +79,11 @@ static int complete_from_tf(const struct compat_cuda_req *req, struct compat_cud
 		if (req->cuda)
 			return 0;
 		pn_error_set(err, PN_ERR_INVALID,
-			     "tensorflow %s is not in the compatibility matrix, so its CUDA version is unknown",
+			     "tensorflow %s is not in the compatibility matrix, so its CUDA "
+			     "version is unknown",
 			     req->tensorflow);
-		pn_error_hint(err, "set build.cuda and build.cudnn in cog.yaml, or pin a tensorflow version `pinion compat tensorflow` lists");
+		pn_error_hint(err, "set build.cuda and build.cudnn in cog.yaml, or pin a "
+				   "tensorflow version `pinion compat tensorflow` lists");
 		return -1;
 	}
 	if (!out->cuda) {
@@ -89,9 +91,10 @@ static int complete_from_tf(const struct compat_cuda_req *req, struct compat_cud
 		if (!req->cudnn)
 			out->cudnn = xstrdup(tf->cudnn);
 	} else if (compat_version_cmp(out->cuda, tf->cuda) != 0) {
-		pn_strv_push_owned(&out->warnings,
-				   xasprintf("tensorflow %s is tested with CUDA %s, not %s; try cuda: \"%s\"",
-					     req->tensorflow, tf->cuda, out->cuda, tf->cuda));
+		pn_strv_push_owned(
+			&out->warnings,
+			xasprintf("tensorflow %s is tested with CUDA %s, not %s; try cuda: \"%s\"",
+				  req->tensorflow, tf->cuda, out->cuda, tf->cuda));
 	}
 	return 0;
 }
@@ -119,11 +122,14 @@ static int complete_from_torch(const struct compat_cuda_req *req, struct compat_
 
 		if (cudas.n)
 			pn_strv_push_owned(&out->warnings,
-					   xasprintf("CUDA %s is not listed for torch %s (listed: %s); try cuda: \"%s\"",
-						     out->cuda, req->torch, list, cudas.v[cudas.n - 1]));
+					   xasprintf("CUDA %s is not listed for torch %s (listed: "
+						     "%s); try cuda: \"%s\"",
+						     out->cuda, req->torch, list,
+						     cudas.v[cudas.n - 1]));
 		else
 			pn_strv_push_owned(&out->warnings,
-					   xasprintf("torch %s is not in the compatibility matrix; CUDA %s may not work with it",
+					   xasprintf("torch %s is not in the compatibility matrix; "
+						     "CUDA %s may not work with it",
 						     req->torch, out->cuda));
 		free(list);
 	}
@@ -141,7 +147,8 @@ int compat_cuda_complete(const struct compat_cuda_req *req, struct compat_cuda_r
 	if (req->cudnn)
 		out->cudnn = xstrdup(req->cudnn);
 	if (req->torch_listed && !req->torch) {
-		pn_error_set(err, PN_ERR_INVALID, "torch version must be specified when using CUDA");
+		pn_error_set(err, PN_ERR_INVALID,
+			     "torch version must be specified when using CUDA");
 		pn_error_hint(err, "pin it, e.g. torch==2.1.0");
 		goto fail;
 	}
@@ -156,9 +163,12 @@ int compat_cuda_complete(const struct compat_cuda_req *req, struct compat_cuda_r
 		const char *c = compat_cudnn_for_cuda(out->cuda);
 
 		if (!c) {
-			pn_error_set(err, PN_ERR_INVALID, "no CUDA base image is known for CUDA %s, so its cuDNN version is unknown",
+			pn_error_set(err, PN_ERR_INVALID,
+				     "no CUDA base image is known for CUDA %s, so its cuDNN "
+				     "version is unknown",
 				     out->cuda);
-			pn_error_hint(err, "set build.cudnn in cog.yaml, or see `pinion compat cuda`");
+			pn_error_hint(err,
+				      "set build.cudnn in cog.yaml, or see `pinion compat cuda`");
 			goto fail;
 		}
 		out->cudnn = xstrdup(c);

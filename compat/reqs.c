@@ -91,7 +91,7 @@ static const struct compat_torch *torch_row(const char *pkg, const char *ver, bo
 	if (gpu && !cuda)
 		return NULL;
 	for (i = 0; i < n; i++) {
-		const char *v = strcmp(pkg, "torch") == 0	 ? t[i].torch
+		const char *v = strcmp(pkg, "torch") == 0	  ? t[i].torch
 				: strcmp(pkg, "torchvision") == 0 ? t[i].torchvision
 								  : t[i].torchaudio;
 
@@ -185,7 +185,7 @@ static bool text_has_line(const char *text, const char *line)
 
 char *compat_requirements_rewrite(const char *text, bool gpu, const char *cuda)
 {
-	struct rewrite rw = { PN_STRV_INIT, PN_STRV_INIT, PN_BUF_INIT, text };
+	struct rewrite rw = {PN_STRV_INIT, PN_STRV_INIT, PN_BUF_INIT, text};
 	struct pn_buf out = PN_BUF_INIT;
 	const char *p = text, *nl;
 	size_t i;

@@ -6,7 +6,7 @@
 #include <string.h>
 
 /* named limits of the TSV reader */
-#define COMPAT_TSV_MAX_SIZE ((size_t)4 << 20)
+#define COMPAT_TSV_MAX_SIZE   ((size_t)4 << 20)
 #define COMPAT_TSV_MAX_FIELDS 8
 
 extern const char compat_data_torch[], compat_data_torch_end[];
@@ -16,8 +16,8 @@ extern const char compat_data_cuda[], compat_data_cuda_end[];
 /* Split a copy of the TSV into rows of `nf` fields ("-" -> ""), skipping
  * blank lines and "#" comments: *fields_out holds nrows * nf pointers into
  * *storage; extra fields at the end of a line are ignored. */
-static int tsv_split(const char *tsv, size_t len, size_t nf, const char *what,
-		     char **storage, char ***fields_out, size_t *nrows, struct pn_error **err)
+static int tsv_split(const char *tsv, size_t len, size_t nf, const char *what, char **storage,
+		     char ***fields_out, size_t *nrows, struct pn_error **err)
 {
 	char *copy, *line, *next;
 	char **fields = NULL;
@@ -90,8 +90,8 @@ int compat_torch_parse(const char *tsv, size_t len, struct compat_torch **rows, 
 	return 0;
 }
 
-int compat_tf_parse(const char *tsv, size_t len, struct compat_tf **rows, size_t *n,
-		    char **storage, struct pn_error **err)
+int compat_tf_parse(const char *tsv, size_t len, struct compat_tf **rows, size_t *n, char **storage,
+		    struct pn_error **err)
 {
 	char **f = NULL;
 	size_t i, nr = 0;
@@ -115,8 +115,8 @@ int compat_tf_parse(const char *tsv, size_t len, struct compat_tf **rows, size_t
 	return 0;
 }
 
-int compat_cuda_parse(const char *tsv, size_t len, struct compat_cuda_image **rows,
-		      size_t *n, char **storage, struct pn_error **err)
+int compat_cuda_parse(const char *tsv, size_t len, struct compat_cuda_image **rows, size_t *n,
+		      char **storage, struct pn_error **err)
 {
 	char **f = NULL;
 	size_t i, nr = 0;
@@ -148,15 +148,16 @@ static struct {
 	struct compat_cuda_image *cuda;
 	size_t n_cuda;
 	char *s1, *s2, *s3;
-} tables = { PTHREAD_ONCE_INIT };
+} tables = {PTHREAD_ONCE_INIT};
 
 static void tables_load(void)
 {
 	struct pn_error *err = NULL;
 
 	/* the embedded data is ours: a parse failure is a build defect */
-	if (compat_torch_parse(compat_data_torch, (size_t)(compat_data_torch_end - compat_data_torch),
-			       &tables.torch, &tables.n_torch, &tables.s1, &err) < 0 ||
+	if (compat_torch_parse(compat_data_torch,
+			       (size_t)(compat_data_torch_end - compat_data_torch), &tables.torch,
+			       &tables.n_torch, &tables.s1, &err) < 0 ||
 	    compat_tf_parse(compat_data_tf, (size_t)(compat_data_tf_end - compat_data_tf),
 			    &tables.tf, &tables.n_tf, &tables.s2, &err) < 0 ||
 	    compat_cuda_parse(compat_data_cuda, (size_t)(compat_data_cuda_end - compat_data_cuda),

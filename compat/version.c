@@ -16,7 +16,7 @@ static unsigned long version_part(const char **p)
 		(*p)++;
 	}
 	while (**p && **p != '.' && **p != '+')
-		(*p)++;  /* "0rc1" -> 0 */
+		(*p)++; /* "0rc1" -> 0 */
 	if (**p == '.')
 		(*p)++;
 	return v;

@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
 	struct cog_config cfg;
 	struct build_plan plan;
-	struct build_plan_opts opts = { 0 };
+	struct build_plan_opts opts = {0};
 	struct pn_error *err = NULL;
 	struct pn_strv problems = PN_STRV_INIT;
 

@@ -96,7 +96,8 @@ static void t_case_table(void)
 		else
 			invalid++;
 	}
-	ok(valid >= 15 && invalid >= 15, "both valid (%zu) and invalid (%zu) cases", valid, invalid);
+	ok(valid >= 15 && invalid >= 15, "both valid (%zu) and invalid (%zu) cases", valid,
+	   invalid);
 }
 
 static void t_load_relative(void)
@@ -112,8 +113,10 @@ static void t_load_relative(void)
 	pn_mkdir_p(sub, 0755, &err);
 	pn_write_file_atomic(req, "requests==2.31.0\n", 17, 0644, &err);
 	pn_write_file_atomic(yml, y, strlen(y), 0644, &err);
-	ok_call(cog_config_load(yml, &cfg, &err), &err, "-f FILE: requirements found next to the file");
-	is_str(cfg.build.python_requirements_path, req, "path resolved against the config's directory");
+	ok_call(cog_config_load(yml, &cfg, &err), &err,
+		"-f FILE: requirements found next to the file");
+	is_str(cfg.build.python_requirements_path, req,
+	       "path resolved against the config's directory");
 	is_str(cfg.requirements, "requests==2.31.0\n", "requirements text read");
 	cog_config_release(&cfg);
 	ok_fail(cog_config_load("/nonexistent/cog.yaml", &cfg, &err), &err, PN_ERR_NOT_FOUND,
@@ -133,8 +136,10 @@ static void t_json(void)
 	ok_call(cog_config_parse(y, strlen(y), "cog.yaml", ".", &cfg, NULL, &err), &err, "parse");
 	json = cog_config_to_json(&cfg);
 	is_str(json,
-	       "{\"build\":{\"gpu\":true,\"python_version\":\"3.11\",\"python_packages\":[\"torch==2.1.0\"],"
-	       "\"run\":[{\"command\":\"echo\",\"mounts\":[{\"type\":\"secret\",\"id\":\"a\",\"target\":\"/run/secrets/a\"}]}],"
+	       "{\"build\":{\"gpu\":true,\"python_version\":\"3.11\",\"python_packages\":[\"torch=="
+	       "2.1.0\"],"
+	       "\"run\":[{\"command\":\"echo\",\"mounts\":[{\"type\":\"secret\",\"id\":\"a\","
+	       "\"target\":\"/run/secrets/a\"}]}],"
 	       "\"cuda\":\"12.1\",\"cudnn\":\"8\"},\"predict\":\"predict.py:Predictor\"}",
 	       "run.cog.config JSON carries the completed cuda/cudnn");
 	cog_config_release(&cfg);
@@ -147,12 +152,15 @@ static void t_error_message(void)
 	struct cog_config cfg;
 	struct pn_error *err = NULL;
 
-	ok(cog_config_parse(one, strlen(one), "cog.yaml", ".", &cfg, NULL, &err) < 0, "one problem fails");
-	is_str(err ? err->msg : NULL, "cog.yaml:2:19: build.python_version: \"3.9\" is below the minimum 3.10",
+	ok(cog_config_parse(one, strlen(one), "cog.yaml", ".", &cfg, NULL, &err) < 0,
+	   "one problem fails");
+	is_str(err ? err->msg : NULL,
+	       "cog.yaml:2:19: build.python_version: \"3.9\" is below the minimum 3.10",
 	       "one problem: the message is the line");
 	is_int(err ? pn_error_exit_status(err) : 0, 2, "exit status 2");
 	pn_error_clear(&err);
-	ok(cog_config_parse(two, strlen(two), "cog.yaml", ".", &cfg, NULL, &err) < 0, "two problems fail");
+	ok(cog_config_parse(two, strlen(two), "cog.yaml", ".", &cfg, NULL, &err) < 0,
+	   "two problems fail");
 	is_str(err ? err->msg : NULL,
 	       "2 problems in `cog.yaml`:\n"
 	       "cog.yaml:2:19: build.python_version: \"3.9\" is below the minimum 3.10\n"

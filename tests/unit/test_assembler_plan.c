@@ -22,12 +22,13 @@ static int parse(const char *y, struct cog_config *cfg)
 /* "ENV:base-env RUN:apt ..." of the plan's steps */
 static char *step_list(const struct build_plan *p)
 {
-	static const char *const kinds[] = { "ENV", "RUN", "COPY" };
+	static const char *const kinds[] = {"ENV", "RUN", "COPY"};
 	struct pn_buf b = PN_BUF_INIT;
 	size_t i;
 
 	for (i = 0; i < p->n_steps; i++)
-		pn_buf_printf(&b, NULL, "%s%s:%s", i ? " " : "", kinds[p->steps[i].kind], p->steps[i].name);
+		pn_buf_printf(&b, NULL, "%s%s:%s", i ? " " : "", kinds[p->steps[i].kind],
+			      p->steps[i].name);
 	return pn_buf_steal(&b, NULL);
 }
 
@@ -62,10 +63,11 @@ static int have_all(const char *ref, bool *exists, void *ud, struct pn_error **e
 
 static void t_cpu_plan(void)
 {
-	const char *y = "build:\n  python_version: \"3.11\"\n  system_packages: [ffmpeg]\n"
-			"  python_packages: [\"torch==2.1.0\"]\n  run:\n    - echo one\n"
-			"    - command: cat /run/secrets/tok\n      mounts: [{type: secret, id: tok}]\n"
-			"environment: [\"A=1\"]\npredict: \"predict.py:Predictor\"\n";
+	const char *y =
+		"build:\n  python_version: \"3.11\"\n  system_packages: [ffmpeg]\n"
+		"  python_packages: [\"torch==2.1.0\"]\n  run:\n    - echo one\n"
+		"    - command: cat /run/secrets/tok\n      mounts: [{type: secret, id: tok}]\n"
+		"environment: [\"A=1\"]\npredict: \"predict.py:Predictor\"\n";
 	struct cog_config cfg;
 	struct build_plan p;
 	struct build_plan_opts o;
@@ -88,31 +90,38 @@ static void t_cpu_plan(void)
 	       "ENV:runtime-env COPY:source",
 	       "layer order as BUILD-FACTS (no python install for CPU)");
 	s = find_step(&p, PLAN_ID_APT);
-	is_str(s ? s->shell : NULL, "apt-get update -qq && apt-get install -qqy ffmpeg && rm -rf /var/lib/apt/lists/*",
+	is_str(s ? s->shell : NULL,
+	       "apt-get update -qq && apt-get install -qqy ffmpeg && rm -rf /var/lib/apt/lists/*",
 	       "apt command");
 	s = find_step(&p, PLAN_ID_PIP);
 	ok(s && s->n_files == 1 && strcmp(s->files[0].target, "/tmp/requirements.txt") == 0 &&
-		   strcmp(s->files[0].content, "--extra-index-url https://download.pytorch.org/whl/cpu/\ntorch==2.1.0+cpu\n") == 0,
+		   strcmp(s->files[0].content,
+			  "--extra-index-url "
+			  "https://download.pytorch.org/whl/cpu/\ntorch==2.1.0+cpu\n") == 0,
 	   "pip step gets the generated requirements at /tmp/requirements.txt");
 	ok(s && tap_contains(s->key_inputs.v[s->key_inputs.n - 1], "torch==2.1.0+cpu"),
 	   "requirements text is a cache key input");
 	s = find_step(&p, PLAN_ID_COG_WHEEL);
-	ok(s && s->n_files == 1 && strcmp(s->files[0].source, "@cog-wheel") == 0, "cog wheel from @cog-wheel");
+	ok(s && s->n_files == 1 && strcmp(s->files[0].source, "@cog-wheel") == 0,
+	   "cog wheel from @cog-wheel");
 	s = &p.steps[7];
 	ok(s->n_secrets == 1 && strcmp(s->secrets[0].id, "tok") == 0 &&
 		   strcmp(s->secrets[0].target, "/run/secrets/tok") == 0,
 	   "secret mount on its run step only");
 	ok(p.steps[6].n_secrets == 0, "first run step has no secret");
 	for (i = 0; s && i < s->key_inputs.n; i++)
-		ok(!tap_contains(s->key_inputs.v[i], "value"), "key input %zu carries no secret value", i);
+		ok(!tap_contains(s->key_inputs.v[i], "value"),
+		   "key input %zu carries no secret value", i);
 	s = find_step(&p, PLAN_ID_RUNTIME_ENV);
-	ok(s && s->n_env == 1 && strcmp(s->env[0].value, "predict.py:Predictor") == 0, "COG_PREDICT_TYPE_STUB");
+	ok(s && s->n_env == 1 && strcmp(s->env[0].value, "predict.py:Predictor") == 0,
+	   "COG_PREDICT_TYPE_STUB");
 	is_str(p.entrypoint.n == 2 ? p.entrypoint.v[0] : NULL, "/sbin/tini", "ENTRYPOINT tini");
 	is_str(p.cmd.n == 3 ? p.cmd.v[2] : NULL, "cog.server.http", "CMD");
 	is_str(p.workdir, "/src", "WORKDIR");
 	is_str(p.expose, "5000/tcp", "EXPOSE");
 	is_str(label(&p, "run.cog.has_init"), "true", "has_init label");
-	ok(tap_contains(label(&p, "run.cog.config"), "\"python_version\":\"3.11\""), "config label");
+	ok(tap_contains(label(&p, "run.cog.config"), "\"python_version\":\"3.11\""),
+	   "config label");
 	ok(label(&p, "run.cog.cog-base-image-name") == NULL, "no cog-base label");
 	build_plan_release(&p);
 	o.image_exists = have_all;
@@ -128,7 +137,8 @@ static void t_cpu_plan(void)
 
 static void t_gpu_plan(void)
 {
-	const char *y = "build:\n  gpu: true\n  python_version: \"3.11\"\n  python_packages: [\"torch==2.1.0\"]\n"
+	const char *y = "build:\n  gpu: true\n  python_version: \"3.11\"\n  python_packages: "
+			"[\"torch==2.1.0\"]\n"
 			"predict: \"predict.py:Predictor\"\n";
 	struct cog_config cfg;
 	struct build_plan p;
@@ -146,20 +156,23 @@ static void t_gpu_plan(void)
 	memset(&o, 0, sizeof(o));
 	o.separate_weights = true;
 	ok_call(build_plan_make(&cfg, &o, &p, &err), &err, "GPU plan, check off");
-	is_str(p.base_image, "nvidia/cuda:12.1.1-cudnn8-devel-ubuntu22.04", "GPU miss: nvidia/cuda");
+	is_str(p.base_image, "nvidia/cuda:12.1.1-cudnn8-devel-ubuntu22.04",
+	       "GPU miss: nvidia/cuda");
 	steps = step_list(&p);
 	is_str(steps,
-	       "ENV:env COPY:tini ENV:python-env RUN:python RUN:pip RUN:cog ENV:runtime-env COPY:weights COPY:source",
+	       "ENV:env COPY:tini ENV:python-env RUN:python RUN:pip RUN:cog ENV:runtime-env "
+	       "COPY:weights COPY:source",
 	       "GPU without cog-base installs Python before the requirements");
 	s = find_step(&p, PLAN_ID_PYTHON);
-	ok(s && tap_contains(s->shell, "pyenv install-latest \"3.11\""), "python step installs 3.11");
+	ok(s && tap_contains(s->shell, "pyenv install-latest \"3.11\""),
+	   "python step installs 3.11");
 	s = find_step(&p, PLAN_ID_BASE_ENV);
 	ok(s && s->n_env == 4 && strcmp(s->env[2].name, "LD_LIBRARY_PATH") == 0, "base ENV");
 	json = build_plan_to_json(&p);
 	j = json_loads(json, 0, NULL);
 	ok(j != NULL, "plan JSON parses");
-	is_str(json_string_value(json_object_get(json_object_get(j, "base"), "image")), p.base_image,
-	       "JSON base image");
+	is_str(json_string_value(json_object_get(json_object_get(j, "base"), "image")),
+	       p.base_image, "JSON base image");
 	is_int(json_array_size(json_object_get(j, "steps")), p.n_steps, "JSON steps");
 	is_str(json_string_value(json_array_get(
 		       json_object_get(json_array_get(json_object_get(j, "steps"), 3), "argv"), 0)),
@@ -176,7 +189,8 @@ static void t_gpu_plan(void)
 	df = build_plan_dockerfile(&cfg, &p);
 	ok(tap_contains(df, "FROM nvidia/cuda:12.1.1-cudnn8-devel-ubuntu22.04\n") &&
 		   tap_contains(df, "ENTRYPOINT [\"/sbin/tini\", \"--\"]\n") &&
-		   tap_contains(df, "RUN --mount=type=cache,target=/root/.cache/pip pip install -r /tmp/requirements.txt\n") &&
+		   tap_contains(df, "RUN --mount=type=cache,target=/root/.cache/pip pip install -r "
+				    "/tmp/requirements.txt\n") &&
 		   tap_contains(df, "CMD [\"python\", \"-m\", \"cog.server.http\"]\nCOPY . /src\n"),
 	   "Dockerfile view");
 	build_plan_release(&p);
@@ -184,14 +198,16 @@ static void t_gpu_plan(void)
 	ok_call(build_plan_make(&cfg, &o, &p, &err), &err, "--use-cog-base-image, check off");
 	is_str(p.base_image, "r8.im/cog-base:cuda12.1-python3.11-torch2.1.0",
 	       "--use-cog-base-image without a check: the cog-base is trusted");
-	ok(!p.base_checked && find_step(&p, PLAN_ID_PYTHON) == NULL, "no python install on cog-base");
+	ok(!p.base_checked && find_step(&p, PLAN_ID_PYTHON) == NULL,
+	   "no python install on cog-base");
 	build_plan_release(&p);
 	cog_config_release(&cfg);
 }
 
 static void t_env_expand(void)
 {
-	char *env[] = { (char *)"LD_LIBRARY_PATH=/usr/local/nvidia/lib", (char *)"PATH=/usr/bin", NULL };
+	char *env[] = {(char *)"LD_LIBRARY_PATH=/usr/local/nvidia/lib", (char *)"PATH=/usr/bin",
+		       NULL};
 	cleanup_free char *a = plan_env_expand("$LD_LIBRARY_PATH:/x", env);
 	cleanup_free char *b = plan_env_expand("/root/bin:${PATH}", env);
 	cleanup_free char *c = plan_env_expand("$UNSET:a$", env);

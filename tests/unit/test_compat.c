@@ -12,7 +12,7 @@
 /* ------------------------------------------------ independent helpers */
 static int vcmp(const char *a, const char *b)
 {
-	int x[3] = { 0, 0, 0 }, y[3] = { 0, 0, 0 }, i;
+	int x[3] = {0, 0, 0}, y[3] = {0, 0, 0}, i;
 
 	sscanf(a, "%d.%d.%d", &x[0], &x[1], &x[2]);
 	sscanf(b, "%d.%d.%d", &y[0], &y[1], &y[2]);
@@ -37,7 +37,8 @@ static char *majmin(const char *v)
 
 static const char *ref_dir(void)
 {
-	static const char *const dirs[] = { "../shared/reference/cog", "/work/shared/reference/cog", NULL };
+	static const char *const dirs[] = {"../shared/reference/cog", "/work/shared/reference/cog",
+					   NULL};
 	size_t i;
 
 	for (i = 0; dirs[i]; i++)
@@ -69,7 +70,8 @@ static char *ref_cudnn(json_t *cuda, const char *cu)
 	json_t *e;
 	const char *best = NULL;
 
-	json_array_foreach(cuda, i, e) {
+	json_array_foreach(cuda, i, e)
+	{
 		cleanup_free char *mm = majmin(jstr(e, "CUDA"));
 
 		if (strcmp(mm, cu) == 0 && (!best || vcmp(jstr(e, "CuDNN"), best) > 0))
@@ -79,13 +81,14 @@ static char *ref_cudnn(json_t *cuda, const char *cu)
 }
 
 /* expected rewrite of "<pkg>==<ver>\n" by the BUILD-FACTS rules */
-static char *ref_rewrite(json_t *torch, const char *key, const char *pkg, const char *ver,
-			 bool gpu, const char *cu)
+static char *ref_rewrite(json_t *torch, const char *key, const char *pkg, const char *ver, bool gpu,
+			 const char *cu)
 {
 	json_t *e, *best = NULL;
 	size_t i;
 
-	json_array_foreach(torch, i, e) {
+	json_array_foreach(torch, i, e)
+	{
 		cleanup_free char *b = base_of(jstr(e, key));
 		json_t *c = json_object_get(e, "CUDA");
 
@@ -113,7 +116,7 @@ static char *ref_rewrite(json_t *torch, const char *key, const char *pkg, const 
 
 static void check_torch_version(json_t *torch, json_t *cuda, const char *ver, size_t *bad)
 {
-	struct compat_cuda_req req = { NULL, NULL, ver, true, NULL };
+	struct compat_cuda_req req = {NULL, NULL, ver, true, NULL};
 	struct compat_cuda_result res;
 	struct pn_error *err = NULL;
 	const char *want_cuda = NULL;
@@ -122,7 +125,8 @@ static void check_torch_version(json_t *torch, json_t *cuda, const char *ver, si
 	json_t *e;
 	size_t i;
 
-	json_array_foreach(torch, i, e) {
+	json_array_foreach(torch, i, e)
+	{
 		cleanup_free char *b = base_of(jstr(e, "Torch"));
 		const char *c = jstr(e, "CUDA");
 
@@ -148,8 +152,8 @@ static void check_torch_version(json_t *torch, json_t *cuda, const char *ver, si
 	cpu_got = compat_requirements_rewrite(line, false, NULL);
 	cpu_want = ref_rewrite(torch, "Torch", "torch", ver, false, NULL);
 	if (strcmp(gpu_got, gpu_want) || strcmp(cpu_got, cpu_want)) {
-		tap_diag("torch %s rewrite:\ngot gpu:\n%swant:\n%sgot cpu:\n%swant:\n%s", ver, gpu_got,
-			 gpu_want, cpu_got, cpu_want);
+		tap_diag("torch %s rewrite:\ngot gpu:\n%swant:\n%sgot cpu:\n%swant:\n%s", ver,
+			 gpu_got, gpu_want, cpu_got, cpu_want);
 		(*bad)++;
 	}
 	compat_cuda_result_release(&res);
@@ -173,7 +177,8 @@ static void t_reference_torch(void)
 		return;
 	compat_torch_table(&n);
 	is_int(n, json_array_size(torch), "embedded torch table has every reference row");
-	json_array_foreach(torch, i, e) {
+	json_array_foreach(torch, i, e)
+	{
 		cleanup_free char *b = base_of(jstr(e, "Torch"));
 		const char *c = jstr(e, "CUDA");
 
@@ -183,7 +188,7 @@ static void t_reference_torch(void)
 		}
 		if (c && strchr(jstr(e, "Torch"), '+')) {
 			/* torch==X+cuXYZ -> that CUDA */
-			struct compat_cuda_req req = { NULL, NULL, jstr(e, "Torch"), true, NULL };
+			struct compat_cuda_req req = {NULL, NULL, jstr(e, "Torch"), true, NULL};
 			struct compat_cuda_result res;
 			struct pn_error *err = NULL;
 
@@ -197,7 +202,8 @@ static void t_reference_torch(void)
 					bad_suffix++;
 				}
 				pn_error_clear(&err);
-			} else if (compat_cuda_complete(&req, &res, &err) < 0 || strcmp(res.cuda, c) != 0) {
+			} else if (compat_cuda_complete(&req, &res, &err) < 0 ||
+				   strcmp(res.cuda, c) != 0) {
 				tap_diag("torch %s: want CUDA %s", jstr(e, "Torch"), c);
 				bad_suffix++;
 				pn_error_clear(&err);
@@ -210,17 +216,21 @@ static void t_reference_torch(void)
 			cleanup_free char *tv = base_of(jstr(e, "Torchvision"));
 			cleanup_free char *line = xasprintf("torchvision==%s\n", tv);
 			cleanup_free char *got = compat_requirements_rewrite(line, true, c);
-			cleanup_free char *want = ref_rewrite(torch, "Torchvision", "torchvision", tv, true, c);
+			cleanup_free char *want =
+				ref_rewrite(torch, "Torchvision", "torchvision", tv, true, c);
 
 			if (strcmp(got, want)) {
-				tap_diag("torchvision %s at CUDA %s:\ngot:\n%swant:\n%s", tv, c, got, want);
+				tap_diag("torchvision %s at CUDA %s:\ngot:\n%swant:\n%s", tv, c,
+					 got, want);
 				bad_tv++;
 			}
 		}
 	}
 	ok(seen.n >= 25, "%zu torch versions checked", seen.n);
 	is_int(bad, 0, "every torch version: CUDA, cuDNN, GPU and CPU rewrite as the rules give");
-	ok(suffixed > 50 && bad_suffix == 0, "every torch+cuXYZ pin (%zu) completes to its CUDA (or fails when it has no base image)", suffixed);
+	ok(suffixed > 50 && bad_suffix == 0,
+	   "every torch+cuXYZ pin (%zu) completes to its CUDA (or fails when it has no base image)",
+	   suffixed);
 	is_int(bad_tv, 0, "every torchvision pin rewritten with the right index");
 }
 
@@ -240,8 +250,9 @@ static void t_reference_tf(void)
 		return;
 	compat_tf_table(&n);
 	is_int(n, json_array_size(tf), "embedded tensorflow table has every reference row");
-	json_array_foreach(tf, i, e) {
-		struct compat_cuda_req req = { NULL, NULL, NULL, false, jstr(e, "TF") };
+	json_array_foreach(tf, i, e)
+	{
+		struct compat_cuda_req req = {NULL, NULL, NULL, false, jstr(e, "TF")};
 		struct compat_cuda_result res;
 		struct pn_error *err = NULL;
 		cleanup_free char *line = xasprintf("tensorflow==%s\n", jstr(e, "TF"));
@@ -273,12 +284,13 @@ static void t_reference_tf(void)
 
 static void t_completion_rules(void)
 {
-	struct compat_cuda_req req = { NULL, NULL, NULL, true, NULL };
+	struct compat_cuda_req req = {NULL, NULL, NULL, true, NULL};
 	struct compat_cuda_result res;
 	struct pn_error *err = NULL;
 
 	ok_fail(compat_cuda_complete(&req, &res, &err), &err, PN_ERR_INVALID,
-		"torch version must be specified when using CUDA", "unpinned torch with gpu refused");
+		"torch version must be specified when using CUDA",
+		"unpinned torch with gpu refused");
 	req.torch_listed = false;
 	ok_call(compat_cuda_complete(&req, &res, &err), &err, "neither pinned");
 	is_str(res.cuda, "11.8", "default CUDA 11.8");
@@ -323,7 +335,8 @@ static void t_versions_and_reqs(void)
 	is_str(a, "12.1", "majmin");
 	is_str(b, "12.1", "CUDA from +cu121");
 	ok(c == NULL, "no CUDA from +cpu");
-	ok(compat_req_pin("Torch == 2.1.0 ; python_version > \"3\"", &name, &ver) == 1, "pin with spaces and marker");
+	ok(compat_req_pin("Torch == 2.1.0 ; python_version > \"3\"", &name, &ver) == 1,
+	   "pin with spaces and marker");
 	is_str(name, "torch", "name normalised");
 	is_str(ver, "2.1.0", "version");
 	ok(compat_req_pin("torch>=2.0", &name, &ver) == 0, "range is not a pin");
@@ -331,7 +344,8 @@ static void t_versions_and_reqs(void)
 	ok(compat_req_pin("--extra-index-url x", &name, &ver) == 0, "option is not a pin");
 	ok(compat_req_names("torch[extra]>=2", "torch"), "unpinned torch is named");
 	ok(!compat_req_names("torchvision", "torch"), "torchvision is not torch");
-	rw = compat_requirements_rewrite("numpy\ntorch==2.1.0 --index-url https://x/\r\n# c\n", true, "12.1");
+	rw = compat_requirements_rewrite("numpy\ntorch==2.1.0 --index-url https://x/\r\n# c\n",
+					 true, "12.1");
 	is_str(rw, "numpy\ntorch==2.1.0 --index-url https://x/\n# c\n",
 	       "lines with their own index options pass through; other lines untouched");
 }
@@ -343,7 +357,8 @@ static void t_python_warning(void)
 	cleanup_free char *c = compat_python_warning(NULL, "2.12.0", "3.12");
 	cleanup_free char *d = compat_python_warning("9.9.9", NULL, "3.12");
 
-	is_str(a, "torch 2.1.0 has no wheel for Python 3.13 (it has 3.10,3.11)", "torch without a wheel for the Python");
+	is_str(a, "torch 2.1.0 has no wheel for Python 3.13 (it has 3.10,3.11)",
+	       "torch without a wheel for the Python");
 	ok(b == NULL, "torch with a wheel: no warning");
 	is_str(c, "tensorflow 2.12.0 is not tested with Python 3.12 (it is with 3.8,3.9,3.10,3.11)",
 	       "tensorflow not tested with the Python");
@@ -358,7 +373,8 @@ static void t_tsv(void)
 	size_t n = 0;
 	const char *good = "# header\n12.1.1-cudnn8-devel-ubuntu22.04\t12.1.1\t8\t22.04\t1\n\n";
 
-	ok_call(compat_cuda_parse(good, strlen(good), &rows, &n, &storage, &err), &err, "parse cuda TSV");
+	ok_call(compat_cuda_parse(good, strlen(good), &rows, &n, &storage, &err), &err,
+		"parse cuda TSV");
 	is_int(n, 1, "one row (comments and blank lines skipped)");
 	is_str(n ? rows[0].ubuntu : NULL, "22.04", "fields");
 	free(rows);
@@ -392,14 +408,15 @@ static int table_exists(const char *ref, bool *exists, void *ud, struct pn_error
 
 static void t_base_choice(void)
 {
-	static const char *const have[] = { "r8.im/cog-base:cuda12.1-python3.11-torch2.1.0",
-					    "my.registry:5000/cog-base:cuda12.1-python3.11-torch2.1.0",
-					    "r8.im/cog-base:python3.11", NULL };
-	struct registry_table tab = { have, 0, NULL };
-	struct compat_base_req gpu = { true, "3.11", "12.1", "8", "2.1.0", COMPAT_AUTO, COMPAT_AUTO,
-				       NULL, table_exists, &tab };
-	struct compat_base_req cpu = { false, "3.12", NULL, NULL, NULL, COMPAT_AUTO, COMPAT_AUTO,
-				       NULL, table_exists, &tab };
+	static const char *const have[] = {
+		"r8.im/cog-base:cuda12.1-python3.11-torch2.1.0",
+		"my.registry:5000/cog-base:cuda12.1-python3.11-torch2.1.0",
+		"r8.im/cog-base:python3.11", NULL};
+	struct registry_table tab = {have, 0, NULL};
+	struct compat_base_req gpu = {true,	   "3.11",	"12.1", "8",	      "2.1.0",
+				      COMPAT_AUTO, COMPAT_AUTO, NULL,	table_exists, &tab};
+	struct compat_base_req cpu = {false,	   "3.12",	NULL, NULL,	    NULL,
+				      COMPAT_AUTO, COMPAT_AUTO, NULL, table_exists, &tab};
 	struct compat_base_choice c;
 	struct pn_error *err = NULL;
 	cleanup_free char *r1 = compat_cog_base_ref(NULL, "12.1", "3.11", "2.1.0+cu121");
@@ -424,7 +441,8 @@ static void t_base_choice(void)
 	gpu.python = "3.10";
 	tab.calls = 0;
 	ok_call(compat_base_choose(&gpu, &c, &err), &err, "GPU miss");
-	is_str(c.image, "nvidia/cuda:12.1.1-cudnn8-devel-ubuntu22.04", "GPU miss: nvidia/cuda, highest patch and Ubuntu");
+	is_str(c.image, "nvidia/cuda:12.1.1-cudnn8-devel-ubuntu22.04",
+	       "GPU miss: nvidia/cuda, highest patch and Ubuntu");
 	ok(c.cuda_base && tab.calls == 1, "registry asked once");
 	compat_base_choice_release(&c);
 	gpu.cuda = "11.8";
@@ -447,17 +465,18 @@ static void t_base_choice(void)
 	gpu.use_cuda_base = COMPAT_AUTO;
 	gpu.use_cog_base = COMPAT_YES;
 	gpu.python = "3.10";
-	ok_fail(compat_base_choose(&gpu, &c, &err), &err, PN_ERR_NOT_FOUND, "not found in the registry",
-		"--use-cog-base-image with a miss is an error");
+	ok_fail(compat_base_choose(&gpu, &c, &err), &err, PN_ERR_NOT_FOUND,
+		"not found in the registry", "--use-cog-base-image with a miss is an error");
 	gpu.torch = "1.11.0";
-	ok_fail(compat_base_choose(&gpu, &c, &err), &err, PN_ERR_NOT_FOUND, "no cog-base image is made",
-		"--use-cog-base-image with an impossible combination");
+	ok_fail(compat_base_choose(&gpu, &c, &err), &err, PN_ERR_NOT_FOUND,
+		"no cog-base image is made", "--use-cog-base-image with an impossible combination");
 	gpu.torch = "2.1.0";
 	gpu.python = "3.11";
 	gpu.use_cog_base = COMPAT_AUTO;
 	gpu.registry_host = "my.registry:5000";
 	ok_call(compat_base_choose(&gpu, &c, &err), &err, "COG_REGISTRY_HOST");
-	is_str(c.image, "my.registry:5000/cog-base:cuda12.1-python3.11-torch2.1.0", "host replaced");
+	is_str(c.image, "my.registry:5000/cog-base:cuda12.1-python3.11-torch2.1.0",
+	       "host replaced");
 	compat_base_choice_release(&c);
 	gpu.registry_host = "unreachable.example";
 	ok_fail(compat_base_choose(&gpu, &c, &err), &err, PN_ERR_NETWORK, "check cog-base image",
@@ -468,9 +487,10 @@ static void t_base_choice(void)
 	ok(c.cuda_base, "check off: AUTO does not assume a cog-base");
 	compat_base_choice_release(&c);
 	ok(compat_cuda_image_tag("12.4", "9") && strcmp(compat_cuda_image_tag("12.4", "9"),
-							 "12.4.1-cudnn-devel-ubuntu22.04") == 0,
+							"12.4.1-cudnn-devel-ubuntu22.04") == 0,
 	   "12.4 cuDNN 9 tag");
-	ok(compat_cuda_image_tag("11.2", "8.1") != NULL, "tensorflow cuDNN 8.1 matches cudnn8 images");
+	ok(compat_cuda_image_tag("11.2", "8.1") != NULL,
+	   "tensorflow cuDNN 8.1 matches cudnn8 images");
 	ok(compat_cuda_image_tag("10.2", "8") == NULL, "unknown CUDA: no tag");
 }
 
