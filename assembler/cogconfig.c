@@ -260,6 +260,16 @@ static bool map_check(struct ctx *c, const yaml_node_t *n, const char *path)
 	return false;
 }
 
+static bool key_in(const char *k, const char *const *list)
+{
+	size_t i;
+
+	for (i = 0; list[i]; i++)
+		if (strcmp(k, list[i]) == 0)
+			return true;
+	return false;
+}
+
 /* returns the index of key in known, or -1 after reporting it */
 static int map_key(struct ctx *c, const yaml_node_t *key, const char *path,
 		   const char *const *known, unsigned *seen)
@@ -287,6 +297,10 @@ static int map_key(struct ctx *c, const yaml_node_t *key, const char *path,
 	if (hint)
 		problem(c, key, "%s%s%s: unknown key (did you mean `%s`?)", path, *path ? "." : "",
 			k, hint);
+	else if (!*path && key_in(k, build_keys) && strcmp(k, "run") != 0)
+		problem(c, key, "%s: unknown key (did you mean `build.%s`?)", k, k);
+	else if (strcmp(path, "build") == 0 && key_in(k, top_keys))
+		problem(c, key, "build.%s: unknown key (`%s` belongs at the top level)", k, k);
 	else
 		problem(c, key, "%s%s%s: unknown key", path, *path ? "." : "", k);
 	return -1;
