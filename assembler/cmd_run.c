@@ -319,6 +319,15 @@ static int run_main(struct run_args *a, struct run_state *s, int *status, struct
 	runner_result_init(&res);
 	rc = runner_step_run(s->runner, &s->rf, &st, dst, &lo, &res, err);
 	*status = res.exit_status;
+	if (res.committed) {
+		cleanup_free char *f = xasprintf("\"seconds\":%.3f,\"commit_seconds\":%.3f,\"layer\":\"%s\","
+						 "\"size\":%lld", res.seconds_run, res.seconds_commit,
+						 res.layer.desc.digest, (long long)res.layer.desc.size);
+
+		pn_progress_event("run", f, "ran in %.2f s; layer %.19s (%lld bytes) written in %.2f s",
+				  res.seconds_run, res.layer.desc.digest, (long long)res.layer.desc.size,
+				  res.seconds_commit);
+	}
 	if (rc == 0 && dst)
 		rc = commit_image(s, dst, ctag ? ctag : "latest", &st, &res, err);
 	runner_result_release(&res);

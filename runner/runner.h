@@ -137,6 +137,7 @@ struct runner_result {
 	char *tail;                      /* last lines of output (non-interactive), or NULL */
 	double seconds_run, seconds_commit;
 };
+/* runner_step_run() initialises res itself: release a used one before reuse */
 void runner_result_init(struct runner_result *res);
 void runner_result_release(struct runner_result *res);
 

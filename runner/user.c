@@ -89,8 +89,10 @@ int runner_user_resolve(const char *spec, const char *passwd, const char *group,
 	} else if (!numeric) {
 		return pn_error_set(err, PN_ERR_INVALID, "user `%s` not found in the image's /etc/passwd", u);
 	}
-	if (colon && resolve_group(colon, group, &out->gid, err) < 0)
+	if (colon && resolve_group(colon, group, &out->gid, err) < 0) {
+		runner_user_release(out);
 		return -1;
+	}
 	if (!out->home)
 		out->home = xstrdup("/");
 	return 0;

@@ -204,6 +204,7 @@ static void t_step_commit(void)
 	/* the upper dir became the new layer's snapshot: pushing it is free */
 	ok_call(runner_rootfs_push(r, &rf, layout, &res.layer.desc, res.layer.diff_id, &err), &err,
 		"push the committed layer");
+	runner_result_release(&res2);
 	ok_call(sh(r, "test -e /etc/new && test ! -e /etc/keep && test -e /d/f", NULL, &res2, &err),
 		&err, "next step sees the committed change");
 	runner_result_release(&res);
