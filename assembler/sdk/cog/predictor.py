@@ -78,7 +78,13 @@ def load_module(path: str):
         raise ImportError("cannot import %r" % path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[mod_name] = module
-    spec.loader.exec_module(module)
+    # as Cog: the model's argparse must not see the server's arguments
+    saved_argv = sys.argv
+    sys.argv = sys.argv[:1]
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.argv = saved_argv
     return module
 
 

@@ -81,6 +81,11 @@ class Builder:
             return {"type": "object"}
         if k == "any":
             return {}
+        if k == "literal":
+            first = t["values"][0]
+            typ = ("boolean" if isinstance(first, bool) else "integer" if isinstance(first, int)
+                   else "number" if isinstance(first, float) else "string")
+            return {"enum": list(t["values"]), "type": typ}
         if k == "optional":
             return self.type_schema(t["item"])
         if k in ("list", "iterator"):

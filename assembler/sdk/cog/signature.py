@@ -43,17 +43,26 @@ def simple(kind: str) -> Dict[str, Any]:
 def make_input(name: str, typ: Dict[str, Any], info: Any) -> Dict[str, Any]:
     """An input description from its type and its default (a FieldInfo, a
     plain default, or NO_DEFAULT)."""
-    if not isinstance(info, FieldInfo):
-        info = FieldInfo(REQUIRED if info is NO_DEFAULT else info)
-    d = {"name": name, "type": typ,
-         "default": NO_DEFAULT if info.default is REQUIRED else info.default}
+    default = NO_DEFAULT
+    if isinstance(info, FieldInfo):
+        default = info.default
+        # as Cog: an Optional input declared with Input() and no default
+        # defaults to None (a bare `x: Optional[T]` stays required)
+        if default is REQUIRED:
+            default = None if typ["kind"] == "optional" else NO_DEFAULT
+    elif info is not NO_DEFAULT:
+        default = info
+        info = FieldInfo(info)
+    else:
+        info = FieldInfo()
+    d = {"name": name, "type": typ, "default": default}
     for k in CONSTRAINTS:
         d[k] = getattr(info, k)
     check_input(d)
     return d
 
 
-ALLOWED_INPUT_KINDS = ("str", "int", "float", "bool", "path", "file", "secret")
+ALLOWED_INPUT_KINDS = ("str", "int", "float", "bool", "path", "file", "secret", "literal")
 
 
 def check_input(d: Dict[str, Any]) -> None:
@@ -66,15 +75,25 @@ def check_input(d: Dict[str, Any]) -> None:
         raise SignatureError("unsupported input type %s for parameter `%s`" % (
             describe(d["type"]), d["name"]))
     choices = d["choices"]
-    if choices is not None:
-        if not choices:
-            raise SignatureError("choices of `%s` must not be empty" % d["name"])
-        if t["kind"] == "str" and all(isinstance(c, str) for c in choices):
-            return
-        if t["kind"] == "int" and all(type(c) is int for c in choices):
-            return
-        raise SignatureError("the choices of `%s` must be all str or all int, like its type" %
-                             d["name"])
+    if not choices:  # as Cog: empty choices are no choices
+        d["choices"] = None
+        return
+    kind = d["type"]["kind"]
+    if kind == "str" and all(isinstance(c, str) for c in choices):
+        return
+    if kind == "int" and all(type(c) is int for c in choices):
+        return
+    raise SignatureError("The input %s uses the option choices. Choices can only be used with "
+                         "str or int types (and values of that type)." % d["name"])
+
+
+def literal(values: Any) -> Dict[str, Any]:
+    """Literal["a", "b"]: values of one type (str, int, float or bool)."""
+    values = list(values)
+    kinds = {type(v) for v in values}
+    if not values or len(kinds) != 1 or not kinds <= {str, int, float, bool}:
+        raise SignatureError("Literal values must all be str, all int, all float or all bool")
+    return {"kind": "literal", "values": values}
 
 
 def describe(t: Dict[str, Any]) -> str:
@@ -145,6 +164,8 @@ def type_of(ann: Any, seen: Any = None) -> Dict[str, Any]:
             return simple(kind)
     origin = typing.get_origin(ann)
     args = typing.get_args(ann)
+    if origin is typing.Literal:
+        return literal(args)
     if origin is typing.Union or (hasattr(pytypes, "UnionType") and origin is getattr(pytypes, "UnionType")):
         rest = [a for a in args if a is not type(None)]
         if len(rest) == 1 and len(rest) < len(args):

@@ -6,7 +6,7 @@ import ast
 from typing import Any, Dict, List, Optional
 
 from .predictor import FieldInfo
-from .signature import NO_DEFAULT, SignatureError, make_input, simple
+from .signature import NO_DEFAULT, SignatureError, literal, make_input, simple
 
 MAX_SOURCE = 8 << 20
 
@@ -18,7 +18,7 @@ class Undecidable(Exception):
 _TYPING = {"List": "list", "Optional": "optional", "Union": "union", "Iterator": "iterator",
            "Iterable": "iterator", "Generator": "iterator", "AsyncIterator": "iterator",
            "AsyncIterable": "iterator", "AsyncGenerator": "iterator", "Any": "any",
-           "Dict": "dict"}
+           "Dict": "dict", "Literal": "literal"}
 _COG = {"Path": "path", "File": "file", "Secret": "secret", "URLPath": "path",
         "ConcatenateIterator": "concat", "AsyncConcatenateIterator": "concat",
         "BaseModel": "basemodel", "Input": "input", "BasePredictor": "basepredictor"}
@@ -150,6 +150,8 @@ class Reader:
             raise Undecidable("union")
         if kind == "dict":
             return simple("dict")
+        if kind == "literal":
+            return literal(self.value(a) for a in args)
         if kind in ("iterator", "concat") and args:
             return {"kind": "iterator", "concat": kind == "concat",
                     "item": self.type_of(args[0], seen)}

@@ -132,6 +132,11 @@ def _value(inp: Dict[str, Any], t: Dict[str, Any], v: Any, loc: Tuple[Any, ...])
         if not isinstance(v, (list, tuple)):
             raise Invalid("value is not a valid list", "type_error.list", loc)
         return [_value(inp, t["item"], x, loc + (i,)) for i, x in enumerate(v)]
+    if t["kind"] == "literal":
+        if not any(v == x and type(v) is type(x) for x in t["values"]):
+            permitted = ", ".join(repr(x) for x in t["values"])
+            raise Invalid("unexpected value; permitted: %s" % permitted, "value_error.const", loc)
+        return v
     try:
         out = _coerce_scalar(t["kind"], v)
         _constraints(inp, t["kind"], out)

@@ -29,6 +29,7 @@ CASES = {
     "train_function": ("train_function.py:predict", "train_function.py:train"),
     "no_inputs": ("no_inputs.py:Predictor", None),
     "dynamic": ("dynamic.py:Predictor", None),
+    "literal": ("literal.py:Predictor", None),
 }
 
 

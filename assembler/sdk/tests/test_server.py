@@ -308,6 +308,16 @@ class TestTrainingServer(unittest.TestCase):
         finally:
             s.stop()
 
+    def test_weights(self):
+        """setup(weights: Path) gets COG_WEIGHTS (here a data URL), fetched"""
+        data = "data:text/plain;base64," + base64.b64encode(b"w8").decode()
+        s = Server("server_model.py:Weighted", COG_WEIGHTS=data)
+        try:
+            s.wait()
+            self.assertEqual(s.post("/predictions", {})[1]["output"], "w8")
+        finally:
+            s.stop()
+
     def test_sigterm(self):
         """SIGTERM shuts the server down cleanly (exit 0)"""
         s = Server("server_model.py:Predictor")

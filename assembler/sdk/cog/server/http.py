@@ -70,22 +70,35 @@ class App:
 
 
 def _call_setup(fn: Any) -> None:
-    """setup(), or setup(weights=...) when it takes weights (COG_WEIGHTS, as
-    Cog passes: a URL or path, else None)."""
+    """setup(), or setup(weights=...) when it takes weights, as Cog: from
+    COG_WEIGHTS (a URL or path; fetched for a Path or File annotation, the
+    string for str), else ./weights if it exists, else None."""
     import inspect
+    import typing
     try:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):
         params = {}
-    if "weights" in params:
-        from ..types import Path
-        w = os.environ.get("COG_WEIGHTS")
-        if w and not w.startswith(("http://", "https://", "data:")):
-            fn(weights=Path(w))
-        else:
-            fn(weights=w or None)
+    if "weights" not in params:
+        return fn()
+    from ..types import File, Path
+    ann = params["weights"].annotation
+    try:
+        ann = typing.get_type_hints(fn).get("weights", ann)
+    except Exception:
+        pass
+    args = [a for a in typing.get_args(ann) if a is not type(None)]
+    if typing.get_origin(ann) is typing.Union and len(args) == 1:
+        ann = args[0]
+    url = os.environ.get("COG_WEIGHTS")
+    if url:
+        weights: Any = url if ann is str else (File.validate(url) if ann is File
+                                                else Path.validate(url))
+    elif os.path.exists("weights"):
+        weights = open("weights", "rb") if ann is File else Path("weights")
     else:
-        fn()
+        weights = None
+    return fn(weights=weights)
 
 
 def _is_function_ref(obj: Any) -> bool:

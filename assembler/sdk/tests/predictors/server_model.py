@@ -74,3 +74,11 @@ class SlowSetup(BasePredictor):
 
     def predict(self, x: str = "a") -> str:
         return x
+
+
+class Weighted(BasePredictor):
+    def setup(self, weights: Optional[Path] = None):
+        self.weights = weights.read_text() if weights else "none"
+
+    def predict(self) -> str:
+        return self.weights

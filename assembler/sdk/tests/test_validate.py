@@ -1,0 +1,106 @@
+"""Input validation and output encoding, in process (no server)."""
+
+import base64
+import os
+import tempfile
+import unittest
+
+from cog import BaseModel, Input, Path, Secret
+from cog.signature import NO_DEFAULT, SignatureError, literal, make_input, simple
+from cog.validate import encode, validate_inputs
+
+
+def opt(t):
+    return {"kind": "optional", "item": t}
+
+
+def lst(t):
+    return {"kind": "list", "item": t}
+
+
+class TestValidate(unittest.TestCase):
+    def test_coercion(self):
+        """numbers in strings and integral floats are coerced as pydantic 1 does"""
+        inputs = [make_input("i", simple("int"), NO_DEFAULT),
+                  make_input("f", simple("float"), NO_DEFAULT),
+                  make_input("b", simple("bool"), NO_DEFAULT),
+                  make_input("s", simple("str"), NO_DEFAULT)]
+        values, errors = validate_inputs(inputs, {"i": "7", "f": 2, "b": "yes", "s": 1.5})
+        self.assertEqual(errors, [])
+        self.assertEqual(values, {"i": 7, "f": 2.0, "b": True, "s": "1.5"})
+        values, errors = validate_inputs(inputs, {"i": 2.5, "f": "x", "b": "maybe", "s": []})
+        self.assertEqual([e["type"] for e in errors],
+                         ["type_error.integer", "type_error.float", "type_error.bool",
+                          "type_error.str"])
+
+    def test_defaults_and_optional(self):
+        """defaults fill absent inputs; Optional + Input() defaults to None; bare Optional is required"""
+        inputs = [make_input("a", simple("int"), 3),
+                  make_input("b", opt(simple("str")), Input(description="x")),
+                  make_input("c", opt(simple("str")), NO_DEFAULT)]
+        self.assertIsNone(inputs[1]["default"])
+        values, errors = validate_inputs(inputs, {})
+        self.assertEqual([e["loc"] for e in errors], [["body", "input", "c"]])
+        values, errors = validate_inputs(inputs, {"c": None})
+        self.assertEqual((values, errors), ({"a": 3, "b": None, "c": None}, []))
+
+    def test_choices_and_literal(self):
+        """choices and Literal accept only their values"""
+        inputs = [make_input("c", simple("int"), Input(default=1, choices=[1, 2])),
+                  make_input("l", literal(["a", "b"]), "a")]
+        self.assertEqual(validate_inputs(inputs, {"c": "2", "l": "b"}), ({"c": 2, "l": "b"}, []))
+        _, errors = validate_inputs(inputs, {"c": 3, "l": "z"})
+        self.assertEqual([e["type"] for e in errors], ["type_error.enum", "value_error.const"])
+        self.assertIn("permitted: 1, 2", errors[0]["msg"])
+
+    def test_choices_rules(self):
+        """choices only on str/int (as Cog); empty choices are ignored"""
+        with self.assertRaises(SignatureError):
+            make_input("x", opt(simple("str")), Input(choices=["a"]))
+        with self.assertRaises(SignatureError):
+            make_input("x", simple("float"), Input(choices=[1.0]))
+        self.assertIsNone(make_input("x", simple("str"), Input(choices=[]))["choices"])
+
+    def test_list_errors_have_index(self):
+        """a bad list item is reported with its index"""
+        inputs = [make_input("xs", lst(simple("int")), NO_DEFAULT)]
+        _, errors = validate_inputs(inputs, {"xs": [1, "two"]})
+        self.assertEqual(errors[0]["loc"], ["body", "input", "xs", 1])
+
+    def test_secret(self):
+        """a Secret input keeps its value but prints redacted"""
+        values, _ = validate_inputs([make_input("k", simple("secret"), NO_DEFAULT)], {"k": "pw"})
+        self.assertEqual(values["k"].get_secret_value(), "pw")
+        self.assertEqual(str(values["k"]), "**********")
+        self.assertNotIn("pw", repr(values["k"]))
+
+
+class Out(BaseModel):
+    name: str
+    file: Path = None
+    secret: Secret = None
+
+
+class TestEncode(unittest.TestCase):
+    def test_encode(self):
+        """outputs: models, secrets, files as data URLs, nested values"""
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "x.txt")
+            with open(p, "w") as f:
+                f.write("hi")
+            v = encode([Out(name="a", file=Path(p), secret=Secret("s")), {"n": float("nan")}])
+        self.assertEqual(v[0]["name"], "a")
+        self.assertEqual(v[0]["secret"], "**********")
+        self.assertEqual(base64.b64decode(v[0]["file"].split(",", 1)[1]), b"hi")
+        self.assertTrue(v[0]["file"].startswith("data:text/plain;base64,"))
+        self.assertEqual(v[1], {"n": None})
+
+    def test_model_required_fields(self):
+        """BaseModel: missing required fields are an error; defaults fill the rest"""
+        with self.assertRaises(TypeError):
+            Out()
+        self.assertEqual(Out(name="x").dict(), {"name": "x", "file": None, "secret": None})
+
+
+if __name__ == "__main__":
+    unittest.main()
