@@ -228,6 +228,7 @@ static int setup_base(struct build_state *st, struct pn_error **err)
 	pn_progress_event("pull", NULL, "base image %s", ref);
 	oci_descriptor_init(&d);
 	if (registry_pull(st->client, ref, st->cl, ref, &d, &e) < 0) {
+		oci_image_release(&st->img); /* load fills it from scratch */
 		if ((e->code == PN_ERR_NETWORK) &&
 		    oci_image_load(st->cl, ref, platform, &st->img, NULL) == 0) {
 			pn_warn("cannot reach the registry for `%s` (%s); using the cached copy", ref,
@@ -246,6 +247,7 @@ static int setup_base(struct build_state *st, struct pn_error **err)
 		return -1;
 	}
 	oci_descriptor_release(&d);
+	oci_image_release(&st->img);
 	if (oci_image_load(st->cl, ref, platform, &st->img, err) < 0)
 		return pn_error_wrap(err, "load base image `%s`", ref);
 loaded:

@@ -74,6 +74,12 @@ static void key_common(struct build_state *st, struct cache_key *k)
 {
 	cache_key_add(k, "platform", st->o->platform ? st->o->platform : "linux/amd64");
 	cache_key_add(k, "compression", oci_compression_name(st->lopts.compression));
+	{
+		char clamp[32];
+
+		snprintf(clamp, sizeof(clamp), "%lld", (long long)st->lopts.mtime_clamp);
+		cache_key_add(k, "mtime-clamp", clamp);
+	}
 }
 
 /* look the key up; on a hit add the layer and say so: 1 hit, 0 miss */

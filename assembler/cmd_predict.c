@@ -74,6 +74,7 @@ static int image_open(struct served *s, const char *image, struct pn_error **err
 						   "an image");
 			return -1;
 		}
+		oci_image_release(&s->img);
 		return oci_image_load(s->layout, ref, s->ro.platform, &s->img, err);
 	}
 	if (build_cache_open(s->cache_dir, &s->cache, err) < 0 ||
@@ -86,6 +87,7 @@ static int image_open(struct served *s, const char *image, struct pn_error **err
 	}
 	registry_client_free(rc);
 	oci_descriptor_release(&d);
+	oci_image_release(&s->img);
 	return oci_image_load(build_cache_layout(s->cache), image, s->ro.platform, &s->img, err);
 }
 
