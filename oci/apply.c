@@ -534,6 +534,17 @@ static int make_hardlink(struct applier *ap, const char *link, int pfd, const ch
 	return 0;
 }
 
+/* owner, mode (mknod and mkfifo are subject to the umask) and mtime */
+static int special_meta(struct applier *ap, struct archive_entry *e, int pfd, const char *name)
+{
+	struct timespec ts[2] = { entry_mtime(e), entry_mtime(e) };
+
+	apply_owner(ap, e, pfd, name);
+	fchmodat(pfd, name, archive_entry_perm(e) & 07777, 0);
+	utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW);
+	return 0;
+}
+
 static int make_special(struct applier *ap, struct archive_entry *e, int pfd, const char *name,
 			const char *path, struct pn_error **err)
 {
@@ -542,8 +553,7 @@ static int make_special(struct applier *ap, struct archive_entry *e, int pfd, co
 	if (type == AE_IFIFO) {
 		if (mkfifoat(pfd, name, archive_entry_perm(e) & 0777) < 0)
 			return pn_error_set_errno(err, errno, "create fifo `%s`", path);
-		apply_owner(ap, e, pfd, name);
-		return 0;
+		return special_meta(ap, e, pfd, name);
 	}
 	if (type != AE_IFCHR && type != AE_IFBLK)
 		return 0; /* sockets and unknown types are skipped */
@@ -559,8 +569,7 @@ static int make_special(struct applier *ap, struct archive_entry *e, int pfd, co
 		}
 		return pn_error_set_errno(err, errno, "create device `%s`", path);
 	}
-	apply_owner(ap, e, pfd, name);
-	return 0;
+	return special_meta(ap, e, pfd, name);
 }
 
 static int check_limits(struct applier *ap, struct archive_entry *e, const char *raw,

@@ -145,7 +145,6 @@ int oci_config_parse(const char *data, size_t len, struct oci_config *out,
 	json_t *j;
 
 	memset(out, 0, sizeof(*out));
-	out->labels = json_object();
 	if (len > OCI_CONFIG_MAX)
 		return pn_error_set(err, PN_ERR_TOO_LARGE, "image config of %zu bytes (limit %zu)", len,
 				    OCI_CONFIG_MAX);
@@ -153,6 +152,7 @@ int oci_config_parse(const char *data, size_t len, struct oci_config *out,
 	if (!j)
 		return -1;
 	out->raw = j;
+	out->labels = json_object();
 	if (oci_json_opt_string(j, "architecture", "config", &out->architecture, err) < 0 ||
 	    oci_json_opt_string(j, "os", "config", &out->os, err) < 0 ||
 	    oci_json_opt_string(j, "created", "config", &out->created, err) < 0 ||
