@@ -27,53 +27,95 @@ _BUILTIN = {"str": "str", "int": "int", "float": "float", "bool": "bool", "list"
 
 
 class Module:
-    """What the reader knows about one source file's top level."""
+    """What the reader knows about one source file's top level: each name's
+    last binding, in statement order, as running the module would leave it.
+    Names bound inside if/for/try/with blocks (or by augmented assignment,
+    del, tuple unpacking, star imports) are "dynamic": reading them is
+    undecidable, so the caller falls back to importing."""
 
     def __init__(self, tree: ast.Module) -> None:
-        self.names: Dict[str, str] = {}      # local name -> "cog.X" / "typing.X" / ...
-        self.modules: Dict[str, str] = {}    # local alias -> module ("cog", "typing")
-        self.classes: Dict[str, ast.ClassDef] = {}
-        self.functions: Dict[str, ast.AST] = {}
-        self.consts: Dict[str, ast.AST] = {}
-        self.shadowed = set()
+        self.bindings: Dict[str, Any] = {}
+        self.star = False
         for node in tree.body:
             self._top(node)
 
+    @property
+    def classes(self) -> Dict[str, ast.ClassDef]:
+        return {k: v[1] for k, v in self.bindings.items() if v[0] == "class"}
+
+    @property
+    def functions(self) -> Dict[str, ast.AST]:
+        return {k: v[1] for k, v in self.bindings.items() if v[0] == "func"}
+
+    @property
+    def consts(self) -> Dict[str, ast.AST]:
+        return {k: v[1] for k, v in self.bindings.items() if v[0] == "const"}
+
     def _top(self, node: ast.AST) -> None:
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        b = self.bindings
+        if isinstance(node, ast.ImportFrom):
             for a in node.names:
-                self.names[a.asname or a.name] = node.module + "." + a.name
+                if a.name == "*":
+                    self.star = True
+                elif node.level == 0 and node.module:
+                    b[a.asname or a.name] = ("from", node.module + "." + a.name)
+                else:
+                    b[a.asname or a.name] = ("dynamic", None)
         elif isinstance(node, ast.Import):
             for a in node.names:
-                self.modules[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+                if a.asname:
+                    b[a.asname] = ("module", a.name)
+                else:
+                    top = a.name.split(".")[0]
+                    b[top] = ("module", top)
         elif isinstance(node, ast.ClassDef):
-            self.classes[node.name] = node
+            b[node.name] = ("class", node)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            self.functions[node.name] = node
+            b[node.name] = ("func", node)
         elif isinstance(node, ast.Assign):
             for t in node.targets:
                 if isinstance(t, ast.Name):
-                    self.consts[t.id] = node.value
-                    self.shadowed.add(t.id)
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
-            self.consts[node.target.id] = node.value
-            self.shadowed.add(node.target.id)
+                    b[t.id] = ("const", node.value)
+                else:
+                    self._mark_dynamic(t)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            if node.value is not None:
+                b[node.target.id] = ("const", node.value)
+        elif isinstance(node, (ast.Expr, ast.Pass)):
+            pass
+        else:  # if/for/while/try/with/match/del/augassign/...: anything bound is dynamic
+            self._mark_dynamic(node)
+
+    def _mark_dynamic(self, node: ast.AST) -> None:
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del)):
+                self.bindings[n.id] = ("dynamic", None)
+            elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                self.bindings[n.name] = ("dynamic", None)
+            elif isinstance(n, (ast.Import, ast.ImportFrom)):
+                for a in n.names:
+                    self.bindings[(a.asname or a.name).split(".")[0]] = ("dynamic", None)
+                    if a.name == "*":
+                        self.star = True
+            elif isinstance(n, ast.Global):
+                for name in n.names:
+                    self.bindings[name] = ("dynamic", None)
 
     def qualname(self, node: ast.AST) -> Optional[str]:
         """"cog.Path", "typing.List", "builtins.str" or a local class "local.X"."""
         if isinstance(node, ast.Name):
-            n = node.id
-            if n in self.names:
-                return self.names[n]
-            if n in self.classes:
-                return "local." + n
-            if n in _BUILTIN and n not in self.shadowed:
-                return "builtins." + n
+            kind, val = self.bindings.get(node.id, (None, None))
+            if kind == "from":
+                return val
+            if kind == "class":
+                return "local." + node.id
+            if kind is None and node.id in _BUILTIN and not self.star:
+                return "builtins." + node.id
             return None
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            mod = self.modules.get(node.value.id)
-            if mod:
-                return mod + "." + node.attr
+            kind, val = self.bindings.get(node.value.id, (None, None))
+            if kind == "module":
+                return val + "." + node.attr
         if isinstance(node, ast.Attribute):
             inner = self.qualname(node.value)
             if inner:
@@ -253,6 +295,13 @@ class Reader:
             raise Undecidable("%s not defined at top level" % name)
         for _ in range(10):
             for st in cls.body:
+                if not isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                                       ast.AnnAssign, ast.Expr, ast.Pass)):
+                    names = {n.id for n in ast.walk(st) if isinstance(n, ast.Name)
+                             and isinstance(n.ctx, ast.Store)}
+                    if method in names:
+                        raise Undecidable("%s assigned in the class body" % method)
+            for st in reversed(cls.body):
                 if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)) and st.name == method:
                     if st.decorator_list:
                         raise Undecidable("decorated %s" % method)
@@ -265,6 +314,8 @@ class Reader:
         raise Undecidable("%s.%s not found in the file" % (name, method))
 
     def read(self, name: str, method: str) -> Dict[str, Any]:
+        if self.mod.star:
+            raise Undecidable("star import")
         fn, is_method = self.find_callable(name, method)
         a = fn.args
         if a.vararg or a.kwarg:

@@ -133,6 +133,38 @@ class TestStaticReading(unittest.TestCase):
                 self.assertEqual(config.read_interface(ref, "predict"),
                                  config.read_interface(ref, "predict", allow_static=False))
 
+    def test_undecidable_sources(self):
+        """static reading refuses what only running the module settles"""
+        from cog import static
+        cases = {
+            "star import": "from cog import *\nclass P(BasePredictor):\n"
+                           "    def predict(self, x: str) -> str: ...\n",
+            "conditional constant": "from cog import BasePredictor, Input\nC = ['a']\n"
+                                    "if True:\n    C = ['b']\nclass P(BasePredictor):\n"
+                                    "    def predict(self, x: str = Input(choices=C)) -> str: ...\n",
+            "rebound import": "from cog import BasePredictor, Path\ntry:\n    Path = str\n"
+                              "except Exception:\n    pass\nclass P(BasePredictor):\n"
+                              "    def predict(self, x: Path) -> str: ...\n",
+            "predict assigned": "from cog import BasePredictor\nclass P(BasePredictor):\n"
+                                "    def predict(self, x: str) -> str: ...\n"
+                                "    predict = staticmethod(print)\n",
+            "base from elsewhere": "from mybase import Base\nclass P(Base):\n    pass\n",
+        }
+        for what, src in cases.items():
+            with self.subTest(case=what):
+                with self.assertRaises(static.Undecidable):
+                    static.Reader("from cog import BasePredictor\n" + src).read("P", "predict")
+
+    def test_last_definition_wins(self):
+        """static reading: the last def of predict and the last binding of a name win"""
+        from cog import static
+        src = ("from cog import BasePredictor, Input\nN = 1\nN = 5\n"
+               "class P(BasePredictor):\n    def predict(self, a: int) -> int: ...\n"
+               "    def predict(self, b: str = Input(default='x', max_length=N)) -> str: ...\n")
+        got = static.Reader(src).read("P", "predict")
+        self.assertEqual([i["name"] for i in got["inputs"]], ["b"])
+        self.assertEqual(got["inputs"][0]["max_length"], 5)
+
     def test_no_predictor(self):
         """no predictor configured: {} as Cog prints"""
         import tempfile
