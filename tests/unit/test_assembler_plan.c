@@ -204,6 +204,55 @@ static void t_gpu_plan(void)
 	cog_config_release(&cfg);
 }
 
+static void t_misc_steps(void)
+{
+	const char *y =
+		"build:\n  gpu: true\n  python_version: \"3.11\"\n"
+		"  python_packages: [\"tensorflow==2.12.0\"]\n  pre_install: [\"echo pre\"]\n"
+		"environment: [\"A=1\", \"B=two words\"]\n"
+		"predict: \"predict.py:Predictor\"\ntrain: \"train.py:train\"\n";
+	struct cog_config cfg;
+	struct build_plan p;
+	struct build_plan_opts o;
+	struct pn_error *err = NULL;
+	cleanup_free char *steps = NULL, *df = NULL;
+	const struct plan_step *s;
+
+	if (parse(y, &cfg) < 0)
+		return;
+	memset(&o, 0, sizeof(o));
+	o.cog_wheel = "coglet";
+	o.cog_wheel_name = "coglet-0.1.0-py3-none-any.whl";
+	o.use_cog_base = PLAN_NO;
+	ok_call(build_plan_make(&cfg, &o, &p, &err), &err, "tensorflow GPU plan");
+	is_str(p.base_image, "nvidia/cuda:11.8.0-cudnn8-devel-ubuntu22.04",
+	       "tensorflow 2.12 (CUDA 11.8, cuDNN 8.6) -> cudnn8 image");
+	steps = step_list(&p);
+	is_str(steps,
+	       "ENV:env COPY:tini ENV:environment ENV:python-env RUN:python RUN:pre_install 1 "
+	       "RUN:pip "
+	       "RUN:cog ENV:runtime-env COPY:source",
+	       "pre_install before the requirements");
+	s = find_step(&p, PLAN_ID_USER_ENV);
+	ok(s && s->n_env == 2 && strcmp(s->env[1].name, "B") == 0 &&
+		   strcmp(s->env[1].value, "two words") == 0,
+	   "user environment split at the first =");
+	s = find_step(&p, PLAN_ID_COG_WHEEL);
+	ok(s && strcmp(s->shell, "pip install --no-cache-dir /tmp/coglet-0.1.0-py3-none-any.whl") ==
+			   0,
+	   "wheel name from the options");
+	ok(s && pn_strv_contains(&s->key_inputs, "COG_WHEEL coglet"), "COG_WHEEL is a key input");
+	s = find_step(&p, PLAN_ID_RUNTIME_ENV);
+	ok(s && s->n_env == 2 && strcmp(s->env[1].name, "COG_TRAIN_TYPE_STUB") == 0,
+	   "train stub next to the predict stub");
+	df = build_plan_dockerfile(&cfg, &p);
+	ok(tap_contains(df, "ENV B=\"two words\"\n"), "Dockerfile quotes values with spaces");
+	ok(tap_contains(df, "COPY .cog/tmp/build/coglet-0.1.0-py3-none-any.whl /tmp/"),
+	   "Dockerfile copies the wheel");
+	build_plan_release(&p);
+	cog_config_release(&cfg);
+}
+
 static void t_env_expand(void)
 {
 	char *env[] = {(char *)"LD_LIBRARY_PATH=/usr/local/nvidia/lib", (char *)"PATH=/usr/bin",
@@ -221,6 +270,7 @@ int main(void)
 {
 	TEST(t_cpu_plan);
 	TEST(t_gpu_plan);
+	TEST(t_misc_steps);
 	TEST(t_env_expand);
 	return tap_done();
 }
