@@ -216,6 +216,22 @@ def cuda_tags(text):
     return [t.strip() for t in text.splitlines() if t.strip() and not t.startswith("#")]
 
 
+MAX_TAG_PAGES = 200
+
+
+def cuda_tags_from(src):
+    """tags of one source; a Docker Hub JSON page's `next` links are followed"""
+    tags, seen = [], set()
+    while src and src not in seen and len(seen) < MAX_TAG_PAGES:
+        seen.add(src)
+        text = read(src)
+        tags += cuda_tags(text)
+        src = None
+        if text.strip().startswith("{"):
+            src = json.loads(text).get("next")
+    return tags
+
+
 def cuda_rows(tags):
     rows = []
     for tag in tags:
@@ -243,7 +259,7 @@ def main(argv):
     elif cmd == "cuda" and len(argv) >= 3:
         tags = []
         for src in argv[2:]:
-            tags += cuda_tags(read(src))
+            tags += cuda_tags_from(src)
         sys.stdout.write(cuda_rows_tsv(cuda_rows(tags)))
     else:
         sys.stderr.write(__doc__)

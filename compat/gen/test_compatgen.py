@@ -52,6 +52,20 @@ class Samples(unittest.TestCase):
         self.assertNotIn("runtime", out)
         self.assertNotIn("10.2", out)
 
+    def test_cuda_pages_followed(self):
+        pages = {
+            "https://hub/tags?page=1": '{"next": "https://hub/tags?page=2", "results": [{"name": "12.1.1-cudnn8-devel-ubuntu22.04"}]}',
+            "https://hub/tags?page=2": '{"next": "https://hub/tags?page=1", "results": [{"name": "11.8.0-cudnn8-devel-ubuntu22.04"}]}',
+        }
+        saved = compatgen.read
+        compatgen.read = lambda src: pages[src]
+        try:
+            tags = compatgen.cuda_tags_from("https://hub/tags?page=1")
+        finally:
+            compatgen.read = saved
+        self.assertEqual(tags, ["12.1.1-cudnn8-devel-ubuntu22.04", "11.8.0-cudnn8-devel-ubuntu22.04"],
+                         "next followed, a loop stops")
+
     def test_helpers(self):
         self.assertEqual(compatgen.python_range("2.7, 3.3-3.5"), ["3.3", "3.4", "3.5"])
         self.assertEqual(compatgen.python_range("3.9-3.11"), ["3.9", "3.10", "3.11"])
