@@ -253,6 +253,43 @@ static void t_misc_steps(void)
 	cog_config_release(&cfg);
 }
 
+static int answer_host(const char *ref, bool *exists, void *ud, struct pn_error **err)
+{
+	(void)err;
+	*(const char **)ud = NULL;
+	*exists = strncmp(ref, "mirror.local:5000/cog-base:", 27) == 0;
+	return 0;
+}
+
+static void t_registry_host_env(void)
+{
+	const char *y = "build:\n  python_version: \"3.12\"\n";
+	struct cog_config cfg;
+	struct build_plan p;
+	struct build_plan_opts o;
+	struct pn_error *err = NULL;
+	const char *dummy = NULL;
+
+	if (parse(y, &cfg) < 0)
+		return;
+	setenv("COG_REGISTRY_HOST", "mirror.local:5000", 1);
+	setenv("COG_WHEEL", "/tmp/my.whl", 1);
+	build_plan_opts_init(&o);
+	unsetenv("COG_REGISTRY_HOST");
+	unsetenv("COG_WHEEL");
+	is_str(o.registry_host, "mirror.local:5000", "opts take COG_REGISTRY_HOST");
+	is_str(o.cog_wheel, "/tmp/my.whl", "opts take COG_WHEEL");
+	o.image_exists = answer_host;
+	o.ud = &dummy;
+	ok_call(build_plan_make(&cfg, &o, &p, &err), &err, "plan with the registry host");
+	is_str(p.base_image, "mirror.local:5000/cog-base:python3.12",
+	       "cog-base from COG_REGISTRY_HOST");
+	is_str(label(&p, "run.cog.cog-base-image-name"), "mirror.local:5000/cog-base:python3.12",
+	       "label names it");
+	build_plan_release(&p);
+	cog_config_release(&cfg);
+}
+
 static void t_env_expand(void)
 {
 	char *env[] = {(char *)"LD_LIBRARY_PATH=/usr/local/nvidia/lib", (char *)"PATH=/usr/bin",
@@ -271,6 +308,7 @@ int main(void)
 	TEST(t_cpu_plan);
 	TEST(t_gpu_plan);
 	TEST(t_misc_steps);
+	TEST(t_registry_host_env);
 	TEST(t_env_expand);
 	return tap_done();
 }
