@@ -3,6 +3,7 @@
 # `pinion dockerfile`, `pinion build --dry-run`, and the compat/gen generator.
 . "$(dirname "$0")/lib.sh"
 
+test_grep_stdin() { cat >"$T/stdin" && test_grep "$1" "$T/stdin"; }
 json_get() { "$PYTHON" -c 'import json,sys; d=json.load(sys.stdin)
 for k in sys.argv[1].split("."): d=d[int(k)] if isinstance(d,list) else d[k]
 print(d)' "$1"; }
@@ -44,7 +45,10 @@ test_expect_success 'compat: unknown version exits 1, bad usage exits 2' '
 	test_expect_failure_status 1 pinion compat torch 0.0.1 2>"$T/err" &&
 	test_grep "torch 0.0.1 is not in the compatibility matrix" "$T/err" &&
 	test_expect_failure_status 2 pinion compat pytorch 2>/dev/null &&
-	test_expect_failure_status 2 pinion compat 2>/dev/null
+	test_expect_failure_status 2 pinion compat 2>/dev/null &&
+	pinion compat --help | test_grep_stdin "usage: pinion compat" &&
+	pinion dockerfile --help | test_grep_stdin "usage: pinion dockerfile" &&
+	test_expect_failure_status 2 pinion dockerfile --use-cog-base-image=maybe 2>/dev/null
 '
 
 test_expect_success 'dockerfile -f: paths relative to the config file, Cog layer order' '
