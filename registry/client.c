@@ -260,6 +260,13 @@ char *registry_client_blob_source(struct registry_client *c, const char *host,
 }
 
 /* ------------------------------------------------------------------ ping */
+static size_t discard_cb(char *buf, size_t size, size_t n, void *data)
+{
+	(void)buf;
+	(void)data;
+	return size * n;
+}
+
 static int ping_once(struct registry_client *c, struct registry_host *h, const char *scheme,
 		     CURLcode *rc_out, long *status, char **www_auth, char *errbuf)
 {
@@ -273,7 +280,7 @@ static int ping_once(struct registry_client *c, struct registry_host *h, const c
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, registry_header_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, &resp);
-	curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_cb);
 	*rc_out = curl_easy_perform(e);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
 	*www_auth = resp.www_auth ? xstrdup(resp.www_auth) : NULL;

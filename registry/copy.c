@@ -45,9 +45,11 @@ int registry_layout_copy(struct registry_client *c, struct oci_layout *src, cons
 	struct oci_image img;
 	int rc = -1;
 
-	oci_image_init(&img);
-	if (oci_image_load(src, ref, c->opts.platform, &img, err) < 0)
+	/* oci_image_load initialises img itself, and leaves it released-safe on failure */
+	if (oci_image_load(src, ref, c->opts.platform, &img, err) < 0) {
+		oci_image_release(&img);
 		return -1;
+	}
 	if (copy_blob(src, dst, img.manifest.config.digest, err) < 0)
 		goto out;
 	for (size_t i = 0; i < img.manifest.n_layers; i++)

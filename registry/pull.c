@@ -570,14 +570,21 @@ static int inspect_registry(struct registry_client *c, struct registry_target *t
 {
 	cleanup_free char *data = NULL, *cdata = NULL;
 	size_t len = 0, clen = 0;
+	struct oci_image img;
 
+	/* the parsers fill (not merge into) their structs */
+	oci_descriptor_init(&img.desc);
+	oci_manifest_init(&img.manifest);
+	memset(&img.config, 0, sizeof(img.config));
+	if (inspect_raw(c, t, &img.desc, &data, &len, &cdata, &clen, err) < 0 ||
+	    oci_manifest_parse(data, len, &img.manifest, err) < 0 ||
+	    oci_config_parse(cdata, clen, &img.config, err) < 0) {
+		oci_image_release(&img);
+		return -1;
+	}
 	oci_image_release(out);
-	oci_image_init(out);
-	if (inspect_raw(c, t, &out->desc, &data, &len, &cdata, &clen, err) < 0)
-		return -1;
-	if (oci_manifest_parse(data, len, &out->manifest, err) < 0)
-		return -1;
-	return oci_config_parse(cdata, clen, &out->config, err);
+	*out = img;
+	return 0;
 }
 
 int registry_inspect_json(const char *ref, const char *platform, json_t **out,

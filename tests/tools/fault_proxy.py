@@ -159,7 +159,8 @@ def make_handler(args, state):
             for k, v in extra:
                 self.send_header(k, v)
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":
+                self.wfile.write(body)
 
         def proxy(self):
             line = "%s %s" % (self.command, self.path)
