@@ -108,6 +108,30 @@ size_t registry_body_cb(char *buf, size_t size, size_t n, void *data)
 	return size * n;
 }
 
+/* -vvv: curl's trace of headers, with credentials blanked out */
+static int debug_cb(CURL *e, curl_infotype type, char *data, size_t size, void *u)
+{
+	(void)e;
+	(void)u;
+	if (type != CURLINFO_TEXT && type != CURLINFO_HEADER_IN && type != CURLINFO_HEADER_OUT)
+		return 0;
+	for (const char *p = data, *end = data + size; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		while (n > 0 && p[n - 1] == '\r')
+			n--;
+		char kind = type == CURLINFO_HEADER_OUT ? '>' : type == CURLINFO_HEADER_IN ? '<' : '*';
+		cleanup_free char *line = xstrndup(p, n);
+		char *a = strcasestr(line, "authorization");
+		if (a) /* also HTTP/2's "h2h3 [authorization: ...]" trace */
+			fprintf(stderr, "curl %c %.*sauthorization: <redacted>\n", kind, (int)(a - line), line);
+		else if (n > 0)
+			fprintf(stderr, "curl %c %s\n", kind, line);
+		p = nl ? nl + 1 : end;
+	}
+	return 0;
+}
+
 void registry_easy_setup(struct registry_client *c, struct registry_host *h, CURL *e)
 {
 	curl_easy_setopt(e, CURLOPT_SHARE, c->share);
@@ -135,8 +159,10 @@ void registry_easy_setup(struct registry_client *c, struct registry_host *h, CUR
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	if (pn_log_verbose() >= 3)
+	if (pn_log_verbose() >= 3) {
+		curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, debug_cb);
 		curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+	}
 }
 
 bool registry_curl_transient(CURLcode rc)

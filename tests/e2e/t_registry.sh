@@ -218,6 +218,14 @@ test_expect_success 'tls+basic: push with credentials; skopeo agrees; login, pul
 	one_error_line err
 '
 
+test_expect_success 'tls+basic: credentials appear nowhere in a -vvv trace or the layout' '
+	pinion -v -v -v --progress json pull --ca-bundle "$REGISTRY_CA" --creds "$REGISTRY_USER:$REGISTRY_PASS" \
+		"$TLS/demo:v1" "oci:$T/trace" 2>trace >/dev/null &&
+	test_grep "authorization: <redacted>" trace &&
+	b64=$(printf %s "$REGISTRY_USER:$REGISTRY_PASS" | base64 -w0) &&
+	! grep -r -q -e "$REGISTRY_PASS" -e "$b64" trace "$T/trace"
+'
+
 test_expect_success 'tls+basic: wrong password at login is refused and not stored' '
 	test_expect_failure_status 1 pq login --ca-bundle "$REGISTRY_CA" --authfile "$T/auth2.json" \
 		-u "$REGISTRY_USER" -p nope "$TLS" 2>err &&
