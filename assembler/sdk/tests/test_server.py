@@ -199,9 +199,28 @@ class TestServer(unittest.TestCase):
                 time.sleep(0.05)
             self.assertEqual([g["status"] for g in got], ["starting", "succeeded"])
             self.assertEqual(got[-1]["output"]["text"], "w")
+            del got[:]
+            code, body = self.s.post("/predictions", {"input": {"text": "w2"}, "webhook": url},
+                                     headers={"Prefer": "respond-async"})
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and (not got or got[-1]["status"] != "succeeded"):
+                time.sleep(0.05)
+            self.assertIn("processing", [g["status"] for g in got], "a logs event while running")
+            self.assertEqual(got[-1]["status"], "succeeded")
         finally:
             hook.shutdown()
             hook.server_close()
+
+    def test_concurrent_requests(self):
+        """concurrent predictions: one runs, the others get 409; the server stays healthy"""
+        import concurrent.futures
+        body = {"input": {"text": "c", "mode": "sleep", "seconds": 0.5}}
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            codes = sorted(f.result()[0] for f in
+                           [ex.submit(self.s.post, "/predictions", body) for _ in range(8)])
+        self.assertEqual(codes.count(200), 1, codes)
+        self.assertEqual(codes.count(409), 7, codes)
+        self.assertEqual(self.s.get("/health-check")[1]["status"], "READY")
 
     def test_keep_alive(self):
         """a body on an endpoint that ignores it does not desync a keep-alive connection"""

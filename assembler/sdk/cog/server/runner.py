@@ -25,6 +25,7 @@ from ..scope import Scope, set_scope
 from ..types import File, Path, Secret
 
 LOG_LIMIT = 4 << 20
+LOGS_WEBHOOK_INTERVAL = 0.5
 
 
 class CancelationException(Exception):
@@ -62,6 +63,8 @@ class Job:
         self.metrics: Dict[str, Any] = {}
         self.done = threading.Event()
         self.cancel_requested = False
+        self.on_log: Optional[Callable[["Job"], None]] = None
+        self.last_logs_hook = 0.0
         self.secrets = [v.get_secret_value() for v in _walk_secrets(values)]
 
     def redact(self, text: str) -> str:
@@ -76,6 +79,8 @@ class Job:
             return
         self.logs.append(text)
         self.logs_len += len(text)
+        if self.on_log is not None:
+            self.on_log(self)
 
     def response(self) -> Dict[str, Any]:
         r = {"input": self.input_echo, "output": self.output, "id": self.id,
@@ -258,6 +263,7 @@ class Runner:
         tmpdirs: List[str] = []
         start = time.monotonic()
         self.log_sink = job.log
+        job.on_log = self._logs_webhook
         try:
             values = _materialise(job.values, job.inputs, tmpdirs)
             self.in_user_code = True
@@ -309,6 +315,14 @@ class Runner:
         if not base:
             return None
         return lambda f: upload_file(base, f, job.id)
+
+    def _logs_webhook(self, job: Job) -> None:
+        """`logs` events, at most one per LOGS_WEBHOOK_INTERVAL (the
+        completed event carries all the logs anyway)."""
+        t = time.monotonic()
+        if t - job.last_logs_hook >= LOGS_WEBHOOK_INTERVAL:
+            job.last_logs_hook = t
+            self._webhook(job, "logs")
 
     def _webhook(self, job: Job, event: str) -> None:
         if not job.webhook or event not in job.events:
