@@ -157,7 +157,8 @@ class Runner:
         self.order: List[str] = []
         self.queue: "queue.Queue[Job]" = queue.Queue()
         self.lock = threading.Lock()
-        self.current: Optional[Job] = None
+        self.current: Optional[Job] = None   # the job on the worker (signal target)
+        self.active: Optional[Job] = None    # accepted and not finished: others get 409
         self.in_user_code = False
         self.log_sink: Optional[Callable[[str], None]] = None
         self.worker_ident = threading.get_ident()
@@ -198,15 +199,16 @@ class Runner:
     # ------------------------------------------------------- submitting
     def busy(self) -> bool:
         with self.lock:
-            return self.current is not None or not self.queue.empty()
+            return self.active is not None
 
     def submit(self, job: Job) -> Optional[Job]:
         """Queue a job; returns None when another job is running (409)."""
         with self.lock:
             if job.id in self.jobs and not self.jobs[job.id].done.is_set():
                 return self.jobs[job.id]
-            if self.current is not None or not self.queue.empty():
+            if self.active is not None:
                 return None
+            self.active = job
             self.jobs[job.id] = job
             self.order.append(job.id)
             while len(self.order) > 100:
@@ -303,6 +305,9 @@ class Runner:
         job.status = status
         job.error = err
         job.completed_at = now()
+        with self.lock:  # free before anyone hears it is done: no spurious 409
+            if self.active is job:
+                self.active = None
         job.done.set()
         self._webhook(job, "completed")
 
