@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #define SNAP_PATH_MAX 4096
+#define RUN_DIR_STALE_SECONDS (24 * 3600)
 
 char *runner_snapshot_path(struct runner *r, const char *diff_id)
 {
@@ -313,6 +314,20 @@ int runner_snapshots_prune(struct runner *r, int64_t older_than, const struct pn
 		while ((de = readdir(d)))
 			if (strncmp(de->d_name, ".tmp-", 5) == 0)
 				pn_strv_push_owned(&rm, xasprintf("%s/%s", r->snap_dir, de->d_name));
+	/* run dirs of killed sandboxes (a live one is touched by its step) */
+	if (d)
+		closedir(d);
+	if ((d = opendir(r->run_dir)))
+		while ((de = readdir(d))) {
+			cleanup_free char *p = NULL;
+			struct stat st;
+
+			if (strncmp(de->d_name, "run-", 4) != 0)
+				continue;
+			p = xasprintf("%s/%s", r->run_dir, de->d_name);
+			if (lstat(p, &st) == 0 && st.st_mtime < time(NULL) - RUN_DIR_STALE_SECONDS)
+				pn_strv_push(&rm, p);
+		}
 	if (rm.n && rm_paths(r, &rm, err) < 0)
 		return pn_error_wrap(err, "prune snapshots");
 	if (removed_out)
