@@ -83,6 +83,12 @@ class TestServer(unittest.TestCase):
                 self.assertIn(msg, body["detail"][0]["msg"])
                 self.assertTrue(body["detail"][0]["type"])
 
+    def test_put_id_mismatch(self):
+        """PUT /predictions/{id} with a different id in the body: 422"""
+        code, body = self.s.request("PUT", "/predictions/a1", {"id": "b2", "input": {"text": "x"}})
+        self.assertEqual(code, 422)
+        self.assertEqual(body["detail"][0]["loc"], ["body", "id"])
+
     def test_bad_json(self):
         """POST /predictions with a body that is not JSON: 422"""
         code, body = self.s.request("POST", "/predictions", raw=b"{not json")

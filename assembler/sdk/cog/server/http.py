@@ -253,8 +253,9 @@ class Handler(BaseHTTPRequestHandler):
                                                 "dict", "type": "type_error.dict"}]})
         if job_id is not None:
             if req.get("id") not in (None, job_id):
-                return self.reply(422, {"detail": [{"loc": ["body", "id"], "msg": "prediction "
-                                                    "ID must match the ID supplied in the URL",
+                noun = "prediction" if kind == "predict" else "training"
+                return self.reply(422, {"detail": [{"loc": ["body", "id"], "msg": "%s ID must "
+                                                    "match the ID supplied in the URL" % noun,
                                                     "type": "value_error"}]})
             req["id"] = job_id
             existing = runner.find(job_id)
