@@ -37,7 +37,8 @@ static void run_help(void)
 	       "  --compression C         layer compression for --commit: gzip, zstd, none\n"
 	       "  --no-overlay            use the copy fallback instead of overlayfs\n"
 	       "  --cache-dir DIR         pinion's cache (snapshots) [default: ~/.cache/pinion]\n"
-	       "%s", registry_opts_flags_help);
+	       "%s",
+	       registry_opts_flags_help);
 }
 
 struct run_args {
@@ -45,7 +46,7 @@ struct run_args {
 	struct pn_strv env, cmd;
 	struct runner_secret secrets[RUN_SECRETS_MAX];
 	size_t n_secrets;
-	struct pn_strv secret_strs;  /* owns the secrets' strings */
+	struct pn_strv secret_strs; /* owns the secrets' strings */
 	enum runner_network network;
 	enum oci_compression compression;
 	bool no_overlay;
@@ -85,13 +86,16 @@ static int parse_secret(struct run_args *a, const char *spec, struct pn_error **
 				slot = &s->target;
 		}
 		if (!slot)
-			return pn_error_set(err, PN_ERR_INVALID, "--secret `%s`: expected "
-					    "id=ID,src=FILE[,target=PATH]", spec);
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "--secret `%s`: expected "
+					    "id=ID,src=FILE[,target=PATH]",
+					    spec);
 		pn_strv_push(&a->secret_strs, eq + 1);
 		*slot = a->secret_strs.v[a->secret_strs.n - 1];
 	}
 	if (!s->id || !s->source)
-		return pn_error_set(err, PN_ERR_INVALID, "--secret `%s`: id and src are required", spec);
+		return pn_error_set(err, PN_ERR_INVALID, "--secret `%s`: id and src are required",
+				    spec);
 	a->n_secrets++;
 	return 0;
 }
@@ -124,7 +128,8 @@ static int parse_one(struct run_args *a, int argc, char **argv, int *i, struct p
 		if (take_value(argc, argv, i, &v, err) < 0)
 			return -1;
 		if (!strchr(v, '=') || v[0] == '=')
-			return pn_error_set(err, PN_ERR_INVALID, "--env `%s`: expected NAME=VALUE", v);
+			return pn_error_set(err, PN_ERR_INVALID, "--env `%s`: expected NAME=VALUE",
+					    v);
 		pn_strv_push(&a->env, v);
 		return 0;
 	}
@@ -132,15 +137,17 @@ static int parse_one(struct run_args *a, int argc, char **argv, int *i, struct p
 		if (take_value(argc, argv, i, &v, err) < 0)
 			return -1;
 		if (strcmp(v, "host") && strcmp(v, "none"))
-			return pn_error_set(err, PN_ERR_INVALID, "--network `%s`: expected host or none", v);
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "--network `%s`: expected host or none", v);
 		a->network = strcmp(v, "none") ? RUNNER_NET_HOST : RUNNER_NET_NONE;
 		return 0;
 	}
 	if (!strcmp(o, "--secret"))
 		return take_value(argc, argv, i, &v, err) < 0 ? -1 : parse_secret(a, v, err);
 	if (!strcmp(o, "--compression"))
-		return take_value(argc, argv, i, &v, err) < 0 ? -1
-							       : oci_compression_parse(v, &a->compression, err);
+		return take_value(argc, argv, i, &v, err) < 0
+			       ? -1
+			       : oci_compression_parse(v, &a->compression, err);
 	switch (registry_opts_parse_flag(&a->ro, argc, argv, i, err)) {
 	case 1:
 		return 0;
@@ -168,13 +175,14 @@ static int parse_args(struct run_args *a, int argc, char **argv, struct pn_error
 	for (; i < argc; i++)
 		pn_strv_push(&a->cmd, argv[i]);
 	if (a->commit && !registry_location_is_layout(a->commit))
-		return pn_error_set(err, PN_ERR_INVALID, "--commit `%s`: expected oci:DIR[:TAG]", a->commit);
+		return pn_error_set(err, PN_ERR_INVALID, "--commit `%s`: expected oci:DIR[:TAG]",
+				    a->commit);
 	return 0;
 }
 
 struct run_state {
-	struct oci_layout *src;       /* where the image is */
-	struct build_cache *cache;    /* when pulled */
+	struct oci_layout *src;	   /* where the image is */
+	struct build_cache *cache; /* when pulled */
 	struct oci_image img;
 	struct runner *runner;
 	struct runner_rootfs rf;
@@ -320,13 +328,16 @@ static int run_main(struct run_args *a, struct run_state *s, int *status, struct
 	rc = runner_step_run(s->runner, &s->rf, &st, dst, &lo, &res, err);
 	*status = res.exit_status;
 	if (res.committed) {
-		cleanup_free char *f = xasprintf("\"seconds\":%.3f,\"commit_seconds\":%.3f,\"layer\":\"%s\","
-						 "\"size\":%lld", res.seconds_run, res.seconds_commit,
-						 res.layer.desc.digest, (long long)res.layer.desc.size);
+		cleanup_free char *f =
+			xasprintf("\"seconds\":%.3f,\"commit_seconds\":%.3f,\"layer\":\"%s\","
+				  "\"size\":%lld",
+				  res.seconds_run, res.seconds_commit, res.layer.desc.digest,
+				  (long long)res.layer.desc.size);
 
-		pn_progress_event("run", f, "ran in %.2f s; layer %.19s (%lld bytes) written in %.2f s",
-				  res.seconds_run, res.layer.desc.digest, (long long)res.layer.desc.size,
-				  res.seconds_commit);
+		pn_progress_event("run", f,
+				  "ran in %.2f s; layer %.19s (%lld bytes) written in %.2f s",
+				  res.seconds_run, res.layer.desc.digest,
+				  (long long)res.layer.desc.size, res.seconds_commit);
 	}
 	if (rc == 0 && dst)
 		rc = commit_image(s, dst, ctag ? ctag : "latest", &st, &res, err);
@@ -352,7 +363,8 @@ static int cmd_run(int argc, char **argv)
 	a.compression = OCI_COMP_GZIP;
 	oci_image_init(&s.img);
 	runner_rootfs_init(&s.rf);
-	if (registry_opts_load_config(&a.ro, NULL, &err) < 0 || parse_args(&a, argc, argv, &err) < 0) {
+	if (registry_opts_load_config(&a.ro, NULL, &err) < 0 ||
+	    parse_args(&a, argc, argv, &err) < 0) {
 		run_args_release(&a);
 		oci_image_release(&s.img);
 		rc = pn_error_exit_status(err);

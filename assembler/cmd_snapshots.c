@@ -66,7 +66,8 @@ static int cmd_snapshots(int argc, char **argv)
 			long days = strtol(argv[++i], &end, 10);
 
 			if (*end || days < 0)
-				return pn_cli_usage("snapshots", "bad number of days `%s`", argv[i]);
+				return pn_cli_usage("snapshots", "bad number of days `%s`",
+						    argv[i]);
 			older = (int64_t)time(NULL) - (int64_t)days * 86400;
 		} else
 			return pn_cli_usage("snapshots", "unexpected argument `%s`", argv[i]);

@@ -40,7 +40,8 @@ static int copy_file(int sfd, int dfd, const char *name, const struct stat *st,
 
 			n = read(in, buf, sizeof(buf));
 			if (n <= 0 || pn_write_all(out, buf, (size_t)n) < 0)
-				return pn_error_set_errno(err, n < 0 ? errno : EIO, "copy `%s`", name);
+				return pn_error_set_errno(err, n < 0 ? errno : EIO, "copy `%s`",
+							  name);
 		}
 		left -= n;
 	}
@@ -49,7 +50,7 @@ static int copy_file(int sfd, int dfd, const char *name, const struct stat *st,
 
 static void set_meta(int dfd, const char *name, const struct stat *st)
 {
-	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+	struct timespec ts[2] = {st->st_atim, st->st_mtim};
 
 	(void)!fchownat(dfd, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW);
 	if (!S_ISLNK(st->st_mode))
@@ -237,7 +238,7 @@ static int index_load(const char *file, struct idx_entry **out, size_t *n, char 
 			cap = cap ? 2 * cap : 1024;
 			*out = xrealloc(*out, st_mult(cap, sizeof(**out)));
 		}
-		(*out)[(*n)++] = (struct idx_entry){ p + off, (ino_t)ino, { (time_t)sec, nsec } };
+		(*out)[(*n)++] = (struct idx_entry){p + off, (ino_t)ino, {(time_t)sec, nsec}};
 	}
 	qsort(*out, *n, sizeof(**out), idx_cmp);
 	return 0;
@@ -253,7 +254,7 @@ struct copy_diff {
 
 static struct idx_entry *idx_find(struct copy_diff *cd, const char *rel)
 {
-	struct idx_entry key = { (char *)rel };
+	struct idx_entry key = {(char *)rel};
 
 	return bsearch(&key, cd->idx, cd->n, sizeof(key), idx_cmp);
 }
@@ -346,7 +347,7 @@ int runner_copy_diff_write(const struct runner_sandbox_cfg *c, struct oci_layer_
 	cleanup_free char *file = pn_path_join(c->dir, RUNNER_COPY_INDEX);
 	cleanup_free char *data = NULL;
 	struct oci_layer_opts o;
-	struct copy_diff cd = { c->merged, NULL, &c->plan, NULL, 0 };
+	struct copy_diff cd = {c->merged, NULL, &c->plan, NULL, 0};
 	int rc;
 
 	if (index_load(file, &cd.idx, &cd.n, &data, err) < 0)

@@ -52,8 +52,9 @@ static int walk_dir(struct diff_walk *dw, const char *host, const char *rel, int
 	int n, rc = 0;
 
 	if (depth > DIFF_DEPTH_MAX)
-		return pn_error_set(err, PN_ERR_TOO_LARGE, "directories nested deeper than %d at `%s`",
-				    DIFF_DEPTH_MAX, rel);
+		return pn_error_set(err, PN_ERR_TOO_LARGE,
+				    "directories nested deeper than %d at `%s`", DIFF_DEPTH_MAX,
+				    rel);
 	n = scandir(host, &names, NULL, name_cmp);
 	if (n < 0)
 		return pn_error_set_errno(err, errno, "read directory `%s`", host);
@@ -77,7 +78,7 @@ int runner_diff_write(const char *upper, const struct runner_plan *plan, struct 
 		      struct pn_error **err)
 {
 	struct oci_layer_opts o;
-	struct diff_walk dw = { NULL, plan, 0 };
+	struct diff_walk dw = {NULL, plan, 0};
 	int rc;
 
 	if (lopts)

@@ -9,8 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define SUBID_FILE_MAX ((size_t)1 << 20)
-#define SUBID_RANGE_MAX 65535u  /* ids 1..65535 from the subordinate range */
+#define SUBID_FILE_MAX	((size_t)1 << 20)
+#define SUBID_RANGE_MAX 65535u /* ids 1..65535 from the subordinate range */
 
 static int parse_u32(const char *s, size_t n, uint32_t *out)
 {
@@ -30,27 +30,29 @@ static int parse_u32(const char *s, size_t n, uint32_t *out)
 }
 
 /* one "name:start:count" line; 1 if it is ours */
-static int subid_line(const char *line, size_t len, const char *user, uint32_t uid,
-		      uint32_t *start, uint32_t *count, size_t lineno, struct pn_error **err)
+static int subid_line(const char *line, size_t len, const char *user, uint32_t uid, uint32_t *start,
+		      uint32_t *count, size_t lineno, struct pn_error **err)
 {
 	const char *c1 = memchr(line, ':', len), *c2;
 	uint32_t id;
 	bool mine;
 
 	if (!c1 || !(c2 = memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - line))))
-		return pn_error_set(err, PN_ERR_INVALID, "line %zu: expected `name:start:count`", lineno);
+		return pn_error_set(err, PN_ERR_INVALID, "line %zu: expected `name:start:count`",
+				    lineno);
 	if (parse_u32(c1 + 1, (size_t)(c2 - c1 - 1), start) < 0 ||
 	    parse_u32(c2 + 1, len - (size_t)(c2 + 1 - line), count) < 0)
 		return pn_error_set(err, PN_ERR_INVALID, "line %zu: bad number in `%.*s`", lineno,
 				    (int)len, line);
-	mine = user && strlen(user) == (size_t)(c1 - line) && memcmp(line, user, (size_t)(c1 - line)) == 0;
+	mine = user && strlen(user) == (size_t)(c1 - line) &&
+	       memcmp(line, user, (size_t)(c1 - line)) == 0;
 	if (!mine && parse_u32(line, (size_t)(c1 - line), &id) == 0 && id == uid)
 		mine = true;
 	return mine && *count > 0;
 }
 
-int runner_subid_parse(const char *text, const char *user, uint32_t uid,
-		       uint32_t *start_out, uint32_t *count_out, struct pn_error **err)
+int runner_subid_parse(const char *text, const char *user, uint32_t uid, uint32_t *start_out,
+		       uint32_t *count_out, struct pn_error **err)
 {
 	size_t lineno = 0;
 
@@ -130,8 +132,8 @@ static int subid_lookup(const char *file, const char *user, uint32_t id, uint32_
 static void map_single(struct runner_idmap *m, uid_t uid, gid_t gid)
 {
 	m->mode = RUNNER_IDMAP_SINGLE;
-	m->uid[0] = (struct runner_idrange){ 0, uid, 1 };
-	m->gid[0] = (struct runner_idrange){ 0, gid, 1 };
+	m->uid[0] = (struct runner_idrange){0, uid, 1};
+	m->gid[0] = (struct runner_idrange){0, gid, 1};
 	m->n_uid = m->n_gid = 1;
 }
 
@@ -148,8 +150,8 @@ int runner_idmap_detect(struct runner_idmap *out, struct pn_error **err)
 	memset(out, 0, sizeof(*out));
 	if (uid == 0 && !(force && strcmp(force, "single") == 0)) {
 		out->mode = RUNNER_IDMAP_ROOT;
-		out->uid[0] = (struct runner_idrange){ 0, 0, UINT32_MAX };
-		out->gid[0] = (struct runner_idrange){ 0, 0, UINT32_MAX };
+		out->uid[0] = (struct runner_idrange){0, 0, UINT32_MAX};
+		out->gid[0] = (struct runner_idrange){0, 0, UINT32_MAX};
 		out->n_uid = out->n_gid = 1;
 		return 0;
 	}
@@ -165,8 +167,8 @@ int runner_idmap_detect(struct runner_idmap *out, struct pn_error **err)
 	if (ru || rg || !have_prog("newuidmap") || !have_prog("newgidmap"))
 		return 0;
 	out->mode = RUNNER_IDMAP_SUBID;
-	out->uid[1] = (struct runner_idrange){ 1, us, uc < SUBID_RANGE_MAX ? uc : SUBID_RANGE_MAX };
-	out->gid[1] = (struct runner_idrange){ 1, gs, gc < SUBID_RANGE_MAX ? gc : SUBID_RANGE_MAX };
+	out->uid[1] = (struct runner_idrange){1, us, uc < SUBID_RANGE_MAX ? uc : SUBID_RANGE_MAX};
+	out->gid[1] = (struct runner_idrange){1, gs, gc < SUBID_RANGE_MAX ? gc : SUBID_RANGE_MAX};
 	out->n_uid = out->n_gid = 2;
 	return 0;
 }
@@ -185,7 +187,8 @@ void runner_idmap_notice(const struct runner_idmap *m)
 		"cannot switch to other users (apt runs its downloads as root)",
 		pw ? pw->pw_name : "?");
 	pn_warn("to map ids 0-65535, ask an administrator to run: usermod --add-subuids "
-		"100000-165535 --add-subgids 100000-165535 %s (needs newuidmap/newgidmap from uidmap)",
+		"100000-165535 --add-subgids 100000-165535 %s (needs newuidmap/newgidmap from "
+		"uidmap)",
 		pw ? pw->pw_name : "USER");
 }
 
@@ -212,7 +215,7 @@ static int run_helper(const char *prog, pid_t pid, const struct runner_idrange *
 	snprintf(nums[0], sizeof(nums[0]), "%d", (int)pid);
 	argv[++k] = nums[0];
 	for (size_t i = 0; i < n; i++) {
-		uint32_t v[3] = { r[i].inside, r[i].outside, r[i].count };
+		uint32_t v[3] = {r[i].inside, r[i].outside, r[i].count};
 
 		for (int j = 0; j < 3; j++) {
 			snprintf(nums[1 + 3 * i + (size_t)j], 16, "%u", v[j]);
@@ -232,7 +235,9 @@ static int run_helper(const char *prog, pid_t pid, const struct runner_idrange *
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		pn_error_set(err, PN_ERR_GENERIC, "`%s` failed (status %d)", prog,
 			     WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-		pn_error_hint(err, "check /etc/subuid and /etc/subgid, or set PINION_RUNNER_IDMAP=single");
+		pn_error_hint(
+			err,
+			"check /etc/subuid and /etc/subgid, or set PINION_RUNNER_IDMAP=single");
 		return -1;
 	}
 	return 0;

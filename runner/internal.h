@@ -7,12 +7,12 @@
 #include <sys/stat.h>
 
 #define RUNNER_TAIL_DEFAULT 20
-#define RUNNER_REPLY_MAX ((size_t)1 << 20)
+#define RUNNER_REPLY_MAX    ((size_t)1 << 20)
 
 struct runner {
 	char *cache_dir;
-	char *snap_dir;        /* <cache>/snapshots */
-	char *run_dir;         /* <cache>/runs: per-step work dirs */
+	char *snap_dir; /* <cache>/snapshots */
+	char *run_dir;	/* <cache>/runs: per-step work dirs */
 	struct runner_idmap idmap;
 	bool no_overlay;
 };
@@ -47,15 +47,15 @@ int runner_userns_call(struct runner *r, runner_userns_fn fn, void *arg, char **
  * the parent side is runner_child_map() */
 int runner_child_enter_userns(int sync_rd, int sync_wr, const struct runner_idmap *m,
 			      struct pn_error **err);
-int runner_parent_map_child(const struct runner_idmap *m, pid_t pid, int sync_rd,
-			    int sync_wr, struct pn_error **err);
+int runner_parent_map_child(const struct runner_idmap *m, pid_t pid, int sync_rd, int sync_wr,
+			    struct pn_error **err);
 
 /* ------------------------------------------------------------- user.c
  * Pure: resolve a user spec ("name", "uid", "uid:gid", "name:group") against
  * the text of /etc/passwd and /etc/group (either may be NULL). */
 struct runner_user {
 	uint32_t uid, gid;
-	char *home;             /* owned; "/" when unknown */
+	char *home; /* owned; "/" when unknown */
 };
 int runner_user_resolve(const char *spec, const char *passwd, const char *group,
 			struct runner_user *out, struct pn_error **err);
@@ -70,24 +70,24 @@ void runner_env_build(const struct pn_strv *config_env, const char *const *step_
  * from the step and the host's files, executed by sandbox.c. */
 enum runner_mount_kind {
 	RUNNER_MNT_OVERLAY = 1, /* source: unused; data: the option string */
-	RUNNER_MNT_BIND_RO,     /* host file/dir -> target */
-	RUNNER_MNT_BIND_DEV,    /* host device -> target (rw) */
+	RUNNER_MNT_BIND_RO,	/* host file/dir -> target */
+	RUNNER_MNT_BIND_DEV,	/* host device -> target (rw) */
 	RUNNER_MNT_PROC,
-	RUNNER_MNT_TMPFS,       /* data: options */
+	RUNNER_MNT_TMPFS, /* data: options */
 	RUNNER_MNT_DEVPTS,
-	RUNNER_MNT_SECRET,      /* source: file in the secrets tmpfs -> target, ro */
-	RUNNER_MNT_SYMLINK,     /* source: link text, target: path */
+	RUNNER_MNT_SECRET,  /* source: file in the secrets tmpfs -> target, ro */
+	RUNNER_MNT_SYMLINK, /* source: link text, target: path */
 };
 struct runner_mount {
 	enum runner_mount_kind kind;
 	char *source;
-	char *target;           /* relative to the new root, without leading '/' */
+	char *target; /* relative to the new root, without leading '/' */
 	char *data;
 };
 struct runner_plan {
 	struct runner_mount *m;
 	size_t n, cap;
-	struct pn_strv mountpoints;  /* files/dirs the plan needs in the rootfs (never captured) */
+	struct pn_strv mountpoints; /* files/dirs the plan needs in the rootfs (never captured) */
 };
 void runner_plan_init(struct runner_plan *p);
 void runner_plan_release(struct runner_plan *p);
@@ -96,17 +96,17 @@ int runner_plan_build(struct runner_plan *p, const struct pn_strv *lowers, const
 		      const char *work, const char *mnt_layer, const struct runner_secret *secrets,
 		      size_t n_secrets, const char *secret_dir, struct pn_error **err);
 /* the overlay option string (lowerdir top first), NULL + err if too long */
-char *runner_overlay_options(const char *mnt_layer, const struct pn_strv *lowers,
-			     const char *upper, const char *work, struct pn_error **err);
+char *runner_overlay_options(const char *mnt_layer, const struct pn_strv *lowers, const char *upper,
+			     const char *work, struct pn_error **err);
 /* true if path (relative, no leading '/') must not be captured */
 bool runner_plan_excluded(const struct runner_plan *p, const char *path);
 
 /* ------------------------------------------------------------- diff.c */
 /* Pure classification of an upper-dir entry */
 enum runner_diff_kind {
-	RUNNER_DIFF_ENTRY = 1,  /* add as is */
-	RUNNER_DIFF_WHITEOUT,   /* char 0:0: the path was removed */
-	RUNNER_DIFF_OPAQUE,     /* directory whose lower contents are hidden */
+	RUNNER_DIFF_ENTRY = 1, /* add as is */
+	RUNNER_DIFF_WHITEOUT,  /* char 0:0: the path was removed */
+	RUNNER_DIFF_OPAQUE,    /* directory whose lower contents are hidden */
 };
 enum runner_diff_kind runner_diff_classify(const struct stat *st, bool opaque_xattr);
 /* "a/b/c" -> "a/b/.wh.c"; "c" -> ".wh.c" (owned) */
@@ -118,8 +118,8 @@ int runner_diff_write(const char *upper, const struct runner_plan *plan, struct 
 
 /* --------------------------------------------------------- snapshot.c */
 int runner_snapshot_ensure(struct runner *r, struct oci_layout *l,
-			   const struct oci_descriptor *layer, const char *diff_id,
-			   char **path_out, struct pn_error **err);
+			   const struct oci_descriptor *layer, const char *diff_id, char **path_out,
+			   struct pn_error **err);
 /* move a finished upper dir into the store as diff_id's snapshot */
 int runner_snapshot_adopt(struct runner *r, const char *upper, const char *diff_id,
 			  struct pn_error **err);
@@ -130,13 +130,13 @@ struct runner_sandbox_cfg {
 	struct runner *r;
 	const struct runner_rootfs *rf;
 	const struct runner_step *step;
-	char *dir, *upper, *work, *merged, *mnt, *secrets;  /* the run dir and its parts */
+	char *dir, *upper, *work, *merged, *mnt, *secrets; /* the run dir and its parts */
 	struct runner_plan plan;
-	bool copy_mode;                 /* no overlay: merged is a copy (copy.c) */
-	bool adopt;                     /* keep the upper dir as the new layer's snapshot */
-	struct oci_layout *out;         /* commit into this layout, or NULL */
+	bool copy_mode;		/* no overlay: merged is a copy (copy.c) */
+	bool adopt;		/* keep the upper dir as the new layer's snapshot */
+	struct oci_layout *out; /* commit into this layout, or NULL */
 	const struct oci_layer_opts *lopts;
-	int out_wr, rep_wr;             /* output and report pipes (write ends) */
+	int out_wr, rep_wr; /* output and report pipes (write ends) */
 };
 /* make the run dir, the mount-point layer and the plan */
 int runner_sandbox_prepare(struct runner_sandbox_cfg *c, struct pn_error **err);

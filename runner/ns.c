@@ -20,10 +20,10 @@ struct report_hdr {
 	uint32_t len1, len2;
 };
 
-static void report_write(int fd, uint32_t kind, int code, int errnum, const void *a,
-			 size_t la, const void *b, size_t lb)
+static void report_write(int fd, uint32_t kind, int code, int errnum, const void *a, size_t la,
+			 const void *b, size_t lb)
 {
-	struct report_hdr h = { kind, code, errnum, (uint32_t)la, (uint32_t)lb };
+	struct report_hdr h = {kind, code, errnum, (uint32_t)la, (uint32_t)lb};
 	struct pn_buf buf = PN_BUF_INIT;
 
 	if (fd < 0)
@@ -51,7 +51,7 @@ void runner_report_reply(int fd, const void *data, size_t len)
 }
 
 int runner_report_parse(const char *p, size_t len, char **reply, size_t *reply_len,
-			 struct pn_error **err)
+			struct pn_error **err)
 {
 	bool failed = false;
 
@@ -157,7 +157,7 @@ static void close_pair(int p[2])
 int runner_userns_call(struct runner *r, runner_userns_fn fn, void *arg, char **reply,
 		       size_t *reply_len, struct pn_error **err)
 {
-	int c2p[2] = { -1, -1 }, p2c[2] = { -1, -1 }, rep[2] = { -1, -1 };
+	int c2p[2] = {-1, -1}, p2c[2] = {-1, -1}, rep[2] = {-1, -1};
 	pid_t pid;
 	int st, rc;
 	struct pn_error *perr = NULL;

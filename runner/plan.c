@@ -5,9 +5,9 @@
 #include <string.h>
 #include <sys/sysmacros.h>
 
-#define OVERLAY_OPTS_MAX 4000  /* mount(2) data is one page */
+#define OVERLAY_OPTS_MAX 4000 /* mount(2) data is one page */
 
-static const char *const dev_nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
+static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
 
 void runner_plan_init(struct runner_plan *p)
 {
@@ -33,9 +33,8 @@ static void add(struct runner_plan *p, enum runner_mount_kind kind, const char *
 		p->cap = p->cap ? 2 * p->cap : 16;
 		p->m = xrealloc(p->m, st_mult(p->cap, sizeof(*p->m)));
 	}
-	p->m[p->n++] = (struct runner_mount){
-		kind, source ? xstrdup(source) : NULL, xstrdup(target), data ? xstrdup(data) : NULL
-	};
+	p->m[p->n++] = (struct runner_mount){kind, source ? xstrdup(source) : NULL, xstrdup(target),
+					     data ? xstrdup(data) : NULL};
 }
 
 /* "/run/secrets/x" -> "run/secrets/x"; refuses "..", "." and empty components */
@@ -44,8 +43,9 @@ static char *clean_target(const char *t, struct pn_error **err)
 	const char *s;
 
 	if (!t || t[0] != '/')
-		return pn_error_set(err, PN_ERR_INVALID, "secret target `%s` is not an absolute path",
-				    t ? t : ""), NULL;
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "secret target `%s` is not an absolute path", t ? t : ""),
+		       NULL;
 	while (*t == '/')
 		t++;
 	if (!*t)
@@ -54,33 +54,44 @@ static char *clean_target(const char *t, struct pn_error **err)
 		size_t n = strcspn(s, "/");
 
 		if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
-			return pn_error_set(err, PN_ERR_INVALID, "secret target `/%s` must be a plain path "
-					    "(no `.`, `..` or `//`)", t), NULL;
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "secret target `/%s` must be a plain path "
+					    "(no `.`, `..` or `//`)",
+					    t),
+			       NULL;
 		s += n;
 		if (*s == '/' && s[1] == '\0')
-			return pn_error_set(err, PN_ERR_INVALID, "secret target `/%s` ends with `/`", t), NULL;
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "secret target `/%s` ends with `/`", t),
+			       NULL;
 		if (*s == '/')
 			s++;
 	}
 	if (strncmp(t, "proc", 4) == 0 || strncmp(t, "dev", 3) == 0)
-		if (t[strcspn(t, "/")] == '/' && (strncmp(t, "proc/", 5) == 0 || strncmp(t, "dev/", 4) == 0))
-			return pn_error_set(err, PN_ERR_INVALID, "secret target `/%s` is on /proc or /dev", t), NULL;
+		if (t[strcspn(t, "/")] == '/' &&
+		    (strncmp(t, "proc/", 5) == 0 || strncmp(t, "dev/", 4) == 0))
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "secret target `/%s` is on /proc or /dev", t),
+			       NULL;
 	return xstrdup(t);
 }
 
-char *runner_overlay_options(const char *mnt_layer, const struct pn_strv *lowers,
-			     const char *upper, const char *work, struct pn_error **err)
+char *runner_overlay_options(const char *mnt_layer, const struct pn_strv *lowers, const char *upper,
+			     const char *work, struct pn_error **err)
 {
 	struct pn_buf b = PN_BUF_INIT;
-	const char *all[] = { mnt_layer, upper, work };
+	const char *all[] = {mnt_layer, upper, work};
 
 	for (size_t i = 0; i < 3 + lowers->n; i++) {
 		const char *s = i < 3 ? all[i] : lowers->v[i - 3];
 
 		if (s && strpbrk(s, ":,\\")) {
 			pn_buf_release(&b);
-			return pn_error_set(err, PN_ERR_INVALID, "path `%s` has `:`, `,` or `\\`, which "
-					    "overlay options cannot carry", s), NULL;
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "path `%s` has `:`, `,` or `\\`, which "
+					    "overlay options cannot carry",
+					    s),
+			       NULL;
 		}
 	}
 	pn_buf_init(&b, OVERLAY_OPTS_MAX);
@@ -96,7 +107,8 @@ char *runner_overlay_options(const char *mnt_layer, const struct pn_strv *lowers
 	return pn_buf_steal(&b, NULL);
 too_long:
 	pn_buf_release(&b);
-	pn_error_set(err, PN_ERR_TOO_LARGE, "overlay options for %zu layers exceed one page", lowers->n);
+	pn_error_set(err, PN_ERR_TOO_LARGE, "overlay options for %zu layers exceed one page",
+		     lowers->n);
 	return NULL;
 }
 
@@ -146,7 +158,8 @@ int runner_plan_build(struct runner_plan *p, const struct pn_strv *lowers, const
 	pn_strv_push(&p->mountpoints, "etc/resolv.conf");
 	pn_strv_push(&p->mountpoints, "etc/hosts");
 	for (size_t i = 0; i < n_secrets; i++) {
-		cleanup_free char *def = xasprintf("/run/secrets/%s", secrets[i].id ? secrets[i].id : "");
+		cleanup_free char *def =
+			xasprintf("/run/secrets/%s", secrets[i].id ? secrets[i].id : "");
 		cleanup_free char *t = NULL;
 		cleanup_free char *src = xasprintf("%s/%zu", secret_dir, i);
 
@@ -157,7 +170,8 @@ int runner_plan_build(struct runner_plan *p, const struct pn_strv *lowers, const
 		if (!t)
 			return pn_error_wrap(err, "secret `%s`", secrets[i].id);
 		if (pn_strv_contains(&p->mountpoints, t))
-			return pn_error_set(err, PN_ERR_INVALID, "secret target `/%s` used twice", t);
+			return pn_error_set(err, PN_ERR_INVALID, "secret target `/%s` used twice",
+					    t);
 		add(p, RUNNER_MNT_SECRET, src, t, NULL);
 		pn_strv_push(&p->mountpoints, t);
 	}
@@ -199,4 +213,3 @@ char *runner_whiteout_name(const char *path)
 		return xasprintf(".wh.%s", path);
 	return xasprintf("%.*s/.wh.%s", (int)(slash - path), path, slash + 1);
 }
-

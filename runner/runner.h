@@ -34,9 +34,9 @@
 
 /* ------------------------------------------------------------- id mapping */
 enum runner_idmap_mode {
-	RUNNER_IDMAP_ROOT = 1,  /* pinion runs as root: identity map 0..2^32-2 */
-	RUNNER_IDMAP_SUBID,     /* caller -> 0, subordinate range -> 1..65535 */
-	RUNNER_IDMAP_SINGLE,    /* caller -> 0 only (no subordinate ids) */
+	RUNNER_IDMAP_ROOT = 1, /* pinion runs as root: identity map 0..2^32-2 */
+	RUNNER_IDMAP_SUBID,    /* caller -> 0, subordinate range -> 1..65535 */
+	RUNNER_IDMAP_SINGLE,   /* caller -> 0 only (no subordinate ids) */
 };
 struct runner_idrange {
 	uint32_t inside, outside, count;
@@ -52,15 +52,15 @@ struct runner_idmap {
 int runner_idmap_detect(struct runner_idmap *out, struct pn_error **err);
 /* Pure: the first range for `user` (name) or `uid` (number) in an
  * /etc/subuid-style text; 0 found, 1 none, < 0 malformed line (PN_ERR_INVALID). */
-int runner_subid_parse(const char *text, const char *user, uint32_t uid,
-		       uint32_t *start_out, uint32_t *count_out, struct pn_error **err);
+int runner_subid_parse(const char *text, const char *user, uint32_t uid, uint32_t *start_out,
+		       uint32_t *count_out, struct pn_error **err);
 /* "0 1000 1\n1 300000 65535\n" - the text of a uid_map/gid_map (owned) */
 char *runner_idmap_format(const struct runner_idrange *r, size_t n);
 
 /* ----------------------------------------------------------------- runner */
 struct runner_opts {
-	const char *cache_dir;  /* NULL: pn_cache_dir(); snapshots live under it */
-	bool no_overlay;        /* force the copy-up fallback (also PINION_RUNNER_NO_OVERLAY=1) */
+	const char *cache_dir; /* NULL: pn_cache_dir(); snapshots live under it */
+	bool no_overlay;       /* force the copy-up fallback (also PINION_RUNNER_NO_OVERLAY=1) */
 };
 void runner_opts_init(struct runner_opts *o);
 
@@ -76,9 +76,9 @@ const struct runner_idmap *runner_get_idmap(const struct runner *r);
  * Whiteouts in a layer are kept as overlay whiteouts so snapshots stack. */
 struct runner_snapshot {
 	oci_digest_t diff_id;
-	char *path;             /* the snapshot's root directory */
-	int64_t bytes;          /* disk usage (st_blocks), -1 if not computed */
-	int64_t last_used;      /* unix seconds */
+	char *path;	   /* the snapshot's root directory */
+	int64_t bytes;	   /* disk usage (st_blocks), -1 if not computed */
+	int64_t last_used; /* unix seconds */
 };
 int runner_snapshots_list(struct runner *r, struct runner_snapshot **out, size_t *n,
 			  struct pn_error **err);
@@ -91,7 +91,7 @@ int runner_snapshots_prune(struct runner *r, int64_t older_than, const struct pn
 
 /* ------------------------------------------------------------------ rootfs */
 struct runner_rootfs {
-	struct pn_strv lowers;  /* snapshot paths, bottom layer first */
+	struct pn_strv lowers; /* snapshot paths, bottom layer first */
 	struct pn_strv diff_ids;
 };
 void runner_rootfs_init(struct runner_rootfs *rf);
@@ -111,30 +111,30 @@ enum runner_network { RUNNER_NET_HOST = 0, RUNNER_NET_NONE };
 
 struct runner_secret {
 	const char *id;
-	const char *source;      /* host file, read by pinion before the step */
-	const char *target;      /* absolute path inside; NULL: /run/secrets/<id> */
+	const char *source; /* host file, read by pinion before the step */
+	const char *target; /* absolute path inside; NULL: /run/secrets/<id> */
 };
 
 struct runner_step {
-	const char *name;                /* display name, prefixes each output line */
-	const char *const *argv;         /* NULL-terminated; or NULL and shell set */
-	const char *shell;               /* run as /bin/sh -c shell */
+	const char *name;		 /* display name, prefixes each output line */
+	const char *const *argv;	 /* NULL-terminated; or NULL and shell set */
+	const char *shell;		 /* run as /bin/sh -c shell */
 	const struct oci_config *config; /* may be NULL: Env, WorkingDir, User defaults */
-	const char *const *env;          /* NAME=value, over the config's Env; may be NULL */
-	const char *workdir;             /* NULL: config's, else "/" ; checked after chdir */
-	const char *user;                /* NULL: config's, else root; name, uid, uid:gid, name:group */
+	const char *const *env;		 /* NAME=value, over the config's Env; may be NULL */
+	const char *workdir;		 /* NULL: config's, else "/" ; checked after chdir */
+	const char *user; /* NULL: config's, else root; name, uid, uid:gid, name:group */
 	const struct runner_secret *secrets;
 	size_t n_secrets;
 	enum runner_network network;
-	bool interactive;                /* inherit stdin/stdout/stderr, no prefix */
-	int tail_lines;                  /* kept for the failure report; 0: 20 */
+	bool interactive; /* inherit stdin/stdout/stderr, no prefix */
+	int tail_lines;	  /* kept for the failure report; 0: 20 */
 };
 
 struct runner_result {
-	int exit_status;                 /* 0..255, 128+signal, -1 if it never ran */
-	bool committed;                  /* layer is valid */
+	int exit_status; /* 0..255, 128+signal, -1 if it never ran */
+	bool committed;	 /* layer is valid */
 	struct oci_layer_result layer;
-	char *tail;                      /* last lines of output (non-interactive), or NULL */
+	char *tail; /* last lines of output (non-interactive), or NULL */
 	double seconds_run, seconds_commit;
 };
 /* runner_step_run() initialises res itself: release a used one before reuse */
@@ -167,11 +167,9 @@ int runner_proc_start(struct runner *r, const struct runner_rootfs *rf,
 /* pid of the sandbox (in the host's pid namespace); signals go to it */
 pid_t runner_proc_pid(const struct runner_proc *p);
 /* wait up to timeout_ms (-1: forever): 1 exited (*status_out set), 0 still running */
-int runner_proc_wait(struct runner_proc *p, int timeout_ms, int *status_out,
-		     struct pn_error **err);
+int runner_proc_wait(struct runner_proc *p, int timeout_ms, int *status_out, struct pn_error **err);
 /* SIGTERM, then SIGKILL after grace_ms; *status_out as runner_result.exit_status */
-int runner_proc_stop(struct runner_proc *p, int grace_ms, int *status_out,
-		     struct pn_error **err);
-void runner_proc_free(struct runner_proc *p);  /* stops it if still running */
+int runner_proc_stop(struct runner_proc *p, int grace_ms, int *status_out, struct pn_error **err);
+void runner_proc_free(struct runner_proc *p); /* stops it if still running */
 
 #endif

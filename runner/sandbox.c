@@ -29,8 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SECRET_MAX ((size_t)4 << 20)
-#define ETC_FILE_MAX ((size_t)4 << 20)
+#define SECRET_MAX	((size_t)4 << 20)
+#define ETC_FILE_MAX	((size_t)4 << 20)
 #define APT_SINGLE_CONF "etc/apt/apt.conf.d/00pinion-single-id"
 
 extern char **environ;
@@ -97,11 +97,13 @@ static int check_step(const struct runner_step *s, struct pn_error **err)
 		return pn_error_set(err, PN_ERR_INVALID, "step `%s` has no command",
 				    s->name ? s->name : "?");
 	if (s->shell && s->argv)
-		return pn_error_set(err, PN_ERR_INVALID, "step `%s` has both argv and a shell command",
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "step `%s` has both argv and a shell command",
 				    s->name ? s->name : "?");
 	for (size_t i = 0; i < s->n_secrets; i++) {
 		if (!s->secrets[i].source || access(s->secrets[i].source, R_OK) < 0)
-			return pn_error_set_errno(err, errno ? errno : ENOENT, "secret `%s`: source `%s`",
+			return pn_error_set_errno(err, errno ? errno : ENOENT,
+						  "secret `%s`: source `%s`",
 						  s->secrets[i].id ? s->secrets[i].id : "?",
 						  s->secrets[i].source ? s->secrets[i].source : "");
 	}
@@ -123,7 +125,7 @@ int runner_sandbox_prepare(struct runner_sandbox_cfg *c, struct pn_error **err)
 	c->merged = pn_path_join(c->dir, "merged");
 	c->mnt = pn_path_join(c->dir, "mnt");
 	c->secrets = pn_path_join(c->dir, "secrets");
-	const char *dirs[] = { c->upper, c->work, c->merged, c->mnt, c->secrets };
+	const char *dirs[] = {c->upper, c->work, c->merged, c->mnt, c->secrets};
 	for (size_t i = 0; i < 5; i++)
 		if (mkdir(dirs[i], 0755) < 0)
 			return pn_error_set_errno(err, errno, "create `%s`", dirs[i]);
@@ -131,7 +133,8 @@ int runner_sandbox_prepare(struct runner_sandbox_cfg *c, struct pn_error **err)
 	if (runner_plan_build(&c->plan, &c->rf->lowers, c->upper, c->work, c->mnt, c->step->secrets,
 			      c->step->n_secrets, c->secrets, err) < 0)
 		return -1;
-	if (c->r->idmap.mode == RUNNER_IDMAP_SINGLE && lower_mode(&c->rf->lowers, "etc/apt/apt.conf.d", 0) != 0) {
+	if (c->r->idmap.mode == RUNNER_IDMAP_SINGLE &&
+	    lower_mode(&c->rf->lowers, "etc/apt/apt.conf.d", 0) != 0) {
 		/* apt cannot switch to _apt with one id: let it fetch as root */
 		mps_extra = "APT::Sandbox::User \"root\";\n";
 		pn_strv_push(&c->plan.mountpoints, APT_SINGLE_CONF);
@@ -234,7 +237,8 @@ static int mount_one(const struct runner_sandbox_cfg *c, const struct runner_mou
 			return mount_overlay_fsconfig(c, t, err);
 		if (mount("overlay", t, "overlay", 0, m->data) < 0) {
 			pn_error_set_errno(err, errno, "mount overlay on `%s`", t);
-			pn_error_hint(err, "set PINION_RUNNER_NO_OVERLAY=1 to use the copy fallback");
+			pn_error_hint(err,
+				      "set PINION_RUNNER_NO_OVERLAY=1 to use the copy fallback");
 			return -1;
 		}
 		return 0;
@@ -245,8 +249,8 @@ static int mount_one(const struct runner_sandbox_cfg *c, const struct runner_mou
 	case RUNNER_MNT_TMPFS:
 		if (mkdir(t, 0755) < 0 && errno != EEXIST)
 			return pn_error_set_errno(err, errno, "create `%s`", t);
-		if (mount("tmpfs", t, "tmpfs", MS_NOSUID | (strcmp(m->target, "dev") ? MS_NODEV : 0),
-			  m->data) < 0)
+		if (mount("tmpfs", t, "tmpfs",
+			  MS_NOSUID | (strcmp(m->target, "dev") ? MS_NODEV : 0), m->data) < 0)
 			return pn_error_set_errno(err, errno, "mount tmpfs on `/%s`", m->target);
 		return 0;
 	case RUNNER_MNT_DEVPTS:
@@ -272,7 +276,8 @@ static int mount_one(const struct runner_sandbox_cfg *c, const struct runner_mou
 		if (m->kind == RUNNER_MNT_BIND_RO && access(m->source, R_OK) < 0)
 			return 0;
 		if (mount(m->source, t, NULL, MS_BIND, NULL) < 0)
-			return pn_error_set_errno(err, errno, "bind `%s` on `/%s`", m->source, m->target);
+			return pn_error_set_errno(err, errno, "bind `%s` on `/%s`", m->source,
+						  m->target);
 		return remount_ro(t, err);
 	}
 	return 0;
@@ -284,7 +289,8 @@ static int copy_secrets(const struct runner_sandbox_cfg *c, struct pn_error **er
 
 	if (!s->n_secrets)
 		return 0;
-	if (mount("tmpfs", c->secrets, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=700,size=16m") < 0)
+	if (mount("tmpfs", c->secrets, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "mode=700,size=16m") < 0)
 		return pn_error_set_errno(err, errno, "mount secrets tmpfs");
 	for (size_t i = 0; i < s->n_secrets; i++) {
 		cleanup_free char *data = NULL;
@@ -394,8 +400,10 @@ static int exec_plan_build(const struct runner_sandbox_cfg *c, struct exec_plan 
 	if (runner_user_resolve(user, pw, gr, &x->user, err) < 0)
 		return -1;
 	if (c->r->idmap.mode == RUNNER_IDMAP_SINGLE && (x->user.uid || x->user.gid)) {
-		pn_error_set(err, PN_ERR_INVALID, "user `%s` (%u:%u) is not mapped: without subordinate "
-			     "ids only root (0:0) exists in the sandbox", user, x->user.uid, x->user.gid);
+		pn_error_set(err, PN_ERR_INVALID,
+			     "user `%s` (%u:%u) is not mapped: without subordinate "
+			     "ids only root (0:0) exists in the sandbox",
+			     user, x->user.uid, x->user.gid);
 		pn_error_hint(err, "add entries for your user to /etc/subuid and /etc/subgid");
 		return -1;
 	}
@@ -409,7 +417,8 @@ static int exec_plan_build(const struct runner_sandbox_cfg *c, struct exec_plan 
 			pn_strv_push(&x->argv, s->argv[i]);
 	}
 	x->workdir = s->workdir ? s->workdir
-				: (cfg && cfg->working_dir && *cfg->working_dir ? cfg->working_dir : "/");
+				: (cfg && cfg->working_dir && *cfg->working_dir ? cfg->working_dir
+										: "/");
 	return 0;
 }
 
@@ -461,7 +470,8 @@ static void exec_step(const struct runner_sandbox_cfg *c, struct exec_plan *x)
 	environ = x->env.v;
 	execvp(x->argv.v[0], x->argv.v);
 	if (errno == ENOENT) {
-		pn_error_set(&e, PN_ERR_NOT_FOUND, "command `%s` not found in the image", x->argv.v[0]);
+		pn_error_set(&e, PN_ERR_NOT_FOUND, "command `%s` not found in the image",
+			     x->argv.v[0]);
 		pn_error_hint(&e, "PATH inside is %s", getenv("PATH") ? getenv("PATH") : "(unset)");
 	} else {
 		pn_error_set_errno(&e, errno, "run `%s`", x->argv.v[0]);
@@ -485,7 +495,7 @@ static void forward_signal(int sig)
 static void install_forwarding(pid_t child)
 {
 	struct sigaction sa;
-	const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+	const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 
 	forward_to = child;
 	memset(&sa, 0, sizeof(sa));
@@ -508,7 +518,7 @@ static int status_code(int st)
 static void sandbox_init(struct runner_sandbox_cfg *c)
 {
 	struct pn_error *e = NULL;
-	struct exec_plan x = { 0 };
+	struct exec_plan x = {0};
 	pid_t k;
 	int st;
 
@@ -626,7 +636,7 @@ fail:
 int runner_sandbox_start(struct runner_sandbox_cfg *c, pid_t *pid_out, int *rep_rd_out,
 			 int *out_rd_out, struct pn_error **err)
 {
-	int c2p[2], p2c[2], rep[2], out[2] = { -1, -1 };
+	int c2p[2], p2c[2], rep[2], out[2] = {-1, -1};
 	pid_t pid;
 	int rc;
 

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SNAP_PATH_MAX 4096
+#define SNAP_PATH_MAX	      4096
 #define RUN_DIR_STALE_SECONDS (24 * 3600)
 
 char *runner_snapshot_path(struct runner *r, const char *diff_id)
@@ -119,7 +119,8 @@ static int unpack_in_userns(void *arg, struct pn_buf *reply, struct pn_error **e
 		return pn_error_set_errno(err, errno, "create `%s`", u->root);
 	if (oci_layer_apply(u->l, u->digest, u->root, &o, err) < 0)
 		return -1;
-	if (scan_whiteouts(u->l, u->digest, &wh, err) < 0 || overlay_whiteouts(u->root, &wh, err) < 0)
+	if (scan_whiteouts(u->l, u->digest, &wh, err) < 0 ||
+	    overlay_whiteouts(u->root, &wh, err) < 0)
 		return pn_error_wrap(err, "keep whiteouts");
 	return 0;
 }
@@ -141,13 +142,13 @@ static int rm_paths(struct runner *r, const struct pn_strv *paths, struct pn_err
 }
 
 int runner_snapshot_ensure(struct runner *r, struct oci_layout *l,
-			   const struct oci_descriptor *layer, const char *diff_id,
-			   char **path_out, struct pn_error **err)
+			   const struct oci_descriptor *layer, const char *diff_id, char **path_out,
+			   struct pn_error **err)
 {
 	cleanup_free char *snap = NULL;
 	cleanup_free char *tmp = NULL;
 	cleanup_free char *root = NULL;
-	struct unpack_arg u = { r, l, layer->digest, NULL };
+	struct unpack_arg u = {r, l, layer->digest, NULL};
 	struct stat st;
 
 	if (!oci_digest_valid(diff_id))
@@ -227,7 +228,8 @@ static int64_t du_at(int dfd, int depth)
 			continue;
 		total += (int64_t)st.st_blocks * 512;
 		if (S_ISDIR(st.st_mode)) {
-			int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int fd = openat(dirfd(d), de->d_name,
+					O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 			if (fd >= 0)
 				total += du_at(fd, depth + 1);
@@ -257,7 +259,8 @@ int runner_snapshots_list(struct runner *r, struct runner_snapshot **out, size_t
 	*out = NULL;
 	*n = 0;
 	if (!d)
-		return errno == ENOENT ? 0 : pn_error_set_errno(err, errno, "open `%s`", r->snap_dir);
+		return errno == ENOENT ? 0
+				       : pn_error_set_errno(err, errno, "open `%s`", r->snap_dir);
 	while ((de = readdir(d))) {
 		struct runner_snapshot *s;
 		cleanup_free char *used = NULL;
@@ -304,7 +307,8 @@ int runner_snapshots_prune(struct runner *r, int64_t older_than, const struct pn
 	for (size_t i = 0; i < n; i++) {
 		if (s[i].last_used >= older_than || (keep && pn_strv_contains(keep, s[i].diff_id)))
 			continue;
-		pn_strv_push_owned(&rm, xasprintf("%s/%s", r->snap_dir, oci_digest_hex(s[i].diff_id)));
+		pn_strv_push_owned(&rm,
+				   xasprintf("%s/%s", r->snap_dir, oci_digest_hex(s[i].diff_id)));
 		removed++;
 		bytes += s[i].bytes > 0 ? s[i].bytes : 0;
 	}
@@ -313,7 +317,8 @@ int runner_snapshots_prune(struct runner *r, int64_t older_than, const struct pn
 	if ((d = opendir(r->snap_dir)))
 		while ((de = readdir(d)))
 			if (strncmp(de->d_name, ".tmp-", 5) == 0)
-				pn_strv_push_owned(&rm, xasprintf("%s/%s", r->snap_dir, de->d_name));
+				pn_strv_push_owned(&rm,
+						   xasprintf("%s/%s", r->snap_dir, de->d_name));
 	/* run dirs of killed sandboxes (a live one is touched by its step) */
 	if (d)
 		closedir(d);
@@ -369,7 +374,9 @@ int runner_rootfs_prepare(struct runner *r, struct oci_layout *l, const struct o
 		return pn_error_set(err, PN_ERR_INVALID, "image has %zu layers but %zu diff_ids",
 				    img->manifest.n_layers, img->config.n_diff_ids);
 	for (size_t i = 0; i < img->manifest.n_layers; i++)
-		if (runner_rootfs_push(r, rf, l, &img->manifest.layers[i], img->config.diff_ids[i], err) < 0)
-			return pn_error_wrap(err, "layer %zu of %zu", i + 1, img->manifest.n_layers);
+		if (runner_rootfs_push(r, rf, l, &img->manifest.layers[i], img->config.diff_ids[i],
+				       err) < 0)
+			return pn_error_wrap(err, "layer %zu of %zu", i + 1,
+					     img->manifest.n_layers);
 	return 0;
 }

@@ -110,7 +110,7 @@ static char *pump_tail(struct pump *p)
 /* read output (may be -1) and the report until both close */
 static void pump_run(struct pump *p, int out_rd, int rep_rd, struct pn_buf *report)
 {
-	struct pollfd fds[2] = { { out_rd, POLLIN, 0 }, { rep_rd, POLLIN, 0 } };
+	struct pollfd fds[2] = {{out_rd, POLLIN, 0}, {rep_rd, POLLIN, 0}};
 	char buf[16384];
 
 	while (fds[0].fd >= 0 || fds[1].fd >= 0) {
@@ -159,7 +159,8 @@ static int parse_reply(const char *reply, struct runner_result *res, struct pn_e
 		res->seconds_commit = strtod(cs + 15, NULL);
 	if (!l)
 		return 0;
-	if (sscanf(l, "layer %79s %lld %79s %lld %127s", digest, &size, diff_id, &tar_size, mt) != 5 ||
+	if (sscanf(l, "layer %79s %lld %79s %lld %127s", digest, &size, diff_id, &tar_size, mt) !=
+		    5 ||
 	    oci_digest_parse(digest, res->layer.desc.digest, err) < 0 ||
 	    oci_digest_parse(diff_id, res->layer.diff_id, err) < 0)
 		return pn_error_set(err, PN_ERR_GENERIC, "bad layer report from the sandbox");
@@ -177,7 +178,8 @@ static int step_finish(const struct runner_step *step, struct runner_result *res
 
 	if (res->exit_status == 0)
 		return 0;
-	pn_error_set(err, PN_ERR_GENERIC, "step `%s`: exited with status %d", name, res->exit_status);
+	pn_error_set(err, PN_ERR_GENERIC, "step `%s`: exited with status %d", name,
+		     res->exit_status);
 	if (res->tail)
 		pn_error_hint(err, "last lines of output:\n%s", res->tail);
 	return -1;
@@ -198,9 +200,14 @@ int runner_step_run(struct runner *r, const struct runner_rootfs *rf,
 		    const struct oci_layer_opts *lopts, struct runner_result *res,
 		    struct pn_error **err)
 {
-	struct runner_sandbox_cfg c = { .r = r, .rf = rf, .step = step, .out = out,
-					.lopts = lopts, .out_wr = -1, .rep_wr = -1 };
-	struct pump p = { step->name ? step->name : "run" };
+	struct runner_sandbox_cfg c = {.r = r,
+				       .rf = rf,
+				       .step = step,
+				       .out = out,
+				       .lopts = lopts,
+				       .out_wr = -1,
+				       .rep_wr = -1};
+	struct pump p = {step->name ? step->name : "run"};
 	cleanup_buf struct pn_buf report = PN_BUF_INIT;
 	cleanup_free char *reply = NULL;
 	pid_t pid;
@@ -221,7 +228,8 @@ int runner_step_run(struct runner *r, const struct runner_rootfs *rf,
 	if (rc == 0) {
 		pump_run(&p, out_rd, rep_rd, &report);
 		wait_child(pid);
-		rc = runner_report_parse(report.data ? report.data : "", report.len, &reply, NULL, err);
+		rc = runner_report_parse(report.data ? report.data : "", report.len, &reply, NULL,
+					 err);
 		if (rc == 0)
 			rc = parse_reply(reply, res, err);
 		else if (reply)
@@ -257,7 +265,7 @@ int runner_proc_start(struct runner *r, const struct runner_rootfs *rf,
 		      const struct runner_step *step, struct runner_proc **out,
 		      struct pn_error **err)
 {
-	struct runner_sandbox_cfg c = { .r = r, .rf = rf, .step = step, .out_wr = -1, .rep_wr = -1 };
+	struct runner_sandbox_cfg c = {.r = r, .rf = rf, .step = step, .out_wr = -1, .rep_wr = -1};
 	struct runner_proc *p;
 	pid_t pid;
 	int rep_rd = -1;
@@ -328,7 +336,9 @@ int runner_proc_wait(struct runner_proc *p, int timeout_ms, int *status_out, str
 		if (w < 0 && errno != EINTR)
 			return pn_error_set_errno(err, errno, "wait for sandbox %d", (int)p->pid);
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		if (timeout_ms >= 0 && (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >= timeout_ms)
+		if (timeout_ms >= 0 &&
+		    (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >=
+			    timeout_ms)
 			return 0;
 		if (w == 0)
 			usleep(10000);

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #define PASSWD_FIELDS 7
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define DEFAULT_PATH  "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 static bool parse_id(const char *s, uint32_t *out)
 {
@@ -41,8 +41,9 @@ static bool db_find(const char *text, const char *name, const uint32_t *id, char
 			if (p)
 				*p++ = '\0';
 		}
-		if (fields[0] && fields[2] && ((name && strcmp(fields[0], name) == 0) ||
-					      (id && parse_id(fields[2], &v) && v == *id))) {
+		if (fields[0] && fields[2] &&
+		    ((name && strcmp(fields[0], name) == 0) ||
+		     (id && parse_id(fields[2], &v) && v == *id))) {
 			*line_out = line;
 			return true;
 		}
@@ -55,12 +56,13 @@ static bool db_find(const char *text, const char *name, const uint32_t *id, char
 static int resolve_group(const char *spec, const char *group, uint32_t *gid, struct pn_error **err)
 {
 	cleanup_free char *line = NULL;
-	char *f[PASSWD_FIELDS] = { 0 };
+	char *f[PASSWD_FIELDS] = {0};
 
 	if (parse_id(spec, gid))
 		return 0;
 	if (!db_find(group, spec, NULL, &line, f) || !parse_id(f[2], gid))
-		return pn_error_set(err, PN_ERR_INVALID, "group `%s` not found in the image's /etc/group", spec);
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "group `%s` not found in the image's /etc/group", spec);
 	return 0;
 }
 
@@ -69,7 +71,7 @@ int runner_user_resolve(const char *spec, const char *passwd, const char *group,
 {
 	cleanup_free char *u = xstrdup(spec && *spec ? spec : "0");
 	cleanup_free char *line = NULL;
-	char *colon = strchr(u, ':'), *f[PASSWD_FIELDS] = { 0 };
+	char *colon = strchr(u, ':'), *f[PASSWD_FIELDS] = {0};
 	uint32_t uid = 0;
 	bool numeric;
 
@@ -83,11 +85,13 @@ int runner_user_resolve(const char *spec, const char *passwd, const char *group,
 	out->home = NULL;
 	if (db_find(passwd, numeric ? NULL : u, numeric ? &uid : NULL, &line, f)) {
 		if (!parse_id(f[2], &out->uid) || !f[3] || !parse_id(f[3], &out->gid))
-			return pn_error_set(err, PN_ERR_INVALID, "bad /etc/passwd entry for `%s`", u);
+			return pn_error_set(err, PN_ERR_INVALID, "bad /etc/passwd entry for `%s`",
+					    u);
 		if (f[5] && *f[5])
 			out->home = xstrdup(f[5]);
 	} else if (!numeric) {
-		return pn_error_set(err, PN_ERR_INVALID, "user `%s` not found in the image's /etc/passwd", u);
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "user `%s` not found in the image's /etc/passwd", u);
 	}
 	if (colon && resolve_group(colon, group, &out->gid, err) < 0) {
 		runner_user_release(out);

@@ -9,7 +9,9 @@
 
 static void t_subid_parse(void)
 {
-	const char *text = "# comment\nalice:100000:65536\n1001:200000:1000\nbob:300000:0\n\ncarol:400000:70000\n";
+	const char *text = "# "
+			   "comment\nalice:100000:65536\n1001:200000:1000\nbob:300000:0\n\ncarol:"
+			   "400000:70000\n";
 	uint32_t s = 0, c = 0;
 	struct pn_error *err = NULL;
 
@@ -21,8 +23,8 @@ static void t_subid_parse(void)
 	is_int(runner_subid_parse(text, "bob", 5, &s, &c, &err), 1, "zero count is no range");
 	is_int(runner_subid_parse(text, "dave", 5, &s, &c, &err), 1, "absent user");
 	is_int(runner_subid_parse("", "x", 1, &s, &c, &err), 1, "empty file");
-	ok_fail(runner_subid_parse("alice:100000\n", "alice", 1, &s, &c, &err), &err, PN_ERR_INVALID,
-		"line 1", "missing field refused with line number");
+	ok_fail(runner_subid_parse("alice:100000\n", "alice", 1, &s, &c, &err), &err,
+		PN_ERR_INVALID, "line 1", "missing field refused with line number");
 	ok_fail(runner_subid_parse("x:1:1\nalice:abc:5\n", "alice", 1, &s, &c, &err), &err,
 		PN_ERR_INVALID, "line 2", "non-number refused");
 	ok_fail(runner_subid_parse("alice:1:99999999999\n", "alice", 1, &s, &c, &err), &err,
@@ -33,7 +35,7 @@ static void t_subid_parse(void)
 
 static void t_idmap_format(void)
 {
-	struct runner_idrange r[2] = { { 0, 1000, 1 }, { 1, 100000, 65535 } };
+	struct runner_idrange r[2] = {{0, 1000, 1}, {1, 100000, 65535}};
 	cleanup_free char *t = runner_idmap_format(r, 2);
 	cleanup_free char *e = runner_idmap_format(r, 0);
 
@@ -41,8 +43,9 @@ static void t_idmap_format(void)
 	is_str(e, "", "no ranges");
 }
 
-static const char *passwd = "root:x:0:0:root:/root:/bin/bash\n_apt:x:42:65534::/nonexistent:/usr/sbin/nologin\n"
-			    "app:x:1000:1000:App:/home/app:/bin/sh\nbroken:x:abc:1::/:/bin/sh\n";
+static const char *passwd =
+	"root:x:0:0:root:/root:/bin/bash\n_apt:x:42:65534::/nonexistent:/usr/sbin/nologin\n"
+	"app:x:1000:1000:App:/home/app:/bin/sh\nbroken:x:abc:1::/:/bin/sh\n";
 static const char *group = "root:x:0:\nnogroup:x:65534:\nstaff:x:50:\n";
 
 static void t_user_resolve(void)
@@ -65,23 +68,24 @@ static void t_user_resolve(void)
 	ok(u.uid == 1234 && u.gid == 50, "unknown uid with a named group");
 	is_str(u.home, "/", "unknown uid's home is /");
 	runner_user_release(&u);
-	ok_call(runner_user_resolve("1000:7", NULL, NULL, &u, &err), &err, "numeric group without files");
+	ok_call(runner_user_resolve("1000:7", NULL, NULL, &u, &err), &err,
+		"numeric group without files");
 	runner_user_release(&u);
-	ok_fail(runner_user_resolve("ghost", passwd, group, &u, &err), &err, PN_ERR_INVALID, "`ghost`",
-		"unknown name refused");
+	ok_fail(runner_user_resolve("ghost", passwd, group, &u, &err), &err, PN_ERR_INVALID,
+		"`ghost`", "unknown name refused");
 	ok_fail(runner_user_resolve("app:ghosts", passwd, group, &u, &err), &err, PN_ERR_INVALID,
 		"`ghosts`", "unknown group refused");
 	ok_fail(runner_user_resolve("broken", passwd, group, &u, &err), &err, PN_ERR_INVALID,
 		"bad /etc/passwd", "malformed entry refused");
-	ok_fail(runner_user_resolve("app:", passwd, group, &u, &err), &err, PN_ERR_INVALID, "bad user",
-		"empty group refused");
+	ok_fail(runner_user_resolve("app:", passwd, group, &u, &err), &err, PN_ERR_INVALID,
+		"bad user", "empty group refused");
 }
 
 static void t_env_build(void)
 {
 	cleanup_strv struct pn_strv cfg = PN_STRV_INIT;
 	cleanup_strv struct pn_strv out = PN_STRV_INIT;
-	const char *step[] = { "A=2", "B=3", "bogus", NULL };
+	const char *step[] = {"A=2", "B=3", "bogus", NULL};
 
 	pn_strv_push(&cfg, "A=1");
 	pn_strv_push(&cfg, "PATH=/opt/bin");
@@ -111,15 +115,18 @@ static void t_plan(void)
 	cleanup_strv struct pn_strv lowers = PN_STRV_INIT;
 	struct runner_plan p;
 	struct pn_error *err = NULL;
-	struct runner_secret sec[] = { { "tok", "/host/tok", NULL }, { "key", "/host/key", "/etc/app/key" } };
+	struct runner_secret sec[] = {{"tok", "/host/tok", NULL},
+				      {"key", "/host/key", "/etc/app/key"}};
 
 	pn_strv_push(&lowers, "/s/l1");
 	pn_strv_push(&lowers, "/s/l2");
 	runner_plan_init(&p);
-	ok_call(runner_plan_build(&p, &lowers, "/r/upper", "/r/work", "/r/mnt", sec, 2, "/r/secrets", &err),
+	ok_call(runner_plan_build(&p, &lowers, "/r/upper", "/r/work", "/r/mnt", sec, 2,
+				  "/r/secrets", &err),
 		&err, "plan with two secrets");
 	ok(p.n > 10 && p.m[0].kind == RUNNER_MNT_OVERLAY, "overlay first");
-	is_str(p.m[0].data, "lowerdir=/r/mnt:/s/l2:/s/l1,upperdir=/r/upper,workdir=/r/work,userxattr",
+	is_str(p.m[0].data,
+	       "lowerdir=/r/mnt:/s/l2:/s/l1,upperdir=/r/upper,workdir=/r/work,userxattr",
 	       "lowers top first, mount-point layer on top");
 	is_int(count_kind(&p, RUNNER_MNT_PROC), 1, "one /proc");
 	is_int(count_kind(&p, RUNNER_MNT_BIND_DEV), 6, "null zero full random urandom tty");
@@ -144,21 +151,23 @@ static void t_plan_refusals(void)
 	cleanup_strv struct pn_strv lowers = PN_STRV_INIT;
 	struct runner_plan p;
 	struct pn_error *err = NULL;
-	struct { const char *id, *target, *needle; } bad[] = {
-		{ "a", "relative/x", "not an absolute path" },
-		{ "a", "/", "not a file" },
-		{ "a", "/x/../etc/passwd", "plain path" },
-		{ "a", "/x//y", "plain path" },
-		{ "a", "/x/", "ends with" },
-		{ "a", "/proc/self/x", "/proc or /dev" },
-		{ "a/b", NULL, "bad secret id" },
-		{ "", NULL, "bad secret id" },
+	struct {
+		const char *id, *target, *needle;
+	} bad[] = {
+		{"a", "relative/x", "not an absolute path"},
+		{"a", "/", "not a file"},
+		{"a", "/x/../etc/passwd", "plain path"},
+		{"a", "/x//y", "plain path"},
+		{"a", "/x/", "ends with"},
+		{"a", "/proc/self/x", "/proc or /dev"},
+		{"a/b", NULL, "bad secret id"},
+		{"", NULL, "bad secret id"},
 	};
-	struct runner_secret dup[] = { { "a", "/h", "/x" }, { "b", "/h", "/x" } };
+	struct runner_secret dup[] = {{"a", "/h", "/x"}, {"b", "/h", "/x"}};
 
 	pn_strv_push(&lowers, "/s/l1");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct runner_secret s = { bad[i].id, "/h", bad[i].target };
+		struct runner_secret s = {bad[i].id, "/h", bad[i].target};
 
 		runner_plan_init(&p);
 		ok_fail(runner_plan_build(&p, &lowers, "/u", "/w", "/m", &s, 1, "/sec", &err), &err,
@@ -184,7 +193,8 @@ static void t_overlay_too_long(void)
 	char *o;
 
 	for (int i = 0; i < 80; i++)
-		pn_strv_push_owned(&lowers, xasprintf("/home/someone/.cache/pinion/snapshots/%064d/root", i));
+		pn_strv_push_owned(
+			&lowers, xasprintf("/home/someone/.cache/pinion/snapshots/%064d/root", i));
 	o = runner_overlay_options("/m", &lowers, "/u", "/w", &err);
 	ok(o == NULL && err && err->code == PN_ERR_TOO_LARGE, "80 long lowers exceed one page");
 	pn_error_clear(&err);

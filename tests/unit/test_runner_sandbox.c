@@ -14,12 +14,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *base_cmds[] = { "sh", "ls", "cat", "echo", "id", "mkdir", "rm", "touch", "test",
-				   "grep", "wc", "sleep", "true", "false", "cp", "head", NULL };
-static char *dir;                 /* test root */
-static char *cache;               /* pinion cache */
+static const char *base_cmds[] = {"sh",	  "ls",	   "cat",  "echo", "id", "mkdir",
+				  "rm",	  "touch", "test", "grep", "wc", "sleep",
+				  "true", "false", "cp",   "head", NULL};
+static char *dir;   /* test root */
+static char *cache; /* pinion cache */
 static struct oci_layout *layout;
-static struct runner_rootfs rf;   /* base + layer 2 */
+static struct runner_rootfs rf; /* base + layer 2 */
 
 static void write_file(const char *path, const char *text)
 {
@@ -38,7 +39,7 @@ static char *make_base_tree(void)
 	struct pn_error *err = NULL;
 
 	pn_mkdir_p(bin, 0755, &err);
-	for (const char *d[] = { "etc", "tmp", "opq", "root", NULL }, **p = d; *p; p++) {
+	for (const char *d[] = {"etc", "tmp", "opq", "root", NULL}, **p = d; *p; p++) {
 		cleanup_free char *x = pn_path_join(root, *p);
 
 		mkdir(x, 0755);
@@ -85,7 +86,8 @@ static int layer_from_tree(const char *tree, struct oci_layer_result *res, bool 
 		rc = oci_layer_writer_add_dir(w, "etc", 0755, &err);
 		rc = rc < 0 ? rc : oci_layer_writer_add_whiteout(w, "etc/gone", &err);
 		rc = rc < 0 ? rc : oci_layer_writer_add_dir(w, "opq", 0755, &err);
-		rc = rc < 0 ? rc : oci_layer_writer_add_data(w, "opq/.wh..wh..opq", "", 0, 0644, &err);
+		rc = rc < 0 ? rc
+			    : oci_layer_writer_add_data(w, "opq/.wh..wh..opq", "", 0, 0644, &err);
 		rc = rc < 0 ? rc : oci_layer_writer_add_data(w, "opq/new", "new\n", 4, 0644, &err);
 	} else {
 		rc = oci_layer_writer_add_tree(w, tree, "", &err);
@@ -118,7 +120,7 @@ static struct runner *new_runner(bool no_overlay)
 static int sh(struct runner *r, const char *script, struct oci_layout *out,
 	      struct runner_result *res, struct pn_error **err)
 {
-	struct runner_step s = { .name = "t", .shell = script };
+	struct runner_step s = {.name = "t", .shell = script};
 
 	return runner_step_run(r, &rf, &s, out, NULL, res, err);
 }
@@ -155,11 +157,14 @@ static void t_snapshots_stack(void)
 
 	ok(layer_from_tree(base, &l1, false) == 0 && layer_from_tree(NULL, &l2, true) == 0,
 	   "two layers written");
-	ok_call(runner_rootfs_push(r, &rf, layout, &l1.desc, l1.diff_id, &err), &err, "base snapshot");
+	ok_call(runner_rootfs_push(r, &rf, layout, &l1.desc, l1.diff_id, &err), &err,
+		"base snapshot");
 	ok_call(runner_rootfs_push(r, &rf, layout, &l2.desc, l2.diff_id, &err), &err,
 		"snapshot with whiteouts");
-	ok_call(sh(r, "test -e /etc/keep && test ! -e /etc/gone && test ! -e /opq/old && "
-		      "test -e /opq/new", NULL, &res, &err),
+	ok_call(sh(r,
+		   "test -e /etc/keep && test ! -e /etc/gone && test ! -e /opq/old && "
+		   "test -e /opq/new",
+		   NULL, &res, &err),
 		&err, "whiteout and opaque dir of layer 2 hide layer 1's files");
 	runner_result_release(&res);
 	ok_call(runner_snapshots_list(r, &snaps, &n, &err), &err, "list snapshots");
@@ -179,10 +184,11 @@ static void t_step_commit(void)
 	struct pn_error *err = NULL;
 	bool single = r && runner_get_idmap(r)->mode == RUNNER_IDMAP_SINGLE;
 	/* with a single id mapped, chown to 42 cannot work: own the file as root */
-	const char *script = single ? "echo new > /etc/new && rm /etc/keep && mkdir -p /d && echo f > /d/f && "
-				      "touch /d/owned && cat /etc/resolv.conf >/dev/null"
-				    : "echo new > /etc/new && rm /etc/keep && mkdir -p /d && echo f > /d/f && "
-				      "touch /d/owned && chown 42:7 /d/owned && cat /etc/resolv.conf >/dev/null";
+	const char *script =
+		single ? "echo new > /etc/new && rm /etc/keep && mkdir -p /d && echo f > /d/f && "
+			 "touch /d/owned && cat /etc/resolv.conf >/dev/null"
+		       : "echo new > /etc/new && rm /etc/keep && mkdir -p /d && echo f > /d/f && "
+			 "touch /d/owned && chown 42:7 /d/owned && cat /etc/resolv.conf >/dev/null";
 	cleanup_free char *names = NULL;
 
 	ok_call(sh(r, script, layout, &res, &err), &err, "step with commit");
@@ -194,7 +200,7 @@ static void t_step_commit(void)
 	ok(tap_contains(names, single ? "d/owned 0:0" : "d/owned 42:7"),
 	   "ownership as seen inside (%s)", single ? "0:0, single id" : "42:7");
 	ok(!tap_contains(names, "resolv.conf") && !tap_contains(names, "hosts") &&
-	   !tap_contains(names, "dev/") && !tap_contains(names, "proc/"),
+		   !tap_contains(names, "dev/") && !tap_contains(names, "proc/"),
 	   "mount points not captured");
 	if (!tap_contains(names, "etc/new"))
 		tap_diag("layer:\n%s", names);
@@ -225,10 +231,10 @@ static void t_failures(void)
 	struct runner *r = new_runner(false);
 	struct runner_result res;
 	struct pn_error *err = NULL;
-	const char *missing[] = { "no-such-command", "x", NULL };
-	struct runner_step s = { .name = "missing", .argv = missing };
-	struct runner_step wd = { .name = "wd", .shell = "true", .workdir = "/nope" };
-	struct runner_step usr = { .name = "usr", .shell = "true", .user = "ghost" };
+	const char *missing[] = {"no-such-command", "x", NULL};
+	struct runner_step s = {.name = "missing", .argv = missing};
+	struct runner_step wd = {.name = "wd", .shell = "true", .workdir = "/nope"};
+	struct runner_step usr = {.name = "usr", .shell = "true", .user = "ghost"};
 
 	ok_fail(sh(r, "echo first; echo last words; exit 3", layout, &res, &err), &err, 0,
 		"exited with status 3", "exit 3 reported");
@@ -259,26 +265,34 @@ static void t_isolation(void)
 	cleanup_free char *hostfile = pn_path_join(dir, "host-secret.json");
 	cleanup_free char *script = NULL;
 	cleanup_free char *secret = pn_path_join(dir, "token");
-	struct runner_secret sec = { "tok", secret, NULL };
-	struct runner_step s = { .name = "secret", .secrets = &sec, .n_secrets = 1,
-				 .shell = "test \"$(cat /run/secrets/tok)\" = s3cr3t-PINION-bytes && "
-					  "echo ok > /used-secret" };
-	struct runner_step none = { .name = "net", .network = RUNNER_NET_NONE,
-				    .shell = "test $(grep -c : /proc/net/dev) -eq 1" };
+	struct runner_secret sec = {"tok", secret, NULL};
+	struct runner_step s = {.name = "secret",
+				.secrets = &sec,
+				.n_secrets = 1,
+				.shell =
+					"test \"$(cat /run/secrets/tok)\" = s3cr3t-PINION-bytes && "
+					"echo ok > /used-secret"};
+	struct runner_step none = {.name = "net",
+				   .network = RUNNER_NET_NONE,
+				   .shell = "test $(grep -c : /proc/net/dev) -eq 1"};
 	cleanup_free char *names = NULL;
 	cleanup_free char *blob = NULL;
 
 	write_file(hostfile, "{\"auths\":{}}\n");
 	write_file(secret, "s3cr3t-PINION-bytes");
-	script = xasprintf("touch %s; touch /../../%s; cat %s; test $(ls -d /proc/[0-9]* | wc -l) -le 6",
-			   outside, outside, hostfile);
-	ok_call(sh(r, script, NULL, &res, &err), &err, "step runs (only its own processes visible)");
+	script = xasprintf(
+		"touch %s; touch /../../%s; cat %s; test $(ls -d /proc/[0-9]* | wc -l) -le 6",
+		outside, outside, hostfile);
+	ok_call(sh(r, script, NULL, &res, &err), &err,
+		"step runs (only its own processes visible)");
 	runner_result_release(&res);
 	ok(access(outside, F_OK) < 0, "no file created outside the rootfs");
-	ok_fail(sh(r, "cat /proc/1/root/../../../../etc/shadow >/dev/null 2>&1 || exit 9", NULL, &res, &err),
+	ok_fail(sh(r, "cat /proc/1/root/../../../../etc/shadow >/dev/null 2>&1 || exit 9", NULL,
+		   &res, &err),
 		&err, 0, "status 9", "host files unreachable through /proc");
 	runner_result_release(&res);
-	ok_call(runner_step_run(r, &rf, &s, layout, NULL, &res, &err), &err, "secret readable in its step");
+	ok_call(runner_step_run(r, &rf, &s, layout, NULL, &res, &err), &err,
+		"secret readable in its step");
 	names = layer_names(res.layer.desc.digest);
 	ok(!tap_contains(names, "run/secrets"), "secret target not in the layer");
 	ok(tap_contains(names, "used-secret"), "the step's own file is");
@@ -303,8 +317,8 @@ static void t_isolation(void)
 static void t_proc(void)
 {
 	struct runner *r = new_runner(false);
-	const char *argv[] = { "sleep", "100", NULL };
-	struct runner_step s = { .name = "serve", .argv = argv };
+	const char *argv[] = {"sleep", "100", NULL};
+	struct runner_step s = {.name = "serve", .argv = argv};
 	struct runner_proc *p = NULL;
 	struct pn_error *err = NULL;
 	int status = -1;
