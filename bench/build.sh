@@ -1,0 +1,126 @@
+#!/bin/bash
+# bench/build.sh - `pinion build` of examples/packages next to `buildah build
+# --isolation chroot` of the Dockerfile `pinion dockerfile` prints for the same
+# model, in the same run: cold build (empty caches), warm rebuild (nothing
+# changed), rebuild after a predict.py edit.  Prints seconds and ratios
+# (buildah / pinion; > 1 means pinion is faster).
+#
+# Both start from the same base (the Debian python fixture published as
+# library/python:3.11-slim in a local registry), install jq from Debian's
+# mirror and a wheel from a local index.  The Dockerfile is adapted only where
+# Cog's would need the internet: tini is copied from the host's tini-static
+# (Cog downloads it from GitHub), the cog wheel is pinion's embedded one
+# without the pydantic requirement (PyPI), and PIP_INDEX_URL points pip at the
+# local index.  buildah uses a private storage root (overlay), so nothing of
+# the machine's containers storage is touched.
+# Env: PINION_BUILD (default build), BENCH_DIR (default a temp dir, removed).
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+export PINION_BUILD=${PINION_BUILD:-build}
+case "$PINION_BUILD" in /*) ;; *) PINION_BUILD="$root/$PINION_BUILD" ;; esac
+PINION="$PINION_BUILD/pinion"
+PYTHON=${PYTHON:-/usr/bin/python3}
+export PINION_TEST_CACHE=${PINION_TEST_CACHE:-/var/cache/pinion-test}
+T=${BENCH_DIR:-$(mktemp -d /tmp/pinion-bench.XXXXXX)}
+mkdir -p "$T"
+_file_cleanup=""
+at_exit() { _file_cleanup="$1; $_file_cleanup"; }
+free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {
+	local i=0
+	while ! (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; do
+		i=$((i + 1)); [ $i -ge 300 ] && return 1; sleep 0.1
+	done
+}
+cleanup() {
+	eval "$_file_cleanup" >/dev/null 2>&1 || true
+	[ -n "${BENCH_DIR:-}" ] || { buildah --root "$T/storage" --runroot "$T/run" rm --all >/dev/null 2>&1; rm -rf "$T"; }
+}
+trap cleanup EXIT
+. "$root/tests/tools/fixtures.sh"
+. "$root/tests/tools/registry.sh"
+. "$root/tests/tools/pip_index.sh"
+
+now() { date +%s.%N; }
+elapsed() { "$PYTHON" -c "print(f'{$2 - $1:.1f}')"; }
+ratio() { "$PYTHON" -c "print(f'{$1 / $2:.2f}')"; }
+
+echo "bench: setting up (registry, base, index, weights)" >&2
+registry_start plain >/dev/null
+rootfs=$(fixture_rootfs python)
+SOURCE_DATE_EPOCH=0 "$PINION" import --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+	--env LANG=C.UTF-8 --cmd python3 "$rootfs" "oci:$T/base:library/python:3.11-slim" >/dev/null
+"$PINION" copy "oci:$T/base:library/python:3.11-slim" "$REGISTRY/library/python:3.11-slim" >/dev/null 2>&1
+mkdir -p "$T/index/files"
+wheel_make pinion-demo-greeting 1.0.0 "$T/index/files" >/dev/null
+pip_index_start "$T/index"
+at_exit pip_index_stop
+printf 'bench-secret' >"$T/token"
+
+# the two model copies
+for who in pinion buildah; do
+	cp -r "$root/examples/packages" "$T/$who"
+	rm -rf "$T/$who/.pinion"
+	sh "$T/$who/make-weights.sh" "$T/$who"
+done
+
+# --- pinion
+export PINION_CACHE_DIR="$T/pinion-cache"
+pinion_build() {
+	(cd "$T/pinion" && PIP_RETRIES=0 "$PINION" build --registry-mirror "docker.io=$REGISTRY" \
+		--registry-mirror "r8.im=$REGISTRY" --secret id=token,src="$T/token" \
+		--output "oci:$T/pinion-out:bench" --progress quiet) >/dev/null 2>"$T/pinion.err" ||
+		{ tail -20 "$T/pinion.err" >&2; exit 1; }
+}
+
+# --- buildah: the Dockerfile of `pinion dockerfile`, adapted as described above
+mkdir -p "$T/buildah/.cog/tmp/build"
+wheel_path=$("$PINION" wheel -o "$T/buildah/.cog/tmp/build" 2>/dev/null | tail -1)
+[ -f "$wheel_path" ] || wheel_path=$(ls "$T"/buildah/.cog/tmp/build/*.whl | head -1)
+wheel=$(basename "$wheel_path")
+cp /usr/bin/tini-static "$T/buildah/.cog/tmp/build/tini"
+echo "pinion-demo-greeting==1.0.0" >"$T/buildah/.cog/tmp/build/requirements.txt"
+(cd "$T/buildah" && "$PINION" dockerfile) >"$T/Dockerfile.cog"
+"$PYTHON" - "$T/Dockerfile.cog" "$T/buildah/Dockerfile" "$REGISTRY" "$PIP_INDEX_URL" "$wheel" <<'EOF'
+import re, sys
+src, dst, reg, index, wheel = sys.argv[1:]
+d = open(src).read()
+d = re.sub(r"^FROM python:", f"FROM {reg}/library/python:", d, flags=re.M)
+d = d.replace("ENV DEBIAN_FRONTEND=noninteractive", f"ENV DEBIAN_FRONTEND=noninteractive\nENV PIP_INDEX_URL={index}", 1)
+d = re.sub(r"RUN --mount=type=cache,target=/var/cache/apt,sharing=locked set -eux;.*?chmod \+x /sbin/tini\n",
+           "COPY .cog/tmp/build/tini /sbin/tini\n", d, flags=re.S)
+d = re.sub(r"cog-[^ ]*\.whl", wheel, d)
+d = d.replace(" 'pydantic>=1.9,<3'", "")
+open(dst, "w").write(d)
+EOF
+# (.cog/tmp/build holds what the Dockerfile copies, so it stays in the context)
+echo Dockerfile >"$T/buildah/.dockerignore"
+buildah_build() {
+	(cd "$T/buildah" && buildah --root "$T/storage" --runroot "$T/run" --storage-driver overlay \
+		build --isolation chroot --layers --tls-verify=false --secret id=token,src="$T/token" \
+		-t bench:latest -f Dockerfile .) >"$T/buildah.log" 2>&1 ||
+		{ tail -30 "$T/buildah.log" >&2; exit 1; }
+}
+
+run() { # run NAME FN -> seconds
+	local t0 t1
+	t0=$(now); "$2"; t1=$(now)
+	elapsed "$t0" "$t1"
+}
+
+echo "bench: cold builds" >&2
+p_cold=$(run pinion pinion_build)
+b_cold=$(run buildah buildah_build)
+echo "bench: warm rebuilds" >&2
+p_warm=$(run pinion pinion_build)
+b_warm=$(run buildah buildah_build)
+echo "bench: rebuilds after a predict.py edit" >&2
+for who in pinion buildah; do echo "# edited" >>"$T/$who/predict.py"; done
+p_edit=$(run pinion pinion_build)
+b_edit=$(run buildah buildah_build)
+
+printf '%-34s %9s %9s %8s\n' "examples/packages" "pinion s" "buildah s" "ratio"
+printf '%-34s %9s %9s %8s\n' "cold build" "$p_cold" "$b_cold" "$(ratio "$b_cold" "$p_cold")"
+printf '%-34s %9s %9s %8s\n' "warm rebuild (no change)" "$p_warm" "$b_warm" "$(ratio "$b_warm" "$p_warm")"
+printf '%-34s %9s %9s %8s\n' "rebuild after predict.py edit" "$p_edit" "$b_edit" "$(ratio "$b_edit" "$p_edit")"
+echo "(ratio = buildah / pinion; the same base, packages and model; one run on $(nproc) cores)"
