@@ -89,12 +89,14 @@ $(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $$(call libs_for,$$*)
 	@echo "  LINK    $@"
 	@$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c \
 		-Wl,--start-group $(call libs_for,$*) -Wl,--end-group $(LIBS)
+# Run one: build/libfuzzer/fuzzers/fuzz_oci_apply tests/fuzz/corpus/oci_apply -max_total_time=60
 fuzz:
 	$(MAKE) CC=clang SANITIZE=fuzzer,address,undefined B=build/libfuzzer fuzz-bins
-fuzz-bins: $(patsubst tests/fuzz/%.c,$(B)/libfuzzer/%,$(FUZZ_SRCS))
-$(B)/libfuzzer/%: tests/fuzz/%.c $$(call libs_for,$$*)
+fuzz-bins: $(patsubst tests/fuzz/%.c,$(B)/fuzzers/%,$(FUZZ_SRCS))
+$(B)/fuzzers/%: tests/fuzz/%.c $$(call libs_for,$$*)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(call libs_for,$*) -Wl,--end-group $(LIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(call libs_for,$*) -Wl,--end-group $(LIBS)
 
 check-build: $(B)/pinion $(UNIT_BINS) $(FUZZ_BINS) $(TEST_EXTRA)
 

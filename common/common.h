@@ -69,6 +69,7 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 __attribute__((format(printf, 1, 2)))
 char *xasprintf(const char *fmt, ...);
+__attribute__((format(printf, 1, 0)))
 char *xvasprintf(const char *fmt, va_list ap);
 size_t st_add(size_t a, size_t b);   /* aborts on overflow */
 size_t st_mult(size_t a, size_t b);  /* aborts on overflow */

@@ -50,6 +50,7 @@ int pn_log_verbose(void)
 	return verbose_level;
 }
 
+__attribute__((format(printf, 2, 0)))
 static void vlog(const char *prefix, const char *fmt, va_list ap)
 {
 	fputs(prefix, stderr);
