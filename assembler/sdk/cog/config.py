@@ -51,7 +51,9 @@ def read_interface(ref: str, method: str, allow_static: bool = True) -> Dict[str
     if allow_static and os.environ.get("COG_SCHEMA_IMPORT") != "1":
         try:
             return static.read_file(path, name, method)
-        except static.Undecidable:
+        except signature.SignatureError:
+            raise
+        except Exception:  # Undecidable, or anything the reader did not foresee: import
             pass
     obj = load_object(ref)
     fn = method_of(obj, method)

@@ -3,6 +3,7 @@ it (so the model's heavy dependencies need not be importable).  Raises
 Undecidable when the source alone cannot settle it; the caller then imports."""
 
 import ast
+import warnings
 from typing import Any, Dict, List, Optional
 
 from .predictor import FieldInfo
@@ -141,8 +142,10 @@ def _kind_of_name(q: Optional[str]) -> Optional[str]:
 class Reader:
     def __init__(self, source: str, filename: str = "predict.py") -> None:
         try:
-            self.tree = ast.parse(source, filename)
-        except SyntaxError as e:
+            with warnings.catch_warnings():  # the import fallback reports what matters
+                warnings.simplefilter("ignore")
+                self.tree = ast.parse(source, filename)
+        except (SyntaxError, ValueError) as e:
             raise Undecidable("syntax error: %s" % e) from None
         self.mod = Module(self.tree)
 
@@ -153,7 +156,7 @@ class Reader:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             try:
                 node = ast.parse(node.value, mode="eval").body
-            except SyntaxError:
+            except (SyntaxError, ValueError):
                 raise Undecidable("bad string annotation") from None
             return self.type_of(node, seen)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):

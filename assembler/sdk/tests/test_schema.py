@@ -204,3 +204,45 @@ class TestStaticReading(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestStaticRobustness(unittest.TestCase):
+    def test_mutated_sources(self):
+        """static reading of mangled sources: a result, Undecidable or SignatureError, nothing else"""
+        import random
+        from cog import static
+        from cog.signature import SignatureError
+        rng = random.Random(1234)
+        sources = []
+        for f in sorted(os.listdir(PREDICTORS)):
+            if f.endswith(".py"):
+                with open(os.path.join(PREDICTORS, f)) as fh:
+                    sources.append(fh.read())
+        unexpected = []
+        for n in range(600):
+            src = rng.choice(sources)
+            lines = src.splitlines()
+            for _ in range(rng.randint(1, 3)):
+                i = rng.randrange(len(lines))
+                op = rng.randrange(4)
+                if op == 0:
+                    del lines[i]
+                elif op == 1:
+                    lines[i] = lines[i].replace(rng.choice(["str", "int", "Input", "Path",
+                                                            "=", ":", "[", "("]), "", 1)
+                elif op == 2:
+                    lines.insert(i, rng.choice(lines))
+                else:
+                    j = rng.randrange(len(lines[i]) + 1)
+                    lines[i] = lines[i][:j] + rng.choice(["None", "...", "x", "]", ",", "*"]) + \
+                        lines[i][j:]
+            text = "\n".join(lines) + "\n"
+            for name, method in (("Predictor", "predict"), ("Predictor", "train"),
+                                 ("train", "train")):
+                try:
+                    static.Reader(text).read(name, method)
+                except (static.Undecidable, SignatureError):
+                    pass
+                except Exception as e:  # noqa: BLE001 - what the test looks for
+                    unexpected.append("%s: %r\n%s" % (type(e).__name__, e, text))
+        self.assertEqual(unexpected[:3], [])
