@@ -52,13 +52,20 @@ static void df_env(struct pn_buf *b, const struct plan_step *s)
 	}
 }
 
-static void df_run(struct pn_buf *b, const struct plan_step *s, const char *wheel)
+static void df_run(struct pn_buf *b, const struct plan_step *s, const char *wheel,
+		   const struct cog_config *cfg)
 {
 	size_t i;
 
 	switch (s->id) {
+	case PLAN_ID_PYTHON: {
+		/* Cog's own install (pinion's plan first reuses a Python in the base) */
+		cleanup_free char *sh = plan_python_pyenv_shell(cfg->build.python_version);
+
+		pn_buf_printf(b, NULL, "RUN " DF_APT_CACHE "%s\n", sh);
+		return;
+	}
 	case PLAN_ID_APT:
-	case PLAN_ID_PYTHON:
 		pn_buf_printf(b, NULL, "RUN " DF_APT_CACHE "%s\n", s->shell);
 		return;
 	case PLAN_ID_PIP:
@@ -100,7 +107,6 @@ char *build_plan_dockerfile(const struct cog_config *cfg, const struct build_pla
 	const char *wheel = plan_wheel_name(p);
 	size_t i;
 
-	(void)cfg;
 	pn_buf_printf(&b, NULL, "#syntax=docker/dockerfile:1.4\nFROM %s\n", p->base_image);
 	for (i = 0; i < p->n_steps; i++) {
 		const struct plan_step *s = &p->steps[i];
@@ -112,7 +118,7 @@ char *build_plan_dockerfile(const struct cog_config *cfg, const struct build_pla
 			df_env(&b, s);
 			break;
 		case PLAN_STEP_RUN:
-			df_run(&b, s, wheel);
+			df_run(&b, s, wheel, cfg);
 			break;
 		case PLAN_STEP_COPY:
 			if (s->id == PLAN_ID_TINI)

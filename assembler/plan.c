@@ -194,25 +194,49 @@ static void add_apt(struct build_plan *p, const struct cog_config *cfg)
 	run_add(p, PLAN_ID_APT, xstrdup("apt"), pn_buf_steal(&b, NULL));
 }
 
+char *plan_python_pyenv_shell(const char *v)
+{
+	return xasprintf("apt-get update -qq && apt-get install -qqy "
+			 "--no-install-recommends " PLAN_PYENV_DEPS
+			 " && rm -rf /var/lib/apt/lists/* && "
+			 "curl -s -S -L "
+			 "https://raw.githubusercontent.com/pyenv/pyenv-installer/master/bin/"
+			 "pyenv-installer | bash && "
+			 "git clone https://github.com/momo-lab/pyenv-install-latest.git "
+			 "\"$(pyenv root)\"/plugins/pyenv-install-latest && "
+			 "pyenv install-latest \"%s\" && pyenv global $(pyenv install-latest "
+			 "--print \"%s\") && "
+			 "pip install \"wheel<1\"",
+			 v, v);
+}
+
+/* Cog always installs Python with pyenv, which needs GitHub.  pinion first
+ * uses a python<ver> with pip that the base image already has (an internal
+ * CUDA image, an air-gapped mirror), linking python, python3 and pip to it,
+ * and only otherwise runs Cog's pyenv install. */
+static char *python_install_shell(const char *v)
+{
+	cleanup_free char *pyenv = plan_python_pyenv_shell(v);
+
+	return xasprintf("if command -v python%s >/dev/null 2>&1 && "
+			 "python%s -m pip --version >/dev/null 2>&1; then "
+			 "py=$(command -v python%s) && mkdir -p /usr/local/bin && "
+			 "ln -sf \"$py\" /usr/local/bin/python && "
+			 "ln -sf \"$py\" /usr/local/bin/python3 && "
+			 "{ command -v pip >/dev/null 2>&1 || "
+			 "printf '#!/bin/sh\\nexec %%s -m pip \"$@\"\\n' \"$py\" "
+			 "> /usr/local/bin/pip && chmod 755 /usr/local/bin/pip; }; "
+			 "else %s; fi",
+			 v, v, v, pyenv);
+}
+
 static void add_python(struct build_plan *p, const struct cog_config *cfg)
 {
 	struct plan_step *s = step_add(p, PLAN_STEP_ENV, PLAN_ID_PYTHON_ENV, xstrdup("python-env"));
 	const char *v = cfg->build.python_version;
 
 	step_env(s, "PATH", PLAN_PYENV_PATH);
-	run_add(p, PLAN_ID_PYTHON, xstrdup("python"),
-		xasprintf("apt-get update -qq && apt-get install -qqy "
-			  "--no-install-recommends " PLAN_PYENV_DEPS
-			  " && rm -rf /var/lib/apt/lists/* && "
-			  "curl -s -S -L "
-			  "https://raw.githubusercontent.com/pyenv/pyenv-installer/master/bin/"
-			  "pyenv-installer | bash && "
-			  "git clone https://github.com/momo-lab/pyenv-install-latest.git "
-			  "\"$(pyenv root)\"/plugins/pyenv-install-latest && "
-			  "pyenv install-latest \"%s\" && pyenv global $(pyenv install-latest "
-			  "--print \"%s\") && "
-			  "pip install \"wheel<1\"",
-			  v, v));
+	run_add(p, PLAN_ID_PYTHON, xstrdup("python"), python_install_shell(v));
 }
 
 static void add_runs(struct build_plan *p, const struct cog_config *cfg)

@@ -124,6 +124,10 @@ void build_plan_print_text(const struct build_plan *p, FILE *f);
 char *build_plan_to_json(const struct build_plan *p);
 /* The Dockerfile Cog would generate for this config and plan (owned). */
 char *build_plan_dockerfile(const struct cog_config *cfg, const struct build_plan *p);
+/* Cog's pyenv command that installs Python `version` into a CUDA base image
+ * (the Dockerfile view shows it; the plan runs it only when the base has no
+ * python<version> with pip).  Owned by the caller. */
+char *plan_python_pyenv_shell(const char *version);
 
 /* Expand $NAME and ${NAME} in value against env ("NAME=value" strings,
  * NULL-terminated; unknown names expand to ""). Owned. */

@@ -166,6 +166,8 @@ static void t_gpu_plan(void)
 	s = find_step(&p, PLAN_ID_PYTHON);
 	ok(s && tap_contains(s->shell, "pyenv install-latest \"3.11\""),
 	   "python step installs 3.11");
+	ok(s && strncmp(s->shell, "if command -v python3.11 >/dev/null 2>&1 && python3.11 -m pip", 61) == 0,
+	   "python step first reuses a python3.11 with pip from the base (no network)");
 	s = find_step(&p, PLAN_ID_BASE_ENV);
 	ok(s && s->n_env == 4 && strcmp(s->env[2].name, "LD_LIBRARY_PATH") == 0, "base ENV");
 	json = build_plan_to_json(&p);
