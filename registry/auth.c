@@ -31,7 +31,8 @@ void registry_challenge_release(struct registry_challenge *c)
 
 static bool is_tchar(char ch)
 {
-	return isalnum((unsigned char)ch) || strchr("!#$%&'*+-.^_`|~", ch);
+	/* strchr would find the terminator for a NUL byte */
+	return ch != '\0' && (isalnum((unsigned char)ch) || strchr("!#$%&'*+-.^_`|~", ch));
 }
 
 static void skip_ws(const char **p, const char *end)

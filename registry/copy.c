@@ -246,7 +246,6 @@ int registry_login(struct registry_client *c, const char *registry, const char *
 		   const char *pass, struct pn_error **err)
 {
 	cleanup_free char *path = registry_auth_file_default(&c->opts);
-	cleanup_free char *auth = NULL;
 	cleanup_free char *name = registry_auth_key_normalize(registry);
 	struct registry_host *h;
 
