@@ -105,6 +105,25 @@ test_expect_success 'plain: a four-layer image (umoci) pushed in parallel, with 
 	test_equal "$(cat out)" "$want"
 '
 
+test_expect_success 'plain: a two-platform index is pushed whole and pulled per --platform' '
+	pq import --arch arm64 "$T/root2" "oci:$T/src:arm" >/dev/null &&
+	amd=$(layout_digest "$T/src" small) && arm=$(layout_digest "$T/src" arm) &&
+	entry() { jq -c --arg a "$2" ".manifests[] | select(.digest == \"$1\") | {mediaType, digest, size, platform: {os: \"linux\", architecture: \$a}}" "$T/src/index.json"; } &&
+	jq -cn --argjson a "$(entry $amd amd64)" --argjson b "$(entry $arm arm64)" \
+		"{schemaVersion: 2, mediaType: \"application/vnd.oci.image.index.v1+json\", manifests: [\$a, \$b]}" >"$T/ix.json" &&
+	ix=sha256:$(sha256sum <"$T/ix.json" | cut -c1-64) &&
+	cp "$T/ix.json" "$T/src/blobs/sha256/${ix#sha256:}" &&
+	jq --arg d "$ix" --argjson s "$(stat -c %s $T/ix.json)" \
+		".manifests += [{mediaType: \"application/vnd.oci.image.index.v1+json\", digest: \$d, size: \$s, annotations: {\"org.opencontainers.image.ref.name\": \"multi\"}}]" \
+		"$T/src/index.json" >"$T/index.new" && mv "$T/index.new" "$T/src/index.json" &&
+	pq copy "oci:$T/src:multi" "$PLAIN/multiarch:v1" >/dev/null &&
+	test_equal "$(skopeo inspect --raw --tls-verify=false docker://$PLAIN/multiarch:v1 | sha256sum | cut -c1-64)" "${ix#sha256:}" &&
+	test_equal "$(pq pull $PLAIN/multiarch:v1 oci:$T/ma:v1)" "$amd" &&
+	test_equal "$(pq pull --platform linux/arm64 $PLAIN/multiarch:v1 oci:$T/ma:arm)" "$arm" &&
+	test_expect_failure_status 1 pq pull --platform linux/s390x "$PLAIN/multiarch:v1" "oci:$T/ma:s390x" 2>err &&
+	one_error_line err && test_grep "linux/arm64" err
+'
+
 test_expect_success 'plain: inspect through the registry, without layers' '
 	pinion inspect "$PLAIN/demo:v1" >insp &&
 	test_equal "$(jq -r .digest insp)" "$SRC_DIGEST" &&
