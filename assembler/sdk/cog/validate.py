@@ -202,6 +202,28 @@ def redact_input(inputs: List[Dict[str, Any]], payload: Any) -> Any:
 
 # --------------------------------------------------------------- output
 
+def coerce_output(value: Any, t: Optional[Dict[str, Any]]) -> Any:
+    """Apply the declared output type where pydantic would have: a str
+    returned for a Path (or File) output is that file."""
+    if t is None or value is None:
+        return value
+    k = t["kind"]
+    if k == "optional":
+        return coerce_output(value, t["item"])
+    if k in ("path", "file") and isinstance(value, str) and not value.startswith(
+            ("http://", "https://", "data:")):
+        return pathlib.Path(value)
+    if k in ("list", "iterator") and isinstance(value, (list, tuple)):
+        return [coerce_output(v, t["item"]) for v in value]
+    if k == "model":
+        fields = {f["name"]: f["type"] for f in t["fields"]}
+        if isinstance(value, dict):
+            return {key: coerce_output(v, fields.get(key)) for key, v in value.items()}
+        if isinstance(value, BaseModel):
+            return {key: coerce_output(v, fields.get(key)) for key, v in value.dict().items()}
+    return value
+
+
 def data_url(path_or_file: Any) -> str:
     if isinstance(path_or_file, io.IOBase):
         path_or_file.seek(0)

@@ -343,6 +343,16 @@ class TestTrainingServer(unittest.TestCase):
         finally:
             s.stop()
 
+    def test_str_for_path_output(self):
+        """a str returned where List[Path] is declared is served as files"""
+        s = Server("server_model.py:StrPaths")
+        try:
+            s.wait()
+            out = s.post("/predictions", {"input": {"n": 2}})[1]["output"]
+            self.assertEqual([base64.b64decode(u.split(",", 1)[1]) for u in out], [b"f0", b"f1"])
+        finally:
+            s.stop()
+
     def test_sigterm(self):
         """SIGTERM shuts the server down cleanly (exit 0)"""
         s = Server("server_model.py:Predictor")

@@ -44,6 +44,7 @@ class App:
             pobj = instantiate(load_object(pref))
             predict = config.interface_of(pobj, "predict")
             self.runner.predict_fn = method_of(pobj, "predict")
+            self.runner.output_types["predict"] = predict["output"]
             self.predict_inputs = predict["inputs"]
             train = None
             setups = [pobj]
@@ -52,6 +53,7 @@ class App:
                 tobj = pobj if tref == pref else instantiate(load_object(tref))
                 train = config.interface_of(tobj, "train")
                 self.runner.train_fn = method_of(tobj, "train")
+                self.runner.output_types["train"] = train["output"]
                 self.train_inputs = train["inputs"]
                 if tobj is not pobj:
                     setups.append(tobj)

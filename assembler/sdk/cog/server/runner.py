@@ -167,6 +167,7 @@ class Runner:
         self.setup_result: Dict[str, Any] = {}
         self.predict_fn: Optional[Callable[..., Any]] = None
         self.train_fn: Optional[Callable[..., Any]] = None
+        self.output_types: Dict[str, Any] = {}  # "predict"/"train" -> declared output type
 
     # ------------------------------------------------------------ setup
     def install_capture(self) -> None:
@@ -273,14 +274,18 @@ class Runner:
                 if job.cancel_requested:  # canceled while inputs were fetched
                     raise CancelationException("prediction canceled")
                 result = _call(fn, values)
+                otype = self.output_types.get(job.kind)
                 if _is_stream(result):
+                    item_type = otype["item"] if otype and otype["kind"] in (
+                        "iterator", "list") else None
                     job.output = []
                     for item in _iterate(result):
+                        item = validate.coerce_output(item, item_type)
                         job.output.append(validate.encode(item, self._uploader(job)))
                         self._webhook(job, "output")
                     out = job.output
                 else:
-                    out = result
+                    out = validate.coerce_output(result, otype)
             finally:
                 self.in_user_code = False
             job.output = validate.encode(out, self._uploader(job))

@@ -82,3 +82,14 @@ class Weighted(BasePredictor):
 
     def predict(self) -> str:
         return self.weights
+
+
+class StrPaths(BasePredictor):
+    def predict(self, n: int = 2) -> List[Path]:
+        out = []
+        for i in range(n):
+            p = "/tmp/cog-test-strpath-%d-%d.txt" % (os.getpid(), i)
+            with open(p, "w") as f:
+                f.write("f%d" % i)
+            out.append(p)  # a str where a Path is declared
+        return out
