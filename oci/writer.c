@@ -17,6 +17,7 @@
 #include <zstd.h>
 
 #define OUTBUF_SIZE ((size_t)256 << 10)
+#define WBUF_SIZE ((size_t)1 << 20)
 #define XATTR_LIST_MAX_ ((size_t)64 << 10)
 #define XATTR_VALUE_MAX_ ((size_t)64 << 10)
 #define OPAQUE_MARK ".wh..wh..opq"
@@ -38,6 +39,8 @@ struct oci_layer_writer {
 	bool z_init;
 	ZSTD_CCtx *zc;
 	unsigned char *out;
+	char *wbuf;               /* output buffer before the blob writer */
+	size_t wlen;
 	struct pn_error *cb_err;  /* failure inside the write callback */
 	struct hl_entry *hl;
 	size_t n_hl, cap_hl;
@@ -57,9 +60,26 @@ void oci_layer_result_release(struct oci_layer_result *r)
 }
 
 /* ------------------------------------------------------------ compression */
+/* buffered: the blob sees large writes whatever the entry sizes */
+static int emit_flush(struct oci_layer_writer *w)
+{
+	int rc = 0;
+
+	if (w->wlen)
+		rc = oci_blob_writer_write(w->blob, w->wbuf, w->wlen, &w->cb_err);
+	w->wlen = 0;
+	return rc;
+}
+
 static int emit(struct oci_layer_writer *w, const void *data, size_t len)
 {
-	return oci_blob_writer_write(w->blob, data, len, &w->cb_err);
+	if (w->wlen + len > WBUF_SIZE && emit_flush(w) < 0)
+		return -1;
+	if (len >= WBUF_SIZE)
+		return oci_blob_writer_write(w->blob, data, len, &w->cb_err);
+	memcpy(w->wbuf + w->wlen, data, len);
+	w->wlen += len;
+	return 0;
 }
 
 static int gzip_feed(struct oci_layer_writer *w, const void *data, size_t len, int flush)
@@ -142,7 +162,8 @@ static la_ssize_t tar_write_cb(struct archive *a, void *data, const void *buf, s
 {
 	struct oci_layer_writer *w = data;
 
-	oci_hasher_update(w->diff, buf, len);
+	if (w->opts.compression != OCI_COMP_NONE)
+		oci_hasher_update(w->diff, buf, len); /* uncompressed: diff_id is the blob digest */
 	w->tar_size += (int64_t)len;
 	if (compress_feed(w, buf, len, false) < 0) {
 		archive_set_error(a, EIO, "layer output failed");
@@ -176,6 +197,7 @@ struct oci_layer_writer *oci_layer_writer_new(struct oci_layout *l,
 	else
 		oci_layer_opts_init(&w->opts);
 	w->out = xmalloc(OUTBUF_SIZE);
+	w->wbuf = xmalloc(WBUF_SIZE);
 	w->diff = oci_hasher_new();
 	if (compress_init(w, err) < 0)
 		goto fail;
@@ -183,7 +205,10 @@ struct oci_layer_writer *oci_layer_writer_new(struct oci_layout *l,
 	if (!w->blob)
 		goto fail;
 	w->a = archive_write_new();
+	/* bytes_per_block 0: no 10 KiB re-blocking, data reaches the sink in
+	 * large writes; the archive ends with the two 512-byte zero records */
 	if (archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(w->a, 0) != ARCHIVE_OK ||
 	    archive_write_add_filter_none(w->a) != ARCHIVE_OK ||
 	    archive_write_open2(w->a, w, NULL, tar_write_cb, NULL, NULL) != ARCHIVE_OK) {
 		archive_fail(w, "start layer", err);
@@ -207,6 +232,7 @@ void oci_layer_writer_free(struct oci_layer_writer *w)
 		deflateEnd(&w->z);
 	ZSTD_freeCCtx(w->zc);
 	free(w->out);
+	free(w->wbuf);
 	pn_error_free(w->cb_err);
 	for (size_t i = 0; i < w->n_hl; i++)
 		free(w->hl[i].path);
@@ -592,7 +618,7 @@ int oci_layer_writer_finish(struct oci_layer_writer *w, struct oci_layer_result 
 		return -1;
 	if (archive_write_close(w->a) != ARCHIVE_OK)
 		return archive_fail(w, "finish tar", err);
-	if (compress_feed(w, NULL, 0, true) < 0) {
+	if (compress_feed(w, NULL, 0, true) < 0 || emit_flush(w) < 0) {
 		w->failed = true;
 		if (err) {
 			pn_error_free(*err);
@@ -601,7 +627,6 @@ int oci_layer_writer_finish(struct oci_layer_writer *w, struct oci_layer_result 
 		return pn_error_wrap(err, "finish %s stream", oci_compression_name(w->opts.compression));
 	}
 	memset(out, 0, sizeof(*out));
-	oci_hasher_final(w->diff, out->diff_id);
 	out->tar_size = w->tar_size;
 	out->desc.size = oci_blob_writer_size(w->blob);
 	out->desc.media_type = xstrdup(oci_layer_media_type(w->opts.compression));
@@ -610,6 +635,10 @@ int oci_layer_writer_finish(struct oci_layer_writer *w, struct oci_layer_result 
 		oci_layer_result_release(out);
 		return pn_error_wrap(err, "store layer");
 	}
+	if (w->opts.compression == OCI_COMP_NONE)
+		memcpy(out->diff_id, out->desc.digest, sizeof(out->diff_id));
+	else
+		oci_hasher_final(w->diff, out->diff_id);
 	w->finished = true;
 	return 0;
 }
