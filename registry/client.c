@@ -3,9 +3,11 @@
 #include "registry/internal.h"
 #include "common/cleanup.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define CA_FILE_MAX ((size_t)16 << 20)
 #define TOKEN_DEFAULT_TTL 60
@@ -225,23 +227,86 @@ int registry_target_resolve(struct registry_client *c, const char *ref,
 	return 0;
 }
 
-void registry_client_remember_blob(struct registry_client *c, const char *host,
-				   const char *repo, const char *digest)
+/* Where blobs were seen is also kept across runs in the cache directory
+ * (one line "digest host repository" per blob), so a push in one process can
+ * mount what a pull in another fetched from the same registry.  It is only
+ * a hint: a failed mount falls back to an upload. */
+#define SOURCES_FILE "registry-blob-sources"
+#define SOURCES_MAX ((size_t)4 << 20)
+
+static void known_add(struct registry_client *c, const char *host, const char *repo,
+		      const char *digest, bool *added)
 {
 	struct registry_known_blob *k;
 
-	pthread_mutex_lock(&c->lock);
-	for (size_t i = 0; i < c->n_known; i++) {
-		if (strcmp(c->known[i].digest, digest) == 0 && strcmp(c->known[i].host, host) == 0) {
-			pthread_mutex_unlock(&c->lock);
+	*added = false;
+	for (size_t i = 0; i < c->n_known; i++)
+		if (strcmp(c->known[i].digest, digest) == 0 && strcmp(c->known[i].host, host) == 0 &&
+		    strcmp(c->known[i].repository, repo) == 0)
 			return;
-		}
-	}
 	c->known = xrealloc(c->known, st_mult(c->n_known + 1, sizeof(*c->known)));
 	k = &c->known[c->n_known++];
 	k->host = xstrdup(host);
 	k->repository = xstrdup(repo);
 	snprintf(k->digest, sizeof(k->digest), "%s", digest);
+	*added = true;
+}
+
+static char *sources_path(void)
+{
+	cleanup_free char *dir = pn_cache_dir();
+
+	return pn_path_join(dir, SOURCES_FILE);
+}
+
+static void sources_load(struct registry_client *c)
+{
+	cleanup_free char *path = sources_path(), *data = NULL;
+	size_t len = 0;
+	bool added;
+
+	c->sources_loaded = true;
+	if (pn_read_file(path, SOURCES_MAX, &data, &len, NULL) < 0) {
+		unlink(path); /* too large (or unreadable): start afresh */
+		return;
+	}
+	for (char *line = data, *next; line && *line; line = next) {
+		char d[80], h[256], r[256];
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (sscanf(line, "%79s %255s %255s", d, h, r) == 3 && registry_digest_valid(d) &&
+		    registry_host_valid(h) && registry_repository_valid(r))
+			known_add(c, h, r, d, &added);
+	}
+}
+
+static void sources_append(const char *host, const char *repo, const char *digest)
+{
+	cleanup_free char *dir = pn_cache_dir(), *path = pn_path_join(dir, SOURCES_FILE);
+	cleanup_free char *line = xasprintf("%s %s %s\n", digest, host, repo);
+	int fd;
+
+	if (pn_mkdir_p(dir, 0755, NULL) < 0)
+		return;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	(void)!pn_write_all(fd, line, strlen(line)); /* one short append: atomic */
+	close(fd);
+}
+
+void registry_client_remember_blob(struct registry_client *c, const char *host,
+				   const char *repo, const char *digest)
+{
+	bool added;
+
+	pthread_mutex_lock(&c->lock);
+	if (!c->sources_loaded)
+		sources_load(c);
+	known_add(c, host, repo, digest, &added);
+	if (added)
+		sources_append(host, repo, digest);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -251,7 +316,10 @@ char *registry_client_blob_source(struct registry_client *c, const char *host,
 	char *r = NULL;
 
 	pthread_mutex_lock(&c->lock);
-	for (size_t i = 0; i < c->n_known && !r; i++)
+	if (!c->sources_loaded)
+		sources_load(c);
+	/* the newest sighting first */
+	for (size_t i = c->n_known; i-- > 0 && !r;)
 		if (strcmp(c->known[i].digest, digest) == 0 && strcmp(c->known[i].host, host) == 0 &&
 		    strcmp(c->known[i].repository, repo) != 0)
 			r = xstrdup(c->known[i].repository);

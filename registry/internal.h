@@ -91,6 +91,7 @@ struct registry_client {
 	size_t n_tokens;
 	struct registry_known_blob *known;
 	size_t n_known;
+	bool sources_loaded;  /* the cache file of blob sources was read */
 };
 
 /* A registry reference resolved through the mirrors: either a host + repo,

@@ -237,6 +237,7 @@ static int push_blob(struct pusher *p, const char *digest, struct pn_error **err
 		return -1;
 	if (exists) {
 		__atomic_add_fetch(&p->skipped, 1, __ATOMIC_RELAXED);
+		registry_client_remember_blob(p->c, p->t->host->name, p->t->repository, digest);
 		if (oci_layout_has_blob(p->src, digest)) {
 			int64_t sz = 0;
 			cleanup_close int f2 = -1;
@@ -258,6 +259,7 @@ static int push_blob(struct pusher *p, const char *digest, struct pn_error **err
 			return -1;
 		if (!loc) {
 			__atomic_add_fetch(&p->mounted, 1, __ATOMIC_RELAXED);
+			registry_client_remember_blob(p->c, p->t->host->name, p->t->repository, digest);
 			push_event(p, "blob-mounted", digest, size, t0);
 			return 0;
 		}

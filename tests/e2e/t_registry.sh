@@ -76,6 +76,13 @@ test_expect_success 'plain: registry to registry copy mounts blobs across reposi
 	test_equal "$(skopeo_digest --tls-verify=false docker://$PLAIN/other/demo:v2)" "$SRC_DIGEST"
 '
 
+test_expect_success 'plain: a push in a later process mounts the blobs an earlier pull fetched' '
+	pinion --progress json copy "oci:$T/pulled:v1" "$PLAIN/later/app:v1" 2>events >out &&
+	test_equal "$(cat out)" "$SRC_DIGEST" &&
+	test_equal "$(grep -c "\"event\":\"blob-mounted\"" events)" 2 &&
+	test_equal "$(skopeo_digest --tls-verify=false docker://$PLAIN/later/app:v1)" "$SRC_DIGEST"
+'
+
 test_expect_success 'plain: skopeo copy of what pinion pushed keeps the digest; pinion pulls what skopeo pushed' '
 	skopeo copy -q --src-tls-verify=false docker://$PLAIN/demo:v1 oci:$T/sk:v1 &&
 	test_equal "$(layout_digest $T/sk v1)" "$SRC_DIGEST" &&

@@ -310,6 +310,25 @@ static void t_targets(void)
 	ok(!t.host->insecure, "ghcr.io is not insecure");
 	registry_target_release(&t);
 	registry_client_free(c);
+	/* blob sources persist in the cache directory across clients */
+	setenv("PINION_CACHE_DIR", tap_tmpdir(), 1);
+	ok_call(registry_client_new(&o, &c, &err), &err, "client 1");
+	registry_client_remember_blob(c, "127.0.0.1:5000", "library/python", "sha256:" D64);
+	registry_client_free(c);
+	ok_call(registry_client_new(&o, &c, &err), &err, "client 2");
+	{
+		char *src = registry_client_blob_source(c, "127.0.0.1:5000", "my/app", "sha256:" D64);
+		is_str(src, "library/python", "a later client knows where the blob was seen");
+		free(src);
+		src = registry_client_blob_source(c, "127.0.0.1:5000", "library/python", "sha256:" D64);
+		ok(src == NULL, "no mount from the repository itself");
+		free(src);
+		src = registry_client_blob_source(c, "other:1", "my/app", "sha256:" D64);
+		ok(src == NULL, "nor from another registry");
+		free(src);
+	}
+	registry_client_free(c);
+	unsetenv("PINION_CACHE_DIR");
 	registry_opts_release(&o);
 	o.ca_bundle = xstrdup("/nonexistent/ca.pem");
 	ok_fail(registry_client_new(&o, &c, &err), &err, PN_ERR_NOT_FOUND, "CA bundle", "missing CA bundle");
