@@ -1,6 +1,7 @@
-"""The scope of the running prediction: metrics recorded by emit_metric()."""
+"""The scope of the running prediction: metrics recorded by emit_metric().
+A context variable, so concurrent async predictions each have their own."""
 
-import threading
+import contextvars
 from typing import Any, Dict, Optional
 
 
@@ -12,18 +13,19 @@ class Scope:
         self.metrics[name] = value
 
 
-_local = threading.local()
+_scope: "contextvars.ContextVar[Optional[Scope]]" = contextvars.ContextVar("cog_scope",
+                                                                          default=None)
 
 
 def set_scope(scope: Optional[Scope]) -> None:
-    _local.scope = scope
+    _scope.set(scope)
 
 
 def current_scope() -> Scope:
-    s = getattr(_local, "scope", None)
+    s = _scope.get()
     if s is None:
         s = Scope()
-        _local.scope = s
+        _scope.set(s)
     return s
 
 

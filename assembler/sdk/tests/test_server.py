@@ -411,3 +411,50 @@ class TestTrainingServer(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestConcurrency(unittest.TestCase):
+    def test_async_concurrency(self):
+        """async predict with COG_MAX_CONCURRENCY=2: two run at once, a third gets 409; logs per job"""
+        import concurrent.futures
+        s = Server("server_model.py:AsyncModel", COG_MAX_CONCURRENCY="2")
+        try:
+            body = s.wait()
+            self.assertIn("async setup", body["setup"]["logs"])
+            t0 = time.monotonic()
+            with concurrent.futures.ThreadPoolExecutor(3) as ex:
+                futs = [ex.submit(s.post, "/predictions", {"input": {"name": n, "seconds": 1.0}})
+                        for n in ("a", "b")]
+                time.sleep(0.3)
+                self.assertEqual(s.get("/health-check")[1]["status"], "BUSY")
+                third = s.post("/predictions", {"input": {"name": "c"}})
+                results = [f.result() for f in futs]
+            self.assertLess(time.monotonic() - t0, 1.9, "the two ran concurrently")
+            self.assertEqual(third[0], 409)
+            for (code, body), n in zip(results, ("a", "b")):
+                self.assertEqual((code, body["status"], body["output"]), (200, "succeeded",
+                                                                        ["done-" + n]))
+                self.assertEqual(body["logs"], "start %s\nend %s\n" % (n, n))
+                self.assertEqual(body["metrics"]["name_len"], 1)
+            code, body = s.request("PUT", "/predictions/ac-1", {"input": {"seconds": 10}},
+                                   headers={"Prefer": "respond-async"})
+            self.assertEqual(code, 202)
+            time.sleep(0.2)
+            self.assertEqual(s.post("/predictions/ac-1/cancel")[0], 200)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and body["status"] not in ("canceled", "failed"):
+                time.sleep(0.05)
+                body = s.request("PUT", "/predictions/ac-1", {"input": {}})[1]
+            self.assertEqual(body["status"], "canceled")
+        finally:
+            s.stop()
+
+    def test_async_stream(self):
+        """an async generator streams into the output list"""
+        s = Server("server_model.py:AsyncStream", COG_MAX_CONCURRENCY="4")
+        try:
+            s.wait()
+            code, body = s.post("/predictions", {"input": {"n": 3}})
+            self.assertEqual(body["output"], ["w0 ", "w1 ", "w2 "])
+        finally:
+            s.stop()

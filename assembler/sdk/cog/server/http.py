@@ -82,7 +82,7 @@ def _call_setup(fn: Any) -> None:
     except (TypeError, ValueError):
         params = {}
     if "weights" not in params:
-        return fn()
+        return _await(fn())
     from ..types import File, Path
     ann = params["weights"].annotation
     try:
@@ -100,7 +100,14 @@ def _call_setup(fn: Any) -> None:
         weights = open("weights", "rb") if ann is File else Path("weights")
     else:
         weights = None
-    return fn(weights=weights)
+    return _await(fn(weights=weights))
+
+
+def _await(result: Any) -> Any:
+    """Run an async setup() to completion."""
+    import asyncio
+    import inspect
+    return asyncio.run(result) if inspect.iscoroutine(result) else result
 
 
 def _is_function_ref(obj: Any) -> bool:
@@ -295,6 +302,22 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 64
 
 
+def _maybe_concurrent(app: App, runner: Runner, upload_url: Optional[str]) -> Runner:
+    """With concurrency max > 1 and an async predict, swap in an AsyncRunner."""
+    from .concurrency import AsyncRunner, is_async, max_concurrency
+    limit = max_concurrency()
+    if limit <= 1 or runner.predict_fn is None:
+        return runner
+    if not is_async(runner.predict_fn):
+        sys.__stderr__.write("cog: concurrency max %d needs `async def predict`; running one "
+                             "prediction at a time\n" % limit)
+        return runner
+    new = AsyncRunner(upload_url, limit)
+    new.adopt(runner)
+    app.runner = new
+    return new
+
+
 def parse_args(argv: Any) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m cog.server.http",
                                 description="Serve a Cog predictor over HTTP.")
@@ -337,6 +360,7 @@ def main(argv: Any = None) -> int:
     server.start()
     sys.__stderr__.write("cog: serving on http://%s:%d\n" % (args.host, args.port))
     setup = app.load()
+    runner = _maybe_concurrent(app, runner, args.upload_url)
     if setup is not None:
         runner.run_setup(setup)
     status = 0

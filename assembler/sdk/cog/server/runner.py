@@ -3,6 +3,7 @@ on the main thread (so cancelation can interrupt it with a signal, as Cog's
 worker does).  The HTTP threads hand jobs over through a queue."""
 
 import asyncio
+import contextvars
 import datetime
 import inspect
 import io
@@ -23,6 +24,12 @@ from typing import Any, Callable, Dict, List, Optional
 from .. import validate
 from ..scope import Scope, set_scope
 from ..types import File, Path, Secret
+
+# the runner whose jobs sys.stdout/sys.stderr feed, and the job of the
+# current async task (concurrent predictions)
+CAPTURE_TARGET: List[Any] = [None]
+CURRENT_JOB: "contextvars.ContextVar[Optional[Job]]" = contextvars.ContextVar("cog_job",
+                                                                             default=None)
 
 LOG_LIMIT = 4 << 20
 LOGS_WEBHOOK_INTERVAL = 0.5
@@ -105,17 +112,20 @@ class _Capture(io.TextIOBase):
     """sys.stdout/sys.stderr while a job runs on the worker thread: text goes
     to the job's logs and on to the real stream."""
 
-    def __init__(self, real: Any, runner: "Runner") -> None:
+    def __init__(self, real: Any) -> None:
         self.real = real
-        self.runner = runner
 
     def write(self, s: str) -> int:
-        sink = self.runner.log_sink
-        if sink is not None and threading.get_ident() == self.runner.worker_ident:
-            job = self.runner.current
-            if job is not None:
-                s = job.redact(s)
-            sink(s)
+        runner = CAPTURE_TARGET[0]
+        job = CURRENT_JOB.get()
+        if job is not None:
+            s = job.redact(s)
+            job.log(s)
+        elif runner is not None and runner.log_sink is not None and \
+                threading.get_ident() == runner.worker_ident:
+            if runner.current is not None:
+                s = runner.current.redact(s)
+            runner.log_sink(s)
         try:
             self.real.write(s)
             self.real.flush()
@@ -171,8 +181,10 @@ class Runner:
 
     # ------------------------------------------------------------ setup
     def install_capture(self) -> None:
-        sys.stdout = _Capture(sys.__stdout__, self)  # type: ignore[assignment]
-        sys.stderr = _Capture(sys.__stderr__, self)  # type: ignore[assignment]
+        if not isinstance(sys.stdout, _Capture):
+            sys.stdout = _Capture(sys.__stdout__)  # type: ignore[assignment]
+            sys.stderr = _Capture(sys.__stderr__)  # type: ignore[assignment]
+        CAPTURE_TARGET[0] = self
         signal.signal(signal.SIGUSR1, self._on_cancel_signal)
 
     def run_setup(self, setup: Callable[[], Any]) -> None:
@@ -310,11 +322,14 @@ class Runner:
         job.status = status
         job.error = err
         job.completed_at = now()
-        with self.lock:  # free before anyone hears it is done: no spurious 409
-            if self.active is job:
-                self.active = None
+        self._release(job)  # free before anyone hears it is done: no spurious 409
         job.done.set()
         self._webhook(job, "completed")
+
+    def _release(self, job: Job) -> None:
+        with self.lock:
+            if self.active is job:
+                self.active = None
 
     # ---------------------------------------------------------- outputs
     def _uploader(self, job: Job) -> Optional[Callable[[Any], str]]:

@@ -2,7 +2,7 @@ import os
 import time
 from typing import Iterator, List, Optional
 
-from cog import BaseModel, BasePredictor, Input, Path, Secret, emit_metric
+from cog import BaseModel, BasePredictor, ConcatenateIterator, Input, Path, Secret, emit_metric
 
 
 class Output(BaseModel):
@@ -93,3 +93,25 @@ class StrPaths(BasePredictor):
                 f.write("f%d" % i)
             out.append(p)  # a str where a Path is declared
         return out
+
+
+class AsyncModel(BasePredictor):
+    async def setup(self):
+        print("async setup")
+
+    async def predict(self, name: str = "x", seconds: float = 0.0,
+                      stream: bool = False) -> Iterator[str]:
+        import asyncio
+        print("start", name)
+        emit_metric("name_len", len(name))
+        await asyncio.sleep(seconds)
+        print("end", name)
+        return ["done-" + name]
+
+
+class AsyncStream(BasePredictor):
+    async def predict(self, n: int = 3) -> ConcatenateIterator[str]:
+        import asyncio
+        for i in range(n):
+            await asyncio.sleep(0)
+            yield "w%d " % i
