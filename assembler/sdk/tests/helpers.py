@@ -87,6 +87,12 @@ class Server:
 
     def stop(self):
         if self.proc.poll() is None:
+            try:  # /shutdown works even where SIGTERM is ignored (--await-explicit-shutdown)
+                self.post("/shutdown")
+                self.proc.wait(5)
+            except Exception:
+                pass
+        if self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(10)
