@@ -220,10 +220,14 @@ static void push_event(struct pusher *p, const char *ev, const char *digest, int
 	snprintf(fields, sizeof(fields),
 		 "\"digest\":\"%s\",\"bytes\":%lld,\"seconds\":%.3f,\"mib_per_s\":%.1f", digest,
 		 (long long)size, secs, rate);
+	/* pn_progress_event writes a line in pieces: one thread at a time */
+	static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_mutex_lock(&out_lock);
 	pn_progress_event(ev, fields, "%s %.19s (%.1f MiB%s)",
 			  strcmp(ev, "blob-pushed") == 0 ? "pushed" :
 			  strcmp(ev, "blob-mounted") == 0 ? "mounted" : "exists",
 			  digest, (double)size / 1048576.0, strcmp(ev, "blob-pushed") == 0 ? "" : ", skipped");
+	pthread_mutex_unlock(&out_lock);
 }
 
 static int push_blob(struct pusher *p, const char *digest, struct pn_error **err)
@@ -255,8 +259,18 @@ static int push_blob(struct pusher *p, const char *digest, struct pn_error **err
 		int rc;
 		free(loc);
 		loc = NULL;
-		if (upload_start(p, digest, restart == 0 ? from : NULL, &loc, err) < 0)
+		if (restart == 0 && from) {
+			/* a mount is a hint: refused (e.g. no pull access to `from`) means upload */
+			if (upload_start(p, digest, from, &loc, &e) < 0) {
+				pn_debug("mount of %s from %s refused (%s); uploading", digest, from, e->msg);
+				pn_error_free(e);
+				e = NULL;
+				if (upload_start(p, digest, NULL, &loc, err) < 0)
+					return -1;
+			}
+		} else if (upload_start(p, digest, NULL, &loc, err) < 0) {
 			return -1;
+		}
 		if (!loc) {
 			__atomic_add_fetch(&p->mounted, 1, __ATOMIC_RELAXED);
 			registry_client_remember_blob(p->c, p->t->host->name, p->t->repository, digest);

@@ -280,6 +280,16 @@ test_expect_success 'token: push with credentials, anonymous pull, scopes cached
 	test_equal "$(skopeo_digest --cert-dir $REGISTRY_CERT_DIR docker://$TOK/demo:v1)" "$SRC_DIGEST"
 '
 
+test_expect_success 'token: a refused cross-repository mount falls back to an upload' '
+	echo "$LAYER $TOK denied/base" >>"$PINION_CACHE_DIR/registry-blob-sources" &&
+	pinion --progress json copy --ca-bundle "$REGISTRY_CA" --creds "$REGISTRY_USER:$REGISTRY_PASS" \
+		"oci:$T/src:v1" "$TOK/fresh:v1" 2>events >out &&
+	test_equal "$(cat out)" "$SRC_DIGEST" &&
+	test_grep "repository:denied/base:pull" "$REGISTRY_DIR/token.log" &&
+	grep "\"event\":\"blob-pushed\"" events >pushed &&
+	test_grep "$LAYER" pushed
+'
+
 test_expect_success 'token: wrong credentials and anonymous push: one line, status 1' '
 	test_expect_failure_status 1 pq copy --ca-bundle "$REGISTRY_CA" --creds "$REGISTRY_USER:bad" \
 		"oci:$T/src:v1" "$TOK/demo:v2" 2>err &&

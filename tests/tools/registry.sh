@@ -19,7 +19,8 @@
 #   plain  HTTP, no auth
 #   tls    HTTPS with a CA made here (openssl), htpasswd basic auth
 #   token  HTTPS like tls, bearer tokens from tests/tools/token_server.py
-#          (anonymous pull allowed, push needs REGISTRY_USER/REGISTRY_PASS)
+#          (anonymous pull allowed, push needs REGISTRY_USER/REGISTRY_PASS,
+#          repositories under denied/ are refused to everyone)
 # registry_stop [NAME] stops it (done at exit anyway).
 #
 # fault_proxy_start NAME [fault_proxy.py options...] puts tests/tools/fault_proxy.py
@@ -113,7 +114,7 @@ registry_start() {
 		"$PYTHON" "$_registry_tools/token_server.py" --port "$tport" \
 			--key "$dir/token.key" --cert "$dir/token.pem" \
 			--issuer pinion-token-server --service pinion-test-registry \
-			--user "$REGISTRY_USER" --password "$REGISTRY_PASS" --anonymous-pull \
+			--user "$REGISTRY_USER" --password "$REGISTRY_PASS" --anonymous-pull --deny '^denied/' \
 			--log "$dir/token.log" >"$dir/token.out" 2>&1 &
 		echo $! >"$dir/token.pid"
 		wait_port "$tport" 20 || { cat "$dir/token.out"; return 1; }

@@ -8,7 +8,8 @@ an RS256 JWT signed with --key (through the openssl CLI; stdlib only), with
 the signing certificate in the x5c header so the registry can verify it
 against its rootcertbundle.
 
-Valid credentials get what they ask for; anonymous requests get pull only
+Valid credentials get what they ask for (except repositories matching
+--deny, which get nothing); anonymous requests get pull only
 with --anonymous-pull (nothing otherwise); wrong credentials get 401.
 Every request is logged (one JSON line, never the password) to --log.
 """
@@ -16,6 +17,7 @@ import argparse
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -98,6 +100,8 @@ def make_handler(args):
                     typ, name, actions = parts[0], ":".join(parts[1:-1]), parts[-1].split(",")
                     if user is None:
                         actions = [a for a in actions if a == "pull"]
+                    if args.deny and re.search(args.deny, name):
+                        actions = []
                     access.append({"type": typ, "name": name, "actions": actions})
             now = int(time.time())
             payload = {"iss": args.issuer, "sub": user or "", "aud": args.service,
@@ -127,6 +131,8 @@ def main():
     p.add_argument("--password", default=os.environ.get("TOKEN_SERVER_PASSWORD", ""))
     p.add_argument("--anonymous-pull", action="store_true")
     p.add_argument("--ttl", type=int, default=300)
+    p.add_argument("--deny", default=None, metavar="REGEX",
+                   help="repositories matching get no access at all")
     p.add_argument("--log", default=None)
     args = p.parse_args()
     srv = Server(("127.0.0.1", args.port), make_handler(args))
