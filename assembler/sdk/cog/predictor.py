@@ -7,11 +7,7 @@ import sys
 from typing import Any, List, Optional, Union
 
 
-class _Ellipsis:
-    pass
-
-
-REQUIRED = ...
+REQUIRED = ...  # Input() without a default: the input is required
 
 
 class FieldInfo:
