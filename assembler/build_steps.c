@@ -46,12 +46,38 @@ int build_ensure_rootfs(struct build_state *st, struct pn_error **err)
 	return 0;
 }
 
+/* dir relative to the model directory if it lies inside it (owned), else NULL */
+static char *inside_model(const char *model_dir, const char *dir)
+{
+	cleanup_free char *m = realpath(model_dir, NULL);
+	cleanup_free char *d = dir ? realpath(dir, NULL) : NULL;
+	size_t n;
+
+	if (!m || !d)
+		return NULL;
+	n = strlen(m);
+	if (strncmp(d, m, n) != 0 || d[n] != '/')
+		return NULL;
+	return xstrdup(d + n + 1);
+}
+
 int build_ensure_source(struct build_state *st, struct pn_error **err)
 {
 	struct src_opts so = { 0 };
+	cleanup_free char *out_dir = NULL, *out_ref = NULL, *cache = NULL;
+	cleanup_strv struct pn_strv excl = PN_STRV_INIT;
+	char *rel;
 
 	if (st->src_ready)
 		return 0;
+	/* our own output and cache never go into the image */
+	if (st->o->output && oci_ref_parse_layout(st->o->output, &out_dir, &out_ref, NULL) == 0 &&
+	    (rel = inside_model(st->model_dir, out_dir)))
+		pn_strv_push_owned(&excl, rel);
+	cache = st->o->cache_dir ? xstrdup(st->o->cache_dir) : pn_cache_dir();
+	if ((rel = inside_model(st->model_dir, cache)))
+		pn_strv_push_owned(&excl, rel);
+	so.exclude = (const char *const *)excl.v;
 	so.separate_weights = st->o->separate_weights;
 	if (src_tree_walk(st->model_dir, &so, &st->src, err) < 0)
 		return -1;

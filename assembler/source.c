@@ -138,6 +138,9 @@ static int walk_one(struct walk *w, int dfd, const char *rel, const char *name,
 				    SRC_PATH_MAX, path);
 	if (!rel[0] && (strcmp(name, ".pinion") == 0 || strcmp(name, ".cog") == 0))
 		return 0;
+	for (const char *const *x = w->opts->exclude; x && *x; x++)
+		if (strcmp(path, *x) == 0)
+			return 0;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return pn_error_set_errno(err, errno, "stat `%s`", path);
 	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) {

@@ -74,6 +74,8 @@ struct src_tree {
 struct src_opts {
 	int64_t weight_min;         /* 0 = SRC_WEIGHT_MIN */
 	bool separate_weights;      /* mark weights (else none is a weight) */
+	const char *const *exclude; /* NULL-terminated relative paths left out (the
+	                               output layout, the cache dir), or NULL */
 };
 
 void src_tree_init(struct src_tree *t);
