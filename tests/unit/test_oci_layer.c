@@ -352,12 +352,87 @@ static void t_apply_corrupt_and_dest(void)
 	oci_layout_free(l);
 }
 
+static void t_writer_idmap_and_tar(void)
+{
+	char *base = tap_tmpdir();
+	cleanup_free char *tree = pn_path_join(base, "idtree"), *f = NULL, *tarp = pn_path_join(base, "in.tar.gz");
+	cleanup_free char *cmd = NULL, *list = NULL, *list2 = NULL;
+	struct oci_layout *l = layout_new();
+	struct oci_idmap map = { 100000, 100000, 0, 0, 65536 };
+	struct oci_layer_opts o;
+	struct oci_layer_writer *w;
+	struct oci_layer_result r, r2;
+	struct pn_error *err = NULL;
+	int fd;
+
+	pn_mkdir_p(tree, 0755, NULL);
+	put(tree, "shared", "s", 0666);
+	f = pn_path_join(tree, "shared");
+	chmod(f, 0666);
+	if (geteuid() != 0 || chown(f, 101000, 101001) < 0) {
+		ok(1, "# SKIP id mapping needs root");
+	} else {
+		oci_layer_opts_init(&o);
+		o.compression = OCI_COMP_NONE;
+		o.idmaps = &map;
+		o.n_idmaps = 1;
+		o.normalize_mode = true;
+		w = oci_layer_writer_new(l, &o, &err);
+		ok_call(oci_layer_writer_add_tree(w, tree, "", &err), &err, "tree with mapped owners");
+		ok_call(oci_layer_writer_finish(w, &r, &err), &err, "finished");
+		oci_layer_writer_free(w);
+		list = tar_listing(l, r.desc.digest);
+		ok(tap_contains(list, "1000/1001"), "host 101000:101001 -> image 1000:1001");
+		ok(tap_contains(list, "-rw-r--r--"), "normalize_mode drops group/other write");
+		if (!tap_contains(list, "1000/1001"))
+			tap_diag("%s", list);
+		oci_layer_result_release(&r);
+	}
+	/* a tar input is copied with the same options */
+	cmd = xasprintf("tar -C '%s' -czf '%s' ./shared", tree, tarp);
+	ok(system(cmd) == 0, "input tar made");
+	oci_layer_opts_init(&o);
+	o.compression = OCI_COMP_GZIP;
+	o.normalize_owner = true;
+	o.mtime_clamp = 5;
+	w = oci_layer_writer_new(l, &o, &err);
+	fd = open(tarp, O_RDONLY);
+	ok_call(oci_layer_writer_add_tar(w, fd, &err), &err, "add_tar");
+	close(fd);
+	ok_call(oci_layer_writer_finish(w, &r2, &err), &err, "finished");
+	oci_layer_writer_free(w);
+	list2 = tar_listing(l, r2.desc.digest);
+	ok(tap_contains(list2, " 0/0 ") && tap_contains(list2, " shared\n") && !tap_contains(list2, "./shared"),
+	   "entries cleaned and owners normalised");
+	if (!tap_contains(list2, " shared\n"))
+		tap_diag("%s", list2);
+	oci_layer_result_release(&r2);
+	w = oci_layer_writer_new(l, &o, &err);
+	fd = open(tarp, O_RDONLY);
+	{
+		/* ".." in an input tar is refused */
+		cleanup_free char *bad = pn_path_join(base, "bad.tar");
+		cleanup_free char *mk = xasprintf("%s -c \"import tarfile,io; t=tarfile.open('%s','w'); "
+						  "i=tarfile.TarInfo('../x'); t.addfile(i, io.BytesIO(b''))\"",
+						  "/usr/bin/python3", bad);
+
+		close(fd);
+		ok(system(mk) == 0, "bad tar made");
+		fd = open(bad, O_RDONLY);
+		ok_fail(oci_layer_writer_add_tar(w, fd, &err), &err, PN_ERR_INVALID, "..", ".. in input tar refused");
+		close(fd);
+	}
+	oci_layer_writer_free(w);
+	oci_layout_free(l);
+}
+
 int main(void)
 {
 	TEST(t_writer_reproducible);
 	TEST(t_writer_entries);
 	TEST(t_writer_api);
 	TEST(t_writer_overlay);
+	TEST(t_writer_idmap_and_tar);
 	TEST(t_apply_roundtrip);
 	TEST(t_apply_whiteouts);
 	TEST(t_apply_corrupt_and_dest);
