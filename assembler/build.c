@@ -212,6 +212,16 @@ static int setup_cache(struct build_state *st, struct pn_error **err)
 		return -1;
 	oci_layer_opts_init(&st->lopts);
 	st->lopts.compression = st->o->compression;
+	{
+		cleanup_free char *real = realpath(st->model_dir, NULL);
+		cleanup_free char *mdir = pn_path_join(build_cache_dir(st->cache), "memo");
+		oci_digest_t d;
+
+		oci_digest_buf(real ? real : st->model_dir, strlen(real ? real : st->model_dir), d);
+		if (pn_mkdir_p(mdir, 0755, err) < 0)
+			return -1;
+		st->memo_path = xasprintf("%s/%s.json", mdir, oci_digest_hex(d));
+	}
 	return 0;
 }
 
@@ -407,6 +417,7 @@ static void state_release(struct build_state *st)
 	free(st->model_dir);
 	free(st->base_ref);
 	free(st->push_ref);
+	free(st->memo_path);
 }
 
 static int dry_run(struct build_state *st)
@@ -436,6 +447,8 @@ static int build_body(struct build_state *st, struct build_result *res, struct p
 	config_edits(st);
 	if (build_postbuild(st, err) < 0)
 		return pn_error_wrap(err, "post-build");
+	if (st->src_ready && src_tree_memo_save(&st->src, st->memo_path, NULL) < 0)
+		pn_debug("could not save the digest memo");
 	res->steps = st->n_layer_steps;
 	res->hits = st->hits;
 	if ((st->o->output || !st->push_ref) && output_layout(st, res, err) < 0)

@@ -34,6 +34,7 @@ struct build_state {
 	struct src_tree src;
 	bool src_ready;
 	bool weights_done;
+	char *memo_path;               /* file digest memo of this model directory */
 	char *tmpdir;                  /* private scratch (secret/env files), removed at the end */
 	struct oci_layer_opts lopts;
 	size_t step_no, n_layer_steps, hits;

@@ -82,6 +82,7 @@ int build_ensure_source(struct build_state *st, struct pn_error **err)
 	if (src_tree_walk(st->model_dir, &so, &st->src, err) < 0)
 		return -1;
 	st->src_ready = true;
+	src_tree_memo_load(&st->src, st->memo_path);
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 /* source.c - the model directory walk, the weight rule, input digests and
  * the /src layers (see source.h). */
 #include "assembler/source.h"
+#include "common/cleanup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -60,6 +61,8 @@ void src_tree_release(struct src_tree *t)
 	free(t->entries);
 	free(t->digests);
 	free(t->root);
+	if (t->memo)
+		json_decref(t->memo);
 	src_tree_init(t);
 }
 
@@ -222,13 +225,103 @@ int src_tree_walk(const char *dir, const struct src_opts *opts, struct src_tree 
 
 /* --------------------------------------------------------------- digests */
 
+/* ------------------------------------------------------------------ memo */
+
+#define MEMO_MAX ((size_t)64 << 20)
+
+void src_tree_memo_load(struct src_tree *t, const char *path)
+{
+	cleanup_free char *text = NULL;
+	size_t len = 0;
+	json_t *j;
+
+	if (t->memo)
+		json_decref(t->memo);
+	t->memo = NULL;
+	if (pn_read_file(path, MEMO_MAX, &text, &len, NULL) == 0 &&
+	    (j = json_loadb(text, len, 0, NULL)) != NULL) {
+		if (json_is_object(j))
+			t->memo = j;
+		else
+			json_decref(j);
+	}
+	if (!t->memo)
+		t->memo = json_object();
+}
+
+int src_tree_memo_save(struct src_tree *t, const char *path, struct pn_error **err)
+{
+	cleanup_free char *text = NULL;
+
+	json_t *keep;
+
+	if (!t->memo)
+		return 0;
+	/* only the files of this tree: the memo does not grow with history */
+	keep = json_object();
+	for (size_t i = 0; i < t->n; i++) {
+		json_t *m = json_object_get(t->memo, t->entries[i].path);
+
+		if (m)
+			json_object_set(keep, t->entries[i].path, m);
+	}
+	if (json_object_size(keep) != json_object_size(t->memo))
+		t->memo_dirty = true;
+	json_decref(t->memo);
+	t->memo = keep;
+	if (!t->memo_dirty)
+		return 0;
+	text = json_dumps(t->memo, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!text)
+		return pn_error_set(err, PN_ERR_GENERIC, "encode the digest memo");
+	if (pn_write_file_atomic(path, text, strlen(text), 0644, err) < 0)
+		return -1;
+	t->memo_dirty = false;
+	return 0;
+}
+
+static char *memo_stamp(const struct stat *st)
+{
+	return xasprintf("%llu:%llu:%lld:%lld.%09ld:%lld.%09ld", (unsigned long long)st->st_dev,
+			 (unsigned long long)st->st_ino, (long long)st->st_size,
+			 (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
+			 (long long)st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
+}
+
+/* the digest of a regular file, through the memo for large ones */
+static int file_digest(struct src_tree *t, size_t i, const char *host, struct pn_error **err)
+{
+	const struct src_entry *e = &t->entries[i];
+	cleanup_free char *stamp = NULL;
+	struct stat st;
+	json_t *m;
+
+	if (!t->memo || e->size < SRC_MEMO_MIN || lstat(host, &st) < 0)
+		return oci_digest_file(host, t->digests[i], NULL, err);
+	stamp = memo_stamp(&st);
+	m = json_object_get(t->memo, e->path);
+	if (json_is_object(m) && json_is_string(json_object_get(m, "stat")) &&
+	    strcmp(json_string_value(json_object_get(m, "stat")), stamp) == 0 &&
+	    oci_digest_valid(json_string_value(json_object_get(m, "digest")))) {
+		memcpy(t->digests[i], json_string_value(json_object_get(m, "digest")),
+		       sizeof(oci_digest_t));
+		return 0;
+	}
+	if (oci_digest_file(host, t->digests[i], NULL, err) < 0)
+		return -1;
+	json_object_set_new(t->memo, e->path,
+			    json_pack("{s:s,s:s}", "stat", stamp, "digest", t->digests[i]));
+	t->memo_dirty = true;
+	return 0;
+}
+
 static int entry_content(struct src_tree *t, size_t i, struct pn_buf *b, struct pn_error **err)
 {
 	const struct src_entry *e = &t->entries[i];
 	cleanup_free char *host = pn_path_join(t->root, e->path);
 
 	if (S_ISREG(e->mode)) {
-		if (!t->digests[i][0] && oci_digest_file(host, t->digests[i], NULL, err) < 0)
+		if (!t->digests[i][0] && file_digest(t, i, host, err) < 0)
 			return pn_error_wrap(err, "hash `%s`", e->path);
 		return pn_buf_printf(b, err, " %s", t->digests[i]);
 	}

@@ -25,6 +25,8 @@
 #include "common/common.h"
 #include "oci/oci.h"
 
+#include <jansson.h>
+
 #include <sys/stat.h>
 
 #define SRC_IGNORE_FILE_MAX ((size_t)1 << 20) /* .dockerignore size */
@@ -69,6 +71,8 @@ struct src_tree {
 	size_t n_weights;
 	int64_t weight_bytes;
 	oci_digest_t *digests;      /* content digests, filled lazily ("" = not yet) */
+	json_t *memo;               /* digest memo (see src_tree_memo_load), or NULL */
+	bool memo_dirty;
 };
 
 struct src_opts {
@@ -92,6 +96,15 @@ bool src_is_weight(const char *name, int64_t size, int64_t min);
 int src_tree_digest_source(struct src_tree *t, oci_digest_t out, struct pn_error **err);
 int src_tree_digest_entry(struct src_tree *t, size_t i, oci_digest_t out,
 			  struct pn_error **err);
+
+/* The digest memo: content digests of large files (>= SRC_MEMO_MIN) kept in
+ * a JSON file between builds, keyed by path and checked against the file's
+ * device, inode, size, mtime and ctime (nanoseconds), so that a rebuild does
+ * not read gigabytes of unchanged weights.  A missing or corrupt memo is
+ * simply empty; saving is atomic and best effort. */
+#define SRC_MEMO_MIN ((int64_t)1 << 20)
+void src_tree_memo_load(struct src_tree *t, const char *path);
+int src_tree_memo_save(struct src_tree *t, const char *path, struct pn_error **err);
 
 /* Write layers under `prefix` (e.g. "src"): the source layer (every
  * non-weight entry, plus the prefix directory itself), or the layer of

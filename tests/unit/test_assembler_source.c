@@ -194,6 +194,45 @@ static void t_layers(void)
 	oci_layout_free(l);
 }
 
+static void t_memo(void)
+{
+	cleanup_free char *d = model();
+	cleanup_free char *memo = pn_path_join(tap_tmpdir(), "memo.json");
+	cleanup_free char *text = NULL;
+	struct src_tree t;
+	struct src_opts o = { 0, true };
+	struct pn_error *err = NULL;
+	oci_digest_t a, b;
+	size_t len;
+
+	ok_call(src_tree_walk(d, &o, &t, &err), &err, "walk");
+	src_tree_memo_load(&t, memo);
+	ok_call(src_tree_digest_source(&t, a, &err), &err, "digest with an empty memo");
+	ok(t.memo_dirty, "large files recorded");
+	ok_call(src_tree_memo_save(&t, memo, &err), &err, "save");
+	src_tree_release(&t);
+	ok_call(pn_read_file(memo, 1 << 20, &text, &len, &err), &err, "memo written");
+	ok(tap_contains(text, "big.py") && !tap_contains(text, "predict.py"),
+	   "only large files are memoized");
+	ok_call(src_tree_walk(d, &o, &t, &err), &err, "walk again");
+	src_tree_memo_load(&t, memo);
+	ok_call(src_tree_digest_source(&t, b, &err), &err, "digest from the memo");
+	is_str(b, a, "same digest through the memo");
+	ok(!t.memo_dirty, "nothing new to record");
+	src_tree_release(&t);
+	put_big(d, "big.py", (size_t)12 << 20);
+	ok_call(src_tree_walk(d, &o, &t, &err), &err, "walk after a change");
+	src_tree_memo_load(&t, memo);
+	ok_call(src_tree_digest_source(&t, b, &err), &err, "digest after a change");
+	ok(strcmp(a, b) != 0, "a changed large file is hashed again");
+	src_tree_release(&t);
+	pn_write_file_atomic(memo, "[corrupt", 8, 0644, NULL);
+	ok_call(src_tree_walk(d, &o, &t, &err), &err, "walk with a corrupt memo");
+	src_tree_memo_load(&t, memo);
+	ok_call(src_tree_digest_source(&t, b, &err), &err, "a corrupt memo is empty");
+	src_tree_release(&t);
+}
+
 static void t_walk_errors(void)
 {
 	struct src_tree t;
@@ -213,6 +252,7 @@ int main(void)
 	TEST(t_walk);
 	TEST(t_digests);
 	TEST(t_layers);
+	TEST(t_memo);
 	TEST(t_walk_errors);
 	return tap_done();
 }
