@@ -113,6 +113,14 @@ test_expect_success 'build --push sends the image to the registry' '
 	skopeo inspect --tls-verify=false "docker://$REGISTRY/hello:v2" | jq -e ".Labels[\"run.cog.openapi_schema\"]" >/dev/null
 '
 
+test_expect_success 'pinion push NAME builds (all cached) and pushes' '
+	(cd "$T/hello" && pinion push $MIRROR "$REGISTRY/hello:v3") >"$T/push3.out" 2>"$T/push3.err" ||
+		{ cat "$T/push3.err"; false; } &&
+	test_grep "$REGISTRY/hello:v3@sha256:" "$T/push3.out" &&
+	test_equal "$(skopeo inspect --tls-verify=false "docker://$REGISTRY/hello:v3" | jq -r .Digest)" \
+		"$(skopeo inspect --tls-verify=false "docker://$REGISTRY/hello:v2" | jq -r .Digest)"
+'
+
 test_expect_success 'rootless podman runs the pushed image; /predictions and /openapi.json answer' '
 	test_user_setup &&
 	port=$(free_port) &&
@@ -171,6 +179,15 @@ test_expect_success 'an unprivileged user builds and predicts the same model' '
 	run_as pinion-sub sh -c "cd $T/rootless && $PINION predict -i name=rootless" >"$T/rl-pred.out" 2>"$T/rl-pred.err" ||
 		{ tail -20 "$T/rl-pred.err"; false; } &&
 	test_equal "$(cat "$T/rl-pred.out")" "hello, rootless!"
+'
+
+test_expect_success 'a user without subordinate ids builds it too (single-id sandbox)' '
+	test_user_setup &&
+	cp -r "$TEST_ROOT/examples/hello" "$T/nosub" && rm -rf "$T/nosub/.pinion" &&
+	chown -R pinion-nosub "$T/nosub" &&
+	run_as pinion-nosub sh -c "cd $T/nosub && $PINION build $MIRROR --progress plain" >"$T/ns.out" 2>"$T/ns.err" ||
+		{ tail -30 "$T/ns.err"; false; } &&
+	test_grep "sha256:" "$T/ns.out"
 '
 
 test_done
