@@ -240,11 +240,57 @@ static void xfer_progress(struct fetch *f, struct xfer *x)
 			  x->want->digest, (double)x->want->size / 1048576.0, rate);
 }
 
+static void xfer_done(struct fetch *f, struct xfer *x)
+{
+	oci_blob_writer_free(x->w);
+	x->w = NULL;
+	x->done = true;
+	f->n_done++;
+	registry_client_remember_blob(f->c, f->t->host->name, f->t->repository, x->want->digest);
+	xfer_progress(f, x);
+}
+
+/* retries ran out: the last cause, wrapped */
+static int xfer_give_up(struct fetch *f, struct xfer *x, CURLcode rc, struct pn_error **err)
+{
+	if (x->werr) {
+		*err = x->werr;
+		x->werr = NULL;
+	} else if (rc != CURLE_OK) {
+		registry_curl_error(rc, x->errbuf, "", err);
+	} else {
+		cleanup_free char *what = xasprintf("blob `%s`", x->want->digest);
+		registry_http_status_error(&x->resp, f->t->host->name, what, err);
+	}
+	return pn_error_wrap(err, "blob `%s`: gave up after %d attempts", x->want->digest, x->attempts);
+}
+
+/* another attempt after a backoff (Retry-After honoured); the transfer loop
+ * restarts it when its time comes, resuming from what the writer holds */
+static int xfer_retry(struct fetch *f, struct xfer *x, CURLcode rc, long status,
+		      struct pn_error **err)
+{
+	int64_t ms;
+
+	if (++x->attempts > f->c->opts.retries)
+		return xfer_give_up(f, x, rc, err);
+	pn_debug("blob %s: attempt %d failed (%s, HTTP %ld); retrying", x->want->digest, x->attempts,
+		 rc != CURLE_OK ? curl_easy_strerror(rc) : x->werr ? x->werr->msg : "status", status);
+	pn_error_free(x->werr);
+	x->werr = NULL;
+	ms = (int64_t)200 << (x->attempts < 6 ? x->attempts : 6);
+	if (x->resp.retry_after && *x->resp.retry_after >= '0' && *x->resp.retry_after <= '9')
+		ms = strtol(x->resp.retry_after, NULL, 10) * 1000;
+	if (ms > 60000)
+		ms = 60000;
+	x->retry_at = registry_now_ms() + ms;
+	return 0;
+}
+
 /* the transfer ended: commit, schedule a retry, or fail */
 static int xfer_finish(struct fetch *f, struct xfer *x, CURLcode rc, struct pn_error **err)
 {
 	long status = 0;
-	bool retry;
 	oci_digest_t got;
 
 	curl_easy_getinfo(x->e, CURLINFO_RESPONSE_CODE, &status);
@@ -252,13 +298,7 @@ static int xfer_finish(struct fetch *f, struct xfer *x, CURLcode rc, struct pn_e
 	if (rc == CURLE_OK && (status == 200 || status == 206)) {
 		struct pn_error *e = NULL;
 		if (oci_blob_writer_commit(x->w, x->want->digest, x->want->size, got, &e) == 0) {
-			oci_blob_writer_free(x->w);
-			x->w = NULL;
-			x->done = true;
-			f->n_done++;
-			registry_client_remember_blob(f->c, f->t->host->name, f->t->repository,
-						      x->want->digest);
-			xfer_progress(f, x);
+			xfer_done(f, x);
 			return 0;
 		}
 		/* corrupt or truncated content: never stored; fetch it again whole */
@@ -266,58 +306,34 @@ static int xfer_finish(struct fetch *f, struct xfer *x, CURLcode rc, struct pn_e
 		x->werr = e;
 		oci_blob_writer_free(x->w);
 		x->w = NULL;
-		retry = true;
-	} else if (rc == CURLE_OK && status == 401 && !x->refreshed) {
+		return xfer_retry(f, x, rc, status, err);
+	}
+	if (rc == CURLE_OK && status == 401 && !x->refreshed) {
 		x->refreshed = true;
 		free(f->auth);
 		f->auth = NULL;
 		if (registry_auth_header(f->c, f->t->host, f->scope, true, &f->auth, err) < 0)
 			return -1;
 		return xfer_start(f, x, err);
-	} else if (rc == CURLE_OK && !registry_status_transient(status)) {
+	}
+	if (rc == CURLE_OK && !registry_status_transient(status)) {
 		cleanup_free char *what = xasprintf("blob `%s`", x->want->digest);
 		return registry_http_status_error(&x->resp, f->t->host->name, what, err);
-	} else if (x->werr && x->werr->code != PN_ERR_DIGEST) {
+	}
+	if (x->werr && x->werr->code != PN_ERR_DIGEST) { /* the layout refused a write */
 		*err = x->werr;
 		x->werr = NULL;
 		return -1;
-	} else {
-		if (x->werr) { /* oversized: start again */
-			oci_blob_writer_free(x->w);
-			x->w = NULL;
-		}
-		retry = rc == CURLE_OK || registry_curl_transient(rc) || rc == CURLE_WRITE_ERROR;
-		if (!retry) {
-			registry_curl_error(rc, x->errbuf, "", err);
-			return pn_error_wrap(err, "blob `%s`", x->want->digest);
-		}
 	}
-	if (++x->attempts > f->c->opts.retries) {
-		if (x->werr) {
-			*err = x->werr;
-			x->werr = NULL;
-		} else if (rc != CURLE_OK) {
-			registry_curl_error(rc, x->errbuf, "", err);
-		} else {
-			cleanup_free char *what = xasprintf("blob `%s`", x->want->digest);
-			return registry_http_status_error(&x->resp, f->t->host->name, what, err);
-		}
-		return pn_error_wrap(err, "blob `%s`: gave up after %d attempts", x->want->digest,
-				     x->attempts);
+	if (x->werr) { /* more bytes than announced: start again */
+		oci_blob_writer_free(x->w);
+		x->w = NULL;
 	}
-	pn_debug("blob %s: attempt %d failed (%s, HTTP %ld); retrying", x->want->digest, x->attempts,
-		 rc != CURLE_OK ? curl_easy_strerror(rc) : x->werr ? x->werr->msg : "status", status);
-	pn_error_free(x->werr);
-	x->werr = NULL;
-	{
-		int64_t ms = (int64_t)200 << (x->attempts < 6 ? x->attempts : 6);
-		if (x->resp.retry_after && *x->resp.retry_after >= '0' && *x->resp.retry_after <= '9')
-			ms = strtol(x->resp.retry_after, NULL, 10) * 1000;
-		if (ms > 60000)
-			ms = 60000;
-		x->retry_at = registry_now_ms() + ms;
+	if (rc != CURLE_OK && !registry_curl_transient(rc) && rc != CURLE_WRITE_ERROR) {
+		registry_curl_error(rc, x->errbuf, "", err);
+		return pn_error_wrap(err, "blob `%s`", x->want->digest);
 	}
-	return 0;
+	return xfer_retry(f, x, rc, status, err);
 }
 
 static int fetch_start_more(struct fetch *f, struct pn_error **err)
