@@ -453,6 +453,8 @@ static void exec_step(const struct runner_sandbox_cfg *c, struct exec_plan *x)
 		}
 	}
 	close_fds_except(c->rep_wr);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGQUIT, SIG_DFL);
 	if ((c->r->idmap.mode != RUNNER_IDMAP_SINGLE && setgroups(1, &g) < 0) ||
 	    setresgid(x->user.gid, x->user.gid, x->user.gid) < 0 ||
 	    setresuid(x->user.uid, x->user.uid, x->user.uid) < 0) {
@@ -492,17 +494,25 @@ static void forward_signal(int sig)
 		kill(forward_to, sig);
 }
 
-static void install_forwarding(pid_t child)
+/* signals for the sandbox go on to the child; in interactive mode ^C and ^\
+ * reach the command straight from the terminal (same process group), so
+ * they are ignored here rather than delivered twice */
+static void install_forwarding(pid_t child, bool interactive)
 {
-	struct sigaction sa;
-	const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+	struct sigaction sa, ign;
+	const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 
 	forward_to = child;
 	memset(&sa, 0, sizeof(sa));
+	memset(&ign, 0, sizeof(ign));
 	sa.sa_handler = forward_signal;
 	sa.sa_flags = SA_RESTART;
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
+	ign.sa_handler = SIG_IGN;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		bool tty_sig = sigs[i] == SIGINT || sigs[i] == SIGQUIT;
+
+		sigaction(sigs[i], interactive && tty_sig ? &ign : &sa, NULL);
+	}
 }
 
 static int status_code(int st)
@@ -533,7 +543,7 @@ static void sandbox_init(struct runner_sandbox_cfg *c)
 		_exit(125);
 	if (k == 0)
 		exec_step(c, &x);
-	install_forwarding(k);
+	install_forwarding(k, c->step->interactive);
 	if (c->out_wr >= 0)
 		close(c->out_wr);
 	for (;;) {
@@ -609,7 +619,7 @@ static int sandbox_child(struct runner_sandbox_cfg *c, int sync_rd, int sync_wr)
 	}
 	if (g == 0)
 		sandbox_init(c);
-	install_forwarding(g);
+	install_forwarding(g, c->step->interactive);
 	if (c->out_wr >= 0)
 		close(c->out_wr);
 	while (waitpid(g, &st, 0) < 0)

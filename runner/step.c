@@ -226,8 +226,20 @@ int runner_step_run(struct runner *r, const struct runner_rootfs *rf,
 	p.ring = xcalloc(p.ring_n, sizeof(char *));
 	rc = runner_sandbox_start(&c, &pid, &rep_rd, step->interactive ? NULL : &out_rd, err);
 	if (rc == 0) {
+		struct sigaction ign = { .sa_handler = SIG_IGN }, old_int, old_quit;
+
+		/* interactive: the terminal's ^C and ^\ are for the command (it is
+		 * in our process group), not for pinion */
+		if (step->interactive) {
+			sigaction(SIGINT, &ign, &old_int);
+			sigaction(SIGQUIT, &ign, &old_quit);
+		}
 		pump_run(&p, out_rd, rep_rd, &report);
 		wait_child(pid);
+		if (step->interactive) {
+			sigaction(SIGINT, &old_int, NULL);
+			sigaction(SIGQUIT, &old_quit, NULL);
+		}
 		rc = runner_report_parse(report.data ? report.data : "", report.len, &reply, NULL,
 					 err);
 		if (rc == 0)

@@ -5,6 +5,7 @@
 # isolation, secrets, failures, hostile layers, independent clients.
 . "$(dirname "$0")/lib.sh"
 . "$TEST_ROOT/tests/tools/pip_index.sh"
+. "$TEST_ROOT/tests/tools/registry.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
 	test_skip "runner e2e" "needs root to create the test users"
@@ -50,6 +51,7 @@ test_expect_success 'setup: base image from the python fixture, local pip index'
 export PIP_INDEX_URL=$(cat "$T/index-url" 2>/dev/null)
 PIP_INDEX_PID=$(cat "$T/index-pid" 2>/dev/null)
 at_exit 'pip_index_stop'
+at_exit 'registry_stop'
 
 for u in root pinion-sub pinion-nosub; do
 	out="$T/out-$u"
@@ -181,6 +183,13 @@ test_expect_success 'the --commit image is accepted by skopeo and umoci' '
 	(cd "$T/out-pinion-sub" && umoci unpack --image img:jq "$T/umoci-rootfs" >/dev/null) &&
 	test -x "$T/umoci-rootfs/rootfs/usr/bin/jq" &&
 	test ! -e "$T/umoci-rootfs/rootfs/etc/motd"
+'
+
+test_expect_success 'a registry reference is pulled and run (through a mirror)' '
+	registry_start plain >/dev/null &&
+	pinion copy "$BASE" "$REGISTRY/library/python:3.11-slim" >/dev/null &&
+	pinion run --registry-mirror "docker.io=$REGISTRY" python:3.11-slim -- python3 -c "print(6 * 7)" >"$T/reg.out" &&
+	test_equal "$(cat "$T/reg.out")" 42
 '
 
 test_expect_success 'snapshots are listed and pruned' '
