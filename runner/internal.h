@@ -95,6 +95,10 @@ void runner_plan_release(struct runner_plan *p);
 int runner_plan_build(struct runner_plan *p, const struct pn_strv *lowers, const char *upper,
 		      const char *work, const char *mnt_layer, const struct runner_secret *secrets,
 		      size_t n_secrets, const char *secret_dir, struct pn_error **err);
+/* true if lowers[i] appears again higher up the stack: overlay refuses a
+ * directory twice, and the higher copy already decides every lookup (repeated
+ * empty layers are common in images) */
+bool runner_lower_shadowed(const struct pn_strv *lowers, size_t i);
 /* the overlay option string (lowerdir top first), NULL + err if too long */
 char *runner_overlay_options(const char *mnt_layer, const struct pn_strv *lowers, const char *upper,
 			     const char *work, struct pn_error **err);

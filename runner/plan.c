@@ -76,6 +76,14 @@ static char *clean_target(const char *t, struct pn_error **err)
 	return xstrdup(t);
 }
 
+bool runner_lower_shadowed(const struct pn_strv *lowers, size_t i)
+{
+	for (size_t j = i + 1; j < lowers->n; j++)
+		if (strcmp(lowers->v[j], lowers->v[i]) == 0)
+			return true;
+	return false;
+}
+
 char *runner_overlay_options(const char *mnt_layer, const struct pn_strv *lowers, const char *upper,
 			     const char *work, struct pn_error **err)
 {
@@ -98,7 +106,8 @@ char *runner_overlay_options(const char *mnt_layer, const struct pn_strv *lowers
 	if (pn_buf_printf(&b, err, "lowerdir=%s", mnt_layer) < 0)
 		goto too_long;
 	for (size_t i = lowers->n; i > 0; i--)
-		if (pn_buf_printf(&b, err, ":%s", lowers->v[i - 1]) < 0)
+		if (!runner_lower_shadowed(lowers, i - 1) &&
+		    pn_buf_printf(&b, err, ":%s", lowers->v[i - 1]) < 0)
 			goto too_long;
 	if (upper && pn_buf_printf(&b, err, ",upperdir=%s,workdir=%s", upper, work) < 0)
 		goto too_long;

@@ -210,7 +210,8 @@ static int mount_overlay_fsconfig(const struct runner_sandbox_cfg *c, const char
 	if (fsconfig_str(fd, "lowerdir+", c->mnt, err) < 0)
 		return -1;
 	for (size_t i = lw->n; i > 0; i--)
-		if (fsconfig_str(fd, "lowerdir+", lw->v[i - 1], err) < 0)
+		if (!runner_lower_shadowed(lw, i - 1) &&
+		    fsconfig_str(fd, "lowerdir+", lw->v[i - 1], err) < 0)
 			return -1;
 	if (fsconfig_str(fd, "upperdir", c->upper, err) < 0 ||
 	    fsconfig_str(fd, "workdir", c->work, err) < 0)
@@ -467,6 +468,21 @@ static void exec_step(const struct runner_sandbox_cfg *c, struct exec_plan *x)
 	}
 	if (chdir(x->workdir) < 0) {
 		pn_error_set_errno(&e, errno, "working directory `%s`", x->workdir);
+		goto fail;
+	}
+	/* checked after the switch of user: the step's user must be able to
+	 * use it, and it must resolve inside the new root */
+	{
+		char cwd[4096];
+
+		if (!getcwd(cwd, sizeof(cwd)) || cwd[0] != '/') {
+			pn_error_set_errno(&e, errno ? errno : ENOENT, "working directory `%s`",
+					   x->workdir);
+			goto fail;
+		}
+	}
+	if (x->workdir[0] != '/') {
+		pn_error_set(&e, PN_ERR_INVALID, "working directory `%s` is not absolute", x->workdir);
 		goto fail;
 	}
 	environ = x->env.v;

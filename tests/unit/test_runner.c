@@ -146,6 +146,23 @@ static void t_plan(void)
 	runner_plan_release(&p);
 }
 
+static void t_plan_repeated_layer(void)
+{
+	cleanup_strv struct pn_strv lowers = PN_STRV_INIT;
+	struct pn_error *err = NULL;
+	cleanup_free char *o = NULL;
+
+	pn_strv_push(&lowers, "/s/empty");
+	pn_strv_push(&lowers, "/s/a");
+	pn_strv_push(&lowers, "/s/empty");
+	pn_strv_push(&lowers, "/s/b");
+	o = runner_overlay_options("/m", &lowers, "/u", "/w", &err);
+	is_str(o, "lowerdir=/m:/s/b:/s/empty:/s/a,upperdir=/u,workdir=/w,userxattr",
+	       "a repeated layer appears once, at its highest place");
+	ok(!runner_lower_shadowed(&lowers, 2) && runner_lower_shadowed(&lowers, 0),
+	   "the lower copy is the shadowed one");
+}
+
 static void t_plan_refusals(void)
 {
 	cleanup_strv struct pn_strv lowers = PN_STRV_INIT;
@@ -242,6 +259,7 @@ int main(void)
 	TEST(t_user_resolve);
 	TEST(t_env_build);
 	TEST(t_plan);
+	TEST(t_plan_repeated_layer);
 	TEST(t_plan_refusals);
 	TEST(t_overlay_too_long);
 	TEST(t_diff_classify);
