@@ -126,7 +126,10 @@ int registry_client_new(const struct registry_opts *opts, struct registry_client
 void registry_client_free(struct registry_client *c);
 
 /* ------------------------------------------------------------ operations
- * All reference arguments are resolved through the mirrors first. */
+ * All reference arguments are resolved through the mirrors first.  A
+ * descriptor `out` is overwritten on success (pass an empty one, e.g. after
+ * oci_descriptor_init, and release it with oci_descriptor_release); it is
+ * left untouched on failure.  The client may be shared by threads. */
 
 /* Pull `ref` (a registry reference) into dst: index/list -> platform ->
  * manifest -> config + layers fetched in parallel, each verified while it
