@@ -355,6 +355,10 @@ static int run_exec(struct build_state *st, const struct plan_step *s, struct ru
 	rs.shell = s->shell;
 	rs.config = &st->img.config;
 	pn_strv_push(&in->env, "PINION_BUILD_STEP=1");
+	/* reproducible output of tools that honour it (Python writes hash-based .pyc) */
+	if (st->lopts.mtime_clamp >= 0)
+		pn_strv_push_owned(&in->env, xasprintf("SOURCE_DATE_EPOCH=%lld",
+						       (long long)st->lopts.mtime_clamp));
 	passthrough_env(&in->env);
 	rs.env = (const char *const *)in->env.v;
 	rs.secrets = in->mounts;

@@ -82,6 +82,16 @@ test_expect_success 'a second build hits every step and gives the same manifest 
 		{ cat "$T/build2.json"; false; }
 '
 
+test_expect_success 'with SOURCE_DATE_EPOCH two --no-cache builds give the same digest' '
+	for i in 1 2; do
+		(cd "$T/hello" && SOURCE_DATE_EPOCH=1700000000 pinion build $MIRROR --no-cache \
+			--output "oci:$T/repro:r$i" --progress quiet) >/dev/null 2>"$T/repro.err" ||
+			{ cat "$T/repro.err"; exit 1; }
+	done &&
+	test_equal "$(digest_of "$T/repro" r2)" "$(digest_of "$T/repro" r1)" &&
+	test_equal "$(skopeo inspect --config "oci:$T/repro:r1" | jq -r .created)" "2023-11-14T22:13:20Z"
+'
+
 test_expect_success 'every progress line is one JSON event' '
 	grep -v "^pinion: warning" "$T/build2.json" | while read -r l; do echo "$l" | jq -e .event >/dev/null || exit 1; done
 '
