@@ -363,7 +363,7 @@ static int cmd_run(int argc, char **argv)
 	memset(&s, 0, sizeof(s));
 	registry_opts_init(&a.ro);
 	a.compression = OCI_COMP_GZIP;
-	oci_image_init(&s.img);
+	/* zeroed: oci_image_load() fills it without releasing (no init first) */
 	runner_rootfs_init(&s.rf);
 	if (registry_opts_load_config(&a.ro, NULL, &err) < 0 ||
 	    parse_args(&a, argc, argv, &err) < 0) {
