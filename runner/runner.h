@@ -143,14 +143,20 @@ void runner_result_release(struct runner_result *res);
 
 /* Run one step on overlay(rf->lowers + empty upper).  With out == NULL nothing
  * is committed.  Otherwise, on exit status 0 the upper dir is written as a
- * layer into out through the oci/ writer (lopts; NULL: oci_layer_opts_init with
- * overlay_upper): ownership as seen inside the namespace, mtimes clamped,
+ * layer into out through the oci/ writer (lopts, NULL: oci_layer_opts_init();
+ * overlay_upper is always on): ownership as seen inside the namespace, mtimes
+ * clamped,
  * resolv.conf/hosts mount points and secret targets not captured; the upper
  * dir is then adopted as the snapshot of the new diff_id, so
  * runner_rootfs_push() of the result is free.
  * Returns 0 on exit status 0.  A non-zero exit is -1 with "step `NAME`: exited
  * with status N" (res->exit_status = N, res->tail = last lines, also in the
- * error's hint); nothing is committed. */
+ * error's hint); nothing is committed.  A command that cannot be started is
+ * -1 with the reason (PN_ERR_NOT_FOUND for a missing command or working
+ * directory), exit status 127 (not found) or 126 (user, workdir, ...); a
+ * sandbox that cannot be set up leaves exit_status -1 or 125.
+ * Interactive steps: pinion ignores SIGINT/SIGQUIT while the step runs (the
+ * terminal sends them to the command). */
 int runner_step_run(struct runner *r, const struct runner_rootfs *rf,
 		    const struct runner_step *step, struct oci_layout *out,
 		    const struct oci_layer_opts *lopts, struct runner_result *res,
