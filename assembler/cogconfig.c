@@ -17,11 +17,11 @@
 #define COG_MAX_PROBLEMS   100
 #define COG_MAX_SCALAR	   65536
 
-static const char *const top_keys[] = {"build",	      "image",	     "predict", "run", "train",
-				       "concurrency", "environment", "weights", NULL};
+static const char *const top_keys[] = {"build",	      "image",	     "predict", "run",	 "train",
+				       "concurrency", "environment", "weights", "model", NULL};
 static const char *const build_keys[] = {
 	"gpu", "python_version", "python_packages", "python_requirements", "system_packages",
-	"run", "cuda",		 "cudnn",	    "pre_install",	   NULL};
+	"run", "cuda",		 "cudnn",	    "pre_install",	   "sdk_version", NULL};
 static const char *const run_keys[] = {"command", "mounts", NULL};
 static const char *const mount_keys[] = {"type", "id", "target", NULL};
 static const char *const concurrency_keys[] = {"max", "default_target", NULL};
@@ -78,7 +78,9 @@ void cog_config_release(struct cog_config *c)
 	pn_strv_release(&c->build.pre_install);
 	free(c->build.cuda);
 	free(c->build.cudnn);
+	free(c->build.sdk_version);
 	free(c->image);
+	free(c->model);
 	free(c->predict);
 	free(c->train);
 	pn_strv_release(&c->environment);
@@ -107,6 +109,22 @@ __attribute__((format(printf, 3, 4))) static void problem(struct ctx *c, const y
 					     at->start_mark.column + 1, msg));
 	else
 		pn_strv_push_owned(&c->problems, xasprintf("%s: %s", c->name, msg));
+	free(msg);
+}
+
+/* a warning at a node, "name:L:C: msg" like a problem (kept in cfg->warnings) */
+__attribute__((format(printf, 3, 4))) static void warning(struct ctx *c, const yaml_node_t *at,
+							  const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	pn_strv_push_owned(&c->cfg->warnings,
+			   xasprintf("%s:%zu:%zu: %s", c->name, at->start_mark.line + 1,
+				     at->start_mark.column + 1, msg));
 	free(msg);
 }
 
@@ -597,6 +615,22 @@ static void check_one_line(struct ctx *c, const yaml_node_t *list, const char *p
 		items->v[kept] = NULL;
 }
 
+/* Cog pins the cog wheel it installs with this; pinion installs the wheel
+ * COG_WHEEL selects (the embedded one by default), so it is kept and noted */
+static void check_sdk_version(struct ctx *c, const yaml_node_t *n)
+{
+	const char *v = get_string(c, n, "build.sdk_version");
+
+	if (!v)
+		return;
+	free(c->cfg->build.sdk_version);
+	c->cfg->build.sdk_version = xstrdup(v);
+	warning(c, n,
+		"build.sdk_version: \"%s\" is not installed; pinion installs its embedded cog "
+		"wheel (set COG_WHEEL to a wheel file or URL to choose another)",
+		v);
+}
+
 static void check_build(struct ctx *c, const yaml_node_t *n)
 {
 	struct cog_build *b = &c->cfg->build;
@@ -644,6 +678,9 @@ static void check_build(struct ctx *c, const yaml_node_t *n)
 		case 8:
 			get_string_list(c, v, "build.pre_install", &b->pre_install);
 			check_one_line(c, v, "build.pre_install", &b->pre_install, "command");
+			break;
+		case 9:
+			check_sdk_version(c, v);
 			break;
 		default:
 			break;
@@ -756,6 +793,24 @@ static void check_concurrency(struct ctx *c, const yaml_node_t *n)
 			c->cfg->concurrency_default_target, c->cfg->concurrency_max);
 }
 
+/* model: the repository images are pushed to, bare (no tag, no digest) */
+static void check_model(struct ctx *c, const yaml_node_t *n)
+{
+	const char *v = get_string(c, n, "model");
+	const char *slash;
+
+	if (!v)
+		return;
+	slash = strrchr(v, '/');
+	if (!*v || strchr(v, '@') || strchr(slash ? slash : v, ':') || strpbrk(v, " \t\n")) {
+		problem(c, n, "model: \"%s\" is not a bare repository (no tag or digest), e.g. "
+			"\"r8.im/user/model\"", v);
+		return;
+	}
+	free(c->cfg->model);
+	c->cfg->model = xstrdup(v);
+}
+
 static void check_top(struct ctx *c, const yaml_node_t *root)
 {
 	yaml_node_pair_t *p;
@@ -790,6 +845,9 @@ static void check_top(struct ctx *c, const yaml_node_t *root)
 			break;
 		case 6:
 			check_environment(c, v);
+			break;
+		case 8:
+			check_model(c, v);
 			break;
 		default: /* weights: accepted as Cog's newer key, not used */
 			break;
@@ -1154,6 +1212,8 @@ static json_t *build_json(const struct cog_build *b)
 		json_object_set_new(o, "cuda", json_string(b->cuda));
 	if (b->cudnn)
 		json_object_set_new(o, "cudnn", json_string(b->cudnn));
+	if (b->sdk_version)
+		json_object_set_new(o, "sdk_version", json_string(b->sdk_version));
 	return o;
 }
 
@@ -1164,6 +1224,8 @@ char *cog_config_to_json(const struct cog_config *c)
 	json_object_set_new(o, "build", build_json(&c->build));
 	if (c->image)
 		json_object_set_new(o, "image", json_string(c->image));
+	if (c->model)
+		json_object_set_new(o, "model", json_string(c->model));
 	if (c->predict)
 		json_object_set_new(o, "predict", json_string(c->predict));
 	if (c->train)
@@ -1215,9 +1277,13 @@ char *cog_config_to_text(const struct cog_config *c)
 		pn_buf_puts(&b, "\n", NULL);
 	}
 	text_list(&b, "pre_install", &bd->pre_install);
+	if (bd->sdk_version)
+		pn_buf_printf(&b, NULL, "sdk_version: %s\n", bd->sdk_version);
 	text_list(&b, "environment", &c->environment);
 	if (c->image)
 		pn_buf_printf(&b, NULL, "image: %s\n", c->image);
+	if (c->model)
+		pn_buf_printf(&b, NULL, "model: %s\n", c->model);
 	if (c->predict)
 		pn_buf_printf(&b, NULL, "predict: %s\n", c->predict);
 	if (c->train)

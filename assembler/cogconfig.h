@@ -47,6 +47,7 @@ struct cog_build {
 	char *cuda;	     /* completed (gpu): maj.min; NULL for CPU */
 	char *cudnn;	     /* completed (gpu); NULL for CPU */
 	bool cuda_from_user; /* cuda was written in cog.yaml */
+	char *sdk_version;   /* as written (kept in the config label; not installed), or NULL */
 };
 struct cog_config {
 	char *path; /* as given to load */
@@ -63,6 +64,7 @@ struct cog_config {
 	char *tensorflow_version; /* pinned tensorflow, or NULL */
 	char *requirements;	  /* the generated requirements text ("" if none) */
 	struct pn_strv warnings;  /* also printed with pn_warn by cog_config_load */
+	char *model;		  /* the bare repository to push to (Cog's `model`), or NULL */
 };
 
 void cog_config_init(struct cog_config *c);

@@ -143,6 +143,16 @@ static void t_json(void)
 	       "\"cuda\":\"12.1\",\"cudnn\":\"8\"},\"predict\":\"predict.py:Predictor\"}",
 	       "run.cog.config JSON carries the completed cuda/cudnn");
 	cog_config_release(&cfg);
+	free(json);
+	y = "build:\n  sdk_version: \"0.18.0\"\nmodel: r8.im/a/b\n";
+	ok_call(cog_config_parse(y, strlen(y), "cog.yaml", ".", &cfg, NULL, &err), &err,
+		"parse model and sdk_version");
+	json = cog_config_to_json(&cfg);
+	is_str(json,
+	       "{\"build\":{\"gpu\":false,\"python_version\":\"3.13\",\"sdk_version\":\"0.18.0\"},"
+	       "\"model\":\"r8.im/a/b\"}",
+	       "model and build.sdk_version are kept in the config JSON");
+	cog_config_release(&cfg);
 }
 
 static void t_error_message(void)
