@@ -293,8 +293,14 @@ static int run_steps(struct build_state *st, struct pn_error **err)
 		default:
 			PN_BUG("unknown step kind %d", (int)s->kind);
 		}
-		if (rc < 0)
-			return pn_error_wrap(err, "step `%s`", s->name);
+		if (rc < 0) {
+			cleanup_free char *prefix = xasprintf("step `%s`", s->name);
+
+			/* the runner's errors already name the step */
+			if (err && *err && strncmp((*err)->msg, prefix, strlen(prefix)) == 0)
+				return -1;
+			return pn_error_wrap(err, "%s", prefix);
+		}
 	}
 	return 0;
 }

@@ -219,7 +219,16 @@ static void apply_labels(struct build_state *st, json_t *data, const char *creat
 	if (st->plan.cog_base && st->plan.cog_base_name)
 		oci_config_set_label(c, "run.cog.cog-base-image-name", st->plan.cog_base_name);
 	oci_config_set_label(c, "org.opencontainers.image.created", created);
-	oci_config_set_label(c, "org.opencontainers.image.base.name", st->base_ref);
+	{
+		struct registry_ref r;
+		cleanup_free char *full = NULL;
+
+		registry_ref_init(&r);
+		if (registry_ref_parse(st->base_ref, &r, NULL) == 0)
+			full = registry_ref_format(&r);
+		registry_ref_release(&r);
+		oci_config_set_label(c, "org.opencontainers.image.base.name", full ? full : st->base_ref);
+	}
 	oci_config_set_label(c, "org.opencontainers.image.base.digest", st->base_digest);
 	git_labels(st);
 	free(c->created);
