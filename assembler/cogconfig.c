@@ -21,7 +21,8 @@ static const char *const top_keys[] = {"build",	      "image",	     "predict", "
 				       "concurrency", "environment", "weights", "model", NULL};
 static const char *const build_keys[] = {
 	"gpu", "python_version", "python_packages", "python_requirements", "system_packages",
-	"run", "cuda",		 "cudnn",	    "pre_install",	   "sdk_version", NULL};
+	"run", "cuda",		 "cudnn",	    "pre_install",	   "sdk_version",
+	NULL};
 static const char *const run_keys[] = {"command", "mounts", NULL};
 static const char *const mount_keys[] = {"type", "id", "target", NULL};
 static const char *const concurrency_keys[] = {"max", "default_target", NULL};
@@ -803,8 +804,10 @@ static void check_model(struct ctx *c, const yaml_node_t *n)
 		return;
 	slash = strrchr(v, '/');
 	if (!*v || strchr(v, '@') || strchr(slash ? slash : v, ':') || strpbrk(v, " \t\n")) {
-		problem(c, n, "model: \"%s\" is not a bare repository (no tag or digest), e.g. "
-			"\"r8.im/user/model\"", v);
+		problem(c, n,
+			"model: \"%s\" is not a bare repository (no tag or digest), e.g. "
+			"\"r8.im/user/model\"",
+			v);
 		return;
 	}
 	free(c->cfg->model);
