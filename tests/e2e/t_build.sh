@@ -131,6 +131,24 @@ test_expect_success 'pinion push NAME builds (all cached) and pushes' '
 		"$(skopeo inspect --tls-verify=false "docker://$REGISTRY/hello:v2" | jq -r .Digest)"
 '
 
+test_expect_success 'pinion predict runs an image from the registry' '
+	(cd "$T" && pinion predict "$REGISTRY/hello:v1" -i name=registry) >"$T/regpred.out" 2>"$T/regpred.err" ||
+		{ tail -20 "$T/regpred.err"; false; } &&
+	test_equal "$(cat "$T/regpred.out")" "hello, registry!"
+'
+
+test_expect_success 'git revision and tag become OCI labels' '
+	cp -r "$T/hello" "$T/gitmodel" && rm -rf "$T/gitmodel/.pinion" &&
+	(cd "$T/gitmodel" && git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm m &&
+		git tag v1.2.3) &&
+	rev=$(git -C "$T/gitmodel" rev-parse HEAD) &&
+	(cd "$T/gitmodel" && pinion build $MIRROR --output "oci:$T/out:git" --progress quiet) >/dev/null 2>&1 &&
+	skopeo inspect "oci:$T/out:git" >"$T/git.json" &&
+	test_equal "$(jq -r ".Labels[\"org.opencontainers.image.revision\"]" "$T/git.json")" "$rev" &&
+	test_equal "$(jq -r ".Labels[\"org.opencontainers.image.version\"]" "$T/git.json")" v1.2.3 &&
+	test_equal "$(jq -r ".Labels[\"org.opencontainers.image.base.name\"]" "$T/git.json")" docker.io/library/python:3.11-slim
+'
+
 test_expect_success 'rootless podman runs the pushed image; /predictions and /openapi.json answer' '
 	test_user_setup &&
 	port=$(free_port) &&
