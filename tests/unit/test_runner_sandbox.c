@@ -39,7 +39,8 @@ static char *make_base_tree(void)
 	struct pn_error *err = NULL;
 
 	pn_mkdir_p(bin, 0755, &err);
-	for (const char *d[] = {"etc", "tmp", "opq", "root", NULL}, **p = d; *p; p++) {
+	for (const char *d[] = {"etc", "tmp", "opq", "root", "data", "data/sub", NULL}, **p = d; *p;
+	     p++) {
 		cleanup_free char *x = pn_path_join(root, *p);
 
 		mkdir(x, 0755);
@@ -61,11 +62,13 @@ static char *make_base_tree(void)
 	cleanup_free char *keep = pn_path_join(root, "etc/keep");
 	cleanup_free char *gone = pn_path_join(root, "etc/gone");
 	cleanup_free char *old = pn_path_join(root, "opq/old");
+	cleanup_free char *deep = pn_path_join(root, "data/sub/f");
 
 	write_file(pw, "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n");
 	write_file(keep, "keep\n");
 	write_file(gone, "gone\n");
 	write_file(old, "old\n");
+	write_file(deep, "deep\n");
 	return root;
 }
 
@@ -224,6 +227,25 @@ static void t_step_commit(void)
 	runner_result_release(&res3);
 	runner_free(r);
 	runner_free(rc_);
+}
+
+/* a directory of a lower layer renamed: overlay (userxattr: no redirects)
+ * copies it up whole, so the layer is complete */
+static void t_rename_dir(void)
+{
+	struct runner *r = new_runner(false);
+	struct runner_result res;
+	struct pn_error *err = NULL;
+	cleanup_free char *names = NULL;
+
+	ok_call(sh(r, "mv /data/sub /data/moved", layout, &res, &err), &err, "rename a lower dir");
+	names = layer_names(res.layer.desc.digest);
+	ok(tap_contains(names, "data/moved/f "), "renamed dir carries its files");
+	ok(tap_contains(names, "data/.wh.sub "), "old name whited out");
+	if (!tap_contains(names, "data/moved/f "))
+		tap_diag("layer:\n%s", names);
+	runner_result_release(&res);
+	runner_free(r);
 }
 
 static void t_failures(void)
@@ -386,6 +408,7 @@ int main(void)
 	TEST(t_snapshots_stack);
 	if (rf.lowers.n == 2) {
 		TEST(t_step_commit);
+		TEST(t_rename_dir);
 		TEST(t_failures);
 		TEST(t_isolation);
 		TEST(t_proc);
