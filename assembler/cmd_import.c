@@ -41,7 +41,8 @@ struct import_args {
 };
 
 /* a JSON array of strings, or words split on spaces */
-static int parse_argv_opt(const char *opt, const char *s, struct pn_strv *out, struct pn_error **err)
+static int parse_argv_opt(const char *opt, const char *s, struct pn_strv *out,
+			  struct pn_error **err)
 {
 	cleanup_json json_t *j = NULL;
 	size_t i;
@@ -62,10 +63,13 @@ static int parse_argv_opt(const char *opt, const char *s, struct pn_strv *out, s
 	}
 	j = json_loads(s, 0, NULL);
 	if (!json_is_array(j))
-		return pn_error_set(err, PN_ERR_INVALID, "%s: `%s` is not a JSON array of strings", opt, s);
-	json_array_foreach(j, i, it) {
+		return pn_error_set(err, PN_ERR_INVALID, "%s: `%s` is not a JSON array of strings",
+				    opt, s);
+	json_array_foreach(j, i, it)
+	{
 		if (!json_is_string(it))
-			return pn_error_set(err, PN_ERR_INVALID, "%s: element %zu is not a string", opt, i);
+			return pn_error_set(err, PN_ERR_INVALID, "%s: element %zu is not a string",
+					    opt, i);
 		pn_strv_push(out, json_string_value(it));
 	}
 	return 0;
@@ -76,7 +80,8 @@ static int parse_kv(const char *opt, const char *s, char **k, const char **v, st
 	const char *eq = strchr(s, '=');
 
 	if (!eq || eq == s)
-		return pn_error_set(err, PN_ERR_INVALID, "%s: expected KEY=VALUE, got `%s`", opt, s);
+		return pn_error_set(err, PN_ERR_INVALID, "%s: expected KEY=VALUE, got `%s`", opt,
+				    s);
 	*k = xstrndup(s, (size_t)(eq - s));
 	*v = eq + 1;
 	return 0;
@@ -127,11 +132,16 @@ static int import_opt(struct import_args *ia, int c, const char *arg, struct pn_
 static int import_parse(struct import_args *ia, int argc, char **argv, struct pn_error **err)
 {
 	static const struct option longopts[] = {
-		{ "env", required_argument, NULL, 'e' },   { "label", required_argument, NULL, 'l' },
-		{ "entrypoint", required_argument, NULL, 'E' }, { "cmd", required_argument, NULL, 'c' },
-		{ "workdir", required_argument, NULL, 'w' }, { "user", required_argument, NULL, 'u' },
-		{ "arch", required_argument, NULL, 'a' },   { "compression", required_argument, NULL, 'z' },
-		{ "normalize-owner", no_argument, NULL, 'o' }, { NULL, 0, NULL, 0 },
+		{"env", required_argument, NULL, 'e'},
+		{"label", required_argument, NULL, 'l'},
+		{"entrypoint", required_argument, NULL, 'E'},
+		{"cmd", required_argument, NULL, 'c'},
+		{"workdir", required_argument, NULL, 'w'},
+		{"user", required_argument, NULL, 'u'},
+		{"arch", required_argument, NULL, 'a'},
+		{"compression", required_argument, NULL, 'z'},
+		{"normalize-owner", no_argument, NULL, 'o'},
+		{NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -139,7 +149,8 @@ static int import_parse(struct import_args *ia, int argc, char **argv, struct pn
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (c == '?')
-			return pn_error_set(err, PN_ERR_INVALID, "unknown option or missing value `%s`",
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "unknown option or missing value `%s`",
 					    argv[optind - 1]);
 		if (import_opt(ia, c, optarg, err) < 0)
 			return -1;
@@ -181,7 +192,8 @@ static int import_run(struct import_args *ia, struct oci_descriptor *out, struct
 	if (oci_ref_parse_layout(ia->target, &dir, &tag, err) < 0)
 		return -1;
 	if (tag && strncmp(tag, "sha256:", 7) == 0)
-		return pn_error_set(err, PN_ERR_INVALID, "`%s`: import needs a tag, not a digest", ia->target);
+		return pn_error_set(err, PN_ERR_INVALID, "`%s`: import needs a tag, not a digest",
+				    ia->target);
 	if (oci_layout_open(dir, OCI_LAYOUT_CREATE, &l, err) < 0)
 		return -1;
 	w = oci_layer_writer_new(l, &ia->lo, err);

@@ -21,7 +21,8 @@ static void inspect_help(void)
 	       "  --raw manifest|config         print only that document, as stored\n");
 }
 
-static int inspect_layout(const char *ref, const char *platform, json_t **out, struct pn_error **err)
+static int inspect_layout(const char *ref, const char *platform, json_t **out,
+			  struct pn_error **err)
 {
 	cleanup_free char *dir = NULL, *tag = NULL;
 	struct oci_layout *l = NULL;
@@ -47,9 +48,9 @@ static int inspect_ref(const char *ref, const char *platform, json_t **out, stru
 static int cmd_inspect(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "platform", required_argument, NULL, 'p' },
-		{ "raw", required_argument, NULL, 'r' },
-		{ NULL, 0, NULL, 0 },
+		{"platform", required_argument, NULL, 'p'},
+		{"raw", required_argument, NULL, 'r'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *platform = NULL, *raw = NULL;
 	cleanup_json json_t *j = NULL;
@@ -68,7 +69,8 @@ static int cmd_inspect(int argc, char **argv)
 		else if (c == 'r')
 			raw = optarg;
 		else
-			return pn_cli_usage("inspect", "unknown option or missing value `%s`", argv[optind - 1]);
+			return pn_cli_usage("inspect", "unknown option or missing value `%s`",
+					    argv[optind - 1]);
 	}
 	if (argc - optind != 1)
 		return pn_cli_usage("inspect", "expected one image reference");

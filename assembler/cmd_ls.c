@@ -20,13 +20,14 @@ static void print_entries(const struct oci_layout_entry *e, size_t n, bool as_js
 
 	for (size_t i = 0; i < n; i++) {
 		if (!as_json) {
-			printf("%-30s %s %8lld %s\n", e[i].tag ? e[i].tag : "<none>", e[i].desc.digest,
-			       (long long)e[i].desc.size, e[i].desc.media_type);
+			printf("%-30s %s %8lld %s\n", e[i].tag ? e[i].tag : "<none>",
+			       e[i].desc.digest, (long long)e[i].desc.size, e[i].desc.media_type);
 			continue;
 		}
 		json_array_append_new(a, json_pack("{s:s?,s:s,s:I,s:s}", "tag", e[i].tag, "digest",
-						   e[i].desc.digest, "size", (json_int_t)e[i].desc.size,
-						   "mediaType", e[i].desc.media_type));
+						   e[i].desc.digest, "size",
+						   (json_int_t)e[i].desc.size, "mediaType",
+						   e[i].desc.media_type));
 	}
 	if (as_json) {
 		json_dumpf(a, stdout, JSON_INDENT(2));
@@ -63,7 +64,8 @@ static int cmd_ls(int argc, char **argv)
 	if (oci_ref_parse_layout(target, &dir, &ref, &err) < 0)
 		return pn_cli_fail(err);
 	if (ref)
-		return pn_cli_usage("ls", "`%s`: ls takes a layout (oci:DIR) without a tag", target);
+		return pn_cli_usage("ls", "`%s`: ls takes a layout (oci:DIR) without a tag",
+				    target);
 	if (oci_layout_open(dir, 0, &l, &err) < 0 || oci_layout_list(l, &e, &n, &err) < 0) {
 		oci_layout_free(l);
 		return pn_cli_fail(err);

@@ -40,7 +40,8 @@ static int dest_prepare(const char *dest, struct pn_error **err)
 		return pn_error_set_errno(err, errno, "open `%s`", dest);
 	while ((de = readdir(d)))
 		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			return pn_error_set(err, PN_ERR_INVALID, "destination `%s` is not empty", dest);
+			return pn_error_set(err, PN_ERR_INVALID, "destination `%s` is not empty",
+					    dest);
 	return 0;
 }
 
@@ -64,8 +65,8 @@ static int unpack_run(const char *ref, const char *dest, const char *platform,
 		const struct oci_descriptor *d = &img.manifest.layers[i];
 
 		if (oci_layer_media_compression(d->media_type) < 0) {
-			pn_error_set(err, PN_ERR_UNSUPPORTED, "layer %zu has unsupported media type `%s`", i,
-				     d->media_type);
+			pn_error_set(err, PN_ERR_UNSUPPORTED,
+				     "layer %zu has unsupported media type `%s`", i, d->media_type);
 			goto out;
 		}
 		pn_progress_event("unpack", NULL, "layer %zu/%zu %s", i + 1, img.manifest.n_layers,
@@ -83,9 +84,11 @@ out:
 static int cmd_unpack(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "platform", required_argument, NULL, 'p' }, { "devices", no_argument, NULL, 'd' },
-		{ "no-chown", no_argument, NULL, 'n' },       { "max-bytes", required_argument, NULL, 'm' },
-		{ NULL, 0, NULL, 0 },
+		{"platform", required_argument, NULL, 'p'},
+		{"devices", no_argument, NULL, 'd'},
+		{"no-chown", no_argument, NULL, 'n'},
+		{"max-bytes", required_argument, NULL, 'm'},
+		{NULL, 0, NULL, 0},
 	};
 	struct oci_apply_opts ao;
 	const char *platform = NULL;
@@ -112,9 +115,12 @@ static int cmd_unpack(int argc, char **argv)
 		} else if (c == 'm') {
 			ao.max_bytes = strtoull(optarg, &end, 10);
 			if (*end || !ao.max_bytes)
-				return pn_cli_usage("unpack", "--max-bytes: `%s` is not a positive number", optarg);
+				return pn_cli_usage("unpack",
+						    "--max-bytes: `%s` is not a positive number",
+						    optarg);
 		} else {
-			return pn_cli_usage("unpack", "unknown option or missing value `%s`", argv[optind - 1]);
+			return pn_cli_usage("unpack", "unknown option or missing value `%s`",
+					    argv[optind - 1]);
 		}
 	}
 	if (argc - optind != 2)

@@ -30,10 +30,10 @@
 #include <unistd.h>
 
 #define APPLY_MAX_ENTRIES 1000000ULL
-#define APPLY_MAX_BYTES (64ULL << 30)
-#define APPLY_MAX_PATH 4096
-#define OPAQUE_MARK ".wh..wh..opq"
-#define WH_PREFIX ".wh."
+#define APPLY_MAX_BYTES	  (64ULL << 30)
+#define APPLY_MAX_PATH	  4096
+#define OPAQUE_MARK	  ".wh..wh..opq"
+#define WH_PREFIX	  ".wh."
 
 void oci_apply_opts_init(struct oci_apply_opts *o)
 {
@@ -86,8 +86,8 @@ static void pathset_add(struct pathset *ps, const char *s)
 	if (pathset_has(ps, s))
 		return;
 	if (2 * (ps->n + 1) > ps->cap) {
-		struct pathset bigger = { xcalloc(ps->cap ? 2 * ps->cap : 64, sizeof(char *)),
-					  ps->cap ? 2 * ps->cap : 64, 0 };
+		struct pathset bigger = {xcalloc(ps->cap ? 2 * ps->cap : 64, sizeof(char *)),
+					 ps->cap ? 2 * ps->cap : 64, 0};
 
 		for (size_t i = 0; i < ps->cap; i++)
 			if (ps->slot[i])
@@ -159,8 +159,8 @@ static int path_clean(const char *in, char **out, struct pn_error **err)
 			p++;
 		n = strcspn(p, "/");
 		if (n == 2 && p[0] == '.' && p[1] == '.')
-			return pn_error_set(err, PN_ERR_INVALID, "entry `%.200s`: `..` in the path is not allowed",
-					    in);
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "entry `%.200s`: `..` in the path is not allowed", in);
 		if (n && !(n == 1 && p[0] == '.')) {
 			if (b.len)
 				pn_buf_append(&b, "/", 1, NULL);
@@ -174,7 +174,7 @@ static int path_clean(const char *in, char **out, struct pn_error **err)
 
 static int openat2_dir(int root, const char *rel, int extra_flags)
 {
-	struct open_how how = { 0 };
+	struct open_how how = {0};
 
 	how.flags = (uint64_t)(O_RDONLY | O_DIRECTORY | O_CLOEXEC | extra_flags);
 	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
@@ -185,7 +185,8 @@ static int dir_error(const char *rel, int e, struct pn_error **err)
 {
 	if (e == ELOOP || e == ENOTDIR || e == EXDEV)
 		return pn_error_set(err, PN_ERR_INVALID,
-				    "parent `%s` of the entry is not a directory (or is a symlink)", rel);
+				    "parent `%s` of the entry is not a directory (or is a symlink)",
+				    rel);
 	return pn_error_set_errno(err, e, "open directory `%s`", rel);
 }
 
@@ -228,7 +229,8 @@ static int open_dir_in_root(struct applier *ap, const char *rel, bool create, in
 		}
 		if (fd < 0 && (errno == ELOOP || errno == ENOTDIR) && use_openat2()) {
 			/* a symlink: resolve the prefix so far inside root */
-			cleanup_free char *prefix = xstrndup(rel, (size_t)(comp - copy) + strlen(comp));
+			cleanup_free char *prefix =
+				xstrndup(rel, (size_t)(comp - copy) + strlen(comp));
 
 			fd = openat2_dir(ap->root, prefix, 0);
 		}
@@ -236,7 +238,8 @@ static int open_dir_in_root(struct applier *ap, const char *rel, bool create, in
 		if (fd < 0) {
 			if (errno == ENOENT && create)
 				return pn_error_set(err, PN_ERR_INVALID,
-						    "parent `%s` of the entry is a symlink to a missing directory",
+						    "parent `%s` of the entry is a symlink to a "
+						    "missing directory",
 						    rel);
 			return dir_error(rel, errno, err);
 		}
@@ -255,8 +258,7 @@ static void split_path(const char *path, char **parent, const char **base)
 }
 
 /* remove what is at parent/name unless it is a directory and keep_dir */
-static int clear_final(int pfd, const char *name, bool keep_dir, bool *kept,
-		       struct pn_error **err)
+static int clear_final(int pfd, const char *name, bool keep_dir, bool *kept, struct pn_error **err)
 {
 	struct stat st;
 
@@ -277,7 +279,8 @@ static int clear_final(int pfd, const char *name, bool keep_dir, bool *kept,
 
 static bool is_overlay_xattr(const char *name)
 {
-	return strncmp(name, "trusted.overlay.", 16) == 0 || strncmp(name, "user.overlay.", 13) == 0;
+	return strncmp(name, "trusted.overlay.", 16) == 0 ||
+	       strncmp(name, "user.overlay.", 13) == 0;
 }
 
 static bool entry_is_opaque_dir(struct archive_entry *e)
@@ -318,19 +321,19 @@ static void apply_owner(struct applier *ap, struct archive_entry *e, int pfd, co
 		return;
 	if (fchownat(pfd, name, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e),
 		     AT_SYMLINK_NOFOLLOW) < 0)
-		pn_debug("apply: owner of `%s` not set: %s", archive_entry_pathname(e), strerror(errno));
+		pn_debug("apply: owner of `%s` not set: %s", archive_entry_pathname(e),
+			 strerror(errno));
 }
 
 static struct timespec entry_mtime(struct archive_entry *e)
 {
-	struct timespec t = { archive_entry_mtime(e), archive_entry_mtime_nsec(e) };
+	struct timespec t = {archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
 
 	return t;
 }
 
 /* ------------------------------------------------------------- whiteouts */
-static int whiteout_opaque(struct applier *ap, int pfd, const char *dir_path,
-			   struct pn_error **err)
+static int whiteout_opaque(struct applier *ap, int pfd, const char *dir_path, struct pn_error **err)
 {
 	cleanup_strv struct pn_strv victims = PN_STRV_INIT;
 	int dfd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -412,22 +415,24 @@ static int copy_data(struct applier *ap, int fd, const char *path, struct pn_err
 
 	while ((r = archive_read_data_block(ap->a, &buf, &size, &offset)) == ARCHIVE_OK) {
 		if (size > ap->o.max_bytes - ap->bytes)
-			return pn_error_set(err, PN_ERR_TOO_LARGE, "entry `%s`: layer expands past %llu bytes",
-					    path, (unsigned long long)ap->o.max_bytes);
+			return pn_error_set(err, PN_ERR_TOO_LARGE,
+					    "entry `%s`: layer expands past %llu bytes", path,
+					    (unsigned long long)ap->o.max_bytes);
 		ap->bytes += size;
 		if (pwrite(fd, buf, size, offset) != (ssize_t)size)
 			return pn_error_set_errno(err, errno ? errno : EIO, "write `%s`", path);
 	}
 	if (r != ARCHIVE_EOF)
-		return pn_error_set(err, PN_ERR_INVALID, "entry `%s`: %s", path, archive_error_string(ap->a));
+		return pn_error_set(err, PN_ERR_INVALID, "entry `%s`: %s", path,
+				    archive_error_string(ap->a));
 	return 0;
 }
 
 static int make_file(struct applier *ap, struct archive_entry *e, int pfd, const char *name,
 		     const char *path, struct pn_error **err)
 {
-	cleanup_close int fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-				      0600);
+	cleanup_close int fd =
+		openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	struct timespec ts[2];
 
 	if (fd < 0)
@@ -485,8 +490,9 @@ static int make_symlink(struct applier *ap, struct archive_entry *e, int pfd, co
 	if (!target || !*target)
 		return pn_error_set(err, PN_ERR_INVALID, "entry `%s`: empty symlink target", path);
 	if (strlen(target) > ap->o.max_path)
-		return pn_error_set(err, PN_ERR_TOO_LARGE, "entry `%s`: symlink target longer than %zu",
-				    path, ap->o.max_path);
+		return pn_error_set(err, PN_ERR_TOO_LARGE,
+				    "entry `%s`: symlink target longer than %zu", path,
+				    ap->o.max_path);
 	if (symlinkat(target, pfd, name) < 0)
 		return pn_error_set_errno(err, errno, "create symlink `%s`", path);
 	apply_owner(ap, e, pfd, name);
@@ -504,7 +510,8 @@ static int make_hardlink(struct applier *ap, const char *link, int pfd, const ch
 	const char *tbase;
 
 	if (strlen(link) > ap->o.max_path)
-		return pn_error_set(err, PN_ERR_TOO_LARGE, "entry `%s`: link target longer than %zu", path,
+		return pn_error_set(err, PN_ERR_TOO_LARGE,
+				    "entry `%s`: link target longer than %zu", path,
 				    ap->o.max_path);
 	if (path_clean(link, &target, err) < 0)
 		return pn_error_wrap(err, "hardlink `%s`", path);
@@ -522,13 +529,14 @@ static int make_hardlink(struct applier *ap, const char *link, int pfd, const ch
 			}
 			return -1;
 		}
-		return pn_error_set(err, PN_ERR_INVALID, "hardlink `%s`: target `%s` is not in the tree",
-				    path, target);
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "hardlink `%s`: target `%s` is not in the tree", path, target);
 	}
 	if (linkat(tpfd, tbase, pfd, name, 0) < 0) {
 		if (errno == ENOENT || errno == EPERM)
 			return pn_error_set(err, PN_ERR_INVALID,
-					    "hardlink `%s`: target `%s` is missing or a directory", path, target);
+					    "hardlink `%s`: target `%s` is missing or a directory",
+					    path, target);
 		return pn_error_set_errno(err, errno, "hardlink `%s` to `%s`", path, target);
 	}
 	return 0;
@@ -537,7 +545,7 @@ static int make_hardlink(struct applier *ap, const char *link, int pfd, const ch
 /* owner, mode (mknod and mkfifo are subject to the umask) and mtime */
 static int special_meta(struct applier *ap, struct archive_entry *e, int pfd, const char *name)
 {
-	struct timespec ts[2] = { entry_mtime(e), entry_mtime(e) };
+	struct timespec ts[2] = {entry_mtime(e), entry_mtime(e)};
 
 	apply_owner(ap, e, pfd, name);
 	fchmodat(pfd, name, archive_entry_perm(e) & 07777, 0);
@@ -581,12 +589,13 @@ static int check_limits(struct applier *ap, struct archive_entry *e, const char 
 		return pn_error_set(err, PN_ERR_TOO_LARGE, "layer has more than %llu entries",
 				    (unsigned long long)ap->o.max_entries);
 	if (strlen(raw) > ap->o.max_path)
-		return pn_error_set(err, PN_ERR_TOO_LARGE, "entry `%.100s...`: path longer than %zu", raw,
-				    ap->o.max_path);
-	if (size < 0 || (uint64_t)size > ap->o.max_bytes - ap->bytes)
 		return pn_error_set(err, PN_ERR_TOO_LARGE,
-				    "entry `%.200s`: %lld bytes would expand the layer past %llu bytes", raw,
-				    (long long)size, (unsigned long long)ap->o.max_bytes);
+				    "entry `%.100s...`: path longer than %zu", raw, ap->o.max_path);
+	if (size < 0 || (uint64_t)size > ap->o.max_bytes - ap->bytes)
+		return pn_error_set(
+			err, PN_ERR_TOO_LARGE,
+			"entry `%.200s`: %lld bytes would expand the layer past %llu bytes", raw,
+			(long long)size, (unsigned long long)ap->o.max_bytes);
 	return 0;
 }
 
@@ -612,8 +621,9 @@ static int apply_entry(struct applier *ap, struct archive_entry *e, struct pn_er
 		return -1;
 	if (!*path) {
 		if (!is_dir)
-			return pn_error_set(err, PN_ERR_INVALID,
-					    "entry `%s`: the root cannot be replaced by a non-directory", raw);
+			return pn_error_set(
+				err, PN_ERR_INVALID,
+				"entry `%s`: the root cannot be replaced by a non-directory", raw);
 		return 0;
 	}
 	r = handle_whiteout(ap, path, err);
@@ -621,7 +631,9 @@ static int apply_entry(struct applier *ap, struct archive_entry *e, struct pn_er
 		return r < 0 ? pn_error_wrap(err, "entry `%s`", raw) : 0;
 	split_path(path, &parent, &base);
 	if (is_overlay_whiteout(e))
-		return whiteout_one(ap, parent, base, err) < 0 ? pn_error_wrap(err, "entry `%s`", raw) : 0;
+		return whiteout_one(ap, parent, base, err) < 0
+			       ? pn_error_wrap(err, "entry `%s`", raw)
+			       : 0;
 	if (open_dir_in_root(ap, parent, true, &pfd, err) < 0 ||
 	    clear_final(pfd, base, is_dir, &kept, err) < 0)
 		return pn_error_wrap(err, "entry `%s`", raw);
@@ -645,7 +657,7 @@ static void finish_dirs(struct applier *ap)
 {
 	for (size_t i = ap->n_dirs; i-- > 0;) {
 		struct deferred_dir *d = &ap->dirs[i];
-		struct timespec ts[2] = { d->mtime, d->mtime };
+		struct timespec ts[2] = {d->mtime, d->mtime};
 		struct pn_error *e = NULL;
 		int fd = -1;
 
@@ -676,8 +688,8 @@ static la_ssize_t hashing_read(struct archive *a, void *data, const void **buf)
 	return n;
 }
 
-static int applier_open(struct applier *ap, int fd, const char *dest, const struct oci_apply_opts *o,
-			bool hash, struct pn_error **err)
+static int applier_open(struct applier *ap, int fd, const char *dest,
+			const struct oci_apply_opts *o, bool hash, struct pn_error **err)
 {
 	struct stat st;
 
@@ -698,8 +710,10 @@ static int applier_open(struct applier *ap, int fd, const char *dest, const stru
 	ap->privileged = geteuid() == 0;
 	ap->root = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (ap->root < 0) {
-		if (errno == ELOOP || (errno == ENOTDIR && lstat(dest, &st) == 0 && S_ISLNK(st.st_mode)))
-			return pn_error_set(err, PN_ERR_INVALID, "destination `%s` is a symlink", dest);
+		if (errno == ELOOP ||
+		    (errno == ENOTDIR && lstat(dest, &st) == 0 && S_ISLNK(st.st_mode)))
+			return pn_error_set(err, PN_ERR_INVALID, "destination `%s` is a symlink",
+					    dest);
 		return pn_error_set_errno(err, errno, "open destination `%s`", dest);
 	}
 	ap->a = archive_read_new();
@@ -711,9 +725,11 @@ static int applier_open(struct applier *ap, int fd, const char *dest, const stru
 		ap->h = oci_hasher_new();
 		ap->inbuf = xmalloc(1 << 16);
 		if (archive_read_open(ap->a, ap, NULL, hashing_read, NULL) != ARCHIVE_OK)
-			return pn_error_set(err, PN_ERR_INVALID, "read layer: %s", archive_error_string(ap->a));
+			return pn_error_set(err, PN_ERR_INVALID, "read layer: %s",
+					    archive_error_string(ap->a));
 	} else if (archive_read_open_fd(ap->a, fd, 1 << 16) != ARCHIVE_OK) {
-		return pn_error_set(err, PN_ERR_INVALID, "read layer: %s", archive_error_string(ap->a));
+		return pn_error_set(err, PN_ERR_INVALID, "read layer: %s",
+				    archive_error_string(ap->a));
 	}
 	return 0;
 }
@@ -746,13 +762,15 @@ static int applier_run(struct applier *ap, struct pn_error **err)
 					    archive_error_string(ap->a));
 		if (apply_entry(ap, e, err) < 0)
 			return -1;
-		if ((uint64_t)archive_filter_bytes(ap->a, 0) > ap->o.max_bytes + (ap->entries + 1) * 65536)
+		if ((uint64_t)archive_filter_bytes(ap->a, 0) >
+		    ap->o.max_bytes + (ap->entries + 1) * 65536)
 			return pn_error_set(err, PN_ERR_TOO_LARGE, "layer expands past %llu bytes",
 					    (unsigned long long)ap->o.max_bytes);
 	}
 	finish_dirs(ap);
 	if (ap->skipped_devices)
-		pn_debug("apply: %llu device nodes skipped", (unsigned long long)ap->skipped_devices);
+		pn_debug("apply: %llu device nodes skipped",
+			 (unsigned long long)ap->skipped_devices);
 	return 0;
 }
 
@@ -779,8 +797,8 @@ static int drain_and_verify(struct applier *ap, const char *digest, struct pn_er
 		return pn_error_set_errno(err, errno, "read layer");
 	oci_hasher_final(ap->h, got);
 	if (strcmp(got, digest) != 0)
-		return pn_error_set(err, PN_ERR_DIGEST, "layer `%s` is corrupt: content has digest `%s`",
-				    digest, got);
+		return pn_error_set(err, PN_ERR_DIGEST,
+				    "layer `%s` is corrupt: content has digest `%s`", digest, got);
 	return 0;
 }
 

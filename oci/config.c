@@ -51,8 +51,7 @@ static int object_keys(json_t *obj, const char *key, struct pn_strv *out, struct
 		return 0;
 	if (!json_is_object(v))
 		return pn_error_set(err, PN_ERR_INVALID, "config: `%s` is not an object", key);
-	json_object_foreach(v, k, it)
-		pn_strv_push(out, k);
+	json_object_foreach(v, k, it) pn_strv_push(out, k);
 	pn_strv_sort(out);
 	return 0;
 }
@@ -96,12 +95,14 @@ static int parse_rootfs(json_t *rf, struct oci_config *c, struct pn_error **err)
 	if (!ids || json_is_null(ids))
 		return 0;
 	if (!json_is_array(ids))
-		return pn_error_set(err, PN_ERR_INVALID, "config: `rootfs.diff_ids` is not an array");
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "config: `rootfs.diff_ids` is not an array");
 	if (json_array_size(ids) > OCI_LAYERS_MAX)
 		return pn_error_set(err, PN_ERR_TOO_LARGE, "config: %zu diff_ids (limit %d)",
 				    json_array_size(ids), OCI_LAYERS_MAX);
 	c->diff_ids = xcalloc(json_array_size(ids) + 1, sizeof(*c->diff_ids));
-	json_array_foreach(ids, i, it) {
+	json_array_foreach(ids, i, it)
+	{
 		if (oci_digest_parse(json_string_value(it), c->diff_ids[i], err) < 0)
 			return pn_error_wrap(err, "config: rootfs.diff_ids[%zu]", i);
 		c->n_diff_ids = i + 1;
@@ -122,15 +123,18 @@ static int parse_history(json_t *h, struct oci_config *c, struct pn_error **err)
 		return pn_error_set(err, PN_ERR_TOO_LARGE, "config: %zu history entries (limit %d)",
 				    json_array_size(h), 4 * OCI_LAYERS_MAX);
 	c->history = xcalloc(json_array_size(h) + 1, sizeof(*c->history));
-	json_array_foreach(h, i, it) {
+	json_array_foreach(h, i, it)
+	{
 		struct oci_history *e = &c->history[i];
 		json_t *el;
 
 		if (!json_is_object(it))
-			return pn_error_set(err, PN_ERR_INVALID, "config: history[%zu] is not an object", i);
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "config: history[%zu] is not an object", i);
 		c->n_history = i + 1;
 		if (oci_json_opt_string(it, "created", "config: history", &e->created, err) < 0 ||
-		    oci_json_opt_string(it, "created_by", "config: history", &e->created_by, err) < 0 ||
+		    oci_json_opt_string(it, "created_by", "config: history", &e->created_by, err) <
+			    0 ||
 		    oci_json_opt_string(it, "comment", "config: history", &e->comment, err) < 0)
 			return -1;
 		el = json_object_get(it, "empty_layer");
@@ -139,15 +143,14 @@ static int parse_history(json_t *h, struct oci_config *c, struct pn_error **err)
 	return 0;
 }
 
-int oci_config_parse(const char *data, size_t len, struct oci_config *out,
-		     struct pn_error **err)
+int oci_config_parse(const char *data, size_t len, struct oci_config *out, struct pn_error **err)
 {
 	json_t *j;
 
 	memset(out, 0, sizeof(*out));
 	if (len > OCI_CONFIG_MAX)
-		return pn_error_set(err, PN_ERR_TOO_LARGE, "image config of %zu bytes (limit %zu)", len,
-				    OCI_CONFIG_MAX);
+		return pn_error_set(err, PN_ERR_TOO_LARGE, "image config of %zu bytes (limit %zu)",
+				    len, OCI_CONFIG_MAX);
 	j = oci_json_load(data, len, "image config", err);
 	if (!j)
 		return -1;
@@ -165,7 +168,8 @@ int oci_config_parse(const char *data, size_t len, struct oci_config *out,
 	}
 	if (!out->architecture || !out->os) {
 		oci_config_release(out);
-		return pn_error_set(err, PN_ERR_INVALID, "config: `architecture` and `os` are required");
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "config: `architecture` and `os` are required");
 	}
 	return 0;
 }
@@ -240,8 +244,7 @@ static json_t *history_to_json(const struct oci_config *c)
 	return a;
 }
 
-int oci_config_to_json(const struct oci_config *c, char **out, size_t *len,
-		       struct pn_error **err)
+int oci_config_to_json(const struct oci_config *c, char **out, size_t *len, struct pn_error **err)
 {
 	cleanup_json json_t *j = c->raw ? json_deep_copy(c->raw) : json_object();
 	json_t *rootfs = json_object(), *ids = json_array();

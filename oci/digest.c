@@ -17,9 +17,10 @@ int oci_digest_parse(const char *s, oci_digest_t out, struct pn_error **err)
 		const char *colon = strchr(s, ':');
 
 		if (colon && colon != s)
-			return pn_error_set(err, PN_ERR_INVALID,
-					    "unsupported digest algorithm `%.*s` in `%.80s` (only sha256)",
-					    (int)(colon - s > 20 ? 20 : colon - s), s, s);
+			return pn_error_set(
+				err, PN_ERR_INVALID,
+				"unsupported digest algorithm `%.*s` in `%.80s` (only sha256)",
+				(int)(colon - s > 20 ? 20 : colon - s), s, s);
 		return pn_error_set(err, PN_ERR_INVALID,
 				    "invalid digest `%.80s`: expected `sha256:<64 hex digits>`", s);
 	}
@@ -31,9 +32,10 @@ int oci_digest_parse(const char *s, oci_digest_t out, struct pn_error **err)
 		char c = s[i];
 
 		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return pn_error_set(err, PN_ERR_INVALID,
-					    "invalid digest `%.80s`: `%c` is not a lowercase hex digit",
-					    s, (c >= 0x20 && c < 0x7f) ? c : '?');
+			return pn_error_set(
+				err, PN_ERR_INVALID,
+				"invalid digest `%.80s`: `%c` is not a lowercase hex digit", s,
+				(c >= 0x20 && c < 0x7f) ? c : '?');
 	}
 	if (out)
 		memcpy(out, s, OCI_DIGEST_STRLEN + 1);
@@ -138,8 +140,7 @@ int oci_digest_fd(int fd, oci_digest_t out, int64_t *size_out, struct pn_error *
 	return 0;
 }
 
-int oci_digest_file(const char *path, oci_digest_t out, int64_t *size_out,
-		    struct pn_error **err)
+int oci_digest_file(const char *path, oci_digest_t out, int64_t *size_out, struct pn_error **err)
 {
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
 
@@ -167,9 +168,12 @@ int oci_compression_parse(const char *s, enum oci_compression *out, struct pn_er
 const char *oci_compression_name(enum oci_compression c)
 {
 	switch (c) {
-	case OCI_COMP_GZIP: return "gzip";
-	case OCI_COMP_ZSTD: return "zstd";
-	default: return "none";
+	case OCI_COMP_GZIP:
+		return "gzip";
+	case OCI_COMP_ZSTD:
+		return "zstd";
+	default:
+		return "none";
 	}
 }
 
@@ -194,8 +198,11 @@ int oci_layer_media_compression(const char *mt)
 const char *oci_layer_media_type(enum oci_compression c)
 {
 	switch (c) {
-	case OCI_COMP_GZIP: return OCI_MT_LAYER_GZIP;
-	case OCI_COMP_ZSTD: return OCI_MT_LAYER_ZSTD;
-	default: return OCI_MT_LAYER;
+	case OCI_COMP_GZIP:
+		return OCI_MT_LAYER_GZIP;
+	case OCI_COMP_ZSTD:
+		return OCI_MT_LAYER_ZSTD;
+	default:
+		return OCI_MT_LAYER;
 	}
 }

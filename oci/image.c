@@ -86,7 +86,8 @@ int oci_image_store(struct oci_layout *l, struct oci_image *img, const char *tag
 
 	for (size_t i = 0; i < img->manifest.n_layers; i++)
 		if (!oci_layout_has_blob(l, img->manifest.layers[i].digest))
-			return pn_error_set(err, PN_ERR_NOT_FOUND, "store image: layer `%s` is not in `%s`",
+			return pn_error_set(err, PN_ERR_NOT_FOUND,
+					    "store image: layer `%s` is not in `%s`",
 					    img->manifest.layers[i].digest, oci_layout_path(l));
 	if (oci_config_to_json(&img->config, &cjson, &clen, err) < 0)
 		return pn_error_wrap(err, "store image config");
@@ -116,20 +117,21 @@ int oci_image_store(struct oci_layout *l, struct oci_image *img, const char *tag
 	return 0;
 }
 
-int oci_ref_parse_layout(const char *s, char **dir_out, char **ref_out,
-			 struct pn_error **err)
+int oci_ref_parse_layout(const char *s, char **dir_out, char **ref_out, struct pn_error **err)
 {
 	const char *rest, *sep;
 
 	if (strncmp(s, "oci:", 4) != 0)
 		return pn_error_set(err, PN_ERR_INVALID,
-				    "`%s` is not an OCI layout reference (expected oci:DIR[:TAG])", s);
+				    "`%s` is not an OCI layout reference (expected oci:DIR[:TAG])",
+				    s);
 	rest = s + 4;
 	sep = strstr(rest, "@sha256:");
 	if (!sep)
 		sep = strchr(rest, ':');
 	if (sep == rest || !*rest)
-		return pn_error_set(err, PN_ERR_INVALID, "`%s`: missing directory (expected oci:DIR[:TAG])", s);
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "`%s`: missing directory (expected oci:DIR[:TAG])", s);
 	if (sep && !sep[1])
 		return pn_error_set(err, PN_ERR_INVALID, "`%s`: empty tag after `:`", s);
 	if (sep && *sep == '@' && oci_digest_parse(sep + 1, NULL, err) < 0)
@@ -147,8 +149,8 @@ static json_t *doc_json(const char *data, size_t len)
 }
 
 json_t *oci_image_inspect_json(const char *name, const struct oci_descriptor *desc,
-			       const char *manifest, size_t manifest_len,
-			       const char *config, size_t config_len)
+			       const char *manifest, size_t manifest_len, const char *config,
+			       size_t config_len)
 {
 	json_t *j = json_object(), *cfg = doc_json(config, config_len), *labels, *layers;
 	json_t *m = doc_json(manifest, manifest_len);
@@ -163,9 +165,11 @@ json_t *oci_image_inspect_json(const char *name, const struct oci_descriptor *de
 	json_object_set_new(j, "os", json_incref(json_object_get(cfg, "os")));
 	json_object_set_new(j, "architecture", json_incref(json_object_get(cfg, "architecture")));
 	labels = json_object_get(cc, "Labels");
-	json_object_set_new(j, "labels", json_is_object(labels) ? json_incref(labels) : json_object());
+	json_object_set_new(j, "labels",
+			    json_is_object(labels) ? json_incref(labels) : json_object());
 	layers = json_array();
-	json_array_foreach(json_object_get(m, "layers"), i, it) {
+	json_array_foreach(json_object_get(m, "layers"), i, it)
+	{
 		json_array_append(layers, json_object_get(it, "digest"));
 		total += json_integer_value(json_object_get(it, "size"));
 	}

@@ -11,8 +11,8 @@ json_t *oci_json_load(const char *data, size_t len, const char *what, struct pn_
 	json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
 
 	if (!j) {
-		pn_error_set(err, PN_ERR_INVALID, "parse %s: line %d column %d: %s", what,
-			     je.line, je.column, je.text);
+		pn_error_set(err, PN_ERR_INVALID, "parse %s: line %d column %d: %s", what, je.line,
+			     je.column, je.text);
 		return NULL;
 	}
 	if (!json_is_object(j)) {
@@ -28,7 +28,8 @@ int oci_json_dump(json_t *j, char **out, size_t *len, struct pn_error **err)
 	char *s = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
 
 	if (!s)
-		return pn_error_set(err, PN_ERR_INVALID, "serialise JSON: invalid content (not UTF-8?)");
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "serialise JSON: invalid content (not UTF-8?)");
 	*out = s;
 	if (len)
 		*len = strlen(s);
@@ -62,7 +63,8 @@ int oci_json_opt_strv(json_t *obj, const char *key, const char *what, struct pn_
 		return 0;
 	if (!json_is_array(v))
 		return pn_error_set(err, PN_ERR_INVALID, "%s: `%s` is not an array", what, key);
-	json_array_foreach(v, i, it) {
+	json_array_foreach(v, i, it)
+	{
 		if (!json_is_string(it))
 			return pn_error_set(err, PN_ERR_INVALID, "%s: `%s[%zu]` is not a string",
 					    what, key, i);
@@ -83,7 +85,8 @@ int oci_json_opt_str_object(json_t *obj, const char *key, const char *what, json
 		return 0;
 	if (!json_is_object(v))
 		return pn_error_set(err, PN_ERR_INVALID, "%s: `%s` is not an object", what, key);
-	json_object_foreach(v, k, it) {
+	json_object_foreach(v, k, it)
+	{
 		if (!json_is_string(it))
 			return pn_error_set(err, PN_ERR_INVALID, "%s: `%s.%s` is not a string",
 					    what, key, k);

@@ -20,13 +20,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LAYOUT_FILE "oci-layout"
+#define LAYOUT_FILE    "oci-layout"
 #define LAYOUT_CONTENT "{\"imageLayoutVersion\":\"1.0.0\"}"
-#define INDEX_FILE "index.json"
-#define LOCK_FILE ".pinion.lock"
-#define TMP_DIR ".pinion-tmp"
-#define BLOB_DIR "blobs/sha256"
-#define TAG_MAX 255
+#define INDEX_FILE     "index.json"
+#define LOCK_FILE      ".pinion.lock"
+#define TMP_DIR	       ".pinion-tmp"
+#define BLOB_DIR       "blobs/sha256"
+#define TAG_MAX	       255
 
 struct oci_layout {
 	char *path;
@@ -53,8 +53,8 @@ static int mkdir_at(int dfd, const char *name, struct pn_error **err)
 }
 
 /* write name in the layout atomically (temp in TMP_DIR, fsync, rename, fsync dir) */
-static int layout_write_atomic(struct oci_layout *l, const char *name, const void *data,
-			       size_t len, struct pn_error **err)
+static int layout_write_atomic(struct oci_layout *l, const char *name, const void *data, size_t len,
+			       struct pn_error **err)
 {
 	cleanup_free char *tmp = xasprintf("%s/%s/%s.XXXXXX", l->path, TMP_DIR, name);
 	cleanup_free char *dst = pn_path_join(l->path, name);
@@ -116,8 +116,9 @@ static int layout_check(struct oci_layout *l, struct pn_error **err)
 
 	if (pn_read_file_at(l->dirfd, LAYOUT_FILE, 4096, &data, &len, err) < 0) {
 		if ((*err)->code == PN_ERR_NOT_FOUND)
-			pn_error_set(err, PN_ERR_NOT_FOUND, "`%s` is not an OCI image layout (no %s)",
-				     l->path, LAYOUT_FILE);
+			pn_error_set(err, PN_ERR_NOT_FOUND,
+				     "`%s` is not an OCI image layout (no %s)", l->path,
+				     LAYOUT_FILE);
 		return -1;
 	}
 	j = oci_json_load(data, len, LAYOUT_FILE, err);
@@ -130,8 +131,7 @@ static int layout_check(struct oci_layout *l, struct pn_error **err)
 	return 0;
 }
 
-int oci_layout_open(const char *dir, int flags, struct oci_layout **out,
-		    struct pn_error **err)
+int oci_layout_open(const char *dir, int flags, struct oci_layout **out, struct pn_error **err)
 {
 	struct oci_layout *l = xcalloc(1, sizeof(*l));
 
@@ -222,8 +222,8 @@ char *oci_layout_blob_path(struct oci_layout *l, const char *digest)
 	return pn_path_join(l->path, rel);
 }
 
-int oci_layout_open_blob(struct oci_layout *l, const char *digest, int *fd_out,
-			 int64_t *size_out, struct pn_error **err)
+int oci_layout_open_blob(struct oci_layout *l, const char *digest, int *fd_out, int64_t *size_out,
+			 struct pn_error **err)
 {
 	cleanup_free char *rel = NULL;
 	struct stat st;
@@ -235,8 +235,8 @@ int oci_layout_open_blob(struct oci_layout *l, const char *digest, int *fd_out,
 	fd = openat(l->dirfd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			return pn_error_set(err, PN_ERR_NOT_FOUND, "blob `%s` not found in `%s`", digest,
-					    l->path);
+			return pn_error_set(err, PN_ERR_NOT_FOUND, "blob `%s` not found in `%s`",
+					    digest, l->path);
 		return pn_error_set_errno(err, errno, "open blob `%s`", digest);
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -249,8 +249,8 @@ int oci_layout_open_blob(struct oci_layout *l, const char *digest, int *fd_out,
 	return 0;
 }
 
-int oci_layout_read_blob(struct oci_layout *l, const char *digest, size_t max,
-			 char **out, size_t *len_out, struct pn_error **err)
+int oci_layout_read_blob(struct oci_layout *l, const char *digest, size_t max, char **out,
+			 size_t *len_out, struct pn_error **err)
 {
 	cleanup_close int fd = -1;
 	cleanup_free char *data = NULL;
@@ -261,8 +261,8 @@ int oci_layout_read_blob(struct oci_layout *l, const char *digest, size_t max,
 	if (oci_layout_open_blob(l, digest, &fd, &size, err) < 0)
 		return -1;
 	if ((uint64_t)size > max)
-		return pn_error_set(err, PN_ERR_TOO_LARGE, "blob `%s` is %lld bytes (limit %zu)", digest,
-				    (long long)size, max);
+		return pn_error_set(err, PN_ERR_TOO_LARGE, "blob `%s` is %lld bytes (limit %zu)",
+				    digest, (long long)size, max);
 	data = xmalloc((size_t)size + 1);
 	if (pn_read_all(fd, data, (size_t)size) != (ssize_t)size)
 		return pn_error_set_errno(err, errno ? errno : EIO, "read blob `%s`", digest);
@@ -270,8 +270,8 @@ int oci_layout_read_blob(struct oci_layout *l, const char *digest, size_t max,
 	data[len] = '\0';
 	oci_digest_buf(data, len, got);
 	if (strcmp(got, digest) != 0)
-		return pn_error_set(err, PN_ERR_DIGEST, "blob `%s` is corrupt: content has digest `%s`",
-				    digest, got);
+		return pn_error_set(err, PN_ERR_DIGEST,
+				    "blob `%s` is corrupt: content has digest `%s`", digest, got);
 	*out = steal_pointer(&data);
 	if (len_out)
 		*len_out = len;
@@ -323,15 +323,16 @@ int64_t oci_blob_writer_size(const struct oci_blob_writer *w)
 	return w->size;
 }
 
-int oci_blob_writer_commit(struct oci_blob_writer *w, const char *expected,
-			   int64_t expected_size, oci_digest_t out, struct pn_error **err)
+int oci_blob_writer_commit(struct oci_blob_writer *w, const char *expected, int64_t expected_size,
+			   oci_digest_t out, struct pn_error **err)
 {
 	cleanup_free char *dst = NULL;
 	oci_digest_t got;
 
 	oci_hasher_final(w->h, got);
 	if (expected_size >= 0 && expected_size != w->size)
-		return pn_error_set(err, PN_ERR_DIGEST, "blob size %lld does not match the expected %lld",
+		return pn_error_set(err, PN_ERR_DIGEST,
+				    "blob size %lld does not match the expected %lld",
 				    (long long)w->size, (long long)expected_size);
 	if (expected && strcmp(expected, got) != 0)
 		return pn_error_set(err, PN_ERR_DIGEST, "digest mismatch: expected `%s`, got `%s`",
@@ -366,8 +367,8 @@ void oci_blob_writer_free(struct oci_blob_writer *w)
 	free(w);
 }
 
-int oci_layout_put_blob(struct oci_layout *l, const void *data, size_t len,
-			const char *expected, oci_digest_t out, struct pn_error **err)
+int oci_layout_put_blob(struct oci_layout *l, const void *data, size_t len, const char *expected,
+			oci_digest_t out, struct pn_error **err)
 {
 	struct oci_blob_writer *w;
 	oci_digest_t got;
@@ -419,8 +420,9 @@ static int index_write(struct oci_layout *l, const struct oci_index *ix, struct 
 
 static const char *desc_tag(const struct oci_descriptor *d)
 {
-	return d->annotations ? json_string_value(json_object_get(d->annotations, OCI_ANNOT_REF_NAME))
-			      : NULL;
+	return d->annotations
+		       ? json_string_value(json_object_get(d->annotations, OCI_ANNOT_REF_NAME))
+		       : NULL;
 }
 
 /* remove entries tagged `tag`; returns how many */
@@ -447,22 +449,24 @@ static int tag_check(const char *tag, struct pn_error **err)
 	size_t n = strlen(tag);
 
 	if (n == 0 || n > TAG_MAX)
-		return pn_error_set(err, PN_ERR_INVALID, "invalid tag `%.80s`: length must be 1 to %d", tag,
-				    TAG_MAX);
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "invalid tag `%.80s`: length must be 1 to %d", tag, TAG_MAX);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)tag[i];
 
 		if (c <= 0x20 || c >= 0x7f)
-			return pn_error_set(err, PN_ERR_INVALID,
-					    "invalid tag `%.80s`: only printable ASCII without spaces", tag);
+			return pn_error_set(
+				err, PN_ERR_INVALID,
+				"invalid tag `%.80s`: only printable ASCII without spaces", tag);
 	}
 	if (strncmp(tag, "sha256:", 7) == 0)
-		return pn_error_set(err, PN_ERR_INVALID, "invalid tag `%.80s`: looks like a digest", tag);
+		return pn_error_set(err, PN_ERR_INVALID, "invalid tag `%.80s`: looks like a digest",
+				    tag);
 	return 0;
 }
 
-int oci_layout_tag(struct oci_layout *l, const char *tag,
-		   const struct oci_descriptor *manifest, struct pn_error **err)
+int oci_layout_tag(struct oci_layout *l, const char *tag, const struct oci_descriptor *manifest,
+		   struct pn_error **err)
 {
 	struct oci_index ix;
 	struct oci_descriptor *d;
@@ -471,8 +475,9 @@ int oci_layout_tag(struct oci_layout *l, const char *tag,
 	if (tag_check(tag, err) < 0)
 		return -1;
 	if (!oci_layout_has_blob(l, manifest->digest))
-		return pn_error_set(err, PN_ERR_NOT_FOUND, "tag `%s`: manifest `%s` is not in the layout",
-				    tag, manifest->digest);
+		return pn_error_set(err, PN_ERR_NOT_FOUND,
+				    "tag `%s`: manifest `%s` is not in the layout", tag,
+				    manifest->digest);
 	if (oci_layout_lock(l, err) < 0)
 		return -1;
 	if (index_read(l, &ix, err) < 0)
@@ -551,8 +556,8 @@ static int resolve_in(const struct oci_index *ix, const char *ref, const char *p
 	return -1;
 }
 
-int oci_layout_resolve(struct oci_layout *l, const char *ref,
-		       struct oci_descriptor *out, struct pn_error **err)
+int oci_layout_resolve(struct oci_layout *l, const char *ref, struct oci_descriptor *out,
+		       struct pn_error **err)
 {
 	struct oci_index ix;
 	int rc;
@@ -704,8 +709,7 @@ static void gc_tmp(struct oci_layout *l)
 	}
 }
 
-int oci_layout_gc(struct oci_layout *l, size_t *removed, int64_t *bytes,
-		  struct pn_error **err)
+int oci_layout_gc(struct oci_layout *l, size_t *removed, int64_t *bytes, struct pn_error **err)
 {
 	struct oci_index ix;
 	cleanup_strv struct pn_strv live = PN_STRV_INIT;

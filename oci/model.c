@@ -42,7 +42,8 @@ void oci_descriptor_copy(struct oci_descriptor *out, const struct oci_descriptor
 		out->platform->os = in->platform->os ? xstrdup(in->platform->os) : NULL;
 		out->platform->architecture =
 			in->platform->architecture ? xstrdup(in->platform->architecture) : NULL;
-		out->platform->variant = in->platform->variant ? xstrdup(in->platform->variant) : NULL;
+		out->platform->variant =
+			in->platform->variant ? xstrdup(in->platform->variant) : NULL;
 	}
 }
 
@@ -50,11 +51,11 @@ void oci_descriptor_copy(struct oci_descriptor *out, const struct oci_descriptor
 static const char *media_type_out(const char *mt)
 {
 	static const char *const map[][2] = {
-		{ DOCKER_MT_MANIFEST, OCI_MT_MANIFEST },
-		{ DOCKER_MT_LIST, OCI_MT_INDEX },
-		{ DOCKER_MT_CONFIG, OCI_MT_CONFIG },
-		{ DOCKER_MT_LAYER_GZIP, OCI_MT_LAYER_GZIP },
-		{ "application/vnd.docker.image.rootfs.diff.tar", OCI_MT_LAYER },
+		{DOCKER_MT_MANIFEST, OCI_MT_MANIFEST},
+		{DOCKER_MT_LIST, OCI_MT_INDEX},
+		{DOCKER_MT_CONFIG, OCI_MT_CONFIG},
+		{DOCKER_MT_LAYER_GZIP, OCI_MT_LAYER_GZIP},
+		{"application/vnd.docker.image.rootfs.diff.tar", OCI_MT_LAYER},
 	};
 
 	for (size_t i = 0; mt && i < sizeof(map) / sizeof(map[0]); i++)
@@ -76,8 +77,9 @@ json_t *oci_descriptor_to_json(const struct oci_descriptor *d)
 		json_t *p = json_object();
 
 		json_object_set_new(p, "os", json_string(d->platform->os ? d->platform->os : ""));
-		json_object_set_new(p, "architecture",
-				    json_string(d->platform->architecture ? d->platform->architecture : ""));
+		json_object_set_new(
+			p, "architecture",
+			json_string(d->platform->architecture ? d->platform->architecture : ""));
 		if (d->platform->variant)
 			json_object_set_new(p, "variant", json_string(d->platform->variant));
 		json_object_set_new(j, "platform", p);
@@ -122,8 +124,8 @@ int oci_descriptor_from_json(json_t *j, const char *what, struct oci_descriptor 
 		return pn_error_wrap(err, "%s", what);
 	v = json_object_get(j, "size");
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
-		return pn_error_set(err, PN_ERR_INVALID, "%s: `size` is missing or not a non-negative integer",
-				    what);
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "%s: `size` is missing or not a non-negative integer", what);
 	out->size = json_integer_value(v);
 	out->media_type = xstrdup(json_string_value(json_object_get(j, "mediaType")));
 	if (oci_json_opt_str_object(j, "annotations", what, &out->annotations, err) < 0)
@@ -168,8 +170,9 @@ static int check_schema_version(json_t *j, const char *what, struct pn_error **e
 	if (!json_is_integer(v))
 		return pn_error_set(err, PN_ERR_INVALID, "%s: missing `schemaVersion`", what);
 	if (json_integer_value(v) != 2)
-		return pn_error_set(err, PN_ERR_UNSUPPORTED, "%s: schemaVersion %lld is not supported (only 2)",
-				    what, (long long)json_integer_value(v));
+		return pn_error_set(err, PN_ERR_UNSUPPORTED,
+				    "%s: schemaVersion %lld is not supported (only 2)", what,
+				    (long long)json_integer_value(v));
 	return 0;
 }
 
@@ -191,19 +194,20 @@ static bool is_index_type(const char *mt)
 	return mt_is(mt, OCI_MT_INDEX) || mt_is(mt, DOCKER_MT_LIST);
 }
 
-static int manifest_layers_from_json(json_t *layers, struct oci_manifest *m,
-				     struct pn_error **err)
+static int manifest_layers_from_json(json_t *layers, struct oci_manifest *m, struct pn_error **err)
 {
 	size_t i;
 	json_t *it;
 
 	if (!json_is_array(layers))
-		return pn_error_set(err, PN_ERR_INVALID, "manifest: `layers` is missing or not an array");
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "manifest: `layers` is missing or not an array");
 	if (json_array_size(layers) > OCI_LAYERS_MAX)
 		return pn_error_set(err, PN_ERR_TOO_LARGE, "manifest: %zu layers (limit %d)",
 				    json_array_size(layers), OCI_LAYERS_MAX);
 	m->layers = xcalloc(json_array_size(layers) + 1, sizeof(*m->layers));
-	json_array_foreach(layers, i, it) {
+	json_array_foreach(layers, i, it)
+	{
 		char what[48];
 
 		snprintf(what, sizeof(what), "manifest: layers[%zu]", i);
@@ -231,7 +235,8 @@ int oci_manifest_parse(const char *data, size_t len, struct oci_manifest *out,
 	if (json_object_get(j, "mediaType") && !mt)
 		return pn_error_set(err, PN_ERR_INVALID, "manifest: `mediaType` is not a string");
 	if (mt && !is_manifest_type(mt))
-		return pn_error_set(err, PN_ERR_UNSUPPORTED, "manifest: unsupported media type `%s`", mt);
+		return pn_error_set(err, PN_ERR_UNSUPPORTED,
+				    "manifest: unsupported media type `%s`", mt);
 	out->media_type = xstrdup(mt ? mt : OCI_MT_MANIFEST);
 	if (oci_descriptor_from_json(json_object_get(j, "config"), "manifest: config", &out->config,
 				     err) < 0 ||
@@ -282,12 +287,14 @@ static int index_manifests_from_json(json_t *ms, struct oci_index *ix, struct pn
 	json_t *it;
 
 	if (!json_is_array(ms))
-		return pn_error_set(err, PN_ERR_INVALID, "index: `manifests` is missing or not an array");
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "index: `manifests` is missing or not an array");
 	if (json_array_size(ms) > OCI_INDEX_MAX)
 		return pn_error_set(err, PN_ERR_TOO_LARGE, "index: %zu manifests (limit %d)",
 				    json_array_size(ms), OCI_INDEX_MAX);
 	ix->manifests = xcalloc(json_array_size(ms) + 1, sizeof(*ix->manifests));
-	json_array_foreach(ms, i, it) {
+	json_array_foreach(ms, i, it)
+	{
 		char what[48];
 
 		snprintf(what, sizeof(what), "index: manifests[%zu]", i);
@@ -298,8 +305,7 @@ static int index_manifests_from_json(json_t *ms, struct oci_index *ix, struct pn
 	return 0;
 }
 
-int oci_index_parse(const char *data, size_t len, struct oci_index *out,
-		    struct pn_error **err)
+int oci_index_parse(const char *data, size_t len, struct oci_index *out, struct pn_error **err)
 {
 	cleanup_json json_t *j = NULL;
 	const char *mt;
@@ -315,7 +321,8 @@ int oci_index_parse(const char *data, size_t len, struct oci_index *out,
 	if (json_object_get(j, "mediaType") && !mt)
 		return pn_error_set(err, PN_ERR_INVALID, "index: `mediaType` is not a string");
 	if (mt && !is_index_type(mt))
-		return pn_error_set(err, PN_ERR_UNSUPPORTED, "index: unsupported media type `%s`", mt);
+		return pn_error_set(err, PN_ERR_UNSUPPORTED, "index: unsupported media type `%s`",
+				    mt);
 	out->media_type = xstrdup(mt ? mt : OCI_MT_INDEX);
 	if (index_manifests_from_json(json_object_get(j, "manifests"), out, err) < 0 ||
 	    oci_json_opt_str_object(j, "annotations", "index", &out->annotations, err) < 0) {
@@ -325,8 +332,7 @@ int oci_index_parse(const char *data, size_t len, struct oci_index *out,
 	return 0;
 }
 
-int oci_index_to_json(const struct oci_index *ix, char **out, size_t *len,
-		      struct pn_error **err)
+int oci_index_to_json(const struct oci_index *ix, char **out, size_t *len, struct pn_error **err)
 {
 	cleanup_json json_t *j = json_object();
 	json_t *ms = json_array();
@@ -359,8 +365,8 @@ int oci_index_select_platform(const struct oci_index *ix, const char *platform,
 	cleanup_buf struct pn_buf have = PN_BUF_INIT;
 
 	if (!arch || !arch[1] || arch == copy)
-		return pn_error_set(err, PN_ERR_INVALID, "invalid platform `%s`: expected OS/ARCH[/VARIANT]",
-				    platform);
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "invalid platform `%s`: expected OS/ARCH[/VARIANT]", platform);
 	*arch++ = '\0';
 	variant = strchr(arch, '/');
 	if (variant)
@@ -382,8 +388,8 @@ int oci_index_select_platform(const struct oci_index *ix, const char *platform,
 	return -1;
 }
 
-int oci_doc_kind(const char *media_type, const char *data, size_t len,
-		 enum oci_doc_kind *out, struct pn_error **err)
+int oci_doc_kind(const char *media_type, const char *data, size_t len, enum oci_doc_kind *out,
+		 struct pn_error **err)
 {
 	cleanup_json json_t *j = NULL;
 	const char *mt = media_type;

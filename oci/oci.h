@@ -14,15 +14,16 @@
 #include <jansson.h>
 
 /* ------------------------------------------------------------------ limits */
-#define OCI_MANIFEST_MAX   ((size_t)4 << 20)   /* manifest / index JSON */
-#define OCI_CONFIG_MAX     ((size_t)32 << 20)  /* image config JSON (labels carry schema + pip freeze) */
-#define OCI_LAYERS_MAX     1024                /* layers per manifest */
-#define OCI_INDEX_MAX      4096                /* manifests per index */
+#define OCI_MANIFEST_MAX ((size_t)4 << 20)  /* manifest / index JSON */
+#define OCI_CONFIG_MAX	 ((size_t)32 << 20) /* image config JSON (labels carry schema + pip freeze) \
+					     */
+#define OCI_LAYERS_MAX 1024		    /* layers per manifest */
+#define OCI_INDEX_MAX  4096		    /* manifests per index */
 
 /* ----------------------------------------------------------------- digests
  * Only sha256 is accepted: "sha256:" followed by 64 lowercase hex digits. */
 #define OCI_DIGEST_STRLEN 71
-typedef char oci_digest_t[OCI_DIGEST_STRLEN + 1];  /* "sha256:<64 hex>" + NUL */
+typedef char oci_digest_t[OCI_DIGEST_STRLEN + 1]; /* "sha256:<64 hex>" + NUL */
 
 /* validate s and copy it to out; anything else is PN_ERR_INVALID naming why */
 int oci_digest_parse(const char *s, oci_digest_t out, struct pn_error **err);
@@ -40,21 +41,20 @@ void oci_hasher_reset(struct oci_hasher *h);
 void oci_hasher_free(struct oci_hasher *h);
 void oci_digest_buf(const void *data, size_t len, oci_digest_t out);
 int oci_digest_fd(int fd, oci_digest_t out, int64_t *size_out, struct pn_error **err);
-int oci_digest_file(const char *path, oci_digest_t out, int64_t *size_out,
-		    struct pn_error **err);
+int oci_digest_file(const char *path, oci_digest_t out, int64_t *size_out, struct pn_error **err);
 
 /* ------------------------------------------------------------- media types */
-#define OCI_MT_INDEX       "application/vnd.oci.image.index.v1+json"
-#define OCI_MT_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
-#define OCI_MT_CONFIG      "application/vnd.oci.image.config.v1+json"
-#define OCI_MT_LAYER       "application/vnd.oci.image.layer.v1.tar"
-#define OCI_MT_LAYER_GZIP  "application/vnd.oci.image.layer.v1.tar+gzip"
-#define OCI_MT_LAYER_ZSTD  "application/vnd.oci.image.layer.v1.tar+zstd"
-#define DOCKER_MT_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
-#define DOCKER_MT_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-#define DOCKER_MT_CONFIG   "application/vnd.docker.container.image.v1+json"
+#define OCI_MT_INDEX	     "application/vnd.oci.image.index.v1+json"
+#define OCI_MT_MANIFEST	     "application/vnd.oci.image.manifest.v1+json"
+#define OCI_MT_CONFIG	     "application/vnd.oci.image.config.v1+json"
+#define OCI_MT_LAYER	     "application/vnd.oci.image.layer.v1.tar"
+#define OCI_MT_LAYER_GZIP    "application/vnd.oci.image.layer.v1.tar+gzip"
+#define OCI_MT_LAYER_ZSTD    "application/vnd.oci.image.layer.v1.tar+zstd"
+#define DOCKER_MT_LIST	     "application/vnd.docker.distribution.manifest.list.v2+json"
+#define DOCKER_MT_MANIFEST   "application/vnd.docker.distribution.manifest.v2+json"
+#define DOCKER_MT_CONFIG     "application/vnd.docker.container.image.v1+json"
 #define DOCKER_MT_LAYER_GZIP "application/vnd.docker.image.rootfs.diff.tar.gzip"
-#define OCI_ANNOT_REF_NAME "org.opencontainers.image.ref.name"
+#define OCI_ANNOT_REF_NAME   "org.opencontainers.image.ref.name"
 
 enum oci_compression { OCI_COMP_NONE = 0, OCI_COMP_GZIP, OCI_COMP_ZSTD };
 /* "gzip" | "zstd" | "none" */
@@ -69,29 +69,29 @@ const char *oci_layer_media_type(enum oci_compression c);
  * writers emit OCI ones, as canonical JSON (sorted keys, compact), so the same
  * image always gives the same bytes and digests. */
 struct oci_platform {
-	char *os;            /* "linux" */
-	char *architecture;  /* "amd64" */
-	char *variant;       /* may be NULL */
+	char *os;	    /* "linux" */
+	char *architecture; /* "amd64" */
+	char *variant;	    /* may be NULL */
 };
 
 struct oci_descriptor {
 	char *media_type;
 	oci_digest_t digest;
 	int64_t size;
-	json_t *annotations;          /* object of strings, or NULL */
+	json_t *annotations;	       /* object of strings, or NULL */
 	struct oci_platform *platform; /* index entries only, may be NULL */
 };
 
 struct oci_manifest {
-	char *media_type;             /* as read (OCI or Docker) */
+	char *media_type; /* as read (OCI or Docker) */
 	struct oci_descriptor config;
 	struct oci_descriptor *layers;
 	size_t n_layers;
-	json_t *annotations;          /* or NULL */
+	json_t *annotations; /* or NULL */
 };
 
 struct oci_index {
-	char *media_type;             /* as read (OCI index or Docker list) */
+	char *media_type; /* as read (OCI index or Docker list) */
 	struct oci_descriptor *manifests;
 	size_t n_manifests;
 	json_t *annotations;
@@ -110,25 +110,25 @@ struct oci_history {
 struct oci_config {
 	char *architecture;
 	char *os;
-	char *created;                /* RFC 3339, may be NULL */
+	char *created; /* RFC 3339, may be NULL */
 	char *author;
 	/* "config" section */
 	char *user;
 	char *working_dir;
-	struct pn_strv env;           /* "NAME=value" */
+	struct pn_strv env; /* "NAME=value" */
 	struct pn_strv entrypoint;
 	struct pn_strv cmd;
 	struct pn_strv exposed_ports; /* "5000/tcp" */
 	struct pn_strv volumes;
 	char *stop_signal;
-	json_t *labels;               /* object of strings (never NULL after parse/init) */
+	json_t *labels;			/* object of strings (never NULL after parse/init) */
 	bool entrypoint_null, cmd_null; /* explicitly null vs empty */
 	/* rootfs */
 	oci_digest_t *diff_ids;
 	size_t n_diff_ids;
 	struct oci_history *history;
 	size_t n_history;
-	json_t *raw;                  /* the document as read, or NULL */
+	json_t *raw; /* the document as read, or NULL */
 };
 
 void oci_descriptor_init(struct oci_descriptor *d);
@@ -145,35 +145,30 @@ void oci_manifest_add_layer(struct oci_manifest *m, const struct oci_descriptor 
 int oci_manifest_to_json(const struct oci_manifest *m, char **out, size_t *len,
 			 struct pn_error **err);
 
-int oci_index_parse(const char *data, size_t len, struct oci_index *out,
-		    struct pn_error **err);
+int oci_index_parse(const char *data, size_t len, struct oci_index *out, struct pn_error **err);
 void oci_index_init(struct oci_index *ix);
 void oci_index_release(struct oci_index *ix);
-int oci_index_to_json(const struct oci_index *ix, char **out, size_t *len,
-		      struct pn_error **err);
+int oci_index_to_json(const struct oci_index *ix, char **out, size_t *len, struct pn_error **err);
 /* the manifest for os/arch[/variant]; PN_ERR_NOT_FOUND lists what there is */
 int oci_index_select_platform(const struct oci_index *ix, const char *platform,
 			      const struct oci_descriptor **out, struct pn_error **err);
 
-int oci_config_parse(const char *data, size_t len, struct oci_config *out,
-		     struct pn_error **err);
-void oci_config_init(struct oci_config *c);  /* linux/amd64, empty */
+int oci_config_parse(const char *data, size_t len, struct oci_config *out, struct pn_error **err);
+void oci_config_init(struct oci_config *c); /* linux/amd64, empty */
 void oci_config_release(struct oci_config *c);
-int oci_config_to_json(const struct oci_config *c, char **out, size_t *len,
-		       struct pn_error **err);
+int oci_config_to_json(const struct oci_config *c, char **out, size_t *len, struct pn_error **err);
 /* set NAME=value in env (replacing NAME) */
 void oci_config_set_env(struct oci_config *c, const char *name, const char *value);
 const char *oci_config_get_env(const struct oci_config *c, const char *name);
 void oci_config_set_label(struct oci_config *c, const char *key, const char *value);
-void oci_config_add_layer(struct oci_config *c, const char *diff_id,
-			  const char *created_by);
+void oci_config_add_layer(struct oci_config *c, const char *diff_id, const char *created_by);
 void oci_config_add_history(struct oci_config *c, const char *created_by, bool empty_layer);
 
 /* "manifest" or "index" from a document's mediaType (or its shape when the
  * field is absent); PN_ERR_UNSUPPORTED for anything else */
 enum oci_doc_kind { OCI_DOC_MANIFEST = 1, OCI_DOC_INDEX };
-int oci_doc_kind(const char *media_type, const char *data, size_t len,
-		 enum oci_doc_kind *out, struct pn_error **err);
+int oci_doc_kind(const char *media_type, const char *data, size_t len, enum oci_doc_kind *out,
+		 struct pn_error **err);
 
 /* ------------------------------------------------------------ layout store
  * An OCI image layout directory: oci-layout, index.json, blobs/sha256/.
@@ -184,21 +179,20 @@ int oci_doc_kind(const char *media_type, const char *data, size_t len,
 struct oci_layout;
 
 enum { OCI_LAYOUT_CREATE = 1 };
-int oci_layout_open(const char *dir, int flags, struct oci_layout **out,
-		    struct pn_error **err);
+int oci_layout_open(const char *dir, int flags, struct oci_layout **out, struct pn_error **err);
 void oci_layout_free(struct oci_layout *l);
 const char *oci_layout_path(const struct oci_layout *l);
 
 bool oci_layout_has_blob(struct oci_layout *l, const char *digest);
 /* the blob's path inside the layout (owned by the caller) */
 char *oci_layout_blob_path(struct oci_layout *l, const char *digest);
-int oci_layout_open_blob(struct oci_layout *l, const char *digest, int *fd_out,
-			 int64_t *size_out, struct pn_error **err);
-int oci_layout_read_blob(struct oci_layout *l, const char *digest, size_t max,
-			 char **out, size_t *len_out, struct pn_error **err);
+int oci_layout_open_blob(struct oci_layout *l, const char *digest, int *fd_out, int64_t *size_out,
+			 struct pn_error **err);
+int oci_layout_read_blob(struct oci_layout *l, const char *digest, size_t max, char **out,
+			 size_t *len_out, struct pn_error **err);
 /* write a whole buffer as a blob; if expected is not NULL it must match */
-int oci_layout_put_blob(struct oci_layout *l, const void *data, size_t len,
-			const char *expected, oci_digest_t out, struct pn_error **err);
+int oci_layout_put_blob(struct oci_layout *l, const void *data, size_t len, const char *expected,
+			oci_digest_t out, struct pn_error **err);
 
 /* streaming blob writer: bytes are hashed as they are written; commit checks
  * the digest (and size, if expected_size >= 0) and renames into place;
@@ -208,33 +202,32 @@ struct oci_blob_writer *oci_layout_blob_begin(struct oci_layout *l, struct pn_er
 int oci_blob_writer_write(struct oci_blob_writer *w, const void *data, size_t len,
 			  struct pn_error **err);
 int64_t oci_blob_writer_size(const struct oci_blob_writer *w);
-int oci_blob_writer_commit(struct oci_blob_writer *w, const char *expected,
-			   int64_t expected_size, oci_digest_t out, struct pn_error **err);
-void oci_blob_writer_free(struct oci_blob_writer *w);  /* aborts if not committed */
+int oci_blob_writer_commit(struct oci_blob_writer *w, const char *expected, int64_t expected_size,
+			   oci_digest_t out, struct pn_error **err);
+void oci_blob_writer_free(struct oci_blob_writer *w); /* aborts if not committed */
 
 /* tags: index.json entries annotated with org.opencontainers.image.ref.name */
-int oci_layout_tag(struct oci_layout *l, const char *tag,
-		   const struct oci_descriptor *manifest, struct pn_error **err);
+int oci_layout_tag(struct oci_layout *l, const char *tag, const struct oci_descriptor *manifest,
+		   struct pn_error **err);
 int oci_layout_untag(struct oci_layout *l, const char *tag, struct pn_error **err);
 /* by tag, or by "sha256:..." digest of a manifest in the index; with ref NULL
  * the only image in the layout (error if none or several) */
-int oci_layout_resolve(struct oci_layout *l, const char *ref,
-		       struct oci_descriptor *out, struct pn_error **err);
+int oci_layout_resolve(struct oci_layout *l, const char *ref, struct oci_descriptor *out,
+		       struct pn_error **err);
 struct oci_layout_entry {
-	char *tag;                    /* NULL for an untagged entry */
+	char *tag; /* NULL for an untagged entry */
 	struct oci_descriptor desc;
 };
 int oci_layout_list(struct oci_layout *l, struct oci_layout_entry **out, size_t *n,
 		    struct pn_error **err);
 void oci_layout_entries_free(struct oci_layout_entry *e, size_t n);
 /* remove blobs no index entry reaches (through indexes, manifests, configs, layers) */
-int oci_layout_gc(struct oci_layout *l, size_t *removed, int64_t *bytes,
-		  struct pn_error **err);
+int oci_layout_gc(struct oci_layout *l, size_t *removed, int64_t *bytes, struct pn_error **err);
 
 /* An image read from a layout: the manifest (an index entry that is an
  * index is followed to the linux/amd64 manifest, or `platform`) and config. */
 struct oci_image {
-	struct oci_descriptor desc;   /* of the manifest */
+	struct oci_descriptor desc; /* of the manifest */
 	struct oci_manifest manifest;
 	struct oci_config config;
 };
@@ -249,8 +242,7 @@ int oci_image_store(struct oci_layout *l, struct oci_image *img, const char *tag
 		    struct oci_descriptor *desc_out, struct pn_error **err);
 
 /* "oci:DIR[:TAG]" or "oci:DIR@sha256:..." -> dir and ref (ref may be NULL) */
-int oci_ref_parse_layout(const char *s, char **dir_out, char **ref_out,
-			 struct pn_error **err);
+int oci_ref_parse_layout(const char *s, char **dir_out, char **ref_out, struct pn_error **err);
 
 /* The JSON `pinion inspect` prints for one image, whatever its source (layout
  * or registry): {"name", "digest", "mediaType", "os", "architecture",
@@ -260,8 +252,8 @@ int oci_ref_parse_layout(const char *s, char **dir_out, char **ref_out,
  * the manifest's descriptor; manifest/config are the raw blobs (documents
  * that are not JSON appear as null).  Returns a new reference. */
 json_t *oci_image_inspect_json(const char *name, const struct oci_descriptor *desc,
-			       const char *manifest, size_t manifest_len,
-			       const char *config, size_t config_len);
+			       const char *manifest, size_t manifest_len, const char *config,
+			       size_t config_len);
 /* the same for an image in a layout (ref/platform as in oci_image_load) */
 int oci_layout_inspect_json(struct oci_layout *l, const char *ref, const char *platform,
 			    const char *name, json_t **out, struct pn_error **err);
@@ -270,21 +262,21 @@ int oci_layout_inspect_json(struct oci_layout *l, const char *ref, const char *p
  * One streaming pass: entries -> tar (libarchive, pax) -> gzip | zstd | none
  * -> blob writer, with sha256 of the tar (diff_id) and of the compressed
  * stream (digest) computed together.  Memory does not grow with layer size. */
-struct oci_idmap {                   /* host id -> id in the image */
-	uint32_t host_uid, host_gid;     /* range start on the host */
-	uint32_t uid, gid;               /* ... maps to this id in the image */
-	uint32_t count;                  /* 0 = no mapping */
+struct oci_idmap {		     /* host id -> id in the image */
+	uint32_t host_uid, host_gid; /* range start on the host */
+	uint32_t uid, gid;	     /* ... maps to this id in the image */
+	uint32_t count;		     /* 0 = no mapping */
 };
 
 struct oci_layer_opts {
 	enum oci_compression compression;
-	int level;                       /* 0 = default for the compression */
-	int threads;                     /* zstd workers; 0 = number of cores */
-	int64_t mtime_clamp;             /* mtimes above are clamped; < 0 = keep */
-	bool normalize_owner;            /* all files 0:0 */
-	bool normalize_mode;             /* drop group/other write bits */
-	bool overlay_upper;              /* translate overlayfs whiteouts / opaque dirs to OCI */
-	const struct oci_idmap *idmaps;  /* translate owners (host -> image) */
+	int level;			/* 0 = default for the compression */
+	int threads;			/* zstd workers; 0 = number of cores */
+	int64_t mtime_clamp;		/* mtimes above are clamped; < 0 = keep */
+	bool normalize_owner;		/* all files 0:0 */
+	bool normalize_mode;		/* drop group/other write bits */
+	bool overlay_upper;		/* translate overlayfs whiteouts / opaque dirs to OCI */
+	const struct oci_idmap *idmaps; /* translate owners (host -> image) */
 	size_t n_idmaps;
 };
 void oci_layer_opts_init(struct oci_layer_opts *o); /* gzip, clamp SOURCE_DATE_EPOCH or 0 */
@@ -295,17 +287,16 @@ struct oci_layer_writer *oci_layer_writer_new(struct oci_layout *l,
 					      const struct oci_layer_opts *opts,
 					      struct pn_error **err);
 /* add a directory tree under prefix (e.g. "" or "src"), entries sorted */
-int oci_layer_writer_add_tree(struct oci_layer_writer *w, const char *dir,
-			      const char *prefix, struct pn_error **err);
-/* add one file from disk as `path` in the layer (its parents are not added) */
-int oci_layer_writer_add_path(struct oci_layer_writer *w, const char *host_path,
-			      const char *path, struct pn_error **err);
-/* add a regular file with the given bytes (mode, owner 0:0) */
-int oci_layer_writer_add_data(struct oci_layer_writer *w, const char *path,
-			      const void *data, size_t len, mode_t mode,
+int oci_layer_writer_add_tree(struct oci_layer_writer *w, const char *dir, const char *prefix,
 			      struct pn_error **err);
-int oci_layer_writer_add_dir(struct oci_layer_writer *w, const char *path,
-			     mode_t mode, struct pn_error **err);
+/* add one file from disk as `path` in the layer (its parents are not added) */
+int oci_layer_writer_add_path(struct oci_layer_writer *w, const char *host_path, const char *path,
+			      struct pn_error **err);
+/* add a regular file with the given bytes (mode, owner 0:0) */
+int oci_layer_writer_add_data(struct oci_layer_writer *w, const char *path, const void *data,
+			      size_t len, mode_t mode, struct pn_error **err);
+int oci_layer_writer_add_dir(struct oci_layer_writer *w, const char *path, mode_t mode,
+			     struct pn_error **err);
 int oci_layer_writer_add_whiteout(struct oci_layer_writer *w, const char *path,
 				  struct pn_error **err);
 /* copy every entry of a tar stream (plain, gzip or zstd; detected) read from
@@ -314,8 +305,8 @@ int oci_layer_writer_add_whiteout(struct oci_layer_writer *w, const char *path,
  * apply).  Paths are cleaned ("./", leading "/"); ".." is PN_ERR_INVALID. */
 int oci_layer_writer_add_tar(struct oci_layer_writer *w, int fd, struct pn_error **err);
 struct oci_layer_result {
-	struct oci_descriptor desc;      /* media type by compression, digest, size */
-	oci_digest_t diff_id;            /* sha256 of the uncompressed tar */
+	struct oci_descriptor desc; /* media type by compression, digest, size */
+	oci_digest_t diff_id;	    /* sha256 of the uncompressed tar */
 	int64_t tar_size;
 };
 int oci_layer_writer_finish(struct oci_layer_writer *w, struct oci_layer_result *out,
@@ -331,11 +322,11 @@ void oci_layer_result_release(struct oci_layer_result *r);
  * privileged; limits stop decompression bombs.  Each refusal is PN_ERR_INVALID
  * (or PN_ERR_TOO_LARGE) naming the entry. */
 struct oci_apply_opts {
-	uint64_t max_entries;            /* 0 = default 1,000,000 */
-	uint64_t max_bytes;              /* expanded size; 0 = default 64 GiB */
-	size_t max_path;                 /* 0 = default 4096 */
-	bool skip_devices;               /* skip device nodes (forced when unprivileged) */
-	bool chown;                      /* set owners from the tar (needs privilege) */
+	uint64_t max_entries; /* 0 = default 1,000,000 */
+	uint64_t max_bytes;   /* expanded size; 0 = default 64 GiB */
+	size_t max_path;      /* 0 = default 4096 */
+	bool skip_devices;    /* skip device nodes (forced when unprivileged) */
+	bool chown;	      /* set owners from the tar (needs privilege) */
 	bool keep_xattrs;
 };
 void oci_apply_opts_init(struct oci_apply_opts *o);

@@ -16,13 +16,13 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#define OUTBUF_SIZE ((size_t)256 << 10)
-#define WBUF_SIZE ((size_t)1 << 20)
-#define XATTR_LIST_MAX_ ((size_t)64 << 10)
+#define OUTBUF_SIZE	 ((size_t)256 << 10)
+#define WBUF_SIZE	 ((size_t)1 << 20)
+#define XATTR_LIST_MAX_	 ((size_t)64 << 10)
 #define XATTR_VALUE_MAX_ ((size_t)64 << 10)
-#define OPAQUE_MARK ".wh..wh..opq"
+#define OPAQUE_MARK	 ".wh..wh..opq"
 
-struct hl_entry {               /* hardlink map: first path of an inode */
+struct hl_entry { /* hardlink map: first path of an inode */
 	dev_t dev;
 	ino_t ino;
 	char *path;
@@ -39,9 +39,9 @@ struct oci_layer_writer {
 	bool z_init;
 	ZSTD_CCtx *zc;
 	unsigned char *out;
-	char *wbuf;               /* output buffer before the blob writer */
+	char *wbuf; /* output buffer before the blob writer */
 	size_t wlen;
-	struct pn_error *cb_err;  /* failure inside the write callback */
+	struct pn_error *cb_err; /* failure inside the write callback */
 	struct hl_entry *hl;
 	size_t n_hl, cap_hl;
 	bool finished, failed;
@@ -104,15 +104,16 @@ static int gzip_feed(struct oci_layer_writer *w, const void *data, size_t len, i
 static int zstd_feed(struct oci_layer_writer *w, const void *data, size_t len,
 		     ZSTD_EndDirective mode)
 {
-	ZSTD_inBuffer in = { data, len, 0 };
+	ZSTD_inBuffer in = {data, len, 0};
 	size_t rem;
 
 	do {
-		ZSTD_outBuffer out = { w->out, OUTBUF_SIZE, 0 };
+		ZSTD_outBuffer out = {w->out, OUTBUF_SIZE, 0};
 
 		rem = ZSTD_compressStream2(w->zc, &out, &in, mode);
 		if (ZSTD_isError(rem))
-			return pn_error_set(&w->cb_err, PN_ERR_GENERIC, "zstd: %s", ZSTD_getErrorName(rem));
+			return pn_error_set(&w->cb_err, PN_ERR_GENERIC, "zstd: %s",
+					    ZSTD_getErrorName(rem));
 		if (emit(w, w->out, out.pos) < 0)
 			return -1;
 	} while (mode == ZSTD_e_end ? rem != 0 : in.pos < in.size);
@@ -148,7 +149,8 @@ static int compress_init(struct oci_layer_writer *w, struct pn_error **err)
 		/* nbWorkers >= 1 always: the output is then the same for any worker count */
 		r = ZSTD_CCtx_setParameter(w->zc, ZSTD_c_compressionLevel, level ? level : 3);
 		if (!ZSTD_isError(r))
-			r = ZSTD_CCtx_setParameter(w->zc, ZSTD_c_nbWorkers, threads < 1 ? 1 : threads);
+			r = ZSTD_CCtx_setParameter(w->zc, ZSTD_c_nbWorkers,
+						   threads < 1 ? 1 : threads);
 		if (!ZSTD_isError(r))
 			r = ZSTD_CCtx_setParameter(w->zc, ZSTD_c_checksumFlag, 1);
 		if (ZSTD_isError(r))
@@ -185,9 +187,8 @@ static int archive_fail(struct oci_layer_writer *w, const char *what, struct pn_
 	return pn_error_set(err, PN_ERR_GENERIC, "%s: %s", what, archive_error_string(w->a));
 }
 
-struct oci_layer_writer *oci_layer_writer_new(struct oci_layout *l,
-					      const struct oci_layer_opts *opts,
-					      struct pn_error **err)
+struct oci_layer_writer *
+oci_layer_writer_new(struct oci_layout *l, const struct oci_layer_opts *opts, struct pn_error **err)
 {
 	struct oci_layer_writer *w = xcalloc(1, sizeof(*w));
 
@@ -286,7 +287,8 @@ static mode_t entry_mode(const struct oci_layer_writer *w, mode_t mode)
 
 static bool is_overlay_xattr(const char *name)
 {
-	return strncmp(name, "trusted.overlay.", 16) == 0 || strncmp(name, "user.overlay.", 13) == 0;
+	return strncmp(name, "trusted.overlay.", 16) == 0 ||
+	       strncmp(name, "user.overlay.", 13) == 0;
 }
 
 /* copy xattrs of host_path into e; *opaque set when an overlay opaque mark is found */
@@ -323,7 +325,9 @@ static int write_header(struct oci_layer_writer *w, struct archive_entry *e, con
 			struct pn_error **err)
 {
 	if (archive_write_header(w->a, e) < ARCHIVE_WARN)
-		return archive_fail(w, "write tar header", err) < 0 ? pn_error_wrap(err, "`%s`", path) : -1;
+		return archive_fail(w, "write tar header", err) < 0
+			       ? pn_error_wrap(err, "`%s`", path)
+			       : -1;
 	return 0;
 }
 
@@ -345,14 +349,16 @@ static int write_fd_data(struct oci_layer_writer *w, int fd, const char *path, i
 		if (n > size)
 			n = (ssize_t)size;
 		if (archive_write_data(w->a, buf, (size_t)n) < 0)
-			return archive_fail(w, "write tar data", err) < 0 ? pn_error_wrap(err, "`%s`", path)
-									  : -1;
+			return archive_fail(w, "write tar data", err) < 0
+				       ? pn_error_wrap(err, "`%s`", path)
+				       : -1;
 		size -= n;
 	}
 	return 0;
 }
 
-static const char *hl_find_or_add(struct oci_layer_writer *w, const struct stat *st, const char *path)
+static const char *hl_find_or_add(struct oci_layer_writer *w, const struct stat *st,
+				  const char *path)
 {
 	for (size_t i = 0; i < w->n_hl; i++)
 		if (w->hl[i].dev == st->st_dev && w->hl[i].ino == st->st_ino)
@@ -437,7 +443,8 @@ static int add_one(struct oci_layer_writer *w, const char *host_path, const char
 		target[n] = '\0';
 		archive_entry_set_symlink(e, target);
 		archive_entry_set_size(e, 0);
-	} else if (S_ISREG(st.st_mode) && st.st_nlink > 1 && (first = hl_find_or_add(w, &st, path))) {
+	} else if (S_ISREG(st.st_mode) && st.st_nlink > 1 &&
+		   (first = hl_find_or_add(w, &st, path))) {
 		archive_entry_set_hardlink(e, first);
 		archive_entry_set_size(e, 0);
 		return write_header(w, e, path, err);
@@ -479,7 +486,8 @@ static int add_children(struct oci_layer_writer *w, const char *host_dir, const 
 	if (!d)
 		return pn_error_set_errno(err, errno, "open directory `%s`", host_dir);
 	if (depth > 512)
-		return pn_error_set(err, PN_ERR_TOO_LARGE, "`%s`: directories nested too deeply", host_dir);
+		return pn_error_set(err, PN_ERR_TOO_LARGE, "`%s`: directories nested too deeply",
+				    host_dir);
 	while ((de = readdir(d)))
 		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
 			pn_strv_push(&names, de->d_name);
@@ -489,7 +497,8 @@ static int add_children(struct oci_layer_writer *w, const char *host_dir, const 
 		qsort(names.v, names.n, sizeof(char *), cmp_str);
 	for (size_t i = 0; i < names.n; i++) {
 		cleanup_free char *hp = pn_path_join(host_dir, names.v[i]);
-		cleanup_free char *p = *prefix ? xasprintf("%s/%s", prefix, names.v[i]) : xstrdup(names.v[i]);
+		cleanup_free char *p =
+			*prefix ? xasprintf("%s/%s", prefix, names.v[i]) : xstrdup(names.v[i]);
 		bool is_dir;
 
 		if (add_one(w, hp, p, &is_dir, err) < 0)
@@ -520,8 +529,8 @@ static int writer_usable(struct oci_layer_writer *w, struct pn_error **err)
 	return 0;
 }
 
-int oci_layer_writer_add_tree(struct oci_layer_writer *w, const char *dir,
-			      const char *prefix, struct pn_error **err)
+int oci_layer_writer_add_tree(struct oci_layer_writer *w, const char *dir, const char *prefix,
+			      struct pn_error **err)
 {
 	cleanup_free char *p = clean_prefix(prefix ? prefix : "");
 	bool is_dir = true;
@@ -540,8 +549,8 @@ fail:
 	return pn_error_wrap(err, "add `%s` to layer", dir);
 }
 
-int oci_layer_writer_add_path(struct oci_layer_writer *w, const char *host_path,
-			      const char *path, struct pn_error **err)
+int oci_layer_writer_add_path(struct oci_layer_writer *w, const char *host_path, const char *path,
+			      struct pn_error **err)
 {
 	cleanup_free char *p = clean_prefix(path);
 	bool is_dir;
@@ -557,9 +566,8 @@ int oci_layer_writer_add_path(struct oci_layer_writer *w, const char *host_path,
 	return 0;
 }
 
-int oci_layer_writer_add_data(struct oci_layer_writer *w, const char *path,
-			      const void *data, size_t len, mode_t mode,
-			      struct pn_error **err)
+int oci_layer_writer_add_data(struct oci_layer_writer *w, const char *path, const void *data,
+			      size_t len, mode_t mode, struct pn_error **err)
 {
 	cleanup_archive_entry struct archive_entry *e = archive_entry_new();
 	cleanup_free char *p = clean_prefix(path);
@@ -576,12 +584,13 @@ int oci_layer_writer_add_data(struct oci_layer_writer *w, const char *path,
 	if (write_header(w, e, p, err) < 0)
 		return -1;
 	if (len && archive_write_data(w->a, data, len) < 0)
-		return archive_fail(w, "write tar data", err) < 0 ? pn_error_wrap(err, "`%s`", p) : -1;
+		return archive_fail(w, "write tar data", err) < 0 ? pn_error_wrap(err, "`%s`", p)
+								  : -1;
 	return 0;
 }
 
-int oci_layer_writer_add_dir(struct oci_layer_writer *w, const char *path,
-			     mode_t mode, struct pn_error **err)
+int oci_layer_writer_add_dir(struct oci_layer_writer *w, const char *path, mode_t mode,
+			     struct pn_error **err)
 {
 	cleanup_archive_entry struct archive_entry *e = archive_entry_new();
 	cleanup_free char *p = clean_prefix(path);
@@ -624,7 +633,8 @@ int oci_layer_writer_finish(struct oci_layer_writer *w, struct oci_layer_result 
 			pn_error_free(*err);
 			*err = steal_pointer(&w->cb_err);
 		}
-		return pn_error_wrap(err, "finish %s stream", oci_compression_name(w->opts.compression));
+		return pn_error_wrap(err, "finish %s stream",
+				     oci_compression_name(w->opts.compression));
 	}
 	memset(out, 0, sizeof(*out));
 	out->tar_size = w->tar_size;
@@ -657,7 +667,8 @@ static int tar_path_clean(const char *in, char **out, struct pn_error **err)
 			p++;
 		n = strcspn(p, "/");
 		if (n == 2 && p[0] == '.' && p[1] == '.')
-			return pn_error_set(err, PN_ERR_INVALID, "entry `%.200s`: `..` in the path", in);
+			return pn_error_set(err, PN_ERR_INVALID, "entry `%.200s`: `..` in the path",
+					    in);
 		if (n && !(n == 1 && p[0] == '.')) {
 			if (b.len)
 				pn_buf_append(&b, "/", 1, NULL);
@@ -676,10 +687,13 @@ static int write_zeros_to(struct oci_layer_writer *w, la_int64_t *pos, la_int64_
 	static const char zeros[65536];
 
 	while (*pos < to) {
-		size_t n = to - *pos > (la_int64_t)sizeof(zeros) ? sizeof(zeros) : (size_t)(to - *pos);
+		size_t n =
+			to - *pos > (la_int64_t)sizeof(zeros) ? sizeof(zeros) : (size_t)(to - *pos);
 
 		if (archive_write_data(w->a, zeros, n) < 0)
-			return archive_fail(w, "write tar data", err) < 0 ? pn_error_wrap(err, "`%s`", path) : -1;
+			return archive_fail(w, "write tar data", err) < 0
+				       ? pn_error_wrap(err, "`%s`", path)
+				       : -1;
 		*pos += (la_int64_t)n;
 	}
 	return 0;
@@ -694,7 +708,8 @@ static int copy_tar_entry(struct oci_layer_writer *w, struct archive *in, struct
 	la_int64_t off, pos = 0;
 	int r;
 
-	if (tar_path_clean(archive_entry_pathname(e) ? archive_entry_pathname(e) : "", &path, err) < 0)
+	if (tar_path_clean(archive_entry_pathname(e) ? archive_entry_pathname(e) : "", &path, err) <
+	    0)
 		return -1;
 	if (!path || !*path)
 		return 0; /* the root entry "./" */
@@ -721,13 +736,16 @@ static int copy_tar_entry(struct oci_layer_writer *w, struct archive *in, struct
 		if (write_zeros_to(w, &pos, off, path, err) < 0)
 			return -1;
 		if (size && archive_write_data(w->a, buf, size) < 0)
-			return archive_fail(w, "write tar data", err) < 0 ? pn_error_wrap(err, "`%s`", path) : -1;
+			return archive_fail(w, "write tar data", err) < 0
+				       ? pn_error_wrap(err, "`%s`", path)
+				       : -1;
 		pos += (la_int64_t)size;
 	}
 	if (r == ARCHIVE_EOF && write_zeros_to(w, &pos, archive_entry_size(e), path, err) < 0)
 		return -1;
 	if (r != ARCHIVE_EOF)
-		return pn_error_set(err, PN_ERR_INVALID, "read `%s`: %s", path, archive_error_string(in));
+		return pn_error_set(err, PN_ERR_INVALID, "read `%s`: %s", path,
+				    archive_error_string(in));
 	return 0;
 }
 
@@ -750,7 +768,8 @@ int oci_layer_writer_add_tar(struct oci_layer_writer *w, int fd, struct pn_error
 	while ((r = archive_read_next_header(in, &e)) != ARCHIVE_EOF) {
 		if (r < ARCHIVE_WARN) {
 			w->failed = true;
-			return pn_error_set(err, PN_ERR_INVALID, "read tar: %s", archive_error_string(in));
+			return pn_error_set(err, PN_ERR_INVALID, "read tar: %s",
+					    archive_error_string(in));
 		}
 		if (copy_tar_entry(w, in, e, err) < 0) {
 			w->failed = true;

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #define EMPTY_SHA "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-#define ABC_SHA "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+#define ABC_SHA	  "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 
 static void t_digest(void)
 {
@@ -32,14 +32,16 @@ static void t_digest(void)
 	is_str(d, ABC_SHA, "hasher reusable after reset");
 	oci_hasher_free(h);
 	ok_call(oci_digest_parse(ABC_SHA, d, &err), &err, "valid digest parses");
-	ok_fail(oci_digest_parse("sha512:abcd", d, &err), &err, PN_ERR_INVALID, "unsupported digest algorithm",
-		"sha512 refused");
+	ok_fail(oci_digest_parse("sha512:abcd", d, &err), &err, PN_ERR_INVALID,
+		"unsupported digest algorithm", "sha512 refused");
 	ok_fail(oci_digest_parse("sha256:abc", d, &err), &err, PN_ERR_INVALID, "3 hex digits",
 		"short digest refused");
-	ok_fail(oci_digest_parse("sha256:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD",
-				 d, &err), &err, PN_ERR_INVALID, "lowercase", "uppercase hex refused");
-	ok_fail(oci_digest_parse("ba7816bf", d, &err), &err, PN_ERR_INVALID, "expected `sha256:",
-		"bare hex refused");
+	ok_fail(oci_digest_parse(
+			"sha256:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD",
+			d, &err),
+		&err, PN_ERR_INVALID, "lowercase", "uppercase hex refused");
+	ok_fail(oci_digest_parse("ba7816bf", d, &err), &err, PN_ERR_INVALID,
+		"expected `sha256:", "bare hex refused");
 	ok(!oci_digest_valid(NULL) && !oci_digest_valid(""), "NULL and empty invalid");
 	is_str(oci_digest_hex(ABC_SHA), ABC_SHA + 7, "hex part");
 }
@@ -56,8 +58,8 @@ static void t_digest_file(void)
 	ok_call(oci_digest_file(p, d, &size, &err), &err, "digest a file");
 	is_str(d, ABC_SHA, "file digest");
 	is_int(size, 3, "file size");
-	ok_fail(oci_digest_file("/nonexistent/x", d, &size, &err), &err, PN_ERR_NOT_FOUND, "nonexistent",
-		"missing file");
+	ok_fail(oci_digest_file("/nonexistent/x", d, &size, &err), &err, PN_ERR_NOT_FOUND,
+		"nonexistent", "missing file");
 }
 
 static void t_compression(void)
@@ -68,7 +70,8 @@ static void t_compression(void)
 	ok_call(oci_compression_parse("zstd", &c, &err), &err, "zstd parses");
 	is_int(c, OCI_COMP_ZSTD, "zstd value");
 	ok_fail(oci_compression_parse("lz4", &c, &err), &err, PN_ERR_INVALID, "lz4", "lz4 refused");
-	is_int(oci_layer_media_compression(DOCKER_MT_LAYER_GZIP), OCI_COMP_GZIP, "docker gzip layer");
+	is_int(oci_layer_media_compression(DOCKER_MT_LAYER_GZIP), OCI_COMP_GZIP,
+	       "docker gzip layer");
 	is_int(oci_layer_media_compression(OCI_MT_LAYER_ZSTD), OCI_COMP_ZSTD, "oci zstd layer");
 	is_int(oci_layer_media_compression(OCI_MT_CONFIG), -1, "config is not a layer");
 	is_str(oci_layer_media_type(OCI_COMP_NONE), OCI_MT_LAYER, "media type of none");
@@ -76,8 +79,10 @@ static void t_compression(void)
 
 static const char docker_manifest[] =
 	"{\"schemaVersion\":2,\"mediaType\":\"" DOCKER_MT_MANIFEST "\","
-	"\"config\":{\"mediaType\":\"" DOCKER_MT_CONFIG "\",\"size\":7023,\"digest\":\"" ABC_SHA "\"},"
-	"\"layers\":[{\"mediaType\":\"" DOCKER_MT_LAYER_GZIP "\",\"size\":32654,\"digest\":\"" EMPTY_SHA "\"}]}";
+	"\"config\":{\"mediaType\":\"" DOCKER_MT_CONFIG "\",\"size\":7023,\"digest\":\"" ABC_SHA
+	"\"},"
+	"\"layers\":[{\"mediaType\":\"" DOCKER_MT_LAYER_GZIP
+	"\",\"size\":32654,\"digest\":\"" EMPTY_SHA "\"}]}";
 
 static void t_manifest(void)
 {
@@ -94,11 +99,13 @@ static void t_manifest(void)
 	is_str(m.config.digest, ABC_SHA, "config digest");
 	ok_call(oci_manifest_to_json(&m, &out, &len, &err), &err, "written");
 	ok(tap_contains(out, "\"mediaType\":\"" OCI_MT_MANIFEST "\""), "written as OCI manifest");
-	ok(tap_contains(out, OCI_MT_LAYER_GZIP) && !tap_contains(out, "docker"), "layer type mapped to OCI");
+	ok(tap_contains(out, OCI_MT_LAYER_GZIP) && !tap_contains(out, "docker"),
+	   "layer type mapped to OCI");
 	ok(out[0] == '{' && !tap_contains(out, " ") && !tap_contains(out, "\n"), "compact");
 	ok(strstr(out, "\"config\"") < strstr(out, "\"layers\"") &&
-	   strstr(out, "\"layers\"") < strstr(out, "\"mediaType\":\"" OCI_MT_MANIFEST) &&
-	   strstr(out, "\"mediaType\":\"" OCI_MT_MANIFEST) < strstr(out, "\"schemaVersion\""),
+		   strstr(out, "\"layers\"") < strstr(out, "\"mediaType\":\"" OCI_MT_MANIFEST) &&
+		   strstr(out, "\"mediaType\":\"" OCI_MT_MANIFEST) <
+			   strstr(out, "\"schemaVersion\""),
 	   "keys sorted");
 	ok_call(oci_manifest_parse(out, len, &m2, &err), &err, "round trip parses");
 	ok_call(oci_manifest_to_json(&m2, &out2, &len2, &err), &err, "written again");
@@ -116,18 +123,22 @@ static void t_manifest_bad(void)
 		int code;
 		const char *needle;
 	} cases[] = {
-		{ "{", PN_ERR_INVALID, "line 1" },
-		{ "[]", PN_ERR_INVALID, "not a JSON object" },
-		{ "{\"schemaVersion\":1}", PN_ERR_UNSUPPORTED, "schemaVersion 1" },
-		{ "{\"schemaVersion\":2,\"layers\":[]}", PN_ERR_INVALID, "config" },
-		{ "{\"schemaVersion\":2,\"mediaType\":\"text/plain\"}", PN_ERR_UNSUPPORTED, "text/plain" },
-		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"x\",\"size\":1,\"digest\":\"md5:00\"},\"layers\":[]}",
-		  PN_ERR_INVALID, "md5" },
-		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"x\",\"size\":-1,\"digest\":\"" ABC_SHA "\"},\"layers\":[]}",
-		  PN_ERR_INVALID, "size" },
-		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"x\",\"size\":1,\"digest\":\"" ABC_SHA "\"},\"layers\":{}}",
-		  PN_ERR_INVALID, "layers" },
-		{ "{\"schemaVersion\":2,\"schemaVersion\":2}", PN_ERR_INVALID, "duplicate" },
+		{"{", PN_ERR_INVALID, "line 1"},
+		{"[]", PN_ERR_INVALID, "not a JSON object"},
+		{"{\"schemaVersion\":1}", PN_ERR_UNSUPPORTED, "schemaVersion 1"},
+		{"{\"schemaVersion\":2,\"layers\":[]}", PN_ERR_INVALID, "config"},
+		{"{\"schemaVersion\":2,\"mediaType\":\"text/plain\"}", PN_ERR_UNSUPPORTED,
+		 "text/plain"},
+		{"{\"schemaVersion\":2,\"config\":{\"mediaType\":\"x\",\"size\":1,\"digest\":\"md5:"
+		 "00\"},\"layers\":[]}",
+		 PN_ERR_INVALID, "md5"},
+		{"{\"schemaVersion\":2,\"config\":{\"mediaType\":\"x\",\"size\":-1,\"digest\":"
+		 "\"" ABC_SHA "\"},\"layers\":[]}",
+		 PN_ERR_INVALID, "size"},
+		{"{\"schemaVersion\":2,\"config\":{\"mediaType\":\"x\",\"size\":1,\"digest\":"
+		 "\"" ABC_SHA "\"},\"layers\":{}}",
+		 PN_ERR_INVALID, "layers"},
+		{"{\"schemaVersion\":2,\"schemaVersion\":2}", PN_ERR_INVALID, "duplicate"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -161,17 +172,19 @@ static void t_index(void)
 	ok_fail(oci_index_select_platform(&ix, "linux", &d, &err), &err, PN_ERR_INVALID, "OS/ARCH",
 		"bad platform string");
 	ok_call(oci_index_to_json(&ix, &out, &len, &err), &err, "index written");
-	ok(tap_contains(out, OCI_MT_INDEX) && tap_contains(out, "\"variant\":\"v8\""), "OCI index with platform");
+	ok(tap_contains(out, OCI_MT_INDEX) && tap_contains(out, "\"variant\":\"v8\""),
+	   "OCI index with platform");
 	ok_call(oci_index_parse(out, len, &ix2, &err), &err, "reparsed");
 	ok_call(oci_index_to_json(&ix2, &out2, &len2, &err), &err, "rewritten");
 	is_str(out2, out, "index canonical");
-	ok_call(oci_doc_kind(NULL, doc, strlen(doc), &kind, &err), &err, "kind from mediaType in body");
+	ok_call(oci_doc_kind(NULL, doc, strlen(doc), &kind, &err), &err,
+		"kind from mediaType in body");
 	is_int(kind, OCI_DOC_INDEX, "index kind");
 	ok_call(oci_doc_kind(DOCKER_MT_MANIFEST "; charset=utf-8", NULL, 0, &kind, &err), &err,
 		"kind with media type parameters");
 	is_int(kind, OCI_DOC_MANIFEST, "manifest kind");
-	ok_fail(oci_doc_kind("text/html", NULL, 0, &kind, &err), &err, PN_ERR_UNSUPPORTED, "text/html",
-		"unknown kind");
+	ok_fail(oci_doc_kind("text/html", NULL, 0, &kind, &err), &err, PN_ERR_UNSUPPORTED,
+		"text/html", "unknown kind");
 	oci_index_release(&ix);
 	oci_index_release(&ix2);
 }
@@ -193,7 +206,8 @@ static void t_config(void)
 	cleanup_free char *out = NULL, *out2 = NULL;
 	size_t len, len2;
 
-	ok_call(oci_config_parse(docker_config, strlen(docker_config), &c, &err), &err, "config parses");
+	ok_call(oci_config_parse(docker_config, strlen(docker_config), &c, &err), &err,
+		"config parses");
 	is_str(oci_config_get_env(&c, "A"), "1", "env A");
 	is_str(c.working_dir, "/src", "workdir");
 	ok(c.entrypoint_null && c.entrypoint.n == 0, "null entrypoint noticed");
@@ -207,20 +221,23 @@ static void t_config(void)
 	oci_config_set_label(&c, "run.cog.version", "0.1");
 	oci_config_add_layer(&c, EMPTY_SHA, "COPY . /src");
 	ok_call(oci_config_to_json(&c, &out, &len, &err), &err, "config written");
-	ok(tap_contains(out, "\"Healthcheck\":{\"Test\":[\"CMD\",\"true\"]}"), "unknown config field kept");
+	ok(tap_contains(out, "\"Healthcheck\":{\"Test\":[\"CMD\",\"true\"]}"),
+	   "unknown config field kept");
 	ok(tap_contains(out, "\"container_config\""), "unknown top-level field kept");
 	ok(tap_contains(out, "\"A=2\"") && tap_contains(out, "\"B=3\""), "env written");
 	ok(tap_contains(out, "\"Entrypoint\":null"), "null entrypoint kept");
-	ok(tap_contains(out, "\"diff_ids\":[\"" ABC_SHA "\",\"" EMPTY_SHA "\"]"), "diff_ids appended");
+	ok(tap_contains(out, "\"diff_ids\":[\"" ABC_SHA "\",\"" EMPTY_SHA "\"]"),
+	   "diff_ids appended");
 	ok(tap_contains(out, "\"created_by\":\"COPY . /src\""), "history appended");
 	ok_call(oci_config_parse(out, len, &c2, &err), &err, "reparsed");
 	ok_call(oci_config_to_json(&c2, &out2, &len2, &err), &err, "rewritten");
 	is_str(out2, out, "config canonical");
 	oci_config_release(&c);
 	oci_config_release(&c2);
-	ok_fail(oci_config_parse("{\"os\":\"linux\"}", 14, &c, &err), &err, PN_ERR_INVALID, "architecture",
-		"missing architecture");
-	ok_fail(oci_config_parse(bad_env, strlen(bad_env), &c, &err), &err, PN_ERR_INVALID, "Env[0]", "non-string env");
+	ok_fail(oci_config_parse("{\"os\":\"linux\"}", 14, &c, &err), &err, PN_ERR_INVALID,
+		"architecture", "missing architecture");
+	ok_fail(oci_config_parse(bad_env, strlen(bad_env), &c, &err), &err, PN_ERR_INVALID,
+		"Env[0]", "non-string env");
 	oci_config_init(&c);
 	free(out2);
 	out2 = NULL;
@@ -275,8 +292,8 @@ static void t_layout(void)
 	size_t len;
 	oci_digest_t got;
 
-	ok_fail(oci_layout_put_blob(l, "abc", 3, EMPTY_SHA, got, &err), &err, PN_ERR_DIGEST, "mismatch",
-		"blob with wrong digest refused");
+	ok_fail(oci_layout_put_blob(l, "abc", 3, EMPTY_SHA, got, &err), &err, PN_ERR_DIGEST,
+		"mismatch", "blob with wrong digest refused");
 	ok(!oci_layout_has_blob(l, ABC_SHA), "refused blob not stored");
 	store_image(l, "v1", "layer one", &d1);
 	store_image(l, "v2", "layer two", &d2);
@@ -284,11 +301,13 @@ static void t_layout(void)
 	is_str(r.digest, d1.digest, "v1 digest");
 	oci_descriptor_release(&r);
 	ok_call(oci_layout_resolve(l, d2.digest, &r, &err), &err, "resolve by digest");
-	is_str(json_string_value(json_object_get(r.annotations, OCI_ANNOT_REF_NAME)), "v2", "tag annotation");
+	is_str(json_string_value(json_object_get(r.annotations, OCI_ANNOT_REF_NAME)), "v2",
+	       "tag annotation");
 	oci_descriptor_release(&r);
 	ok_fail(oci_layout_resolve(l, "v3", &r, &err), &err, PN_ERR_NOT_FOUND, "has: v1, v2",
 		"unknown tag lists tags");
-	ok_fail(oci_layout_resolve(l, NULL, &r, &err), &err, 0, "holds 2 images", "ambiguous default");
+	ok_fail(oci_layout_resolve(l, NULL, &r, &err), &err, 0, "holds 2 images",
+		"ambiguous default");
 	ok_call(oci_layout_list(l, &e, &n, &err), &err, "list");
 	is_int(n, 2, "two entries");
 	ok(n == 2 && strcmp(e[0].tag, "v1") == 0 && strcmp(e[1].tag, "v2") == 0, "tags listed");
@@ -304,11 +323,14 @@ static void t_layout(void)
 	oci_descriptor_release(&r);
 	ok_call(oci_layout_gc(l, &removed, &bytes, &err), &err, "gc");
 	is_int(removed, 2, "old manifest and its layer removed (config shared)");
-	ok(!oci_layout_has_blob(l, d1.digest) && oci_layout_has_blob(l, d2.digest), "only live kept");
+	ok(!oci_layout_has_blob(l, d1.digest) && oci_layout_has_blob(l, d2.digest),
+	   "only live kept");
 	ok_call(oci_layout_untag(l, "v1", &err), &err, "untag");
 	ok_fail(oci_layout_untag(l, "v1", &err), &err, PN_ERR_NOT_FOUND, "v1", "untag twice");
-	ok_fail(oci_layout_tag(l, "bad tag", &d2, &err), &err, PN_ERR_INVALID, "bad tag", "tag with space");
-	ok_call(oci_layout_read_blob(l, d2.digest, 1 << 20, &data, &len, &err), &err, "read manifest blob");
+	ok_fail(oci_layout_tag(l, "bad tag", &d2, &err), &err, PN_ERR_INVALID, "bad tag",
+		"tag with space");
+	ok_call(oci_layout_read_blob(l, d2.digest, 1 << 20, &data, &len, &err), &err,
+		"read manifest blob");
 	/* corrupt a blob: reading it says so */
 	{
 		cleanup_free char *bp = oci_layout_blob_path(l, d2.digest);
@@ -316,13 +338,13 @@ static void t_layout(void)
 		pn_write_file_atomic(bp, "garbage", 7, 0644, NULL);
 		free(data);
 		data = NULL;
-		ok_fail(oci_layout_read_blob(l, d2.digest, 1 << 20, &data, &len, &err), &err, PN_ERR_DIGEST,
-			"corrupt", "corrupt blob detected");
+		ok_fail(oci_layout_read_blob(l, d2.digest, 1 << 20, &data, &len, &err), &err,
+			PN_ERR_DIGEST, "corrupt", "corrupt blob detected");
 	}
 	ok_fail(oci_layout_open("/nonexistent/layout", 0, &l2, &err), &err, PN_ERR_NOT_FOUND, NULL,
 		"missing layout");
-	ok_fail(oci_layout_open(tap_tmpdir(), 0, &l2, &err), &err, PN_ERR_NOT_FOUND, "not an OCI image layout",
-		"not a layout");
+	ok_fail(oci_layout_open(tap_tmpdir(), 0, &l2, &err), &err, PN_ERR_NOT_FOUND,
+		"not an OCI image layout", "not a layout");
 	oci_descriptor_release(&d1);
 	oci_descriptor_release(&d2);
 	oci_layout_free(l);
@@ -388,14 +410,14 @@ static void t_ref(void)
 	free(ref);
 	ok_call(oci_ref_parse_layout("oci:x", &dir, &ref, &err), &err, "dir only");
 	ok(ref == NULL, "no ref");
-	ok_fail(oci_ref_parse_layout("docker://x", &dir, &ref, &err), &err, PN_ERR_INVALID, "oci:DIR",
-		"other transport");
-	ok_fail(oci_ref_parse_layout("oci:", &dir, &ref, &err), &err, PN_ERR_INVALID, "missing directory",
-		"empty dir");
+	ok_fail(oci_ref_parse_layout("docker://x", &dir, &ref, &err), &err, PN_ERR_INVALID,
+		"oci:DIR", "other transport");
+	ok_fail(oci_ref_parse_layout("oci:", &dir, &ref, &err), &err, PN_ERR_INVALID,
+		"missing directory", "empty dir");
 	ok_fail(oci_ref_parse_layout("oci:x:", &dir, &ref, &err), &err, PN_ERR_INVALID, "empty tag",
 		"empty tag");
-	ok_fail(oci_ref_parse_layout("oci:x@sha256:12", &dir, &ref, &err), &err, PN_ERR_INVALID, "hex",
-		"bad digest ref");
+	ok_fail(oci_ref_parse_layout("oci:x@sha256:12", &dir, &ref, &err), &err, PN_ERR_INVALID,
+		"hex", "bad digest ref");
 }
 
 static void t_inspect_json(void)
@@ -407,11 +429,13 @@ static void t_inspect_json(void)
 	cleanup_json json_t *j = NULL;
 
 	store_image(l, "latest", "x", &d);
-	ok_call(oci_layout_inspect_json(l, "latest", NULL, "oci:x:latest", &j, &err), &err, "inspect json");
+	ok_call(oci_layout_inspect_json(l, "latest", NULL, "oci:x:latest", &j, &err), &err,
+		"inspect json");
 	is_str(json_string_value(json_object_get(j, "digest")), d.digest, "digest");
 	ok(json_is_object(json_object_get(j, "labels")), "labels object");
 	is_int(json_array_size(json_object_get(j, "layers")), 1, "layers");
-	ok(json_is_object(json_object_get(j, "manifest")) && json_is_object(json_object_get(j, "config")),
+	ok(json_is_object(json_object_get(j, "manifest")) &&
+		   json_is_object(json_object_get(j, "config")),
 	   "manifest and config documents");
 	oci_descriptor_release(&d);
 	oci_layout_free(l);

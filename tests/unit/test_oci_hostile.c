@@ -46,8 +46,8 @@ static void snapshot(int dfd, const char *rel, struct pn_buf *out)
 			if (ffd >= 0)
 				oci_digest_fd(ffd, dg, NULL, NULL);
 		}
-		pn_buf_printf(out, NULL, "%s %o %lld %s %s %ld\n", p, st.st_mode, (long long)st.st_size, target,
-			      dg, (long)st.st_mtime);
+		pn_buf_printf(out, NULL, "%s %o %lld %s %s %ld\n", p, st.st_mode,
+			      (long long)st.st_size, target, dg, (long)st.st_mtime);
 		if (S_ISDIR(st.st_mode))
 			snapshot(dfd, p, out);
 	}
@@ -68,16 +68,19 @@ static void check_paths(const char *root, json_t *list, bool want, const char *n
 	size_t i;
 	json_t *it;
 
-	json_array_foreach(list, i, it) {
+	json_array_foreach(list, i, it)
+	{
 		cleanup_free char *p = pn_path_join(root, json_string_value(it));
 		struct stat st;
 		bool there = lstat(p, &st) == 0;
 
-		ok(there == want, "%s: `%s` %s", name, json_string_value(it), want ? "exists" : "absent");
+		ok(there == want, "%s: `%s` %s", name, json_string_value(it),
+		   want ? "exists" : "absent");
 	}
 }
 
-static void run_case(const char *corpus, const char *base, int bfd, json_t *c, int n, const char *mode)
+static void run_case(const char *corpus, const char *base, int bfd, json_t *c, int n,
+		     const char *mode)
 {
 	const char *name = json_string_value(json_object_get(c, "name"));
 	const char *expect = json_string_value(json_object_get(c, "expect"));
@@ -96,7 +99,8 @@ static void run_case(const char *corpus, const char *base, int bfd, json_t *c, i
 	mkdir(root, 0755);
 	opts_from(json_object_get(c, "opts"), &ao);
 	snapshot(bfd, ".", &before);
-	json_array_foreach(json_object_get(c, "layers"), i, layer) {
+	json_array_foreach(json_object_get(c, "layers"), i, layer)
+	{
 		cleanup_free char *lp = pn_path_join(corpus, json_string_value(layer));
 		cleanup_close int fd = open(lp, O_RDONLY | O_CLOEXEC);
 
@@ -105,7 +109,8 @@ static void run_case(const char *corpus, const char *base, int bfd, json_t *c, i
 			break;
 	}
 	if (strcmp(expect, "refuse") == 0) {
-		bool good = rc < 0 && err && (err->code == PN_ERR_INVALID || err->code == PN_ERR_TOO_LARGE) &&
+		bool good = rc < 0 && err &&
+			    (err->code == PN_ERR_INVALID || err->code == PN_ERR_TOO_LARGE) &&
 			    tap_contains(err->msg, want_err);
 
 		ok(good, "[%s] %s: refused", mode, name);
@@ -132,7 +137,8 @@ static void run_case(const char *corpus, const char *base, int bfd, json_t *c, i
 static void t_hostile(void)
 {
 	char *base = tap_tmpdir();
-	cleanup_free char *corpus = pn_path_join(base, "corpus"), *outside = pn_path_join(base, "outside");
+	cleanup_free char *corpus = pn_path_join(base, "corpus"),
+			  *outside = pn_path_join(base, "outside");
 	cleanup_free char *cmd = NULL, *cases = NULL, *sentinel = NULL;
 	cleanup_json json_t *j = NULL;
 	const char *py = getenv("PYTHON") ? getenv("PYTHON") : "/usr/bin/python3";
@@ -148,11 +154,9 @@ static void t_hostile(void)
 	cases = pn_path_join(corpus, "cases.json");
 	j = json_load_file(cases, 0, NULL);
 	ok(json_array_size(j) >= 15, "at least 15 hostile cases (%zu)", json_array_size(j));
-	json_array_foreach(j, i, c)
-		run_case(corpus, base, bfd, c, (int)i, "openat2");
+	json_array_foreach(j, i, c) run_case(corpus, base, bfd, c, (int)i, "openat2");
 	oci_apply_force_no_openat2(true);
-	json_array_foreach(j, i, c)
-		run_case(corpus, base, bfd, c, (int)i, "nofollow");
+	json_array_foreach(j, i, c) run_case(corpus, base, bfd, c, (int)i, "nofollow");
 	oci_apply_force_no_openat2(false);
 }
 

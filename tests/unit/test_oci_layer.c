@@ -23,7 +23,8 @@ static char *make_tree(void)
 {
 	char *dir = pn_path_join(tap_tmpdir(), "tree");
 	cleanup_free char *sub = pn_path_join(dir, "usr/bin"), *empty = pn_path_join(dir, "empty");
-	cleanup_free char *a = pn_path_join(dir, "usr/bin/tool"), *b = pn_path_join(dir, "usr/bin/tool2");
+	cleanup_free char *a = pn_path_join(dir, "usr/bin/tool"),
+			  *b = pn_path_join(dir, "usr/bin/tool2");
 	cleanup_free char *ln = pn_path_join(dir, "link"), *f = pn_path_join(dir, "file.txt");
 
 	pn_mkdir_p(sub, 0755, NULL);
@@ -36,7 +37,7 @@ static char *make_tree(void)
 	setxattr(f, "user.pinion.test", "v1", 2, 0);
 	{
 		/* vfs_cap_data v2: cap_net_bind_service permitted + effective */
-		static const unsigned char cap[20] = { 0x01, 0x00, 0x00, 0x02, 0x00, 0x04 };
+		static const unsigned char cap[20] = {0x01, 0x00, 0x00, 0x02, 0x00, 0x04};
 
 		setxattr(a, "security.capability", cap, sizeof(cap), 0);
 	}
@@ -62,7 +63,8 @@ static void write_layer(struct oci_layout *l, const char *tree, enum oci_compres
 }
 
 /* sha256 of the decompressed blob, through the system tools */
-static void tool_diff_id(struct oci_layout *l, const char *digest, const char *tool, oci_digest_t out)
+static void tool_diff_id(struct oci_layout *l, const char *digest, const char *tool,
+			 oci_digest_t out)
 {
 	cleanup_free char *p = oci_layout_blob_path(l, digest);
 	cleanup_free char *cmd = xasprintf("%s < '%s' | sha256sum", tool, p);
@@ -109,7 +111,8 @@ static void t_writer_reproducible(void)
 	write_layer(l, tree, OCI_COMP_NONE, 0, &n1);
 	is_str(n1.desc.digest, n1.diff_id, "none: digest == diff_id");
 	is_int(n1.desc.size, n1.tar_size, "none: size == tar size");
-	ok(oci_layout_has_blob(l, n1.desc.digest) && oci_layout_has_blob(l, z1.desc.digest), "blobs stored");
+	ok(oci_layout_has_blob(l, n1.desc.digest) && oci_layout_has_blob(l, z1.desc.digest),
+	   "blobs stored");
 	{
 		/* a touched mtime above the clamp does not change the digest */
 		cleanup_free char *f = pn_path_join(tree, "file.txt");
@@ -154,9 +157,11 @@ static void t_writer_entries(void)
 	list = tar_listing(l, r.desc.digest);
 	ok(tap_contains(list, "link -> usr/bin/tool"), "symlink kept");
 	ok(tap_contains(list, "usr/bin/tool2 link to usr/bin/tool") ||
-	   tap_contains(list, "usr/bin/tool link to usr/bin/tool2"), "hardlink kept");
+		   tap_contains(list, "usr/bin/tool link to usr/bin/tool2"),
+	   "hardlink kept");
 	ok(tap_contains(list, "1970-01-01 00:16"), "mtime clamped to 1000");
-	ok(strstr(list, "empty") < strstr(list, "file.txt") && strstr(list, "usr/bin/tool") < strstr(list, "zz-last"),
+	ok(strstr(list, "empty") < strstr(list, "file.txt") &&
+		   strstr(list, "usr/bin/tool") < strstr(list, "zz-last"),
 	   "entries sorted");
 	ok(tap_contains(list, "-rwxr-xr-x"), "modes kept");
 	if (!tap_contains(list, "link -> usr/bin/tool"))
@@ -178,14 +183,17 @@ static void t_writer_api(void)
 	o.compression = OCI_COMP_NONE;
 	w = oci_layer_writer_new(l, &o, &err);
 	ok_call(oci_layer_writer_add_dir(w, "/src", 0755, &err), &err, "add_dir");
-	ok_call(oci_layer_writer_add_data(w, "src/predict.py", "print(1)\n", 9, 0644, &err), &err, "add_data");
+	ok_call(oci_layer_writer_add_data(w, "src/predict.py", "print(1)\n", 9, 0644, &err), &err,
+		"add_data");
 	ok_call(oci_layer_writer_add_whiteout(w, "etc/old.conf", &err), &err, "add_whiteout");
-	ok_fail(oci_layer_writer_add_whiteout(w, "/", &err), &err, PN_ERR_INVALID, "root", "whiteout of root refused");
+	ok_fail(oci_layer_writer_add_whiteout(w, "/", &err), &err, PN_ERR_INVALID, "root",
+		"whiteout of root refused");
 	ok_call(oci_layer_writer_finish(w, &r, &err), &err, "finished");
 	ok_fail(oci_layer_writer_finish(w, &r, &err), &err, 0, "finished", "finish twice refused");
 	oci_layer_writer_free(w);
 	list = tar_listing(l, r.desc.digest);
-	ok(tap_contains(list, "src/predict.py") && tap_contains(list, "etc/.wh.old.conf"), "entries present");
+	ok(tap_contains(list, "src/predict.py") && tap_contains(list, "etc/.wh.old.conf"),
+	   "entries present");
 	ok(tap_contains(list, " 0/0 ") || tap_contains(list, "root/root"), "owner 0:0");
 	oci_layer_result_release(&r);
 	/* an abandoned writer leaves no blob */
@@ -199,7 +207,8 @@ static void t_writer_api(void)
 static void t_writer_overlay(void)
 {
 	char *base = tap_tmpdir();
-	cleanup_free char *upper = pn_path_join(base, "upper"), *opq = pn_path_join(base, "upper/opq");
+	cleanup_free char *upper = pn_path_join(base, "upper"),
+			  *opq = pn_path_join(base, "upper/opq");
 	cleanup_free char *wh = pn_path_join(base, "upper/gone");
 	struct oci_layout *l = layout_new();
 	struct oci_layer_opts o;
@@ -226,7 +235,8 @@ static void t_writer_overlay(void)
 	ok_call(oci_layer_writer_finish(w, &r, &err), &err, "finished");
 	oci_layer_writer_free(w);
 	list = tar_listing(l, r.desc.digest);
-	ok(tap_contains(list, ".wh.gone") && !tap_contains(list, " gone\n"), "char device 0:0 -> .wh.gone");
+	ok(tap_contains(list, ".wh.gone") && !tap_contains(list, " gone\n"),
+	   "char device 0:0 -> .wh.gone");
 	ok(tap_contains(list, "opq/.wh..wh..opq"), "opaque xattr -> .wh..wh..opq");
 	ok(!tap_contains(list, "overlay"), "overlay xattrs dropped");
 	if (!tap_contains(list, "opq/.wh..wh..opq"))
@@ -243,7 +253,8 @@ static void t_apply_roundtrip(void)
 	struct oci_layer_result r;
 	struct oci_apply_opts ao;
 	struct pn_error *err = NULL;
-	cleanup_free char *a = pn_path_join(dest, "usr/bin/tool"), *b = pn_path_join(dest, "usr/bin/tool2");
+	cleanup_free char *a = pn_path_join(dest, "usr/bin/tool"),
+			  *b = pn_path_join(dest, "usr/bin/tool2");
 	cleanup_free char *ln = pn_path_join(dest, "link"), *f = pn_path_join(dest, "file.txt");
 	cleanup_free char *data = NULL;
 	struct stat sa, sb;
@@ -258,9 +269,11 @@ static void t_apply_roundtrip(void)
 	is_str(data, "hello\n", "content");
 	ok(stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_ino == sb.st_ino, "hardlink restored");
 	ok((sa.st_mode & 0777) == 0755, "mode restored");
-	ok(readlink(ln, target, sizeof(target) - 1) > 0 && strcmp(target, "usr/bin/tool") == 0, "symlink restored");
+	ok(readlink(ln, target, sizeof(target) - 1) > 0 && strcmp(target, "usr/bin/tool") == 0,
+	   "symlink restored");
 	ok(sa.st_mtime == 1000, "mtime restored");
-	ok(getxattr(f, "user.pinion.test", xv, sizeof(xv)) == 2 && memcmp(xv, "v1", 2) == 0, "xattr restored");
+	ok(getxattr(f, "user.pinion.test", xv, sizeof(xv)) == 2 && memcmp(xv, "v1", 2) == 0,
+	   "xattr restored");
 	if (geteuid() == 0) {
 		unsigned char cap[32];
 
@@ -274,9 +287,12 @@ static void t_apply_roundtrip(void)
 static void t_apply_whiteouts(void)
 {
 	char *base = tap_tmpdir();
-	cleanup_free char *lower = pn_path_join(base, "lower"), *upper = pn_path_join(base, "upper");
-	cleanup_free char *dest = pn_path_join(base, "dest"), *d1 = pn_path_join(base, "lower/keep");
-	cleanup_free char *d2 = pn_path_join(base, "lower/opq"), *u1 = pn_path_join(base, "upper/opq");
+	cleanup_free char *lower = pn_path_join(base, "lower"),
+			  *upper = pn_path_join(base, "upper");
+	cleanup_free char *dest = pn_path_join(base, "dest"),
+			  *d1 = pn_path_join(base, "lower/keep");
+	cleanup_free char *d2 = pn_path_join(base, "lower/opq"),
+			  *u1 = pn_path_join(base, "upper/opq");
 	cleanup_free char *p = NULL;
 	struct oci_layout *l = layout_new();
 	struct oci_layer_opts o;
@@ -336,8 +352,8 @@ static void t_apply_corrupt_and_dest(void)
 	write_layer(l, tree, OCI_COMP_NONE, 0, &r);
 	mkdir(dest, 0755);
 	symlink(dest, sl);
-	ok_fail(oci_layer_apply(l, r.desc.digest, sl, NULL, &err), &err, PN_ERR_INVALID, "is a symlink",
-		"destination that is a symlink refused");
+	ok_fail(oci_layer_apply(l, r.desc.digest, sl, NULL, &err), &err, PN_ERR_INVALID,
+		"is a symlink", "destination that is a symlink refused");
 	bp = oci_layout_blob_path(l, r.desc.digest);
 	{
 		int fd = open(bp, O_WRONLY | O_APPEND);
@@ -355,10 +371,11 @@ static void t_apply_corrupt_and_dest(void)
 static void t_writer_idmap_and_tar(void)
 {
 	char *base = tap_tmpdir();
-	cleanup_free char *tree = pn_path_join(base, "idtree"), *f = NULL, *tarp = pn_path_join(base, "in.tar.gz");
+	cleanup_free char *tree = pn_path_join(base, "idtree"), *f = NULL,
+			  *tarp = pn_path_join(base, "in.tar.gz");
 	cleanup_free char *cmd = NULL, *list = NULL, *list2 = NULL;
 	struct oci_layout *l = layout_new();
-	struct oci_idmap map = { 100000, 100000, 0, 0, 65536 };
+	struct oci_idmap map = {100000, 100000, 0, 0, 65536};
 	struct oci_layer_opts o;
 	struct oci_layer_writer *w;
 	struct oci_layer_result r, r2;
@@ -378,7 +395,8 @@ static void t_writer_idmap_and_tar(void)
 		o.n_idmaps = 1;
 		o.normalize_mode = true;
 		w = oci_layer_writer_new(l, &o, &err);
-		ok_call(oci_layer_writer_add_tree(w, tree, "", &err), &err, "tree with mapped owners");
+		ok_call(oci_layer_writer_add_tree(w, tree, "", &err), &err,
+			"tree with mapped owners");
 		ok_call(oci_layer_writer_finish(w, &r, &err), &err, "finished");
 		oci_layer_writer_free(w);
 		list = tar_listing(l, r.desc.digest);
@@ -402,7 +420,8 @@ static void t_writer_idmap_and_tar(void)
 	ok_call(oci_layer_writer_finish(w, &r2, &err), &err, "finished");
 	oci_layer_writer_free(w);
 	list2 = tar_listing(l, r2.desc.digest);
-	ok(tap_contains(list2, " 0/0 ") && tap_contains(list2, " shared\n") && !tap_contains(list2, "./shared"),
+	ok(tap_contains(list2, " 0/0 ") && tap_contains(list2, " shared\n") &&
+		   !tap_contains(list2, "./shared"),
 	   "entries cleaned and owners normalised");
 	if (!tap_contains(list2, " shared\n"))
 		tap_diag("%s", list2);
@@ -412,14 +431,16 @@ static void t_writer_idmap_and_tar(void)
 	{
 		/* ".." in an input tar is refused */
 		cleanup_free char *bad = pn_path_join(base, "bad.tar");
-		cleanup_free char *mk = xasprintf("%s -c \"import tarfile,io; t=tarfile.open('%s','w'); "
-						  "i=tarfile.TarInfo('../x'); t.addfile(i, io.BytesIO(b''))\"",
-						  "/usr/bin/python3", bad);
+		cleanup_free char *mk =
+			xasprintf("%s -c \"import tarfile,io; t=tarfile.open('%s','w'); "
+				  "i=tarfile.TarInfo('../x'); t.addfile(i, io.BytesIO(b''))\"",
+				  "/usr/bin/python3", bad);
 
 		close(fd);
 		ok(system(mk) == 0, "bad tar made");
 		fd = open(bad, O_RDONLY);
-		ok_fail(oci_layer_writer_add_tar(w, fd, &err), &err, PN_ERR_INVALID, "..", ".. in input tar refused");
+		ok_fail(oci_layer_writer_add_tar(w, fd, &err), &err, PN_ERR_INVALID, "..",
+			".. in input tar refused");
 		close(fd);
 	}
 	oci_layer_writer_free(w);
