@@ -487,6 +487,23 @@ static char *token_url(CURL *e, const struct registry_challenge *ch, const char 
 	return pn_buf_steal(&b, NULL);
 }
 
+/* OAuth2 refresh-token grant (distribution's token spec, "oauth") */
+static char *oauth_form(CURL *e, const struct registry_challenge *ch, const char *scope,
+			const char *refresh)
+{
+	char *sv = curl_easy_escape(e, ch->service ? ch->service : "", 0);
+	char *sc = curl_easy_escape(e, scope ? scope : "", 0);
+	char *rt = curl_easy_escape(e, refresh, 0);
+	char *form = xasprintf("grant_type=refresh_token&client_id=pinion&service=%s&scope=%s"
+			       "&refresh_token=%s", sv, sc, rt);
+
+	curl_free(sv);
+	curl_free(sc);
+	explicit_bzero(rt, strlen(rt));
+	curl_free(rt);
+	return form;
+}
+
 static int token_parse(const struct registry_response *r, char **token, int64_t *ttl,
 		       struct pn_error **err)
 {
@@ -529,7 +546,11 @@ static int token_fetch(struct registry_client *c, struct registry_host *h, const
 					    "token realm `%s` of `%s` is plain HTTP: credentials not sent",
 					    rh, h->name);
 	}
-	url = token_url(e, &h->challenge, scope);
+	/* an identity token (docker login to an OAuth2 registry) is a refresh
+	 * token: POST it to the realm; anything else is GET with Basic */
+	bool oauth = h->has_creds && strcmp(h->creds.user, "<token>") == 0;
+	cleanup_free char *form = oauth ? oauth_form(e, &h->challenge, scope, h->creds.pass) : NULL;
+	url = oauth ? xstrdup(h->challenge.realm) : token_url(e, &h->challenge, scope);
 	for (int attempt = 0;; attempt++) {
 		registry_response_init(&resp, REGISTRY_TOKEN_MAX);
 		curl_easy_reset(e);
@@ -538,7 +559,9 @@ static int token_fetch(struct registry_client *c, struct registry_host *h, const
 		curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
 		curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, registry_header_cb);
 		curl_easy_setopt(e, CURLOPT_HEADERDATA, &resp);
-		if (h->has_creds) {
+		if (oauth) {
+			curl_easy_setopt(e, CURLOPT_POSTFIELDS, form);
+		} else if (h->has_creds) {
 			curl_easy_setopt(e, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
 			curl_easy_setopt(e, CURLOPT_USERNAME, h->creds.user);
 			curl_easy_setopt(e, CURLOPT_PASSWORD, h->creds.pass);
@@ -565,6 +588,8 @@ static int token_fetch(struct registry_client *c, struct registry_host *h, const
 	else
 		rv = token_parse(&resp, token, ttl, err);
 	registry_response_release(&resp);
+	if (form)
+		explicit_bzero(form, strlen(form));
 	if (rv < 0)
 		pn_error_wrap(err, "authenticate to `%s`", h->name);
 	return rv;

@@ -290,6 +290,16 @@ test_expect_success 'token: a refused cross-repository mount falls back to an up
 	test_grep "$LAYER" pushed
 '
 
+test_expect_success 'token: an identitytoken in the auth file goes through the OAuth2 refresh grant' '
+	printf "{\"auths\":{\"%s\":{\"identitytoken\":\"%s\"}}}" "$TOK" "$REGISTRY_IDENTITY_TOKEN" >"$T/idt.json" &&
+	pq copy --ca-bundle "$REGISTRY_CA" --authfile "$T/idt.json" "oci:$T/src:small" "$TOK/viaidt:v1" >out &&
+	test_equal "$(cat out)" "$(layout_digest $T/src small)" &&
+	test_grep "refresh_token" "$REGISTRY_DIR/token.log" &&
+	printf "{\"auths\":{\"%s\":{\"identitytoken\":\"wrong\"}}}" "$TOK" >"$T/idt2.json" &&
+	test_expect_failure_status 1 pq copy --ca-bundle "$REGISTRY_CA" --authfile "$T/idt2.json" "oci:$T/src:small" "$TOK/viaidt:v2" 2>err &&
+	one_error_line err && test_grep "credentials refused" err
+'
+
 test_expect_success 'token: wrong credentials and anonymous push: one line, status 1' '
 	test_expect_failure_status 1 pq copy --ca-bundle "$REGISTRY_CA" --creds "$REGISTRY_USER:bad" \
 		"oci:$T/src:v1" "$TOK/demo:v2" 2>err &&

@@ -14,6 +14,7 @@
 #   REGISTRY_CERT_DIR (tls, token) a directory with that CA as ca.crt (skopeo --cert-dir)
 #   REGISTRY_USER, REGISTRY_PASS  (tls, token) valid credentials
 #   REGISTRY_TOKEN_URL (token) the token server's realm
+#   REGISTRY_IDENTITY_TOKEN (token) an OAuth2 refresh token it accepts (docker's "identitytoken")
 # and registers registry_stop with at_exit.  Several registries can run at
 # once when each gets a NAME (the exports describe the last one started).
 #   plain  HTTP, no auth
@@ -74,7 +75,7 @@ registry_start() {
 		echo "  addr: 127.0.0.1:$port"
 		echo "  secret: $secret"
 	} >"$dir/config.yml"
-	unset REGISTRY_CA REGISTRY_CERT_DIR REGISTRY_USER REGISTRY_PASS REGISTRY_TOKEN_URL
+	unset REGISTRY_CA REGISTRY_CERT_DIR REGISTRY_USER REGISTRY_PASS REGISTRY_TOKEN_URL REGISTRY_IDENTITY_TOKEN
 	case "$mode" in
 	plain) ;;
 	tls|token)
@@ -102,6 +103,7 @@ registry_start() {
 	if [ "$mode" = token ]; then
 		_registry_token_keys "$dir" || return 1
 		tport=$(free_port)
+		export REGISTRY_IDENTITY_TOKEN="idt-$secret"
 		export REGISTRY_TOKEN_URL="http://127.0.0.1:$tport/token"
 		{
 			echo "auth:"
@@ -115,6 +117,7 @@ registry_start() {
 			--key "$dir/token.key" --cert "$dir/token.pem" \
 			--issuer pinion-token-server --service pinion-test-registry \
 			--user "$REGISTRY_USER" --password "$REGISTRY_PASS" --anonymous-pull --deny '^denied/' \
+			--identity-token "$REGISTRY_IDENTITY_TOKEN" \
 			--log "$dir/token.log" >"$dir/token.out" 2>&1 &
 		echo $! >"$dir/token.pid"
 		wait_port "$tport" 20 || { cat "$dir/token.out"; return 1; }

@@ -3,7 +3,8 @@
 token auth (https://distribution.github.io/distribution/spec/auth/token/).
 
 GET /token?service=S&scope=repository:NAME:pull,push[&scope=...] with optional
-Basic credentials answers {"token", "access_token", "expires_in", "issued_at"}:
+Basic credentials (or POST /token with grant_type=refresh_token and the
+--identity-token as refresh_token, the OAuth2 form) answers {"token", "access_token", "expires_in", "issued_at"}:
 an RS256 JWT signed with --key (through the openssl CLI; stdlib only), with
 the signing certificate in the x5c header so the registry can verify it
 against its rootcertbundle.
@@ -72,6 +73,20 @@ def make_handler(args):
                 with open(args.log, "a") as f:
                     f.write(json.dumps(kw) + "\n")
 
+        def do_POST(self):
+            """OAuth2 refresh_token grant: the refresh token is --identity-token"""
+            u = urlparse(self.path)
+            n = int(self.headers.get("Content-Length") or 0)
+            q = parse_qs(self.rfile.read(n).decode())
+            if u.path != "/token" or q.get("grant_type") != ["refresh_token"]:
+                self.send_error(400)
+                return
+            ok = args.identity_token and q.get("refresh_token") == [args.identity_token]
+            scopes = [x for s in q.get("scope", []) for x in s.split(" ") if x]
+            self.log(user=args.user if ok else None, bad_credentials=not ok, scopes=scopes,
+                     service=q.get("service"), grant="refresh_token")
+            self.grant(args.user if ok else None, not ok, scopes)
+
         def do_GET(self):
             u = urlparse(self.path)
             if u.path != "/token":
@@ -81,6 +96,9 @@ def make_handler(args):
             user, bad = self.who()
             scopes = q.get("scope", [])
             self.log(user=user, bad_credentials=bad, scopes=scopes, service=q.get("service"))
+            self.grant(user, bad, scopes)
+
+        def grant(self, user, bad, scopes):
             if bad or (user is None and not args.anonymous_pull):
                 body = json.dumps({"errors": [{"code": "UNAUTHORIZED",
                                                "message": "authentication required"}]}).encode()
@@ -109,6 +127,7 @@ def make_handler(args):
                        "jti": uuid.uuid4().hex, "access": access}
             tok = sign(payload)
             body = json.dumps({"token": tok, "access_token": tok, "expires_in": args.ttl,
+                               "refresh_token": args.identity_token or "",
                                "issued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                           time.gmtime(now))}).encode()
             self.send_response(200)
@@ -130,6 +149,8 @@ def main():
     p.add_argument("--user", default="pinion")
     p.add_argument("--password", default=os.environ.get("TOKEN_SERVER_PASSWORD", ""))
     p.add_argument("--anonymous-pull", action="store_true")
+    p.add_argument("--identity-token", default=None,
+                   help="refresh token accepted by POST /token (grant_type=refresh_token)")
     p.add_argument("--ttl", type=int, default=300)
     p.add_argument("--deny", default=None, metavar="REGEX",
                    help="repositories matching get no access at all")
