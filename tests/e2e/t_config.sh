@@ -41,6 +41,17 @@ test_expect_success 'compat --json for torch, tensorflow and cuda' '
 	test_equal "$(json_get image <"$T/c.json")" 12.1.1-cudnn8-devel-ubuntu22.04
 '
 
+test_expect_success 'compat tensorflow and cuda for humans' '
+	pinion compat tensorflow 2.12.0 >"$T/out" &&
+	test_grep "^  CUDA 11.8, cuDNN 8.6$" "$T/out" &&
+	test_grep "^  gpu: tensorflow==2.12.0$" "$T/out" &&
+	test_grep "^  base image: nvidia/cuda:11.8.0-cudnn8-devel-ubuntu22.04$" "$T/out" &&
+	pinion compat cuda 12.1 >"$T/out" &&
+	test_grep "^  base image: nvidia/cuda:12.1.1-cudnn8-devel-ubuntu22.04$" "$T/out" &&
+	pinion compat cuda >"$T/out" &&
+	test_grep "^cuda versions: 11.0 .* 12.1 " "$T/out"
+'
+
 test_expect_success 'compat: unknown version exits 1, bad usage exits 2' '
 	test_expect_failure_status 1 pinion compat torch 0.0.1 2>"$T/err" &&
 	test_grep "torch 0.0.1 is not in the compatibility matrix" "$T/err" &&
@@ -104,21 +115,20 @@ test_expect_success 'warning for a CUDA the matrix does not list for torch' '
 	test_grep "cog.yaml:3:9: build.cuda: CUDA 11.7 is not listed for torch 2.1.0 (listed: 11.8, 12.1); try cuda: \"12.1\"" "$T/err"
 '
 
-if "$PINION" build --help 2>/dev/null | grep -q -- --dry-run; then
-	test_expect_success 'build --dry-run: the plan in text and JSON' '
-		(cd "$T/model" && pinion build --dry-run --use-cog-base-image=false) >"$T/plan" 2>"$T/err" &&
-		test_grep "^base image: python:3.11-slim$" "$T/plan" &&
-		test_grep "RUN  apt: /bin/sh -c apt-get update -qq && apt-get install -qqy ffmpeg" "$T/plan" &&
-		test_grep "secret id=tok target=/run/secrets/tok" "$T/plan" &&
-		test_grep "^  torch==2.1.0+cpu$" "$T/plan" &&
-		(cd "$T/model" && pinion build --dry-run --json --use-cog-base-image=false) >"$T/plan.json" &&
-		test_equal "$(json_get base.image <"$T/plan.json")" python:3.11-slim &&
-		test_equal "$(json_get steps.1.copy.dest <"$T/plan.json")" /sbin/tini &&
-		"$PYTHON" -c "import json,sys; l=json.load(sys.stdin)[\"config\"][\"labels\"]; assert l[\"run.cog.has_init\"] == \"true\"; assert json.loads(l[\"run.cog.config\"])[\"build\"][\"python_version\"] == \"3.11\"" <"$T/plan.json"
-	'
-else
-	test_skip 'build --dry-run: the plan in text and JSON' 'pinion build has no --dry-run yet'
-fi
+test_expect_success 'build --dry-run: the plan in text and JSON' '
+	(cd "$T/model" && pinion build --dry-run --use-cog-base-image=false) >"$T/plan" 2>"$T/err" &&
+	test_grep "^base image: python:3.11-slim$" "$T/plan" &&
+	test_grep "RUN  apt: /bin/sh -c apt-get update -qq && apt-get install -qqy ffmpeg" "$T/plan" &&
+	test_grep "secret id=tok target=/run/secrets/tok" "$T/plan" &&
+	test_equal "$(grep -A2 "^requirements.txt:$" "$T/plan" | tr "\n" "|")" \
+		"requirements.txt:|  --extra-index-url https://download.pytorch.org/whl/cpu/|  torch==2.1.0+cpu|" &&
+	(cd "$T/elsewhere" && test_expect_failure_status 2 pinion build --dry-run -f ../bad/cog.yaml 2>"$T/err") &&
+	test_grep "^\.\./bad/cog.yaml:3:19: build.python_version" "$T/err" &&
+	(cd "$T/model" && pinion build --dry-run --json --use-cog-base-image=false) >"$T/plan.json" &&
+	test_equal "$(json_get base.image <"$T/plan.json")" python:3.11-slim &&
+	test_equal "$(json_get steps.1.copy.dest <"$T/plan.json")" /sbin/tini &&
+	"$PYTHON" -c "import json,sys; l=json.load(sys.stdin)[\"config\"][\"labels\"]; assert l[\"run.cog.has_init\"] == \"true\"; assert json.loads(l[\"run.cog.config\"])[\"build\"][\"python_version\"] == \"3.11\"" <"$T/plan.json"
+'
 
 test_expect_success 'compat/gen: generator tests on saved samples, data is its output' '
 	"$PYTHON" "$TEST_ROOT/compat/gen/test_compatgen.py" 2>&1 | tail -3 >"$T/gen" &&

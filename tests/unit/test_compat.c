@@ -348,6 +348,13 @@ static void t_versions_and_reqs(void)
 					 true, "12.1");
 	is_str(rw, "numpy\ntorch==2.1.0 --index-url https://x/\n# c\n",
 	       "lines with their own index options pass through; other lines untouched");
+	free(rw);
+	rw = compat_requirements_rewrite("torch>=2.0\nnumpy==1.26.4\ntorchvision==0.16.0\n", true,
+					 "12.1");
+	is_str(rw,
+	       "--extra-index-url https://download.pytorch.org/whl/cu121/\n"
+	       "torch>=2.0\nnumpy==1.26.4\ntorchvision==0.16.0\n",
+	       "unpinned torch passes through; a pinned torchvision puts the index at the top");
 }
 
 static void t_python_warning(void)
