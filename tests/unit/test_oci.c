@@ -441,6 +441,53 @@ static void t_inspect_json(void)
 	oci_layout_free(l);
 }
 
+static void t_image_through_index(void)
+{
+	cleanup_free char *path = NULL;
+	struct oci_layout *l = new_layout(&path);
+	struct oci_descriptor m, ixd;
+	struct oci_index ix;
+	struct oci_image img;
+	struct pn_error *err = NULL;
+	cleanup_free char *json = NULL;
+	size_t len;
+
+	store_image(l, "single", "content", &m);
+	oci_index_init(&ix);
+	ix.manifests = xcalloc(1, sizeof(*ix.manifests));
+	oci_descriptor_copy(&ix.manifests[0], &m);
+	json_decref(ix.manifests[0].annotations);
+	ix.manifests[0].annotations = NULL;
+	ix.manifests[0].platform = xcalloc(1, sizeof(struct oci_platform));
+	ix.manifests[0].platform->os = xstrdup("linux");
+	ix.manifests[0].platform->architecture = xstrdup("amd64");
+	ix.n_manifests = 1;
+	ok_call(oci_index_to_json(&ix, &json, &len, &err), &err, "index written");
+	oci_descriptor_init(&ixd);
+	ixd.media_type = xstrdup(OCI_MT_INDEX);
+	ixd.size = (int64_t)len;
+	ok_call(oci_layout_put_blob(l, json, len, NULL, ixd.digest, &err), &err,
+		"index blob stored");
+	ok_call(oci_layout_tag(l, "multi", &ixd, &err), &err, "index tagged");
+	ok_call(oci_image_load(l, "multi", NULL, &img, &err), &err, "load follows the index");
+	is_str(img.desc.digest, m.digest, "the linux/amd64 manifest");
+	oci_image_release(&img);
+	ok_fail(oci_image_load(l, "multi", "linux/arm64", &img, &err), &err, PN_ERR_NOT_FOUND,
+		"linux/amd64", "missing platform names the ones there");
+	ok_call(oci_layout_untag(l, "single", &err), &err, "manifest untagged");
+	{
+		size_t removed = 9;
+		int64_t bytes;
+
+		ok_call(oci_layout_gc(l, &removed, &bytes, &err), &err, "gc");
+		is_int(removed, 0, "gc keeps what the index reaches");
+	}
+	oci_index_release(&ix);
+	oci_descriptor_release(&m);
+	oci_descriptor_release(&ixd);
+	oci_layout_free(l);
+}
+
 int main(void)
 {
 	TEST(t_digest);
@@ -454,5 +501,6 @@ int main(void)
 	TEST(t_layout_concurrent);
 	TEST(t_ref);
 	TEST(t_inspect_json);
+	TEST(t_image_through_index);
 	return tap_done();
 }
