@@ -5,7 +5,7 @@ import os
 import tempfile
 import unittest
 
-from cog import BaseModel, Input, Path, Secret
+from cog import BaseModel, File, Input, Path, Secret
 from cog.signature import NO_DEFAULT, SignatureError, literal, make_input, simple
 from cog.validate import encode, validate_inputs
 
@@ -66,6 +66,69 @@ class TestValidate(unittest.TestCase):
         inputs = [make_input("xs", lst(simple("int")), NO_DEFAULT)]
         _, errors = validate_inputs(inputs, {"xs": [1, "two"]})
         self.assertEqual(errors[0]["loc"], ["body", "input", "xs", 1])
+
+    def test_every_constraint(self):
+        """ge, le, min_length, max_length and regex: the bounds pass, one past them is refused"""
+        inputs = [make_input("i", simple("int"), Input(ge=1, le=5)),
+                  make_input("f", simple("float"), Input(ge=0.5, le=1.5)),
+                  make_input("s", simple("str"), Input(min_length=2, max_length=4,
+                                                       regex="^[a-z]+$"))]
+        for good in ({"i": 1, "f": 0.5, "s": "ab"}, {"i": 5, "f": 1.5, "s": "abcd"}):
+            self.assertEqual(validate_inputs(inputs, good)[1], [], good)
+        cases = [({"i": 0}, "i", "value_error.number.not_ge"),
+                 ({"i": 6}, "i", "value_error.number.not_le"),
+                 ({"f": 0.4}, "f", "value_error.number.not_ge"),
+                 ({"f": 1.6}, "f", "value_error.number.not_le"),
+                 ({"s": "a"}, "s", "value_error.any_str.min_length"),
+                 ({"s": "abcde"}, "s", "value_error.any_str.max_length"),
+                 ({"s": "AB"}, "s", "value_error.str.regex")]
+        for bad, field, typ in cases:
+            payload = dict({"i": 3, "f": 1.0, "s": "abc"}, **bad)
+            _, errors = validate_inputs(inputs, payload)
+            self.assertEqual([(e["loc"], e["type"]) for e in errors],
+                             [(["body", "input", field], typ)], bad)
+
+    def test_file_inputs(self):
+        """Path and File inputs from a path, a data URL and an http URL; bad references refused"""
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Length", "5")
+                self.end_headers()
+                self.wfile.write(b"hello")
+
+            def log_message(self, *args):
+                pass
+
+        srv = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        url = "http://127.0.0.1:%d/dir/in.txt" % srv.server_address[1]
+        try:
+            with tempfile.TemporaryDirectory() as d:
+                local = os.path.join(d, "local.txt")
+                with open(local, "w") as f:
+                    f.write("local")
+                self.assertEqual(Path.validate(local).read_text(), "local")
+                self.assertEqual(Path.validate("data:text/plain;base64,ZGF0YQ==").read_text(),
+                                 "data")
+                fetched = Path.validate(url)
+                self.assertEqual((fetched.name, fetched.read_bytes()), ("in.txt", b"hello"))
+                with File.validate(url) as f:
+                    self.assertEqual(f.read(), b"hello")
+                self.assertEqual(File.validate("data:,raw").read(), b"raw")
+                inputs = [make_input("p", simple("path"), NO_DEFAULT)]
+                for ok_ref in (local, url, "data:,x"):
+                    self.assertEqual(validate_inputs(inputs, {"p": ok_ref})[1], [], ok_ref)
+                for bad in (os.path.join(d, "missing"), "ftp://host/x", "data:nocomma", 3):
+                    _, errors = validate_inputs(inputs, {"p": bad})
+                    self.assertEqual(len(errors), 1, bad)
+                    self.assertEqual(errors[0]["loc"], ["body", "input", "p"])
+        finally:
+            srv.shutdown()
+            srv.server_close()
 
     def test_secret(self):
         """a Secret input keeps its value but prints redacted"""
