@@ -15,7 +15,8 @@
 #   REGISTRY_USER, REGISTRY_PASS  (tls, token) valid credentials
 #   REGISTRY_TOKEN_URL (token) the token server's realm
 #   REGISTRY_IDENTITY_TOKEN (token) an OAuth2 refresh token it accepts (docker's "identitytoken")
-# and registers registry_stop with at_exit.  Several registries can run at
+# and registers registry_stop with at_exit (when started inside a test body,
+# a watchdog still stops it once test_done removes $T).  Several registries can run at
 # once when each gets a NAME (the exports describe the last one started).
 #   plain  HTTP, no auth
 #   tls    HTTPS with a CA made here (openssl), htpasswd basic auth
@@ -52,6 +53,20 @@ _registry_token_keys() {
 	local d=$1
 	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=pinion token issuer" \
 		-keyout "$d/token.key" -out "$d/token.pem" >/dev/null 2>&1
+}
+
+# _registry_bg PIDFILE LOG CMD...: runs CMD in the background, its pid in
+# PIDFILE, with a watchdog that stops it once $T is gone (test_done), so a
+# service started inside a test body (a subshell, whose at_exit is lost)
+# does not outlive the test file
+_registry_bg() {
+	local pidfile=$1 log=$2 pid
+	shift 2
+	"$@" >"$log" 2>&1 </dev/null &
+	pid=$!
+	echo "$pid" >"$pidfile"
+	( while [ -d "$T" ] && kill -0 "$pid" 2>/dev/null; do sleep 1; done
+	  kill "$pid" 2>/dev/null ) >/dev/null 2>&1 </dev/null &
 }
 
 registry_start() {
@@ -113,17 +128,16 @@ registry_start() {
 			echo "    issuer: pinion-token-server"
 			echo "    rootcertbundle: $dir/token.pem"
 		} >>"$dir/config.yml"
+		_registry_bg "$dir/token.pid" "$dir/token.out" \
 		"$PYTHON" "$_registry_tools/token_server.py" --port "$tport" \
 			--key "$dir/token.key" --cert "$dir/token.pem" \
 			--issuer pinion-token-server --service pinion-test-registry \
 			--user "$REGISTRY_USER" --password "$REGISTRY_PASS" --anonymous-pull --deny '^denied/' \
 			--identity-token "$REGISTRY_IDENTITY_TOKEN" \
-			--log "$dir/token.log" >"$dir/token.out" 2>&1 &
-		echo $! >"$dir/token.pid"
+			--log "$dir/token.log"
 		wait_port "$tport" 20 || { cat "$dir/token.out"; return 1; }
 	fi
-	docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
-	echo $! >"$dir/registry.pid"
+	_registry_bg "$dir/registry.pid" "$dir/registry.log" docker-registry serve "$dir/config.yml"
 	at_exit "registry_stop $name"
 	wait_port "$port" 30 || { cat "$dir/registry.log"; return 1; }
 	export REGISTRY="127.0.0.1:$port" REGISTRY_MODE=$mode REGISTRY_DIR=$dir
@@ -146,9 +160,9 @@ fault_proxy_start() {
 	dir="$T/proxy-$name"
 	rm -rf "$dir"; mkdir -p "$dir"
 	port=$(free_port)
-	"$PYTHON" "$_registry_tools/fault_proxy.py" --port "$port" --upstream "$REGISTRY" \
-		--stats "$dir/stats.json" "$@" >"$dir/proxy.log" 2>&1 &
-	echo $! >"$dir/proxy.pid"
+	_registry_bg "$dir/proxy.pid" "$dir/proxy.log" \
+		"$PYTHON" "$_registry_tools/fault_proxy.py" --port "$port" --upstream "$REGISTRY" \
+		--stats "$dir/stats.json" "$@"
 	at_exit "fault_proxy_stop $name"
 	wait_port "$port" 20 || { cat "$dir/proxy.log"; return 1; }
 	export PROXY="127.0.0.1:$port" PROXY_STATS="$dir/stats.json"
