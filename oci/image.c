@@ -72,8 +72,8 @@ int oci_image_load(struct oci_layout *l, const char *ref, const char *platform,
 		goto fail;
 	return 0;
 fail:
+	/* released: nothing for the caller to free (releasing again is harmless) */
 	oci_image_release(out);
-	oci_image_init(out);
 	return pn_error_wrap(err, "load image `%s`", ref ? ref : "(default)");
 }
 

@@ -233,6 +233,9 @@ struct oci_image {
 };
 void oci_image_init(struct oci_image *img);
 void oci_image_release(struct oci_image *img);
+/* *out need not be initialised (it is overwritten: do not pass an image that
+ * holds anything).  On success release it with oci_image_release; on failure
+ * it holds nothing (releasing it anyway is harmless).  Blobs are verified. */
 int oci_image_load(struct oci_layout *l, const char *ref, const char *platform,
 		   struct oci_image *out, struct pn_error **err);
 /* write config and manifest blobs (layers must already be stored) and tag it
