@@ -86,6 +86,26 @@ test_expect_success 'pinion inspect reads a skopeo copy (Docker v2 media types)'
 	pinion unpack oci:$T/dk:dk $T/dkroot 2>/dev/null && test -f $T/dkroot/etc/debian_version
 '
 
+# the listing without mtimes (imports clamp them)
+tree_shape() {
+	(cd "$1" && find . -mindepth 1 \( -type l -printf '%y %U:%G %p -> %l\n' \) -o \
+		\( -printf '%y %m %U:%G %s %n %p\n' \) | LC_ALL=C sort)
+}
+test_expect_success 'import from a tar (zstd) and a directory give the same tree' '
+	mkdir -p $T/src/usr/bin $T/src/etc $T/src/empty &&
+	echo tool >$T/src/usr/bin/tool && chmod 4755 $T/src/usr/bin/tool &&
+	ln $T/src/usr/bin/tool $T/src/usr/bin/tool2 && ln -s ../usr/bin/tool $T/src/etc/link &&
+	echo conf >$T/src/etc/conf && chmod 600 $T/src/etc/conf && chown 1000:1000 $T/src/etc/conf &&
+	tar -C $T/src -cf - . | zstd -q -c >$T/src.tar.zst &&
+	pinion import $T/src.tar.zst oci:$T/tarimg:fromtar >/dev/null &&
+	pinion import $T/src oci:$T/tarimg:fromdir >/dev/null &&
+	pinion unpack oci:$T/tarimg:fromtar $T/u-tar 2>/dev/null &&
+	pinion unpack oci:$T/tarimg:fromdir $T/u-dir 2>/dev/null &&
+	tree_shape $T/src >$T/shape.src && tree_shape $T/u-tar >$T/shape.tar && tree_shape $T/u-dir >$T/shape.dir &&
+	test_cmp $T/shape.src $T/shape.tar && test_cmp $T/shape.src $T/shape.dir &&
+	test_equal "$(stat -c %i $T/u-tar/usr/bin/tool)" "$(stat -c %i $T/u-tar/usr/bin/tool2)"
+'
+
 # crash safety: imports into a layout that holds v1, killed with SIGKILL at
 # many points, must leave a layout the validators accept with v1 intact
 crash_check() { # LAYOUT DIGEST_FILE
