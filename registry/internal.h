@@ -16,6 +16,11 @@ bool registry_host_valid(const char *host);
 /* 127.0.0.0/8, ::1 or localhost (with or without a port) */
 bool registry_host_is_loopback(const char *host);
 
+/* the registries config text (registry_opts_load_config's format); name is
+ * used in file:line errors */
+int registry_opts_parse_config(struct registry_opts *o, const char *name, const char *text,
+			       size_t len, struct pn_error **err);
+
 /* ---------------------------------------------------- WWW-Authenticate
  * The first challenge of a header value: scheme (lowercased) and the
  * realm/service/scope/error auth-params (other params ignored).  Quoted

@@ -168,7 +168,6 @@ int registry_opts_load_config(struct registry_opts *o, const char *path, struct 
 	bool explicit_path = path != NULL;
 	struct pn_error *e = NULL;
 	size_t len = 0;
-	int lineno = 0;
 
 	if (!path) {
 		owned = default_config_path(&explicit_path);
@@ -187,6 +186,17 @@ int registry_opts_load_config(struct registry_opts *o, const char *path, struct 
 			pn_error_free(e);
 		return pn_error_wrap(err, "read registries config");
 	}
+	return registry_opts_parse_config(o, path, data, len, err);
+}
+
+int registry_opts_parse_config(struct registry_opts *o, const char *name, const char *text,
+			       size_t len, struct pn_error **err)
+{
+	cleanup_free char *data = xstrndup(text, len);
+	int lineno = 0;
+
+	if (strlen(data) != len)
+		return pn_error_set(err, PN_ERR_INVALID, "%s: contains a NUL byte", name);
 	for (char *line = data, *next; line && *line; line = next) {
 		next = strchr(line, '\n');
 		if (next)
@@ -201,7 +211,7 @@ int registry_opts_load_config(struct registry_opts *o, const char *path, struct 
 		if (config_line(o, t, err) < 0) {
 			if (err && *err && (*err)->code != PN_ERR_INVALID)
 				(*err)->code = PN_ERR_INVALID;
-			return pn_error_wrap(err, "%s:%d", path, lineno);
+			return pn_error_wrap(err, "%s:%d", name, lineno);
 		}
 	}
 	return 0;
