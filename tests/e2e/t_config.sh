@@ -130,6 +130,21 @@ test_expect_success 'build --dry-run: the plan in text and JSON' '
 	"$PYTHON" -c "import json,sys; l=json.load(sys.stdin)[\"config\"][\"labels\"]; assert l[\"run.cog.has_init\"] == \"true\"; assert json.loads(l[\"run.cog.config\"])[\"build\"][\"python_version\"] == \"3.11\"" <"$T/plan.json"
 '
 
+test_expect_success 'wheel: writes the embedded wheel; COG_WHEEL resolves a path, refuses coglet' '
+	mkdir -p "$T/whl" &&
+	pinion wheel -o "$T/whl" >"$T/out" &&
+	w=$(cat "$T/out") &&
+	case "$w" in "$T/whl"/cog-*+pinion.*-py3-none-any.whl) ;; *) echo "bad path $w"; false ;; esac &&
+	cmp "$w" "$PINION_BUILD/sdk/cog.whl" &&
+	"$PYTHON" -c "import sys,zipfile; n=zipfile.ZipFile(sys.argv[1]).namelist(); assert \"cog/server/http.py\" in n, n" "$w" &&
+	COG_WHEEL="$w" pinion wheel --resolve >"$T/out" &&
+	test_equal "$(cut -f1,2 "$T/out")" "$(basename "$w")	sha256:$(sha256sum "$w" | cut -d" " -f1)" &&
+	test_expect_failure_status 2 env COG_WHEEL=coglet "$PINION" wheel --resolve 2>"$T/err" &&
+	test_grep "no coglet wheel is embedded" "$T/err" &&
+	test_grep "COG_WHEEL=" "$T/err" &&
+	test_expect_failure_status 2 pinion wheel --bogus 2>/dev/null
+'
+
 test_expect_success 'compat/gen: generator tests on saved samples, data is its output' '
 	"$PYTHON" "$TEST_ROOT/compat/gen/test_compatgen.py" 2>&1 | tail -3 >"$T/gen" &&
 	test_grep "^OK" "$T/gen"
