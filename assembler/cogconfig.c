@@ -26,6 +26,7 @@ static const char *const build_keys[] = {
 static const char *const run_keys[] = {"command", "mounts", NULL};
 static const char *const mount_keys[] = {"type", "id", "target", NULL};
 static const char *const concurrency_keys[] = {"max", "default_target", NULL};
+static const char *const weights_keys[] = {"name", "target", "source", NULL};
 static const char *const env_deny[] = {"PATH",	      "LD_LIBRARY_PATH",	   "PYTHONPATH",
 				       "VIRTUAL_ENV", "PYTHONUNBUFFERED",	   "LIBRARY_PATH",
 				       "HF_ENDPOINT", "HF_HUB_ENABLE_HF_TRANSFER", NULL};
@@ -794,6 +795,66 @@ static void check_concurrency(struct ctx *c, const yaml_node_t *n)
 			c->cfg->concurrency_default_target, c->cfg->concurrency_max);
 }
 
+/* a weights name as Cog's schema has it: ^[a-z0-9]+([._-][a-z0-9]+)*$ */
+static bool weights_name_ok(const char *s)
+{
+	bool after_sep = true;
+
+	for (; *s; s++) {
+		if (islower((unsigned char)*s) || isdigit((unsigned char)*s))
+			after_sep = false;
+		else if (strchr("._-", *s) && !after_sep)
+			after_sep = true;
+		else
+			return false;
+	}
+	return !after_sep;
+}
+
+/* weights (Cog's newer key): not used by pinion, but its shape is checked so
+ * a typo is not silently ignored: a list of {name, target, source} */
+static void check_weights_item(struct ctx *c, const yaml_node_t *n, const char *path)
+{
+	yaml_node_pair_t *p;
+	unsigned seen = 0;
+	const char *s;
+
+	if (!map_check(c, n, path))
+		return;
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
+		int i = map_key(c, k, path, weights_keys, &seen);
+		cleanup_free char *kp = i >= 0 ? xasprintf("%s.%s", path, weights_keys[i]) : NULL;
+
+		if (i < 0 || i == 2 || !(s = get_string(c, v, kp)))
+			continue;
+		if (i == 0 && !weights_name_ok(s))
+			problem(c, v, "%s: \"%s\" is not a name like \"base-model\"", kp, s);
+		else if (i == 1 && s[0] != '/')
+			problem(c, v, "%s: \"%s\" is not an absolute path", kp, s);
+	}
+}
+
+static void check_weights(struct ctx *c, const yaml_node_t *n)
+{
+	yaml_node_item_t *it;
+	size_t i = 0;
+
+	if (is_null(n))
+		return;
+	if (n->type != YAML_SEQUENCE_NODE) {
+		problem(c, n, "weights: expected a list, got %s", node_type_name(n));
+		return;
+	}
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
+		cleanup_free char *path = xasprintf("weights[%zu]", i);
+
+		if (i >= COG_MAX_LIST_ITEMS)
+			break;
+		check_weights_item(c, node(c, *it), path);
+	}
+}
+
 /* model: the repository images are pushed to, bare (no tag, no digest) */
 static void check_model(struct ctx *c, const yaml_node_t *n)
 {
@@ -849,10 +910,13 @@ static void check_top(struct ctx *c, const yaml_node_t *root)
 		case 6:
 			check_environment(c, v);
 			break;
+		case 7:
+			check_weights(c, v);
+			break;
 		case 8:
 			check_model(c, v);
 			break;
-		default: /* weights: accepted as Cog's newer key, not used */
+		default:
 			break;
 		}
 	}
