@@ -147,12 +147,23 @@ static char *rewrite_pin(struct rewrite *rw, const char *name, const char *ver, 
 	return out;
 }
 
+/* does the line carry an option (" --hash=...", "\t--index-url ...")? */
+static bool line_has_option(const char *line)
+{
+	const char *p;
+
+	for (p = strstr(line, "--"); p; p = strstr(p + 2, "--"))
+		if (p > line && (p[-1] == ' ' || p[-1] == '\t'))
+			return true;
+	return false;
+}
+
 static void rewrite_line(struct rewrite *rw, const char *line, bool gpu, const char *cuda)
 {
 	char *name = NULL, *ver = NULL, *repl = NULL;
 
 	/* per-requirement options (--index-url, --hash ...) pass through */
-	if (!strstr(line, " --") && compat_req_pin(line, &name, &ver) == 1)
+	if (!line_has_option(line) && compat_req_pin(line, &name, &ver) == 1)
 		repl = rewrite_pin(rw, name, ver, gpu, cuda);
 	if (repl) {
 		const char *marker = strchr(line, ';');

@@ -349,6 +349,9 @@ static void t_versions_and_reqs(void)
 	is_str(rw, "numpy\ntorch==2.1.0 --index-url https://x/\n# c\n",
 	       "lines with their own index options pass through; other lines untouched");
 	free(rw);
+	rw = compat_requirements_rewrite("torch==2.1.0\t--hash=sha256:00\n", false, NULL);
+	is_str(rw, "torch==2.1.0\t--hash=sha256:00\n", "an option after a tab passes through too");
+	free(rw);
 	rw = compat_requirements_rewrite("torch>=2.0\nnumpy==1.26.4\ntorchvision==0.16.0\n", true,
 					 "12.1");
 	is_str(rw,
