@@ -4,6 +4,7 @@
 # and faults injected by tests/tools/fault_proxy.py.
 . "$(dirname "$0")/lib.sh"
 . "$TEST_ROOT/tests/tools/registry.sh"
+cd "$T" || exit 1  # scratch files (out, err, events) live in $T
 
 # quiet progress unless a case asks for events
 pq() { pinion --progress quiet "$@"; }
@@ -246,10 +247,10 @@ test_expect_success 'tls+basic: push with credentials; skopeo agrees; login, pul
 
 test_expect_success 'tls+basic: credentials appear nowhere in a -vvv trace or the layout' '
 	pinion -v -v -v --progress json pull --ca-bundle "$REGISTRY_CA" --creds "$REGISTRY_USER:$REGISTRY_PASS" \
-		"$TLS/demo:v1" "oci:$T/trace" 2>trace >/dev/null &&
+		"$TLS/demo:v1" "oci:$T/trace-layout" 2>trace >/dev/null &&
 	test_grep "authorization: <redacted>" trace &&
 	b64=$(printf %s "$REGISTRY_USER:$REGISTRY_PASS" | base64 -w0) &&
-	! grep -r -q -e "$REGISTRY_PASS" -e "$b64" trace "$T/trace"
+	! grep -r -q -e "$REGISTRY_PASS" -e "$b64" trace "$T/trace-layout"
 '
 
 test_expect_success 'tls+basic: wrong password at login is refused and not stored' '
