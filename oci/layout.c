@@ -58,8 +58,12 @@ static int layout_write_atomic(struct oci_layout *l, const char *name, const voi
 {
 	cleanup_free char *tmp = xasprintf("%s/%s/%s.XXXXXX", l->path, TMP_DIR, name);
 	cleanup_free char *dst = pn_path_join(l->path, name);
-	int fd = mkostemp(tmp, O_CLOEXEC);
+	int fd;
 
+	/* layouts made by other tools have no TMP_DIR */
+	if (mkdir_at(l->dirfd, TMP_DIR, err) < 0)
+		return -1;
+	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return pn_error_set_errno(err, errno, "create temporary file for `%s`", name);
 	if (pn_write_all(fd, data, len) < 0 || fchmod(fd, 0644) < 0 || fsync(fd) < 0) {

@@ -329,6 +329,17 @@ static void t_layout(void)
 	ok_fail(oci_layout_untag(l, "v1", &err), &err, PN_ERR_NOT_FOUND, "v1", "untag twice");
 	ok_fail(oci_layout_tag(l, "bad tag", &d2, &err), &err, PN_ERR_INVALID, "bad tag",
 		"tag with space");
+	{
+		/* a layout made by another tool has no .pinion-tmp: writes still work */
+		cleanup_free char *tmpd = pn_path_join(path, ".pinion-tmp");
+
+		pn_rm_rf(tmpd, NULL);
+		ok_call(oci_layout_open(path, 0, &l2, &err), &err, "reopen without create");
+		ok_call(oci_layout_tag(l2, "again", &d2, &err), &err,
+			"tag in a layout without .pinion-tmp");
+		oci_layout_free(l2);
+		l2 = NULL;
+	}
 	ok_call(oci_layout_read_blob(l, d2.digest, 1 << 20, &data, &len, &err), &err,
 		"read manifest blob");
 	/* corrupt a blob: reading it says so */
