@@ -603,24 +603,18 @@ static int inspect_registry(struct registry_client *c, struct registry_target *t
 	return 0;
 }
 
-int registry_inspect_json(const char *ref, const char *platform, json_t **out,
-			  struct pn_error **err)
+int registry_inspect_json_with(struct registry_client *c, const char *ref, json_t **out,
+			       struct pn_error **err)
 {
-	struct registry_opts o;
-	struct registry_client *c = NULL;
 	struct registry_target t = { 0 };
 	struct oci_descriptor d;
 	cleanup_free char *data = NULL, *cdata = NULL;
 	size_t len = 0, clen = 0;
 	int rc = -1;
 
-	registry_opts_init(&o);
 	oci_descriptor_init(&d);
-	if (platform)
-		o.platform = xstrdup(platform);
-	if (registry_opts_load_config(&o, NULL, err) < 0 || registry_client_new(&o, &c, err) < 0 ||
-	    registry_target_resolve(c, ref, &t, err) < 0)
-		goto out;
+	if (registry_target_resolve(c, ref, &t, err) < 0)
+		return pn_error_wrap(err, "inspect `%s`", ref);
 	if (t.layout_dir) {
 		struct oci_layout *l = NULL;
 		cleanup_free char *lref = NULL;
@@ -632,12 +626,26 @@ int registry_inspect_json(const char *ref, const char *platform, json_t **out,
 		*out = oci_image_inspect_json(ref, &d, data, len, cdata, clen);
 		rc = 0;
 	}
-out:
 	oci_descriptor_release(&d);
 	registry_target_release(&t);
+	return rc < 0 ? pn_error_wrap(err, "inspect `%s`", ref) : 0;
+}
+
+int registry_inspect_json(const char *ref, const char *platform, json_t **out,
+			  struct pn_error **err)
+{
+	struct registry_opts o;
+	struct registry_client *c = NULL;
+	int rc = -1;
+
+	registry_opts_init(&o);
+	if (platform)
+		o.platform = xstrdup(platform);
+	if (registry_opts_load_config(&o, NULL, err) == 0 && registry_client_new(&o, &c, err) == 0)
+		rc = registry_inspect_json_with(c, ref, out, err);
 	registry_client_free(c);
 	registry_opts_release(&o);
-	return rc < 0 ? pn_error_wrap(err, "inspect `%s`", ref) : 0;
+	return rc;
 }
 
 int registry_inspect(struct registry_client *c, const char *ref, struct oci_image *out,

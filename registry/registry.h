@@ -170,6 +170,10 @@ int registry_inspect(struct registry_client *c, const char *ref, struct oci_imag
  * new reference. */
 int registry_inspect_json(const char *ref, const char *platform, json_t **out,
 			  struct pn_error **err);
+/* the same with a client the caller made (its flags: --creds, --ca-bundle,
+ * mirrors, --platform through registry_opts_parse_flag) */
+int registry_inspect_json_with(struct registry_client *c, const char *ref, json_t **out,
+			       struct pn_error **err);
 
 /* The raw top-level manifest or index as served (for `inspect --raw`);
  * *media_type and *out are owned by the caller. */
