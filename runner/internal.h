@@ -4,6 +4,7 @@
 
 #include "runner/runner.h"
 
+#include <signal.h>
 #include <sys/stat.h>
 
 #define RUNNER_TAIL_DEFAULT 20
@@ -49,6 +50,18 @@ int runner_child_enter_userns(int sync_rd, int sync_wr, const struct runner_idma
 			      struct pn_error **err);
 int runner_parent_map_child(const struct runner_idmap *m, pid_t pid, int sync_rd, int sync_wr,
 			    struct pn_error **err);
+
+/* While pinion waits for a child (a sandbox, a user-namespace helper),
+ * SIGTERM, SIGHUP, SIGINT and SIGQUIT go on to it (SIGINT and SIGQUIT are
+ * ignored when interactive: the terminal sends them to the command), a
+ * second one SIGKILLs it; the caller then cleans up and reports.  end()
+ * restores the old handlers and returns the first signal received, or 0. */
+#define RUNNER_GUARD_NSIG 4
+struct runner_sig_guard {
+	struct sigaction old[RUNNER_GUARD_NSIG];
+};
+void runner_sig_guard_begin(struct runner_sig_guard *g, pid_t pid, bool interactive);
+int runner_sig_guard_end(struct runner_sig_guard *g);
 
 /* ------------------------------------------------------------- user.c
  * Pure: resolve a user spec ("name", "uid", "uid:gid", "name:group") against
@@ -128,6 +141,9 @@ int runner_snapshot_ensure(struct runner *r, struct oci_layout *l,
 int runner_snapshot_adopt(struct runner *r, const char *upper, const char *diff_id,
 			  struct pn_error **err);
 char *runner_snapshot_path(struct runner *r, const char *diff_id);
+/* remove each path (recursively) from inside the user namespace: files in
+ * snapshots and run dirs may belong to subordinate ids */
+int runner_rm_paths(struct runner *r, const struct pn_strv *paths, struct pn_error **err);
 
 /* ---------------------------------------------------------- sandbox.c */
 struct runner_sandbox_cfg {

@@ -145,6 +145,43 @@ int runner_parent_map_child(const struct runner_idmap *m, pid_t pid, int sync_rd
 	return 0;
 }
 
+/* ------------------------------------------- signals while a child works */
+static volatile sig_atomic_t guard_signal;
+static volatile pid_t guard_pid;
+static const int guard_sigs[RUNNER_GUARD_NSIG] = {SIGTERM, SIGHUP, SIGINT, SIGQUIT};
+
+static void guard_on_signal(int sig)
+{
+	if (guard_pid <= 0)
+		return;
+	kill(guard_pid, guard_signal ? SIGKILL : sig);
+	guard_signal = sig;
+}
+
+void runner_sig_guard_begin(struct runner_sig_guard *g, pid_t pid, bool interactive)
+{
+	struct sigaction fwd = {.sa_handler = guard_on_signal}, ign = {.sa_handler = SIG_IGN};
+
+	guard_pid = pid;
+	guard_signal = 0;
+	sigemptyset(&fwd.sa_mask);
+	for (size_t i = 0; i < RUNNER_GUARD_NSIG; i++) {
+		/* interactive: ^C and ^\ come from the terminal to the command
+		 * (it is in our process group), not through pinion */
+		bool tty = guard_sigs[i] == SIGINT || guard_sigs[i] == SIGQUIT;
+
+		sigaction(guard_sigs[i], interactive && tty ? &ign : &fwd, &g->old[i]);
+	}
+}
+
+int runner_sig_guard_end(struct runner_sig_guard *g)
+{
+	for (size_t i = 0; i < RUNNER_GUARD_NSIG; i++)
+		sigaction(guard_sigs[i], &g->old[i], NULL);
+	guard_pid = 0;
+	return guard_signal;
+}
+
 static void close_pair(int p[2])
 {
 	if (p[0] >= 0)
@@ -158,8 +195,9 @@ int runner_userns_call(struct runner *r, runner_userns_fn fn, void *arg, char **
 		       size_t *reply_len, struct pn_error **err)
 {
 	int c2p[2] = {-1, -1}, p2c[2] = {-1, -1}, rep[2] = {-1, -1};
+	struct runner_sig_guard sg;
 	pid_t pid;
-	int st, rc;
+	int st, rc, sig;
 	struct pn_error *perr = NULL;
 
 	if (pipe2(c2p, O_CLOEXEC) < 0 || pipe2(p2c, O_CLOEXEC) < 0 || pipe2(rep, O_CLOEXEC) < 0) {
@@ -194,6 +232,7 @@ int runner_userns_call(struct runner *r, runner_userns_fn fn, void *arg, char **
 	close(rep[1]);
 	close(c2p[1]);
 	close(p2c[0]);
+	runner_sig_guard_begin(&sg, pid, false);
 	rc = runner_parent_map_child(&r->idmap, pid, c2p[0], p2c[1], &perr);
 	close(c2p[0]);
 	close(p2c[1]);
@@ -203,6 +242,11 @@ int runner_userns_call(struct runner *r, runner_userns_fn fn, void *arg, char **
 	close(rep[0]);
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
+	if ((sig = runner_sig_guard_end(&sg))) {
+		pn_error_free(perr);
+		pn_error_clear(err);
+		return pn_error_set(err, PN_ERR_GENERIC, "interrupted by SIG%s", sigabbrev_np(sig));
+	}
 	if (rc < 0 && err && !*err && perr) {
 		*err = perr;
 		perr = NULL;

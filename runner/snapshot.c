@@ -136,7 +136,7 @@ static int rm_in_userns(void *arg, struct pn_buf *reply, struct pn_error **err)
 	return 0;
 }
 
-static int rm_paths(struct runner *r, const struct pn_strv *paths, struct pn_error **err)
+int runner_rm_paths(struct runner *r, const struct pn_strv *paths, struct pn_error **err)
 {
 	return runner_userns_call(r, rm_in_userns, (void *)paths, NULL, NULL, err);
 }
@@ -170,7 +170,7 @@ int runner_snapshot_ensure(struct runner *r, struct oci_layout *l,
 		struct pn_strv rm = PN_STRV_INIT;
 
 		pn_strv_push(&rm, tmp);
-		rm_paths(r, &rm, NULL);
+		runner_rm_paths(r, &rm, NULL);
 		pn_strv_release(&rm);
 		free((char *)u.root);
 		return pn_error_wrap(err, "unpack layer `%s`", layer->digest);
@@ -182,7 +182,7 @@ int runner_snapshot_ensure(struct runner *r, struct oci_layout *l,
 		int e = errno;
 
 		pn_strv_push(&rm, tmp);
-		rm_paths(r, &rm, NULL);
+		runner_rm_paths(r, &rm, NULL);
 		pn_strv_release(&rm);
 		if (e != EEXIST && e != ENOTEMPTY)
 			return pn_error_set_errno(err, e, "store snapshot `%s`", snap);
@@ -333,7 +333,7 @@ int runner_snapshots_prune(struct runner *r, int64_t older_than, const struct pn
 			if (lstat(p, &st) == 0 && st.st_mtime < time(NULL) - RUN_DIR_STALE_SECONDS)
 				pn_strv_push(&rm, p);
 		}
-	if (rm.n && rm_paths(r, &rm, err) < 0)
+	if (rm.n && runner_rm_paths(r, &rm, err) < 0)
 		return pn_error_wrap(err, "prune snapshots");
 	if (removed_out)
 		*removed_out = removed;

@@ -185,6 +185,20 @@ static int step_finish(const struct runner_step *step, struct runner_result *res
 	return -1;
 }
 
+/* pinion got `sig` while the step ran: it was stopped, nothing committed */
+static int step_interrupted(const struct runner_step *step, int sig, struct runner_result *res,
+			    struct pn_error **err)
+{
+	if (res->committed)
+		oci_layer_result_release(&res->layer);
+	res->committed = false;
+	if (res->exit_status <= 0)
+		res->exit_status = 128 + sig;
+	pn_error_clear(err);
+	return pn_error_set(err, PN_ERR_GENERIC, "step `%s`: interrupted by SIG%s",
+			    step->name ? step->name : "run", sigabbrev_np(sig));
+}
+
 static int wait_child(pid_t pid)
 {
 	int st = 0;
@@ -193,6 +207,21 @@ static int wait_child(pid_t pid)
 		if (errno != EINTR)
 			return -1;
 	return st;
+}
+
+/* a run dir left by a sandbox that did not clean up after itself (killed):
+ * its files may belong to subordinate ids, so remove it from inside */
+static void run_dir_remove(struct runner *r, const char *dir)
+{
+	struct pn_strv v = PN_STRV_INIT;
+
+	if (!dir || access(dir, F_OK) < 0)
+		return;
+	if (pn_rm_rf(dir, NULL) < 0) {
+		pn_strv_push(&v, dir);
+		runner_rm_paths(r, &v, NULL);
+		pn_strv_release(&v);
+	}
 }
 
 int runner_step_run(struct runner *r, const struct runner_rootfs *rf,
@@ -211,7 +240,7 @@ int runner_step_run(struct runner *r, const struct runner_rootfs *rf,
 	cleanup_buf struct pn_buf report = PN_BUF_INIT;
 	cleanup_free char *reply = NULL;
 	pid_t pid;
-	int rep_rd = -1, out_rd = -1, rc;
+	int rep_rd = -1, out_rd = -1, rc, got_signal = 0;
 
 	runner_result_init(res);
 	c.copy_mode = r->no_overlay;
@@ -226,20 +255,12 @@ int runner_step_run(struct runner *r, const struct runner_rootfs *rf,
 	p.ring = xcalloc(p.ring_n, sizeof(char *));
 	rc = runner_sandbox_start(&c, &pid, &rep_rd, step->interactive ? NULL : &out_rd, err);
 	if (rc == 0) {
-		struct sigaction ign = { .sa_handler = SIG_IGN }, old_int, old_quit;
+		struct runner_sig_guard sg;
 
-		/* interactive: the terminal's ^C and ^\ are for the command (it is
-		 * in our process group), not for pinion */
-		if (step->interactive) {
-			sigaction(SIGINT, &ign, &old_int);
-			sigaction(SIGQUIT, &ign, &old_quit);
-		}
+		runner_sig_guard_begin(&sg, pid, step->interactive);
 		pump_run(&p, out_rd, rep_rd, &report);
 		wait_child(pid);
-		if (step->interactive) {
-			sigaction(SIGINT, &old_int, NULL);
-			sigaction(SIGQUIT, &old_quit, NULL);
-		}
+		got_signal = runner_sig_guard_end(&sg);
 		rc = runner_report_parse(report.data ? report.data : "", report.len, &reply, NULL,
 					 err);
 		if (rc == 0)
@@ -256,9 +277,10 @@ int runner_step_run(struct runner *r, const struct runner_rootfs *rf,
 		free(p.ring[i]);
 	free(p.ring);
 	pn_buf_release(&p.line);
-	if (access(c.dir, F_OK) == 0)
-		pn_rm_rf(c.dir, NULL);
+	run_dir_remove(r, c.dir);
 	runner_sandbox_cfg_release(&c);
+	if (got_signal)
+		return step_interrupted(step, got_signal, res, err);
 	if (rc < 0)
 		return pn_error_wrap(err, "step `%s`", step->name ? step->name : "run");
 	return step_finish(step, res, err);
@@ -266,6 +288,7 @@ int runner_step_run(struct runner *r, const struct runner_rootfs *rf,
 
 /* ------------------------------------------------------ long-running procs */
 struct runner_proc {
+	struct runner *r;
 	pid_t pid;
 	int rep_rd;
 	bool done;
@@ -293,6 +316,7 @@ int runner_proc_start(struct runner *r, const struct runner_rootfs *rf,
 		return pn_error_wrap(err, "start `%s`", step->name ? step->name : "process");
 	}
 	p = xcalloc(1, sizeof(*p));
+	p->r = r;
 	p->pid = pid;
 	p->rep_rd = rep_rd;
 	p->dir = steal_pointer(&c.dir);
@@ -324,8 +348,7 @@ static int proc_reap(struct runner_proc *p, int st, int *status_out, struct pn_e
 	}
 	if (status_out)
 		*status_out = p->status;
-	if (access(p->dir, F_OK) == 0)
-		pn_rm_rf(p->dir, NULL);
+	run_dir_remove(p->r, p->dir);
 	return rc < 0 ? -1 : 1;
 }
 
