@@ -331,9 +331,11 @@ static yaml_node_t *node(struct ctx *c, int id)
 	return yaml_document_get_node(c->doc, id);
 }
 
-/* a list of strings into out; a single string is refused */
-static void get_string_list(struct ctx *c, const yaml_node_t *n, const char *path,
-			    struct pn_strv *out)
+/* fn for each item of the list n (null: no items) with its path "path[i]";
+ * anything else than a list, or more than COG_MAX_LIST_ITEMS, is a problem */
+static void
+list_each(struct ctx *c, const yaml_node_t *n, const char *path,
+	  void (*fn)(struct ctx *c, const yaml_node_t *item, const char *path, void *ud), void *ud)
 {
 	yaml_node_item_t *it;
 	size_t i = 0;
@@ -341,22 +343,75 @@ static void get_string_list(struct ctx *c, const yaml_node_t *n, const char *pat
 	if (is_null(n))
 		return;
 	if (n->type != YAML_SEQUENCE_NODE) {
-		problem(c, n, "%s: expected a list of strings, got %s", path, node_type_name(n));
+		problem(c, n, "%s: expected a list, got %s", path, node_type_name(n));
 		return;
 	}
 	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
-		yaml_node_t *item = node(c, *it);
-		cleanup_free char *p = xasprintf("%s[%zu]", path, i);
-		const char *s;
+		cleanup_free char *ip = xasprintf("%s[%zu]", path, i);
 
 		if (i >= COG_MAX_LIST_ITEMS) {
-			problem(c, item, "%s: more than %d items", path, COG_MAX_LIST_ITEMS);
+			problem(c, node(c, *it), "%s: more than %d items", path,
+				COG_MAX_LIST_ITEMS);
 			return;
 		}
-		s = get_string(c, item, p);
-		if (s)
-			pn_strv_push(out, s);
+		fn(c, node(c, *it), ip, ud);
 	}
+}
+
+/* fn for each known key of the mapping n (unknown and duplicate keys are
+ * reported), with the key's index in known and its path "path.key"; a key
+ * whose bit is set in `strings` must have a string value, passed as s (else
+ * s is NULL).  Returns the keys seen (bit i for known[i]). */
+static unsigned map_each(struct ctx *c, const yaml_node_t *n, const char *path,
+			 const char *const *known, unsigned strings,
+			 void (*fn)(struct ctx *c, int key, const yaml_node_t *v, const char *kp,
+				    const char *s, void *ud),
+			 void *ud)
+{
+	yaml_node_pair_t *p;
+	unsigned seen = 0;
+
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *v = node(c, p->value);
+		int i = map_key(c, node(c, p->key), path, known, &seen);
+		cleanup_free char *kp = i >= 0 ? xasprintf("%s.%s", path, known[i]) : NULL;
+		const char *s = NULL;
+
+		if (i < 0 || (((strings >> i) & 1) && !(s = get_string(c, v, kp))))
+			continue;
+		fn(c, i, v, kp, s, ud);
+	}
+	return seen;
+}
+
+/* a list of strings into out, each kept if check (NULL: none) accepts it;
+ * check reports its own problem at the item */
+struct string_list {
+	struct pn_strv *out;
+	bool (*check)(struct ctx *c, const yaml_node_t *item, const char *path, const char *s);
+};
+
+static void string_item(struct ctx *c, const yaml_node_t *item, const char *path, void *ud)
+{
+	struct string_list *l = ud;
+	const char *s = get_string(c, item, path);
+
+	if (s && (!l->check || l->check(c, item, path, s)))
+		pn_strv_push(l->out, s);
+}
+
+static void get_string_list(struct ctx *c, const yaml_node_t *n, const char *path,
+			    struct pn_strv *out,
+			    bool (*check)(struct ctx *c, const yaml_node_t *item, const char *path,
+					  const char *s))
+{
+	struct string_list l = {out, check};
+
+	if (!is_null(n) && n->type != YAML_SEQUENCE_NODE) {
+		problem(c, n, "%s: expected a list of strings, got %s", path, node_type_name(n));
+		return;
+	}
+	list_each(c, n, path, string_item, &l);
 }
 
 /* ------------------------------------------------------------- values */
@@ -432,17 +487,12 @@ static bool apt_name_ok(const char *s)
 	return true;
 }
 
-static void check_system_packages(struct ctx *c, const yaml_node_t *n)
+static bool apt_item_ok(struct ctx *c, const yaml_node_t *item, const char *path, const char *s)
 {
-	struct pn_strv *sp = &c->cfg->build.system_packages;
-	size_t i;
-
-	get_string_list(c, n, "build.system_packages", sp);
-	for (i = 0; i < sp->n; i++)
-		if (!apt_name_ok(sp->v[i]))
-			problem(c, node(c, n->data.sequence.items.start[i]),
-				"build.system_packages[%zu]: \"%s\" is not a Debian package name",
-				i, sp->v[i]);
+	if (apt_name_ok(s))
+		return true;
+	problem(c, item, "%s: \"%s\" is not a Debian package name", path, s);
+	return false;
 }
 
 /* a command: one line; a trailing newline (YAML block scalars) is dropped */
@@ -468,37 +518,32 @@ static char *check_command(struct ctx *c, const yaml_node_t *n, const char *path
 	return xstrndup(s, len);
 }
 
-static void check_mount(struct ctx *c, const yaml_node_t *n, const char *path, struct cog_run *r)
+static void mount_key(struct ctx *c, int i, const yaml_node_t *v, const char *kp, const char *s,
+		      void *ud)
 {
+	struct cog_mount *m = ud;
+
+	if (i == 0 && strcmp(s, "secret") != 0)
+		problem(c, v, "%s: \"%s\" is not supported (only secret)", kp, s);
+	else if (i == 2 && s[0] != '/')
+		problem(c, v, "%s: \"%s\" is not an absolute path", kp, s);
+	else if (i == 1 && (!*s || strchr(s, '/') || strchr(s, ',') || strchr(s, '=')))
+		problem(c, v, "%s: \"%s\" is not a valid secret id", kp, s);
+	else
+		*(i == 0 ? &m->type : i == 1 ? &m->id : &m->target) = xstrdup(s);
+}
+
+static void check_mount(struct ctx *c, const yaml_node_t *n, const char *path, void *ud)
+{
+	struct cog_run *r = ud;
 	struct cog_mount m = {NULL, NULL, NULL};
-	yaml_node_pair_t *p;
-	unsigned seen = 0;
-	const char *s;
+	unsigned seen;
 
 	if (!map_check(c, n, path))
 		return;
-	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
-		int i = map_key(c, k, path, mount_keys, &seen);
-		cleanup_free char *kp = i >= 0 ? xasprintf("%s.%s", path, mount_keys[i]) : NULL;
-
-		if (i < 0 || !(s = get_string(c, v, kp)))
-			continue;
-		if (i == 0 && strcmp(s, "secret") != 0)
-			problem(c, v, "%s: \"%s\" is not supported (only secret)", kp, s);
-		else if (i == 2 && s[0] != '/')
-			problem(c, v, "%s: \"%s\" is not an absolute path", kp, s);
-		else if (i == 1 && (!*s || strchr(s, '/') || strchr(s, ',') || strchr(s, '=')))
-			problem(c, v, "%s: \"%s\" is not a valid secret id", kp, s);
-		else {
-			char **slot = i == 0 ? &m.type : i == 1 ? &m.id : &m.target;
-
-			*slot = xstrdup(s);
-		}
-	}
-	if (!(seen & 1) || !(seen & 2)) {
+	seen = map_each(c, n, path, mount_keys, 7, mount_key, &m);
+	if (!(seen & 1) || !(seen & 2))
 		problem(c, n, "%s: missing %s", path, !(seen & 1) ? "type" : "id");
-	}
 	if (!m.target && m.id && !(seen & 4))
 		m.target = xasprintf("/run/secrets/%s", m.id);
 	if (m.type && m.id && m.target) {
@@ -511,71 +556,33 @@ static void check_mount(struct ctx *c, const yaml_node_t *n, const char *path, s
 	}
 }
 
-static void check_run_map(struct ctx *c, const yaml_node_t *n, const char *path, struct cog_run *r)
+static void run_key(struct ctx *c, int i, const yaml_node_t *v, const char *kp, const char *s,
+		    void *ud)
 {
-	yaml_node_pair_t *p;
-	unsigned seen = 0;
+	struct cog_run *r = ud;
 
-	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
-		int i = map_key(c, k, path, run_keys, &seen);
-		cleanup_free char *kp = i >= 0 ? xasprintf("%s.%s", path, run_keys[i]) : NULL;
-		yaml_node_item_t *it;
-		size_t j = 0;
-
-		if (i == 0) {
-			r->command = check_command(c, v, kp);
-		} else if (i == 1 && !is_null(v)) {
-			if (v->type != YAML_SEQUENCE_NODE) {
-				problem(c, v, "%s: expected a list, got %s", kp, node_type_name(v));
-				continue;
-			}
-			for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
-			     it++, j++) {
-				cleanup_free char *mp = xasprintf("%s[%zu]", kp, j);
-
-				if (j >= COG_MAX_LIST_ITEMS)
-					break;
-				check_mount(c, node(c, *it), mp, r);
-			}
-		}
-	}
-	if (!(seen & 1))
-		problem(c, n, "%s: missing command", path);
+	(void)s;
+	if (i == 0)
+		r->command = check_command(c, v, kp);
+	else
+		list_each(c, v, kp, check_mount, r);
 }
 
-static void check_run(struct ctx *c, const yaml_node_t *n)
+static void run_item(struct ctx *c, const yaml_node_t *item, const char *path, void *ud)
 {
-	struct cog_build *b = &c->cfg->build;
-	yaml_node_item_t *it;
-	size_t i = 0;
+	struct cog_build *b = ud;
+	struct cog_run r = {NULL, NULL, 0};
 
-	if (is_null(n))
-		return;
-	if (n->type != YAML_SEQUENCE_NODE) {
-		problem(c, n, "build.run: expected a list, got %s", node_type_name(n));
+	if (item->type != YAML_MAPPING_NODE)
+		r.command = check_command(c, item, path);
+	else if (!(map_each(c, item, path, run_keys, 0, run_key, &r) & 1))
+		problem(c, item, "%s: missing command", path);
+	if (!r.command) {
+		run_release(&r);
 		return;
 	}
-	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
-		yaml_node_t *item = node(c, *it);
-		cleanup_free char *path = xasprintf("build.run[%zu]", i);
-		struct cog_run r = {NULL, NULL, 0};
-
-		if (i >= COG_MAX_LIST_ITEMS) {
-			problem(c, item, "build.run: more than %d items", COG_MAX_LIST_ITEMS);
-			return;
-		}
-		if (item->type == YAML_MAPPING_NODE)
-			check_run_map(c, item, path, &r);
-		else
-			r.command = check_command(c, item, path);
-		if (!r.command) {
-			run_release(&r);
-			continue;
-		}
-		b->run = xrealloc(b->run, st_mult(b->n_run + 1, sizeof(*b->run)));
-		b->run[b->n_run++] = r;
-	}
+	b->run = xrealloc(b->run, st_mult(b->n_run + 1, sizeof(*b->run)));
+	b->run[b->n_run++] = r;
 }
 
 static void check_requirements_file(struct ctx *c, const yaml_node_t *n)
@@ -598,23 +605,23 @@ static void check_requirements_file(struct ctx *c, const yaml_node_t *n)
 }
 
 /* items of a list that end up one per line (requirements, commands) */
-static void check_one_line(struct ctx *c, const yaml_node_t *list, const char *path,
-			   struct pn_strv *items, const char *what)
+static bool one_line(struct ctx *c, const yaml_node_t *item, const char *path, const char *s,
+		     const char *what)
 {
-	size_t i = 0, kept = 0;
+	if (!strchr(s, '\n') && !strchr(s, '\r'))
+		return true;
+	problem(c, item, "%s: the %s contains a newline", path, what);
+	return false;
+}
 
-	for (i = 0; i < items->n; i++) {
-		if (strchr(items->v[i], '\n') || strchr(items->v[i], '\r')) {
-			problem(c, node(c, list->data.sequence.items.start[i]),
-				"%s[%zu]: the %s contains a newline", path, i, what);
-			free(items->v[i]);
-			continue;
-		}
-		items->v[kept++] = items->v[i];
-	}
-	items->n = kept;
-	if (items->v)
-		items->v[kept] = NULL;
+static bool requirement_ok(struct ctx *c, const yaml_node_t *item, const char *path, const char *s)
+{
+	return one_line(c, item, path, s, "requirement");
+}
+
+static bool command_ok(struct ctx *c, const yaml_node_t *item, const char *path, const char *s)
+{
+	return one_line(c, item, path, s, "command");
 }
 
 /* Cog pins the cog wheel it installs with this; pinion installs the wheel
@@ -655,19 +662,19 @@ static void check_build(struct ctx *c, const yaml_node_t *n)
 		case 2:
 			pkgs_key = k;
 			c->packages_node = v;
-			get_string_list(c, v, "build.python_packages", &b->python_packages);
-			check_one_line(c, v, "build.python_packages", &b->python_packages,
-				       "requirement");
+			get_string_list(c, v, "build.python_packages", &b->python_packages,
+					requirement_ok);
 			break;
 		case 3:
 			reqs_key = k;
 			check_requirements_file(c, v);
 			break;
 		case 4:
-			check_system_packages(c, v);
+			get_string_list(c, v, "build.system_packages", &b->system_packages,
+					apt_item_ok);
 			break;
 		case 5:
-			check_run(c, v);
+			list_each(c, v, "build.run", run_item, b);
 			break;
 		case 6:
 			c->cuda_node = v;
@@ -678,8 +685,7 @@ static void check_build(struct ctx *c, const yaml_node_t *n)
 			check_cuda(c, v, "cudnn", &b->cudnn);
 			break;
 		case 8:
-			get_string_list(c, v, "build.pre_install", &b->pre_install);
-			check_one_line(c, v, "build.pre_install", &b->pre_install, "command");
+			get_string_list(c, v, "build.pre_install", &b->pre_install, command_ok);
 			break;
 		case 9:
 			check_sdk_version(c, v);
@@ -707,53 +713,39 @@ static bool env_name_ok(const char *s, size_t n)
 	return true;
 }
 
-static void check_environment(struct ctx *c, const yaml_node_t *n)
+/* the problem with the name of an environment entry, or NULL */
+static char *env_name_problem(const char *name)
 {
-	struct pn_strv all = PN_STRV_INIT;
-	size_t i, j;
+	size_t j;
 
-	get_string_list(c, n, "environment", &all);
-	for (i = 0; i < all.n; i++) {
-		const char *e = all.v[i], *eq = strchr(e, '=');
-		yaml_node_t *at = node(c, n->data.sequence.items.start[i]);
-		size_t len = eq ? (size_t)(eq - e) : 0;
-		cleanup_free char *name = eq ? xstrndup(e, len) : NULL;
-		bool bad = false;
+	for (j = 0; env_deny[j]; j++)
+		if (strcmp(name, env_deny[j]) == 0)
+			return xasprintf("%s is set by Cog and cannot be overridden", name);
+	for (j = 0; env_deny_prefix[j]; j++)
+		if (strncmp(name, env_deny_prefix[j], strlen(env_deny_prefix[j])) == 0)
+			return xasprintf("names starting with %s are reserved (%s)",
+					 env_deny_prefix[j], name);
+	return NULL;
+}
 
-		if (!eq || !env_name_ok(e, len)) {
-			problem(c, at, "environment[%zu]: \"%s\" is not NAME=value", i, e);
-			continue;
-		}
-		for (j = 0; env_deny[j] && !bad; j++)
-			if (strcmp(name, env_deny[j]) == 0) {
-				problem(c, at,
-					"environment[%zu]: %s is set by Cog and cannot be "
-					"overridden",
-					i, name);
-				bad = true;
-			}
-		for (j = 0; env_deny_prefix[j] && !bad; j++)
-			if (strncmp(name, env_deny_prefix[j], strlen(env_deny_prefix[j])) == 0) {
-				problem(c, at,
-					"environment[%zu]: names starting with %s are reserved "
-					"(%s)",
-					i, env_deny_prefix[j], name);
-				bad = true;
-			}
-		if (!bad && (strchr(eq, '\n') || strchr(eq, '\r'))) {
-			problem(c, at, "environment[%zu]: the value of %s contains a newline", i,
-				name);
-			bad = true;
-		}
-		for (j = 0; j < c->cfg->environment.n && !bad; j++)
-			if (strncmp(c->cfg->environment.v[j], e, len + 1) == 0) {
-				problem(c, at, "environment[%zu]: %s is set twice", i, name);
-				bad = true;
-			}
-		if (!bad)
-			pn_strv_push(&c->cfg->environment, e);
-	}
-	pn_strv_release(&all);
+/* NAME=value, not denied, one line, not set before (kept in cfg->environment) */
+static bool env_item_ok(struct ctx *c, const yaml_node_t *at, const char *path, const char *e)
+{
+	const char *eq = strchr(e, '=');
+	size_t len = eq ? (size_t)(eq - e) : 0, j;
+	cleanup_free char *name = eq ? xstrndup(e, len) : NULL;
+	cleanup_free char *why = NULL;
+
+	if (!eq || !env_name_ok(e, len))
+		why = xasprintf("\"%s\" is not NAME=value", e);
+	else if (!(why = env_name_problem(name)) && (strchr(eq, '\n') || strchr(eq, '\r')))
+		why = xasprintf("the value of %s contains a newline", name);
+	for (j = 0; j < c->cfg->environment.n && !why; j++)
+		if (strncmp(c->cfg->environment.v[j], e, len + 1) == 0)
+			why = xasprintf("%s is set twice", name);
+	if (why)
+		problem(c, at, "%s: %s", path, why);
+	return !why;
 }
 
 static void check_predict(struct ctx *c, const yaml_node_t *n, const char *key, char **out)
@@ -811,48 +803,23 @@ static bool weights_name_ok(const char *s)
 	return !after_sep;
 }
 
-/* weights (Cog's newer key): not used by pinion, but its shape is checked so
- * a typo is not silently ignored: a list of {name, target, source} */
-static void check_weights_item(struct ctx *c, const yaml_node_t *n, const char *path)
+static void weights_key(struct ctx *c, int i, const yaml_node_t *v, const char *kp, const char *s,
+			void *ud)
 {
-	yaml_node_pair_t *p;
-	unsigned seen = 0;
-	const char *s;
-
-	if (!map_check(c, n, path))
-		return;
-	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
-		int i = map_key(c, k, path, weights_keys, &seen);
-		cleanup_free char *kp = i >= 0 ? xasprintf("%s.%s", path, weights_keys[i]) : NULL;
-
-		if (i < 0 || i == 2 || !(s = get_string(c, v, kp)))
-			continue;
-		if (i == 0 && !weights_name_ok(s))
-			problem(c, v, "%s: \"%s\" is not a name like \"base-model\"", kp, s);
-		else if (i == 1 && s[0] != '/')
-			problem(c, v, "%s: \"%s\" is not an absolute path", kp, s);
-	}
+	(void)ud;
+	if (i == 0 && !weights_name_ok(s))
+		problem(c, v, "%s: \"%s\" is not a name like \"base-model\"", kp, s);
+	else if (i == 1 && s[0] != '/')
+		problem(c, v, "%s: \"%s\" is not an absolute path", kp, s);
 }
 
-static void check_weights(struct ctx *c, const yaml_node_t *n)
+/* weights (Cog's newer key): not used by pinion, but its shape is checked so
+ * a typo is not silently ignored: a list of {name, target, source} */
+static void weights_item(struct ctx *c, const yaml_node_t *n, const char *path, void *ud)
 {
-	yaml_node_item_t *it;
-	size_t i = 0;
-
-	if (is_null(n))
-		return;
-	if (n->type != YAML_SEQUENCE_NODE) {
-		problem(c, n, "weights: expected a list, got %s", node_type_name(n));
-		return;
-	}
-	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
-		cleanup_free char *path = xasprintf("weights[%zu]", i);
-
-		if (i >= COG_MAX_LIST_ITEMS)
-			break;
-		check_weights_item(c, node(c, *it), path);
-	}
+	(void)ud;
+	if (map_check(c, n, path))
+		map_each(c, n, path, weights_keys, 3, weights_key, NULL);
 }
 
 /* model: the repository images are pushed to, bare (no tag, no digest) */
@@ -908,10 +875,10 @@ static void check_top(struct ctx *c, const yaml_node_t *root)
 			check_concurrency(c, v);
 			break;
 		case 6:
-			check_environment(c, v);
+			get_string_list(c, v, "environment", &c->cfg->environment, env_item_ok);
 			break;
 		case 7:
-			check_weights(c, v);
+			list_each(c, v, "weights", weights_item, NULL);
 			break;
 		case 8:
 			check_model(c, v);
