@@ -16,17 +16,21 @@ char *registry_scope_pull(const char *repo)
 }
 
 /* ------------------------------------------------------------- manifests */
+/* the document's own mediaType wins; else a Content-Type naming a manifest
+ * or index type; else "" (the kind is then told by the document's shape) */
 static char *media_type_of(const struct registry_response *r)
 {
-	cleanup_json json_t *j = NULL;
-	const char *mt;
+	static const char *const known[] = { OCI_MT_INDEX, OCI_MT_MANIFEST, DOCKER_MT_LIST,
+					     DOCKER_MT_MANIFEST };
+	cleanup_json json_t *j = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
+	const char *mt = json_string_value(json_object_get(j, "mediaType"));
 
-	if (r->content_type && *r->content_type && strncmp(r->content_type, "application/json", 16) != 0 &&
-	    strncmp(r->content_type, "text/plain", 10) != 0)
-		return xstrndup(r->content_type, strcspn(r->content_type, "; "));
-	j = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
-	mt = json_string_value(json_object_get(j, "mediaType"));
-	return xstrdup(mt ? mt : "");
+	if (mt && *mt)
+		return xstrdup(mt);
+	for (size_t i = 0; r->content_type && i < sizeof(known) / sizeof(*known); i++)
+		if (strncmp(r->content_type, known[i], strlen(known[i])) == 0)
+			return xstrdup(known[i]);
+	return xstrdup("");
 }
 
 int registry_fetch_manifest(struct registry_client *c, struct registry_target *t,
