@@ -42,7 +42,7 @@ void build_opts_release(struct build_opts *o)
 int build_opts_add_secret(struct build_opts *o, const char *spec, struct pn_error **err)
 {
 	cleanup_free char *copy = xstrdup(spec);
-	struct build_secret s = { 0 };
+	struct build_secret s = {0};
 	char *save = NULL;
 
 	for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
@@ -69,7 +69,8 @@ int build_opts_add_secret(struct build_opts *o, const char *spec, struct pn_erro
 		goto bad;
 	if (o->n_secrets >= BUILD_SECRETS_MAX) {
 		free(s.id), free(s.src), free(s.env);
-		return pn_error_set(err, PN_ERR_TOO_LARGE, "more than %d secrets", BUILD_SECRETS_MAX);
+		return pn_error_set(err, PN_ERR_TOO_LARGE, "more than %d secrets",
+				    BUILD_SECRETS_MAX);
 	}
 	o->secrets = xrealloc(o->secrets, st_mult(o->n_secrets + 1, sizeof(*o->secrets)));
 	o->secrets[o->n_secrets++] = s;
@@ -132,8 +133,9 @@ void build_step_event(struct build_state *st, const char *name, bool hit, double
 		pn_progress_event("step", fields + 1, "[%zu/%zu] %s: cached%s%s", st->step_no,
 				  st->plan.n_steps, name, what ? " " : "", what ? what : "");
 	else
-		pn_progress_event("step", fields + 1, "[%zu/%zu] %s: done in %.1fs%s%s", st->step_no,
-				  st->plan.n_steps, name, seconds, what ? " " : "", what ? what : "");
+		pn_progress_event("step", fields + 1, "[%zu/%zu] %s: done in %.1fs%s%s",
+				  st->step_no, st->plan.n_steps, name, seconds, what ? " " : "",
+				  what ? what : "");
 }
 
 /* ------------------------------------------------------------------- setup */
@@ -175,7 +177,9 @@ static int setup_config(struct build_state *st, struct pn_error **err)
 
 		if (!r) {
 			pn_error_set(err, PN_ERR_INVALID, "nothing to push to: no image name");
-			pn_error_hint(err, "give one with -t REGISTRY/NAME[:TAG] or `image:` in cog.yaml");
+			pn_error_hint(
+				err,
+				"give one with -t REGISTRY/NAME[:TAG] or `image:` in cog.yaml");
 			return -1;
 		}
 		st->push_ref = xstrdup(r);
@@ -241,8 +245,8 @@ static int setup_base(struct build_state *st, struct pn_error **err)
 		oci_image_release(&st->img); /* load fills it from scratch */
 		if ((e->code == PN_ERR_NETWORK) &&
 		    oci_image_load(st->cl, ref, platform, &st->img, NULL) == 0) {
-			pn_warn("cannot reach the registry for `%s` (%s); using the cached copy", ref,
-				e->msg);
+			pn_warn("cannot reach the registry for `%s` (%s); using the cached copy",
+				ref, e->msg);
 			pn_error_free(e);
 			goto loaded;
 		}
@@ -252,8 +256,9 @@ static int setup_base(struct build_state *st, struct pn_error **err)
 			pn_error_free(e);
 		pn_error_wrap(err, "pull base image `%s`", ref);
 		if ((*err)->code == PN_ERR_NETWORK)
-			pn_error_hint(err, "check the registry address, or map it to a reachable mirror "
-					   "with --registry-mirror");
+			pn_error_hint(err,
+				      "check the registry address, or map it to a reachable mirror "
+				      "with --registry-mirror");
 		return -1;
 	}
 	oci_descriptor_release(&d);

@@ -24,35 +24,35 @@
 #include "registry/registry.h"
 #include "assembler/plan.h"
 
-#define BUILD_DEFAULT_LAYOUT ".pinion/layout"  /* under the model dir */
+#define BUILD_DEFAULT_LAYOUT ".pinion/layout" /* under the model dir */
 #define BUILD_DEFAULT_TAG    "latest"
 #define BUILD_SECRETS_MAX    64
 #define BUILD_SECRET_MAX     ((size_t)1 << 20)
 
 struct build_secret {
 	char *id;
-	char *src;      /* a file, or NULL */
-	char *env;      /* an environment variable, or NULL */
+	char *src; /* a file, or NULL */
+	char *env; /* an environment variable, or NULL */
 };
 
 struct build_opts {
-	const char *config_file;      /* -f; NULL = cog.yaml */
-	const char *tag;              /* -t NAME[:TAG], or NULL */
-	const char *output;           /* oci:DIR[:TAG]; NULL = default layout unless push only */
-	const char *push_ref;         /* push to this reference after the build, or NULL */
-	bool push;                    /* push to push_ref, else -t, else cog.yaml `image` */
+	const char *config_file; /* -f; NULL = cog.yaml */
+	const char *tag;	 /* -t NAME[:TAG], or NULL */
+	const char *output;	 /* oci:DIR[:TAG]; NULL = default layout unless push only */
+	const char *push_ref;	 /* push to this reference after the build, or NULL */
+	bool push;		 /* push to push_ref, else -t, else cog.yaml `image` */
 	bool no_cache;
 	struct build_secret *secrets;
 	size_t n_secrets;
-	bool separate_weights;        /* default true */
+	bool separate_weights; /* default true */
 	enum plan_tristate use_cog_base, use_cuda_base;
-	const char *openapi_schema;   /* a file: use it instead of asking the image */
-	int64_t timestamp;            /* -1: SOURCE_DATE_EPOCH, else the cached/first build time */
+	const char *openapi_schema; /* a file: use it instead of asking the image */
+	int64_t timestamp;	    /* -1: SOURCE_DATE_EPOCH, else the cached/first build time */
 	const struct registry_opts *ropts;
-	const char *platform;         /* NULL = linux/amd64 */
+	const char *platform; /* NULL = linux/amd64 */
 	enum oci_compression compression;
-	bool network_none;            /* RUN steps without network */
-	const char *cache_dir;        /* NULL = pn_cache_dir() */
+	bool network_none;     /* RUN steps without network */
+	const char *cache_dir; /* NULL = pn_cache_dir() */
 	bool dry_run, dry_run_json;
 };
 void build_opts_init(struct build_opts *o);
@@ -61,10 +61,10 @@ int build_opts_add_secret(struct build_opts *o, const char *spec, struct pn_erro
 void build_opts_release(struct build_opts *o);
 
 struct build_result {
-	struct oci_descriptor manifest;   /* the built image's manifest */
-	char *layout_dir;                 /* where it was stored (if any) */
+	struct oci_descriptor manifest; /* the built image's manifest */
+	char *layout_dir;		/* where it was stored (if any) */
 	char *layout_tag;
-	char *pushed;                     /* the pushed reference (if any) */
+	char *pushed; /* the pushed reference (if any) */
 	size_t steps, hits;
 };
 void build_result_init(struct build_result *r);

@@ -16,26 +16,26 @@
 struct build_state {
 	const struct build_opts *o;
 	char *model_dir;
-	char *push_ref;                /* where to push, or NULL */
+	char *push_ref; /* where to push, or NULL */
 	struct cog_config cfg;
 	struct build_plan plan;
-	struct wheel_choice wheel;      /* COG_WHEEL resolved */
+	struct wheel_choice wheel; /* COG_WHEEL resolved */
 	struct registry_client *client;
 	struct build_cache *cache;
-	struct oci_layout *cl;         /* the cache layout (borrowed from cache) */
-	struct oci_image img;          /* the image being built (starts as the base) */
-	char *base_ref;                /* the base reference as resolved */
-	oci_digest_t base_digest;      /* its manifest digest */
-	size_t base_history;           /* history entries of the base */
-	oci_digest_t chain;            /* the cache key of everything so far */
-	struct runner *runner;         /* lazily, at the first RUN miss */
+	struct oci_layout *cl;	  /* the cache layout (borrowed from cache) */
+	struct oci_image img;	  /* the image being built (starts as the base) */
+	char *base_ref;		  /* the base reference as resolved */
+	oci_digest_t base_digest; /* its manifest digest */
+	size_t base_history;	  /* history entries of the base */
+	oci_digest_t chain;	  /* the cache key of everything so far */
+	struct runner *runner;	  /* lazily, at the first RUN miss */
 	struct runner_rootfs rf;
 	bool rf_ready;
 	struct src_tree src;
 	bool src_ready;
 	bool weights_done;
-	char *memo_path;               /* file digest memo of this model directory */
-	char *tmpdir;                  /* private scratch (secret/env files), removed at the end */
+	char *memo_path; /* file digest memo of this model directory */
+	char *tmpdir;	 /* private scratch (secret/env files), removed at the end */
 	struct oci_layer_opts lopts;
 	size_t step_no, n_layer_steps, hits;
 	bool any_miss;
@@ -58,8 +58,8 @@ int build_ensure_source(struct build_state *st, struct pn_error **err);
 /* postbuild.c: labels on st->img.config (schema, pip freeze, OCI labels) */
 int build_postbuild(struct build_state *st, struct pn_error **err);
 /* run `shell` in the sandbox over rf, stdout captured (at most max bytes) */
-int build_sandbox_capture(struct build_state *st, const char *name, const char *shell,
-			  size_t max, char **out, struct pn_error **err);
+int build_sandbox_capture(struct build_state *st, const char *name, const char *shell, size_t max,
+			  char **out, struct pn_error **err);
 
 /* build_out.c */
 int build_copy_blob(struct oci_layout *src, struct oci_layout *dst, const char *digest,

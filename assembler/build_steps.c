@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 /* ------------------------------------------------------------- shared */
 
 int build_ensure_runner(struct build_state *st, struct pn_error **err)
@@ -63,7 +62,7 @@ static char *inside_model(const char *model_dir, const char *dir)
 
 int build_ensure_source(struct build_state *st, struct pn_error **err)
 {
-	struct src_opts so = { 0 };
+	struct src_opts so = {0};
 	cleanup_free char *out_dir = NULL, *out_ref = NULL, *cache = NULL;
 	cleanup_strv struct pn_strv excl = PN_STRV_INIT;
 	char *rel;
@@ -132,9 +131,8 @@ static int try_cache(struct build_state *st, const char *key, const char *name,
 }
 
 /* a new layer: remember it under key, add it, advance the chain */
-static int commit_layer(struct build_state *st, const char *key,
-			const struct oci_layer_result *lr, const char *created_by,
-			struct pn_error **err)
+static int commit_layer(struct build_state *st, const char *key, const struct oci_layer_result *lr,
+			const char *created_by, struct pn_error **err)
 {
 	struct cache_layer e;
 	int rc;
@@ -183,8 +181,8 @@ int build_step_env(struct build_state *st, const struct plan_step *s, struct pn_
 /* ---------------------------------------------------------------- RUN */
 
 /* a file the step needs: its host path and content digest */
-static int file_source(struct build_state *st, const struct plan_file *f, size_t i,
-		       char **path_out, oci_digest_t digest, struct pn_error **err)
+static int file_source(struct build_state *st, const struct plan_file *f, size_t i, char **path_out,
+		       oci_digest_t digest, struct pn_error **err)
 {
 	if (f->content) {
 		cleanup_free char *p = xasprintf("%s/file-%zu", st->tmpdir, i);
@@ -224,14 +222,16 @@ static int secret_source(struct build_state *st, const struct build_secret *s, c
 
 	if (s->src) {
 		if (access(s->src, R_OK) < 0)
-			return pn_error_set_errno(err, errno, "secret `%s`: read `%s`", s->id, s->src);
+			return pn_error_set_errno(err, errno, "secret `%s`: read `%s`", s->id,
+						  s->src);
 		*out = xstrdup(s->src);
 		return 0;
 	}
 	v = getenv(s->env);
 	if (!v)
-		return pn_error_set(err, PN_ERR_INVALID, "secret `%s`: environment variable `%s` is not set",
-				    s->id, s->env);
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "secret `%s`: environment variable `%s` is not set", s->id,
+				    s->env);
 	p = xasprintf("%s/secret-%s", st->tmpdir, s->id);
 	if (pn_write_file_atomic(p, v, strlen(v), 0600, err) < 0)
 		return -1;
@@ -242,8 +242,8 @@ static int secret_source(struct build_state *st, const struct build_secret *s, c
 struct run_inputs {
 	struct runner_secret *mounts;
 	size_t n;
-	struct pn_strv paths;   /* owned host paths */
-	struct pn_strv env;     /* NAME=value */
+	struct pn_strv paths; /* owned host paths */
+	struct pn_strv env;   /* NAME=value */
 	struct pn_strv ids;
 };
 
@@ -322,10 +322,11 @@ static int run_key(struct build_state *st, const struct plan_step *s, struct run
 /* pip and proxy settings of the host reach RUN steps (not the image, not
  * the cache key): how packages are fetched does not change what they are */
 static const char *const passthrough_names[] = {
-	"PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_FIND_LINKS",
-	"PIP_NO_INDEX", "PIP_CERT", "PIP_RETRIES", "PIP_TIMEOUT", "PIP_DEFAULT_TIMEOUT",
-	"http_proxy", "https_proxy", "no_proxy",
-	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+	"PIP_INDEX_URL",  "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST",
+	"PIP_FIND_LINKS", "PIP_NO_INDEX",	 "PIP_CERT",
+	"PIP_RETRIES",	  "PIP_TIMEOUT",	 "PIP_DEFAULT_TIMEOUT",
+	"http_proxy",	  "https_proxy",	 "no_proxy",
+	"HTTP_PROXY",	  "HTTPS_PROXY",	 "NO_PROXY",
 };
 
 static void passthrough_env(struct pn_strv *env)
@@ -401,12 +402,11 @@ int build_step_run(struct build_state *st, const struct plan_step *s, struct pn_
 
 /* ---------------------------------------------------------------- COPY */
 
-typedef int (*layer_fill_fn)(struct build_state *st, struct oci_layer_writer *w,
-			     const void *arg, struct pn_error **err);
+typedef int (*layer_fill_fn)(struct build_state *st, struct oci_layer_writer *w, const void *arg,
+			     struct pn_error **err);
 
-static int write_layer(struct build_state *st, const struct oci_layer_opts *lo,
-		       layer_fill_fn fill, const void *arg, struct oci_layer_result *out,
-		       struct pn_error **err)
+static int write_layer(struct build_state *st, const struct oci_layer_opts *lo, layer_fill_fn fill,
+		       const void *arg, struct oci_layer_result *out, struct pn_error **err)
 {
 	struct oci_layer_writer *w = oci_layer_writer_new(st->cl, lo, err);
 	int rc;
@@ -466,7 +466,7 @@ static int fill_tini(struct build_state *st, struct oci_layer_writer *w, const v
 
 static int copy_tini(struct build_state *st, const struct plan_step *s, struct pn_error **err)
 {
-	struct tini_arg a = { s->copy_dest + strspn(s->copy_dest, "/") };
+	struct tini_arg a = {s->copy_dest + strspn(s->copy_dest, "/")};
 	struct oci_layer_opts lo = st->lopts;
 	cleanup_free char *created_by = xasprintf("COPY tini %s", s->copy_dest);
 	struct cache_key k;
@@ -508,7 +508,7 @@ static int copy_weights(struct build_state *st, const struct plan_step *s, const
 	lo.normalize_owner = true;
 	lo.compression = OCI_COMP_NONE; /* weights do not compress; never gzip them */
 	for (size_t i = 0; i < st->src.n; i++) {
-		struct src_arg a = { prefix, i };
+		struct src_arg a = {prefix, i};
 		cleanup_free char *created_by = NULL;
 		struct cache_key k;
 		oci_digest_t key, d;
@@ -535,7 +535,7 @@ static int copy_weights(struct build_state *st, const struct plan_step *s, const
 static int copy_source(struct build_state *st, const struct plan_step *s, const char *prefix,
 		       struct pn_error **err)
 {
-	struct src_arg a = { prefix, SIZE_MAX };
+	struct src_arg a = {prefix, SIZE_MAX};
 	struct oci_layer_opts lo = st->lopts;
 	cleanup_free char *created_by = xasprintf("COPY . %s", s->copy_dest);
 	struct cache_key k;

@@ -49,8 +49,8 @@ void cache_key_abort(struct cache_key *k)
 /* ------------------------------------------------------------------- store */
 
 struct build_cache {
-	char *dir;       /* <cache>/build */
-	char *keys_dir;  /* <cache>/build/keys */
+	char *dir;	/* <cache>/build */
+	char *keys_dir; /* <cache>/build/keys */
 	struct oci_layout *layout;
 };
 

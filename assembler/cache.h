@@ -50,7 +50,7 @@ struct cache_layer {
 	struct oci_descriptor layer;
 	oci_digest_t diff_id;
 	char *created_by;
-	char *created;        /* when the layer was first built */
+	char *created; /* when the layer was first built */
 };
 void cache_layer_init(struct cache_layer *e);
 void cache_layer_release(struct cache_layer *e);

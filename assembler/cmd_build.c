@@ -100,15 +100,15 @@ static int parse_value_opt(struct build_cli *c, int argc, char **argv, int *i,
 		const char *l, *s;
 		const char **slot;
 	} table[] = {
-		{ "--file", "-f", &c->o.config_file },
-		{ "--tag", "-t", &c->o.tag },
-		{ "--output", "-o", &c->o.output },
-		{ "--openapi-schema", NULL, &c->o.openapi_schema },
-		{ "--cache-dir", NULL, &c->o.cache_dir },
-		{ "--timestamp", NULL, &c->timestamp },
-		{ "--network", NULL, &c->network },
-		{ "--compression", NULL, &c->compression },
-		{ "--progress", NULL, &c->progress },
+		{"--file", "-f", &c->o.config_file},
+		{"--tag", "-t", &c->o.tag},
+		{"--output", "-o", &c->o.output},
+		{"--openapi-schema", NULL, &c->o.openapi_schema},
+		{"--cache-dir", NULL, &c->o.cache_dir},
+		{"--timestamp", NULL, &c->timestamp},
+		{"--network", NULL, &c->network},
+		{"--compression", NULL, &c->compression},
+		{"--progress", NULL, &c->progress},
 	};
 
 	for (size_t k = 0; k < sizeof(table) / sizeof(table[0]); k++) {
@@ -163,9 +163,10 @@ static int finish_cli(struct build_cli *c, struct pn_error **err)
 
 	if (c->progress) {
 		if (pn_log_parse_progress(c->progress, &p) < 0)
-			return pn_error_set(err, PN_ERR_INVALID,
-					    "unknown progress mode `%s` (auto, tty, plain, quiet, json)",
-					    c->progress);
+			return pn_error_set(
+				err, PN_ERR_INVALID,
+				"unknown progress mode `%s` (auto, tty, plain, quiet, json)",
+				c->progress);
 		pn_log_set_progress(p);
 	}
 	if (c->compression && oci_compression_parse(c->compression, &c->o.compression, err) < 0)
@@ -174,8 +175,8 @@ static int finish_cli(struct build_cli *c, struct pn_error **err)
 		if (strcmp(c->network, "none") == 0)
 			c->o.network_none = true;
 		else if (strcmp(c->network, "host") != 0 && strcmp(c->network, "default") != 0)
-			return pn_error_set(err, PN_ERR_INVALID, "unknown network `%s` (host, none)",
-					    c->network);
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "unknown network `%s` (host, none)", c->network);
 	}
 	if (c->timestamp) {
 		char *end;
@@ -183,7 +184,8 @@ static int finish_cli(struct build_cli *c, struct pn_error **err)
 
 		if (*end || end == c->timestamp || t < 0)
 			return pn_error_set(err, PN_ERR_INVALID,
-					    "--timestamp `%s`: want seconds since 1970", c->timestamp);
+					    "--timestamp `%s`: want seconds since 1970",
+					    c->timestamp);
 		c->o.timestamp = t;
 		/* the layer writer clamps file times to SOURCE_DATE_EPOCH */
 		setenv("SOURCE_DATE_EPOCH", c->timestamp, 1);
@@ -223,7 +225,8 @@ int build_cli_main(int argc, char **argv, bool push)
 	memset(&c, 0, sizeof(c));
 	build_opts_init(&c.o);
 	registry_opts_init(&c.ro);
-	if (registry_opts_load_config(&c.ro, NULL, &err) < 0 || parse_args(&c, argc, argv, &err) < 0) {
+	if (registry_opts_load_config(&c.ro, NULL, &err) < 0 ||
+	    parse_args(&c, argc, argv, &err) < 0) {
 		if (err->code == PN_ERR_INVALID && !err->hint)
 			pn_error_hint(&err, "see `pinion %s --help`", push ? "push" : "build");
 		rc = pn_cli_fail(err);
@@ -237,7 +240,8 @@ int build_cli_main(int argc, char **argv, bool push)
 	}
 	if (!c.o.dry_run) {
 		if (res.layout_dir)
-			printf("oci:%s:%s %s\n", res.layout_dir, res.layout_tag, res.manifest.digest);
+			printf("oci:%s:%s %s\n", res.layout_dir, res.layout_tag,
+			       res.manifest.digest);
 		if (res.pushed)
 			printf("%s@%s\n", res.pushed, res.manifest.digest);
 	}

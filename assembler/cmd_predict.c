@@ -70,8 +70,9 @@ static int image_open(struct served *s, const char *image, struct pn_error **err
 		}
 		if (oci_layout_open(dir, 0, &s->layout, err) < 0) {
 			if (!image)
-				pn_error_hint(err, "build the model first with `pinion build`, or name "
-						   "an image");
+				pn_error_hint(err,
+					      "build the model first with `pinion build`, or name "
+					      "an image");
 			return -1;
 		}
 		oci_image_release(&s->img);
@@ -93,7 +94,7 @@ static int image_open(struct served *s, const char *image, struct pn_error **err
 
 static int free_port(struct pn_error **err)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in a = {.sin_family = AF_INET};
 	socklen_t len = sizeof(a);
 	cleanup_close int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
@@ -105,8 +106,7 @@ static int free_port(struct pn_error **err)
 }
 
 /* start the image's entrypoint + cmd with PORT set */
-static int server_start(struct served *s, const char *host, bool interactive,
-			struct pn_error **err)
+static int server_start(struct served *s, const char *host, bool interactive, struct pn_error **err)
 {
 	struct runner_opts o;
 	struct runner_step step;
@@ -166,8 +166,10 @@ static int server_wait_ready(struct served *s, int timeout_s, struct pn_error **
 		if (r == 1) {
 			runner_proc_free(s->proc);
 			s->proc = NULL;
-			pn_error_set(err, PN_ERR_GENERIC, "the model server exited with status %d before "
-							  "it was ready", exit_status);
+			pn_error_set(err, PN_ERR_GENERIC,
+				     "the model server exited with status %d before "
+				     "it was ready",
+				     exit_status);
 			pn_error_hint(err, "its output above says why");
 			return -1;
 		}
@@ -181,13 +183,14 @@ static int server_wait_ready(struct served *s, int timeout_s, struct pn_error **
 				pn_error_set(err, PN_ERR_GENERIC, "the model's setup() failed");
 				pn_error_hint(err, "its logs: %s",
 					      json_string_value(json_object_get(
-						      json_object_get(j, "setup"), "logs")) ?: "(none)");
+						      json_object_get(j, "setup"), "logs"))
+						      ?: "(none)");
 				return -1;
 			}
 		}
 		if (time(NULL) > deadline)
-			return pn_error_set(err, PN_ERR_GENERIC, "the model was not ready after %ds",
-					    timeout_s);
+			return pn_error_set(err, PN_ERR_GENERIC,
+					    "the model was not ready after %ds", timeout_s);
 		usleep(200 * 1000);
 	}
 }
@@ -222,8 +225,7 @@ static int post_prediction(struct served *s, json_t *input, const char *out_path
 	resp = json_loadb(answer, len, 0, NULL);
 	status = json_string_value(json_object_get(resp, "status"));
 	if (code == 422)
-		return pn_error_set(err, PN_ERR_INVALID, "the model refused the input: %s",
-				    answer);
+		return pn_error_set(err, PN_ERR_INVALID, "the model refused the input: %s", answer);
 	if (!status || strcmp(status, "succeeded") != 0) {
 		const char *e = json_string_value(json_object_get(resp, "error"));
 
@@ -306,8 +308,8 @@ static int cmd_predict(int argc, char **argv)
 		else
 			rc = pn_cli_usage("predict", "unexpected argument `%s`", a);
 	}
-	if (rc == 0 && predict_run(&s, image, &inputs, out_path, timeout > 0 ? timeout : 1,
-				   &err) < 0)
+	if (rc == 0 &&
+	    predict_run(&s, image, &inputs, out_path, timeout > 0 ? timeout : 1, &err) < 0)
 		rc = pn_cli_fail(err);
 	served_release(&s);
 	return rc;
@@ -350,9 +352,10 @@ static int serve_loop(struct served *s, struct pn_error **err)
 		if (r == 1) {
 			runner_proc_free(s->proc);
 			s->proc = NULL;
-			return status == 0 ? 0 : pn_error_set(err, PN_ERR_GENERIC,
-							       "the model server exited with status %d",
-							       status);
+			return status == 0 ? 0
+					   : pn_error_set(err, PN_ERR_GENERIC,
+							  "the model server exited with status %d",
+							  status);
 		}
 	}
 	runner_proc_stop(s->proc, 10000, &status, NULL);

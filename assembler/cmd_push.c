@@ -16,10 +16,27 @@ static const char push_help[] =
 	"%s";
 
 static const char *const value_opts[] = {
-	"-f", "--file", "-t", "--tag", "-o", "--output", "--openapi-schema", "--cache-dir",
-	"--timestamp", "--network", "--compression", "--progress", "--secret",
-	"--registry-mirror", "--insecure-registry", "--ca-bundle", "--authfile", "--creds",
-	"--platform", "--parallel", "--chunk-size",
+	"-f",
+	"--file",
+	"-t",
+	"--tag",
+	"-o",
+	"--output",
+	"--openapi-schema",
+	"--cache-dir",
+	"--timestamp",
+	"--network",
+	"--compression",
+	"--progress",
+	"--secret",
+	"--registry-mirror",
+	"--insecure-registry",
+	"--ca-bundle",
+	"--authfile",
+	"--creds",
+	"--platform",
+	"--parallel",
+	"--chunk-size",
 };
 
 static bool takes_value(const char *a)
@@ -60,8 +77,8 @@ static int push_copy(int argc, char **argv, const char *src, const char *dst)
 			rc = pn_cli_usage("push", "unexpected argument `%s`", argv[i]);
 	}
 	oci_descriptor_init(&d);
-	if (rc == 0 && (registry_client_new(&ro, &c, &err) < 0 ||
-			registry_copy(c, src, dst, &d, &err) < 0)) {
+	if (rc == 0 &&
+	    (registry_client_new(&ro, &c, &err) < 0 || registry_copy(c, src, dst, &d, &err) < 0)) {
 		pn_error_wrap(&err, "push `%s` to `%s`", src, dst);
 		rc = pn_cli_fail(err);
 	}
@@ -75,7 +92,7 @@ static int push_copy(int argc, char **argv, const char *src, const char *dst)
 
 static int cmd_push(int argc, char **argv)
 {
-	char *pos[2] = { NULL, NULL };
+	char *pos[2] = {NULL, NULL};
 	int n_pos = 0, rc;
 	char **nargv;
 	int nargc = 0;

@@ -16,21 +16,21 @@
 #include <unistd.h>
 
 #define POSTBUILD_OUT_MAX ((size_t)16 << 20)
-#define FREEZE_MARK "@@pinion-pip-freeze@@"
+#define FREEZE_MARK	  "@@pinion-pip-freeze@@"
 
 extern char **environ;
 
 /* --------------------------------------------------------- sandbox capture */
 
-int build_sandbox_capture(struct build_state *st, const char *name, const char *shell,
-			  size_t max, char **out, struct pn_error **err)
+int build_sandbox_capture(struct build_state *st, const char *name, const char *shell, size_t max,
+			  char **out, struct pn_error **err)
 {
 	cleanup_free char *path = xasprintf("%s/capture-XXXXXX", st->tmpdir);
 	cleanup_close int fd = mkostemp(path, O_CLOEXEC);
 	cleanup_close int saved = -1;
 	struct runner_step rs;
 	struct runner_result res;
-	const char *env[] = { "PINION_BUILD_STEP=1", NULL };
+	const char *env[] = {"PINION_BUILD_STEP=1", NULL};
 	size_t len;
 	int rc;
 
@@ -101,10 +101,15 @@ static char *cmd_output(char *const argv[])
 
 static void git_labels(struct build_state *st)
 {
-	char *rev_argv[] = { (char *)"git", (char *)"-C", st->model_dir, (char *)"rev-parse",
-			     (char *)"HEAD", NULL };
-	char *ver_argv[] = { (char *)"git", (char *)"-C", st->model_dir, (char *)"describe",
-			     (char *)"--tags", (char *)"--exact-match", NULL };
+	char *rev_argv[] = {(char *)"git",	 (char *)"-C",	 st->model_dir,
+			    (char *)"rev-parse", (char *)"HEAD", NULL};
+	char *ver_argv[] = {(char *)"git",
+			    (char *)"-C",
+			    st->model_dir,
+			    (char *)"describe",
+			    (char *)"--tags",
+			    (char *)"--exact-match",
+			    NULL};
 	cleanup_free char *rev = cmd_output(rev_argv);
 	cleanup_free char *ver = rev ? cmd_output(ver_argv) : NULL;
 
@@ -127,8 +132,9 @@ static int schema_from_file(const char *path, char **out, struct pn_error **err)
 		return pn_error_wrap(err, "--openapi-schema");
 	j = json_loadb(text, len, 0, &jerr);
 	if (!json_is_object(j))
-		return pn_error_set(err, PN_ERR_INVALID, "--openapi-schema `%s`: not a JSON object (%s)",
-				    path, j ? "wrong type" : jerr.text);
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "--openapi-schema `%s`: not a JSON object (%s)", path,
+				    j ? "wrong type" : jerr.text);
 	*out = json_dumps(j, JSON_COMPACT);
 	return 0;
 }
@@ -152,8 +158,10 @@ static int parse_capture(const char *text, bool want_schema, json_t *data, struc
 		j = json_loadb(text, (size_t)(mark - text), 0, &jerr);
 		if (!json_is_object(j)) {
 			json_decref(j);
-			pn_error_set(err, PN_ERR_GENERIC, "the OpenAPI schema is not JSON: %s", jerr.text);
-			pn_error_hint(err, "run `python -m cog.command.openapi_schema` in the image to see why, "
+			pn_error_set(err, PN_ERR_GENERIC, "the OpenAPI schema is not JSON: %s",
+				     jerr.text);
+			pn_error_hint(err, "run `python -m cog.command.openapi_schema` in the "
+					   "image to see why, "
 					   "or pass --openapi-schema FILE");
 			return -1;
 		}
@@ -227,7 +235,8 @@ static void apply_labels(struct build_state *st, json_t *data, const char *creat
 		if (registry_ref_parse(st->base_ref, &r, NULL) == 0)
 			full = registry_ref_format(&r);
 		registry_ref_release(&r);
-		oci_config_set_label(c, "org.opencontainers.image.base.name", full ? full : st->base_ref);
+		oci_config_set_label(c, "org.opencontainers.image.base.name",
+				     full ? full : st->base_ref);
 	}
 	oci_config_set_label(c, "org.opencontainers.image.base.digest", st->base_digest);
 	git_labels(st);

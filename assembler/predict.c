@@ -14,13 +14,12 @@
 static const struct {
 	const char *ext, *type;
 } mime_types[] = {
-	{ ".png", "image/png" },   { ".jpg", "image/jpeg" },  { ".jpeg", "image/jpeg" },
-	{ ".gif", "image/gif" },   { ".webp", "image/webp" }, { ".svg", "image/svg+xml" },
-	{ ".wav", "audio/wav" },   { ".mp3", "audio/mpeg" },  { ".ogg", "audio/ogg" },
-	{ ".flac", "audio/flac" }, { ".mp4", "video/mp4" },   { ".webm", "video/webm" },
-	{ ".txt", "text/plain" },  { ".json", "application/json" },
-	{ ".csv", "text/csv" },    { ".html", "text/html" },  { ".pdf", "application/pdf" },
-	{ ".zip", "application/zip" },
+	{".png", "image/png"},	 {".jpg", "image/jpeg"},	{".jpeg", "image/jpeg"},
+	{".gif", "image/gif"},	 {".webp", "image/webp"},	{".svg", "image/svg+xml"},
+	{".wav", "audio/wav"},	 {".mp3", "audio/mpeg"},	{".ogg", "audio/ogg"},
+	{".flac", "audio/flac"}, {".mp4", "video/mp4"},		{".webm", "video/webm"},
+	{".txt", "text/plain"},	 {".json", "application/json"}, {".csv", "text/csv"},
+	{".html", "text/html"},	 {".pdf", "application/pdf"},	{".zip", "application/zip"},
 };
 
 static const char *mime_of(const char *filename)
@@ -37,7 +36,8 @@ static const char *mime_of(const char *filename)
 static const char *ext_of(const char *type, size_t n)
 {
 	for (size_t i = 0; i < sizeof(mime_types) / sizeof(mime_types[0]); i++)
-		if (strlen(mime_types[i].type) == n && strncasecmp(type, mime_types[i].type, n) == 0)
+		if (strlen(mime_types[i].type) == n &&
+		    strncasecmp(type, mime_types[i].type, n) == 0)
 			return mime_types[i].ext;
 	return "";
 }
@@ -56,8 +56,8 @@ char *predict_data_url(const void *data, size_t len, const char *filename)
 	return out;
 }
 
-int predict_data_url_decode(const char *url, unsigned char **out, size_t *len,
-			    const char **ext, struct pn_error **err)
+int predict_data_url_decode(const char *url, unsigned char **out, size_t *len, const char **ext,
+			    struct pn_error **err)
 {
 	const char *comma, *semi, *b64;
 	size_t n, pad = 0;
@@ -91,9 +91,8 @@ int predict_data_url_decode(const char *url, unsigned char **out, size_t *len,
 
 static const json_t *input_props(const json_t *schema)
 {
-	const json_t *in = json_object_get(json_object_get(json_object_get(schema, "components"),
-							   "schemas"),
-					   "Input");
+	const json_t *in = json_object_get(
+		json_object_get(json_object_get(schema, "components"), "schemas"), "Input");
 
 	return json_object_get(in, "properties");
 }
@@ -105,7 +104,8 @@ static const char *first_input(const json_t *schema)
 	const char *k, *best = NULL;
 	json_int_t best_order = 0;
 
-	json_object_foreach((json_t *)props, k, v) {
+	json_object_foreach((json_t *)props, k, v)
+	{
 		json_int_t o = json_integer_value(json_object_get(v, "x-order"));
 
 		if (!best || o < best_order) {
@@ -130,8 +130,7 @@ static const char *prop_type(const json_t *prop)
 	return NULL;
 }
 
-static json_t *typed_value(const char *name, const char *type, const char *v,
-			   struct pn_error **err)
+static json_t *typed_value(const char *name, const char *type, const char *v, struct pn_error **err)
 {
 	char *end;
 
@@ -181,8 +180,7 @@ static json_t *file_value(const char *path, struct pn_error **err)
 	return j;
 }
 
-int predict_input_add(json_t *input, const char *arg, const json_t *schema,
-		      struct pn_error **err)
+int predict_input_add(json_t *input, const char *arg, const json_t *schema, struct pn_error **err)
 {
 	const char *eq = strchr(arg, '=');
 	cleanup_free char *name = NULL;
@@ -198,7 +196,8 @@ int predict_input_add(json_t *input, const char *arg, const json_t *schema,
 
 		if (!first)
 			return pn_error_set(err, PN_ERR_INVALID,
-					    "input `%s` has no name and the model has no inputs", arg);
+					    "input `%s` has no name and the model has no inputs",
+					    arg);
 		name = xstrdup(first);
 		v = arg;
 	}
@@ -208,7 +207,8 @@ int predict_input_add(json_t *input, const char *arg, const json_t *schema,
 		const json_t *items = json_object_get(prop, "items");
 		json_t *arr = json_object_get(input, name);
 
-		val = v[0] == '@' ? file_value(v + 1, err) : typed_value(name, prop_type(items), v, err);
+		val = v[0] == '@' ? file_value(v + 1, err)
+				  : typed_value(name, prop_type(items), v, err);
 		if (!val)
 			return -1;
 		if (!json_is_array(arr)) {
@@ -248,7 +248,7 @@ int predict_http(const char *method, const char *url, const char *body, long tim
 {
 	cleanup_curl CURL *c = curl_easy_init();
 	cleanup_curl_slist struct curl_slist *h = NULL;
-	struct sink s = { PN_BUF_INIT, false };
+	struct sink s = {PN_BUF_INIT, false};
 	char ebuf[CURL_ERROR_SIZE] = "";
 	CURLcode rc;
 
@@ -272,8 +272,9 @@ int predict_http(const char *method, const char *url, const char *body, long tim
 	if (rc != CURLE_OK) {
 		pn_buf_release(&s.buf);
 		if (s.overflow)
-			return pn_error_set(err, PN_ERR_TOO_LARGE, "%s %s: response larger than %zu bytes",
-					    method, url, PREDICT_RESPONSE_MAX);
+			return pn_error_set(err, PN_ERR_TOO_LARGE,
+					    "%s %s: response larger than %zu bytes", method, url,
+					    PREDICT_RESPONSE_MAX);
 		return pn_error_set(err, PN_ERR_NETWORK, "%s %s: %s", method, url,
 				    ebuf[0] ? ebuf : curl_easy_strerror(rc));
 	}

@@ -20,13 +20,12 @@
 #define PREDICT_RESPONSE_MAX   ((size_t)512 << 20)
 
 /* add one -i argument to the input object; PN_ERR_INVALID for bad values */
-int predict_input_add(json_t *input, const char *arg, const json_t *schema,
-		      struct pn_error **err);
+int predict_input_add(json_t *input, const char *arg, const json_t *schema, struct pn_error **err);
 /* "data:<type>;base64,<...>" of a file (owned) */
 char *predict_data_url(const void *data, size_t len, const char *filename);
 /* decode a data URL: bytes (owned) and a file extension for its type */
-int predict_data_url_decode(const char *url, unsigned char **out, size_t *len,
-			    const char **ext, struct pn_error **err);
+int predict_data_url_decode(const char *url, unsigned char **out, size_t *len, const char **ext,
+			    struct pn_error **err);
 
 /* HTTP (libcurl): method GET or POST with a JSON body; status and body out */
 int predict_http(const char *method, const char *url, const char *body, long timeout_s,

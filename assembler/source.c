@@ -14,16 +14,50 @@
 
 static const char *const not_weight_ext[] = {
 	/* code */
-	".py", ".pyc", ".ipynb", ".pyi", ".pyx", ".c", ".h", ".cpp", ".cu", ".sh", ".js", ".ts",
+	".py",
+	".pyc",
+	".ipynb",
+	".pyi",
+	".pyx",
+	".c",
+	".h",
+	".cpp",
+	".cu",
+	".sh",
+	".js",
+	".ts",
 	/* packages */
-	".whl", ".egg", ".tar.gz",
+	".whl",
+	".egg",
+	".tar.gz",
 	/* images */
-	".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".svg", ".ico",
+	".jpg",
+	".jpeg",
+	".png",
+	".gif",
+	".webp",
+	".bmp",
+	".tif",
+	".tiff",
+	".svg",
+	".ico",
 	".heic",
 	/* audio */
-	".mp3", ".wav", ".flac", ".ogg", ".m4a", ".aac", ".opus",
+	".mp3",
+	".wav",
+	".flac",
+	".ogg",
+	".m4a",
+	".aac",
+	".opus",
 	/* video */
-	".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".wmv",
+	".mp4",
+	".mov",
+	".avi",
+	".mkv",
+	".webm",
+	".m4v",
+	".wmv",
 	/* logs */
 	".log",
 };
@@ -196,8 +230,8 @@ static int walk_dir(struct walk *w, int dfd, const char *rel, struct pn_error **
 int src_tree_walk(const char *dir, const struct src_opts *opts, struct src_tree *out,
 		  struct pn_error **err)
 {
-	struct src_opts defaults = { 0 };
-	struct walk w = { out, opts ? opts : &defaults, NULL, 0 };
+	struct src_opts defaults = {0};
+	struct walk w = {out, opts ? opts : &defaults, NULL, 0};
 	cleanup_close int dfd = -1;
 	int rc;
 
@@ -342,8 +376,8 @@ static int entry_hash(struct src_tree *t, size_t i, struct oci_hasher *h, struct
 	cleanup_buf struct pn_buf b = PN_BUF_INIT;
 	const struct src_entry *e = &t->entries[i];
 
-	if (pn_buf_printf(&b, err, "%s\t%o\t%lld", e->path, (unsigned)e->mode,
-			  (long long)e->size) < 0 ||
+	if (pn_buf_printf(&b, err, "%s\t%o\t%lld", e->path, (unsigned)e->mode, (long long)e->size) <
+		    0 ||
 	    entry_content(t, i, &b, err) < 0)
 		return -1;
 	oci_hasher_update(h, b.data, b.len + 1); /* with the NUL as separator */
@@ -408,8 +442,8 @@ static int add_entry(struct oci_layer_writer *w, const struct src_tree *t,
 	return oci_layer_writer_add_path(w, host, dst, err);
 }
 
-static int add_prefix_dirs(struct oci_layer_writer *w, const struct src_tree *t,
-			   const char *prefix, struct pn_error **err)
+static int add_prefix_dirs(struct oci_layer_writer *w, const struct src_tree *t, const char *prefix,
+			   struct pn_error **err)
 {
 	cleanup_free char *p = xstrdup(prefix);
 
@@ -425,8 +459,8 @@ static int add_prefix_dirs(struct oci_layer_writer *w, const struct src_tree *t,
 	return oci_layer_writer_add_dir(w, p, 0755, err);
 }
 
-int src_layer_add_source(struct oci_layer_writer *w, const struct src_tree *t,
-			 const char *prefix, struct pn_error **err)
+int src_layer_add_source(struct oci_layer_writer *w, const struct src_tree *t, const char *prefix,
+			 struct pn_error **err)
 {
 	if (add_prefix_dirs(w, t, prefix, err) < 0)
 		return -1;

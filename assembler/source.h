@@ -30,11 +30,11 @@
 #include <sys/stat.h>
 
 #define SRC_IGNORE_FILE_MAX ((size_t)1 << 20) /* .dockerignore size */
-#define SRC_PATTERN_MAX     4096              /* one pattern's length */
-#define SRC_PATTERNS_MAX    10000             /* patterns per file */
-#define SRC_PATH_MAX        4096              /* relative path length */
-#define SRC_ENTRIES_MAX     1000000           /* entries in a model directory */
-#define SRC_WEIGHT_MIN      ((int64_t)10 << 20)
+#define SRC_PATTERN_MAX	    4096	      /* one pattern's length */
+#define SRC_PATTERNS_MAX    10000	      /* patterns per file */
+#define SRC_PATH_MAX	    4096	      /* relative path length */
+#define SRC_ENTRIES_MAX	    1000000	      /* entries in a model directory */
+#define SRC_WEIGHT_MIN	    ((int64_t)10 << 20)
 
 /* ------------------------------------------------------------ .dockerignore */
 struct src_ignore;
@@ -42,8 +42,7 @@ struct src_ignore;
 /* parse .dockerignore text; a malformed pattern (unclosed `[`, trailing `\`,
  * a lone `!`) is PN_ERR_INVALID naming its line.  An empty text gives a
  * matcher that excludes nothing. */
-int src_ignore_parse(const char *text, size_t len, struct src_ignore **out,
-		     struct pn_error **err);
+int src_ignore_parse(const char *text, size_t len, struct src_ignore **out, struct pn_error **err);
 /* read DIR/.dockerignore (absent: a matcher that excludes nothing) */
 int src_ignore_load(const char *dir, struct src_ignore **out, struct pn_error **err);
 void src_ignore_free(struct src_ignore *ig);
@@ -58,28 +57,28 @@ char *src_path_clean(const char *path);
 
 /* ------------------------------------------------------------------- walk */
 struct src_entry {
-	char *path;      /* relative, `/`-separated */
-	mode_t mode;     /* type and permission bits (lstat) */
-	int64_t size;    /* regular files */
-	bool weight;     /* a weight file (see above) */
+	char *path;   /* relative, `/`-separated */
+	mode_t mode;  /* type and permission bits (lstat) */
+	int64_t size; /* regular files */
+	bool weight;  /* a weight file (see above) */
 };
 
 struct src_tree {
-	char *root;                 /* the model directory */
-	struct src_entry *entries;  /* sorted, parents before children */
+	char *root;		   /* the model directory */
+	struct src_entry *entries; /* sorted, parents before children */
 	size_t n;
 	size_t n_weights;
 	int64_t weight_bytes;
-	oci_digest_t *digests;      /* content digests, filled lazily ("" = not yet) */
-	json_t *memo;               /* digest memo (see src_tree_memo_load), or NULL */
+	oci_digest_t *digests; /* content digests, filled lazily ("" = not yet) */
+	json_t *memo;	       /* digest memo (see src_tree_memo_load), or NULL */
 	bool memo_dirty;
 };
 
 struct src_opts {
-	int64_t weight_min;         /* 0 = SRC_WEIGHT_MIN */
-	bool separate_weights;      /* mark weights (else none is a weight) */
+	int64_t weight_min;	    /* 0 = SRC_WEIGHT_MIN */
+	bool separate_weights;	    /* mark weights (else none is a weight) */
 	const char *const *exclude; /* NULL-terminated relative paths left out (the
-	                               output layout, the cache dir), or NULL */
+				       output layout, the cache dir), or NULL */
 };
 
 void src_tree_init(struct src_tree *t);
@@ -94,8 +93,7 @@ bool src_is_weight(const char *name, int64_t size, int64_t min);
  * of entry i alone (a weight layer).  Content digests are remembered in
  * memory for the life of the tree. */
 int src_tree_digest_source(struct src_tree *t, oci_digest_t out, struct pn_error **err);
-int src_tree_digest_entry(struct src_tree *t, size_t i, oci_digest_t out,
-			  struct pn_error **err);
+int src_tree_digest_entry(struct src_tree *t, size_t i, oci_digest_t out, struct pn_error **err);
 
 /* The digest memo: content digests of large files (>= SRC_MEMO_MIN) kept in
  * a JSON file between builds, keyed by path and checked against the file's
@@ -109,8 +107,8 @@ int src_tree_memo_save(struct src_tree *t, const char *path, struct pn_error **e
 /* Write layers under `prefix` (e.g. "src"): the source layer (every
  * non-weight entry, plus the prefix directory itself), or the layer of
  * weight entry i (its parent directories and the file). */
-int src_layer_add_source(struct oci_layer_writer *w, const struct src_tree *t,
-			 const char *prefix, struct pn_error **err);
+int src_layer_add_source(struct oci_layer_writer *w, const struct src_tree *t, const char *prefix,
+			 struct pn_error **err);
 int src_layer_add_weight(struct oci_layer_writer *w, const struct src_tree *t, size_t i,
 			 const char *prefix, struct pn_error **err);
 

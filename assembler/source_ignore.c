@@ -28,8 +28,8 @@ struct tok {
 };
 
 struct pattern {
-	char *text;      /* cleaned pattern, for messages */
-	bool exclusion;  /* `!pattern` */
+	char *text;	/* cleaned pattern, for messages */
+	bool exclusion; /* `!pattern` */
 	struct tok *toks;
 	size_t n;
 };
@@ -61,7 +61,8 @@ char *src_path_clean(const char *path)
 			r++;
 		} else if (path[r] == '.' && (r + 1 == n || path[r + 1] == '/')) {
 			r++;
-		} else if (path[r] == '.' && path[r + 1] == '.' && (r + 2 == n || path[r + 2] == '/')) {
+		} else if (path[r] == '.' && path[r + 1] == '.' &&
+			   (r + 2 == n || path[r + 2] == '/')) {
 			r += 2;
 			if (w > dotdot) {
 				w--;
@@ -217,8 +218,7 @@ static void inner_add(const struct pattern *pt, unsigned char *live, size_t i)
 	live[pt->n + 1 + i] = 1;
 }
 
-static void step_state(const struct pattern *pt, size_t i, unsigned char c,
-		       unsigned char *next)
+static void step_state(const struct pattern *pt, size_t i, unsigned char c, unsigned char *next)
 {
 	const struct tok *t = &pt->toks[i];
 
@@ -367,7 +367,8 @@ static int ignore_add_line(struct src_ignore *ig, const char *line, size_t len, 
 				    ".dockerignore line %zu: pattern longer than %d bytes", lineno,
 				    SRC_PATTERN_MAX);
 	if (memchr(line, '\0', len))
-		return pn_error_set(err, PN_ERR_INVALID, ".dockerignore line %zu: NUL byte", lineno);
+		return pn_error_set(err, PN_ERR_INVALID, ".dockerignore line %zu: NUL byte",
+				    lineno);
 	raw = trim(line, len);
 	p = raw;
 	if (!*p)
@@ -397,14 +398,14 @@ static int ignore_add_line(struct src_ignore *ig, const char *line, size_t len, 
 	pt->exclusion = exclusion;
 	ig->n++;
 	if (pattern_compile(pt, p, &why) < 0)
-		return pn_error_set(err, PN_ERR_INVALID, ".dockerignore line %zu: bad pattern `%s`: %s",
-				    lineno, pt->text, why);
+		return pn_error_set(err, PN_ERR_INVALID,
+				    ".dockerignore line %zu: bad pattern `%s`: %s", lineno,
+				    pt->text, why);
 	ig->has_exceptions |= exclusion;
 	return 0;
 }
 
-int src_ignore_parse(const char *text, size_t len, struct src_ignore **out,
-		     struct pn_error **err)
+int src_ignore_parse(const char *text, size_t len, struct src_ignore **out, struct pn_error **err)
 {
 	struct src_ignore *ig = xcalloc(1, sizeof(*ig));
 	size_t pos = 0, lineno = 0;

@@ -25,8 +25,9 @@ build_base_layout() {
 }
 
 MIRROR=
+# started here, not in a case: cases run in a subshell and would lose its cleanup
+registry_start plain >"$T/registry.log" 2>&1 || echo "# registry did not start: $(cat "$T/registry.log")"
 test_expect_success 'setup: registry with library/python:3.11-slim' '
-	registry_start plain &&
 	base=$(build_base_layout) &&
 	pinion copy "oci:$base:library/python:3.11-slim" "$REGISTRY/library/python:3.11-slim" >/dev/null &&
 	echo "$REGISTRY" >"$T/registry"
@@ -67,6 +68,29 @@ test_expect_success 'pinion predict answers from the layout image' '
 	(cd "$T" && pinion predict "oci:$T/out:hello" -i name=e2e -i times=2) >"$T/pred.out" 2>"$T/pred.err" ||
 		{ tail -20 "$T/pred.err"; false; } &&
 	test_equal "$(cat "$T/pred.out")" "hello, e2e! hello, e2e!"
+'
+
+at_exit 'kill $(cat "$T/serve.pid" 2>/dev/null) 2>/dev/null'
+test_expect_success 'pinion serve answers until SIGTERM, then stops cleanly' '
+	port=$(free_port) &&
+	pinion serve "oci:$T/out:hello" -p "$port" >"$T/serve.out" 2>"$T/serve.err" &
+	spid=$! && echo $spid >"$T/serve.pid" &&
+	for i in $(seq 1 100); do
+		curl -sf "http://127.0.0.1:$port/health-check" 2>/dev/null | grep -q READY && break; sleep 0.2
+	done &&
+	curl -sf -X POST -H "Content-Type: application/json" -d "{\"input\":{\"name\":\"serve\"}}" \
+		"http://127.0.0.1:$port/predictions" | jq -r .output >"$T/serve.json" &&
+	test_equal "$(cat "$T/serve.json")" "hello, serve!" &&
+	kill -TERM $spid && wait $spid &&
+	! curl -sf "http://127.0.0.1:$port/health-check" >/dev/null 2>&1
+'
+
+test_expect_success '--openapi-schema FILE becomes the schema label' '
+	echo "{\"openapi\": \"3.0.2\", \"info\": {\"title\": \"custom\"}}" >"$T/schema.json" &&
+	(cd "$T/hello" && pinion build $MIRROR --openapi-schema "$T/schema.json" --output "oci:$T/out:schema" \
+		--progress quiet) >/dev/null 2>"$T/schema.err" || { cat "$T/schema.err"; false; } &&
+	skopeo inspect "oci:$T/out:schema" | jq -r ".Labels[\"run.cog.openapi_schema\"]" | jq -r .info.title >"$T/title" &&
+	test_equal "$(cat "$T/title")" custom
 '
 
 test_expect_success 'a bad input is refused with status 2' '
@@ -149,20 +173,24 @@ test_expect_success 'git revision and tag become OCI labels' '
 	test_equal "$(jq -r ".Labels[\"org.opencontainers.image.base.name\"]" "$T/git.json")" docker.io/library/python:3.11-slim
 '
 
+# the container is named here so that cleanup is registered outside the case
+# (case bodies run in a subshell)
+PODMAN_PORT=$(free_port)
+at_exit "run_as pinion-sub podman rm -f -t 2 pinion-e2e-$PODMAN_PORT"
 test_expect_success 'rootless podman runs the pushed image; /predictions and /openapi.json answer' '
 	test_user_setup &&
-	port=$(free_port) &&
+	port=$PODMAN_PORT &&
 	run_as pinion-sub podman run --runtime=runc --network=host --rm -d --name "pinion-e2e-$port" \
 		--tls-verify=false -e PORT=$port "$REGISTRY/hello:v1" >"$T/podman.id" 2>"$T/podman.err" ||
 		{ cat "$T/podman.err"; false; } &&
-	test_when_finished "run_as pinion-sub podman rm -f pinion-e2e-$port" &&
 	for i in $(seq 1 100); do
 		curl -sf "http://127.0.0.1:$port/health-check" | grep -q READY && break; sleep 0.3
 	done &&
 	curl -sf -X POST -H "Content-Type: application/json" -d "{\"input\":{\"name\":\"podman\"}}" \
 		"http://127.0.0.1:$port/predictions" >"$T/podman.json" &&
-	test_equal "$(jq -r .output "$T/podman.json")" "hello, podman!" &&
 	curl -sf "http://127.0.0.1:$port/openapi.json" | jq -S . >"$T/served-schema.json" &&
+	run_as pinion-sub podman rm -f -t 2 "pinion-e2e-$port" >/dev/null 2>&1;
+	test_equal "$(jq -r .output "$T/podman.json")" "hello, podman!" &&
 	jq -r ".Labels[\"run.cog.openapi_schema\"]" "$T/remote.json" | jq -S . >"$T/label-schema.json" &&
 	test_cmp "$T/label-schema.json" "$T/served-schema.json"
 '

@@ -40,8 +40,9 @@ build:
 predict: "predict.py:Predictor"
 EOF
 
+# started here, not in a case: cases run in a subshell and would lose its cleanup
+registry_start plain >"$T/registry.log" 2>&1 || echo "# registry did not start: $(cat "$T/registry.log")"
 test_expect_success 'setup: registry with an nvidia/cuda stand-in, index with torch 2.1.0' '
-	registry_start plain &&
 	base=$(build_base_layout) &&
 	pinion copy "oci:$base:library/python:3.11-slim" "$REGISTRY/$CUDA" >/dev/null &&
 	echo "$REGISTRY" >"$T/registry" &&

@@ -31,8 +31,9 @@ model="$T/packages"
 cp -r "$TEST_ROOT/examples/packages" "$model"
 rm -rf "$model/.pinion"
 
+# started here, not in a case: cases run in a subshell and would lose its cleanup
+registry_start plain >"$T/registry.log" 2>&1 || echo "# registry did not start: $(cat "$T/registry.log")"
 test_expect_success 'setup: registry, base image, local index, weights' '
-	registry_start plain &&
 	base=$(build_base_layout) &&
 	pinion copy "oci:$base:library/python:3.11-slim" "$REGISTRY/library/python:3.11-slim" >/dev/null &&
 	echo "$REGISTRY" >"$T/registry" &&

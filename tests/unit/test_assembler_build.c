@@ -17,7 +17,8 @@ static void t_secrets(void)
 	ok(o.separate_weights, "weights are separated by default");
 	ok_call(build_opts_add_secret(&o, "id=token,src=/tmp/t", &err), &err, "file secret");
 	ok_call(build_opts_add_secret(&o, "id=key,env=API_KEY", &err), &err, "env secret");
-	ok_call(build_opts_add_secret(&o, "type=file,id=x,source=/a", &err), &err, "buildkit spelling");
+	ok_call(build_opts_add_secret(&o, "type=file,id=x,source=/a", &err), &err,
+		"buildkit spelling");
 	is_int(o.n_secrets, 3, "three secrets");
 	is_str(o.secrets[0].src, "/tmp/t", "src kept");
 	is_str(o.secrets[1].env, "API_KEY", "env kept");
@@ -47,15 +48,16 @@ static void t_tini(void)
 
 static json_t *schema(void)
 {
-	return json_loads("{\"components\":{\"schemas\":{\"Input\":{\"properties\":{"
-			  "\"name\":{\"type\":\"string\",\"x-order\":0},"
-			  "\"n\":{\"type\":\"integer\",\"x-order\":1},"
-			  "\"t\":{\"type\":\"number\",\"x-order\":2},"
-			  "\"flag\":{\"type\":\"boolean\",\"x-order\":3},"
-			  "\"img\":{\"type\":\"string\",\"format\":\"uri\",\"x-order\":4},"
-			  "\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"integer\"},\"x-order\":5}"
-			  "}}}}}",
-			  0, NULL);
+	return json_loads(
+		"{\"components\":{\"schemas\":{\"Input\":{\"properties\":{"
+		"\"name\":{\"type\":\"string\",\"x-order\":0},"
+		"\"n\":{\"type\":\"integer\",\"x-order\":1},"
+		"\"t\":{\"type\":\"number\",\"x-order\":2},"
+		"\"flag\":{\"type\":\"boolean\",\"x-order\":3},"
+		"\"img\":{\"type\":\"string\",\"format\":\"uri\",\"x-order\":4},"
+		"\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"integer\"},\"x-order\":5}"
+		"}}}}}",
+		0, NULL);
 }
 
 static void t_inputs(void)

@@ -19,10 +19,10 @@ static void key_of(const char *parent, const char *const *kv, oci_digest_t out)
 static void t_keys(void)
 {
 	oci_digest_t a, b, c, d, e;
-	const char *const k1[] = { "shell", "pip install x", "file", "/tmp/r.txt", NULL };
-	const char *const k2[] = { "shell", "pip install x", "file", "/tmp/r.txt", NULL };
-	const char *const k3[] = { "shell", "pip install", "file", " x/tmp/r.txt", NULL };
-	const char *const k4[] = { "shell", "pip install y", "file", "/tmp/r.txt", NULL };
+	const char *const k1[] = {"shell", "pip install x", "file", "/tmp/r.txt", NULL};
+	const char *const k2[] = {"shell", "pip install x", "file", "/tmp/r.txt", NULL};
+	const char *const k3[] = {"shell", "pip install", "file", " x/tmp/r.txt", NULL};
+	const char *const k4[] = {"shell", "pip install y", "file", "/tmp/r.txt", NULL};
 
 	key_of("sha256:parent", k1, a);
 	key_of("sha256:parent", k2, b);
@@ -43,7 +43,7 @@ static void t_layers(void)
 	struct pn_error *err = NULL;
 	struct cache_layer e, got;
 	oci_digest_t key, blob;
-	const char *const kv[] = { "kind", "run", NULL };
+	const char *const kv[] = {"kind", "run", NULL};
 
 	ok_call(build_cache_open(dir, &c, &err), &err, "open");
 	key_of(NULL, kv, key);
@@ -89,7 +89,7 @@ static void t_data(void)
 	struct build_cache *c = NULL;
 	struct pn_error *err = NULL;
 	json_t *d = json_pack("{s:s}", "schema", "{}"), *got = NULL;
-	const char *const kv[] = { "kind", "post-build", NULL };
+	const char *const kv[] = {"kind", "post-build", NULL};
 	oci_digest_t key;
 
 	key_of(NULL, kv, key);

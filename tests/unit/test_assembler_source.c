@@ -89,7 +89,7 @@ static void t_walk(void)
 {
 	cleanup_free char *d = model();
 	struct src_tree t;
-	struct src_opts o = { 0, true };
+	struct src_opts o = {0, true};
 	struct pn_error *err = NULL;
 	bool w = false;
 
@@ -123,7 +123,7 @@ static void t_digests(void)
 {
 	cleanup_free char *d = model();
 	struct src_tree t;
-	struct src_opts o = { 0, true };
+	struct src_opts o = {0, true};
 	struct pn_error *err = NULL;
 	oci_digest_t a, b, wa, wb;
 	size_t wi = 0;
@@ -157,7 +157,7 @@ static void t_layers(void)
 	cleanup_free char *lp = pn_path_join(tap_tmpdir(), "layout");
 	struct oci_layout *l = NULL;
 	struct src_tree t;
-	struct src_opts o = { 0, true };
+	struct src_opts o = {0, true};
 	struct pn_error *err = NULL;
 	struct oci_layer_opts lo;
 	struct oci_layer_writer *w;
@@ -200,7 +200,7 @@ static void t_memo(void)
 	cleanup_free char *memo = pn_path_join(tap_tmpdir(), "memo.json");
 	cleanup_free char *text = NULL;
 	struct src_tree t;
-	struct src_opts o = { 0, true };
+	struct src_opts o = {0, true};
 	struct pn_error *err = NULL;
 	oci_digest_t a, b;
 	size_t len;

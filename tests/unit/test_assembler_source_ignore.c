@@ -42,10 +42,10 @@ static void check(const char *patterns, const char *const *cases)
 static void t_clean(void)
 {
 	static const char *const cases[][2] = {
-		{ "", "." },          { ".", "." },         { "a/b/", "a/b" },   { "a//b", "a/b" },
-		{ "./a", "a" },       { "a/./b", "a/b" },   { "a/../b", "b" },   { "../a", "../a" },
-		{ "/a/../..", "/" },  { "/../x", "/x" },    { "a/b/../../..", ".." },
-		{ "/", "/" },         { "a/..", "." },
+		{"", "."},	   {".", "."},	     {"a/b/", "a/b"},	     {"a//b", "a/b"},
+		{"./a", "a"},	   {"a/./b", "a/b"}, {"a/../b", "b"},	     {"../a", "../a"},
+		{"/a/../..", "/"}, {"/../x", "/x"},  {"a/b/../../..", ".."}, {"/", "/"},
+		{"a/..", "."},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -57,11 +57,11 @@ static void t_clean(void)
 
 static void t_basic(void)
 {
-	const char *const c1[] = { "foo=1", "foo/bar=1", "foobar=0", "a/foo=0", NULL };
-	const char *const c2[] = { "a.txt=1", "dir/a.txt=0", "a.txt.bak=0", ".txt=1", NULL };
-	const char *const c3[] = { "a.txt=1", "dir/a.txt=1", "dir/sub/b.txt=1", "txt=0", NULL };
-	const char *const c4[] = { "x/a/y=1", "x/b/y=1", "x/a/b/y=0", "x/y=0", NULL };
-	const char *const c5[] = { "ab=1", "ac=0", "a/=0", "abc=0", NULL };
+	const char *const c1[] = {"foo=1", "foo/bar=1", "foobar=0", "a/foo=0", NULL};
+	const char *const c2[] = {"a.txt=1", "dir/a.txt=0", "a.txt.bak=0", ".txt=1", NULL};
+	const char *const c3[] = {"a.txt=1", "dir/a.txt=1", "dir/sub/b.txt=1", "txt=0", NULL};
+	const char *const c4[] = {"x/a/y=1", "x/b/y=1", "x/a/b/y=0", "x/y=0", NULL};
+	const char *const c5[] = {"ab=1", "ac=0", "a/=0", "abc=0", NULL};
 
 	check("foo", c1);
 	check("*.txt", c2);
@@ -72,10 +72,10 @@ static void t_basic(void)
 
 static void t_doublestar(void)
 {
-	const char *const c1[] = { "foo=1", "a/foo=1", "a/b/foo=1", "a/foo/x=1", "afoo=0", NULL };
-	const char *const c2[] = { "a=0", "a/b=1", "a/b/c=1", "ab=0", NULL };
-	const char *const c3[] = { "a/b=1", "a/x/b=1", "a/x/y/b=1", "ab=0", "b=0", NULL };
-	const char *const c4[] = { "x=1", "x/y=1", ".hidden=1", NULL };
+	const char *const c1[] = {"foo=1", "a/foo=1", "a/b/foo=1", "a/foo/x=1", "afoo=0", NULL};
+	const char *const c2[] = {"a=0", "a/b=1", "a/b/c=1", "ab=0", NULL};
+	const char *const c3[] = {"a/b=1", "a/x/b=1", "a/x/y/b=1", "ab=0", "b=0", NULL};
+	const char *const c4[] = {"x=1", "x/y=1", ".hidden=1", NULL};
 
 	check("**/foo", c1);
 	check("a/**", c2);
@@ -85,10 +85,10 @@ static void t_doublestar(void)
 
 static void t_exceptions(void)
 {
-	const char *const c1[] = { "a.md=1", "README.md=0", "docs/x.md=0", NULL };
-	const char *const c2[] = { "data/x=1", "data/keep.txt=0", "data/sub/keep.txt=1", NULL };
-	const char *const c3[] = { "README.md=1", NULL };
-	const char *const c4[] = { "w/a.bin=1", "w/b.py=0", "w/s/c.py=0", "w/s/d=1", NULL };
+	const char *const c1[] = {"a.md=1", "README.md=0", "docs/x.md=0", NULL};
+	const char *const c2[] = {"data/x=1", "data/keep.txt=0", "data/sub/keep.txt=1", NULL};
+	const char *const c3[] = {"README.md=1", NULL};
+	const char *const c4[] = {"w/a.bin=1", "w/b.py=0", "w/s/c.py=0", "w/s/d=1", NULL};
 
 	check("*.md\n!README.md", c1);
 	check("data\n!data/keep.txt", c2);
@@ -99,12 +99,12 @@ static void t_exceptions(void)
 
 static void t_syntax(void)
 {
-	const char *const c1[] = { "a=1", "c=1", "d=0", "b=1", NULL };
-	const char *const c2[] = { "x=0", "a=1", "b=1", NULL };
-	const char *const c3[] = { "*x=1", "ax=0", NULL };
-	const char *const c4[] = { "foo=1", "bar=1", "# c=0", NULL };
-	const char *const c5[] = { "sub/x=1", "/sub/x=0", "other=0", NULL };
-	const char *const c6[] = { "a-1=1", "a.1=0", "a/1=0", NULL };
+	const char *const c1[] = {"a=1", "c=1", "d=0", "b=1", NULL};
+	const char *const c2[] = {"x=0", "a=1", "b=1", NULL};
+	const char *const c3[] = {"*x=1", "ax=0", NULL};
+	const char *const c4[] = {"foo=1", "bar=1", "# c=0", NULL};
+	const char *const c5[] = {"sub/x=1", "/sub/x=0", "other=0", NULL};
+	const char *const c6[] = {"a-1=1", "a.1=0", "a/1=0", NULL};
 
 	check("[a-c]", c1);
 	check("[^x-z]", c2);
@@ -128,7 +128,10 @@ static void t_errors(void)
 	ok_fail(src_ignore_parse("[z-a]", 5, &ig, &err), &err, PN_ERR_INVALID, "class",
 		"reversed range refused");
 	ok(ig == NULL, "no matcher on failure");
-	ok_call(src_ignore_parse("\xef\xbb\xbf" "a\n", 5, &ig, &err), &err, "BOM accepted");
+	ok_call(src_ignore_parse("\xef\xbb\xbf"
+				 "a\n",
+				 5, &ig, &err),
+		&err, "BOM accepted");
 	ok(src_ignore_match(ig, "a"), "pattern after BOM applies");
 	is_int(src_ignore_count(ig), 1, "one pattern");
 	ok(!src_ignore_has_exceptions(ig), "no exceptions");
