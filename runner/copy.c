@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <linux/limits.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -58,6 +59,36 @@ static void set_meta(int dfd, const char *name, const struct stat *st)
 	utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW);
 }
 
+/* the xattrs of a regular file or directory, as overlay's copy-up keeps
+ * them (overlay's own user.overlay.* marks excepted); after set_meta, since
+ * chown drops security.capability */
+static void copy_xattrs(int sfd, int dfd, const char *name)
+{
+	cleanup_close int from = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	cleanup_close int to = -1;
+	cleanup_free char *names = NULL;
+	cleanup_free char *val = NULL;
+	ssize_t n;
+
+	if (from < 0 || flistxattr(from, NULL, 0) <= 0) /* most files have none */
+		return;
+	to = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	names = xmalloc(XATTR_LIST_MAX);
+	val = xmalloc(XATTR_SIZE_MAX);
+	n = to >= 0 ? flistxattr(from, names, XATTR_LIST_MAX) : -1;
+
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(names + i) + 1) {
+		const char *k = names + i;
+		ssize_t vn;
+
+		if (strncmp(k, "user.overlay.", 13) == 0 || strncmp(k, "trusted.overlay.", 16) == 0)
+			continue;
+		vn = fgetxattr(from, k, val, XATTR_SIZE_MAX);
+		if (vn >= 0 && fsetxattr(to, k, val, (size_t)vn, 0) < 0)
+			pn_debug("copy: xattr `%s` of `%s` not kept: %s", k, name, strerror(errno));
+	}
+}
+
 static int copy_tree(int sfd, int dfd, int depth, struct pn_error **err);
 
 static int copy_entry(int sfd, int dfd, const char *name, int depth, struct pn_error **err)
@@ -99,6 +130,7 @@ static int copy_entry(int sfd, int dfd, const char *name, int depth, struct pn_e
 		if (rc < 0)
 			return pn_error_wrap(err, "%s", name);
 		set_meta(dfd, name, &st);
+		copy_xattrs(sfd, dfd, name);
 		return 0;
 	}
 	if (exists && pn_rm_rf_at(dfd, name, err) < 0)
@@ -122,6 +154,8 @@ static int copy_entry(int sfd, int dfd, const char *name, int depth, struct pn_e
 		return 0; /* devices and sockets are not copied */
 	}
 	set_meta(dfd, name, &st);
+	if (S_ISREG(st.st_mode))
+		copy_xattrs(sfd, dfd, name);
 	return 0;
 }
 
