@@ -278,12 +278,18 @@ static int index_load(const char *file, struct idx_entry **out, size_t *n, char 
 	return 0;
 }
 
+/* The walk emits what overlay's upper dir would hold: changed entries, the
+ * unchanged directories above them (overlay copies parents up), a removed
+ * lower entry as a whiteout, and a directory recreated where a lower entry
+ * was as opaque (with everything in it, and no whiteouts under it). */
 struct copy_diff {
 	const char *root;
 	struct oci_layer_writer *w;
 	const struct runner_plan *plan;
 	struct idx_entry *idx;
 	size_t n;
+	struct pn_strv dirs; /* the directories above the current entry */
+	size_t emitted;	     /* how many of them are in the layer already */
 };
 
 static struct idx_entry *idx_find(struct copy_diff *cd, const char *rel)
@@ -293,7 +299,29 @@ static struct idx_entry *idx_find(struct copy_diff *cd, const char *rel)
 	return bsearch(&key, cd->idx, cd->n, sizeof(key), idx_cmp);
 }
 
-static int diff_walk(struct copy_diff *cd, const char *host, const char *rel, int depth,
+/* write the directories above rel that are not in the layer yet */
+static int emit_parents(struct copy_diff *cd, struct pn_error **err)
+{
+	for (; cd->emitted < cd->dirs.n; cd->emitted++) {
+		cleanup_free char *h = pn_path_join(cd->root, cd->dirs.v[cd->emitted]);
+
+		if (oci_layer_writer_add_path(cd->w, h, cd->dirs.v[cd->emitted], err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int emit(struct copy_diff *cd, const char *host, const char *rel, bool opaque,
+		struct pn_error **err)
+{
+	cleanup_free char *mark = opaque ? xasprintf("%s/.wh..wh..opq", rel) : NULL;
+
+	if (emit_parents(cd, err) < 0 || oci_layer_writer_add_path(cd->w, host, rel, err) < 0)
+		return -1;
+	return mark ? oci_layer_writer_add_data(cd->w, mark, "", 0, 0, err) : 0;
+}
+
+static int diff_walk(struct copy_diff *cd, const char *host, const char *rel, int depth, bool all,
 		     struct pn_error **err);
 
 /* the index entries that were direct children of rel and are gone now */
@@ -323,38 +351,59 @@ static void removed_children(struct copy_diff *cd, const char *rel, struct pn_st
 	}
 }
 
+/* into directory rel (its own entry written or not): walk it, then leave */
+static int diff_enter(struct copy_diff *cd, const char *host, const char *rel, bool written,
+		      int depth, bool all, struct pn_error **err)
+{
+	int rc;
+
+	pn_strv_push(&cd->dirs, rel);
+	if (written)
+		cd->emitted = cd->dirs.n;
+	rc = diff_walk(cd, host, rel, depth + 1, all, err);
+	free(cd->dirs.v[--cd->dirs.n]);
+	cd->dirs.v[cd->dirs.n] = NULL;
+	if (cd->emitted > cd->dirs.n)
+		cd->emitted = cd->dirs.n;
+	return rc;
+}
+
+/* all: inside an opaque directory, where everything is new */
 static int diff_one(struct copy_diff *cd, const char *host, const char *rel, const char *nm,
-		    int depth, struct pn_error **err)
+		    int depth, bool all, struct pn_error **err)
 {
 	cleanup_free char *h = pn_path_join(host, nm);
 	cleanup_free char *r = *rel ? xasprintf("%s/%s", rel, nm) : xstrdup(nm);
-	struct idx_entry *e = idx_find(cd, r);
+	struct idx_entry *e = all ? NULL : idx_find(cd, r);
 	struct stat st;
-	bool changed;
+	bool changed, opaque;
 
 	if (runner_plan_excluded(cd->plan, r))
 		return 0;
 	if (lstat(h, &st) < 0) {
 		if (errno == ENOENT && e) /* removed by the step */
-			return oci_layer_writer_add_whiteout(cd->w, r, err);
+			return emit_parents(cd, err) < 0
+				       ? -1
+				       : oci_layer_writer_add_whiteout(cd->w, r, err);
 		return pn_error_set_errno(err, errno, "stat `%s`", h);
 	}
 	changed = !e || e->ino != st.st_ino || e->ctime.tv_sec != st.st_ctim.tv_sec ||
 		  e->ctime.tv_nsec != st.st_ctim.tv_nsec;
-	if (changed && oci_layer_writer_add_path(cd->w, h, r, err) < 0)
+	opaque = e && e->ino != st.st_ino && S_ISDIR(st.st_mode);
+	if (changed && emit(cd, h, r, opaque, err) < 0)
 		return -1;
 	if (S_ISDIR(st.st_mode))
-		return diff_walk(cd, h, r, depth + 1, err);
+		return diff_enter(cd, h, r, changed, depth, all || opaque, err);
 	return 0;
 }
 
 /* entries of one directory, present and removed, in name order (as the
  * overlay upper dir would list them) */
-static int diff_walk(struct copy_diff *cd, const char *host, const char *rel, int depth,
+static int diff_walk(struct copy_diff *cd, const char *host, const char *rel, int depth, bool all,
 		     struct pn_error **err)
 {
 	struct dirent **names = NULL;
-	cleanup_strv struct pn_strv all = PN_STRV_INIT;
+	cleanup_strv struct pn_strv list = PN_STRV_INIT;
 	int n, rc = 0;
 
 	if (depth > COPY_DEPTH_MAX)
@@ -364,14 +413,15 @@ static int diff_walk(struct copy_diff *cd, const char *host, const char *rel, in
 		return pn_error_set_errno(err, errno, "read directory `%s`", host);
 	for (int i = 0; i < n; i++) {
 		if (strcmp(names[i]->d_name, ".") && strcmp(names[i]->d_name, ".."))
-			pn_strv_push(&all, names[i]->d_name);
+			pn_strv_push(&list, names[i]->d_name);
 		free(names[i]);
 	}
 	free(names);
-	removed_children(cd, rel, &all);
-	pn_strv_sort(&all);
-	for (size_t i = 0; rc == 0 && i < all.n; i++)
-		rc = diff_one(cd, host, rel, all.v[i], depth, err);
+	if (!all)
+		removed_children(cd, rel, &list);
+	pn_strv_sort(&list);
+	for (size_t i = 0; rc == 0 && i < list.n; i++)
+		rc = diff_one(cd, host, rel, list.v[i], depth, all, err);
 	return rc;
 }
 
@@ -381,7 +431,7 @@ int runner_copy_diff_write(const struct runner_sandbox_cfg *c, struct oci_layer_
 	cleanup_free char *file = pn_path_join(c->dir, RUNNER_COPY_INDEX);
 	cleanup_free char *data = NULL;
 	struct oci_layer_opts o;
-	struct copy_diff cd = {c->merged, NULL, &c->plan, NULL, 0};
+	struct copy_diff cd = {c->merged, NULL, &c->plan, NULL, 0, PN_STRV_INIT, 0};
 	int rc;
 
 	if (index_load(file, &cd.idx, &cd.n, &data, err) < 0)
@@ -396,11 +446,12 @@ int runner_copy_diff_write(const struct runner_sandbox_cfg *c, struct oci_layer_
 		free(cd.idx);
 		return pn_error_wrap(err, "write layer");
 	}
-	rc = diff_walk(&cd, c->merged, "", 0, err);
+	rc = diff_walk(&cd, c->merged, "", 0, false, err);
 	if (rc == 0)
 		rc = oci_layer_writer_finish(cd.w, res, err);
 	oci_layer_writer_free(cd.w);
 	free(cd.idx);
+	pn_strv_release(&cd.dirs);
 	if (rc < 0)
 		return pn_error_wrap(err, "write layer from the copy");
 	return 0;

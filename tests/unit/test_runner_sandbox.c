@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sched.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static const char *base_cmds[] = {"sh",	  "ls",	   "cat",  "echo", "id", "mkdir",
@@ -69,6 +70,13 @@ static char *make_base_tree(void)
 	write_file(gone, "gone\n");
 	write_file(old, "old\n");
 	write_file(deep, "deep\n");
+	{
+		cleanup_free char *xa = pn_path_join(root, "data/xa");
+
+		write_file(xa, "xa\n");
+		if (setxattr(xa, "user.pinion.test", "v", 1, 0) < 0)
+			tap_diag("setxattr: %s", strerror(errno));
+	}
 	return root;
 }
 
@@ -141,10 +149,12 @@ static char *layer_names(const char *digest)
 	if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK)
 		return xstrdup("(unreadable)");
 	while (archive_read_next_header(a, &e) == ARCHIVE_OK)
-		pn_buf_printf(&b, NULL, "%s %u:%u %o %lld %s\n", archive_entry_pathname(e),
+		pn_buf_printf(&b, NULL, "%s %u:%u %o %lld %s%s%s\n", archive_entry_pathname(e),
 			      (unsigned)archive_entry_uid(e), (unsigned)archive_entry_gid(e),
 			      (unsigned)archive_entry_mode(e), (long long)archive_entry_mtime(e),
-			      getenv("TEST_VERBOSE") ? "" : "");
+			      archive_entry_hardlink(e) ? "link=" : "",
+			      archive_entry_hardlink(e) ? archive_entry_hardlink(e) : "",
+			      archive_entry_xattr_count(e) ? " xattrs" : "");
 	return b.data ? pn_buf_steal(&b, NULL) : xstrdup("");
 }
 
@@ -225,6 +235,48 @@ static void t_step_commit(void)
 	runner_result_release(&res);
 	runner_result_release(&res2);
 	runner_result_release(&res3);
+	runner_free(r);
+	runner_free(rc_);
+}
+
+/* every kind of change, through overlay and through the copy fallback: an
+ * opaque directory, a symlink, a hardlink, mode and owner changes of lower
+ * files, a lower file with an xattr changed (overlay copies the xattr up, so
+ * the copy must keep it too); both give the same layer */
+static void t_diff_kinds(void)
+{
+	struct runner *r = new_runner(false);
+	struct runner *rc_ = new_runner(true);
+	bool single = r && runner_get_idmap(r)->mode == RUNNER_IDMAP_SINGLE;
+	cleanup_free char *script = xasprintf(
+		"rm -rf /opq && mkdir /opq && echo n >/opq/fresh && ln -s ../etc/keep /data/link && "
+		"echo h >/data/h1 && ln /data/h1 /data/h2 && chmod 600 /data/sub/f && "
+		"chmod 640 /data/xa%s",
+		single ? "" : " && chown 5:6 /etc/passwd");
+	struct runner_result res, res2;
+	struct pn_error *err = NULL;
+	cleanup_free char *names = NULL;
+	cleanup_free char *names2 = NULL;
+
+	ok_call(sh(r, script, layout, &res, &err), &err, "changes of every kind (overlay)");
+	names = layer_names(res.layer.desc.digest);
+	ok(tap_contains(names, "opq/.wh..wh..opq ") && tap_contains(names, "opq/fresh ") &&
+		   !tap_contains(names, "opq/new "),
+	   "a recreated directory is opaque");
+	ok(tap_contains(names, "data/link 0:0 120777"), "symlink");
+	ok(tap_contains(names, "link=data/h1") || tap_contains(names, "link=data/h2"),
+	   "hardlink kept as a link");
+	ok(tap_contains(names, "data/sub/f 0:0 100600"), "mode change of a lower file");
+	ok(tap_contains(names, "data/xa 0:0 100640") && tap_contains(names, "xattrs"),
+	   "a changed lower file keeps its xattr");
+	ok(single || tap_contains(names, "etc/passwd 5:6 "), "owner change of a lower file");
+	ok_call(sh(rc_, script, layout, &res2, &err), &err, "the same with the copy fallback");
+	names2 = layer_names(res2.layer.desc.digest);
+	is_str(res2.layer.diff_id, res.layer.diff_id, "copy fallback gives the same layer");
+	if (strcmp(res2.layer.diff_id, res.layer.diff_id))
+		tap_diag("overlay:\n%s\ncopy:\n%s", names, names2);
+	runner_result_release(&res);
+	runner_result_release(&res2);
 	runner_free(r);
 	runner_free(rc_);
 }
@@ -409,6 +461,7 @@ int main(void)
 	if (rf.lowers.n == 2) {
 		TEST(t_step_commit);
 		TEST(t_rename_dir);
+		TEST(t_diff_kinds);
 		TEST(t_failures);
 		TEST(t_isolation);
 		TEST(t_proc);
