@@ -143,7 +143,7 @@ struct fetch {
 	struct xfer *x;
 	size_t n, n_done;
 	int active;
-	int64_t bytes, start_ms;
+	int64_t bytes, start_ms, last_event_ms, total;
 };
 
 static size_t xfer_write_cb(char *buf, size_t size, size_t n, void *data)
@@ -354,6 +354,30 @@ static int fetch_start_more(struct fetch *f, struct pn_error **err)
 	return 0;
 }
 
+#define PROGRESS_EVERY_MS 2000
+
+/* a running total every couple of seconds, for long pulls */
+static void fetch_progress(struct fetch *f)
+{
+	int64_t now = registry_now_ms(), have = f->bytes;
+	char fields[160];
+	double secs;
+
+	if (!f->c->opts.progress || now - f->last_event_ms < PROGRESS_EVERY_MS)
+		return;
+	f->last_event_ms = now;
+	for (size_t i = 0; i < f->n; i++)
+		if (!f->x[i].done && f->x[i].w)
+			have += oci_blob_writer_size(f->x[i].w);
+	secs = (double)(now - f->start_ms) / 1000.0;
+	snprintf(fields, sizeof(fields), "\"bytes\":%lld,\"total\":%lld,\"seconds\":%.3f,\"mib_per_s\":%.1f",
+		 (long long)have, (long long)f->total, secs,
+		 secs > 0 ? (double)have / secs / 1048576.0 : 0);
+	pn_progress_event("pull-progress", fields, "pulling: %.1f of %.1f MiB (%.1f MiB/s)",
+			  (double)have / 1048576.0, (double)f->total / 1048576.0,
+			  secs > 0 ? (double)have / secs / 1048576.0 : 0);
+}
+
 static int fetch_loop(struct fetch *f, struct pn_error **err)
 {
 	int running = 0, left;
@@ -371,8 +395,10 @@ static int fetch_loop(struct fetch *f, struct pn_error **err)
 			if (xfer_finish(f, x, msg->data.result, err) < 0)
 				return -1;
 		}
-		if (f->n_done < f->n)
+		if (f->n_done < f->n) {
 			curl_multi_poll(f->m, NULL, 0, 100, NULL);
+			fetch_progress(f);
+		}
 	}
 	return 0;
 }
@@ -419,7 +445,10 @@ int registry_fetch_blobs(struct registry_client *c, struct registry_target *t,
 		if (registry_auth_header(c, t->host, f.scope, false, &f.auth, err) < 0)
 			goto out;
 		f.m = curl_multi_init();
-		f.start_ms = registry_now_ms();
+		f.start_ms = f.last_event_ms = registry_now_ms();
+		for (size_t i = 0; i < n; i++)
+			if (!f.x[i].done)
+				f.total += want[i].size;
 		rc = fetch_loop(&f, err);
 		if (rc == 0 && c->opts.progress && f.bytes > 0) {
 			double secs = (double)(registry_now_ms() - f.start_ms) / 1000.0;

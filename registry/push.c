@@ -9,6 +9,9 @@
 
 #define UPLOAD_RESTARTS_MAX 3
 
+/* pn_progress_event writes a line in pieces: one pushing thread at a time */
+static pthread_mutex_t progress_lock = PTHREAD_MUTEX_INITIALIZER;
+
 struct pusher {
 	struct registry_client *c;
 	struct registry_target *t;
@@ -165,6 +168,26 @@ static int patch_chunk(struct pusher *p, char **loc, int fd, int64_t off, int64_
 	return rc;
 }
 
+/* long chunked uploads report how far they are, every couple of seconds */
+static void chunk_progress(struct pusher *p, const char *digest, int64_t off, int64_t size)
+{
+	static int64_t last;
+	int64_t now = registry_now_ms();
+	char fields[200];
+
+	if (!p->c->opts.progress)
+		return;
+	pthread_mutex_lock(&progress_lock);
+	if (now - last >= 2000 && off < size) {
+		last = now;
+		snprintf(fields, sizeof(fields), "\"digest\":\"%s\",\"bytes\":%lld,\"total\":%lld",
+			 digest, (long long)off, (long long)size);
+		pn_progress_event("push-progress", fields, "pushing %.19s: %.1f of %.1f MiB", digest,
+				  (double)off / 1048576.0, (double)size / 1048576.0);
+	}
+	pthread_mutex_unlock(&progress_lock);
+}
+
 static int upload_chunked(struct pusher *p, char **loc, int fd, int64_t size, const char *digest,
 			  struct pn_error **err)
 {
@@ -180,6 +203,7 @@ static int upload_chunked(struct pusher *p, char **loc, int fd, int64_t size, co
 		if (patch_chunk(p, loc, fd, off, n, &e) == 0) {
 			off += n;
 			failures = 0;
+			chunk_progress(p, digest, off, size);
 			continue;
 		}
 		if (e->code == PN_ERR_AUTH || ++failures > p->c->opts.retries) {
@@ -220,14 +244,12 @@ static void push_event(struct pusher *p, const char *ev, const char *digest, int
 	snprintf(fields, sizeof(fields),
 		 "\"digest\":\"%s\",\"bytes\":%lld,\"seconds\":%.3f,\"mib_per_s\":%.1f", digest,
 		 (long long)size, secs, rate);
-	/* pn_progress_event writes a line in pieces: one thread at a time */
-	static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
-	pthread_mutex_lock(&out_lock);
+	pthread_mutex_lock(&progress_lock);
 	pn_progress_event(ev, fields, "%s %.19s (%.1f MiB%s)",
 			  strcmp(ev, "blob-pushed") == 0 ? "pushed" :
 			  strcmp(ev, "blob-mounted") == 0 ? "mounted" : "exists",
 			  digest, (double)size / 1048576.0, strcmp(ev, "blob-pushed") == 0 ? "" : ", skipped");
-	pthread_mutex_unlock(&out_lock);
+	pthread_mutex_unlock(&progress_lock);
 }
 
 static int push_blob(struct pusher *p, const char *digest, struct pn_error **err)
