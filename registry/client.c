@@ -384,9 +384,10 @@ int registry_host_ping(struct registry_client *c, struct registry_host *h, struc
 			scheme = "http";
 			continue;
 		}
-		/* nothing listening or no such host: say so at once */
+		/* nothing listening or no such host: say so at once; a host that
+		 * does not answer gets one more try, not the full retry budget */
 		if (!registry_curl_transient(rc) || rc == CURLE_COULDNT_CONNECT ||
-		    attempt >= c->opts.retries) {
+		    (rc == CURLE_OPERATION_TIMEDOUT && attempt >= 1) || attempt >= c->opts.retries) {
 			registry_curl_error(rc, errbuf, "", err);
 			return pn_error_wrap(err, "reach registry `%s`", h->name);
 		}
