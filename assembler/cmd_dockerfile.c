@@ -18,26 +18,6 @@ static const char usage_text[] =
 	"  --use-cuda-base-image     use (or with =false avoid) the nvidia/cuda base for GPU\n"
 	"  --separate-weights        weights in their own layer\n";
 
-/* "--flag", "--flag=true|false" -> PLAN_YES/PLAN_NO; -1 if arg is not this flag */
-static int tristate_flag(const char *arg, const char *flag, enum plan_tristate *out)
-{
-	size_t n = strlen(flag);
-
-	if (strncmp(arg, flag, n) != 0)
-		return -1;
-	if (arg[n] == '\0')
-		*out = PLAN_YES;
-	else if (strcmp(arg + n, "=true") == 0)
-		*out = PLAN_YES;
-	else if (strcmp(arg + n, "=false") == 0)
-		*out = PLAN_NO;
-	else if (strcmp(arg + n, "=auto") == 0)
-		*out = PLAN_AUTO;
-	else
-		return -2;
-	return 0;
-}
-
 static int cmd_dockerfile(int argc, char **argv)
 {
 	struct build_plan_opts opts;
@@ -58,10 +38,10 @@ static int cmd_dockerfile(int argc, char **argv)
 			file = argv[++i];
 		else if (strcmp(argv[i], "--separate-weights") == 0)
 			opts.separate_weights = true;
-		else if ((r = tristate_flag(argv[i], "--use-cog-base-image", &opts.use_cog_base)) !=
-				 -1 ||
-			 (r = tristate_flag(argv[i], "--use-cuda-base-image",
-					    &opts.use_cuda_base)) != -1) {
+		else if ((r = plan_tristate_flag(argv[i], "--use-cog-base-image",
+						 &opts.use_cog_base)) != -1 ||
+			 (r = plan_tristate_flag(argv[i], "--use-cuda-base-image",
+						 &opts.use_cuda_base)) != -1) {
 			if (r < 0)
 				return pn_cli_usage("dockerfile",
 						    "bad value in `%s` (true, false, auto)",

@@ -579,3 +579,20 @@ char *build_plan_to_json(const struct build_plan *p)
 	json_object_set_new(o, "requirements", json_string(p->requirements ? p->requirements : ""));
 	return json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 }
+
+int plan_tristate_flag(const char *arg, const char *flag, enum plan_tristate *out)
+{
+	size_t n = strlen(flag);
+
+	if (strncmp(arg, flag, n) != 0 || (arg[n] != '\0' && arg[n] != '='))
+		return -1;
+	if (arg[n] == '\0' || strcmp(arg + n, "=true") == 0)
+		*out = PLAN_YES;
+	else if (strcmp(arg + n, "=false") == 0)
+		*out = PLAN_NO;
+	else if (strcmp(arg + n, "=auto") == 0)
+		*out = PLAN_AUTO;
+	else
+		return -2;
+	return 0;
+}

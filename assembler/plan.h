@@ -24,6 +24,11 @@
 
 enum plan_tristate { PLAN_AUTO = 0, PLAN_YES, PLAN_NO }; /* same values as compat_tristate */
 
+/* Parse a Cog boolean flag such as --use-cog-base-image: "--flag" and
+ * "--flag=true" -> PLAN_YES, "=false" -> PLAN_NO, "=auto" -> PLAN_AUTO.
+ * Returns 0 when set, -1 when arg is not this flag, -2 for another value. */
+int plan_tristate_flag(const char *arg, const char *flag, enum plan_tristate *out);
+
 struct build_plan_opts {
 	enum plan_tristate use_cog_base;  /* --use-cog-base-image[=true|false] */
 	enum plan_tristate use_cuda_base; /* --use-cuda-base-image[=true|false] */

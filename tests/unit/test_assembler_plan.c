@@ -166,7 +166,8 @@ static void t_gpu_plan(void)
 	s = find_step(&p, PLAN_ID_PYTHON);
 	ok(s && tap_contains(s->shell, "pyenv install-latest \"3.11\""),
 	   "python step installs 3.11");
-	ok(s && strncmp(s->shell, "if command -v python3.11 >/dev/null 2>&1 && python3.11 -m pip", 61) == 0,
+	ok(s && strncmp(s->shell, "if command -v python3.11 >/dev/null 2>&1 && python3.11 -m pip",
+			61) == 0,
 	   "python step first reuses a python3.11 with pip from the base (no network)");
 	s = find_step(&p, PLAN_ID_BASE_ENV);
 	ok(s && s->n_env == 4 && strcmp(s->env[2].name, "LD_LIBRARY_PATH") == 0, "base ENV");
@@ -305,8 +306,23 @@ static void t_env_expand(void)
 	is_str(c, ":a$", "unset -> empty, lone $ kept");
 }
 
+static void t_tristate_flag(void)
+{
+	enum plan_tristate v = PLAN_AUTO;
+	const char *f = "--use-cog-base-image";
+
+	ok(plan_tristate_flag("--use-cog-base-image", f, &v) == 0 && v == PLAN_YES, "bare flag");
+	ok(plan_tristate_flag("--use-cog-base-image=false", f, &v) == 0 && v == PLAN_NO, "=false");
+	ok(plan_tristate_flag("--use-cog-base-image=true", f, &v) == 0 && v == PLAN_YES, "=true");
+	ok(plan_tristate_flag("--use-cog-base-image=auto", f, &v) == 0 && v == PLAN_AUTO, "=auto");
+	ok(plan_tristate_flag("--use-cog-base-image=maybe", f, &v) == -2, "other value: -2");
+	ok(plan_tristate_flag("--use-cog-base-images", f, &v) == -1, "longer flag: not this one");
+	ok(plan_tristate_flag("--use-cuda-base-image", f, &v) == -1, "other flag: -1");
+}
+
 int main(void)
 {
+	TEST(t_tristate_flag);
 	TEST(t_cpu_plan);
 	TEST(t_gpu_plan);
 	TEST(t_misc_steps);
