@@ -197,7 +197,20 @@ struct idx_entry {
 	char *path;
 	ino_t ino;
 	struct timespec ctime;
+	struct timespec btime; /* birth time; tv_sec -1 if the filesystem has none */
 };
+
+/* a freed inode number is soon reused (rm -rf d; mkdir d often gives d its
+ * old inode): the birth time tells a recreated entry apart */
+static struct timespec birth_time(const char *path)
+{
+	struct statx sx;
+
+	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BTIME, &sx) < 0 ||
+	    !(sx.stx_mask & STATX_BTIME))
+		return (struct timespec){-1, 0};
+	return (struct timespec){(time_t)sx.stx_btime.tv_sec, (long)sx.stx_btime.tv_nsec};
+}
 
 static int index_walk(const char *host, const char *rel, struct pn_buf *out, int depth,
 		      struct pn_error **err)
@@ -213,6 +226,7 @@ static int index_walk(const char *host, const char *rel, struct pn_buf *out, int
 		cleanup_free char *h = NULL;
 		cleanup_free char *r = NULL;
 		struct stat st;
+		struct timespec bt;
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
@@ -220,8 +234,10 @@ static int index_walk(const char *host, const char *rel, struct pn_buf *out, int
 		r = *rel ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
 		if (lstat(h, &st) < 0)
 			return pn_error_set_errno(err, errno, "stat `%s`", h);
-		if (pn_buf_printf(out, err, "%llu %lld %ld %s", (unsigned long long)st.st_ino,
-				  (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec, r) < 0 ||
+		bt = S_ISDIR(st.st_mode) ? birth_time(h) : (struct timespec){-1, 0};
+		if (pn_buf_printf(out, err, "%llu %lld %ld %lld %ld %s", (unsigned long long)st.st_ino,
+				  (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec,
+				  (long long)bt.tv_sec, bt.tv_nsec, r) < 0 ||
 		    pn_buf_append(out, "", 1, err) < 0)
 			return -1;
 		if (S_ISDIR(st.st_mode) && index_walk(h, r, out, depth + 1, err) < 0)
@@ -262,17 +278,20 @@ static int index_load(const char *file, struct idx_entry **out, size_t *n, char 
 	*n = 0;
 	for (char *p = *data; p < *data + len; p += strlen(p) + 1) {
 		unsigned long long ino;
-		long long sec;
-		long nsec;
+		long long sec, bsec;
+		long nsec, bnsec;
 		int off = 0;
 
-		if (sscanf(p, "%llu %lld %ld %n", &ino, &sec, &nsec, &off) != 3 || off == 0)
+		if (sscanf(p, "%llu %lld %ld %lld %ld %n", &ino, &sec, &nsec, &bsec, &bnsec, &off) !=
+			    5 ||
+		    off == 0)
 			return pn_error_set(err, PN_ERR_INVALID, "corrupt copy index");
 		if (*n == cap) {
 			cap = cap ? 2 * cap : 1024;
 			*out = xrealloc(*out, st_mult(cap, sizeof(**out)));
 		}
-		(*out)[(*n)++] = (struct idx_entry){p + off, (ino_t)ino, {(time_t)sec, nsec}};
+		(*out)[(*n)++] = (struct idx_entry){p + off, (ino_t)ino, {(time_t)sec, nsec},
+						    {(time_t)bsec, bnsec}};
 	}
 	qsort(*out, *n, sizeof(**out), idx_cmp);
 	return 0;
@@ -368,6 +387,13 @@ static int diff_enter(struct copy_diff *cd, const char *host, const char *rel, b
 	return rc;
 }
 
+static bool recreated(const struct idx_entry *e, const char *host)
+{
+	struct timespec bt = e->btime.tv_sec < 0 ? e->btime : birth_time(host);
+
+	return bt.tv_sec != e->btime.tv_sec || bt.tv_nsec != e->btime.tv_nsec;
+}
+
 /* all: inside an opaque directory, where everything is new */
 static int diff_one(struct copy_diff *cd, const char *host, const char *rel, const char *nm,
 		    int depth, bool all, struct pn_error **err)
@@ -389,7 +415,7 @@ static int diff_one(struct copy_diff *cd, const char *host, const char *rel, con
 	}
 	changed = !e || e->ino != st.st_ino || e->ctime.tv_sec != st.st_ctim.tv_sec ||
 		  e->ctime.tv_nsec != st.st_ctim.tv_nsec;
-	opaque = e && e->ino != st.st_ino && S_ISDIR(st.st_mode);
+	opaque = e && S_ISDIR(st.st_mode) && (e->ino != st.st_ino || recreated(e, h));
 	if (changed && emit(cd, h, r, opaque, err) < 0)
 		return -1;
 	if (S_ISDIR(st.st_mode))

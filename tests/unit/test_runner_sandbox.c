@@ -6,6 +6,7 @@
 #include "runner/runner.h"
 #include "common/cleanup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -281,6 +282,55 @@ static void t_diff_kinds(void)
 	runner_free(rc_);
 }
 
+/* builds sharing a cache unpack the same layer at once: one snapshot wins
+ * (unpacked in a temporary dir, renamed into place), the others reuse it, and
+ * nothing half-made is left */
+static void t_concurrent_unpack(void)
+{
+	cleanup_free char *base = pn_path_join(dir, "base");
+	cleanup_free char *shared = pn_path_join(dir, "cache-shared");
+	cleanup_free char *snaps = pn_path_join(shared, "snapshots");
+	char *saved = cache;
+	struct oci_layer_result l;
+	pid_t kids[4];
+	int good = 0, entries = 0;
+	DIR *d;
+	struct dirent *de;
+
+	ok(layer_from_tree(base, &l, false) == 0, "layer written");
+	cache = shared;
+	for (int i = 0; i < 4; i++) {
+		kids[i] = fork();
+		if (kids[i] == 0) {
+			struct runner *r = new_runner(false);
+			struct runner_rootfs one;
+			struct pn_error *err = NULL;
+
+			runner_rootfs_init(&one);
+			_exit(r && runner_rootfs_push(r, &one, layout, &l.desc, l.diff_id, &err) == 0
+				      ? 0
+				      : 1);
+		}
+	}
+	cache = saved;
+	for (int i = 0; i < 4; i++) {
+		int st;
+
+		if (kids[i] > 0 && waitpid(kids[i], &st, 0) == kids[i] && WIFEXITED(st) &&
+		    WEXITSTATUS(st) == 0)
+			good++;
+	}
+	is_int(good, 4, "four processes unpack the same layer at once");
+	if ((d = opendir(snaps))) {
+		while ((de = readdir(d)))
+			if (de->d_name[0] != '.' || strncmp(de->d_name, ".tmp-", 5) == 0)
+				entries++;
+		closedir(d);
+	}
+	is_int(entries, 1, "one snapshot, no temporary dirs left");
+	oci_layer_result_release(&l);
+}
+
 /* a directory of a lower layer renamed: overlay (userxattr: no redirects)
  * copies it up whole, so the layer is complete */
 static void t_rename_dir(void)
@@ -462,6 +512,7 @@ int main(void)
 		TEST(t_step_commit);
 		TEST(t_rename_dir);
 		TEST(t_diff_kinds);
+		TEST(t_concurrent_unpack);
 		TEST(t_failures);
 		TEST(t_isolation);
 		TEST(t_proc);
