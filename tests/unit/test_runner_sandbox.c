@@ -282,6 +282,42 @@ static void t_diff_kinds(void)
 	runner_free(rc_);
 }
 
+/* what a step sees: the image config's Env, WorkingDir and User under the
+ * step's own, no_new_privs, no inherited fds, the minimal /dev */
+static void t_inside(void)
+{
+	struct runner *r = new_runner(false);
+	bool single = r && runner_get_idmap(r)->mode == RUNNER_IDMAP_SINGLE;
+	struct oci_config cfg;
+	const char *env[] = {"FOO=step", NULL};
+	cleanup_free char *script = xasprintf(
+		"test \"$FOO\" = step && test \"$BAR\" = img && test \"$(pwd)\" = /data && "
+		"test \"$(id -u)\" = %s && grep -q \"^NoNewPrivs:.*1\" /proc/self/status && "
+		"test \"$(ls /proc/self/fd | wc -l)\" -eq 4 && test -c /dev/null && "
+		"test -c /dev/zero && test -c /dev/full && test -c /dev/random && "
+		"test -c /dev/urandom && test -c /dev/tty && test -c /dev/pts/ptmx && "
+		"test -d /dev/shm && test \"$(ls /dev | wc -l)\" -le 15",
+		single ? "0" : "65534");
+	struct runner_step s = {.name = "inside", .shell = script, .config = &cfg, .env = env};
+	struct runner_result res;
+	struct pn_error *err = NULL;
+	int leak = open("/dev/null", O_RDONLY); /* not close-on-exec */
+
+	memset(&cfg, 0, sizeof(cfg));
+	pn_strv_push(&cfg.env, "FOO=img");
+	pn_strv_push(&cfg.env, "BAR=img");
+	cfg.working_dir = (char *)"/data";
+	cfg.user = single ? NULL : (char *)"nobody";
+	ok_call(runner_step_run(r, &rf, &s, NULL, NULL, &res, &err), &err,
+		"config env/workdir/user under the step's, no_new_privs, no fds, minimal /dev");
+	if (res.tail)
+		tap_diag("%s", res.tail);
+	runner_result_release(&res);
+	pn_strv_release(&cfg.env);
+	close(leak);
+	runner_free(r);
+}
+
 /* builds sharing a cache unpack the same layer at once: one snapshot wins
  * (unpacked in a temporary dir, renamed into place), the others reuse it, and
  * nothing half-made is left */
@@ -512,6 +548,7 @@ int main(void)
 		TEST(t_step_commit);
 		TEST(t_rename_dir);
 		TEST(t_diff_kinds);
+		TEST(t_inside);
 		TEST(t_concurrent_unpack);
 		TEST(t_failures);
 		TEST(t_isolation);
