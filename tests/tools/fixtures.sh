@@ -18,8 +18,8 @@ fixture_mirror() {
 
 fixture_recipe() {
 	case "$1" in
-	minbase) echo "mmdebstrap v1 bookworm minbase include=ca-certificates" ;;
-	python) echo "mmdebstrap v1 bookworm minbase include=ca-certificates,python3,python3-pip,python3-venv,python-is-python3 rm=EXTERNALLY-MANAGED" ;;
+	minbase) echo "mmdebstrap v2 bookworm minbase include=ca-certificates" ;;
+	python) echo "mmdebstrap v2 bookworm minbase include=ca-certificates,python3,python3-pip,python3-venv,python-is-python3 rm=EXTERNALLY-MANAGED" ;;
 	*) return 1 ;;
 	esac
 }
@@ -40,7 +40,7 @@ fixture_rootfs() {
 			tmp="$out.tmp.$$"
 			echo "fixtures: building rootfs '$name' ($recipe)" >&2
 			# a hook removes the PEP 668 marker, as the official python images have none
-			mmdebstrap --quiet --variant=minbase --include="$incl" \
+			mmdebstrap --quiet --format=tar --variant=minbase --include="$incl" \
 				--customize-hook='rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED' \
 				--customize-hook='rm -rf "$1"/var/cache/apt/*.bin "$1"/var/lib/apt/lists/*' \
 				bookworm "$tmp" "$(fixture_mirror)" >&2 || { rm -f "$tmp"; exit 1; }
