@@ -13,6 +13,8 @@
  * - whiteouts (.wh.NAME, .wh..wh..opq, and overlay-style 0:0 char devices and
  *   *.overlay.opaque xattrs) delete only inside dest and never what this same
  *   layer created;
+ * - with overlay_whiteouts, whiteouts are kept in overlay form instead (0:0
+ *   character devices, an opaque xattr) and nothing is removed;
  * - device nodes are skipped unless privileged and not told to skip;
  * - limits on entry count, path length and expanded size stop bombs. */
 #include "oci/internal.h"
@@ -34,6 +36,7 @@
 #define APPLY_MAX_PATH	  4096
 #define OPAQUE_MARK	  ".wh..wh..opq"
 #define WH_PREFIX	  ".wh."
+#define OPAQUE_XATTR_DEFAULT "user.overlay.opaque"
 
 void oci_apply_opts_init(struct oci_apply_opts *o)
 {
@@ -361,6 +364,32 @@ static int whiteout_opaque(struct applier *ap, int pfd, const char *dir_path, st
 	return 0;
 }
 
+/* overlay form: the directory fd is marked opaque (nothing removed) */
+static int mark_opaque(struct applier *ap, int dfd, const char *dir_path, struct pn_error **err)
+{
+	const char *name = ap->o.opaque_xattr ? ap->o.opaque_xattr : OPAQUE_XATTR_DEFAULT;
+
+	if (fsetxattr(dfd, name, "y", 1, 0) < 0)
+		return pn_error_set_errno(err, errno, "mark `%s` opaque (xattr `%s`)",
+					  *dir_path ? dir_path : "/", name);
+	return 0;
+}
+
+/* overlay form: target becomes a 0:0 character device (replacing what is there) */
+static int whiteout_keep(struct applier *ap, const char *parent, const char *target,
+			 const char *full, struct pn_error **err)
+{
+	cleanup_close int pfd = -1;
+	bool kept;
+
+	if (open_dir_in_root(ap, parent, true, &pfd, err) < 0 ||
+	    clear_final(pfd, target, false, &kept, err) < 0)
+		return -1;
+	if (mknodat(pfd, target, S_IFCHR | 0, makedev(0, 0)) < 0)
+		return pn_error_set_errno(err, errno, "create whiteout `%s`", full);
+	return 0;
+}
+
 static int whiteout_one(struct applier *ap, const char *parent, const char *target,
 			struct pn_error **err)
 {
@@ -373,6 +402,8 @@ static int whiteout_one(struct applier *ap, const char *parent, const char *targ
 	full = *parent ? xasprintf("%s/%s", parent, target) : xstrdup(target);
 	if (pathset_has(&ap->created, full))
 		return 0; /* a whiteout hides lower layers only */
+	if (ap->o.overlay_whiteouts)
+		return whiteout_keep(ap, parent, target, full, err);
 	if (open_dir_in_root(ap, parent, false, &pfd, &e2) < 0) {
 		/* no parent: nothing to hide */
 		pn_error_free(e2);
@@ -394,6 +425,11 @@ static int handle_whiteout(struct applier *ap, const char *path, struct pn_error
 		cleanup_close int pfd = -1;
 		struct pn_error *e2 = NULL;
 
+		if (ap->o.overlay_whiteouts)
+			return open_dir_in_root(ap, parent, true, &pfd, err) < 0 ||
+					       mark_opaque(ap, pfd, parent, err) < 0
+				       ? -1
+				       : 1;
 		if (open_dir_in_root(ap, parent, false, &pfd, &e2) < 0) {
 			pn_error_free(e2);
 			return 1;
@@ -477,7 +513,8 @@ static int make_dir(struct applier *ap, struct archive_entry *e, int pfd, const 
 	dd->mode = archive_entry_perm(e) & 07777;
 	dd->mtime = entry_mtime(e);
 	if (entry_is_opaque_dir(e))
-		return whiteout_opaque(ap, fd, path, err);
+		return ap->o.overlay_whiteouts ? mark_opaque(ap, fd, path, err)
+					       : whiteout_opaque(ap, fd, path, err);
 	return 0;
 }
 

@@ -331,6 +331,18 @@ struct oci_apply_opts {
 	bool skip_devices;    /* skip device nodes (forced when unprivileged) */
 	bool chown;	      /* set owners from the tar (needs privilege) */
 	bool keep_xattrs;
+	/* keep whiteouts in overlay form instead of applying them, for a layer
+	 * unpacked into its own overlayfs lower directory: `.wh.NAME` (and a 0:0
+	 * character device in the tar) becomes a 0:0 character device NAME
+	 * (created even with skip_devices; Linux >= 5.8 allows it in a user
+	 * namespace), `.wh..wh..opq` (and an opaque xattr in the tar) sets
+	 * opaque_xattr = "y" on its directory; nothing is removed.  What this
+	 * same layer created is still not hidden.  A whiteout that cannot be
+	 * made is an error naming the entry. */
+	bool overlay_whiteouts;
+	/* NULL = "user.overlay.opaque" (overlay mounted with userxattr, as in a
+	 * user namespace); "trusted.overlay.opaque" for real root without it */
+	const char *opaque_xattr;
 };
 void oci_apply_opts_init(struct oci_apply_opts *o);
 int oci_layer_apply_fd(int fd, const char *dest, const struct oci_apply_opts *opts,

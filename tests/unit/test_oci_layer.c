@@ -339,6 +339,104 @@ static void t_apply_whiteouts(void)
 	oci_layout_free(l);
 }
 
+static bool is_whiteout_dev(const char *dest, const char *rel)
+{
+	cleanup_free char *p = pn_path_join(dest, rel);
+	struct stat st;
+
+	return lstat(p, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0);
+}
+
+static bool is_opaque(const char *dest, const char *rel, const char *xattr)
+{
+	cleanup_free char *p = pn_path_join(dest, rel);
+	char v[4] = "";
+
+	return lgetxattr(p, xattr, v, sizeof(v)) == 1 && v[0] == 'y';
+}
+
+static bool exists(const char *dest, const char *rel)
+{
+	cleanup_free char *p = pn_path_join(dest, rel);
+	struct stat st;
+
+	return lstat(p, &st) == 0;
+}
+
+/* a layer with OCI whiteouts and one with overlay-style ones (a 0:0 device
+ * and an opaque xattr in the tar), unpacked with overlay_whiteouts */
+static void t_apply_overlay_whiteouts(void)
+{
+	char *base = tap_tmpdir();
+	cleanup_free char *dest = pn_path_join(base, "ovl"), *dest2 = pn_path_join(base, "ovl2");
+	cleanup_free char *up = pn_path_join(base, "ovlupper"), *odir = pn_path_join(up, "odir");
+	cleanup_free char *dev = pn_path_join(up, "gone"), *tdest = pn_path_join(base, "ovl3");
+	struct oci_layout *l = layout_new();
+	struct oci_layer_opts o;
+	struct oci_apply_opts ao;
+	struct oci_layer_writer *w;
+	struct oci_layer_result r1, r2;
+	struct pn_error *err = NULL;
+
+	oci_layer_opts_init(&o);
+	w = oci_layer_writer_new(l, &o, &err);
+	oci_layer_writer_add_dir(w, "opq", 0755, &err);
+	oci_layer_writer_add_data(w, "opq/.wh..wh..opq", "", 0, 0, &err);
+	oci_layer_writer_add_data(w, "opq/new", "new", 3, 0644, &err);
+	oci_layer_writer_add_whiteout(w, "keep/a", &err);
+	oci_layer_writer_add_data(w, "made", "m", 1, 0644, &err);
+	oci_layer_writer_add_whiteout(w, "made", &err);
+	oci_layer_writer_add_whiteout(w, "top", &err);
+	ok_call(oci_layer_writer_finish(w, &r1, &err), &err, "OCI whiteout layer");
+	oci_layer_writer_free(w);
+	mkdir(dest, 0755);
+	put(dest, "top", "lower file, replaced by the whiteout", 0644);
+	oci_apply_opts_init(&ao);
+	ao.overlay_whiteouts = true;
+	ao.skip_devices = true;
+	ok_call(oci_layer_apply(l, r1.desc.digest, dest, &ao, &err), &err, "apply, overlay form");
+	ok(is_whiteout_dev(dest, "keep/a"), ".wh.a became a 0:0 character device keep/a");
+	ok(is_whiteout_dev(dest, "top"), "a file in dest was replaced by the whiteout device");
+	ok(!exists(dest, "keep/.wh.a") && !exists(dest, "opq/.wh..wh..opq"),
+	   "no .wh. files extracted");
+	ok(is_opaque(dest, "opq", "user.overlay.opaque"), "opq marked user.overlay.opaque=y");
+	ok(exists(dest, "opq/new"), "opaque dir kept this layer's file");
+	ok(exists(dest, "made") && !is_whiteout_dev(dest, "made"),
+	   "a whiteout of this layer's own file does not hide it");
+
+	mkdir(dest2, 0755);
+	ao.opaque_xattr = "trusted.overlay.opaque";
+	ok_call(oci_layer_apply(l, r1.desc.digest, dest2, &ao, &err), &err,
+		"apply, trusted opaque xattr");
+	ok(is_opaque(dest2, "opq", "trusted.overlay.opaque") &&
+		   !is_opaque(dest2, "opq", "user.overlay.opaque"),
+	   "opq marked trusted.overlay.opaque=y only");
+
+	/* overlay-style whiteouts in the tar itself */
+	pn_mkdir_p(odir, 0755, NULL);
+	put(odir, "f", "f", 0644);
+	ok(setxattr(odir, "user.overlay.opaque", "y", 1, 0) == 0, "opaque xattr set on host dir");
+	ok(mknod(dev, S_IFCHR | 0, makedev(0, 0)) == 0, "0:0 device made on host");
+	write_layer(l, up, OCI_COMP_ZSTD, 0, &r2);
+	mkdir(tdest, 0755);
+	ao.opaque_xattr = NULL;
+	ok_call(oci_layer_apply(l, r2.desc.digest, tdest, &ao, &err), &err,
+		"apply overlay-style tar, overlay form");
+	ok(is_whiteout_dev(tdest, "gone"), "0:0 device in the tar kept as a whiteout");
+	ok(is_opaque(tdest, "odir", "user.overlay.opaque") && exists(tdest, "odir/f"),
+	   "opaque xattr in the tar kept, its file too");
+	/* and the default mode still applies them */
+	ao.overlay_whiteouts = false;
+	put(tdest, "top", "lower", 0644);
+	ok_call(oci_layer_apply(l, r1.desc.digest, tdest, &ao, &err), &err, "apply, default");
+	ok(!exists(tdest, "top") && !exists(tdest, "keep/a") &&
+		   !is_opaque(tdest, "opq", "user.overlay.opaque"),
+	   "default mode: whiteouts applied, no device, no opaque xattr");
+	oci_layer_result_release(&r1);
+	oci_layer_result_release(&r2);
+	oci_layout_free(l);
+}
+
 static void t_apply_corrupt_and_dest(void)
 {
 	cleanup_free char *tree = make_tree();
@@ -456,6 +554,7 @@ int main(void)
 	TEST(t_writer_idmap_and_tar);
 	TEST(t_apply_roundtrip);
 	TEST(t_apply_whiteouts);
+	TEST(t_apply_overlay_whiteouts);
 	TEST(t_apply_corrupt_and_dest);
 	return tap_done();
 }
