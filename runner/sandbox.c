@@ -430,60 +430,71 @@ static void close_fds_except(int keep)
 	syscall(SYS_close_range, keep >= 3 ? keep + 1 : 3, ~0U, 0);
 }
 
-/* the step's command; never returns */
-static void exec_step(const struct runner_sandbox_cfg *c, struct exec_plan *x)
+/* stdin from /dev/null unless interactive; stdout and stderr to the output
+ * pipe when there is one; every other fd but the report pipe closed */
+static void step_stdio(const struct runner_sandbox_cfg *c)
 {
-	struct pn_error *e = NULL;
-	gid_t g = x->user.gid;
 	int fd;
 
-	if (!c->step->interactive && c->out_wr >= 0) {
-		setsid();
-		fd = open("/dev/null", O_RDONLY);
-		if (fd >= 0 && fd != 0) {
-			dup2(fd, 0);
-			close(fd);
-		}
-		dup2(c->out_wr, 1);
-		dup2(c->out_wr, 2);
-	} else if (!c->step->interactive) {
+	if (!c->step->interactive) {
+		if (c->out_wr >= 0)
+			setsid();
 		fd = open("/dev/null", O_RDONLY);
 		if (fd > 0) {
 			dup2(fd, 0);
 			close(fd);
 		}
 	}
+	if (!c->step->interactive && c->out_wr >= 0) {
+		dup2(c->out_wr, 1);
+		dup2(c->out_wr, 2);
+	}
 	close_fds_except(c->rep_wr);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGQUIT, SIG_DFL);
+}
+
+static int step_become(const struct runner_sandbox_cfg *c, const struct exec_plan *x,
+		       struct pn_error **err)
+{
+	gid_t g = x->user.gid;
+
 	if ((c->r->idmap.mode != RUNNER_IDMAP_SINGLE && setgroups(1, &g) < 0) ||
 	    setresgid(x->user.gid, x->user.gid, x->user.gid) < 0 ||
-	    setresuid(x->user.uid, x->user.uid, x->user.uid) < 0) {
-		pn_error_set_errno(&e, errno, "switch to user %u:%u", x->user.uid, x->user.gid);
-		goto fail;
-	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-		pn_error_set_errno(&e, errno, "set no_new_privs");
-		goto fail;
-	}
-	if (chdir(x->workdir) < 0) {
-		pn_error_set_errno(&e, errno, "working directory `%s`", x->workdir);
-		goto fail;
-	}
-	/* checked after the switch of user: the step's user must be able to
-	 * use it, and it must resolve inside the new root */
-	{
-		char cwd[4096];
+	    setresuid(x->user.uid, x->user.uid, x->user.uid) < 0)
+		return pn_error_set_errno(err, errno, "switch to user %u:%u", x->user.uid,
+					  x->user.gid);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return pn_error_set_errno(err, errno, "set no_new_privs");
+	return 0;
+}
 
-		if (!getcwd(cwd, sizeof(cwd)) || cwd[0] != '/') {
-			pn_error_set_errno(&e, errno ? errno : ENOENT, "working directory `%s`",
-					   x->workdir);
-			goto fail;
-		}
-	}
-	if (x->workdir[0] != '/') {
-		pn_error_set(&e, PN_ERR_INVALID, "working directory `%s` is not absolute", x->workdir);
-		goto fail;
+/* checked after the switch of user: the step's user must be able to use it,
+ * and it must resolve inside the new root */
+static int step_chdir(const char *workdir, struct pn_error **err)
+{
+	char cwd[4096];
+
+	if (workdir[0] != '/')
+		return pn_error_set(err, PN_ERR_INVALID, "working directory `%s` is not absolute",
+				    workdir);
+	if (chdir(workdir) < 0)
+		return pn_error_set_errno(err, errno, "working directory `%s`", workdir);
+	if (!getcwd(cwd, sizeof(cwd)) || cwd[0] != '/')
+		return pn_error_set_errno(err, errno ? errno : ENOENT, "working directory `%s`",
+					  workdir);
+	return 0;
+}
+
+/* the step's command; never returns */
+static void exec_step(const struct runner_sandbox_cfg *c, struct exec_plan *x)
+{
+	struct pn_error *e = NULL;
+
+	step_stdio(c);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGQUIT, SIG_DFL);
+	if (step_become(c, x, &e) < 0 || step_chdir(x->workdir, &e) < 0) {
+		runner_report_error(c->rep_wr, e);
+		_exit(126);
 	}
 	environ = x->env.v;
 	execvp(x->argv.v[0], x->argv.v);
@@ -496,9 +507,6 @@ static void exec_step(const struct runner_sandbox_cfg *c, struct exec_plan *x)
 	}
 	runner_report_error(c->rep_wr, e);
 	_exit(127);
-fail:
-	runner_report_error(c->rep_wr, e);
-	_exit(126);
 }
 
 /* ------------------------------------------------------------------ G */
