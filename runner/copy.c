@@ -91,6 +91,44 @@ static void copy_xattrs(int sfd, int dfd, const char *name)
 
 static int copy_tree(int sfd, int dfd, int depth, struct pn_error **err);
 
+/* a directory of a lower: merged into what is there, or replacing it when
+ * it is not a directory or the lower's copy is opaque */
+static int copy_dir_entry(int sfd, int dfd, const char *name, const struct stat *st,
+			  const struct stat *dst, int depth, struct pn_error **err)
+{
+	char v[2];
+	int s2, d2, rc;
+	bool opaque;
+
+	if (dst && !S_ISDIR(dst->st_mode) && pn_rm_rf_at(dfd, name, err) < 0)
+		return -1;
+	s2 = openat(sfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (s2 < 0)
+		return pn_error_set_errno(err, errno, "open `%s`", name);
+	opaque = fgetxattr(s2, "user.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y';
+	if (dst && S_ISDIR(dst->st_mode) && opaque && pn_rm_rf_at(dfd, name, err) < 0) {
+		close(s2);
+		return -1;
+	}
+	if (mkdirat(dfd, name, 0700) < 0 && errno != EEXIST) {
+		close(s2);
+		return pn_error_set_errno(err, errno, "create `%s`", name);
+	}
+	d2 = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (d2 < 0) {
+		close(s2);
+		return pn_error_set_errno(err, errno, "open `%s`", name);
+	}
+	rc = copy_tree(s2, d2, depth + 1, err);
+	close(s2);
+	close(d2);
+	if (rc < 0)
+		return pn_error_wrap(err, "%s", name);
+	set_meta(dfd, name, st);
+	copy_xattrs(sfd, dfd, name);
+	return 0;
+}
+
 static int copy_entry(int sfd, int dfd, const char *name, int depth, struct pn_error **err)
 {
 	struct stat st, dst;
@@ -100,39 +138,8 @@ static int copy_entry(int sfd, int dfd, const char *name, int depth, struct pn_e
 		return pn_error_set_errno(err, errno, "stat `%s`", name);
 	if (runner_diff_classify(&st, false) == RUNNER_DIFF_WHITEOUT)
 		return pn_rm_rf_at(dfd, name, err);
-	if (S_ISDIR(st.st_mode)) {
-		char v[2];
-		int s2, d2, rc;
-		bool opaque;
-
-		if (exists && !S_ISDIR(dst.st_mode) && pn_rm_rf_at(dfd, name, err) < 0)
-			return -1;
-		s2 = openat(sfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (s2 < 0)
-			return pn_error_set_errno(err, errno, "open `%s`", name);
-		opaque = fgetxattr(s2, "user.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y';
-		if (exists && S_ISDIR(dst.st_mode) && opaque && pn_rm_rf_at(dfd, name, err) < 0) {
-			close(s2);
-			return -1;
-		}
-		if (mkdirat(dfd, name, 0700) < 0 && errno != EEXIST) {
-			close(s2);
-			return pn_error_set_errno(err, errno, "create `%s`", name);
-		}
-		d2 = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (d2 < 0) {
-			close(s2);
-			return pn_error_set_errno(err, errno, "open `%s`", name);
-		}
-		rc = copy_tree(s2, d2, depth + 1, err);
-		close(s2);
-		close(d2);
-		if (rc < 0)
-			return pn_error_wrap(err, "%s", name);
-		set_meta(dfd, name, &st);
-		copy_xattrs(sfd, dfd, name);
-		return 0;
-	}
+	if (S_ISDIR(st.st_mode))
+		return copy_dir_entry(sfd, dfd, name, &st, exists ? &dst : NULL, depth, err);
 	if (exists && pn_rm_rf_at(dfd, name, err) < 0)
 		return -1;
 	if (S_ISREG(st.st_mode)) {
