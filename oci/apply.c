@@ -31,11 +31,11 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#define APPLY_MAX_ENTRIES 1000000ULL
-#define APPLY_MAX_BYTES	  (64ULL << 30)
-#define APPLY_MAX_PATH	  4096
-#define OPAQUE_MARK	  ".wh..wh..opq"
-#define WH_PREFIX	  ".wh."
+#define APPLY_MAX_ENTRIES    1000000ULL
+#define APPLY_MAX_BYTES	     (64ULL << 30)
+#define APPLY_MAX_PATH	     4096
+#define OPAQUE_MARK	     ".wh..wh..opq"
+#define WH_PREFIX	     ".wh."
 #define OPAQUE_XATTR_DEFAULT "user.overlay.opaque"
 
 void oci_apply_opts_init(struct oci_apply_opts *o)
@@ -149,8 +149,7 @@ void oci_apply_force_no_openat2(bool on)
 	no_openat2 = on;
 }
 
-/* "./a//b/" -> "a/b", "/etc/x" -> "etc/x", "." -> ""; ".." anywhere is refused */
-static int path_clean(const char *in, char **out, struct pn_error **err)
+int oci_tar_path_clean(const char *in, char **out, struct pn_error **err)
 {
 	cleanup_buf struct pn_buf b = PN_BUF_INIT;
 	const char *p = in;
@@ -550,7 +549,7 @@ static int make_hardlink(struct applier *ap, const char *link, int pfd, const ch
 		return pn_error_set(err, PN_ERR_TOO_LARGE,
 				    "entry `%s`: link target longer than %zu", path,
 				    ap->o.max_path);
-	if (path_clean(link, &target, err) < 0)
+	if (oci_tar_path_clean(link, &target, err) < 0)
 		return pn_error_wrap(err, "hardlink `%s`", path);
 	if (!*target)
 		return pn_error_set(err, PN_ERR_INVALID, "entry `%s`: hardlink to the root", path);
@@ -654,7 +653,7 @@ static int apply_entry(struct applier *ap, struct archive_entry *e, struct pn_er
 
 	if (!raw)
 		return pn_error_set(err, PN_ERR_INVALID, "entry without a path");
-	if (check_limits(ap, e, raw, err) < 0 || path_clean(raw, &path, err) < 0)
+	if (check_limits(ap, e, raw, err) < 0 || oci_tar_path_clean(raw, &path, err) < 0)
 		return -1;
 	if (!*path) {
 		if (!is_dir)

@@ -26,6 +26,10 @@ int oci_layout_lock(struct oci_layout *l, struct pn_error **err);
 void oci_layout_unlock(struct oci_layout *l);
 int oci_layout_dirfd(const struct oci_layout *l);
 
+/* a tar entry's path cleaned: "./a//b/" -> "a/b", "/etc/x" -> "etc/x",
+ * "." -> "" (*out owned by the caller); ".." anywhere is PN_ERR_INVALID */
+int oci_tar_path_clean(const char *in, char **out, struct pn_error **err);
+
 /* tests: force the applier's fallback walk (no openat2) on or off */
 void oci_apply_force_no_openat2(bool on);
 

@@ -14,11 +14,12 @@
 #include <jansson.h>
 
 /* ------------------------------------------------------------------ limits */
-#define OCI_MANIFEST_MAX ((size_t)4 << 20)  /* manifest / index JSON */
-#define OCI_CONFIG_MAX	 ((size_t)32 << 20) /* image config JSON (labels carry schema + pip freeze) \
-					     */
-#define OCI_LAYERS_MAX 1024		    /* layers per manifest */
-#define OCI_INDEX_MAX  4096		    /* manifests per index */
+/* manifest / index JSON */
+#define OCI_MANIFEST_MAX ((size_t)4 << 20)
+/* image config JSON (labels carry schema + pip freeze) */
+#define OCI_CONFIG_MAX ((size_t)32 << 20)
+#define OCI_LAYERS_MAX 1024 /* layers per manifest */
+#define OCI_INDEX_MAX  4096 /* manifests per index */
 
 /* ----------------------------------------------------------------- digests
  * Only sha256 is accepted: "sha256:" followed by 64 lowercase hex digits. */

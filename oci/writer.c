@@ -654,32 +654,6 @@ int oci_layer_writer_finish(struct oci_layer_writer *w, struct oci_layer_result 
 }
 
 /* ------------------------------------------------------------ tar input */
-/* "./a/b" -> "a/b"; ".." refused */
-static int tar_path_clean(const char *in, char **out, struct pn_error **err)
-{
-	cleanup_buf struct pn_buf b = PN_BUF_INIT;
-	const char *p = in;
-
-	while (*p) {
-		size_t n;
-
-		while (*p == '/')
-			p++;
-		n = strcspn(p, "/");
-		if (n == 2 && p[0] == '.' && p[1] == '.')
-			return pn_error_set(err, PN_ERR_INVALID, "entry `%.200s`: `..` in the path",
-					    in);
-		if (n && !(n == 1 && p[0] == '.')) {
-			if (b.len)
-				pn_buf_append(&b, "/", 1, NULL);
-			pn_buf_append(&b, p, n, NULL);
-		}
-		p += n;
-	}
-	*out = pn_buf_steal(&b, NULL);
-	return 0;
-}
-
 /* fill a hole of a sparse entry up to offset `to` */
 static int write_zeros_to(struct oci_layer_writer *w, la_int64_t *pos, la_int64_t to,
 			  const char *path, struct pn_error **err)
@@ -708,14 +682,14 @@ static int copy_tar_entry(struct oci_layer_writer *w, struct archive *in, struct
 	la_int64_t off, pos = 0;
 	int r;
 
-	if (tar_path_clean(archive_entry_pathname(e) ? archive_entry_pathname(e) : "", &path, err) <
-	    0)
+	if (oci_tar_path_clean(archive_entry_pathname(e) ? archive_entry_pathname(e) : "", &path,
+			       err) < 0)
 		return -1;
 	if (!path || !*path)
 		return 0; /* the root entry "./" */
 	archive_entry_set_pathname(e, path);
 	if (archive_entry_hardlink(e)) {
-		if (tar_path_clean(archive_entry_hardlink(e), &link, err) < 0)
+		if (oci_tar_path_clean(archive_entry_hardlink(e), &link, err) < 0)
 			return -1;
 		archive_entry_set_hardlink(e, link);
 	}
