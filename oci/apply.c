@@ -622,7 +622,8 @@ static int check_limits(struct applier *ap, struct archive_entry *e, const char 
 	la_int64_t size = archive_entry_size(e);
 
 	if (++ap->entries > ap->o.max_entries)
-		return pn_error_set(err, PN_ERR_TOO_LARGE, "layer has more than %llu entries",
+		return pn_error_set(err, PN_ERR_TOO_LARGE,
+				    "entry `%.200s`: layer has more than %llu entries", raw,
 				    (unsigned long long)ap->o.max_entries);
 	if (strlen(raw) > ap->o.max_path)
 		return pn_error_set(err, PN_ERR_TOO_LARGE,
@@ -800,7 +801,10 @@ static int applier_run(struct applier *ap, struct pn_error **err)
 			return -1;
 		if ((uint64_t)archive_filter_bytes(ap->a, 0) >
 		    ap->o.max_bytes + (ap->entries + 1) * 65536)
-			return pn_error_set(err, PN_ERR_TOO_LARGE, "layer expands past %llu bytes",
+			return pn_error_set(err, PN_ERR_TOO_LARGE,
+					    "entry `%.200s`: layer expands past %llu bytes",
+					    archive_entry_pathname(e) ? archive_entry_pathname(e)
+								      : "",
 					    (unsigned long long)ap->o.max_bytes);
 	}
 	finish_dirs(ap);
