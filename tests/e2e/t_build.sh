@@ -72,16 +72,17 @@ test_expect_success 'pinion predict answers from the layout image' '
 
 at_exit 'kill $(cat "$T/serve.pid" 2>/dev/null) 2>/dev/null'
 test_expect_success 'pinion serve answers until SIGTERM, then stops cleanly' '
-	port=$(free_port) &&
-	pinion serve "oci:$T/out:hello" -p "$port" >"$T/serve.out" 2>"$T/serve.err" &
-	spid=$! && echo $spid >"$T/serve.pid" &&
+	port=$(free_port) || exit 1
+	"$PINION" serve "oci:$T/out:hello" -p "$port" >"$T/serve.out" 2>"$T/serve.err" &
+	spid=$!
+	echo $spid >"$T/serve.pid" &&
 	for i in $(seq 1 100); do
 		curl -sf "http://127.0.0.1:$port/health-check" 2>/dev/null | grep -q READY && break; sleep 0.2
 	done &&
 	curl -sf -X POST -H "Content-Type: application/json" -d "{\"input\":{\"name\":\"serve\"}}" \
 		"http://127.0.0.1:$port/predictions" | jq -r .output >"$T/serve.json" &&
 	test_equal "$(cat "$T/serve.json")" "hello, serve!" &&
-	kill -TERM $spid && wait $spid &&
+	kill -TERM $spid && wait $spid && echo "serve exited with status 0" &&
 	! curl -sf "http://127.0.0.1:$port/health-check" >/dev/null 2>&1
 '
 
