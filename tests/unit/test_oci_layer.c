@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <grp.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -437,6 +439,64 @@ static void t_apply_overlay_whiteouts(void)
 	oci_layout_free(l);
 }
 
+/* as an unprivileged user, device nodes are skipped even when not told to,
+ * and the rest of the layer is applied */
+static void t_apply_devices_unprivileged(void)
+{
+	struct oci_layout *l = layout_new();
+	struct oci_layer_opts o;
+	struct oci_layer_writer *w;
+	struct oci_layer_result r;
+	struct pn_error *err = NULL;
+	char dest[] = "/tmp/pinion-unit-nodev-XXXXXX";
+	int status = -1;
+	pid_t pid;
+	int fd;
+
+	oci_layer_opts_init(&o);
+	w = oci_layer_writer_new(l, &o, &err);
+	ok_call(oci_layer_writer_add_path(w, "/dev/null", "null", &err), &err,
+		"character device added");
+	oci_layer_writer_add_data(w, "plain", "p", 1, 0644, &err);
+	ok_call(oci_layer_writer_finish(w, &r, &err), &err, "device layer");
+	oci_layer_writer_free(w);
+	{
+		cleanup_free char *list = tar_listing(l, r.desc.digest);
+
+		ok(strstr(list, "\nc") || strncmp(list, "c", 1) == 0, "the layer holds a device");
+	}
+	if (geteuid() != 0 || !mkdtemp(dest) || chown(dest, 65534, 65534) < 0) {
+		tap_diag("skipped: needs root to drop to uid 65534");
+		goto out;
+	}
+	ok_call(oci_layout_open_blob(l, r.desc.digest, &fd, NULL, &err), &err, "blob opened");
+	pid = fork();
+	if (pid == 0) {
+		struct oci_apply_opts ao;
+		struct stat st;
+		cleanup_free char *dev = pn_path_join(dest, "null"),
+				  *plain = pn_path_join(dest, "plain");
+
+		if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+		    setresuid(65534, 65534, 65534) < 0)
+			_exit(3);
+		oci_apply_opts_init(&ao);
+		ao.skip_devices = false;
+		if (oci_layer_apply_fd(fd, dest, &ao, NULL) < 0)
+			_exit(4);
+		_exit(lstat(dev, &st) == 0 ? 5 : lstat(plain, &st) < 0 ? 6 : 0);
+	}
+	waitpid(pid, &status, 0);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	   "unprivileged apply skipped the device and wrote the file (child status %d)",
+	   WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	close(fd);
+	pn_rm_rf(dest, NULL);
+out:
+	oci_layer_result_release(&r);
+	oci_layout_free(l);
+}
+
 static void t_apply_corrupt_and_dest(void)
 {
 	cleanup_free char *tree = make_tree();
@@ -555,6 +615,7 @@ int main(void)
 	TEST(t_apply_roundtrip);
 	TEST(t_apply_whiteouts);
 	TEST(t_apply_overlay_whiteouts);
+	TEST(t_apply_devices_unprivileged);
 	TEST(t_apply_corrupt_and_dest);
 	return tap_done();
 }
