@@ -86,6 +86,32 @@ test_expect_success 'pinion inspect reads a skopeo copy (Docker v2 media types)'
 	pinion unpack oci:$T/dk:dk $T/dkroot 2>/dev/null && test -f $T/dkroot/etc/debian_version
 '
 
+test_expect_success 'import options reach the config and the layer; ls --json, inspect --raw, unpack options' '
+	mkdir -p $T/opt/bin && echo s >$T/opt/bin/s && chown 1234:5678 $T/opt/bin/s &&
+	pinion import --compression none --normalize-owner --entrypoint "/bin/sh -c" \
+		--cmd "[\"echo\",\"a b\"]" --user 1000:1000 --arch arm64 --workdir /w \
+		--env A=1 --env A=2 --label x=y --label x=z $T/opt oci:$T/optimg:o >$T/od &&
+	pinion inspect --raw config oci:$T/optimg:o >$T/oc.json &&
+	test_equal "$(jq -c .config.Entrypoint $T/oc.json)" "[\"/bin/sh\",\"-c\"]" &&
+	test_equal "$(jq -c .config.Cmd $T/oc.json)" "[\"echo\",\"a b\"]" &&
+	test_equal "$(jq -r .config.User $T/oc.json)/$(jq -r .architecture $T/oc.json)" 1000:1000/arm64 &&
+	test_equal "$(jq -r .config.WorkingDir $T/oc.json)" /w &&
+	test_equal "$(jq -r "[.config.Env[] | select(startswith(\"A=\"))] | join(\",\")" $T/oc.json)" A=2 &&
+	test_equal "$(jq -r .config.Labels.x $T/oc.json)" z &&
+	pinion inspect --raw manifest oci:$T/optimg:o >$T/om.json &&
+	test_equal "$(jq -r .layers[0].mediaType $T/om.json)" application/vnd.oci.image.layer.v1.tar &&
+	test_equal "$(jq -r .layers[0].digest $T/om.json)" "$(jq -r .rootfs.diff_ids[0] $T/oc.json)" &&
+	tar -tvf $T/optimg/blobs/sha256/$(jq -r .layers[0].digest $T/om.json | cut -d: -f2) >$T/otar &&
+	test_grep "0/0 .* bin/s$" $T/otar &&
+	pinion ls --json oci:$T/optimg >$T/ol.json &&
+	test_equal "$(jq -r ".[0].tag + \" \" + .[0].digest" $T/ol.json)" "o $(cat $T/od)" &&
+	pinion unpack --platform linux/arm64 --no-chown oci:$T/optimg:o $T/ou 2>/dev/null &&
+	test_equal "$(cat $T/ou/bin/s)" s &&
+	test_expect_failure_status 1 pinion unpack --max-bytes 1 oci:$T/optimg:o $T/ou2 2>$T/oe &&
+	test_grep "expand" $T/oe &&
+	test_expect_failure_status 2 pinion unpack --max-bytes x oci:$T/optimg:o $T/ou3 2>/dev/null
+'
+
 # the listing without mtimes (imports clamp them)
 tree_shape() {
 	(cd "$1" && find . -mindepth 1 \( -type l -printf '%y %U:%G %p -> %l\n' \) -o \
