@@ -178,6 +178,8 @@ static void chunk_progress(struct pusher *p, const char *digest, int64_t off, in
 	if (!p->c->opts.progress)
 		return;
 	pthread_mutex_lock(&progress_lock);
+	if (last == 0)
+		last = now; /* the first report comes 2 s into the first upload */
 	if (now - last >= 2000 && off < size) {
 		last = now;
 		snprintf(fields, sizeof(fields), "\"digest\":\"%s\",\"bytes\":%lld,\"total\":%lld",
