@@ -1,5 +1,6 @@
 /* fuzz_oci_apply.c - the layer applier on arbitrary bytes (any compression),
- * into a fresh temporary directory with small limits. */
+ * into a fresh temporary directory with small limits, once applying
+ * whiteouts and once keeping them in overlay form. */
 #include "oci/oci.h"
 
 #include <stdlib.h>
@@ -8,7 +9,7 @@
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+static void apply_once(const unsigned char *data, size_t size, bool overlay_whiteouts)
 {
 	struct oci_apply_opts o;
 	struct pn_error *err = NULL;
@@ -25,11 +26,18 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	o.max_bytes = 16 << 20;
 	o.max_entries = 10000;
 	o.skip_devices = true;
+	o.overlay_whiteouts = overlay_whiteouts;
 	oci_layer_apply_fd(fd, dest, &o, &err);
 	pn_error_clear(&err);
 	close(fd);
 	if (pn_rm_rf(dest, NULL) < 0)
 		abort();
 	free(dest);
+}
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+{
+	apply_once(data, size, false);
+	apply_once(data, size, true);
 	return 0;
 }
