@@ -89,25 +89,28 @@ void pn_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
-static void json_escape(FILE *f, const char *s)
+static void json_escape(struct pn_buf *b, const char *s)
 {
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 
 		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
+			pn_buf_printf(b, NULL, "\\%c", c);
 		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
+			pn_buf_printf(b, NULL, "\\u%04x", c);
 		else
-			fputc(c, f);
+			pn_buf_append(b, s, 1, NULL);
 	}
 }
 
+/* Each event is formatted first and written with one call, so events from
+ * several threads never interleave within a line. */
 void pn_progress_event(const char *event, const char *fields_json,
 		       const char *fmt, ...)
 {
 	va_list ap;
 	cleanup_free char *text = NULL;
+	cleanup_buf struct pn_buf b = PN_BUF_INIT;
 	enum pn_progress mode = pn_log_progress();
 
 	if (mode == PN_PROGRESS_QUIET)
@@ -116,16 +119,19 @@ void pn_progress_event(const char *event, const char *fields_json,
 	text = xvasprintf(fmt, ap);
 	va_end(ap);
 	if (mode == PN_PROGRESS_JSON) {
-		fputs("{\"event\":\"", stderr);
-		json_escape(stderr, event);
-		fputs("\",\"message\":\"", stderr);
-		json_escape(stderr, text);
-		fputc('"', stderr);
+		pn_buf_puts(&b, "{\"event\":\"", NULL);
+		json_escape(&b, event);
+		pn_buf_puts(&b, "\",\"message\":\"", NULL);
+		json_escape(&b, text);
+		pn_buf_puts(&b, "\"", NULL);
 		if (fields_json && *fields_json)
-			fprintf(stderr, ",%s", fields_json);
-		fputs("}\n", stderr);
+			pn_buf_printf(&b, NULL, ",%s", fields_json);
+		pn_buf_puts(&b, "}\n", NULL);
 	} else {
-		fprintf(stderr, "%s\n", text);
+		pn_buf_printf(&b, NULL, "%s\n", text);
 	}
+	flockfile(stderr);
+	fwrite(b.data, 1, b.len, stderr);
 	fflush(stderr);
+	funlockfile(stderr);
 }

@@ -7,7 +7,8 @@
 #   test_done
 # Each case runs in a subshell under `set -e`-like && chains; it prints TAP.
 # test_when_finished 'cmd' registers cleanup for the current case.
-# $T is a fresh directory for the whole file, removed at the end.
+# $T is a fresh directory for the whole file, removed at the end; each case
+# runs with $T as its working directory (so scratch files never land in the tree).
 set -u
 TEST_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export PINION_BUILD=${PINION_BUILD:-build}
@@ -39,7 +40,7 @@ test_expect_success() {
 	test_count=$((test_count + 1))
 	_finish_cmds=""
 	echo "# --- $title"
-	( eval "$body" ) </dev/null 2>&1 | sed 's/^/#   /'
+	( cd "$T" && eval "$body" ) </dev/null 2>&1 | sed 's/^/#   /'
 	rc=${PIPESTATUS[0]}
 	[ -n "$_finish_cmds" ] && eval "$_finish_cmds" >/dev/null 2>&1
 	if [ "$rc" -eq 0 ]; then

@@ -2,6 +2,7 @@
 #include "tests/unit/tap.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -93,6 +94,29 @@ static void t_time(void)
 	unsetenv("SOURCE_DATE_EPOCH");
 }
 
+static void t_progress_json(void)
+{
+	char *dir = tap_tmpdir();
+	cleanup_free char *path = pn_path_join(dir, "events");
+	cleanup_free char *data = NULL;
+	struct pn_error *err = NULL;
+	int saved = dup(2), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	dup2(fd, 2);
+	close(fd);
+	pn_log_set_progress(PN_PROGRESS_JSON);
+	pn_progress_event("step", "\"seconds\":1.5", "step `%s` \"done\"\n", "pip");
+	pn_log_set_progress(PN_PROGRESS_QUIET);
+	pn_progress_event("step", NULL, "not shown");
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	pn_log_set_progress(PN_PROGRESS_AUTO);
+	ok_call(pn_read_file(path, 4096, &data, NULL, &err), &err, "read events");
+	is_str(data, "{\"event\":\"step\",\"message\":\"step `pip` \\\"done\\\"\\u000a\",\"seconds\":1.5}\n",
+	       "one escaped JSON line per event; quiet prints nothing");
+}
+
 int main(void)
 {
 	TEST(t_error_chain);
@@ -100,5 +124,6 @@ int main(void)
 	TEST(t_strv);
 	TEST(t_fs);
 	TEST(t_time);
+	TEST(t_progress_json);
 	return tap_done();
 }
