@@ -709,6 +709,8 @@ int runner_sandbox_start(struct runner_sandbox_cfg *c, pid_t *pid_out, int *rep_
 		struct pn_error *ce = NULL;
 
 		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
 		if (runner_report_read(rep[0], NULL, NULL, &ce) < 0 && err) {
 			pn_error_clear(err);
 			*err = ce;

@@ -107,6 +107,14 @@ static char *pump_tail(struct pump *p)
 	return b.data ? pn_buf_steal(&b, NULL) : NULL;
 }
 
+static void pump_release(struct pump *p)
+{
+	for (size_t i = 0; i < p->ring_n; i++)
+		free(p->ring[i]);
+	free(p->ring);
+	pn_buf_release(&p->line);
+}
+
 /* read output (may be -1) and the report until both close */
 static void pump_run(struct pump *p, int out_rd, int rep_rd, struct pn_buf *report)
 {
@@ -169,6 +177,21 @@ static int parse_reply(const char *reply, struct runner_result *res, struct pn_e
 	res->layer.tar_size = tar_size;
 	res->committed = true;
 	return 0;
+}
+
+/* the sandbox's report: its error, else the status and layer it sent */
+static int step_read_report(const struct pn_buf *report, struct runner_result *res,
+			    struct pn_error **err)
+{
+	cleanup_free char *reply = NULL;
+
+	if (runner_report_parse(report->data ? report->data : "", report->len, &reply, NULL,
+				err) < 0) {
+		if (reply)
+			parse_reply(reply, res, NULL);
+		return -1;
+	}
+	return parse_reply(reply, res, err);
 }
 
 static int step_finish(const struct runner_step *step, struct runner_result *res,
@@ -238,7 +261,6 @@ int runner_step_run(struct runner *r, const struct runner_rootfs *rf,
 				       .rep_wr = -1};
 	struct pump p = {step->name ? step->name : "run"};
 	cleanup_buf struct pn_buf report = PN_BUF_INIT;
-	cleanup_free char *reply = NULL;
 	pid_t pid;
 	int rep_rd = -1, out_rd = -1, rc, got_signal = 0;
 
@@ -261,22 +283,14 @@ int runner_step_run(struct runner *r, const struct runner_rootfs *rf,
 		pump_run(&p, out_rd, rep_rd, &report);
 		wait_child(pid);
 		got_signal = runner_sig_guard_end(&sg);
-		rc = runner_report_parse(report.data ? report.data : "", report.len, &reply, NULL,
-					 err);
-		if (rc == 0)
-			rc = parse_reply(reply, res, err);
-		else if (reply)
-			parse_reply(reply, res, NULL);
+		rc = step_read_report(&report, res, err);
 	}
 	if (rep_rd >= 0)
 		close(rep_rd);
 	if (out_rd >= 0)
 		close(out_rd);
 	res->tail = pump_tail(&p);
-	for (size_t i = 0; i < p.ring_n; i++)
-		free(p.ring[i]);
-	free(p.ring);
-	pn_buf_release(&p.line);
+	pump_release(&p);
 	run_dir_remove(r, c.dir);
 	runner_sandbox_cfg_release(&c);
 	if (got_signal)
