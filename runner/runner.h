@@ -156,7 +156,11 @@ void runner_result_release(struct runner_result *res);
  * directory), exit status 127 (not found) or 126 (user, workdir, ...); a
  * sandbox that cannot be set up leaves exit_status -1 or 125.
  * Interactive steps: pinion ignores SIGINT/SIGQUIT while the step runs (the
- * terminal sends them to the command). */
+ * terminal sends them to the command).  SIGTERM and SIGHUP (and SIGINT/SIGQUIT
+ * when not interactive) received meanwhile go on to the step; the sandbox
+ * cleans up and the call returns -1 "step `NAME`: interrupted by SIGTERM"
+ * (exit_status 128+N, nothing committed); a second signal kills it outright.
+ * Snapshot unpacks (runner_rootfs_prepare/push) are interrupted the same way. */
 int runner_step_run(struct runner *r, const struct runner_rootfs *rf,
 		    const struct runner_step *step, struct oci_layout *out,
 		    const struct oci_layer_opts *lopts, struct runner_result *res,
