@@ -1,0 +1,165 @@
+/* test_registry_live.c - registry_exists (HEAD on a manifest) against a tiny
+ * HTTP registry stand-in on 127.0.0.1: present / absent tags through a
+ * mirror (r8.im -> 127.0.0.1:PORT, as `pinion build` checks cog-base
+ * images), an auth refusal and a server error are errors, not "absent". */
+#include "tests/unit/tap.h"
+#include "registry/internal.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define SERVER_REQUEST_MAX 8192
+
+struct server {
+	int fd;
+	int port;
+	pthread_mutex_t lock;
+	char last[256];     /* "METHOD PATH" of the last manifest request */
+	bool last_accept;   /* it carried an OCI manifest Accept */
+	int manifest_requests;
+};
+
+static const char *answer_for(const char *method, const char *path)
+{
+	if (strcmp(path, "/v2/") == 0)
+		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+	if (strcmp(method, "HEAD") != 0)
+		return "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+	if (strcmp(path, "/v2/cog-base/manifests/cuda12.1-python3.11") == 0)
+		return "HTTP/1.1 200 OK\r\n"
+		       "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n"
+		       "Docker-Content-Digest: sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r\n"
+		       "Content-Length: 1234\r\nConnection: close\r\n\r\n";
+	if (strncmp(path, "/v2/locked/", 11) == 0)
+		return "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+	if (strncmp(path, "/v2/broken/", 11) == 0)
+		return "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+	return "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+}
+
+/* one request per connection; a TLS ClientHello (0x16) is dropped so the
+ * client falls back to plain HTTP, as it does for loopback hosts */
+static void serve_one(struct server *s, int cfd)
+{
+	char req[SERVER_REQUEST_MAX + 1];
+	char method[16] = "", path[200] = "";
+	size_t n = 0;
+	ssize_t r;
+	const char *ans;
+
+	while (n < SERVER_REQUEST_MAX && (r = read(cfd, req + n, SERVER_REQUEST_MAX - n)) > 0) {
+		n += (size_t)r;
+		req[n] = '\0';
+		if ((unsigned char)req[0] == 0x16 || strstr(req, "\r\n\r\n"))
+			break;
+	}
+	if (n == 0 || (unsigned char)req[0] == 0x16)
+		return;
+	req[n] = '\0';
+	if (sscanf(req, "%15s %199s", method, path) != 2)
+		return;
+	if (strstr(path, "/manifests/")) {
+		pthread_mutex_lock(&s->lock);
+		snprintf(s->last, sizeof(s->last), "%s %s", method, path);
+		s->last_accept = strstr(req, "application/vnd.oci.image.manifest.v1+json") != NULL;
+		s->manifest_requests++;
+		pthread_mutex_unlock(&s->lock);
+	}
+	ans = answer_for(method, path);
+	if (write(cfd, ans, strlen(ans)) < 0)
+		return;
+}
+
+static void *server_main(void *data)
+{
+	struct server *s = data;
+	int cfd;
+
+	while ((cfd = accept(s->fd, NULL, NULL)) >= 0) {
+		serve_one(s, cfd);
+		close(cfd);
+	}
+	return NULL;
+}
+
+static int server_start(struct server *s, pthread_t *th)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+
+	memset(s->last, 0, sizeof(s->last));
+	pthread_mutex_init(&s->lock, NULL);
+	s->fd = socket(AF_INET, SOCK_STREAM, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (s->fd < 0 || bind(s->fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s->fd, 16) < 0 ||
+	    getsockname(s->fd, (struct sockaddr *)&a, &len) < 0)
+		return -1;
+	s->port = ntohs(a.sin_port);
+	return pthread_create(th, NULL, server_main, s) == 0 ? 0 : -1;
+}
+
+static void t_exists(void)
+{
+	struct server s = { .fd = -1 };
+	pthread_t th;
+	struct registry_opts o;
+	struct registry_client *c = NULL;
+	struct pn_error *err = NULL;
+	bool exists = true;
+	char *spec;
+
+	if (server_start(&s, &th) < 0) {
+		ok(0, "start the stand-in registry");
+		return;
+	}
+	registry_opts_init(&o);
+	o.retries = 0;
+	o.progress = false;
+	spec = xasprintf("r8.im=127.0.0.1:%d", s.port);
+	ok_call(registry_opts_add_mirror(&o, spec, &err), &err, "mirror %s", spec);
+	ok_call(registry_client_new(&o, &c, &err), &err, "client");
+
+	ok_call(registry_exists(c, "r8.im/cog-base:cuda12.1-python3.11", &exists, &err), &err,
+		"exists: present tag");
+	ok(exists, "present tag exists");
+	is_str(s.last, "HEAD /v2/cog-base/manifests/cuda12.1-python3.11", "a HEAD on the manifest");
+	ok(s.last_accept, "with the manifest Accept types");
+
+	exists = true;
+	ok_call(registry_exists(c, "r8.im/cog-base:cuda11.8-python3.8", &exists, &err), &err,
+		"exists: absent tag");
+	ok(!exists, "absent tag does not exist");
+	exists = true;
+	ok_call(registry_exists(c, "r8.im/nosuch/repo@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+				&exists, &err), &err, "exists: unknown repository by digest");
+	ok(!exists, "unknown repository does not exist");
+	is_str(s.last,
+	       "HEAD /v2/nosuch/repo/manifests/sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+	       "by digest: the digest is what is asked");
+
+	ok_fail(registry_exists(c, "r8.im/locked/img:v1", &exists, &err), &err, PN_ERR_AUTH, "",
+		"a refusal (403) is an error, not absent");
+	ok_fail(registry_exists(c, "r8.im/broken/img:v1", &exists, &err), &err, PN_ERR_NETWORK, "",
+		"a 500 that outlives the retries is an error");
+	ok_fail(registry_exists(c, "r8.im/Bad:v1", &exists, &err), &err, PN_ERR_INVALID, "lowercase",
+		"a malformed reference is refused");
+
+	registry_client_free(c);
+	registry_opts_release(&o);
+	free(spec);
+	shutdown(s.fd, SHUT_RDWR);
+	close(s.fd);
+	pthread_join(th, NULL);
+	pthread_mutex_destroy(&s.lock);
+}
+
+int main(void)
+{
+	TEST(t_exists);
+	return tap_done();
+}
