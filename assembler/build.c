@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -202,6 +204,24 @@ static int setup_config(struct build_state *st, struct pn_error **err)
 	return 0;
 }
 
+/* scratch dirs of builds that were killed (older than a day) */
+static void remove_stale_tmp(const char *base)
+{
+	cleanup_dir DIR *d = opendir(base);
+	struct dirent *de;
+	time_t limit = time(NULL) - 86400;
+
+	while (d && (de = readdir(d))) {
+		struct stat stt;
+
+		if (strncmp(de->d_name, "build-tmp-", 10) != 0 ||
+		    fstatat(dirfd(d), de->d_name, &stt, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(stt.st_mode) || stt.st_mtime > limit)
+			continue;
+		pn_rm_rf_at(dirfd(d), de->d_name, NULL);
+	}
+}
+
 static int setup_cache(struct build_state *st, struct pn_error **err)
 {
 	cleanup_free char *base = st->o->cache_dir ? xstrdup(st->o->cache_dir) : pn_cache_dir();
@@ -211,6 +231,8 @@ static int setup_cache(struct build_state *st, struct pn_error **err)
 	st->cl = build_cache_layout(st->cache);
 	if (pn_mkdir_p(base, 0700, err) < 0)
 		return -1;
+	remove_stale_tmp(base);
+	/* mode 0700: env secrets are written here for their step */
 	st->tmpdir = pn_mkdtemp_in(base, "build-tmp-", err);
 	if (!st->tmpdir)
 		return -1;
