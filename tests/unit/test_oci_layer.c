@@ -247,6 +247,50 @@ static void t_writer_overlay(void)
 	oci_layout_free(l);
 }
 
+/* pseudo-random bytes (xorshift), fast and reproducible */
+static void fill_noise(unsigned char *p, size_t n, uint64_t seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		p[i] = (unsigned char)seed;
+	}
+}
+
+/* a 24 MiB layer (many buffers of every stage): digest and diff_id match the tools */
+static void t_writer_large(void)
+{
+	cleanup_free char *tree = pn_path_join(tap_tmpdir(), "bigtree");
+	cleanup_free char *f = pn_path_join(tree, "weights.bin");
+	size_t n = (size_t)24 << 20;
+	unsigned char *data = xmalloc(n);
+	struct oci_layout *l = layout_new();
+	static const char *const tools[] = {"cat", "gzip -dc", "zstd -dc"};
+
+	pn_mkdir_p(tree, 0755, NULL);
+	fill_noise(data, n / 2, 7);
+	memset(data + n / 2, 'z', n / 2); /* compressible half */
+	ok(pn_write_file_atomic(f, data, n, 0644, NULL) == 0, "24 MiB file written");
+	for (int c = OCI_COMP_NONE; c <= OCI_COMP_ZSTD; c++) {
+		struct oci_layer_result r;
+		cleanup_free char *blob = NULL;
+		oci_digest_t d, tool;
+
+		write_layer(l, tree, (enum oci_compression)c, 0, &r);
+		blob = oci_layout_blob_path(l, r.desc.digest);
+		ok(oci_digest_file(blob, d, NULL, NULL) == 0, "blob read back");
+		is_str(d, r.desc.digest, "%s: blob digest is the sha256 of the file",
+		       oci_compression_name((enum oci_compression)c));
+		tool_diff_id(l, r.desc.digest, tools[c], tool);
+		is_str(r.diff_id, tool, "%s: diff_id is the sha256 of the decompressed tar",
+		       oci_compression_name((enum oci_compression)c));
+		oci_layer_result_release(&r);
+	}
+	free(data);
+	oci_layout_free(l);
+}
+
 static void t_apply_roundtrip(void)
 {
 	cleanup_free char *tree = make_tree();
@@ -608,6 +652,7 @@ static void t_writer_idmap_and_tar(void)
 int main(void)
 {
 	TEST(t_writer_reproducible);
+	TEST(t_writer_large);
 	TEST(t_writer_entries);
 	TEST(t_writer_api);
 	TEST(t_writer_overlay);
