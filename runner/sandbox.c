@@ -557,10 +557,14 @@ static void sandbox_init(struct runner_sandbox_cfg *c)
 	int st;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (setup_root(c, &e) < 0 || exec_plan_build(c, &x, &e) < 0) {
+	if (setup_root(c, &e) < 0) {
 		pn_error_wrap(&e, "set up sandbox");
 		runner_report_error(c->rep_wr, e);
 		_exit(125);
+	}
+	if (exec_plan_build(c, &x, &e) < 0) { /* the step's user: it cannot start */
+		runner_report_error(c->rep_wr, e);
+		_exit(126);
 	}
 	k = fork();
 	if (k < 0)

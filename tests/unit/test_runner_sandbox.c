@@ -404,12 +404,15 @@ static void t_failures(void)
 	runner_result_release(&res);
 	ok_fail(runner_step_run(r, &rf, &s, NULL, NULL, &res, &err), &err, PN_ERR_NOT_FOUND,
 		"command `no-such-command` not found", "missing command is a clear error");
+	is_int(res.exit_status, 127, "a missing command is status 127");
 	runner_result_release(&res);
 	ok_fail(runner_step_run(r, &rf, &wd, NULL, NULL, &res, &err), &err, PN_ERR_NOT_FOUND,
 		"working directory `/nope`", "missing working directory");
+	is_int(res.exit_status, 126, "a missing working directory is status 126");
 	runner_result_release(&res);
 	ok_fail(runner_step_run(r, &rf, &usr, NULL, NULL, &res, &err), &err, PN_ERR_INVALID,
 		"user `ghost`", "unknown user");
+	is_int(res.exit_status, 126, "an unknown user is status 126 (as runner.h says)");
 	runner_result_release(&res);
 	ok_fail(sh(r, "kill -9 $$", NULL, &res, &err), &err, 0, "status 137", "killed by a signal");
 	runner_result_release(&res);
