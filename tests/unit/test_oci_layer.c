@@ -291,6 +291,39 @@ static void t_writer_large(void)
 	oci_layout_free(l);
 }
 
+/* the default clamp is SOURCE_DATE_EPOCH (0 when unset or not a number), and
+ * a layer written with the defaults carries it */
+static void t_writer_source_date_epoch(void)
+{
+	cleanup_free char *tree = make_tree(), *list = NULL;
+	struct oci_layout *l = layout_new();
+	struct oci_layer_opts o;
+	struct oci_layer_writer *w;
+	struct oci_layer_result r;
+	struct pn_error *err = NULL;
+
+	unsetenv("SOURCE_DATE_EPOCH");
+	oci_layer_opts_init(&o);
+	is_int(o.mtime_clamp, 0, "unset: clamp 0");
+	setenv("SOURCE_DATE_EPOCH", "junk", 1);
+	oci_layer_opts_init(&o);
+	is_int(o.mtime_clamp, 0, "not a number: clamp 0");
+	setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
+	oci_layer_opts_init(&o);
+	is_int(o.mtime_clamp, 1700000000, "SOURCE_DATE_EPOCH=1700000000");
+	o.compression = OCI_COMP_NONE;
+	w = oci_layer_writer_new(l, &o, &err);
+	ok_call(oci_layer_writer_add_tree(w, tree, "", &err), &err, "tree added");
+	ok_call(oci_layer_writer_finish(w, &r, &err), &err, "layer");
+	oci_layer_writer_free(w);
+	list = tar_listing(l, r.desc.digest);
+	ok(tap_contains(list, "2023-11-14") && !tap_contains(list, "2026-"),
+	   "every mtime clamped to 2023-11-14");
+	unsetenv("SOURCE_DATE_EPOCH");
+	oci_layer_result_release(&r);
+	oci_layout_free(l);
+}
+
 static void t_apply_roundtrip(void)
 {
 	cleanup_free char *tree = make_tree();
@@ -653,6 +686,7 @@ int main(void)
 {
 	TEST(t_writer_reproducible);
 	TEST(t_writer_large);
+	TEST(t_writer_source_date_epoch);
 	TEST(t_writer_entries);
 	TEST(t_writer_api);
 	TEST(t_writer_overlay);
