@@ -132,6 +132,17 @@ test_expect_success 'plain: a two-platform index is pushed whole and pulled per 
 	one_error_line err && test_grep "linux/arm64" err
 '
 
+test_expect_success 'plain: pinion push oci:DIR:TAG REF; skopeo inspect agrees' '
+	pq push "oci:$T/src:v1" "$PLAIN/pushed/app:v7" >out &&
+	out=$(cat out) && test_equal "${out##*@}" "$SRC_DIGEST" &&
+	skopeo inspect --tls-verify=false docker://$PLAIN/pushed/app:v7 >sk &&
+	test_equal "$(jq -r .Digest sk)" "$SRC_DIGEST" &&
+	test_equal "$(jq -r ".Layers[0]" sk)" "$LAYER" &&
+	test_equal "$(jq -r ".Labels[\"org.pinion.test\"]" sk)" registry &&
+	test_expect_failure_status 1 pq push "oci:$T/src:nosuchtag" "$PLAIN/pushed/app:v8" 2>err &&
+	one_error_line err
+'
+
 test_expect_success 'plain: inspect through the registry, without layers' '
 	pinion inspect "$PLAIN/demo:v1" >insp &&
 	test_equal "$(jq -r .digest insp)" "$SRC_DIGEST" &&
@@ -173,6 +184,20 @@ test_expect_success 'faults: resets, truncation, corruption, 500, 503, 429 are s
 		cmp "$T/f-$f/blobs/sha256/${LAYER#sha256:}" "$T/src/blobs/sha256/${LAYER#sha256:}" &&
 		fault_proxy_stop "$f" || exit 1
 	done
+'
+
+test_expect_success 'faults: a blob reset mid-way resumes with a Range request, not from the start' '
+	fault_proxy_start rs --fault "reset:1:0:^GET /v2/.+/blobs/$LAYER" &&
+	pq pull "$PROXY/demo:v1" "oci:$T/rs" >out &&
+	test_equal "$(cat out)" "$SRC_DIGEST" &&
+	test_equal "$(fault_proxy_stat faults.reset)" 1 &&
+	test_equal "$(fault_proxy_stat range_requests)" 1 &&
+	got=$(fault_proxy_stat blob_body_bytes) &&
+	echo "layer $LAYER_SIZE bytes, blob bytes served $got" &&
+	test "$got" -ge "$LAYER_SIZE" &&
+	test "$got" -lt $((LAYER_SIZE + LAYER_SIZE / 4)) &&
+	cmp "$T/rs/blobs/sha256/${LAYER#sha256:}" "$T/src/blobs/sha256/${LAYER#sha256:}" &&
+	fault_proxy_stop rs
 '
 
 test_expect_success 'faults: a blob corrupted or truncated every time is never stored; one clear error' '

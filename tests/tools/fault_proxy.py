@@ -26,7 +26,8 @@ follow).
 requests, by_method, request_body_bytes (what clients sent, including bodies
 cut short), patch_body_bytes, put_body_bytes, response_body_bytes, faults
 (by kind), fired (list of "KIND METHOD PATH"), authorization_headers
-(requests that carried one) and redirects.  The Host header is passed
+(requests that carried one), redirects, range_requests (GETs with a Range
+header) and blob_body_bytes (response bytes of blob GETs, faulted or not).  The Host header is passed
 through unchanged so the registry's Location headers point at the proxy.
 """
 import argparse
@@ -39,6 +40,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DEFAULT_MATCH = {
@@ -72,7 +74,7 @@ class State:
         self.stats = {"requests": 0, "by_method": {}, "request_body_bytes": 0,
                       "patch_body_bytes": 0, "put_body_bytes": 0, "response_body_bytes": 0,
                       "faults": {}, "fired": [], "authorization_headers": 0,
-                      "redirects": 0}
+                      "redirects": 0, "range_requests": 0, "blob_body_bytes": 0}
         self.path = args.stats
 
     def pick(self, line):
@@ -166,6 +168,8 @@ def make_handler(args, state):
             line = "%s %s" % (self.command, self.path)
             fault = state.pick(line)
             state.add(requests=1, method=self.command)
+            if self.command == "GET" and self.headers.get("Range"):
+                state.add(range_requests=1)
             try:
                 self.run(line, fault)
             finally:
@@ -240,13 +244,21 @@ def make_handler(args, state):
                 half = data[:len(data) // 2]
                 self.wfile.write(half)
                 self.wfile.flush()
-                state.add(response_body_bytes=len(half))
+                self.count_response(len(half))
                 if fault == "reset":
+                    # let the client read the half before the RST, which
+                    # would drop what is still in the socket buffers
+                    time.sleep(0.3)
                     self.rst()
                 self.close_connection = True
                 return
             self.wfile.write(data)
-            state.add(response_body_bytes=len(data))
+            self.count_response(len(data))
+
+        def count_response(self, n):
+            state.add(response_body_bytes=n)
+            if self.command == "GET" and "/blobs/sha256:" in self.path:
+                state.add(blob_body_bytes=n)
 
         do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = proxy
 
