@@ -71,28 +71,59 @@ static int scan_whiteouts(struct oci_layout *l, const char *digest, struct pn_st
 	return 0;
 }
 
+/* the directory dir under rootfd, created where missing, never through a
+ * symlink: a hostile layer may put `link -> /etc` next to `link/.wh.x` */
+static int open_beneath(int rootfd, const char *dir, struct pn_error **err)
+{
+	cleanup_free char *copy = xstrdup(dir);
+	char *save = NULL;
+	int fd = dup(rootfd);
+
+	if (fd < 0)
+		return pn_error_set_errno(err, errno, "dup");
+	for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		int next;
+
+		if (!strcmp(c, "."))
+			continue;
+		if (!strcmp(c, "..") ||
+		    ((next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 &&
+		     (errno != ENOENT || mkdirat(fd, c, 0755) < 0 ||
+		      (next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0))) {
+			close(fd);
+			pn_error_set(err, PN_ERR_INVALID,
+				     "whiteout in `%s`: `%s` is a symlink, a file or `..`", dir, c);
+			return -1;
+		}
+		close(fd);
+		fd = next;
+	}
+	return fd;
+}
+
 /* recreate each OCI whiteout as its overlay form under root */
 static int overlay_whiteouts(const char *root, const struct pn_strv *wh, struct pn_error **err)
 {
+	cleanup_close int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (rootfd < 0)
+		return pn_error_set_errno(err, errno, "open `%s`", root);
 	for (size_t i = 0; i < wh->n; i++) {
 		const char *p = wh->v[i];
 		const char *slash = strrchr(p, '/');
 		cleanup_free char *dir = slash ? xstrndup(p, (size_t)(slash - p)) : xstrdup("");
 		const char *base = slash ? slash + 1 : p;
-		cleanup_free char *hdir = pn_path_join(root, dir);
+		cleanup_close int fd = open_beneath(rootfd, dir, err);
 
-		if (strstr(p, "/../") || strncmp(p, "../", 3) == 0)
-			continue;
-		if (pn_mkdir_p(hdir, 0755, err) < 0)
+		if (fd < 0)
 			return -1;
 		if (strcmp(base, ".wh..wh..opq") == 0) {
-			if (lsetxattr(hdir, "user.overlay.opaque", "y", 1, 0) < 0)
+			if (fsetxattr(fd, "user.overlay.opaque", "y", 1, 0) < 0)
 				return pn_error_set_errno(err, errno, "mark `%s` opaque", dir);
-		} else {
-			cleanup_free char *target = pn_path_join(hdir, base + 4);
-
-			if (mknod(target, S_IFCHR | 0000, makedev(0, 0)) < 0 && errno != EEXIST)
-				return pn_error_set_errno(err, errno, "whiteout `%s`", target);
+		} else if (strcmp(base + 4, "") && strcmp(base + 4, ".") && strcmp(base + 4, "..") &&
+			   mknodat(fd, base + 4, S_IFCHR | 0000, makedev(0, 0)) < 0 &&
+			   errno != EEXIST) {
+			return pn_error_set_errno(err, errno, "whiteout `%s`", p);
 		}
 	}
 	return 0;

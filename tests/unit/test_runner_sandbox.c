@@ -318,6 +318,43 @@ static void t_inside(void)
 	runner_free(r);
 }
 
+/* a hostile layer: a symlink out of the rootfs and a whiteout "under" it;
+ * keeping the whiteout must not create anything through the link */
+static void t_hostile_whiteout(void)
+{
+	struct runner *r = new_runner(false);
+	cleanup_free char *tree = pn_path_join(dir, "hostile-tree");
+	cleanup_free char *outside = pn_path_join(dir, "hostile-outside");
+	cleanup_free char *link = pn_path_join(tree, "link");
+	cleanup_free char *victim = pn_path_join(outside, "pwned");
+	struct runner_rootfs one;
+	struct oci_layer_opts o;
+	struct oci_layer_writer *w;
+	struct oci_layer_result l;
+	struct pn_error *err = NULL;
+	int rc;
+
+	mkdir(tree, 0755);
+	mkdir(outside, 0755);
+	if (symlink(outside, link) < 0)
+		tap_diag("symlink: %s", strerror(errno));
+	oci_layer_opts_init(&o);
+	w = oci_layer_writer_new(layout, &o, &err);
+	rc = w ? oci_layer_writer_add_tree(w, tree, "", &err) : -1;
+	rc = rc < 0 ? rc : oci_layer_writer_add_whiteout(w, "link/pwned", &err);
+	rc = rc < 0 ? rc : oci_layer_writer_finish(w, &l, &err);
+	oci_layer_writer_free(w);
+	ok_call(rc, &err, "hostile layer written");
+	runner_rootfs_init(&one);
+	ok_fail(rc == 0 ? runner_rootfs_push(r, &one, layout, &l.desc, l.diff_id, &err) : -1, &err,
+		PN_ERR_INVALID, "symlink", "a whiteout under a symlink is refused");
+	ok(access(victim, F_OK) < 0 && errno == ENOENT, "nothing created through the link");
+	runner_rootfs_release(&one);
+	if (rc == 0)
+		oci_layer_result_release(&l);
+	runner_free(r);
+}
+
 /* builds sharing a cache unpack the same layer at once: one snapshot wins
  * (unpacked in a temporary dir, renamed into place), the others reuse it, and
  * nothing half-made is left */
@@ -553,6 +590,7 @@ int main(void)
 		TEST(t_diff_kinds);
 		TEST(t_inside);
 		TEST(t_concurrent_unpack);
+		TEST(t_hostile_whiteout);
 		TEST(t_failures);
 		TEST(t_isolation);
 		TEST(t_proc);
