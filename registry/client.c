@@ -2,6 +2,7 @@
  * and the bearer token cache. */
 #include "registry/internal.h"
 #include "common/cleanup.h"
+#include <arpa/inet.h>
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -153,15 +154,23 @@ void registry_client_free(struct registry_client *c)
 	free(c);
 }
 
+/* a literal loopback address or `localhost`, with or without a port; a
+ * name that merely starts with "127." (127.example.com) is not loopback */
 bool registry_host_is_loopback(const char *host)
 {
 	size_t n = strcspn(host, ":");
+	char ip[INET_ADDRSTRLEN];
+	struct in_addr a;
 
 	if (strncmp(host, "[::1]", 5) == 0)
-		return true;
+		return host[5] == '\0' || host[5] == ':';
 	if (n == 9 && strncmp(host, "localhost", 9) == 0)
 		return true;
-	return strncmp(host, "127.", 4) == 0;
+	if (n >= sizeof(ip) || strncmp(host, "127.", 4) != 0)
+		return false;
+	memcpy(ip, host, n);
+	ip[n] = '\0';
+	return inet_pton(AF_INET, ip, &a) == 1;
 }
 
 static bool host_insecure(const struct registry_opts *o, const char *name)

@@ -37,6 +37,25 @@ static void ref_bad(const char *in, const char *needle)
 	registry_ref_release(&r);
 }
 
+static void ok_ref_len(const char *s, bool want_ok, const char *what)
+{
+	struct registry_ref r;
+	struct pn_error *err = NULL;
+	int rc;
+
+	registry_ref_init(&r);
+	rc = registry_ref_parse(s, &r, &err);
+	if (want_ok)
+		ok(rc == 0, "%s accepted", what);
+	else
+		ok(rc < 0 && err && err->code == PN_ERR_INVALID && strlen(err->msg) < 400,
+		   "%s refused with a short message", what);
+	if (err && want_ok)
+		tap_diag("error: %s", err->msg);
+	pn_error_free(err);
+	registry_ref_release(&r);
+}
+
 #define D64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 static void t_ref_parse(void)
@@ -78,6 +97,29 @@ static void t_ref_parse(void)
 	ref_bad("host:/r", "registry");
 	ref_bad("oci:/tmp/x", "layout");
 	ref_bad("a..b", "repository");
+	/* lengths: repository 255, tag 128, whole reference 4096 */
+	{
+		char repo[300], tag[200], *s;
+		memset(repo, 'a', sizeof(repo) - 1);
+		repo[sizeof(repo) - 1] = '\0';
+		memset(tag, 't', sizeof(tag) - 1);
+		tag[sizeof(tag) - 1] = '\0';
+		s = xasprintf("h.io/%.*s:v", REGISTRY_REPO_MAX, repo);
+		ok_ref_len(s, true, "repository of 255 characters");
+		free(s);
+		s = xasprintf("h.io/%.*s:v", REGISTRY_REPO_MAX + 1, repo);
+		ok_ref_len(s, false, "repository of 256 characters");
+		free(s);
+		s = xasprintf("h.io/r:%.*s", REGISTRY_TAG_MAX, tag);
+		ok_ref_len(s, true, "tag of 128 characters");
+		free(s);
+		s = xasprintf("h.io/r:%.*s", REGISTRY_TAG_MAX + 1, tag);
+		ok_ref_len(s, false, "tag of 129 characters");
+		free(s);
+		s = xasprintf("h.io/r:%.*s%5000s", 1, tag, "");
+		ok_ref_len(s, false, "reference over 4096 characters");
+		free(s);
+	}
 }
 
 static void t_ref_fields(void)
@@ -104,6 +146,11 @@ static void t_ref_fields(void)
 	ok(registry_host_is_loopback("[::1]:80"), "::1 loopback");
 	ok(!registry_host_is_loopback("ghcr.io"), "ghcr.io not loopback");
 	ok(!registry_host_is_loopback("localhost.evil.com"), "localhost.evil.com not loopback");
+	ok(registry_host_is_loopback("127.0.0.1"), "127.0.0.1 without port loopback");
+	ok(registry_host_is_loopback("127.1.2.3:80"), "127.1.2.3 loopback");
+	ok(!registry_host_is_loopback("127.evil.com:443"), "127.evil.com not loopback");
+	ok(!registry_host_is_loopback("127.0.0.1.nip.io"), "127.0.0.1.nip.io not loopback");
+	ok(!registry_host_is_loopback("[::1]x.io"), "[::1]x.io not loopback");
 }
 
 static void t_challenge(void)
