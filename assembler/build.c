@@ -451,6 +451,7 @@ static void state_release(struct build_state *st)
 	free(st->base_ref);
 	free(st->push_ref);
 	free(st->memo_path);
+	pn_strv_release(&st->weight_diff_ids);
 }
 
 static int dry_run(struct build_state *st)

@@ -31,6 +31,8 @@ struct build_state {
 	struct runner *runner;	  /* lazily, at the first RUN miss */
 	struct runner_rootfs rf;
 	bool rf_ready;
+	size_t rf_synced;		/* image layers reflected in rf */
+	struct pn_strv weight_diff_ids; /* layers of weights (left out of the post-build rootfs) */
 	struct src_tree src;
 	bool src_ready;
 	bool weights_done;
@@ -51,7 +53,9 @@ int build_step_env(struct build_state *st, const struct plan_step *s, struct pn_
 int build_step_run(struct build_state *st, const struct plan_step *s, struct pn_error **err);
 int build_step_copy(struct build_state *st, const struct plan_step *s, struct pn_error **err);
 int build_add_layer(struct build_state *st, const struct cache_layer *e, struct pn_error **err);
-int build_ensure_rootfs(struct build_state *st, struct pn_error **err);
+/* the sandbox rootfs of the image so far (lazily unpacked, then kept in
+ * step); skip_weights leaves the weight layers out (post-build only) */
+int build_ensure_rootfs(struct build_state *st, bool skip_weights, struct pn_error **err);
 int build_ensure_runner(struct build_state *st, struct pn_error **err);
 int build_ensure_source(struct build_state *st, struct pn_error **err);
 

@@ -26,21 +26,69 @@ int build_ensure_runner(struct build_state *st, struct pn_error **err)
 	return 0;
 }
 
-int build_ensure_rootfs(struct build_state *st, struct pn_error **err)
+static bool layer_skipped(const struct build_state *st, size_t i, bool skip_weights)
 {
-	double t0;
+	return skip_weights && i < st->img.config.n_diff_ids &&
+	       pn_strv_contains(&st->weight_diff_ids, st->img.config.diff_ids[i]);
+}
 
-	if (st->rf_ready)
-		return 0;
-	if (build_ensure_runner(st, err) < 0)
-		return -1;
-	t0 = build_now();
+/* unpack (once) the layers of the image so far, without the weight layers
+ * when asked: a shallow view of the image with those layers left out */
+static int rootfs_prepare(struct build_state *st, bool skip_weights, struct pn_error **err)
+{
+	struct oci_image view = st->img;
+	size_t n = st->img.manifest.n_layers, k = 0;
+	int rc;
+
+	if (n != st->img.config.n_diff_ids)
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "the image has %zu layers but %zu diff_ids", n,
+				    st->img.config.n_diff_ids);
+	view.manifest.layers = xcalloc(n ? n : 1, sizeof(*view.manifest.layers));
+	view.config.diff_ids = xcalloc(n ? n : 1, sizeof(*view.config.diff_ids));
+	for (size_t i = 0; i < n; i++) {
+		if (layer_skipped(st, i, skip_weights))
+			continue;
+		view.manifest.layers[k] = st->img.manifest.layers[i];
+		memcpy(view.config.diff_ids[k], st->img.config.diff_ids[i], sizeof(oci_digest_t));
+		k++;
+	}
+	view.manifest.n_layers = k;
+	view.config.n_diff_ids = k;
 	runner_rootfs_init(&st->rf);
-	if (runner_rootfs_prepare(st->runner, st->cl, &st->img, &st->rf, err) < 0) {
+	rc = runner_rootfs_prepare(st->runner, st->cl, &view, &st->rf, err);
+	free(view.manifest.layers);
+	free(view.config.diff_ids);
+	if (rc < 0) {
 		runner_rootfs_release(&st->rf);
-		return pn_error_wrap(err, "unpack the image's layers");
+		return -1;
 	}
 	st->rf_ready = true;
+	return 0;
+}
+
+int build_ensure_rootfs(struct build_state *st, bool skip_weights, struct pn_error **err)
+{
+	double t0 = build_now();
+
+	if (build_ensure_runner(st, err) < 0)
+		return -1;
+	if (!st->rf_ready) {
+		if (rootfs_prepare(st, skip_weights, err) < 0)
+			return pn_error_wrap(err, "unpack the image's layers");
+	} else {
+		/* the layers added since: a RUN step's own layer is already a snapshot */
+		for (size_t i = st->rf_synced; i < st->img.manifest.n_layers; i++) {
+			if (layer_skipped(st, i, skip_weights))
+				continue;
+			if (runner_rootfs_push(st->runner, &st->rf, st->cl,
+					       &st->img.manifest.layers[i],
+					       st->img.config.diff_ids[i], err) < 0)
+				return pn_error_wrap(err, "unpack layer `%s`",
+						     st->img.manifest.layers[i].digest);
+		}
+	}
+	st->rf_synced = st->img.manifest.n_layers;
 	pn_debug("rootfs of %zu layers ready in %.1fs", st->rf.lowers.n, build_now() - t0);
 	return 0;
 }
@@ -90,9 +138,7 @@ int build_add_layer(struct build_state *st, const struct cache_layer *e, struct 
 	oci_manifest_add_layer(&st->img.manifest, &e->layer);
 	oci_config_add_layer(&st->img.config, e->diff_id, e->created_by);
 	st->n_layer_steps++;
-	if (st->rf_ready &&
-	    runner_rootfs_push(st->runner, &st->rf, st->cl, &e->layer, e->diff_id, err) < 0)
-		return pn_error_wrap(err, "unpack layer `%s`", e->layer.digest);
+	(void)err; /* the rootfs catches up lazily (build_ensure_rootfs) */
 	return 0;
 }
 
@@ -349,7 +395,7 @@ static int run_exec(struct build_state *st, const struct plan_step *s, struct ru
 	double t0 = build_now();
 	int rc;
 
-	if (build_ensure_rootfs(st, err) < 0)
+	if (build_ensure_rootfs(st, false, err) < 0)
 		return -1;
 	memset(&rs, 0, sizeof(rs));
 	rs.name = s->name;
@@ -528,6 +574,8 @@ static int copy_weights(struct build_state *st, const struct plan_step *s, const
 		if (copy_layer(st, s->name, key, &lo, fill_src, &a, created_by,
 			       st->src.entries[i].path, err) < 0)
 			return pn_error_wrap(err, "weights `%s`", st->src.entries[i].path);
+		pn_strv_push(&st->weight_diff_ids,
+			     st->img.config.diff_ids[st->img.config.n_diff_ids - 1]);
 	}
 	return 0;
 }

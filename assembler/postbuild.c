@@ -36,7 +36,8 @@ int build_sandbox_capture(struct build_state *st, const char *name, const char *
 
 	if (fd < 0)
 		return pn_error_set_errno(err, errno, "create capture file");
-	if (build_ensure_rootfs(st, err) < 0)
+	/* code and packages only: the schema and pip freeze never read weights */
+	if (build_ensure_rootfs(st, true, err) < 0)
 		return -1;
 	memset(&rs, 0, sizeof(rs));
 	rs.name = name;
