@@ -144,6 +144,11 @@ char *runner_snapshot_path(struct runner *r, const char *diff_id);
 /* remove each path (recursively) from inside the user namespace: files in
  * snapshots and run dirs may belong to subordinate ids */
 int runner_rm_paths(struct runner *r, const struct pn_strv *paths, struct pn_error **err);
+/* Work dirs in use (a run dir, an unpack's .tmp- dir) are flock()ed by the
+ * process using them, so prune leaves them alone.  lock: the fd holding the
+ * lock (close it to release), or -1; busy: true if someone holds it. */
+int runner_dir_lock(const char *dir);
+bool runner_dir_busy(const char *dir);
 
 /* ---------------------------------------------------------- sandbox.c */
 struct runner_sandbox_cfg {
@@ -157,6 +162,7 @@ struct runner_sandbox_cfg {
 	struct oci_layout *out; /* commit into this layout, or NULL */
 	const struct oci_layer_opts *lopts;
 	int out_wr, rep_wr; /* output and report pipes (write ends) */
+	int lock_fd;	    /* holds the run dir's lock (runner_dir_lock), or -1 */
 };
 /* make the run dir, the mount-point layer and the plan */
 int runner_sandbox_prepare(struct runner_sandbox_cfg *c, struct pn_error **err);

@@ -116,10 +116,12 @@ int runner_sandbox_prepare(struct runner_sandbox_cfg *c, struct pn_error **err)
 
 	if (check_step(c->step, err) < 0)
 		return -1;
+	c->lock_fd = -1;
 	c->dir = pn_mkdtemp_in(c->r->run_dir, "run-", err);
 	if (!c->dir)
 		return -1;
 	chmod(c->dir, 0700);
+	c->lock_fd = runner_dir_lock(c->dir); /* prune leaves a live run dir alone */
 	c->upper = pn_path_join(c->dir, "upper");
 	c->work = pn_path_join(c->dir, "work");
 	c->merged = pn_path_join(c->dir, "merged");
@@ -158,6 +160,9 @@ void runner_sandbox_cfg_release(struct runner_sandbox_cfg *c)
 	free(c->mnt);
 	free(c->secrets);
 	runner_plan_release(&c->plan);
+	if (c->lock_fd > 2)
+		close(c->lock_fd);
+	c->lock_fd = -1;
 }
 
 /* --------------------------------------------------------------- G: mounts */

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -17,6 +18,27 @@
 
 #define SNAP_PATH_MAX	      4096
 #define RUN_DIR_STALE_SECONDS (24 * 3600)
+
+int runner_dir_lock(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+bool runner_dir_busy(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool busy = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+
+	if (fd >= 0)
+		close(fd);
+	return busy;
+}
 
 char *runner_snapshot_path(struct runner *r, const char *diff_id)
 {
@@ -180,6 +202,7 @@ int runner_snapshot_ensure(struct runner *r, struct oci_layout *l,
 	cleanup_free char *tmp = NULL;
 	cleanup_free char *root = NULL;
 	struct unpack_arg u = {r, l, layer->digest, NULL};
+	cleanup_close int lock = -1;
 	struct stat st;
 
 	if (!oci_digest_valid(diff_id))
@@ -195,6 +218,7 @@ int runner_snapshot_ensure(struct runner *r, struct oci_layout *l,
 	if (!tmp)
 		return -1;
 	chmod(tmp, 0755);
+	lock = runner_dir_lock(tmp); /* prune leaves it alone while we unpack */
 	u.root = xasprintf("%s/root", tmp);
 	pn_progress_event("unpack", NULL, "unpacking layer %.19s", layer->digest);
 	if (runner_userns_call(r, unpack_in_userns, &u, NULL, NULL, err) < 0) {
@@ -323,6 +347,26 @@ void runner_snapshots_free(struct runner_snapshot *s, size_t n)
 	free(s);
 }
 
+/* the entries of dir named prefix* that nobody holds a lock on and that are
+ * older than min_age seconds, into out */
+static void leftovers(const char *dir, const char *prefix, int64_t min_age, struct pn_strv *out)
+{
+	cleanup_dir DIR *d = opendir(dir);
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		cleanup_free char *p = NULL;
+		struct stat st;
+
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		p = pn_path_join(dir, de->d_name);
+		if (lstat(p, &st) == 0 && (int64_t)st.st_mtime <= (int64_t)time(NULL) - min_age &&
+		    !runner_dir_busy(p))
+			pn_strv_push(out, p);
+	}
+}
+
 int runner_snapshots_prune(struct runner *r, int64_t older_than, const struct pn_strv *keep,
 			   size_t *removed_out, int64_t *bytes_out, struct pn_error **err)
 {
@@ -330,8 +374,6 @@ int runner_snapshots_prune(struct runner *r, int64_t older_than, const struct pn
 	size_t n = 0, removed = 0;
 	int64_t bytes = 0;
 	cleanup_strv struct pn_strv rm = PN_STRV_INIT;
-	cleanup_dir DIR *d = NULL;
-	struct dirent *de;
 
 	if (runner_snapshots_list(r, &s, &n, err) < 0)
 		return -1;
@@ -344,26 +386,9 @@ int runner_snapshots_prune(struct runner *r, int64_t older_than, const struct pn
 		bytes += s[i].bytes > 0 ? s[i].bytes : 0;
 	}
 	runner_snapshots_free(s, n);
-	/* leftovers of killed unpacks and runs */
-	if ((d = opendir(r->snap_dir)))
-		while ((de = readdir(d)))
-			if (strncmp(de->d_name, ".tmp-", 5) == 0)
-				pn_strv_push_owned(&rm,
-						   xasprintf("%s/%s", r->snap_dir, de->d_name));
-	/* run dirs of killed sandboxes (a live one is touched by its step) */
-	if (d)
-		closedir(d);
-	if ((d = opendir(r->run_dir)))
-		while ((de = readdir(d))) {
-			cleanup_free char *p = NULL;
-			struct stat st;
-
-			if (strncmp(de->d_name, "run-", 4) != 0)
-				continue;
-			p = xasprintf("%s/%s", r->run_dir, de->d_name);
-			if (lstat(p, &st) == 0 && st.st_mtime < time(NULL) - RUN_DIR_STALE_SECONDS)
-				pn_strv_push(&rm, p);
-		}
+	/* leftovers of killed unpacks and sandboxes; live ones hold a lock */
+	leftovers(r->snap_dir, ".tmp-", 0, &rm);
+	leftovers(r->run_dir, "run-", RUN_DIR_STALE_SECONDS, &rm);
 	if (rm.n && runner_rm_paths(r, &rm, err) < 0)
 		return pn_error_wrap(err, "prune snapshots");
 	if (removed_out)

@@ -303,6 +303,7 @@ int runner_step_run(struct runner *r, const struct runner_rootfs *rf,
 /* ------------------------------------------------------ long-running procs */
 struct runner_proc {
 	struct runner *r;
+	int lock_fd; /* the run dir's lock, held while the process lives */
 	pid_t pid;
 	int rep_rd;
 	bool done;
@@ -334,6 +335,8 @@ int runner_proc_start(struct runner *r, const struct runner_rootfs *rf,
 	p->pid = pid;
 	p->rep_rd = rep_rd;
 	p->dir = steal_pointer(&c.dir);
+	p->lock_fd = c.lock_fd;
+	c.lock_fd = -1;
 	runner_sandbox_cfg_release(&c);
 	*out = p;
 	return 0;
@@ -417,6 +420,8 @@ void runner_proc_free(struct runner_proc *p)
 		runner_proc_stop(p, 5000, NULL, NULL);
 	if (p->rep_rd >= 0)
 		close(p->rep_rd);
+	if (p->lock_fd > 2)
+		close(p->lock_fd);
 	free(p->dir);
 	free(p);
 }

@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *base_cmds[] = {"sh",	  "ls",	   "cat",  "echo", "id", "mkdir",
@@ -514,6 +515,39 @@ static void t_isolation(void)
 	runner_free(r);
 }
 
+/* names in dir starting with prefix, each made two days old */
+static int age_entries(const char *d, const char *prefix)
+{
+	DIR *dd = opendir(d);
+	struct dirent *de;
+	struct timespec old[2] = {{time(NULL) - 2 * 86400, 0}, {time(NULL) - 2 * 86400, 0}};
+	int n = 0;
+
+	while (dd && (de = readdir(dd)))
+		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0) {
+			cleanup_free char *x = pn_path_join(d, de->d_name);
+
+			n += utimensat(AT_FDCWD, x, old, 0) == 0;
+		}
+	if (dd)
+		closedir(dd);
+	return n;
+}
+
+/* a two-day-old run dir of a live process survives prune; a dead one goes */
+static void prune_spares_live_run_dir(struct runner *r)
+{
+	cleanup_free char *runs = pn_path_join(cache, "runs");
+	cleanup_free char *dead = pn_path_join(runs, "run-dead");
+	struct pn_error *err = NULL;
+
+	mkdir(dead, 0700);
+	is_int(age_entries(runs, "run-"), 2, "the live run dir and a dead one, made old");
+	ok_call(runner_snapshots_prune(r, 0, NULL, NULL, NULL, &err), &err, "prune");
+	ok(access(dead, F_OK) < 0, "the dead run dir went");
+	is_int(age_entries(runs, "run-"), 1, "the live one stayed");
+}
+
 static void t_proc(void)
 {
 	struct runner *r = new_runner(false);
@@ -530,6 +564,7 @@ static void t_proc(void)
 	}
 	ok(runner_proc_pid(p) > 0, "has a pid");
 	is_int(runner_proc_wait(p, 200, &status, &err), 0, "still running after 200 ms");
+	prune_spares_live_run_dir(r);
 	ok_call(runner_proc_stop(p, 2000, &status, &err), &err, "stop");
 	is_int(status, 128 + 15, "ended by SIGTERM");
 	runner_proc_free(p);
