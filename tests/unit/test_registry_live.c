@@ -1,7 +1,9 @@
 /* test_registry_live.c - registry_exists (HEAD on a manifest) against a tiny
  * HTTP registry stand-in on 127.0.0.1: present / absent tags through a
  * mirror (r8.im -> 127.0.0.1:PORT, as `pinion build` checks cog-base
- * images), an auth refusal and a server error are errors, not "absent". */
+ * images), an auth refusal and a server error are errors, not "absent";
+ * in token mode, anonymous Bearer tokens are cached per scope until
+ * expires_in runs out. */
 #include "tests/unit/tap.h"
 #include "registry/internal.h"
 
@@ -22,7 +24,34 @@ struct server {
 	char last[256];     /* "METHOD PATH" of the last manifest request */
 	bool last_accept;   /* it carried an OCI manifest Accept */
 	int manifest_requests;
+	bool token_mode;    /* /v2/ and manifests want a Bearer token */
+	int tokens;         /* tokens issued */
+	char token_query[256];
 };
+
+/* token mode: /token issues "tok-N" (expires_in 2); the rest wants it */
+static const char *token_answer(struct server *s, const char *path, const char *req, char *buf,
+				size_t size)
+{
+	if (strncmp(path, "/token?", 7) == 0) {
+		char body[64];
+		int n;
+		pthread_mutex_lock(&s->lock);
+		n = ++s->tokens;
+		snprintf(s->token_query, sizeof(s->token_query), "%s", path + 7);
+		pthread_mutex_unlock(&s->lock);
+		snprintf(body, sizeof(body), "{\"token\":\"tok-%d\",\"expires_in\":2}", n);
+		snprintf(buf, size, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+			 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", strlen(body), body);
+		return buf;
+	}
+	if (strstr(req, "Authorization: Bearer tok-") && strcmp(path, "/v2/") != 0)
+		return NULL;
+	snprintf(buf, size, "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer "
+		 "realm=\"http://127.0.0.1:%d/token\",service=\"standin\"\r\n"
+		 "Content-Length: 0\r\nConnection: close\r\n\r\n", s->port);
+	return buf;
+}
 
 static const char *answer_for(const char *method, const char *path)
 {
@@ -47,7 +76,7 @@ static const char *answer_for(const char *method, const char *path)
 static void serve_one(struct server *s, int cfd)
 {
 	char req[SERVER_REQUEST_MAX + 1];
-	char method[16] = "", path[200] = "";
+	char method[16] = "", path[200] = "", buf[512];
 	size_t n = 0;
 	ssize_t r;
 	const char *ans;
@@ -70,7 +99,9 @@ static void serve_one(struct server *s, int cfd)
 		s->manifest_requests++;
 		pthread_mutex_unlock(&s->lock);
 	}
-	ans = answer_for(method, path);
+	ans = s->token_mode ? token_answer(s, path, req, buf, sizeof(buf)) : NULL;
+	if (!ans)
+		ans = answer_for(method, path);
 	if (write(cfd, ans, strlen(ans)) < 0)
 		return;
 }
@@ -158,8 +189,67 @@ static void t_exists(void)
 	pthread_mutex_destroy(&s.lock);
 }
 
+static int tokens_issued(struct server *s)
+{
+	int n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->tokens;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+static void t_token_cache(void)
+{
+	struct server s = { .fd = -1, .token_mode = true };
+	pthread_t th;
+	struct registry_opts o;
+	struct registry_client *c = NULL;
+	struct pn_error *err = NULL;
+	bool exists = false;
+	char *ref;
+
+	if (server_start(&s, &th) < 0) {
+		ok(0, "start the stand-in registry");
+		return;
+	}
+	registry_opts_init(&o);
+	o.retries = 0;
+	o.progress = false;
+	ok_call(registry_client_new(&o, &c, &err), &err, "client");
+	ref = xasprintf("127.0.0.1:%d/cog-base:cuda12.1-python3.11", s.port);
+	ok_call(registry_exists(c, ref, &exists, &err), &err, "exists with an anonymous token");
+	ok(exists, "present behind a token");
+	is_int(tokens_issued(&s), 1, "one token fetched");
+	ok(strstr(s.token_query, "scope=repository%3Acog-base%3Apull") ||
+	   strstr(s.token_query, "scope=repository:cog-base:pull"), "for the pull scope (%s)",
+	   s.token_query);
+	ok(strstr(s.token_query, "service=standin") != NULL, "with the service");
+	ok_call(registry_exists(c, ref, &exists, &err), &err, "exists again");
+	is_int(tokens_issued(&s), 1, "the token is reused for the same scope");
+	free(ref);
+	ref = xasprintf("127.0.0.1:%d/other/img:v1", s.port);
+	ok_call(registry_exists(c, ref, &exists, &err), &err, "exists in another repository");
+	ok(!exists, "absent there");
+	is_int(tokens_issued(&s), 2, "another scope gets its own token");
+	free(ref);
+	ref = xasprintf("127.0.0.1:%d/cog-base:cuda12.1-python3.11", s.port);
+	usleep(2100 * 1000);
+	ok_call(registry_exists(c, ref, &exists, &err), &err, "exists after expires_in");
+	is_int(tokens_issued(&s), 3, "an expired token is fetched again");
+	free(ref);
+
+	registry_client_free(c);
+	registry_opts_release(&o);
+	shutdown(s.fd, SHUT_RDWR);
+	close(s.fd);
+	pthread_join(th, NULL);
+	pthread_mutex_destroy(&s.lock);
+}
+
 int main(void)
 {
 	TEST(t_exists);
+	TEST(t_token_cache);
 	return tap_done();
 }
