@@ -60,13 +60,17 @@ for u in root pinion-sub pinion-nosub; do
 		as $u run --commit "oci:$out/img:jq" -e PIP_INDEX_URL="$PIP_INDEX_URL" "$BASE" \
 			-- sh -c "$STEP" >"$out/digest" 2>"$out/log" ||
 			{ tail -20 "$out/log"; false; } &&
-		grep -q "^sha256:" "$out/digest"
+		grep -q "^sha256:" "$out/digest" &&
+		n=$(grep -c "no subordinate ids" "$out/log" || true) &&
+		test_equal "$n" "$([ $u = pinion-nosub ] && echo 1 || echo 0)"
 	'
 	test_expect_success "$u: the committed image runs jq and the wheel in a fresh sandbox" '
 		as $u run "oci:$out/img:jq" -- jq --version >"$out/jq" &&
 		test_grep "^jq-1" "$out/jq" &&
 		as $u run "oci:$out/img:jq" -- python3 -c "import pinion_hello; print(pinion_hello.hello())" >"$out/py" &&
-		test_grep "hello from pinion-hello 1.2.3" "$out/py"
+		test_grep "hello from pinion-hello 1.2.3" "$out/py" &&
+		as $u run "oci:$out/img:jq" -- ls -A /var/lib/apt/lists >"$out/lists" &&
+		test_equal "$(cat "$out/lists")" ""
 	'
 	test_expect_success "$u: the layer holds the new files and whiteouts for removed ones" '
 		layer=$(last_layer "$out/img" jq) &&
@@ -74,6 +78,7 @@ for u in root pinion-sub pinion-nosub; do
 		test_grep " usr/bin/jq$" "$out/list" &&
 		test_grep "pinion_hello/__init__.py$" "$out/list" &&
 		test_grep " etc/\.wh\.motd$" "$out/list" &&
+		test_grep " var/lib/apt/lists/\.wh\.partial$" "$out/list" &&
 		! grep -E " (etc/resolv\.conf|etc/hosts|proc/|dev/)" "$out/list"
 	'
 done
@@ -100,7 +105,6 @@ test_expect_success 'isolation: nothing created outside, host processes invisibl
 	home=$(getent passwd pinion-sub | cut -d: -f6) &&
 	mkdir -p "$home/.docker" && echo "{\"auths\":{\"x\":{\"auth\":\"SECRETAUTH\"}}}" >"$home/.docker/config.json" &&
 	chown -R pinion-sub: "$home/.docker" &&
-	test_when_finished "rm -rf $home/.docker" &&
 	run_as pinion-sub "$PINION" run "$BASE" -- sh -c "
 		touch $T/outside-file 2>/dev/null; touch /../../$T/outside-file2 2>/dev/null
 		cat $home/.docker/config.json 2>/dev/null
@@ -108,6 +112,28 @@ test_expect_success 'isolation: nothing created outside, host processes invisibl
 	test ! -e "$T/outside-file" && test ! -e "$T/outside-file2" &&
 	! grep -q SECRETAUTH "$T/iso.out" &&
 	test "$(tail -1 "$T/iso.out")" -le 5
+	rc=$?
+	rm -rf "$home/.docker"
+	exit $rc
+'
+
+test_expect_success 'SIGTERM to pinion stops the step: no process or run dir left (subordinate ids)' '
+	cache="$(getent passwd pinion-sub | cut -d: -f6)/.cache/pinion-e2e"
+	{ run_as pinion-sub "$PINION" run "$BASE" -- sh -c "mkdir -p /d/e && touch /d/e/f &&
+		chown -R 1000:1000 /d && chmod 700 /d/e && exec sleep 31337"
+	  echo $? >"$T/sig.rc"; } >/dev/null 2>"$T/sig.err" </dev/null &
+	for i in $(seq 150); do pgrep -u pinion-sub -x -f "sleep 31337" >/dev/null && break; sleep 0.1; done
+	p=$(pgrep -u pinion-sub -o -f "run .*sleep 31337")
+	pgrep -u pinion-sub -x -f "sleep 31337" >/dev/null &&
+	test -n "$(ls -A "$cache/runs")" && test -n "$p" &&
+	kill -TERM "$p" && wait &&
+	test_equal "$(cat "$T/sig.rc")" 143 &&
+	test_grep "interrupted by SIGTERM" "$T/sig.err" &&
+	! pgrep -u pinion-sub -x -f "sleep 31337" &&
+	test_equal "$(ls -A "$cache/runs")" ""
+	rc=$?
+	[ -n "$p" ] && kill -KILL "$p" 2>/dev/null
+	exit $rc
 '
 
 test_expect_success 'a secret is readable in its step and in no blob' '
@@ -135,6 +161,14 @@ try:
 except OSError:
     sys.exit(7)
 "
+'
+
+test_expect_success 'pinion run passes stdin through, and a terminal when it has one' '
+	echo piped-in | pinion run "$BASE" -- cat >"$T/stdin.out" &&
+	test_equal "$(cat "$T/stdin.out")" piped-in &&
+	script -qec "$PINION run $BASE -- sh -c \"test -t 0 && test -t 1 && echo tty-yes\"" /dev/null \
+		>"$T/tty.out" &&
+	test_grep tty-yes "$T/tty.out"
 '
 
 test_expect_success 'failures: exit 3 is reported as 3, a missing command is a clear error' '
@@ -190,6 +224,9 @@ test_expect_success 'a registry reference is pulled and run (through a mirror)' 
 	pinion copy "$BASE" "$REGISTRY/library/python:3.11-slim" >/dev/null &&
 	pinion run --registry-mirror "docker.io=$REGISTRY" python:3.11-slim -- python3 -c "print(6 * 7)" >"$T/reg.out" &&
 	test_equal "$(cat "$T/reg.out")" 42
+	rc=$?
+	registry_stop # here: its watchdog would hold this body'"'"'s output open
+	exit $rc
 '
 
 test_expect_success 'snapshots are listed and pruned' '
