@@ -108,6 +108,7 @@ test_expect_success 'plain: a four-layer image (umoci) pushed in parallel, with 
 	test_equal "$(cat out)" "$want" &&
 	test_equal "$(grep -c "\"event\":\"blob-pushed\"" events)" 5 &&
 	test_equal "$(fault_proxy_stat faults.503)" 1 &&
+	test_equal "$(fault_proxy_stat by_method.PATCH)" 0 &&
 	test_equal "$(skopeo_digest --tls-verify=false docker://$PLAIN/multi:m)" "$want" &&
 	pq pull "$PLAIN/multi:m" "oci:$T/multi2" >out &&
 	test_equal "$(cat out)" "$want"
@@ -132,13 +133,33 @@ test_expect_success 'plain: a two-platform index is pushed whole and pulled per 
 	one_error_line err && test_grep "linux/arm64" err
 '
 
+test_expect_success 'plain: Docker schema 2 manifests and a Docker manifest list are pulled as served' '
+	skopeo copy -q --format v2s2 --dest-tls-verify=false "oci:$T/src:small" docker://$PLAIN/dock:amd &&
+	skopeo copy -q --format v2s2 --dest-tls-verify=false "oci:$T/src:arm" docker://$PLAIN/dock:arm &&
+	skopeo inspect --raw --tls-verify=false docker://$PLAIN/dock:amd >amd.json &&
+	skopeo inspect --raw --tls-verify=false docker://$PLAIN/dock:arm >arm.json &&
+	test_equal "$(jq -r .mediaType amd.json)" application/vnd.docker.distribution.manifest.v2+json &&
+	amd=sha256:$(sha256sum <amd.json | cut -c1-64) && arm=sha256:$(sha256sum <arm.json | cut -c1-64) &&
+	ent() { jq -cn --arg d "$1" --argjson s "$(stat -c %s $2)" --arg a "$3" \
+		"{mediaType: \"application/vnd.docker.distribution.manifest.v2+json\", digest: \$d, size: \$s, platform: {os: \"linux\", architecture: \$a}}"; } &&
+	jq -cn --argjson a "$(ent $amd amd.json amd64)" --argjson b "$(ent $arm arm.json arm64)" \
+		"{schemaVersion: 2, mediaType: \"application/vnd.docker.distribution.manifest.list.v2+json\", manifests: [\$a, \$b]}" >list.json &&
+	curl -sf -X PUT -H "Content-Type: application/vnd.docker.distribution.manifest.list.v2+json" \
+		--data-binary @list.json "http://$PLAIN/v2/dock/manifests/list" &&
+	test_equal "$(pq pull $PLAIN/dock:amd oci:$T/dock:amd)" "$amd" &&
+	cmp amd.json "$T/dock/blobs/sha256/${amd#sha256:}" &&
+	test_equal "$(pq pull --platform linux/arm64 $PLAIN/dock:list oci:$T/dock:arm)" "$arm" &&
+	cmp arm.json "$T/dock/blobs/sha256/${arm#sha256:}" &&
+	test_equal "$(pq pull $PLAIN/dock:list oci:$T/dock:dflt)" "$amd"
+'
+
 test_expect_success 'plain: pinion push oci:DIR:TAG REF; skopeo inspect agrees' '
 	pq push "oci:$T/src:v1" "$PLAIN/pushed/app:v7" >out &&
 	out=$(cat out) && test_equal "${out##*@}" "$SRC_DIGEST" &&
-	skopeo inspect --tls-verify=false docker://$PLAIN/pushed/app:v7 >sk &&
-	test_equal "$(jq -r .Digest sk)" "$SRC_DIGEST" &&
-	test_equal "$(jq -r ".Layers[0]" sk)" "$LAYER" &&
-	test_equal "$(jq -r ".Labels[\"org.pinion.test\"]" sk)" registry &&
+	skopeo inspect --tls-verify=false docker://$PLAIN/pushed/app:v7 >sk.json &&
+	test_equal "$(jq -r .Digest sk.json)" "$SRC_DIGEST" &&
+	test_equal "$(jq -r ".Layers[0]" sk.json)" "$LAYER" &&
+	test_equal "$(jq -r ".Labels[\"org.pinion.test\"]" sk.json)" registry &&
 	test_expect_failure_status 1 pq push "oci:$T/src:nosuchtag" "$PLAIN/pushed/app:v8" 2>err &&
 	one_error_line err
 '
@@ -178,7 +199,12 @@ test_expect_success 'errors: unknown repository, unknown tag, unreachable regist
 test_expect_success 'faults: resets, truncation, corruption, 500, 503, 429 are survived' '
 	for f in reset truncate corrupt 500 503 429; do
 		fault_proxy_start "$f" --fault "$f:2" &&
+		t0=$(date +%s%N) &&
 		pq pull "$PROXY/demo:v1" "oci:$T/f-$f" >out || { echo "fault $f: pull failed"; exit 1; }
+		ms=$((($(date +%s%N) - t0) / 1000000))
+		# the config and the layer each get a 429 with Retry-After: 1 (at
+		# once, in parallel): at least 1 s, where the first backoff is 0.4 s
+		if [ "$f" = 429 ] && [ "$ms" -lt 950 ]; then echo "429: Retry-After not honoured (${ms} ms)"; exit 1; fi
 		test_equal "$(cat out)" "$SRC_DIGEST" &&
 		test_equal "$(fault_proxy_stat faults.$f)" 2 &&
 		cmp "$T/f-$f/blobs/sha256/${LAYER#sha256:}" "$T/src/blobs/sha256/${LAYER#sha256:}" &&
@@ -215,6 +241,7 @@ test_expect_success 'faults: a chunked push reset mid-chunk resumes, re-sending 
 	pq copy --chunk-size 256K "oci:$T/src:v1" "$PROXY/resumed:v1" >out &&
 	test_equal "$(cat out)" "$SRC_DIGEST" &&
 	test_equal "$(fault_proxy_stat faults.reset-upload)" 1 &&
+	test "$(fault_proxy_stat by_method.PATCH)" -gt 10 &&
 	sent=$(fault_proxy_stat patch_body_bytes) &&
 	echo "layer $LAYER_SIZE bytes, PATCH bodies $sent bytes" &&
 	test "$sent" -gt "$LAYER_SIZE" &&
