@@ -457,6 +457,26 @@ static void t_failures(void)
 	runner_free(r);
 }
 
+/* the copy fallback copies the mount-point layer too: the secret's target
+ * must stay out of its layer as well */
+static void secret_with_copy(const struct runner_step *s)
+{
+	struct runner *r = new_runner(true);
+	struct runner_result res;
+	struct pn_error *err = NULL;
+	cleanup_free char *names = NULL;
+
+	ok_call(runner_step_run(r, &rf, s, layout, NULL, &res, &err), &err,
+		"secret step with the copy fallback");
+	names = layer_names(res.layer.desc.digest);
+	ok(!tap_contains(names, "run/") && tap_contains(names, "used-secret"),
+	   "copy fallback: the secret target is not in the layer");
+	if (tap_contains(names, "run/"))
+		tap_diag("layer:\n%s", names);
+	runner_result_release(&res);
+	runner_free(r);
+}
+
 static void t_isolation(void)
 {
 	struct runner *r = new_runner(false);
@@ -513,6 +533,7 @@ static void t_isolation(void)
 		"--network none: only lo");
 	runner_result_release(&res);
 	runner_free(r);
+	secret_with_copy(&s);
 }
 
 /* names in dir starting with prefix, each made two days old */
