@@ -242,9 +242,9 @@ static int index_walk(const char *host, const char *rel, struct pn_buf *out, int
 		if (lstat(h, &st) < 0)
 			return pn_error_set_errno(err, errno, "stat `%s`", h);
 		bt = S_ISDIR(st.st_mode) ? birth_time(h) : (struct timespec){-1, 0};
-		if (pn_buf_printf(out, err, "%llu %lld %ld %lld %ld %s", (unsigned long long)st.st_ino,
-				  (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec,
-				  (long long)bt.tv_sec, bt.tv_nsec, r) < 0 ||
+		if (pn_buf_printf(out, err, "%llu %lld %ld %lld %ld %s",
+				  (unsigned long long)st.st_ino, (long long)st.st_ctim.tv_sec,
+				  st.st_ctim.tv_nsec, (long long)bt.tv_sec, bt.tv_nsec, r) < 0 ||
 		    pn_buf_append(out, "", 1, err) < 0)
 			return -1;
 		if (S_ISDIR(st.st_mode) && index_walk(h, r, out, depth + 1, err) < 0)
@@ -289,16 +289,16 @@ static int index_load(const char *file, struct idx_entry **out, size_t *n, char 
 		long nsec, bnsec;
 		int off = 0;
 
-		if (sscanf(p, "%llu %lld %ld %lld %ld %n", &ino, &sec, &nsec, &bsec, &bnsec, &off) !=
-			    5 ||
+		if (sscanf(p, "%llu %lld %ld %lld %ld %n", &ino, &sec, &nsec, &bsec, &bnsec,
+			   &off) != 5 ||
 		    off == 0)
 			return pn_error_set(err, PN_ERR_INVALID, "corrupt copy index");
 		if (*n == cap) {
 			cap = cap ? 2 * cap : 1024;
 			*out = xrealloc(*out, st_mult(cap, sizeof(**out)));
 		}
-		(*out)[(*n)++] = (struct idx_entry){p + off, (ino_t)ino, {(time_t)sec, nsec},
-						    {(time_t)bsec, bnsec}};
+		(*out)[(*n)++] = (struct idx_entry){
+			p + off, (ino_t)ino, {(time_t)sec, nsec}, {(time_t)bsec, bnsec}};
 	}
 	qsort(*out, *n, sizeof(**out), idx_cmp);
 	return 0;

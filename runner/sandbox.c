@@ -529,7 +529,7 @@ static void forward_signal(int sig)
 static void install_forwarding(pid_t child, bool interactive)
 {
 	struct sigaction sa, ign;
-	const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+	const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 
 	forward_to = child;
 	memset(&sa, 0, sizeof(sa));

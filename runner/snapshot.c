@@ -111,7 +111,8 @@ static int open_beneath(int rootfd, const char *dir, struct pn_error **err)
 		if (!strcmp(c, "..") ||
 		    ((next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 &&
 		     (errno != ENOENT || mkdirat(fd, c, 0755) < 0 ||
-		      (next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0))) {
+		      (next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
+			      0))) {
 			close(fd);
 			pn_error_set(err, PN_ERR_INVALID,
 				     "whiteout in `%s`: `%s` is a symlink, a file or `..`", dir, c);
@@ -142,7 +143,8 @@ static int overlay_whiteouts(const char *root, const struct pn_strv *wh, struct 
 		if (strcmp(base, ".wh..wh..opq") == 0) {
 			if (fsetxattr(fd, "user.overlay.opaque", "y", 1, 0) < 0)
 				return pn_error_set_errno(err, errno, "mark `%s` opaque", dir);
-		} else if (strcmp(base + 4, "") && strcmp(base + 4, ".") && strcmp(base + 4, "..") &&
+		} else if (strcmp(base + 4, "") && strcmp(base + 4, ".") &&
+			   strcmp(base + 4, "..") &&
 			   mknodat(fd, base + 4, S_IFCHR | 0000, makedev(0, 0)) < 0 &&
 			   errno != EEXIST) {
 			return pn_error_set_errno(err, errno, "whiteout `%s`", p);

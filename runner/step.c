@@ -185,8 +185,8 @@ static int step_read_report(const struct pn_buf *report, struct runner_result *r
 {
 	cleanup_free char *reply = NULL;
 
-	if (runner_report_parse(report->data ? report->data : "", report->len, &reply, NULL,
-				err) < 0) {
+	if (runner_report_parse(report->data ? report->data : "", report->len, &reply, NULL, err) <
+	    0) {
 		if (reply)
 			parse_reply(reply, res, NULL);
 		return -1;

@@ -250,11 +250,12 @@ static void t_diff_kinds(void)
 	struct runner *r = new_runner(false);
 	struct runner *rc_ = new_runner(true);
 	bool single = r && runner_get_idmap(r)->mode == RUNNER_IDMAP_SINGLE;
-	cleanup_free char *script = xasprintf(
-		"rm -rf /opq && mkdir /opq && echo n >/opq/fresh && ln -s ../etc/keep /data/link && "
-		"echo h >/data/h1 && ln /data/h1 /data/h2 && chmod 600 /data/sub/f && "
-		"chmod 640 /data/xa%s",
-		single ? "" : " && chown 5:6 /etc/passwd");
+	cleanup_free char *script =
+		xasprintf("rm -rf /opq && mkdir /opq && echo n >/opq/fresh && ln -s ../etc/keep "
+			  "/data/link && "
+			  "echo h >/data/h1 && ln /data/h1 /data/h2 && chmod 600 /data/sub/f && "
+			  "chmod 640 /data/xa%s",
+			  single ? "" : " && chown 5:6 /etc/passwd");
 	struct runner_result res, res2;
 	struct pn_error *err = NULL;
 	cleanup_free char *names = NULL;
@@ -381,7 +382,8 @@ static void t_concurrent_unpack(void)
 			struct pn_error *err = NULL;
 
 			runner_rootfs_init(&one);
-			_exit(r && runner_rootfs_push(r, &one, layout, &l.desc, l.diff_id, &err) == 0
+			_exit(r && runner_rootfs_push(r, &one, layout, &l.desc, l.diff_id, &err) ==
+						      0
 				      ? 0
 				      : 1);
 		}
