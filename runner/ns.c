@@ -191,6 +191,24 @@ static void close_pair(int p[2])
 	p[0] = p[1] = -1;
 }
 
+/* the forked helper: enter the user namespace, run fn, report; never returns */
+static void userns_child(struct runner *r, runner_userns_fn fn, void *arg, int sync_rd, int sync_wr,
+			 int rep_wr)
+{
+	struct pn_error *e = NULL;
+	struct pn_buf out = PN_BUF_INIT;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (runner_child_enter_userns(sync_rd, sync_wr, &r->idmap, &e) < 0 ||
+	    fn(arg, &out, &e) < 0) {
+		runner_report_error(rep_wr, e);
+		_exit(1);
+	}
+	if (out.len)
+		runner_report_reply(rep_wr, out.data, out.len);
+	_exit(0);
+}
+
 int runner_userns_call(struct runner *r, runner_userns_fn fn, void *arg, char **reply,
 		       size_t *reply_len, struct pn_error **err)
 {
@@ -215,19 +233,8 @@ int runner_userns_call(struct runner *r, runner_userns_fn fn, void *arg, char **
 		return pn_error_set_errno(err, errno, "fork");
 	}
 	if (pid == 0) {
-		struct pn_error *e = NULL;
-		struct pn_buf out = PN_BUF_INIT;
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(rep[0]);
-		if (runner_child_enter_userns(p2c[0], c2p[1], &r->idmap, &e) < 0 ||
-		    fn(arg, &out, &e) < 0) {
-			runner_report_error(rep[1], e);
-			_exit(1);
-		}
-		if (out.len)
-			runner_report_reply(rep[1], out.data, out.len);
-		_exit(0);
+		userns_child(r, fn, arg, p2c[0], c2p[1], rep[1]);
 	}
 	close(rep[1]);
 	close(c2p[1]);
