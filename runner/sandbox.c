@@ -633,7 +633,7 @@ static int sandbox_child(struct runner_sandbox_cfg *c, int sync_rd, int sync_wr)
 	int flags = CLONE_NEWPID | (c->step->network == RUNNER_NET_NONE ? CLONE_NEWNET : 0);
 	double t0;
 	pid_t g;
-	int st, code;
+	int st = 125 << 8, code; /* as exit status 125 if waitpid fails */
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (runner_child_enter_userns(sync_rd, sync_wr, &c->r->idmap, &e) < 0)
