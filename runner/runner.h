@@ -160,7 +160,9 @@ void runner_result_release(struct runner_result *res);
  * when not interactive) received meanwhile go on to the step; the sandbox
  * cleans up and the call returns -1 "step `NAME`: interrupted by SIGTERM"
  * (exit_status 128+N, nothing committed); a second signal kills it outright.
- * Snapshot unpacks (runner_rootfs_prepare/push) are interrupted the same way. */
+ * Snapshot unpacks (runner_rootfs_prepare/push) are interrupted the same way.
+ * The handlers are process-wide and restored afterwards: run steps from one
+ * thread at a time. */
 int runner_step_run(struct runner *r, const struct runner_rootfs *rf,
 		    const struct runner_step *step, struct oci_layout *out,
 		    const struct oci_layer_opts *lopts, struct runner_result *res,
