@@ -30,6 +30,22 @@ int oci_layout_dirfd(const struct oci_layout *l);
  * "." -> "" (*out owned by the caller); ".." anywhere is PN_ERR_INVALID */
 int oci_tar_path_clean(const char *in, char **out, struct pn_error **err);
 
+/* sha256 on a second thread for large streams (hashthread.c).  start takes
+ * over updates of h (borrowed); update copies the bytes into a bounded ring
+ * (4 MiB) and blocks while it is full; finish waits for every byte to be
+ * hashed, joins and frees (NULL is fine), after which h is used as before.
+ * start returns NULL if no thread can be made (then update h directly). */
+#define OCI_HASH_THREAD_MIN ((uint64_t)4 << 20)
+struct oci_hash_thread;
+struct oci_hash_thread *oci_hash_thread_start(struct oci_hasher *h);
+void oci_hash_thread_update(struct oci_hash_thread *t, const void *data, size_t len);
+void oci_hash_thread_finish(struct oci_hash_thread *t);
+/* update h directly until so_far + len reaches OCI_HASH_THREAD_MIN, then
+ * through a thread started in *t (finish it before oci_hasher_final);
+ * PINION_HASH_THREAD=0 in the environment keeps hashing in line */
+void oci_hasher_update_large(struct oci_hasher *h, struct oci_hash_thread **t, uint64_t so_far,
+			     const void *data, size_t len);
+
 /* tests: force the applier's fallback walk (no openat2) on or off */
 void oci_apply_force_no_openat2(bool on);
 

@@ -287,6 +287,7 @@ struct oci_blob_writer {
 	char *tmp;
 	int fd;
 	struct oci_hasher *h;
+	struct oci_hash_thread *ht; /* hashing of a large blob, on its own thread */
 	int64_t size;
 	bool done;
 };
@@ -317,7 +318,7 @@ int oci_blob_writer_write(struct oci_blob_writer *w, const void *data, size_t le
 {
 	if (pn_write_all(w->fd, data, len) < 0)
 		return pn_error_set_errno(err, errno, "write blob");
-	oci_hasher_update(w->h, data, len);
+	oci_hasher_update_large(w->h, &w->ht, (uint64_t)w->size, data, len);
 	w->size += (int64_t)len;
 	return 0;
 }
@@ -333,6 +334,8 @@ int oci_blob_writer_commit(struct oci_blob_writer *w, const char *expected, int6
 	cleanup_free char *dst = NULL;
 	oci_digest_t got;
 
+	oci_hash_thread_finish(w->ht);
+	w->ht = NULL;
 	oci_hasher_final(w->h, got);
 	if (expected_size >= 0 && expected_size != w->size)
 		return pn_error_set(err, PN_ERR_DIGEST,
@@ -367,6 +370,7 @@ void oci_blob_writer_free(struct oci_blob_writer *w)
 	if (!w->done)
 		unlink(w->tmp);
 	free(w->tmp);
+	oci_hash_thread_finish(w->ht);
 	oci_hasher_free(w->h);
 	free(w);
 }

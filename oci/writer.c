@@ -34,6 +34,7 @@ struct oci_layer_writer {
 	struct archive *a;
 	struct oci_blob_writer *blob;
 	struct oci_hasher *diff;
+	struct oci_hash_thread *diff_ht; /* the diff_id hashed on its own thread */
 	int64_t tar_size;
 	z_stream z;
 	bool z_init;
@@ -165,7 +166,8 @@ static la_ssize_t tar_write_cb(struct archive *a, void *data, const void *buf, s
 	struct oci_layer_writer *w = data;
 
 	if (w->opts.compression != OCI_COMP_NONE)
-		oci_hasher_update(w->diff, buf, len); /* uncompressed: diff_id is the blob digest */
+		/* uncompressed: the diff_id is the blob digest */
+		oci_hasher_update_large(w->diff, &w->diff_ht, (uint64_t)w->tar_size, buf, len);
 	w->tar_size += (int64_t)len;
 	if (compress_feed(w, buf, len, false) < 0) {
 		archive_set_error(a, EIO, "layer output failed");
@@ -228,6 +230,7 @@ void oci_layer_writer_free(struct oci_layer_writer *w)
 	if (w->a)
 		archive_write_free(w->a);
 	oci_blob_writer_free(w->blob);
+	oci_hash_thread_finish(w->diff_ht);
 	oci_hasher_free(w->diff);
 	if (w->z_init)
 		deflateEnd(&w->z);
@@ -647,8 +650,11 @@ int oci_layer_writer_finish(struct oci_layer_writer *w, struct oci_layer_result 
 	}
 	if (w->opts.compression == OCI_COMP_NONE)
 		memcpy(out->diff_id, out->desc.digest, sizeof(out->diff_id));
-	else
+	else {
+		oci_hash_thread_finish(w->diff_ht);
+		w->diff_ht = NULL;
 		oci_hasher_final(w->diff, out->diff_id);
+	}
 	w->finished = true;
 	return 0;
 }

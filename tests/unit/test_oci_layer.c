@@ -2,6 +2,7 @@
  * pass, options, overlay whiteouts) and the applier (round trip, whiteouts). */
 #include "tests/unit/tap.h"
 #include "oci/oci.h"
+#include "oci/internal.h"
 #include "common/cleanup.h"
 
 #include <errno.h>
@@ -256,6 +257,44 @@ static void fill_noise(unsigned char *p, size_t n, uint64_t seed)
 		seed ^= seed << 17;
 		p[i] = (unsigned char)seed;
 	}
+}
+
+/* the hashing thread gives the digest of exactly the bytes given, whatever
+ * the sizes of the pieces (below, at and across its 1 MiB chunks) */
+static void t_hash_thread(void)
+{
+	size_t n = (size_t)11 << 20 | 12345, pieces[] = {1, 511, 1 << 20, 3, (1 << 20) + 7, 65536};
+	unsigned char *data = xmalloc(n);
+	struct oci_hasher *h = oci_hasher_new();
+	struct oci_hash_thread *t = NULL;
+	oci_digest_t want, got;
+	size_t off = 0;
+
+	setenv("PINION_HASH_THREAD", "1", 1); /* read once, by the first large update */
+	fill_noise(data, n, 42);
+	oci_digest_buf(data, n, want);
+	for (size_t i = 0; off < n; i++) {
+		size_t k = pieces[i % 6] < n - off ? pieces[i % 6] : n - off;
+
+		oci_hasher_update_large(h, &t, off, data + off, k);
+		off += k;
+	}
+	ok(t != NULL, "a thread took over past %llu bytes",
+	   (unsigned long long)OCI_HASH_THREAD_MIN);
+	oci_hash_thread_finish(t);
+	oci_hasher_final(h, got);
+	is_str(got, want, "threaded digest equals the one-shot digest");
+	/* a short stream, and one abandoned with nothing given (error paths) */
+	oci_hasher_reset(h);
+	t = oci_hash_thread_start(h);
+	oci_hash_thread_update(t, data, 100);
+	oci_hash_thread_finish(t);
+	oci_hasher_final(h, got);
+	oci_digest_buf(data, 100, want);
+	is_str(got, want, "a short threaded stream");
+	oci_hash_thread_finish(oci_hash_thread_start(h));
+	oci_hasher_free(h);
+	free(data);
 }
 
 /* a 24 MiB layer (many buffers of every stage): digest and diff_id match the tools */
@@ -684,6 +723,7 @@ static void t_writer_idmap_and_tar(void)
 
 int main(void)
 {
+	TEST(t_hash_thread);
 	TEST(t_writer_reproducible);
 	TEST(t_writer_large);
 	TEST(t_writer_source_date_epoch);
