@@ -32,7 +32,7 @@ int oci_tar_path_clean(const char *in, char **out, struct pn_error **err);
 
 /* sha256 on a second thread for large streams (hashthread.c).  start takes
  * over updates of h (borrowed); update copies the bytes into a bounded ring
- * (4 MiB) and blocks while it is full; finish waits for every byte to be
+ * (1 MiB) and blocks while it is full; finish waits for every byte to be
  * hashed, joins and frees (NULL is fine), after which h is used as before.
  * start returns NULL if no thread can be made (then update h directly). */
 #define OCI_HASH_THREAD_MIN ((uint64_t)4 << 20)
