@@ -16,7 +16,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#define OUTBUF_SIZE	 ((size_t)256 << 10)
+#define OUTBUF_SIZE	 ((size_t)1 << 20)
 #define WBUF_SIZE	 ((size_t)1 << 20)
 #define XATTR_LIST_MAX_	 ((size_t)64 << 10)
 #define XATTR_VALUE_MAX_ ((size_t)64 << 10)
