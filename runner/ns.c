@@ -102,12 +102,35 @@ int runner_report_read(int fd, char **reply, size_t *reply_len, struct pn_error 
 	return runner_report_parse(b.data ? b.data : "", b.len, reply, reply_len, err);
 }
 
+/* Root without user namespaces (a container that forbids them, or
+ * PINION_RUNNER_NO_USERNS=1 for tests): the sandbox still gets its mount and
+ * pid namespaces, as real root */
+static bool root_without_userns(const struct runner_idmap *m, bool failed)
+{
+	const char *force = getenv("PINION_RUNNER_NO_USERNS");
+
+	if (m->mode != RUNNER_IDMAP_ROOT)
+		return false;
+	if (!failed)
+		return force && strcmp(force, "1") == 0;
+	return errno == EPERM || errno == EINVAL || errno == ENOSPC || errno == EUSERS;
+}
+
 int runner_child_enter_userns(int sync_rd, int sync_wr, const struct runner_idmap *m,
 			      struct pn_error **err)
 {
 	char c = 0;
+	int rc;
 
-	if (unshare(CLONE_NEWUSER) < 0) {
+	errno = 0;
+	rc = root_without_userns(m, false) ? -1 : unshare(CLONE_NEWUSER);
+
+	if (rc < 0 && (!errno || root_without_userns(m, true))) {
+		if (write(sync_wr, "0", 1) != 1) /* "no map needed" */
+			return pn_error_set_errno(err, errno, "signal parent");
+		return 0;
+	}
+	if (rc < 0) {
 		pn_error_set_errno(err, errno, "create user namespace");
 		pn_error_hint(err, "user namespaces may be disabled (sysctl "
 				   "kernel.unprivileged_userns_clone, or inside a chroot)");
@@ -132,9 +155,18 @@ int runner_parent_map_child(const struct runner_idmap *m, pid_t pid, int sync_rd
 {
 	char c = 0;
 
-	if (read(sync_rd, &c, 1) != 1 || c != '1') {
+	if (read(sync_rd, &c, 1) != 1 || (c != '1' && c != '0')) {
 		/* the child failed before unsharing; its report says why */
 		return pn_error_set(err, PN_ERR_GENERIC, "sandbox child did not start");
+	}
+	if (c == '0') { /* root without a user namespace: nothing to map */
+		static bool said;
+
+		if (!said)
+			pn_warn("no user namespace: build steps run as real root, isolated by "
+				"mount and pid namespaces only");
+		said = true;
+		return 0;
 	}
 	if (runner_idmap_apply(m, pid, err) < 0) {
 		(void)!write(sync_wr, "x", 1);

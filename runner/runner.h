@@ -15,7 +15,9 @@
  * /etc/subuid and /etc/subgid entries ids 0-65535 are mapped through
  * newuidmap/newgidmap; without them the caller maps to root alone (pinion says
  * once what that limits).  As root, a user namespace with the identity map
- * is still used (no capabilities over the host).  Root is pivot_root'ed to the
+ * is still used (no capabilities over the host); where root cannot create
+ * one, the step runs as real root in its own mount and pid namespaces
+ * (warned once; PINION_RUNNER_NO_USERNS=1 forces it).  Root is pivot_root'ed to the
  * overlay; /proc, a minimal /dev, /etc/resolv.conf and /etc/hosts from the
  * host (never captured), no_new_privs, other fds closed.  docs/sandbox.md.
  *

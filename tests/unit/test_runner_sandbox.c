@@ -357,6 +357,45 @@ static void t_hostile_whiteout(void)
 	runner_free(r);
 }
 
+/* root where user namespaces are not available (forced here): the step
+ * still runs in its own mount and pid namespaces, in the host's user
+ * namespace, and commits */
+static void t_root_without_userns(void)
+{
+	char ns[64] = "";
+	ssize_t n = readlink("/proc/self/ns/user", ns, sizeof(ns) - 1);
+	cleanup_free char *env0 = xasprintf("HOSTNS=%s", n > 0 ? ns : "?");
+	const char *env[] = {env0, NULL};
+	struct runner_step s = {
+		.name = "nouserns",
+		.env = env,
+		.shell = "ls -l /proc/self/ns/user | grep -qF \"$HOSTNS\" && "
+			 "test $(ls -d /proc/[0-9]* | wc -l) -le 6 && touch /nousers"};
+	struct runner *r;
+	struct runner_result res;
+	struct pn_error *err = NULL;
+	cleanup_free char *names = NULL;
+
+	if (geteuid() != 0) {
+		tap_diag("not root: nothing to test");
+		return;
+	}
+	setenv("PINION_RUNNER_NO_USERNS", "1", 1);
+	r = new_runner(false);
+	ok_call(runner_step_run(r, &rf, &s, layout, NULL, &res, &err), &err,
+		"root without a user namespace: own pid namespace, host user namespace");
+	names = res.committed ? layer_names(res.layer.desc.digest) : xstrdup("");
+	ok(tap_contains(names, "nousers 0:0"), "and it commits");
+	unsetenv("PINION_RUNNER_NO_USERNS");
+	runner_result_release(&res);
+	runner_free(r);
+	r = new_runner(false);
+	ok_fail(runner_step_run(r, &rf, &s, NULL, NULL, &res, &err), &err, 0, "status 1",
+		"with a user namespace the step is in another one");
+	runner_result_release(&res);
+	runner_free(r);
+}
+
 /* builds sharing a cache unpack the same layer at once: one snapshot wins
  * (unpacked in a temporary dir, renamed into place), the others reuse it, and
  * nothing half-made is left */
@@ -649,6 +688,7 @@ int main(void)
 		TEST(t_inside);
 		TEST(t_concurrent_unpack);
 		TEST(t_hostile_whiteout);
+		TEST(t_root_without_userns);
 		TEST(t_failures);
 		TEST(t_isolation);
 		TEST(t_proc);
