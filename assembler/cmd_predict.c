@@ -31,6 +31,7 @@ struct served {
 	const char *cache_dir;
 	int port;
 	char *base_url;
+	char *built; /* oci:DIR:TAG of a build made for predict, or NULL */
 };
 
 static void served_release(struct served *s)
@@ -51,6 +52,7 @@ static void served_release(struct served *s)
 	build_cache_free(s->cache);
 	registry_opts_release(&s->ro);
 	free(s->base_url);
+	free(s->built);
 }
 
 /* IMAGE: oci:DIR[:TAG], a registry reference (pulled into the cache), or
@@ -243,8 +245,9 @@ static const char predict_help[] =
 	"Run one prediction: start the image's server in the sandbox on a free\n"
 	"loopback port, wait for setup, POST the inputs to /predictions, print the\n"
 	"output (files are written to the working directory), stop it.\n"
-	"IMAGE is oci:DIR[:TAG] or a registry reference; default: the layout\n"
-	"`.pinion/layout:latest` of `pinion build` in the current directory.\n"
+	"IMAGE is oci:DIR[:TAG] or a registry reference.  Without IMAGE the model in\n"
+	"the current directory is built first (as `pinion build`, into\n"
+	"`.pinion/layout:latest`; usually every step is cached), as `cog predict` does.\n"
 	"\n"
 	"  -i, --input NAME=VALUE   an input; NAME=@FILE sends a file; typed by the schema\n"
 	"  -o, --output PATH        write a file output there\n"
@@ -252,12 +255,39 @@ static const char predict_help[] =
 	"      --cache-dir DIR      snapshots and pulled images\n"
 	"%s";
 
+/* as `cog predict` without an image: build the model in the current
+ * directory first (into its default layout; usually all cached) */
+static int build_model(struct served *s, struct pn_error **err)
+{
+	struct build_opts o;
+	struct build_result res;
+	int rc;
+
+	build_opts_init(&o);
+	o.ropts = &s->ro;
+	o.platform = s->ro.platform;
+	o.cache_dir = s->cache_dir;
+	pn_info("building the model in the current directory first");
+	rc = build_run(&o, &res, err);
+	build_opts_release(&o);
+	if (rc < 0)
+		return pn_error_wrap(err, "build");
+	s->built = xasprintf("oci:%s:%s", res.layout_dir, res.layout_tag);
+	build_result_release(&res);
+	return 0;
+}
+
 static int predict_run(struct served *s, const char *image, struct pn_strv *inputs,
 		       const char *out_path, int timeout, struct pn_error **err)
 {
 	cleanup_json json_t *schema = NULL;
 	cleanup_json json_t *input = json_object();
 
+	if (!image && access("cog.yaml", F_OK) == 0) {
+		if (build_model(s, err) < 0)
+			return -1;
+		image = s->built;
+	}
 	if (image_open(s, image, err) < 0)
 		return -1;
 	s->port = free_port(err);
@@ -287,6 +317,8 @@ static int cmd_predict(int argc, char **argv)
 	memset(&s, 0, sizeof(s));
 	oci_image_init(&s.img);
 	registry_opts_init(&s.ro);
+	if (registry_opts_load_config(&s.ro, NULL, &err) < 0)
+		rc = pn_cli_fail(err);
 	for (int i = 1; i < argc && rc == 0; i++) {
 		const char *a = argv[i];
 		int r = registry_opts_parse_flag(&s.ro, argc, argv, &i, &err);

@@ -71,6 +71,13 @@ test_expect_success 'pinion predict answers from the layout image' '
 '
 
 at_exit 'kill $(cat "$T/serve.pid" 2>/dev/null) 2>/dev/null'
+test_expect_success 'pinion predict without IMAGE builds the model first (all cached), as cog predict' '
+	(cd "$T/hello" && pinion predict $MIRROR -i name=auto) >"$T/auto.out" 2>"$T/auto.err" ||
+		{ tail -20 "$T/auto.err"; false; } &&
+	test_equal "$(cat "$T/auto.out")" "hello, auto!" &&
+	test_grep "cached" "$T/auto.err"
+'
+
 test_expect_success 'pinion serve answers until SIGTERM, then stops cleanly' '
 	port=$(free_port) || exit 1
 	"$PINION" serve "oci:$T/out:hello" -p "$port" >"$T/serve.out" 2>"$T/serve.err" &
@@ -233,7 +240,7 @@ test_expect_success 'an unprivileged user builds and predicts the same model' '
 	chown -R pinion-sub "$T/rootless" &&
 	run_as pinion-sub sh -c "cd $T/rootless && $PINION build $MIRROR --progress plain" >"$T/rl.out" 2>"$T/rl.err" ||
 		{ tail -30 "$T/rl.err"; false; } &&
-	run_as pinion-sub sh -c "cd $T/rootless && $PINION predict -i name=rootless" >"$T/rl-pred.out" 2>"$T/rl-pred.err" ||
+	run_as pinion-sub sh -c "cd $T/rootless && $PINION predict $MIRROR -i name=rootless" >"$T/rl-pred.out" 2>"$T/rl-pred.err" ||
 		{ tail -20 "$T/rl-pred.err"; false; } &&
 	test_equal "$(cat "$T/rl-pred.out")" "hello, rootless!"
 '
