@@ -114,6 +114,18 @@ test_expect_success 'plain: a four-layer image (umoci) pushed in parallel, with 
 	test_equal "$(cat out)" "$want"
 '
 
+test_expect_success 'plain: a pull fetches config and layers in parallel, at most --parallel at once' '
+	want=$(layout_digest "$T/multi" m) &&
+	fault_proxy_start slow2 --blob-delay 0.3 &&
+	test_equal "$(pq pull --parallel 2 $PROXY/multi:m oci:$T/par2)" "$want" &&
+	# the /v2/ ping, the manifest, the config and four layers
+	test_equal "$(fault_proxy_stat by_method.GET)" 7 &&
+	test_equal "$(fault_proxy_stat max_in_flight)" 2 &&
+	fault_proxy_start slow4 --blob-delay 0.3 &&
+	test_equal "$(pq pull $PROXY/multi:m oci:$T/par4)" "$want" &&
+	test_equal "$(fault_proxy_stat max_in_flight)" 4
+'
+
 test_expect_success 'plain: a two-platform index is pushed whole and pulled per --platform' '
 	pq import --arch arm64 "$T/root2" "oci:$T/src:arm" >/dev/null &&
 	amd=$(layout_digest "$T/src" small) && arm=$(layout_digest "$T/src" arm) &&
@@ -203,7 +215,7 @@ test_expect_success 'faults: resets, truncation, corruption, 500, 503, 429 are s
 		pq pull "$PROXY/demo:v1" "oci:$T/f-$f" >out || { echo "fault $f: pull failed"; exit 1; }
 		ms=$((($(date +%s%N) - t0) / 1000000))
 		# the config and the layer each get a 429 with Retry-After: 1 (at
-		# once, in parallel): at least 1 s, where the first backoff is 0.4 s
+		# once, in parallel): at least 1 s, where the first backoff is 0.2 s
 		if [ "$f" = 429 ] && [ "$ms" -lt 950 ]; then echo "429: Retry-After not honoured (${ms} ms)"; exit 1; fi
 		test_equal "$(cat out)" "$SRC_DIGEST" &&
 		test_equal "$(fault_proxy_stat faults.$f)" 2 &&
@@ -293,6 +305,8 @@ test_expect_success 'tls+basic: push with credentials; skopeo agrees; login, pul
 	test_equal "$(cat out)" "$SRC_DIGEST" &&
 	REGISTRY_AUTH_FILE="$T/auth.json" skopeo inspect --cert-dir $REGISTRY_CERT_DIR docker://$TLS/demo:v1 >/dev/null &&
 	pq logout --authfile "$T/auth.json" "$TLS" >/dev/null &&
+	test_expect_failure_status 1 pq logout --authfile "$T/auth.json" "$TLS" 2>err &&
+	one_error_line err && test_grep "not logged in" err &&
 	test_expect_failure_status 1 pq pull --ca-bundle "$REGISTRY_CA" --authfile "$T/auth.json" "$TLS/demo:v1" "oci:$T/tp2" 2>err &&
 	one_error_line err
 '

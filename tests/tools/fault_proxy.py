@@ -27,7 +27,9 @@ requests, by_method, request_body_bytes (what clients sent, including bodies
 cut short), patch_body_bytes, put_body_bytes, response_body_bytes, faults
 (by kind), fired (list of "KIND METHOD PATH"), authorization_headers
 (requests that carried one), redirects, range_requests (GETs with a Range
-header) and blob_body_bytes (response bytes of blob GETs, faulted or not).  The Host header is passed
+header), blob_body_bytes (response bytes of blob GETs, faulted or not) and
+max_in_flight (most requests being answered at once).  --blob-delay SECONDS
+holds every blob GET that long, so concurrent transfers overlap for sure.  The Host header is passed
 through unchanged so the registry's Location headers point at the proxy.
 """
 import argparse
@@ -74,7 +76,9 @@ class State:
         self.stats = {"requests": 0, "by_method": {}, "request_body_bytes": 0,
                       "patch_body_bytes": 0, "put_body_bytes": 0, "response_body_bytes": 0,
                       "faults": {}, "fired": [], "authorization_headers": 0,
-                      "redirects": 0, "range_requests": 0, "blob_body_bytes": 0}
+                      "redirects": 0, "range_requests": 0, "blob_body_bytes": 0,
+                      "max_in_flight": 0}
+        self.in_flight = 0
         self.path = args.stats
 
     def pick(self, line):
@@ -98,6 +102,11 @@ class State:
                     self.stats["by_method"][v] = self.stats["by_method"].get(v, 0) + 1
                 else:
                     self.stats[k] += v
+
+    def enter(self, delta):
+        with self.lock:
+            self.in_flight += delta
+            self.stats["max_in_flight"] = max(self.stats["max_in_flight"], self.in_flight)
 
     def flush(self):
         if not self.path:
@@ -170,9 +179,13 @@ def make_handler(args, state):
             state.add(requests=1, method=self.command)
             if self.command == "GET" and self.headers.get("Range"):
                 state.add(range_requests=1)
+            state.enter(1)
             try:
+                if args.blob_delay and self.command == "GET" and "/blobs/sha256:" in self.path:
+                    time.sleep(args.blob_delay)
                 self.run(line, fault)
             finally:
+                state.enter(-1)
                 state.flush()
 
         def count_body(self, n):
@@ -280,6 +293,8 @@ def main():
     p.add_argument("--redirect-blobs", default=None, metavar="URLBASE")
     p.add_argument("--reset-after", type=int, default=0,
                    help="reset-upload: bytes of the body to read before the reset")
+    p.add_argument("--blob-delay", type=float, default=0,
+                   help="seconds to hold each blob GET before answering it")
     args = p.parse_args()
     state = State(args)
     state.flush()
