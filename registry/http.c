@@ -202,6 +202,9 @@ int registry_curl_error(CURLcode rc, const char *errbuf, const char *what, struc
 				   "--insecure-registry HOST");
 		return -1;
 	}
+	if (rc == CURLE_TOO_MANY_REDIRECTS)
+		return pn_error_set(err, PN_ERR_TOO_LARGE, "%s%smore than %d redirects", what, sep,
+				    REGISTRY_REDIRECTS_MAX);
 	return pn_error_set(err, PN_ERR_NETWORK, "%s%s%s", what, sep, msg);
 }
 
@@ -213,10 +216,9 @@ int64_t registry_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void registry_backoff(int attempt, const char *retry_after)
+int64_t registry_backoff_ms(int attempt, const char *retry_after)
 {
 	int64_t ms = (int64_t)BACKOFF_BASE_MS << (attempt < 6 ? attempt : 6);
-	struct timespec ts;
 
 	if (ms > BACKOFF_MAX_MS)
 		ms = BACKOFF_MAX_MS;
@@ -227,7 +229,14 @@ void registry_backoff(int attempt, const char *retry_after)
 		ms = (int64_t)s * 1000;
 	}
 	/* a little jitter so parallel transfers do not retry in lockstep */
-	ms += (int64_t)(registry_now_ms() % 50);
+	return ms + (int64_t)(registry_now_ms() % 50);
+}
+
+void registry_backoff(int attempt, const char *retry_after)
+{
+	int64_t ms = registry_backoff_ms(attempt, retry_after);
+	struct timespec ts;
+
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = (ms % 1000) * 1000000;
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)

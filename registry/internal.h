@@ -165,7 +165,10 @@ void registry_easy_setup(struct registry_client *c, struct registry_host *h, CUR
 int registry_curl_error(CURLcode rc, const char *errbuf, const char *what, struct pn_error **err);
 bool registry_curl_transient(CURLcode rc);
 bool registry_status_transient(long status);
-/* sleep before retry number `attempt` (0-based); honours Retry-After */
+/* the wait before retry number `attempt` (0-based): 0.2 s doubling to 8 s,
+ * plus jitter; a numeric Retry-After (seconds, at most 60) replaces it */
+int64_t registry_backoff_ms(int attempt, const char *retry_after);
+/* sleep registry_backoff_ms() */
 void registry_backoff(int attempt, const char *retry_after);
 char *registry_url(struct registry_host *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int64_t registry_now_ms(void);

@@ -274,20 +274,13 @@ static int xfer_give_up(struct fetch *f, struct xfer *x, CURLcode rc, struct pn_
 static int xfer_retry(struct fetch *f, struct xfer *x, CURLcode rc, long status,
 		      struct pn_error **err)
 {
-	int64_t ms;
-
 	if (++x->attempts > f->c->opts.retries)
 		return xfer_give_up(f, x, rc, err);
 	pn_debug("blob %s: attempt %d failed (%s, HTTP %ld); retrying", x->want->digest, x->attempts,
 		 rc != CURLE_OK ? curl_easy_strerror(rc) : x->werr ? x->werr->msg : "status", status);
 	pn_error_free(x->werr);
 	x->werr = NULL;
-	ms = (int64_t)200 << (x->attempts < 6 ? x->attempts : 6);
-	if (x->resp.retry_after && *x->resp.retry_after >= '0' && *x->resp.retry_after <= '9')
-		ms = strtol(x->resp.retry_after, NULL, 10) * 1000;
-	if (ms > 60000)
-		ms = 60000;
-	x->retry_at = registry_now_ms() + ms;
+	x->retry_at = registry_now_ms() + registry_backoff_ms(x->attempts - 1, x->resp.retry_after);
 	return 0;
 }
 

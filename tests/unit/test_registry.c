@@ -502,6 +502,25 @@ static void t_creds(void)
 	registry_opts_release(&o);
 }
 
+static void t_backoff(void)
+{
+	int64_t ms;
+
+	ms = registry_backoff_ms(0, NULL);
+	ok(ms >= 200 && ms < 250, "first retry waits 0.2 s (+ jitter): %lld", (long long)ms);
+	ms = registry_backoff_ms(2, "");
+	ok(ms >= 800 && ms < 850, "third retry waits 0.8 s: %lld", (long long)ms);
+	ms = registry_backoff_ms(30, NULL);
+	ok(ms >= 8000 && ms < 8050, "capped at 8 s: %lld", (long long)ms);
+	ms = registry_backoff_ms(0, "3");
+	ok(ms >= 3000 && ms < 3050, "Retry-After: 3 waits 3 s: %lld", (long long)ms);
+	ms = registry_backoff_ms(0, "86400");
+	ok(ms >= 60000 && ms < 60050, "Retry-After capped at 60 s: %lld", (long long)ms);
+	ms = registry_backoff_ms(1, "Wed, 21 Oct 2015 07:28:00 GMT");
+	ok(ms >= 400 && ms < 450, "an HTTP-date Retry-After falls back to the backoff: %lld",
+	   (long long)ms);
+}
+
 static void t_base64(void)
 {
 	char *e = registry_base64_encode("user:pa ss", 10);
@@ -648,6 +667,7 @@ int main(void)
 	TEST(t_flags);
 	TEST(t_targets);
 	TEST(t_creds);
+	TEST(t_backoff);
 	TEST(t_base64);
 	TEST(t_layout_mirror);
 	return tap_done();

@@ -64,6 +64,9 @@ static const char *answer_for(const char *method, const char *path)
 		       "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n"
 		       "Docker-Content-Digest: sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r\n"
 		       "Content-Length: 1234\r\nConnection: close\r\n\r\n";
+	if (strncmp(path, "/v2/loop/", 9) == 0)
+		return "HTTP/1.1 307 Temporary Redirect\r\nLocation: /v2/loop/img/manifests/again\r\n"
+		       "Content-Length: 0\r\nConnection: close\r\n\r\n";
 	if (strncmp(path, "/v2/locked/", 11) == 0)
 		return "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 	if (strncmp(path, "/v2/broken/", 11) == 0)
@@ -177,6 +180,8 @@ static void t_exists(void)
 		"a refusal (403) is an error, not absent");
 	ok_fail(registry_exists(c, "r8.im/broken/img:v1", &exists, &err), &err, PN_ERR_NETWORK, "",
 		"a 500 that outlives the retries is an error");
+	ok_fail(registry_exists(c, "r8.im/loop/img:v1", &exists, &err), &err, PN_ERR_TOO_LARGE,
+		"more than 5 redirects", "a redirect loop stops at REGISTRY_REDIRECTS_MAX");
 	ok_fail(registry_exists(c, "r8.im/Bad:v1", &exists, &err), &err, PN_ERR_INVALID, "lowercase",
 		"a malformed reference is refused");
 
