@@ -194,26 +194,29 @@ static bool is_index_type(const char *mt)
 	return mt_is(mt, OCI_MT_INDEX) || mt_is(mt, DOCKER_MT_LIST);
 }
 
-static int manifest_layers_from_json(json_t *layers, struct oci_manifest *m, struct pn_error **err)
+/* an array of descriptors, doc.field, at most max of them; *n counts those
+ * parsed so far (so a release after a failure frees them) */
+static int descriptors_from_json(json_t *arr, const char *doc, const char *field, size_t max,
+				 struct oci_descriptor **out, size_t *n, struct pn_error **err)
 {
 	size_t i;
 	json_t *it;
 
-	if (!json_is_array(layers))
-		return pn_error_set(err, PN_ERR_INVALID,
-				    "manifest: `layers` is missing or not an array");
-	if (json_array_size(layers) > OCI_LAYERS_MAX)
-		return pn_error_set(err, PN_ERR_TOO_LARGE, "manifest: %zu layers (limit %d)",
-				    json_array_size(layers), OCI_LAYERS_MAX);
-	m->layers = xcalloc(json_array_size(layers) + 1, sizeof(*m->layers));
-	json_array_foreach(layers, i, it)
+	if (!json_is_array(arr))
+		return pn_error_set(err, PN_ERR_INVALID, "%s: `%s` is missing or not an array", doc,
+				    field);
+	if (json_array_size(arr) > max)
+		return pn_error_set(err, PN_ERR_TOO_LARGE, "%s: %zu %s (limit %zu)", doc,
+				    json_array_size(arr), field, max);
+	*out = xcalloc(json_array_size(arr) + 1, sizeof(**out));
+	json_array_foreach(arr, i, it)
 	{
 		char what[48];
 
-		snprintf(what, sizeof(what), "manifest: layers[%zu]", i);
-		if (oci_descriptor_from_json(it, what, &m->layers[i], err) < 0)
+		snprintf(what, sizeof(what), "%s: %s[%zu]", doc, field, i);
+		if (oci_descriptor_from_json(it, what, &(*out)[i], err) < 0)
 			return -1;
-		m->n_layers = i + 1;
+		*n = i + 1;
 	}
 	return 0;
 }
@@ -240,7 +243,8 @@ int oci_manifest_parse(const char *data, size_t len, struct oci_manifest *out,
 	out->media_type = xstrdup(mt ? mt : OCI_MT_MANIFEST);
 	if (oci_descriptor_from_json(json_object_get(j, "config"), "manifest: config", &out->config,
 				     err) < 0 ||
-	    manifest_layers_from_json(json_object_get(j, "layers"), out, err) < 0 ||
+	    descriptors_from_json(json_object_get(j, "layers"), "manifest", "layers",
+				  OCI_LAYERS_MAX, &out->layers, &out->n_layers, err) < 0 ||
 	    oci_json_opt_str_object(j, "annotations", "manifest", &out->annotations, err) < 0) {
 		oci_manifest_release(out);
 		return -1;
@@ -281,30 +285,6 @@ void oci_index_release(struct oci_index *ix)
 	oci_index_init(ix);
 }
 
-static int index_manifests_from_json(json_t *ms, struct oci_index *ix, struct pn_error **err)
-{
-	size_t i;
-	json_t *it;
-
-	if (!json_is_array(ms))
-		return pn_error_set(err, PN_ERR_INVALID,
-				    "index: `manifests` is missing or not an array");
-	if (json_array_size(ms) > OCI_INDEX_MAX)
-		return pn_error_set(err, PN_ERR_TOO_LARGE, "index: %zu manifests (limit %d)",
-				    json_array_size(ms), OCI_INDEX_MAX);
-	ix->manifests = xcalloc(json_array_size(ms) + 1, sizeof(*ix->manifests));
-	json_array_foreach(ms, i, it)
-	{
-		char what[48];
-
-		snprintf(what, sizeof(what), "index: manifests[%zu]", i);
-		if (oci_descriptor_from_json(it, what, &ix->manifests[i], err) < 0)
-			return -1;
-		ix->n_manifests = i + 1;
-	}
-	return 0;
-}
-
 int oci_index_parse(const char *data, size_t len, struct oci_index *out, struct pn_error **err)
 {
 	cleanup_json json_t *j = NULL;
@@ -324,7 +304,8 @@ int oci_index_parse(const char *data, size_t len, struct oci_index *out, struct 
 		return pn_error_set(err, PN_ERR_UNSUPPORTED, "index: unsupported media type `%s`",
 				    mt);
 	out->media_type = xstrdup(mt ? mt : OCI_MT_INDEX);
-	if (index_manifests_from_json(json_object_get(j, "manifests"), out, err) < 0 ||
+	if (descriptors_from_json(json_object_get(j, "manifests"), "index", "manifests",
+				  OCI_INDEX_MAX, &out->manifests, &out->n_manifests, err) < 0 ||
 	    oci_json_opt_str_object(j, "annotations", "index", &out->annotations, err) < 0) {
 		oci_index_release(out);
 		return -1;
