@@ -521,6 +521,47 @@ static void t_backoff(void)
 	   (long long)ms);
 }
 
+/* the user's CA bundle is added to the system store, not put in its place */
+static void t_ca_bundle(void)
+{
+	static const char pem[] = "-----BEGIN CERTIFICATE-----\nTUlJ\n-----END CERTIFICATE-----\n";
+	curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
+	const char *sys_path = vi && vi->cainfo ? vi->cainfo : "/etc/ssl/certs/ca-certificates.crt";
+	char *dir = tap_tmpdir(), *user = pn_path_join(dir, "ca.pem"), *bad = pn_path_join(dir, "x.pem");
+	char *sys = NULL;
+	size_t slen = 0;
+	struct registry_opts o;
+	struct registry_client *c = NULL;
+	struct pn_error *err = NULL;
+
+	write_text(user, pem, 0644);
+	write_text(bad, "not a certificate\n", 0644);
+	registry_opts_init(&o);
+	o.ca_bundle = xstrdup(user);
+	ok_call(registry_client_new(&o, &c, &err), &err, "client with a CA bundle");
+	if (c && c->ca_blob) {
+		ok(c->ca_blob_len >= strlen(pem) &&
+		   memcmp(c->ca_blob + c->ca_blob_len - strlen(pem), pem, strlen(pem)) == 0,
+		   "the bundle ends with the user's certificates");
+		if (pn_read_file(sys_path, (size_t)16 << 20, &sys, &slen, NULL) == 0 && slen > 0)
+			ok(c->ca_blob_len >= slen + strlen(pem) && memcmp(c->ca_blob, sys, slen) == 0,
+			   "and starts with the system store `%s`", sys_path);
+		else
+			tap_diag("no system CA store at %s: not compared", sys_path);
+	} else {
+		ok(0, "a CA blob was made");
+	}
+	registry_client_free(c);
+	free(o.ca_bundle);
+	o.ca_bundle = xstrdup(bad);
+	ok_fail(registry_client_new(&o, &c, &err), &err, PN_ERR_INVALID, "no PEM certificate",
+		"a file without a certificate is refused");
+	registry_opts_release(&o);
+	free(sys);
+	free(user);
+	free(bad);
+}
+
 static void t_base64(void)
 {
 	char *e = registry_base64_encode("user:pa ss", 10);
@@ -667,6 +708,7 @@ int main(void)
 	TEST(t_flags);
 	TEST(t_targets);
 	TEST(t_creds);
+	TEST(t_ca_bundle);
 	TEST(t_backoff);
 	TEST(t_base64);
 	TEST(t_layout_mirror);
