@@ -127,7 +127,6 @@ static int server_start(struct server *s, pthread_t *th)
 	socklen_t len = sizeof(a);
 
 	memset(s->last, 0, sizeof(s->last));
-	pthread_mutex_init(&s->lock, NULL);
 	s->fd = socket(AF_INET, SOCK_STREAM, 0);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (s->fd < 0 || bind(s->fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s->fd, 16) < 0 ||
@@ -137,32 +136,73 @@ static int server_start(struct server *s, pthread_t *th)
 	return pthread_create(th, NULL, server_main, s) == 0 ? 0 : -1;
 }
 
-static void t_exists(void)
-{
-	struct server s = { .fd = -1 };
+/* the server thread plus a client (no retries); `mirror` (may be NULL) is
+ * "FROM" to send to the stand-in */
+struct standin {
+	struct server s;
 	pthread_t th;
 	struct registry_opts o;
-	struct registry_client *c = NULL;
+	struct registry_client *c;
+	bool running;  /* the thread was started */
+};
+
+static int standin_start(struct standin *st, bool token_mode, const char *mirror)
+{
 	struct pn_error *err = NULL;
-	bool exists = true;
 	char *spec;
 
-	if (server_start(&s, &th) < 0) {
+	memset(st, 0, sizeof(*st));
+	st->s.fd = -1;
+	st->s.token_mode = token_mode;
+	registry_opts_init(&st->o);
+	st->o.retries = 0;
+	st->o.progress = false;
+	pthread_mutex_init(&st->s.lock, NULL);
+	st->running = server_start(&st->s, &st->th) == 0;
+	if (!st->running) {
 		ok(0, "start the stand-in registry");
+		return -1;
+	}
+	if (mirror) {
+		spec = xasprintf("%s=127.0.0.1:%d", mirror, st->s.port);
+		ok_call(registry_opts_add_mirror(&st->o, spec, &err), &err, "mirror %s", spec);
+		free(spec);
+	}
+	ok_call(registry_client_new(&st->o, &st->c, &err), &err, "client");
+	return st->c ? 0 : -1;
+}
+
+static void standin_stop(struct standin *st)
+{
+	registry_client_free(st->c);
+	registry_opts_release(&st->o);
+	if (st->s.fd >= 0) {
+		shutdown(st->s.fd, SHUT_RDWR);
+		close(st->s.fd);
+	}
+	if (st->running)
+		pthread_join(st->th, NULL);
+	pthread_mutex_destroy(&st->s.lock);
+}
+
+static void t_exists(void)
+{
+	struct standin st;
+	struct server *sv = &st.s;
+	struct registry_client *c;
+	struct pn_error *err = NULL;
+	bool exists = true;
+
+	if (standin_start(&st, false, "r8.im") < 0) {
+		standin_stop(&st);
 		return;
 	}
-	registry_opts_init(&o);
-	o.retries = 0;
-	o.progress = false;
-	spec = xasprintf("r8.im=127.0.0.1:%d", s.port);
-	ok_call(registry_opts_add_mirror(&o, spec, &err), &err, "mirror %s", spec);
-	ok_call(registry_client_new(&o, &c, &err), &err, "client");
-
+	c = st.c;
 	ok_call(registry_exists(c, "r8.im/cog-base:cuda12.1-python3.11", &exists, &err), &err,
 		"exists: present tag");
 	ok(exists, "present tag exists");
-	is_str(s.last, "HEAD /v2/cog-base/manifests/cuda12.1-python3.11", "a HEAD on the manifest");
-	ok(s.last_accept, "with the manifest Accept types");
+	is_str(sv->last, "HEAD /v2/cog-base/manifests/cuda12.1-python3.11", "a HEAD on the manifest");
+	ok(sv->last_accept, "with the manifest Accept types");
 
 	exists = true;
 	ok_call(registry_exists(c, "r8.im/cog-base:cuda11.8-python3.8", &exists, &err), &err,
@@ -172,7 +212,7 @@ static void t_exists(void)
 	ok_call(registry_exists(c, "r8.im/nosuch/repo@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 				&exists, &err), &err, "exists: unknown repository by digest");
 	ok(!exists, "unknown repository does not exist");
-	is_str(s.last,
+	is_str(sv->last,
 	       "HEAD /v2/nosuch/repo/manifests/sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 	       "by digest: the digest is what is asked");
 
@@ -184,14 +224,7 @@ static void t_exists(void)
 		"more than 5 redirects", "a redirect loop stops at REGISTRY_REDIRECTS_MAX");
 	ok_fail(registry_exists(c, "r8.im/Bad:v1", &exists, &err), &err, PN_ERR_INVALID, "lowercase",
 		"a malformed reference is refused");
-
-	registry_client_free(c);
-	registry_opts_release(&o);
-	free(spec);
-	shutdown(s.fd, SHUT_RDWR);
-	close(s.fd);
-	pthread_join(th, NULL);
-	pthread_mutex_destroy(&s.lock);
+	standin_stop(&st);
 }
 
 static int tokens_issued(struct server *s)
@@ -206,50 +239,40 @@ static int tokens_issued(struct server *s)
 
 static void t_token_cache(void)
 {
-	struct server s = { .fd = -1, .token_mode = true };
-	pthread_t th;
-	struct registry_opts o;
-	struct registry_client *c = NULL;
+	struct standin st;
+	struct server *sv = &st.s;
+	struct registry_client *c;
 	struct pn_error *err = NULL;
 	bool exists = false;
 	char *ref;
 
-	if (server_start(&s, &th) < 0) {
-		ok(0, "start the stand-in registry");
+	if (standin_start(&st, true, NULL) < 0) {
+		standin_stop(&st);
 		return;
 	}
-	registry_opts_init(&o);
-	o.retries = 0;
-	o.progress = false;
-	ok_call(registry_client_new(&o, &c, &err), &err, "client");
-	ref = xasprintf("127.0.0.1:%d/cog-base:cuda12.1-python3.11", s.port);
+	c = st.c;
+	ref = xasprintf("127.0.0.1:%d/cog-base:cuda12.1-python3.11", sv->port);
 	ok_call(registry_exists(c, ref, &exists, &err), &err, "exists with an anonymous token");
 	ok(exists, "present behind a token");
-	is_int(tokens_issued(&s), 1, "one token fetched");
-	ok(strstr(s.token_query, "scope=repository%3Acog-base%3Apull") ||
-	   strstr(s.token_query, "scope=repository:cog-base:pull"), "for the pull scope (%s)",
-	   s.token_query);
-	ok(strstr(s.token_query, "service=standin") != NULL, "with the service");
+	is_int(tokens_issued(sv), 1, "one token fetched");
+	ok(strstr(sv->token_query, "scope=repository%3Acog-base%3Apull") ||
+	   strstr(sv->token_query, "scope=repository:cog-base:pull"), "for the pull scope (%s)",
+	   sv->token_query);
+	ok(strstr(sv->token_query, "service=standin") != NULL, "with the service");
 	ok_call(registry_exists(c, ref, &exists, &err), &err, "exists again");
-	is_int(tokens_issued(&s), 1, "the token is reused for the same scope");
+	is_int(tokens_issued(sv), 1, "the token is reused for the same scope");
 	free(ref);
-	ref = xasprintf("127.0.0.1:%d/other/img:v1", s.port);
+	ref = xasprintf("127.0.0.1:%d/other/img:v1", sv->port);
 	ok_call(registry_exists(c, ref, &exists, &err), &err, "exists in another repository");
 	ok(!exists, "absent there");
-	is_int(tokens_issued(&s), 2, "another scope gets its own token");
+	is_int(tokens_issued(sv), 2, "another scope gets its own token");
 	free(ref);
-	ref = xasprintf("127.0.0.1:%d/cog-base:cuda12.1-python3.11", s.port);
+	ref = xasprintf("127.0.0.1:%d/cog-base:cuda12.1-python3.11", sv->port);
 	usleep(2100 * 1000);
 	ok_call(registry_exists(c, ref, &exists, &err), &err, "exists after expires_in");
-	is_int(tokens_issued(&s), 3, "an expired token is fetched again");
+	is_int(tokens_issued(sv), 3, "an expired token is fetched again");
 	free(ref);
-
-	registry_client_free(c);
-	registry_opts_release(&o);
-	shutdown(s.fd, SHUT_RDWR);
-	close(s.fd);
-	pthread_join(th, NULL);
-	pthread_mutex_destroy(&s.lock);
+	standin_stop(&st);
 }
 
 int main(void)
