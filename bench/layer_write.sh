@@ -30,6 +30,14 @@ run "openssl dgst -sha256" openssl dgst -sha256 "$W/tree/weights.bin"
 run "dd copy + fsync" dd if="$W/tree/weights.bin" of="$W/copy" bs=1M conv=fsync status=none
 rm -f "$W/copy"
 run "zstd -3 -T0 CLI" zstd -q -3 -T0 -c "$W/tree/weights.bin"
+# the fair comparisons: each CLI writing its output to the disk with fsync,
+# as pinion does for a blob
+run "zstd CLI to file+sync" sh -c 'zstd -q -3 -T0 -c "$1" >"$2" && sync "$2"' - "$W/tree/weights.bin" "$W/out"
+rm -f "$W/out"
+run "gzip -6 CLI file+sync" sh -c 'gzip -6 -c "$1" >"$2" && sync "$2"' - "$W/tree/weights.bin" "$W/out"
+rm -f "$W/out"
 for c in none zstd gzip; do
 	run "pinion layer $c" "$PINION" import --compression "$c" "$W/tree" "oci:$W/layout:$c"
 done
+# the same with both sha256s in the main thread (before the hash thread)
+run "zstd, hash in line" env PINION_HASH_THREAD=0 "$PINION" import --compression zstd "$W/tree" "oci:$W/layout:zil"
