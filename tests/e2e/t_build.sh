@@ -234,13 +234,15 @@ test_expect_success 'a bad cog.yaml is refused with status 2' '
 	test_grep "python_version" "$T/bad.err"
 '
 
+# the rootless users get caches of their own here: the shared one of run_as
+# may be pruned by other test files running at the same time
 test_expect_success 'an unprivileged user builds and predicts the same model' '
 	test_user_setup &&
 	cp -r "$TEST_ROOT/examples/hello" "$T/rootless" && rm -rf "$T/rootless/.pinion" &&
-	chown -R pinion-sub "$T/rootless" &&
-	run_as pinion-sub sh -c "cd $T/rootless && $PINION build $MIRROR --progress plain" >"$T/rl.out" 2>"$T/rl.err" ||
+	mkdir -p "$T/rl-cache" && chown -R pinion-sub "$T/rootless" "$T/rl-cache" &&
+	run_as pinion-sub env PINION_CACHE_DIR="$T/rl-cache" sh -c "cd $T/rootless && $PINION build $MIRROR --progress plain" >"$T/rl.out" 2>"$T/rl.err" ||
 		{ tail -30 "$T/rl.err"; false; } &&
-	run_as pinion-sub sh -c "cd $T/rootless && $PINION predict $MIRROR -i name=rootless" >"$T/rl-pred.out" 2>"$T/rl-pred.err" ||
+	run_as pinion-sub env PINION_CACHE_DIR="$T/rl-cache" sh -c "cd $T/rootless && $PINION predict $MIRROR -i name=rootless" >"$T/rl-pred.out" 2>"$T/rl-pred.err" ||
 		{ tail -20 "$T/rl-pred.err"; false; } &&
 	test_equal "$(cat "$T/rl-pred.out")" "hello, rootless!"
 '
@@ -248,8 +250,8 @@ test_expect_success 'an unprivileged user builds and predicts the same model' '
 test_expect_success 'a user without subordinate ids builds it too (single-id sandbox)' '
 	test_user_setup &&
 	cp -r "$TEST_ROOT/examples/hello" "$T/nosub" && rm -rf "$T/nosub/.pinion" &&
-	chown -R pinion-nosub "$T/nosub" &&
-	run_as pinion-nosub sh -c "cd $T/nosub && $PINION build $MIRROR --progress plain" >"$T/ns.out" 2>"$T/ns.err" ||
+	mkdir -p "$T/ns-cache" && chown -R pinion-nosub "$T/nosub" "$T/ns-cache" &&
+	run_as pinion-nosub env PINION_CACHE_DIR="$T/ns-cache" sh -c "cd $T/nosub && $PINION build $MIRROR --progress plain" >"$T/ns.out" 2>"$T/ns.err" ||
 		{ tail -30 "$T/ns.err"; false; } &&
 	test_grep "sha256:" "$T/ns.out"
 '
