@@ -197,6 +197,78 @@ static const char docker_config[] =
 	"\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" ABC_SHA "\"]},"
 	"\"history\":[{\"created_by\":\"/bin/sh\"}],\"container_config\":{\"Hostname\":\"x\"}}";
 
+#define DESC_ABC   "{\"mediaType\":\"" OCI_MT_MANIFEST "\",\"size\":1,\"digest\":\"" ABC_SHA "\"}"
+#define CFG_HEAD   "{\"architecture\":\"amd64\",\"os\":\"linux\","
+#define CFG_ROOTFS "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}"
+
+/* malformed indexes and configs are refused with the code and a clear word */
+static void t_index_config_bad(void)
+{
+	struct oci_index ix;
+	struct oci_config c;
+	struct pn_error *err = NULL;
+	static const struct {
+		const char *doc;
+		int code;
+		const char *needle;
+	} ix_cases[] = {
+		{"{", PN_ERR_INVALID, "line 1"},
+		{"{\"schemaVersion\":2}", PN_ERR_INVALID, "manifests"},
+		{"{\"schemaVersion\":2,\"manifests\":{}}", PN_ERR_INVALID, "manifests"},
+		{"{\"schemaVersion\":2,\"mediaType\":\"text/plain\",\"manifests\":[]}",
+		 PN_ERR_UNSUPPORTED, "text/plain"},
+		{"{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"x\",\"size\":1,\"digest\":"
+		 "\"sha256:abc\"}]}",
+		 PN_ERR_INVALID, "manifests[0]"},
+		{"{\"schemaVersion\":2,\"manifests\":[" DESC_ABC "," DESC_ABC ",7]}",
+		 PN_ERR_INVALID, "manifests[2]"},
+		{"{\"schemaVersion\":2,\"manifests\":[],\"manifests\":[]}", PN_ERR_INVALID,
+		 "duplicate"},
+		{"{\"schemaVersion\":2,\"manifests\":[],\"annotations\":{\"a\":1}}", PN_ERR_INVALID,
+		 "annotations"},
+	};
+	static const struct {
+		const char *doc;
+		int code;
+		const char *needle;
+	} cfg_cases[] = {
+		{"[1]", PN_ERR_INVALID, "object"},
+		{CFG_HEAD "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"md5:00\"]}}",
+		 PN_ERR_INVALID, "md5"},
+		{CFG_HEAD CFG_ROOTFS ",\"config\":{\"Labels\":{\"a\":1}}}", PN_ERR_INVALID,
+		 "Labels"},
+		{CFG_HEAD CFG_ROOTFS ",\"config\":{\"Labels\":[]}}", PN_ERR_INVALID, "Labels"},
+		{CFG_HEAD CFG_ROOTFS ",\"config\":{\"Cmd\":\"echo\"}}", PN_ERR_INVALID, "Cmd"},
+		{CFG_HEAD CFG_ROOTFS ",\"config\":{\"ExposedPorts\":[\"80\"]}}", PN_ERR_INVALID,
+		 "ExposedPorts"},
+		{CFG_HEAD CFG_ROOTFS ",\"history\":{}}", PN_ERR_INVALID, "history"},
+		{CFG_HEAD CFG_ROOTFS ",\"os\":\"linux\"}", PN_ERR_INVALID, "duplicate"},
+	};
+	cleanup_buf struct pn_buf big = PN_BUF_INIT;
+
+	for (size_t i = 0; i < sizeof(ix_cases) / sizeof(ix_cases[0]); i++)
+		ok_fail(oci_index_parse(ix_cases[i].doc, strlen(ix_cases[i].doc), &ix, &err), &err,
+			ix_cases[i].code, ix_cases[i].needle, "malformed index %zu refused", i);
+	for (size_t i = 0; i < sizeof(cfg_cases) / sizeof(cfg_cases[0]); i++)
+		ok_fail(oci_config_parse(cfg_cases[i].doc, strlen(cfg_cases[i].doc), &c, &err),
+			&err, cfg_cases[i].code, cfg_cases[i].needle,
+			"malformed config %zu refused", i);
+	/* limits: entries in an index, bytes of a config */
+	pn_buf_puts(&big, "{\"schemaVersion\":2,\"manifests\":[", NULL);
+	for (int i = 0; i <= OCI_INDEX_MAX; i++)
+		pn_buf_puts(&big, i ? "," DESC_ABC : DESC_ABC, NULL);
+	pn_buf_puts(&big, "]}", NULL);
+	ok_fail(oci_index_parse(big.data, big.len, &ix, &err), &err, PN_ERR_TOO_LARGE, "limit",
+		"index with %d entries refused", OCI_INDEX_MAX + 1);
+	{
+		cleanup_free char *huge = xmalloc(OCI_CONFIG_MAX + 1);
+
+		memset(huge, ' ', OCI_CONFIG_MAX + 1);
+		ok_fail(oci_config_parse(huge, OCI_CONFIG_MAX + 1, &c, &err), &err,
+			PN_ERR_TOO_LARGE, NULL, "config over OCI_CONFIG_MAX refused");
+	}
+}
+
 static void t_config(void)
 {
 	static const char bad_env[] =
@@ -508,6 +580,7 @@ int main(void)
 	TEST(t_manifest_bad);
 	TEST(t_index);
 	TEST(t_config);
+	TEST(t_index_config_bad);
 	TEST(t_layout);
 	TEST(t_layout_concurrent);
 	TEST(t_ref);
