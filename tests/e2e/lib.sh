@@ -29,9 +29,23 @@ _finish_cmds=""; _file_cleanup=""
 
 pinion() { "$PINION" "$@"; }
 
-test_when_finished() { _finish_cmds="$1; $_finish_cmds"; }
+# Both work from inside a case body too: the body runs in a subshell, so what
+# it registers goes through files in $T that the parent shell reads.
+test_when_finished() {
+	if [ "${BASH_SUBSHELL:-0}" -gt 0 ]; then printf '%s\n' "$1" >>"$T/.finish.$test_count"
+	else _finish_cmds="$1; $_finish_cmds"; fi
+}
 # at_exit 'cmd': cleanup for the whole file (services, users)
-at_exit() { _file_cleanup="$1; $_file_cleanup"; }
+at_exit() {
+	if [ "${BASH_SUBSHELL:-0}" -gt 0 ]; then printf '%s\n' "$1" >>"$T/.at_exit"
+	else _file_cleanup="$1; $_file_cleanup"; fi
+}
+_run_file_cleanups() {
+	[ -n "$_file_cleanup" ] && eval "$_file_cleanup" >/dev/null 2>&1
+	# registered inside bodies: newest first
+	[ -f "$T/.at_exit" ] && tac "$T/.at_exit" | while IFS= read -r c; do eval "$c"; done >/dev/null 2>&1
+	_file_cleanup=""; rm -f "$T/.at_exit"
+}
 
 say_tap() { echo "$@"; }
 
@@ -43,6 +57,10 @@ test_expect_success() {
 	( cd "$T" && eval "$body" ) </dev/null 2>&1 | sed 's/^/#   /'
 	rc=${PIPESTATUS[0]}
 	[ -n "$_finish_cmds" ] && eval "$_finish_cmds" >/dev/null 2>&1
+	if [ -f "$T/.finish.$test_count" ]; then
+		tac "$T/.finish.$test_count" | while IFS= read -r c; do eval "$c"; done >/dev/null 2>&1
+		rm -f "$T/.finish.$test_count"
+	fi
 	if [ "$rc" -eq 0 ]; then
 		say_tap "ok $test_count - $title"
 	else
@@ -71,13 +89,13 @@ test_equal() {
 	if [ "$1" != "$2" ]; then printf 'expected: %s\nactual:   %s\n' "$2" "$1"; return 1; fi
 }
 test_done() {
-	[ -n "$_file_cleanup" ] && eval "$_file_cleanup" >/dev/null 2>&1
+	_run_file_cleanups
 	rm -rf "$T" 2>/dev/null || { chmod -R u+rwX "$T" 2>/dev/null; rm -rf "$T"; }
 	echo "1..$test_count"
 	[ "$test_failed" -eq 0 ]
 	exit $?
 }
-trap '[ -n "$_file_cleanup" ] && eval "$_file_cleanup" >/dev/null 2>&1; rm -rf "$T" 2>/dev/null' INT TERM
+trap '_run_file_cleanups; rm -rf "$T" 2>/dev/null; exit 130' INT TERM
 
 # free_port: a free TCP port on 127.0.0.1
 free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

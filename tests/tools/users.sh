@@ -3,7 +3,8 @@
 #   pinion-sub    with /etc/subuid and /etc/subgid entries (65536 ids)
 #   pinion-nosub  without subordinate ids
 # run_as USER CMD...: runs CMD as USER with a clean environment that keeps
-# PINION*, PATH and PYTHON, in a login-less shell.
+# PINION*, PATH and PYTHON, in a login-less shell.  Its pinion cache is
+# $T/.cache-USER (RUN_AS_CACHE_DIR overrides).
 test_user_setup() {
 	[ "$(id -u)" -eq 0 ] || { echo "test_user_setup needs root" >&2; return 1; }
 	local u
@@ -16,11 +17,15 @@ test_user_setup() {
 }
 run_as() {
 	local u=$1; shift
-	local home
+	local home cache
 	home=$(getent passwd "$u" | cut -d: -f6)
+	# pinion's cache for this user and this test file only (test files run
+	# one after another but must not prune each other's snapshots)
+	cache="$T/.cache-$u"
+	[ -d "$cache" ] || { mkdir -p "$cache" && chown "$u:$u" "$cache"; }
 	setpriv --reuid="$u" --regid="$u" --init-groups --reset-env -- \
 		env HOME="$home" USER="$u" LOGNAME="$u" PATH="$PATH" PYTHON="$PYTHON" \
 		PINION="$PINION" PINION_BUILD="$PINION_BUILD" T="$T" \
-		PINION_CACHE_DIR="$home/.cache/pinion-e2e" ${XDG_RUNTIME_DIR:+XDG_RUNTIME_DIR=/tmp} \
+		PINION_CACHE_DIR="${RUN_AS_CACHE_DIR:-$cache}" ${XDG_RUNTIME_DIR:+XDG_RUNTIME_DIR=/tmp} \
 		"$@"
 }
