@@ -446,6 +446,29 @@ static void t_concurrent_unpack(void)
 	oci_layer_result_release(&l);
 }
 
+/* a step that only reads changes nothing: the layer is empty, through
+ * overlay and through the copy fallback (the diff follows the change, and
+ * mount points, /proc, /dev, resolv.conf and hosts never show up) */
+static void t_read_only_step(void)
+{
+	const char *script = "cat /etc/passwd /etc/resolv.conf /etc/hosts >/dev/null && ls -R / "
+			     ">/dev/null 2>&1; ls /proc/self/fd /dev >/dev/null";
+
+	for (int copy = 0; copy < 2; copy++) {
+		struct runner *r = new_runner(copy);
+		struct runner_result res;
+		struct pn_error *err = NULL;
+		cleanup_free char *names = NULL;
+
+		ok_call(sh(r, script, layout, &res, &err), &err, "read-only step (%s)",
+			copy ? "copy" : "overlay");
+		names = res.committed ? layer_names(res.layer.desc.digest) : xstrdup("?");
+		is_str(names, "", "its layer is empty (%s)", copy ? "copy" : "overlay");
+		runner_result_release(&res);
+		runner_free(r);
+	}
+}
+
 /* a directory of a lower layer renamed: overlay (userxattr: no redirects)
  * copies it up whole, so the layer is complete */
 static void t_rename_dir(void)
@@ -685,6 +708,7 @@ int main(void)
 		TEST(t_step_commit);
 		TEST(t_rename_dir);
 		TEST(t_diff_kinds);
+		TEST(t_read_only_step);
 		TEST(t_inside);
 		TEST(t_concurrent_unpack);
 		TEST(t_hostile_whiteout);
