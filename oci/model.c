@@ -64,11 +64,16 @@ static const char *media_type_out(const char *mt)
 	return mt;
 }
 
-json_t *oci_descriptor_to_json(const struct oci_descriptor *d)
+/* keep_media_type: write the media type as it is (an index entry must name the
+ * type of the bytes stored, e.g. a Docker manifest pulled as served); else
+ * Docker types become their OCI equivalents (descriptors inside a manifest
+ * pinion writes). */
+static json_t *descriptor_json(const struct oci_descriptor *d, bool keep_media_type)
 {
 	json_t *j = json_object();
 
-	json_object_set_new(j, "mediaType", json_string(media_type_out(d->media_type)));
+	json_object_set_new(j, "mediaType", json_string(keep_media_type ? d->media_type
+								      : media_type_out(d->media_type)));
 	json_object_set_new(j, "digest", json_string(d->digest));
 	json_object_set_new(j, "size", json_integer(d->size));
 	if (d->annotations && json_object_size(d->annotations))
@@ -85,6 +90,11 @@ json_t *oci_descriptor_to_json(const struct oci_descriptor *d)
 		json_object_set_new(j, "platform", p);
 	}
 	return j;
+}
+
+json_t *oci_descriptor_to_json(const struct oci_descriptor *d)
+{
+	return descriptor_json(d, false);
 }
 
 static int platform_from_json(json_t *p, const char *what, struct oci_platform **out,
@@ -321,7 +331,7 @@ int oci_index_to_json(const struct oci_index *ix, char **out, size_t *len, struc
 	json_object_set_new(j, "schemaVersion", json_integer(2));
 	json_object_set_new(j, "mediaType", json_string(OCI_MT_INDEX));
 	for (size_t i = 0; i < ix->n_manifests; i++)
-		json_array_append_new(ms, oci_descriptor_to_json(&ix->manifests[i]));
+		json_array_append_new(ms, descriptor_json(&ix->manifests[i], true));
 	json_object_set_new(j, "manifests", ms);
 	if (ix->annotations && json_object_size(ix->annotations))
 		json_object_set(j, "annotations", ix->annotations);

@@ -571,6 +571,36 @@ static void t_image_through_index(void)
 	oci_layout_free(l);
 }
 
+/* an index entry names the media type of the bytes stored: a Docker schema 2
+ * manifest kept as served stays Docker in index.json (skopeo needs that) */
+static void t_layout_docker_entry(void)
+{
+	cleanup_free char *path = NULL;
+	struct oci_layout *l = new_layout(&path);
+	struct pn_error *err = NULL;
+	struct oci_descriptor d, r;
+	cleanup_free char *index_path = NULL, *data = NULL;
+	const char *doc = "{\"schemaVersion\":2,\"mediaType\":\"" DOCKER_MT_MANIFEST "\","
+			  "\"config\":{\"mediaType\":\"" DOCKER_MT_CONFIG "\",\"digest\":\"" EMPTY_SHA "\","
+			  "\"size\":0},\"layers\":[]}";
+
+	oci_descriptor_init(&d);
+	d.media_type = xstrdup(DOCKER_MT_MANIFEST);
+	ok_call(oci_layout_put_blob(l, doc, strlen(doc), NULL, d.digest, &err), &err,
+		"store a docker manifest");
+	d.size = (int64_t)strlen(doc);
+	ok_call(oci_layout_tag(l, "docker", &d, &err), &err, "tag it");
+	index_path = pn_path_join(path, "index.json");
+	ok_call(pn_read_file(index_path, 1 << 20, &data, NULL, &err), &err, "read index.json");
+	ok(tap_contains(data, "\"mediaType\":\"" DOCKER_MT_MANIFEST "\""),
+	   "index.json entry keeps the docker manifest media type");
+	ok_call(oci_layout_resolve(l, "docker", &r, &err), &err, "resolve");
+	is_str(r.media_type, DOCKER_MT_MANIFEST, "resolved entry is docker");
+	oci_descriptor_release(&r);
+	oci_descriptor_release(&d);
+	oci_layout_free(l);
+}
+
 int main(void)
 {
 	TEST(t_digest);
@@ -582,6 +612,7 @@ int main(void)
 	TEST(t_config);
 	TEST(t_index_config_bad);
 	TEST(t_layout);
+	TEST(t_layout_docker_entry);
 	TEST(t_layout_concurrent);
 	TEST(t_ref);
 	TEST(t_inspect_json);
