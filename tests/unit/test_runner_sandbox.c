@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sched.h>
@@ -469,6 +470,58 @@ static void t_read_only_step(void)
 	}
 }
 
+/* in a child process: run a long step and report how it ended */
+static void interrupted_child(int sig)
+{
+	struct runner *r = new_runner(false);
+	struct runner_step s = {.name = "long", .shell = "sleep 100"};
+	struct runner_result res;
+	struct pn_error *err = NULL;
+	int rc = runner_step_run(r, &rf, &s, layout, NULL, &res, &err);
+
+	_exit(rc < 0 && err && strstr(err->msg, "interrupted by SIG") && !res.committed &&
+			      res.exit_status == 128 + sig
+		      ? 0
+		      : 1);
+}
+
+static int count_entries(const char *d)
+{
+	DIR *dd = opendir(d);
+	struct dirent *de;
+	int n = 0;
+
+	while (dd && (de = readdir(dd)))
+		n += de->d_name[0] != '.';
+	if (dd)
+		closedir(dd);
+	return n;
+}
+
+/* SIGTERM or SIGINT to pinion during a (non-interactive) step: the step is
+ * stopped, the call returns "interrupted", the run dir is gone */
+static void t_interrupt(void)
+{
+	cleanup_free char *runs = pn_path_join(cache, "runs");
+	const int sigs[] = {SIGTERM, SIGINT};
+
+	for (size_t i = 0; i < 2; i++) {
+		pid_t pid = fork();
+		int st = -1;
+
+		if (pid == 0)
+			interrupted_child(sigs[i]);
+		for (int t = 0; t < 100 && count_entries(runs) == 0; t++)
+			usleep(20000);
+		usleep(300000); /* the sandbox is up and sleeping */
+		kill(pid, sigs[i]);
+		waitpid(pid, &st, 0);
+		ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: step interrupted, nothing committed",
+		   sigabbrev_np(sigs[i]));
+		is_int(count_entries(runs), 0, "%s: no run dir left", sigabbrev_np(sigs[i]));
+	}
+}
+
 /* a directory of a lower layer renamed: overlay (userxattr: no redirects)
  * copies it up whole, so the layer is complete */
 static void t_rename_dir(void)
@@ -713,6 +766,7 @@ int main(void)
 		TEST(t_concurrent_unpack);
 		TEST(t_hostile_whiteout);
 		TEST(t_root_without_userns);
+		TEST(t_interrupt);
 		TEST(t_failures);
 		TEST(t_isolation);
 		TEST(t_proc);
