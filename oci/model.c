@@ -72,8 +72,9 @@ static json_t *descriptor_json(const struct oci_descriptor *d, bool keep_media_t
 {
 	json_t *j = json_object();
 
-	json_object_set_new(j, "mediaType", json_string(keep_media_type ? d->media_type
-								      : media_type_out(d->media_type)));
+	json_object_set_new(
+		j, "mediaType",
+		json_string(keep_media_type ? d->media_type : media_type_out(d->media_type)));
 	json_object_set_new(j, "digest", json_string(d->digest));
 	json_object_set_new(j, "size", json_integer(d->size));
 	if (d->annotations && json_object_size(d->annotations))
