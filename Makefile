@@ -2,6 +2,7 @@
 # `make` builds build/pinion; `make test` does all setup and runs every test;
 # `make demo` does all setup, builds the example model and runs one prediction.
 
+.DEFAULT_GOAL := all
 CC ?= cc
 PYTHON ?= /usr/bin/python3
 SANITIZE ?=

@@ -223,9 +223,9 @@ static char *python_install_shell(const char *v)
 			 "py=$(command -v python%s) && mkdir -p /usr/local/bin && "
 			 "ln -sf \"$py\" /usr/local/bin/python && "
 			 "ln -sf \"$py\" /usr/local/bin/python3 && "
-			 "{ command -v pip >/dev/null 2>&1 || "
+			 "{ command -v pip >/dev/null 2>&1 || { "
 			 "printf '#!/bin/sh\\nexec %%s -m pip \"$@\"\\n' \"$py\" "
-			 "> /usr/local/bin/pip && chmod 755 /usr/local/bin/pip; }; "
+			 "> /usr/local/bin/pip && chmod 755 /usr/local/bin/pip; }; }; "
 			 "else %s; fi",
 			 v, v, v, pyenv);
 }

@@ -4,8 +4,9 @@
 # as r8.im/cog-base:cuda12.1-python3.11-torch2.1.0 it builds on that image, and
 # with it absent the plan takes nvidia/cuda:12.1.1-cudnn8-devel-ubuntu22.04
 # (checked in the registry).  Both stand-ins are the Debian python fixture.
-# (A full build on nvidia/cuda installs Python with pyenv from GitHub, which
-# these machines cannot reach; that path is checked as a plan.)
+# A full build on the nvidia/cuda stand-in takes the plan's python step, which
+# reuses the base's python3.11 with pip silently (no apt, no pyenv output) (Cog's pyenv install, the fallback,
+# needs GitHub, which these machines cannot reach).
 . "$(dirname "$0")/lib.sh"
 . "$TEST_ROOT/tests/tools/registry.sh"
 . "$TEST_ROOT/tests/tools/pip_index.sh"
@@ -62,6 +63,20 @@ test_expect_success 'without a cog-base image: CUDA 12.1, cuDNN 8 on nvidia/cuda
 	test_equal "$(jq -r .cudnn "$T/plan1.json")" 8 &&
 	test_equal "$(jq -r .base.image "$T/plan1.json")" "$CUDA" &&
 	test_equal "$(jq -r .base.cog_base "$T/plan1.json")" false
+'
+
+test_expect_success 'without a cog-base image: the model builds on nvidia/cuda and predicts' '
+	(cd "$model" && pinion build $MIRROR --output "oci:$T/out:cuda" --progress plain) >"$T/cuda.out" 2>"$T/cuda.err" ||
+		{ tail -30 "$T/cuda.err"; false; } &&
+	test_grep "python: done" "$T/cuda.err" &&
+	! grep -q "^python | " "$T/cuda.err" &&
+	skopeo inspect "oci:$T/out:cuda" >"$T/cuda.json" &&
+	test_equal "$(jq -r ".Labels[\"org.opencontainers.image.base.name\"]" "$T/cuda.json")" "docker.io/$CUDA" &&
+	test_equal "$(jq -r ".Labels[\"run.cog.cog-base-image-name\"]" "$T/cuda.json")" null &&
+	jq -r ".Labels[\"run.cog.pip_freeze\"]" "$T/cuda.json" | grep -q "^torch==2.1.0$" &&
+	pinion predict "oci:$T/out:cuda" -i name=gpu >"$T/cuda-pred.out" 2>"$T/cuda-pred.err" ||
+		{ cat "$T/cuda-pred.err"; false; } &&
+	test_grep "hello, gpu" "$T/cuda-pred.out"
 '
 
 test_expect_success 'with the cog-base image published: the plan takes it' '

@@ -59,13 +59,23 @@ _registry_token_keys() {
 # PIDFILE, with a watchdog that stops it once $T is gone (test_done), so a
 # service started inside a test body (a subshell, whose at_exit is lost)
 # does not outlive the test file
+_close_extra_fds() {
+	local fd
+	for fd in /proc/$BASHPID/fd/*; do
+		fd=${fd##*/}
+		case $fd in 0|1|2) ;; *) eval "exec $fd>&-" 2>/dev/null ;; esac
+	done
+}
 _registry_bg() {
 	local pidfile=$1 log=$2 pid
 	shift 2
-	"$@" >"$log" 2>&1 </dev/null &
+	# neither the service nor its watchdog may hold the caller's other fds
+	# (a test body's output pipe would stay open and hang the test file)
+	( _close_extra_fds; exec "$@" ) >"$log" 2>&1 </dev/null &
 	pid=$!
 	echo "$pid" >"$pidfile"
-	( while [ -d "$T" ] && kill -0 "$pid" 2>/dev/null; do sleep 1; done
+	( _close_extra_fds
+	  while [ -d "$T" ] && kill -0 "$pid" 2>/dev/null; do sleep 1; done
 	  kill "$pid" 2>/dev/null ) >/dev/null 2>&1 </dev/null &
 }
 
