@@ -37,7 +37,8 @@ static int cmd_copy(int argc, char **argv)
 		rc = pn_cli_usage("copy", "expected SRC DST");
 		goto out;
 	}
-	if (registry_client_new(&o, &c, &err) < 0 || registry_copy(c, rest.v[0], rest.v[1], &d, &err) < 0) {
+	if (registry_client_new(&o, &c, &err) < 0 ||
+	    registry_copy(c, rest.v[0], rest.v[1], &d, &err) < 0) {
 		rc = pn_cli_fail(err);
 		goto out;
 	}

@@ -12,7 +12,8 @@ static void login_help(void)
 {
 	printf("usage: pinion login [OPTIONS] -u USER [-p PASS | --password-stdin] REGISTRY\n\n"
 	       "Check the credentials against REGISTRY and store them in the auth file\n"
-	       "(--authfile, else $REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json,\n"
+	       "(--authfile, else $REGISTRY_AUTH_FILE, else "
+	       "$XDG_RUNTIME_DIR/containers/auth.json,\n"
 	       "else ~/.config/containers/auth.json), mode 0600.  Prefer --password-stdin:\n"
 	       "-p leaves the password in the process list.\n\nOptions:\n%s",
 	       registry_opts_flags_help);
@@ -25,8 +26,8 @@ static char *read_password_stdin(struct pn_error **err)
 
 	if (n < 0 || n > PASSWORD_MAX) {
 		free(buf);
-		pn_error_set(err, PN_ERR_INVALID, "password on stdin unreadable or longer than %d bytes",
-			     PASSWORD_MAX);
+		pn_error_set(err, PN_ERR_INVALID,
+			     "password on stdin unreadable or longer than %d bytes", PASSWORD_MAX);
 		return NULL;
 	}
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
@@ -76,14 +77,17 @@ static int cmd_login(int argc, char **argv)
 		goto out;
 	}
 	if (rest.n != 1 || !user || (!pass && !stdin_pw) || (pass && stdin_pw)) {
-		rc = pn_cli_usage("login", "expected -u USER, one of -p PASS or --password-stdin, and REGISTRY");
+		rc = pn_cli_usage(
+			"login",
+			"expected -u USER, one of -p PASS or --password-stdin, and REGISTRY");
 		goto out;
 	}
 	if (stdin_pw && !(pass = owned_pass = read_password_stdin(&err))) {
 		rc = pn_cli_fail(err);
 		goto out;
 	}
-	if (registry_client_new(&o, &c, &err) < 0 || registry_login(c, rest.v[0], user, pass, &err) < 0) {
+	if (registry_client_new(&o, &c, &err) < 0 ||
+	    registry_login(c, rest.v[0], user, pass, &err) < 0) {
 		rc = pn_cli_fail(err);
 		goto out;
 	}

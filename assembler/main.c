@@ -37,7 +37,10 @@ int main(int argc, char **argv)
 			enum pn_progress p;
 
 			if (pn_log_parse_progress(argv[++i], &p) < 0) {
-				fprintf(stderr, "pinion: unknown progress mode `%s` (auto, tty, plain, quiet, json)\n", argv[i]);
+				fprintf(stderr,
+					"pinion: unknown progress mode `%s` (auto, tty, plain, "
+					"quiet, json)\n",
+					argv[i]);
 				return 2;
 			}
 			pn_log_set_progress(p);
@@ -53,7 +56,7 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[i], "help") == 0) {
 		if (i + 1 < argc && (c = pn_command_find(argv[i + 1]))) {
-			char *hargv[] = { argv[i + 1], (char *)"--help", NULL };
+			char *hargv[] = {argv[i + 1], (char *)"--help", NULL};
 
 			return c->fn(2, hargv);
 		}

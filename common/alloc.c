@@ -55,8 +55,7 @@ char *xstrndup(const char *s, size_t n)
 	return r;
 }
 
-__attribute__((format(printf, 1, 0)))
-char *xvasprintf(const char *fmt, va_list ap)
+__attribute__((format(printf, 1, 0))) char *xvasprintf(const char *fmt, va_list ap)
 {
 	char *r;
 

@@ -39,8 +39,8 @@ static int grow(struct pn_buf *b, size_t extra, struct pn_error **err)
 	size_t cap;
 
 	if (need - 1 > max)
-		return pn_error_set(err, PN_ERR_TOO_LARGE,
-				    "buffer limit of %zu bytes exceeded", max);
+		return pn_error_set(err, PN_ERR_TOO_LARGE, "buffer limit of %zu bytes exceeded",
+				    max);
 	if (need <= b->cap)
 		return 0;
 	cap = b->cap ? b->cap : 64;
@@ -51,8 +51,7 @@ static int grow(struct pn_buf *b, size_t extra, struct pn_error **err)
 	return 0;
 }
 
-int pn_buf_append(struct pn_buf *b, const void *data, size_t len,
-		  struct pn_error **err)
+int pn_buf_append(struct pn_buf *b, const void *data, size_t len, struct pn_error **err)
 {
 	if (grow(b, len, err) < 0)
 		return -1;

@@ -38,7 +38,7 @@ static inline void cleanup_archive_entryp(struct archive_entry **e)
 		*e = NULL;
 	}
 }
-#define cleanup_archive_read __attribute__((cleanup(cleanup_archive_readp)))
+#define cleanup_archive_read  __attribute__((cleanup(cleanup_archive_readp)))
 #define cleanup_archive_write __attribute__((cleanup(cleanup_archive_writep)))
 #define cleanup_archive_entry __attribute__((cleanup(cleanup_archive_entryp)))
 
@@ -57,7 +57,7 @@ static inline void cleanup_curl_slistp(struct curl_slist **s)
 		*s = NULL;
 	}
 }
-#define cleanup_curl __attribute__((cleanup(cleanup_curlp)))
+#define cleanup_curl	   __attribute__((cleanup(cleanup_curlp)))
 #define cleanup_curl_slist __attribute__((cleanup(cleanup_curl_slistp)))
 
 #include <openssl/evp.h>

@@ -23,32 +23,32 @@ enum pn_error_code {
 	PN_ERR_GENERIC = 1,
 	PN_ERR_NOT_FOUND,
 	PN_ERR_AUTH,
-	PN_ERR_DIGEST,      /* digest mismatch / corrupt content */
+	PN_ERR_DIGEST, /* digest mismatch / corrupt content */
 	PN_ERR_UNSUPPORTED,
-	PN_ERR_TOO_LARGE,   /* a named limit was hit */
-	PN_ERR_INVALID,     /* bad input from the user or from outside: exit 2 */
-	PN_ERR_NETWORK,     /* unreachable / transient that ran out of retries */
+	PN_ERR_TOO_LARGE, /* a named limit was hit */
+	PN_ERR_INVALID,	  /* bad input from the user or from outside: exit 2 */
+	PN_ERR_NETWORK,	  /* unreachable / transient that ran out of retries */
 };
 
 struct pn_error {
-	int code;       /* enum pn_error_code */
-	int errno_val;  /* errno at the failure site, or 0 */
-	char *msg;      /* owned, full chain "outer: inner: cause" */
-	char *hint;     /* optional: a suggestion printed on its own line */
+	int code;      /* enum pn_error_code */
+	int errno_val; /* errno at the failure site, or 0 */
+	char *msg;     /* owned, full chain "outer: inner: cause" */
+	char *hint;    /* optional: a suggestion printed on its own line */
 };
 
 /* All of these accept err == NULL (the error is then dropped).  If *err is
  * already set, pn_error_set* replaces it (the newest failure wins). */
-__attribute__((format(printf, 3, 4)))
-int pn_error_set(struct pn_error **err, int code, const char *fmt, ...);
+__attribute__((format(printf, 3, 4))) int pn_error_set(struct pn_error **err, int code,
+						       const char *fmt, ...);
 /* appends ": strerror(errnum)" */
-__attribute__((format(printf, 3, 4)))
-int pn_error_set_errno(struct pn_error **err, int errnum, const char *fmt, ...);
+__attribute__((format(printf, 3, 4))) int pn_error_set_errno(struct pn_error **err, int errnum,
+							     const char *fmt, ...);
 /* prefix "context: " to an existing error; returns -1 for `return pn_error_wrap(...)` */
-__attribute__((format(printf, 2, 3)))
-int pn_error_wrap(struct pn_error **err, const char *fmt, ...);
-__attribute__((format(printf, 2, 3)))
-void pn_error_hint(struct pn_error **err, const char *fmt, ...);
+__attribute__((format(printf, 2, 3))) int pn_error_wrap(struct pn_error **err, const char *fmt,
+							...);
+__attribute__((format(printf, 2, 3))) void pn_error_hint(struct pn_error **err, const char *fmt,
+							 ...);
 void pn_error_free(struct pn_error *e);
 void pn_error_clear(struct pn_error **err);
 /* exit status for an error: 2 for PN_ERR_INVALID, otherwise 1 */
@@ -57,8 +57,8 @@ int pn_error_exit_status(const struct pn_error *e);
 void pn_error_print(const struct pn_error *e);
 
 #define PN_BUG(...) pn_bug(__FILE__, __LINE__, __VA_ARGS__)
-__attribute__((noreturn, format(printf, 3, 4)))
-void pn_bug(const char *file, int line, const char *fmt, ...);
+__attribute__((noreturn, format(printf, 3, 4))) void pn_bug(const char *file, int line,
+							    const char *fmt, ...);
 
 /* ------------------------------------------------------------ allocation
  * Allocation failure aborts.  Sizes from input go through the checked ops. */
@@ -67,12 +67,10 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
-__attribute__((format(printf, 1, 2)))
-char *xasprintf(const char *fmt, ...);
-__attribute__((format(printf, 1, 0)))
-char *xvasprintf(const char *fmt, va_list ap);
-size_t st_add(size_t a, size_t b);   /* aborts on overflow */
-size_t st_mult(size_t a, size_t b);  /* aborts on overflow */
+__attribute__((format(printf, 1, 2))) char *xasprintf(const char *fmt, ...);
+__attribute__((format(printf, 1, 0))) char *xvasprintf(const char *fmt, va_list ap);
+size_t st_add(size_t a, size_t b);  /* aborts on overflow */
+size_t st_mult(size_t a, size_t b); /* aborts on overflow */
 
 /* ------------------------------------------------------------- buffers
  * A growable byte buffer with a hard maximum (0 = PN_BUF_DEFAULT_MAX).
@@ -84,14 +82,17 @@ struct pn_buf {
 	size_t cap;
 	size_t max;
 };
-#define PN_BUF_INIT { NULL, 0, 0, 0 }
+#define PN_BUF_INIT                                                                                \
+	{                                                                                          \
+		NULL, 0, 0, 0                                                                      \
+	}
 void pn_buf_init(struct pn_buf *b, size_t max);
 void pn_buf_release(struct pn_buf *b);
 void pn_buf_reset(struct pn_buf *b);
 int pn_buf_append(struct pn_buf *b, const void *data, size_t len, struct pn_error **err);
 int pn_buf_puts(struct pn_buf *b, const char *s, struct pn_error **err);
-__attribute__((format(printf, 3, 4)))
-int pn_buf_printf(struct pn_buf *b, struct pn_error **err, const char *fmt, ...);
+__attribute__((format(printf, 3, 4))) int pn_buf_printf(struct pn_buf *b, struct pn_error **err,
+							const char *fmt, ...);
 /* hand the data on; the buffer is left empty */
 char *pn_buf_steal(struct pn_buf *b, size_t *len_out);
 
@@ -101,9 +102,12 @@ struct pn_strv {
 	size_t n;
 	size_t cap;
 };
-#define PN_STRV_INIT { NULL, 0, 0 }
-void pn_strv_push(struct pn_strv *s, const char *str);      /* copies */
-void pn_strv_push_owned(struct pn_strv *s, char *str);      /* takes */
+#define PN_STRV_INIT                                                                               \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
+void pn_strv_push(struct pn_strv *s, const char *str); /* copies */
+void pn_strv_push_owned(struct pn_strv *s, char *str); /* takes */
 void pn_strv_release(struct pn_strv *s);
 bool pn_strv_contains(const struct pn_strv *s, const char *str);
 void pn_strv_sort(struct pn_strv *s);
@@ -131,27 +135,27 @@ void cleanup_closedirp(DIR **d);
 void cleanup_errorp(struct pn_error **e);
 void cleanup_bufp(struct pn_buf *b);
 void cleanup_strvp(struct pn_strv *s);
-#define cleanup_free __attribute__((cleanup(cleanup_freep)))
-#define cleanup_close __attribute__((cleanup(cleanup_closep)))
+#define cleanup_free   __attribute__((cleanup(cleanup_freep)))
+#define cleanup_close  __attribute__((cleanup(cleanup_closep)))
 #define cleanup_fclose __attribute__((cleanup(cleanup_fclosep)))
-#define cleanup_dir __attribute__((cleanup(cleanup_closedirp)))
-#define cleanup_error __attribute__((cleanup(cleanup_errorp)))
-#define cleanup_buf __attribute__((cleanup(cleanup_bufp)))
-#define cleanup_strv __attribute__((cleanup(cleanup_strvp)))
+#define cleanup_dir    __attribute__((cleanup(cleanup_closedirp)))
+#define cleanup_error  __attribute__((cleanup(cleanup_errorp)))
+#define cleanup_buf    __attribute__((cleanup(cleanup_bufp)))
+#define cleanup_strv   __attribute__((cleanup(cleanup_strvp)))
 /* Library-handle cleanups live in common/cleanup.h (jansson, libarchive,
  * libcurl, libyaml, OpenSSL) so that only users of those include it. */
 
 /* ------------------------------------------------------------- logging
  * Progress modes as in `cog build --progress`.  Logging goes to stderr. */
 enum pn_progress {
-	PN_PROGRESS_AUTO = 0,  /* tty if stderr is a tty, else plain */
+	PN_PROGRESS_AUTO = 0, /* tty if stderr is a tty, else plain */
 	PN_PROGRESS_TTY,
 	PN_PROGRESS_PLAIN,
 	PN_PROGRESS_QUIET,
 	PN_PROGRESS_JSON,
 };
 void pn_log_set_progress(enum pn_progress p);
-enum pn_progress pn_log_progress(void);     /* resolved: never AUTO */
+enum pn_progress pn_log_progress(void); /* resolved: never AUTO */
 int pn_log_parse_progress(const char *s, enum pn_progress *out);
 void pn_log_set_verbose(int level);
 int pn_log_verbose(void);
@@ -161,20 +165,19 @@ __attribute__((format(printf, 1, 2))) void pn_debug(const char *fmt, ...);
 /* one progress event: in json mode one line {"event":..., fields...}; in other
  * modes a human line "<event>: <text>".  fields_json may be NULL or a JSON
  * object body without braces, e.g. "\"step\":\"pip\",\"seconds\":1.2". */
-void pn_progress_event(const char *event, const char *fields_json,
-		       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void pn_progress_event(const char *event, const char *fields_json, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* ----------------------------------------------------------- filesystem */
 /* read a whole file (at most max bytes, else PN_ERR_TOO_LARGE) */
-int pn_read_file(const char *path, size_t max, char **out, size_t *len_out,
-		 struct pn_error **err);
-int pn_read_file_at(int dirfd, const char *path, size_t max, char **out,
-		    size_t *len_out, struct pn_error **err);
+int pn_read_file(const char *path, size_t max, char **out, size_t *len_out, struct pn_error **err);
+int pn_read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len_out,
+		    struct pn_error **err);
 /* write data atomically: temp file in the same dir, fsync, rename, fsync dir */
-int pn_write_file_atomic(const char *path, const void *data, size_t len,
-			 mode_t mode, struct pn_error **err);
-int pn_write_all(int fd, const void *data, size_t len);  /* -1 + errno */
-ssize_t pn_read_all(int fd, void *buf, size_t len);      /* short only at EOF */
+int pn_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			 struct pn_error **err);
+int pn_write_all(int fd, const void *data, size_t len); /* -1 + errno */
+ssize_t pn_read_all(int fd, void *buf, size_t len);	/* short only at EOF */
 int pn_mkdir_p(const char *path, mode_t mode, struct pn_error **err);
 /* remove a tree; does not follow symlinks; ok if absent */
 int pn_rm_rf(const char *path, struct pn_error **err);
@@ -198,18 +201,17 @@ struct pn_command {
 	const char *summary;
 	int (*fn)(int argc, char **argv);
 };
-#define PN_COMMAND(id_, name_, summary_, fn_)                                   \
-	static const struct pn_command pn_cmd_##id_                             \
-		__attribute__((used, section("pn_commands"),                    \
-			       aligned(sizeof(void *)))) = { name_, summary_, fn_ }
+#define PN_COMMAND(id_, name_, summary_, fn_)                                                      \
+	static const struct pn_command pn_cmd_##id_ __attribute__((                                \
+		used, section("pn_commands"), aligned(sizeof(void *)))) = {name_, summary_, fn_}
 const struct pn_command *pn_command_find(const char *name);
 /* calls fn(cmd, data) for each command, sorted by name */
 void pn_command_each(void (*fn)(const struct pn_command *, void *), void *data);
 
 /* Common CLI helpers.  pn_cli_fail prints the error and returns its status. */
 int pn_cli_fail(struct pn_error *e);
-__attribute__((format(printf, 2, 3)))
-int pn_cli_usage(const char *cmd, const char *fmt, ...); /* prints, returns 2 */
+__attribute__((format(printf, 2, 3))) int pn_cli_usage(const char *cmd, const char *fmt,
+						       ...); /* prints, returns 2 */
 bool pn_cli_wants_help(int argc, char **argv);
 
 #endif

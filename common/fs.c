@@ -75,8 +75,8 @@ ssize_t pn_read_all(int fd, void *buf, size_t len)
 	return (ssize_t)got;
 }
 
-int pn_read_file_at(int at_fd, const char *path, size_t max, char **out,
-		    size_t *len_out, struct pn_error **err)
+int pn_read_file_at(int at_fd, const char *path, size_t max, char **out, size_t *len_out,
+		    struct pn_error **err)
 {
 	cleanup_close int fd = openat(at_fd, path, O_RDONLY | O_CLOEXEC);
 	struct pn_buf b = PN_BUF_INIT;
@@ -105,8 +105,7 @@ int pn_read_file_at(int at_fd, const char *path, size_t max, char **out,
 	return 0;
 }
 
-int pn_read_file(const char *path, size_t max, char **out, size_t *len_out,
-		 struct pn_error **err)
+int pn_read_file(const char *path, size_t max, char **out, size_t *len_out, struct pn_error **err)
 {
 	return pn_read_file_at(AT_FDCWD, path, max, out, len_out, err);
 }
@@ -131,8 +130,8 @@ static char *dir_of(const char *path)
 	return xstrndup(path, (size_t)(slash - path));
 }
 
-int pn_write_file_atomic(const char *path, const void *data, size_t len,
-			 mode_t mode, struct pn_error **err)
+int pn_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			 struct pn_error **err)
 {
 	cleanup_free char *dir = dir_of(path);
 	cleanup_free char *tmp = xasprintf("%s.tmp-XXXXXX", path);

@@ -26,9 +26,9 @@ int pn_log_parse_progress(const char *s, enum pn_progress *out)
 		const char *name;
 		enum pn_progress p;
 	} modes[] = {
-		{ "auto", PN_PROGRESS_AUTO },   { "tty", PN_PROGRESS_TTY },
-		{ "plain", PN_PROGRESS_PLAIN }, { "quiet", PN_PROGRESS_QUIET },
-		{ "json", PN_PROGRESS_JSON },
+		{"auto", PN_PROGRESS_AUTO},   {"tty", PN_PROGRESS_TTY},
+		{"plain", PN_PROGRESS_PLAIN}, {"quiet", PN_PROGRESS_QUIET},
+		{"json", PN_PROGRESS_JSON},
 	};
 
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
@@ -50,8 +50,8 @@ int pn_log_verbose(void)
 	return verbose_level;
 }
 
-__attribute__((format(printf, 2, 0)))
-static void vlog(const char *prefix, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void vlog(const char *prefix, const char *fmt,
+						       va_list ap)
 {
 	fputs(prefix, stderr);
 	vfprintf(stderr, fmt, ap);
@@ -105,8 +105,7 @@ static void json_escape(struct pn_buf *b, const char *s)
 
 /* Each event is formatted first and written with one call, so events from
  * several threads never interleave within a line. */
-void pn_progress_event(const char *event, const char *fields_json,
-		       const char *fmt, ...)
+void pn_progress_event(const char *event, const char *fields_json, const char *fmt, ...)
 {
 	va_list ap;
 	cleanup_free char *text = NULL;

@@ -15,7 +15,7 @@
 
 #include <openssl/evp.h>
 
-#define AUTH_FILE_MAX ((size_t)1 << 20)
+#define AUTH_FILE_MAX	  ((size_t)1 << 20)
 #define HELPER_OUTPUT_MAX ((size_t)64 << 10)
 
 /* ------------------------------------------------------ WWW-Authenticate */
@@ -55,7 +55,8 @@ static int parse_value(const char **p, const char *end, char **out, struct pn_er
 				s++;
 			if ((unsigned char)*s < ' ' && *s != '\t') {
 				pn_buf_release(&b);
-				return pn_error_set(err, PN_ERR_INVALID, "control character in quoted string");
+				return pn_error_set(err, PN_ERR_INVALID,
+						    "control character in quoted string");
 			}
 			pn_buf_append(&b, s, 1, NULL);
 			s++;
@@ -137,11 +138,12 @@ static int parse_params(const char *p, const char *end, struct registry_challeng
 int registry_challenge_parse(const char *value, size_t len, struct registry_challenge *out,
 			     struct pn_error **err)
 {
-	struct registry_challenge c = { 0 };
+	struct registry_challenge c = {0};
 	const char *p = value, *end = value + len;
 
 	if (len > REGISTRY_HEADER_MAX)
-		return pn_error_set(err, PN_ERR_TOO_LARGE, "WWW-Authenticate header longer than %d bytes",
+		return pn_error_set(err, PN_ERR_TOO_LARGE,
+				    "WWW-Authenticate header longer than %d bytes",
 				    REGISTRY_HEADER_MAX);
 	skip_ws(&p, end);
 	const char *scheme = p;
@@ -150,7 +152,8 @@ int registry_challenge_parse(const char *value, size_t len, struct registry_chal
 	if (p == scheme)
 		return pn_error_set(err, PN_ERR_INVALID, "WWW-Authenticate: missing scheme");
 	if (p < end && *p != ' ' && *p != '\t' && *p != ',')
-		return pn_error_set(err, PN_ERR_INVALID, "WWW-Authenticate: bad character after scheme");
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "WWW-Authenticate: bad character after scheme");
 	c.scheme = xstrndup(scheme, (size_t)(p - scheme));
 	for (char *q = c.scheme; *q; q++)
 		*q = (char)tolower((unsigned char)*q);
@@ -262,7 +265,8 @@ static json_t *auths_find(json_t *auths, const char *host)
 
 	if (!json_is_object(auths))
 		return NULL;
-	json_object_foreach(auths, key, v) {
+	json_object_foreach(auths, key, v)
+	{
 		cleanup_free char *k = registry_auth_key_normalize(key);
 		if (strcmp(k, host) == 0)
 			return v;
@@ -347,7 +351,8 @@ static int creds_from_helper(const char *helper, const char *host, struct regist
 	close(o[0]);
 	waitpid(pid, &status, 0);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) == 127)
-		return pn_error_set(err, PN_ERR_AUTH, "credential helper `%s` could not be run", prog);
+		return pn_error_set(err, PN_ERR_AUTH, "credential helper `%s` could not be run",
+				    prog);
 	if (WEXITSTATUS(status) != 0)
 		return 0; /* "credentials not found" */
 	cleanup_json json_t *j = json_loadb(outb.data ? outb.data : "", outb.len, 0, NULL);
@@ -356,7 +361,8 @@ static int creds_from_helper(const char *helper, const char *host, struct regist
 	if (outb.data)
 		explicit_bzero(outb.data, outb.len);
 	if (!u || !s)
-		return pn_error_set(err, PN_ERR_AUTH, "credential helper `%s` gave malformed output", prog);
+		return pn_error_set(err, PN_ERR_AUTH,
+				    "credential helper `%s` gave malformed output", prog);
 	out->user = xstrdup(u);
 	out->pass = xstrdup(s);
 	*found = true;
@@ -390,10 +396,12 @@ static int creds_from_docker_config(const char *host, struct registry_creds *out
 		return -1;
 	helpers = json_object_get(j, "credHelpers");
 	if (json_is_object(helpers)) {
-		json_object_foreach(helpers, key, v) {
+		json_object_foreach(helpers, key, v)
+		{
 			cleanup_free char *k = registry_auth_key_normalize(key);
 			if (strcmp(k, host) == 0 && json_is_string(v))
-				return creds_from_helper(json_string_value(v), host, out, found, err);
+				return creds_from_helper(json_string_value(v), host, out, found,
+							 err);
 		}
 	}
 	entry = auths_find(json_object_get(j, "auths"), host);
@@ -404,8 +412,9 @@ static int creds_from_docker_config(const char *host, struct registry_creds *out
 	store = json_string_value(json_object_get(j, "credsStore"));
 	if (store && *store) {
 		/* docker stores Docker Hub under its v1 URL */
-		const char *key2 = strcmp(host, REGISTRY_DEFAULT_REGISTRY) == 0 ?
-					   "https://index.docker.io/v1/" : host;
+		const char *key2 = strcmp(host, REGISTRY_DEFAULT_REGISTRY) == 0
+					   ? "https://index.docker.io/v1/"
+					   : host;
 		return creds_from_helper(store, key2, out, found, err);
 	}
 	return 0;
@@ -488,8 +497,8 @@ static int auth_file_write(const char *path, json_t *j, struct pn_error **err)
 	return 0;
 }
 
-int registry_auth_file_store(const char *path, const char *host, const char *user,
-			     const char *pass, struct pn_error **err)
+int registry_auth_file_store(const char *path, const char *host, const char *user, const char *pass,
+			     struct pn_error **err)
 {
 	cleanup_json json_t *j = load_json_file(path, err);
 	cleanup_free char *pair = NULL, *b64 = NULL;
@@ -525,7 +534,8 @@ int registry_auth_file_remove(const char *path, const char *host, bool *removed,
 	auths = json_object_get(j, "auths");
 	if (!json_is_object(auths))
 		return 0;
-	json_object_foreach_safe(auths, tmp, key, v) {
+	json_object_foreach_safe(auths, tmp, key, v)
+	{
 		cleanup_free char *k = registry_auth_key_normalize(key);
 		if (strcmp(k, host) == 0) {
 			json_object_del(auths, key);

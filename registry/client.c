@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CA_FILE_MAX ((size_t)16 << 20)
+#define CA_FILE_MAX	  ((size_t)16 << 20)
 #define TOKEN_DEFAULT_TTL 60
 
 static void opts_copy(struct registry_opts *out, const struct registry_opts *in)
@@ -19,10 +19,9 @@ static void opts_copy(struct registry_opts *out, const struct registry_opts *in)
 	for (size_t i = 0; i < in->n_mirrors; i++) {
 		const struct registry_mirror *m = &in->mirrors[i];
 		out->mirrors = xrealloc(out->mirrors, st_mult(out->n_mirrors + 1, sizeof(*m)));
-		out->mirrors[out->n_mirrors++] = (struct registry_mirror){
-			xstrdup(m->from), m->to ? xstrdup(m->to) : NULL,
-			m->layout ? xstrdup(m->layout) : NULL
-		};
+		out->mirrors[out->n_mirrors++] =
+			(struct registry_mirror){xstrdup(m->from), m->to ? xstrdup(m->to) : NULL,
+						 m->layout ? xstrdup(m->layout) : NULL};
 	}
 	for (size_t i = 0; i < in->insecure.n; i++)
 		pn_strv_push(&out->insecure, in->insecure.v[i]);
@@ -209,10 +208,10 @@ void registry_target_release(struct registry_target *t)
 	memset(t, 0, sizeof(*t));
 }
 
-int registry_target_resolve(struct registry_client *c, const char *ref,
-			    struct registry_target *out, struct pn_error **err)
+int registry_target_resolve(struct registry_client *c, const char *ref, struct registry_target *out,
+			    struct pn_error **err)
 {
-	struct registry_target t = { 0 };
+	struct registry_target t = {0};
 	const char *name;
 
 	if (registry_ref_parse(ref, &t.ref, err) < 0)
@@ -241,7 +240,7 @@ int registry_target_resolve(struct registry_client *c, const char *ref,
  * mount what a pull in another fetched from the same registry.  It is only
  * a hint: a failed mount falls back to an upload. */
 #define SOURCES_FILE "registry-blob-sources"
-#define SOURCES_MAX ((size_t)4 << 20)
+#define SOURCES_MAX  ((size_t)4 << 20)
 
 static void known_add(struct registry_client *c, const char *host, const char *repo,
 		      const char *digest, bool *added)
@@ -250,7 +249,8 @@ static void known_add(struct registry_client *c, const char *host, const char *r
 
 	*added = false;
 	for (size_t i = 0; i < c->n_known; i++)
-		if (strcmp(c->known[i].digest, digest) == 0 && strcmp(c->known[i].host, host) == 0 &&
+		if (strcmp(c->known[i].digest, digest) == 0 &&
+		    strcmp(c->known[i].host, host) == 0 &&
 		    strcmp(c->known[i].repository, repo) == 0)
 			return;
 	c->known = xrealloc(c->known, st_mult(c->n_known + 1, sizeof(*c->known)));
@@ -305,8 +305,8 @@ static void sources_append(const char *host, const char *repo, const char *diges
 	close(fd);
 }
 
-void registry_client_remember_blob(struct registry_client *c, const char *host,
-				   const char *repo, const char *digest)
+void registry_client_remember_blob(struct registry_client *c, const char *host, const char *repo,
+				   const char *digest)
 {
 	bool added;
 
@@ -319,8 +319,8 @@ void registry_client_remember_blob(struct registry_client *c, const char *host,
 	pthread_mutex_unlock(&c->lock);
 }
 
-char *registry_client_blob_source(struct registry_client *c, const char *host,
-				  const char *repo, const char *digest)
+char *registry_client_blob_source(struct registry_client *c, const char *host, const char *repo,
+				  const char *digest)
 {
 	char *r = NULL;
 
@@ -329,7 +329,8 @@ char *registry_client_blob_source(struct registry_client *c, const char *host,
 		sources_load(c);
 	/* the newest sighting first */
 	for (size_t i = c->n_known; i-- > 0 && !r;)
-		if (strcmp(c->known[i].digest, digest) == 0 && strcmp(c->known[i].host, host) == 0 &&
+		if (strcmp(c->known[i].digest, digest) == 0 &&
+		    strcmp(c->known[i].host, host) == 0 &&
 		    strcmp(c->known[i].repository, repo) != 0)
 			r = xstrdup(c->known[i].repository);
 	pthread_mutex_unlock(&c->lock);
@@ -367,8 +368,8 @@ static int ping_once(struct registry_client *c, struct registry_host *h, const c
 
 static bool tls_mismatch(CURLcode rc)
 {
-	return rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_RECV_ERROR ||
-	       rc == CURLE_GOT_NOTHING || rc == CURLE_SEND_ERROR;
+	return rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING ||
+	       rc == CURLE_SEND_ERROR;
 }
 
 int registry_host_ping(struct registry_client *c, struct registry_host *h, struct pn_error **err)
@@ -396,7 +397,8 @@ int registry_host_ping(struct registry_client *c, struct registry_host *h, struc
 		/* nothing listening or no such host: say so at once; a host that
 		 * does not answer gets one more try, not the full retry budget */
 		if (!registry_curl_transient(rc) || rc == CURLE_COULDNT_CONNECT ||
-		    (rc == CURLE_OPERATION_TIMEDOUT && attempt >= 1) || attempt >= c->opts.retries) {
+		    (rc == CURLE_OPERATION_TIMEDOUT && attempt >= 1) ||
+		    attempt >= c->opts.retries) {
 			registry_curl_error(rc, errbuf, "", err);
 			return pn_error_wrap(err, "reach registry `%s`", h->name);
 		}
@@ -410,7 +412,8 @@ int registry_host_ping(struct registry_client *c, struct registry_host *h, struc
 		/* 404: some registries have no /v2/ root; go on anonymously */
 		if (!registry_status_transient(status) || attempt >= c->opts.retries)
 			return pn_error_set(err, PN_ERR_NETWORK,
-					    "registry `%s` answered HTTP %ld to /v2/", h->name, status);
+					    "registry `%s` answered HTTP %ld to /v2/", h->name,
+					    status);
 	}
 	h->base = xasprintf("%s://%s", scheme, h->name);
 	h->pinged = true;
@@ -505,7 +508,8 @@ static char *oauth_form(CURL *e, const struct registry_challenge *ch, const char
 	char *sc = curl_easy_escape(e, scope ? scope : "", 0);
 	char *rt = curl_easy_escape(e, refresh, 0);
 	char *form = xasprintf("grant_type=refresh_token&client_id=pinion&service=%s&scope=%s"
-			       "&refresh_token=%s", sv, sc, rt);
+			       "&refresh_token=%s",
+			       sv, sc, rt);
 
 	curl_free(sv);
 	curl_free(sc);
@@ -526,8 +530,8 @@ static int token_parse(const struct registry_response *r, char **token, int64_t 
 	if (!t || !*t)
 		return pn_error_set(err, PN_ERR_AUTH, "token server answered without a token");
 	*token = xstrdup(t);
-	*ttl = json_is_integer(exp) && json_integer_value(exp) > 0 ? json_integer_value(exp) :
-								     TOKEN_DEFAULT_TTL;
+	*ttl = json_is_integer(exp) && json_integer_value(exp) > 0 ? json_integer_value(exp)
+								   : TOKEN_DEFAULT_TTL;
 	return 0;
 }
 
@@ -542,19 +546,20 @@ static int token_fetch(struct registry_client *c, struct registry_host *h, const
 	int rv = -1;
 
 	if (!h->challenge.realm || !*h->challenge.realm)
-		return pn_error_set(err, PN_ERR_AUTH, "registry `%s` asks for a token without a realm",
-				    h->name);
+		return pn_error_set(err, PN_ERR_AUTH,
+				    "registry `%s` asks for a token without a realm", h->name);
 	if (strncmp(h->challenge.realm, "https://", 8) != 0 &&
 	    strncmp(h->challenge.realm, "http://", 7) != 0)
-		return pn_error_set(err, PN_ERR_UNSUPPORTED, "token realm of `%s` is not an http(s) URL",
-				    h->name);
+		return pn_error_set(err, PN_ERR_UNSUPPORTED,
+				    "token realm of `%s` is not an http(s) URL", h->name);
 	if (h->has_creds && strncmp(h->challenge.realm, "http://", 7) == 0) {
-		cleanup_free char *rh = xstrndup(h->challenge.realm + 7,
-						 strcspn(h->challenge.realm + 7, "/?#"));
+		cleanup_free char *rh =
+			xstrndup(h->challenge.realm + 7, strcspn(h->challenge.realm + 7, "/?#"));
 		if (!registry_host_is_loopback(rh) && !host_insecure(&c->opts, rh))
-			return pn_error_set(err, PN_ERR_AUTH,
-					    "token realm `%s` of `%s` is plain HTTP: credentials not sent",
-					    rh, h->name);
+			return pn_error_set(
+				err, PN_ERR_AUTH,
+				"token realm `%s` of `%s` is plain HTTP: credentials not sent", rh,
+				h->name);
 	}
 	/* an identity token (docker login to an OAuth2 registry) is a refresh
 	 * token: POST it to the realm; anything else is GET with Basic */
@@ -580,8 +585,8 @@ static int token_fetch(struct registry_client *c, struct registry_host *h, const
 		curl_easy_setopt(e, CURLOPT_WRITEDATA, &resp);
 		rc = curl_easy_perform(e);
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp.status);
-		bool again = rc != CURLE_OK ? registry_curl_transient(rc) :
-					      registry_status_transient(resp.status);
+		bool again = rc != CURLE_OK ? registry_curl_transient(rc)
+					    : registry_status_transient(resp.status);
 		if (!again || attempt >= c->opts.retries)
 			break;
 		registry_backoff(attempt, resp.retry_after);
@@ -630,8 +635,9 @@ static int auth_header_locked(struct registry_client *c, struct registry_host *h
 		return 0;
 	}
 	if (strcmp(h->challenge.scheme, "bearer") != 0)
-		return pn_error_set(err, PN_ERR_UNSUPPORTED, "registry `%s` asks for `%s` authentication",
-				    h->name, h->challenge.scheme);
+		return pn_error_set(err, PN_ERR_UNSUPPORTED,
+				    "registry `%s` asks for `%s` authentication", h->name,
+				    h->challenge.scheme);
 	if (!scope)
 		scope = "";
 	cached = refresh ? NULL : token_cached(c, h->name, scope);

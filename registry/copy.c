@@ -69,7 +69,7 @@ out:
 
 /* ------------------------------------------------------- layout mirrors */
 int registry_mirror_layout_open(struct registry_target *t, struct oci_layout **l, char **ref,
-		       struct pn_error **err)
+				struct pn_error **err)
 {
 	struct oci_descriptor d;
 	cleanup_free char *full = NULL;
@@ -96,8 +96,8 @@ int registry_mirror_layout_open(struct registry_target *t, struct oci_layout **l
 	oci_descriptor_release(&d);
 	oci_layout_free(*l);
 	*l = NULL;
-	return pn_error_set(err, PN_ERR_NOT_FOUND, "no tag `%s` or `%s` in mirror layout `%s`", full,
-			    t->ref.tag, t->layout_dir);
+	return pn_error_set(err, PN_ERR_NOT_FOUND, "no tag `%s` or `%s` in mirror layout `%s`",
+			    full, t->ref.tag, t->layout_dir);
 }
 
 int registry_mirror_layout_copy(struct registry_client *c, struct registry_target *t,
@@ -178,7 +178,11 @@ static int copy_from_layout(struct registry_client *c, const char *src, const ch
 	if (!registry_location_is_layout(dst)) {
 		rc = registry_push(c, sl, sref, dst, out, err);
 	} else if (open_layout_loc(dst, OCI_LAYOUT_CREATE, &dl, &dref, err) == 0) {
-		rc = registry_layout_copy(c, sl, sref, dl, dref ? dref : sref ? sref : "latest", out, err);
+		rc = registry_layout_copy(c, sl, sref, dl,
+					  dref	 ? dref
+					  : sref ? sref
+						 : "latest",
+					  out, err);
 		oci_layout_free(dl);
 	}
 	oci_layout_free(sl);
@@ -234,7 +238,8 @@ int registry_copy(struct registry_client *c, const char *src, const char *dst,
 	if (!dref && parsed) {
 		oci_layout_free(dl);
 		return pn_error_set(err, PN_ERR_INVALID,
-				    "`%s` has no tag: name one in the destination (`%s:TAG`)", src, dst);
+				    "`%s` has no tag: name one in the destination (`%s:TAG`)", src,
+				    dst);
 	}
 	rc = registry_pull(c, src, dl, dref, out, err);
 	oci_layout_free(dl);
@@ -250,8 +255,8 @@ int registry_login(struct registry_client *c, const char *registry, const char *
 	struct registry_host *h;
 
 	if (!registry_host_valid(name))
-		return pn_error_set(err, PN_ERR_INVALID, "invalid registry `%s`: expected host[:port]",
-				    registry);
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "invalid registry `%s`: expected host[:port]", registry);
 	h = registry_client_host(c, name);
 	registry_creds_release(&h->creds);
 	h->creds.user = xstrdup(user);
@@ -287,6 +292,7 @@ int registry_logout(struct registry_client *c, const char *registry, struct pn_e
 	if (registry_auth_file_remove(path, name, &removed, err) < 0)
 		return pn_error_wrap(err, "log out of `%s`", name);
 	if (!removed)
-		return pn_error_set(err, PN_ERR_NOT_FOUND, "not logged in to `%s` (in `%s`)", name, path);
+		return pn_error_set(err, PN_ERR_NOT_FOUND, "not logged in to `%s` (in `%s`)", name,
+				    path);
 	return 0;
 }

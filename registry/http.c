@@ -11,9 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RETRY_AFTER_MAX 60      /* seconds we are willing to wait for a 429 */
+#define RETRY_AFTER_MAX 60 /* seconds we are willing to wait for a 429 */
 #define BACKOFF_BASE_MS 200
-#define BACKOFF_MAX_MS 8000
+#define BACKOFF_MAX_MS	8000
 
 void registry_response_init(struct registry_response *r, size_t max_body)
 {
@@ -30,8 +30,8 @@ static void headers_clear(struct registry_response *r)
 	free(r->range);
 	free(r->www_auth);
 	free(r->retry_after);
-	r->content_type = r->location = r->docker_digest = r->range = r->www_auth =
-		r->retry_after = NULL;
+	r->content_type = r->location = r->docker_digest = r->range = r->www_auth = r->retry_after =
+		NULL;
 	r->content_length = -1;
 }
 
@@ -76,7 +76,8 @@ size_t registry_header_cb(char *buf, size_t size, size_t n, void *data)
 	nl = (size_t)(buf + len - v);
 	while (nl > 0 && (v[nl - 1] == '\r' || v[nl - 1] == '\n' || v[nl - 1] == ' '))
 		nl--;
-#define IS(name) ((size_t)(colon - buf) == strlen(name) && strncasecmp(buf, name, strlen(name)) == 0)
+#define IS(name)                                                                                   \
+	((size_t)(colon - buf) == strlen(name) && strncasecmp(buf, name, strlen(name)) == 0)
 	if (IS("content-type"))
 		header_set(&r->content_type, v, nl);
 	else if (IS("location"))
@@ -120,11 +121,14 @@ static int debug_cb(CURL *e, curl_infotype type, char *data, size_t size, void *
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
 		while (n > 0 && p[n - 1] == '\r')
 			n--;
-		char kind = type == CURLINFO_HEADER_OUT ? '>' : type == CURLINFO_HEADER_IN ? '<' : '*';
+		char kind = type == CURLINFO_HEADER_OUT	 ? '>'
+			    : type == CURLINFO_HEADER_IN ? '<'
+							 : '*';
 		cleanup_free char *line = xstrndup(p, n);
 		char *a = strcasestr(line, "authorization");
 		if (a) /* also HTTP/2's "h2h3 [authorization: ...]" trace */
-			fprintf(stderr, "curl %c %.*sauthorization: <redacted>\n", kind, (int)(a - line), line);
+			fprintf(stderr, "curl %c %.*sauthorization: <redacted>\n", kind,
+				(int)(a - line), line);
 		else if (n > 0)
 			fprintf(stderr, "curl %c %s\n", kind, line);
 		p = nl ? nl + 1 : end;
@@ -152,7 +156,7 @@ void registry_easy_setup(struct registry_client *c, struct registry_host *h, CUR
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 60L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	if (c->ca_blob) {
-		struct curl_blob blob = { c->ca_blob, c->ca_blob_len, CURL_BLOB_NOCOPY };
+		struct curl_blob blob = {c->ca_blob, c->ca_blob_len, CURL_BLOB_NOCOPY};
 		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
 	}
 	if (h && h->insecure) {
@@ -197,9 +201,11 @@ int registry_curl_error(CURLcode rc, const char *errbuf, const char *what, struc
 	if (!what)
 		what = "";
 	if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
-		pn_error_set(err, PN_ERR_NETWORK, "%s%sTLS certificate not trusted: %s", what, sep, msg);
-		pn_error_hint(err, "pass the registry's CA with --ca-bundle FILE, or mark the host with "
-				   "--insecure-registry HOST");
+		pn_error_set(err, PN_ERR_NETWORK, "%s%sTLS certificate not trusted: %s", what, sep,
+			     msg);
+		pn_error_hint(err,
+			      "pass the registry's CA with --ca-bundle FILE, or mark the host with "
+			      "--insecure-registry HOST");
 		return -1;
 	}
 	if (rc == CURLE_TOO_MANY_REDIRECTS)
@@ -274,7 +280,8 @@ static size_t upload_read_cb(char *buf, size_t size, size_t n, void *data)
 		memcpy(buf, (const char *)u->req->body + u->pos, want);
 		got = (ssize_t)want;
 	} else {
-		got = pread(u->req->body_fd, buf, want, (off_t)(u->req->body_off + (int64_t)u->pos));
+		got = pread(u->req->body_fd, buf, want,
+			    (off_t)(u->req->body_off + (int64_t)u->pos));
 		if (got <= 0)
 			return CURL_READFUNC_ABORT;
 	}
@@ -352,7 +359,7 @@ static CURLcode perform_once(struct registry_client *c, struct registry_host *h,
 	cleanup_curl CURL *e = curl_easy_init();
 	cleanup_curl_slist struct curl_slist *hdrs = request_headers(req, auth);
 	cleanup_free char *url = NULL;
-	struct upload_src u = { req, 0 };
+	struct upload_src u = {req, 0};
 	CURLcode rc;
 
 	if (strncmp(req->url, "http://", 7) == 0 || strncmp(req->url, "https://", 8) == 0)
@@ -377,7 +384,7 @@ static CURLcode perform_once(struct registry_client *c, struct registry_host *h,
 /* the scope a 401 asks for, merged with ours */
 static char *challenge_scope(const struct registry_response *resp, const char *ours)
 {
-	struct registry_challenge ch = { 0 };
+	struct registry_challenge ch = {0};
 	char *s = NULL;
 
 	if (!resp->www_auth ||
@@ -392,9 +399,10 @@ static char *challenge_scope(const struct registry_response *resp, const char *o
 static int auth_refused(struct registry_host *h, struct pn_error **err)
 {
 	if (h->has_creds)
-		return pn_error_set(err, PN_ERR_AUTH, "registry `%s` refused the credentials", h->name);
-	return pn_error_set(err, PN_ERR_AUTH, "registry `%s` requires authentication (see `pinion login`)",
-			    h->name);
+		return pn_error_set(err, PN_ERR_AUTH, "registry `%s` refused the credentials",
+				    h->name);
+	return pn_error_set(err, PN_ERR_AUTH,
+			    "registry `%s` requires authentication (see `pinion login`)", h->name);
 }
 
 int registry_http_do(struct registry_client *c, struct registry_host *h,
@@ -413,14 +421,17 @@ int registry_http_do(struct registry_client *c, struct registry_host *h,
 		response_reset(resp);
 		CURLcode rc = perform_once(c, h, req, auth, resp, errbuf);
 		if (rc != CURLE_OK) {
-			if (req->no_retry || !registry_curl_transient(rc) || attempt >= c->opts.retries)
+			if (req->no_retry || !registry_curl_transient(rc) ||
+			    attempt >= c->opts.retries)
 				return registry_curl_error(rc, errbuf, "", err);
-			pn_debug("%s %s: %s; retrying", req->method, req->url, curl_easy_strerror(rc));
+			pn_debug("%s %s: %s; retrying", req->method, req->url,
+				 curl_easy_strerror(rc));
 			registry_backoff(attempt++, NULL);
 			continue;
 		}
 		if (resp->status == 401) {
-			if (refreshed || !h->has_challenge || strcmp(h->challenge.scheme, "bearer") != 0)
+			if (refreshed || !h->has_challenge ||
+			    strcmp(h->challenge.scheme, "bearer") != 0)
 				return auth_refused(h, err);
 			refreshed = true;
 			scope2 = challenge_scope(resp, scope);
@@ -443,8 +454,8 @@ int registry_http_do(struct registry_client *c, struct registry_host *h,
 }
 
 /* the registry's own words: errors[0].code / message, sanitised */
-static void error_body(const struct registry_response *resp, char *code, size_t codesz,
-		       char *msg, size_t msgsz)
+static void error_body(const struct registry_response *resp, char *code, size_t codesz, char *msg,
+		       size_t msgsz)
 {
 	cleanup_json json_t *j = NULL;
 	json_t *e0;
@@ -480,9 +491,10 @@ int registry_http_status_error(const struct registry_response *resp, const char 
 		break;
 	case 404:
 		ec = PN_ERR_NOT_FOUND;
-		text = strcmp(code, "NAME_UNKNOWN") == 0 ? "repository not found" :
-		       strcmp(code, "MANIFEST_UNKNOWN") == 0 ? "manifest not found" :
-		       strcmp(code, "BLOB_UNKNOWN") == 0 ? "blob not found" : "not found";
+		text = strcmp(code, "NAME_UNKNOWN") == 0       ? "repository not found"
+		       : strcmp(code, "MANIFEST_UNKNOWN") == 0 ? "manifest not found"
+		       : strcmp(code, "BLOB_UNKNOWN") == 0     ? "blob not found"
+							       : "not found";
 		break;
 	case 429:
 		ec = PN_ERR_NETWORK;

@@ -27,7 +27,7 @@ int registry_opts_parse_config(struct registry_opts *o, const char *name, const 
  * strings take backslash escapes.  PN_ERR_INVALID on malformed input,
  * PN_ERR_TOO_LARGE past REGISTRY_HEADER_MAX. */
 struct registry_challenge {
-	char *scheme;   /* "bearer", "basic", ... */
+	char *scheme; /* "bearer", "basic", ... */
 	char *realm;
 	char *service;
 	char *scope;
@@ -40,7 +40,7 @@ int registry_challenge_parse(const char *value, size_t len, struct registry_chal
 /* ---------------------------------------------------------- credentials */
 struct registry_creds {
 	char *user;
-	char *pass;     /* password, or identity token when user is "<token>" */
+	char *pass; /* password, or identity token when user is "<token>" */
 };
 void registry_creds_release(struct registry_creds *c);
 /* lookup order in registry.h; *found false when nothing is configured */
@@ -48,8 +48,8 @@ int registry_creds_lookup(const struct registry_opts *o, const char *host,
 			  struct registry_creds *out, bool *found, struct pn_error **err);
 /* the auth file login writes (caller frees) */
 char *registry_auth_file_default(const struct registry_opts *o);
-int registry_auth_file_store(const char *path, const char *host, const char *user,
-			     const char *pass, struct pn_error **err);
+int registry_auth_file_store(const char *path, const char *host, const char *user, const char *pass,
+			     struct pn_error **err);
 int registry_auth_file_remove(const char *path, const char *host, bool *removed,
 			      struct pn_error **err);
 /* "docker.io" for Docker Hub aliases and URLs ("https://index.docker.io/v1/") */
@@ -60,9 +60,9 @@ char *registry_base64_decode(const char *s, size_t *len_out);
 
 /* --------------------------------------------------------------- client */
 struct registry_host {
-	char *name;          /* host[:port] talked to */
-	char *base;          /* "https://host" or "http://host" once pinged */
-	bool insecure;       /* TLS verify off / plain HTTP allowed */
+	char *name;    /* host[:port] talked to */
+	char *base;    /* "https://host" or "http://host" once pinged */
+	bool insecure; /* TLS verify off / plain HTTP allowed */
 	bool pinged;
 	bool has_challenge;
 	struct registry_challenge challenge;
@@ -72,10 +72,10 @@ struct registry_host {
 
 struct registry_token {
 	char *host, *scope, *token;
-	int64_t expires;     /* monotonic seconds */
+	int64_t expires; /* monotonic seconds */
 };
 
-struct registry_known_blob {   /* where a digest was seen, for cross-repo mounts */
+struct registry_known_blob { /* where a digest was seen, for cross-repo mounts */
 	char *host, *repository;
 	oci_digest_t digest;
 };
@@ -88,7 +88,7 @@ struct registry_client {
 	pthread_mutex_t lock;
 	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 	CURLSH *share;
-	char *ca_blob;       /* system CAs + ca_bundle, or NULL */
+	char *ca_blob; /* system CAs + ca_bundle, or NULL */
 	size_t ca_blob_len;
 	struct registry_host **hosts;
 	size_t n_hosts;
@@ -96,30 +96,30 @@ struct registry_client {
 	size_t n_tokens;
 	struct registry_known_blob *known;
 	size_t n_known;
-	bool sources_loaded;  /* the cache file of blob sources was read */
+	bool sources_loaded; /* the cache file of blob sources was read */
 };
 
 /* A registry reference resolved through the mirrors: either a host + repo,
  * or a layout directory + the ref inside it. */
 struct registry_target {
-	struct registry_ref ref;          /* as the user wrote it (normalised) */
-	struct registry_host *host;       /* NULL for a layout mirror */
+	struct registry_ref ref;    /* as the user wrote it (normalised) */
+	struct registry_host *host; /* NULL for a layout mirror */
 	char *repository;
-	char *layout_dir;                 /* layout mirror, or NULL */
+	char *layout_dir; /* layout mirror, or NULL */
 };
-int registry_target_resolve(struct registry_client *c, const char *ref,
-			    struct registry_target *out, struct pn_error **err);
+int registry_target_resolve(struct registry_client *c, const char *ref, struct registry_target *out,
+			    struct pn_error **err);
 void registry_target_release(struct registry_target *t);
 
 struct registry_host *registry_client_host(struct registry_client *c, const char *name);
 /* ping /v2/ once per host: chooses https or (loopback/insecure) http and
  * records the auth challenge */
 int registry_host_ping(struct registry_client *c, struct registry_host *h, struct pn_error **err);
-void registry_client_remember_blob(struct registry_client *c, const char *host,
-				   const char *repo, const char *digest);
+void registry_client_remember_blob(struct registry_client *c, const char *host, const char *repo,
+				   const char *digest);
 /* another repository of host known to have digest (caller frees), or NULL */
-char *registry_client_blob_source(struct registry_client *c, const char *host,
-				  const char *repo, const char *digest);
+char *registry_client_blob_source(struct registry_client *c, const char *host, const char *repo,
+				  const char *digest);
 
 /* ----------------------------------------------------------------- http */
 struct registry_response {
@@ -132,19 +132,22 @@ void registry_response_init(struct registry_response *r, size_t max_body);
 void registry_response_release(struct registry_response *r);
 
 struct registry_request {
-	const char *method;         /* GET HEAD PUT POST PATCH DELETE */
-	const char *url;            /* absolute, or a path joined to the host base */
+	const char *method; /* GET HEAD PUT POST PATCH DELETE */
+	const char *url;    /* absolute, or a path joined to the host base */
 	const char *accept;
 	const char *content_type;
-	const void *body;           /* in-memory body, or */
+	const void *body; /* in-memory body, or */
 	size_t body_len;
-	int body_fd;                /* >= 0: body read from fd at body_off, body_len bytes */
+	int body_fd; /* >= 0: body read from fd at body_off, body_len bytes */
 	int64_t body_off;
-	const char *content_range;  /* "start-end" for PATCH */
-	const char *scope;          /* bearer scope(s), space separated */
-	bool no_retry;              /* one attempt only (status faults are reported) */
+	const char *content_range; /* "start-end" for PATCH */
+	const char *scope;	   /* bearer scope(s), space separated */
+	bool no_retry;		   /* one attempt only (status faults are reported) */
 };
-#define REGISTRY_REQUEST_INIT { .body_fd = -1 }
+#define REGISTRY_REQUEST_INIT                                                                      \
+	{                                                                                          \
+		.body_fd = -1                                                                      \
+	}
 
 /* Perform with auth (bearer tokens per scope, basic) and retries (transport
  * resets, 5xx, 429/Retry-After).  HTTP statuses are in resp->status; only
@@ -170,7 +173,8 @@ bool registry_status_transient(long status);
 int64_t registry_backoff_ms(int attempt, const char *retry_after);
 /* sleep registry_backoff_ms() */
 void registry_backoff(int attempt, const char *retry_after);
-char *registry_url(struct registry_host *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *registry_url(struct registry_host *h, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 int64_t registry_now_ms(void);
 /* header callback used by every transfer */
 size_t registry_header_cb(char *buf, size_t size, size_t n, void *resp);
@@ -187,9 +191,8 @@ struct registry_blob_want {
 	int64_t size;
 };
 /* fetch blobs into l in parallel (skip those l has), verified */
-int registry_fetch_blobs(struct registry_client *c, struct registry_target *t,
-			 struct oci_layout *l, const struct registry_blob_want *want, size_t n,
-			 struct pn_error **err);
+int registry_fetch_blobs(struct registry_client *c, struct registry_target *t, struct oci_layout *l,
+			 const struct registry_blob_want *want, size_t n, struct pn_error **err);
 
 int registry_resolve_manifest(struct registry_client *c, struct registry_target *t, char **mt,
 			      char **data, size_t *len, oci_digest_t dg, struct pn_error **err);

@@ -9,16 +9,20 @@
 #define CONFIG_MAX ((size_t)1 << 20)
 
 const char registry_opts_flags_help[] =
-	"  --registry-mirror FROM=TO   rewrite registry FROM to host TO or to oci:DIR (repeatable)\n"
+	"  --registry-mirror FROM=TO   rewrite registry FROM to host TO or to oci:DIR "
+	"(repeatable)\n"
 	"  --insecure-registry HOST    allow plain HTTP / unverified TLS for HOST (repeatable)\n"
 	"  --tls-verify=false          the same for every host\n"
 	"  --ca-bundle FILE            trust this PEM CA bundle besides the system CAs\n"
-	"  --authfile FILE             credentials file (default: $REGISTRY_AUTH_FILE, containers auth.json)\n"
-	"  --creds USER[:PASS]         credentials for the registry (PASS from $PINION_REGISTRY_PASSWORD if absent)\n"
+	"  --authfile FILE             credentials file (default: $REGISTRY_AUTH_FILE, containers "
+	"auth.json)\n"
+	"  --creds USER[:PASS]         credentials for the registry (PASS from "
+	"$PINION_REGISTRY_PASSWORD if absent)\n"
 	"  --platform OS/ARCH[/VAR]    platform to select from an index (default linux/amd64)\n"
 	"  --parallel N                concurrent blob transfers (default 4)\n"
 	"  --chunk-size BYTES          upload chunk size (default 16 MiB; K/M suffixes)\n"
-	"  --retries N                 retries per request or blob on transient faults (default 5)\n";
+	"  --retries N                 retries per request or blob on transient faults (default "
+	"5)\n";
 
 void registry_opts_init(struct registry_opts *o)
 {
@@ -53,22 +57,24 @@ void registry_opts_release(struct registry_opts *o)
 int registry_opts_add_mirror(struct registry_opts *o, const char *spec, struct pn_error **err)
 {
 	const char *eq = strchr(spec, '=');
-	struct registry_mirror m = { 0 };
+	struct registry_mirror m = {0};
 
 	if (!eq || eq == spec || !eq[1])
-		return pn_error_set(err, PN_ERR_INVALID,
-				    "invalid mirror `%s`: expected FROM=HOST[:PORT] or FROM=oci:DIR", spec);
+		return pn_error_set(
+			err, PN_ERR_INVALID,
+			"invalid mirror `%s`: expected FROM=HOST[:PORT] or FROM=oci:DIR", spec);
 	m.from = xstrndup(spec, (size_t)(eq - spec));
 	if (!registry_host_valid(m.from)) {
-		pn_error_set(err, PN_ERR_INVALID, "invalid mirror `%s`: `%s` is not a registry host",
-			     spec, m.from);
+		pn_error_set(err, PN_ERR_INVALID,
+			     "invalid mirror `%s`: `%s` is not a registry host", spec, m.from);
 		free(m.from);
 		return -1;
 	}
 	if (strncmp(eq + 1, "oci:", 4) == 0) {
 		if (!eq[5]) {
 			free(m.from);
-			return pn_error_set(err, PN_ERR_INVALID, "invalid mirror `%s`: empty layout path", spec);
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "invalid mirror `%s`: empty layout path", spec);
 		}
 		m.layout = xstrdup(eq + 5);
 	} else {
@@ -79,8 +85,8 @@ int registry_opts_add_mirror(struct registry_opts *o, const char *spec, struct p
 			to += 7;
 		m.to = xstrndup(to, strcspn(to, "/"));
 		if (!registry_host_valid(m.to)) {
-			pn_error_set(err, PN_ERR_INVALID, "invalid mirror `%s`: `%s` is not host[:port]",
-				     spec, m.to);
+			pn_error_set(err, PN_ERR_INVALID,
+				     "invalid mirror `%s`: `%s` is not host[:port]", spec, m.to);
 			mirror_release(&m);
 			return -1;
 		}
@@ -159,7 +165,8 @@ static int config_line(struct registry_opts *o, char *line, struct pn_error **er
 		return 0;
 	}
 	return pn_error_set(err, PN_ERR_INVALID,
-			    "unknown directive `%s` (expected mirror, insecure or ca-bundle)", word);
+			    "unknown directive `%s` (expected mirror, insecure or ca-bundle)",
+			    word);
 }
 
 int registry_opts_load_config(struct registry_opts *o, const char *path, struct pn_error **err)
@@ -316,7 +323,8 @@ int registry_opts_parse_flag(struct registry_opts *o, int argc, char **argv, int
 		if (rc < 0)
 			return -1;
 		if (!strchr(v, '/'))
-			return pn_error_set(err, PN_ERR_INVALID, "invalid platform `%s`: expected OS/ARCH[/VARIANT]", v);
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "invalid platform `%s`: expected OS/ARCH[/VARIANT]", v);
 		free(o->platform);
 		o->platform = xstrdup(v);
 	} else if (FLAG("--parallel")) {
@@ -324,7 +332,8 @@ int registry_opts_parse_flag(struct registry_opts *o, int argc, char **argv, int
 			return -1;
 		int n = atoi(v);
 		if (n < 1 || n > 64)
-			return pn_error_set(err, PN_ERR_INVALID, "invalid `--parallel %s`: expected 1-64", v);
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "invalid `--parallel %s`: expected 1-64", v);
 		o->parallel = n;
 	} else if (FLAG("--retries")) {
 		if (rc < 0)
@@ -332,13 +341,15 @@ int registry_opts_parse_flag(struct registry_opts *o, int argc, char **argv, int
 		char *end;
 		long n = strtol(v, &end, 10);
 		if (*end || end == v || n < 0 || n > 20)
-			return pn_error_set(err, PN_ERR_INVALID, "invalid `--retries %s`: expected 0-20", v);
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "invalid `--retries %s`: expected 0-20", v);
 		o->retries = (int)n;
 	} else if (FLAG("--chunk-size")) {
 		if (rc < 0)
 			return -1;
 		if (parse_size(v, &sz) < 0 || sz < 1024)
-			return pn_error_set(err, PN_ERR_INVALID, "invalid `--chunk-size %s`: expected bytes >= 1024", v);
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "invalid `--chunk-size %s`: expected bytes >= 1024", v);
 		o->chunk_size = sz;
 		o->monolithic_max = sz;
 	} else {
@@ -348,8 +359,8 @@ int registry_opts_parse_flag(struct registry_opts *o, int argc, char **argv, int
 	return 1;
 }
 
-int registry_opts_from_args(struct registry_opts *o, int argc, char **argv,
-			    struct pn_strv *rest, struct pn_error **err)
+int registry_opts_from_args(struct registry_opts *o, int argc, char **argv, struct pn_strv *rest,
+			    struct pn_error **err)
 {
 	if (registry_opts_load_config(o, NULL, err) < 0)
 		return -1;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MANIFEST_ACCEPT                                                       \
+#define MANIFEST_ACCEPT                                                                            \
 	OCI_MT_INDEX ", " DOCKER_MT_LIST ", " OCI_MT_MANIFEST ", " DOCKER_MT_MANIFEST
 
 char *registry_scope_pull(const char *repo)
@@ -20,8 +20,8 @@ char *registry_scope_pull(const char *repo)
  * or index type; else "" (the kind is then told by the document's shape) */
 static char *media_type_of(const struct registry_response *r)
 {
-	static const char *const known[] = { OCI_MT_INDEX, OCI_MT_MANIFEST, DOCKER_MT_LIST,
-					     DOCKER_MT_MANIFEST };
+	static const char *const known[] = {OCI_MT_INDEX, OCI_MT_MANIFEST, DOCKER_MT_LIST,
+					    DOCKER_MT_MANIFEST};
 	cleanup_json json_t *j = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
 	const char *mt = json_string_value(json_object_get(j, "mediaType"));
 
@@ -40,7 +40,8 @@ int registry_fetch_manifest(struct registry_client *c, struct registry_target *t
 	struct registry_request req = REGISTRY_REQUEST_INIT;
 	cleanup_free char *url = xasprintf("/v2/%s/manifests/%s", t->repository, reference);
 	cleanup_free char *scope = registry_scope_pull(t->repository);
-	cleanup_free char *what = xasprintf("manifest `%s/%s:%s`", t->host->name, t->repository, reference);
+	cleanup_free char *what =
+		xasprintf("manifest `%s/%s:%s`", t->host->name, t->repository, reference);
 	struct registry_response resp;
 	int rc = -1;
 
@@ -78,9 +79,8 @@ out:
 }
 
 /* a small blob (config) into memory, verified */
-static int fetch_blob_mem(struct registry_client *c, struct registry_target *t,
-			  const char *digest, size_t max, char **out, size_t *len,
-			  struct pn_error **err)
+static int fetch_blob_mem(struct registry_client *c, struct registry_target *t, const char *digest,
+			  size_t max, char **out, size_t *len, struct pn_error **err)
 {
 	struct registry_request req = REGISTRY_REQUEST_INIT;
 	cleanup_free char *url = xasprintf("/v2/%s/blobs/%s", t->repository, digest);
@@ -126,7 +126,7 @@ struct xfer {
 	CURL *e;
 	struct curl_slist *hdrs;
 	struct oci_blob_writer *w;
-	struct registry_response resp;  /* headers; body only for errors */
+	struct registry_response resp; /* headers; body only for errors */
 	char errbuf[CURL_ERROR_SIZE];
 	int attempts;
 	bool active, done, refreshed;
@@ -177,8 +177,8 @@ static size_t xfer_write_cb(char *buf, size_t size, size_t n, void *data)
 
 static int xfer_start(struct fetch *f, struct xfer *x, struct pn_error **err)
 {
-	cleanup_free char *url = registry_url(f->t->host, "/v2/%s/blobs/%s", f->t->repository,
-					      x->want->digest);
+	cleanup_free char *url =
+		registry_url(f->t->host, "/v2/%s/blobs/%s", f->t->repository, x->want->digest);
 	char range[64];
 
 	if (!x->w) {
@@ -266,7 +266,8 @@ static int xfer_give_up(struct fetch *f, struct xfer *x, CURLcode rc, struct pn_
 		cleanup_free char *what = xasprintf("blob `%s`", x->want->digest);
 		registry_http_status_error(&x->resp, f->t->host->name, what, err);
 	}
-	return pn_error_wrap(err, "blob `%s`: gave up after %d attempts", x->want->digest, x->attempts);
+	return pn_error_wrap(err, "blob `%s`: gave up after %d attempts", x->want->digest,
+			     x->attempts);
 }
 
 /* another attempt after a backoff (Retry-After honoured); the transfer loop
@@ -276,8 +277,12 @@ static int xfer_retry(struct fetch *f, struct xfer *x, CURLcode rc, long status,
 {
 	if (++x->attempts > f->c->opts.retries)
 		return xfer_give_up(f, x, rc, err);
-	pn_debug("blob %s: attempt %d failed (%s, HTTP %ld); retrying", x->want->digest, x->attempts,
-		 rc != CURLE_OK ? curl_easy_strerror(rc) : x->werr ? x->werr->msg : "status", status);
+	pn_debug("blob %s: attempt %d failed (%s, HTTP %ld); retrying", x->want->digest,
+		 x->attempts,
+		 rc != CURLE_OK ? curl_easy_strerror(rc)
+		 : x->werr	? x->werr->msg
+				: "status",
+		 status);
 	pn_error_free(x->werr);
 	x->werr = NULL;
 	x->retry_at = registry_now_ms() + registry_backoff_ms(x->attempts - 1, x->resp.retry_after);
@@ -363,7 +368,8 @@ static void fetch_progress(struct fetch *f)
 		if (!f->x[i].done && f->x[i].w)
 			have += oci_blob_writer_size(f->x[i].w);
 	secs = (double)(now - f->start_ms) / 1000.0;
-	snprintf(fields, sizeof(fields), "\"bytes\":%lld,\"total\":%lld,\"seconds\":%.3f,\"mib_per_s\":%.1f",
+	snprintf(fields, sizeof(fields),
+		 "\"bytes\":%lld,\"total\":%lld,\"seconds\":%.3f,\"mib_per_s\":%.1f",
 		 (long long)have, (long long)f->total, secs,
 		 secs > 0 ? (double)have / secs / 1048576.0 : 0);
 	pn_progress_event("pull-progress", fields, "pulling: %.1f of %.1f MiB (%.1f MiB/s)",
@@ -415,11 +421,10 @@ static void fetch_release(struct fetch *f)
 		curl_multi_cleanup(f->m);
 }
 
-int registry_fetch_blobs(struct registry_client *c, struct registry_target *t,
-			 struct oci_layout *l, const struct registry_blob_want *want, size_t n,
-			 struct pn_error **err)
+int registry_fetch_blobs(struct registry_client *c, struct registry_target *t, struct oci_layout *l,
+			 const struct registry_blob_want *want, size_t n, struct pn_error **err)
 {
-	struct fetch f = { .c = c, .t = t, .l = l };
+	struct fetch f = {.c = c, .t = t, .l = l};
 	int rc = -1;
 
 	f.x = xcalloc(n + 1, sizeof(*f.x));
@@ -429,7 +434,8 @@ int registry_fetch_blobs(struct registry_client *c, struct registry_target *t,
 		if (oci_layout_has_blob(l, want[i].digest)) {
 			f.x[i].done = true;
 			f.n_done++;
-			registry_client_remember_blob(c, t->host->name, t->repository, want[i].digest);
+			registry_client_remember_blob(c, t->host->name, t->repository,
+						      want[i].digest);
 		}
 	}
 	f.n = n;
@@ -446,8 +452,10 @@ int registry_fetch_blobs(struct registry_client *c, struct registry_target *t,
 		if (rc == 0 && c->opts.progress && f.bytes > 0) {
 			double secs = (double)(registry_now_ms() - f.start_ms) / 1000.0;
 			char fields[160];
-			snprintf(fields, sizeof(fields), "\"bytes\":%lld,\"seconds\":%.3f,\"mib_per_s\":%.1f",
-				 (long long)f.bytes, secs, secs > 0 ? (double)f.bytes / secs / 1048576.0 : 0);
+			snprintf(fields, sizeof(fields),
+				 "\"bytes\":%lld,\"seconds\":%.3f,\"mib_per_s\":%.1f",
+				 (long long)f.bytes, secs,
+				 secs > 0 ? (double)f.bytes / secs / 1048576.0 : 0);
 			pn_progress_event("blobs-pulled", fields, "pulled %.1f MiB in %.1f s",
 					  (double)f.bytes / 1048576.0, secs);
 		}
@@ -470,7 +478,8 @@ int registry_resolve_manifest(struct registry_client *c, struct registry_target 
 	cleanup_free char *child = NULL;
 	int rc;
 
-	if (registry_fetch_manifest(c, t, registry_ref_reference(&t->ref), mt, data, len, dg, err) < 0)
+	if (registry_fetch_manifest(c, t, registry_ref_reference(&t->ref), mt, data, len, dg, err) <
+	    0)
 		return -1;
 	if (oci_doc_kind(*mt, *data, *len, &kind, err) < 0)
 		goto fail;
@@ -505,8 +514,8 @@ fail:
 	return -1;
 }
 
-static int manifest_wants(const struct oci_manifest *m, struct registry_blob_want **out,
-			  size_t *n, struct pn_error **err)
+static int manifest_wants(const struct oci_manifest *m, struct registry_blob_want **out, size_t *n,
+			  struct pn_error **err)
 {
 	struct registry_blob_want *w = xcalloc(m->n_layers + 1, sizeof(*w));
 
@@ -520,7 +529,8 @@ static int manifest_wants(const struct oci_manifest *m, struct registry_blob_wan
 	for (size_t i = 0; i < m->n_layers; i++) {
 		if (m->layers[i].size < 0) {
 			free(w);
-			return pn_error_set(err, PN_ERR_INVALID, "layer %zu has a negative size", i);
+			return pn_error_set(err, PN_ERR_INVALID, "layer %zu has a negative size",
+					    i);
 		}
 		memcpy(w[i + 1].digest, m->layers[i].digest, sizeof(w[i + 1].digest));
 		w[i + 1].size = m->layers[i].size;
@@ -632,7 +642,7 @@ static int inspect_registry(struct registry_client *c, struct registry_target *t
 int registry_inspect_json_with(struct registry_client *c, const char *ref, json_t **out,
 			       struct pn_error **err)
 {
-	struct registry_target t = { 0 };
+	struct registry_target t = {0};
 	struct oci_descriptor d;
 	cleanup_free char *data = NULL, *cdata = NULL;
 	size_t len = 0, clen = 0;
@@ -683,7 +693,8 @@ int registry_inspect(struct registry_client *c, const char *ref, struct oci_imag
 	if (registry_location_is_layout(ref)) {
 		cleanup_free char *dir = NULL, *lref = NULL;
 		struct oci_layout *l = NULL;
-		if (oci_ref_parse_layout(ref, &dir, &lref, err) < 0 || oci_layout_open(dir, 0, &l, err) < 0)
+		if (oci_ref_parse_layout(ref, &dir, &lref, err) < 0 ||
+		    oci_layout_open(dir, 0, &l, err) < 0)
 			return pn_error_wrap(err, "inspect `%s`", ref);
 		oci_image_release(out);
 		rc = oci_image_load(l, lref, c->opts.platform, out, err);
@@ -700,8 +711,8 @@ int registry_inspect(struct registry_client *c, const char *ref, struct oci_imag
 	return rc < 0 ? pn_error_wrap(err, "inspect `%s`", ref) : 0;
 }
 
-int registry_manifest_get(struct registry_client *c, const char *ref, char **media_type,
-			  char **out, size_t *len, oci_digest_t digest, struct pn_error **err)
+int registry_manifest_get(struct registry_client *c, const char *ref, char **media_type, char **out,
+			  size_t *len, oci_digest_t digest, struct pn_error **err)
 {
 	struct registry_target t;
 	int rc;
@@ -717,8 +728,7 @@ int registry_manifest_get(struct registry_client *c, const char *ref, char **med
 	return rc < 0 ? pn_error_wrap(err, "inspect `%s`", ref) : 0;
 }
 
-int registry_exists(struct registry_client *c, const char *ref, bool *exists,
-		    struct pn_error **err)
+int registry_exists(struct registry_client *c, const char *ref, bool *exists, struct pn_error **err)
 {
 	struct registry_request req = REGISTRY_REQUEST_INIT;
 	struct registry_response resp;

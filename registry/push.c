@@ -68,7 +68,8 @@ static int upload_start(struct pusher *p, const char *digest, const char *from, 
 
 	*location = NULL;
 	if (from) {
-		url = xasprintf("/v2/%s/blobs/uploads/?mount=%s&from=%s", p->t->repository, digest, from);
+		url = xasprintf("/v2/%s/blobs/uploads/?mount=%s&from=%s", p->t->repository, digest,
+				from);
 		scope = xasprintf("%s repository:%s:pull", p->scope, from);
 		req.scope = scope;
 	} else {
@@ -80,7 +81,8 @@ static int upload_start(struct pusher *p, const char *digest, const char *from, 
 	rc = call(p, &req, &resp, 202, 201, "start upload", err);
 	if (rc == 0 && resp.status == 202) {
 		if (!resp.location)
-			rc = pn_error_set(err, PN_ERR_GENERIC, "start upload: registry gave no Location");
+			rc = pn_error_set(err, PN_ERR_GENERIC,
+					  "start upload: registry gave no Location");
 		else
 			*location = abs_location(p->t->host, resp.location);
 	}
@@ -184,8 +186,8 @@ static void chunk_progress(struct pusher *p, const char *digest, int64_t off, in
 		last = now;
 		snprintf(fields, sizeof(fields), "\"digest\":\"%s\",\"bytes\":%lld,\"total\":%lld",
 			 digest, (long long)off, (long long)size);
-		pn_progress_event("push-progress", fields, "pushing %.19s: %.1f of %.1f MiB", digest,
-				  (double)off / 1048576.0, (double)size / 1048576.0);
+		pn_progress_event("push-progress", fields, "pushing %.19s: %.1f of %.1f MiB",
+				  digest, (double)off / 1048576.0, (double)size / 1048576.0);
 	}
 	pthread_mutex_unlock(&progress_lock);
 }
@@ -220,8 +222,9 @@ static int upload_chunked(struct pusher *p, char **loc, int fd, int64_t size, co
 		if (upload_offset(p, loc, &have, err) < 0)
 			return -1;
 		if (have > size)
-			return pn_error_set(err, PN_ERR_GENERIC, "registry reports %lld bytes of %lld",
-					    (long long)have, (long long)size);
+			return pn_error_set(err, PN_ERR_GENERIC,
+					    "registry reports %lld bytes of %lld", (long long)have,
+					    (long long)size);
 		pn_debug("registry has %lld bytes; resuming there", (long long)have);
 		off = have;
 	}
@@ -248,9 +251,11 @@ static void push_event(struct pusher *p, const char *ev, const char *digest, int
 		 (long long)size, secs, rate);
 	pthread_mutex_lock(&progress_lock);
 	pn_progress_event(ev, fields, "%s %.19s (%.1f MiB%s)",
-			  strcmp(ev, "blob-pushed") == 0 ? "pushed" :
-			  strcmp(ev, "blob-mounted") == 0 ? "mounted" : "exists",
-			  digest, (double)size / 1048576.0, strcmp(ev, "blob-pushed") == 0 ? "" : ", skipped");
+			  strcmp(ev, "blob-pushed") == 0    ? "pushed"
+			  : strcmp(ev, "blob-mounted") == 0 ? "mounted"
+							    : "exists",
+			  digest, (double)size / 1048576.0,
+			  strcmp(ev, "blob-pushed") == 0 ? "" : ", skipped");
 	pthread_mutex_unlock(&progress_lock);
 }
 
@@ -284,9 +289,11 @@ static int push_blob(struct pusher *p, const char *digest, struct pn_error **err
 		free(loc);
 		loc = NULL;
 		if (restart == 0 && from) {
-			/* a mount is a hint: refused (e.g. no pull access to `from`) means upload */
+			/* a mount is a hint: refused (e.g. no pull access to `from`) means upload
+			 */
 			if (upload_start(p, digest, from, &loc, &e) < 0) {
-				pn_debug("mount of %s from %s refused (%s); uploading", digest, from, e->msg);
+				pn_debug("mount of %s from %s refused (%s); uploading", digest,
+					 from, e->msg);
 				pn_error_free(e);
 				e = NULL;
 				if (upload_start(p, digest, NULL, &loc, err) < 0)
@@ -297,7 +304,8 @@ static int push_blob(struct pusher *p, const char *digest, struct pn_error **err
 		}
 		if (!loc) {
 			__atomic_add_fetch(&p->mounted, 1, __ATOMIC_RELAXED);
-			registry_client_remember_blob(p->c, p->t->host->name, p->t->repository, digest);
+			registry_client_remember_blob(p->c, p->t->host->name, p->t->repository,
+						      digest);
 			push_event(p, "blob-mounted", digest, size, t0);
 			return 0;
 		}
@@ -307,8 +315,8 @@ static int push_blob(struct pusher *p, const char *digest, struct pn_error **err
 			rc = upload_chunked(p, &loc, fd, size, digest, &e);
 		if (rc == 0)
 			break;
-		if (e->code == PN_ERR_AUTH || e->code == PN_ERR_INVALID || restart >= UPLOAD_RESTARTS_MAX ||
-		    restart >= p->c->opts.retries) {
+		if (e->code == PN_ERR_AUTH || e->code == PN_ERR_INVALID ||
+		    restart >= UPLOAD_RESTARTS_MAX || restart >= p->c->opts.retries) {
 			*err = e;
 			return -1;
 		}
@@ -410,8 +418,9 @@ static void *push_worker(void *arg)
 
 static int push_layers(struct pusher *p, const struct oci_manifest *m, struct pn_error **err)
 {
-	struct push_pool pool = { .p = p, .m = m };
-	size_t n = m->n_layers < (size_t)p->c->opts.parallel ? m->n_layers : (size_t)p->c->opts.parallel;
+	struct push_pool pool = {.p = p, .m = m};
+	size_t n = m->n_layers < (size_t)p->c->opts.parallel ? m->n_layers
+							     : (size_t)p->c->opts.parallel;
 	pthread_t *th = xcalloc(n + 1, sizeof(*th));
 	size_t started = 0;
 
@@ -475,7 +484,7 @@ static int push_to_registry(struct registry_client *c, struct registry_target *t
 			    struct oci_layout *src, const struct oci_descriptor *d,
 			    struct pn_error **err)
 {
-	struct pusher p = { .c = c, .t = t, .src = src };
+	struct pusher p = {.c = c, .t = t, .src = src};
 	int rc;
 
 	p.scope = xasprintf("repository:%s:pull,push", t->repository);
@@ -485,9 +494,11 @@ static int push_to_registry(struct registry_client *c, struct registry_target *t
 		double secs = (double)(registry_now_ms() - p.start_ms) / 1000.0;
 		char fields[200];
 		snprintf(fields, sizeof(fields),
-			 "\"bytes\":%lld,\"seconds\":%.3f,\"uploaded\":%zu,\"skipped\":%zu,\"mounted\":%zu",
+			 "\"bytes\":%lld,\"seconds\":%.3f,\"uploaded\":%zu,\"skipped\":%zu,"
+			 "\"mounted\":%zu",
 			 (long long)p.bytes_sent, secs, p.uploaded, p.skipped, p.mounted);
-		pn_progress_event("pushed", fields, "pushed %s (%zu uploaded, %zu skipped, %zu mounted, %.1f s)",
+		pn_progress_event("pushed", fields,
+				  "pushed %s (%zu uploaded, %zu skipped, %zu mounted, %.1f s)",
 				  d->digest, p.uploaded, p.skipped, p.mounted, secs);
 	}
 	free(p.scope);
@@ -508,7 +519,8 @@ int registry_push(struct registry_client *c, struct oci_layout *src, const char 
 		goto out;
 	if (t.layout_dir) {
 		struct oci_layout *ml = NULL;
-		cleanup_free char *tag = xasprintf("%s:%s", t.ref.repository, t.ref.tag ? t.ref.tag : "latest");
+		cleanup_free char *tag =
+			xasprintf("%s:%s", t.ref.repository, t.ref.tag ? t.ref.tag : "latest");
 		if (oci_layout_open(t.layout_dir, OCI_LAYOUT_CREATE, &ml, err) < 0)
 			goto out;
 		rc = registry_layout_copy(c, src, src_ref, ml, tag, out, err);

@@ -183,7 +183,9 @@ static int parse_name(const char *s, char *name, struct registry_ref *r, struct 
 	if (colon && (!last_slash || colon > last_slash)) {
 		*colon = '\0';
 		if (!registry_tag_valid(colon + 1))
-			return ref_fail(err, s, "tag must be 1-128 of [A-Za-z0-9_.-], not starting with '.' or '-'");
+			return ref_fail(err, s,
+					"tag must be 1-128 of [A-Za-z0-9_.-], not starting with "
+					"'.' or '-'");
 		r->tag = xstrdup(colon + 1);
 	}
 	if (slash && looks_like_registry(name, (size_t)(slash - name))) {
@@ -205,7 +207,8 @@ static int parse_name(const char *s, char *name, struct registry_ref *r, struct 
 		for (const char *p = r->repository; *p; p++)
 			if (isupper((unsigned char)*p))
 				return ref_fail(err, s, "repository name must be lowercase");
-		return ref_fail(err, s, "repository name must be lowercase components of "
+		return ref_fail(err, s,
+				"repository name must be lowercase components of "
 				"[a-z0-9] joined by '.', '_', '__' or '-', separated by '/'");
 	}
 	return 0;
@@ -234,7 +237,9 @@ int registry_ref_parse(const char *s, struct registry_ref *out, struct pn_error 
 	at = strchr(text, '@');
 	if (at) {
 		if (!registry_digest_valid(at + 1))
-			return ref_fail(err, s, "digest must be sha256: followed by 64 lowercase hex digits");
+			return ref_fail(
+				err, s,
+				"digest must be sha256: followed by 64 lowercase hex digits");
 		r.digest = xstrdup(at + 1);
 		name = xstrndup(text, (size_t)(at - text));
 	} else {

@@ -23,19 +23,19 @@
 #include "oci/oci.h"
 
 /* --------------------------------------------------------------- limits */
-#define REGISTRY_REF_MAX         4096      /* whole reference text */
-#define REGISTRY_REPO_MAX        255       /* repository name (distribution spec) */
-#define REGISTRY_TAG_MAX         128       /* tag */
-#define REGISTRY_HEADER_MAX      8192      /* one response header line */
-#define REGISTRY_TOKEN_MAX       ((size_t)1 << 20) /* token response body */
-#define REGISTRY_ERROR_BODY_MAX  ((size_t)64 << 10)
-#define REGISTRY_REDIRECTS_MAX   5
+#define REGISTRY_REF_MAX	4096		  /* whole reference text */
+#define REGISTRY_REPO_MAX	255		  /* repository name (distribution spec) */
+#define REGISTRY_TAG_MAX	128		  /* tag */
+#define REGISTRY_HEADER_MAX	8192		  /* one response header line */
+#define REGISTRY_TOKEN_MAX	((size_t)1 << 20) /* token response body */
+#define REGISTRY_ERROR_BODY_MAX ((size_t)64 << 10)
+#define REGISTRY_REDIRECTS_MAX	5
 
 #define REGISTRY_DEFAULT_REGISTRY "docker.io"
 #define REGISTRY_DEFAULT_PLATFORM "linux/amd64"
 #define REGISTRY_DEFAULT_PARALLEL 4
-#define REGISTRY_DEFAULT_CHUNK    ((size_t)16 << 20)  /* push chunk size */
-#define REGISTRY_MONOLITHIC_MAX   ((size_t)16 << 20)  /* blobs up to this go in one PUT */
+#define REGISTRY_DEFAULT_CHUNK	  ((size_t)16 << 20) /* push chunk size */
+#define REGISTRY_MONOLITHIC_MAX	  ((size_t)16 << 20) /* blobs up to this go in one PUT */
 #define REGISTRY_DEFAULT_RETRIES  5
 
 /* ----------------------------------------------------------- references
@@ -49,10 +49,10 @@
  * '/'; tags [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}; digests as oci_digest_parse.
  * A leading `docker://` is accepted and dropped. */
 struct registry_ref {
-	char *registry;   /* "docker.io", "127.0.0.1:5000" (never NULL after parse) */
+	char *registry;	  /* "docker.io", "127.0.0.1:5000" (never NULL after parse) */
 	char *repository; /* "library/python" (never NULL after parse) */
-	char *tag;        /* "3.11-slim"; "latest" when neither tag nor digest; NULL if only a digest */
-	char *digest;     /* "sha256:..." or NULL */
+	char *tag;    /* "3.11-slim"; "latest" when neither tag nor digest; NULL if only a digest */
+	char *digest; /* "sha256:..." or NULL */
 };
 void registry_ref_init(struct registry_ref *r);
 void registry_ref_release(struct registry_ref *r);
@@ -68,24 +68,26 @@ bool registry_location_is_layout(const char *loc);
 
 /* -------------------------------------------------------------- options */
 struct registry_mirror {
-	char *from;     /* registry name as written in references, e.g. "docker.io" */
-	char *to;       /* registry host[:port], or NULL when `layout` is set */
-	char *layout;   /* OCI layout directory (spec `r8.im=oci:/srv/bases`), or NULL */
+	char *from;   /* registry name as written in references, e.g. "docker.io" */
+	char *to;     /* registry host[:port], or NULL when `layout` is set */
+	char *layout; /* OCI layout directory (spec `r8.im=oci:/srv/bases`), or NULL */
 };
 
 struct registry_opts {
 	struct registry_mirror *mirrors;
 	size_t n_mirrors;
-	struct pn_strv insecure;  /* hosts (host or host:port) allowed plain HTTP / unverified TLS */
-	char *ca_bundle;          /* extra CA file (PEM) added to the system store, or NULL */
-	char *auth_file;          /* credentials file to read/write; NULL = default search (docs/registry.md) */
-	char *username, *password;/* explicit credentials (--creds), used for every registry; NULL = none */
-	char *platform;           /* "os/arch[/variant]"; NULL = REGISTRY_DEFAULT_PLATFORM */
-	int parallel;             /* concurrent blob transfers; <= 0 = REGISTRY_DEFAULT_PARALLEL */
-	size_t chunk_size;        /* push chunk; 0 = REGISTRY_DEFAULT_CHUNK */
-	size_t monolithic_max;    /* blobs <= this are one PUT; 0 = REGISTRY_MONOLITHIC_MAX */
-	int retries;              /* per request; < 0 = REGISTRY_DEFAULT_RETRIES */
-	bool progress;            /* emit pn_progress_event() per blob (default true) */
+	struct pn_strv insecure; /* hosts (host or host:port) allowed plain HTTP / unverified TLS */
+	char *ca_bundle;	 /* extra CA file (PEM) added to the system store, or NULL */
+	char *auth_file; /* credentials file to read/write; NULL = default search (docs/registry.md)
+			  */
+	char *username, *password; /* explicit credentials (--creds), used for every registry; NULL
+				      = none */
+	char *platform;		   /* "os/arch[/variant]"; NULL = REGISTRY_DEFAULT_PLATFORM */
+	int parallel;		   /* concurrent blob transfers; <= 0 = REGISTRY_DEFAULT_PARALLEL */
+	size_t chunk_size;	   /* push chunk; 0 = REGISTRY_DEFAULT_CHUNK */
+	size_t monolithic_max;	   /* blobs <= this are one PUT; 0 = REGISTRY_MONOLITHIC_MAX */
+	int retries;		   /* per request; < 0 = REGISTRY_DEFAULT_RETRIES */
+	bool progress;		   /* emit pn_progress_event() per blob (default true) */
 };
 void registry_opts_init(struct registry_opts *o);
 void registry_opts_release(struct registry_opts *o);
@@ -114,8 +116,8 @@ extern const char registry_opts_flags_help[];
 /* For commands: load the registries config (default search), then parse
  * argv[1..] with registry_opts_parse_flag; other arguments not starting with
  * '-' go to *rest (in order); an unknown flag is PN_ERR_INVALID. */
-int registry_opts_from_args(struct registry_opts *o, int argc, char **argv,
-			    struct pn_strv *rest, struct pn_error **err);
+int registry_opts_from_args(struct registry_opts *o, int argc, char **argv, struct pn_strv *rest,
+			    struct pn_error **err);
 
 /* --------------------------------------------------------------- client
  * Holds the curl share handle (connections, DNS, TLS sessions), the token
@@ -177,8 +179,8 @@ int registry_inspect_json_with(struct registry_client *c, const char *ref, json_
 
 /* The raw top-level manifest or index as served (for `inspect --raw`);
  * *media_type and *out are owned by the caller. */
-int registry_manifest_get(struct registry_client *c, const char *ref, char **media_type,
-			  char **out, size_t *len, oci_digest_t digest, struct pn_error **err);
+int registry_manifest_get(struct registry_client *c, const char *ref, char **media_type, char **out,
+			  size_t *len, oci_digest_t digest, struct pn_error **err);
 
 /* ---------------------------------------------------------- credentials
  * Lookup order for a registry host: opts->username/password; the auth file

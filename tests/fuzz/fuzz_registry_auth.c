@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
-	struct registry_challenge c = { 0 };
+	struct registry_challenge c = {0};
 	struct pn_error *err = NULL;
 
 	if (registry_challenge_parse((const char *)data, size, &c, &err) < 0) {

@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	if (r.content_length < -1)
 		abort();
 	if (r.www_auth) {
-		struct registry_challenge c = { 0 };
+		struct registry_challenge c = {0};
 		struct pn_error *err = NULL;
 		if (registry_challenge_parse(r.www_auth, strlen(r.www_auth), &c, &err) == 0)
 			registry_challenge_release(&c);

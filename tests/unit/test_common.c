@@ -113,7 +113,9 @@ static void t_progress_json(void)
 	close(saved);
 	pn_log_set_progress(PN_PROGRESS_AUTO);
 	ok_call(pn_read_file(path, 4096, &data, NULL, &err), &err, "read events");
-	is_str(data, "{\"event\":\"step\",\"message\":\"step `pip` \\\"done\\\"\\u000a\",\"seconds\":1.5}\n",
+	is_str(data,
+	       "{\"event\":\"step\",\"message\":\"step `pip` "
+	       "\\\"done\\\"\\u000a\",\"seconds\":1.5}\n",
 	       "one escaped JSON line per event; quiet prints nothing");
 }
 

@@ -580,9 +580,10 @@ static void t_layout_docker_entry(void)
 	struct pn_error *err = NULL;
 	struct oci_descriptor d, r;
 	cleanup_free char *index_path = NULL, *data = NULL;
-	const char *doc = "{\"schemaVersion\":2,\"mediaType\":\"" DOCKER_MT_MANIFEST "\","
-			  "\"config\":{\"mediaType\":\"" DOCKER_MT_CONFIG "\",\"digest\":\"" EMPTY_SHA "\","
-			  "\"size\":0},\"layers\":[]}";
+	const char *doc =
+		"{\"schemaVersion\":2,\"mediaType\":\"" DOCKER_MT_MANIFEST "\","
+		"\"config\":{\"mediaType\":\"" DOCKER_MT_CONFIG "\",\"digest\":\"" EMPTY_SHA "\","
+		"\"size\":0},\"layers\":[]}";
 
 	oci_descriptor_init(&d);
 	d.media_type = xstrdup(DOCKER_MT_MANIFEST);

@@ -157,8 +157,9 @@ static void t_challenge(void)
 {
 	struct registry_challenge c;
 	struct pn_error *err = NULL;
-	const char *h = "Bearer realm=\"https://auth.docker.io/token\",service=\"registry.docker.io\","
-			"scope=\"repository:samalba/my-app:pull,push\"";
+	const char *h =
+		"Bearer realm=\"https://auth.docker.io/token\",service=\"registry.docker.io\","
+		"scope=\"repository:samalba/my-app:pull,push\"";
 
 	ok_call(registry_challenge_parse(h, strlen(h), &c, &err), &err, "bearer parses");
 	is_str(c.scheme, "bearer", "scheme lowercased");
@@ -202,8 +203,8 @@ static void t_challenge(void)
 	{
 		char big[REGISTRY_HEADER_MAX + 10];
 		memset(big, 'a', sizeof(big));
-		ok_fail(registry_challenge_parse(big, sizeof(big), &c, &err), &err, PN_ERR_TOO_LARGE,
-			"longer", "header limit");
+		ok_fail(registry_challenge_parse(big, sizeof(big), &c, &err), &err,
+			PN_ERR_TOO_LARGE, "longer", "header limit");
 	}
 }
 
@@ -213,7 +214,8 @@ static void t_mirrors(void)
 	struct pn_error *err = NULL;
 
 	registry_opts_init(&o);
-	ok_call(registry_opts_add_mirror(&o, "docker.io=127.0.0.1:5000", &err), &err, "host mirror");
+	ok_call(registry_opts_add_mirror(&o, "docker.io=127.0.0.1:5000", &err), &err,
+		"host mirror");
 	ok_call(registry_opts_add_mirror(&o, "r8.im=oci:/srv/bases", &err), &err, "layout mirror");
 	ok_call(registry_opts_add_mirror(&o, "docker.io=http://10.0.0.1:80/", &err), &err,
 		"later mirror wins, http:// marks insecure");
@@ -221,12 +223,13 @@ static void t_mirrors(void)
 	is_str(o.mirrors[0].to, "10.0.0.1:80", "replaced, scheme and path dropped");
 	is_str(o.mirrors[1].layout, "/srv/bases", "layout dir");
 	ok(pn_strv_contains(&o.insecure, "10.0.0.1:80"), "http mirror insecure");
-	ok_fail(registry_opts_add_mirror(&o, "docker.io", &err), &err, PN_ERR_INVALID, "FROM=", "no =");
+	ok_fail(registry_opts_add_mirror(&o, "docker.io", &err), &err, PN_ERR_INVALID,
+		"FROM=", "no =");
 	ok_fail(registry_opts_add_mirror(&o, "=x", &err), &err, PN_ERR_INVALID, NULL, "empty from");
 	ok_fail(registry_opts_add_mirror(&o, "a b=x", &err), &err, PN_ERR_INVALID, "registry host",
 		"bad from");
-	ok_fail(registry_opts_add_mirror(&o, "x.io=oci:", &err), &err, PN_ERR_INVALID, "empty layout",
-		"empty layout");
+	ok_fail(registry_opts_add_mirror(&o, "x.io=oci:", &err), &err, PN_ERR_INVALID,
+		"empty layout", "empty layout");
 	ok_fail(registry_opts_add_mirror(&o, "x.io=h:0", &err), &err, PN_ERR_INVALID, "host[:port]",
 		"bad port");
 	registry_opts_release(&o);
@@ -248,13 +251,15 @@ static void t_config_file(void)
 	ok(pn_strv_contains(&o.insecure, "myreg.local:5000"), "insecure host");
 	is_str(o.ca_bundle, "/tmp/ca.pem", "ca bundle");
 	text = "mirror docker.io=127.0.0.1:5000\nfrobnicate x\n";
-	ok_call(pn_write_file_atomic(path, text, strlen(text), 0644, &err), &err, "write bad config");
-	ok_fail(registry_opts_load_config(&o, path, &err), &err, PN_ERR_INVALID, ":2: unknown directive",
-		"unknown directive names file:line");
+	ok_call(pn_write_file_atomic(path, text, strlen(text), 0644, &err), &err,
+		"write bad config");
+	ok_fail(registry_opts_load_config(&o, path, &err), &err, PN_ERR_INVALID,
+		":2: unknown directive", "unknown directive names file:line");
 	text = "mirror\n";
-	ok_call(pn_write_file_atomic(path, text, strlen(text), 0644, &err), &err, "write bad config");
-	ok_fail(registry_opts_load_config(&o, path, &err), &err, PN_ERR_INVALID, ":1: `mirror` needs",
-		"missing value");
+	ok_call(pn_write_file_atomic(path, text, strlen(text), 0644, &err), &err,
+		"write bad config");
+	ok_fail(registry_opts_load_config(&o, path, &err), &err, PN_ERR_INVALID,
+		":1: `mirror` needs", "missing value");
 	free(path);
 	path = pn_path_join(dir, "absent.conf");
 	ok_fail(registry_opts_load_config(&o, path, &err), &err, PN_ERR_NOT_FOUND, "absent.conf",
@@ -282,13 +287,26 @@ static void t_flags(void)
 	struct registry_opts o;
 	struct pn_error *err = NULL;
 	struct pn_strv rest = PN_STRV_INIT;
-	const char *a[] = { "cmd", "--registry-mirror", "docker.io=127.0.0.1:1", "SRC",
-			    "--insecure-registry=h:1", "--creds", "u:p:q", "--platform", "linux/arm64/v8",
-			    "--parallel", "8", "--chunk-size", "64K", "--tls-verify=false", "DST", NULL };
-	const char *b1[] = { "cmd", "--parallel", "0", NULL };
-	const char *b2[] = { "cmd", "--chunk-size", "12", NULL };
-	const char *b3[] = { "cmd", "--frob", NULL };
-	const char *b4[] = { "cmd", "--creds", NULL };
+	const char *a[] = {"cmd",
+			   "--registry-mirror",
+			   "docker.io=127.0.0.1:1",
+			   "SRC",
+			   "--insecure-registry=h:1",
+			   "--creds",
+			   "u:p:q",
+			   "--platform",
+			   "linux/arm64/v8",
+			   "--parallel",
+			   "8",
+			   "--chunk-size",
+			   "64K",
+			   "--tls-verify=false",
+			   "DST",
+			   NULL};
+	const char *b1[] = {"cmd", "--parallel", "0", NULL};
+	const char *b2[] = {"cmd", "--chunk-size", "12", NULL};
+	const char *b3[] = {"cmd", "--frob", NULL};
+	const char *b4[] = {"cmd", "--creds", NULL};
 	struct pn_strv argv = PN_STRV_INIT, bad1 = PN_STRV_INIT, bad2 = PN_STRV_INIT,
 		       bad3 = PN_STRV_INIT, bad4 = PN_STRV_INIT;
 
@@ -311,15 +329,17 @@ static void t_flags(void)
 	ok(pn_strv_contains(&o.insecure, "h:1"), "insecure=");
 	registry_opts_release(&o);
 	pn_strv_release(&rest);
-	ok_fail(registry_opts_from_args(&o, 3, bad1.v, &rest, &err), &err, PN_ERR_INVALID, "1-64", "parallel 0");
+	ok_fail(registry_opts_from_args(&o, 3, bad1.v, &rest, &err), &err, PN_ERR_INVALID, "1-64",
+		"parallel 0");
 	registry_opts_release(&o);
-	ok_fail(registry_opts_from_args(&o, 3, bad2.v, &rest, &err), &err, PN_ERR_INVALID, "chunk", "tiny chunk");
+	ok_fail(registry_opts_from_args(&o, 3, bad2.v, &rest, &err), &err, PN_ERR_INVALID, "chunk",
+		"tiny chunk");
 	registry_opts_release(&o);
-	ok_fail(registry_opts_from_args(&o, 2, bad3.v, &rest, &err), &err, PN_ERR_INVALID, "unknown option",
-		"unknown flag");
+	ok_fail(registry_opts_from_args(&o, 2, bad3.v, &rest, &err), &err, PN_ERR_INVALID,
+		"unknown option", "unknown flag");
 	registry_opts_release(&o);
-	ok_fail(registry_opts_from_args(&o, 2, bad4.v, &rest, &err), &err, PN_ERR_INVALID, "needs a value",
-		"flag without value");
+	ok_fail(registry_opts_from_args(&o, 2, bad4.v, &rest, &err), &err, PN_ERR_INVALID,
+		"needs a value", "flag without value");
 	registry_opts_release(&o);
 	pn_strv_release(&rest);
 	pn_strv_release(&argv);
@@ -364,10 +384,12 @@ static void t_targets(void)
 	registry_client_free(c);
 	ok_call(registry_client_new(&o, &c, &err), &err, "client 2");
 	{
-		char *src = registry_client_blob_source(c, "127.0.0.1:5000", "my/app", "sha256:" D64);
+		char *src =
+			registry_client_blob_source(c, "127.0.0.1:5000", "my/app", "sha256:" D64);
 		is_str(src, "library/python", "a later client knows where the blob was seen");
 		free(src);
-		src = registry_client_blob_source(c, "127.0.0.1:5000", "library/python", "sha256:" D64);
+		src = registry_client_blob_source(c, "127.0.0.1:5000", "library/python",
+						  "sha256:" D64);
 		ok(src == NULL, "no mount from the repository itself");
 		free(src);
 		src = registry_client_blob_source(c, "other:1", "my/app", "sha256:" D64);
@@ -378,7 +400,8 @@ static void t_targets(void)
 	unsetenv("PINION_CACHE_DIR");
 	registry_opts_release(&o);
 	o.ca_bundle = xstrdup("/nonexistent/ca.pem");
-	ok_fail(registry_client_new(&o, &c, &err), &err, PN_ERR_NOT_FOUND, "CA bundle", "missing CA bundle");
+	ok_fail(registry_client_new(&o, &c, &err), &err, PN_ERR_NOT_FOUND, "CA bundle",
+		"missing CA bundle");
 	registry_opts_release(&o);
 }
 
@@ -395,7 +418,7 @@ static void write_text(const char *path, const char *text, mode_t mode)
 static void lookup(const struct registry_opts *o, const char *host, const char *want_user,
 		   const char *want_pass, const char *what)
 {
-	struct registry_creds cr = { 0 };
+	struct registry_creds cr = {0};
 	struct pn_error *err = NULL;
 	bool found = false;
 
@@ -435,19 +458,25 @@ static void t_creds(void)
 	pn_mkdir_p(p, 0700, NULL);
 	free(p);
 	p = xasprintf("%s/.docker/config.json", home);
-	write_text(p, "{\"auths\":{\"https://index.docker.io/v1/\":{\"auth\":\"aHViOmh1YnB3\"},"
-		      "\"ghcr.io\":{\"auth\":\"Z2g6cDpx\"}},"
-		      "\"credHelpers\":{\"helped.io\":\"pntest\"},\"credsStore\":\"pnstore\"}", 0600);
+	write_text(p,
+		   "{\"auths\":{\"https://index.docker.io/v1/\":{\"auth\":\"aHViOmh1YnB3\"},"
+		   "\"ghcr.io\":{\"auth\":\"Z2g6cDpx\"}},"
+		   "\"credHelpers\":{\"helped.io\":\"pntest\"},\"credsStore\":\"pnstore\"}",
+		   0600);
 	free(p);
 	lookup(&o, "docker.io", "hub", "hubpw", "docker config, Hub v1 key");
 	lookup(&o, "ghcr.io", "gh", "p:q", "docker config auths");
 	p = xasprintf("%s/docker-credential-pntest", bin);
-	write_text(p, "#!/bin/sh\nread host\n[ \"$1\" = get ] && [ \"$host\" = helped.io ] && "
-		      "echo '{\"ServerURL\":\"helped.io\",\"Username\":\"hu\",\"Secret\":\"hs\"}'\n", 0755);
+	write_text(p,
+		   "#!/bin/sh\nread host\n[ \"$1\" = get ] && [ \"$host\" = helped.io ] && "
+		   "echo '{\"ServerURL\":\"helped.io\",\"Username\":\"hu\",\"Secret\":\"hs\"}'\n",
+		   0755);
 	free(p);
 	p = xasprintf("%s/docker-credential-pnstore", bin);
-	write_text(p, "#!/bin/sh\nread host\n[ \"$host\" = store.io ] || exit 1\n"
-		      "echo '{\"Username\":\"su\",\"Secret\":\"ss\"}'\n", 0755);
+	write_text(p,
+		   "#!/bin/sh\nread host\n[ \"$host\" = store.io ] || exit 1\n"
+		   "echo '{\"Username\":\"su\",\"Secret\":\"ss\"}'\n",
+		   0755);
 	free(p);
 	p = xasprintf("%s:%s", bin, oldpath);
 	setenv("PATH", p, 1);
@@ -458,7 +487,8 @@ static void t_creds(void)
 
 	/* containers auth.json comes first */
 	p = xasprintf("%s/.config/containers/auth.json", home);
-	ok_call(registry_auth_file_store(p, "ghcr.io", "new", "pw", &err), &err, "store in auth.json");
+	ok_call(registry_auth_file_store(p, "ghcr.io", "new", "pw", &err), &err,
+		"store in auth.json");
 	ok(stat(p, &st) == 0 && (st.st_mode & 0777) == 0600, "auth.json is mode 0600");
 	lookup(&o, "ghcr.io", "new", "pw", "auth.json before docker config");
 	ok_call(registry_auth_file_remove(p, "ghcr.io", &removed, &err), &err, "remove");
@@ -476,7 +506,7 @@ static void t_creds(void)
 	lookup(&o, "ghcr.io", NULL, NULL, "REGISTRY_AUTH_FILE excludes docker config");
 	write_text(p, "{\"auths\":{\"q.io\":{\"auth\":\"!!\"}}}", 0600);
 	{
-		struct registry_creds cr = { 0 };
+		struct registry_creds cr = {0};
 		bool found = false;
 		ok_fail(registry_creds_lookup(&o, "q.io", &cr, &found, &err), &err, PN_ERR_INVALID,
 			"malformed", "malformed auth entry");
@@ -484,7 +514,7 @@ static void t_creds(void)
 	}
 	write_text(p, "[1]", 0600);
 	{
-		struct registry_creds cr = { 0 };
+		struct registry_creds cr = {0};
 		bool found = false;
 		ok_fail(registry_creds_lookup(&o, "q.io", &cr, &found, &err), &err, PN_ERR_INVALID,
 			"not a JSON object", "auth file not an object");
@@ -527,7 +557,8 @@ static void t_ca_bundle(void)
 	static const char pem[] = "-----BEGIN CERTIFICATE-----\nTUlJ\n-----END CERTIFICATE-----\n";
 	curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
 	const char *sys_path = vi && vi->cainfo ? vi->cainfo : "/etc/ssl/certs/ca-certificates.crt";
-	char *dir = tap_tmpdir(), *user = pn_path_join(dir, "ca.pem"), *bad = pn_path_join(dir, "x.pem");
+	char *dir = tap_tmpdir(), *user = pn_path_join(dir, "ca.pem"),
+	     *bad = pn_path_join(dir, "x.pem");
 	char *sys = NULL;
 	size_t slen = 0;
 	struct registry_opts o;
@@ -541,10 +572,11 @@ static void t_ca_bundle(void)
 	ok_call(registry_client_new(&o, &c, &err), &err, "client with a CA bundle");
 	if (c && c->ca_blob) {
 		ok(c->ca_blob_len >= strlen(pem) &&
-		   memcmp(c->ca_blob + c->ca_blob_len - strlen(pem), pem, strlen(pem)) == 0,
+			   memcmp(c->ca_blob + c->ca_blob_len - strlen(pem), pem, strlen(pem)) == 0,
 		   "the bundle ends with the user's certificates");
 		if (pn_read_file(sys_path, (size_t)16 << 20, &sys, &slen, NULL) == 0 && slen > 0)
-			ok(c->ca_blob_len >= slen + strlen(pem) && memcmp(c->ca_blob, sys, slen) == 0,
+			ok(c->ca_blob_len >= slen + strlen(pem) &&
+				   memcmp(c->ca_blob, sys, slen) == 0,
 			   "and starts with the system store `%s`", sys_path);
 		else
 			tap_diag("no system CA store at %s: not compared", sys_path);
@@ -602,7 +634,8 @@ static void make_image(const char *dir, const char *tag, const char *content, oc
 	ok_call(oci_layout_open(dir, OCI_LAYOUT_CREATE, &l, &err), &err, "layout %s", dir);
 	w = oci_layer_writer_new(l, &lo, &err);
 	ok(w != NULL, "layer writer");
-	ok_call(oci_layer_writer_add_data(w, "hello", content, strlen(content), 0644, &err), &err, "add");
+	ok_call(oci_layer_writer_add_data(w, "hello", content, strlen(content), 0644, &err), &err,
+		"add");
 	ok_call(oci_layer_writer_finish(w, &res, &err), &err, "finish layer");
 	oci_layer_writer_free(w);
 	oci_manifest_add_layer(&img.manifest, &res.desc);
@@ -643,11 +676,12 @@ static void t_layout_mirror(void)
 	ok(!exists, "absent tag is not an error");
 	oci_descriptor_init(&d);
 	ok_call(oci_layout_open(dst, OCI_LAYOUT_CREATE, &dl, &err), &err, "dst layout");
-	ok_call(registry_pull(c, "m.io/u/m:v1", dl, "got", &d, &err), &err, "pull from layout mirror");
+	ok_call(registry_pull(c, "m.io/u/m:v1", dl, "got", &d, &err), &err,
+		"pull from layout mirror");
 	is_str(d.digest, want, "same manifest digest");
 	oci_descriptor_release(&d);
-	ok_fail(registry_pull(c, "m.io/u/m:v9", dl, "got", NULL, &err), &err, PN_ERR_NOT_FOUND, "v9",
-		"pull of an absent tag");
+	ok_fail(registry_pull(c, "m.io/u/m:v9", dl, "got", NULL, &err), &err, PN_ERR_NOT_FOUND,
+		"v9", "pull of an absent tag");
 	oci_layout_free(dl);
 	oci_image_init(&img);
 	ok_call(registry_inspect(c, "m.io/u/m:v1", &img, &err), &err, "inspect");
@@ -662,7 +696,8 @@ static void t_layout_mirror(void)
 	free(loc);
 	oci_descriptor_init(&d);
 	loc = xasprintf("oci:%s:plain", bases);
-	ok_call(registry_copy(c, loc, "m.io/new/repo:t", &d, &err), &err, "push into the layout mirror");
+	ok_call(registry_copy(c, loc, "m.io/new/repo:t", &d, &err), &err,
+		"push into the layout mirror");
 	is_str(d.digest, other, "pushed digest");
 	oci_descriptor_release(&d);
 	ok_call(registry_exists(c, "m.io/new/repo:t", &exists, &err), &err, "exists after push");
@@ -675,8 +710,8 @@ static void t_layout_mirror(void)
 	oci_descriptor_release(&d);
 	free(loc);
 	loc = xasprintf("oci:%s", dst);
-	ok_fail(registry_copy(c, "m.io/u/m@sha256:" D64, loc, NULL, &err), &err, PN_ERR_INVALID, "no tag",
-		"digest-only source needs a destination tag");
+	ok_fail(registry_copy(c, "m.io/u/m@sha256:" D64, loc, NULL, &err), &err, PN_ERR_INVALID,
+		"no tag", "digest-only source needs a destination tag");
 	free(loc);
 	/* registry_inspect_json takes its mirrors from the config file */
 	loc = pn_path_join(dir, "registries.conf");
@@ -686,7 +721,8 @@ static void t_layout_mirror(void)
 		free(text);
 	}
 	setenv("PINION_REGISTRIES_CONF", loc, 1);
-	ok_call(registry_inspect_json("m.io/u/m:v1", NULL, &j, &err), &err, "inspect json via config mirror");
+	ok_call(registry_inspect_json("m.io/u/m:v1", NULL, &j, &err), &err,
+		"inspect json via config mirror");
 	is_str(json_string_value(json_object_get(j, "digest")), want, "inspect json digest");
 	unsetenv("PINION_REGISTRIES_CONF");
 	free(loc);

@@ -21,11 +21,11 @@ struct server {
 	int fd;
 	int port;
 	pthread_mutex_t lock;
-	char last[256];     /* "METHOD PATH" of the last manifest request */
-	bool last_accept;   /* it carried an OCI manifest Accept */
+	char last[256];	  /* "METHOD PATH" of the last manifest request */
+	bool last_accept; /* it carried an OCI manifest Accept */
 	int manifest_requests;
-	bool token_mode;    /* /v2/ and manifests want a Bearer token */
-	int tokens;         /* tokens issued */
+	bool token_mode; /* /v2/ and manifests want a Bearer token */
+	int tokens;	 /* tokens issued */
 	char token_query[256];
 };
 
@@ -41,15 +41,19 @@ static const char *token_answer(struct server *s, const char *path, const char *
 		snprintf(s->token_query, sizeof(s->token_query), "%s", path + 7);
 		pthread_mutex_unlock(&s->lock);
 		snprintf(body, sizeof(body), "{\"token\":\"tok-%d\",\"expires_in\":2}", n);
-		snprintf(buf, size, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-			 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", strlen(body), body);
+		snprintf(buf, size,
+			 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+			 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+			 strlen(body), body);
 		return buf;
 	}
 	if (strstr(req, "Authorization: Bearer tok-") && strcmp(path, "/v2/") != 0)
 		return NULL;
-	snprintf(buf, size, "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer "
+	snprintf(buf, size,
+		 "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer "
 		 "realm=\"http://127.0.0.1:%d/token\",service=\"standin\"\r\n"
-		 "Content-Length: 0\r\nConnection: close\r\n\r\n", s->port);
+		 "Content-Length: 0\r\nConnection: close\r\n\r\n",
+		 s->port);
 	return buf;
 }
 
@@ -58,19 +62,23 @@ static const char *answer_for(const char *method, const char *path)
 	if (strcmp(path, "/v2/") == 0)
 		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
 	if (strcmp(method, "HEAD") != 0)
-		return "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+		return "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: "
+		       "close\r\n\r\n";
 	if (strcmp(path, "/v2/cog-base/manifests/cuda12.1-python3.11") == 0)
 		return "HTTP/1.1 200 OK\r\n"
 		       "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n"
-		       "Docker-Content-Digest: sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r\n"
+		       "Docker-Content-Digest: "
+		       "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r\n"
 		       "Content-Length: 1234\r\nConnection: close\r\n\r\n";
 	if (strncmp(path, "/v2/loop/", 9) == 0)
-		return "HTTP/1.1 307 Temporary Redirect\r\nLocation: /v2/loop/img/manifests/again\r\n"
+		return "HTTP/1.1 307 Temporary Redirect\r\nLocation: "
+		       "/v2/loop/img/manifests/again\r\n"
 		       "Content-Length: 0\r\nConnection: close\r\n\r\n";
 	if (strncmp(path, "/v2/locked/", 11) == 0)
 		return "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 	if (strncmp(path, "/v2/broken/", 11) == 0)
-		return "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+		return "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: "
+		       "close\r\n\r\n";
 	return "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 }
 
@@ -123,14 +131,14 @@ static void *server_main(void *data)
 
 static int server_start(struct server *s, pthread_t *th)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in a = {.sin_family = AF_INET};
 	socklen_t len = sizeof(a);
 
 	memset(s->last, 0, sizeof(s->last));
 	s->fd = socket(AF_INET, SOCK_STREAM, 0);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (s->fd < 0 || bind(s->fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s->fd, 16) < 0 ||
-	    getsockname(s->fd, (struct sockaddr *)&a, &len) < 0)
+	if (s->fd < 0 || bind(s->fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(s->fd, 16) < 0 || getsockname(s->fd, (struct sockaddr *)&a, &len) < 0)
 		return -1;
 	s->port = ntohs(a.sin_port);
 	return pthread_create(th, NULL, server_main, s) == 0 ? 0 : -1;
@@ -143,7 +151,7 @@ struct standin {
 	pthread_t th;
 	struct registry_opts o;
 	struct registry_client *c;
-	bool running;  /* the thread was started */
+	bool running; /* the thread was started */
 };
 
 static int standin_start(struct standin *st, bool token_mode, const char *mirror)
@@ -201,7 +209,8 @@ static void t_exists(void)
 	ok_call(registry_exists(c, "r8.im/cog-base:cuda12.1-python3.11", &exists, &err), &err,
 		"exists: present tag");
 	ok(exists, "present tag exists");
-	is_str(sv->last, "HEAD /v2/cog-base/manifests/cuda12.1-python3.11", "a HEAD on the manifest");
+	is_str(sv->last, "HEAD /v2/cog-base/manifests/cuda12.1-python3.11",
+	       "a HEAD on the manifest");
 	ok(sv->last_accept, "with the manifest Accept types");
 
 	exists = true;
@@ -209,11 +218,17 @@ static void t_exists(void)
 		"exists: absent tag");
 	ok(!exists, "absent tag does not exist");
 	exists = true;
-	ok_call(registry_exists(c, "r8.im/nosuch/repo@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-				&exists, &err), &err, "exists: unknown repository by digest");
+	ok_call(registry_exists(c,
+				"r8.im/nosuch/"
+				"repo@sha256:"
+				"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+				&exists, &err),
+		&err, "exists: unknown repository by digest");
 	ok(!exists, "unknown repository does not exist");
 	is_str(sv->last,
-	       "HEAD /v2/nosuch/repo/manifests/sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+	       "HEAD "
+	       "/v2/nosuch/repo/manifests/"
+	       "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 	       "by digest: the digest is what is asked");
 
 	ok_fail(registry_exists(c, "r8.im/locked/img:v1", &exists, &err), &err, PN_ERR_AUTH, "",
@@ -222,8 +237,8 @@ static void t_exists(void)
 		"a 500 that outlives the retries is an error");
 	ok_fail(registry_exists(c, "r8.im/loop/img:v1", &exists, &err), &err, PN_ERR_TOO_LARGE,
 		"more than 5 redirects", "a redirect loop stops at REGISTRY_REDIRECTS_MAX");
-	ok_fail(registry_exists(c, "r8.im/Bad:v1", &exists, &err), &err, PN_ERR_INVALID, "lowercase",
-		"a malformed reference is refused");
+	ok_fail(registry_exists(c, "r8.im/Bad:v1", &exists, &err), &err, PN_ERR_INVALID,
+		"lowercase", "a malformed reference is refused");
 	standin_stop(&st);
 }
 
@@ -256,8 +271,8 @@ static void t_token_cache(void)
 	ok(exists, "present behind a token");
 	is_int(tokens_issued(sv), 1, "one token fetched");
 	ok(strstr(sv->token_query, "scope=repository%3Acog-base%3Apull") ||
-	   strstr(sv->token_query, "scope=repository:cog-base:pull"), "for the pull scope (%s)",
-	   sv->token_query);
+		   strstr(sv->token_query, "scope=repository:cog-base:pull"),
+	   "for the pull scope (%s)", sv->token_query);
 	ok(strstr(sv->token_query, "service=standin") != NULL, "with the service");
 	ok_call(registry_exists(c, ref, &exists, &err), &err, "exists again");
 	is_int(tokens_issued(sv), 1, "the token is reused for the same scope");
