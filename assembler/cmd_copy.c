@@ -1,4 +1,5 @@
-/* cmd_copy.c - `pinion copy SRC DST` between registries and OCI layouts */
+/* cmd_copy.c - `pinion copy SRC DST` between registries and OCI layouts, and
+ * `pinion pull REF oci:DIR[:TAG]`, its registry-to-layout form */
 #include "common/common.h"
 #include "registry/registry.h"
 
@@ -14,8 +15,20 @@ static void copy_help(void)
 	       registry_opts_flags_help);
 }
 
-static int cmd_copy(int argc, char **argv)
+static void pull_help(void)
 {
+	printf("usage: pinion pull [OPTIONS] REF oci:DIR[:TAG]\n\n"
+	       "Pull an image from a registry into an OCI layout directory (created if\n"
+	       "missing).  REF is a reference as docker writes it (python:3.11-slim,\n"
+	       "ghcr.io/o/r:tag, host:5000/r@sha256:...).  Without :TAG the image is\n"
+	       "tagged with REF's tag.  Prints the manifest digest.\n\nOptions:\n%s",
+	       registry_opts_flags_help);
+}
+
+/* the registry flags, then SRC DST; a pull's DST must be a layout */
+static int transfer_main(int argc, char **argv, bool pull)
+{
+	const char *name = pull ? "pull" : "copy";
 	struct registry_opts o;
 	struct pn_strv rest = PN_STRV_INIT;
 	struct pn_error *err = NULL;
@@ -24,7 +37,10 @@ static int cmd_copy(int argc, char **argv)
 	int rc = 0;
 
 	if (pn_cli_wants_help(argc, argv)) {
-		copy_help();
+		if (pull)
+			pull_help();
+		else
+			copy_help();
 		return 0;
 	}
 	registry_opts_init(&o);
@@ -33,8 +49,8 @@ static int cmd_copy(int argc, char **argv)
 		rc = pn_cli_fail(err);
 		goto out;
 	}
-	if (rest.n != 2) {
-		rc = pn_cli_usage("copy", "expected SRC DST");
+	if (rest.n != 2 || (pull && !registry_location_is_layout(rest.v[1]))) {
+		rc = pn_cli_usage(name, pull ? "expected REF oci:DIR[:TAG]" : "expected SRC DST");
 		goto out;
 	}
 	if (registry_client_new(&o, &c, &err) < 0 ||
@@ -51,4 +67,15 @@ out:
 	return rc;
 }
 
+static int cmd_copy(int argc, char **argv)
+{
+	return transfer_main(argc, argv, false);
+}
+
+static int cmd_pull(int argc, char **argv)
+{
+	return transfer_main(argc, argv, true);
+}
+
 PN_COMMAND(copy, "copy", "copy an image between registries and OCI layouts", cmd_copy);
+PN_COMMAND(pull, "pull", "pull an image from a registry into an OCI layout", cmd_pull);

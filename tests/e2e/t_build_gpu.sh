@@ -11,21 +11,6 @@
 . "$TEST_ROOT/tests/tools/registry.sh"
 . "$TEST_ROOT/tests/tools/pip_index.sh"
 
-build_base_layout() {
-	local rootfs key dir
-	rootfs=$(fixture_rootfs python) || return 1
-	key=$(basename "$rootfs" .tar)
-	dir="$PINION_TEST_CACHE/layout-$key"
-	(
-		exec 9>"$PINION_TEST_CACHE/.lock-layout-$key"
-		flock 9
-		"$PINION" ls "oci:$dir" 2>/dev/null | grep -q 'library/python:3.11-slim' && exit 0
-		rm -rf "$dir"
-		SOURCE_DATE_EPOCH=0 "$PINION" import --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-			--env LANG=C.UTF-8 --cmd python3 "$rootfs" "oci:$dir:library/python:3.11-slim" >/dev/null
-	) || return 1
-	echo "$dir"
-}
 
 CUDA=nvidia/cuda:12.1.1-cudnn8-devel-ubuntu22.04
 COGBASE=cog-base:cuda12.1-python3.11-torch2.1.0
@@ -44,7 +29,7 @@ EOF
 # started here, not in a case: cases run in a subshell and would lose its cleanup
 registry_start plain >"$T/registry.log" 2>&1 || echo "# registry did not start: $(cat "$T/registry.log")"
 test_expect_success 'setup: registry with an nvidia/cuda stand-in, index with torch 2.1.0' '
-	base=$(build_base_layout) &&
+	base=$(fixture_base_layout) &&
 	pinion copy "oci:$base:library/python:3.11-slim" "$REGISTRY/$CUDA" >/dev/null &&
 	echo "$REGISTRY" >"$T/registry" &&
 	echo "$base" >"$T/base" &&

@@ -9,21 +9,6 @@
 . "$TEST_ROOT/tests/tools/registry.sh"
 . "$TEST_ROOT/tests/tools/pip_index.sh"
 
-build_base_layout() {
-	local rootfs key dir
-	rootfs=$(fixture_rootfs python) || return 1
-	key=$(basename "$rootfs" .tar)
-	dir="$PINION_TEST_CACHE/layout-$key"
-	(
-		exec 9>"$PINION_TEST_CACHE/.lock-layout-$key"
-		flock 9
-		"$PINION" ls "oci:$dir" 2>/dev/null | grep -q 'library/python:3.11-slim' && exit 0
-		rm -rf "$dir"
-		SOURCE_DATE_EPOCH=0 "$PINION" import --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-			--env LANG=C.UTF-8 --cmd python3 "$rootfs" "oci:$dir:library/python:3.11-slim" >/dev/null
-	) || return 1
-	echo "$dir"
-}
 
 SECRET="pinion-secret-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 printf '%s' "$SECRET" >"$T/token"
@@ -34,7 +19,7 @@ rm -rf "$model/.pinion"
 # started here, not in a case: cases run in a subshell and would lose its cleanup
 registry_start plain >"$T/registry.log" 2>&1 || echo "# registry did not start: $(cat "$T/registry.log")"
 test_expect_success 'setup: registry, base image, local index, weights' '
-	base=$(build_base_layout) &&
+	base=$(fixture_base_layout) &&
 	pinion copy "oci:$base:library/python:3.11-slim" "$REGISTRY/library/python:3.11-slim" >/dev/null &&
 	echo "$REGISTRY" >"$T/registry" &&
 	mkdir -p "$T/index/files" &&

@@ -50,6 +50,24 @@ fixture_rootfs() {
 	echo "$out"
 }
 
+# fixture_base_layout: (once) the python rootfs imported by $PINION as
+# library/python:3.11-slim into a cached OCI layout; prints the layout dir
+fixture_base_layout() {
+	local rootfs key dir
+	rootfs=$(fixture_rootfs python) || return 1
+	key=$(basename "$rootfs" .tar)
+	dir="$PINION_TEST_CACHE/layout-$key"
+	(
+		exec 9>"$PINION_TEST_CACHE/.lock-layout-$key"
+		flock 9
+		"$PINION" ls "oci:$dir" 2>/dev/null | grep -q 'library/python:3.11-slim' && exit 0
+		rm -rf "$dir"
+		SOURCE_DATE_EPOCH=0 "$PINION" import --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+			--env LANG=C.UTF-8 --cmd python3 "$rootfs" "oci:$dir:library/python:3.11-slim" >/dev/null
+	) || return 1
+	echo "$dir"
+}
+
 if [ "${0##*/}" = fixtures.sh ] && [ "${1:-}" = rootfs ]; then
 	fixture_rootfs "$2"
 fi
