@@ -314,8 +314,7 @@ static int cmd_predict(int argc, char **argv)
 		printf(predict_help, registry_opts_flags_help);
 		return 0;
 	}
-	memset(&s, 0, sizeof(s));
-	oci_image_init(&s.img);
+	memset(&s, 0, sizeof(s)); /* s.img zeroed: oci_image_load fills it */
 	registry_opts_init(&s.ro);
 	if (registry_opts_load_config(&s.ro, NULL, &err) < 0)
 		rc = pn_cli_fail(err);
@@ -407,8 +406,7 @@ static int cmd_serve(int argc, char **argv)
 		printf(serve_help, registry_opts_flags_help);
 		return 0;
 	}
-	memset(&s, 0, sizeof(s));
-	oci_image_init(&s.img);
+	memset(&s, 0, sizeof(s)); /* s.img zeroed: oci_image_load fills it */
 	registry_opts_init(&s.ro);
 	s.port = 5000;
 	for (int i = 1; i < argc && rc == 0; i++) {
