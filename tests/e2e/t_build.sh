@@ -98,13 +98,17 @@ test_expect_success 'a second build hits every step and gives the same manifest 
 		{ cat "$T/build2.json"; false; }
 '
 
-test_expect_success 'with SOURCE_DATE_EPOCH two --no-cache builds give the same digest' '
+test_expect_success 'with SOURCE_DATE_EPOCH two --no-cache builds give the same digest; RUN output is JSON events or nothing (quiet)' '
 	for i in 1 2; do
+		mode=json; [ $i = 2 ] && mode=quiet
 		(cd "$T/hello" && SOURCE_DATE_EPOCH=1700000000 pinion build $MIRROR --no-cache \
-			--output "oci:$T/repro:r$i" --progress quiet) >/dev/null 2>"$T/repro.err" ||
-			{ cat "$T/repro.err"; exit 1; }
+			--output "oci:$T/repro:r$i" --progress $mode) >/dev/null 2>"$T/repro$i.err" ||
+			{ cat "$T/repro$i.err"; exit 1; }
 	done &&
 	test_equal "$(digest_of "$T/repro" r2)" "$(digest_of "$T/repro" r1)" &&
+	grep -v "^pinion: warning" "$T/repro1.err" | jq -c . >/dev/null &&
+	test_grep "\"event\":\"output\",\"message\":\"Successfully installed cog" "$T/repro1.err" &&
+	! grep -q " | " "$T/repro2.err" &&
 	test_equal "$(skopeo inspect --config "oci:$T/repro:r1" | jq -r .created)" "2023-11-14T22:13:20Z"
 '
 
