@@ -168,6 +168,16 @@ __attribute__((format(printf, 1, 2))) void pn_debug(const char *fmt, ...);
 void pn_progress_event(const char *event, const char *fields_json, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* A progress bar for long transfers on a terminal (--progress tty): redrawn
+ * in place on stderr, at most every 200 ms unless done == total; any other
+ * message first clears it.  Other modes use pn_progress_event instead, so
+ * callers check pn_log_progress() == PN_PROGRESS_TTY.  total <= 0: unknown;
+ * mib_per_s < 0: no rate shown. */
+void pn_progress_bar(const char *label, int64_t done, int64_t total, double mib_per_s);
+/* the bar's text for a terminal `width` columns wide (pure; for tests) */
+void pn_progress_bar_format(char *out, size_t size, const char *label, int64_t done,
+			    int64_t total, double mib_per_s, int width);
+
 /* ----------------------------------------------------------- filesystem */
 /* read a whole file (at most max bytes, else PN_ERR_TOO_LARGE) */
 int pn_read_file(const char *path, size_t max, char **out, size_t *len_out, struct pn_error **err);

@@ -7,6 +7,7 @@
 
 static enum pn_progress progress_mode = PN_PROGRESS_AUTO;
 static int verbose_level;
+static bool bar_shown; /* a bar is on the terminal's last line */
 
 void pn_log_set_progress(enum pn_progress p)
 {
@@ -50,12 +51,24 @@ int pn_log_verbose(void)
 	return verbose_level;
 }
 
+/* the caller holds stderr's lock */
+static void bar_clear(void)
+{
+	if (bar_shown) {
+		fputs("\r\033[K", stderr);
+		bar_shown = false;
+	}
+}
+
 __attribute__((format(printf, 2, 0))) static void vlog(const char *prefix, const char *fmt,
 						       va_list ap)
 {
+	flockfile(stderr);
+	bar_clear();
 	fputs(prefix, stderr);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 void pn_info(const char *fmt, ...)
@@ -130,7 +143,59 @@ void pn_progress_event(const char *event, const char *fields_json, const char *f
 		pn_buf_printf(&b, NULL, "%s\n", text);
 	}
 	flockfile(stderr);
+	bar_clear();
 	fwrite(b.data, 1, b.len, stderr);
 	fflush(stderr);
+	funlockfile(stderr);
+}
+
+void pn_progress_bar_format(char *out, size_t size, const char *label, int64_t done,
+			    int64_t total, double mib_per_s, int width)
+{
+	char tail[96];
+	int cells, full;
+
+	char rate[32] = "";
+
+	if (mib_per_s >= 0)
+		snprintf(rate, sizeof(rate), " %.1f MiB/s", mib_per_s);
+	if (total > 0)
+		snprintf(tail, sizeof(tail), " %3d%% %.1f/%.1f MiB%s", (int)(done * 100 / total),
+			 (double)done / 1048576.0, (double)total / 1048576.0, rate);
+	else
+		snprintf(tail, sizeof(tail), " %.1f MiB%s", (double)done / 1048576.0, rate);
+	/* label, " [", bar, "]", tail within width (bar at least 10 cells) */
+	cells = width - (int)strlen(label) - 3 - (int)strlen(tail);
+	if (cells < 10)
+		cells = 10;
+	if (cells > 40)
+		cells = 40;
+	full = total > 0 ? (int)(done * cells / total) : 0;
+	if (full > cells)
+		full = cells;
+	snprintf(out, size, "%s [%.*s%.*s]%s", label, full,
+		 "########################################", cells - full,
+		 "                                        ", tail);
+}
+
+void pn_progress_bar(const char *label, int64_t done, int64_t total, double mib_per_s)
+{
+	static int64_t last_ms;
+	struct timespec ts;
+	int64_t now;
+	char line[256];
+
+	if (pn_log_progress() != PN_PROGRESS_TTY)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (now - last_ms < 200 && !(total > 0 && done >= total))
+		return;
+	last_ms = now;
+	pn_progress_bar_format(line, sizeof(line), label, done, total, mib_per_s, 80);
+	flockfile(stderr);
+	fprintf(stderr, "\r\033[K%s", line);
+	fflush(stderr);
+	bar_shown = true;
 	funlockfile(stderr);
 }

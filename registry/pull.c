@@ -361,13 +361,20 @@ static void fetch_progress(struct fetch *f)
 	char fields[160];
 	double secs;
 
-	if (!f->c->opts.progress || now - f->last_event_ms < PROGRESS_EVERY_MS)
+	bool tty = pn_log_progress() == PN_PROGRESS_TTY;
+
+	if (!f->c->opts.progress || (!tty && now - f->last_event_ms < PROGRESS_EVERY_MS))
 		return;
 	f->last_event_ms = now;
 	for (size_t i = 0; i < f->n; i++)
 		if (!f->x[i].done && f->x[i].w)
 			have += oci_blob_writer_size(f->x[i].w);
 	secs = (double)(now - f->start_ms) / 1000.0;
+	if (tty) { /* a bar redrawn in place (it throttles itself) */
+		pn_progress_bar("pulling", have, f->total,
+				secs > 0 ? (double)have / secs / 1048576.0 : 0);
+		return;
+	}
 	snprintf(fields, sizeof(fields),
 		 "\"bytes\":%lld,\"total\":%lld,\"seconds\":%.3f,\"mib_per_s\":%.1f",
 		 (long long)have, (long long)f->total, secs,

@@ -179,6 +179,10 @@ static void chunk_progress(struct pusher *p, const char *digest, int64_t off, in
 
 	if (!p->c->opts.progress)
 		return;
+	if (pn_log_progress() == PN_PROGRESS_TTY) { /* a bar redrawn in place */
+		pn_progress_bar("pushing", off, size, -1);
+		return;
+	}
 	pthread_mutex_lock(&progress_lock);
 	if (last == 0)
 		last = now; /* the first report comes 2 s into the first upload */

@@ -27,6 +27,7 @@ export PINION_CACHE_DIR="$T/.pinion-cache"
 test_count=0; test_failed=0
 _finish_cmds=""; _file_cleanup=""
 
+# (a function: to background pinion and signal it, use "$PINION" itself)
 pinion() { "$PINION" "$@"; }
 
 # Both work from inside a case body too: the body runs in a subshell, so what

@@ -141,7 +141,7 @@ crash_check() { # LAYOUT DIGEST_FILE
 }
 test_expect_success 'SIGKILL during a large import leaves a valid layout' '
 	for d in 0.05 0.4 1.2 2.5 4; do
-		pinion import --label run=$d "$ROOTFS" oci:$T/img:crash >/dev/null 2>&1 &
+		"$PINION" import --label run=$d "$ROOTFS" oci:$T/img:crash >/dev/null 2>&1 &
 		pid=$!; sleep $d; kill -KILL $pid 2>/dev/null; wait $pid 2>/dev/null
 		crash_check $T/img $T/digest || { echo "after kill at ${d}s"; exit 1; }
 	done
@@ -150,7 +150,7 @@ test_expect_success 'SIGKILL around the index update leaves a valid layout' '
 	mkdir -p $T/small/etc && echo x >$T/small/etc/x &&
 	pinion import $T/small oci:$T/sl:v1 >$T/sdigest &&
 	for i in $(seq 1 15); do
-		pinion import --label i=$i $T/small oci:$T/sl:small$i >/dev/null 2>&1 &
+		"$PINION" import --label i=$i $T/small oci:$T/sl:small$i >/dev/null 2>&1 &
 		pid=$!; sleep 0.00$((i % 10)); kill -KILL $pid 2>/dev/null; wait $pid 2>/dev/null
 		crash_check $T/sl $T/sdigest || { echo "after kill $i"; exit 1; }
 	done &&

@@ -58,6 +58,14 @@ test_expect_success 'plain: pull round trip gives identical digests and blobs' '
 	test_equal "$(ls $T/pulled/blobs/sha256 | wc -l)" 3
 '
 
+test_expect_success 'plain: on a terminal (--progress tty) a pull draws a bar in place' '
+	script -qec "$PINION --progress tty pull $PLAIN/demo:v1 oci:$T/pulled-tty" /dev/null >tty.out &&
+	tr "\r" "\n" <tty.out >tty.lines &&
+	test_grep "^.\[Kpulling \[#* *\] *[0-9]*% [0-9.]*/2\.9 MiB" tty.lines &&
+	test_grep "pulled 2\.9 MiB in" tty.lines &&
+	test_equal "$(layout_digest $T/pulled-tty v1)" "$SRC_DIGEST"
+'
+
 test_expect_success 'plain: a second push skips every blob (HEAD)' '
 	pinion --progress json copy "oci:$T/src:v1" "$PLAIN/demo:v1" 2>events >/dev/null &&
 	test_equal "$(grep -c "\"event\":\"blob-exists\"" events)" 2 &&

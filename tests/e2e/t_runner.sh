@@ -118,7 +118,7 @@ test_expect_success 'isolation: nothing created outside, host processes invisibl
 '
 
 test_expect_success 'SIGTERM to pinion stops the step: no process or run dir left (subordinate ids)' '
-	cache="$(getent passwd pinion-sub | cut -d: -f6)/.cache/pinion-e2e"
+	cache="$T/.cache-pinion-sub" # run_as gives each user a cache in $T
 	{ run_as pinion-sub "$PINION" run "$BASE" -- sh -c "mkdir -p /d/e && touch /d/e/f &&
 		chown -R 1000:1000 /d && chmod 700 /d/e && exec sleep 31337"
 	  echo $? >"$T/sig.rc"; } >/dev/null 2>"$T/sig.err" </dev/null &
@@ -235,10 +235,7 @@ test_expect_success 'snapshots are listed and pruned' '
 	pinion snapshots prune --all >/dev/null &&
 	test "$(pinion snapshots list | grep -c "^sha256:")" -eq 0 &&
 	run_as pinion-sub "$PINION" snapshots prune --all >/dev/null &&
-	test -z "$(ls -A "$(getent passwd pinion-sub | cut -d: -f6)/.cache/pinion-e2e/snapshots")"
+	test -z "$(ls -A "$T/.cache-pinion-sub/snapshots")"
 '
 
-for u in pinion-sub pinion-nosub; do
-	rm -rf "$(getent passwd $u | cut -d: -f6)/.cache/pinion-e2e"
-done
 test_done

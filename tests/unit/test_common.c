@@ -119,6 +119,19 @@ static void t_progress_json(void)
 	       "one escaped JSON line per event; quiet prints nothing");
 }
 
+static void t_progress_bar(void)
+{
+	char line[256];
+
+	pn_progress_bar_format(line, sizeof(line), "pulling", 512 << 10, 1 << 20, 12.34, 80);
+	is_str(line, "pulling [####################                    ]  50% 0.5/1.0 MiB 12.3 MiB/s",
+	       "half way, with the rate");
+	pn_progress_bar_format(line, sizeof(line), "pushing", 3 << 20, 3 << 20, -1, 30);
+	is_str(line, "pushing [##########] 100% 3.0/3.0 MiB", "narrow: at least 10 cells, no rate");
+	pn_progress_bar_format(line, sizeof(line), "x", 7 << 20, 0, 1.0, 60);
+	ok(strstr(line, "[      ") && strstr(line, " 7.0 MiB 1.0 MiB/s"), "unknown total: empty bar, bytes");
+}
+
 int main(void)
 {
 	TEST(t_error_chain);
@@ -127,5 +140,6 @@ int main(void)
 	TEST(t_fs);
 	TEST(t_time);
 	TEST(t_progress_json);
+	TEST(t_progress_bar);
 	return tap_done();
 }
