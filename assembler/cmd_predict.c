@@ -330,9 +330,16 @@ static int cmd_predict(int argc, char **argv)
 			pn_strv_push(&inputs, argv[++i]);
 		else if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && i + 1 < argc)
 			out_path = argv[++i];
-		else if (strcmp(a, "--setup-timeout") == 0 && i + 1 < argc)
-			timeout = atoi(argv[++i]);
-		else if (strcmp(a, "--cache-dir") == 0 && i + 1 < argc)
+		else if (strcmp(a, "--setup-timeout") == 0 && i + 1 < argc) {
+			long v;
+
+			if (pn_parse_long(argv[++i], 1, 86400, &v) < 0)
+				rc = pn_cli_usage(
+					"predict",
+					"invalid `--setup-timeout %s`: expected 1-86400 seconds",
+					argv[i]);
+			timeout = (int)v;
+		} else if (strcmp(a, "--cache-dir") == 0 && i + 1 < argc)
 			s.cache_dir = argv[++i];
 		else if (a[0] != '-' && !image)
 			image = a;
@@ -409,6 +416,8 @@ static int cmd_serve(int argc, char **argv)
 	memset(&s, 0, sizeof(s)); /* s.img zeroed: oci_image_load fills it */
 	registry_opts_init(&s.ro);
 	s.port = 5000;
+	if (registry_opts_load_config(&s.ro, NULL, &err) < 0)
+		rc = pn_cli_fail(err);
 	for (int i = 1; i < argc && rc == 0; i++) {
 		const char *a = argv[i];
 		int r = registry_opts_parse_flag(&s.ro, argc, argv, &i, &err);
@@ -417,9 +426,14 @@ static int cmd_serve(int argc, char **argv)
 			rc = pn_cli_fail(err);
 		else if (r > 0)
 			continue;
-		else if ((strcmp(a, "-p") == 0 || strcmp(a, "--port") == 0) && i + 1 < argc)
-			s.port = atoi(argv[++i]);
-		else if (strcmp(a, "--host") == 0 && i + 1 < argc)
+		else if ((strcmp(a, "-p") == 0 || strcmp(a, "--port") == 0) && i + 1 < argc) {
+			long v;
+
+			if (pn_parse_long(argv[++i], 1, 65535, &v) < 0)
+				rc = pn_cli_usage("serve", "invalid port `%s`: expected 1-65535",
+						  argv[i]);
+			s.port = (int)v;
+		} else if (strcmp(a, "--host") == 0 && i + 1 < argc)
 			host = argv[++i];
 		else if (strcmp(a, "--cache-dir") == 0 && i + 1 < argc)
 			s.cache_dir = argv[++i];
@@ -428,8 +442,6 @@ static int cmd_serve(int argc, char **argv)
 		else
 			rc = pn_cli_usage("serve", "unexpected argument `%s`", a);
 	}
-	if (rc == 0 && (s.port <= 0 || s.port > 65535))
-		rc = pn_cli_usage("serve", "bad port");
 	if (rc == 0 && (image_open(&s, image, &err) < 0 || server_start(&s, host, true, &err) < 0 ||
 			serve_loop(&s, &err) < 0))
 		rc = pn_cli_fail(err);

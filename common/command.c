@@ -1,6 +1,7 @@
 /* command.c - the command registry (linker section "pn_commands") and CLI helpers */
 #include "common.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,4 +69,19 @@ bool pn_cli_wants_help(int argc, char **argv)
 			return true;
 	}
 	return false;
+}
+
+int pn_parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
 }

@@ -175,8 +175,8 @@ void pn_progress_event(const char *event, const char *fields_json, const char *f
  * mib_per_s < 0: no rate shown. */
 void pn_progress_bar(const char *label, int64_t done, int64_t total, double mib_per_s);
 /* the bar's text for a terminal `width` columns wide (pure; for tests) */
-void pn_progress_bar_format(char *out, size_t size, const char *label, int64_t done,
-			    int64_t total, double mib_per_s, int width);
+void pn_progress_bar_format(char *out, size_t size, const char *label, int64_t done, int64_t total,
+			    double mib_per_s, int width);
 
 /* ----------------------------------------------------------- filesystem */
 /* read a whole file (at most max bytes, else PN_ERR_TOO_LARGE) */
@@ -223,5 +223,7 @@ int pn_cli_fail(struct pn_error *e);
 __attribute__((format(printf, 2, 3))) int pn_cli_usage(const char *cmd, const char *fmt,
 						       ...); /* prints, returns 2 */
 bool pn_cli_wants_help(int argc, char **argv);
+/* a whole decimal number in [min, max]: 0, or -1 for anything else */
+int pn_parse_long(const char *s, long min, long max, long *out);
 
 #endif

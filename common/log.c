@@ -149,8 +149,8 @@ void pn_progress_event(const char *event, const char *fields_json, const char *f
 	funlockfile(stderr);
 }
 
-void pn_progress_bar_format(char *out, size_t size, const char *label, int64_t done,
-			    int64_t total, double mib_per_s, int width)
+void pn_progress_bar_format(char *out, size_t size, const char *label, int64_t done, int64_t total,
+			    double mib_per_s, int width)
 {
 	char tail[96];
 	int cells, full;

@@ -330,11 +330,11 @@ int registry_opts_parse_flag(struct registry_opts *o, int argc, char **argv, int
 	} else if (FLAG("--parallel")) {
 		if (rc < 0)
 			return -1;
-		int n = atoi(v);
-		if (n < 1 || n > 64)
+		long n;
+		if (pn_parse_long(v, 1, 64, &n) < 0)
 			return pn_error_set(err, PN_ERR_INVALID,
 					    "invalid `--parallel %s`: expected 1-64", v);
-		o->parallel = n;
+		o->parallel = (int)n;
 	} else if (FLAG("--retries")) {
 		if (rc < 0)
 			return -1;

@@ -124,12 +124,27 @@ static void t_progress_bar(void)
 	char line[256];
 
 	pn_progress_bar_format(line, sizeof(line), "pulling", 512 << 10, 1 << 20, 12.34, 80);
-	is_str(line, "pulling [####################                    ]  50% 0.5/1.0 MiB 12.3 MiB/s",
+	is_str(line,
+	       "pulling [####################                    ]  50% 0.5/1.0 MiB 12.3 MiB/s",
 	       "half way, with the rate");
 	pn_progress_bar_format(line, sizeof(line), "pushing", 3 << 20, 3 << 20, -1, 30);
 	is_str(line, "pushing [##########] 100% 3.0/3.0 MiB", "narrow: at least 10 cells, no rate");
 	pn_progress_bar_format(line, sizeof(line), "x", 7 << 20, 0, 1.0, 60);
-	ok(strstr(line, "[      ") && strstr(line, " 7.0 MiB 1.0 MiB/s"), "unknown total: empty bar, bytes");
+	ok(strstr(line, "[      ") && strstr(line, " 7.0 MiB 1.0 MiB/s"),
+	   "unknown total: empty bar, bytes");
+}
+
+static void t_parse_long(void)
+{
+	long v = 0;
+
+	ok(pn_parse_long("5000", 1, 65535, &v) == 0 && v == 5000, "a number in range");
+	ok(pn_parse_long("80abc", 1, 65535, &v) < 0, "trailing junk refused");
+	ok(pn_parse_long("", 1, 65535, &v) < 0 && pn_parse_long(NULL, 1, 2, &v) < 0,
+	   "empty refused");
+	ok(pn_parse_long("0", 1, 65535, &v) < 0 && pn_parse_long("65536", 1, 65535, &v) < 0,
+	   "out of range refused");
+	ok(pn_parse_long("99999999999999999999", 0, 10, &v) < 0, "overflow refused");
 }
 
 int main(void)
@@ -141,5 +156,6 @@ int main(void)
 	TEST(t_time);
 	TEST(t_progress_json);
 	TEST(t_progress_bar);
+	TEST(t_parse_long);
 	return tap_done();
 }
