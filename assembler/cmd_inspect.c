@@ -11,14 +11,14 @@
 
 static void inspect_help(void)
 {
-	printf("usage: pinion inspect [--platform OS/ARCH] [--raw manifest|config] REF\n\n"
+	printf("usage: pinion inspect [OPTIONS] REF\n\n"
 	       "Print an image as JSON: name, digest, mediaType, os, architecture, labels,\n"
-	       "layers, size, and the manifest and config documents.  REF is oci:DIR[:TAG]\n"
-	       "or oci:DIR@sha256:...; without a tag, the layout's only image.\n\n"
+	       "layers, size, and the manifest and config documents.  REF is oci:DIR[:TAG],\n"
+	       "oci:DIR@sha256:... (without a tag, the layout's only image), or a registry\n"
+	       "reference, read without pulling layers.\n\n"
 	       "Options:\n"
-	       "  --platform OS/ARCH[/VARIANT]  which manifest of a multi-platform index\n"
-	       "                                (default linux/amd64)\n"
-	       "  --raw manifest|config         print only that document, as stored\n");
+	       "  --raw manifest|config         print only that document, as stored\n%s",
+	       registry_opts_flags_help);
 }
 
 static int inspect_layout(const char *ref, const char *platform, json_t **out,
@@ -37,47 +37,24 @@ static int inspect_layout(const char *ref, const char *platform, json_t **out,
 	return rc;
 }
 
-/* one branch per kind of reference */
-static int inspect_ref(const char *ref, const char *platform, json_t **out, struct pn_error **err)
+/* one branch per kind of reference; a registry gets the flags' client */
+static int inspect_ref(const char *ref, const struct registry_opts *o, json_t **out,
+		       struct pn_error **err)
 {
+	struct registry_client *c = NULL;
+	int rc;
+
 	if (strncmp(ref, "oci:", 4) == 0)
-		return inspect_layout(ref, platform, out, err);
-	return registry_inspect_json(ref, platform, out, err);
+		return inspect_layout(ref, o->platform, out, err);
+	if (registry_client_new(o, &c, err) < 0)
+		return -1;
+	rc = registry_inspect_json_with(c, ref, out, err);
+	registry_client_free(c);
+	return rc;
 }
 
-static int cmd_inspect(int argc, char **argv)
+static int inspect_print(json_t *j, const char *raw)
 {
-	static const struct option longopts[] = {
-		{"platform", required_argument, NULL, 'p'},
-		{"raw", required_argument, NULL, 'r'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *platform = NULL, *raw = NULL;
-	cleanup_json json_t *j = NULL;
-	struct pn_error *err = NULL;
-	int c;
-
-	if (pn_cli_wants_help(argc, argv)) {
-		inspect_help();
-		return 0;
-	}
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (c == 'p')
-			platform = optarg;
-		else if (c == 'r')
-			raw = optarg;
-		else
-			return pn_cli_usage("inspect", "unknown option or missing value `%s`",
-					    argv[optind - 1]);
-	}
-	if (argc - optind != 1)
-		return pn_cli_usage("inspect", "expected one image reference");
-	if (raw && strcmp(raw, "manifest") != 0 && strcmp(raw, "config") != 0)
-		return pn_cli_usage("inspect", "--raw takes `manifest` or `config`, not `%s`", raw);
-	if (inspect_ref(argv[optind], platform, &j, &err) < 0)
-		return pn_cli_fail(err);
 	if (raw) {
 		char *s = json_dumps(json_object_get(j, raw), JSON_COMPACT | JSON_PRESERVE_ORDER);
 
@@ -88,6 +65,47 @@ static int cmd_inspect(int argc, char **argv)
 	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	printf("\n");
 	return 0;
+}
+
+static int cmd_inspect(int argc, char **argv)
+{
+	struct registry_opts o;
+	const char *raw = NULL, *ref = NULL;
+	cleanup_json json_t *j = NULL;
+	struct pn_error *err = NULL;
+	int rc = 0;
+
+	if (pn_cli_wants_help(argc, argv)) {
+		inspect_help();
+		return 0;
+	}
+	registry_opts_init(&o);
+	if (registry_opts_load_config(&o, NULL, &err) < 0)
+		rc = pn_cli_fail(err);
+	for (int i = 1; i < argc && rc == 0; i++) {
+		int r = registry_opts_parse_flag(&o, argc, argv, &i, &err);
+
+		if (r < 0)
+			rc = pn_cli_fail(err);
+		else if (r > 0)
+			continue;
+		else if (strcmp(argv[i], "--raw") == 0 && i + 1 < argc)
+			raw = argv[++i];
+		else if (argv[i][0] != '-' && !ref)
+			ref = argv[i];
+		else
+			rc = pn_cli_usage("inspect", "unexpected argument `%s`", argv[i]);
+	}
+	if (rc == 0 && !ref)
+		rc = pn_cli_usage("inspect", "expected one image reference");
+	if (rc == 0 && raw && strcmp(raw, "manifest") != 0 && strcmp(raw, "config") != 0)
+		rc = pn_cli_usage("inspect", "--raw takes `manifest` or `config`, not `%s`", raw);
+	if (rc == 0 && inspect_ref(ref, &o, &j, &err) < 0)
+		rc = pn_cli_fail(err);
+	if (rc == 0)
+		rc = inspect_print(j, raw);
+	registry_opts_release(&o);
+	return rc;
 }
 
 PN_COMMAND(inspect, "inspect", "print an image's manifest, config and labels as JSON", cmd_inspect);

@@ -66,6 +66,14 @@ test_expect_success 'plain: on a terminal (--progress tty) a pull draws a bar in
 	test_equal "$(layout_digest $T/pulled-tty v1)" "$SRC_DIGEST"
 '
 
+test_expect_success 'plain: inspect takes the registry flags (a mirror from the command line)' '
+	pq inspect --registry-mirror "registry.example.test=$PLAIN" registry.example.test/demo:v1 >insp-m.json &&
+	test_equal "$(jq -r .digest insp-m.json)" "$SRC_DIGEST" &&
+	test_equal "$(jq -r ".labels[\"org.pinion.test\"]" insp-m.json)" registry &&
+	pq inspect --raw manifest --platform linux/amd64 "$PLAIN/demo:v1" | jq -e .layers >/dev/null &&
+	test_expect_failure_status 2 pq inspect --parallel x "$PLAIN/demo:v1" 2>insp-bad.err
+'
+
 test_expect_success 'plain: a second push skips every blob (HEAD)' '
 	pinion --progress json copy "oci:$T/src:v1" "$PLAIN/demo:v1" 2>events >/dev/null &&
 	test_equal "$(grep -c "\"event\":\"blob-exists\"" events)" 2 &&
