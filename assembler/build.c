@@ -156,10 +156,7 @@ static int exists_cb(const char *ref, bool *exists, void *ud, struct pn_error **
 		*exists = false;
 		return 0;
 	}
-	if (err)
-		*err = e;
-	else
-		pn_error_free(e);
+	pn_error_propagate(err, e);
 	return -1;
 }
 
@@ -272,10 +269,7 @@ static int setup_base(struct build_state *st, struct pn_error **err)
 			pn_error_free(e);
 			goto loaded;
 		}
-		if (err)
-			*err = e;
-		else
-			pn_error_free(e);
+		pn_error_propagate(err, e);
 		pn_error_wrap(err, "pull base image `%s`", ref);
 		if ((*err)->code == PN_ERR_NETWORK)
 			pn_error_hint(err,

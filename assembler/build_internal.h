@@ -66,8 +66,6 @@ int build_sandbox_capture(struct build_state *st, const char *name, const char *
 			  char **out, struct pn_error **err);
 
 /* build_out.c */
-int build_copy_blob(struct oci_layout *src, struct oci_layout *dst, const char *digest,
-		    struct pn_error **err);
 int build_copy_image_blobs(struct oci_layout *src, struct oci_layout *dst,
 			   const struct oci_image *img, struct pn_error **err);
 

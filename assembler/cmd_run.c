@@ -220,36 +220,6 @@ static struct oci_layout *src_layout(struct run_state *s)
 	return s->src ? s->src : build_cache_layout(s->cache);
 }
 
-/* copy a blob from one layout to another unless it is there */
-static int blob_copy(struct oci_layout *from, struct oci_layout *to, const char *digest,
-		     struct pn_error **err)
-{
-	struct oci_blob_writer *w;
-	char buf[1 << 16];
-	int fd = -1;
-	int64_t size;
-	ssize_t n;
-	oci_digest_t got;
-	int rc = 0;
-
-	if (oci_layout_has_blob(to, digest))
-		return 0;
-	if (oci_layout_open_blob(from, digest, &fd, &size, err) < 0)
-		return -1;
-	w = oci_layout_blob_begin(to, err);
-	if (!w) {
-		close(fd);
-		return -1;
-	}
-	while (rc == 0 && (n = read(fd, buf, sizeof(buf))) > 0)
-		rc = oci_blob_writer_write(w, buf, (size_t)n, err);
-	close(fd);
-	if (rc == 0)
-		rc = oci_blob_writer_commit(w, digest, size, got, err);
-	oci_blob_writer_free(w);
-	return rc;
-}
-
 static char *created_by(const struct runner_step *st)
 {
 	struct pn_buf b = PN_BUF_INIT;
@@ -269,7 +239,8 @@ static int commit_image(struct run_state *s, struct oci_layout *dst, const char 
 	cleanup_free char *by = created_by(st);
 
 	for (size_t i = 0; i < s->img.manifest.n_layers; i++)
-		if (blob_copy(src_layout(s), dst, s->img.manifest.layers[i].digest, err) < 0)
+		if (oci_layout_copy_blob(src_layout(s), dst, s->img.manifest.layers[i].digest,
+					 err) < 0)
 			return pn_error_wrap(err, "copy base layer");
 	free(s->img.config.created);
 	s->img.config.created = pn_rfc3339(pn_source_date_epoch(time(NULL)));

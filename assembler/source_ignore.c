@@ -444,10 +444,7 @@ int src_ignore_load(const char *dir, struct src_ignore **out, struct pn_error **
 			pn_error_free(e);
 			return src_ignore_parse("", 0, out, err);
 		}
-		if (err)
-			*err = e;
-		else
-			pn_error_free(e);
+		pn_error_propagate(err, e);
 		return -1;
 	}
 	if (src_ignore_parse(text, len, out, err) < 0)

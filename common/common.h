@@ -49,6 +49,10 @@ __attribute__((format(printf, 2, 3))) int pn_error_wrap(struct pn_error **err, c
 							...);
 __attribute__((format(printf, 2, 3))) void pn_error_hint(struct pn_error **err, const char *fmt,
 							 ...);
+/* hand e (an error caught in a local variable, e.g. to look at its code
+ * first) on to the caller's err, replacing what is there; with err NULL it is
+ * freed.  Returns -1. */
+int pn_error_propagate(struct pn_error **err, struct pn_error *e);
 void pn_error_free(struct pn_error *e);
 void pn_error_clear(struct pn_error **err);
 /* exit status for an error: 2 for PN_ERR_INVALID, otherwise 1 */

@@ -76,6 +76,18 @@ void pn_error_hint(struct pn_error **err, const char *fmt, ...)
 	va_end(ap);
 }
 
+int pn_error_propagate(struct pn_error **err, struct pn_error *e)
+{
+	if (!err) {
+		pn_error_free(e);
+		return -1;
+	}
+	if (*err && *err != e)
+		pn_error_free(*err);
+	*err = e;
+	return -1;
+}
+
 void pn_error_free(struct pn_error *e)
 {
 	if (!e)

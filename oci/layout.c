@@ -375,6 +375,53 @@ void oci_blob_writer_free(struct oci_blob_writer *w)
 	free(w);
 }
 
+#define COPY_BUF ((size_t)1 << 20)
+
+static int blob_stream_copy(struct oci_layout *src, struct oci_layout *dst, const char *digest,
+			    struct pn_error **err)
+{
+	cleanup_close int fd = -1;
+	cleanup_free char *buf = NULL;
+	struct oci_blob_writer *w;
+	int64_t size = 0;
+	ssize_t n = 0;
+	int rc = 0;
+
+	if (oci_layout_open_blob(src, digest, &fd, &size, err) < 0)
+		return -1;
+	w = oci_layout_blob_begin(dst, err);
+	if (!w)
+		return -1;
+	buf = xmalloc(COPY_BUF);
+	while (rc == 0 && (n = pn_read_all(fd, buf, COPY_BUF)) > 0) {
+		rc = oci_blob_writer_write(w, buf, (size_t)n, err);
+		if ((size_t)n < COPY_BUF)
+			break;
+	}
+	if (rc == 0 && n < 0)
+		rc = pn_error_set_errno(err, errno, "read blob `%s`", digest);
+	if (rc == 0)
+		rc = oci_blob_writer_commit(w, digest, size, NULL, err);
+	oci_blob_writer_free(w);
+	return rc;
+}
+
+int oci_layout_copy_blob(struct oci_layout *src, struct oci_layout *dst, const char *digest,
+			 struct pn_error **err)
+{
+	cleanup_free char *from = NULL, *to = NULL;
+
+	if (oci_layout_has_blob(dst, digest))
+		return 0;
+	from = oci_layout_blob_path(src, digest);
+	to = oci_layout_blob_path(dst, digest);
+	if (link(from, to) == 0 || errno == EEXIST)
+		return 0;
+	if (blob_stream_copy(src, dst, digest, err) < 0)
+		return pn_error_wrap(err, "copy blob `%s`", digest);
+	return 0;
+}
+
 int oci_layout_put_blob(struct oci_layout *l, const void *data, size_t len, const char *expected,
 			oci_digest_t out, struct pn_error **err)
 {

@@ -207,6 +207,12 @@ int oci_blob_writer_commit(struct oci_blob_writer *w, const char *expected, int6
 			   oci_digest_t out, struct pn_error **err);
 void oci_blob_writer_free(struct oci_blob_writer *w); /* aborts if not committed */
 
+/* copy blob `digest` from src into dst unless dst has it: a hard link when
+ * both are on one filesystem (blobs are immutable), else a stream copy that
+ * dst's blob writer verifies against the digest */
+int oci_layout_copy_blob(struct oci_layout *src, struct oci_layout *dst, const char *digest,
+			 struct pn_error **err);
+
 /* tags: index.json entries annotated with org.opencontainers.image.ref.name */
 int oci_layout_tag(struct oci_layout *l, const char *tag, const struct oci_descriptor *manifest,
 		   struct pn_error **err);

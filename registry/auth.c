@@ -241,10 +241,7 @@ static json_t *load_json_file(const char *path, struct pn_error **err)
 			pn_error_free(e);
 			return json_object();
 		}
-		if (err)
-			*err = e;
-		else
-			pn_error_free(e);
+		pn_error_propagate(err, e);
 		return NULL;
 	}
 	j = json_loadb(data, len, 0, &je);

@@ -8,36 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define COPY_BUF ((size_t)1 << 20)
-
-static int copy_blob(struct oci_layout *src, struct oci_layout *dst, const char *digest,
-		     struct pn_error **err)
-{
-	cleanup_close int fd = -1;
-	cleanup_free char *buf = NULL;
-	struct oci_blob_writer *w;
-	int64_t size = 0;
-	ssize_t n;
-	int rc;
-
-	if (oci_layout_has_blob(dst, digest))
-		return 0;
-	if (oci_layout_open_blob(src, digest, &fd, &size, err) < 0)
-		return -1;
-	w = oci_layout_blob_begin(dst, err);
-	if (!w)
-		return -1;
-	buf = xmalloc(COPY_BUF);
-	while ((n = read(fd, buf, COPY_BUF)) > 0)
-		if (oci_blob_writer_write(w, buf, (size_t)n, err) < 0)
-			break;
-	if (n < 0)
-		pn_error_set_errno(err, errno, "read blob `%s`", digest);
-	rc = n == 0 ? oci_blob_writer_commit(w, digest, size, NULL, err) : -1;
-	oci_blob_writer_free(w);
-	return rc;
-}
-
 int registry_layout_copy(struct registry_client *c, struct oci_layout *src, const char *ref,
 			 struct oci_layout *dst, const char *tag, struct oci_descriptor *out,
 			 struct pn_error **err)
@@ -50,12 +20,12 @@ int registry_layout_copy(struct registry_client *c, struct oci_layout *src, cons
 		oci_image_release(&img);
 		return -1;
 	}
-	if (copy_blob(src, dst, img.manifest.config.digest, err) < 0)
+	if (oci_layout_copy_blob(src, dst, img.manifest.config.digest, err) < 0)
 		goto out;
 	for (size_t i = 0; i < img.manifest.n_layers; i++)
-		if (copy_blob(src, dst, img.manifest.layers[i].digest, err) < 0)
+		if (oci_layout_copy_blob(src, dst, img.manifest.layers[i].digest, err) < 0)
 			goto out;
-	if (copy_blob(src, dst, img.desc.digest, err) < 0)
+	if (oci_layout_copy_blob(src, dst, img.desc.digest, err) < 0)
 		goto out;
 	if (tag && oci_layout_tag(dst, tag, &img.desc, err) < 0)
 		goto out;
@@ -144,10 +114,7 @@ int registry_mirror_layout_exists(struct registry_client *c, struct registry_tar
 			pn_error_free(e);
 			return 0;
 		}
-		if (err)
-			*err = e;
-		else
-			pn_error_free(e);
+		pn_error_propagate(err, e);
 		return -1;
 	}
 	*exists = true;

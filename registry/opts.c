@@ -187,10 +187,7 @@ int registry_opts_load_config(struct registry_opts *o, const char *path, struct 
 			pn_error_free(e);
 			return 0;
 		}
-		if (err)
-			*err = e;
-		else
-			pn_error_free(e);
+		pn_error_propagate(err, e);
 		return pn_error_wrap(err, "read registries config");
 	}
 	return registry_opts_parse_config(o, path, data, len, err);

@@ -438,10 +438,7 @@ static int push_layers(struct pusher *p, const struct oci_manifest *m, struct pn
 	pthread_mutex_destroy(&pool.mu);
 	free(th);
 	if (pool.err) {
-		if (err)
-			*err = pool.err;
-		else
-			pn_error_free(pool.err);
+		pn_error_propagate(err, pool.err);
 		return -1;
 	}
 	return 0;

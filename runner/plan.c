@@ -147,10 +147,7 @@ int runner_plan_build(struct runner_plan *p, const struct pn_strv *lowers, const
 	char *opts = runner_overlay_options(mnt_layer, lowers, upper, work, &e);
 
 	if (!opts && e->code != PN_ERR_TOO_LARGE) {
-		if (err)
-			*err = e;
-		else
-			pn_error_free(e);
+		pn_error_propagate(err, e);
 		return -1;
 	}
 	/* no data: too long for mount(2), sandbox.c uses fsconfig lowerdir+ */

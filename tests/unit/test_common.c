@@ -27,6 +27,18 @@ static void t_error_chain(void)
 	pn_error_clear(&err);
 	ok(err == NULL, "clear resets");
 	ok(pn_error_set(NULL, 1, "dropped") == -1, "NULL err accepted");
+	{
+		struct pn_error *e = NULL;
+
+		pn_error_set(&e, PN_ERR_AUTH, "denied");
+		pn_error_set(&err, PN_ERR_GENERIC, "older");
+		ok(pn_error_propagate(&err, e) == -1 && err == e && err->code == PN_ERR_AUTH,
+		   "propagate hands the error on, replacing an older one");
+		pn_error_clear(&err);
+		e = NULL;
+		pn_error_set(&e, PN_ERR_AUTH, "dropped");
+		ok(pn_error_propagate(NULL, e) == -1, "propagate to NULL frees it");
+	}
 }
 
 static void t_buf(void)

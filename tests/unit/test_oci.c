@@ -602,6 +602,47 @@ static void t_layout_docker_entry(void)
 	oci_layout_free(l);
 }
 
+/* one layout to another: a hard link on one filesystem, a verified stream
+ * copy across filesystems (/dev/shm is a tmpfs), nothing when present */
+static void t_layout_copy_blob(void)
+{
+	cleanup_free char *p1 = NULL, *p2 = NULL, *shm = NULL, *path1 = NULL, *path2 = NULL,
+			  *path3 = NULL;
+	struct oci_layout *a = new_layout(&p1), *b = new_layout(&p2), *c = NULL;
+	struct pn_error *err = NULL;
+	oci_digest_t d;
+	struct stat s1, s2, s3;
+	char *big = xmalloc((size_t)3 << 20);
+
+	for (size_t i = 0; i < ((size_t)3 << 20); i++)
+		big[i] = (char)(i * 7 + (i >> 13));
+	ok_call(oci_layout_put_blob(a, big, (size_t)3 << 20, NULL, d, &err), &err, "a 3 MiB blob");
+	ok_call(oci_layout_copy_blob(a, b, d, &err), &err, "copy to a layout on the same fs");
+	path1 = oci_layout_blob_path(a, d);
+	path2 = oci_layout_blob_path(b, d);
+	ok(stat(path1, &s1) == 0 && stat(path2, &s2) == 0 && s1.st_ino == s2.st_ino,
+	   "same filesystem: a hard link");
+	ok_call(oci_layout_copy_blob(a, b, d, &err), &err, "copy again: already there");
+	shm = pn_mkdtemp_in("/dev/shm", "pinion-unit-", &err);
+	if (shm) {
+		cleanup_free char *lp = pn_path_join(shm, "layout");
+
+		ok_call(oci_layout_open(lp, OCI_LAYOUT_CREATE, &c, &err), &err, "layout on tmpfs");
+		ok_call(oci_layout_copy_blob(a, c, d, &err), &err, "copy across filesystems");
+		path3 = oci_layout_blob_path(c, d);
+		ok(stat(path3, &s3) == 0 && s3.st_size == (off_t)3 << 20 && s3.st_ino != s1.st_ino,
+		   "another filesystem: a full copy");
+		ok(oci_layout_has_blob(c, d), "the copy is stored under its digest");
+		oci_layout_free(c);
+		pn_rm_rf(shm, NULL);
+	}
+	ok_fail(oci_layout_copy_blob(a, b, EMPTY_SHA, &err), &err, PN_ERR_NOT_FOUND, EMPTY_SHA,
+		"a blob the source lacks: not found, named");
+	free(big);
+	oci_layout_free(a);
+	oci_layout_free(b);
+}
+
 int main(void)
 {
 	TEST(t_digest);
@@ -614,6 +655,7 @@ int main(void)
 	TEST(t_index_config_bad);
 	TEST(t_layout);
 	TEST(t_layout_docker_entry);
+	TEST(t_layout_copy_blob);
 	TEST(t_layout_concurrent);
 	TEST(t_ref);
 	TEST(t_inspect_json);
