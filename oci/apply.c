@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -708,6 +709,33 @@ static void finish_dirs(struct applier *ap)
 }
 
 /* ---------------------------------------------------------------- driver */
+static locale_t c_locale;
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+
+static void c_locale_make(void)
+{
+	c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+}
+
+locale_t oci_tar_locale(void)
+{
+	pthread_once(&c_locale_once, c_locale_make);
+	return c_locale;
+}
+
+int oci_tar_next_header(struct archive *a, struct archive_entry **e)
+{
+	locale_t c = oci_tar_locale(), old;
+	int r;
+
+	if (!c)
+		return archive_read_next_header(a, e);
+	old = uselocale(c);
+	r = archive_read_next_header(a, e);
+	uselocale(old);
+	return r;
+}
+
 static la_ssize_t hashing_read(struct archive *a, void *data, const void **buf)
 {
 	struct applier *ap = data;
@@ -791,7 +819,7 @@ static int applier_run(struct applier *ap, struct pn_error **err)
 	int r;
 
 	for (;;) {
-		r = archive_read_next_header(ap->a, &e);
+		r = oci_tar_next_header(ap->a, &e);
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r < ARCHIVE_WARN)

@@ -357,4 +357,16 @@ int oci_layer_apply_fd(int fd, const char *dest, const struct oci_apply_opts *op
 int oci_layer_apply(struct oci_layout *l, const char *digest, const char *dest,
 		    const struct oci_apply_opts *opts, struct pn_error **err);
 
+/* archive_read_next_header() for every tar pinion reads: entry names and
+ * link targets come out as the bytes of the header whatever the process
+ * locale.  libarchive converts PAX names (UTF-8 by the standard) to the
+ * current locale: a UTF-8 locale normalizes them to NFC, a Latin-1 locale
+ * re-encodes them.  This reads the header in the "C" locale (uselocale, so
+ * thread-local), where the conversion of a non-ASCII name fails and
+ * libarchive keeps the bytes as they are and returns ARCHIVE_WARN, which the
+ * caller treats as success (docs/oci.md, "names"). */
+struct archive;
+struct archive_entry;
+int oci_tar_next_header(struct archive *a, struct archive_entry **e);
+
 #endif
