@@ -99,8 +99,8 @@ static void apply_case(const char *corpus, json_t *c, const char *locale, bool o
 	cleanup_free char *lp = pn_path_join(corpus, tar);
 	cleanup_free char *root = xasprintf("%s/%s-%s-%s", tap_tmpdir(), tar, locale,
 					    overlay ? "overlay" : "default");
-	cleanup_free char *what = xasprintf("[%s %s] %s", locale, overlay ? "overlay" : "default",
-					    tar);
+	cleanup_free char *what =
+		xasprintf("[%s %s] %s", locale, overlay ? "overlay" : "default", tar);
 	cleanup_close int fd = open(lp, O_RDONLY | O_CLOEXEC);
 	struct oci_apply_opts ao;
 	struct pn_error *err = NULL;
