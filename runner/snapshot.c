@@ -11,12 +11,9 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
-#define SNAP_PATH_MAX	      4096
 #define RUN_DIR_STALE_SECONDS (24 * 3600)
 
 int runner_dir_lock(const char *dir)
@@ -56,103 +53,6 @@ static void touch_used(const char *snap)
 	}
 }
 
-/* the paths of whiteout entries in a layer (".wh." basenames), read with
- * libarchive; the applier has already refused anything hostile */
-static int scan_whiteouts(struct oci_layout *l, const char *digest, struct pn_strv *out,
-			  struct pn_error **err)
-{
-	cleanup_archive_read struct archive *a = archive_read_new();
-	cleanup_close int fd = -1;
-	struct archive_entry *e;
-	int64_t size;
-	int rc;
-
-	if (oci_layout_open_blob(l, digest, &fd, &size, err) < 0)
-		return -1;
-	archive_read_support_filter_all(a);
-	archive_read_support_format_tar(a);
-	if (archive_read_open_fd(a, fd, 1 << 16) != ARCHIVE_OK)
-		return pn_error_set(err, PN_ERR_INVALID, "read layer: %s", archive_error_string(a));
-	while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		const char *p = archive_entry_pathname(e);
-		const char *base;
-
-		if (!p)
-			continue;
-		while (p[0] == '.' && p[1] == '/')
-			p += 2;
-		while (*p == '/')
-			p++;
-		base = strrchr(p, '/');
-		base = base ? base + 1 : p;
-		if (strncmp(base, ".wh.", 4) == 0 && strlen(p) < SNAP_PATH_MAX)
-			pn_strv_push(out, p);
-	}
-	if (rc != ARCHIVE_EOF)
-		return pn_error_set(err, PN_ERR_INVALID, "read layer: %s", archive_error_string(a));
-	return 0;
-}
-
-/* the directory dir under rootfd, created where missing, never through a
- * symlink: a hostile layer may put `link -> /etc` next to `link/.wh.x` */
-static int open_beneath(int rootfd, const char *dir, struct pn_error **err)
-{
-	cleanup_free char *copy = xstrdup(dir);
-	char *save = NULL;
-	int fd = dup(rootfd);
-
-	if (fd < 0)
-		return pn_error_set_errno(err, errno, "dup");
-	for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
-		int next;
-
-		if (!strcmp(c, "."))
-			continue;
-		if (!strcmp(c, "..") ||
-		    ((next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 &&
-		     (errno != ENOENT || mkdirat(fd, c, 0755) < 0 ||
-		      (next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
-			      0))) {
-			close(fd);
-			pn_error_set(err, PN_ERR_INVALID,
-				     "whiteout in `%s`: `%s` is a symlink, a file or `..`", dir, c);
-			return -1;
-		}
-		close(fd);
-		fd = next;
-	}
-	return fd;
-}
-
-/* recreate each OCI whiteout as its overlay form under root */
-static int overlay_whiteouts(const char *root, const struct pn_strv *wh, struct pn_error **err)
-{
-	cleanup_close int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (rootfd < 0)
-		return pn_error_set_errno(err, errno, "open `%s`", root);
-	for (size_t i = 0; i < wh->n; i++) {
-		const char *p = wh->v[i];
-		const char *slash = strrchr(p, '/');
-		cleanup_free char *dir = slash ? xstrndup(p, (size_t)(slash - p)) : xstrdup("");
-		const char *base = slash ? slash + 1 : p;
-		cleanup_close int fd = open_beneath(rootfd, dir, err);
-
-		if (fd < 0)
-			return -1;
-		if (strcmp(base, ".wh..wh..opq") == 0) {
-			if (fsetxattr(fd, "user.overlay.opaque", "y", 1, 0) < 0)
-				return pn_error_set_errno(err, errno, "mark `%s` opaque", dir);
-		} else if (strcmp(base + 4, "") && strcmp(base + 4, ".") &&
-			   strcmp(base + 4, "..") &&
-			   mknodat(fd, base + 4, S_IFCHR | 0000, makedev(0, 0)) < 0 &&
-			   errno != EEXIST) {
-			return pn_error_set_errno(err, errno, "whiteout `%s`", p);
-		}
-	}
-	return 0;
-}
-
 struct unpack_arg {
 	struct runner *r;
 	struct oci_layout *l;
@@ -164,20 +64,16 @@ static int unpack_in_userns(void *arg, struct pn_buf *reply, struct pn_error **e
 {
 	struct unpack_arg *u = arg;
 	struct oci_apply_opts o;
-	cleanup_strv struct pn_strv wh = PN_STRV_INIT;
 
 	(void)reply;
 	oci_apply_opts_init(&o);
 	o.skip_devices = true;
 	o.chown = u->r->idmap.mode != RUNNER_IDMAP_SINGLE;
+	/* one pass: whiteouts become their overlay form as they are read */
+	o.overlay_whiteouts = true;
 	if (mkdir(u->root, 0755) < 0 && errno != EEXIST)
 		return pn_error_set_errno(err, errno, "create `%s`", u->root);
-	if (oci_layer_apply(u->l, u->digest, u->root, &o, err) < 0)
-		return -1;
-	if (scan_whiteouts(u->l, u->digest, &wh, err) < 0 ||
-	    overlay_whiteouts(u->root, &wh, err) < 0)
-		return pn_error_wrap(err, "keep whiteouts");
-	return 0;
+	return oci_layer_apply(u->l, u->digest, u->root, &o, err);
 }
 
 static int rm_in_userns(void *arg, struct pn_buf *reply, struct pn_error **err)
