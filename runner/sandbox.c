@@ -620,7 +620,7 @@ static int commit_layer(struct runner_sandbox_cfg *c, struct pn_buf *reply, stru
 		      now_seconds() - t0, res.desc.digest, (long long)res.desc.size, res.diff_id,
 		      (long long)res.tar_size, res.desc.media_type);
 	if (c->adopt && !copy)
-		runner_snapshot_adopt(c->r, c->upper, res.diff_id, NULL);
+		runner_snapshot_adopt(c->r, c->upper, res.desc.digest, res.diff_id, NULL);
 	oci_layer_result_release(&res);
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #define RUN_DIR_STALE_SECONDS (24 * 3600)
+#define SNAP_BLOBS_MAX	      (256 << 10) /* the blobs record of one snapshot */
 
 int runner_dir_lock(const char *dir)
 {
@@ -53,10 +54,43 @@ static void touch_used(const char *snap)
 	}
 }
 
+/* <snap>/blobs lists, one a line, the layer blobs known to unpack to this
+ * snapshot's diff_id: the blob it was unpacked from, the blob a build step
+ * wrote from it, and any other blob verified against the diff_id since.  A
+ * snapshot is only handed out for a blob listed there (issue 17). */
+static bool blob_listed(const char *snap, const char *digest)
+{
+	cleanup_free char *p = pn_path_join(snap, "blobs"), *data = NULL;
+	size_t len = 0, dl = strlen(digest);
+
+	if (pn_read_file(p, SNAP_BLOBS_MAX, &data, &len, NULL) < 0)
+		return false;
+	for (size_t i = 0; i + dl <= len;) {
+		const char *nl = memchr(data + i, '\n', len - i);
+		size_t n = nl ? (size_t)(nl - (data + i)) : len - i;
+
+		if (n == dl && memcmp(data + i, digest, dl) == 0)
+			return true;
+		i += n + 1;
+	}
+	return false;
+}
+
+static void blob_list(const char *snap, const char *digest)
+{
+	cleanup_free char *p = pn_path_join(snap, "blobs");
+	cleanup_free char *line = xasprintf("%s\n", digest);
+	cleanup_close int fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+	if (fd < 0 || write(fd, line, strlen(line)) != (ssize_t)strlen(line))
+		pn_debug("snapshot: record blob `%s` in `%s`: %s", digest, p, strerror(errno));
+}
+
 struct unpack_arg {
 	struct runner *r;
 	struct oci_layout *l;
 	const char *digest;
+	const char *diff_id;
 	const char *root;
 };
 
@@ -71,6 +105,8 @@ static int unpack_in_userns(void *arg, struct pn_buf *reply, struct pn_error **e
 	o.chown = u->r->idmap.mode != RUNNER_IDMAP_SINGLE;
 	/* one pass: whiteouts become their overlay form as they are read */
 	o.overlay_whiteouts = true;
+	/* published under diff_id only if the content hashes to it */
+	o.diff_id = u->diff_id;
 	if (mkdir(u->root, 0755) < 0 && errno != EEXIST)
 		return pn_error_set_errno(err, errno, "create `%s`", u->root);
 	return oci_layer_apply(u->l, u->digest, u->root, &o, err);
@@ -99,7 +135,7 @@ int runner_snapshot_ensure(struct runner *r, struct oci_layout *l,
 	cleanup_free char *snap = NULL;
 	cleanup_free char *tmp = NULL;
 	cleanup_free char *root = NULL;
-	struct unpack_arg u = {r, l, layer->digest, NULL};
+	struct unpack_arg u = {r, l, layer->digest, diff_id, NULL};
 	cleanup_close int lock = -1;
 	struct stat st;
 
@@ -108,6 +144,12 @@ int runner_snapshot_ensure(struct runner *r, struct oci_layout *l,
 	snap = runner_snapshot_path(r, diff_id);
 	root = pn_path_join(snap, "root");
 	if (stat(root, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (!blob_listed(snap, layer->digest)) {
+			/* the snapshot is the diff_id's; is this blob that diff_id? */
+			if (oci_layer_verify_diff_id(l, layer->digest, diff_id, err) < 0)
+				return pn_error_wrap(err, "use snapshot `%.19s`", diff_id);
+			blob_list(snap, layer->digest);
+		}
 		touch_used(snap);
 		*path_out = steal_pointer(&root);
 		return 0;
@@ -130,6 +172,7 @@ int runner_snapshot_ensure(struct runner *r, struct oci_layout *l,
 	}
 	free((char *)u.root);
 	touch_used(tmp);
+	blob_list(tmp, layer->digest);
 	if (rename(tmp, snap) < 0) {
 		struct pn_strv rm = PN_STRV_INIT;
 		int e = errno;
@@ -139,24 +182,30 @@ int runner_snapshot_ensure(struct runner *r, struct oci_layout *l,
 		pn_strv_release(&rm);
 		if (e != EEXIST && e != ENOTEMPTY)
 			return pn_error_set_errno(err, e, "store snapshot `%s`", snap);
+		blob_list(snap, layer->digest); /* verified by our own unpack */
 	}
 	*path_out = steal_pointer(&root);
 	return 0;
 }
 
-int runner_snapshot_adopt(struct runner *r, const char *upper, const char *diff_id,
-			  struct pn_error **err)
+int runner_snapshot_adopt(struct runner *r, const char *upper, const char *digest,
+			  const char *diff_id, struct pn_error **err)
 {
 	cleanup_free char *snap = runner_snapshot_path(r, diff_id);
 	cleanup_free char *root = pn_path_join(snap, "root");
 	struct stat st;
 
-	if (stat(root, &st) == 0)
+	if (stat(root, &st) == 0) {
+		if (!blob_listed(snap, digest))
+			blob_list(snap, digest);
 		return 0;
+	}
 	if (mkdir(snap, 0755) < 0 && errno != EEXIST)
 		return pn_error_set_errno(err, errno, "create `%s`", snap);
 	if (rename(upper, root) < 0 && errno != EEXIST && errno != ENOTEMPTY)
 		return pn_error_set_errno(err, errno, "adopt `%s` as snapshot", upper);
+	/* digest is the layer the writer just made of this very upper dir */
+	blob_list(snap, digest);
 	touch_used(snap);
 	return 0;
 }

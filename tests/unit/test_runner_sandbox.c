@@ -192,6 +192,77 @@ static void t_snapshots_stack(void)
 	runner_free(r);
 }
 
+/* a layer whose content is not what the config's diff_id says (a modified
+ * blob under a manifest pointing at it) is refused, whether it would be
+ * unpacked or a snapshot of that diff_id exists already, and nothing is stored
+ * under either digest */
+static void t_snapshot_wrong_diff_id(void)
+{
+	cleanup_free char *tree = make_base_tree(), *c2 = pn_path_join(dir, "cache-poison");
+	cleanup_free char *snap = NULL, *evil_snap = NULL, *blobs = NULL, *list = NULL;
+	cleanup_free char *sd = pn_path_join(c2, "snapshots");
+	struct oci_layer_result good, evil;
+	struct runner_rootfs one;
+	struct runner_opts ro;
+	struct runner *r = NULL;
+	struct pn_error *err = NULL;
+	struct oci_layer_opts o;
+	struct oci_layer_writer *w;
+	struct stat st;
+	bool tmp_left = false;
+
+	runner_opts_init(&ro);
+	ro.cache_dir = c2;
+	ok_call(runner_new(&ro, &r, &err), &err, "runner on a fresh cache");
+	if (!r)
+		return;
+	runner_rootfs_init(&one);
+	ok(layer_from_tree(tree, &good, false) == 0, "the legitimate layer");
+	oci_layer_opts_init(&o);
+	o.normalize_owner = true;
+	w = oci_layer_writer_new(layout, &o, &err);
+	ok_call(w && oci_layer_writer_add_tree(w, tree, "", &err) == 0 &&
+				oci_layer_writer_add_data(w, "evil.pth", "import os\n", 10, 0644,
+							  &err) == 0
+			? oci_layer_writer_finish(w, &evil, &err)
+			: -1,
+		&err, "the same layer plus a .pth file");
+	oci_layer_writer_free(w);
+	snap = xasprintf("%s/%s", sd, oci_digest_hex(good.diff_id));
+	evil_snap = xasprintf("%s/%s", sd, oci_digest_hex(evil.diff_id));
+	blobs = pn_path_join(snap, "blobs");
+
+	ok_fail(runner_rootfs_push(r, &one, layout, &evil.desc, good.diff_id, &err), &err,
+		PN_ERR_DIGEST, good.diff_id,
+		"unpacking the modified blob under the legitimate diff_id is refused");
+	ok(stat(snap, &st) < 0 && stat(evil_snap, &st) < 0,
+	   "no snapshot under the config's diff_id nor the content's");
+	{
+		cleanup_dir DIR *d = opendir(sd);
+		struct dirent *de;
+
+		while (d && (de = readdir(d)))
+			tmp_left |= strncmp(de->d_name, ".tmp-", 5) == 0;
+	}
+	ok(!tmp_left, "no unpack directory left behind");
+	ok_call(runner_rootfs_push(r, &one, layout, &good.desc, good.diff_id, &err), &err,
+		"the legitimate blob is unpacked under its diff_id");
+	ok(stat(snap, &st) == 0, "and stored");
+	ok_fail(runner_rootfs_push(r, &one, layout, &evil.desc, good.diff_id, &err), &err,
+		PN_ERR_DIGEST, good.diff_id,
+		"the existing snapshot is not handed out for the modified blob");
+	pn_read_file(blobs, 1 << 16, &list, NULL, NULL);
+	ok(list && strstr(list, good.desc.digest) && !strstr(list, evil.desc.digest),
+	   "the snapshot records the legitimate blob only");
+	ok_call(runner_rootfs_push(r, &one, layout, &good.desc, good.diff_id, &err), &err,
+		"the legitimate blob still uses it");
+	is_int(one.lowers.n, 2, "two lowers pushed");
+	runner_rootfs_release(&one);
+	oci_layer_result_release(&good);
+	oci_layer_result_release(&evil);
+	runner_free(r);
+}
+
 static void t_step_commit(void)
 {
 	struct runner *r = new_runner(false);
@@ -758,6 +829,7 @@ int main(void)
 	runner_rootfs_init(&rf);
 	TEST(t_snapshots_stack);
 	if (rf.lowers.n == 2) {
+		TEST(t_snapshot_wrong_diff_id);
 		TEST(t_step_commit);
 		TEST(t_rename_dir);
 		TEST(t_diff_kinds);
