@@ -964,9 +964,9 @@ static int drain_and_verify(struct applier *ap, const char *digest, struct pn_er
 	oci_hasher_final(ap->dh, diff_id);
 	if (ap->o.diff_id && strcmp(diff_id, ap->o.diff_id) != 0)
 		return pn_error_set(err, PN_ERR_DIGEST,
-				    "layer `%s` does not match the image config: its content has "
-				    "diff_id `%s`, the config says `%s`",
-				    digest, diff_id, ap->o.diff_id);
+				    "does not match the image config: its content has diff_id `%s`, "
+				    "the config says `%s`",
+				    diff_id, ap->o.diff_id);
 	return 0;
 }
 
