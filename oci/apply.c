@@ -963,10 +963,11 @@ static int drain_and_verify(struct applier *ap, const char *digest, struct pn_er
 				    "layer `%s` is corrupt: content has digest `%s`", digest, got);
 	oci_hasher_final(ap->dh, diff_id);
 	if (ap->o.diff_id && strcmp(diff_id, ap->o.diff_id) != 0)
-		return pn_error_set(err, PN_ERR_DIGEST,
-				    "does not match the image config: its content has diff_id `%s`, "
-				    "the config says `%s`",
-				    diff_id, ap->o.diff_id);
+		return pn_error_set(
+			err, PN_ERR_DIGEST,
+			"does not match the image config: its content has diff_id `%s`, "
+			"the config says `%s`",
+			diff_id, ap->o.diff_id);
 	return 0;
 }
 
