@@ -556,6 +556,25 @@ static int auth_refused(struct registry_host *h, struct pn_error **err)
 			    "registry `%s` requires authentication (see `pinion login`)", h->name);
 }
 
+/* an HTTPS registry that sends a request (an upload Location) to plain HTTP
+ * on another host: refused unless that host is loopback or marked insecure */
+static int plain_downgrade(struct registry_client *c, struct registry_host *h, const char *url,
+			   struct pn_error **err)
+{
+	cleanup_free char *other = NULL;
+
+	if (strncmp(url, "http://", 7) != 0 || strncmp(h->base, "https://", 8) != 0)
+		return 0;
+	other = registry_url_host(url);
+	if (other &&
+	    (registry_host_is_loopback(other) || registry_opts_host_insecure(&c->opts, other)))
+		return 0;
+	return pn_error_set(err, PN_ERR_UNSUPPORTED,
+			    "registry `%s` sends a request to plain HTTP `%s`: refused (mark it "
+			    "--insecure-registry to allow)",
+			    h->name, other ? other : url);
+}
+
 int registry_http_do(struct registry_client *c, struct registry_host *h,
 		     const struct registry_request *req, struct registry_response *resp,
 		     struct pn_error **err)
@@ -567,6 +586,8 @@ int registry_http_do(struct registry_client *c, struct registry_host *h,
 	int attempt = 0;
 
 	if (registry_auth_header(c, h, scope, false, &auth, err) < 0)
+		return -1;
+	if (plain_downgrade(c, h, req->url, err) < 0)
 		return -1;
 	for (;;) {
 		response_reset(resp);

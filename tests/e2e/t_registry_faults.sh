@@ -94,6 +94,16 @@ test_expect_success 'hang: a redirect loop stops at the redirect limit' '
 	test_equal "$(fault_proxy_stat redirects)" 6
 '
 
+test_expect_success 'hang: an upload session that keeps forgetting its chunks gives up after --retries' '
+	fault_proxy_start rewind --fault rewind:100000 &&
+	within 30 test_expect_failure_status 1 timeout 120 "$PINION" --progress quiet copy \
+		--chunk-size 64K --retries 2 "oci:$T/src:v1" "$PROXY/rewound:v1" 2>err &&
+	test_equal "$within_status" 0 && one_error_line err &&
+	test_grep "upload chunk" err &&
+	n=$(fault_proxy_stat faults.rewind) && echo "rewind answers: $n" &&
+	test "$n" -ge 6 && test "$n" -lt 40
+'
+
 test_expect_success 'bounds: endless header lines are cut at the 256 KiB limit' '
 	fault_proxy_start flood --fault flood-headers:100 &&
 	within 30 test_expect_failure_status 1 pq pull "$PROXY/demo:v1" "oci:$T/b1" 2>err &&

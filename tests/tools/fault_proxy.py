@@ -23,7 +23,11 @@ Hostile registries (answered here, the upstream only supplies the body):
   huge        200, Content-Type --huge-type, a chunked body of --huge-size
               bytes (default 6 MiB) of JSON whitespace
   redirect-loop 302 to the same URL, forever
-  retry-after 429 with Retry-After: 999999
+  rewind      an upload session that forgets: PATCH at offset 0 is accepted
+              (202, nothing forwarded), a PATCH further on is reset, and the
+              session status has no Range (nothing stored), so the upload
+              would start over forever
+              (REGEX default "/blobs/uploads/")
 Default REGEX: "^GET /v2/.+/blobs/sha256:" for reset/truncate/corrupt/5xx/429
 and drip, "^PATCH " for reset-upload, "^GET /v2/.+/manifests/" for the others.
 The token endpoint (see --require-bearer) matches "^GET /token".
@@ -77,7 +81,7 @@ DEFAULT_MATCH = {
     "flood-error": r"^GET /v2/.+/manifests/",
     "huge": r"^GET /v2/.+/manifests/",
     "redirect-loop": r"^GET /v2/.+/manifests/",
-    "retry-after": r"^GET /v2/.+/manifests/",
+    "rewind": r"^(PATCH|GET) /v2/.+/blobs/uploads/",
 }
 TOKEN = "pinion-test-token"
 HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te",
@@ -376,8 +380,14 @@ def make_handler(args, state):
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return True
-            if fault == "retry-after":
-                self.reply(429, [("Retry-After", "999999")])
+            if fault == "rewind":
+                if self.command == "PATCH" and \
+                        not self.headers.get("Content-Range", "0-").startswith("0-"):
+                    self.rst()
+                self.send_response(202 if self.command == "PATCH" else 204)
+                self.send_header("Location", self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
                 return True
             return False
 

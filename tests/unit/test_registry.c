@@ -996,6 +996,36 @@ static void t_transfer_errors(void)
 	registry_opts_release(&o);
 }
 
+/* an HTTPS registry cannot send a request to plain HTTP elsewhere */
+static void t_downgrade(void)
+{
+	struct registry_opts o;
+	struct registry_client *c = NULL;
+	struct registry_host *h;
+	struct registry_request req = REGISTRY_REQUEST_INIT;
+	struct registry_response resp;
+	struct pn_error *err = NULL;
+
+	registry_opts_init(&o);
+	o.retries = 0;
+	registry_opts_add_insecure(&o, "lab.invalid:8080");
+	ok_call(registry_client_new(&o, &c, &err), &err, "client");
+	h = registry_client_host(c, "reg.example");
+	h->base = xstrdup("https://reg.example");
+	h->pinged = true; /* no challenge: anonymous, no network before the check */
+	req.method = "PATCH";
+	req.url = "http://storage.example/upload/1";
+	registry_response_init(&resp, REGISTRY_ERROR_BODY_MAX);
+	ok_fail(registry_http_do(c, h, &req, &resp, &err), &err, PN_ERR_UNSUPPORTED,
+		"sends a request to plain HTTP `storage.example`", "downgrade refused");
+	req.url = "http://lab.invalid:8080/upload/1";
+	ok_fail(registry_http_do(c, h, &req, &resp, &err), &err, PN_ERR_NETWORK, NULL,
+		"an insecure-marked host is tried (and is not there)");
+	registry_response_release(&resp);
+	registry_client_free(c);
+	registry_opts_release(&o);
+}
+
 int main(void)
 {
 	TEST(t_ref_parse);
@@ -1015,5 +1045,6 @@ int main(void)
 	TEST(t_origin);
 	TEST(t_bounded_bodies);
 	TEST(t_transfer_errors);
+	TEST(t_downgrade);
 	return tap_done();
 }
