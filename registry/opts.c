@@ -23,12 +23,12 @@ const char registry_opts_flags_help[] =
 	"  --chunk-size BYTES          upload chunk size (default 16 MiB; K/M suffixes)\n"
 	"  --retries N                 retries per request or blob on transient faults (default "
 	"5)\n"
-	"  --low-speed-limit BYTES     cut a transfer slower than this per second ... (default "
-	"1K;\n"
-	"  --low-speed-time S          ... for this many seconds (default 30); 0 = never)\n"
+	"  --low-speed-limit BYTES     cut a transfer below BYTES/s for --low-speed-time (default "
+	"1K; 0 = off)\n"
+	"  --low-speed-time S          seconds below that speed before the cut (default 30)\n"
 	"  --request-timeout S         deadline of a manifest, token or other small request "
 	"(default 120)\n"
-	"  --blob-timeout S            deadline of one blob transfer (default 600 + 1 s per 256 "
+	"  --blob-timeout S            deadline of one blob transfer (default 600 s + 1 s per 256 "
 	"KiB)\n";
 
 void registry_opts_init(struct registry_opts *o)
