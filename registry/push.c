@@ -219,9 +219,16 @@ static int upload_chunked(struct pusher *p, char **loc, int fd, int64_t size, co
 			chunk_progress(p, digest, off, size);
 			continue;
 		}
-		if (e->code == PN_ERR_AUTH || ++failures > p->c->opts.retries) {
+		if (e->code == PN_ERR_AUTH) {
 			*err = e;
 			return -1;
+		}
+		if (++failures > p->c->opts.retries) {
+			pn_error_propagate(err, e);
+			return pn_error_wrap(err,
+					     "blob `%s`: gave up after %d failed chunks without "
+					     "progress past byte %lld",
+					     digest, failures, (long long)high);
 		}
 		pn_debug("chunk at %lld failed (%s); asking the registry where to resume",
 			 (long long)off, e->msg);
