@@ -151,7 +151,16 @@ test_expect_success 'credentials: an upload Location on another port gets no cre
 	test "$(fault_proxy_stat by_method.PUT)" -ge 4 &&
 	test "$(fault_proxy_stat by_method.PATCH)" -ge 3 &&
 	test_equal "$(fault_proxy_stat authorization_headers)" 0 &&
-	test_equal "$(pq pull $PLAIN/moved2:v1 oci:$T/moved2)" "$SRC_DIGEST"
+	test_equal "$(pq pull $PLAIN/moved2:v1 oci:$T/moved2)" "$SRC_DIGEST" &&
+	fault_proxy_start other401 --require-basic u1:secret &&
+	OTHER=$PROXY OTHER_STATS=$PROXY_STATS &&
+	fault_proxy_start gate401 --require-basic u1:secret --upload-location "http://$OTHER" &&
+	test_expect_failure_status 1 pq copy --creds u1:secret "oci:$T/src:v1" "$PROXY/moved3:v1" 2>err &&
+	one_error_line err && cat err &&
+	test_grep "asks for credentials, but those of registry .$PROXY. are not sent to another origin" err &&
+	PROXY_STATS=$OTHER_STATS &&
+	test "$(fault_proxy_stat requests)" -ge 1 &&
+	test_equal "$(fault_proxy_stat authorization_headers)" 0
 '
 
 test_expect_success 'credentials: a blob redirect to another port of the same host gets none' '
