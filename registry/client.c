@@ -401,8 +401,13 @@ int registry_host_ping(struct registry_client *c, struct registry_host *h, struc
 		free(www);
 		www = NULL;
 		errbuf[0] = '\0';
-		if (ping_once(c, h, scheme, &rc, &status, &www, errbuf) == 0)
-			break;
+		if (ping_once(c, h, scheme, &rc, &status, &www, errbuf) == 0) {
+			if (!registry_status_transient(status) || attempt >= c->opts.retries)
+				break;
+			/* a 503 is no answer about auth: ask again */
+			registry_backoff(attempt++, NULL);
+			continue;
+		}
 		if (strcmp(scheme, "https") == 0 && plain_ok && tls_mismatch(rc)) {
 			scheme = "http";
 			continue;

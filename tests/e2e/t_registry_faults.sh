@@ -175,6 +175,14 @@ test_expect_success 'credentials: a blob redirect to another port of the same ho
 	test_equal "$(fault_proxy_stat authorization_headers)" 0
 '
 
+test_expect_success 'ping: a 503 to /v2/ is retried, so the auth challenge behind it is seen' '
+	fault_proxy_start inner --require-basic u1:secret &&
+	REGISTRY=$PROXY fault_proxy_start outer --fault "503:1:0:^GET /v2/$" &&
+	pq pull --creds u1:secret "$PROXY/demo:v1" "oci:$T/p503" >out &&
+	test_equal "$(cat out)" "$SRC_DIGEST" &&
+	test_equal "$(fault_proxy_stat faults.503)" 1
+'
+
 test_expect_success 'flags: push and copy take every registry value flag as --flag V and --flag=V' '
 	pq push --retries 2 --low-speed-limit 1K --low-speed-time 30 --request-timeout 60 \
 		--blob-timeout 600 --parallel 2 --chunk-size 64K --platform linux/amd64 \
