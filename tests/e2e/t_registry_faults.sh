@@ -135,6 +135,14 @@ test_expect_success 'bounds: a 6 MiB manifest, index, a 40 MiB config, a 2 MiB t
 	! grep -q "Failure writing" err
 '
 
+test_expect_success 'bounds: blob bodies that never end stop at the size in the manifest' '
+	fault_proxy_start endless --fault "huge:100:0:^GET /v2/.+/blobs/" --huge-size -1 &&
+	within 30 test_expect_failure_status 1 pq pull --retries 1 "$PROXY/demo:v1" "oci:$T/b5" 2>err &&
+	test_equal "$within_status" 0 && one_error_line err && cat err &&
+	test_grep "gave up after 2 attempts: more bytes than the expected [0-9]*" err &&
+	test_equal "$(find $T/b5/blobs -type f | wc -l)" 0
+'
+
 test_expect_success 'credentials: an upload Location on another port gets no credentials (basic, bearer)' '
 	fault_proxy_start other &&
 	OTHER=$PROXY OTHER_STATS=$PROXY_STATS &&
