@@ -1556,15 +1556,40 @@ int cog_config_parse(const char *text, size_t len, const char *name, const char 
 	return rc;
 }
 
+/* open cog.yaml inside its own directory (the model directory): a symlink
+ * leading out of it is refused like any path cog.yaml names */
+static int config_open(const char *path, const char *dir, struct pn_error **err)
+{
+	const char *slash = strrchr(path, '/');
+	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct pn_error *e = NULL;
+	int fd;
+
+	if (dfd < 0)
+		return pn_error_set_errno(err, errno, "open `%s`", path);
+	fd = pn_path_open_beneath(dfd, slash ? slash + 1 : path, O_RDONLY | O_NONBLOCK, &e);
+	if (fd >= 0)
+		return fd;
+	if (e->code == PN_ERR_INVALID && e->errno_val == EXDEV)
+		pn_error_set(err, PN_ERR_INVALID,
+			     "%s: a symlink leading outside the model directory `%s`", path, dir);
+	else if (e->code == PN_ERR_INVALID)
+		pn_error_set(err, PN_ERR_INVALID, "%s: %s", path, e->msg);
+	else
+		pn_error_set_errno(err, e->errno_val, "open `%s`", path);
+	pn_error_free(e);
+	return -1;
+}
+
 /* the whole file, refused (PN_ERR_INVALID) past COG_CONFIG_MAX_SIZE before
  * it is read; not a regular file (a FIFO would block) is refused too */
-static int config_read(const char *path, char **text, size_t *len, struct pn_error **err)
+static int config_read(const char *path, const char *dir, char **text, size_t *len,
+		       struct pn_error **err)
 {
-	cleanup_close int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	cleanup_close int fd = config_open(path, dir, err);
 	struct stat st;
 
 	if (fd < 0) {
-		pn_error_set_errno(err, errno, "open `%s`", path);
 		if ((*err) && (*err)->code == PN_ERR_NOT_FOUND)
 			pn_error_hint(
 				err, "run pinion in the model directory, or pass -f PATH/cog.yaml");
@@ -1593,10 +1618,10 @@ int cog_config_load(const char *path, struct cog_config *out, struct pn_error **
 	size_t len = 0, i;
 
 	cog_config_init(out);
-	if (config_read(path, &text, &len, err) < 0)
-		return -1;
 	dir = slash ? (slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path)))
 		    : xstrdup(".");
+	if (config_read(path, dir, &text, &len, err) < 0)
+		return -1;
 	if (cog_config_parse(text, len, path, dir, out, NULL, err) < 0)
 		return -1;
 	for (i = 0; i < out->warnings.n; i++)

@@ -189,6 +189,20 @@ test_expect_success 'cog.yaml-named files outside the model directory: exit 2, n
 	PINION_NO_OPENAT2=1 hm_refused python_requirements out-link
 '
 
+test_expect_success 'cog.yaml symlinked out of the model directory: refused, its keys not quoted' '
+	mkdir -p "$T/lm" &&
+	printf "%s: 1\n" "$CANARY" >"$T/host/keys.yaml" &&
+	ln -s ../host/keys.yaml "$T/lm/cog.yaml" &&
+	for cmd in "build --use-cog-base-image=false" "build --dry-run" dockerfile; do
+		(cd "$T/lm" && test_expect_failure_status 2 pinion $cmd >"$T/lm.out" 2>"$T/lm.err") &&
+		! grep -q "$CANARY" "$T/lm.out" "$T/lm.err" &&
+		test_grep "^pinion: cog.yaml: a symlink leading outside the model directory" "$T/lm.err" ||
+		exit 1
+	done &&
+	(cd "$T/elsewhere" && test_expect_failure_status 2 pinion dockerfile -f ../lm/cog.yaml 2>"$T/lm.err") &&
+	test_grep "^pinion: ../lm/cog.yaml: a symlink leading outside the model directory \`../lm\`" "$T/lm.err"
+'
+
 test_expect_success 'the finding: ../../../../etc/shadow is refused, its lines not quoted' '
 	printf "build:\n  python_requirements: ../../../../../../../../etc/shadow\n" >"$T/hm/cog.yaml" &&
 	(cd "$T/hm" && test_expect_failure_status 2 pinion build --dry-run >"$T/hm.out" 2>"$T/hm.err") &&

@@ -325,6 +325,19 @@ static void load_refused(const char *dir, const char *y, const char *want, const
 	cog_config_release(&cfg);
 }
 
+/* rc < 0 with exit status 2, the message holds want and not the canary */
+static void rc_refused(int rc, struct pn_error **err, const char *want, const char *desc)
+{
+	const struct pn_error *e = *err;
+
+	ok(rc < 0 && e && pn_error_exit_status(e) == 2 && tap_contains(e->msg, want) &&
+		   !strstr(e->msg, "CANARY"),
+	   "%s", desc);
+	if (rc >= 0 || !e || !tap_contains(e->msg, want) || strstr(e->msg, "CANARY"))
+		tap_diag("rc=%d msg=%s", rc, e ? e->msg : "(none)");
+	pn_error_clear(err);
+}
+
 static void t_named_paths(void)
 {
 	char *dir = hostile_tree();
@@ -399,6 +412,27 @@ static void t_named_paths(void)
 	}
 	load_refused(dir, "build:\n  python_requirements: nul.txt\n",
 		     "`nul.txt` contains a NUL byte", "a NUL byte in the requirements file");
+
+	/* cog.yaml itself: a symlink out of the model directory is refused
+	 * (a YAML host file would otherwise have its keys quoted as unknown) */
+	write_file(dir, "out/keys.yaml", CANARY ": 1\n");
+	make_link(dir, "m/linked.yaml", "../out/keys.yaml");
+	{
+		cleanup_free char *linked = pn_path_join(dir, "m/linked.yaml");
+		cleanup_free char *in_link = pn_path_join(dir, "m/sub/inside.yaml");
+
+		rc_refused(
+			cog_config_load(linked, &cfg, &err), &err,
+			"linked.yaml: a symlink leading outside the model directory",
+			"cog.yaml symlinked out of its directory: refused, nothing of it printed");
+		cog_config_release(&cfg);
+		write_file(dir, "m/sub/cog.yaml", "build:\n  python_version: \"3.12\"\n");
+		make_link(dir, "m/sub/inside.yaml", "cog.yaml");
+		ok_call(cog_config_load(in_link, &cfg, &err), &err,
+			"cog.yaml symlinked to a file beside it: read");
+		is_str(cfg.build.python_version, "3.12", "... its content");
+		cog_config_release(&cfg);
+	}
 
 	write_file(dir, "m/cog.yaml",
 		   "build:\n  python_requirements: subdir/../in\npredict: \"sub/p.py:P\"\n");
