@@ -99,7 +99,7 @@ static int open_beneath(int rootfd, const char *dir, struct pn_error **err)
 {
 	cleanup_free char *copy = xstrdup(dir);
 	char *save = NULL;
-	int fd = dup(rootfd);
+	int fd = fcntl(rootfd, F_DUPFD_CLOEXEC, 0);
 
 	if (fd < 0)
 		return pn_error_set_errno(err, errno, "dup");
