@@ -719,7 +719,11 @@ static void escape_env_init(struct escape_env *x)
 	/* the caller's leaks: pinion must not pass them on */
 	x->fds[0] = open(x->host, O_RDONLY | O_DIRECTORY);
 	x->fds[1] = open(x->canary, O_RDONLY);
-	setenv("PINION_ESCAPE_CANARY", x->secret, 1);
+	{
+		cleanup_free char *v = xasprintf("PINION-CANARY-%s", x->secret);
+
+		setenv("PINION_ESCAPE_CANARY", v, 1);
+	}
 }
 
 static void escape_env_release(struct escape_env *x)
