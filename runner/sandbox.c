@@ -1,22 +1,30 @@
 /* sandbox.c - the processes of one sandbox.
  *
  *   P  pinion: prepares the run dir, maps the child's ids, pumps output
- *   C  root in a new user namespace; unshares the pid (and net) namespace,
- *      forks G, waits for it, then writes the upper dir as a layer
- *   G  pid 1 of the new pid namespace, in a private mount namespace: mounts
- *      the overlay, /proc, /dev, resolv.conf/hosts, secrets; pivot_root;
- *      forks K and reaps until K exits
- *   K  the step's command: user, workdir, env, no_new_privs, exec
+ *   C  root in a new user namespace; relays host files on 0-2 through pipes;
+ *      unshares the pid, UTS and IPC (and net) namespaces, forks G, waits for
+ *      it, then writes the upper dir as a layer
+ *   G  pid 1 of the new pid namespace: non-dumpable, no fds but its pipes
+ *      (nothing of the host reachable through /proc/1); hostname; in a
+ *      private mount namespace mounts the overlay, /proc (sys, irq, bus,
+ *      sysrq-trigger read-only), /dev, resolv.conf/hosts, secrets;
+ *      pivot_root; forks K and reaps until K exits
+ *   K  the step's command: 0-2 checked, capabilities cut, user, workdir,
+ *      env, no_new_privs, TIOCSTI filter, exec
  */
 #include "runner/internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/audit.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -603,6 +611,50 @@ static int step_drop_caps(struct pn_error **err)
 	return 0;
 }
 
+#if defined(__x86_64__)
+#define SECCOMP_ARCH_NATIVE AUDIT_ARCH_X86_64
+#define SECCOMP_ARCH_COMPAT AUDIT_ARCH_I386
+#define SECCOMP_IOCTL_ALT   (0x40000000 | 514) /* x32 */
+#elif defined(__aarch64__)
+#define SECCOMP_ARCH_NATIVE AUDIT_ARCH_AARCH64
+#define SECCOMP_ARCH_COMPAT AUDIT_ARCH_ARM
+#define SECCOMP_IOCTL_ALT   __NR_ioctl
+#endif
+#define SECCOMP_IOCTL_COMPAT 54 /* i386 and arm */
+
+/* An interactive step shares the caller's terminal, its controlling tty:
+ * TIOCSTI would push keystrokes into the caller's shell, to run on the host
+ * once pinion exits (TIOCLINUX can do the same on a console).  Both ioctls
+ * fail with EPERM; everything else is allowed.  Needs no_new_privs. */
+static int step_seccomp(struct pn_error **err)
+{
+#ifdef SECCOMP_ARCH_NATIVE
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_ARCH_NATIVE, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 4, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_IOCTL_ALT, 3, 7),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_ARCH_COMPAT, 0, 6),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_IOCTL_COMPAT, 0, 4),
+		/* the request is an unsigned int to the kernel: the low word */
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCSTI, 1, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCLINUX, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {(unsigned short)(sizeof(f) / sizeof(f[0])), f};
+
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
+		return pn_error_set_errno(err, errno, "install the terminal ioctl filter");
+#else
+	(void)err;
+#endif
+	return 0;
+}
+
 static int step_become(const struct runner_sandbox_cfg *c, const struct exec_plan *x,
 		       struct pn_error **err)
 {
@@ -617,7 +669,7 @@ static int step_become(const struct runner_sandbox_cfg *c, const struct exec_pla
 					  x->user.gid);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return pn_error_set_errno(err, errno, "set no_new_privs");
-	return 0;
+	return step_seccomp(err);
 }
 
 /* checked after the switch of user: the step's user must be able to use it,

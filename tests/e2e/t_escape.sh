@@ -112,6 +112,18 @@ class Predictor(BasePredictor):
         r = subprocess.run(["sh", "/src/probe.sh", c, e], capture_output=True, text=True)
         return r.stdout + r.stderr
 PY
+# TIOCSTI on the terminal pinion run shares (it must be the controlling one,
+# or the ioctl fails anyway and the case could not fail)
+cat >"$T/model/sti.py" <<'PY'
+import fcntl, os, termios
+os.close(os.open("/dev/tty", os.O_RDWR))
+print("ctty yes", flush=True)
+try:
+    fcntl.ioctl(0, termios.TIOCSTI, b" ")
+    print("sti-allowed")
+except OSError as e:
+    print("sti-refused", e.errno)
+PY
 chmod -R a+rX "$T/model" "$T/probe.sh" "$T/kernel.sh"
 
 # as USER DIR: pinion ARGS... in DIR, with fds 7 (the host dir) and 8 (the
@@ -175,6 +187,13 @@ for u in root pinion-sub pinion-nosub; do
 			{ tail -30 "$w/run.err"; false; } &&
 		test_grep "^stdio-guarded$" "$w/run.out" &&
 		no_escape "$u run" "$e_run" "$w/run.out" "$w/run.err"
+	'
+	test_expect_success "$u: pinion run on a terminal cannot push keystrokes into it (TIOCSTI)" '
+		cmd="$PINION run --cache-dir $w/cache oci:$w/img:esc -- python3 /src/sti.py" &&
+		if [ $u = root ]; then script -qec "$cmd" /dev/null; else run_as $u script -qec "$cmd" /dev/null; fi \
+			>"$w/sti.out" 2>&1 &&
+		test_grep "^ctty yes" "$w/sti.out" &&
+		test_grep "^sti-refused 1" "$w/sti.out"
 	'
 	test_expect_success "$u: /proc/sys read-only, own hostname, UTS and IPC namespaces" '
 		as $u "$w" run --cache-dir "$w/cache" -e HOST_NAME="$HOST_NAME" -e HOST_UTS="$HOST_UTS" \
