@@ -43,8 +43,9 @@
 #define ETC_FILE_MAX	 ((size_t)4 << 20)
 #define APT_SINGLE_CONF	 "etc/apt/apt.conf.d/00pinion-single-id"
 #define SANDBOX_HOSTNAME "pinion"
-#define HOSTS_NAME	 "hosts" /* the sandbox's /etc/hosts, in the run dir */
-#define FD_SCAN_MAX	 65536	 /* the close loop where close_range(2) is missing */
+#define HOSTS_NAME	 "hosts"    /* the sandbox's /etc/hosts, in the run dir */
+#define FD_SCAN_MAX	 65536	    /* the close loop where close_range(2) is missing, */
+#define FD_SCAN_LIMIT	 (1U << 20) /* or up to the fd limit, at most this */
 #define RELAY_BUF	 65536
 
 extern char **environ;
@@ -492,10 +493,16 @@ static void close_span(unsigned lo, unsigned hi)
 	struct rlimit rl;
 	unsigned top = FD_SCAN_MAX;
 
-	if (lo > hi || syscall(SYS_close_range, lo, hi, 0) == 0)
+	if (lo > hi)
 		return;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < top)
-		top = (unsigned)rl.rlim_cur;
+	/* PINION_RUNNER_NO_CLOSE_RANGE=1: the loop, as on kernels before 5.9 (tests) */
+	if (!getenv("PINION_RUNNER_NO_CLOSE_RANGE") && syscall(SYS_close_range, lo, hi, 0) == 0)
+		return;
+	/* the soft limit, or FD_SCAN_MAX if it was lowered below fds already open */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > top)
+		top = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > FD_SCAN_LIMIT
+			      ? FD_SCAN_LIMIT
+			      : (unsigned)rl.rlim_cur;
 	for (unsigned fd = lo; fd <= hi && fd < top; fd++)
 		close((int)fd);
 }

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sched.h>
@@ -908,6 +909,129 @@ static void escape_kernel(struct runner *r, const char *what)
 	is_str(after.nodename, before.nodename, "%s: the host's hostname unchanged", what);
 }
 
+/* the host pid of pid 1 of a running sandbox (C's child whose last NSpid
+ * is 1; C's other children are relays), 0 if not found */
+static pid_t sandbox_pid1(pid_t c)
+{
+	cleanup_free char *path = xasprintf("/proc/%d/task/%d/children", (int)c, (int)c);
+	cleanup_free char *kids = NULL;
+	size_t len = 0;
+
+	if (pn_read_file(path, 4096, &kids, &len, NULL) < 0)
+		return 0;
+	for (char *p = kids; *p;) {
+		long pid = strtol(p, &p, 10);
+		cleanup_free char *st = NULL;
+		cleanup_free char *sp = xasprintf("/proc/%ld/status", pid);
+		char *ns;
+
+		if (pid <= 0)
+			break;
+		if (pn_read_file(sp, 1 << 16, &st, &len, NULL) == 0 &&
+		    (ns = strstr(st, "NSpid:")) && (ns = strchr(ns, '\n')) && ns - st >= 2 &&
+		    ns[-1] == '1' && ns[-2] == '\t')
+			return (pid_t)pid;
+	}
+	return 0;
+}
+
+/* from the host: what pid 1 of a sandbox and the step hold.  Every fd a
+ * pipe or /dev/null, root and cwd not the host's, pid 1 non-dumpable. */
+static void escape_pid1(struct runner *r, const char *what)
+{
+	const char *argv[] = {"sleep", "100", NULL};
+	struct runner_step s = {.name = "pid1", .argv = argv};
+	struct runner_proc *p = NULL;
+	struct pn_error *err = NULL;
+	pid_t g = 0;
+	struct stat host_root, st;
+	int bad = 0, n = 0;
+
+	stat("/", &host_root);
+	ok_call(runner_proc_start(r, &rf, &s, &p, &err), &err, "%s: start a sandbox", what);
+	for (int i = 0; p && !g && i < 500; i++) {
+		g = sandbox_pid1(runner_proc_pid(p));
+		if (!g)
+			usleep(10000);
+	}
+	ok(g > 0, "%s: pid 1 found from the host (%d)", what, (int)g);
+	for (int i = 0; g && i < 500; i++) { /* until it is past pivot_root */
+		cleanup_free char *kids = NULL;
+		cleanup_free char *path = xasprintf("/proc/%d/task/%d/children", (int)g, (int)g);
+		size_t len = 0;
+
+		if (pn_read_file(path, 4096, &kids, &len, NULL) == 0 && len)
+			break;
+		usleep(10000);
+	}
+	for (int k = 0; g && k < 2; k++) {
+		pid_t pid = g;
+		cleanup_free char *fdd = NULL;
+		DIR *d;
+		struct dirent *de;
+
+		if (k == 1) { /* the step: pid 1's child */
+			cleanup_free char *kids = NULL;
+			cleanup_free char *path =
+				xasprintf("/proc/%d/task/%d/children", (int)g, (int)g);
+			size_t len = 0;
+
+			if (pn_read_file(path, 4096, &kids, &len, NULL) < 0 || !len)
+				break;
+			pid = (pid_t)strtol(kids, NULL, 10);
+		}
+		fdd = xasprintf("/proc/%d/fd", (int)pid);
+		d = opendir(fdd);
+		while (d && (de = readdir(d))) {
+			char link[4096];
+			cleanup_free char *fp = NULL;
+			ssize_t l;
+
+			if (de->d_name[0] == '.')
+				continue;
+			fp = xasprintf("%s/%s", fdd, de->d_name);
+			l = readlink(fp, link, sizeof(link) - 1);
+			link[l > 0 ? l : 0] = '\0';
+			n++;
+			if (strncmp(link, "pipe:", 5) != 0 && strcmp(link, "/dev/null") != 0) {
+				tap_diag("pid %d fd %s -> %s", (int)pid, de->d_name, link);
+				bad++;
+			}
+		}
+		if (d)
+			closedir(d);
+		for (const char *const *w = (const char *const[]){"root", "cwd", NULL}; *w; w++) {
+			cleanup_free char *rp = xasprintf("/proc/%d/%s", (int)pid, *w);
+
+			if (stat(rp, &st) == 0 && st.st_dev == host_root.st_dev &&
+			    st.st_ino == host_root.st_ino) {
+				tap_diag("pid %d: %s is the host's /", (int)pid, *w);
+				bad++;
+			}
+		}
+	}
+	ok(n >= 6 && bad == 0,
+	   "%s: pid 1 and the step hold only pipes and /dev/null (%d fds), "
+	   "root and cwd inside",
+	   what, n);
+	runner_proc_free(p);
+}
+
+/* inside: pid 1 is out of reach (non-dumpable), its command line blanked */
+static void escape_pid1_inside(struct runner *r, const char *what)
+{
+	struct runner_result res;
+	struct pn_error *err = NULL;
+
+	ok_call(sh(r,
+		   "! busybox readlink /proc/1/exe && ! busybox readlink /proc/1/cwd && "
+		   "! cat /proc/1/environ && test -z \"$(ls /proc/1/map_files/ 2>/dev/null)\" && "
+		   "test \"$(head -c 11 /proc/1/cmdline)\" = pinion-init",
+		   NULL, &res, &err),
+		&err, "%s: /proc/1 exe, cwd, environ, map_files refused, cmdline blanked", what);
+	runner_result_release(&res);
+}
+
 static void t_escape(void)
 {
 	struct escape_env x;
@@ -915,6 +1039,8 @@ static void t_escape(void)
 
 	escape_env_init(&x);
 	r = new_runner(false);
+	escape_pid1(r, "user namespace");
+	escape_pid1_inside(r, "user namespace");
 	escape_build(r, &x, "overlay");
 	escape_proc(r, &x);
 	escape_stdio(r, &x);
@@ -923,9 +1049,16 @@ static void t_escape(void)
 	r = new_runner(true);
 	escape_build(r, &x, "copy fallback");
 	runner_free(r);
+	setenv("PINION_RUNNER_NO_CLOSE_RANGE", "1", 1); /* fds closed by the fallback loop */
+	r = new_runner(false);
+	escape_build(r, &x, "no close_range");
+	runner_free(r);
+	unsetenv("PINION_RUNNER_NO_CLOSE_RANGE");
 	if (geteuid() == 0) { /* real root: only the sandbox itself stands in the way */
 		setenv("PINION_RUNNER_NO_USERNS", "1", 1);
 		r = new_runner(false);
+		escape_pid1(r, "real root");
+		escape_pid1_inside(r, "real root");
 		escape_build(r, &x, "real root");
 		escape_kernel(r, "real root");
 		runner_free(r);
