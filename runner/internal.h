@@ -90,6 +90,7 @@ enum runner_mount_kind {
 	RUNNER_MNT_DEVPTS,
 	RUNNER_MNT_SECRET,  /* source: file in the secrets tmpfs -> target, ro */
 	RUNNER_MNT_SYMLINK, /* source: link text, target: path */
+	RUNNER_MNT_PROC_RO, /* a /proc path bound read-only over itself (skipped if missing) */
 };
 struct runner_mount {
 	enum runner_mount_kind kind;
