@@ -58,7 +58,10 @@ cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	# the namespace's pid 1 takes every process in it along when it dies
-	[ -n "$child" ] && kill -KILL "$child" 2>/dev/null && wait "$child" 2>/dev/null
+	if [ -n "$child" ]; then
+		kill -KILL "$child" 2>/dev/null || true
+		wait "$child" 2>/dev/null || true
+	fi
 	if [ -d "$R/root/pinion/build/test-logs" ]; then
 		rm -rf "$src/build/check-fresh-logs"
 		cp -r "$R/root/pinion/build/test-logs" "$src/build/check-fresh-logs" 2>/dev/null || true
@@ -80,7 +83,7 @@ git -C "$src" archive HEAD | tar -C "$R/root/pinion" -x
 	say "note: uncommitted changes are not in the test (it uses HEAD, $(git -C "$src" rev-parse --short HEAD))"
 shared=""
 for d in "$src/../shared" /work/shared; do [ -d "$d" ] && { shared=$d; break; }; done
-if [ -n "$shared" ]; then cp -r "$shared" "$R/root/shared"; else say "note: no ../shared to copy"; fi
+if [ -n "$shared" ]; then cp -rL "$shared" "$R/root/shared"; else say "note: no ../shared to copy"; fi
 # what any installed machine has and an image tarball has not
 [ -s "$R/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$R/etc/hosts"
 [ -s "$R/etc/hostname" ] || echo pinion-fresh >"$R/etc/hostname"
