@@ -69,6 +69,7 @@ cleanup() {
 	if [ "${PINION_FRESH_KEEP:-0}" = 1 ]; then
 		say "kept the root: $R"
 	else
+		say "removing the root $R (a minute or so)"
 		rm -rf --one-file-system "$R"
 	fi
 	exit "$rc"
