@@ -22,6 +22,13 @@ mkdir -p "$PINION_TEST_CACHE" && chmod 755 "$PINION_TEST_CACHE"
 T=$(mktemp -d /tmp/pinion-e2e.XXXXXX)
 chmod 755 "$T"
 export T
+# The rootless cases run $PINION as other users (run_as), who cannot reach a
+# checkout in a private home (/root is 0700, and the README's checkout is in
+# it): as root, every file runs a copy in $T, which is world-traversable.
+if [ "$(id -u)" -eq 0 ] && [ -f "$PINION" ]; then
+	mkdir -p "$T/.bin" && cp "$PINION" "$T/.bin/pinion" && chmod 755 "$T/.bin" "$T/.bin/pinion" &&
+		PINION="$T/.bin/pinion"
+fi
 # pinion's own cache for this test file (snapshots, layer cache)
 export PINION_CACHE_DIR="$T/.pinion-cache"
 test_count=0; test_failed=0

@@ -4,7 +4,10 @@
 #   pinion-nosub  without subordinate ids
 # run_as USER CMD...: runs CMD as USER with a clean environment that keeps
 # PINION*, PATH and PYTHON, in a login-less shell.  Its pinion cache is
-# $T/.cache-USER (RUN_AS_CACHE_DIR overrides).
+# $T/.cache-USER (RUN_AS_CACHE_DIR overrides).  Whatever USER runs must lie
+# outside the checkout, which may be private (/root/pinion): lib.sh points
+# $PINION at a copy in $T, tests copy models and fixtures into $T, and a
+# command started from inside the checkout starts in $T instead.
 test_user_setup() {
 	[ "$(id -u)" -eq 0 ] || { echo "test_user_setup needs root" >&2; return 1; }
 	local u
@@ -15,7 +18,7 @@ test_user_setup() {
 	grep -q '^pinion-sub:' /etc/subgid 2>/dev/null || echo "pinion-sub:300000:65536" >>/etc/subgid
 	sed -i '/^pinion-nosub:/d' /etc/subuid /etc/subgid 2>/dev/null || true
 }
-run_as() {
+run_as() (
 	local u=$1; shift
 	local home cache
 	home=$(getent passwd "$u" | cut -d: -f6)
@@ -23,9 +26,10 @@ run_as() {
 	# one after another but must not prune each other's snapshots)
 	cache="$T/.cache-$u"
 	[ -d "$cache" ] || { mkdir -p "$cache" && chown "$u:$u" "$cache"; }
-	setpriv --reuid="$u" --regid="$u" --init-groups --reset-env -- \
+	case "$PWD/" in "${TEST_ROOT:-/nonexistent}"/*) cd "$T" ;; esac
+	exec setpriv --reuid="$u" --regid="$u" --init-groups --reset-env -- \
 		env HOME="$home" USER="$u" LOGNAME="$u" PATH="$PATH" PYTHON="$PYTHON" \
 		PINION="$PINION" PINION_BUILD="$PINION_BUILD" T="$T" \
 		PINION_CACHE_DIR="${RUN_AS_CACHE_DIR:-$cache}" ${XDG_RUNTIME_DIR:+XDG_RUNTIME_DIR=/tmp} \
 		"$@"
-}
+)
