@@ -47,6 +47,11 @@ class Server:
     """`python -m cog.server.http` on a free loopback port."""
 
     def __init__(self, predict, train=None, args=(), **extra):
+        self._spawn = (predict, train, tuple(args), extra)
+        self._start()
+
+    def _start(self):
+        predict, train, args, extra = self._spawn
         self.port = free_port()
         self.base = "http://127.0.0.1:%d" % self.port
         self.proc = subprocess.Popen(
@@ -54,10 +59,20 @@ class Server:
             env=env_for(predict, train, PORT=str(self.port), **extra),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
-    def wait(self, status=("READY",), timeout=20):
+    def wait(self, status=("READY",), timeout=20, restarts=3):
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
+            # our server died: another process took the free port between
+            # free_port() and its bind (tests run in parallel); never talk to
+            # whatever listens there now, start again on another port
+            if self.proc.poll() is not None:
+                out = self.proc.stdout.read().decode(errors="replace")
+                if restarts > 0 and "in use" in out:
+                    restarts -= 1
+                    self._start()
+                    continue
+                raise AssertionError("server exited with %s: %s" % (self.proc.returncode, out[-2000:]))
             try:
                 code, body = self.get("/health-check")
                 last = body

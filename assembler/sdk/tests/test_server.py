@@ -455,6 +455,6 @@ class TestConcurrency(unittest.TestCase):
         try:
             s.wait()
             code, body = s.post("/predictions", {"input": {"n": 3}})
-            self.assertEqual(body["output"], ["w0 ", "w1 ", "w2 "])
+            self.assertEqual((code, body.get("output")), (200, ["w0 ", "w1 ", "w2 "]), body)
         finally:
             s.stop()
