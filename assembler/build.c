@@ -468,6 +468,9 @@ static int build_body(struct build_state *st, struct build_result *res, struct p
 		return -1;
 	if (st->o->dry_run)
 		return dry_run(st);
+	/* the sandbox must be able to start: find out before any pull */
+	if (runner_probe(err) < 0)
+		return -1;
 	if (setup_cache(st, err) < 0 || setup_base(st, err) < 0)
 		return -1;
 	if (run_steps(st, err) < 0)
