@@ -11,10 +11,12 @@
  *   runner_proc_*()     a long-running process over an image (pinion predict,
  *                       pinion serve): start, pid, stop, wait
  *
- * Sandbox: user + mount + pid namespaces (and net with RUNNER_NET_NONE).  With
- * /etc/subuid and /etc/subgid entries ids 0-65535 are mapped through
- * newuidmap/newgidmap; without them the caller maps to root alone (pinion says
- * once what that limits).  As root, a user namespace with the identity map
+ * Sandbox: user + mount + pid namespaces (and net with RUNNER_NET_NONE).  The
+ * ids mapped are those the process has (its /proc/self/uid_map): root of a
+ * user namespace maps its own ids 1:1; a user with /etc/subuid and
+ * /etc/subgid entries gets ids 0-65535 through newuidmap/newgidmap; without
+ * them (or root with one id) the caller maps to root alone (pinion says once
+ * what that limits).  runner_probe() checks all this before any work.  As root, a user namespace with the identity map
  * is still used (no capabilities over the host); where root cannot create
  * one, the step runs as real root in its own mount and pid namespaces
  * (warned once; PINION_RUNNER_NO_USERNS=1 forces it).  Root is pivot_root'ed to the

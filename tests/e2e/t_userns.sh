@@ -90,4 +90,13 @@ test_expect_success 'no user namespaces: predict and run fail the same way; --dr
 	test_grep "base image" "$T/nd.out"
 '
 
+test_expect_success 'real root where user namespaces are refused still runs (mount and pid namespaces)' '
+	PINION_RUNNER_NO_USERNS=1 pinion run $MIRROR python:3.11-slim -- sh -c "id -u; echo \$\$" \
+		>"$T/nu.out" 2>"$T/nu.err" || { cat "$T/nu.err"; false; } &&
+	test_equal "$(sed -n 1p "$T/nu.out")" 0 &&
+	test "$(sed -n 2p "$T/nu.out")" -lt 10 &&
+	test_grep "no user namespace: build steps run as real root" "$T/nu.err" &&
+	! grep -q "unavailable" "$T/nu.err"
+'
+
 test_done
