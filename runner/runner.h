@@ -16,7 +16,8 @@
  * user namespace maps its own ids 1:1; a user with /etc/subuid and
  * /etc/subgid entries gets ids 0-65535 through newuidmap/newgidmap; without
  * them (or root with one id) the caller maps to root alone (pinion says once
- * what that limits).  runner_probe() checks all this before any work.  As root, a user namespace with the identity map
+ * what that limits).  runner_probe() checks all this before any work.  As
+ * real root, a user namespace with the identity map
  * is still used (no capabilities over the host); where root cannot create
  * one, the step runs as real root in its own mount and pid namespaces
  * (warned once; PINION_RUNNER_NO_USERNS=1 forces it).  Root is pivot_root'ed to the
