@@ -137,13 +137,14 @@ char *plan_env_display(const char *name, const char *value)
 
 		slash = auth + strcspn(auth, "/ ");
 		at = memchr(auth, '@', (size_t)(slash - auth));
-		colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-		if (!colon) {
+		if (!at) {
 			pn_buf_append(&b, p, (size_t)(slash - p), NULL);
 			p = slash;
 			continue;
 		}
-		pn_buf_append(&b, p, (size_t)(colon + 1 - p), NULL);
+		/* user:password@ keeps the user; a lone user@ may be a token itself */
+		colon = memchr(auth, ':', (size_t)(at - auth));
+		pn_buf_append(&b, p, (size_t)((colon ? colon + 1 : auth) - p), NULL);
 		pn_buf_puts(&b, "***", NULL);
 		p = at;
 	}

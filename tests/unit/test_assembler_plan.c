@@ -329,13 +329,14 @@ static void t_env_display(void)
 		{"https_proxy", "http://user:pw@proxy:3128", "http://user:***@proxy:3128"},
 		{"PIP_EXTRA_INDEX_URL", "https://a:b@x/s https://y/s http://c:d@z",
 		 "https://a:***@x/s https://y/s http://c:***@z"},
-		{"HTTP_PROXY", "http://user@proxy", "http://user@proxy"},
+		{"HTTP_PROXY", "http://ghp_token@proxy", "http://***@proxy"},
+		{"no_proxy", "localhost,127.0.0.1", "localhost,127.0.0.1"},
 		{"PIP_FIND_LINKS", "/opt/wheels", "/opt/wheels"},
 		{"HF_TOKEN", "hf_abc", "***"},
 		{"aws_secret_access_key", "x", "***"},
 		{"MY_PASSWORD", "", "***"},
 		{"EMPTY", "", ""},
-		{"ODD", "x://@/:@", "x://@/:@"},
+		{"ODD", "x://@/:@", "x://***@/:@"},
 	};
 
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
