@@ -39,6 +39,26 @@ void build_opts_release(struct build_opts *o)
 	free(o->secrets);
 	o->secrets = NULL;
 	o->n_secrets = 0;
+	pn_strv_release(&o->build_env);
+}
+
+int build_opts_add_env(struct build_opts *o, const char *spec, struct pn_error **err)
+{
+	size_t n = strcspn(spec, "=");
+
+	if (n == 0 || !((spec[0] >= 'A' && spec[0] <= 'Z') || (spec[0] >= 'a' && spec[0] <= 'z') ||
+			spec[0] == '_'))
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "--build-env `%s`: want NAME or NAME=VALUE (NAME: letters, "
+				    "digits, _)",
+				    spec);
+	for (size_t i = 1; i < n; i++)
+		if (!((spec[i] >= 'A' && spec[i] <= 'Z') || (spec[i] >= 'a' && spec[i] <= 'z') ||
+		      (spec[i] >= '0' && spec[i] <= '9') || spec[i] == '_'))
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "--build-env `%s`: bad character in the name", spec);
+	pn_strv_push(&o->build_env, spec);
+	return 0;
 }
 
 int build_opts_add_secret(struct build_opts *o, const char *spec, struct pn_error **err)
@@ -198,6 +218,7 @@ static int setup_config(struct build_state *st, struct pn_error **err)
 	po.separate_weights = o->separate_weights;
 	if (build_plan_make(&st->cfg, &po, &st->plan, err) < 0)
 		return pn_error_wrap(err, "plan");
+	build_host_env(o, &st->cfg, &st->plan);
 	return 0;
 }
 
@@ -484,6 +505,9 @@ static int build_body(struct build_state *st, struct build_result *res, struct p
 		return -1;
 	if (st->o->dry_run)
 		return dry_run(st);
+	/* the sandbox must be able to start: find out before any pull */
+	if (runner_probe(err) < 0)
+		return -1;
 	if (setup_cache(st, err) < 0 || setup_base(st, err) < 0)
 		return -1;
 	if (run_steps(st, err) < 0)

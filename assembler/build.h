@@ -54,11 +54,19 @@ struct build_opts {
 	bool network_none;     /* RUN steps without network */
 	const char *cache_dir; /* NULL = pn_cache_dir() */
 	bool dry_run, dry_run_json;
+	/* the environment of RUN steps from the host (docs/build.md): "NAME"
+	 * (the host's value) or "NAME=VALUE" from --build-env, over the default
+	 * pass-through of proxy and pip settings, which no_host_env turns off;
+	 * cog.yaml `environment` wins over both.  Never in the image or the key. */
+	struct pn_strv build_env;
+	bool no_host_env;
 };
 void build_opts_init(struct build_opts *o);
 /* "id=ID,src=PATH" | "id=ID,env=VAR" appended to o->secrets (PN_ERR_INVALID) */
 int build_opts_add_secret(struct build_opts *o, const char *spec, struct pn_error **err);
 void build_opts_release(struct build_opts *o);
+/* --build-env NAME[=VALUE] appended to o->build_env (PN_ERR_INVALID for a bad name) */
+int build_opts_add_env(struct build_opts *o, const char *spec, struct pn_error **err);
 
 struct build_result {
 	struct oci_descriptor manifest; /* the built image's manifest */

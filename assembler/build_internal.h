@@ -57,6 +57,10 @@ int build_add_layer(struct build_state *st, const struct cache_layer *e, struct 
  * step); skip_weights leaves the weight layers out (post-build only) */
 int build_ensure_rootfs(struct build_state *st, bool skip_weights, struct pn_error **err);
 int build_ensure_runner(struct build_state *st, struct pn_error **err);
+/* the host's part of the RUN steps' environment into p->host_env: the
+ * pass-through (unless o->no_host_env), then --build-env, each marked
+ * shadowed when cog.yaml `environment` sets the name */
+void build_host_env(const struct build_opts *o, const struct cog_config *cfg, struct build_plan *p);
 int build_ensure_source(struct build_state *st, struct pn_error **err);
 
 /* postbuild.c: labels on st->img.config (schema, pip freeze, OCI labels) */

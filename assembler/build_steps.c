@@ -375,14 +375,49 @@ static const char *const passthrough_names[] = {
 	"HTTP_PROXY",	  "HTTPS_PROXY",	 "NO_PROXY",
 };
 
-static void passthrough_env(struct pn_strv *env)
+static bool cog_env_sets(const struct cog_config *cfg, const char *name)
 {
-	for (size_t i = 0; i < sizeof(passthrough_names) / sizeof(passthrough_names[0]); i++) {
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < cfg->environment.n; i++)
+		if (strncmp(cfg->environment.v[i], name, n) == 0 && cfg->environment.v[i][n] == '=')
+			return true;
+	return false;
+}
+
+void build_host_env(const struct build_opts *o, const struct cog_config *cfg, struct build_plan *p)
+{
+	for (size_t i = 0;
+	     !o->no_host_env && i < sizeof(passthrough_names) / sizeof(passthrough_names[0]); i++) {
 		const char *v = getenv(passthrough_names[i]);
 
 		if (v)
-			pn_strv_push_owned(env, xasprintf("%s=%s", passthrough_names[i], v));
+			build_plan_add_host_env(p, passthrough_names[i], v, PLAN_ENV_HOST,
+						cog_env_sets(cfg, passthrough_names[i]));
 	}
+	for (size_t i = 0; i < o->build_env.n; i++) {
+		const char *spec = o->build_env.v[i], *eq = strchr(spec, '=');
+		cleanup_free char *name = eq ? xstrndup(spec, (size_t)(eq - spec)) : xstrdup(spec);
+		const char *v = eq ? eq + 1 : getenv(name);
+
+		if (!v) {
+			pn_warn("--build-env `%s`: not set in this environment; not passed", name);
+			continue;
+		}
+		build_plan_add_host_env(p, name, v,
+					eq ? PLAN_ENV_BUILD_ENV : PLAN_ENV_BUILD_ENV_HOST,
+					cog_env_sets(cfg, name));
+	}
+}
+
+/* the host's variables first: the step's own (and cog.yaml's, through the
+ * config) come later and win */
+static void host_env_add(const struct build_plan *p, struct pn_strv *env)
+{
+	for (size_t i = 0; i < p->n_host_env; i++)
+		if (!p->host_env[i].shadowed)
+			pn_strv_push_owned(
+				env, xasprintf("%s=%s", p->host_env[i].name, p->host_env[i].value));
 }
 
 static int run_exec(struct build_state *st, const struct plan_step *s, struct run_inputs *in,
@@ -391,6 +426,7 @@ static int run_exec(struct build_state *st, const struct plan_step *s, struct ru
 	struct runner_step rs;
 	struct runner_result res;
 	struct oci_layer_opts lo = st->lopts;
+	cleanup_strv struct pn_strv env = PN_STRV_INIT;
 	cleanup_free char *created_by = xasprintf("RUN /bin/sh -c %s", s->shell);
 	double t0 = build_now();
 	int rc;
@@ -401,13 +437,15 @@ static int run_exec(struct build_state *st, const struct plan_step *s, struct ru
 	rs.name = s->name;
 	rs.shell = s->shell;
 	rs.config = &st->img.config;
-	pn_strv_push(&in->env, "PINION_BUILD_STEP=1");
+	host_env_add(&st->plan, &env);
+	for (size_t i = 0; i < in->env.n; i++)
+		pn_strv_push(&env, in->env.v[i]);
+	pn_strv_push(&env, "PINION_BUILD_STEP=1");
 	/* reproducible output of tools that honour it (Python writes hash-based .pyc) */
 	if (st->lopts.mtime_clamp >= 0)
-		pn_strv_push_owned(&in->env, xasprintf("SOURCE_DATE_EPOCH=%lld",
-						       (long long)st->lopts.mtime_clamp));
-	passthrough_env(&in->env);
-	rs.env = (const char *const *)in->env.v;
+		pn_strv_push_owned(&env, xasprintf("SOURCE_DATE_EPOCH=%lld",
+						   (long long)st->lopts.mtime_clamp));
+	rs.env = (const char *const *)env.v;
 	rs.secrets = in->mounts;
 	rs.n_secrets = in->n;
 	rs.network = st->o->network_none ? RUNNER_NET_NONE : RUNNER_NET_HOST;

@@ -33,6 +33,11 @@ static const char build_help[] =
 	"      --compression gzip|zstd|none   layer compression (default gzip)\n"
 	"      --network host|none    network of the RUN steps (default host)\n"
 	"      --cache-dir DIR        layer cache and snapshots (default ~/.cache/pinion)\n"
+	"      --build-env NAME[=VALUE]\n"
+	"                             a variable for RUN steps (NAME alone: this\n"
+	"                             environment's value); cog.yaml `environment` wins\n"
+	"      --no-host-env          pass none of the host's proxy and pip settings\n"
+	"                             (passed by default; see docs/build.md)\n"
 	"%s";
 
 static int parse_bool_opt(const char *arg, const char *name, enum plan_tristate *out)
@@ -120,6 +125,13 @@ static int parse_value_opt(struct build_cli *c, int argc, char **argv, int *i,
 		*table[k].slot = v;
 		return 1;
 	}
+	if (opt_is(a, "--build-env", NULL)) {
+		v = opt_value(argc, argv, i, "--build-env", NULL);
+		if (!v)
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "option `--build-env` needs a value");
+		return build_opts_add_env(&c->o, v, err) < 0 ? -1 : 1;
+	}
 	if (opt_is(a, "--secret", NULL)) {
 		v = opt_value(argc, argv, i, "--secret", NULL);
 		if (!v)
@@ -142,6 +154,8 @@ static int parse_flag_opt(struct build_cli *c, const char *a, struct pn_error **
 		c->o.dry_run = true;
 	else if (strcmp(a, "--json") == 0)
 		c->o.dry_run_json = true;
+	else if (strcmp(a, "--no-host-env") == 0)
+		c->o.no_host_env = true;
 	else if ((r = parse_bool_opt(a, "--separate-weights", &t)) != 0) {
 		if (r < 0)
 			return pn_error_set(err, PN_ERR_INVALID, "bad value in `%s`", a);

@@ -283,6 +283,8 @@ static int predict_run(struct served *s, const char *image, struct pn_strv *inpu
 	cleanup_json json_t *schema = NULL;
 	cleanup_json json_t *input = json_object();
 
+	if (runner_probe(err) < 0) /* before any build or pull */
+		return -1;
 	if (!image && access("cog.yaml", F_OK) == 0) {
 		if (build_model(s, err) < 0)
 			return -1;
@@ -442,8 +444,8 @@ static int cmd_serve(int argc, char **argv)
 		else
 			rc = pn_cli_usage("serve", "unexpected argument `%s`", a);
 	}
-	if (rc == 0 && (image_open(&s, image, &err) < 0 || server_start(&s, host, true, &err) < 0 ||
-			serve_loop(&s, &err) < 0))
+	if (rc == 0 && (runner_probe(&err) < 0 || image_open(&s, image, &err) < 0 ||
+			server_start(&s, host, true, &err) < 0 || serve_loop(&s, &err) < 0))
 		rc = pn_cli_fail(err);
 	served_release(&s);
 	return rc;

@@ -265,6 +265,8 @@ static int run_main(struct run_args *a, struct run_state *s, int *status, struct
 	struct oci_layout *dst = NULL;
 	int rc;
 
+	if (runner_probe(err) < 0) /* before any pull */
+		return -1;
 	if (image_open(a, s, err) < 0)
 		return pn_error_wrap(err, "image `%s`", a->image);
 	runner_opts_init(&o);

@@ -84,7 +84,72 @@ void build_plan_release(struct build_plan *p)
 	free(p->python_version);
 	free(p->cuda);
 	free(p->cudnn);
+	for (i = 0; i < p->n_host_env; i++) {
+		free(p->host_env[i].name);
+		free(p->host_env[i].value);
+	}
+	free(p->host_env);
 	memset(p, 0, sizeof(*p));
+}
+
+void build_plan_add_host_env(struct build_plan *p, const char *name, const char *value,
+			     enum plan_env_source source, bool shadowed)
+{
+	struct plan_host_env *e = NULL;
+
+	for (size_t i = 0; i < p->n_host_env && !e; i++)
+		if (strcmp(p->host_env[i].name, name) == 0)
+			e = &p->host_env[i];
+	if (!e) {
+		p->host_env = xrealloc(p->host_env, st_mult(p->n_host_env + 1, sizeof(*e)));
+		e = &p->host_env[p->n_host_env++];
+		e->name = xstrdup(name);
+	} else {
+		free(e->value);
+	}
+	e->value = xstrdup(value);
+	e->source = source;
+	e->shadowed = shadowed;
+}
+
+/* names whose values --dry-run never shows */
+static const char *const secret_words[] = {"TOKEN", "SECRET",	  "PASSWORD", "PASSWD",
+					   "KEY",   "CREDENTIAL", "AUTH"};
+
+char *plan_env_display(const char *name, const char *value)
+{
+	cleanup_free char *up = xstrdup(name);
+	const char *scheme, *at, *colon, *slash;
+
+	for (char *c = up; *c; c++)
+		if (*c >= 'a' && *c <= 'z')
+			*c = (char)(*c - 'a' + 'A');
+	for (size_t i = 0; i < sizeof(secret_words) / sizeof(secret_words[0]); i++)
+		if (strstr(up, secret_words[i]))
+			return xstrdup("***");
+	/* scheme://user:password@host... -> scheme://user:***@host... (each URL
+	 * of a space-separated list, as PIP_EXTRA_INDEX_URL allows) */
+	struct pn_buf b = PN_BUF_INIT;
+	const char *p = value;
+
+	while ((scheme = strstr(p, "://"))) {
+		const char *auth = scheme + 3;
+
+		slash = auth + strcspn(auth, "/ ");
+		at = memchr(auth, '@', (size_t)(slash - auth));
+		if (!at) {
+			pn_buf_append(&b, p, (size_t)(slash - p), NULL);
+			p = slash;
+			continue;
+		}
+		/* user:password@ keeps the user; a lone user@ may be a token itself */
+		colon = memchr(auth, ':', (size_t)(at - auth));
+		pn_buf_append(&b, p, (size_t)((colon ? colon + 1 : auth) - p), NULL);
+		pn_buf_puts(&b, "***", NULL);
+		p = at;
+	}
+	pn_buf_puts(&b, p, NULL);
+	return b.data ? pn_buf_steal(&b, NULL) : xstrdup("");
 }
 
 /* ----------------------------------------------------------- building */
@@ -421,6 +486,8 @@ char *plan_env_expand(const char *value, char *const *env)
 
 /* --------------------------------------------------------------- views */
 static const char *const kind_names[] = {"ENV", "RUN", "COPY"};
+static const char *const env_source_names[] = {"host", "--build-env, host value", "--build-env"};
+static const char *const env_source_json[] = {"host", "build-env-host", "build-env"};
 static const char *const id_names[] = {
 	"base-env", "tini",	 "user-env", "apt",	    "python-env", "python", "pre-install",
 	"pip",	    "cog-wheel", "run",	     "runtime-env", "weights",	  "source"};
@@ -484,6 +551,15 @@ void build_plan_print_text(const struct build_plan *p, FILE *f)
 	fprintf(f, "\n  workdir: %s\n  expose: %s\n", p->workdir, p->expose);
 	for (i = 0; i < p->n_labels; i++)
 		fprintf(f, "  label %s=%s\n", p->labels[i].name, p->labels[i].value);
+	if (p->n_host_env)
+		fprintf(f, "host environment of RUN steps (not in the image or the cache key):\n");
+	for (i = 0; i < p->n_host_env; i++) {
+		const struct plan_host_env *e = &p->host_env[i];
+		cleanup_free char *v = plan_env_display(e->name, e->value);
+
+		fprintf(f, "  %s=%s (%s%s)\n", e->name, v, env_source_names[e->source],
+			e->shadowed ? "; not used: cog.yaml environment sets it" : "");
+	}
 	if (r && *r) {
 		fprintf(f, "requirements.txt:\n");
 		for (; *r; r = nl ? nl + 1 : r + strlen(r)) {
@@ -553,6 +629,21 @@ static json_t *step_json(const struct plan_step *s)
 	return o;
 }
 
+static json_t *host_env_json(const struct build_plan *p)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < p->n_host_env; i++) {
+		const struct plan_host_env *e = &p->host_env[i];
+		cleanup_free char *v = plan_env_display(e->name, e->value);
+
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:b}", "name", e->name, "value", v,
+						   "source", env_source_json[e->source], "used",
+						   !e->shadowed));
+	}
+	return a;
+}
+
 char *build_plan_to_json(const struct build_plan *p)
 {
 	cleanup_json json_t *o = json_object();
@@ -576,6 +667,7 @@ char *build_plan_to_json(const struct build_plan *p)
 	json_object_set_new(cfg, "exposed_ports", json_pack("[s]", p->expose));
 	json_object_set_new(cfg, "labels", env_json(p->labels, p->n_labels));
 	json_object_set_new(o, "config", cfg);
+	json_object_set_new(o, "host_env", host_env_json(p));
 	json_object_set_new(o, "requirements", json_string(p->requirements ? p->requirements : ""));
 	return json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 }

@@ -92,6 +92,16 @@ struct plan_step {
 	struct pn_strv key_inputs;
 };
 
+/* a variable of the host's that RUN steps see (never the image, the labels or
+ * the cache key): from the default pass-through, or --build-env */
+enum plan_env_source { PLAN_ENV_HOST = 0, PLAN_ENV_BUILD_ENV_HOST, PLAN_ENV_BUILD_ENV };
+struct plan_host_env {
+	char *name;
+	char *value;
+	enum plan_env_source source;
+	bool shadowed; /* cog.yaml `environment` sets it: the steps get that value */
+};
+
 struct build_plan {
 	char *base_image;    /* full reference */
 	bool cog_base;	     /* base is a cog-base image */
@@ -112,8 +122,16 @@ struct build_plan {
 	char *requirements; /* the generated requirements text (copy) */
 	char *python_version;
 	bool gpu;
-	char *cuda, *cudnn; /* NULL for CPU */
+	char *cuda, *cudnn;		/* NULL for CPU */
+	struct plan_host_env *host_env; /* filled by the executor (build_host_env) */
+	size_t n_host_env;
 };
+/* add one (copies); a name already there is replaced */
+void build_plan_add_host_env(struct build_plan *p, const char *name, const char *value,
+			     enum plan_env_source source, bool shadowed);
+/* the value as --dry-run shows it (owned): a URL's password and the value of
+ * a name that looks secret (TOKEN, SECRET, PASSWORD, KEY, ...) masked */
+char *plan_env_display(const char *name, const char *value);
 
 void build_plan_init(struct build_plan *p);
 void build_plan_release(struct build_plan *p);

@@ -129,12 +129,177 @@ static int subid_lookup(const char *file, const char *user, uint32_t id, uint32_
 	return rc;
 }
 
+/* ------------------------------------------------ the ids we actually have */
+
+int runner_idmap_parse(const char *text, struct runner_idrange *out, size_t max, size_t *n_out,
+		       struct pn_error **err)
+{
+	size_t n = 0, lineno = 0;
+
+	while (text && *text) {
+		const char *nl = strchr(text, '\n');
+		size_t len = nl ? (size_t)(nl - text) : strlen(text);
+		const char *p = text, *end = text + len;
+		uint32_t v[3];
+		int k = 0;
+
+		lineno++;
+		if (strspn(text, " \t\r") >= len) { /* blank line */
+			text = nl ? nl + 1 : end;
+			continue;
+		}
+		while (k < 3) {
+			const char *w;
+
+			while (p < end && (*p == ' ' || *p == '\t'))
+				p++;
+			w = p;
+			while (p < end && *p != ' ' && *p != '\t' && *p != '\r')
+				p++;
+			if (p == w || parse_u32(w, (size_t)(p - w), &v[k]) < 0)
+				break;
+			k++;
+		}
+		while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
+			p++;
+		if (k != 3 || p != end || v[2] == 0 ||
+		    (uint64_t)v[0] + v[2] > (uint64_t)UINT32_MAX + 1)
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "line %zu: expected `inside outside count`", lineno);
+		if (n == max)
+			return pn_error_set(err, PN_ERR_TOO_LARGE, "more than %zu id ranges", max);
+		out[n++] = (struct runner_idrange){v[0], v[1], v[2]};
+		text = nl ? nl + 1 : end;
+	}
+	*n_out = n;
+	return 0;
+}
+
+uint64_t runner_idmap_span(const struct runner_idrange *r, size_t n)
+{
+	uint64_t next = 0;
+	bool grew = true;
+
+	/* the ranges may come in any order: extend [0, next) until nothing adds */
+	while (grew) {
+		grew = false;
+		for (size_t i = 0; i < n; i++) {
+			uint64_t lo = r[i].inside, hi = lo + r[i].count;
+
+			if (lo <= next && hi > next) {
+				next = hi;
+				grew = true;
+			}
+		}
+	}
+	return next;
+}
+
+static bool map_is_identity(const struct runner_idrange *r, size_t n)
+{
+	return n == 1 && r[0].inside == 0 && r[0].outside == 0 && r[0].count == UINT32_MAX;
+}
+
 static void map_single(struct runner_idmap *m, uid_t uid, gid_t gid)
 {
 	m->mode = RUNNER_IDMAP_SINGLE;
 	m->uid[0] = (struct runner_idrange){0, uid, 1};
 	m->gid[0] = (struct runner_idrange){0, gid, 1};
 	m->n_uid = m->n_gid = 1;
+}
+
+/* The ids [0, span) of ours, 1:1, one range per range of our own map: the
+ * kernel wants each range of a child's map inside ONE range of its parent's
+ * (rootless podman maps 0 and 1..65535 from two places).  Returns how many
+ * ranges (at most max), 0 if 0 is not ours. */
+static size_t identity_ranges(const struct runner_idrange *r, size_t n, struct runner_idrange *out,
+			      size_t max)
+{
+	uint64_t next = 0;
+	size_t k = 0;
+
+	while (k < max) {
+		size_t i;
+
+		for (i = 0; i < n && r[i].inside != next; i++)
+			;
+		if (i == n)
+			break;
+		/* a count of 2^32 ids does not fit: the kernel's largest is 2^32-1 */
+		out[k++] = (struct runner_idrange){r[i].inside, r[i].inside, r[i].count};
+		next = (uint64_t)r[i].inside + r[i].count;
+	}
+	return k;
+}
+
+int runner_idmap_choose_root(const char *uid_map, const char *gid_map, const char *setgroups,
+			     gid_t egid, struct runner_idmap *out, struct pn_error **err)
+{
+	struct runner_idrange u[RUNNER_IDMAP_PROC_RANGES], g[RUNNER_IDMAP_PROC_RANGES];
+	size_t nu = 0, ng = 0;
+	uint64_t su, sg;
+
+	memset(out, 0, sizeof(*out));
+	if (runner_idmap_parse(uid_map, u, RUNNER_IDMAP_PROC_RANGES, &nu, err) < 0)
+		return pn_error_wrap(err, "parse uid_map");
+	if (runner_idmap_parse(gid_map, g, RUNNER_IDMAP_PROC_RANGES, &ng, err) < 0)
+		return pn_error_wrap(err, "parse gid_map");
+	out->setgroups_deny = setgroups && strncmp(setgroups, "deny", 4) == 0;
+	if (map_is_identity(u, nu) && map_is_identity(g, ng)) {
+		out->mode = RUNNER_IDMAP_ROOT;
+		out->uid[0] = (struct runner_idrange){0, 0, UINT32_MAX};
+		out->gid[0] = (struct runner_idrange){0, 0, UINT32_MAX};
+		out->n_uid = out->n_gid = 1;
+		return 0;
+	}
+	/* root of a user namespace: map the ids of ours that start at 0, 1:1 */
+	su = runner_idmap_span(u, nu);
+	sg = runner_idmap_span(g, ng);
+	if (su < 2 || sg < 2) {
+		map_single(out, 0, sg >= 1 ? 0 : egid);
+		out->in_userns = true;
+		return 0;
+	}
+	out->mode = RUNNER_IDMAP_USERNS;
+	out->in_userns = true;
+	out->n_uid = identity_ranges(u, nu, out->uid, RUNNER_IDMAP_MAX_RANGES);
+	out->n_gid = identity_ranges(g, ng, out->gid, RUNNER_IDMAP_MAX_RANGES);
+	return 0;
+}
+
+/* /proc/self/<name>; NULL if it cannot be read (a kernel without user
+ * namespaces has no uid_map: then we are real root) */
+static char *read_self(const char *name)
+{
+	cleanup_free char *p = xasprintf("/proc/self/%s", name);
+	char *text = NULL;
+	size_t len;
+	struct pn_error *e = NULL;
+
+	if (pn_read_file(p, SUBID_FILE_MAX, &text, &len, &e) < 0) {
+		pn_error_free(e);
+		return NULL;
+	}
+	return text;
+}
+
+static int detect_root(gid_t gid, struct runner_idmap *out, struct pn_error **err)
+{
+	cleanup_free char *um = read_self("uid_map");
+	cleanup_free char *gm = read_self("gid_map");
+	cleanup_free char *sg = read_self("setgroups");
+
+	if (!um || !gm) {
+		memset(out, 0, sizeof(*out));
+		out->mode = RUNNER_IDMAP_ROOT;
+		out->uid[0] = (struct runner_idrange){0, 0, UINT32_MAX};
+		out->gid[0] = (struct runner_idrange){0, 0, UINT32_MAX};
+		out->n_uid = out->n_gid = 1;
+		return 0;
+	}
+	if (runner_idmap_choose_root(um, gm, sg, gid, out, err) < 0)
+		return pn_error_wrap(err, "read the ids of this process (/proc/self)");
+	return 0;
 }
 
 int runner_idmap_detect(struct runner_idmap *out, struct pn_error **err)
@@ -144,19 +309,15 @@ int runner_idmap_detect(struct runner_idmap *out, struct pn_error **err)
 	struct passwd *pw = getpwuid(uid);
 	const char *user = pw ? pw->pw_name : NULL;
 	const char *force = getenv("PINION_RUNNER_IDMAP");
+	bool single = force && strcmp(force, "single") == 0;
 	uint32_t us = 0, uc = 0, gs = 0, gc = 0;
 	int ru, rg;
 
 	memset(out, 0, sizeof(*out));
-	if (uid == 0 && !(force && strcmp(force, "single") == 0)) {
-		out->mode = RUNNER_IDMAP_ROOT;
-		out->uid[0] = (struct runner_idrange){0, 0, UINT32_MAX};
-		out->gid[0] = (struct runner_idrange){0, 0, UINT32_MAX};
-		out->n_uid = out->n_gid = 1;
-		return 0;
-	}
+	if (uid == 0 && !single)
+		return detect_root(gid, out, err);
 	map_single(out, uid, gid);
-	if (force && strcmp(force, "single") == 0)
+	if (single)
 		return 0;
 	ru = subid_lookup("/etc/subuid", user, uid, &us, &uc, err);
 	if (ru < 0)
@@ -173,14 +334,38 @@ int runner_idmap_detect(struct runner_idmap *out, struct pn_error **err)
 	return 0;
 }
 
+bool runner_idmap_can_setgroups(const struct runner_idmap *m)
+{
+	return m->mode != RUNNER_IDMAP_SINGLE && !m->setgroups_deny;
+}
+
 void runner_idmap_notice(const struct runner_idmap *m)
 {
 	static bool said;
 	struct passwd *pw;
 
-	if (said || m->mode != RUNNER_IDMAP_SINGLE)
+	if (said)
+		return;
+	if (m->mode == RUNNER_IDMAP_USERNS && runner_idmap_span(m->uid, m->n_uid) < 65536) {
+		uint64_t n = runner_idmap_span(m->uid, m->n_uid);
+
+		said = true;
+		pn_warn("root in a user namespace with %llu ids: the sandbox maps ids 0-%llu; "
+			"files of other owners cannot be unpacked",
+			(unsigned long long)n, (unsigned long long)n - 1);
+		return;
+	}
+	if (m->mode != RUNNER_IDMAP_SINGLE)
 		return;
 	said = true;
+	if (m->in_userns) {
+		pn_warn("root in a user namespace with one id: the sandbox maps only that id; "
+			"files in the image all belong to root, and steps cannot switch to other "
+			"users (to map 0-65535, give the namespace 65536 ids: `unshare "
+			"--map-auto`, "
+			"rootless podman, Kubernetes `hostUsers: false`)");
+		return;
+	}
 	pw = getpwuid(geteuid());
 	pn_warn("no subordinate ids for `%s` in /etc/subuid and /etc/subgid: the sandbox maps "
 		"only your own id (as root); files in the image all belong to root, and steps "
@@ -254,7 +439,9 @@ int runner_idmap_apply(const struct runner_idmap *m, pid_t pid, struct pn_error 
 			return -1;
 		return 0;
 	}
-	if (m->mode == RUNNER_IDMAP_SINGLE && write_proc(pid, "setgroups", "deny", err) < 0)
+	/* one id: the kernel wants setgroups denied first (unless it already is) */
+	if (m->mode == RUNNER_IDMAP_SINGLE && !m->setgroups_deny &&
+	    write_proc(pid, "setgroups", "deny", err) < 0)
 		return -1;
 	if (write_proc(pid, "uid_map", u, err) < 0 || write_proc(pid, "gid_map", g, err) < 0)
 		return -1;

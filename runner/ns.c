@@ -145,7 +145,7 @@ int runner_child_enter_userns(int sync_rd, int sync_wr, const struct runner_idma
 		return pn_error_set(err, PN_ERR_GENERIC, "id mapping failed");
 	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 		return pn_error_set_errno(err, errno, "become root in the user namespace");
-	if (m->mode != RUNNER_IDMAP_SINGLE && setgroups(0, NULL) < 0)
+	if (runner_idmap_can_setgroups(m) && setgroups(0, NULL) < 0)
 		return pn_error_set_errno(err, errno, "drop supplementary groups");
 	return 0;
 }

@@ -11,10 +11,13 @@
  *   runner_proc_*()     a long-running process over an image (pinion predict,
  *                       pinion serve): start, pid, stop, wait
  *
- * Sandbox: user + mount + pid namespaces (and net with RUNNER_NET_NONE).  With
- * /etc/subuid and /etc/subgid entries ids 0-65535 are mapped through
- * newuidmap/newgidmap; without them the caller maps to root alone (pinion says
- * once what that limits).  As root, a user namespace with the identity map
+ * Sandbox: user + mount + pid namespaces (and net with RUNNER_NET_NONE).  The
+ * ids mapped are those the process has (its /proc/self/uid_map): root of a
+ * user namespace maps its own ids 1:1; a user with /etc/subuid and
+ * /etc/subgid entries gets ids 0-65535 through newuidmap/newgidmap; without
+ * them (or root with one id) the caller maps to root alone (pinion says once
+ * what that limits).  runner_probe() checks all this before any work.  As
+ * real root, a user namespace with the identity map
  * is still used (no capabilities over the host); where root cannot create
  * one, the step runs as real root in its own mount and pid namespaces
  * (warned once; PINION_RUNNER_NO_USERNS=1 forces it).  Root is pivot_root'ed to the
@@ -38,20 +41,61 @@
 enum runner_idmap_mode {
 	RUNNER_IDMAP_ROOT = 1, /* pinion runs as root: identity map 0..2^32-2 */
 	RUNNER_IDMAP_SUBID,    /* caller -> 0, subordinate range -> 1..65535 */
-	RUNNER_IDMAP_SINGLE,   /* caller -> 0 only (no subordinate ids) */
+	RUNNER_IDMAP_SINGLE,   /* caller -> 0 only (no subordinate ids, or root of a
+				  user namespace that has one id) */
+	RUNNER_IDMAP_USERNS,   /* root of a user namespace with N > 1 ids (rootless
+				  podman, Kubernetes hostUsers: false, unshare
+				  --map-auto): its ids 0..N-1 mapped 1:1, in
+				  as many ranges as its own map has */
 };
 struct runner_idrange {
 	uint32_t inside, outside, count;
 };
-#define RUNNER_IDMAP_MAX_RANGES 2
+#define RUNNER_IDMAP_MAX_RANGES 8 /* USERNS: one per range of our own map */
 struct runner_idmap {
 	enum runner_idmap_mode mode;
 	struct runner_idrange uid[RUNNER_IDMAP_MAX_RANGES], gid[RUNNER_IDMAP_MAX_RANGES];
 	size_t n_uid, n_gid;
+	bool in_userns;	     /* root, but of a user namespace (not the host's) */
+	bool setgroups_deny; /* our /proc/self/setgroups says deny: so will the sandbox's */
 };
-/* Find the mapping for the calling user (root, /etc/subuid + subgid via
- * newuidmap/newgidmap, or single).  PINION_RUNNER_IDMAP=single forces single. */
+/* Find the mapping for the calling process from the ids it actually has:
+ * root whose /proc/self/uid_map is the full identity map (real root) -> ROOT;
+ * root of a user namespace -> USERNS over the ids from 0 it has, or SINGLE
+ * with one; anyone else -> /etc/subuid + subgid via newuidmap/newgidmap, or
+ * SINGLE.  PINION_RUNNER_IDMAP=single forces single. */
 int runner_idmap_detect(struct runner_idmap *out, struct pn_error **err);
+/* Pure, the root case of detect: the texts of /proc/self/uid_map, gid_map and
+ * setgroups (may be NULL) -> out.  PN_ERR_INVALID for a malformed map. */
+int runner_idmap_choose_root(const char *uid_map, const char *gid_map, const char *setgroups,
+			     gid_t egid, struct runner_idmap *out, struct pn_error **err);
+/* Pure: the lines of a /proc/PID/uid_map ("inside outside count", blanks
+ * between) into out[0..max); PN_ERR_INVALID for a bad line (a zero count, a
+ * range past 2^32), PN_ERR_TOO_LARGE past max. */
+#define RUNNER_IDMAP_PROC_RANGES 340 /* the kernel's limit of lines in a map */
+int runner_idmap_parse(const char *text, struct runner_idrange *out, size_t max, size_t *n_out,
+		       struct pn_error **err);
+/* Pure: how many ids from 0 up the ranges cover without a gap (inside ids) */
+uint64_t runner_idmap_span(const struct runner_idrange *r, size_t n);
+/* whether the sandbox may call setgroups() (not with one id, not when denied) */
+bool runner_idmap_can_setgroups(const struct runner_idmap *m);
+
+/* Before any work: can this process start a sandbox at all?  Creates a user
+ * namespace with the mapping detect chooses, becomes root in it and creates
+ * mount and pid namespaces, in a throwaway child (a few milliseconds).  Real
+ * root where user namespaces are refused passes if the mount and pid
+ * namespaces work (steps then run as real root, warned at the first step).
+ * 0 if it works; else -1 with PN_ERR_UNSUPPORTED and one line naming the
+ * cause and what to change (user.max_user_namespaces is 0, a seccomp filter,
+ * kernel.unprivileged_userns_clone, newuidmap failed, ...).  Says once what
+ * single-id mode limits. */
+int runner_probe(struct pn_error **err);
+/* Pure: the message of runner_probe for unshare(CLONE_NEWUSER) failing with
+ * errno e, given the texts of /proc/sys/user/max_user_namespaces,
+ * /proc/sys/kernel/unprivileged_userns_clone and the Seccomp: field of
+ * /proc/self/status (each NULL if absent).  Owned. */
+char *runner_probe_explain(int e, bool root, const char *max_userns, const char *userns_clone,
+			   const char *seccomp);
 /* Pure: the first range for `user` (name) or `uid` (number) in an
  * /etc/subuid-style text; 0 found, 1 none, < 0 malformed line (PN_ERR_INVALID). */
 int runner_subid_parse(const char *text, const char *user, uint32_t uid, uint32_t *start_out,

@@ -669,7 +669,7 @@ static int step_become(const struct runner_sandbox_cfg *c, const struct exec_pla
 
 	if (step_drop_caps(err) < 0)
 		return -1;
-	if ((c->r->idmap.mode != RUNNER_IDMAP_SINGLE && setgroups(1, &g) < 0) ||
+	if ((runner_idmap_can_setgroups(&c->r->idmap) && setgroups(1, &g) < 0) ||
 	    setresgid(x->user.gid, x->user.gid, x->user.gid) < 0 ||
 	    setresuid(x->user.uid, x->user.uid, x->user.uid) < 0)
 		return pn_error_set_errno(err, errno, "switch to user %u:%u", x->user.uid,

@@ -2,6 +2,7 @@
  * and predict's input syntax, data URLs and output files */
 #include "tests/unit/tap.h"
 #include "assembler/build.h"
+#include "assembler/build_internal.h"
 #include "assembler/predict.h"
 #include "common/cleanup.h"
 
@@ -141,9 +142,72 @@ static void t_outputs(void)
 	fclose(f);
 }
 
+static void t_build_env(void)
+{
+	struct build_opts o;
+	struct cog_config cfg;
+	struct build_plan p;
+	struct pn_error *err = NULL;
+
+	build_opts_init(&o);
+	ok_call(build_opts_add_env(&o, "FOO", &err), &err, "NAME alone");
+	ok_call(build_opts_add_env(&o, "BAR=x=y", &err), &err, "NAME=VALUE, = in the value");
+	ok_call(build_opts_add_env(&o, "no_proxy=cli", &err), &err, "over a pass-through name");
+	ok_call(build_opts_add_env(&o, "GREETING=cli", &err), &err, "a name cog.yaml sets");
+	ok_call(build_opts_add_env(&o, "UNSET_PN_TEST", &err), &err, "unset on the host");
+	ok_fail(build_opts_add_env(&o, "=x", &err), &err, PN_ERR_INVALID, "build-env",
+		"empty name refused");
+	ok_fail(build_opts_add_env(&o, "1A=x", &err), &err, PN_ERR_INVALID, "build-env",
+		"leading digit refused");
+	ok_fail(build_opts_add_env(&o, "A-B", &err), &err, PN_ERR_INVALID, "bad character",
+		"dash refused");
+	setenv("FOO", "from-host", 1);
+	setenv("no_proxy", "host-np", 1);
+	setenv("PIP_FIND_LINKS", "/opt/wheels", 1);
+	setenv("HTTPS_PROXY", "http://proxy", 1);
+	unsetenv("UNSET_PN_TEST");
+	cog_config_init(&cfg);
+	pn_strv_push(&cfg.environment, "GREETING=yaml");
+	pn_strv_push(&cfg.environment, "PIP_FIND_LINKS=http://idx/");
+	build_plan_init(&p);
+	build_host_env(&o, &cfg, &p);
+	cleanup_free char *s = NULL;
+	struct pn_buf b = PN_BUF_INIT;
+	for (size_t i = 0; i < p.n_host_env; i++)
+		pn_buf_printf(&b, NULL, "%s=%s/%d/%d ", p.host_env[i].name, p.host_env[i].value,
+			      (int)p.host_env[i].source, p.host_env[i].shadowed);
+	s = pn_buf_steal(&b, NULL);
+	ok(tap_contains(s, "PIP_FIND_LINKS=/opt/wheels/0/1 "), "cog.yaml shadows the host: %s", s);
+	ok(tap_contains(s, "HTTPS_PROXY=http://proxy/0/0 "), "pass-through kept: %s", s);
+	ok(tap_contains(s, "no_proxy=cli/2/0 "), "--build-env replaces the pass-through: %s", s);
+	ok(tap_contains(s, "FOO=from-host/1/0 "), "NAME alone takes the host value: %s", s);
+	ok(tap_contains(s, "BAR=x=y/2/0 "), "NAME=VALUE: %s", s);
+	ok(tap_contains(s, "GREETING=cli/2/1 "), "cog.yaml shadows --build-env: %s", s);
+	ok(!tap_contains(s, "UNSET_PN_TEST"), "an unset NAME is left out");
+	build_plan_release(&p);
+	o.no_host_env = true;
+	build_plan_init(&p);
+	build_host_env(&o, &cfg, &p);
+	free(s);
+	for (size_t i = 0; i < p.n_host_env; i++)
+		pn_buf_printf(&b, NULL, "%s ", p.host_env[i].name);
+	s = b.data ? pn_buf_steal(&b, NULL) : xstrdup("");
+	ok(!tap_contains(s, "HTTPS_PROXY") && !tap_contains(s, "PIP_FIND_LINKS"),
+	   "--no-host-env: no pass-through: %s", s);
+	ok(tap_contains(s, "FOO ") && tap_contains(s, "no_proxy "), "--build-env still: %s", s);
+	build_plan_release(&p);
+	cog_config_release(&cfg);
+	build_opts_release(&o);
+	unsetenv("FOO");
+	unsetenv("no_proxy");
+	unsetenv("PIP_FIND_LINKS");
+	unsetenv("HTTPS_PROXY");
+}
+
 int main(void)
 {
 	TEST(t_secrets);
+	TEST(t_build_env);
 	TEST(t_tini);
 	TEST(t_inputs);
 	TEST(t_data_urls);

@@ -320,8 +320,66 @@ static void t_tristate_flag(void)
 	ok(plan_tristate_flag("--use-cuda-base-image", f, &v) == -1, "other flag: -1");
 }
 
+static void t_env_display(void)
+{
+	struct {
+		const char *name, *value, *want;
+	} c[] = {
+		{"PIP_INDEX_URL", "https://idx/simple/", "https://idx/simple/"},
+		{"https_proxy", "http://user:pw@proxy:3128", "http://user:***@proxy:3128"},
+		{"PIP_EXTRA_INDEX_URL", "https://a:b@x/s https://y/s http://c:d@z",
+		 "https://a:***@x/s https://y/s http://c:***@z"},
+		{"HTTP_PROXY", "http://ghp_token@proxy", "http://***@proxy"},
+		{"no_proxy", "localhost,127.0.0.1", "localhost,127.0.0.1"},
+		{"PIP_FIND_LINKS", "/opt/wheels", "/opt/wheels"},
+		{"HF_TOKEN", "hf_abc", "***"},
+		{"aws_secret_access_key", "x", "***"},
+		{"MY_PASSWORD", "", "***"},
+		{"EMPTY", "", ""},
+		{"ODD", "x://@/:@", "x://***@/:@"},
+	};
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		cleanup_free char *got = plan_env_display(c[i].name, c[i].value);
+
+		is_str(got, c[i].want, "display %s", c[i].name);
+	}
+}
+
+static void t_host_env_views(void)
+{
+	struct build_plan p;
+	cleanup_free char *j = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	build_plan_init(&p);
+	p.base_image = xstrdup("python:3.11-slim");
+	p.base_reason = xstrdup("test");
+	p.python_version = xstrdup("3.11");
+	p.workdir = xstrdup("/src");
+	p.expose = xstrdup("5000/tcp");
+	build_plan_add_host_env(&p, "no_proxy", "a", PLAN_ENV_HOST, false);
+	build_plan_add_host_env(&p, "GREETING", "cli", PLAN_ENV_BUILD_ENV, true);
+	build_plan_add_host_env(&p, "no_proxy", "b", PLAN_ENV_BUILD_ENV, false);
+	is_int(p.n_host_env, 2, "a name added twice is replaced");
+	build_plan_print_text(&p, f);
+	fclose(f);
+	ok(tap_contains(text, "  no_proxy=b (--build-env)\n"), "text: source");
+	ok(tap_contains(text, "GREETING=cli (--build-env; not used: cog.yaml environment sets it)"),
+	   "text: shadowed");
+	j = build_plan_to_json(&p);
+	ok(tap_contains(j, "\"source\": \"build-env\"") && tap_contains(j, "\"used\": false"),
+	   "json: source and used");
+	free(text);
+	build_plan_release(&p);
+}
+
 int main(void)
 {
+	TEST(t_env_display);
+	TEST(t_host_env_views);
 	TEST(t_tristate_flag);
 	TEST(t_cpu_plan);
 	TEST(t_gpu_plan);

@@ -3,7 +3,9 @@
 #include "tests/unit/tap.h"
 #include "runner/internal.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -252,10 +254,110 @@ static void t_diff_classify(void)
 	is_str(b, ".wh.top", "top-level whiteout name");
 }
 
+static void t_idmap_parse(void)
+{
+	struct runner_idrange r[4];
+	size_t n = 9;
+	struct pn_error *err = NULL;
+
+	ok_call(runner_idmap_parse("         0       1001          1\n"
+				   "         1     100000      65535\n",
+				   r, 4, &n, &err),
+		&err, "two kernel-formatted lines");
+	is_int(n, 2, "two ranges");
+	is_int(r[1].inside, 1, "inside");
+	is_int(r[1].outside, 100000, "outside");
+	is_int(r[1].count, 65535, "count");
+	is_int((int)runner_idmap_span(r, n), 65536, "span over both ranges");
+	ok_call(runner_idmap_parse("0 0 4294967295\n", r, 4, &n, &err), &err, "the identity map");
+	is_int(r[0].count == UINT32_MAX, 1, "full count");
+	ok_call(runner_idmap_parse("", r, 4, &n, &err), &err, "empty map (not written yet)");
+	is_int(n, 0, "no ranges");
+	is_int((int)runner_idmap_span(r, 0), 0, "no ids");
+	ok_fail(runner_idmap_parse("0 1000\n", r, 4, &n, &err), &err, PN_ERR_INVALID, "line 1",
+		"two fields refused");
+	ok_fail(runner_idmap_parse("0 1 1\n1 2 3 4\n", r, 4, &n, &err), &err, PN_ERR_INVALID,
+		"line 2", "four fields refused");
+	ok_fail(runner_idmap_parse("0 0 0\n", r, 4, &n, &err), &err, PN_ERR_INVALID, "line 1",
+		"zero count refused");
+	ok_fail(runner_idmap_parse("4294967295 0 2\n", r, 4, &n, &err), &err, PN_ERR_INVALID,
+		"line 1", "range past 2^32 refused");
+	ok_fail(runner_idmap_parse("-1 0 1\n", r, 4, &n, &err), &err, PN_ERR_INVALID, "line 1",
+		"negative refused");
+	ok_fail(runner_idmap_parse("0 0 1\n1 1 1\n2 2 1\n", r, 2, &n, &err), &err, PN_ERR_TOO_LARGE,
+		"more than 2", "too many ranges refused");
+	/* out of order, with a gap: the span stops at the gap */
+	ok_call(runner_idmap_parse("5 500 10\n1 100 4\n0 7 1\n20 9 3\n", r, 4, &n, &err), &err,
+		"unordered ranges");
+	is_int((int)runner_idmap_span(r, n), 15, "span 0..14, gap at 15");
+}
+
+static void t_idmap_choose_root(void)
+{
+	struct runner_idmap m;
+	struct pn_error *err = NULL;
+	const char *id = "         0          0 4294967295\n";
+
+	ok_call(runner_idmap_choose_root(id, id, "allow\n", 0, &m, &err), &err, "real root");
+	is_int(m.mode, RUNNER_IDMAP_ROOT, "identity map: real root, as before");
+	is_int(m.in_userns, 0, "not in a user namespace");
+	ok_call(runner_idmap_choose_root("0 1000 1\n", "0 1000 1\n", "deny\n", 0, &m, &err), &err,
+		"unshare --map-root-user");
+	is_int(m.mode, RUNNER_IDMAP_SINGLE, "one id: single mode");
+	is_int(m.in_userns, 1, "in a user namespace");
+	is_int(m.setgroups_deny, 1, "setgroups deny seen");
+	is_int(m.uid[0].outside, 0, "our 0 -> its 0");
+	is_int(runner_idmap_can_setgroups(&m), 0, "no setgroups with one id");
+	ok_call(runner_idmap_choose_root("0 1001 1\n1 100000 65535\n", "0 1001 1\n1 100000 65535\n",
+					 "allow\n", 0, &m, &err),
+		&err, "rootless podman / unshare --map-auto");
+	is_int(m.mode, RUNNER_IDMAP_USERNS, "many ids: userns mode");
+	is_int(m.n_uid, 2, "one child range per range of ours (the kernel wants that)");
+	is_int(m.uid[0].inside == 0 && m.uid[0].outside == 0 && m.uid[0].count == 1, 1, "0 -> 0");
+	is_int(m.uid[1].inside == 1 && m.uid[1].outside == 1 && m.uid[1].count == 65535, 1,
+	       "1..65535 -> 1..65535");
+	is_int(runner_idmap_can_setgroups(&m), 1, "setgroups allowed");
+	ok_call(runner_idmap_choose_root("0 100000 65536\n", "0 100000 65536\n", "deny", 0, &m,
+					 &err),
+		&err, "65536 ids, setgroups denied");
+	is_int(m.mode, RUNNER_IDMAP_USERNS, "userns mode");
+	is_int(runner_idmap_can_setgroups(&m), 0, "but no setgroups when denied");
+	ok_call(runner_idmap_choose_root("0 0 65536\n", "0 0 1\n", NULL, 0, &m, &err), &err,
+		"many uids, one gid");
+	is_int(m.mode, RUNNER_IDMAP_SINGLE, "both need two ids: single");
+	ok_call(runner_idmap_choose_root("0 1 5\n10 20 5\n", "0 1 5\n", NULL, 0, &m, &err), &err,
+		"a gap");
+	is_int(m.n_uid, 1, "only the ids up to the gap");
+	is_int(m.uid[0].count, 5, "5 ids");
+	ok_fail(runner_idmap_choose_root("x\n", id, NULL, 0, &m, &err), &err, PN_ERR_INVALID,
+		"uid_map", "a bad map refused");
+}
+
+static void t_probe_explain(void)
+{
+	cleanup_free char *a = runner_probe_explain(ENOSPC, true, "0", NULL, "0");
+	cleanup_free char *b = runner_probe_explain(ENOSPC, false, "15", NULL, "0");
+	cleanup_free char *c = runner_probe_explain(EPERM, false, "15", "0", "0");
+	cleanup_free char *d = runner_probe_explain(EPERM, true, "15", "0", "2");
+	cleanup_free char *e = runner_probe_explain(EPERM, false, "15", NULL, "0");
+	cleanup_free char *f = runner_probe_explain(EUSERS, false, "15", NULL, NULL);
+
+	ok(tap_contains(a, "user.max_user_namespaces is 0") && !strchr(a, '\n'),
+	   "max_user_namespaces 0, one line: %s", a);
+	ok(tap_contains(b, "used up"), "limit reached: %s", b);
+	ok(tap_contains(c, "kernel.unprivileged_userns_clone is 0"), "Debian's sysctl: %s", c);
+	ok(tap_contains(d, "seccomp"), "root is not hit by userns_clone; seccomp named: %s", d);
+	ok(tap_contains(e, "chroot"), "EPERM otherwise: %s", e);
+	ok(tap_contains(f, "32 levels"), "too deep: %s", f);
+}
+
 int main(void)
 {
 	TEST(t_subid_parse);
 	TEST(t_idmap_format);
+	TEST(t_idmap_parse);
+	TEST(t_idmap_choose_root);
+	TEST(t_probe_explain);
 	TEST(t_user_resolve);
 	TEST(t_env_build);
 	TEST(t_plan);
