@@ -415,7 +415,7 @@ void build_host_env(const struct build_opts *o, const struct cog_config *cfg, st
 static void host_env_add(const struct build_plan *p, struct pn_strv *env)
 {
 	for (size_t i = 0; i < p->n_host_env; i++)
-		if (!p->host_env[i].shadowed)
+		if (plan_host_env_used(&p->host_env[i]))
 			pn_strv_push_owned(
 				env, xasprintf("%s=%s", p->host_env[i].name, p->host_env[i].value));
 }

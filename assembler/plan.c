@@ -110,6 +110,27 @@ void build_plan_add_host_env(struct build_plan *p, const char *name, const char 
 	e->value = xstrdup(value);
 	e->source = source;
 	e->shadowed = shadowed;
+	e->host_path = source == PLAN_ENV_HOST && plan_env_names_host_path(value);
+}
+
+bool plan_host_env_used(const struct plan_host_env *e)
+{
+	return !e->shadowed && !e->host_path;
+}
+
+bool plan_env_names_host_path(const char *value)
+{
+	for (const char *w = value; *w;) {
+		size_t n = strcspn(w, " \t");
+
+		if (n && (w[0] == '/' || w[0] == '~' ||
+			  (w[0] == '.' && (n == 1 || w[1] == '/' || w[1] == '.')) ||
+			  strncasecmp(w, "file:", 5) == 0))
+			return true;
+		w += n;
+		w += strspn(w, " \t");
+	}
+	return false;
 }
 
 /* names whose values --dry-run never shows */
@@ -558,7 +579,10 @@ void build_plan_print_text(const struct build_plan *p, FILE *f)
 		cleanup_free char *v = plan_env_display(e->name, e->value);
 
 		fprintf(f, "  %s=%s (%s%s)\n", e->name, v, env_source_names[e->source],
-			e->shadowed ? "; not used: cog.yaml environment sets it" : "");
+			e->shadowed    ? "; not used: cog.yaml environment sets it"
+			: e->host_path ? "; not passed: a host path the sandbox does not have "
+					 "(--build-env NAME passes it)"
+				       : "");
 	}
 	if (r && *r) {
 		fprintf(f, "requirements.txt:\n");
@@ -637,9 +661,12 @@ static json_t *host_env_json(const struct build_plan *p)
 		const struct plan_host_env *e = &p->host_env[i];
 		cleanup_free char *v = plan_env_display(e->name, e->value);
 
-		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:b}", "name", e->name, "value", v,
-						   "source", env_source_json[e->source], "used",
-						   !e->shadowed));
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:b,s:s?}", "name", e->name,
+						   "value", v, "source", env_source_json[e->source],
+						   "used", plan_host_env_used(e), "why_unused",
+						   e->shadowed	  ? "cog.yaml environment"
+						   : e->host_path ? "host path"
+								  : NULL));
 	}
 	return a;
 }

@@ -99,7 +99,9 @@ struct plan_host_env {
 	char *name;
 	char *value;
 	enum plan_env_source source;
-	bool shadowed; /* cog.yaml `environment` sets it: the steps get that value */
+	bool shadowed;	/* cog.yaml `environment` sets it: the steps get that value */
+	bool host_path; /* the default pass-through's value names a host path (a file
+			 * or directory that the sandbox does not have): not passed */
 };
 
 struct build_plan {
@@ -129,6 +131,11 @@ struct build_plan {
 /* add one (copies); a name already there is replaced */
 void build_plan_add_host_env(struct build_plan *p, const char *name, const char *value,
 			     enum plan_env_source source, bool shadowed);
+/* whether RUN steps get this variable */
+bool plan_host_env_used(const struct plan_host_env *e);
+/* whether a pass-through value names a path on the host (`/x`, `./x`, `file:`)
+ * rather than a URL, host name or setting: any of its space-separated words */
+bool plan_env_names_host_path(const char *value);
 /* the value as --dry-run shows it (owned): a URL's password and the value of
  * a name that looks secret (TOKEN, SECRET, PASSWORD, KEY, ...) masked */
 char *plan_env_display(const char *name, const char *value);

@@ -136,4 +136,19 @@ test_expect_success 'a bad --build-env name is refused (exit 2)' '
 	test_equal $? 2
 '
 
+test_expect_success 'a host path in the pass-through (PIP_FIND_LINKS=/opt/wheels, PIP_CERT) is not passed; --build-env NAME passes it' '
+	(cd "$T/env" && PIP_FIND_LINKS="/opt/wheels" PIP_CERT=/etc/ssl/certs/ca.crt PIP_INDEX_URL=http://idx.invalid/simple/ \
+		pinion build --dry-run) >"$T/hp.txt" &&
+	test_grep "^  PIP_FIND_LINKS=/opt/wheels (host; not passed: a host path" "$T/hp.txt" &&
+	test_grep "^  PIP_CERT=/etc/ssl/certs/ca.crt (host; not passed: a host path" "$T/hp.txt" &&
+	test_grep "^  PIP_INDEX_URL=http://idx.invalid/simple/ (host)$" "$T/hp.txt" &&
+	(cd "$T/env" && PIP_FIND_LINKS="https://x.invalid/w ./wheels" env -u PIP_RETRIES "$PINION" build --dry-run --json) >"$T/hp.json" &&
+	test_equal "$(jq -c "[.host_env[] | [.name, .used, .why_unused]]" "$T/hp.json")" \
+		"[[\"PIP_FIND_LINKS\",false,\"host path\"]]" &&
+	PIP_FIND_LINKS=/opt/wheels PIP_CERT=/nonexistent/ca.crt env_build hostpath --no-cache &&
+	! grep -q "^PIP_FIND_LINKS=\|^PIP_CERT=" "$T/env-hostpath" &&
+	PIP_FIND_LINKS=/opt/wheels env_build hostpath2 --no-cache --build-env PIP_FIND_LINKS &&
+	test_grep "^PIP_FIND_LINKS=/opt/wheels$" "$T/env-hostpath2"
+'
+
 test_done

@@ -376,10 +376,44 @@ static void t_host_env_views(void)
 	build_plan_release(&p);
 }
 
+static void t_host_env_host_path(void)
+{
+	static const struct {
+		const char *v;
+		bool path;
+	} c[] = {
+		{"/opt/wheels", true},
+		{"./wheels", true},
+		{"..", true},
+		{"~/wheels", true},
+		{"file:///opt/wheels", true},
+		{"FILE:/x", true},
+		{"https://idx/simple/ /opt/w", true},
+		{"https://idx/simple/", false},
+		{"http://proxy:3128", false},
+		{"localhost,127.0.0.1,.internal", false},
+		{".internal", false},
+		{"180", false},
+		{"", false},
+	};
+	struct build_plan p;
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		ok(plan_env_names_host_path(c[i].v) == c[i].path, "host path? `%s`: %s", c[i].v,
+		   c[i].path ? "yes" : "no");
+	build_plan_init(&p);
+	build_plan_add_host_env(&p, "PIP_FIND_LINKS", "/opt/wheels", PLAN_ENV_HOST, false);
+	build_plan_add_host_env(&p, "PIP_CERT", "/etc/ca.crt", PLAN_ENV_BUILD_ENV_HOST, false);
+	ok(!plan_host_env_used(&p.host_env[0]), "a host path from the pass-through is not passed");
+	ok(plan_host_env_used(&p.host_env[1]), "--build-env NAME passes a host path all the same");
+	build_plan_release(&p);
+}
+
 int main(void)
 {
 	TEST(t_env_display);
 	TEST(t_host_env_views);
+	TEST(t_host_env_host_path);
 	TEST(t_tristate_flag);
 	TEST(t_cpu_plan);
 	TEST(t_gpu_plan);
