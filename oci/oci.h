@@ -271,10 +271,10 @@ struct oci_gc_stats {
 int oci_layout_gc(struct oci_layout *l, const struct oci_gc_opts *opts, struct oci_gc_stats *out,
 		  struct pn_error **err);
 /* hold the gc lock exclusively (nested calls count): 1 held, 0 in use and
- * !wait (the handle keeps its shared hold), < 0 error.  While held, nothing
- * else in the layout's directory tree is in use by a pinion process that
- * opened the layout: callers collect their own files (the build cache's
- * keys) under it.  Unlock returns to the shared hold. */
+ * !wait (the handle keeps its shared hold), < 0 error.  While held no other
+ * pinion process has the layout open, so a caller may also collect files
+ * that only such processes write (the build cache's keys and scratch dirs).
+ * Unlock returns to the shared hold. */
 int oci_layout_gc_lock(struct oci_layout *l, bool wait, struct pn_error **err);
 void oci_layout_gc_unlock(struct oci_layout *l);
 
