@@ -1,6 +1,7 @@
 /* build.c - the executor of `pinion build` (see build.h): setup, the step
  * loop, output. */
 #include "assembler/build_internal.h"
+#include "assembler/gc.h"
 #include "common/cleanup.h"
 
 #include <errno.h>
@@ -531,6 +532,7 @@ static int build_body(struct build_state *st, struct build_result *res, struct p
 int build_run(const struct build_opts *o, struct build_result *res, struct pn_error **err)
 {
 	struct build_state st;
+	bool used_cache;
 	int rc;
 
 	memset(&st, 0, sizeof(st));
@@ -540,7 +542,11 @@ int build_run(const struct build_opts *o, struct build_result *res, struct pn_er
 	oci_image_init(&st.img);
 	build_result_init(res);
 	rc = build_body(&st, res, err);
+	used_cache = st.cache != NULL;
 	state_release(&st);
+	/* once the cache is closed; skipped while another process uses it */
+	if (used_cache)
+		gc_cache_auto(o->cache_dir);
 	if (rc < 0)
 		build_result_release(res);
 	return rc;

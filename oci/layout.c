@@ -6,8 +6,12 @@
  * to a temp file, fsynced and renamed over the old one while .pinion.lock is
  * held (flock), so readers see the old or the new index, never a mix, and a
  * killed writer leaves the previous index (and its tags) intact.  Temp files
- * live in .pinion-tmp/ inside the layout (same filesystem for rename); gc
- * removes stale ones. */
+ * live in .pinion-tmp/ inside the layout (same filesystem for rename).
+ *
+ * gc safety: every handle holds a shared flock on .pinion-gc.lock from open
+ * to free; gc converts its handle's hold to an exclusive one.  So gc runs only
+ * while no other pinion process has the layout open, and removes neither a
+ * blob a running build, pull, push or copy uses nor a temp file it writes. */
 #include "oci/internal.h"
 #include "common/cleanup.h"
 
@@ -24,6 +28,7 @@
 #define LAYOUT_CONTENT "{\"imageLayoutVersion\":\"1.0.0\"}"
 #define INDEX_FILE     "index.json"
 #define LOCK_FILE      ".pinion.lock"
+#define GC_LOCK_FILE   ".pinion-gc.lock"
 #define TMP_DIR	       ".pinion-tmp"
 #define BLOB_DIR       "blobs/sha256"
 #define TAG_MAX	       255
@@ -33,6 +38,8 @@ struct oci_layout {
 	int dirfd;
 	int lock_fd;
 	int lock_depth;
+	int gc_fd;   /* .pinion-gc.lock: shared while open, exclusive in gc; -1: none */
+	int gc_excl; /* depth of oci_layout_gc_lock */
 };
 
 const char *oci_layout_path(const struct oci_layout *l)
@@ -135,23 +142,72 @@ static int layout_check(struct oci_layout *l, struct pn_error **err)
 	return 0;
 }
 
+static int gc_flock(int fd, int op)
+{
+	int rc;
+
+	while ((rc = flock(fd, op)) < 0 && errno == EINTR)
+		;
+	return rc;
+}
+
+/* open the gc lock file (created if the directory is writable; a reader of a
+ * layout it cannot write uses it read-only, or goes without when there is
+ * none: whoever could gc it could also have created it) */
+static int gc_lock_open(struct oci_layout *l, bool required, struct pn_error **err)
+{
+	int fd = openat(l->dirfd, GC_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+	if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM))
+		fd = openat(l->dirfd, GC_LOCK_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		if (required)
+			return pn_error_set_errno(err, errno, "open `%s` in `%s`", GC_LOCK_FILE,
+						  l->path);
+		pn_debug("no gc lock in `%s`: %s", l->path, strerror(errno));
+		return 0;
+	}
+	l->gc_fd = fd;
+	return 0;
+}
+
+/* the shared hold every handle keeps for its life */
+static int gc_lock_shared(struct oci_layout *l, bool required, struct pn_error **err)
+{
+	if (gc_lock_open(l, required, err) < 0)
+		return -1;
+	if (l->gc_fd < 0 || flock(l->gc_fd, LOCK_SH | LOCK_NB) == 0)
+		return 0;
+	if (errno == EWOULDBLOCK) {
+		pn_info("waiting for `pinion gc` on `%s` to finish", l->path);
+		if (gc_flock(l->gc_fd, LOCK_SH) == 0)
+			return 0;
+	}
+	return pn_error_set_errno(err, errno, "lock `%s`", l->path);
+}
+
 int oci_layout_open(const char *dir, int flags, struct oci_layout **out, struct pn_error **err)
 {
 	struct oci_layout *l = xcalloc(1, sizeof(*l));
+	bool create = flags & OCI_LAYOUT_CREATE;
 
 	l->path = xstrdup(dir);
 	l->lock_fd = -1;
-	if ((flags & OCI_LAYOUT_CREATE) && pn_mkdir_p(dir, 0755, err) < 0)
+	l->gc_fd = -1;
+	if (create && pn_mkdir_p(dir, 0755, err) < 0)
 		goto fail;
 	l->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (l->dirfd < 0) {
 		pn_error_set_errno(err, errno, "open layout `%s`", dir);
 		goto fail;
 	}
-	if ((flags & OCI_LAYOUT_CREATE) &&
-	    (mkdir_at(l->dirfd, TMP_DIR, err) < 0 || layout_create(l, err) < 0))
+	/* a reader checks first, so a directory that is no layout gets no lock file */
+	if (!create && layout_check(l, err) < 0)
 		goto fail_wrap;
-	if (layout_check(l, err) < 0)
+	if (gc_lock_shared(l, create, err) < 0)
+		goto fail_wrap;
+	if (create && (mkdir_at(l->dirfd, TMP_DIR, err) < 0 || layout_create(l, err) < 0 ||
+		       layout_check(l, err) < 0))
 		goto fail_wrap;
 	*out = l;
 	return 0;
@@ -168,10 +224,49 @@ void oci_layout_free(struct oci_layout *l)
 		return;
 	if (l->lock_fd >= 0)
 		close(l->lock_fd);
+	if (l->gc_fd >= 0)
+		close(l->gc_fd);
 	if (l->dirfd > 0)
 		close(l->dirfd);
 	free(l->path);
 	free(l);
+}
+
+int oci_layout_gc_lock(struct oci_layout *l, bool wait, struct pn_error **err)
+{
+	if (l->gc_excl > 0) {
+		l->gc_excl++;
+		return 1;
+	}
+	if (l->gc_fd < 0 && gc_lock_open(l, true, err) < 0)
+		return -1;
+	if (flock(l->gc_fd, LOCK_EX | LOCK_NB) == 0) {
+		l->gc_excl = 1;
+		return 1;
+	}
+	if (errno != EWOULDBLOCK)
+		return pn_error_set_errno(err, errno, "lock `%s` for gc", l->path);
+	/* a failed conversion may have dropped this handle's shared hold */
+	if (!wait) {
+		if (gc_flock(l->gc_fd, LOCK_SH) < 0)
+			return pn_error_set_errno(err, errno, "lock `%s`", l->path);
+		return 0;
+	}
+	pn_info("waiting for the pinion processes using `%s` (builds, pulls, pushes) to finish",
+		l->path);
+	if (gc_flock(l->gc_fd, LOCK_EX) < 0)
+		return pn_error_set_errno(err, errno, "lock `%s` for gc", l->path);
+	l->gc_excl = 1;
+	return 1;
+}
+
+void oci_layout_gc_unlock(struct oci_layout *l)
+{
+	if (l->gc_excl == 0 || --l->gc_excl > 0)
+		return;
+	/* back to the shared hold (a downgrade never waits) */
+	if (gc_flock(l->gc_fd, LOCK_SH) < 0)
+		pn_debug("relock `%s`: %s", l->path, strerror(errno));
 }
 
 int oci_layout_lock(struct oci_layout *l, struct pn_error **err)
@@ -712,8 +807,24 @@ static int cmp_strp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int gc_sweep(struct oci_layout *l, struct pn_strv *live, size_t *removed, int64_t *bytes,
-		    struct pn_error **err)
+void oci_gc_opts_init(struct oci_gc_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->tmp_min_age = OCI_GC_TMP_MIN_AGE;
+	o->over_bytes = -1;
+	o->over_garbage = -1;
+}
+
+/* what a removal frees: nothing while another hard link (a layout the blob
+ * was linked into) keeps the data */
+static int64_t freed_bytes(const struct stat *st)
+{
+	return st->st_nlink > 1 ? 0 : (int64_t)st->st_size;
+}
+
+/* every blob not in live (sorted) into garbage; counts into s */
+static int gc_scan(struct oci_layout *l, const struct pn_strv *live, struct pn_strv *garbage,
+		   struct oci_gc_stats *s, struct pn_error **err)
 {
 	cleanup_close int bfd = openat(l->dirfd, BLOB_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_dir DIR *d = NULL;
@@ -730,20 +841,35 @@ static int gc_sweep(struct oci_layout *l, struct pn_strv *live, size_t *removed,
 		struct stat st;
 
 		if (!oci_digest_valid(dg) ||
-		    bsearch(&dg, live->v, live->n, sizeof(char *), cmp_strp) != NULL)
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		s->blobs++;
+		s->blob_bytes += (int64_t)st.st_size;
+		if (bsearch(&dg, live->v, live->n, sizeof(char *), cmp_strp) != NULL)
 			continue;
-		if (unlinkat(dirfd(d), de->d_name, 0) < 0)
-			return pn_error_set_errno(err, errno, "remove blob `%s`", dg);
-		(*removed)++;
-		*bytes += st.st_size;
+		s->garbage++;
+		s->garbage_bytes += freed_bytes(&st);
+		pn_strv_push(garbage, de->d_name);
 	}
 	return 0;
 }
 
-/* temp files older than an hour are left by killed writers */
-static void gc_tmp(struct oci_layout *l)
+static int gc_sweep(struct oci_layout *l, const struct pn_strv *garbage, struct pn_error **err)
+{
+	cleanup_close int bfd = openat(l->dirfd, BLOB_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (bfd < 0)
+		return pn_error_set_errno(err, errno, "open `%s/%s`", l->path, BLOB_DIR);
+	for (size_t i = 0; i < garbage->n; i++)
+		if (unlinkat(bfd, garbage->v[i], 0) < 0 && errno != ENOENT)
+			return pn_error_set_errno(err, errno, "remove blob `sha256:%s`",
+						  garbage->v[i]);
+	return 0;
+}
+
+/* temp files: with the exclusive gc lock held no pinion process writes any;
+ * the age bound also spares writers that do not take the lock */
+static void gc_tmp(struct oci_layout *l, const struct oci_gc_opts *o, struct oci_gc_stats *s)
 {
 	cleanup_close int fd = openat(l->dirfd, TMP_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_dir DIR *d = NULL;
@@ -756,40 +882,76 @@ static void gc_tmp(struct oci_layout *l)
 	while ((de = readdir(d))) {
 		struct stat st;
 
-		if (de->d_name[0] == '.')
+		if (de->d_name[0] == '.' ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
 			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    now - st.st_mtime > 3600)
-			unlinkat(dirfd(d), de->d_name, 0);
+		if ((int64_t)(now - st.st_mtime) < o->tmp_min_age) {
+			s->tmp_young++;
+			continue;
+		}
+		if (!o->dry_run && unlinkat(dirfd(d), de->d_name, 0) < 0)
+			continue;
+		s->tmp++;
+		s->tmp_bytes += freed_bytes(&st);
 	}
 }
 
-int oci_layout_gc(struct oci_layout *l, size_t *removed, int64_t *bytes, struct pn_error **err)
+static bool gc_over_bounds(const struct oci_gc_opts *o, const struct oci_gc_stats *s)
 {
-	struct oci_index ix;
-	cleanup_strv struct pn_strv live = PN_STRV_INIT;
-	size_t n = 0;
-	int64_t b = 0;
-	int rc = -1;
+	if (o->over_bytes < 0 && o->over_garbage < 0)
+		return true;
+	return (o->over_bytes >= 0 && s->blob_bytes > o->over_bytes) ||
+	       (o->over_garbage >= 0 && (int64_t)s->garbage > o->over_garbage);
+}
 
-	if (oci_layout_lock(l, err) < 0)
-		return -1;
+/* mark from index.json and the extra roots; then scan, sweep, temp files */
+static int gc_locked(struct oci_layout *l, const struct oci_gc_opts *o, struct oci_gc_stats *s,
+		     struct pn_error **err)
+{
+	cleanup_strv struct pn_strv live = PN_STRV_INIT, garbage = PN_STRV_INIT;
+	struct oci_index ix;
+	int rc = 0;
+
 	if (index_read(l, &ix, err) < 0)
-		goto out;
-	rc = 0;
+		return -1;
 	for (size_t i = 0; rc == 0 && i < ix.n_manifests; i++)
 		rc = gc_mark(l, &ix.manifests[i], &live, 0, err);
 	oci_index_release(&ix);
-	if (rc == 0) {
+	if (rc < 0)
+		return -1; /* unsure what is live: remove nothing */
+	for (size_t i = 0; o->roots && i < o->roots->n; i++)
+		pn_strv_push(&live, o->roots->v[i]);
+	if (live.n)
 		qsort(live.v, live.n, sizeof(char *), cmp_strp);
-		rc = gc_sweep(l, &live, &n, &b, err);
+	if (gc_scan(l, &live, &garbage, s, err) < 0)
+		return -1;
+	s->swept = garbage.n > 0 && gc_over_bounds(o, s);
+	if (s->swept && !o->dry_run && gc_sweep(l, &garbage, err) < 0)
+		return -1;
+	gc_tmp(l, o, s);
+	return 0;
+}
+
+int oci_layout_gc(struct oci_layout *l, const struct oci_gc_opts *o, struct oci_gc_stats *out,
+		  struct pn_error **err)
+{
+	struct oci_gc_opts defaults;
+	int rc;
+
+	if (!o) {
+		oci_gc_opts_init(&defaults);
+		o = &defaults;
 	}
-	gc_tmp(l);
-out:
-	oci_layout_unlock(l);
-	if (removed)
-		*removed = n;
-	if (bytes)
-		*bytes = b;
+	memset(out, 0, sizeof(*out));
+	rc = oci_layout_gc_lock(l, !o->no_wait, err);
+	if (rc < 0)
+		return pn_error_wrap(err, "gc `%s`", l->path);
+	if (rc == 0) {
+		out->skipped = true;
+		return 0;
+	}
+	rc = gc_locked(l, o, out, err);
+	oci_layout_gc_unlock(l);
 	return rc < 0 ? pn_error_wrap(err, "gc `%s`", l->path) : 0;
 }

@@ -175,8 +175,14 @@ int oci_doc_kind(const char *media_type, const char *data, size_t len, enum oci_
  * An OCI image layout directory: oci-layout, index.json, blobs/sha256/.
  * Blob writes are verified and atomic (temp, fsync, rename).  index.json is
  * replaced atomically, never edited in place, under an exclusive lock file
- * (".pinion.lock") held for tag/untag/gc, so concurrent writers serialise and
- * a killed writer leaves the previous index intact. */
+ * (".pinion.lock") held for tag/untag, so concurrent writers serialise and
+ * a killed writer leaves the previous index intact.
+ *
+ * Every handle holds a shared flock on ".pinion-gc.lock" from open to free
+ * (waiting, with a message, while a gc runs); gc holds it exclusively.  So
+ * gc never runs while another pinion process has the layout open, and never
+ * removes a blob or temp file a running build, pull, push or copy uses.  A
+ * reader of a layout it cannot write, without that file, goes without. */
 struct oci_layout;
 
 enum { OCI_LAYOUT_CREATE = 1 };
@@ -228,8 +234,49 @@ struct oci_layout_entry {
 int oci_layout_list(struct oci_layout *l, struct oci_layout_entry **out, size_t *n,
 		    struct pn_error **err);
 void oci_layout_entries_free(struct oci_layout_entry *e, size_t n);
-/* remove blobs no index entry reaches (through indexes, manifests, configs, layers) */
-int oci_layout_gc(struct oci_layout *l, size_t *removed, int64_t *bytes, struct pn_error **err);
+/* ---------------------------------------------------------------------- gc
+ * Remove the blobs no index entry reaches (through indexes, manifests,
+ * configs, layers) nor opts->roots names, and the temp files in .pinion-tmp/
+ * older than opts->tmp_min_age, holding the gc lock exclusively: it waits for
+ * the other handles on the layout to close (opts->no_wait: skips instead,
+ * stats->skipped).  If a document the index reaches cannot be read, nothing
+ * is removed (the error says why).  Bytes are the space a removal frees: a
+ * blob hard-linked into another layout frees none.
+ * Deadlock: a process must not gc (waiting) through one handle while it holds
+ * another on the same layout. */
+#define OCI_GC_TMP_MIN_AGE 600 /* seconds */
+struct oci_gc_opts {
+	bool dry_run;		     /* count only */
+	bool no_wait;		     /* layout in use: skip instead of waiting */
+	int64_t tmp_min_age;	     /* seconds (OCI_GC_TMP_MIN_AGE) */
+	const struct pn_strv *roots; /* digests to keep besides the index's (leaves) */
+	/* remove blobs only if the store holds more than over_bytes, or more than
+	 * over_garbage unreferenced blobs (< 0: that bound is off; both off:
+	 * always); temp files are removed either way */
+	int64_t over_bytes;
+	int64_t over_garbage;
+};
+void oci_gc_opts_init(struct oci_gc_opts *o);
+struct oci_gc_stats {
+	bool skipped;	       /* in use and no_wait: nothing done */
+	bool swept;	       /* the garbage was removed (dry run: would be) */
+	size_t blobs;	       /* blobs in the store before gc ... */
+	int64_t blob_bytes;    /* ... and their size */
+	size_t garbage;	       /* unreferenced blobs */
+	int64_t garbage_bytes; /* the space removing them frees */
+	size_t tmp;	       /* stale temp files removed (dry run: found) */
+	int64_t tmp_bytes;
+	size_t tmp_young; /* temp files kept: younger than tmp_min_age */
+};
+int oci_layout_gc(struct oci_layout *l, const struct oci_gc_opts *opts, struct oci_gc_stats *out,
+		  struct pn_error **err);
+/* hold the gc lock exclusively (nested calls count): 1 held, 0 in use and
+ * !wait (the handle keeps its shared hold), < 0 error.  While held no other
+ * pinion process has the layout open, so a caller may also collect files
+ * that only such processes write (the build cache's keys and scratch dirs).
+ * Unlock returns to the shared hold. */
+int oci_layout_gc_lock(struct oci_layout *l, bool wait, struct pn_error **err);
+void oci_layout_gc_unlock(struct oci_layout *l);
 
 /* An image read from a layout: the manifest (an index entry that is an
  * index is followed to the linux/amd64 manifest, or `platform`) and config. */

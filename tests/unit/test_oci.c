@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EMPTY_SHA "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -358,8 +359,8 @@ static void t_layout(void)
 	struct oci_descriptor d1, d2, r;
 	struct oci_layout_entry *e = NULL;
 	struct oci_image img;
-	size_t n = 0, removed = 0;
-	int64_t bytes = 0;
+	struct oci_gc_stats gs;
+	size_t n = 0;
 	cleanup_free char *data = NULL;
 	size_t len;
 	oci_digest_t got;
@@ -393,8 +394,9 @@ static void t_layout(void)
 	ok_call(oci_layout_resolve(l, "v1", &r, &err), &err, "resolve retagged v1");
 	is_str(r.digest, d2.digest, "v1 moved");
 	oci_descriptor_release(&r);
-	ok_call(oci_layout_gc(l, &removed, &bytes, &err), &err, "gc");
-	is_int(removed, 2, "old manifest and its layer removed (config shared)");
+	ok_call(oci_layout_gc(l, NULL, &gs, &err), &err, "gc");
+	is_int(gs.garbage, 2, "old manifest and its layer removed (config shared)");
+	ok(gs.swept && !gs.skipped, "swept");
 	ok(!oci_layout_has_blob(l, d1.digest) && oci_layout_has_blob(l, d2.digest),
 	   "only live kept");
 	ok_call(oci_layout_untag(l, "v1", &err), &err, "untag");
@@ -426,8 +428,15 @@ static void t_layout(void)
 	}
 	ok_fail(oci_layout_open("/nonexistent/layout", 0, &l2, &err), &err, PN_ERR_NOT_FOUND, NULL,
 		"missing layout");
-	ok_fail(oci_layout_open(tap_tmpdir(), 0, &l2, &err), &err, PN_ERR_NOT_FOUND,
-		"not an OCI image layout", "not a layout");
+	{
+		char *nd = tap_tmpdir();
+		cleanup_free char *lf = pn_path_join(nd, ".pinion-gc.lock");
+
+		ok_fail(oci_layout_open(nd, 0, &l2, &err), &err, PN_ERR_NOT_FOUND,
+			"not an OCI image layout", "not a layout");
+		ok(access(lf, F_OK) < 0,
+		   "opening a directory that is no layout leaves no lock file");
+	}
 	oci_descriptor_release(&d1);
 	oci_descriptor_release(&d2);
 	oci_layout_free(l);
@@ -559,11 +568,10 @@ static void t_image_through_index(void)
 		"linux/amd64", "missing platform names the ones there");
 	ok_call(oci_layout_untag(l, "single", &err), &err, "manifest untagged");
 	{
-		size_t removed = 9;
-		int64_t bytes;
+		struct oci_gc_stats gs;
 
-		ok_call(oci_layout_gc(l, &removed, &bytes, &err), &err, "gc");
-		is_int(removed, 0, "gc keeps what the index reaches");
+		ok_call(oci_layout_gc(l, NULL, &gs, &err), &err, "gc");
+		is_int(gs.garbage, 0, "gc keeps what the index reaches");
 	}
 	oci_index_release(&ix);
 	oci_descriptor_release(&m);
@@ -643,6 +651,222 @@ static void t_layout_copy_blob(void)
 	oci_layout_free(b);
 }
 
+/* a file in the layout's .pinion-tmp/, age seconds old */
+static char *tmp_file(const char *layout, const char *name, const char *data, int age)
+{
+	char *p = xasprintf("%s/.pinion-tmp/%s", layout, name);
+	struct timespec ts[2];
+
+	pn_write_file_atomic(p, data, strlen(data), 0644, NULL);
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[0].tv_sec -= age;
+	ts[1] = ts[0];
+	utimensat(AT_FDCWD, p, ts, 0);
+	return p;
+}
+
+static void t_gc(void)
+{
+	cleanup_free char *path = NULL, *old = NULL, *young = NULL, *lp = NULL;
+	struct oci_layout *l = new_layout(&path);
+	struct pn_error *err = NULL;
+	struct oci_descriptor d, d2;
+	struct oci_gc_opts o;
+	struct oci_gc_stats s;
+	struct oci_image img;
+	struct pn_strv roots = PN_STRV_INIT;
+	oci_digest_t g1, g2, g3;
+
+	store_image(l, "v1", "a live layer", &d);
+	ok_call(oci_layout_put_blob(l, "unreferenced", 12, NULL, g1, &err), &err, "garbage blob");
+	ok_call(oci_layout_put_blob(l, "kept by a root", 14, NULL, g2, &err), &err, "rooted blob");
+	old = tmp_file(path, "blob.killed", "partial blob of a killed pull", 3600);
+	young = tmp_file(path, "blob.live", "being written", 0);
+	pn_strv_push(&roots, g2);
+
+	oci_gc_opts_init(&o);
+	o.roots = &roots;
+	o.dry_run = true;
+	ok_call(oci_layout_gc(l, &o, &s, &err), &err, "dry run");
+	ok(s.garbage == 1 && s.swept && s.tmp == 1 && s.tmp_young == 1,
+	   "dry run counts one garbage blob, one stale and one young temp file");
+	ok(oci_layout_has_blob(l, g1) && access(old, F_OK) == 0, "dry run removes nothing");
+
+	o.dry_run = false;
+	o.over_garbage = 5;
+	o.over_bytes = 1 << 20;
+	ok_call(oci_layout_gc(l, &o, &s, &err), &err, "gc under the bounds");
+	ok(!s.swept && oci_layout_has_blob(l, g1), "under both bounds: garbage stays");
+	ok(s.tmp == 1 && access(old, F_OK) < 0, "stale temp file removed all the same");
+	o.over_bytes = 1;
+	ok_call(oci_layout_gc(l, &o, &s, &err), &err, "gc over the size bound");
+	ok(s.swept && !oci_layout_has_blob(l, g1), "over the size bound: garbage removed");
+	is_int(s.garbage_bytes, 12, "its bytes counted");
+	ok(oci_layout_has_blob(l, g2), "a blob named by a root is kept");
+	ok(access(young, F_OK) == 0 && s.tmp_young == 1, "a young temp file is kept");
+	ok_call(oci_image_load(l, "v1", NULL, &img, &err), &err, "the tagged image is whole");
+	oci_image_release(&img);
+
+	/* a blob hard-linked into another layout frees nothing */
+	ok_call(oci_layout_put_blob(l, "linked elsewhere", 16, NULL, g3, &err), &err, "linked");
+	{
+		cleanup_free char *bp = oci_layout_blob_path(l, g3);
+
+		lp = pn_path_join(tap_tmpdir(), "link");
+		ok(link(bp, lp) == 0, "hard link made");
+	}
+	oci_gc_opts_init(&o);
+	ok_call(oci_layout_gc(l, &o, &s, &err), &err, "gc without roots");
+	ok(!oci_layout_has_blob(l, g2) && !oci_layout_has_blob(l, g3), "unrooted blobs go");
+	is_int(s.garbage, 2, "two garbage blobs");
+	is_int(s.garbage_bytes, 14, "the linked one frees nothing");
+
+	/* a document the index reaches that cannot be read: nothing is removed */
+	store_image(l, "v2", "another layer", &d2);
+	ok_call(oci_layout_put_blob(l, "more garbage", 12, NULL, g1, &err), &err, "garbage");
+	{
+		cleanup_free char *bp = oci_layout_blob_path(l, d2.digest);
+
+		pn_write_file_atomic(bp, "corrupt", 7, 0644, NULL);
+	}
+	ok_fail(oci_layout_gc(l, &o, &s, &err), &err, PN_ERR_DIGEST, "corrupt",
+		"gc refuses when a manifest is corrupt");
+	ok(oci_layout_has_blob(l, g1), "and removes nothing");
+	pn_strv_release(&roots);
+	oci_descriptor_release(&d);
+	oci_descriptor_release(&d2);
+	oci_layout_free(l);
+}
+
+/* a gc waiting for the exclusive lock shows in /proc/locks as "->" */
+static bool gc_lock_waiter(const char *layout)
+{
+	cleanup_free char *lf = pn_path_join(layout, ".pinion-gc.lock");
+	cleanup_free char *data = NULL, *needle = NULL;
+	struct stat st;
+
+	if (stat(lf, &st) < 0 || pn_read_file("/proc/locks", 1 << 20, &data, NULL, NULL) < 0)
+		return false;
+	needle = xasprintf(":%lu ", (unsigned long)st.st_ino);
+	for (char *line = data; line && *line;) {
+		char *nl = strchr(line, '\n');
+
+		if (nl)
+			*nl = '\0';
+		if (strstr(line, "->") && strstr(line, "FLOCK") && strstr(line, "WRITE") &&
+		    strstr(line, needle))
+			return true;
+		line = nl ? nl + 1 : NULL;
+	}
+	return false;
+}
+
+/* a writer's unreferenced blob while it has the layout open; signals ready on
+ * `ready`, waits for `go` to close, then tags an image with it */
+static void gc_writer_child(const char *path, int ready, int go)
+{
+	struct oci_layout *cl = NULL;
+	struct oci_image img;
+	struct oci_descriptor layer;
+	char c = 'x';
+
+	if (oci_layout_open(path, 0, &cl, NULL) < 0)
+		_exit(1);
+	oci_descriptor_init(&layer);
+	layer.media_type = xstrdup(OCI_MT_LAYER);
+	layer.size = 9;
+	if (oci_layout_put_blob(cl, "in flight", 9, NULL, layer.digest, NULL) < 0 ||
+	    write(ready, &c, 1) != 1)
+		_exit(1);
+	while (read(go, &c, 1) > 0)
+		;
+	oci_image_init(&img);
+	oci_manifest_add_layer(&img.manifest, &layer);
+	oci_config_add_layer(&img.config, EMPTY_SHA, "test");
+	if (oci_image_store(cl, &img, "child", NULL, NULL) < 0)
+		_exit(1);
+	_exit(0);
+}
+
+static void gc_waiting_child(const char *path, int out)
+{
+	struct oci_layout *cl = NULL;
+	struct oci_gc_stats s;
+
+	if (oci_layout_open(path, 0, &cl, NULL) < 0 || oci_layout_gc(cl, NULL, &s, NULL) < 0 ||
+	    write(out, &s, sizeof(s)) != (ssize_t)sizeof(s))
+		_exit(1);
+	_exit(0);
+}
+
+static void t_gc_lock(void)
+{
+	cleanup_free char *path = NULL;
+	struct oci_layout *l = new_layout(&path);
+	struct pn_error *err = NULL;
+	struct oci_descriptor d;
+	struct oci_gc_opts o;
+	struct oci_gc_stats s, cs;
+	struct oci_image img;
+	oci_digest_t g, inflight;
+	int ready[2], go[2], res[2], status, waited = 0;
+	pid_t wpid, gpid;
+	char c;
+
+	store_image(l, "v1", "a live layer", &d);
+	ok_call(oci_layout_put_blob(l, "garbage", 7, NULL, g, &err), &err, "garbage blob");
+	oci_digest_buf("in flight", 9, inflight);
+	if (pipe(ready) < 0 || pipe(go) < 0 || pipe(res) < 0)
+		PN_BUG("pipe");
+	fflush(stdout);
+	wpid = fork();
+	if (wpid == 0) {
+		/* children drop the parent's handle: its lock is the parent's */
+		oci_layout_free(l);
+		close(ready[0]), close(go[1]), close(res[0]), close(res[1]);
+		gc_writer_child(path, ready[1], go[0]);
+	}
+	close(ready[1]), close(go[0]);
+	ok(read(ready[0], &c, 1) == 1, "writer child holds the layout with a blob in flight");
+
+	oci_gc_opts_init(&o);
+	o.no_wait = true;
+	ok_call(oci_layout_gc(l, &o, &s, &err), &err, "gc without waiting");
+	ok(s.skipped, "skipped: another process has the layout open");
+	ok(oci_layout_has_blob(l, inflight) && oci_layout_has_blob(l, g), "nothing removed");
+	ok_call(oci_layout_tag(l, "v1-again", &d, &err), &err,
+		"the handle still works after a skipped gc");
+
+	fflush(stdout);
+	gpid = fork();
+	if (gpid == 0) {
+		oci_layout_free(l);
+		close(res[0]), close(go[1]), close(ready[0]);
+		gc_waiting_child(path, res[1]);
+	}
+	close(res[1]);
+	for (int i = 0; i < 3000 && !(waited = gc_lock_waiter(path)); i++)
+		usleep(10000);
+	ok(waited, "a waiting gc blocks on the lock");
+	ok(oci_layout_has_blob(l, inflight), "the writer's blob is still there");
+	close(go[1]); /* the writer tags its image and exits */
+	ok(waitpid(wpid, &status, 0) == wpid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	   "writer child tagged its image");
+	oci_layout_free(l); /* our own shared hold goes: gc can run */
+	ok(read(res[0], &cs, sizeof(cs)) == (ssize_t)sizeof(cs), "gc child reports");
+	ok(waitpid(gpid, &status, 0) == gpid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	   "gc child finished");
+	close(ready[0]), close(res[0]);
+	is_int(cs.garbage, 1, "gc removed only the garbage");
+	ok_call(oci_layout_open(path, 0, &l, &err), &err, "reopen");
+	ok(!oci_layout_has_blob(l, g), "garbage gone");
+	ok_call(oci_image_load(l, "child", NULL, &img, &err), &err,
+		"the writer's image is whole (its blob was in flight during the gc)");
+	oci_image_release(&img);
+	oci_descriptor_release(&d);
+	oci_layout_free(l);
+}
+
 int main(void)
 {
 	TEST(t_digest);
@@ -660,5 +884,7 @@ int main(void)
 	TEST(t_ref);
 	TEST(t_inspect_json);
 	TEST(t_image_through_index);
+	TEST(t_gc);
+	TEST(t_gc_lock);
 	return tap_done();
 }
