@@ -117,4 +117,19 @@ test_expect_success '.dockerignore: a symlink inside is followed; FIFO, director
 	di_refused "\`.dockerignore\` in \`.\` is larger than 1048576 bytes"
 '
 
+test_expect_success '.pinion symlinked out of the model directory: the default layout is not written there' '
+	test_when_finished "rm -f \"$T/m/.pinion\"; rm -rf \"$T/m/.pinion\"" &&
+	mkdir -p "$T/host/pout" && ln -s ../host/pout "$T/m/.pinion" &&
+	(cd "$T/m" && test_expect_failure_status 2 "$PINION" $BUILD) >"$T/p.out" 2>"$T/p.err" &&
+	test_grep "\`./.pinion\` is a symlink: the default output layout is not written through it" "$T/p.err" &&
+	test_equal "$(ls -A "$T/host/pout")" "" &&
+	rm "$T/m/.pinion" && mkdir -p "$T/m/.pinion" && ln -s ../../host/pout "$T/m/.pinion/layout" &&
+	(cd "$T/m" && test_expect_failure_status 2 "$PINION" $BUILD) >"$T/p.out" 2>"$T/p.err" &&
+	test_grep "\`./.pinion/layout\` is a symlink" "$T/p.err" &&
+	test_equal "$(ls -A "$T/host/pout")" "" &&
+	rm "$T/m/.pinion/layout" &&
+	(cd "$T/m" && "$PINION" $BUILD) >"$T/p.out" 2>"$T/p.err" &&
+	test -f "$T/m/.pinion/layout/index.json"
+'
+
 test_done
