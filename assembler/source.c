@@ -492,19 +492,41 @@ fail:
 
 /* ---------------------------------------------------------------- layers */
 
+/* the last parent directory opened (entries come sorted, siblings together) */
+struct parent_cache {
+	char *dir;
+	int fd;
+};
+
+static void parent_cache_release(struct parent_cache *pc)
+{
+	free(pc->dir);
+	if (pc->fd >= 0)
+		close(pc->fd);
+	pc->dir = NULL;
+	pc->fd = -1;
+}
+
 static int add_entry(struct oci_layer_writer *w, const struct src_tree *t,
-		     const struct src_entry *e, const char *prefix, struct pn_error **err)
+		     const struct src_entry *e, const char *prefix, struct parent_cache *pc,
+		     struct pn_error **err)
 {
 	cleanup_free char *dst = prefix[0] ? xasprintf("%s/%s", prefix, e->path) : xstrdup(e->path);
-	cleanup_close int pfd = -1;
+	const char *slash = strrchr(e->path, '/');
+	size_t dlen = slash ? (size_t)(slash - e->path) : 0;
 	const char *base;
 
 	if (S_ISDIR(e->mode))
 		return oci_layer_writer_add_dir(w, dst, e->mode & 07777, err);
-	pfd = entry_parent(t, e->path, &base, err);
-	if (pfd < 0)
-		return -1;
-	return oci_layer_writer_add_at(w, pfd, base, e->path, dst, err);
+	if (pc->fd < 0 || strlen(pc->dir) != dlen || strncmp(pc->dir, e->path, dlen) != 0) {
+		parent_cache_release(pc);
+		pc->fd = entry_parent(t, e->path, &base, err);
+		if (pc->fd < 0)
+			return -1;
+		pc->dir = xstrndup(e->path, dlen);
+	}
+	base = slash ? slash + 1 : e->path;
+	return oci_layer_writer_add_at(w, pc->fd, base, e->path, dst, err);
 }
 
 static int add_prefix_dirs(struct oci_layer_writer *w, const struct src_tree *t, const char *prefix,
@@ -527,21 +549,28 @@ static int add_prefix_dirs(struct oci_layer_writer *w, const struct src_tree *t,
 int src_layer_add_source(struct oci_layer_writer *w, const struct src_tree *t, const char *prefix,
 			 struct pn_error **err)
 {
+	struct parent_cache pc = {NULL, -1};
+
 	if (add_prefix_dirs(w, t, prefix, err) < 0)
 		return -1;
 	for (size_t i = 0; i < t->n; i++) {
 		if (t->entries[i].weight)
 			continue;
-		if (add_entry(w, t, &t->entries[i], prefix, err) < 0)
+		if (add_entry(w, t, &t->entries[i], prefix, &pc, err) < 0) {
+			parent_cache_release(&pc);
 			return pn_error_wrap(err, "add `%s`", t->entries[i].path);
+		}
 	}
+	parent_cache_release(&pc);
 	return 0;
 }
 
 int src_layer_add_weight(struct oci_layer_writer *w, const struct src_tree *t, size_t i,
 			 const char *prefix, struct pn_error **err)
 {
+	struct parent_cache pc = {NULL, -1};
 	const struct src_entry *e;
+	int rc = 0;
 
 	if (i >= t->n || !t->entries[i].weight)
 		PN_BUG("entry %zu is not a weight", i);
@@ -552,10 +581,11 @@ int src_layer_add_weight(struct oci_layer_writer *w, const struct src_tree *t, s
 		size_t len = strlen(t->entries[k].path);
 
 		if (S_ISDIR(t->entries[k].mode) && strncmp(t->entries[k].path, e->path, len) == 0 &&
-		    e->path[len] == '/' && add_entry(w, t, &t->entries[k], prefix, err) < 0)
+		    e->path[len] == '/' && add_entry(w, t, &t->entries[k], prefix, &pc, err) < 0)
 			return pn_error_wrap(err, "add `%s`", t->entries[k].path);
 	}
-	if (add_entry(w, t, e, prefix, err) < 0)
-		return pn_error_wrap(err, "add `%s`", e->path);
-	return 0;
+	if (add_entry(w, t, e, prefix, &pc, err) < 0)
+		rc = pn_error_wrap(err, "add `%s`", e->path);
+	parent_cache_release(&pc);
+	return rc;
 }

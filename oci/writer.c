@@ -463,7 +463,8 @@ static int add_one_at(struct oci_layer_writer *w, int dfd, const char *name, con
 	entry_times(w, e, st.st_mtime);
 	/* the xattrs of what is below dfd: /proc/self/fd/N/name resolves N
 	 * (the directory we hold) and not a final symlink */
-	xpath = dfd == AT_FDCWD ? xstrdup(name) : xasprintf("/proc/self/fd/%d/%s", dfd, name);
+	xpath = dfd == AT_FDCWD || fd >= 0 ? xstrdup(name)
+					   : xasprintf("/proc/self/fd/%d/%s", dfd, name);
 	if (entry_xattrs(w, e, fd, xpath, &opaque, err) < 0)
 		return pn_error_wrap(err, "`%s`", label);
 	if (S_ISLNK(st.st_mode)) {
