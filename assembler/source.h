@@ -13,6 +13,11 @@
  * stable sorted order (depth first, names sorted bytewise), symlinks kept as
  * symlinks, sockets/fifos/devices skipped.  `.pinion/` and `.cog/` at the top
  * are always left out (pinion's own output and cache, Cog's scratch dir).
+ * The model directory is untrusted: it is opened once (root_fd) and every
+ * entry is reached from that fd with no symlink followed, during the walk
+ * and again when hashing and writing (pn_path_open_beneath with O_NOFOLLOW;
+ * regular files opened O_NONBLOCK and checked to still be regular), so no
+ * symlink, `..` or directory swapped after the walk reads a host file. */
  *
  * Weights: a regular file of at least SRC_WEIGHT_MIN bytes that is not code
  * (.py .ipynb .pyc), a wheel, an image, audio, video or a log.  With
