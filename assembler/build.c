@@ -125,6 +125,29 @@ char *build_default_layout(const char *model_dir)
 	return pn_path_join(model_dir, BUILD_DEFAULT_LAYOUT);
 }
 
+int build_default_layout_check(const char *model_dir, struct pn_error **err)
+{
+	cleanup_free char *layout = build_default_layout(model_dir);
+	cleanup_free char *parent = xstrdup(layout);
+	const char *paths[2] = {parent, layout};
+	struct stat st;
+
+	*strrchr(parent, '/') = '\0';
+	/* the model directory is untrusted: a `.pinion` (or `.pinion/layout`)
+	 * symlink would have the layout written wherever it points */
+	for (int i = 0; i < 2; i++) {
+		if (lstat(paths[i], &st) == 0 && !S_ISDIR(st.st_mode)) {
+			pn_error_set(
+				err, PN_ERR_INVALID,
+				"`%s` is %s: the default output layout is not written through it",
+				paths[i], S_ISLNK(st.st_mode) ? "a symlink" : "not a directory");
+			pn_error_hint(err, "remove it, or choose the layout with --output oci:DIR");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* ---------------------------------------------------------------- progress */
 
 double build_now(void)
@@ -192,6 +215,9 @@ static int setup_config(struct build_state *st, struct pn_error **err)
 		return -1;
 	dir = xstrdup(st->cfg.dir ? st->cfg.dir : ".");
 	st->model_dir = steal_pointer(&dir);
+	if (!o->output && !o->push_ref && !o->push &&
+	    build_default_layout_check(st->model_dir, err) < 0)
+		return -1;
 	if (o->push_ref || o->push) {
 		const char *r = o->push_ref ? o->push_ref : o->tag ? o->tag : st->cfg.image;
 
@@ -415,6 +441,8 @@ static int output_layout(struct build_state *st, struct build_result *res, struc
 		if (oci_ref_parse_layout(o->output, &dir, &tag, err) < 0)
 			return -1;
 	} else {
+		if (build_default_layout_check(st->model_dir, err) < 0)
+			return -1;
 		dir = build_default_layout(st->model_dir);
 	}
 	if (!tag)

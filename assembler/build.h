@@ -82,6 +82,10 @@ int build_run(const struct build_opts *o, struct build_result *out, struct pn_er
 
 /* the default output location for a model directory (owned): DIR/.pinion/layout */
 char *build_default_layout(const char *model_dir);
+/* PN_ERR_INVALID when `.pinion` or `.pinion/layout` in the (untrusted) model
+ * directory exists and is not a directory (a symlink would lead the layout
+ * out of it) */
+int build_default_layout_check(const char *model_dir, struct pn_error **err);
 
 /* `pinion build` / `pinion push [NAME]` option parsing and run (exit status) */
 int build_cli_main(int argc, char **argv, bool push);

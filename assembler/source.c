@@ -86,6 +86,7 @@ bool src_is_weight(const char *name, int64_t size, int64_t min)
 void src_tree_init(struct src_tree *t)
 {
 	memset(t, 0, sizeof(*t));
+	t->root_fd = -1;
 }
 
 void src_tree_release(struct src_tree *t)
@@ -95,6 +96,8 @@ void src_tree_release(struct src_tree *t)
 	free(t->entries);
 	free(t->digests);
 	free(t->root);
+	if (t->root_fd >= 0)
+		close(t->root_fd);
 	if (t->memo)
 		json_decref(t->memo);
 	src_tree_init(t);
@@ -232,22 +235,23 @@ int src_tree_walk(const char *dir, const struct src_opts *opts, struct src_tree 
 {
 	struct src_opts defaults = {0};
 	struct walk w = {out, opts ? opts : &defaults, NULL, 0};
-	cleanup_close int dfd = -1;
 	int rc;
 
 	src_tree_init(out);
 	out->root = xstrdup(dir);
-	if (src_ignore_load(dir, &w.ig, err) < 0) {
+	/* the one path resolution of the model directory (the user's own); all
+	 * else is found from this fd without following a symlink */
+	out->root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (out->root_fd < 0) {
+		pn_error_set_errno(err, errno, "open model directory `%s`", dir);
 		src_tree_release(out);
 		return -1;
 	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		src_ignore_free(w.ig);
+	if (src_ignore_load(out->root_fd, dir, &w.ig, err) < 0) {
 		src_tree_release(out);
-		return pn_error_set_errno(err, errno, "open model directory `%s`", dir);
+		return -1;
 	}
-	rc = walk_dir(&w, dfd, "", err);
+	rc = walk_dir(&w, out->root_fd, "", err);
 	src_ignore_free(w.ig);
 	if (rc < 0) {
 		src_tree_release(out);
@@ -255,6 +259,56 @@ int src_tree_walk(const char *dir, const struct src_opts *opts, struct src_tree 
 	}
 	out->digests = xcalloc(out->n ? out->n : 1, sizeof(*out->digests));
 	return 0;
+}
+
+/* ------------------------------------------------ entries, by fd again */
+
+/* after the walk, entries are reached again from root_fd with no symlink
+ * followed on the way (pn_path_open_beneath, O_NOFOLLOW): a directory the
+ * walk saw that was since swapped for a symlink (to /etc, say) fails here
+ * instead of leading out */
+static int beneath_fail(struct pn_error *e, const char *path, struct pn_error **err)
+{
+	if (e->code == PN_ERR_INVALID || e->errno_val == ENOTDIR)
+		pn_error_set(err, PN_ERR_INVALID,
+			     "`%s` changed since the walk: a symlink is now on its path", path);
+	else
+		pn_error_propagate(err, steal_pointer(&e));
+	pn_error_free(e);
+	return -1;
+}
+
+/* the directory holding entry `path` (O_PATH), *base its last component */
+static int entry_parent(const struct src_tree *t, const char *path, const char **base,
+			struct pn_error **err)
+{
+	const char *slash = strrchr(path, '/');
+	cleanup_free char *dir = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
+	struct pn_error *e = NULL;
+	int fd;
+
+	*base = slash ? slash + 1 : path;
+	fd = pn_path_open_beneath(t->root_fd, dir, O_PATH | O_DIRECTORY | O_NOFOLLOW, &e);
+	if (fd < 0)
+		return beneath_fail(e, path, err);
+	return fd;
+}
+
+/* a regular file of the tree, opened for reading (never a FIFO's open) */
+static int entry_open(const struct src_tree *t, const char *path, struct stat *st,
+		      struct pn_error **err)
+{
+	struct pn_error *e = NULL;
+	int fd = pn_path_open_beneath(t->root_fd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, &e);
+
+	if (fd < 0)
+		return beneath_fail(e, path, err);
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+		close(fd);
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "`%s` changed since the walk: no longer a regular file", path);
+	}
+	return fd;
 }
 
 /* --------------------------------------------------------------- digests */
@@ -323,15 +377,19 @@ static char *memo_stamp(const struct stat *st)
 }
 
 /* the digest of a regular file, through the memo for large ones */
-static int file_digest(struct src_tree *t, size_t i, const char *host, struct pn_error **err)
+static int file_digest(struct src_tree *t, size_t i, struct pn_error **err)
 {
 	const struct src_entry *e = &t->entries[i];
 	cleanup_free char *stamp = NULL;
+	cleanup_close int fd = -1;
 	struct stat st;
 	json_t *m;
 
-	if (!t->memo || e->size < SRC_MEMO_MIN || lstat(host, &st) < 0)
-		return oci_digest_file(host, t->digests[i], NULL, err);
+	fd = entry_open(t, e->path, &st, err);
+	if (fd < 0)
+		return -1;
+	if (!t->memo || e->size < SRC_MEMO_MIN)
+		return oci_digest_fd(fd, t->digests[i], NULL, err);
 	stamp = memo_stamp(&st);
 	m = json_object_get(t->memo, e->path);
 	if (json_is_object(m) && json_is_string(json_object_get(m, "stat")) &&
@@ -341,7 +399,7 @@ static int file_digest(struct src_tree *t, size_t i, const char *host, struct pn
 		       sizeof(oci_digest_t));
 		return 0;
 	}
-	if (oci_digest_file(host, t->digests[i], NULL, err) < 0)
+	if (oci_digest_fd(fd, t->digests[i], NULL, err) < 0)
 		return -1;
 	json_object_set_new(t->memo, e->path,
 			    json_pack("{s:s,s:s}", "stat", stamp, "digest", t->digests[i]));
@@ -352,17 +410,21 @@ static int file_digest(struct src_tree *t, size_t i, const char *host, struct pn
 static int entry_content(struct src_tree *t, size_t i, struct pn_buf *b, struct pn_error **err)
 {
 	const struct src_entry *e = &t->entries[i];
-	cleanup_free char *host = pn_path_join(t->root, e->path);
 
 	if (S_ISREG(e->mode)) {
-		if (!t->digests[i][0] && file_digest(t, i, host, err) < 0)
+		if (!t->digests[i][0] && file_digest(t, i, err) < 0)
 			return pn_error_wrap(err, "hash `%s`", e->path);
 		return pn_buf_printf(b, err, " %s", t->digests[i]);
 	}
 	if (S_ISLNK(e->mode)) {
 		char target[SRC_PATH_MAX + 1];
-		ssize_t n = readlink(host, target, sizeof(target) - 1);
+		const char *base;
+		cleanup_close int pfd = entry_parent(t, e->path, &base, err);
+		ssize_t n;
 
+		if (pfd < 0)
+			return -1;
+		n = readlinkat(pfd, base, target, sizeof(target) - 1);
 		if (n < 0)
 			return pn_error_set_errno(err, errno, "readlink `%s`", e->path);
 		target[n] = '\0';
@@ -430,16 +492,41 @@ fail:
 
 /* ---------------------------------------------------------------- layers */
 
+/* the last parent directory opened (entries come sorted, siblings together) */
+struct parent_cache {
+	char *dir;
+	int fd;
+};
+
+static void parent_cache_release(struct parent_cache *pc)
+{
+	free(pc->dir);
+	if (pc->fd >= 0)
+		close(pc->fd);
+	pc->dir = NULL;
+	pc->fd = -1;
+}
+
 static int add_entry(struct oci_layer_writer *w, const struct src_tree *t,
-		     const struct src_entry *e, const char *prefix, struct pn_error **err)
+		     const struct src_entry *e, const char *prefix, struct parent_cache *pc,
+		     struct pn_error **err)
 {
 	cleanup_free char *dst = prefix[0] ? xasprintf("%s/%s", prefix, e->path) : xstrdup(e->path);
-	cleanup_free char *host = NULL;
+	const char *slash = strrchr(e->path, '/');
+	size_t dlen = slash ? (size_t)(slash - e->path) : 0;
+	const char *base;
 
 	if (S_ISDIR(e->mode))
 		return oci_layer_writer_add_dir(w, dst, e->mode & 07777, err);
-	host = pn_path_join(t->root, e->path);
-	return oci_layer_writer_add_path(w, host, dst, err);
+	if (pc->fd < 0 || strlen(pc->dir) != dlen || strncmp(pc->dir, e->path, dlen) != 0) {
+		parent_cache_release(pc);
+		pc->fd = entry_parent(t, e->path, &base, err);
+		if (pc->fd < 0)
+			return -1;
+		pc->dir = xstrndup(e->path, dlen);
+	}
+	base = slash ? slash + 1 : e->path;
+	return oci_layer_writer_add_at(w, pc->fd, base, e->path, dst, err);
 }
 
 static int add_prefix_dirs(struct oci_layer_writer *w, const struct src_tree *t, const char *prefix,
@@ -462,21 +549,28 @@ static int add_prefix_dirs(struct oci_layer_writer *w, const struct src_tree *t,
 int src_layer_add_source(struct oci_layer_writer *w, const struct src_tree *t, const char *prefix,
 			 struct pn_error **err)
 {
+	struct parent_cache pc = {NULL, -1};
+
 	if (add_prefix_dirs(w, t, prefix, err) < 0)
 		return -1;
 	for (size_t i = 0; i < t->n; i++) {
 		if (t->entries[i].weight)
 			continue;
-		if (add_entry(w, t, &t->entries[i], prefix, err) < 0)
+		if (add_entry(w, t, &t->entries[i], prefix, &pc, err) < 0) {
+			parent_cache_release(&pc);
 			return pn_error_wrap(err, "add `%s`", t->entries[i].path);
+		}
 	}
+	parent_cache_release(&pc);
 	return 0;
 }
 
 int src_layer_add_weight(struct oci_layer_writer *w, const struct src_tree *t, size_t i,
 			 const char *prefix, struct pn_error **err)
 {
+	struct parent_cache pc = {NULL, -1};
 	const struct src_entry *e;
+	int rc = 0;
 
 	if (i >= t->n || !t->entries[i].weight)
 		PN_BUG("entry %zu is not a weight", i);
@@ -487,10 +581,11 @@ int src_layer_add_weight(struct oci_layer_writer *w, const struct src_tree *t, s
 		size_t len = strlen(t->entries[k].path);
 
 		if (S_ISDIR(t->entries[k].mode) && strncmp(t->entries[k].path, e->path, len) == 0 &&
-		    e->path[len] == '/' && add_entry(w, t, &t->entries[k], prefix, err) < 0)
+		    e->path[len] == '/' && add_entry(w, t, &t->entries[k], prefix, &pc, err) < 0)
 			return pn_error_wrap(err, "add `%s`", t->entries[k].path);
 	}
-	if (add_entry(w, t, e, prefix, err) < 0)
-		return pn_error_wrap(err, "add `%s`", e->path);
-	return 0;
+	if (add_entry(w, t, e, prefix, &pc, err) < 0)
+		rc = pn_error_wrap(err, "add `%s`", e->path);
+	parent_cache_release(&pc);
+	return rc;
 }

@@ -13,6 +13,11 @@
  * stable sorted order (depth first, names sorted bytewise), symlinks kept as
  * symlinks, sockets/fifos/devices skipped.  `.pinion/` and `.cog/` at the top
  * are always left out (pinion's own output and cache, Cog's scratch dir).
+ * The model directory is untrusted: it is opened once (root_fd) and every
+ * entry is reached from that fd with no symlink followed, during the walk
+ * and again when hashing and writing (pn_path_open_beneath with O_NOFOLLOW;
+ * regular files opened O_NONBLOCK and checked to still be regular), so no
+ * symlink, `..` or directory swapped after the walk reads a host file. */
  *
  * Weights: a regular file of at least SRC_WEIGHT_MIN bytes that is not code
  * (.py .ipynb .pyc), a wheel, an image, audio, video or a log.  With
@@ -43,8 +48,13 @@ struct src_ignore;
  * a lone `!`) is PN_ERR_INVALID naming its line.  An empty text gives a
  * matcher that excludes nothing. */
 int src_ignore_parse(const char *text, size_t len, struct src_ignore **out, struct pn_error **err);
-/* read DIR/.dockerignore (absent: a matcher that excludes nothing) */
-int src_ignore_load(const char *dir, struct src_ignore **out, struct pn_error **err);
+/* read .dockerignore in the model directory dirfd (dir names it in
+ * messages; absent: a matcher that excludes nothing).  It is opened beneath
+ * dirfd: a symlink to another file of the model directory is followed, one
+ * leading out of it is PN_ERR_INVALID (nothing of the target read or
+ * printed), as is a file that is not regular or is larger than
+ * SRC_IGNORE_FILE_MAX (checked before reading). */
+int src_ignore_load(int dirfd, const char *dir, struct src_ignore **out, struct pn_error **err);
 void src_ignore_free(struct src_ignore *ig);
 /* true if the relative, `/`-separated path is excluded */
 bool src_ignore_match(const struct src_ignore *ig, const char *path);
@@ -65,6 +75,7 @@ struct src_entry {
 
 struct src_tree {
 	char *root;		   /* the model directory */
+	int root_fd;		   /* it, open: entries are reached from here */
 	struct src_entry *entries; /* sorted, parents before children */
 	size_t n;
 	size_t n_weights;

@@ -7,8 +7,12 @@
  *   a trailing double star -> .*, `[..]` a class (may match `/`), a
  *   backslash escapes the next byte. */
 #include "assembler/source.h"
+#include "common/cleanup.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -432,22 +436,55 @@ int src_ignore_parse(const char *text, size_t len, struct src_ignore **out, stru
 	return 0;
 }
 
-int src_ignore_load(const char *dir, struct src_ignore **out, struct pn_error **err)
+int src_ignore_load(int dirfd, const char *dir, struct src_ignore **out, struct pn_error **err)
 {
-	cleanup_free char *path = pn_path_join(dir, ".dockerignore");
 	cleanup_free char *text = NULL;
-	size_t len = 0;
+	cleanup_close int fd = -1;
 	struct pn_error *e = NULL;
+	struct stat st;
+	size_t len = 0;
 
-	if (pn_read_file(path, SRC_IGNORE_FILE_MAX, &text, &len, &e) < 0) {
+	/* the model directory is untrusted: a symlink leading out of it would
+	 * have a host file's lines quoted in "bad pattern" messages */
+	fd = pn_path_open_beneath(dirfd, ".dockerignore", O_RDONLY | O_NONBLOCK, &e);
+	if (fd < 0) {
 		if (e->code == PN_ERR_NOT_FOUND) {
 			pn_error_free(e);
 			return src_ignore_parse("", 0, out, err);
 		}
-		pn_error_propagate(err, e);
+		if (e->code == PN_ERR_INVALID && e->errno_val == EXDEV)
+			pn_error_set(
+				err, PN_ERR_INVALID,
+				"`.dockerignore` in `%s` is a symlink leading outside the model "
+				"directory",
+				dir);
+		else if (e->code == PN_ERR_INVALID)
+			pn_error_set(err, PN_ERR_INVALID, "`.dockerignore` in `%s`: %s", dir,
+				     e->msg);
+		else
+			pn_error_set_errno(err, e->errno_val, "open `.dockerignore` in `%s`", dir);
+		pn_error_free(e);
 		return -1;
 	}
-	if (src_ignore_parse(text, len, out, err) < 0)
-		return pn_error_wrap(err, "read `%s`", path);
+	if (fstat(fd, &st) < 0)
+		return pn_error_set_errno(err, errno, "stat `.dockerignore` in `%s`", dir);
+	if (!S_ISREG(st.st_mode))
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "`.dockerignore` in `%s` is not a regular file", dir);
+	if ((uint64_t)st.st_size > SRC_IGNORE_FILE_MAX)
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "`.dockerignore` in `%s` is larger than %zu bytes", dir,
+				    SRC_IGNORE_FILE_MAX);
+	if (pn_read_fd(fd, ".dockerignore", SRC_IGNORE_FILE_MAX, &text, &len, err) < 0) {
+		if (err && *err && (*err)->code == PN_ERR_TOO_LARGE) /* it grew while read */
+			(*err)->code = PN_ERR_INVALID;
+		return pn_error_wrap(err, "`%s`", dir);
+	}
+	if (src_ignore_parse(text, len, out, err) < 0) {
+		if (err && *err &&
+		    (*err)->code == PN_ERR_TOO_LARGE) /* a limit of the file: bad input */
+			(*err)->code = PN_ERR_INVALID;
+		return pn_error_wrap(err, "read `.dockerignore` in `%s`", dir);
+	}
 	return 0;
 }

@@ -197,9 +197,12 @@ int pn_read_fd(int fd, const char *path, size_t max, char **out, size_t *len_out
  * followed; an absolute target is refused): openat2 RESOLVE_BENEATH, or the
  * same walk by hand where openat2 is missing (PINION_NO_OPENAT2=1 forces it).
  * flags as for open (O_CLOEXEC and O_NOCTTY are added; pass O_NONBLOCK to not
- * hang on a FIFO).  Returns the fd, or -1: PN_ERR_INVALID when rel leads
- * outside (errno_val EXDEV), loops (ELOOP) or is empty or too long
- * (ENAMETOOLONG); PN_ERR_NOT_FOUND when it does not exist; else errno's. */
+ * hang on a FIFO).  O_NOFOLLOW in flags: no component at all may be a
+ * symlink (RESOLVE_NO_SYMLINKS), for a path a walk found without following
+ * any.  Returns the fd, or -1: PN_ERR_INVALID when rel leads outside
+ * (errno_val EXDEV), loops or meets a symlink under O_NOFOLLOW (ELOOP) or is
+ * empty or too long (ENAMETOOLONG); PN_ERR_NOT_FOUND when it does not exist;
+ * else errno's. */
 int pn_path_open_beneath(int dirfd, const char *rel, int flags, struct pn_error **err);
 /* tests: use the by-hand walk of pn_path_open_beneath even with openat2 */
 void pn_path_force_walk(bool on);

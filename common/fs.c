@@ -352,6 +352,8 @@ static int beneath_openat2(int dirfd, const char *rel, int flags)
 
 	how.flags = (uint64_t)(flags | O_CLOEXEC | (flags & O_PATH ? 0 : O_NOCTTY));
 	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+	if (flags & O_NOFOLLOW) /* no symlink at all, not only the last */
+		how.resolve |= RESOLVE_NO_SYMLINKS;
 	do /* EAGAIN: a concurrent rename, the kernel asks to retry */
 		fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
 	while (fd < 0 && errno == EAGAIN && ++tries < 8);
@@ -364,7 +366,8 @@ static int beneath_openat2(int dirfd, const char *rel, int flags)
 
 /* The same resolution by hand, one component at a time from dirfd: `..`
  * pops a stack of directory fds (never past dirfd), a symlink is read and
- * its (relative) target spliced in before the rest; nothing is followed by
+ * its (relative) target spliced in before the rest (or refused, ELOOP, with
+ * O_NOFOLLOW in flags); nothing is followed by
  * the kernel (O_NOFOLLOW everywhere), so a swap under our feet fails
  * instead of leading out.  -1 + errno (EXDEV: leaves dirfd). */
 static int beneath_walk(int dirfd, const char *rel, int flags)
@@ -417,6 +420,10 @@ static int beneath_walk(int dirfd, const char *rel, int flags)
 		}
 		if (fstatat(fds[depth], name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			e = errno;
+			break;
+		}
+		if (S_ISLNK(st.st_mode) && (flags & O_NOFOLLOW)) {
+			e = ELOOP; /* as RESOLVE_NO_SYMLINKS */
 			break;
 		}
 		if (S_ISLNK(st.st_mode)) {

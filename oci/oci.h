@@ -349,6 +349,12 @@ int oci_layer_writer_add_tree(struct oci_layer_writer *w, const char *dir, const
 /* add one file from disk as `path` in the layer (its parents are not added) */
 int oci_layer_writer_add_path(struct oci_layer_writer *w, const char *host_path, const char *path,
 			      struct pn_error **err);
+/* the same for `name` (one component, no `/`) in the directory dirfd, for a
+ * tree walked by fd: nothing on the way is resolved again by path, a final
+ * symlink is stored as a symlink, a regular file is opened O_NOFOLLOW |
+ * O_NONBLOCK and must still be one when opened; label names it in messages */
+int oci_layer_writer_add_at(struct oci_layer_writer *w, int dirfd, const char *name,
+			    const char *label, const char *path, struct pn_error **err);
 /* add a regular file with the given bytes (mode, owner 0:0) */
 int oci_layer_writer_add_data(struct oci_layer_writer *w, const char *path, const void *data,
 			      size_t len, mode_t mode, struct pn_error **err);

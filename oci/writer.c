@@ -294,22 +294,26 @@ static bool is_overlay_xattr(const char *name)
 	       strncmp(name, "user.overlay.", 13) == 0;
 }
 
-/* copy xattrs of host_path into e; *opaque set when an overlay opaque mark is found */
-static int entry_xattrs(const struct oci_layer_writer *w, struct archive_entry *e,
+/* copy the xattrs of the open file fd, or (fd < 0) of host_path without
+ * following a final symlink, into e; *opaque set when an overlay opaque mark
+ * is found */
+static int entry_xattrs(const struct oci_layer_writer *w, struct archive_entry *e, int fd,
 			const char *host_path, bool *opaque, struct pn_error **err)
 {
 	cleanup_free char *list = xmalloc(XATTR_LIST_MAX_);
 	cleanup_free char *val = xmalloc(XATTR_VALUE_MAX_);
-	ssize_t n = llistxattr(host_path, list, XATTR_LIST_MAX_);
+	ssize_t n = fd >= 0 ? flistxattr(fd, list, XATTR_LIST_MAX_)
+			    : llistxattr(host_path, list, XATTR_LIST_MAX_);
 
 	*opaque = false;
 	if (n < 0) {
-		if (errno == ENOTSUP || errno == ENODATA)
-			return 0;
+		if (errno == ENOTSUP || errno == ENODATA || (fd < 0 && errno == ENOENT))
+			return 0; /* ENOENT: no /proc for a name below a dirfd */
 		return pn_error_set_errno(err, errno, "list xattrs of `%s`", host_path);
 	}
 	for (char *name = list; name < list + n; name += strlen(name) + 1) {
-		ssize_t vn = lgetxattr(host_path, name, val, XATTR_VALUE_MAX_);
+		ssize_t vn = fd >= 0 ? fgetxattr(fd, name, val, XATTR_VALUE_MAX_)
+				     : lgetxattr(host_path, name, val, XATTR_VALUE_MAX_);
 
 		if (vn < 0)
 			continue; /* e.g. trusted.* without privilege */
@@ -409,20 +413,25 @@ static char *whiteout_name(const char *path)
 	return xasprintf("%.*s/.wh.%s", (int)(slash - path), path, slash + 1);
 }
 
-/* one host file (never following a final symlink) as `path` in the layer;
- * *is_dir tells the caller to recurse */
-static int add_one(struct oci_layer_writer *w, const char *host_path, const char *path,
-		   bool *is_dir, struct pn_error **err)
+/* one host file, `name` in the directory dfd (AT_FDCWD: a path), never
+ * following a final symlink, as `path` in the layer; label names it in
+ * messages.  A regular file is opened O_NOFOLLOW | O_NONBLOCK (a FIFO swapped
+ * in after the lstat cannot hang us) and described by the fstat of what was
+ * opened, so what is written is what was stat'ed.  *is_dir tells the caller
+ * to recurse. */
+static int add_one_at(struct oci_layer_writer *w, int dfd, const char *name, const char *label,
+		      const char *path, bool *is_dir, struct pn_error **err)
 {
 	cleanup_archive_entry struct archive_entry *e = NULL;
+	cleanup_free char *xpath = NULL;
 	cleanup_close int fd = -1;
 	struct stat st;
 	bool opaque = false;
 	const char *first;
 
 	*is_dir = false;
-	if (lstat(host_path, &st) < 0)
-		return pn_error_set_errno(err, errno, "stat `%s`", host_path);
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return pn_error_set_errno(err, errno, "stat `%s`", label);
 	if (w->opts.overlay_upper && S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
 		cleanup_free char *wh = whiteout_name(path);
 
@@ -430,6 +439,16 @@ static int add_one(struct oci_layer_writer *w, const char *host_path, const char
 	}
 	if (S_ISSOCK(st.st_mode))
 		return 0; /* sockets do not belong in a layer */
+	if (S_ISREG(st.st_mode)) {
+		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0)
+			return pn_error_set_errno(err, errno, "open `%s`", label);
+		if (fstat(fd, &st) < 0)
+			return pn_error_set_errno(err, errno, "stat `%s`", label);
+		if (!S_ISREG(st.st_mode))
+			return pn_error_set(err, PN_ERR_GENERIC,
+					    "`%s` changed into a special file while read", label);
+	}
 	e = archive_entry_new();
 	archive_entry_set_pathname(e, path);
 	archive_entry_copy_stat(e, &st);
@@ -442,14 +461,18 @@ static int add_one(struct oci_layer_writer *w, const char *host_path, const char
 	archive_entry_set_perm(e, entry_mode(w, st.st_mode));
 	owner_map(w, e, st.st_uid, st.st_gid);
 	entry_times(w, e, st.st_mtime);
-	if (entry_xattrs(w, e, host_path, &opaque, err) < 0)
-		return -1;
+	/* the xattrs of what is below dfd: /proc/self/fd/N/name resolves N
+	 * (the directory we hold) and not a final symlink */
+	xpath = dfd == AT_FDCWD || fd >= 0 ? xstrdup(name)
+					   : xasprintf("/proc/self/fd/%d/%s", dfd, name);
+	if (entry_xattrs(w, e, fd, xpath, &opaque, err) < 0)
+		return pn_error_wrap(err, "`%s`", label);
 	if (S_ISLNK(st.st_mode)) {
 		char target[4096];
-		ssize_t n = readlink(host_path, target, sizeof(target) - 1);
+		ssize_t n = readlinkat(dfd, name, target, sizeof(target) - 1);
 
 		if (n < 0)
-			return pn_error_set_errno(err, errno, "read link `%s`", host_path);
+			return pn_error_set_errno(err, errno, "read link `%s`", label);
 		target[n] = '\0';
 		archive_entry_set_symlink(e, target);
 		archive_entry_set_size(e, 0);
@@ -461,14 +484,9 @@ static int add_one(struct oci_layer_writer *w, const char *host_path, const char
 	} else if (!S_ISREG(st.st_mode)) {
 		archive_entry_set_size(e, 0);
 	}
-	if (S_ISREG(st.st_mode)) {
-		fd = open(host_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			return pn_error_set_errno(err, errno, "open `%s`", host_path);
-	}
 	if (write_header(w, e, path, err) < 0)
 		return -1;
-	if (fd >= 0 && write_fd_data(w, fd, host_path, st.st_size, err) < 0)
+	if (fd >= 0 && write_fd_data(w, fd, label, st.st_size, err) < 0)
 		return -1;
 	if (S_ISDIR(st.st_mode)) {
 		*is_dir = true;
@@ -479,6 +497,12 @@ static int add_one(struct oci_layer_writer *w, const char *host_path, const char
 		}
 	}
 	return 0;
+}
+
+static int add_one(struct oci_layer_writer *w, const char *host_path, const char *path,
+		   bool *is_dir, struct pn_error **err)
+{
+	return add_one_at(w, AT_FDCWD, host_path, host_path, path, is_dir, err);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -572,6 +596,25 @@ int oci_layer_writer_add_path(struct oci_layer_writer *w, const char *host_path,
 	if (add_one(w, host_path, p, &is_dir, err) < 0) {
 		w->failed = true;
 		return pn_error_wrap(err, "add `%s` to layer", host_path);
+	}
+	return 0;
+}
+
+int oci_layer_writer_add_at(struct oci_layer_writer *w, int dirfd, const char *name,
+			    const char *label, const char *path, struct pn_error **err)
+{
+	cleanup_free char *p = clean_prefix(path);
+	bool is_dir;
+
+	if (writer_usable(w, err) < 0)
+		return -1;
+	if (!*p)
+		return pn_error_set(err, PN_ERR_INVALID, "empty path in layer for `%s`", label);
+	if (strchr(name, '/') || !*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		PN_BUG("oci_layer_writer_add_at: `%s` is not a name", name);
+	if (add_one_at(w, dirfd, name, label, p, &is_dir, err) < 0) {
+		w->failed = true;
+		return pn_error_wrap(err, "add `%s` to layer", label);
 	}
 	return 0;
 }

@@ -267,6 +267,18 @@ static const struct beneath_case beneath_cases[] = {
 	{"sub/req.txt/", PN_ERR_GENERIC, 0}, /* ENOTDIR */
 };
 
+static const struct beneath_case nofollow_cases[] = {
+	{"sub/req.txt", 0, 0},
+	{"./sub//req.txt", 0, 0},
+	{"in", PN_ERR_INVALID, ELOOP},
+	{"subdir/req.txt", PN_ERR_INVALID, ELOOP},
+	{"sub/up", PN_ERR_INVALID, ELOOP},
+	{"out-rel", PN_ERR_INVALID, ELOOP},
+	{"out-dir/secret.txt", PN_ERR_INVALID, ELOOP},
+	{"out-abs", PN_ERR_INVALID, ELOOP},
+	{"../out/secret.txt", PN_ERR_INVALID, EXDEV},
+};
+
 static void t_open_beneath(void)
 {
 	char *dir = hostile_tree();
@@ -300,6 +312,26 @@ static void t_open_beneath(void)
 				   "%s: `%s` refused with code %d (got %d: %s)",
 				   walk ? "walk" : "openat2", bc->rel, bc->code,
 				   err ? err->code : 0, err ? err->msg : "opened");
+			pn_error_free(err);
+		}
+		/* O_NOFOLLOW: no symlink anywhere, even one staying inside */
+		for (i = 0; i < sizeof(nofollow_cases) / sizeof(nofollow_cases[0]); i++) {
+			const struct beneath_case *bc = &nofollow_cases[i];
+			struct pn_error *err = NULL;
+			int fd = pn_path_open_beneath(mfd, bc->rel,
+						      O_RDONLY | O_NOFOLLOW | O_NONBLOCK, &err);
+
+			if (!bc->code)
+				ok(fd >= 0, "%s: O_NOFOLLOW `%s` opens", walk ? "walk" : "openat2",
+				   bc->rel);
+			else
+				ok(fd < 0 && err && err->code == bc->code &&
+					   err->errno_val == bc->errnv,
+				   "%s: O_NOFOLLOW `%s` refused with errno %d (got %d: %s)",
+				   walk ? "walk" : "openat2", bc->rel, bc->errnv,
+				   err ? err->errno_val : 0, err ? err->msg : "opened");
+			if (fd >= 0)
+				close(fd);
 			pn_error_free(err);
 		}
 	}

@@ -207,6 +207,62 @@ static void t_writer_api(void)
 	oci_layout_free(l);
 }
 
+/* add_at: a name below a directory fd; a final symlink stays a symlink, a
+ * FIFO is never opened (no hang), a regular file keeps its xattrs (from the
+ * opened fd) and its content */
+static void t_writer_add_at(void)
+{
+	char *base = tap_tmpdir();
+	cleanup_free char *d = pn_path_join(base, "d"), *fifo = pn_path_join(base, "d/fifo");
+	cleanup_free char *ln = pn_path_join(base, "d/link"), *f = pn_path_join(base, "d/f.txt");
+	cleanup_free char *list = NULL, *blob = NULL, *text = NULL;
+	struct oci_layout *l = layout_new();
+	struct oci_layer_writer *w;
+	struct oci_layer_result r;
+	struct oci_layer_opts o;
+	struct pn_error *err = NULL;
+	cleanup_close int dfd = -1;
+	bool xattr_ok;
+	size_t len = 0;
+
+	pn_mkdir_p(d, 0755, NULL);
+	put(base, "secret", "HOST-ONLY-b81f\n", 0600);
+	put(d, "f.txt", "inside\n", 0644);
+	xattr_ok = setxattr(f, "user.pinion", "v1", 2, 0) == 0;
+	ok(symlink("../secret", ln) == 0 && mkfifo(fifo, 0644) == 0, "a link out and a FIFO");
+	dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	oci_layer_opts_init(&o);
+	o.compression = OCI_COMP_NONE;
+	w = oci_layer_writer_new(l, &o, &err);
+	ok_call(oci_layer_writer_add_at(w, dfd, "f.txt", "d/f.txt", "src/f.txt", &err), &err,
+		"add_at a file");
+	ok_call(oci_layer_writer_add_at(w, dfd, "link", "d/link", "src/link", &err), &err,
+		"add_at a symlink out");
+	ok_call(oci_layer_writer_add_at(w, dfd, "fifo", "d/fifo", "src/fifo", &err), &err,
+		"add_at a FIFO returns (never opened)");
+	ok_fail(oci_layer_writer_add_at(w, dfd, "nope", "d/nope", "src/nope", &err), &err, 0,
+		"d/nope", "a missing name is an error naming the label");
+	oci_layer_writer_free(w);
+	w = oci_layer_writer_new(l, &o, &err);
+	oci_layer_writer_add_at(w, dfd, "f.txt", "d/f.txt", "src/f.txt", NULL);
+	oci_layer_writer_add_at(w, dfd, "link", "d/link", "src/link", NULL);
+	oci_layer_writer_add_at(w, dfd, "fifo", "d/fifo", "src/fifo", NULL);
+	ok_call(oci_layer_writer_finish(w, &r, &err), &err, "finished");
+	oci_layer_writer_free(w);
+	list = tar_listing(l, r.desc.digest);
+	ok(tap_contains(list, "src/link -> ../secret") && tap_contains(list, "src/f.txt") &&
+		   tap_contains(list, "src/fifo"),
+	   "link stored as a link, file and FIFO entries");
+	if (xattr_ok)
+		ok(tap_contains(list, "user.pinion"), "xattrs of the file, from its fd");
+	blob = oci_layout_blob_path(l, r.desc.digest);
+	ok(pn_read_file(blob, (size_t)1 << 20, &text, &len, NULL) == 0 &&
+		   memmem(text, len, "inside\n", 7) && !memmem(text, len, "HOST-ONLY-b81f", 14),
+	   "the file's content, nothing of the link's target");
+	oci_layer_result_release(&r);
+	oci_layout_free(l);
+}
+
 static void t_writer_overlay(void)
 {
 	char *base = tap_tmpdir();
@@ -807,6 +863,7 @@ int main(void)
 	TEST(t_writer_entries);
 	TEST(t_writer_api);
 	TEST(t_writer_overlay);
+	TEST(t_writer_add_at);
 	TEST(t_writer_idmap_and_tar);
 	TEST(t_apply_roundtrip);
 	TEST(t_apply_whiteouts);
