@@ -100,11 +100,21 @@ static char *cmd_output(char *const argv[])
 	return total ? xstrdup(buf) : NULL;
 }
 
+/* The model directory is hostile: its .git/config may name commands
+ * (core.fsmonitor, hooks) that git would run.  The -c settings win over the
+ * repository's own; rev-parse and describe --exact-match run neither, and
+ * these keep it so whatever a future git does on a read. */
+#define GIT_SAFE_ARGS                                                                              \
+	(char *)"-c", (char *)"core.fsmonitor=false", (char *)"-c",                                \
+		(char *)"core.hooksPath=/dev/null", (char *)"-c",                                  \
+		(char *)"core.untrackedCache=false"
+
 static void git_labels(struct build_state *st)
 {
-	char *rev_argv[] = {(char *)"git",	 (char *)"-C",	 st->model_dir,
+	char *rev_argv[] = {(char *)"git",	 GIT_SAFE_ARGS,	 (char *)"-C", st->model_dir,
 			    (char *)"rev-parse", (char *)"HEAD", NULL};
 	char *ver_argv[] = {(char *)"git",
+			    GIT_SAFE_ARGS,
 			    (char *)"-C",
 			    st->model_dir,
 			    (char *)"describe",

@@ -17,7 +17,7 @@
  * entry is reached from that fd with no symlink followed, during the walk
  * and again when hashing and writing (pn_path_open_beneath with O_NOFOLLOW;
  * regular files opened O_NONBLOCK and checked to still be regular), so no
- * symlink, `..` or directory swapped after the walk reads a host file. */
+ * symlink, `..` or directory swapped after the walk reads a host file.
  *
  * Weights: a regular file of at least SRC_WEIGHT_MIN bytes that is not code
  * (.py .ipynb .pyc), a wheel, an image, audio, video or a log.  With
