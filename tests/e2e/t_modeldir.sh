@@ -132,4 +132,19 @@ test_expect_success '.pinion symlinked out of the model directory: the default l
 	test -f "$T/m/.pinion/layout/index.json"
 '
 
+test_expect_success 'a model directory that is a git repository with hostile .git/config runs none of its commands; labels still set' '
+	rm -rf "$T/g" && mkdir -p "$T/g" && cp "$T/m/cog.yaml" "$T/m/predict.py" "$T/g/" &&
+	(cd "$T/g" && git init -q && git add -A && git -c user.email=t@t -c user.name=t commit -qm m && git tag v7 &&
+		mkdir -p .git/hooks-evil && printf "#!/bin/sh\ntouch %s/pwned-hook\n" "$T" >.git/hooks-evil/post-checkout &&
+		chmod +x .git/hooks-evil/post-checkout &&
+		git config core.hooksPath .git/hooks-evil &&
+		git config core.fsmonitor "touch $T/pwned-fsmonitor; false" &&
+		git config core.pager "touch $T/pwned-pager; cat") &&
+	(cd "$T/g" && "$PINION" $BUILD --output "oci:$T/gout:g") >/dev/null 2>"$T/g.err" ||
+		{ tail -20 "$T/g.err"; false; } &&
+	! ls "$T"/pwned-* 2>/dev/null &&
+	pinion inspect "oci:$T/gout:g" >"$T/g.json" &&
+	test_equal "$(jq -r ".labels[\"org.opencontainers.image.version\"]" "$T/g.json")" v7
+'
+
 test_done
