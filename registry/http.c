@@ -260,7 +260,11 @@ void registry_easy_tls_for(struct registry_client *c, CURL *e, const char *url)
 
 void registry_limit_text(size_t n, char *buf, size_t bufsz)
 {
-	if (n >= ((size_t)1 << 20) && n % ((size_t)1 << 20) == 0)
+	if (n >= ((size_t)1 << 40) && n % ((size_t)1 << 40) == 0)
+		snprintf(buf, bufsz, "%zu TiB", n >> 40);
+	else if (n >= ((size_t)1 << 30) && n % ((size_t)1 << 30) == 0)
+		snprintf(buf, bufsz, "%zu GiB", n >> 30);
+	else if (n >= ((size_t)1 << 20) && n % ((size_t)1 << 20) == 0)
 		snprintf(buf, bufsz, "%zu MiB", n >> 20);
 	else if (n >= 1024 && n % 1024 == 0)
 		snprintf(buf, bufsz, "%zu KiB", n >> 10);

@@ -4,8 +4,11 @@
 #include "registry/internal.h"
 #include "common/cleanup.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #define MANIFEST_ACCEPT                                                                            \
 	OCI_MT_INDEX ", " DOCKER_MT_LIST ", " OCI_MT_MANIFEST ", " DOCKER_MT_MANIFEST
@@ -457,6 +460,80 @@ static void fetch_release(struct fetch *f)
 		curl_multi_cleanup(f->m);
 }
 
+void registry_size_text(int64_t n, char *buf, size_t bufsz)
+{
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+	double v = (double)n;
+	int u = -1;
+
+	if (n < 1024) {
+		snprintf(buf, bufsz, "%lld bytes", (long long)n);
+		return;
+	}
+	while (v >= 1024.0 && u < 5)
+		v /= 1024.0, u++;
+	snprintf(buf, bufsz, "%.1f %s", v, units[u]);
+}
+
+int registry_blob_size_check(const struct registry_opts *o, const char *what, int64_t size,
+			     struct pn_error **err)
+{
+	int64_t max = o->max_blob_size > 0 ? o->max_blob_size : REGISTRY_DEFAULT_MAX_BLOB_SIZE;
+	char lim[32], got[32];
+
+	if (size <= max)
+		return 0;
+	registry_limit_text((size_t)max, lim, sizeof(lim));
+	registry_size_text(size, got, sizeof(got));
+	return pn_error_set(err, PN_ERR_TOO_LARGE,
+			    "%s declares %s (%lld bytes), more than the %s limit (--max-blob-size)",
+			    what, got, (long long)size, lim);
+}
+
+int registry_space_check(const char *dir, int64_t need, struct pn_error **err)
+{
+	struct statvfs sv;
+	int64_t avail;
+	char a[32], b[32], m[32];
+
+	if (statvfs(dir, &sv) < 0) {
+		pn_debug("statvfs %s: %s: free space not checked", dir, strerror(errno));
+		return 0;
+	}
+	avail = sv.f_bavail > (fsblkcnt_t)(INT64_MAX / (int64_t)(sv.f_frsize ? sv.f_frsize : 1))
+			? INT64_MAX
+			: (int64_t)sv.f_bavail * (int64_t)sv.f_frsize;
+	if (need <= INT64_MAX - REGISTRY_SPACE_MARGIN && need + REGISTRY_SPACE_MARGIN <= avail)
+		return 0;
+	registry_size_text(need, a, sizeof(a));
+	registry_size_text(avail, b, sizeof(b));
+	registry_limit_text((size_t)REGISTRY_SPACE_MARGIN, m, sizeof(m));
+	return pn_error_set(err, PN_ERR_GENERIC,
+			    "not enough free space in `%s`: the missing blobs declare %s (%lld "
+			    "bytes) and %s more is kept free, but only %s (%lld bytes) is free",
+			    dir, a, (long long)need, m, b, (long long)avail);
+}
+
+/* the declared sizes against --max-blob-size, the missing ones against the
+ * free space of l */
+static int fetch_precheck(struct registry_client *c, struct oci_layout *l,
+			  const struct registry_blob_want *want, const struct xfer *x, size_t n,
+			  struct pn_error **err)
+{
+	int64_t need = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		cleanup_free char *what = xasprintf("blob `%s`", want[i].digest);
+		if (registry_blob_size_check(&c->opts, what, want[i].size, err) < 0)
+			return -1;
+		if (!x[i].done) /* saturating: each is <= 2^50, but there may be many */
+			need = want[i].size > INT64_MAX - need ? INT64_MAX : need + want[i].size;
+	}
+	if (need == 0)
+		return 0;
+	return registry_space_check(oci_layout_path(l), need, err);
+}
+
 int registry_fetch_blobs(struct registry_client *c, struct registry_target *t, struct oci_layout *l,
 			 const struct registry_blob_want *want, size_t n, struct pn_error **err)
 {
@@ -476,6 +553,8 @@ int registry_fetch_blobs(struct registry_client *c, struct registry_target *t, s
 	}
 	f.n = n;
 	f.scope = registry_scope_pull(t->repository);
+	if (fetch_precheck(c, l, want, f.x, n, err) < 0)
+		goto out;
 	if (f.n_done < n) {
 		if (registry_auth_header(c, t->host, f.scope, false, &f.auth, err) < 0)
 			goto out;
