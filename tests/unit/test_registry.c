@@ -1150,6 +1150,24 @@ static void t_blob_limits(void)
 	ok_fail(registry_space_check(dir, INT64_MAX, &err), &err, PN_ERR_GENERIC,
 		"not enough free space in", "INT64_MAX (no overflow with the margin)");
 	registry_opts_release(&o);
+
+	/* the client keeps them (a copy of the options, defaults filled in) */
+	{
+		struct registry_client *c = NULL;
+		o.max_blob_size = 12345;
+		o.helper_timeout = 0;
+		ok_call(registry_client_new(&o, &c, &err), &err, "client");
+		ok(c && c->opts.max_blob_size == 12345, "client keeps --max-blob-size");
+		ok(c && c->opts.helper_timeout == 0, "client keeps --credential-helper-timeout 0");
+		registry_client_free(c);
+		registry_opts_release(&o);
+		ok_call(registry_client_new(&o, &c, &err), &err, "client with defaults");
+		ok(c && c->opts.max_blob_size == REGISTRY_DEFAULT_MAX_BLOB_SIZE &&
+			   c->opts.helper_timeout == REGISTRY_DEFAULT_HELPER_TIMEOUT,
+		   "defaults filled in");
+		registry_client_free(c);
+		registry_opts_release(&o);
+	}
 }
 
 /* an HTTPS registry cannot send a request to plain HTTP elsewhere */
