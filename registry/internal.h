@@ -181,6 +181,14 @@ void registry_easy_setup(struct registry_client *c, struct registry_host *h, CUR
 /* TLS verification by the host of url (another origin than h's follows its
  * own --insecure-registry entry, not h's) */
 void registry_easy_tls_for(struct registry_client *c, CURL *e, const char *url);
+/* the host of url is marked insecure (TLS not verified) */
+bool registry_url_tls_insecure(const struct registry_opts *o, const char *url);
+/* a redirect of a request to `from` (of registry h) to `to`: -1 with the
+ * reason in errbuf when refused (not http(s); plain HTTP after https).  The
+ * hop to `to` then gets to's own TLS setting (registry_easy_tls_for) and
+ * h's credentials only when on h's origin. */
+int registry_redirect_check(const struct registry_host *h, const char *from, const char *to,
+			    char *errbuf, size_t errsz);
 /* a blob transfer of `bytes`: its deadline in ms (0 = none), set on e when e
  * is not NULL */
 int64_t registry_blob_deadline_ms(struct registry_client *c, CURL *e, int64_t bytes);

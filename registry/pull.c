@@ -151,6 +151,8 @@ struct xfer {
 	bool active, done, refreshed;
 	int64_t retry_at, start_ms, offset;
 	int64_t attempt_ms, end_ms, deadline_ms; /* this attempt's start, end and deadline */
+	char *url; /* where a redirect sent this attempt (NULL: the registry) */
+	int hops;  /* redirects followed in this attempt */
 	struct pn_error *werr;
 };
 
@@ -215,11 +217,23 @@ static int xfer_start(struct fetch *f, struct xfer *x, struct pn_error **err)
 	registry_response_init(&x->resp, REGISTRY_ERROR_BODY_MAX);
 	x->e = curl_easy_init();
 	registry_easy_setup(f->c, f->t->host, x->e);
+	/* redirects are followed here (xfer_finish), each hop with its own
+	 * host's TLS setting and the credentials only on the registry's origin */
+	curl_easy_setopt(x->e, CURLOPT_FOLLOWLOCATION, 0L);
+	registry_easy_tls_for(f->c, x->e, x->url ? x->url : url);
 	x->deadline_ms = registry_blob_deadline_ms(f->c, x->e, x->want->size - x->offset);
-	x->attempt_ms = registry_now_ms();
-	curl_easy_setopt(x->e, CURLOPT_URL, url);
+	if (x->hops > 0) { /* the attempt's deadline spans its hops */
+		int64_t left = x->deadline_ms - (registry_now_ms() - x->attempt_ms);
+		if (x->deadline_ms > 0)
+			curl_easy_setopt(x->e, CURLOPT_TIMEOUT_MS, (long)(left > 1 ? left : 1));
+	} else {
+		x->attempt_ms = registry_now_ms();
+	}
+	curl_easy_setopt(x->e, CURLOPT_URL, x->url ? x->url : url);
 	curl_slist_free_all(x->hdrs);
-	x->hdrs = f->auth ? curl_slist_append(NULL, f->auth) : NULL;
+	x->hdrs = f->auth && (!x->url || registry_same_origin(f->t->host->base, x->url))
+			  ? curl_slist_append(NULL, f->auth)
+			  : NULL;
 	curl_easy_setopt(x->e, CURLOPT_HTTPHEADER, x->hdrs);
 	curl_easy_setopt(x->e, CURLOPT_ERRORBUFFER, x->errbuf);
 	curl_easy_setopt(x->e, CURLOPT_HEADERFUNCTION, registry_header_cb);
@@ -322,11 +336,44 @@ static int xfer_finish(struct fetch *f, struct xfer *x, CURLcode rc, struct pn_e
 	long status = 0;
 	oci_digest_t got;
 
+	char *next = NULL;
+
 	curl_easy_getinfo(x->e, CURLINFO_RESPONSE_CODE, &status);
-	xfer_stop(f, x);
-	x->end_ms = registry_now_ms();
 	if (rc == CURLE_WRITE_ERROR && x->resp.truncated)
 		rc = CURLE_OK; /* an error document cut short: its status stands */
+	if (rc == CURLE_OK && status >= 300 && status <= 399 &&
+	    curl_easy_getinfo(x->e, CURLINFO_REDIRECT_URL, &next) == CURLE_OK && next) {
+		const char *from = x->url;
+		cleanup_free char *reg = NULL;
+		if (!from)
+			from = reg = registry_url(f->t->host, "/v2/%s/blobs/%s", f->t->repository,
+						  x->want->digest);
+		if (x->hops >= REGISTRY_REDIRECTS_MAX)
+			rc = CURLE_TOO_MANY_REDIRECTS;
+		else if (registry_redirect_check(f->t->host, from, next, x->errbuf,
+						 sizeof(x->errbuf)) < 0)
+			rc = CURLE_UNSUPPORTED_PROTOCOL;
+		if (rc != CURLE_OK) {
+			xfer_stop(f, x);
+			x->end_ms = registry_now_ms();
+			registry_transfer_error(f->c, rc, x->errbuf, &x->resp,
+						x->end_ms - x->attempt_ms, x->deadline_ms, true, "",
+						err);
+			return pn_error_wrap(err, "blob `%s`", x->want->digest);
+		}
+		pn_debug("blob %s: redirect %ld to %s", x->want->digest, status, next);
+		free(x->url);
+		x->url = xstrdup(next); /* before xfer_stop frees next with the handle */
+		x->hops++;
+		xfer_stop(f, x);
+		return xfer_start(f, x, err);
+	}
+	xfer_stop(f, x);
+	x->end_ms = registry_now_ms();
+	/* a retry or a refreshed token starts again at the registry */
+	free(x->url);
+	x->url = NULL;
+	x->hops = 0;
 	if (rc == CURLE_OK && (status == 200 || status == 206)) {
 		struct pn_error *e = NULL;
 		if (oci_blob_writer_commit(x->w, x->want->digest, x->want->size, got, &e) == 0) {
@@ -450,6 +497,7 @@ static void fetch_release(struct fetch *f)
 		curl_slist_free_all(x->hdrs);
 		registry_response_release(&x->resp);
 		pn_error_free(x->werr);
+		free(x->url);
 	}
 	free(f->x);
 	if (f->auth)

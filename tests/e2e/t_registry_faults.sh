@@ -240,6 +240,32 @@ test_expect_success 'credentials: a blob redirect to another port of the same ho
 	test_equal "$(fault_proxy_stat authorization_headers)" 0
 '
 
+test_expect_success 'tls: a blob redirect from an --insecure-registry host to HTTPS storage verifies the storage host' '
+	mkdir -p "$T/storeca" && _registry_ca "$T/storeca" &&
+	fault_proxy_start tstore --tls-cert "$T/storeca/server.pem" --tls-key "$T/storeca/server.key" &&
+	TSTORE=$PROXY TSTORE_STATS=$PROXY_STATS &&
+	fault_proxy_start tgate --redirect-blobs "https://$TSTORE" &&
+	test_expect_failure_status 1 pq pull --insecure-registry "$PROXY" "$PROXY/demo:v1" "oci:$T/tr1" 2>err &&
+	cat err && test_grep "TLS certificate not trusted" err &&
+	test "$(fault_proxy_stat redirects)" -ge 1 &&
+	test_equal "$(find "$T/tr1/blobs" -type f 2>/dev/null | wc -l)" 0 &&
+	test_equal "$(pq pull --insecure-registry "$PROXY" --insecure-registry "$TSTORE" \
+		"$PROXY/demo:v1" "oci:$T/tr2")" "$SRC_DIGEST" &&
+	test_equal "$(pq pull --ca-bundle "$T/storeca/ca.pem" "$PROXY/demo:v1" "oci:$T/tr3")" "$SRC_DIGEST" &&
+	PROXY_STATS=$TSTORE_STATS && test "$(fault_proxy_stat by_method.GET)" -ge 4 &&
+	test_equal "$(fault_proxy_stat authorization_headers)" 0
+'
+
+test_expect_success 'tls: a redirect from HTTPS to plain HTTP is refused' '
+	fault_proxy_start hstore &&
+	HSTORE=$PROXY &&
+	fault_proxy_start hgate --tls-cert "$T/storeca/server.pem" --tls-key "$T/storeca/server.key" \
+		--redirect-blobs "http://$HSTORE" &&
+	test_expect_failure_status 1 pq pull --ca-bundle "$T/storeca/ca.pem" "$PROXY/demo:v1" "oci:$T/tr4" 2>err &&
+	one_error_line err && cat err &&
+	test_grep "redirect from https to plain HTTP .$HSTORE. refused" err
+'
+
 test_expect_success 'ping: a 503 to /v2/ is retried, so the auth challenge behind it is seen' '
 	fault_proxy_start inner --require-basic u1:secret &&
 	REGISTRY=$PROXY fault_proxy_start outer --fault "503:1:0:^GET /v2/$" &&

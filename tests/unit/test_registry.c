@@ -1170,6 +1170,56 @@ static void t_blob_limits(void)
 	}
 }
 
+/* a redirect hop gets its own host's TLS setting; https never falls to http */
+static void t_redirect_tls(void)
+{
+	struct registry_opts o;
+	struct registry_host h = {0};
+	char eb[CURL_ERROR_SIZE];
+
+	registry_opts_init(&o);
+	registry_opts_add_insecure(&o, "reg.lab:5000");
+	ok(registry_url_tls_insecure(&o, "https://reg.lab:5000/v2/r/blobs/x"),
+	   "the insecure registry itself: unverified");
+	ok(!registry_url_tls_insecure(&o, "https://storage.example/blob?sig=1"),
+	   "its storage host: verified");
+	ok(!registry_url_tls_insecure(&o, "https://reg.lab/v2/"), "another port: verified");
+	ok(!registry_url_tls_insecure(&o, "not a url"), "no host: verified");
+	registry_opts_add_insecure(&o, "storage.example");
+	ok(registry_url_tls_insecure(&o, "https://storage.example/blob?sig=1"),
+	   "storage marked insecure itself: unverified");
+	registry_opts_release(&o);
+	registry_opts_add_insecure(&o, "*");
+	ok(registry_url_tls_insecure(&o, "https://anything.example/"), "--tls-verify=false: all");
+	registry_opts_release(&o);
+
+	h.base = (char *)"http://reg.lab:5000";
+	ok(registry_redirect_check(&h, "http://reg.lab:5000/v2/x", "https://s.example/b", eb,
+				   sizeof(eb)) == 0,
+	   "http registry to https storage");
+	ok(registry_redirect_check(&h, "http://reg.lab:5000/v2/x", "http://s.example/b", eb,
+				   sizeof(eb)) == 0,
+	   "http registry to http storage");
+	ok(registry_redirect_check(&h, "https://s.example/b", "http://t.example/b", eb,
+				   sizeof(eb)) < 0 &&
+		   strstr(eb, "redirect from https to plain HTTP `t.example` refused"),
+	   "a hop from https to http: refused (%s)", eb);
+	ok(registry_redirect_check(&h, "http://reg.lab:5000/v2/x", "ftp://s.example/b", eb,
+				   sizeof(eb)) < 0 &&
+		   strstr(eb, "not http or https"),
+	   "ftp refused");
+	ok(registry_redirect_check(&h, "http://reg.lab:5000/v2/x", "file:///etc/passwd", eb,
+				   sizeof(eb)) < 0,
+	   "file refused");
+	h.base = (char *)"https://reg.lab:5000";
+	ok(registry_redirect_check(&h, "https://reg.lab:5000/v2/x", "HTTP://s.example/b", eb,
+				   sizeof(eb)) < 0,
+	   "https registry to HTTP (any case): refused");
+	ok(registry_redirect_check(&h, "https://reg.lab:5000/v2/x", "https://s.example/b", eb,
+				   sizeof(eb)) == 0,
+	   "https to https");
+}
+
 /* an HTTPS registry cannot send a request to plain HTTP elsewhere */
 static void t_downgrade(void)
 {
@@ -1221,5 +1271,6 @@ int main(void)
 	TEST(t_transfer_errors);
 	TEST(t_downgrade);
 	TEST(t_blob_limits);
+	TEST(t_redirect_tls);
 	return tap_done();
 }
