@@ -7,16 +7,18 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
-#define AUTH_FILE_MAX	  ((size_t)1 << 20)
-#define HELPER_OUTPUT_MAX ((size_t)64 << 10)
+#define AUTH_FILE_MAX ((size_t)1 << 20)
 
 /* ------------------------------------------------------ WWW-Authenticate */
 void registry_challenge_release(struct registry_challenge *c)
@@ -311,42 +313,136 @@ static int creds_from_auth_file(const char *path, const char *host, struct regis
 	return creds_from_entry(entry, path, out, found, err);
 }
 
-/* run `docker-credential-<helper> get` with the host on stdin */
-static int creds_from_helper(const char *helper, const char *host, struct registry_creds *out,
-			     bool *found, struct pn_error **err)
+/* the helper and whatever it started: killed and reaped */
+static void helper_kill(pid_t pid)
+{
+	int status;
+
+	kill(-pid, SIGKILL);
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* read the helper's stdout until EOF, within deadline_ms (0 = none) and
+ * REGISTRY_HELPER_OUTPUT_MAX: 0, or 1 timed out, 2 too much output, < 0 error */
+static int helper_read(int fd, struct pn_buf *outb, int64_t deadline_ms)
+{
+	char buf[4096];
+
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int wait = -1;
+		if (deadline_ms > 0) {
+			int64_t left = deadline_ms - registry_now_ms();
+			if (left <= 0)
+				return 1;
+			wait = left > INT32_MAX ? INT32_MAX : (int)left;
+		}
+		int r = poll(&p, 1, wait);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			continue; /* the deadline check above ends it */
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			return 0;
+		if (pn_buf_append(outb, buf, (size_t)n, NULL) < 0)
+			return 2;
+	}
+}
+
+/* wait for the helper to exit within deadline_ms (0 = none): 0, or 1 timed out */
+static int helper_wait(pid_t pid, int *status, int64_t deadline_ms)
+{
+	for (;;) {
+		pid_t r = waitpid(pid, status, deadline_ms > 0 ? WNOHANG : 0);
+		if (r == pid)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return 0;
+		if (deadline_ms > 0 && registry_now_ms() >= deadline_ms)
+			return 1;
+		if (r == 0) {
+			struct timespec ts = {0, 10 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+	}
+}
+
+/* run `docker-credential-<helper> get` with the host on stdin, in its own
+ * process group, killed (with the group) after --credential-helper-timeout
+ * or past REGISTRY_HELPER_OUTPUT_MAX of output */
+static int creds_from_helper(const struct registry_opts *o, const char *helper, const char *host,
+			     struct registry_creds *out, bool *found, struct pn_error **err)
 {
 	cleanup_free char *prog = xasprintf("docker-credential-%s", helper);
 	cleanup_buf struct pn_buf outb = PN_BUF_INIT;
-	int in[2], o[2], status = 0;
+	int timeout = o->helper_timeout < 0 ? REGISTRY_DEFAULT_HELPER_TIMEOUT : o->helper_timeout;
+	int64_t deadline = timeout > 0 ? registry_now_ms() + (int64_t)timeout * 1000 : 0;
+	int in[2], ob[2], status = 0, r;
+	char lim[32];
 	pid_t pid;
-	char buf[4096];
-	ssize_t n;
 
-	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(o, O_CLOEXEC) < 0)
+	if (pipe2(in, O_CLOEXEC) < 0)
 		return pn_error_set_errno(err, errno, "pipe");
+	if (pipe2(ob, O_CLOEXEC) < 0) {
+		close(in[0]);
+		close(in[1]);
+		return pn_error_set_errno(err, errno, "pipe");
+	}
 	pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		close(in[0]), close(in[1]), close(ob[0]), close(ob[1]);
 		return pn_error_set_errno(err, errno, "fork");
+	}
 	if (pid == 0) {
+		setpgid(0, 0);
 		dup2(in[0], 0);
-		dup2(o[1], 1);
+		dup2(ob[1], 1);
 		int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
 		if (nul >= 0)
 			dup2(nul, 2);
 		execlp(prog, prog, "get", (char *)NULL);
 		_exit(127);
 	}
+	setpgid(pid, pid); /* also here: no race with a kill before the child's own call */
 	close(in[0]);
-	close(o[1]);
+	close(ob[1]);
 	signal(SIGPIPE, SIG_IGN);
+	/* the host is far below the pipe buffer: this write does not block */
 	(void)!pn_write_all(in[1], host, strlen(host));
 	close(in[1]);
-	pn_buf_init(&outb, HELPER_OUTPUT_MAX);
-	while ((n = read(o[0], buf, sizeof(buf))) > 0)
-		if (pn_buf_append(&outb, buf, (size_t)n, NULL) < 0)
-			break;
-	close(o[0]);
-	waitpid(pid, &status, 0);
+	pn_buf_init(&outb, REGISTRY_HELPER_OUTPUT_MAX);
+	r = helper_read(ob[0], &outb, deadline);
+	close(ob[0]);
+	if (r == 0)
+		r = helper_wait(pid, &status, deadline);
+	else if (r < 0)
+		r = 3;
+	if (outb.data && r != 0)
+		explicit_bzero(outb.data, outb.len);
+	if (r != 0) {
+		helper_kill(pid);
+		if (r == 1)
+			return pn_error_set(err, PN_ERR_AUTH,
+					    "credential helper `%s` did not answer within %d s: "
+					    "killed (--credential-helper-timeout)",
+					    prog, timeout);
+		registry_limit_text(REGISTRY_HELPER_OUTPUT_MAX, lim, sizeof(lim));
+		if (r == 2)
+			return pn_error_set(err, PN_ERR_AUTH,
+					    "credential helper `%s` gave more than %s of output: "
+					    "killed",
+					    prog, lim);
+		return pn_error_set(err, PN_ERR_AUTH, "credential helper `%s`: read failed", prog);
+	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) == 127)
 		return pn_error_set(err, PN_ERR_AUTH, "credential helper `%s` could not be run",
 				    prog);
@@ -377,8 +473,8 @@ static char *docker_config_path(void)
 	return xasprintf("%s/.docker/config.json", home);
 }
 
-static int creds_from_docker_config(const char *host, struct registry_creds *out, bool *found,
-				    struct pn_error **err)
+static int creds_from_docker_config(const struct registry_opts *o, const char *host,
+				    struct registry_creds *out, bool *found, struct pn_error **err)
 {
 	cleanup_free char *path = docker_config_path();
 	cleanup_json json_t *j = NULL;
@@ -397,7 +493,7 @@ static int creds_from_docker_config(const char *host, struct registry_creds *out
 		{
 			cleanup_free char *k = registry_auth_key_normalize(key);
 			if (strcmp(k, host) == 0 && json_is_string(v))
-				return creds_from_helper(json_string_value(v), host, out, found,
+				return creds_from_helper(o, json_string_value(v), host, out, found,
 							 err);
 		}
 	}
@@ -412,7 +508,7 @@ static int creds_from_docker_config(const char *host, struct registry_creds *out
 		const char *key2 = strcmp(host, REGISTRY_DEFAULT_REGISTRY) == 0
 					   ? "https://index.docker.io/v1/"
 					   : host;
-		return creds_from_helper(store, key2, out, found, err);
+		return creds_from_helper(o, store, key2, out, found, err);
 	}
 	return 0;
 }
@@ -472,7 +568,7 @@ int registry_creds_lookup(const struct registry_opts *o, const char *host,
 		if (i <= 1)
 			return 0;
 	}
-	if (creds_from_docker_config(host, out, found, err) < 0)
+	if (creds_from_docker_config(o, host, out, found, err) < 0)
 		return pn_error_wrap(err, "read credentials");
 	return 0;
 }

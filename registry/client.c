@@ -45,6 +45,10 @@ static void opts_copy(struct registry_opts *out, const struct registry_opts *in)
 	out->request_timeout =
 		in->request_timeout >= 0 ? in->request_timeout : REGISTRY_DEFAULT_REQUEST_TIMEOUT;
 	out->blob_timeout = in->blob_timeout; /* < 0: scaled by size (registry_blob_deadline_ms) */
+	out->max_blob_size =
+		in->max_blob_size > 0 ? in->max_blob_size : REGISTRY_DEFAULT_MAX_BLOB_SIZE;
+	out->helper_timeout =
+		in->helper_timeout >= 0 ? in->helper_timeout : REGISTRY_DEFAULT_HELPER_TIMEOUT;
 	out->progress = in->progress;
 }
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -249,18 +250,48 @@ char *registry_url_host(const char *url)
 	return out;
 }
 
-void registry_easy_tls_for(struct registry_client *c, CURL *e, const char *url)
+bool registry_url_tls_insecure(const struct registry_opts *o, const char *url)
 {
 	cleanup_free char *host = registry_url_host(url);
-	long off = host && registry_opts_host_insecure(&c->opts, host);
+
+	return host && registry_opts_host_insecure(o, host);
+}
+
+void registry_easy_tls_for(struct registry_client *c, CURL *e, const char *url)
+{
+	long off = registry_url_tls_insecure(&c->opts, url);
 
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, off ? 0L : 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, off ? 0L : 2L);
 }
 
+int registry_redirect_check(const struct registry_host *h, const char *from, const char *to,
+			    char *errbuf, size_t errsz)
+{
+	bool to_https = strncasecmp(to, "https://", 8) == 0;
+	cleanup_free char *host = NULL;
+
+	if (!to_https && strncasecmp(to, "http://", 7) != 0) {
+		snprintf(errbuf, errsz, "redirect to `%.200s` refused: not http or https", to);
+		return -1;
+	}
+	if (!to_https && (strncasecmp(from, "https://", 8) == 0 ||
+			  (h && h->base && strncmp(h->base, "https:", 6) == 0))) {
+		host = registry_url_host(to);
+		snprintf(errbuf, errsz, "redirect from https to plain HTTP `%.200s` refused",
+			 host ? host : to);
+		return -1;
+	}
+	return 0;
+}
+
 void registry_limit_text(size_t n, char *buf, size_t bufsz)
 {
-	if (n >= ((size_t)1 << 20) && n % ((size_t)1 << 20) == 0)
+	if (n >= ((size_t)1 << 40) && n % ((size_t)1 << 40) == 0)
+		snprintf(buf, bufsz, "%zu TiB", n >> 40);
+	else if (n >= ((size_t)1 << 30) && n % ((size_t)1 << 30) == 0)
+		snprintf(buf, bufsz, "%zu GiB", n >> 30);
+	else if (n >= ((size_t)1 << 20) && n % ((size_t)1 << 20) == 0)
 		snprintf(buf, bufsz, "%zu MiB", n >> 20);
 	else if (n >= 1024 && n % 1024 == 0)
 		snprintf(buf, bufsz, "%zu KiB", n >> 10);
@@ -492,44 +523,80 @@ struct attempt {
 	bool foreign; /* the URL is on another origin than the registry */
 };
 
+static bool method_follows_by_hand(const char *method)
+{
+	return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+}
+
+/* one attempt: GET and HEAD follow redirects here, hop by hop, so each hop
+ * gets the TLS setting and the credentials of its own origin (libcurl would
+ * keep the first host's) and the deadline spans all hops */
 static CURLcode perform_once(struct registry_client *c, struct registry_host *h,
 			     const struct registry_request *req, const char *auth,
 			     struct registry_response *resp, struct attempt *a)
 {
-	cleanup_curl CURL *e = curl_easy_init();
-	cleanup_curl_slist struct curl_slist *hdrs = NULL;
 	cleanup_free char *url = NULL;
-	struct upload_src u = {req, 0};
+	bool by_hand = method_follows_by_hand(req->method);
+	size_t header_bytes = 0;
 	CURLcode rc;
 
 	if (strncmp(req->url, "http://", 7) == 0 || strncmp(req->url, "https://", 8) == 0)
 		url = xstrdup(req->url);
 	else
 		url = xasprintf("%s%s", h->base, req->url);
-	/* the registry's credentials are for its origin only (an upload
-	 * Location may name a storage service elsewhere) */
-	a->foreign = !registry_same_origin(h->base, url);
-	hdrs = request_headers(req, a->foreign ? NULL : auth);
-	registry_easy_setup(c, h, e);
-	registry_easy_tls_for(c, e, url);
-	a->deadline_ms = (int64_t)c->opts.request_timeout * 1000;
-	if (req->blob || req->body_fd >= 0)
-		a->deadline_ms = registry_blob_deadline_ms(c, e, (int64_t)req->body_len);
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, a->errbuf);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, registry_header_cb);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, resp);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, registry_body_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, resp);
-	request_method(e, req, &u);
 	a->errbuf[0] = '\0';
 	a->start_ms = registry_now_ms();
-	rc = curl_easy_perform(e);
-	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
-	if (rc == CURLE_WRITE_ERROR && resp->truncated)
-		rc = CURLE_OK; /* an error document cut at its limit: the status stands */
-	return rc;
+	for (int hop = 0;; hop++) {
+		cleanup_curl CURL *e = curl_easy_init();
+		cleanup_curl_slist struct curl_slist *hdrs = NULL;
+		struct upload_src u = {req, 0};
+		char *next = NULL;
+
+		/* the registry's credentials are for its origin only (an upload
+		 * Location or a blob redirect may name a storage service elsewhere) */
+		a->foreign = !registry_same_origin(h->base, url);
+		hdrs = request_headers(req, a->foreign ? NULL : auth);
+		registry_easy_setup(c, h, e);
+		registry_easy_tls_for(c, e, url);
+		a->deadline_ms = (int64_t)c->opts.request_timeout * 1000;
+		if (req->blob || req->body_fd >= 0)
+			a->deadline_ms = registry_blob_deadline_ms(c, e, (int64_t)req->body_len);
+		if (a->deadline_ms > 0 && hop > 0) {
+			int64_t left = a->deadline_ms - (registry_now_ms() - a->start_ms);
+			if (left <= 0)
+				return CURLE_OPERATION_TIMEDOUT;
+			curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)left);
+		}
+		if (by_hand)
+			curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+		curl_easy_setopt(e, CURLOPT_URL, url);
+		curl_easy_setopt(e, CURLOPT_ERRORBUFFER, a->errbuf);
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, registry_header_cb);
+		curl_easy_setopt(e, CURLOPT_HEADERDATA, resp);
+		curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, registry_body_cb);
+		curl_easy_setopt(e, CURLOPT_WRITEDATA, resp);
+		request_method(e, req, &u);
+		rc = curl_easy_perform(e);
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
+		if (rc == CURLE_WRITE_ERROR && resp->truncated)
+			rc = CURLE_OK; /* an error document cut at its limit: the status stands */
+		if (rc != CURLE_OK || !by_hand || resp->status < 300 || resp->status > 399 ||
+		    curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, &next) != CURLE_OK || !next)
+			return rc;
+		if (hop >= REGISTRY_REDIRECTS_MAX)
+			return CURLE_TOO_MANY_REDIRECTS;
+		if (registry_redirect_check(h, url, next, a->errbuf, sizeof(a->errbuf)) < 0)
+			return CURLE_UNSUPPORTED_PROTOCOL;
+		pn_debug("redirect %ld to %s", resp->status, next);
+		free(url);
+		url = xstrdup(next);
+		/* the next hop's answer replaces this one; the header budget is
+		 * for the whole transfer */
+		header_bytes = resp->header_bytes;
+		response_reset(resp);
+		resp->header_bytes = header_bytes;
+	}
 }
 
 /* the scope a 401 asks for, merged with ours */

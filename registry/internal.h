@@ -181,6 +181,14 @@ void registry_easy_setup(struct registry_client *c, struct registry_host *h, CUR
 /* TLS verification by the host of url (another origin than h's follows its
  * own --insecure-registry entry, not h's) */
 void registry_easy_tls_for(struct registry_client *c, CURL *e, const char *url);
+/* the host of url is marked insecure (TLS not verified) */
+bool registry_url_tls_insecure(const struct registry_opts *o, const char *url);
+/* a redirect of a request to `from` (of registry h) to `to`: -1 with the
+ * reason in errbuf when refused (not http(s); plain HTTP after https).  The
+ * hop to `to` then gets to's own TLS setting (registry_easy_tls_for) and
+ * h's credentials only when on h's origin. */
+int registry_redirect_check(const struct registry_host *h, const char *from, const char *to,
+			    char *errbuf, size_t errsz);
 /* a blob transfer of `bytes`: its deadline in ms (0 = none), set on e when e
  * is not NULL */
 int64_t registry_blob_deadline_ms(struct registry_client *c, CURL *e, int64_t bytes);
@@ -191,7 +199,7 @@ bool registry_same_origin(const char *a, const char *b);
 char *registry_url_host(const char *url);
 /* host (host or host:port) is marked insecure in the options */
 bool registry_opts_host_insecure(const struct registry_opts *o, const char *host);
-/* "4 MiB", "64 KiB", "100 bytes" */
+/* "1 TiB", "64 GiB", "4 MiB", "64 KiB", "100 bytes" (exact multiples only) */
 void registry_limit_text(size_t n, char *buf, size_t bufsz);
 /* a failed transfer: timeouts name the limit that cut them (low speed, or
  * the deadline of deadline_ms with the flag that sets it); a too-large
@@ -226,7 +234,18 @@ struct registry_blob_want {
 	oci_digest_t digest;
 	int64_t size;
 };
-/* fetch blobs into l in parallel (skip those l has), verified */
+/* "1.5 GiB", "12.0 MiB", "100 bytes" (one decimal, for sizes in messages) */
+void registry_size_text(int64_t n, char *buf, size_t bufsz);
+/* before a download: PN_ERR_TOO_LARGE when a blob declares more than
+ * --max-blob-size (`what` names it), PN_ERR_GENERIC when dir's filesystem has
+ * less than need + REGISTRY_SPACE_MARGIN bytes free (need: the missing
+ * blobs' declared sizes); the messages name the sizes */
+int registry_blob_size_check(const struct registry_opts *o, const char *what, int64_t size,
+			     struct pn_error **err);
+int registry_space_check(const char *dir, int64_t need, struct pn_error **err);
+/* fetch blobs into l in parallel (skip those l has), verified; every size is
+ * checked against --max-blob-size and the missing ones against the free
+ * space before the first byte is fetched */
 int registry_fetch_blobs(struct registry_client *c, struct registry_target *t, struct oci_layout *l,
 			 const struct registry_blob_want *want, size_t n, struct pn_error **err);
 

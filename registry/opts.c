@@ -29,7 +29,11 @@ const char registry_opts_flags_help[] =
 	"  --request-timeout S         deadline of a manifest, token or other small request "
 	"(default 120)\n"
 	"  --blob-timeout S            deadline of one blob transfer (default 600 s + 1 s per 256 "
-	"KiB)\n";
+	"KiB)\n"
+	"  --max-blob-size BYTES       refuse a blob declared larger (default 64G; K/M/G/T "
+	"suffixes)\n"
+	"  --credential-helper-timeout S  kill a docker-credential-* helper after S seconds "
+	"(default 30)\n";
 
 void registry_opts_init(struct registry_opts *o)
 {
@@ -37,6 +41,7 @@ void registry_opts_init(struct registry_opts *o)
 	o->retries = -1;
 	o->low_speed_limit = -1;
 	o->low_speed_time = o->request_timeout = o->blob_timeout = -1;
+	o->helper_timeout = -1;
 	o->progress = true;
 }
 
@@ -150,24 +155,42 @@ static char *trim(char *s)
 	return s;
 }
 
-static int parse_size(const char *s, size_t *out)
+/* "N[K|M|G|T][i][B]" (binary multiples), 1..max */
+static int parse_size_max(const char *s, unsigned long long max, unsigned long long *out)
 {
+	static const char units[] = "kmgt";
+	const char *u;
 	char *end;
 	unsigned long long v;
 
+	if (!isdigit((unsigned char)*s))
+		return -1;
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (errno || end == s || v == 0)
+	if (errno || end == s || v == 0 || v > max)
 		return -1;
-	if (*end == 'K' || *end == 'k')
-		v <<= 10, end++;
-	else if (*end == 'M' || *end == 'm')
-		v <<= 20, end++;
-	else if (*end == 'G' || *end == 'g')
-		v <<= 30, end++;
-	if (*end == 'i' || *end == 'B')
+	if (*end && (u = strchr(units, tolower((unsigned char)*end))) != NULL) {
+		unsigned shift = 10 * (unsigned)(u - units + 1);
+		if (v > (max >> shift))
+			return -1;
+		v <<= shift;
 		end++;
-	if (*end || v > ((unsigned long long)1 << 40))
+		if (*end == 'i')
+			end++;
+	}
+	if (*end == 'B')
+		end++;
+	if (*end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_size(const char *s, size_t *out)
+{
+	unsigned long long v;
+
+	if (parse_size_max(s, (unsigned long long)1 << 40, &v) < 0)
 		return -1;
 	*out = (size_t)v;
 	return 0;
@@ -193,6 +216,20 @@ static int opts_set_number(struct registry_opts *o, const char *name, const char
 					    "second (K/M suffixes), 0 = off",
 					    v);
 		o->low_speed_limit = strcmp(v, "0") == 0 ? 0 : (int64_t)sz;
+	} else if (strcmp(name, "max-blob-size") == 0) {
+		unsigned long long v2;
+		if (parse_size_max(v, (unsigned long long)REGISTRY_MAX_BLOB_SIZE_MAX, &v2) < 0)
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "invalid `--max-blob-size %s`: expected bytes 1-1P "
+					    "(K/M/G/T suffixes)",
+					    v);
+		o->max_blob_size = (int64_t)v2;
+	} else if (strcmp(name, "credential-helper-timeout") == 0) {
+		if (pn_parse_long(v, 0, REGISTRY_TIMEOUT_MAX, &n) < 0)
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "invalid `--%s %s`: expected seconds 0-%d (0 = none)",
+					    name, v, REGISTRY_TIMEOUT_MAX);
+		o->helper_timeout = (int)n;
 	} else if (strcmp(name, "low-speed-time") == 0 || strcmp(name, "request-timeout") == 0 ||
 		   strcmp(name, "blob-timeout") == 0) {
 		if (pn_parse_long(v, 0, REGISTRY_TIMEOUT_MAX, &n) < 0)
@@ -240,7 +277,8 @@ static int config_line(struct registry_opts *o, char *line, struct pn_error **er
 	return pn_error_set(
 		err, PN_ERR_INVALID,
 		"unknown directive `%s` (expected mirror, insecure, ca-bundle, retries, "
-		"low-speed-limit, low-speed-time, request-timeout or blob-timeout)",
+		"low-speed-limit, low-speed-time, request-timeout, blob-timeout, max-blob-size or "
+		"credential-helper-timeout)",
 		word);
 }
 
@@ -334,8 +372,9 @@ static int set_creds(struct registry_opts *o, const char *v, struct pn_error **e
 	return 0;
 }
 
-static const char *const number_flags[] = {"--retries", "--low-speed-limit", "--low-speed-time",
-					   "--request-timeout", "--blob-timeout"};
+static const char *const number_flags[] = {
+	"--retries",	  "--low-speed-limit", "--low-speed-time",	     "--request-timeout",
+	"--blob-timeout", "--max-blob-size",   "--credential-helper-timeout"};
 
 int registry_opts_parse_flag(struct registry_opts *o, int argc, char **argv, int *i,
 			     struct pn_error **err)

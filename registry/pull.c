@@ -4,8 +4,11 @@
 #include "registry/internal.h"
 #include "common/cleanup.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #define MANIFEST_ACCEPT                                                                            \
 	OCI_MT_INDEX ", " DOCKER_MT_LIST ", " OCI_MT_MANIFEST ", " DOCKER_MT_MANIFEST
@@ -148,6 +151,8 @@ struct xfer {
 	bool active, done, refreshed;
 	int64_t retry_at, start_ms, offset;
 	int64_t attempt_ms, end_ms, deadline_ms; /* this attempt's start, end and deadline */
+	char *url; /* where a redirect sent this attempt (NULL: the registry) */
+	int hops;  /* redirects followed in this attempt */
 	struct pn_error *werr;
 };
 
@@ -212,11 +217,23 @@ static int xfer_start(struct fetch *f, struct xfer *x, struct pn_error **err)
 	registry_response_init(&x->resp, REGISTRY_ERROR_BODY_MAX);
 	x->e = curl_easy_init();
 	registry_easy_setup(f->c, f->t->host, x->e);
+	/* redirects are followed here (xfer_finish), each hop with its own
+	 * host's TLS setting and the credentials only on the registry's origin */
+	curl_easy_setopt(x->e, CURLOPT_FOLLOWLOCATION, 0L);
+	registry_easy_tls_for(f->c, x->e, x->url ? x->url : url);
 	x->deadline_ms = registry_blob_deadline_ms(f->c, x->e, x->want->size - x->offset);
-	x->attempt_ms = registry_now_ms();
-	curl_easy_setopt(x->e, CURLOPT_URL, url);
+	if (x->hops > 0) { /* the attempt's deadline spans its hops */
+		int64_t left = x->deadline_ms - (registry_now_ms() - x->attempt_ms);
+		if (x->deadline_ms > 0)
+			curl_easy_setopt(x->e, CURLOPT_TIMEOUT_MS, (long)(left > 1 ? left : 1));
+	} else {
+		x->attempt_ms = registry_now_ms();
+	}
+	curl_easy_setopt(x->e, CURLOPT_URL, x->url ? x->url : url);
 	curl_slist_free_all(x->hdrs);
-	x->hdrs = f->auth ? curl_slist_append(NULL, f->auth) : NULL;
+	x->hdrs = f->auth && (!x->url || registry_same_origin(f->t->host->base, x->url))
+			  ? curl_slist_append(NULL, f->auth)
+			  : NULL;
 	curl_easy_setopt(x->e, CURLOPT_HTTPHEADER, x->hdrs);
 	curl_easy_setopt(x->e, CURLOPT_ERRORBUFFER, x->errbuf);
 	curl_easy_setopt(x->e, CURLOPT_HEADERFUNCTION, registry_header_cb);
@@ -319,11 +336,44 @@ static int xfer_finish(struct fetch *f, struct xfer *x, CURLcode rc, struct pn_e
 	long status = 0;
 	oci_digest_t got;
 
+	char *next = NULL;
+
 	curl_easy_getinfo(x->e, CURLINFO_RESPONSE_CODE, &status);
-	xfer_stop(f, x);
-	x->end_ms = registry_now_ms();
 	if (rc == CURLE_WRITE_ERROR && x->resp.truncated)
 		rc = CURLE_OK; /* an error document cut short: its status stands */
+	if (rc == CURLE_OK && status >= 300 && status <= 399 &&
+	    curl_easy_getinfo(x->e, CURLINFO_REDIRECT_URL, &next) == CURLE_OK && next) {
+		const char *from = x->url;
+		cleanup_free char *reg = NULL;
+		if (!from)
+			from = reg = registry_url(f->t->host, "/v2/%s/blobs/%s", f->t->repository,
+						  x->want->digest);
+		if (x->hops >= REGISTRY_REDIRECTS_MAX)
+			rc = CURLE_TOO_MANY_REDIRECTS;
+		else if (registry_redirect_check(f->t->host, from, next, x->errbuf,
+						 sizeof(x->errbuf)) < 0)
+			rc = CURLE_UNSUPPORTED_PROTOCOL;
+		if (rc != CURLE_OK) {
+			xfer_stop(f, x);
+			x->end_ms = registry_now_ms();
+			registry_transfer_error(f->c, rc, x->errbuf, &x->resp,
+						x->end_ms - x->attempt_ms, x->deadline_ms, true, "",
+						err);
+			return pn_error_wrap(err, "blob `%s`", x->want->digest);
+		}
+		pn_debug("blob %s: redirect %ld to %s", x->want->digest, status, next);
+		free(x->url);
+		x->url = xstrdup(next); /* before xfer_stop frees next with the handle */
+		x->hops++;
+		xfer_stop(f, x);
+		return xfer_start(f, x, err);
+	}
+	xfer_stop(f, x);
+	x->end_ms = registry_now_ms();
+	/* a retry or a refreshed token starts again at the registry */
+	free(x->url);
+	x->url = NULL;
+	x->hops = 0;
 	if (rc == CURLE_OK && (status == 200 || status == 206)) {
 		struct pn_error *e = NULL;
 		if (oci_blob_writer_commit(x->w, x->want->digest, x->want->size, got, &e) == 0) {
@@ -447,6 +497,7 @@ static void fetch_release(struct fetch *f)
 		curl_slist_free_all(x->hdrs);
 		registry_response_release(&x->resp);
 		pn_error_free(x->werr);
+		free(x->url);
 	}
 	free(f->x);
 	if (f->auth)
@@ -455,6 +506,80 @@ static void fetch_release(struct fetch *f)
 	free(f->scope);
 	if (f->m)
 		curl_multi_cleanup(f->m);
+}
+
+void registry_size_text(int64_t n, char *buf, size_t bufsz)
+{
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+	double v = (double)n;
+	int u = -1;
+
+	if (n < 1024) {
+		snprintf(buf, bufsz, "%lld bytes", (long long)n);
+		return;
+	}
+	while (v >= 1024.0 && u < 5)
+		v /= 1024.0, u++;
+	snprintf(buf, bufsz, "%.1f %s", v, units[u]);
+}
+
+int registry_blob_size_check(const struct registry_opts *o, const char *what, int64_t size,
+			     struct pn_error **err)
+{
+	int64_t max = o->max_blob_size > 0 ? o->max_blob_size : REGISTRY_DEFAULT_MAX_BLOB_SIZE;
+	char lim[32], got[32];
+
+	if (size <= max)
+		return 0;
+	registry_limit_text((size_t)max, lim, sizeof(lim));
+	registry_size_text(size, got, sizeof(got));
+	return pn_error_set(err, PN_ERR_TOO_LARGE,
+			    "%s declares %s (%lld bytes), more than the %s limit (--max-blob-size)",
+			    what, got, (long long)size, lim);
+}
+
+int registry_space_check(const char *dir, int64_t need, struct pn_error **err)
+{
+	struct statvfs sv;
+	int64_t avail;
+	char a[32], b[32], m[32];
+
+	if (statvfs(dir, &sv) < 0) {
+		pn_debug("statvfs %s: %s: free space not checked", dir, strerror(errno));
+		return 0;
+	}
+	avail = sv.f_bavail > (fsblkcnt_t)(INT64_MAX / (int64_t)(sv.f_frsize ? sv.f_frsize : 1))
+			? INT64_MAX
+			: (int64_t)sv.f_bavail * (int64_t)sv.f_frsize;
+	if (need <= INT64_MAX - REGISTRY_SPACE_MARGIN && need + REGISTRY_SPACE_MARGIN <= avail)
+		return 0;
+	registry_size_text(need, a, sizeof(a));
+	registry_size_text(avail, b, sizeof(b));
+	registry_limit_text((size_t)REGISTRY_SPACE_MARGIN, m, sizeof(m));
+	return pn_error_set(err, PN_ERR_GENERIC,
+			    "not enough free space in `%s`: the missing blobs declare %s (%lld "
+			    "bytes) and %s more is kept free, but only %s (%lld bytes) is free",
+			    dir, a, (long long)need, m, b, (long long)avail);
+}
+
+/* the declared sizes against --max-blob-size, the missing ones against the
+ * free space of l */
+static int fetch_precheck(struct registry_client *c, struct oci_layout *l,
+			  const struct registry_blob_want *want, const struct xfer *x, size_t n,
+			  struct pn_error **err)
+{
+	int64_t need = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		cleanup_free char *what = xasprintf("blob `%s`", want[i].digest);
+		if (registry_blob_size_check(&c->opts, what, want[i].size, err) < 0)
+			return -1;
+		if (!x[i].done) /* saturating: each is <= 2^50, but there may be many */
+			need = want[i].size > INT64_MAX - need ? INT64_MAX : need + want[i].size;
+	}
+	if (need == 0)
+		return 0;
+	return registry_space_check(oci_layout_path(l), need, err);
 }
 
 int registry_fetch_blobs(struct registry_client *c, struct registry_target *t, struct oci_layout *l,
@@ -476,6 +601,8 @@ int registry_fetch_blobs(struct registry_client *c, struct registry_target *t, s
 	}
 	f.n = n;
 	f.scope = registry_scope_pull(t->repository);
+	if (fetch_precheck(c, l, want, f.x, n, err) < 0)
+		goto out;
 	if (f.n_done < n) {
 		if (registry_auth_header(c, t->host, f.scope, false, &f.auth, err) < 0)
 			goto out;

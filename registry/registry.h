@@ -49,6 +49,16 @@
 #define REGISTRY_BLOB_TIMEOUT_BASE	 600
 #define REGISTRY_BLOB_TIMEOUT_RATE	 ((int64_t)256 << 10)
 #define REGISTRY_TIMEOUT_MAX		 (7 * 24 * 3600) /* largest value a flag takes */
+/* a blob (layer) whose descriptor declares more is refused before any
+ * download; a pull also needs the missing blobs' declared sizes plus
+ * SPACE_MARGIN free on the layout's filesystem */
+#define REGISTRY_DEFAULT_MAX_BLOB_SIZE ((int64_t)64 << 30)
+#define REGISTRY_MAX_BLOB_SIZE_MAX     ((int64_t)1 << 50) /* largest --max-blob-size */
+#define REGISTRY_SPACE_MARGIN	       ((int64_t)64 << 20)
+/* a docker-credential-* helper is killed after HELPER_TIMEOUT seconds; its
+ * output may not pass HELPER_OUTPUT_MAX */
+#define REGISTRY_DEFAULT_HELPER_TIMEOUT 30
+#define REGISTRY_HELPER_OUTPUT_MAX	((size_t)64 << 10)
 
 /* ----------------------------------------------------------- references
  * Accepted forms (as docker/podman): `python:3.11-slim` ->
@@ -104,6 +114,8 @@ struct registry_opts {
 	int low_speed_time;	 /* seconds */
 	int request_timeout;	 /* seconds */
 	int blob_timeout;	 /* seconds, instead of the size-scaled deadline */
+	int64_t max_blob_size;	 /* bytes; <= 0 = REGISTRY_DEFAULT_MAX_BLOB_SIZE */
+	int helper_timeout;	 /* credential helper, seconds; < 0 = the default, 0 = none */
 	bool progress;		 /* emit pn_progress_event() per blob (default true) */
 };
 void registry_opts_init(struct registry_opts *o);
@@ -119,7 +131,8 @@ void registry_opts_add_insecure(struct registry_opts *o, const char *host);
  *   insecure myregistry.local:5000
  *   ca-bundle /etc/ssl/my-ca.pem
  *   retries 3 | low-speed-limit 1K | low-speed-time 30 | request-timeout 120
- *   blob-timeout 3600        (the flags of the same names, below)
+ *   blob-timeout 3600 | max-blob-size 64G | credential-helper-timeout 30
+ *                            (the flags of the same names, below)
  * Errors carry path:line. */
 int registry_opts_load_config(struct registry_opts *o, const char *path, struct pn_error **err);
 /* Parse common CLI flags shared by pull/copy/login/inspect/push: consumes
@@ -127,7 +140,8 @@ int registry_opts_load_config(struct registry_opts *o, const char *path, struct 
  * --insecure-registry HOST, --tls-verify=false (all hosts insecure),
  * --ca-bundle FILE, --authfile FILE, --creds USER[:PASS], --platform P,
  * --parallel N, --chunk-size BYTES, --retries N, --low-speed-limit BYTES,
- * --low-speed-time S, --request-timeout S, --blob-timeout S.  Every flag with a
+ * --low-speed-time S, --request-timeout S, --blob-timeout S, --max-blob-size
+ * BYTES (K/M/G/T suffixes), --credential-helper-timeout S.  Every flag with a
  * value takes it as the next argument or after '='.  Returns 1 if consumed, 0
  * if not ours, < 0 with PN_ERR_INVALID on a bad value. */
 int registry_opts_parse_flag(struct registry_opts *o, int argc, char **argv, int *i,

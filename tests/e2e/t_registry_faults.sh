@@ -143,6 +143,63 @@ test_expect_success 'bounds: blob bodies that never end stop at the size in the 
 	test_equal "$(find $T/b5/blobs -type f | wc -l)" 0
 '
 
+# put_manifest_sized REPO:TAG SIZE: the image of $T/src with its layer's
+# declared size replaced by SIZE, as REPO:TAG on $PLAIN (the registry checks
+# that the blobs exist, not their sizes)
+put_manifest_sized() {
+	pq copy "oci:$T/src:v1" "$PLAIN/${1%%:*}:base" >/dev/null &&
+	"$PYTHON" - "$T/src" "$SRC_DIGEST" "$PLAIN" "${1%%:*}" "${1#*:}" "$2" <<-'PY'
+	import json, sys, urllib.request
+	layout, digest, reg, repo, tag, size = sys.argv[1:]
+	path = f"{layout}/blobs/sha256/{digest.split(':')[1]}"
+	m = json.load(open(path))
+	m["layers"][0]["size"] = int(size)
+	body = json.dumps(m).encode()
+	req = urllib.request.Request(f"http://{reg}/v2/{repo}/manifests/{tag}", data=body,
+	                             method="PUT", headers={"Content-Type": m["mediaType"]})
+	urllib.request.urlopen(req).read()
+	PY
+}
+
+test_expect_success 'bounds: a manifest declaring a 1 TiB layer is refused before any download' '
+	put_manifest_sized tera:v1 $((1 << 40)) &&
+	fault_proxy_start tera &&
+	within 30 test_expect_failure_status 1 pq pull "$PROXY/tera:v1" "oci:$T/tb" 2>err &&
+	test_equal "$within_status" 0 && one_error_line err && cat err &&
+	test_grep "blob .sha256:[0-9a-f]*. declares 1.0 TiB (1099511627776 bytes), more than the 64 GiB limit (--max-blob-size)" err &&
+	test_equal "$(fault_proxy_stat blob_body_bytes)" 0 &&
+	test_equal "$(find "$T/tb/blobs" -type f | wc -l)" 0 &&
+	test_equal "$(find "$T/tb/.pinion-tmp" -type f 2>/dev/null | wc -l)" 0
+'
+
+test_expect_success 'bounds: --max-blob-size and the config key refuse a real 200 KB layer; 1M lets it through' '
+	test_expect_failure_status 1 pq pull --max-blob-size 100K "$PLAIN/demo:v1" "oci:$T/ms1" 2>err &&
+	one_error_line err && cat err &&
+	test_grep "more than the 100 KiB limit (--max-blob-size)" err &&
+	test_equal "$(find "$T/ms1/.pinion-tmp" -type f 2>/dev/null | wc -l)" 0 &&
+	printf "max-blob-size 100K\n" >"$T/ms.conf" &&
+	test_expect_failure_status 1 env PINION_REGISTRIES_CONF="$T/ms.conf" "$PINION" --progress quiet \
+		pull "$PLAIN/demo:v1" "oci:$T/ms2" 2>err &&
+	test_grep "more than the 100 KiB limit" err &&
+	test_equal "$(pq pull --max-blob-size=1M $PLAIN/demo:v1 oci:$T/ms3)" "$SRC_DIGEST" &&
+	test_expect_failure_status 2 pq pull --max-blob-size 2P "$PLAIN/demo:v1" "oci:$T/ms4" 2>err &&
+	one_error_line err && test_grep "invalid .--max-blob-size 2P." err
+'
+
+free_kib=$(df -Pk "$T" | awk "NR == 2 { print \$4 }")
+if [ "$free_kib" -lt $((1 << 30)) ]; then
+	test_expect_success 'space: a 1 TiB layer allowed by --max-blob-size 2T fails early on free space' '
+		fault_proxy_start space &&
+		within 30 test_expect_failure_status 1 pq pull --max-blob-size 2T "$PROXY/tera:v1" "oci:$T/sp" 2>err &&
+		test_equal "$within_status" 0 && one_error_line err && cat err &&
+		test_grep "not enough free space in .$T/sp.: the missing blobs declare 1.0 TiB ([0-9]* bytes) and 64 MiB more is kept free, but only .* is free" err &&
+		test_equal "$(fault_proxy_stat blob_body_bytes)" 0 &&
+		test_equal "$(find "$T/sp/.pinion-tmp" -type f 2>/dev/null | wc -l)" 0
+	'
+else
+	test_skip 'space: a 1 TiB layer fails early on free space' "more than 1 TiB free under $T"
+fi
+
 test_expect_success 'credentials: an upload Location on another port gets no credentials (basic, bearer)' '
 	fault_proxy_start other &&
 	OTHER=$PROXY OTHER_STATS=$PROXY_STATS &&
@@ -181,6 +238,32 @@ test_expect_success 'credentials: a blob redirect to another port of the same ho
 	PROXY_STATS=$STORE_STATS &&
 	test_equal "$(fault_proxy_stat by_method.GET)" 2 &&
 	test_equal "$(fault_proxy_stat authorization_headers)" 0
+'
+
+test_expect_success 'tls: a blob redirect from an --insecure-registry host to HTTPS storage verifies the storage host' '
+	mkdir -p "$T/storeca" && _registry_ca "$T/storeca" &&
+	fault_proxy_start tstore --tls-cert "$T/storeca/server.pem" --tls-key "$T/storeca/server.key" &&
+	TSTORE=$PROXY TSTORE_STATS=$PROXY_STATS &&
+	fault_proxy_start tgate --redirect-blobs "https://$TSTORE" &&
+	test_expect_failure_status 1 pq pull --insecure-registry "$PROXY" "$PROXY/demo:v1" "oci:$T/tr1" 2>err &&
+	cat err && test_grep "TLS certificate not trusted" err &&
+	test "$(fault_proxy_stat redirects)" -ge 1 &&
+	test_equal "$(find "$T/tr1/blobs" -type f 2>/dev/null | wc -l)" 0 &&
+	test_equal "$(pq pull --insecure-registry "$PROXY" --insecure-registry "$TSTORE" \
+		"$PROXY/demo:v1" "oci:$T/tr2")" "$SRC_DIGEST" &&
+	test_equal "$(pq pull --ca-bundle "$T/storeca/ca.pem" "$PROXY/demo:v1" "oci:$T/tr3")" "$SRC_DIGEST" &&
+	PROXY_STATS=$TSTORE_STATS && test "$(fault_proxy_stat by_method.GET)" -ge 4 &&
+	test_equal "$(fault_proxy_stat authorization_headers)" 0
+'
+
+test_expect_success 'tls: a redirect from HTTPS to plain HTTP is refused' '
+	fault_proxy_start hstore &&
+	HSTORE=$PROXY &&
+	fault_proxy_start hgate --tls-cert "$T/storeca/server.pem" --tls-key "$T/storeca/server.key" \
+		--redirect-blobs "http://$HSTORE" &&
+	test_expect_failure_status 1 pq pull --ca-bundle "$T/storeca/ca.pem" "$PROXY/demo:v1" "oci:$T/tr4" 2>err &&
+	one_error_line err && cat err &&
+	test_grep "redirect from https to plain HTTP .$HSTORE. refused" err
 '
 
 test_expect_success 'ping: a 503 to /v2/ is retried, so the auth challenge behind it is seen' '

@@ -35,7 +35,8 @@ The token endpoint (see --require-bearer) matches "^GET /token".
 --require-basic USER:PASS answers 401 (WWW-Authenticate: Basic) to requests
 without those credentials; --redirect-blobs URLBASE answers GET/HEAD of blobs
 with a 307 to URLBASE + path (another host or port: credentials must not
-follow).
+follow).  --tls-cert PEM --tls-key PEM serve HTTPS instead of HTTP (a storage
+host whose certificate pinion must verify unless that host is insecure).
 
 --require-bearer answers 401 (WWW-Authenticate: Bearer, realm this proxy's
 /token) to requests without "Authorization: Bearer pinion-test-token"; GET
@@ -61,6 +62,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -423,10 +425,17 @@ def main():
     p.add_argument("--huge-type", default="application/vnd.oci.image.manifest.v1+json")
     p.add_argument("--blob-delay", type=float, default=0,
                    help="seconds to hold each blob GET before answering it")
+    p.add_argument("--tls-cert", default=None, metavar="PEM",
+                   help="serve HTTPS with this certificate (and --tls-key)")
+    p.add_argument("--tls-key", default=None, metavar="PEM")
     args = p.parse_args()
     state = State(args)
     state.flush()
     srv = Server(("127.0.0.1", args.port), make_handler(args, state))
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     try:
         srv.serve_forever()
     except KeyboardInterrupt:

@@ -4,6 +4,8 @@
 #include "tests/unit/tap.h"
 #include "registry/internal.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -433,6 +435,36 @@ static void lookup(const struct registry_opts *o, const char *host, const char *
 	registry_creds_release(&cr);
 }
 
+/* no such process, or a zombie (killed; reaped by init in its own time) */
+static bool proc_gone(pid_t pid)
+{
+	char path[64], *txt = NULL, *rp;
+	size_t n = 0;
+	bool gone;
+
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (pn_read_file(path, 4096, &txt, &n, NULL) < 0)
+		return true;
+	rp = strrchr(txt, ')');
+	gone = rp && rp[1] == ' ' && rp[2] == 'Z';
+	free(txt);
+	return gone;
+}
+
+/* SIGKILL of a process that is not our child lands asynchronously: wait for
+ * it up to a generous 10 s */
+static bool proc_gone_soon(pid_t pid)
+{
+	for (int i = 0; i < 1000; i++) {
+		if (proc_gone(pid))
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
 static void t_creds(void)
 {
 	char *dir = tap_tmpdir();
@@ -484,6 +516,75 @@ static void t_creds(void)
 	lookup(&o, "helped.io", "hu", "hs", "credHelpers");
 	lookup(&o, "store.io", "su", "ss", "credsStore");
 	lookup(&o, "other.io", NULL, NULL, "credsStore without an entry");
+
+	/* a helper that hangs (and a child of it that holds stdout) is killed
+	 * at the timeout; one that floods is killed past the output limit */
+	{
+		struct registry_creds cr = {0};
+		bool found = false;
+		char *cfg = xasprintf("%s/.docker/config.json", home);
+		char *pidf = pn_path_join(dir, "hang.pid");
+		char *script =
+			xasprintf("#!/bin/sh\nsleep 300 &\necho $$ $! >%s\nsleep 300\n", pidf);
+		int64_t t0;
+
+		write_text(cfg,
+			   "{\"credHelpers\":{\"hang.io\":\"pnhang\",\"flood.io\":\"pnflood\","
+			   "\"quiet.io\":\"pnquiet\"}}",
+			   0600);
+		p = xasprintf("%s/docker-credential-pnhang", bin);
+		write_text(p, script, 0755);
+		free(p);
+		p = xasprintf("%s/docker-credential-pnflood", bin);
+		write_text(p, "#!/bin/sh\nhead -c 10485760 /dev/zero | tr '\\0' x\n", 0755);
+		free(p);
+		p = xasprintf("%s/docker-credential-pnquiet", bin);
+		write_text(p, "#!/bin/sh\nexec >&-\nsleep 300\n", 0755);
+		free(p);
+		o.helper_timeout = 1;
+		t0 = registry_now_ms();
+		ok_fail(registry_creds_lookup(&o, "hang.io", &cr, &found, &err), &err, PN_ERR_AUTH,
+			"`docker-credential-pnhang` did not answer within 1 s: killed "
+			"(--credential-helper-timeout)",
+			"hanging helper");
+		ok(registry_now_ms() - t0 < 20000, "cut within a generous bound: %lld ms",
+		   (long long)(registry_now_ms() - t0));
+		{
+			char *pidtxt = NULL;
+			size_t n = 0;
+			long hp = 0, kid = 0;
+			char *end = NULL;
+			if (pn_read_file(pidf, 64, &pidtxt, &n, &err) == 0) {
+				hp = strtol(pidtxt, &end, 10);
+				kid = strtol(end, NULL, 10);
+			}
+			pn_error_clear(&err);
+			ok(hp > 0 && proc_gone((pid_t)hp), "the helper process is gone (pid %ld)",
+			   hp);
+			ok(kid > 0 && proc_gone_soon((pid_t)kid),
+			   "and the child it started (pid %ld)", kid);
+			free(pidtxt);
+		}
+		t0 = registry_now_ms();
+		ok_fail(registry_creds_lookup(&o, "quiet.io", &cr, &found, &err), &err, PN_ERR_AUTH,
+			"did not answer within 1 s", "helper that closes stdout and stays");
+		ok(registry_now_ms() - t0 < 20000, "cut within a generous bound");
+		o.helper_timeout = 0; /* none: the output limit alone stops the flood */
+		ok_fail(registry_creds_lookup(&o, "flood.io", &cr, &found, &err), &err, PN_ERR_AUTH,
+			"`docker-credential-pnflood` gave more than 64 KiB of output: killed",
+			"flooding helper");
+		ok(!found, "nothing found");
+		o.helper_timeout = -1;
+		registry_creds_release(&cr);
+		write_text(
+			cfg,
+			"{\"auths\":{\"https://index.docker.io/v1/\":{\"auth\":\"aHViOmh1YnB3\"},"
+			"\"ghcr.io\":{\"auth\":\"Z2g6cDpx\"}}}",
+			0600);
+		free(script);
+		free(pidf);
+		free(cfg);
+	}
 
 	/* containers auth.json comes first */
 	p = xasprintf("%s/.config/containers/auth.json", home);
@@ -751,6 +852,8 @@ static void t_value_flags(void)
 		{"--low-speed-time", "7"},
 		{"--request-timeout", "9"},
 		{"--blob-timeout", "11"},
+		{"--max-blob-size", "2G"},
+		{"--credential-helper-timeout", "3"},
 	};
 	struct pn_error *err = NULL;
 
@@ -777,7 +880,9 @@ static void t_value_flags(void)
 			   o1.low_speed_limit == o2.low_speed_limit &&
 			   o1.low_speed_time == o2.low_speed_time &&
 			   o1.request_timeout == o2.request_timeout &&
-			   o1.blob_timeout == o2.blob_timeout && o1.n_mirrors == o2.n_mirrors &&
+			   o1.blob_timeout == o2.blob_timeout &&
+			   o1.max_blob_size == o2.max_blob_size &&
+			   o1.helper_timeout == o2.helper_timeout && o1.n_mirrors == o2.n_mirrors &&
 			   o1.insecure.n == o2.insecure.n,
 		   "%s: both forms set the same", flags[k][0]);
 		registry_opts_release(&o1);
@@ -828,7 +933,8 @@ static void t_config_limits(void)
 	struct registry_opts o;
 	struct pn_error *err = NULL;
 	const char *good = "retries 1\nlow-speed-limit 2K\nlow-speed-time 5\n"
-			   "request-timeout 30\nblob-timeout 900\n";
+			   "request-timeout 30\nblob-timeout 900\nmax-blob-size 3T\n"
+			   "credential-helper-timeout 7\n";
 	const char *bad = "# limits\nretries 1\nblob-timeout soon\n";
 
 	registry_opts_init(&o);
@@ -839,7 +945,29 @@ static void t_config_limits(void)
 	is_int(o.low_speed_time, 5, "low-speed-time");
 	is_int(o.request_timeout, 30, "request-timeout");
 	is_int(o.blob_timeout, 900, "blob-timeout");
+	ok(o.max_blob_size == (int64_t)3 << 40, "max-blob-size T");
+	is_int(o.helper_timeout, 7, "credential-helper-timeout");
 	registry_opts_release(&o);
+	{
+		static const char *const badsz[] = {"max-blob-size 0\n",
+						    "max-blob-size -1\n",
+						    "max-blob-size 2P\n",
+						    "max-blob-size 1025T\n",
+						    "max-blob-size 1X\n",
+						    "max-blob-size 99999999999999999999\n",
+						    "credential-helper-timeout -1\n"};
+		for (size_t k = 0; k < sizeof(badsz) / sizeof(*badsz); k++) {
+			ok_fail(registry_opts_parse_config(&o, "r.conf", badsz[k], strlen(badsz[k]),
+							   &err),
+				&err, PN_ERR_INVALID, "r.conf:1", "refused: %s", badsz[k]);
+			registry_opts_release(&o);
+		}
+		const char *one_p = "max-blob-size 1024T\n";
+		ok_call(registry_opts_parse_config(&o, "r.conf", one_p, strlen(one_p), &err), &err,
+			"1024T (the maximum) parses");
+		ok(o.max_blob_size == (int64_t)1 << 50, "1024T = 2^50");
+		registry_opts_release(&o);
+	}
 	ok_fail(registry_opts_parse_config(&o, "r.conf", bad, strlen(bad), &err), &err,
 		PN_ERR_INVALID, "r.conf:3", "bad value names file:line");
 	registry_opts_release(&o);
@@ -996,6 +1124,114 @@ static void t_transfer_errors(void)
 	registry_opts_release(&o);
 }
 
+/* declared sizes against --max-blob-size; missing sizes against free space */
+static void t_blob_limits(void)
+{
+	struct registry_opts o;
+	struct pn_error *err = NULL;
+	char buf[32], *dir = tap_tmpdir();
+
+	registry_opts_init(&o);
+	ok_call(registry_blob_size_check(&o, "blob `x`", (int64_t)64 << 30, &err), &err,
+		"64 GiB is within the default");
+	ok_fail(registry_blob_size_check(&o, "blob `x`", ((int64_t)64 << 30) + 1, &err), &err,
+		PN_ERR_TOO_LARGE,
+		"blob `x` declares 64.0 GiB (68719476737 bytes), more than the 64 GiB limit "
+		"(--max-blob-size)",
+		"one byte past the default");
+	ok_fail(registry_blob_size_check(&o, "blob `x`", INT64_MAX, &err), &err, PN_ERR_TOO_LARGE,
+		"(9223372036854775807 bytes)", "INT64_MAX");
+	o.max_blob_size = 1000;
+	ok_call(registry_blob_size_check(&o, "blob `x`", 1000, &err), &err, "at the set limit");
+	ok_fail(registry_blob_size_check(&o, "blob `x`", 1001, &err), &err, PN_ERR_TOO_LARGE,
+		"more than the 1000 bytes limit", "past the set limit");
+	registry_size_text((int64_t)1 << 40, buf, sizeof(buf));
+	is_str(buf, "1.0 TiB", "size text TiB");
+	registry_size_text(1536, buf, sizeof(buf));
+	is_str(buf, "1.5 KiB", "size text KiB");
+	registry_size_text(12, buf, sizeof(buf));
+	is_str(buf, "12 bytes", "size text bytes");
+	registry_limit_text((size_t)64 << 30, buf, sizeof(buf));
+	is_str(buf, "64 GiB", "limit text GiB");
+
+	ok_call(registry_space_check(dir, 1, &err), &err, "one byte fits");
+	ok_fail(registry_space_check(dir, (int64_t)1 << 60, &err), &err, PN_ERR_GENERIC,
+		"the missing blobs declare 1.0 EiB (1152921504606846976 bytes) and 64 MiB more "
+		"is kept free, but only",
+		"an exabyte does not");
+	ok_fail(registry_space_check(dir, INT64_MAX, &err), &err, PN_ERR_GENERIC,
+		"not enough free space in", "INT64_MAX (no overflow with the margin)");
+	registry_opts_release(&o);
+
+	/* the client keeps them (a copy of the options, defaults filled in) */
+	{
+		struct registry_client *c = NULL;
+		o.max_blob_size = 12345;
+		o.helper_timeout = 0;
+		ok_call(registry_client_new(&o, &c, &err), &err, "client");
+		ok(c && c->opts.max_blob_size == 12345, "client keeps --max-blob-size");
+		ok(c && c->opts.helper_timeout == 0, "client keeps --credential-helper-timeout 0");
+		registry_client_free(c);
+		registry_opts_release(&o);
+		ok_call(registry_client_new(&o, &c, &err), &err, "client with defaults");
+		ok(c && c->opts.max_blob_size == REGISTRY_DEFAULT_MAX_BLOB_SIZE &&
+			   c->opts.helper_timeout == REGISTRY_DEFAULT_HELPER_TIMEOUT,
+		   "defaults filled in");
+		registry_client_free(c);
+		registry_opts_release(&o);
+	}
+}
+
+/* a redirect hop gets its own host's TLS setting; https never falls to http */
+static void t_redirect_tls(void)
+{
+	struct registry_opts o;
+	struct registry_host h = {0};
+	char eb[CURL_ERROR_SIZE];
+
+	registry_opts_init(&o);
+	registry_opts_add_insecure(&o, "reg.lab:5000");
+	ok(registry_url_tls_insecure(&o, "https://reg.lab:5000/v2/r/blobs/x"),
+	   "the insecure registry itself: unverified");
+	ok(!registry_url_tls_insecure(&o, "https://storage.example/blob?sig=1"),
+	   "its storage host: verified");
+	ok(!registry_url_tls_insecure(&o, "https://reg.lab/v2/"), "another port: verified");
+	ok(!registry_url_tls_insecure(&o, "not a url"), "no host: verified");
+	registry_opts_add_insecure(&o, "storage.example");
+	ok(registry_url_tls_insecure(&o, "https://storage.example/blob?sig=1"),
+	   "storage marked insecure itself: unverified");
+	registry_opts_release(&o);
+	registry_opts_add_insecure(&o, "*");
+	ok(registry_url_tls_insecure(&o, "https://anything.example/"), "--tls-verify=false: all");
+	registry_opts_release(&o);
+
+	h.base = (char *)"http://reg.lab:5000";
+	ok(registry_redirect_check(&h, "http://reg.lab:5000/v2/x", "https://s.example/b", eb,
+				   sizeof(eb)) == 0,
+	   "http registry to https storage");
+	ok(registry_redirect_check(&h, "http://reg.lab:5000/v2/x", "http://s.example/b", eb,
+				   sizeof(eb)) == 0,
+	   "http registry to http storage");
+	ok(registry_redirect_check(&h, "https://s.example/b", "http://t.example/b", eb,
+				   sizeof(eb)) < 0 &&
+		   strstr(eb, "redirect from https to plain HTTP `t.example` refused"),
+	   "a hop from https to http: refused (%s)", eb);
+	ok(registry_redirect_check(&h, "http://reg.lab:5000/v2/x", "ftp://s.example/b", eb,
+				   sizeof(eb)) < 0 &&
+		   strstr(eb, "not http or https"),
+	   "ftp refused");
+	ok(registry_redirect_check(&h, "http://reg.lab:5000/v2/x", "file:///etc/passwd", eb,
+				   sizeof(eb)) < 0,
+	   "file refused");
+	h.base = (char *)"https://reg.lab:5000";
+	ok(registry_redirect_check(&h, "https://reg.lab:5000/v2/x", "HTTP://s.example/b", eb,
+				   sizeof(eb)) < 0,
+	   "https registry to HTTP (any case): refused");
+	ok(registry_redirect_check(&h, "https://reg.lab:5000/v2/x", "https://s.example/b", eb,
+				   sizeof(eb)) == 0,
+	   "https to https");
+}
+
 /* an HTTPS registry cannot send a request to plain HTTP elsewhere */
 static void t_downgrade(void)
 {
@@ -1046,5 +1282,7 @@ int main(void)
 	TEST(t_bounded_bodies);
 	TEST(t_transfer_errors);
 	TEST(t_downgrade);
+	TEST(t_blob_limits);
+	TEST(t_redirect_tls);
 	return tap_done();
 }
