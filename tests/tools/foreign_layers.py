@@ -4,8 +4,8 @@ image whose layers were written by another tool than pinion; prints its
 directory.  The image is tagged library/python:3.11-slim (what a Cog model
 with python_version 3.11 asks docker.io for), so a build can take it through
 `--registry-mirror docker.io=oci:DIR`.  Cached under $PINION_TEST_CACHE
-(default /var/cache/pinion-test) keyed by a hash of this file, the rootfs and
-NAME; concurrent callers wait on a flock.  Run as root.
+(default /var/cache/pinion-test) keyed by a hash of this file, tree_list.py, the
+rootfs and NAME; concurrent callers wait on a flock.  Run as root.
 
 NAME:
   buildah  every layer from Go's archive/tar (containers/storage, as Docker,
@@ -438,8 +438,11 @@ def main():
         sys.exit(2)
     rootfs, name = os.path.abspath(sys.argv[1]), sys.argv[2]
     cache = os.environ.get("PINION_TEST_CACHE", "/var/cache/pinion-test")
-    with open(__file__, "rb") as f:
-        recipe = f.read() + b"\0" + os.path.basename(rootfs).encode() + b"\0" + name.encode()
+    recipe = b""
+    for f in (__file__, os.path.join(os.path.dirname(os.path.abspath(__file__)), "tree_list.py")):
+        with open(f, "rb") as fh:
+            recipe += fh.read() + b"\0"
+    recipe += os.path.basename(rootfs).encode() + b"\0" + name.encode()
     key = hashlib.sha256(recipe).hexdigest()[:16]
     layout = os.path.join(cache, "foreign-%s-%s" % (name, key))
     os.makedirs(cache, exist_ok=True)

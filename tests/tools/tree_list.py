@@ -13,7 +13,8 @@ WHAT the sha256 of a file's content (first 16 hex), the target of a link
 (escaped), or the device numbers; a file whose inode appears more than once
 in the listing gets `=FIRST` appended, FIRST being the smallest path of that
 inode, so hard links compare whatever order they were made in.
-XATTRS lists user.* attributes as name=hex.  ROOT itself is not listed.
+XATTRS lists user.* attributes as name=hex (but user.rootlesscontainers,
+where `umoci unpack --rootless` keeps the owners it could not set).  ROOT itself is not listed.
 Stdlib only (it also runs inside images, read from stdin: `python3 - ROOT`).
 """
 import hashlib
@@ -47,7 +48,7 @@ def xattrs(path):
         return "-"
     got = []
     for n in sorted(names):
-        if n.startswith("user."):
+        if n.startswith("user.") and n != "user.rootlesscontainers":
             try:
                 got.append("%s=%s" % (n, os.getxattr(path, n, follow_symlinks=False).hex()))
             except OSError:
