@@ -248,6 +248,23 @@ static int setup_cache(struct build_state *st, struct pn_error **err)
 	return 0;
 }
 
+/* the chain starts at the base: its config digest (which names the
+ * diff_ids), and the blobs its manifest points at with their diff_ids, so the
+ * same config over other layer blobs is another chain (issue 17) */
+static void build_chain_start(struct build_state *st)
+{
+	struct cache_key k;
+
+	cache_key_begin(&k, NULL);
+	cache_key_add(&k, "base-config", st->img.manifest.config.digest);
+	for (size_t i = 0; i < st->img.manifest.n_layers; i++) {
+		cache_key_add(&k, "base-layer", st->img.manifest.layers[i].digest);
+		cache_key_add(&k, "base-diff-id",
+			      i < st->img.config.n_diff_ids ? st->img.config.diff_ids[i] : "");
+	}
+	cache_key_finish(&k, st->chain);
+}
+
 /* pull the base into the cache layout (tagged by its reference), falling
  * back to a copy already there when the registry cannot be reached */
 static int setup_base(struct build_state *st, struct pn_error **err)
@@ -285,8 +302,7 @@ loaded:
 	memcpy(st->base_digest, st->img.desc.digest, sizeof(st->base_digest));
 	st->base_ref = xstrdup(ref);
 	st->base_history = st->img.config.n_history;
-	/* the chain starts at the base's config: it names the layers and the config */
-	memcpy(st->chain, st->img.manifest.config.digest, sizeof(st->chain));
+	build_chain_start(st);
 	pn_progress_event("pull", NULL, "base image %s: %s (%.1fs)", ref, st->base_digest,
 			  build_now() - t0);
 	return 0;

@@ -29,14 +29,6 @@ static const char *const value_opts[] = {
 	"--compression",
 	"--progress",
 	"--secret",
-	"--registry-mirror",
-	"--insecure-registry",
-	"--ca-bundle",
-	"--authfile",
-	"--creds",
-	"--platform",
-	"--parallel",
-	"--chunk-size",
 };
 
 static bool takes_value(const char *a)
@@ -44,7 +36,7 @@ static bool takes_value(const char *a)
 	for (size_t i = 0; i < sizeof(value_opts) / sizeof(value_opts[0]); i++)
 		if (strcmp(a, value_opts[i]) == 0)
 			return true;
-	return false;
+	return registry_opts_flag_takes_value(a);
 }
 
 static int push_copy(int argc, char **argv, const char *src, const char *dst)

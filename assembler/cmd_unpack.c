@@ -59,10 +59,16 @@ static int unpack_run(const char *ref, const char *dest, const char *platform,
 	oci_image_release(&img);
 	if (oci_image_load(l, tag, platform, &img, err) < 0)
 		goto out;
+	if (img.manifest.n_layers != img.config.n_diff_ids) {
+		pn_error_set(err, PN_ERR_INVALID, "image has %zu layers but %zu diff_ids",
+			     img.manifest.n_layers, img.config.n_diff_ids);
+		goto out;
+	}
 	if (dest_prepare(dest, err) < 0)
 		goto out;
 	for (size_t i = 0; i < img.manifest.n_layers; i++) {
 		const struct oci_descriptor *d = &img.manifest.layers[i];
+		struct oci_apply_opts lo = *ao;
 
 		if (oci_layer_media_compression(d->media_type) < 0) {
 			pn_error_set(err, PN_ERR_UNSUPPORTED,
@@ -71,7 +77,8 @@ static int unpack_run(const char *ref, const char *dest, const char *platform,
 		}
 		pn_progress_event("unpack", NULL, "layer %zu/%zu %s", i + 1, img.manifest.n_layers,
 				  d->digest);
-		if (oci_layer_apply(l, d->digest, dest, ao, err) < 0)
+		lo.diff_id = img.config.diff_ids[i];
+		if (oci_layer_apply(l, d->digest, dest, &lo, err) < 0)
 			goto out;
 	}
 	rc = 0;

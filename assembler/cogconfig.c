@@ -6,16 +6,25 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
-/* named limits of the cog.yaml reader */
+/* named limits of the cog.yaml reader (the file size: COG_CONFIG_MAX_SIZE,
+ * checked before anything is read); all are checked on libyaml's event
+ * stream before its document loader runs, which is quadratic in the depth */
 #define COG_MAX_LIST_ITEMS 4096
 #define COG_MAX_PROBLEMS   100
 #define COG_MAX_SCALAR	   65536
+#define COG_MAX_DEPTH	   64	  /* nested lists and mappings */
+#define COG_MAX_NODES	   100000 /* nodes, each alias counting its whole anchor */
+#define COG_MAX_ANCHORS	   256
+#define COG_MAX_PATH	   4096 /* a path cog.yaml names */
 
 static const char *const top_keys[] = {"build",	      "image",	     "predict", "run",	 "train",
 				       "concurrency", "environment", "weights", "model", NULL};
@@ -43,6 +52,9 @@ struct ctx {
 	yaml_node_t *cuda_node;
 	yaml_node_t *packages_node;
 	yaml_node_t *requirements_node;
+	char *requirements_text; /* build.python_requirements, read when checked */
+	int dir_fd;		 /* the model directory (opened on first use), or -1 */
+	bool dir_tried;
 };
 
 void cog_config_init(struct cog_config *c)
@@ -94,24 +106,42 @@ void cog_config_release(struct cog_config *c)
 }
 
 /* ------------------------------------------------------------ problems */
-__attribute__((format(printf, 3, 4))) static void problem(struct ctx *c, const yaml_node_t *at,
-							  const char *fmt, ...)
+/* "name:L:C: msg" (line and col 0-based; line SIZE_MAX: no position) */
+__attribute__((format(printf, 4, 0))) static void vproblem(struct ctx *c, size_t line, size_t col,
+							   const char *fmt, va_list ap)
 {
-	va_list ap;
 	char *msg;
 
 	if (c->problems.n >= COG_MAX_PROBLEMS)
 		return;
-	va_start(ap, fmt);
 	msg = xvasprintf(fmt, ap);
-	va_end(ap);
-	if (at)
+	if (line != SIZE_MAX)
 		pn_strv_push_owned(&c->problems,
-				   xasprintf("%s:%zu:%zu: %s", c->name, at->start_mark.line + 1,
-					     at->start_mark.column + 1, msg));
+				   xasprintf("%s:%zu:%zu: %s", c->name, line + 1, col + 1, msg));
 	else
 		pn_strv_push_owned(&c->problems, xasprintf("%s: %s", c->name, msg));
 	free(msg);
+}
+
+__attribute__((format(printf, 3, 4))) static void problem(struct ctx *c, const yaml_node_t *at,
+							  const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vproblem(c, at ? at->start_mark.line : SIZE_MAX, at ? at->start_mark.column : 0, fmt, ap);
+	va_end(ap);
+}
+
+/* a problem at a libyaml mark (an event's, the parser's) */
+__attribute__((format(printf, 3, 4))) static void problem_mark(struct ctx *c, yaml_mark_t m,
+							       const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vproblem(c, m.line, m.column, fmt, ap);
+	va_end(ap);
 }
 
 /* a warning at a node, "name:L:C: msg" like a problem (kept in cfg->warnings) */
@@ -518,6 +548,25 @@ static char *check_command(struct ctx *c, const yaml_node_t *n, const char *path
 	return xstrndup(s, len);
 }
 
+/* a path in normal form: components separated by single slashes, none of
+ * them empty, "." or ".." (an optional leading "/" makes it absolute) */
+static bool path_normal(const char *s)
+{
+	const char *p = s + (*s == '/');
+
+	if (strlen(s) > COG_MAX_PATH || !*p)
+		return false;
+	for (;;) {
+		size_t n = strcspn(p, "/");
+
+		if (!n || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		if (!p[n])
+			return true;
+		p += n + 1;
+	}
+}
+
 static void mount_key(struct ctx *c, int i, const yaml_node_t *v, const char *kp, const char *s,
 		      void *ud)
 {
@@ -525,6 +574,11 @@ static void mount_key(struct ctx *c, int i, const yaml_node_t *v, const char *kp
 
 	if (i == 0 && strcmp(s, "secret") != 0)
 		problem(c, v, "%s: \"%s\" is not supported (only secret)", kp, s);
+	else if (i == 2 && !path_normal(s))
+		problem(c, v,
+			"%s: \"%s\" is not a plain path (no `..`, `.` or empty components, at "
+			"most %d bytes)",
+			kp, s, COG_MAX_PATH);
 	else if (i == 2 && s[0] != '/')
 		problem(c, v, "%s: \"%s\" is not an absolute path", kp, s);
 	else if (i == 1 && (!*s || strchr(s, '/') || strchr(s, ',') || strchr(s, '=')))
@@ -585,11 +639,58 @@ static void run_item(struct ctx *c, const yaml_node_t *item, const char *path, v
 	b->run[b->n_run++] = r;
 }
 
+/* ------------------------------------------------ paths cog.yaml names */
+/* the model directory (the config's), opened on first use; -1 if it cannot be */
+static int model_dir_fd(struct ctx *c)
+{
+	if (!c->dir_tried) {
+		c->dir_tried = true;
+		c->dir_fd = open(c->dir ? c->dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	return c->dir_fd;
+}
+
+/* Open the file `rel` that cog.yaml names at n (key path `path`) inside the
+ * model directory, never outside it (pn_path_open_beneath).  Returns the fd;
+ * -1 after reporting a problem; -2 (nothing reported) when it does not exist
+ * and missing_ok.  Messages name the path, never anything read from it. */
+static int named_open(struct ctx *c, const yaml_node_t *n, const char *path, const char *rel,
+		      int flags, bool missing_ok)
+{
+	struct pn_error *e = NULL;
+	int fd;
+
+	if (strlen(rel) > COG_MAX_PATH) {
+		problem(c, n, "%s: the path is longer than %d bytes", path, COG_MAX_PATH);
+		return -1;
+	}
+	fd = pn_path_open_beneath(model_dir_fd(c), rel, flags, &e);
+	if (fd >= 0)
+		return fd;
+	if (e->code == PN_ERR_INVALID && e->errno_val == EXDEV)
+		problem(c, n,
+			"%s: `%s` is outside the model directory (a path in cog.yaml must stay "
+			"inside it, symlinks included)",
+			path, rel);
+	else if (e->code == PN_ERR_INVALID)
+		problem(c, n, "%s: %s", path, e->msg);
+	else if (e->code == PN_ERR_NOT_FOUND || model_dir_fd(c) < 0)
+		fd = missing_ok ? -2 : (problem(c, n, "%s: `%s` does not exist", path, rel), -1);
+	else
+		problem(c, n, "%s: %s", path, e->msg);
+	pn_error_free(e);
+	return fd;
+}
+
+/* build.python_requirements: read here, once, from the file checked */
 static void check_requirements_file(struct ctx *c, const yaml_node_t *n)
 {
 	const char *v = get_string(c, n, "build.python_requirements");
 	struct cog_build *b = &c->cfg->build;
+	struct pn_error *e = NULL;
+	cleanup_close int fd = -1;
 	struct stat st;
+	size_t len = 0;
 
 	if (!v)
 		return;
@@ -598,10 +699,30 @@ static void check_requirements_file(struct ctx *c, const yaml_node_t *n)
 					      ? xstrdup(v)
 					      : pn_path_join(c->dir, v);
 	c->requirements_node = (yaml_node_t *)n;
-	if (stat(b->python_requirements_path, &st) < 0)
-		problem(c, n, "build.python_requirements: `%s` does not exist", v);
-	else if (!S_ISREG(st.st_mode))
+	fd = named_open(c, n, "build.python_requirements", v, O_RDONLY | O_NONBLOCK, false);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		problem(c, n, "build.python_requirements: `%s` is not a regular file", v);
+	else if ((uint64_t)st.st_size > COG_REQUIREMENTS_MAX_SIZE)
+		problem(c, n, "build.python_requirements: `%s` is larger than %zu bytes", v,
+			COG_REQUIREMENTS_MAX_SIZE);
+	else if (pn_read_fd(fd, v, COG_REQUIREMENTS_MAX_SIZE, &c->requirements_text, &len, &e) < 0)
+		problem(c, n, "build.python_requirements: %s", e->msg);
+	else if (memchr(c->requirements_text, '\0', len))
+		problem(c, n, "build.python_requirements: `%s` contains a NUL byte", v);
+	pn_error_free(e);
+}
+
+/* predict, run, train: "FILE.py:NAME", the module file inside the model
+ * directory (it need not exist on this side: the image loads it from /src) */
+static void check_module_file(struct ctx *c, const yaml_node_t *n, const char *key, const char *v)
+{
+	cleanup_free char *file = xstrndup(v, (size_t)(strrchr(v, ':') - v));
+	int fd = named_open(c, n, key, file, O_PATH, true);
+
+	if (fd >= 0)
+		close(fd);
 }
 
 /* items of a list that end up one per line (requirements, commands) */
@@ -761,6 +882,7 @@ static void check_predict(struct ctx *c, const yaml_node_t *n, const char *key, 
 			v);
 		return;
 	}
+	check_module_file(c, n, key, v);
 	free(*out);
 	*out = xstrdup(v);
 }
@@ -919,10 +1041,9 @@ static int reqs_read(struct ctx *c, struct reqs_scan *s, struct pn_error **err)
 	size_t i;
 
 	s->torch_line = s->tf_line = s->torch_named_line = -1;
+	(void)err;
 	if (b->python_requirements_path) {
-		if (pn_read_file(b->python_requirements_path, COG_REQUIREMENTS_MAX_SIZE, &text,
-				 NULL, err) < 0)
-			return pn_error_wrap(err, "read build.python_requirements");
+		text = steal_pointer(&c->requirements_text); /* read by check_requirements_file */
 		s->from_file = true;
 		for (line = text; line && *line; line = next) {
 			next = strchr(line, '\n');
@@ -1108,20 +1229,278 @@ static int problems_to_error(struct ctx *c, struct pn_strv *problems, struct pn_
 	return -1;
 }
 
-static void load_document(struct ctx *c, const char *text, size_t len)
+/* ------------------------------------------------------- input checks */
+/* the mark (0-based line, column in characters) of byte off of UTF-8 text */
+static yaml_mark_t text_mark(const char *text, size_t off)
+{
+	yaml_mark_t m = {off, 0, 0};
+	size_t i;
+
+	for (i = 0; i < off; i++) {
+		if (text[i] == '\n')
+			m.line++, m.column = 0;
+		else if (((unsigned char)text[i] & 0xc0) != 0x80)
+			m.column++;
+	}
+	return m;
+}
+
+static void utf8_put(struct pn_buf *b, uint32_t u)
+{
+	unsigned char o[4];
+	size_t n;
+
+	if (u < 0x80)
+		o[0] = (unsigned char)u, n = 1;
+	else if (u < 0x800)
+		o[0] = (unsigned char)(0xc0 | u >> 6), o[1] = (unsigned char)(0x80 | (u & 0x3f)),
+		n = 2;
+	else if (u < 0x10000)
+		o[0] = (unsigned char)(0xe0 | u >> 12),
+		o[1] = (unsigned char)(0x80 | ((u >> 6) & 0x3f)),
+		o[2] = (unsigned char)(0x80 | (u & 0x3f)), n = 3;
+	else
+		o[0] = (unsigned char)(0xf0 | u >> 18),
+		o[1] = (unsigned char)(0x80 | ((u >> 12) & 0x3f)),
+		o[2] = (unsigned char)(0x80 | ((u >> 6) & 0x3f)),
+		o[3] = (unsigned char)(0x80 | (u & 0x3f)), n = 4;
+	pn_buf_append(b, o, n, NULL);
+}
+
+/* UTF-16 (after its byte order mark) to UTF-8 in b; false at an odd length
+ * or a lone surrogate (b then holds the text before it) */
+static bool utf16_to_utf8(const unsigned char *s, size_t len, bool le, struct pn_buf *b)
+{
+	size_t i = 0;
+
+	if (len % 2)
+		return false;
+	while (i < len) {
+		uint32_t u =
+			le ? (uint32_t)(s[i] | s[i + 1] << 8) : (uint32_t)(s[i] << 8 | s[i + 1]);
+		uint32_t lo;
+
+		if (u >= 0xdc00 && u <= 0xdfff)
+			return false;
+		if (u >= 0xd800 && u <= 0xdbff) {
+			if (i + 4 > len)
+				return false;
+			lo = le ? (uint32_t)(s[i + 2] | s[i + 3] << 8)
+				: (uint32_t)(s[i + 2] << 8 | s[i + 3]);
+			if (lo < 0xdc00 || lo > 0xdfff)
+				return false;
+			u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+			i += 2;
+		}
+		i += 2;
+		utf8_put(b, u);
+	}
+	return true;
+}
+
+/* The UTF-8 text libyaml reads, without its byte order mark, or NULL after a
+ * problem.  UTF-16 with a byte order mark is converted (Go's yaml, which Cog
+ * uses, reads it too); a NUL byte, or a byte order mark past the start (a
+ * doubled one made libyaml drop the rest of the file unsaid), is refused. */
+static char *input_utf8(struct ctx *c, const char *text, size_t len, size_t *out_len)
+{
+	const unsigned char *u = (const unsigned char *)text;
+	struct pn_buf b = PN_BUF_INIT;
+	const char *at;
+
+	pn_buf_init(&b, 2 * COG_CONFIG_MAX_SIZE); /* UTF-16 to UTF-8: at most 3/2 */
+	if (len >= 2 && ((u[0] == 0xff && u[1] == 0xfe) || (u[0] == 0xfe && u[1] == 0xff))) {
+		if (!utf16_to_utf8(u + 2, len - 2, u[0] == 0xff, &b)) {
+			problem_mark(c, text_mark(b.data ? b.data : "", b.len),
+				     "not valid UTF-16 (a lone surrogate or an odd length)");
+			pn_buf_release(&b);
+			return NULL;
+		}
+	} else {
+		size_t skip = len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+
+		pn_buf_append(&b, text + skip, len - skip, NULL);
+	}
+	if (!b.data)
+		pn_buf_append(&b, "", 0, NULL);
+	if ((at = memchr(b.data, '\0', b.len)))
+		problem_mark(c, text_mark(b.data, (size_t)(at - b.data)), "a NUL byte");
+	else if ((at = memmem(b.data, b.len, "\xef\xbb\xbf", 3)))
+		problem_mark(c, text_mark(b.data, (size_t)(at - b.data)),
+			     "a byte order mark (U+FEFF) past the start of the file");
+	if (at) {
+		pn_buf_release(&b);
+		return NULL;
+	}
+	return pn_buf_steal(&b, out_len);
+}
+
+/* a libyaml failure as a problem, at its mark (a reader error has only a
+ * byte offset into the UTF-8 text) */
+static void yaml_problem(struct ctx *c, const yaml_parser_t *p, const char *text)
+{
+	yaml_mark_t m = p->problem_mark;
+
+	if (p->error == YAML_READER_ERROR)
+		m = text_mark(text, p->problem_offset);
+	problem_mark(c, m, "yaml: %s%s%s", p->problem ? p->problem : "syntax error",
+		     p->context ? " " : "", p->context ? p->context : "");
+}
+
+struct anchor {
+	char *name;
+	size_t size; /* nodes, its aliases expanded; 0 while open */
+};
+
+struct limits {
+	struct anchor anchors[COG_MAX_ANCHORS];
+	size_t n_anchors, nodes;
+	int depth, docs;
+	size_t open_start[COG_MAX_DEPTH + 1]; /* nodes when each open collection started */
+	int open_anchor[COG_MAX_DEPTH + 1];   /* its anchor's index, or -1 */
+};
+
+/* count one node (n: its size, an alias's anchor's) and register its anchor */
+static bool limits_node(struct ctx *c, struct limits *l, const yaml_event_t *e, size_t n,
+			const yaml_char_t *anchor, int *index)
+{
+	*index = -1;
+	l->nodes += n;
+	if (l->nodes > COG_MAX_NODES) {
+		problem_mark(c, e->start_mark, "more than %d values (aliases counted expanded)",
+			     COG_MAX_NODES);
+		return false;
+	}
+	if (!anchor)
+		return true;
+	if (l->n_anchors == COG_MAX_ANCHORS) {
+		problem_mark(c, e->start_mark, "more than %d anchors", COG_MAX_ANCHORS);
+		return false;
+	}
+	*index = (int)l->n_anchors;
+	l->anchors[l->n_anchors].name = xstrdup((const char *)anchor);
+	l->anchors[l->n_anchors++].size = 1;
+	return true;
+}
+
+static bool limits_alias(struct ctx *c, struct limits *l, const yaml_event_t *e)
+{
+	const char *name = (const char *)e->data.alias.anchor;
+	size_t i = l->n_anchors;
+	int ignored;
+
+	while (i-- > 0) {
+		if (strcmp(l->anchors[i].name, name) != 0)
+			continue;
+		if (!l->anchors[i].size) {
+			problem_mark(c, e->start_mark, "alias `*%s` is inside its own anchor",
+				     name);
+			return false;
+		}
+		return limits_node(c, l, e, l->anchors[i].size, NULL, &ignored);
+	}
+	return true; /* undefined: the loader reports it */
+}
+
+/* one event; false after reporting a limit */
+static bool limits_event(struct ctx *c, struct limits *l, const yaml_event_t *e)
+{
+	int a;
+
+	switch (e->type) {
+	case YAML_DOCUMENT_START_EVENT:
+		if (++l->docs <= 1)
+			return true;
+		problem_mark(c, e->start_mark,
+			     "a second YAML document; cog.yaml must be a single document");
+		return false;
+	case YAML_ALIAS_EVENT:
+		return limits_alias(c, l, e);
+	case YAML_SCALAR_EVENT:
+		if (e->data.scalar.length > COG_MAX_SCALAR) {
+			problem_mark(c, e->start_mark, "a value longer than %d bytes",
+				     COG_MAX_SCALAR);
+			return false;
+		}
+		return limits_node(c, l, e, 1, e->data.scalar.anchor, &a);
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT:
+		if (l->depth == COG_MAX_DEPTH) {
+			problem_mark(c, e->start_mark, "nested deeper than %d levels",
+				     COG_MAX_DEPTH);
+			return false;
+		}
+		if (!limits_node(c, l, e, 1,
+				 e->type == YAML_SEQUENCE_START_EVENT
+					 ? e->data.sequence_start.anchor
+					 : e->data.mapping_start.anchor,
+				 &a))
+			return false;
+		l->depth++;
+		l->open_start[l->depth] = l->nodes - 1;
+		l->open_anchor[l->depth] = a;
+		if (a >= 0)
+			l->anchors[a].size = 0;
+		return true;
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		if (l->depth > 0 && (a = l->open_anchor[l->depth]) >= 0)
+			l->anchors[a].size = l->nodes - l->open_start[l->depth];
+		l->depth -= l->depth > 0;
+		return true;
+	default:
+		return true;
+	}
+}
+
+/* Stream libyaml's events over the text and stop at the first limit (depth,
+ * values with aliases expanded, anchors, scalar length, documents) or
+ * syntax error, before the document loader does its (quadratic) work. */
+static bool limits_check(struct ctx *c, const char *text, size_t len)
+{
+	struct limits *l = xcalloc(1, sizeof(*l));
+	yaml_parser_t parser;
+	yaml_event_t e;
+	bool ok = true, end = false;
+	size_t i;
+
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	while (ok && !end) {
+		if (!yaml_parser_parse(&parser, &e)) {
+			yaml_problem(c, &parser, text);
+			ok = false;
+			break;
+		}
+		ok = limits_event(c, l, &e);
+		end = e.type == YAML_STREAM_END_EVENT;
+		yaml_event_delete(&e);
+	}
+	yaml_parser_delete(&parser);
+	for (i = 0; i < l->n_anchors; i++)
+		free(l->anchors[i].name);
+	free(l);
+	return ok;
+}
+
+static void load_document(struct ctx *c, const char *raw, size_t raw_len)
 {
 	yaml_parser_t parser;
 	yaml_node_t *root;
+	cleanup_free char *text = NULL;
+	size_t len = 0;
 
+	text = input_utf8(c, raw, raw_len, &len);
+	if (!text || !limits_check(c, text, len)) {
+		c->doc = NULL;
+		return;
+	}
 	yaml_parser_initialize(&parser);
+	yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&parser, c->doc)) {
-		pn_strv_push_owned(
-			&c->problems,
-			xasprintf("%s:%zu:%zu: yaml: %s%s%s", c->name, parser.problem_mark.line + 1,
-				  parser.problem_mark.column + 1,
-				  parser.problem ? parser.problem : "syntax error",
-				  parser.context ? " " : "", parser.context ? parser.context : ""));
+		yaml_problem(c, &parser, text);
 		yaml_parser_delete(&parser);
 		memset(c->doc, 0, sizeof(*c->doc));
 		c->doc = NULL;
@@ -1151,6 +1530,7 @@ int cog_config_parse(const char *text, size_t len, const char *name, const char 
 	memset(&c, 0, sizeof(c));
 	c.name = name;
 	c.dir = dir;
+	c.dir_fd = -1;
 	c.cfg = out;
 	c.doc = &doc;
 	out->path = xstrdup(name);
@@ -1168,9 +1548,66 @@ int cog_config_parse(const char *text, size_t len, const char *name, const char 
 	if (c.doc)
 		yaml_document_delete(c.doc);
 	pn_strv_release(&c.problems);
+	free(c.requirements_text);
+	if (c.dir_fd >= 0)
+		close(c.dir_fd);
 	if (rc < 0)
 		cog_config_release(out);
 	return rc;
+}
+
+/* open cog.yaml inside its own directory (the model directory): a symlink
+ * leading out of it is refused like any path cog.yaml names */
+static int config_open(const char *path, const char *dir, struct pn_error **err)
+{
+	const char *slash = strrchr(path, '/');
+	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct pn_error *e = NULL;
+	int fd;
+
+	if (dfd < 0)
+		return pn_error_set_errno(err, errno, "open `%s`", path);
+	fd = pn_path_open_beneath(dfd, slash ? slash + 1 : path, O_RDONLY | O_NONBLOCK, &e);
+	if (fd >= 0)
+		return fd;
+	if (e->code == PN_ERR_INVALID && e->errno_val == EXDEV)
+		pn_error_set(err, PN_ERR_INVALID,
+			     "%s: a symlink leading outside the model directory `%s`", path, dir);
+	else if (e->code == PN_ERR_INVALID)
+		pn_error_set(err, PN_ERR_INVALID, "%s: %s", path, e->msg);
+	else
+		pn_error_set_errno(err, e->errno_val, "open `%s`", path);
+	pn_error_free(e);
+	return -1;
+}
+
+/* the whole file, refused (PN_ERR_INVALID) past COG_CONFIG_MAX_SIZE before
+ * it is read; not a regular file (a FIFO would block) is refused too */
+static int config_read(const char *path, const char *dir, char **text, size_t *len,
+		       struct pn_error **err)
+{
+	cleanup_close int fd = config_open(path, dir, err);
+	struct stat st;
+
+	if (fd < 0) {
+		if ((*err) && (*err)->code == PN_ERR_NOT_FOUND)
+			pn_error_hint(
+				err, "run pinion in the model directory, or pass -f PATH/cog.yaml");
+		return -1;
+	}
+	if (fstat(fd, &st) < 0)
+		return pn_error_set_errno(err, errno, "stat `%s`", path);
+	if (!S_ISREG(st.st_mode))
+		return pn_error_set(err, PN_ERR_INVALID, "%s: not a regular file", path);
+	if ((uint64_t)st.st_size > COG_CONFIG_MAX_SIZE)
+		return pn_error_set(err, PN_ERR_INVALID, "%s: larger than %zu bytes", path,
+				    COG_CONFIG_MAX_SIZE);
+	if (pn_read_fd(fd, path, COG_CONFIG_MAX_SIZE, text, len, err) < 0) {
+		if (*err && (*err)->code == PN_ERR_TOO_LARGE) /* it grew while read */
+			(*err)->code = PN_ERR_INVALID;
+		return -1;
+	}
+	return 0;
 }
 
 int cog_config_load(const char *path, struct cog_config *out, struct pn_error **err)
@@ -1181,14 +1618,10 @@ int cog_config_load(const char *path, struct cog_config *out, struct pn_error **
 	size_t len = 0, i;
 
 	cog_config_init(out);
-	if (pn_read_file(path, COG_CONFIG_MAX_SIZE, &text, &len, err) < 0) {
-		if ((*err) && (*err)->code == PN_ERR_NOT_FOUND)
-			pn_error_hint(
-				err, "run pinion in the model directory, or pass -f PATH/cog.yaml");
-		return -1;
-	}
 	dir = slash ? (slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path)))
 		    : xstrdup(".");
+	if (config_read(path, dir, &text, &len, err) < 0)
+		return -1;
 	if (cog_config_parse(text, len, path, dir, out, NULL, err) < 0)
 		return -1;
 	for (i = 0; i < out->warnings.n; i++)

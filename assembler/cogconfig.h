@@ -12,7 +12,14 @@
  * completion (exit 2); err->msg is then one problem line
  *   "cog.yaml:4:19: build.python_version: "3.9" is below the minimum 3.10"
  * or, for several, "N problems in `cog.yaml`:" followed by one line per
- * problem ("\n" separated).  Other codes for I/O failures (not found...). */
+ * problem ("\n" separated).  Other codes for I/O failures (not found...).
+ *
+ * cog.yaml and its directory (the model directory) are untrusted input: the
+ * file is refused past COG_CONFIG_MAX_SIZE before it is read, and when it is
+ * a symlink out of its directory; every file it names is opened beneath that
+ * directory (pn_path_open_beneath) and nothing read from a refused file is
+ * ever printed; nesting, aliases, anchors and scalar length are limited on
+ * libyaml's event stream before its loader runs (docs/config.md). */
 #ifndef PN_ASSEMBLER_COGCONFIG_H
 #define PN_ASSEMBLER_COGCONFIG_H
 
@@ -72,13 +79,14 @@ void cog_config_release(struct cog_config *c);
 
 /* Read, validate and complete the config at `path` (the -f FILE of `cog
  * build`; relative paths inside, e.g. python_requirements, are taken against
- * the file's directory).  Warnings are printed with pn_warn and kept in
+ * the file's directory and may not leave it).  Warnings are printed with pn_warn and kept in
  * out->warnings.  On failure *out is released (still safe to release again). */
 int cog_config_load(const char *path, struct cog_config *out, struct pn_error **err);
 
-/* The same on text in memory: `name` is used in messages, `dir` resolves
- * relative paths.  If problems != NULL each problem line is also appended
- * there (for tests); warnings are not printed. */
+/* The same on text in memory: `name` is used in messages, `dir` (NULL: ".")
+ * is the model directory the paths inside are opened beneath.  If problems
+ * != NULL each problem line is also appended there (for tests); warnings are
+ * not printed. */
 int cog_config_parse(const char *text, size_t len, const char *name, const char *dir,
 		     struct cog_config *out, struct pn_strv *problems, struct pn_error **err);
 

@@ -48,7 +48,7 @@ int build_sandbox_capture(struct build_state *st, const char *name, const char *
 	rs.network = RUNNER_NET_NONE;
 	runner_result_init(&res);
 	fflush(stdout);
-	saved = dup(STDOUT_FILENO);
+	saved = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0);
 	if (saved < 0 || dup2(fd, STDOUT_FILENO) < 0)
 		return pn_error_set_errno(err, errno, "redirect output");
 	rc = runner_step_run(st->runner, &st->rf, &rs, NULL, NULL, &res, err);

@@ -138,7 +138,7 @@ static void entry_push(struct walk *w, char *path, const struct stat *st)
 
 static int list_dir(int dfd, struct pn_strv *names, struct pn_error **err)
 {
-	int fd = dup(dfd);
+	int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
 	DIR *d;
 	struct dirent *de;
 

@@ -314,7 +314,7 @@ static int fetch_into(const char *url, const char *dir, const char *name, const 
 {
 	cleanup_free char *tmp = xasprintf("%s/.%s.XXXXXX", dir, name);
 	cleanup_free char *path = pn_path_join(dir, name);
-	int fd = mkstemp(tmp);
+	int fd = mkostemp(tmp, O_CLOEXEC);
 	int rc;
 
 	if (fd < 0)

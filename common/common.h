@@ -187,6 +187,22 @@ void pn_progress_bar_format(char *out, size_t size, const char *label, int64_t d
 int pn_read_file(const char *path, size_t max, char **out, size_t *len_out, struct pn_error **err);
 int pn_read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len_out,
 		    struct pn_error **err);
+/* read fd to its end the same way; path is its name in messages */
+int pn_read_fd(int fd, const char *path, size_t max, char **out, size_t *len_out,
+	       struct pn_error **err);
+/* Open rel below the directory dirfd, for a path taken from outside input (a
+ * file a config names): rel must be relative and must not leave dirfd, not by
+ * `..` (refused when it climbs above the start, even where the path does not
+ * exist) and not by a symlink (one whose target stays below dirfd is
+ * followed; an absolute target is refused): openat2 RESOLVE_BENEATH, or the
+ * same walk by hand where openat2 is missing (PINION_NO_OPENAT2=1 forces it).
+ * flags as for open (O_CLOEXEC and O_NOCTTY are added; pass O_NONBLOCK to not
+ * hang on a FIFO).  Returns the fd, or -1: PN_ERR_INVALID when rel leads
+ * outside (errno_val EXDEV), loops (ELOOP) or is empty or too long
+ * (ENAMETOOLONG); PN_ERR_NOT_FOUND when it does not exist; else errno's. */
+int pn_path_open_beneath(int dirfd, const char *rel, int flags, struct pn_error **err);
+/* tests: use the by-hand walk of pn_path_open_beneath even with openat2 */
+void pn_path_force_walk(bool on);
 /* write data atomically: temp file in the same dir, fsync, rename, fsync dir */
 int pn_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 struct pn_error **err);

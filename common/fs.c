@@ -1,14 +1,23 @@
-/* fs.c - file helpers: whole-file read, atomic write, mkdir -p, rm -rf */
+/* fs.c - file helpers: whole-file read, atomic write, mkdir -p, rm -rf,
+ * opening a path beneath a directory */
 #include "common.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+/* limits of pn_path_open_beneath (the kernel's own: MAXSYMLINKS, PATH_MAX) */
+#define BENEATH_MAX_LINKS 40
+#define BENEATH_MAX_DEPTH 256
+#define BENEATH_MAX_PATH  4096
 
 void cleanup_closep(int *fd)
 {
@@ -79,11 +88,18 @@ int pn_read_file_at(int at_fd, const char *path, size_t max, char **out, size_t 
 		    struct pn_error **err)
 {
 	cleanup_close int fd = openat(at_fd, path, O_RDONLY | O_CLOEXEC);
-	struct pn_buf b = PN_BUF_INIT;
-	char chunk[65536];
 
 	if (fd < 0)
 		return pn_error_set_errno(err, errno, "open `%s`", path);
+	return pn_read_fd(fd, path, max, out, len_out, err);
+}
+
+int pn_read_fd(int fd, const char *path, size_t max, char **out, size_t *len_out,
+	       struct pn_error **err)
+{
+	struct pn_buf b = PN_BUF_INIT;
+	char chunk[65536];
+
 	pn_buf_init(&b, max);
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));
@@ -285,4 +301,208 @@ char *pn_rfc3339(int64_t t)
 	gmtime_r(&tt, &tm);
 	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	return xstrdup(s);
+}
+
+/* ------------------------------------------------- pn_path_open_beneath */
+static int beneath_no_openat2 = -1;
+
+void pn_path_force_walk(bool on)
+{
+	beneath_no_openat2 = on;
+}
+
+static bool beneath_use_openat2(void)
+{
+	if (beneath_no_openat2 < 0) {
+		const char *e = getenv("PINION_NO_OPENAT2");
+
+		beneath_no_openat2 = e && *e == '1';
+	}
+	return !beneath_no_openat2;
+}
+
+/* rel is relative and its `..` never climb above its start (lexically) */
+static bool beneath_lexical_ok(const char *rel)
+{
+	size_t depth = 0;
+
+	if (rel[0] == '/')
+		return false;
+	while (*rel) {
+		size_t n = strcspn(rel, "/");
+
+		if (n == 2 && rel[0] == '.' && rel[1] == '.') {
+			if (!depth)
+				return false;
+			depth--;
+		} else if (n && !(n == 1 && rel[0] == '.')) {
+			depth++;
+		}
+		rel += n;
+		rel += *rel == '/';
+	}
+	return true;
+}
+
+/* -1 + errno; ENOSYS when openat2 is not there (or filtered) */
+static int beneath_openat2(int dirfd, const char *rel, int flags)
+{
+	struct open_how how = {0};
+	int fd, tries = 0;
+
+	how.flags = (uint64_t)(flags | O_CLOEXEC | (flags & O_PATH ? 0 : O_NOCTTY));
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+	do /* EAGAIN: a concurrent rename, the kernel asks to retry */
+		fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+	while (fd < 0 && errno == EAGAIN && ++tries < 8);
+	if (fd < 0 && (errno == ENOSYS || errno == EPERM) && !tries) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return fd;
+}
+
+/* The same resolution by hand, one component at a time from dirfd: `..`
+ * pops a stack of directory fds (never past dirfd), a symlink is read and
+ * its (relative) target spliced in before the rest; nothing is followed by
+ * the kernel (O_NOFOLLOW everywhere), so a swap under our feet fails
+ * instead of leading out.  -1 + errno (EXDEV: leaves dirfd). */
+static int beneath_walk(int dirfd, const char *rel, int flags)
+{
+	int fds[BENEATH_MAX_DEPTH + 1];
+	size_t depth = 0, links = 0;
+	char *todo = xstrdup(rel), *p;
+	int fd = -1, e = 0;
+
+	fds[0] = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+	if (fds[0] < 0) {
+		free(todo);
+		return -1;
+	}
+	for (p = todo;;) {
+		size_t n;
+		char *name, target[BENEATH_MAX_PATH];
+		bool last, slash;
+		struct stat st;
+		ssize_t tl;
+
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		last = !p[n] || !p[n + strspn(p + n, "/")];
+		slash = p[n] == '/'; /* a trailing slash: only a directory will do */
+		name = p;
+		p += n;
+		if (*p)
+			*p++ = '\0';
+		if (!*name && last) { /* "" or a trailing "/": dirfd itself */
+			fd = openat(fds[depth], ".", flags | O_CLOEXEC | O_NOCTTY);
+			e = errno;
+			break;
+		}
+		if (!*name || strcmp(name, ".") == 0)
+			continue;
+		if (strcmp(name, "..") == 0) {
+			if (!depth) {
+				e = EXDEV;
+				break;
+			}
+			close(fds[depth--]);
+			if (last) {
+				fd = openat(fds[depth], ".", flags | O_CLOEXEC | O_NOCTTY);
+				e = errno;
+				break;
+			}
+			continue;
+		}
+		if (fstatat(fds[depth], name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			e = errno;
+			break;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			char *rest;
+
+			tl = readlinkat(fds[depth], name, target, sizeof(target) - 1);
+			if (tl < 0 || ++links > BENEATH_MAX_LINKS || (tl > 0 && target[0] == '/')) {
+				e = tl < 0 ? errno : links > BENEATH_MAX_LINKS ? ELOOP : EXDEV;
+				break;
+			}
+			target[tl] = '\0';
+			rest = xasprintf("%s%s%s", target, *p || slash ? "/" : "", p);
+			free(todo);
+			todo = p = rest;
+			if (strlen(todo) >= BENEATH_MAX_PATH) {
+				e = ENAMETOOLONG;
+				break;
+			}
+			continue;
+		}
+		if (last) {
+			fd = openat(fds[depth], name,
+				    flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
+					    (slash ? O_DIRECTORY : 0));
+			e = errno;
+			break;
+		}
+		if (depth == BENEATH_MAX_DEPTH) {
+			e = ENAMETOOLONG;
+			break;
+		}
+		fds[depth + 1] =
+			openat(fds[depth], name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fds[depth + 1] < 0) {
+			e = errno;
+			break;
+		}
+		depth++;
+	}
+	for (;;) {
+		close(fds[depth]);
+		if (!depth--)
+			break;
+	}
+	free(todo);
+	errno = e;
+	return fd;
+}
+
+/* PN_ERR_INVALID with errno_val e (EXDEV: leads outside) */
+__attribute__((format(printf, 3, 4))) static int beneath_refuse(struct pn_error **err, int e,
+								const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	pn_error_set(err, PN_ERR_INVALID, "%s", msg);
+	free(msg);
+	if (err && *err)
+		(*err)->errno_val = e;
+	return -1;
+}
+
+int pn_path_open_beneath(int dirfd, const char *rel, int flags, struct pn_error **err)
+{
+	int fd = -1;
+
+	if (!*rel || strlen(rel) >= BENEATH_MAX_PATH)
+		return beneath_refuse(err, ENAMETOOLONG, "`%.200s`: not a usable path", rel);
+	if (!beneath_lexical_ok(rel))
+		return beneath_refuse(err, EXDEV, "`%s` leads outside the directory", rel);
+	if (beneath_use_openat2()) {
+		fd = beneath_openat2(dirfd, rel, flags);
+		if (fd < 0 && errno == ENOSYS)
+			beneath_no_openat2 = 1;
+	}
+	if (!beneath_use_openat2())
+		fd = beneath_walk(dirfd, rel, flags);
+	if (fd >= 0)
+		return fd;
+	if (errno == EXDEV)
+		return beneath_refuse(err, EXDEV, "`%s` leads outside the directory", rel);
+	if (errno == ELOOP)
+		return beneath_refuse(err, ELOOP, "`%s`: too many levels of symbolic links", rel);
+	return pn_error_set_errno(err, errno, "open `%s`", rel);
 }

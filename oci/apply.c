@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -126,10 +127,17 @@ struct applier {
 	struct deferred_dir *dirs;
 	size_t n_dirs, cap_dirs;
 	uint64_t skipped_devices;
-	/* verification of the compressed stream (oci_layer_apply) */
+	/* verification (oci_layer_apply): h hashes the compressed stream as
+	 * raw reads it from in_fd; raw decompresses it and dh hashes what it
+	 * hands to the tar reader a (the diff_id) */
 	int in_fd;
 	struct oci_hasher *h;
 	char *inbuf;
+	struct archive *raw;
+	struct oci_hasher *dh;
+	char *tarbuf;
+	uint64_t tar_bytes;
+	bool raw_open, raw_eof;
 };
 
 static int no_openat2 = -1;
@@ -708,6 +716,33 @@ static void finish_dirs(struct applier *ap)
 }
 
 /* ---------------------------------------------------------------- driver */
+static locale_t c_locale;
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+
+static void c_locale_make(void)
+{
+	c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+}
+
+locale_t oci_tar_locale(void)
+{
+	pthread_once(&c_locale_once, c_locale_make);
+	return c_locale;
+}
+
+int oci_tar_next_header(struct archive *a, struct archive_entry **e)
+{
+	locale_t c = oci_tar_locale(), old;
+	int r;
+
+	if (!c)
+		return archive_read_next_header(a, e);
+	old = uselocale(c);
+	r = archive_read_next_header(a, e);
+	uselocale(old);
+	return r;
+}
+
 static la_ssize_t hashing_read(struct archive *a, void *data, const void **buf)
 {
 	struct applier *ap = data;
@@ -723,6 +758,80 @@ static la_ssize_t hashing_read(struct archive *a, void *data, const void **buf)
 	oci_hasher_update(ap->h, ap->inbuf, (size_t)n);
 	*buf = ap->inbuf;
 	return n;
+}
+
+/* the next uncompressed bytes of the layer, hashed into dh; 0 at the end */
+static la_ssize_t raw_next(struct applier *ap)
+{
+	struct archive_entry *e;
+	la_ssize_t n;
+
+	if (ap->raw_eof)
+		return 0;
+	if (!ap->raw_open) {
+		int r = archive_read_next_header(ap->raw, &e);
+
+		ap->raw_open = true;
+		if (r == ARCHIVE_EOF) {
+			ap->raw_eof = true;
+			return 0;
+		}
+		if (r < ARCHIVE_WARN)
+			return -1;
+	}
+	n = archive_read_data(ap->raw, ap->tarbuf, 1 << 16);
+	if (n > 0) {
+		oci_hasher_update(ap->dh, ap->tarbuf, (size_t)n);
+		ap->tar_bytes += (uint64_t)n;
+	} else if (n == 0) {
+		ap->raw_eof = true;
+	}
+	return n;
+}
+
+static la_ssize_t tar_read(struct archive *a, void *data, const void **buf)
+{
+	struct applier *ap = data;
+	la_ssize_t n = raw_next(ap);
+
+	if (n < 0) {
+		archive_set_error(a, archive_errno(ap->raw), "%s",
+				  archive_error_string(ap->raw) ? archive_error_string(ap->raw)
+								: "decompress layer");
+		return -1;
+	}
+	*buf = ap->tarbuf;
+	return n;
+}
+
+/* raw (filters gzip, zstd, none; format raw) reads the blob from in_fd,
+ * hashing it, and hands out its uncompressed bytes (raw_next) */
+static int open_raw(struct applier *ap, struct pn_error **err)
+{
+	ap->h = oci_hasher_new();
+	ap->dh = oci_hasher_new();
+	ap->inbuf = xmalloc(1 << 16);
+	ap->tarbuf = xmalloc(1 << 16);
+	ap->raw = archive_read_new();
+	archive_read_support_filter_gzip(ap->raw);
+	archive_read_support_filter_zstd(ap->raw);
+	archive_read_support_filter_none(ap->raw);
+	archive_read_support_format_raw(ap->raw);
+	if (archive_read_open(ap->raw, ap, NULL, hashing_read, NULL) != ARCHIVE_OK)
+		return pn_error_set(err, PN_ERR_INVALID, "read layer: %s",
+				    archive_error_string(ap->raw));
+	return 0;
+}
+
+/* verifying: the tar reader a reads raw's output through tar_read */
+static int open_verifying(struct applier *ap, struct pn_error **err)
+{
+	if (open_raw(ap, err) < 0)
+		return -1;
+	if (archive_read_open(ap->a, ap, NULL, tar_read, NULL) != ARCHIVE_OK)
+		return pn_error_set(err, PN_ERR_INVALID, "read layer: %s",
+				    archive_error_string(ap->a));
+	return 0;
 }
 
 static int applier_open(struct applier *ap, int fd, const char *dest,
@@ -755,19 +864,16 @@ static int applier_open(struct applier *ap, int fd, const char *dest,
 	}
 	ap->a = archive_read_new();
 	archive_read_support_format_tar(ap->a);
+	if (hash) {
+		archive_read_support_filter_none(ap->a);
+		return open_verifying(ap, err);
+	}
 	archive_read_support_filter_gzip(ap->a);
 	archive_read_support_filter_zstd(ap->a);
 	archive_read_support_filter_none(ap->a);
-	if (hash) {
-		ap->h = oci_hasher_new();
-		ap->inbuf = xmalloc(1 << 16);
-		if (archive_read_open(ap->a, ap, NULL, hashing_read, NULL) != ARCHIVE_OK)
-			return pn_error_set(err, PN_ERR_INVALID, "read layer: %s",
-					    archive_error_string(ap->a));
-	} else if (archive_read_open_fd(ap->a, fd, 1 << 16) != ARCHIVE_OK) {
+	if (archive_read_open_fd(ap->a, fd, 1 << 16) != ARCHIVE_OK)
 		return pn_error_set(err, PN_ERR_INVALID, "read layer: %s",
 				    archive_error_string(ap->a));
-	}
 	return 0;
 }
 
@@ -775,6 +881,8 @@ static void applier_close(struct applier *ap)
 {
 	if (ap->a)
 		archive_read_free(ap->a);
+	if (ap->raw)
+		archive_read_free(ap->raw);
 	if (ap->root >= 0)
 		close(ap->root);
 	pathset_release(&ap->created);
@@ -782,7 +890,9 @@ static void applier_close(struct applier *ap)
 		free(ap->dirs[i].path);
 	free(ap->dirs);
 	oci_hasher_free(ap->h);
+	oci_hasher_free(ap->dh);
 	free(ap->inbuf);
+	free(ap->tarbuf);
 }
 
 static int applier_run(struct applier *ap, struct pn_error **err)
@@ -791,7 +901,7 @@ static int applier_run(struct applier *ap, struct pn_error **err)
 	int r;
 
 	for (;;) {
-		r = archive_read_next_header(ap->a, &e);
+		r = oci_tar_next_header(ap->a, &e);
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r < ARCHIVE_WARN)
@@ -826,11 +936,23 @@ int oci_layer_apply_fd(int fd, const char *dest, const struct oci_apply_opts *op
 	return rc < 0 ? pn_error_wrap(err, "apply layer to `%s`", dest) : 0;
 }
 
+/* read both streams to their ends (the uncompressed one past the tar's end
+ * blocks, within max_bytes) and compare the digests */
 static int drain_and_verify(struct applier *ap, const char *digest, struct pn_error **err)
 {
-	oci_digest_t got;
+	oci_digest_t got, diff_id;
+	la_ssize_t dn;
 	ssize_t n;
 
+	while ((dn = raw_next(ap)) > 0)
+		if (ap->tar_bytes > ap->o.max_bytes + ((uint64_t)1 << 20))
+			return pn_error_set(err, PN_ERR_TOO_LARGE,
+					    "layer expands past %llu bytes after its end",
+					    (unsigned long long)ap->o.max_bytes);
+	if (dn < 0)
+		return pn_error_set(err, PN_ERR_INVALID, "read layer: %s",
+				    archive_error_string(ap->raw));
+	archive_read_close(ap->raw);
 	while ((n = read(ap->in_fd, ap->inbuf, 1 << 16)) > 0)
 		oci_hasher_update(ap->h, ap->inbuf, (size_t)n);
 	if (n < 0)
@@ -839,6 +961,13 @@ static int drain_and_verify(struct applier *ap, const char *digest, struct pn_er
 	if (strcmp(got, digest) != 0)
 		return pn_error_set(err, PN_ERR_DIGEST,
 				    "layer `%s` is corrupt: content has digest `%s`", digest, got);
+	oci_hasher_final(ap->dh, diff_id);
+	if (ap->o.diff_id && strcmp(diff_id, ap->o.diff_id) != 0)
+		return pn_error_set(
+			err, PN_ERR_DIGEST,
+			"does not match the image config: its content has diff_id `%s`, "
+			"the config says `%s`",
+			diff_id, ap->o.diff_id);
 	return 0;
 }
 
@@ -854,10 +983,29 @@ int oci_layer_apply(struct oci_layout *l, const char *digest, const char *dest,
 	rc = applier_open(&ap, fd, dest, opts, true, err);
 	if (rc == 0)
 		rc = applier_run(&ap, err);
-	if (rc == 0) {
-		archive_read_close(ap.a);
+	if (rc == 0)
 		rc = drain_and_verify(&ap, digest, err);
-	}
 	applier_close(&ap);
 	return rc < 0 ? pn_error_wrap(err, "apply layer `%s` to `%s`", digest, dest) : 0;
+}
+
+int oci_layer_verify_diff_id(struct oci_layout *l, const char *digest, const char *diff_id,
+			     struct pn_error **err)
+{
+	cleanup_close int fd = -1;
+	struct applier ap;
+	int rc;
+
+	if (oci_layout_open_blob(l, digest, &fd, NULL, err) < 0)
+		return -1;
+	memset(&ap, 0, sizeof(ap));
+	ap.root = -1;
+	ap.in_fd = fd;
+	ap.o.max_bytes = APPLY_MAX_BYTES;
+	ap.o.diff_id = diff_id;
+	rc = open_raw(&ap, err);
+	if (rc == 0)
+		rc = drain_and_verify(&ap, digest, err);
+	applier_close(&ap);
+	return rc < 0 ? pn_error_wrap(err, "verify layer `%s`", digest) : 0;
 }

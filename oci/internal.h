@@ -21,6 +21,12 @@ json_t *oci_strv_to_json(const struct pn_strv *s);
 int oci_descriptor_from_json(json_t *j, const char *what, struct oci_descriptor *out,
 			     struct pn_error **err);
 
+/* the "C" locale for libarchive's header (de)coding, or (locale_t)0 if it
+ * could not be made: under uselocale() of it, libarchive keeps non-ASCII
+ * names as their bytes (oci_tar_next_header, the writer's headers) */
+#include <locale.h>
+locale_t oci_tar_locale(void);
+
 /* the lock serialising writers of a layout's index.json */
 int oci_layout_lock(struct oci_layout *l, struct pn_error **err);
 void oci_layout_unlock(struct oci_layout *l);

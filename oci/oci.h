@@ -350,11 +350,33 @@ struct oci_apply_opts {
 	/* NULL = "user.overlay.opaque" (overlay mounted with userxattr, as in a
 	 * user namespace); "trusted.overlay.opaque" for real root without it */
 	const char *opaque_xattr;
+	/* oci_layer_apply only: the layer's diff_id from the image config.  The
+	 * uncompressed stream is hashed as it is extracted (and to its end, past
+	 * the tar's end blocks); a different digest is PN_ERR_DIGEST naming both,
+	 * after the extraction, so the caller must discard dest.  NULL: not
+	 * checked (the compressed digest always is). */
+	const char *diff_id;
 };
 void oci_apply_opts_init(struct oci_apply_opts *o);
 int oci_layer_apply_fd(int fd, const char *dest, const struct oci_apply_opts *opts,
 		       struct pn_error **err);
 int oci_layer_apply(struct oci_layout *l, const char *digest, const char *dest,
 		    const struct oci_apply_opts *opts, struct pn_error **err);
+/* read the blob through (no extraction): its digest and its uncompressed
+ * sha256 must be digest and diff_id, else PN_ERR_DIGEST naming both */
+int oci_layer_verify_diff_id(struct oci_layout *l, const char *digest, const char *diff_id,
+			     struct pn_error **err);
+
+/* archive_read_next_header() for every tar pinion reads: entry names and
+ * link targets come out as the bytes of the header whatever the process
+ * locale.  libarchive converts PAX names (UTF-8 by the standard) to the
+ * current locale: a UTF-8 locale normalizes them to NFC, a Latin-1 locale
+ * re-encodes them.  This reads the header in the "C" locale (uselocale, so
+ * thread-local), where the conversion of a non-ASCII name fails and
+ * libarchive keeps the bytes as they are and returns ARCHIVE_WARN, which the
+ * caller treats as success (docs/oci.md, "names"). */
+struct archive;
+struct archive_entry;
+int oci_tar_next_header(struct archive *a, struct archive_entry **e);
 
 #endif

@@ -324,10 +324,17 @@ static int entry_xattrs(const struct oci_layer_writer *w, struct archive_entry *
 	return 0;
 }
 
+/* in the C locale (oci_tar_locale): a non-ASCII name is written as its
+ * bytes (PAX hdrcharset=BINARY), never re-encoded from the process locale */
 static int write_header(struct oci_layer_writer *w, struct archive_entry *e, const char *path,
 			struct pn_error **err)
 {
-	if (archive_write_header(w->a, e) < ARCHIVE_WARN)
+	locale_t c = oci_tar_locale(), old = c ? uselocale(c) : (locale_t)0;
+	int r = archive_write_header(w->a, e);
+
+	if (c)
+		uselocale(old);
+	if (r < ARCHIVE_WARN)
 		return archive_fail(w, "write tar header", err) < 0
 			       ? pn_error_wrap(err, "`%s`", path)
 			       : -1;
@@ -745,7 +752,7 @@ int oci_layer_writer_add_tar(struct oci_layer_writer *w, int fd, struct pn_error
 		w->failed = true;
 		return pn_error_set(err, PN_ERR_INVALID, "read tar: %s", archive_error_string(in));
 	}
-	while ((r = archive_read_next_header(in, &e)) != ARCHIVE_EOF) {
+	while ((r = oci_tar_next_header(in, &e)) != ARCHIVE_EOF) {
 		if (r < ARCHIVE_WARN) {
 			w->failed = true;
 			return pn_error_set(err, PN_ERR_INVALID, "read tar: %s",

@@ -330,7 +330,7 @@ static int creds_from_helper(const char *helper, const char *host, struct regist
 	if (pid == 0) {
 		dup2(in[0], 0);
 		dup2(o[1], 1);
-		int nul = open("/dev/null", O_WRONLY);
+		int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
 		if (nul >= 0)
 			dup2(nul, 2);
 		execlp(prog, prog, "get", (char *)NULL);

@@ -38,6 +38,13 @@ static void opts_copy(struct registry_opts *out, const struct registry_opts *in)
 	out->chunk_size = in->chunk_size ? in->chunk_size : REGISTRY_DEFAULT_CHUNK;
 	out->monolithic_max = in->monolithic_max ? in->monolithic_max : REGISTRY_MONOLITHIC_MAX;
 	out->retries = in->retries >= 0 ? in->retries : REGISTRY_DEFAULT_RETRIES;
+	out->low_speed_limit =
+		in->low_speed_limit >= 0 ? in->low_speed_limit : REGISTRY_DEFAULT_LOW_SPEED_LIMIT;
+	out->low_speed_time =
+		in->low_speed_time >= 0 ? in->low_speed_time : REGISTRY_DEFAULT_LOW_SPEED_TIME;
+	out->request_timeout =
+		in->request_timeout >= 0 ? in->request_timeout : REGISTRY_DEFAULT_REQUEST_TIMEOUT;
+	out->blob_timeout = in->blob_timeout; /* < 0: scaled by size (registry_blob_deadline_ms) */
 	out->progress = in->progress;
 }
 
@@ -172,7 +179,7 @@ bool registry_host_is_loopback(const char *host)
 	return inet_pton(AF_INET, ip, &a) == 1;
 }
 
-static bool host_insecure(const struct registry_opts *o, const char *name)
+bool registry_opts_host_insecure(const struct registry_opts *o, const char *name)
 {
 	size_t hn = strcspn(name, ":");
 
@@ -194,7 +201,7 @@ struct registry_host *registry_client_host(struct registry_client *c, const char
 			return c->hosts[i];
 	h = xcalloc(1, sizeof(*h));
 	h->name = xstrdup(name);
-	h->insecure = host_insecure(&c->opts, name);
+	h->insecure = registry_opts_host_insecure(&c->opts, name);
 	c->hosts = xrealloc(c->hosts, st_mult(c->n_hosts + 1, sizeof(*c->hosts)));
 	c->hosts[c->n_hosts++] = h;
 	return h;
@@ -338,13 +345,6 @@ char *registry_client_blob_source(struct registry_client *c, const char *host, c
 }
 
 /* ------------------------------------------------------------------ ping */
-static size_t discard_cb(char *buf, size_t size, size_t n, void *data)
-{
-	(void)buf;
-	(void)data;
-	return size * n;
-}
-
 static int ping_once(struct registry_client *c, struct registry_host *h, const char *scheme,
 		     CURLcode *rc_out, long *status, char **www_auth, char *errbuf)
 {
@@ -358,9 +358,22 @@ static int ping_once(struct registry_client *c, struct registry_host *h, const c
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, registry_header_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, &resp);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_cb);
+	/* the body is not needed, but is bounded like any other */
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, registry_body_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, &resp);
+	int64_t t0 = registry_now_ms();
 	*rc_out = curl_easy_perform(e);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
+	if ((*rc_out == CURLE_WRITE_ERROR && (resp.truncated || resp.too_large)))
+		*rc_out = CURLE_OK; /* what came is enough */
+	if (*rc_out == CURLE_OPERATION_TIMEDOUT || *rc_out == CURLE_WRITE_ERROR) {
+		struct pn_error *e2 = NULL; /* name the limit that cut it */
+		registry_transfer_error(c, *rc_out, errbuf, &resp, registry_now_ms() - t0,
+					(int64_t)c->opts.request_timeout * 1000, false,
+					"answer to /v2/", &e2);
+		snprintf(errbuf, CURL_ERROR_SIZE, "%s", e2->msg);
+		pn_error_free(e2);
+	}
 	*www_auth = resp.www_auth ? xstrdup(resp.www_auth) : NULL;
 	registry_response_release(&resp);
 	return *rc_out == CURLE_OK ? 0 : -1;
@@ -388,8 +401,13 @@ int registry_host_ping(struct registry_client *c, struct registry_host *h, struc
 		free(www);
 		www = NULL;
 		errbuf[0] = '\0';
-		if (ping_once(c, h, scheme, &rc, &status, &www, errbuf) == 0)
-			break;
+		if (ping_once(c, h, scheme, &rc, &status, &www, errbuf) == 0) {
+			if (!registry_status_transient(status) || attempt >= c->opts.retries)
+				break;
+			/* a 503 is no answer about auth: ask again */
+			registry_backoff(attempt++, NULL);
+			continue;
+		}
 		if (strcmp(scheme, "https") == 0 && plain_ok && tls_mismatch(rc)) {
 			scheme = "http";
 			continue;
@@ -543,6 +561,7 @@ static int token_fetch(struct registry_client *c, struct registry_host *h, const
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct registry_response resp;
 	CURLcode rc = CURLE_OK;
+	int64_t t0 = 0;
 	int rv = -1;
 
 	if (!h->challenge.realm || !*h->challenge.realm)
@@ -555,7 +574,7 @@ static int token_fetch(struct registry_client *c, struct registry_host *h, const
 	if (h->has_creds && strncmp(h->challenge.realm, "http://", 7) == 0) {
 		cleanup_free char *rh =
 			xstrndup(h->challenge.realm + 7, strcspn(h->challenge.realm + 7, "/?#"));
-		if (!registry_host_is_loopback(rh) && !host_insecure(&c->opts, rh))
+		if (!registry_host_is_loopback(rh) && !registry_opts_host_insecure(&c->opts, rh))
 			return pn_error_set(
 				err, PN_ERR_AUTH,
 				"token realm `%s` of `%s` is plain HTTP: credentials not sent", rh,
@@ -570,6 +589,7 @@ static int token_fetch(struct registry_client *c, struct registry_host *h, const
 		registry_response_init(&resp, REGISTRY_TOKEN_MAX);
 		curl_easy_reset(e);
 		registry_easy_setup(c, h, e);
+		registry_easy_tls_for(c, e, url); /* the realm's own host decides */
 		curl_easy_setopt(e, CURLOPT_URL, url);
 		curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
 		curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, registry_header_cb);
@@ -583,8 +603,11 @@ static int token_fetch(struct registry_client *c, struct registry_host *h, const
 		}
 		curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, registry_body_cb);
 		curl_easy_setopt(e, CURLOPT_WRITEDATA, &resp);
+		t0 = registry_now_ms();
 		rc = curl_easy_perform(e);
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp.status);
+		if (rc == CURLE_WRITE_ERROR && resp.truncated)
+			rc = CURLE_OK; /* an error document cut short: the status stands */
 		bool again = rc != CURLE_OK ? registry_curl_transient(rc)
 					    : registry_status_transient(resp.status);
 		if (!again || attempt >= c->opts.retries)
@@ -592,9 +615,12 @@ static int token_fetch(struct registry_client *c, struct registry_host *h, const
 		registry_backoff(attempt, resp.retry_after);
 		registry_response_release(&resp);
 	}
-	if (rc != CURLE_OK)
-		registry_curl_error(rc, errbuf, "", err);
-	else if (resp.status == 401 || resp.status == 403)
+	if (rc != CURLE_OK) {
+		cleanup_free char *rh = registry_url_host(h->challenge.realm);
+		cleanup_free char *what = xasprintf("token response of `%s`", rh ? rh : "?");
+		registry_transfer_error(c, rc, errbuf, &resp, registry_now_ms() - t0,
+					(int64_t)c->opts.request_timeout * 1000, false, what, err);
+	} else if (resp.status == 401 || resp.status == 403)
 		pn_error_set(err, PN_ERR_AUTH, "%s (HTTP %ld)",
 			     h->has_creds ? "credentials refused" : "anonymous access refused",
 			     resp.status);

@@ -61,10 +61,17 @@ size_t registry_header_cb(char *buf, size_t size, size_t n, void *data)
 	size_t len = size * n, nl;
 	const char *colon, *v;
 
+	r->header_bytes += len;
+	if (r->header_bytes > REGISTRY_HEADERS_MAX) {
+		r->headers_too_large = true;
+		return 0; /* stops the transfer (CURLE_WRITE_ERROR) */
+	}
 	if (len > REGISTRY_HEADER_MAX)
 		return len; /* ignore absurd lines rather than fail the transfer */
 	if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
+		const char *sp = memchr(buf, ' ', len);
 		headers_clear(r); /* a new response (redirect, 100-continue) */
+		r->status_seen = sp && sp + 4 <= buf + len ? strtol(sp + 1, NULL, 10) : 0;
 		return len;
 	}
 	colon = memchr(buf, ':', len);
@@ -103,10 +110,22 @@ size_t registry_header_cb(char *buf, size_t size, size_t n, void *data)
 size_t registry_body_cb(char *buf, size_t size, size_t n, void *data)
 {
 	struct registry_response *r = data;
+	size_t len = size * n, room = r->body.max - r->body.len;
 
-	if (pn_buf_append(&r->body, buf, size * n, NULL) < 0)
+	if (r->status_seen < 200 || r->status_seen > 299) {
+		/* an error document: what fits is enough to report it */
+		pn_buf_append(&r->body, buf, len < room ? len : room, NULL);
+		if (len <= room)
+			return len;
+		r->truncated = true;
+		return 0;
+	}
+	if ((r->content_length > 0 && (uint64_t)r->content_length > r->body.max) ||
+	    pn_buf_append(&r->body, buf, len, NULL) < 0) {
+		r->too_large = true;
 		return 0; /* past the limit: curl fails with CURLE_WRITE_ERROR */
-	return size * n;
+	}
+	return len;
 }
 
 /* -vvv: curl's trace of headers, with credentials blanked out */
@@ -152,8 +171,12 @@ void registry_easy_setup(struct registry_client *c, struct registry_host *h, CUR
 		curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_UNRESTRICTED_AUTH, 0L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 15L);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 60L);
+	if (c->opts.low_speed_limit > 0 && c->opts.low_speed_time > 0) {
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, (long)c->opts.low_speed_limit);
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)c->opts.low_speed_time);
+	}
+	if (c->opts.request_timeout > 0)
+		curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)c->opts.request_timeout);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	if (c->ca_blob) {
 		struct curl_blob blob = {c->ca_blob, c->ca_blob_len, CURL_BLOB_NOCOPY};
@@ -167,6 +190,117 @@ void registry_easy_setup(struct registry_client *c, struct registry_host *h, CUR
 		curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, debug_cb);
 		curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
 	}
+}
+
+int64_t registry_blob_deadline_ms(struct registry_client *c, CURL *e, int64_t bytes)
+{
+	int64_t ms;
+
+	if (c->opts.blob_timeout >= 0)
+		ms = (int64_t)c->opts.blob_timeout * 1000;
+	else
+		ms = (REGISTRY_BLOB_TIMEOUT_BASE +
+		      (bytes > 0 ? bytes : 0) / REGISTRY_BLOB_TIMEOUT_RATE) *
+		     1000;
+	if (e)
+		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)ms);
+	return ms;
+}
+
+/* scheme, host and port (filled in) of an absolute URL; false if it does not parse */
+static bool url_origin(const char *url, char **scheme, char **host, char **port)
+{
+	CURLU *u = curl_url();
+	bool ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		  curl_url_get(u, CURLUPART_SCHEME, scheme, 0) == CURLUE_OK &&
+		  curl_url_get(u, CURLUPART_HOST, host, 0) == CURLUE_OK &&
+		  curl_url_get(u, CURLUPART_PORT, port, CURLU_DEFAULT_PORT) == CURLUE_OK;
+
+	curl_url_cleanup(u);
+	return ok;
+}
+
+bool registry_same_origin(const char *a, const char *b)
+{
+	char *s1 = NULL, *h1 = NULL, *p1 = NULL, *s2 = NULL, *h2 = NULL, *p2 = NULL;
+	bool same = url_origin(a, &s1, &h1, &p1) && url_origin(b, &s2, &h2, &p2) &&
+		    strcasecmp(s1, s2) == 0 && strcasecmp(h1, h2) == 0 && strcmp(p1, p2) == 0;
+
+	curl_free(s1), curl_free(h1), curl_free(p1);
+	curl_free(s2), curl_free(h2), curl_free(p2);
+	return same;
+}
+
+char *registry_url_host(const char *url)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL, *out = NULL;
+
+	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK)
+			out = xasprintf("%s:%s", host, port);
+		else
+			out = xstrdup(host);
+	}
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return out;
+}
+
+void registry_easy_tls_for(struct registry_client *c, CURL *e, const char *url)
+{
+	cleanup_free char *host = registry_url_host(url);
+	long off = host && registry_opts_host_insecure(&c->opts, host);
+
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, off ? 0L : 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, off ? 0L : 2L);
+}
+
+void registry_limit_text(size_t n, char *buf, size_t bufsz)
+{
+	if (n >= ((size_t)1 << 20) && n % ((size_t)1 << 20) == 0)
+		snprintf(buf, bufsz, "%zu MiB", n >> 20);
+	else if (n >= 1024 && n % 1024 == 0)
+		snprintf(buf, bufsz, "%zu KiB", n >> 10);
+	else
+		snprintf(buf, bufsz, "%zu bytes", n);
+}
+
+int registry_transfer_error(struct registry_client *c, CURLcode rc, const char *errbuf,
+			    const struct registry_response *resp, int64_t elapsed_ms,
+			    int64_t deadline_ms, bool blob, const char *what, struct pn_error **err)
+{
+	const char *curl_what = what ? what : "";
+	char lim[32];
+
+	if (!what || !*what)
+		what = "the response";
+	if (rc == CURLE_WRITE_ERROR && resp && resp->headers_too_large) {
+		registry_limit_text(REGISTRY_HEADERS_MAX, lim, sizeof(lim));
+		return pn_error_set(err, PN_ERR_TOO_LARGE,
+				    "headers of %s are larger than the %s limit", what, lim);
+	}
+	if (rc == CURLE_WRITE_ERROR && resp && resp->too_large) {
+		registry_limit_text(resp->body.max, lim, sizeof(lim));
+		return pn_error_set(err, PN_ERR_TOO_LARGE, "%s is larger than the %s limit", what,
+				    lim);
+	}
+	if (rc == CURLE_OPERATION_TIMEDOUT && errbuf &&
+	    strncmp(errbuf, "Operation too slow", 18) == 0)
+		return pn_error_set(err, PN_ERR_NETWORK,
+				    "%s%sslower than %lld bytes/s for %d s (--low-speed-limit, "
+				    "--low-speed-time)",
+				    curl_what, *curl_what ? ": " : "",
+				    (long long)c->opts.low_speed_limit, c->opts.low_speed_time);
+	if (rc == CURLE_OPERATION_TIMEDOUT && deadline_ms > 0 && elapsed_ms >= deadline_ms - 100 &&
+	    !(errbuf && strncmp(errbuf, "Connection timed out", 20) == 0))
+		return pn_error_set(err, PN_ERR_NETWORK,
+				    "%s%snot done within the %lld s deadline (%s)", curl_what,
+				    *curl_what ? ": " : "", (long long)(deadline_ms / 1000),
+				    blob ? "--blob-timeout" : "--request-timeout");
+	return registry_curl_error(rc, errbuf, curl_what, err);
 }
 
 bool registry_curl_transient(CURLcode rc)
@@ -352,12 +486,18 @@ static void request_method(CURL *e, const struct registry_request *req, struct u
 	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
 }
 
+struct attempt {
+	char errbuf[CURL_ERROR_SIZE];
+	int64_t start_ms, deadline_ms;
+	bool foreign; /* the URL is on another origin than the registry */
+};
+
 static CURLcode perform_once(struct registry_client *c, struct registry_host *h,
 			     const struct registry_request *req, const char *auth,
-			     struct registry_response *resp, char *errbuf)
+			     struct registry_response *resp, struct attempt *a)
 {
 	cleanup_curl CURL *e = curl_easy_init();
-	cleanup_curl_slist struct curl_slist *hdrs = request_headers(req, auth);
+	cleanup_curl_slist struct curl_slist *hdrs = NULL;
 	cleanup_free char *url = NULL;
 	struct upload_src u = {req, 0};
 	CURLcode rc;
@@ -366,18 +506,29 @@ static CURLcode perform_once(struct registry_client *c, struct registry_host *h,
 		url = xstrdup(req->url);
 	else
 		url = xasprintf("%s%s", h->base, req->url);
+	/* the registry's credentials are for its origin only (an upload
+	 * Location may name a storage service elsewhere) */
+	a->foreign = !registry_same_origin(h->base, url);
+	hdrs = request_headers(req, a->foreign ? NULL : auth);
 	registry_easy_setup(c, h, e);
+	registry_easy_tls_for(c, e, url);
+	a->deadline_ms = (int64_t)c->opts.request_timeout * 1000;
+	if (req->blob || req->body_fd >= 0)
+		a->deadline_ms = registry_blob_deadline_ms(c, e, (int64_t)req->body_len);
 	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, a->errbuf);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, registry_header_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, resp);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, registry_body_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, resp);
 	request_method(e, req, &u);
-	errbuf[0] = '\0';
+	a->errbuf[0] = '\0';
+	a->start_ms = registry_now_ms();
 	rc = curl_easy_perform(e);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
+	if (rc == CURLE_WRITE_ERROR && resp->truncated)
+		rc = CURLE_OK; /* an error document cut at its limit: the status stands */
 	return rc;
 }
 
@@ -405,29 +556,60 @@ static int auth_refused(struct registry_host *h, struct pn_error **err)
 			    "registry `%s` requires authentication (see `pinion login`)", h->name);
 }
 
+/* an HTTPS registry that sends a request (an upload Location) to plain HTTP
+ * on another host: refused unless that host is loopback or marked insecure */
+static int plain_downgrade(struct registry_client *c, struct registry_host *h, const char *url,
+			   struct pn_error **err)
+{
+	cleanup_free char *other = NULL;
+
+	if (strncmp(url, "http://", 7) != 0 || strncmp(h->base, "https://", 8) != 0)
+		return 0;
+	other = registry_url_host(url);
+	if (other &&
+	    (registry_host_is_loopback(other) || registry_opts_host_insecure(&c->opts, other)))
+		return 0;
+	return pn_error_set(err, PN_ERR_UNSUPPORTED,
+			    "registry `%s` sends a request to plain HTTP `%s`: refused (mark it "
+			    "--insecure-registry to allow)",
+			    h->name, other ? other : url);
+}
+
 int registry_http_do(struct registry_client *c, struct registry_host *h,
 		     const struct registry_request *req, struct registry_response *resp,
 		     struct pn_error **err)
 {
 	cleanup_free char *auth = NULL, *scope2 = NULL;
-	char errbuf[CURL_ERROR_SIZE];
+	struct attempt a;
 	const char *scope = req->scope;
 	bool refreshed = false;
 	int attempt = 0;
 
 	if (registry_auth_header(c, h, scope, false, &auth, err) < 0)
 		return -1;
+	if (plain_downgrade(c, h, req->url, err) < 0)
+		return -1;
 	for (;;) {
 		response_reset(resp);
-		CURLcode rc = perform_once(c, h, req, auth, resp, errbuf);
+		CURLcode rc = perform_once(c, h, req, auth, resp, &a);
 		if (rc != CURLE_OK) {
 			if (req->no_retry || !registry_curl_transient(rc) ||
 			    attempt >= c->opts.retries)
-				return registry_curl_error(rc, errbuf, "", err);
+				return registry_transfer_error(
+					c, rc, a.errbuf, resp, registry_now_ms() - a.start_ms,
+					a.deadline_ms, req->blob || req->body_fd >= 0, req->what,
+					err);
 			pn_debug("%s %s: %s; retrying", req->method, req->url,
-				 curl_easy_strerror(rc));
+				 a.errbuf[0] ? a.errbuf : curl_easy_strerror(rc));
 			registry_backoff(attempt++, NULL);
 			continue;
+		}
+		if (resp->status == 401 && a.foreign) {
+			cleanup_free char *other = registry_url_host(req->url);
+			return pn_error_set(err, PN_ERR_AUTH,
+					    "`%s` asks for credentials, but those of registry `%s` "
+					    "are not sent to another origin",
+					    other ? other : "?", h->name);
 		}
 		if (resp->status == 401) {
 			if (refreshed || !h->has_challenge ||

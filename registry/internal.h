@@ -122,11 +122,19 @@ char *registry_client_blob_source(struct registry_client *c, const char *host, c
 				  const char *digest);
 
 /* ----------------------------------------------------------------- http */
+/* The body of a 2xx answer is kept up to body.max: past it (or when the
+ * Content-Length announces more) the transfer stops with too_large set.  The
+ * body of any other answer (an error document) is cut at body.max with
+ * truncated set, and the status stands.  All header lines of a transfer
+ * (redirects included) together may not pass REGISTRY_HEADERS_MAX. */
 struct registry_response {
 	long status;
 	struct pn_buf body;
 	char *content_type, *location, *docker_digest, *range, *www_auth, *retry_after;
 	int64_t content_length;
+	long status_seen;    /* of the last status line, while headers arrive */
+	size_t header_bytes; /* all header lines so far */
+	bool too_large, headers_too_large, truncated;
 };
 void registry_response_init(struct registry_response *r, size_t max_body);
 void registry_response_release(struct registry_response *r);
@@ -143,6 +151,11 @@ struct registry_request {
 	const char *content_range; /* "start-end" for PATCH */
 	const char *scope;	   /* bearer scope(s), space separated */
 	bool no_retry;		   /* one attempt only (status faults are reported) */
+	/* what the body is ("manifest `host/repo:tag`"), for the too-large error */
+	const char *what;
+	/* the deadline: the blob one for body_len bytes when body_fd >= 0 or
+	 * blob is set, else --request-timeout */
+	bool blob;
 };
 #define REGISTRY_REQUEST_INIT                                                                      \
 	{                                                                                          \
@@ -162,8 +175,31 @@ int registry_http_status_error(const struct registry_response *resp, const char 
 /* the Authorization header for h and scope, or NULL (caller frees) */
 int registry_auth_header(struct registry_client *c, struct registry_host *h, const char *scope,
 			 bool refresh, char **out, struct pn_error **err);
-/* common easy-handle setup: TLS, timeouts, redirects, share */
+/* common easy-handle setup: TLS, redirects, share, the low-speed cut and the
+ * request deadline */
 void registry_easy_setup(struct registry_client *c, struct registry_host *h, CURL *e);
+/* TLS verification by the host of url (another origin than h's follows its
+ * own --insecure-registry entry, not h's) */
+void registry_easy_tls_for(struct registry_client *c, CURL *e, const char *url);
+/* a blob transfer of `bytes`: its deadline in ms (0 = none), set on e when e
+ * is not NULL */
+int64_t registry_blob_deadline_ms(struct registry_client *c, CURL *e, int64_t bytes);
+/* scheme, host and port of two absolute URLs are the same (default ports
+ * filled in, host case-insensitive); false if either does not parse */
+bool registry_same_origin(const char *a, const char *b);
+/* "host[:port]" of an absolute URL (caller frees), or NULL */
+char *registry_url_host(const char *url);
+/* host (host or host:port) is marked insecure in the options */
+bool registry_opts_host_insecure(const struct registry_opts *o, const char *host);
+/* "4 MiB", "64 KiB", "100 bytes" */
+void registry_limit_text(size_t n, char *buf, size_t bufsz);
+/* a failed transfer: timeouts name the limit that cut them (low speed, or
+ * the deadline of deadline_ms with the flag that sets it); a too-large
+ * response names `what` and its limit; else registry_curl_error */
+int registry_transfer_error(struct registry_client *c, CURLcode rc, const char *errbuf,
+			    const struct registry_response *resp, int64_t elapsed_ms,
+			    int64_t deadline_ms, bool blob, const char *what,
+			    struct pn_error **err);
 /* translate a CURLcode (+ errbuf) into an error */
 int registry_curl_error(CURLcode rc, const char *errbuf, const char *what, struct pn_error **err);
 bool registry_curl_transient(CURLcode rc);

@@ -22,12 +22,21 @@ const char registry_opts_flags_help[] =
 	"  --parallel N                concurrent blob transfers (default 4)\n"
 	"  --chunk-size BYTES          upload chunk size (default 16 MiB; K/M suffixes)\n"
 	"  --retries N                 retries per request or blob on transient faults (default "
-	"5)\n";
+	"5)\n"
+	"  --low-speed-limit BYTES     cut a transfer below BYTES/s for --low-speed-time (default "
+	"1K; 0 = off)\n"
+	"  --low-speed-time S          seconds below that speed before the cut (default 30)\n"
+	"  --request-timeout S         deadline of a manifest, token or other small request "
+	"(default 120)\n"
+	"  --blob-timeout S            deadline of one blob transfer (default 600 s + 1 s per 256 "
+	"KiB)\n";
 
 void registry_opts_init(struct registry_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->retries = -1;
+	o->low_speed_limit = -1;
+	o->low_speed_time = o->request_timeout = o->blob_timeout = -1;
 	o->progress = true;
 }
 
@@ -141,6 +150,67 @@ static char *trim(char *s)
 	return s;
 }
 
+static int parse_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || v == 0)
+		return -1;
+	if (*end == 'K' || *end == 'k')
+		v <<= 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		v <<= 20, end++;
+	else if (*end == 'G' || *end == 'g')
+		v <<= 30, end++;
+	if (*end == 'i' || *end == 'B')
+		end++;
+	if (*end || v > ((unsigned long long)1 << 40))
+		return -1;
+	*out = (size_t)v;
+	return 0;
+}
+
+/* the numeric settings a flag (--NAME) or a config line (NAME) sets: 1 if
+ * name is one, 0 if not, < 0 on a bad value */
+static int opts_set_number(struct registry_opts *o, const char *name, const char *v,
+			   struct pn_error **err)
+{
+	long n;
+	size_t sz;
+
+	if (strcmp(name, "retries") == 0) {
+		if (pn_parse_long(v, 0, 20, &n) < 0)
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "invalid `--retries %s`: expected 0-20", v);
+		o->retries = (int)n;
+	} else if (strcmp(name, "low-speed-limit") == 0) {
+		if (strcmp(v, "0") != 0 && (parse_size(v, &sz) < 0 || sz > ((size_t)1 << 30)))
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "invalid `--low-speed-limit %s`: expected bytes per "
+					    "second (K/M suffixes), 0 = off",
+					    v);
+		o->low_speed_limit = strcmp(v, "0") == 0 ? 0 : (int64_t)sz;
+	} else if (strcmp(name, "low-speed-time") == 0 || strcmp(name, "request-timeout") == 0 ||
+		   strcmp(name, "blob-timeout") == 0) {
+		if (pn_parse_long(v, 0, REGISTRY_TIMEOUT_MAX, &n) < 0)
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "invalid `--%s %s`: expected seconds 0-%d (0 = off)",
+					    name, v, REGISTRY_TIMEOUT_MAX);
+		if (name[0] == 'l')
+			o->low_speed_time = (int)n;
+		else if (name[0] == 'r')
+			o->request_timeout = (int)n;
+		else
+			o->blob_timeout = (int)n;
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
 static int config_line(struct registry_opts *o, char *line, struct pn_error **err)
 {
 	char *word = line, *arg;
@@ -164,9 +234,14 @@ static int config_line(struct registry_opts *o, char *line, struct pn_error **er
 		o->ca_bundle = xstrdup(arg);
 		return 0;
 	}
-	return pn_error_set(err, PN_ERR_INVALID,
-			    "unknown directive `%s` (expected mirror, insecure or ca-bundle)",
-			    word);
+	int r = opts_set_number(o, word, arg, err);
+	if (r != 0)
+		return r < 0 ? -1 : 0;
+	return pn_error_set(
+		err, PN_ERR_INVALID,
+		"unknown directive `%s` (expected mirror, insecure, ca-bundle, retries, "
+		"low-speed-limit, low-speed-time, request-timeout or blob-timeout)",
+		word);
 }
 
 int registry_opts_load_config(struct registry_opts *o, const char *path, struct pn_error **err)
@@ -221,29 +296,6 @@ int registry_opts_parse_config(struct registry_opts *o, const char *name, const 
 	return 0;
 }
 
-static int parse_size(const char *s, size_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || v == 0)
-		return -1;
-	if (*end == 'K' || *end == 'k')
-		v <<= 10, end++;
-	else if (*end == 'M' || *end == 'm')
-		v <<= 20, end++;
-	else if (*end == 'G' || *end == 'g')
-		v <<= 30, end++;
-	if (*end == 'i' || *end == 'B')
-		end++;
-	if (*end || v > ((unsigned long long)1 << 40))
-		return -1;
-	*out = (size_t)v;
-	return 0;
-}
-
 /* "--name VALUE" or "--name=VALUE": *val set when argv[*i] is --name */
 static bool flag_value(int argc, char **argv, int *i, const char *name, const char **val,
 		       struct pn_error **err, int *rc)
@@ -281,6 +333,9 @@ static int set_creds(struct registry_opts *o, const char *v, struct pn_error **e
 	o->password = xstrdup(colon ? colon + 1 : envpw ? envpw : "");
 	return 0;
 }
+
+static const char *const number_flags[] = {"--retries", "--low-speed-limit", "--low-speed-time",
+					   "--request-timeout", "--blob-timeout"};
 
 int registry_opts_parse_flag(struct registry_opts *o, int argc, char **argv, int *i,
 			     struct pn_error **err)
@@ -332,15 +387,6 @@ int registry_opts_parse_flag(struct registry_opts *o, int argc, char **argv, int
 			return pn_error_set(err, PN_ERR_INVALID,
 					    "invalid `--parallel %s`: expected 1-64", v);
 		o->parallel = (int)n;
-	} else if (FLAG("--retries")) {
-		if (rc < 0)
-			return -1;
-		char *end;
-		long n = strtol(v, &end, 10);
-		if (*end || end == v || n < 0 || n > 20)
-			return pn_error_set(err, PN_ERR_INVALID,
-					    "invalid `--retries %s`: expected 0-20", v);
-		o->retries = (int)n;
 	} else if (FLAG("--chunk-size")) {
 		if (rc < 0)
 			return -1;
@@ -350,10 +396,32 @@ int registry_opts_parse_flag(struct registry_opts *o, int argc, char **argv, int
 		o->chunk_size = sz;
 		o->monolithic_max = sz;
 	} else {
+		for (size_t k = 0; k < sizeof(number_flags) / sizeof(*number_flags); k++) {
+			if (!FLAG(number_flags[k]))
+				continue;
+			if (rc < 0 || opts_set_number(o, number_flags[k] + 2, v, err) < 0)
+				return -1;
+			return 1;
+		}
 		return 0;
 	}
 #undef FLAG
 	return 1;
+}
+
+bool registry_opts_flag_takes_value(const char *arg)
+{
+	static const char *const others[] = {
+		"--registry-mirror", "--insecure-registry", "--ca-bundle", "--authfile",
+		"--creds",	     "--platform",	    "--parallel",  "--chunk-size"};
+
+	for (size_t k = 0; k < sizeof(others) / sizeof(*others); k++)
+		if (strcmp(arg, others[k]) == 0)
+			return true;
+	for (size_t k = 0; k < sizeof(number_flags) / sizeof(*number_flags); k++)
+		if (strcmp(arg, number_flags[k]) == 0)
+			return true;
+	return false;
 }
 
 int registry_opts_from_args(struct registry_opts *o, int argc, char **argv, struct pn_strv *rest,

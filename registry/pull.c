@@ -42,6 +42,9 @@ int registry_fetch_manifest(struct registry_client *c, struct registry_target *t
 	cleanup_free char *scope = registry_scope_pull(t->repository);
 	cleanup_free char *what =
 		xasprintf("manifest `%s/%s:%s`", t->host->name, t->repository, reference);
+	const char *sep = registry_digest_valid(reference) ? "@" : ":";
+	cleanup_free char *big =
+		xasprintf("manifest of `%s/%s%s%s`", t->host->name, t->repository, sep, reference);
 	struct registry_response resp;
 	int rc = -1;
 
@@ -49,9 +52,19 @@ int registry_fetch_manifest(struct registry_client *c, struct registry_target *t
 	req.url = url;
 	req.accept = MANIFEST_ACCEPT;
 	req.scope = scope;
+	req.what = big;
 	registry_response_init(&resp, OCI_MANIFEST_MAX);
-	if (registry_http_do(c, t->host, &req, &resp, err) < 0)
+	if (registry_http_do(c, t->host, &req, &resp, err) < 0) {
+		if (resp.too_large && resp.content_type &&
+		    (strstr(resp.content_type, "index") || strstr(resp.content_type, "list"))) {
+			char lim[32];
+			registry_limit_text(OCI_MANIFEST_MAX, lim, sizeof(lim));
+			pn_error_set(err, PN_ERR_TOO_LARGE,
+				     "index of `%s/%s%s%s` is larger than the %s limit",
+				     t->host->name, t->repository, sep, reference, lim);
+		}
 		goto out;
+	}
 	if (resp.status != 200) {
 		registry_http_status_error(&resp, t->host->name, what, err);
 		goto out;
@@ -86,6 +99,8 @@ static int fetch_blob_mem(struct registry_client *c, struct registry_target *t, 
 	cleanup_free char *url = xasprintf("/v2/%s/blobs/%s", t->repository, digest);
 	cleanup_free char *scope = registry_scope_pull(t->repository);
 	cleanup_free char *what = xasprintf("blob `%s`", digest);
+	cleanup_free char *big =
+		xasprintf("config `%s` of `%s/%s`", digest, t->host->name, t->repository);
 	struct registry_response resp;
 	oci_digest_t got;
 	int rc = -1;
@@ -93,6 +108,7 @@ static int fetch_blob_mem(struct registry_client *c, struct registry_target *t, 
 	req.method = "GET";
 	req.url = url;
 	req.scope = scope;
+	req.what = big;
 	registry_response_init(&resp, max);
 	for (int attempt = 0;; attempt++) {
 		if (registry_http_do(c, t->host, &req, &resp, err) < 0)
@@ -131,6 +147,7 @@ struct xfer {
 	int attempts;
 	bool active, done, refreshed;
 	int64_t retry_at, start_ms, offset;
+	int64_t attempt_ms, end_ms, deadline_ms; /* this attempt's start, end and deadline */
 	struct pn_error *werr;
 };
 
@@ -153,9 +170,13 @@ static size_t xfer_write_cb(char *buf, size_t size, size_t n, void *data)
 	long status = 0;
 
 	curl_easy_getinfo(x->e, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200 && status != 206) {
-		pn_buf_append(&x->resp.body, buf, len, NULL); /* error body, bounded */
-		return len;
+	if (status != 200 && status != 206) { /* an error document, cut at its limit */
+		size_t room = x->resp.body.max - x->resp.body.len;
+		pn_buf_append(&x->resp.body, buf, len < room ? len : room, NULL);
+		if (len <= room)
+			return len;
+		x->resp.truncated = true;
+		return 0;
 	}
 	if (status == 200 && x->offset > 0) {
 		/* the server ignored our Range: the body is the whole blob again */
@@ -191,6 +212,8 @@ static int xfer_start(struct fetch *f, struct xfer *x, struct pn_error **err)
 	registry_response_init(&x->resp, REGISTRY_ERROR_BODY_MAX);
 	x->e = curl_easy_init();
 	registry_easy_setup(f->c, f->t->host, x->e);
+	x->deadline_ms = registry_blob_deadline_ms(f->c, x->e, x->want->size - x->offset);
+	x->attempt_ms = registry_now_ms();
 	curl_easy_setopt(x->e, CURLOPT_URL, url);
 	curl_slist_free_all(x->hdrs);
 	x->hdrs = f->auth ? curl_slist_append(NULL, f->auth) : NULL;
@@ -261,7 +284,8 @@ static int xfer_give_up(struct fetch *f, struct xfer *x, CURLcode rc, struct pn_
 		*err = x->werr;
 		x->werr = NULL;
 	} else if (rc != CURLE_OK) {
-		registry_curl_error(rc, x->errbuf, "", err);
+		registry_transfer_error(f->c, rc, x->errbuf, &x->resp, x->end_ms - x->attempt_ms,
+					x->deadline_ms, true, "", err);
 	} else {
 		cleanup_free char *what = xasprintf("blob `%s`", x->want->digest);
 		registry_http_status_error(&x->resp, f->t->host->name, what, err);
@@ -297,6 +321,9 @@ static int xfer_finish(struct fetch *f, struct xfer *x, CURLcode rc, struct pn_e
 
 	curl_easy_getinfo(x->e, CURLINFO_RESPONSE_CODE, &status);
 	xfer_stop(f, x);
+	x->end_ms = registry_now_ms();
+	if (rc == CURLE_WRITE_ERROR && x->resp.truncated)
+		rc = CURLE_OK; /* an error document cut short: its status stands */
 	if (rc == CURLE_OK && (status == 200 || status == 206)) {
 		struct pn_error *e = NULL;
 		if (oci_blob_writer_commit(x->w, x->want->digest, x->want->size, got, &e) == 0) {
@@ -331,8 +358,10 @@ static int xfer_finish(struct fetch *f, struct xfer *x, CURLcode rc, struct pn_e
 		oci_blob_writer_free(x->w);
 		x->w = NULL;
 	}
-	if (rc != CURLE_OK && !registry_curl_transient(rc) && rc != CURLE_WRITE_ERROR) {
-		registry_curl_error(rc, x->errbuf, "", err);
+	if (rc != CURLE_OK && !registry_curl_transient(rc) &&
+	    (rc != CURLE_WRITE_ERROR || x->resp.headers_too_large)) {
+		registry_transfer_error(f->c, rc, x->errbuf, &x->resp, x->end_ms - x->attempt_ms,
+					x->deadline_ms, true, "", err);
 		return pn_error_wrap(err, "blob `%s`", x->want->digest);
 	}
 	return xfer_retry(f, x, rc, status, err);
@@ -527,9 +556,15 @@ static int manifest_wants(const struct oci_manifest *m, struct registry_blob_wan
 	struct registry_blob_want *w = xcalloc(m->n_layers + 1, sizeof(*w));
 
 	if (m->config.size < 0 || (size_t)m->config.size > OCI_CONFIG_MAX) {
+		char lim[32];
+		registry_limit_text(OCI_CONFIG_MAX, lim, sizeof(lim));
 		free(w);
-		return pn_error_set(err, PN_ERR_TOO_LARGE, "config size %lld is out of range",
-				    (long long)m->config.size);
+		if (m->config.size < 0)
+			return pn_error_set(err, PN_ERR_INVALID, "config `%s` has a negative size",
+					    m->config.digest);
+		return pn_error_set(err, PN_ERR_TOO_LARGE,
+				    "config `%s` of %lld bytes is larger than the %s limit",
+				    m->config.digest, (long long)m->config.size, lim);
 	}
 	memcpy(w[0].digest, m->config.digest, sizeof(w[0].digest));
 	w[0].size = m->config.size;

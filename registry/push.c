@@ -202,7 +202,7 @@ static int upload_chunked(struct pusher *p, char **loc, int fd, int64_t size, co
 	struct registry_request req = REGISTRY_REQUEST_INIT;
 	struct registry_response resp;
 	cleanup_free char *url = NULL;
-	int64_t off = 0, chunk = (int64_t)p->c->opts.chunk_size;
+	int64_t off = 0, high = 0, chunk = (int64_t)p->c->opts.chunk_size;
 	int failures = 0, rc;
 
 	while (off < size) {
@@ -210,13 +210,25 @@ static int upload_chunked(struct pusher *p, char **loc, int fd, int64_t size, co
 		struct pn_error *e = NULL;
 		if (patch_chunk(p, loc, fd, off, n, &e) == 0) {
 			off += n;
-			failures = 0;
+			/* only progress past what the registry had confirmed forgives
+			 * the failures: one that rewinds the upload cannot loop forever */
+			if (off > high) {
+				high = off;
+				failures = 0;
+			}
 			chunk_progress(p, digest, off, size);
 			continue;
 		}
-		if (e->code == PN_ERR_AUTH || ++failures > p->c->opts.retries) {
+		if (e->code == PN_ERR_AUTH) {
 			*err = e;
 			return -1;
+		}
+		if (++failures > p->c->opts.retries) {
+			pn_error_propagate(err, e);
+			return pn_error_wrap(err,
+					     "blob `%s`: gave up after %d failed chunks without "
+					     "progress past byte %lld",
+					     digest, failures, (long long)high);
 		}
 		pn_debug("chunk at %lld failed (%s); asking the registry where to resume",
 			 (long long)off, e->msg);

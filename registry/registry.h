@@ -23,11 +23,12 @@
 #include "oci/oci.h"
 
 /* --------------------------------------------------------------- limits */
-#define REGISTRY_REF_MAX	4096		  /* whole reference text */
-#define REGISTRY_REPO_MAX	255		  /* repository name (distribution spec) */
-#define REGISTRY_TAG_MAX	128		  /* tag */
-#define REGISTRY_HEADER_MAX	8192		  /* one response header line */
-#define REGISTRY_TOKEN_MAX	((size_t)1 << 20) /* token response body */
+#define REGISTRY_REF_MAX	4096		    /* whole reference text */
+#define REGISTRY_REPO_MAX	255		    /* repository name (distribution spec) */
+#define REGISTRY_TAG_MAX	128		    /* tag */
+#define REGISTRY_HEADER_MAX	8192		    /* one response header line */
+#define REGISTRY_HEADERS_MAX	((size_t)256 << 10) /* all header lines of a transfer */
+#define REGISTRY_TOKEN_MAX	((size_t)1 << 20)   /* token response body */
 #define REGISTRY_ERROR_BODY_MAX ((size_t)64 << 10)
 #define REGISTRY_REDIRECTS_MAX	5
 
@@ -37,6 +38,17 @@
 #define REGISTRY_DEFAULT_CHUNK	  ((size_t)16 << 20) /* push chunk size */
 #define REGISTRY_MONOLITHIC_MAX	  ((size_t)16 << 20) /* blobs up to this go in one PUT */
 #define REGISTRY_DEFAULT_RETRIES  5
+/* a transfer slower than LOW_SPEED_LIMIT bytes/s for LOW_SPEED_TIME seconds
+ * is cut (then retried); a request without a blob body (ping, token,
+ * manifest, config, HEAD, POST) is cut after REQUEST_TIMEOUT seconds; a blob
+ * transfer (GET, PUT, PATCH) after BLOB_TIMEOUT_BASE seconds plus one second
+ * per BLOB_TIMEOUT_RATE bytes of it, unless --blob-timeout fixes it */
+#define REGISTRY_DEFAULT_LOW_SPEED_LIMIT 1024
+#define REGISTRY_DEFAULT_LOW_SPEED_TIME	 30
+#define REGISTRY_DEFAULT_REQUEST_TIMEOUT 120
+#define REGISTRY_BLOB_TIMEOUT_BASE	 600
+#define REGISTRY_BLOB_TIMEOUT_RATE	 ((int64_t)256 << 10)
+#define REGISTRY_TIMEOUT_MAX		 (7 * 24 * 3600) /* largest value a flag takes */
 
 /* ----------------------------------------------------------- references
  * Accepted forms (as docker/podman): `python:3.11-slim` ->
@@ -87,7 +99,12 @@ struct registry_opts {
 	size_t chunk_size;	   /* push chunk; 0 = REGISTRY_DEFAULT_CHUNK */
 	size_t monolithic_max;	   /* blobs <= this are one PUT; 0 = REGISTRY_MONOLITHIC_MAX */
 	int retries;		   /* per request; < 0 = REGISTRY_DEFAULT_RETRIES */
-	bool progress;		   /* emit pn_progress_event() per blob (default true) */
+	/* < 0 = the defaults above; 0 = off (no low-speed cut, no deadline) */
+	int64_t low_speed_limit; /* bytes/s */
+	int low_speed_time;	 /* seconds */
+	int request_timeout;	 /* seconds */
+	int blob_timeout;	 /* seconds, instead of the size-scaled deadline */
+	bool progress;		 /* emit pn_progress_event() per blob (default true) */
 };
 void registry_opts_init(struct registry_opts *o);
 void registry_opts_release(struct registry_opts *o);
@@ -101,16 +118,23 @@ void registry_opts_add_insecure(struct registry_opts *o, const char *host);
  *   mirror r8.im=oci:/srv/bases
  *   insecure myregistry.local:5000
  *   ca-bundle /etc/ssl/my-ca.pem
+ *   retries 3 | low-speed-limit 1K | low-speed-time 30 | request-timeout 120
+ *   blob-timeout 3600        (the flags of the same names, below)
  * Errors carry path:line. */
 int registry_opts_load_config(struct registry_opts *o, const char *path, struct pn_error **err);
 /* Parse common CLI flags shared by pull/copy/login/inspect/push: consumes
  * argv[*i] (and its value) when it is one of --registry-mirror SPEC,
  * --insecure-registry HOST, --tls-verify=false (all hosts insecure),
  * --ca-bundle FILE, --authfile FILE, --creds USER[:PASS], --platform P,
- * --parallel N, --chunk-size BYTES, --retries N.  Returns 1 if consumed, 0 if not ours,
- * < 0 with PN_ERR_INVALID on a bad value. */
+ * --parallel N, --chunk-size BYTES, --retries N, --low-speed-limit BYTES,
+ * --low-speed-time S, --request-timeout S, --blob-timeout S.  Every flag with a
+ * value takes it as the next argument or after '='.  Returns 1 if consumed, 0
+ * if not ours, < 0 with PN_ERR_INVALID on a bad value. */
 int registry_opts_parse_flag(struct registry_opts *o, int argc, char **argv, int *i,
 			     struct pn_error **err);
+/* true when arg is one of those flags and its value is the next argument
+ * (for commands that scan argv before parsing it) */
+bool registry_opts_flag_takes_value(const char *arg);
 /* help text lines for the flags above */
 extern const char registry_opts_flags_help[];
 /* For commands: load the registries config (default search), then parse

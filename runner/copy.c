@@ -174,7 +174,7 @@ static int copy_tree(int sfd, int dfd, int depth, struct pn_error **err)
 
 	if (depth > COPY_DEPTH_MAX)
 		return pn_error_set(err, PN_ERR_TOO_LARGE, "directories nested too deep");
-	fd = dup(sfd);
+	fd = fcntl(sfd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0 || !(d = fdopendir(fd))) {
 		if (fd >= 0)
 			close(fd);

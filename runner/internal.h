@@ -90,6 +90,7 @@ enum runner_mount_kind {
 	RUNNER_MNT_DEVPTS,
 	RUNNER_MNT_SECRET,  /* source: file in the secrets tmpfs -> target, ro */
 	RUNNER_MNT_SYMLINK, /* source: link text, target: path */
+	RUNNER_MNT_PROC_RO, /* a /proc path bound read-only over itself (skipped if missing) */
 };
 struct runner_mount {
 	enum runner_mount_kind kind;
@@ -134,12 +135,17 @@ int runner_diff_write(const char *upper, const struct runner_plan *plan, struct 
 		      struct pn_error **err);
 
 /* --------------------------------------------------------- snapshot.c */
+/* diff_id's snapshot of the layer blob: unpacked (and verified against
+ * diff_id) unless there is one already and this blob is recorded as
+ * unpacking to it (else the blob is read through once to check); a blob
+ * whose content is another diff_id is PN_ERR_DIGEST and nothing is stored */
 int runner_snapshot_ensure(struct runner *r, struct oci_layout *l,
 			   const struct oci_descriptor *layer, const char *diff_id, char **path_out,
 			   struct pn_error **err);
-/* move a finished upper dir into the store as diff_id's snapshot */
-int runner_snapshot_adopt(struct runner *r, const char *upper, const char *diff_id,
-			  struct pn_error **err);
+/* move a finished upper dir into the store as diff_id's snapshot; digest is
+ * the layer blob the writer made of it (recorded as known to unpack to it) */
+int runner_snapshot_adopt(struct runner *r, const char *upper, const char *digest,
+			  const char *diff_id, struct pn_error **err);
 char *runner_snapshot_path(struct runner *r, const char *diff_id);
 /* remove each path (recursively) from inside the user namespace: files in
  * snapshots and run dirs may belong to subordinate ids */

@@ -8,6 +8,11 @@
 #define OVERLAY_OPTS_MAX 4000 /* mount(2) data is one page */
 
 static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+/* the parts of /proc that reach the host's kernel, not the sandbox's
+ * namespaces: read-only, so a root step cannot set kernel.core_pattern, vm.*,
+ * trigger sysrq or change IRQ affinity (the step has no CAP_SYS_ADMIN to
+ * remount them, and a nested user namespace sees them locked) */
+static const char *const proc_ro[] = {"proc/sys", "proc/sysrq-trigger", "proc/irq", "proc/bus"};
 
 void runner_plan_init(struct runner_plan *p)
 {
@@ -155,6 +160,8 @@ int runner_plan_build(struct runner_plan *p, const struct pn_strv *lowers, const
 	add(p, RUNNER_MNT_OVERLAY, "overlay", "", opts);
 	free(opts);
 	add(p, RUNNER_MNT_PROC, "proc", "proc", NULL);
+	for (size_t i = 0; i < sizeof(proc_ro) / sizeof(proc_ro[0]); i++)
+		add(p, RUNNER_MNT_PROC_RO, NULL, proc_ro[i], NULL);
 	plan_dev(p);
 	pn_strv_push(&p->mountpoints, "proc/");
 	pn_strv_push(&p->mountpoints, "dev/");

@@ -1,26 +1,36 @@
 /* sandbox.c - the processes of one sandbox.
  *
  *   P  pinion: prepares the run dir, maps the child's ids, pumps output
- *   C  root in a new user namespace; unshares the pid (and net) namespace,
- *      forks G, waits for it, then writes the upper dir as a layer
- *   G  pid 1 of the new pid namespace, in a private mount namespace: mounts
- *      the overlay, /proc, /dev, resolv.conf/hosts, secrets; pivot_root;
- *      forks K and reaps until K exits
- *   K  the step's command: user, workdir, env, no_new_privs, exec
+ *   C  root in a new user namespace; relays host files on 0-2 through pipes;
+ *      unshares the pid, UTS and IPC (and net) namespaces, forks G, waits for
+ *      it, then writes the upper dir as a layer
+ *   G  pid 1 of the new pid namespace: non-dumpable, no fds but its pipes
+ *      (nothing of the host reachable through /proc/1); hostname; in a
+ *      private mount namespace mounts the overlay, /proc (sys, irq, bus,
+ *      sysrq-trigger read-only), /dev, resolv.conf/hosts, secrets;
+ *      pivot_root; forks K and reaps until K exits
+ *   K  the step's command: 0-2 checked, capabilities cut, user, workdir,
+ *      env, no_new_privs, TIOCSTI filter, exec
  */
 #include "runner/internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/audit.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -29,11 +39,23 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SECRET_MAX	((size_t)4 << 20)
-#define ETC_FILE_MAX	((size_t)4 << 20)
-#define APT_SINGLE_CONF "etc/apt/apt.conf.d/00pinion-single-id"
+#define SECRET_MAX	 ((size_t)4 << 20)
+#define ETC_FILE_MAX	 ((size_t)4 << 20)
+#define APT_SINGLE_CONF	 "etc/apt/apt.conf.d/00pinion-single-id"
+#define SANDBOX_HOSTNAME "pinion"
+#define HOSTS_NAME	 "hosts"    /* the sandbox's /etc/hosts, in the run dir */
+#define FD_SCAN_MAX	 65536	    /* the close loop where close_range(2) is missing, */
+#define FD_SCAN_LIMIT	 (1U << 20) /* or up to the fd limit, at most this */
+#define RELAY_BUF	 65536
 
 extern char **environ;
+
+/* set by C before it forks G: no user namespace could be made (root in a
+ * container that forbids them), the step would be real root */
+static bool sandbox_real_root;
+/* set by C before it forks G: what G puts on 0-2 for the step (a pipe to a
+ * relay, /dev/null), -1 to keep the inherited fd */
+static int stdio_repl[3] = {-1, -1, -1};
 
 /* ------------------------------------------------------------ preparation */
 /* mode of the topmost lower that has rel, or fallback */
@@ -110,6 +132,34 @@ static int check_step(const struct runner_step *s, struct pn_error **err)
 	return 0;
 }
 
+/* the sandbox's /etc/hosts: the host's, plus its own hostname (a fresh UTS
+ * namespace named SANDBOX_HOSTNAME), bound read-only in place of the host's */
+static int hosts_prepare(struct runner_sandbox_cfg *c, struct pn_error **err)
+{
+	cleanup_free char *host = NULL;
+	cleanup_free char *path = pn_path_join(c->dir, HOSTS_NAME);
+	cleanup_free char *text = NULL;
+	size_t len = 0;
+
+	if (pn_read_file("/etc/hosts", ETC_FILE_MAX, &host, &len, NULL) < 0) {
+		free(host);
+		host = xstrdup("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+		len = strlen(host);
+	}
+	text = xasprintf("%.*s%s127.0.1.1\t" SANDBOX_HOSTNAME "\n", (int)len, host,
+			 len && host[len - 1] != '\n' ? "\n" : "");
+	if (pn_write_file_atomic(path, text, strlen(text), 0644, err) < 0)
+		return -1;
+	for (size_t i = 0; i < c->plan.n; i++)
+		if (c->plan.m[i].kind == RUNNER_MNT_BIND_RO &&
+		    strcmp(c->plan.m[i].target, "etc/hosts") == 0) {
+			free(c->plan.m[i].source);
+			c->plan.m[i].source = steal_pointer(&path);
+			break;
+		}
+	return 0;
+}
+
 int runner_sandbox_prepare(struct runner_sandbox_cfg *c, struct pn_error **err)
 {
 	const char *mps_extra = NULL;
@@ -133,7 +183,8 @@ int runner_sandbox_prepare(struct runner_sandbox_cfg *c, struct pn_error **err)
 			return pn_error_set_errno(err, errno, "create `%s`", dirs[i]);
 	runner_plan_init(&c->plan);
 	if (runner_plan_build(&c->plan, &c->rf->lowers, c->upper, c->work, c->mnt, c->step->secrets,
-			      c->step->n_secrets, c->secrets, err) < 0)
+			      c->step->n_secrets, c->secrets, err) < 0 ||
+	    hosts_prepare(c, err) < 0)
 		return -1;
 	if (c->r->idmap.mode == RUNNER_IDMAP_SINGLE &&
 	    lower_mode(&c->rf->lowers, "etc/apt/apt.conf.d", 0) != 0) {
@@ -277,6 +328,12 @@ static int mount_one(const struct runner_sandbox_cfg *c, const struct runner_mou
 		if (mount(m->source, t, NULL, MS_BIND, NULL) < 0)
 			return pn_error_set_errno(err, errno, "bind `%s`", m->source);
 		return 0;
+	case RUNNER_MNT_PROC_RO:
+		if (access(t, F_OK) < 0)
+			return 0;
+		if (mount(t, t, NULL, MS_BIND | MS_REC, NULL) < 0)
+			return pn_error_set_errno(err, errno, "bind `/%s` over itself", m->target);
+		return remount_ro(t, err);
 	case RUNNER_MNT_BIND_RO:
 	case RUNNER_MNT_SECRET:
 		if (m->kind == RUNNER_MNT_BIND_RO && access(m->source, R_OK) < 0)
@@ -352,6 +409,8 @@ static int setup_root(struct runner_sandbox_cfg *c, struct pn_error **err)
 {
 	if (unshare(CLONE_NEWNS) < 0)
 		return pn_error_set_errno(err, errno, "create mount namespace");
+	if (sethostname(SANDBOX_HOSTNAME, strlen(SANDBOX_HOSTNAME)) < 0)
+		return pn_error_set_errno(err, errno, "set the sandbox's hostname");
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return pn_error_set_errno(err, errno, "make mounts private");
 	if (copy_secrets(c, err) < 0)
@@ -428,15 +487,66 @@ static int exec_plan_build(const struct runner_sandbox_cfg *c, struct exec_plan 
 	return 0;
 }
 
-static void close_fds_except(int keep)
+/* close fds lo..hi; a loop up to the fd limit where close_range(2) is missing */
+static void close_span(unsigned lo, unsigned hi)
 {
-	if (keep > 3)
-		syscall(SYS_close_range, 3, keep - 1, 0);
-	syscall(SYS_close_range, keep >= 3 ? keep + 1 : 3, ~0U, 0);
+	struct rlimit rl;
+	unsigned top = FD_SCAN_MAX;
+
+	if (lo > hi)
+		return;
+	/* PINION_RUNNER_NO_CLOSE_RANGE=1: the loop, as on kernels before 5.9 (tests) */
+	if (!getenv("PINION_RUNNER_NO_CLOSE_RANGE") && syscall(SYS_close_range, lo, hi, 0) == 0)
+		return;
+	/* the soft limit, or FD_SCAN_MAX if it was lowered below fds already open */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > top)
+		top = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > FD_SCAN_LIMIT
+			      ? FD_SCAN_LIMIT
+			      : (unsigned)rl.rlim_cur;
+	for (unsigned fd = lo; fd <= hi && fd < top; fd++)
+		close((int)fd);
+}
+
+/* close every fd above 2 except the n in keep (-1 entries ignored): nothing
+ * pinion or its caller holds (layout dirs, the run dir, registry sockets,
+ * whatever the caller leaked) may reach a process of the sandbox */
+static void close_fds_except(const int *keep, size_t n)
+{
+	unsigned lo = 3;
+
+	for (;;) {
+		unsigned next = ~0U;
+
+		for (size_t i = 0; i < n; i++)
+			if (keep[i] >= (int)lo && (unsigned)keep[i] < next)
+				next = (unsigned)keep[i];
+		if (next == ~0U) {
+			close_span(lo, ~0U);
+			return;
+		}
+		if (next > lo)
+			close_span(lo, next - 1);
+		lo = next + 1;
+	}
+}
+
+/* true if fd may be handed to the step as stdin/stdout/stderr as it is: a
+ * pipe, a socket or a character device (a terminal, /dev/null).  A host file
+ * or directory may not: /proc/self/fd/N reopens it with other modes, and a
+ * directory is a way out through `..`.  C relays files through pipes
+ * (stdio_guard), anything else becomes /dev/null. */
+static bool stdio_fd_safe(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return true; /* closed: nothing to reach */
+	return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode);
 }
 
 /* stdin from /dev/null unless interactive; stdout and stderr to the output
- * pipe when there is one; every other fd but the report pipe closed */
+ * pipe when there is one; 0-2 checked; every other fd but the report pipe
+ * closed */
 static void step_stdio(const struct runner_sandbox_cfg *c)
 {
 	int fd;
@@ -444,7 +554,7 @@ static void step_stdio(const struct runner_sandbox_cfg *c)
 	if (!c->step->interactive) {
 		if (c->out_wr >= 0)
 			setsid();
-		fd = open("/dev/null", O_RDONLY);
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (fd > 0) {
 			dup2(fd, 0);
 			close(fd);
@@ -454,7 +564,102 @@ static void step_stdio(const struct runner_sandbox_cfg *c)
 		dup2(c->out_wr, 1);
 		dup2(c->out_wr, 2);
 	}
-	close_fds_except(c->rep_wr);
+	for (int i = 0; i < 3; i++) {
+		if (stdio_fd_safe(i))
+			continue;
+		fd = open("/dev/null", (i ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+		if (fd >= 0) {
+			dup2(fd, i);
+			close(fd);
+		}
+	}
+	close_fds_except(&c->rep_wr, 1);
+}
+
+/* the capabilities a root step keeps (Docker's default set): no
+ * CAP_SYS_ADMIN (remount /proc/sys, umount the masks, mount anything),
+ * CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH (open_by_handle_at), CAP_SYS_RAWIO,
+ * CAP_SYS_MODULE, CAP_NET_ADMIN, ...  Without a user namespace (real root)
+ * CAP_MKNOD goes too: nothing else would stop a block device node. */
+static bool step_cap_kept(int cap, bool real_root)
+{
+	static const int keep[] = {CAP_CHOWN,	CAP_DAC_OVERRIDE, CAP_FOWNER,
+				   CAP_FSETID,	CAP_KILL,	  CAP_SETGID,
+				   CAP_SETUID,	CAP_SETPCAP,	  CAP_NET_BIND_SERVICE,
+				   CAP_NET_RAW, CAP_SYS_CHROOT,	  CAP_AUDIT_WRITE,
+				   CAP_SETFCAP, CAP_MKNOD};
+
+	if (cap == CAP_MKNOD && real_root)
+		return false;
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		if (keep[i] == cap)
+			return true;
+	return false;
+}
+
+static int step_drop_caps(struct pn_error **err)
+{
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2];
+
+	for (int cap = 0; cap <= CAP_LAST_CAP || prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) {
+		if (step_cap_kept(cap, sandbox_real_root))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return pn_error_set_errno(err, errno, "drop capability %d", cap);
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		return pn_error_set_errno(err, errno, "clear ambient capabilities");
+	if (syscall(SYS_capget, &h, d) < 0)
+		return pn_error_set_errno(err, errno, "read capabilities");
+	d[0].inheritable = d[1].inheritable = 0;
+	if (syscall(SYS_capset, &h, d) < 0)
+		return pn_error_set_errno(err, errno, "clear inheritable capabilities");
+	return 0;
+}
+
+#if defined(__x86_64__)
+#define SECCOMP_ARCH_NATIVE AUDIT_ARCH_X86_64
+#define SECCOMP_ARCH_COMPAT AUDIT_ARCH_I386
+#define SECCOMP_IOCTL_ALT   (0x40000000 | 514) /* x32 */
+#elif defined(__aarch64__)
+#define SECCOMP_ARCH_NATIVE AUDIT_ARCH_AARCH64
+#define SECCOMP_ARCH_COMPAT AUDIT_ARCH_ARM
+#define SECCOMP_IOCTL_ALT   __NR_ioctl
+#endif
+#define SECCOMP_IOCTL_COMPAT 54 /* i386 and arm */
+
+/* An interactive step shares the caller's terminal, its controlling tty:
+ * TIOCSTI would push keystrokes into the caller's shell, to run on the host
+ * once pinion exits (TIOCLINUX can do the same on a console).  Both ioctls
+ * fail with EPERM; everything else is allowed.  Needs no_new_privs. */
+static int step_seccomp(struct pn_error **err)
+{
+#ifdef SECCOMP_ARCH_NATIVE
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_ARCH_NATIVE, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 4, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_IOCTL_ALT, 3, 7),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_ARCH_COMPAT, 0, 6),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_IOCTL_COMPAT, 0, 4),
+		/* the request is an unsigned int to the kernel: the low word */
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCSTI, 1, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCLINUX, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {(unsigned short)(sizeof(f) / sizeof(f[0])), f};
+
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
+		return pn_error_set_errno(err, errno, "install the terminal ioctl filter");
+#else
+	(void)err;
+#endif
+	return 0;
 }
 
 static int step_become(const struct runner_sandbox_cfg *c, const struct exec_plan *x,
@@ -462,6 +667,8 @@ static int step_become(const struct runner_sandbox_cfg *c, const struct exec_pla
 {
 	gid_t g = x->user.gid;
 
+	if (step_drop_caps(err) < 0)
+		return -1;
 	if ((c->r->idmap.mode != RUNNER_IDMAP_SINGLE && setgroups(1, &g) < 0) ||
 	    setresgid(x->user.gid, x->user.gid, x->user.gid) < 0 ||
 	    setresuid(x->user.uid, x->user.uid, x->user.uid) < 0)
@@ -469,7 +676,7 @@ static int step_become(const struct runner_sandbox_cfg *c, const struct exec_pla
 					  x->user.gid);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return pn_error_set_errno(err, errno, "set no_new_privs");
-	return 0;
+	return step_seccomp(err);
 }
 
 /* checked after the switch of user: the step's user must be able to use it,
@@ -553,6 +760,54 @@ static int status_code(int st)
 	return 255;
 }
 
+/* /proc/PID/cmdline is readable without ptrace access, and pid 1 is a copy
+ * of pinion, whose command line may carry --creds: blank our copy of it */
+static void init_hide_cmdline(void)
+{
+	cleanup_free char *cmd = NULL;
+	size_t len = 0;
+	static const char name[] = "pinion-init";
+
+	if (pn_read_file("/proc/self/cmdline", RUNNER_REPLY_MAX, &cmd, &len, NULL) < 0 || !len ||
+	    !program_invocation_name || memcmp(program_invocation_name, cmd, len) != 0)
+		return;
+	memset(program_invocation_name, 0, len);
+	if (len > sizeof(name))
+		memcpy(program_invocation_name, name, sizeof(name));
+}
+
+/* G, first thing: nothing of the host may be reachable through pid 1 (class
+ * of runc CVE-2024-21626).  Non-dumpable: /proc/1/{fd,cwd,root,exe,environ,
+ * map_files,mem} need CAP_SYS_PTRACE over the host's user namespace, which
+ * no step has.  Every fd but the pipes closed, 0-2 replaced as C decided;
+ * the root and cwd move into the sandbox with pivot_root. */
+static void init_seal(const struct runner_sandbox_cfg *c)
+{
+	int keep[] = {c->rep_wr, c->out_wr, stdio_repl[0], stdio_repl[1], stdio_repl[2]};
+
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	close_fds_except(keep, sizeof(keep) / sizeof(keep[0]));
+	for (int i = 0; i < 3; i++)
+		if (stdio_repl[i] >= 0) {
+			dup2(stdio_repl[i], i);
+			close(stdio_repl[i]);
+			stdio_repl[i] = -1;
+		}
+	init_hide_cmdline();
+}
+
+/* G once the step runs: it needs none of 0-2 (it reports through the pipe) */
+static void init_stdio_null(void)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	for (int i = 0; fd >= 0 && i < 3; i++)
+		if (fd != i)
+			dup2(fd, i);
+	if (fd > 2)
+		close(fd);
+}
+
 /* pid 1 of the sandbox; never returns */
 static void sandbox_init(struct runner_sandbox_cfg *c)
 {
@@ -562,6 +817,7 @@ static void sandbox_init(struct runner_sandbox_cfg *c)
 	int st;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	init_seal(c);
 	if (setup_root(c, &e) < 0) {
 		pn_error_wrap(&e, "set up sandbox");
 		runner_report_error(c->rep_wr, e);
@@ -579,6 +835,7 @@ static void sandbox_init(struct runner_sandbox_cfg *c)
 	install_forwarding(k, c->step->interactive);
 	if (c->out_wr >= 0)
 		close(c->out_wr);
+	init_stdio_null();
 	for (;;) {
 		pid_t w = waitpid(-1, &st, 0);
 
@@ -620,9 +877,94 @@ static int commit_layer(struct runner_sandbox_cfg *c, struct pn_buf *reply, stru
 		      now_seconds() - t0, res.desc.digest, (long long)res.desc.size, res.diff_id,
 		      (long long)res.tar_size, res.desc.media_type);
 	if (c->adopt && !copy)
-		runner_snapshot_adopt(c->r, c->upper, res.diff_id, NULL);
+		runner_snapshot_adopt(c->r, c->upper, res.desc.digest, res.diff_id, NULL);
 	oci_layer_result_release(&res);
 	return 0;
+}
+
+/* a relay between a host file and the sandbox's pipe; never returns */
+static void relay_run(int from, int to)
+{
+	char buf[RELAY_BUF];
+	int keep[] = {from, to};
+	ssize_t n;
+
+	close_fds_except(keep, 2);
+	signal(SIGPIPE, SIG_DFL);
+	for (;;) {
+		n = read(from, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || pn_write_all(to, buf, (size_t)n) < 0)
+			_exit(0);
+	}
+}
+
+/* an fd >= 3 (0-2 may be closed in pinion's caller) */
+static int fd_high(int fd)
+{
+	int h;
+
+	if (fd > 2)
+		return fd;
+	h = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	close(fd);
+	return h;
+}
+
+/* C, before the pid namespace exists: which of 0-2 the step may not get as
+ * they are (stdio_fd_safe).  A host file is relayed through a pipe by a
+ * process of C's (outside the sandbox's pid namespace: invisible inside);
+ * a directory or a device other than a character one becomes /dev/null.
+ * A build step gets /dev/null and the output pipe anyway (need: false). */
+static int stdio_guard(const struct runner_sandbox_cfg *c, pid_t relays[3], struct pn_error **err)
+{
+	for (int i = 0; i < 3; i++) {
+		bool need = c->step->interactive || (i > 0 && c->out_wr < 0);
+		struct stat st;
+		int p[2];
+
+		relays[i] = -1;
+		if (!need || fstat(i, &st) < 0 || stdio_fd_safe(i))
+			continue;
+		if (!S_ISREG(st.st_mode)) {
+			stdio_repl[i] =
+				fd_high(open("/dev/null", (i ? O_WRONLY : O_RDONLY) | O_CLOEXEC));
+			continue;
+		}
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return pn_error_set_errno(err, errno, "pipe");
+		p[0] = fd_high(p[0]);
+		p[1] = fd_high(p[1]);
+		relays[i] = fork();
+		if (relays[i] < 0)
+			return pn_error_set_errno(err, errno, "fork");
+		if (relays[i] == 0)
+			relay_run(i == 0 ? i : p[0], i == 0 ? p[1] : i);
+		close(i == 0 ? p[1] : p[0]);
+		stdio_repl[i] = i == 0 ? p[0] : p[1];
+	}
+	return 0;
+}
+
+/* C once G runs: its copies of the pipes go, so the relays see the end */
+static void stdio_guard_end(pid_t relays[3], bool wait)
+{
+	for (int i = 0; i < 3; i++) {
+		if (stdio_repl[i] >= 0)
+			close(stdio_repl[i]);
+		stdio_repl[i] = -1;
+		if (wait && relays[i] > 0)
+			while (waitpid(relays[i], NULL, 0) < 0 && errno == EINTR)
+				;
+	}
+}
+
+static bool same_userns(const char *before)
+{
+	char now[64] = "";
+
+	return readlink("/proc/self/ns/user", now, sizeof(now) - 1) > 0 && strcmp(now, before) == 0;
 }
 
 /* C: returns the exit status for _exit */
@@ -630,18 +972,25 @@ static int sandbox_child(struct runner_sandbox_cfg *c, int sync_rd, int sync_wr)
 {
 	struct pn_error *e = NULL;
 	struct pn_buf reply = PN_BUF_INIT;
-	int flags = CLONE_NEWPID | (c->step->network == RUNNER_NET_NONE ? CLONE_NEWNET : 0);
+	/* own pid, UTS (hostname) and IPC namespaces; net with --network none */
+	int flags = CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
+		    (c->step->network == RUNNER_NET_NONE ? CLONE_NEWNET : 0);
 	double t0;
-	pid_t g;
+	pid_t g, relays[3] = {-1, -1, -1};
 	int st = 125 << 8, code; /* as exit status 125 if waitpid fails */
+	char host_ns[64] = "";
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	(void)!readlink("/proc/self/ns/user", host_ns, sizeof(host_ns) - 1);
 	if (runner_child_enter_userns(sync_rd, sync_wr, &c->r->idmap, &e) < 0)
 		goto fail;
+	sandbox_real_root = same_userns(host_ns);
 	close(sync_rd);
 	close(sync_wr);
+	if (stdio_guard(c, relays, &e) < 0)
+		goto fail;
 	if (unshare(flags) < 0) {
-		pn_error_set_errno(&e, errno, "create pid namespace");
+		pn_error_set_errno(&e, errno, "create pid, UTS and IPC namespaces");
 		goto fail;
 	}
 	t0 = now_seconds();
@@ -655,9 +1004,11 @@ static int sandbox_child(struct runner_sandbox_cfg *c, int sync_rd, int sync_wr)
 	install_forwarding(g, c->step->interactive);
 	if (c->out_wr >= 0)
 		close(c->out_wr);
+	stdio_guard_end(relays, false);
 	while (waitpid(g, &st, 0) < 0)
 		if (errno != EINTR)
 			break;
+	stdio_guard_end(relays, true);
 	code = status_code(st);
 	pn_buf_printf(&reply, NULL, "status %d\nrun_seconds %.6f\n", code, now_seconds() - t0);
 	if (code == 0 && c->out && commit_layer(c, &reply, &e) < 0) {

@@ -11,13 +11,11 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
-#define SNAP_PATH_MAX	      4096
 #define RUN_DIR_STALE_SECONDS (24 * 3600)
+#define SNAP_BLOBS_MAX	      (256 << 10) /* the blobs record of one snapshot */
 
 int runner_dir_lock(const char *dir)
 {
@@ -56,107 +54,43 @@ static void touch_used(const char *snap)
 	}
 }
 
-/* the paths of whiteout entries in a layer (".wh." basenames), read with
- * libarchive; the applier has already refused anything hostile */
-static int scan_whiteouts(struct oci_layout *l, const char *digest, struct pn_strv *out,
-			  struct pn_error **err)
+/* <snap>/blobs lists, one a line, the layer blobs known to unpack to this
+ * snapshot's diff_id: the blob it was unpacked from, the blob a build step
+ * wrote from it, and any other blob verified against the diff_id since.  A
+ * snapshot is only handed out for a blob listed there (issue 17). */
+static bool blob_listed(const char *snap, const char *digest)
 {
-	cleanup_archive_read struct archive *a = archive_read_new();
-	cleanup_close int fd = -1;
-	struct archive_entry *e;
-	int64_t size;
-	int rc;
+	cleanup_free char *p = pn_path_join(snap, "blobs"), *data = NULL;
+	size_t len = 0, dl = strlen(digest);
 
-	if (oci_layout_open_blob(l, digest, &fd, &size, err) < 0)
-		return -1;
-	archive_read_support_filter_all(a);
-	archive_read_support_format_tar(a);
-	if (archive_read_open_fd(a, fd, 1 << 16) != ARCHIVE_OK)
-		return pn_error_set(err, PN_ERR_INVALID, "read layer: %s", archive_error_string(a));
-	while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		const char *p = archive_entry_pathname(e);
-		const char *base;
+	if (pn_read_file(p, SNAP_BLOBS_MAX, &data, &len, NULL) < 0)
+		return false;
+	for (size_t i = 0; i + dl <= len;) {
+		const char *nl = memchr(data + i, '\n', len - i);
+		size_t n = nl ? (size_t)(nl - (data + i)) : len - i;
 
-		if (!p)
-			continue;
-		while (p[0] == '.' && p[1] == '/')
-			p += 2;
-		while (*p == '/')
-			p++;
-		base = strrchr(p, '/');
-		base = base ? base + 1 : p;
-		if (strncmp(base, ".wh.", 4) == 0 && strlen(p) < SNAP_PATH_MAX)
-			pn_strv_push(out, p);
+		if (n == dl && memcmp(data + i, digest, dl) == 0)
+			return true;
+		i += n + 1;
 	}
-	if (rc != ARCHIVE_EOF)
-		return pn_error_set(err, PN_ERR_INVALID, "read layer: %s", archive_error_string(a));
-	return 0;
+	return false;
 }
 
-/* the directory dir under rootfd, created where missing, never through a
- * symlink: a hostile layer may put `link -> /etc` next to `link/.wh.x` */
-static int open_beneath(int rootfd, const char *dir, struct pn_error **err)
+static void blob_list(const char *snap, const char *digest)
 {
-	cleanup_free char *copy = xstrdup(dir);
-	char *save = NULL;
-	int fd = dup(rootfd);
+	cleanup_free char *p = pn_path_join(snap, "blobs");
+	cleanup_free char *line = xasprintf("%s\n", digest);
+	cleanup_close int fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 
-	if (fd < 0)
-		return pn_error_set_errno(err, errno, "dup");
-	for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
-		int next;
-
-		if (!strcmp(c, "."))
-			continue;
-		if (!strcmp(c, "..") ||
-		    ((next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 &&
-		     (errno != ENOENT || mkdirat(fd, c, 0755) < 0 ||
-		      (next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
-			      0))) {
-			close(fd);
-			pn_error_set(err, PN_ERR_INVALID,
-				     "whiteout in `%s`: `%s` is a symlink, a file or `..`", dir, c);
-			return -1;
-		}
-		close(fd);
-		fd = next;
-	}
-	return fd;
-}
-
-/* recreate each OCI whiteout as its overlay form under root */
-static int overlay_whiteouts(const char *root, const struct pn_strv *wh, struct pn_error **err)
-{
-	cleanup_close int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (rootfd < 0)
-		return pn_error_set_errno(err, errno, "open `%s`", root);
-	for (size_t i = 0; i < wh->n; i++) {
-		const char *p = wh->v[i];
-		const char *slash = strrchr(p, '/');
-		cleanup_free char *dir = slash ? xstrndup(p, (size_t)(slash - p)) : xstrdup("");
-		const char *base = slash ? slash + 1 : p;
-		cleanup_close int fd = open_beneath(rootfd, dir, err);
-
-		if (fd < 0)
-			return -1;
-		if (strcmp(base, ".wh..wh..opq") == 0) {
-			if (fsetxattr(fd, "user.overlay.opaque", "y", 1, 0) < 0)
-				return pn_error_set_errno(err, errno, "mark `%s` opaque", dir);
-		} else if (strcmp(base + 4, "") && strcmp(base + 4, ".") &&
-			   strcmp(base + 4, "..") &&
-			   mknodat(fd, base + 4, S_IFCHR | 0000, makedev(0, 0)) < 0 &&
-			   errno != EEXIST) {
-			return pn_error_set_errno(err, errno, "whiteout `%s`", p);
-		}
-	}
-	return 0;
+	if (fd < 0 || write(fd, line, strlen(line)) != (ssize_t)strlen(line))
+		pn_debug("snapshot: record blob `%s` in `%s`: %s", digest, p, strerror(errno));
 }
 
 struct unpack_arg {
 	struct runner *r;
 	struct oci_layout *l;
 	const char *digest;
+	const char *diff_id;
 	const char *root;
 };
 
@@ -164,20 +98,18 @@ static int unpack_in_userns(void *arg, struct pn_buf *reply, struct pn_error **e
 {
 	struct unpack_arg *u = arg;
 	struct oci_apply_opts o;
-	cleanup_strv struct pn_strv wh = PN_STRV_INIT;
 
 	(void)reply;
 	oci_apply_opts_init(&o);
 	o.skip_devices = true;
 	o.chown = u->r->idmap.mode != RUNNER_IDMAP_SINGLE;
+	/* one pass: whiteouts become their overlay form as they are read */
+	o.overlay_whiteouts = true;
+	/* published under diff_id only if the content hashes to it */
+	o.diff_id = u->diff_id;
 	if (mkdir(u->root, 0755) < 0 && errno != EEXIST)
 		return pn_error_set_errno(err, errno, "create `%s`", u->root);
-	if (oci_layer_apply(u->l, u->digest, u->root, &o, err) < 0)
-		return -1;
-	if (scan_whiteouts(u->l, u->digest, &wh, err) < 0 ||
-	    overlay_whiteouts(u->root, &wh, err) < 0)
-		return pn_error_wrap(err, "keep whiteouts");
-	return 0;
+	return oci_layer_apply(u->l, u->digest, u->root, &o, err);
 }
 
 static int rm_in_userns(void *arg, struct pn_buf *reply, struct pn_error **err)
@@ -203,7 +135,7 @@ int runner_snapshot_ensure(struct runner *r, struct oci_layout *l,
 	cleanup_free char *snap = NULL;
 	cleanup_free char *tmp = NULL;
 	cleanup_free char *root = NULL;
-	struct unpack_arg u = {r, l, layer->digest, NULL};
+	struct unpack_arg u = {r, l, layer->digest, diff_id, NULL};
 	cleanup_close int lock = -1;
 	struct stat st;
 
@@ -212,6 +144,12 @@ int runner_snapshot_ensure(struct runner *r, struct oci_layout *l,
 	snap = runner_snapshot_path(r, diff_id);
 	root = pn_path_join(snap, "root");
 	if (stat(root, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (!blob_listed(snap, layer->digest)) {
+			/* the snapshot is the diff_id's; is this blob that diff_id? */
+			if (oci_layer_verify_diff_id(l, layer->digest, diff_id, err) < 0)
+				return pn_error_wrap(err, "use snapshot `%.19s`", diff_id);
+			blob_list(snap, layer->digest);
+		}
 		touch_used(snap);
 		*path_out = steal_pointer(&root);
 		return 0;
@@ -234,6 +172,7 @@ int runner_snapshot_ensure(struct runner *r, struct oci_layout *l,
 	}
 	free((char *)u.root);
 	touch_used(tmp);
+	blob_list(tmp, layer->digest);
 	if (rename(tmp, snap) < 0) {
 		struct pn_strv rm = PN_STRV_INIT;
 		int e = errno;
@@ -243,24 +182,30 @@ int runner_snapshot_ensure(struct runner *r, struct oci_layout *l,
 		pn_strv_release(&rm);
 		if (e != EEXIST && e != ENOTEMPTY)
 			return pn_error_set_errno(err, e, "store snapshot `%s`", snap);
+		blob_list(snap, layer->digest); /* verified by our own unpack */
 	}
 	*path_out = steal_pointer(&root);
 	return 0;
 }
 
-int runner_snapshot_adopt(struct runner *r, const char *upper, const char *diff_id,
-			  struct pn_error **err)
+int runner_snapshot_adopt(struct runner *r, const char *upper, const char *digest,
+			  const char *diff_id, struct pn_error **err)
 {
 	cleanup_free char *snap = runner_snapshot_path(r, diff_id);
 	cleanup_free char *root = pn_path_join(snap, "root");
 	struct stat st;
 
-	if (stat(root, &st) == 0)
+	if (stat(root, &st) == 0) {
+		if (!blob_listed(snap, digest))
+			blob_list(snap, digest);
 		return 0;
+	}
 	if (mkdir(snap, 0755) < 0 && errno != EEXIST)
 		return pn_error_set_errno(err, errno, "create `%s`", snap);
 	if (rename(upper, root) < 0 && errno != EEXIST && errno != ENOTEMPTY)
 		return pn_error_set_errno(err, errno, "adopt `%s` as snapshot", upper);
+	/* digest is the layer the writer just made of this very upper dir */
+	blob_list(snap, digest);
 	touch_used(snap);
 	return 0;
 }

@@ -150,4 +150,132 @@ test_expect_success 'compat/gen: generator tests on saved samples, data is its o
 	test_grep "^OK" "$T/gen"
 '
 
+# --- the model directory is hostile input: cog.yaml and the files it names
+mkdir -p "$T/host" "$T/hm/sub"
+CANARY=CANARY-3f9a1c-host-only
+printf 'numpy==1.26.4\n%s\n' "$CANARY" >"$T/host/secret.txt"
+printf 'requests==2.31.0\n' >"$T/hm/sub/req.txt"
+ln -s ../host/secret.txt "$T/hm/out-link"
+ln -s ../host "$T/hm/out-dir"
+ln -s "$T/host/secret.txt" "$T/hm/out-abs"
+ln -s sub/req.txt "$T/hm/in-link"
+# hm_refused KEY VALUE: each of build, build --dry-run and dockerfile exits 2,
+# names KEY and prints nothing of the target (the canary line)
+hm_refused() {
+	local key=$1 value=$2 cmd
+	case $key in
+	python_requirements) printf 'build:\n  python_requirements: "%s"\n' "$value" ;;
+	*) printf '%s: "%s"\n' "$key" "$value" ;;
+	esac >"$T/hm/cog.yaml"
+	for cmd in "build --use-cog-base-image=false" "build --dry-run --use-cog-base-image=false" dockerfile; do
+		(cd "$T/hm" && test_expect_failure_status 2 pinion $cmd >"$T/hm.out" 2>"$T/hm.err") || return 1
+		if grep -q "$CANARY" "$T/hm.out" "$T/hm.err"; then
+			echo "pinion $cmd printed the target of $key: $value"; return 1
+		fi
+		test_grep "$key: .* is outside the model directory" "$T/hm.err" || return 1
+	done
+}
+
+test_expect_success 'cog.yaml-named files outside the model directory: exit 2, nothing of them printed' '
+	hm_refused python_requirements ../host/secret.txt &&
+	hm_refused python_requirements ../../../../../../../../../..$T/host/secret.txt &&
+	hm_refused python_requirements "$T/host/secret.txt" &&
+	hm_refused python_requirements out-link &&
+	hm_refused python_requirements out-dir/secret.txt &&
+	hm_refused python_requirements out-abs &&
+	hm_refused python_requirements sub/../../host/secret.txt &&
+	hm_refused predict ../host/p.py:Predictor &&
+	hm_refused train /etc/t.py:T &&
+	PINION_NO_OPENAT2=1 hm_refused python_requirements out-link
+'
+
+test_expect_success 'cog.yaml symlinked out of the model directory: refused, its keys not quoted' '
+	mkdir -p "$T/lm" &&
+	printf "%s: 1\n" "$CANARY" >"$T/host/keys.yaml" &&
+	ln -s ../host/keys.yaml "$T/lm/cog.yaml" &&
+	for cmd in "build --use-cog-base-image=false" "build --dry-run" dockerfile; do
+		(cd "$T/lm" && test_expect_failure_status 2 pinion $cmd >"$T/lm.out" 2>"$T/lm.err") &&
+		! grep -q "$CANARY" "$T/lm.out" "$T/lm.err" &&
+		test_grep "^pinion: cog.yaml: a symlink leading outside the model directory" "$T/lm.err" ||
+		exit 1
+	done &&
+	(cd "$T/elsewhere" && test_expect_failure_status 2 pinion dockerfile -f ../lm/cog.yaml 2>"$T/lm.err") &&
+	test_grep "^pinion: ../lm/cog.yaml: a symlink leading outside the model directory \`../lm\`" "$T/lm.err"
+'
+
+test_expect_success 'the finding: ../../../../etc/shadow is refused, its lines not quoted' '
+	printf "build:\n  python_requirements: ../../../../../../../../etc/shadow\n" >"$T/hm/cog.yaml" &&
+	(cd "$T/hm" && test_expect_failure_status 2 pinion build --dry-run >"$T/hm.out" 2>"$T/hm.err") &&
+	test_grep "cog.yaml:2:24: build.python_requirements: \`../../../../../../../../etc/shadow\` is outside the model directory" "$T/hm.err" &&
+	! grep -q "^root:\|^  root:" "$T/hm.out" "$T/hm.err"
+'
+
+test_expect_success 'a symlink that stays inside the model directory is followed' '
+	printf "build:\n  python_requirements: in-link\n" >"$T/hm/cog.yaml" &&
+	(cd "$T/hm" && pinion build --dry-run --use-cog-base-image=false) >"$T/plan" &&
+	test_grep "^  requests==2.31.0$" "$T/plan"
+'
+
+test_expect_success 'secret mount targets with .. or empty components: file:line:col, exit 2' '
+	printf "build:\n  run:\n    - command: cat /run/x\n      mounts: [{type: secret, id: t, target: /run/../../etc/passwd}]\n" >"$T/hm/cog.yaml" &&
+	(cd "$T/hm" && test_expect_failure_status 2 pinion dockerfile 2>"$T/err") &&
+	test_grep "^pinion: cog.yaml:4:46: build.run\[0\].mounts\[0\].target: \"/run/../../etc/passwd\" is not a plain path" "$T/err" &&
+	sed -i "s|/run/../../etc/passwd|/run//x|" "$T/hm/cog.yaml" &&
+	(cd "$T/hm" && test_expect_failure_status 2 pinion build --dry-run 2>"$T/err") &&
+	test_grep "\"/run//x\" is not a plain path" "$T/err"
+'
+
+test_expect_success 'a 1 MiB nested cog.yaml is refused in under a second (bound: 5 s)' '
+	mkdir -p "$T/deep" &&
+	"$PYTHON" -c "import sys; n=(1<<20)//2-4; sys.stdout.write(\"a: \"+\"[\"*n+\"]\"*n)" >"$T/deep/cog.yaml" &&
+	test "$(wc -c <"$T/deep/cog.yaml")" -le 1048576 &&
+	t0=$(date +%s%N) &&
+	(cd "$T/deep" && test_expect_failure_status 2 pinion build --dry-run 2>"$T/err") &&
+	t1=$(date +%s%N) &&
+	echo "refused in $(( (t1 - t0) / 1000000 )) ms" &&
+	test_grep "cog.yaml:1:67: nested deeper than 64 levels" "$T/err" &&
+	test $(( (t1 - t0) / 1000000 )) -lt 5000
+'
+
+test_expect_success 'cog.yaml over 1 MiB, a billion laughs: bad input (exit 2), quickly' '
+	mkdir -p "$T/huge" "$T/laughs" &&
+	"$PYTHON" -c "import sys; sys.stdout.write(\"#\"*(1<<20)+\"\n\")" >"$T/huge/cog.yaml" &&
+	(cd "$T/huge" && test_expect_failure_status 2 pinion dockerfile 2>"$T/err") &&
+	test_grep "cog.yaml: larger than 1048576 bytes" "$T/err" &&
+	"$PYTHON" -c "
+l=[\"a: &a [\" + \",\".join([\"x\"]*10) + \"]\"]
+for i in range(1,10): l.append(\"%s: &%s [%s]\" % (chr(97+i), chr(97+i), \",\".join([\"*\"+chr(96+i)]*10)))
+print(chr(10).join(l))" >"$T/laughs/cog.yaml" &&
+	t0=$(date +%s%N) &&
+	(cd "$T/laughs" && test_expect_failure_status 2 pinion dockerfile 2>"$T/err") &&
+	echo "billion laughs refused in $(( ($(date +%s%N) - t0) / 1000000 )) ms" &&
+	test_grep "more than 100000 values (aliases counted expanded)" "$T/err"
+'
+
+test_expect_success 'a second document, a doubled BOM, a NUL byte: refused with line:col, not half-read' '
+	mkdir -p "$T/enc" &&
+	printf "build: {gpu: false}\n---\nbuild: {gpu: true}\n" >"$T/enc/cog.yaml" &&
+	(cd "$T/enc" && test_expect_failure_status 2 pinion dockerfile 2>"$T/err") &&
+	test_grep "^pinion: cog.yaml:2:1: a second YAML document; cog.yaml must be a single document$" "$T/err" &&
+	printf "build:\n  python_version: \"3.11\"\npredict: \"predict.py:Predictor\"\n" >"$T/enc/utf8.yaml" &&
+	{ printf "\377\376\377\376"; iconv -f UTF-8 -t UTF-16LE "$T/enc/utf8.yaml"; } >"$T/enc/cog.yaml" &&
+	(cd "$T/enc" && test_expect_failure_status 2 pinion build --dry-run 2>"$T/err") &&
+	test_grep "^pinion: cog.yaml:1:1: a byte order mark (U+FEFF) past the start of the file$" "$T/err" &&
+	printf "build:\n  gpu: fa\000lse\n" >"$T/enc/cog.yaml" &&
+	(cd "$T/enc" && test_expect_failure_status 2 pinion dockerfile 2>"$T/err") &&
+	test_grep "^pinion: cog.yaml:2:10: a NUL byte$" "$T/err"
+'
+
+test_expect_success 'UTF-16 with one BOM is read whole: the same Dockerfile as UTF-8' '
+	mkdir -p "$T/u16" "$T/u8" &&
+	printf "build:\n  python_version: \"3.11\"\n  system_packages: [ffmpeg]\npredict: \"predict.py:Predictor\"\n" >"$T/u8/cog.yaml" &&
+	iconv -f UTF-8 -t UTF-16 "$T/u8/cog.yaml" >"$T/u16/cog.yaml" &&
+	test "$(head -c2 "$T/u16/cog.yaml" | od -An -tx1 | tr -d " ")" = fffe &&
+	(cd "$T/u8" && pinion dockerfile) >"$T/u8.df" &&
+	(cd "$T/u16" && pinion dockerfile) >"$T/u16.df" &&
+	test_cmp "$T/u8.df" "$T/u16.df" &&
+	test_grep "ffmpeg" "$T/u16.df" &&
+	test_grep "COG_PREDICT_TYPE_STUB\|predict.py:Predictor" "$T/u16.df"
+'
+
 test_done

@@ -14,13 +14,35 @@ REGEX, after letting SKIP (default 0) matching requests through.  KINDs:
   429         answer 429 with Retry-After: 1
   reset-upload PATCH/PUT: read half the request body (or --reset-after
               bytes), forward nothing, reset the connection
-Default REGEX: "^GET /v2/.+/blobs/sha256:" for reset/truncate/corrupt/5xx/429,
-"^PATCH " for reset-upload.
+Hostile registries (answered here, the upstream only supplies the body):
+  drip        the upstream answer with its headers, then its body at
+              --drip-rate bytes/s (default 2.5)
+  drip-headers  "200 OK", then header bytes at --drip-rate, never ending
+  flood-headers "200 OK", then header lines as fast as they go, never ending
+  flood-error   404 with a JSON error body that never ends (chunked)
+  huge        200, Content-Type --huge-type, a chunked body of --huge-size
+              bytes (default 6 MiB) of JSON whitespace
+  redirect-loop 302 to the same URL, forever
+  rewind      an upload session that forgets: PATCH at offset 0 is accepted
+              (202, nothing forwarded), a PATCH further on is reset, and the
+              session status has no Range (nothing stored), so the upload
+              would start over forever
+              (REGEX default "/blobs/uploads/")
+Default REGEX: "^GET /v2/.+/blobs/sha256:" for reset/truncate/corrupt/5xx/429
+and drip, "^PATCH " for reset-upload, "^GET /v2/.+/manifests/" for the others.
+The token endpoint (see --require-bearer) matches "^GET /token".
 
 --require-basic USER:PASS answers 401 (WWW-Authenticate: Basic) to requests
 without those credentials; --redirect-blobs URLBASE answers GET/HEAD of blobs
 with a 307 to URLBASE + path (another host or port: credentials must not
 follow).
+
+--require-bearer answers 401 (WWW-Authenticate: Bearer, realm this proxy's
+/token) to requests without "Authorization: Bearer pinion-test-token"; GET
+/token answers {"token": "pinion-test-token"} (faults apply to it too).
+--upload-location URLBASE rewrites the Location of upload answers (POST, PATCH
+to /blobs/uploads/) to URLBASE + path: the session continues on another
+origin (e.g. another fault proxy, whose stats show what credentials came).
 
 --stats FILE is rewritten (atomically) after every request with counters:
 requests, by_method, request_body_bytes (what clients sent, including bodies
@@ -53,7 +75,15 @@ DEFAULT_MATCH = {
     "503": r"^GET /v2/.+/blobs/sha256:",
     "429": r"^GET /v2/.+/blobs/sha256:",
     "reset-upload": r"^PATCH ",
+    "drip": r"^GET /v2/.+/blobs/sha256:",
+    "drip-headers": r"^GET /v2/.+/manifests/",
+    "flood-headers": r"^GET /v2/.+/manifests/",
+    "flood-error": r"^GET /v2/.+/manifests/",
+    "huge": r"^GET /v2/.+/manifests/",
+    "redirect-loop": r"^GET /v2/.+/manifests/",
+    "rewind": r"^(PATCH|GET) /v2/.+/blobs/uploads/",
 }
+TOKEN = "pinion-test-token"
 HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te",
        "trailer"}
 
@@ -199,6 +229,15 @@ def make_handler(args, state):
             """auth check and redirects; True when the request was answered"""
             if self.headers.get("Authorization"):
                 state.add(authorization_headers=1)
+            if args.require_bearer and self.path.startswith("/token"):
+                return False  # answered by run()
+            if args.require_bearer and \
+                    self.headers.get("Authorization") != "Bearer " + TOKEN:
+                self.read_body()
+                realm = "http://127.0.0.1:%d/token" % args.port
+                self.reply(401, [("WWW-Authenticate",
+                                  'Bearer realm="%s",service="fault-proxy"' % realm)])
+                return True
             if args.require_basic:
                 want = "Basic " + base64.b64encode(args.require_basic.encode()).decode()
                 if self.headers.get("Authorization") != want:
@@ -226,6 +265,11 @@ def make_handler(args, state):
                 self.rst()
             body, _ = self.read_body()
             self.count_body(len(body))
+            if self.hostile(fault):
+                return
+            if args.require_bearer and self.path.startswith("/token"):
+                return self.send_body(200, json.dumps({"token": TOKEN}).encode(),
+                                      "application/json", fault)
             if fault in ("500", "503"):
                 return self.reply(int(fault))
             if fault == "429":
@@ -237,8 +281,14 @@ def make_handler(args, state):
             r = conn.getresponse()
             data = r.read() if self.command != "HEAD" else b""
             conn.close()
+            if fault == "drip":
+                return self.send_body(r.status, data, r.getheader("Content-Type"), fault)
             self.send_response(r.status)
             for k, v in r.getheaders():
+                if k.lower() == "location" and args.upload_location and \
+                        "/blobs/uploads/" in v:
+                    v = args.upload_location.rstrip("/") + "/" + \
+                        re.sub(r"^https?://[^/]+/", "", v).lstrip("/")
                 if k.lower() not in HOP and k.lower() != "content-length":
                     self.send_header(k, v)
             length = r.getheader("Content-Length")
@@ -268,6 +318,79 @@ def make_handler(args, state):
             self.wfile.write(data)
             self.count_response(len(data))
 
+        def send_body(self, status, data, ctype, fault):
+            """an answer of ours (token) or the upstream's, dripped if asked"""
+            self.send_response(status)
+            if ctype:
+                self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if fault != "drip":
+                self.wfile.write(data)
+                self.count_response(len(data))
+                return
+            piece = max(1, int(args.drip_rate / 10))
+            for i in range(0, len(data), piece):
+                self.wfile.write(data[i:i + piece])
+                self.wfile.flush()
+                self.count_response(len(data[i:i + piece]))
+                time.sleep(piece / args.drip_rate)
+
+        def hostile(self, fault):
+            """the faults that never reach the upstream; True when answered"""
+            w = self.wfile
+            if fault == "drip-headers":
+                w.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Drip: ")
+                w.flush()
+                while True:
+                    time.sleep(1.0 / args.drip_rate)
+                    w.write(b"a")
+                    w.flush()
+            if fault == "flood-headers":
+                w.write(b"HTTP/1.1 200 OK\r\n")
+                line = b"X-Flood: " + b"f" * 100 + b"\r\n"
+                while True:
+                    w.write(line * 100)
+            if fault in ("flood-error", "huge"):
+                if fault == "flood-error":
+                    self.send_response(404)
+                    self.send_header("Content-Type", "application/json")
+                else:
+                    self.send_response(200)
+                    self.send_header("Content-Type", args.huge_type)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                head = b'{"errors": [{"code": "MANIFEST_UNKNOWN", "message": "' \
+                    if fault == "flood-error" else b"{" + b" " * 100
+                chunk = b" " * 65536
+                left = args.huge_size if fault == "huge" else -1
+                w.write(b"%x\r\n%s\r\n" % (len(head), head))
+                while left != 0:
+                    n = len(chunk) if left < 0 else min(len(chunk), left)
+                    w.write(b"%x\r\n%s\r\n" % (n, chunk[:n]))
+                    self.count_response(n)
+                    if left > 0:
+                        left -= n
+                w.write(b'1\r\n}\r\n0\r\n\r\n')
+                return True
+            if fault == "redirect-loop":
+                state.add(redirects=1)
+                self.send_response(302)
+                self.send_header("Location", self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return True
+            if fault == "rewind":
+                if self.command == "PATCH" and \
+                        not self.headers.get("Content-Range", "0-").startswith("0-"):
+                    self.rst()
+                self.send_response(202 if self.command == "PATCH" else 204)
+                self.send_header("Location", self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return True
+            return False
+
         def count_response(self, n):
             state.add(response_body_bytes=n)
             if self.command == "GET" and "/blobs/sha256:" in self.path:
@@ -293,6 +416,11 @@ def main():
     p.add_argument("--redirect-blobs", default=None, metavar="URLBASE")
     p.add_argument("--reset-after", type=int, default=0,
                    help="reset-upload: bytes of the body to read before the reset")
+    p.add_argument("--require-bearer", action="store_true")
+    p.add_argument("--upload-location", default=None, metavar="URLBASE")
+    p.add_argument("--drip-rate", type=float, default=2.5, help="bytes/s of drip faults")
+    p.add_argument("--huge-size", type=int, default=6 << 20)
+    p.add_argument("--huge-type", default="application/vnd.oci.image.manifest.v1+json")
     p.add_argument("--blob-delay", type=float, default=0,
                    help="seconds to hold each blob GET before answering it")
     args = p.parse_args()

@@ -642,6 +642,83 @@ static void t_apply_corrupt_and_dest(void)
 	oci_layout_free(l);
 }
 
+/* the uncompressed stream is checked against the config's diff_id, to its
+ * very end (bytes after the tar's end blocks count) */
+static void t_apply_diff_id(void)
+{
+	cleanup_free char *tree = make_tree();
+	char *base = tap_tmpdir();
+	struct oci_layout *l = layout_new();
+	const enum oci_compression comps[] = {OCI_COMP_GZIP, OCI_COMP_ZSTD, OCI_COMP_NONE};
+	const char *wrong =
+		"sha256:0000000000000000000000000000000000000000000000000000000000000bad";
+	struct oci_apply_opts ao;
+	struct pn_error *err = NULL;
+
+	oci_apply_opts_init(&ao);
+	for (size_t i = 0; i < 3; i++) {
+		struct oci_layer_result r;
+		cleanup_free char *ok_dest = xasprintf("%s/did-ok-%zu", base, i),
+				  *bad_dest = xasprintf("%s/did-bad-%zu", base, i);
+
+		write_layer(l, tree, comps[i], 0, &r);
+		mkdir(ok_dest, 0755);
+		mkdir(bad_dest, 0755);
+		ao.diff_id = r.diff_id;
+		ok_call(oci_layer_apply(l, r.desc.digest, ok_dest, &ao, &err), &err,
+			"%s layer matches its diff_id", oci_compression_name(comps[i]));
+		ao.diff_id = wrong;
+		ok(oci_layer_apply(l, r.desc.digest, bad_dest, &ao, &err) < 0 && err &&
+			   err->code == PN_ERR_DIGEST && strstr(err->msg, r.diff_id) &&
+			   strstr(err->msg, wrong) && strstr(err->msg, r.desc.digest),
+		   "%s layer with another diff_id refused, naming blob, content and config digests",
+		   oci_compression_name(comps[i]));
+		if (err)
+			tap_diag("%s", err->msg);
+		pn_error_clear(&err);
+		oci_layer_result_release(&r);
+	}
+	{
+		/* gzip(tar + junk after the end blocks): the diff_id covers the junk */
+		struct oci_layer_result r;
+		cleanup_free char *tarp = NULL, *gz = xasprintf("%s/junk.tar.gz", base);
+		cleanup_free char *cmd = NULL, *data = NULL;
+		cleanup_free char *d1 = xasprintf("%s/junk-1", base),
+				  *d2 = xasprintf("%s/junk-2", base);
+		oci_digest_t blob, whole;
+		size_t len = 0;
+
+		write_layer(l, tree, OCI_COMP_NONE, 0, &r);
+		tarp = oci_layout_blob_path(l, r.desc.digest);
+		cmd = xasprintf("(cat '%s'; printf 'trailing junk') | gzip -n > '%s'", tarp, gz);
+		ok(system(cmd) == 0, "gzip of tar + trailing bytes");
+		pn_read_file(gz, 1 << 24, &data, &len, NULL);
+		ok_call(oci_layout_put_blob(l, data, len, NULL, blob, &err), &err, "stored");
+		cmd = (free(cmd),
+		       xasprintf("(cat '%s'; printf 'trailing junk') | sha256sum", tarp));
+		{
+			FILE *f = popen(cmd, "r");
+			char hex[65] = "";
+
+			if (!f || fscanf(f, "%64s", hex) != 1)
+				hex[0] = '\0';
+			if (f)
+				pclose(f);
+			snprintf(whole, sizeof(whole), "sha256:%s", hex);
+		}
+		mkdir(d1, 0755);
+		mkdir(d2, 0755);
+		ao.diff_id = r.diff_id;
+		ok_fail(oci_layer_apply(l, blob, d1, &ao, &err), &err, PN_ERR_DIGEST, whole,
+			"the tar's own digest does not pass for a stream with bytes after it");
+		ao.diff_id = whole;
+		ok_call(oci_layer_apply(l, blob, d2, &ao, &err), &err,
+			"the digest of the whole stream does");
+		oci_layer_result_release(&r);
+	}
+	oci_layout_free(l);
+}
+
 static void t_writer_idmap_and_tar(void)
 {
 	char *base = tap_tmpdir();
@@ -734,6 +811,7 @@ int main(void)
 	TEST(t_apply_roundtrip);
 	TEST(t_apply_whiteouts);
 	TEST(t_apply_overlay_whiteouts);
+	TEST(t_apply_diff_id);
 	TEST(t_apply_devices_unprivileged);
 	TEST(t_apply_corrupt_and_dest);
 	return tap_done();

@@ -734,6 +734,298 @@ static void t_layout_mirror(void)
 	free(dst);
 }
 
+/* every flag with a value takes it as the next argument and after '=' */
+static void t_value_flags(void)
+{
+	static const char *const flags[][2] = {
+		{"--registry-mirror", "docker.io=127.0.0.1:1"},
+		{"--insecure-registry", "h:1"},
+		{"--ca-bundle", "/x.pem"},
+		{"--authfile", "/a.json"},
+		{"--creds", "u:p"},
+		{"--platform", "linux/arm64"},
+		{"--parallel", "3"},
+		{"--chunk-size", "64K"},
+		{"--retries", "2"},
+		{"--low-speed-limit", "2K"},
+		{"--low-speed-time", "7"},
+		{"--request-timeout", "9"},
+		{"--blob-timeout", "11"},
+	};
+	struct pn_error *err = NULL;
+
+	for (size_t k = 0; k < sizeof(flags) / sizeof(*flags); k++) {
+		char *eq = xasprintf("%s=%s", flags[k][0], flags[k][1]);
+		char *a1[] = {(char *)"cmd", (char *)flags[k][0], (char *)flags[k][1], NULL};
+		char *a2[] = {(char *)"cmd", eq, NULL};
+		struct registry_opts o1, o2;
+		int i = 1, r;
+
+		ok(registry_opts_flag_takes_value(flags[k][0]), "%s takes a value", flags[k][0]);
+		ok(!registry_opts_flag_takes_value(eq), "%s carries its value", eq);
+		registry_opts_init(&o1);
+		registry_opts_init(&o2);
+		r = registry_opts_parse_flag(&o1, 3, a1, &i, &err);
+		ok(r == 1 && i == 2, "%s V consumed both", flags[k][0]);
+		pn_error_clear(&err);
+		i = 1;
+		r = registry_opts_parse_flag(&o2, 2, a2, &i, &err);
+		ok(r == 1 && i == 1, "%s consumed", eq);
+		pn_error_clear(&err);
+		ok(o1.retries == o2.retries && o1.parallel == o2.parallel &&
+			   o1.chunk_size == o2.chunk_size &&
+			   o1.low_speed_limit == o2.low_speed_limit &&
+			   o1.low_speed_time == o2.low_speed_time &&
+			   o1.request_timeout == o2.request_timeout &&
+			   o1.blob_timeout == o2.blob_timeout && o1.n_mirrors == o2.n_mirrors &&
+			   o1.insecure.n == o2.insecure.n,
+		   "%s: both forms set the same", flags[k][0]);
+		registry_opts_release(&o1);
+		registry_opts_release(&o2);
+		free(eq);
+	}
+	ok(!registry_opts_flag_takes_value("--tls-verify"), "--tls-verify takes none");
+	ok(!registry_opts_flag_takes_value("--frob"), "unknown flag");
+	{
+		struct registry_opts o;
+		char *a[] = {(char *)"cmd", (char *)"--low-speed-limit",
+			     (char *)"0",   (char *)"--low-speed-time",
+			     (char *)"30",  (char *)"--blob-timeout",
+			     (char *)"0",   NULL};
+		char *b1[] = {(char *)"cmd", (char *)"--low-speed-limit=-1", NULL};
+		char *b2[] = {(char *)"cmd", (char *)"--blob-timeout", (char *)"1e3", NULL};
+		char *b3[] = {(char *)"cmd", (char *)"--request-timeout=999999999", NULL};
+		char *b4[] = {(char *)"cmd", (char *)"--retries", NULL};
+		struct pn_strv rest = PN_STRV_INIT;
+
+		setenv("PINION_REGISTRIES_CONF", "/dev/null", 1);
+		registry_opts_init(&o);
+		ok_call(registry_opts_from_args(&o, 7, a, &rest, &err), &err, "limits parse");
+		is_int(o.low_speed_limit, 0, "low-speed-limit 0 = off");
+		is_int(o.low_speed_time, 30, "low-speed-time");
+		is_int(o.blob_timeout, 0, "blob-timeout 0 = off");
+		is_int(o.request_timeout, -1, "request-timeout unset");
+		registry_opts_release(&o);
+		ok_fail(registry_opts_from_args(&o, 2, b1, &rest, &err), &err, PN_ERR_INVALID,
+			"--low-speed-limit -1", "negative speed");
+		registry_opts_release(&o);
+		ok_fail(registry_opts_from_args(&o, 3, b2, &rest, &err), &err, PN_ERR_INVALID,
+			"--blob-timeout 1e3", "not an integer");
+		registry_opts_release(&o);
+		ok_fail(registry_opts_from_args(&o, 2, b3, &rest, &err), &err, PN_ERR_INVALID,
+			"seconds 0-604800", "past the maximum");
+		registry_opts_release(&o);
+		ok_fail(registry_opts_from_args(&o, 2, b4, &rest, &err), &err, PN_ERR_INVALID,
+			"`--retries` needs a value", "no value");
+		registry_opts_release(&o);
+		pn_strv_release(&rest);
+		unsetenv("PINION_REGISTRIES_CONF");
+	}
+}
+
+static void t_config_limits(void)
+{
+	struct registry_opts o;
+	struct pn_error *err = NULL;
+	const char *good = "retries 1\nlow-speed-limit 2K\nlow-speed-time 5\n"
+			   "request-timeout 30\nblob-timeout 900\n";
+	const char *bad = "# limits\nretries 1\nblob-timeout soon\n";
+
+	registry_opts_init(&o);
+	ok_call(registry_opts_parse_config(&o, "r.conf", good, strlen(good), &err), &err,
+		"limit keys parse");
+	is_int(o.retries, 1, "retries");
+	is_int(o.low_speed_limit, 2048, "low-speed-limit K");
+	is_int(o.low_speed_time, 5, "low-speed-time");
+	is_int(o.request_timeout, 30, "request-timeout");
+	is_int(o.blob_timeout, 900, "blob-timeout");
+	registry_opts_release(&o);
+	ok_fail(registry_opts_parse_config(&o, "r.conf", bad, strlen(bad), &err), &err,
+		PN_ERR_INVALID, "r.conf:3", "bad value names file:line");
+	registry_opts_release(&o);
+}
+
+static void t_origin(void)
+{
+	struct registry_opts o;
+	char *h;
+
+	ok(registry_same_origin("http://127.0.0.1:5000", "http://127.0.0.1:5000/v2/x?y=1"),
+	   "same origin");
+	ok(registry_same_origin("https://Reg.Example", "https://reg.example:443/v2/"),
+	   "default port and host case");
+	ok(!registry_same_origin("http://127.0.0.1:5000", "http://127.0.0.1:5001/v2/"),
+	   "another port");
+	ok(!registry_same_origin("https://reg.example", "http://reg.example/v2/"),
+	   "another scheme");
+	ok(!registry_same_origin("https://reg.example", "https://reg.example.evil/v2/"),
+	   "another host");
+	ok(!registry_same_origin("https://reg.example", "https://reg.example@evil.test/"),
+	   "userinfo trick");
+	ok(!registry_same_origin("https://reg.example", "not a url"), "unparsable");
+	h = registry_url_host("http://127.0.0.1:5001/v2/x");
+	is_str(h, "127.0.0.1:5001", "url host with port");
+	free(h);
+	h = registry_url_host("https://auth.example/token?x");
+	is_str(h, "auth.example", "url host without port");
+	free(h);
+	registry_opts_init(&o);
+	registry_opts_add_insecure(&o, "reg.example:5000");
+	ok(registry_opts_host_insecure(&o, "reg.example:5000"), "insecure host:port");
+	ok(!registry_opts_host_insecure(&o, "auth.example"), "another host stays verified");
+	registry_opts_release(&o);
+}
+
+/* feed a response through the callbacks as libcurl would */
+static size_t feed_headers(struct registry_response *r, const char *const *lines)
+{
+	size_t n = 0;
+
+	for (; *lines; lines++) {
+		char *l = xstrdup(*lines);
+		size_t got = registry_header_cb(l, 1, strlen(l), r);
+		free(l);
+		if (got != strlen(*lines))
+			return n;
+		n++;
+	}
+	return n;
+}
+
+static void t_bounded_bodies(void)
+{
+	static const char *const ok200[] = {"HTTP/1.1 200 OK\r\n", "Content-Type: x\r\n", NULL};
+	static const char *const nf404[] = {"HTTP/1.1 404 Not Found\r\n", NULL};
+	static const char *const cl200[] = {"HTTP/1.1 200 OK\r\n", "Content-Length: 2000\r\n",
+					    NULL};
+	char body[600];
+	struct registry_response r;
+	char flood[128];
+	size_t lines = 0;
+
+	memset(body, 'x', sizeof(body));
+	registry_response_init(&r, 1000);
+	feed_headers(&r, ok200);
+	is_int(r.status_seen, 200, "status line read");
+	ok(registry_body_cb(body, 1, 600, &r) == 600, "2xx body within the limit");
+	ok(registry_body_cb(body, 1, 600, &r) == 0 && r.too_large, "2xx body past it: too large");
+	registry_response_release(&r);
+
+	registry_response_init(&r, 1000);
+	feed_headers(&r, nf404);
+	ok(registry_body_cb(body, 1, 600, &r) == 600, "error body within the limit");
+	ok(registry_body_cb(body, 1, 600, &r) == 0 && r.truncated && !r.too_large,
+	   "error body cut at the limit");
+	is_int(r.body.len, 1000, "what fits is kept");
+	registry_response_release(&r);
+
+	registry_response_init(&r, 1000);
+	feed_headers(&r, cl200);
+	ok(registry_body_cb(body, 1, 10, &r) == 0 && r.too_large,
+	   "a Content-Length past the limit stops at the first byte");
+	registry_response_release(&r);
+
+	registry_response_init(&r, 1000);
+	snprintf(flood, sizeof(flood), "X-Flood: %0100d\r\n", 0);
+	for (;;) {
+		if (registry_header_cb(flood, 1, strlen(flood), &r) != strlen(flood))
+			break;
+		if (++lines > REGISTRY_HEADERS_MAX)
+			break;
+	}
+	ok(r.headers_too_large && lines * strlen(flood) <= REGISTRY_HEADERS_MAX,
+	   "header lines stop at REGISTRY_HEADERS_MAX (%zu lines)", lines);
+	registry_response_release(&r);
+}
+
+static void t_transfer_errors(void)
+{
+	struct registry_opts o;
+	struct registry_client *c = NULL;
+	struct registry_response r;
+	struct pn_error *err = NULL;
+	char lim[32];
+
+	registry_limit_text(OCI_MANIFEST_MAX, lim, sizeof(lim));
+	is_str(lim, "4 MiB", "limit text MiB");
+	registry_limit_text(REGISTRY_HEADERS_MAX, lim, sizeof(lim));
+	is_str(lim, "256 KiB", "limit text KiB");
+	registry_limit_text(1000, lim, sizeof(lim));
+	is_str(lim, "1000 bytes", "limit text bytes");
+
+	registry_opts_init(&o);
+	ok_call(registry_client_new(&o, &c, &err), &err, "client with defaults");
+	is_int(registry_blob_deadline_ms(c, NULL, 0), REGISTRY_BLOB_TIMEOUT_BASE * 1000,
+	       "blob deadline base");
+	is_int(registry_blob_deadline_ms(c, NULL, (int64_t)1 << 30),
+	       (REGISTRY_BLOB_TIMEOUT_BASE + 4096) * 1000, "1 GiB adds 4096 s");
+	ok_fail(registry_transfer_error(c, CURLE_OPERATION_TIMEDOUT,
+					"Operation too slow. Less than 1024 bytes/sec transferred "
+					"the last 30 seconds",
+					NULL, 30000, 600000, true, "blob `x`", &err),
+		&err, PN_ERR_NETWORK,
+		"blob `x`: slower than 1024 bytes/s for 30 s (--low-speed-limit, --low-speed-time)",
+		"low-speed cut names its flags");
+	ok_fail(registry_transfer_error(c, CURLE_OPERATION_TIMEDOUT,
+					"Operation timed out after 120000 milliseconds", NULL,
+					120000, 120000, false, "manifest of `r`", &err),
+		&err, PN_ERR_NETWORK,
+		"manifest of `r`: not done within the 120 s deadline (--request-timeout)",
+		"request deadline names its flag");
+	ok_fail(registry_transfer_error(c, CURLE_OPERATION_TIMEDOUT,
+					"Connection timed out after 15000 milliseconds", NULL,
+					15000, 15000, false, "", &err),
+		&err, PN_ERR_NETWORK, "Connection timed out", "a connect timeout is curl's");
+	registry_response_init(&r, OCI_MANIFEST_MAX);
+	r.too_large = true;
+	ok_fail(registry_transfer_error(c, CURLE_WRITE_ERROR, "Failure writing output", &r, 0, 0,
+					false, "manifest of `h/r:t`", &err),
+		&err, PN_ERR_TOO_LARGE, "manifest of `h/r:t` is larger than the 4 MiB limit",
+		"too large names the limit");
+	r.headers_too_large = true;
+	ok_fail(registry_transfer_error(c, CURLE_WRITE_ERROR, "", &r, 0, 0, false, NULL, &err),
+		&err, PN_ERR_TOO_LARGE, "headers of the response are larger than the 256 KiB",
+		"header flood names the limit");
+	registry_response_release(&r);
+	registry_client_free(c);
+	registry_opts_release(&o);
+	o.blob_timeout = 5;
+	ok_call(registry_client_new(&o, &c, &err), &err, "client with --blob-timeout 5");
+	is_int(registry_blob_deadline_ms(c, NULL, (int64_t)1 << 30), 5000, "fixed blob deadline");
+	registry_client_free(c);
+	registry_opts_release(&o);
+}
+
+/* an HTTPS registry cannot send a request to plain HTTP elsewhere */
+static void t_downgrade(void)
+{
+	struct registry_opts o;
+	struct registry_client *c = NULL;
+	struct registry_host *h;
+	struct registry_request req = REGISTRY_REQUEST_INIT;
+	struct registry_response resp;
+	struct pn_error *err = NULL;
+
+	registry_opts_init(&o);
+	o.retries = 0;
+	registry_opts_add_insecure(&o, "lab.invalid:8080");
+	ok_call(registry_client_new(&o, &c, &err), &err, "client");
+	h = registry_client_host(c, "reg.example");
+	h->base = xstrdup("https://reg.example");
+	h->pinged = true; /* no challenge: anonymous, no network before the check */
+	req.method = "PATCH";
+	req.url = "http://storage.example/upload/1";
+	registry_response_init(&resp, REGISTRY_ERROR_BODY_MAX);
+	ok_fail(registry_http_do(c, h, &req, &resp, &err), &err, PN_ERR_UNSUPPORTED,
+		"sends a request to plain HTTP `storage.example`", "downgrade refused");
+	req.url = "http://lab.invalid:8080/upload/1";
+	ok_fail(registry_http_do(c, h, &req, &resp, &err), &err, PN_ERR_NETWORK, NULL,
+		"an insecure-marked host is tried (and is not there)");
+	registry_response_release(&resp);
+	registry_client_free(c);
+	registry_opts_release(&o);
+}
+
 int main(void)
 {
 	TEST(t_ref_parse);
@@ -748,5 +1040,11 @@ int main(void)
 	TEST(t_backoff);
 	TEST(t_base64);
 	TEST(t_layout_mirror);
+	TEST(t_value_flags);
+	TEST(t_config_limits);
+	TEST(t_origin);
+	TEST(t_bounded_bodies);
+	TEST(t_transfer_errors);
+	TEST(t_downgrade);
 	return tap_done();
 }

@@ -11,7 +11,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sched.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -189,6 +191,77 @@ static void t_snapshots_stack(void)
 	runner_snapshots_free(snaps, n);
 	oci_layer_result_release(&l1);
 	oci_layer_result_release(&l2);
+	runner_free(r);
+}
+
+/* a layer whose content is not what the config's diff_id says (a modified
+ * blob under a manifest pointing at it) is refused, whether it would be
+ * unpacked or a snapshot of that diff_id exists already, and nothing is stored
+ * under either digest */
+static void t_snapshot_wrong_diff_id(void)
+{
+	cleanup_free char *tree = make_base_tree(), *c2 = pn_path_join(dir, "cache-poison");
+	cleanup_free char *snap = NULL, *evil_snap = NULL, *blobs = NULL, *list = NULL;
+	cleanup_free char *sd = pn_path_join(c2, "snapshots");
+	struct oci_layer_result good, evil;
+	struct runner_rootfs one;
+	struct runner_opts ro;
+	struct runner *r = NULL;
+	struct pn_error *err = NULL;
+	struct oci_layer_opts o;
+	struct oci_layer_writer *w;
+	struct stat st;
+	bool tmp_left = false;
+
+	runner_opts_init(&ro);
+	ro.cache_dir = c2;
+	ok_call(runner_new(&ro, &r, &err), &err, "runner on a fresh cache");
+	if (!r)
+		return;
+	runner_rootfs_init(&one);
+	ok(layer_from_tree(tree, &good, false) == 0, "the legitimate layer");
+	oci_layer_opts_init(&o);
+	o.normalize_owner = true;
+	w = oci_layer_writer_new(layout, &o, &err);
+	ok_call(w && oci_layer_writer_add_tree(w, tree, "", &err) == 0 &&
+				oci_layer_writer_add_data(w, "evil.pth", "import os\n", 10, 0644,
+							  &err) == 0
+			? oci_layer_writer_finish(w, &evil, &err)
+			: -1,
+		&err, "the same layer plus a .pth file");
+	oci_layer_writer_free(w);
+	snap = xasprintf("%s/%s", sd, oci_digest_hex(good.diff_id));
+	evil_snap = xasprintf("%s/%s", sd, oci_digest_hex(evil.diff_id));
+	blobs = pn_path_join(snap, "blobs");
+
+	ok_fail(runner_rootfs_push(r, &one, layout, &evil.desc, good.diff_id, &err), &err,
+		PN_ERR_DIGEST, good.diff_id,
+		"unpacking the modified blob under the legitimate diff_id is refused");
+	ok(stat(snap, &st) < 0 && stat(evil_snap, &st) < 0,
+	   "no snapshot under the config's diff_id nor the content's");
+	{
+		cleanup_dir DIR *d = opendir(sd);
+		struct dirent *de;
+
+		while (d && (de = readdir(d)))
+			tmp_left |= strncmp(de->d_name, ".tmp-", 5) == 0;
+	}
+	ok(!tmp_left, "no unpack directory left behind");
+	ok_call(runner_rootfs_push(r, &one, layout, &good.desc, good.diff_id, &err), &err,
+		"the legitimate blob is unpacked under its diff_id");
+	ok(stat(snap, &st) == 0, "and stored");
+	ok_fail(runner_rootfs_push(r, &one, layout, &evil.desc, good.diff_id, &err), &err,
+		PN_ERR_DIGEST, good.diff_id,
+		"the existing snapshot is not handed out for the modified blob");
+	pn_read_file(blobs, 1 << 16, &list, NULL, NULL);
+	ok(list && strstr(list, good.desc.digest) && !strstr(list, evil.desc.digest),
+	   "the snapshot records the legitimate blob only");
+	ok_call(runner_rootfs_push(r, &one, layout, &good.desc, good.diff_id, &err), &err,
+		"the legitimate blob still uses it");
+	is_int(one.lowers.n, 2, "two lowers pushed");
+	runner_rootfs_release(&one);
+	oci_layer_result_release(&good);
+	oci_layer_result_release(&evil);
 	runner_free(r);
 }
 
@@ -653,6 +726,419 @@ static void t_isolation(void)
 	secret_with_copy(&s);
 }
 
+/* ----------------------------------------------------------- escape
+ * The probe every escape test runs inside (the e2e copy is in
+ * tests/e2e/t_escape.sh): from every /proc/PID/fd/N (N 0-15 and whatever is
+ * listed), task fds, map_files, cwd, root, exe, environ and cmdline, and
+ * `..` chains up from each, it tries to read the host canary C (printing
+ * any line with the marker), to write into the host dir E, and to reach a
+ * directory whose `..`s do not end at the sandbox's own root.  It prints
+ * READ/WROTE/OUTSIDE for each success and "attempts N" at the end. */
+#define ESCAPE_PROBE                                                                               \
+	"M=PINION-CAN\n"                                                                           \
+	"U=../../../../../../../../../../../../../../../../../../../../../../../../../..\n"        \
+	"B=${C##*/} D=${C%/*} EB=${E##*/}\n"                                                       \
+	"DB=${D##*/}\n"                                                                            \
+	"n=0\n"                                                                                    \
+	"rd() { n=$((n+1)); [ -f \"$1\" ] && head -c 65536 \"$1\" 2>/dev/null | grep -a "          \
+	"\"${M}ARY\" && echo \"READ $1\"; return 0; }\n"                                           \
+	"wr() { n=$((n+1)); (echo x >\"$1\") 2>/dev/null && echo \"WROTE $1\"; return 0; }\n"      \
+	"up() { n=$((n+1)); [ -d \"$1\" ] && ! [ \"$1/$U\" -ef / ] && echo \"OUTSIDE $1\"; "       \
+	"return 0; }\n"                                                                            \
+	"walk() {\n"                                                                               \
+	"  rd \"$1\"; up \"$1\"; rd \"$1/$U$C\"; wr \"$1/$U$E/w$n\"; d=$1\n"                       \
+	"  for i in 1 2 3 4 5 6 7 8 9 10 11 12; do\n"                                              \
+	"    rd \"$d/$B\"; rd \"$d/$DB/$B\"; up \"$d\"; wr \"$d/$EB/w$n\"; d=$d/..\n"              \
+	"  done\n"                                                                                 \
+	"}\n"                                                                                      \
+	"for pid in /proc/[0-9]*; do\n"                                                            \
+	"  for f in 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do walk \"$pid/fd/$f\"; done\n"         \
+	"  for p in \"$pid\"/fd/* \"$pid\"/task/*/fd/* \"$pid\"/map_files/* \"$pid/cwd\" "         \
+	"\"$pid/root\" \"$pid/exe\" \"$pid/environ\" \"$pid/cmdline\"; do walk \"$p\"; done\n"     \
+	"done\n"                                                                                   \
+	"echo \"attempts $n\"\n"
+
+struct escape_env {
+	char *host, *canary, *empty; /* host dir, canary file in it, dir that must stay empty */
+	char *secret;		     /* the canary's random content */
+	int fds[2];		     /* inherited (not close-on-exec): the host dir, the canary */
+};
+
+static void escape_env_init(struct escape_env *x)
+{
+	unsigned char rnd[16];
+	char hex[33];
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd))
+		tap_diag("urandom");
+	if (fd >= 0)
+		close(fd);
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+	x->secret = xasprintf("%s", hex);
+	x->host = pn_path_join(dir, "esc-host");
+	x->canary = pn_path_join(x->host, "canary");
+	x->empty = pn_path_join(dir, "esc-empty");
+	mkdir(x->host, 0755);
+	mkdir(x->empty, 0777);
+	chmod(x->empty, 0777);
+	{
+		cleanup_free char *text = xasprintf("PINION-CANARY-%s\n", hex);
+
+		write_file(x->canary, text);
+	}
+	/* the caller's leaks: pinion must not pass them on */
+	x->fds[0] = open(x->host, O_RDONLY | O_DIRECTORY);
+	x->fds[1] = open(x->canary, O_RDONLY);
+	{
+		cleanup_free char *v = xasprintf("PINION-CANARY-%s", x->secret);
+
+		setenv("PINION_ESCAPE_CANARY", v, 1);
+	}
+}
+
+static void escape_env_release(struct escape_env *x)
+{
+	close(x->fds[0]);
+	close(x->fds[1]);
+	unsetenv("PINION_ESCAPE_CANARY");
+	free(x->host);
+	free(x->canary);
+	free(x->empty);
+	free(x->secret);
+}
+
+static char *escape_script(const struct escape_env *x, const char *out)
+{
+	return xasprintf("C=%s E=%s\n{\n%s} >%s 2>&1; grep attempts %s", x->canary, x->empty,
+			 ESCAPE_PROBE, out, out);
+}
+
+/* the escape attempts a probe's output reports, -1 if none */
+static long escape_attempts(const char *text, size_t len)
+{
+	const char *a = text ? memmem(text, len, "attempts ", 9) : NULL;
+
+	return a ? strtol(a + 9, NULL, 10) : -1;
+}
+
+static long escape_total; /* attempts made, all contained */
+
+/* nothing of the host reached: the canary in none of text, the empty dir
+ * empty, no success line */
+static void escape_check(const struct escape_env *x, const char *what, const char *text, size_t len)
+{
+	long n = escape_attempts(text, len);
+
+	ok(text && !memmem(text, len, x->secret, strlen(x->secret)), "%s: canary never read", what);
+	ok(text && !memmem(text, len, "READ /", 6) && !memmem(text, len, "WROTE /", 7) &&
+		   !memmem(text, len, "OUTSIDE /", 9),
+	   "%s: no read, write or way out reported", what);
+	is_int(count_entries(x->empty), 0, "%s: the host dir stays empty", what);
+	ok(n > 1000, "%s: %ld attempts, all contained", what, n);
+	if (n > 0)
+		escape_total += n;
+}
+
+/* the uncompressed layer blob of a step that ran the probe */
+static void escape_build(struct runner *r, const struct escape_env *x, const char *what)
+{
+	cleanup_free char *script = escape_script(x, "/escape.log");
+	struct runner_step s = {.name = "escape", .shell = script};
+	struct oci_layer_opts o;
+	struct runner_result res;
+	struct pn_error *err = NULL;
+	cleanup_free char *blob = NULL;
+	size_t len = 0;
+
+	oci_layer_opts_init(&o);
+	o.compression = OCI_COMP_NONE;
+	ok_call(runner_step_run(r, &rf, &s, layout, &o, &res, &err), &err, "%s: probe step ran",
+		what);
+	if (res.committed) {
+		cleanup_free char *path = oci_layout_blob_path(layout, res.layer.desc.digest);
+
+		pn_read_file(path, 64 << 20, &blob, &len, &err);
+		pn_error_clear(&err);
+	}
+	ok(blob && memmem(blob, len, "escape.log", 10), "%s: its log is in the layer", what);
+	escape_check(x, what, blob, len);
+	ok(res.tail && !strstr(res.tail, x->secret), "%s: nor in the output", what);
+	runner_result_release(&res);
+}
+
+/* a long-running process (pinion predict/serve), output inherited: the
+ * test's stdout is a host file here, which the process must get as a pipe */
+static void escape_proc(struct runner *r, const struct escape_env *x)
+{
+	cleanup_free char *outf = pn_path_join(dir, "esc-proc.out");
+	cleanup_free char *script = xasprintf("test -p /proc/self/fd/1 || echo stdout-not-a-pipe\n"
+					      "C=%s E=%s\n%s",
+					      x->canary, x->empty, ESCAPE_PROBE);
+	struct runner_step s = {.name = "escape-proc", .shell = script};
+	struct runner_proc *p = NULL;
+	struct pn_error *err = NULL;
+	cleanup_free char *text = NULL;
+	size_t len = 0;
+	int status = -1, saved = dup(1), fd = open(outf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	fflush(stdout);
+	dup2(fd, 1);
+	close(fd);
+	if (runner_proc_start(r, &rf, &s, &p, &err) == 0)
+		runner_proc_wait(p, -1, &status, &err);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	ok(p && status == 0, "proc: the probe ran (status %d)", status);
+	pn_error_clear(&err);
+	runner_proc_free(p);
+	pn_read_file(outf, 64 << 20, &text, &len, NULL);
+	ok(text && !strstr(text, "stdout-not-a-pipe"), "proc: a host file as stdout is relayed");
+	escape_check(x, "proc", text, len);
+}
+
+/* pinion run: interactive, 0-2 inherited.  A directory as stdin becomes
+ * /dev/null, a host file as stdout a pipe (its lines still reach the file) */
+static void escape_stdio(struct runner *r, const struct escape_env *x)
+{
+	cleanup_free char *outf = pn_path_join(dir, "esc-stdio.out");
+	struct runner_step s = {.name = "stdio",
+				.interactive = true,
+				.shell = "test -c /proc/self/fd/0 && test -p /proc/self/fd/1 && "
+					 "test ! -d /proc/self/fd/0/. && echo relayed-line"};
+	struct runner_result res;
+	struct pn_error *err = NULL;
+	cleanup_free char *text = NULL;
+	size_t len = 0;
+	int s0 = dup(0), s1 = dup(1), fd = open(outf, O_WRONLY | O_CREAT | O_TRUNC, 0644), rc;
+
+	fflush(stdout);
+	dup2(x->fds[0], 0);
+	dup2(fd, 1);
+	close(fd);
+	rc = runner_step_run(r, &rf, &s, NULL, NULL, &res, &err);
+	fflush(stdout);
+	dup2(s0, 0);
+	dup2(s1, 1);
+	close(s0);
+	close(s1);
+	ok_call(rc, &err, "interactive step: stdin a directory, stdout a host file");
+	runner_result_release(&res);
+	pn_read_file(outf, 1 << 20, &text, &len, NULL);
+	ok(text && strstr(text, "relayed-line"), "its output reached the file through the relay");
+}
+
+/* /proc/sys and friends read-only, own UTS and IPC namespaces (as root the
+ * writes would otherwise reach the host's kernel; each writes back the
+ * current value, so a failing test changes nothing on the host) */
+static void escape_kernel(struct runner *r, const char *what)
+{
+	char host_uts[64] = "", host_ipc[64] = "";
+	cleanup_free char *env0 = NULL, *env1 = NULL, *env2 = NULL;
+	struct runner_result res;
+	struct pn_error *err = NULL;
+	struct utsname before, after;
+
+	(void)!readlink("/proc/self/ns/uts", host_uts, sizeof(host_uts) - 1);
+	(void)!readlink("/proc/self/ns/ipc", host_ipc, sizeof(host_ipc) - 1);
+	env0 = xasprintf("HOST_UTS=%s", host_uts);
+	env1 = xasprintf("HOST_IPC=%s", host_ipc);
+	uname(&before);
+	/* sethostname to the host's own name: refused (no CAP_SYS_ADMIN), and
+	 * harmless if a regression let it through */
+	env2 = xasprintf("HOST_NAME=%s", before.nodename);
+	const char *env[] = {env0, env1, env2, NULL};
+	struct runner_step s = {
+		.name = "kernel",
+		.env = env,
+		.shell = "set -u; f=0\n"
+			 "for p in kernel/core_pattern kernel/hostname vm/overcommit_memory; do\n"
+			 "  v=$(cat /proc/sys/$p) || f=1\n"
+			 "  (echo \"$v\" >/proc/sys/$p) 2>/dev/null && { echo wrote $p; f=1; }\n"
+			 "done\n"
+			 "(: >/proc/sysrq-trigger) 2>/dev/null && { echo sysrq; f=1; }\n"
+			 "for d in /proc/sys /proc/sysrq-trigger /proc/irq /proc/bus; do\n"
+			 "  test -e $d || continue\n"
+			 "  grep -q \" $d ro,\" /proc/self/mountinfo || { echo rw $d; f=1; }\n"
+			 "done\n"
+			 "test \"$(busybox uname -n)\" = pinion || { echo uname; f=1; }\n"
+			 "busybox hostname \"$HOST_NAME\" 2>/dev/null && { echo sethostname; f=1; "
+			 "}\n"
+			 "busybox grep -q '127.0.1.1.*pinion' /etc/hosts || { echo hosts; f=1; }\n"
+			 "test \"$(busybox readlink /proc/self/ns/uts)\" != \"$HOST_UTS\" || "
+			 "{ echo uts; f=1; }\n"
+			 "test \"$(busybox readlink /proc/self/ns/ipc)\" != \"$HOST_IPC\" || "
+			 "{ echo ipc; f=1; }\n"
+			 "exit $f"};
+
+	ok_call(runner_step_run(r, &rf, &s, NULL, NULL, &res, &err), &err,
+		"%s: /proc/sys, sysrq-trigger, irq, bus read-only; own hostname, UTS, IPC", what);
+	runner_result_release(&res);
+	uname(&after);
+	is_str(after.nodename, before.nodename, "%s: the host's hostname unchanged", what);
+}
+
+/* the host pid of pid 1 of a running sandbox (C's child whose last NSpid
+ * is 1; C's other children are relays), 0 if not found */
+static pid_t sandbox_pid1(pid_t c)
+{
+	cleanup_free char *path = xasprintf("/proc/%d/task/%d/children", (int)c, (int)c);
+	cleanup_free char *kids = NULL;
+	size_t len = 0;
+
+	if (pn_read_file(path, 4096, &kids, &len, NULL) < 0)
+		return 0;
+	for (char *p = kids; *p;) {
+		long pid = strtol(p, &p, 10);
+		cleanup_free char *st = NULL;
+		cleanup_free char *sp = xasprintf("/proc/%ld/status", pid);
+		char *ns;
+
+		if (pid <= 0)
+			break;
+		if (pn_read_file(sp, 1 << 16, &st, &len, NULL) == 0 &&
+		    (ns = strstr(st, "NSpid:")) && (ns = strchr(ns, '\n')) && ns - st >= 2 &&
+		    ns[-1] == '1' && ns[-2] == '\t')
+			return (pid_t)pid;
+	}
+	return 0;
+}
+
+/* from the host: what pid 1 of a sandbox and the step hold.  Every fd a
+ * pipe or /dev/null, root and cwd not the host's, pid 1 non-dumpable. */
+static void escape_pid1(struct runner *r, const char *what)
+{
+	const char *argv[] = {"sleep", "100", NULL};
+	struct runner_step s = {.name = "pid1", .argv = argv};
+	struct runner_proc *p = NULL;
+	struct pn_error *err = NULL;
+	pid_t g = 0;
+	struct stat host_root, st;
+	int bad = 0, n = 0;
+
+	stat("/", &host_root);
+	ok_call(runner_proc_start(r, &rf, &s, &p, &err), &err, "%s: start a sandbox", what);
+	for (int i = 0; p && !g && i < 500; i++) {
+		g = sandbox_pid1(runner_proc_pid(p));
+		if (!g)
+			usleep(10000);
+	}
+	ok(g > 0, "%s: pid 1 found from the host (%d)", what, (int)g);
+	for (int i = 0; g && i < 500; i++) { /* until it is past pivot_root */
+		cleanup_free char *kids = NULL;
+		cleanup_free char *path = xasprintf("/proc/%d/task/%d/children", (int)g, (int)g);
+		size_t len = 0;
+
+		if (pn_read_file(path, 4096, &kids, &len, NULL) == 0 && len)
+			break;
+		usleep(10000);
+	}
+	for (int k = 0; g && k < 2; k++) {
+		pid_t pid = g;
+		cleanup_free char *fdd = NULL;
+		DIR *d;
+		struct dirent *de;
+
+		if (k == 1) { /* the step: pid 1's child */
+			cleanup_free char *kids = NULL;
+			cleanup_free char *path =
+				xasprintf("/proc/%d/task/%d/children", (int)g, (int)g);
+			size_t len = 0;
+
+			if (pn_read_file(path, 4096, &kids, &len, NULL) < 0 || !len)
+				break;
+			pid = (pid_t)strtol(kids, NULL, 10);
+		}
+		fdd = xasprintf("/proc/%d/fd", (int)pid);
+		d = opendir(fdd);
+		while (d && (de = readdir(d))) {
+			char link[4096];
+			cleanup_free char *fp = NULL;
+			ssize_t l;
+
+			if (de->d_name[0] == '.')
+				continue;
+			fp = xasprintf("%s/%s", fdd, de->d_name);
+			l = readlink(fp, link, sizeof(link) - 1);
+			link[l > 0 ? l : 0] = '\0';
+			n++;
+			if (strncmp(link, "pipe:", 5) != 0 && strcmp(link, "/dev/null") != 0) {
+				tap_diag("pid %d fd %s -> %s", (int)pid, de->d_name, link);
+				bad++;
+			}
+		}
+		if (d)
+			closedir(d);
+		for (const char *const *w = (const char *const[]){"root", "cwd", NULL}; *w; w++) {
+			cleanup_free char *rp = xasprintf("/proc/%d/%s", (int)pid, *w);
+
+			if (stat(rp, &st) == 0 && st.st_dev == host_root.st_dev &&
+			    st.st_ino == host_root.st_ino) {
+				tap_diag("pid %d: %s is the host's /", (int)pid, *w);
+				bad++;
+			}
+		}
+	}
+	ok(n >= 6 && bad == 0,
+	   "%s: pid 1 and the step hold only pipes and /dev/null (%d fds), "
+	   "root and cwd inside",
+	   what, n);
+	runner_proc_free(p);
+}
+
+/* inside: pid 1 is out of reach (non-dumpable), its command line blanked */
+static void escape_pid1_inside(struct runner *r, const char *what)
+{
+	struct runner_result res;
+	struct pn_error *err = NULL;
+
+	ok_call(sh(r,
+		   "! busybox readlink /proc/1/exe && ! busybox readlink /proc/1/cwd && "
+		   "! cat /proc/1/environ && test -z \"$(ls /proc/1/map_files/ 2>/dev/null)\" && "
+		   "test \"$(head -c 11 /proc/1/cmdline)\" = pinion-init",
+		   NULL, &res, &err),
+		&err, "%s: /proc/1 exe, cwd, environ, map_files refused, cmdline blanked", what);
+	runner_result_release(&res);
+}
+
+static void t_escape(void)
+{
+	struct escape_env x;
+	struct runner *r;
+
+	escape_env_init(&x);
+	r = new_runner(false);
+	escape_pid1(r, "user namespace");
+	escape_pid1_inside(r, "user namespace");
+	escape_build(r, &x, "overlay");
+	escape_proc(r, &x);
+	escape_stdio(r, &x);
+	escape_kernel(r, "user namespace");
+	runner_free(r);
+	r = new_runner(true);
+	escape_build(r, &x, "copy fallback");
+	runner_free(r);
+	setenv("PINION_RUNNER_NO_CLOSE_RANGE", "1", 1); /* fds closed by the fallback loop */
+	r = new_runner(false);
+	escape_build(r, &x, "no close_range");
+	runner_free(r);
+	unsetenv("PINION_RUNNER_NO_CLOSE_RANGE");
+	if (geteuid() == 0) { /* real root: only the sandbox itself stands in the way */
+		setenv("PINION_RUNNER_NO_USERNS", "1", 1);
+		r = new_runner(false);
+		escape_pid1(r, "real root");
+		escape_pid1_inside(r, "real root");
+		escape_build(r, &x, "real root");
+		escape_kernel(r, "real root");
+		runner_free(r);
+		unsetenv("PINION_RUNNER_NO_USERNS");
+	}
+	tap_diag("escape attempts made and contained: %ld", escape_total);
+	escape_env_release(&x);
+}
+
 /* names in dir starting with prefix, each made two days old */
 static int age_entries(const char *d, const char *prefix)
 {
@@ -758,6 +1244,7 @@ int main(void)
 	runner_rootfs_init(&rf);
 	TEST(t_snapshots_stack);
 	if (rf.lowers.n == 2) {
+		TEST(t_snapshot_wrong_diff_id);
 		TEST(t_step_commit);
 		TEST(t_rename_dir);
 		TEST(t_diff_kinds);
@@ -769,6 +1256,7 @@ int main(void)
 		TEST(t_interrupt);
 		TEST(t_failures);
 		TEST(t_isolation);
+		TEST(t_escape);
 		TEST(t_proc);
 		TEST(t_prune);
 	}
