@@ -9,7 +9,11 @@
 # run` must show the same tree inside the sandbox.  Then a whole rootless
 # build of examples/hello on each python base, by a user with subordinate ids
 # and one without, in a C and a non-UTF-8 locale, and the built image still
-# holds the base's entries.
+# holds the base's entries.  pinion itself calls no setlocale(): the locale
+# reaches libarchive only if that changes (these cases then guard it) and
+# reaches the sandboxed processes (python, pip) of run and build.
+# The old-GNU-sparse base is compared with the tree its layer was made from
+# (umoci cannot read typeflag S); the rootless unpacks with umoci --rootless.
 . "$(dirname "$0")/lib.sh"
 
 TAG=library/python:3.11-slim
