@@ -845,7 +845,7 @@ static int gc_scan(struct oci_layout *l, const struct pn_strv *live, struct pn_s
 			continue;
 		s->blobs++;
 		s->blob_bytes += (int64_t)st.st_size;
-		if (bsearch(&dg, live->v, live->n, sizeof(char *), cmp_strp) != NULL)
+		if (live->n && bsearch(&dg, live->v, live->n, sizeof(char *), cmp_strp) != NULL)
 			continue;
 		s->garbage++;
 		s->garbage_bytes += freed_bytes(&st);
