@@ -2,6 +2,7 @@
 #include "assembler/cache.h"
 #include "common/cleanup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +173,38 @@ static bool layer_from_json(json_t *j, struct cache_layer *out)
 	out->created_by = xstrdup(jstr(j, "created_by") ? jstr(j, "created_by") : "");
 	out->created = jstr(j, "created") ? xstrdup(jstr(j, "created")) : NULL;
 	return true;
+}
+
+void build_cache_layer_roots(const char *keys_dir, size_t max_entries, struct pn_strv *roots)
+{
+	cleanup_dir DIR *d = opendir(keys_dir);
+	struct dirent *de;
+	size_t seen = 0;
+
+	while (d && (de = readdir(d)) && seen < max_entries) {
+		cleanup_free char *path = NULL, *text = NULL;
+		cleanup_json json_t *j = NULL;
+		struct cache_layer e;
+		struct pn_error *err = NULL;
+		size_t len = 0;
+
+		/* entry_path's names: 64 hex digits and .json */
+		if (strspn(de->d_name, "0123456789abcdef") != 64 ||
+		    strcmp(de->d_name + 64, ".json"))
+			continue;
+		seen++;
+		path = pn_path_join(keys_dir, de->d_name);
+		if (pn_read_file(path, CACHE_ENTRY_MAX, &text, &len, &err) < 0) {
+			pn_debug("cache entry `%s` skipped: %s", path, err->msg);
+			pn_error_free(err);
+			continue;
+		}
+		j = json_loadb(text, len, 0, NULL);
+		cache_layer_init(&e);
+		if (json_is_object(j) && layer_from_json(j, &e))
+			pn_strv_push(roots, e.layer.digest);
+		cache_layer_release(&e);
+	}
 }
 
 int build_cache_get_layer(struct build_cache *c, const char *key, struct cache_layer *out,

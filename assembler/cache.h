@@ -55,6 +55,11 @@ struct cache_layer {
 void cache_layer_init(struct cache_layer *e);
 void cache_layer_release(struct cache_layer *e);
 
+/* the layer digests named by the step cache entries in keys_dir (at most
+ * max_entries read): gc's roots.  An entry that cannot be read or is not a
+ * layer entry names nothing: build_cache_get_layer would miss on it too. */
+void build_cache_layer_roots(const char *keys_dir, size_t max_entries, struct pn_strv *roots);
+
 /* 1 hit (out filled), 0 miss; < 0 only for errors worth stopping for */
 int build_cache_get_layer(struct build_cache *c, const char *key, struct cache_layer *out,
 			  struct pn_error **err);

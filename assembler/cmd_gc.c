@@ -8,6 +8,7 @@
  * processes that hold the cache layout open, so they are collected under the
  * same exclusive hold; copy-* scratch layouts have their own gc lock; run
  * dirs are the runner's (runner_snapshots_prune, its own locks). */
+#include "assembler/cache.h"
 #include "assembler/gc.h"
 #include "common/cleanup.h"
 #include "oci/oci.h"
@@ -23,8 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define GC_KEY_ENTRY_MAX ((size_t)32 << 20) /* a cache entry (cache.c's limit) */
-#define GC_KEYS_MAX	 1000000	    /* entries read for roots */
+#define GC_KEYS_MAX 1000000 /* entries read for roots */
 
 struct gc_report {
 	char *target; /* "oci:DIR" or the cache dir */
@@ -59,44 +59,6 @@ static void gc_help(void)
 }
 
 /* ------------------------------------------------------------ cache files */
-
-static bool is_hex64_json(const char *name)
-{
-	size_t n = strspn(name, "0123456789abcdef");
-
-	return n == 64 && strcmp(name + 64, ".json") == 0;
-}
-
-/* the layer digests the step cache entries in keys_dir name */
-static void cache_roots(const char *keys_dir, struct pn_strv *roots)
-{
-	cleanup_dir DIR *d = opendir(keys_dir);
-	struct dirent *de;
-	size_t seen = 0;
-
-	while (d && (de = readdir(d)) && seen < GC_KEYS_MAX) {
-		cleanup_free char *path = NULL, *text = NULL;
-		cleanup_json json_t *j = NULL;
-		struct pn_error *e = NULL;
-		const char *dg;
-		size_t len;
-
-		if (!is_hex64_json(de->d_name))
-			continue;
-		seen++;
-		path = pn_path_join(keys_dir, de->d_name);
-		if (pn_read_file(path, GC_KEY_ENTRY_MAX, &text, &len, &e) < 0) {
-			pn_debug("gc: skip `%s`: %s", path, e->msg);
-			pn_error_free(e);
-			continue;
-		}
-		/* an unreadable entry is a cache miss anyway */
-		j = json_loadb(text, len, 0, NULL);
-		dg = json_string_value(json_object_get(json_object_get(j, "layer"), "digest"));
-		if (dg && oci_digest_valid(dg))
-			pn_strv_push(roots, dg);
-	}
-}
 
 static int64_t du_total;
 
@@ -247,7 +209,7 @@ static int cache_gc(const struct cache_gc *g, struct gc_report *r, struct pn_err
 		return rc;
 	}
 	/* under the exclusive hold: no build writes keys, memo or scratch now */
-	cache_roots(keys, &roots);
+	build_cache_layer_roots(keys, GC_KEYS_MAX, &roots);
 	oci_gc_opts_init(&o);
 	o.dry_run = g->dry_run;
 	o.roots = &roots;

@@ -64,6 +64,30 @@ static void t_layers(void)
 	is_str(got.created_by, "RUN x", "history back");
 	cache_layer_release(&got);
 	cache_layer_release(&e);
+	{
+		/* gc's roots: the layer entry's blob; a data entry, a corrupt
+		 * entry and a stray file name nothing */
+		cleanup_free char *keys = xasprintf("%s/build/keys", dir);
+		cleanup_free char *junk = pn_path_join(keys, "notes.json");
+		cleanup_free char *bad = xasprintf("%s/%064d.json", keys, 0);
+		const char *const kv2[] = {"kind", "post-build", NULL};
+		json_t *d = json_pack("{s:s}", "schema", "{}");
+		struct pn_strv roots = PN_STRV_INIT;
+		oci_digest_t dkey;
+
+		key_of(NULL, kv2, dkey);
+		ok_call(build_cache_put_data(c, dkey, d, &err), &err, "put data");
+		json_decref(d);
+		pn_write_file_atomic(junk, "{\"layer\":{}}", 12, 0644, NULL);
+		pn_write_file_atomic(bad, "{nope", 5, 0644, NULL);
+		build_cache_layer_roots(keys, 1000, &roots);
+		is_int(roots.n, 1, "one root");
+		is_str(roots.n ? roots.v[0] : "", blob, "the layer entry's blob");
+		pn_strv_release(&roots);
+		build_cache_layer_roots(keys, 0, &roots);
+		is_int(roots.n, 0, "max_entries 0 reads none");
+		pn_strv_release(&roots);
+	}
 	build_cache_free(c);
 
 	/* an entry whose blob is gone is a miss, a corrupt entry too */
