@@ -267,20 +267,25 @@ int runner_idmap_choose_root(const char *uid_map, const char *gid_map, const cha
 	return 0;
 }
 
+char *runner_read_text(const char *path, size_t max)
+{
+	char *text = NULL;
+	size_t len = 0;
+
+	if (pn_read_file(path, max, &text, &len, NULL) < 0)
+		return NULL;
+	while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
+		text[--len] = '\0';
+	return text;
+}
+
 /* /proc/self/<name>; NULL if it cannot be read (a kernel without user
  * namespaces has no uid_map: then we are real root) */
 static char *read_self(const char *name)
 {
 	cleanup_free char *p = xasprintf("/proc/self/%s", name);
-	char *text = NULL;
-	size_t len;
-	struct pn_error *e = NULL;
 
-	if (pn_read_file(p, SUBID_FILE_MAX, &text, &len, &e) < 0) {
-		pn_error_free(e);
-		return NULL;
-	}
-	return text;
+	return runner_read_text(p, SUBID_FILE_MAX);
 }
 
 static int detect_root(gid_t gid, struct runner_idmap *out, struct pn_error **err)

@@ -186,4 +186,8 @@ int runner_copy_prepare(const struct runner_sandbox_cfg *c, struct pn_error **er
 int runner_copy_diff_write(const struct runner_sandbox_cfg *c, struct oci_layer_result *res,
 			   struct pn_error **err);
 
+/* the contents of a small text file (a /proc or /etc file) without its
+ * trailing newlines and spaces; NULL if it cannot be read or is over max */
+char *runner_read_text(const char *path, size_t max);
+
 #endif

@@ -23,17 +23,7 @@ struct probe_msg {
 
 static char *read_text(const char *path)
 {
-	char *text = NULL;
-	size_t len;
-	struct pn_error *e = NULL;
-
-	if (pn_read_file(path, PROBE_FILE_MAX, &text, &len, &e) < 0) {
-		pn_error_free(e);
-		return NULL;
-	}
-	while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
-		text[--len] = '\0';
-	return text;
+	return runner_read_text(path, PROBE_FILE_MAX);
 }
 
 /* "Seccomp:\t2" of /proc/self/status -> "2" (owned), NULL if absent */
