@@ -10,6 +10,8 @@ B=${PINION_BUILD:-build}
 PYTHON=${PYTHON:-/usr/bin/python3}
 what=${1:-all}
 logdir=$B/test-logs
+# glibc-internal allocations LeakSanitizer must not count (sanitizer builds)
+export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 rm -rf "$logdir"; mkdir -p "$logdir"
 passed=0; failed=0; skipped=0; failed_suites=""
 
