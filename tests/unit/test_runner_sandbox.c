@@ -1062,6 +1062,10 @@ static void escape_pid1(struct runner *r, const char *what)
 				continue;
 			fp = xasprintf("%s/%s", fdd, de->d_name);
 			l = readlink(fp, link, sizeof(link) - 1);
+			/* closed between the listing and the readlink: the step
+			 * may still be closing its inherited fds (not held) */
+			if (l < 0 && errno == ENOENT)
+				continue;
 			link[l > 0 ? l : 0] = '\0';
 			n++;
 			if (strncmp(link, "pipe:", 5) != 0 && strcmp(link, "/dev/null") != 0) {
