@@ -27,8 +27,14 @@ run_as() (
 	cache="$T/.cache-$u"
 	[ -d "$cache" ] || { mkdir -p "$cache" && chown "$u:$u" "$cache"; }
 	case "$PWD/" in "${TEST_ROOT:-/nonexistent}"/*) cd "$T" ;; esac
+	# sanitizer builds: the LeakSanitizer suppressions, where the user can read them
+	local lsan=
+	if [ -n "${LSAN_OPTIONS:-}" ] && [ -f "$TEST_ROOT/tests/lsan.supp" ]; then
+		[ -f "$T/.lsan.supp" ] || install -m 644 "$TEST_ROOT/tests/lsan.supp" "$T/.lsan.supp"
+		lsan="suppressions=$T/.lsan.supp"
+	fi
 	exec setpriv --reuid="$u" --regid="$u" --init-groups --reset-env -- \
-		env HOME="$home" USER="$u" LOGNAME="$u" PATH="$PATH" PYTHON="$PYTHON" \
+		env HOME="$home" USER="$u" LOGNAME="$u" PATH="$PATH" PYTHON="$PYTHON" ${lsan:+LSAN_OPTIONS="$lsan"} \
 		PINION="$PINION" PINION_BUILD="$PINION_BUILD" T="$T" \
 		PINION_CACHE_DIR="${RUN_AS_CACHE_DIR:-$cache}" ${XDG_RUNTIME_DIR:+XDG_RUNTIME_DIR=/tmp} \
 		"$@"
