@@ -11,11 +11,13 @@ With --check it exits 1 when a module has a call circle between its files,
 or a function is longer than --max-lines (the same limits as the issue that
 asked for it: no circles, functions short).
 
-usage: structure.py [--build DIR] [--check] [--max-lines N] [--top N] [--json]
+usage: structure.py [--build DIR] [--check] [--max-lines N] [--top N] [--json | --tap]
+`make test` runs it with --tap (tests/run.sh).
 """
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -85,17 +87,49 @@ def circles(graph):
     return out
 
 
+def include_graph():
+    """file -> the project files it includes with #include "..." (paths from the top)"""
+    graph = {}
+    for mod in MODULES:
+        for path in c_files(mod) + h_files(mod):
+            deps = set()
+            with open(path, encoding="utf-8", errors="replace") as f:
+                for ln in f:
+                    m = re.match(r'\s*#\s*include\s+"([^"]+)"', ln)
+                    if m:
+                        for cand in (m.group(1), os.path.join(os.path.dirname(path), m.group(1))):
+                            if os.path.exists(cand):
+                                deps.add(os.path.normpath(cand))
+                                break
+            graph[path] = deps
+    return graph
+
+
 def functions(srcs):
-    if not srcs:
-        return []
-    res = subprocess.run(["ctags", "--fields=+ne", "--c-kinds=f", "-o", "-"] + srcs,
-                         capture_output=True, text=True, check=True)
+    """(lines, file, name) of every function: the project's style puts a
+    function's opening and closing braces alone at column 0, with the
+    signature on the lines just above the opening brace"""
     out = []
-    for ln in res.stdout.splitlines():
-        parts = ln.split("\t")
-        fields = dict(p.split(":", 1) for p in parts[3:] if ":" in p)
-        if "line" in fields and "end" in fields:
-            out.append((int(fields["end"]) - int(fields["line"]) + 1, parts[1], parts[0]))
+    for path in srcs:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.read().split("\n")
+        i = 0
+        while i < len(lines):
+            if lines[i] != "{":
+                i += 1
+                continue
+            start = i - 1
+            while start > 0 and lines[start - 1].strip() and not lines[start - 1].rstrip().endswith((";", "}", "*/")) \
+                    and not lines[start - 1].startswith(("#", "/*", " *")):
+                start -= 1
+            sig = " ".join(lines[start:i])
+            m = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(", sig)
+            end = i + 1
+            while end < len(lines) and lines[end] != "}":
+                end += 1
+            if m:
+                out.append((end - start + 1, path, m.group(1)))
+            i = end + 1
     return out
 
 
@@ -106,6 +140,7 @@ def main():
     ap.add_argument("--max-lines", type=int, default=80)
     ap.add_argument("--top", type=int, default=5)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--tap", action="store_true", help="TAP: one case a module (circles) and one for lengths")
     a = ap.parse_args()
 
     report, bad = {}, []
@@ -138,9 +173,23 @@ def main():
         for n, f, fn in funcs:
             if n > a.max_lines:
                 bad.append(f"{f}: {fn} is {n} lines (limit {a.max_lines})")
+    inc = circles(include_graph())
+    for c in inc:
+        bad.append(f"includes: files include each other in a circle: {' <-> '.join(c)}")
     lens = sorted(n for n, _f, _fn in allfuncs)
-    summary = {"functions": len(lens), "median_lines": lens[len(lens) // 2] if lens else 0,
+    summary = {"include_circles": inc, "functions": len(lens), "median_lines": lens[len(lens) // 2] if lens else 0,
                "longest": lens[-1] if lens else 0}
+    if a.tap:
+        cases = [(f"{mod}: no call circle between its files", [b for b in bad if b.startswith(mod + ": files call")])
+                 for mod in MODULES]
+        cases.append(("no include circle", [b for b in bad if b.startswith("includes:")]))
+        cases.append((f"no function over {a.max_lines} lines", [b for b in bad if " lines (limit " in b]))
+        print(f"1..{len(cases)}")
+        for n, (name, fails) in enumerate(cases, 1):
+            print(f"{'not ok' if fails else 'ok'} {n} - {name}")
+            for f in fails:
+                print(f"# {f}")
+        return 1 if bad else 0
     if a.json:
         print(json.dumps({"modules": report, "summary": summary}, indent=2))
     else:
@@ -149,6 +198,7 @@ def main():
                   f"{'; '.join(' <-> '.join(c) for c in r['circles']) or 'none'}")
             for f in r["longest"]:
                 print(f"    {f['lines']:4d}  {f['file']}:{f['function']}")
+        print(f"include circles: {'; '.join(' <-> '.join(c) for c in inc) or 'none'}")
         print(f"functions: {summary['functions']}, median {summary['median_lines']} lines, "
               f"longest {summary['longest']}")
     if a.check and bad:
