@@ -266,7 +266,13 @@ int registry_mirror_layout_load(struct registry_client *c, struct registry_targe
 				struct oci_image *out, struct pn_error **err);
 int registry_mirror_layout_exists(struct registry_client *c, struct registry_target *t,
 				  bool *exists, struct pn_error **err);
-/* copy image `ref` of src (platform manifest + config + layers) into dst */
+/* a push to a reference mirrored to a layout: image src_ref of src copied
+ * in, tagged "<repository>:<tag>" */
+int registry_mirror_layout_push(struct registry_client *c, struct registry_target *t,
+				struct oci_layout *src, const char *src_ref,
+				struct oci_descriptor *out, struct pn_error **err);
+/* copy image `ref` of src (the client's platform manifest, its config and
+ * layers: oci_layout_copy_image) into dst, tagged `tag` unless NULL */
 int registry_layout_copy(struct registry_client *c, struct oci_layout *src, const char *ref,
 			 struct oci_layout *dst, const char *tag, struct oci_descriptor *out,
 			 struct pn_error **err);

@@ -531,13 +531,7 @@ int registry_push(struct registry_client *c, struct oci_layout *src, const char 
 	if (oci_layout_resolve(src, src_ref, &d, err) < 0)
 		goto out;
 	if (t.layout_dir) {
-		struct oci_layout *ml = NULL;
-		cleanup_free char *tag =
-			xasprintf("%s:%s", t.ref.repository, t.ref.tag ? t.ref.tag : "latest");
-		if (oci_layout_open(t.layout_dir, OCI_LAYOUT_CREATE, &ml, err) < 0)
-			goto out;
-		rc = registry_layout_copy(c, src, src_ref, ml, tag, out, err);
-		oci_layout_free(ml);
+		rc = registry_mirror_layout_push(c, &t, src, src_ref, out, err);
 		goto out;
 	}
 	rc = push_to_registry(c, &t, src, &d, err);
