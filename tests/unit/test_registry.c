@@ -530,7 +530,7 @@ static void t_creds(void)
 
 		write_text(cfg,
 			   "{\"credHelpers\":{\"hang.io\":\"pnhang\",\"flood.io\":\"pnflood\","
-			   "\"quiet.io\":\"pnquiet\"}}",
+			   "\"quiet.io\":\"pnquiet\",\"missing.io\":\"pnmissing\"}}",
 			   0600);
 		p = xasprintf("%s/docker-credential-pnhang", bin);
 		write_text(p, script, 0755);
@@ -573,6 +573,10 @@ static void t_creds(void)
 		ok_fail(registry_creds_lookup(&o, "flood.io", &cr, &found, &err), &err, PN_ERR_AUTH,
 			"`docker-credential-pnflood` gave more than 64 KiB of output: killed",
 			"flooding helper");
+		ok(!found, "nothing found");
+		ok_fail(registry_creds_lookup(&o, "missing.io", &cr, &found, &err), &err,
+			PN_ERR_AUTH, "`docker-credential-pnmissing` could not be run",
+			"a helper that is not installed");
 		ok(!found, "nothing found");
 		o.helper_timeout = -1;
 		registry_creds_release(&cr);
