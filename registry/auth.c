@@ -54,7 +54,10 @@ static int parse_value(const char **p, const char *end, char **out, struct pn_er
 				return pn_error_set(err, PN_ERR_INVALID,
 						    "control character in quoted string");
 			}
-			pn_buf_append(&b, s, 1, NULL);
+			if (pn_buf_append(&b, s, 1, err) < 0) {
+				pn_buf_release(&b);
+				return -1;
+			}
 			s++;
 		}
 		if (s >= end) {
@@ -70,7 +73,10 @@ static int parse_value(const char **p, const char *end, char **out, struct pn_er
 			pn_buf_release(&b);
 			return pn_error_set(err, PN_ERR_INVALID, "expected a value");
 		}
-		pn_buf_append(&b, start, (size_t)(s - start), NULL);
+		if (pn_buf_append(&b, start, (size_t)(s - start), err) < 0) {
+			pn_buf_release(&b);
+			return -1;
+		}
 	}
 	*p = s;
 	*out = pn_buf_steal(&b, NULL);

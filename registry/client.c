@@ -5,6 +5,7 @@
 #include "registry/internal.h"
 #include "common/cleanup.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,12 +68,12 @@ static int load_ca_blob(struct registry_client *c, struct pn_error **err)
 	if (!strstr(user, "-----BEGIN CERTIFICATE-----"))
 		return pn_error_set(err, PN_ERR_INVALID, "CA bundle `%s` holds no PEM certificate",
 				    c->opts.ca_bundle);
-	pn_buf_init(&b, CA_FILE_MAX * 2);
-	if (pn_read_file(sys_path, CA_FILE_MAX, &sys, &slen, NULL) == 0) {
-		pn_buf_append(&b, sys, slen, NULL);
-		pn_buf_puts(&b, "\n", NULL);
-	}
-	pn_buf_append(&b, user, ulen, NULL);
+	pn_buf_init(&b, CA_FILE_MAX * 2 + 1);
+	if (pn_read_file(sys_path, CA_FILE_MAX, &sys, &slen, NULL) == 0 &&
+	    (pn_buf_append(&b, sys, slen, err) < 0 || pn_buf_puts(&b, "\n", err) < 0))
+		return pn_error_wrap(err, "CA bundle");
+	if (pn_buf_append(&b, user, ulen, err) < 0)
+		return pn_error_wrap(err, "CA bundle");
 	c->ca_blob = pn_buf_steal(&b, &c->ca_blob_len);
 	return 0;
 }
@@ -272,15 +273,23 @@ static void sources_append(const char *host, const char *repo, const char *diges
 {
 	cleanup_free char *dir = pn_cache_dir(), *path = pn_path_join(dir, SOURCES_FILE);
 	cleanup_free char *line = xasprintf("%s %s %s\n", digest, host, repo);
-	int fd;
+	bool ok;
+	int fd, e;
 
 	if (pn_mkdir_p(dir, 0755, NULL) < 0)
 		return;
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return;
-	(void)!pn_write_all(fd, line, strlen(line)); /* one short append: atomic */
-	close(fd);
+	/* one short append: atomic; the file is a hint, so a failure is only told */
+	ok = pn_write_all(fd, line, strlen(line)) == 0;
+	e = errno;
+	if (close(fd) < 0 && ok) {
+		ok = false;
+		e = errno;
+	}
+	if (!ok)
+		pn_debug("append to `%s`: %s", path, strerror(e));
 }
 
 void registry_client_remember_blob(struct registry_client *c, const char *host, const char *repo,

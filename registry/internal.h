@@ -242,6 +242,9 @@ int64_t registry_now_ms(void);
 size_t registry_header_cb(char *buf, size_t size, size_t n, void *resp);
 /* write callback appending to resp->body (fails the transfer past its max) */
 size_t registry_body_cb(char *buf, size_t size, size_t n, void *resp);
+/* the body of an error answer: what fits in resp->body is kept (enough to
+ * report it); past its max, truncated is set and 0 stops the transfer */
+size_t registry_error_doc_cb(struct registry_response *resp, const char *buf, size_t len);
 
 /* ---------------------------------------------------------------- retry
  * The one retry policy: a failure worth another attempt is a transient

@@ -177,14 +177,8 @@ static size_t xfer_write_cb(char *buf, size_t size, size_t n, void *data)
 	long status = 0;
 
 	curl_easy_getinfo(x->e, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200 && status != 206) { /* an error document, cut at its limit */
-		size_t room = x->resp.body.max - x->resp.body.len;
-		pn_buf_append(&x->resp.body, buf, len < room ? len : room, NULL);
-		if (len <= room)
-			return len;
-		x->resp.truncated = true;
-		return 0;
-	}
+	if (status != 200 && status != 206)
+		return registry_error_doc_cb(&x->resp, buf, len);
 	if (status == 200 && x->offset > 0) {
 		/* the server ignored our Range: the body is the whole blob again */
 		oci_blob_writer_free(x->w);

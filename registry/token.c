@@ -11,6 +11,7 @@
 #include <time.h>
 
 #define TOKEN_DEFAULT_TTL 60
+#define TOKEN_URL_MAX	  ((size_t)1 << 20) /* the realm with its parameters */
 
 static int64_t now_s(void)
 {
@@ -74,31 +75,36 @@ static char *basic_header(const struct registry_creds *cr)
 	return out;
 }
 
-static char *token_url(const struct registry_challenge *ch, const char *scope)
+/* the realm with the service and each scope as parameters; NULL past
+ * TOKEN_URL_MAX */
+static char *token_url(const struct registry_challenge *ch, const char *scope,
+		       struct pn_error **err)
 {
-	struct pn_buf b = PN_BUF_INIT;
+	cleanup_buf struct pn_buf b = PN_BUF_INIT;
 	char sep = strchr(ch->realm, '?') ? '&' : '?';
+	int rc;
 
-	pn_buf_puts(&b, ch->realm, NULL);
-	if (ch->service) {
+	pn_buf_init(&b, TOKEN_URL_MAX);
+	rc = pn_buf_puts(&b, ch->realm, err);
+	if (rc == 0 && ch->service) {
 		char *s = curl_easy_escape(NULL, ch->service, 0);
-		pn_buf_printf(&b, NULL, "%cservice=%s", sep, s);
+		rc = pn_buf_printf(&b, err, "%cservice=%s", sep, s);
 		curl_free(s);
 		sep = '&';
 	}
 	/* several scopes are space-separated; each is its own parameter */
-	for (const char *p = scope; p && *p;) {
+	for (const char *p = scope; rc == 0 && p && *p;) {
 		size_t n = strcspn(p, " ");
 		cleanup_free char *one = xstrndup(p, n);
 		char *s = curl_easy_escape(NULL, one, 0);
-		pn_buf_printf(&b, NULL, "%cscope=%s", sep, s);
+		rc = pn_buf_printf(&b, err, "%cscope=%s", sep, s);
 		curl_free(s);
 		sep = '&';
 		p += n;
 		while (*p == ' ')
 			p++;
 	}
-	return pn_buf_steal(&b, NULL);
+	return rc < 0 ? NULL : pn_buf_steal(&b, NULL);
 }
 
 /* OAuth2 refresh-token grant (distribution's token spec, "oauth") */
@@ -201,7 +207,9 @@ static int token_fetch(struct registry_client *c, struct registry_host *h, const
 		req.body = form;
 		req.body_len = strlen(form);
 	} else {
-		url = token_url(&h->challenge, scope);
+		url = token_url(&h->challenge, scope, err);
+		if (!url)
+			return pn_error_wrap(err, "authenticate to `%s`: token URL", h->name);
 		req.method = "GET";
 		auth = h->has_creds ? basic_header(&h->creds) : NULL;
 	}

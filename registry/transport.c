@@ -106,19 +106,23 @@ size_t registry_header_cb(char *buf, size_t size, size_t n, void *data)
 	return len;
 }
 
+size_t registry_error_doc_cb(struct registry_response *r, const char *buf, size_t len)
+{
+	size_t room = r->body.max - r->body.len;
+
+	if (pn_buf_append(&r->body, buf, len < room ? len : room, NULL) == 0 && len <= room)
+		return len;
+	r->truncated = true;
+	return 0;
+}
+
 size_t registry_body_cb(char *buf, size_t size, size_t n, void *data)
 {
 	struct registry_response *r = data;
-	size_t len = size * n, room = r->body.max - r->body.len;
+	size_t len = size * n;
 
-	if (r->status_seen < 200 || r->status_seen > 299) {
-		/* an error document: what fits is enough to report it */
-		pn_buf_append(&r->body, buf, len < room ? len : room, NULL);
-		if (len <= room)
-			return len;
-		r->truncated = true;
-		return 0;
-	}
+	if (r->status_seen < 200 || r->status_seen > 299)
+		return registry_error_doc_cb(r, buf, len);
 	if ((r->content_length > 0 && (uint64_t)r->content_length > r->body.max) ||
 	    pn_buf_append(&r->body, buf, len, NULL) < 0) {
 		r->too_large = true;
