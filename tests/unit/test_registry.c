@@ -656,6 +656,42 @@ static void t_backoff(void)
 	   (long long)ms);
 }
 
+/* the one retry policy: what is transient, how many retries, when the next */
+static void t_retry(void)
+{
+	struct registry_retry r;
+	int64_t now, at;
+
+	ok(registry_retry_transient(CURLE_RECV_ERROR, 0), "a reset connection is transient");
+	ok(registry_retry_transient(CURLE_OPERATION_TIMEDOUT, 0), "a timeout is transient");
+	ok(!registry_retry_transient(CURLE_PEER_FAILED_VERIFICATION, 0),
+	   "a bad certificate is not");
+	ok(registry_retry_transient(CURLE_OK, 503) && registry_retry_transient(CURLE_OK, 429),
+	   "503 and 429 are transient");
+	ok(!registry_retry_transient(CURLE_OK, 404) && !registry_retry_transient(CURLE_OK, 401),
+	   "404 and 401 are not");
+	ok(!registry_retry_transient(CURLE_COULDNT_RESOLVE_HOST, 503),
+	   "a transport error decides, not a stale status");
+
+	registry_retry_init(&r, 2);
+	now = registry_now_ms();
+	at = registry_retry_at(&r, NULL);
+	ok(at >= now + 200 && at < registry_now_ms() + 250, "first retry in 0.2 s: %lld",
+	   (long long)(at - now));
+	is_int(r.done, 1, "one retry counted");
+	at = registry_retry_at(&r, "1");
+	ok(at >= now + 1000 && at < registry_now_ms() + 1050, "Retry-After: 1 -> 1 s");
+	is_int(registry_retry_at(&r, NULL), -1, "the third attempt has no retry left");
+	is_int(r.done, 2, "and is not counted");
+	ok(!registry_retry_wait(&r, NULL), "wait refuses too, at once");
+	registry_retry_reset(&r);
+	now = registry_now_ms();
+	ok(registry_retry_wait(&r, NULL) && registry_now_ms() - now >= 200,
+	   "after a reset: a retry again, after its backoff");
+	registry_retry_init(&r, 0);
+	ok(!registry_retry_wait(&r, "1"), "--retries 0: none");
+}
+
 /* the user's CA bundle is added to the system store, not put in its place */
 static void t_ca_bundle(void)
 {
@@ -1278,6 +1314,7 @@ int main(void)
 	TEST(t_creds);
 	TEST(t_ca_bundle);
 	TEST(t_backoff);
+	TEST(t_retry);
 	TEST(t_base64);
 	TEST(t_layout_mirror);
 	TEST(t_value_flags);
