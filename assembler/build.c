@@ -449,7 +449,7 @@ static int output_layout(struct build_state *st, struct build_result *res, struc
 		tag = o->tag ? tag_of(o->tag) : xstrdup(BUILD_DEFAULT_TAG);
 	if (oci_layout_open(dir, OCI_LAYOUT_CREATE, &out, err) < 0)
 		return pn_error_wrap(err, "open output layout `%s`", dir);
-	rc = build_copy_image_blobs(st->cl, out, &st->img, err);
+	rc = oci_layout_copy_image(st->cl, out, &st->img, OCI_COPY_LAYERS, NULL, err);
 	if (rc == 0) {
 		oci_descriptor_release(&res->manifest);
 		rc = oci_image_store(out, &st->img, tag, &res->manifest, err);

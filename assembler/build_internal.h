@@ -69,8 +69,4 @@ int build_postbuild(struct build_state *st, struct pn_error **err);
 int build_sandbox_capture(struct build_state *st, const char *name, const char *shell, size_t max,
 			  char **out, struct pn_error **err);
 
-/* build_out.c */
-int build_copy_image_blobs(struct oci_layout *src, struct oci_layout *dst,
-			   const struct oci_image *img, struct pn_error **err);
-
 #endif

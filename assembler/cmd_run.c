@@ -238,10 +238,8 @@ static int commit_image(struct run_state *s, struct oci_layout *dst, const char 
 	struct oci_descriptor out;
 	cleanup_free char *by = created_by(st);
 
-	for (size_t i = 0; i < s->img.manifest.n_layers; i++)
-		if (oci_layout_copy_blob(src_layout(s), dst, s->img.manifest.layers[i].digest,
-					 err) < 0)
-			return pn_error_wrap(err, "copy base layer");
+	if (oci_layout_copy_image(src_layout(s), dst, &s->img, OCI_COPY_LAYERS, NULL, err) < 0)
+		return pn_error_wrap(err, "copy base layer");
 	free(s->img.config.created);
 	s->img.config.created = pn_rfc3339(pn_source_date_epoch(time(NULL)));
 	oci_manifest_add_layer(&s->img.manifest, &res->layer.desc);

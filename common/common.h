@@ -225,6 +225,34 @@ char *pn_cache_dir(void);
 char *pn_rfc3339(int64_t t);
 int64_t pn_source_date_epoch(int64_t fallback);
 
+/* ------------------------------------------------------------ processes
+ * Run a program, hand it stdin data and capture its stdout.  The child runs
+ * in its own process group with an empty signal mask and SIGPIPE at its
+ * default; on a timeout or too much output it is killed with its group and
+ * reaped.  Every pipe end is CLOEXEC (nothing leaks into other children), the
+ * stdin write cannot raise SIGPIPE in the caller, and EINTR is retried. */
+struct pn_spawn {
+	char *const *argv; /* argv[0] is the program; NULL-terminated */
+	char *const *envp; /* NULL = environ */
+	const char *in;	   /* stdin data; NULL = /dev/null */
+	size_t in_len;
+	int err_fd;	  /* -1 = /dev/null, else becomes the child's stderr (set it:
+			   * 0 would hand it the caller's stdin) */
+	size_t max_out;	  /* stdout beyond this is an error (0 = PN_BUF_DEFAULT_MAX) */
+	int timeout_ms;	  /* 0 = none; the child is killed on expiry */
+	bool path_search; /* look argv[0] up in PATH (execvp) rather than execv */
+};
+/* 0 when the child ran and was reaped: *wstatus is its wait status (exit code
+ * or signal: the caller judges it), *out its stdout, NUL-terminated and owned
+ * by the caller (out may be NULL: the output is dropped; out_len may be
+ * NULL).  -1 with *err: the program could not be started (PN_ERR_NOT_FOUND
+ * when it does not exist), it outlived timeout_ms (PN_ERR_GENERIC, errno_val
+ * ETIMEDOUT), it wrote more than max_out (PN_ERR_TOO_LARGE), or a pipe/poll/
+ * wait failed.  On failure the partial output is zeroed (it may be a secret)
+ * and freed. */
+int pn_spawn_capture(const struct pn_spawn *sp, char **out, size_t *out_len, int *wstatus,
+		     struct pn_error **err);
+
 /* -------------------------------------------------------------- commands
  * Commands register themselves with PN_COMMAND() in any module's CLI file;
  * main() finds them through the linker section, so there is no central table.

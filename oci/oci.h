@@ -298,6 +298,19 @@ int oci_image_load(struct oci_layout *l, const char *ref, const char *platform,
 int oci_image_store(struct oci_layout *l, struct oci_image *img, const char *tag,
 		    struct oci_descriptor *desc_out, struct pn_error **err);
 
+/* Copy image img into dst; every blob it needs must be in src.
+ * OCI_COPY_IMAGE: img as loaded from src (oci_image_load): config, layers and
+ * manifest, then the tag `tag` in dst when tag is not NULL.
+ * OCI_COPY_LAYERS: the layers only (tag must be NULL), for an image changed
+ * in memory whose config and manifest the caller writes (oci_image_store). */
+enum oci_copy_what {
+	OCI_COPY_IMAGE,
+	OCI_COPY_LAYERS,
+};
+int oci_layout_copy_image(struct oci_layout *src, struct oci_layout *dst,
+			  const struct oci_image *img, enum oci_copy_what what, const char *tag,
+			  struct pn_error **err);
+
 /* "oci:DIR[:TAG]" or "oci:DIR@sha256:..." -> dir and ref (ref may be NULL) */
 int oci_ref_parse_layout(const char *s, char **dir_out, char **ref_out, struct pn_error **err);
 

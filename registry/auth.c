@@ -6,15 +6,9 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -60,7 +54,10 @@ static int parse_value(const char **p, const char *end, char **out, struct pn_er
 				return pn_error_set(err, PN_ERR_INVALID,
 						    "control character in quoted string");
 			}
-			pn_buf_append(&b, s, 1, NULL);
+			if (pn_buf_append(&b, s, 1, err) < 0) {
+				pn_buf_release(&b);
+				return -1;
+			}
 			s++;
 		}
 		if (s >= end) {
@@ -76,7 +73,10 @@ static int parse_value(const char **p, const char *end, char **out, struct pn_er
 			pn_buf_release(&b);
 			return pn_error_set(err, PN_ERR_INVALID, "expected a value");
 		}
-		pn_buf_append(&b, start, (size_t)(s - start), NULL);
+		if (pn_buf_append(&b, start, (size_t)(s - start), err) < 0) {
+			pn_buf_release(&b);
+			return -1;
+		}
 	}
 	*p = s;
 	*out = pn_buf_steal(&b, NULL);
@@ -313,67 +313,45 @@ static int creds_from_auth_file(const char *path, const char *host, struct regis
 	return creds_from_entry(entry, path, out, found, err);
 }
 
-/* the helper and whatever it started: killed and reaped */
-static void helper_kill(pid_t pid)
+/* a helper that gave no answer (pn_spawn_capture failed): why, as an
+ * auth error */
+static int helper_failed(const char *prog, int timeout, struct pn_error *e, struct pn_error **err)
 {
-	int status;
+	char lim[32];
+	int rc;
 
-	kill(-pid, SIGKILL);
-	kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	if (e->errno_val == ETIMEDOUT)
+		rc = pn_error_set(err, PN_ERR_AUTH,
+				  "credential helper `%s` did not answer within %d s: killed "
+				  "(--credential-helper-timeout)",
+				  prog, timeout);
+	else if (e->code == PN_ERR_TOO_LARGE) {
+		registry_limit_text(REGISTRY_HELPER_OUTPUT_MAX, lim, sizeof(lim));
+		rc = pn_error_set(err, PN_ERR_AUTH,
+				  "credential helper `%s` gave more than %s of output: killed",
+				  prog, lim);
+	} else /* it did not start, or a pipe or wait failed */
+		rc = pn_error_set(err, PN_ERR_AUTH, "credential helper `%s` could not be run: %s",
+				  prog, e->msg);
+	pn_error_free(e);
+	return rc;
 }
 
-/* read the helper's stdout until EOF, within deadline_ms (0 = none) and
- * REGISTRY_HELPER_OUTPUT_MAX: 0, or 1 timed out, 2 too much output, < 0 error */
-static int helper_read(int fd, struct pn_buf *outb, int64_t deadline_ms)
+/* the helper's JSON answer: {"Username", "Secret"} */
+static int helper_answer(const char *prog, char *outp, size_t len, struct registry_creds *out,
+			 bool *found, struct pn_error **err)
 {
-	char buf[4096];
+	cleanup_json json_t *j = json_loadb(outp ? outp : "", len, 0, NULL);
+	const char *u = json_string_value(json_object_get(j, "Username"));
+	const char *s = json_string_value(json_object_get(j, "Secret"));
 
-	for (;;) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int wait = -1;
-		if (deadline_ms > 0) {
-			int64_t left = deadline_ms - registry_now_ms();
-			if (left <= 0)
-				return 1;
-			wait = left > INT32_MAX ? INT32_MAX : (int)left;
-		}
-		int r = poll(&p, 1, wait);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			continue; /* the deadline check above ends it */
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			return 0;
-		if (pn_buf_append(outb, buf, (size_t)n, NULL) < 0)
-			return 2;
-	}
-}
-
-/* wait for the helper to exit within deadline_ms (0 = none): 0, or 1 timed out */
-static int helper_wait(pid_t pid, int *status, int64_t deadline_ms)
-{
-	for (;;) {
-		pid_t r = waitpid(pid, status, deadline_ms > 0 ? WNOHANG : 0);
-		if (r == pid)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			return 0;
-		if (deadline_ms > 0 && registry_now_ms() >= deadline_ms)
-			return 1;
-		if (r == 0) {
-			struct timespec ts = {0, 10 * 1000 * 1000};
-			nanosleep(&ts, NULL);
-		}
-	}
+	if (!u || !s)
+		return pn_error_set(err, PN_ERR_AUTH,
+				    "credential helper `%s` gave malformed output", prog);
+	out->user = xstrdup(u);
+	out->pass = xstrdup(s);
+	*found = true;
+	return 0;
 }
 
 /* run `docker-credential-<helper> get` with the host on stdin, in its own
@@ -383,83 +361,35 @@ static int creds_from_helper(const struct registry_opts *o, const char *helper, 
 			     struct registry_creds *out, bool *found, struct pn_error **err)
 {
 	cleanup_free char *prog = xasprintf("docker-credential-%s", helper);
-	cleanup_buf struct pn_buf outb = PN_BUF_INIT;
 	int timeout = o->helper_timeout < 0 ? REGISTRY_DEFAULT_HELPER_TIMEOUT : o->helper_timeout;
-	int64_t deadline = timeout > 0 ? registry_now_ms() + (int64_t)timeout * 1000 : 0;
-	int in[2], ob[2], status = 0, r;
-	char lim[32];
-	pid_t pid;
+	char *argv[] = {prog, (char *)"get", NULL};
+	struct pn_spawn sp = {
+		.argv = argv,
+		.in = host,
+		.in_len = strlen(host),
+		.err_fd = -1,
+		.max_out = REGISTRY_HELPER_OUTPUT_MAX,
+		.timeout_ms = timeout * 1000,
+		.path_search = true,
+	};
+	struct pn_error *e = NULL;
+	char *outp = NULL;
+	size_t len = 0;
+	int status = 0, rc;
 
-	if (pipe2(in, O_CLOEXEC) < 0)
-		return pn_error_set_errno(err, errno, "pipe");
-	if (pipe2(ob, O_CLOEXEC) < 0) {
-		close(in[0]);
-		close(in[1]);
-		return pn_error_set_errno(err, errno, "pipe");
-	}
-	pid = fork();
-	if (pid < 0) {
-		close(in[0]), close(in[1]), close(ob[0]), close(ob[1]);
-		return pn_error_set_errno(err, errno, "fork");
-	}
-	if (pid == 0) {
-		setpgid(0, 0);
-		dup2(in[0], 0);
-		dup2(ob[1], 1);
-		int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
-		if (nul >= 0)
-			dup2(nul, 2);
-		execlp(prog, prog, "get", (char *)NULL);
-		_exit(127);
-	}
-	setpgid(pid, pid); /* also here: no race with a kill before the child's own call */
-	close(in[0]);
-	close(ob[1]);
-	signal(SIGPIPE, SIG_IGN);
-	/* the host is far below the pipe buffer: this write does not block */
-	(void)!pn_write_all(in[1], host, strlen(host));
-	close(in[1]);
-	pn_buf_init(&outb, REGISTRY_HELPER_OUTPUT_MAX);
-	r = helper_read(ob[0], &outb, deadline);
-	close(ob[0]);
-	if (r == 0)
-		r = helper_wait(pid, &status, deadline);
-	else if (r < 0)
-		r = 3;
-	if (outb.data && r != 0)
-		explicit_bzero(outb.data, outb.len);
-	if (r != 0) {
-		helper_kill(pid);
-		if (r == 1)
-			return pn_error_set(err, PN_ERR_AUTH,
-					    "credential helper `%s` did not answer within %d s: "
-					    "killed (--credential-helper-timeout)",
-					    prog, timeout);
-		registry_limit_text(REGISTRY_HELPER_OUTPUT_MAX, lim, sizeof(lim));
-		if (r == 2)
-			return pn_error_set(err, PN_ERR_AUTH,
-					    "credential helper `%s` gave more than %s of output: "
-					    "killed",
-					    prog, lim);
-		return pn_error_set(err, PN_ERR_AUTH, "credential helper `%s`: read failed", prog);
-	}
+	if (pn_spawn_capture(&sp, &outp, &len, &status, &e) < 0)
+		return helper_failed(prog, timeout, e, err);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) == 127)
-		return pn_error_set(err, PN_ERR_AUTH, "credential helper `%s` could not be run",
-				    prog);
-	if (WEXITSTATUS(status) != 0)
-		return 0; /* "credentials not found" */
-	cleanup_json json_t *j = json_loadb(outb.data ? outb.data : "", outb.len, 0, NULL);
-	const char *u = json_string_value(json_object_get(j, "Username"));
-	const char *s = json_string_value(json_object_get(j, "Secret"));
-	if (outb.data)
-		explicit_bzero(outb.data, outb.len);
-	if (!u || !s)
-		return pn_error_set(err, PN_ERR_AUTH,
-				    "credential helper `%s` gave malformed output", prog);
-	out->user = xstrdup(u);
-	out->pass = xstrdup(s);
-	*found = true;
-	return 0;
+		rc = pn_error_set(err, PN_ERR_AUTH, "credential helper `%s` could not be run",
+				  prog);
+	else if (WEXITSTATUS(status) != 0)
+		rc = 0; /* "credentials not found" */
+	else
+		rc = helper_answer(prog, outp, len, out, found, err);
+	if (outp)
+		explicit_bzero(outp, len);
+	free(outp);
+	return rc;
 }
 
 static char *docker_config_path(void)

@@ -1,17 +1,17 @@
-/* client.c - the registry client: hosts, mirrors, TLS trust, the /v2/ ping
- * and the bearer token cache. */
+/* client.c - the registry client: options, TLS trust, the curl share
+ * handle, hosts and their /v2/ ping (scheme and auth challenge), mirrors
+ * (targets), and where blobs were seen.  Above transport.c, retry.c and
+ * auth.c; tokens are token.c. */
 #include "registry/internal.h"
 #include "common/cleanup.h"
-#include <arpa/inet.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#define CA_FILE_MAX	  ((size_t)16 << 20)
-#define TOKEN_DEFAULT_TTL 60
+#define CA_FILE_MAX ((size_t)16 << 20)
 
 static void opts_copy(struct registry_opts *out, const struct registry_opts *in)
 {
@@ -68,12 +68,12 @@ static int load_ca_blob(struct registry_client *c, struct pn_error **err)
 	if (!strstr(user, "-----BEGIN CERTIFICATE-----"))
 		return pn_error_set(err, PN_ERR_INVALID, "CA bundle `%s` holds no PEM certificate",
 				    c->opts.ca_bundle);
-	pn_buf_init(&b, CA_FILE_MAX * 2);
-	if (pn_read_file(sys_path, CA_FILE_MAX, &sys, &slen, NULL) == 0) {
-		pn_buf_append(&b, sys, slen, NULL);
-		pn_buf_puts(&b, "\n", NULL);
-	}
-	pn_buf_append(&b, user, ulen, NULL);
+	pn_buf_init(&b, CA_FILE_MAX * 2 + 1);
+	if (pn_read_file(sys_path, CA_FILE_MAX, &sys, &slen, NULL) == 0 &&
+	    (pn_buf_append(&b, sys, slen, err) < 0 || pn_buf_puts(&b, "\n", err) < 0))
+		return pn_error_wrap(err, "CA bundle");
+	if (pn_buf_append(&b, user, ulen, err) < 0)
+		return pn_error_wrap(err, "CA bundle");
 	c->ca_blob = pn_buf_steal(&b, &c->ca_blob_len);
 	return 0;
 }
@@ -162,38 +162,6 @@ void registry_client_free(struct registry_client *c)
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&c->share_locks[i]);
 	free(c);
-}
-
-/* a literal loopback address or `localhost`, with or without a port; a
- * name that merely starts with "127." (127.example.com) is not loopback */
-bool registry_host_is_loopback(const char *host)
-{
-	size_t n = strcspn(host, ":");
-	char ip[INET_ADDRSTRLEN];
-	struct in_addr a;
-
-	if (strncmp(host, "[::1]", 5) == 0)
-		return host[5] == '\0' || host[5] == ':';
-	if (n == 9 && strncmp(host, "localhost", 9) == 0)
-		return true;
-	if (n >= sizeof(ip) || strncmp(host, "127.", 4) != 0)
-		return false;
-	memcpy(ip, host, n);
-	ip[n] = '\0';
-	return inet_pton(AF_INET, ip, &a) == 1;
-}
-
-bool registry_opts_host_insecure(const struct registry_opts *o, const char *name)
-{
-	size_t hn = strcspn(name, ":");
-
-	for (size_t i = 0; i < o->insecure.n; i++) {
-		const char *s = o->insecure.v[i];
-		if (strcmp(s, "*") == 0 || strcmp(s, name) == 0 ||
-		    (strlen(s) == hn && strncmp(s, name, hn) == 0))
-			return true;
-	}
-	return false;
 }
 
 struct registry_host *registry_client_host(struct registry_client *c, const char *name)
@@ -305,15 +273,23 @@ static void sources_append(const char *host, const char *repo, const char *diges
 {
 	cleanup_free char *dir = pn_cache_dir(), *path = pn_path_join(dir, SOURCES_FILE);
 	cleanup_free char *line = xasprintf("%s %s %s\n", digest, host, repo);
-	int fd;
+	bool ok;
+	int fd, e;
 
 	if (pn_mkdir_p(dir, 0755, NULL) < 0)
 		return;
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return;
-	(void)!pn_write_all(fd, line, strlen(line)); /* one short append: atomic */
-	close(fd);
+	/* one short append: atomic; the file is a hint, so a failure is only told */
+	ok = pn_write_all(fd, line, strlen(line)) == 0;
+	e = errno;
+	if (close(fd) < 0 && ok) {
+		ok = false;
+		e = errno;
+	}
+	if (!ok)
+		pn_debug("append to `%s`: %s", path, strerror(e));
 }
 
 void registry_client_remember_blob(struct registry_client *c, const char *host, const char *repo,
@@ -349,38 +325,33 @@ char *registry_client_blob_source(struct registry_client *c, const char *host, c
 }
 
 /* ------------------------------------------------------------------ ping */
-static int ping_once(struct registry_client *c, struct registry_host *h, const char *scheme,
-		     CURLcode *rc_out, long *status, char **www_auth, char *errbuf)
+/* GET scheme://host/v2/ once; the body is not needed, but is bounded like
+ * any other.  A failure leaves its reason (naming the limit that cut it) in
+ * errbuf. */
+static CURLcode ping_once(struct registry_client *c, struct registry_host *h, const char *scheme,
+			  struct registry_response *resp, char *errbuf)
 {
-	cleanup_curl CURL *e = curl_easy_init();
-	struct registry_response resp;
+	struct registry_request req = REGISTRY_REQUEST_INIT;
 	cleanup_free char *url = xasprintf("%s://%s/v2/", scheme, h->name);
+	struct registry_attempt a;
+	CURLcode rc;
 
-	registry_response_init(&resp, REGISTRY_ERROR_BODY_MAX);
-	registry_easy_setup(c, h, e);
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, registry_header_cb);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, &resp);
-	/* the body is not needed, but is bounded like any other */
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, registry_body_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, &resp);
-	int64_t t0 = registry_now_ms();
-	*rc_out = curl_easy_perform(e);
-	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
-	if ((*rc_out == CURLE_WRITE_ERROR && (resp.truncated || resp.too_large)))
-		*rc_out = CURLE_OK; /* what came is enough */
-	if (*rc_out == CURLE_OPERATION_TIMEDOUT || *rc_out == CURLE_WRITE_ERROR) {
+	req.method = "GET";
+	req.url = url;
+	req.what = "answer to /v2/";
+	req.libcurl_follows = true;
+	registry_response_reset(resp);
+	rc = registry_transport_perform(c, h, &req, NULL, resp, &a);
+	snprintf(errbuf, CURL_ERROR_SIZE, "%s", a.errbuf);
+	if (rc == CURLE_WRITE_ERROR && resp->too_large)
+		rc = CURLE_OK; /* what came is enough */
+	if (rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_WRITE_ERROR) {
 		struct pn_error *e2 = NULL; /* name the limit that cut it */
-		registry_transfer_error(c, *rc_out, errbuf, &resp, registry_now_ms() - t0,
-					(int64_t)c->opts.request_timeout * 1000, false,
-					"answer to /v2/", &e2);
+		registry_attempt_error(c, rc, &a, &req, resp, &e2);
 		snprintf(errbuf, CURL_ERROR_SIZE, "%s", e2->msg);
 		pn_error_free(e2);
 	}
-	*www_auth = resp.www_auth ? xstrdup(resp.www_auth) : NULL;
-	registry_response_release(&resp);
-	return *rc_out == CURLE_OK ? 0 : -1;
+	return rc;
 }
 
 static bool tls_mismatch(CURLcode rc)
@@ -389,308 +360,70 @@ static bool tls_mismatch(CURLcode rc)
 	       rc == CURLE_SEND_ERROR;
 }
 
-int registry_host_ping(struct registry_client *c, struct registry_host *h, struct pn_error **err)
+/* ask /v2/ until an answer that is not transient: https first, plain HTTP
+ * when https fails on a loopback or insecure host */
+static int ping_ask(struct registry_client *c, struct registry_host *h, const char **scheme,
+		    struct registry_response *resp, struct pn_error **err)
 {
-	char errbuf[CURL_ERROR_SIZE] = "";
-	cleanup_free char *www = NULL;
 	bool plain_ok = h->insecure || registry_host_is_loopback(h->name);
-	const char *scheme = "https";
-	CURLcode rc = CURLE_OK;
-	long status = 0;
-	int attempt = 0;
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct registry_retry r;
 
-	if (h->pinged)
-		return 0;
+	registry_retry_init(&r, c->opts.retries);
 	for (;;) {
-		free(www);
-		www = NULL;
-		errbuf[0] = '\0';
-		if (ping_once(c, h, scheme, &rc, &status, &www, errbuf) == 0) {
-			if (!registry_status_transient(status) || attempt >= c->opts.retries)
-				break;
+		CURLcode rc = ping_once(c, h, *scheme, resp, errbuf);
+		if (rc == CURLE_OK) {
 			/* a 503 is no answer about auth: ask again */
-			registry_backoff(attempt++, NULL);
+			if (!registry_status_transient(resp->status) ||
+			    !registry_retry_wait(&r, NULL))
+				return 0;
 			continue;
 		}
-		if (strcmp(scheme, "https") == 0 && plain_ok && tls_mismatch(rc)) {
-			scheme = "http";
+		if (strcmp(*scheme, "https") == 0 && plain_ok && tls_mismatch(rc)) {
+			*scheme = "http";
 			continue;
 		}
 		/* nothing listening or no such host: say so at once; a host that
 		 * does not answer gets one more try, not the full retry budget */
 		if (!registry_curl_transient(rc) || rc == CURLE_COULDNT_CONNECT ||
-		    (rc == CURLE_OPERATION_TIMEDOUT && attempt >= 1) ||
-		    attempt >= c->opts.retries) {
+		    (rc == CURLE_OPERATION_TIMEDOUT && r.done >= 1) ||
+		    !registry_retry_wait(&r, NULL)) {
 			registry_curl_error(rc, errbuf, "", err);
 			return pn_error_wrap(err, "reach registry `%s`", h->name);
 		}
-		registry_backoff(attempt++, NULL);
 	}
-	if (status == 401 && www) {
-		if (registry_challenge_parse(www, strlen(www), &h->challenge, err) < 0)
-			return pn_error_wrap(err, "registry `%s`", h->name);
+}
+
+int registry_host_ping(struct registry_client *c, struct registry_host *h, struct pn_error **err)
+{
+	struct registry_response resp;
+	const char *scheme = "https";
+	int rc = -1;
+
+	if (h->pinged)
+		return 0;
+	registry_response_init(&resp, REGISTRY_ERROR_BODY_MAX);
+	if (ping_ask(c, h, &scheme, &resp, err) < 0)
+		goto out;
+	if (resp.status == 401 && resp.www_auth) {
+		if (registry_challenge_parse(resp.www_auth, strlen(resp.www_auth), &h->challenge,
+					     err) < 0) {
+			pn_error_wrap(err, "registry `%s`", h->name);
+			goto out;
+		}
 		h->has_challenge = true;
-	} else if (status != 200 && status != 401 && status != 404) {
+	} else if (resp.status != 200 && resp.status != 401 && resp.status != 404) {
 		/* 404: some registries have no /v2/ root; go on anonymously */
-		if (!registry_status_transient(status) || attempt >= c->opts.retries)
-			return pn_error_set(err, PN_ERR_NETWORK,
-					    "registry `%s` answered HTTP %ld to /v2/", h->name,
-					    status);
+		pn_error_set(err, PN_ERR_NETWORK, "registry `%s` answered HTTP %ld to /v2/",
+			     h->name, resp.status);
+		goto out;
 	}
 	h->base = xasprintf("%s://%s", scheme, h->name);
 	h->pinged = true;
 	pn_debug("registry %s: %s, auth %s", h->name, scheme,
 		 h->has_challenge ? h->challenge.scheme : "none");
-	return 0;
-}
-
-/* ---------------------------------------------------------------- tokens */
-static int64_t now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
-
-static const char *token_cached(struct registry_client *c, const char *host, const char *scope)
-{
-	for (size_t i = 0; i < c->n_tokens; i++) {
-		struct registry_token *t = &c->tokens[i];
-		if (strcmp(t->host, host) == 0 && strcmp(t->scope, scope) == 0 &&
-		    t->expires > now_s())
-			return t->token;
-	}
-	return NULL;
-}
-
-static void token_store(struct registry_client *c, const char *host, const char *scope,
-			const char *token, int64_t ttl)
-{
-	struct registry_token *t = NULL;
-
-	for (size_t i = 0; i < c->n_tokens && !t; i++)
-		if (strcmp(c->tokens[i].host, host) == 0 && strcmp(c->tokens[i].scope, scope) == 0)
-			t = &c->tokens[i];
-	if (!t) {
-		c->tokens = xrealloc(c->tokens, st_mult(c->n_tokens + 1, sizeof(*c->tokens)));
-		t = &c->tokens[c->n_tokens++];
-		t->host = xstrdup(host);
-		t->scope = xstrdup(scope);
-	} else {
-		free(t->token);
-	}
-	t->token = xstrdup(token);
-	/* renew a little early so a token does not expire mid-request */
-	t->expires = now_s() + (ttl > 20 ? ttl - 10 : ttl);
-}
-
-static int load_creds(struct registry_client *c, struct registry_host *h, struct pn_error **err)
-{
-	if (h->creds_loaded)
-		return 0;
-	if (registry_creds_lookup(&c->opts, h->name, &h->creds, &h->has_creds, err) < 0)
-		return -1;
-	h->creds_loaded = true;
-	return 0;
-}
-
-static char *token_url(CURL *e, const struct registry_challenge *ch, const char *scope)
-{
-	struct pn_buf b = PN_BUF_INIT;
-	char sep = strchr(ch->realm, '?') ? '&' : '?';
-
-	pn_buf_puts(&b, ch->realm, NULL);
-	if (ch->service) {
-		char *s = curl_easy_escape(e, ch->service, 0);
-		pn_buf_printf(&b, NULL, "%cservice=%s", sep, s);
-		curl_free(s);
-		sep = '&';
-	}
-	/* several scopes are space-separated; each is its own parameter */
-	for (const char *p = scope; p && *p;) {
-		size_t n = strcspn(p, " ");
-		cleanup_free char *one = xstrndup(p, n);
-		char *s = curl_easy_escape(e, one, 0);
-		pn_buf_printf(&b, NULL, "%cscope=%s", sep, s);
-		curl_free(s);
-		sep = '&';
-		p += n;
-		while (*p == ' ')
-			p++;
-	}
-	return pn_buf_steal(&b, NULL);
-}
-
-/* OAuth2 refresh-token grant (distribution's token spec, "oauth") */
-static char *oauth_form(CURL *e, const struct registry_challenge *ch, const char *scope,
-			const char *refresh)
-{
-	char *sv = curl_easy_escape(e, ch->service ? ch->service : "", 0);
-	char *sc = curl_easy_escape(e, scope ? scope : "", 0);
-	char *rt = curl_easy_escape(e, refresh, 0);
-	char *form = xasprintf("grant_type=refresh_token&client_id=pinion&service=%s&scope=%s"
-			       "&refresh_token=%s",
-			       sv, sc, rt);
-
-	curl_free(sv);
-	curl_free(sc);
-	explicit_bzero(rt, strlen(rt));
-	curl_free(rt);
-	return form;
-}
-
-static int token_parse(const struct registry_response *r, char **token, int64_t *ttl,
-		       struct pn_error **err)
-{
-	cleanup_json json_t *j = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
-	const char *t = json_string_value(json_object_get(j, "token"));
-	json_t *exp = json_object_get(j, "expires_in");
-
-	if (!t || !*t)
-		t = json_string_value(json_object_get(j, "access_token"));
-	if (!t || !*t)
-		return pn_error_set(err, PN_ERR_AUTH, "token server answered without a token");
-	*token = xstrdup(t);
-	*ttl = json_is_integer(exp) && json_integer_value(exp) > 0 ? json_integer_value(exp)
-								   : TOKEN_DEFAULT_TTL;
-	return 0;
-}
-
-static int token_fetch(struct registry_client *c, struct registry_host *h, const char *scope,
-		       char **token, int64_t *ttl, struct pn_error **err)
-{
-	cleanup_curl CURL *e = curl_easy_init();
-	cleanup_free char *url = NULL;
-	char errbuf[CURL_ERROR_SIZE] = "";
-	struct registry_response resp;
-	CURLcode rc = CURLE_OK;
-	int64_t t0 = 0;
-	int rv = -1;
-
-	if (!h->challenge.realm || !*h->challenge.realm)
-		return pn_error_set(err, PN_ERR_AUTH,
-				    "registry `%s` asks for a token without a realm", h->name);
-	if (strncmp(h->challenge.realm, "https://", 8) != 0 &&
-	    strncmp(h->challenge.realm, "http://", 7) != 0)
-		return pn_error_set(err, PN_ERR_UNSUPPORTED,
-				    "token realm of `%s` is not an http(s) URL", h->name);
-	if (h->has_creds && strncmp(h->challenge.realm, "http://", 7) == 0) {
-		cleanup_free char *rh =
-			xstrndup(h->challenge.realm + 7, strcspn(h->challenge.realm + 7, "/?#"));
-		if (!registry_host_is_loopback(rh) && !registry_opts_host_insecure(&c->opts, rh))
-			return pn_error_set(
-				err, PN_ERR_AUTH,
-				"token realm `%s` of `%s` is plain HTTP: credentials not sent", rh,
-				h->name);
-	}
-	/* an identity token (docker login to an OAuth2 registry) is a refresh
-	 * token: POST it to the realm; anything else is GET with Basic */
-	bool oauth = h->has_creds && strcmp(h->creds.user, "<token>") == 0;
-	cleanup_free char *form = oauth ? oauth_form(e, &h->challenge, scope, h->creds.pass) : NULL;
-	url = oauth ? xstrdup(h->challenge.realm) : token_url(e, &h->challenge, scope);
-	for (int attempt = 0;; attempt++) {
-		registry_response_init(&resp, REGISTRY_TOKEN_MAX);
-		curl_easy_reset(e);
-		registry_easy_setup(c, h, e);
-		registry_easy_tls_for(c, e, url); /* the realm's own host decides */
-		curl_easy_setopt(e, CURLOPT_URL, url);
-		curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-		curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, registry_header_cb);
-		curl_easy_setopt(e, CURLOPT_HEADERDATA, &resp);
-		if (oauth) {
-			curl_easy_setopt(e, CURLOPT_POSTFIELDS, form);
-		} else if (h->has_creds) {
-			curl_easy_setopt(e, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-			curl_easy_setopt(e, CURLOPT_USERNAME, h->creds.user);
-			curl_easy_setopt(e, CURLOPT_PASSWORD, h->creds.pass);
-		}
-		curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, registry_body_cb);
-		curl_easy_setopt(e, CURLOPT_WRITEDATA, &resp);
-		t0 = registry_now_ms();
-		rc = curl_easy_perform(e);
-		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp.status);
-		if (rc == CURLE_WRITE_ERROR && resp.truncated)
-			rc = CURLE_OK; /* an error document cut short: the status stands */
-		bool again = rc != CURLE_OK ? registry_curl_transient(rc)
-					    : registry_status_transient(resp.status);
-		if (!again || attempt >= c->opts.retries)
-			break;
-		registry_backoff(attempt, resp.retry_after);
-		registry_response_release(&resp);
-	}
-	if (rc != CURLE_OK) {
-		cleanup_free char *rh = registry_url_host(h->challenge.realm);
-		cleanup_free char *what = xasprintf("token response of `%s`", rh ? rh : "?");
-		registry_transfer_error(c, rc, errbuf, &resp, registry_now_ms() - t0,
-					(int64_t)c->opts.request_timeout * 1000, false, what, err);
-	} else if (resp.status == 401 || resp.status == 403)
-		pn_error_set(err, PN_ERR_AUTH, "%s (HTTP %ld)",
-			     h->has_creds ? "credentials refused" : "anonymous access refused",
-			     resp.status);
-	else if (resp.status != 200)
-		pn_error_set(err, PN_ERR_AUTH, "token server answered HTTP %ld", resp.status);
-	else
-		rv = token_parse(&resp, token, ttl, err);
+	rc = 0;
+out:
 	registry_response_release(&resp);
-	if (form)
-		explicit_bzero(form, strlen(form));
-	if (rv < 0)
-		pn_error_wrap(err, "authenticate to `%s`", h->name);
-	return rv;
-}
-
-static int auth_header_locked(struct registry_client *c, struct registry_host *h, const char *scope,
-			      bool refresh, char **out, struct pn_error **err)
-{
-	const char *cached;
-	char *token = NULL;
-	int64_t ttl = 0;
-
-	*out = NULL;
-	if (registry_host_ping(c, h, err) < 0)
-		return -1;
-	if (!h->has_challenge)
-		return 0;
-	if (load_creds(c, h, err) < 0)
-		return -1;
-	if (strcmp(h->challenge.scheme, "basic") == 0) {
-		if (!h->has_creds)
-			return 0;
-		cleanup_free char *pair = xasprintf("%s:%s", h->creds.user, h->creds.pass);
-		cleanup_free char *b64 = registry_base64_encode(pair, strlen(pair));
-		explicit_bzero(pair, strlen(pair));
-		*out = xasprintf("Authorization: Basic %s", b64);
-		explicit_bzero(b64, strlen(b64));
-		return 0;
-	}
-	if (strcmp(h->challenge.scheme, "bearer") != 0)
-		return pn_error_set(err, PN_ERR_UNSUPPORTED,
-				    "registry `%s` asks for `%s` authentication", h->name,
-				    h->challenge.scheme);
-	if (!scope)
-		scope = "";
-	cached = refresh ? NULL : token_cached(c, h->name, scope);
-	if (cached) {
-		*out = xasprintf("Authorization: Bearer %s", cached);
-		return 0;
-	}
-	if (token_fetch(c, h, scope, &token, &ttl, err) < 0)
-		return -1;
-	token_store(c, h->name, scope, token, ttl);
-	*out = xasprintf("Authorization: Bearer %s", token);
-	explicit_bzero(token, strlen(token));
-	free(token);
-	return 0;
-}
-
-int registry_auth_header(struct registry_client *c, struct registry_host *h, const char *scope,
-			 bool refresh, char **out, struct pn_error **err)
-{
-	int rc;
-
-	pthread_mutex_lock(&c->lock);
-	rc = auth_header_locked(c, h, scope, refresh, out, err);
-	pthread_mutex_unlock(&c->lock);
 	return rc;
 }

@@ -15,6 +15,8 @@ bool registry_tag_valid(const char *tag);
 bool registry_host_valid(const char *host);
 /* 127.0.0.0/8, ::1 or localhost (with or without a port) */
 bool registry_host_is_loopback(const char *host);
+/* host (host or host:port) is marked insecure in the options */
+bool registry_opts_host_insecure(const struct registry_opts *o, const char *host);
 
 /* the registries config text (registry_opts_load_config's format); name is
  * used in file:line errors */
@@ -121,7 +123,15 @@ void registry_client_remember_blob(struct registry_client *c, const char *host, 
 char *registry_client_blob_source(struct registry_client *c, const char *host, const char *repo,
 				  const char *digest);
 
-/* ----------------------------------------------------------------- http */
+/* The HTTP stack, each layer calling only those below it:
+ *   http.c       the authenticated request (registry_http_do)
+ *   token.c      the Authorization header: Basic, or a cached Bearer token
+ *   client.c     hosts and their /v2/ ping
+ *   retry.c      the one retry policy, and a request retried by it
+ *   transport.c  libcurl: one attempt, redirects hop by hop, TLS per host,
+ *                timeouts, bounded headers and bodies, errors */
+
+/* ------------------------------------------------------------ transport */
 /* The body of a 2xx answer is kept up to body.max: past it (or when the
  * Content-Length announces more) the transfer stops with too_large set.  The
  * body of any other answer (an error document) is cut at body.max with
@@ -138,13 +148,15 @@ struct registry_response {
 };
 void registry_response_init(struct registry_response *r, size_t max_body);
 void registry_response_release(struct registry_response *r);
+/* empty again, with the same body limit */
+void registry_response_reset(struct registry_response *r);
 
 struct registry_request {
 	const char *method; /* GET HEAD PUT POST PATCH DELETE */
 	const char *url;    /* absolute, or a path joined to the host base */
 	const char *accept;
 	const char *content_type;
-	const void *body; /* in-memory body, or */
+	const void *body; /* in-memory body (a POST's is sent as a form), or */
 	size_t body_len;
 	int body_fd; /* >= 0: body read from fd at body_off, body_len bytes */
 	int64_t body_off;
@@ -156,25 +168,40 @@ struct registry_request {
 	/* the deadline: the blob one for body_len bytes when body_fd >= 0 or
 	 * blob is set, else --request-timeout */
 	bool blob;
+	/* the URL whose origin the Authorization header is for (NULL: the
+	 * host's base); no other origin gets it */
+	const char *auth_origin;
+	/* libcurl follows redirects itself, with the first URL's TLS setting
+	 * (the ping, the token fetch); else GET and HEAD go hop by hop */
+	bool libcurl_follows;
 };
 #define REGISTRY_REQUEST_INIT                                                                      \
 	{                                                                                          \
 		.body_fd = -1                                                                      \
 	}
 
-/* Perform with auth (bearer tokens per scope, basic) and retries (transport
- * resets, 5xx, 429/Retry-After).  HTTP statuses are in resp->status; only
- * transport failures and auth failures are errors here. */
-int registry_http_do(struct registry_client *c, struct registry_host *h,
-		     const struct registry_request *req, struct registry_response *resp,
-		     struct pn_error **err);
+/* what one attempt leaves for its error */
+struct registry_attempt {
+	char errbuf[CURL_ERROR_SIZE];
+	int64_t start_ms, deadline_ms;
+	bool foreign; /* the last URL is not on the origin the auth is for */
+};
+/* One attempt of req with the header line auth (or NULL), into resp (not
+ * reset here: a caller may keep what it holds).  GET and HEAD follow
+ * redirects hop by hop (unless req->libcurl_follows), so each hop gets the
+ * TLS setting and the credentials of its own origin, and the deadline spans
+ * all hops.  An error document cut at its limit is CURLE_OK. */
+CURLcode registry_transport_perform(struct registry_client *c, struct registry_host *h,
+				    const struct registry_request *req, const char *auth,
+				    struct registry_response *resp, struct registry_attempt *a);
+/* the error of an attempt that failed with rc (registry_transfer_error) */
+int registry_attempt_error(struct registry_client *c, CURLcode rc, const struct registry_attempt *a,
+			   const struct registry_request *req, const struct registry_response *resp,
+			   struct pn_error **err);
 /* turn a non-success response into an error naming `what` (codes by status
  * and the registry's error JSON) */
 int registry_http_status_error(const struct registry_response *resp, const char *host,
 			       const char *what, struct pn_error **err);
-/* the Authorization header for h and scope, or NULL (caller frees) */
-int registry_auth_header(struct registry_client *c, struct registry_host *h, const char *scope,
-			 bool refresh, char **out, struct pn_error **err);
 /* common easy-handle setup: TLS, redirects, share, the low-speed cut and the
  * request deadline */
 void registry_easy_setup(struct registry_client *c, struct registry_host *h, CURL *e);
@@ -197,8 +224,6 @@ int64_t registry_blob_deadline_ms(struct registry_client *c, CURL *e, int64_t by
 bool registry_same_origin(const char *a, const char *b);
 /* "host[:port]" of an absolute URL (caller frees), or NULL */
 char *registry_url_host(const char *url);
-/* host (host or host:port) is marked insecure in the options */
-bool registry_opts_host_insecure(const struct registry_opts *o, const char *host);
 /* "1 TiB", "64 GiB", "4 MiB", "64 KiB", "100 bytes" (exact multiples only) */
 void registry_limit_text(size_t n, char *buf, size_t bufsz);
 /* a failed transfer: timeouts name the limit that cut them (low speed, or
@@ -210,13 +235,6 @@ int registry_transfer_error(struct registry_client *c, CURLcode rc, const char *
 			    struct pn_error **err);
 /* translate a CURLcode (+ errbuf) into an error */
 int registry_curl_error(CURLcode rc, const char *errbuf, const char *what, struct pn_error **err);
-bool registry_curl_transient(CURLcode rc);
-bool registry_status_transient(long status);
-/* the wait before retry number `attempt` (0-based): 0.2 s doubling to 8 s,
- * plus jitter; a numeric Retry-After (seconds, at most 60) replaces it */
-int64_t registry_backoff_ms(int attempt, const char *retry_after);
-/* sleep registry_backoff_ms() */
-void registry_backoff(int attempt, const char *retry_after);
 char *registry_url(struct registry_host *h, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int64_t registry_now_ms(void);
@@ -224,6 +242,56 @@ int64_t registry_now_ms(void);
 size_t registry_header_cb(char *buf, size_t size, size_t n, void *resp);
 /* write callback appending to resp->body (fails the transfer past its max) */
 size_t registry_body_cb(char *buf, size_t size, size_t n, void *resp);
+/* the body of an error answer: what fits in resp->body is kept (enough to
+ * report it); past its max, truncated is set and 0 stops the transfer */
+size_t registry_error_doc_cb(struct registry_response *resp, const char *buf, size_t len);
+
+/* ---------------------------------------------------------------- retry
+ * The one retry policy: a failure worth another attempt is a transient
+ * transport error or status (registry_retry_transient), or whatever a
+ * caller counts as one (a digest mismatch, a failed chunk); at most `max`
+ * retries (--retries, or fewer); before retry n (0-based) a wait of 0.2 s
+ * doubling to 8 s plus jitter, or a numeric Retry-After (at most 60 s). */
+struct registry_retry {
+	int max;  /* retries allowed after the first attempt */
+	int done; /* retries made so far */
+};
+void registry_retry_init(struct registry_retry *r, int max);
+/* progress forgives the failures before it: the full budget again */
+void registry_retry_reset(struct registry_retry *r);
+bool registry_curl_transient(CURLcode rc);
+bool registry_status_transient(long status);
+/* rc != CURLE_OK ? registry_curl_transient(rc) : registry_status_transient(status) */
+bool registry_retry_transient(CURLcode rc, long status);
+/* the wait before retry number `attempt` (0-based) */
+int64_t registry_backoff_ms(int attempt, const char *retry_after);
+/* after a failed attempt: false when the retries ran out; else counts one,
+ * sleeps its backoff and returns true */
+bool registry_retry_wait(struct registry_retry *r, const char *retry_after);
+/* the same without the sleep (transfers in a curl multi): when the next
+ * attempt may start (registry_now_ms), or -1 when the retries ran out */
+int64_t registry_retry_at(struct registry_retry *r, const char *retry_after);
+/* registry_transport_perform, again while it fails transiently and r allows
+ * (not with req->no_retry; a status's Retry-After is honoured); resp is reset
+ * before each attempt and holds the last one */
+CURLcode registry_retry_perform(struct registry_client *c, struct registry_host *h,
+				const struct registry_request *req, const char *auth,
+				struct registry_response *resp, struct registry_attempt *a,
+				struct registry_retry *r);
+
+/* --------------------------------------------------------------- tokens */
+/* the Authorization header line for h and scope, or NULL when none is
+ * needed (caller frees); pings h first.  refresh skips the token cache. */
+int registry_auth_header(struct registry_client *c, struct registry_host *h, const char *scope,
+			 bool refresh, char **out, struct pn_error **err);
+
+/* -------------------------------------------------------------- request */
+/* Perform with auth (bearer tokens per scope, basic) and retries (transport
+ * resets, 5xx, 429/Retry-After).  HTTP statuses are in resp->status; only
+ * transport failures and auth failures are errors here. */
+int registry_http_do(struct registry_client *c, struct registry_host *h,
+		     const struct registry_request *req, struct registry_response *resp,
+		     struct pn_error **err);
 
 /* ----------------------------------------------------------------- pull */
 /* manifest or index by reference (tag or digest), verified when by digest */
@@ -266,7 +334,13 @@ int registry_mirror_layout_load(struct registry_client *c, struct registry_targe
 				struct oci_image *out, struct pn_error **err);
 int registry_mirror_layout_exists(struct registry_client *c, struct registry_target *t,
 				  bool *exists, struct pn_error **err);
-/* copy image `ref` of src (platform manifest + config + layers) into dst */
+/* a push to a reference mirrored to a layout: image src_ref of src copied
+ * in, tagged "<repository>:<tag>" */
+int registry_mirror_layout_push(struct registry_client *c, struct registry_target *t,
+				struct oci_layout *src, const char *src_ref,
+				struct oci_descriptor *out, struct pn_error **err);
+/* copy image `ref` of src (the client's platform manifest, its config and
+ * layers: oci_layout_copy_image) into dst, tagged `tag` unless NULL */
 int registry_layout_copy(struct registry_client *c, struct oci_layout *src, const char *ref,
 			 struct oci_layout *dst, const char *tag, struct oci_descriptor *out,
 			 struct pn_error **err);

@@ -105,6 +105,7 @@ static int fetch_blob_mem(struct registry_client *c, struct registry_target *t, 
 	cleanup_free char *big =
 		xasprintf("config `%s` of `%s/%s`", digest, t->host->name, t->repository);
 	struct registry_response resp;
+	struct registry_retry r;
 	oci_digest_t got;
 	int rc = -1;
 
@@ -113,7 +114,9 @@ static int fetch_blob_mem(struct registry_client *c, struct registry_target *t, 
 	req.scope = scope;
 	req.what = big;
 	registry_response_init(&resp, max);
-	for (int attempt = 0;; attempt++) {
+	/* a digest mismatch is retried too (each request has its own retries) */
+	registry_retry_init(&r, c->opts.retries);
+	for (;;) {
 		if (registry_http_do(c, t->host, &req, &resp, err) < 0)
 			goto out;
 		if (resp.status != 200) {
@@ -123,11 +126,10 @@ static int fetch_blob_mem(struct registry_client *c, struct registry_target *t, 
 		oci_digest_buf(resp.body.data ? resp.body.data : "", resp.body.len, got);
 		if (strcmp(got, digest) == 0)
 			break;
-		if (attempt >= c->opts.retries) {
+		if (!registry_retry_wait(&r, NULL)) {
 			pn_error_set(err, PN_ERR_DIGEST, "%s: content has digest `%s`", what, got);
 			goto out;
 		}
-		registry_backoff(attempt, NULL);
 	}
 	*len = resp.body.len;
 	*out = pn_buf_steal(&resp.body, NULL);
@@ -147,7 +149,7 @@ struct xfer {
 	struct oci_blob_writer *w;
 	struct registry_response resp; /* headers; body only for errors */
 	char errbuf[CURL_ERROR_SIZE];
-	int attempts;
+	struct registry_retry retry;
 	bool active, done, refreshed;
 	int64_t retry_at, start_ms, offset;
 	int64_t attempt_ms, end_ms, deadline_ms; /* this attempt's start, end and deadline */
@@ -175,14 +177,8 @@ static size_t xfer_write_cb(char *buf, size_t size, size_t n, void *data)
 	long status = 0;
 
 	curl_easy_getinfo(x->e, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200 && status != 206) { /* an error document, cut at its limit */
-		size_t room = x->resp.body.max - x->resp.body.len;
-		pn_buf_append(&x->resp.body, buf, len < room ? len : room, NULL);
-		if (len <= room)
-			return len;
-		x->resp.truncated = true;
-		return 0;
-	}
+	if (status != 200 && status != 206)
+		return registry_error_doc_cb(&x->resp, buf, len);
 	if (status == 200 && x->offset > 0) {
 		/* the server ignored our Range: the body is the whole blob again */
 		oci_blob_writer_free(x->w);
@@ -308,7 +304,7 @@ static int xfer_give_up(struct fetch *f, struct xfer *x, CURLcode rc, struct pn_
 		registry_http_status_error(&x->resp, f->t->host->name, what, err);
 	}
 	return pn_error_wrap(err, "blob `%s`: gave up after %d attempts", x->want->digest,
-			     x->attempts);
+			     x->retry.done + 1);
 }
 
 /* another attempt after a backoff (Retry-After honoured); the transfer loop
@@ -316,58 +312,66 @@ static int xfer_give_up(struct fetch *f, struct xfer *x, CURLcode rc, struct pn_
 static int xfer_retry(struct fetch *f, struct xfer *x, CURLcode rc, long status,
 		      struct pn_error **err)
 {
-	if (++x->attempts > f->c->opts.retries)
+	int64_t at = registry_retry_at(&x->retry, x->resp.retry_after);
+
+	if (at < 0)
 		return xfer_give_up(f, x, rc, err);
 	pn_debug("blob %s: attempt %d failed (%s, HTTP %ld); retrying", x->want->digest,
-		 x->attempts,
+		 x->retry.done,
 		 rc != CURLE_OK ? curl_easy_strerror(rc)
 		 : x->werr	? x->werr->msg
 				: "status",
 		 status);
 	pn_error_free(x->werr);
 	x->werr = NULL;
-	x->retry_at = registry_now_ms() + registry_backoff_ms(x->attempts - 1, x->resp.retry_after);
+	x->retry_at = at;
 	return 0;
 }
 
-/* the transfer ended: commit, schedule a retry, or fail */
+/* a redirect (to next) of the attempt: the next hop starts, or the attempt
+ * fails for good (too many hops, a refused scheme) */
+static int xfer_redirect(struct fetch *f, struct xfer *x, long status, const char *next,
+			 struct pn_error **err)
+{
+	const char *from = x->url;
+	cleanup_free char *reg = NULL;
+	CURLcode rc = CURLE_OK;
+
+	if (!from)
+		from = reg = registry_url(f->t->host, "/v2/%s/blobs/%s", f->t->repository,
+					  x->want->digest);
+	if (x->hops >= REGISTRY_REDIRECTS_MAX)
+		rc = CURLE_TOO_MANY_REDIRECTS;
+	else if (registry_redirect_check(f->t->host, from, next, x->errbuf, sizeof(x->errbuf)) < 0)
+		rc = CURLE_UNSUPPORTED_PROTOCOL;
+	if (rc != CURLE_OK) {
+		xfer_stop(f, x);
+		x->end_ms = registry_now_ms();
+		registry_transfer_error(f->c, rc, x->errbuf, &x->resp, x->end_ms - x->attempt_ms,
+					x->deadline_ms, true, "", err);
+		return pn_error_wrap(err, "blob `%s`", x->want->digest);
+	}
+	pn_debug("blob %s: redirect %ld to %s", x->want->digest, status, next);
+	free(x->url);
+	x->url = xstrdup(next); /* before xfer_stop frees next with the handle */
+	x->hops++;
+	xfer_stop(f, x);
+	return xfer_start(f, x, err);
+}
+
+/* the transfer ended: follow a redirect, commit, schedule a retry, or fail */
 static int xfer_finish(struct fetch *f, struct xfer *x, CURLcode rc, struct pn_error **err)
 {
 	long status = 0;
 	oci_digest_t got;
-
 	char *next = NULL;
 
 	curl_easy_getinfo(x->e, CURLINFO_RESPONSE_CODE, &status);
 	if (rc == CURLE_WRITE_ERROR && x->resp.truncated)
 		rc = CURLE_OK; /* an error document cut short: its status stands */
 	if (rc == CURLE_OK && status >= 300 && status <= 399 &&
-	    curl_easy_getinfo(x->e, CURLINFO_REDIRECT_URL, &next) == CURLE_OK && next) {
-		const char *from = x->url;
-		cleanup_free char *reg = NULL;
-		if (!from)
-			from = reg = registry_url(f->t->host, "/v2/%s/blobs/%s", f->t->repository,
-						  x->want->digest);
-		if (x->hops >= REGISTRY_REDIRECTS_MAX)
-			rc = CURLE_TOO_MANY_REDIRECTS;
-		else if (registry_redirect_check(f->t->host, from, next, x->errbuf,
-						 sizeof(x->errbuf)) < 0)
-			rc = CURLE_UNSUPPORTED_PROTOCOL;
-		if (rc != CURLE_OK) {
-			xfer_stop(f, x);
-			x->end_ms = registry_now_ms();
-			registry_transfer_error(f->c, rc, x->errbuf, &x->resp,
-						x->end_ms - x->attempt_ms, x->deadline_ms, true, "",
-						err);
-			return pn_error_wrap(err, "blob `%s`", x->want->digest);
-		}
-		pn_debug("blob %s: redirect %ld to %s", x->want->digest, status, next);
-		free(x->url);
-		x->url = xstrdup(next); /* before xfer_stop frees next with the handle */
-		x->hops++;
-		xfer_stop(f, x);
-		return xfer_start(f, x, err);
-	}
+	    curl_easy_getinfo(x->e, CURLINFO_REDIRECT_URL, &next) == CURLE_OK && next)
+		return xfer_redirect(f, x, status, next, err);
 	xfer_stop(f, x);
 	x->end_ms = registry_now_ms();
 	/* a retry or a refreshed token starts again at the registry */
@@ -592,6 +596,7 @@ int registry_fetch_blobs(struct registry_client *c, struct registry_target *t, s
 	for (size_t i = 0; i < n; i++) {
 		f.x[i].want = &want[i];
 		f.x[i].f = &f;
+		registry_retry_init(&f.x[i].retry, c->opts.retries);
 		if (oci_layout_has_blob(l, want[i].digest)) {
 			f.x[i].done = true;
 			f.n_done++;

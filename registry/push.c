@@ -201,10 +201,12 @@ static int upload_chunked(struct pusher *p, char **loc, int fd, int64_t size, co
 {
 	struct registry_request req = REGISTRY_REQUEST_INIT;
 	struct registry_response resp;
+	struct registry_retry r;
 	cleanup_free char *url = NULL;
 	int64_t off = 0, high = 0, chunk = (int64_t)p->c->opts.chunk_size;
-	int failures = 0, rc;
+	int rc;
 
+	registry_retry_init(&r, p->c->opts.retries);
 	while (off < size) {
 		int64_t n = size - off < chunk ? size - off : chunk;
 		struct pn_error *e = NULL;
@@ -214,7 +216,7 @@ static int upload_chunked(struct pusher *p, char **loc, int fd, int64_t size, co
 			 * the failures: one that rewinds the upload cannot loop forever */
 			if (off > high) {
 				high = off;
-				failures = 0;
+				registry_retry_reset(&r);
 			}
 			chunk_progress(p, digest, off, size);
 			continue;
@@ -223,17 +225,16 @@ static int upload_chunked(struct pusher *p, char **loc, int fd, int64_t size, co
 			*err = e;
 			return -1;
 		}
-		if (++failures > p->c->opts.retries) {
+		if (!registry_retry_wait(&r, NULL)) {
 			pn_error_propagate(err, e);
 			return pn_error_wrap(err,
 					     "blob `%s`: gave up after %d failed chunks without "
 					     "progress past byte %lld",
-					     digest, failures, (long long)high);
+					     digest, r.done + 1, (long long)high);
 		}
 		pn_debug("chunk at %lld failed (%s); asking the registry where to resume",
 			 (long long)off, e->msg);
 		pn_error_free(e);
-		registry_backoff(failures - 1, NULL);
 		int64_t have = off;
 		if (upload_offset(p, loc, &have, err) < 0)
 			return -1;
@@ -275,49 +276,65 @@ static void push_event(struct pusher *p, const char *ev, const char *digest, int
 	pthread_mutex_unlock(&progress_lock);
 }
 
+/* the registry has the blob already */
+static void blob_skipped(struct pusher *p, const char *digest, int64_t t0)
+{
+	int64_t size = 0;
+
+	__atomic_add_fetch(&p->skipped, 1, __ATOMIC_RELAXED);
+	registry_client_remember_blob(p->c, p->t->host->name, p->t->repository, digest);
+	if (oci_layout_has_blob(p->src, digest)) {
+		int64_t sz = 0;
+		cleanup_close int f2 = -1;
+		if (oci_layout_open_blob(p->src, digest, &f2, &sz, NULL) == 0)
+			size = sz;
+	}
+	push_event(p, "blob-exists", digest, size, t0);
+}
+
+/* a new upload session in *loc, or NULL when mounted from `from` (a hint:
+ * refused, e.g. without pull access to `from`, means an upload) */
+static int upload_open(struct pusher *p, const char *digest, const char *from, char **loc,
+		       struct pn_error **err)
+{
+	struct pn_error *e = NULL;
+
+	free(*loc);
+	*loc = NULL;
+	if (!from)
+		return upload_start(p, digest, NULL, loc, err);
+	if (upload_start(p, digest, from, loc, &e) == 0)
+		return 0;
+	pn_debug("mount of %s from %s refused (%s); uploading", digest, from, e->msg);
+	pn_error_free(e);
+	return upload_start(p, digest, NULL, loc, err);
+}
+
 static int push_blob(struct pusher *p, const char *digest, struct pn_error **err)
 {
 	cleanup_close int fd = -1;
 	cleanup_free char *loc = NULL, *from = NULL;
 	int64_t size = 0, t0 = registry_now_ms();
+	struct registry_retry r;
 	bool exists = false;
 
 	if (blob_exists(p, digest, &exists, err) < 0)
 		return -1;
 	if (exists) {
-		__atomic_add_fetch(&p->skipped, 1, __ATOMIC_RELAXED);
-		registry_client_remember_blob(p->c, p->t->host->name, p->t->repository, digest);
-		if (oci_layout_has_blob(p->src, digest)) {
-			int64_t sz = 0;
-			cleanup_close int f2 = -1;
-			if (oci_layout_open_blob(p->src, digest, &f2, &sz, NULL) == 0)
-				size = sz;
-		}
-		push_event(p, "blob-exists", digest, size, t0);
+		blob_skipped(p, digest, t0);
 		return 0;
 	}
 	if (oci_layout_open_blob(p->src, digest, &fd, &size, err) < 0)
 		return -1;
 	from = registry_client_blob_source(p->c, p->t->host->name, p->t->repository, digest);
-	for (int restart = 0;; restart++) {
+	/* a failed upload starts again from a new session */
+	registry_retry_init(&r, p->c->opts.retries < UPLOAD_RESTARTS_MAX ? p->c->opts.retries
+									 : UPLOAD_RESTARTS_MAX);
+	for (;;) {
 		struct pn_error *e = NULL;
 		int rc;
-		free(loc);
-		loc = NULL;
-		if (restart == 0 && from) {
-			/* a mount is a hint: refused (e.g. no pull access to `from`) means upload
-			 */
-			if (upload_start(p, digest, from, &loc, &e) < 0) {
-				pn_debug("mount of %s from %s refused (%s); uploading", digest,
-					 from, e->msg);
-				pn_error_free(e);
-				e = NULL;
-				if (upload_start(p, digest, NULL, &loc, err) < 0)
-					return -1;
-			}
-		} else if (upload_start(p, digest, NULL, &loc, err) < 0) {
+		if (upload_open(p, digest, r.done == 0 ? from : NULL, &loc, err) < 0)
 			return -1;
-		}
 		if (!loc) {
 			__atomic_add_fetch(&p->mounted, 1, __ATOMIC_RELAXED);
 			registry_client_remember_blob(p->c, p->t->host->name, p->t->repository,
@@ -332,13 +349,12 @@ static int push_blob(struct pusher *p, const char *digest, struct pn_error **err
 		if (rc == 0)
 			break;
 		if (e->code == PN_ERR_AUTH || e->code == PN_ERR_INVALID ||
-		    restart >= UPLOAD_RESTARTS_MAX || restart >= p->c->opts.retries) {
+		    !registry_retry_wait(&r, NULL)) {
 			*err = e;
 			return -1;
 		}
 		pn_debug("upload of %s failed (%s); starting again", digest, e->msg);
 		pn_error_free(e);
-		registry_backoff(restart, NULL);
 	}
 	__atomic_add_fetch(&p->uploaded, 1, __ATOMIC_RELAXED);
 	registry_client_remember_blob(p->c, p->t->host->name, p->t->repository, digest);
@@ -531,13 +547,7 @@ int registry_push(struct registry_client *c, struct oci_layout *src, const char 
 	if (oci_layout_resolve(src, src_ref, &d, err) < 0)
 		goto out;
 	if (t.layout_dir) {
-		struct oci_layout *ml = NULL;
-		cleanup_free char *tag =
-			xasprintf("%s:%s", t.ref.repository, t.ref.tag ? t.ref.tag : "latest");
-		if (oci_layout_open(t.layout_dir, OCI_LAYOUT_CREATE, &ml, err) < 0)
-			goto out;
-		rc = registry_layout_copy(c, src, src_ref, ml, tag, out, err);
-		oci_layout_free(ml);
+		rc = registry_mirror_layout_push(c, &t, src, src_ref, out, err);
 		goto out;
 	}
 	rc = push_to_registry(c, &t, src, &d, err);

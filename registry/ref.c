@@ -1,6 +1,8 @@
-/* ref.c - image references: parse, format, validate */
+/* ref.c - image references: parse, format, validate; host names: loopback,
+ * marked insecure.  The bottom of registry/: it calls no other file of it. */
 #include "registry/internal.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,4 +271,36 @@ const char *registry_ref_reference(const struct registry_ref *r)
 bool registry_location_is_layout(const char *loc)
 {
 	return strncmp(loc, "oci:", 4) == 0;
+}
+
+/* a literal loopback address or `localhost`, with or without a port; a
+ * name that merely starts with "127." (127.example.com) is not loopback */
+bool registry_host_is_loopback(const char *host)
+{
+	size_t n = strcspn(host, ":");
+	char ip[INET_ADDRSTRLEN];
+	struct in_addr a;
+
+	if (strncmp(host, "[::1]", 5) == 0)
+		return host[5] == '\0' || host[5] == ':';
+	if (n == 9 && strncmp(host, "localhost", 9) == 0)
+		return true;
+	if (n >= sizeof(ip) || strncmp(host, "127.", 4) != 0)
+		return false;
+	memcpy(ip, host, n);
+	ip[n] = '\0';
+	return inet_pton(AF_INET, ip, &a) == 1;
+}
+
+bool registry_opts_host_insecure(const struct registry_opts *o, const char *name)
+{
+	size_t hn = strcspn(name, ":");
+
+	for (size_t i = 0; i < o->insecure.n; i++) {
+		const char *s = o->insecure.v[i];
+		if (strcmp(s, "*") == 0 || strcmp(s, name) == 0 ||
+		    (strlen(s) == hn && strncmp(s, name, hn) == 0))
+			return true;
+	}
+	return false;
 }

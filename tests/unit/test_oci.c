@@ -651,6 +651,55 @@ static void t_layout_copy_blob(void)
 	oci_layout_free(b);
 }
 
+/* a whole image (config, layers, manifest, tag) or its layers only; a
+ * missing blob fails before the manifest is copied */
+static void t_layout_copy_image(void)
+{
+	cleanup_free char *p1 = NULL, *p2 = NULL, *p3 = NULL, *p4 = NULL;
+	struct oci_layout *a = new_layout(&p1), *b = new_layout(&p2), *c = new_layout(&p3);
+	struct oci_layout *d = new_layout(&p4);
+	struct pn_error *err = NULL;
+	struct oci_descriptor desc, r;
+	struct oci_image img, got;
+	cleanup_free char *lp = NULL;
+
+	oci_descriptor_init(&desc);
+	oci_descriptor_init(&r);
+	store_image(a, "src", "layer one", &desc);
+	ok_call(oci_image_load(a, "src", NULL, &img, &err), &err, "load the source image");
+	ok_call(oci_layout_copy_image(a, b, &img, OCI_COPY_IMAGE, "copied", &err), &err,
+		"copy the whole image");
+	ok_call(oci_layout_resolve(b, "copied", &r, &err), &err, "the copy is tagged");
+	is_str(r.digest, desc.digest, "same manifest digest");
+	ok_call(oci_image_load(b, "copied", NULL, &got, &err), &err, "the copy loads (verified)");
+	is_str(got.manifest.layers[0].digest, img.manifest.layers[0].digest, "same layer");
+	oci_image_release(&got);
+	oci_descriptor_release(&r);
+	ok_call(oci_layout_copy_image(a, b, &img, OCI_COPY_IMAGE, NULL, &err), &err,
+		"copy again without a tag: already there");
+
+	ok_call(oci_layout_copy_image(a, c, &img, OCI_COPY_LAYERS, NULL, &err), &err,
+		"copy the layers only");
+	ok(oci_layout_has_blob(c, img.manifest.layers[0].digest), "the layer is there");
+	ok(!oci_layout_has_blob(c, img.manifest.config.digest), "the config is not");
+	ok(!oci_layout_has_blob(c, img.desc.digest), "the manifest is not");
+	ok_fail(oci_layout_resolve(c, "src", &r, &err), &err, PN_ERR_NOT_FOUND, "src",
+		"nor any tag");
+
+	lp = oci_layout_blob_path(a, img.manifest.layers[0].digest);
+	ok(unlink(lp) == 0, "remove the layer from the source");
+	ok_fail(oci_layout_copy_image(a, d, &img, OCI_COPY_IMAGE, "t", &err), &err,
+		PN_ERR_NOT_FOUND, img.manifest.layers[0].digest,
+		"a missing layer: not found, named");
+	ok(!oci_layout_has_blob(d, img.desc.digest), "and the manifest was not copied");
+	oci_image_release(&img);
+	oci_descriptor_release(&desc);
+	oci_layout_free(a);
+	oci_layout_free(b);
+	oci_layout_free(c);
+	oci_layout_free(d);
+}
+
 /* a file in the layout's .pinion-tmp/, age seconds old */
 static char *tmp_file(const char *layout, const char *name, const char *data, int age)
 {
@@ -880,6 +929,7 @@ int main(void)
 	TEST(t_layout);
 	TEST(t_layout_docker_entry);
 	TEST(t_layout_copy_blob);
+	TEST(t_layout_copy_image);
 	TEST(t_layout_concurrent);
 	TEST(t_ref);
 	TEST(t_inspect_json);

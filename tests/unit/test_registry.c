@@ -530,7 +530,7 @@ static void t_creds(void)
 
 		write_text(cfg,
 			   "{\"credHelpers\":{\"hang.io\":\"pnhang\",\"flood.io\":\"pnflood\","
-			   "\"quiet.io\":\"pnquiet\"}}",
+			   "\"quiet.io\":\"pnquiet\",\"missing.io\":\"pnmissing\"}}",
 			   0600);
 		p = xasprintf("%s/docker-credential-pnhang", bin);
 		write_text(p, script, 0755);
@@ -573,6 +573,10 @@ static void t_creds(void)
 		ok_fail(registry_creds_lookup(&o, "flood.io", &cr, &found, &err), &err, PN_ERR_AUTH,
 			"`docker-credential-pnflood` gave more than 64 KiB of output: killed",
 			"flooding helper");
+		ok(!found, "nothing found");
+		ok_fail(registry_creds_lookup(&o, "missing.io", &cr, &found, &err), &err,
+			PN_ERR_AUTH, "`docker-credential-pnmissing` could not be run",
+			"a helper that is not installed");
 		ok(!found, "nothing found");
 		o.helper_timeout = -1;
 		registry_creds_release(&cr);
@@ -650,6 +654,42 @@ static void t_backoff(void)
 	ms = registry_backoff_ms(1, "Wed, 21 Oct 2015 07:28:00 GMT");
 	ok(ms >= 400 && ms < 450, "an HTTP-date Retry-After falls back to the backoff: %lld",
 	   (long long)ms);
+}
+
+/* the one retry policy: what is transient, how many retries, when the next */
+static void t_retry(void)
+{
+	struct registry_retry r;
+	int64_t now, at;
+
+	ok(registry_retry_transient(CURLE_RECV_ERROR, 0), "a reset connection is transient");
+	ok(registry_retry_transient(CURLE_OPERATION_TIMEDOUT, 0), "a timeout is transient");
+	ok(!registry_retry_transient(CURLE_PEER_FAILED_VERIFICATION, 0),
+	   "a bad certificate is not");
+	ok(registry_retry_transient(CURLE_OK, 503) && registry_retry_transient(CURLE_OK, 429),
+	   "503 and 429 are transient");
+	ok(!registry_retry_transient(CURLE_OK, 404) && !registry_retry_transient(CURLE_OK, 401),
+	   "404 and 401 are not");
+	ok(!registry_retry_transient(CURLE_COULDNT_RESOLVE_HOST, 503),
+	   "a transport error decides, not a stale status");
+
+	registry_retry_init(&r, 2);
+	now = registry_now_ms();
+	at = registry_retry_at(&r, NULL);
+	ok(at >= now + 200 && at < registry_now_ms() + 250, "first retry in 0.2 s: %lld",
+	   (long long)(at - now));
+	is_int(r.done, 1, "one retry counted");
+	at = registry_retry_at(&r, "1");
+	ok(at >= now + 1000 && at < registry_now_ms() + 1050, "Retry-After: 1 -> 1 s");
+	is_int(registry_retry_at(&r, NULL), -1, "the third attempt has no retry left");
+	is_int(r.done, 2, "and is not counted");
+	ok(!registry_retry_wait(&r, NULL), "wait refuses too, at once");
+	registry_retry_reset(&r);
+	now = registry_now_ms();
+	ok(registry_retry_wait(&r, NULL) && registry_now_ms() - now >= 200,
+	   "after a reset: a retry again, after its backoff");
+	registry_retry_init(&r, 0);
+	ok(!registry_retry_wait(&r, "1"), "--retries 0: none");
 }
 
 /* the user's CA bundle is added to the system store, not put in its place */
@@ -1274,6 +1314,7 @@ int main(void)
 	TEST(t_creds);
 	TEST(t_ca_bundle);
 	TEST(t_backoff);
+	TEST(t_retry);
 	TEST(t_base64);
 	TEST(t_layout_mirror);
 	TEST(t_value_flags);
