@@ -1,91 +1,20 @@
-/* cmd_build.c - `pinion build`: a Cog model directory to an OCI image */
+/* cmd_build.c - `pinion build`: a Cog model directory to an OCI image; also
+ * the build half of `pinion push [NAME]` (build_cli_main) */
 #include "assembler/build.h"
+#include "assembler/cli/cli.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char build_help[] =
+static const char build_intro[] =
 	"usage: pinion build [OPTIONS]\n"
 	"\n"
 	"Build the Cog model in the current directory (cog.yaml) into an OCI image,\n"
 	"without a daemon or root.  By default the image goes to the OCI layout\n"
 	"`.pinion/layout` next to cog.yaml, tagged `latest` (or the tag of -t);\n"
 	"--output chooses another layout, --push pushes it to a registry.\n"
-	"\n"
-	"Cog's options:\n"
-	"  -f, --file FILE            the config file (default cog.yaml)\n"
-	"  -t, --tag NAME[:TAG]       the image name (tag of the layout entry; push target)\n"
-	"      --no-cache             run every step again\n"
-	"      --secret id=ID,src=PATH | id=ID,env=VAR\n"
-	"                             a build secret for `run` mounts (never stored)\n"
-	"      --separate-weights[=true|false]\n"
-	"                             weights (large non-code files) in their own layers\n"
-	"                             before the source layer (default true)\n"
-	"      --use-cog-base-image[=true|false]\n"
-	"      --use-cuda-base-image[=true|false]\n"
-	"      --openapi-schema FILE  use this schema instead of asking the image\n"
-	"      --progress MODE        auto, tty, plain, quiet or json (one event a line)\n"
-	"      --timestamp SECONDS    image and file times (also SOURCE_DATE_EPOCH)\n"
-	"pinion's options:\n"
-	"      --output oci:DIR[:TAG] write the image to this OCI layout\n"
-	"      --push                 push to -t NAME (or cog.yaml `image`) after the build\n"
-	"      --dry-run [--json]     print the plan and stop\n"
-	"      --compression gzip|zstd|none   layer compression (default gzip)\n"
-	"      --network host|none    network of the RUN steps (default host)\n"
-	"      --cache-dir DIR        layer cache and snapshots (default ~/.cache/pinion)\n"
-	"      --build-env NAME[=VALUE]\n"
-	"                             a variable for RUN steps (NAME alone: this\n"
-	"                             environment's value); cog.yaml `environment` wins\n"
-	"      --no-host-env          pass none of the host's proxy and pip settings\n"
-	"                             (passed by default; see docs/build.md)\n"
-	"%s";
-
-static int parse_bool_opt(const char *arg, const char *name, enum plan_tristate *out)
-{
-	size_t n = strlen(name);
-	const char *v;
-
-	if (strncmp(arg, name, n) != 0)
-		return 0;
-	if (arg[n] == '\0') {
-		*out = PLAN_YES;
-		return 1;
-	}
-	if (arg[n] != '=')
-		return 0;
-	v = arg + n + 1;
-	if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
-		*out = PLAN_YES;
-	else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
-		*out = PLAN_NO;
-	else
-		return -1;
-	return 1;
-}
-
-/* an option with a value: --name VALUE or --name=VALUE */
-static const char *opt_value(int argc, char **argv, int *i, const char *lname, const char *sname)
-{
-	const char *a = argv[*i];
-	size_t n = strlen(lname);
-
-	if ((sname && strcmp(a, sname) == 0) || strcmp(a, lname) == 0) {
-		if (*i + 1 >= argc)
-			return NULL;
-		return argv[++*i];
-	}
-	if (strncmp(a, lname, n) == 0 && a[n] == '=')
-		return a + n + 1;
-	return NULL;
-}
-
-static bool opt_is(const char *a, const char *lname, const char *sname)
-{
-	size_t n = strlen(lname);
-
-	return (sname && strcmp(a, sname) == 0) || strcmp(a, lname) == 0 ||
-	       (strncmp(a, lname, n) == 0 && a[n] == '=');
-}
+	"\n";
 
 struct build_cli {
 	struct build_opts o;
@@ -93,96 +22,74 @@ struct build_cli {
 	const char *timestamp;
 	const char *network;
 	const char *compression;
-	const char *progress;
+	enum plan_tristate separate_weights;
+	char *name; /* push's NAME argument */
 };
 
-/* one option; 1 consumed, 0 unknown, < 0 bad (err set) */
-static int parse_value_opt(struct build_cli *c, int argc, char **argv, int *i,
-			   struct pn_error **err)
+static int set_env(void *ctx, const struct cli_opt *opt, const char *v, struct pn_error **err)
 {
-	const char *a = argv[*i], *v;
-	struct {
-		const char *l, *s;
-		const char **slot;
-	} table[] = {
-		{"--file", "-f", &c->o.config_file},
-		{"--tag", "-t", &c->o.tag},
-		{"--output", "-o", &c->o.output},
-		{"--openapi-schema", NULL, &c->o.openapi_schema},
-		{"--cache-dir", NULL, &c->o.cache_dir},
-		{"--timestamp", NULL, &c->timestamp},
-		{"--network", NULL, &c->network},
-		{"--compression", NULL, &c->compression},
-		{"--progress", NULL, &c->progress},
-	};
-
-	for (size_t k = 0; k < sizeof(table) / sizeof(table[0]); k++) {
-		if (!opt_is(a, table[k].l, table[k].s))
-			continue;
-		v = opt_value(argc, argv, i, table[k].l, table[k].s);
-		if (!v)
-			return pn_error_set(err, PN_ERR_INVALID, "option `%s` needs a value", a);
-		*table[k].slot = v;
-		return 1;
-	}
-	if (opt_is(a, "--build-env", NULL)) {
-		v = opt_value(argc, argv, i, "--build-env", NULL);
-		if (!v)
-			return pn_error_set(err, PN_ERR_INVALID,
-					    "option `--build-env` needs a value");
-		return build_opts_add_env(&c->o, v, err) < 0 ? -1 : 1;
-	}
-	if (opt_is(a, "--secret", NULL)) {
-		v = opt_value(argc, argv, i, "--secret", NULL);
-		if (!v)
-			return pn_error_set(err, PN_ERR_INVALID, "option `--secret` needs a value");
-		return build_opts_add_secret(&c->o, v, err) < 0 ? -1 : 1;
-	}
-	return 0;
+	(void)opt;
+	return build_opts_add_env(&((struct build_cli *)ctx)->o, v, err);
 }
 
-static int parse_flag_opt(struct build_cli *c, const char *a, struct pn_error **err)
+static int set_secret(void *ctx, const struct cli_opt *opt, const char *v, struct pn_error **err)
 {
-	enum plan_tristate t = PLAN_AUTO;
-	int r;
-
-	if (strcmp(a, "--no-cache") == 0)
-		c->o.no_cache = true;
-	else if (strcmp(a, "--push") == 0)
-		c->o.push = true;
-	else if (strcmp(a, "--dry-run") == 0)
-		c->o.dry_run = true;
-	else if (strcmp(a, "--json") == 0)
-		c->o.dry_run_json = true;
-	else if (strcmp(a, "--no-host-env") == 0)
-		c->o.no_host_env = true;
-	else if ((r = parse_bool_opt(a, "--separate-weights", &t)) != 0) {
-		if (r < 0)
-			return pn_error_set(err, PN_ERR_INVALID, "bad value in `%s`", a);
-		c->o.separate_weights = t == PLAN_YES;
-	} else if ((r = parse_bool_opt(a, "--use-cog-base-image", &c->o.use_cog_base)) != 0) {
-		if (r < 0)
-			return pn_error_set(err, PN_ERR_INVALID, "bad value in `%s`", a);
-	} else if ((r = parse_bool_opt(a, "--use-cuda-base-image", &c->o.use_cuda_base)) != 0) {
-		if (r < 0)
-			return pn_error_set(err, PN_ERR_INVALID, "bad value in `%s`", a);
-	} else
-		return 0;
-	return 1;
+	(void)opt;
+	return build_opts_add_secret(&((struct build_cli *)ctx)->o, v, err);
 }
 
+#define OPT_O(f) offsetof(struct build_cli, o.f)
+#define OPT_C(f) offsetof(struct build_cli, f)
+#define REQ	 CLI_ARG_REQUIRED
+#define NONE	 CLI_ARG_NONE
+#define TRI	 CLI_ARG_OPTIONAL, cli_set_tristate
+static const struct cli_opt build_opts_table[] = {
+	{NULL, 0, NONE, NULL, 0, NULL, "Cog's options:", 0},
+	{"file", 'f', REQ, NULL, OPT_O(config_file), "FILE", "the config file (default cog.yaml)", 0},
+	{"tag", 't', REQ, NULL, OPT_O(tag), "NAME[:TAG]",
+	 "the image name (tag of the layout entry; push target)", 0},
+	{"no-cache", 0, NONE, NULL, OPT_O(no_cache), NULL, "run every step again", 0},
+	{"secret", 0, REQ, set_secret, 0, "id=ID,src=PATH | id=ID,env=VAR",
+	 "a build secret for `run` mounts (never stored)", 0},
+	{"separate-weights", 0, TRI, OPT_C(separate_weights), "[=true|false]",
+	 "weights (large non-code files) in their own layers\nbefore the source layer (default "
+	 "true)",
+	 0},
+	{"use-cog-base-image", 0, TRI, OPT_O(use_cog_base), "[=true|false]",
+	 "use (or with =false avoid) the cog-base image", 0},
+	{"use-cuda-base-image", 0, TRI, OPT_O(use_cuda_base), "[=true|false]",
+	 "use (or with =false avoid) the nvidia/cuda base for GPU", 0},
+	{"openapi-schema", 0, REQ, NULL, OPT_O(openapi_schema), "FILE",
+	 "use this schema instead of asking the image", 0},
+	{"progress", 0, REQ, cli_set_progress, 0, "MODE",
+	 "auto, tty, plain, quiet or json (one event a line)", 0},
+	{"timestamp", 0, REQ, NULL, OPT_C(timestamp), "SECONDS",
+	 "image and file times (also SOURCE_DATE_EPOCH)", 0},
+	{NULL, 0, NONE, NULL, 0, NULL, "pinion's options:", 0},
+	{"output", 'o', REQ, NULL, OPT_O(output), "oci:DIR[:TAG]", "write the image to this OCI layout",
+	 0},
+	{"push", 0, NONE, NULL, OPT_O(push), NULL, "push to -t NAME (or cog.yaml `image`) after the build",
+	 0},
+	{"dry-run", 0, NONE, NULL, OPT_O(dry_run), NULL, "print the plan and stop", 0},
+	{"json", 0, NONE, NULL, OPT_O(dry_run_json), NULL, "with --dry-run: the plan as JSON", 0},
+	{"compression", 0, REQ, NULL, OPT_C(compression), "gzip|zstd|none",
+	 "layer compression (default gzip)", 0},
+	{"network", 0, REQ, NULL, OPT_C(network), "host|none",
+	 "network of the RUN steps (default host)", 0},
+	{"cache-dir", 0, REQ, NULL, OPT_O(cache_dir), "DIR",
+	 "layer cache and snapshots (default ~/.cache/pinion)", 0},
+	{"build-env", 0, REQ, set_env, 0, "NAME[=VALUE]",
+	 "a variable for RUN steps (NAME alone: this\nenvironment's value); cog.yaml "
+	 "`environment` wins",
+	 0},
+	{"no-host-env", 0, NONE, NULL, OPT_O(no_host_env), NULL,
+	 "pass none of the host's proxy and pip settings\n(passed by default; see docs/build.md)",
+	 0},
+};
 static int finish_cli(struct build_cli *c, struct pn_error **err)
 {
-	enum pn_progress p;
-
-	if (c->progress) {
-		if (pn_log_parse_progress(c->progress, &p) < 0)
-			return pn_error_set(
-				err, PN_ERR_INVALID,
-				"unknown progress mode `%s` (auto, tty, plain, quiet, json)",
-				c->progress);
-		pn_log_set_progress(p);
-	}
+	if (c->separate_weights != PLAN_AUTO)
+		c->o.separate_weights = c->separate_weights == PLAN_YES;
 	if (c->compression && oci_compression_parse(c->compression, &c->o.compression, err) < 0)
 		return -1;
 	if (c->network) {
@@ -212,20 +119,32 @@ static int finish_cli(struct build_cli *c, struct pn_error **err)
 	return 0;
 }
 
-static int parse_args(struct build_cli *c, int argc, char **argv, struct pn_error **err)
+/* the command of `pinion build` (push false) and of `pinion push [NAME]` */
+static void build_cmd(struct cli_cmd *cmd, struct cli_table t[2], struct build_cli *c, bool push)
 {
-	for (int i = 1; i < argc; i++) {
-		int r = registry_opts_parse_flag(&c->ro, argc, argv, &i, err);
+	t[0] = (struct cli_table)CLI_TABLE(build_opts_table, c);
+	t[1] = (struct cli_table)CLI_REGISTRY_TABLE(&c->ro);
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->name = push ? "push" : "build";
+	cmd->intro = build_intro;
+	cmd->tables = t;
+	cmd->n_tables = 2;
+	cmd->groups = CLI_REG_ALL;
+}
 
-		if (r == 0)
-			r = parse_value_opt(c, argc, argv, &i, err);
-		if (r == 0)
-			r = parse_flag_opt(c, argv[i], err);
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			return pn_error_set(err, PN_ERR_INVALID, "unknown argument `%s`", argv[i]);
-	}
+/* options, then for push the one argument NAME: the push target */
+static int parse_args(struct build_cli *c, const struct cli_cmd *cmd, int argc, char **argv,
+		      bool push, struct pn_error **err)
+{
+	cleanup_strv struct pn_strv args = PN_STRV_INIT;
+
+	if (cli_parse(cmd, argc, argv, &args, err) < 0)
+		return -1;
+	if (args.n > (push ? 1u : 0u))
+		return pn_error_set(err, PN_ERR_INVALID, "unknown argument `%s`",
+				    args.v[push ? 1 : 0]);
+	if (args.n) /* the push target NAME wins over -t */
+		c->o.tag = c->name = xstrdup(args.v[0]);
 	return finish_cli(c, err);
 }
 
@@ -233,17 +152,20 @@ int build_cli_main(int argc, char **argv, bool push)
 {
 	struct build_cli c;
 	struct build_result res;
+	struct cli_cmd cmd;
+	struct cli_table t[2];
 	struct pn_error *err = NULL;
 	int rc;
 
 	memset(&c, 0, sizeof(c));
 	build_opts_init(&c.o);
-	registry_opts_init(&c.ro);
-	if (registry_opts_load_config(&c.ro, NULL, &err) < 0 ||
-	    parse_args(&c, argc, argv, &err) < 0) {
-		if (err->code == PN_ERR_INVALID && !err->hint)
-			pn_error_hint(&err, "see `pinion %s --help`", push ? "push" : "build");
+	build_cmd(&cmd, t, &c, push);
+	if (cli_registry_opts_init(&c.ro, &err) < 0) {
 		rc = pn_cli_fail(err);
+		goto out;
+	}
+	if (parse_args(&c, &cmd, argc, argv, push, &err) < 0) {
+		rc = cli_fail(&cmd, err);
 		goto out;
 	}
 	c.o.push |= push;
@@ -264,13 +186,29 @@ int build_cli_main(int argc, char **argv, bool push)
 out:
 	build_opts_release(&c.o);
 	registry_opts_release(&c.ro);
+	free(c.name);
 	return rc;
+}
+
+void build_cli_scan(int argc, char **argv, struct pn_strv *args)
+{
+	struct build_cli c;
+	struct cli_cmd cmd;
+	struct cli_table t[2];
+
+	build_cmd(&cmd, t, &c, true);
+	cli_scan_args(&cmd, argc, argv, args);
 }
 
 static int cmd_build(int argc, char **argv)
 {
 	if (pn_cli_wants_help(argc, argv)) {
-		printf(build_help, registry_opts_flags_help);
+		struct build_cli c;
+		struct cli_cmd cmd;
+		struct cli_table t[2];
+
+		build_cmd(&cmd, t, &c, false);
+		cli_help(&cmd, stdout);
 		return 0;
 	}
 	return build_cli_main(argc, argv, false);

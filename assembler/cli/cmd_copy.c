@@ -1,69 +1,59 @@
 /* cmd_copy.c - `pinion copy SRC DST` between registries and OCI layouts, and
  * `pinion pull REF oci:DIR[:TAG]`, its registry-to-layout form */
-#include "common/common.h"
-#include "registry/registry.h"
+#include "assembler/cli/cli.h"
 
 #include <string.h>
 
-static void copy_help(void)
-{
-	printf("usage: pinion copy [OPTIONS] SRC DST\n\n"
-	       "Copy an image between any two locations.  A location is an OCI layout\n"
-	       "`oci:DIR[:TAG]` (or `oci:DIR@sha256:...`) or a registry reference\n"
-	       "(`REF` or `docker://REF`).  Blobs the destination has are skipped; on the\n"
-	       "same registry they are mounted.  Prints the manifest digest.\n\nOptions:\n%s",
-	       registry_opts_flags_help);
-}
+static const char copy_intro[] =
+	"usage: pinion copy [OPTIONS] SRC DST\n\n"
+	"Copy an image between any two locations.  A location is an OCI layout\n"
+	"`oci:DIR[:TAG]` (or `oci:DIR@sha256:...`) or a registry reference\n"
+	"(`REF` or `docker://REF`).  Blobs the destination has are skipped; on the\n"
+	"same registry they are mounted.  Prints the manifest digest.\n\nOptions:\n";
 
-static void pull_help(void)
-{
-	printf("usage: pinion pull [OPTIONS] REF oci:DIR[:TAG]\n\n"
-	       "Pull an image from a registry into an OCI layout directory (created if\n"
-	       "missing).  REF is a reference as docker writes it (python:3.11-slim,\n"
-	       "ghcr.io/o/r:tag, host:5000/r@sha256:...).  Without :TAG the image is\n"
-	       "tagged with REF's tag.  Prints the manifest digest.\n\nOptions:\n%s",
-	       registry_opts_flags_help);
-}
+static const char pull_intro[] =
+	"usage: pinion pull [OPTIONS] REF oci:DIR[:TAG]\n\n"
+	"Pull an image from a registry into an OCI layout directory (created if\n"
+	"missing).  REF is a reference as docker writes it (python:3.11-slim,\n"
+	"ghcr.io/o/r:tag, host:5000/r@sha256:...).  Without :TAG the image is\n"
+	"tagged with REF's tag.  Prints the manifest digest.\n\nOptions:\n";
 
-/* the registry flags, then SRC DST; a pull's DST must be a layout */
+/* the registry options, then SRC DST; a pull's DST must be a layout */
 static int transfer_main(int argc, char **argv, bool pull)
 {
-	const char *name = pull ? "pull" : "copy";
 	struct registry_opts o;
-	struct pn_strv rest = PN_STRV_INIT;
+	struct cli_table t[1] = {CLI_REGISTRY_TABLE(&o)};
+	struct cli_cmd cmd = {.name = pull ? "pull" : "copy",
+			      .intro = pull ? pull_intro : copy_intro,
+			      .tables = t,
+			      .n_tables = 1,
+			      .groups = pull ? CLI_REG_PULL : CLI_REG_ALL};
+	cleanup_strv struct pn_strv rest = PN_STRV_INIT;
 	struct pn_error *err = NULL;
 	struct registry_client *c = NULL;
 	struct oci_descriptor d;
 	int rc = 0;
 
 	if (pn_cli_wants_help(argc, argv)) {
-		if (pull)
-			pull_help();
-		else
-			copy_help();
+		cli_help(&cmd, stdout);
 		return 0;
 	}
-	registry_opts_init(&o);
 	oci_descriptor_init(&d);
-	if (registry_opts_from_args(&o, argc, argv, &rest, &err) < 0) {
+	if (cli_registry_opts_init(&o, &err) < 0)
 		rc = pn_cli_fail(err);
-		goto out;
-	}
-	if (rest.n != 2 || (pull && !registry_location_is_layout(rest.v[1]))) {
-		rc = pn_cli_usage(name, pull ? "expected REF oci:DIR[:TAG]" : "expected SRC DST");
-		goto out;
-	}
-	if (registry_client_new(&o, &c, &err) < 0 ||
-	    registry_copy(c, rest.v[0], rest.v[1], &d, &err) < 0) {
+	else if (cli_parse(&cmd, argc, argv, &rest, &err) < 0)
+		rc = cli_fail(&cmd, err);
+	else if (rest.n != 2 || (pull && !registry_location_is_layout(rest.v[1])))
+		rc = pn_cli_usage(cmd.name,
+				  pull ? "expected REF oci:DIR[:TAG]" : "expected SRC DST");
+	else if (registry_client_new(&o, &c, &err) < 0 ||
+		 registry_copy(c, rest.v[0], rest.v[1], &d, &err) < 0)
 		rc = pn_cli_fail(err);
-		goto out;
-	}
-	printf("%s\n", d.digest);
-out:
+	else
+		printf("%s\n", d.digest);
 	oci_descriptor_release(&d);
 	registry_client_free(c);
 	registry_opts_release(&o);
-	pn_strv_release(&rest);
 	return rc;
 }
 

@@ -1,6 +1,7 @@
 /* cmd_login.c - `pinion login` and `pinion logout` */
-#include "common/common.h"
-#include "registry/registry.h"
+#include "assembler/cli/cli.h"
+
+#include <stddef.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -8,16 +9,26 @@
 
 #define PASSWORD_MAX 4096
 
-static void login_help(void)
-{
-	printf("usage: pinion login [OPTIONS] -u USER [-p PASS | --password-stdin] REGISTRY\n\n"
-	       "Check the credentials against REGISTRY and store them in the auth file\n"
-	       "(--authfile, else $REGISTRY_AUTH_FILE, else "
-	       "$XDG_RUNTIME_DIR/containers/auth.json,\n"
-	       "else ~/.config/containers/auth.json), mode 0600.  Prefer --password-stdin:\n"
-	       "-p leaves the password in the process list.\n\nOptions:\n%s",
-	       registry_opts_flags_help);
-}
+static const char login_intro[] =
+	"usage: pinion login [OPTIONS] -u USER [-p PASS | --password-stdin] REGISTRY\n\n"
+	"Check the credentials against REGISTRY and store them in the auth file\n"
+	"(--authfile, else $REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json,\n"
+	"else ~/.config/containers/auth.json), mode 0600.  Prefer --password-stdin:\n"
+	"-p leaves the password in the process list.\n\nOptions:\n";
+
+struct login_args {
+	const char *user, *pass;
+	bool stdin_pw;
+};
+
+static const struct cli_opt login_opts[] = {
+	{"username", 'u', CLI_ARG_REQUIRED, NULL, offsetof(struct login_args, user), "USER",
+	 "the user name", 0},
+	{"password", 'p', CLI_ARG_REQUIRED, NULL, offsetof(struct login_args, pass), "PASS",
+	 "the password (visible in the process list)", 0},
+	{"password-stdin", 0, CLI_ARG_NONE, NULL, offsetof(struct login_args, stdin_pw), NULL,
+	 "read the password from stdin", 0},
+};
 
 static char *read_password_stdin(struct pn_error **err)
 {
@@ -36,104 +47,90 @@ static char *read_password_stdin(struct pn_error **err)
 	return buf;
 }
 
-/* pulls -u/-p/--password-stdin out of argv before the shared flags */
-static int login_args(int *argc, char **argv, char **user, char **pass, bool *stdin_pw)
+static int login_run(const struct registry_opts *o, const struct login_args *la,
+		     const char *registry, struct pn_error **err)
 {
-	int j = 1;
+	struct registry_client *c = NULL;
+	char *owned = NULL;
+	const char *pass = la->pass;
+	int rc;
 
-	for (int i = 1; i < *argc; i++) {
-		const char *a = argv[i];
-		if ((strcmp(a, "-u") == 0 || strcmp(a, "--username") == 0) && i + 1 < *argc)
-			*user = argv[++i];
-		else if ((strcmp(a, "-p") == 0 || strcmp(a, "--password") == 0) && i + 1 < *argc)
-			*pass = argv[++i];
-		else if (strcmp(a, "--password-stdin") == 0)
-			*stdin_pw = true;
-		else
-			argv[j++] = argv[i];
+	if (la->stdin_pw && !(pass = owned = read_password_stdin(err)))
+		return -1;
+	rc = registry_client_new(o, &c, err) < 0 ? -1 : registry_login(c, registry, la->user, pass, err);
+	registry_client_free(c);
+	if (owned) {
+		explicit_bzero(owned, strlen(owned));
+		free(owned);
 	}
-	*argc = j;
-	return 0;
+	return rc;
 }
 
 static int cmd_login(int argc, char **argv)
 {
 	struct registry_opts o;
-	struct pn_strv rest = PN_STRV_INIT;
+	struct login_args la = {0};
+	struct cli_table t[2] = {CLI_TABLE(login_opts, &la), CLI_REGISTRY_TABLE(&o)};
+	struct cli_cmd cmd = {.name = "login",
+			      .intro = login_intro,
+			      .tables = t,
+			      .n_tables = 2,
+			      .groups = CLI_REG_CONN | CLI_REG_AUTHFILE};
+	cleanup_strv struct pn_strv rest = PN_STRV_INIT;
 	struct pn_error *err = NULL;
-	struct registry_client *c = NULL;
-	char *user = NULL, *pass = NULL, *owned_pass = NULL;
-	bool stdin_pw = false;
 	int rc = 0;
 
 	if (pn_cli_wants_help(argc, argv)) {
-		login_help();
+		cli_help(&cmd, stdout);
 		return 0;
 	}
-	login_args(&argc, argv, &user, &pass, &stdin_pw);
-	registry_opts_init(&o);
-	if (registry_opts_from_args(&o, argc, argv, &rest, &err) < 0) {
+	if (cli_registry_opts_init(&o, &err) < 0)
 		rc = pn_cli_fail(err);
-		goto out;
-	}
-	if (rest.n != 1 || !user || (!pass && !stdin_pw) || (pass && stdin_pw)) {
+	else if (cli_parse(&cmd, argc, argv, &rest, &err) < 0)
+		rc = cli_fail(&cmd, err);
+	else if (rest.n != 1 || !la.user || (!la.pass && !la.stdin_pw) || (la.pass && la.stdin_pw))
 		rc = pn_cli_usage(
-			"login",
-			"expected -u USER, one of -p PASS or --password-stdin, and REGISTRY");
-		goto out;
-	}
-	if (stdin_pw && !(pass = owned_pass = read_password_stdin(&err))) {
+			"login", "expected -u USER, one of -p PASS or --password-stdin, and REGISTRY");
+	else if (login_run(&o, &la, rest.v[0], &err) < 0)
 		rc = pn_cli_fail(err);
-		goto out;
-	}
-	if (registry_client_new(&o, &c, &err) < 0 ||
-	    registry_login(c, rest.v[0], user, pass, &err) < 0) {
-		rc = pn_cli_fail(err);
-		goto out;
-	}
-	printf("Login succeeded\n");
-out:
-	if (owned_pass) {
-		explicit_bzero(owned_pass, strlen(owned_pass));
-		free(owned_pass);
-	}
-	registry_client_free(c);
+	else
+		printf("Login succeeded\n");
 	registry_opts_release(&o);
-	pn_strv_release(&rest);
 	return rc;
 }
 
 static int cmd_logout(int argc, char **argv)
 {
 	struct registry_opts o;
-	struct pn_strv rest = PN_STRV_INIT;
+	struct cli_table t[1] = {CLI_REGISTRY_TABLE(&o)};
+	struct cli_cmd cmd = {.name = "logout",
+			      .intro = "usage: pinion logout [--authfile FILE] REGISTRY\n\n"
+				       "Remove the stored credentials for REGISTRY from the auth "
+				       "file.\n\nOptions:\n",
+			      .tables = t,
+			      .n_tables = 1,
+			      .groups = CLI_REG_AUTHFILE};
+	cleanup_strv struct pn_strv rest = PN_STRV_INIT;
 	struct pn_error *err = NULL;
 	struct registry_client *c = NULL;
 	int rc = 0;
 
 	if (pn_cli_wants_help(argc, argv)) {
-		printf("usage: pinion logout [--authfile FILE] REGISTRY\n\n"
-		       "Remove the stored credentials for REGISTRY from the auth file.\n");
+		cli_help(&cmd, stdout);
 		return 0;
 	}
-	registry_opts_init(&o);
-	if (registry_opts_from_args(&o, argc, argv, &rest, &err) < 0) {
+	if (cli_registry_opts_init(&o, &err) < 0)
 		rc = pn_cli_fail(err);
-		goto out;
-	}
-	if (rest.n != 1) {
+	else if (cli_parse(&cmd, argc, argv, &rest, &err) < 0)
+		rc = cli_fail(&cmd, err);
+	else if (rest.n != 1)
 		rc = pn_cli_usage("logout", "expected REGISTRY");
-		goto out;
-	}
-	if (registry_client_new(&o, &c, &err) < 0 || registry_logout(c, rest.v[0], &err) < 0) {
+	else if (registry_client_new(&o, &c, &err) < 0 || registry_logout(c, rest.v[0], &err) < 0)
 		rc = pn_cli_fail(err);
-		goto out;
-	}
-	printf("Removed login credentials for %s\n", rest.v[0]);
-out:
+	else
+		printf("Removed login credentials for %s\n", rest.v[0]);
 	registry_client_free(c);
 	registry_opts_release(&o);
-	pn_strv_release(&rest);
 	return rc;
 }
 

@@ -1,11 +1,11 @@
 /* cmd_push.c - `pinion push [NAME]` (build, then push) and
  * `pinion push oci:DIR[:TAG] REF` (copy a layout image to a registry). */
-#include "assembler/build.h"
+#include "assembler/cli/cli.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static const char push_help[] =
+static const char push_intro[] =
 	"usage: pinion push [NAME] [BUILD OPTIONS]\n"
 	"       pinion push oci:DIR[:TAG] REF [REGISTRY OPTIONS]\n"
 	"\n"
@@ -13,69 +13,53 @@ static const char push_help[] =
 	"and pushes it to NAME (default: -t, else `image` in cog.yaml); only blobs\n"
 	"the registry lacks are sent.  The second copies an image from an OCI layout\n"
 	"to a registry.  See `pinion build --help` for the build options.\n"
-	"%s";
+	"\n"
+	"Registry options:\n";
 
-static const char *const value_opts[] = {
-	"-f",
-	"--file",
-	"-t",
-	"--tag",
-	"-o",
-	"--output",
-	"--openapi-schema",
-	"--cache-dir",
-	"--timestamp",
-	"--network",
-	"--compression",
-	"--progress",
-	"--secret",
+static const struct cli_opt copy_opts[] = {
+	{"progress", 0, CLI_ARG_REQUIRED, cli_set_progress, 0, "MODE",
+	 "auto, tty, plain, quiet or json (one event a line)", 0},
 };
 
-static bool takes_value(const char *a)
+/* the copy form: registry options and --progress */
+static void push_cmd(struct cli_cmd *cmd, struct cli_table t[2], struct registry_opts *ro)
 {
-	for (size_t i = 0; i < sizeof(value_opts) / sizeof(value_opts[0]); i++)
-		if (strcmp(a, value_opts[i]) == 0)
-			return true;
-	return registry_opts_flag_takes_value(a);
+	t[0] = (struct cli_table)CLI_TABLE(copy_opts, NULL);
+	t[1] = (struct cli_table)CLI_REGISTRY_TABLE(ro);
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->name = "push";
+	cmd->intro = push_intro;
+	cmd->tables = t;
+	cmd->n_tables = 2;
+	cmd->groups = CLI_REG_ALL;
 }
 
-static int push_copy(int argc, char **argv, const char *src, const char *dst)
+static int push_copy(int argc, char **argv)
 {
 	struct registry_opts ro;
 	struct registry_client *c = NULL;
+	struct cli_cmd cmd;
+	struct cli_table t[2];
+	cleanup_strv struct pn_strv args = PN_STRV_INIT;
 	struct oci_descriptor d;
 	struct pn_error *err = NULL;
 	int rc = 0;
 
-	registry_opts_init(&ro);
-	if (registry_opts_load_config(&ro, NULL, &err) < 0)
-		rc = pn_cli_fail(err);
-	for (int i = 1; i < argc && rc == 0; i++) {
-		int r;
-
-		if (argv[i] == src || argv[i] == dst)
-			continue;
-		r = registry_opts_parse_flag(&ro, argc, argv, &i, &err);
-		if (r < 0)
-			rc = pn_cli_fail(err);
-		else if (r == 0 && strcmp(argv[i], "--progress") == 0 && i + 1 < argc) {
-			enum pn_progress p;
-
-			if (pn_log_parse_progress(argv[++i], &p) < 0)
-				rc = pn_cli_usage("push", "unknown progress mode `%s`", argv[i]);
-			else
-				pn_log_set_progress(p);
-		} else if (r == 0)
-			rc = pn_cli_usage("push", "unexpected argument `%s`", argv[i]);
-	}
+	push_cmd(&cmd, t, &ro);
 	oci_descriptor_init(&d);
-	if (rc == 0 &&
-	    (registry_client_new(&ro, &c, &err) < 0 || registry_copy(c, src, dst, &d, &err) < 0)) {
-		pn_error_wrap(&err, "push `%s` to `%s`", src, dst);
+	if (cli_registry_opts_init(&ro, &err) < 0)
+		rc = pn_cli_fail(err);
+	else if (cli_parse(&cmd, argc, argv, &args, &err) < 0)
+		rc = cli_fail(&cmd, err);
+	else if (args.n != 2)
+		rc = pn_cli_usage("push", "expected oci:DIR[:TAG] REF");
+	if (rc == 0 && (registry_client_new(&ro, &c, &err) < 0 ||
+			registry_copy(c, args.v[0], args.v[1], &d, &err) < 0)) {
+		pn_error_wrap(&err, "push `%s` to `%s`", args.v[0], args.v[1]);
 		rc = pn_cli_fail(err);
 	}
 	if (rc == 0)
-		printf("%s@%s\n", dst, d.digest);
+		printf("%s@%s\n", args.v[1], d.digest);
 	oci_descriptor_release(&d);
 	registry_client_free(c);
 	registry_opts_release(&ro);
@@ -84,42 +68,26 @@ static int push_copy(int argc, char **argv, const char *src, const char *dst)
 
 static int cmd_push(int argc, char **argv)
 {
-	char *pos[2] = {NULL, NULL};
-	int n_pos = 0, rc;
-	char **nargv;
-	int nargc = 0;
+	cleanup_strv struct pn_strv args = PN_STRV_INIT;
 
 	if (pn_cli_wants_help(argc, argv)) {
-		printf(push_help, registry_opts_flags_help);
+		struct registry_opts ro;
+		struct cli_cmd cmd;
+		struct cli_table t[2];
+
+		push_cmd(&cmd, t, &ro);
+		cli_help(&cmd, stdout);
 		return 0;
 	}
-	for (int i = 1; i < argc; i++) {
-		if (argv[i][0] == '-') {
-			if (takes_value(argv[i]))
-				i++;
-			continue;
-		}
-		if (n_pos >= 2)
-			return pn_cli_usage("push", "unexpected argument `%s`", argv[i]);
-		pos[n_pos++] = argv[i];
-	}
-	if (n_pos == 2) {
-		if (strncmp(pos[0], "oci:", 4) != 0)
-			return pn_cli_usage("push", "the source of a copy must be oci:DIR[:TAG]");
-		return push_copy(argc, argv, pos[0], pos[1]);
-	}
-	/* build and push: NAME becomes the push target */
-	nargv = xcalloc((size_t)argc + 3, sizeof(char *));
-	for (int i = 0; i < argc; i++)
-		if (argv[i] != pos[0])
-			nargv[nargc++] = argv[i];
-	if (pos[0]) {
-		nargv[nargc++] = (char *)"--tag";
-		nargv[nargc++] = pos[0];
-	}
-	rc = build_cli_main(nargc, nargv, true);
-	free(nargv);
-	return rc;
+	/* which form: the arguments as the build options read them */
+	build_cli_scan(argc, argv, &args);
+	if (args.n > 2)
+		return pn_cli_usage("push", "unexpected argument `%s`", args.v[2]);
+	if (args.n < 2)
+		return build_cli_main(argc, argv, true);
+	if (strncmp(args.v[0], "oci:", 4) != 0)
+		return pn_cli_usage("push", "the source of a copy must be oci:DIR[:TAG]");
+	return push_copy(argc, argv);
 }
 
 PN_COMMAND(push, "push", "build a Cog model and push it, or push a layout image", cmd_push);

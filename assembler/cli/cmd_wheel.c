@@ -1,22 +1,32 @@
 /* cmd_wheel.c - `pinion wheel [-o DIR] [--resolve]`: write out the embedded
  * cog SDK wheel, or show what COG_WHEEL resolves to. */
+#include "assembler/cli/opt.h"
 #include "assembler/wheel.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void wheel_usage(FILE *f)
-{
-	fprintf(f,
-		"usage: pinion wheel [-o DIR] [--resolve]\n\n"
-		"Write pinion's embedded cog SDK wheel (the Cog-compatible `cog` package\n"
-		"installed in every image) to DIR (default: the current directory) and print\n"
-		"its path.\n\n"
-		"options:\n"
-		"  -o, --output DIR  directory to write the wheel into\n"
-		"  --resolve         instead, resolve $COG_WHEEL (cog, a .whl path, an https URL)\n"
-		"                    and print its file name, sha256 digest and local path\n");
-}
+static const char wheel_intro[] =
+	"usage: pinion wheel [-o DIR] [--resolve]\n\n"
+	"Write pinion's embedded cog SDK wheel (the Cog-compatible `cog` package\n"
+	"installed in every image) to DIR (default: the current directory) and print\n"
+	"its path.\n\n"
+	"options:\n";
+
+struct wheel_args {
+	const char *dir;
+	bool resolve;
+};
+
+static const struct cli_opt wheel_opts[] = {
+	{"output", 'o', CLI_ARG_REQUIRED, NULL, offsetof(struct wheel_args, dir), "DIR",
+	 "directory to write the wheel into", 0},
+	{"resolve", 0, CLI_ARG_NONE, NULL, offsetof(struct wheel_args, resolve), NULL,
+	 "instead, resolve $COG_WHEEL (cog, a .whl path, an https URL)\nand print its file name, "
+	 "sha256 digest and local path",
+	 0},
+};
 
 static int wheel_resolve(void)
 {
@@ -32,29 +42,24 @@ static int wheel_resolve(void)
 
 static int cmd_wheel(int argc, char **argv)
 {
-	const char *dir = ".";
-	bool resolve = false;
+	struct wheel_args a = {.dir = "."};
+	struct cli_table t[1] = {CLI_TABLE(wheel_opts, &a)};
+	struct cli_cmd cmd = {.name = "wheel", .intro = wheel_intro, .tables = t, .n_tables = 1};
+	cleanup_strv struct pn_strv args = PN_STRV_INIT;
 	struct pn_error *err = NULL;
 	char *path = NULL;
 
 	if (pn_cli_wants_help(argc, argv)) {
-		wheel_usage(stdout);
+		cli_help(&cmd, stdout);
 		return 0;
 	}
-	for (int i = 1; i < argc; i++) {
-		if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) &&
-		    i + 1 < argc)
-			dir = argv[++i];
-		else if (strncmp(argv[i], "--output=", 9) == 0)
-			dir = argv[i] + 9;
-		else if (strcmp(argv[i], "--resolve") == 0)
-			resolve = true;
-		else
-			return pn_cli_usage("wheel", "unexpected argument `%s`", argv[i]);
-	}
-	if (resolve)
+	if (cli_parse(&cmd, argc, argv, &args, &err) < 0)
+		return cli_fail(&cmd, err);
+	if (args.n)
+		return pn_cli_usage("wheel", "unexpected argument `%s`", args.v[0]);
+	if (a.resolve)
 		return wheel_resolve();
-	if (wheel_write_embedded(dir, &path, &err) < 0)
+	if (wheel_write_embedded(a.dir, &path, &err) < 0)
 		return pn_cli_fail(err);
 	printf("%s\n", path);
 	free(path);

@@ -1,73 +1,102 @@
-/* main.c - `pinion COMMAND ...`: finds the command in the registry and runs it.
+/* main.c - `pinion [OPTIONS] COMMAND ...`: reads the global options (the
+ * option table below), finds the command in the registry and runs it.
  * Only the CLI layer exits; commands return their exit status. */
-#include "common/common.h"
+#include "assembler/cli/opt.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+
+struct main_args {
+	bool help, version;
+};
+
+static int set_verbose(void *ctx, const struct cli_opt *opt, const char *v, struct pn_error **err)
+{
+	(void)ctx, (void)opt, (void)v, (void)err;
+	pn_log_set_verbose(pn_log_verbose() + 1);
+	return 0;
+}
+
+static const struct cli_opt main_opts[] = {
+	{"help", 'h', CLI_ARG_NONE, NULL, offsetof(struct main_args, help), NULL,
+	 "print this help", 0},
+	{"version", 0, CLI_ARG_NONE, NULL, offsetof(struct main_args, version), NULL,
+	 "print pinion's version", 0},
+	{"verbose", 'v', CLI_ARG_NONE, set_verbose, 0, NULL, "more detail (repeatable)", 0},
+	{"progress", 0, CLI_ARG_REQUIRED, cli_set_progress, 0, "MODE",
+	 "auto, tty, plain, quiet or json (one event a line)", 0},
+};
 
 static void print_one(const struct pn_command *c, void *data)
 {
 	fprintf(data, "  %-12s %s\n", c->name, c->summary);
 }
 
-static void usage(FILE *f)
+static void usage(const struct cli_cmd *cmd, FILE *f)
 {
-	fprintf(f, "usage: pinion [--progress MODE] [-v] COMMAND [ARGS...]\n\n"
-		   "pinion builds Cog model images into OCI images without a daemon or root.\n\n"
-		   "commands:\n");
+	cli_help(cmd, f);
+	fprintf(f, "\ncommands:\n");
 	pn_command_each(print_one, f);
 	fprintf(f, "\nRun 'pinion COMMAND --help' for a command's options.\n");
 }
 
+/* `pinion help [COMMAND]` */
+static int help_command(const struct cli_cmd *cmd, const char *name)
+{
+	const struct pn_command *c = name ? pn_command_find(name) : NULL;
+
+	if (c) {
+		char *hargv[] = {(char *)name, (char *)"--help", NULL};
+
+		return c->fn(2, hargv);
+	}
+	usage(cmd, stdout);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	struct main_args a = {0};
+	struct cli_table t[1] = {CLI_TABLE(main_opts, &a)};
+	struct cli_cmd cmd = {.name = "",
+			      .intro = "usage: pinion [--progress MODE] [-v] COMMAND [ARGS...]\n\n"
+				       "pinion builds Cog model images into OCI images without a "
+				       "daemon or root.\n\noptions:\n",
+			      .tables = t,
+			      .n_tables = 1,
+			      .flags = CLI_STOP_AT_ARG};
+	struct pn_error *err = NULL;
+	int i, rc;
 	const struct pn_command *c;
-	int i = 1;
+	cleanup_strv struct pn_strv rest = PN_STRV_INIT;
 
-	for (; i < argc && argv[i][0] == '-'; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			usage(stdout);
-			return 0;
-		} else if (strcmp(argv[i], "--version") == 0) {
-			printf("pinion %s\n", PN_VERSION);
-			return 0;
-		} else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
-			pn_log_set_verbose(pn_log_verbose() + 1);
-		} else if (strcmp(argv[i], "--progress") == 0 && i + 1 < argc) {
-			enum pn_progress p;
-
-			if (pn_log_parse_progress(argv[++i], &p) < 0) {
-				fprintf(stderr,
-					"pinion: unknown progress mode `%s` (auto, tty, plain, "
-					"quiet, json)\n",
-					argv[i]);
-				return 2;
-			}
-			pn_log_set_progress(p);
-		} else {
-			fprintf(stderr, "pinion: unknown option `%s`\n", argv[i]);
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (i >= argc) {
-		usage(stderr);
+	if (cli_parse(&cmd, argc, argv, &rest, &err) < 0) {
+		pn_error_print(err);
+		pn_error_free(err);
+		usage(&cmd, stderr);
 		return 2;
 	}
-	if (strcmp(argv[i], "help") == 0) {
-		if (i + 1 < argc && (c = pn_command_find(argv[i + 1]))) {
-			char *hargv[] = {argv[i + 1], (char *)"--help", NULL};
-
-			return c->fn(2, hargv);
-		}
-		usage(stdout);
+	if (a.help || a.version) {
+		if (a.help)
+			usage(&cmd, stdout);
+		else
+			printf("pinion %s\n", PN_VERSION);
 		return 0;
 	}
+	if (!rest.n) {
+		usage(&cmd, stderr);
+		return 2;
+	}
+	i = argc - (int)rest.n; /* the command's argv: the verbatim rest of ours */
+	if (strcmp(argv[i], "help") == 0)
+		return help_command(&cmd, i + 1 < argc ? argv[i + 1] : NULL);
 	c = pn_command_find(argv[i]);
 	if (!c) {
 		fprintf(stderr, "pinion: unknown command `%s`\n", argv[i]);
-		usage(stderr);
+		usage(&cmd, stderr);
 		return 2;
 	}
-	return c->fn(argc - i, argv + i);
+	rc = c->fn(argc - i, argv + i);
+	return rc;
 }
