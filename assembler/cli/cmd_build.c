@@ -26,6 +26,23 @@ struct build_cli {
 	char *name; /* push's NAME argument */
 };
 
+/* build's --use-*-base-image and --separate-weights; dockerfile's too */
+int cli_set_tristate(void *ctx, const struct cli_opt *opt, const char *v, struct pn_error **err)
+{
+	enum plan_tristate *t = (enum plan_tristate *)((char *)ctx + opt->off);
+
+	if (!v || strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+		*t = PLAN_YES;
+	else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+		*t = PLAN_NO;
+	else if (strcmp(v, "auto") == 0)
+		*t = PLAN_AUTO;
+	else
+		return pn_error_set(err, PN_ERR_INVALID, "bad value in `--%s=%s` (true, false, auto)",
+				    opt->name, v);
+	return 0;
+}
+
 static int set_env(void *ctx, const struct cli_opt *opt, const char *v, struct pn_error **err)
 {
 	(void)opt;

@@ -39,11 +39,10 @@ static int transfer_main(int argc, char **argv, bool pull)
 		return 0;
 	}
 	oci_descriptor_init(&d);
-	if (cli_registry_opts_init(&o, &err) < 0)
-		rc = pn_cli_fail(err);
-	else if (cli_parse(&cmd, argc, argv, &rest, &err) < 0)
-		rc = cli_fail(&cmd, err);
-	else if (rest.n != 2 || (pull && !registry_location_is_layout(rest.v[1])))
+	rc = cli_registry_parse(&cmd, &o, argc, argv, &rest);
+	if (rc != 0)
+		goto out;
+	if (rest.n != 2 || (pull && !registry_location_is_layout(rest.v[1])))
 		rc = pn_cli_usage(cmd.name,
 				  pull ? "expected REF oci:DIR[:TAG]" : "expected SRC DST");
 	else if (registry_client_new(&o, &c, &err) < 0 ||
@@ -51,6 +50,7 @@ static int transfer_main(int argc, char **argv, bool pull)
 		rc = pn_cli_fail(err);
 	else
 		printf("%s\n", d.digest);
+out:
 	oci_descriptor_release(&d);
 	registry_client_free(c);
 	registry_opts_release(&o);

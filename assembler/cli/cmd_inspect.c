@@ -87,11 +87,10 @@ static int cmd_inspect(int argc, char **argv)
 		cli_help(&cmd, stdout);
 		return 0;
 	}
-	if (cli_registry_opts_init(&o, &err) < 0)
-		rc = pn_cli_fail(err);
-	else if (cli_parse(&cmd, argc, argv, &args, &err) < 0)
-		rc = cli_fail(&cmd, err);
-	else if (args.n > 1)
+	rc = cli_registry_parse(&cmd, &o, argc, argv, &args);
+	if (rc != 0)
+		goto out;
+	if (args.n > 1)
 		rc = pn_cli_usage("inspect", "unexpected argument `%s`", args.v[1]);
 	else if (args.n == 0)
 		rc = pn_cli_usage("inspect", "expected one image reference");
@@ -101,6 +100,7 @@ static int cmd_inspect(int argc, char **argv)
 		rc = pn_cli_fail(err);
 	else
 		rc = inspect_print(j, raw);
+out:
 	registry_opts_release(&o);
 	return rc;
 }

@@ -84,17 +84,17 @@ static int cmd_login(int argc, char **argv)
 		cli_help(&cmd, stdout);
 		return 0;
 	}
-	if (cli_registry_opts_init(&o, &err) < 0)
-		rc = pn_cli_fail(err);
-	else if (cli_parse(&cmd, argc, argv, &rest, &err) < 0)
-		rc = cli_fail(&cmd, err);
-	else if (rest.n != 1 || !la.user || (!la.pass && !la.stdin_pw) || (la.pass && la.stdin_pw))
+	rc = cli_registry_parse(&cmd, &o, argc, argv, &rest);
+	if (rc != 0)
+		goto out;
+	if (rest.n != 1 || !la.user || (!la.pass && !la.stdin_pw) || (la.pass && la.stdin_pw))
 		rc = pn_cli_usage(
 			"login", "expected -u USER, one of -p PASS or --password-stdin, and REGISTRY");
 	else if (login_run(&o, &la, rest.v[0], &err) < 0)
 		rc = pn_cli_fail(err);
 	else
 		printf("Login succeeded\n");
+out:
 	registry_opts_release(&o);
 	return rc;
 }
@@ -119,16 +119,16 @@ static int cmd_logout(int argc, char **argv)
 		cli_help(&cmd, stdout);
 		return 0;
 	}
-	if (cli_registry_opts_init(&o, &err) < 0)
-		rc = pn_cli_fail(err);
-	else if (cli_parse(&cmd, argc, argv, &rest, &err) < 0)
-		rc = cli_fail(&cmd, err);
-	else if (rest.n != 1)
+	rc = cli_registry_parse(&cmd, &o, argc, argv, &rest);
+	if (rc != 0)
+		goto out;
+	if (rest.n != 1)
 		rc = pn_cli_usage("logout", "expected REGISTRY");
 	else if (registry_client_new(&o, &c, &err) < 0 || registry_logout(c, rest.v[0], &err) < 0)
 		rc = pn_cli_fail(err);
 	else
 		printf("Removed login credentials for %s\n", rest.v[0]);
+out:
 	registry_client_free(c);
 	registry_opts_release(&o);
 	return rc;

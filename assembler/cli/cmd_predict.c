@@ -87,21 +87,45 @@ static int set_port(void *ctx, const struct cli_opt *opt, const char *v, struct 
 	return 0;
 }
 
-/* the registry options (pulls, and predict's build), the command's own and
- * at most one IMAGE; 0, or the exit status of a usage error */
-static int served_parse(struct served *s, struct served_args *a, const struct cli_cmd *cmd,
-			int argc, char **argv, struct pn_strv *args)
-{
-	struct pn_error *err = NULL;
+/* predict or serve: its options, and what it does with the image */
+struct served_cmd {
+	const char *name, *intro;
+	const struct cli_opt *opts;
+	size_t n_opts;
+	int (*run)(struct served *s, const char *image, const struct served_args *a,
+		   struct pn_error **err);
+};
 
-	if (cli_registry_opts_init(&s->ro, &err) < 0)
-		return pn_cli_fail(err);
-	if (cli_parse(cmd, argc, argv, args, &err) < 0)
-		return cli_fail(cmd, err);
-	if (args->n > 1)
-		return pn_cli_usage(cmd->name, "unexpected argument `%s`", args->v[1]);
-	s->cache_dir = a->cache_dir;
-	return 0;
+/* the registry options (pulls, and predict's build), the command's own and
+ * at most one IMAGE, then sc->run; the exit status */
+static int served_main(const struct served_cmd *sc, struct served_args *a, int argc, char **argv)
+{
+	struct served s;
+	struct cli_table t[2] = {{sc->opts, sc->n_opts, a}, CLI_REGISTRY_TABLE(&s.ro)};
+	struct cli_cmd cmd = {.name = sc->name,
+			      .intro = sc->intro,
+			      .tables = t,
+			      .n_tables = 2,
+			      .groups = CLI_REG_PULL};
+	cleanup_strv struct pn_strv args = PN_STRV_INIT;
+	struct pn_error *err = NULL;
+	int rc;
+
+	if (pn_cli_wants_help(argc, argv)) {
+		cli_help(&cmd, stdout);
+		return 0;
+	}
+	memset(&s, 0, sizeof(s)); /* s.img zeroed: oci_image_load fills it */
+	rc = cli_registry_parse(&cmd, &s.ro, argc, argv, &args);
+	if (rc == 0 && args.n > 1)
+		rc = pn_cli_usage(sc->name, "unexpected argument `%s`", args.v[1]);
+	s.cache_dir = a->cache_dir;
+	s.port = a->port;
+	if (rc == 0 && sc->run(&s, args.n ? args.v[0] : NULL, a, &err) < 0)
+		rc = pn_cli_fail(err);
+	served_release(&s);
+	pn_strv_release(&a->inputs);
+	return rc;
 }
 
 #define SERVED(f) offsetof(struct served_args, f)
@@ -336,7 +360,7 @@ static int build_model(struct served *s, struct pn_error **err)
 	return 0;
 }
 
-static int predict_run(struct served *s, const char *image, struct pn_strv *inputs,
+static int predict_run(struct served *s, const char *image, const struct pn_strv *inputs,
 		       const char *out_path, int timeout, struct pn_error **err)
 {
 	cleanup_json json_t *schema = NULL;
@@ -363,32 +387,20 @@ static int predict_run(struct served *s, const char *image, struct pn_strv *inpu
 	return post_prediction(s, input, out_path, err);
 }
 
+static int predict_go(struct served *s, const char *image, const struct served_args *a,
+		      struct pn_error **err)
+{
+	return predict_run(s, image, &a->inputs, a->out_path, a->timeout, err);
+}
+
 static int cmd_predict(int argc, char **argv)
 {
-	struct served s;
+	static const struct served_cmd sc = {"predict", predict_intro, predict_opts,
+					     sizeof(predict_opts) / sizeof(predict_opts[0]),
+					     predict_go};
 	struct served_args a = {.timeout = PREDICT_SETUP_TIMEOUT};
-	struct cli_table t[2] = {CLI_TABLE(predict_opts, &a), CLI_REGISTRY_TABLE(&s.ro)};
-	struct cli_cmd cmd = {.name = "predict",
-			      .intro = predict_intro,
-			      .tables = t,
-			      .n_tables = 2,
-			      .groups = CLI_REG_PULL};
-	cleanup_strv struct pn_strv args = PN_STRV_INIT;
-	struct pn_error *err = NULL;
-	int rc;
 
-	if (pn_cli_wants_help(argc, argv)) {
-		cli_help(&cmd, stdout);
-		return 0;
-	}
-	memset(&s, 0, sizeof(s)); /* s.img zeroed: oci_image_load fills it */
-	rc = served_parse(&s, &a, &cmd, argc, argv, &args);
-	if (rc == 0 && predict_run(&s, args.n ? args.v[0] : NULL, &a.inputs, a.out_path,
-				   a.timeout, &err) < 0)
-		rc = pn_cli_fail(err);
-	served_release(&s);
-	pn_strv_release(&a.inputs);
-	return rc;
+	return served_main(&sc, &a, argc, argv);
 }
 
 PN_COMMAND(predict, "predict", "run one prediction with a built image", cmd_predict);
@@ -447,32 +459,22 @@ static int serve_loop(struct served *s, struct pn_error **err)
 	return 0;
 }
 
+static int serve_go(struct served *s, const char *image, const struct served_args *a,
+		    struct pn_error **err)
+{
+	if (runner_probe(err) < 0 || image_open(s, image, err) < 0 ||
+	    server_start(s, a->host, true, err) < 0)
+		return -1;
+	return serve_loop(s, err);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
-	struct served s;
+	static const struct served_cmd sc = {"serve", serve_intro, serve_opts,
+					     sizeof(serve_opts) / sizeof(serve_opts[0]), serve_go};
 	struct served_args a = {.host = "127.0.0.1", .port = 5000};
-	struct cli_table t[2] = {CLI_TABLE(serve_opts, &a), CLI_REGISTRY_TABLE(&s.ro)};
-	struct cli_cmd cmd = {.name = "serve",
-			      .intro = serve_intro,
-			      .tables = t,
-			      .n_tables = 2,
-			      .groups = CLI_REG_PULL};
-	cleanup_strv struct pn_strv args = PN_STRV_INIT;
-	struct pn_error *err = NULL;
-	int rc;
 
-	if (pn_cli_wants_help(argc, argv)) {
-		cli_help(&cmd, stdout);
-		return 0;
-	}
-	memset(&s, 0, sizeof(s)); /* s.img zeroed: oci_image_load fills it */
-	rc = served_parse(&s, &a, &cmd, argc, argv, &args);
-	s.port = a.port;
-	if (rc == 0 && (runner_probe(&err) < 0 || image_open(&s, args.n ? args.v[0] : NULL, &err) < 0 ||
-			server_start(&s, a.host, true, &err) < 0 || serve_loop(&s, &err) < 0))
-		rc = pn_cli_fail(err);
-	served_release(&s);
-	return rc;
+	return served_main(&sc, &a, argc, argv);
 }
 
 PN_COMMAND(serve, "serve", "serve a built image's HTTP API", cmd_serve);

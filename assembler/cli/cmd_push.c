@@ -47,11 +47,10 @@ static int push_copy(int argc, char **argv)
 
 	push_cmd(&cmd, t, &ro);
 	oci_descriptor_init(&d);
-	if (cli_registry_opts_init(&ro, &err) < 0)
-		rc = pn_cli_fail(err);
-	else if (cli_parse(&cmd, argc, argv, &args, &err) < 0)
-		rc = cli_fail(&cmd, err);
-	else if (args.n != 2)
+	rc = cli_registry_parse(&cmd, &ro, argc, argv, &args);
+	if (rc != 0)
+		goto out;
+	if (args.n != 2)
 		rc = pn_cli_usage("push", "expected oci:DIR[:TAG] REF");
 	if (rc == 0 && (registry_client_new(&ro, &c, &err) < 0 ||
 			registry_copy(c, args.v[0], args.v[1], &d, &err) < 0)) {
@@ -60,6 +59,7 @@ static int push_copy(int argc, char **argv)
 	}
 	if (rc == 0)
 		printf("%s@%s\n", args.v[1], d.digest);
+out:
 	oci_descriptor_release(&d);
 	registry_client_free(c);
 	registry_opts_release(&ro);

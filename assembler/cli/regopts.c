@@ -118,18 +118,14 @@ int cli_registry_opts_init(struct registry_opts *ro, struct pn_error **err)
 	return registry_opts_load_config(ro, NULL, err);
 }
 
-int cli_set_tristate(void *ctx, const struct cli_opt *opt, const char *v, struct pn_error **err)
+int cli_registry_parse(const struct cli_cmd *cmd, struct registry_opts *ro, int argc, char **argv,
+		       struct pn_strv *args)
 {
-	enum plan_tristate *t = (enum plan_tristate *)((char *)ctx + opt->off);
+	struct pn_error *err = NULL;
 
-	if (!v || strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
-		*t = PLAN_YES;
-	else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
-		*t = PLAN_NO;
-	else if (strcmp(v, "auto") == 0)
-		*t = PLAN_AUTO;
-	else
-		return pn_error_set(err, PN_ERR_INVALID, "bad value in `--%s=%s` (true, false, auto)",
-				    opt->name, v);
+	if (cli_registry_opts_init(ro, &err) < 0)
+		return pn_cli_fail(err);
+	if (cli_parse(cmd, argc, argv, args, &err) < 0)
+		return cli_fail(cmd, err);
 	return 0;
 }
