@@ -329,7 +329,8 @@ int registry_opts_set(struct registry_opts *o, const char *name, const char *val
 	} else if (strcmp(name, "chunk-size") == 0) {
 		if (parse_size(value, &sz) < 0 || sz < 1024)
 			return pn_error_set(err, PN_ERR_INVALID,
-					    "invalid `--chunk-size %s`: expected bytes >= 1024", value);
+					    "invalid `--chunk-size %s`: expected bytes >= 1024",
+					    value);
 		o->chunk_size = sz;
 		o->monolithic_max = sz;
 	} else {

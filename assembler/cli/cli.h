@@ -18,13 +18,17 @@
 #define CLI_REG_BLOBS	 (1u << 4) /* moving blobs: --parallel, --blob-timeout, --max-blob-size */
 #define CLI_REG_PUSH	 (1u << 5) /* uploads: --chunk-size */
 /* whatever reads images from a registry */
-#define CLI_REG_PULL (CLI_REG_CONN | CLI_REG_AUTHFILE | CLI_REG_CREDS | CLI_REG_IMAGE | CLI_REG_BLOBS)
-#define CLI_REG_ALL  (CLI_REG_PULL | CLI_REG_PUSH)
+#define CLI_REG_PULL                                                                               \
+	(CLI_REG_CONN | CLI_REG_AUTHFILE | CLI_REG_CREDS | CLI_REG_IMAGE | CLI_REG_BLOBS)
+#define CLI_REG_ALL (CLI_REG_PULL | CLI_REG_PUSH)
 
 /* the registry options (regopts.c); their ctx is a struct registry_opts */
 extern const struct cli_opt cli_registry_opts[];
 extern const size_t cli_registry_n_opts;
-#define CLI_REGISTRY_TABLE(ro_) {cli_registry_opts, cli_registry_n_opts, (ro_)}
+#define CLI_REGISTRY_TABLE(ro_)                                                                    \
+	{                                                                                          \
+		cli_registry_opts, cli_registry_n_opts, (ro_)                                      \
+	}
 
 /* registry_opts_init + the registries config file (default search) */
 int cli_registry_opts_init(struct registry_opts *ro, struct pn_error **err);

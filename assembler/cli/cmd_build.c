@@ -38,8 +38,8 @@ int cli_set_tristate(void *ctx, const struct cli_opt *opt, const char *v, struct
 	else if (strcmp(v, "auto") == 0)
 		*t = PLAN_AUTO;
 	else
-		return pn_error_set(err, PN_ERR_INVALID, "bad value in `--%s=%s` (true, false, auto)",
-				    opt->name, v);
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "bad value in `--%s=%s` (true, false, auto)", opt->name, v);
 	return 0;
 }
 
@@ -62,7 +62,8 @@ static int set_secret(void *ctx, const struct cli_opt *opt, const char *v, struc
 #define TRI	 CLI_ARG_OPTIONAL, cli_set_tristate
 static const struct cli_opt build_opts_table[] = {
 	{NULL, 0, NONE, NULL, 0, NULL, "Cog's options:", 0},
-	{"file", 'f', REQ, NULL, OPT_O(config_file), "FILE", "the config file (default cog.yaml)", 0},
+	{"file", 'f', REQ, NULL, OPT_O(config_file), "FILE", "the config file (default cog.yaml)",
+	 0},
 	{"tag", 't', REQ, NULL, OPT_O(tag), "NAME[:TAG]",
 	 "the image name (tag of the layout entry; push target)", 0},
 	{"no-cache", 0, NONE, NULL, OPT_O(no_cache), NULL, "run every step again", 0},
@@ -83,10 +84,10 @@ static const struct cli_opt build_opts_table[] = {
 	{"timestamp", 0, REQ, NULL, OPT_C(timestamp), "SECONDS",
 	 "image and file times (also SOURCE_DATE_EPOCH)", 0},
 	{NULL, 0, NONE, NULL, 0, NULL, "pinion's options:", 0},
-	{"output", 'o', REQ, NULL, OPT_O(output), "oci:DIR[:TAG]", "write the image to this OCI layout",
-	 0},
-	{"push", 0, NONE, NULL, OPT_O(push), NULL, "push to -t NAME (or cog.yaml `image`) after the build",
-	 0},
+	{"output", 'o', REQ, NULL, OPT_O(output), "oci:DIR[:TAG]",
+	 "write the image to this OCI layout", 0},
+	{"push", 0, NONE, NULL, OPT_O(push), NULL,
+	 "push to -t NAME (or cog.yaml `image`) after the build", 0},
 	{"dry-run", 0, NONE, NULL, OPT_O(dry_run), NULL, "print the plan and stop", 0},
 	{"json", 0, NONE, NULL, OPT_O(dry_run_json), NULL, "with --dry-run: the plan as JSON", 0},
 	{"compression", 0, REQ, NULL, OPT_C(compression), "gzip|zstd|none",

@@ -23,8 +23,8 @@ struct dockerfile_args {
 
 #define DA(f) offsetof(struct dockerfile_args, f)
 static const struct cli_opt dockerfile_opts[] = {
-	{"file", 'f', CLI_ARG_REQUIRED, NULL, DA(file), "FILE", "the config file (default cog.yaml)",
-	 0},
+	{"file", 'f', CLI_ARG_REQUIRED, NULL, DA(file), "FILE",
+	 "the config file (default cog.yaml)", 0},
 	{"use-cog-base-image", 0, CLI_ARG_OPTIONAL, cli_set_tristate, DA(opts.use_cog_base),
 	 "[=true|false]", "use the cog-base image (not checked in the registry)", 0},
 	{"use-cuda-base-image", 0, CLI_ARG_OPTIONAL, cli_set_tristate, DA(opts.use_cuda_base),

@@ -349,8 +349,8 @@ static const struct cli_opt gc_opts[] = {
 	 "report what would be removed, remove nothing", 0},
 	{"no-wait", 0, CLI_ARG_NONE, cli_set_false, offsetof(struct gc_args, wait), NULL,
 	 "skip a layout that is in use instead of waiting", 0},
-	{"json", 0, CLI_ARG_NONE, NULL, offsetof(struct gc_args, json), NULL,
-	 "print a JSON report", 0},
+	{"json", 0, CLI_ARG_NONE, NULL, offsetof(struct gc_args, json), NULL, "print a JSON report",
+	 0},
 };
 
 /* 0, or the exit status of a usage error */
@@ -388,11 +388,12 @@ static int cmd_gc(int argc, char **argv)
 {
 	struct gc_args a = {0};
 	struct cli_table t[1] = {CLI_TABLE(gc_opts, &a)};
-	struct cli_cmd cmd = {.name = "gc",
-			      .outro = "\nBytes are the space freed: a blob hard-linked into another "
-				       "layout frees none.\n",
-			      .tables = t,
-			      .n_tables = 1};
+	struct cli_cmd cmd = {
+		.name = "gc",
+		.outro = "\nBytes are the space freed: a blob hard-linked into another "
+			 "layout frees none.\n",
+		.tables = t,
+		.n_tables = 1};
 	cleanup_json json_t *all = json_array();
 	struct pn_error *err = NULL;
 	size_t n;

@@ -57,7 +57,8 @@ static int login_run(const struct registry_opts *o, const struct login_args *la,
 
 	if (la->stdin_pw && !(pass = owned = read_password_stdin(err)))
 		return -1;
-	rc = registry_client_new(o, &c, err) < 0 ? -1 : registry_login(c, registry, la->user, pass, err);
+	rc = registry_client_new(o, &c, err) < 0 ? -1
+						 : registry_login(c, registry, la->user, pass, err);
 	registry_client_free(c);
 	if (owned) {
 		explicit_bzero(owned, strlen(owned));
@@ -89,7 +90,8 @@ static int cmd_login(int argc, char **argv)
 		goto out;
 	if (rest.n != 1 || !la.user || (!la.pass && !la.stdin_pw) || (la.pass && la.stdin_pw))
 		rc = pn_cli_usage(
-			"login", "expected -u USER, one of -p PASS or --password-stdin, and REGISTRY");
+			"login",
+			"expected -u USER, one of -p PASS or --password-stdin, and REGISTRY");
 	else if (login_run(&o, &la, rest.v[0], &err) < 0)
 		rc = pn_cli_fail(err);
 	else

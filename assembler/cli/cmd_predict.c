@@ -130,8 +130,10 @@ static int served_main(const struct served_cmd *sc, struct served_args *a, int a
 
 #define SERVED(f) offsetof(struct served_args, f)
 #define CACHE_DIR_OPT                                                                              \
-	{"cache-dir", 0, CLI_ARG_REQUIRED, NULL, SERVED(cache_dir), "DIR",                         \
-	 "snapshots and pulled images", 0}
+	{                                                                                          \
+		"cache-dir", 0, CLI_ARG_REQUIRED, NULL, SERVED(cache_dir), "DIR",                  \
+			"snapshots and pulled images", 0                                           \
+	}
 
 /* IMAGE: oci:DIR[:TAG], a registry reference (pulled into the cache), or
  * NULL: the default layout of the current directory */

@@ -97,8 +97,7 @@ static int set_env(void *ctx, const struct cli_opt *opt, const char *v, struct p
 	return 0;
 }
 
-static int set_network(void *ctx, const struct cli_opt *opt, const char *v,
-		       struct pn_error **err)
+static int set_network(void *ctx, const struct cli_opt *opt, const char *v, struct pn_error **err)
 {
 	(void)opt;
 	if (strcmp(v, "host") && strcmp(v, "none"))

@@ -25,8 +25,7 @@ struct unpack_args {
 	bool devices, no_chown;
 };
 
-static int set_max_bytes(void *ctx, const struct cli_opt *opt, const char *v,
-			 struct pn_error **err)
+static int set_max_bytes(void *ctx, const struct cli_opt *opt, const char *v, struct pn_error **err)
 {
 	struct unpack_args *a = ctx;
 	char *end;
@@ -34,8 +33,8 @@ static int set_max_bytes(void *ctx, const struct cli_opt *opt, const char *v,
 	(void)opt;
 	a->ao.max_bytes = strtoull(v, &end, 10);
 	if (*end || !a->ao.max_bytes)
-		return pn_error_set(err, PN_ERR_INVALID, "--max-bytes: `%s` is not a positive number",
-				    v);
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "--max-bytes: `%s` is not a positive number", v);
 	return 0;
 }
 

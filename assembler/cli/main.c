@@ -19,8 +19,8 @@ static int set_verbose(void *ctx, const struct cli_opt *opt, const char *v, stru
 }
 
 static const struct cli_opt main_opts[] = {
-	{"help", 'h', CLI_ARG_NONE, NULL, offsetof(struct main_args, help), NULL,
-	 "print this help", 0},
+	{"help", 'h', CLI_ARG_NONE, NULL, offsetof(struct main_args, help), NULL, "print this help",
+	 0},
 	{"version", 0, CLI_ARG_NONE, NULL, offsetof(struct main_args, version), NULL,
 	 "print pinion's version", 0},
 	{"verbose", 'v', CLI_ARG_NONE, set_verbose, 0, NULL, "more detail (repeatable)", 0},

@@ -219,8 +219,7 @@ int cli_set_false(void *ctx, const struct cli_opt *opt, const char *value, struc
 	return 0;
 }
 
-int cli_set_progress(void *ctx, const struct cli_opt *opt, const char *value,
-		     struct pn_error **err)
+int cli_set_progress(void *ctx, const struct cli_opt *opt, const char *value, struct pn_error **err)
 {
 	enum pn_progress p;
 

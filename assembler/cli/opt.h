@@ -31,8 +31,7 @@ struct cli_opt {
 	enum cli_arg arg;
 	/* the handler (value NULL when none was given), or NULL: store at
 	 * ctx + off a const char * (the value) or, for CLI_ARG_NONE, a bool true */
-	int (*set)(void *ctx, const struct cli_opt *opt, const char *value,
-		   struct pn_error **err);
+	int (*set)(void *ctx, const struct cli_opt *opt, const char *value, struct pn_error **err);
 	size_t off;
 	const char *value_name; /* help: "FILE"; for CLI_ARG_OPTIONAL written as is ("[=BOOL]") */
 	const char *help;	/* may hold '\n' for more lines; NULL: accepted, not listed */
@@ -45,7 +44,10 @@ struct cli_table {
 	size_t n;
 	void *ctx;
 };
-#define CLI_TABLE(opts_, ctx_) {(opts_), sizeof(opts_) / sizeof((opts_)[0]), (ctx_)}
+#define CLI_TABLE(opts_, ctx_)                                                                     \
+	{                                                                                          \
+		(opts_), sizeof(opts_) / sizeof((opts_)[0]), (ctx_)                                \
+	}
 
 #define CLI_STOP_AT_ARG (1u << 0) /* the first non-option argument ends the options */
 #define CLI_ABBREV	(1u << 1) /* a unique prefix of a long name names it (as getopt_long) */

@@ -12,8 +12,7 @@ static int set_mirror(void *ctx, const struct cli_opt *opt, const char *v, struc
 	return registry_opts_add_mirror(ctx, v, err);
 }
 
-static int set_insecure(void *ctx, const struct cli_opt *opt, const char *v,
-			struct pn_error **err)
+static int set_insecure(void *ctx, const struct cli_opt *opt, const char *v, struct pn_error **err)
 {
 	(void)opt, (void)err;
 	registry_opts_add_insecure(ctx, v);
@@ -71,8 +70,8 @@ static int set_named(void *ctx, const struct cli_opt *opt, const char *v, struct
 	return registry_opts_set(ctx, opt->name, v, err);
 }
 
-#define REQ CLI_ARG_REQUIRED
-#define CONN CLI_REG_CONN
+#define REQ    CLI_ARG_REQUIRED
+#define CONN   CLI_REG_CONN
 #define OFF(f) offsetof(struct registry_opts, f)
 const struct cli_opt cli_registry_opts[] = {
 	{"registry-mirror", 0, REQ, set_mirror, 0, "FROM=TO",
@@ -84,8 +83,7 @@ const struct cli_opt cli_registry_opts[] = {
 	{"ca-bundle", 0, REQ, set_path, OFF(ca_bundle), "FILE",
 	 "trust this PEM CA bundle besides the system CAs", CONN},
 	{"authfile", 0, REQ, set_path, OFF(auth_file), "FILE",
-	 "credentials file (default: $REGISTRY_AUTH_FILE, containers auth.json)",
-	 CLI_REG_AUTHFILE},
+	 "credentials file (default: $REGISTRY_AUTH_FILE, containers auth.json)", CLI_REG_AUTHFILE},
 	{"creds", 0, REQ, set_creds, 0, "USER[:PASS]",
 	 "credentials for the registry (PASS from $PINION_REGISTRY_PASSWORD if absent)",
 	 CLI_REG_CREDS},

@@ -114,17 +114,15 @@ static void t_flags(void)
 	ok(pn_strv_contains(&o.insecure, "h:1"), "insecure=");
 	registry_opts_release(&o);
 	pn_strv_release(&rest);
-	ok_fail(from_args(&o, 3, bad1.v, &rest, &err), &err, PN_ERR_INVALID, "1-64",
-		"parallel 0");
+	ok_fail(from_args(&o, 3, bad1.v, &rest, &err), &err, PN_ERR_INVALID, "1-64", "parallel 0");
 	registry_opts_release(&o);
-	ok_fail(from_args(&o, 3, bad2.v, &rest, &err), &err, PN_ERR_INVALID, "chunk",
-		"tiny chunk");
+	ok_fail(from_args(&o, 3, bad2.v, &rest, &err), &err, PN_ERR_INVALID, "chunk", "tiny chunk");
 	registry_opts_release(&o);
-	ok_fail(from_args(&o, 2, bad3.v, &rest, &err), &err, PN_ERR_INVALID,
-		"unknown option", "unknown flag");
+	ok_fail(from_args(&o, 2, bad3.v, &rest, &err), &err, PN_ERR_INVALID, "unknown option",
+		"unknown flag");
 	registry_opts_release(&o);
-	ok_fail(from_args(&o, 2, bad4.v, &rest, &err), &err, PN_ERR_INVALID,
-		"needs a value", "flag without value");
+	ok_fail(from_args(&o, 2, bad4.v, &rest, &err), &err, PN_ERR_INVALID, "needs a value",
+		"flag without value");
 	registry_opts_release(&o);
 	pn_strv_release(&rest);
 	pn_strv_release(&argv);
@@ -134,7 +132,6 @@ static void t_flags(void)
 	pn_strv_release(&bad4);
 	unsetenv("PINION_REGISTRIES_CONF");
 }
-
 
 /* every flag with a value takes it as the next argument and after '=' */
 static void t_value_flags(void)
@@ -218,8 +215,8 @@ static void t_value_flags(void)
 		ok_fail(from_args(&o, 3, b2, &rest, &err), &err, PN_ERR_INVALID,
 			"--blob-timeout 1e3", "not an integer");
 		registry_opts_release(&o);
-		ok_fail(from_args(&o, 2, b3, &rest, &err), &err, PN_ERR_INVALID,
-			"seconds 0-604800", "past the maximum");
+		ok_fail(from_args(&o, 2, b3, &rest, &err), &err, PN_ERR_INVALID, "seconds 0-604800",
+			"past the maximum");
 		registry_opts_release(&o);
 		ok_fail(from_args(&o, 2, b4, &rest, &err), &err, PN_ERR_INVALID,
 			"`--retries` needs a value", "no value");
@@ -246,8 +243,8 @@ static const struct cli_opt demo_opts[] = {
 	 "do not wait", 0},
 	{"tag", 't', CLI_ARG_REQUIRED, cli_set_strv, offsetof(struct demo, tags), "T",
 	 "a tag (repeatable)\nsecond line", 0},
-	{"tri", 0, CLI_ARG_OPTIONAL, cli_set_tristate, offsetof(struct demo, tri),
-	 "[=true|false]", "a tristate", 0},
+	{"tri", 0, CLI_ARG_OPTIONAL, cli_set_tristate, offsetof(struct demo, tri), "[=true|false]",
+	 "a tristate", 0},
 	{"name-that-is-rather-long", 0, CLI_ARG_REQUIRED, NULL, offsetof(struct demo, name),
 	 "SOME-LONG-VALUE", "help on the next line", 0},
 	{"hidden", 0, CLI_ARG_NONE, NULL, offsetof(struct demo, quiet), NULL, NULL, 0},
@@ -290,8 +287,8 @@ static void t_parser_spellings(void)
 	struct demo d = {0};
 	struct pn_strv args = PN_STRV_INIT;
 	struct pn_error *err = NULL;
-	const char *a1[] = {"demo", "-f", "x", "A", "--tag=t1", "-t", "t2", "--quiet", "B",
-			    "--no-wait", "--tri=false", "--", "-q", NULL};
+	const char *a1[] = {"demo",    "-f", "x",	  "A",		 "--tag=t1", "-t", "t2",
+			    "--quiet", "B",  "--no-wait", "--tri=false", "--",	     "-q", NULL};
 	const char *a2[] = {"demo", "--file=y", "--tri", "-", NULL};
 	const char *a3[] = {"demo", "--file", "--quiet", NULL};
 
@@ -341,8 +338,8 @@ static void t_parser_errors(void)
 		"option `--file` needs a value", "missing value");
 	ok_fail(demo_parse(&d, 0, no_value_short, &args, &err), &err, PN_ERR_INVALID,
 		"option `-t` needs a value", "missing value of a short option");
-	ok_fail(demo_parse(&d, 0, takes_none, &args, &err), &err, PN_ERR_INVALID,
-		"takes no value", "a value for a flag");
+	ok_fail(demo_parse(&d, 0, takes_none, &args, &err), &err, PN_ERR_INVALID, "takes no value",
+		"a value for a flag");
 	ok_fail(demo_parse(&d, 0, bad_tri, &args, &err), &err, PN_ERR_INVALID,
 		"bad value in `--tri=maybe`", "a handler's error");
 	ok_fail(demo_parse(&d, 0, grouped, &args, &err), &err, PN_ERR_INVALID, "unknown option",
@@ -367,7 +364,8 @@ static void t_parser_stop(void)
 	struct cli_cmd cmd;
 	struct cli_table t;
 
-	ok_call(demo_parse(&d, CLI_STOP_AT_ARG, a, &args, &err), &err, "stop at the first argument");
+	ok_call(demo_parse(&d, CLI_STOP_AT_ARG, a, &args, &err), &err,
+		"stop at the first argument");
 	ok(d.quiet && !d.file, "options before it only");
 	ok(args.n == 3 && !strcmp(args.v[1], "-f"), "the rest verbatim");
 	ok_call(demo_parse(&d, CLI_STOP_AT_ARG, b, &args, &err), &err, "-- first");
@@ -407,7 +405,8 @@ static void t_help(void)
 	demo_cmd(&cmd, &t, &d, 0);
 	h = help_text(&cmd);
 	ok(!strncmp(h, "usage: pinion demo\n\nDemo options:\n", 34), "intro, then a heading");
-	ok(strstr(h, "\n  -f, --file FILE             a file\n") != NULL, "short and long, column 30");
+	ok(strstr(h, "\n  -f, --file FILE             a file\n") != NULL,
+	   "short and long, column 30");
 	ok(strstr(h, "\n      --no-wait               do not wait\n") != NULL,
 	   "long only, aligned under the long names");
 	ok(strstr(h, "a tag (repeatable)\n                              second line\n") != NULL,
