@@ -32,10 +32,11 @@ extern const size_t cli_registry_n_opts;
 
 /* registry_opts_init + the registries config file (default search) */
 int cli_registry_opts_init(struct registry_opts *ro, struct pn_error **err);
-/* that, then cli_parse: 0, or the exit status of the error (printed); *ro is
- * initialised either way (registry_opts_release it) */
-int cli_registry_parse(const struct cli_cmd *cmd, struct registry_opts *ro, int argc, char **argv,
-		       struct pn_strv *args);
+/* cli_start with the registries config first: true when the command is done
+ * (help, or an error printed), *status its exit status; *ro is initialised
+ * either way (registry_opts_release it) */
+bool cli_registry_start(const struct cli_cmd *cmd, struct registry_opts *ro, int argc, char **argv,
+			struct pn_strv *args, int *status);
 
 /* --NAME[=true|1|false|0|auto] into an enum plan_tristate at ctx + off */
 int cli_set_tristate(void *ctx, const struct cli_opt *opt, const char *value,

@@ -221,19 +221,14 @@ static int cmd_compat(int argc, char **argv)
 {
 	bool as_json = false;
 	struct cli_table t[1] = {CLI_TABLE(compat_opts, &as_json)};
-	struct cli_cmd cmd = {.name = "compat", .intro = compat_intro, .tables = t, .n_tables = 1};
+	struct cli_cmd cmd = {
+		.name = "compat", .intro = compat_intro, .tables = t, .n_tables = 1, .max_args = 2};
 	cleanup_strv struct pn_strv args = PN_STRV_INIT;
-	struct pn_error *err = NULL;
 	const char *ver;
+	int rc;
 
-	if (pn_cli_wants_help(argc, argv)) {
-		cli_help(&cmd, stdout);
-		return 0;
-	}
-	if (cli_parse(&cmd, argc, argv, &args, &err) < 0)
-		return cli_fail(&cmd, err);
-	if (args.n > 2)
-		return pn_cli_usage("compat", "unexpected argument `%s`", args.v[2]);
+	if (cli_start(&cmd, argc, argv, &args, &rc))
+		return rc;
 	if (!args.n)
 		return pn_cli_usage("compat", "which matrix? torch, tensorflow or cuda");
 	ver = args.n > 1 ? args.v[1] : NULL;

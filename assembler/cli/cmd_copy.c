@@ -34,13 +34,8 @@ static int transfer_main(int argc, char **argv, bool pull)
 	struct oci_descriptor d;
 	int rc = 0;
 
-	if (pn_cli_wants_help(argc, argv)) {
-		cli_help(&cmd, stdout);
-		return 0;
-	}
 	oci_descriptor_init(&d);
-	rc = cli_registry_parse(&cmd, &o, argc, argv, &rest);
-	if (rc != 0)
+	if (cli_registry_start(&cmd, &o, argc, argv, &rest, &rc))
 		goto out;
 	if (rest.n != 2 || (pull && !registry_location_is_layout(rest.v[1])))
 		rc = pn_cli_usage(cmd.name,

@@ -37,23 +37,21 @@ static int cmd_dockerfile(int argc, char **argv)
 {
 	struct dockerfile_args a = {.file = "cog.yaml"};
 	struct cli_table t[1] = {CLI_TABLE(dockerfile_opts, &a)};
-	struct cli_cmd cmd = {
-		.name = "dockerfile", .intro = dockerfile_intro, .tables = t, .n_tables = 1};
+	struct cli_cmd cmd = {.name = "dockerfile",
+			      .intro = dockerfile_intro,
+			      .tables = t,
+			      .n_tables = 1,
+			      .flags = CLI_NO_ARGS};
 	cleanup_strv struct pn_strv args = PN_STRV_INIT;
 	struct cog_config cfg;
 	struct build_plan plan;
 	struct pn_error *err = NULL;
 	char *df;
+	int rc;
 
-	if (pn_cli_wants_help(argc, argv)) {
-		cli_help(&cmd, stdout);
-		return 0;
-	}
 	build_plan_opts_init(&a.opts);
-	if (cli_parse(&cmd, argc, argv, &args, &err) < 0)
-		return cli_fail(&cmd, err);
-	if (args.n)
-		return pn_cli_usage("dockerfile", "unexpected argument `%s`", args.v[0]);
+	if (cli_start(&cmd, argc, argv, &args, &rc))
+		return rc;
 	if (cog_config_load(a.file, &cfg, &err) < 0)
 		return pn_cli_fail(err);
 	if (build_plan_make(&cfg, &a.opts, &plan, &err) < 0) {

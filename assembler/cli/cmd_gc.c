@@ -353,19 +353,25 @@ static const struct cli_opt gc_opts[] = {
 	 0},
 };
 
-/* 0, or the exit status of a usage error */
-static int gc_parse(const struct cli_cmd *cmd, int argc, char **argv, struct gc_args *a)
+/* true when done: the help, or a usage error (*status) */
+static bool gc_parse(struct cli_cmd *cmd, int argc, char **argv, struct gc_args *a, int *status)
 {
-	struct pn_error *err = NULL;
+	char *intro = gc_intro();
+	bool done;
 
+	cmd->intro = intro;
 	a->wait = true;
-	if (cli_parse(cmd, argc, argv, &a->layouts, &err) < 0)
-		return cli_fail(cmd, err);
-	for (size_t i = 0; i < a->layouts.n; i++)
-		if (strncmp(a->layouts.v[i], "oci:", 4) != 0)
-			return pn_cli_usage("gc", "`%s` is not a layout: name one as oci:DIR",
-					    a->layouts.v[i]);
-	return 0;
+	done = cli_start(cmd, argc, argv, &a->layouts, status);
+	cmd->intro = NULL;
+	free(intro);
+	for (size_t i = 0; !done && i < a->layouts.n; i++) {
+		if (strncmp(a->layouts.v[i], "oci:", 4) != 0) {
+			*status = pn_cli_usage("gc", "`%s` is not a layout: name one as oci:DIR",
+					       a->layouts.v[i]);
+			done = true;
+		}
+	}
+	return done;
 }
 
 static int gc_one(const struct gc_args *a, size_t i, struct gc_report *r, struct pn_error **err)
@@ -399,14 +405,10 @@ static int cmd_gc(int argc, char **argv)
 	size_t n;
 	int rc;
 
-	if (pn_cli_wants_help(argc, argv)) {
-		cleanup_free char *intro = gc_intro();
-
-		cmd.intro = intro;
-		cli_help(&cmd, stdout);
-		return 0;
+	if (gc_parse(&cmd, argc, argv, &a, &rc)) {
+		pn_strv_release(&a.layouts);
+		return rc;
 	}
-	rc = gc_parse(&cmd, argc, argv, &a);
 	n = a.layouts.n + (a.cache_dir || !a.layouts.n);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		struct gc_report r;
@@ -420,8 +422,6 @@ static int cmd_gc(int argc, char **argv)
 		free(r.target);
 	}
 	pn_strv_release(&a.layouts);
-	if (rc > 0)
-		return rc; /* usage */
 	if (rc < 0)
 		return pn_cli_fail(err);
 	if (a.json) {

@@ -77,22 +77,16 @@ static int cmd_inspect(int argc, char **argv)
 			      .tables = t,
 			      .n_tables = 2,
 			      .groups = CLI_REG_CONN | CLI_REG_AUTHFILE | CLI_REG_CREDS |
-					CLI_REG_IMAGE};
+					CLI_REG_IMAGE,
+			      .max_args = 1};
 	cleanup_strv struct pn_strv args = PN_STRV_INIT;
 	cleanup_json json_t *j = NULL;
 	struct pn_error *err = NULL;
 	int rc = 0;
 
-	if (pn_cli_wants_help(argc, argv)) {
-		cli_help(&cmd, stdout);
-		return 0;
-	}
-	rc = cli_registry_parse(&cmd, &o, argc, argv, &args);
-	if (rc != 0)
+	if (cli_registry_start(&cmd, &o, argc, argv, &args, &rc))
 		goto out;
-	if (args.n > 1)
-		rc = pn_cli_usage("inspect", "unexpected argument `%s`", args.v[1]);
-	else if (args.n == 0)
+	if (args.n == 0)
 		rc = pn_cli_usage("inspect", "expected one image reference");
 	else if (raw && strcmp(raw, "manifest") != 0 && strcmp(raw, "config") != 0)
 		rc = pn_cli_usage("inspect", "--raw takes `manifest` or `config`, not `%s`", raw);

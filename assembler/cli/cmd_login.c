@@ -81,12 +81,7 @@ static int cmd_login(int argc, char **argv)
 	struct pn_error *err = NULL;
 	int rc = 0;
 
-	if (pn_cli_wants_help(argc, argv)) {
-		cli_help(&cmd, stdout);
-		return 0;
-	}
-	rc = cli_registry_parse(&cmd, &o, argc, argv, &rest);
-	if (rc != 0)
+	if (cli_registry_start(&cmd, &o, argc, argv, &rest, &rc))
 		goto out;
 	if (rest.n != 1 || !la.user || (!la.pass && !la.stdin_pw) || (la.pass && la.stdin_pw))
 		rc = pn_cli_usage(
@@ -117,12 +112,7 @@ static int cmd_logout(int argc, char **argv)
 	struct registry_client *c = NULL;
 	int rc = 0;
 
-	if (pn_cli_wants_help(argc, argv)) {
-		cli_help(&cmd, stdout);
-		return 0;
-	}
-	rc = cli_registry_parse(&cmd, &o, argc, argv, &rest);
-	if (rc != 0)
+	if (cli_registry_start(&cmd, &o, argc, argv, &rest, &rc))
 		goto out;
 	if (rest.n != 1)
 		rc = pn_cli_usage("logout", "expected REGISTRY");

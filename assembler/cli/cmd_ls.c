@@ -38,26 +38,6 @@ static void print_entries(const struct oci_layout_entry *e, size_t n, bool as_js
 	}
 }
 
-/* the one oci:DIR argument; 0, or the exit status of a usage error */
-static int ls_parse(int argc, char **argv, bool *as_json, struct pn_strv *args)
-{
-	struct cli_table t[1] = {CLI_TABLE(ls_opts, as_json)};
-	struct cli_cmd cmd = {.name = "ls", .intro = ls_intro, .tables = t, .n_tables = 1};
-	struct pn_error *err = NULL;
-
-	if (pn_cli_wants_help(argc, argv)) {
-		cli_help(&cmd, stdout);
-		return -1;
-	}
-	if (cli_parse(&cmd, argc, argv, args, &err) < 0)
-		return cli_fail(&cmd, err);
-	if (args->n > 1)
-		return pn_cli_usage("ls", "unexpected argument `%s`", args->v[1]);
-	if (!args->n)
-		return pn_cli_usage("ls", "expected oci:DIR");
-	return 0;
-}
-
 static int cmd_ls(int argc, char **argv)
 {
 	cleanup_free char *dir = NULL, *ref = NULL;
@@ -66,11 +46,16 @@ static int cmd_ls(int argc, char **argv)
 	struct oci_layout_entry *e = NULL;
 	struct pn_error *err = NULL;
 	bool as_json = false;
+	struct cli_table t[1] = {CLI_TABLE(ls_opts, &as_json)};
+	struct cli_cmd cmd = {
+		.name = "ls", .intro = ls_intro, .tables = t, .n_tables = 1, .max_args = 1};
 	size_t n = 0;
-	int rc = ls_parse(argc, argv, &as_json, &args);
+	int rc;
 
-	if (rc != 0)
-		return rc < 0 ? 0 : rc; /* -1: the help was asked for */
+	if (cli_start(&cmd, argc, argv, &args, &rc))
+		return rc;
+	if (!args.n)
+		return pn_cli_usage("ls", "expected oci:DIR");
 	if (oci_ref_parse_layout(args.v[0], &dir, &ref, &err) < 0)
 		return pn_cli_fail(err);
 	if (ref)

@@ -106,23 +106,19 @@ static int served_main(const struct served_cmd *sc, struct served_args *a, int a
 			      .intro = sc->intro,
 			      .tables = t,
 			      .n_tables = 2,
-			      .groups = CLI_REG_PULL};
+			      .groups = CLI_REG_PULL,
+			      .max_args = 1};
 	cleanup_strv struct pn_strv args = PN_STRV_INIT;
 	struct pn_error *err = NULL;
 	int rc;
 
-	if (pn_cli_wants_help(argc, argv)) {
-		cli_help(&cmd, stdout);
-		return 0;
-	}
 	memset(&s, 0, sizeof(s)); /* s.img zeroed: oci_image_load fills it */
-	rc = cli_registry_parse(&cmd, &s.ro, argc, argv, &args);
-	if (rc == 0 && args.n > 1)
-		rc = pn_cli_usage(sc->name, "unexpected argument `%s`", args.v[1]);
-	s.cache_dir = a->cache_dir;
-	s.port = a->port;
-	if (rc == 0 && sc->run(&s, args.n ? args.v[0] : NULL, a, &err) < 0)
-		rc = pn_cli_fail(err);
+	if (!cli_registry_start(&cmd, &s.ro, argc, argv, &args, &rc)) {
+		s.cache_dir = a->cache_dir;
+		s.port = a->port;
+		if (sc->run(&s, args.n ? args.v[0] : NULL, a, &err) < 0)
+			rc = pn_cli_fail(err);
+	}
 	served_release(&s);
 	pn_strv_release(&a->inputs);
 	return rc;

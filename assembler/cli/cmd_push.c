@@ -47,8 +47,7 @@ static int push_copy(int argc, char **argv)
 
 	push_cmd(&cmd, t, &ro);
 	oci_descriptor_init(&d);
-	rc = cli_registry_parse(&cmd, &ro, argc, argv, &args);
-	if (rc != 0)
+	if (cli_registry_start(&cmd, &ro, argc, argv, &args, &rc))
 		goto out;
 	if (args.n != 2)
 		rc = pn_cli_usage("push", "expected oci:DIR[:TAG] REF");

@@ -71,29 +71,28 @@ static int snapshots_list(struct runner *r, struct pn_error **err)
 	return 0;
 }
 
-/* SUB and the options; 0, or the exit status of a usage error */
-static int snapshots_parse(const struct cli_cmd *cmd, int argc, char **argv,
-			   const struct snapshots_args *a, struct pn_strv *args)
+/* SUB and the options; true when done (help or a usage error: *status) */
+static bool snapshots_parse(const struct cli_cmd *cmd, int argc, char **argv,
+			    const struct snapshots_args *a, struct pn_strv *args, int *status)
 {
-	struct pn_error *err = NULL;
-
-	if (cli_parse(cmd, argc, argv, args, &err) < 0)
-		return cli_fail(cmd, err);
+	if (cli_start(cmd, argc, argv, args, status))
+		return true;
 	if (!args->n || (strcmp(args->v[0], "list") && strcmp(args->v[0], "prune")))
-		return pn_cli_usage("snapshots", "expected `list` or `prune`");
-	if (args->n > 1)
-		return pn_cli_usage("snapshots", "unexpected argument `%s`", args->v[1]);
-	if (!strcmp(args->v[0], "prune") && a->older < 0)
-		return pn_cli_usage("snapshots", "prune needs --all or --older-than DAYS");
-	return 0;
+		*status = pn_cli_usage("snapshots", "expected `list` or `prune`");
+	else if (!strcmp(args->v[0], "prune") && a->older < 0)
+		*status = pn_cli_usage("snapshots", "prune needs --all or --older-than DAYS");
+	return *status != 0;
 }
 
 static int cmd_snapshots(int argc, char **argv)
 {
 	struct snapshots_args a = {.older = -1};
 	struct cli_table t[1] = {CLI_TABLE(snapshots_opts, &a)};
-	struct cli_cmd cmd = {
-		.name = "snapshots", .intro = snapshots_intro, .tables = t, .n_tables = 1};
+	struct cli_cmd cmd = {.name = "snapshots",
+			      .intro = snapshots_intro,
+			      .tables = t,
+			      .n_tables = 1,
+			      .max_args = 1};
 	cleanup_strv struct pn_strv args = PN_STRV_INIT;
 	struct runner_opts o;
 	struct runner *r = NULL;
@@ -102,12 +101,7 @@ static int cmd_snapshots(int argc, char **argv)
 	int64_t bytes = 0;
 	int rc;
 
-	if (pn_cli_wants_help(argc, argv)) {
-		cli_help(&cmd, stdout);
-		return 0;
-	}
-	rc = snapshots_parse(&cmd, argc, argv, &a, &args);
-	if (rc != 0)
+	if (snapshots_parse(&cmd, argc, argv, &a, &args, &rc))
 		return rc;
 	runner_opts_init(&o);
 	o.cache_dir = a.cache_dir;

@@ -123,13 +123,11 @@ static int cmd_unpack(int argc, char **argv)
 	cleanup_strv struct pn_strv args = PN_STRV_INIT;
 	struct pn_error *err = NULL;
 
-	if (pn_cli_wants_help(argc, argv)) {
-		cli_help(&cmd, stdout);
-		return 0;
-	}
+	int rc;
+
 	oci_apply_opts_init(&a.ao);
-	if (cli_parse(&cmd, argc, argv, &args, &err) < 0)
-		return cli_fail(&cmd, err);
+	if (cli_start(&cmd, argc, argv, &args, &rc))
+		return rc;
 	a.ao.skip_devices = !a.devices;
 	a.ao.chown = geteuid() == 0 && !a.no_chown;
 	if (args.n != 2)

@@ -44,19 +44,18 @@ static int cmd_wheel(int argc, char **argv)
 {
 	struct wheel_args a = {.dir = "."};
 	struct cli_table t[1] = {CLI_TABLE(wheel_opts, &a)};
-	struct cli_cmd cmd = {.name = "wheel", .intro = wheel_intro, .tables = t, .n_tables = 1};
+	struct cli_cmd cmd = {.name = "wheel",
+			      .intro = wheel_intro,
+			      .tables = t,
+			      .n_tables = 1,
+			      .flags = CLI_NO_ARGS};
 	cleanup_strv struct pn_strv args = PN_STRV_INIT;
 	struct pn_error *err = NULL;
 	char *path = NULL;
+	int rc;
 
-	if (pn_cli_wants_help(argc, argv)) {
-		cli_help(&cmd, stdout);
-		return 0;
-	}
-	if (cli_parse(&cmd, argc, argv, &args, &err) < 0)
-		return cli_fail(&cmd, err);
-	if (args.n)
-		return pn_cli_usage("wheel", "unexpected argument `%s`", args.v[0]);
+	if (cli_start(&cmd, argc, argv, &args, &rc))
+		return rc;
 	if (a.resolve)
 		return wheel_resolve();
 	if (wheel_write_embedded(a.dir, &path, &err) < 0)

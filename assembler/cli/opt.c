@@ -130,7 +130,29 @@ static int parse(const struct cli_cmd *c, int argc, char **argv, struct pn_strv 
 int cli_parse(const struct cli_cmd *c, int argc, char **argv, struct pn_strv *args,
 	      struct pn_error **err)
 {
-	return parse(c, argc, argv, args, true, err);
+	size_t max = c->flags & CLI_NO_ARGS ? 0 : c->max_args;
+
+	if (parse(c, argc, argv, args, true, err) < 0)
+		return -1;
+	if ((max || (c->flags & CLI_NO_ARGS)) && args->n > max)
+		return pn_error_set(err, PN_ERR_INVALID, "unexpected argument `%s`", args->v[max]);
+	return 0;
+}
+
+bool cli_start(const struct cli_cmd *c, int argc, char **argv, struct pn_strv *args, int *status)
+{
+	struct pn_error *err = NULL;
+
+	*status = 0;
+	if (pn_cli_wants_help(argc, argv)) {
+		cli_help(c, stdout);
+		return true;
+	}
+	if (cli_parse(c, argc, argv, args, &err) < 0) {
+		*status = cli_fail(c, err);
+		return true;
+	}
+	return false;
 }
 
 void cli_scan_args(const struct cli_cmd *c, int argc, char **argv, struct pn_strv *args)

@@ -51,6 +51,7 @@ struct cli_table {
 
 #define CLI_STOP_AT_ARG (1u << 0) /* the first non-option argument ends the options */
 #define CLI_ABBREV	(1u << 1) /* a unique prefix of a long name names it (as getopt_long) */
+#define CLI_NO_ARGS	(1u << 2) /* no arguments besides the options */
 
 struct cli_cmd {
 	const char *name;  /* "build": messages say `pinion build: ...` */
@@ -59,7 +60,8 @@ struct cli_cmd {
 	const struct cli_table *tables;
 	size_t n_tables;
 	unsigned groups; /* which grouped options this command takes (cli.h CLI_REG_*) */
-	unsigned flags;	 /* CLI_STOP_AT_ARG, CLI_ABBREV */
+	unsigned flags;	 /* CLI_STOP_AT_ARG, CLI_ABBREV, CLI_NO_ARGS */
+	size_t max_args; /* more arguments are "unexpected argument `X`"; 0: any number */
 };
 
 /* argv[1..] by the command's tables; the other arguments are appended to
@@ -67,6 +69,10 @@ struct cli_cmd {
  * a `--` before it is dropped) */
 int cli_parse(const struct cli_cmd *c, int argc, char **argv, struct pn_strv *args,
 	      struct pn_error **err);
+/* The start of a command: `--help` (anywhere before `--`) prints the help,
+ * else cli_parse; true when the command is done then, with *status its exit
+ * status (0 after the help, else cli_fail's) */
+bool cli_start(const struct cli_cmd *c, int argc, char **argv, struct pn_strv *args, int *status);
 /* the arguments cli_parse would hand back, without running any handler */
 void cli_scan_args(const struct cli_cmd *c, int argc, char **argv, struct pn_strv *args);
 /* the option arg names (`--name`, `--name=V`, `-x`), or NULL */

@@ -116,14 +116,17 @@ int cli_registry_opts_init(struct registry_opts *ro, struct pn_error **err)
 	return registry_opts_load_config(ro, NULL, err);
 }
 
-int cli_registry_parse(const struct cli_cmd *cmd, struct registry_opts *ro, int argc, char **argv,
-		       struct pn_strv *args)
+bool cli_registry_start(const struct cli_cmd *cmd, struct registry_opts *ro, int argc, char **argv,
+			struct pn_strv *args, int *status)
 {
 	struct pn_error *err = NULL;
 
-	if (cli_registry_opts_init(ro, &err) < 0)
-		return pn_cli_fail(err);
-	if (cli_parse(cmd, argc, argv, args, &err) < 0)
-		return cli_fail(cmd, err);
-	return 0;
+	registry_opts_init(ro);
+	if (pn_cli_wants_help(argc, argv))
+		return cli_start(cmd, argc, argv, args, status);
+	if (registry_opts_load_config(ro, NULL, &err) < 0) {
+		*status = pn_cli_fail(err);
+		return true;
+	}
+	return cli_start(cmd, argc, argv, args, status);
 }
