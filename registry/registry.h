@@ -132,7 +132,7 @@ void registry_opts_add_insecure(struct registry_opts *o, const char *host);
  *   ca-bundle /etc/ssl/my-ca.pem
  *   retries 3 | low-speed-limit 1K | low-speed-time 30 | request-timeout 120
  *   blob-timeout 3600 | max-blob-size 64G | credential-helper-timeout 30
- *                            (the flags of the same names, below)
+ *                            (as registry_opts_set, below; the CLI flags of the same names)
  * Errors carry path:line. */
 int registry_opts_load_config(struct registry_opts *o, const char *path, struct pn_error **err);
 /* One setting by its name (the long flag without "--"), validated:
