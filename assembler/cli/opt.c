@@ -86,8 +86,9 @@ static int parse_opt(const struct cli_cmd *c, int argc, char **argv, int *i, boo
 	void *ctx = NULL;
 	const struct cli_opt *o = cli_find(c, a, &ctx);
 
-	if (!o)
-		return pn_error_set(err, PN_ERR_INVALID, "unknown option `%s`", a);
+	if (!o) /* without its value: it may be a secret (--creds=USER:PASS) */
+		return pn_error_set(err, PN_ERR_INVALID, "unknown option `%.*s`",
+				    (int)(eq ? (size_t)(eq - a) : strlen(a)), a);
 	if (eq && o->arg == CLI_ARG_NONE)
 		return pn_error_set(err, PN_ERR_INVALID, "option `--%s` takes no value", o->name);
 	if (!eq && o->arg == CLI_ARG_REQUIRED) {

@@ -327,6 +327,7 @@ static void t_parser_errors(void)
 	const char *grouped[] = {"demo", "--grouped", NULL};
 	const char *hidden[] = {"demo", "--hidden", NULL};
 	const char *prefix[] = {"demo", "--fil", "x", NULL};
+	const char *secret[] = {"demo", "--creds=u:hunter2", NULL};
 
 	ok_fail(demo_parse(&d, 0, unknown, &args, &err), &err, PN_ERR_INVALID,
 		"unknown option `--frob`", "unknown long option");
@@ -345,6 +346,10 @@ static void t_parser_errors(void)
 	ok_fail(demo_parse(&d, 0, grouped, &args, &err), &err, PN_ERR_INVALID, "unknown option",
 		"an option of another group is unknown");
 	ok_call(demo_parse(&d, 0, hidden, &args, &err), &err, "an option without help is accepted");
+	ok(demo_parse(&d, 0, secret, &args, &err) < 0 && err &&
+		   strstr(err->msg, "unknown option `--creds`") && !strstr(err->msg, "hunter2"),
+	   "an unknown option is named without its value");
+	pn_error_clear(&err);
 	ok_fail(demo_parse(&d, 0, prefix, &args, &err), &err, PN_ERR_INVALID, "unknown option",
 		"no prefixes without CLI_ABBREV");
 	ok_call(demo_parse(&d, CLI_ABBREV, prefix, &args, &err), &err, "a unique prefix");
