@@ -206,7 +206,29 @@ int pn_read_fd(int fd, const char *path, size_t max, char **out, size_t *len_out
 int pn_path_open_beneath(int dirfd, const char *rel, int flags, struct pn_error **err);
 /* tests: use the by-hand walk of pn_path_open_beneath even with openat2 */
 void pn_path_force_walk(bool on);
-/* write data atomically: temp file in the same dir, fsync, rename, fsync dir */
+/* Atomic files: the data appears under its name whole or not at all, even
+ * across a crash.  It is written to a temporary file (O_CLOEXEC, 0600 until
+ * the commit), which the commit fchmods, fsyncs, closes (checked), renames
+ * over the name and whose directory it then fsyncs.  Names are relative to
+ * dirfd (AT_FDCWD for plain paths); the temporary file must be on the same
+ * filesystem as the name. */
+struct pn_atomic_file {
+	int fd;	   /* write the data here (O_RDWR) */
+	int dirfd; /* not owned */
+	char *tmp; /* the temporary name, relative to dirfd */
+};
+/* create "<tmp_prefix>XXXXXX" (its directory must exist) */
+int pn_atomic_file_open(struct pn_atomic_file *f, int dirfd, const char *tmp_prefix,
+			struct pn_error **err);
+/* put it in place as name with mode; on failure the temporary file is
+ * removed.  Either way f is released (an abort after it does nothing). */
+int pn_atomic_file_commit(struct pn_atomic_file *f, const char *name, mode_t mode,
+			  struct pn_error **err);
+/* close and remove the temporary file; safe on a committed or aborted f */
+void pn_atomic_file_abort(struct pn_atomic_file *f);
+/* write data to name in one go; tmp_prefix NULL = "<name>.tmp-" beside it */
+int pn_write_file_atomic_at(int dirfd, const char *name, const char *tmp_prefix, const void *data,
+			    size_t len, mode_t mode, struct pn_error **err);
 int pn_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 struct pn_error **err);
 int pn_write_all(int fd, const void *data, size_t len); /* -1 + errno */

@@ -96,6 +96,60 @@ static void t_fs(void)
 		"missing file names the path");
 }
 
+static int count_entries(const char *dir)
+{
+	cleanup_dir DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	while (d && (de = readdir(d)))
+		n += de->d_name[0] != '.' || (de->d_name[1] && strcmp(de->d_name, ".."));
+	return n;
+}
+
+static void t_atomic_file(void)
+{
+	char *dir = tap_tmpdir();
+	cleanup_free char *tmpd = pn_path_join(dir, "tmp");
+	cleanup_free char *dst = pn_path_join(dir, "dst");
+	cleanup_free char *data = NULL;
+	cleanup_close int dfd = -1;
+	struct pn_atomic_file f;
+	struct pn_error *err = NULL;
+	struct stat st;
+
+	ok_call(pn_mkdir_p(tmpd, 0755, &err), &err, "mkdir tmp");
+	ok_call(pn_mkdir_p(dst, 0755, &err), &err, "mkdir dst");
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ok_call(pn_write_file_atomic_at(dfd, "dst/one", "tmp/one.", "1", 1, 0644, &err), &err,
+		"write through a dirfd, temp in another directory");
+	ok_call(pn_read_file_at(dfd, "dst/one", 10, &data, NULL, &err), &err, "read back");
+	is_str(data, "1", "content in place");
+	is_int(count_entries(tmpd), 0, "no temporary file left");
+
+	ok_call(pn_atomic_file_open(&f, dfd, "tmp/x.", &err), &err, "open a streamed one");
+	ok(fcntl(f.fd, F_GETFD) & FD_CLOEXEC, "its fd is CLOEXEC");
+	ok(pn_write_all(f.fd, "abc", 3) == 0, "write a piece");
+	is_int(count_entries(tmpd), 1, "it exists under its temporary name");
+	pn_atomic_file_abort(&f);
+	is_int(count_entries(tmpd), 0, "abort removes it");
+	pn_atomic_file_abort(&f);
+	ok(f.fd == -1 && f.tmp == NULL, "a second abort does nothing");
+
+	ok_call(pn_atomic_file_open(&f, dfd, "tmp/y.", &err), &err, "open another");
+	ok(pn_write_all(f.fd, "xyz", 3) == 0, "write it");
+	ok_fail(pn_atomic_file_commit(&f, "nodir/y", 0644, &err), &err, PN_ERR_NOT_FOUND,
+		"replace `nodir/y`", "commit into a missing directory fails");
+	is_int(count_entries(tmpd), 0, "and the temporary file is gone");
+	pn_atomic_file_abort(&f);
+	ok_call(pn_atomic_file_open(&f, dfd, "tmp/z.", &err), &err, "open a third");
+	ok_call(pn_atomic_file_commit(&f, "dst/z", 0600, &err), &err, "commit an empty file");
+	ok(fstatat(dfd, "dst/z", &st, 0) == 0 && st.st_size == 0 && (st.st_mode & 07777) == 0600,
+	   "empty, with its mode");
+	ok_fail(pn_write_file_atomic_at(dfd, "dst/w", "gone/w.", "1", 1, 0644, &err), &err,
+		PN_ERR_NOT_FOUND, "write `dst/w`", "a missing temporary directory is an error");
+}
+
 static void t_time(void)
 {
 	cleanup_free char *s = pn_rfc3339(0);
@@ -301,6 +355,7 @@ int main(void)
 	TEST(t_buf);
 	TEST(t_strv);
 	TEST(t_fs);
+	TEST(t_atomic_file);
 	TEST(t_time);
 	TEST(t_progress_json);
 	TEST(t_progress_bar);
