@@ -1167,6 +1167,7 @@ static int complete(struct ctx *c, struct pn_error **err)
 	}
 	for (i = 0; i < s.lines.n; i++)
 		pn_buf_printf(&text, NULL, "%s\n", s.lines.v[i]);
+	PN_BUF_ASSERT(&text); /* the lines of a file under COG_REQUIREMENTS_MAX_SIZE */
 	c->cfg->requirements =
 		compat_requirements_rewrite(text.data ? text.data : "", b->gpu, b->cuda);
 	pn_buf_release(&text);
@@ -1324,6 +1325,7 @@ static char *input_utf8(struct ctx *c, const char *text, size_t len, size_t *out
 	}
 	if (!b.data)
 		pn_buf_append(&b, "", 0, NULL);
+	PN_BUF_ASSERT(&b); /* the text is under half the buffer's maximum */
 	if ((at = memchr(b.data, '\0', b.len)))
 		problem_mark(c, text_mark(b.data, (size_t)(at - b.data)), "a NUL byte");
 	else if ((at = memmem(b.data, b.len, "\xef\xbb\xbf", 3)))
@@ -1757,5 +1759,6 @@ char *cog_config_to_text(const struct cog_config *c)
 			      (int)(nl ? nl - p : (long)strlen(p)), p);
 	}
 	text_list(&b, "warning", &c->warnings);
+	PN_BUF_ASSERT(&b); /* the fields of a cog.yaml under COG_CONFIG_MAX_SIZE */
 	return pn_buf_steal(&b, NULL);
 }

@@ -78,17 +78,22 @@ size_t st_mult(size_t a, size_t b); /* aborts on overflow */
 
 /* ------------------------------------------------------------- buffers
  * A growable byte buffer with a hard maximum (0 = PN_BUF_DEFAULT_MAX).
- * data is always NUL-terminated.  Appends past max fail with PN_ERR_TOO_LARGE. */
+ * data is always NUL-terminated.  Appends past max fail with PN_ERR_TOO_LARGE
+ * and leave the buffer as it was; after one such failure every later append
+ * fails too (until a reset), so a text is never missing a piece in its
+ * middle, and a run of appends can be checked once, with pn_buf_check, where
+ * the data is used. */
 #define PN_BUF_DEFAULT_MAX ((size_t)1 << 30)
 struct pn_buf {
 	char *data;
 	size_t len;
 	size_t cap;
 	size_t max;
+	bool failed; /* an append hit max */
 };
 #define PN_BUF_INIT                                                                                \
 	{                                                                                          \
-		NULL, 0, 0, 0                                                                      \
+		NULL, 0, 0, 0, false                                                               \
 	}
 void pn_buf_init(struct pn_buf *b, size_t max);
 void pn_buf_release(struct pn_buf *b);
@@ -97,6 +102,15 @@ int pn_buf_append(struct pn_buf *b, const void *data, size_t len, struct pn_erro
 int pn_buf_puts(struct pn_buf *b, const char *s, struct pn_error **err);
 __attribute__((format(printf, 3, 4))) int pn_buf_printf(struct pn_buf *b, struct pn_error **err,
 							const char *fmt, ...);
+/* 0, or -1 with PN_ERR_TOO_LARGE "<what>: more than N bytes" after an append failed */
+int pn_buf_check(const struct pn_buf *b, const char *what, struct pn_error **err);
+/* for a buffer whose appends stay far below its maximum by limits the caller
+ * already enforces (short names, a bounded list): reaching it is a bug */
+#define PN_BUF_ASSERT(b)                                                                           \
+	do {                                                                                       \
+		if ((b)->failed)                                                                   \
+			PN_BUG("buffer `%s` over its limit", #b);                                  \
+	} while (0)
 /* hand the data on; the buffer is left empty */
 char *pn_buf_steal(struct pn_buf *b, size_t *len_out);
 

@@ -178,6 +178,8 @@ int oci_tar_path_clean(const char *in, char **out, struct pn_error **err)
 		}
 		p += n;
 	}
+	if (pn_buf_check(&b, "entry path", err) < 0)
+		return -1;
 	*out = b.len ? pn_buf_steal(&b, NULL) : xstrdup("");
 	return 0;
 }

@@ -86,6 +86,7 @@ char *runner_idmap_format(const struct runner_idrange *r, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		pn_buf_printf(&b, NULL, "%u %u %u\n", r[i].inside, r[i].outside, r[i].count);
+	PN_BUF_ASSERT(&b); /* at most RUNNER_IDMAP_MAX_RANGES short lines */
 	if (!b.data)
 		return xstrdup("");
 	return pn_buf_steal(&b, NULL);

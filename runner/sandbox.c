@@ -873,13 +873,13 @@ static int commit_layer(struct runner_sandbox_cfg *c, struct pn_buf *reply, stru
 		rc = runner_diff_write(c->upper, &c->plan, c->out, c->lopts, &res, err);
 	if (rc < 0)
 		return -1;
-	pn_buf_printf(reply, NULL, "commit_seconds %.6f\nlayer %s %lld %s %lld %s\n",
-		      now_seconds() - t0, res.desc.digest, (long long)res.desc.size, res.diff_id,
-		      (long long)res.tar_size, res.desc.media_type);
+	rc = pn_buf_printf(reply, err, "commit_seconds %.6f\nlayer %s %lld %s %lld %s\n",
+			   now_seconds() - t0, res.desc.digest, (long long)res.desc.size,
+			   res.diff_id, (long long)res.tar_size, res.desc.media_type);
 	if (c->adopt && !copy)
 		runner_snapshot_adopt(c->r, c->upper, res.desc.digest, res.diff_id, NULL);
 	oci_layer_result_release(&res);
-	return 0;
+	return rc;
 }
 
 /* a relay between a host file and the sandbox's pipe; never returns */
@@ -1010,8 +1010,9 @@ static int sandbox_child(struct runner_sandbox_cfg *c, int sync_rd, int sync_wr)
 			break;
 	stdio_guard_end(relays, true);
 	code = status_code(st);
-	pn_buf_printf(&reply, NULL, "status %d\nrun_seconds %.6f\n", code, now_seconds() - t0);
-	if (code == 0 && c->out && commit_layer(c, &reply, &e) < 0) {
+	if (pn_buf_printf(&reply, &e, "status %d\nrun_seconds %.6f\n", code, now_seconds() - t0) <
+		    0 ||
+	    (code == 0 && c->out && commit_layer(c, &reply, &e) < 0)) {
 		pn_buf_release(&reply);
 		goto fail;
 	}

@@ -54,6 +54,18 @@ static void t_buf(void)
 	is_str(b.data, "abcd1234", "contents");
 	ok_fail(pn_buf_puts(&b, "x", &err), &err, PN_ERR_TOO_LARGE, "limit", "past max refused");
 	is_int(b.len, 8, "length unchanged after refusal");
+	ok_fail(pn_buf_check(&b, "the text", &err), &err, PN_ERR_TOO_LARGE,
+		"the text: more than 8 bytes", "the failure is remembered for one check");
+	pn_buf_release(&b);
+	pn_buf_init(&b, 8);
+	ok_call(pn_buf_puts(&b, "abcdef", &err), &err, "six bytes");
+	ok_fail(pn_buf_puts(&b, "xyz", &err), &err, PN_ERR_TOO_LARGE, "limit", "nine refused");
+	ok_fail(pn_buf_puts(&b, "x", &err), &err, PN_ERR_TOO_LARGE, "limit",
+		"a later append that would fit is refused too: no hole in the middle");
+	is_str(b.data, "abcdef", "contents before the failure kept");
+	pn_buf_reset(&b);
+	ok_call(pn_buf_check(&b, "x", &err), &err, "reset clears the failure");
+	ok_call(pn_buf_puts(&b, "x", &err), &err, "and appends work again");
 	pn_buf_release(&b);
 }
 
