@@ -46,6 +46,14 @@ void cleanup_closedirp(DIR **d)
 	}
 }
 
+int pn_close(int *fd)
+{
+	int r = *fd >= 0 ? close(*fd) : 0;
+
+	*fd = -1;
+	return r < 0 && errno != EINTR ? -1 : 0;
+}
+
 int pn_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;

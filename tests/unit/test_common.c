@@ -101,6 +101,13 @@ static void t_fs(void)
 	is_str(data, "hello", "content");
 	ok_fail(pn_read_file(file, 3, &data, &len, &err), &err, PN_ERR_TOO_LARGE, NULL,
 		"read over limit refused");
+	{
+		int fd = open(file, O_WRONLY | O_CLOEXEC), copy = fd;
+
+		ok(fd >= 0 && pn_close(&fd) == 0 && fd == -1, "pn_close closes and clears");
+		ok(fcntl(copy, F_GETFD) < 0 && errno == EBADF, "the fd is gone");
+		ok(pn_close(&fd) == 0, "pn_close of -1 does nothing");
+	}
 	ok_call(pn_rm_rf(sub, &err), &err, "rm -rf tree");
 	ok(stat(sub, &st) < 0 && errno == ENOENT, "tree gone");
 	ok_call(pn_rm_rf(sub, &err), &err, "rm -rf of absent path is ok");
