@@ -246,11 +246,11 @@ int pn_write_file_atomic_at(int dirfd, const char *name, const char *tmp_prefix,
 int pn_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 struct pn_error **err);
 int pn_write_all(int fd, const void *data, size_t len); /* -1 + errno */
+ssize_t pn_read_all(int fd, void *buf, size_t len);	/* short only at EOF */
 /* close a file that was written, for the error close() can carry (write-back
  * on NFS, quota): 0, or -1 with errno.  *fd becomes -1 either way (Linux
  * closes it even on EINTR, so there is no retry); -1 in *fd is a no-op. */
 int pn_close(int *fd);
-ssize_t pn_read_all(int fd, void *buf, size_t len);	/* short only at EOF */
 int pn_mkdir_p(const char *path, mode_t mode, struct pn_error **err);
 /* remove a tree; does not follow symlinks; ok if absent */
 int pn_rm_rf(const char *path, struct pn_error **err);
