@@ -19,8 +19,10 @@ static int step_env(struct step_ctx *sc, const struct plan_step *s, struct pn_er
 	if (pn_buf_puts(&hist, "ENV", err) < 0)
 		return -1;
 	for (size_t i = 0; i < s->n_env; i++) {
-		cleanup_free char *v = plan_env_expand(s->env[i].value, c->env.v);
+		cleanup_free char *v = plan_env_expand(s->env[i].value, c->env.v, err);
 
+		if (!v)
+			return -1;
 		oci_config_set_env(c, s->env[i].name, v);
 		pn_strv_push_owned(&env, xasprintf("%s=%s", s->env[i].name, v));
 		if (pn_buf_printf(&hist, err, " %s=%s", s->env[i].name, v) < 0)
@@ -93,8 +95,11 @@ static int run_prepare(struct step_ctx *sc, const struct plan_step *s, struct ru
 		       struct pn_error **err)
 {
 	for (size_t i = 0; i < s->n_env; i++) {
-		cleanup_free char *v = plan_env_expand(s->env[i].value, sc->ex->img.config.env.v);
+		cleanup_free char *v =
+			plan_env_expand(s->env[i].value, sc->ex->img.config.env.v, err);
 
+		if (!v)
+			return -1;
 		pn_strv_push_owned(&in->env, xasprintf("%s=%s", s->env[i].name, v));
 	}
 	in->file_digests = xcalloc(s->n_files ? s->n_files : 1, sizeof(*in->file_digests));

@@ -504,19 +504,29 @@ int build_plan_make(const struct cog_config *cfg, const struct build_plan_opts *
 }
 
 /* ---------------------------------------------------------------- env */
-char *plan_env_expand(const char *value, char *const *env)
+/* the value of name (n bytes) in env, or "" */
+static const char *env_lookup(char *const *env, const char *name, size_t n)
 {
-	struct pn_buf b = PN_BUF_INIT;
-	const char *p = value;
+	for (size_t i = 0; env && env[i]; i++)
+		if (strncmp(env[i], name, n) == 0 && env[i][n] == '=')
+			return env[i] + n + 1;
+	return "";
+}
 
-	while (*p) {
+char *plan_env_expand(const char *value, char *const *env, struct pn_error **err)
+{
+	cleanup_buf struct pn_buf b = PN_BUF_INIT;
+	const char *p = value;
+	int rc = 0;
+
+	while (*p && rc == 0) {
 		size_t n;
 		const char *name, *end;
 		bool brace;
 
 		if (*p != '$' || !(p[1] == '{' || p[1] == '_' || (p[1] >= 'A' && p[1] <= 'Z') ||
 				   (p[1] >= 'a' && p[1] <= 'z'))) {
-			pn_buf_append(&b, p++, 1, NULL);
+			rc = pn_buf_append(&b, p++, 1, err);
 			continue;
 		}
 		brace = p[1] == '{';
@@ -524,15 +534,15 @@ char *plan_env_expand(const char *value, char *const *env)
 		n = strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_");
 		end = name + n;
 		if (brace && *end != '}') {
-			pn_buf_append(&b, p++, 1, NULL);
+			rc = pn_buf_append(&b, p++, 1, err);
 			continue;
 		}
-		for (size_t i = 0; env && env[i]; i++)
-			if (strncmp(env[i], name, n) == 0 && env[i][n] == '=') {
-				pn_buf_puts(&b, env[i] + n + 1, NULL);
-				break;
-			}
+		rc = pn_buf_puts(&b, env_lookup(env, name, n), err);
 		p = end + brace;
+	}
+	if (rc < 0) {
+		pn_error_wrap(err, "expand `%.40s`", value);
+		return NULL;
 	}
 	return b.data ? pn_buf_steal(&b, NULL) : xstrdup("");
 }

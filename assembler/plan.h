@@ -193,7 +193,9 @@ char *build_plan_dockerfile(const struct cog_config *cfg, const struct build_pla
 char *plan_python_pyenv_shell(const char *version);
 
 /* Expand $NAME and ${NAME} in value against env ("NAME=value" strings,
- * NULL-terminated; unknown names expand to ""). Owned. */
-char *plan_env_expand(const char *value, char *const *env);
+ * NULL-terminated; unknown names expand to ""). Owned; NULL with
+ * PN_ERR_TOO_LARGE when the result passes the buffer's maximum (values that
+ * repeat themselves, A=$A$A, double at each step). */
+char *plan_env_expand(const char *value, char *const *env, struct pn_error **err);
 
 #endif

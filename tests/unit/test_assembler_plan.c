@@ -381,9 +381,9 @@ static void t_env_expand(void)
 {
 	char *env[] = {(char *)"LD_LIBRARY_PATH=/usr/local/nvidia/lib", (char *)"PATH=/usr/bin",
 		       NULL};
-	cleanup_free char *a = plan_env_expand("$LD_LIBRARY_PATH:/x", env);
-	cleanup_free char *b = plan_env_expand("/root/bin:${PATH}", env);
-	cleanup_free char *c = plan_env_expand("$UNSET:a$", env);
+	cleanup_free char *a = plan_env_expand("$LD_LIBRARY_PATH:/x", env, NULL);
+	cleanup_free char *b = plan_env_expand("/root/bin:${PATH}", env, NULL);
+	cleanup_free char *c = plan_env_expand("$UNSET:a$", env, NULL);
 
 	is_str(a, "/usr/local/nvidia/lib:/x", "$NAME");
 	is_str(b, "/root/bin:/usr/bin", "${NAME}");
