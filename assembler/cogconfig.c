@@ -2,6 +2,7 @@
  * problem at once, with file:line:col and the key path), complete (compat). */
 #include "assembler/cogconfig.h"
 #include "compat/compat.h"
+#include "oci/oci.h"
 #include "common/cleanup.h"
 
 #include <ctype.h>
@@ -1630,16 +1631,6 @@ int cog_config_load(const char *path, struct cog_config *out, struct pn_error **
 }
 
 /* --------------------------------------------------------------- views */
-static json_t *strv_json(const struct pn_strv *s)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		json_array_append_new(a, json_string(s->v[i]));
-	return a;
-}
-
 static json_t *build_json(const struct cog_build *b)
 {
 	json_t *o = json_object(), *runs;
@@ -1648,11 +1639,11 @@ static json_t *build_json(const struct cog_build *b)
 	json_object_set_new(o, "gpu", json_boolean(b->gpu));
 	json_object_set_new(o, "python_version", json_string(b->python_version));
 	if (b->python_packages.n)
-		json_object_set_new(o, "python_packages", strv_json(&b->python_packages));
+		json_object_set_new(o, "python_packages", oci_strv_to_json(&b->python_packages));
 	if (b->python_requirements)
 		json_object_set_new(o, "python_requirements", json_string(b->python_requirements));
 	if (b->system_packages.n)
-		json_object_set_new(o, "system_packages", strv_json(&b->system_packages));
+		json_object_set_new(o, "system_packages", oci_strv_to_json(&b->system_packages));
 	if (b->n_run) {
 		runs = json_array();
 		for (i = 0; i < b->n_run; i++) {
@@ -1674,7 +1665,7 @@ static json_t *build_json(const struct cog_build *b)
 		json_object_set_new(o, "run", runs);
 	}
 	if (b->pre_install.n)
-		json_object_set_new(o, "pre_install", strv_json(&b->pre_install));
+		json_object_set_new(o, "pre_install", oci_strv_to_json(&b->pre_install));
 	if (b->cuda)
 		json_object_set_new(o, "cuda", json_string(b->cuda));
 	if (b->cudnn)
@@ -1708,7 +1699,7 @@ char *cog_config_to_json(const struct cog_config *c)
 		json_object_set_new(o, "concurrency", cc);
 	}
 	if (c->environment.n)
-		json_object_set_new(o, "environment", strv_json(&c->environment));
+		json_object_set_new(o, "environment", oci_strv_to_json(&c->environment));
 	return json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 }
 

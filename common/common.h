@@ -206,7 +206,29 @@ int pn_read_fd(int fd, const char *path, size_t max, char **out, size_t *len_out
 int pn_path_open_beneath(int dirfd, const char *rel, int flags, struct pn_error **err);
 /* tests: use the by-hand walk of pn_path_open_beneath even with openat2 */
 void pn_path_force_walk(bool on);
-/* write data atomically: temp file in the same dir, fsync, rename, fsync dir */
+/* Atomic files: the data appears under its name whole or not at all, even
+ * across a crash.  It is written to a temporary file (O_CLOEXEC, 0600 until
+ * the commit), which the commit fchmods, fsyncs, closes (checked), renames
+ * over the name and whose directory it then fsyncs.  Names are relative to
+ * dirfd (AT_FDCWD for plain paths); the temporary file must be on the same
+ * filesystem as the name. */
+struct pn_atomic_file {
+	int fd;	   /* write the data here (O_RDWR) */
+	int dirfd; /* not owned */
+	char *tmp; /* the temporary name, relative to dirfd */
+};
+/* create "<tmp_prefix>XXXXXX" (its directory must exist) */
+int pn_atomic_file_open(struct pn_atomic_file *f, int dirfd, const char *tmp_prefix,
+			struct pn_error **err);
+/* put it in place as name with mode; on failure the temporary file is
+ * removed.  Either way f is released (an abort after it does nothing). */
+int pn_atomic_file_commit(struct pn_atomic_file *f, const char *name, mode_t mode,
+			  struct pn_error **err);
+/* close and remove the temporary file; safe on a committed or aborted f */
+void pn_atomic_file_abort(struct pn_atomic_file *f);
+/* write data to name in one go; tmp_prefix NULL = "<name>.tmp-" beside it */
+int pn_write_file_atomic_at(int dirfd, const char *name, const char *tmp_prefix, const void *data,
+			    size_t len, mode_t mode, struct pn_error **err);
 int pn_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 struct pn_error **err);
 int pn_write_all(int fd, const void *data, size_t len); /* -1 + errno */
@@ -224,6 +246,34 @@ char *pn_cache_dir(void);
 /* the current time, or SOURCE_DATE_EPOCH when set; RFC 3339 UTC text */
 char *pn_rfc3339(int64_t t);
 int64_t pn_source_date_epoch(int64_t fallback);
+
+/* ------------------------------------------------------------ processes
+ * Run a program, hand it stdin data and capture its stdout.  The child runs
+ * in its own process group with an empty signal mask and SIGPIPE at its
+ * default; on a timeout or too much output it is killed with its group and
+ * reaped.  Every pipe end is CLOEXEC (nothing leaks into other children), the
+ * stdin write cannot raise SIGPIPE in the caller, and EINTR is retried. */
+struct pn_spawn {
+	char *const *argv; /* argv[0] is the program; NULL-terminated */
+	char *const *envp; /* NULL = environ */
+	const char *in;	   /* stdin data; NULL = /dev/null */
+	size_t in_len;
+	int err_fd;	  /* -1 = /dev/null, else becomes the child's stderr (set it:
+			   * 0 would hand it the caller's stdin) */
+	size_t max_out;	  /* stdout beyond this is an error (0 = PN_BUF_DEFAULT_MAX) */
+	int timeout_ms;	  /* 0 = none; the child is killed on expiry */
+	bool path_search; /* look argv[0] up in PATH (execvp) rather than execv */
+};
+/* 0 when the child ran and was reaped: *wstatus is its wait status (exit code
+ * or signal: the caller judges it), *out its stdout, NUL-terminated and owned
+ * by the caller (out may be NULL: the output is dropped; out_len may be
+ * NULL).  -1 with *err: the program could not be started (PN_ERR_NOT_FOUND
+ * when it does not exist), it outlived timeout_ms (PN_ERR_GENERIC, errno_val
+ * ETIMEDOUT), it wrote more than max_out (PN_ERR_TOO_LARGE), or a pipe/poll/
+ * wait failed.  On failure the partial output is zeroed (it may be a secret)
+ * and freed. */
+int pn_spawn_capture(const struct pn_spawn *sp, char **out, size_t *out_len, int *wstatus,
+		     struct pn_error **err);
 
 /* -------------------------------------------------------------- commands
  * Commands register themselves with PN_COMMAND() in any module's CLI file;

@@ -135,44 +135,6 @@ int pn_fsync_dir(const char *dir)
 	return fsync(fd);
 }
 
-static char *dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		return xstrdup(".");
-	if (slash == path)
-		return xstrdup("/");
-	return xstrndup(path, (size_t)(slash - path));
-}
-
-int pn_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
-			 struct pn_error **err)
-{
-	cleanup_free char *dir = dir_of(path);
-	cleanup_free char *tmp = xasprintf("%s.tmp-XXXXXX", path);
-	int fd = mkostemp(tmp, O_CLOEXEC);
-
-	if (fd < 0)
-		return pn_error_set_errno(err, errno, "create temporary file for `%s`", path);
-	if (pn_write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0 || fsync(fd) < 0) {
-		int e = errno;
-
-		close(fd);
-		unlink(tmp);
-		return pn_error_set_errno(err, e, "write `%s`", path);
-	}
-	if (close(fd) < 0 || rename(tmp, path) < 0) {
-		int e = errno;
-
-		unlink(tmp);
-		return pn_error_set_errno(err, e, "replace `%s`", path);
-	}
-	if (pn_fsync_dir(dir) < 0)
-		return pn_error_set_errno(err, errno, "sync directory `%s`", dir);
-	return 0;
-}
-
 int pn_mkdir_p(const char *path, mode_t mode, struct pn_error **err)
 {
 	cleanup_free char *p = xstrdup(path);

@@ -7,7 +7,7 @@
 
 static enum pn_progress progress_mode = PN_PROGRESS_AUTO;
 static int verbose_level;
-static bool bar_shown; /* a bar is on the terminal's last line */
+static bool bar_shown; /* a bar is on the terminal's last line (stderr's lock) */
 
 void pn_log_set_progress(enum pn_progress p)
 {
@@ -178,6 +178,8 @@ void pn_progress_bar_format(char *out, size_t size, const char *label, int64_t d
 		 "                                        ", tail);
 }
 
+/* last_ms and bar_shown are read and written only under stderr's lock: push
+ * threads draw the bar concurrently */
 void pn_progress_bar(const char *label, int64_t done, int64_t total, double mib_per_s)
 {
 	static int64_t last_ms;
@@ -189,13 +191,13 @@ void pn_progress_bar(const char *label, int64_t done, int64_t total, double mib_
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	if (now - last_ms < 200 && !(total > 0 && done >= total))
-		return;
-	last_ms = now;
 	pn_progress_bar_format(line, sizeof(line), label, done, total, mib_per_s, 80);
 	flockfile(stderr);
-	fprintf(stderr, "\r\033[K%s", line);
-	fflush(stderr);
-	bar_shown = true;
+	if (now - last_ms >= 200 || (total > 0 && done >= total)) {
+		last_ms = now;
+		fprintf(stderr, "\r\033[K%s", line);
+		fflush(stderr);
+		bar_shown = true;
+	}
 	funlockfile(stderr);
 }

@@ -392,13 +392,19 @@ static int write_proc(pid_t pid, const char *file, const char *text, struct pn_e
 	return 0;
 }
 
+/* what newuidmap/newgidmap may print on stdout (normally nothing) */
+#define IDMAP_HELPER_OUTPUT_MAX ((size_t)64 << 10)
+
 static int run_helper(const char *prog, pid_t pid, const struct runner_idrange *r, size_t n,
 		      struct pn_error **err)
 {
 	char *argv[2 + 3 * RUNNER_IDMAP_MAX_RANGES + 1];
 	char nums[1 + 3 * RUNNER_IDMAP_MAX_RANGES][16];
+	struct pn_spawn sp = {.argv = argv,
+			      .err_fd = STDERR_FILENO, /* its complaints reach the user */
+			      .max_out = IDMAP_HELPER_OUTPUT_MAX,
+			      .path_search = true};
 	size_t k = 0;
-	pid_t c;
 	int st;
 
 	argv[k] = (char *)prog;
@@ -413,15 +419,10 @@ static int run_helper(const char *prog, pid_t pid, const struct runner_idrange *
 		}
 	}
 	argv[++k] = NULL;
-	c = fork();
-	if (c < 0)
-		return pn_error_set_errno(err, errno, "fork");
-	if (c == 0) {
-		execvp(prog, argv);
-		_exit(127);
+	if (pn_spawn_capture(&sp, NULL, NULL, &st, err) < 0) {
+		pn_error_hint(err, "newuidmap and newgidmap come with the uidmap package");
+		return -1;
 	}
-	while (waitpid(c, &st, 0) < 0 && errno == EINTR)
-		;
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		pn_error_set(err, PN_ERR_GENERIC, "`%s` failed (status %d)", prog,
 			     WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));

@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static void t_error_chain(void)
@@ -94,6 +96,60 @@ static void t_fs(void)
 		"missing file names the path");
 }
 
+static int count_entries(const char *dir)
+{
+	cleanup_dir DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	while (d && (de = readdir(d)))
+		n += de->d_name[0] != '.' || (de->d_name[1] && strcmp(de->d_name, ".."));
+	return n;
+}
+
+static void t_atomic_file(void)
+{
+	char *dir = tap_tmpdir();
+	cleanup_free char *tmpd = pn_path_join(dir, "tmp");
+	cleanup_free char *dst = pn_path_join(dir, "dst");
+	cleanup_free char *data = NULL;
+	cleanup_close int dfd = -1;
+	struct pn_atomic_file f;
+	struct pn_error *err = NULL;
+	struct stat st;
+
+	ok_call(pn_mkdir_p(tmpd, 0755, &err), &err, "mkdir tmp");
+	ok_call(pn_mkdir_p(dst, 0755, &err), &err, "mkdir dst");
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ok_call(pn_write_file_atomic_at(dfd, "dst/one", "tmp/one.", "1", 1, 0644, &err), &err,
+		"write through a dirfd, temp in another directory");
+	ok_call(pn_read_file_at(dfd, "dst/one", 10, &data, NULL, &err), &err, "read back");
+	is_str(data, "1", "content in place");
+	is_int(count_entries(tmpd), 0, "no temporary file left");
+
+	ok_call(pn_atomic_file_open(&f, dfd, "tmp/x.", &err), &err, "open a streamed one");
+	ok(fcntl(f.fd, F_GETFD) & FD_CLOEXEC, "its fd is CLOEXEC");
+	ok(pn_write_all(f.fd, "abc", 3) == 0, "write a piece");
+	is_int(count_entries(tmpd), 1, "it exists under its temporary name");
+	pn_atomic_file_abort(&f);
+	is_int(count_entries(tmpd), 0, "abort removes it");
+	pn_atomic_file_abort(&f);
+	ok(f.fd == -1 && f.tmp == NULL, "a second abort does nothing");
+
+	ok_call(pn_atomic_file_open(&f, dfd, "tmp/y.", &err), &err, "open another");
+	ok(pn_write_all(f.fd, "xyz", 3) == 0, "write it");
+	ok_fail(pn_atomic_file_commit(&f, "nodir/y", 0644, &err), &err, PN_ERR_NOT_FOUND,
+		"replace `nodir/y`", "commit into a missing directory fails");
+	is_int(count_entries(tmpd), 0, "and the temporary file is gone");
+	pn_atomic_file_abort(&f);
+	ok_call(pn_atomic_file_open(&f, dfd, "tmp/z.", &err), &err, "open a third");
+	ok_call(pn_atomic_file_commit(&f, "dst/z", 0600, &err), &err, "commit an empty file");
+	ok(fstatat(dfd, "dst/z", &st, 0) == 0 && st.st_size == 0 && (st.st_mode & 07777) == 0600,
+	   "empty, with its mode");
+	ok_fail(pn_write_file_atomic_at(dfd, "dst/w", "gone/w.", "1", 1, 0644, &err), &err,
+		PN_ERR_NOT_FOUND, "write `dst/w`", "a missing temporary directory is an error");
+}
+
 static void t_time(void)
 {
 	cleanup_free char *s = pn_rfc3339(0);
@@ -159,15 +215,152 @@ static void t_parse_long(void)
 	ok(pn_parse_long("99999999999999999999", 0, 10, &v) < 0, "overflow refused");
 }
 
+static int count_open_fds(void)
+{
+	cleanup_dir DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	while (d && (de = readdir(d)))
+		n += de->d_name[0] != '.';
+	return n;
+}
+
+static void t_spawn_capture(void)
+{
+	char *echo[] = {(char *)"sh", (char *)"-c", (char *)"printf 'a b\\n'; exit 3", NULL};
+	char *cat[] = {(char *)"cat", NULL};
+	char *tru[] = {(char *)"true", NULL};
+	struct pn_spawn sp = {.argv = echo, .err_fd = -1, .path_search = true};
+	struct pn_error *err = NULL;
+	char *out = NULL;
+	size_t len = 0, big = (size_t)1 << 20;
+	int st = -1, fds = count_open_fds();
+	cleanup_free char *data = xmalloc(big);
+
+	ok_call(pn_spawn_capture(&sp, &out, &len, &st, &err), &err, "spawn sh");
+	is_str(out, "a b\n", "stdout captured");
+	is_int(len, 4, "length");
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == 3, "exit status handed back");
+	free(out);
+	out = NULL;
+
+	sp.argv = cat;
+	sp.in = "from stdin";
+	sp.in_len = strlen(sp.in);
+	ok_call(pn_spawn_capture(&sp, &out, &len, &st, &err), &err, "spawn cat");
+	is_str(out, "from stdin", "stdin handed over");
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "cat exits 0");
+	free(out);
+	out = NULL;
+
+	/* more than a pipe holds, both ways: stdin is written while stdout is read */
+	for (size_t i = 0; i < big; i++)
+		data[i] = (char)('a' + i % 26);
+	sp.in = data;
+	sp.in_len = big;
+	ok_call(pn_spawn_capture(&sp, &out, &len, &st, &err), &err, "cat 1 MiB");
+	ok(len == big && out && memcmp(out, data, big) == 0, "1 MiB through and back");
+	free(out);
+	out = NULL;
+	sp.max_out = 1000;
+	ok_fail(pn_spawn_capture(&sp, &out, &len, &st, &err), &err, PN_ERR_TOO_LARGE,
+		"more than 1000 bytes", "output over max_out is an error");
+	ok(out == NULL, "no output handed back on failure");
+	sp.max_out = 0;
+
+	/* a child that reads none of it: the write meets EPIPE, no SIGPIPE here */
+	sp.argv = tru;
+	ok_call(pn_spawn_capture(&sp, NULL, NULL, &st, &err), &err,
+		"child ignoring stdin: no SIGPIPE reaches the caller");
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "true exits 0");
+	is_int(count_open_fds(), fds, "no fd left open");
+}
+
+/* pid has exited (gone, or a zombie waiting for init), within 5 s */
+static bool process_gone(int pid)
+{
+	for (int i = 0; i < 500; i++) {
+		cleanup_free char *p = xasprintf("/proc/%d/stat", pid);
+		cleanup_free char *stat = NULL;
+		char *rp;
+
+		if (pn_read_file(p, 4096, &stat, NULL, NULL) < 0)
+			return true;
+		rp = strrchr(stat, ')');
+		if (rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'))
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static void t_spawn_fail(void)
+{
+	char *missing[] = {(char *)"pinion-no-such-program-xyz", NULL};
+	char *bare_sh[] = {(char *)"sh", (char *)"-c", (char *)"true", NULL};
+	char *sleeper[] = {(char *)"sh", (char *)"-c",
+			   (char *)"sleep 30 & echo $! >\"$0\"; sleep 30; echo late", NULL, NULL};
+	char *env[] = {(char *)"SPAWN_T=seen", NULL};
+	char *show[] = {(char *)"/bin/sh", (char *)"-c", (char *)"echo \"$SPAWN_T\"; echo err >&2",
+			NULL};
+	struct pn_spawn sp = {.argv = missing, .err_fd = -1, .path_search = true};
+	struct pn_error *err = NULL;
+	char *out = NULL, *dir = tap_tmpdir();
+	cleanup_free char *path = pn_path_join(dir, "stderr");
+	cleanup_free char *bgpid = pn_path_join(dir, "bgpid");
+	cleanup_free char *text = NULL;
+	int st = 0, rc, fd, fds = count_open_fds();
+	struct timespec t0, t1;
+
+	ok_fail(pn_spawn_capture(&sp, &out, NULL, &st, &err), &err, PN_ERR_NOT_FOUND,
+		"pinion-no-such-program-xyz", "a missing program is an error, not a status");
+	sp.argv = bare_sh;
+	sp.path_search = false;
+	ok_fail(pn_spawn_capture(&sp, &out, NULL, &st, &err), &err, PN_ERR_NOT_FOUND, "`sh`",
+		"without path_search a bare name is not looked up");
+
+	sleeper[3] = bgpid;
+	sp.argv = sleeper;
+	sp.path_search = true;
+	sp.timeout_ms = 200;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = pn_spawn_capture(&sp, &out, NULL, &st, &err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ok(rc < 0 && err && err->errno_val == ETIMEDOUT && strstr(err->msg, "killed"),
+	   "timeout kills the child");
+	pn_error_clear(&err);
+	ok(t1.tv_sec - t0.tv_sec < 10, "the timeout ends the wait");
+	ok(out == NULL, "no output after a timeout");
+	ok_call(pn_read_file(bgpid, 100, &text, NULL, &err), &err, "read the background pid");
+	ok(text && process_gone(atoi(text)), "the child's group is killed with it");
+	free(text);
+	text = NULL;
+
+	/* execv with a path, a given environment, stderr to a file */
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	sp = (struct pn_spawn){.argv = show, .envp = env, .err_fd = fd};
+	ok_call(pn_spawn_capture(&sp, &out, NULL, &st, &err), &err, "spawn /bin/sh");
+	is_str(out, "seen\n", "envp given to the child");
+	free(out);
+	close(fd);
+	ok_call(pn_read_file(path, 100, &text, NULL, &err), &err, "read stderr");
+	is_str(text, "err\n", "err_fd became the child's stderr");
+	is_int(count_open_fds(), fds, "no fd left open");
+}
+
 int main(void)
 {
 	TEST(t_error_chain);
 	TEST(t_buf);
 	TEST(t_strv);
 	TEST(t_fs);
+	TEST(t_atomic_file);
 	TEST(t_time);
 	TEST(t_progress_json);
 	TEST(t_progress_bar);
 	TEST(t_parse_long);
+	TEST(t_spawn_capture);
+	TEST(t_spawn_fail);
 	return tap_done();
 }
