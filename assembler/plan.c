@@ -2,6 +2,7 @@
  * contents, in layer order"), and its text and JSON views. */
 #include "assembler/plan.h"
 #include "compat/compat.h"
+#include "oci/oci.h"
 #include "common/cleanup.h"
 
 #include <stdlib.h>
@@ -557,13 +558,9 @@ static const char *const id_names[] = {
 
 static void print_strv_json(FILE *f, const struct pn_strv *s)
 {
-	cleanup_json json_t *a = json_array();
-	cleanup_free char *t = NULL;
-	size_t i;
+	cleanup_json json_t *a = oci_strv_to_json(s);
+	cleanup_free char *t = json_dumps(a, JSON_COMPACT);
 
-	for (i = 0; i < s->n; i++)
-		json_array_append_new(a, json_string(s->v[i]));
-	t = json_dumps(a, JSON_COMPACT);
 	fputs(t, f);
 }
 
@@ -650,16 +647,6 @@ static json_t *env_json(const struct plan_env *e, size_t n)
 	return o;
 }
 
-static json_t *strv_to_json(const struct pn_strv *s)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		json_array_append_new(a, json_string(s->v[i]));
-	return a;
-}
-
 static json_t *copy_json(const struct plan_step *s)
 {
 	json_t *o = json_pack("{s:s,s:s,s:s}", "from", copy_from_names[s->copy_from], "src",
@@ -708,7 +695,7 @@ static json_t *step_json(const struct plan_step *s)
 	}
 	if (s->kind == PLAN_STEP_COPY)
 		json_object_set_new(o, "copy", copy_json(s));
-	json_object_set_new(o, "key_inputs", strv_to_json(&s->key_inputs));
+	json_object_set_new(o, "key_inputs", oci_strv_to_json(&s->key_inputs));
 	return o;
 }
 
@@ -747,8 +734,8 @@ char *build_plan_to_json(const struct build_plan *p)
 	for (i = 0; i < p->n_steps; i++)
 		json_array_append_new(steps, step_json(&p->steps[i]));
 	json_object_set_new(o, "steps", steps);
-	json_object_set_new(cfg, "entrypoint", strv_to_json(&p->entrypoint));
-	json_object_set_new(cfg, "cmd", strv_to_json(&p->cmd));
+	json_object_set_new(cfg, "entrypoint", oci_strv_to_json(&p->entrypoint));
+	json_object_set_new(cfg, "cmd", oci_strv_to_json(&p->cmd));
 	json_object_set_new(cfg, "workdir", json_string(p->workdir));
 	json_object_set_new(cfg, "exposed_ports", json_pack("[s]", p->expose));
 	json_object_set_new(cfg, "labels", env_json(p->labels, p->n_labels));

@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -17,8 +16,6 @@
 
 #define POSTBUILD_OUT_MAX ((size_t)16 << 20)
 #define FREEZE_MARK	  "@@pinion-pip-freeze@@"
-
-extern char **environ;
 
 /* --------------------------------------------------------- sandbox capture */
 
@@ -68,40 +65,23 @@ static int sandbox_capture(struct build_exec *ex, const char *name, const char *
 
 /* ------------------------------------------------------------------ git */
 
+#define GIT_OUT_MAX ((size_t)4096)
+
 /* stdout of argv (trimmed), or NULL when it fails */
 static char *cmd_output(char *const argv[])
 {
-	int pipefd[2];
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	char buf[4096];
-	ssize_t n, total = 0;
+	struct pn_spawn sp = {
+		.argv = argv, .err_fd = -1, .max_out = GIT_OUT_MAX, .path_search = true};
+	cleanup_free char *out = NULL;
+	size_t len = 0;
 	int status;
 
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
+	if (pn_spawn_capture(&sp, &out, &len, &status, NULL) < 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
 		return NULL;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
-	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-	if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return NULL;
-	}
-	posix_spawn_file_actions_destroy(&fa);
-	close(pipefd[1]);
-	while ((n = read(pipefd[0], buf + total, sizeof(buf) - 1 - (size_t)total)) > 0)
-		total += n;
-	close(pipefd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return NULL;
-	while (total > 0 && (buf[total - 1] == '\n' || buf[total - 1] == '\r'))
-		total--;
-	buf[total] = '\0';
-	return total ? xstrdup(buf) : NULL;
+	while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == '\r'))
+		out[--len] = '\0';
+	return len ? steal_pointer(&out) : NULL;
 }
 
 /* The model directory is hostile: its .git/config may name commands
