@@ -550,7 +550,6 @@ int build_run(const struct build_opts *o, struct build_result *res, struct pn_er
 	cog_config_init(&st.cfg);
 	build_plan_init(&st.plan);
 	build_exec_init(&st.ex);
-	oci_layer_opts_init(&st.lopts);
 	build_result_init(res);
 	rc = build_body(&st, res, err);
 	used_cache = st.cache != NULL;

@@ -153,7 +153,7 @@ struct build_plan {
 	char *platform;		/* "linux/amd64" unless --platform */
 	bool network_none;	/* RUN steps without network */
 	bool separate_weights;	/* weights in layers of their own */
-	struct plan_host_env *host_env; /* filled by the executor (build_host_env) */
+	struct plan_host_env *host_env; /* filled in the plan stage (build_host_env) */
 	size_t n_host_env;
 };
 /* add one (copies); a name already there is replaced */
