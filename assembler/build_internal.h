@@ -33,12 +33,12 @@
 
 /* the image being built and the sandbox over it */
 struct build_exec {
-	struct oci_layout *cl;		/* the cache layout (borrowed) */
-	struct oci_image img;		/* the image so far (starts as the base) */
-	const char *cache_dir;		/* the runner's (NULL = default; borrowed) */
-	char *tmpdir;			/* private scratch (owned), removed by release */
-	struct runner *runner;		/* lazily, at the first sandbox use */
-	struct runner_rootfs rf;	/* the sandbox rootfs of img */
+	struct oci_layout *cl;	 /* the cache layout (borrowed) */
+	struct oci_image img;	 /* the image so far (starts as the base) */
+	const char *cache_dir;	 /* the runner's (NULL = default; borrowed) */
+	char *tmpdir;		 /* private scratch (owned), removed by release */
+	struct runner *runner;	 /* lazily, at the first sandbox use */
+	struct runner_rootfs rf; /* the sandbox rootfs of img */
 	bool rf_ready;
 	size_t rf_synced;		/* image layers reflected in rf */
 	struct pn_strv weight_diff_ids; /* layers of weights (left out of the post-build rootfs) */
@@ -105,7 +105,7 @@ int build_secret_file(const struct build_secret *s, const char *tmpdir, char **o
 
 /* all a step reaches */
 struct step_ctx {
-	struct build_exec *ex;		    /* the image, the layout, the sandbox, progress */
+	struct build_exec *ex; /* the image, the layout, the sandbox, progress */
 	struct build_cache *cache;
 	bool use_cache;			    /* false: --no-cache (no look-ups) */
 	const struct oci_layer_opts *lopts; /* compression, mtime clamp */

@@ -9,8 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-const struct build_secret *build_secret_find(const struct build_secret *v, size_t n,
-					     const char *id)
+const struct build_secret *build_secret_find(const struct build_secret *v, size_t n, const char *id)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(v[i].id, id) == 0)

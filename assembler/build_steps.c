@@ -165,8 +165,8 @@ static int run_exec(struct step_ctx *sc, const struct plan_step *s, struct run_i
 	rs.network = sc->plan->network_none ? RUNNER_NET_NONE : RUNNER_NET_HOST;
 	lo.overlay_upper = true;
 	lo.normalize_owner = false;
-	pn_progress_event("step-start", NULL, "[%zu/%zu] %s: %s", ex->step_no, ex->n_steps,
-			  s->name, s->shell);
+	pn_progress_event("step-start", NULL, "[%zu/%zu] %s: %s", ex->step_no, ex->n_steps, s->name,
+			  s->shell);
 	runner_result_init(&res);
 	rc = runner_step_run(ex->runner, &ex->rf, &rs, ex->cl, &lo, &res, err);
 	sc->err_named = rc < 0; /* the runner's errors name the step */

@@ -131,8 +131,8 @@ char *build_plan_dockerfile(const struct cog_config *cfg, const struct build_pla
 						      p->workdir);
 				df_exec(&b, "CMD", &p->cmd);
 			}
-			pn_buf_printf(&b, NULL, "COPY %s %s\n", plan_copy_from_display(s->copy_from),
-				      s->copy_dest);
+			pn_buf_printf(&b, NULL, "COPY %s %s\n",
+				      plan_copy_from_display(s->copy_from), s->copy_dest);
 			break;
 		}
 	}

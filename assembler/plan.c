@@ -686,11 +686,12 @@ static json_t *step_json(const struct plan_step *s)
 		a = json_array();
 		for (j = 0; j < s->n_files; j++)
 			json_array_append_new(
-				a, s->files[j].from == PLAN_FILE_INLINE
-					   ? json_pack("{s:s,s:s}", "target", s->files[j].target,
-						       "content", s->files[j].content)
-					   : json_pack("{s:s,s:s}", "target", s->files[j].target,
-						       "source", file_from_names[s->files[j].from]));
+				a,
+				s->files[j].from == PLAN_FILE_INLINE
+					? json_pack("{s:s,s:s}", "target", s->files[j].target,
+						    "content", s->files[j].content)
+					: json_pack("{s:s,s:s}", "target", s->files[j].target,
+						    "source", file_from_names[s->files[j].from]));
 		json_object_set_new(o, "files", a);
 	}
 	if (s->kind == PLAN_STEP_COPY)

@@ -53,9 +53,9 @@ void build_plan_opts_init(struct build_plan_opts *o);
 enum plan_step_kind { PLAN_STEP_ENV, PLAN_STEP_RUN, PLAN_STEP_COPY };
 enum plan_step_id {
 	PLAN_ID_BASE_ENV, /* DEBIAN_FRONTEND, PYTHONUNBUFFERED, LD_LIBRARY_PATH, NVIDIA_... */
-	PLAN_ID_TINI, /* COPY tini -> /sbin/tini (Cog downloads it; pinion ships tini-static) */
-	PLAN_ID_USER_ENV,    /* cog.yaml environment */
-	PLAN_ID_APT,	     /* system_packages */
+	PLAN_ID_TINI,	  /* COPY tini -> /sbin/tini (Cog downloads it; pinion ships tini-static) */
+	PLAN_ID_USER_ENV, /* cog.yaml environment */
+	PLAN_ID_APT,	  /* system_packages */
 	PLAN_ID_PYTHON_ENV,  /* PATH for pyenv (GPU without cog-base) */
 	PLAN_ID_PYTHON,	     /* install Python (GPU without cog-base) */
 	PLAN_ID_PRE_INSTALL, /* deprecated build.pre_install commands */
@@ -148,11 +148,11 @@ struct build_plan {
 	char *requirements; /* the generated requirements text (copy) */
 	char *python_version;
 	bool gpu;
-	char *cuda, *cudnn;		/* NULL for CPU */
+	char *cuda, *cudnn; /* NULL for CPU */
 	/* decided from the options: the executor reads them here */
-	char *platform;		/* "linux/amd64" unless --platform */
-	bool network_none;	/* RUN steps without network */
-	bool separate_weights;	/* weights in layers of their own */
+	char *platform;			/* "linux/amd64" unless --platform */
+	bool network_none;		/* RUN steps without network */
+	bool separate_weights;		/* weights in layers of their own */
 	struct plan_host_env *host_env; /* filled in the plan stage (build_host_env) */
 	size_t n_host_env;
 };

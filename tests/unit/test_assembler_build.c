@@ -48,10 +48,11 @@ static void t_tini(void)
 	ok(len >= 4 && memcmp(d, "\177ELF", 4) == 0, "it is an ELF binary");
 }
 
-static void key_copy(const char *chain, const char *kind, enum plan_copy_from from,
-		     bool separate, enum oci_compression comp, const char *platform, oci_digest_t out)
+static void key_copy(const char *chain, const char *kind, enum plan_copy_from from, bool separate,
+		     enum oci_compression comp, const char *platform, oci_digest_t out)
 {
-	struct plan_step s = {.kind = PLAN_STEP_COPY, .copy_from = from, .copy_dest = (char *)"/src"};
+	struct plan_step s = {
+		.kind = PLAN_STEP_COPY, .copy_from = from, .copy_dest = (char *)"/src"};
 	struct build_plan p = {.platform = (char *)platform, .separate_weights = separate};
 	struct oci_layer_opts lo;
 

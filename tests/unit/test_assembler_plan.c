@@ -248,7 +248,8 @@ static void t_weight_layers(void)
 	build_plan_add_weight(&p, "weights/model.bin", 12345, 3);
 	build_plan_add_weight(&p, "z.safetensors", 20 << 20, 7);
 	s = find_step(&p, PLAN_ID_WEIGHTS);
-	ok(s && s->copy_from == PLAN_COPY_WEIGHTS && s->n_weights == 2, "two weight layers planned");
+	ok(s && s->copy_from == PLAN_COPY_WEIGHTS && s->n_weights == 2,
+	   "two weight layers planned");
 	ok(s && strcmp(s->weights[0].path, "weights/model.bin") == 0 &&
 		   s->weights[0].size == 12345 && s->weights[0].entry == 3 &&
 		   strcmp(s->weights[1].path, "z.safetensors") == 0 && s->weights[1].entry == 7,
@@ -261,17 +262,17 @@ static void t_weight_layers(void)
 	step = json_array_get(json_object_get(j, "steps"), p.n_steps - 2);
 	layers = json_object_get(json_object_get(step, "copy"), "layers");
 	is_str(json_string_value(json_object_get(step, "id")), "weights", "JSON weights step");
-	is_str(json_string_value(json_object_get(json_object_get(step, "copy"), "from")),
-	       "weights", "JSON copy from weights");
+	is_str(json_string_value(json_object_get(json_object_get(step, "copy"), "from")), "weights",
+	       "JSON copy from weights");
 	is_int(json_array_size(layers), 2, "JSON lists both weight layers");
 	is_str(json_string_value(json_object_get(json_array_get(layers, 0), "file")),
 	       "weights/model.bin", "JSON layer file");
 	is_int(json_integer_value(json_object_get(json_array_get(layers, 0), "size")), 12345,
 	       "JSON layer size");
-	ok(!json_object_get(json_object_get(json_array_get(json_object_get(j, "steps"),
-							   p.n_steps - 1),
-					    "copy"),
-			    "layers"),
+	ok(!json_object_get(
+		   json_object_get(json_array_get(json_object_get(j, "steps"), p.n_steps - 1),
+				   "copy"),
+		   "layers"),
 	   "JSON source step has no layers");
 	f = open_memstream(&text, &tlen);
 	build_plan_print_text(&p, f);
