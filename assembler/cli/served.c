@@ -35,14 +35,32 @@ static void catch_signals(void)
 	predict_http_cancel_on(&served_signal);
 }
 
+/* a Cog server started with --await-explicit-shutdown ignores SIGTERM: ask
+ * it (unless interrupted: then SIGKILL after the short grace) */
+static void server_stop(struct served *s)
+{
+	int st;
+
+	if (s->explicit_shutdown && !served_signal) {
+		cleanup_free char *url = xasprintf("%s/shutdown", s->base_url);
+		cleanup_free char *body = NULL;
+		long code = 0;
+		size_t len;
+
+		if (predict_http("POST", url, "", 2, &code, &body, &len, NULL) == 0 &&
+		    runner_proc_wait(s->proc, 5000, &st, NULL) == 1) {
+			runner_proc_free(s->proc);
+			return;
+		}
+	}
+	runner_proc_stop(s->proc, served_signal ? SERVED_STOP_GRACE_MS : 5000, &st, NULL);
+	runner_proc_free(s->proc);
+}
+
 static void served_release(struct served *s)
 {
-	if (s->proc) {
-		int st;
-
-		runner_proc_stop(s->proc, served_signal ? SERVED_STOP_GRACE_MS : 5000, &st, NULL);
-		runner_proc_free(s->proc);
-	}
+	if (s->proc)
+		server_stop(s);
 	if (s->rf_ready)
 		runner_rootfs_release(&s->rf);
 	if (s->runner)
@@ -253,8 +271,16 @@ int served_start(struct served *s, const char *host, bool interactive, const str
 	s->rf_ready = true;
 	for (size_t i = 0; i < s->img.config.entrypoint.n; i++)
 		pn_strv_push(&argv, s->img.config.entrypoint.v[i]);
-	for (size_t i = 0; i < s->img.config.cmd.n; i++)
+	for (size_t i = 0; i < s->img.config.cmd.n; i++) {
 		pn_strv_push(&argv, s->img.config.cmd.v[i]);
+		/* a failed setup() stays to answer the health check with its error */
+		if (!interactive && strcmp(s->img.config.cmd.v[i], "cog.server.http") == 0)
+			s->explicit_shutdown = true;
+	}
+	if (s->explicit_shutdown) {
+		pn_strv_push(&argv, "--await-explicit-shutdown");
+		pn_strv_push(&argv, "true");
+	}
 	if (!argv.n)
 		return pn_error_set(err, PN_ERR_INVALID, "the image has no entrypoint or command");
 	for (size_t i = 0; env_in && i < env_in->n; i++)
@@ -275,6 +301,20 @@ int served_start(struct served *s, const char *host, bool interactive, const str
 	return 0;
 }
 
+/* the last non-empty line of text, into buf */
+static const char *last_line(const char *text, char *buf, size_t size)
+{
+	size_t n = strlen(text), end;
+
+	while (n && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' '))
+		n--;
+	end = n;
+	while (n && text[n - 1] != '\n')
+		n--;
+	snprintf(buf, size, "%.*s", (int)(end - n), text + n);
+	return buf;
+}
+
 /* the health-check answer: 1 ready, 0 not yet, -1 setup failed */
 static int health(const char *url, struct pn_error **err)
 {
@@ -283,6 +323,7 @@ static int health(const char *url, struct pn_error **err)
 	long status = 0;
 	size_t len = 0;
 	const char *st, *logs;
+	char buf[512];
 
 	if (predict_http("GET", url, NULL, 5, &status, &body, &len, NULL) < 0 || status != 200)
 		return 0;
@@ -293,10 +334,11 @@ static int health(const char *url, struct pn_error **err)
 	if (!st || strcmp(st, "SETUP_FAILED") != 0)
 		return 0;
 	logs = json_string_value(json_object_get(json_object_get(j, "setup"), "logs"));
-	if (logs && *logs) /* the real cause last: the logs' last line */
-		fprintf(stderr, "%s%s", logs, logs[strlen(logs) - 1] == '\n' ? "" : "\n");
-	return pn_error_set(err, PN_ERR_GENERIC, "the model's setup() failed%s",
-			    logs && *logs ? " (its output is above)" : "");
+	if (!logs || !*logs)
+		return pn_error_set(err, PN_ERR_GENERIC, "the model's setup() failed");
+	/* the server printed its output; the real cause (its last line) last */
+	return pn_error_set(err, PN_ERR_GENERIC, "the model's setup() failed: %s",
+			    last_line(logs, buf, sizeof(buf)));
 }
 
 int served_wait_ready(struct served *s, int timeout_s, struct pn_error **err)

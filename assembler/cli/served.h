@@ -32,7 +32,8 @@ struct served {
 	const char *cache_dir;
 	int port;
 	char *base_url;
-	char *built; /* oci:DIR:TAG of a build made first, or NULL */
+	char *built;		/* oci:DIR:TAG of a build made first, or NULL */
+	bool explicit_shutdown; /* Cog's server, told to wait for POST /shutdown */
 };
 
 /* the options of predict, train and serve (one table each, one struct) */

@@ -34,6 +34,8 @@ from cog import BasePredictor, Input, Path
 
 class Predictor(BasePredictor):
     def setup(self) -> None:
+        if os.environ.get("FAIL_SETUP"):
+            raise RuntimeError("no weights in this test")
         self.greeting = "hello"
 
     def predict(
@@ -45,6 +47,8 @@ class Predictor(BasePredictor):
         text: Optional[Path] = Input(default=None, description="a file to greet"),
     ) -> str:
         time.sleep(sleep)
+        if name == "boom":
+            raise ValueError("boom is not a name")
         if text is not None:
             name = open(text).read().strip()
         greeting = os.environ.get("GREETING", self.greeting)
@@ -180,6 +184,16 @@ test_expect_success 'run without IMAGE builds the model here first; -- CMD runs 
 		{ cat "$T/run2.err"; false; } &&
 	test_equal "$(cat "$T/run2.out")" 1 &&
 	test_grep "building the model" "$T/run2.err"
+'
+
+test_expect_success 'a setup() or predict() that raises: the last line is the real cause' '
+	run_predict setup "$IMG" -e FAIL_SETUP=1 &&
+	test_equal "$(cat "$T/setup.rc")" 1 &&
+	tail -1 "$T/setup.err" | grep -q "^pinion: the model.s setup() failed: RuntimeError: no weights in this test$" ||
+		{ tail -5 "$T/setup.err"; false; } &&
+	run_predict boom "$IMG" -i name=boom &&
+	test_equal "$(cat "$T/boom.rc")" 1 &&
+	tail -1 "$T/boom.err" | grep -q "boom is not a name" || { tail -5 "$T/boom.err"; false; }
 '
 
 # a model dir from m with its cog.yaml/predict.py changed; the build must
