@@ -257,4 +257,17 @@ test_expect_success 'Ctrl-C stops pinion serve: status 130, nothing left' '
 	test_equal "$(marked)" 0 && test_equal "$(ls "$PINION_CACHE_DIR/runs" | wc -l)" 0
 '
 
+# pinion run leaves ^C to the command (it shares the terminal's process
+# group), so this Ctrl-C goes to the whole group, as a terminal sends it
+test_expect_success 'Ctrl-C stops pinion run: status 130, the sandbox removed' '
+	setsid "$PINION" run "$IMG" -- env "$MARK" sleep 60 >"$T/rint.out" 2>"$T/rint.err" &
+	rpid=$!
+	test_when_finished "kill -9 -- -$rpid 2>/dev/null" &&
+	for i in $(seq 1 300); do [ "$(marked)" -gt 0 ] && break; sleep 0.1; done &&
+	test "$(marked)" -gt 0 &&
+	t0=$(date +%s%N) && kill -INT -- -$rpid; wait $rpid; rc=$?; t1=$(date +%s%N) &&
+	test_equal $rc 130 && test $(( (t1 - t0) / 1000000 )) -lt 1500 &&
+	test_equal "$(marked)" 0 && test_equal "$(ls "$PINION_CACHE_DIR/runs" | wc -l)" 0
+'
+
 test_done
