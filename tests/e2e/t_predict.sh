@@ -68,6 +68,9 @@ test_expect_success 'setup: build the model once' '
 		{ tail -30 "$T/build.err"; false; }
 '
 
+# not_started NAME: the model's server never started (it says "cog: serving")
+not_started() { ! grep -q "cog: serving" "$T/$1.err"; }
+
 # run_predict NAME ARGS...: pinion predict in the model directory; its
 # stdout, stderr and status in $T/NAME.{out,err,rc}
 run_predict() {
@@ -80,21 +83,22 @@ test_expect_success 'the README example on a model without `prompt`: unknown inp
 	run_predict unknown $MIRROR -i prompt="hello" &&
 	test_equal "$(cat "$T/unknown.rc")" 2 &&
 	test_grep "unknown input .prompt.; the model.s inputs: name, times, mood, sleep, text" "$T/unknown.err" &&
-	test_equal "$(cat "$T/unknown.out")" ""
+	test_equal "$(cat "$T/unknown.out")" "" && not_started unknown
 '
 
 test_expect_success 'a value out of range is one line: the input, the value, the maximum; status 2' '
 	run_predict range "$IMG" -i times=11 &&
 	test_equal "$(cat "$T/range.rc")" 2 &&
 	test_equal "$(grep -c . "$T/range.err")" 1 &&
-	test_grep "^pinion: input .times.: 11 is more than the maximum 10$" "$T/range.err"
+	test_grep "^pinion: input .times.: 11 is more than the maximum 10$" "$T/range.err" && not_started range
 '
 
 test_expect_success 'a value not in the choices: one line with the choices; status 2' '
 	run_predict choice "$IMG" -i mood=angry &&
 	test_equal "$(cat "$T/choice.rc")" 2 &&
 	test_equal "$(grep -c . "$T/choice.err")" 1 &&
-	test_grep "input .mood.: .angry. is not one of the choices .happy., .sad." "$T/choice.err"
+	test_grep "input .mood.: .angry. is not one of the choices .happy., .sad." "$T/choice.err" &&
+	not_started choice
 '
 
 test_expect_success 'a value of the wrong type: one line, the prefix once; status 2' '
@@ -102,7 +106,7 @@ test_expect_success 'a value of the wrong type: one line, the prefix once; statu
 	test_equal "$(cat "$T/type.rc")" 2 &&
 	test_equal "$(grep -c . "$T/type.err")" 1 &&
 	test_grep "^pinion: input .times.: .many. is not a valid integer$" "$T/type.err" &&
-	! grep -q "input .times.*input .times." "$T/type.err"
+	! grep -q "input .times.*input .times." "$T/type.err" && not_started type
 '
 
 test_expect_success 'a missing @file is found before the build: status 2' '
@@ -116,7 +120,8 @@ test_expect_success 'a file input and a good prediction (the image is checked, n
 	echo filed >"$T/name.txt" &&
 	run_predict good "$IMG" -i text=@"$T/name.txt" -i mood=sad -i times=2 &&
 	test_equal "$(cat "$T/good.rc")" 0 || { cat "$T/good.err"; false; } &&
-	test_equal "$(cat "$T/good.out")" "hello, filed! hello, filed!"
+	test_equal "$(cat "$T/good.out")" "hello, filed! hello, filed!" &&
+	test_grep "cog: serving" "$T/good.err"
 '
 
 test_expect_success '-e NAME=VALUE reaches the model' '
