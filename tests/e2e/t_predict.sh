@@ -125,7 +125,8 @@ test_expect_success 'a file input and a good prediction (the image is checked, n
 '
 
 test_expect_success '-e NAME=VALUE reaches the model' '
-	run_predict env "$IMG" -e GREETING=howdy -i name=env &&
+	t0=$(date +%s%N) && run_predict env "$IMG" -e GREETING=howdy -i name=env &&
+	echo "predict took $(( ($(date +%s%N) - t0) / 1000000 )) ms" &&
 	test_equal "$(cat "$T/env.out")" "howdy, env!" &&
 	run_predict badenv "$IMG" -e =x && test_equal "$(cat "$T/badenv.rc")" 2
 '
@@ -161,11 +162,16 @@ test_expect_success 'pinion train runs the model train: with -i inputs' '
 	test_equal $? 2 && test_grep "unknown input .times.; the model.s inputs: steps" "$T/trainx.err"
 '
 
-test_expect_success 'pinion train on a model without train: is status 2 before the build' '
+test_expect_success 'pinion train on a model without train: status 2 before the build, or before its image starts' '
 	mkdir -p "$T/notrain" && cp "$TEST_ROOT/examples/hello/cog.yaml" "$TEST_ROOT/examples/hello/predict.py" "$T/notrain/" &&
 	(cd "$T/notrain" && pinion train $MIRROR) >/dev/null 2>"$T/notrain.err";
 	test_equal $? 2 && test_grep "has no .train:." "$T/notrain.err" &&
-	! grep -q building "$T/notrain.err"
+	! grep -q building "$T/notrain.err" &&
+	(cd "$T/notrain" && pinion build $MIRROR --progress quiet) >/dev/null 2>"$T/notrain-b.err" ||
+		{ cat "$T/notrain-b.err"; false; } &&
+	pinion train "oci:$T/notrain/.pinion/layout:latest" -i steps=1 >/dev/null 2>"$T/notrain-i.err";
+	test_equal $? 2 && test_grep "the image has no trainer" "$T/notrain-i.err" &&
+	! grep -q "cog: serving" "$T/notrain-i.err"
 '
 
 test_expect_success 'serve without IMAGE builds the model here first (not a stale image)' '
