@@ -146,7 +146,7 @@ static void t_output_text(void)
 /* a model directory with cog.yaml and predict.py */
 static char *model(const char *name, const char *yaml, const char *py)
 {
-	char *dir = pn_path_join(tap_tmpdir(), name);
+	cleanup_free char *dir = pn_path_join(tap_tmpdir(), name);
 	cleanup_free char *y = pn_path_join(dir, "cog.yaml");
 	cleanup_free char *p = pn_path_join(dir, "predict.py");
 
