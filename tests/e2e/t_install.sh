@@ -1,0 +1,135 @@
+#!/bin/bash
+# t_install.sh - `make install DESTDIR= PREFIX=` and `make uninstall`: the
+# binary, the man pages rendered from the option tables (pinion(1) and one per
+# command, each option of --help in its page), the bash and zsh completion
+# (commands, options, oci: paths and layout names).
+. "$(dirname "$0")/lib.sh"
+
+D="$T/dest"
+P=/usr/local
+MAN1="$D$P/share/man/man1"
+BASHCOMP="$D$P/share/bash-completion/completions/pinion"
+ZSHCOMP="$D$P/share/zsh/site-functions/_pinion"
+INSTALLED="$D$P/bin/pinion"
+mk() { make -s -C "$TEST_ROOT" B="$PINION_BUILD" "$@"; }
+commands() { pinion __complete commands; }
+# the option words of a --help text on stdin: `  -x, --name ...`, `  --name`
+# (or 6 spaces when other lines have a short option): -x and --name
+help_options() {
+	grep -E '^(  -[A-Za-z0-9], |  |      )--[a-z0-9]' | awk '{
+		if ($1 ~ /^-[A-Za-z0-9],$/) { print substr($1, 1, 2); w = $2 } else w = $1
+		sub(/[=[].*/, "", w); print w }'
+}
+
+test_expect_success 'make install puts the binary, every man page and both completions under DESTDIR' '
+	mk install DESTDIR="$D" PREFIX=$P >"$T/install.log" 2>&1 || { cat "$T/install.log"; false; } &&
+	test -x "$INSTALLED" &&
+	test_equal "$("$INSTALLED" --version)" "$(pinion --version)" &&
+	test -f "$MAN1/pinion.1" && test -f "$BASHCOMP" && test -f "$ZSHCOMP" &&
+	n=0 && for c in $(commands); do
+		test -f "$MAN1/pinion-$c.1" || { echo "no page for $c"; exit 1; }
+		n=$((n + 1))
+	done &&
+	test "$n" -ge 15 &&
+	test_equal "$(ls "$MAN1" | wc -l)" "$((n + 1))"
+'
+
+# man -l renders each page; --warnings turns groff warnings into stderr
+render() { MANWIDTH=200 man --warnings -l "$1" 2>"$T/man.err" | col -b; }
+
+test_expect_success 'every man page renders with man -l, without groff warnings' '
+	for f in "$MAN1"/*.1; do
+		render "$f" >"$T/page" &&
+		test ! -s "$T/man.err" || { echo "$f:"; cat "$T/man.err"; exit 1; }
+		for s in NAME SYNOPSIS DESCRIPTION OPTIONS "SEE ALSO"; do
+			grep -q "^$s" "$T/page" || { echo "$f: no $s section"; exit 1; }
+		done
+	done
+'
+
+test_expect_success 'each option of each command'\''s --help is in its man page' '
+	for c in $(commands); do
+		pinion "$c" --help >"$T/help" &&
+		render "$MAN1/pinion-$c.1" >"$T/page" &&
+		help_options <"$T/help" | sort -u >"$T/opts" &&
+		while read -r o; do
+			grep -qE -- "(^|[ ,])$o([ ,=[]|\$)" "$T/page" ||
+				{ echo "pinion-$c(1) lacks $o"; exit 1; }
+			echo "$o" >>"$T/checked"
+		done <"$T/opts"
+	done &&
+	test "$(wc -l <"$T/checked")" -ge 150 &&
+	pinion --help >"$T/help" && render "$MAN1/pinion.1" >"$T/page" &&
+	for o in --progress --verbose -v --version; do grep -q -- "$o" "$T/page"; done &&
+	for c in $(commands); do test_grep "pinion-$c(1)" "$T/page"; done
+'
+
+test_expect_success 'man pages follow the tables: help words and man options are the same set' '
+	for c in build ls gc snapshots; do
+		pinion __complete options "$c" | sort -u >"$T/words" &&
+		render "$MAN1/pinion-$c.1" | sed -n "/^OPTIONS/,/^[A-Z]/p" |
+			grep -oE "^ +(-[A-Za-z0-9], )?--[a-z0-9-]+" | tr -d " " | tr , "\n" |
+			sort -u >"$T/manopts" &&
+		test_cmp "$T/words" "$T/manopts"
+	done
+'
+
+# comp LINE: the completions bash offers at the end of LINE (the cursor
+# there), as the shell would call the installed script
+comp() {
+	bash -c '
+		. "$1" || exit 1
+		COMP_LINE=$2; COMP_POINT=${#2}
+		read -ra COMP_WORDS <<<"$2"
+		COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))
+		[[ $2 == *" " ]] && COMP_CWORD=${#COMP_WORDS[@]}
+		_pinion; printf "%s\n" "${COMPREPLY[@]}"' _ "$BASHCOMP" "$1" 2>/dev/null
+}
+
+test_expect_success 'bash: complete -p registers _pinion; compgen over its words' '
+	test_equal "$(bash -c ". \"$BASHCOMP\" && complete -p pinion")" "complete -F _pinion pinion" &&
+	test_equal "$(bash -c ". \"$BASHCOMP\" && compgen -W \"\$($INSTALLED __complete commands)\" -- sna")" \
+		snapshots
+'
+
+test_expect_success 'bash completes commands, global options and each command'\''s options' '
+	test_equal "$(comp "$INSTALLED bu")" build &&
+	test_equal "$(comp "$INSTALLED --prog")" --progress &&
+	test_equal "$(comp "$INSTALLED --progress plain sn")" snapshots &&
+	test_equal "$(comp "$INSTALLED build --no-c")" --no-cache &&
+	test_equal "$(comp "$INSTALLED -v snapshots --old")" --older-than &&
+	comp "$INSTALLED build -" | sort >"$T/got" &&
+	pinion build --help | help_options | sort -u >"$T/want" &&
+	test_cmp "$T/want" "$T/got"
+'
+
+test_expect_success 'bash completes oci: directories and the names in a layout' '
+	mkdir -p rootfs layouts/lay other/sub && echo hi >rootfs/f &&
+	pinion import rootfs oci:layouts/lay:v1 >/dev/null &&
+	pinion import rootfs oci:layouts/lay:v2 >/dev/null &&
+	cd "$T" &&
+	test_equal "$(comp "$INSTALLED ls oci:oth")" other/ &&
+	comp "$INSTALLED ls oci:layouts/" >"$T/got" &&
+	printf "%s\n" layouts/lay layouts/lay: >"$T/want" && test_cmp "$T/want" "$T/got" &&
+	comp "$INSTALLED inspect oci:layouts/lay:" | sort >"$T/got" &&
+	printf "%s\n" v1 v2 >"$T/want" && test_cmp "$T/want" "$T/got" &&
+	test_equal "$(comp "$INSTALLED unpack oci:layouts/lay:v")" "$(printf "v1\nv2")" &&
+	test_equal "$(comp "$INSTALLED import roo")" rootfs
+'
+
+test_expect_success 'zsh: _pinion parses and compinit binds it to pinion' '
+	command -v zsh >/dev/null || { echo "zsh missing: tests/tools/deps.sh installs it"; exit 1; }
+	zsh -n "$ZSHCOMP" &&
+	head -1 "$ZSHCOMP" | grep -qx "#compdef pinion" &&
+	test_equal "$(zsh -fc "fpath=(${ZSHCOMP%/*} \$fpath); autoload -Uz compinit &&
+		compinit -u -d $T/zcompdump && print -r -- \$_comps[pinion]")" _pinion
+'
+
+test_expect_success 'make uninstall removes every file install wrote' '
+	mk uninstall DESTDIR="$D" PREFIX=$P >"$T/uninstall.log" 2>&1 ||
+		{ cat "$T/uninstall.log"; false; } &&
+	find "$D" ! -type d >"$T/left" &&
+	test_cmp /dev/null "$T/left"
+'
+
+test_done
