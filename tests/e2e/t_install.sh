@@ -132,4 +132,51 @@ test_expect_success 'make uninstall removes every file install wrote' '
 	test_cmp /dev/null "$T/left"
 '
 
+README="$TEST_ROOT/README.md"
+
+test_expect_success 'README names each shared library the binary links and its Debian package' '
+	readelf -d "$PINION_BUILD/pinion" | sed -n "s/.*NEEDED.*\[\(.*\)\]/\1/p" >"$T/needed" &&
+	test "$(wc -l <"$T/needed")" -ge 5 &&
+	apt=$(grep -E "^ +apt-get install lib" "$README") &&
+	while read -r lib; do
+		case $lib in libc.so.*|libm.so.*|libpthread.so.*|libdl.so.*|ld-linux*) continue ;; esac
+		path=$(ldconfig -p | awk -v l="$lib" "\$1 == l { print \$NF; exit }") &&
+		pkg=$(dpkg -S "$(readlink -f "$path")" | sed "s/:.*//") &&
+		case " $apt " in *" $pkg "*) ;; *) echo "README: $lib ($pkg) not in: $apt"; exit 1 ;; esac
+	done <"$T/needed"
+'
+
+test_expect_success 'README says where make demo writes, how to remove it, and names PINION_CACHE_DIR' '
+	demo=$(sed -n "s/^work=\${PINION_DEMO_DIR:-\(.*\)}$/\1/p" "$TEST_ROOT/examples/demo.sh") &&
+	fixtures=$(sed -n "s/^: \"\${PINION_TEST_CACHE:=\(.*\)}\"$/\1/p" "$TEST_ROOT/examples/demo.sh") &&
+	test -n "$demo" && test -n "$fixtures" &&
+	rmline=$(grep -E "^ +rm -rf " "$README") &&
+	for d in "$demo" "$fixtures" "~/.cache/pinion-test" "~/.cache/pinion"; do
+		case " $rmline " in *" $d "*) ;; *) echo "README rm line lacks $d: $rmline"; exit 1 ;; esac
+	done &&
+	test_grep "PINION_DEMO_DIR" "$README" && test_grep "PINION_TEST_CACHE" "$README" &&
+	test_grep "PINION_CACHE_DIR" "$README" &&
+	test_grep "snapshots prune --all" "$README" &&
+	mkdir -p h && env -u XDG_CACHE_HOME -u PINION_CACHE_DIR HOME="$T/h" pinion snapshots list &&
+	test -d h/.cache/pinion/snapshots &&
+	PINION_CACHE_DIR="$T/pc" pinion snapshots list && test -d pc/snapshots
+'
+
+# the ```sh blocks of a markdown file, one file each
+sh_blocks() {
+	awk -v out="$2" "/^\`\`\`sh\$/ { n++; on = 1; next } /^\`\`\`/ { on = 0; next }
+		on { print > (out \".\" n \".sh\") }" "$1"
+}
+
+test_expect_success 'the guides'\'' shell blocks run under sh: dash -n (and checkbashisms when installed)' '
+	for g in "$TEST_ROOT"/docs/guides/*.md; do sh_blocks "$g" "$T/blk.$(basename "$g" .md)"; done &&
+	ls "$T"/blk.ci.*.sh >/dev/null &&
+	for b in "$T"/blk.*.sh; do
+		dash -n "$b" || { echo "$b:"; cat "$b"; exit 1; }
+		! grep -n "<<<\|\[\[\|function " "$b" || { echo "bashism in $b"; exit 1; }
+		if command -v checkbashisms >/dev/null; then checkbashisms -f "$b" || exit 1; fi
+	done &&
+	printf "x <<<\"\$P\"\n" >"$T/bad.sh" && ! dash -n "$T/bad.sh" 2>/dev/null
+'
+
 test_done
