@@ -221,12 +221,25 @@ void oci_blob_writer_free(struct oci_blob_writer *w); /* aborts if not committed
 int oci_layout_copy_blob(struct oci_layout *src, struct oci_layout *dst, const char *digest,
 			 struct pn_error **err);
 
+/* Names in a layout.  An index.json entry is named by its
+ * org.opencontainers.image.ref.name annotation: a bare tag (`latest`) or, as
+ * skopeo and buildah write `oci:DIR:r8.im/me/model:v3`, a whole reference.
+ * The tag of a name is what follows the last ':' after the last '/' before
+ * any '@' (`v3` in `r8.im:5000/me/model:v3`), or NULL when it has none. */
+const char *oci_ref_tag_of(const char *name);
+/* the name a layout stores for an image named NAME[:TAG][@DIGEST] (`-t`):
+ * NAME:TAG whole; NAME:latest without a tag; the digest dropped */
+char *oci_ref_layout_name(const char *name);
+
 /* tags: index.json entries annotated with org.opencontainers.image.ref.name */
 int oci_layout_tag(struct oci_layout *l, const char *tag, const struct oci_descriptor *manifest,
 		   struct pn_error **err);
 int oci_layout_untag(struct oci_layout *l, const char *tag, struct pn_error **err);
-/* by tag, or by "sha256:..." digest of a manifest in the index; with ref NULL
- * the only image in the layout (error if none or several) */
+/* by name, or by "sha256:..." digest of a manifest in the index; with ref NULL
+ * the only image in the layout (error if none or several).  A name matches
+ * an entry named exactly so; else a bare tag (`v3`, no '/' or ':') the one
+ * entry whose tag it is (`r8.im/me/model:v3`; PN_ERR_INVALID when several
+ * are), and a name without a tag NAME:latest. */
 int oci_layout_resolve(struct oci_layout *l, const char *ref, struct oci_descriptor *out,
 		       struct pn_error **err);
 struct oci_layout_entry {
