@@ -46,10 +46,11 @@ static void print_entries(const struct oci_layout_entry *e, size_t n, bool as_js
 			       e[i].desc.digest, (long long)e[i].desc.size, e[i].desc.media_type);
 			continue;
 		}
-		json_array_append_new(
-			a, json_pack("{s:s?,s:s?,s:s,s:I,s:s}", "name", e[i].tag, "tag",
-				     tag ? tag : e[i].tag, "digest", e[i].desc.digest, "size",
-				     (json_int_t)e[i].desc.size, "mediaType", e[i].desc.media_type));
+		json_array_append_new(a,
+				      json_pack("{s:s?,s:s?,s:s,s:I,s:s}", "name", e[i].tag, "tag",
+						tag ? tag : e[i].tag, "digest", e[i].desc.digest,
+						"size", (json_int_t)e[i].desc.size, "mediaType",
+						e[i].desc.media_type));
 	}
 	if (as_json) {
 		json_dumpf(a, stdout, JSON_INDENT(2));

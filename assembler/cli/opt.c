@@ -165,7 +165,8 @@ static bool any_short(const struct cli_cmd *c)
 {
 	for (size_t t = 0; t < c->n_tables; t++)
 		for (size_t k = 0; k < c->tables[t].n; k++)
-			if (cli_offered(c, &c->tables[t].opts[k]) && c->tables[t].opts[k].short_name)
+			if (cli_offered(c, &c->tables[t].opts[k]) &&
+			    c->tables[t].opts[k].short_name)
 				return true;
 	return false;
 }

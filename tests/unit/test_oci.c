@@ -510,8 +510,8 @@ static void t_layout_names(void)
 	ok_call(oci_layout_resolve(l, "r8.im/me/model:v3", &r, &err), &err, "whole name");
 	is_str(r.digest, d1.digest, "whole name's image");
 	oci_descriptor_release(&r);
-	ok_fail(oci_layout_resolve(l, "v3", &r, &err), &err, PN_ERR_INVALID,
-		"names 2 images", "a tag two names share is ambiguous");
+	ok_fail(oci_layout_resolve(l, "v3", &r, &err), &err, PN_ERR_INVALID, "names 2 images",
+		"a tag two names share is ambiguous");
 	ok_call(oci_layout_resolve(l, "latest", &r, &err), &err, "a tag one name has");
 	is_str(r.digest, d3.digest, "its image");
 	oci_descriptor_release(&r);
