@@ -989,6 +989,11 @@ static int sandbox_child(struct runner_sandbox_cfg *c, int sync_rd, int sync_wr)
 	sandbox_real_root = same_userns(host_ns);
 	close(sync_rd);
 	close(sync_wr);
+	if (c->step->interactive && c->step->stdout_fd > 0 &&
+	    dup2(c->step->stdout_fd, STDOUT_FILENO) < 0) {
+		pn_error_set_errno(&e, errno, "the step's stdout");
+		goto fail;
+	}
 	if (stdio_guard(c, relays, &e) < 0)
 		goto fail;
 	if (unshare(flags) < 0) {
