@@ -125,6 +125,31 @@ test_expect_success 'zsh: _pinion parses and compinit binds it to pinion' '
 		compinit -u -d $T/zcompdump && print -r -- \$_comps[pinion]")" _pinion
 '
 
+# zcomp LINE: what the installed _pinion offers at the end of LINE, run by
+# zsh with compadd, compset and _files standing in for the completion system
+zcomp() {
+	cat >"$T/zcomp.zsh" <<-\EOF
+	fpath=($1 $fpath)
+	compadd() { local -a a; a=("$@"); print -rl -- "${(@)a[${a[(i)--]}+1,-1]}"; }
+	compset() { PREFIX=${PREFIX#$~2}; }
+	_files() { print -r -- "_files $*"; }
+	autoload -Uz _pinion
+	words=(${=2}); CURRENT=${#words}; PREFIX=${words[-1]}
+	_pinion
+	EOF
+	zsh -f "$T/zcomp.zsh" "${ZSHCOMP%/*}" "$1"
+}
+
+test_expect_success 'zsh offers the commands, each command'\''s options and the names in a layout' '
+	zcomp "$INSTALLED sna" >got && test_grep "^snapshots$" got &&
+	test_equal "$(wc -l <got)" "$(pinion __complete commands | wc -l)" &&
+	zcomp "$INSTALLED -v --progress plain build --no" >got && test_grep "^--no-cache$" got &&
+	pinion __complete options build >want && test_cmp want got &&
+	zcomp "$INSTALLED ls oci:layouts/lay:" | sort >got &&
+	printf "%s\n" v1 v2 >want && test_cmp want got &&
+	test_equal "$(zcomp "$INSTALLED ls oci:lay")" "_files -/"
+'
+
 test_expect_success 'make uninstall removes every file install wrote' '
 	mk uninstall DESTDIR="$D" PREFIX=$P >"$T/uninstall.log" 2>&1 ||
 		{ cat "$T/uninstall.log"; false; } &&
