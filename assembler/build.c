@@ -392,17 +392,6 @@ static void config_edits(struct build_state *st)
 
 /* ------------------------------------------------------------------ output */
 
-static char *tag_of(const char *name)
-{
-	const char *slash = strrchr(name, '/');
-	const char *colon = strrchr(slash ? slash : name, ':');
-	const char *at = strchr(name, '@');
-
-	if (at)
-		return xstrdup(BUILD_DEFAULT_TAG);
-	return xstrdup(colon ? colon + 1 : BUILD_DEFAULT_TAG);
-}
-
 static int output_layout(struct build_state *st, struct build_result *res, struct pn_error **err)
 {
 	const struct build_opts *o = st->o;
@@ -419,7 +408,7 @@ static int output_layout(struct build_state *st, struct build_result *res, struc
 		dir = build_default_layout(st->model_dir);
 	}
 	if (!tag)
-		tag = o->tag ? tag_of(o->tag) : xstrdup(BUILD_DEFAULT_TAG);
+		tag = o->tag ? oci_ref_layout_name(o->tag) : xstrdup(BUILD_DEFAULT_TAG);
 	if (oci_layout_open(dir, OCI_LAYOUT_CREATE, &out, err) < 0)
 		return pn_error_wrap(err, "open output layout `%s`", dir);
 	rc = oci_layout_copy_image(st->ex.cl, out, &st->ex.img, OCI_COPY_LAYERS, NULL, err);
