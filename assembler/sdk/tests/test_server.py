@@ -458,3 +458,70 @@ class TestConcurrency(unittest.TestCase):
             self.assertEqual((code, body.get("output")), (200, ["w0 ", "w1 ", "w2 "]), body)
         finally:
             s.stop()
+
+
+class TestUserHealthcheck(unittest.TestCase):
+    """A predictor's own healthcheck(), as Cog 0.16.10+ (healthcheck_* fixtures)."""
+
+    def test_user_healthcheck(self):
+        """healthcheck(): READY while it passes, also during a prediction; UNHEALTHY with the reason when it returns False, raises or takes over 5 s"""
+        import concurrent.futures
+        s = Server("healthcheck_model.py:Predictor")
+        try:
+            body = s.wait()
+            self.assertNotIn("user_healthcheck_error", body)
+            with concurrent.futures.ThreadPoolExecutor(1) as ex:
+                fut = ex.submit(s.post, "/predictions", {"input": {"seconds": 1.0}})
+                time.sleep(0.3)
+                code, body = s.get("/health-check")
+                self.assertEqual((code, body["status"]), (200, "BUSY"), body)
+                self.assertNotIn("user_healthcheck_error", body)
+                self.assertEqual(fut.result()[1]["output"], "mode=ok")
+            self.assertEqual(s.get("/health-check")[1]["status"], "READY")
+            cases = [("false", "Healthcheck failed: user-defined healthcheck returned False"),
+                     ("raise", "Healthcheck failed: Critical system error")]
+            for mode, want in cases:
+                self.assertEqual(s.post("/predictions", {"input": {"mode": mode}})[1]["status"],
+                                 "succeeded")
+                code, body = s.get("/health-check")
+                self.assertEqual(code, 200)
+                self.assertEqual(body["status"], "UNHEALTHY", body)
+                self.assertEqual(body["user_healthcheck_error"], want)
+                self.assertEqual(body["setup"]["status"], "succeeded")
+            s.post("/predictions", {"input": {"mode": "ok"}})
+            self.assertEqual(s.get("/health-check")[1]["status"], "READY")
+            s.post("/predictions", {"input": {"mode": "slow"}})
+            t0 = time.monotonic()
+            code, body = s.get("/health-check")
+            took = time.monotonic() - t0
+            self.assertEqual(body["status"], "UNHEALTHY", body)
+            self.assertEqual(body["user_healthcheck_error"], "Healthcheck failed: user-defined "
+                             "healthcheck timed out after 5.0 seconds")
+            self.assertTrue(4.5 < took < 8, took)
+            # the server still predicts while a healthcheck hangs
+            code, body = s.post("/predictions", {"input": {"mode": "ok"}})
+            self.assertEqual((code, body["output"]), (200, "mode=ok"))
+        finally:
+            s.stop()
+
+    def test_async_healthcheck(self):
+        """async def healthcheck() is awaited; its exception makes UNHEALTHY"""
+        s = Server("healthcheck_model.py:AsyncCheck")
+        try:
+            s.wait()
+            self.assertEqual(s.get("/health-check")[1]["status"], "READY")
+            s.post("/predictions", {"input": {"fail": True}})
+            body = s.get("/health-check")[1]
+            self.assertEqual((body["status"], body["user_healthcheck_error"]),
+                             ("UNHEALTHY", "Healthcheck failed: Async healthcheck error"))
+        finally:
+            s.stop()
+
+    def test_setup_failed_skips_healthcheck(self):
+        """no user healthcheck before setup succeeded: SETUP_FAILED stays, with no user_healthcheck_error"""
+        s = Server("healthcheck_model.py:BrokenSetup", args=["--await-explicit-shutdown", "true"])
+        try:
+            body = s.wait(status=("SETUP_FAILED",))
+            self.assertNotIn("user_healthcheck_error", body)
+        finally:
+            s.stop()

@@ -58,6 +58,7 @@ class AsyncRunner(Runner):
         """Take over from the runner the server started with."""
         self.health, self.setup_result = old.health, old.setup_result
         self.predict_fn, self.train_fn = old.predict_fn, old.train_fn
+        self.user_healthcheck = old.user_healthcheck
         self.output_types = old.output_types
         self.shutdown = old.shutdown
         self.install_capture()

@@ -18,6 +18,7 @@ from typing import Any, Dict, Optional, Tuple
 from .. import config, schema, validate
 from .._version import __version__
 from ..predictor import instantiate, load_object, method_of
+from . import healthcheck
 from .runner import Job, Runner
 
 MAX_BODY = 512 << 20
@@ -44,6 +45,7 @@ class App:
             pobj = instantiate(load_object(pref))
             predict = config.interface_of(pobj, "predict")
             self.runner.predict_fn = method_of(pobj, "predict")
+            self.runner.user_healthcheck = healthcheck.of(pobj)
             self.runner.output_types["predict"] = predict["output"]
             self.predict_inputs = predict["inputs"]
             train = None
@@ -236,9 +238,20 @@ class Handler(BaseHTTPRequestHandler):
     def health(self) -> None:
         r = self.app.runner
         status = r.health
-        if status == "READY" and r.busy():
-            status = "BUSY"
-        self.reply(200, {"status": status, "setup": r.setup_result})
+        user_error = None
+        if status == "READY":
+            if r.busy():
+                status = "BUSY"
+            # as Cog: the predictor's own healthcheck(), once setup succeeded
+            # (busy or not); its failure outranks BUSY
+            if r.user_healthcheck is not None:
+                user_error = r.user_healthcheck.check()
+                if user_error is not None:
+                    status = "UNHEALTHY"
+        body: Dict[str, Any] = {"status": status, "setup": r.setup_result}
+        if user_error is not None:
+            body["user_healthcheck_error"] = user_error
+        self.reply(200, body)
 
     def shutdown(self) -> None:
         self.reply(200, {})

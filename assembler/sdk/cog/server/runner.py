@@ -176,6 +176,7 @@ class Runner:
         self.setup_result: Dict[str, Any] = {}
         self.predict_fn: Optional[Callable[..., Any]] = None
         self.train_fn: Optional[Callable[..., Any]] = None
+        self.user_healthcheck: Any = None  # a healthcheck.UserHealthcheck
         self.output_types: Dict[str, Any] = {}  # "predict"/"train" -> declared output type
 
     # ------------------------------------------------------------ setup
