@@ -1,13 +1,16 @@
-"""The scope of the running prediction: metrics recorded by emit_metric().
-A context variable, so concurrent async predictions each have their own."""
+"""The scope of the running prediction: metrics recorded by emit_metric(),
+and the request's `context` (a dict of strings; empty when the request has
+none).  A context variable, so concurrent async predictions each have their
+own."""
 
 import contextvars
 from typing import Any, Dict, Optional
 
 
 class Scope:
-    def __init__(self) -> None:
+    def __init__(self, context: Optional[Dict[str, str]] = None) -> None:
         self.metrics: Dict[str, Any] = {}
+        self.context: Dict[str, str] = dict(context or {})
 
     def record_metric(self, name: str, value: Any) -> None:
         self.metrics[name] = value

@@ -174,6 +174,24 @@ def validate_inputs(inputs: List[Dict[str, Any]], payload: Any,
     return values, errors
 
 
+def validate_context(ctx: Any) -> Tuple[Dict[str, str], List[Dict[str, Any]]]:
+    """A request's `context`: an object of strings (numbers are turned into
+    strings, as pydantic 1 does); absent or null is empty."""
+    if ctx is None:
+        return {}, []
+    if not isinstance(ctx, dict):
+        return {}, [{"loc": ["body", "context"], "msg": "value is not a valid dict",
+                     "type": "type_error.dict"}]
+    out: Dict[str, str] = {}
+    errors: List[Dict[str, Any]] = []
+    for k, v in ctx.items():
+        try:
+            out[str(k)] = _coerce_scalar("str", v)
+        except Invalid as e:
+            errors.append({"loc": ["body", "context", k], "msg": e.msg, "type": e.typ})
+    return out, errors
+
+
 def _default(inp: Dict[str, Any]) -> Any:
     d = inp["default"]
     if d is None:

@@ -525,3 +525,41 @@ class TestUserHealthcheck(unittest.TestCase):
             self.assertNotIn("user_healthcheck_error", body)
         finally:
             s.stop()
+
+
+class TestScopeContext(unittest.TestCase):
+    def test_context(self):
+        """current_scope().context is the request's context; empty without one; not an object of strings: 422"""
+        s = Server("scope_context.py:Predictor")
+        try:
+            s.wait()
+            code, body = s.post("/predictions", {"input": {}, "context": {
+                "api_token": "secret123", "region": "us-east-1"}})
+            self.assertEqual((code, body["status"]), (200, "succeeded"), body)
+            self.assertEqual(body["output"], "api_token:secret123, region:us-east-1")
+            code, body = s.post("/predictions", {"input": {"expect_empty": "true"}})
+            self.assertEqual(body["output"], "context_is_empty=True")
+            code, body = s.post("/predictions", {"input": {}, "context": {"n": 5}})
+            self.assertEqual(body["output"], "n:5")
+            code, body = s.post("/predictions", {"input": {}, "context": ["x"]})
+            self.assertEqual(code, 422)
+            self.assertEqual(body["detail"][0]["loc"], ["body", "context"])
+            code, body = s.post("/predictions", {"input": {}, "context": {"k": {"x": 1}}})
+            self.assertEqual(code, 422)
+            self.assertEqual(body["detail"][0]["loc"], ["body", "context", "k"])
+        finally:
+            s.stop()
+
+    def test_context_async(self):
+        """concurrent async predictions each see their own request's context"""
+        import concurrent.futures
+        s = Server("scope_context.py:AsyncPredictor", COG_MAX_CONCURRENCY="3")
+        try:
+            s.wait()
+            with concurrent.futures.ThreadPoolExecutor(3) as ex:
+                futs = [ex.submit(s.post, "/predictions", {"input": {}, "context": {
+                    "region": r}}) for r in ("a", "b", "c")]
+                outs = [f.result()[1].get("output") for f in futs]
+            self.assertEqual(outs, ["a", "b", "c"])
+        finally:
+            s.stop()

@@ -122,7 +122,7 @@ class AsyncRunner(Runner):
         fn = self.predict_fn if job.kind == "predict" else self.train_fn
         job.status, job.started_at = "processing", _now()
         CURRENT_JOB.set(job)
-        scope = Scope()
+        scope = Scope(job.context)
         set_scope(scope)
         job.on_log = self._logs_webhook
         tmpdirs: List[str] = []

@@ -288,6 +288,8 @@ class Handler(BaseHTTPRequestHandler):
                                     runner.health})
         inputs = app.predict_inputs if kind == "predict" else app.train_inputs
         values, errors = validate.validate_inputs(inputs, req.get("input"))
+        req["context"], ctx_errors = validate.validate_context(req.get("context"))
+        errors += ctx_errors
         if errors:
             return self.reply(422, {"detail": errors})
         new = Job(kind, req, values, inputs)

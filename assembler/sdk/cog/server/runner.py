@@ -57,6 +57,7 @@ class Job:
         self.events = set(filt) if isinstance(filt, list) else {"start", "output", "logs",
                                                                   "completed"}
         self.prefix = req.get("output_file_prefix")
+        self.context: Dict[str, str] = req.get("context") or {}
         self.respond_async = False  # set by the server: async jobs upload to --upload-url
         self.status = "starting"
         self.output: Any = None
@@ -273,7 +274,7 @@ class Runner:
         fn = self.predict_fn if job.kind == "predict" else self.train_fn
         job.status = "processing"
         job.started_at = now()
-        scope = Scope()
+        scope = Scope(job.context)
         set_scope(scope)
         tmpdirs: List[str] = []
         start = time.monotonic()
