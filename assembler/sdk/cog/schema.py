@@ -88,6 +88,8 @@ class Builder:
             return {"enum": list(t["values"]), "type": typ}
         if k == "optional":
             return self.type_schema(t["item"])
+        if k == "union":
+            return {"anyOf": [ordered(self.type_schema(v)) for v in t["variants"]]}
         if k in ("list", "iterator"):
             return {"type": "array", "items": ordered(self.type_schema(t["item"]))}
         if k == "model":

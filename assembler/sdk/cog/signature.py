@@ -3,8 +3,10 @@ that cog.static reads without importing.
 
 A type is a dict {"kind": K, ...}: K is one of str int float bool path file
 secret any dict; "list" and "optional" carry "item"; "iterator" carries "item"
-and "concat"; "model" carries "name" and "fields" (a list of field dicts
-{"name", "type", "default"} where default is NO_DEFAULT when required).
+and "concat"; "union" carries "variants" (two or more of str int float bool
+dict and lists of those; `X | Y | None` is an "optional" of a "union");
+"model" carries "name" and "fields" (a list of field dicts {"name", "type",
+"default"} where default is NO_DEFAULT when required).
 An input is a dict: name, type, default (NO_DEFAULT when required),
 description, ge, le, min_length, max_length, regex, choices, deprecated."""
 
@@ -62,7 +64,34 @@ def make_input(name: str, typ: Dict[str, Any], info: Any) -> Dict[str, Any]:
     return d
 
 
-ALLOWED_INPUT_KINDS = ("str", "int", "float", "bool", "path", "file", "secret", "literal")
+ALLOWED_INPUT_KINDS = ("str", "int", "float", "bool", "path", "file", "secret", "literal",
+                       "union")
+UNION_MEMBER_KINDS = ("str", "int", "float", "bool", "dict")
+
+
+def union(variants: List[Dict[str, Any]], nullable: bool) -> Dict[str, Any]:
+    """The type of `A | B | ...` (with None when nullable).  As Cog 0.22:
+    members are str, int, float, bool, dict, or lists of those."""
+    uniq: List[Dict[str, Any]] = []
+    for v in variants:
+        if v["kind"] == "union":  # Union[Union[a, b], c] is flat
+            members = v["variants"]
+        elif v["kind"] == "optional":
+            nullable = True
+            members = [v["item"]]
+        else:
+            members = [v]
+        for m in members:
+            if m not in uniq:
+                uniq.append(m)
+    for m in uniq:
+        inner = m["item"] if m["kind"] == "list" else m
+        if inner["kind"] not in UNION_MEMBER_KINDS:
+            raise SignatureError("unsupported union member %s in union %s: members can be "
+                                 "str, int, float, bool, dict or lists of those" % (
+                                     describe(m), " | ".join(describe(x) for x in uniq)))
+    t = uniq[0] if len(uniq) == 1 else {"kind": "union", "variants": uniq}
+    return {"kind": "optional", "item": t} if nullable else t
 
 
 def check_input(d: Dict[str, Any]) -> None:
@@ -74,6 +103,11 @@ def check_input(d: Dict[str, Any]) -> None:
     if t["kind"] not in ALLOWED_INPUT_KINDS:
         raise SignatureError("unsupported input type %s for parameter `%s`" % (
             describe(d["type"]), d["name"]))
+    if t["kind"] == "union":
+        for k in ("ge", "le", "min_length", "max_length", "regex"):
+            if d[k] is not None:
+                raise SignatureError("incompatible input type for %s: %s: %s" % (
+                    k, d["name"], describe(d["type"])))
     choices = d["choices"]
     if not choices:  # as Cog: empty choices are no choices
         d["choices"] = None
@@ -85,6 +119,18 @@ def check_input(d: Dict[str, Any]) -> None:
         return
     raise SignatureError("The input %s uses the option choices. Choices can only be used with "
                          "str or int types (and values of that type)." % d["name"])
+
+
+def check_output(t: Dict[str, Any]) -> Dict[str, Any]:
+    """Unions of several types are for inputs only (an output's schema is
+    one type, or Optional of one)."""
+    if t["kind"] == "union":
+        raise SignatureError("unsupported output type %s: unions are supported for inputs only"
+                             % describe(t))
+    for sub in [t.get("item")] + [f["type"] for f in t.get("fields", [])]:
+        if sub is not None:
+            check_output(sub)
+    return t
 
 
 def literal(values: Any) -> Dict[str, Any]:
@@ -102,6 +148,8 @@ def describe(t: Dict[str, Any]) -> str:
         return "%s[%s]" % (k, describe(t["item"]))
     if k == "model":
         return t["name"]
+    if k == "union":
+        return " | ".join(describe(v) for v in t["variants"])
     return k
 
 
@@ -170,7 +218,7 @@ def type_of(ann: Any, seen: Any = None) -> Dict[str, Any]:
         rest = [a for a in args if a is not type(None)]
         if len(rest) == 1 and len(rest) < len(args):
             return {"kind": "optional", "item": type_of(rest[0], seen)}
-        raise SignatureError("unions other than Optional[X] are not supported")
+        return union([type_of(a, seen) for a in rest], len(rest) < len(args))
     if origin in (list, typing.List) or ann in (list, typing.List):
         return {"kind": "list", "item": type_of(args[0], seen) if args else simple("any")}
     if origin in (dict, typing.Dict) or ann in (dict, typing.Dict):
@@ -216,4 +264,4 @@ def read_callable(fn: Any, is_method: bool = False) -> Dict[str, Any]:
     if "return" not in hints:
         raise SignatureError("You must set an output type. If your model can return multiple "
                              "output types, you can explicitly set `Any` as the output type.")
-    return {"inputs": inputs, "output": type_of(hints["return"])}
+    return {"inputs": inputs, "output": check_output(type_of(hints["return"]))}

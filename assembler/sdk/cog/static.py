@@ -7,7 +7,7 @@ import warnings
 from typing import Any, Dict, List, Optional
 
 from .predictor import FieldInfo
-from .signature import NO_DEFAULT, SignatureError, literal, make_input, simple
+from .signature import NO_DEFAULT, SignatureError, check_output, literal, make_input, simple, union
 
 MAX_SOURCE = 8 << 20
 
@@ -160,12 +160,7 @@ class Reader:
                 raise Undecidable("bad string annotation") from None
             return self.type_of(node, seen)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
-            parts = [node.left, node.right]
-            none = [p for p in parts if isinstance(p, ast.Constant) and p.value is None]
-            rest = [p for p in parts if p not in none]
-            if len(none) == 1 and len(rest) == 1:
-                return {"kind": "optional", "item": self.type_of(rest[0], seen)}
-            raise Undecidable("union")
+            return self._union(_bitor_parts(node), seen)
         if isinstance(node, ast.Subscript):
             return self._subscript(node, seen)
         q = self.mod.qualname(node)
@@ -189,10 +184,7 @@ class Reader:
         if kind == "optional" and len(args) == 1:
             return {"kind": "optional", "item": self.type_of(args[0], seen)}
         if kind == "union":
-            rest = [a for a in args if not (isinstance(a, ast.Constant) and a.value is None)]
-            if len(rest) == 1 and len(args) == 2:
-                return {"kind": "optional", "item": self.type_of(rest[0], seen)}
-            raise Undecidable("union")
+            return self._union(args, seen)
         if kind == "dict":
             return simple("dict")
         if kind == "literal":
@@ -201,6 +193,16 @@ class Reader:
             return {"kind": "iterator", "concat": kind == "concat",
                     "item": self.type_of(args[0], seen)}
         raise Undecidable("generic %s" % kind)
+
+    def _union(self, parts: List[ast.AST], seen: Any) -> Dict[str, Any]:
+        """`A | B | None` or Union[A, B, None] (None may be spelled NoneType)."""
+        def is_none(p: ast.AST) -> bool:
+            return (isinstance(p, ast.Constant) and p.value is None) or \
+                self.mod.qualname(p) in ("types.NoneType", "builtins.NoneType")
+        rest = [p for p in parts if not is_none(p)]
+        if not rest:
+            raise Undecidable("union of None only")
+        return union([self.type_of(p, seen) for p in rest], len(rest) < len(parts))
 
     def _local_model(self, name: str, seen: Any) -> Dict[str, Any]:
         cls = self.mod.classes[name]
@@ -340,7 +342,14 @@ class Reader:
             raise SignatureError("You must set an output type. If your model can return "
                                  "multiple output types, you can explicitly set `Any` as the "
                                  "output type.")
-        return {"inputs": inputs, "output": self.type_of(fn.returns)}
+        return {"inputs": inputs, "output": check_output(self.type_of(fn.returns))}
+
+
+def _bitor_parts(node: ast.AST) -> List[ast.AST]:
+    """`a | b | c` parses as ((a | b) | c): its operands, left to right."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return _bitor_parts(node.left) + _bitor_parts(node.right)
+    return [node]
 
 
 def read_file(path: str, name: str, method: str) -> Dict[str, Any]:

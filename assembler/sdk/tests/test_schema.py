@@ -34,6 +34,7 @@ CASES = {
     "no_inputs": ("no_inputs.py:Predictor", None),
     "dynamic": ("dynamic.py:Predictor", None),
     "literal": ("literal.py:Predictor", None),
+    "unions": ("unions.py:Several", None),
 }
 
 
@@ -250,3 +251,35 @@ class TestStaticRobustness(unittest.TestCase):
                 except Exception as e:  # noqa: BLE001 - what the test looks for
                     unexpected.append("%s: %r\n%s" % (type(e).__name__, e, text))
         self.assertEqual(unexpected[:3], [])
+
+
+class TestUnionRules(unittest.TestCase):
+    def test_refused_unions(self):
+        """unions with a Path member, with constraints, or as an output: exit 1 naming the input (static and import)"""
+        import subprocess
+        import tempfile
+        from helpers import PYTHON, env_for
+        cases = {
+            "from cog import BasePredictor, Path\nclass Predictor(BasePredictor):\n"
+            "    def predict(self, x: Path | str) -> str:\n        return ''\n":
+                "unsupported union member path",
+            "from cog import BasePredictor, Input\nclass Predictor(BasePredictor):\n"
+            "    def predict(self, x: int | str = Input(ge=1)) -> str:\n        return ''\n":
+                "incompatible input type for ge: x",
+            "from cog import BasePredictor\nclass Predictor(BasePredictor):\n"
+            "    def predict(self) -> int | str:\n        return 1\n":
+                "unions are supported for inputs only",
+        }
+        for src, msg in cases.items():
+            for importing in ("0", "1"):
+                with self.subTest(msg=msg, importing=importing), \
+                        tempfile.TemporaryDirectory() as d:
+                    p = os.path.join(d, "predict.py")
+                    with open(p, "w") as f:
+                        f.write(src)
+                    env = env_for(None, COG_SCHEMA_IMPORT=importing)
+                    env["COG_PREDICT_TYPE_STUB"] = p + ":Predictor"
+                    r = subprocess.run([PYTHON, "-m", "cog.command.openapi_schema"], env=env,
+                                       capture_output=True, text=True, timeout=60)
+                    self.assertEqual(r.returncode, 1, r.stdout)
+                    self.assertIn(msg, r.stderr)

@@ -563,3 +563,37 @@ class TestScopeContext(unittest.TestCase):
             self.assertEqual(outs, ["a", "b", "c"])
         finally:
             s.stop()
+
+
+class TestUnions(unittest.TestCase):
+    def test_union_input_http(self):
+        """str | float | None (Cog's union_input_http): each member keeps its JSON type; omitted is None; null, bool and objects are refused"""
+        s = Server("unions.py:Predictor")
+        try:
+            s.wait()
+            for value, want in (("hello", "str:hello"), (1.5, "float:1.5"), (1, "int:1")):
+                code, body = s.post("/predictions", {"input": {"value": value}})
+                self.assertEqual((code, body.get("output")), (200, want), body)
+            self.assertEqual(s.post("/predictions", {"input": {}})[1]["output"], "NoneType:none")
+            for bad in (None, True, {"x": 1}):
+                code, body = s.post("/predictions", {"input": {"value": bad}})
+                self.assertEqual(code, 422, (bad, body))
+                self.assertEqual(body["detail"][0]["loc"], ["body", "input", "value"])
+        finally:
+            s.stop()
+
+    def test_union_input_list_http(self):
+        """list[int] | list[float] (Cog's union_input_list_http): [1], [1.5], [] pass; ["3"], [true], 1 are refused"""
+        s = Server("unions.py:ListUnion")
+        try:
+            s.wait()
+            for nums, want in (([1], "int:1"), ([1.5], "float:1.5"), ([], "empty")):
+                code, body = s.post("/predictions", {"input": {"nums": nums}})
+                self.assertEqual((code, body.get("output")), (200, want), body)
+            for bad in (["3"], [True], 1):
+                code, body = s.post("/predictions", {"input": {"nums": bad}})
+                self.assertEqual(code, 422, (bad, body))
+            code, body = s.post("/predictions", {"input": {}})
+            self.assertEqual((code, body["detail"][0]["msg"]), (422, "field required"))
+        finally:
+            s.stop()
