@@ -14,6 +14,7 @@ import collections.abc
 import inspect
 import io
 import pathlib
+import re
 import types as pytypes
 import typing
 from typing import Any, Dict, List
@@ -61,7 +62,57 @@ def make_input(name: str, typ: Dict[str, Any], info: Any) -> Dict[str, Any]:
     for k in CONSTRAINTS:
         d[k] = getattr(info, k)
     check_input(d)
+    check_default(d)
     return d
+
+
+def python_name(t: Dict[str, Any]) -> str:
+    """The annotation as Cog 0.22 names it in messages: int, Optional[int], List[str]."""
+    k = t["kind"]
+    if k == "optional":
+        return "Optional[%s]" % python_name(t["item"])
+    if k == "list":
+        return "List[%s]" % python_name(t["item"])
+    if k == "union":
+        return " | ".join(python_name(v) for v in t["variants"])
+    return {"path": "Path", "file": "File", "secret": "Secret", "any": "Any",
+            "literal": "Literal"}.get(k, k)
+
+
+def check_default(d: Dict[str, Any]) -> None:
+    """A default must satisfy the input's own constraints (Cog fails the build
+    otherwise); the wording is Cog 0.22's."""
+    default = d["default"]
+    if default is NO_DEFAULT or default is None or default is ...:
+        return
+    values = default if isinstance(default, (list, tuple)) else [default]
+    what = "%s: %s" % (d["name"], python_name(d["type"]))
+
+    def numbers():
+        return [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+
+    def strings():
+        return [v for v in values if isinstance(v, str)]
+    if d["ge"] is not None and any(v < d["ge"] for v in numbers()):
+        raise SignatureError("invalid default for %s: must be at minimum %s" % (what, d["ge"]))
+    if d["le"] is not None and any(v > d["le"] for v in numbers()):
+        raise SignatureError("invalid default for %s: must be at maximum %s" % (what, d["le"]))
+    if d["min_length"] is not None and any(len(v) < d["min_length"] for v in strings()):
+        raise SignatureError("default conflicts with min_length=%s for input: %s" % (
+            d["min_length"], what))
+    if d["max_length"] is not None and any(len(v) > d["max_length"] for v in strings()):
+        raise SignatureError("default conflicts with max_length=%s for input: %s" % (
+            d["max_length"], what))
+    if d["regex"] is not None:
+        try:
+            rx = re.compile(d["regex"])
+        except re.error as e:
+            raise SignatureError("invalid regex for input %s: %s" % (what, e)) from None
+        if not all(rx.match(v) for v in strings()):
+            raise SignatureError("default not a regex match for input: %s" % what)
+    if d["choices"] and not all(v in d["choices"] for v in values):
+        raise SignatureError("invalid default for %s: %r is not one of the choices %r" % (
+            what, default, d["choices"]))
 
 
 ALLOWED_INPUT_KINDS = ("str", "int", "float", "bool", "path", "file", "secret", "literal",

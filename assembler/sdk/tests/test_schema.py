@@ -283,3 +283,19 @@ class TestUnionRules(unittest.TestCase):
                                        capture_output=True, text=True, timeout=60)
                     self.assertEqual(r.returncode, 1, r.stdout)
                     self.assertIn(msg, r.stderr)
+
+
+class TestInvalidDefault(unittest.TestCase):
+    def test_default_below_minimum(self):
+        """default=1 with ge=2 (Cog's invalid_int_validation): exit 1, the message names the input and the bound"""
+        import subprocess
+        from helpers import PYTHON, env_for
+        for importing in ("0", "1"):
+            with self.subTest(importing=importing):
+                r = subprocess.run([PYTHON, "-m", "cog.command.openapi_schema"],
+                                   env=env_for("invalid_default.py:Predictor",
+                                               COG_SCHEMA_IMPORT=importing),
+                                   capture_output=True, text=True, timeout=60)
+                self.assertEqual((r.returncode, r.stdout), (1, ""))
+                self.assertIn("invalid default for num: int: must be at minimum 2", r.stderr)
+                self.assertNotIn("Traceback", r.stderr)

@@ -167,3 +167,29 @@ class TestEncode(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestDefaultConstraints(unittest.TestCase):
+    def test_defaults_checked(self):
+        """a default that breaks its own ge, le, min/max_length, regex or choices is refused, naming the input"""
+        cases = [
+            ("n", simple("int"), Input(default=1, ge=2), "invalid default for n: int: must be at minimum 2"),
+            ("f", opt(simple("float")), Input(default=1.5, le=1), "invalid default for f: Optional[float]: must be at maximum 1"),
+            ("s", simple("str"), Input(default="ab", min_length=3), "default conflicts with min_length=3 for input: s: str"),
+            ("s", simple("str"), Input(default="abcd", max_length=3), "default conflicts with max_length=3 for input: s: str"),
+            ("s", simple("str"), Input(default="x1", regex="^[a-z]+$"), "default not a regex match for input: s: str"),
+            ("l", lst(simple("int")), Input(default=[5, 0], ge=1), "invalid default for l: List[int]: must be at minimum 1"),
+            ("c", simple("str"), Input(default="z", choices=["a", "b"]), "invalid default for c: str: 'z' is not one of the choices"),
+        ]
+        for name, typ, info, msg in cases:
+            with self.subTest(msg=msg):
+                with self.assertRaises(SignatureError) as cm:
+                    make_input(name, typ, info)
+                self.assertIn(msg, str(cm.exception))
+
+    def test_good_defaults_pass(self):
+        """defaults on the bounds, None defaults and required inputs pass"""
+        make_input("n", simple("int"), Input(default=2, ge=2, le=2))
+        make_input("n", simple("int"), Input(default=None, ge=2))
+        make_input("s", simple("str"), Input(min_length=3, regex="^a"))
+        make_input("l", lst(simple("str")), Input(default=["abc"], max_length=3))
