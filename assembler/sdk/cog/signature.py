@@ -231,7 +231,11 @@ def model_type(cls: Any, seen: Any = None) -> Dict[str, Any]:
             default = _pydantic_default(cls, name)
         if isinstance(default, FieldInfo):
             default = default.default
-        fields.append({"name": name, "type": type_of(ann, seen),
+        typ = type_of(ann, seen)
+        if default in (MISSING, REQUIRED) and typ["kind"] == "optional" and \
+                issubclass(cls, BaseModel):
+            default = None  # as pydantic 1: Optional without a default is optional
+        fields.append({"name": name, "type": typ,
                        "default": NO_DEFAULT if default in (MISSING, REQUIRED) else default})
     return {"kind": "model", "name": cls.__name__, "fields": fields}
 

@@ -230,15 +230,34 @@ class Reader:
                         default = default.default
                         if default is ...:
                             default = NO_DEFAULT
+                ftype = self.type_of(ann, tuple(seen) + (name,))
+                if default is NO_DEFAULT and ftype["kind"] == "optional":
+                    # cog's BaseModel (as pydantic 1) defaults it to None; a
+                    # pydantic model's answer depends on pydantic's version
+                    if not self._is_cog_model(cls):
+                        raise Undecidable("Optional field of a pydantic model")
+                    default = None
                 fields = [f for f in fields if f["name"] != fname]
-                fields.append({"name": fname, "type": self.type_of(ann, tuple(seen) + (name,)),
-                               "default": default})
+                fields.append({"name": fname, "type": ftype, "default": default})
             elif isinstance(st, (ast.Assign, ast.FunctionDef, ast.AsyncFunctionDef, ast.Expr,
                                  ast.Pass, ast.ClassDef)):
                 continue
             else:
                 raise Undecidable("model body")
         return {"kind": "model", "name": name, "fields": fields}
+
+    def _is_cog_model(self, cls: ast.ClassDef, depth: int = 0) -> bool:
+        """Derived from cog.BaseModel (not pydantic's)."""
+        if depth > 10:
+            return False
+        for base in cls.bases:
+            q = self.mod.qualname(base)
+            if q in ("cog.BaseModel", "cog.base_model.BaseModel"):
+                return True
+            if q and q.startswith("local.") and self._is_cog_model(self.mod.classes[q[6:]],
+                                                                    depth + 1):
+                return True
+        return False
 
     def _is_model(self, cls: ast.ClassDef, depth: int = 0) -> bool:
         if depth > 10:

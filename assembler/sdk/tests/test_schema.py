@@ -35,6 +35,7 @@ CASES = {
     "dynamic": ("dynamic.py:Predictor", None),
     "literal": ("literal.py:Predictor", None),
     "unions": ("unions.py:Several", None),
+    "optional_fields": ("optional_fields.py:Predictor", None),
 }
 
 
@@ -154,6 +155,9 @@ class TestStaticReading(unittest.TestCase):
                                 "    def predict(self, x: str) -> str: ...\n"
                                 "    predict = staticmethod(print)\n",
             "base from elsewhere": "from mybase import Base\nclass P(Base):\n    pass\n",
+            "pydantic Optional field": "from typing import Optional\nfrom pydantic import BaseModel\n"
+                                       "class O(BaseModel):\n    x: Optional[int]\n"
+                                       "class P(BasePredictor):\n    def predict(self) -> O: ...\n",
         }
         for what, src in cases.items():
             with self.subTest(case=what):

@@ -597,3 +597,20 @@ class TestUnions(unittest.TestCase):
             self.assertEqual((code, body["detail"][0]["msg"]), (422, "field required"))
         finally:
             s.stop()
+
+
+class TestOptionalFields(unittest.TestCase):
+    def test_optional_fields_default_none(self):
+        """a BaseModel output's Optional fields without a default are None when not given (as pydantic 1)"""
+        s = Server("optional_fields.py:Predictor")
+        try:
+            s.wait()
+            code, body = s.post("/predictions", {"input": {}})
+            self.assertEqual((code, body["status"]), (200, "succeeded"), body)
+            self.assertEqual(body["output"], {"text": "t", "score": None, "tags": None,
+                                              "note": None, "count": 0})
+            code, body = s.post("/predictions", {"input": {"full": True}})
+            self.assertEqual(body["output"], {"text": "t", "score": 0.5, "tags": ["a"],
+                                              "note": "n", "count": 2})
+        finally:
+            s.stop()

@@ -193,3 +193,23 @@ class TestDefaultConstraints(unittest.TestCase):
         make_input("n", simple("int"), Input(default=None, ge=2))
         make_input("s", simple("str"), Input(min_length=3, regex="^a"))
         make_input("l", lst(simple("str")), Input(default=["abc"], max_length=3))
+
+
+class TestBaseModelFields(unittest.TestCase):
+    def test_optional_without_default(self):
+        """BaseModel: Optional[X] / X | None without a default is None; other fields without one stay required"""
+        from typing import ClassVar, List, Optional
+
+        class Out(BaseModel):
+            a: str
+            b: Optional[int]
+            c: "Optional[List[str]]"
+            d: "float | None"
+            e: ClassVar[int] = 3
+
+        o = Out(a="x")
+        self.assertEqual(o.dict(), {"a": "x", "b": None, "c": None, "d": None})
+        self.assertEqual(Out(a="x", b=2).b, 2)
+        with self.assertRaises(TypeError) as cm:
+            Out(b=1)
+        self.assertIn("missing field(s) a", str(cm.exception))
