@@ -16,13 +16,18 @@ class Undecidable(Exception):
     """The static reading cannot decide; import the module instead."""
 
 
+class _NotInFile(Undecidable):
+    """The method is not defined in the file's classes (it may be elsewhere)."""
+
+
 _TYPING = {"List": "list", "Optional": "optional", "Union": "union", "Iterator": "iterator",
            "Iterable": "iterator", "Generator": "iterator", "AsyncIterator": "iterator",
            "AsyncIterable": "iterator", "AsyncGenerator": "iterator", "Any": "any",
            "Dict": "dict", "Literal": "literal"}
 _COG = {"Path": "path", "File": "file", "Secret": "secret", "URLPath": "path",
         "ConcatenateIterator": "concat", "AsyncConcatenateIterator": "concat",
-        "BaseModel": "basemodel", "Input": "input", "BasePredictor": "basepredictor"}
+        "BaseModel": "basemodel", "Input": "input", "BasePredictor": "basepredictor",
+        "BaseRunner": "basepredictor"}
 _BUILTIN = {"str": "str", "int": "int", "float": "float", "bool": "bool", "list": "list",
             "dict": "dict"}
 
@@ -335,15 +340,37 @@ class Reader:
             if len(local) != 1:
                 break
             cls = self.mod.classes[local[0]]
-        raise Undecidable("%s.%s not found in the file" % (name, method))
+        raise _NotInFile("%s.%s not found in the file" % (name, method))
 
-    def read(self, name: str, method: str) -> Dict[str, Any]:
+    def default_name(self) -> str:
+        """The class a bare `run.py` ref names: Runner, else Predictor."""
+        for n in ("Runner", "Predictor"):
+            kind = self.mod.bindings.get(n, (None, None))[0]
+            if kind in ("class", "func"):
+                return n
+            if kind is not None:
+                raise Undecidable("%s is not a plain class" % n)
+        raise Undecidable("no Runner or Predictor in the file")
+
+    def find_entry(self, name: str, method: str):
+        """find_callable for train; for predict, the class's predict(), else
+        its run() (Cog 0.22's BaseRunner)."""
+        if method != "predict" or name in self.mod.functions:
+            return self.find_callable(name, method)
+        try:
+            return self.find_callable(name, "predict")
+        except _NotInFile:
+            return self.find_callable(name, "run")
+
+    def read(self, name: Optional[str], method: str) -> Dict[str, Any]:
         if self.mod.star:
             raise Undecidable("star import")
-        fn, is_method = self.find_callable(name, method)
+        if name is None:
+            name = self.default_name()
+        fn, is_method = self.find_entry(name, method)
         a = fn.args
         if a.vararg or a.kwarg:
-            raise SignatureError("*args and **kwargs are not supported in %s()" % method)
+            raise SignatureError("*args and **kwargs are not supported in %s()" % fn.name)
         params = list(a.posonlyargs) + list(a.args)
         defaults: List[Any] = [None] * (len(params) - len(a.defaults)) + list(a.defaults)
         params += list(a.kwonlyargs)
@@ -371,7 +398,7 @@ def _bitor_parts(node: ast.AST) -> List[ast.AST]:
     return [node]
 
 
-def read_file(path: str, name: str, method: str) -> Dict[str, Any]:
+def read_file(path: str, name: Optional[str], method: str) -> Dict[str, Any]:
     with open(path, "rb") as f:
         data = f.read(MAX_SOURCE + 1)
     if len(data) > MAX_SOURCE:

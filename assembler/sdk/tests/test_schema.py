@@ -36,6 +36,7 @@ CASES = {
     "literal": ("literal.py:Predictor", None),
     "unions": ("unions.py:Several", None),
     "optional_fields": ("optional_fields.py:Predictor", None),
+    "runner": ("runner.py:Runner", None),
 }
 
 
@@ -303,3 +304,39 @@ class TestInvalidDefault(unittest.TestCase):
                 self.assertEqual((r.returncode, r.stdout), (1, ""))
                 self.assertIn("invalid default for num: int: must be at minimum 2", r.stderr)
                 self.assertNotIn("Traceback", r.stderr)
+
+
+class TestRunner(unittest.TestCase):
+    def test_run_in_cog_yaml(self):
+        """`run:` in cog.yaml names a BaseRunner (Cog 0.22), also as a bare `run.py`; predict() wins over a helper run()"""
+        import shutil
+        import tempfile
+        want = load("runner")["components"]["Input"]
+        for entry in ("run.py:Runner", "run.py"):
+            for importing in ("0", "1"):
+                with self.subTest(entry=entry, importing=importing), \
+                        tempfile.TemporaryDirectory() as d:
+                    shutil.copy(os.path.join(PREDICTORS, "runner.py"), os.path.join(d, "run.py"))
+                    with open(os.path.join(d, "cog.yaml"), "w") as f:
+                        f.write('build:\n  python_version: "3.12"\nrun: "%s"\n' % entry)
+                    doc = schema(None, cwd=d, COG_SCHEMA_IMPORT=importing)
+                    self.assertEqual(doc["components"]["schemas"]["Input"], want)
+        for importing in ("0", "1"):
+            doc = schema("runner.py:HelperRun", COG_SCHEMA_IMPORT=importing)
+            self.assertEqual(list(doc["components"]["schemas"]["Input"]["properties"]), ["n"])
+
+    def test_no_entry(self):
+        """a class with neither run() nor predict(): exit 1 saying so"""
+        import subprocess
+        import tempfile
+        from helpers import PYTHON, env_for
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "run.py")
+            with open(p, "w") as f:
+                f.write("from cog import BaseRunner\nclass Runner(BaseRunner):\n    pass\n")
+            env = env_for(None)
+            env["COG_PREDICT_TYPE_STUB"] = p + ":Runner"
+            r = subprocess.run([PYTHON, "-m", "cog.command.openapi_schema"], env=env,
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("run or predict method not found: Runner", r.stderr)

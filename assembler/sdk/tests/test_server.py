@@ -614,3 +614,23 @@ class TestOptionalFields(unittest.TestCase):
                                               "note": "n", "count": 2})
         finally:
             s.stop()
+
+
+class TestRunnerServer(unittest.TestCase):
+    def test_base_runner(self):
+        """a BaseRunner's setup() and run() serve /predictions (Cog 0.22's run_new_runner)"""
+        s = Server("runner.py:Runner")
+        try:
+            s.wait()
+            code, body = s.post("/predictions", {"input": {"s": "world"}})
+            self.assertEqual((code, body.get("output")), (200, "hello world"), body)
+            self.assertEqual(s.post("/predictions", {"input": {}})[0], 422)
+        finally:
+            s.stop()
+        s = Server("runner.py:HelperRun")
+        try:
+            s.wait()
+            self.assertEqual(s.post("/predictions", {"input": {"n": 2}})[1]["output"],
+                             "predict 2")
+        finally:
+            s.stop()
