@@ -147,7 +147,10 @@ class Builder:
             s["title"] = title_of(i["name"])
         if i["description"]:
             s["description"] = i["description"]
-        if i["default"] is not NO_DEFAULT and i["default"] is not None:
+        # as Cog 0.22 (static_schema_secret_optional): a Secret defaulting to
+        # None is an optional credential: nullable, with `default: null`
+        optional_secret = base["kind"] == "secret" and i["default"] is None
+        if i["default"] is not NO_DEFAULT and (i["default"] is not None or optional_secret):
             s["default"] = encode_default(i["default"])
         if i["choices"] is None:
             if inner["kind"] == "str":
@@ -165,7 +168,7 @@ class Builder:
         if i["choices"] is None:
             s.update(self.type_schema(base))
         s = ordered(s)
-        if optional:
+        if optional or optional_secret:
             s["nullable"] = True  # added by Cog after FastAPI's serialisation
         return s
 

@@ -58,6 +58,10 @@ def make_input(name: str, typ: Dict[str, Any], info: Any) -> Dict[str, Any]:
         info = FieldInfo(info)
     else:
         info = FieldInfo()
+        # as Cog 0.22 (optional_input_no_default): a bare `x: Optional[T]`
+        # is optional and None when omitted (Cog 0.16 required it)
+        if typ["kind"] == "optional":
+            default = None
     d = {"name": name, "type": typ, "default": default}
     for k in CONSTRAINTS:
         d[k] = getattr(info, k)
@@ -116,7 +120,7 @@ def check_default(d: Dict[str, Any]) -> None:
 
 
 ALLOWED_INPUT_KINDS = ("str", "int", "float", "bool", "path", "file", "secret", "literal",
-                       "union")
+                       "union", "dict")
 UNION_MEMBER_KINDS = ("str", "int", "float", "bool", "dict")
 
 
@@ -251,6 +255,11 @@ def _pydantic_default(cls: Any, name: str) -> Any:
     return MISSING if req else getattr(f, "default", None)
 
 
+def _is_typeddict(ann: Any) -> bool:
+    check = getattr(typing, "is_typeddict", None)
+    return bool(check and check(ann))
+
+
 _ITERATORS = (collections.abc.Iterator, collections.abc.Iterable, collections.abc.Generator,
               collections.abc.AsyncIterator, collections.abc.AsyncIterable,
               collections.abc.AsyncGenerator)
@@ -285,6 +294,8 @@ def type_of(ann: Any, seen: Any = None) -> Dict[str, Any]:
     if origin in _ITERATORS:
         return {"kind": "iterator", "concat": False,
                 "item": type_of(args[0], seen) if args else simple("any")}
+    if _is_typeddict(ann):
+        return simple("dict")  # as Cog 0.22: an object, its keys unchecked
     if inspect.isclass(ann):
         if issubclass(ann, cogtypes.Secret):
             return simple("secret")

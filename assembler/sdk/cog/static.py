@@ -175,6 +175,8 @@ class Reader:
         if kind == "list":
             return {"kind": "list", "item": simple("any")}
         if q and q.startswith("local."):
+            if self._is_typeddict(self.mod.classes[q[6:]]):
+                return simple("dict")
             return self._local_model(q[6:], seen)
         raise Undecidable("type %s" % ast.dump(node))
 
@@ -250,6 +252,18 @@ class Reader:
             else:
                 raise Undecidable("model body")
         return {"kind": "model", "name": name, "fields": fields}
+
+    def _is_typeddict(self, cls: ast.ClassDef, depth: int = 0) -> bool:
+        if depth > 10:
+            return False
+        for base in cls.bases:
+            q = self.mod.qualname(base)
+            if q in ("typing.TypedDict", "typing_extensions.TypedDict"):
+                return True
+            if q and q.startswith("local.") and self._is_typeddict(self.mod.classes[q[6:]],
+                                                                    depth + 1):
+                return True
+        return False
 
     def _is_cog_model(self, cls: ast.ClassDef, depth: int = 0) -> bool:
         """Derived from cog.BaseModel (not pydantic's)."""

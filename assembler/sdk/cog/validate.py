@@ -73,6 +73,10 @@ def _coerce_scalar(kind: str, v: Any) -> Any:
         raise Invalid("str type expected", "type_error.str")
     if kind in ("path", "file"):
         return _check_file_ref(v, kind)
+    if kind == "dict":
+        if isinstance(v, dict):
+            return v
+        raise Invalid("value is not a valid dict", "type_error.dict")
     return v
 
 

@@ -37,6 +37,9 @@ CASES = {
     "unions": ("unions.py:Several", None),
     "optional_fields": ("optional_fields.py:Predictor", None),
     "runner": ("runner.py:Runner", None),
+    "secret_optional": ("secret_optional.py:Predictor", None),
+    "dict_inputs": ("dict_inputs.py:Several", None),
+    "optional_no_default": ("optional_no_default.py:Predictor", None),
 }
 
 

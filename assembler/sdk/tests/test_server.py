@@ -634,3 +634,63 @@ class TestRunnerServer(unittest.TestCase):
                              "predict 2")
         finally:
             s.stop()
+
+
+class TestCog022Inputs(unittest.TestCase):
+    def test_dict_input(self):
+        """dict inputs (Cog 0.22's dict_input): any object passes, {} too; not an object: 422"""
+        s = Server("dict_inputs.py:Predictor")
+        try:
+            s.wait()
+            code, body = s.post("/predictions", {"input": {"data": {"greeting": "hello",
+                                                                    "count": 3}}})
+            self.assertEqual((code, body.get("output")), (200, "count=3, greeting=hello"), body)
+            self.assertEqual(s.post("/predictions", {"input": {"data": {}}})[1]["output"], "")
+            code, body = s.post("/predictions", {"input": {"data": "x"}})
+            self.assertEqual((code, body["detail"][0]["type"]), (422, "type_error.dict"))
+        finally:
+            s.stop()
+        s = Server("dict_inputs.py:Several")
+        try:
+            s.wait()
+            code, body = s.post("/predictions", {"input": {
+                "data": {"name": "alice"}, "messages": [{"role": "user"}, {}],
+                "items": [{"id": 1}, {"id": 2}], "payload": {"name": "p", "count": 2}}})
+            self.assertEqual(body.get("output"), "data=1 messages=2 items=2 payload=p:2 more=0",
+                             body)
+            code, body = s.post("/predictions", {"input": {
+                "data": {}, "messages": [1], "items": [], "payload": {}}})
+            self.assertEqual((code, body["detail"][0]["loc"]),
+                             (422, ["body", "input", "messages", 0]))
+        finally:
+            s.stop()
+
+    def test_optional_input_no_default(self):
+        """a bare Optional input may be omitted: None (Cog 0.22's optional_input_no_default)"""
+        s = Server("optional_no_default.py:Predictor")
+        try:
+            s.wait()
+            code, body = s.post("/predictions", {"input": {"value": "world"}})
+            self.assertEqual((code, body.get("output")), (200, "type=str value=world"), body)
+            code, body = s.post("/predictions", {"input": {}})
+            self.assertEqual((code, body.get("output")), (200, "type=NoneType value=none"), body)
+        finally:
+            s.stop()
+
+    def test_optional_secret(self):
+        """a Secret with default=None may be omitted (None); the required one may not"""
+        s = Server("secret_optional.py:Predictor")
+        try:
+            s.wait()
+            code, body = s.post("/predictions", {"input": {"prompt": "p",
+                                                           "api_key_required": "k"}})
+            self.assertEqual((code, body.get("output")), (200, "p:none"), body)
+            code, body = s.post("/predictions", {"input": {"prompt": "p", "api_key": "s3",
+                                                           "api_key_required": "k"}})
+            self.assertEqual(body.get("output"), "p:s3")  # a str output is not redacted
+            self.assertEqual(body["input"]["api_key"], "**********")
+            code, body = s.post("/predictions", {"input": {"prompt": "p"}})
+            self.assertEqual((code, body["detail"][0]["loc"]),
+                             (422, ["body", "input", "api_key_required"]))
+        finally:
+            s.stop()

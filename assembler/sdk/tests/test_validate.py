@@ -34,15 +34,19 @@ class TestValidate(unittest.TestCase):
                           "type_error.str"])
 
     def test_defaults_and_optional(self):
-        """defaults fill absent inputs; Optional + Input() defaults to None; bare Optional is required"""
+        """defaults fill absent inputs; Optional + Input() defaults to None; bare Optional too (Cog 0.22); a bare str is required"""
         inputs = [make_input("a", simple("int"), 3),
                   make_input("b", opt(simple("str")), Input(description="x")),
-                  make_input("c", opt(simple("str")), NO_DEFAULT)]
+                  make_input("c", opt(simple("str")), NO_DEFAULT),
+                  make_input("d", simple("str"), NO_DEFAULT)]
         self.assertIsNone(inputs[1]["default"])
+        self.assertIsNone(inputs[2]["default"])
         values, errors = validate_inputs(inputs, {})
-        self.assertEqual([e["loc"] for e in errors], [["body", "input", "c"]])
-        values, errors = validate_inputs(inputs, {"c": None})
-        self.assertEqual((values, errors), ({"a": 3, "b": None, "c": None}, []))
+        self.assertEqual([e["loc"] for e in errors], [["body", "input", "d"]])
+        values, errors = validate_inputs(inputs, {"c": None, "d": "x"})
+        self.assertEqual((values, errors), ({"a": 3, "b": None, "c": None, "d": "x"}, []))
+        values, errors = validate_inputs(inputs, {"d": "x"})
+        self.assertEqual((values, errors), ({"a": 3, "b": None, "c": None, "d": "x"}, []))
 
     def test_choices_and_literal(self):
         """choices and Literal accept only their values"""
