@@ -694,3 +694,25 @@ class TestCog022Inputs(unittest.TestCase):
                              (422, ["body", "input", "api_key_required"]))
         finally:
             s.stop()
+
+
+class TestSysExit(unittest.TestCase):
+    def test_sys_exit(self):
+        """sys.exit(1) in predict: that prediction fails with SystemExit, the next one succeeds (Cog 0.22's predict_sys_exit), sync and async"""
+        for ref, extra in (("sys_exit.py:Predictor", {}),
+                           ("sys_exit.py:AsyncPredictor", {"COG_MAX_CONCURRENCY": "2"})):
+            with self.subTest(ref=ref):
+                s = Server(ref, **extra)
+                try:
+                    s.wait()
+                    code, body = s.post("/predictions", {"input": {"do_exit": True}})
+                    self.assertEqual((code, body["status"], body["error"]),
+                                     (200, "failed", "SystemExit: 1"), body)
+                    self.assertIn("SystemExit", body["logs"])
+                    code, body = s.post("/predictions", {"input": {"do_exit": False}})
+                    self.assertEqual((code, body["status"], body["output"]),
+                                     (200, "succeeded", "still alive"))
+                    self.assertEqual(s.get("/health-check")[1]["status"], "READY")
+                    self.assertIsNone(s.proc.poll())
+                finally:
+                    s.stop()

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional
 
 from .. import validate
 from ..scope import Scope, set_scope
-from .runner import CURRENT_JOB, CancelationException, Job, Runner, _materialise
+from .runner import CURRENT_JOB, CancelationException, Job, Runner, _materialise, error_text
 
 SHUTDOWN_POLL = 0.1
 
@@ -137,9 +137,9 @@ class AsyncRunner(Runner):
             status, err = "succeeded", None
         except (asyncio.CancelledError, CancelationException):
             status, err = "canceled", None
-        except Exception as e:  # the predictor failed; the server stays up
+        except (Exception, SystemExit) as e:  # the predictor failed; the server stays up
             job.log(traceback.format_exc())
-            status, err = "failed", str(e) or type(e).__name__
+            status, err = "failed", error_text(e)
         finally:
             for d in tmpdirs:
                 shutil.rmtree(d, ignore_errors=True)

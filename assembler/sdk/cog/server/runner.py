@@ -97,6 +97,14 @@ class Job:
         return r
 
 
+def error_text(e: BaseException) -> str:
+    """A failed prediction's `error`: the exception's message (Cog 0.16);
+    a SystemExit names itself, `SystemExit: 1`, as Cog 0.22 reports it."""
+    if isinstance(e, SystemExit):
+        return "SystemExit: %s" % e if str(e) else "SystemExit"
+    return str(e) or type(e).__name__
+
+
 def _walk_secrets(v: Any):
     if isinstance(v, Secret):
         yield v
@@ -307,8 +315,10 @@ class Runner:
             status, err = "canceled", None
         except BaseException as e:  # the predictor failed; the server stays up
             job.log(traceback.format_exc())
-            status, err = "failed", str(e) or type(e).__name__
-            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+            status, err = "failed", error_text(e)
+            # as Cog 0.22 (predict_sys_exit): sys.exit() in predict fails the
+            # prediction only; a KeyboardInterrupt still stops the server
+            if isinstance(e, KeyboardInterrupt):
                 self.shutdown.set()
         finally:
             self.log_sink = None
