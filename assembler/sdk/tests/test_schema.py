@@ -343,3 +343,63 @@ class TestRunner(unittest.TestCase):
                                capture_output=True, text=True, timeout=60)
             self.assertEqual(r.returncode, 1)
             self.assertIn("run or predict method not found: Runner", r.stderr)
+
+
+def label(predict, importing="0"):
+    import subprocess
+    from helpers import PYTHON, env_for
+    r = subprocess.run([PYTHON, "-m", "cog.command.openapi_schema", "--label"],
+                       env=env_for(predict, COG_SCHEMA_IMPORT=importing),
+                       capture_output=True, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError("schema --label failed: %s" % r.stderr.decode())
+    return r.stdout.decode("utf-8")
+
+
+class TestLabel(unittest.TestCase):
+    def test_label_is_go_marshal(self):
+        """--label: one line, keys sorted at every level, no spaces, integral numbers without .0 (Cog's CLI re-marshals the schema in Go)"""
+        out = label("reference_example.py:Predictor")
+        self.assertTrue(out.endswith("\n") and "\n" not in out[:-1])
+        text = out[:-1]
+        doc = json.loads(text)
+        self.assertEqual(doc, load("reference_example.full"))
+        # an independent serialiser: sorted, compact; the reference has no
+        # characters Go escapes and no exponents, so the bytes agree
+        self.assertEqual(text, json.dumps(doc, sort_keys=True, separators=(",", ":"),
+                                          ensure_ascii=False))
+        self.assertIn('"default":1,"maximum":10,"minimum":1,"title":"Repeats"', text)
+        self.assertIn('"default":0.7,"maximum":2,"minimum":0,"title":"Temperature"', text)
+
+    def test_label_cog_assertions(self):
+        """--label carries the substrings Cog's build_openapi_schema, dict_input and static_schema_secret_optional tests grep for"""
+        cases = {
+            "build_openapi_schema.py:Predictor": ['"title":"Input"', '"required":["text","path"]',
+                                                  '"text":', '"path":', '"type":"string"',
+                                                  '"format":"uri"', '"openapi":"3.0.2"'],
+            "dict_inputs.py:Predictor": ['"data":{"title":"Data","type":"object","x-order":0}',
+                                         '"required":["data"]'],
+            "secret_optional.py:Predictor": ['"api_key":', '"format":"password"',
+                                             '"x-cog-secret":true', '"nullable":true',
+                                             '"default":null',
+                                             '"required":["prompt","api_key_required"]'],
+        }
+        for ref, wants in cases.items():
+            for importing in ("0", "1"):
+                text = label(ref, importing)
+                for want in wants:
+                    with self.subTest(ref=ref, want=want, importing=importing):
+                        self.assertIn(want, text)
+
+    def test_go_formatting(self):
+        """label numbers and strings as Go's encoding/json writes them"""
+        from cog.schema import label_text
+        cases = [(5.0, "5"), (0.0, "0"), (-2.5, "-2.5"), (1e-7, "1e-7"), (1.5e-7, "1.5e-7"),
+                 (1e-6, "0.000001"), (1e-5, "0.00001"), (1e20, "100000000000000000000"),
+                 (1e21, "1e+21"), (2.0 ** 60, "1152921504606847000"), (3, "3"), (True, "true"),
+                 (None, "null"), ("<a&b>", '"\\u003ca\\u0026b\\u003e"'), ("é", '"é"'),
+                 ("\u2028", '"\\u2028"'), ("\b\f\n\x01", '"\\b\\f\\n\\u0001"'),
+                 ({"b": 1, "a": [1.0, {"d": 0, "c": 2}]}, '{"a":[1,{"c":2,"d":0}],"b":1}')]
+        for value, want in cases:
+            with self.subTest(value=value):
+                self.assertEqual(label_text(value), want)

@@ -716,3 +716,35 @@ class TestSysExit(unittest.TestCase):
                     self.assertIsNone(s.proc.poll())
                 finally:
                     s.stop()
+
+
+class TestWire(unittest.TestCase):
+    def test_compact_responses(self):
+        """responses are compact JSON with UTF-8 unescaped, as FastAPI's (no ", " or ": ")"""
+        import http.client
+        import json
+        s = Server("server_model.py:Predictor")
+        try:
+            s.wait()
+            raws = []
+            for method, path, body in (("GET", "/health-check", None), ("GET", "/", None),
+                                       ("POST", "/predictions", {"input": {"text": "é ü"}}),
+                                       ("POST", "/predictions", {"input": {}})):
+                c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+                try:
+                    c.request(method, path, body=json.dumps(body) if body else None,
+                              headers={"Content-Type": "application/json"})
+                    r = c.getresponse()
+                    raw = r.read()
+                finally:
+                    c.close()
+                raws.append(raw)
+                with self.subTest(path=path, body=body):
+                    doc = json.loads(raw)
+                    self.assertEqual(raw, json.dumps(doc, ensure_ascii=False,
+                                                     separators=(",", ":")).encode("utf-8"))
+                    self.assertEqual(r.getheader("Content-Type"), "application/json")
+            self.assertIn('"output":{"text":"é ü"'.encode("utf-8"), raws[2])
+            self.assertIn(b'"status":"READY"', raws[0])
+        finally:
+            s.stop()

@@ -128,7 +128,8 @@ class Handler(BaseHTTPRequestHandler):
 
     # ----------------------------------------------------------- replies
     def reply(self, code: int, obj: Any) -> None:
-        body = json.dumps(obj).encode()
+        # as FastAPI's JSONResponse (Cog 0.16): compact, UTF-8 unescaped
+        body = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
