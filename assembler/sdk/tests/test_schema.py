@@ -403,3 +403,24 @@ class TestLabel(unittest.TestCase):
         for value, want in cases:
             with self.subTest(value=value):
                 self.assertEqual(label_text(value), want)
+
+
+class TestSchemaFailure(unittest.TestCase):
+    def test_exit_at_import(self):
+        """a module that calls sys.exit(0) while imported: exit 1 and a message, nothing on stdout"""
+        import subprocess
+        import tempfile
+        from helpers import PYTHON, env_for
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "predict.py")
+            with open(p, "w") as f:
+                f.write("import sys\nfrom cog import BasePredictor\nsys.exit(0)\n"
+                        "class Predictor(BasePredictor):\n"
+                        "    def predict(self, x: str) -> str:\n        return x\n")
+            env = env_for(None, COG_SCHEMA_IMPORT="1")
+            env["COG_PREDICT_TYPE_STUB"] = p + ":Predictor"
+            for args in ([], ["--label"]):
+                r = subprocess.run([PYTHON, "-m", "cog.command.openapi_schema"] + args, env=env,
+                                   capture_output=True, text=True, timeout=60)
+                self.assertEqual((r.returncode, r.stdout), (1, ""))
+                self.assertIn("exited while it was imported", r.stderr)

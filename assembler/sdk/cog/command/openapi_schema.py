@@ -52,6 +52,10 @@ def main(argv: Any = None) -> int:
     except Exception as e:  # report, never a traceback for interface errors
         print("cog: %s: %s" % (type(e).__name__, e), file=sys.stderr)
         return 1
+    except SystemExit as e:  # the model's module called sys.exit() while imported
+        print("cog: the predictor exited while it was imported (SystemExit: %s)" % e.code,
+              file=sys.stderr)
+        return 1
     if "--label" in argv:
         sys.stdout.buffer.write(schema.label_text(doc).encode("utf-8") + b"\n")
         sys.stdout.flush()
