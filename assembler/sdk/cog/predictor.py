@@ -17,8 +17,9 @@ class FieldInfo:
                  ge: Optional[float] = None, le: Optional[float] = None,
                  min_length: Optional[int] = None, max_length: Optional[int] = None,
                  regex: Optional[str] = None, choices: Optional[List[Union[str, int]]] = None,
-                 deprecated: Optional[bool] = None) -> None:
+                 deprecated: Optional[bool] = None, accept: Optional[str] = None) -> None:
         self.default = default
+        self.accept = accept
         self.description = description
         self.ge = ge
         self.le = le
@@ -36,10 +37,12 @@ def Input(default: Any = REQUIRED, description: Optional[str] = None,  # noqa: N
           ge: Optional[float] = None, le: Optional[float] = None,
           min_length: Optional[int] = None, max_length: Optional[int] = None,
           regex: Optional[str] = None, choices: Optional[List[Union[str, int]]] = None,
-          deprecated: Optional[bool] = None) -> Any:
-    """Describe one predictor input: its default and constraints."""
+          deprecated: Optional[bool] = None, accept: Optional[str] = None) -> Any:
+    """Describe one predictor input: its default and constraints.  `accept`
+    (Cog 0.22, Path and File inputs): the file types a client should offer,
+    as HTML's accept attribute ("image/*", ".safetensors,.bin")."""
     return FieldInfo(default, description, ge, le, min_length, max_length, regex, choices,
-                     deprecated)
+                     deprecated, accept)
 
 
 class BaseRunner:

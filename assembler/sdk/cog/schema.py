@@ -165,6 +165,8 @@ class Builder:
         if i["deprecated"] is not None:
             s["deprecated"] = i["deprecated"]
         s["x-order"] = order
+        if i.get("accept") is not None:
+            s["x-cog-accept"] = i["accept"]  # Cog 0.22's Input(accept=)
         if i["choices"] is None:
             s.update(self.type_schema(base))
         s = ordered(s)

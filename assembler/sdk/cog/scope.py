@@ -12,8 +12,32 @@ class Scope:
         self.metrics: Dict[str, Any] = {}
         self.context: Dict[str, str] = dict(context or {})
 
-    def record_metric(self, name: str, value: Any) -> None:
-        self.metrics[name] = value
+    def record_metric(self, name: str, value: Any, mode: str = "replace") -> None:
+        """Set a metric in the response's `metrics`.  As Cog 0.22: mode
+        "replace" (the default), "incr" (add to the number there) or "append"
+        (to a list); a dotted name ("timing.preprocess") nests objects; None
+        deletes the metric."""
+        if mode not in ("replace", "incr", "append"):
+            raise ValueError("metric mode must be replace, incr or append, not %r" % (mode,))
+        parts = name.split(".")
+        node = self.metrics
+        for p in parts[:-1]:
+            if not isinstance(node.get(p), dict):
+                node[p] = {}
+            node = node[p]
+        key = parts[-1]
+        if value is None:
+            node.pop(key, None)
+        elif mode == "incr":
+            old = node.get(key, 0)
+            if not isinstance(old, (int, float)) or isinstance(old, bool):
+                raise TypeError("metric %r is not a number; cannot incr" % name)
+            node[key] = old + value
+        elif mode == "append":
+            old = node.get(key)
+            node[key] = (old if isinstance(old, list) else ([] if old is None else [old])) + [value]
+        else:
+            node[key] = value
 
 
 _scope: "contextvars.ContextVar[Optional[Scope]]" = contextvars.ContextVar("cog_scope",

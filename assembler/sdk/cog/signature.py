@@ -32,7 +32,7 @@ class _NoDefault:
 NO_DEFAULT = _NoDefault()
 
 CONSTRAINTS = ("description", "ge", "le", "min_length", "max_length", "regex", "choices",
-               "deprecated")
+               "deprecated", "accept")
 
 
 class SignatureError(Exception):
@@ -158,6 +158,9 @@ def check_input(d: Dict[str, Any]) -> None:
     if t["kind"] not in ALLOWED_INPUT_KINDS:
         raise SignatureError("unsupported input type %s for parameter `%s`" % (
             describe(d["type"]), d["name"]))
+    if d.get("accept") is not None and t["kind"] not in ("path", "file"):
+        raise SignatureError("accept is only valid on Path or File inputs: %s: %s" % (
+            d["name"], python_name(d["type"])))
     if t["kind"] == "union":
         for k in ("ge", "le", "min_length", "max_length", "regex"):
             if d[k] is not None:

@@ -40,6 +40,7 @@ CASES = {
     "secret_optional": ("secret_optional.py:Predictor", None),
     "dict_inputs": ("dict_inputs.py:Several", None),
     "optional_no_default": ("optional_no_default.py:Predictor", None),
+    "accept_mime_type": ("accept_mime_type.py:Predictor", None),
 }
 
 
@@ -277,6 +278,10 @@ class TestUnionRules(unittest.TestCase):
             "from cog import BasePredictor\nclass Predictor(BasePredictor):\n"
             "    def predict(self) -> int | str:\n        return 1\n":
                 "unions are supported for inputs only",
+            "from cog import BasePredictor, Input\nclass Predictor(BasePredictor):\n"
+            "    def predict(self, name: str = Input(accept='text/plain')) -> str:\n"
+            "        return name\n":
+                "accept is only valid on Path or File inputs: name: str",
         }
         for src, msg in cases.items():
             for importing in ("0", "1"):
@@ -379,6 +384,10 @@ class TestLabel(unittest.TestCase):
                                                   '"format":"uri"', '"openapi":"3.0.2"'],
             "dict_inputs.py:Predictor": ['"data":{"title":"Data","type":"object","x-order":0}',
                                          '"required":["data"]'],
+            "accept_mime_type.py:Predictor": ['"x-cog-accept":"image/*"',
+                                              '"x-cog-accept":"audio/wav,audio/mp3"',
+                                              '"x-cog-accept":".safetensors,.bin"',
+                                              '"prompt":', '"format":"uri"'],
             "secret_optional.py:Predictor": ['"api_key":', '"format":"password"',
                                              '"x-cog-secret":true', '"nullable":true',
                                              '"default":null',

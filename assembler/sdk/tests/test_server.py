@@ -748,3 +748,20 @@ class TestWire(unittest.TestCase):
             self.assertIn(b'"status":"READY"', raws[0])
         finally:
             s.stop()
+
+
+class TestMetrics(unittest.TestCase):
+    def test_record_metric_modes(self):
+        """record_metric replace/incr/append, dotted names nest, None deletes, scope.metrics[...] and emit_metric (Cog 0.22's coglet_metrics)"""
+        s = Server("metrics.py:Predictor")
+        try:
+            s.wait()
+            code, body = s.post("/predictions", {"input": {}})
+            self.assertEqual((code, body["status"]), (200, "succeeded"), body)
+            m = dict(body["metrics"])
+            self.assertGreaterEqual(m.pop("predict_time"), 0)
+            self.assertEqual(m, {"temperature": 0.7, "token_count": 3, "tags": ["fast", "cached"],
+                                 "timing": {"preprocess": 0.1}, "dict_metric": "hello",
+                                 "output_tokens": 42, "input_tokens": 10})
+        finally:
+            s.stop()
