@@ -346,7 +346,7 @@ class Reader:
                         raise Undecidable("%s assigned in the class body" % method)
             for st in reversed(cls.body):
                 if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)) and st.name == method:
-                    if st.decorator_list:
+                    if not all(self._signature_keeping(d) for d in st.decorator_list):
                         raise Undecidable("decorated %s" % method)
                     return st, True
             local = [self.mod.qualname(b) for b in cls.bases]
@@ -375,6 +375,12 @@ class Reader:
             return self.find_callable(name, "predict")
         except _NotInFile:
             return self.find_callable(name, "run")
+
+    def _signature_keeping(self, dec: ast.AST) -> bool:
+        """cog.streaming and cog.concurrent(...) return the function itself."""
+        if isinstance(dec, ast.Call):
+            dec = dec.func
+        return self.mod.qualname(dec) in ("cog.streaming", "cog.concurrent")
 
     def read(self, name: Optional[str], method: str) -> Dict[str, Any]:
         if self.mod.star:

@@ -23,6 +23,14 @@ class CogError(Exception):
     """An error in the model's interface, reported to the user as is."""
 
 
+class CancelationException(Exception):
+    """Raised inside predict() when the prediction is canceled."""
+
+
+class ExperimentalFeatureWarning(Warning):
+    """Cog 0.16's category for experimental features; models filter it."""
+
+
 class Secret:
     """A string that is redacted in logs, reprs and outputs."""
 

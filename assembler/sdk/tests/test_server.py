@@ -765,3 +765,41 @@ class TestMetrics(unittest.TestCase):
                                  "output_tokens": 42, "input_tokens": 10})
         finally:
             s.stop()
+
+
+class TestCog022Api(unittest.TestCase):
+    def test_imports_and_decorators(self):
+        """ExperimentalFeatureWarning, CancelationException, @streaming and @concurrent(max=2) import and work; the schema is read without importing"""
+        import concurrent.futures
+        from helpers import schema
+        for ref in ("cog022_api.py:Streamed", "cog022_api.py:Concurrent"):
+            from cog import static
+            import os
+            from helpers import PREDICTORS
+            static.read_file(os.path.join(PREDICTORS, "cog022_api.py"), ref.split(":")[1],
+                             "predict")  # no Undecidable for cog's decorators
+            self.assertIn("Input", schema(ref)["components"]["schemas"])
+        s = Server("cog022_api.py:Predictor")
+        try:
+            s.wait()
+            self.assertEqual(s.post("/predictions", {"input": {"s": "world"}})[1]["output"],
+                             "hello world")
+        finally:
+            s.stop()
+        s = Server("cog022_api.py:Streamed")
+        try:
+            s.wait()
+            self.assertEqual(s.post("/predictions", {})[1]["output"], ["chunk-1", "chunk-2"])
+        finally:
+            s.stop()
+        s = Server("cog022_api.py:Concurrent")
+        try:
+            s.wait()
+            t0 = time.monotonic()
+            with concurrent.futures.ThreadPoolExecutor(2) as ex:
+                res = [f.result() for f in [ex.submit(s.post, "/predictions", {"input": {}})
+                                            for _ in range(2)]]
+            self.assertEqual([(c, b.get("output")) for c, b in res], [(200, "done")] * 2)
+            self.assertLess(time.monotonic() - t0, 1.1, "the two ran at once")
+        finally:
+            s.stop()

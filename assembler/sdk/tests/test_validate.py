@@ -217,3 +217,25 @@ class TestBaseModelFields(unittest.TestCase):
         with self.assertRaises(TypeError) as cm:
             Out(b=1)
         self.assertIn("missing field(s) a", str(cm.exception))
+
+
+class TestDecorators(unittest.TestCase):
+    def test_concurrent_rules(self):
+        """@concurrent: max an int >= 1; max > 1 only on async functions (Cog 0.22)"""
+        from cog import concurrent, streaming
+
+        def sync():
+            pass
+
+        async def asy():
+            pass
+        self.assertIs(streaming(sync), sync)
+        self.assertIs(streaming()(sync), sync)
+        self.assertEqual(concurrent(max=3)(asy).__cog_concurrent_max__, 3)
+        self.assertEqual(concurrent(sync).__cog_concurrent_max__, 1)
+        with self.assertRaises(TypeError):
+            concurrent(max=2)(sync)
+        with self.assertRaises(ValueError):
+            concurrent(max=0)
+        with self.assertRaises(TypeError):
+            concurrent(max=True)

@@ -322,6 +322,8 @@ def _maybe_concurrent(app: App, runner: Runner, upload_url: Optional[str]) -> Ru
     """With concurrency max > 1 and an async predict, swap in an AsyncRunner."""
     from .concurrency import AsyncRunner, is_async, max_concurrency
     limit = max_concurrency()
+    if limit <= 1 and runner.predict_fn is not None:  # Cog 0.22's @concurrent(max=N)
+        limit = getattr(runner.predict_fn, "__cog_concurrent_max__", 1)
     if limit <= 1 or runner.predict_fn is None:
         return runner
     if not is_async(runner.predict_fn):

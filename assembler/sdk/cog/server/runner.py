@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from .. import validate
 from ..scope import Scope, set_scope
-from ..types import File, Path, Secret
+from ..types import CancelationException, File, Path, Secret
 
 # the runner whose jobs sys.stdout/sys.stderr feed, and the job of the
 # current async task (concurrent predictions)
@@ -32,10 +32,6 @@ CURRENT_JOB: "contextvars.ContextVar[Optional[Job]]" = contextvars.ContextVar("c
 
 LOG_LIMIT = 4 << 20
 LOGS_WEBHOOK_INTERVAL = 0.5
-
-
-class CancelationException(Exception):
-    """Raised inside predict() when the prediction is canceled."""
 
 
 def now() -> str:
