@@ -19,6 +19,10 @@ class Scope:
         deletes the metric."""
         if mode not in ("replace", "incr", "append"):
             raise ValueError("metric mode must be replace, incr or append, not %r" % (mode,))
+        check_metric_name(name)
+        self._set(name, value, mode)
+
+    def _set(self, name: str, value: Any, mode: str = "replace") -> None:
         parts = name.split(".")
         node = self.metrics
         for p in parts[:-1]:
@@ -57,5 +61,40 @@ def current_scope() -> Scope:
 
 
 def emit_metric(name: str, value: Any) -> None:
-    """Record a metric in the current prediction's response `metrics`."""
-    current_scope().record_metric(name, value)
+    """Record a metric in the current prediction's response `metrics` (Cog
+    0.16's call: any name, as then)."""
+    current_scope()._set(name, value)
+
+
+MAX_METRIC_NAME = 128
+MAX_METRIC_SEGMENTS = 4
+
+
+def check_metric_name(name: str) -> None:
+    """Cog 0.22's rules for record_metric() names; ValueError otherwise."""
+    def bad(why: str) -> ValueError:
+        return ValueError("invalid metric name %r: %s" % (name, why))
+    if not isinstance(name, str) or not name:
+        raise bad("must be a non-empty string")
+    if len(name) > MAX_METRIC_NAME:
+        raise bad("must be at most %d characters" % MAX_METRIC_NAME)
+    if name.startswith("."):
+        raise bad("must not start with a dot")
+    parts = name.split(".")
+    if any(not p for p in parts):
+        raise bad("must not contain empty segments")
+    if len(parts) > MAX_METRIC_SEGMENTS:
+        raise bad("must have at most %d dot-separated segments" % MAX_METRIC_SEGMENTS)
+    if name == "predict_time":
+        raise bad("predict_time is reserved")
+    if parts[0] == "cog":
+        raise bad("names starting with cog. are reserved")
+    for p in parts:
+        if not ("a" <= p[0].lower() <= "z"):
+            raise bad("segment %r must start with a letter" % p)
+        if not all(c.isascii() and (c.isalnum() or c == "_") for c in p):
+            raise bad("segment %r must contain only letters, digits and underscores" % p)
+        if "__" in p:
+            raise bad("segment %r must not contain consecutive underscores" % p)
+        if not p[-1].isalnum():
+            raise bad("segment %r must end with a letter or digit" % p)

@@ -803,3 +803,31 @@ class TestCog022Api(unittest.TestCase):
             self.assertLess(time.monotonic() - t0, 1.1, "the two ran at once")
         finally:
             s.stop()
+
+
+class TestMetricNames(unittest.TestCase):
+    def test_record_metric_names(self):
+        """record_metric refuses names Cog 0.22 refuses: the prediction fails saying why (coglet_metrics_validation); emit_metric takes any name"""
+        s = Server("metrics_validation.py:Predictor")
+        try:
+            s.wait()
+            cases = {"underscore_prefix": "must start with a letter",
+                     "consecutive_underscore": "must not contain consecutive underscores",
+                     "trailing_underscore": "must end with a letter or digit",
+                     "leading_dot": "must not start with a dot",
+                     "consecutive_dot": "empty segments",
+                     "predict_time": "predict_time",
+                     "cog_prefix": "cog.",
+                     "too_many_segments": "at most 4 dot-separated segments",
+                     "name_too_long": "128 characters"}
+            for test, msg in cases.items():
+                code, body = s.post("/predictions", {"input": {"test": test}})
+                with self.subTest(test=test):
+                    self.assertEqual((code, body["status"]), (200, "failed"), body)
+                    self.assertIn(msg, body["error"])
+            code, body = s.post("/predictions", {"input": {"test": "valid"}})
+            self.assertEqual((body["status"], body["metrics"]["valid_name"]), ("succeeded", 1))
+            code, body = s.post("/predictions", {"input": {"test": "emit"}})
+            self.assertEqual((body["status"], body["metrics"]["_any_name_"]), ("succeeded", 1))
+        finally:
+            s.stop()
