@@ -54,6 +54,16 @@ class BaseRunner:
     def run(self, **kwargs: Any) -> Any:
         raise NotImplementedError("run has not been implemented by parent class.")
 
+    @property
+    def scope(self) -> Any:
+        """The running prediction's scope (metrics, context)."""
+        from .scope import current_scope
+        return current_scope()
+
+    def record_metric(self, key: str, value: Any, mode: str = "replace") -> None:
+        """current_scope().record_metric(), as a method (Cog 0.22)."""
+        self.scope.record_metric(key, value, mode=mode)
+
 
 class BasePredictor(BaseRunner):
     """Subclass and define setup() (optional) and predict(); train() for trainers.

@@ -618,12 +618,15 @@ class TestOptionalFields(unittest.TestCase):
 
 class TestRunnerServer(unittest.TestCase):
     def test_base_runner(self):
-        """a BaseRunner's setup() and run() serve /predictions (Cog 0.22's run_new_runner)"""
+        """a BaseRunner's setup() and run() serve /predictions (Cog 0.22's run_new_runner); self.record_metric and self.scope work"""
         s = Server("runner.py:Runner")
         try:
             s.wait()
             code, body = s.post("/predictions", {"input": {"s": "world"}})
             self.assertEqual((code, body.get("output")), (200, "hello world"), body)
+            self.assertEqual(body["metrics"]["greeted"], 1, "self.record_metric")
+            code, body = s.post("/predictions", {"input": {"s": "w"}, "context": {"suffix": "!"}})
+            self.assertEqual(body.get("output"), "hello w!", "self.scope.context")
             self.assertEqual(s.post("/predictions", {"input": {}})[0], 422)
         finally:
             s.stop()

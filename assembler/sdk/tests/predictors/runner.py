@@ -8,7 +8,8 @@ class Runner(BaseRunner):
         self.greeting = "hello"
 
     def run(self, s: str = Input(description="Who to greet")) -> str:
-        return self.greeting + " " + s
+        self.record_metric("greeted", 1, mode="incr")
+        return self.greeting + " " + s + self.scope.context.get("suffix", "")
 
 
 class HelperRun(BasePredictor):
