@@ -834,3 +834,26 @@ class TestMetricNames(unittest.TestCase):
             self.assertEqual((body["status"], body["metrics"]["_any_name_"]), ("succeeded", 1))
         finally:
             s.stop()
+
+
+def _has_pydantic():
+    import subprocess
+    from helpers import PYTHON
+    return subprocess.run([PYTHON, "-c", "import pydantic"], capture_output=True).returncode == 0
+
+
+class TestPydanticModels(unittest.TestCase):
+    @unittest.skipUnless(_has_pydantic(), "no pydantic for this python (PYTHON=... with pydantic runs it)")
+    def test_cog_types_in_pydantic_models(self):
+        """cog.Path and cog.Secret inside the model's own pydantic models (Cog 0.16's complex_output)"""
+        s = Server("pydantic_output.py:Predictor")
+        try:
+            s.wait()
+            code, body = s.post("/predictions", {"input": {"msg": "test error"}})
+            self.assertEqual((code, body.get("output")), (200, {"success": False, "error":
+                                                                 "test error",
+                                                                 "segmentedImage": None}), body)
+            code, body = s.post("/predictions", {"input": {"msg": "x", "with_file": True}})
+            self.assertTrue(body["output"]["segmentedImage"].startswith("data:text/plain"), body)
+        finally:
+            s.stop()

@@ -239,3 +239,20 @@ class TestDecorators(unittest.TestCase):
             concurrent(max=0)
         with self.assertRaises(TypeError):
             concurrent(max=True)
+
+
+class TestPydanticHooks(unittest.TestCase):
+    def test_hooks(self):
+        """cog types answer pydantic 1's and 2's hooks (validators, core schema, JSON schema) without importing pydantic"""
+        for cls, fmt in ((Path, "uri"), (File, "uri"), (Secret, "password")):
+            with self.subTest(cls=cls.__name__):
+                self.assertEqual(list(cls.__get_validators__()), [cls.validate])
+                js = {"title": "X"}
+                cls.__modify_schema__(js)
+                self.assertEqual((js["title"], js["type"], js["format"]), ("X", "string", fmt))
+                core = cls.__get_pydantic_core_schema__(cls, None)
+                self.assertEqual(core, {"type": "function-plain",
+                                        "function": {"type": "no-info",
+                                                     "function": cls.validate}})
+                self.assertEqual(cls.__get_pydantic_json_schema__(core, None)["format"], fmt)
+        self.assertEqual(Secret.validate("k").get_secret_value(), "k")
