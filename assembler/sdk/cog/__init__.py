@@ -5,6 +5,7 @@ from typing import Any, Callable, Optional
 
 from ._version import __version__
 from .base_model import BaseModel
+from .opaque import Opaque
 from .predictor import BasePredictor, BaseRunner, Input
 from .types import (AsyncConcatenateIterator, CancelationException, CogError, ConcatenateIterator,
                     ExperimentalFeatureWarning, File, Path, Secret, URLPath)
@@ -38,5 +39,5 @@ def concurrent(fn: Optional[Callable[..., Any]] = None, *, max: int = 1) -> Any:
 
 __all__ = ["__version__", "AsyncConcatenateIterator", "BaseModel", "BasePredictor", "BaseRunner",
            "CancelationException", "CogError", "ConcatenateIterator",
-           "ExperimentalFeatureWarning", "File", "Input", "Path", "Secret", "URLPath",
+           "ExperimentalFeatureWarning", "File", "Input", "Opaque", "Path", "Secret", "URLPath",
            "concurrent", "current_scope", "emit_metric", "streaming"]

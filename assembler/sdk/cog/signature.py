@@ -21,6 +21,7 @@ from typing import Any, Dict, List
 
 from . import types as cogtypes
 from .base_model import MISSING, BaseModel
+from .opaque import _OpaqueMarker
 from .predictor import REQUIRED, FieldInfo
 
 
@@ -228,7 +229,7 @@ def model_type(cls: Any, seen: Any = None) -> Dict[str, Any]:
     if cls in seen:
         raise SignatureError("recursive model %s" % cls.__name__)
     seen = seen | {cls}
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     fields = []
     for name, ann in hints.items():
         if name.startswith("_") or typing.get_origin(ann) is typing.ClassVar:
@@ -258,6 +259,19 @@ def _pydantic_default(cls: Any, name: str) -> Any:
     return MISSING if req else getattr(f, "default", None)
 
 
+def opaque_shape(origin: Any, args: Any) -> Dict[str, Any]:
+    """Annotated[T, Opaque]: an object; List[T] an array of objects;
+    Optional[T] / Optional[List[T]] nullable (as Cog 0.22)."""
+    if origin in (list, typing.List):
+        return {"kind": "list", "item": simple("dict")}
+    if origin is typing.Union or (hasattr(pytypes, "UnionType") and
+                                  origin is getattr(pytypes, "UnionType")):
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1 and len(rest) < len(args):
+            return {"kind": "optional", "item": opaque_shape(typing.get_origin(rest[0]), ())}
+    return simple("dict")
+
+
 def _is_typeddict(ann: Any) -> bool:
     check = getattr(typing, "is_typeddict", None)
     return bool(check and check(ann))
@@ -279,6 +293,10 @@ def type_of(ann: Any, seen: Any = None) -> Dict[str, Any]:
             return simple(kind)
     origin = typing.get_origin(ann)
     args = typing.get_args(ann)
+    if origin is typing.Annotated:
+        if any(isinstance(m, _OpaqueMarker) for m in args[1:]):
+            return opaque_shape(typing.get_origin(args[0]), typing.get_args(args[0]))
+        return type_of(args[0], seen)
     if origin is typing.Literal:
         return literal(args)
     if origin is typing.Union or (hasattr(pytypes, "UnionType") and origin is getattr(pytypes, "UnionType")):
@@ -314,7 +332,7 @@ def type_of(ann: Any, seen: Any = None) -> Dict[str, Any]:
 def read_callable(fn: Any, is_method: bool = False) -> Dict[str, Any]:
     """The inputs and output of a predict/train callable."""
     try:
-        hints = typing.get_type_hints(fn)
+        hints = typing.get_type_hints(fn, include_extras=True)
     except Exception as e:  # names the static reader could not see either
         raise SignatureError("cannot resolve the annotations of %s: %s" % (
             getattr(fn, "__name__", fn), e)) from None

@@ -21,6 +21,7 @@ class _NotInFile(Undecidable):
 
 
 _TYPING = {"List": "list", "Optional": "optional", "Union": "union", "Iterator": "iterator",
+           "Annotated": "annotated",
            "Iterable": "iterator", "Generator": "iterator", "AsyncIterator": "iterator",
            "AsyncIterable": "iterator", "AsyncGenerator": "iterator", "Any": "any",
            "Dict": "dict", "Literal": "literal"}
@@ -194,12 +195,35 @@ class Reader:
             return self._union(args, seen)
         if kind == "dict":
             return simple("dict")
+        if kind == "annotated" and args:
+            if any(self.mod.qualname(m) in ("cog.Opaque", "cog.opaque.Opaque") for m in args[1:]):
+                return self._opaque(args[0])
+            return self.type_of(args[0], seen)
         if kind == "literal":
             return literal(self.value(a) for a in args)
         if kind in ("iterator", "concat") and args:
             return {"kind": "iterator", "concat": kind == "concat",
                     "item": self.type_of(args[0], seen)}
         raise Undecidable("generic %s" % kind)
+
+    def _opaque(self, node: ast.AST) -> Dict[str, Any]:
+        """Annotated[T, Opaque]: only T's shape matters (list, optional), never T."""
+        if isinstance(node, ast.Subscript):
+            k = _kind_of_name(self.mod.qualname(node.value))
+            if k == "list":
+                return {"kind": "list", "item": simple("dict")}
+            if k == "optional":
+                sl = node.slice
+                return {"kind": "optional", "item": self._opaque(sl)}
+            if k is None:
+                raise Undecidable("opaque generic")
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+            parts = _bitor_parts(node)
+            rest = [p for p in parts if not (isinstance(p, ast.Constant) and p.value is None)]
+            if len(rest) == 1 and len(parts) == 2:
+                return {"kind": "optional", "item": self._opaque(rest[0])}
+            raise Undecidable("opaque union")
+        return simple("dict")
 
     def _union(self, parts: List[ast.AST], seen: Any) -> Dict[str, Any]:
         """`A | B | None` or Union[A, B, None] (None may be spelled NoneType)."""

@@ -377,7 +377,7 @@ class TestLabel(unittest.TestCase):
         self.assertIn('"default":0.7,"maximum":2,"minimum":0,"title":"Temperature"', text)
 
     def test_label_cog_assertions(self):
-        """--label carries the substrings Cog's build_openapi_schema, dict_input and static_schema_secret_optional tests grep for"""
+        """--label carries the substrings Cog's build_openapi_schema, dict_input, static_schema_opaque and static_schema_secret_optional tests grep for"""
         cases = {
             "build_openapi_schema.py:Predictor": ['"title":"Input"', '"required":["text","path"]',
                                                   '"text":', '"path":', '"type":"string"',
@@ -388,6 +388,12 @@ class TestLabel(unittest.TestCase):
                                               '"x-cog-accept":"audio/wav,audio/mp3"',
                                               '"x-cog-accept":".safetensors,.bin"',
                                               '"prompt":', '"format":"uri"'],
+            "opaque.py:Predictor": [
+                '"payload":{"title":"Payload","type":"object","x-order":0}',
+                '"items":{"items":{"type":"object"},"title":"Items","type":"array","x-order":1}',
+                '"result":{"title":"Result","type":"object"}',
+                '"results":{"items":{"type":"object"},"title":"Results","type":"array"}',
+                '"required":["payload","items"]', '"required":["result","results"]'],
             "secret_optional.py:Predictor": ['"api_key":', '"format":"password"',
                                              '"x-cog-secret":true', '"nullable":true',
                                              '"default":null',

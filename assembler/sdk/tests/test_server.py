@@ -857,3 +857,21 @@ class TestPydanticModels(unittest.TestCase):
             self.assertTrue(body["output"]["segmentedImage"].startswith("data:text/plain"), body)
         finally:
             s.stop()
+
+
+class TestOpaque(unittest.TestCase):
+    def test_opaque(self):
+        """Annotated[T, Opaque] inputs and output fields pass JSON objects through (Cog 0.22's static_schema_opaque)"""
+        s = Server("opaque.py:Predictor")
+        try:
+            s.wait()
+            code, body = s.post("/predictions", {"input": {
+                "payload": {"name": "alice", "count": 2},
+                "items": [{"name": "first"}, {"name": "second"}]}})
+            self.assertEqual((code, body.get("output")), (200, {
+                "result": {"name": "alice", "count": 2},
+                "results": [{"name": "first"}, {"name": "second"}]}), body)
+            code, body = s.post("/predictions", {"input": {"payload": "x", "items": []}})
+            self.assertEqual((code, body["detail"][0]["loc"]), (422, ["body", "input", "payload"]))
+        finally:
+            s.stop()
