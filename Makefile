@@ -42,13 +42,16 @@ LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
 .SECONDEXPANSION:
-MAIN_SRC := assembler/main.c
-SRCS := $(filter-out $(MAIN_SRC),$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
+MAIN_SRC := assembler/cli/main.c
+# a module's sources: its directory and its cli/ (the commands, in libassembler.a
+# so that unit tests can link the option parser; main.c stays out)
+srcs_of = $(filter-out $(MAIN_SRC),$(wildcard $(1)/*.c $(1)/cli/*.c))
+SRCS := $(foreach m,$(MODULES),$(call srcs_of,$(m)))
 # modules may add generated objects (embedded data) with EXTRA_OBJS_<module>
 # and extra rules in <module>/module.mk
 -include $(sort $(wildcard $(addsuffix /module.mk,$(MODULES)) $(addsuffix /*/module.mk,$(MODULES))))
 
-objs_of = $(patsubst %.c,$(B)/%.o,$(wildcard $(1)/*.c)) $(EXTRA_OBJS_$(1))
+objs_of = $(patsubst %.c,$(B)/%.o,$(call srcs_of,$(1))) $(EXTRA_OBJS_$(1))
 ALL_OBJS := $(patsubst %.c,$(B)/%.o,$(SRCS)) $(foreach m,$(MODULES),$(EXTRA_OBJS_$(m)))
 ARCHIVES := $(foreach m,$(MODULES),$(B)/lib/lib$(m).a)
 
@@ -70,7 +73,7 @@ $(B)/config.mk: Makefile tests/tools/deps.sh
 .PHONY: all deps test unit check-build demo clean format format-check fuzz bench check-fresh
 all: deps-quiet $(B)/pinion
 
-$(B)/pinion: $(B)/assembler/main.o $(ALL_OBJS)
+$(B)/pinion: $(B)/assembler/cli/main.o $(ALL_OBJS)
 	@echo "  LINK    $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 

@@ -87,9 +87,6 @@ char *build_default_layout(const char *model_dir);
  * out of it) */
 int build_default_layout_check(const char *model_dir, struct pn_error **err);
 
-/* `pinion build` / `pinion push [NAME]` option parsing and run (exit status) */
-int build_cli_main(int argc, char **argv, bool push);
-
 /* the embedded tini-static binary */
 const unsigned char *build_tini_data(size_t *len);
 

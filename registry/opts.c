@@ -1,4 +1,5 @@
-/* opts.c - client options: mirrors, insecure hosts, config file, CLI flags */
+/* opts.c - client options: defaults, mirrors, insecure hosts, the config file and
+ * validated settings (the command line is the CLI's: assembler/cli/regopts.c) */
 #include "registry/internal.h"
 
 #include <ctype.h>
@@ -7,33 +8,6 @@
 #include <string.h>
 
 #define CONFIG_MAX ((size_t)1 << 20)
-
-const char registry_opts_flags_help[] =
-	"  --registry-mirror FROM=TO   rewrite registry FROM to host TO or to oci:DIR "
-	"(repeatable)\n"
-	"  --insecure-registry HOST    allow plain HTTP / unverified TLS for HOST (repeatable)\n"
-	"  --tls-verify=false          the same for every host\n"
-	"  --ca-bundle FILE            trust this PEM CA bundle besides the system CAs\n"
-	"  --authfile FILE             credentials file (default: $REGISTRY_AUTH_FILE, containers "
-	"auth.json)\n"
-	"  --creds USER[:PASS]         credentials for the registry (PASS from "
-	"$PINION_REGISTRY_PASSWORD if absent)\n"
-	"  --platform OS/ARCH[/VAR]    platform to select from an index (default linux/amd64)\n"
-	"  --parallel N                concurrent blob transfers (default 4)\n"
-	"  --chunk-size BYTES          upload chunk size (default 16 MiB; K/M suffixes)\n"
-	"  --retries N                 retries per request or blob on transient faults (default "
-	"5)\n"
-	"  --low-speed-limit BYTES     cut a transfer below BYTES/s for --low-speed-time (default "
-	"1K; 0 = off)\n"
-	"  --low-speed-time S          seconds below that speed before the cut (default 30)\n"
-	"  --request-timeout S         deadline of a manifest, token or other small request "
-	"(default 120)\n"
-	"  --blob-timeout S            deadline of one blob transfer (default 600 s + 1 s per 256 "
-	"KiB)\n"
-	"  --max-blob-size BYTES       refuse a blob declared larger (default 64G; K/M/G/T "
-	"suffixes)\n"
-	"  --credential-helper-timeout S  kill a docker-credential-* helper after S seconds "
-	"(default 30)\n";
 
 void registry_opts_init(struct registry_opts *o)
 {
@@ -334,156 +308,38 @@ int registry_opts_parse_config(struct registry_opts *o, const char *name, const 
 	return 0;
 }
 
-/* "--name VALUE" or "--name=VALUE": *val set when argv[*i] is --name */
-static bool flag_value(int argc, char **argv, int *i, const char *name, const char **val,
-		       struct pn_error **err, int *rc)
+int registry_opts_set(struct registry_opts *o, const char *name, const char *value,
+		      struct pn_error **err)
 {
-	const char *a = argv[*i];
-	size_t n = strlen(name);
-
-	if (strncmp(a, name, n) != 0)
-		return false;
-	if (a[n] == '=') {
-		*val = a + n + 1;
-		return true;
-	}
-	if (a[n] != '\0')
-		return false;
-	if (*i + 1 >= argc) {
-		*rc = pn_error_set(err, PN_ERR_INVALID, "`%s` needs a value", name);
-		*val = NULL;
-		return true;
-	}
-	*val = argv[++*i];
-	return true;
-}
-
-static int set_creds(struct registry_opts *o, const char *v, struct pn_error **err)
-{
-	const char *colon = strchr(v, ':');
-	const char *envpw = getenv("PINION_REGISTRY_PASSWORD");
-
-	if (colon == v || !*v)
-		return pn_error_set(err, PN_ERR_INVALID, "`--creds` needs USER[:PASS]");
-	free(o->username);
-	free(o->password);
-	o->username = colon ? xstrndup(v, (size_t)(colon - v)) : xstrdup(v);
-	o->password = xstrdup(colon ? colon + 1 : envpw ? envpw : "");
-	return 0;
-}
-
-static const char *const number_flags[] = {
-	"--retries",	  "--low-speed-limit", "--low-speed-time",	     "--request-timeout",
-	"--blob-timeout", "--max-blob-size",   "--credential-helper-timeout"};
-
-int registry_opts_parse_flag(struct registry_opts *o, int argc, char **argv, int *i,
-			     struct pn_error **err)
-{
-	const char *v = NULL;
-	int rc = 0;
 	size_t sz;
+	long n;
 
-	if (strcmp(argv[*i], "--tls-verify=false") == 0) {
-		registry_opts_add_insecure(o, "*");
-		return 1;
-	}
-	if (strcmp(argv[*i], "--tls-verify=true") == 0 || strcmp(argv[*i], "--tls-verify") == 0)
-		return 1;
-#define FLAG(name) (flag_value(argc, argv, i, name, &v, err, &rc))
-	if (FLAG("--registry-mirror")) {
-		if (rc < 0 || registry_opts_add_mirror(o, v, err) < 0)
-			return -1;
-	} else if (FLAG("--insecure-registry")) {
-		if (rc < 0)
-			return -1;
-		registry_opts_add_insecure(o, v);
-	} else if (FLAG("--ca-bundle")) {
-		if (rc < 0)
-			return -1;
-		free(o->ca_bundle);
-		o->ca_bundle = xstrdup(v);
-	} else if (FLAG("--authfile")) {
-		if (rc < 0)
-			return -1;
-		free(o->auth_file);
-		o->auth_file = xstrdup(v);
-	} else if (FLAG("--creds")) {
-		if (rc < 0 || set_creds(o, v, err) < 0)
-			return -1;
-	} else if (FLAG("--platform")) {
-		if (rc < 0)
-			return -1;
-		if (!strchr(v, '/'))
+	if (strcmp(name, "platform") == 0) {
+		if (!strchr(value, '/'))
 			return pn_error_set(err, PN_ERR_INVALID,
-					    "invalid platform `%s`: expected OS/ARCH[/VARIANT]", v);
+					    "invalid platform `%s`: expected OS/ARCH[/VARIANT]",
+					    value);
 		free(o->platform);
-		o->platform = xstrdup(v);
-	} else if (FLAG("--parallel")) {
-		if (rc < 0)
-			return -1;
-		long n;
-		if (pn_parse_long(v, 1, 64, &n) < 0)
+		o->platform = xstrdup(value);
+	} else if (strcmp(name, "parallel") == 0) {
+		if (pn_parse_long(value, 1, 64, &n) < 0)
 			return pn_error_set(err, PN_ERR_INVALID,
-					    "invalid `--parallel %s`: expected 1-64", v);
+					    "invalid `--parallel %s`: expected 1-64", value);
 		o->parallel = (int)n;
-	} else if (FLAG("--chunk-size")) {
-		if (rc < 0)
-			return -1;
-		if (parse_size(v, &sz) < 0 || sz < 1024)
+	} else if (strcmp(name, "chunk-size") == 0) {
+		if (parse_size(value, &sz) < 0 || sz < 1024)
 			return pn_error_set(err, PN_ERR_INVALID,
-					    "invalid `--chunk-size %s`: expected bytes >= 1024", v);
+					    "invalid `--chunk-size %s`: expected bytes >= 1024",
+					    value);
 		o->chunk_size = sz;
 		o->monolithic_max = sz;
 	} else {
-		for (size_t k = 0; k < sizeof(number_flags) / sizeof(*number_flags); k++) {
-			if (!FLAG(number_flags[k]))
-				continue;
-			if (rc < 0 || opts_set_number(o, number_flags[k] + 2, v, err) < 0)
-				return -1;
-			return 1;
-		}
-		return 0;
-	}
-#undef FLAG
-	return 1;
-}
+		int r = opts_set_number(o, name, value, err);
 
-bool registry_opts_flag_takes_value(const char *arg)
-{
-	static const char *const others[] = {
-		"--registry-mirror", "--insecure-registry", "--ca-bundle", "--authfile",
-		"--creds",	     "--platform",	    "--parallel",  "--chunk-size"};
-
-	for (size_t k = 0; k < sizeof(others) / sizeof(*others); k++)
-		if (strcmp(arg, others[k]) == 0)
-			return true;
-	for (size_t k = 0; k < sizeof(number_flags) / sizeof(*number_flags); k++)
-		if (strcmp(arg, number_flags[k]) == 0)
-			return true;
-	return false;
-}
-
-int registry_opts_from_args(struct registry_opts *o, int argc, char **argv, struct pn_strv *rest,
-			    struct pn_error **err)
-{
-	if (registry_opts_load_config(o, NULL, err) < 0)
-		return -1;
-	for (int i = 1; i < argc; i++) {
-		int r;
-		if (strcmp(argv[i], "--") == 0) {
-			while (++i < argc)
-				pn_strv_push(rest, argv[i]);
-			break;
-		}
-		if (argv[i][0] != '-' || !argv[i][1]) {
-			pn_strv_push(rest, argv[i]);
-			continue;
-		}
-		r = registry_opts_parse_flag(o, argc, argv, &i, err);
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			return pn_error_set(err, PN_ERR_INVALID, "unknown option `%s`", argv[i]);
+		if (r <= 0)
+			return r < 0 ? -1
+				     : pn_error_set(err, PN_ERR_INVALID, "unknown setting `%s`",
+						    name);
 	}
 	return 0;
 }

@@ -133,30 +133,18 @@ void registry_opts_add_insecure(struct registry_opts *o, const char *host);
  *   ca-bundle /etc/ssl/my-ca.pem
  *   retries 3 | low-speed-limit 1K | low-speed-time 30 | request-timeout 120
  *   blob-timeout 3600 | max-blob-size 64G | credential-helper-timeout 30
- *                            (the flags of the same names, below)
+ *                            (as registry_opts_set, below; the CLI flags of the same names)
  * Errors carry path:line. */
 int registry_opts_load_config(struct registry_opts *o, const char *path, struct pn_error **err);
-/* Parse common CLI flags shared by pull/copy/login/inspect/push: consumes
- * argv[*i] (and its value) when it is one of --registry-mirror SPEC,
- * --insecure-registry HOST, --tls-verify=false (all hosts insecure),
- * --ca-bundle FILE, --authfile FILE, --creds USER[:PASS], --platform P,
- * --parallel N, --chunk-size BYTES, --retries N, --low-speed-limit BYTES,
- * --low-speed-time S, --request-timeout S, --blob-timeout S, --max-blob-size
- * BYTES (K/M/G/T suffixes), --credential-helper-timeout S.  Every flag with a
- * value takes it as the next argument or after '='.  Returns 1 if consumed, 0
- * if not ours, < 0 with PN_ERR_INVALID on a bad value. */
-int registry_opts_parse_flag(struct registry_opts *o, int argc, char **argv, int *i,
-			     struct pn_error **err);
-/* true when arg is one of those flags and its value is the next argument
- * (for commands that scan argv before parsing it) */
-bool registry_opts_flag_takes_value(const char *arg);
-/* help text lines for the flags above */
-extern const char registry_opts_flags_help[];
-/* For commands: load the registries config (default search), then parse
- * argv[1..] with registry_opts_parse_flag; other arguments not starting with
- * '-' go to *rest (in order); an unknown flag is PN_ERR_INVALID. */
-int registry_opts_from_args(struct registry_opts *o, int argc, char **argv, struct pn_strv *rest,
-			    struct pn_error **err);
+/* One setting by its name (the long flag without "--"), validated:
+ * platform OS/ARCH[/VARIANT], parallel 1-64, chunk-size BYTES (>= 1024; also
+ * the largest monolithic upload), and the numbers of the config file
+ * (retries, low-speed-limit, low-speed-time, request-timeout, blob-timeout,
+ * max-blob-size, credential-helper-timeout).  PN_ERR_INVALID for a bad value
+ * or an unknown name.  The command line itself is the CLI's (assembler/cli/):
+ * it fills this struct and calls this for the values registry/ checks. */
+int registry_opts_set(struct registry_opts *o, const char *name, const char *value,
+		      struct pn_error **err);
 
 /* --------------------------------------------------------------- client
  * Holds the curl share handle (connections, DNS, TLS sessions), the token
@@ -211,8 +199,8 @@ int registry_inspect(struct registry_client *c, const char *ref, struct oci_imag
  * new reference. */
 int registry_inspect_json(const char *ref, const char *platform, json_t **out,
 			  struct pn_error **err);
-/* the same with a client the caller made (its flags: --creds, --ca-bundle,
- * mirrors, --platform through registry_opts_parse_flag) */
+/* the same with a client the caller made (its options: credentials, CA
+ * bundle, mirrors, platform, as the CLI filled them) */
 int registry_inspect_json_with(struct registry_client *c, const char *ref, json_t **out,
 			       struct pn_error **err);
 

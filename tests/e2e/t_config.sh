@@ -278,4 +278,34 @@ test_expect_success 'UTF-16 with one BOM is read whole: the same Dockerfile as U
 	test_grep "COG_PREDICT_TYPE_STUB\|predict.py:Predictor" "$T/u16.df"
 '
 
+test_expect_success 'options: each command takes only the registry options it uses' '
+	test_expect_failure_status 2 pinion login --chunk-size 1M -u u -p p 127.0.0.1:1 2>"$T/o1" &&
+	test_grep "pinion login: unknown option \`--chunk-size\`" "$T/o1" &&
+	test_expect_failure_status 2 pinion pull --chunk-size 1M r oci:$T/nolayout 2>"$T/o2" &&
+	test_grep "unknown option \`--chunk-size\`" "$T/o2" &&
+	test_expect_failure_status 2 pinion inspect --parallel 2 oci:$T/nolayout 2>"$T/o3" &&
+	test_grep "unknown option \`--parallel\`" "$T/o3" &&
+	test_expect_failure_status 2 pinion logout --ca-bundle x 127.0.0.1:1 2>"$T/o4" &&
+	test_grep "unknown option \`--ca-bundle\`" "$T/o4" &&
+	pinion login --help >"$T/h1" && test_grep "--insecure-registry HOST" "$T/h1" &&
+	! grep -q -- "--chunk-size" "$T/h1" &&
+	pinion pull --help >"$T/h2" && test_grep "--parallel N" "$T/h2" &&
+	! grep -q -- "--chunk-size" "$T/h2" &&
+	pinion push --help | test_grep_stdin "--chunk-size BYTES" &&
+	pinion copy --help | test_grep_stdin "--chunk-size BYTES"
+'
+
+test_expect_success 'options: --name VALUE and --name=VALUE, missing values and flags with values' '
+	pinion compat torch --json >"$T/j1" && pinion compat --json torch >"$T/j2" &&
+	test_cmp "$T/j1" "$T/j2" &&
+	test_expect_failure_status 2 pinion gc --cache-dir 2>"$T/o5" &&
+	test_grep "option \`--cache-dir\` needs a value" "$T/o5" &&
+	test_expect_failure_status 2 pinion ls --json=yes oci:$T/nolayout 2>"$T/o6" &&
+	test_grep "takes no value" "$T/o6" &&
+	test_expect_failure_status 2 pinion version extra 2>"$T/o7" &&
+	test_grep "unexpected argument \`extra\`" "$T/o7" &&
+	(cd "$T/model" && pinion dockerfile --file=cog.yaml >"$T/df1" && pinion dockerfile -f cog.yaml >"$T/df2") &&
+	test_cmp "$T/df1" "$T/df2"
+'
+
 test_done

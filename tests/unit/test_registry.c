@@ -278,80 +278,6 @@ static void t_config_file(void)
 	registry_opts_release(&o);
 }
 
-static void mkargv(struct pn_strv *s, const char **a)
-{
-	for (; *a; a++)
-		pn_strv_push(s, *a);
-}
-
-static void t_flags(void)
-{
-	struct registry_opts o;
-	struct pn_error *err = NULL;
-	struct pn_strv rest = PN_STRV_INIT;
-	const char *a[] = {"cmd",
-			   "--registry-mirror",
-			   "docker.io=127.0.0.1:1",
-			   "SRC",
-			   "--insecure-registry=h:1",
-			   "--creds",
-			   "u:p:q",
-			   "--platform",
-			   "linux/arm64/v8",
-			   "--parallel",
-			   "8",
-			   "--chunk-size",
-			   "64K",
-			   "--tls-verify=false",
-			   "DST",
-			   NULL};
-	const char *b1[] = {"cmd", "--parallel", "0", NULL};
-	const char *b2[] = {"cmd", "--chunk-size", "12", NULL};
-	const char *b3[] = {"cmd", "--frob", NULL};
-	const char *b4[] = {"cmd", "--creds", NULL};
-	struct pn_strv argv = PN_STRV_INIT, bad1 = PN_STRV_INIT, bad2 = PN_STRV_INIT,
-		       bad3 = PN_STRV_INIT, bad4 = PN_STRV_INIT;
-
-	mkargv(&argv, a);
-	mkargv(&bad1, b1);
-	mkargv(&bad2, b2);
-	mkargv(&bad3, b3);
-	mkargv(&bad4, b4);
-	setenv("PINION_REGISTRIES_CONF", "/dev/null", 1);
-	registry_opts_init(&o);
-	ok_call(registry_opts_from_args(&o, 15, argv.v, &rest, &err), &err, "flags parse");
-	is_int(rest.n, 2, "two positional");
-	is_str(rest.v[0], "SRC", "first positional");
-	is_str(o.username, "u", "user");
-	is_str(o.password, "p:q", "password keeps colons");
-	is_str(o.platform, "linux/arm64/v8", "platform");
-	is_int(o.parallel, 8, "parallel");
-	is_int(o.chunk_size, 65536, "chunk size K suffix");
-	ok(pn_strv_contains(&o.insecure, "*"), "tls-verify=false");
-	ok(pn_strv_contains(&o.insecure, "h:1"), "insecure=");
-	registry_opts_release(&o);
-	pn_strv_release(&rest);
-	ok_fail(registry_opts_from_args(&o, 3, bad1.v, &rest, &err), &err, PN_ERR_INVALID, "1-64",
-		"parallel 0");
-	registry_opts_release(&o);
-	ok_fail(registry_opts_from_args(&o, 3, bad2.v, &rest, &err), &err, PN_ERR_INVALID, "chunk",
-		"tiny chunk");
-	registry_opts_release(&o);
-	ok_fail(registry_opts_from_args(&o, 2, bad3.v, &rest, &err), &err, PN_ERR_INVALID,
-		"unknown option", "unknown flag");
-	registry_opts_release(&o);
-	ok_fail(registry_opts_from_args(&o, 2, bad4.v, &rest, &err), &err, PN_ERR_INVALID,
-		"needs a value", "flag without value");
-	registry_opts_release(&o);
-	pn_strv_release(&rest);
-	pn_strv_release(&argv);
-	pn_strv_release(&bad1);
-	pn_strv_release(&bad2);
-	pn_strv_release(&bad3);
-	pn_strv_release(&bad4);
-	unsetenv("PINION_REGISTRIES_CONF");
-}
-
 static void t_targets(void)
 {
 	struct registry_opts o;
@@ -875,99 +801,6 @@ static void t_layout_mirror(void)
 	free(dst);
 }
 
-/* every flag with a value takes it as the next argument and after '=' */
-static void t_value_flags(void)
-{
-	static const char *const flags[][2] = {
-		{"--registry-mirror", "docker.io=127.0.0.1:1"},
-		{"--insecure-registry", "h:1"},
-		{"--ca-bundle", "/x.pem"},
-		{"--authfile", "/a.json"},
-		{"--creds", "u:p"},
-		{"--platform", "linux/arm64"},
-		{"--parallel", "3"},
-		{"--chunk-size", "64K"},
-		{"--retries", "2"},
-		{"--low-speed-limit", "2K"},
-		{"--low-speed-time", "7"},
-		{"--request-timeout", "9"},
-		{"--blob-timeout", "11"},
-		{"--max-blob-size", "2G"},
-		{"--credential-helper-timeout", "3"},
-	};
-	struct pn_error *err = NULL;
-
-	for (size_t k = 0; k < sizeof(flags) / sizeof(*flags); k++) {
-		char *eq = xasprintf("%s=%s", flags[k][0], flags[k][1]);
-		char *a1[] = {(char *)"cmd", (char *)flags[k][0], (char *)flags[k][1], NULL};
-		char *a2[] = {(char *)"cmd", eq, NULL};
-		struct registry_opts o1, o2;
-		int i = 1, r;
-
-		ok(registry_opts_flag_takes_value(flags[k][0]), "%s takes a value", flags[k][0]);
-		ok(!registry_opts_flag_takes_value(eq), "%s carries its value", eq);
-		registry_opts_init(&o1);
-		registry_opts_init(&o2);
-		r = registry_opts_parse_flag(&o1, 3, a1, &i, &err);
-		ok(r == 1 && i == 2, "%s V consumed both", flags[k][0]);
-		pn_error_clear(&err);
-		i = 1;
-		r = registry_opts_parse_flag(&o2, 2, a2, &i, &err);
-		ok(r == 1 && i == 1, "%s consumed", eq);
-		pn_error_clear(&err);
-		ok(o1.retries == o2.retries && o1.parallel == o2.parallel &&
-			   o1.chunk_size == o2.chunk_size &&
-			   o1.low_speed_limit == o2.low_speed_limit &&
-			   o1.low_speed_time == o2.low_speed_time &&
-			   o1.request_timeout == o2.request_timeout &&
-			   o1.blob_timeout == o2.blob_timeout &&
-			   o1.max_blob_size == o2.max_blob_size &&
-			   o1.helper_timeout == o2.helper_timeout && o1.n_mirrors == o2.n_mirrors &&
-			   o1.insecure.n == o2.insecure.n,
-		   "%s: both forms set the same", flags[k][0]);
-		registry_opts_release(&o1);
-		registry_opts_release(&o2);
-		free(eq);
-	}
-	ok(!registry_opts_flag_takes_value("--tls-verify"), "--tls-verify takes none");
-	ok(!registry_opts_flag_takes_value("--frob"), "unknown flag");
-	{
-		struct registry_opts o;
-		char *a[] = {(char *)"cmd", (char *)"--low-speed-limit",
-			     (char *)"0",   (char *)"--low-speed-time",
-			     (char *)"30",  (char *)"--blob-timeout",
-			     (char *)"0",   NULL};
-		char *b1[] = {(char *)"cmd", (char *)"--low-speed-limit=-1", NULL};
-		char *b2[] = {(char *)"cmd", (char *)"--blob-timeout", (char *)"1e3", NULL};
-		char *b3[] = {(char *)"cmd", (char *)"--request-timeout=999999999", NULL};
-		char *b4[] = {(char *)"cmd", (char *)"--retries", NULL};
-		struct pn_strv rest = PN_STRV_INIT;
-
-		setenv("PINION_REGISTRIES_CONF", "/dev/null", 1);
-		registry_opts_init(&o);
-		ok_call(registry_opts_from_args(&o, 7, a, &rest, &err), &err, "limits parse");
-		is_int(o.low_speed_limit, 0, "low-speed-limit 0 = off");
-		is_int(o.low_speed_time, 30, "low-speed-time");
-		is_int(o.blob_timeout, 0, "blob-timeout 0 = off");
-		is_int(o.request_timeout, -1, "request-timeout unset");
-		registry_opts_release(&o);
-		ok_fail(registry_opts_from_args(&o, 2, b1, &rest, &err), &err, PN_ERR_INVALID,
-			"--low-speed-limit -1", "negative speed");
-		registry_opts_release(&o);
-		ok_fail(registry_opts_from_args(&o, 3, b2, &rest, &err), &err, PN_ERR_INVALID,
-			"--blob-timeout 1e3", "not an integer");
-		registry_opts_release(&o);
-		ok_fail(registry_opts_from_args(&o, 2, b3, &rest, &err), &err, PN_ERR_INVALID,
-			"seconds 0-604800", "past the maximum");
-		registry_opts_release(&o);
-		ok_fail(registry_opts_from_args(&o, 2, b4, &rest, &err), &err, PN_ERR_INVALID,
-			"`--retries` needs a value", "no value");
-		registry_opts_release(&o);
-		pn_strv_release(&rest);
-		unsetenv("PINION_REGISTRIES_CONF");
-	}
-}
-
 static void t_config_limits(void)
 {
 	struct registry_opts o;
@@ -1309,7 +1142,6 @@ int main(void)
 	TEST(t_challenge);
 	TEST(t_mirrors);
 	TEST(t_config_file);
-	TEST(t_flags);
 	TEST(t_targets);
 	TEST(t_creds);
 	TEST(t_ca_bundle);
@@ -1317,7 +1149,6 @@ int main(void)
 	TEST(t_retry);
 	TEST(t_base64);
 	TEST(t_layout_mirror);
-	TEST(t_value_flags);
 	TEST(t_config_limits);
 	TEST(t_origin);
 	TEST(t_bounded_bodies);

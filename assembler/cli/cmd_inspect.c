@@ -1,25 +1,25 @@
 /* cmd_inspect.c - `pinion inspect REF`: the image's manifest, config and
  * labels as JSON.  The JSON shape is oci_image_inspect_json()'s, whatever
  * the source, so a registry branch is one call in inspect_ref(). */
-#include "common/common.h"
+#include "assembler/cli/cli.h"
 #include "common/cleanup.h"
 #include "oci/oci.h"
-#include "registry/registry.h"
 
-#include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 
-static void inspect_help(void)
-{
-	printf("usage: pinion inspect [OPTIONS] REF\n\n"
-	       "Print an image as JSON: name, digest, mediaType, os, architecture, labels,\n"
-	       "layers, size, and the manifest and config documents.  REF is oci:DIR[:TAG],\n"
-	       "oci:DIR@sha256:... (without a tag, the layout's only image), or a registry\n"
-	       "reference, read without pulling layers.\n\n"
-	       "Options:\n"
-	       "  --raw manifest|config         print only that document, as stored\n%s",
-	       registry_opts_flags_help);
-}
+static const char inspect_intro[] =
+	"usage: pinion inspect [OPTIONS] REF\n\n"
+	"Print an image as JSON: name, digest, mediaType, os, architecture, labels,\n"
+	"layers, size, and the manifest and config documents.  REF is oci:DIR[:TAG],\n"
+	"oci:DIR@sha256:... (without a tag, the layout's only image), or a registry\n"
+	"reference, read without pulling layers.\n\n"
+	"Options:\n";
+
+static const struct cli_opt inspect_opts[] = {
+	{"raw", 0, CLI_ARG_REQUIRED, NULL, 0, "manifest|config",
+	 "print only that document, as stored", 0},
+};
 
 static int inspect_layout(const char *ref, const char *platform, json_t **out,
 			  struct pn_error **err)
@@ -70,40 +70,31 @@ static int inspect_print(json_t *j, const char *raw)
 static int cmd_inspect(int argc, char **argv)
 {
 	struct registry_opts o;
-	const char *raw = NULL, *ref = NULL;
+	const char *raw = NULL;
+	struct cli_table t[2] = {CLI_TABLE(inspect_opts, &raw), CLI_REGISTRY_TABLE(&o)};
+	struct cli_cmd cmd = {.name = "inspect",
+			      .intro = inspect_intro,
+			      .tables = t,
+			      .n_tables = 2,
+			      .groups = CLI_REG_CONN | CLI_REG_AUTHFILE | CLI_REG_CREDS |
+					CLI_REG_IMAGE,
+			      .max_args = 1};
+	cleanup_strv struct pn_strv args = PN_STRV_INIT;
 	cleanup_json json_t *j = NULL;
 	struct pn_error *err = NULL;
 	int rc = 0;
 
-	if (pn_cli_wants_help(argc, argv)) {
-		inspect_help();
-		return 0;
-	}
-	registry_opts_init(&o);
-	if (registry_opts_load_config(&o, NULL, &err) < 0)
-		rc = pn_cli_fail(err);
-	for (int i = 1; i < argc && rc == 0; i++) {
-		int r = registry_opts_parse_flag(&o, argc, argv, &i, &err);
-
-		if (r < 0)
-			rc = pn_cli_fail(err);
-		else if (r > 0)
-			continue;
-		else if (strcmp(argv[i], "--raw") == 0 && i + 1 < argc)
-			raw = argv[++i];
-		else if (argv[i][0] != '-' && !ref)
-			ref = argv[i];
-		else
-			rc = pn_cli_usage("inspect", "unexpected argument `%s`", argv[i]);
-	}
-	if (rc == 0 && !ref)
+	if (cli_registry_start(&cmd, &o, argc, argv, &args, &rc))
+		goto out;
+	if (args.n == 0)
 		rc = pn_cli_usage("inspect", "expected one image reference");
-	if (rc == 0 && raw && strcmp(raw, "manifest") != 0 && strcmp(raw, "config") != 0)
+	else if (raw && strcmp(raw, "manifest") != 0 && strcmp(raw, "config") != 0)
 		rc = pn_cli_usage("inspect", "--raw takes `manifest` or `config`, not `%s`", raw);
-	if (rc == 0 && inspect_ref(ref, &o, &j, &err) < 0)
+	else if (inspect_ref(args.v[0], &o, &j, &err) < 0)
 		rc = pn_cli_fail(err);
-	if (rc == 0)
+	else
 		rc = inspect_print(j, raw);
+out:
 	registry_opts_release(&o);
 	return rc;
 }

@@ -1,18 +1,21 @@
 /* cmd_ls.c - `pinion ls oci:DIR`: the images of a layout */
+#include "assembler/cli/opt.h"
 #include "common/common.h"
 #include "common/cleanup.h"
 #include "oci/oci.h"
 
 #include <string.h>
 
-static void ls_help(void)
-{
-	printf("usage: pinion ls [--json] oci:DIR\n\n"
-	       "List the images in an OCI layout: tag (or <none>), manifest digest, size\n"
-	       "of the manifest and media type, one per line.\n\n"
-	       "Options:\n"
-	       "  --json    print a JSON array of {tag, digest, size, mediaType}\n");
-}
+static const char ls_intro[] =
+	"usage: pinion ls [--json] oci:DIR\n\n"
+	"List the images in an OCI layout: tag (or <none>), manifest digest, size\n"
+	"of the manifest and media type, one per line.\n\n"
+	"Options:\n";
+
+static const struct cli_opt ls_opts[] = {
+	{"json", 0, CLI_ARG_NONE, NULL, 0, NULL,
+	 "print a JSON array of {tag, digest, size, mediaType}", 0},
+};
 
 static void print_entries(const struct oci_layout_entry *e, size_t n, bool as_json)
 {
@@ -38,34 +41,26 @@ static void print_entries(const struct oci_layout_entry *e, size_t n, bool as_js
 static int cmd_ls(int argc, char **argv)
 {
 	cleanup_free char *dir = NULL, *ref = NULL;
+	cleanup_strv struct pn_strv args = PN_STRV_INIT;
 	struct oci_layout *l = NULL;
 	struct oci_layout_entry *e = NULL;
 	struct pn_error *err = NULL;
-	const char *target = NULL;
 	bool as_json = false;
+	struct cli_table t[1] = {CLI_TABLE(ls_opts, &as_json)};
+	struct cli_cmd cmd = {
+		.name = "ls", .intro = ls_intro, .tables = t, .n_tables = 1, .max_args = 1};
 	size_t n = 0;
+	int rc;
 
-	if (pn_cli_wants_help(argc, argv)) {
-		ls_help();
-		return 0;
-	}
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			as_json = true;
-		else if (argv[i][0] == '-')
-			return pn_cli_usage("ls", "unknown option `%s`", argv[i]);
-		else if (target)
-			return pn_cli_usage("ls", "unexpected argument `%s`", argv[i]);
-		else
-			target = argv[i];
-	}
-	if (!target)
+	if (cli_start(&cmd, argc, argv, &args, &rc))
+		return rc;
+	if (!args.n)
 		return pn_cli_usage("ls", "expected oci:DIR");
-	if (oci_ref_parse_layout(target, &dir, &ref, &err) < 0)
+	if (oci_ref_parse_layout(args.v[0], &dir, &ref, &err) < 0)
 		return pn_cli_fail(err);
 	if (ref)
 		return pn_cli_usage("ls", "`%s`: ls takes a layout (oci:DIR) without a tag",
-				    target);
+				    args.v[0]);
 	if (oci_layout_open(dir, 0, &l, &err) < 0 || oci_layout_list(l, &e, &n, &err) < 0) {
 		oci_layout_free(l);
 		return pn_cli_fail(err);

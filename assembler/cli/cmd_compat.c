@@ -1,5 +1,6 @@
 /* cmd_compat.c - `pinion compat torch|tensorflow|cuda [VERSION] [--json]`:
  * what the embedded compatibility matrices say. */
+#include "assembler/cli/opt.h"
 #include "common/common.h"
 #include "common/cleanup.h"
 #include "compat/compat.h"
@@ -7,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage_text[] =
+static const char compat_intro[] =
 	"usage: pinion compat torch|tensorflow|cuda [VERSION] [--json]\n\n"
 	"Print what pinion's compatibility matrices say (the data Cog uses):\n"
 	"  torch [VER]       torch builds: CUDA or cpu, torchvision, torchaudio, wheel index, "
@@ -15,7 +16,12 @@ static const char usage_text[] =
 	"                    with VER also the CUDA/cuDNN that `gpu: true` completes to\n"
 	"  tensorflow [VER]  tensorflow: CUDA, cuDNN, Pythons, nvidia/cuda base image\n"
 	"  cuda [VER]        CUDA base images: cuDNN, Ubuntu, the tag pinion picks\n"
-	"Without VER, lists the known versions.\n";
+	"Without VER, lists the known versions.\n\n"
+	"Options:\n";
+
+static const struct cli_opt compat_opts[] = {
+	{"json", 0, CLI_ARG_NONE, NULL, 0, NULL, "print JSON", 0},
+};
 
 static json_t *pythons_json(const char *list)
 {
@@ -213,33 +219,26 @@ static int compat_cuda(const char *ver, bool as_json)
 
 static int cmd_compat(int argc, char **argv)
 {
-	const char *pos[2] = {NULL, NULL};
 	bool as_json = false;
-	int i, np = 0;
+	struct cli_table t[1] = {CLI_TABLE(compat_opts, &as_json)};
+	struct cli_cmd cmd = {
+		.name = "compat", .intro = compat_intro, .tables = t, .n_tables = 1, .max_args = 2};
+	cleanup_strv struct pn_strv args = PN_STRV_INIT;
+	const char *ver;
+	int rc;
 
-	if (pn_cli_wants_help(argc, argv)) {
-		fputs(usage_text, stdout);
-		return 0;
-	}
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			as_json = true;
-		else if (argv[i][0] == '-')
-			return pn_cli_usage("compat", "unknown option `%s`", argv[i]);
-		else if (np < 2)
-			pos[np++] = argv[i];
-		else
-			return pn_cli_usage("compat", "unexpected argument `%s`", argv[i]);
-	}
-	if (!pos[0])
+	if (cli_start(&cmd, argc, argv, &args, &rc))
+		return rc;
+	if (!args.n)
 		return pn_cli_usage("compat", "which matrix? torch, tensorflow or cuda");
-	if (strcmp(pos[0], "torch") == 0)
-		return compat_torch(pos[1], as_json);
-	if (strcmp(pos[0], "tensorflow") == 0 || strcmp(pos[0], "tf") == 0)
-		return compat_tensorflow(pos[1], as_json);
-	if (strcmp(pos[0], "cuda") == 0)
-		return compat_cuda(pos[1], as_json);
-	return pn_cli_usage("compat", "unknown matrix `%s` (torch, tensorflow, cuda)", pos[0]);
+	ver = args.n > 1 ? args.v[1] : NULL;
+	if (strcmp(args.v[0], "torch") == 0)
+		return compat_torch(ver, as_json);
+	if (strcmp(args.v[0], "tensorflow") == 0 || strcmp(args.v[0], "tf") == 0)
+		return compat_tensorflow(ver, as_json);
+	if (strcmp(args.v[0], "cuda") == 0)
+		return compat_cuda(ver, as_json);
+	return pn_cli_usage("compat", "unknown matrix `%s` (torch, tensorflow, cuda)", args.v[0]);
 }
 
 PN_COMMAND(compat, "compat", "show the torch / tensorflow / CUDA compatibility matrices",

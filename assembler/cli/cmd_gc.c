@@ -10,6 +10,7 @@
  * dirs are the runner's (runner_snapshots_prune, its own locks). */
 #include "assembler/cache.h"
 #include "assembler/gc.h"
+#include "assembler/cli/opt.h"
 #include "common/cleanup.h"
 #include "oci/oci.h"
 #include "runner/runner.h"
@@ -17,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -35,27 +37,23 @@ struct gc_report {
 	size_t extra_young; /* kept: younger than the bound */
 };
 
-static void gc_help(void)
+static char *gc_intro(void)
 {
-	printf("usage: pinion gc [OPTIONS] [oci:DIR...]\n\n"
-	       "Remove what nothing uses any more from OCI layouts and the build cache:\n"
-	       "blobs that no tag (and, in the cache, no step cache entry) references,\n"
-	       "temp files of killed pulls and builds (older than %d minutes), and in the\n"
-	       "cache the scratch dirs of killed builds and copies and stale sandbox run\n"
-	       "dirs.  Without oci:DIR, or with --cache-dir, the cache is collected\n"
-	       "($PINION_CACHE_DIR, else $XDG_CACHE_HOME/pinion, else ~/.cache/pinion).\n\n"
-	       "gc never removes what a running build, pull, push or copy uses: each holds\n"
-	       "a shared lock on the layouts it has open, and gc waits for them to finish\n"
-	       "(saying so).  A build also runs gc on the cache, without waiting, once the\n"
-	       "cache layout holds more than %d GiB or %d unreferenced blobs\n"
-	       "(PINION_AUTO_GC=off, PINION_AUTO_GC_GIB=N, PINION_AUTO_GC_BLOBS=N).\n\n"
-	       "Options:\n"
-	       "  --cache-dir DIR  collect this cache\n"
-	       "  --dry-run        report what would be removed, remove nothing\n"
-	       "  --no-wait        skip a layout that is in use instead of waiting\n"
-	       "  --json           print a JSON report\n\n"
-	       "Bytes are the space freed: a blob hard-linked into another layout frees none.\n",
-	       OCI_GC_TMP_MIN_AGE / 60, GC_AUTO_GIB, GC_AUTO_BLOBS);
+	return xasprintf(
+		"usage: pinion gc [OPTIONS] [oci:DIR...]\n\n"
+		"Remove what nothing uses any more from OCI layouts and the build cache:\n"
+		"blobs that no tag (and, in the cache, no step cache entry) references,\n"
+		"temp files of killed pulls and builds (older than %d minutes), and in the\n"
+		"cache the scratch dirs of killed builds and copies and stale sandbox run\n"
+		"dirs.  Without oci:DIR, or with --cache-dir, the cache is collected\n"
+		"($PINION_CACHE_DIR, else $XDG_CACHE_HOME/pinion, else ~/.cache/pinion).\n\n"
+		"gc never removes what a running build, pull, push or copy uses: each holds\n"
+		"a shared lock on the layouts it has open, and gc waits for them to finish\n"
+		"(saying so).  A build also runs gc on the cache, without waiting, once the\n"
+		"cache layout holds more than %d GiB or %d unreferenced blobs\n"
+		"(PINION_AUTO_GC=off, PINION_AUTO_GC_GIB=N, PINION_AUTO_GC_BLOBS=N).\n\n"
+		"Options:\n",
+		OCI_GC_TMP_MIN_AGE / 60, GC_AUTO_GIB, GC_AUTO_BLOBS);
 }
 
 /* ------------------------------------------------------------ cache files */
@@ -344,61 +342,79 @@ struct gc_args {
 	bool dry_run, json, wait;
 };
 
-static int gc_parse(int argc, char **argv, struct gc_args *a)
+static const struct cli_opt gc_opts[] = {
+	{"cache-dir", 0, CLI_ARG_REQUIRED, NULL, offsetof(struct gc_args, cache_dir), "DIR",
+	 "collect this cache", 0},
+	{"dry-run", 0, CLI_ARG_NONE, NULL, offsetof(struct gc_args, dry_run), NULL,
+	 "report what would be removed, remove nothing", 0},
+	{"no-wait", 0, CLI_ARG_NONE, cli_set_false, offsetof(struct gc_args, wait), NULL,
+	 "skip a layout that is in use instead of waiting", 0},
+	{"json", 0, CLI_ARG_NONE, NULL, offsetof(struct gc_args, json), NULL, "print a JSON report",
+	 0},
+};
+
+/* true when done: the help, or a usage error (*status) */
+static bool gc_parse(struct cli_cmd *cmd, int argc, char **argv, struct gc_args *a, int *status)
 {
+	char *intro = gc_intro();
+	bool done;
+
+	cmd->intro = intro;
 	a->wait = true;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--cache-dir") && i + 1 < argc)
-			a->cache_dir = argv[++i];
-		else if (!strcmp(argv[i], "--dry-run"))
-			a->dry_run = true;
-		else if (!strcmp(argv[i], "--json"))
-			a->json = true;
-		else if (!strcmp(argv[i], "--no-wait"))
-			a->wait = false;
-		else if (!strncmp(argv[i], "oci:", 4))
-			pn_strv_push(&a->layouts, argv[i]);
-		else if (argv[i][0] == '-')
-			return pn_cli_usage("gc", "unknown option `%s`", argv[i]);
-		else
-			return pn_cli_usage("gc", "`%s` is not a layout: name one as oci:DIR",
-					    argv[i]);
+	done = cli_start(cmd, argc, argv, &a->layouts, status);
+	cmd->intro = NULL;
+	free(intro);
+	for (size_t i = 0; !done && i < a->layouts.n; i++) {
+		if (strncmp(a->layouts.v[i], "oci:", 4) != 0) {
+			*status = pn_cli_usage("gc", "`%s` is not a layout: name one as oci:DIR",
+					       a->layouts.v[i]);
+			done = true;
+		}
 	}
-	return 0;
+	return done;
+}
+
+static int gc_one(const struct gc_args *a, size_t i, struct gc_report *r, struct pn_error **err)
+{
+	cleanup_free char *base = NULL;
+	struct cache_gc g = {.dry_run = a->dry_run,
+			     .wait = a->wait,
+			     .runs = true,
+			     .over_bytes = -1,
+			     .over_garbage = -1};
+
+	if (i < a->layouts.n)
+		return layout_gc(a->layouts.v[i], a->dry_run, a->wait, r, err);
+	base = a->cache_dir ? xstrdup(a->cache_dir) : pn_cache_dir();
+	g.base = base;
+	return cache_gc(&g, r, err);
 }
 
 static int cmd_gc(int argc, char **argv)
 {
 	struct gc_args a = {0};
+	struct cli_table t[1] = {CLI_TABLE(gc_opts, &a)};
+	struct cli_cmd cmd = {
+		.name = "gc",
+		.outro = "\nBytes are the space freed: a blob hard-linked into another "
+			 "layout frees none.\n",
+		.tables = t,
+		.n_tables = 1};
 	cleanup_json json_t *all = json_array();
 	struct pn_error *err = NULL;
 	size_t n;
 	int rc;
 
-	if (pn_cli_wants_help(argc, argv)) {
-		gc_help();
-		return 0;
+	if (gc_parse(&cmd, argc, argv, &a, &rc)) {
+		pn_strv_release(&a.layouts);
+		return rc;
 	}
-	rc = gc_parse(argc, argv, &a);
 	n = a.layouts.n + (a.cache_dir || !a.layouts.n);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		struct gc_report r;
 
 		memset(&r, 0, sizeof(r));
-		if (i < a.layouts.n) {
-			rc = layout_gc(a.layouts.v[i], a.dry_run, a.wait, &r, &err);
-		} else {
-			cleanup_free char *base =
-				a.cache_dir ? xstrdup(a.cache_dir) : pn_cache_dir();
-			struct cache_gc g = {.base = base,
-					     .dry_run = a.dry_run,
-					     .wait = a.wait,
-					     .runs = true,
-					     .over_bytes = -1,
-					     .over_garbage = -1};
-
-			rc = cache_gc(&g, &r, &err);
-		}
+		rc = gc_one(&a, i, &r, &err);
 		if (rc == 0 && a.json)
 			json_array_append_new(all, report_json(&r));
 		else if (rc == 0)
@@ -406,8 +422,6 @@ static int cmd_gc(int argc, char **argv)
 		free(r.target);
 	}
 	pn_strv_release(&a.layouts);
-	if (rc > 0)
-		return rc; /* usage */
 	if (rc < 0)
 		return pn_cli_fail(err);
 	if (a.json) {

@@ -1,30 +1,53 @@
 /* cmd_unpack.c - `pinion unpack oci:DIR[:TAG] DEST`: all layers of an image
  * applied onto an empty directory with the safe applier. */
+#include "assembler/cli/opt.h"
 #include "common/common.h"
 #include "common/cleanup.h"
 #include "oci/oci.h"
 
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void unpack_help(void)
+static const char unpack_intro[] =
+	"usage: pinion unpack [OPTIONS] oci:DIR[:TAG] DEST\n\n"
+	"Apply every layer of an image, in order, onto DEST (created if missing;\n"
+	"it must be empty).  Whiteouts are applied; nothing is written outside\n"
+	"DEST; device nodes are skipped unless --devices is given as root.\n\n"
+	"Options:\n";
+
+struct unpack_args {
+	struct oci_apply_opts ao;
+	const char *platform;
+	bool devices, no_chown;
+};
+
+static int set_max_bytes(void *ctx, const struct cli_opt *opt, const char *v, struct pn_error **err)
 {
-	printf("usage: pinion unpack [OPTIONS] oci:DIR[:TAG] DEST\n\n"
-	       "Apply every layer of an image, in order, onto DEST (created if missing;\n"
-	       "it must be empty).  Whiteouts are applied; nothing is written outside\n"
-	       "DEST; device nodes are skipped unless --devices is given as root.\n\n"
-	       "Options:\n"
-	       "  --platform OS/ARCH[/VARIANT]  manifest of a multi-platform index\n"
-	       "  --devices                     create device nodes (root only)\n"
-	       "  --no-chown                    do not set owners from the layers\n"
-	       "                                (the default as non-root)\n"
-	       "  --max-bytes N                 refuse layers expanding past N bytes\n"
-	       "                                (default 64 GiB per layer)\n");
+	struct unpack_args *a = ctx;
+	char *end;
+
+	(void)opt;
+	a->ao.max_bytes = strtoull(v, &end, 10);
+	if (*end || !a->ao.max_bytes)
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "--max-bytes: `%s` is not a positive number", v);
+	return 0;
 }
+
+#define UA(f) offsetof(struct unpack_args, f)
+static const struct cli_opt unpack_opts[] = {
+	{"platform", 0, CLI_ARG_REQUIRED, NULL, UA(platform), "OS/ARCH[/VARIANT]",
+	 "manifest of a multi-platform index", 0},
+	{"devices", 0, CLI_ARG_NONE, NULL, UA(devices), NULL, "create device nodes (root only)", 0},
+	{"no-chown", 0, CLI_ARG_NONE, NULL, UA(no_chown), NULL,
+	 "do not set owners from the layers\n(the default as non-root)", 0},
+	{"max-bytes", 0, CLI_ARG_REQUIRED, set_max_bytes, 0, "N",
+	 "refuse layers expanding past N bytes\n(default 64 GiB per layer)", 0},
+};
 
 static int dest_prepare(const char *dest, struct pn_error **err)
 {
@@ -90,49 +113,26 @@ out:
 
 static int cmd_unpack(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"platform", required_argument, NULL, 'p'},
-		{"devices", no_argument, NULL, 'd'},
-		{"no-chown", no_argument, NULL, 'n'},
-		{"max-bytes", required_argument, NULL, 'm'},
-		{NULL, 0, NULL, 0},
-	};
-	struct oci_apply_opts ao;
-	const char *platform = NULL;
+	struct unpack_args a = {0};
+	struct cli_table t[1] = {CLI_TABLE(unpack_opts, &a)};
+	struct cli_cmd cmd = {.name = "unpack",
+			      .intro = unpack_intro,
+			      .tables = t,
+			      .n_tables = 1,
+			      .flags = CLI_ABBREV};
+	cleanup_strv struct pn_strv args = PN_STRV_INIT;
 	struct pn_error *err = NULL;
-	char *end;
-	int c;
 
-	if (pn_cli_wants_help(argc, argv)) {
-		unpack_help();
-		return 0;
-	}
-	oci_apply_opts_init(&ao);
-	ao.skip_devices = true;
-	ao.chown = geteuid() == 0;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (c == 'p') {
-			platform = optarg;
-		} else if (c == 'd') {
-			ao.skip_devices = false;
-		} else if (c == 'n') {
-			ao.chown = false;
-		} else if (c == 'm') {
-			ao.max_bytes = strtoull(optarg, &end, 10);
-			if (*end || !ao.max_bytes)
-				return pn_cli_usage("unpack",
-						    "--max-bytes: `%s` is not a positive number",
-						    optarg);
-		} else {
-			return pn_cli_usage("unpack", "unknown option or missing value `%s`",
-					    argv[optind - 1]);
-		}
-	}
-	if (argc - optind != 2)
+	int rc;
+
+	oci_apply_opts_init(&a.ao);
+	if (cli_start(&cmd, argc, argv, &args, &rc))
+		return rc;
+	a.ao.skip_devices = !a.devices;
+	a.ao.chown = geteuid() == 0 && !a.no_chown;
+	if (args.n != 2)
 		return pn_cli_usage("unpack", "expected oci:DIR[:TAG] DEST");
-	if (unpack_run(argv[optind], argv[optind + 1], platform, &ao, &err) < 0)
+	if (unpack_run(args.v[0], args.v[1], a.platform, &a.ao, &err) < 0)
 		return pn_cli_fail(err);
 	return 0;
 }

@@ -1,12 +1,14 @@
 /* cmd_import.c - `pinion import ROOTFS oci:DIR[:TAG]`: a one-layer image
  * from a directory or a tar (plain, gzip or zstd), stored in an OCI layout. */
+#include "assembler/cli/opt.h"
 #include "common/common.h"
 #include "common/cleanup.h"
 #include "oci/oci.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -14,30 +16,20 @@
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-static void import_help(void)
-{
-	printf("usage: pinion import [OPTIONS] ROOTFS oci:DIR[:TAG]\n\n"
-	       "Make a one-layer image from ROOTFS (a directory, or a tar file that may be\n"
-	       "gzip or zstd compressed) and store it in the OCI layout DIR (created if\n"
-	       "missing) under TAG (default `latest`).  Prints the manifest digest.\n"
-	       "The layer is reproducible: entries sorted, mtimes clamped to\n"
-	       "SOURCE_DATE_EPOCH (0 when unset).\n\n"
-	       "Options:\n"
-	       "  --env NAME=VALUE       set an environment variable (repeatable)\n"
-	       "  --entrypoint ARGS      entrypoint: a JSON array or words split on spaces\n"
-	       "  --cmd ARGS             default command, same forms as --entrypoint\n"
-	       "  --workdir DIR          working directory\n"
-	       "  --user USER            user to run as\n"
-	       "  --label KEY=VALUE      set a label (repeatable)\n"
-	       "  --arch ARCH            architecture (default amd64)\n"
-	       "  --compression C        gzip (default), zstd or none\n"
-	       "  --normalize-owner      store every file as 0:0\n");
-}
+static const char import_intro[] =
+	"usage: pinion import [OPTIONS] ROOTFS oci:DIR[:TAG]\n\n"
+	"Make a one-layer image from ROOTFS (a directory, or a tar file that may be\n"
+	"gzip or zstd compressed) and store it in the OCI layout DIR (created if\n"
+	"missing) under TAG (default `latest`).  Prints the manifest digest.\n"
+	"The layer is reproducible: entries sorted, mtimes clamped to\n"
+	"SOURCE_DATE_EPOCH (0 when unset).\n\n"
+	"Options:\n";
 
 struct import_args {
 	struct oci_config config;
 	struct oci_layer_opts lo;
 	const char *rootfs, *target;
+	char *rootfs_owned, *target_owned;
 };
 
 /* a JSON array of strings, or words split on spaces */
@@ -87,78 +79,107 @@ static int parse_kv(const char *opt, const char *s, char **k, const char **v, st
 	return 0;
 }
 
-static int import_opt(struct import_args *ia, int c, const char *arg, struct pn_error **err)
+static int set_env(void *ctx, const struct cli_opt *opt, const char *v, struct pn_error **err)
 {
+	struct import_args *ia = ctx;
 	cleanup_free char *k = NULL;
-	const char *v;
+	const char *val;
 
-	switch (c) {
-	case 'e':
-		if (parse_kv("--env", arg, &k, &v, err) < 0)
-			return -1;
-		oci_config_set_env(&ia->config, k, v);
-		return 0;
-	case 'l':
-		if (parse_kv("--label", arg, &k, &v, err) < 0)
-			return -1;
-		oci_config_set_label(&ia->config, k, v);
-		return 0;
-	case 'E':
-		ia->config.entrypoint_null = false;
-		return parse_argv_opt("--entrypoint", arg, &ia->config.entrypoint, err);
-	case 'c':
-		return parse_argv_opt("--cmd", arg, &ia->config.cmd, err);
-	case 'w':
-		free(ia->config.working_dir);
-		ia->config.working_dir = xstrdup(arg);
-		return 0;
-	case 'u':
-		free(ia->config.user);
-		ia->config.user = xstrdup(arg);
-		return 0;
-	case 'a':
-		free(ia->config.architecture);
-		ia->config.architecture = xstrdup(arg);
-		return 0;
-	case 'z':
-		return oci_compression_parse(arg, &ia->lo.compression, err);
-	case 'o':
-		ia->lo.normalize_owner = true;
-		return 0;
-	}
-	return pn_error_set(err, PN_ERR_INVALID, "unknown option");
+	(void)opt;
+	if (parse_kv("--env", v, &k, &val, err) < 0)
+		return -1;
+	oci_config_set_env(&ia->config, k, val);
+	return 0;
+}
+
+static int set_label(void *ctx, const struct cli_opt *opt, const char *v, struct pn_error **err)
+{
+	struct import_args *ia = ctx;
+	cleanup_free char *k = NULL;
+	const char *val;
+
+	(void)opt;
+	if (parse_kv("--label", v, &k, &val, err) < 0)
+		return -1;
+	oci_config_set_label(&ia->config, k, val);
+	return 0;
+}
+
+static int set_entrypoint(void *ctx, const struct cli_opt *opt, const char *v,
+			  struct pn_error **err)
+{
+	struct import_args *ia = ctx;
+
+	(void)opt;
+	ia->config.entrypoint_null = false;
+	return parse_argv_opt("--entrypoint", v, &ia->config.entrypoint, err);
+}
+
+static int set_cmd(void *ctx, const struct cli_opt *opt, const char *v, struct pn_error **err)
+{
+	(void)opt;
+	return parse_argv_opt("--cmd", v, &((struct import_args *)ctx)->config.cmd, err);
+}
+
+/* a config string: --workdir, --user, --arch */
+static int set_string(void *ctx, const struct cli_opt *opt, const char *v, struct pn_error **err)
+{
+	char **slot = (char **)((char *)ctx + opt->off);
+
+	(void)err;
+	free(*slot);
+	*slot = xstrdup(v);
+	return 0;
+}
+
+static int set_compression(void *ctx, const struct cli_opt *opt, const char *v,
+			   struct pn_error **err)
+{
+	(void)opt;
+	return oci_compression_parse(v, &((struct import_args *)ctx)->lo.compression, err);
+}
+
+#define IA(f) offsetof(struct import_args, f)
+#define REQ   CLI_ARG_REQUIRED
+static const struct cli_opt import_opts[] = {
+	{"env", 0, REQ, set_env, 0, "NAME=VALUE", "set an environment variable (repeatable)", 0},
+	{"entrypoint", 0, REQ, set_entrypoint, 0, "ARGS",
+	 "entrypoint: a JSON array or words split on spaces", 0},
+	{"cmd", 0, REQ, set_cmd, 0, "ARGS", "default command, same forms as --entrypoint", 0},
+	{"workdir", 0, REQ, set_string, IA(config.working_dir), "DIR", "working directory", 0},
+	{"user", 0, REQ, set_string, IA(config.user), "USER", "user to run as", 0},
+	{"label", 0, REQ, set_label, 0, "KEY=VALUE", "set a label (repeatable)", 0},
+	{"arch", 0, REQ, set_string, IA(config.architecture), "ARCH",
+	 "architecture (default amd64)", 0},
+	{"compression", 0, REQ, set_compression, 0, "C", "gzip (default), zstd or none", 0},
+	{"normalize-owner", 0, CLI_ARG_NONE, NULL, IA(lo.normalize_owner), NULL,
+	 "store every file as 0:0", 0},
+};
+
+static void import_cmd(struct cli_cmd *cmd, struct cli_table *t, struct import_args *ia)
+{
+	*t = (struct cli_table)CLI_TABLE(import_opts, ia);
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->name = "import";
+	cmd->intro = import_intro;
+	cmd->tables = t;
+	cmd->n_tables = 1;
+	cmd->flags = CLI_ABBREV;
 }
 
 static int import_parse(struct import_args *ia, int argc, char **argv, struct pn_error **err)
 {
-	static const struct option longopts[] = {
-		{"env", required_argument, NULL, 'e'},
-		{"label", required_argument, NULL, 'l'},
-		{"entrypoint", required_argument, NULL, 'E'},
-		{"cmd", required_argument, NULL, 'c'},
-		{"workdir", required_argument, NULL, 'w'},
-		{"user", required_argument, NULL, 'u'},
-		{"arch", required_argument, NULL, 'a'},
-		{"compression", required_argument, NULL, 'z'},
-		{"normalize-owner", no_argument, NULL, 'o'},
-		{NULL, 0, NULL, 0},
-	};
-	int c;
+	struct cli_cmd cmd;
+	struct cli_table t;
+	cleanup_strv struct pn_strv args = PN_STRV_INIT;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (c == '?')
-			return pn_error_set(err, PN_ERR_INVALID,
-					    "unknown option or missing value `%s`",
-					    argv[optind - 1]);
-		if (import_opt(ia, c, optarg, err) < 0)
-			return -1;
-	}
-	if (argc - optind != 2)
+	import_cmd(&cmd, &t, ia);
+	if (cli_parse(&cmd, argc, argv, &args, err) < 0)
+		return -1;
+	if (args.n != 2)
 		return pn_error_set(err, PN_ERR_INVALID, "expected ROOTFS oci:DIR[:TAG]");
-	ia->rootfs = argv[optind];
-	ia->target = argv[optind + 1];
+	ia->rootfs = ia->rootfs_owned = xstrdup(args.v[0]);
+	ia->target = ia->target_owned = xstrdup(args.v[1]);
 	return 0;
 }
 
@@ -216,6 +237,13 @@ out:
 	return rc;
 }
 
+static void import_args_release(struct import_args *ia)
+{
+	oci_config_release(&ia->config);
+	free(ia->rootfs_owned);
+	free(ia->target_owned);
+}
+
 static int cmd_import(int argc, char **argv)
 {
 	struct import_args ia;
@@ -223,23 +251,27 @@ static int cmd_import(int argc, char **argv)
 	struct pn_error *err = NULL;
 	int rc;
 
+	memset(&ia, 0, sizeof(ia));
 	if (pn_cli_wants_help(argc, argv)) {
-		import_help();
+		struct cli_cmd cmd;
+		struct cli_table t;
+
+		import_cmd(&cmd, &t, &ia);
+		cli_help(&cmd, stdout);
 		return 0;
 	}
-	memset(&ia, 0, sizeof(ia));
 	oci_config_init(&ia.config);
 	pn_strv_push(&ia.config.env, DEFAULT_PATH);
 	oci_layer_opts_init(&ia.lo);
 	oci_descriptor_init(&d);
 	if (import_parse(&ia, argc, argv, &err) < 0) {
-		oci_config_release(&ia.config);
+		import_args_release(&ia);
 		pn_cli_usage("import", "%s", err->msg);
 		pn_error_free(err);
 		return 2;
 	}
 	rc = import_run(&ia, &d, &err);
-	oci_config_release(&ia.config);
+	import_args_release(&ia);
 	if (rc < 0)
 		return pn_cli_fail(err);
 	printf("%s\n", d.digest);

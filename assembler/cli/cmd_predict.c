@@ -2,6 +2,7 @@
  * `pinion serve IMAGE [-p PORT]`: run the image's server in the sandbox (the
  * runner's long-running process API), on loopback, with host networking. */
 #include "assembler/build.h"
+#include "assembler/cli/cli.h"
 #include "assembler/cache.h"
 #include "assembler/predict.h"
 #include "common/cleanup.h"
@@ -11,6 +12,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -54,6 +56,80 @@ static void served_release(struct served *s)
 	free(s->base_url);
 	free(s->built);
 }
+
+/* the options of predict and serve (one table each, one struct) */
+struct served_args {
+	struct pn_strv inputs;
+	const char *out_path, *host, *cache_dir;
+	int timeout, port;
+};
+
+static int set_timeout(void *ctx, const struct cli_opt *opt, const char *v, struct pn_error **err)
+{
+	long n;
+
+	(void)opt;
+	if (pn_parse_long(v, 1, 86400, &n) < 0)
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "invalid `--setup-timeout %s`: expected 1-86400 seconds", v);
+	((struct served_args *)ctx)->timeout = (int)n;
+	return 0;
+}
+
+static int set_port(void *ctx, const struct cli_opt *opt, const char *v, struct pn_error **err)
+{
+	long n;
+
+	(void)opt;
+	if (pn_parse_long(v, 1, 65535, &n) < 0)
+		return pn_error_set(err, PN_ERR_INVALID, "invalid port `%s`: expected 1-65535", v);
+	((struct served_args *)ctx)->port = (int)n;
+	return 0;
+}
+
+/* predict or serve: its options, and what it does with the image */
+struct served_cmd {
+	const char *name, *intro;
+	const struct cli_opt *opts;
+	size_t n_opts;
+	int (*run)(struct served *s, const char *image, const struct served_args *a,
+		   struct pn_error **err);
+};
+
+/* the registry options (pulls, and predict's build), the command's own and
+ * at most one IMAGE, then sc->run; the exit status */
+static int served_main(const struct served_cmd *sc, struct served_args *a, int argc, char **argv)
+{
+	struct served s;
+	struct cli_table t[2] = {{sc->opts, sc->n_opts, a}, CLI_REGISTRY_TABLE(&s.ro)};
+	struct cli_cmd cmd = {.name = sc->name,
+			      .intro = sc->intro,
+			      .tables = t,
+			      .n_tables = 2,
+			      .groups = CLI_REG_PULL,
+			      .max_args = 1};
+	cleanup_strv struct pn_strv args = PN_STRV_INIT;
+	struct pn_error *err = NULL;
+	int rc;
+
+	memset(&s, 0, sizeof(s)); /* s.img zeroed: oci_image_load fills it */
+	if (!cli_registry_start(&cmd, &s.ro, argc, argv, &args, &rc)) {
+		s.cache_dir = a->cache_dir;
+		s.port = a->port;
+		if (sc->run(&s, args.n ? args.v[0] : NULL, a, &err) < 0)
+			rc = pn_cli_fail(err);
+	}
+	served_release(&s);
+	pn_strv_release(&a->inputs);
+	return rc;
+}
+
+#define SERVED(f) offsetof(struct served_args, f)
+#define CACHE_DIR_OPT                                                                              \
+	{                                                                                          \
+		"cache-dir", 0, CLI_ARG_REQUIRED, NULL, SERVED(cache_dir), "DIR",                  \
+			"snapshots and pulled images", 0                                           \
+	}
 
 /* IMAGE: oci:DIR[:TAG], a registry reference (pulled into the cache), or
  * NULL: the default layout of the current directory */
@@ -239,7 +315,7 @@ static int post_prediction(struct served *s, json_t *input, const char *out_path
 
 /* ---------------------------------------------------------------- predict */
 
-static const char predict_help[] =
+static const char predict_intro[] =
 	"usage: pinion predict [IMAGE] [-i NAME=VALUE]... [-o PATH]\n"
 	"\n"
 	"Run one prediction: start the image's server in the sandbox on a free\n"
@@ -248,12 +324,17 @@ static const char predict_help[] =
 	"IMAGE is oci:DIR[:TAG] or a registry reference.  Without IMAGE the model in\n"
 	"the current directory is built first (as `pinion build`, into\n"
 	"`.pinion/layout:latest`; usually every step is cached), as `cog predict` does.\n"
-	"\n"
-	"  -i, --input NAME=VALUE   an input; NAME=@FILE sends a file; typed by the schema\n"
-	"  -o, --output PATH        write a file output there\n"
-	"      --setup-timeout SEC  how long setup() may take (default 600)\n"
-	"      --cache-dir DIR      snapshots and pulled images\n"
-	"%s";
+	"\n";
+
+static const struct cli_opt predict_opts[] = {
+	{"input", 'i', CLI_ARG_REQUIRED, cli_set_strv, SERVED(inputs), "NAME=VALUE",
+	 "an input; NAME=@FILE sends a file; typed by the schema", 0},
+	{"output", 'o', CLI_ARG_REQUIRED, NULL, SERVED(out_path), "PATH",
+	 "write a file output there", 0},
+	{"setup-timeout", 0, CLI_ARG_REQUIRED, set_timeout, 0, "SEC",
+	 "how long setup() may take (default 600)", 0},
+	CACHE_DIR_OPT,
+};
 
 /* as `cog predict` without an image: build the model in the current
  * directory first (into its default layout; usually all cached) */
@@ -277,7 +358,7 @@ static int build_model(struct served *s, struct pn_error **err)
 	return 0;
 }
 
-static int predict_run(struct served *s, const char *image, struct pn_strv *inputs,
+static int predict_run(struct served *s, const char *image, const struct pn_strv *inputs,
 		       const char *out_path, int timeout, struct pn_error **err)
 {
 	cleanup_json json_t *schema = NULL;
@@ -304,55 +385,20 @@ static int predict_run(struct served *s, const char *image, struct pn_strv *inpu
 	return post_prediction(s, input, out_path, err);
 }
 
+static int predict_go(struct served *s, const char *image, const struct served_args *a,
+		      struct pn_error **err)
+{
+	return predict_run(s, image, &a->inputs, a->out_path, a->timeout, err);
+}
+
 static int cmd_predict(int argc, char **argv)
 {
-	struct served s;
-	cleanup_strv struct pn_strv inputs = PN_STRV_INIT;
-	const char *image = NULL, *out_path = NULL;
-	struct pn_error *err = NULL;
-	int timeout = PREDICT_SETUP_TIMEOUT, rc = 0;
+	static const struct served_cmd sc = {"predict", predict_intro, predict_opts,
+					     sizeof(predict_opts) / sizeof(predict_opts[0]),
+					     predict_go};
+	struct served_args a = {.timeout = PREDICT_SETUP_TIMEOUT};
 
-	if (pn_cli_wants_help(argc, argv)) {
-		printf(predict_help, registry_opts_flags_help);
-		return 0;
-	}
-	memset(&s, 0, sizeof(s)); /* s.img zeroed: oci_image_load fills it */
-	registry_opts_init(&s.ro);
-	if (registry_opts_load_config(&s.ro, NULL, &err) < 0)
-		rc = pn_cli_fail(err);
-	for (int i = 1; i < argc && rc == 0; i++) {
-		const char *a = argv[i];
-		int r = registry_opts_parse_flag(&s.ro, argc, argv, &i, &err);
-
-		if (r < 0)
-			rc = pn_cli_fail(err);
-		else if (r > 0)
-			continue;
-		else if ((strcmp(a, "-i") == 0 || strcmp(a, "--input") == 0) && i + 1 < argc)
-			pn_strv_push(&inputs, argv[++i]);
-		else if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && i + 1 < argc)
-			out_path = argv[++i];
-		else if (strcmp(a, "--setup-timeout") == 0 && i + 1 < argc) {
-			long v;
-
-			if (pn_parse_long(argv[++i], 1, 86400, &v) < 0)
-				rc = pn_cli_usage(
-					"predict",
-					"invalid `--setup-timeout %s`: expected 1-86400 seconds",
-					argv[i]);
-			timeout = (int)v;
-		} else if (strcmp(a, "--cache-dir") == 0 && i + 1 < argc)
-			s.cache_dir = argv[++i];
-		else if (a[0] != '-' && !image)
-			image = a;
-		else
-			rc = pn_cli_usage("predict", "unexpected argument `%s`", a);
-	}
-	if (rc == 0 &&
-	    predict_run(&s, image, &inputs, out_path, timeout > 0 ? timeout : 1, &err) < 0)
-		rc = pn_cli_fail(err);
-	served_release(&s);
-	return rc;
+	return served_main(&sc, &a, argc, argv);
 }
 
 PN_COMMAND(predict, "predict", "run one prediction with a built image", cmd_predict);
@@ -367,12 +413,19 @@ static void on_signal(int sig)
 	serve_stop = 1;
 }
 
-static const char serve_help[] =
+static const char serve_intro[] =
 	"usage: pinion serve IMAGE [-p PORT] [--host HOST]\n"
 	"\n"
 	"Run the image's HTTP server (Cog's API: /health-check, /predictions, ...) in\n"
 	"the sandbox until interrupted.  PORT defaults to 5000, HOST to 127.0.0.1.\n"
-	"%s";
+	"\n";
+
+static const struct cli_opt serve_opts[] = {
+	{"port", 'p', CLI_ARG_REQUIRED, set_port, 0, "PORT", "the port (default 5000)", 0},
+	{"host", 0, CLI_ARG_REQUIRED, NULL, SERVED(host), "HOST",
+	 "the address to listen on (default 127.0.0.1)", 0},
+	CACHE_DIR_OPT,
+};
 
 static int serve_loop(struct served *s, struct pn_error **err)
 {
@@ -404,51 +457,22 @@ static int serve_loop(struct served *s, struct pn_error **err)
 	return 0;
 }
 
+static int serve_go(struct served *s, const char *image, const struct served_args *a,
+		    struct pn_error **err)
+{
+	if (runner_probe(err) < 0 || image_open(s, image, err) < 0 ||
+	    server_start(s, a->host, true, err) < 0)
+		return -1;
+	return serve_loop(s, err);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
-	struct served s;
-	const char *image = NULL, *host = "127.0.0.1";
-	struct pn_error *err = NULL;
-	int rc = 0;
+	static const struct served_cmd sc = {"serve", serve_intro, serve_opts,
+					     sizeof(serve_opts) / sizeof(serve_opts[0]), serve_go};
+	struct served_args a = {.host = "127.0.0.1", .port = 5000};
 
-	if (pn_cli_wants_help(argc, argv)) {
-		printf(serve_help, registry_opts_flags_help);
-		return 0;
-	}
-	memset(&s, 0, sizeof(s)); /* s.img zeroed: oci_image_load fills it */
-	registry_opts_init(&s.ro);
-	s.port = 5000;
-	if (registry_opts_load_config(&s.ro, NULL, &err) < 0)
-		rc = pn_cli_fail(err);
-	for (int i = 1; i < argc && rc == 0; i++) {
-		const char *a = argv[i];
-		int r = registry_opts_parse_flag(&s.ro, argc, argv, &i, &err);
-
-		if (r < 0)
-			rc = pn_cli_fail(err);
-		else if (r > 0)
-			continue;
-		else if ((strcmp(a, "-p") == 0 || strcmp(a, "--port") == 0) && i + 1 < argc) {
-			long v;
-
-			if (pn_parse_long(argv[++i], 1, 65535, &v) < 0)
-				rc = pn_cli_usage("serve", "invalid port `%s`: expected 1-65535",
-						  argv[i]);
-			s.port = (int)v;
-		} else if (strcmp(a, "--host") == 0 && i + 1 < argc)
-			host = argv[++i];
-		else if (strcmp(a, "--cache-dir") == 0 && i + 1 < argc)
-			s.cache_dir = argv[++i];
-		else if (a[0] != '-' && !image)
-			image = a;
-		else
-			rc = pn_cli_usage("serve", "unexpected argument `%s`", a);
-	}
-	if (rc == 0 && (runner_probe(&err) < 0 || image_open(&s, image, &err) < 0 ||
-			server_start(&s, host, true, &err) < 0 || serve_loop(&s, &err) < 0))
-		rc = pn_cli_fail(err);
-	served_release(&s);
-	return rc;
+	return served_main(&sc, &a, argc, argv);
 }
 
 PN_COMMAND(serve, "serve", "serve a built image's HTTP API", cmd_serve);

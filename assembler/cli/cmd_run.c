@@ -2,12 +2,12 @@
  * an image's filesystem in the rootless sandbox (runner/), for debugging;
  * with --commit oci:DIR[:TAG] what it changed becomes a new image (the base
  * plus one layer). */
-#include "common/common.h"
+#include "assembler/cli/cli.h"
 #include "oci/oci.h"
-#include "registry/registry.h"
 #include "runner/runner.h"
 #include "assembler/cache.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,33 +15,17 @@
 
 #define RUN_SECRETS_MAX 64
 
-static void run_help(void)
-{
-	printf("usage: pinion run [OPTIONS] IMAGE [--] [CMD [ARG...]]\n\n"
-	       "Run CMD (default: the image's entrypoint and command) in IMAGE's filesystem\n"
-	       "inside pinion's rootless sandbox: user, mount and pid namespaces, an overlay\n"
-	       "of the image's layers with a throwaway upper directory, /proc, a minimal\n"
-	       "/dev, the host's resolv.conf and hosts.  stdin, stdout and stderr are the\n"
-	       "terminal's.  IMAGE is oci:DIR[:TAG] or a registry reference (pulled into\n"
-	       "the cache).  The exit status is the command's (126: it could not be\n"
-	       "started, e.g. a bad user or working directory; 127: not found); 1 or 2\n"
-	       "when pinion itself failed before running it.\n\n"
-	       "Options:\n"
-	       "  --commit oci:DIR[:TAG]  on exit status 0, write IMAGE plus one layer with\n"
-	       "                          what the command changed as a new image there\n"
-	       "  -e, --env NAME=VALUE    set an environment variable (repeatable)\n"
-	       "  -w, --workdir DIR       working directory (default: the image's, or /)\n"
-	       "  -u, --user USER         user[:group] (default: the image's, or root)\n"
-	       "  --network host|none     network namespace (default host)\n"
-	       "  --secret id=ID,src=FILE[,target=PATH]\n"
-	       "                          FILE at PATH (default /run/secrets/ID) on a tmpfs,\n"
-	       "                          for this command only; never in a layer\n"
-	       "  --compression C         layer compression for --commit: gzip, zstd, none\n"
-	       "  --no-overlay            use the copy fallback instead of overlayfs\n"
-	       "  --cache-dir DIR         pinion's cache (snapshots) [default: ~/.cache/pinion]\n"
-	       "%s",
-	       registry_opts_flags_help);
-}
+static const char run_intro[] =
+	"usage: pinion run [OPTIONS] IMAGE [--] [CMD [ARG...]]\n\n"
+	"Run CMD (default: the image's entrypoint and command) in IMAGE's filesystem\n"
+	"inside pinion's rootless sandbox: user, mount and pid namespaces, an overlay\n"
+	"of the image's layers with a throwaway upper directory, /proc, a minimal\n"
+	"/dev, the host's resolv.conf and hosts.  stdin, stdout and stderr are the\n"
+	"terminal's.  IMAGE is oci:DIR[:TAG] or a registry reference (pulled into\n"
+	"the cache).  The exit status is the command's (126: it could not be\n"
+	"started, e.g. a bad user or working directory; 127: not found); 1 or 2\n"
+	"when pinion itself failed before running it.\n\n"
+	"Options:\n";
 
 struct run_args {
 	const char *image, *commit, *workdir, *user, *cache_dir;
@@ -53,6 +37,7 @@ struct run_args {
 	enum oci_compression compression;
 	bool no_overlay;
 	struct registry_opts ro;
+	char *image_owned;
 };
 
 static void run_args_release(struct run_args *a)
@@ -61,6 +46,7 @@ static void run_args_release(struct run_args *a)
 	pn_strv_release(&a->cmd);
 	pn_strv_release(&a->secret_strs);
 	registry_opts_release(&a->ro);
+	free(a->image_owned);
 }
 
 /* "id=ID,src=FILE[,target=PATH]" */
@@ -102,80 +88,94 @@ static int parse_secret(struct run_args *a, const char *spec, struct pn_error **
 	return 0;
 }
 
-static int take_value(int argc, char **argv, int *i, const char **out, struct pn_error **err)
+static int set_env(void *ctx, const struct cli_opt *opt, const char *v, struct pn_error **err)
 {
-	if (*i + 1 >= argc)
-		return pn_error_set(err, PN_ERR_INVALID, "option `%s` needs a value", argv[*i]);
-	*out = argv[++*i];
+	(void)opt;
+	if (!strchr(v, '=') || v[0] == '=')
+		return pn_error_set(err, PN_ERR_INVALID, "--env `%s`: expected NAME=VALUE", v);
+	pn_strv_push(&((struct run_args *)ctx)->env, v);
 	return 0;
 }
 
-static int parse_one(struct run_args *a, int argc, char **argv, int *i, struct pn_error **err)
+static int set_network(void *ctx, const struct cli_opt *opt, const char *v, struct pn_error **err)
 {
-	const char *o = argv[*i], *v = NULL;
-
-	if (!strcmp(o, "--no-overlay")) {
-		a->no_overlay = true;
-		return 0;
-	}
-	if (!strcmp(o, "--commit"))
-		return take_value(argc, argv, i, &a->commit, err);
-	if (!strcmp(o, "-w") || !strcmp(o, "--workdir"))
-		return take_value(argc, argv, i, &a->workdir, err);
-	if (!strcmp(o, "-u") || !strcmp(o, "--user"))
-		return take_value(argc, argv, i, &a->user, err);
-	if (!strcmp(o, "--cache-dir"))
-		return take_value(argc, argv, i, &a->cache_dir, err);
-	if (!strcmp(o, "-e") || !strcmp(o, "--env")) {
-		if (take_value(argc, argv, i, &v, err) < 0)
-			return -1;
-		if (!strchr(v, '=') || v[0] == '=')
-			return pn_error_set(err, PN_ERR_INVALID, "--env `%s`: expected NAME=VALUE",
-					    v);
-		pn_strv_push(&a->env, v);
-		return 0;
-	}
-	if (!strcmp(o, "--network")) {
-		if (take_value(argc, argv, i, &v, err) < 0)
-			return -1;
-		if (strcmp(v, "host") && strcmp(v, "none"))
-			return pn_error_set(err, PN_ERR_INVALID,
-					    "--network `%s`: expected host or none", v);
-		a->network = strcmp(v, "none") ? RUNNER_NET_HOST : RUNNER_NET_NONE;
-		return 0;
-	}
-	if (!strcmp(o, "--secret"))
-		return take_value(argc, argv, i, &v, err) < 0 ? -1 : parse_secret(a, v, err);
-	if (!strcmp(o, "--compression"))
-		return take_value(argc, argv, i, &v, err) < 0
-			       ? -1
-			       : oci_compression_parse(v, &a->compression, err);
-	switch (registry_opts_parse_flag(&a->ro, argc, argv, i, err)) {
-	case 1:
-		return 0;
-	case 0:
-		return pn_error_set(err, PN_ERR_INVALID, "unknown option `%s`", o);
-	default:
-		return -1;
-	}
+	(void)opt;
+	if (strcmp(v, "host") && strcmp(v, "none"))
+		return pn_error_set(err, PN_ERR_INVALID, "--network `%s`: expected host or none",
+				    v);
+	((struct run_args *)ctx)->network = strcmp(v, "none") ? RUNNER_NET_HOST : RUNNER_NET_NONE;
+	return 0;
 }
 
+static int set_secret(void *ctx, const struct cli_opt *opt, const char *v, struct pn_error **err)
+{
+	(void)opt;
+	return parse_secret(ctx, v, err);
+}
+
+static int set_compression(void *ctx, const struct cli_opt *opt, const char *v,
+			   struct pn_error **err)
+{
+	(void)opt;
+	return oci_compression_parse(v, &((struct run_args *)ctx)->compression, err);
+}
+
+#define RUN(f) offsetof(struct run_args, f)
+#define REQ    CLI_ARG_REQUIRED
+static const struct cli_opt run_opts[] = {
+	{"commit", 0, REQ, NULL, RUN(commit), "oci:DIR[:TAG]",
+	 "on exit status 0, write IMAGE plus one layer with\nwhat the command changed as a new "
+	 "image there",
+	 0},
+	{"env", 'e', REQ, set_env, 0, "NAME=VALUE", "set an environment variable (repeatable)", 0},
+	{"workdir", 'w', REQ, NULL, RUN(workdir), "DIR",
+	 "working directory (default: the image's, or /)", 0},
+	{"user", 'u', REQ, NULL, RUN(user), "USER", "user[:group] (default: the image's, or root)",
+	 0},
+	{"network", 0, REQ, set_network, 0, "host|none", "network namespace (default host)", 0},
+	{"secret", 0, REQ, set_secret, 0, "id=ID,src=FILE[,target=PATH]",
+	 "FILE at PATH (default /run/secrets/ID) on a tmpfs,\nfor this command only; never in a "
+	 "layer",
+	 0},
+	{"compression", 0, REQ, set_compression, 0, "C",
+	 "layer compression for --commit: gzip, zstd, none", 0},
+	{"no-overlay", 0, CLI_ARG_NONE, NULL, RUN(no_overlay), NULL,
+	 "use the copy fallback instead of overlayfs", 0},
+	{"cache-dir", 0, REQ, NULL, RUN(cache_dir), "DIR",
+	 "pinion's cache (snapshots) [default: ~/.cache/pinion]", 0},
+};
+
+static void run_cmd(struct cli_cmd *cmd, struct cli_table t[2], struct run_args *a)
+{
+	t[0] = (struct cli_table)CLI_TABLE(run_opts, a);
+	t[1] = (struct cli_table)CLI_REGISTRY_TABLE(&a->ro);
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->name = "run";
+	cmd->intro = run_intro;
+	cmd->tables = t;
+	cmd->n_tables = 2;
+	cmd->groups = CLI_REG_PULL;
+	cmd->flags = CLI_STOP_AT_ARG;
+}
+
+/* OPTIONS IMAGE [--] [CMD...] */
 static int parse_args(struct run_args *a, int argc, char **argv, struct pn_error **err)
 {
-	int i = 1;
+	struct cli_cmd cmd;
+	struct cli_table t[2];
+	cleanup_strv struct pn_strv args = PN_STRV_INIT;
+	size_t i = 1;
 
-	for (; i < argc && argv[i][0] == '-' && strcmp(argv[i], "--"); i++)
-		if (parse_one(a, argc, argv, &i, err) < 0)
-			return -1;
-	if (i < argc && !strcmp(argv[i], "--"))
-		i++;
-	if (i >= argc)
+	run_cmd(&cmd, t, a);
+	if (cli_parse(&cmd, argc, argv, &args, err) < 0)
+		return -1;
+	if (!args.n)
 		return pn_error_set(err, PN_ERR_INVALID, "missing IMAGE");
-	a->image = argv[i++];
-	if (i < argc && !strcmp(argv[i], "--"))
+	a->image = a->image_owned = xstrdup(args.v[0]);
+	if (i < args.n && !strcmp(args.v[i], "--"))
 		i++;
-	for (; i < argc; i++)
-		pn_strv_push(&a->cmd, argv[i]);
+	for (; i < args.n; i++)
+		pn_strv_push(&a->cmd, args.v[i]);
 	if (a->commit && !registry_location_is_layout(a->commit))
 		return pn_error_set(err, PN_ERR_INVALID, "--commit `%s`: expected oci:DIR[:TAG]",
 				    a->commit);
@@ -327,17 +327,19 @@ static int cmd_run(int argc, char **argv)
 	int status = -1, rc;
 
 	if (pn_cli_wants_help(argc, argv)) {
-		run_help();
+		struct cli_cmd cmd;
+		struct cli_table t[2];
+
+		run_cmd(&cmd, t, &a);
+		cli_help(&cmd, stdout);
 		return 0;
 	}
 	memset(&a, 0, sizeof(a));
 	memset(&s, 0, sizeof(s));
-	registry_opts_init(&a.ro);
 	a.compression = OCI_COMP_GZIP;
 	/* zeroed: oci_image_load() fills it without releasing (no init first) */
 	runner_rootfs_init(&s.rf);
-	if (registry_opts_load_config(&a.ro, NULL, &err) < 0 ||
-	    parse_args(&a, argc, argv, &err) < 0) {
+	if (cli_registry_opts_init(&a.ro, &err) < 0 || parse_args(&a, argc, argv, &err) < 0) {
 		run_args_release(&a);
 		oci_image_release(&s.img);
 		rc = pn_error_exit_status(err);

@@ -1,0 +1,70 @@
+/* cmd_dockerfile.c - `pinion dockerfile [-f cog.yaml]`: the Dockerfile Cog
+ * would generate for this model (no network: cog-base is only used when
+ * asked for with --use-cog-base-image). */
+#include "assembler/cli/cli.h"
+#include "assembler/cogconfig.h"
+#include "assembler/plan.h"
+#include "common/common.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char dockerfile_intro[] =
+	"usage: pinion dockerfile [-f FILE] [--use-cog-base-image[=true|false]]\n"
+	"                         [--use-cuda-base-image[=true|false]] [--separate-weights]\n\n"
+	"Print the Dockerfile that Cog's `cog build` would generate for the model, to compare\n"
+	"with pinion's plan (`pinion build --dry-run`).  Makes no network request.\n\n";
+
+struct dockerfile_args {
+	struct build_plan_opts opts;
+	const char *file;
+};
+
+#define DA(f) offsetof(struct dockerfile_args, f)
+static const struct cli_opt dockerfile_opts[] = {
+	{"file", 'f', CLI_ARG_REQUIRED, NULL, DA(file), "FILE",
+	 "the config file (default cog.yaml)", 0},
+	{"use-cog-base-image", 0, CLI_ARG_OPTIONAL, cli_set_tristate, DA(opts.use_cog_base),
+	 "[=true|false]", "use the cog-base image (not checked in the registry)", 0},
+	{"use-cuda-base-image", 0, CLI_ARG_OPTIONAL, cli_set_tristate, DA(opts.use_cuda_base),
+	 "[=true|false]", "use (or with =false avoid) the nvidia/cuda base for GPU", 0},
+	{"separate-weights", 0, CLI_ARG_NONE, NULL, DA(opts.separate_weights), NULL,
+	 "weights in their own layer", 0},
+};
+
+static int cmd_dockerfile(int argc, char **argv)
+{
+	struct dockerfile_args a = {.file = "cog.yaml"};
+	struct cli_table t[1] = {CLI_TABLE(dockerfile_opts, &a)};
+	struct cli_cmd cmd = {.name = "dockerfile",
+			      .intro = dockerfile_intro,
+			      .tables = t,
+			      .n_tables = 1,
+			      .flags = CLI_NO_ARGS};
+	cleanup_strv struct pn_strv args = PN_STRV_INIT;
+	struct cog_config cfg;
+	struct build_plan plan;
+	struct pn_error *err = NULL;
+	char *df;
+	int rc;
+
+	build_plan_opts_init(&a.opts);
+	if (cli_start(&cmd, argc, argv, &args, &rc))
+		return rc;
+	if (cog_config_load(a.file, &cfg, &err) < 0)
+		return pn_cli_fail(err);
+	if (build_plan_make(&cfg, &a.opts, &plan, &err) < 0) {
+		cog_config_release(&cfg);
+		return pn_cli_fail(err);
+	}
+	df = build_plan_dockerfile(&cfg, &plan);
+	fputs(df, stdout);
+	free(df);
+	build_plan_release(&plan);
+	cog_config_release(&cfg);
+	return 0;
+}
+
+PN_COMMAND(dockerfile, "dockerfile", "print the Dockerfile Cog would generate for the model",
+	   cmd_dockerfile);
