@@ -112,13 +112,15 @@ int build_ensure_source(struct build_state *st, struct pn_error **err)
 {
 	struct src_opts so = {0};
 	cleanup_free char *out_dir = NULL, *out_ref = NULL, *cache = NULL;
+	enum oci_transport out_t;
 	cleanup_strv struct pn_strv excl = PN_STRV_INIT;
 	char *rel;
 
 	if (st->src_ready)
 		return 0;
 	/* our own output and cache never go into the image */
-	if (st->o->output && oci_ref_parse_layout(st->o->output, &out_dir, &out_ref, NULL) == 0 &&
+	if (st->o->output &&
+	    oci_location_parse(st->o->output, &out_t, &out_dir, &out_ref, NULL) == 0 &&
 	    (rel = inside_model(st->model_dir, out_dir)))
 		pn_strv_push_owned(&excl, rel);
 	cache = st->o->cache_dir ? xstrdup(st->o->cache_dir) : pn_cache_dir();
