@@ -117,17 +117,6 @@ int oci_image_store(struct oci_layout *l, struct oci_image *img, const char *tag
 	return 0;
 }
 
-int oci_ref_parse_layout(const char *s, char **dir_out, char **ref_out, struct pn_error **err)
-{
-	enum oci_transport t;
-
-	if (oci_transport_of(s) != OCI_TRANSPORT_LAYOUT)
-		return pn_error_set(err, PN_ERR_INVALID,
-				    "`%s` is not an OCI layout reference (expected oci:DIR[:TAG])",
-				    s);
-	return oci_location_parse(s, &t, dir_out, ref_out, err);
-}
-
 static json_t *doc_json(const char *data, size_t len)
 {
 	json_t *j = json_loadb(data, len, 0, NULL);

@@ -73,6 +73,17 @@ int oci_location_parse(const char *s, enum oci_transport *t_out, char **path_out
 	return 0;
 }
 
+int oci_ref_parse_layout(const char *s, char **dir_out, char **ref_out, struct pn_error **err)
+{
+	enum oci_transport t;
+
+	if (oci_transport_of(s) != OCI_TRANSPORT_LAYOUT)
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "`%s` is not an OCI layout reference (expected oci:DIR[:TAG])",
+				    s);
+	return oci_location_parse(s, &t, dir_out, ref_out, err);
+}
+
 void oci_location_init(struct oci_location *loc)
 {
 	memset(loc, 0, sizeof(*loc));
