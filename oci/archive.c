@@ -295,6 +295,14 @@ int oci_tar_out_begin(struct oci_tar_out *t, const char *file, struct pn_error *
 		t->tmp = NULL;
 		return -1;
 	}
+	/* as a file created with open(2) would be: 0666 less the umask */
+	mode_t mask = umask(0);
+	umask(mask);
+	if (fchmod(t->fd, 0666 & ~mask) < 0) {
+		pn_error_set_errno(err, errno, "chmod `%s`", t->tmp);
+		oci_tar_out_abort(t);
+		return -1;
+	}
 	t->a = archive_write_new();
 	archive_write_set_format_pax_restricted(t->a);
 	if (archive_write_open_fd(t->a, t->fd) != ARCHIVE_OK) {
