@@ -168,8 +168,11 @@ static void t_docker_roundtrip(void)
 	oci_archive_members_release(&m);
 	ok_call(oci_docker_archive_unpack(dst, file, "docker.io/library/me/m:v1", &tag, &err), &err,
 		"pick by a normalised name");
+	free(tag);
 	ok_call(oci_docker_archive_unpack(dst, file, "@0", &tag, &err), &err, "pick by @0");
 	is_str(tag, "me/m:v1", "tagged by its RepoTag");
+	free(tag);
+	tag = NULL;
 	ok_call(oci_image_load(dst, "me/m:v1", NULL, &back, &err), &err, "load it");
 	is_str(back.manifest.config.digest, img.manifest.config.digest,
 	       "the config (image ID) survives");
