@@ -3,7 +3,7 @@
 # docker-archive:FILE[:REF]: each round-trips through skopeo both ways (the
 # manifest digest of an oci-archive, the config digest and diff_ids of a
 # docker-archive survive), podman load / podman save, pull and push through
-# a registry, inspect, hostile archives refused, and a --authfile or
+# a registry, build --output, inspect, hostile archives refused, and a --authfile or
 # $REGISTRY_AUTH_FILE that does not exist named in an error.
 . "$(dirname "$0")/lib.sh"
 . "$TEST_ROOT/tests/tools/registry.sh"
@@ -151,6 +151,22 @@ test_expect_success 'hostile archives are refused with the member named; nothing
 	test_grep "symlink" err &&
 	test_expect_failure_status 1 pq copy "oci-archive:$T/h/digest.tar" "oci:$T/h/out" 2>err &&
 	test_grep "digest" err
+'
+
+BASE=$(fixture_base_layout)
+cp -r "$TEST_ROOT/examples/hello" "$T/hello" && rm -rf "$T/hello/.pinion"
+BMIRROR="--registry-mirror docker.io=oci:$BASE --registry-mirror r8.im=oci:$BASE"
+test_expect_success 'build --output docker-archive: (named by -t) and oci-archive: (inside the model, kept out of the source)' '
+	test -n "$BASE" &&
+	(cd "$T/hello" && pinion build $BMIRROR -t r8.im/me/hello:v1 --output "docker-archive:$T/hello.tar" \
+		--progress quiet) >b1.out 2>b1.err || { cat b1.err; false; } &&
+	test_grep "^docker-archive:$T/hello.tar sha256:" b1.out &&
+	test_equal "$(tar -xOf hello.tar manifest.json | jq -r ".[0].RepoTags[0]")" r8.im/me/hello:v1 &&
+	skopeo inspect "docker-archive:$T/hello.tar" | jq -e ".Labels[\"run.cog.has_init\"] == \"true\"" >/dev/null &&
+	(cd "$T/hello" && pinion build $BMIRROR --output "oci-archive:model.tar:v1" --progress quiet) >b2.out &&
+	(cd "$T/hello" && pinion build $BMIRROR --output "oci-archive:model.tar:v1" --progress quiet) >b3.out &&
+	test_cmp b2.out b3.out &&
+	test_equal "$(skopeo inspect oci-archive:$T/hello/model.tar:v1 | jq -r .Digest)" "$(cut -d" " -f2 b2.out)"
 '
 
 test_expect_success 'no temporary layout is left in the cache' '
