@@ -144,7 +144,7 @@ int oci_location_open(struct oci_location *loc, const char *s, int flags, const 
 	if (loc->write && check_dest(loc->path, err) < 0)
 		return -1;
 	if (pn_mkdir_p(parent, 0755, err) < 0 ||
-	    !(loc->tmp = pn_mkdtemp_in(parent, "archive-", err)) ||
+	    !(loc->tmp = pn_mkdtemp_in(parent, "copy-archive-", err)) ||
 	    oci_layout_open(loc->tmp, OCI_LAYOUT_CREATE, &loc->layout, err) < 0)
 		return pn_error_wrap(err, "`%s`", s);
 	if (!loc->write && unpack(loc, err) < 0)

@@ -370,7 +370,8 @@ void oci_location_init(struct oci_location *loc);
  * loc->layout, under a tag, then call commit).  An archive to read is
  * unpacked now (a docker-archive's image is tagged loc->ref in the
  * temporary layout, or "latest" when it has no name); temporary layouts
- * live in tmp_parent (NULL: pn_cache_dir()). */
+ * live in tmp_parent (NULL: pn_cache_dir()) as copy-archive-XXXXXX, so
+ * `pinion gc` removes those of a killed process as it does copy-* ones. */
 int oci_location_open(struct oci_location *loc, const char *s, int flags, const char *tmp_parent,
 		      struct pn_error **err);
 /* written archives: pack the temporary layout into FILE (atomically); a

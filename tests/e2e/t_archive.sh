@@ -170,7 +170,7 @@ test_expect_success 'build --output docker-archive: (named by -t) and oci-archiv
 '
 
 test_expect_success 'no temporary layout is left in the cache' '
-	! ls "$PINION_CACHE_DIR" 2>/dev/null | grep -q "^archive-"
+	! ls "$PINION_CACHE_DIR" 2>/dev/null | grep -q "^copy-"
 '
 
 test_expect_success 'an unknown --output transport lists the ones there are' '
