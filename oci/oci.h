@@ -518,8 +518,8 @@ int oci_layer_verify_diff_id(struct oci_layout *l, const char *digest, const cha
 			     struct pn_error **err);
 /* the same, writing the uncompressed tar to out_fd as it goes (a layer for
  * a docker-archive); on error out_fd holds part of it */
-int oci_layer_decompress(struct oci_layout *l, const char *digest, const char *diff_id,
-			 int out_fd, struct pn_error **err);
+int oci_layer_decompress(struct oci_layout *l, const char *digest, const char *diff_id, int out_fd,
+			 struct pn_error **err);
 
 /* archive_read_next_header() for every tar pinion reads: entry names and
  * link targets come out as the bytes of the header whatever the process
