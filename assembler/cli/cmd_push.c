@@ -12,8 +12,8 @@ static const char push_intro[] =
 	"The first form builds the model in the current directory (as `pinion build`)\n"
 	"and pushes it to NAME (default: -t, else `image` in cog.yaml); only blobs\n"
 	"the registry lacks are sent.  The second copies an image from an OCI layout\n"
-	"(or an oci-archive: or docker-archive: file) to a registry.  See `pinion build --help` "
-	"for the build options.\n"
+	"(or an oci-archive: or docker-archive: file) to a registry.  See\n"
+	"`pinion build --help` for the build options.\n"
 	"\n"
 	"Registry options:\n";
 
