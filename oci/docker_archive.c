@@ -295,6 +295,7 @@ static int add_layer(struct oci_tar_out *t, struct oci_layout *l, const struct o
 {
 	int comp = oci_layer_media_compression(d->media_type);
 	cleanup_close int fd = -1;
+	int64_t bsize;
 	off_t size;
 
 	if (comp < 0)
@@ -306,9 +307,9 @@ static int add_layer(struct oci_tar_out *t, struct oci_layout *l, const struct o
 					    "layer `%s` is uncompressed but the config's diff_id "
 					    "is `%s`",
 					    d->digest, diff_id);
-		if (oci_layout_open_blob(l, d->digest, &fd, NULL, err) < 0)
+		if (oci_layout_open_blob(l, d->digest, &fd, &bsize, err) < 0)
 			return -1;
-		return oci_tar_out_add_fd(t, name, fd, d->size, err);
+		return oci_tar_out_add_fd(t, name, fd, bsize, err);
 	}
 	fd = open(tmp_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0)
