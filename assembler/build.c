@@ -12,13 +12,26 @@
 #include <time.h>
 #include <unistd.h>
 
-extern const unsigned char pn_tini_static[], pn_tini_static_end[];
-
-const unsigned char *build_tini_data(size_t *len)
-{
-	*len = (size_t)(pn_tini_static_end - pn_tini_static);
-	return pn_tini_static;
-}
+/* the driver's own state: the options stay here; steps get a step_ctx */
+struct build_state {
+	const struct build_opts *o;
+	char *model_dir;
+	char *push_ref; /* where to push, or NULL */
+	struct cog_config cfg;
+	struct build_plan plan;
+	struct wheel_choice wheel; /* COG_WHEEL resolved */
+	struct registry_client *client;
+	struct build_cache *cache;
+	char *base_ref;		  /* the base reference as resolved */
+	oci_digest_t base_digest; /* its manifest digest */
+	size_t base_history;	  /* history entries of the base */
+	struct src_tree src;	  /* the model directory, walked in the plan stage */
+	bool src_ready;
+	char *memo_path; /* file digest memo of this model directory */
+	struct oci_layer_opts lopts;
+	struct build_exec ex; /* the image, the sandbox */
+	struct step_ctx sc;
+};
 
 /* ----------------------------------------------------------------- options */
 
@@ -148,42 +161,6 @@ int build_default_layout_check(const char *model_dir, struct pn_error **err)
 	return 0;
 }
 
-/* ---------------------------------------------------------------- progress */
-
-double build_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-void build_step_event(struct build_state *st, const char *name, bool hit, double seconds,
-		      const char *what)
-{
-	cleanup_json json_t *f = json_object();
-	cleanup_free char *fields = NULL;
-	size_t n;
-
-	json_object_set_new(f, "step", json_string(name));
-	json_object_set_new(f, "index", json_integer((json_int_t)st->step_no));
-	json_object_set_new(f, "total", json_integer((json_int_t)st->plan.n_steps));
-	json_object_set_new(f, "cached", json_boolean(hit));
-	json_object_set_new(f, "seconds", json_real(seconds));
-	if (what)
-		json_object_set_new(f, "detail", json_string(what));
-	fields = json_dumps(f, JSON_COMPACT | JSON_SORT_KEYS);
-	n = strlen(fields);
-	fields[n - 1] = '\0'; /* drop the braces: pn_progress_event adds its own */
-	if (hit)
-		pn_progress_event("step", fields + 1, "[%zu/%zu] %s: cached%s%s", st->step_no,
-				  st->plan.n_steps, name, what ? " " : "", what ? what : "");
-	else
-		pn_progress_event("step", fields + 1, "[%zu/%zu] %s: done in %.1fs%s%s",
-				  st->step_no, st->plan.n_steps, name, seconds, what ? " " : "",
-				  what ? what : "");
-}
-
 /* ------------------------------------------------------------------- setup */
 
 static int exists_cb(const char *ref, bool *exists, void *ud, struct pn_error **err)
@@ -234,19 +211,30 @@ static int setup_config(struct build_state *st, struct pn_error **err)
 		pn_warn("cog.yaml has no `predict`; the image will not serve predictions");
 	if (registry_client_new(o->ropts, &st->client, err) < 0)
 		return pn_error_wrap(err, "registry client");
-	if (wheel_select(getenv("COG_WHEEL"), &st->wheel, err) < 0)
-		return pn_error_wrap(err, "cog wheel (COG_WHEEL)");
 	build_plan_opts_init(&po);
+	if (wheel_select(po.cog_wheel, &st->wheel, err) < 0)
+		return pn_error_wrap(err, "cog wheel (COG_WHEEL)");
 	po.cog_wheel_name = st->wheel.name;
 	po.use_cog_base = o->use_cog_base;
 	po.use_cuda_base = o->use_cuda_base;
 	po.image_exists = exists_cb;
 	po.ud = st;
 	po.separate_weights = o->separate_weights;
+	po.platform = o->platform;
+	po.network_none = o->network_none;
 	if (build_plan_make(&st->cfg, &po, &st->plan, err) < 0)
 		return pn_error_wrap(err, "plan");
 	build_host_env(o, &st->cfg, &st->plan);
 	return 0;
+}
+
+/* the source walk: part of the plan (the weight layers) */
+static int setup_source(struct build_state *st, struct pn_error **err)
+{
+	src_tree_init(&st->src);
+	st->src_ready = true;
+	return build_source_walk(st->model_dir, st->o->output, st->o->cache_dir, &st->plan,
+				 &st->src, err);
 }
 
 /* scratch dirs of builds that were killed (older than a day) */
@@ -273,13 +261,14 @@ static int setup_cache(struct build_state *st, struct pn_error **err)
 
 	if (build_cache_open(base, &st->cache, err) < 0)
 		return -1;
-	st->cl = build_cache_layout(st->cache);
+	st->ex.cl = build_cache_layout(st->cache);
+	st->ex.cache_dir = st->o->cache_dir;
 	if (pn_mkdir_p(base, 0700, err) < 0)
 		return -1;
 	remove_stale_tmp(base);
 	/* mode 0700: env secrets are written here for their step */
-	st->tmpdir = pn_mkdtemp_in(base, "build-tmp-", err);
-	if (!st->tmpdir)
+	st->ex.tmpdir = pn_mkdtemp_in(base, "build-tmp-", err);
+	if (!st->ex.tmpdir)
 		return -1;
 	oci_layer_opts_init(&st->lopts);
 	st->lopts.compression = st->o->compression;
@@ -293,24 +282,8 @@ static int setup_cache(struct build_state *st, struct pn_error **err)
 			return -1;
 		st->memo_path = xasprintf("%s/%s.json", mdir, oci_digest_hex(d));
 	}
+	src_tree_memo_load(&st->src, st->memo_path);
 	return 0;
-}
-
-/* the chain starts at the base: its config digest (which names the
- * diff_ids), and the blobs its manifest points at with their diff_ids, so the
- * same config over other layer blobs is another chain (issue 17) */
-static void build_chain_start(struct build_state *st)
-{
-	struct cache_key k;
-
-	cache_key_begin(&k, NULL);
-	cache_key_add(&k, "base-config", st->img.manifest.config.digest);
-	for (size_t i = 0; i < st->img.manifest.n_layers; i++) {
-		cache_key_add(&k, "base-layer", st->img.manifest.layers[i].digest);
-		cache_key_add(&k, "base-diff-id",
-			      i < st->img.config.n_diff_ids ? st->img.config.diff_ids[i] : "");
-	}
-	cache_key_finish(&k, st->chain);
 }
 
 /* pull the base into the cache layout (tagged by its reference), falling
@@ -318,17 +291,18 @@ static void build_chain_start(struct build_state *st)
 static int setup_base(struct build_state *st, struct pn_error **err)
 {
 	const char *ref = st->plan.base_image;
-	const char *platform = st->o->platform;
+	const char *platform = st->plan.platform;
+	struct oci_image *img = &st->ex.img;
 	struct oci_descriptor d;
 	struct pn_error *e = NULL;
 	double t0 = build_now();
 
 	pn_progress_event("pull", NULL, "base image %s", ref);
 	oci_descriptor_init(&d);
-	if (registry_pull(st->client, ref, st->cl, ref, &d, &e) < 0) {
-		oci_image_release(&st->img); /* load fills it from scratch */
+	if (registry_pull(st->client, ref, st->ex.cl, ref, &d, &e) < 0) {
+		oci_image_release(img); /* load fills it from scratch */
 		if ((e->code == PN_ERR_NETWORK) &&
-		    oci_image_load(st->cl, ref, platform, &st->img, NULL) == 0) {
+		    oci_image_load(st->ex.cl, ref, platform, img, NULL) == 0) {
 			pn_warn("cannot reach the registry for `%s` (%s); using the cached copy",
 				ref, e->msg);
 			pn_error_free(e);
@@ -343,14 +317,14 @@ static int setup_base(struct build_state *st, struct pn_error **err)
 		return -1;
 	}
 	oci_descriptor_release(&d);
-	oci_image_release(&st->img);
-	if (oci_image_load(st->cl, ref, platform, &st->img, err) < 0)
+	oci_image_release(img);
+	if (oci_image_load(st->ex.cl, ref, platform, img, err) < 0)
 		return pn_error_wrap(err, "load base image `%s`", ref);
 loaded:
-	memcpy(st->base_digest, st->img.desc.digest, sizeof(st->base_digest));
+	memcpy(st->base_digest, img->desc.digest, sizeof(st->base_digest));
 	st->base_ref = xstrdup(ref);
-	st->base_history = st->img.config.n_history;
-	build_chain_start(st);
+	st->base_history = img->config.n_history;
+	build_key_chain_start(img, st->sc.chain);
 	pn_progress_event("pull", NULL, "base image %s: %s (%.1fs)", ref, st->base_digest,
 			  build_now() - t0);
 	return 0;
@@ -358,41 +332,40 @@ loaded:
 
 /* ------------------------------------------------------------------- steps */
 
+/* every step gets the same narrow context */
+static void step_ctx_setup(struct build_state *st)
+{
+	struct step_ctx *sc = &st->sc;
+
+	sc->ex = &st->ex;
+	sc->cache = st->cache;
+	sc->use_cache = !st->o->no_cache;
+	sc->lopts = &st->lopts;
+	sc->plan = &st->plan;
+	sc->src = &st->src;
+	sc->wheel = &st->wheel;
+	sc->secrets = st->o->secrets;
+	sc->n_secrets = st->o->n_secrets;
+	st->ex.n_steps = st->plan.n_steps;
+}
+
 static int run_steps(struct build_state *st, struct pn_error **err)
 {
 	for (size_t i = 0; i < st->plan.n_steps; i++) {
 		const struct plan_step *s = &st->plan.steps[i];
-		int rc;
 
-		st->step_no = i + 1;
-		switch (s->kind) {
-		case PLAN_STEP_ENV:
-			rc = build_step_env(st, s, err);
-			break;
-		case PLAN_STEP_RUN:
-			rc = build_step_run(st, s, err);
-			break;
-		case PLAN_STEP_COPY:
-			rc = build_step_copy(st, s, err);
-			break;
-		default:
-			PN_BUG("unknown step kind %d", (int)s->kind);
-		}
-		if (rc < 0) {
-			cleanup_free char *prefix = xasprintf("step `%s`", s->name);
-
-			/* the runner's errors already name the step */
-			if (err && *err && strncmp((*err)->msg, prefix, strlen(prefix)) == 0)
-				return -1;
-			return pn_error_wrap(err, "%s", prefix);
-		}
+		st->ex.step_no = i + 1;
+		/* the one place a step's name joins its error (the runner names
+		 * its own: the step's output lines carry the name too) */
+		if (build_step(&st->sc, s, err) < 0)
+			return st->sc.err_named ? -1 : pn_error_wrap(err, "step `%s`", s->name);
 	}
 	return 0;
 }
 
 static void config_edits(struct build_state *st)
 {
-	struct oci_config *c = &st->img.config;
+	struct oci_config *c = &st->ex.img.config;
 	const struct build_plan *p = &st->plan;
 
 	if (p->entrypoint.n) {
@@ -444,12 +417,12 @@ static int output_archive(struct build_state *st, struct build_result *res, stru
 		tag = loc.ref ? loc.ref : o->tag ? o->tag : BUILD_DEFAULT_TAG;
 		if (!loc.ref && o->tag)
 			loc.repo_tag = xstrdup(o->tag);
-		rc = oci_layout_copy_image(st->cl, loc.layout, &st->img, OCI_COPY_LAYERS, NULL,
-					   err);
+		rc = oci_layout_copy_image(st->ex.cl, loc.layout, &st->ex.img, OCI_COPY_LAYERS,
+					   NULL, err);
 	}
 	if (rc == 0) {
 		oci_descriptor_release(&res->manifest);
-		rc = oci_image_store(loc.layout, &st->img, tag, &res->manifest, err);
+		rc = oci_image_store(loc.layout, &st->ex.img, tag, &res->manifest, err);
 	}
 	if (rc == 0)
 		rc = oci_location_commit(&loc, err);
@@ -482,10 +455,10 @@ static int output_layout(struct build_state *st, struct build_result *res, struc
 		tag = o->tag ? tag_of(o->tag) : xstrdup(BUILD_DEFAULT_TAG);
 	if (oci_layout_open(dir, OCI_LAYOUT_CREATE, &out, err) < 0)
 		return pn_error_wrap(err, "open output layout `%s`", dir);
-	rc = oci_layout_copy_image(st->cl, out, &st->img, OCI_COPY_LAYERS, NULL, err);
+	rc = oci_layout_copy_image(st->ex.cl, out, &st->ex.img, OCI_COPY_LAYERS, NULL, err);
 	if (rc == 0) {
 		oci_descriptor_release(&res->manifest);
-		rc = oci_image_store(out, &st->img, tag, &res->manifest, err);
+		rc = oci_image_store(out, &st->ex.img, tag, &res->manifest, err);
 	}
 	oci_layout_free(out);
 	if (rc < 0)
@@ -504,11 +477,11 @@ static int output_push(struct build_state *st, struct build_result *res, struct 
 	double t0 = build_now();
 
 	oci_descriptor_init(&d);
-	if (oci_image_store(st->cl, &st->img, dst, &d, err) < 0)
+	if (oci_image_store(st->ex.cl, &st->ex.img, dst, &d, err) < 0)
 		return pn_error_wrap(err, "store image for push");
 	oci_descriptor_release(&d);
 	pn_progress_event("push", NULL, "pushing %s", dst);
-	if (registry_push(st->client, st->cl, dst, dst, &d, err) < 0) {
+	if (registry_push(st->client, st->ex.cl, dst, dst, &d, err) < 0) {
 		pn_error_wrap(err, "push `%s`", dst);
 		pn_error_hint(err, "check the reference and your credentials (pinion login)");
 		return -1;
@@ -527,24 +500,32 @@ static void state_release(struct build_state *st)
 	cog_config_release(&st->cfg);
 	build_plan_release(&st->plan);
 	wheel_choice_release(&st->wheel);
-	if (st->rf_ready)
-		runner_rootfs_release(&st->rf);
-	if (st->runner)
-		runner_free(st->runner);
+	build_exec_release(&st->ex);
 	if (st->client)
 		registry_client_free(st->client);
-	oci_image_release(&st->img);
 	if (st->src_ready)
 		src_tree_release(&st->src);
-	if (st->tmpdir)
-		pn_rm_rf(st->tmpdir, NULL);
-	free(st->tmpdir);
 	build_cache_free(st->cache);
 	free(st->model_dir);
 	free(st->base_ref);
 	free(st->push_ref);
 	free(st->memo_path);
-	pn_strv_release(&st->weight_diff_ids);
+}
+
+static int postbuild(struct build_state *st, struct pn_error **err)
+{
+	struct postbuild_in in = {
+		.cfg = &st->cfg,
+		.plan = &st->plan,
+		.model_dir = st->model_dir,
+		.base_ref = st->base_ref,
+		.base_digest = st->base_digest,
+		.base_history = st->base_history,
+		.schema_file = st->o->openapi_schema,
+		.timestamp = st->o->timestamp,
+	};
+
+	return build_postbuild(&st->sc, &in, err);
 }
 
 static int dry_run(struct build_state *st)
@@ -563,7 +544,7 @@ static int build_body(struct build_state *st, struct build_result *res, struct p
 {
 	double t0 = build_now();
 
-	if (setup_config(st, err) < 0)
+	if (setup_config(st, err) < 0 || setup_source(st, err) < 0)
 		return -1;
 	if (st->o->dry_run)
 		return dry_run(st);
@@ -572,21 +553,22 @@ static int build_body(struct build_state *st, struct build_result *res, struct p
 		return -1;
 	if (setup_cache(st, err) < 0 || setup_base(st, err) < 0)
 		return -1;
+	step_ctx_setup(st);
 	if (run_steps(st, err) < 0)
 		return -1;
 	config_edits(st);
-	if (build_postbuild(st, err) < 0)
+	if (postbuild(st, err) < 0)
 		return pn_error_wrap(err, "post-build");
-	if (st->src_ready && src_tree_memo_save(&st->src, st->memo_path, NULL) < 0)
+	if (src_tree_memo_save(&st->src, st->memo_path, NULL) < 0)
 		pn_debug("could not save the digest memo");
-	res->steps = st->n_layer_steps;
-	res->hits = st->hits;
+	res->steps = st->sc.n_layer_steps;
+	res->hits = st->sc.hits;
 	if ((st->o->output || !st->push_ref) && output_layout(st, res, err) < 0)
 		return -1;
 	if (st->push_ref && output_push(st, res, err) < 0)
 		return -1;
 	pn_progress_event("done", NULL, "built in %.1fs (%zu of %zu layer steps cached)",
-			  build_now() - t0, st->hits, st->n_layer_steps);
+			  build_now() - t0, st->sc.hits, st->sc.n_layer_steps);
 	return 0;
 }
 
@@ -600,7 +582,7 @@ int build_run(const struct build_opts *o, struct build_result *res, struct pn_er
 	st.o = o;
 	cog_config_init(&st.cfg);
 	build_plan_init(&st.plan);
-	oci_image_init(&st.img);
+	build_exec_init(&st.ex);
 	build_result_init(res);
 	rc = build_body(&st, res, err);
 	used_cache = st.cache != NULL;

@@ -1,5 +1,21 @@
-/* build_internal.h - state shared by the executor's files (build*.c,
- * postbuild.c); not for other modules. */
+/* build_internal.h - the rooms of the executor (not for other modules).
+ *
+ * Files, each calling only those listed below it:
+ *   build.c          setup (config, plan, cache, base), the step loop, output
+ *   postbuild.c      after the steps: schema and pip freeze in the sandbox, labels
+ *   build_steps.c    one plan step over its struct step_ctx: ENV, RUN, COPY
+ *   build_weights.c  the weight layers of a weights step (planned per file)
+ *   build_layer.c    a layer step through the cache: a hit, or write and commit
+ *   build_secrets.c  --secret values as files for a RUN step
+ *   build_hostenv.c  the host's part of the RUN steps' environment
+ *   build_source.c   the source walk of the model directory (plan stage)
+ *   build_key.c      the cache-key recipe of every step kind
+ *   build_exec.c     the bottom: rootfs and sandbox lifecycle, progress, time, tini
+ *
+ * Data flow: build.c decides everything that comes from the options in the
+ * plan (platform, network, separate weights, host env, the weight layers
+ * after the source walk), then hands each step the plan step and one
+ * struct step_ctx; a step reaches nothing else. */
 #ifndef PN_ASSEMBLER_BUILD_INTERNAL_H
 #define PN_ASSEMBLER_BUILD_INTERNAL_H
 
@@ -13,60 +29,143 @@
 
 #include <jansson.h>
 
-struct build_state {
-	const struct build_opts *o;
-	char *model_dir;
-	char *push_ref; /* where to push, or NULL */
-	struct cog_config cfg;
-	struct build_plan plan;
-	struct wheel_choice wheel; /* COG_WHEEL resolved */
-	struct registry_client *client;
-	struct build_cache *cache;
-	struct oci_layout *cl;	  /* the cache layout (borrowed from cache) */
-	struct oci_image img;	  /* the image being built (starts as the base) */
-	char *base_ref;		  /* the base reference as resolved */
-	oci_digest_t base_digest; /* its manifest digest */
-	size_t base_history;	  /* history entries of the base */
-	oci_digest_t chain;	  /* the cache key of everything so far */
-	struct runner *runner;	  /* lazily, at the first RUN miss */
-	struct runner_rootfs rf;
+/* ------------------------------------------------------------ build_exec.c */
+
+/* the image being built and the sandbox over it */
+struct build_exec {
+	struct oci_layout *cl;	 /* the cache layout (borrowed) */
+	struct oci_image img;	 /* the image so far (starts as the base) */
+	const char *cache_dir;	 /* the runner's (NULL = default; borrowed) */
+	char *tmpdir;		 /* private scratch (owned), removed by release */
+	struct runner *runner;	 /* lazily, at the first sandbox use */
+	struct runner_rootfs rf; /* the sandbox rootfs of img */
 	bool rf_ready;
 	size_t rf_synced;		/* image layers reflected in rf */
 	struct pn_strv weight_diff_ids; /* layers of weights (left out of the post-build rootfs) */
-	struct src_tree src;
-	bool src_ready;
-	bool weights_done;
-	char *memo_path; /* file digest memo of this model directory */
-	char *tmpdir;	 /* private scratch (secret/env files), removed at the end */
-	struct oci_layer_opts lopts;
-	size_t step_no, n_layer_steps, hits;
-	bool any_miss;
+	size_t step_no, n_steps;	/* progress: the step running, of how many */
 };
-
-/* progress: one line or JSON event per step */
-void build_step_event(struct build_state *st, const char *name, bool hit, double seconds,
-		      const char *what);
+void build_exec_init(struct build_exec *ex);
+void build_exec_release(struct build_exec *ex);
 double build_now(void);
-
-/* build_steps.c */
-int build_step_env(struct build_state *st, const struct plan_step *s, struct pn_error **err);
-int build_step_run(struct build_state *st, const struct plan_step *s, struct pn_error **err);
-int build_step_copy(struct build_state *st, const struct plan_step *s, struct pn_error **err);
-int build_add_layer(struct build_state *st, const struct cache_layer *e, struct pn_error **err);
+/* progress: one line or JSON event per step */
+void build_step_event(const struct build_exec *ex, const char *name, bool hit, double seconds,
+		      const char *what);
+/* a layer (from the cache or just built) on top of the image */
+void build_exec_add_layer(struct build_exec *ex, const struct cache_layer *e);
 /* the sandbox rootfs of the image so far (lazily unpacked, then kept in
  * step); skip_weights leaves the weight layers out (post-build only) */
-int build_ensure_rootfs(struct build_state *st, bool skip_weights, struct pn_error **err);
-int build_ensure_runner(struct build_state *st, struct pn_error **err);
+int build_exec_rootfs(struct build_exec *ex, bool skip_weights, struct pn_error **err);
+
+/* ------------------------------------------------------------- build_key.c */
+
+/* the chain starts at the base image */
+void build_key_chain_start(const struct oci_image *base, oci_digest_t out);
+/* an ENV step: env holds the expanded "NAME=value" edits */
+void build_key_env(const char *chain, const struct pn_strv *env, oci_digest_t out);
+/* a RUN step: env its expanded "NAME=value" edits, file_digests one per s->files */
+void build_key_run(const char *chain, const struct plan_step *s, const struct build_plan *p,
+		   const struct oci_layer_opts *lo, const struct pn_strv *env,
+		   const oci_digest_t *file_digests, oci_digest_t out);
+/* a COPY layer: kind "copy-tini", "copy-weight" or "copy-source" */
+void build_key_copy(const char *chain, const char *kind, const struct plan_step *s,
+		    const char *digest, const struct build_plan *p, const struct oci_layer_opts *lo,
+		    oci_digest_t out);
+/* the post-build data (schema_digest: of --openapi-schema, or NULL) */
+void build_key_postbuild(const char *chain, const char *predict, const char *schema_digest,
+			 oci_digest_t out);
+
+/* ---------------------------------------------------------- build_source.c */
+
+/* walk the model directory into out, leaving out our own output layout and
+ * cache dir when they lie inside it, and list the weight files in the
+ * plan's weights step (plan stage) */
+int build_source_walk(const char *model_dir, const char *output, const char *cache_dir,
+		      struct build_plan *p, struct src_tree *out, struct pn_error **err);
+
+/* --------------------------------------------------------- build_hostenv.c */
+
 /* the host's part of the RUN steps' environment into p->host_env: the
  * pass-through (unless o->no_host_env), then --build-env, each marked
- * shadowed when cog.yaml `environment` sets the name */
+ * shadowed when cog.yaml `environment` sets the name (plan stage) */
 void build_host_env(const struct build_opts *o, const struct cog_config *cfg, struct build_plan *p);
-int build_ensure_source(struct build_state *st, struct pn_error **err);
+/* the host variables RUN steps get, as NAME=value into env */
+void build_host_env_add(const struct build_plan *p, struct pn_strv *env);
 
-/* postbuild.c: labels on st->img.config (schema, pip freeze, OCI labels) */
-int build_postbuild(struct build_state *st, struct pn_error **err);
-/* run `shell` in the sandbox over rf, stdout captured (at most max bytes) */
-int build_sandbox_capture(struct build_state *st, const char *name, const char *shell, size_t max,
-			  char **out, struct pn_error **err);
+/* --------------------------------------------------------- build_secrets.c */
+
+/* the secret given with --secret id, or NULL */
+const struct build_secret *build_secret_find(const struct build_secret *v, size_t n,
+					     const char *id);
+/* the host file that holds secret s (owned): its src, or its env value
+ * written to tmpdir (mode 0600) */
+int build_secret_file(const struct build_secret *s, const char *tmpdir, char **out,
+		      struct pn_error **err);
+
+/* ------------------------------------------------------------ step context */
+
+/* all a step reaches */
+struct step_ctx {
+	struct build_exec *ex; /* the image, the layout, the sandbox, progress */
+	struct build_cache *cache;
+	bool use_cache;			    /* false: --no-cache (no look-ups) */
+	const struct oci_layer_opts *lopts; /* compression, mtime clamp */
+	const struct build_plan *plan;	    /* platform, network, host env ... */
+	struct src_tree *src;		    /* the walked model directory (digests filled lazily) */
+	const struct wheel_choice *wheel;   /* the cog wheel (COG_WHEEL) */
+	const struct build_secret *secrets; /* --secret */
+	size_t n_secrets;
+	oci_digest_t chain; /* the cache key of everything so far */
+	size_t n_layer_steps, hits;
+	bool err_named; /* the last error already names the step (the runner's) */
+};
+
+/* ----------------------------------------------------------- build_layer.c */
+
+/* look the key up: on a hit add the layer, advance the chain and say so;
+ * 1 hit, 0 miss */
+int build_layer_try_cache(struct step_ctx *sc, const char *key, const char *name,
+			  struct pn_error **err);
+/* a new layer: remember it under key, add it, advance the chain */
+int build_layer_commit(struct step_ctx *sc, const char *key, const struct oci_layer_result *lr,
+		       const char *created_by, struct pn_error **err);
+typedef int (*build_layer_fill_fn)(struct oci_layer_writer *w, const void *arg,
+				   struct pn_error **err);
+/* key -> a hit, or a new layer that fill writes */
+int build_layer_copy(struct step_ctx *sc, const char *name, const char *key,
+		     const struct oci_layer_opts *lo, build_layer_fill_fn fill, const void *arg,
+		     const char *created_by, const char *detail, struct pn_error **err);
+/* fill for the model directory: arg is a struct build_src_arg */
+struct build_src_arg {
+	const struct src_tree *src;
+	const char *prefix; /* the destination without its leading '/' */
+	size_t index;	    /* weight entry, or SIZE_MAX for the source layer */
+};
+int build_layer_fill_src(struct oci_layer_writer *w, const void *arg, struct pn_error **err);
+
+/* --------------------------------------------------------- build_weights.c */
+
+/* the weight layers the plan lists for step s, one per file */
+int build_weights_copy(struct step_ctx *sc, const struct plan_step *s, struct pn_error **err);
+
+/* ----------------------------------------------------------- build_steps.c */
+
+/* run plan step s; an error does not name the step unless sc->err_named */
+int build_step(struct step_ctx *sc, const struct plan_step *s, struct pn_error **err);
+
+/* ------------------------------------------------------------- postbuild.c */
+
+/* what the post-build needs besides the step context */
+struct postbuild_in {
+	const struct cog_config *cfg;
+	const struct build_plan *plan;
+	const char *model_dir;	 /* for the git labels */
+	const char *base_ref;	 /* the base as resolved */
+	const char *base_digest; /* its manifest digest */
+	size_t base_history;	 /* history entries of the base */
+	const char *schema_file; /* --openapi-schema, or NULL */
+	int64_t timestamp;	 /* -1: SOURCE_DATE_EPOCH, else the cached/first build time */
+};
+/* labels on sc->ex->img.config (schema, pip freeze, OCI labels) */
+int build_postbuild(struct step_ctx *sc, const struct postbuild_in *in, struct pn_error **err);
 
 #endif

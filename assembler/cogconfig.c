@@ -2,6 +2,7 @@
  * problem at once, with file:line:col and the key path), complete (compat). */
 #include "assembler/cogconfig.h"
 #include "compat/compat.h"
+#include "oci/oci.h"
 #include "common/cleanup.h"
 
 #include <ctype.h>
@@ -1166,6 +1167,7 @@ static int complete(struct ctx *c, struct pn_error **err)
 	}
 	for (i = 0; i < s.lines.n; i++)
 		pn_buf_printf(&text, NULL, "%s\n", s.lines.v[i]);
+	PN_BUF_ASSERT(&text); /* the lines of a file under COG_REQUIREMENTS_MAX_SIZE */
 	c->cfg->requirements =
 		compat_requirements_rewrite(text.data ? text.data : "", b->gpu, b->cuda);
 	pn_buf_release(&text);
@@ -1323,6 +1325,7 @@ static char *input_utf8(struct ctx *c, const char *text, size_t len, size_t *out
 	}
 	if (!b.data)
 		pn_buf_append(&b, "", 0, NULL);
+	PN_BUF_ASSERT(&b); /* the text is under half the buffer's maximum */
 	if ((at = memchr(b.data, '\0', b.len)))
 		problem_mark(c, text_mark(b.data, (size_t)(at - b.data)), "a NUL byte");
 	else if ((at = memmem(b.data, b.len, "\xef\xbb\xbf", 3)))
@@ -1630,16 +1633,6 @@ int cog_config_load(const char *path, struct cog_config *out, struct pn_error **
 }
 
 /* --------------------------------------------------------------- views */
-static json_t *strv_json(const struct pn_strv *s)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		json_array_append_new(a, json_string(s->v[i]));
-	return a;
-}
-
 static json_t *build_json(const struct cog_build *b)
 {
 	json_t *o = json_object(), *runs;
@@ -1648,11 +1641,11 @@ static json_t *build_json(const struct cog_build *b)
 	json_object_set_new(o, "gpu", json_boolean(b->gpu));
 	json_object_set_new(o, "python_version", json_string(b->python_version));
 	if (b->python_packages.n)
-		json_object_set_new(o, "python_packages", strv_json(&b->python_packages));
+		json_object_set_new(o, "python_packages", oci_strv_to_json(&b->python_packages));
 	if (b->python_requirements)
 		json_object_set_new(o, "python_requirements", json_string(b->python_requirements));
 	if (b->system_packages.n)
-		json_object_set_new(o, "system_packages", strv_json(&b->system_packages));
+		json_object_set_new(o, "system_packages", oci_strv_to_json(&b->system_packages));
 	if (b->n_run) {
 		runs = json_array();
 		for (i = 0; i < b->n_run; i++) {
@@ -1674,7 +1667,7 @@ static json_t *build_json(const struct cog_build *b)
 		json_object_set_new(o, "run", runs);
 	}
 	if (b->pre_install.n)
-		json_object_set_new(o, "pre_install", strv_json(&b->pre_install));
+		json_object_set_new(o, "pre_install", oci_strv_to_json(&b->pre_install));
 	if (b->cuda)
 		json_object_set_new(o, "cuda", json_string(b->cuda));
 	if (b->cudnn)
@@ -1708,7 +1701,7 @@ char *cog_config_to_json(const struct cog_config *c)
 		json_object_set_new(o, "concurrency", cc);
 	}
 	if (c->environment.n)
-		json_object_set_new(o, "environment", strv_json(&c->environment));
+		json_object_set_new(o, "environment", oci_strv_to_json(&c->environment));
 	return json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 }
 
@@ -1766,5 +1759,6 @@ char *cog_config_to_text(const struct cog_config *c)
 			      (int)(nl ? nl - p : (long)strlen(p)), p);
 	}
 	text_list(&b, "warning", &c->warnings);
+	PN_BUF_ASSERT(&b); /* the fields of a cog.yaml under COG_CONFIG_MAX_SIZE */
 	return pn_buf_steal(&b, NULL);
 }

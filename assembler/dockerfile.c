@@ -121,16 +121,18 @@ char *build_plan_dockerfile(const struct cog_config *cfg, const struct build_pla
 			df_run(&b, s, wheel, cfg);
 			break;
 		case PLAN_STEP_COPY:
-			if (s->id == PLAN_ID_TINI)
+			if (s->copy_from == PLAN_COPY_TINI) {
 				df_tini(&b);
-			else if (s->id == PLAN_ID_SOURCE) {
+				break;
+			}
+			if (s->copy_from == PLAN_COPY_MODEL_DIR) {
 				if (!strstr(b.data, "\nWORKDIR "))
 					pn_buf_printf(&b, NULL, "WORKDIR %s\nEXPOSE 5000\n",
 						      p->workdir);
 				df_exec(&b, "CMD", &p->cmd);
-				pn_buf_printf(&b, NULL, "COPY %s %s\n", s->copy_src, s->copy_dest);
-			} else
-				pn_buf_printf(&b, NULL, "COPY %s %s\n", s->copy_src, s->copy_dest);
+			}
+			pn_buf_printf(&b, NULL, "COPY %s %s\n",
+				      plan_copy_from_display(s->copy_from), s->copy_dest);
 			break;
 		}
 	}

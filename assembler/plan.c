@@ -2,6 +2,7 @@
  * contents, in layer order"), and its text and JSON views. */
 #include "assembler/plan.h"
 #include "compat/compat.h"
+#include "oci/oci.h"
 #include "common/cleanup.h"
 
 #include <stdlib.h>
@@ -57,11 +58,12 @@ static void step_release(struct plan_step *s)
 	for (i = 0; i < s->n_files; i++) {
 		free(s->files[i].target);
 		free(s->files[i].content);
-		free(s->files[i].source);
 	}
 	free(s->files);
-	free(s->copy_src);
 	free(s->copy_dest);
+	for (i = 0; i < s->n_weights; i++)
+		free(s->weights[i].path);
+	free(s->weights);
 	pn_strv_release(&s->key_inputs);
 }
 
@@ -84,6 +86,7 @@ void build_plan_release(struct build_plan *p)
 	free(p->python_version);
 	free(p->cuda);
 	free(p->cudnn);
+	free(p->platform);
 	for (i = 0; i < p->n_host_env; i++) {
 		free(p->host_env[i].name);
 		free(p->host_env[i].value);
@@ -212,32 +215,59 @@ static struct plan_step *run_add(struct build_plan *p, enum plan_step_id id, cha
 	return s;
 }
 
-static void step_file(struct plan_step *s, const char *target, const char *content,
-		      const char *source)
+static const char *const file_from_names[] = {"inline", "cog-wheel"};
+static const char *const copy_from_names[] = {"model-dir", "weights", "tini"};
+
+const char *plan_copy_from_display(enum plan_copy_from from)
+{
+	return from == PLAN_COPY_TINI ? "embedded tini" : ".";
+}
+
+/* content NULL: a file of another kind (from), which the executor provides */
+static void step_file(struct plan_step *s, const char *target, enum plan_file_from from,
+		      const char *content)
 {
 	struct plan_file *f;
 
 	s->files = xrealloc(s->files, st_mult(s->n_files + 1, sizeof(*s->files)));
 	f = &s->files[s->n_files++];
 	f->target = xstrdup(target);
+	f->from = from;
 	f->content = content ? xstrdup(content) : NULL;
 	f->len = content ? strlen(content) : 0;
-	f->source = source ? xstrdup(source) : NULL;
-	if (content)
+	if (from == PLAN_FILE_INLINE)
 		pn_strv_push_owned(&s->key_inputs, xasprintf("FILE %s\n%s", target, content));
-	else
-		pn_strv_push_owned(&s->key_inputs, xasprintf("FILE %s from %s", target, source));
+	else /* this text is in cache keys: kept as earlier versions wrote it */
+		pn_strv_push_owned(&s->key_inputs,
+				   xasprintf("FILE %s from @%s", target, file_from_names[from]));
 }
 
 static struct plan_step *copy_add(struct build_plan *p, enum plan_step_id id, const char *name,
-				  const char *src, const char *dest)
+				  enum plan_copy_from from, const char *dest)
 {
 	struct plan_step *s = step_add(p, PLAN_STEP_COPY, id, xstrdup(name));
 
-	s->copy_src = xstrdup(src);
+	s->copy_from = from;
 	s->copy_dest = xstrdup(dest);
-	pn_strv_push_owned(&s->key_inputs, xasprintf("COPY %s %s", src, dest));
+	pn_strv_push_owned(&s->key_inputs,
+			   xasprintf("COPY %s %s", plan_copy_from_display(from), dest));
 	return s;
+}
+
+void build_plan_add_weight(struct build_plan *p, const char *path, int64_t size, size_t entry)
+{
+	for (size_t i = 0; i < p->n_steps; i++) {
+		struct plan_step *s = &p->steps[i];
+
+		if (s->kind != PLAN_STEP_COPY || s->copy_from != PLAN_COPY_WEIGHTS)
+			continue;
+		s->weights = xrealloc(s->weights, st_mult(s->n_weights + 1, sizeof(*s->weights)));
+		s->weights[s->n_weights].path = xstrdup(path);
+		s->weights[s->n_weights].size = size;
+		s->weights[s->n_weights].entry = entry;
+		s->n_weights++;
+		return;
+	}
 }
 
 static void add_base_env(struct build_plan *p)
@@ -363,11 +393,11 @@ static void add_python_steps(struct build_plan *p, const struct cog_config *cfg,
 	if (cfg->requirements && *cfg->requirements) {
 		s = run_add(p, PLAN_ID_PIP, xstrdup("pip"),
 			    xstrdup("pip install --no-cache-dir -r " PLAN_REQUIREMENTS_PATH));
-		step_file(s, PLAN_REQUIREMENTS_PATH, cfg->requirements, NULL);
+		step_file(s, PLAN_REQUIREMENTS_PATH, PLAN_FILE_INLINE, cfg->requirements);
 	}
 	s = run_add(p, PLAN_ID_COG_WHEEL, xstrdup("cog"),
 		    xasprintf("pip install --no-cache-dir %s", wheel_path));
-	step_file(s, wheel_path, NULL, "@cog-wheel");
+	step_file(s, wheel_path, PLAN_FILE_COG_WHEEL, NULL);
 	pn_strv_push_owned(&s->key_inputs,
 			   xasprintf("COG_WHEEL %s", o->cog_wheel ? o->cog_wheel : "cog"));
 }
@@ -385,8 +415,8 @@ static void add_tail(struct build_plan *p, const struct cog_config *cfg,
 			step_env(s, "COG_TRAIN_TYPE_STUB", cfg->train);
 	}
 	if (o->separate_weights)
-		copy_add(p, PLAN_ID_WEIGHTS, "weights", ".", "/src");
-	copy_add(p, PLAN_ID_SOURCE, "source", ".", "/src");
+		copy_add(p, PLAN_ID_WEIGHTS, "weights", PLAN_COPY_WEIGHTS, "/src");
+	copy_add(p, PLAN_ID_SOURCE, "source", PLAN_COPY_MODEL_DIR, "/src");
 }
 
 static void add_config_edits(struct build_plan *p, const struct cog_config *cfg)
@@ -457,9 +487,12 @@ int build_plan_make(const struct cog_config *cfg, const struct build_plan_opts *
 	out->cuda = cfg->build.cuda ? xstrdup(cfg->build.cuda) : NULL;
 	out->cudnn = cfg->build.cudnn ? xstrdup(cfg->build.cudnn) : NULL;
 	out->requirements = xstrdup(cfg->requirements ? cfg->requirements : "");
+	out->platform = xstrdup(opts->platform ? opts->platform : "linux/amd64");
+	out->network_none = opts->network_none;
+	out->separate_weights = opts->separate_weights;
 	add_base_env(out);
 	if (!out->cog_base)
-		copy_add(out, PLAN_ID_TINI, "tini", "@tini", "/sbin/tini");
+		copy_add(out, PLAN_ID_TINI, "tini", PLAN_COPY_TINI, "/sbin/tini");
 	add_user_env(out, cfg);
 	add_apt(out, cfg);
 	if (out->cuda_base)
@@ -472,19 +505,29 @@ int build_plan_make(const struct cog_config *cfg, const struct build_plan_opts *
 }
 
 /* ---------------------------------------------------------------- env */
-char *plan_env_expand(const char *value, char *const *env)
+/* the value of name (n bytes) in env, or "" */
+static const char *env_lookup(char *const *env, const char *name, size_t n)
 {
-	struct pn_buf b = PN_BUF_INIT;
-	const char *p = value;
+	for (size_t i = 0; env && env[i]; i++)
+		if (strncmp(env[i], name, n) == 0 && env[i][n] == '=')
+			return env[i] + n + 1;
+	return "";
+}
 
-	while (*p) {
+char *plan_env_expand(const char *value, char *const *env, struct pn_error **err)
+{
+	cleanup_buf struct pn_buf b = PN_BUF_INIT;
+	const char *p = value;
+	int rc = 0;
+
+	while (*p && rc == 0) {
 		size_t n;
 		const char *name, *end;
 		bool brace;
 
 		if (*p != '$' || !(p[1] == '{' || p[1] == '_' || (p[1] >= 'A' && p[1] <= 'Z') ||
 				   (p[1] >= 'a' && p[1] <= 'z'))) {
-			pn_buf_append(&b, p++, 1, NULL);
+			rc = pn_buf_append(&b, p++, 1, err);
 			continue;
 		}
 		brace = p[1] == '{';
@@ -492,15 +535,15 @@ char *plan_env_expand(const char *value, char *const *env)
 		n = strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_");
 		end = name + n;
 		if (brace && *end != '}') {
-			pn_buf_append(&b, p++, 1, NULL);
+			rc = pn_buf_append(&b, p++, 1, err);
 			continue;
 		}
-		for (size_t i = 0; env && env[i]; i++)
-			if (strncmp(env[i], name, n) == 0 && env[i][n] == '=') {
-				pn_buf_puts(&b, env[i] + n + 1, NULL);
-				break;
-			}
+		rc = pn_buf_puts(&b, env_lookup(env, name, n), err);
 		p = end + brace;
+	}
+	if (rc < 0) {
+		pn_error_wrap(err, "expand `%.40s`", value);
+		return NULL;
 	}
 	return b.data ? pn_buf_steal(&b, NULL) : xstrdup("");
 }
@@ -515,13 +558,9 @@ static const char *const id_names[] = {
 
 static void print_strv_json(FILE *f, const struct pn_strv *s)
 {
-	cleanup_json json_t *a = json_array();
-	cleanup_free char *t = NULL;
-	size_t i;
+	cleanup_json json_t *a = oci_strv_to_json(s);
+	cleanup_free char *t = json_dumps(a, JSON_COMPACT);
 
-	for (i = 0; i < s->n; i++)
-		json_array_append_new(a, json_string(s->v[i]));
-	t = json_dumps(a, JSON_COMPACT);
 	fputs(t, f);
 }
 
@@ -533,7 +572,7 @@ static void print_step(const struct plan_step *s, size_t i, FILE *f)
 	if (s->kind == PLAN_STEP_RUN)
 		fprintf(f, ": /bin/sh -c %s\n", s->shell);
 	else if (s->kind == PLAN_STEP_COPY)
-		fprintf(f, ": %s -> %s\n", s->copy_src, s->copy_dest);
+		fprintf(f, ": %s -> %s\n", plan_copy_from_display(s->copy_from), s->copy_dest);
 	else
 		fputc('\n', f);
 	for (j = 0; j < s->n_env; j++)
@@ -542,13 +581,16 @@ static void print_step(const struct plan_step *s, size_t i, FILE *f)
 		fprintf(f, "        secret id=%s target=%s\n", s->secrets[j].id,
 			s->secrets[j].target);
 	for (j = 0; j < s->n_files; j++) {
-		if (s->files[j].content)
+		if (s->files[j].from == PLAN_FILE_INLINE)
 			fprintf(f, "        file %s (%zu bytes)\n", s->files[j].target,
 				s->files[j].len);
 		else
 			fprintf(f, "        file %s from %s\n", s->files[j].target,
-				s->files[j].source);
+				file_from_names[s->files[j].from]);
 	}
+	for (j = 0; j < s->n_weights; j++)
+		fprintf(f, "        layer %s (%lld bytes)\n", s->weights[j].path,
+			(long long)s->weights[j].size);
 }
 
 void build_plan_print_text(const struct build_plan *p, FILE *f)
@@ -605,14 +647,20 @@ static json_t *env_json(const struct plan_env *e, size_t n)
 	return o;
 }
 
-static json_t *strv_to_json(const struct pn_strv *s)
+static json_t *copy_json(const struct plan_step *s)
 {
-	json_t *a = json_array();
-	size_t i;
+	json_t *o = json_pack("{s:s,s:s,s:s}", "from", copy_from_names[s->copy_from], "src",
+			      plan_copy_from_display(s->copy_from), "dest", s->copy_dest);
 
-	for (i = 0; i < s->n; i++)
-		json_array_append_new(a, json_string(s->v[i]));
-	return a;
+	if (s->copy_from == PLAN_COPY_WEIGHTS) {
+		json_t *a = json_array();
+
+		for (size_t j = 0; j < s->n_weights; j++)
+			json_array_append_new(a, json_pack("{s:s,s:I}", "file", s->weights[j].path,
+							   "size", (json_int_t)s->weights[j].size));
+		json_object_set_new(o, "layers", a);
+	}
+	return o;
 }
 
 static json_t *step_json(const struct plan_step *s)
@@ -638,18 +686,17 @@ static json_t *step_json(const struct plan_step *s)
 		a = json_array();
 		for (j = 0; j < s->n_files; j++)
 			json_array_append_new(
-				a, s->files[j].content
-					   ? json_pack("{s:s,s:s}", "target", s->files[j].target,
-						       "content", s->files[j].content)
-					   : json_pack("{s:s,s:s}", "target", s->files[j].target,
-						       "source", s->files[j].source));
+				a,
+				s->files[j].from == PLAN_FILE_INLINE
+					? json_pack("{s:s,s:s}", "target", s->files[j].target,
+						    "content", s->files[j].content)
+					: json_pack("{s:s,s:s}", "target", s->files[j].target,
+						    "source", file_from_names[s->files[j].from]));
 		json_object_set_new(o, "files", a);
 	}
 	if (s->kind == PLAN_STEP_COPY)
-		json_object_set_new(
-			o, "copy",
-			json_pack("{s:s,s:s}", "src", s->copy_src, "dest", s->copy_dest));
-	json_object_set_new(o, "key_inputs", strv_to_json(&s->key_inputs));
+		json_object_set_new(o, "copy", copy_json(s));
+	json_object_set_new(o, "key_inputs", oci_strv_to_json(&s->key_inputs));
 	return o;
 }
 
@@ -688,8 +735,8 @@ char *build_plan_to_json(const struct build_plan *p)
 	for (i = 0; i < p->n_steps; i++)
 		json_array_append_new(steps, step_json(&p->steps[i]));
 	json_object_set_new(o, "steps", steps);
-	json_object_set_new(cfg, "entrypoint", strv_to_json(&p->entrypoint));
-	json_object_set_new(cfg, "cmd", strv_to_json(&p->cmd));
+	json_object_set_new(cfg, "entrypoint", oci_strv_to_json(&p->entrypoint));
+	json_object_set_new(cfg, "cmd", oci_strv_to_json(&p->cmd));
 	json_object_set_new(cfg, "workdir", json_string(p->workdir));
 	json_object_set_new(cfg, "exposed_ports", json_pack("[s]", p->expose));
 	json_object_set_new(cfg, "labels", env_json(p->labels, p->n_labels));

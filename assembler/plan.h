@@ -7,10 +7,13 @@
  *  PLAN_STEP_ENV   no layer: env additions to the image config (values may
  *                  reference $VAR of the env in effect: use plan_env_expand)
  *  PLAN_STEP_RUN   /bin/sh -c `shell` in the sandbox; `files` are provided at
- *                  their target during the step (content inline, or a named
- *                  source the executor resolves, e.g. "@cog-wheel"); secret
+ *                  their target during the step (content inline, or a file the
+ *                  executor resolves by its kind: the cog wheel); secret
  *                  mounts only during the step
- *  PLAN_STEP_COPY  copy_src (relative to the model dir, or "@tini") to copy_dest
+ *  PLAN_STEP_COPY  copy_from (the model directory, its weight files, or the
+ *                  embedded tini) to copy_dest; a weights step lists its
+ *                  layers (one per weight file) once the source walk has
+ *                  filled them in (build_plan_add_weight)
  * Each step's key_inputs are the strings that go into its cache key besides
  * the parent chain (step definition, requirements text, wheel marker ...);
  * they never contain secret values.
@@ -37,10 +40,12 @@ struct build_plan_opts {
 	 * turns it off: an AUTO cog-base is then not used */
 	int (*image_exists)(const char *ref, bool *exists, void *ud, struct pn_error **err);
 	void *ud;
-	const char *cog_wheel; /* COG_WHEEL (NULL = embedded "cog") */
+	const char *cog_wheel; /* COG_WHEEL (NULL = embedded "cog"); read once, here */
 	const char
 		*cog_wheel_name; /* file name of the wheel; NULL -> "cog-<ver>-py3-none-any.whl" */
 	bool separate_weights;	 /* --separate-weights: a weights COPY step before the source */
+	const char *platform;	 /* --platform; NULL -> "linux/amd64" */
+	bool network_none;	 /* --network none: RUN steps without network */
 };
 /* zero + registry_host from $COG_REGISTRY_HOST + cog_wheel from $COG_WHEEL */
 void build_plan_opts_init(struct build_plan_opts *o);
@@ -48,9 +53,9 @@ void build_plan_opts_init(struct build_plan_opts *o);
 enum plan_step_kind { PLAN_STEP_ENV, PLAN_STEP_RUN, PLAN_STEP_COPY };
 enum plan_step_id {
 	PLAN_ID_BASE_ENV, /* DEBIAN_FRONTEND, PYTHONUNBUFFERED, LD_LIBRARY_PATH, NVIDIA_... */
-	PLAN_ID_TINI, /* COPY @tini -> /sbin/tini (Cog downloads it; pinion ships tini-static) */
-	PLAN_ID_USER_ENV,    /* cog.yaml environment */
-	PLAN_ID_APT,	     /* system_packages */
+	PLAN_ID_TINI,	  /* COPY tini -> /sbin/tini (Cog downloads it; pinion ships tini-static) */
+	PLAN_ID_USER_ENV, /* cog.yaml environment */
+	PLAN_ID_APT,	  /* system_packages */
 	PLAN_ID_PYTHON_ENV,  /* PATH for pyenv (GPU without cog-base) */
 	PLAN_ID_PYTHON,	     /* install Python (GPU without cog-base) */
 	PLAN_ID_PRE_INSTALL, /* deprecated build.pre_install commands */
@@ -70,11 +75,28 @@ struct plan_secret {
 	char *id;
 	char *target;
 };
+/* where a RUN step's file comes from */
+enum plan_file_from {
+	PLAN_FILE_INLINE,    /* content, in the plan */
+	PLAN_FILE_COG_WHEEL, /* the cog wheel the executor selected (COG_WHEEL) */
+};
 struct plan_file {
-	char *target;  /* absolute path in the rootfs during the step */
-	char *content; /* inline content, or NULL */
+	char *target; /* absolute path in the rootfs during the step */
+	enum plan_file_from from;
+	char *content; /* PLAN_FILE_INLINE: the content */
 	size_t len;
-	char *source; /* when content is NULL: "@cog-wheel" */
+};
+/* what a COPY step copies */
+enum plan_copy_from {
+	PLAN_COPY_MODEL_DIR, /* the model directory (without its weights when separated) */
+	PLAN_COPY_WEIGHTS,   /* the weight files of the model directory, one layer each */
+	PLAN_COPY_TINI,	     /* the embedded tini-static binary */
+};
+/* one layer of a weights step: a weight file of the source walk */
+struct plan_weight {
+	char *path;   /* relative to the model directory */
+	int64_t size; /* bytes */
+	size_t entry; /* its index in the walked source tree */
 };
 struct plan_step {
 	enum plan_step_kind kind;
@@ -87,8 +109,10 @@ struct plan_step {
 	size_t n_secrets;
 	struct plan_file *files;
 	size_t n_files;
-	char *copy_src; /* COPY */
+	enum plan_copy_from copy_from; /* COPY */
 	char *copy_dest;
+	struct plan_weight *weights; /* PLAN_COPY_WEIGHTS: its layers, in tree order */
+	size_t n_weights;
 	struct pn_strv key_inputs;
 };
 
@@ -124,8 +148,12 @@ struct build_plan {
 	char *requirements; /* the generated requirements text (copy) */
 	char *python_version;
 	bool gpu;
-	char *cuda, *cudnn;		/* NULL for CPU */
-	struct plan_host_env *host_env; /* filled by the executor (build_host_env) */
+	char *cuda, *cudnn; /* NULL for CPU */
+	/* decided from the options: the executor reads them here */
+	char *platform;			/* "linux/amd64" unless --platform */
+	bool network_none;		/* RUN steps without network */
+	bool separate_weights;		/* weights in layers of their own */
+	struct plan_host_env *host_env; /* filled in the plan stage (build_host_env) */
 	size_t n_host_env;
 };
 /* add one (copies); a name already there is replaced */
@@ -148,6 +176,11 @@ void build_plan_release(struct build_plan *p);
  * callback's error wrapped. */
 int build_plan_make(const struct cog_config *cfg, const struct build_plan_opts *opts,
 		    struct build_plan *out, struct pn_error **err);
+/* a weight file found by the source walk: a layer of the weights step (when
+ * the plan has one; else nothing).  Copies path. */
+void build_plan_add_weight(struct build_plan *p, const char *path, int64_t size, size_t entry);
+/* the source a COPY step shows (".", or "embedded tini") */
+const char *plan_copy_from_display(enum plan_copy_from from);
 /* human view for --dry-run */
 void build_plan_print_text(const struct build_plan *p, FILE *f);
 /* JSON view for --dry-run --json (owned, pretty-printed, ends without "\n") */
@@ -160,7 +193,9 @@ char *build_plan_dockerfile(const struct cog_config *cfg, const struct build_pla
 char *plan_python_pyenv_shell(const char *version);
 
 /* Expand $NAME and ${NAME} in value against env ("NAME=value" strings,
- * NULL-terminated; unknown names expand to ""). Owned. */
-char *plan_env_expand(const char *value, char *const *env);
+ * NULL-terminated; unknown names expand to ""). Owned; NULL with
+ * PN_ERR_TOO_LARGE when the result passes the buffer's maximum (values that
+ * repeat themselves, A=$A$A, double at each step). */
+char *plan_env_expand(const char *value, char *const *env, struct pn_error **err);
 
 #endif

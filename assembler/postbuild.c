@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -18,16 +17,15 @@
 #define POSTBUILD_OUT_MAX ((size_t)16 << 20)
 #define FREEZE_MARK	  "@@pinion-pip-freeze@@"
 
-extern char **environ;
-
 /* --------------------------------------------------------- sandbox capture */
 
-int build_sandbox_capture(struct build_state *st, const char *name, const char *shell, size_t max,
-			  char **out, struct pn_error **err)
+/* run `shell` in the sandbox over the image's rootfs without its weights,
+ * its stdout captured in a file of the scratch dir (at most max bytes) */
+static int sandbox_capture(struct build_exec *ex, const char *name, const char *shell, size_t max,
+			   char **out, struct pn_error **err)
 {
-	cleanup_free char *path = xasprintf("%s/capture-XXXXXX", st->tmpdir);
+	cleanup_free char *path = xasprintf("%s/capture-XXXXXX", ex->tmpdir);
 	cleanup_close int fd = mkostemp(path, O_CLOEXEC);
-	cleanup_close int saved = -1;
 	struct runner_step rs;
 	struct runner_result res;
 	const char *env[] = {"PINION_BUILD_STEP=1", NULL};
@@ -36,24 +34,27 @@ int build_sandbox_capture(struct build_state *st, const char *name, const char *
 
 	if (fd < 0)
 		return pn_error_set_errno(err, errno, "create capture file");
+	if (fd <= STDERR_FILENO) { /* stdout_fd must be above the standard ones */
+		int high = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+
+		if (high < 0)
+			return pn_error_set_errno(err, errno, "create capture file");
+		close(fd);
+		fd = high;
+	}
 	/* code and packages only: the schema and pip freeze never read weights */
-	if (build_ensure_rootfs(st, true, err) < 0)
+	if (build_exec_rootfs(ex, true, err) < 0)
 		return -1;
 	memset(&rs, 0, sizeof(rs));
 	rs.name = name;
 	rs.shell = shell;
-	rs.config = &st->img.config;
+	rs.config = &ex->img.config;
 	rs.env = env;
-	rs.interactive = true; /* stdout is the capture file */
+	rs.interactive = true; /* no prefix: stdout is the capture file */
+	rs.stdout_fd = fd;
 	rs.network = RUNNER_NET_NONE;
 	runner_result_init(&res);
-	fflush(stdout);
-	saved = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0);
-	if (saved < 0 || dup2(fd, STDOUT_FILENO) < 0)
-		return pn_error_set_errno(err, errno, "redirect output");
-	rc = runner_step_run(st->runner, &st->rf, &rs, NULL, NULL, &res, err);
-	fflush(stdout);
-	dup2(saved, STDOUT_FILENO);
+	rc = runner_step_run(ex->runner, &ex->rf, &rs, NULL, NULL, &res, err);
 	runner_result_release(&res);
 	if (rc < 0)
 		return -1;
@@ -64,40 +65,23 @@ int build_sandbox_capture(struct build_state *st, const char *name, const char *
 
 /* ------------------------------------------------------------------ git */
 
+#define GIT_OUT_MAX ((size_t)4096)
+
 /* stdout of argv (trimmed), or NULL when it fails */
 static char *cmd_output(char *const argv[])
 {
-	int pipefd[2];
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	char buf[4096];
-	ssize_t n, total = 0;
+	struct pn_spawn sp = {
+		.argv = argv, .err_fd = -1, .max_out = GIT_OUT_MAX, .path_search = true};
+	cleanup_free char *out = NULL;
+	size_t len = 0;
 	int status;
 
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
+	if (pn_spawn_capture(&sp, &out, &len, &status, NULL) < 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
 		return NULL;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
-	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-	if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return NULL;
-	}
-	posix_spawn_file_actions_destroy(&fa);
-	close(pipefd[1]);
-	while ((n = read(pipefd[0], buf + total, sizeof(buf) - 1 - (size_t)total)) > 0)
-		total += n;
-	close(pipefd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return NULL;
-	while (total > 0 && (buf[total - 1] == '\n' || buf[total - 1] == '\r'))
-		total--;
-	buf[total] = '\0';
-	return total ? xstrdup(buf) : NULL;
+	while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == '\r'))
+		out[--len] = '\0';
+	return len ? steal_pointer(&out) : NULL;
 }
 
 /* The model directory is hostile: its .git/config may name commands
@@ -109,14 +93,14 @@ static char *cmd_output(char *const argv[])
 		(char *)"core.hooksPath=/dev/null", (char *)"-c",                                  \
 		(char *)"core.untrackedCache=false"
 
-static void git_labels(struct build_state *st)
+static void git_labels(const char *model_dir, struct oci_config *c)
 {
-	char *rev_argv[] = {(char *)"git",	 GIT_SAFE_ARGS,	 (char *)"-C", st->model_dir,
+	char *rev_argv[] = {(char *)"git",	 GIT_SAFE_ARGS,	 (char *)"-C", (char *)model_dir,
 			    (char *)"rev-parse", (char *)"HEAD", NULL};
 	char *ver_argv[] = {(char *)"git",
 			    GIT_SAFE_ARGS,
 			    (char *)"-C",
-			    st->model_dir,
+			    (char *)model_dir,
 			    (char *)"describe",
 			    (char *)"--tags",
 			    (char *)"--exact-match",
@@ -125,9 +109,9 @@ static void git_labels(struct build_state *st)
 	cleanup_free char *ver = rev ? cmd_output(ver_argv) : NULL;
 
 	if (rev)
-		oci_config_set_label(&st->img.config, "org.opencontainers.image.revision", rev);
+		oci_config_set_label(c, "org.opencontainers.image.revision", rev);
 	if (ver)
-		oci_config_set_label(&st->img.config, "org.opencontainers.image.version", ver);
+		oci_config_set_label(c, "org.opencontainers.image.version", ver);
 }
 
 /* ------------------------------------------------------------- post-build */
@@ -183,17 +167,18 @@ static int parse_capture(const char *text, bool want_schema, json_t *data, struc
 	return 0;
 }
 
-static int postbuild_run(struct build_state *st, const char *schema_file, json_t *data,
+static int postbuild_run(struct build_exec *ex, const struct postbuild_in *in, json_t *data,
 			 struct pn_error **err)
 {
-	bool want_schema = !schema_file && st->cfg.predict;
+	const char *schema_file = in->schema_file;
+	bool want_schema = !schema_file && in->cfg->predict;
 	cleanup_free char *shell = xasprintf(
 		"%s echo; echo '" FREEZE_MARK "'; python -m pip freeze --disable-pip-version-check",
 		want_schema ? "python -m cog.command.openapi_schema &&" : "");
 	cleanup_free char *out = NULL;
 	double t0 = build_now();
 
-	if (build_sandbox_capture(st, "post-build", shell, POSTBUILD_OUT_MAX, &out, err) < 0)
+	if (sandbox_capture(ex, "post-build", shell, POSTBUILD_OUT_MAX, &out, err) < 0)
 		return -1;
 	if (parse_capture(out, want_schema, data, err) < 0)
 		return -1;
@@ -209,10 +194,10 @@ static int postbuild_run(struct build_state *st, const char *schema_file, json_t
 	return 0;
 }
 
-static char *created_time(const struct build_state *st, json_t *data)
+static char *created_time(const struct postbuild_in *in, json_t *data)
 {
 	const char *c = json_string_value(json_object_get(data, "created"));
-	int64_t t = st->o->timestamp >= 0 ? st->o->timestamp : pn_source_date_epoch(-1);
+	int64_t t = in->timestamp >= 0 ? in->timestamp : pn_source_date_epoch(-1);
 
 	if (t >= 0)
 		return pn_rfc3339(t);
@@ -221,12 +206,26 @@ static char *created_time(const struct build_state *st, json_t *data)
 	return pn_rfc3339((int64_t)time(NULL));
 }
 
-static void apply_labels(struct build_state *st, json_t *data, const char *created)
+/* org.opencontainers.image.base.name: the base reference in full */
+static void base_labels(const struct postbuild_in *in, struct oci_config *c)
 {
-	struct oci_config *c = &st->img.config;
+	struct registry_ref r;
+	cleanup_free char *full = NULL;
+
+	registry_ref_init(&r);
+	if (registry_ref_parse(in->base_ref, &r, NULL) == 0)
+		full = registry_ref_format(&r);
+	registry_ref_release(&r);
+	oci_config_set_label(c, "org.opencontainers.image.base.name", full ? full : in->base_ref);
+	oci_config_set_label(c, "org.opencontainers.image.base.digest", in->base_digest);
+}
+
+static void apply_labels(struct oci_config *c, const struct postbuild_in *in, json_t *data,
+			 const char *created)
+{
 	const char *schema = json_string_value(json_object_get(data, "schema"));
 	const char *freeze = json_string_value(json_object_get(data, "pip_freeze"));
-	cleanup_free char *cfg_json = cog_config_to_json(&st->cfg);
+	cleanup_free char *cfg_json = cog_config_to_json(in->cfg);
 
 	oci_config_set_label(c, "run.cog.version", PN_VERSION);
 	oci_config_set_label(c, "run.cog.config", cfg_json);
@@ -235,48 +234,30 @@ static void apply_labels(struct build_state *st, json_t *data, const char *creat
 		oci_config_set_label(c, "run.cog.openapi_schema", schema);
 	if (freeze)
 		oci_config_set_label(c, "run.cog.pip_freeze", freeze);
-	if (st->plan.cog_base && st->plan.cog_base_name)
-		oci_config_set_label(c, "run.cog.cog-base-image-name", st->plan.cog_base_name);
+	if (in->plan->cog_base && in->plan->cog_base_name)
+		oci_config_set_label(c, "run.cog.cog-base-image-name", in->plan->cog_base_name);
 	oci_config_set_label(c, "org.opencontainers.image.created", created);
-	{
-		struct registry_ref r;
-		cleanup_free char *full = NULL;
-
-		registry_ref_init(&r);
-		if (registry_ref_parse(st->base_ref, &r, NULL) == 0)
-			full = registry_ref_format(&r);
-		registry_ref_release(&r);
-		oci_config_set_label(c, "org.opencontainers.image.base.name",
-				     full ? full : st->base_ref);
-	}
-	oci_config_set_label(c, "org.opencontainers.image.base.digest", st->base_digest);
-	git_labels(st);
+	base_labels(in, c);
+	git_labels(in->model_dir, c);
 	free(c->created);
 	c->created = xstrdup(created);
-	for (size_t i = st->base_history; i < c->n_history; i++) {
+	for (size_t i = in->base_history; i < c->n_history; i++) {
 		free(c->history[i].created);
 		c->history[i].created = xstrdup(created);
 	}
 }
 
-int build_postbuild(struct build_state *st, struct pn_error **err)
+int build_postbuild(struct step_ctx *sc, const struct postbuild_in *in, struct pn_error **err)
 {
-	const char *schema_file = st->o->openapi_schema;
 	cleanup_json json_t *data = NULL;
 	cleanup_free char *created = NULL;
-	struct cache_key k;
 	oci_digest_t key, fd;
+	bool have_fd = in->schema_file && oci_digest_file(in->schema_file, fd, NULL, NULL) == 0;
 	int hit = 0;
 
-	cache_key_begin(&k, st->chain);
-	cache_key_add(&k, "kind", "post-build");
-	cache_key_add(&k, "pinion", PN_VERSION);
-	cache_key_add(&k, "predict", st->cfg.predict);
-	if (schema_file && oci_digest_file(schema_file, fd, NULL, NULL) == 0)
-		cache_key_add(&k, "schema-file", fd);
-	cache_key_finish(&k, key);
-	if (!st->o->no_cache)
-		hit = build_cache_get_data(st->cache, key, &data, err);
+	build_key_postbuild(sc->chain, in->cfg->predict, have_fd ? fd : NULL, key);
+	if (sc->use_cache)
+		hit = build_cache_get_data(sc->cache, key, &data, err);
 	if (hit < 0)
 		return -1;
 	if (hit) {
@@ -284,15 +265,15 @@ int build_postbuild(struct build_state *st, struct pn_error **err)
 				  "post-build: cached");
 	} else {
 		data = json_object();
-		if (postbuild_run(st, schema_file, data, err) < 0)
+		if (postbuild_run(sc->ex, in, data, err) < 0)
 			return -1;
-		created = created_time(st, data);
+		created = created_time(in, data);
 		json_object_set_new(data, "created", json_string(created));
-		if (build_cache_put_data(st->cache, key, data, err) < 0)
+		if (build_cache_put_data(sc->cache, key, data, err) < 0)
 			return -1;
 	}
 	if (!created)
-		created = created_time(st, data);
-	apply_labels(st, data, created);
+		created = created_time(in, data);
+	apply_labels(&sc->ex->img.config, in, data, created);
 	return 0;
 }

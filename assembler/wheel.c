@@ -299,12 +299,11 @@ static void record_read(const char *rec, oci_digest_t out)
 		out[0] = '\0';
 }
 
-static int zip_magic_ok(const char *path)
+static int zip_magic_ok(int fd)
 {
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
 	char m[4];
 
-	return fd >= 0 && pn_read_all(fd, m, 4) == 4 && memcmp(m, "PK\003\004", 4) == 0;
+	return pread(fd, m, 4, 0) == 4 && memcmp(m, "PK\003\004", 4) == 0;
 }
 
 /* download into dir as name via a temp file; verify against want ("" =
@@ -312,29 +311,26 @@ static int zip_magic_ok(const char *path)
 static int fetch_into(const char *url, const char *dir, const char *name, const char *want,
 		      oci_digest_t got, struct pn_error **err)
 {
-	cleanup_free char *tmp = xasprintf("%s/.%s.XXXXXX", dir, name);
+	cleanup_free char *prefix = xasprintf("%s/.%s.", dir, name);
 	cleanup_free char *path = pn_path_join(dir, name);
-	int fd = mkostemp(tmp, O_CLOEXEC);
+	struct pn_atomic_file f;
 	int rc;
 
-	if (fd < 0)
-		return pn_error_set_errno(err, errno, "create `%s`", tmp);
-	rc = fetch_to_fd(url, fd, got, err);
-	if (rc == 0 && fsync(fd) < 0)
-		rc = pn_error_set_errno(err, errno, "sync `%s`", tmp);
-	close(fd);
+	if (pn_atomic_file_open(&f, AT_FDCWD, prefix, err) < 0)
+		return -1;
+	rc = fetch_to_fd(url, f.fd, got, err);
 	if (rc == 0 && want[0] && strcmp(want, got) != 0) {
 		rc = pn_error_set(err, PN_ERR_DIGEST,
 				  "download `%s`: digest mismatch: want %s, got %s", url, want,
 				  got);
 	}
-	if (rc == 0 && !zip_magic_ok(tmp))
+	if (rc == 0 && !zip_magic_ok(f.fd))
 		rc = pn_error_set(err, PN_ERR_INVALID, "download `%s`: not a wheel (zip) file",
 				  url);
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = pn_error_set_errno(err, errno, "rename `%s`", tmp);
-	if (rc < 0)
-		unlink(tmp);
+	/* 0600 as ever: the cache is the user's own */
+	if (rc == 0)
+		rc = pn_atomic_file_commit(&f, path, 0600, err);
+	pn_atomic_file_abort(&f);
 	return rc;
 }
 

@@ -1,8 +1,21 @@
-/* alloc.c - allocation that aborts on failure, and checked size arithmetic */
+/* alloc.c - the aborts: allocation failure, size arithmetic overflow and
+ * PN_BUG (below error.c, which allocates: no file calls back up) */
 #include "common.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+void pn_bug(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "pinion: BUG at %s:%d: ", file, line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	abort();
+}
 
 static void oom(size_t n)
 {

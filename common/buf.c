@@ -10,6 +10,7 @@ void pn_buf_init(struct pn_buf *b, size_t max)
 	b->len = 0;
 	b->cap = 0;
 	b->max = max;
+	b->failed = false;
 }
 
 void pn_buf_release(struct pn_buf *b)
@@ -18,6 +19,7 @@ void pn_buf_release(struct pn_buf *b)
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;
+	b->failed = false;
 }
 
 void cleanup_bufp(struct pn_buf *b)
@@ -28,6 +30,7 @@ void cleanup_bufp(struct pn_buf *b)
 void pn_buf_reset(struct pn_buf *b)
 {
 	b->len = 0;
+	b->failed = false;
 	if (b->data)
 		b->data[0] = '\0';
 }
@@ -38,9 +41,11 @@ static int grow(struct pn_buf *b, size_t extra, struct pn_error **err)
 	size_t need = st_add(st_add(b->len, extra), 1);
 	size_t cap;
 
-	if (need - 1 > max)
+	if (b->failed || need - 1 > max) {
+		b->failed = true;
 		return pn_error_set(err, PN_ERR_TOO_LARGE, "buffer limit of %zu bytes exceeded",
 				    max);
+	}
 	if (need <= b->cap)
 		return 0;
 	cap = b->cap ? b->cap : 64;
@@ -78,6 +83,14 @@ int pn_buf_printf(struct pn_buf *b, struct pn_error **err, const char *fmt, ...)
 	return pn_buf_puts(b, s, err);
 }
 
+int pn_buf_check(const struct pn_buf *b, const char *what, struct pn_error **err)
+{
+	if (!b->failed)
+		return 0;
+	return pn_error_set(err, PN_ERR_TOO_LARGE, "%s: more than %zu bytes", what,
+			    b->max ? b->max : PN_BUF_DEFAULT_MAX);
+}
+
 char *pn_buf_steal(struct pn_buf *b, size_t *len_out)
 {
 	char *r = b->data ? b->data : xstrdup("");
@@ -87,6 +100,7 @@ char *pn_buf_steal(struct pn_buf *b, size_t *len_out)
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;
+	b->failed = false;
 	return r;
 }
 

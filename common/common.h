@@ -78,17 +78,22 @@ size_t st_mult(size_t a, size_t b); /* aborts on overflow */
 
 /* ------------------------------------------------------------- buffers
  * A growable byte buffer with a hard maximum (0 = PN_BUF_DEFAULT_MAX).
- * data is always NUL-terminated.  Appends past max fail with PN_ERR_TOO_LARGE. */
+ * data is always NUL-terminated.  Appends past max fail with PN_ERR_TOO_LARGE
+ * and leave the buffer as it was; after one such failure every later append
+ * fails too (until a reset), so a text is never missing a piece in its
+ * middle, and a run of appends can be checked once, with pn_buf_check, where
+ * the data is used. */
 #define PN_BUF_DEFAULT_MAX ((size_t)1 << 30)
 struct pn_buf {
 	char *data;
 	size_t len;
 	size_t cap;
 	size_t max;
+	bool failed; /* an append hit max */
 };
 #define PN_BUF_INIT                                                                                \
 	{                                                                                          \
-		NULL, 0, 0, 0                                                                      \
+		NULL, 0, 0, 0, false                                                               \
 	}
 void pn_buf_init(struct pn_buf *b, size_t max);
 void pn_buf_release(struct pn_buf *b);
@@ -97,6 +102,15 @@ int pn_buf_append(struct pn_buf *b, const void *data, size_t len, struct pn_erro
 int pn_buf_puts(struct pn_buf *b, const char *s, struct pn_error **err);
 __attribute__((format(printf, 3, 4))) int pn_buf_printf(struct pn_buf *b, struct pn_error **err,
 							const char *fmt, ...);
+/* 0, or -1 with PN_ERR_TOO_LARGE "<what>: more than N bytes" after an append failed */
+int pn_buf_check(const struct pn_buf *b, const char *what, struct pn_error **err);
+/* for a buffer whose appends stay far below its maximum by limits the caller
+ * already enforces (short names, a bounded list): reaching it is a bug */
+#define PN_BUF_ASSERT(b)                                                                           \
+	do {                                                                                       \
+		if ((b)->failed)                                                                   \
+			PN_BUG("buffer `%s` over its limit", #b);                                  \
+	} while (0)
 /* hand the data on; the buffer is left empty */
 char *pn_buf_steal(struct pn_buf *b, size_t *len_out);
 
@@ -206,11 +220,37 @@ int pn_read_fd(int fd, const char *path, size_t max, char **out, size_t *len_out
 int pn_path_open_beneath(int dirfd, const char *rel, int flags, struct pn_error **err);
 /* tests: use the by-hand walk of pn_path_open_beneath even with openat2 */
 void pn_path_force_walk(bool on);
-/* write data atomically: temp file in the same dir, fsync, rename, fsync dir */
+/* Atomic files: the data appears under its name whole or not at all, even
+ * across a crash.  It is written to a temporary file (O_CLOEXEC, 0600 until
+ * the commit), which the commit fchmods, fsyncs, closes (checked), renames
+ * over the name and whose directory it then fsyncs.  Names are relative to
+ * dirfd (AT_FDCWD for plain paths); the temporary file must be on the same
+ * filesystem as the name. */
+struct pn_atomic_file {
+	int fd;	   /* write the data here (O_RDWR) */
+	int dirfd; /* not owned */
+	char *tmp; /* the temporary name, relative to dirfd */
+};
+/* create "<tmp_prefix>XXXXXX" (its directory must exist) */
+int pn_atomic_file_open(struct pn_atomic_file *f, int dirfd, const char *tmp_prefix,
+			struct pn_error **err);
+/* put it in place as name with mode; on failure the temporary file is
+ * removed.  Either way f is released (an abort after it does nothing). */
+int pn_atomic_file_commit(struct pn_atomic_file *f, const char *name, mode_t mode,
+			  struct pn_error **err);
+/* close and remove the temporary file; safe on a committed or aborted f */
+void pn_atomic_file_abort(struct pn_atomic_file *f);
+/* write data to name in one go; tmp_prefix NULL = "<name>.tmp-" beside it */
+int pn_write_file_atomic_at(int dirfd, const char *name, const char *tmp_prefix, const void *data,
+			    size_t len, mode_t mode, struct pn_error **err);
 int pn_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 struct pn_error **err);
 int pn_write_all(int fd, const void *data, size_t len); /* -1 + errno */
 ssize_t pn_read_all(int fd, void *buf, size_t len);	/* short only at EOF */
+/* close a file that was written, for the error close() can carry (write-back
+ * on NFS, quota): 0, or -1 with errno.  *fd becomes -1 either way (Linux
+ * closes it even on EINTR, so there is no retry); -1 in *fd is a no-op. */
+int pn_close(int *fd);
 int pn_mkdir_p(const char *path, mode_t mode, struct pn_error **err);
 /* remove a tree; does not follow symlinks; ok if absent */
 int pn_rm_rf(const char *path, struct pn_error **err);

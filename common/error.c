@@ -123,15 +123,3 @@ void pn_error_print(const struct pn_error *e)
 	if (e->hint)
 		fprintf(stderr, "hint: %s\n", e->hint);
 }
-
-void pn_bug(const char *file, int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "pinion: BUG at %s:%d: ", file, line);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	abort();
-}

@@ -46,6 +46,14 @@ void cleanup_closedirp(DIR **d)
 	}
 }
 
+int pn_close(int *fd)
+{
+	int r = *fd >= 0 ? close(*fd) : 0;
+
+	*fd = -1;
+	return r < 0 && errno != EINTR ? -1 : 0;
+}
+
 int pn_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
@@ -133,44 +141,6 @@ int pn_fsync_dir(const char *dir)
 	if (fd < 0)
 		return -1;
 	return fsync(fd);
-}
-
-static char *dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		return xstrdup(".");
-	if (slash == path)
-		return xstrdup("/");
-	return xstrndup(path, (size_t)(slash - path));
-}
-
-int pn_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
-			 struct pn_error **err)
-{
-	cleanup_free char *dir = dir_of(path);
-	cleanup_free char *tmp = xasprintf("%s.tmp-XXXXXX", path);
-	int fd = mkostemp(tmp, O_CLOEXEC);
-
-	if (fd < 0)
-		return pn_error_set_errno(err, errno, "create temporary file for `%s`", path);
-	if (pn_write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0 || fsync(fd) < 0) {
-		int e = errno;
-
-		close(fd);
-		unlink(tmp);
-		return pn_error_set_errno(err, e, "write `%s`", path);
-	}
-	if (close(fd) < 0 || rename(tmp, path) < 0) {
-		int e = errno;
-
-		unlink(tmp);
-		return pn_error_set_errno(err, e, "replace `%s`", path);
-	}
-	if (pn_fsync_dir(dir) < 0)
-		return pn_error_set_errno(err, errno, "sync directory `%s`", dir);
-	return 0;
 }
 
 int pn_mkdir_p(const char *path, mode_t mode, struct pn_error **err)
@@ -369,106 +339,116 @@ static int beneath_openat2(int dirfd, const char *rel, int flags)
  * its (relative) target spliced in before the rest (or refused, ELOOP, with
  * O_NOFOLLOW in flags); nothing is followed by
  * the kernel (O_NOFOLLOW everywhere), so a swap under our feet fails
- * instead of leading out.  -1 + errno (EXDEV: leaves dirfd). */
+ * instead of leading out. */
+struct beneath_walk {
+	int fds[BENEATH_MAX_DEPTH + 1]; /* fds[depth]: the directory reached */
+	size_t depth, links;
+	char *todo; /* the path still to walk (owned), p in it */
+	char *p;
+	int flags;
+};
+
+/* the walk ends: with *e (0 or an errno) */
+static int walk_end(int *e, int errnum)
+{
+	*e = errnum;
+	return 1;
+}
+
+/* the walk ends with name opened in the current directory */
+static int walk_open(struct beneath_walk *w, const char *name, int extra, int *fd, int *e)
+{
+	*fd = openat(w->fds[w->depth], name, w->flags | extra | O_CLOEXEC | O_NOCTTY);
+	return walk_end(e, errno);
+}
+
+/* splice the target of the symlink name in before the rest: 0, or an errno */
+static int walk_splice_link(struct beneath_walk *w, const char *name, bool slash)
+{
+	char target[BENEATH_MAX_PATH], *rest;
+	ssize_t tl = readlinkat(w->fds[w->depth], name, target, sizeof(target) - 1);
+
+	if (tl < 0 || ++w->links > BENEATH_MAX_LINKS || (tl > 0 && target[0] == '/'))
+		return tl < 0 ? errno : w->links > BENEATH_MAX_LINKS ? ELOOP : EXDEV;
+	target[tl] = '\0';
+	rest = xasprintf("%s%s%s", target, *w->p || slash ? "/" : "", w->p);
+	free(w->todo);
+	w->todo = w->p = rest;
+	return strlen(w->todo) >= BENEATH_MAX_PATH ? ENAMETOOLONG : 0;
+}
+
+/* a named component (not `.` or `..`): 0 to go on, 1 when the walk ends */
+static int walk_component(struct beneath_walk *w, const char *name, bool last, bool slash, int *fd,
+			  int *e)
+{
+	struct stat st;
+	int next;
+
+	if (fstatat(w->fds[w->depth], name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return walk_end(e, errno);
+	if (S_ISLNK(st.st_mode)) {
+		/* ELOOP under O_NOFOLLOW, as RESOLVE_NO_SYMLINKS */
+		*e = w->flags & O_NOFOLLOW ? ELOOP : walk_splice_link(w, name, slash);
+		return *e != 0;
+	}
+	if (last)
+		return walk_open(w, name, O_NOFOLLOW | (slash ? O_DIRECTORY : 0), fd, e);
+	if (w->depth == BENEATH_MAX_DEPTH)
+		return walk_end(e, ENAMETOOLONG);
+	next = openat(w->fds[w->depth], name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (next < 0)
+		return walk_end(e, errno);
+	w->fds[++w->depth] = next;
+	return 0;
+}
+
+/* the next component: 0 to go on, 1 when the walk ends (*fd, *e) */
+static int walk_step(struct beneath_walk *w, int *fd, int *e)
+{
+	size_t n;
+	char *name;
+	bool last, slash;
+
+	while (*w->p == '/')
+		w->p++;
+	n = strcspn(w->p, "/");
+	last = !w->p[n] || !w->p[n + strspn(w->p + n, "/")];
+	slash = w->p[n] == '/'; /* a trailing slash: only a directory will do */
+	name = w->p;
+	w->p += n;
+	if (*w->p)
+		*w->p++ = '\0';
+	if (!*name && last) /* "" or a trailing "/": dirfd itself */
+		return walk_open(w, ".", 0, fd, e);
+	if (!*name || strcmp(name, ".") == 0)
+		return 0;
+	if (strcmp(name, "..") == 0) {
+		if (!w->depth)
+			return walk_end(e, EXDEV);
+		close(w->fds[w->depth--]);
+		return last ? walk_open(w, ".", 0, fd, e) : 0;
+	}
+	return walk_component(w, name, last, slash, fd, e);
+}
+
+/* -1 + errno (EXDEV: leaves dirfd) */
 static int beneath_walk(int dirfd, const char *rel, int flags)
 {
-	int fds[BENEATH_MAX_DEPTH + 1];
-	size_t depth = 0, links = 0;
-	char *todo = xstrdup(rel), *p;
+	struct beneath_walk w = {.flags = flags};
 	int fd = -1, e = 0;
 
-	fds[0] = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-	if (fds[0] < 0) {
-		free(todo);
+	w.fds[0] = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+	if (w.fds[0] < 0)
 		return -1;
-	}
-	for (p = todo;;) {
-		size_t n;
-		char *name, target[BENEATH_MAX_PATH];
-		bool last, slash;
-		struct stat st;
-		ssize_t tl;
-
-		while (*p == '/')
-			p++;
-		n = strcspn(p, "/");
-		last = !p[n] || !p[n + strspn(p + n, "/")];
-		slash = p[n] == '/'; /* a trailing slash: only a directory will do */
-		name = p;
-		p += n;
-		if (*p)
-			*p++ = '\0';
-		if (!*name && last) { /* "" or a trailing "/": dirfd itself */
-			fd = openat(fds[depth], ".", flags | O_CLOEXEC | O_NOCTTY);
-			e = errno;
-			break;
-		}
-		if (!*name || strcmp(name, ".") == 0)
-			continue;
-		if (strcmp(name, "..") == 0) {
-			if (!depth) {
-				e = EXDEV;
-				break;
-			}
-			close(fds[depth--]);
-			if (last) {
-				fd = openat(fds[depth], ".", flags | O_CLOEXEC | O_NOCTTY);
-				e = errno;
-				break;
-			}
-			continue;
-		}
-		if (fstatat(fds[depth], name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			e = errno;
-			break;
-		}
-		if (S_ISLNK(st.st_mode) && (flags & O_NOFOLLOW)) {
-			e = ELOOP; /* as RESOLVE_NO_SYMLINKS */
-			break;
-		}
-		if (S_ISLNK(st.st_mode)) {
-			char *rest;
-
-			tl = readlinkat(fds[depth], name, target, sizeof(target) - 1);
-			if (tl < 0 || ++links > BENEATH_MAX_LINKS || (tl > 0 && target[0] == '/')) {
-				e = tl < 0 ? errno : links > BENEATH_MAX_LINKS ? ELOOP : EXDEV;
-				break;
-			}
-			target[tl] = '\0';
-			rest = xasprintf("%s%s%s", target, *p || slash ? "/" : "", p);
-			free(todo);
-			todo = p = rest;
-			if (strlen(todo) >= BENEATH_MAX_PATH) {
-				e = ENAMETOOLONG;
-				break;
-			}
-			continue;
-		}
-		if (last) {
-			fd = openat(fds[depth], name,
-				    flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
-					    (slash ? O_DIRECTORY : 0));
-			e = errno;
-			break;
-		}
-		if (depth == BENEATH_MAX_DEPTH) {
-			e = ENAMETOOLONG;
-			break;
-		}
-		fds[depth + 1] =
-			openat(fds[depth], name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fds[depth + 1] < 0) {
-			e = errno;
-			break;
-		}
-		depth++;
-	}
+	w.todo = w.p = xstrdup(rel);
+	while (!walk_step(&w, &fd, &e))
+		;
 	for (;;) {
-		close(fds[depth]);
-		if (!depth--)
+		close(w.fds[w.depth]);
+		if (!w.depth--)
 			break;
 	}
-	free(todo);
+	free(w.todo);
 	errno = e;
 	return fd;
 }

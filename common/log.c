@@ -142,6 +142,8 @@ void pn_progress_event(const char *event, const char *fields_json, const char *f
 	} else {
 		pn_buf_printf(&b, NULL, "%s\n", text);
 	}
+	if (pn_buf_check(&b, "progress event", NULL) < 0)
+		return; /* never a cut line: JSON readers would choke on it */
 	flockfile(stderr);
 	bar_clear();
 	fwrite(b.data, 1, b.len, stderr);

@@ -23,6 +23,7 @@ char *compat_cog_base_ref(const char *host, const char *cuda, const char *python
 	if (!cuda && !python && !tv)
 		pn_buf_puts(&b, "latest", NULL);
 	free(tv);
+	PN_BUF_ASSERT(&b); /* versions and a host name */
 	return pn_buf_steal(&b, NULL);
 }
 

@@ -228,6 +228,10 @@ char *compat_requirements_rewrite(const char *text, bool gpu, const char *cuda)
 	}
 	if (rw.body.len)
 		pn_buf_puts(&out, rw.body.data, NULL);
+	/* the text is a requirements file under its size limit; each line grows
+	 * by a bounded replacement */
+	PN_BUF_ASSERT(&rw.body);
+	PN_BUF_ASSERT(&out);
 	pn_strv_release(&rw.find_links);
 	pn_strv_release(&rw.indexes);
 	pn_buf_release(&rw.body);

@@ -64,78 +64,91 @@ static int tsv_split(const char *tsv, size_t len, size_t nf, const char *what, c
 	return 0;
 }
 
+/* the rows of a table of nf columns, each filled from its fields by fill */
+static int table_parse(const char *tsv, size_t len, size_t nf, const char *what, size_t row_size,
+		       void (*fill)(void *row, char **fields), void **rows, size_t *n,
+		       char **storage, struct pn_error **err)
+{
+	char **f = NULL, *out;
+	size_t nr = 0;
+
+	if (tsv_split(tsv, len, nf, what, storage, &f, &nr, err) < 0)
+		return -1;
+	out = xcalloc(nr ? nr : 1, row_size);
+	for (size_t i = 0; i < nr; i++)
+		fill(out + i * row_size, f + i * nf);
+	free(f);
+	*rows = out;
+	*n = nr;
+	return 0;
+}
+
+static void torch_row(void *row, char **r)
+{
+	struct compat_torch *t = row;
+
+	t->torch = r[0];
+	t->torchvision = r[1];
+	t->torchaudio = r[2];
+	t->find_links = r[3];
+	t->index_url = r[4];
+	t->cuda = *r[5] ? r[5] : NULL;
+	t->pythons = r[6];
+}
+
 int compat_torch_parse(const char *tsv, size_t len, struct compat_torch **rows, size_t *n,
 		       char **storage, struct pn_error **err)
 {
-	char **f = NULL;
-	size_t i, nr = 0;
+	void *v;
 
-	if (tsv_split(tsv, len, 7, "torch", storage, &f, &nr, err) < 0)
+	if (table_parse(tsv, len, 7, "torch", sizeof(**rows), torch_row, &v, n, storage, err) < 0)
 		return -1;
-	*rows = xcalloc(nr ? nr : 1, sizeof(**rows));
-	for (i = 0; i < nr; i++) {
-		char **r = f + i * 7;
-		struct compat_torch *t = &(*rows)[i];
-
-		t->torch = r[0];
-		t->torchvision = r[1];
-		t->torchaudio = r[2];
-		t->find_links = r[3];
-		t->index_url = r[4];
-		t->cuda = *r[5] ? r[5] : NULL;
-		t->pythons = r[6];
-	}
-	free(f);
-	*n = nr;
+	*rows = v;
 	return 0;
+}
+
+static void tf_row(void *row, char **r)
+{
+	struct compat_tf *t = row;
+
+	t->tf = r[0];
+	t->cpu_package = r[1];
+	t->gpu_package = r[2];
+	t->cuda = r[3];
+	t->cudnn = r[4];
+	t->pythons = r[5];
 }
 
 int compat_tf_parse(const char *tsv, size_t len, struct compat_tf **rows, size_t *n, char **storage,
 		    struct pn_error **err)
 {
-	char **f = NULL;
-	size_t i, nr = 0;
+	void *v;
 
-	if (tsv_split(tsv, len, 6, "tensorflow", storage, &f, &nr, err) < 0)
+	if (table_parse(tsv, len, 6, "tensorflow", sizeof(**rows), tf_row, &v, n, storage, err) < 0)
 		return -1;
-	*rows = xcalloc(nr ? nr : 1, sizeof(**rows));
-	for (i = 0; i < nr; i++) {
-		char **r = f + i * 6;
-		struct compat_tf *t = &(*rows)[i];
-
-		t->tf = r[0];
-		t->cpu_package = r[1];
-		t->gpu_package = r[2];
-		t->cuda = r[3];
-		t->cudnn = r[4];
-		t->pythons = r[5];
-	}
-	free(f);
-	*n = nr;
+	*rows = v;
 	return 0;
+}
+
+static void cuda_row(void *row, char **r)
+{
+	struct compat_cuda_image *t = row;
+
+	t->tag = r[0];
+	t->cuda = r[1];
+	t->cudnn = r[2];
+	t->ubuntu = r[3];
+	t->devel = strcmp(r[4], "1") == 0;
 }
 
 int compat_cuda_parse(const char *tsv, size_t len, struct compat_cuda_image **rows, size_t *n,
 		      char **storage, struct pn_error **err)
 {
-	char **f = NULL;
-	size_t i, nr = 0;
+	void *v;
 
-	if (tsv_split(tsv, len, 5, "cuda", storage, &f, &nr, err) < 0)
+	if (table_parse(tsv, len, 5, "cuda", sizeof(**rows), cuda_row, &v, n, storage, err) < 0)
 		return -1;
-	*rows = xcalloc(nr ? nr : 1, sizeof(**rows));
-	for (i = 0; i < nr; i++) {
-		char **r = f + i * 5;
-		struct compat_cuda_image *t = &(*rows)[i];
-
-		t->tag = r[0];
-		t->cuda = r[1];
-		t->cudnn = r[2];
-		t->ubuntu = r[3];
-		t->devel = strcmp(r[4], "1") == 0;
-	}
-	free(f);
-	*n = nr;
+	*rows = v;
 	return 0;
 }
 

@@ -179,6 +179,8 @@ int oci_tar_path_clean(const char *in, char **out, struct pn_error **err)
 		}
 		p += n;
 	}
+	if (pn_buf_check(&b, "entry path", err) < 0)
+		return -1;
 	*out = b.len ? pn_buf_steal(&b, NULL) : xstrdup("");
 	return 0;
 }
@@ -492,6 +494,8 @@ static int make_file(struct applier *ap, struct archive_entry *e, int pfd, const
 		return pn_error_set_errno(err, errno, "chmod `%s`", path);
 	ts[0] = ts[1] = entry_mtime(e);
 	futimens(fd, ts);
+	if (pn_close(&fd) < 0)
+		return pn_error_set_errno(err, errno, "write `%s`", path);
 	return 0;
 }
 

@@ -16,7 +16,6 @@ int oci_json_opt_str_object(json_t *obj, const char *key, const char *what, json
 json_t *oci_json_load(const char *data, size_t len, const char *what, struct pn_error **err);
 /* canonical: sorted keys, compact */
 int oci_json_dump(json_t *j, char **out, size_t *len, struct pn_error **err);
-json_t *oci_strv_to_json(const struct pn_strv *s);
 
 int oci_descriptor_from_json(json_t *j, const char *what, struct oci_descriptor *out,
 			     struct pn_error **err);

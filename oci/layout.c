@@ -63,31 +63,13 @@ static int mkdir_at(int dfd, const char *name, struct pn_error **err)
 static int layout_write_atomic(struct oci_layout *l, const char *name, const void *data, size_t len,
 			       struct pn_error **err)
 {
-	cleanup_free char *tmp = xasprintf("%s/%s/%s.XXXXXX", l->path, TMP_DIR, name);
-	cleanup_free char *dst = pn_path_join(l->path, name);
-	int fd;
+	cleanup_free char *prefix = xasprintf("%s/%s.", TMP_DIR, name);
 
 	/* layouts made by other tools have no TMP_DIR */
 	if (mkdir_at(l->dirfd, TMP_DIR, err) < 0)
 		return -1;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return pn_error_set_errno(err, errno, "create temporary file for `%s`", name);
-	if (pn_write_all(fd, data, len) < 0 || fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
-		int e = errno;
-
-		close(fd);
-		unlink(tmp);
-		return pn_error_set_errno(err, e, "write `%s`", name);
-	}
-	if (close(fd) < 0 || rename(tmp, dst) < 0) {
-		int e = errno;
-
-		unlink(tmp);
-		return pn_error_set_errno(err, e, "replace `%s`", name);
-	}
-	if (fsync(l->dirfd) < 0)
-		return pn_error_set_errno(err, errno, "sync `%s`", l->path);
+	if (pn_write_file_atomic_at(l->dirfd, name, prefix, data, len, 0644, err) < 0)
+		return pn_error_wrap(err, "layout `%s`", l->path);
 	return 0;
 }
 
@@ -379,31 +361,26 @@ int oci_layout_read_blob(struct oci_layout *l, const char *digest, size_t max, c
 
 struct oci_blob_writer {
 	struct oci_layout *layout;
-	char *tmp;
-	int fd;
+	struct pn_atomic_file f; /* in TMP_DIR until the commit */
 	struct oci_hasher *h;
 	struct oci_hash_thread *ht; /* hashing of a large blob, on its own thread */
 	int64_t size;
-	bool done;
 };
 
 struct oci_blob_writer *oci_layout_blob_begin(struct oci_layout *l, struct pn_error **err)
 {
 	struct oci_blob_writer *w;
-	cleanup_free char *tmp = xasprintf("%s/%s/blob.XXXXXX", l->path, TMP_DIR);
-	int fd;
+	struct pn_atomic_file f;
 
 	if (mkdir_at(l->dirfd, TMP_DIR, err) < 0)
 		return NULL;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		pn_error_set_errno(err, errno, "create temporary blob in `%s`", l->path);
+	if (pn_atomic_file_open(&f, l->dirfd, TMP_DIR "/blob.", err) < 0) {
+		pn_error_wrap(err, "create temporary blob in `%s`", l->path);
 		return NULL;
 	}
 	w = xcalloc(1, sizeof(*w));
 	w->layout = l;
-	w->tmp = steal_pointer(&tmp);
-	w->fd = fd;
+	w->f = f;
 	w->h = oci_hasher_new();
 	return w;
 }
@@ -411,7 +388,7 @@ struct oci_blob_writer *oci_layout_blob_begin(struct oci_layout *l, struct pn_er
 int oci_blob_writer_write(struct oci_blob_writer *w, const void *data, size_t len,
 			  struct pn_error **err)
 {
-	if (pn_write_all(w->fd, data, len) < 0)
+	if (pn_write_all(w->f.fd, data, len) < 0)
 		return pn_error_set_errno(err, errno, "write blob");
 	oci_hasher_update_large(w->h, &w->ht, (uint64_t)w->size, data, len);
 	w->size += (int64_t)len;
@@ -439,18 +416,9 @@ int oci_blob_writer_commit(struct oci_blob_writer *w, const char *expected, int6
 	if (expected && strcmp(expected, got) != 0)
 		return pn_error_set(err, PN_ERR_DIGEST, "digest mismatch: expected `%s`, got `%s`",
 				    expected, got);
-	if (fchmod(w->fd, 0644) < 0 || fsync(w->fd) < 0)
-		return pn_error_set_errno(err, errno, "sync blob `%s`", got);
-	dst = oci_layout_blob_path(w->layout, got);
-	if (rename(w->tmp, dst) < 0)
-		return pn_error_set_errno(err, errno, "store blob `%s`", got);
-	w->done = true;
-	{
-		cleanup_free char *bdir = pn_path_join(w->layout->path, BLOB_DIR);
-
-		if (pn_fsync_dir(bdir) < 0)
-			return pn_error_set_errno(err, errno, "sync `%s`", bdir);
-	}
+	dst = blob_rel(got);
+	if (pn_atomic_file_commit(&w->f, dst, 0644, err) < 0)
+		return pn_error_wrap(err, "store blob `%s`", got);
 	if (out)
 		memcpy(out, got, sizeof(got));
 	return 0;
@@ -460,11 +428,7 @@ void oci_blob_writer_free(struct oci_blob_writer *w)
 {
 	if (!w)
 		return;
-	if (w->fd >= 0)
-		close(w->fd);
-	if (!w->done)
-		unlink(w->tmp);
-	free(w->tmp);
+	pn_atomic_file_abort(&w->f);
 	oci_hash_thread_finish(w->ht);
 	oci_hasher_free(w->h);
 	free(w);

@@ -232,26 +232,47 @@ static int descriptors_from_json(json_t *arr, const char *doc, const char *field
 	return 0;
 }
 
-int oci_manifest_parse(const char *data, size_t len, struct oci_manifest *out,
-		       struct pn_error **err)
+/* the JSON of a manifest or an index (doc) after the checks both share: the
+ * size limit, schemaVersion 2, a mediaType that is a string is_type accepts;
+ * *media_type gets it, or default_mt where it is absent */
+static json_t *doc_load(const char *data, size_t len, const char *doc,
+			bool (*is_type)(const char *), const char *default_mt, char **media_type,
+			struct pn_error **err)
 {
 	cleanup_json json_t *j = NULL;
 	const char *mt;
 
-	oci_manifest_init(out);
-	if (len > OCI_MANIFEST_MAX)
-		return pn_error_set(err, PN_ERR_TOO_LARGE, "manifest of %zu bytes (limit %zu)", len,
-				    OCI_MANIFEST_MAX);
-	j = oci_json_load(data, len, "manifest", err);
-	if (!j || check_schema_version(j, "manifest", err) < 0)
-		return -1;
+	if (len > OCI_MANIFEST_MAX) {
+		pn_error_set(err, PN_ERR_TOO_LARGE, "%s of %zu bytes (limit %zu)", doc, len,
+			     OCI_MANIFEST_MAX);
+		return NULL;
+	}
+	j = oci_json_load(data, len, doc, err);
+	if (!j || check_schema_version(j, doc, err) < 0)
+		return NULL;
 	mt = json_string_value(json_object_get(j, "mediaType"));
-	if (json_object_get(j, "mediaType") && !mt)
-		return pn_error_set(err, PN_ERR_INVALID, "manifest: `mediaType` is not a string");
-	if (mt && !is_manifest_type(mt))
-		return pn_error_set(err, PN_ERR_UNSUPPORTED,
-				    "manifest: unsupported media type `%s`", mt);
-	out->media_type = xstrdup(mt ? mt : OCI_MT_MANIFEST);
+	if (json_object_get(j, "mediaType") && !mt) {
+		pn_error_set(err, PN_ERR_INVALID, "%s: `mediaType` is not a string", doc);
+		return NULL;
+	}
+	if (mt && !is_type(mt)) {
+		pn_error_set(err, PN_ERR_UNSUPPORTED, "%s: unsupported media type `%s`", doc, mt);
+		return NULL;
+	}
+	*media_type = xstrdup(mt ? mt : default_mt);
+	return steal_pointer(&j);
+}
+
+int oci_manifest_parse(const char *data, size_t len, struct oci_manifest *out,
+		       struct pn_error **err)
+{
+	cleanup_json json_t *j = NULL;
+
+	oci_manifest_init(out);
+	j = doc_load(data, len, "manifest", is_manifest_type, OCI_MT_MANIFEST, &out->media_type,
+		     err);
+	if (!j)
+		return -1;
 	if (oci_descriptor_from_json(json_object_get(j, "config"), "manifest: config", &out->config,
 				     err) < 0 ||
 	    descriptors_from_json(json_object_get(j, "layers"), "manifest", "layers",
@@ -299,22 +320,11 @@ void oci_index_release(struct oci_index *ix)
 int oci_index_parse(const char *data, size_t len, struct oci_index *out, struct pn_error **err)
 {
 	cleanup_json json_t *j = NULL;
-	const char *mt;
 
 	oci_index_init(out);
-	if (len > OCI_MANIFEST_MAX)
-		return pn_error_set(err, PN_ERR_TOO_LARGE, "index of %zu bytes (limit %zu)", len,
-				    OCI_MANIFEST_MAX);
-	j = oci_json_load(data, len, "index", err);
-	if (!j || check_schema_version(j, "index", err) < 0)
+	j = doc_load(data, len, "index", is_index_type, OCI_MT_INDEX, &out->media_type, err);
+	if (!j)
 		return -1;
-	mt = json_string_value(json_object_get(j, "mediaType"));
-	if (json_object_get(j, "mediaType") && !mt)
-		return pn_error_set(err, PN_ERR_INVALID, "index: `mediaType` is not a string");
-	if (mt && !is_index_type(mt))
-		return pn_error_set(err, PN_ERR_UNSUPPORTED, "index: unsupported media type `%s`",
-				    mt);
-	out->media_type = xstrdup(mt ? mt : OCI_MT_INDEX);
 	if (descriptors_from_json(json_object_get(j, "manifests"), "index", "manifests",
 				  OCI_INDEX_MAX, &out->manifests, &out->n_manifests, err) < 0 ||
 	    oci_json_opt_str_object(j, "annotations", "index", &out->annotations, err) < 0) {

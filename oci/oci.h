@@ -136,6 +136,8 @@ void oci_descriptor_init(struct oci_descriptor *d);
 void oci_descriptor_release(struct oci_descriptor *d);
 void oci_descriptor_copy(struct oci_descriptor *out, const struct oci_descriptor *in);
 json_t *oci_descriptor_to_json(const struct oci_descriptor *d);
+/* a new JSON array of the strings of s, in order (the one strv-to-JSON helper) */
+json_t *oci_strv_to_json(const struct pn_strv *s);
 
 int oci_manifest_parse(const char *data, size_t len, struct oci_manifest *out,
 		       struct pn_error **err);

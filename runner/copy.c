@@ -46,6 +46,8 @@ static int copy_file(int sfd, int dfd, const char *name, const struct stat *st,
 		}
 		left -= n;
 	}
+	if (pn_close(&out) < 0)
+		return pn_error_set_errno(err, errno, "copy `%s`", name);
 	return 0;
 }
 

@@ -86,6 +86,7 @@ char *runner_idmap_format(const struct runner_idrange *r, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		pn_buf_printf(&b, NULL, "%u %u %u\n", r[i].inside, r[i].outside, r[i].count);
+	PN_BUF_ASSERT(&b); /* at most RUNNER_IDMAP_MAX_RANGES short lines */
 	if (!b.data)
 		return xstrdup("");
 	return pn_buf_steal(&b, NULL);
@@ -387,7 +388,7 @@ static int write_proc(pid_t pid, const char *file, const char *text, struct pn_e
 	cleanup_free char *p = xasprintf("/proc/%d/%s", (int)pid, file);
 	cleanup_close int fd = open(p, O_WRONLY | O_CLOEXEC);
 
-	if (fd < 0 || pn_write_all(fd, text, strlen(text)) < 0)
+	if (fd < 0 || pn_write_all(fd, text, strlen(text)) < 0 || pn_close(&fd) < 0)
 		return pn_error_set_errno(err, errno, "write `%s`", p);
 	return 0;
 }

@@ -31,6 +31,7 @@ static void report_write(int fd, uint32_t kind, int code, int errnum, const void
 	pn_buf_append(&buf, &h, sizeof(h), NULL);
 	pn_buf_append(&buf, a, la, NULL);
 	pn_buf_append(&buf, b, lb, NULL);
+	PN_BUF_ASSERT(&buf); /* a message and a hint */
 	/* one write: below PIPE_BUF for errors, so messages do not interleave */
 	(void)!pn_write_all(fd, buf.data, buf.len);
 	pn_buf_release(&buf);

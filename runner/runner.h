@@ -173,6 +173,8 @@ struct runner_step {
 	size_t n_secrets;
 	enum runner_network network;
 	bool interactive; /* inherit stdin/stdout/stderr, no prefix */
+	int stdout_fd;	  /* interactive: the step's stdout when > 0 (a capture file,
+			   * relayed like any regular file); 0: the caller's */
 	int tail_lines;	  /* kept for the failure report; 0: 20 */
 };
 

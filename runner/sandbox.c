@@ -105,11 +105,12 @@ static int mnt_layer_add(const char *mnt, const struct pn_strv *lowers, const ch
 	fd = open(host, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return pn_error_set_errno(err, errno, "create `%s`", host);
-	if (content && pn_write_all(fd, content, strlen(content)) < 0) {
-		close(fd);
-		return pn_error_set_errno(err, errno, "write `%s`", host);
+	if ((content && pn_write_all(fd, content, strlen(content)) < 0) || pn_close(&fd) < 0) {
+		int e = errno;
+
+		pn_close(&fd);
+		return pn_error_set_errno(err, e, "write `%s`", host);
 	}
-	close(fd);
 	return 0;
 }
 
@@ -364,12 +365,13 @@ static int copy_secrets(const struct runner_sandbox_cfg *c, struct pn_error **er
 		if (pn_read_file(s->secrets[i].source, SECRET_MAX, &data, &len, err) < 0)
 			return pn_error_wrap(err, "secret `%s`", s->secrets[i].id);
 		fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
-		if (fd < 0 || pn_write_all(fd, data, len) < 0) {
-			if (fd >= 0)
-				close(fd);
-			return pn_error_set_errno(err, errno, "copy secret `%s`", s->secrets[i].id);
+		if (fd < 0 || pn_write_all(fd, data, len) < 0 || pn_close(&fd) < 0) {
+			int e = errno;
+
+			pn_close(&fd);
+			explicit_bzero(data, len);
+			return pn_error_set_errno(err, e, "copy secret `%s`", s->secrets[i].id);
 		}
-		close(fd);
 		explicit_bzero(data, len);
 	}
 	return 0;
@@ -873,13 +875,13 @@ static int commit_layer(struct runner_sandbox_cfg *c, struct pn_buf *reply, stru
 		rc = runner_diff_write(c->upper, &c->plan, c->out, c->lopts, &res, err);
 	if (rc < 0)
 		return -1;
-	pn_buf_printf(reply, NULL, "commit_seconds %.6f\nlayer %s %lld %s %lld %s\n",
-		      now_seconds() - t0, res.desc.digest, (long long)res.desc.size, res.diff_id,
-		      (long long)res.tar_size, res.desc.media_type);
+	rc = pn_buf_printf(reply, err, "commit_seconds %.6f\nlayer %s %lld %s %lld %s\n",
+			   now_seconds() - t0, res.desc.digest, (long long)res.desc.size,
+			   res.diff_id, (long long)res.tar_size, res.desc.media_type);
 	if (c->adopt && !copy)
 		runner_snapshot_adopt(c->r, c->upper, res.desc.digest, res.diff_id, NULL);
 	oci_layer_result_release(&res);
-	return 0;
+	return rc;
 }
 
 /* a relay between a host file and the sandbox's pipe; never returns */
@@ -977,7 +979,7 @@ static int sandbox_child(struct runner_sandbox_cfg *c, int sync_rd, int sync_wr)
 		    (c->step->network == RUNNER_NET_NONE ? CLONE_NEWNET : 0);
 	double t0;
 	pid_t g, relays[3] = {-1, -1, -1};
-	int st = 125 << 8, code; /* as exit status 125 if waitpid fails */
+	int st = 125 << 8, code, rc; /* st: as exit status 125 if waitpid fails */
 	char host_ns[64] = "";
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -987,6 +989,11 @@ static int sandbox_child(struct runner_sandbox_cfg *c, int sync_rd, int sync_wr)
 	sandbox_real_root = same_userns(host_ns);
 	close(sync_rd);
 	close(sync_wr);
+	if (c->step->interactive && c->step->stdout_fd > 0 &&
+	    dup2(c->step->stdout_fd, STDOUT_FILENO) < 0) {
+		pn_error_set_errno(&e, errno, "the step's stdout");
+		goto fail;
+	}
 	if (stdio_guard(c, relays, &e) < 0)
 		goto fail;
 	if (unshare(flags) < 0) {
@@ -1010,8 +1017,10 @@ static int sandbox_child(struct runner_sandbox_cfg *c, int sync_rd, int sync_wr)
 			break;
 	stdio_guard_end(relays, true);
 	code = status_code(st);
-	pn_buf_printf(&reply, NULL, "status %d\nrun_seconds %.6f\n", code, now_seconds() - t0);
-	if (code == 0 && c->out && commit_layer(c, &reply, &e) < 0) {
+	rc = pn_buf_printf(&reply, &e, "status %d\nrun_seconds %.6f\n", code, now_seconds() - t0);
+	if (rc == 0 && code == 0 && c->out)
+		rc = commit_layer(c, &reply, &e);
+	if (rc < 0) {
 		pn_buf_release(&reply);
 		goto fail;
 	}

@@ -82,7 +82,7 @@ static void blob_list(const char *snap, const char *digest)
 	cleanup_free char *line = xasprintf("%s\n", digest);
 	cleanup_close int fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 
-	if (fd < 0 || write(fd, line, strlen(line)) != (ssize_t)strlen(line))
+	if (fd < 0 || write(fd, line, strlen(line)) != (ssize_t)strlen(line) || pn_close(&fd) < 0)
 		pn_debug("snapshot: record blob `%s` in `%s`: %s", digest, p, strerror(errno));
 }
 

@@ -47,6 +47,9 @@ for t in "$B"/tests/test_*; do
 done
 
 if [ "$what" = all ]; then
+	# the structure the code keeps: no call circle between the files of a
+	# module, no include circle, no function over 80 lines
+	run_suite structure "$PYTHON" tests/tools/structure.py --build "$B" --tap
 	for f in "$B"/fuzz/fuzz_*; do
 		[ -x "$f" ] || continue
 		name=$(basename "$f")

@@ -2,6 +2,7 @@
  * the build half of `pinion push [NAME]` (build_cli_main) */
 #include "assembler/build.h"
 #include "assembler/cli/cli.h"
+#include "assembler/predict.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -189,6 +190,12 @@ int build_cli_main(int argc, char **argv, bool push)
 		goto out;
 	}
 	c.o.push |= push;
+	/* a predictor that cannot load: before any step runs */
+	if (!c.o.dry_run && !c.o.openapi_schema &&
+	    predict_check_model(c.o.config_file ? c.o.config_file : "cog.yaml", false, &err) < 0) {
+		rc = pn_cli_fail(err);
+		goto out;
+	}
 	rc = build_run(&c.o, &res, &err);
 	if (rc < 0) {
 		rc = pn_cli_fail(err);

@@ -4,6 +4,7 @@
 #include "common/common.h"
 #include "common/cleanup.h"
 #include "compat/compat.h"
+#include "oci/oci.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -51,12 +52,9 @@ static void emit(json_t *o, bool as_json)
 static void list_versions(const char *what, struct pn_strv *v, bool as_json)
 {
 	cleanup_json json_t *o = json_pack("{s:s}", "matrix", what);
-	json_t *a = json_array();
 	size_t i;
 
-	for (i = 0; i < v->n; i++)
-		json_array_append_new(a, json_string(v->v[i]));
-	json_object_set_new(o, "versions", a);
+	json_object_set_new(o, "versions", oci_strv_to_json(v));
 	if (as_json) {
 		emit(o, true);
 		return;

@@ -24,6 +24,26 @@ rm -rf "$T/hello/.pinion"
 digest_of() { pinion ls "oci:$1" | awk -v t="$2" '$1 == t {print $2}'; }
 layers_of() { skopeo inspect --raw "oci:$1" | jq -r '.layers[].digest'; }
 
+test_expect_success 'build --dry-run lists the weight layers of --separate-weights with their files' '
+	cp -r "$T/hello" "$T/weighty" &&
+	mkdir -p "$T/weighty/weights" &&
+	head -c 11534336 /dev/zero >"$T/weighty/weights/model.bin" &&
+	(cd "$T/weighty" && pinion build $MIRROR --dry-run --json --separate-weights \
+		--use-cog-base-image=false) >"$T/weighty.json" 2>"$T/weighty.err" ||
+		{ cat "$T/weighty.err"; false; } &&
+	test_equal "$(jq -r "[.steps[] | select(.id == \"weights\")] | length" "$T/weighty.json")" 1 &&
+	test_equal "$(jq -r ".steps[] | select(.id == \"weights\") | .copy.layers | map(.file) | join(\",\")" \
+		"$T/weighty.json")" weights/model.bin &&
+	test_equal "$(jq -r ".steps[] | select(.id == \"weights\") | .copy.layers[0].size" "$T/weighty.json")" 11534336 &&
+	test_equal "$(jq -r ".steps[] | select(.id == \"source\") | .copy.layers" "$T/weighty.json")" null &&
+	(cd "$T/weighty" && pinion build $MIRROR --dry-run --separate-weights \
+		--use-cog-base-image=false) >"$T/weighty.txt" &&
+	test_grep "^        layer weights/model.bin (11534336 bytes)$" "$T/weighty.txt" &&
+	(cd "$T/weighty" && pinion build $MIRROR --dry-run --json --separate-weights=false \
+		--use-cog-base-image=false) >"$T/single.json" &&
+	test_equal "$(jq -r "[.steps[] | select(.id == \"weights\")] | length" "$T/single.json")" 0
+'
+
 test_expect_success 'build examples/hello into an OCI layout' '
 	(cd "$T/hello" && pinion build $MIRROR --output "oci:$T/out:hello" --progress plain) >"$T/build1.out" 2>"$T/build1.err" ||
 		{ cat "$T/build1.err"; false; } &&

@@ -7,6 +7,7 @@
 #include "common/cleanup.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void t_secrets(void)
@@ -45,6 +46,89 @@ static void t_tini(void)
 
 	ok(len > 100000, "tini-static embedded (%zu bytes)", len);
 	ok(len >= 4 && memcmp(d, "\177ELF", 4) == 0, "it is an ELF binary");
+}
+
+static void key_copy(const char *chain, const char *kind, enum plan_copy_from from, bool separate,
+		     enum oci_compression comp, const char *platform, oci_digest_t out)
+{
+	struct plan_step s = {
+		.kind = PLAN_STEP_COPY, .copy_from = from, .copy_dest = (char *)"/src"};
+	struct build_plan p = {.platform = (char *)platform, .separate_weights = separate};
+	struct oci_layer_opts lo;
+
+	oci_layer_opts_init(&lo);
+	lo.compression = comp;
+	build_key_copy(chain, kind, &s, "sha256:00", &p, &lo, out);
+}
+
+/* the cache-key recipe: every input that changes a layer changes its key */
+static void t_key_recipe(void)
+{
+	const char *chain = "sha256:1111", *gz = "linux/amd64";
+	char *envv[] = {(char *)"A=1", (char *)"B=two", NULL};
+	struct pn_strv env = {envv, 2, 2}, env2 = {envv, 1, 1};
+	oci_digest_t k1, k2, fd[1] = {"sha256:aa"}, fd2[1] = {"sha256:bb"};
+	struct plan_step run = {.kind = PLAN_STEP_RUN, .shell = (char *)"make"};
+	struct plan_file file = {.target = (char *)"/tmp/f"};
+	struct build_plan p = {.platform = (char *)gz};
+	struct oci_layer_opts lo;
+
+	oci_layer_opts_init(&lo);
+	build_key_env(chain, &env, k1);
+	build_key_env(chain, &env, k2);
+	is_str(k1, k2, "env key: same inputs, same key");
+	build_key_env(chain, &env2, k2);
+	ok(strcmp(k1, k2) != 0, "env key: another edit, another key");
+	build_key_env("sha256:2222", &env, k2);
+	ok(strcmp(k1, k2) != 0, "env key: another chain, another key");
+	run.files = &file;
+	run.n_files = 1;
+	build_key_run(chain, &run, &p, &lo, &env, (const oci_digest_t *)fd, k1);
+	build_key_run(chain, &run, &p, &lo, &env, (const oci_digest_t *)fd2, k2);
+	ok(strcmp(k1, k2) != 0, "run key: the file's digest is in it");
+	p.network_none = true;
+	build_key_run(chain, &run, &p, &lo, &env, (const oci_digest_t *)fd, k2);
+	ok(strcmp(k1, k2) != 0, "run key: the network (decided in the plan) is in it");
+	p.network_none = false;
+	p.platform = (char *)"linux/arm64";
+	build_key_run(chain, &run, &p, &lo, &env, (const oci_digest_t *)fd, k2);
+	ok(strcmp(k1, k2) != 0, "run key: the platform is in it");
+	key_copy(chain, "copy-source", PLAN_COPY_MODEL_DIR, true, OCI_COMP_GZIP, gz, k1);
+	key_copy(chain, "copy-source", PLAN_COPY_MODEL_DIR, false, OCI_COMP_GZIP, gz, k2);
+	ok(strcmp(k1, k2) != 0, "source key: separate weights is in it");
+	key_copy(chain, "copy-tini", PLAN_COPY_TINI, true, OCI_COMP_GZIP, gz, k1);
+	key_copy(chain, "copy-tini", PLAN_COPY_TINI, false, OCI_COMP_GZIP, gz, k2);
+	is_str(k1, k2, "tini key: separate weights is not");
+	key_copy(chain, "copy-tini", PLAN_COPY_TINI, true, OCI_COMP_ZSTD, gz, k2);
+	ok(strcmp(k1, k2) != 0, "tini key: the compression is in it");
+	build_key_postbuild(chain, "predict.py:P", NULL, k1);
+	build_key_postbuild(chain, "predict.py:P", "sha256:cc", k2);
+	ok(strcmp(k1, k2) != 0, "post-build key: an --openapi-schema file is in it");
+}
+
+/* --secret values become host files; an env secret is written 0600 */
+static void t_secret_files(void)
+{
+	struct build_secret v[] = {{(char *)"a", (char *)"/nonexistent/x", NULL},
+				   {(char *)"b", NULL, (char *)"PINION_TEST_SECRET"}};
+	cleanup_free char *dir = pn_mkdtemp_in("/tmp", "pn-secret-", NULL);
+	char *path = NULL;
+	struct pn_error *err = NULL;
+	struct stat st;
+
+	ok(build_secret_find(v, 2, "b") == &v[1] && !build_secret_find(v, 2, "c"), "find by id");
+	ok_fail(build_secret_file(&v[0], dir, &path, &err), &err, PN_ERR_NOT_FOUND, "secret `a`",
+		"an unreadable src is refused");
+	unsetenv("PINION_TEST_SECRET");
+	ok_fail(build_secret_file(&v[1], dir, &path, &err), &err, PN_ERR_INVALID, "not set",
+		"an unset env secret is refused");
+	setenv("PINION_TEST_SECRET", "s3cret", 1);
+	ok_call(build_secret_file(&v[1], dir, &path, &err), &err, "env secret written");
+	ok(path && stat(path, &st) == 0 && (st.st_mode & 0777) == 0600 && st.st_size == 6,
+	   "mode 0600, the value's bytes");
+	free(path);
+	unsetenv("PINION_TEST_SECRET");
+	pn_rm_rf(dir, NULL);
 }
 
 static json_t *schema(void)
@@ -209,6 +293,8 @@ int main(void)
 	TEST(t_secrets);
 	TEST(t_build_env);
 	TEST(t_tini);
+	TEST(t_key_recipe);
+	TEST(t_secret_files);
 	TEST(t_inputs);
 	TEST(t_data_urls);
 	TEST(t_outputs);

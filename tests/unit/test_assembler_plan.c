@@ -102,8 +102,21 @@ static void t_cpu_plan(void)
 	ok(s && tap_contains(s->key_inputs.v[s->key_inputs.n - 1], "torch==2.1.0+cpu"),
 	   "requirements text is a cache key input");
 	s = find_step(&p, PLAN_ID_COG_WHEEL);
-	ok(s && s->n_files == 1 && strcmp(s->files[0].source, "@cog-wheel") == 0,
-	   "cog wheel from @cog-wheel");
+	ok(s && s->n_files == 1 && s->files[0].from == PLAN_FILE_COG_WHEEL && !s->files[0].content,
+	   "cog wheel: a file of the cog-wheel kind");
+	{
+		/* the key input text of earlier versions: cached layers stay valid */
+		cleanup_free char *want =
+			s ? xasprintf("FILE %s from @%s", s->files[0].target, "cog-wheel") : NULL;
+
+		ok(s && pn_strv_contains(&s->key_inputs, want), "cog wheel key input unchanged");
+	}
+	s = find_step(&p, PLAN_ID_TINI);
+	ok(s && s->kind == PLAN_STEP_COPY && s->copy_from == PLAN_COPY_TINI &&
+		   strcmp(s->copy_dest, "/sbin/tini") == 0,
+	   "tini: a COPY of the embedded tini");
+	is_str(p.platform, "linux/amd64", "platform decided in the plan (default)");
+	ok(!p.network_none && !p.separate_weights, "network and weights decided in the plan");
 	s = &p.steps[7];
 	ok(s->n_secrets == 1 && strcmp(s->secrets[0].id, "tok") == 0 &&
 		   strcmp(s->secrets[0].target, "/run/secrets/tok") == 0,
@@ -207,6 +220,78 @@ static void t_gpu_plan(void)
 	cog_config_release(&cfg);
 }
 
+/* the weights step lists its layers (from the source walk), in every view */
+static void t_weight_layers(void)
+{
+	const char *y = "build:\n  python_version: \"3.11\"\npredict: \"predict.py:Predictor\"\n";
+	struct cog_config cfg;
+	struct build_plan p;
+	struct build_plan_opts o;
+	struct pn_error *err = NULL;
+	cleanup_free char *json = NULL;
+	cleanup_json json_t *j = NULL;
+	const struct plan_step *s;
+	json_t *step, *layers;
+	char *text = NULL;
+	size_t tlen = 0;
+	FILE *f;
+
+	if (parse(y, &cfg) < 0)
+		return;
+	memset(&o, 0, sizeof(o));
+	o.separate_weights = true;
+	o.platform = "linux/arm64";
+	o.network_none = true;
+	ok_call(build_plan_make(&cfg, &o, &p, &err), &err, "plan with separate weights");
+	ok(p.separate_weights && p.network_none && strcmp(p.platform, "linux/arm64") == 0,
+	   "options decided in the plan");
+	build_plan_add_weight(&p, "weights/model.bin", 12345, 3);
+	build_plan_add_weight(&p, "z.safetensors", 20 << 20, 7);
+	s = find_step(&p, PLAN_ID_WEIGHTS);
+	ok(s && s->copy_from == PLAN_COPY_WEIGHTS && s->n_weights == 2,
+	   "two weight layers planned");
+	ok(s && strcmp(s->weights[0].path, "weights/model.bin") == 0 &&
+		   s->weights[0].size == 12345 && s->weights[0].entry == 3 &&
+		   strcmp(s->weights[1].path, "z.safetensors") == 0 && s->weights[1].entry == 7,
+	   "weight layers in walk order with their files");
+	s = find_step(&p, PLAN_ID_SOURCE);
+	ok(s && s->copy_from == PLAN_COPY_MODEL_DIR && s->n_weights == 0,
+	   "the source step has no weight layers");
+	json = build_plan_to_json(&p);
+	j = json_loads(json, 0, NULL);
+	step = json_array_get(json_object_get(j, "steps"), p.n_steps - 2);
+	layers = json_object_get(json_object_get(step, "copy"), "layers");
+	is_str(json_string_value(json_object_get(step, "id")), "weights", "JSON weights step");
+	is_str(json_string_value(json_object_get(json_object_get(step, "copy"), "from")), "weights",
+	       "JSON copy from weights");
+	is_int(json_array_size(layers), 2, "JSON lists both weight layers");
+	is_str(json_string_value(json_object_get(json_array_get(layers, 0), "file")),
+	       "weights/model.bin", "JSON layer file");
+	is_int(json_integer_value(json_object_get(json_array_get(layers, 0), "size")), 12345,
+	       "JSON layer size");
+	ok(!json_object_get(
+		   json_object_get(json_array_get(json_object_get(j, "steps"), p.n_steps - 1),
+				   "copy"),
+		   "layers"),
+	   "JSON source step has no layers");
+	f = open_memstream(&text, &tlen);
+	build_plan_print_text(&p, f);
+	fclose(f);
+	ok(tap_contains(text, "COPY weights: . -> /src\n        layer weights/model.bin (12345 "
+			      "bytes)\n        layer z.safetensors (20971520 bytes)\n"),
+	   "text view lists the weight layers under the weights step");
+	ok(tap_contains(text, "COPY tini: embedded tini -> /sbin/tini\n"), "text view of tini");
+	free(text);
+	build_plan_release(&p);
+	o.separate_weights = false;
+	ok_call(build_plan_make(&cfg, &o, &p, &err), &err, "plan without separate weights");
+	build_plan_add_weight(&p, "weights/model.bin", 12345, 3);
+	ok(find_step(&p, PLAN_ID_WEIGHTS) == NULL && !p.separate_weights,
+	   "no weights step without --separate-weights: a weight is not planned");
+	build_plan_release(&p);
+	cog_config_release(&cfg);
+}
+
 static void t_misc_steps(void)
 {
 	const char *y =
@@ -297,9 +382,9 @@ static void t_env_expand(void)
 {
 	char *env[] = {(char *)"LD_LIBRARY_PATH=/usr/local/nvidia/lib", (char *)"PATH=/usr/bin",
 		       NULL};
-	cleanup_free char *a = plan_env_expand("$LD_LIBRARY_PATH:/x", env);
-	cleanup_free char *b = plan_env_expand("/root/bin:${PATH}", env);
-	cleanup_free char *c = plan_env_expand("$UNSET:a$", env);
+	cleanup_free char *a = plan_env_expand("$LD_LIBRARY_PATH:/x", env, NULL);
+	cleanup_free char *b = plan_env_expand("/root/bin:${PATH}", env, NULL);
+	cleanup_free char *c = plan_env_expand("$UNSET:a$", env, NULL);
 
 	is_str(a, "/usr/local/nvidia/lib:/x", "$NAME");
 	is_str(b, "/root/bin:/usr/bin", "${NAME}");
@@ -418,6 +503,7 @@ int main(void)
 	TEST(t_cpu_plan);
 	TEST(t_gpu_plan);
 	TEST(t_misc_steps);
+	TEST(t_weight_layers);
 	TEST(t_registry_host_env);
 	TEST(t_env_expand);
 	return tap_done();

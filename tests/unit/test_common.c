@@ -54,6 +54,18 @@ static void t_buf(void)
 	is_str(b.data, "abcd1234", "contents");
 	ok_fail(pn_buf_puts(&b, "x", &err), &err, PN_ERR_TOO_LARGE, "limit", "past max refused");
 	is_int(b.len, 8, "length unchanged after refusal");
+	ok_fail(pn_buf_check(&b, "the text", &err), &err, PN_ERR_TOO_LARGE,
+		"the text: more than 8 bytes", "the failure is remembered for one check");
+	pn_buf_release(&b);
+	pn_buf_init(&b, 8);
+	ok_call(pn_buf_puts(&b, "abcdef", &err), &err, "six bytes");
+	ok_fail(pn_buf_puts(&b, "xyz", &err), &err, PN_ERR_TOO_LARGE, "limit", "nine refused");
+	ok_fail(pn_buf_puts(&b, "x", &err), &err, PN_ERR_TOO_LARGE, "limit",
+		"a later append that would fit is refused too: no hole in the middle");
+	is_str(b.data, "abcdef", "contents before the failure kept");
+	pn_buf_reset(&b);
+	ok_call(pn_buf_check(&b, "x", &err), &err, "reset clears the failure");
+	ok_call(pn_buf_puts(&b, "x", &err), &err, "and appends work again");
 	pn_buf_release(&b);
 }
 
@@ -89,11 +101,72 @@ static void t_fs(void)
 	is_str(data, "hello", "content");
 	ok_fail(pn_read_file(file, 3, &data, &len, &err), &err, PN_ERR_TOO_LARGE, NULL,
 		"read over limit refused");
+	{
+		int fd = open(file, O_WRONLY | O_CLOEXEC), copy = fd;
+
+		ok(fd >= 0 && pn_close(&fd) == 0 && fd == -1, "pn_close closes and clears");
+		ok(fcntl(copy, F_GETFD) < 0 && errno == EBADF, "the fd is gone");
+		ok(pn_close(&fd) == 0, "pn_close of -1 does nothing");
+	}
 	ok_call(pn_rm_rf(sub, &err), &err, "rm -rf tree");
 	ok(stat(sub, &st) < 0 && errno == ENOENT, "tree gone");
 	ok_call(pn_rm_rf(sub, &err), &err, "rm -rf of absent path is ok");
 	ok_fail(pn_read_file(file, 100, &data, &len, &err), &err, PN_ERR_NOT_FOUND, "f.txt",
 		"missing file names the path");
+}
+
+static int count_entries(const char *dir)
+{
+	cleanup_dir DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	while (d && (de = readdir(d)))
+		n += de->d_name[0] != '.' || (de->d_name[1] && strcmp(de->d_name, ".."));
+	return n;
+}
+
+static void t_atomic_file(void)
+{
+	char *dir = tap_tmpdir();
+	cleanup_free char *tmpd = pn_path_join(dir, "tmp");
+	cleanup_free char *dst = pn_path_join(dir, "dst");
+	cleanup_free char *data = NULL;
+	cleanup_close int dfd = -1;
+	struct pn_atomic_file f;
+	struct pn_error *err = NULL;
+	struct stat st;
+
+	ok_call(pn_mkdir_p(tmpd, 0755, &err), &err, "mkdir tmp");
+	ok_call(pn_mkdir_p(dst, 0755, &err), &err, "mkdir dst");
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ok_call(pn_write_file_atomic_at(dfd, "dst/one", "tmp/one.", "1", 1, 0644, &err), &err,
+		"write through a dirfd, temp in another directory");
+	ok_call(pn_read_file_at(dfd, "dst/one", 10, &data, NULL, &err), &err, "read back");
+	is_str(data, "1", "content in place");
+	is_int(count_entries(tmpd), 0, "no temporary file left");
+
+	ok_call(pn_atomic_file_open(&f, dfd, "tmp/x.", &err), &err, "open a streamed one");
+	ok(fcntl(f.fd, F_GETFD) & FD_CLOEXEC, "its fd is CLOEXEC");
+	ok(pn_write_all(f.fd, "abc", 3) == 0, "write a piece");
+	is_int(count_entries(tmpd), 1, "it exists under its temporary name");
+	pn_atomic_file_abort(&f);
+	is_int(count_entries(tmpd), 0, "abort removes it");
+	pn_atomic_file_abort(&f);
+	ok(f.fd == -1 && f.tmp == NULL, "a second abort does nothing");
+
+	ok_call(pn_atomic_file_open(&f, dfd, "tmp/y.", &err), &err, "open another");
+	ok(pn_write_all(f.fd, "xyz", 3) == 0, "write it");
+	ok_fail(pn_atomic_file_commit(&f, "nodir/y", 0644, &err), &err, PN_ERR_NOT_FOUND,
+		"replace `nodir/y`", "commit into a missing directory fails");
+	is_int(count_entries(tmpd), 0, "and the temporary file is gone");
+	pn_atomic_file_abort(&f);
+	ok_call(pn_atomic_file_open(&f, dfd, "tmp/z.", &err), &err, "open a third");
+	ok_call(pn_atomic_file_commit(&f, "dst/z", 0600, &err), &err, "commit an empty file");
+	ok(fstatat(dfd, "dst/z", &st, 0) == 0 && st.st_size == 0 && (st.st_mode & 07777) == 0600,
+	   "empty, with its mode");
+	ok_fail(pn_write_file_atomic_at(dfd, "dst/w", "gone/w.", "1", 1, 0644, &err), &err,
+		PN_ERR_NOT_FOUND, "write `dst/w`", "a missing temporary directory is an error");
 }
 
 static void t_time(void)
@@ -301,6 +374,7 @@ int main(void)
 	TEST(t_buf);
 	TEST(t_strv);
 	TEST(t_fs);
+	TEST(t_atomic_file);
 	TEST(t_time);
 	TEST(t_progress_json);
 	TEST(t_progress_bar);

@@ -930,6 +930,34 @@ static void escape_stdio(struct runner *r, const struct escape_env *x)
 	ok(text && strstr(text, "relayed-line"), "its output reached the file through the relay");
 }
 
+/* stdout_fd: an interactive step's stdout goes to that file (relayed through
+ * a pipe like any host file) and the caller's own stdout is left alone */
+static void escape_stdout_fd(struct runner *r)
+{
+	cleanup_free char *outf = pn_path_join(dir, "esc-stdout-fd.out");
+	cleanup_close int fd = open(outf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	struct runner_step s = {.name = "capture",
+				.interactive = true,
+				.shell = "test -p /proc/self/fd/1 && echo captured-line"};
+	struct runner_result res;
+	struct pn_error *err = NULL;
+	cleanup_free char *text = NULL;
+	size_t len = 0;
+	struct stat before, after;
+	int rc;
+
+	s.stdout_fd = fd;
+	fstat(STDOUT_FILENO, &before);
+	rc = runner_step_run(r, &rf, &s, NULL, NULL, &res, &err);
+	fstat(STDOUT_FILENO, &after);
+	ok_call(rc, &err, "interactive step with stdout_fd");
+	runner_result_release(&res);
+	pn_read_file(outf, 1 << 20, &text, &len, NULL);
+	is_str(text, "captured-line\n", "its stdout reached the file through the relay");
+	ok(before.st_dev == after.st_dev && before.st_ino == after.st_ino,
+	   "the caller's stdout is unchanged");
+}
+
 /* /proc/sys and friends read-only, own UTS and IPC namespaces (as root the
  * writes would otherwise reach the host's kernel; each writes back the
  * current value, so a failing test changes nothing on the host) */
@@ -1119,6 +1147,7 @@ static void t_escape(void)
 	escape_build(r, &x, "overlay");
 	escape_proc(r, &x);
 	escape_stdio(r, &x);
+	escape_stdout_fd(r);
 	escape_kernel(r, "user namespace");
 	runner_free(r);
 	r = new_runner(true);
