@@ -77,6 +77,12 @@ int oci_ref_parse_layout(const char *s, char **dir_out, char **ref_out, struct p
 {
 	enum oci_transport t;
 
+	if (oci_transport_of(s) > OCI_TRANSPORT_LAYOUT) {
+		pn_error_set(err, PN_ERR_INVALID,
+			     "`%s`: an archive, where an OCI layout (oci:DIR[:TAG]) is needed", s);
+		pn_error_hint(err, "copy it into a layout first: pinion copy %s oci:DIR", s);
+		return -1;
+	}
 	if (oci_transport_of(s) != OCI_TRANSPORT_LAYOUT)
 		return pn_error_set(err, PN_ERR_INVALID,
 				    "`%s` is not an OCI layout reference (expected oci:DIR[:TAG])",

@@ -113,7 +113,7 @@ static void t_parse(void)
 	ok_fail(oci_location_parse("zip:x", &t, &path, &ref, &err), &err, PN_ERR_INVALID,
 		"docker-archive:FILE", "unknown transport lists the forms");
 	ok_fail(oci_ref_parse_layout("oci-archive:a.tar", &path, &ref, &err), &err, PN_ERR_INVALID,
-		"not an OCI layout", "a layout parser refuses an archive");
+		"an archive, where an OCI layout", "a layout parser refuses an archive");
 }
 
 static void t_oci_roundtrip(void)
