@@ -94,14 +94,17 @@ test_expect_success 'docker-archive: several images: without a name the error li
 
 PODMAN="podman --root $T/podman/root --runroot $T/podman/run --storage-driver vfs"
 if [ "$(id -u)" -eq 0 ] && command -v podman >/dev/null && $PODMAN images >/dev/null 2>&1; then
-	test_expect_success 'podman load reads a pinion docker-archive; pinion reads what podman save writes' '
+	test_expect_success 'podman load reads a pinion docker-archive; pinion reads what podman save writes (docker-archive, oci-archive)' '
 		test_when_finished "$PODMAN rmi -a -f >/dev/null 2>&1; true" &&
 		$PODMAN load -i "$T/d.tar" >load.out 2>&1 &&
 		test_grep "me/model:v3" load.out &&
 		test_equal "sha256:$($PODMAN image inspect me/model:v3 --format "{{.Id}}")" "$ZST_CONFIG" &&
 		$PODMAN save --format docker-archive -o "$T/ps.tar" localhost/me/model:v3 2>/dev/null &&
 		pq inspect "docker-archive:$T/ps.tar" >ps.json &&
-		test_equal "$(jq -r .manifest.config.digest ps.json)" "$ZST_CONFIG"
+		test_equal "$(jq -r .manifest.config.digest ps.json)" "$ZST_CONFIG" &&
+		$PODMAN save --format oci-archive -o "$T/pso.tar" localhost/me/model:v3 2>/dev/null &&
+		pq inspect "oci-archive:$T/pso.tar" >pso.json &&
+		test_equal "$(jq -c .config.rootfs.diff_ids pso.json)" "$(jq -c .config.rootfs.diff_ids zst.json)"
 	'
 else
 	test_skip 'podman load reads a pinion docker-archive' "podman does not run here as root"
