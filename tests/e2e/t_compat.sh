@@ -2,7 +2,8 @@
 # t_compat.sh - what Cog does at build time, through a real `pinion build`
 # (issue 16): the schema command's own error ends the build's message, the
 # schema label is the SDK's text byte for byte (0.7 stays 0.7), --openapi-schema
-# FILE is kept as written, a relative secret target is resolved as Docker does.
+# FILE is kept as written, a relative secret target is resolved as Docker does,
+# run.cog.r8_model_dependencies, and Cog's train_basic through pinion train.
 . "$(dirname "$0")/lib.sh"
 . "$TEST_ROOT/tests/tools/registry.sh"
 
@@ -76,6 +77,19 @@ test_expect_success 'a relative secret target is mounted as Docker does (against
 		{ cat "$T/rel.err"; false; } &&
 	(cd "$T/relsecret" && pinion dockerfile) >"$T/rel.Dockerfile" &&
 	test_grep "target=/secret.txt" "$T/rel.Dockerfile"
+'
+
+test_expect_success 'Cog train_basic: pinion train -i n=42 returns weights of 42 bytes' '
+	model "$T/trainer" "s: str = \"x\"" &&
+	printf "train: \"train.py:train\"\n" >>"$T/trainer/cog.yaml" &&
+	printf "from cog import BaseModel, Path\n\n\nclass Out(BaseModel):\n    weights: Path\n\n\ndef train(n: int) -> Out:\n    with open(\"weights.bin\", \"w\") as f:\n        f.write(\"w\" * n)\n    return Out(weights=Path(\"weights.bin\"))\n" >"$T/trainer/train.py" &&
+	(cd "$T/trainer" && pinion build $MIRROR --output "oci:$T/out:train" --progress quiet) \
+		>/dev/null 2>"$T/train.err" || { cat "$T/train.err"; false; } &&
+	mkdir -p "$T/trainrun" &&
+	(cd "$T/trainrun" && pinion train $MIRROR "oci:$T/out:train" -i n=42) >"$T/trainrun.out" 2>"$T/trainrun.err" ||
+		{ cat "$T/trainrun.err"; false; } &&
+	jq -r .weights "$T/trainrun.out" | sed "s/^data:[^,]*,//" | base64 -d >"$T/weights.bin" &&
+	test_equal "$(wc -c <"$T/weights.bin")" 42
 '
 
 test_expect_success 'both run and predict: Cog error, before anything is built' '
