@@ -156,7 +156,8 @@ static bool union_has(const json_t *schema, const json_t *members, const char *t
 	size_t i;
 	const json_t *m;
 
-	json_array_foreach (members, i, m) {
+	json_array_foreach(members, i, m)
+	{
 		const char *t = json_string_value(json_object_get(resolved(schema, m), "type"));
 
 		if (t && strcmp(t, type) == 0)

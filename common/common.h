@@ -25,9 +25,9 @@ enum pn_error_code {
 	PN_ERR_AUTH,
 	PN_ERR_DIGEST, /* digest mismatch / corrupt content */
 	PN_ERR_UNSUPPORTED,
-	PN_ERR_TOO_LARGE, /* a named limit was hit */
-	PN_ERR_INVALID,	  /* bad input from the user or from outside: exit 2 */
-	PN_ERR_NETWORK,	  /* unreachable / transient that ran out of retries */
+	PN_ERR_TOO_LARGE,   /* a named limit was hit */
+	PN_ERR_INVALID,	    /* bad input from the user or from outside: exit 2 */
+	PN_ERR_NETWORK,	    /* unreachable / transient that ran out of retries */
 	PN_ERR_INTERRUPTED, /* stopped by a signal, errno_val holds it: exit 128+N */
 };
 

@@ -149,9 +149,9 @@ static void t_output_text(void)
 /* one -i NAME=VALUE against props, the value sent as JSON (NULL: refused) */
 static char *sent(const char *props, const char *arg, struct pn_error **err)
 {
-	cleanup_free char *text = xasprintf(
-		"{\"components\":{\"schemas\":{\"Input\":{\"type\":\"object\",\"properties\":%s}}}}",
-		props);
+	cleanup_free char *text = xasprintf("{\"components\":{\"schemas\":{\"Input\":{\"type\":"
+					    "\"object\",\"properties\":%s}}}}",
+					    props);
 	cleanup_json json_t *s = json_loads(text, 0, NULL);
 	cleanup_json json_t *in = json_object();
 
@@ -160,11 +160,11 @@ static char *sent(const char *props, const char *arg, struct pn_error **err)
 	return json_dumps(json_object_get(in, "v"), JSON_ENCODE_ANY | JSON_COMPACT);
 }
 
-#define IS_SENT(props, arg, want, what)                                  \
-	do {                                                             \
-		cleanup_free char *got_ = sent(props, arg, &err);        \
-		is_str(got_, want, what);                                \
-		pn_error_clear(&err);                                    \
+#define IS_SENT(props, arg, want, what)                                                            \
+	do {                                                                                       \
+		cleanup_free char *got_ = sent(props, arg, &err);                                  \
+		is_str(got_, want, what);                                                          \
+		pn_error_clear(&err);                                                              \
 	} while (0)
 
 /* Cog's union_input_cli and dict_input: how a VALUE is read */
