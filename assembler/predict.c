@@ -165,6 +165,14 @@ int predict_http(const char *method, const char *url, const char *body, long tim
 	return 0;
 }
 
+/* as Cog's test harness: a server answering READY, BUSY or UNHEALTHY is up
+ * (UNHEALTHY: its healthcheck() failed; predictions still run) */
+bool predict_health_up(const char *status)
+{
+	return status && (strcmp(status, "READY") == 0 || strcmp(status, "BUSY") == 0 ||
+			  strcmp(status, "UNHEALTHY") == 0);
+}
+
 /* --------------------------------------------------------------- output */
 
 static int write_file(const char *path, const unsigned char *data, size_t len, FILE *f,
@@ -204,6 +212,10 @@ static int output_one(const char *s, const char *dir, const char *path, long idx
 int predict_output_write(const json_t *output, const char *dir, const char *path, FILE *f,
 			 struct pn_error **err)
 {
+	if (!output || json_is_null(output)) { /* as cog predict: a warning, status 0 */
+		fprintf(stderr, "No output generated\n");
+		return 0;
+	}
 	if (json_is_string(output))
 		return output_one(json_string_value(output), dir, path, -1, f, err);
 	if (json_is_array(output) && json_array_size(output) > 0 &&

@@ -57,6 +57,11 @@ int predict_data_url_decode(const char *url, unsigned char **out, size_t *len, c
  * `train:`.  Problems of cog.yaml itself are left to the build (0). */
 int predict_check_model(const char *config_file, bool train, struct pn_error **err);
 
+/* a /health-check status that means the server is up: READY, BUSY, UNHEALTHY */
+bool predict_health_up(const char *status);
+/* the timeout of one /health-check request: a user healthcheck() may take 5 s */
+#define PREDICT_HEALTH_TIMEOUT_S 10
+
 /* HTTP (libcurl): method GET or POST with a JSON body; status and body out */
 int predict_http(const char *method, const char *url, const char *body, long timeout_s,
 		 long *status, char **resp, size_t *resp_len, struct pn_error **err);

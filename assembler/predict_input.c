@@ -100,6 +100,8 @@ static const char *first_input(const json_t *props)
 }
 
 /* v as `type`; the error says what v is not (the caller names the input) */
+static json_t *file_value(const char *path, struct pn_error **err);
+
 static json_t *typed_value(const char *type, const char *v, struct pn_error **err)
 {
 	char *end;
@@ -133,6 +135,73 @@ static json_t *typed_value(const char *type, const char *v, struct pn_error **er
 bad:
 	pn_error_set(err, PN_ERR_INVALID, "`%s` is not a valid %s", v, type);
 	return NULL;
+}
+
+/* a dict input (`type: object`): VALUE is JSON */
+static json_t *object_value(const char *v, struct pn_error **err)
+{
+	json_error_t je;
+	json_t *j = json_loads(v, JSON_DECODE_ANY, &je);
+
+	if (!json_is_object(j)) {
+		json_decref(j);
+		pn_error_set(err, PN_ERR_INVALID, "`%s` is not a JSON object", v);
+		return NULL;
+	}
+	return j;
+}
+
+static bool union_has(const json_t *schema, const json_t *members, const char *type)
+{
+	size_t i;
+	const json_t *m;
+
+	json_array_foreach(members, i, m)
+	{
+		const char *t = json_string_value(json_object_get(resolved(schema, m), "type"));
+
+		if (t && strcmp(t, type) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* a union input (anyOf, no type), as Cog's CLI reads it: a number when the
+ * union has a number (an int when it reads as one), a bool for true/false
+ * when it has a bool, else the string */
+static json_t *union_value(const json_t *schema, const json_t *members, const char *v)
+{
+	bool num = union_has(schema, members, "number"),
+	     integer = union_has(schema, members, "integer");
+	json_t *j;
+
+	if (num || integer) {
+		j = typed_value("integer", v, NULL);
+		if (j)
+			return j;
+		if (num && (j = typed_value("number", v, NULL)))
+			return j;
+	}
+	if (union_has(schema, members, "boolean") &&
+	    (strcmp(v, "true") == 0 || strcmp(v, "false") == 0))
+		return json_boolean(v[0] == 't');
+	return json_string(v);
+}
+
+/* VALUE for the property prop */
+static json_t *prop_value(const json_t *schema, const json_t *prop, const char *v,
+			  struct pn_error **err)
+{
+	const char *type = prop_type(schema, prop);
+	const json_t *any = json_object_get(prop, "anyOf");
+
+	if (v[0] == '@')
+		return file_value(v + 1, err);
+	if (!type && json_is_array(any))
+		return union_value(schema, any, v);
+	if (type && strcmp(type, "object") == 0)
+		return object_value(v, err);
+	return typed_value(type, v, err);
 }
 
 static json_t *file_value(const char *path, struct pn_error **err)
@@ -199,9 +268,7 @@ int predict_input_add_to(json_t *input, const char *arg, const json_t *schema,
 	if (type && strcmp(type, "array") == 0) {
 		json_t *arr = json_object_get(input, name);
 
-		val = v[0] == '@' ? file_value(v + 1, err)
-				  : typed_value(prop_type(schema, json_object_get(prop, "items")),
-						v, err);
+		val = prop_value(schema, json_object_get(prop, "items"), v, err);
 		if (!val)
 			return pn_error_wrap(err, "input `%s`", name);
 		if (!json_is_array(arr)) {
@@ -211,7 +278,7 @@ int predict_input_add_to(json_t *input, const char *arg, const json_t *schema,
 		json_array_append_new(arr, val);
 		return 0;
 	}
-	val = v[0] == '@' ? file_value(v + 1, err) : typed_value(type, v, err);
+	val = prop_value(schema, prop, v, err);
 	if (!val)
 		return pn_error_wrap(err, "input `%s`", name);
 	json_object_set_new(input, name, val);

@@ -25,9 +25,10 @@ enum pn_error_code {
 	PN_ERR_AUTH,
 	PN_ERR_DIGEST, /* digest mismatch / corrupt content */
 	PN_ERR_UNSUPPORTED,
-	PN_ERR_TOO_LARGE, /* a named limit was hit */
-	PN_ERR_INVALID,	  /* bad input from the user or from outside: exit 2 */
-	PN_ERR_NETWORK,	  /* unreachable / transient that ran out of retries */
+	PN_ERR_TOO_LARGE,   /* a named limit was hit */
+	PN_ERR_INVALID,	    /* bad input from the user or from outside: exit 2 */
+	PN_ERR_NETWORK,	    /* unreachable / transient that ran out of retries */
+	PN_ERR_INTERRUPTED, /* stopped by a signal, errno_val holds it: exit 128+N */
 };
 
 struct pn_error {
@@ -55,7 +56,8 @@ __attribute__((format(printf, 2, 3))) void pn_error_hint(struct pn_error **err, 
 int pn_error_propagate(struct pn_error **err, struct pn_error *e);
 void pn_error_free(struct pn_error *e);
 void pn_error_clear(struct pn_error **err);
-/* exit status for an error: 2 for PN_ERR_INVALID, otherwise 1 */
+/* exit status for an error: 2 for PN_ERR_INVALID, 128+N for
+ * PN_ERR_INTERRUPTED by signal N, otherwise 1 */
 int pn_error_exit_status(const struct pn_error *e);
 /* print "pinion: <msg>" (+ "hint: ...") to stderr */
 void pn_error_print(const struct pn_error *e);

@@ -244,8 +244,11 @@ static int step_interrupted(const struct runner_step *step, int sig, struct runn
 	if (res->exit_status <= 0)
 		res->exit_status = 128 + sig;
 	pn_error_clear(err);
-	return pn_error_set(err, PN_ERR_GENERIC, "step `%s`: interrupted by SIG%s",
-			    step->name ? step->name : "run", sigabbrev_np(sig));
+	pn_error_set(err, PN_ERR_INTERRUPTED, "step `%s`: interrupted by SIG%s",
+		     step->name ? step->name : "run", sigabbrev_np(sig));
+	if (err && *err)
+		(*err)->errno_val = sig;
+	return -1;
 }
 
 static int wait_child(pid_t pid)

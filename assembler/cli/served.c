@@ -325,11 +325,13 @@ static int health(const char *url, struct pn_error **err)
 	const char *st, *logs;
 	char buf[512];
 
-	if (predict_http("GET", url, NULL, 5, &status, &body, &len, NULL) < 0 || status != 200)
+	if (predict_http("GET", url, NULL, PREDICT_HEALTH_TIMEOUT_S, &status, &body, &len, NULL) <
+		    0 ||
+	    status != 200)
 		return 0;
 	j = json_loadb(body, len, 0, NULL);
 	st = json_string_value(json_object_get(j, "status"));
-	if (st && strcmp(st, "READY") == 0)
+	if (predict_health_up(st))
 		return 1;
 	if (!st || strcmp(st, "SETUP_FAILED") != 0)
 		return 0;

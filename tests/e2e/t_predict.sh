@@ -237,6 +237,63 @@ test_expect_success 'a syntax error in predict.py: file:line:column, status 2 be
 	test_equal $? 2 && test_grep "predict.py:[0-9]*:" "$T/syn-s.err"
 '
 
+# issue 16: a model with union and dict inputs, a None output, and a
+# healthcheck() that takes 5 s (the SDK's limit) and fails: UNHEALTHY
+mkdir -p "$T/u" &&
+	printf "build:\n  python_version: \"3.11\"\npredict: \"predict.py:Predictor\"\n" >"$T/u/cog.yaml"
+cat >"$T/u/predict.py" <<'PY'
+import json
+import time
+from typing import Optional, Union
+
+from cog import BasePredictor, Input
+
+
+class Predictor(BasePredictor):
+    def predict(
+        self,
+        v: Union[float, str] = Input(default="x"),
+        b: Union[int, bool] = Input(default=0),
+        data: dict = Input(default={}),
+        none: bool = False,
+    ) -> Optional[str]:
+        if none:
+            return None
+        return json.dumps([v, b, data])
+
+    def healthcheck(self) -> bool:
+        time.sleep(6)
+        return False
+PY
+UIMG="oci:$T/u/.pinion/layout:latest"
+run_u() { # NAME ARGS...: pinion predict in $T/u, as run_predict
+	local n=$1; shift
+	(cd "$T/u" && pinion predict "$@") >"$T/$n.out" 2>"$T/$n.err"
+	echo $? >"$T/$n.rc"
+}
+
+test_expect_success 'union inputs read as Cog reads them (1.5 a number, true a bool), a dict input as JSON; an UNHEALTHY server is up' '
+	run_u un1 $MIRROR -i v=1.5 -i b=true -i "data={\"a\": 1}" &&
+	test_equal "$(cat "$T/un1.rc")" 0 || { tail -5 "$T/un1.err"; false; } &&
+	test_equal "$(cat "$T/un1.out")" "[1.5, true, {\"a\": 1}]" &&
+	run_u un2 "$UIMG" -i v=abc -i b=7 &&
+	test_equal "$(cat "$T/un2.rc")" 0 &&
+	test_equal "$(cat "$T/un2.out")" "[\"abc\", 7, {}]"
+'
+
+test_expect_success 'a dict input that is no JSON object: one line, status 2, nothing started' '
+	run_u un3 "$UIMG" -i "data=[1]";
+	test_equal "$(cat "$T/un3.rc")" 2 &&
+	test_grep "input .data.: .\[1\]. is not a JSON object" "$T/un3.err"
+'
+
+test_expect_success 'a None output: "No output generated" on stderr, nothing on stdout, status 0 (as cog predict)' '
+	run_u none "$UIMG" -i none=true &&
+	test_equal "$(cat "$T/none.rc")" 0 &&
+	test_equal "$(cat "$T/none.out")" "" &&
+	test_grep "^No output generated$" "$T/none.err"
+'
+
 # the processes of this file's model servers (the marker is in their environment)
 MARK="PINION_E2E_MARK=$$-$RANDOM"
 marked() { grep -ls "$MARK" /proc/[0-9]*/environ 2>/dev/null | wc -l; }
@@ -278,6 +335,28 @@ test_expect_success 'Ctrl-C stops pinion run: status 130, the sandbox removed' '
 	test "$(marked)" -gt 0 &&
 	t0=$(date +%s%N) && kill -INT -- -$rpid; wait $rpid; rc=$?; t1=$(date +%s%N) &&
 	test_equal $rc 130 && test $(( (t1 - t0) / 1000000 )) -lt 1500 &&
+	test_equal "$(marked)" 0 && test_equal "$(ls "$PINION_CACHE_DIR/runs" | wc -l)" 0
+'
+
+# a RUN step that sleeps: Ctrl-C (to the process group, as a terminal sends it)
+# during the build `predict` without IMAGE, or `pinion build`, runs
+bad_model slowrun &&
+	sed -i "/python_version/a\\  run:\\n    - env $MARK sleep 60" "$T/slowrun/cog.yaml"
+interrupt_build() { # CMD...: exit status of CMD after SIGINT during its RUN step
+	(cd "$T/slowrun" && exec setsid "$PINION" "$@" $MIRROR) >"$T/bint.out" 2>"$T/bint.err" &
+	bpid=$!
+	for i in $(seq 1 1200); do [ "$(marked)" -gt 0 ] && break; sleep 0.1; done
+	[ "$(marked)" -gt 0 ] || { kill -9 -- -$bpid 2>/dev/null; echo "no RUN step seen"; return 99; }
+	kill -INT -- -$bpid; wait $bpid
+}
+test_expect_success 'Ctrl-C during the build predict runs: status 130, nothing left' '
+	interrupt_build predict -i name=x; test_equal $? 130 &&
+	test_grep "interrupted by SIGINT" "$T/bint.err" &&
+	test_equal "$(marked)" 0 && test_equal "$(ls "$PINION_CACHE_DIR/runs" | wc -l)" 0
+'
+test_expect_success 'Ctrl-C during pinion build: status 130, nothing left' '
+	interrupt_build build; test_equal $? 130 &&
+	test_grep "interrupted by SIGINT" "$T/bint.err" &&
 	test_equal "$(marked)" 0 && test_equal "$(ls "$PINION_CACHE_DIR/runs" | wc -l)" 0
 '
 

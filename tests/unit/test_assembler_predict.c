@@ -140,7 +140,66 @@ static void t_output_text(void)
 	ok_call(predict_output_write(obj, ".", p, f, &err), &err, "-o PATH for JSON");
 	ok_call(pn_read_file(p, 100, &text, &len, &err), &err, "written");
 	ok(text && strstr(text, "\"a\": 1"), "the JSON");
+	rewind(f);
+	ok_call(predict_output_write(json_null(), ".", NULL, f, &err), &err, "a None output: 0");
+	ok(ftell(f) == 0, "nothing on stdout for None");
 	fclose(f);
+}
+
+/* one -i NAME=VALUE against props, the value sent as JSON (NULL: refused) */
+static char *sent(const char *props, const char *arg, struct pn_error **err)
+{
+	cleanup_free char *text = xasprintf("{\"components\":{\"schemas\":{\"Input\":{\"type\":"
+					    "\"object\",\"properties\":%s}}}}",
+					    props);
+	cleanup_json json_t *s = json_loads(text, 0, NULL);
+	cleanup_json json_t *in = json_object();
+
+	if (predict_input_add(in, arg, s, err) < 0)
+		return NULL;
+	return json_dumps(json_object_get(in, "v"), JSON_ENCODE_ANY | JSON_COMPACT);
+}
+
+#define IS_SENT(props, arg, want, what)                                                            \
+	do {                                                                                       \
+		cleanup_free char *got_ = sent(props, arg, &err);                                  \
+		is_str(got_, want, what);                                                          \
+		pn_error_clear(&err);                                                              \
+	} while (0)
+
+/* Cog's union_input_cli and dict_input: how a VALUE is read */
+static void t_union_dict(void)
+{
+	const char *num = "{\"v\":{\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}}";
+	const char *ib = "{\"v\":{\"anyOf\":[{\"type\":\"integer\"},{\"type\":\"boolean\"}]}}";
+	const char *str = "{\"v\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"integer\"}]}}";
+	const char *dict = "{\"v\":{\"type\":\"object\"}}";
+	struct pn_error *err = NULL;
+
+	IS_SENT(num, "v=1.5", "1.5", "a number member: 1.5 a number");
+	IS_SENT(num, "v=1", "1", "1 an int");
+	IS_SENT(num, "v=abc", "\"abc\"", "else a string");
+	IS_SENT(num, "v=true", "\"true\"", "true a string without a bool member");
+	IS_SENT(ib, "v=true", "true", "a bool member: true a bool");
+	IS_SENT(ib, "v=false", "false", "false a bool");
+	IS_SENT(ib, "v=7", "7", "an int member: 7 an int");
+	IS_SENT(str, "v=1.5", "\"1.5\"", "no number member: 1.5 a string");
+	IS_SENT(dict, "v={\"a\":1}", "{\"a\":1}", "a dict input is JSON");
+	ok(sent(dict, "v=[1]", &err) == NULL && err && err->code == PN_ERR_INVALID,
+	   "a dict input that is no JSON object: invalid");
+	is_str(err ? err->msg : NULL, "input `v`: `[1]` is not a JSON object", "the one line");
+	pn_error_clear(&err);
+}
+
+static void t_health(void)
+{
+	ok(predict_health_up("READY") && predict_health_up("BUSY") &&
+		   predict_health_up("UNHEALTHY"),
+	   "READY, BUSY and UNHEALTHY are up");
+	ok(!predict_health_up("STARTING") && !predict_health_up("SETUP_FAILED") &&
+		   !predict_health_up(NULL),
+	   "STARTING, SETUP_FAILED and none are not");
+	ok(PREDICT_HEALTH_TIMEOUT_S >= 10, "a health request may take 10 s");
 }
 
 /* a model directory with cog.yaml and predict.py */
@@ -201,6 +260,8 @@ int main(void)
 	TEST(t_files);
 	TEST(t_refusal);
 	TEST(t_output_text);
+	TEST(t_union_dict);
+	TEST(t_health);
 	TEST(t_predictor);
 	return tap_done();
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -23,6 +24,10 @@ static void t_error_chain(void)
 	is_int(pn_error_exit_status(err), 1, "digest error exits 1");
 	pn_error_set(&err, PN_ERR_INVALID, "bad");
 	is_int(pn_error_exit_status(err), 2, "invalid input exits 2");
+	pn_error_set(&err, PN_ERR_INTERRUPTED, "interrupted by SIGINT");
+	err->errno_val = SIGINT;
+	pn_error_wrap(&err, "build");
+	is_int(pn_error_exit_status(err), 130, "interrupted by SIGINT exits 128+2, through wraps");
 	pn_error_set_errno(&err, ENOENT, "open `%s`", "x");
 	is_int(err->code, PN_ERR_NOT_FOUND, "ENOENT maps to not found");
 	is_str(err->msg, "open `x`: No such file or directory", "errno text appended");
