@@ -332,6 +332,23 @@ loaded:
 
 /* ------------------------------------------------------------------- steps */
 
+/* the steps progress shows (build_step_begin): each RUN, each COPY layer
+ * (one per weight file), the post-build; not the ENV edits */
+static size_t shown_steps(const struct build_plan *p)
+{
+	size_t n = 1;
+
+	for (size_t i = 0; i < p->n_steps; i++) {
+		const struct plan_step *s = &p->steps[i];
+
+		if (s->kind == PLAN_STEP_COPY && s->copy_from == PLAN_COPY_WEIGHTS)
+			n += s->n_weights;
+		else if (s->kind != PLAN_STEP_ENV)
+			n++;
+	}
+	return n;
+}
+
 /* every step gets the same narrow context */
 static void step_ctx_setup(struct build_state *st)
 {
@@ -346,7 +363,7 @@ static void step_ctx_setup(struct build_state *st)
 	sc->wheel = &st->wheel;
 	sc->secrets = st->o->secrets;
 	sc->n_secrets = st->o->n_secrets;
-	st->ex.n_steps = st->plan.n_steps;
+	st->ex.n_steps = shown_steps(&st->plan);
 }
 
 static int run_steps(struct build_state *st, struct pn_error **err)
@@ -354,11 +371,12 @@ static int run_steps(struct build_state *st, struct pn_error **err)
 	for (size_t i = 0; i < st->plan.n_steps; i++) {
 		const struct plan_step *s = &st->plan.steps[i];
 
-		st->ex.step_no = i + 1;
 		/* the one place a step's name joins its error (the runner names
 		 * its own: the step's output lines carry the name too) */
-		if (build_step(&st->sc, s, err) < 0)
+		if (build_step(&st->sc, s, err) < 0) {
+			build_step_failed(&st->ex);
 			return st->sc.err_named ? -1 : pn_error_wrap(err, "step `%s`", s->name);
+		}
 	}
 	return 0;
 }
@@ -524,8 +542,10 @@ static int build_body(struct build_state *st, struct build_result *res, struct p
 	if (run_steps(st, err) < 0)
 		return -1;
 	config_edits(st);
-	if (postbuild(st, err) < 0)
+	if (postbuild(st, err) < 0) {
+		build_step_failed(&st->ex);
 		return pn_error_wrap(err, "post-build");
+	}
 	if (src_tree_memo_save(&st->src, st->memo_path, NULL) < 0)
 		pn_debug("could not save the digest memo");
 	res->steps = st->sc.n_layer_steps;

@@ -189,8 +189,7 @@ static int postbuild_run(struct build_exec *ex, const struct postbuild_in *in, j
 			return -1;
 		json_object_set_new(data, "schema", json_string(s));
 	}
-	pn_progress_event("step", "\"step\":\"post-build\",\"cached\":false",
-			  "post-build: schema and pip freeze in %.1fs", build_now() - t0);
+	build_step_event(ex, "post-build", false, build_now() - t0, NULL);
 	return 0;
 }
 
@@ -256,13 +255,13 @@ int build_postbuild(struct step_ctx *sc, const struct postbuild_in *in, struct p
 	int hit = 0;
 
 	build_key_postbuild(sc->chain, in->cfg->predict, have_fd ? fd : NULL, key);
+	build_step_begin(sc->ex, "post-build", "schema and pip freeze");
 	if (sc->use_cache)
 		hit = build_cache_get_data(sc->cache, key, &data, err);
 	if (hit < 0)
 		return -1;
 	if (hit) {
-		pn_progress_event("step", "\"step\":\"post-build\",\"cached\":true",
-				  "post-build: cached");
+		build_step_event(sc->ex, "post-build", true, 0, NULL);
 	} else {
 		data = json_object();
 		if (postbuild_run(sc->ex, in, data, err) < 0)
