@@ -16,32 +16,68 @@
 
 #define POSTBUILD_OUT_MAX ((size_t)16 << 20)
 #define FREEZE_MARK	  "@@pinion-pip-freeze@@"
+#define POSTBUILD_TAIL_LINES 10 /* stderr lines an error shows */
 
 /* --------------------------------------------------------- sandbox capture */
 
-/* run `shell` in the sandbox over the image's rootfs without its weights,
- * its stdout captured in a file of the scratch dir (at most max bytes) */
-static int sandbox_capture(struct build_exec *ex, const char *name, const char *shell, size_t max,
-			   char **out, struct pn_error **err)
+/* a capture file in the scratch dir, above the standard fds */
+static int capture_open(const char *tmpdir, char **path_out, struct pn_error **err)
 {
-	cleanup_free char *path = xasprintf("%s/capture-XXXXXX", ex->tmpdir);
-	cleanup_close int fd = mkostemp(path, O_CLOEXEC);
+	cleanup_free char *path = xasprintf("%s/capture-XXXXXX", tmpdir);
+	int fd = mkostemp(path, O_CLOEXEC);
+
+	if (fd >= 0 && fd <= STDERR_FILENO) { /* stdout_fd must be above the standard ones */
+		int high = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+
+		close(fd);
+		fd = high;
+	}
+	if (fd < 0)
+		return pn_error_set_errno(err, errno, "create capture file");
+	*path_out = steal_pointer(&path);
+	return fd;
+}
+
+/* the step's stderr as its output lines (progress), its last lines in *tail */
+static void show_stderr(const char *name, const char *text, size_t len, char **tail)
+{
+	const char *p = text, *end = text + len, *nl;
+	const char *last[POSTBUILD_TAIL_LINES] = {0};
+	size_t lens[POSTBUILD_TAIL_LINES], n = 0;
+	struct pn_buf b = PN_BUF_INIT;
+
+	for (; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			nl = end;
+		pn_progress_output(name, p, (size_t)(nl - p));
+		last[n % POSTBUILD_TAIL_LINES] = p;
+		lens[n % POSTBUILD_TAIL_LINES] = (size_t)(nl - p);
+		n++;
+	}
+	for (size_t i = n > POSTBUILD_TAIL_LINES ? n - POSTBUILD_TAIL_LINES : 0; i < n; i++)
+		pn_buf_printf(&b, NULL, "%s%.*s", b.len ? "\n" : "",
+			      (int)lens[i % POSTBUILD_TAIL_LINES], last[i % POSTBUILD_TAIL_LINES]);
+	*tail = b.data ? pn_buf_steal(&b, NULL) : NULL;
+}
+
+/* run `shell` in the sandbox over the image's rootfs without its weights,
+ * its stdout captured in a file of the scratch dir (at most max bytes), its
+ * stderr shown as the step's output lines and its last lines kept in *tail */
+static int sandbox_capture(struct build_exec *ex, const char *name, const char *shell, size_t max,
+			   char **out, char **tail, struct pn_error **err)
+{
+	cleanup_free char *path = NULL, *epath = NULL, *etext = NULL;
+	cleanup_close int fd = capture_open(ex->tmpdir, &path, err);
+	cleanup_close int efd = fd < 0 ? -1 : capture_open(ex->tmpdir, &epath, err);
 	struct runner_step rs;
 	struct runner_result res;
 	const char *env[] = {"PINION_BUILD_STEP=1", NULL};
 	size_t len;
 	int rc;
 
-	if (fd < 0)
-		return pn_error_set_errno(err, errno, "create capture file");
-	if (fd <= STDERR_FILENO) { /* stdout_fd must be above the standard ones */
-		int high = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
-
-		if (high < 0)
-			return pn_error_set_errno(err, errno, "create capture file");
-		close(fd);
-		fd = high;
-	}
+	if (fd < 0 || efd < 0)
+		return -1;
 	/* code and packages only: the schema and pip freeze never read weights */
 	if (build_exec_rootfs(ex, true, err) < 0)
 		return -1;
@@ -52,15 +88,18 @@ static int sandbox_capture(struct build_exec *ex, const char *name, const char *
 	rs.env = env;
 	rs.interactive = true; /* no prefix: stdout is the capture file */
 	rs.stdout_fd = fd;
+	rs.stderr_fd = efd; /* not pinion's stderr: in json mode that holds events only */
 	rs.network = RUNNER_NET_NONE;
 	runner_result_init(&res);
 	rc = runner_step_run(ex->runner, &ex->rf, &rs, NULL, NULL, &res, err);
 	runner_result_release(&res);
-	if (rc < 0)
-		return -1;
-	if (pn_read_file(path, max, out, &len, err) < 0)
-		return pn_error_wrap(err, "read the output of `%s`", name);
-	return 0;
+	if (pn_read_file(epath, max, &etext, &len, NULL) == 0)
+		show_stderr(name, etext, len, tail);
+	if (rc == 0 && pn_read_file(path, max, out, &len, err) < 0)
+		rc = pn_error_wrap(err, "read the output of `%s`", name);
+	unlink(epath);
+	unlink(path);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ git */
@@ -175,13 +214,20 @@ static int postbuild_run(struct build_exec *ex, const struct postbuild_in *in, j
 	cleanup_free char *shell = xasprintf(
 		"%s echo; echo '" FREEZE_MARK "'; python -m pip freeze --disable-pip-version-check",
 		want_schema ? "python -m cog.command.openapi_schema &&" : "");
-	cleanup_free char *out = NULL;
+	cleanup_free char *out = NULL, *tail = NULL;
 	double t0 = build_now();
 
-	if (sandbox_capture(ex, "post-build", shell, POSTBUILD_OUT_MAX, &out, err) < 0)
+	if (sandbox_capture(ex, "post-build", shell, POSTBUILD_OUT_MAX, &out, &tail, err) < 0)
 		return -1;
-	if (parse_capture(out, want_schema, data, err) < 0)
+	if (parse_capture(out, want_schema, data, err) < 0) {
+		/* the real cause is the last line the schema command wrote */
+		if (tail)
+			pn_error_hint(err,
+				      "pass --openapi-schema FILE, or fix what the schema command "
+				      "reports:\n%s",
+				      tail);
 		return -1;
+	}
 	if (schema_file) {
 		cleanup_free char *s = NULL;
 
