@@ -27,7 +27,8 @@ struct build_state {
 	size_t base_history;	  /* history entries of the base */
 	struct src_tree src;	  /* the model directory, walked in the plan stage */
 	bool src_ready;
-	char *memo_path; /* file digest memo of this model directory */
+	char *memo_path;     /* file digest memo of this model directory */
+	bool offline_warned; /* the cog-base check could not reach the registry */
 	struct oci_layer_opts lopts;
 	struct build_exec ex; /* the image, the sandbox */
 	struct step_ctx sc;
@@ -163,6 +164,17 @@ int build_default_layout_check(const char *model_dir, struct pn_error **err)
 
 /* ------------------------------------------------------------------- setup */
 
+/* msg without the "check `ref`: " the registry puts first */
+static const char *cause_of(const char *msg, const char *ref)
+{
+	size_t n = strlen(ref);
+
+	if (strncmp(msg, "check `", 7) == 0 && strncmp(msg + 7, ref, n) == 0 &&
+	    strncmp(msg + 7 + n, "`: ", 3) == 0)
+		return msg + 7 + n + 3;
+	return msg;
+}
+
 static int exists_cb(const char *ref, bool *exists, void *ud, struct pn_error **err)
 {
 	struct build_state *st = ud;
@@ -170,14 +182,24 @@ static int exists_cb(const char *ref, bool *exists, void *ud, struct pn_error **
 
 	if (registry_exists(st->client, ref, exists, &e) == 0)
 		return 0;
-	/* an optional base that cannot be reached is one we do not use */
-	if (e->code == PN_ERR_NETWORK || e->code == PN_ERR_AUTH) {
-		pn_warn("cannot check `%s` (%s); not using it", ref, e->msg);
+	/* an optional base that cannot be reached is one we do not use; one
+	 * asked for (--use-cog-base-image) fails with the reason */
+	if ((e->code == PN_ERR_NETWORK || e->code == PN_ERR_AUTH) &&
+	    st->o->use_cog_base != PLAN_YES) {
+		if (!st->offline_warned)
+			pn_notice("cannot check for the cog-base image `%s` (%s); building "
+				  "without it",
+				  ref, cause_of(e->msg, ref));
+		st->offline_warned = true;
 		pn_error_free(e);
 		*exists = false;
 		return 0;
 	}
-	pn_error_propagate(err, e);
+	/* the caller names the image: the cause alone, not "check `ref`" twice */
+	pn_error_set(err, e->code, "%s", cause_of(e->msg, ref));
+	if (e->hint)
+		pn_error_hint(err, "%s", e->hint);
+	pn_error_free(e);
 	return -1;
 }
 
@@ -533,6 +555,8 @@ static int build_body(struct build_state *st, struct build_result *res, struct p
 		return -1;
 	if (st->o->dry_run)
 		return dry_run(st);
+	if (build_secrets_check(&st->plan, st->o->secrets, st->o->n_secrets, err) < 0)
+		return -1;
 	/* the sandbox must be able to start: find out before any pull */
 	if (runner_probe(err) < 0)
 		return -1;

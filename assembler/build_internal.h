@@ -108,6 +108,11 @@ void build_host_env_add(const struct build_plan *p, struct pn_strv *env);
 /* the secret given with --secret id, or NULL */
 const struct build_secret *build_secret_find(const struct build_secret *v, size_t n,
 					     const char *id);
+/* before the first step: every secret a RUN step of p mounts is given
+ * (--secret), its file readable or its variable set; else PN_ERR_INVALID
+ * naming the first step that needs it */
+int build_secrets_check(const struct build_plan *p, const struct build_secret *v, size_t n,
+			struct pn_error **err);
 /* the host file that holds secret s (owned): its src, or its env value
  * written to tmpdir (mode 0600) */
 int build_secret_file(const struct build_secret *s, const char *tmpdir, char **out,

@@ -115,11 +115,9 @@ static int run_prepare(struct step_ctx *sc, const struct plan_step *s, struct ru
 			build_secret_find(sc->secrets, sc->n_secrets, s->secrets[i].id);
 		char *path = NULL;
 
-		if (!bs) {
-			pn_warn("step `%s`: no --secret id=%s given; `%s` will not exist", s->name,
-				s->secrets[i].id, s->secrets[i].target);
-			continue;
-		}
+		if (!bs) /* build_secrets_check saw to it */
+			return pn_error_set(err, PN_ERR_INVALID, "no --secret id=%s given",
+					    s->secrets[i].id);
 		if (build_secret_file(bs, sc->ex->tmpdir, &path, err) < 0)
 			return -1;
 		mount_add(in, xstrdup(bs->id), path, s->secrets[i].target);
