@@ -272,7 +272,8 @@ static void apply_labels(struct oci_config *c, const struct postbuild_in *in, js
 	const char *freeze = json_string_value(json_object_get(data, "pip_freeze"));
 	cleanup_free char *cfg_json = cog_config_to_json(in->cfg);
 
-	oci_config_set_label(c, "run.cog.version", PN_VERSION);
+	oci_config_set_label(c, "run.cog.version", in->plan->cog_version);
+	oci_config_set_label(c, "run.pinion.version", PN_VERSION);
 	oci_config_set_label(c, "run.cog.config", cfg_json);
 	oci_config_set_label(c, "run.cog.has_init", "true");
 	if (schema)
