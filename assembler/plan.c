@@ -382,8 +382,8 @@ static void add_runs(struct build_plan *p, const struct cog_config *cfg)
 static void add_python_steps(struct build_plan *p, const struct cog_config *cfg,
 			     const struct build_plan_opts *o)
 {
-	cleanup_free char *wheel = o->cog_wheel_name ? xstrdup(o->cog_wheel_name)
-						     : wheel_spec_name(o->cog_wheel);
+	cleanup_free char *wheel =
+		o->cog_wheel_name ? xstrdup(o->cog_wheel_name) : wheel_spec_name(o->cog_wheel);
 	cleanup_free char *wheel_path = NULL;
 	struct plan_step *s;
 	size_t i;

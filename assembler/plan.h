@@ -40,12 +40,11 @@ struct build_plan_opts {
 	 * turns it off: an AUTO cog-base is then not used */
 	int (*image_exists)(const char *ref, bool *exists, void *ud, struct pn_error **err);
 	void *ud;
-	const char *cog_wheel; /* COG_WHEEL (NULL = embedded "cog"); read once, here */
-	const char
-		*cog_wheel_name; /* file name of the wheel; NULL -> wheel_spec_name(cog_wheel) */
-	bool separate_weights;	 /* --separate-weights: a weights COPY step before the source */
-	const char *platform;	 /* --platform; NULL -> "linux/amd64" */
-	bool network_none;	 /* --network none: RUN steps without network */
+	const char *cog_wheel;	    /* COG_WHEEL (NULL = embedded "cog"); read once, here */
+	const char *cog_wheel_name; /* file name of the wheel; NULL -> wheel_spec_name(cog_wheel) */
+	bool separate_weights;	    /* --separate-weights: a weights COPY step before the source */
+	const char *platform;	    /* --platform; NULL -> "linux/amd64" */
+	bool network_none;	    /* --network none: RUN steps without network */
 };
 /* zero + registry_host from $COG_REGISTRY_HOST + cog_wheel from $COG_WHEEL */
 void build_plan_opts_init(struct build_plan_opts *o);

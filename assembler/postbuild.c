@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define POSTBUILD_OUT_MAX ((size_t)16 << 20)
-#define FREEZE_MARK	  "@@pinion-pip-freeze@@"
+#define POSTBUILD_OUT_MAX    ((size_t)16 << 20)
+#define FREEZE_MARK	     "@@pinion-pip-freeze@@"
 #define POSTBUILD_TAIL_LINES 10 /* stderr lines an error shows */
 
 /* --------------------------------------------------------- sandbox capture */

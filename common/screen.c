@@ -78,8 +78,7 @@ static int fit(char *out, size_t size, const char *s, size_t n, int width)
 		}
 		out[o++] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
 	}
-	if (i < n && o + 1 >= size && ((unsigned char)s[i] & 0xC0) == 0x80)
-	{
+	if (i < n && o + 1 >= size && ((unsigned char)s[i] & 0xC0) == 0x80) {
 		o = start; /* out of room inside a character: drop it */
 		cols--;
 	}

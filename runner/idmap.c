@@ -435,8 +435,8 @@ static int run_helper(const char *prog, pid_t pid, const struct runner_idrange *
 			got--;
 		said[got > 0 ? got : 0] = '\0';
 		pn_error_set(err, PN_ERR_GENERIC, "`%s` failed (status %d)%s%s", prog,
-			     WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), *said ? ": " : "",
-			     said);
+			     WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st),
+			     *said ? ": " : "", said);
 		pn_error_hint(
 			err,
 			"check /etc/subuid and /etc/subgid, or set PINION_RUNNER_IDMAP=single");

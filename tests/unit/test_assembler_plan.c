@@ -352,8 +352,7 @@ static void t_misc_steps(void)
 	ok(s && s->n_files == 1 && strstr(s->files[0].target, "/tmp/cog-0.16.") &&
 		   strstr(s->files[0].target, "+pinion." PN_VERSION "-py3-none-any.whl"),
 	   "the embedded wheel's real file name");
-	ok(p.cog_version && strncmp(p.cog_version, "0.16.", 5) == 0 &&
-		   !strchr(p.cog_version, '+'),
+	ok(p.cog_version && strncmp(p.cog_version, "0.16.", 5) == 0 && !strchr(p.cog_version, '+'),
 	   "its Cog version without the local part: %s", p.cog_version);
 	build_plan_release(&p);
 	cog_config_release(&cfg);
