@@ -187,9 +187,19 @@ static void atfork_release(void)
 	pthread_mutex_unlock(&lock);
 }
 
+/* the child has no ticker and draws no area: the parent's stays the parent's */
+static void atfork_child(void)
+{
+	live.on = false;
+	live.ticking = false;
+	live.drawn = 0;
+	bar_shown = false;
+	pthread_mutex_unlock(&lock);
+}
+
 static void atfork_register(void)
 {
-	pthread_atfork(atfork_prepare, atfork_release, atfork_release);
+	pthread_atfork(atfork_prepare, atfork_release, atfork_child);
 }
 
 static void *ticker_main(void *arg)
