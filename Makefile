@@ -70,7 +70,8 @@ $(B)/config.mk: Makefile tests/tools/deps.sh
 		echo "make: pkg-config does not find $(PKGS): run \`make deps\` as root" >&2; exit 1; }; \
 	printf 'PKG_CFLAGS := %s\nPKG_LIBS := %s\n' "$$cf" "$$libs" >$@.tmp && mv $@.tmp $@
 
-.PHONY: all deps test unit check-build demo clean format format-check fuzz bench check-fresh
+.PHONY: all deps test unit check-build demo clean format format-check fuzz bench check-fresh \
+	man install uninstall
 all: deps-quiet $(B)/pinion
 
 $(B)/pinion: $(B)/assembler/cli/main.o $(ALL_OBJS)
@@ -140,6 +141,41 @@ bench: deps-quiet $(B)/pinion
 # HEAD, as root, after pivot_root); ~15 minutes.  See tests/tools/check_fresh.sh.
 check-fresh:
 	@bash tests/tools/check_fresh.sh
+
+# `make install PREFIX=/usr/local DESTDIR=`: the binary, the man pages
+# pinion(1) and pinion-CMD(1), and the bash and zsh completion.  The pages are
+# rendered by the binary from the option tables its --help prints
+# (`pinion __man [CMD]`), so they cannot drift from it; the completion scripts
+# ask the binary for its commands and options.  `make uninstall` removes
+# exactly what install wrote (the list of pages comes from the binary too).
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+COMPLETION := assembler/cli/completion
+man_pages = pinion.1 $(patsubst %,pinion-%.1,$(shell $(B)/pinion __complete commands))
+
+man: $(B)/man/.stamp
+$(B)/man/.stamp: $(B)/pinion
+	@rm -rf $(B)/man && mkdir -p $(B)/man
+	@echo "  MAN     $(B)/man"
+	@$(B)/pinion __man >$(B)/man/pinion.1
+	@for c in $$($(B)/pinion __complete commands); do \
+		$(B)/pinion __man $$c >$(B)/man/pinion-$$c.1 || exit 1; done
+	@touch $@
+
+install: all man
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	install -m 755 $(B)/pinion $(DESTDIR)$(BINDIR)/pinion
+	install -m 644 $(addprefix $(B)/man/,$(man_pages)) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(COMPLETION)/pinion.bash $(DESTDIR)$(BASHCOMPDIR)/pinion
+	install -m 644 $(COMPLETION)/_pinion $(DESTDIR)$(ZSHCOMPDIR)/_pinion
+
+uninstall: $(B)/pinion
+	rm -f $(DESTDIR)$(BINDIR)/pinion $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(man_pages)) \
+		$(DESTDIR)$(BASHCOMPDIR)/pinion $(DESTDIR)$(ZSHCOMPDIR)/_pinion
 
 format:
 	clang-format -i $(SRCS) $(MAIN_SRC) $(wildcard */*.h) $(UNIT_SRCS) $(FUZZ_SRCS)

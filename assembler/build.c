@@ -432,15 +432,35 @@ static void config_edits(struct build_state *st)
 
 /* ------------------------------------------------------------------ output */
 
-static char *tag_of(const char *name)
+/* --output oci-archive:FILE[:REF] or docker-archive:FILE[:REF]: the image
+ * goes through a temporary layout packed into FILE (a docker-archive is
+ * named REF, else -t) */
+static int output_archive(struct build_state *st, struct build_result *res, struct pn_error **err)
 {
-	const char *slash = strrchr(name, '/');
-	const char *colon = strrchr(slash ? slash : name, ':');
-	const char *at = strchr(name, '@');
+	const struct build_opts *o = st->o;
+	struct oci_location loc;
+	const char *tag;
+	int rc = oci_location_open(&loc, o->output, OCI_LAYOUT_CREATE, NULL, err);
 
-	if (at)
-		return xstrdup(BUILD_DEFAULT_TAG);
-	return xstrdup(colon ? colon + 1 : BUILD_DEFAULT_TAG);
+	if (rc == 0) {
+		tag = loc.ref ? loc.ref : o->tag ? o->tag : BUILD_DEFAULT_TAG;
+		if (!loc.ref && o->tag)
+			loc.repo_tag = xstrdup(o->tag);
+		rc = oci_layout_copy_image(st->ex.cl, loc.layout, &st->ex.img, OCI_COPY_LAYERS,
+					   NULL, err);
+	}
+	if (rc == 0) {
+		oci_descriptor_release(&res->manifest);
+		rc = oci_image_store(loc.layout, &st->ex.img, tag, &res->manifest, err);
+	}
+	if (rc == 0)
+		rc = oci_location_commit(&loc, err);
+	oci_location_release(&loc);
+	if (rc < 0)
+		return pn_error_wrap(err, "write image to `%s`", o->output);
+	pn_progress_event("output", NULL, "image %s written to %s", res->manifest.digest,
+			  o->output);
+	return 0;
 }
 
 static int output_layout(struct build_state *st, struct build_result *res, struct pn_error **err)
@@ -450,6 +470,8 @@ static int output_layout(struct build_state *st, struct build_result *res, struc
 	struct oci_layout *out = NULL;
 	int rc;
 
+	if (o->output && oci_transport_of(o->output) != OCI_TRANSPORT_LAYOUT)
+		return output_archive(st, res, err);
 	if (o->output) {
 		if (oci_ref_parse_layout(o->output, &dir, &tag, err) < 0)
 			return -1;
@@ -459,7 +481,7 @@ static int output_layout(struct build_state *st, struct build_result *res, struc
 		dir = build_default_layout(st->model_dir);
 	}
 	if (!tag)
-		tag = o->tag ? tag_of(o->tag) : xstrdup(BUILD_DEFAULT_TAG);
+		tag = o->tag ? oci_ref_layout_name(o->tag) : xstrdup(BUILD_DEFAULT_TAG);
 	if (oci_layout_open(dir, OCI_LAYOUT_CREATE, &out, err) < 0)
 		return pn_error_wrap(err, "open output layout `%s`", dir);
 	rc = oci_layout_copy_image(st->ex.cl, out, &st->ex.img, OCI_COPY_LAYERS, NULL, err);

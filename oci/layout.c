@@ -638,9 +638,58 @@ static void list_tags(const struct oci_index *ix, struct pn_buf *b)
 	}
 }
 
+const char *oci_ref_tag_of(const char *name)
+{
+	size_t end = strcspn(name, "@");
+	const char *slash = memrchr(name, '/', end);
+	const char *from = slash ? slash + 1 : name;
+	const char *colon = memrchr(from, ':', end - (size_t)(from - name));
+
+	return colon ? colon + 1 : NULL;
+}
+
+char *oci_ref_layout_name(const char *name)
+{
+	size_t end = strcspn(name, "@");
+
+	if (oci_ref_tag_of(name))
+		return xstrndup(name, end);
+	return xasprintf("%.*s:latest", (int)end, name);
+}
+
+/* the entry ref names when it is not an entry's whole name: the one whose
+ * tag the bare tag ref is, or ref:latest; NULL when none (*several: how many
+ * matched a bare tag, when more than one) */
+static const struct oci_descriptor *resolve_short(const struct oci_index *ix, const char *ref,
+						  size_t *several)
+{
+	const struct oci_descriptor *found = NULL;
+	bool bare = !strpbrk(ref, "/:@");
+	cleanup_free char *latest = bare || oci_ref_tag_of(ref) ? NULL : oci_ref_layout_name(ref);
+
+	*several = 0;
+	for (size_t i = 0; i < ix->n_manifests; i++) {
+		const char *t = desc_tag(&ix->manifests[i]);
+		const char *tag = t ? oci_ref_tag_of(t) : NULL;
+
+		if (latest && t && strcmp(t, latest) == 0)
+			return &ix->manifests[i];
+		if (bare && tag && strcmp(tag, ref) == 0) {
+			found = found ? found : &ix->manifests[i];
+			++*several;
+		}
+	}
+	if (*several > 1)
+		return NULL;
+	*several = 0;
+	return found;
+}
+
 static int resolve_in(const struct oci_index *ix, const char *ref, const char *path,
 		      struct oci_descriptor *out, struct pn_error **err)
 {
+	const struct oci_descriptor *d;
+	size_t several = 0;
 	cleanup_buf struct pn_buf have = PN_BUF_INIT;
 	bool by_digest = ref && strncmp(ref, "sha256:", 7) == 0;
 
@@ -651,16 +700,23 @@ static int resolve_in(const struct oci_index *ix, const char *ref, const char *p
 		return 0;
 	}
 	for (size_t i = 0; ref && i < ix->n_manifests; i++) {
-		const struct oci_descriptor *d = &ix->manifests[i];
-		const char *t = desc_tag(d);
+		const char *t = desc_tag(d = &ix->manifests[i]);
 
 		if (by_digest ? strcmp(d->digest, ref) == 0 : (t && strcmp(t, ref) == 0)) {
 			oci_descriptor_copy(out, d);
 			return 0;
 		}
 	}
+	if (ref && !by_digest && (d = resolve_short(ix, ref, &several))) {
+		oci_descriptor_copy(out, d);
+		return 0;
+	}
 	list_tags(ix, &have);
-	if (!ref)
+	if (several)
+		pn_error_set(err, PN_ERR_INVALID,
+			     "`%s` names %zu images in `%s`: name one in full (has: %s)", ref,
+			     several, path, have.data);
+	else if (!ref)
 		pn_error_set(err, ix->n_manifests ? PN_ERR_INVALID : PN_ERR_NOT_FOUND,
 			     "`%s` holds %zu images: name one with oci:%s:TAG (has: %s)", path,
 			     ix->n_manifests, path, have.len ? have.data : "none");

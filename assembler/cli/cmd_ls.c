@@ -8,29 +8,49 @@
 
 static const char ls_intro[] =
 	"usage: pinion ls [--json] oci:DIR\n\n"
-	"List the images in an OCI layout: tag (or <none>), manifest digest, size\n"
-	"of the manifest and media type, one per line.\n\n"
+	"List the images in an OCI layout: name (or <none>), manifest digest, size\n"
+	"of the manifest and media type, one per line.  The name is the whole\n"
+	"org.opencontainers.image.ref.name, as `-t r8.im/me/model:v3` or skopeo's\n"
+	"`oci:DIR:r8.im/me/model:v3` stored it; `oci:DIR:v3` finds it too while\n"
+	"no other name in the layout has the tag v3.\n\n"
 	"Options:\n";
 
 static const struct cli_opt ls_opts[] = {
 	{"json", 0, CLI_ARG_NONE, NULL, 0, NULL,
-	 "print a JSON array of {tag, digest, size, mediaType}", 0},
+	 "print a JSON array of {name, tag, digest, size, mediaType}\n"
+	 "(tag: the name's tag, or the name when it is a bare tag)",
+	 0},
 };
+
+/* the width of the name column: the longest name, at least 30 */
+static int name_width(const struct oci_layout_entry *e, size_t n)
+{
+	size_t w = 30;
+
+	for (size_t i = 0; i < n; i++)
+		if (e[i].tag && strlen(e[i].tag) > w)
+			w = strlen(e[i].tag);
+	return (int)(w < 200 ? w : 200);
+}
 
 static void print_entries(const struct oci_layout_entry *e, size_t n, bool as_json)
 {
 	cleanup_json json_t *a = json_array();
+	int width = name_width(e, n);
 
 	for (size_t i = 0; i < n; i++) {
+		const char *tag = e[i].tag ? oci_ref_tag_of(e[i].tag) : NULL;
+
 		if (!as_json) {
-			printf("%-30s %s %8lld %s\n", e[i].tag ? e[i].tag : "<none>",
+			printf("%-*s %s %8lld %s\n", width, e[i].tag ? e[i].tag : "<none>",
 			       e[i].desc.digest, (long long)e[i].desc.size, e[i].desc.media_type);
 			continue;
 		}
-		json_array_append_new(a, json_pack("{s:s?,s:s,s:I,s:s}", "tag", e[i].tag, "digest",
-						   e[i].desc.digest, "size",
-						   (json_int_t)e[i].desc.size, "mediaType",
-						   e[i].desc.media_type));
+		json_array_append_new(a,
+				      json_pack("{s:s?,s:s?,s:s,s:I,s:s}", "name", e[i].tag, "tag",
+						tag ? tag : e[i].tag, "digest", e[i].desc.digest,
+						"size", (json_int_t)e[i].desc.size, "mediaType",
+						e[i].desc.media_type));
 	}
 	if (as_json) {
 		json_dumpf(a, stdout, JSON_INDENT(2));

@@ -62,6 +62,82 @@ static int help_command(const struct cli_cmd *cmd, const char *name)
 	return 0;
 }
 
+/* ----------------------------------------- man pages and shell completion */
+
+static const char man_tail[] =
+	".SH EXIT STATUS\n0 success, 1 failure, 2 bad input or usage.\n"
+	".SH ENVIRONMENT\n"
+	".TP\n\\fBPINION_CACHE_DIR\\fR\n"
+	"the cache of layers, snapshots and build results (default "
+	"\\fB$XDG_CACHE_HOME/pinion\\fR, else \\fB~/.cache/pinion\\fR); "
+	"\\fB\\-\\-cache\\-dir\\fR wins\n"
+	".TP\n\\fBPINION_REGISTRIES_CONF\\fR\n"
+	"the registries config file (default \\fB~/.config/pinion/registries.conf\\fR)\n"
+	".TP\n\\fBREGISTRY_AUTH_FILE\\fR\n"
+	"the credentials file \\fBpinion login\\fR writes and every command reads\n"
+	".TP\n\\fBCOG_WHEEL\\fR\n"
+	"a cog SDK wheel to install instead of the embedded one\n"
+	".TP\n\\fBSOURCE_DATE_EPOCH\\fR\n"
+	"the time stamp of reproducible builds (as \\fB\\-\\-timestamp\\fR)\n"
+	".TP\n\\fBPINION_AUTO_GC\\fR\n"
+	"\\fBoff\\fR: no automatic \\fBpinion gc\\fR after large builds\n";
+
+static void man_command(const struct pn_command *c, void *data)
+{
+	fprintf(data, ".TP\n\\fBpinion %s\\fR, \\fBpinion\\-%s\\fR(1)\n", c->name, c->name);
+	cli_man_text(data, c->summary, strlen(c->summary));
+}
+
+static void man_see_also(const struct pn_command *c, void *data)
+{
+	fprintf(data, "\\fBpinion\\-%s\\fR(1),\n", c->name);
+}
+
+/* pinion(1): the global options, the commands, the environment */
+static void man_main(const struct cli_cmd *cmd)
+{
+	cli_man_write(cmd, "pinion", "build Cog model images without a daemon or root", stdout);
+	printf(".SH COMMANDS\n");
+	pn_command_each(man_command, stdout);
+	fputs(man_tail, stdout);
+	printf(".SH SEE ALSO\n");
+	pn_command_each(man_see_also, stdout);
+	printf("\\fBskopeo\\fR(1), \\fBcog\\fR(1)\n");
+}
+
+static void print_name(const struct pn_command *c, void *data)
+{
+	fprintf(data, "%s\n", c->name);
+}
+
+/* The hidden commands the Makefile and the completion scripts call:
+ *   __man [CMD]                   the man page of pinion or of CMD (troff)
+ *   __complete commands           the command names, one a line
+ *   __complete options [CMD]      the options of pinion or of CMD
+ * CMD runs with --help while cli_help renders its tables another way. */
+static int hidden_command(const struct cli_cmd *cmd, int argc, char **argv)
+{
+	bool man = strcmp(argv[0], "__man") == 0;
+	const char *name = man ? argv[1] : argc > 2 ? argv[2] : NULL;
+	const struct pn_command *c = name ? pn_command_find(name) : NULL;
+	char *hargv[] = {(char *)name, (char *)"--help", NULL};
+
+	if (!man && (argc < 2 || strcmp(argv[1], "commands") == 0)) {
+		pn_command_each(print_name, stdout);
+		return 0;
+	}
+	if (name && !c)
+		return pn_cli_usage(argv[0], "unknown command `%s`", name);
+	cli_help_set_format(man ? CLI_HELP_MAN : CLI_HELP_WORDS);
+	if (c)
+		return c->fn(2, hargv);
+	if (man)
+		man_main(cmd);
+	else
+		cli_help(cmd, stdout);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct main_args a = {0};
@@ -98,6 +174,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	i = argc - (int)rest.n; /* the command's argv: the verbatim rest of ours */
+	if (strcmp(argv[i], "__man") == 0 || strcmp(argv[i], "__complete") == 0)
+		return hidden_command(&cmd, argc - i, argv + i);
 	if (strcmp(argv[i], "help") == 0)
 		return help_command(&cmd, i + 1 < argc ? argv[i + 1] : NULL);
 	c = pn_command_find(argv[i]);

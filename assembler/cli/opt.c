@@ -7,11 +7,6 @@
 
 #define HELP_COLUMN 30 /* where the help text of an option line starts */
 
-static bool offered(const struct cli_cmd *c, const struct cli_opt *o)
-{
-	return o->name && (o->groups == 0 || (o->groups & c->groups) != 0);
-}
-
 /* the option named by the long name `name` (n bytes), or NULL; with
  * CLI_ABBREV also a unique prefix */
 static const struct cli_opt *find_long(const struct cli_cmd *c, const char *name, size_t n,
@@ -25,7 +20,7 @@ static const struct cli_opt *find_long(const struct cli_cmd *c, const char *name
 		for (size_t k = 0; k < c->tables[t].n; k++) {
 			const struct cli_opt *o = &c->tables[t].opts[k];
 
-			if (!offered(c, o) || strncmp(o->name, name, n) != 0)
+			if (!cli_offered(c, o) || strncmp(o->name, name, n) != 0)
 				continue;
 			if (o->name[n] == '\0') {
 				*ctx = c->tables[t].ctx;
@@ -48,7 +43,7 @@ static const struct cli_opt *find_short(const struct cli_cmd *c, char letter, vo
 		for (size_t k = 0; k < c->tables[t].n; k++) {
 			const struct cli_opt *o = &c->tables[t].opts[k];
 
-			if (offered(c, o) && o->short_name && o->short_name == letter) {
+			if (cli_offered(c, o) && o->short_name && o->short_name == letter) {
 				*ctx = c->tables[t].ctx;
 				return o;
 			}
@@ -65,6 +60,11 @@ const struct cli_opt *cli_find(const struct cli_cmd *c, const char *arg, void **
 		return arg[2] ? NULL : find_short(c, arg[1], ctx);
 	return find_long(c, arg + 2, strcspn(arg + 2, "="), ctx);
 }
+
+/* set when the last parse failed on an option's value (its handler refused
+ * it): that is a plain error ("pinion: invalid `--flag V`: ..."), not a usage
+ * error; the CLI runs on one thread */
+static bool value_refused;
 
 static int apply(const struct cli_opt *o, void *ctx, const char *value, struct pn_error **err)
 {
@@ -96,7 +96,11 @@ static int parse_opt(const struct cli_cmd *c, int argc, char **argv, int *i, boo
 			return pn_error_set(err, PN_ERR_INVALID, "option `%s` needs a value", a);
 		value = argv[++*i];
 	}
-	return run ? apply(o, ctx, value, err) : 0;
+	if (run && apply(o, ctx, value, err) < 0) {
+		value_refused = true;
+		return -1;
+	}
+	return 0;
 }
 
 static int parse(const struct cli_cmd *c, int argc, char **argv, struct pn_strv *args, bool run,
@@ -133,6 +137,7 @@ int cli_parse(const struct cli_cmd *c, int argc, char **argv, struct pn_strv *ar
 {
 	size_t max = c->flags & CLI_NO_ARGS ? 0 : c->max_args;
 
+	value_refused = false;
 	if (parse(c, argc, argv, args, true, err) < 0)
 		return -1;
 	if ((max || (c->flags & CLI_NO_ARGS)) && args->n > max)
@@ -170,7 +175,8 @@ static bool any_short(const struct cli_cmd *c)
 {
 	for (size_t t = 0; t < c->n_tables; t++)
 		for (size_t k = 0; k < c->tables[t].n; k++)
-			if (offered(c, &c->tables[t].opts[k]) && c->tables[t].opts[k].short_name)
+			if (cli_offered(c, &c->tables[t].opts[k]) &&
+			    c->tables[t].opts[k].short_name)
 				return true;
 	return false;
 }
@@ -200,10 +206,24 @@ static void help_line(FILE *f, const struct cli_opt *o, bool shorts)
 	fprintf(f, "%s\n", h);
 }
 
+static enum cli_help_format help_format = CLI_HELP_TEXT;
+
+void cli_help_set_format(enum cli_help_format format)
+{
+	help_format = format;
+}
+
 void cli_help(const struct cli_cmd *c, FILE *f)
 {
 	bool shorts = any_short(c);
 
+	if (help_format != CLI_HELP_TEXT) {
+		if (help_format == CLI_HELP_MAN)
+			cli_man_page(c, f);
+		else
+			cli_help_words(c, f);
+		return;
+	}
 	fputs(c->intro, f);
 	for (size_t t = 0; t < c->n_tables; t++) {
 		for (size_t k = 0; k < c->tables[t].n; k++) {
@@ -211,7 +231,7 @@ void cli_help(const struct cli_cmd *c, FILE *f)
 
 			if (!o->name && o->help)
 				fprintf(f, "%s\n", o->help);
-			else if (offered(c, o) && o->help)
+			else if (cli_offered(c, o) && o->help)
 				help_line(f, o, shorts);
 		}
 	}
@@ -221,7 +241,7 @@ void cli_help(const struct cli_cmd *c, FILE *f)
 
 int cli_fail(const struct cli_cmd *c, struct pn_error *e)
 {
-	if (e->code != PN_ERR_INVALID)
+	if (e->code != PN_ERR_INVALID || value_refused)
 		return pn_cli_fail(e);
 	pn_cli_usage(c->name, "%s", e->msg);
 	pn_error_free(e);

@@ -9,8 +9,10 @@
  * options (and `-`) are handed back in order.
  *
  * Errors (PN_ERR_INVALID): "unknown option `ARG`", "option `ARG` needs a
- * value", "option `ARG` takes no value", and whatever a handler says about a
- * bad value.  cli_fail() prints them as a usage error (exit status 2). */
+ * value", "option `ARG` takes no value": cli_fail() prints them as a usage
+ * error ("pinion CMD: ...", then "Try ..."); what a handler says about a bad
+ * value it prints as any error ("pinion: invalid `--flag V`: ..."), one line.
+ * Both exit with status 2. */
 #ifndef PN_ASSEMBLER_CLI_OPT_H
 #define PN_ASSEMBLER_CLI_OPT_H
 
@@ -77,8 +79,36 @@ bool cli_start(const struct cli_cmd *c, int argc, char **argv, struct pn_strv *a
 void cli_scan_args(const struct cli_cmd *c, int argc, char **argv, struct pn_strv *args);
 /* the option arg names (`--name`, `--name=V`, `-x`), or NULL */
 const struct cli_opt *cli_find(const struct cli_cmd *c, const char *arg, void **ctx);
-/* `pinion CMD --help`: intro, the option lines, outro */
+/* `pinion CMD --help`: intro, the option lines, outro; or, after
+ * cli_help_set_format, the same tables as a man page or a word list */
 void cli_help(const struct cli_cmd *c, FILE *f);
+
+/* What cli_help prints.  `pinion __man CMD` and `pinion __complete options
+ * CMD` (main.c) set it and run the command with --help, so the man pages and
+ * the shell completion read the very tables the parser and --help read. */
+enum cli_help_format {
+	CLI_HELP_TEXT,	/* the --help text */
+	CLI_HELP_MAN,	/* a troff man page, pinion-CMD(1) (manpage.c) */
+	CLI_HELP_WORDS, /* the listed options, `--name` and `-x`, one a line */
+};
+void cli_help_set_format(enum cli_help_format format);
+/* the man page of c up to its OPTIONS and NOTES (the outro): .TH, NAME
+ * (page \- summary), SYNOPSIS (the intro's usage lines), DESCRIPTION (the
+ * rest of the intro) */
+void cli_man_write(const struct cli_cmd *c, const char *page, const char *summary, FILE *f);
+/* cli_help in CLI_HELP_MAN: cli_man_write for pinion-NAME and SEE ALSO */
+void cli_man_page(const struct cli_cmd *c, FILE *f);
+/* cli_help in CLI_HELP_WORDS */
+void cli_help_words(const struct cli_cmd *c, FILE *f);
+/* troff text: backslashes and hyphens escaped, `code` in bold, \& before
+ * a line that could start a request */
+void cli_man_text(FILE *f, const char *s, size_t n);
+
+/* whether c offers o (o is an option, not a heading, of c's groups) */
+static inline bool cli_offered(const struct cli_cmd *c, const struct cli_opt *o)
+{
+	return o->name && (o->groups == 0 || (o->groups & c->groups) != 0);
+}
 /* print a parse error: PN_ERR_INVALID as a usage error (returns 2), others
  * as pn_cli_fail; frees e */
 int cli_fail(const struct cli_cmd *c, struct pn_error *e);

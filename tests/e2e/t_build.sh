@@ -68,6 +68,16 @@ test_expect_success 'the image config matches Cog (entrypoint, cmd, workdir, env
 	test_grep "^PYTHONUNBUFFERED=1$" "$T/env"
 '
 
+test_expect_success 'build -t NAME:TAG keeps the whole name in the layout, as skopeo writes it' '
+	(cd "$T/hello" && pinion build $MIRROR -t r8.im/me/hello:v3 --output "oci:$T/named" --progress plain &&
+		pinion build $MIRROR -t r8.im/you/hello:v3 --output "oci:$T/named" --progress plain) \
+		>"$T/named.out" 2>"$T/named.err" || { tail -20 "$T/named.err"; false; } &&
+	pinion ls "oci:$T/named" >"$T/named.ls" &&
+	test_grep "^r8.im/me/hello:v3 " "$T/named.ls" && test_grep "^r8.im/you/hello:v3 " "$T/named.ls" &&
+	skopeo inspect "oci:$T/named:r8.im/me/hello:v3" >"$T/named.json" &&
+	test_equal "$(jq -r ".Labels[\"run.cog.has_init\"]" "$T/named.json")" true
+'
+
 test_expect_success 'pinion predict answers from the layout image' '
 	(cd "$T" && pinion predict "oci:$T/out:hello" -i name=e2e -i times=2) >"$T/pred.out" 2>"$T/pred.err" ||
 		{ tail -20 "$T/pred.err"; false; } &&

@@ -426,6 +426,48 @@ static void t_help(void)
 	free(h);
 }
 
+/* the same table as a man page and as completion words (manpage.c) */
+static void t_man_words(void)
+{
+	struct demo d = {0};
+	struct cli_cmd cmd;
+	struct cli_table t;
+	char *h;
+
+	demo_cmd(&cmd, &t, &d, 0);
+	cmd.intro = "usage: pinion demo [-f FILE]\n       pinion demo --tri\n\n"
+		    "First `para` with a \\ backslash\n.dot line\n\n  indented table\n\nOptions:\n";
+	cli_help_set_format(CLI_HELP_MAN);
+	h = help_text(&cmd);
+	ok(!strncmp(h, ".TH PINION\\-DEMO 1 ", 19), "title: PINION-DEMO(1)");
+	ok(strstr(h, ".SH NAME\npinion\\-demo \\- demo\n") != NULL, "NAME: page - summary");
+	ok(strstr(h, ".SH SYNOPSIS\n.nf\n\\&pinion demo [\\-f FILE]\n\\&pinion demo "
+		     "\\-\\-tri\n.fi\n") != NULL,
+	   "SYNOPSIS: the usage lines");
+	ok(strstr(h, "\\&First \\fBpara\\fR with a \\e backslash\n\\&.dot line\n") != NULL,
+	   "DESCRIPTION: `code` bold, backslash escaped, a leading dot guarded");
+	ok(strstr(h, ".PP\n.RS 2\n.nf\n\\&  indented table\n.fi\n.RE\n") != NULL,
+	   "indented lines kept as written");
+	ok(!strstr(h, "Options:"), "the intro's Options: heading is the OPTIONS section");
+	ok(strstr(h, ".SH OPTIONS\n.SS\n\\&Demo options\n") != NULL, "table heading: a subsection");
+	ok(strstr(h, ".TP\n\\&\\fB\\-f\\fR, \\fB\\-\\-file\\fR \\fIFILE\\fR\n\\&a file\n") != NULL,
+	   "an option: tag line and help");
+	ok(strstr(h, "\\fB\\-\\-tri\\fR\\fI[=true|false]\\fR\n") != NULL,
+	   "optional value attached");
+	ok(strstr(h, "\\&a tag (repeatable)\n\\&second line\n") != NULL, "help lines");
+	ok(!strstr(h, "hidden") && !strstr(h, "grouped"), "unlisted options stay out");
+	ok(strstr(h, ".SH NOTES\n\\&the end\n.SH SEE ALSO\n") != NULL,
+	   "outro: NOTES, then SEE ALSO");
+	free(h);
+	cli_help_set_format(CLI_HELP_WORDS);
+	h = help_text(&cmd);
+	is_str(h,
+	       "--file\n-f\n--quiet\n-q\n--no-wait\n--tag\n-t\n--tri\n--name-that-is-rather-long\n",
+	       "words: the listed options of the command's groups");
+	free(h);
+	cli_help_set_format(CLI_HELP_TEXT);
+}
+
 /* each registry option is offered by the commands of its groups only */
 static void t_registry_groups(void)
 {
@@ -495,6 +537,7 @@ int main(void)
 	TEST(t_parser_errors);
 	TEST(t_parser_stop);
 	TEST(t_help);
+	TEST(t_man_words);
 	TEST(t_registry_groups);
 	TEST(t_registry_set);
 	return tap_done();

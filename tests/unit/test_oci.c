@@ -485,6 +485,51 @@ static void t_layout_concurrent(void)
 	oci_layout_free(l);
 }
 
+/* names as skopeo writes them (oci:DIR:r8.im/me/model:v3), found whole, by
+ * their bare tag when only one has it, and NAME alone as NAME:latest */
+static void t_layout_names(void)
+{
+	cleanup_free char *path = NULL;
+	struct oci_layout *l = new_layout(&path);
+	struct oci_descriptor d1, d2, d3, r;
+	struct pn_error *err = NULL;
+	cleanup_free char *n1 = oci_ref_layout_name("r8.im/me/model:v3");
+	cleanup_free char *n2 = oci_ref_layout_name("localhost:5000/me/model");
+	cleanup_free char *n3 = oci_ref_layout_name("me/model:v1@" ABC_SHA);
+
+	is_str(oci_ref_tag_of("r8.im:5000/me/model:v3"), "v3", "tag after the last slash");
+	ok(oci_ref_tag_of("r8.im:5000/me/model") == NULL, "a port is no tag");
+	ok(oci_ref_tag_of("me/model@" ABC_SHA) == NULL, "a digest is no tag");
+	ok(oci_ref_tag_of("latest") == NULL, "a bare tag is a name without a tag");
+	is_str(n1, "r8.im/me/model:v3", "-t NAME:TAG stored whole");
+	is_str(n2, "localhost:5000/me/model:latest", "-t NAME stored as NAME:latest");
+	is_str(n3, "me/model:v1", "-t NAME:TAG@DIGEST without the digest");
+	store_image(l, "r8.im/me/model:v3", "one", &d1);
+	store_image(l, "other/model:v3", "two", &d2);
+	store_image(l, "localhost:5000/me/model:latest", "three", &d3);
+	ok_call(oci_layout_resolve(l, "r8.im/me/model:v3", &r, &err), &err, "whole name");
+	is_str(r.digest, d1.digest, "whole name's image");
+	oci_descriptor_release(&r);
+	ok_fail(oci_layout_resolve(l, "v3", &r, &err), &err, PN_ERR_INVALID, "names 2 images",
+		"a tag two names share is ambiguous");
+	ok_call(oci_layout_resolve(l, "latest", &r, &err), &err, "a tag one name has");
+	is_str(r.digest, d3.digest, "its image");
+	oci_descriptor_release(&r);
+	ok_call(oci_layout_resolve(l, "localhost:5000/me/model", &r, &err), &err, "NAME");
+	is_str(r.digest, d3.digest, "NAME is NAME:latest");
+	oci_descriptor_release(&r);
+	ok_fail(oci_layout_resolve(l, "me/model", &r, &err), &err, PN_ERR_NOT_FOUND,
+		"has: r8.im/me/model:v3, other/model:v3", "a partial name is no name");
+	ok_call(oci_layout_untag(l, "other/model:v3", &err), &err, "untag one v3");
+	ok_call(oci_layout_resolve(l, "v3", &r, &err), &err, "v3 unique again");
+	is_str(r.digest, d1.digest, "the remaining v3");
+	oci_descriptor_release(&r);
+	oci_descriptor_release(&d1);
+	oci_descriptor_release(&d2);
+	oci_descriptor_release(&d3);
+	oci_layout_free(l);
+}
+
 static void t_ref(void)
 {
 	struct pn_error *err = NULL;
@@ -498,6 +543,12 @@ static void t_ref(void)
 	ok_call(oci_ref_parse_layout("oci:x@" ABC_SHA, &dir, &ref, &err), &err, "dir@digest");
 	is_str(dir, "x", "dir before @");
 	is_str(ref, ABC_SHA, "digest ref");
+	free(dir);
+	free(ref);
+	ok_call(oci_ref_parse_layout("oci:x:r8.im:5000/me/model:v3", &dir, &ref, &err), &err,
+		"oci:DIR:NAME:TAG");
+	is_str(dir, "x", "DIR ends at the first colon (as skopeo's)");
+	is_str(ref, "r8.im:5000/me/model:v3", "NAME:TAG whole");
 	free(dir);
 	free(ref);
 	ok_call(oci_ref_parse_layout("oci:x", &dir, &ref, &err), &err, "dir only");
@@ -931,6 +982,7 @@ int main(void)
 	TEST(t_layout_copy_blob);
 	TEST(t_layout_copy_image);
 	TEST(t_layout_concurrent);
+	TEST(t_layout_names);
 	TEST(t_ref);
 	TEST(t_inspect_json);
 	TEST(t_image_through_index);
