@@ -54,17 +54,36 @@ int pn_log_verbose(void)
 
 /* ------------------------------------------------------------- messages */
 
+/* bytes of the UTF-8 character at s (1-4), or 0 when it is not one */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 ? 2 : 0;
+
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* s as the inside of a JSON string; bytes that are not UTF-8 (a step's
+ * binary output) become U+FFFD, so every event stays valid JSON */
 static void json_escape(struct pn_buf *b, const char *s)
 {
-	for (; *s; s++) {
+	while (*s) {
 		unsigned char c = (unsigned char)*s;
+		size_t n = 1;
 
 		if (c == '"' || c == '\\')
 			pn_buf_printf(b, NULL, "\\%c", c);
 		else if (c < 0x20)
 			pn_buf_printf(b, NULL, "\\u%04x", c);
-		else
+		else if (c < 0x80)
 			pn_buf_append(b, s, 1, NULL);
+		else if ((n = utf8_len((const unsigned char *)s)))
+			pn_buf_append(b, s, n, NULL);
+		else
+			pn_buf_puts(b, "\\ufffd", NULL);
+		s += n ? n : 1;
 	}
 }
 

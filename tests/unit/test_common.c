@@ -235,6 +235,7 @@ static void say_things(void)
 	pn_notice("registry unreachable");
 	pn_info("note");
 	pn_progress_output("run 1", "line one", 8);
+	pn_progress_output("run 1", "\xff\xc3\xa9\xc3", 4);
 	pn_error_set(&e, PN_ERR_INVALID, "bad `x`");
 	pn_error_hint(&e, "try y");
 	pn_error_print(e);
@@ -253,11 +254,12 @@ static void t_progress_messages(void)
 	       "{\"event\":\"warning\",\"message\":\"registry unreachable\"}\n"
 	       "{\"event\":\"info\",\"message\":\"note\"}\n"
 	       "{\"event\":\"output\",\"message\":\"line one\",\"step\":\"run 1\"}\n"
+	       "{\"event\":\"output\",\"message\":\"\\ufffd\xc3\xa9\\ufffd\",\"step\":\"run 1\"}\n"
 	       "{\"event\":\"error\",\"message\":\"bad `x`\",\"hint\":\"try y\",\"status\":2}\n",
-	       "json: warnings, info, output and the error are events");
+	       "json: warnings, info, output and the error are events; not UTF-8 is U+FFFD");
 	is_str(plain,
 	       "pinion: warning: disk `a` low\npinion: warning: registry unreachable\nnote\n"
-	       "run 1 | line one\npinion: bad `x`\nhint: try y\n",
+	       "run 1 | line one\nrun 1 | \xff\xc3\xa9\xc3\npinion: bad `x`\nhint: try y\n",
 	       "plain: lines as before");
 	is_str(quiet, "pinion: warning: disk `a` low\npinion: bad `x`\nhint: try y\n",
 	       "quiet: the warning and the error, not the notice");
