@@ -116,12 +116,3 @@ int pn_error_exit_status(const struct pn_error *e)
 		return 128 + e->errno_val;
 	return (e && e->code == PN_ERR_INVALID) ? 2 : 1;
 }
-
-void pn_error_print(const struct pn_error *e)
-{
-	if (!e)
-		return;
-	fprintf(stderr, "pinion: %s\n", e->msg);
-	if (e->hint)
-		fprintf(stderr, "hint: %s\n", e->hint);
-}
