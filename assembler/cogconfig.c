@@ -1014,7 +1014,6 @@ static void check_top(struct ctx *c, const yaml_node_t *root)
 	}
 	if (predict_key && run_key)
 		problem(c, run_key, "run: only one of run or predict can be set");
-
 }
 
 /* ---------------------------------------------------------- completion */
