@@ -53,9 +53,24 @@ test_expect_success 'plain: push prints the layout digest; skopeo inspect agrees
 test_expect_success 'plain: pull round trip gives identical digests and blobs' '
 	pq pull "$PLAIN/demo:v1" "oci:$T/pulled" >out &&
 	test_equal "$(cat out)" "$SRC_DIGEST" &&
-	test_equal "$(layout_digest $T/pulled v1)" "$SRC_DIGEST" &&
+	test_equal "$(layout_digest $T/pulled $PLAIN/demo:v1)" "$SRC_DIGEST" &&
 	for b in $(ls $T/pulled/blobs/sha256); do cmp "$T/pulled/blobs/sha256/$b" "$T/src/blobs/sha256/$b" || exit 1; done &&
 	test_equal "$(ls $T/pulled/blobs/sha256 | wc -l)" 3
+'
+
+test_expect_success 'plain: pull into oci:DIR keeps the whole name (as skopeo reads it); oci:DIR:v1 finds it by its tag' '
+	pq pull "$PLAIN/demo:v1" "oci:$T/named" >/dev/null &&
+	jq -r ".manifests[].annotations[\"org.opencontainers.image.ref.name\"]" "$T/named/index.json" >names &&
+	test_equal "$(cat names)" "$PLAIN/demo:v1" &&
+	test_equal "$(skopeo_digest oci:$T/named:$PLAIN/demo:v1)" "$SRC_DIGEST" &&
+	test_equal "$(pq inspect oci:$T/named:v1 | jq -r .digest)" "$SRC_DIGEST" &&
+	pq pull "$PLAIN/demo@$SRC_DIGEST" "oci:$T/named:bydigest" >/dev/null &&
+	pq copy "oci:$T/src:small" "$PLAIN/second:v1" >/dev/null &&
+	pq pull "$PLAIN/second:v1" "oci:$T/named" >/dev/null &&
+	test_equal "$(jq ".manifests | length" "$T/named/index.json")" 3 &&
+	test_equal "$(pq inspect oci:$T/named:$PLAIN/second:v1 | jq -r .digest)" "$(layout_digest $T/src small)" &&
+	test_expect_failure_status 2 pq inspect "oci:$T/named:v1" 2>err &&
+	one_error_line err && test_grep "$PLAIN/demo:v1" err && test_grep "$PLAIN/second:v1" err
 '
 
 test_expect_success 'plain: on a terminal (--progress tty) a pull draws a bar in place' '
@@ -63,7 +78,7 @@ test_expect_success 'plain: on a terminal (--progress tty) a pull draws a bar in
 	tr "\r" "\n" <tty.out >tty.lines &&
 	test_grep "^.\[Kpulling \[#* *\] *[0-9]*% [0-9.]*/2\.9 MiB" tty.lines &&
 	test_grep "pulled 2\.9 MiB in" tty.lines &&
-	test_equal "$(layout_digest $T/pulled-tty v1)" "$SRC_DIGEST"
+	test_equal "$(layout_digest $T/pulled-tty $PLAIN/demo:v1)" "$SRC_DIGEST"
 '
 
 test_expect_success 'plain: inspect takes the registry flags (a mirror from the command line)' '
@@ -203,7 +218,7 @@ test_expect_success 'mirrors: docker.io rewritten to the local registry, r8.im t
 	pq copy "oci:$T/src:v1" "$PLAIN/library/python:3.11-slim" >/dev/null &&
 	pq pull --registry-mirror "docker.io=$PLAIN" python:3.11-slim "oci:$T/mir" >out &&
 	test_equal "$(cat out)" "$SRC_DIGEST" &&
-	test_equal "$(layout_digest $T/mir 3.11-slim)" "$SRC_DIGEST" &&
+	test_equal "$(layout_digest $T/mir docker.io/library/python:3.11-slim)" "$SRC_DIGEST" &&
 	pq copy "oci:$T/src:small" "oci:$T/bases:u/m:v1" >/dev/null &&
 	printf "mirror r8.im=oci:%s\n" "$T/bases" >"$T/registries.conf" &&
 	PINION_REGISTRIES_CONF="$T/registries.conf" pq pull r8.im/u/m:v1 "oci:$T/mir2:x" >out &&
