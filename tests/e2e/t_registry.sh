@@ -388,6 +388,43 @@ test_expect_success 'token: a refused cross-repository mount falls back to an up
 	test_grep "$LAYER" pushed
 '
 
+# the secret as `kubectl create secret docker-registry` stores it: the
+# .dockerconfigjson key, docker's config.json ({"auths":...}, with "auth"
+# base64 user:pass), made by kubectl itself when it is installed
+k8s_dockerconfigjson() {
+	if command -v kubectl >/dev/null 2>&1; then
+		KUBECONFIG=/dev/null kubectl create secret docker-registry regcred --dry-run=client -o json \
+			--docker-server="$1" --docker-username="$2" --docker-password="$3" |
+			jq -r ".data[\".dockerconfigjson\"]" | base64 -d
+	else
+		printf "{\"auths\":{\"%s\":{\"username\":\"%s\",\"password\":\"%s\",\"auth\":\"%s\"}}}" \
+			"$1" "$2" "$3" "$(printf %s "$2:$3" | base64 -w0)"
+	fi
+}
+
+test_expect_success 'token: a kubectl docker-registry secret, mounted as a file, authenticates a pull (docs/guides/kubernetes.md)' '
+	mkdir -p "$T/k8s/auth" "$T/k8s/kaniko/.docker" &&
+	k8s_dockerconfigjson "$TOK" "$REGISTRY_USER" "$REGISTRY_PASS" >"$T/k8s/auth/.dockerconfigjson" &&
+	jq -e ".auths[\"$TOK\"].auth" "$T/k8s/auth/.dockerconfigjson" >/dev/null &&
+	n=$(wc -l <"$REGISTRY_DIR/token.log") &&
+	REGISTRY_AUTH_FILE="$T/k8s/auth/.dockerconfigjson" \
+		"$PINION" --progress quiet pull --ca-bundle "$REGISTRY_CA" "$TOK/demo:v1" "oci:$T/k8s/p1" >out &&
+	test_equal "$(cat out)" "$SRC_DIGEST" &&
+	tail -n +$((n + 1)) "$REGISTRY_DIR/token.log" | jq -r .user | sort -u >users &&
+	test_equal "$(cat users)" "$REGISTRY_USER" &&
+	k8s_dockerconfigjson "https://$TOK" "$REGISTRY_USER" "$REGISTRY_PASS" >"$T/k8s/kaniko/.docker/config.json" &&
+	n=$(wc -l <"$REGISTRY_DIR/token.log") &&
+	DOCKER_CONFIG="$T/k8s/kaniko/.docker" REGISTRY_AUTH_FILE= XDG_RUNTIME_DIR= HOME="$T/k8s" \
+		"$PINION" --progress quiet pull --ca-bundle "$REGISTRY_CA" "$TOK/demo:v1" "oci:$T/k8s/p2" >out &&
+	test_equal "$(cat out)" "$SRC_DIGEST" &&
+	tail -n +$((n + 1)) "$REGISTRY_DIR/token.log" | jq -r .user | sort -u >users &&
+	test_equal "$(cat users)" "$REGISTRY_USER" &&
+	printf "{\"auths\":{\"%s\":{\"username\":\"%s\",\"password\":\"%s\"}}}" "$TOK" "$REGISTRY_USER" \
+		"$REGISTRY_PASS" >"$T/k8s/noauth.json" &&
+	pq copy --ca-bundle "$REGISTRY_CA" --authfile "$T/k8s/noauth.json" "oci:$T/src:small" "$TOK/viak8s:v1" >out &&
+	test_equal "$(cat out)" "$(layout_digest $T/src small)"
+'
+
 test_expect_success 'token: an identitytoken in the auth file goes through the OAuth2 refresh grant' '
 	printf "{\"auths\":{\"%s\":{\"identitytoken\":\"%s\"}}}" "$TOK" "$REGISTRY_IDENTITY_TOKEN" >"$T/idt.json" &&
 	pq copy --ca-bundle "$REGISTRY_CA" --authfile "$T/idt.json" "oci:$T/src:small" "$TOK/viaidt:v1" >out &&
