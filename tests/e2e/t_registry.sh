@@ -26,6 +26,42 @@ layout_digest() {
 
 skopeo_digest() { skopeo inspect "$@" | jq -r .Digest; }
 
+# on_pty TRANSCRIPT [EXPECT SEND]... -- CMD...: run CMD on a new pseudo-terminal
+# (its controlling terminal); each time EXPECT shows up in its output, type
+# SEND (\n and \x03 understood).  The output goes to TRANSCRIPT; the status
+# is CMD's, 128+N when signal N ended it.
+on_pty() {
+	"$PYTHON" - "$@" <<-'EOF'
+	import os, pty, sys
+	out_path, args = sys.argv[1], sys.argv[2:]
+	sep = args.index("--")
+	steps, cmd = args[:sep], args[sep + 1:]
+	pid, fd = pty.fork()
+	if pid == 0:
+	    os.execvp(cmd[0], cmd)
+	out = b""
+	def more():
+	    global out
+	    try:
+	        d = os.read(fd, 4096)
+	    except OSError:
+	        d = b""
+	    out += d
+	    return bool(d)
+	for expect, send in zip(steps[0::2], steps[1::2]):
+	    while expect.encode() not in out:
+	        if not more():
+	            break
+	    out = out.replace(expect.encode(), b"<" + expect.encode().strip() + b">", 1)
+	    os.write(fd, send.encode().decode("unicode_escape").encode())
+	while more():
+	    pass
+	_, st = os.waitpid(pid, 0)
+	open(out_path, "wb").write(out)
+	sys.exit(128 + os.WTERMSIG(st) if os.WIFSIGNALED(st) else os.WEXITSTATUS(st))
+	EOF
+}
+
 # the test image: a small file tree plus a 3 MB incompressible file, so the
 # layer is big enough for chunked uploads with --chunk-size 256K
 mkdir -p "$T/root/etc" "$T/root/data"
@@ -356,6 +392,35 @@ test_expect_success 'tls+basic: wrong password at login is refused and not store
 	one_error_line err && test ! -e "$T/auth2.json"
 '
 
+test_expect_success 'tls+basic: login without a password option asks on the terminal, without echo (as docker)' '
+	on_pty pty1.out "Password: " "$REGISTRY_PASS\n" -- "$PINION" login --ca-bundle "$REGISTRY_CA" \
+		--authfile "$T/pty-auth.json" -u "$REGISTRY_USER" "$TLS" &&
+	test_grep "<Password:>" pty1.out && test_grep "Login succeeded" pty1.out &&
+	! grep -q -e "$REGISTRY_PASS" pty1.out &&
+	pq pull --ca-bundle "$REGISTRY_CA" --authfile "$T/pty-auth.json" "$TLS/demo:v1" "oci:$T/pty1" >out &&
+	test_equal "$(cat out)" "$SRC_DIGEST" &&
+	on_pty pty2.out "Username: " "$REGISTRY_USER\n" "Password: " "typo\x7f\x7f\x7f\x7f$REGISTRY_PASS\r" -- \
+		"$PINION" login --ca-bundle "$REGISTRY_CA" --authfile "$T/pty-auth2.json" "$TLS" &&
+	test_grep "<Username:>$REGISTRY_USER" pty2.out && ! grep -q -e "$REGISTRY_PASS" -e typo pty2.out &&
+	test_equal "$(jq -r ".auths[\"$TLS\"].auth" "$T/pty-auth2.json" | base64 -d)" "$REGISTRY_USER:$REGISTRY_PASS"
+'
+
+test_expect_success 'tls+basic: a password typed wrong is refused; Ctrl-C at the prompt ends it (130); no terminal is one error' '
+	test_expect_failure_status 1 on_pty pty3.out "Password: " "nope\n" -- "$PINION" login \
+		--ca-bundle "$REGISTRY_CA" --authfile "$T/pty-auth3.json" -u "$REGISTRY_USER" "$TLS" &&
+	test_grep "refused the credentials" pty3.out && test ! -e "$T/pty-auth3.json" &&
+	test_expect_failure_status 130 on_pty pty4.out "Password: " "abc\x03" -- "$PINION" login \
+		--ca-bundle "$REGISTRY_CA" --authfile "$T/pty-auth3.json" -u "$REGISTRY_USER" "$TLS" &&
+	test ! -e "$T/pty-auth3.json" && ! grep -q abc pty4.out &&
+	test_expect_failure_status 2 setsid -w "$PINION" login --authfile "$T/pty-auth3.json" \
+		-u "$REGISTRY_USER" "$TLS" </dev/null 2>err &&
+	one_error_line err && test_grep "no terminal to ask for the password on: give -u USER and --password-stdin" err &&
+	test_expect_failure_status 2 setsid -w "$PINION" login --authfile "$T/pty-auth3.json" "$TLS" </dev/null 2>err &&
+	one_error_line err && test_grep "no terminal to ask for the user name" err &&
+	test_expect_failure_status 2 pq login --password-stdin "$TLS" </dev/null 2>err &&
+	test_grep "(-u with either)" err
+'
+
 test_expect_success 'tls+basic: credentials from docker config.json' '
 	mkdir -p "$T/dockercfg" &&
 	printf "{\"auths\":{\"%s\":{\"auth\":\"%s\"}}}" "$TLS" "$(printf %s "$REGISTRY_USER:$REGISTRY_PASS" | base64 -w0)" \
@@ -386,6 +451,14 @@ test_expect_success 'token: a refused cross-repository mount falls back to an up
 	test_grep "repository:denied/base:pull" "$REGISTRY_DIR/token.log" &&
 	grep "\"event\":\"blob-pushed\"" events >pushed &&
 	test_grep "$LAYER" pushed
+'
+
+test_expect_success 'token: login asks for the password on the terminal' '
+	on_pty pty5.out "Password: " "$REGISTRY_PASS\n" -- "$PINION" login --ca-bundle "$REGISTRY_CA" \
+		--authfile "$T/pty-tok.json" -u "$REGISTRY_USER" "$TOK" &&
+	test_grep "Login succeeded" pty5.out && ! grep -q -e "$REGISTRY_PASS" pty5.out &&
+	pq copy --ca-bundle "$REGISTRY_CA" --authfile "$T/pty-tok.json" "oci:$T/src:small" "$TOK/viapty:v1" >out &&
+	test_equal "$(cat out)" "$(layout_digest $T/src small)"
 '
 
 # the secret as `kubectl create secret docker-registry` stores it: the
