@@ -67,10 +67,13 @@ static int tty_open(const char *what, struct pn_error **err)
 	return fd;
 }
 
-/* read a line from the terminal fd into buf (at most max bytes), with echo
- * and the terminal's signals off, so that Ctrl-C restores the terminal
- * first: it then ends pinion as SIGINT would (status 130) */
-static int tty_read_secret(int fd, char *buf, size_t max, struct pn_error **err)
+/* PROMPT, then a line from the terminal fd into buf (at most max bytes),
+ * with echo and the terminal's signals off, so that Ctrl-C restores the
+ * terminal first: it then ends pinion as SIGINT would (status 130).  Echo
+ * goes off before the prompt is shown, and without a flush, so what is
+ * typed as soon as the prompt shows is neither echoed nor lost. */
+static int tty_read_secret(int fd, const char *prompt, char *buf, size_t max,
+			   struct pn_error **err)
 {
 	struct termios old, quiet;
 	size_t n = 0;
@@ -82,9 +85,11 @@ static int tty_read_secret(int fd, char *buf, size_t max, struct pn_error **err)
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL | ICANON | ISIG);
 	quiet.c_cc[VMIN] = 1;
 	quiet.c_cc[VTIME] = 0;
-	if (tcsetattr(fd, TCSAFLUSH, &quiet) < 0)
+	if (tcsetattr(fd, TCSANOW, &quiet) < 0)
 		return pn_error_set_errno(err, errno, "turn off the terminal's echo");
-	for (;;) {
+	if (pn_write_all(fd, prompt, strlen(prompt)) < 0)
+		rc = pn_error_set_errno(err, errno, "prompt on the terminal");
+	while (rc == 0) {
 		unsigned char ch;
 		ssize_t r = read(fd, &ch, 1);
 
@@ -112,7 +117,7 @@ static int tty_read_secret(int fd, char *buf, size_t max, struct pn_error **err)
 		}
 	}
 	buf[n] = '\0';
-	tcsetattr(fd, TCSAFLUSH, &old);
+	tcsetattr(fd, TCSANOW, &old);
 	(void)!pn_write_all(fd, "\n", 1);
 	if (intr) {
 		explicit_bzero(buf, max + 1);
@@ -132,14 +137,14 @@ static char *tty_prompt(const char *prompt, bool secret, struct pn_error **err)
 	if (fd < 0)
 		return NULL;
 	buf = xmalloc(PASSWORD_MAX + 1);
-	if (pn_write_all(fd, prompt, strlen(prompt)) < 0)
-		goto fail_errno;
 	if (secret) {
-		if (tty_read_secret(fd, buf, PASSWORD_MAX, err) == 0)
+		if (tty_read_secret(fd, prompt, buf, PASSWORD_MAX, err) == 0)
 			return buf;
 		free(buf);
 		return NULL;
 	}
+	if (pn_write_all(fd, prompt, strlen(prompt)) < 0)
+		goto fail_errno;
 	r = read(fd, buf, PASSWORD_MAX);
 	if (r < 0)
 		goto fail_errno;

@@ -29,11 +29,12 @@ skopeo_digest() { skopeo inspect "$@" | jq -r .Digest; }
 # on_pty TRANSCRIPT [EXPECT SEND]... -- CMD...: run CMD on a new pseudo-terminal
 # (its controlling terminal); each time EXPECT shows up in its output, type
 # SEND (\n and \x03 understood).  The output goes to TRANSCRIPT; the status
-# is CMD's, 128+N when signal N ended it.
+# is CMD's, 128+N when signal N ended it (CMD is killed after 60 s).
 on_pty() {
 	"$PYTHON" - "$@" <<-'EOF'
-	import os, pty, sys
+	import os, pty, select, signal, sys, time
 	out_path, args = sys.argv[1], sys.argv[2:]
+	deadline = time.monotonic() + 60
 	sep = args.index("--")
 	steps, cmd = args[:sep], args[sep + 1:]
 	pid, fd = pty.fork()
@@ -42,6 +43,10 @@ on_pty() {
 	out = b""
 	def more():
 	    global out
+	    if not select.select([fd], [], [], max(0, deadline - time.monotonic()))[0]:
+	        out += b"<on_pty: no end within 60 s: killed>"
+	        os.kill(pid, signal.SIGKILL)
+	        return False
 	    try:
 	        d = os.read(fd, 4096)
 	    except OSError:
