@@ -72,8 +72,7 @@ static int tty_open(const char *what, struct pn_error **err)
  * terminal first: it then ends pinion as SIGINT would (status 130).  Echo
  * goes off before the prompt is shown, and without a flush, so what is
  * typed as soon as the prompt shows is neither echoed nor lost. */
-static int tty_read_secret(int fd, const char *prompt, char *buf, size_t max,
-			   struct pn_error **err)
+static int tty_read_secret(int fd, const char *prompt, char *buf, size_t max, struct pn_error **err)
 {
 	struct termios old, quiet;
 	size_t n = 0;
@@ -112,7 +111,8 @@ static int tty_read_secret(int fd, const char *prompt, char *buf, size_t max,
 		else if (n < max)
 			buf[n++] = (char)ch;
 		else {
-			rc = pn_error_set(err, PN_ERR_INVALID, "password longer than %zu bytes", max);
+			rc = pn_error_set(err, PN_ERR_INVALID, "password longer than %zu bytes",
+					  max);
 			break;
 		}
 	}
@@ -205,8 +205,9 @@ static int cmd_login(int argc, char **argv)
 	if (cli_registry_start(&cmd, &o, argc, argv, &rest, &rc))
 		goto out;
 	if (rest.n != 1 || (la.pass && la.stdin_pw) || (!la.user && (la.pass || la.stdin_pw)))
-		rc = pn_cli_usage("login", "expected [-u USER] [-p PASS | --password-stdin] REGISTRY "
-					   "(-u with either)");
+		rc = pn_cli_usage("login",
+				  "expected [-u USER] [-p PASS | --password-stdin] REGISTRY "
+				  "(-u with either)");
 	else if (login_run(&o, &la, rest.v[0], &err) < 0)
 		rc = pn_cli_fail(err);
 	else
