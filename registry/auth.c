@@ -288,8 +288,18 @@ static int creds_from_entry(json_t *entry, const char *path, struct registry_cre
 		*found = true;
 		return 0;
 	}
-	if (!auth || !*auth)
+	if (!auth || !*auth) {
+		/* docker's config.json may spell them out instead (as kubectl's
+		 * .dockerconfigjson also does, next to "auth") */
+		const char *u = json_string_value(json_object_get(entry, "username"));
+		const char *pw = json_string_value(json_object_get(entry, "password"));
+		if (!u || !*u || !pw)
+			return 0;
+		out->user = xstrdup(u);
+		out->pass = xstrdup(pw);
+		*found = true;
 		return 0;
+	}
 	dec = registry_base64_decode(auth, NULL);
 	if (!dec || !(colon = strchr(dec, ':')))
 		return pn_error_set(err, PN_ERR_INVALID, "`%s`: malformed \"auth\" entry", path);

@@ -87,13 +87,14 @@ int registry_copy(struct registry_client *c, const char *src, const char *dst,
 		return copy_registry_registry(c, src, dst, out, err);
 	if (open_local(&dl, dst, OCI_LAYOUT_CREATE, err) < 0)
 		return -1;
-	/* without a destination tag, keep the source's (a docker-archive
-	 * names the image by the whole source reference) */
+	/* without a destination name, the whole source reference, as skopeo
+	 * and `build -t` name it (127.0.0.1:5000/demo:v1, its digest dropped);
+	 * `oci:DIR:v1` still finds it by its tag */
 	registry_ref_init(&r);
 	bool parsed = registry_ref_parse(src, &r, NULL) == 0;
 	if (!dl.ref && parsed && r.tag) {
-		dl.ref = xstrdup(r.tag);
 		dl.repo_tag = registry_ref_format(&r);
+		dl.ref = oci_ref_layout_name(dl.repo_tag);
 	}
 	registry_ref_release(&r);
 	if (!dl.ref && parsed)

@@ -18,7 +18,8 @@ static const char pull_intro[] =
 	"Pull an image from a registry into an OCI layout directory (created if\n"
 	"missing), or into an oci-archive:FILE or docker-archive:FILE.  REF is a\n"
 	"reference as docker writes it (python:3.11-slim, ghcr.io/o/r:tag,\n"
-	"host:5000/r@sha256:...).  Without :TAG the image is tagged with REF's tag.\n"
+	"host:5000/r@sha256:...).  Without :TAG the image is named by the whole\n"
+	"reference (oci:DIR:host:5000/r:v1), and oci:DIR:v1 finds it by its tag.\n"
 	"Prints the manifest digest.\n\nOptions:\n";
 
 /* the registry options, then SRC DST; a pull's DST must be a layout */

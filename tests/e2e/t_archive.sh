@@ -117,7 +117,7 @@ test_expect_success 'pull into an oci-archive and a docker-archive; push from ea
 	pq copy "oci:$T/src:v1" "$PLAIN/demo:v1" >/dev/null &&
 	pq pull "$PLAIN/demo:v1" "oci-archive:$T/p.tar" >out &&
 	test_equal "$(cat out)" "$SRC_DIGEST" &&
-	test_equal "$(skopeo inspect oci-archive:$T/p.tar:v1 | jq -r .Digest)" "$SRC_DIGEST" &&
+	test_equal "$(skopeo inspect oci-archive:$T/p.tar:$PLAIN/demo:v1 | jq -r .Digest)" "$SRC_DIGEST" &&
 	pq pull "$PLAIN/demo:v1" "docker-archive:$T/pd.tar" >/dev/null &&
 	test_equal "$(tar -xOf pd.tar manifest.json | jq -r ".[0].RepoTags[0]")" "$PLAIN/demo:v1" &&
 	pq push "oci-archive:$T/p.tar:v1" "$PLAIN/fromoci:v1" >out &&

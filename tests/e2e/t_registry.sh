@@ -26,6 +26,47 @@ layout_digest() {
 
 skopeo_digest() { skopeo inspect "$@" | jq -r .Digest; }
 
+# on_pty TRANSCRIPT [EXPECT SEND]... -- CMD...: run CMD on a new pseudo-terminal
+# (its controlling terminal); each time EXPECT shows up in its output, type
+# SEND (\n and \x03 understood).  The output goes to TRANSCRIPT; the status
+# is CMD's, 128+N when signal N ended it (CMD is killed after 60 s).
+on_pty() {
+	"$PYTHON" - "$@" <<-'EOF'
+	import os, pty, select, signal, sys, time
+	out_path, args = sys.argv[1], sys.argv[2:]
+	deadline = time.monotonic() + 60
+	sep = args.index("--")
+	steps, cmd = args[:sep], args[sep + 1:]
+	pid, fd = pty.fork()
+	if pid == 0:
+	    os.execvp(cmd[0], cmd)
+	out = b""
+	def more():
+	    global out
+	    if not select.select([fd], [], [], max(0, deadline - time.monotonic()))[0]:
+	        out += b"<on_pty: no end within 60 s: killed>"
+	        os.kill(pid, signal.SIGKILL)
+	        return False
+	    try:
+	        d = os.read(fd, 4096)
+	    except OSError:
+	        d = b""
+	    out += d
+	    return bool(d)
+	for expect, send in zip(steps[0::2], steps[1::2]):
+	    while expect.encode() not in out:
+	        if not more():
+	            break
+	    out = out.replace(expect.encode(), b"<" + expect.encode().strip() + b">", 1)
+	    os.write(fd, send.encode().decode("unicode_escape").encode())
+	while more():
+	    pass
+	_, st = os.waitpid(pid, 0)
+	open(out_path, "wb").write(out)
+	sys.exit(128 + os.WTERMSIG(st) if os.WIFSIGNALED(st) else os.WEXITSTATUS(st))
+	EOF
+}
+
 # the test image: a small file tree plus a 3 MB incompressible file, so the
 # layer is big enough for chunked uploads with --chunk-size 256K
 mkdir -p "$T/root/etc" "$T/root/data"
@@ -53,9 +94,24 @@ test_expect_success 'plain: push prints the layout digest; skopeo inspect agrees
 test_expect_success 'plain: pull round trip gives identical digests and blobs' '
 	pq pull "$PLAIN/demo:v1" "oci:$T/pulled" >out &&
 	test_equal "$(cat out)" "$SRC_DIGEST" &&
-	test_equal "$(layout_digest $T/pulled v1)" "$SRC_DIGEST" &&
+	test_equal "$(layout_digest $T/pulled $PLAIN/demo:v1)" "$SRC_DIGEST" &&
 	for b in $(ls $T/pulled/blobs/sha256); do cmp "$T/pulled/blobs/sha256/$b" "$T/src/blobs/sha256/$b" || exit 1; done &&
 	test_equal "$(ls $T/pulled/blobs/sha256 | wc -l)" 3
+'
+
+test_expect_success 'plain: pull into oci:DIR keeps the whole name (as skopeo reads it); oci:DIR:v1 finds it by its tag' '
+	pq pull "$PLAIN/demo:v1" "oci:$T/named" >/dev/null &&
+	jq -r ".manifests[].annotations[\"org.opencontainers.image.ref.name\"]" "$T/named/index.json" >names &&
+	test_equal "$(cat names)" "$PLAIN/demo:v1" &&
+	test_equal "$(skopeo_digest oci:$T/named:$PLAIN/demo:v1)" "$SRC_DIGEST" &&
+	test_equal "$(pq inspect oci:$T/named:v1 | jq -r .digest)" "$SRC_DIGEST" &&
+	pq pull "$PLAIN/demo@$SRC_DIGEST" "oci:$T/named:bydigest" >/dev/null &&
+	pq copy "oci:$T/src:small" "$PLAIN/second:v1" >/dev/null &&
+	pq pull "$PLAIN/second:v1" "oci:$T/named" >/dev/null &&
+	test_equal "$(jq ".manifests | length" "$T/named/index.json")" 3 &&
+	test_equal "$(pq inspect oci:$T/named:$PLAIN/second:v1 | jq -r .digest)" "$(layout_digest $T/src small)" &&
+	test_expect_failure_status 2 pq inspect "oci:$T/named:v1" 2>err &&
+	one_error_line err && test_grep "$PLAIN/demo:v1" err && test_grep "$PLAIN/second:v1" err
 '
 
 test_expect_success 'plain: on a terminal (--progress tty) a pull draws a bar in place' '
@@ -63,7 +119,7 @@ test_expect_success 'plain: on a terminal (--progress tty) a pull draws a bar in
 	tr "\r" "\n" <tty.out >tty.lines &&
 	test_grep "^.\[Kpulling \[#* *\] *[0-9]*% [0-9.]*/2\.9 MiB" tty.lines &&
 	test_grep "pulled 2\.9 MiB in" tty.lines &&
-	test_equal "$(layout_digest $T/pulled-tty v1)" "$SRC_DIGEST"
+	test_equal "$(layout_digest $T/pulled-tty $PLAIN/demo:v1)" "$SRC_DIGEST"
 '
 
 test_expect_success 'plain: inspect takes the registry flags (a mirror from the command line)' '
@@ -203,7 +259,7 @@ test_expect_success 'mirrors: docker.io rewritten to the local registry, r8.im t
 	pq copy "oci:$T/src:v1" "$PLAIN/library/python:3.11-slim" >/dev/null &&
 	pq pull --registry-mirror "docker.io=$PLAIN" python:3.11-slim "oci:$T/mir" >out &&
 	test_equal "$(cat out)" "$SRC_DIGEST" &&
-	test_equal "$(layout_digest $T/mir 3.11-slim)" "$SRC_DIGEST" &&
+	test_equal "$(layout_digest $T/mir docker.io/library/python:3.11-slim)" "$SRC_DIGEST" &&
 	pq copy "oci:$T/src:small" "oci:$T/bases:u/m:v1" >/dev/null &&
 	printf "mirror r8.im=oci:%s\n" "$T/bases" >"$T/registries.conf" &&
 	PINION_REGISTRIES_CONF="$T/registries.conf" pq pull r8.im/u/m:v1 "oci:$T/mir2:x" >out &&
@@ -341,6 +397,35 @@ test_expect_success 'tls+basic: wrong password at login is refused and not store
 	one_error_line err && test ! -e "$T/auth2.json"
 '
 
+test_expect_success 'tls+basic: login without a password option asks on the terminal, without echo (as docker)' '
+	on_pty pty1.out "Password: " "$REGISTRY_PASS\n" -- "$PINION" login --ca-bundle "$REGISTRY_CA" \
+		--authfile "$T/pty-auth.json" -u "$REGISTRY_USER" "$TLS" &&
+	test_grep "<Password:>" pty1.out && test_grep "Login succeeded" pty1.out &&
+	! grep -q -e "$REGISTRY_PASS" pty1.out &&
+	pq pull --ca-bundle "$REGISTRY_CA" --authfile "$T/pty-auth.json" "$TLS/demo:v1" "oci:$T/pty1" >out &&
+	test_equal "$(cat out)" "$SRC_DIGEST" &&
+	on_pty pty2.out "Username: " "$REGISTRY_USER\n" "Password: " "typo\x7f\x7f\x7f\x7f$REGISTRY_PASS\r" -- \
+		"$PINION" login --ca-bundle "$REGISTRY_CA" --authfile "$T/pty-auth2.json" "$TLS" &&
+	test_grep "<Username:>$REGISTRY_USER" pty2.out && ! grep -q -e "$REGISTRY_PASS" -e typo pty2.out &&
+	test_equal "$(jq -r ".auths[\"$TLS\"].auth" "$T/pty-auth2.json" | base64 -d)" "$REGISTRY_USER:$REGISTRY_PASS"
+'
+
+test_expect_success 'tls+basic: a password typed wrong is refused; Ctrl-C at the prompt ends it (130); no terminal is one error' '
+	test_expect_failure_status 1 on_pty pty3.out "Password: " "nope\n" -- "$PINION" login \
+		--ca-bundle "$REGISTRY_CA" --authfile "$T/pty-auth3.json" -u "$REGISTRY_USER" "$TLS" &&
+	test_grep "refused the credentials" pty3.out && test ! -e "$T/pty-auth3.json" &&
+	test_expect_failure_status 130 on_pty pty4.out "Password: " "abc\x03" -- "$PINION" login \
+		--ca-bundle "$REGISTRY_CA" --authfile "$T/pty-auth3.json" -u "$REGISTRY_USER" "$TLS" &&
+	test ! -e "$T/pty-auth3.json" && ! grep -q abc pty4.out &&
+	test_expect_failure_status 2 setsid -w "$PINION" login --authfile "$T/pty-auth3.json" \
+		-u "$REGISTRY_USER" "$TLS" </dev/null 2>err &&
+	one_error_line err && test_grep "no terminal to ask for the password on: give -u USER and --password-stdin" err &&
+	test_expect_failure_status 2 setsid -w "$PINION" login --authfile "$T/pty-auth3.json" "$TLS" </dev/null 2>err &&
+	one_error_line err && test_grep "no terminal to ask for the user name" err &&
+	test_expect_failure_status 2 pq login --password-stdin "$TLS" </dev/null 2>err &&
+	test_grep "(-u with either)" err
+'
+
 test_expect_success 'tls+basic: credentials from docker config.json' '
 	mkdir -p "$T/dockercfg" &&
 	printf "{\"auths\":{\"%s\":{\"auth\":\"%s\"}}}" "$TLS" "$(printf %s "$REGISTRY_USER:$REGISTRY_PASS" | base64 -w0)" \
@@ -371,6 +456,51 @@ test_expect_success 'token: a refused cross-repository mount falls back to an up
 	test_grep "repository:denied/base:pull" "$REGISTRY_DIR/token.log" &&
 	grep "\"event\":\"blob-pushed\"" events >pushed &&
 	test_grep "$LAYER" pushed
+'
+
+test_expect_success 'token: login asks for the password on the terminal' '
+	on_pty pty5.out "Password: " "$REGISTRY_PASS\n" -- "$PINION" login --ca-bundle "$REGISTRY_CA" \
+		--authfile "$T/pty-tok.json" -u "$REGISTRY_USER" "$TOK" &&
+	test_grep "Login succeeded" pty5.out && ! grep -q -e "$REGISTRY_PASS" pty5.out &&
+	pq copy --ca-bundle "$REGISTRY_CA" --authfile "$T/pty-tok.json" "oci:$T/src:small" "$TOK/viapty:v1" >out &&
+	test_equal "$(cat out)" "$(layout_digest $T/src small)"
+'
+
+# the secret as `kubectl create secret docker-registry` stores it: the
+# .dockerconfigjson key, docker's config.json ({"auths":...}, with "auth"
+# base64 user:pass), made by kubectl itself when it is installed
+k8s_dockerconfigjson() {
+	if command -v kubectl >/dev/null 2>&1; then
+		KUBECONFIG=/dev/null kubectl create secret docker-registry regcred --dry-run=client -o json \
+			--docker-server="$1" --docker-username="$2" --docker-password="$3" |
+			jq -r ".data[\".dockerconfigjson\"]" | base64 -d
+	else
+		printf "{\"auths\":{\"%s\":{\"username\":\"%s\",\"password\":\"%s\",\"auth\":\"%s\"}}}" \
+			"$1" "$2" "$3" "$(printf %s "$2:$3" | base64 -w0)"
+	fi
+}
+
+test_expect_success 'token: a kubectl docker-registry secret, mounted as a file, authenticates a pull (docs/guides/kubernetes.md)' '
+	mkdir -p "$T/k8s/auth" "$T/k8s/kaniko/.docker" &&
+	k8s_dockerconfigjson "$TOK" "$REGISTRY_USER" "$REGISTRY_PASS" >"$T/k8s/auth/.dockerconfigjson" &&
+	jq -e ".auths[\"$TOK\"].auth" "$T/k8s/auth/.dockerconfigjson" >/dev/null &&
+	n=$(wc -l <"$REGISTRY_DIR/token.log") &&
+	REGISTRY_AUTH_FILE="$T/k8s/auth/.dockerconfigjson" \
+		"$PINION" --progress quiet pull --ca-bundle "$REGISTRY_CA" "$TOK/demo:v1" "oci:$T/k8s/p1" >out &&
+	test_equal "$(cat out)" "$SRC_DIGEST" &&
+	tail -n +$((n + 1)) "$REGISTRY_DIR/token.log" | jq -r .user | sort -u >users &&
+	test_equal "$(cat users)" "$REGISTRY_USER" &&
+	k8s_dockerconfigjson "https://$TOK" "$REGISTRY_USER" "$REGISTRY_PASS" >"$T/k8s/kaniko/.docker/config.json" &&
+	n=$(wc -l <"$REGISTRY_DIR/token.log") &&
+	DOCKER_CONFIG="$T/k8s/kaniko/.docker" REGISTRY_AUTH_FILE= XDG_RUNTIME_DIR= HOME="$T/k8s" \
+		"$PINION" --progress quiet pull --ca-bundle "$REGISTRY_CA" "$TOK/demo:v1" "oci:$T/k8s/p2" >out &&
+	test_equal "$(cat out)" "$SRC_DIGEST" &&
+	tail -n +$((n + 1)) "$REGISTRY_DIR/token.log" | jq -r .user | sort -u >users &&
+	test_equal "$(cat users)" "$REGISTRY_USER" &&
+	printf "{\"auths\":{\"%s\":{\"username\":\"%s\",\"password\":\"%s\"}}}" "$TOK" "$REGISTRY_USER" \
+		"$REGISTRY_PASS" >"$T/k8s/noauth.json" &&
+	pq copy --ca-bundle "$REGISTRY_CA" --authfile "$T/k8s/noauth.json" "oci:$T/src:small" "$TOK/viak8s:v1" >out &&
+	test_equal "$(cat out)" "$(layout_digest $T/src small)"
 '
 
 test_expect_success 'token: an identitytoken in the auth file goes through the OAuth2 refresh grant' '

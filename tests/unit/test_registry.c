@@ -418,12 +418,17 @@ static void t_creds(void)
 	p = xasprintf("%s/.docker/config.json", home);
 	write_text(p,
 		   "{\"auths\":{\"https://index.docker.io/v1/\":{\"auth\":\"aHViOmh1YnB3\"},"
-		   "\"ghcr.io\":{\"auth\":\"Z2g6cDpx\"}},"
+		   "\"ghcr.io\":{\"auth\":\"Z2g6cDpx\"},"
+		   "\"spelled.io\":{\"username\":\"su2\",\"password\":\"sp2\"},"
+		   "\"https://k8s.io\":{\"username\":\"ku\",\"password\":\"kp\","
+		   "\"email\":\"e@x\",\"auth\":\"a3U6a3A=\"}},"
 		   "\"credHelpers\":{\"helped.io\":\"pntest\"},\"credsStore\":\"pnstore\"}",
 		   0600);
 	free(p);
 	lookup(&o, "docker.io", "hub", "hubpw", "docker config, Hub v1 key");
 	lookup(&o, "ghcr.io", "gh", "p:q", "docker config auths");
+	lookup(&o, "spelled.io", "su2", "sp2", "docker config username and password, no auth");
+	lookup(&o, "k8s.io", "ku", "kp", "kubectl's .dockerconfigjson entry, URL key");
 	p = xasprintf("%s/docker-credential-pntest", bin);
 	write_text(p,
 		   "#!/bin/sh\nread host\n[ \"$1\" = get ] && [ \"$host\" = helped.io ] && "
