@@ -175,6 +175,20 @@ static int job_run(struct served *s, const struct job *job, const char *image,
 			"snapshots and pulled images", 0                                           \
 	}
 
+/* predict and train: a->job says which */
+static int job_go(struct served *s, const char *image, const struct served_args *a,
+		  struct pn_error **err)
+{
+	return job_run(s, a->job, image, a, err);
+}
+
+static int job_main(const struct served_cmd *sc, const struct job *job, int argc, char **argv)
+{
+	struct served_args a = {.timeout = SERVED_SETUP_TIMEOUT, .job = job};
+
+	return served_main(sc, &a, argc, argv);
+}
+
 /* ---------------------------------------------------------------- predict */
 
 static const char predict_intro[] =
@@ -190,26 +204,6 @@ static const char predict_intro[] =
 	"with status 2 before anything runs; Ctrl-C stops the model and exits 130.\n"
 	"\n";
 
-static const struct cli_opt predict_opts[] = {JOB_OPTS("prediction")};
-
-static int predict_go(struct served *s, const char *image, const struct served_args *a,
-		      struct pn_error **err)
-{
-	return job_run(s, &predict_job, image, a, err);
-}
-
-static int cmd_predict(int argc, char **argv)
-{
-	static const struct served_cmd sc = {"predict", predict_intro, predict_opts,
-					     sizeof(predict_opts) / sizeof(predict_opts[0]),
-					     predict_go};
-	struct served_args a = {.timeout = SERVED_SETUP_TIMEOUT};
-
-	return served_main(&sc, &a, argc, argv);
-}
-
-PN_COMMAND(predict, "predict", "run one prediction with a built image", cmd_predict);
-
 /* ------------------------------------------------------------------ train */
 
 static const char train_intro[] =
@@ -221,21 +215,23 @@ static const char train_intro[] =
 	"or to -o PATH).  IMAGE and the build first without it: as `pinion predict`.\n"
 	"\n";
 
+static const struct cli_opt predict_opts[] = {JOB_OPTS("prediction")};
 static const struct cli_opt train_opts[] = {JOB_OPTS("training")};
+static const struct served_cmd job_cmds[] = {
+	{"predict", predict_intro, predict_opts, sizeof(predict_opts) / sizeof(predict_opts[0]),
+	 job_go},
+	{"train", train_intro, train_opts, sizeof(train_opts) / sizeof(train_opts[0]), job_go},
+};
 
-static int train_go(struct served *s, const char *image, const struct served_args *a,
-		    struct pn_error **err)
+static int cmd_predict(int argc, char **argv)
 {
-	return job_run(s, &train_job, image, a, err);
+	return job_main(&job_cmds[0], &predict_job, argc, argv);
 }
 
 static int cmd_train(int argc, char **argv)
 {
-	static const struct served_cmd sc = {"train", train_intro, train_opts,
-					     sizeof(train_opts) / sizeof(train_opts[0]), train_go};
-	struct served_args a = {.timeout = SERVED_SETUP_TIMEOUT};
-
-	return served_main(&sc, &a, argc, argv);
+	return job_main(&job_cmds[1], &train_job, argc, argv);
 }
 
+PN_COMMAND(predict, "predict", "run one prediction with a built image", cmd_predict);
 PN_COMMAND(train, "train", "run the model's train: once with a built image", cmd_train);

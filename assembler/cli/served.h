@@ -42,6 +42,7 @@ struct served_args {
 	const char *out_path, *host, *cache_dir, *gpus;
 	bool json;
 	int timeout, port;
+	const void *job; /* the command's own data for sc->run (predict/train: which job) */
 };
 
 /* predict, train or serve: its options, and what it does with the image */

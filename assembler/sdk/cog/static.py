@@ -277,41 +277,29 @@ class Reader:
                 raise Undecidable("model body")
         return {"kind": "model", "name": name, "fields": fields}
 
-    def _is_typeddict(self, cls: ast.ClassDef, depth: int = 0) -> bool:
+    def _derives(self, cls: ast.ClassDef, is_base, depth: int = 0) -> bool:
+        """Whether cls derives, through local classes, from a base whose
+        qualified name is_base accepts."""
         if depth > 10:
             return False
         for base in cls.bases:
             q = self.mod.qualname(base)
-            if q in ("typing.TypedDict", "typing_extensions.TypedDict"):
+            if is_base(q):
                 return True
-            if q and q.startswith("local.") and self._is_typeddict(self.mod.classes[q[6:]],
-                                                                    depth + 1):
+            if q and q.startswith("local.") and self._derives(self.mod.classes[q[6:]], is_base,
+                                                               depth + 1):
                 return True
         return False
 
-    def _is_cog_model(self, cls: ast.ClassDef, depth: int = 0) -> bool:
+    def _is_typeddict(self, cls: ast.ClassDef) -> bool:
+        return self._derives(cls, lambda q: q in ("typing.TypedDict", "typing_extensions.TypedDict"))
+
+    def _is_cog_model(self, cls: ast.ClassDef) -> bool:
         """Derived from cog.BaseModel (not pydantic's)."""
-        if depth > 10:
-            return False
-        for base in cls.bases:
-            q = self.mod.qualname(base)
-            if q in ("cog.BaseModel", "cog.base_model.BaseModel"):
-                return True
-            if q and q.startswith("local.") and self._is_cog_model(self.mod.classes[q[6:]],
-                                                                    depth + 1):
-                return True
-        return False
+        return self._derives(cls, lambda q: q in ("cog.BaseModel", "cog.base_model.BaseModel"))
 
-    def _is_model(self, cls: ast.ClassDef, depth: int = 0) -> bool:
-        if depth > 10:
-            return False
-        for base in cls.bases:
-            q = self.mod.qualname(base)
-            if _kind_of_name(q) == "basemodel":
-                return True
-            if q and q.startswith("local.") and self._is_model(self.mod.classes[q[6:]], depth + 1):
-                return True
-        return False
+    def _is_model(self, cls: ast.ClassDef) -> bool:
+        return self._derives(cls, lambda q: _kind_of_name(q) == "basemodel")
 
     # ----------------------------------------------------------- values
     def value(self, node: ast.AST, depth: int = 0) -> Any:
