@@ -566,6 +566,19 @@ static int add_aligned(struct oci_layer_writer *w, struct archive_entry *e, int 
 	return 0;
 }
 
+/* e's header, then (fd >= 0) its data from fd */
+static int write_entry(struct oci_layer_writer *w, struct archive_entry *e, int fd,
+		       const char *label, const char *path, struct pn_error **err)
+{
+	if (fd >= 0 && w->opts.align_data && archive_entry_size(e) > 0)
+		return add_aligned(w, e, fd, label, err);
+	if (write_header(w, e, path, err) < 0)
+		return -1;
+	if (fd >= 0 && write_fd_data(w, fd, label, archive_entry_size(e), err) < 0)
+		return -1;
+	return 0;
+}
+
 /* one host file, `name` in the directory dfd (AT_FDCWD: a path), never
  * following a final symlink, as `path` in the layer; label names it in
  * messages.  A regular file is opened O_NOFOLLOW | O_NONBLOCK (a FIFO swapped
@@ -637,11 +650,7 @@ static int add_one_at(struct oci_layer_writer *w, int dfd, const char *name, con
 	} else if (!S_ISREG(st.st_mode)) {
 		archive_entry_set_size(e, 0);
 	}
-	if (fd >= 0 && w->opts.align_data && st.st_size > 0)
-		return add_aligned(w, e, fd, label, err);
-	if (write_header(w, e, path, err) < 0)
-		return -1;
-	if (fd >= 0 && write_fd_data(w, fd, label, st.st_size, err) < 0)
+	if (write_entry(w, e, fd, label, path, err) < 0)
 		return -1;
 	if (S_ISDIR(st.st_mode)) {
 		*is_dir = true;
