@@ -3,7 +3,8 @@
 # rebuild with --separate-weights after a SIZE_MIB incompressible file
 # appeared in the model, on the host disk (ext4: the blob is a copy) and on
 # an XFS loop filesystem with reflink (made here; the blob shares the file's
-# extents), next to one sha256 pass over the file and `cp` + `sync` of it in
+# extents), next to one sha256 pass over the file (openssl) and `cp
+# --reflink=never` + `sync` of it in
 # the same run, with pinion's peak RSS.  Needs root (loop mount).
 # Usage: bench/weights.sh [SIZE_MIB] (default 2048).  Env: PINION.
 set -u
@@ -33,8 +34,8 @@ for fs in ext4 xfs; do
 		--use-cog-base-image=false --output "oci:$d/out:w" --progress plain); }
 	build || exit 1 # warm: everything but the weights
 	mkdir -p "$d/m/weights" && head -c $((MIB << 20)) /dev/urandom >"$d/m/weights/model.bin" && sync
-	timed sha256sum "$d/m/weights/model.bin" && sha=$(secs "$T/time")
-	timed sh -c 'cp "$1" "$2" && sync' - "$d/m/weights/model.bin" "$d/copy" && cp=$(secs "$T/time")
+	timed openssl dgst -sha256 "$d/m/weights/model.bin" && sha=$(secs "$T/time")
+	timed sh -c 'cp --reflink=never "$1" "$2" && sync' - "$d/m/weights/model.bin" "$d/copy" && cp=$(secs "$T/time")
 	rm -f "$d/copy" && sync
 	build || exit 1
 	t=$(secs "$T/time")
