@@ -27,7 +27,8 @@ struct build_state {
 	size_t base_history;	  /* history entries of the base */
 	struct src_tree src;	  /* the model directory, walked in the plan stage */
 	bool src_ready;
-	char *memo_path; /* file digest memo of this model directory */
+	char *memo_path;     /* file digest memo of this model directory */
+	bool offline_warned; /* the cog-base check could not reach the registry */
 	struct oci_layer_opts lopts;
 	struct build_exec ex; /* the image, the sandbox */
 	struct step_ctx sc;
@@ -163,6 +164,17 @@ int build_default_layout_check(const char *model_dir, struct pn_error **err)
 
 /* ------------------------------------------------------------------- setup */
 
+/* msg without the "check `ref`: " the registry puts first */
+static const char *cause_of(const char *msg, const char *ref)
+{
+	size_t n = strlen(ref);
+
+	if (strncmp(msg, "check `", 7) == 0 && strncmp(msg + 7, ref, n) == 0 &&
+	    strncmp(msg + 7 + n, "`: ", 3) == 0)
+		return msg + 7 + n + 3;
+	return msg;
+}
+
 static int exists_cb(const char *ref, bool *exists, void *ud, struct pn_error **err)
 {
 	struct build_state *st = ud;
@@ -170,14 +182,24 @@ static int exists_cb(const char *ref, bool *exists, void *ud, struct pn_error **
 
 	if (registry_exists(st->client, ref, exists, &e) == 0)
 		return 0;
-	/* an optional base that cannot be reached is one we do not use */
-	if (e->code == PN_ERR_NETWORK || e->code == PN_ERR_AUTH) {
-		pn_warn("cannot check `%s` (%s); not using it", ref, e->msg);
+	/* an optional base that cannot be reached is one we do not use; one
+	 * asked for (--use-cog-base-image) fails with the reason */
+	if ((e->code == PN_ERR_NETWORK || e->code == PN_ERR_AUTH) &&
+	    st->o->use_cog_base != PLAN_YES) {
+		if (!st->offline_warned)
+			pn_notice("cannot check for the cog-base image `%s` (%s); building "
+				  "without it",
+				  ref, cause_of(e->msg, ref));
+		st->offline_warned = true;
 		pn_error_free(e);
 		*exists = false;
 		return 0;
 	}
-	pn_error_propagate(err, e);
+	/* the caller names the image: the cause alone, not "check `ref`" twice */
+	pn_error_set(err, e->code, "%s", cause_of(e->msg, ref));
+	if (e->hint)
+		pn_error_hint(err, "%s", e->hint);
+	pn_error_free(e);
 	return -1;
 }
 
@@ -332,6 +354,23 @@ loaded:
 
 /* ------------------------------------------------------------------- steps */
 
+/* the steps progress shows (build_step_begin): each RUN, each COPY layer
+ * (one per weight file), the post-build; not the ENV edits */
+static size_t shown_steps(const struct build_plan *p)
+{
+	size_t n = 1;
+
+	for (size_t i = 0; i < p->n_steps; i++) {
+		const struct plan_step *s = &p->steps[i];
+
+		if (s->kind == PLAN_STEP_COPY && s->copy_from == PLAN_COPY_WEIGHTS)
+			n += s->n_weights;
+		else if (s->kind != PLAN_STEP_ENV)
+			n++;
+	}
+	return n;
+}
+
 /* every step gets the same narrow context */
 static void step_ctx_setup(struct build_state *st)
 {
@@ -346,7 +385,7 @@ static void step_ctx_setup(struct build_state *st)
 	sc->wheel = &st->wheel;
 	sc->secrets = st->o->secrets;
 	sc->n_secrets = st->o->n_secrets;
-	st->ex.n_steps = st->plan.n_steps;
+	st->ex.n_steps = shown_steps(&st->plan);
 }
 
 static int run_steps(struct build_state *st, struct pn_error **err)
@@ -354,11 +393,12 @@ static int run_steps(struct build_state *st, struct pn_error **err)
 	for (size_t i = 0; i < st->plan.n_steps; i++) {
 		const struct plan_step *s = &st->plan.steps[i];
 
-		st->ex.step_no = i + 1;
 		/* the one place a step's name joins its error (the runner names
 		 * its own: the step's output lines carry the name too) */
-		if (build_step(&st->sc, s, err) < 0)
+		if (build_step(&st->sc, s, err) < 0) {
+			build_step_failed(&st->ex);
 			return st->sc.err_named ? -1 : pn_error_wrap(err, "step `%s`", s->name);
+		}
 	}
 	return 0;
 }
@@ -392,6 +432,37 @@ static void config_edits(struct build_state *st)
 
 /* ------------------------------------------------------------------ output */
 
+/* --output oci-archive:FILE[:REF] or docker-archive:FILE[:REF]: the image
+ * goes through a temporary layout packed into FILE (a docker-archive is
+ * named REF, else -t) */
+static int output_archive(struct build_state *st, struct build_result *res, struct pn_error **err)
+{
+	const struct build_opts *o = st->o;
+	struct oci_location loc;
+	const char *tag;
+	int rc = oci_location_open(&loc, o->output, OCI_LAYOUT_CREATE, NULL, err);
+
+	if (rc == 0) {
+		tag = loc.ref ? loc.ref : o->tag ? o->tag : BUILD_DEFAULT_TAG;
+		if (!loc.ref && o->tag)
+			loc.repo_tag = xstrdup(o->tag);
+		rc = oci_layout_copy_image(st->ex.cl, loc.layout, &st->ex.img, OCI_COPY_LAYERS,
+					   NULL, err);
+	}
+	if (rc == 0) {
+		oci_descriptor_release(&res->manifest);
+		rc = oci_image_store(loc.layout, &st->ex.img, tag, &res->manifest, err);
+	}
+	if (rc == 0)
+		rc = oci_location_commit(&loc, err);
+	oci_location_release(&loc);
+	if (rc < 0)
+		return pn_error_wrap(err, "write image to `%s`", o->output);
+	pn_progress_event("output", NULL, "image %s written to %s", res->manifest.digest,
+			  o->output);
+	return 0;
+}
+
 static int output_layout(struct build_state *st, struct build_result *res, struct pn_error **err)
 {
 	const struct build_opts *o = st->o;
@@ -399,6 +470,8 @@ static int output_layout(struct build_state *st, struct build_result *res, struc
 	struct oci_layout *out = NULL;
 	int rc;
 
+	if (o->output && oci_transport_of(o->output) != OCI_TRANSPORT_LAYOUT)
+		return output_archive(st, res, err);
 	if (o->output) {
 		if (oci_ref_parse_layout(o->output, &dir, &tag, err) < 0)
 			return -1;
@@ -504,6 +577,8 @@ static int build_body(struct build_state *st, struct build_result *res, struct p
 		return -1;
 	if (st->o->dry_run)
 		return dry_run(st);
+	if (build_secrets_check(&st->plan, st->o->secrets, st->o->n_secrets, err) < 0)
+		return -1;
 	/* the sandbox must be able to start: find out before any pull */
 	if (runner_probe(err) < 0)
 		return -1;
@@ -513,8 +588,10 @@ static int build_body(struct build_state *st, struct build_result *res, struct p
 	if (run_steps(st, err) < 0)
 		return -1;
 	config_edits(st);
-	if (postbuild(st, err) < 0)
+	if (postbuild(st, err) < 0) {
+		build_step_failed(&st->ex);
 		return pn_error_wrap(err, "post-build");
+	}
 	if (src_tree_memo_save(&st->src, st->memo_path, NULL) < 0)
 		pn_debug("could not save the digest memo");
 	res->steps = st->sc.n_layer_steps;

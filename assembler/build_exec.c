@@ -24,13 +24,36 @@ double build_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-void build_step_event(const struct build_exec *ex, const char *name, bool hit, double seconds,
+void build_step_begin(struct build_exec *ex, const char *name, const char *detail)
+{
+	cleanup_free char *title = NULL;
+
+	ex->step_no++;
+	free(ex->step_title);
+	ex->step_title = xasprintf("[%zu/%zu] %s", ex->step_no, ex->n_steps, name);
+	ex->step_t0 = build_now();
+	title = detail ? xasprintf("%s: %s", ex->step_title, detail) : xstrdup(ex->step_title);
+	pn_progress_step_begin(title);
+}
+
+void build_step_started(const struct build_exec *ex, const char *name, const char *detail)
+{
+	if (pn_log_progress() == PN_PROGRESS_TTY)
+		return; /* the live view shows it */
+	pn_progress_event("step-start", NULL, "[%zu/%zu] %s: %s", ex->step_no, ex->n_steps, name,
+			  detail);
+}
+
+void build_step_event(struct build_exec *ex, const char *name, bool hit, double seconds,
 		      const char *what)
 {
 	cleanup_json json_t *f = json_object();
 	cleanup_free char *fields = NULL;
 	size_t n;
 
+	pn_progress_step_end();
+	free(ex->step_title);
+	ex->step_title = NULL;
 	json_object_set_new(f, "step", json_string(name));
 	json_object_set_new(f, "index", json_integer((json_int_t)ex->step_no));
 	json_object_set_new(f, "total", json_integer((json_int_t)ex->n_steps));
@@ -50,6 +73,17 @@ void build_step_event(const struct build_exec *ex, const char *name, bool hit, d
 				  what ? what : "");
 }
 
+void build_step_failed(struct build_exec *ex)
+{
+	double secs = pn_progress_step_end();
+
+	if (secs >= 0 && ex->step_title)
+		pn_progress_event("step-failed", NULL, "%s: failed after %.1fs", ex->step_title,
+				  secs);
+	free(ex->step_title);
+	ex->step_title = NULL;
+}
+
 void build_exec_init(struct build_exec *ex)
 {
 	memset(ex, 0, sizeof(*ex));
@@ -67,6 +101,7 @@ void build_exec_release(struct build_exec *ex)
 		pn_rm_rf(ex->tmpdir, NULL);
 	free(ex->tmpdir);
 	pn_strv_release(&ex->weight_diff_ids);
+	free(ex->step_title);
 	memset(ex, 0, sizeof(*ex));
 }
 

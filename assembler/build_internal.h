@@ -42,14 +42,26 @@ struct build_exec {
 	bool rf_ready;
 	size_t rf_synced;		/* image layers reflected in rf */
 	struct pn_strv weight_diff_ids; /* layers of weights (left out of the post-build rootfs) */
-	size_t step_no, n_steps;	/* progress: the step running, of how many */
+	/* progress: the shown steps (each RUN, COPY and weight layer, the
+	 * post-build; ENV steps are silent), numbered without gaps */
+	size_t step_no, n_steps; /* the step shown last, of how many */
+	char *step_title;	 /* the running step's "[n/N] name" (owned), or NULL */
+	double step_t0;
 };
 void build_exec_init(struct build_exec *ex);
 void build_exec_release(struct build_exec *ex);
 double build_now(void);
-/* progress: one line or JSON event per step */
-void build_step_event(const struct build_exec *ex, const char *name, bool hit, double seconds,
+/* Progress of a shown step: begin takes the next number and, on a
+ * terminal, shows it live (detail: its command, or NULL); started says a RUN
+ * step really runs (a line in plain mode, an event in json mode: the live
+ * view shows it already); end is its one line or event (hit: from the
+ * cache; what: a detail such as the weight file); failed ends it on a
+ * terminal with "failed after Ns" (the error follows). */
+void build_step_begin(struct build_exec *ex, const char *name, const char *detail);
+void build_step_started(const struct build_exec *ex, const char *name, const char *detail);
+void build_step_event(struct build_exec *ex, const char *name, bool hit, double seconds,
 		      const char *what);
+void build_step_failed(struct build_exec *ex);
 /* a layer (from the cache or just built) on top of the image */
 void build_exec_add_layer(struct build_exec *ex, const struct cache_layer *e);
 /* the sandbox rootfs of the image so far (lazily unpacked, then kept in
@@ -96,6 +108,11 @@ void build_host_env_add(const struct build_plan *p, struct pn_strv *env);
 /* the secret given with --secret id, or NULL */
 const struct build_secret *build_secret_find(const struct build_secret *v, size_t n,
 					     const char *id);
+/* before the first step: every secret a RUN step of p mounts is given
+ * (--secret), its file readable or its variable set; else PN_ERR_INVALID
+ * naming the first step that needs it */
+int build_secrets_check(const struct build_plan *p, const struct build_secret *v, size_t n,
+			struct pn_error **err);
 /* the host file that holds secret s (owned): its src, or its env value
  * written to tmpdir (mode 0600) */
 int build_secret_file(const struct build_secret *s, const char *tmpdir, char **out,
@@ -121,16 +138,17 @@ struct step_ctx {
 
 /* ----------------------------------------------------------- build_layer.c */
 
-/* look the key up: on a hit add the layer, advance the chain and say so;
- * 1 hit, 0 miss */
+/* look the key up: on a hit add the layer, advance the chain and say so
+ * (the step was begun: build_step_begin); 1 hit, 0 miss */
 int build_layer_try_cache(struct step_ctx *sc, const char *key, const char *name,
-			  struct pn_error **err);
+			  const char *detail, struct pn_error **err);
 /* a new layer: remember it under key, add it, advance the chain */
 int build_layer_commit(struct step_ctx *sc, const char *key, const struct oci_layer_result *lr,
 		       const char *created_by, struct pn_error **err);
 typedef int (*build_layer_fill_fn)(struct oci_layer_writer *w, const void *arg,
 				   struct pn_error **err);
-/* key -> a hit, or a new layer that fill writes */
+/* a shown step (build_step_begin): key -> a hit, or a new layer that fill
+ * writes; detail names it further (a weight file), or is NULL */
 int build_layer_copy(struct step_ctx *sc, const char *name, const char *key,
 		     const struct oci_layer_opts *lo, build_layer_fill_fn fill, const void *arg,
 		     const char *created_by, const char *detail, struct pn_error **err);

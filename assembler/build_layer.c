@@ -16,7 +16,7 @@ static void layer_add(struct step_ctx *sc, const char *key, const struct cache_l
 }
 
 int build_layer_try_cache(struct step_ctx *sc, const char *key, const char *name,
-			  struct pn_error **err)
+			  const char *detail, struct pn_error **err)
 {
 	struct cache_layer e;
 	int rc;
@@ -29,7 +29,7 @@ int build_layer_try_cache(struct step_ctx *sc, const char *key, const char *name
 	layer_add(sc, key, &e);
 	cache_layer_release(&e);
 	sc->hits++;
-	build_step_event(sc->ex, name, true, 0, NULL);
+	build_step_event(sc->ex, name, true, 0, detail);
 	return 1;
 }
 
@@ -73,8 +73,10 @@ int build_layer_copy(struct step_ctx *sc, const char *name, const char *key,
 {
 	struct oci_layer_result lr;
 	double t0 = build_now();
-	int rc = build_layer_try_cache(sc, key, name, err);
+	int rc;
 
+	build_step_begin(sc->ex, name, detail);
+	rc = build_layer_try_cache(sc, key, name, detail, err);
 	if (rc != 0)
 		return rc < 0 ? -1 : 0;
 	memset(&lr, 0, sizeof(lr));

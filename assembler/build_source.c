@@ -28,10 +28,11 @@ int build_source_walk(const char *model_dir, const char *output, const char *cac
 	struct src_opts so = {0};
 	cleanup_free char *out_dir = NULL, *out_ref = NULL, *cache = NULL;
 	cleanup_strv struct pn_strv excl = PN_STRV_INIT;
+	enum oci_transport out_t;
 	char *rel;
 
-	/* our own output and cache never go into the image */
-	if (output && oci_ref_parse_layout(output, &out_dir, &out_ref, NULL) == 0 &&
+	/* our own output (a layout or an archive) and cache never go into the image */
+	if (output && oci_location_parse(output, &out_t, &out_dir, &out_ref, NULL) == 0 &&
 	    (rel = inside_model(model_dir, out_dir)))
 		pn_strv_push_owned(&excl, rel);
 	cache = cache_dir ? xstrdup(cache_dir) : pn_cache_dir();

@@ -115,11 +115,9 @@ static int run_prepare(struct step_ctx *sc, const struct plan_step *s, struct ru
 			build_secret_find(sc->secrets, sc->n_secrets, s->secrets[i].id);
 		char *path = NULL;
 
-		if (!bs) {
-			pn_warn("step `%s`: no --secret id=%s given; `%s` will not exist", s->name,
-				s->secrets[i].id, s->secrets[i].target);
-			continue;
-		}
+		if (!bs) /* build_secrets_check saw to it */
+			return pn_error_set(err, PN_ERR_INVALID, "no --secret id=%s given",
+					    s->secrets[i].id);
 		if (build_secret_file(bs, sc->ex->tmpdir, &path, err) < 0)
 			return -1;
 		mount_add(in, xstrdup(bs->id), path, s->secrets[i].target);
@@ -165,8 +163,7 @@ static int run_exec(struct step_ctx *sc, const struct plan_step *s, struct run_i
 	rs.network = sc->plan->network_none ? RUNNER_NET_NONE : RUNNER_NET_HOST;
 	lo.overlay_upper = true;
 	lo.normalize_owner = false;
-	pn_progress_event("step-start", NULL, "[%zu/%zu] %s: %s", ex->step_no, ex->n_steps, s->name,
-			  s->shell);
+	build_step_started(ex, s->name, s->shell);
 	runner_result_init(&res);
 	rc = runner_step_run(ex->runner, &ex->rf, &rs, ex->cl, &lo, &res, err);
 	sc->err_named = rc < 0; /* the runner's errors name the step */
@@ -187,11 +184,12 @@ static int step_run(struct step_ctx *sc, const struct plan_step *s, struct pn_er
 	int rc;
 
 	memset(&in, 0, sizeof(in));
+	build_step_begin(sc->ex, s->name, s->shell);
 	rc = run_prepare(sc, s, &in, err);
 	if (rc == 0) {
 		build_key_run(sc->chain, s, sc->plan, sc->lopts, &in.env,
 			      (const oci_digest_t *)in.file_digests, key);
-		rc = build_layer_try_cache(sc, key, s->name, err);
+		rc = build_layer_try_cache(sc, key, s->name, NULL, err);
 		if (rc == 0)
 			rc = run_exec(sc, s, &in, key, err);
 		else if (rc > 0)

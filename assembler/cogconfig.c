@@ -581,7 +581,9 @@ static void mount_key(struct ctx *c, int i, const yaml_node_t *v, const char *kp
 			"most %d bytes)",
 			kp, s, COG_MAX_PATH);
 	else if (i == 2 && s[0] != '/')
-		problem(c, v, "%s: \"%s\" is not an absolute path", kp, s);
+		/* as Docker does: relative to the step's working directory, which
+		 * for build.run is the base image's, "/" (WORKDIR /src comes later) */
+		m->target = xasprintf("/%s", s);
 	else if (i == 1 && (!*s || strchr(s, '/') || strchr(s, ',') || strchr(s, '=')))
 		problem(c, v, "%s: \"%s\" is not a valid secret id", kp, s);
 	else
@@ -1011,8 +1013,7 @@ static void check_top(struct ctx *c, const yaml_node_t *root)
 		}
 	}
 	if (predict_key && run_key)
-		problem(c, run_key,
-			"run: cannot be used together with predict (run is its newer name)");
+		problem(c, run_key, "run: only one of run or predict can be set");
 }
 
 /* ---------------------------------------------------------- completion */

@@ -1,6 +1,7 @@
 /* plan.c - the build plan for a completed cog.yaml (BUILD-FACTS.md "Image
  * contents, in layer order"), and its text and JSON views. */
 #include "assembler/plan.h"
+#include "assembler/wheel.h"
 #include "compat/compat.h"
 #include "oci/oci.h"
 #include "common/cleanup.h"
@@ -73,6 +74,7 @@ void build_plan_release(struct build_plan *p)
 
 	free(p->base_image);
 	free(p->cog_base_name);
+	free(p->cog_version);
 	free(p->base_reason);
 	for (i = 0; i < p->n_steps; i++)
 		step_release(&p->steps[i]);
@@ -380,13 +382,22 @@ static void add_runs(struct build_plan *p, const struct cog_config *cfg)
 static void add_python_steps(struct build_plan *p, const struct cog_config *cfg,
 			     const struct build_plan_opts *o)
 {
-	cleanup_free char *wheel = o->cog_wheel_name
-					   ? xstrdup(o->cog_wheel_name)
-					   : xasprintf("cog-%s-py3-none-any.whl", PN_VERSION);
-	cleanup_free char *wheel_path = xasprintf("/tmp/%s", wheel);
+	cleanup_free char *wheel =
+		o->cog_wheel_name ? xstrdup(o->cog_wheel_name) : wheel_spec_name(o->cog_wheel);
+	cleanup_free char *wheel_path = NULL;
 	struct plan_step *s;
 	size_t i;
 
+	if (!wheel) /* a COG_WHEEL the executor will refuse */
+		wheel = xasprintf("cog-%s-py3-none-any.whl", PN_VERSION);
+	wheel_path = xasprintf("/tmp/%s", wheel);
+	p->cog_version = wheel_name_version(wheel);
+	if (!p->cog_version) { /* the embedded SDK's */
+		const char *name;
+
+		wheel_embedded(NULL, &name);
+		p->cog_version = wheel_name_version(name);
+	}
 	for (i = 0; i < cfg->build.pre_install.n; i++)
 		run_add(p, PLAN_ID_PRE_INSTALL, xasprintf("pre_install %zu", i + 1),
 			xstrdup(cfg->build.pre_install.v[i]));
@@ -430,7 +441,8 @@ static void add_config_edits(struct build_plan *p, const struct cog_config *cfg)
 	pn_strv_push(&p->cmd, "cog.server.http");
 	p->workdir = xstrdup("/src");
 	p->expose = xstrdup("5000/tcp");
-	env_push(&p->labels, &p->n_labels, "run.cog.version", PN_VERSION);
+	env_push(&p->labels, &p->n_labels, "run.cog.version", p->cog_version);
+	env_push(&p->labels, &p->n_labels, "run.pinion.version", PN_VERSION);
 	env_push(&p->labels, &p->n_labels, "run.cog.config", json);
 	env_push(&p->labels, &p->n_labels, "run.cog.has_init", "true");
 	if (p->cog_base)

@@ -40,12 +40,11 @@ struct build_plan_opts {
 	 * turns it off: an AUTO cog-base is then not used */
 	int (*image_exists)(const char *ref, bool *exists, void *ud, struct pn_error **err);
 	void *ud;
-	const char *cog_wheel; /* COG_WHEEL (NULL = embedded "cog"); read once, here */
-	const char
-		*cog_wheel_name; /* file name of the wheel; NULL -> "cog-<ver>-py3-none-any.whl" */
-	bool separate_weights;	 /* --separate-weights: a weights COPY step before the source */
-	const char *platform;	 /* --platform; NULL -> "linux/amd64" */
-	bool network_none;	 /* --network none: RUN steps without network */
+	const char *cog_wheel;	    /* COG_WHEEL (NULL = embedded "cog"); read once, here */
+	const char *cog_wheel_name; /* file name of the wheel; NULL -> wheel_spec_name(cog_wheel) */
+	bool separate_weights;	    /* --separate-weights: a weights COPY step before the source */
+	const char *platform;	    /* --platform; NULL -> "linux/amd64" */
+	bool network_none;	    /* --network none: RUN steps without network */
 };
 /* zero + registry_host from $COG_REGISTRY_HOST + cog_wheel from $COG_WHEEL */
 void build_plan_opts_init(struct build_plan_opts *o);
@@ -142,8 +141,11 @@ struct build_plan {
 	struct pn_strv cmd;	   /* ["python","-m","cog.server.http"] */
 	char *workdir;		   /* "/src" */
 	char *expose;		   /* "5000/tcp" */
-	struct plan_env
-		*labels; /* run.cog.version, run.cog.config, run.cog.has_init, cog-base name */
+	/* the Cog version the image follows: the version of the cog wheel it
+	 * installs, without the local part (0.16.12 for pinion's embedded SDK) */
+	char *cog_version;
+	struct plan_env *labels; /* run.cog.version (cog_version), run.pinion.version,
+				  * run.cog.config, run.cog.has_init, cog-base name */
 	size_t n_labels;
 	char *requirements; /* the generated requirements text (copy) */
 	char *python_version;

@@ -14,34 +14,72 @@
 #include <time.h>
 #include <unistd.h>
 
-#define POSTBUILD_OUT_MAX ((size_t)16 << 20)
-#define FREEZE_MARK	  "@@pinion-pip-freeze@@"
+#define POSTBUILD_OUT_MAX    ((size_t)16 << 20)
+#define POSTBUILD_TAIL_LINES 10 /* stderr lines an error shows */
+#define SCHEMA_SHELL	     "python -m cog.command.openapi_schema --label"
+#define FREEZE_SHELL	     "python -m pip freeze --disable-pip-version-check"
 
 /* --------------------------------------------------------- sandbox capture */
 
-/* run `shell` in the sandbox over the image's rootfs without its weights,
- * its stdout captured in a file of the scratch dir (at most max bytes) */
-static int sandbox_capture(struct build_exec *ex, const char *name, const char *shell, size_t max,
-			   char **out, struct pn_error **err)
+/* a capture file in the scratch dir, above the standard fds */
+static int capture_open(const char *tmpdir, char **path_out, struct pn_error **err)
 {
-	cleanup_free char *path = xasprintf("%s/capture-XXXXXX", ex->tmpdir);
-	cleanup_close int fd = mkostemp(path, O_CLOEXEC);
+	cleanup_free char *path = xasprintf("%s/capture-XXXXXX", tmpdir);
+	int fd = mkostemp(path, O_CLOEXEC);
+
+	if (fd >= 0 && fd <= STDERR_FILENO) { /* stdout_fd must be above the standard ones */
+		int high = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+
+		close(fd);
+		fd = high;
+	}
+	if (fd < 0)
+		return pn_error_set_errno(err, errno, "create capture file");
+	*path_out = steal_pointer(&path);
+	return fd;
+}
+
+/* the step's stderr as its output lines (progress), its last lines in *tail */
+static void show_stderr(const char *name, const char *text, size_t len, char **tail)
+{
+	const char *p = text, *end = text + len, *nl;
+	const char *last[POSTBUILD_TAIL_LINES] = {0};
+	size_t lens[POSTBUILD_TAIL_LINES], n = 0;
+	struct pn_buf b = PN_BUF_INIT;
+
+	for (; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			nl = end;
+		pn_progress_output(name, p, (size_t)(nl - p));
+		last[n % POSTBUILD_TAIL_LINES] = p;
+		lens[n % POSTBUILD_TAIL_LINES] = (size_t)(nl - p);
+		n++;
+	}
+	for (size_t i = n > POSTBUILD_TAIL_LINES ? n - POSTBUILD_TAIL_LINES : 0; i < n; i++)
+		pn_buf_printf(&b, NULL, "%s%.*s", b.len ? "\n" : "",
+			      (int)lens[i % POSTBUILD_TAIL_LINES], last[i % POSTBUILD_TAIL_LINES]);
+	*tail = b.data ? pn_buf_steal(&b, NULL) : NULL;
+}
+
+/* run `shell` in the sandbox over the image's rootfs without its weights,
+ * its stdout captured in a file of the scratch dir (at most max bytes), its
+ * stderr shown as the step's output lines and its last lines kept in *tail;
+ * a command that ran and exited with 1..125 is not an error: *status says it */
+static int sandbox_capture(struct build_exec *ex, const char *name, const char *shell, size_t max,
+			   char **out, int *status, char **tail, struct pn_error **err)
+{
+	cleanup_free char *path = NULL, *epath = NULL, *etext = NULL;
+	cleanup_close int fd = capture_open(ex->tmpdir, &path, err);
+	cleanup_close int efd = fd < 0 ? -1 : capture_open(ex->tmpdir, &epath, err);
 	struct runner_step rs;
 	struct runner_result res;
 	const char *env[] = {"PINION_BUILD_STEP=1", NULL};
 	size_t len;
 	int rc;
 
-	if (fd < 0)
-		return pn_error_set_errno(err, errno, "create capture file");
-	if (fd <= STDERR_FILENO) { /* stdout_fd must be above the standard ones */
-		int high = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
-
-		if (high < 0)
-			return pn_error_set_errno(err, errno, "create capture file");
-		close(fd);
-		fd = high;
-	}
+	if (fd < 0 || efd < 0)
+		return -1;
 	/* code and packages only: the schema and pip freeze never read weights */
 	if (build_exec_rootfs(ex, true, err) < 0)
 		return -1;
@@ -52,15 +90,23 @@ static int sandbox_capture(struct build_exec *ex, const char *name, const char *
 	rs.env = env;
 	rs.interactive = true; /* no prefix: stdout is the capture file */
 	rs.stdout_fd = fd;
+	rs.stderr_fd = efd; /* not pinion's stderr: in json mode that holds events only */
 	rs.network = RUNNER_NET_NONE;
 	runner_result_init(&res);
 	rc = runner_step_run(ex->runner, &ex->rf, &rs, NULL, NULL, &res, err);
+	*status = res.exit_status;
 	runner_result_release(&res);
-	if (rc < 0)
-		return -1;
-	if (pn_read_file(path, max, out, &len, err) < 0)
-		return pn_error_wrap(err, "read the output of `%s`", name);
-	return 0;
+	if (rc < 0 && *status >= 1 && *status <= 125) {
+		pn_error_clear(err);
+		rc = 0;
+	}
+	if (pn_read_file(epath, max, &etext, &len, NULL) == 0)
+		show_stderr("post-build", etext, len, tail); /* the one step the user sees */
+	if (rc == 0 && pn_read_file(path, max, out, &len, err) < 0)
+		rc = pn_error_wrap(err, "read the output of `%s`", name);
+	unlink(epath);
+	unlink(path);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ git */
@@ -116,54 +162,120 @@ static void git_labels(const char *model_dir, struct oci_config *c)
 
 /* ------------------------------------------------------------- post-build */
 
+/* text (without trailing white space) if it is a JSON object; kept as it is,
+ * never re-dumped: jansson would print 0.7 as 0.69999999999999996 */
+static int schema_check(char *text, const char *what, struct pn_error **err)
+{
+	size_t len = strlen(text);
+	json_error_t jerr;
+	json_t *j;
+
+	while (len && strchr(" \t\r\n", text[len - 1]))
+		text[--len] = '\0';
+	j = json_loadb(text, len, 0, &jerr);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return pn_error_set(err, PN_ERR_INVALID, "%s: not a JSON object (%s)", what,
+				    j ? "wrong type" : jerr.text);
+	}
+	json_decref(j);
+	return 0;
+}
+
 static int schema_from_file(const char *path, char **out, struct pn_error **err)
 {
 	cleanup_free char *text = NULL;
-	cleanup_json json_t *j = NULL;
-	json_error_t jerr;
+	cleanup_free char *what = xasprintf("--openapi-schema `%s`", path);
 	size_t len;
 
 	if (pn_read_file(path, POSTBUILD_OUT_MAX, &text, &len, err) < 0)
 		return pn_error_wrap(err, "--openapi-schema");
-	j = json_loadb(text, len, 0, &jerr);
-	if (!json_is_object(j))
-		return pn_error_set(err, PN_ERR_INVALID,
-				    "--openapi-schema `%s`: not a JSON object (%s)", path,
-				    j ? "wrong type" : jerr.text);
-	*out = json_dumps(j, JSON_COMPACT);
+	if (memchr(text, '\0', len))
+		return pn_error_set(err, PN_ERR_INVALID, "%s: not a JSON object", what);
+	if (schema_check(text, what, err) < 0)
+		return -1;
+	*out = steal_pointer(&text);
 	return 0;
 }
 
-/* split "<schema>\n@@mark@@\n<freeze>" and check the schema is JSON */
-static int parse_capture(const char *text, bool want_schema, json_t *data, struct pn_error **err)
+/* the SDK's error: its `cog: ...` line, else the last line it wrote */
+static const char *schema_error_line(char *tail)
 {
-	const char *mark = strstr(text, FREEZE_MARK);
-	cleanup_free char *schema_text = NULL;
-	const char *freeze;
+	char *line, *last = NULL, *cog = NULL, *save = NULL;
 
-	if (!mark)
-		return pn_error_set(err, PN_ERR_GENERIC, "the post-build output is incomplete");
-	freeze = mark + strlen(FREEZE_MARK);
-	freeze += strspn(freeze, "\n");
-	json_object_set_new(data, "pip_freeze", json_string(freeze));
-	if (want_schema) {
-		json_error_t jerr;
-		json_t *j;
-
-		j = json_loadb(text, (size_t)(mark - text), 0, &jerr);
-		if (!json_is_object(j)) {
-			json_decref(j);
-			pn_error_set(err, PN_ERR_GENERIC, "the OpenAPI schema is not JSON: %s",
-				     jerr.text);
-			pn_error_hint(err, "run `python -m cog.command.openapi_schema` in the "
-					   "image to see why, "
-					   "or pass --openapi-schema FILE");
-			return -1;
-		}
-		schema_text = json_dumps(j, JSON_COMPACT);
-		json_object_set_new(data, "schema", json_string(schema_text));
-		json_decref(j);
+	for (line = tail ? strtok_r(tail, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (!strncmp(line, "cog: ", 5))
+			cog = line;
+		if (line[strspn(line, " \t\r")])
+			last = line;
 	}
+	return cog ? cog : last ? last : "(no error message)";
+}
+
+/* `cog.command.call_graph /src/FILE` -> run.cog.r8_model_dependencies, the
+ * models FILE gives replicate.use(), a JSON list; Cog 0.16 splits the trimmed output on
+ * commas, so a model that uses none gets [""] */
+static int deps_run(struct build_exec *ex, const char *predict, json_t *data, struct pn_error **err)
+{
+	struct pn_buf sh = PN_BUF_INIT;
+	cleanup_free char *out = NULL, *tail = NULL;
+	size_t n = strcspn(predict, ":");
+	json_t *list = json_array();
+	int status = -1, rc;
+
+	pn_buf_printf(&sh, NULL, "python -m cog.command.call_graph '/src/");
+	for (size_t i = 0; i < n; i++)
+		pn_buf_printf(&sh, NULL, predict[i] == '\'' ? "'\\''" : "%c", predict[i]);
+	pn_buf_printf(&sh, NULL, "'");
+	rc = sandbox_capture(ex, "post-build model dependencies", sh.data, POSTBUILD_OUT_MAX, &out,
+			     &status, &tail, err);
+	pn_buf_release(&sh);
+	if (rc == 0 && status != 0)
+		rc = pn_error_set(err, PN_ERR_GENERIC,
+				  "the model dependencies: `python -m cog.command.call_graph` "
+				  "exited with status %d:\n%s",
+				  status, schema_error_line(tail));
+	if (rc == 0) {
+		char *f = out, *end = out + strlen(out), *comma;
+		cleanup_free char *j = NULL;
+
+		while (*f && strchr(" \t\r\n", *f)) /* Go's strings.TrimSpace */
+			f++;
+		while (end > f && strchr(" \t\r\n", end[-1]))
+			*--end = '\0';
+		for (; (comma = strchr(f, ',')); f = comma + 1) { /* strings.Split keeps "" */
+			*comma = '\0';
+			json_array_append_new(list, json_string(f));
+		}
+		json_array_append_new(list, json_string(f));
+		j = json_dumps(list, JSON_COMPACT);
+		json_object_set_new(data, "model_dependencies", json_string(j));
+	}
+	json_decref(list);
+	return rc;
+}
+
+/* run the schema command; the label text it prints is stored verbatim */
+static int schema_run(struct build_exec *ex, json_t *data, struct pn_error **err)
+{
+	cleanup_free char *out = NULL, *tail = NULL;
+	int status = -1;
+
+	if (sandbox_capture(ex, "post-build schema", SCHEMA_SHELL, POSTBUILD_OUT_MAX, &out, &status,
+			    &tail, err) < 0)
+		return -1;
+	if (status != 0) /* the SDK's own error is the last line */
+		return pn_error_set(err, PN_ERR_GENERIC,
+				    "the OpenAPI schema: `python -m cog.command.openapi_schema` "
+				    "exited with status %d:\n%s",
+				    status, schema_error_line(tail));
+	if (schema_check(out, "the OpenAPI schema", err) < 0) {
+		pn_error_hint(err, "run `python -m cog.command.openapi_schema` in the image to see "
+				   "why, or pass --openapi-schema FILE");
+		return -1;
+	}
+	json_object_set_new(data, "schema", json_string(out));
 	return 0;
 }
 
@@ -171,16 +283,13 @@ static int postbuild_run(struct build_exec *ex, const struct postbuild_in *in, j
 			 struct pn_error **err)
 {
 	const char *schema_file = in->schema_file;
-	bool want_schema = !schema_file && in->cfg->predict;
-	cleanup_free char *shell = xasprintf(
-		"%s echo; echo '" FREEZE_MARK "'; python -m pip freeze --disable-pip-version-check",
-		want_schema ? "python -m cog.command.openapi_schema &&" : "");
-	cleanup_free char *out = NULL;
+	cleanup_free char *out = NULL, *tail = NULL;
 	double t0 = build_now();
+	int status = -1;
 
-	if (sandbox_capture(ex, "post-build", shell, POSTBUILD_OUT_MAX, &out, err) < 0)
+	if (!schema_file && in->cfg->predict && schema_run(ex, data, err) < 0)
 		return -1;
-	if (parse_capture(out, want_schema, data, err) < 0)
+	if (in->cfg->predict && deps_run(ex, in->cfg->predict, data, err) < 0)
 		return -1;
 	if (schema_file) {
 		cleanup_free char *s = NULL;
@@ -189,8 +298,12 @@ static int postbuild_run(struct build_exec *ex, const struct postbuild_in *in, j
 			return -1;
 		json_object_set_new(data, "schema", json_string(s));
 	}
-	pn_progress_event("step", "\"step\":\"post-build\",\"cached\":false",
-			  "post-build: schema and pip freeze in %.1fs", build_now() - t0);
+	/* its status is not checked, as before: what it printed is the label */
+	if (sandbox_capture(ex, "post-build pip freeze", FREEZE_SHELL, POSTBUILD_OUT_MAX, &out,
+			    &status, &tail, err) < 0)
+		return -1;
+	json_object_set_new(data, "pip_freeze", json_string(out));
+	build_step_event(ex, "post-build", false, build_now() - t0, NULL);
 	return 0;
 }
 
@@ -225,15 +338,19 @@ static void apply_labels(struct oci_config *c, const struct postbuild_in *in, js
 {
 	const char *schema = json_string_value(json_object_get(data, "schema"));
 	const char *freeze = json_string_value(json_object_get(data, "pip_freeze"));
+	const char *deps = json_string_value(json_object_get(data, "model_dependencies"));
 	cleanup_free char *cfg_json = cog_config_to_json(in->cfg);
 
-	oci_config_set_label(c, "run.cog.version", PN_VERSION);
+	oci_config_set_label(c, "run.cog.version", in->plan->cog_version);
+	oci_config_set_label(c, "run.pinion.version", PN_VERSION);
 	oci_config_set_label(c, "run.cog.config", cfg_json);
 	oci_config_set_label(c, "run.cog.has_init", "true");
 	if (schema)
 		oci_config_set_label(c, "run.cog.openapi_schema", schema);
 	if (freeze)
 		oci_config_set_label(c, "run.cog.pip_freeze", freeze);
+	if (deps)
+		oci_config_set_label(c, "run.cog.r8_model_dependencies", deps);
 	if (in->plan->cog_base && in->plan->cog_base_name)
 		oci_config_set_label(c, "run.cog.cog-base-image-name", in->plan->cog_base_name);
 	oci_config_set_label(c, "org.opencontainers.image.created", created);
@@ -260,9 +377,13 @@ int build_postbuild(struct step_ctx *sc, const struct postbuild_in *in, struct p
 		hit = build_cache_get_data(sc->cache, key, &data, err);
 	if (hit < 0)
 		return -1;
+	if (hit && in->cfg->predict && !json_object_get(data, "model_dependencies")) {
+		json_decref(data); /* written before the schema label was kept verbatim */
+		data = NULL;
+		hit = 0;
+	}
 	if (hit) {
-		pn_progress_event("step", "\"step\":\"post-build\",\"cached\":true",
-				  "post-build: cached");
+		build_step_event(sc->ex, "post-build", true, 0, NULL);
 	} else {
 		data = json_object();
 		if (postbuild_run(sc->ex, in, data, err) < 0)

@@ -3,6 +3,7 @@
 #include "common/cleanup.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -87,144 +88,6 @@ int predict_data_url_decode(const char *url, unsigned char **out, size_t *len, c
 	return 0;
 }
 
-/* --------------------------------------------------------------- inputs */
-
-static const json_t *input_props(const json_t *schema)
-{
-	const json_t *in = json_object_get(
-		json_object_get(json_object_get(schema, "components"), "schemas"), "Input");
-
-	return json_object_get(in, "properties");
-}
-
-/* the first input by x-order */
-static const char *first_input(const json_t *schema)
-{
-	const json_t *props = input_props(schema), *v;
-	const char *k, *best = NULL;
-	json_int_t best_order = 0;
-
-	json_object_foreach((json_t *)props, k, v)
-	{
-		json_int_t o = json_integer_value(json_object_get(v, "x-order"));
-
-		if (!best || o < best_order) {
-			best = k;
-			best_order = o;
-		}
-	}
-	return best;
-}
-
-static const char *prop_type(const json_t *prop)
-{
-	const char *t = json_string_value(json_object_get(prop, "type"));
-	const json_t *all;
-
-	if (t)
-		return t;
-	/* choices come as allOf: [{"$ref": ...}] with the enum's type elsewhere */
-	all = json_object_get(prop, "allOf");
-	if (json_is_array(all) && json_array_size(all) > 0)
-		return json_string_value(json_object_get(json_array_get(all, 0), "type"));
-	return NULL;
-}
-
-static json_t *typed_value(const char *name, const char *type, const char *v, struct pn_error **err)
-{
-	char *end;
-
-	if (!type || strcmp(type, "string") == 0)
-		return json_string(v);
-	if (strcmp(type, "integer") == 0) {
-		long long n;
-
-		errno = 0;
-		n = strtoll(v, &end, 10);
-		if (errno || end == v || *end)
-			goto bad;
-		return json_integer(n);
-	}
-	if (strcmp(type, "number") == 0) {
-		double d = strtod(v, &end);
-
-		if (end == v || *end)
-			goto bad;
-		return json_real(d);
-	}
-	if (strcmp(type, "boolean") == 0) {
-		if (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0)
-			return json_true();
-		if (strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0)
-			return json_false();
-		goto bad;
-	}
-	return json_string(v);
-bad:
-	pn_error_set(err, PN_ERR_INVALID, "input `%s`: `%s` is not a valid %s", name, v, type);
-	return NULL;
-}
-
-static json_t *file_value(const char *path, struct pn_error **err)
-{
-	cleanup_free char *data = NULL;
-	size_t len = 0;
-	char *url;
-	json_t *j;
-
-	if (pn_read_file(path, PREDICT_INPUT_FILE_MAX, &data, &len, err) < 0)
-		return NULL;
-	url = predict_data_url(data, len, path);
-	j = json_string(url);
-	free(url);
-	return j;
-}
-
-int predict_input_add(json_t *input, const char *arg, const json_t *schema, struct pn_error **err)
-{
-	const char *eq = strchr(arg, '=');
-	cleanup_free char *name = NULL;
-	const char *v, *type;
-	const json_t *prop;
-	json_t *val;
-
-	if (eq && eq != arg) {
-		name = xstrndup(arg, (size_t)(eq - arg));
-		v = eq + 1;
-	} else {
-		const char *first = first_input(schema);
-
-		if (!first)
-			return pn_error_set(err, PN_ERR_INVALID,
-					    "input `%s` has no name and the model has no inputs",
-					    arg);
-		name = xstrdup(first);
-		v = arg;
-	}
-	prop = json_object_get(input_props(schema), name);
-	type = prop_type(prop);
-	if (type && strcmp(type, "array") == 0) {
-		const json_t *items = json_object_get(prop, "items");
-		json_t *arr = json_object_get(input, name);
-
-		val = v[0] == '@' ? file_value(v + 1, err)
-				  : typed_value(name, prop_type(items), v, err);
-		if (!val)
-			return -1;
-		if (!json_is_array(arr)) {
-			arr = json_array();
-			json_object_set_new(input, name, arr);
-		}
-		json_array_append_new(arr, val);
-		return 0;
-	}
-	val = v[0] == '@' ? file_value(v + 1, err) : typed_value(name, type, v, err);
-	if (!val)
-		return pn_error_wrap(err, "input `%s`", name);
-	json_object_set_new(input, name, val);
-	return 0;
-}
-
 /* ----------------------------------------------------------------- HTTP */
 
 struct sink {
@@ -241,6 +104,19 @@ static size_t sink_write(char *p, size_t size, size_t n, void *ud)
 		return 0;
 	}
 	return size * n;
+}
+
+static volatile sig_atomic_t *http_cancel;
+
+void predict_http_cancel_on(volatile sig_atomic_t *flag)
+{
+	http_cancel = flag;
+}
+
+static int http_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	(void)ud, (void)dt, (void)dn, (void)ut, (void)un;
+	return http_cancel && *http_cancel; /* non-zero aborts the transfer */
 }
 
 int predict_http(const char *method, const char *url, const char *body, long timeout_s,
@@ -263,6 +139,8 @@ int predict_http(const char *method, const char *url, const char *body, long tim
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
 	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, http_progress);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	if (strcmp(method, "POST") == 0) {
 		h = curl_slist_append(h, "Content-Type: application/json");
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -271,6 +149,8 @@ int predict_http(const char *method, const char *url, const char *body, long tim
 	rc = curl_easy_perform(c);
 	if (rc != CURLE_OK) {
 		pn_buf_release(&s.buf);
+		if (rc == CURLE_ABORTED_BY_CALLBACK)
+			return pn_error_set(err, PN_ERR_GENERIC, "%s %s: interrupted", method, url);
 		if (s.overflow)
 			return pn_error_set(err, PN_ERR_TOO_LARGE,
 					    "%s %s: response larger than %zu bytes", method, url,
@@ -283,6 +163,14 @@ int predict_http(const char *method, const char *url, const char *body, long tim
 	if (!*resp)
 		*resp = xstrdup("");
 	return 0;
+}
+
+/* as Cog's test harness: a server answering READY, BUSY or UNHEALTHY is up
+ * (UNHEALTHY: its healthcheck() failed; predictions still run) */
+bool predict_health_up(const char *status)
+{
+	return status && (strcmp(status, "READY") == 0 || strcmp(status, "BUSY") == 0 ||
+			  strcmp(status, "UNHEALTHY") == 0);
 }
 
 /* --------------------------------------------------------------- output */
@@ -305,6 +193,8 @@ static int output_one(const char *s, const char *dir, const char *path, long idx
 	size_t len;
 
 	if (strncmp(s, "data:", 5) != 0) {
+		if (path && idx < 0)
+			return write_file(path, (const unsigned char *)s, strlen(s), f, err);
 		fprintf(f, "%s\n", s);
 		return 0;
 	}
@@ -322,6 +212,10 @@ static int output_one(const char *s, const char *dir, const char *path, long idx
 int predict_output_write(const json_t *output, const char *dir, const char *path, FILE *f,
 			 struct pn_error **err)
 {
+	if (!output || json_is_null(output)) { /* as cog predict: a warning, status 0 */
+		fprintf(stderr, "No output generated\n");
+		return 0;
+	}
 	if (json_is_string(output))
 		return output_one(json_string_value(output), dir, path, -1, f, err);
 	if (json_is_array(output) && json_array_size(output) > 0 &&
@@ -338,6 +232,9 @@ int predict_output_write(const json_t *output, const char *dir, const char *path
 	{
 		cleanup_free char *j = json_dumps(output, JSON_INDENT(2) | JSON_ENCODE_ANY);
 
+		if (path)
+			return write_file(path, (const unsigned char *)(j ? j : "null"),
+					  strlen(j ? j : "null"), f, err);
 		fprintf(f, "%s\n", j ? j : "null");
 	}
 	return 0;

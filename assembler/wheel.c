@@ -37,6 +37,9 @@ const void *wheel_embedded(size_t *len_out, const char **name_out)
 	return pn_sdk_wheel;
 }
 
+static int url_parse(const char *url, char **base_out, oci_digest_t pin, char **name_out,
+		     struct pn_error **err);
+
 /* a plausible wheel file name: no path, printable, ends in .whl */
 static bool wheel_name_valid(const char *name)
 {
@@ -132,6 +135,43 @@ static int reject_coglet(struct pn_error **err)
 			   "COG_WHEEL=https://.../coglet-<version>-py3-none-any.whl#sha256=<hex>; "
 			   "unset COG_WHEEL to use the embedded cog wheel");
 	return -1;
+}
+
+char *wheel_spec_name(const char *spec)
+{
+	const char *name;
+	char *base = NULL;
+	oci_digest_t pin;
+
+	if (!spec || !*spec || strcmp(spec, "cog") == 0) {
+		wheel_embedded(NULL, &name);
+		return xstrdup(name);
+	}
+	if (strncmp(spec, "https://", 8) == 0) {
+		char *n = NULL;
+
+		if (url_parse(spec, &base, pin, &n, NULL) < 0)
+			return NULL;
+		free(base);
+		return n;
+	}
+	name = strrchr(spec, '/');
+	name = name ? name + 1 : spec;
+	return strstr(spec, "://") || !wheel_name_valid(name) ? NULL : xstrdup(name);
+}
+
+char *wheel_name_version(const char *name)
+{
+	const char *v = name ? strchr(name, '-') : NULL;
+	size_t n;
+
+	if (!v)
+		return NULL;
+	v++;
+	n = strcspn(v, "-+");
+	if (!n || v[n] == '\0')
+		return NULL;
+	return xstrndup(v, n);
 }
 
 int wheel_select(const char *spec, struct wheel_choice *out, struct pn_error **err)

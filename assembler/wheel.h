@@ -43,6 +43,15 @@ void wheel_choice_release(struct wheel_choice *w);
  * PN_ERR_TOO_LARGE past WHEEL_DOWNLOAD_MAX. */
 int wheel_select(const char *spec, struct wheel_choice *out, struct pn_error **err);
 
+/* The file name the wheel of a COG_WHEEL value has (owned), without reading
+ * or downloading it (`pinion dockerfile`, the plan); NULL for "coglet" and
+ * values wheel_select refuses by their form. */
+char *wheel_spec_name(const char *spec);
+/* The version in a wheel file name without its local part (owned):
+ * "cog-0.16.12+pinion.0.1.0-py3-none-any.whl" -> "0.16.12"; NULL when the
+ * name has no version. */
+char *wheel_name_version(const char *name);
+
 /* The embedded wheel's bytes (static, not owned) and its file name. */
 const void *wheel_embedded(size_t *len_out, const char **name_out);
 

@@ -51,12 +51,17 @@ int pn_cli_fail(struct pn_error *e)
 int pn_cli_usage(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
+	cleanup_free char *text = NULL, *msg = NULL, *hint = NULL;
 
-	fprintf(stderr, "pinion %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	text = xvasprintf(fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry 'pinion %s --help'.\n", cmd);
+	msg = xasprintf("pinion %s: %s", cmd, text);
+	hint = xasprintf("Try 'pinion %s --help'.", cmd);
+	if (pn_log_progress() == PN_PROGRESS_JSON)
+		pn_log_error(msg + strlen("pinion "), hint, 2);
+	else
+		fprintf(stderr, "%s\n%s\n", msg, hint);
 	return 2;
 }
 

@@ -25,9 +25,10 @@ enum pn_error_code {
 	PN_ERR_AUTH,
 	PN_ERR_DIGEST, /* digest mismatch / corrupt content */
 	PN_ERR_UNSUPPORTED,
-	PN_ERR_TOO_LARGE, /* a named limit was hit */
-	PN_ERR_INVALID,	  /* bad input from the user or from outside: exit 2 */
-	PN_ERR_NETWORK,	  /* unreachable / transient that ran out of retries */
+	PN_ERR_TOO_LARGE,   /* a named limit was hit */
+	PN_ERR_INVALID,	    /* bad input from the user or from outside: exit 2 */
+	PN_ERR_NETWORK,	    /* unreachable / transient that ran out of retries */
+	PN_ERR_INTERRUPTED, /* stopped by a signal, errno_val holds it: exit 128+N */
 };
 
 struct pn_error {
@@ -55,9 +56,12 @@ __attribute__((format(printf, 2, 3))) void pn_error_hint(struct pn_error **err, 
 int pn_error_propagate(struct pn_error **err, struct pn_error *e);
 void pn_error_free(struct pn_error *e);
 void pn_error_clear(struct pn_error **err);
-/* exit status for an error: 2 for PN_ERR_INVALID, otherwise 1 */
+/* exit status for an error: 2 for PN_ERR_INVALID, 128+N for
+ * PN_ERR_INTERRUPTED by signal N, otherwise 1 */
 int pn_error_exit_status(const struct pn_error *e);
-/* print "pinion: <msg>" (+ "hint: ...") to stderr */
+/* print "pinion: <msg>" (+ "hint: ...") to stderr; in json progress mode the
+ * event {"event":"error","message":...,"hint":...,"status":<exit status>}
+ * (defined in log.c) */
 void pn_error_print(const struct pn_error *e);
 
 #define PN_BUG(...) pn_bug(__FILE__, __LINE__, __VA_ARGS__)
@@ -177,14 +181,39 @@ enum pn_progress pn_log_progress(void); /* resolved: never AUTO */
 int pn_log_parse_progress(const char *s, enum pn_progress *out);
 void pn_log_set_verbose(int level);
 int pn_log_verbose(void);
+/* Messages.  In json mode every one is an event line {"event":E,"message":M}
+ * (E: info, warning, debug), so stderr holds JSON only; in tty mode they are
+ * written above the live view (pn_progress_step_begin). */
+/* a line of what is going on; not in quiet mode */
 __attribute__((format(printf, 1, 2))) void pn_info(const char *fmt, ...);
+/* "pinion: warning: ..." in every mode */
 __attribute__((format(printf, 1, 2))) void pn_warn(const char *fmt, ...);
+/* a warning quiet mode leaves out: a fallback taken by itself (an
+ * unreachable registry for an optional check) */
+__attribute__((format(printf, 1, 2))) void pn_notice(const char *fmt, ...);
 __attribute__((format(printf, 1, 2))) void pn_debug(const char *fmt, ...);
+/* an error the command ends with: "pinion: msg" and "hint: hint" (hint may
+ * be NULL), or in json mode {"event":"error",...,"status":status}, the last
+ * event of a failed command */
+void pn_log_error(const char *msg, const char *hint, int status);
 /* one progress event: in json mode one line {"event":..., fields...}; in other
  * modes a human line "<event>: <text>".  fields_json may be NULL or a JSON
  * object body without braces, e.g. "\"step\":\"pip\",\"seconds\":1.2". */
 void pn_progress_event(const char *event, const char *fields_json, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* A running step on a terminal (tty mode; a no-op in the others): the title
+ * stays on the last lines with its elapsed time, over the step's last few
+ * output lines (pn_progress_output), until pn_progress_step_end clears it;
+ * the caller then prints the step's one final line.  Messages meanwhile go
+ * above it.  A ticker thread redraws it; it takes no signals, and fork()
+ * waits for a redraw in progress. */
+void pn_progress_step_begin(const char *title);
+/* the step's seconds, or -1 when no step was shown */
+double pn_progress_step_end(void);
+/* a line of a step's output (n bytes, no newline): "step | line" (plain;
+ * tty when no step is shown), the running step's tail (tty), an "output"
+ * event with "step" (json), nothing (quiet) */
+void pn_progress_output(const char *step, const char *s, size_t n);
 
 /* A progress bar for long transfers on a terminal (--progress tty): redrawn
  * in place on stderr, at most every 200 ms unless done == total; any other

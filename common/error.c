@@ -112,14 +112,7 @@ void cleanup_errorp(struct pn_error **e)
 
 int pn_error_exit_status(const struct pn_error *e)
 {
+	if (e && e->code == PN_ERR_INTERRUPTED && e->errno_val > 0)
+		return 128 + e->errno_val;
 	return (e && e->code == PN_ERR_INVALID) ? 2 : 1;
-}
-
-void pn_error_print(const struct pn_error *e)
-{
-	if (!e)
-		return;
-	fprintf(stderr, "pinion: %s\n", e->msg);
-	if (e->hint)
-		fprintf(stderr, "hint: %s\n", e->hint);
 }

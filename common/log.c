@@ -1,13 +1,14 @@
-/* log.c - messages and progress events on stderr */
+/* log.c - messages and progress events on stderr, in the progress mode:
+ * lines (tty, plain), JSON events (json) or nearly nothing (quiet).  What
+ * reaches stderr goes through screen.c. */
 #include "common.h"
+#include "internal.h"
 
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static enum pn_progress progress_mode = PN_PROGRESS_AUTO;
 static int verbose_level;
-static bool bar_shown; /* a bar is on the terminal's last line (stderr's lock) */
 
 void pn_log_set_progress(enum pn_progress p)
 {
@@ -51,34 +52,86 @@ int pn_log_verbose(void)
 	return verbose_level;
 }
 
-/* the caller holds stderr's lock */
-static void bar_clear(void)
+/* ------------------------------------------------------------- messages */
+
+/* bytes of the UTF-8 character at s (1-4), or 0 when it is not one */
+static size_t utf8_len(const unsigned char *s)
 {
-	if (bar_shown) {
-		fputs("\r\033[K", stderr);
-		bar_shown = false;
+	size_t n = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 ? 2 : 0;
+
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* s as the inside of a JSON string; bytes that are not UTF-8 (a step's
+ * binary output) become U+FFFD, so every event stays valid JSON */
+static void json_escape(struct pn_buf *b, const char *s)
+{
+	while (*s) {
+		unsigned char c = (unsigned char)*s;
+		size_t n = 1;
+
+		if (c == '"' || c == '\\')
+			pn_buf_printf(b, NULL, "\\%c", c);
+		else if (c < 0x20)
+			pn_buf_printf(b, NULL, "\\u%04x", c);
+		else if (c < 0x80)
+			pn_buf_append(b, s, 1, NULL);
+		else if ((n = utf8_len((const unsigned char *)s)))
+			pn_buf_append(b, s, n, NULL);
+		else
+			pn_buf_puts(b, "\\ufffd", NULL);
+		s += n ? n : 1;
 	}
 }
 
-__attribute__((format(printf, 2, 0))) static void vlog(const char *prefix, const char *fmt,
-						       va_list ap)
+/* {"event":E,"message":M,fields}\n into b */
+static void event_json(struct pn_buf *b, const char *event, const char *text,
+		       const char *fields_json)
 {
-	flockfile(stderr);
-	bar_clear();
-	fputs(prefix, stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	funlockfile(stderr);
+	pn_buf_puts(b, "{\"event\":\"", NULL);
+	json_escape(b, event);
+	pn_buf_puts(b, "\",\"message\":\"", NULL);
+	json_escape(b, text);
+	pn_buf_puts(b, "\"", NULL);
+	if (fields_json && *fields_json)
+		pn_buf_printf(b, NULL, ",%s", fields_json);
+	pn_buf_puts(b, "}\n", NULL);
+}
+
+/* Each line is formatted first and written with one call, so lines from
+ * several threads never interleave.  A line too long to format is dropped,
+ * never cut: JSON readers would choke on it. */
+static void put(const struct pn_buf *b)
+{
+	if (pn_buf_check(b, "message", NULL) == 0)
+		pn_screen_write(b->data, b->len);
+}
+
+/* a message: "<prefix><text>" on a line, or in json mode the event */
+__attribute__((format(printf, 3, 0))) static void vlog(const char *event, const char *prefix,
+						       const char *fmt, va_list ap)
+{
+	cleanup_free char *text = xvasprintf(fmt, ap);
+	cleanup_buf struct pn_buf b = PN_BUF_INIT;
+
+	if (pn_log_progress() == PN_PROGRESS_JSON)
+		event_json(&b, event, text, NULL);
+	else
+		pn_buf_printf(&b, NULL, "%s%s\n", prefix, text);
+	put(&b);
 }
 
 void pn_info(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (pn_log_progress() == PN_PROGRESS_QUIET || pn_log_progress() == PN_PROGRESS_JSON)
+	if (pn_log_progress() == PN_PROGRESS_QUIET)
 		return;
 	va_start(ap, fmt);
-	vlog("", fmt, ap);
+	vlog("info", "", fmt, ap);
 	va_end(ap);
 }
 
@@ -87,7 +140,18 @@ void pn_warn(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog("pinion: warning: ", fmt, ap);
+	vlog("warning", "pinion: warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void pn_notice(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (pn_log_progress() == PN_PROGRESS_QUIET)
+		return;
+	va_start(ap, fmt);
+	vlog("warning", "pinion: warning: ", fmt, ap);
 	va_end(ap);
 }
 
@@ -98,26 +162,40 @@ void pn_debug(const char *fmt, ...)
 	if (verbose_level < 1)
 		return;
 	va_start(ap, fmt);
-	vlog("pinion: debug: ", fmt, ap);
+	vlog("debug", "pinion: debug: ", fmt, ap);
 	va_end(ap);
 }
 
-static void json_escape(struct pn_buf *b, const char *s)
+void pn_log_error(const char *msg, const char *hint, int status)
 {
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	cleanup_buf struct pn_buf b = PN_BUF_INIT;
 
-		if (c == '"' || c == '\\')
-			pn_buf_printf(b, NULL, "\\%c", c);
-		else if (c < 0x20)
-			pn_buf_printf(b, NULL, "\\u%04x", c);
-		else
-			pn_buf_append(b, s, 1, NULL);
+	if (pn_log_progress() == PN_PROGRESS_JSON) {
+		cleanup_buf struct pn_buf f = PN_BUF_INIT;
+
+		if (hint) {
+			pn_buf_puts(&f, "\"hint\":\"", NULL);
+			json_escape(&f, hint);
+			pn_buf_puts(&f, "\",", NULL);
+		}
+		pn_buf_printf(&f, NULL, "\"status\":%d", status);
+		event_json(&b, "error", msg, f.data);
+	} else {
+		pn_buf_printf(&b, NULL, "pinion: %s\n", msg);
+		if (hint)
+			pn_buf_printf(&b, NULL, "hint: %s\n", hint);
 	}
+	put(&b);
 }
 
-/* Each event is formatted first and written with one call, so events from
- * several threads never interleave within a line. */
+void pn_error_print(const struct pn_error *e)
+{
+	if (e)
+		pn_log_error(e->msg, e->hint, pn_error_exit_status(e));
+}
+
+/* ------------------------------------------------------------- progress */
+
 void pn_progress_event(const char *event, const char *fields_json, const char *fmt, ...)
 {
 	va_list ap;
@@ -130,25 +208,45 @@ void pn_progress_event(const char *event, const char *fields_json, const char *f
 	va_start(ap, fmt);
 	text = xvasprintf(fmt, ap);
 	va_end(ap);
-	if (mode == PN_PROGRESS_JSON) {
-		pn_buf_puts(&b, "{\"event\":\"", NULL);
-		json_escape(&b, event);
-		pn_buf_puts(&b, "\",\"message\":\"", NULL);
-		json_escape(&b, text);
-		pn_buf_puts(&b, "\"", NULL);
-		if (fields_json && *fields_json)
-			pn_buf_printf(&b, NULL, ",%s", fields_json);
-		pn_buf_puts(&b, "}\n", NULL);
-	} else {
+	if (mode == PN_PROGRESS_JSON)
+		event_json(&b, event, text, fields_json);
+	else
 		pn_buf_printf(&b, NULL, "%s\n", text);
+	put(&b);
+}
+
+void pn_progress_output(const char *step, const char *s, size_t n)
+{
+	enum pn_progress mode = pn_log_progress();
+	cleanup_buf struct pn_buf b = PN_BUF_INIT;
+
+	if (mode == PN_PROGRESS_QUIET)
+		return;
+	if (mode == PN_PROGRESS_TTY && pn_screen_live_line(s, n))
+		return;
+	if (mode == PN_PROGRESS_JSON) {
+		cleanup_buf struct pn_buf f = PN_BUF_INIT;
+		cleanup_free char *text = xstrndup(s, n);
+
+		pn_buf_puts(&f, "\"step\":\"", NULL);
+		json_escape(&f, step);
+		pn_buf_puts(&f, "\"", NULL);
+		event_json(&b, "output", text, f.data);
+	} else {
+		pn_buf_printf(&b, NULL, "%s | %.*s\n", step, (int)n, s);
 	}
-	if (pn_buf_check(&b, "progress event", NULL) < 0)
-		return; /* never a cut line: JSON readers would choke on it */
-	flockfile(stderr);
-	bar_clear();
-	fwrite(b.data, 1, b.len, stderr);
-	fflush(stderr);
-	funlockfile(stderr);
+	put(&b);
+}
+
+void pn_progress_step_begin(const char *title)
+{
+	if (pn_log_progress() == PN_PROGRESS_TTY)
+		pn_screen_live_begin(title);
+}
+
+double pn_progress_step_end(void)
+{
+	return pn_screen_live_end();
 }
 
 void pn_progress_bar_format(char *out, size_t size, const char *label, int64_t done, int64_t total,
@@ -180,26 +278,12 @@ void pn_progress_bar_format(char *out, size_t size, const char *label, int64_t d
 		 "                                        ", tail);
 }
 
-/* last_ms and bar_shown are read and written only under stderr's lock: push
- * threads draw the bar concurrently */
 void pn_progress_bar(const char *label, int64_t done, int64_t total, double mib_per_s)
 {
-	static int64_t last_ms;
-	struct timespec ts;
-	int64_t now;
 	char line[256];
 
 	if (pn_log_progress() != PN_PROGRESS_TTY)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	pn_progress_bar_format(line, sizeof(line), label, done, total, mib_per_s, 80);
-	flockfile(stderr);
-	if (now - last_ms >= 200 || (total > 0 && done >= total)) {
-		last_ms = now;
-		fprintf(stderr, "\r\033[K%s", line);
-		fflush(stderr);
-		bar_shown = true;
-	}
-	funlockfile(stderr);
+	pn_screen_bar(line, total > 0 && done >= total);
 }

@@ -138,6 +138,7 @@ struct applier {
 	char *tarbuf;
 	uint64_t tar_bytes;
 	bool raw_open, raw_eof;
+	int out_fd; /* oci_layer_decompress: the tar goes here too (else -1) */
 };
 
 static int no_openat2 = -1;
@@ -844,6 +845,7 @@ static int applier_open(struct applier *ap, int fd, const char *dest,
 	struct stat st;
 
 	memset(ap, 0, sizeof(*ap));
+	ap->out_fd = -1;
 	ap->root = -1;
 	ap->in_fd = fd;
 	ap->dest = dest;
@@ -948,11 +950,14 @@ static int drain_and_verify(struct applier *ap, const char *digest, struct pn_er
 	la_ssize_t dn;
 	ssize_t n;
 
-	while ((dn = raw_next(ap)) > 0)
+	while ((dn = raw_next(ap)) > 0) {
+		if (ap->out_fd >= 0 && pn_write_all(ap->out_fd, ap->tarbuf, (size_t)dn) < 0)
+			return pn_error_set_errno(err, errno, "write the uncompressed layer");
 		if (ap->tar_bytes > ap->o.max_bytes + ((uint64_t)1 << 20))
 			return pn_error_set(err, PN_ERR_TOO_LARGE,
 					    "layer expands past %llu bytes after its end",
 					    (unsigned long long)ap->o.max_bytes);
+	}
 	if (dn < 0)
 		return pn_error_set(err, PN_ERR_INVALID, "read layer: %s",
 				    archive_error_string(ap->raw));
@@ -993,8 +998,8 @@ int oci_layer_apply(struct oci_layout *l, const char *digest, const char *dest,
 	return rc < 0 ? pn_error_wrap(err, "apply layer `%s` to `%s`", digest, dest) : 0;
 }
 
-int oci_layer_verify_diff_id(struct oci_layout *l, const char *digest, const char *diff_id,
-			     struct pn_error **err)
+static int verify_diff_id_to(struct oci_layout *l, const char *digest, const char *diff_id,
+			     int out_fd, struct pn_error **err)
 {
 	cleanup_close int fd = -1;
 	struct applier ap;
@@ -1005,6 +1010,7 @@ int oci_layer_verify_diff_id(struct oci_layout *l, const char *digest, const cha
 	memset(&ap, 0, sizeof(ap));
 	ap.root = -1;
 	ap.in_fd = fd;
+	ap.out_fd = out_fd;
 	ap.o.max_bytes = APPLY_MAX_BYTES;
 	ap.o.diff_id = diff_id;
 	rc = open_raw(&ap, err);
@@ -1012,4 +1018,16 @@ int oci_layer_verify_diff_id(struct oci_layout *l, const char *digest, const cha
 		rc = drain_and_verify(&ap, digest, err);
 	applier_close(&ap);
 	return rc < 0 ? pn_error_wrap(err, "verify layer `%s`", digest) : 0;
+}
+
+int oci_layer_verify_diff_id(struct oci_layout *l, const char *digest, const char *diff_id,
+			     struct pn_error **err)
+{
+	return verify_diff_id_to(l, digest, diff_id, -1, err);
+}
+
+int oci_layer_decompress(struct oci_layout *l, const char *digest, const char *diff_id, int out_fd,
+			 struct pn_error **err)
+{
+	return verify_diff_id_to(l, digest, diff_id, out_fd, err);
 }

@@ -117,30 +117,6 @@ int oci_image_store(struct oci_layout *l, struct oci_image *img, const char *tag
 	return 0;
 }
 
-int oci_ref_parse_layout(const char *s, char **dir_out, char **ref_out, struct pn_error **err)
-{
-	const char *rest, *sep;
-
-	if (strncmp(s, "oci:", 4) != 0)
-		return pn_error_set(err, PN_ERR_INVALID,
-				    "`%s` is not an OCI layout reference (expected oci:DIR[:TAG])",
-				    s);
-	rest = s + 4;
-	sep = strstr(rest, "@sha256:");
-	if (!sep)
-		sep = strchr(rest, ':');
-	if (sep == rest || !*rest)
-		return pn_error_set(err, PN_ERR_INVALID,
-				    "`%s`: missing directory (expected oci:DIR[:TAG])", s);
-	if (sep && !sep[1])
-		return pn_error_set(err, PN_ERR_INVALID, "`%s`: empty tag after `:`", s);
-	if (sep && *sep == '@' && oci_digest_parse(sep + 1, NULL, err) < 0)
-		return pn_error_wrap(err, "`%s`", s);
-	*dir_out = sep ? xstrndup(rest, (size_t)(sep - rest)) : xstrdup(rest);
-	*ref_out = sep ? xstrdup(sep + 1) : NULL;
-	return 0;
-}
-
 static json_t *doc_json(const char *data, size_t len)
 {
 	json_t *j = json_loadb(data, len, 0, NULL);

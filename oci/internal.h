@@ -62,4 +62,42 @@ void oci_hasher_update_large(struct oci_hasher *h, struct oci_hash_thread **t, u
 /* tests: force the applier's fallback walk (no openat2) on or off */
 void oci_apply_force_no_openat2(bool on);
 
+/* archive.c: an archive's members, each regular file stored as a blob of
+ * the layout it was read into; sorted by name, names unique and cleaned */
+struct oci_archive_member {
+	char *name;
+	char *link; /* a symlink's target as a member name (docker-archive), or NULL */
+	oci_digest_t digest;
+	int64_t size;
+};
+struct oci_archive_members {
+	struct oci_archive_member *v;
+	size_t n;
+};
+int oci_archive_read_members(struct oci_layout *l, const char *file, bool symlinks,
+			     struct oci_archive_members *out, struct pn_error **err);
+void oci_archive_members_release(struct oci_archive_members *m);
+/* the regular member `name` (a symlink followed once); NULL and
+ * PN_ERR_NOT_FOUND if there is none */
+const struct oci_archive_member *oci_archive_member_find(const struct oci_archive_members *m,
+							 const char *name, struct pn_error **err);
+int oci_archive_member_read(struct oci_layout *l, const struct oci_archive_members *m,
+			    const char *name, size_t max, char **out, size_t *len,
+			    struct pn_error **err);
+/* a tar written to "FILE.pinion-XXXXXX" and renamed to FILE by commit;
+ * abort (after any failure) removes the temp file */
+struct oci_tar_out {
+	struct archive *a;
+	int fd;
+	char *path, *tmp;
+};
+int oci_tar_out_begin(struct oci_tar_out *t, const char *file, struct pn_error **err);
+int oci_tar_out_add_dir(struct oci_tar_out *t, const char *name, struct pn_error **err);
+int oci_tar_out_add_data(struct oci_tar_out *t, const char *name, const void *data, size_t len,
+			 struct pn_error **err);
+int oci_tar_out_add_fd(struct oci_tar_out *t, const char *name, int fd, int64_t size,
+		       struct pn_error **err);
+int oci_tar_out_commit(struct oci_tar_out *t, struct pn_error **err);
+void oci_tar_out_abort(struct oci_tar_out *t);
+
 #endif

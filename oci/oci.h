@@ -338,6 +338,90 @@ int oci_layout_copy_image(struct oci_layout *src, struct oci_layout *dst,
 /* "oci:DIR[:TAG]" or "oci:DIR@sha256:..." -> dir and ref (ref may be NULL) */
 int oci_ref_parse_layout(const char *s, char **dir_out, char **ref_out, struct pn_error **err);
 
+/* -------------------------------------------------------------- archives
+ * Where an image can be read from or written to on this machine, besides a
+ * registry (docs/oci.md, "transports"):
+ *   oci:DIR[:REF]              an OCI image layout directory;
+ *   oci-archive:FILE[:REF]     a tar of an OCI layout (skopeo's oci-archive);
+ *   docker-archive:FILE[:REF]  what `docker save` writes and `docker load`
+ *                              reads (manifest.json naming a config and
+ *                              uncompressed layer tars; the legacy layout and
+ *                              docker 25+'s blobs/sha256 one are both read).
+ * REF is the text after the first `:` (or `@sha256:...`): a tag or full
+ * name in a layout or oci-archive; a RepoTags name or `@N` (the Nth image)
+ * in a docker-archive.
+ *
+ * An archive is read by unpacking it into a temporary layout (every member
+ * stored as a verified blob; member names are never used as paths, so no
+ * name can reach outside) and written by packing one at commit, to a temp
+ * file renamed over FILE.  Refused with PN_ERR_INVALID naming the member: a
+ * `..` or absolute name, a hard link, a device, a symlink (oci-archive; in a
+ * docker-archive only one naming another member, as old `docker save`
+ * writes for a repeated layer), a name twice, more than
+ * OCI_ARCHIVE_ENTRIES_MAX members or OCI_ARCHIVE_BYTES_MAX bytes
+ * (PN_ERR_TOO_LARGE); a manifest naming a member the archive lacks is
+ * PN_ERR_NOT_FOUND; a blob whose content does not match its name, or a layer
+ * whose diff_id differs from its config, is PN_ERR_DIGEST. */
+#define OCI_ARCHIVE_ENTRIES_MAX 100000
+#define OCI_ARCHIVE_NAME_MAX	1024
+#define OCI_ARCHIVE_BYTES_MAX	((int64_t)1 << 40)
+
+enum oci_transport {
+	OCI_TRANSPORT_NONE = 0, /* not a local location (a registry reference) */
+	OCI_TRANSPORT_LAYOUT,
+	OCI_TRANSPORT_OCI_ARCHIVE,
+	OCI_TRANSPORT_DOCKER_ARCHIVE,
+};
+/* by the prefix alone ("oci:", "oci-archive:", "docker-archive:") */
+enum oci_transport oci_transport_of(const char *s);
+/* the prefix without its colon ("oci-archive") */
+const char *oci_transport_name(enum oci_transport t);
+/* any transport's "PREFIX:PATH[:REF]" -> path and ref (ref may be NULL) */
+int oci_location_parse(const char *s, enum oci_transport *t_out, char **path_out, char **ref_out,
+		       struct pn_error **err);
+
+struct oci_location {
+	enum oci_transport transport;
+	char *path;		   /* DIR or FILE */
+	char *ref;		   /* the image in `layout` (NULL: its only one) */
+	char *repo_tag;		   /* docker-archive written: its RepoTags name (NULL: ref) */
+	struct oci_layout *layout; /* the layout, or the temporary one behind an archive */
+	char *tmp;		   /* that temporary layout's directory, or NULL */
+	bool write;
+};
+void oci_location_init(struct oci_location *loc);
+/* open s; flags OCI_LAYOUT_CREATE to write (callers store the image in
+ * loc->layout, under a tag, then call commit).  An archive to read is
+ * unpacked now (a docker-archive's image is tagged loc->ref in the
+ * temporary layout, or "latest" when it has no name); temporary layouts
+ * live in tmp_parent (NULL: pn_cache_dir()) as copy-archive-XXXXXX, so
+ * `pinion gc` removes those of a killed process as it does copy-* ones. */
+int oci_location_open(struct oci_location *loc, const char *s, int flags, const char *tmp_parent,
+		      struct pn_error **err);
+/* written archives: pack the temporary layout into FILE (atomically); a
+ * docker-archive takes the layout's only image.  Nothing for the others. */
+int oci_location_commit(struct oci_location *loc, struct pn_error **err);
+/* close the layout, remove a temporary one; an uncommitted archive is not
+ * written */
+void oci_location_release(struct oci_location *loc);
+
+/* the pieces, for tests and fuzzing: unpack an archive file into the open
+ * (empty) layout l; ref as in a location (docker: *tag_out is the name the
+ * image was tagged with in l, or NULL when it has none and got "latest") */
+int oci_archive_unpack(struct oci_layout *l, const char *file, struct pn_error **err);
+int oci_docker_archive_unpack(struct oci_layout *l, const char *file, const char *ref,
+			      char **tag_out, struct pn_error **err);
+/* pack layout directory dir (its oci-layout, index.json, blobs) into file */
+int oci_archive_pack(const char *dir, const char *file, struct pn_error **err);
+/* image ref of l (NULL: the only one) as a docker-archive in file; compressed
+ * layers are decompressed into tmp_dir and checked against the config's
+ * diff_ids; repo_tag (may be NULL) is its RepoTags entry */
+int oci_docker_archive_pack(struct oci_layout *l, const char *ref, const char *repo_tag,
+			    const char *tmp_dir, const char *file, struct pn_error **err);
+/* `pinion inspect` of any local location (oci_layout_inspect_json) */
+int oci_location_inspect_json(const char *s, const char *platform, json_t **out,
+			      struct pn_error **err);
+
 /* The JSON `pinion inspect` prints for one image, whatever its source (layout
  * or registry): {"name", "digest", "mediaType", "os", "architecture",
  * "labels" (object, never null), "layers" (digests), "size" (sum of layer
@@ -462,6 +546,10 @@ int oci_layer_apply(struct oci_layout *l, const char *digest, const char *dest,
  * sha256 must be digest and diff_id, else PN_ERR_DIGEST naming both */
 int oci_layer_verify_diff_id(struct oci_layout *l, const char *digest, const char *diff_id,
 			     struct pn_error **err);
+/* the same, writing the uncompressed tar to out_fd as it goes (a layer for
+ * a docker-archive); on error out_fd holds part of it */
+int oci_layer_decompress(struct oci_layout *l, const char *digest, const char *diff_id, int out_fd,
+			 struct pn_error **err);
 
 /* archive_read_next_header() for every tar pinion reads: entry names and
  * link targets come out as the bytes of the header whatever the process

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <openssl/evp.h>
@@ -474,6 +475,17 @@ char *registry_auth_file_default(const struct registry_opts *o)
 			return p;
 	}
 	return xstrdup("auth.json");
+}
+
+int registry_auth_file_check(const struct registry_opts *o, struct pn_error **err)
+{
+	cleanup_free char *p = auth_file_candidate(o, o->auth_file ? 0 : 1);
+	struct stat st;
+
+	if (!p || stat(p, &st) == 0 || errno != ENOENT)
+		return 0;
+	return pn_error_set(err, PN_ERR_INVALID, "credentials file `%s` (%s) does not exist", p,
+			    o->auth_file ? "--authfile" : "$REGISTRY_AUTH_FILE");
 }
 
 int registry_creds_lookup(const struct registry_opts *o, const char *host,

@@ -193,7 +193,7 @@ int registry_target_resolve(struct registry_client *c, const char *ref, struct r
 	struct registry_target t = {0};
 	const char *name;
 
-	if (registry_ref_parse(ref, &t.ref, err) < 0)
+	if (registry_auth_file_check(&c->opts, err) < 0 || registry_ref_parse(ref, &t.ref, err) < 0)
 		return -1;
 	name = t.ref.registry;
 	t.repository = xstrdup(t.ref.repository);

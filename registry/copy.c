@@ -7,36 +7,44 @@
 #include <string.h>
 
 /* ------------------------------------------------------------------ copy */
-static int open_layout_loc(const char *loc, int flags, struct oci_layout **l, char **ref,
-			   struct pn_error **err)
+/* open a local location (oci:, oci-archive:, docker-archive:); on failure
+ * it is released */
+static int open_local(struct oci_location *loc, const char *s, int flags, struct pn_error **err)
 {
-	cleanup_free char *dir = NULL;
+	if (oci_location_open(loc, s, flags, NULL, err) == 0)
+		return 0;
+	oci_location_release(loc);
+	return -1;
+}
 
-	if (oci_ref_parse_layout(loc, &dir, ref, err) < 0)
-		return -1;
-	return oci_layout_open(dir, flags, l, err);
+/* the written destination: an archive is packed now */
+static int close_local(struct oci_location *loc, int rc, struct pn_error **err)
+{
+	if (rc == 0)
+		rc = oci_location_commit(loc, err);
+	oci_location_release(loc);
+	return rc;
 }
 
 static int copy_from_layout(struct registry_client *c, const char *src, const char *dst,
 			    struct oci_descriptor *out, struct pn_error **err)
 {
-	struct oci_layout *sl = NULL, *dl = NULL;
-	cleanup_free char *sref = NULL, *dref = NULL;
+	struct oci_location sl, dl;
 	int rc = -1;
 
-	if (open_layout_loc(src, 0, &sl, &sref, err) < 0)
+	if (open_local(&sl, src, 0, err) < 0)
 		return -1;
 	if (!registry_location_is_layout(dst)) {
-		rc = registry_push(c, sl, sref, dst, out, err);
-	} else if (open_layout_loc(dst, OCI_LAYOUT_CREATE, &dl, &dref, err) == 0) {
-		rc = registry_layout_copy(c, sl, sref, dl,
-					  dref	 ? dref
-					  : sref ? sref
-						 : "latest",
+		rc = registry_push(c, sl.layout, sl.ref, dst, out, err);
+	} else if (open_local(&dl, dst, OCI_LAYOUT_CREATE, err) == 0) {
+		rc = registry_layout_copy(c, sl.layout, sl.ref, dl.layout,
+					  dl.ref   ? dl.ref
+					  : sl.ref ? sl.ref
+						   : "latest",
 					  out, err);
-		oci_layout_free(dl);
+		rc = close_local(&dl, rc, err);
 	}
-	oci_layout_free(sl);
+	oci_location_release(&sl);
 	return rc;
 }
 
@@ -69,30 +77,29 @@ static int copy_registry_registry(struct registry_client *c, const char *src, co
 int registry_copy(struct registry_client *c, const char *src, const char *dst,
 		  struct oci_descriptor *out, struct pn_error **err)
 {
-	struct oci_layout *dl = NULL;
-	cleanup_free char *dref = NULL;
+	struct oci_location dl;
 	struct registry_ref r;
-	int rc;
+	int rc = -1;
 
 	if (registry_location_is_layout(src))
 		return copy_from_layout(c, src, dst, out, err);
 	if (!registry_location_is_layout(dst))
 		return copy_registry_registry(c, src, dst, out, err);
-	if (open_layout_loc(dst, OCI_LAYOUT_CREATE, &dl, &dref, err) < 0)
+	if (open_local(&dl, dst, OCI_LAYOUT_CREATE, err) < 0)
 		return -1;
-	/* without a destination tag, keep the source's */
+	/* without a destination tag, keep the source's (a docker-archive
+	 * names the image by the whole source reference) */
 	registry_ref_init(&r);
 	bool parsed = registry_ref_parse(src, &r, NULL) == 0;
-	if (!dref && parsed && r.tag)
-		dref = xstrdup(r.tag);
-	registry_ref_release(&r);
-	if (!dref && parsed) {
-		oci_layout_free(dl);
-		return pn_error_set(err, PN_ERR_INVALID,
-				    "`%s` has no tag: name one in the destination (`%s:TAG`)", src,
-				    dst);
+	if (!dl.ref && parsed && r.tag) {
+		dl.ref = xstrdup(r.tag);
+		dl.repo_tag = registry_ref_format(&r);
 	}
-	rc = registry_pull(c, src, dl, dref, out, err);
-	oci_layout_free(dl);
-	return rc;
+	registry_ref_release(&r);
+	if (!dl.ref && parsed)
+		pn_error_set(err, PN_ERR_INVALID,
+			     "`%s` has no tag: name one in the destination (`%s:TAG`)", src, dst);
+	else
+		rc = registry_pull(c, src, dl.layout, dl.ref, out, err);
+	return close_local(&dl, rc, err);
 }

@@ -50,6 +50,9 @@ int registry_creds_lookup(const struct registry_opts *o, const char *host,
 			  struct registry_creds *out, bool *found, struct pn_error **err);
 /* the auth file login writes (caller frees) */
 char *registry_auth_file_default(const struct registry_opts *o);
+/* the file --authfile or $REGISTRY_AUTH_FILE names must exist for reading
+ * (a typo is not silently anonymous); login creates it */
+int registry_auth_file_check(const struct registry_opts *o, struct pn_error **err);
 int registry_auth_file_store(const char *path, const char *host, const char *user, const char *pass,
 			     struct pn_error **err);
 int registry_auth_file_remove(const char *path, const char *host, bool *removed,

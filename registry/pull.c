@@ -865,14 +865,14 @@ int registry_inspect(struct registry_client *c, const char *ref, struct oci_imag
 	int rc;
 
 	if (registry_location_is_layout(ref)) {
-		cleanup_free char *dir = NULL, *lref = NULL;
-		struct oci_layout *l = NULL;
-		if (oci_ref_parse_layout(ref, &dir, &lref, err) < 0 ||
-		    oci_layout_open(dir, 0, &l, err) < 0)
-			return pn_error_wrap(err, "inspect `%s`", ref);
-		oci_image_release(out);
-		rc = oci_image_load(l, lref, c->opts.platform, out, err);
-		oci_layout_free(l);
+		struct oci_location loc;
+
+		rc = oci_location_open(&loc, ref, 0, NULL, err);
+		if (rc == 0) {
+			oci_image_release(out);
+			rc = oci_image_load(loc.layout, loc.ref, c->opts.platform, out, err);
+		}
+		oci_location_release(&loc);
 		return rc < 0 ? pn_error_wrap(err, "inspect `%s`", ref) : 0;
 	}
 	if (registry_target_resolve(c, ref, &t, err) < 0)

@@ -236,6 +236,8 @@ int registry_ref_parse(const char *s, struct registry_ref *out, struct pn_error 
 			return ref_fail(err, s, "contains whitespace or a non-ASCII character");
 	if (strncmp(text, "oci:", 4) == 0)
 		return ref_fail(err, s, "an OCI layout, not a registry reference");
+	if (oci_transport_of(text) != OCI_TRANSPORT_NONE)
+		return ref_fail(err, s, "an image archive, not a registry reference");
 	at = strchr(text, '@');
 	if (at) {
 		if (!registry_digest_valid(at + 1))
@@ -270,7 +272,7 @@ const char *registry_ref_reference(const struct registry_ref *r)
 
 bool registry_location_is_layout(const char *loc)
 {
-	return strncmp(loc, "oci:", 4) == 0;
+	return oci_transport_of(loc) != OCI_TRANSPORT_NONE;
 }
 
 /* a literal loopback address or `localhost`, with or without a port; a

@@ -85,7 +85,8 @@ int registry_ref_parse(const char *s, struct registry_ref *out, struct pn_error 
 char *registry_ref_format(const struct registry_ref *r);
 /* what goes in /v2/<repo>/manifests/<X>: the digest if set, else the tag */
 const char *registry_ref_reference(const struct registry_ref *r);
-/* true for `oci:...` locations */
+/* true for local locations: `oci:DIR`, `oci-archive:FILE`,
+ * `docker-archive:FILE` (oci_transport_of; opened with oci_location_open) */
 bool registry_location_is_layout(const char *loc);
 
 /* -------------------------------------------------------------- options */

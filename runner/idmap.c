@@ -6,6 +6,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -401,10 +402,13 @@ static int run_helper(const char *prog, pid_t pid, const struct runner_idrange *
 {
 	char *argv[2 + 3 * RUNNER_IDMAP_MAX_RANGES + 1];
 	char nums[1 + 3 * RUNNER_IDMAP_MAX_RANGES][16];
+	/* its complaints reach the user in the error (stderr may be JSON only) */
+	cleanup_close int efd = memfd_create("idmap-helper-stderr", MFD_CLOEXEC);
 	struct pn_spawn sp = {.argv = argv,
-			      .err_fd = STDERR_FILENO, /* its complaints reach the user */
+			      .err_fd = efd >= 0 ? efd : STDERR_FILENO,
 			      .max_out = IDMAP_HELPER_OUTPUT_MAX,
 			      .path_search = true};
+	char said[512] = "";
 	size_t k = 0;
 	int st;
 
@@ -425,8 +429,14 @@ static int run_helper(const char *prog, pid_t pid, const struct runner_idrange *
 		return -1;
 	}
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		pn_error_set(err, PN_ERR_GENERIC, "`%s` failed (status %d)", prog,
-			     WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+		ssize_t got = efd >= 0 ? pread(efd, said, sizeof(said) - 1, 0) : -1;
+
+		while (got > 0 && (said[got - 1] == '\n' || said[got - 1] == '\r'))
+			got--;
+		said[got > 0 ? got : 0] = '\0';
+		pn_error_set(err, PN_ERR_GENERIC, "`%s` failed (status %d)%s%s", prog,
+			     WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st),
+			     *said ? ": " : "", said);
 		pn_error_hint(
 			err,
 			"check /etc/subuid and /etc/subgid, or set PINION_RUNNER_IDMAP=single");

@@ -175,6 +175,7 @@ struct runner_step {
 	bool interactive; /* inherit stdin/stdout/stderr, no prefix */
 	int stdout_fd;	  /* interactive: the step's stdout when > 0 (a capture file,
 			   * relayed like any regular file); 0: the caller's */
+	int stderr_fd;	  /* interactive: the step's stderr when > 0, as stdout_fd */
 	int tail_lines;	  /* kept for the failure report; 0: 20 */
 };
 

@@ -994,6 +994,11 @@ static int sandbox_child(struct runner_sandbox_cfg *c, int sync_rd, int sync_wr)
 		pn_error_set_errno(&e, errno, "the step's stdout");
 		goto fail;
 	}
+	if (c->step->interactive && c->step->stderr_fd > 0 &&
+	    dup2(c->step->stderr_fd, STDERR_FILENO) < 0) {
+		pn_error_set_errno(&e, errno, "the step's stderr");
+		goto fail;
+	}
 	if (stdio_guard(c, relays, &e) < 0)
 		goto fail;
 	if (unshare(flags) < 0) {

@@ -74,35 +74,9 @@ struct pump {
 	struct pn_buf line;
 };
 
-/* a line of the step's output: "name | line" (plain, tty), one "output"
- * event (json), nothing (quiet); the tail is kept in every mode for the
- * failure report */
-static void pump_show(const char *name, const char *s, size_t n)
-{
-	enum pn_progress mode = pn_log_progress();
-	json_t *j;
-	char *field;
-
-	if (mode == PN_PROGRESS_QUIET)
-		return;
-	if (mode != PN_PROGRESS_JSON) {
-		fprintf(stderr, "%s | %.*s\n", name, (int)n, s);
-		return;
-	}
-	j = json_string(name);
-	field = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
-	json_decref(j);
-	if (field) {
-		cleanup_free char *fields = xasprintf("\"step\":%s", field);
-
-		pn_progress_event("output", fields, "%.*s", (int)n, s);
-	}
-	free(field);
-}
-
 static void pump_line(struct pump *p, const char *s, size_t n)
 {
-	pump_show(p->name, s, n);
+	pn_progress_output(p->name, s, n); /* the tail is kept in every mode */
 	free(p->ring[p->ring_next]);
 	p->ring[p->ring_next] = xstrndup(s, n);
 	p->ring_next = (p->ring_next + 1) % p->ring_n;
@@ -244,8 +218,11 @@ static int step_interrupted(const struct runner_step *step, int sig, struct runn
 	if (res->exit_status <= 0)
 		res->exit_status = 128 + sig;
 	pn_error_clear(err);
-	return pn_error_set(err, PN_ERR_GENERIC, "step `%s`: interrupted by SIG%s",
-			    step->name ? step->name : "run", sigabbrev_np(sig));
+	pn_error_set(err, PN_ERR_INTERRUPTED, "step `%s`: interrupted by SIG%s",
+		     step->name ? step->name : "run", sigabbrev_np(sig));
+	if (err && *err)
+		(*err)->errno_val = sig;
+	return -1;
 }
 
 static int wait_child(pid_t pid)

@@ -60,6 +60,9 @@ if [ "$what" = all ]; then
 	for p in $(ls tests/python/run_*.sh 2>/dev/null); do
 		run_suite "python/$(basename "$p" .sh)" env PYTHON="$PYTHON" sh "$p"
 	done
+	for p in $(ls tests/compat/run_*.sh 2>/dev/null); do
+		run_suite "compat/$(basename "$p" .sh)" env PYTHON="$PYTHON" sh "$p"
+	done
 	if [ "${PINION_SKIP_E2E:-0}" != 1 ]; then
 		for e in tests/e2e/t_*.sh; do
 			[ -f "$e" ] || continue

@@ -2,6 +2,7 @@
  * the build half of `pinion push [NAME]` (build_cli_main) */
 #include "assembler/build.h"
 #include "assembler/cli/cli.h"
+#include "assembler/predict.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -85,7 +86,7 @@ static const struct cli_opt build_opts_table[] = {
 	 "image and file times (also SOURCE_DATE_EPOCH)", 0},
 	{NULL, 0, NONE, NULL, 0, NULL, "pinion's options:", 0},
 	{"output", 'o', REQ, NULL, OPT_O(output), "oci:DIR[:TAG]",
-	 "write the image to this OCI layout", 0},
+	 "write the image to this OCI layout (or oci-archive:FILE, docker-archive:FILE)", 0},
 	{"push", 0, NONE, NULL, OPT_O(push), NULL,
 	 "push to -t NAME (or cog.yaml `image`) after the build", 0},
 	{"dry-run", 0, NONE, NULL, OPT_O(dry_run), NULL, "print the plan and stop", 0},
@@ -129,8 +130,10 @@ static int finish_cli(struct build_cli *c, struct pn_error **err)
 		/* the layer writer clamps file times to SOURCE_DATE_EPOCH */
 		setenv("SOURCE_DATE_EPOCH", c->timestamp, 1);
 	}
-	if (c->o.output && strncmp(c->o.output, "oci:", 4) != 0)
-		return pn_error_set(err, PN_ERR_INVALID, "--output `%s`: want oci:DIR[:TAG]",
+	if (c->o.output && oci_transport_of(c->o.output) == OCI_TRANSPORT_NONE)
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "--output `%s`: want oci:DIR[:TAG], oci-archive:FILE[:REF] or "
+				    "docker-archive:FILE[:REF]",
 				    c->o.output);
 	c->o.platform = c->ro.platform;
 	c->o.ropts = &c->ro;
@@ -187,6 +190,12 @@ int build_cli_main(int argc, char **argv, bool push)
 		goto out;
 	}
 	c.o.push |= push;
+	/* a predictor that cannot load: before any step runs */
+	if (!c.o.dry_run && !c.o.openapi_schema &&
+	    predict_check_model(c.o.config_file ? c.o.config_file : "cog.yaml", false, &err) < 0) {
+		rc = pn_cli_fail(err);
+		goto out;
+	}
 	rc = build_run(&c.o, &res, &err);
 	if (rc < 0) {
 		rc = pn_cli_fail(err);
@@ -196,6 +205,8 @@ int build_cli_main(int argc, char **argv, bool push)
 		if (res.layout_dir)
 			printf("oci:%s:%s %s\n", res.layout_dir, res.layout_tag,
 			       res.manifest.digest);
+		else if (c.o.output)
+			printf("%s %s\n", c.o.output, res.manifest.digest);
 		if (res.pushed)
 			printf("%s@%s\n", res.pushed, res.manifest.digest);
 	}

@@ -7,16 +7,19 @@
 static const char copy_intro[] =
 	"usage: pinion copy [OPTIONS] SRC DST\n\n"
 	"Copy an image between any two locations.  A location is an OCI layout\n"
-	"`oci:DIR[:TAG]` (or `oci:DIR@sha256:...`) or a registry reference\n"
+	"`oci:DIR[:TAG]` (or `oci:DIR@sha256:...`), an archive file\n"
+	"`oci-archive:FILE[:REF]` or `docker-archive:FILE[:REF]` (what docker load\n"
+	"reads), or a registry reference\n"
 	"(`REF` or `docker://REF`).  Blobs the destination has are skipped; on the\n"
 	"same registry they are mounted.  Prints the manifest digest.\n\nOptions:\n";
 
 static const char pull_intro[] =
 	"usage: pinion pull [OPTIONS] REF oci:DIR[:TAG]\n\n"
 	"Pull an image from a registry into an OCI layout directory (created if\n"
-	"missing).  REF is a reference as docker writes it (python:3.11-slim,\n"
-	"ghcr.io/o/r:tag, host:5000/r@sha256:...).  Without :TAG the image is\n"
-	"tagged with REF's tag.  Prints the manifest digest.\n\nOptions:\n";
+	"missing), or into an oci-archive:FILE or docker-archive:FILE.  REF is a\n"
+	"reference as docker writes it (python:3.11-slim, ghcr.io/o/r:tag,\n"
+	"host:5000/r@sha256:...).  Without :TAG the image is tagged with REF's tag.\n"
+	"Prints the manifest digest.\n\nOptions:\n";
 
 /* the registry options, then SRC DST; a pull's DST must be a layout */
 static int transfer_main(int argc, char **argv, bool pull)

@@ -12,7 +12,8 @@ static const char inspect_intro[] =
 	"usage: pinion inspect [OPTIONS] REF\n\n"
 	"Print an image as JSON: name, digest, mediaType, os, architecture, labels,\n"
 	"layers, size, and the manifest and config documents.  REF is oci:DIR[:TAG],\n"
-	"oci:DIR@sha256:... (without a tag, the layout's only image), or a registry\n"
+	"oci:DIR@sha256:... (without a tag, the layout's only image),\n"
+	"oci-archive:FILE[:REF], docker-archive:FILE[:NAME|:@N], or a registry\n"
 	"reference, read without pulling layers.\n\n"
 	"Options:\n";
 
@@ -24,17 +25,7 @@ static const struct cli_opt inspect_opts[] = {
 static int inspect_layout(const char *ref, const char *platform, json_t **out,
 			  struct pn_error **err)
 {
-	cleanup_free char *dir = NULL, *tag = NULL;
-	struct oci_layout *l = NULL;
-	int rc;
-
-	if (oci_ref_parse_layout(ref, &dir, &tag, err) < 0)
-		return -1;
-	if (oci_layout_open(dir, 0, &l, err) < 0)
-		return -1;
-	rc = oci_layout_inspect_json(l, tag, platform, ref, out, err);
-	oci_layout_free(l);
-	return rc;
+	return oci_location_inspect_json(ref, platform, out, err);
 }
 
 /* one branch per kind of reference; a registry gets the flags' client */
@@ -44,7 +35,7 @@ static int inspect_ref(const char *ref, const struct registry_opts *o, json_t **
 	struct registry_client *c = NULL;
 	int rc;
 
-	if (strncmp(ref, "oci:", 4) == 0)
+	if (oci_transport_of(ref) != OCI_TRANSPORT_NONE)
 		return inspect_layout(ref, o->platform, out, err);
 	if (registry_client_new(o, &c, err) < 0)
 		return -1;

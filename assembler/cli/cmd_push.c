@@ -12,7 +12,8 @@ static const char push_intro[] =
 	"The first form builds the model in the current directory (as `pinion build`)\n"
 	"and pushes it to NAME (default: -t, else `image` in cog.yaml); only blobs\n"
 	"the registry lacks are sent.  The second copies an image from an OCI layout\n"
-	"to a registry.  See `pinion build --help` for the build options.\n"
+	"(or an oci-archive: or docker-archive: file) to a registry.  See\n"
+	"`pinion build --help` for the build options.\n"
 	"\n"
 	"Registry options:\n";
 
@@ -84,8 +85,9 @@ static int cmd_push(int argc, char **argv)
 		return pn_cli_usage("push", "unexpected argument `%s`", args.v[2]);
 	if (args.n < 2)
 		return build_cli_main(argc, argv, true);
-	if (strncmp(args.v[0], "oci:", 4) != 0)
-		return pn_cli_usage("push", "the source of a copy must be oci:DIR[:TAG]");
+	if (!registry_location_is_layout(args.v[0]))
+		return pn_cli_usage("push", "the source of a copy must be oci:DIR[:TAG], "
+					    "oci-archive:FILE[:REF] or docker-archive:FILE[:REF]");
 	return push_copy(argc, argv);
 }
 

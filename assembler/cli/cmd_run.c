@@ -3,6 +3,8 @@
  * with --commit oci:DIR[:TAG] what it changed becomes a new image (the base
  * plus one layer). */
 #include "assembler/cli/cli.h"
+#include "assembler/cli/served.h"
+#include "assembler/predict.h"
 #include "oci/oci.h"
 #include "runner/runner.h"
 #include "assembler/cache.h"
@@ -16,7 +18,8 @@
 #define RUN_SECRETS_MAX 64
 
 static const char run_intro[] =
-	"usage: pinion run [OPTIONS] IMAGE [--] [CMD [ARG...]]\n\n"
+	"usage: pinion run [OPTIONS] IMAGE [--] [CMD [ARG...]]\n"
+	"       pinion run [OPTIONS] [-- CMD [ARG...]]\n\n"
 	"Run CMD (default: the image's entrypoint and command) in IMAGE's filesystem\n"
 	"inside pinion's rootless sandbox: user, mount and pid namespaces, an overlay\n"
 	"of the image's layers with a throwaway upper directory, /proc, a minimal\n"
@@ -24,7 +27,9 @@ static const char run_intro[] =
 	"terminal's.  IMAGE is oci:DIR[:TAG] or a registry reference (pulled into\n"
 	"the cache).  The exit status is the command's (126: it could not be\n"
 	"started, e.g. a bad user or working directory; 127: not found); 1 or 2\n"
-	"when pinion itself failed before running it.\n\n"
+	"when pinion itself failed before running it.  Without IMAGE (nothing, or\n"
+	"`--` first) the model in the current directory is built first and run, as\n"
+	"`cog run` does.\n\n"
 	"Options:\n";
 
 struct run_args {
@@ -169,9 +174,15 @@ static int parse_args(struct run_args *a, int argc, char **argv, struct pn_error
 	run_cmd(&cmd, t, a);
 	if (cli_parse(&cmd, argc, argv, &args, err) < 0)
 		return -1;
-	if (!args.n)
-		return pn_error_set(err, PN_ERR_INVALID, "missing IMAGE");
-	a->image = a->image_owned = xstrdup(args.v[0]);
+	/* `pinion run` or `pinion run [OPTIONS] -- CMD`: the model here */
+	if (!args.n || strcmp(argv[argc - (int)args.n - 1], "--") == 0) {
+		if (access("cog.yaml", F_OK) != 0)
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "missing IMAGE (and no cog.yaml here to build)");
+		i = 0;
+	} else {
+		a->image = a->image_owned = xstrdup(args.v[0]);
+	}
 	if (i < args.n && !strcmp(args.v[i], "--"))
 		i++;
 	for (; i < args.n; i++)
@@ -263,8 +274,15 @@ static int run_main(struct run_args *a, struct run_state *s, int *status, struct
 	struct oci_layout *dst = NULL;
 	int rc;
 
-	if (runner_probe(err) < 0) /* before any pull */
+	if (!a->image && predict_check_model("cog.yaml", false, err) < 0)
 		return -1;
+	if (runner_probe(err) < 0) /* before any build or pull */
+		return -1;
+	if (!a->image) {
+		if (served_build_here(&a->ro, a->cache_dir, &a->image_owned, err) < 0)
+			return -1;
+		a->image = a->image_owned;
+	}
 	if (image_open(a, s, err) < 0)
 		return pn_error_wrap(err, "image `%s`", a->image);
 	runner_opts_init(&o);

@@ -41,6 +41,13 @@ static void usage(const struct cli_cmd *cmd, FILE *f)
 	fprintf(f, "\nRun 'pinion COMMAND --help' for a command's options.\n");
 }
 
+/* the usage after an error: in json mode stderr holds events only */
+static void usage_after_error(const struct cli_cmd *cmd)
+{
+	if (pn_log_progress() != PN_PROGRESS_JSON)
+		usage(cmd, stderr);
+}
+
 /* `pinion help [COMMAND]` */
 static int help_command(const struct cli_cmd *cmd, const char *name)
 {
@@ -150,7 +157,7 @@ int main(int argc, char **argv)
 	if (cli_parse(&cmd, argc, argv, &rest, &err) < 0) {
 		pn_error_print(err);
 		pn_error_free(err);
-		usage(&cmd, stderr);
+		usage_after_error(&cmd);
 		return 2;
 	}
 	if (a.help || a.version) {
@@ -161,7 +168,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!rest.n) {
-		usage(&cmd, stderr);
+		if (pn_log_progress() == PN_PROGRESS_JSON)
+			pn_log_error("no command given", "Try 'pinion --help'.", 2);
+		usage_after_error(&cmd);
 		return 2;
 	}
 	i = argc - (int)rest.n; /* the command's argv: the verbatim rest of ours */
@@ -171,8 +180,10 @@ int main(int argc, char **argv)
 		return help_command(&cmd, i + 1 < argc ? argv[i + 1] : NULL);
 	c = pn_command_find(argv[i]);
 	if (!c) {
-		fprintf(stderr, "pinion: unknown command `%s`\n", argv[i]);
-		usage(&cmd, stderr);
+		cleanup_free char *msg = xasprintf("unknown command `%s`", argv[i]);
+
+		pn_log_error(msg, NULL, 2);
+		usage_after_error(&cmd);
 		return 2;
 	}
 	rc = c->fn(argc - i, argv + i);

@@ -61,6 +61,11 @@ const struct cli_opt *cli_find(const struct cli_cmd *c, const char *arg, void **
 	return find_long(c, arg + 2, strcspn(arg + 2, "="), ctx);
 }
 
+/* set when the last parse failed on an option's value (its handler refused
+ * it): that is a plain error ("pinion: invalid `--flag V`: ..."), not a usage
+ * error; the CLI runs on one thread */
+static bool value_refused;
+
 static int apply(const struct cli_opt *o, void *ctx, const char *value, struct pn_error **err)
 {
 	if (o->set)
@@ -91,7 +96,11 @@ static int parse_opt(const struct cli_cmd *c, int argc, char **argv, int *i, boo
 			return pn_error_set(err, PN_ERR_INVALID, "option `%s` needs a value", a);
 		value = argv[++*i];
 	}
-	return run ? apply(o, ctx, value, err) : 0;
+	if (run && apply(o, ctx, value, err) < 0) {
+		value_refused = true;
+		return -1;
+	}
+	return 0;
 }
 
 static int parse(const struct cli_cmd *c, int argc, char **argv, struct pn_strv *args, bool run,
@@ -128,6 +137,7 @@ int cli_parse(const struct cli_cmd *c, int argc, char **argv, struct pn_strv *ar
 {
 	size_t max = c->flags & CLI_NO_ARGS ? 0 : c->max_args;
 
+	value_refused = false;
 	if (parse(c, argc, argv, args, true, err) < 0)
 		return -1;
 	if ((max || (c->flags & CLI_NO_ARGS)) && args->n > max)
@@ -231,7 +241,7 @@ void cli_help(const struct cli_cmd *c, FILE *f)
 
 int cli_fail(const struct cli_cmd *c, struct pn_error *e)
 {
-	if (e->code != PN_ERR_INVALID)
+	if (e->code != PN_ERR_INVALID || value_refused)
 		return pn_cli_fail(e);
 	pn_cli_usage(c->name, "%s", e->msg);
 	pn_error_free(e);

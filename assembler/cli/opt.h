@@ -9,8 +9,10 @@
  * options (and `-`) are handed back in order.
  *
  * Errors (PN_ERR_INVALID): "unknown option `ARG`", "option `ARG` needs a
- * value", "option `ARG` takes no value", and whatever a handler says about a
- * bad value.  cli_fail() prints them as a usage error (exit status 2). */
+ * value", "option `ARG` takes no value": cli_fail() prints them as a usage
+ * error ("pinion CMD: ...", then "Try ..."); what a handler says about a bad
+ * value it prints as any error ("pinion: invalid `--flag V`: ..."), one line.
+ * Both exit with status 2. */
 #ifndef PN_ASSEMBLER_CLI_OPT_H
 #define PN_ASSEMBLER_CLI_OPT_H
 

@@ -131,6 +131,40 @@ static void t_secret_files(void)
 	pn_rm_rf(dir, NULL);
 }
 
+/* before the first step: each secret a RUN step mounts is given and usable */
+static void t_secrets_check(void)
+{
+	struct plan_secret ps[] = {{(char *)"tok", (char *)"/run/secrets/tok"}};
+	struct plan_step steps[2];
+	struct build_plan p;
+	struct build_secret given[] = {{(char *)"tok", NULL, (char *)"PINION_TEST_TOK"}};
+	struct build_secret bad_src[] = {{(char *)"tok", (char *)"/nonexistent/x", NULL}};
+	struct pn_error *err = NULL;
+
+	memset(steps, 0, sizeof(steps));
+	memset(&p, 0, sizeof(p));
+	steps[0].kind = PLAN_STEP_RUN;
+	steps[0].name = (char *)"run 1";
+	steps[1].kind = PLAN_STEP_RUN;
+	steps[1].name = (char *)"run 2";
+	steps[1].secrets = ps;
+	steps[1].n_secrets = 1;
+	p.steps = steps;
+	p.n_steps = 2;
+	ok_fail(build_secrets_check(&p, NULL, 0, &err), &err, PN_ERR_INVALID,
+		"step `run 2` needs the secret `tok`", "a missing --secret names its step");
+	ok_fail(build_secrets_check(&p, bad_src, 1, &err), &err, PN_ERR_INVALID, "read",
+		"an unreadable src is refused before the build");
+	unsetenv("PINION_TEST_TOK");
+	ok_fail(build_secrets_check(&p, given, 1, &err), &err, PN_ERR_INVALID, "not set",
+		"an unset env secret is refused before the build");
+	setenv("PINION_TEST_TOK", "x", 1);
+	ok_call(build_secrets_check(&p, given, 1, &err), &err, "every secret given");
+	unsetenv("PINION_TEST_TOK");
+	p.n_steps = 1;
+	ok_call(build_secrets_check(&p, NULL, 0, &err), &err, "no step needs one");
+}
+
 static json_t *schema(void)
 {
 	return json_loads(
@@ -295,6 +329,7 @@ int main(void)
 	TEST(t_tini);
 	TEST(t_key_recipe);
 	TEST(t_secret_files);
+	TEST(t_secrets_check);
 	TEST(t_inputs);
 	TEST(t_data_urls);
 	TEST(t_outputs);

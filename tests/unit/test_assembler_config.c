@@ -686,10 +686,26 @@ static void t_secret_target(void)
 		       "... kept as written");
 		cog_config_release(&cfg);
 	}
+	{
+		/* Docker resolves a relative target against the step's working
+		 * directory; build.run steps run before WORKDIR /src, in "/" */
+		static const char rel[] = "build:\n  run:\n    - command: x\n      mounts: [{type: "
+					  "secret, id: t, target: secret.txt}]\n";
+		struct cog_config cfg;
+		struct pn_error *err = NULL;
+
+		ok_call(cog_config_parse(rel, strlen(rel), "cog.yaml", ".", &cfg, NULL, &err), &err,
+			"a relative target (secret.txt): accepted, as by Cog");
+		is_str(cfg.build.n_run ? cfg.build.run[0].mounts[0].target : NULL, "/secret.txt",
+		       "... resolved against the run step's working directory /");
+		cog_config_release(&cfg);
+	}
 	parse_refused(LIT("build:\n  run:\n    - command: x\n      mounts: [{type: secret, id: t, "
-			  "target: secret.txt}]\n"),
-		      "\"secret.txt\" is not an absolute path",
-		      "a relative target: still refused (issue 16 may accept it)");
+			  "target: a/../secret.txt}]\n"),
+		      "is not a plain path", "a relative target with `..`: still refused");
+	parse_refused(LIT("predict: predict.py:P\nrun: run.py:R\n"),
+		      "run: only one of run or predict can be set",
+		      "both run and predict: Cog's error");
 }
 
 int main(void)

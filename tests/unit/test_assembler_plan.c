@@ -337,6 +337,23 @@ static void t_misc_steps(void)
 	ok(tap_contains(df, "ENV B=\"two words\"\n"), "Dockerfile quotes values with spaces");
 	ok(tap_contains(df, "COPY .cog/tmp/build/coglet-0.1.0-py3-none-any.whl /tmp/"),
 	   "Dockerfile copies the wheel");
+	is_str(p.cog_version, "0.1.0", "the Cog version is the installed wheel's");
+	ok(p.n_labels >= 2 && strcmp(p.labels[0].name, "run.cog.version") == 0 &&
+		   strcmp(p.labels[0].value, "0.1.0") == 0 &&
+		   strcmp(p.labels[1].name, "run.pinion.version") == 0 &&
+		   strcmp(p.labels[1].value, PN_VERSION) == 0,
+	   "run.cog.version is the wheel's, run.pinion.version pinion's");
+	build_plan_release(&p);
+	/* no wheel named: the embedded SDK's, with its Cog version */
+	o.cog_wheel = NULL;
+	o.cog_wheel_name = NULL;
+	ok_call(build_plan_make(&cfg, &o, &p, &err), &err, "plan with the embedded wheel");
+	s = find_step(&p, PLAN_ID_COG_WHEEL);
+	ok(s && s->n_files == 1 && strstr(s->files[0].target, "/tmp/cog-0.16.") &&
+		   strstr(s->files[0].target, "+pinion." PN_VERSION "-py3-none-any.whl"),
+	   "the embedded wheel's real file name");
+	ok(p.cog_version && strncmp(p.cog_version, "0.16.", 5) == 0 && !strchr(p.cog_version, '+'),
+	   "its Cog version without the local part: %s", p.cog_version);
 	build_plan_release(&p);
 	cog_config_release(&cfg);
 }

@@ -24,6 +24,35 @@ static void t_embedded(void)
 	   "name records pinion's version and the py3-none-any tag");
 }
 
+/* the file name a COG_WHEEL value installs, without reading it; its version */
+static void t_spec_name(void)
+{
+	const char *emb = NULL;
+	cleanup_free char *a = NULL, *b = NULL, *c = NULL, *d = NULL, *e = NULL, *v1 = NULL,
+			  *v2 = NULL, *v3 = NULL, *v4 = NULL;
+
+	wheel_embedded(NULL, &emb);
+	a = wheel_spec_name(NULL);
+	is_str(a, emb, "unset: the embedded wheel");
+	b = wheel_spec_name("/x/y/cog-0.9.4-py3-none-any.whl");
+	is_str(b, "cog-0.9.4-py3-none-any.whl", "a path: its base name");
+	c = wheel_spec_name("https://h.example/d/cog-0.10.0%2Bx-py3-none-any.whl#sha256="
+			    "0000000000000000000000000000000000000000000000000000000000000000");
+	is_str(c, "cog-0.10.0+x-py3-none-any.whl", "a URL: its last segment, unescaped");
+	d = wheel_spec_name("coglet");
+	ok(!d, "coglet: none");
+	e = wheel_spec_name("/x/not-a-wheel.tar");
+	ok(!e, "not a wheel name: none");
+	v1 = wheel_name_version("cog-0.16.12+pinion.0.1.0-py3-none-any.whl");
+	is_str(v1, "0.16.12", "version without its local part");
+	v2 = wheel_name_version("coglet-0.1.0-py3-none-any.whl");
+	is_str(v2, "0.1.0", "another distribution");
+	v3 = wheel_name_version("cog.whl");
+	ok(!v3, "no version: none");
+	v4 = wheel_name_version(emb);
+	ok(v4 && strncmp(v4, "0.16.", 5) == 0, "the embedded wheel's: %s", v4 ? v4 : "(null)");
+}
+
 static void t_select_embedded(void)
 {
 	struct wheel_choice w = {0}, w2 = {0};
@@ -238,6 +267,7 @@ int main(void)
 	cache = tap_tmpdir();
 	setenv("PINION_CACHE_DIR", cache, 1);
 	TEST(t_embedded);
+	TEST(t_spec_name);
 	TEST(t_select_embedded);
 	TEST(t_select_rejects);
 	TEST(t_select_file);

@@ -1,8 +1,10 @@
 /* test_common.c - errors, buffers, string vectors, fs helpers */
 #include "tests/unit/tap.h"
+#include "common/internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -23,6 +25,10 @@ static void t_error_chain(void)
 	is_int(pn_error_exit_status(err), 1, "digest error exits 1");
 	pn_error_set(&err, PN_ERR_INVALID, "bad");
 	is_int(pn_error_exit_status(err), 2, "invalid input exits 2");
+	pn_error_set(&err, PN_ERR_INTERRUPTED, "interrupted by SIGINT");
+	err->errno_val = SIGINT;
+	pn_error_wrap(&err, "build");
+	is_int(pn_error_exit_status(err), 130, "interrupted by SIGINT exits 128+2, through wraps");
 	pn_error_set_errno(&err, ENOENT, "open `%s`", "x");
 	is_int(err->code, PN_ERR_NOT_FOUND, "ENOENT maps to not found");
 	is_str(err->msg, "open `x`: No such file or directory", "errno text appended");
@@ -206,6 +212,81 @@ static void t_progress_json(void)
 	       "one escaped JSON line per event; quiet prints nothing");
 }
 
+/* stderr of fn() in mode, as text */
+static char *stderr_of(enum pn_progress mode, void (*fn)(void))
+{
+	char *dir = tap_tmpdir();
+	cleanup_free char *path = pn_path_join(dir, "stderr");
+	char *data = NULL;
+	int saved = dup(2), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	dup2(fd, 2);
+	close(fd);
+	pn_log_set_progress(mode);
+	fn();
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	pn_log_set_progress(PN_PROGRESS_AUTO);
+	pn_read_file(path, 1 << 16, &data, NULL, NULL);
+	return data;
+}
+
+static void say_things(void)
+{
+	struct pn_error *e = NULL;
+
+	pn_warn("disk `%s` low", "a");
+	pn_notice("registry unreachable");
+	pn_info("note");
+	pn_progress_output("run 1", "line one", 8);
+	pn_progress_output("run 1", "\xff\xc3\xa9\xc3", 4);
+	pn_error_set(&e, PN_ERR_INVALID, "bad `x`");
+	pn_error_hint(&e, "try y");
+	pn_error_print(e);
+	pn_error_free(e);
+}
+
+/* in json mode every message is an event; the error carries hint and status */
+static void t_progress_messages(void)
+{
+	cleanup_free char *json = stderr_of(PN_PROGRESS_JSON, say_things);
+	cleanup_free char *plain = stderr_of(PN_PROGRESS_PLAIN, say_things);
+	cleanup_free char *quiet = stderr_of(PN_PROGRESS_QUIET, say_things);
+
+	is_str(json,
+	       "{\"event\":\"warning\",\"message\":\"disk `a` low\"}\n"
+	       "{\"event\":\"warning\",\"message\":\"registry unreachable\"}\n"
+	       "{\"event\":\"info\",\"message\":\"note\"}\n"
+	       "{\"event\":\"output\",\"message\":\"line one\",\"step\":\"run 1\"}\n"
+	       "{\"event\":\"output\",\"message\":\"\\ufffd\xc3\xa9\\ufffd\",\"step\":\"run 1\"}\n"
+	       "{\"event\":\"error\",\"message\":\"bad `x`\",\"hint\":\"try y\",\"status\":2}\n",
+	       "json: warnings, info, output and the error are events; not UTF-8 is U+FFFD");
+	is_str(plain,
+	       "pinion: warning: disk `a` low\npinion: warning: registry unreachable\nnote\n"
+	       "run 1 | line one\nrun 1 | \xff\xc3\xa9\xc3\npinion: bad `x`\nhint: try y\n",
+	       "plain: lines as before");
+	is_str(quiet, "pinion: warning: disk `a` low\npinion: bad `x`\nhint: try y\n",
+	       "quiet: the warning and the error, not the notice");
+}
+
+/* a line of step output as one terminal line */
+static void t_screen_fit(void)
+{
+	char out[64];
+
+	pn_screen_fit(out, sizeof(out), "abcdef", 6, 4);
+	is_str(out, "abcd", "cut at the width");
+	pn_screen_fit(out, sizeof(out), "50%\r100% done\r\n", 15, 40);
+	is_str(out, "100% done", "what follows the last carriage return");
+	pn_screen_fit(out, sizeof(out), "a\033[31mb\tc", 9, 40);
+	is_str(out, "a [31mb c", "control characters (escapes) become spaces");
+	pn_screen_fit(out, sizeof(out), "\xc3\xa9t\xc3\xa9", 6, 2);
+	is_str(out, "\xc3\xa9t", "width counts characters, not bytes");
+	pn_screen_fit(out, 4, "a\xc3\xa9\xc3\xa9", 5, 40);
+	is_str(out, "a\xc3\xa9", "never half a character when out of room");
+}
+
 static void t_progress_bar(void)
 {
 	char line[256];
@@ -378,6 +459,8 @@ int main(void)
 	TEST(t_time);
 	TEST(t_progress_json);
 	TEST(t_progress_bar);
+	TEST(t_progress_messages);
+	TEST(t_screen_fit);
 	TEST(t_parse_long);
 	TEST(t_spawn_capture);
 	TEST(t_spawn_fail);

@@ -563,6 +563,41 @@ static void t_creds(void)
 	registry_opts_release(&o);
 }
 
+/* a named auth file that does not exist: an error naming it and its
+ * source, from the first reference resolved; none named: nothing to check */
+static void t_auth_file_missing(void)
+{
+	char *dir = tap_tmpdir();
+	cleanup_free char *missing = pn_path_join(dir, "no-auth.json");
+	cleanup_free char *there = pn_path_join(dir, "auth.json");
+	struct registry_opts o;
+	struct registry_client *c = NULL;
+	struct registry_target t;
+	struct pn_error *err = NULL;
+
+	write_text(there, "{}", 0600);
+	unsetenv("REGISTRY_AUTH_FILE");
+	registry_opts_init(&o);
+	ok_call(registry_auth_file_check(&o, &err), &err, "no file named: fine");
+	o.auth_file = xstrdup(missing);
+	ok_fail(registry_auth_file_check(&o, &err), &err, PN_ERR_INVALID,
+		"no-auth.json` (--authfile) does not exist", "--authfile named in the error");
+	ok_call(registry_client_new(&o, &c, &err), &err, "client");
+	ok_fail(registry_target_resolve(c, "ghcr.io/o/r:v1", &t, &err), &err, PN_ERR_INVALID,
+		"--authfile", "resolving a reference checks it");
+	registry_client_free(c);
+	free(o.auth_file);
+	o.auth_file = NULL;
+	setenv("REGISTRY_AUTH_FILE", missing, 1);
+	ok_fail(registry_auth_file_check(&o, &err), &err, PN_ERR_INVALID,
+		"($REGISTRY_AUTH_FILE) does not exist", "$REGISTRY_AUTH_FILE named in the error");
+	o.auth_file = xstrdup(there);
+	ok_call(registry_auth_file_check(&o, &err), &err,
+		"--authfile that exists wins over a missing $REGISTRY_AUTH_FILE");
+	unsetenv("REGISTRY_AUTH_FILE");
+	registry_opts_release(&o);
+}
+
 static void t_backoff(void)
 {
 	int64_t ms;
@@ -1144,6 +1179,7 @@ int main(void)
 	TEST(t_config_file);
 	TEST(t_targets);
 	TEST(t_creds);
+	TEST(t_auth_file_missing);
 	TEST(t_ca_bundle);
 	TEST(t_backoff);
 	TEST(t_retry);

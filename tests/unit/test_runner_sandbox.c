@@ -1026,6 +1026,34 @@ static void escape_stdout_fd(struct runner *r)
 	   "the caller's stdout is unchanged");
 }
 
+/* stderr_fd: an interactive step's stderr goes to that file, its stdout
+ * elsewhere (the post-build keeps pinion's stderr for progress events) */
+static void escape_stderr_fd(struct runner *r)
+{
+	cleanup_free char *outf = pn_path_join(dir, "esc-stderr-fd.out");
+	cleanup_free char *errf = pn_path_join(dir, "esc-stderr-fd.err");
+	cleanup_close int fd = open(outf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	cleanup_close int efd = open(errf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	struct runner_step s = {.name = "capture",
+				.interactive = true,
+				.shell = "echo out-line; echo err-line >&2"};
+	struct runner_result res;
+	struct pn_error *err = NULL;
+	cleanup_free char *out = NULL, *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	s.stdout_fd = fd;
+	s.stderr_fd = efd;
+	rc = runner_step_run(r, &rf, &s, NULL, NULL, &res, &err);
+	ok_call(rc, &err, "interactive step with stdout_fd and stderr_fd");
+	runner_result_release(&res);
+	pn_read_file(outf, 1 << 20, &out, &len, NULL);
+	pn_read_file(errf, 1 << 20, &text, &len, NULL);
+	is_str(out, "out-line\n", "its stdout reached its file");
+	is_str(text, "err-line\n", "its stderr reached the other file");
+}
+
 /* /proc/sys and friends read-only, own UTS and IPC namespaces (as root the
  * writes would otherwise reach the host's kernel; each writes back the
  * current value, so a failing test changes nothing on the host) */
@@ -1216,6 +1244,7 @@ static void t_escape(void)
 	escape_proc(r, &x);
 	escape_stdio(r, &x);
 	escape_stdout_fd(r);
+	escape_stderr_fd(r);
 	escape_kernel(r, "user namespace");
 	runner_free(r);
 	r = new_runner(true);

@@ -1,7 +1,12 @@
 """A small stand-in for pydantic.BaseModel, enough for structured outputs:
-annotated fields with optional defaults, keyword construction, dict()."""
+annotated fields with optional defaults, keyword construction, dict().
+As pydantic 1 (which Cog 0.16 ran with), an `Optional[X]` field without a
+default is optional and defaults to None."""
 
 import copy
+import re
+import types
+import typing
 from typing import Any, Dict
 
 
@@ -22,10 +27,14 @@ class BaseModel:
         super().__init_subclass__(**kwargs)
         fields: Dict[str, Any] = {}
         for klass in reversed(cls.__mro__):
-            for name in getattr(klass, "__annotations__", {}) if "__annotations__" in klass.__dict__ else {}:
-                if name.startswith("_"):
+            anns = klass.__dict__.get("__annotations__", {})
+            for name, ann in anns.items():
+                if name.startswith("_") or _is_classvar(ann):
                     continue
-                fields[name] = klass.__dict__.get(name, fields.get(name, MISSING))
+                default = klass.__dict__.get(name, fields.get(name, MISSING))
+                if default is MISSING and is_optional(ann):
+                    default = None
+                fields[name] = default
         cls.__cog_fields__ = fields
 
     def __init__(self, **data: Any) -> None:
@@ -60,3 +69,22 @@ class BaseModel:
 
 def _is_field_info(v: Any) -> bool:
     return type(v).__name__ == "FieldInfo" and hasattr(v, "default")
+
+
+def is_optional(ann: Any) -> bool:
+    """Optional[X], Union[X, None] or X | None, also written as a string."""
+    if isinstance(ann, str):
+        s = ann.strip()
+        return bool(re.match(r"^(typing\.)?Optional\[", s)) or \
+            ("|" in s and any(p.strip() in ("None", "NoneType") for p in s.split("|")))
+    origin = typing.get_origin(ann)
+    union_type = getattr(types, "UnionType", None)
+    if origin is typing.Union or (union_type is not None and origin is union_type):
+        return type(None) in typing.get_args(ann)
+    return False
+
+
+def _is_classvar(ann: Any) -> bool:
+    if isinstance(ann, str):
+        return bool(re.match(r"^(typing\.)?ClassVar\b", ann.strip()))
+    return ann is typing.ClassVar or typing.get_origin(ann) is typing.ClassVar

@@ -1,6 +1,7 @@
 """Which predictor and trainer to serve: COG_PREDICT_TYPE_STUB and
 COG_TRAIN_TYPE_STUB (file.py:Name), else `predict:` / `train:` in ./cog.yaml."""
 
+import inspect
 import os
 import re
 from typing import Any, Dict, Optional
@@ -57,7 +58,8 @@ def read_interface(ref: str, method: str, allow_static: bool = True) -> Dict[str
             pass
     obj = load_object(ref)
     fn = method_of(obj, method)
-    is_method = not (hasattr(fn, "__self__")) and hasattr(obj, method)
+    is_method = not hasattr(fn, "__self__") and not (inspect.isfunction(obj) or
+                                                     inspect.ismethod(obj))
     return signature.read_callable(fn, is_method=is_method)
 
 

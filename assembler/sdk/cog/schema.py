@@ -88,6 +88,8 @@ class Builder:
             return {"enum": list(t["values"]), "type": typ}
         if k == "optional":
             return self.type_schema(t["item"])
+        if k == "union":
+            return {"anyOf": [ordered(self.type_schema(v)) for v in t["variants"]]}
         if k in ("list", "iterator"):
             return {"type": "array", "items": ordered(self.type_schema(t["item"]))}
         if k == "model":
@@ -145,7 +147,10 @@ class Builder:
             s["title"] = title_of(i["name"])
         if i["description"]:
             s["description"] = i["description"]
-        if i["default"] is not NO_DEFAULT and i["default"] is not None:
+        # as Cog 0.22 (static_schema_secret_optional): a Secret defaulting to
+        # None is an optional credential: nullable, with `default: null`
+        optional_secret = base["kind"] == "secret" and i["default"] is None
+        if i["default"] is not NO_DEFAULT and (i["default"] is not None or optional_secret):
             s["default"] = encode_default(i["default"])
         if i["choices"] is None:
             if inner["kind"] == "str":
@@ -160,10 +165,12 @@ class Builder:
         if i["deprecated"] is not None:
             s["deprecated"] = i["deprecated"]
         s["x-order"] = order
+        if i.get("accept") is not None:
+            s["x-cog-accept"] = i["accept"]  # Cog 0.22's Input(accept=)
         if i["choices"] is None:
             s.update(self.type_schema(base))
         s = ordered(s)
-        if optional:
+        if optional or optional_secret:
             s["nullable"] = True  # added by Cog after FastAPI's serialisation
         return s
 
@@ -327,3 +334,54 @@ def openapi(predict: Dict[str, Any], train: Optional[Dict[str, Any]] = None) -> 
              for k in sorted(comps)}
     return {"openapi": "3.0.2", "info": {"title": "Cog", "version": "0.1.0"},
             "paths": paths, "components": {"schemas": comps}}
+
+
+# ------------------------------------------------------------------ label
+
+def label_text(doc: Any) -> str:
+    """The document as Cog writes it into the `run.cog.openapi_schema`
+    label: Cog's CLI decodes the schema into Go maps and json.Marshal()s them
+    back, so keys are sorted at every level, there is no whitespace, every
+    number is a float64 printed shortest (5.0 -> 5, 1e-07 -> 1e-7), and
+    <, >, &, U+2028 and U+2029 in strings are \\u-escaped."""
+    if doc is None or isinstance(doc, bool):
+        return "true" if doc is True else "false" if doc is False else "null"
+    if isinstance(doc, (int, float)):
+        return _go_number(float(doc))
+    if isinstance(doc, str):
+        return _go_string(doc)
+    if isinstance(doc, (list, tuple)):
+        return "[" + ",".join(label_text(x) for x in doc) + "]"
+    if isinstance(doc, dict):
+        keys = sorted(str(k) for k in doc)
+        by_str = {str(k): v for k, v in doc.items()}
+        return "{" + ",".join(_go_string(k) + ":" + label_text(by_str[k]) for k in keys) + "}"
+    raise TypeError("not a JSON value: %r" % (doc,))
+
+
+def _go_number(f: float) -> str:
+    """strconv.AppendFloat(f, 'f' or 'e', -1, 64) as encoding/json uses it."""
+    import decimal
+    import math
+    if not math.isfinite(f):
+        raise ValueError("JSON has no %r" % f)
+    a = abs(f)
+    if a != 0 and (a < 1e-6 or a >= 1e21):
+        mant, _, exp = repr(f).partition("e")
+        e = int(exp)
+        digits = "%02d" % abs(e)
+        if e < 0 and digits[0] == "0":  # Go trims e-07 to e-7, not e+21
+            digits = digits[1:]
+        return "%se%s%s" % (mant, "-" if e < 0 else "+", digits)
+    # the shortest digits that round-trip, written out without an exponent
+    return format(decimal.Decimal(repr(f)).normalize(), "f")
+
+
+def _go_string(s: str) -> str:
+    import json
+    import re
+    out = json.dumps(re.sub("[\ud800-\udfff]", "\ufffd", s), ensure_ascii=False)
+    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                    ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        out = out.replace(ch, esc)
+    return out

@@ -7,7 +7,7 @@ import warnings
 from typing import Any, Dict, List, Optional
 
 from .predictor import FieldInfo
-from .signature import NO_DEFAULT, SignatureError, literal, make_input, simple
+from .signature import NO_DEFAULT, SignatureError, check_output, literal, make_input, simple, union
 
 MAX_SOURCE = 8 << 20
 
@@ -16,13 +16,19 @@ class Undecidable(Exception):
     """The static reading cannot decide; import the module instead."""
 
 
+class _NotInFile(Undecidable):
+    """The method is not defined in the file's classes (it may be elsewhere)."""
+
+
 _TYPING = {"List": "list", "Optional": "optional", "Union": "union", "Iterator": "iterator",
+           "Annotated": "annotated",
            "Iterable": "iterator", "Generator": "iterator", "AsyncIterator": "iterator",
            "AsyncIterable": "iterator", "AsyncGenerator": "iterator", "Any": "any",
            "Dict": "dict", "Literal": "literal"}
 _COG = {"Path": "path", "File": "file", "Secret": "secret", "URLPath": "path",
         "ConcatenateIterator": "concat", "AsyncConcatenateIterator": "concat",
-        "BaseModel": "basemodel", "Input": "input", "BasePredictor": "basepredictor"}
+        "BaseModel": "basemodel", "Input": "input", "BasePredictor": "basepredictor",
+        "BaseRunner": "basepredictor"}
 _BUILTIN = {"str": "str", "int": "int", "float": "float", "bool": "bool", "list": "list",
             "dict": "dict"}
 
@@ -160,12 +166,7 @@ class Reader:
                 raise Undecidable("bad string annotation") from None
             return self.type_of(node, seen)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
-            parts = [node.left, node.right]
-            none = [p for p in parts if isinstance(p, ast.Constant) and p.value is None]
-            rest = [p for p in parts if p not in none]
-            if len(none) == 1 and len(rest) == 1:
-                return {"kind": "optional", "item": self.type_of(rest[0], seen)}
-            raise Undecidable("union")
+            return self._union(_bitor_parts(node), seen)
         if isinstance(node, ast.Subscript):
             return self._subscript(node, seen)
         q = self.mod.qualname(node)
@@ -175,6 +176,8 @@ class Reader:
         if kind == "list":
             return {"kind": "list", "item": simple("any")}
         if q and q.startswith("local."):
+            if self._is_typeddict(self.mod.classes[q[6:]]):
+                return simple("dict")
             return self._local_model(q[6:], seen)
         raise Undecidable("type %s" % ast.dump(node))
 
@@ -189,18 +192,48 @@ class Reader:
         if kind == "optional" and len(args) == 1:
             return {"kind": "optional", "item": self.type_of(args[0], seen)}
         if kind == "union":
-            rest = [a for a in args if not (isinstance(a, ast.Constant) and a.value is None)]
-            if len(rest) == 1 and len(args) == 2:
-                return {"kind": "optional", "item": self.type_of(rest[0], seen)}
-            raise Undecidable("union")
+            return self._union(args, seen)
         if kind == "dict":
             return simple("dict")
+        if kind == "annotated" and args:
+            if any(self.mod.qualname(m) in ("cog.Opaque", "cog.opaque.Opaque") for m in args[1:]):
+                return self._opaque(args[0])
+            return self.type_of(args[0], seen)
         if kind == "literal":
             return literal(self.value(a) for a in args)
         if kind in ("iterator", "concat") and args:
             return {"kind": "iterator", "concat": kind == "concat",
                     "item": self.type_of(args[0], seen)}
         raise Undecidable("generic %s" % kind)
+
+    def _opaque(self, node: ast.AST) -> Dict[str, Any]:
+        """Annotated[T, Opaque]: only T's shape matters (list, optional), never T."""
+        if isinstance(node, ast.Subscript):
+            k = _kind_of_name(self.mod.qualname(node.value))
+            if k == "list":
+                return {"kind": "list", "item": simple("dict")}
+            if k == "optional":
+                sl = node.slice
+                return {"kind": "optional", "item": self._opaque(sl)}
+            if k is None:
+                raise Undecidable("opaque generic")
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+            parts = _bitor_parts(node)
+            rest = [p for p in parts if not (isinstance(p, ast.Constant) and p.value is None)]
+            if len(rest) == 1 and len(parts) == 2:
+                return {"kind": "optional", "item": self._opaque(rest[0])}
+            raise Undecidable("opaque union")
+        return simple("dict")
+
+    def _union(self, parts: List[ast.AST], seen: Any) -> Dict[str, Any]:
+        """`A | B | None` or Union[A, B, None] (None may be spelled NoneType)."""
+        def is_none(p: ast.AST) -> bool:
+            return (isinstance(p, ast.Constant) and p.value is None) or \
+                self.mod.qualname(p) in ("types.NoneType", "builtins.NoneType")
+        rest = [p for p in parts if not is_none(p)]
+        if not rest:
+            raise Undecidable("union of None only")
+        return union([self.type_of(p, seen) for p in rest], len(rest) < len(parts))
 
     def _local_model(self, name: str, seen: Any) -> Dict[str, Any]:
         cls = self.mod.classes[name]
@@ -228,15 +261,46 @@ class Reader:
                         default = default.default
                         if default is ...:
                             default = NO_DEFAULT
+                ftype = self.type_of(ann, tuple(seen) + (name,))
+                if default is NO_DEFAULT and ftype["kind"] == "optional":
+                    # cog's BaseModel (as pydantic 1) defaults it to None; a
+                    # pydantic model's answer depends on pydantic's version
+                    if not self._is_cog_model(cls):
+                        raise Undecidable("Optional field of a pydantic model")
+                    default = None
                 fields = [f for f in fields if f["name"] != fname]
-                fields.append({"name": fname, "type": self.type_of(ann, tuple(seen) + (name,)),
-                               "default": default})
+                fields.append({"name": fname, "type": ftype, "default": default})
             elif isinstance(st, (ast.Assign, ast.FunctionDef, ast.AsyncFunctionDef, ast.Expr,
                                  ast.Pass, ast.ClassDef)):
                 continue
             else:
                 raise Undecidable("model body")
         return {"kind": "model", "name": name, "fields": fields}
+
+    def _is_typeddict(self, cls: ast.ClassDef, depth: int = 0) -> bool:
+        if depth > 10:
+            return False
+        for base in cls.bases:
+            q = self.mod.qualname(base)
+            if q in ("typing.TypedDict", "typing_extensions.TypedDict"):
+                return True
+            if q and q.startswith("local.") and self._is_typeddict(self.mod.classes[q[6:]],
+                                                                    depth + 1):
+                return True
+        return False
+
+    def _is_cog_model(self, cls: ast.ClassDef, depth: int = 0) -> bool:
+        """Derived from cog.BaseModel (not pydantic's)."""
+        if depth > 10:
+            return False
+        for base in cls.bases:
+            q = self.mod.qualname(base)
+            if q in ("cog.BaseModel", "cog.base_model.BaseModel"):
+                return True
+            if q and q.startswith("local.") and self._is_cog_model(self.mod.classes[q[6:]],
+                                                                    depth + 1):
+                return True
+        return False
 
     def _is_model(self, cls: ast.ClassDef, depth: int = 0) -> bool:
         if depth > 10:
@@ -306,7 +370,7 @@ class Reader:
                         raise Undecidable("%s assigned in the class body" % method)
             for st in reversed(cls.body):
                 if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)) and st.name == method:
-                    if st.decorator_list:
+                    if not all(self._signature_keeping(d) for d in st.decorator_list):
                         raise Undecidable("decorated %s" % method)
                     return st, True
             local = [self.mod.qualname(b) for b in cls.bases]
@@ -314,15 +378,43 @@ class Reader:
             if len(local) != 1:
                 break
             cls = self.mod.classes[local[0]]
-        raise Undecidable("%s.%s not found in the file" % (name, method))
+        raise _NotInFile("%s.%s not found in the file" % (name, method))
 
-    def read(self, name: str, method: str) -> Dict[str, Any]:
+    def default_name(self) -> str:
+        """The class a bare `run.py` ref names: Runner, else Predictor."""
+        for n in ("Runner", "Predictor"):
+            kind = self.mod.bindings.get(n, (None, None))[0]
+            if kind in ("class", "func"):
+                return n
+            if kind is not None:
+                raise Undecidable("%s is not a plain class" % n)
+        raise Undecidable("no Runner or Predictor in the file")
+
+    def find_entry(self, name: str, method: str):
+        """find_callable for train; for predict, the class's predict(), else
+        its run() (Cog 0.22's BaseRunner)."""
+        if method != "predict" or name in self.mod.functions:
+            return self.find_callable(name, method)
+        try:
+            return self.find_callable(name, "predict")
+        except _NotInFile:
+            return self.find_callable(name, "run")
+
+    def _signature_keeping(self, dec: ast.AST) -> bool:
+        """cog.streaming and cog.concurrent(...) return the function itself."""
+        if isinstance(dec, ast.Call):
+            dec = dec.func
+        return self.mod.qualname(dec) in ("cog.streaming", "cog.concurrent")
+
+    def read(self, name: Optional[str], method: str) -> Dict[str, Any]:
         if self.mod.star:
             raise Undecidable("star import")
-        fn, is_method = self.find_callable(name, method)
+        if name is None:
+            name = self.default_name()
+        fn, is_method = self.find_entry(name, method)
         a = fn.args
         if a.vararg or a.kwarg:
-            raise SignatureError("*args and **kwargs are not supported in %s()" % method)
+            raise SignatureError("*args and **kwargs are not supported in %s()" % fn.name)
         params = list(a.posonlyargs) + list(a.args)
         defaults: List[Any] = [None] * (len(params) - len(a.defaults)) + list(a.defaults)
         params += list(a.kwonlyargs)
@@ -340,10 +432,17 @@ class Reader:
             raise SignatureError("You must set an output type. If your model can return "
                                  "multiple output types, you can explicitly set `Any` as the "
                                  "output type.")
-        return {"inputs": inputs, "output": self.type_of(fn.returns)}
+        return {"inputs": inputs, "output": check_output(self.type_of(fn.returns))}
 
 
-def read_file(path: str, name: str, method: str) -> Dict[str, Any]:
+def _bitor_parts(node: ast.AST) -> List[ast.AST]:
+    """`a | b | c` parses as ((a | b) | c): its operands, left to right."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return _bitor_parts(node.left) + _bitor_parts(node.right)
+    return [node]
+
+
+def read_file(path: str, name: Optional[str], method: str) -> Dict[str, Any]:
     with open(path, "rb") as f:
         data = f.read(MAX_SOURCE + 1)
     if len(data) > MAX_SOURCE:

@@ -23,8 +23,46 @@ class CogError(Exception):
     """An error in the model's interface, reported to the user as is."""
 
 
-class Secret:
+class CancelationException(Exception):
+    """Raised inside predict() when the prediction is canceled."""
+
+
+class ExperimentalFeatureWarning(Warning):
+    """Cog 0.16's category for experimental features; models filter it."""
+
+
+class _PydanticHooks:
+    """Lets the model's own pydantic (1 or 2, if the image has it) hold cog
+    types in its models, as Cog 0.16's types allow: `class Out(pydantic.
+    BaseModel): image: Optional[cog.Path]`.  Nothing here imports pydantic."""
+
+    _json_schema: Any = {"type": "string", "format": "uri"}
+
+    @classmethod
+    def __get_validators__(cls) -> Any:  # pydantic 1
+        yield cls.validate
+
+    @classmethod
+    def __modify_schema__(cls, field_schema: Any) -> None:  # pydantic 1
+        field_schema.update(cls._json_schema)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:  # pydantic 2
+        # pydantic_core's core_schema.no_info_plain_validator_function(), which
+        # is this plain dict (a TypedDict): no pydantic import needed
+        return {"type": "function-plain",
+                "function": {"type": "no-info", "function": cls.validate}}
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core: Any, handler: Any) -> Any:  # pydantic 2
+        return dict(cls._json_schema)
+
+
+class Secret(_PydanticHooks):
     """A string that is redacted in logs, reprs and outputs."""
+
+    _json_schema = {"type": "string", "format": "password", "writeOnly": True,
+                    "x-cog-secret": True}
 
     REDACTED = "**********"
 
@@ -114,7 +152,7 @@ def fetch_to_file(value: str) -> str:
     return value
 
 
-class Path(pathlib.PosixPath):
+class Path(_PydanticHooks, pathlib.PosixPath):
     """A file: inputs may be http(s) URLs, data URLs or local paths; an output
     Path is sent back as a data URL or uploaded."""
 
@@ -131,7 +169,7 @@ class URLPath(Path):
     """Kept for compatibility: a Path that was fetched from a URL."""
 
 
-class File(io.IOBase):
+class File(_PydanticHooks, io.IOBase):
     """Deprecated in Cog in favour of Path; an input opened as a binary file."""
 
     @classmethod

@@ -73,6 +73,10 @@ def _coerce_scalar(kind: str, v: Any) -> Any:
         raise Invalid("str type expected", "type_error.str")
     if kind in ("path", "file"):
         return _check_file_ref(v, kind)
+    if kind == "dict":
+        if isinstance(v, dict):
+            return v
+        raise Invalid("value is not a valid dict", "type_error.dict")
     return v
 
 
@@ -123,11 +127,38 @@ def _constraints(inp: Dict[str, Any], kind: str, v: Any) -> None:
                           "value_error.number.not_le")
 
 
+def _union_member_accepts(t: Dict[str, Any], v: Any) -> bool:
+    """As Cog 0.22 checks a union at the HTTP edge (JSON types, no coercion):
+    an int is a float's too, a bool is nobody's but bool's."""
+    k = t["kind"]
+    if k == "list":
+        return isinstance(v, list) and all(_union_member_accepts(t["item"], x) for x in v)
+    if k == "bool":
+        return type(v) is bool
+    if k == "int":
+        return type(v) is int or (type(v) is float and v.is_integer())
+    if k == "float":
+        return type(v) in (int, float)
+    if k == "str":
+        return type(v) is str
+    if k == "dict":
+        return isinstance(v, dict)
+    return False
+
+
 def _value(inp: Dict[str, Any], t: Dict[str, Any], v: Any, loc: Tuple[Any, ...]) -> Any:
     if t["kind"] == "optional":
-        return None if v is None else _value(inp, t["item"], v, loc)
+        # as Cog 0.22: a union takes no explicit null, even with None among
+        # its members (omitting the input gives its default)
+        if v is not None or t["item"]["kind"] != "union":
+            return None if v is None else _value(inp, t["item"], v, loc)
     if v is None:
         raise Invalid("none is not an allowed value", "type_error.none.not_allowed", loc)
+    if t["kind"] == "union":
+        if any(_union_member_accepts(m, v) for m in t["variants"]):
+            return v  # the value keeps its JSON type: 1 for `str | float` is an int
+        from .signature import describe
+        raise Invalid("value is not a valid %s" % describe(t), "type_error.union", loc)
     if t["kind"] == "list":
         if not isinstance(v, (list, tuple)):
             raise Invalid("value is not a valid list", "type_error.list", loc)
@@ -172,6 +203,24 @@ def validate_inputs(inputs: List[Dict[str, Any]], payload: Any,
         except Invalid as e:
             errors.append({"loc": list(e.loc or loc), "msg": e.msg, "type": e.typ})
     return values, errors
+
+
+def validate_context(ctx: Any) -> Tuple[Dict[str, str], List[Dict[str, Any]]]:
+    """A request's `context`: an object of strings (numbers are turned into
+    strings, as pydantic 1 does); absent or null is empty."""
+    if ctx is None:
+        return {}, []
+    if not isinstance(ctx, dict):
+        return {}, [{"loc": ["body", "context"], "msg": "value is not a valid dict",
+                     "type": "type_error.dict"}]
+    out: Dict[str, str] = {}
+    errors: List[Dict[str, Any]] = []
+    for k, v in ctx.items():
+        try:
+            out[str(k)] = _coerce_scalar("str", v)
+        except Invalid as e:
+            errors.append({"loc": ["body", "context", k], "msg": e.msg, "type": e.typ})
+    return out, errors
 
 
 def _default(inp: Dict[str, Any]) -> Any:

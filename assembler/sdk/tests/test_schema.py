@@ -34,6 +34,13 @@ CASES = {
     "no_inputs": ("no_inputs.py:Predictor", None),
     "dynamic": ("dynamic.py:Predictor", None),
     "literal": ("literal.py:Predictor", None),
+    "unions": ("unions.py:Several", None),
+    "optional_fields": ("optional_fields.py:Predictor", None),
+    "runner": ("runner.py:Runner", None),
+    "secret_optional": ("secret_optional.py:Predictor", None),
+    "dict_inputs": ("dict_inputs.py:Several", None),
+    "optional_no_default": ("optional_no_default.py:Predictor", None),
+    "accept_mime_type": ("accept_mime_type.py:Predictor", None),
 }
 
 
@@ -153,6 +160,9 @@ class TestStaticReading(unittest.TestCase):
                                 "    def predict(self, x: str) -> str: ...\n"
                                 "    predict = staticmethod(print)\n",
             "base from elsewhere": "from mybase import Base\nclass P(Base):\n    pass\n",
+            "pydantic Optional field": "from typing import Optional\nfrom pydantic import BaseModel\n"
+                                       "class O(BaseModel):\n    x: Optional[int]\n"
+                                       "class P(BasePredictor):\n    def predict(self) -> O: ...\n",
         }
         for what, src in cases.items():
             with self.subTest(case=what):
@@ -250,3 +260,182 @@ class TestStaticRobustness(unittest.TestCase):
                 except Exception as e:  # noqa: BLE001 - what the test looks for
                     unexpected.append("%s: %r\n%s" % (type(e).__name__, e, text))
         self.assertEqual(unexpected[:3], [])
+
+
+class TestUnionRules(unittest.TestCase):
+    def test_refused_unions(self):
+        """unions with a Path member, with constraints, or as an output: exit 1 naming the input (static and import)"""
+        import subprocess
+        import tempfile
+        from helpers import PYTHON, env_for
+        cases = {
+            "from cog import BasePredictor, Path\nclass Predictor(BasePredictor):\n"
+            "    def predict(self, x: Path | str) -> str:\n        return ''\n":
+                "unsupported union member path",
+            "from cog import BasePredictor, Input\nclass Predictor(BasePredictor):\n"
+            "    def predict(self, x: int | str = Input(ge=1)) -> str:\n        return ''\n":
+                "incompatible input type for ge: x",
+            "from cog import BasePredictor\nclass Predictor(BasePredictor):\n"
+            "    def predict(self) -> int | str:\n        return 1\n":
+                "unions are supported for inputs only",
+            "from cog import BasePredictor, Input\nclass Predictor(BasePredictor):\n"
+            "    def predict(self, name: str = Input(accept='text/plain')) -> str:\n"
+            "        return name\n":
+                "accept is only valid on Path or File inputs: name: str",
+        }
+        for src, msg in cases.items():
+            for importing in ("0", "1"):
+                with self.subTest(msg=msg, importing=importing), \
+                        tempfile.TemporaryDirectory() as d:
+                    p = os.path.join(d, "predict.py")
+                    with open(p, "w") as f:
+                        f.write(src)
+                    env = env_for(None, COG_SCHEMA_IMPORT=importing)
+                    env["COG_PREDICT_TYPE_STUB"] = p + ":Predictor"
+                    r = subprocess.run([PYTHON, "-m", "cog.command.openapi_schema"], env=env,
+                                       capture_output=True, text=True, timeout=60)
+                    self.assertEqual(r.returncode, 1, r.stdout)
+                    self.assertIn(msg, r.stderr)
+
+
+class TestInvalidDefault(unittest.TestCase):
+    def test_default_below_minimum(self):
+        """default=1 with ge=2 (Cog's invalid_int_validation): exit 1, the message names the input and the bound"""
+        import subprocess
+        from helpers import PYTHON, env_for
+        for importing in ("0", "1"):
+            with self.subTest(importing=importing):
+                r = subprocess.run([PYTHON, "-m", "cog.command.openapi_schema"],
+                                   env=env_for("invalid_default.py:Predictor",
+                                               COG_SCHEMA_IMPORT=importing),
+                                   capture_output=True, text=True, timeout=60)
+                self.assertEqual((r.returncode, r.stdout), (1, ""))
+                self.assertIn("invalid default for num: int: must be at minimum 2", r.stderr)
+                self.assertNotIn("Traceback", r.stderr)
+
+
+class TestRunner(unittest.TestCase):
+    def test_run_in_cog_yaml(self):
+        """`run:` in cog.yaml names a BaseRunner (Cog 0.22), also as a bare `run.py`; predict() wins over a helper run()"""
+        import shutil
+        import tempfile
+        want = load("runner")["components"]["Input"]
+        for entry in ("run.py:Runner", "run.py"):
+            for importing in ("0", "1"):
+                with self.subTest(entry=entry, importing=importing), \
+                        tempfile.TemporaryDirectory() as d:
+                    shutil.copy(os.path.join(PREDICTORS, "runner.py"), os.path.join(d, "run.py"))
+                    with open(os.path.join(d, "cog.yaml"), "w") as f:
+                        f.write('build:\n  python_version: "3.12"\nrun: "%s"\n' % entry)
+                    doc = schema(None, cwd=d, COG_SCHEMA_IMPORT=importing)
+                    self.assertEqual(doc["components"]["schemas"]["Input"], want)
+        for importing in ("0", "1"):
+            doc = schema("runner.py:HelperRun", COG_SCHEMA_IMPORT=importing)
+            self.assertEqual(list(doc["components"]["schemas"]["Input"]["properties"]), ["n"])
+
+    def test_no_entry(self):
+        """a class with neither run() nor predict(): exit 1 saying so"""
+        import subprocess
+        import tempfile
+        from helpers import PYTHON, env_for
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "run.py")
+            with open(p, "w") as f:
+                f.write("from cog import BaseRunner\nclass Runner(BaseRunner):\n    pass\n")
+            env = env_for(None)
+            env["COG_PREDICT_TYPE_STUB"] = p + ":Runner"
+            r = subprocess.run([PYTHON, "-m", "cog.command.openapi_schema"], env=env,
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("run or predict method not found: Runner", r.stderr)
+
+
+def label(predict, importing="0"):
+    import subprocess
+    from helpers import PYTHON, env_for
+    r = subprocess.run([PYTHON, "-m", "cog.command.openapi_schema", "--label"],
+                       env=env_for(predict, COG_SCHEMA_IMPORT=importing),
+                       capture_output=True, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError("schema --label failed: %s" % r.stderr.decode())
+    return r.stdout.decode("utf-8")
+
+
+class TestLabel(unittest.TestCase):
+    def test_label_is_go_marshal(self):
+        """--label: one line, keys sorted at every level, no spaces, integral numbers without .0 (Cog's CLI re-marshals the schema in Go)"""
+        out = label("reference_example.py:Predictor")
+        self.assertTrue(out.endswith("\n") and "\n" not in out[:-1])
+        text = out[:-1]
+        doc = json.loads(text)
+        self.assertEqual(doc, load("reference_example.full"))
+        # an independent serialiser: sorted, compact; the reference has no
+        # characters Go escapes and no exponents, so the bytes agree
+        self.assertEqual(text, json.dumps(doc, sort_keys=True, separators=(",", ":"),
+                                          ensure_ascii=False))
+        self.assertIn('"default":1,"maximum":10,"minimum":1,"title":"Repeats"', text)
+        self.assertIn('"default":0.7,"maximum":2,"minimum":0,"title":"Temperature"', text)
+
+    def test_label_cog_assertions(self):
+        """--label carries the substrings Cog's build_openapi_schema, dict_input, static_schema_opaque and static_schema_secret_optional tests grep for"""
+        cases = {
+            "build_openapi_schema.py:Predictor": ['"title":"Input"', '"required":["text","path"]',
+                                                  '"text":', '"path":', '"type":"string"',
+                                                  '"format":"uri"', '"openapi":"3.0.2"'],
+            "dict_inputs.py:Predictor": ['"data":{"title":"Data","type":"object","x-order":0}',
+                                         '"required":["data"]'],
+            "accept_mime_type.py:Predictor": ['"x-cog-accept":"image/*"',
+                                              '"x-cog-accept":"audio/wav,audio/mp3"',
+                                              '"x-cog-accept":".safetensors,.bin"',
+                                              '"prompt":', '"format":"uri"'],
+            "opaque.py:Predictor": [
+                '"payload":{"title":"Payload","type":"object","x-order":0}',
+                '"items":{"items":{"type":"object"},"title":"Items","type":"array","x-order":1}',
+                '"result":{"title":"Result","type":"object"}',
+                '"results":{"items":{"type":"object"},"title":"Results","type":"array"}',
+                '"required":["payload","items"]', '"required":["result","results"]'],
+            "secret_optional.py:Predictor": ['"api_key":', '"format":"password"',
+                                             '"x-cog-secret":true', '"nullable":true',
+                                             '"default":null',
+                                             '"required":["prompt","api_key_required"]'],
+        }
+        for ref, wants in cases.items():
+            for importing in ("0", "1"):
+                text = label(ref, importing)
+                for want in wants:
+                    with self.subTest(ref=ref, want=want, importing=importing):
+                        self.assertIn(want, text)
+
+    def test_go_formatting(self):
+        """label numbers and strings as Go's encoding/json writes them"""
+        from cog.schema import label_text
+        cases = [(5.0, "5"), (0.0, "0"), (-2.5, "-2.5"), (1e-7, "1e-7"), (1.5e-7, "1.5e-7"),
+                 (1e-6, "0.000001"), (1e-5, "0.00001"), (1e20, "100000000000000000000"),
+                 (1e21, "1e+21"), (2.0 ** 60, "1152921504606847000"), (3, "3"), (True, "true"),
+                 (None, "null"), ("<a&b>", '"\\u003ca\\u0026b\\u003e"'), ("é", '"é"'),
+                 ("\u2028", '"\\u2028"'), ("\b\f\n\x01", '"\\b\\f\\n\\u0001"'),
+                 ({"b": 1, "a": [1.0, {"d": 0, "c": 2}]}, '{"a":[1,{"c":2,"d":0}],"b":1}')]
+        for value, want in cases:
+            with self.subTest(value=value):
+                self.assertEqual(label_text(value), want)
+
+
+class TestSchemaFailure(unittest.TestCase):
+    def test_exit_at_import(self):
+        """a module that calls sys.exit(0) while imported: exit 1 and a message, nothing on stdout"""
+        import subprocess
+        import tempfile
+        from helpers import PYTHON, env_for
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "predict.py")
+            with open(p, "w") as f:
+                f.write("import sys\nfrom cog import BasePredictor\nsys.exit(0)\n"
+                        "class Predictor(BasePredictor):\n"
+                        "    def predict(self, x: str) -> str:\n        return x\n")
+            env = env_for(None, COG_SCHEMA_IMPORT="1")
+            env["COG_PREDICT_TYPE_STUB"] = p + ":Predictor"
+            for args in ([], ["--label"]):
+                r = subprocess.run([PYTHON, "-m", "cog.command.openapi_schema"] + args, env=env,
+                                   capture_output=True, text=True, timeout=60)
+                self.assertEqual((r.returncode, r.stdout), (1, ""))
+                self.assertIn("exited while it was imported", r.stderr)

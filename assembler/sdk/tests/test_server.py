@@ -458,3 +458,420 @@ class TestConcurrency(unittest.TestCase):
             self.assertEqual((code, body.get("output")), (200, ["w0 ", "w1 ", "w2 "]), body)
         finally:
             s.stop()
+
+
+class TestUserHealthcheck(unittest.TestCase):
+    """A predictor's own healthcheck(), as Cog 0.16.10+ (healthcheck_* fixtures)."""
+
+    def test_user_healthcheck(self):
+        """healthcheck(): READY while it passes, also during a prediction; UNHEALTHY with the reason when it returns False, raises or takes over 5 s"""
+        import concurrent.futures
+        s = Server("healthcheck_model.py:Predictor")
+        try:
+            body = s.wait()
+            self.assertNotIn("user_healthcheck_error", body)
+            with concurrent.futures.ThreadPoolExecutor(1) as ex:
+                fut = ex.submit(s.post, "/predictions", {"input": {"seconds": 1.0}})
+                time.sleep(0.3)
+                code, body = s.get("/health-check")
+                self.assertEqual((code, body["status"]), (200, "BUSY"), body)
+                self.assertNotIn("user_healthcheck_error", body)
+                self.assertEqual(fut.result()[1]["output"], "mode=ok")
+            self.assertEqual(s.get("/health-check")[1]["status"], "READY")
+            cases = [("false", "Healthcheck failed: user-defined healthcheck returned False"),
+                     ("raise", "Healthcheck failed: Critical system error")]
+            for mode, want in cases:
+                self.assertEqual(s.post("/predictions", {"input": {"mode": mode}})[1]["status"],
+                                 "succeeded")
+                code, body = s.get("/health-check")
+                self.assertEqual(code, 200)
+                self.assertEqual(body["status"], "UNHEALTHY", body)
+                self.assertEqual(body["user_healthcheck_error"], want)
+                self.assertEqual(body["setup"]["status"], "succeeded")
+            s.post("/predictions", {"input": {"mode": "ok"}})
+            self.assertEqual(s.get("/health-check")[1]["status"], "READY")
+            s.post("/predictions", {"input": {"mode": "slow"}})
+            t0 = time.monotonic()
+            code, body = s.get("/health-check")
+            took = time.monotonic() - t0
+            self.assertEqual(body["status"], "UNHEALTHY", body)
+            self.assertEqual(body["user_healthcheck_error"], "Healthcheck failed: user-defined "
+                             "healthcheck timed out after 5.0 seconds")
+            self.assertTrue(4.5 < took < 8, took)
+            # the server still predicts while a healthcheck hangs
+            code, body = s.post("/predictions", {"input": {"mode": "ok"}})
+            self.assertEqual((code, body["output"]), (200, "mode=ok"))
+        finally:
+            s.stop()
+
+    def test_async_healthcheck(self):
+        """async def healthcheck() is awaited; its exception makes UNHEALTHY"""
+        s = Server("healthcheck_model.py:AsyncCheck")
+        try:
+            s.wait()
+            self.assertEqual(s.get("/health-check")[1]["status"], "READY")
+            s.post("/predictions", {"input": {"fail": True}})
+            body = s.get("/health-check")[1]
+            self.assertEqual((body["status"], body["user_healthcheck_error"]),
+                             ("UNHEALTHY", "Healthcheck failed: Async healthcheck error"))
+        finally:
+            s.stop()
+
+    def test_setup_failed_skips_healthcheck(self):
+        """no user healthcheck before setup succeeded: SETUP_FAILED stays, with no user_healthcheck_error"""
+        s = Server("healthcheck_model.py:BrokenSetup", args=["--await-explicit-shutdown", "true"])
+        try:
+            body = s.wait(status=("SETUP_FAILED",))
+            self.assertNotIn("user_healthcheck_error", body)
+        finally:
+            s.stop()
+
+
+class TestScopeContext(unittest.TestCase):
+    def test_context(self):
+        """current_scope().context is the request's context; empty without one; not an object of strings: 422"""
+        s = Server("scope_context.py:Predictor")
+        try:
+            s.wait()
+            code, body = s.post("/predictions", {"input": {}, "context": {
+                "api_token": "secret123", "region": "us-east-1"}})
+            self.assertEqual((code, body["status"]), (200, "succeeded"), body)
+            self.assertEqual(body["output"], "api_token:secret123, region:us-east-1")
+            code, body = s.post("/predictions", {"input": {"expect_empty": "true"}})
+            self.assertEqual(body["output"], "context_is_empty=True")
+            code, body = s.post("/predictions", {"input": {}, "context": {"n": 5}})
+            self.assertEqual(body["output"], "n:5")
+            code, body = s.post("/predictions", {"input": {}, "context": ["x"]})
+            self.assertEqual(code, 422)
+            self.assertEqual(body["detail"][0]["loc"], ["body", "context"])
+            code, body = s.post("/predictions", {"input": {}, "context": {"k": {"x": 1}}})
+            self.assertEqual(code, 422)
+            self.assertEqual(body["detail"][0]["loc"], ["body", "context", "k"])
+        finally:
+            s.stop()
+
+    def test_context_async(self):
+        """concurrent async predictions each see their own request's context"""
+        import concurrent.futures
+        s = Server("scope_context.py:AsyncPredictor", COG_MAX_CONCURRENCY="3")
+        try:
+            s.wait()
+            with concurrent.futures.ThreadPoolExecutor(3) as ex:
+                futs = [ex.submit(s.post, "/predictions", {"input": {}, "context": {
+                    "region": r}}) for r in ("a", "b", "c")]
+                outs = [f.result()[1].get("output") for f in futs]
+            self.assertEqual(outs, ["a", "b", "c"])
+        finally:
+            s.stop()
+
+
+class TestUnions(unittest.TestCase):
+    def test_union_input_http(self):
+        """str | float | None (Cog's union_input_http): each member keeps its JSON type; omitted is None; null, bool and objects are refused"""
+        s = Server("unions.py:Predictor")
+        try:
+            s.wait()
+            for value, want in (("hello", "str:hello"), (1.5, "float:1.5"), (1, "int:1")):
+                code, body = s.post("/predictions", {"input": {"value": value}})
+                self.assertEqual((code, body.get("output")), (200, want), body)
+            self.assertEqual(s.post("/predictions", {"input": {}})[1]["output"], "NoneType:none")
+            for bad in (None, True, {"x": 1}):
+                code, body = s.post("/predictions", {"input": {"value": bad}})
+                self.assertEqual(code, 422, (bad, body))
+                self.assertEqual(body["detail"][0]["loc"], ["body", "input", "value"])
+        finally:
+            s.stop()
+
+    def test_union_input_list_http(self):
+        """list[int] | list[float] (Cog's union_input_list_http): [1], [1.5], [] pass; ["3"], [true], 1 are refused"""
+        s = Server("unions.py:ListUnion")
+        try:
+            s.wait()
+            for nums, want in (([1], "int:1"), ([1.5], "float:1.5"), ([], "empty")):
+                code, body = s.post("/predictions", {"input": {"nums": nums}})
+                self.assertEqual((code, body.get("output")), (200, want), body)
+            for bad in (["3"], [True], 1):
+                code, body = s.post("/predictions", {"input": {"nums": bad}})
+                self.assertEqual(code, 422, (bad, body))
+            code, body = s.post("/predictions", {"input": {}})
+            self.assertEqual((code, body["detail"][0]["msg"]), (422, "field required"))
+        finally:
+            s.stop()
+
+
+class TestOptionalFields(unittest.TestCase):
+    def test_optional_fields_default_none(self):
+        """a BaseModel output's Optional fields without a default are None when not given (as pydantic 1)"""
+        s = Server("optional_fields.py:Predictor")
+        try:
+            s.wait()
+            code, body = s.post("/predictions", {"input": {}})
+            self.assertEqual((code, body["status"]), (200, "succeeded"), body)
+            self.assertEqual(body["output"], {"text": "t", "score": None, "tags": None,
+                                              "note": None, "count": 0})
+            code, body = s.post("/predictions", {"input": {"full": True}})
+            self.assertEqual(body["output"], {"text": "t", "score": 0.5, "tags": ["a"],
+                                              "note": "n", "count": 2})
+        finally:
+            s.stop()
+
+
+class TestRunnerServer(unittest.TestCase):
+    def test_base_runner(self):
+        """a BaseRunner's setup() and run() serve /predictions (Cog 0.22's run_new_runner); self.record_metric and self.scope work"""
+        s = Server("runner.py:Runner")
+        try:
+            s.wait()
+            code, body = s.post("/predictions", {"input": {"s": "world"}})
+            self.assertEqual((code, body.get("output")), (200, "hello world"), body)
+            self.assertEqual(body["metrics"]["greeted"], 1, "self.record_metric")
+            code, body = s.post("/predictions", {"input": {"s": "w"}, "context": {"suffix": "!"}})
+            self.assertEqual(body.get("output"), "hello w!", "self.scope.context")
+            self.assertEqual(s.post("/predictions", {"input": {}})[0], 422)
+        finally:
+            s.stop()
+        s = Server("runner.py:HelperRun")
+        try:
+            s.wait()
+            self.assertEqual(s.post("/predictions", {"input": {"n": 2}})[1]["output"],
+                             "predict 2")
+        finally:
+            s.stop()
+
+
+class TestCog022Inputs(unittest.TestCase):
+    def test_dict_input(self):
+        """dict inputs (Cog 0.22's dict_input): any object passes, {} too; not an object: 422"""
+        s = Server("dict_inputs.py:Predictor")
+        try:
+            s.wait()
+            code, body = s.post("/predictions", {"input": {"data": {"greeting": "hello",
+                                                                    "count": 3}}})
+            self.assertEqual((code, body.get("output")), (200, "count=3, greeting=hello"), body)
+            self.assertEqual(s.post("/predictions", {"input": {"data": {}}})[1]["output"], "")
+            code, body = s.post("/predictions", {"input": {"data": "x"}})
+            self.assertEqual((code, body["detail"][0]["type"]), (422, "type_error.dict"))
+        finally:
+            s.stop()
+        s = Server("dict_inputs.py:Several")
+        try:
+            s.wait()
+            code, body = s.post("/predictions", {"input": {
+                "data": {"name": "alice"}, "messages": [{"role": "user"}, {}],
+                "items": [{"id": 1}, {"id": 2}], "payload": {"name": "p", "count": 2}}})
+            self.assertEqual(body.get("output"), "data=1 messages=2 items=2 payload=p:2 more=0",
+                             body)
+            code, body = s.post("/predictions", {"input": {
+                "data": {}, "messages": [1], "items": [], "payload": {}}})
+            self.assertEqual((code, body["detail"][0]["loc"]),
+                             (422, ["body", "input", "messages", 0]))
+        finally:
+            s.stop()
+
+    def test_optional_input_no_default(self):
+        """a bare Optional input may be omitted: None (Cog 0.22's optional_input_no_default)"""
+        s = Server("optional_no_default.py:Predictor")
+        try:
+            s.wait()
+            code, body = s.post("/predictions", {"input": {"value": "world"}})
+            self.assertEqual((code, body.get("output")), (200, "type=str value=world"), body)
+            code, body = s.post("/predictions", {"input": {}})
+            self.assertEqual((code, body.get("output")), (200, "type=NoneType value=none"), body)
+        finally:
+            s.stop()
+
+    def test_optional_secret(self):
+        """a Secret with default=None may be omitted (None); the required one may not"""
+        s = Server("secret_optional.py:Predictor")
+        try:
+            s.wait()
+            code, body = s.post("/predictions", {"input": {"prompt": "p",
+                                                           "api_key_required": "k"}})
+            self.assertEqual((code, body.get("output")), (200, "p:none"), body)
+            code, body = s.post("/predictions", {"input": {"prompt": "p", "api_key": "s3",
+                                                           "api_key_required": "k"}})
+            self.assertEqual(body.get("output"), "p:s3")  # a str output is not redacted
+            self.assertEqual(body["input"]["api_key"], "**********")
+            code, body = s.post("/predictions", {"input": {"prompt": "p"}})
+            self.assertEqual((code, body["detail"][0]["loc"]),
+                             (422, ["body", "input", "api_key_required"]))
+        finally:
+            s.stop()
+
+
+class TestSysExit(unittest.TestCase):
+    def test_sys_exit(self):
+        """sys.exit(1) in predict: that prediction fails with SystemExit, the next one succeeds (Cog 0.22's predict_sys_exit), sync and async"""
+        for ref, extra in (("sys_exit.py:Predictor", {}),
+                           ("sys_exit.py:AsyncPredictor", {"COG_MAX_CONCURRENCY": "2"})):
+            with self.subTest(ref=ref):
+                s = Server(ref, **extra)
+                try:
+                    s.wait()
+                    code, body = s.post("/predictions", {"input": {"do_exit": True}})
+                    self.assertEqual((code, body["status"], body["error"]),
+                                     (200, "failed", "SystemExit: 1"), body)
+                    self.assertIn("SystemExit", body["logs"])
+                    code, body = s.post("/predictions", {"input": {"do_exit": False}})
+                    self.assertEqual((code, body["status"], body["output"]),
+                                     (200, "succeeded", "still alive"))
+                    self.assertEqual(s.get("/health-check")[1]["status"], "READY")
+                    self.assertIsNone(s.proc.poll())
+                finally:
+                    s.stop()
+
+
+class TestWire(unittest.TestCase):
+    def test_compact_responses(self):
+        """responses are compact JSON with UTF-8 unescaped, as FastAPI's (no ", " or ": ")"""
+        import http.client
+        import json
+        s = Server("server_model.py:Predictor")
+        try:
+            s.wait()
+            raws = []
+            for method, path, body in (("GET", "/health-check", None), ("GET", "/", None),
+                                       ("POST", "/predictions", {"input": {"text": "é ü"}}),
+                                       ("POST", "/predictions", {"input": {}})):
+                c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+                try:
+                    c.request(method, path, body=json.dumps(body) if body else None,
+                              headers={"Content-Type": "application/json"})
+                    r = c.getresponse()
+                    raw = r.read()
+                finally:
+                    c.close()
+                raws.append(raw)
+                with self.subTest(path=path, body=body):
+                    doc = json.loads(raw)
+                    self.assertEqual(raw, json.dumps(doc, ensure_ascii=False,
+                                                     separators=(",", ":")).encode("utf-8"))
+                    self.assertEqual(r.getheader("Content-Type"), "application/json")
+            self.assertIn('"output":{"text":"é ü"'.encode("utf-8"), raws[2])
+            self.assertIn(b'"status":"READY"', raws[0])
+        finally:
+            s.stop()
+
+
+class TestMetrics(unittest.TestCase):
+    def test_record_metric_modes(self):
+        """record_metric replace/incr/append, dotted names nest, None deletes, scope.metrics[...] and emit_metric (Cog 0.22's coglet_metrics)"""
+        s = Server("metrics.py:Predictor")
+        try:
+            s.wait()
+            code, body = s.post("/predictions", {"input": {}})
+            self.assertEqual((code, body["status"]), (200, "succeeded"), body)
+            m = dict(body["metrics"])
+            self.assertGreaterEqual(m.pop("predict_time"), 0)
+            self.assertEqual(m, {"temperature": 0.7, "token_count": 3, "tags": ["fast", "cached"],
+                                 "timing": {"preprocess": 0.1}, "dict_metric": "hello",
+                                 "output_tokens": 42, "input_tokens": 10})
+        finally:
+            s.stop()
+
+
+class TestCog022Api(unittest.TestCase):
+    def test_imports_and_decorators(self):
+        """ExperimentalFeatureWarning, CancelationException, @streaming and @concurrent(max=2) import and work; the schema is read without importing"""
+        import concurrent.futures
+        from helpers import schema
+        for ref in ("cog022_api.py:Streamed", "cog022_api.py:Concurrent"):
+            from cog import static
+            import os
+            from helpers import PREDICTORS
+            static.read_file(os.path.join(PREDICTORS, "cog022_api.py"), ref.split(":")[1],
+                             "predict")  # no Undecidable for cog's decorators
+            self.assertIn("Input", schema(ref)["components"]["schemas"])
+        s = Server("cog022_api.py:Predictor")
+        try:
+            s.wait()
+            self.assertEqual(s.post("/predictions", {"input": {"s": "world"}})[1]["output"],
+                             "hello world")
+        finally:
+            s.stop()
+        s = Server("cog022_api.py:Streamed")
+        try:
+            s.wait()
+            self.assertEqual(s.post("/predictions", {})[1]["output"], ["chunk-1", "chunk-2"])
+        finally:
+            s.stop()
+        s = Server("cog022_api.py:Concurrent")
+        try:
+            s.wait()
+            t0 = time.monotonic()
+            with concurrent.futures.ThreadPoolExecutor(2) as ex:
+                res = [f.result() for f in [ex.submit(s.post, "/predictions", {"input": {}})
+                                            for _ in range(2)]]
+            self.assertEqual([(c, b.get("output")) for c, b in res], [(200, "done")] * 2)
+            self.assertLess(time.monotonic() - t0, 1.1, "the two ran at once")
+        finally:
+            s.stop()
+
+
+class TestMetricNames(unittest.TestCase):
+    def test_record_metric_names(self):
+        """record_metric refuses names Cog 0.22 refuses: the prediction fails saying why (coglet_metrics_validation); emit_metric takes any name"""
+        s = Server("metrics_validation.py:Predictor")
+        try:
+            s.wait()
+            cases = {"underscore_prefix": "must start with a letter",
+                     "consecutive_underscore": "must not contain consecutive underscores",
+                     "trailing_underscore": "must end with a letter or digit",
+                     "leading_dot": "must not start with a dot",
+                     "consecutive_dot": "empty segments",
+                     "predict_time": "predict_time",
+                     "cog_prefix": "cog.",
+                     "too_many_segments": "at most 4 dot-separated segments",
+                     "name_too_long": "128 characters"}
+            for test, msg in cases.items():
+                code, body = s.post("/predictions", {"input": {"test": test}})
+                with self.subTest(test=test):
+                    self.assertEqual((code, body["status"]), (200, "failed"), body)
+                    self.assertIn(msg, body["error"])
+            code, body = s.post("/predictions", {"input": {"test": "valid"}})
+            self.assertEqual((body["status"], body["metrics"]["valid_name"]), ("succeeded", 1))
+            code, body = s.post("/predictions", {"input": {"test": "emit"}})
+            self.assertEqual((body["status"], body["metrics"]["_any_name_"]), ("succeeded", 1))
+        finally:
+            s.stop()
+
+
+def _has_pydantic():
+    import subprocess
+    from helpers import PYTHON
+    return subprocess.run([PYTHON, "-c", "import pydantic"], capture_output=True).returncode == 0
+
+
+class TestPydanticModels(unittest.TestCase):
+    @unittest.skipUnless(_has_pydantic(), "no pydantic for this python (PYTHON=... with pydantic runs it)")
+    def test_cog_types_in_pydantic_models(self):
+        """cog.Path and cog.Secret inside the model's own pydantic models (Cog 0.16's complex_output)"""
+        s = Server("pydantic_output.py:Predictor")
+        try:
+            s.wait()
+            code, body = s.post("/predictions", {"input": {"msg": "test error"}})
+            self.assertEqual((code, body.get("output")), (200, {"success": False, "error":
+                                                                 "test error",
+                                                                 "segmentedImage": None}), body)
+            code, body = s.post("/predictions", {"input": {"msg": "x", "with_file": True}})
+            self.assertTrue(body["output"]["segmentedImage"].startswith("data:text/plain"), body)
+        finally:
+            s.stop()
+
+
+class TestOpaque(unittest.TestCase):
+    def test_opaque(self):
+        """Annotated[T, Opaque] inputs and output fields pass JSON objects through (Cog 0.22's static_schema_opaque)"""
+        s = Server("opaque.py:Predictor")
+        try:
+            s.wait()
+            code, body = s.post("/predictions", {"input": {
+                "payload": {"name": "alice", "count": 2},
+                "items": [{"name": "first"}, {"name": "second"}]}})
+            self.assertEqual((code, body.get("output")), (200, {
+                "result": {"name": "alice", "count": 2},
+                "results": [{"name": "first"}, {"name": "second"}]}), body)
+            code, body = s.post("/predictions", {"input": {"payload": "x", "items": []}})
+            self.assertEqual((code, body["detail"][0]["loc"]), (422, ["body", "input", "payload"]))
+        finally:
+            s.stop()

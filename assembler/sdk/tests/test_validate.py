@@ -34,15 +34,19 @@ class TestValidate(unittest.TestCase):
                           "type_error.str"])
 
     def test_defaults_and_optional(self):
-        """defaults fill absent inputs; Optional + Input() defaults to None; bare Optional is required"""
+        """defaults fill absent inputs; Optional + Input() defaults to None; bare Optional too (Cog 0.22); a bare str is required"""
         inputs = [make_input("a", simple("int"), 3),
                   make_input("b", opt(simple("str")), Input(description="x")),
-                  make_input("c", opt(simple("str")), NO_DEFAULT)]
+                  make_input("c", opt(simple("str")), NO_DEFAULT),
+                  make_input("d", simple("str"), NO_DEFAULT)]
         self.assertIsNone(inputs[1]["default"])
+        self.assertIsNone(inputs[2]["default"])
         values, errors = validate_inputs(inputs, {})
-        self.assertEqual([e["loc"] for e in errors], [["body", "input", "c"]])
-        values, errors = validate_inputs(inputs, {"c": None})
-        self.assertEqual((values, errors), ({"a": 3, "b": None, "c": None}, []))
+        self.assertEqual([e["loc"] for e in errors], [["body", "input", "d"]])
+        values, errors = validate_inputs(inputs, {"c": None, "d": "x"})
+        self.assertEqual((values, errors), ({"a": 3, "b": None, "c": None, "d": "x"}, []))
+        values, errors = validate_inputs(inputs, {"d": "x"})
+        self.assertEqual((values, errors), ({"a": 3, "b": None, "c": None, "d": "x"}, []))
 
     def test_choices_and_literal(self):
         """choices and Literal accept only their values"""
@@ -167,3 +171,88 @@ class TestEncode(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestDefaultConstraints(unittest.TestCase):
+    def test_defaults_checked(self):
+        """a default that breaks its own ge, le, min/max_length, regex or choices is refused, naming the input"""
+        cases = [
+            ("n", simple("int"), Input(default=1, ge=2), "invalid default for n: int: must be at minimum 2"),
+            ("f", opt(simple("float")), Input(default=1.5, le=1), "invalid default for f: Optional[float]: must be at maximum 1"),
+            ("s", simple("str"), Input(default="ab", min_length=3), "default conflicts with min_length=3 for input: s: str"),
+            ("s", simple("str"), Input(default="abcd", max_length=3), "default conflicts with max_length=3 for input: s: str"),
+            ("s", simple("str"), Input(default="x1", regex="^[a-z]+$"), "default not a regex match for input: s: str"),
+            ("l", lst(simple("int")), Input(default=[5, 0], ge=1), "invalid default for l: List[int]: must be at minimum 1"),
+            ("c", simple("str"), Input(default="z", choices=["a", "b"]), "invalid default for c: str: 'z' is not one of the choices"),
+        ]
+        for name, typ, info, msg in cases:
+            with self.subTest(msg=msg):
+                with self.assertRaises(SignatureError) as cm:
+                    make_input(name, typ, info)
+                self.assertIn(msg, str(cm.exception))
+
+    def test_good_defaults_pass(self):
+        """defaults on the bounds, None defaults and required inputs pass"""
+        make_input("n", simple("int"), Input(default=2, ge=2, le=2))
+        make_input("n", simple("int"), Input(default=None, ge=2))
+        make_input("s", simple("str"), Input(min_length=3, regex="^a"))
+        make_input("l", lst(simple("str")), Input(default=["abc"], max_length=3))
+
+
+class TestBaseModelFields(unittest.TestCase):
+    def test_optional_without_default(self):
+        """BaseModel: Optional[X] / X | None without a default is None; other fields without one stay required"""
+        from typing import ClassVar, List, Optional
+
+        class Out(BaseModel):
+            a: str
+            b: Optional[int]
+            c: "Optional[List[str]]"
+            d: "float | None"
+            e: ClassVar[int] = 3
+
+        o = Out(a="x")
+        self.assertEqual(o.dict(), {"a": "x", "b": None, "c": None, "d": None})
+        self.assertEqual(Out(a="x", b=2).b, 2)
+        with self.assertRaises(TypeError) as cm:
+            Out(b=1)
+        self.assertIn("missing field(s) a", str(cm.exception))
+
+
+class TestDecorators(unittest.TestCase):
+    def test_concurrent_rules(self):
+        """@concurrent: max an int >= 1; max > 1 only on async functions (Cog 0.22)"""
+        from cog import concurrent, streaming
+
+        def sync():
+            pass
+
+        async def asy():
+            pass
+        self.assertIs(streaming(sync), sync)
+        self.assertIs(streaming()(sync), sync)
+        self.assertEqual(concurrent(max=3)(asy).__cog_concurrent_max__, 3)
+        self.assertEqual(concurrent(sync).__cog_concurrent_max__, 1)
+        with self.assertRaises(TypeError):
+            concurrent(max=2)(sync)
+        with self.assertRaises(ValueError):
+            concurrent(max=0)
+        with self.assertRaises(TypeError):
+            concurrent(max=True)
+
+
+class TestPydanticHooks(unittest.TestCase):
+    def test_hooks(self):
+        """cog types answer pydantic 1's and 2's hooks (validators, core schema, JSON schema) without importing pydantic"""
+        for cls, fmt in ((Path, "uri"), (File, "uri"), (Secret, "password")):
+            with self.subTest(cls=cls.__name__):
+                self.assertEqual(list(cls.__get_validators__()), [cls.validate])
+                js = {"title": "X"}
+                cls.__modify_schema__(js)
+                self.assertEqual((js["title"], js["type"], js["format"]), ("X", "string", fmt))
+                core = cls.__get_pydantic_core_schema__(cls, None)
+                self.assertEqual(core, {"type": "function-plain",
+                                        "function": {"type": "no-info",
+                                                     "function": cls.validate}})
+                self.assertEqual(cls.__get_pydantic_json_schema__(core, None)["format"], fmt)
+        self.assertEqual(Secret.validate("k").get_secret_value(), "k")

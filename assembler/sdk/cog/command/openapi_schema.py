@@ -1,11 +1,15 @@
-"""python -m cog.command.openapi_schema: print the predictor's OpenAPI schema
-(the predictor named by COG_PREDICT_TYPE_STUB, or `predict` in ./cog.yaml).
+"""python -m cog.command.openapi_schema [--label]: print the predictor's
+OpenAPI schema (the predictor named by COG_PREDICT_TYPE_STUB, or `predict:`
+/ `run:` in ./cog.yaml) as Cog's SDK prints it (indented, Cog's key order).
+With --label, print it as Cog puts it in the image's run.cog.openapi_schema
+label instead: one line, keys sorted (see cog.schema.label_text).
 Prints {} when no predictor is set, as Cog does; exit status 1 on errors."""
 
 import contextlib
 import json
 import os
 import sys
+from typing import Any
 
 from .. import config, schema
 
@@ -36,7 +40,11 @@ def stdout_to_stderr():
         os.close(saved)
 
 
-def main() -> int:
+def main(argv: Any = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if [a for a in argv if a != "--label"]:
+        print("usage: python -m cog.command.openapi_schema [--label]", file=sys.stderr)
+        return 2
     sys.dont_write_bytecode = True  # importing the model must not leave __pycache__ in /src
     try:
         with stdout_to_stderr():
@@ -44,7 +52,15 @@ def main() -> int:
     except Exception as e:  # report, never a traceback for interface errors
         print("cog: %s: %s" % (type(e).__name__, e), file=sys.stderr)
         return 1
-    print(json.dumps(doc, indent=2))
+    except SystemExit as e:  # the model's module called sys.exit() while imported
+        print("cog: the predictor exited while it was imported (SystemExit: %s)" % e.code,
+              file=sys.stderr)
+        return 1
+    if "--label" in argv:
+        sys.stdout.buffer.write(schema.label_text(doc).encode("utf-8") + b"\n")
+        sys.stdout.flush()
+    else:
+        print(json.dumps(doc, indent=2))
     return 0
 
 

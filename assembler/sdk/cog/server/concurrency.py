@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional
 
 from .. import validate
 from ..scope import Scope, set_scope
-from .runner import CURRENT_JOB, CancelationException, Job, Runner, _materialise
+from .runner import CURRENT_JOB, CancelationException, Job, Runner, _materialise, error_text
 
 SHUTDOWN_POLL = 0.1
 
@@ -58,6 +58,7 @@ class AsyncRunner(Runner):
         """Take over from the runner the server started with."""
         self.health, self.setup_result = old.health, old.setup_result
         self.predict_fn, self.train_fn = old.predict_fn, old.train_fn
+        self.user_healthcheck = old.user_healthcheck
         self.output_types = old.output_types
         self.shutdown = old.shutdown
         self.install_capture()
@@ -121,7 +122,7 @@ class AsyncRunner(Runner):
         fn = self.predict_fn if job.kind == "predict" else self.train_fn
         job.status, job.started_at = "processing", _now()
         CURRENT_JOB.set(job)
-        scope = Scope()
+        scope = Scope(job.context)
         set_scope(scope)
         job.on_log = self._logs_webhook
         tmpdirs: List[str] = []
@@ -136,9 +137,9 @@ class AsyncRunner(Runner):
             status, err = "succeeded", None
         except (asyncio.CancelledError, CancelationException):
             status, err = "canceled", None
-        except Exception as e:  # the predictor failed; the server stays up
+        except (Exception, SystemExit) as e:  # the predictor failed; the server stays up
             job.log(traceback.format_exc())
-            status, err = "failed", str(e) or type(e).__name__
+            status, err = "failed", error_text(e)
         finally:
             for d in tmpdirs:
                 shutil.rmtree(d, ignore_errors=True)

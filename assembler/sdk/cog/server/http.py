@@ -18,6 +18,7 @@ from typing import Any, Dict, Optional, Tuple
 from .. import config, schema, validate
 from .._version import __version__
 from ..predictor import instantiate, load_object, method_of
+from . import healthcheck
 from .runner import Job, Runner
 
 MAX_BODY = 512 << 20
@@ -44,6 +45,7 @@ class App:
             pobj = instantiate(load_object(pref))
             predict = config.interface_of(pobj, "predict")
             self.runner.predict_fn = method_of(pobj, "predict")
+            self.runner.user_healthcheck = healthcheck.of(pobj)
             self.runner.output_types["predict"] = predict["output"]
             self.predict_inputs = predict["inputs"]
             train = None
@@ -126,7 +128,8 @@ class Handler(BaseHTTPRequestHandler):
 
     # ----------------------------------------------------------- replies
     def reply(self, code: int, obj: Any) -> None:
-        body = json.dumps(obj).encode()
+        # as FastAPI's JSONResponse (Cog 0.16): compact, UTF-8 unescaped
+        body = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -236,9 +239,20 @@ class Handler(BaseHTTPRequestHandler):
     def health(self) -> None:
         r = self.app.runner
         status = r.health
-        if status == "READY" and r.busy():
-            status = "BUSY"
-        self.reply(200, {"status": status, "setup": r.setup_result})
+        user_error = None
+        if status == "READY":
+            if r.busy():
+                status = "BUSY"
+            # as Cog: the predictor's own healthcheck(), once setup succeeded
+            # (busy or not); its failure outranks BUSY
+            if r.user_healthcheck is not None:
+                user_error = r.user_healthcheck.check()
+                if user_error is not None:
+                    status = "UNHEALTHY"
+        body: Dict[str, Any] = {"status": status, "setup": r.setup_result}
+        if user_error is not None:
+            body["user_healthcheck_error"] = user_error
+        self.reply(200, body)
 
     def shutdown(self) -> None:
         self.reply(200, {})
@@ -275,6 +289,8 @@ class Handler(BaseHTTPRequestHandler):
                                     runner.health})
         inputs = app.predict_inputs if kind == "predict" else app.train_inputs
         values, errors = validate.validate_inputs(inputs, req.get("input"))
+        req["context"], ctx_errors = validate.validate_context(req.get("context"))
+        errors += ctx_errors
         if errors:
             return self.reply(422, {"detail": errors})
         new = Job(kind, req, values, inputs)
@@ -306,6 +322,8 @@ def _maybe_concurrent(app: App, runner: Runner, upload_url: Optional[str]) -> Ru
     """With concurrency max > 1 and an async predict, swap in an AsyncRunner."""
     from .concurrency import AsyncRunner, is_async, max_concurrency
     limit = max_concurrency()
+    if limit <= 1 and runner.predict_fn is not None:  # Cog 0.22's @concurrent(max=N)
+        limit = getattr(runner.predict_fn, "__cog_concurrent_max__", 1)
     if limit <= 1 or runner.predict_fn is None:
         return runner
     if not is_async(runner.predict_fn):

@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from .. import validate
 from ..scope import Scope, set_scope
-from ..types import File, Path, Secret
+from ..types import CancelationException, File, Path, Secret
 
 # the runner whose jobs sys.stdout/sys.stderr feed, and the job of the
 # current async task (concurrent predictions)
@@ -32,10 +32,6 @@ CURRENT_JOB: "contextvars.ContextVar[Optional[Job]]" = contextvars.ContextVar("c
 
 LOG_LIMIT = 4 << 20
 LOGS_WEBHOOK_INTERVAL = 0.5
-
-
-class CancelationException(Exception):
-    """Raised inside predict() when the prediction is canceled."""
 
 
 def now() -> str:
@@ -57,6 +53,7 @@ class Job:
         self.events = set(filt) if isinstance(filt, list) else {"start", "output", "logs",
                                                                   "completed"}
         self.prefix = req.get("output_file_prefix")
+        self.context: Dict[str, str] = req.get("context") or {}
         self.respond_async = False  # set by the server: async jobs upload to --upload-url
         self.status = "starting"
         self.output: Any = None
@@ -94,6 +91,14 @@ class Job:
              "completed_at": self.completed_at, "logs": "".join(self.logs),
              "error": self.error, "status": self.status, "metrics": self.metrics}
         return r
+
+
+def error_text(e: BaseException) -> str:
+    """A failed prediction's `error`: the exception's message (Cog 0.16);
+    a SystemExit names itself, `SystemExit: 1`, as Cog 0.22 reports it."""
+    if isinstance(e, SystemExit):
+        return "SystemExit: %s" % e if str(e) else "SystemExit"
+    return str(e) or type(e).__name__
 
 
 def _walk_secrets(v: Any):
@@ -176,6 +181,7 @@ class Runner:
         self.setup_result: Dict[str, Any] = {}
         self.predict_fn: Optional[Callable[..., Any]] = None
         self.train_fn: Optional[Callable[..., Any]] = None
+        self.user_healthcheck: Any = None  # a healthcheck.UserHealthcheck
         self.output_types: Dict[str, Any] = {}  # "predict"/"train" -> declared output type
 
     # ------------------------------------------------------------ setup
@@ -272,7 +278,7 @@ class Runner:
         fn = self.predict_fn if job.kind == "predict" else self.train_fn
         job.status = "processing"
         job.started_at = now()
-        scope = Scope()
+        scope = Scope(job.context)
         set_scope(scope)
         tmpdirs: List[str] = []
         start = time.monotonic()
@@ -305,8 +311,10 @@ class Runner:
             status, err = "canceled", None
         except BaseException as e:  # the predictor failed; the server stays up
             job.log(traceback.format_exc())
-            status, err = "failed", str(e) or type(e).__name__
-            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+            status, err = "failed", error_text(e)
+            # as Cog 0.22 (predict_sys_exit): sys.exit() in predict fails the
+            # prediction only; a KeyboardInterrupt still stops the server
+            if isinstance(e, KeyboardInterrupt):
                 self.shutdown.set()
         finally:
             self.log_sink = None

@@ -1,0 +1,5 @@
+from cog import Input
+
+
+def shout(text: str = Input()) -> str:
+    return "HELLO " + text.upper()

@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""tests/compat/run.py - Cog's integration fixtures (replicate/cog
+integration-tests/tests/*.txtar) that need only the standard library and no
+GPU, restated as pinion cases and run against the SDK's HTTP server under the
+host python (no image build; tests/e2e/t_compat.sh covers what needs one).
+
+A case is a directory of cases/: the model files (cog.yaml, predict.py, ...)
+and case.json:
+  {"fixture": "<Cog's txtar name>", "cog": ["0.16.12", "main"],
+   "min_python": "3.10",              (optional: skipped on an older python)
+   "wait": ["READY"],                 (health states the server must reach)
+   "steps": [
+     {"request": "POST /predictions", "body": {...},
+      "code": 200, "response": {...}, "contains": ["..."], "absent": ["..."]},
+     {"schema_fails": "text in the schema command's stderr"}]}
+"response" is matched as a subset (objects: the keys given; anything else:
+equal); "contains"/"absent" are looked for in the compact JSON text of the
+response.  Prints TAP, one test per case.
+"""
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "assembler", "sdk", "tests"))
+import helpers  # noqa: E402
+
+
+def subset(want, got, path="$"):
+    if isinstance(want, dict):
+        if not isinstance(got, dict):
+            return "%s: want an object, got %r" % (path, got)
+        for k, v in want.items():
+            if k not in got:
+                return "%s.%s: missing" % (path, k)
+            e = subset(v, got[k], "%s.%s" % (path, k))
+            if e:
+                return e
+        return None
+    return None if want == got else "%s: want %r, got %r" % (path, want, got)
+
+
+def schema_fails(case_dir, text):
+    r = subprocess.run([helpers.PYTHON, "-m", "cog.command.openapi_schema"], cwd=case_dir,
+                       env=helpers.env_for(), capture_output=True, text=True, timeout=60)
+    if r.returncode == 0:
+        return "the schema command succeeded"
+    if text not in r.stderr:
+        return "stderr lacks %r: %s" % (text, r.stderr[-500:])
+    return None
+
+
+def request(server, step):
+    method, path = step["request"].split(" ", 1)
+    code, body = server.request(method, path, step.get("body"))
+    text = json.dumps(body, separators=(",", ":"))
+    if code != step.get("code", 200):
+        return "%s: status %d, want %d: %s" % (step["request"], code, step.get("code", 200),
+                                                text[:500])
+    e = subset(step["response"], body) if "response" in step else None
+    if e:
+        return "%s: %s" % (step["request"], e)
+    for s in step.get("contains", []):
+        if s not in text:
+            return "%s: %r not in %s" % (step["request"], s, text[:500])
+    for s in step.get("absent", []):
+        if s in text:
+            return "%s: %r in %s" % (step["request"], s, text[:500])
+    return None
+
+
+def run_case(case_dir, spec):
+    steps = spec["steps"]
+    server = None
+    try:
+        for i, step in enumerate(steps):
+            if "schema_fails" in step:
+                e = schema_fails(case_dir, step["schema_fails"])
+            else:
+                if server is None:
+                    cwd = os.getcwd()
+                    os.chdir(case_dir)  # the server reads ./cog.yaml
+                    try:
+                        server = helpers.Server(None)
+                    finally:
+                        os.chdir(cwd)
+                    server.wait(tuple(spec.get("wait", ["READY"])), timeout=60)
+                e = request(server, step)
+            if e:
+                return "step %d: %s" % (i + 1, e)
+        return None
+    except AssertionError as e:
+        return str(e)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def main():
+    cases = sorted(d for d in os.listdir(os.path.join(HERE, "cases"))
+                   if os.path.isfile(os.path.join(HERE, "cases", d, "case.json")))
+    print("1..%d" % len(cases))
+    failed = 0
+    pyver = sys.version_info[:2]
+    for n, name in enumerate(cases, 1):
+        d = os.path.join(HERE, "cases", name)
+        with open(os.path.join(d, "case.json")) as f:
+            spec = json.load(f)
+        label = "%s (Cog %s: %s)" % (name, "/".join(spec["cog"]), spec["fixture"])
+        need = tuple(int(x) for x in spec.get("min_python", "3.0").split("."))
+        if pyver < need:
+            print("ok %d - %s # SKIP needs python %s" % (n, label, spec["min_python"]))
+            continue
+        e = run_case(d, spec)
+        if e:
+            failed += 1
+            print("not ok %d - %s" % (n, label))
+            for line in e.splitlines()[-20:]:
+                print("#   " + line)
+        else:
+            print("ok %d - %s" % (n, label))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

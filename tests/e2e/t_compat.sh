@@ -1,0 +1,103 @@
+#!/bin/bash
+# t_compat.sh - what Cog does at build time, through a real `pinion build`
+# (issue 16): the schema command's own error ends the build's message, the
+# schema label is the SDK's text byte for byte (0.7 stays 0.7), --openapi-schema
+# FILE is kept as written, a relative secret target is resolved as Docker does,
+# run.cog.r8_model_dependencies, and Cog's train_basic through pinion train.
+. "$(dirname "$0")/lib.sh"
+. "$TEST_ROOT/tests/tools/registry.sh"
+
+MIRROR=
+registry_start plain >"$T/registry.log" 2>&1 || echo "# registry did not start: $(cat "$T/registry.log")"
+test_expect_success 'setup: registry with library/python:3.11-slim' '
+	base=$(fixture_base_layout) &&
+	pinion copy "oci:$base:library/python:3.11-slim" "$REGISTRY/library/python:3.11-slim" >/dev/null &&
+	echo "$REGISTRY" >"$T/registry"
+'
+REGISTRY=$(cat "$T/registry" 2>/dev/null || echo 127.0.0.1:1)
+MIRROR="--registry-mirror docker.io=$REGISTRY --registry-mirror r8.im=$REGISTRY"
+
+# model DIR PREDICT_BODY: a stdlib model whose predict() signature is the body
+model() {
+	mkdir -p "$1" &&
+	printf 'build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n' >"$1/cog.yaml" &&
+	printf 'from cog import BasePredictor, Input\n\n\nclass Predictor(BasePredictor):\n    def predict(self, %s) -> str:\n        return "ok"\n' "$2" >"$1/predict.py"
+}
+
+test_expect_success 'a default that violates its constraint fails the build with the SDK error last' '
+	model "$T/baddefault" "n: int = Input(default=1, ge=2)" &&
+	(cd "$T/baddefault" && pinion build $MIRROR --output "oci:$T/out:bad" --progress plain) \
+		>/dev/null 2>"$T/bad.err";
+	test_equal $? 1 &&
+	tail -n 1 "$T/bad.err" >"$T/bad.last" &&
+	test_grep "invalid default for" "$T/bad.last" &&
+	test_grep "^cog: " "$T/bad.last" &&
+	! test_grep "is not JSON" "$T/bad.err"
+'
+
+test_expect_success 'a float default 0.7 survives byte for byte in the schema label' '
+	model "$T/float" "t: float = Input(default=0.7, ge=0.1, le=1.5)" &&
+	(cd "$T/float" && pinion build $MIRROR --output "oci:$T/out:float" --progress quiet) \
+		>/dev/null 2>"$T/float.err" || { cat "$T/float.err"; false; } &&
+	skopeo inspect "oci:$T/out:float" | jq -r ".Labels[\"run.cog.openapi_schema\"]" >"$T/float.label" &&
+	test_grep "\"default\":0.7," "$T/float.label" &&
+	test_grep "\"maximum\":1.5," "$T/float.label" &&
+	! test_grep "0.6999" "$T/float.label" &&
+	jq -e ".components.schemas.Input.properties.t.default == 0.7" "$T/float.label" >/dev/null &&
+	skopeo inspect "oci:$T/out:float" | jq -r ".Labels[\"run.cog.pip_freeze\"]" >"$T/float.freeze" &&
+	test_grep "^cog" "$T/float.freeze"
+'
+
+test_expect_success 'run.cog.r8_model_dependencies as Cog 0.16 writes it: [""] without replicate.use()' '
+	skopeo inspect "oci:$T/out:float" >"$T/float.json" &&
+	test_equal "$(jq -r ".Labels[\"run.cog.r8_model_dependencies\"]" "$T/float.json")" "[\"\"]" &&
+	mkdir -p "$T/pipe" && cp "$T/float/cog.yaml" "$T/pipe/" &&
+	printf "from cog import BasePredictor\ntry:\n    import replicate\n    from replicate import use\nexcept ImportError:\n    replicate, use = None, str\n\nA = use(\"acme/a\")\nB = replicate.use(\"acme/b\") if replicate else None\n\n\nclass Predictor(BasePredictor):\n    def predict(self) -> str:\n        return \"ok\"\n" >"$T/pipe/predict.py" &&
+	(cd "$T/pipe" && pinion build $MIRROR --output "oci:$T/out:pipe" --progress quiet) \
+		>/dev/null 2>"$T/pipe.err" || { cat "$T/pipe.err"; false; } &&
+	skopeo inspect "oci:$T/out:pipe" >"$T/pipe.json" &&
+	test_equal "$(jq -r ".Labels[\"run.cog.r8_model_dependencies\"]" "$T/pipe.json")" "[\"acme/a\",\"acme/b\"]"
+'
+
+test_expect_success '--openapi-schema FILE is stored as written (0.7, key order, spacing)' '
+	printf "%s\n" "{\"openapi\": \"3.0.2\", \"info\": {\"title\": \"t\", \"x\": 0.7}}" >"$T/schema.json" &&
+	(cd "$T/float" && pinion build $MIRROR --openapi-schema "$T/schema.json" \
+		--output "oci:$T/out:file" --progress quiet) >/dev/null 2>"$T/file.err" ||
+		{ cat "$T/file.err"; false; } &&
+	skopeo inspect "oci:$T/out:file" | jq -r ".Labels[\"run.cog.openapi_schema\"]" >"$T/file.label" &&
+	test_equal "$(cat "$T/file.label")" "{\"openapi\": \"3.0.2\", \"info\": {\"title\": \"t\", \"x\": 0.7}}"
+'
+
+test_expect_success 'a relative secret target is mounted as Docker does (against /)' '
+	model "$T/relsecret" "name: str = \"x\"" &&
+	printf "build:\n  python_version: \"3.11\"\n  run:\n    - command: test \"\$(cat /secret.txt)\" = s3cret\n      mounts:\n        - type: secret\n          id: tok\n          target: secret.txt\npredict: \"predict.py:Predictor\"\n" >"$T/relsecret/cog.yaml" &&
+	printf s3cret >"$T/tok" &&
+	(cd "$T/relsecret" && pinion build $MIRROR --secret id=tok,src="$T/tok" \
+		--output "oci:$T/out:rel" --progress plain) >/dev/null 2>"$T/rel.err" ||
+		{ cat "$T/rel.err"; false; } &&
+	(cd "$T/relsecret" && pinion dockerfile) >"$T/rel.Dockerfile" &&
+	test_grep "target=/secret.txt" "$T/rel.Dockerfile"
+'
+
+test_expect_success 'Cog train_basic: pinion train -i n=42 returns weights of 42 bytes' '
+	model "$T/trainer" "s: str = \"x\"" &&
+	printf "train: \"train.py:train\"\n" >>"$T/trainer/cog.yaml" &&
+	printf "from cog import BaseModel, Path\n\n\nclass Out(BaseModel):\n    weights: Path\n\n\ndef train(n: int) -> Out:\n    with open(\"weights.bin\", \"w\") as f:\n        f.write(\"w\" * n)\n    return Out(weights=Path(\"weights.bin\"))\n" >"$T/trainer/train.py" &&
+	(cd "$T/trainer" && pinion build $MIRROR --output "oci:$T/out:train" --progress quiet) \
+		>/dev/null 2>"$T/train.err" || { cat "$T/train.err"; false; } &&
+	mkdir -p "$T/trainrun" &&
+	(cd "$T/trainrun" && pinion train $MIRROR "oci:$T/out:train" -i n=42) >"$T/trainrun.out" 2>"$T/trainrun.err" ||
+		{ cat "$T/trainrun.err"; false; } &&
+	jq -r .weights "$T/trainrun.out" | sed "s/^data:[^,]*,//" | base64 -d >"$T/weights.bin" &&
+	test_equal "$(wc -c <"$T/weights.bin")" 42
+'
+
+test_expect_success 'both run and predict: Cog error, before anything is built' '
+	model "$T/both" "name: str = \"x\"" &&
+	printf "run: \"predict.py:Predictor\"\n" >>"$T/both/cog.yaml" &&
+	(cd "$T/both" && pinion build $MIRROR --dry-run) >/dev/null 2>"$T/both.err";
+	test_equal $? 2 &&
+	test_grep "only one of run or predict can be set" "$T/both.err"
+'
+
+test_done
