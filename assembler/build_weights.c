@@ -16,6 +16,7 @@ int build_weights_copy(struct step_ctx *sc, const struct plan_step *s, struct pn
 
 	lo.normalize_owner = true;
 	lo.compression = OCI_COMP_NONE; /* weights do not compress; never gzip them */
+	lo.align_data = true;		/* data 4 KiB-aligned: the blob shares its extents */
 	for (size_t i = 0; i < s->n_weights; i++) {
 		const struct plan_weight *w = &s->weights[i];
 		struct build_src_arg a = {sc->src, prefix, w->entry};

@@ -31,6 +31,14 @@ int oci_layout_lock(struct oci_layout *l, struct pn_error **err);
 void oci_layout_unlock(struct oci_layout *l);
 int oci_layout_dirfd(const struct oci_layout *l);
 
+/* share.c: size bytes of src (from 0) into dst at dst_off by FICLONERANGE
+ * (dst_off 4 KiB-aligned), else copy_file_range; *how = OCI_SHARE_WRITE when
+ * neither works here and nothing was written.  The env PINION_NO_REFLINK /
+ * PINION_NO_COPY_RANGE turn a way off (tests of the fallbacks). */
+int oci_fd_share(int dst, int64_t dst_off, int src, int64_t size, enum oci_blob_share *how,
+		 struct pn_error **err);
+bool oci_fd_clone(int dst, int src); /* FICLONE of the whole file */
+
 /* a tar entry's path cleaned: "./a//b/" -> "a/b", "/etc/x" -> "etc/x",
  * "." -> "" (*out owned by the caller); ".." anywhere is PN_ERR_INVALID */
 int oci_tar_path_clean(const char *in, char **out, struct pn_error **err);

@@ -359,6 +359,8 @@ int oci_layout_read_blob(struct oci_layout *l, const char *digest, size_t max, c
 	return 0;
 }
 
+#define COPY_BUF ((size_t)1 << 20)
+
 struct oci_blob_writer {
 	struct oci_layout *layout;
 	struct pn_atomic_file f; /* in TMP_DIR until the commit */
@@ -434,7 +436,84 @@ void oci_blob_writer_free(struct oci_blob_writer *w)
 	free(w);
 }
 
-#define COPY_BUF ((size_t)1 << 20)
+static bool same_file_state(const struct stat *a, const struct stat *b)
+{
+	return a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* hash (and with OCI_SHARE_WRITE also write) size bytes of fd from 0 */
+static int append_read(struct oci_blob_writer *w, int fd, int64_t size, enum oci_blob_share how,
+		       const char *label, struct pn_error **err)
+{
+	cleanup_free char *buf = xmalloc(COPY_BUF);
+
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return pn_error_set_errno(err, errno, "seek `%s`", label);
+	for (int64_t left = size; left > 0;) {
+		size_t want = left < (int64_t)COPY_BUF ? (size_t)left : COPY_BUF;
+		ssize_t n = pn_read_all(fd, buf, want);
+
+		if (n < 0)
+			return pn_error_set_errno(err, errno, "read `%s`", label);
+		if ((size_t)n < want)
+			return pn_error_set(err, PN_ERR_GENERIC, "`%s` shrank while read", label);
+		if (how == OCI_SHARE_WRITE && pn_write_all(w->f.fd, buf, want) < 0)
+			return pn_error_set_errno(err, errno, "write blob");
+		oci_hasher_update_large(w->h, &w->ht, (uint64_t)w->size, buf, want);
+		w->size += (int64_t)want;
+		left -= (int64_t)want;
+	}
+	return 0;
+}
+
+int oci_blob_writer_append_fd(struct oci_blob_writer *w, int fd, int64_t size, const char *label,
+			      enum oci_blob_share *how, struct pn_error **err)
+{
+	struct stat before, after;
+	enum oci_blob_share h;
+
+	if (fstat(fd, &before) < 0)
+		return pn_error_set_errno(err, errno, "stat `%s`", label);
+	if (oci_fd_share(w->f.fd, w->size, fd, size, &h, err) < 0)
+		return pn_error_wrap(err, "`%s` into blob", label);
+	if (append_read(w, fd, size, h, label, err) < 0)
+		return -1;
+	if (h != OCI_SHARE_WRITE && lseek(w->f.fd, w->size, SEEK_SET) < 0)
+		return pn_error_set_errno(err, errno, "seek blob");
+	if (fstat(fd, &after) < 0)
+		return pn_error_set_errno(err, errno, "stat `%s`", label);
+	if (!same_file_state(&before, &after))
+		return pn_error_set(err, PN_ERR_GENERIC, "`%s` changed while read", label);
+	if (how)
+		*how = h;
+	return 0;
+}
+
+/* the whole blob shared (FICLONE) into a temp file of dst and committed
+ * under its digest without re-reading it, as a hard link would be */
+static bool blob_clone(struct oci_layout *src, struct oci_layout *dst, const char *digest)
+{
+	cleanup_close int fd = -1;
+	cleanup_free char *rel = blob_rel(digest);
+	struct pn_atomic_file f;
+	struct pn_error *e = NULL;
+	int64_t size;
+
+	if (oci_layout_open_blob(src, digest, &fd, &size, &e) < 0 ||
+	    mkdir_at(dst->dirfd, TMP_DIR, &e) < 0 ||
+	    pn_atomic_file_open(&f, dst->dirfd, TMP_DIR "/blob.", &e) < 0) {
+		pn_error_free(e);
+		return false;
+	}
+	if (!oci_fd_clone(f.fd, fd) || pn_atomic_file_commit(&f, rel, 0644, &e) < 0) {
+		pn_error_free(e);
+		pn_atomic_file_abort(&f);
+		return false;
+	}
+	return true;
+}
 
 static int blob_stream_copy(struct oci_layout *src, struct oci_layout *dst, const char *digest,
 			    struct pn_error **err)
@@ -474,7 +553,7 @@ int oci_layout_copy_blob(struct oci_layout *src, struct oci_layout *dst, const c
 		return 0;
 	from = oci_layout_blob_path(src, digest);
 	to = oci_layout_blob_path(dst, digest);
-	if (link(from, to) == 0 || errno == EEXIST)
+	if (link(from, to) == 0 || errno == EEXIST || blob_clone(src, dst, digest))
 		return 0;
 	if (blob_stream_copy(src, dst, digest, err) < 0)
 		return pn_error_wrap(err, "copy blob `%s`", digest);

@@ -214,6 +214,15 @@ int64_t oci_blob_writer_size(const struct oci_blob_writer *w);
 int oci_blob_writer_commit(struct oci_blob_writer *w, const char *expected, int64_t expected_size,
 			   oci_digest_t out, struct pn_error **err);
 void oci_blob_writer_free(struct oci_blob_writer *w); /* aborts if not committed */
+/* how oci_blob_writer_append_fd placed the bytes */
+enum oci_blob_share { OCI_SHARE_CLONE, OCI_SHARE_COPY_RANGE, OCI_SHARE_WRITE };
+/* append `size` bytes of the regular file fd (from offset 0): its extents
+ * shared (FICLONERANGE) when the blob's end is 4 KiB-aligned and on the same
+ * reflink filesystem, else copy_file_range, else read/write.  The file is
+ * read once for the digest; it must not change meanwhile (checked by
+ * fstat).  *how may be NULL. */
+int oci_blob_writer_append_fd(struct oci_blob_writer *w, int fd, int64_t size, const char *label,
+			      enum oci_blob_share *how, struct pn_error **err);
 
 /* copy blob `digest` from src into dst unless dst has it: a hard link when
  * both are on one filesystem (blobs are immutable), else a stream copy that
@@ -447,6 +456,12 @@ struct oci_layer_opts {
 	bool overlay_upper;		/* translate overlayfs whiteouts / opaque dirs to OCI */
 	const struct oci_idmap *idmaps; /* translate owners (host -> image) */
 	size_t n_idmaps;
+	/* each regular file's data at a 4 KiB-aligned offset of the tar (a PAX
+	 * header padded with a `comment` record), owner 0:0, no xattrs; when
+	 * uncompressed the data extents are shared into the blob (FICLONERANGE)
+	 * where the filesystem can, else copied.  The bytes, and so the digest,
+	 * are the same either way. */
+	bool align_data;
 };
 void oci_layer_opts_init(struct oci_layer_opts *o); /* gzip, clamp SOURCE_DATE_EPOCH or 0 */
 

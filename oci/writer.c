@@ -160,16 +160,20 @@ static int compress_init(struct oci_layer_writer *w, struct pn_error **err)
 	return 0;
 }
 
-/* libarchive's sink: tar bytes are hashed for the diff_id, then compressed */
-static la_ssize_t tar_write_cb(struct archive *a, void *data, const void *buf, size_t len)
+/* tar bytes are hashed for the diff_id, then compressed */
+static int tar_sink(struct oci_layer_writer *w, const void *buf, size_t len)
 {
-	struct oci_layer_writer *w = data;
-
 	if (w->opts.compression != OCI_COMP_NONE)
 		/* uncompressed: the diff_id is the blob digest */
 		oci_hasher_update_large(w->diff, &w->diff_ht, (uint64_t)w->tar_size, buf, len);
 	w->tar_size += (int64_t)len;
-	if (compress_feed(w, buf, len, false) < 0) {
+	return compress_feed(w, buf, len, false);
+}
+
+/* libarchive's sink */
+static la_ssize_t tar_write_cb(struct archive *a, void *data, const void *buf, size_t len)
+{
+	if (tar_sink(data, buf, len) < 0) {
 		archive_set_error(a, EIO, "layer output failed");
 		return -1;
 	}
@@ -413,6 +417,168 @@ static char *whiteout_name(const char *path)
 	return xasprintf("%.*s/.wh.%s", (int)(slash - path), path, slash + 1);
 }
 
+/* ------------------------------------------------------ aligned file data */
+/* A file whose data starts at a 4 KiB-aligned offset of the tar, so that an
+ * uncompressed blob can share the file's extents.  The headers are written
+ * here, not by libarchive: a PAX header ('x') with path=, size= and a
+ * comment= record sized to fill the gap, then the ustar header, the data
+ * and the zero padding to 512.  Always the same bytes for the same file,
+ * path, mode, owner and mtime, whatever the filesystem. */
+#define ALIGN_DATA 4096
+#define TAR_BLOCK  512
+
+static void pax_record(struct pn_buf *b, const char *key, const char *val)
+{
+	size_t n = strlen(key) + strlen(val) + 3, len = n + 1; /* " =\n" + digits */
+
+	while (len < n + (size_t)snprintf(NULL, 0, "%zu", len))
+		len++;
+	pn_buf_printf(b, NULL, "%zu %s=%s\n", len, key, val);
+}
+
+static void octal(char *field, size_t width, uint64_t v)
+{
+	char tmp[32];
+
+	snprintf(tmp, sizeof(tmp), "%0*llo", (int)(width - 1), (unsigned long long)v);
+	memcpy(field, tmp, width - 1);
+}
+
+static void ustar_header(char *blk, const char *name, char type, mode_t mode, uid_t uid, gid_t gid,
+			 int64_t size, int64_t mtime)
+{
+	const uint64_t max11 = 077777777777ULL;
+	unsigned sum = 0;
+
+	memset(blk, 0, TAR_BLOCK);
+	strncpy(blk, name, 100); /* the PAX path= is the name */
+	octal(blk + 100, 8, mode & 07777);
+	octal(blk + 108, 8, uid <= 07777777 ? uid : 0);
+	octal(blk + 116, 8, gid <= 07777777 ? gid : 0);
+	octal(blk + 124, 12, (uint64_t)size <= max11 ? (uint64_t)size : 0);
+	octal(blk + 136, 12, mtime < 0 ? 0 : (uint64_t)mtime <= max11 ? (uint64_t)mtime : max11);
+	blk[156] = type;
+	memcpy(blk + 257,
+	       "ustar\0"
+	       "00",
+	       8);
+	memset(blk + 148, ' ', 8);
+	for (size_t i = 0; i < TAR_BLOCK; i++)
+		sum += (unsigned char)blk[i];
+	snprintf(blk + 148, 8, "%06o", sum);
+	blk[155] = ' ';
+}
+
+/* the PAX records of e, padded so that the data starting after them (the
+ * headers begin at tar offset start) is ALIGN_DATA-aligned */
+static void aligned_pax(struct pn_buf *b, struct archive_entry *e, int64_t start)
+{
+	int64_t need = (ALIGN_DATA - (start + 2 * TAR_BLOCK) % ALIGN_DATA) % ALIGN_DATA, total;
+	char num[32];
+	size_t c, digits;
+
+	pax_record(b, "path", archive_entry_pathname(e));
+	snprintf(num, sizeof(num), "%lld", (long long)archive_entry_size(e));
+	pax_record(b, "size", num);
+	snprintf(num, sizeof(num), "%lld", (long long)archive_entry_uid(e));
+	pax_record(b, "uid", num);
+	snprintf(num, sizeof(num), "%lld", (long long)archive_entry_gid(e));
+	pax_record(b, "gid", num);
+	for (total = need; total < (int64_t)b->len + 16;)
+		total += ALIGN_DATA;
+	c = (size_t)total - b->len; /* the comment record's length, >= 16 */
+	digits = (size_t)snprintf(NULL, 0, "%zu", c);
+	pn_buf_printf(b, NULL, "%zu comment=%*s\n", c, (int)(c - digits - 10), "");
+	PN_BUF_ASSERT(b);
+}
+
+static int sink_fail(struct oci_layer_writer *w, const char *label, struct pn_error **err)
+{
+	w->failed = true;
+	if (err) {
+		pn_error_free(*err);
+		*err = steal_pointer(&w->cb_err);
+	}
+	return pn_error_wrap(err, "`%s`", label);
+}
+
+static int add_aligned_data(struct oci_layer_writer *w, int fd, int64_t size, const char *label,
+			    struct pn_error **err)
+{
+	cleanup_free char *buf = NULL;
+
+	if (w->opts.compression == OCI_COMP_NONE) {
+		if (emit_flush(w) < 0)
+			return sink_fail(w, label, err);
+		if (oci_blob_writer_append_fd(w->blob, fd, size, label, NULL, err) < 0)
+			return -1;
+		w->tar_size += size;
+		return 0;
+	}
+	buf = xmalloc(WBUF_SIZE);
+	for (int64_t left = size; left > 0;) {
+		size_t want = left < (int64_t)WBUF_SIZE ? (size_t)left : WBUF_SIZE;
+		ssize_t n = pn_read_all(fd, buf, want);
+
+		if (n < 0)
+			return pn_error_set_errno(err, errno, "read `%s`", label);
+		if ((size_t)n < want)
+			return pn_error_set(err, PN_ERR_GENERIC, "`%s` shrank while read", label);
+		if (tar_sink(w, buf, want) < 0)
+			return sink_fail(w, label, err);
+		left -= (int64_t)want;
+	}
+	return 0;
+}
+
+static int add_aligned(struct oci_layer_writer *w, struct archive_entry *e, int fd,
+		       const char *label, struct pn_error **err)
+{
+	static const char zeros[TAR_BLOCK];
+	cleanup_buf struct pn_buf pax = PN_BUF_INIT;
+	char hdr[2 * TAR_BLOCK];
+	int64_t size = archive_entry_size(e);
+	size_t pad;
+
+	/* libarchive's previous entry padded: the tar is at a block boundary */
+	if (archive_write_finish_entry(w->a) < ARCHIVE_WARN)
+		return archive_fail(w, "write tar data", err);
+	if (w->tar_size % TAR_BLOCK != 0)
+		PN_BUG("tar at %lld, not at a block boundary", (long long)w->tar_size);
+	aligned_pax(&pax, e, w->tar_size);
+	ustar_header(hdr, "././@PaxHeader", 'x', 0644, 0, 0, (int64_t)pax.len,
+		     archive_entry_mtime(e));
+	ustar_header(hdr + TAR_BLOCK, archive_entry_pathname(e), '0', archive_entry_perm(e),
+		     (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e), size,
+		     archive_entry_mtime(e));
+	if (tar_sink(w, hdr, TAR_BLOCK) < 0 || tar_sink(w, pax.data, pax.len) < 0 ||
+	    tar_sink(w, hdr + TAR_BLOCK, TAR_BLOCK) < 0)
+		return sink_fail(w, label, err);
+	if (w->tar_size % ALIGN_DATA != 0)
+		PN_BUG("aligned data at %lld", (long long)w->tar_size);
+	if (add_aligned_data(w, fd, size, label, err) < 0) {
+		w->failed = true;
+		return -1;
+	}
+	pad = (size_t)((TAR_BLOCK - size % TAR_BLOCK) % TAR_BLOCK);
+	if (pad && tar_sink(w, zeros, pad) < 0)
+		return sink_fail(w, label, err);
+	return 0;
+}
+
+/* e's header, then (fd >= 0) its data from fd */
+static int write_entry(struct oci_layer_writer *w, struct archive_entry *e, int fd,
+		       const char *label, const char *path, struct pn_error **err)
+{
+	if (fd >= 0 && w->opts.align_data && archive_entry_size(e) > 0)
+		return add_aligned(w, e, fd, label, err);
+	if (write_header(w, e, path, err) < 0)
+		return -1;
+	if (fd >= 0 && write_fd_data(w, fd, label, archive_entry_size(e), err) < 0)
+		return -1;
+	return 0;
+}
+
 /* one host file, `name` in the directory dfd (AT_FDCWD: a path), never
  * following a final symlink, as `path` in the layer; label names it in
  * messages.  A regular file is opened O_NOFOLLOW | O_NONBLOCK (a FIFO swapped
@@ -484,9 +650,7 @@ static int add_one_at(struct oci_layer_writer *w, int dfd, const char *name, con
 	} else if (!S_ISREG(st.st_mode)) {
 		archive_entry_set_size(e, 0);
 	}
-	if (write_header(w, e, path, err) < 0)
-		return -1;
-	if (fd >= 0 && write_fd_data(w, fd, label, st.st_size, err) < 0)
+	if (write_entry(w, e, fd, label, path, err) < 0)
 		return -1;
 	if (S_ISDIR(st.st_mode)) {
 		*is_dir = true;

@@ -9,7 +9,11 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <stdio.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -91,15 +95,20 @@ struct unpack_arg {
 	struct oci_layout *l;
 	const char *digest;
 	const char *diff_id;
-	const char *root;
+	char *root; /* <tmp>/root */
+	char *tmp;  /* the .tmp- dir, locked by lock */
+	char *snap; /* where it is published */
+	int lock;   /* on tmp: prune leaves it alone */
+	int ulock;  /* the diff_id's unpack lock */
 };
 
-static int unpack_in_userns(void *arg, struct pn_buf *reply, struct pn_error **err)
+#define UNPACKED_MARK "unpacked" /* in tmp: the unpack finished and verified */
+
+static int unpack_one(struct unpack_arg *u, struct pn_error **err)
 {
-	struct unpack_arg *u = arg;
+	cleanup_free char *mark = NULL;
 	struct oci_apply_opts o;
 
-	(void)reply;
 	oci_apply_opts_init(&o);
 	o.skip_devices = true;
 	o.chown = u->r->idmap.mode != RUNNER_IDMAP_SINGLE;
@@ -109,7 +118,116 @@ static int unpack_in_userns(void *arg, struct pn_buf *reply, struct pn_error **e
 	o.diff_id = u->diff_id;
 	if (mkdir(u->root, 0755) < 0 && errno != EEXIST)
 		return pn_error_set_errno(err, errno, "create `%s`", u->root);
-	return oci_layer_apply(u->l, u->digest, u->root, &o, err);
+	if (oci_layer_apply(u->l, u->digest, u->root, &o, err) < 0)
+		return -1;
+	mark = pn_path_join(u->tmp, UNPACKED_MARK);
+	return pn_write_file_atomic(mark, "", 0, 0644, err);
+}
+
+struct unpack_batch {
+	struct unpack_arg *v;
+	size_t n;
+	int jobs; /* at most this many at once */
+};
+
+/* in the user namespace: each layer in a worker process of its own, `jobs`
+ * at a time; a worker's error message comes back through a pipe */
+static pid_t unpack_spawn(struct unpack_arg *u, int *rfd)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		struct pn_error *e = NULL;
+
+		close(p[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (unpack_one(u, &e) < 0) {
+			char *m = xasprintf("%d:%s", (int)e->code, e->msg);
+
+			(void)!write(p[1], m, strlen(m));
+			_exit(1);
+		}
+		_exit(0);
+	}
+	close(p[1]);
+	*rfd = p[0];
+	if (pid < 0)
+		close(p[0]);
+	return pid;
+}
+
+struct unpack_fail {
+	size_t i; /* the first failed layer, in layer order */
+	int code; /* its error */
+	char *msg;
+};
+
+/* one worker done: its error kept if it is the first in layer order */
+static void unpack_reap(struct unpack_batch *b, pid_t *pids, int *fds, struct unpack_fail *f)
+{
+	int st;
+	pid_t pid;
+
+	while ((pid = wait(&st)) < 0 && errno == EINTR)
+		;
+	for (size_t i = 0; pid > 0 && i < b->n; i++) {
+		char msg[1024];
+		ssize_t m;
+
+		if (pids[i] != pid)
+			continue;
+		pids[i] = 0;
+		m = read(fds[i], msg, sizeof(msg) - 1);
+		close(fds[i]);
+		msg[m > 0 ? m : 0] = '\0';
+		if ((!WIFEXITED(st) || WEXITSTATUS(st) != 0) && i < f->i) {
+			char *colon = strchr(msg, ':');
+
+			free(f->msg);
+			f->msg = xasprintf("unpack layer `%s`: %s", b->v[i].digest,
+					   colon ? colon + 1 : "its worker died");
+			f->code = colon ? atoi(msg) : PN_ERR_GENERIC;
+			f->i = i;
+		}
+	}
+}
+
+static int unpack_in_userns(void *arg, struct pn_buf *reply, struct pn_error **err)
+{
+	struct unpack_batch *b = arg;
+	cleanup_free pid_t *pids = xcalloc(b->n, sizeof(*pids));
+	cleanup_free int *fds = xcalloc(b->n, sizeof(*fds));
+	struct unpack_fail f = {SIZE_MAX, 0, NULL};
+	int running = 0, rc = 0;
+
+	(void)reply;
+	if (b->n == 1) /* no worker for a single layer */
+		return unpack_one(&b->v[0], err);
+	for (size_t i = 0; i < b->n; i++) {
+		if (running == b->jobs) {
+			unpack_reap(b, pids, fds, &f);
+			running--;
+		}
+		pids[i] = unpack_spawn(&b->v[i], &fds[i]);
+		if (pids[i] > 0) {
+			running++;
+		} else if (i < f.i) {
+			pids[i] = 0;
+			free(f.msg);
+			f = (struct unpack_fail){i, PN_ERR_GENERIC,
+						 xstrdup("cannot fork an unpack worker")};
+		}
+	}
+	for (; running > 0; running--)
+		unpack_reap(b, pids, fds, &f);
+	if (f.msg)
+		rc = pn_error_set(err, (enum pn_error_code)f.code, "%s", f.msg);
+	free(f.msg);
+	return rc;
 }
 
 static int rm_in_userns(void *arg, struct pn_buf *reply, struct pn_error **err)
@@ -128,64 +246,183 @@ int runner_rm_paths(struct runner *r, const struct pn_strv *paths, struct pn_err
 	return runner_userns_call(r, rm_in_userns, (void *)paths, NULL, NULL, err);
 }
 
+/* 1 and *path_out when diff_id has a snapshot usable for this blob, 0 when
+ * it has none */
+static int snapshot_existing(struct runner *r, struct oci_layout *l, const char *digest,
+			     const char *diff_id, char **path_out, struct pn_error **err)
+{
+	cleanup_free char *snap = runner_snapshot_path(r, diff_id);
+	cleanup_free char *root = pn_path_join(snap, "root");
+	struct stat st;
+
+	if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	if (!blob_listed(snap, digest)) {
+		/* the snapshot is the diff_id's; is this blob that diff_id? */
+		if (oci_layer_verify_diff_id(l, digest, diff_id, err) < 0)
+			return pn_error_wrap(err, "use snapshot `%.19s`", diff_id);
+		blob_list(snap, digest);
+	}
+	touch_used(snap);
+	*path_out = steal_pointer(&root);
+	return 1;
+}
+
+/* the diff_id's unpack lock, <snap_dir>/.lock-<hex>, held (blocking) */
+static int unpack_lock(struct runner *r, const char *diff_id)
+{
+	cleanup_free char *p = xasprintf("%s/.lock-%s", r->snap_dir, oci_digest_hex(diff_id));
+	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+
+	while (fd >= 0 && flock(fd, LOCK_EX) < 0 && errno == EINTR)
+		;
+	return fd;
+}
+
+static void unpack_arg_release(struct runner *r, struct unpack_arg *u, bool discard)
+{
+	if (discard && u->tmp) {
+		struct pn_strv rm = PN_STRV_INIT;
+
+		pn_strv_push(&rm, u->tmp);
+		runner_rm_paths(r, &rm, NULL);
+		pn_strv_release(&rm);
+	}
+	free(u->root);
+	free(u->tmp);
+	free(u->snap);
+	if (u->lock >= 0)
+		close(u->lock);
+	if (u->ulock >= 0)
+		close(u->ulock); /* after the rename: the next one finds the snapshot */
+	memset(u, 0, sizeof(*u));
+	u->lock = u->ulock = -1;
+}
+
+static int unpack_prepare(struct runner *r, struct unpack_arg *u, struct pn_error **err)
+{
+	u->snap = runner_snapshot_path(r, u->diff_id);
+	u->tmp = pn_mkdtemp_in(r->snap_dir, ".tmp-", err);
+	if (!u->tmp)
+		return -1;
+	chmod(u->tmp, 0755);
+	u->lock = runner_dir_lock(u->tmp); /* prune leaves it alone while we unpack */
+	u->root = pn_path_join(u->tmp, "root");
+	pn_progress_event("unpack", NULL, "unpacking layer %.19s", u->digest);
+	return 0;
+}
+
+/* an unpacked tmp dir renamed to its snapshot; false if it did not finish */
+static int unpack_publish(struct runner *r, struct unpack_arg *u, struct pn_error **err)
+{
+	cleanup_free char *mark = pn_path_join(u->tmp, UNPACKED_MARK);
+
+	if (unlink(mark) < 0)
+		return pn_error_set(err, PN_ERR_GENERIC, "unpack of `%s` did not finish",
+				    u->digest);
+	touch_used(u->tmp);
+	blob_list(u->tmp, u->digest);
+	if (rename(u->tmp, u->snap) == 0) {
+		free(u->tmp);
+		u->tmp = NULL;
+		return 0;
+	}
+	if (errno != EEXIST && errno != ENOTEMPTY)
+		return pn_error_set_errno(err, errno, "store snapshot `%s`", u->snap);
+	blob_list(u->snap, u->digest); /* verified by our own unpack */
+	(void)r;
+	return 0;
+}
+
+static int unpack_jobs(void)
+{
+	const char *e = getenv("PINION_UNPACK_JOBS");
+	long n = e && *e ? strtol(e, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 8 ? 8 : (int)n;
+}
+
+/* unpack the batch (layers in parallel) and publish what finished */
+static int unpack_batch_run(struct runner *r, struct unpack_batch *b, struct pn_error **err)
+{
+	int rc = runner_userns_call(r, unpack_in_userns, b, NULL, NULL, err);
+
+	if (rc < 0 && b->n == 1)
+		pn_error_wrap(err, "unpack layer `%s`", b->v[0].digest);
+	for (size_t i = 0; i < b->n; i++) {
+		struct pn_error *e = NULL;
+		bool ok = unpack_publish(r, &b->v[i], rc < 0 ? &e : err) == 0;
+
+		pn_error_free(e);
+		if (!ok && rc == 0)
+			rc = -1;
+		unpack_arg_release(r, &b->v[i], true);
+	}
+	return rc;
+}
+
+/* have a snapshot for each layer in paths[]: those missing are unpacked
+ * once, in parallel (each layer is independent: a snapshot is one layer's
+ * tree in overlay form).  Before unpacking a diff_id we hold its lock and
+ * look again, so two builds never unpack the same layer twice: the second
+ * waits and uses the first's.  The locks are taken in diff_id order (no
+ * deadlock between two processes). */
+static int snapshots_ensure(struct runner *r, struct oci_layout *l,
+			    const struct oci_descriptor *layers, const oci_digest_t *diff_ids,
+			    size_t n, char **paths, struct pn_error **err)
+{
+	struct unpack_batch b = {xcalloc(n ? n : 1, sizeof(*b.v)), 0, unpack_jobs()};
+	cleanup_strv struct pn_strv want = PN_STRV_INIT; /* "diff_id\tindex", sorted */
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		rc = snapshot_existing(r, l, layers[i].digest, diff_ids[i], &paths[i], err);
+		if (rc == 0 && !oci_digest_valid(diff_ids[i]))
+			rc = pn_error_set(err, PN_ERR_INVALID, "bad diff_id `%s`", diff_ids[i]);
+		if (rc == 0)
+			pn_strv_push_owned(&want, xasprintf("%s\t%zu", diff_ids[i], i));
+		rc = rc < 0 ? -1 : 0;
+	}
+	pn_strv_sort(&want);
+	for (size_t k = 0; rc == 0 && k < want.n; k++) {
+		size_t i = strtoul(strchr(want.v[k], '\t') + 1, NULL, 10);
+		struct unpack_arg *u = &b.v[b.n];
+
+		if (k && strncmp(want.v[k], want.v[k - 1], strcspn(want.v[k], "\t") + 1) == 0)
+			continue; /* the same diff_id twice: one unpack */
+		*u = (struct unpack_arg){r,	      l,    layers[i].digest,
+					 diff_ids[i], NULL, NULL,
+					 NULL,	      -1,   unpack_lock(r, diff_ids[i])};
+		rc = snapshot_existing(r, l, u->digest, u->diff_id, &paths[i], err);
+		if (rc == 0 && unpack_prepare(r, u, err) == 0)
+			b.n++;
+		else
+			unpack_arg_release(r, u, true);
+		rc = rc < 0 ? -1 : 0;
+	}
+	if (rc == 0 && b.n)
+		rc = unpack_batch_run(r, &b, err);
+	for (size_t i = 0; i < b.n && rc < 0; i++)
+		unpack_arg_release(r, &b.v[i], true);
+	free(b.v);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (!paths[i] &&
+		    snapshot_existing(r, l, layers[i].digest, diff_ids[i], &paths[i], err) <= 0)
+			rc = pn_error_set(err, PN_ERR_GENERIC, "no snapshot of `%s`", diff_ids[i]);
+	return rc;
+}
+
 int runner_snapshot_ensure(struct runner *r, struct oci_layout *l,
 			   const struct oci_descriptor *layer, const char *diff_id, char **path_out,
 			   struct pn_error **err)
 {
-	cleanup_free char *snap = NULL;
-	cleanup_free char *tmp = NULL;
-	cleanup_free char *root = NULL;
-	struct unpack_arg u = {r, l, layer->digest, diff_id, NULL};
-	cleanup_close int lock = -1;
-	struct stat st;
+	oci_digest_t id;
 
 	if (!oci_digest_valid(diff_id))
 		return pn_error_set(err, PN_ERR_INVALID, "bad diff_id `%s`", diff_id);
-	snap = runner_snapshot_path(r, diff_id);
-	root = pn_path_join(snap, "root");
-	if (stat(root, &st) == 0 && S_ISDIR(st.st_mode)) {
-		if (!blob_listed(snap, layer->digest)) {
-			/* the snapshot is the diff_id's; is this blob that diff_id? */
-			if (oci_layer_verify_diff_id(l, layer->digest, diff_id, err) < 0)
-				return pn_error_wrap(err, "use snapshot `%.19s`", diff_id);
-			blob_list(snap, layer->digest);
-		}
-		touch_used(snap);
-		*path_out = steal_pointer(&root);
-		return 0;
-	}
-	tmp = pn_mkdtemp_in(r->snap_dir, ".tmp-", err);
-	if (!tmp)
-		return -1;
-	chmod(tmp, 0755);
-	lock = runner_dir_lock(tmp); /* prune leaves it alone while we unpack */
-	u.root = xasprintf("%s/root", tmp);
-	pn_progress_event("unpack", NULL, "unpacking layer %.19s", layer->digest);
-	if (runner_userns_call(r, unpack_in_userns, &u, NULL, NULL, err) < 0) {
-		struct pn_strv rm = PN_STRV_INIT;
-
-		pn_strv_push(&rm, tmp);
-		runner_rm_paths(r, &rm, NULL);
-		pn_strv_release(&rm);
-		free((char *)u.root);
-		return pn_error_wrap(err, "unpack layer `%s`", layer->digest);
-	}
-	free((char *)u.root);
-	touch_used(tmp);
-	blob_list(tmp, layer->digest);
-	if (rename(tmp, snap) < 0) {
-		struct pn_strv rm = PN_STRV_INIT;
-		int e = errno;
-
-		pn_strv_push(&rm, tmp);
-		runner_rm_paths(r, &rm, NULL);
-		pn_strv_release(&rm);
-		if (e != EEXIST && e != ENOTEMPTY)
-			return pn_error_set_errno(err, e, "store snapshot `%s`", snap);
-		blob_list(snap, layer->digest); /* verified by our own unpack */
-	}
-	*path_out = steal_pointer(&root);
-	return 0;
+	snprintf(id, sizeof(id), "%s", diff_id);
+	*path_out = NULL;
+	return snapshots_ensure(r, l, layer, &id, 1, path_out, err);
 }
 
 int runner_snapshot_adopt(struct runner *r, const char *upper, const char *digest,
@@ -329,6 +566,8 @@ int runner_snapshots_prune(struct runner *r, int64_t older_than, const struct pn
 			continue;
 		pn_strv_push_owned(&rm,
 				   xasprintf("%s/%s", r->snap_dir, oci_digest_hex(s[i].diff_id)));
+		pn_strv_push_owned(
+			&rm, xasprintf("%s/.lock-%s", r->snap_dir, oci_digest_hex(s[i].diff_id)));
 		removed++;
 		bytes += s[i].bytes > 0 ? s[i].bytes : 0;
 	}
@@ -373,13 +612,22 @@ int runner_rootfs_push(struct runner *r, struct runner_rootfs *rf, struct oci_la
 int runner_rootfs_prepare(struct runner *r, struct oci_layout *l, const struct oci_image *img,
 			  struct runner_rootfs *rf, struct pn_error **err)
 {
-	if (img->manifest.n_layers != img->config.n_diff_ids)
+	size_t n = img->manifest.n_layers;
+	char **paths;
+	int rc;
+
+	if (n != img->config.n_diff_ids)
 		return pn_error_set(err, PN_ERR_INVALID, "image has %zu layers but %zu diff_ids",
 				    img->manifest.n_layers, img->config.n_diff_ids);
-	for (size_t i = 0; i < img->manifest.n_layers; i++)
-		if (runner_rootfs_push(r, rf, l, &img->manifest.layers[i], img->config.diff_ids[i],
-				       err) < 0)
-			return pn_error_wrap(err, "layer %zu of %zu", i + 1,
-					     img->manifest.n_layers);
-	return 0;
+	paths = xcalloc(n ? n : 1, sizeof(*paths));
+	rc = snapshots_ensure(r, l, img->manifest.layers, img->config.diff_ids, n, paths, err);
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0) {
+			pn_strv_push_owned(&rf->lowers, paths[i]);
+			pn_strv_push(&rf->diff_ids, img->config.diff_ids[i]);
+		} else
+			free(paths[i]);
+	}
+	free(paths);
+	return rc;
 }

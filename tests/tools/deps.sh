@@ -8,7 +8,7 @@ libarchive-dev libjansson-dev libyaml-dev libcurl4-openssl-dev libzstd-dev libss
 python3 python3-venv python3-pip
 docker-registry skopeo umoci podman runc buildah uidmap oci-image-tool
 debootstrap mmdebstrap tini apache2-utils openssl curl jq ca-certificates zstd bc locales
-iproute2 procps util-linux passwd hyperfine time slirp4netns fuse-overlayfs catatonit busybox-static
+iproute2 procps util-linux xfsprogs passwd hyperfine time slirp4netns fuse-overlayfs catatonit busybox-static
 man-db groff-base zsh"
 
 missing() {

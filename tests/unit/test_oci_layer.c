@@ -386,6 +386,116 @@ static void t_writer_large(void)
 	oci_layout_free(l);
 }
 
+/* ---------------------------------------------------- aligned file data */
+static void write_aligned(struct oci_layout *l, const char *tree, enum oci_compression c,
+			  struct oci_layer_result *res)
+{
+	struct oci_layer_opts o;
+	struct oci_layer_writer *w;
+	struct pn_error *err = NULL;
+
+	oci_layer_opts_init(&o);
+	o.compression = c;
+	o.mtime_clamp = 1000;
+	o.normalize_owner = true;
+	o.align_data = true;
+	w = oci_layer_writer_new(l, &o, &err);
+	ok(w != NULL, "aligned writer created (%s)", oci_compression_name(c));
+	ok_call(oci_layer_writer_add_tree(w, tree, "srv", &err), &err, "tree added");
+	ok_call(oci_layer_writer_finish(w, res, &err), &err, "layer finished");
+	oci_layer_writer_free(w);
+}
+
+/* libarchive reads the aligned layer: every entry, the long path from PAX,
+ * the data */
+static void check_aligned_tar(struct oci_layout *l, const char *digest, const char *big_rel,
+			      const unsigned char *big, size_t n)
+{
+	cleanup_free char *p = oci_layout_blob_path(l, digest);
+	cleanup_free char *want = xasprintf("srv/%s", big_rel);
+	cleanup_archive_read struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	unsigned char *got = xmalloc(n + 1);
+	int files = 0, big_ok = 0;
+
+	archive_read_support_format_tar(a);
+	ok(archive_read_open_filename(a, p, 1 << 16) == ARCHIVE_OK, "libarchive opens the layer");
+	while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+		const char *name = archive_entry_pathname(e);
+
+		if (archive_entry_filetype(e) != AE_IFREG)
+			continue;
+		files++;
+		if (strcmp(name, want) == 0 && archive_entry_size(e) == (la_int64_t)n &&
+		    archive_read_data(a, got, n + 1) == (la_ssize_t)n && memcmp(got, big, n) == 0)
+			big_ok = archive_entry_uid(e) == 0 && archive_entry_mtime(e) == 1000 &&
+				 (archive_entry_perm(e) & 0777) == 0640;
+	}
+	is_int(files, 2, "both files are entries");
+	ok(big_ok, "the big file reads back: long PAX path, size, data, owner, mtime, mode");
+	free(got);
+}
+
+static int64_t blob_offset_of(struct oci_layout *l, const char *digest, const void *needle,
+			      size_t len)
+{
+	cleanup_free char *p = oci_layout_blob_path(l, digest), *data = NULL;
+	size_t n = 0;
+	const char *at;
+
+	if (pn_read_file(p, (size_t)1 << 30, &data, &n, NULL) < 0)
+		return -1;
+	at = memmem(data, n, needle, len);
+	return at ? at - data : -1;
+}
+
+static void t_writer_aligned(void)
+{
+	cleanup_free char *tree = pn_path_join(tap_tmpdir(), "aligned");
+	cleanup_free char *dir = NULL, *f = NULL, *rel = NULL, *cmd = NULL, *blob = NULL;
+	const char *x;
+	size_t n = 300000 + 123;
+	unsigned char *data = xmalloc(n);
+	struct oci_layout *l = layout_new();
+	struct oci_layer_result plain, r;
+	int64_t off;
+
+	rel = xasprintf("models/%0120d/weights.bin", 7); /* path over 100 bytes */
+	dir = xasprintf("%s/models/%0120d", tree, 7);
+	f = pn_path_join(tree, rel);
+	pn_mkdir_p(dir, 0755, NULL);
+	put(tree, "a.txt", "a small file first\n", 0644);
+	fill_noise(data, n, 11);
+	ok(pn_write_file_atomic(f, data, n, 0640, NULL) == 0, "weights file written");
+	write_aligned(l, tree, OCI_COMP_NONE, &plain);
+	off = blob_offset_of(l, plain.desc.digest, data, 4096);
+	ok(off > 0 && off % 4096 == 0, "the file's data starts 4 KiB-aligned (%lld)",
+	   (long long)off);
+	check_aligned_tar(l, plain.desc.digest, rel, data, n);
+	x = tap_tmpdir();
+	blob = oci_layout_blob_path(l, plain.desc.digest);
+	cmd = xasprintf("tar -xf '%s' -C '%s' && cmp -s '%s' '%s/srv/%s'", blob, x, f, x, rel);
+	ok(system(cmd) == 0, "GNU tar extracts the aligned layer");
+	/* the same bytes whichever way the data reaches the blob */
+	setenv("PINION_NO_REFLINK", "1", 1);
+	write_aligned(l, tree, OCI_COMP_NONE, &r);
+	is_str(r.desc.digest, plain.desc.digest, "copy_file_range: the same digest");
+	oci_layer_result_release(&r);
+	setenv("PINION_NO_COPY_RANGE", "1", 1);
+	write_aligned(l, tree, OCI_COMP_NONE, &r);
+	is_str(r.desc.digest, plain.desc.digest, "read/write: the same digest");
+	oci_layer_result_release(&r);
+	unsetenv("PINION_NO_REFLINK");
+	unsetenv("PINION_NO_COPY_RANGE");
+	write_aligned(l, tree, OCI_COMP_GZIP, &r);
+	is_str(r.diff_id, plain.desc.digest,
+	       "gzip: the diff_id is the uncompressed layer's digest");
+	oci_layer_result_release(&r);
+	oci_layer_result_release(&plain);
+	free(data);
+	oci_layout_free(l);
+}
+
 /* the default clamp is SOURCE_DATE_EPOCH (0 when unset or not a number), and
  * a layer written with the defaults carries it */
 static void t_writer_source_date_epoch(void)
@@ -859,6 +969,7 @@ int main(void)
 	TEST(t_hash_thread);
 	TEST(t_writer_reproducible);
 	TEST(t_writer_large);
+	TEST(t_writer_aligned);
 	TEST(t_writer_source_date_epoch);
 	TEST(t_writer_entries);
 	TEST(t_writer_api);

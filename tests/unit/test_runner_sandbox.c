@@ -194,6 +194,74 @@ static void t_snapshots_stack(void)
 	runner_free(r);
 }
 
+/* an image's missing layers are unpacked in parallel, each once: three
+ * layers, one of them twice, give two snapshots and three lowers in order;
+ * a layer that fails its diff_id fails the prepare, leaves no temporary dir
+ * and the good layer unpacked beside it is kept */
+static void t_parallel_unpack(void)
+{
+	cleanup_free char *base = make_base_tree(), *saved = cache, *snaps = NULL;
+	struct oci_layer_result l1, l2;
+	struct pn_error *err = NULL;
+	struct runner_snapshot *sn = NULL;
+	struct runner_rootfs prf;
+	struct oci_image img;
+	struct runner *r;
+	size_t n = 0;
+	int tmps = 0;
+	DIR *d;
+	struct dirent *de;
+
+	cache = pn_path_join(tap_tmpdir(), "cache-par");
+	snaps = pn_path_join(cache, "snapshots");
+	setenv("PINION_UNPACK_JOBS", "2", 1);
+	r = new_runner(false);
+	ok(layer_from_tree(base, &l1, false) == 0 && layer_from_tree(NULL, &l2, true) == 0,
+	   "two layers written");
+	oci_image_init(&img);
+	for (int i = 0; i < 3; i++) {
+		struct oci_layer_result *l = i == 1 ? &l2 : &l1;
+
+		oci_manifest_add_layer(&img.manifest, &l->desc);
+		oci_config_add_layer(&img.config, l->diff_id, "test");
+	}
+	runner_rootfs_init(&prf);
+	ok_call(runner_rootfs_prepare(r, layout, &img, &prf, &err), &err, "three layers prepared");
+	is_int(prf.lowers.n, 3, "three lowers");
+	ok(prf.lowers.n == 3 && strcmp(prf.lowers.v[0], prf.lowers.v[2]) == 0 &&
+		   strcmp(prf.lowers.v[0], prf.lowers.v[1]) != 0,
+	   "the repeated layer is one snapshot");
+	ok_call(runner_snapshots_list(r, &sn, &n, &err), &err, "list");
+	is_int(n, 2, "two snapshots");
+	runner_snapshots_free(sn, n);
+	runner_rootfs_release(&prf);
+	ok_call(runner_snapshots_prune(r, INT64_MAX, NULL, NULL, NULL, &err), &err, "prune all");
+	/* layer 2's diff_id is not its content's */
+	snprintf(img.config.diff_ids[1], sizeof(img.config.diff_ids[1]), "sha256:%064d", 0);
+	img.manifest.n_layers = img.config.n_diff_ids = 2;
+	runner_rootfs_init(&prf);
+	ok_fail(runner_rootfs_prepare(r, layout, &img, &prf, &err), &err, PN_ERR_DIGEST,
+		"does not match", "a wrong diff_id fails, as a digest error");
+	is_int(prf.lowers.n, 0, "no lowers on failure");
+	runner_rootfs_release(&prf);
+	for (d = opendir(snaps); d && (de = readdir(d));)
+		tmps += strncmp(de->d_name, ".tmp-", 5) == 0;
+	if (d)
+		closedir(d);
+	is_int(tmps, 0, "no temporary dir left");
+	ok_call(runner_snapshots_list(r, &sn, &n, &err), &err, "list");
+	is_int(n, 1, "the good layer's snapshot is kept");
+	runner_snapshots_free(sn, n);
+	unsetenv("PINION_UNPACK_JOBS");
+	img.manifest.n_layers = img.config.n_diff_ids = 3;
+	oci_image_release(&img);
+	oci_layer_result_release(&l1);
+	oci_layer_result_release(&l2);
+	runner_free(r);
+	free(cache);
+	cache = steal_pointer(&saved);
+}
+
 /* a layer whose content is not what the config's diff_id says (a modified
  * blob under a manifest pointing at it) is refused, whether it would be
  * unpacked or a snapshot of that diff_id exists already, and nothing is stored
@@ -1313,6 +1381,7 @@ int main(void)
 		TEST(t_read_only_step);
 		TEST(t_inside);
 		TEST(t_concurrent_unpack);
+		TEST(t_parallel_unpack);
 		TEST(t_hostile_whiteout);
 		TEST(t_root_without_userns);
 		TEST(t_interrupt);

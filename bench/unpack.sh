@@ -1,0 +1,101 @@
+#!/bin/bash
+# bench/unpack.sh - cold unpack of the tests' python base (a Debian bookworm
+# rootfs with python3, ~250 MB, fixture_rootfs python) against umoci unpack
+# and tar -x of the same layers, in the same run:
+#   1 layer : the base as tests import it (one gzip layer);
+#   4 layers: the same files split into 4 gzip layers (usr/lib, usr/share,
+#             the rest of usr, everything else), where pinion unpacks the
+#             layers in parallel (PINION_UNPACK_JOBS, default the cores).
+# pinion's figures: `pinion run IMAGE true` with an empty cache dir (snapshot
+# unpack + one sandbox start), the same with a warm cache (the sandbox alone:
+# a snapshot is never unpacked twice), and `pinion unpack` (all layers onto
+# one directory, as umoci and tar do).  Page cache warm (the blobs were just
+# written); each figure is the best of REPEAT runs (default 3).
+# Usage: bench/unpack.sh (env: PINION, REPEAT, BENCH_DIR).  Needs root for
+# umoci unpack without --rootless and for tar to keep owners.
+set -eu
+cd "$(dirname "$0")/.."
+export PINION=${PINION:-$(pwd)/build/pinion}
+export PINION_TEST_CACHE=${PINION_TEST_CACHE:-/var/cache/pinion-test}
+REPEAT=${REPEAT:-3}
+. tests/tools/fixtures.sh
+W=$(mktemp -d "${BENCH_DIR:-/tmp}/pinion-bench-unpack.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+rootfs=$(fixture_rootfs python)
+
+# best NAME CLEANUP CMD...: the best wall time of REPEAT runs, CLEANUP before each
+best() {
+	local name=$1 cleanup=$2 b= t s e
+	shift 2
+	for _ in $(seq "$REPEAT"); do
+		eval "$cleanup"
+		s=$(date +%s.%N)
+		"$@" >/dev/null 2>&1 || { echo "$name: failed" >&2; return 1; }
+		e=$(date +%s.%N)
+		t=$(echo "$e - $s" | bc)
+		if [ -z "$b" ] || [ "$(echo "$t < $b" | bc)" = 1 ]; then b=$t; fi
+	done
+	printf '%-40s %7.2f s\n' "$name" "$b"
+	echo "$b" >"$W/last"
+}
+
+# compose OUT_LAYOUT TAG PART_LAYOUT...: one image of the parts' layers, in order
+compose() {
+	local out=$1 tag=$2 cfg man d s
+	shift 2
+	mkdir -p "$out/blobs/sha256"
+	for p in "$@"; do cp -n "$p"/blobs/sha256/* "$out/blobs/sha256/"; done
+	cfg=$(for p in "$@"; do skopeo inspect --config "oci:$p:part"; done |
+		jq -cs '.[0] + {rootfs: {type: "layers", diff_ids: [.[].rootfs.diff_ids[]]}, history: [.[].history[]]}')
+	printf '%s' "$cfg" >"$W/cfg" && d=$(sha256sum <"$W/cfg" | cut -d' ' -f1) && cp "$W/cfg" "$out/blobs/sha256/$d"
+	man=$(for p in "$@"; do skopeo inspect --raw "oci:$p:part"; done |
+		jq -cs --arg d "sha256:$d" --argjson s "$(stat -c %s "$W/cfg")" \
+		'.[0] + {config: (.[0].config + {digest: $d, size: $s}), layers: [.[].layers[]]}')
+	printf '%s' "$man" >"$W/man" && d=$(sha256sum <"$W/man" | cut -d' ' -f1) && cp "$W/man" "$out/blobs/sha256/$d"
+	s=$(stat -c %s "$W/man")
+	echo '{"imageLayoutVersion":"1.0.0"}' >"$out/oci-layout"
+	jq -n --arg d "sha256:$d" --argjson s "$s" --arg t "$tag" '{schemaVersion: 2, manifests: [{
+		mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $d, size: $s,
+		annotations: {"org.opencontainers.image.ref.name": $t}}]}' >"$out/index.json"
+}
+
+echo "setup: importing the python base as 1 and as 4 layers" >&2
+SOURCE_DATE_EPOCH=0 "$PINION" import "$rootfs" "oci:$W/one:base" >/dev/null
+mkdir -p "$W/root" && tar -xf "$rootfs" -C "$W/root"
+tar -cf "$W/p1.tar" -C "$W/root" ./usr/lib
+tar -cf "$W/p2.tar" -C "$W/root" ./usr/share
+tar -cf "$W/p3.tar" -C "$W/root" --exclude ./usr/lib --exclude ./usr/share ./usr
+tar -cf "$W/p4.tar" -C "$W/root" --exclude ./usr .
+rm -rf "$W/root"
+for i in 1 2 3 4; do
+	SOURCE_DATE_EPOCH=0 "$PINION" import "$W/p$i.tar" "oci:$W/p$i:part" >/dev/null
+	rm -f "$W/p$i.tar"
+done
+compose "$W/four" base "$W/p1" "$W/p2" "$W/p3" "$W/p4"
+"$PINION" ls "oci:$W/four" | grep -q '^base ' || { echo "composed image not listed" >&2; exit 1; }
+sync
+
+echo "unpack of the python base ($(du -sm "$rootfs" | cut -f1) MB rootfs; $(nproc) cores," \
+	"load $(cut -d' ' -f1 /proc/loadavg), $(date -u +%F))"
+for img in one four; do
+	n=$(skopeo inspect --raw "oci:$W/$img:base" | jq '.layers | length')
+	echo "--- $n layer(s), $(skopeo inspect --raw "oci:$W/$img:base" | jq '[.layers[].size] | add / 1048576 | floor') MiB of gzip"
+	best "tar -xzf (each layer, in order)" 'rm -rf "$W/t"; mkdir "$W/t"' sh -c '
+		for l in $(skopeo inspect --raw "oci:$1:base" | jq -r ".layers[].digest | sub(\"sha256:\"; \"\")"); do
+			tar -xzf "$1/blobs/sha256/$l" -C "$2" || exit 1
+		done' - "$W/$img" "$W/t"
+	peer=$(cat "$W/last")
+	best "umoci unpack" 'rm -rf "$W/u"' umoci unpack --image "$W/$img:base" "$W/u"
+	umoci=$(cat "$W/last")
+	best "pinion unpack" 'rm -rf "$W/p"' "$PINION" unpack "oci:$W/$img:base" "$W/p"
+	best "pinion run true, cold (jobs 1)" 'rm -rf "$W/c"' \
+		env PINION_CACHE_DIR="$W/c" PINION_UNPACK_JOBS=1 "$PINION" run --network none "oci:$W/$img:base" true
+	best "pinion run true, cold (jobs $(nproc))" 'rm -rf "$W/c"' \
+		env PINION_CACHE_DIR="$W/c" "$PINION" run --network none "oci:$W/$img:base" true
+	cold=$(cat "$W/last")
+	best "pinion run true, warm (no unpack)" : \
+		env PINION_CACHE_DIR="$W/c" "$PINION" run --network none "oci:$W/$img:base" true
+	printf '%-40s %7.2fx tar, %.2fx umoci\n' "pinion cold snapshot vs peers" \
+		"$(echo "$cold / $peer" | bc -l)" "$(echo "$cold / $umoci" | bc -l)"
+	rm -rf "$W/t" "$W/u" "$W/p" "$W/c"
+done
