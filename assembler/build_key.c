@@ -98,6 +98,8 @@ void build_key_copy(const char *chain, const char *kind, const struct plan_step 
 	cache_key_add(&k, "digest", digest);
 	if (s->copy_from == PLAN_COPY_MODEL_DIR)
 		cache_key_add(&k, "separate-weights", p->separate_weights ? "1" : "0");
+	if (s->copy_from == PLAN_COPY_WEIGHTS) /* the file's data 4 KiB-aligned (oci align_data) */
+		cache_key_add(&k, "layout", "aligned-4k");
 	key_common(&k, p, lo);
 	cache_key_finish(&k, out);
 }
