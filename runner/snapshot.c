@@ -268,11 +268,23 @@ static int snapshot_existing(struct runner *r, struct oci_layout *l, const char 
 	return 1;
 }
 
-/* the diff_id's unpack lock, <snap_dir>/.lock-<hex>, held (blocking) */
+/* where a diff_id's unpack lock lives: beside the snapshots, not among
+ * them, so a refused layer leaves nothing in the snapshots directory */
+static char *unpack_lock_path(const struct runner *r, const char *diff_id)
+{
+	return xasprintf("%s.locks/%s", r->snap_dir, oci_digest_hex(diff_id));
+}
+
+/* the diff_id's unpack lock (unpack_lock_path), held (blocking) */
 static int unpack_lock(struct runner *r, const char *diff_id)
 {
-	cleanup_free char *p = xasprintf("%s/.lock-%s", r->snap_dir, oci_digest_hex(diff_id));
-	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	cleanup_free char *dir = xasprintf("%s.locks", r->snap_dir);
+	cleanup_free char *p = unpack_lock_path(r, diff_id);
+	int fd;
+
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -1;
+	fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 
 	while (fd >= 0 && flock(fd, LOCK_EX) < 0 && errno == EINTR)
 		;
@@ -349,12 +361,10 @@ static int unpack_batch_run(struct runner *r, struct unpack_batch *b, struct pn_
 
 	if (rc < 0 && b->n == 1)
 		pn_error_wrap(err, "unpack layer `%s`", b->v[0].digest);
+	/* all or nothing: an image with one refused layer leaves no snapshot
+	 * behind (the others were fine, but nothing asked for them alone) */
 	for (size_t i = 0; i < b->n; i++) {
-		struct pn_error *e = NULL;
-		bool ok = unpack_publish(r, &b->v[i], rc < 0 ? &e : err) == 0;
-
-		pn_error_free(e);
-		if (!ok && rc == 0)
+		if (rc == 0 && unpack_publish(r, &b->v[i], err) < 0)
 			rc = -1;
 		unpack_arg_release(r, &b->v[i], true);
 	}
@@ -566,8 +576,7 @@ int runner_snapshots_prune(struct runner *r, int64_t older_than, const struct pn
 			continue;
 		pn_strv_push_owned(&rm,
 				   xasprintf("%s/%s", r->snap_dir, oci_digest_hex(s[i].diff_id)));
-		pn_strv_push_owned(
-			&rm, xasprintf("%s/.lock-%s", r->snap_dir, oci_digest_hex(s[i].diff_id)));
+		pn_strv_push_owned(&rm, unpack_lock_path(r, s[i].diff_id));
 		removed++;
 		bytes += s[i].bytes > 0 ? s[i].bytes : 0;
 	}
