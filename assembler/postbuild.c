@@ -373,6 +373,7 @@ int build_postbuild(struct step_ctx *sc, const struct postbuild_in *in, struct p
 	int hit = 0;
 
 	build_key_postbuild(sc->chain, in->cfg->predict, have_fd ? fd : NULL, key);
+	build_step_begin(sc->ex, "post-build", "schema and pip freeze");
 	if (sc->use_cache)
 		hit = build_cache_get_data(sc->cache, key, &data, err);
 	if (hit < 0)
