@@ -164,7 +164,7 @@ test_expect_success 'README names each shared library the binary links and its D
 	test "$(wc -l <"$T/needed")" -ge 5 &&
 	apt=$(grep -E "^ +apt-get install lib" "$README") &&
 	while read -r lib; do
-		# glibc's own, and the sanitizer runtimes of a SANITIZE= build (not shipped)
+		# glibc itself, and the sanitizer runtimes of a SANITIZE= build (never shipped)
 		case $lib in libc.so.*|libm.so.*|libpthread.so.*|libdl.so.*|ld-linux*) continue ;;
 		libasan.so.*|libubsan.so.*|liblsan.so.*|libtsan.so.*) continue ;; esac
 		path=$(ldconfig -p | awk -v l="$lib" "\$1 == l { print \$NF; exit }") &&
