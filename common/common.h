@@ -276,6 +276,12 @@ int pn_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 			 struct pn_error **err);
 int pn_write_all(int fd, const void *data, size_t len); /* -1 + errno */
 ssize_t pn_read_all(int fd, void *buf, size_t len);	/* short only at EOF */
+/* read exactly size bytes of fd, from where it stands, in pieces of at most
+ * chunk bytes, handing each to fn; -1 with *err when a read fails, fd ends
+ * first ("`label` shrank while read") or fn fails (fn sets *err) */
+int pn_read_each(int fd, int64_t size, size_t chunk, const char *label,
+		 int (*fn)(void *ud, const char *buf, size_t len, struct pn_error **err), void *ud,
+		 struct pn_error **err);
 /* close a file that was written, for the error close() can carry (write-back
  * on NFS, quota): 0, or -1 with errno.  *fd becomes -1 either way (Linux
  * closes it even on EINTR, so there is no retry); -1 in *fd is a no-op. */

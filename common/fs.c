@@ -493,3 +493,24 @@ int pn_path_open_beneath(int dirfd, const char *rel, int flags, struct pn_error 
 		return beneath_refuse(err, ELOOP, "`%s`: too many levels of symbolic links", rel);
 	return pn_error_set_errno(err, errno, "open `%s`", rel);
 }
+
+int pn_read_each(int fd, int64_t size, size_t chunk, const char *label,
+		 int (*fn)(void *ud, const char *buf, size_t len, struct pn_error **err), void *ud,
+		 struct pn_error **err)
+{
+	cleanup_free char *buf = xmalloc(chunk);
+
+	for (int64_t left = size; left > 0;) {
+		size_t want = left < (int64_t)chunk ? (size_t)left : chunk;
+		ssize_t n = pn_read_all(fd, buf, want);
+
+		if (n < 0)
+			return pn_error_set_errno(err, errno, "read `%s`", label);
+		if ((size_t)n < want)
+			return pn_error_set(err, PN_ERR_GENERIC, "`%s` shrank while read", label);
+		if (fn(ud, buf, want, err) < 0)
+			return -1;
+		left -= (int64_t)want;
+	}
+	return 0;
+}

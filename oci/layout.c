@@ -443,29 +443,31 @@ static bool same_file_state(const struct stat *a, const struct stat *b)
 	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
+struct append_read_ud {
+	struct oci_blob_writer *w;
+	enum oci_blob_share how;
+};
+
+static int append_piece(void *ud, const char *buf, size_t len, struct pn_error **err)
+{
+	struct append_read_ud *a = ud;
+
+	if (a->how == OCI_SHARE_WRITE && pn_write_all(a->w->f.fd, buf, len) < 0)
+		return pn_error_set_errno(err, errno, "write blob");
+	oci_hasher_update_large(a->w->h, &a->w->ht, (uint64_t)a->w->size, buf, len);
+	a->w->size += (int64_t)len;
+	return 0;
+}
+
 /* hash (and with OCI_SHARE_WRITE also write) size bytes of fd from 0 */
 static int append_read(struct oci_blob_writer *w, int fd, int64_t size, enum oci_blob_share how,
 		       const char *label, struct pn_error **err)
 {
-	cleanup_free char *buf = xmalloc(COPY_BUF);
+	struct append_read_ud a = {w, how};
 
 	if (lseek(fd, 0, SEEK_SET) < 0)
 		return pn_error_set_errno(err, errno, "seek `%s`", label);
-	for (int64_t left = size; left > 0;) {
-		size_t want = left < (int64_t)COPY_BUF ? (size_t)left : COPY_BUF;
-		ssize_t n = pn_read_all(fd, buf, want);
-
-		if (n < 0)
-			return pn_error_set_errno(err, errno, "read `%s`", label);
-		if ((size_t)n < want)
-			return pn_error_set(err, PN_ERR_GENERIC, "`%s` shrank while read", label);
-		if (how == OCI_SHARE_WRITE && pn_write_all(w->f.fd, buf, want) < 0)
-			return pn_error_set_errno(err, errno, "write blob");
-		oci_hasher_update_large(w->h, &w->ht, (uint64_t)w->size, buf, want);
-		w->size += (int64_t)want;
-		left -= (int64_t)want;
-	}
-	return 0;
+	return pn_read_each(fd, size, COPY_BUF, label, append_piece, &a, err);
 }
 
 int oci_blob_writer_append_fd(struct oci_blob_writer *w, int fd, int64_t size, const char *label,

@@ -502,10 +502,22 @@ static int sink_fail(struct oci_layer_writer *w, const char *label, struct pn_er
 	return pn_error_wrap(err, "`%s`", label);
 }
 
+struct aligned_ud {
+	struct oci_layer_writer *w;
+	const char *label;
+};
+
+static int aligned_piece(void *ud, const char *buf, size_t len, struct pn_error **err)
+{
+	struct aligned_ud *a = ud;
+
+	return tar_sink(a->w, buf, len) < 0 ? sink_fail(a->w, a->label, err) : 0;
+}
+
 static int add_aligned_data(struct oci_layer_writer *w, int fd, int64_t size, const char *label,
 			    struct pn_error **err)
 {
-	cleanup_free char *buf = NULL;
+	struct aligned_ud a = {w, label};
 
 	if (w->opts.compression == OCI_COMP_NONE) {
 		if (emit_flush(w) < 0)
@@ -515,20 +527,7 @@ static int add_aligned_data(struct oci_layer_writer *w, int fd, int64_t size, co
 		w->tar_size += size;
 		return 0;
 	}
-	buf = xmalloc(WBUF_SIZE);
-	for (int64_t left = size; left > 0;) {
-		size_t want = left < (int64_t)WBUF_SIZE ? (size_t)left : WBUF_SIZE;
-		ssize_t n = pn_read_all(fd, buf, want);
-
-		if (n < 0)
-			return pn_error_set_errno(err, errno, "read `%s`", label);
-		if ((size_t)n < want)
-			return pn_error_set(err, PN_ERR_GENERIC, "`%s` shrank while read", label);
-		if (tar_sink(w, buf, want) < 0)
-			return sink_fail(w, label, err);
-		left -= (int64_t)want;
-	}
-	return 0;
+	return pn_read_each(fd, size, WBUF_SIZE, label, aligned_piece, &a, err);
 }
 
 static int add_aligned(struct oci_layer_writer *w, struct archive_entry *e, int fd,
