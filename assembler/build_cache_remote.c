@@ -366,10 +366,8 @@ static int export_round(struct cache_remote *r, const struct cache_spec *s, stru
 		return -1;
 	if (rc == 0)
 		cur = json_object();
-	if (rc == 1 && cache_entries_cover(cur, own)) {
-		pn_debug("cache export: the artifact has every entry already");
+	if (rc == 1 && cache_entries_cover(cur, own))
 		return 1;
-	}
 	cache_entries_merge(cur, own);
 	cache_entries_trim(cur, s->max_entries);
 	kept = kept_of(own, cur);
@@ -380,6 +378,24 @@ static int export_round(struct cache_remote *r, const struct cache_spec *s, stru
 	if (rc < 0)
 		return -1;
 	return rc == 1 && (strcmp(d1, dn) == 0 || cache_entries_cover(after, kept));
+}
+
+/* 1 when the artifact lacks some of own's entries (or is not there), 0 when
+ * it has them all already: nothing is pushed then */
+static int export_needed(struct cache_remote *r, const struct cache_spec *s,
+			 struct oci_layout *dl, json_t *own, struct pn_error **err)
+{
+	cleanup_json json_t *cur = NULL;
+	oci_digest_t d;
+	int rc = store_read(r, s, dl, d, &cur, err);
+
+	if (rc <= 0)
+		return rc < 0 ? -1 : 1;
+	if (cache_entries_cover(cur, own)) {
+		pn_debug("cache export: the artifact has every entry already");
+		return 0;
+	}
+	return 1;
 }
 
 /* for a registry, the blobs go up first under the manifest's digest (no
@@ -406,25 +422,28 @@ static int export_to(struct cache_remote *r, const struct cache_spec *s, json_t 
 		     struct pn_error **err)
 {
 	struct oci_layout *dl = NULL;
-	int rc = 0;
+	int need, rc = 0;
 
-	if (s->ref && export_blobs(r, s, own, err) < 0)
-		return -1;
 	if (!s->ref && oci_layout_open(s->dir, OCI_LAYOUT_CREATE, &dl, err) < 0)
 		return -1;
-	for (int i = 0; i < CACHE_EXPORT_TRIES && rc == 0; i++) {
+	need = export_needed(r, s, dl, own, err);
+	if (need > 0 && s->ref && export_blobs(r, s, own, err) < 0)
+		need = -1;
+	for (int i = 0; need > 0 && i < CACHE_EXPORT_TRIES && rc == 0; i++) {
 		if (i)
 			pn_info("cache export: another build replaced the artifact; merging again");
 		rc = export_round(r, s, dl, own, err);
 	}
 	if (dl)
 		oci_layout_free(dl);
-	if (rc == 0)
+	if (need < 0 || rc < 0)
+		return -1;
+	if (need > 0 && rc == 0)
 		return pn_error_set(err, PN_ERR_GENERIC,
 				    "the artifact kept changing: %d rounds without this build's "
 				    "entries in it",
 				    CACHE_EXPORT_TRIES);
-	return rc < 0 ? -1 : 0;
+	return 0;
 }
 
 /* this build's entries (mode=min: of the layers of img, and the post-build
@@ -432,7 +451,7 @@ static int export_to(struct cache_remote *r, const struct cache_spec *s, json_t 
 static json_t *own_entries(struct cache_remote *r, const struct cache_spec *s,
 			   const struct oci_image *img)
 {
-	json_t *own = json_object(), *e;
+	json_t *own = json_object(), *e, *copy;
 	const char *key;
 	int64_t now = (int64_t)time(NULL);
 
@@ -445,9 +464,9 @@ static json_t *own_entries(struct cache_remote *r, const struct cache_spec *s,
 			in_image |= strcmp(img->manifest.layers[i].digest, dg) == 0;
 		if (!s->max && !in_image)
 			continue;
-		e = json_deep_copy(e);
-		json_object_set_new(e, "used", json_integer(now));
-		json_object_set_new(own, key, e);
+		copy = json_deep_copy(e);
+		json_object_set_new(copy, "used", json_integer(now));
+		json_object_set_new(own, key, copy);
 	}
 	return own;
 }
