@@ -23,10 +23,10 @@ struct build_state {
 	struct registry_client *client;
 	struct build_cache *cache;
 	struct cache_remote *remote; /* --cache-from / --cache-to, or NULL */
-	char *base_ref;		  /* the base reference as resolved */
-	oci_digest_t base_digest; /* its manifest digest */
-	size_t base_history;	  /* history entries of the base */
-	struct src_tree src;	  /* the model directory, walked in the plan stage */
+	char *base_ref;		     /* the base reference as resolved */
+	oci_digest_t base_digest;    /* its manifest digest */
+	size_t base_history;	     /* history entries of the base */
+	struct src_tree src;	     /* the model directory, walked in the plan stage */
 	bool src_ready;
 	char *memo_path;     /* file digest memo of this model directory */
 	bool offline_warned; /* the cog-base check could not reach the registry */

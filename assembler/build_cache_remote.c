@@ -18,14 +18,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CACHE_ARTIFACT_TYPE	    "application/vnd.pinion.buildcache.v1+json"
-#define CACHE_CONFIG_TYPE	    "application/vnd.pinion.buildcache.entries.v1+json"
-#define CACHE_DEFAULT_TAG	    "buildcache"
+#define CACHE_ARTIFACT_TYPE	  "application/vnd.pinion.buildcache.v1+json"
+#define CACHE_CONFIG_TYPE	  "application/vnd.pinion.buildcache.entries.v1+json"
+#define CACHE_DEFAULT_TAG	  "buildcache"
 #define CACHE_DEFAULT_MAX_ENTRIES 500
-#define CACHE_MAX_ENTRIES_LIMIT	    1000 /* an artifact names at most OCI_LAYERS_MAX layers */
-#define CACHE_EXPORT_TRIES	    5
-#define CACHE_SETTLE_MIN_MS	    300 /* the wait before the tag is read again */
-#define CACHE_SETTLE_SPREAD_MS	    500
+#define CACHE_MAX_ENTRIES_LIMIT	  1000 /* an artifact names at most OCI_LAYERS_MAX layers */
+#define CACHE_EXPORT_TRIES	  5
+#define CACHE_SETTLE_MIN_MS	  300 /* the wait before the tag is read again */
+#define CACHE_SETTLE_SPREAD_MS	  500
 
 /* ------------------------------------------------------------------ specs */
 
@@ -278,14 +278,16 @@ static void drop_blobless(struct cache_remote *r, struct oci_layout *dl, json_t 
 	const char *key;
 	json_t *e;
 
-	json_object_foreach (entries, key, e) {
-		const char *dg = json_string_value(json_object_get(json_object_get(e, "layer"),
-								    "digest"));
+	json_object_foreach(entries, key, e)
+	{
+		const char *dg =
+			json_string_value(json_object_get(json_object_get(e, "layer"), "digest"));
 		struct pn_error *er = NULL;
 
 		if (!dg || (dl && oci_layout_has_blob(dl, dg)))
 			continue;
-		if (oci_layout_has_blob(cl, dg) && (!dl || oci_layout_copy_blob(cl, dl, dg, &er) == 0))
+		if (oci_layout_has_blob(cl, dg) &&
+		    (!dl || oci_layout_copy_blob(cl, dl, dg, &er) == 0))
 			continue;
 		pn_error_free(er);
 		pn_strv_push(&drop, key);
@@ -347,9 +349,11 @@ static json_t *kept_of(json_t *own, json_t *merged)
 	json_t *kept = json_object(), *e;
 	const char *key;
 
-	json_object_foreach (own, key, e)
+	json_object_foreach(own, key, e)
+	{
 		if (json_object_get(merged, key))
 			json_object_set(kept, key, e);
+	}
 	return kept;
 }
 
@@ -382,8 +386,8 @@ static int export_round(struct cache_remote *r, const struct cache_spec *s, stru
 
 /* 1 when the artifact lacks some of own's entries (or is not there), 0 when
  * it has them all already: nothing is pushed then */
-static int export_needed(struct cache_remote *r, const struct cache_spec *s,
-			 struct oci_layout *dl, json_t *own, struct pn_error **err)
+static int export_needed(struct cache_remote *r, const struct cache_spec *s, struct oci_layout *dl,
+			 json_t *own, struct pn_error **err)
 {
 	cleanup_json json_t *cur = NULL;
 	oci_digest_t d;
@@ -455,9 +459,10 @@ static json_t *own_entries(struct cache_remote *r, const struct cache_spec *s,
 	const char *key;
 	int64_t now = (int64_t)time(NULL);
 
-	json_object_foreach (build_cache_used(r->cache), key, e) {
-		const char *dg = json_string_value(json_object_get(json_object_get(e, "layer"),
-								    "digest"));
+	json_object_foreach(build_cache_used(r->cache), key, e)
+	{
+		const char *dg =
+			json_string_value(json_object_get(json_object_get(e, "layer"), "digest"));
 		bool in_image = !dg;
 
 		for (size_t i = 0; img && dg && i < img->manifest.n_layers; i++)
@@ -554,7 +559,8 @@ static void import_one(struct cache_remote *r, size_t i, json_t *all)
 		pn_error_free(e);
 		return;
 	}
-	json_object_foreach (entries, key, v) {
+	json_object_foreach(entries, key, v)
+	{
 		json_object_set_new(v, "src", json_integer((json_int_t)i));
 		if (!json_object_get(all, key))
 			json_object_set(all, key, v);

@@ -93,9 +93,9 @@ void build_key_postbuild(const char *chain, const char *predict, const char *sch
 /* REF[,mode=min|max][,max-entries=N]: REF a registry REPO:TAG (normalised)
  * or oci:DIR[:TAG] (tag default "buildcache") */
 struct cache_spec {
-	char *ref;	   /* registry reference, or NULL */
-	char *dir, *tag;   /* oci:DIR:TAG, or NULL */
-	bool max;	   /* mode=max: every step, also after a failed build */
+	char *ref;	    /* registry reference, or NULL */
+	char *dir, *tag;    /* oci:DIR:TAG, or NULL */
+	bool max;	    /* mode=max: every step, also after a failed build */
 	size_t max_entries; /* the artifact keeps at most this many entries */
 };
 /* PN_ERR_INVALID for a bad spec (options only when to) */

@@ -427,7 +427,8 @@ int cache_entries_parse(const char *data, size_t len, json_t **out, struct pn_er
 		return pn_error_set(err, PN_ERR_INVALID,
 				    "cache entries: not a version 1 document with `entries`");
 	res = json_object();
-	json_object_foreach (entries, key, e) {
+	json_object_foreach(entries, key, e)
+	{
 		json_t *clean;
 
 		if (n >= CACHE_ENTRIES_MAX)
@@ -466,7 +467,8 @@ size_t cache_entries_merge(json_t *into, json_t *from)
 	json_t *e;
 	size_t n = 0;
 
-	json_object_foreach (from, key, e) {
+	json_object_foreach(from, key, e)
+	{
 		json_t *have = json_object_get(into, key);
 
 		if (have && entry_used(have) >= entry_used(e))
@@ -502,8 +504,7 @@ void cache_entries_trim(json_t *entries, size_t max)
 	if (n <= max)
 		return;
 	v = xcalloc(n, sizeof(*v));
-	json_object_foreach (entries, key, e)
-		v[i++] = (struct used_key){key, entry_used(e)};
+	json_object_foreach(entries, key, e) v[i++] = (struct used_key){key, entry_used(e)};
 	qsort(v, n, sizeof(*v), used_key_cmp);
 	for (i = max; i < n; i++)
 		pn_strv_push(&drop, v[i].key);
@@ -528,7 +529,8 @@ bool cache_entries_cover(json_t *all, json_t *sub)
 	const char *key;
 	json_t *e;
 
-	json_object_foreach (sub, key, e) {
+	json_object_foreach(sub, key, e)
+	{
 		json_t *have = json_object_get(all, key);
 
 		if (!have || !entry_same(have, e))
@@ -545,8 +547,7 @@ void cache_entries_layers(json_t *entries, struct oci_descriptor **out, size_t *
 
 	*out = NULL;
 	*n = 0;
-	json_object_foreach (entries, key, e)
-		pn_strv_push(&keys, key);
+	json_object_foreach(entries, key, e) pn_strv_push(&keys, key);
 	pn_strv_sort(&keys);
 	for (size_t i = 0; i < keys.n; i++) {
 		struct cache_layer l;

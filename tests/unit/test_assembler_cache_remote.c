@@ -20,8 +20,8 @@
 static json_t *layer_entry(const char *digest, int64_t size, const char *diff_id, int64_t used)
 {
 	return json_pack("{s:{s:s,s:s,s:I},s:s,s:s,s:I}", "layer", "mediaType", OCI_MT_LAYER_GZIP,
-			 "digest", digest, "size", (json_int_t)size, "diff_id", diff_id, "created_by",
-			 "RUN x", "used", (json_int_t)used);
+			 "digest", digest, "size", (json_int_t)size, "diff_id", diff_id,
+			 "created_by", "RUN x", "used", (json_int_t)used);
 }
 
 static json_t *parse_text(const char *text)
