@@ -122,6 +122,21 @@ test_expect_success 'each of the four rebuilds from an empty cache dir hits ever
 	done
 '
 
+# builds that are all hits export within a second of each other: their
+# read-merge-push rounds overlap, and the re-read must catch the overwrites
+test_expect_success 'four writers whose exports overlap lose no entry (the re-read merges again)' '
+	RACE="$REG/cache/race:buildcache" &&
+	for i in 1 2 3 4; do
+		(cd "$T/m$i" && PINION_CACHE_DIR="$T/pod-r$i" pinion build $MIRROR $CREDS --progress json \
+			--output "oci:$T/out-race$i:img" --cache-to "$RACE") >/dev/null 2>"$T/race$i.json" &
+	done &&
+	wait &&
+	for i in 1 2 3 4; do test_grep "\"cache-export\"" "$T/race$i.json" || exit 1; done &&
+	skopeo inspect --config --raw --cert-dir "$REGISTRY_CERT_DIR" "docker://$RACE" >"$T/race-entries.json" &&
+	test_equal "$(jq ".entries | length" "$T/race-entries.json")" 14 &&
+	{ grep -h "merging again" "$T"/race?.json || true; }
+'
+
 test_expect_success 'oci:DIR:TAG as cache REF works with no registry (export, then a new pod imports)' '
 	pod_build ocia "$T/hello" --cache-from "$REF" --cache-to "oci:$T/ocicache:bc,mode=max,max-entries=50" &&
 	skopeo inspect --raw "oci:$T/ocicache:bc" | jq -e ".artifactType == \"application/vnd.pinion.buildcache.v1+json\"" >/dev/null &&
