@@ -3,6 +3,7 @@
  * whose blobs come from a second layout (hit, missing blob, wrong size, bad
  * digest, wrong diff_id) */
 #include "tests/unit/tap.h"
+#include "assembler/build_internal.h"
 #include "assembler/cache.h"
 #include "common/cleanup.h"
 
@@ -201,8 +202,45 @@ static void t_remote(void)
 	oci_layout_free(src);
 }
 
+static void t_specs(void)
+{
+	struct cache_spec s;
+	struct pn_error *err = NULL;
+
+	ok_call(cache_spec_parse("localhost:5000/cache/m:bc", true, &s, &err), &err,
+		"registry ref");
+	is_str(s.ref ? s.ref : "", "localhost:5000/cache/m:bc", "kept whole");
+	ok(!s.max && s.max_entries == 500, "defaults: mode=min, 500 entries");
+	cache_spec_release(&s);
+	ok_call(cache_spec_parse("r.example/c:t,mode=max,max-entries=7", true, &s, &err), &err,
+		"options");
+	ok(s.max && s.max_entries == 7, "mode=max, 7 entries");
+	cache_spec_release(&s);
+	ok_call(cache_spec_parse("oci:/tmp/c", false, &s, &err), &err, "a layout");
+	ok(!s.ref && s.dir && strcmp(s.dir, "/tmp/c") == 0 && strcmp(s.tag, "buildcache") == 0,
+	   "oci:DIR gets the tag buildcache");
+	cache_spec_release(&s);
+	ok_fail(cache_spec_parse("r.example/c:t,mode=max", false, &s, &err), &err, PN_ERR_INVALID,
+		"options belong to --cache-to", "no options on --cache-from");
+	ok_fail(cache_spec_parse("r.example/c:t,color=red", true, &s, &err), &err, PN_ERR_INVALID,
+		"unknown option", "an unknown option");
+	ok_fail(cache_spec_parse("r.example/c:t,max-entries=0", true, &s, &err), &err,
+		PN_ERR_INVALID, "max-entries", "max-entries 0");
+	ok_fail(cache_spec_parse("r.example/c:t,max-entries=1001", true, &s, &err), &err,
+		PN_ERR_INVALID, "max-entries", "max-entries over the limit");
+	ok_fail(cache_spec_parse("r.example/c@sha256:"
+				 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+				 true, &s, &err),
+		&err, PN_ERR_INVALID, "not a digest", "a digest is not a place to write");
+	ok_fail(cache_spec_parse("docker-archive:/tmp/x.tar", false, &s, &err), &err,
+		PN_ERR_INVALID, "oci:DIR:TAG", "an archive is not a cache");
+	ok_fail(cache_spec_parse("UPPER/Case:t", false, &s, &err), &err, PN_ERR_INVALID, "cache",
+		"a bad reference");
+}
+
 int main(void)
 {
+	TEST(t_specs);
 	TEST(t_parse);
 	TEST(t_merge_trim);
 	TEST(t_remote);
