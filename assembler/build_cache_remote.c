@@ -18,14 +18,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CACHE_ARTIFACT_TYPE	  "application/vnd.pinion.buildcache.v1+json"
-#define CACHE_CONFIG_TYPE	  "application/vnd.pinion.buildcache.entries.v1+json"
-#define CACHE_DEFAULT_TAG	  "buildcache"
-#define CACHE_DEFAULT_MAX_ENTRIES 500
-#define CACHE_MAX_ENTRIES_LIMIT	  1000 /* an artifact names at most OCI_LAYERS_MAX layers */
-#define CACHE_EXPORT_TRIES	  5
-#define CACHE_SETTLE_MIN_MS	  300 /* the wait before the tag is read again */
-#define CACHE_SETTLE_SPREAD_MS	  500
+#define CACHE_ARTIFACT_TYPE	   "application/vnd.pinion.buildcache.v1+json"
+#define CACHE_CONFIG_TYPE	   "application/vnd.pinion.buildcache.entries.v1+json"
+#define CACHE_DEFAULT_TAG	   "buildcache"
+#define CACHE_DEFAULT_MAX_ENTRIES  500
+#define CACHE_DEFAULT_MAX_AGE_DAYS 30
+#define CACHE_MAX_AGE_LIMIT	   3650
+#define CACHE_MAX_ENTRIES_LIMIT	   1000 /* an artifact names at most OCI_LAYERS_MAX layers */
+#define CACHE_EXPORT_TRIES	   5
+#define CACHE_SETTLE_MIN_MS	   300 /* the wait before the tag is read again */
+#define CACHE_SETTLE_SPREAD_MS	   500
 
 /* ------------------------------------------------------------------ specs */
 
@@ -54,9 +56,18 @@ static int spec_option(struct cache_spec *s, const char *opt, const char *text,
 					    "cache `%s`: max-entries wants 1 to %d", text,
 					    CACHE_MAX_ENTRIES_LIMIT);
 		s->max_entries = (size_t)n;
+	} else if (strncmp(opt, "max-age=", 8) == 0) {
+		unsigned long long n = strtoull(opt + 8, &end, 10);
+
+		if (*end || end == opt + 8 || n < 1 || n > CACHE_MAX_AGE_LIMIT)
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "cache `%s`: max-age wants 1 to %d days", text,
+					    CACHE_MAX_AGE_LIMIT);
+		s->max_age_days = (int)n;
 	} else {
 		return pn_error_set(err, PN_ERR_INVALID,
-				    "cache `%s`: unknown option `%s` (mode=min|max, max-entries=N)",
+				    "cache `%s`: unknown option `%s` (mode=min|max, max-entries=N, "
+				    "max-age=DAYS)",
 				    text, opt);
 	}
 	return 0;
@@ -96,6 +107,7 @@ int cache_spec_parse(const char *text, bool to, struct cache_spec *out, struct p
 
 	memset(out, 0, sizeof(*out));
 	out->max_entries = CACHE_DEFAULT_MAX_ENTRIES;
+	out->max_age_days = CACHE_DEFAULT_MAX_AGE_DAYS;
 	if (opts)
 		*opts++ = '\0';
 	rc = spec_ref(out, copy, text, err);
@@ -373,6 +385,7 @@ static int export_round(struct cache_remote *r, const struct cache_spec *s, stru
 	if (rc == 1 && cache_entries_cover(cur, own))
 		return 1;
 	cache_entries_merge(cur, own);
+	cache_entries_expire(cur, (int64_t)time(NULL) - (int64_t)s->max_age_days * 86400);
 	cache_entries_trim(cur, s->max_entries);
 	kept = kept_of(own, cur);
 	if (store_write(r, s, dl, cur, dn, err) < 0)
@@ -395,7 +408,11 @@ static int export_needed(struct cache_remote *r, const struct cache_spec *s, str
 
 	if (rc <= 0)
 		return rc < 0 ? -1 : 1;
-	if (cache_entries_cover(cur, own)) {
+	/* entries in use are exported again at half their age limit, so the
+	 * limit drops only the unused ones */
+	if (cache_entries_cover(cur, own) &&
+	    cache_entries_fresh(cur, own,
+				(int64_t)time(NULL) - (int64_t)s->max_age_days * 86400 / 2)) {
 		pn_debug("cache export: the artifact has every entry already");
 		return 0;
 	}

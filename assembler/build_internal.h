@@ -90,13 +90,14 @@ void build_key_postbuild(const char *chain, const char *predict, const char *sch
 
 /* ---------------------------------------------------- build_cache_remote.c */
 
-/* REF[,mode=min|max][,max-entries=N]: REF a registry REPO:TAG (normalised)
+/* REF[,mode=min|max][,max-entries=N][,max-age=DAYS]: REF a registry REPO:TAG (normalised)
  * or oci:DIR[:TAG] (tag default "buildcache") */
 struct cache_spec {
 	char *ref;	    /* registry reference, or NULL */
 	char *dir, *tag;    /* oci:DIR:TAG, or NULL */
 	bool max;	    /* mode=max: every step, also after a failed build */
 	size_t max_entries; /* the artifact keeps at most this many entries */
+	int max_age_days;   /* and drops those exported longer ago than this */
 };
 /* PN_ERR_INVALID for a bad spec (options only when to) */
 int cache_spec_parse(const char *text, bool to, struct cache_spec *out, struct pn_error **err);

@@ -514,6 +514,35 @@ void cache_entries_trim(json_t *entries, size_t max)
 	pn_strv_release(&drop);
 }
 
+void cache_entries_expire(json_t *entries, int64_t before)
+{
+	struct pn_strv drop = PN_STRV_INIT;
+	const char *key;
+	json_t *e;
+
+	json_object_foreach(entries, key, e)
+	{
+		if (entry_used(e) < before)
+			pn_strv_push(&drop, key);
+	}
+	for (size_t i = 0; i < drop.n; i++)
+		json_object_del(entries, drop.v[i]);
+	pn_strv_release(&drop);
+}
+
+bool cache_entries_fresh(json_t *all, json_t *sub, int64_t since)
+{
+	const char *key;
+	json_t *e;
+
+	json_object_foreach(sub, key, e)
+	{
+		if (entry_used(json_object_get(all, key)) < since)
+			return false;
+	}
+	return true;
+}
+
 /* two entries alike but for "used" */
 static bool entry_same(json_t *a, json_t *b)
 {

@@ -92,8 +92,12 @@ char *cache_entries_encode(json_t *entries, size_t *len);
 size_t cache_entries_merge(json_t *into, json_t *from);
 /* keep the max most recently used entries (ties: by key), drop the rest */
 void cache_entries_trim(json_t *entries, size_t max);
+/* drop the entries last exported before `before` (Unix time) */
+void cache_entries_expire(json_t *entries, int64_t before);
 /* does every key of sub have the same entry ("used" aside) in all? */
 bool cache_entries_cover(json_t *all, json_t *sub);
+/* was every key of sub exported to all at `since` or later? */
+bool cache_entries_fresh(json_t *all, json_t *sub, int64_t since);
 /* the layer descriptors the entries name, each digest once, in key order */
 void cache_entries_layers(json_t *entries, struct oci_descriptor **out, size_t *n);
 

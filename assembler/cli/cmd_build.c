@@ -132,7 +132,7 @@ static const struct cli_opt build_opts_table[] = {
 	 "import the step cache of this registry REPO:TAG\nor oci:DIR:TAG (repeatable; "
 	 "$PINION_CACHE_FROM)",
 	 0},
-	{"cache-to", 0, REQ, set_cache_to, 0, "REF[,mode=max][,max-entries=N]",
+	{"cache-to", 0, REQ, set_cache_to, 0, "REF[,mode=max][,max-entries=N][,max-age=DAYS]",
 	 "merge this build's step cache into REF\n($PINION_CACHE_TO; see docs/build.md)", 0},
 	{"build-env", 0, REQ, set_env, 0, "NAME[=VALUE]",
 	 "a variable for RUN steps (NAME alone: this\nenvironment's value); cog.yaml "

@@ -158,10 +158,11 @@ test_expect_success 'max-entries bounds the artifact: the least recently exporte
 	test_cmp "$T/want" "$T/kept"
 '
 
-# rewrite the entries of the oci: cache with python: set_size KEYSTEP, or
-# make the entries point at what the test changed
+# rewrite the entries of an oci: cache (tag bc) with python:
+#   edit_cache DIR size LAYER   the entry of LAYER says one byte more
+#   edit_cache DIR age -        every entry was last exported in 1970
 edit_cache() {
-	"$PYTHON" - "$T/ocicache" "$@" <<-"EOF"
+	"$PYTHON" - "$@" <<-"EOF"
 	import hashlib, json, os, sys
 	d, what, layer = sys.argv[1], sys.argv[2], sys.argv[3]
 	ix = json.load(open(d + "/index.json"))
@@ -172,6 +173,8 @@ edit_cache() {
 	for e in doc["entries"].values():
 	    if e.get("layer", {}).get("digest") == layer and what == "size":
 	        e["layer"]["size"] += 1
+	    if what == "age":
+	        e["used"] = 1
 	def put(b):
 	    dg = "sha256:" + hashlib.sha256(b).hexdigest()
 	    open(blob(dg), "wb").write(b)
@@ -181,6 +184,15 @@ edit_cache() {
 	json.dump(ix, open(d + "/index.json", "w"))
 	EOF
 }
+
+test_expect_success 'max-age: entries exported longer ago than DAYS leave the artifact' '
+	edit_cache "$T/small" age - &&
+	pod_build small3 "$T/hello" --cache-from "$REF" --cache-to "oci:$T/small:bc,max-age=2" &&
+	cfg=$(skopeo inspect --raw "oci:$T/small:bc" | jq -r .config.digest) &&
+	jq -r ".entries[] | .layer.digest // \"data\"" "$T/small/blobs/sha256/${cfg#sha256:}" | sort >"$T/kept3" &&
+	layers_of small3 | tail -n 3 | sort >"$T/want3" && echo data >>"$T/want3" && sort -o "$T/want3" "$T/want3" &&
+	test_cmp "$T/want3" "$T/kept3"
+'
 
 test_expect_success 'corrupt entries: a missing blob is a miss with a warning; the next step still hits' '
 	layers_of one >"$T/ref-layers" &&
@@ -197,7 +209,7 @@ test_expect_success 'corrupt entries: a wrong size and a blob that fails its dig
 	rm -rf "$T/ocicache" && cp -r "$T/ocicache.orig" "$T/ocicache" &&
 	tini=$(sed -n "$(( $(wc -l <"$T/ref-layers") - 2 ))p" "$T/ref-layers") &&
 	src=$(tail -1 "$T/ref-layers") &&
-	edit_cache size "$tini" &&
+	edit_cache "$T/ocicache" size "$tini" &&
 	f="$T/ocicache/blobs/sha256/${src#sha256:}" && chmod u+w "$f" &&
 	"$PYTHON" -c "import sys; f=open(sys.argv[1], \"r+b\"); f.seek(100); b=f.read(1); f.seek(100); f.write(bytes([b[0] ^ 1]))" "$f" &&
 	pod_build bad "$T/hello" --cache-from "oci:$T/ocicache:bc" &&

@@ -92,6 +92,16 @@ static void t_merge_trim(void)
 	for (size_t i = 0; i < n; i++)
 		oci_descriptor_release(&layers[i]);
 	free(layers);
+	ok(cache_entries_fresh(a, sub, 8) && !cache_entries_fresh(a, sub, 9),
+	   "fresh: every key exported at or after the time");
+	{
+		json_t *c = json_deep_copy(a);
+
+		cache_entries_expire(c, 6);
+		is_int(json_object_size(c), 2, "expire drops the entries exported before the time");
+		ok(!json_object_get(c, K1), "the old one went");
+		json_decref(c);
+	}
 	cache_entries_trim(a, 2);
 	is_int(json_object_size(a), 2, "trimmed to max");
 	ok(!json_object_get(a, K1), "the least recently used goes first");
@@ -210,11 +220,15 @@ static void t_specs(void)
 	ok_call(cache_spec_parse("localhost:5000/cache/m:bc", true, &s, &err), &err,
 		"registry ref");
 	is_str(s.ref ? s.ref : "", "localhost:5000/cache/m:bc", "kept whole");
-	ok(!s.max && s.max_entries == 500, "defaults: mode=min, 500 entries");
+	ok(!s.max && s.max_entries == 500 && s.max_age_days == 30,
+	   "defaults: mode=min, 500 entries, 30 days");
 	cache_spec_release(&s);
 	ok_call(cache_spec_parse("r.example/c:t,mode=max,max-entries=7", true, &s, &err), &err,
 		"options");
 	ok(s.max && s.max_entries == 7, "mode=max, 7 entries");
+	cache_spec_release(&s);
+	ok_call(cache_spec_parse("r.example/c:t,max-age=9", true, &s, &err), &err, "max-age");
+	is_int(s.max_age_days, 9, "9 days");
 	cache_spec_release(&s);
 	ok_call(cache_spec_parse("oci:/tmp/c", false, &s, &err), &err, "a layout");
 	ok(!s.ref && s.dir && strcmp(s.dir, "/tmp/c") == 0 && strcmp(s.tag, "buildcache") == 0,
@@ -228,6 +242,8 @@ static void t_specs(void)
 		PN_ERR_INVALID, "max-entries", "max-entries 0");
 	ok_fail(cache_spec_parse("r.example/c:t,max-entries=1001", true, &s, &err), &err,
 		PN_ERR_INVALID, "max-entries", "max-entries over the limit");
+	ok_fail(cache_spec_parse("r.example/c:t,max-age=0", true, &s, &err), &err, PN_ERR_INVALID,
+		"max-age", "max-age 0");
 	ok_fail(cache_spec_parse("r.example/c@sha256:"
 				 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 				 true, &s, &err),
