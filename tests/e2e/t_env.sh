@@ -7,16 +7,8 @@
 . "$TEST_ROOT/tests/tools/registry.sh"
 . "$TEST_ROOT/tests/tools/pip_index.sh"
 
-registry_start plain >"$T/registry.log" 2>&1 || echo "# registry did not start: $(cat "$T/registry.log")"
-test_expect_success 'setup: registry, base image, local index' '
-	base=$(fixture_base_layout) &&
-	pinion copy "oci:$base:library/python:3.11-slim" "$REGISTRY/library/python:3.11-slim" >/dev/null &&
-	echo "$REGISTRY" >"$T/registry" &&
-	mkdir -p "$T/index/files" &&
-	wheel_make pinion-demo-greeting 1.0.0 "$T/index/files" >/dev/null
-'
-REGISTRY=$(cat "$T/registry" 2>/dev/null || echo 127.0.0.1:1)
-MIRROR="--registry-mirror docker.io=$REGISTRY --registry-mirror r8.im=$REGISTRY"
+base_registry_start 'setup: registry, base image, local index' \
+	'mkdir -p "$T/index/files" && wheel_make pinion-demo-greeting 1.0.0 "$T/index/files" >/dev/null'
 pip_index_start "$T/index" && at_exit pip_index_stop
 LOCAL_INDEX=$PIP_INDEX_URL
 unset PIP_INDEX_URL PIP_FIND_LINKS PIP_EXTRA_INDEX_URL PIP_NO_INDEX PIP_CERT PIP_TRUSTED_HOST PIP_TIMEOUT \
