@@ -143,4 +143,36 @@ test_expect_success 'a host path in the pass-through (PIP_FIND_LINKS=/opt/wheels
 	test_grep "^PIP_FIND_LINKS=/opt/wheels$" "$T/env-hostpath2"
 '
 
+# The environments users build in: the C locale (LANG unset and C.UTF-8 are
+# built in by t_foreign; a missing PIP_FIND_LINKS path above) and a checkout
+# under /root (0700), the pinion binary and the model there.
+mkdir -p "$T/loc" && cp "$TEST_ROOT/examples/hello/cog.yaml" "$TEST_ROOT/examples/hello/predict.py" "$T/loc/" &&
+	echo data >"$T/loc/données-日本.txt"
+test_expect_success 'LANG=C (no LC_*): a model with a UTF-8 file name builds, its name intact; predict passes UTF-8 input through' '
+	(cd "$T/loc" && env -u LC_ALL -u LC_CTYPE -u LANGUAGE LANG=C "$PINION" build $MIRROR \
+		--output "oci:$T/out:loc" --progress plain) >"$T/loc.out" 2>"$T/loc.err" ||
+		{ tail -n 30 "$T/loc.err"; false; } &&
+	pinion unpack "oci:$T/out:loc" "$T/root-loc" >/dev/null &&
+	test_equal "$(cat "$T/root-loc/src/données-日本.txt")" data &&
+	(cd "$T/loc" && env -u LC_ALL -u LC_CTYPE -u LANGUAGE LANG=C "$PINION" predict $MIRROR -i name=wörld) \
+		>"$T/loc-pred.out" 2>"$T/loc-pred.err" || { tail -n 30 "$T/loc-pred.err"; false; } &&
+	test_grep "hello, wörld!" "$T/loc-pred.out"
+'
+
+if [ "$(id -u)" -ne 0 ] || [ ! -d /root ]; then
+	test_skip 'a checkout under /root: build and predict' 'needs root and a /root'
+else
+	test_expect_success 'a checkout under /root (0700): pinion and the model there, build and predict' '
+		co=$(mktemp -d /root/pinion-e2e-checkout.XXXXXX) && test_when_finished "rm -rf $co" &&
+		mkdir -p "$co/build" "$co/home" && cp "$PINION_BUILD/pinion" "$co/build/pinion" &&
+		cp -r "$TEST_ROOT/examples/hello" "$co/hello" && rm -rf "$co/hello/.pinion" &&
+		(cd "$co/hello" && HOME="$co/home" PINION_CACHE_DIR="$co/home/.cache/pinion" "$co/build/pinion" \
+			build $MIRROR --progress plain) >"$T/co.out" 2>"$T/co.err" || { tail -n 30 "$T/co.err"; false; } &&
+		(cd "$co/hello" && HOME="$co/home" PINION_CACHE_DIR="$co/home/.cache/pinion" "$co/build/pinion" \
+			predict $MIRROR -i name=root) >"$T/co-pred.out" 2>"$T/co-pred.err" ||
+			{ tail -n 30 "$T/co-pred.err"; false; } &&
+		test_grep "hello, root!" "$T/co-pred.out"
+	'
+fi
+
 test_done
