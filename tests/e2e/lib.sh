@@ -116,5 +116,21 @@ wait_port() {
 	done
 }
 
+# pq ARGS: pinion with quiet progress (a case that wants events asks for them)
+pq() { pinion --progress quiet "$@"; }
+# one_error_line FILE: exactly one line, the error ("pinion: ...")
+one_error_line() {
+	local n
+	n=$(wc -l <"$1")
+	if [ "$n" -ne 1 ] || ! grep -q '^pinion: ' "$1"; then
+		echo "expected one 'pinion: ...' line, got $n:"; cat "$1"; return 1
+	fi
+}
+# layout_digest DIR NAME: the manifest digest index.json names NAME by
+layout_digest() {
+	jq -r --arg t "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' \
+		"$1/index.json"
+}
+
 . "$TEST_ROOT/tests/tools/fixtures.sh"
 . "$TEST_ROOT/tests/tools/users.sh"

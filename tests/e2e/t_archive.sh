@@ -9,13 +9,6 @@
 . "$TEST_ROOT/tests/tools/registry.sh"
 cd "$T" || exit 1
 
-pq() { pinion --progress quiet "$@"; }
-# manifest digest of a layout tag (from index.json)
-layout_digest() {
-	jq -r --arg t "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' \
-		"$1/index.json"
-}
-
 mkdir -p "$T/root/etc" "$T/root/bin" "$T/root2"
 echo "hello from pinion" >"$T/root/etc/greeting"
 head -c 200000 /dev/urandom >"$T/root/bin/blob"

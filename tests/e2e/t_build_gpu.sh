@@ -26,18 +26,8 @@ build:
 predict: "predict.py:Predictor"
 EOF
 
-# started here, not in a case: cases run in a subshell and would lose its cleanup
-registry_start plain >"$T/registry.log" 2>&1 || echo "# registry did not start: $(cat "$T/registry.log")"
-test_expect_success 'setup: registry with an nvidia/cuda stand-in, index with torch 2.1.0' '
-	base=$(fixture_base_layout) &&
-	pinion copy "oci:$base:library/python:3.11-slim" "$REGISTRY/$CUDA" >/dev/null &&
-	echo "$REGISTRY" >"$T/registry" &&
-	echo "$base" >"$T/base" &&
-	mkdir -p "$T/index/files" &&
-	wheel_make torch 2.1.0 "$T/index/files" >/dev/null
-'
-REGISTRY=$(cat "$T/registry" 2>/dev/null || echo 127.0.0.1:1)
-MIRROR="--registry-mirror docker.io=$REGISTRY --registry-mirror r8.im=$REGISTRY"
+BASE_REPO=$CUDA base_registry_start 'setup: registry with an nvidia/cuda stand-in, index with torch 2.1.0' \
+	'mkdir -p "$T/index/files" && wheel_make torch 2.1.0 "$T/index/files" >/dev/null'
 pip_index_start "$T/index" && at_exit pip_index_stop
 export PIP_RETRIES=0 PIP_DEFAULT_TIMEOUT=2
 

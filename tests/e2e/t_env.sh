@@ -7,16 +7,8 @@
 . "$TEST_ROOT/tests/tools/registry.sh"
 . "$TEST_ROOT/tests/tools/pip_index.sh"
 
-registry_start plain >"$T/registry.log" 2>&1 || echo "# registry did not start: $(cat "$T/registry.log")"
-test_expect_success 'setup: registry, base image, local index' '
-	base=$(fixture_base_layout) &&
-	pinion copy "oci:$base:library/python:3.11-slim" "$REGISTRY/library/python:3.11-slim" >/dev/null &&
-	echo "$REGISTRY" >"$T/registry" &&
-	mkdir -p "$T/index/files" &&
-	wheel_make pinion-demo-greeting 1.0.0 "$T/index/files" >/dev/null
-'
-REGISTRY=$(cat "$T/registry" 2>/dev/null || echo 127.0.0.1:1)
-MIRROR="--registry-mirror docker.io=$REGISTRY --registry-mirror r8.im=$REGISTRY"
+base_registry_start 'setup: registry, base image, local index' \
+	'mkdir -p "$T/index/files" && wheel_make pinion-demo-greeting 1.0.0 "$T/index/files" >/dev/null'
 pip_index_start "$T/index" && at_exit pip_index_stop
 LOCAL_INDEX=$PIP_INDEX_URL
 unset PIP_INDEX_URL PIP_FIND_LINKS PIP_EXTRA_INDEX_URL PIP_NO_INDEX PIP_CERT PIP_TRUSTED_HOST PIP_TIMEOUT \
@@ -150,5 +142,37 @@ test_expect_success 'a host path in the pass-through (PIP_FIND_LINKS=/opt/wheels
 	PIP_FIND_LINKS=/opt/wheels env_build hostpath2 --no-cache --build-env PIP_FIND_LINKS &&
 	test_grep "^PIP_FIND_LINKS=/opt/wheels$" "$T/env-hostpath2"
 '
+
+# The environments users build in: the C locale (LANG unset and C.UTF-8 are
+# built in by t_foreign; a missing PIP_FIND_LINKS path above) and a checkout
+# under /root (0700), the pinion binary and the model there.
+mkdir -p "$T/loc" && cp "$TEST_ROOT/examples/hello/cog.yaml" "$TEST_ROOT/examples/hello/predict.py" "$T/loc/" &&
+	echo data >"$T/loc/données-日本.txt"
+test_expect_success 'LANG=C (no LC_*): a model with a UTF-8 file name builds, its name intact; predict passes UTF-8 input through' '
+	(cd "$T/loc" && env -u LC_ALL -u LC_CTYPE -u LANGUAGE LANG=C "$PINION" build $MIRROR \
+		--output "oci:$T/out:loc" --progress plain) >"$T/loc.out" 2>"$T/loc.err" ||
+		{ tail -n 30 "$T/loc.err"; false; } &&
+	pinion unpack "oci:$T/out:loc" "$T/root-loc" >/dev/null &&
+	test_equal "$(cat "$T/root-loc/src/données-日本.txt")" data &&
+	(cd "$T/loc" && env -u LC_ALL -u LC_CTYPE -u LANGUAGE LANG=C "$PINION" predict $MIRROR -i name=wörld) \
+		>"$T/loc-pred.out" 2>"$T/loc-pred.err" || { tail -n 30 "$T/loc-pred.err"; false; } &&
+	test_grep "hello, wörld!" "$T/loc-pred.out"
+'
+
+if [ "$(id -u)" -ne 0 ] || [ ! -d /root ]; then
+	test_skip 'a checkout under /root: build and predict' 'needs root and a /root'
+else
+	test_expect_success 'a checkout under /root (0700): pinion and the model there, build and predict' '
+		co=$(mktemp -d /root/pinion-e2e-checkout.XXXXXX) && test_when_finished "rm -rf $co" &&
+		mkdir -p "$co/build" "$co/home" && cp "$PINION_BUILD/pinion" "$co/build/pinion" &&
+		cp -r "$TEST_ROOT/examples/hello" "$co/hello" && rm -rf "$co/hello/.pinion" &&
+		(cd "$co/hello" && HOME="$co/home" PINION_CACHE_DIR="$co/home/.cache/pinion" "$co/build/pinion" \
+			build $MIRROR --progress plain) >"$T/co.out" 2>"$T/co.err" || { tail -n 30 "$T/co.err"; false; } &&
+		(cd "$co/hello" && HOME="$co/home" PINION_CACHE_DIR="$co/home/.cache/pinion" "$co/build/pinion" \
+			predict $MIRROR -i name=root) >"$T/co-pred.out" 2>"$T/co-pred.err" ||
+			{ tail -n 30 "$T/co-pred.err"; false; } &&
+		test_grep "hello, root!" "$T/co-pred.out"
+	'
+fi
 
 test_done

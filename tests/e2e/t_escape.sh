@@ -78,16 +78,7 @@ HOST_UTS=$(readlink /proc/self/ns/uts)
 HOST_IPC=$(readlink /proc/self/ns/ipc)
 export PINION_ESCAPE_CANARY="PINION-CANARY-$SECRET"
 
-registry_start plain >"$T/registry.log" 2>&1 || echo "# registry did not start: $(cat "$T/registry.log")"
-at_exit 'registry_stop'
-test_expect_success 'setup: registry with library/python:3.11-slim, test users' '
-	base=$(fixture_base_layout) &&
-	pinion copy "oci:$base:library/python:3.11-slim" "$REGISTRY/library/python:3.11-slim" >/dev/null &&
-	echo "$REGISTRY" >"$T/registry" &&
-	test_user_setup
-'
-REGISTRY=$(cat "$T/registry" 2>/dev/null || echo 127.0.0.1:1)
-MIRROR="--registry-mirror docker.io=$REGISTRY --registry-mirror r8.im=$REGISTRY"
+base_registry_start 'setup: registry with library/python:3.11-slim, test users' test_user_setup
 
 # the model: its run step probes at build time (cog.yaml per user: its
 # empty dir), its predictor at predict time

@@ -118,37 +118,41 @@ test_expect_success 'with the real base snapshot cached, the poisoned image is s
 	! grep -q "$(cat "$T/evil_layer")" "$T/c-run/snapshots/${DIFF_ID#sha256:}/blobs"
 '
 
-test_expect_success 'a build on the poisoned base (fresh cache) is refused' '
+# refused_build CACHE OUT LOG: with the poisoned base published, a build with
+# CACHE into OUT fails (status 1) naming the mismatch, and OUT holds no image
+refused_build() {
 	publish "$T/evil" &&
-	test_expect_failure_status 1 build "$T/c-fresh" "$T/out-fresh" >"$T/b1.out" 2>"$T/b1.err" &&
-	tail -5 "$T/b1.err" &&
-	test_grep "does not match the image config" "$T/b1.err" &&
-	! pinion ls "oci:$T/out-fresh" 2>/dev/null | grep -q hello
+	test_expect_failure_status 1 build "$1" "$2" >"$T/$3.out" 2>"$T/$3.err" &&
+	tail -5 "$T/$3.err" &&
+	test_grep "does not match the image config" "$T/$3.err" &&
+	! pinion ls "oci:$2" 2>/dev/null | grep -q hello
+}
+# real_build CACHE OUT LOG: with the real base published, a build with CACHE
+# into OUT works, on the real base layer, with no evil.pth in any layer
+real_build() {
+	publish "$BASE" &&
+	{ build "$1" "$2" >"$T/$3.out" 2>"$T/$3.err" || { tail -20 "$T/$3.err"; false; }; } &&
+	test_equal "$(skopeo inspect --raw "oci:$2:hello" | jq -r ".layers[0].digest")" "$(cat "$T/real_layer")" &&
+	no_pth_in_layers "$2" hello
+}
+
+test_expect_success 'a build on the poisoned base (fresh cache) is refused' '
+	refused_build "$T/c-fresh" "$T/out-fresh" b1
 '
 
 test_expect_success 'then a build on the real base with the same cache gives the right image' '
-	publish "$BASE" &&
-	build "$T/c-fresh" "$T/out-fresh" >"$T/b2.out" 2>"$T/b2.err" || { tail -20 "$T/b2.err"; false; }
-	test_equal "$(skopeo inspect --raw "oci:$T/out-fresh:hello" | jq -r ".layers[0].digest")" "$(cat "$T/real_layer")" &&
-	no_pth_in_layers "$T/out-fresh" hello
+	real_build "$T/c-fresh" "$T/out-fresh" b2
 '
 
 test_expect_success 'a build cached on the real base, then the poisoned base: refused, not served from the cache' '
-	build "$T/c-warm" "$T/out-warm" >"$T/b3.out" 2>"$T/b3.err" || { tail -20 "$T/b3.err"; false; }
-	publish "$T/evil" &&
-	test_expect_failure_status 1 build "$T/c-warm" "$T/out-warm2" >"$T/b4.out" 2>"$T/b4.err" &&
-	tail -5 "$T/b4.err" &&
-	test_grep "does not match the image config" "$T/b4.err" &&
-	! pinion ls "oci:$T/out-warm2" 2>/dev/null | grep -q hello
+	{ build "$T/c-warm" "$T/out-warm" >"$T/b3.out" 2>"$T/b3.err" || { tail -20 "$T/b3.err"; false; }; } &&
+	refused_build "$T/c-warm" "$T/out-warm2" b4
 '
 
 test_expect_success 'and the real base again with that cache: all cached, the right image' '
-	publish "$BASE" &&
-	build "$T/c-warm" "$T/out-warm3" >"$T/b5.out" 2>"$T/b5.err" || { tail -20 "$T/b5.err"; false; }
-	test_equal "$(skopeo inspect --raw "oci:$T/out-warm3:hello" | jq -r ".layers[0].digest")" "$(cat "$T/real_layer")" &&
+	real_build "$T/c-warm" "$T/out-warm3" b5 &&
 	test_equal "$(skopeo inspect --raw "oci:$T/out-warm3:hello" | jq -c "[.layers[].digest]")" \
-		"$(skopeo inspect --raw "oci:$T/out-warm:hello" | jq -c "[.layers[].digest]")" &&
-	no_pth_in_layers "$T/out-warm3" hello
+		"$(skopeo inspect --raw "oci:$T/out-warm:hello" | jq -c "[.layers[].digest]")"
 '
 
 test_done

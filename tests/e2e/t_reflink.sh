@@ -19,14 +19,7 @@ else
 	at_exit "umount '$T/bind' 2>/dev/null; umount -l '$X'"
 fi
 
-MIRROR=
-if [ -n "$xfs_ok" ]; then
-	registry_start plain >"$T/registry.log" 2>&1 || echo "# registry did not start: $(cat "$T/registry.log")"
-fi
 setup() {
-	base=$(fixture_base_layout) &&
-	pinion copy "oci:$base:library/python:3.11-slim" "$REGISTRY/library/python:3.11-slim" >/dev/null &&
-	echo "$REGISTRY" >"$T/registry" &&
 	cp -r "$TEST_ROOT/examples/hello" "$T/weighty" && rm -rf "$T/weighty/.pinion" &&
 	mkdir -p "$T/weighty/weights" &&
 	head -c 67108864 /dev/urandom >"$T/weighty/weights/model.bin" &&
@@ -49,11 +42,7 @@ if [ -z "$xfs_ok" ]; then
 	test_done
 fi
 
-test_expect_success 'setup: registry, a model with 64 MiB of weights on the host disk and on XFS' '
-	setup
-'
-REGISTRY=$(cat "$T/registry" 2>/dev/null || echo 127.0.0.1:1)
-MIRROR="--registry-mirror docker.io=$REGISTRY --registry-mirror r8.im=$REGISTRY"
+base_registry_start 'setup: registry, a model with 64 MiB of weights on the host disk and on XFS' setup
 
 test_expect_success 'the weights layer has the same digest on XFS (shared) as on the host disk (copied)' '
 	build "$T/weighty" "$T/.pinion-cache" "$T/out-host" &&

@@ -6,24 +6,6 @@
 . "$TEST_ROOT/tests/tools/registry.sh"
 cd "$T" || exit 1  # scratch files (out, err, events) live in $T
 
-# quiet progress unless a case asks for events
-pq() { pinion --progress quiet "$@"; }
-
-# one_error_line FILE: exactly one line, the error
-one_error_line() {
-	local n
-	n=$(wc -l <"$1")
-	if [ "$n" -ne 1 ] || ! grep -q '^pinion: ' "$1"; then
-		echo "expected one 'pinion: ...' line, got $n:"; cat "$1"; return 1
-	fi
-}
-
-# manifest digest of a layout tag (from index.json)
-layout_digest() {
-	jq -r --arg t "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' \
-		"$1/index.json"
-}
-
 skopeo_digest() { skopeo inspect "$@" | jq -r .Digest; }
 
 # on_pty TRANSCRIPT [EXPECT SEND]... -- CMD...: run CMD on a new pseudo-terminal

@@ -7,17 +7,6 @@
 . "$TEST_ROOT/tests/tools/registry.sh"
 cd "$T" || exit 1
 
-pq() { pinion --progress quiet "$@"; }
-
-# one_error_line FILE: exactly one line, the error
-one_error_line() {
-	local n
-	n=$(wc -l <"$1")
-	if [ "$n" -ne 1 ] || ! grep -q '^pinion: ' "$1"; then
-		echo "expected one 'pinion: ...' line, got $n:"; cat "$1"; return 1
-	fi
-}
-
 # within SECONDS CMD...: runs CMD, fails when it took SECONDS or more (the
 # generous bound on a cut-off); CMD's status is kept in $within_status
 within() {

@@ -8,15 +8,7 @@
 . "$TEST_ROOT/tests/tools/registry.sh"
 . "$TEST_ROOT/tests/tools/users.sh"
 
-registry_start plain >"$T/registry.log" 2>&1 || echo "# registry did not start: $(cat "$T/registry.log")"
-test_expect_success 'setup: registry with library/python:3.11-slim, users' '
-	base=$(fixture_base_layout) &&
-	pinion copy "oci:$base:library/python:3.11-slim" "$REGISTRY/library/python:3.11-slim" >/dev/null &&
-	echo "$REGISTRY" >"$T/registry" &&
-	test_user_setup
-'
-REGISTRY=$(cat "$T/registry" 2>/dev/null || echo 127.0.0.1:1)
-MIRROR="--registry-mirror docker.io=$REGISTRY --registry-mirror r8.im=$REGISTRY"
+base_registry_start 'setup: registry with library/python:3.11-slim, users' test_user_setup
 
 # a copy of examples/hello owned by USER, with an optional build.run line
 model_for() { # USER DIR [RUN]

@@ -6,6 +6,8 @@
 #   minbase  debootstrap minbase
 #   python   minbase + python3, pip, venv, python-is-python3, no EXTERNALLY-MANAGED
 #            (stands in for python:3.11-slim)
+# Layout: fixture_base_layout (python as a buildah-written image, the default
+# base of the e2e tests; not imported by pinion, whose own import t_oci tests).
 
 : "${PINION_TEST_CACHE:=/var/cache/pinion-test}"
 
@@ -50,22 +52,16 @@ fixture_rootfs() {
 	echo "$out"
 }
 
-# fixture_base_layout: (once) the python rootfs imported by $PINION as
-# library/python:3.11-slim into a cached OCI layout; prints the layout dir
+# fixture_base_layout: (once) the default base image of the e2e tests: the
+# python rootfs as one layer written by buildah (Go's archive/tar, as the
+# layers of docker.io's images are), tagged library/python:3.11-slim in a
+# cached OCI layout (tests/tools/foreign_layers.py NAME base, keyed by that
+# script and the rootfs recipe); prints the layout dir.  Made by another
+# tool than pinion, so a test that builds on it tests pinion against the world.
 fixture_base_layout() {
-	local rootfs key dir
+	local rootfs
 	rootfs=$(fixture_rootfs python) || return 1
-	key=$(basename "$rootfs" .tar)
-	dir="$PINION_TEST_CACHE/layout-$key"
-	(
-		exec 9>"$PINION_TEST_CACHE/.lock-layout-$key"
-		flock 9
-		"$PINION" ls "oci:$dir" 2>/dev/null | grep -q 'library/python:3.11-slim' && exit 0
-		rm -rf "$dir"
-		SOURCE_DATE_EPOCH=0 "$PINION" import --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-			--env LANG=C.UTF-8 --cmd python3 "$rootfs" "oci:$dir:library/python:3.11-slim" >/dev/null
-	) || return 1
-	echo "$dir"
+	"${PYTHON:-python3}" "$(dirname "${BASH_SOURCE[0]}")/foreign_layers.py" "$rootfs" base
 }
 
 if [ "${0##*/}" = fixtures.sh ] && [ "${1:-}" = rootfs ]; then

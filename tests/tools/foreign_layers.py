@@ -8,6 +8,9 @@ with python_version 3.11 asks docker.io for), so a build can take it through
 rootfs and NAME; concurrent callers wait on a flock.  Run as root.
 
 NAME:
+  base     ROOTFS_TAR alone, `buildah add`ed onto scratch and committed: one
+           layer from Go's archive/tar with the python image's config (the
+           default base image of the e2e tests, fixture_base_layout)
   buildah  every layer from Go's archive/tar (containers/storage, as Docker,
            BuildKit and podman write them): ROOTFS_TAR `buildah add`ed onto
            scratch and committed; then `buildah run --isolation chroot` steps
@@ -212,53 +215,78 @@ def write_layout(layout, layers, history):
 
 # ---- buildah: Go's archive/tar
 
-def build_buildah(rootfs, work, layout):
-    store = os.path.join(work, "store")
-    ba = ["buildah", "--root", store + "/root", "--runroot", store + "/run",
-          "--storage-driver", "overlay"]
-    env = dict(os.environ, BUILDAH_ISOLATION="chroot", STORAGE_DRIVER="overlay",
-               TMPDIR=work, LC_ALL="C.UTF-8")
-    env.pop("REGISTRY_AUTH_FILE", None)
+class Buildah:
+    """a private containers/storage store under WORK (overlay driver), removed
+    (containers, images, mounts) by close()"""
 
-    def b(*args, capture=False):
-        r = run(*ba, *args, env=env, stdout=subprocess.PIPE if capture else subprocess.DEVNULL)
+    def __init__(self, work):
+        store = os.path.join(work, "store")
+        self.store = store
+        self.ba = ["buildah", "--root", store + "/root", "--runroot", store + "/run",
+                   "--storage-driver", "overlay"]
+        self.env = dict(os.environ, BUILDAH_ISOLATION="chroot", STORAGE_DRIVER="overlay",
+                        TMPDIR=work, LC_ALL="C.UTF-8")
+        self.env.pop("REGISTRY_AUTH_FILE", None)
+
+    def __call__(self, *args, capture=False):
+        r = run(*self.ba, *args, env=self.env, stdout=subprocess.PIPE if capture else subprocess.DEVNULL)
         return r.stdout.decode().strip() if capture else None
 
-    def step(ctr, code):
-        b("run", "--isolation", "chroot", "--runtime", "runc", ctr, "--", "python3", "-c", code)
+    def step(self, ctr, code):
+        self("run", "--isolation", "chroot", "--runtime", "runc", ctr, "--", "python3", "-c", code)
 
-    try:
-        c = b("from", "--pull-never", "scratch", capture=True)
-        b("add", c, rootfs, "/")
+    def base(self, rootfs, image):
+        """ROOTFS_TAR `buildah add`ed onto scratch with the python image's
+        config, committed as IMAGE: one layer from Go's archive/tar"""
+        c = self("from", "--pull-never", "scratch", capture=True)
+        self("add", c, rootfs, "/")
         cfg = ["config", "--cmd", "python3"]
         for e in ENV:
             cfg += ["--env", e]
-        b(*cfg, c)
-        b("commit", "-q", c, "fl-base")
+        self(*cfg, c)
+        self("commit", "-q", c, image)
+
+    def close(self):
+        for args in (["rm", "--all"], ["rmi", "--all", "--force"]):
+            subprocess.run(self.ba + args, env=self.env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        # overlay mounts of the store must be gone before the directory is
+        subprocess.run(["umount", "-R", self.store + "/root/overlay"], stderr=subprocess.DEVNULL)
+
+
+def build_base(rootfs, work, layout):
+    """the plain base: ROOTFS_TAR as one buildah layer, nothing else"""
+    b = Buildah(work)
+    try:
+        b.base(rootfs, "fl-base")
+        b("push", "-q", "fl-base", "oci:%s:%s" % (layout, TAG))
+    finally:
+        b.close()
+
+
+def build_buildah(rootfs, work, layout):
+    b = Buildah(work)
+    try:
+        b.base(rootfs, "fl-base")
         c = b("from", "--pull-never", "fl-base", capture=True)
-        step(c, TREE_CODE + "\n"
-             "import shutil\n"
-             "make_tree('/opt/foreign', {'long': 1, 'xattr': 1, 'owners': 1, 'sparse': 1})\n"
-             # deletions of lower files -> .wh.NAME; a replaced directory -> .wh..wh..opq
-             "os.unlink('/etc/ssl/certs/NetLock_Arany_=Class_Gold=_F\\u0151tan\\u00fas\\u00edtv\\u00e1ny.pem')\n"
-             "shutil.rmtree('/usr/share/doc/ca-certificates')\n"
-             "shutil.rmtree('/usr/share/python3')\n"
-             "os.makedirs('/usr/share/python3')\n"
-             "open('/usr/share/python3/new-\\u00e9', 'w').write('new\\n')\n")
+        b.step(c, TREE_CODE + "\n"
+               "import shutil\n"
+               "make_tree('/opt/foreign', {'long': 1, 'xattr': 1, 'owners': 1, 'sparse': 1})\n"
+               # deletions of lower files -> .wh.NAME; a replaced directory -> .wh..wh..opq
+               "os.unlink('/etc/ssl/certs/NetLock_Arany_=Class_Gold=_F\\u0151tan\\u00fas\\u00edtv\\u00e1ny.pem')\n"
+               "shutil.rmtree('/usr/share/doc/ca-certificates')\n"
+               "shutil.rmtree('/usr/share/python3')\n"
+               "os.makedirs('/usr/share/python3')\n"
+               "open('/usr/share/python3/new-\\u00e9', 'w').write('new\\n')\n")
         b("commit", "-q", c, "fl-tree")
         c = b("from", "--pull-never", "fl-tree", capture=True)
-        step(c, TREE_CODE + "\n"
-             "make_tree('/opt/foreign-raw', {'raw': 1})\n"
-             "os.unlink('/opt/foreign/\\u00fcn\\u00efc\\u00f6d\\u00e9/\\u65e5\\u672c\\u8a9e.txt')\n")
+        b.step(c, TREE_CODE + "\n"
+               "make_tree('/opt/foreign-raw', {'raw': 1})\n"
+               "os.unlink('/opt/foreign/\\u00fcn\\u00efc\\u00f6d\\u00e9/\\u65e5\\u672c\\u8a9e.txt')\n")
         b("commit", "-q", c, "fl-raw")
         b("push", "-q", "fl-raw", "oci:%s:%s" % (layout, TAG))
     finally:
-        subprocess.run(ba + ["rm", "--all"], env=env, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
-        subprocess.run(ba + ["rmi", "--all", "--force"], env=env, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
-        # overlay mounts of the store must be gone before the directory is
-        subprocess.run(["umount", "-R", store + "/root/overlay"], stderr=subprocess.DEVNULL)
+        b.close()
 
 
 # ---- Python tarfile and GNU tar
@@ -429,12 +457,12 @@ def validate(layout):
     # (oci-image-tool 1.0 cannot validate a layout: "imageLayout unimplemented")
 
 
-BUILDERS = {"buildah": build_buildah, "tarfile": build_tarfile, "gnusparse": build_gnusparse}
+BUILDERS = {"base": build_base, "buildah": build_buildah, "tarfile": build_tarfile, "gnusparse": build_gnusparse}
 
 
 def main():
     if len(sys.argv) != 3 or sys.argv[2] not in BUILDERS:
-        print("usage: foreign_layers.py ROOTFS_TAR buildah|tarfile|gnusparse", file=sys.stderr)
+        print("usage: foreign_layers.py ROOTFS_TAR base|buildah|tarfile|gnusparse", file=sys.stderr)
         sys.exit(2)
     rootfs, name = os.path.abspath(sys.argv[1]), sys.argv[2]
     cache = os.environ.get("PINION_TEST_CACHE", "/var/cache/pinion-test")

@@ -25,6 +25,14 @@
 #          repositories under denied/ are refused to everyone)
 # registry_stop [NAME] stops it (done at exit anyway).
 #
+# base_registry_start [TITLE [MORE]] (at the top level of a test file, not in a
+# case): a plain registry serving the default base image (fixture_base_layout)
+# as library/python:3.11-slim (or as $BASE_REPO), published in a case TITLE
+# (default "setup: registry with library/python:3.11-slim") whose body goes on
+# with the shell code MORE; then sets REGISTRY (127.0.0.1:1 when that case
+# failed), BASE_LAYOUT (the layout dir) and MIRROR (--registry-mirror options
+# sending docker.io and r8.im there).  The registry is stopped at exit.
+#
 # fault_proxy_start NAME [fault_proxy.py options...] puts tests/tools/fault_proxy.py
 # in front of $REGISTRY (plain mode) and exports PROXY=127.0.0.1:PORT and
 # PROXY_STATS (its counters, JSON); fault_proxy_stat KEY prints one counter;
@@ -162,6 +170,20 @@ registry_stop() {
 		rm -f "$f"
 	done
 	return 0
+}
+
+base_registry_start() {
+	local title=${1:-"setup: registry with library/python:3.11-slim"} more=${2:-true}
+	registry_start plain >"$T/registry.log" 2>&1 || echo "# registry did not start: $(cat "$T/registry.log")"
+	test_expect_success "$title" '
+		base=$(fixture_base_layout) &&
+		pinion copy "oci:$base:library/python:3.11-slim" "$REGISTRY/${BASE_REPO:-library/python:3.11-slim}" \
+			>/dev/null &&
+		echo "$REGISTRY" >"$T/registry" && echo "$base" >"$T/base" &&
+		'"$more"
+	REGISTRY=$(cat "$T/registry" 2>/dev/null || echo 127.0.0.1:1)
+	BASE_LAYOUT=$(cat "$T/base" 2>/dev/null)
+	MIRROR="--registry-mirror docker.io=$REGISTRY --registry-mirror r8.im=$REGISTRY"
 }
 
 fault_proxy_start() {
