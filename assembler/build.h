@@ -35,6 +35,8 @@ struct build_secret {
 	char *env; /* an environment variable, or NULL */
 };
 
+struct base_image; /* assembler/base_image.h */
+
 struct build_opts {
 	const char *config_file; /* -f; NULL = cog.yaml */
 	const char *tag;	 /* -t NAME[:TAG], or NULL */
@@ -60,6 +62,12 @@ struct build_opts {
 	 * cog.yaml `environment` wins over both.  Never in the image or the key. */
 	struct pn_strv build_env;
 	bool no_host_env;
+	/* --cog-base-registry HOST[/PATH]: where the cog-base images are (over
+	 * $COG_REGISTRY_HOST; default r8.im) */
+	const char *cog_base_registry;
+	/* `pinion base-image build`: build this cog-base image (its config and
+	 * plan, base_image.h) instead of a model directory's cog.yaml */
+	const struct base_image *base_image;
 };
 void build_opts_init(struct build_opts *o);
 /* "id=ID,src=PATH" | "id=ID,env=VAR" appended to o->secrets (PN_ERR_INVALID) */
