@@ -72,6 +72,7 @@ registry_start plain >"$T/registry.log" 2>&1 || echo "# registry did not start: 
 test_expect_success 'setup: registry with the nvidia/cuda stand-in, index with the torch stand-ins' '
 	base=$(fixture_base_layout) &&
 	pinion copy "oci:$base:library/python:3.11-slim" "$REGISTRY/$CUDA" >/dev/null &&
+	pinion copy "oci:$base:library/python:3.11-slim" "$REGISTRY/library/python:3.11-slim" >/dev/null &&
 	echo "$REGISTRY" >"$T/registry" &&
 	mkdir -p "$T/index/files" &&
 	wheel_make torch 2.1.0 "$T/index/files" >/dev/null &&
@@ -134,6 +135,21 @@ test_expect_success 'a second build takes every layer from the cache, same image
 	test_grep "(\([0-9]*\) of \1 layer steps cached)" "$T/build2.err" &&
 	grep "built in" "$T/build2.err" | sed "s/^/# /" &&
 	test_cmp "$T/build.out" "$T/build2.out"
+'
+
+test_expect_success 'without CUDA: on python slim, into the layout here under its r8.im name' '
+	mkdir -p "$T/cpu" &&
+	(cd "$T/cpu" && env -u COG_REGISTRY_HOST pinion base-image build --python 3.11 --system-packages "" $MIRROR --dry-run) >"$T/cpu.plan" &&
+	test_grep "^base image: python:3.11-slim$" "$T/cpu.plan" &&
+	test_grep "cog-base image without CUDA" "$T/cpu.plan" &&
+	(cd "$T/cpu" && env -u COG_REGISTRY_HOST pinion base-image build --python 3.11 --system-packages "" $MIRROR) >"$T/cpu.out" 2>"$T/cpu.err" ||
+		{ tail -20 "$T/cpu.err"; false; } &&
+	test_grep "^oci:.pinion/layout:r8.im/cog-base:python3.11 sha256:" "$T/cpu.out" &&
+	skopeo inspect "oci:$T/cpu/.pinion/layout:r8.im/cog-base:python3.11" >"$T/cpu.json" &&
+	test_equal "$(jq -r ".Labels[\"run.cog.base-image.python\"]" "$T/cpu.json")" 3.11 &&
+	test_equal "$(jq -r ".Labels[\"run.cog.base-image.cuda\"]" "$T/cpu.json")" null &&
+	test_equal "$(jq -r ".Labels[\"org.opencontainers.image.base.name\"]" "$T/cpu.json")" docker.io/library/python:3.11-slim &&
+	test_equal "$(jq -c .Layers "$T/cpu.json" | jq length)" 2
 '
 
 # the model of t_build_gpu.sh
