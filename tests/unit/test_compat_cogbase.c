@@ -124,6 +124,12 @@ static void t_reasons(void)
 	   "CPU reason: %s", c.reason);
 	is_str(c.image, "python:3.12-slim", "CPU: python slim");
 	compat_base_choice_release(&c);
+	gpu.gpu = true;
+	gpu.cuda = NULL;
+	gpu.use_cog_base = COMPAT_YES;
+	ok_fail(compat_base_choose(&gpu, &c, &err), &err, PN_ERR_NOT_FOUND,
+		"no cog-base image is made for CUDA none",
+		"GPU without a CUDA and --use-cog-base-image: an error, not the CPU image");
 }
 
 int main(void)
