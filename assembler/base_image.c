@@ -7,15 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Cog's baseImageSystemPackages (pkg/dockerfile/base.go), in its order */
-const char *const base_image_system_packages[] = {
-	"build-essential", "cmake",	  "curl",	   "ffmpeg",	      "findutils",
-	"g++",		   "gcc",	  "git",	   "libavcodec-dev",  "libcairo2-dev",
-	"libfontconfig1",  "libgirepository1.0-dev", "libgl1", "libglx-mesa0", "libglib2.0-0",
-	"libopencv-dev",   "libsm6",	  "libsndfile1",   "libssl-dev",      "libunistring-dev",
-	"libxext6",	   "libxrender1", "sox",	   "unzip",	      "wget",
-	"zip",		   "zstd",	  NULL};
-
 void base_image_init(struct base_image *b)
 {
 	memset(b, 0, sizeof(*b));
@@ -81,8 +72,7 @@ int base_image_resolve(const char *cuda, const char *python, const char *torch,
 	out->python = xstrdup(e->python);
 	out->torch = e->torch ? compat_version_base(e->torch) : NULL;
 	out->tag = xstrdup(e->tag);
-	for (size_t i = 0; base_image_system_packages[i]; i++)
-		pn_strv_push(&out->system_packages, base_image_system_packages[i]);
+	base_image_set_system_packages(out, BASE_IMAGE_SYSTEM_PACKAGES);
 	python_packages(out);
 	return 0;
 }
@@ -139,8 +129,8 @@ int base_image_config(const struct base_image *b, struct cog_config *cfg, struct
 		cog_config_release(cfg);
 		return -1;
 	}
-	cfg->requirements =
-		compat_requirements_rewrite(req.data ? req.data : "", cfg->build.gpu, cfg->build.cuda);
+	cfg->requirements = compat_requirements_rewrite(req.data ? req.data : "", cfg->build.gpu,
+							cfg->build.cuda);
 	pn_buf_release(&req);
 	return 0;
 }
@@ -149,10 +139,14 @@ static void plan_labels(const struct base_image *b, const struct cog_config *cfg
 			struct build_plan *p)
 {
 	struct pn_buf pk = PN_BUF_INIT;
-	const char *const kv[][2] = {
-		{"tag", b->tag},	      {"cuda", b->cuda},	     {"cudnn", cfg->build.cudnn},
-		{"python", b->python},	      {"torch", b->torch},	     {"torchvision", b->torchvision},
-		{"torchaudio", b->torchaudio}, {"requirements", cfg->requirements}};
+	const char *const kv[][2] = {{"tag", b->tag},
+				     {"cuda", b->cuda},
+				     {"cudnn", cfg->build.cudnn},
+				     {"python", b->python},
+				     {"torch", b->torch},
+				     {"torchvision", b->torchvision},
+				     {"torchaudio", b->torchaudio},
+				     {"requirements", cfg->requirements}};
 
 	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
 		cleanup_free char *name = xasprintf(BASE_IMAGE_LABEL_PREFIX "%s", kv[i][0]);
@@ -223,14 +217,14 @@ char *base_image_matrix_json(const char *cuda, const char *python, const char *t
 	cleanup_json json_t *a = json_array();
 
 	for (size_t i = 0; i < n; i++) {
-		if (!filter_has(cuda, v[i].cuda, false) || !filter_has(python, v[i].python, false) ||
-		    !filter_has(torch, v[i].torch, true))
+		if (!filter_has(cuda, v[i].cuda, false) ||
+		    !filter_has(python, v[i].python, false) || !filter_has(torch, v[i].torch, true))
 			continue;
-		json_array_append_new(
-			a, json_pack("{s:s,s:s,s:s,s:s,s:s}", "cuda_version",
-				     v[i].cuda ? v[i].cuda : "", "python_version", v[i].python,
-				     "torch_version", v[i].torch ? v[i].torch : "", "image_name",
-				     COMPAT_COG_BASE_REPO, "image_tag", v[i].tag));
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:s}", "cuda_version",
+						   v[i].cuda ? v[i].cuda : "", "python_version",
+						   v[i].python, "torch_version",
+						   v[i].torch ? v[i].torch : "", "image_name",
+						   COMPAT_COG_BASE_REPO, "image_tag", v[i].tag));
 	}
 	return json_dumps(a, JSON_COMPACT | JSON_PRESERVE_ORDER);
 }

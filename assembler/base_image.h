@@ -29,8 +29,13 @@
 #define BASE_IMAGE_OPENCV	"opencv-python==4.12.0.88"
 #define BASE_IMAGE_LABEL_PREFIX "run.cog.base-image."
 
-/* Cog's common system packages of every cog-base image (NULL-terminated) */
-extern const char *const base_image_system_packages[];
+/* Cog's common system packages of every cog-base image: its
+ * baseImageSystemPackages (pkg/dockerfile/base.go), in its order */
+#define BASE_IMAGE_SYSTEM_PACKAGES                                                                 \
+	"build-essential cmake curl ffmpeg findutils g++ gcc git libavcodec-dev libcairo2-dev "    \
+	"libfontconfig1 libgirepository1.0-dev libgl1 libglx-mesa0 libglib2.0-0 libopencv-dev "    \
+	"libsm6 libsndfile1 libssl-dev libunistring-dev libxext6 libxrender1 sox unzip wget zip "  \
+	"zstd"
 
 struct base_image {
 	const struct compat_cog_base *entry; /* its entry of the set (static) */

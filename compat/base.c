@@ -93,8 +93,9 @@ static int choose_cog_base(const struct compat_base_req *req, struct compat_base
 	if (req->use_cog_base == COMPAT_NO)
 		return 0;
 	/* a GPU build without a CUDA has none (not the CPU one) */
-	cb = req->python && (!req->gpu || cuda) ? compat_cog_base_find(cuda, req->python, req->torch)
-						 : NULL;
+	cb = req->python && (!req->gpu || cuda)
+		     ? compat_cog_base_find(cuda, req->python, req->torch)
+		     : NULL;
 	if (!cb) {
 		*why_not = xasprintf("no cog-base image is made for CUDA %s, Python %s, torch %s",
 				     cuda ? cuda : "none", req->python ? req->python : "none",

@@ -58,10 +58,10 @@ static int set_env(void *ctx, const struct cli_opt *opt, const char *v, struct p
 	return build_opts_add_env(&((struct base_image_cli *)ctx)->o, v, err);
 }
 
-#define BI(f)	offsetof(struct base_image_cli, f)
-#define BIO(f)	offsetof(struct base_image_cli, o.f)
-#define REQ	CLI_ARG_REQUIRED
-#define NONE	CLI_ARG_NONE
+#define BI(f)  offsetof(struct base_image_cli, f)
+#define BIO(f) offsetof(struct base_image_cli, o.f)
+#define REQ    CLI_ARG_REQUIRED
+#define NONE   CLI_ARG_NONE
 static const struct cli_opt base_image_opts[] = {
 	{"cuda", 0, REQ, NULL, BI(cuda), "X", "CUDA version (none: a CPU image)", 0},
 	{"python", 0, REQ, NULL, BI(python), "Y", "Python version", 0},
@@ -71,8 +71,8 @@ static const struct cli_opt base_image_opts[] = {
 	{"system-packages", 0, REQ, NULL, BI(system_packages), "LIST",
 	 "apt packages instead of Cog's common set\n(commas or spaces; \"\" for none)", 0},
 	{NULL, 0, NONE, NULL, 0, NULL, "build:", 0},
-	{"tag", 't', REQ, NULL, BIO(tag), "REF",
-	 "the image name (default REGISTRY/cog-base:TAG)", 0},
+	{"tag", 't', REQ, NULL, BIO(tag), "REF", "the image name (default REGISTRY/cog-base:TAG)",
+	 0},
 	{"push", 0, NONE, NULL, BIO(push), NULL, "push to the name after the build", 0},
 	{"output", 'o', REQ, NULL, BIO(output), "oci:DIR[:TAG]",
 	 "write the image to this OCI layout (or an archive)", 0},
@@ -105,9 +105,9 @@ static int base_image_list(const struct base_image_cli *c)
 	a = json_loads(text, 0, NULL);
 	json_array_foreach(a, i, e)
 	{
-		cleanup_free char *tag = xasprintf(
-			"%s:%s", json_string_value(json_object_get(e, "image_name")),
-			json_string_value(json_object_get(e, "image_tag")));
+		cleanup_free char *tag =
+			xasprintf("%s:%s", json_string_value(json_object_get(e, "image_name")),
+				  json_string_value(json_object_get(e, "image_tag")));
 		const char *cuda = json_string_value(json_object_get(e, "cuda_version"));
 		const char *torch = json_string_value(json_object_get(e, "torch_version"));
 
@@ -162,7 +162,8 @@ static int base_image_dockerfile(const struct base_image_cli *c)
 static int build_setup(struct base_image_cli *c, struct base_image *b, char **name,
 		       struct pn_error **err)
 {
-	const char *host = c->o.cog_base_registry ? c->o.cog_base_registry : getenv("COG_REGISTRY_HOST");
+	const char *host =
+		c->o.cog_base_registry ? c->o.cog_base_registry : getenv("COG_REGISTRY_HOST");
 	cleanup_free char *cache = c->o.cache_dir ? xstrdup(c->o.cache_dir) : pn_cache_dir();
 
 	if (c->compression && oci_compression_parse(c->compression, &c->o.compression, err) < 0)

@@ -47,8 +47,8 @@ static void t_set(void)
 	ok(tags_ok, "every tag is Cog's BaseImageName of its parts");
 	ok(unique, "no tag twice");
 	ok(minimums, "Python >= 3.10, CUDA >= 11.6, torch >= 1.13.1");
-	ok(cpu > 0 && cuda_python > 0 && python_only > 0, "CPU (%zu), CUDA+Python (%zu), Python (%zu)",
-	   cpu, cuda_python, python_only);
+	ok(cpu > 0 && cuda_python > 0 && python_only > 0,
+	   "CPU (%zu), CUDA+Python (%zu), Python (%zu)", cpu, cuda_python, python_only);
 	is_str(v[n - 1].cuda, NULL, "the Python-only entries come last");
 	ok(!v[n - 1].torch, "the last has no torch");
 }
@@ -69,7 +69,8 @@ static void t_find(void)
 	e = compat_cog_base_find("", "3.12", "");
 	is_str(e ? e->tag : NULL, "python3.12", "Python alone (\"\" is absent)");
 	e = compat_cog_base_find("11.6", "3.12", NULL);
-	is_str(e ? e->tag : NULL, "cuda11.6-python3.12", "Cog's cross product of Pythons and CUDAs");
+	is_str(e ? e->tag : NULL, "cuda11.6-python3.12",
+	       "Cog's cross product of Pythons and CUDAs");
 	ok(!compat_cog_base_find("11.0", "3.11", NULL), "CUDA below 11.6: none");
 	ok(!compat_cog_base_find(NULL, "3.9", NULL), "Python below 3.10: none");
 	ok(!compat_cog_base_find("12.1", "3.11", "1.12.1"), "torch below 1.13.1: none");
@@ -101,14 +102,16 @@ static int miss(const char *ref, bool *exists, void *ud, struct pn_error **err)
 
 static void t_reasons(void)
 {
-	struct compat_base_req gpu = {true,	   "3.11",	"12.1",	       "8",	"2.1.0",
-				      COMPAT_AUTO, COMPAT_AUTO, "mirror.local/org", miss, NULL};
+	struct compat_base_req gpu = {true,    "3.11",	    "12.1",	 "8",
+				      "2.1.0", COMPAT_AUTO, COMPAT_AUTO, "mirror.local/org",
+				      miss,    NULL};
 	struct compat_base_choice c;
 	struct pn_error *err = NULL;
 
 	ok_call(compat_base_choose(&gpu, &c, &err), &err, "GPU, registry without it");
-	ok(tap_contains(c.reason, "no cog-base image `mirror.local/org/cog-base:cuda12.1-python3.11-"
-				  "torch2.1.0` in the registry"),
+	ok(tap_contains(c.reason,
+			"no cog-base image `mirror.local/org/cog-base:cuda12.1-python3.11-"
+			"torch2.1.0` in the registry"),
 	   "the reason names the image looked for: %s", c.reason);
 	compat_base_choice_release(&c);
 	gpu.cuda = "11.0";
