@@ -149,7 +149,11 @@ test_expect_success 'without CUDA: on python slim, into the layout here under it
 	test_equal "$(jq -r ".Labels[\"run.cog.base-image.python\"]" "$T/cpu.json")" 3.11 &&
 	test_equal "$(jq -r ".Labels[\"run.cog.base-image.cuda\"]" "$T/cpu.json")" null &&
 	test_equal "$(jq -r ".Labels[\"org.opencontainers.image.base.name\"]" "$T/cpu.json")" docker.io/library/python:3.11-slim &&
-	test_equal "$(jq -c .Layers "$T/cpu.json" | jq length)" 2
+	test_equal "$(jq -c .Layers "$T/cpu.json" | jq length)" 2 &&
+	(cd "$T/cpu" && pinion base-image build --python 3.11 --system-packages "" $MIRROR -t example.org/ml/cog-base:py311 --output "oci:$T/named" --progress plain) >"$T/named.out" 2>"$T/named.err" ||
+		{ tail -20 "$T/named.err"; false; } &&
+	test_grep "^oci:$T/named:example.org/ml/cog-base:py311 sha256:" "$T/named.out" &&
+	test_grep "(1 of 1 layer steps cached)" "$T/named.err"
 '
 
 # the model of t_build_gpu.sh
