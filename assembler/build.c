@@ -23,10 +23,11 @@ struct build_state {
 	struct wheel_choice wheel; /* COG_WHEEL resolved */
 	struct registry_client *client;
 	struct build_cache *cache;
-	char *base_ref;		  /* the base reference as resolved */
-	oci_digest_t base_digest; /* its manifest digest */
-	size_t base_history;	  /* history entries of the base */
-	struct src_tree src;	  /* the model directory, walked in the plan stage */
+	struct cache_remote *remote; /* --cache-from / --cache-to, or NULL */
+	char *base_ref;		     /* the base reference as resolved */
+	oci_digest_t base_digest;    /* its manifest digest */
+	size_t base_history;	     /* history entries of the base */
+	struct src_tree src;	     /* the model directory, walked in the plan stage */
 	bool src_ready;
 	char *memo_path;     /* file digest memo of this model directory */
 	bool offline_warned; /* the cog-base check could not reach the registry */
@@ -56,6 +57,8 @@ void build_opts_release(struct build_opts *o)
 	o->secrets = NULL;
 	o->n_secrets = 0;
 	pn_strv_release(&o->build_env);
+	pn_strv_release(&o->cache_from);
+	pn_strv_release(&o->cache_to);
 }
 
 int build_opts_add_env(struct build_opts *o, const char *spec, struct pn_error **err)
@@ -540,6 +543,7 @@ static void state_release(struct build_state *st)
 	if (st->src_ready)
 		src_tree_release(&st->src);
 	build_cache_free(st->cache);
+	cache_remote_free(st->remote);
 	free(st->model_dir);
 	free(st->base_ref);
 	free(st->push_ref);
@@ -587,7 +591,9 @@ static int build_body(struct build_state *st, struct build_result *res, struct p
 	/* the sandbox must be able to start: find out before any pull */
 	if (runner_probe(err) < 0)
 		return -1;
-	if (setup_cache(st, err) < 0 || setup_base(st, err) < 0)
+	if (setup_cache(st, err) < 0 ||
+	    cache_remote_open(st->o, st->client, st->cache, &st->remote, err) < 0 ||
+	    setup_base(st, err) < 0)
 		return -1;
 	step_ctx_setup(st);
 	if (run_steps(st, err) < 0)
@@ -625,6 +631,7 @@ int build_run(const struct build_opts *o, struct build_result *res, struct pn_er
 	build_exec_init(&st.ex);
 	build_result_init(res);
 	rc = build_body(&st, res, err);
+	cache_remote_export(st.remote, rc == 0 ? &st.ex.img : NULL);
 	used_cache = st.cache != NULL;
 	state_release(&st);
 	/* once the cache is closed; skipped while another process uses it */

@@ -62,6 +62,9 @@ struct build_opts {
 	 * cog.yaml `environment` wins over both.  Never in the image or the key. */
 	struct pn_strv build_env;
 	bool no_host_env;
+	/* --cache-from REF (each) and --cache-to REF[,mode=max][,max-entries=N]
+	 * (docs/build.md, "The registry cache") */
+	struct pn_strv cache_from, cache_to;
 	/* --cog-base-registry HOST[/PATH]: where the cog-base images are (over
 	 * $COG_REGISTRY_HOST; default r8.im) */
 	const char *cog_base_registry;
@@ -73,6 +76,9 @@ void build_opts_init(struct build_opts *o);
 /* "id=ID,src=PATH" | "id=ID,env=VAR" appended to o->secrets (PN_ERR_INVALID) */
 int build_opts_add_secret(struct build_opts *o, const char *spec, struct pn_error **err);
 void build_opts_release(struct build_opts *o);
+/* a --cache-from (to false) or --cache-to spec, checked, appended
+ * (PN_ERR_INVALID for a bad one) */
+int build_opts_add_cache(struct build_opts *o, const char *spec, bool to, struct pn_error **err);
 /* --build-env NAME[=VALUE] appended to o->build_env (PN_ERR_INVALID for a bad name) */
 int build_opts_add_env(struct build_opts *o, const char *spec, struct pn_error **err);
 

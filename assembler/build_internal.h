@@ -10,6 +10,8 @@
  *   build_hostenv.c  the host's part of the RUN steps' environment
  *   build_source.c   the source walk of the model directory (plan stage)
  *   build_key.c      the cache-key recipe of every step kind
+ *   build_cache_remote.c  --cache-from / --cache-to: the step cache as an
+ *                    artifact in a registry or an OCI layout
  *   build_exec.c     the bottom: rootfs and sandbox lifecycle, progress, time, tini
  *
  * Data flow: build.c decides everything that comes from the options in the
@@ -85,6 +87,34 @@ void build_key_copy(const char *chain, const char *kind, const struct plan_step 
 /* the post-build data (schema_digest: of --openapi-schema, or NULL) */
 void build_key_postbuild(const char *chain, const char *predict, const char *schema_digest,
 			 oci_digest_t out);
+
+/* ---------------------------------------------------- build_cache_remote.c */
+
+/* REF[,mode=min|max][,max-entries=N][,max-age=DAYS]: REF a registry REPO:TAG (normalised)
+ * or oci:DIR[:TAG] (tag default "buildcache") */
+struct cache_spec {
+	char *ref;	    /* registry reference, or NULL */
+	char *dir, *tag;    /* oci:DIR:TAG, or NULL */
+	bool max;	    /* mode=max: every step, also after a failed build */
+	size_t max_entries; /* the artifact keeps at most this many entries */
+	int max_age_days;   /* and drops those exported longer ago than this */
+};
+/* PN_ERR_INVALID for a bad spec (options only when to) */
+int cache_spec_parse(const char *text, bool to, struct cache_spec *out, struct pn_error **err);
+void cache_spec_release(struct cache_spec *s);
+
+struct cache_remote;
+/* the --cache-from/--cache-to of o; imports every --cache-from artifact into
+ * cache (build_cache_set_remote; a source that cannot be read is a warning).
+ * *out stays NULL when o names no remote cache.  c and cache are borrowed
+ * and must outlive *out; *out must outlive the cache's look-ups. */
+int cache_remote_open(const struct build_opts *o, struct registry_client *c,
+		      struct build_cache *cache, struct cache_remote **out, struct pn_error **err);
+/* merge this build's entries into every --cache-to artifact; img is the
+ * built image, or NULL after a failed build (then only mode=max exports).
+ * Failures are warnings: the image is built already. */
+void cache_remote_export(struct cache_remote *r, const struct oci_image *img);
+void cache_remote_free(struct cache_remote *r);
 
 /* ---------------------------------------------------------- build_source.c */
 

@@ -53,6 +53,11 @@ struct build_cache {
 	char *dir;	/* <cache>/build */
 	char *keys_dir; /* <cache>/build/keys */
 	struct oci_layout *layout;
+	json_t *used;	/* key -> shared entry: this process's hits and puts */
+	json_t *remote; /* imported entries, or NULL */
+	build_cache_fetch_fn fetch;
+	void *fetch_ud;
+	size_t remote_hits, remote_refused;
 };
 
 int build_cache_open(const char *dir, struct build_cache **out, struct pn_error **err)
@@ -63,6 +68,7 @@ int build_cache_open(const char *dir, struct build_cache **out, struct pn_error 
 
 	c->dir = pn_path_join(base, "build");
 	c->keys_dir = pn_path_join(c->dir, "keys");
+	c->used = json_object();
 	lpath = pn_path_join(c->dir, "layout");
 	if (pn_mkdir_p(c->keys_dir, 0755, err) < 0 ||
 	    oci_layout_open(lpath, OCI_LAYOUT_CREATE, &c->layout, err) < 0) {
@@ -81,6 +87,8 @@ void build_cache_free(struct build_cache *c)
 		oci_layout_free(c->layout);
 	free(c->dir);
 	free(c->keys_dir);
+	json_decref(c->used);
+	json_decref(c->remote);
 	free(c);
 }
 
@@ -175,6 +183,32 @@ static bool layer_from_json(json_t *j, struct cache_layer *out)
 	return true;
 }
 
+/* the shared form of a layer entry (no "v") */
+static json_t *layer_to_json(const struct cache_layer *e)
+{
+	json_t *j = json_object();
+
+	json_object_set_new(j, "layer", oci_descriptor_to_json(&e->layer));
+	json_object_set_new(j, "diff_id", json_string(e->diff_id));
+	json_object_set_new(j, "created_by", json_string(e->created_by ? e->created_by : ""));
+	if (e->created)
+		json_object_set_new(j, "created", json_string(e->created));
+	return j;
+}
+
+static void note_used_layer(struct build_cache *c, const char *key, const struct cache_layer *e)
+{
+	json_object_set_new(c->used, key, layer_to_json(e));
+}
+
+static void note_used_data(struct build_cache *c, const char *key, json_t *data)
+{
+	json_t *j = json_object();
+
+	json_object_set_new(j, "data", json_deep_copy(data));
+	json_object_set_new(c->used, key, j);
+}
+
 void build_cache_layer_roots(const char *keys_dir, size_t max_entries, struct pn_strv *roots)
 {
 	cleanup_dir DIR *d = opendir(keys_dir);
@@ -207,6 +241,88 @@ void build_cache_layer_roots(const char *keys_dir, size_t max_entries, struct pn
 	}
 }
 
+/* ------------------------------------------------------ imported entries */
+
+void build_cache_set_remote(struct build_cache *c, json_t *entries, build_cache_fetch_fn fetch,
+			    void *ud)
+{
+	json_decref(c->remote);
+	c->remote = entries;
+	c->fetch = fetch;
+	c->fetch_ud = ud;
+}
+
+json_t *build_cache_used(struct build_cache *c)
+{
+	return c->used;
+}
+
+void build_cache_remote_stats(const struct build_cache *c, size_t *hits, size_t *refused)
+{
+	*hits = c->remote_hits;
+	*refused = c->remote_refused;
+}
+
+static int remote_refuse(struct build_cache *c, const char *key, struct pn_error *e)
+{
+	pn_warn("cache entry %.19s from --cache-from is not used (a miss): %s", key, e->msg);
+	pn_error_free(e);
+	c->remote_refused++;
+	return 0;
+}
+
+/* the blob of an imported entry in the layout, its size and diff_id checked */
+static int remote_blob(struct build_cache *c, json_t *entry, const struct cache_layer *l,
+		       struct pn_error **err)
+{
+	cleanup_close int fd = -1;
+	int64_t size = -1;
+
+	if (!oci_layout_has_blob(c->layout, l->layer.digest)) {
+		if (c->fetch(c->fetch_ud, entry, &l->layer, c->layout, err) < 0)
+			return pn_error_wrap(err, "fetch layer `%s`", l->layer.digest);
+	}
+	if (oci_layout_open_blob(c->layout, l->layer.digest, &fd, &size, err) < 0)
+		return -1;
+	if (size != l->layer.size)
+		return pn_error_set(err, PN_ERR_DIGEST,
+				    "layer `%s` has %lld bytes, the entry says %lld",
+				    l->layer.digest, (long long)size, (long long)l->layer.size);
+	return oci_layer_verify_diff_id(c->layout, l->layer.digest, l->diff_id, err);
+}
+
+static int remote_get_layer(struct build_cache *c, const char *key, struct cache_layer *out)
+{
+	json_t *entry = c->remote ? json_object_get(c->remote, key) : NULL;
+	struct pn_error *e = NULL;
+
+	if (!entry || !layer_from_json(entry, out)) {
+		cache_layer_release(out);
+		return 0;
+	}
+	if (remote_blob(c, entry, out, &e) < 0 || build_cache_put_layer(c, key, out, &e) < 0) {
+		cache_layer_release(out);
+		return remote_refuse(c, key, e);
+	}
+	c->remote_hits++;
+	return 1;
+}
+
+static int remote_get_data(struct build_cache *c, const char *key, json_t **out)
+{
+	json_t *entry = c->remote ? json_object_get(c->remote, key) : NULL;
+	json_t *d = json_object_get(entry, "data");
+	struct pn_error *e = NULL;
+
+	if (!json_is_object(d))
+		return 0;
+	if (build_cache_put_data(c, key, d, &e) < 0)
+		return remote_refuse(c, key, e);
+	c->remote_hits++;
+	*out = json_incref(d);
+	return 1;
+}
+
 int build_cache_get_layer(struct build_cache *c, const char *key, struct cache_layer *out,
 			  struct pn_error **err)
 {
@@ -214,45 +330,37 @@ int build_cache_get_layer(struct build_cache *c, const char *key, struct cache_l
 
 	(void)err;
 	cache_layer_init(out);
-	if (entry_read(c, key, &j) <= 0)
-		return 0;
-	if (!layer_from_json(j, out)) {
-		cache_layer_release(out);
-		return 0;
+	if (entry_read(c, key, &j) > 0 && layer_from_json(j, out) &&
+	    oci_layout_has_blob(c->layout, out->layer.digest)) {
+		note_used_layer(c, key, out);
+		return 1;
 	}
-	if (!oci_layout_has_blob(c->layout, out->layer.digest)) {
-		cache_layer_release(out);
-		return 0;
-	}
-	return 1;
+	cache_layer_release(out);
+	return remote_get_layer(c, key, out);
 }
 
 int build_cache_put_layer(struct build_cache *c, const char *key, const struct cache_layer *e,
 			  struct pn_error **err)
 {
-	cleanup_json json_t *j = json_object();
+	cleanup_json json_t *j = layer_to_json(e);
 
 	json_object_set_new(j, "v", json_integer(1));
-	json_object_set_new(j, "layer", oci_descriptor_to_json(&e->layer));
-	json_object_set_new(j, "diff_id", json_string(e->diff_id));
-	json_object_set_new(j, "created_by", json_string(e->created_by ? e->created_by : ""));
-	if (e->created)
-		json_object_set_new(j, "created", json_string(e->created));
-	return entry_write(c, key, j, err);
+	if (entry_write(c, key, j, err) < 0)
+		return -1;
+	note_used_layer(c, key, e);
+	return 0;
 }
 
 int build_cache_get_data(struct build_cache *c, const char *key, json_t **out,
 			 struct pn_error **err)
 {
 	cleanup_json json_t *j = NULL;
-	json_t *d;
+	json_t *d = NULL;
 
 	(void)err;
-	if (entry_read(c, key, &j) <= 0)
-		return 0;
-	d = json_object_get(j, "data");
-	if (!json_is_object(d))
-		return 0;
+	if (entry_read(c, key, &j) <= 0 || !json_is_object(d = json_object_get(j, "data")))
+		return remote_get_data(c, key, out);
+	note_used_data(c, key, d);
 	*out = json_incref(d);
 	return 1;
 }
@@ -264,5 +372,225 @@ int build_cache_put_data(struct build_cache *c, const char *key, json_t *data,
 
 	json_object_set_new(j, "v", json_integer(1));
 	json_object_set(j, "data", data);
-	return entry_write(c, key, j, err);
+	if (entry_write(c, key, j, err) < 0)
+		return -1;
+	note_used_data(c, key, data);
+	return 0;
+}
+
+/* ------------------------------------------------------- shared entries */
+
+static int64_t entry_used(json_t *e)
+{
+	json_t *u = json_object_get(e, "used");
+
+	return json_is_integer(u) && json_integer_value(u) > 0 ? json_integer_value(u) : 0;
+}
+
+/* a well-formed shared entry, rebuilt from its known fields only */
+static json_t *entry_clean(json_t *e)
+{
+	struct cache_layer l;
+	json_t *out = NULL, *d = json_object_get(e, "data");
+
+	cache_layer_init(&l);
+	if (json_is_object(d)) {
+		out = json_object();
+		json_object_set(out, "data", d);
+	} else if (layer_from_json(e, &l)) {
+		out = layer_to_json(&l);
+	}
+	cache_layer_release(&l);
+	if (out && entry_used(e))
+		json_object_set_new(out, "used", json_integer(entry_used(e)));
+	return out;
+}
+
+int cache_entries_parse(const char *data, size_t len, json_t **out, struct pn_error **err)
+{
+	cleanup_json json_t *j = NULL;
+	json_t *entries, *e, *res;
+	json_error_t jerr;
+	const char *key;
+	size_t n = 0, dropped = 0;
+
+	if (len > CACHE_ENTRIES_DOC_MAX)
+		return pn_error_set(err, PN_ERR_TOO_LARGE, "cache entries: %zu bytes (at most %zu)",
+				    len, CACHE_ENTRIES_DOC_MAX);
+	j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!j)
+		return pn_error_set(err, PN_ERR_INVALID, "cache entries: line %d column %d: %s",
+				    jerr.line, jerr.column, jerr.text);
+	entries = json_object_get(j, "entries");
+	if (!json_is_object(j) || json_integer_value(json_object_get(j, "v")) != 1 ||
+	    !json_is_object(entries))
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "cache entries: not a version 1 document with `entries`");
+	res = json_object();
+	json_object_foreach(entries, key, e)
+	{
+		json_t *clean;
+
+		if (n >= CACHE_ENTRIES_MAX)
+			break;
+		clean = oci_digest_valid(key) ? entry_clean(e) : NULL;
+		if (!clean) {
+			dropped++;
+			continue;
+		}
+		json_object_set_new(res, key, clean);
+		n++;
+	}
+	if (dropped)
+		pn_debug("cache entries: %zu malformed entries ignored", dropped);
+	*out = res;
+	return 0;
+}
+
+char *cache_entries_encode(json_t *entries, size_t *len)
+{
+	cleanup_json json_t *j = json_object();
+	char *text;
+
+	json_object_set_new(j, "v", json_integer(1));
+	json_object_set(j, "entries", entries);
+	text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!text)
+		PN_BUG("encode cache entries");
+	*len = strlen(text);
+	return text;
+}
+
+size_t cache_entries_merge(json_t *into, json_t *from)
+{
+	const char *key;
+	json_t *e;
+	size_t n = 0;
+
+	json_object_foreach(from, key, e)
+	{
+		json_t *have = json_object_get(into, key);
+
+		if (have && entry_used(have) >= entry_used(e))
+			continue;
+		json_object_set(into, key, e);
+		n++;
+	}
+	return n;
+}
+
+struct used_key {
+	const char *key;
+	int64_t used;
+};
+
+static int used_key_cmp(const void *a, const void *b)
+{
+	const struct used_key *x = a, *y = b;
+
+	if (x->used != y->used)
+		return x->used > y->used ? -1 : 1;
+	return strcmp(x->key, y->key);
+}
+
+void cache_entries_trim(json_t *entries, size_t max)
+{
+	size_t n = json_object_size(entries), i = 0;
+	struct used_key *v;
+	struct pn_strv drop = PN_STRV_INIT;
+	const char *key;
+	json_t *e;
+
+	if (n <= max)
+		return;
+	v = xcalloc(n, sizeof(*v));
+	json_object_foreach(entries, key, e) v[i++] = (struct used_key){key, entry_used(e)};
+	qsort(v, n, sizeof(*v), used_key_cmp);
+	for (i = max; i < n; i++)
+		pn_strv_push(&drop, v[i].key);
+	free(v);
+	for (i = 0; i < drop.n; i++)
+		json_object_del(entries, drop.v[i]);
+	pn_strv_release(&drop);
+}
+
+void cache_entries_expire(json_t *entries, int64_t before)
+{
+	struct pn_strv drop = PN_STRV_INIT;
+	const char *key;
+	json_t *e;
+
+	json_object_foreach(entries, key, e)
+	{
+		if (entry_used(e) < before)
+			pn_strv_push(&drop, key);
+	}
+	for (size_t i = 0; i < drop.n; i++)
+		json_object_del(entries, drop.v[i]);
+	pn_strv_release(&drop);
+}
+
+bool cache_entries_fresh(json_t *all, json_t *sub, int64_t since)
+{
+	const char *key;
+	json_t *e;
+
+	json_object_foreach(sub, key, e)
+	{
+		if (entry_used(json_object_get(all, key)) < since)
+			return false;
+	}
+	return true;
+}
+
+/* two entries alike but for "used" */
+static bool entry_same(json_t *a, json_t *b)
+{
+	cleanup_json json_t *x = json_deep_copy(a), *y = json_deep_copy(b);
+
+	json_object_del(x, "used");
+	json_object_del(y, "used");
+	return json_equal(x, y);
+}
+
+bool cache_entries_cover(json_t *all, json_t *sub)
+{
+	const char *key;
+	json_t *e;
+
+	json_object_foreach(sub, key, e)
+	{
+		json_t *have = json_object_get(all, key);
+
+		if (!have || !entry_same(have, e))
+			return false;
+	}
+	return true;
+}
+
+void cache_entries_layers(json_t *entries, struct oci_descriptor **out, size_t *n)
+{
+	struct pn_strv keys = PN_STRV_INIT, seen = PN_STRV_INIT;
+	const char *key;
+	json_t *e;
+
+	*out = NULL;
+	*n = 0;
+	json_object_foreach(entries, key, e) pn_strv_push(&keys, key);
+	pn_strv_sort(&keys);
+	for (size_t i = 0; i < keys.n; i++) {
+		struct cache_layer l;
+
+		cache_layer_init(&l);
+		if (layer_from_json(json_object_get(entries, keys.v[i]), &l) &&
+		    !pn_strv_contains(&seen, l.layer.digest)) {
+			pn_strv_push(&seen, l.layer.digest);
+			*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+			oci_descriptor_init(&(*out)[*n]);
+			oci_descriptor_copy(&(*out)[(*n)++], &l.layer);
+		}
+		cache_layer_release(&l);
+	}
+	pn_strv_release(&keys);
+	pn_strv_release(&seen);
 }

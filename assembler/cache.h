@@ -71,4 +71,50 @@ int build_cache_get_data(struct build_cache *c, const char *key, json_t **out,
 int build_cache_put_data(struct build_cache *c, const char *key, json_t *data,
 			 struct pn_error **err);
 
+/* ------------------------------------------------------ shared entries
+ * The step cache entries as they travel in a registry cache artifact
+ * (docs/build.md, "The registry cache"): one JSON document
+ *   {"v":1, "entries": {"<key>": <entry>, ...}}
+ * where an entry is a local entry without "v" ({"layer", "diff_id",
+ * "created_by", "created"} or {"data"}) plus "used", the Unix time it was
+ * last exported.  The document comes from outside: parse validates every
+ * entry and drops the ones that are not well formed (a dropped entry is a
+ * miss, never an error); at most CACHE_ENTRIES_MAX are read. */
+#define CACHE_ENTRIES_MAX     4096
+#define CACHE_ENTRIES_DOC_MAX ((size_t)64 << 20)
+/* *out: a new object key -> entry; PN_ERR_INVALID when data is not such a
+ * document at all */
+int cache_entries_parse(const char *data, size_t len, json_t **out, struct pn_error **err);
+/* the canonical document of entries (sorted keys, compact; *out owned) */
+char *cache_entries_encode(json_t *entries, size_t *len);
+/* every entry of from into into, where into has none for its key or an older
+ * one ("used"); the number of entries added or replaced */
+size_t cache_entries_merge(json_t *into, json_t *from);
+/* keep the max most recently used entries (ties: by key), drop the rest */
+void cache_entries_trim(json_t *entries, size_t max);
+/* drop the entries last exported before `before` (Unix time) */
+void cache_entries_expire(json_t *entries, int64_t before);
+/* does every key of sub have the same entry ("used" aside) in all? */
+bool cache_entries_cover(json_t *all, json_t *sub);
+/* was every key of sub exported to all at `since` or later? */
+bool cache_entries_fresh(json_t *all, json_t *sub, int64_t since);
+/* the layer descriptors the entries name, each digest once, in key order */
+void cache_entries_layers(json_t *entries, struct oci_descriptor **out, size_t *n);
+
+/* Entries imported from elsewhere (--cache-from): a local miss looks its key
+ * up in entries; a layer entry's blob comes through fetch when the layout
+ * lacks it (fetch verifies the digest), then its size and diff_id are
+ * checked.  Anything wrong is a miss and a warning.  A hit is written as a
+ * local entry.  entries: reference taken. */
+typedef int (*build_cache_fetch_fn)(void *ud, json_t *entry, const struct oci_descriptor *layer,
+				    struct oci_layout *dst, struct pn_error **err);
+void build_cache_set_remote(struct build_cache *c, json_t *entries, build_cache_fetch_fn fetch,
+			    void *ud);
+/* key -> entry (as in the shared document, no "used") of every hit and
+ * every put of this process; borrowed */
+json_t *build_cache_used(struct build_cache *c);
+/* how many looked-up keys were hits from the imported entries, and how many
+ * imported entries were refused (missing blob, size, digest, diff_id) */
+void build_cache_remote_stats(const struct build_cache *c, size_t *hits, size_t *refused);
+
 #endif

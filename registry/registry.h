@@ -176,6 +176,13 @@ int registry_pull(struct registry_client *c, const char *ref, struct oci_layout 
 int registry_push(struct registry_client *c, struct oci_layout *src, const char *src_ref,
 		  const char *dst_ref, struct oci_descriptor *out, struct pn_error **err);
 
+/* Fetch one blob d (digest, declared size) of the repository of `ref` (its
+ * tag or digest is not used) into dst, verified while it streams; nothing
+ * is fetched when dst has it.  PN_ERR_NOT_FOUND when the registry has no
+ * such blob, PN_ERR_DIGEST when the bytes do not match d->digest. */
+int registry_blob_pull(struct registry_client *c, const char *ref, const struct oci_descriptor *d,
+		       struct oci_layout *dst, struct pn_error **err);
+
 /* Copy between any two locations (registry -> layout, layout -> registry,
  * registry -> registry, layout -> layout). */
 int registry_copy(struct registry_client *c, const char *src, const char *dst,

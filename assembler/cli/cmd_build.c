@@ -56,6 +56,37 @@ static int set_secret(void *ctx, const struct cli_opt *opt, const char *v, struc
 	return build_opts_add_secret(&((struct build_cli *)ctx)->o, v, err);
 }
 
+static int set_cache_from(void *ctx, const struct cli_opt *opt, const char *v,
+			  struct pn_error **err)
+{
+	(void)opt;
+	return build_opts_add_cache(&((struct build_cli *)ctx)->o, v, false, err);
+}
+
+static int set_cache_to(void *ctx, const struct cli_opt *opt, const char *v, struct pn_error **err)
+{
+	(void)opt;
+	return build_opts_add_cache(&((struct build_cli *)ctx)->o, v, true, err);
+}
+
+/* without the flag: PINION_CACHE_FROM / PINION_CACHE_TO, specs separated by
+ * white space (CI variables) */
+static int cache_from_env(struct build_opts *o, bool to, struct pn_error **err)
+{
+	const char *name = to ? "PINION_CACHE_TO" : "PINION_CACHE_FROM";
+	const char *v = getenv(name);
+	cleanup_free char *copy = NULL;
+	char *save = NULL;
+
+	if (!v || (to ? o->cache_to.n : o->cache_from.n))
+		return 0;
+	copy = xstrdup(v);
+	for (char *w = strtok_r(copy, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
+		if (build_opts_add_cache(o, w, to, err) < 0)
+			return pn_error_wrap(err, "$%s", name);
+	return 0;
+}
+
 #define OPT_O(f) offsetof(struct build_cli, o.f)
 #define OPT_C(f) offsetof(struct build_cli, f)
 #define REQ	 CLI_ARG_REQUIRED
@@ -100,6 +131,12 @@ static const struct cli_opt build_opts_table[] = {
 	 "network of the RUN steps (default host)", 0},
 	{"cache-dir", 0, REQ, NULL, OPT_O(cache_dir), "DIR",
 	 "layer cache and snapshots (default ~/.cache/pinion)", 0},
+	{"cache-from", 0, REQ, set_cache_from, 0, "REF",
+	 "import the step cache of this registry REPO:TAG\nor oci:DIR:TAG (repeatable; "
+	 "$PINION_CACHE_FROM)",
+	 0},
+	{"cache-to", 0, REQ, set_cache_to, 0, "REF[,mode=max][,max-entries=N][,max-age=DAYS]",
+	 "merge this build's step cache into REF\n($PINION_CACHE_TO; see docs/build.md)", 0},
 	{"build-env", 0, REQ, set_env, 0, "NAME[=VALUE]",
 	 "a variable for RUN steps (NAME alone: this\nenvironment's value); cog.yaml "
 	 "`environment` wins",
@@ -138,6 +175,8 @@ static int finish_cli(struct build_cli *c, struct pn_error **err)
 				    "--output `%s`: want oci:DIR[:TAG], oci-archive:FILE[:REF] or "
 				    "docker-archive:FILE[:REF]",
 				    c->o.output);
+	if (cache_from_env(&c->o, false, err) < 0 || cache_from_env(&c->o, true, err) < 0)
+		return -1;
 	c->o.platform = c->ro.platform;
 	c->o.ropts = &c->ro;
 	return 0;
