@@ -1,6 +1,7 @@
 /* build.c - the executor of `pinion build` (see build.h): setup, the step
  * loop, output. */
 #include "assembler/build_internal.h"
+#include "assembler/base_image.h"
 #include "assembler/gc.h"
 #include "common/cleanup.h"
 
@@ -213,7 +214,8 @@ static int setup_config(struct build_state *st, struct pn_error **err)
 	cleanup_free char *dir = NULL;
 	struct build_plan_opts po;
 
-	if (cog_config_load(file, &st->cfg, err) < 0)
+	if ((o->base_image ? base_image_config(o->base_image, &st->cfg, err)
+			   : cog_config_load(file, &st->cfg, err)) < 0)
 		return -1;
 	dir = xstrdup(st->cfg.dir ? st->cfg.dir : ".");
 	st->model_dir = steal_pointer(&dir);
@@ -232,7 +234,7 @@ static int setup_config(struct build_state *st, struct pn_error **err)
 		}
 		st->push_ref = xstrdup(r);
 	}
-	if (!st->cfg.predict)
+	if (!st->cfg.predict && !o->base_image)
 		pn_warn("cog.yaml has no `predict`; the image will not serve predictions");
 	if (registry_client_new(o->ropts, &st->client, err) < 0)
 		return pn_error_wrap(err, "registry client");
@@ -247,7 +249,10 @@ static int setup_config(struct build_state *st, struct pn_error **err)
 	po.separate_weights = o->separate_weights;
 	po.platform = o->platform;
 	po.network_none = o->network_none;
-	if (build_plan_make(&st->cfg, &po, &st->plan, err) < 0)
+	if (o->cog_base_registry)
+		po.registry_host = o->cog_base_registry;
+	if ((o->base_image ? base_image_plan(o->base_image, &st->cfg, &po, &st->plan, err)
+			   : build_plan_make(&st->cfg, &po, &st->plan, err)) < 0)
 		return pn_error_wrap(err, "plan");
 	build_host_env(o, &st->cfg, &st->plan);
 	return 0;
@@ -598,6 +603,8 @@ static int build_body(struct build_state *st, struct build_result *res, struct p
 		build_step_failed(&st->ex);
 		return pn_error_wrap(err, "post-build");
 	}
+	if (st->o->base_image)
+		base_image_labels_finish(&st->ex.img.config);
 	if (src_tree_memo_save(&st->src, st->memo_path, NULL) < 0)
 		pn_debug("could not save the digest memo");
 	res->steps = st->sc.n_layer_steps;

@@ -35,6 +35,8 @@ struct build_secret {
 	char *env; /* an environment variable, or NULL */
 };
 
+struct base_image; /* assembler/base_image.h */
+
 struct build_opts {
 	const char *config_file; /* -f; NULL = cog.yaml */
 	const char *tag;	 /* -t NAME[:TAG], or NULL */
@@ -63,6 +65,12 @@ struct build_opts {
 	/* --cache-from REF (each) and --cache-to REF[,mode=max][,max-entries=N]
 	 * (docs/build.md, "The registry cache") */
 	struct pn_strv cache_from, cache_to;
+	/* --cog-base-registry HOST[/PATH]: where the cog-base images are (over
+	 * $COG_REGISTRY_HOST; default r8.im) */
+	const char *cog_base_registry;
+	/* `pinion base-image build`: build this cog-base image (its config and
+	 * plan, base_image.h) instead of a model directory's cog.yaml */
+	const struct base_image *base_image;
 };
 void build_opts_init(struct build_opts *o);
 /* "id=ID,src=PATH" | "id=ID,env=VAR" appended to o->secrets (PN_ERR_INVALID) */

@@ -256,6 +256,18 @@ static struct plan_step *copy_add(struct build_plan *p, enum plan_step_id id, co
 	return s;
 }
 
+void build_plan_set_label(struct build_plan *p, const char *name, const char *value)
+{
+	for (size_t i = 0; i < p->n_labels; i++) {
+		if (strcmp(p->labels[i].name, name) == 0) {
+			free(p->labels[i].value);
+			p->labels[i].value = xstrdup(value);
+			return;
+		}
+	}
+	env_push(&p->labels, &p->n_labels, name, value);
+}
+
 void build_plan_add_weight(struct build_plan *p, const char *path, int64_t size, size_t entry)
 {
 	for (size_t i = 0; i < p->n_steps; i++) {
@@ -406,6 +418,8 @@ static void add_python_steps(struct build_plan *p, const struct cog_config *cfg,
 			    xstrdup("pip install --no-cache-dir -r " PLAN_REQUIREMENTS_PATH));
 		step_file(s, PLAN_REQUIREMENTS_PATH, PLAN_FILE_INLINE, cfg->requirements);
 	}
+	if (o->base_image) /* Cog installs no SDK in a base image */
+		return;
 	s = run_add(p, PLAN_ID_COG_WHEEL, xstrdup("cog"),
 		    xasprintf("pip install --no-cache-dir %s", wheel_path));
 	step_file(s, wheel_path, PLAN_FILE_COG_WHEEL, NULL);
@@ -511,6 +525,11 @@ int build_plan_make(const struct cog_config *cfg, const struct build_plan_opts *
 		add_python(out, cfg);
 	add_python_steps(out, cfg, opts);
 	add_runs(out, cfg);
+	if (opts->base_image) {
+		pn_strv_push(&out->entrypoint, "/sbin/tini");
+		pn_strv_push(&out->entrypoint, "--");
+		return 0;
+	}
 	add_tail(out, cfg, opts);
 	add_config_edits(out, cfg);
 	return 0;
@@ -623,7 +642,8 @@ void build_plan_print_text(const struct build_plan *p, FILE *f)
 	print_strv_json(f, &p->entrypoint);
 	fprintf(f, "\n  cmd: ");
 	print_strv_json(f, &p->cmd);
-	fprintf(f, "\n  workdir: %s\n  expose: %s\n", p->workdir, p->expose);
+	fprintf(f, "\n  workdir: %s\n  expose: %s\n", p->workdir ? p->workdir : "-",
+		p->expose ? p->expose : "-");
 	for (i = 0; i < p->n_labels; i++)
 		fprintf(f, "  label %s=%s\n", p->labels[i].name, p->labels[i].value);
 	if (p->n_host_env)
@@ -749,8 +769,9 @@ char *build_plan_to_json(const struct build_plan *p)
 	json_object_set_new(o, "steps", steps);
 	json_object_set_new(cfg, "entrypoint", oci_strv_to_json(&p->entrypoint));
 	json_object_set_new(cfg, "cmd", oci_strv_to_json(&p->cmd));
-	json_object_set_new(cfg, "workdir", json_string(p->workdir));
-	json_object_set_new(cfg, "exposed_ports", json_pack("[s]", p->expose));
+	json_object_set_new(cfg, "workdir", p->workdir ? json_string(p->workdir) : json_null());
+	json_object_set_new(cfg, "exposed_ports",
+			    p->expose ? json_pack("[s]", p->expose) : json_array());
 	json_object_set_new(cfg, "labels", env_json(p->labels, p->n_labels));
 	json_object_set_new(o, "config", cfg);
 	json_object_set_new(o, "host_env", host_env_json(p));

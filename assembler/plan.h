@@ -45,6 +45,11 @@ struct build_plan_opts {
 	bool separate_weights;	    /* --separate-weights: a weights COPY step before the source */
 	const char *platform;	    /* --platform; NULL -> "linux/amd64" */
 	bool network_none;	    /* --network none: RUN steps without network */
+	/* the plan of a cog-base image (base_image.h): the model's steps up to
+	 * its requirements and `run` commands, without the cog wheel, the
+	 * runtime env, the weights and the source; of the config edits the
+	 * entrypoint only, no labels (the caller sets its own) */
+	bool base_image;
 };
 /* zero + registry_host from $COG_REGISTRY_HOST + cog_wheel from $COG_WHEEL */
 void build_plan_opts_init(struct build_plan_opts *o);
@@ -178,6 +183,8 @@ void build_plan_release(struct build_plan *p);
  * callback's error wrapped. */
 int build_plan_make(const struct cog_config *cfg, const struct build_plan_opts *opts,
 		    struct build_plan *out, struct pn_error **err);
+/* set label name to value in the plan's config edits (copies; replaces) */
+void build_plan_set_label(struct build_plan *p, const char *name, const char *value);
 /* a weight file found by the source walk: a layer of the weights step (when
  * the plan has one; else nothing).  Copies path. */
 void build_plan_add_weight(struct build_plan *p, const char *path, int64_t size, size_t entry);

@@ -1,30 +1,18 @@
 /* base.c - base image choice: cog-base -> nvidia/cuda -> python-slim */
 #include "compat/compat.h"
+#include "common/cleanup.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define COMPAT_DEFAULT_REGISTRY	   "r8.im"
-#define COMPAT_COG_BASE_MIN_PYTHON "3.10"
-#define COMPAT_COG_BASE_MAX_PYTHON "3.13"
+#define COMPAT_DEFAULT_REGISTRY "r8.im"
 
 char *compat_cog_base_ref(const char *host, const char *cuda, const char *python, const char *torch)
 {
-	struct pn_buf b = PN_BUF_INIT;
-	char *tv = torch ? compat_version_base(torch) : NULL;
+	cleanup_free char *tag = compat_cog_base_tag(cuda, python, torch);
 
-	pn_buf_printf(&b, NULL, "%s/cog-base:", host && *host ? host : COMPAT_DEFAULT_REGISTRY);
-	if (cuda)
-		pn_buf_printf(&b, NULL, "cuda%s", cuda);
-	if (python)
-		pn_buf_printf(&b, NULL, "%spython%s", cuda ? "-" : "", python);
-	if (tv)
-		pn_buf_printf(&b, NULL, "%storch%s", cuda || python ? "-" : "", tv);
-	if (!cuda && !python && !tv)
-		pn_buf_puts(&b, "latest", NULL);
-	free(tv);
-	PN_BUF_ASSERT(&b); /* versions and a host name */
-	return pn_buf_steal(&b, NULL);
+	return xasprintf("%s/" COMPAT_COG_BASE_REPO ":%s",
+			 host && *host ? host : COMPAT_DEFAULT_REGISTRY, tag);
 }
 
 /* is python (maj.min) one of the comma-separated list? */
@@ -44,25 +32,9 @@ static bool python_listed(const char *list, const char *python)
 
 bool compat_cog_base_valid(bool gpu, const char *cuda, const char *python, const char *torch)
 {
-	size_t n, i;
-	const struct compat_torch *t;
-
-	if (!python || compat_version_cmp(python, COMPAT_COG_BASE_MIN_PYTHON) < 0 ||
-	    compat_version_cmp(python, COMPAT_COG_BASE_MAX_PYTHON) > 0)
+	if (!python || (gpu && !cuda))
 		return false;
-	if (gpu && (!cuda || !compat_cudnn_for_cuda(cuda)))
-		return false;
-	if (!torch)
-		return true;
-	t = compat_torch_table(&n);
-	for (i = 0; i < n; i++) {
-		if (compat_version_cmp(t[i].torch, torch) != 0 ||
-		    !python_listed(t[i].pythons, python))
-			continue;
-		if (gpu ? t[i].cuda && compat_version_cmp(t[i].cuda, cuda) == 0 : !t[i].cuda)
-			return true;
-	}
-	return false;
+	return compat_cog_base_find(gpu ? cuda : NULL, python, torch) != NULL;
 }
 
 const char *compat_cuda_image_tag(const char *cuda, const char *cudnn)
@@ -92,44 +64,57 @@ const char *compat_cuda_image_tag(const char *cuda, const char *cudnn)
 	return best ? best->tag : NULL;
 }
 
-/* cog-base: 1 chosen, 0 not, -1 error */
-static int choose_cog_base(const struct compat_base_req *req, struct compat_base_choice *out,
+/* does the registry have ref? (no check: only when asked for) */
+static int cog_base_exists(const struct compat_base_req *req, const char *ref, bool *exists,
 			   struct pn_error **err)
 {
-	const char *cuda = req->gpu ? req->cuda : NULL;
-	char *ref;
-	bool exists = false;
-
-	if (req->use_cog_base == COMPAT_NO)
-		return 0;
-	if (!compat_cog_base_valid(req->gpu, cuda, req->python, req->torch)) {
-		if (req->use_cog_base != COMPAT_YES)
-			return 0;
-		pn_error_set(err, PN_ERR_NOT_FOUND,
-			     "no cog-base image is made for CUDA %s, Python %s, torch %s",
-			     cuda ? cuda : "none", req->python ? req->python : "none",
-			     req->torch ? req->torch : "none");
+	*exists = req->use_cog_base == COMPAT_YES;
+	if (req->image_exists && req->image_exists(ref, exists, req->ud, err) < 0)
+		return pn_error_wrap(err, "check cog-base image `%s`", ref);
+	if (!*exists && req->use_cog_base == COMPAT_YES) {
+		pn_error_set(err, PN_ERR_NOT_FOUND, "cog-base image `%s` not found in the registry",
+			     ref);
 		pn_error_hint(err, "drop --use-cog-base-image to use a plain base image");
 		return -1;
 	}
-	ref = compat_cog_base_ref(req->registry_host, cuda, req->python, req->torch);
-	if (req->image_exists) {
-		if (req->image_exists(ref, &exists, req->ud, err) < 0) {
-			pn_error_wrap(err, "check cog-base image `%s`", ref);
-			free(ref);
-			return -1;
-		}
-	} else {
-		exists = req->use_cog_base == COMPAT_YES;
+	return 0;
+}
+
+/* cog-base: 1 chosen, 0 not (*why_not: why, when a cog-base was considered),
+ * -1 error */
+static int choose_cog_base(const struct compat_base_req *req, struct compat_base_choice *out,
+			   char **why_not, struct pn_error **err)
+{
+	const char *cuda = req->gpu ? req->cuda : NULL;
+	const struct compat_cog_base *cb;
+	char *ref;
+	bool exists;
+
+	if (req->use_cog_base == COMPAT_NO)
+		return 0;
+	/* a GPU build without a CUDA has none (not the CPU one) */
+	cb = req->python && (!req->gpu || cuda)
+		     ? compat_cog_base_find(cuda, req->python, req->torch)
+		     : NULL;
+	if (!cb) {
+		*why_not = xasprintf("no cog-base image is made for CUDA %s, Python %s, torch %s",
+				     cuda ? cuda : "none", req->python ? req->python : "none",
+				     req->torch ? req->torch : "none");
+		if (req->use_cog_base != COMPAT_YES)
+			return 0;
+		pn_error_set(err, PN_ERR_NOT_FOUND, "%s", *why_not);
+		pn_error_hint(err, "drop --use-cog-base-image to use a plain base image");
+		return -1;
+	}
+	/* the names of the set: a torch pinned as 2.1 is the highest 2.1.x */
+	ref = compat_cog_base_ref(req->registry_host, cb->cuda, cb->python, cb->torch);
+	if (cog_base_exists(req, ref, &exists, err) < 0) {
+		free(ref);
+		return -1;
 	}
 	if (!exists) {
-		if (req->use_cog_base == COMPAT_YES) {
-			pn_error_set(err, PN_ERR_NOT_FOUND,
-				     "cog-base image `%s` not found in the registry", ref);
-			pn_error_hint(err, "drop --use-cog-base-image to use a plain base image");
-			free(ref);
-			return -1;
-		}
+		if (req->image_exists)
+			*why_not = xasprintf("no cog-base image `%s` in the registry", ref);
 		free(ref);
 		return 0;
 	}
@@ -144,10 +129,11 @@ static int choose_cog_base(const struct compat_base_req *req, struct compat_base
 int compat_base_choose(const struct compat_base_req *req, struct compat_base_choice *out,
 		       struct pn_error **err)
 {
+	cleanup_free char *why_not = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = choose_cog_base(req, out, err);
+	rc = choose_cog_base(req, out, &why_not, err);
 	if (rc != 0)
 		return rc < 0 ? -1 : 0;
 	if (req->gpu && req->use_cuda_base != COMPAT_NO) {
@@ -162,16 +148,15 @@ int compat_base_choose(const struct compat_base_req *req, struct compat_base_cho
 		}
 		out->image = xasprintf("nvidia/cuda:%s", tag);
 		out->cuda_base = true;
-		out->reason = xstrdup(req->use_cog_base == COMPAT_NO || !req->image_exists
-					      ? "GPU: nvidia/cuda image for the CUDA/cuDNN pair"
-					      : "GPU, no cog-base image: nvidia/cuda image for the "
-						"CUDA/cuDNN pair");
+		out->reason = xasprintf("GPU%s%s: nvidia/cuda image for the CUDA/cuDNN pair",
+					why_not ? ", " : "", why_not ? why_not : "");
 		return 0;
 	}
 	out->image = xasprintf("python:%s-slim", req->python);
-	out->reason =
-		xstrdup(req->gpu ? "GPU without a CUDA base image (--use-cuda-base-image=false)"
-				 : "CPU: python slim image");
+	out->reason = req->gpu ? xstrdup("GPU without a CUDA base image "
+					 "(--use-cuda-base-image=false)")
+			       : xasprintf("CPU%s%s: python slim image", why_not ? ", " : "",
+					   why_not ? why_not : "");
 	return 0;
 }
 

@@ -61,6 +61,10 @@ int compat_cuda_parse(const char *tsv, size_t len, struct compat_cuda_image **ro
 /* Compare dotted numeric versions ("12.1" < "12.10", "8" == "8.0"); a local
  * suffix "+cu121" is ignored.  Returns <0, 0, >0. */
 int compat_version_cmp(const char *a, const char *b);
+/* Cog's version.Matches: major and minor equal, the patch only when both
+ * have one ("2.1" matches "2.1.2"), a local suffix ignored; false for what
+ * is no version (a part that is not a number, more than three parts). */
+bool compat_version_matches(const char *a, const char *b);
 /* "2.1.0+cu121" -> "2.1.0" (a new string) */
 char *compat_version_base(const char *v);
 /* "12.1.1" -> "12.1" (a new string); a version with one part is copied */
@@ -145,15 +149,52 @@ struct compat_base_choice {
 	bool cuda_base; /* image is nvidia/cuda: python must be installed */
 	char *reason;	/* one human phrase, for --dry-run */
 };
+/* "cuda12.1-python3.11-torch2.1.0": Cog's cog-base tag (parts omitted when
+ * NULL or "", torch without its local suffix, "latest" when none); owned */
+char *compat_cog_base_tag(const char *cuda, const char *python, const char *torch);
 /* "r8.im/cog-base:cuda12.1-python3.11-torch2.1.0" (parts omitted when NULL,
  * "latest" when none); host NULL -> "r8.im". */
 char *compat_cog_base_ref(const char *host, const char *cuda, const char *python,
 			  const char *torch);
-/* Is this a combination the matrix can produce as a cog-base image? */
+/* Is this a combination the matrix can produce as a cog-base image
+ * (compat_cog_base_find, cuda only when gpu)? */
 bool compat_cog_base_valid(bool gpu, const char *cuda, const char *python, const char *torch);
 /* nvidia/cuda tag for a CUDA (maj.min or full) and cuDNN: highest patch,
  * then highest Ubuntu.  NULL if none (static string). */
 const char *compat_cuda_image_tag(const char *cuda, const char *cudnn);
+/* The cog-base image set: Cog's BaseImageConfigurations() (`cog base-image
+ * generate-matrix`) over the embedded torch matrix, in its order:
+ *  1. per torch row >= COMPAT_COG_BASE_MIN_TORCH, per Python >= 3.10 it
+ *     lists: a CPU row gives (python, torch), a CUDA row >= 11.6 gives
+ *     (cuda, python, torch);
+ *  2. each Python x each CUDA of step 1's CUDA rows: (cuda, python);
+ *  3. each of those Pythons alone: (python).
+ * Cog takes steps 2 and 3 from Go maps (random order); here they are sorted
+ * by version.  The table is made once and never freed. */
+#define COMPAT_COG_BASE_MIN_CUDA   "11.6"
+#define COMPAT_COG_BASE_MIN_PYTHON "3.10"
+#define COMPAT_COG_BASE_MIN_TORCH  "1.13.1"
+#define COMPAT_COG_BASE_REPO	   "cog-base"
+struct compat_cog_base {
+	const char *cuda;		/* maj.min as listed, NULL: no CUDA */
+	const char *python;		/* maj.min */
+	const char *torch;		/* as listed ("2.1.0+cu121"), NULL: no torch */
+	const struct compat_torch *row; /* the torch row, NULL: no torch */
+	const char *tag;		/* "cuda12.1-python3.11-torch2.1.0" (Cog's BaseImageName) */
+};
+const struct compat_cog_base *compat_cog_base_table(size_t *n);
+/* The entry (cuda, python, torch) names, as Cog's BaseImageConfigurationExists
+ * and BaseImageName find it: each part compat_version_matches the entry's, an
+ * absent part (NULL or "") only an absent one; of several, the one with the
+ * highest torch.  NULL when the set has none. */
+const struct compat_cog_base *compat_cog_base_find(const char *cuda, const char *python,
+						   const char *torch);
+/* torchvision and torchaudio as Cog's base image installs them with torch
+ * `torch`: of the first matrix row whose torch matches, each (static; NULL
+ * when none lists one) */
+void compat_cog_base_companions(const char *torch, const char **torchvision,
+				const char **torchaudio);
+
 int compat_base_choose(const struct compat_base_req *req, struct compat_base_choice *out,
 		       struct pn_error **err);
 void compat_base_choice_release(struct compat_base_choice *c);

@@ -65,3 +65,34 @@ char *compat_cuda_from_suffix(const char *v)
 		return NULL;
 	return xasprintf("%.*s.%c", (int)(n - 1), s, s[n - 1]);
 }
+
+/* "2.1.0+cu121" -> {2,1,0}, 3 parts; false for what Cog's NewVersion refuses
+ * (more than three parts, a part that is not a number) */
+static bool version_parts(const char *v, unsigned long part[3], int *n)
+{
+	size_t len = strcspn(v, "+");
+
+	*n = 0;
+	while (len) {
+		size_t d = strspn(v, "0123456789");
+
+		if (d == 0 || d > 9 || *n == 3 || (d < len && v[d] != '.') || d + 1 == len)
+			return false;
+		part[(*n)++] = strtoul(v, NULL, 10);
+		if (d == len)
+			break;
+		v += d + 1;
+		len -= d + 1;
+	}
+	return *n > 0;
+}
+
+bool compat_version_matches(const char *a, const char *b)
+{
+	unsigned long x[3] = {0}, y[3] = {0};
+	int nx, ny;
+
+	if (!version_parts(a, x, &nx) || !version_parts(b, y, &ny))
+		return false;
+	return x[0] == y[0] && x[1] == y[1] && (nx < 3 || ny < 3 || x[2] == y[2]);
+}

@@ -42,6 +42,11 @@ bool cli_registry_start(const struct cli_cmd *cmd, struct registry_opts *ro, int
 int cli_set_tristate(void *ctx, const struct cli_opt *opt, const char *value,
 		     struct pn_error **err);
 
+/* --cog-base-registry HOST[/PATH] (cmd_base_image.c): checked, stored as a
+ * const char * at ctx + off */
+int cli_set_cog_base_registry(void *ctx, const struct cli_opt *opt, const char *value,
+			      struct pn_error **err);
+
 /* `pinion build` and `pinion push [NAME]` (cmd_build.c): parse and run; push
  * turns --push on and takes one argument, NAME, the push target */
 int build_cli_main(int argc, char **argv, bool push);

@@ -12,7 +12,8 @@
 
 static const char dockerfile_intro[] =
 	"usage: pinion dockerfile [-f FILE] [--use-cog-base-image[=true|false]]\n"
-	"                         [--use-cuda-base-image[=true|false]] [--separate-weights]\n\n"
+	"                         [--use-cuda-base-image[=true|false]] [--separate-weights]\n"
+	"                         [--cog-base-registry HOST[/PATH]]\n\n"
 	"Print the Dockerfile that Cog's `cog build` would generate for the model, to compare\n"
 	"with pinion's plan (`pinion build --dry-run`).  Makes no network request.\n\n";
 
@@ -29,6 +30,9 @@ static const struct cli_opt dockerfile_opts[] = {
 	 "[=true|false]", "use the cog-base image (not checked in the registry)", 0},
 	{"use-cuda-base-image", 0, CLI_ARG_OPTIONAL, cli_set_tristate, DA(opts.use_cuda_base),
 	 "[=true|false]", "use (or with =false avoid) the nvidia/cuda base for GPU", 0},
+	{"cog-base-registry", 0, CLI_ARG_REQUIRED, cli_set_cog_base_registry,
+	 DA(opts.registry_host), "HOST[/PATH]",
+	 "the registry of the cog-base images (default\n$COG_REGISTRY_HOST, else r8.im)", 0},
 	{"separate-weights", 0, CLI_ARG_NONE, NULL, DA(opts.separate_weights), NULL,
 	 "weights in their own layer", 0},
 };
