@@ -100,4 +100,17 @@ test_expect_success 'both run and predict: Cog error, before anything is built' 
 	test_grep "only one of run or predict can be set" "$T/both.err"
 '
 
+test_expect_success 'Cog no_predictor: a cog.yaml with no predict (nor run) fails the build, exit 2' '
+	mkdir -p "$T/nopred" &&
+	printf "build:\n  python_version: \"3.12\"\n" >"$T/nopred/cog.yaml" &&
+	(cd "$T/nopred" && test_expect_failure_status 2 pinion build $MIRROR \
+		--output "oci:$T/out:nopred" --progress plain >/dev/null 2>"$T/nopred.err") &&
+	test_grep "has no \`predict\` (or \`run\`)" "$T/nopred.err" &&
+	! grep -q nopred "$T/out/index.json" &&
+	(cd "$T/nopred" && test_expect_failure_status 2 pinion build --dry-run >/dev/null 2>"$T/nopred.dry") &&
+	test_grep "predict" "$T/nopred.dry" &&
+	printf "train: \"train.py:train\"\n" >>"$T/nopred/cog.yaml" &&
+	(cd "$T/nopred" && pinion build --dry-run) >/dev/null
+'
+
 test_done
