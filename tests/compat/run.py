@@ -9,18 +9,22 @@ and case.json:
   {"fixture": "<Cog's txtar name>", "cog": ["0.16.12", "main"],
    "min_python": "3.10",              (optional: skipped on an older python)
    "wait": ["READY"],                 (health states the server must reach)
+   "env": {"NAME": "value"},          (the server's environment: cog.yaml's)
    "steps": [
-     {"request": "POST /predictions", "body": {...},
+     {"request": "POST /predictions", "body": {...}, "headers": {...},
       "code": 200, "response": {...}, "contains": ["..."], "absent": ["..."]},
+     {"request": ..., "text": true, ...},   (a body that is not JSON: SSE)
+     {"sleep": 0.5},
      {"schema_fails": "text in the schema command's stderr"}]}
 "response" is matched as a subset (objects: the keys given; anything else:
 equal); "contains"/"absent" are looked for in the compact JSON text of the
-response.  Prints TAP, one test per case.
+response (or in the text itself with "text").  Prints TAP, one test per case.
 """
 import json
 import os
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -54,8 +58,12 @@ def schema_fails(case_dir, text):
 
 def request(server, step):
     method, path = step["request"].split(" ", 1)
-    code, body = server.request(method, path, step.get("body"))
-    text = json.dumps(body, separators=(",", ":"))
+    if step.get("text"):
+        code, text = server.request_text(method, path, step.get("body"), step.get("headers"))
+        body = None
+    else:
+        code, body = server.request(method, path, step.get("body"), step.get("headers"))
+        text = json.dumps(body, separators=(",", ":"))
     if code != step.get("code", 200):
         return "%s: status %d, want %d: %s" % (step["request"], code, step.get("code", 200),
                                                 text[:500])
@@ -76,6 +84,9 @@ def run_case(case_dir, spec):
     server = None
     try:
         for i, step in enumerate(steps):
+            if "sleep" in step:
+                time.sleep(step["sleep"])
+                continue
             if "schema_fails" in step:
                 e = schema_fails(case_dir, step["schema_fails"])
             else:
@@ -83,7 +94,7 @@ def run_case(case_dir, spec):
                     cwd = os.getcwd()
                     os.chdir(case_dir)  # the server reads ./cog.yaml
                     try:
-                        server = helpers.Server(None)
+                        server = helpers.Server(None, **spec.get("env", {}))
                     finally:
                         os.chdir(cwd)
                     server.wait(tuple(spec.get("wait", ["READY"])), timeout=60)
