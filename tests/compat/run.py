@@ -15,7 +15,9 @@ and case.json:
       "code": 200, "response": {...}, "contains": ["..."], "absent": ["..."]},
      {"request": ..., "text": true, ...},   (a body that is not JSON: SSE)
      {"sleep": 0.5},
-     {"schema_fails": "text in the schema command's stderr"}]}
+     {"schema_fails": "text in the schema command's stderr"},
+     {"label": ["..."]}]}  (substrings of the run.cog.openapi_schema label,
+                            `python -m cog.command.openapi_schema --label`)
 "response" is matched as a subset (objects: the keys given; anything else:
 equal); "contains"/"absent" are looked for in the compact JSON text of the
 response (or in the text itself with "text").  Prints TAP, one test per case.
@@ -56,6 +58,18 @@ def schema_fails(case_dir, text):
     return None
 
 
+def label_has(case_dir, texts):
+    r = subprocess.run([helpers.PYTHON, "-m", "cog.command.openapi_schema", "--label"],
+                       cwd=case_dir, env=helpers.env_for(), capture_output=True, text=True,
+                       timeout=60)
+    if r.returncode != 0:
+        return "the schema command failed: %s" % r.stderr[-500:]
+    for t in texts:
+        if t not in r.stdout:
+            return "label lacks %r: %s" % (t, r.stdout[:800])
+    return None
+
+
 def request(server, step):
     method, path = step["request"].split(" ", 1)
     if step.get("text"):
@@ -89,6 +103,8 @@ def run_case(case_dir, spec):
                 continue
             if "schema_fails" in step:
                 e = schema_fails(case_dir, step["schema_fails"])
+            elif "label" in step:
+                e = label_has(case_dir, step["label"])
             else:
                 if server is None:
                     cwd = os.getcwd()

@@ -113,4 +113,32 @@ test_expect_success 'Cog no_predictor: a cog.yaml with no predict (nor run) fail
 	(cd "$T/nopred" && pinion build --dry-run) >/dev/null
 '
 
+test_expect_success 'Cog sse_streaming_output through a built image: events arrive as yielded' '
+	mkdir -p "$T/sse" &&
+	printf "build:\n  python_version: \"3.11\"\npredict: \"predict.py:Predictor\"\n" >"$T/sse/cog.yaml" &&
+	printf "import time\nfrom typing import Iterator\n\nfrom cog import BasePredictor, streaming\n\n\nclass Predictor(BasePredictor):\n    @streaming\n    def predict(self) -> Iterator[str]:\n        yield \"chunk-1\"\n        time.sleep(2)\n        yield \"chunk-2\"\n" >"$T/sse/predict.py" &&
+	(cd "$T/sse" && pinion build $MIRROR --output "oci:$T/out:sse" --progress quiet) \
+		>/dev/null 2>"$T/sse.err" || { cat "$T/sse.err"; false; } &&
+	port=$(free_port) || exit 1
+	"$PINION" serve "oci:$T/out:sse" -p "$port" >"$T/sse-serve.out" 2>"$T/sse-serve.err" &
+	spid=$!
+	test_when_finished "kill $spid 2>/dev/null" &&
+	for i in $(seq 1 300); do
+		curl -sf "http://127.0.0.1:$port/health-check" 2>/dev/null | grep -q READY && break; sleep 0.2
+	done &&
+	curl -sN -X PUT -H "Content-Type: application/json" -H "Accept: text/event-stream" \
+		-d "{\"id\":\"sse-e2e\",\"input\":{}}" "http://127.0.0.1:$port/predictions/sse-e2e" |
+		while IFS= read -r line; do echo "$(date +%s%N) $line"; done >"$T/sse.events" &&
+	cat "$T/sse.events" &&
+	test_grep " event: start$" "$T/sse.events" &&
+	test_grep " data: {\"chunk\":\"chunk-1\",\"index\":0}$" "$T/sse.events" &&
+	test_grep " data: {\"chunk\":\"chunk-2\",\"index\":1}$" "$T/sse.events" &&
+	test_grep "\"status\":\"succeeded\"" "$T/sse.events" &&
+	t1=$(grep "chunk-1\",\"index" "$T/sse.events" | cut -d" " -f1) &&
+	t2=$(grep "chunk-2\",\"index" "$T/sse.events" | cut -d" " -f1) &&
+	echo "chunk-2 came $(( (t2 - t1) / 1000000 )) ms after chunk-1" &&
+	test $(( (t2 - t1) / 1000000 )) -ge 1500 &&
+	kill -TERM $spid && wait $spid
+'
+
 test_done
