@@ -10,6 +10,7 @@ and case.json:
    "min_python": "3.10",              (optional: skipped on an older python)
    "wait": ["READY"],                 (health states the server must reach)
    "env": {"NAME": "value"},          (the server's environment: cog.yaml's)
+   "note": "...",                     (where pinion differs: what the case leaves out)
    "steps": [
      {"request": "POST /predictions", "body": {...}, "headers": {...},
       "code": 200, "response": {...}, "contains": ["..."], "absent": ["..."]},
