@@ -10,6 +10,7 @@ and case.json:
    "min_python": "3.10",              (optional: skipped on an older python)
    "wait": ["READY"],                 (health states the server must reach)
    "env": {"NAME": "value"},          (the server's environment: cog.yaml's)
+   "args": ["--await-explicit-shutdown", "true"],  (the server's options)
    "note": "...",                     (where pinion differs: what the case leaves out)
    "steps": [
      {"request": "POST /predictions", "body": {...}, "headers": {...},
@@ -191,7 +192,8 @@ def run_case(case_dir, spec):
                     cwd = os.getcwd()
                     os.chdir(case_dir)  # the server reads ./cog.yaml
                     try:
-                        server = helpers.Server(None, **spec.get("env", {}))
+                        server = helpers.Server(None, args=spec.get("args", ()),
+                                                **spec.get("env", {}))
                     finally:
                         os.chdir(cwd)
                     server.wait(tuple(spec.get("wait", ["READY"])), timeout=60)

@@ -3,6 +3,7 @@ on the main thread (so cancelation can interrupt it with a signal, as Cog's
 worker does).  The HTTP threads hand jobs over through a queue."""
 
 import asyncio
+import contextlib
 import contextvars
 import datetime
 import inspect
@@ -255,7 +256,8 @@ class Runner:
         self.log_sink = lambda text, source: logs.append(text)
         ok = True
         try:
-            _call(setup, {})
+            with _setup_timeout():
+                _call(setup, {})
         except BaseException:  # a failed setup is reported, the server stays up
             logs.append(traceback.format_exc())
             ok = False
@@ -509,6 +511,34 @@ def _materialise(values: Dict[str, Any], inputs: List[Dict[str, Any]],
             if d and os.path.basename(d).startswith("cog-input-"):
                 tmpdirs.append(d)
     return out
+
+
+class SetupTimeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _setup_timeout():
+    """COG_SETUP_TIMEOUT=N (seconds, Cog 0.22): a setup() still running then
+    fails (SETUP_FAILED).  Unset, 0 or not a number: no limit.  setup() runs
+    on the main thread, so SIGALRM interrupts it."""
+    try:
+        secs = int(os.environ.get("COG_SETUP_TIMEOUT") or 0)
+    except ValueError:
+        secs = 0
+    if secs <= 0:
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise SetupTimeout("setup timed out after %d seconds (COG_SETUP_TIMEOUT)" % secs)
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, secs)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def _call(fn: Callable[..., Any], values: Dict[str, Any]) -> Any:
