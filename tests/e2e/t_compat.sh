@@ -141,4 +141,22 @@ test_expect_success 'Cog sse_streaming_output through a built image: events arri
 	kill -TERM $spid && wait $spid
 '
 
+test_expect_success 'Cog python313 on a trixie base (python3 3.13 as python:3.13-slim): 5 gives 10' '
+	rootfs=$(fixture_rootfs python313) &&
+	SOURCE_DATE_EPOCH=0 pinion import --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+		--env LANG=C.UTF-8 --cmd python3 "$rootfs" "oci:$T/py313:library/python:3.13-slim" >/dev/null &&
+	pinion copy "oci:$T/py313:library/python:3.13-slim" "$REGISTRY/library/python:3.13-slim" >/dev/null &&
+	mkdir -p "$T/p313" &&
+	printf "build:\n  gpu: false\n  python_version: \"3.13\"\npredict: \"predict.py:Predictor\"\n" >"$T/p313/cog.yaml" &&
+	printf "from cog import BasePredictor\n\n\nclass Predictor(BasePredictor):\n    def predict(self, num: int) -> int:\n        return num * 2\n" >"$T/p313/predict.py" &&
+	(cd "$T/p313" && pinion build $MIRROR --output "oci:$T/out:p313" --progress plain) \
+		>/dev/null 2>"$T/p313.err" || { tail -n 30 "$T/p313.err"; false; } &&
+	test_grep "python:3.13-slim" "$T/p313.err" &&
+	pinion run "oci:$T/out:p313" -- python --version >"$T/p313.ver" 2>&1 &&
+	test_grep "^Python 3\.13\." "$T/p313.ver" &&
+	(cd "$T/p313" && pinion predict $MIRROR "oci:$T/out:p313" -i num=5) >"$T/p313.out" 2>"$T/p313-p.err" ||
+		{ cat "$T/p313-p.err"; false; } &&
+	test_equal "$(cat "$T/p313.out")" 10
+'
+
 test_done
