@@ -351,4 +351,17 @@ def read_callable(fn: Any, is_method: bool = False) -> Dict[str, Any]:
     if "return" not in hints:
         raise SignatureError("You must set an output type. If your model can return multiple "
                              "output types, you can explicitly set `Any` as the output type.")
-    return {"inputs": inputs, "output": check_output(type_of(hints["return"]))}
+    return streaming_checked({"inputs": inputs, "output": check_output(type_of(hints["return"]))},
+                             bool(getattr(fn, "__cog_streaming__", False)))
+
+
+def streaming_checked(iface: Dict[str, Any], streaming: bool) -> Dict[str, Any]:
+    """A handler marked @cog.streaming (Cog 0.22) must return an iterator;
+    its interface then says "streaming" (x-cog-streaming in the schema)."""
+    if streaming:
+        if iface["output"]["kind"] != "iterator":
+            raise SignatureError("@streaming requires Iterator[...], AsyncIterator[...], "
+                                 "ConcatenateIterator[...] or AsyncConcatenateIterator[...] "
+                                 "return type")
+        iface["streaming"] = True
+    return iface

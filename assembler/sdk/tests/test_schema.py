@@ -282,6 +282,9 @@ class TestUnionRules(unittest.TestCase):
             "    def predict(self, name: str = Input(accept='text/plain')) -> str:\n"
             "        return name\n":
                 "accept is only valid on Path or File inputs: name: str",
+            "import cog\nclass Predictor(cog.BasePredictor):\n"
+            "    @cog.streaming\n    def predict(self) -> str:\n        return 'x'\n":
+                "@streaming requires Iterator[...]",
         }
         for src, msg in cases.items():
             for importing in ("0", "1"):

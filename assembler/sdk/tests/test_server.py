@@ -911,6 +911,9 @@ class TestSSE(unittest.TestCase):
             done = ev[-1][1]
             self.assertEqual((done["status"], done["output"], done["metrics"]["tokens"]),
                              ("succeeded", ["tok-0", "tok-1"], 1))
+            doc = s.get("/openapi.json")[1]  # Cog 0.22 marks the operation
+            self.assertIs(doc["paths"]["/predictions"]["post"]["x-cog-streaming"], True)
+            self.assertNotIn("x-cog-streaming", doc["paths"]["/trainings"]["post"])
             # a bad input is still a 422 in JSON; trainings never stream (406)
             code, text = s.request_text("POST", "/predictions", {"input": {"n": -1}}, self.SSE)
             self.assertEqual(code, 422, text)

@@ -276,7 +276,7 @@ class Runner:
         """Cog 0.22: SSE only for a predict marked @cog.streaming whose output
         is an iterator."""
         fn = self.predict_fn if kind == "predict" else None
-        otype = self.output_types.get(kind)
+        otype = self.output_types.get(kind)  # (a marked non-iterator fails to load)
         return bool(getattr(fn, "__cog_streaming__", False)) and bool(otype) and \
             otype.get("kind") == "iterator"
 
