@@ -421,6 +421,10 @@ class Reader:
             raise SignatureError("You must set an output type. If your model can return "
                                  "multiple output types, you can explicitly set `Any` as the "
                                  "output type.")
+        q = self.mod.qualname(fn.returns)
+        if q and q.startswith("local.") and q[6:] in self.mod.classes and \
+                self._is_typeddict(self.mod.classes[q[6:]]):
+            raise Undecidable("a TypedDict output")  # its fields: the import path reads them
         streaming = any(self.mod.qualname(d.func if isinstance(d, ast.Call) else d) ==
                         "cog.streaming" for d in fn.decorator_list)
         return streaming_checked({"inputs": inputs, "output": check_output(self.type_of(fn.returns))},
