@@ -159,4 +159,34 @@ test_expect_success 'Cog python313 on a trixie base (python3 3.13 as python:3.13
 	test_equal "$(cat "$T/p313.out")" 10
 '
 
+test_expect_success 'Cog setup_subprocess_simple through a built image: a child of setup() keeps its stdout' '
+	mkdir -p "$T/subproc" &&
+	printf "build:\n  python_version: \"3.11\"\npredict: \"predict.py:Predictor\"\n" >"$T/subproc/cog.yaml" &&
+	printf "%s\n" "#!/usr/bin/env bash" "set -eu" "pong() { for i in \$(seq 100); do echo \"child \$\$ PONG \$i\"; done; }" \
+		"trap pong USR1" "for i in \$(seq 100); do echo \"child \$\$ setting up \$i\"; sleep 0.01; done" \
+		"while true; do echo \"child \$\$ still here\"; sleep 0.2; done" >"$T/subproc/child.sh" &&
+	printf "%s\n" "import signal" "import subprocess" "" "from cog import BasePredictor" "" "" \
+		"class Predictor(BasePredictor):" "    def setup(self) -> None:" \
+		"        self.child = subprocess.Popen([\"bash\", \"child.sh\"])" "" \
+		"    def predict(self, s: str) -> str:" "        if self.child.poll() is not None:" \
+		"            raise SystemExit(\"the child of setup() died\")" \
+		"        self.child.send_signal(signal.SIGUSR1)" "        return \"hello \" + s" >"$T/subproc/predict.py" &&
+	(cd "$T/subproc" && pinion build $MIRROR --output "oci:$T/out:subproc" --progress quiet) \
+		>/dev/null 2>"$T/subproc.err" || { cat "$T/subproc.err"; false; } &&
+	port=$(free_port) || exit 1
+	"$PINION" serve "oci:$T/out:subproc" -p "$port" >"$T/subproc-serve.out" 2>"$T/subproc-serve.err" &
+	spid=$!
+	test_when_finished "kill $spid 2>/dev/null" &&
+	for i in $(seq 1 300); do
+		curl -sf "http://127.0.0.1:$port/health-check" 2>/dev/null | grep -q READY && break; sleep 0.2
+	done &&
+	for n in 1 2 3; do
+		curl -sf -X POST -H "Content-Type: application/json" -d "{\"input\":{\"s\":\"friendo$n\"}}" \
+			"http://127.0.0.1:$port/predictions" >"$T/subproc.$n.json" &&
+		test_equal "$(jq -r .output "$T/subproc.$n.json")" "hello friendo$n" || exit 1
+		sleep 0.3
+	done &&
+	kill -TERM $spid && wait $spid
+'
+
 test_done
