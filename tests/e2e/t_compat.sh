@@ -3,7 +3,9 @@
 # (issue 16): the schema command's own error ends the build's message, the
 # schema label is the SDK's text byte for byte (0.7 stays 0.7), --openapi-schema
 # FILE is kept as written, a relative secret target is resolved as Docker does,
-# run.cog.r8_model_dependencies, and Cog's train_basic through pinion train.
+# run.cog.r8_model_dependencies, Cog's train_basic through pinion train, no_predictor
+# (no predict: exit 2), SSE streaming through pinion serve, python313 on a trixie
+# base, and setup_subprocess_simple (a child of setup() outlives predictions).
 . "$(dirname "$0")/lib.sh"
 . "$TEST_ROOT/tests/tools/registry.sh"
 
