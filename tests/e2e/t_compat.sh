@@ -26,6 +26,19 @@ model() {
 	printf 'from cog import BasePredictor, Input\n\n\nclass Predictor(BasePredictor):\n    def predict(self, %s) -> str:\n        return "ok"\n' "$2" >"$1/predict.py"
 }
 
+# serve_ready IMAGE LOG: pinion serve IMAGE on a free port (LOG.out, LOG.err)
+# until it is READY; sets port and spid (the server's pid)
+serve_ready() {
+	port=$(free_port) || return 1
+	"$PINION" serve "$1" -p "$port" >"$2.out" 2>"$2.err" &
+	spid=$!
+	for i in $(seq 1 300); do
+		curl -sf "http://127.0.0.1:$port/health-check" 2>/dev/null | grep -q READY && return 0
+		sleep 0.2
+	done
+	echo "pinion serve $1: not READY"; cat "$2.err"; kill "$spid" 2>/dev/null; return 1
+}
+
 test_expect_success 'a default that violates its constraint fails the build with the SDK error last' '
 	model "$T/baddefault" "n: int = Input(default=1, ge=2)" &&
 	(cd "$T/baddefault" && pinion build $MIRROR --output "oci:$T/out:bad" --progress plain) \
@@ -121,13 +134,8 @@ test_expect_success 'Cog sse_streaming_output through a built image: events arri
 	printf "import time\nfrom typing import Iterator\n\nfrom cog import BasePredictor, streaming\n\n\nclass Predictor(BasePredictor):\n    @streaming\n    def predict(self) -> Iterator[str]:\n        yield \"chunk-1\"\n        time.sleep(2)\n        yield \"chunk-2\"\n" >"$T/sse/predict.py" &&
 	(cd "$T/sse" && pinion build $MIRROR --output "oci:$T/out:sse" --progress quiet) \
 		>/dev/null 2>"$T/sse.err" || { cat "$T/sse.err"; false; } &&
-	port=$(free_port) || exit 1
-	"$PINION" serve "oci:$T/out:sse" -p "$port" >"$T/sse-serve.out" 2>"$T/sse-serve.err" &
-	spid=$!
+	serve_ready "oci:$T/out:sse" "$T/sse-serve" &&
 	test_when_finished "kill $spid 2>/dev/null" &&
-	for i in $(seq 1 300); do
-		curl -sf "http://127.0.0.1:$port/health-check" 2>/dev/null | grep -q READY && break; sleep 0.2
-	done &&
 	curl -sN -X PUT -H "Content-Type: application/json" -H "Accept: text/event-stream" \
 		-d "{\"id\":\"sse-e2e\",\"input\":{}}" "http://127.0.0.1:$port/predictions/sse-e2e" |
 		while IFS= read -r line; do echo "$(date +%s%N) $line"; done >"$T/sse.events" &&
@@ -175,13 +183,8 @@ test_expect_success 'Cog setup_subprocess_simple through a built image: a child 
 		"        self.child.send_signal(signal.SIGUSR1)" "        return \"hello \" + s" >"$T/subproc/predict.py" &&
 	(cd "$T/subproc" && pinion build $MIRROR --output "oci:$T/out:subproc" --progress quiet) \
 		>/dev/null 2>"$T/subproc.err" || { cat "$T/subproc.err"; false; } &&
-	port=$(free_port) || exit 1
-	"$PINION" serve "oci:$T/out:subproc" -p "$port" >"$T/subproc-serve.out" 2>"$T/subproc-serve.err" &
-	spid=$!
+	serve_ready "oci:$T/out:subproc" "$T/subproc-serve" &&
 	test_when_finished "kill $spid 2>/dev/null" &&
-	for i in $(seq 1 300); do
-		curl -sf "http://127.0.0.1:$port/health-check" 2>/dev/null | grep -q READY && break; sleep 0.2
-	done &&
 	for n in 1 2 3; do
 		curl -sf -X POST -H "Content-Type: application/json" -d "{\"input\":{\"s\":\"friendo$n\"}}" \
 			"http://127.0.0.1:$port/predictions" >"$T/subproc.$n.json" &&
