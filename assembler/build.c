@@ -214,8 +214,9 @@ static int setup_config(struct build_state *st, struct pn_error **err)
 	cleanup_free char *dir = NULL;
 	struct build_plan_opts po;
 
-	if ((o->base_image ? base_image_config(o->base_image, &st->cfg, err)
-			   : cog_config_load(file, &st->cfg, err)) < 0)
+	if (o->base_image ? base_image_config(o->base_image, &st->cfg, err) < 0
+			  : cog_config_load(file, &st->cfg, err) < 0 ||
+				    cog_config_check_entry(&st->cfg, err) < 0)
 		return -1;
 	dir = xstrdup(st->cfg.dir ? st->cfg.dir : ".");
 	st->model_dir = steal_pointer(&dir);
@@ -234,8 +235,6 @@ static int setup_config(struct build_state *st, struct pn_error **err)
 		}
 		st->push_ref = xstrdup(r);
 	}
-	if (!st->cfg.predict && !o->base_image)
-		pn_warn("cog.yaml has no `predict`; the image will not serve predictions");
 	if (registry_client_new(o->ropts, &st->client, err) < 0)
 		return pn_error_wrap(err, "registry client");
 	build_plan_opts_init(&po);

@@ -1633,6 +1633,17 @@ int cog_config_load(const char *path, struct cog_config *out, struct pn_error **
 	return 0;
 }
 
+int cog_config_check_entry(const struct cog_config *c, struct pn_error **err)
+{
+	if (c->predict || c->train)
+		return 0;
+	pn_error_set(err, PN_ERR_INVALID,
+		     "`%s` has no `predict` (or `run`): nothing to serve predictions with",
+		     c->path ? c->path : "cog.yaml");
+	pn_error_hint(err, "name the predictor, e.g. predict: \"predict.py:Predictor\"");
+	return -1;
+}
+
 /* --------------------------------------------------------------- views */
 static json_t *build_json(const struct cog_build *b)
 {

@@ -90,6 +90,11 @@ int cog_config_load(const char *path, struct cog_config *out, struct pn_error **
 int cog_config_parse(const char *text, size_t len, const char *name, const char *dir,
 		     struct cog_config *out, struct pn_strv *problems, struct pn_error **err);
 
+/* Cog builds a model only when cog.yaml names what it serves: `predict` (or
+ * `run`), or at least `train` (as Cog 0.22; Cog 0.16 wants predict).  0, or
+ * -1 with PN_ERR_INVALID naming the file. */
+int cog_config_check_entry(const struct cog_config *c, struct pn_error **err);
+
 /* The completed config as compact JSON, the value of the run.cog.config label
  * (Cog's shape: {"build":{...,"cuda":..,"cudnn":..},"predict":...}).  Owned. */
 char *cog_config_to_json(const struct cog_config *c);

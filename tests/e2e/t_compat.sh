@@ -3,7 +3,9 @@
 # (issue 16): the schema command's own error ends the build's message, the
 # schema label is the SDK's text byte for byte (0.7 stays 0.7), --openapi-schema
 # FILE is kept as written, a relative secret target is resolved as Docker does,
-# run.cog.r8_model_dependencies, and Cog's train_basic through pinion train.
+# run.cog.r8_model_dependencies, Cog's train_basic through pinion train, no_predictor
+# (no predict: exit 2), SSE streaming through pinion serve, python313 on a trixie
+# base, and setup_subprocess_simple (a child of setup() outlives predictions).
 . "$(dirname "$0")/lib.sh"
 . "$TEST_ROOT/tests/tools/registry.sh"
 
@@ -14,6 +16,19 @@ model() {
 	mkdir -p "$1" &&
 	printf 'build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n' >"$1/cog.yaml" &&
 	printf 'from cog import BasePredictor, Input\n\n\nclass Predictor(BasePredictor):\n    def predict(self, %s) -> str:\n        return "ok"\n' "$2" >"$1/predict.py"
+}
+
+# serve_ready IMAGE LOG: pinion serve IMAGE on a free port (LOG.out, LOG.err)
+# until it is READY; sets port and spid (the server's pid)
+serve_ready() {
+	port=$(free_port) || return 1
+	"$PINION" serve "$1" -p "$port" >"$2.out" 2>"$2.err" &
+	spid=$!
+	for i in $(seq 1 300); do
+		curl -sf "http://127.0.0.1:$port/health-check" 2>/dev/null | grep -q READY && return 0
+		sleep 0.2
+	done
+	echo "pinion serve $1: not READY"; cat "$2.err"; kill "$spid" 2>/dev/null; return 1
 }
 
 test_expect_success 'a default that violates its constraint fails the build with the SDK error last' '
@@ -90,6 +105,85 @@ test_expect_success 'both run and predict: Cog error, before anything is built' 
 	(cd "$T/both" && pinion build $MIRROR --dry-run) >/dev/null 2>"$T/both.err";
 	test_equal $? 2 &&
 	test_grep "only one of run or predict can be set" "$T/both.err"
+'
+
+test_expect_success 'Cog no_predictor: a cog.yaml with no predict (nor run) fails the build, exit 2' '
+	mkdir -p "$T/nopred" &&
+	printf "build:\n  python_version: \"3.12\"\n" >"$T/nopred/cog.yaml" &&
+	(cd "$T/nopred" && test_expect_failure_status 2 pinion build $MIRROR \
+		--output "oci:$T/out:nopred" --progress plain >/dev/null 2>"$T/nopred.err") &&
+	test_grep "has no \`predict\` (or \`run\`)" "$T/nopred.err" &&
+	! grep -q nopred "$T/out/index.json" &&
+	(cd "$T/nopred" && test_expect_failure_status 2 pinion build --dry-run >/dev/null 2>"$T/nopred.dry") &&
+	test_grep "predict" "$T/nopred.dry" &&
+	printf "train: \"train.py:train\"\n" >>"$T/nopred/cog.yaml" &&
+	(cd "$T/nopred" && pinion build --dry-run) >/dev/null
+'
+
+test_expect_success 'Cog sse_streaming_output through a built image: events arrive as yielded' '
+	mkdir -p "$T/sse" &&
+	printf "build:\n  python_version: \"3.11\"\npredict: \"predict.py:Predictor\"\n" >"$T/sse/cog.yaml" &&
+	printf "import time\nfrom typing import Iterator\n\nfrom cog import BasePredictor, streaming\n\n\nclass Predictor(BasePredictor):\n    @streaming\n    def predict(self) -> Iterator[str]:\n        yield \"chunk-1\"\n        time.sleep(2)\n        yield \"chunk-2\"\n" >"$T/sse/predict.py" &&
+	(cd "$T/sse" && pinion build $MIRROR --output "oci:$T/out:sse" --progress quiet) \
+		>/dev/null 2>"$T/sse.err" || { cat "$T/sse.err"; false; } &&
+	serve_ready "oci:$T/out:sse" "$T/sse-serve" &&
+	test_when_finished "kill $spid 2>/dev/null" &&
+	curl -sN -X PUT -H "Content-Type: application/json" -H "Accept: text/event-stream" \
+		-d "{\"id\":\"sse-e2e\",\"input\":{}}" "http://127.0.0.1:$port/predictions/sse-e2e" |
+		while IFS= read -r line; do echo "$(date +%s%N) $line"; done >"$T/sse.events" &&
+	cat "$T/sse.events" &&
+	test_grep " event: start$" "$T/sse.events" &&
+	test_grep " data: {\"chunk\":\"chunk-1\",\"index\":0}$" "$T/sse.events" &&
+	test_grep " data: {\"chunk\":\"chunk-2\",\"index\":1}$" "$T/sse.events" &&
+	test_grep "\"status\":\"succeeded\"" "$T/sse.events" &&
+	t1=$(grep "chunk-1\",\"index" "$T/sse.events" | cut -d" " -f1) &&
+	t2=$(grep "chunk-2\",\"index" "$T/sse.events" | cut -d" " -f1) &&
+	echo "chunk-2 came $(( (t2 - t1) / 1000000 )) ms after chunk-1" &&
+	test $(( (t2 - t1) / 1000000 )) -ge 1500 &&
+	kill -TERM $spid && wait $spid
+'
+
+test_expect_success 'Cog python313 on a trixie base (python3 3.13 as python:3.13-slim): 5 gives 10' '
+	rootfs=$(fixture_rootfs python313) &&
+	SOURCE_DATE_EPOCH=0 pinion import --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+		--env LANG=C.UTF-8 --cmd python3 "$rootfs" "oci:$T/py313:library/python:3.13-slim" >/dev/null &&
+	pinion copy "oci:$T/py313:library/python:3.13-slim" "$REGISTRY/library/python:3.13-slim" >/dev/null &&
+	mkdir -p "$T/p313" &&
+	printf "build:\n  gpu: false\n  python_version: \"3.13\"\npredict: \"predict.py:Predictor\"\n" >"$T/p313/cog.yaml" &&
+	printf "from cog import BasePredictor\n\n\nclass Predictor(BasePredictor):\n    def predict(self, num: int) -> int:\n        return num * 2\n" >"$T/p313/predict.py" &&
+	(cd "$T/p313" && pinion build $MIRROR --output "oci:$T/out:p313" --progress plain) \
+		>/dev/null 2>"$T/p313.err" || { tail -n 30 "$T/p313.err"; false; } &&
+	test_grep "python:3.13-slim" "$T/p313.err" &&
+	pinion run "oci:$T/out:p313" -- python --version >"$T/p313.ver" 2>&1 &&
+	test_grep "^Python 3\.13\." "$T/p313.ver" &&
+	(cd "$T/p313" && pinion predict $MIRROR "oci:$T/out:p313" -i num=5) >"$T/p313.out" 2>"$T/p313-p.err" ||
+		{ cat "$T/p313-p.err"; false; } &&
+	test_equal "$(cat "$T/p313.out")" 10
+'
+
+test_expect_success 'Cog setup_subprocess_simple through a built image: a child of setup() keeps its stdout' '
+	mkdir -p "$T/subproc" &&
+	printf "build:\n  python_version: \"3.11\"\npredict: \"predict.py:Predictor\"\n" >"$T/subproc/cog.yaml" &&
+	printf "%s\n" "#!/usr/bin/env bash" "set -eu" "pong() { for i in \$(seq 100); do echo \"child \$\$ PONG \$i\"; done; }" \
+		"trap pong USR1" "for i in \$(seq 100); do echo \"child \$\$ setting up \$i\"; sleep 0.01; done" \
+		"while true; do echo \"child \$\$ still here\"; sleep 0.2; done" >"$T/subproc/child.sh" &&
+	printf "%s\n" "import signal" "import subprocess" "" "from cog import BasePredictor" "" "" \
+		"class Predictor(BasePredictor):" "    def setup(self) -> None:" \
+		"        self.child = subprocess.Popen([\"bash\", \"child.sh\"])" "" \
+		"    def predict(self, s: str) -> str:" "        if self.child.poll() is not None:" \
+		"            raise SystemExit(\"the child of setup() died\")" \
+		"        self.child.send_signal(signal.SIGUSR1)" "        return \"hello \" + s" >"$T/subproc/predict.py" &&
+	(cd "$T/subproc" && pinion build $MIRROR --output "oci:$T/out:subproc" --progress quiet) \
+		>/dev/null 2>"$T/subproc.err" || { cat "$T/subproc.err"; false; } &&
+	serve_ready "oci:$T/out:subproc" "$T/subproc-serve" &&
+	test_when_finished "kill $spid 2>/dev/null" &&
+	for n in 1 2 3; do
+		curl -sf -X POST -H "Content-Type: application/json" -d "{\"input\":{\"s\":\"friendo$n\"}}" \
+			"http://127.0.0.1:$port/predictions" >"$T/subproc.$n.json" &&
+		test_equal "$(jq -r .output "$T/subproc.$n.json")" "hello friendo$n" || exit 1
+		sleep 0.3
+	done &&
+	kill -TERM $spid && wait $spid
 '
 
 test_done

@@ -211,7 +211,7 @@ test_expect_success 'the finding: ../../../../etc/shadow is refused, its lines n
 '
 
 test_expect_success 'a symlink that stays inside the model directory is followed' '
-	printf "build:\n  python_requirements: in-link\n" >"$T/hm/cog.yaml" &&
+	printf "build:\n  python_requirements: in-link\npredict: \"predict.py:Predictor\"\n" >"$T/hm/cog.yaml" &&
 	(cd "$T/hm" && pinion build --dry-run --use-cog-base-image=false) >"$T/plan" &&
 	test_grep "^  requests==2.31.0$" "$T/plan"
 '

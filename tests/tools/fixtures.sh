@@ -6,6 +6,7 @@
 #   minbase  debootstrap minbase
 #   python   minbase + python3, pip, venv, python-is-python3, no EXTERNALLY-MANAGED
 #            (stands in for python:3.11-slim)
+#   python313  the same on trixie (python3 3.13: stands in for python:3.13-slim)
 # Layout: fixture_base_layout (python as a buildah-written image, the default
 # base of the e2e tests; not imported by pinion, whose own import t_oci tests).
 
@@ -22,6 +23,7 @@ fixture_recipe() {
 	case "$1" in
 	minbase) echo "mmdebstrap v2 bookworm minbase include=ca-certificates" ;;
 	python) echo "mmdebstrap v2 bookworm minbase include=ca-certificates,python3,python3-pip,python3-venv,python-is-python3 rm=EXTERNALLY-MANAGED" ;;
+	python313) echo "mmdebstrap v2 trixie minbase include=ca-certificates,python3,python3-pip,python3-venv,python-is-python3 rm=EXTERNALLY-MANAGED" ;;
 	*) return 1 ;;
 	esac
 }
@@ -45,7 +47,7 @@ fixture_rootfs() {
 			mmdebstrap --quiet --format=tar --variant=minbase --include="$incl" \
 				--customize-hook='rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED' \
 				--customize-hook='rm -rf "$1"/var/cache/apt/*.bin "$1"/var/lib/apt/lists/*' \
-				bookworm "$tmp" "$(fixture_mirror)" >&2 || { rm -f "$tmp"; exit 1; }
+				"$(echo "$recipe" | cut -d" " -f3)" "$tmp" "$(fixture_mirror)" >&2 || { rm -f "$tmp"; exit 1; }
 			mv "$tmp" "$out"
 		) || return 1
 	fi

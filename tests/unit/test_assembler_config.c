@@ -44,6 +44,11 @@ static char *case_output(const char *dir)
 
 			pn_buf_printf(&out, NULL, "ok\n%s", t);
 			free(t);
+			/* a parse-only case: pinion build refuses it (no predict) */
+			if (cog_config_check_entry(&cfg, &err) < 0) {
+				pn_buf_printf(&out, NULL, "build refuses: %s\n", err->msg);
+				pn_error_clear(&err);
+			}
 			cog_config_release(&cfg);
 		} else {
 			pn_buf_printf(&out, NULL, "error (code %d)\n", err->code);
@@ -708,6 +713,39 @@ static void t_secret_target(void)
 		      "both run and predict: Cog's error");
 }
 
+/* a build needs predict, run or train (Cog's no_predictor) */
+static void t_check_entry(void)
+{
+	static const struct {
+		const char *yaml;
+		bool ok;
+	} cases[] = {
+		{"build:\n  python_version: \"3.12\"\n", false},
+		{"predict: \"predict.py:Predictor\"\n", true},
+		{"run: \"run.py:Runner\"\n", true},
+		{"train: \"train.py:train\"\n", true},
+		{"image: r8.im/a/b\n", false},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cog_config cfg;
+		struct pn_error *err = NULL;
+		const char *y = cases[i].yaml;
+
+		ok_call(cog_config_parse(y, strlen(y), "m/cog.yaml", ".", &cfg, NULL, &err), &err,
+			"parse case %zu", i);
+		is_int(cog_config_check_entry(&cfg, &err), cases[i].ok ? 0 : -1, "entry case %zu", i);
+		if (!cases[i].ok) {
+			ok(err && err->code == PN_ERR_INVALID && strstr(err->msg, "`m/cog.yaml`") &&
+				   strstr(err->msg, "`predict`"),
+			   "the error names the file and predict: %s", err ? err->msg : "(none)");
+		}
+		pn_error_clear(&err);
+		cog_config_release(&cfg);
+	}
+}
+
 int main(void)
 {
 	TEST(t_case_table);
@@ -720,5 +758,6 @@ int main(void)
 	TEST(t_encodings);
 	TEST(t_config_size);
 	TEST(t_secret_target);
+	TEST(t_check_entry);
 	return tap_done();
 }

@@ -13,9 +13,13 @@ from .scope import current_scope, emit_metric
 
 
 def streaming(fn: Optional[Callable[..., Any]] = None) -> Any:
-    """Cog 0.22's opt-in to SSE streaming of a predict handler.  pinion's
-    server has no SSE: the handler runs as without it."""
-    return fn if fn is not None else (lambda inner: inner)
+    """Cog 0.22's opt-in to SSE streaming of a predict handler (one that
+    returns an iterator): `Accept: text/event-stream` requests get its events
+    as they happen.  `@streaming` and `@streaming()` both work."""
+    def mark(inner: Callable[..., Any]) -> Callable[..., Any]:
+        inner.__cog_streaming__ = True  # type: ignore[attr-defined]
+        return inner
+    return mark(fn) if fn is not None else mark
 
 
 def concurrent(fn: Optional[Callable[..., Any]] = None, *, max: int = 1) -> Any:  # noqa: A002

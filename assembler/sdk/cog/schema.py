@@ -328,6 +328,8 @@ def openapi(predict: Dict[str, Any], train: Optional[Dict[str, Any]] = None) -> 
     paths["/health-check"] = {"get": _simple_op("Healthcheck", "healthcheck_health_check_get")}
     paths.update(_routes("predictions", "predict", "prediction_id", "Prediction ID",
                          "PredictionRequest", "PredictionResponse", True))
+    if predict.get("streaming"):  # Cog 0.22: @cog.streaming, SSE on this operation
+        paths["/predictions"]["post"]["x-cog-streaming"] = True
     for k, v in b.components.items():
         comps.setdefault(k, v)
     comps = {k: ordered(comps[k]) if k not in ("Input", "TrainingInput") else comps[k]

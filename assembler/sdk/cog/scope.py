@@ -4,13 +4,14 @@ none).  A context variable, so concurrent async predictions each have their
 own."""
 
 import contextvars
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 
 class Scope:
     def __init__(self, context: Optional[Dict[str, str]] = None) -> None:
         self.metrics: Dict[str, Any] = {}
         self.context: Dict[str, str] = dict(context or {})
+        self.on_metric: Optional[Callable[[str, Any, str], None]] = None  # SSE `metric`
 
     def record_metric(self, name: str, value: Any, mode: str = "replace") -> None:
         """Set a metric in the response's `metrics`.  As Cog 0.22: mode
@@ -23,6 +24,8 @@ class Scope:
         self._set(name, value, mode)
 
     def _set(self, name: str, value: Any, mode: str = "replace") -> None:
+        if self.on_metric is not None:
+            self.on_metric(name, value, mode)
         parts = name.split(".")
         node = self.metrics
         for p in parts[:-1]:

@@ -351,4 +351,30 @@ def read_callable(fn: Any, is_method: bool = False) -> Dict[str, Any]:
     if "return" not in hints:
         raise SignatureError("You must set an output type. If your model can return multiple "
                              "output types, you can explicitly set `Any` as the output type.")
-    return {"inputs": inputs, "output": check_output(type_of(hints["return"]))}
+    ret = hints["return"]
+    out = typeddict_model(ret) if _is_typeddict(ret) else type_of(ret)
+    return streaming_checked({"inputs": inputs, "output": check_output(out)},
+                             bool(getattr(fn, "__cog_streaming__", False)))
+
+
+def typeddict_model(cls: Any) -> Dict[str, Any]:
+    """A TypedDict returned by predict: an object with its fields, as Cog
+    0.22 (keys that are NotRequired, or all of a total=False one, are not
+    required).  A TypedDict input stays a plain object."""
+    required = getattr(cls, "__required_keys__", frozenset())
+    fields = [{"name": name, "type": type_of(ann),
+               "default": NO_DEFAULT if name in required else None}
+              for name, ann in typing.get_type_hints(cls).items()]
+    return {"kind": "model", "name": cls.__name__, "fields": fields}
+
+
+def streaming_checked(iface: Dict[str, Any], streaming: bool) -> Dict[str, Any]:
+    """A handler marked @cog.streaming (Cog 0.22) must return an iterator;
+    its interface then says "streaming" (x-cog-streaming in the schema)."""
+    if streaming:
+        if iface["output"]["kind"] != "iterator":
+            raise SignatureError("@streaming requires Iterator[...], AsyncIterator[...], "
+                                 "ConcatenateIterator[...] or AsyncConcatenateIterator[...] "
+                                 "return type")
+        iface["streaming"] = True
+    return iface

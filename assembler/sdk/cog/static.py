@@ -7,7 +7,8 @@ import warnings
 from typing import Any, Dict, List, Optional
 
 from .predictor import FieldInfo
-from .signature import NO_DEFAULT, SignatureError, check_output, literal, make_input, simple, union
+from .signature import (NO_DEFAULT, SignatureError, check_output, literal, make_input, simple,
+                        streaming_checked, union)
 
 MAX_SOURCE = 8 << 20
 
@@ -420,7 +421,14 @@ class Reader:
             raise SignatureError("You must set an output type. If your model can return "
                                  "multiple output types, you can explicitly set `Any` as the "
                                  "output type.")
-        return {"inputs": inputs, "output": check_output(self.type_of(fn.returns))}
+        q = self.mod.qualname(fn.returns)
+        if q and q.startswith("local.") and q[6:] in self.mod.classes and \
+                self._is_typeddict(self.mod.classes[q[6:]]):
+            raise Undecidable("a TypedDict output")  # its fields: the import path reads them
+        streaming = any(self.mod.qualname(d.func if isinstance(d, ast.Call) else d) ==
+                        "cog.streaming" for d in fn.decorator_list)
+        return streaming_checked({"inputs": inputs, "output": check_output(self.type_of(fn.returns))},
+                                 streaming)
 
 
 def _bitor_parts(node: ast.AST) -> List[ast.AST]:

@@ -123,6 +123,18 @@ class Server:
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read() or b"null")
 
+    def request_text(self, method, path, body=None, headers=None, timeout=30):
+        """(status, body text): for answers that are not JSON (SSE streams)"""
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, data=data, method=method,
+                                     headers=dict({"Content-Type": "application/json"},
+                                                  **(headers or {})))
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return r.status, r.read().decode("utf-8")
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode("utf-8")
+
     def get(self, path):
         return self.request("GET", path)
 

@@ -282,6 +282,9 @@ class TestUnionRules(unittest.TestCase):
             "    def predict(self, name: str = Input(accept='text/plain')) -> str:\n"
             "        return name\n":
                 "accept is only valid on Path or File inputs: name: str",
+            "import cog\nclass Predictor(cog.BasePredictor):\n"
+            "    @cog.streaming\n    def predict(self) -> str:\n        return 'x'\n":
+                "@streaming requires Iterator[...]",
         }
         for src, msg in cases.items():
             for importing in ("0", "1"):
@@ -439,3 +442,28 @@ class TestSchemaFailure(unittest.TestCase):
                                    capture_output=True, text=True, timeout=60)
                 self.assertEqual((r.returncode, r.stdout), (1, ""))
                 self.assertIn("exited while it was imported", r.stderr)
+
+
+class TestTypedDictOutput(unittest.TestCase):
+    def test_typeddict_output_fields(self):
+        """a TypedDict output lists its fields, NotRequired ones not required (Cog 0.22's typeddict_output); as an input it is a plain object"""
+        import tempfile
+        src = ("from typing import TypedDict\nfrom cog import BasePredictor\n\n\n"
+               "class Out(TypedDict, total=False):\n    score: float\n\n\n"
+               "class Output(TypedDict):\n    name: str\n    extra: Out\n\n\n"
+               "class Predictor(BasePredictor):\n"
+               "    def predict(self, data: Out) -> Output:\n"
+               "        return {'name': 'x', 'extra': data}\n")
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "predict.py")
+            with open(p, "w") as f:
+                f.write(src)
+            docs = [schema(p + ":Predictor", COG_SCHEMA_IMPORT=m) for m in ("0", "1")]
+        self.assertEqual(docs[0], docs[1])
+        comps = docs[0]["components"]["schemas"]
+        self.assertEqual(comps["Output"], {
+            "title": "Output", "type": "object",
+            "properties": {"name": {"title": "Name", "type": "string"},
+                           "extra": {"title": "Extra", "type": "object"}},
+            "required": ["name", "extra"]})
+        self.assertEqual(comps["Input"]["properties"]["data"]["type"], "object")

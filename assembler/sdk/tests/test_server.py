@@ -2,6 +2,7 @@
 async predictions, trainings, setup failure and SIGTERM."""
 
 import base64
+import json
 import signal
 import time
 import unittest
@@ -873,5 +874,69 @@ class TestOpaque(unittest.TestCase):
                 "results": [{"name": "first"}, {"name": "second"}]}), body)
             code, body = s.post("/predictions", {"input": {"payload": "x", "items": []}})
             self.assertEqual((code, body["detail"][0]["loc"]), (422, ["body", "input", "payload"]))
+        finally:
+            s.stop()
+
+
+def sse_events(text):
+    """[(event, data)] of an SSE body"""
+    out = []
+    for block in text.split("\n\n"):
+        lines = dict(l.split(": ", 1) for l in block.split("\n") if ": " in l)
+        if "event" in lines:
+            out.append((lines["event"], json.loads(lines["data"])))
+    return out
+
+
+class TestSSE(unittest.TestCase):
+    SSE = {"Accept": "text/event-stream"}
+
+    def test_stream(self):
+        """POST with Accept: text/event-stream: start, logs, metric, outputs, completed (Cog 0.22)"""
+        s = Server("sse_model.py:Predictor", "sse_model.py:Predictor")
+        try:
+            s.wait()
+            code, text = s.request_text("POST", "/predictions", {"input": {"n": 2}},
+                                        {"Accept": "application/json, text/event-stream;q=0.9"})
+            self.assertEqual(code, 200, text)
+            ev = sse_events(text)
+            names = [e[0] for e in ev]
+            self.assertEqual((names[0], names[-1]), ("start", "completed"), text)
+            self.assertEqual(ev[0][1]["status"], "processing")
+            self.assertIn(("log", {"source": "stdout", "data": "to stdout"}), ev)
+            self.assertIn(("log", {"source": "stderr", "data": "to stderr\n"}), ev)
+            self.assertIn(("metric", {"name": "tokens", "value": 1, "mode": "increment"}), ev)
+            self.assertEqual([d for n, d in ev if n == "output"],
+                             [{"chunk": "tok-0", "index": 0}, {"chunk": "tok-1", "index": 1}])
+            done = ev[-1][1]
+            self.assertEqual((done["status"], done["output"], done["metrics"]["tokens"]),
+                             ("succeeded", ["tok-0", "tok-1"], 1))
+            doc = s.get("/openapi.json")[1]  # Cog 0.22 marks the operation
+            self.assertIs(doc["paths"]["/predictions"]["post"]["x-cog-streaming"], True)
+            self.assertNotIn("x-cog-streaming", doc["paths"]["/trainings"]["post"])
+            # a bad input is still a 422 in JSON; trainings never stream (406)
+            code, text = s.request_text("POST", "/predictions", {"input": {"n": -1}}, self.SSE)
+            self.assertEqual(code, 422, text)
+            code, text = s.request_text("POST", "/trainings", {"input": {}}, self.SSE)
+            self.assertEqual((code, json.loads(text)), (406, {
+                "error": "Training endpoints do not support streaming responses."}))
+            # without the header: JSON as before
+            code, body = s.post("/predictions", {"input": {"n": 1}})
+            self.assertEqual((code, body["output"]), (200, ["tok-0"]))
+        finally:
+            s.stop()
+
+    def test_async_stream(self):
+        """an async generator under concurrency streams too; @streaming() with parentheses"""
+        s = Server("sse_model.py:AsyncStreamer", COG_MAX_CONCURRENCY="2")
+        try:
+            s.wait()
+            code, text = s.request_text("PUT", "/predictions/as1", {"input": {"n": 3}}, self.SSE)
+            ev = sse_events(text)
+            self.assertEqual([d["chunk"] for n, d in ev if n == "output"], ["a0", "a1", "a2"], text)
+            self.assertEqual(ev[-1][1]["status"], "succeeded")
+            # the same id again, finished: its events replayed
+            code, text = s.request_text("PUT", "/predictions/as1", {"input": {"n": 3}}, self.SSE)
+            self.assertEqual([n for n, d in sse_events(text)][-1], "completed", text)
         finally:
             s.stop()

@@ -120,9 +120,9 @@ class AsyncRunner(Runner):
 
     async def _run_async(self, job: Job) -> None:
         fn = self.predict_fn if job.kind == "predict" else self.train_fn
-        job.status, job.started_at = "processing", _now()
         CURRENT_JOB.set(job)
         scope = Scope(job.context)
+        job.begin(scope)
         set_scope(scope)
         job.on_log = self._logs_webhook
         tmpdirs: List[str] = []
@@ -168,9 +168,4 @@ class AsyncRunner(Runner):
                 self._webhook(job, "output")
             return job.output
         return validate.coerce_output(result, otype)
-
-
-def _now() -> str:
-    from .runner import now
-    return now()
 

@@ -20,6 +20,7 @@ from .._version import __version__
 from ..predictor import instantiate, load_object, method_of
 from . import healthcheck
 from .runner import Job, Runner
+from .sse import sse_stream
 
 MAX_BODY = 512 << 20
 
@@ -190,7 +191,7 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self._body = b""
             self._route(method, path)
-        except BrokenPipeError:
+        except (BrokenPipeError, ConnectionResetError):
             pass
         except Exception:
             traceback.print_exc(file=sys.__stderr__)
@@ -274,6 +275,13 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(req, dict):
             return self.reply(422, {"detail": [{"loc": ["body"], "msg": "value is not a valid "
                                                 "dict", "type": "type_error.dict"}]})
+        sse = self._wants_sse()
+        if sse and kind == "train":
+            return self.reply(406, {"error": "Training endpoints do not support streaming "
+                                    "responses."})
+        if sse and not runner.streams(kind):
+            return self.reply(406, {"error": "This model does not support streaming responses. "
+                                    "Add @cog.streaming to predict() to enable SSE."})
         if job_id is not None:
             if req.get("id") not in (None, job_id):
                 noun = "prediction" if kind == "predict" else "training"
@@ -282,7 +290,9 @@ class Handler(BaseHTTPRequestHandler):
                                                     "type": "value_error"}]})
             req["id"] = job_id
             existing = runner.find(job_id)
-            if existing is not None:  # the same id again: its current state
+            if existing is not None:  # the same id again: its current state (or stream)
+                if sse:
+                    return sse_stream(self, existing)
                 return self.reply(200 if existing.done.is_set() else 202, existing.response())
         if runner.health != "READY":
             return self.reply(503, {"detail": "setup has not completed successfully: %s" %
@@ -294,14 +304,20 @@ class Handler(BaseHTTPRequestHandler):
         if errors:
             return self.reply(422, {"detail": errors})
         new = Job(kind, req, values, inputs)
-        new.respond_async = self._async()
+        new.respond_async = self._async() or sse  # as Cog: a stream is an async prediction
         job = runner.submit(new)
         if job is None:
             return self.reply(409, {"detail": "Already running a prediction"})
+        if sse:
+            return sse_stream(self, job)
         self.respond(job, self._async())
 
     def _async(self) -> bool:
         return (self.headers.get("Prefer") or "").strip().lower() == "respond-async"
+
+    def _wants_sse(self) -> bool:
+        accept = self.headers.get("Accept") or ""
+        return any(p.split(";")[0].strip() == "text/event-stream" for p in accept.split(","))
 
     def respond(self, job: Job, respond_async: bool) -> None:
         if respond_async:

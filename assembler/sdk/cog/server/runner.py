@@ -3,6 +3,7 @@ on the main thread (so cancelation can interrupt it with a signal, as Cog's
 worker does).  The HTTP threads hand jobs over through a queue."""
 
 import asyncio
+import contextlib
 import contextvars
 import datetime
 import inspect
@@ -69,6 +70,7 @@ class Job:
         self.on_log: Optional[Callable[["Job"], None]] = None
         self.last_logs_hook = 0.0
         self.secrets = [v.get_secret_value() for v in _walk_secrets(values)]
+        self.sse = SSEHistory()
 
     def redact(self, text: str) -> str:
         for s in self.secrets:
@@ -76,12 +78,22 @@ class Job:
                 text = text.replace(s, Secret.REDACTED)
         return text
 
-    def log(self, text: str) -> None:
+    def begin(self, scope: Scope) -> None:
+        """The job starts processing: SSE `start`; the scope's metrics
+        become SSE `metric` events."""
+        self.status = "processing"
+        self.started_at = now()
+        self.sse.emit("start", {"id": self.id, "status": self.status})
+        scope.on_metric = lambda name, value, mode: self.sse.emit(
+            "metric", {"name": name, "value": value, "mode": METRIC_MODES.get(mode, mode)})
+
+    def log(self, text: str, source: str = "stderr") -> None:
         text = self.redact(text)
         if self.logs_len + len(text) > LOG_LIMIT:
             return
         self.logs.append(text)
         self.logs_len += len(text)
+        self.sse.emit("log", {"source": source, "data": text})
         if self.on_log is not None:
             self.on_log(self)
 
@@ -91,6 +103,50 @@ class Job:
              "completed_at": self.completed_at, "logs": "".join(self.logs),
              "error": self.error, "status": self.status, "metrics": self.metrics}
         return r
+
+
+METRIC_MODES = {"incr": "increment"}  # record_metric's mode as Cog's SSE names it
+
+
+class SSEHistory:
+    """A job's server-sent events (Cog 0.22's `Accept: text/event-stream`):
+    start, output, log, metric, completed, in order.  A subscriber replays
+    the last COG_STREAM_HISTORY_CAPACITY (default 1024; 0: no replay, live
+    events only) and is told when older ones were dropped."""
+
+    def __init__(self) -> None:
+        self.events: List[Any] = []
+        self.cond = threading.Condition()
+
+    def emit(self, name: str, data: Any) -> None:
+        with self.cond:
+            self.events.append((name, data))
+            self.cond.notify_all()
+
+    def subscribe(self) -> "tuple[int, int]":
+        """(index of the first event to send, events dropped before it)"""
+        with self.cond:
+            n = len(self.events)
+        cap = stream_history_capacity()
+        if cap == 0:
+            return n, 0
+        start = max(0, n - cap)
+        return start, start
+
+    def wait(self, i: int, timeout: float) -> Optional[Any]:
+        """The event at index i once there is one, else None after timeout."""
+        with self.cond:
+            if i >= len(self.events):
+                self.cond.wait(timeout)
+            return self.events[i] if i < len(self.events) else None
+
+
+def stream_history_capacity() -> int:
+    try:
+        n = int(os.environ.get("COG_STREAM_HISTORY_CAPACITY", "1024"))
+    except ValueError:
+        return 1024
+    return n if n >= 0 else 1024
 
 
 def error_text(e: BaseException) -> str:
@@ -116,20 +172,21 @@ class _Capture(io.TextIOBase):
     """sys.stdout/sys.stderr while a job runs on the worker thread: text goes
     to the job's logs and on to the real stream."""
 
-    def __init__(self, real: Any) -> None:
+    def __init__(self, real: Any, source: str) -> None:
         self.real = real
+        self.source = source
 
     def write(self, s: str) -> int:
         runner = CAPTURE_TARGET[0]
         job = CURRENT_JOB.get()
         if job is not None:
             s = job.redact(s)
-            job.log(s)
+            job.log(s, self.source)
         elif runner is not None and runner.log_sink is not None and \
                 threading.get_ident() == runner.worker_ident:
             if runner.current is not None:
                 s = runner.current.redact(s)
-            runner.log_sink(s)
+            runner.log_sink(s, self.source)
         try:
             self.real.write(s)
             self.real.flush()
@@ -174,7 +231,7 @@ class Runner:
         self.current: Optional[Job] = None   # the job on the worker (signal target)
         self.active: Optional[Job] = None    # accepted and not finished: others get 409
         self.in_user_code = False
-        self.log_sink: Optional[Callable[[str], None]] = None
+        self.log_sink: Optional[Callable[[str, str], None]] = None
         self.worker_ident = threading.get_ident()
         self.shutdown = threading.Event()
         self.health = "STARTING"
@@ -187,8 +244,8 @@ class Runner:
     # ------------------------------------------------------------ setup
     def install_capture(self) -> None:
         if not isinstance(sys.stdout, _Capture):
-            sys.stdout = _Capture(sys.__stdout__)  # type: ignore[assignment]
-            sys.stderr = _Capture(sys.__stderr__)  # type: ignore[assignment]
+            sys.stdout = _Capture(sys.__stdout__, "stdout")  # type: ignore[assignment]
+            sys.stderr = _Capture(sys.__stderr__, "stderr")  # type: ignore[assignment]
         CAPTURE_TARGET[0] = self
         signal.signal(signal.SIGUSR1, self._on_cancel_signal)
 
@@ -196,10 +253,11 @@ class Runner:
         logs: List[str] = []
         self.setup_result = {"started_at": now(), "completed_at": None, "logs": "",
                              "status": None}
-        self.log_sink = logs.append
+        self.log_sink = lambda text, source: logs.append(text)
         ok = True
         try:
-            _call(setup, {})
+            with _setup_timeout():
+                _call(setup, {})
         except BaseException:  # a failed setup is reported, the server stays up
             logs.append(traceback.format_exc())
             ok = False
@@ -213,6 +271,14 @@ class Runner:
         self.setup_result = {"started_at": now(), "completed_at": now(), "logs": logs,
                              "status": "failed"}
         self.health = "SETUP_FAILED"
+
+    def streams(self, kind: str) -> bool:
+        """Cog 0.22: SSE only for a predict marked @cog.streaming whose output
+        is an iterator."""
+        fn = self.predict_fn if kind == "predict" else None
+        otype = self.output_types.get(kind)  # (a marked non-iterator fails to load)
+        return bool(getattr(fn, "__cog_streaming__", False)) and bool(otype) and \
+            otype.get("kind") == "iterator"
 
     # ------------------------------------------------------- submitting
     def busy(self) -> bool:
@@ -276,9 +342,8 @@ class Runner:
 
     def _run(self, job: Job) -> None:
         fn = self.predict_fn if job.kind == "predict" else self.train_fn
-        job.status = "processing"
-        job.started_at = now()
         scope = Scope(job.context)
+        job.begin(scope)
         set_scope(scope)
         tmpdirs: List[str] = []
         start = time.monotonic()
@@ -331,6 +396,7 @@ class Runner:
         job.completed_at = now()
         self._release(job)  # free before anyone hears it is done: no spurious 409
         job.done.set()
+        job.sse.emit("completed", job.response())
         self._webhook(job, "completed")
 
     def _release(self, job: Job) -> None:
@@ -357,6 +423,8 @@ class Runner:
             self._webhook(job, "logs")
 
     def _webhook(self, job: Job, event: str) -> None:
+        if event == "output":  # each new item of an iterator's output
+            job.sse.emit("output", {"chunk": job.output[-1], "index": len(job.output) - 1})
         if not job.webhook or event not in job.events:
             return
         _WEBHOOKS.send(job.webhook, json.dumps(job.response()).encode())
@@ -443,6 +511,34 @@ def _materialise(values: Dict[str, Any], inputs: List[Dict[str, Any]],
             if d and os.path.basename(d).startswith("cog-input-"):
                 tmpdirs.append(d)
     return out
+
+
+class SetupTimeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _setup_timeout():
+    """COG_SETUP_TIMEOUT=N (seconds, Cog 0.22): a setup() still running then
+    fails (SETUP_FAILED).  Unset, 0 or not a number: no limit.  setup() runs
+    on the main thread, so SIGALRM interrupts it."""
+    try:
+        secs = int(os.environ.get("COG_SETUP_TIMEOUT") or 0)
+    except ValueError:
+        secs = 0
+    if secs <= 0:
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise SetupTimeout("setup timed out after %d seconds (COG_SETUP_TIMEOUT)" % secs)
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, secs)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def _call(fn: Callable[..., Any], values: Dict[str, Any]) -> Any:

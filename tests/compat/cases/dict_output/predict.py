@@ -1,0 +1,6 @@
+from cog import BasePredictor
+
+
+class Predictor(BasePredictor):
+    def predict(self, name: str) -> dict:
+        return {"greeting": "hello " + name, "length": len(name)}

@@ -1,0 +1,12 @@
+import asyncio
+
+from cog import BasePredictor
+
+
+class Predictor(BasePredictor):
+    def predict(self, text: str) -> str:
+        return "hello " + text
+
+    async def healthcheck(self) -> bool:
+        await asyncio.sleep(0.1)
+        return True

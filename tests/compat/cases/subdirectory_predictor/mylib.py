@@ -1,0 +1,2 @@
+def concat(a, b):
+    return a + " " + b
