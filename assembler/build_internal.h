@@ -36,6 +36,7 @@ struct build_exec {
 	struct oci_layout *cl;	 /* the cache layout (borrowed) */
 	struct oci_image img;	 /* the image so far (starts as the base) */
 	const char *cache_dir;	 /* the runner's (NULL = default; borrowed) */
+	bool package_cache;	 /* RUN steps get the package caches (pkgcache.h) */
 	char *tmpdir;		 /* private scratch (owned), removed by release */
 	struct runner *runner;	 /* lazily, at the first sandbox use */
 	struct runner_rootfs rf; /* the sandbox rootfs of img */

@@ -3,7 +3,8 @@
 
   pip_index.py wheel NAME VERSION OUTDIR   build OUTDIR/<name>-<version>-py3-none-any.whl
   pip_index.py index DIR                   write DIR/simple/ for the wheels in DIR/files/
-  pip_index.py serve DIR PORTFILE          serve DIR on 127.0.0.1 (free port written to PORTFILE)
+  pip_index.py serve DIR PORTFILE          serve DIR on 127.0.0.1 (free port written to PORTFILE;
+                                           each request logged to DIR/.access.log)
 """
 import base64
 import hashlib
@@ -80,6 +81,20 @@ def serve(root, portfile):
 
         def log_message(self, *a):
             pass
+
+        def end_headers(self):
+            # as PyPI: files are immutable, index pages fresh for 10 minutes
+            # (pip's HTTP cache keeps only what the headers allow)
+            if self.path.startswith("/files/"):
+                self.send_header("Cache-Control", "max-age=365000000, immutable, public")
+            else:
+                self.send_header("Cache-Control", "max-age=600, public")
+            super().end_headers()
+
+        def log_request(self, code="-", size="-"):
+            # one line per request in DIR/.access.log: "GET /files/x.whl 200"
+            with open(os.path.join(root, ".access.log"), "a") as fh:
+                fh.write(f"{self.command} {self.path} {int(code)}\n")
 
     class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         daemon_threads = True
