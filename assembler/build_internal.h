@@ -148,6 +148,10 @@ int build_layer_commit(struct step_ctx *sc, const char *key, const struct oci_la
 		       const char *created_by, struct pn_error **err);
 typedef int (*build_layer_fill_fn)(struct oci_layer_writer *w, const void *arg,
 				   struct pn_error **err);
+/* a layer into l (no cache look-up, nothing remembered) */
+int build_layer_write(struct oci_layout *l, const struct oci_layer_opts *lo,
+		      build_layer_fill_fn fill, const void *arg, struct oci_layer_result *out,
+		      struct pn_error **err);
 /* a shown step (build_step_begin): key -> a hit, or a new layer that fill
  * writes; detail names it further (a weight file), or is NULL */
 int build_layer_copy(struct step_ctx *sc, const char *name, const char *key,
