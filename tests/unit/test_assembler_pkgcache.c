@@ -91,7 +91,7 @@ static void rootfs(const char *tmp, struct pn_strv *lowers, bool apt)
 
 static void t_step_open(void)
 {
-	cleanup_free char *tmp = tap_tmpdir();
+	char *tmp = tap_tmpdir(); /* tap's: removed at the end */
 	cleanup_free char *cache = pn_path_join(tmp, "cache");
 	cleanup_free char *scratch = pn_path_join(tmp, "scratch");
 	cleanup_free char *noapt = pn_path_join(tmp, "noapt");
@@ -155,7 +155,7 @@ static void aged(const char *dir, const char *sub, const char *name, size_t size
 
 static void t_prune(void)
 {
-	cleanup_free char *tmp = tap_tmpdir();
+	char *tmp = tap_tmpdir(); /* tap's: removed at the end */
 	cleanup_free char *k = pn_path_join(tmp, "pkgcache/debian-12-amd64");
 	cleanup_free char *lock = pn_path_join(k, "apt.lock");
 	cleanup_free char *old = pn_path_join(k, "pip/http/old");
