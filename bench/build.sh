@@ -7,8 +7,8 @@
 #
 # Both start from the same base (the Debian python fixture published as
 # library/python:3.11-slim in a local registry), install jq from Debian's
-# mirror and a wheel from a local index.  The Dockerfile is adapted only where
-# Cog's would need the internet: tini is copied from the host's tini-static
+# mirror and a 30 MB wheel from a local index served at 10 MB/s (as a remote
+# index would).  The Dockerfile is adapted only where Cog's would need the internet: tini is copied from the host's tini-static
 # (Cog downloads it from GitHub), the cog wheel is pinion's embedded one
 # without the pydantic requirement (PyPI), and PIP_INDEX_URL points pip at the
 # local index.  buildah uses a private storage root (overlay), so nothing of
@@ -53,8 +53,9 @@ SOURCE_DATE_EPOCH=0 "$PINION" import --env PATH=/usr/local/sbin:/usr/local/bin:/
 	--env LANG=C.UTF-8 --cmd python3 "$rootfs" "oci:$T/base:library/python:3.11-slim" >/dev/null
 "$PINION" copy "oci:$T/base:library/python:3.11-slim" "$REGISTRY/library/python:3.11-slim" >/dev/null 2>&1
 mkdir -p "$T/index/files"
-wheel_make pinion-demo-greeting 1.0.0 "$T/index/files" >/dev/null
-pip_index_start "$T/index"
+# a 40 MB package served at 10 MB/s, as from a remote index: what pip's cache saves
+PIP_INDEX_PAD=40000000 wheel_make pinion-demo-greeting 1.0.0 "$T/index/files" >/dev/null
+PIP_INDEX_RATE=10000000 pip_index_start "$T/index"
 at_exit pip_index_stop
 # pip caches only https and trusted hosts' responses (PyPI is https)
 export PIP_TRUSTED_HOST="127.0.0.1:$PIP_INDEX_PORT"
