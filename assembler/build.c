@@ -292,6 +292,7 @@ static int setup_cache(struct build_state *st, struct pn_error **err)
 		return -1;
 	st->ex.cl = build_cache_layout(st->cache);
 	st->ex.cache_dir = st->o->cache_dir;
+	st->ex.package_cache = !st->o->no_package_cache;
 	if (pn_mkdir_p(base, 0700, err) < 0)
 		return -1;
 	remove_stale_tmp(base);

@@ -71,6 +71,8 @@ struct build_opts {
 	/* `pinion base-image build`: build this cog-base image (its config and
 	 * plan, base_image.h) instead of a model directory's cog.yaml */
 	const struct base_image *base_image;
+	/* RUN steps get no package caches (pip, apt) shared across builds */
+	bool no_package_cache;
 };
 void build_opts_init(struct build_opts *o);
 /* "id=ID,src=PATH" | "id=ID,env=VAR" appended to o->secrets (PN_ERR_INVALID) */

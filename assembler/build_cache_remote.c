@@ -535,7 +535,7 @@ static int layout_blob_copy(struct oci_layout *src, struct oci_layout *dst,
 	w = oci_layout_blob_begin(dst, err);
 	if (!w)
 		return -1;
-	rc = oci_blob_writer_append_fd(w, fd, size, d->digest, NULL, err);
+	rc = oci_blob_writer_append_fd(w, fd, size, d->digest, NULL, NULL, err);
 	if (rc == 0)
 		rc = oci_blob_writer_commit(w, d->digest, d->size, NULL, err);
 	oci_blob_writer_free(w);

@@ -38,6 +38,7 @@ struct build_exec {
 	struct oci_layout *cl;	 /* the cache layout (borrowed) */
 	struct oci_image img;	 /* the image so far (starts as the base) */
 	const char *cache_dir;	 /* the runner's (NULL = default; borrowed) */
+	bool package_cache;	 /* RUN steps get the package caches (pkgcache.h) */
 	char *tmpdir;		 /* private scratch (owned), removed by release */
 	struct runner *runner;	 /* lazily, at the first sandbox use */
 	struct runner_rootfs rf; /* the sandbox rootfs of img */
@@ -177,6 +178,10 @@ int build_layer_commit(struct step_ctx *sc, const char *key, const struct oci_la
 		       const char *created_by, struct pn_error **err);
 typedef int (*build_layer_fill_fn)(struct oci_layer_writer *w, const void *arg,
 				   struct pn_error **err);
+/* a layer into l (no cache look-up, nothing remembered) */
+int build_layer_write(struct oci_layout *l, const struct oci_layer_opts *lo,
+		      build_layer_fill_fn fill, const void *arg, struct oci_layer_result *out,
+		      struct pn_error **err);
 /* a shown step (build_step_begin): key -> a hit, or a new layer that fill
  * writes; detail names it further (a weight file), or is NULL */
 int build_layer_copy(struct step_ctx *sc, const char *name, const char *key,

@@ -51,9 +51,9 @@ int build_layer_commit(struct step_ctx *sc, const char *key, const struct oci_la
 	return rc;
 }
 
-static int write_layer(struct oci_layout *l, const struct oci_layer_opts *lo,
-		       build_layer_fill_fn fill, const void *arg, struct oci_layer_result *out,
-		       struct pn_error **err)
+int build_layer_write(struct oci_layout *l, const struct oci_layer_opts *lo,
+		      build_layer_fill_fn fill, const void *arg, struct oci_layer_result *out,
+		      struct pn_error **err)
 {
 	struct oci_layer_writer *w = oci_layer_writer_new(l, lo, err);
 	int rc;
@@ -81,7 +81,7 @@ int build_layer_copy(struct step_ctx *sc, const char *name, const char *key,
 		return rc < 0 ? -1 : 0;
 	memset(&lr, 0, sizeof(lr));
 	oci_descriptor_init(&lr.desc);
-	rc = write_layer(sc->ex->cl, lo, fill, arg, &lr, err);
+	rc = build_layer_write(sc->ex->cl, lo, fill, arg, &lr, err);
 	if (rc == 0)
 		rc = build_layer_commit(sc, key, &lr, created_by, err);
 	if (rc == 0)

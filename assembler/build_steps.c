@@ -2,6 +2,7 @@
  * edits of the config, RUN steps in the sandbox, COPY layers written
  * directly; each layer step through the cache (build_layer.c). */
 #include "assembler/build_internal.h"
+#include "assembler/pkgcache.h"
 #include "common/cleanup.h"
 
 #include <stdint.h>
@@ -138,6 +139,32 @@ static void run_env(const struct step_ctx *sc, const struct run_inputs *in, stru
 						  (long long)sc->lopts->mtime_clamp));
 }
 
+/* the package caches of the step (after its key: they are in none), the
+ * variable that points pip at its cache, the apt options file, and pip
+ * steps of the plan without their --no-cache-dir (the layer is the same:
+ * the cache is a mount) */
+static int run_pkgcache(struct step_ctx *sc, const struct plan_step *s, struct run_inputs *in,
+			struct pkgcache *pc, struct pn_strv *env, char **shell,
+			struct pn_error **err)
+{
+	struct build_exec *ex = sc->ex;
+
+	if (!ex->package_cache)
+		return 0;
+	if (pkgcache_step_open(pc, ex->cache_dir, ex->tmpdir, &ex->rf.lowers,
+			       ex->img.config.architecture, s->shell, err) < 0)
+		return -1;
+	pn_strv_push(env, "PIP_CACHE_DIR=" PKGCACHE_PIP_TARGET);
+	if (pc->apt_conf)
+		mount_add(in, xstrdup("package-cache-apt"), xstrdup(pc->apt_conf),
+			  PKGCACHE_APT_CONF);
+	if (s->id == PLAN_ID_PIP || s->id == PLAN_ID_COG_WHEEL)
+		*shell = pkgcache_shell(s->shell);
+	pn_debug("step %s: package cache `%s`%s", s->name, pc->key,
+		 pc->apt_conf ? (pc->apt_shared ? " (apt shared)" : " (apt private)") : "");
+	return 0;
+}
+
 static int run_exec(struct step_ctx *sc, const struct plan_step *s, struct run_inputs *in,
 		    const char *key, struct pn_error **err)
 {
@@ -147,25 +174,35 @@ static int run_exec(struct step_ctx *sc, const struct plan_step *s, struct run_i
 	struct oci_layer_opts lo = *sc->lopts;
 	cleanup_strv struct pn_strv env = PN_STRV_INIT;
 	cleanup_free char *created_by = xasprintf("RUN /bin/sh -c %s", s->shell);
+	cleanup_free char *shell = NULL;
+	struct pkgcache pc;
 	double t0 = build_now();
 	int rc;
 
 	if (build_exec_rootfs(ex, false, err) < 0)
 		return -1;
 	run_env(sc, in, &env);
+	pkgcache_init(&pc);
+	if (run_pkgcache(sc, s, in, &pc, &env, &shell, err) < 0) {
+		pkgcache_release(&pc);
+		return -1;
+	}
 	memset(&rs, 0, sizeof(rs));
 	rs.name = s->name;
-	rs.shell = s->shell;
+	rs.shell = shell ? shell : s->shell;
 	rs.config = &ex->img.config;
 	rs.env = (const char *const *)env.v;
 	rs.secrets = in->mounts;
 	rs.n_secrets = in->n;
+	rs.caches = pc.mounts;
+	rs.n_caches = pc.n_mounts;
 	rs.network = sc->plan->network_none ? RUNNER_NET_NONE : RUNNER_NET_HOST;
 	lo.overlay_upper = true;
 	lo.normalize_owner = false;
 	build_step_started(ex, s->name, s->shell);
 	runner_result_init(&res);
 	rc = runner_step_run(ex->runner, &ex->rf, &rs, ex->cl, &lo, &res, err);
+	pkgcache_release(&pc); /* the apt cache's lock: the step is over */
 	sc->err_named = rc < 0; /* the runner's errors name the step */
 	if (rc == 0 && !res.committed)
 		rc = pn_error_set(err, PN_ERR_GENERIC, "the step produced no layer");

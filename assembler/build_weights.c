@@ -2,11 +2,81 @@
  * weights step (the source walk found it) in an uncompressed layer of its
  * own, before the source layer, so that a changed weight or changed code
  * rebuilds only its own layer.  The post-build rootfs leaves these layers
- * out (ex->weight_diff_ids). */
+ * out (ex->weight_diff_ids).
+ *
+ * Each weight is read once.  Its content digest (a cache-key input) comes
+ * from the digest memo when the file is unchanged, and the key decides as
+ * for every layer.  Otherwise the layer is written first: the writer hashes
+ * the file for the blob digest (= diff_id, uncompressed) and for its content
+ * digest in the same read, and the key is looked up after; a hit then drops
+ * nothing but time (the same key writes the same bytes). */
 #include "assembler/build_internal.h"
 #include "common/cleanup.h"
 
 #include <string.h>
+
+struct weight_ctx {
+	const struct plan_step *s;
+	const struct plan_weight *w;
+	const struct oci_layer_opts *lo;
+	struct build_src_arg a;
+	const char *created_by;
+};
+
+static void weight_key(struct step_ctx *sc, const struct weight_ctx *wc, const char *d,
+		       oci_digest_t key)
+{
+	/* the key names the build's compression, as for every layer */
+	build_key_copy(sc->chain, "copy-weight", wc->s, d, sc->plan, sc->lopts, key);
+}
+
+/* the layer of a weight whose content digest needs a read: one pass */
+static int weight_one_pass(struct step_ctx *sc, const struct weight_ctx *wc, const char *stamp,
+			   struct pn_error **err)
+{
+	struct oci_layer_opts lo = *wc->lo;
+	struct oci_layer_result lr;
+	oci_digest_t key, d;
+	double t0 = build_now();
+	int rc;
+
+	lo.digest_data = true;
+	build_step_begin(sc->ex, wc->s->name, wc->w->path);
+	memset(&lr, 0, sizeof(lr));
+	oci_descriptor_init(&lr.desc);
+	rc = build_layer_write(sc->ex->cl, &lo, build_layer_fill_src, &wc->a, &lr, err);
+	if (rc == 0 && lr.data_digest[0])
+		rc = src_tree_digest_learn(sc->src, wc->w->entry, lr.data_digest, stamp, err);
+	if (rc == 0)
+		rc = src_tree_digest_entry(sc->src, wc->w->entry, d, err);
+	if (rc == 0) {
+		weight_key(sc, wc, d, key);
+		rc = build_layer_try_cache(sc, key, wc->s->name, wc->w->path, err);
+		if (rc == 0 && build_layer_commit(sc, key, &lr, wc->created_by, err) < 0)
+			rc = -1;
+		else if (rc == 0)
+			build_step_event(sc->ex, wc->s->name, false, build_now() - t0, wc->w->path);
+	}
+	oci_layer_result_release(&lr);
+	return rc < 0 ? -1 : 0;
+}
+
+static int weight_layer(struct step_ctx *sc, const struct weight_ctx *wc, struct pn_error **err)
+{
+	cleanup_free char *stamp = NULL;
+	oci_digest_t key, d;
+	int known = src_tree_digest_known(sc->src, wc->w->entry, &stamp, err);
+
+	if (known < 0)
+		return -1;
+	if (!known)
+		return weight_one_pass(sc, wc, stamp, err);
+	if (src_tree_digest_entry(sc->src, wc->w->entry, d, err) < 0)
+		return -1;
+	weight_key(sc, wc, d, key);
+	return build_layer_copy(sc, wc->s->name, key, wc->lo, build_layer_fill_src, &wc->a,
+				wc->created_by, wc->w->path, err);
+}
 
 int build_weights_copy(struct step_ctx *sc, const struct plan_step *s, struct pn_error **err)
 {
@@ -19,19 +89,14 @@ int build_weights_copy(struct step_ctx *sc, const struct plan_step *s, struct pn
 	lo.align_data = true;		/* data 4 KiB-aligned: the blob shares its extents */
 	for (size_t i = 0; i < s->n_weights; i++) {
 		const struct plan_weight *w = &s->weights[i];
-		struct build_src_arg a = {sc->src, prefix, w->entry};
 		cleanup_free char *created_by = NULL;
-		oci_digest_t key, d;
+		struct weight_ctx wc = {s, w, &lo, {sc->src, prefix, w->entry}, NULL};
 
 		if (w->entry >= sc->src->n || !sc->src->entries[w->entry].weight)
 			PN_BUG("weight `%s` is not in the source tree", w->path);
-		if (src_tree_digest_entry(sc->src, w->entry, d, err) < 0)
-			return -1;
-		/* the key names the build's compression, as for every layer */
-		build_key_copy(sc->chain, "copy-weight", s, d, sc->plan, sc->lopts, key);
 		created_by = xasprintf("COPY %s %s/%s # weights", w->path, s->copy_dest, w->path);
-		if (build_layer_copy(sc, s->name, key, &lo, build_layer_fill_src, &a, created_by,
-				     w->path, err) < 0)
+		wc.created_by = created_by;
+		if (weight_layer(sc, &wc, err) < 0)
 			return pn_error_wrap(err, "weights `%s`", w->path);
 		pn_strv_push(&sc->ex->weight_diff_ids, c->diff_ids[c->n_diff_ids - 1]);
 	}

@@ -376,6 +376,28 @@ static char *memo_stamp(const struct stat *st)
 			 (long long)st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
 }
 
+/* t->digests[i] from the memo entry of i if it has this stamp: 1, else 0 */
+static int memo_lookup(struct src_tree *t, size_t i, const char *stamp)
+{
+	json_t *m = json_object_get(t->memo, t->entries[i].path);
+
+	if (json_is_object(m) && json_is_string(json_object_get(m, "stat")) &&
+	    strcmp(json_string_value(json_object_get(m, "stat")), stamp) == 0 &&
+	    oci_digest_valid(json_string_value(json_object_get(m, "digest")))) {
+		memcpy(t->digests[i], json_string_value(json_object_get(m, "digest")),
+		       sizeof(oci_digest_t));
+		return 1;
+	}
+	return 0;
+}
+
+static void memo_put(struct src_tree *t, size_t i, const char *stamp)
+{
+	json_object_set_new(t->memo, t->entries[i].path,
+			    json_pack("{s:s,s:s}", "stat", stamp, "digest", t->digests[i]));
+	t->memo_dirty = true;
+}
+
 /* the digest of a regular file, through the memo for large ones */
 static int file_digest(struct src_tree *t, size_t i, struct pn_error **err)
 {
@@ -383,7 +405,6 @@ static int file_digest(struct src_tree *t, size_t i, struct pn_error **err)
 	cleanup_free char *stamp = NULL;
 	cleanup_close int fd = -1;
 	struct stat st;
-	json_t *m;
 
 	fd = entry_open(t, e->path, &st, err);
 	if (fd < 0)
@@ -391,19 +412,48 @@ static int file_digest(struct src_tree *t, size_t i, struct pn_error **err)
 	if (!t->memo || e->size < SRC_MEMO_MIN)
 		return oci_digest_fd(fd, t->digests[i], NULL, err);
 	stamp = memo_stamp(&st);
-	m = json_object_get(t->memo, e->path);
-	if (json_is_object(m) && json_is_string(json_object_get(m, "stat")) &&
-	    strcmp(json_string_value(json_object_get(m, "stat")), stamp) == 0 &&
-	    oci_digest_valid(json_string_value(json_object_get(m, "digest")))) {
-		memcpy(t->digests[i], json_string_value(json_object_get(m, "digest")),
-		       sizeof(oci_digest_t));
+	if (memo_lookup(t, i, stamp))
 		return 0;
-	}
 	if (oci_digest_fd(fd, t->digests[i], NULL, err) < 0)
 		return -1;
-	json_object_set_new(t->memo, e->path,
-			    json_pack("{s:s,s:s}", "stat", stamp, "digest", t->digests[i]));
-	t->memo_dirty = true;
+	memo_put(t, i, stamp);
+	return 0;
+}
+
+int src_tree_digest_known(struct src_tree *t, size_t i, char **stamp_out, struct pn_error **err)
+{
+	cleanup_close int fd = -1;
+	struct stat st;
+
+	*stamp_out = NULL;
+	if (t->digests[i][0])
+		return 1;
+	fd = entry_open(t, t->entries[i].path, &st, err);
+	if (fd < 0)
+		return -1;
+	*stamp_out = memo_stamp(&st);
+	return t->memo && memo_lookup(t, i, *stamp_out);
+}
+
+int src_tree_digest_learn(struct src_tree *t, size_t i, const char *digest, const char *stamp,
+			  struct pn_error **err)
+{
+	cleanup_close int fd = -1;
+	cleanup_free char *now = NULL;
+	struct stat st;
+
+	if (!oci_digest_valid(digest))
+		PN_BUG("learn `%s` for `%s`", digest, t->entries[i].path);
+	fd = entry_open(t, t->entries[i].path, &st, err);
+	if (fd < 0)
+		return -1;
+	now = memo_stamp(&st);
+	if (strcmp(now, stamp) != 0 || st.st_size != t->entries[i].size)
+		return pn_error_set(err, PN_ERR_GENERIC, "`%s` changed while read",
+				    t->entries[i].path);
+	memcpy(t->digests[i], digest, sizeof(oci_digest_t));
+	if (t->memo && t->entries[i].size >= SRC_MEMO_MIN)
+		memo_put(t, i, stamp);
 	return 0;
 }
 

@@ -105,6 +105,16 @@ bool src_is_weight(const char *name, int64_t size, int64_t min);
  * memory for the life of the tree. */
 int src_tree_digest_source(struct src_tree *t, oci_digest_t out, struct pn_error **err);
 int src_tree_digest_entry(struct src_tree *t, size_t i, oci_digest_t out, struct pn_error **err);
+/* For a caller that reads regular entry i itself (a weights layer hashes the
+ * file as it writes it: one pass instead of two).  known: 1 when i's content
+ * digest needs no read (in memory, or the memo matches the file), 0 when it
+ * does, with *stamp_out (owned) the file's state now; < 0 if it cannot be
+ * opened.  learn: the digest the caller found in a read that began after
+ * known; kept in memory and the memo, unless the file no longer has that
+ * state (then an error: what was read may not be what is there). */
+int src_tree_digest_known(struct src_tree *t, size_t i, char **stamp_out, struct pn_error **err);
+int src_tree_digest_learn(struct src_tree *t, size_t i, const char *digest, const char *stamp,
+			  struct pn_error **err);
 
 /* The digest memo: content digests of large files (>= SRC_MEMO_MIN) kept in
  * a JSON file between builds, keyed by path and checked against the file's

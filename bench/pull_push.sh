@@ -2,15 +2,18 @@
 # bench/pull_push.sh - push and pull of the same image with pinion and with
 # `skopeo copy`, against the same local registry in the same run; prints the
 # median wall times and pinion/skopeo ratios (below 1: pinion is faster).
-#   bash bench/pull_push.sh [RUNS]      (default 3 runs of each, alternating)
+#   bash bench/pull_push.sh [RUNS [MIB]]   (default 3 runs of each, alternating)
 # The image: the python fixture rootfs (Debian bookworm + python3, ~260 MB)
-# imported as a one-layer gzip image, plus a second 64 MB incompressible
-# layer-sized image so both a large compressible and a large incompressible
-# blob are moved.  Pulls go to fresh layout directories.  Env: PINION_BUILD (default build).
+# imported as a one-layer gzip image, plus a second MIB (default 64) MB
+# incompressible layer-sized image so both a large compressible and a large
+# incompressible blob are moved (`make bench`: 416, ~500 MiB in all).  Pulls
+# go to fresh layout directories.  Env: PINION_BUILD (default build).
 set -u
 RUNS=${1:-3}
+MIB=${2:-64}
 . "$(dirname "$0")/../tests/e2e/lib.sh"
 . "$TEST_ROOT/tests/tools/registry.sh"
+. "$TEST_ROOT/bench/table.sh"
 at_exit 'true'
 
 now() { date +%s.%N; }
@@ -29,10 +32,10 @@ rootfs=$(fixture_rootfs python) || { echo "bench: no python fixture rootfs"; exi
 echo "bench: importing $rootfs" >&2
 pinion --progress quiet import "$rootfs" "oci:$T/img:v1" >/dev/null || exit 1
 mkdir -p "$T/rand"
-head -c $((64 << 20)) /dev/urandom >"$T/rand/weights.bin"
+head -c $((MIB << 20)) /dev/urandom >"$T/rand/weights.bin"
 pinion --progress quiet import --compression none "$T/rand" "oci:$T/img:w1" >/dev/null || exit 1
 size=$(du -sm "$T/img/blobs" | cut -f1)
-echo "image: layout $T/img, ${size} MiB of blobs (python rootfs gzip layer + 64 MiB uncompressed layer)"
+echo "image: layout $T/img, ${size} MiB of blobs (python rootfs gzip layer + $MIB MiB uncompressed layer)"
 
 # Each run pushes into fresh registries (one per tool): skopeo remembers
 # where it saw blobs (its blob info cache) and would mount them instead of
@@ -58,4 +61,6 @@ pl=$(median "$T/run.pinion_pull"); sl=$(median "$T/run.skopeo_pull")
 printf 'push  pinion %.2f s  skopeo %.2f s  ratio %.2f\n' "$pp" "$sp" "$(echo "$pp / $sp" | bc -l)"
 printf 'pull  pinion %.2f s  skopeo %.2f s  ratio %.2f\n' "$pl" "$sl" "$(echo "$pl / $sl" | bc -l)"
 echo "(median of $RUNS runs, ${size} MiB per run, local docker-registry on 127.0.0.1, plain HTTP)"
+bench_row "push ${size} MiB" "$pp" "skopeo copy" "$sp"
+bench_row "pull ${size} MiB" "$pl" "skopeo copy" "$sl"
 test_done >/dev/null

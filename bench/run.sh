@@ -1,21 +1,40 @@
 #!/bin/sh
-# bench/run.sh - every benchmark, each against its peer in the same run:
+# bench/run.sh - benchmarks, each workload against its peer in the same run,
+# ending with ONE table (bench/table.sh): pinion s, peer, peer s, ratio.
+#   build.sh        cold / warm / edited rebuild vs buildah build --isolation
+#                   chroot --layers of `pinion dockerfile`; a second model with
+#                   the same requirements vs buildah with --mount=type=cache;
+#                   the cold build's breakdown from --progress json
+#   weights.sh      2 GiB of weights added, ext4 vs cp + sync, XFS reflink
+#                   (a loop fs it makes) vs one sha256 pass
+#   pull_push.sh    pull and push of ~500 MiB vs skopeo copy (one run)
+# `make bench` runs these (about 10 minutes on 2 cores).  Also, by name:
 #   layer_write.sh  layer write throughput vs openssl dgst / zstd CLI / disk
-#   pull_push.sh    pull and push vs skopeo copy
 #   sandbox.sh      sandbox start and step commit vs buildah run + commit
-#   build.sh        cold / warm / edited rebuild vs buildah build --isolation chroot
 #   unpack.sh       cold unpack of the python base vs umoci unpack and tar -x
-# Results are ratios against the peer; absolute seconds depend on the machine.
+# Absolute seconds depend on the machine; compare within one run.
 # Usage: make bench, or bench/run.sh [NAME...] (env: PINION_BUILD).
 set -u
 cd "$(dirname "$0")/.."
 export PINION_BUILD=${PINION_BUILD:-build}
 case "$PINION_BUILD" in /*) ;; *) PINION_BUILD="$(pwd)/$PINION_BUILD" ;; esac
 export PINION="$PINION_BUILD/pinion"
-names=${*:-layer_write pull_push sandbox build unpack}
+names=${*:-build weights pull_push}
+. bench/table.sh
+BENCH_TABLE=$(mktemp /tmp/pinion-bench-table.XXXXXX)
+export BENCH_TABLE
 rc=0
 for n in $names; do
 	echo "=== bench/$n.sh"
-	bash "bench/$n.sh" || { echo "bench/$n.sh failed"; rc=1; }
+	case $n in
+	weights) args=2048 ;;
+	pull_push) args="1 416" ;;
+	*) args= ;;
+	esac
+	bash "bench/$n.sh" $args || { echo "bench/$n.sh failed"; rc=1; }
 done
+echo
+echo "=== pinion against its peers ($(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg), $(date -u +%F))"
+bench_table_print "$BENCH_TABLE"
+rm -f "$BENCH_TABLE"
 exit $rc

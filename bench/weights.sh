@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 MIB=${1:-2048}
 . tests/e2e/lib.sh >/dev/null
 . tests/tools/registry.sh
+. bench/table.sh
 registry_start plain >"$T/registry.log" 2>&1 || { cat "$T/registry.log"; exit 1; }
 base=$(fixture_base_layout) &&
 	pinion copy "oci:$base:library/python:3.11-slim" "$REGISTRY/library/python:3.11-slim" >/dev/null || exit 1
@@ -41,6 +42,12 @@ for fs in ext4 xfs; do
 	t=$(secs "$T/time")
 	printf '%-8s %9.2fs %9.2fs %11.2fs %10s %7.2fx %7.2fx\n' "$fs" "$sha" "$cp" "$t" "$(rss "$T/time")" \
 		"$(echo "$t / $sha" | bc -l)" "$(echo "$t / $cp" | bc -l)"
+	# the issue's goals: ext4 against cp + sync, a reflink filesystem against one sha256 pass
+	if [ "$fs" = ext4 ]; then
+		bench_row "add $MIB MiB weights, ext4" "$t" "cp + sync" "$cp"
+	else
+		bench_row "add $MIB MiB weights, XFS reflink" "$t" "one sha256 pass" "$sha"
+	fi
 done
 _run_file_cleanups
 rm -rf "$T"

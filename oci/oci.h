@@ -220,9 +220,10 @@ enum oci_blob_share { OCI_SHARE_CLONE, OCI_SHARE_COPY_RANGE, OCI_SHARE_WRITE };
  * shared (FICLONERANGE) when the blob's end is 4 KiB-aligned and on the same
  * reflink filesystem, else copy_file_range, else read/write.  The file is
  * read once for the digest; it must not change meanwhile (checked by
- * fstat).  *how may be NULL. */
+ * fstat).  *how may be NULL.  data_out (an oci_digest_t, or NULL): also the
+ * digest of the file's bytes alone, from the same read (on a second thread). */
 int oci_blob_writer_append_fd(struct oci_blob_writer *w, int fd, int64_t size, const char *label,
-			      enum oci_blob_share *how, struct pn_error **err);
+			      enum oci_blob_share *how, char *data_out, struct pn_error **err);
 
 /* copy blob `digest` from src into dst unless dst has it: a hard link when
  * both are on one filesystem (blobs are immutable), else a stream copy that
@@ -462,6 +463,10 @@ struct oci_layer_opts {
 	 * where the filesystem can, else copied.  The bytes, and so the digest,
 	 * are the same either way. */
 	bool align_data;
+	/* with align_data and no compression: the result's data_digest is the
+	 * sha256 of the (last) aligned file's bytes, hashed in the same read as
+	 * the blob (a weights layer: its cache-key input without a second pass) */
+	bool digest_data;
 };
 void oci_layer_opts_init(struct oci_layer_opts *o); /* gzip, clamp SOURCE_DATE_EPOCH or 0 */
 
@@ -498,6 +503,7 @@ struct oci_layer_result {
 	struct oci_descriptor desc; /* media type by compression, digest, size */
 	oci_digest_t diff_id;	    /* sha256 of the uncompressed tar */
 	int64_t tar_size;
+	oci_digest_t data_digest; /* opts.digest_data: of the aligned file's bytes, else "" */
 };
 int oci_layer_writer_finish(struct oci_layer_writer *w, struct oci_layer_result *out,
 			    struct pn_error **err);

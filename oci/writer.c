@@ -34,6 +34,7 @@ struct oci_layer_writer {
 	struct archive *a;
 	struct oci_blob_writer *blob;
 	struct oci_hasher *diff;
+	oci_digest_t data_digest; /* opts.digest_data: the aligned file's bytes */
 	struct oci_hash_thread *diff_ht; /* the diff_id hashed on its own thread */
 	int64_t tar_size;
 	z_stream z;
@@ -522,7 +523,8 @@ static int add_aligned_data(struct oci_layer_writer *w, int fd, int64_t size, co
 	if (w->opts.compression == OCI_COMP_NONE) {
 		if (emit_flush(w) < 0)
 			return sink_fail(w, label, err);
-		if (oci_blob_writer_append_fd(w->blob, fd, size, label, NULL, err) < 0)
+		if (oci_blob_writer_append_fd(w->blob, fd, size, label, NULL,
+					      w->opts.digest_data ? w->data_digest : NULL, err) < 0)
 			return -1;
 		w->tar_size += size;
 		return 0;
@@ -854,6 +856,7 @@ int oci_layer_writer_finish(struct oci_layer_writer *w, struct oci_layer_result 
 	}
 	memset(out, 0, sizeof(*out));
 	out->tar_size = w->tar_size;
+	memcpy(out->data_digest, w->data_digest, sizeof(out->data_digest));
 	out->desc.size = oci_blob_writer_size(w->blob);
 	out->desc.media_type = xstrdup(oci_layer_media_type(w->opts.compression));
 	if (oci_blob_writer_commit(w->blob, NULL, -1, out->desc.digest, err) < 0) {

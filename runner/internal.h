@@ -91,6 +91,7 @@ enum runner_mount_kind {
 	RUNNER_MNT_SECRET,  /* source: file in the secrets tmpfs -> target, ro */
 	RUNNER_MNT_SYMLINK, /* source: link text, target: path */
 	RUNNER_MNT_PROC_RO, /* a /proc path bound read-only over itself (skipped if missing) */
+	RUNNER_MNT_BIND_RW, /* host dir -> target dir, writable, nosuid/nodev (a cache) */
 };
 struct runner_mount {
 	enum runner_mount_kind kind;
@@ -109,6 +110,10 @@ void runner_plan_release(struct runner_plan *p);
 int runner_plan_build(struct runner_plan *p, const struct pn_strv *lowers, const char *upper,
 		      const char *work, const char *mnt_layer, const struct runner_secret *secrets,
 		      size_t n_secrets, const char *secret_dir, struct pn_error **err);
+/* the step's cache mounts after the rest (their targets are directories,
+ * never captured); PN_ERR_INVALID for a bad or repeated target */
+int runner_plan_add_caches(struct runner_plan *p, const struct runner_cache_mount *c, size_t n,
+			   struct pn_error **err);
 /* true if lowers[i] appears again higher up the stack: overlay refuses a
  * directory twice, and the higher copy already decides every lookup (repeated
  * empty layers are common in images) */
@@ -147,9 +152,6 @@ int runner_snapshot_ensure(struct runner *r, struct oci_layout *l,
 int runner_snapshot_adopt(struct runner *r, const char *upper, const char *digest,
 			  const char *diff_id, struct pn_error **err);
 char *runner_snapshot_path(struct runner *r, const char *diff_id);
-/* remove each path (recursively) from inside the user namespace: files in
- * snapshots and run dirs may belong to subordinate ids */
-int runner_rm_paths(struct runner *r, const struct pn_strv *paths, struct pn_error **err);
 /* Work dirs in use (a run dir, an unpack's .tmp- dir) are flock()ed by the
  * process using them, so prune leaves them alone.  lock: the fd holding the
  * lock (close it to release), or -1; busy: true if someone holds it. */

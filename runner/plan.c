@@ -43,31 +43,31 @@ static void add(struct runner_plan *p, enum runner_mount_kind kind, const char *
 }
 
 /* "/run/secrets/x" -> "run/secrets/x"; refuses "..", "." and empty components */
-static char *clean_target(const char *t, struct pn_error **err)
+static char *clean_target(const char *t, const char *what, struct pn_error **err)
 {
 	const char *s;
 
 	if (!t || t[0] != '/')
 		return pn_error_set(err, PN_ERR_INVALID,
-				    "secret target `%s` is not an absolute path", t ? t : ""),
+				    "%s target `%s` is not an absolute path", what, t ? t : ""),
 		       NULL;
 	while (*t == '/')
 		t++;
 	if (!*t)
-		return pn_error_set(err, PN_ERR_INVALID, "secret target `/` is not a file"), NULL;
+		return pn_error_set(err, PN_ERR_INVALID, "%s target `/` is not a file", what), NULL;
 	for (s = t; *s;) {
 		size_t n = strcspn(s, "/");
 
 		if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
 			return pn_error_set(err, PN_ERR_INVALID,
-					    "secret target `/%s` must be a plain path "
+					    "%s target `/%s` must be a plain path "
 					    "(no `.`, `..` or `//`)",
-					    t),
+					    what, t),
 			       NULL;
 		s += n;
 		if (*s == '/' && s[1] == '\0')
 			return pn_error_set(err, PN_ERR_INVALID,
-					    "secret target `/%s` ends with `/`", t),
+					    "%s target `/%s` ends with `/`", what, t),
 			       NULL;
 		if (*s == '/')
 			s++;
@@ -76,7 +76,7 @@ static char *clean_target(const char *t, struct pn_error **err)
 		if (t[strcspn(t, "/")] == '/' &&
 		    (strncmp(t, "proc/", 5) == 0 || strncmp(t, "dev/", 4) == 0))
 			return pn_error_set(err, PN_ERR_INVALID,
-					    "secret target `/%s` is on /proc or /dev", t),
+					    "%s target `/%s` is on /proc or /dev", what, t),
 			       NULL;
 	return xstrdup(t);
 }
@@ -179,7 +179,7 @@ int runner_plan_build(struct runner_plan *p, const struct pn_strv *lowers, const
 		if (!secrets[i].id || !*secrets[i].id || strchr(secrets[i].id, '/'))
 			return pn_error_set(err, PN_ERR_INVALID, "bad secret id `%s`",
 					    secrets[i].id ? secrets[i].id : "");
-		t = clean_target(secrets[i].target ? secrets[i].target : def, err);
+		t = clean_target(secrets[i].target ? secrets[i].target : def, "secret", err);
 		if (!t)
 			return pn_error_wrap(err, "secret `%s`", secrets[i].id);
 		if (pn_strv_contains(&p->mountpoints, t))
@@ -187,6 +187,33 @@ int runner_plan_build(struct runner_plan *p, const struct pn_strv *lowers, const
 					    t);
 		add(p, RUNNER_MNT_SECRET, src, t, NULL);
 		pn_strv_push(&p->mountpoints, t);
+	}
+	return 0;
+}
+
+int runner_plan_add_caches(struct runner_plan *p, const struct runner_cache_mount *c, size_t n,
+			   struct pn_error **err)
+{
+	for (size_t i = 0; i < n; i++) {
+		cleanup_free char *t = clean_target(c[i].target, "cache", err);
+		cleanup_free char *dir = NULL;
+
+		if (!t)
+			return -1;
+		dir = xasprintf("%s/", t);
+		for (size_t j = 0; j < p->mountpoints.n; j++) {
+			const char *m = p->mountpoints.v[j];
+
+			if (strncmp(m, dir, strlen(dir)) == 0 || strncmp(dir, m, strlen(m)) == 0)
+				return pn_error_set(err, PN_ERR_INVALID,
+						    "cache target `/%s` overlaps `/%s`", t, m);
+		}
+		if (!c[i].source || c[i].source[0] != '/')
+			return pn_error_set(err, PN_ERR_INVALID,
+					    "cache source `%s` is not an absolute path",
+					    c[i].source ? c[i].source : "");
+		add(p, RUNNER_MNT_BIND_RW, c[i].source, t, NULL);
+		pn_strv_push(&p->mountpoints, dir);
 	}
 	return 0;
 }

@@ -135,6 +135,10 @@ void runner_snapshots_free(struct runner_snapshot *s, size_t n);
 int runner_snapshots_prune(struct runner *r, int64_t older_than, const struct pn_strv *keep,
 			   size_t *removed_out, int64_t *bytes_out, struct pn_error **err);
 
+/* remove each path (recursively) from inside the user namespace: files in
+ * snapshots, run dirs and package caches may belong to subordinate ids */
+int runner_rm_paths(struct runner *r, const struct pn_strv *paths, struct pn_error **err);
+
 /* ------------------------------------------------------------------ rootfs */
 struct runner_rootfs {
 	struct pn_strv lowers; /* snapshot paths, bottom layer first */
@@ -161,6 +165,15 @@ struct runner_secret {
 	const char *target; /* absolute path inside; NULL: /run/secrets/<id> */
 };
 
+/* a host directory the step may write, bound at target (an absolute path):
+ * a package cache shared across builds.  What is below target is never
+ * captured in the step's layer; the directory should belong to root of the
+ * sandbox (the caller's id on the host). */
+struct runner_cache_mount {
+	const char *source; /* host directory, existing */
+	const char *target; /* absolute directory inside */
+};
+
 struct runner_step {
 	const char *name;		 /* display name, prefixes each output line */
 	const char *const *argv;	 /* NULL-terminated; or NULL and shell set */
@@ -171,6 +184,8 @@ struct runner_step {
 	const char *user; /* NULL: config's, else root; name, uid, uid:gid, name:group */
 	const struct runner_secret *secrets;
 	size_t n_secrets;
+	const struct runner_cache_mount *caches; /* bound read-write, never captured */
+	size_t n_caches;
 	enum runner_network network;
 	bool interactive; /* inherit stdin/stdout/stderr, no prefix */
 	int stdout_fd;	  /* interactive: the step's stdout when > 0 (a capture file,

@@ -185,6 +185,7 @@ int runner_sandbox_prepare(struct runner_sandbox_cfg *c, struct pn_error **err)
 	runner_plan_init(&c->plan);
 	if (runner_plan_build(&c->plan, &c->rf->lowers, c->upper, c->work, c->mnt, c->step->secrets,
 			      c->step->n_secrets, c->secrets, err) < 0 ||
+	    runner_plan_add_caches(&c->plan, c->step->caches, c->step->n_caches, err) < 0 ||
 	    hosts_prepare(c, err) < 0)
 		return -1;
 	if (c->r->idmap.mode == RUNNER_IDMAP_SINGLE &&
@@ -218,10 +219,12 @@ void runner_sandbox_cfg_release(struct runner_sandbox_cfg *c)
 }
 
 /* --------------------------------------------------------------- G: mounts */
-static int remount_ro(const char *target, struct pn_error **err)
+/* a bind mount remounted with more flags, keeping those it has (a user
+ * namespace may not clear the locked ones) */
+static int remount_with(const char *target, unsigned long add, struct pn_error **err)
 {
 	struct statvfs sv;
-	unsigned long fl = MS_BIND | MS_REMOUNT | MS_RDONLY;
+	unsigned long fl = MS_BIND | MS_REMOUNT | add;
 
 	if (statvfs(target, &sv) == 0) {
 		if (sv.f_flag & ST_NOSUID)
@@ -230,10 +233,18 @@ static int remount_ro(const char *target, struct pn_error **err)
 			fl |= MS_NODEV;
 		if (sv.f_flag & ST_NOEXEC)
 			fl |= MS_NOEXEC;
+		if (sv.f_flag & ST_RDONLY)
+			fl |= MS_RDONLY;
 	}
 	if (mount(NULL, target, NULL, fl, NULL) < 0)
-		return pn_error_set_errno(err, errno, "remount `%s` read-only", target);
+		return pn_error_set_errno(err, errno, "remount `%s`%s", target,
+					  (add & MS_RDONLY) ? " read-only" : "");
 	return 0;
+}
+
+static int remount_ro(const char *target, struct pn_error **err)
+{
+	return remount_with(target, MS_RDONLY, err);
 }
 
 static int touch(const char *p, struct pn_error **err)
@@ -335,6 +346,11 @@ static int mount_one(const struct runner_sandbox_cfg *c, const struct runner_mou
 		if (mount(t, t, NULL, MS_BIND | MS_REC, NULL) < 0)
 			return pn_error_set_errno(err, errno, "bind `/%s` over itself", m->target);
 		return remount_ro(t, err);
+	case RUNNER_MNT_BIND_RW:
+		if (mount(m->source, t, NULL, MS_BIND, NULL) < 0)
+			return pn_error_set_errno(err, errno, "bind cache `%s` on `/%s`",
+						  m->source, m->target);
+		return remount_with(t, MS_NOSUID | MS_NODEV, err);
 	case RUNNER_MNT_BIND_RO:
 	case RUNNER_MNT_SECRET:
 		if (m->kind == RUNNER_MNT_BIND_RO && access(m->source, R_OK) < 0)

@@ -141,6 +141,8 @@ static const struct cli_opt build_opts_table[] = {
 	 "a variable for RUN steps (NAME alone: this\nenvironment's value); cog.yaml "
 	 "`environment` wins",
 	 0},
+	{"no-package-cache", 0, NONE, NULL, OPT_O(no_package_cache), NULL,
+	 "RUN steps share no pip or apt cache with other builds\n(docs/build.md)", 0},
 	{"no-host-env", 0, NONE, NULL, OPT_O(no_host_env), NULL,
 	 "pass none of the host's proxy and pip settings\n(passed by default; see docs/build.md)",
 	 0},

@@ -9,7 +9,7 @@ python3 python3-venv python3-pip
 docker-registry skopeo umoci podman runc buildah uidmap oci-image-tool
 debootstrap mmdebstrap tini apache2-utils openssl curl jq ca-certificates zstd bc locales
 iproute2 procps util-linux xfsprogs passwd hyperfine time slirp4netns fuse-overlayfs catatonit busybox-static
-man-db groff-base zsh"
+man-db groff-base zsh strace"
 
 missing() {
 	for p in $PKGS; do

@@ -3,7 +3,11 @@
 
   pip_index.py wheel NAME VERSION OUTDIR   build OUTDIR/<name>-<version>-py3-none-any.whl
   pip_index.py index DIR                   write DIR/simple/ for the wheels in DIR/files/
-  pip_index.py serve DIR PORTFILE          serve DIR on 127.0.0.1 (free port written to PORTFILE)
+  pip_index.py serve DIR PORTFILE          serve DIR on 127.0.0.1 (free port written to PORTFILE;
+                                           each request logged to DIR/.access.log)
+Env: PIP_INDEX_PAD=BYTES (wheel: add that many random bytes, as a large
+package has), PIP_INDEX_RATE=BYTES_PER_S (serve: files at that rate, as a
+remote index would; for benchmarks).
 """
 import base64
 import hashlib
@@ -13,6 +17,7 @@ import os
 import re
 import socketserver
 import sys
+import time
 import zipfile
 
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)
@@ -36,6 +41,9 @@ def make_wheel(name, version, outdir):
         f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: pinion-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
         f"{dist}/top_level.txt": f"{mod}\n",
     }
+    pad = int(os.environ.get("PIP_INDEX_PAD", "0"))
+    if pad:
+        files[f"{mod}/data.bin"] = base64.b64encode(os.urandom(pad * 3 // 4)).decode()
     record = "".join(f"{p},{record_hash(c.encode())},{len(c.encode())}\n" for p, c in files.items())
     record += f"{dist}/RECORD,,\n"
     files[f"{dist}/RECORD"] = record
@@ -80,6 +88,31 @@ def serve(root, portfile):
 
         def log_message(self, *a):
             pass
+
+        def copyfile(self, source, outputfile):
+            rate = int(os.environ.get("PIP_INDEX_RATE", "0"))
+            if not rate or not self.path.startswith("/files/"):
+                return super().copyfile(source, outputfile)
+            while True:
+                chunk = source.read(max(rate // 10, 1))
+                if not chunk:
+                    break
+                outputfile.write(chunk)
+                time.sleep(0.1)
+
+        def end_headers(self):
+            # as PyPI: files are immutable, index pages fresh for 10 minutes
+            # (pip's HTTP cache keeps only what the headers allow)
+            if self.path.startswith("/files/"):
+                self.send_header("Cache-Control", "max-age=365000000, immutable, public")
+            else:
+                self.send_header("Cache-Control", "max-age=600, public")
+            super().end_headers()
+
+        def log_request(self, code="-", size="-"):
+            # one line per request in DIR/.access.log: "GET /files/x.whl 200"
+            with open(os.path.join(root, ".access.log"), "a") as fh:
+                fh.write(f"{self.command} {self.path} {int(code)}\n")
 
     class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         daemon_threads = True

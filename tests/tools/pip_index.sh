@@ -2,7 +2,8 @@
 # small pure-Python wheels made with the stdlib (sourced; needs $PYTHON).
 #   wheel_make NAME VERSION OUTDIR   prints the path of the new wheel
 #   pip_index_start DIR              serves DIR (wheels in DIR/files/) on a free
-#                                    127.0.0.1 port; sets PIP_INDEX_URL
+#                                    127.0.0.1 port (requests logged to
+#                                    DIR/.access.log); sets PIP_INDEX_URL
 #                                    (http://127.0.0.1:PORT/simple/) and PIP_INDEX_PID
 #   pip_index_stop                   stops it
 # Use: pip install --index-url "$PIP_INDEX_URL" NAME

@@ -496,6 +496,57 @@ static void t_writer_aligned(void)
 	oci_layout_free(l);
 }
 
+/* digest_data: the weights file's own digest from the read that writes the
+ * blob (one pass), whichever way the data reaches the blob; the layer's
+ * bytes do not change */
+static void t_writer_digest_data(void)
+{
+	cleanup_free char *tree = pn_path_join(tap_tmpdir(), "digest-data");
+	cleanup_free char *f = pn_path_join(tree, "w.bin");
+	const char *no[] = {NULL, "PINION_NO_REFLINK", "PINION_NO_COPY_RANGE"};
+	size_t n = (5 << 20) + 77; /* past the hash thread's threshold */
+	unsigned char *data = xmalloc(n);
+	struct oci_layout *l = layout_new();
+	struct oci_layer_result plain;
+	oci_digest_t want;
+
+	pn_mkdir_p(tree, 0755, NULL);
+	fill_noise(data, n, 5);
+	ok(pn_write_file_atomic(f, data, n, 0644, NULL) == 0, "weights file written");
+	ok(oci_digest_file(f, want, NULL, NULL) == 0, "its digest");
+	write_aligned(l, tree, OCI_COMP_NONE, &plain);
+	is_str(plain.data_digest, "", "without digest_data: none");
+	for (size_t i = 0; i < 3; i++) {
+		struct oci_layer_opts o;
+		struct oci_layer_writer *w;
+		struct oci_layer_result r;
+		struct pn_error *err = NULL;
+
+		if (no[i])
+			setenv(no[i], "1", 1);
+		oci_layer_opts_init(&o);
+		o.compression = OCI_COMP_NONE;
+		o.mtime_clamp = 1000;
+		o.normalize_owner = true;
+		o.align_data = true;
+		o.digest_data = true;
+		w = oci_layer_writer_new(l, &o, &err);
+		ok_call(oci_layer_writer_add_tree(w, tree, "srv", &err), &err, "tree added");
+		ok_call(oci_layer_writer_finish(w, &r, &err), &err, "layer finished");
+		oci_layer_writer_free(w);
+		is_str(r.data_digest, want, "data digest = the file's sha256 (%s)",
+		       no[i] ? no[i] : "clone or copy_file_range");
+		is_str(r.desc.digest, plain.desc.digest, "the same layer");
+		is_str(r.diff_id, r.desc.digest, "diff_id = blob digest (uncompressed)");
+		oci_layer_result_release(&r);
+	}
+	unsetenv("PINION_NO_REFLINK");
+	unsetenv("PINION_NO_COPY_RANGE");
+	oci_layer_result_release(&plain);
+	free(data);
+	oci_layout_free(l);
+}
+
 /* the default clamp is SOURCE_DATE_EPOCH (0 when unset or not a number), and
  * a layer written with the defaults carries it */
 static void t_writer_source_date_epoch(void)
@@ -970,6 +1021,7 @@ int main(void)
 	TEST(t_writer_reproducible);
 	TEST(t_writer_large);
 	TEST(t_writer_aligned);
+	TEST(t_writer_digest_data);
 	TEST(t_writer_source_date_epoch);
 	TEST(t_writer_entries);
 	TEST(t_writer_api);

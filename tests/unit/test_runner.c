@@ -233,6 +233,46 @@ static void t_overlay_too_long(void)
 	}
 }
 
+static void t_plan_caches(void)
+{
+	struct pn_error *err = NULL;
+	struct pn_strv lowers = PN_STRV_INIT;
+	struct runner_plan p;
+	const struct runner_cache_mount ok_c[] = {{"/c/pip", "/run/pinion-cache/pip"},
+						   {"/c/apt", "/run/pinion-cache/apt"}};
+	const struct runner_cache_mount bad[][1] = {
+		{{"/c", "/run/pinion-cache/../x"}}, {{"/c", "run/x"}},	{{"/c", "/proc/x"}},
+		{{"/c", "/run/secrets/tok/x"}},	    {{"/c", "/etc"}},	{{"rel", "/cache"}},
+	};
+
+	pn_strv_push(&lowers, "/l/0");
+	runner_plan_init(&p);
+	ok_call(runner_plan_build(&p, &lowers, "/u", "/w", "/m", NULL, 0, "/s", &err), &err,
+		"plan without secrets");
+	ok_call(runner_plan_add_caches(&p, ok_c, 2, &err), &err, "two cache mounts");
+	ok(p.m[p.n - 2].kind == RUNNER_MNT_BIND_RW && p.m[p.n - 1].kind == RUNNER_MNT_BIND_RW,
+	   "bound read-write");
+	is_str(p.m[p.n - 1].target, "run/pinion-cache/apt", "target relative to the root");
+	is_str(p.m[p.n - 1].source, "/c/apt", "source as given");
+	ok(runner_plan_excluded(&p, "run/pinion-cache/pip/http/x"), "what is below is not captured");
+	ok(!runner_plan_excluded(&p, "run/pinion-cache"), "its parent is");
+	ok(!runner_plan_excluded(&p, "run/pinion-cache/pipx"), "a sibling is");
+	ok_fail(runner_plan_add_caches(&p, ok_c, 1, &err), &err, PN_ERR_INVALID, "overlaps",
+		"the same target twice is refused");
+	runner_plan_release(&p);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct runner_secret sec = {"tok", "/dev/null", NULL};
+
+		runner_plan_init(&p);
+		ok_call(runner_plan_build(&p, &lowers, "/u", "/w", "/m", &sec, 1, "/s", &err), &err,
+			"plan with a secret");
+		ok_fail(runner_plan_add_caches(&p, bad[i], 1, &err), &err, PN_ERR_INVALID, "",
+			"cache `%s` on `%s` refused", bad[i][0].source, bad[i][0].target);
+		runner_plan_release(&p);
+	}
+	pn_strv_release(&lowers);
+}
+
 static void t_diff_classify(void)
 {
 	struct stat st;
@@ -364,6 +404,7 @@ int main(void)
 	TEST(t_plan_repeated_layer);
 	TEST(t_plan_refusals);
 	TEST(t_overlay_too_long);
+	TEST(t_plan_caches);
 	TEST(t_diff_classify);
 	return tap_done();
 }

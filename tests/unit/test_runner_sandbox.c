@@ -736,6 +736,47 @@ static void secret_with_copy(const struct runner_step *s)
 	runner_free(r);
 }
 
+/* a cache mount: what the step writes there lands in the host dir, not in
+ * its layer; the next step sees it; with the overlay and the copy fallback */
+static void t_cache_mount(void)
+{
+	cleanup_free char *host = pn_path_join(dir, "pkgcache-pip");
+	cleanup_free char *kept = pn_path_join(host, "wheel");
+	const struct runner_cache_mount cm = {host, "/run/pinion-cache/pip"};
+	struct runner_step s = {.name = "cache",
+				.caches = &cm,
+				.n_caches = 1,
+				.shell = "echo w > /run/pinion-cache/pip/wheel && echo x > /made"};
+	struct runner_step again = {.name = "again",
+				    .caches = &cm,
+				    .n_caches = 1,
+				    .shell = "test \"$(cat /run/pinion-cache/pip/wheel)\" = w"};
+
+	mkdir(host, 0755);
+	for (int copy = 0; copy < 2; copy++) {
+		struct runner *r = new_runner(copy);
+		struct runner_result res;
+		struct pn_error *err = NULL;
+		cleanup_free char *names = NULL;
+
+		unlink(kept);
+		ok_call(runner_step_run(r, &rf, &s, layout, NULL, &res, &err), &err,
+			"a step with a cache mount (%s)", copy ? "copy fallback" : "overlay");
+		names = layer_names(res.layer.desc.digest);
+		ok(access(kept, F_OK) == 0, "its file is in the host dir");
+		ok(tap_contains(names, "made") && !tap_contains(names, "pinion-cache") &&
+			   !tap_contains(names, "run/"),
+		   "the layer has the step's file, nothing of the cache or its mount point");
+		if (!tap_contains(names, "made") || tap_contains(names, "run/"))
+			tap_diag("layer:\n%s", names);
+		runner_result_release(&res);
+		ok_call(runner_step_run(r, &rf, &again, NULL, NULL, &res, &err), &err,
+			"the next step sees it");
+		runner_result_release(&res);
+		runner_free(r);
+	}
+}
+
 static void t_isolation(void)
 {
 	struct runner *r = new_runner(false);
@@ -1388,6 +1429,7 @@ int main(void)
 		TEST(t_interrupt);
 		TEST(t_failures);
 		TEST(t_isolation);
+		TEST(t_cache_mount);
 		TEST(t_escape);
 		TEST(t_proc);
 		TEST(t_prune);

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""bench/breakdown.py - where a `pinion build` spends its time, from its
+--progress json events stamped as they arrive.
+
+  breakdown.py run STAMPED -- CMD...   run CMD (a pinion build with --progress
+                                       json), its stderr lines stamped with the
+                                       time they arrived into STAMPED
+  breakdown.py parts STAMPED           one "NAME<TAB>SECONDS" line per part:
+      pull              the base pull (its own event says how long)
+      unpack            from each snapshot unpack to the next event
+      RUN NAME          each RUN step from its start (sandbox up) to its layer
+                        committed: the command's own time and its layer
+      layer writing     the COPY layers (tini, weights, source) built
+      post-build        schema and pip freeze in the sandbox, labels
+      output            from the post-build to the image written
+      pinion overhead   the whole build less the RUN steps' time
+      total             the whole build (its done event)
+"""
+import json
+import re
+import subprocess
+import sys
+import time
+
+
+def run(out, cmd):
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    with open(out, "w") as fh:
+        for line in p.stderr:
+            fh.write(f"{time.monotonic() - t0:.3f}\t{line}")
+    return p.wait()
+
+
+def events(path):
+    for line in open(path):
+        t, _, js = line.partition("\t")
+        try:
+            yield float(t), json.loads(js)
+        except ValueError:
+            continue
+
+
+def parts(path):
+    ev = list(events(path))
+    out, run_total, started, unpack_t, post_end = {}, 0.0, None, 0.0, None
+    for i, (t, e) in enumerate(ev):
+        kind, msg = e.get("event"), e.get("message", "")
+        m = re.search(r"\(([0-9.]+)s\)$", msg)
+        if kind == "pull" and m:
+            out["pull"] = float(m.group(1))
+        elif kind == "unpack" and i + 1 < len(ev):
+            unpack_t += ev[i + 1][0] - t
+        elif kind == "step-start":
+            started = t
+        elif kind == "step" and e.get("step") == "post-build":
+            out["post-build"] = e.get("seconds", 0.0)
+            post_end, started = t, None
+        elif kind == "step" and not e.get("cached"):
+            if started is not None:
+                out[f"RUN {e.get('step', '?')}"] = t - started
+                run_total += t - started
+                started = None
+            else:
+                out["layer writing"] = out.get("layer writing", 0.0) + e.get("seconds", 0.0)
+        elif kind == "output" and "written" in msg and post_end is not None:
+            out["output"] = t - post_end
+        elif kind == "done":
+            m = re.search(r"built in ([0-9.]+)s", msg)
+            if m:
+                out["total"] = float(m.group(1))
+    out["unpack"] = unpack_t
+    if "total" in out:
+        out["pinion overhead"] = out["total"] - run_total
+    return out
+
+
+def main(argv):
+    if len(argv) >= 4 and argv[1] == "run" and argv[3] == "--":
+        return run(argv[2], argv[4:])
+    if len(argv) == 3 and argv[1] == "parts":
+        for k, v in parts(argv[2]).items():
+            print(f"{k}\t{v:.2f}")
+        return 0
+    sys.stderr.write(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,197 @@
+/* test_assembler_pkgcache.c - package caches across builds: the key of a
+ * distribution from os-release, the pip command with a cache, the mounts of
+ * a step over a rootfs (os-release through a link, apt only for apt steps
+ * of apt images, a busy apt cache gives a private dir), prune by age. */
+#include "tests/unit/tap.h"
+#include "assembler/pkgcache.h"
+#include "common/cleanup.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <utime.h>
+
+static void t_key(void)
+{
+	struct {
+		const char *osr, *arch, *want;
+	} c[] = {
+		{"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\n"
+		 "VERSION_ID=\"12\"\nID=debian\n",
+		 "amd64", "debian-12-amd64"},
+		{"ID=ubuntu\nVERSION_ID=\"22.04\"\n", "arm64", "ubuntu-22.04-arm64"},
+		{"ID=debian\nVERSION_CODENAME=trixie\n", "amd64", "debian-trixie-amd64"},
+		{"ID='alpine'\nVERSION_ID=3.19.1", "amd64", "alpine-3.19.1-amd64"},
+		/* never "." or "..": a key has two dashes */
+		{"ID=../../etc\nVERSION_ID=a/b c\n", "amd64", ".._.._etc-a_b_c-amd64"},
+		{"ID=Fedora\nVERSION_ID=\"\"\n", NULL, "fedora-unknown-unknown"},
+		{NULL, "amd64", "unknown-unknown-amd64"},
+		{"IDX=no\nID_LIKE=debian\n", "amd64", "unknown-unknown-amd64"},
+	};
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		cleanup_free char *k = pkgcache_key(c[i].osr, c[i].arch);
+
+		is_str(k, c[i].want, "key %zu", i);
+	}
+	{
+		cleanup_free char *k = pkgcache_key(
+			"ID=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nVERSION_ID=1\n", "x");
+
+		ok(strlen(k) == 32 + 4, "each part at most 32 characters (%s)", k);
+	}
+}
+
+static void t_shell(void)
+{
+	cleanup_free char *a = pkgcache_shell("pip install --no-cache-dir -r /tmp/requirements.txt");
+	cleanup_free char *b = pkgcache_shell("pip install --no-cache-dir /tmp/cog.whl && "
+					      "pip install --no-cache-dir x");
+	cleanup_free char *c = pkgcache_shell("echo --no-cache-dir");
+
+	is_str(a, "pip install -r /tmp/requirements.txt", "the planned pip step uses the cache");
+	is_str(b, "pip install /tmp/cog.whl && pip install x", "each pip install");
+	is_str(c, "echo --no-cache-dir", "other commands unchanged");
+	ok(pkgcache_uses_apt("apt-get update -qq && apt-get install -qqy jq"), "apt-get");
+	ok(pkgcache_uses_apt("apt install -y jq"), "apt");
+	ok(!pkgcache_uses_apt("pip install -r /tmp/requirements.txt"), "pip is not apt");
+	ok(!pkgcache_uses_apt(NULL), "no command");
+}
+
+/* root/dir/name holding text (dir created) */
+static void put(const char *root, const char *dir, const char *name, const char *text)
+{
+	cleanup_free char *d = pn_path_join(root, dir);
+	cleanup_free char *p = pn_path_join(d, name);
+
+	pn_mkdir_p(d, 0755, NULL);
+	pn_write_file_atomic(p, text, strlen(text), 0644, NULL);
+}
+
+/* a rootfs of two lowers: os-release in the top one, linked from the bottom */
+static void rootfs(const char *tmp, struct pn_strv *lowers, bool apt)
+{
+	cleanup_free char *l0 = pn_path_join(tmp, "l0");
+	cleanup_free char *l1 = pn_path_join(tmp, "l1");
+	cleanup_free char *etc = pn_path_join(l0, "etc");
+	cleanup_free char *link = pn_path_join(etc, "os-release");
+
+	pn_mkdir_p(etc, 0755, NULL);
+	symlink("../usr/lib/os-release", link);
+	put(l1, "usr/lib", "os-release", "ID=debian\nVERSION_ID=\"12\"\n");
+	if (apt)
+		put(l0, "etc/apt/apt.conf.d", "docker-clean", "DPkg::Post-Invoke {};\n");
+	pn_strv_push(lowers, l0);
+	pn_strv_push(lowers, l1);
+}
+
+static void t_step_open(void)
+{
+	char *tmp = tap_tmpdir(); /* tap's: removed at the end */
+	cleanup_free char *cache = pn_path_join(tmp, "cache");
+	cleanup_free char *scratch = pn_path_join(tmp, "scratch");
+	cleanup_free char *noapt = pn_path_join(tmp, "noapt");
+	cleanup_strv struct pn_strv lowers = PN_STRV_INIT;
+	cleanup_strv struct pn_strv bare = PN_STRV_INIT;
+	struct pn_error *err = NULL;
+	struct pkgcache a, b, c;
+	cleanup_free char *conf = NULL;
+	size_t len = 0;
+
+	mkdir(scratch, 0700);
+	rootfs(tmp, &lowers, true);
+	pkgcache_init(&a);
+	ok_call(pkgcache_step_open(&a, cache, scratch, &lowers, "amd64", "apt-get install -y jq",
+				   &err),
+		&err, "an apt step");
+	is_str(a.key, "debian-12-amd64", "keyed by the os-release the link names");
+	ok(a.n_mounts == 2 && a.apt_shared && a.apt_conf, "pip and the shared apt dir");
+	is_str(a.mounts[0].target, PKGCACHE_PIP_TARGET, "pip's target");
+	is_str(a.mounts[1].target, PKGCACHE_APT_TARGET, "apt's target");
+	ok(tap_contains(a.mounts[1].source, "/pkgcache/debian-12-amd64/apt"), "apt under the key");
+	ok(a.apt_conf && pn_read_file(a.apt_conf, 4096, &conf, &len, NULL) == 0 &&
+		   tap_contains(conf, "Dir::Cache::archives \"" PKGCACHE_APT_TARGET "/\"") &&
+		   tap_contains(conf, "Keep-Downloaded-Packages \"true\""),
+	   "the apt options point at the mount and keep packages");
+	pkgcache_init(&b);
+	ok_call(pkgcache_step_open(&b, cache, scratch, &lowers, "amd64", "apt-get install -y jq",
+				   &err),
+		&err, "a second apt step while the first runs");
+	ok(b.n_mounts == 2 && !b.apt_shared && tap_contains(b.mounts[1].source, "/scratch/apt-"),
+	   "gets a private apt dir");
+	pkgcache_release(&b);
+	pkgcache_release(&a);
+	pkgcache_init(&c);
+	ok_call(pkgcache_step_open(&c, cache, scratch, &lowers, "amd64", "pip install x", &err),
+		&err, "a pip step");
+	ok(c.n_mounts == 1 && !c.apt_conf, "pip only");
+	pkgcache_release(&c);
+	mkdir(noapt, 0755);
+	pn_strv_push(&bare, noapt);
+	pkgcache_init(&c);
+	ok_call(pkgcache_step_open(&c, cache, scratch, &bare, "arm64", "apt-get install jq", &err),
+		&err, "an image without apt");
+	ok(c.n_mounts == 1 && !c.apt_conf, "no apt mount and no options");
+	is_str(c.key, "unknown-unknown-arm64", "no os-release");
+	pkgcache_release(&c);
+	pn_rm_rf(tmp, NULL);
+}
+
+static void aged(const char *dir, const char *sub, const char *name, size_t size, time_t age)
+{
+	cleanup_free char *d = pn_path_join(dir, sub);
+	cleanup_free char *p = pn_path_join(d, name);
+	cleanup_free char *data = xcalloc(1, size + 1);
+	struct utimbuf t = {time(NULL) - age, time(NULL) - age};
+
+	memset(data, 'x', size);
+	put(dir, sub, name, data);
+	utime(p, &t);
+}
+
+static void t_prune(void)
+{
+	char *tmp = tap_tmpdir(); /* tap's: removed at the end */
+	cleanup_free char *k = pn_path_join(tmp, "pkgcache/debian-12-amd64");
+	cleanup_free char *lock = pn_path_join(k, "apt.lock");
+	cleanup_free char *old = pn_path_join(k, "pip/http/old");
+	cleanup_free char *new = pn_path_join(k, "pip/http/new");
+	cleanup_free char *deb = pn_path_join(k, "apt/jq.deb");
+	cleanup_free char *apt = pn_path_join(k, "apt");
+	struct pkgcache_prune_stats st;
+	struct pn_error *err = NULL;
+	int fd;
+
+	aged(k, "pip/http", "old", 64 << 10, 3000);
+	aged(k, "pip/http", "new", 64 << 10, 10);
+	aged(k, "apt", "jq.deb", 64 << 10, 2000);
+	ok_call(pkgcache_prune(tmp, 150 << 10, NULL, &st, &err), &err, "prune to 150 KiB");
+	ok(st.files == 1 && access(old, F_OK) != 0,
+	   "the file used longest ago goes (%zu removed)", st.files);
+	ok(access(deb, F_OK) == 0 &&
+		   access(new, F_OK) == 0,
+	   "the others stay");
+	ok(st.left <= 150 << 10 && st.bytes >= 64 << 10, "bounded: %lld left", (long long)st.left);
+	fd = open(lock, O_RDWR | O_CLOEXEC);
+	ok(fd >= 0 && flock(fd, LOCK_EX) == 0, "a build holds the apt cache");
+	ok_call(pkgcache_prune(tmp, 0, NULL, &st, &err), &err, "prune all");
+	ok(access(new, F_OK) != 0, "pip's files go");
+	ok(access(deb, F_OK) == 0, "the apt cache in use stays");
+	close(fd);
+	ok_call(pkgcache_prune(tmp, 0, NULL, &st, &err), &err, "prune all again");
+	ok(access(apt, F_OK) != 0, "now apt's too");
+	pn_rm_rf(tmp, NULL);
+}
+
+int main(void)
+{
+	TEST(t_key);
+	TEST(t_shell);
+	TEST(t_step_open);
+	TEST(t_prune);
+	return tap_done();
+}
