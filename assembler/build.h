@@ -60,6 +60,7 @@ struct build_opts {
 	 * cog.yaml `environment` wins over both.  Never in the image or the key. */
 	struct pn_strv build_env;
 	bool no_host_env;
+	bool no_sbom; /* --sbom=false: no SBOM, no provenance (docs/sbom.md) */
 };
 void build_opts_init(struct build_opts *o);
 /* "id=ID,src=PATH" | "id=ID,env=VAR" appended to o->secrets (PN_ERR_INVALID) */
