@@ -21,7 +21,9 @@ static char *field_clean(const char *p, size_t n)
 		n--;
 	if (n > SBOM_FIELD_MAX)
 		n = SBOM_FIELD_MAX;
-	s = xstrndup(p, n);
+	s = xmalloc(n + 1); /* not xstrndup: a NUL in the value is a byte like any other */
+	memcpy(s, p, n);
+	s[n] = '\0';
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
 			s[i] = '?';
@@ -90,8 +92,9 @@ static int dpkg_flush(json_t *para, json_t *out, struct pn_error **err)
 	if (json_object_size(para) == 0)
 		return 0;
 	if (!status || sl < 9 || strcmp(status + sl - 9, "installed") != 0 ||
-	    (sl > 9 && status[sl - 10] != ' ') || !json_object_get(para, "name") ||
-	    !json_object_get(para, "version"))
+	    (sl > 9 && status[sl - 10] != ' ') ||
+	    !json_string_length(json_object_get(para, "name")) ||
+	    !json_string_length(json_object_get(para, "version")))
 		return 0;
 	if (json_array_size(out) >= SBOM_PACKAGES_MAX)
 		return pn_error_set(err, PN_ERR_TOO_LARGE, "dpkg status: more than %d packages",
