@@ -766,6 +766,28 @@ static const struct oci_descriptor *resolve_short(const struct oci_index *ix, co
 	return found;
 }
 
+/* a referrers index under the fallback tag `sha256-<64 hex>` (artifact.c) */
+static bool is_referrers_tag(const char *t)
+{
+	return t && strlen(t) == 71 && strncmp(t, "sha256-", 7) == 0 &&
+	       strspn(t + 7, "0123456789abcdef") == 64;
+}
+
+/* the one entry that is not a referrers index, or NULL */
+static const struct oci_descriptor *only_image(const struct oci_index *ix)
+{
+	const struct oci_descriptor *found = NULL;
+
+	for (size_t i = 0; i < ix->n_manifests; i++) {
+		if (is_referrers_tag(desc_tag(&ix->manifests[i])))
+			continue;
+		if (found)
+			return NULL;
+		found = &ix->manifests[i];
+	}
+	return found;
+}
+
 static int resolve_in(const struct oci_index *ix, const char *ref, const char *path,
 		      struct oci_descriptor *out, struct pn_error **err)
 {
@@ -776,8 +798,8 @@ static int resolve_in(const struct oci_index *ix, const char *ref, const char *p
 
 	if (by_digest && oci_digest_parse(ref, NULL, err) < 0)
 		return -1;
-	if (!ref && ix->n_manifests == 1) {
-		oci_descriptor_copy(out, &ix->manifests[0]);
+	if (!ref && (d = only_image(ix))) {
+		oci_descriptor_copy(out, d);
 		return 0;
 	}
 	for (size_t i = 0; ref && i < ix->n_manifests; i++) {
