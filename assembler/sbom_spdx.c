@@ -131,30 +131,38 @@ static void add_contained(struct spdx_doc *d, json_t *p)
 	json_array_append_new(d->packages, p);
 }
 
+/* a package of a list (deb, pypi): its id, name, version and purl; the
+ * image contains it */
+static json_t *add_listed(struct spdx_doc *d, const char *kind, size_t i, const json_t *e,
+			  const char *arch)
+{
+	const char *name = json_string_value(json_object_get(e, "name"));
+	const char *ver = json_string_value(json_object_get(e, "version"));
+	cleanup_free char *id = spdx_id(kind, i, name);
+	struct pn_buf purl = PN_BUF_INIT;
+	bool pypi = strcmp(kind, "pypi") == 0;
+	json_t *p = package_new(id, name, ver);
+
+	pn_buf_puts(&purl, pypi ? "pkg:pypi/" : "pkg:deb/debian/", NULL);
+	purl_put(&purl, name, pypi); /* pypi names normalised (PEP 503) */
+	pn_buf_puts(&purl, "@", NULL);
+	purl_put(&purl, ver, false);
+	if (arch && *arch) {
+		pn_buf_puts(&purl, "?arch=", NULL);
+		purl_put(&purl, arch, false);
+	}
+	package_purl(p, &purl);
+	add_contained(d, p);
+	return p;
+}
+
 static void add_debs(struct spdx_doc *d, const json_t *list)
 {
 	size_t i;
 	json_t *e;
 
-	json_array_foreach (list, i, e) {
-		const char *name = json_string_value(json_object_get(e, "name"));
-		const char *ver = json_string_value(json_object_get(e, "version"));
-		const char *arch = json_string_value(json_object_get(e, "arch"));
-		cleanup_free char *id = spdx_id("deb", i, name);
-		struct pn_buf purl = PN_BUF_INIT;
-		json_t *p = package_new(id, name, ver);
-
-		pn_buf_puts(&purl, "pkg:deb/debian/", NULL);
-		purl_put(&purl, name, false);
-		pn_buf_puts(&purl, "@", NULL);
-		purl_put(&purl, ver, false);
-		if (arch && *arch) {
-			pn_buf_puts(&purl, "?arch=", NULL);
-			purl_put(&purl, arch, false);
-		}
-		package_purl(p, &purl);
-		add_contained(d, p);
-	}
+	json_array_foreach (list, i, e)
+		add_listed(d, "deb", i, e, json_string_value(json_object_get(e, "arch")));
 }
 
 static void add_pythons(struct spdx_doc *d, const json_t *list)
@@ -163,19 +171,10 @@ static void add_pythons(struct spdx_doc *d, const json_t *list)
 	json_t *e;
 
 	json_array_foreach (list, i, e) {
-		const char *name = json_string_value(json_object_get(e, "name"));
-		const char *ver = json_string_value(json_object_get(e, "version"));
 		const char *lic = json_string_value(json_object_get(e, "license"));
 		const char *path = json_string_value(json_object_get(e, "path"));
-		cleanup_free char *id = spdx_id("pypi", i, name);
-		struct pn_buf purl = PN_BUF_INIT;
-		json_t *p = package_new(id, name, ver);
+		json_t *p = add_listed(d, "pypi", i, e, NULL);
 
-		pn_buf_puts(&purl, "pkg:pypi/", NULL);
-		purl_put(&purl, name, true);
-		pn_buf_puts(&purl, "@", NULL);
-		purl_put(&purl, ver, false);
-		package_purl(p, &purl);
 		if (lic && license_is_expression(lic))
 			json_object_set_new(p, "licenseDeclared", json_string(lic));
 		else if (lic)
@@ -183,7 +182,6 @@ static void add_pythons(struct spdx_doc *d, const json_t *list)
 					    json_sprintf("METADATA License: %s", lic));
 		if (path)
 			json_object_set_new(p, "sourceInfo", json_sprintf("installed in %s", path));
-		add_contained(d, p);
 	}
 }
 

@@ -10,14 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SBOM_DOC_MAX ((size_t)64 << 20) /* bytes of an attached document */
+#define SBOM_DOC_MAX	((size_t)64 << 20) /* bytes of an attached document */
+#define SBOM_REG_GROUPS (CLI_REG_CONN | CLI_REG_AUTHFILE | CLI_REG_CREDS | CLI_REG_IMAGE)
 
 static const char sbom_intro[] =
 	"usage: pinion sbom [OPTIONS] IMAGE\n\n"
 	"Print the SPDX 2.3 JSON SBOM `pinion build` attached to IMAGE as an OCI 1.1\n"
 	"referrer (docs/sbom.md).  IMAGE is oci:DIR[:TAG] (a layout; also\n"
 	"oci-archive:FILE[:REF]) or a registry reference, whose referrers are\n"
-	"read through the referrers API or the fallback tag sha256-<digest>.\n\n"
+	"read through the referrers API or the fallback tag sha256-<digest>.  The\n"
+	"document is printed as stored (its sha256 is the blob digest).\n\n"
 	"Options:\n";
 
 struct sbom_args {
@@ -109,13 +111,9 @@ static int cmd_sbom(int argc, char **argv)
 	struct registry_opts o;
 	struct sbom_args a = {false};
 	struct cli_table t[2] = {CLI_TABLE(sbom_opts, &a), CLI_REGISTRY_TABLE(&o)};
-	struct cli_cmd cmd = {.name = "sbom",
-			      .intro = sbom_intro,
-			      .tables = t,
-			      .n_tables = 2,
-			      .groups = CLI_REG_CONN | CLI_REG_AUTHFILE | CLI_REG_CREDS |
-					CLI_REG_IMAGE,
-			      .max_args = 1};
+	/* a registry's image: its connection, credentials and platform */
+	struct cli_cmd cmd = {.name = "sbom", .intro = sbom_intro, .tables = t, .n_tables = 2,
+			      .max_args = 1, .groups = SBOM_REG_GROUPS};
 	cleanup_strv struct pn_strv args = PN_STRV_INIT;
 	cleanup_free char *doc = NULL;
 	struct pn_error *err = NULL;
@@ -132,7 +130,7 @@ static int cmd_sbom(int argc, char **argv)
 			  ? local_doc(args.v[0], o.platform, type, &doc, &len, &err)
 			  : remote_doc(args.v[0], &o, type, &doc, &len, &err)) < 0)
 		rc = pn_cli_fail(err);
-	else if (fwrite(doc, 1, len, stdout) != len || printf("\n") < 0)
+	else if (fwrite(doc, 1, len, stdout) != len) /* the blob as stored: its digest holds */
 		rc = 1;
 out:
 	registry_opts_release(&o);
