@@ -48,7 +48,19 @@ test_expect_success 'build examples/packages: the SBOM is attached in the layout
 	build "oci:$T/out:pkg" &&
 	test_grep "SBOM: [1-9][0-9]* Debian and [1-9][0-9]* Python packages, 1 weight files" "$T/build.err" &&
 	pinion sbom "oci:$T/out:pkg" >"$T/sbom.json" &&
-	jq -e ".spdxVersion == \"SPDX-2.3\"" "$T/sbom.json" >/dev/null
+	jq -e ".spdxVersion == \"SPDX-2.3\"" "$T/sbom.json" >/dev/null &&
+	test_equal "$(pinion inspect "oci:$T/out" | jq -r .digest)" "$(image_digest "$T/out" pkg)"
+'
+
+test_expect_success 'the Python list holds every package pip freeze saw in the image (the label)' '
+	skopeo inspect "oci:$T/out:pkg" | jq -r ".Labels[\"run.cog.pip_freeze\"]" |
+		grep "==" | tr "[:upper:]_." "[:lower:]--" | sort >freeze &&
+	test -s freeze &&
+	jq -r ".packages[] | select((.externalRefs[0].referenceLocator // \"\") | startswith(\"pkg:pypi/\")) | .name + \"==\" + .versionInfo" \
+		"$T/sbom.json" | tr "[:upper:]_." "[:lower:]--" | sort >sbom.py &&
+	echo "# Python packages in the SBOM: $(tr "\n" " " <sbom.py)" &&
+	comm -23 freeze sbom.py >missing &&
+	test_cmp /dev/null missing
 '
 
 test_expect_success 'the SBOM validates against the SPDX 2.3 JSON schema' '
@@ -75,8 +87,8 @@ test_expect_success 'it lists jq (apt), the wheel from the local index (pip), th
 		"$(sha256sum "$model/weights/model.bin" | cut -d" " -f1)" &&
 	base=$(skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/library/python:3.11-slim" | sha256sum | cut -d" " -f1) &&
 	test_equal "$(jq -r ".packages[] | select(.SPDXID == \"SPDXRef-Base\") | .versionInfo" "$T/sbom.json")" "sha256:$base" &&
-	n_deb=$(jq "[.packages[] | select(.externalRefs[0].referenceLocator | startswith(\"pkg:deb/\"))] | length" "$T/sbom.json") &&
-	n_py=$(jq "[.packages[] | select(.externalRefs[0].referenceLocator | startswith(\"pkg:pypi/\"))] | length" "$T/sbom.json") &&
+	n_deb=$(jq "[.packages[] | select((.externalRefs[0].referenceLocator // \"\") | startswith(\"pkg:deb/\"))] | length" "$T/sbom.json") &&
+	n_py=$(jq "[.packages[] | select((.externalRefs[0].referenceLocator // \"\") | startswith(\"pkg:pypi/\"))] | length" "$T/sbom.json") &&
 	echo "# SBOM of examples/packages: $n_deb Debian packages, $n_py Python packages" &&
 	test "$n_deb" -gt 1 && test "$n_py" -gt 1
 '
@@ -84,7 +96,7 @@ test_expect_success 'it lists jq (apt), the wheel from the local index (pip), th
 test_expect_success 'the Debian list is the dpkg status of the image, as dpkg-query reads it' '
 	mkdir -p rootfs && umoci raw unpack --rootless --image "$T/out:pkg" rootfs >/dev/null 2>&1 &&
 	dpkg-query --admindir=rootfs/var/lib/dpkg -W -f "\${Package} \${Version}\n" | sort >want &&
-	jq -r ".packages[] | select(.externalRefs[0].referenceLocator | startswith(\"pkg:deb/\")) | .name + \" \" + .versionInfo" \
+	jq -r ".packages[] | select((.externalRefs[0].referenceLocator // \"\") | startswith(\"pkg:deb/\")) | .name + \" \" + .versionInfo" \
 		"$T/sbom.json" | sort >got &&
 	test_cmp want got
 '
@@ -112,9 +124,15 @@ test_expect_success 'the provenance statement names the image, cog.yaml, the bas
 
 test_expect_success 'the same inputs give the same SBOM digest (a rebuild with a fresh cache)' '
 	build "oci:$T/again:pkg" --cache-dir "$T/cache2" &&
-	test_equal "$(image_digest "$T/again" pkg)" "$(image_digest "$T/out" pkg)" &&
 	pinion sbom "oci:$T/again:pkg" >again.json &&
-	test_equal "$(sha256sum <again.json)" "$(sha256sum <"$T/sbom.json")"
+	jq -S . again.json >again.pretty && jq -S . "$T/sbom.json" >first.pretty &&
+	test_cmp first.pretty again.pretty &&
+	test_equal "$(sha256sum <again.json)" "$(sha256sum <"$T/sbom.json")" &&
+	img=$(image_digest "$T/again" pkg) &&
+	art=$(jq -r ".manifests[] | select(.artifactType == \"application/spdx+json\") | .digest" \
+		"$T/again/blobs/sha256/$(image_digest "$T/again" "sha256-${img#sha256:}" | cut -d: -f2)") &&
+	test_equal "$(jq -r ".layers[0].digest" "$T/again/blobs/sha256/${art#sha256:}")" \
+		"sha256:$(sha256sum <"$T/sbom.json" | cut -d" " -f1)"
 '
 
 test_expect_success 'push: the referrers go up, found through the fallback tag (no referrers API here)' '
@@ -126,7 +144,9 @@ test_expect_success 'push: the referrers go up, found through the fallback tag (
 	skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/sbom/pkg@$art" >art.json &&
 	jq -e --arg d "$img" ".subject.digest == \$d" art.json >/dev/null &&
 	pinion sbom "$REGISTRY/sbom/pkg:v1" >remote.json &&
-	test_cmp "$T/sbom.json" remote.json
+	pinion sbom "oci:$T/p:pkg" >pushed.json &&
+	test_cmp pushed.json remote.json &&
+	test_equal "$(jq -r .name remote.json)" "$REGISTRY/sbom/pkg:v1"
 '
 
 test_expect_success 'pinion copy carries the referrers (registry to registry, and to a layout)' '
@@ -135,16 +155,17 @@ test_expect_success 'pinion copy carries the referrers (registry to registry, an
 	skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/sbom/copy:sha256-${img#sha256:}" >crefs.json &&
 	test_equal "$(jq ".manifests | length" crefs.json)" 2 &&
 	pinion sbom "$REGISTRY/sbom/copy:v1" >copied.json &&
-	test_cmp "$T/sbom.json" copied.json &&
+	test_cmp "$T/remote.json" copied.json &&
 	pinion copy "$REGISTRY/sbom/copy:v1" "oci:$T/local:v1" >/dev/null &&
 	pinion sbom "oci:$T/local:v1" >local.json &&
-	test_cmp "$T/sbom.json" local.json
+	test_cmp "$T/remote.json" local.json
 '
 
 test_expect_success 'pinion copy --no-referrers leaves them behind' '
 	pinion copy --no-referrers "$REGISTRY/sbom/pkg:v1" "$REGISTRY/sbom/bare:v1" >/dev/null &&
 	img=sha256:$(skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/sbom/bare:v1" | sha256sum | cut -d" " -f1) &&
-	test_expect_failure_status 1 skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/sbom/bare:sha256-${img#sha256:}" >/dev/null 2>&1 &&
+	! skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/sbom/bare:sha256-${img#sha256:}" >/dev/null 2>skopeo.err &&
+	test_grep "manifest unknown" skopeo.err &&
 	test_expect_failure_status 1 pinion sbom "$REGISTRY/sbom/bare:v1" 2>err &&
 	test_grep "no referrers" err &&
 	pinion copy --no-referrers "oci:$T/out:pkg" "oci:$T/bare:pkg" >/dev/null &&

@@ -353,6 +353,15 @@ static void t_referrers(void)
 	ok(oci_referrers_find(ix, SBOM_MT_INTOTO) == NULL, "not another type");
 	ok_call(oci_artifact_read(l, art.digest, 1024, &got, &len, &err), &err, "read its blob");
 	ok(len == 7 && !memcmp(got, "{\"x\":1}", 7), "the bytes stored");
+	{
+		struct oci_descriptor only;
+
+		ok_call(oci_layout_tag(l, "v1", &subject, &err), &err, "tag the subject");
+		ok_call(oci_layout_resolve(l, NULL, &only, &err), &err,
+			"the only image, beside a referrers index");
+		is_str(only.digest, subject.digest, "is the subject");
+		oci_descriptor_release(&only);
+	}
 	ok_call(oci_layout_open(d2, OCI_LAYOUT_CREATE, &l2, &err), &err, "open another");
 	ok_call(oci_layout_copy_referrers(l, l2, subject.digest, &err), &err, "copy referrers");
 	ok_call(oci_layout_referrers(l2, subject.digest, &ix2, &err), &err, "there");
