@@ -569,7 +569,10 @@ static int sbom(struct build_state *st, struct pn_error **err)
 {
 	const struct build_opts *o = st->o;
 	struct build_sbom_in in = {
-		.name = st->push_ref ? st->push_ref : o->tag ? o->tag : st->cfg.image ? st->cfg.image : "model",
+		.name = st->push_ref	? st->push_ref
+			: o->tag	? o->tag
+			: st->cfg.image ? st->cfg.image
+					: "model",
 		.base_ref = st->base_ref,
 		.base_digest = st->base_digest,
 		.cog_yaml = o->config_file ? o->config_file : "cog.yaml",

@@ -187,7 +187,6 @@ struct postbuild_in {
 /* labels on sc->ex->img.config (schema, pip freeze, OCI labels) */
 int build_postbuild(struct step_ctx *sc, const struct postbuild_in *in, struct pn_error **err);
 
-
 /* ------------------------------------------------------------ build_sbom.c */
 
 struct build_sbom_in {

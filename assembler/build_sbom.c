@@ -112,8 +112,7 @@ int build_sbom_make(struct step_ctx *sc, const struct build_sbom_in *in, struct 
 	struct sbom_doc_in d = {0};
 	oci_digest_t wheel, tini;
 
-	if (inventory(sc, &inv, err) < 0 ||
-	    weight_files(sc, &files, &d.n_files, &paths, err) < 0 ||
+	if (inventory(sc, &inv, err) < 0 || weight_files(sc, &files, &d.n_files, &paths, err) < 0 ||
 	    src_tree_digest_source(sc->src, out->source, err) < 0)
 		return -1;
 	d.name = in->name;
@@ -133,8 +132,9 @@ int build_sbom_make(struct step_ctx *sc, const struct build_sbom_in *in, struct 
 	out->has_cog_yaml = oci_digest_file(in->cog_yaml, out->cog_yaml, NULL, NULL) == 0;
 	out->source_date_epoch = in->timestamp >= 0 ? in->timestamp : pn_source_date_epoch(-1);
 	out->ready = true;
-	pn_progress_event("sbom", NULL, "SBOM: %zu Debian and %zu Python packages, %zu weight files",
-			  out->n_deb, out->n_python, d.n_files);
+	pn_progress_event("sbom", NULL,
+			  "SBOM: %zu Debian and %zu Python packages, %zu weight files", out->n_deb,
+			  out->n_python, d.n_files);
 	return 0;
 }
 
@@ -143,8 +143,8 @@ static int attach_one(struct oci_layout *l, const struct build_sbom *s,
 		      const struct oci_descriptor *subject, const char *type, const char *data,
 		      size_t len, const char *title, struct pn_error **err)
 {
-	cleanup_json json_t *ann = json_pack("{s:s}", "org.opencontainers.image.created",
-					     s->created);
+	cleanup_json json_t *ann =
+		json_pack("{s:s}", "org.opencontainers.image.created", s->created);
 	struct oci_artifact a = {type, type, data, len, title, ann, subject};
 	struct oci_descriptor d;
 	int rc;
@@ -174,8 +174,8 @@ int build_sbom_attach(const struct build_sbom *s, struct oci_layout *l,
 	if (!s->ready)
 		return 0;
 	sbom_provenance_write(&p, &prov, &prov_len);
-	if (attach_one(l, s, subject, SBOM_MT_SPDX, s->spdx, s->spdx_len, "sbom.spdx.json",
-		       err) < 0 ||
+	if (attach_one(l, s, subject, SBOM_MT_SPDX, s->spdx, s->spdx_len, "sbom.spdx.json", err) <
+		    0 ||
 	    attach_one(l, s, subject, SBOM_MT_INTOTO, prov, prov_len, "provenance.intoto.json",
 		       err) < 0)
 		return pn_error_wrap(err, "attach the SBOM");

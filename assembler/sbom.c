@@ -65,7 +65,7 @@ static void set_field(json_t *o, const char *key, const char *v, size_t n)
 /* ----------------------------------------------------------------- dpkg */
 
 static const char *const dpkg_fields[][2] = {
-	{"Package", "name"}, {"Version", "version"}, {"Architecture", "arch"},
+	{"Package", "name"},  {"Version", "version"}, {"Architecture", "arch"},
 	{"Source", "source"}, {"Status", "status"},
 };
 

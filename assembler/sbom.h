@@ -79,9 +79,9 @@ void sbom_spdx_write(const struct sbom_doc_in *in, char **out, size_t *len);
 char *sbom_tini_version(const unsigned char *data, size_t len);
 
 struct sbom_provenance_in {
-	const char *name;	   /* the image name */
-	const char *digest;	   /* the image manifest's */
-	const char *cog_yaml;	   /* digests, "sha256:..." (NULL: left out) */
+	const char *name;     /* the image name */
+	const char *digest;   /* the image manifest's */
+	const char *cog_yaml; /* digests, "sha256:..." (NULL: left out) */
 	const char *base_name;
 	const char *base_digest;
 	const char *source_digest; /* the model directory (sbom_source_digest) */
@@ -90,7 +90,7 @@ struct sbom_provenance_in {
 /* an in-toto Statement v1 with a SLSA provenance v1 predicate, canonical JSON */
 void sbom_provenance_write(const struct sbom_provenance_in *in, char **out, size_t *len);
 
-#define SBOM_MT_SPDX	  "application/spdx+json"
-#define SBOM_MT_INTOTO	  "application/vnd.in-toto+json"
+#define SBOM_MT_SPDX   "application/spdx+json"
+#define SBOM_MT_INTOTO "application/vnd.in-toto+json"
 
 #endif

@@ -177,9 +177,8 @@ static int scan_dpkg(const struct ov_dir *root, json_t *out, struct pn_error **e
 	ov_dir_release(&d);
 	if (rc <= 0)
 		return rc;
-	return sbom_dpkg_parse(text, len, out, err) < 0
-		       ? pn_error_wrap(err, "/var/lib/dpkg/status")
-		       : 0;
+	return sbom_dpkg_parse(text, len, out, err) < 0 ? pn_error_wrap(err, "/var/lib/dpkg/status")
+							: 0;
 }
 
 /* ----------------------------------------------------------------- python */
@@ -259,10 +258,10 @@ static int site_dirs(const struct ov_dir *root, struct pn_strv *out, struct pn_e
 		rc = ov_list_dirs(&d, is_python, &pys, err);
 		ov_dir_release(&d);
 		for (size_t k = 0; rc == 0 && k < pys.n && out->n < SBOM_SITE_DIRS_MAX; k++) {
-			pn_strv_push_owned(out, xasprintf("%s/%s/site-packages", all.v[i],
-							  pys.v[k]));
-			pn_strv_push_owned(out, xasprintf("%s/%s/dist-packages", all.v[i],
-							  pys.v[k]));
+			pn_strv_push_owned(out,
+					   xasprintf("%s/%s/site-packages", all.v[i], pys.v[k]));
+			pn_strv_push_owned(out,
+					   xasprintf("%s/%s/dist-packages", all.v[i], pys.v[k]));
 		}
 	}
 	return rc;

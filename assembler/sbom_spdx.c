@@ -109,8 +109,8 @@ static void package_sha256(json_t *p, const char *digest)
 {
 	if (digest && oci_digest_valid(digest))
 		json_object_set_new(p, "checksums",
-				    json_pack("[{s:s,s:s}]", "algorithm", "SHA256",
-					      "checksumValue", oci_digest_hex(digest)));
+				    json_pack("[{s:s,s:s}]", "algorithm", "SHA256", "checksumValue",
+					      oci_digest_hex(digest)));
 }
 
 struct spdx_doc {
@@ -119,9 +119,9 @@ struct spdx_doc {
 
 static void relate(struct spdx_doc *d, const char *a, const char *type, const char *b)
 {
-	json_array_append_new(d->rels, json_pack("{s:s,s:s,s:s}", "spdxElementId", a,
-						 "relationshipType", type, "relatedSpdxElement",
-						 b));
+	json_array_append_new(d->rels,
+			      json_pack("{s:s,s:s,s:s}", "spdxElementId", a, "relationshipType",
+					type, "relatedSpdxElement", b));
 }
 
 /* a package the image contains */
@@ -161,7 +161,7 @@ static void add_debs(struct spdx_doc *d, const json_t *list)
 	size_t i;
 	json_t *e;
 
-	json_array_foreach (list, i, e)
+	json_array_foreach(list, i, e)
 		add_listed(d, "deb", i, e, json_string_value(json_object_get(e, "arch")));
 }
 
@@ -170,7 +170,8 @@ static void add_pythons(struct spdx_doc *d, const json_t *list)
 	size_t i;
 	json_t *e;
 
-	json_array_foreach (list, i, e) {
+	json_array_foreach(list, i, e)
+	{
 		const char *lic = json_string_value(json_object_get(e, "license"));
 		const char *path = json_string_value(json_object_get(e, "path"));
 		json_t *p = add_listed(d, "pypi", i, e, NULL);
@@ -224,8 +225,8 @@ static void add_files(struct spdx_doc *d, const struct sbom_doc_in *in)
 		json_object_set_new(o, "comment",
 				    json_sprintf("model weights, %lld bytes", (long long)f->size));
 		json_object_set_new(o, "checksums",
-				    json_pack("[{s:s,s:s}]", "algorithm", "SHA256",
-					      "checksumValue", oci_digest_hex(f->digest)));
+				    json_pack("[{s:s,s:s}]", "algorithm", "SHA256", "checksumValue",
+					      oci_digest_hex(f->digest)));
 		relate(d, "SPDXRef-Image", "CONTAINS", id);
 		json_array_append_new(d->files, o);
 	}
@@ -274,8 +275,9 @@ void sbom_spdx_write(const struct sbom_doc_in *in, char **out, size_t *len)
 	json_object_set_new(doc, "dataLicense", json_string("CC0-1.0"));
 	json_object_set_new(doc, "SPDXID", json_string("SPDXRef-DOCUMENT"));
 	json_object_set_new(doc, "name", json_string(in->name));
-	json_object_set_new(doc, "creationInfo",
-			    json_pack("{s:s,s:[s]}", "created", in->created, "creators", SPDX_TOOL));
+	json_object_set_new(
+		doc, "creationInfo",
+		json_pack("{s:s,s:[s]}", "created", in->created, "creators", SPDX_TOOL));
 	json_object_set_new(doc, "packages", d.packages);
 	if (json_array_size(d.files))
 		json_object_set_new(doc, "files", d.files);
@@ -305,14 +307,13 @@ void sbom_provenance_write(const struct sbom_provenance_in *in, char **out, size
 	json_t *def = json_object(), *run = json_object();
 
 	if (in->cog_yaml)
-		json_object_set_new(ext, "cogYaml", json_pack("{s:o}", "digest",
-							      digest_set(in->cog_yaml)));
+		json_object_set_new(ext, "cogYaml",
+				    json_pack("{s:o}", "digest", digest_set(in->cog_yaml)));
 	if (in->source_digest)
-		json_object_set_new(ext, "source", json_pack("{s:o}", "digest",
-							     digest_set(in->source_digest)));
-	json_array_append_new(deps, json_pack("{s:s,s:s,s:o}", "name", "base", "uri",
-					      in->base_name, "digest",
-					      digest_set(in->base_digest)));
+		json_object_set_new(ext, "source",
+				    json_pack("{s:o}", "digest", digest_set(in->source_digest)));
+	json_array_append_new(deps, json_pack("{s:s,s:s,s:o}", "name", "base", "uri", in->base_name,
+					      "digest", digest_set(in->base_digest)));
 	if (in->source_date_epoch >= 0)
 		json_object_set_new(intern, "SOURCE_DATE_EPOCH",
 				    json_sprintf("%lld", (long long)in->source_date_epoch));
@@ -320,16 +321,16 @@ void sbom_provenance_write(const struct sbom_provenance_in *in, char **out, size
 	json_object_set_new(def, "externalParameters", ext);
 	json_object_set_new(def, "internalParameters", intern);
 	json_object_set_new(def, "resolvedDependencies", deps);
-	json_object_set_new(run, "builder",
-			    json_pack("{s:s,s:{s:s}}", "id", PROV_BUILDER, "version", "pinion",
-				      PN_VERSION));
+	json_object_set_new(
+		run, "builder",
+		json_pack("{s:s,s:{s:s}}", "id", PROV_BUILDER, "version", "pinion", PN_VERSION));
 	json_object_set_new(st, "_type", json_string("https://in-toto.io/Statement/v1"));
-	json_object_set_new(st, "subject",
-			    json_pack("[{s:s,s:o}]", "name", in->name, "digest",
-				      digest_set(in->digest)));
+	json_object_set_new(
+		st, "subject",
+		json_pack("[{s:s,s:o}]", "name", in->name, "digest", digest_set(in->digest)));
 	json_object_set_new(st, "predicateType", json_string("https://slsa.dev/provenance/v1"));
-	json_object_set_new(st, "predicate", json_pack("{s:o,s:o}", "buildDefinition", def,
-						       "runDetails", run));
+	json_object_set_new(st, "predicate",
+			    json_pack("{s:o,s:o}", "buildDefinition", def, "runDetails", run));
 	*out = json_dumps(st, JSON_COMPACT | JSON_SORT_KEYS);
 	*len = strlen(*out);
 }

@@ -36,9 +36,10 @@ int oci_artifact_store(struct oci_layout *l, const struct oci_artifact *a,
 	json_object_set_new(m, "artifactType", json_string(a->artifact_type));
 	json_object_set_new(m, "config", desc_json(OCI_MT_EMPTY, empty, 2));
 	json_object_set_new(m, "layers", json_pack("[o]", layer));
-	json_object_set_new(m, "subject", desc_json(a->subject->media_type ? a->subject->media_type
-								    : OCI_MT_MANIFEST,
-						    a->subject->digest, a->subject->size));
+	json_object_set_new(
+		m, "subject",
+		desc_json(a->subject->media_type ? a->subject->media_type : OCI_MT_MANIFEST,
+			  a->subject->digest, a->subject->size));
 	if (a->annotations && json_object_size(a->annotations))
 		json_object_set_new(m, "annotations", json_deep_copy(a->annotations));
 	text = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
@@ -78,7 +79,8 @@ json_t *oci_referrers_index_add(const json_t *old, const struct oci_descriptor *
 	json_object_set_new(entry, "artifactType", json_string(artifact_type));
 	if (d->annotations && json_object_size(d->annotations))
 		json_object_set_new(entry, "annotations", json_deep_copy(d->annotations));
-	json_array_foreach (list, i, e) {
+	json_array_foreach(list, i, e)
+	{
 		const char *dg = json_string_value(json_object_get(e, "digest"));
 
 		if (json_is_object(e) && dg && oci_digest_valid(dg) && strcmp(dg, d->digest) != 0)
@@ -152,7 +154,8 @@ static int referrers_merge(struct oci_layout *l, const char *subject_digest, con
 			return pn_error_propagate(err, e);
 		pn_error_free(e);
 	}
-	json_array_foreach (json_object_get(ix, "manifests"), i, entry) {
+	json_array_foreach(json_object_get(ix, "manifests"), i, entry)
+	{
 		struct oci_descriptor d;
 		const char *t = json_string_value(json_object_get(entry, "artifactType"));
 		json_t *next;
@@ -194,7 +197,8 @@ const char *oci_referrers_find(const json_t *index, const char *artifact_type)
 	size_t i;
 	json_t *e;
 
-	json_array_foreach (json_object_get(index, "manifests"), i, e) {
+	json_array_foreach(json_object_get(index, "manifests"), i, e)
+	{
 		const char *t = json_string_value(json_object_get(e, "artifactType"));
 		const char *d = json_string_value(json_object_get(e, "digest"));
 
@@ -204,8 +208,8 @@ const char *oci_referrers_find(const json_t *index, const char *artifact_type)
 	return NULL;
 }
 
-int oci_artifact_read(struct oci_layout *l, const char *digest, size_t max, char **out,
-		      size_t *len, struct pn_error **err)
+int oci_artifact_read(struct oci_layout *l, const char *digest, size_t max, char **out, size_t *len,
+		      struct pn_error **err)
 {
 	cleanup_free char *data = NULL;
 	struct oci_manifest m;
@@ -240,7 +244,8 @@ int oci_layout_copy_referrers(struct oci_layout *src, struct oci_layout *dst,
 		}
 		return pn_error_propagate(err, e);
 	}
-	json_array_foreach (json_object_get(ix, "manifests"), i, entry) {
+	json_array_foreach(json_object_get(ix, "manifests"), i, entry)
+	{
 		const char *d = json_string_value(json_object_get(entry, "digest"));
 		cleanup_free char *data = NULL;
 		struct oci_manifest m;

@@ -349,8 +349,8 @@ struct oci_artifact {
 	const char *media_type;	   /* of the blob */
 	const void *data;
 	size_t len;
-	const char *title;		      /* the blob's org.opencontainers.image.title, or NULL */
-	const json_t *annotations;	      /* of the manifest (strings), or NULL */
+	const char *title;	   /* the blob's org.opencontainers.image.title, or NULL */
+	const json_t *annotations; /* of the manifest (strings), or NULL */
 	const struct oci_descriptor *subject; /* the image manifest */
 };
 /* write the blob, the empty config and the manifest into l; *out (need not
@@ -374,8 +374,8 @@ int oci_layout_referrers_add(struct oci_layout *l, const char *subject_digest,
 			     const struct oci_descriptor *artifact, const char *artifact_type,
 			     struct pn_error **err);
 /* the blob of artifact manifest `digest` (at most max bytes) */
-int oci_artifact_read(struct oci_layout *l, const char *digest, size_t max, char **out,
-		      size_t *len, struct pn_error **err);
+int oci_artifact_read(struct oci_layout *l, const char *digest, size_t max, char **out, size_t *len,
+		      struct pn_error **err);
 /* copy subject's referrers (artifacts and index) from src to dst (none: 0),
  * merged with those dst has */
 int oci_layout_copy_referrers(struct oci_layout *src, struct oci_layout *dst,

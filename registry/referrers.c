@@ -11,8 +11,7 @@
 #include <string.h>
 
 /* `ref` with the reference (tag or digest) replaced: owned */
-static char *ref_with(const char *ref, const char *tag, const char *digest,
-		      struct pn_error **err)
+static char *ref_with(const char *ref, const char *tag, const char *digest, struct pn_error **err)
 {
 	struct registry_ref r;
 	char *s = NULL;
@@ -113,7 +112,8 @@ int registry_referrers_push(struct registry_client *c, struct oci_layout *l,
 	/* what the registry lists already stays listed: merge it in locally
 	 * when every artifact it names is here, else ours alone go up */
 	if (registry_referrers_get(c, dst, subject_digest, &theirs, NULL) == 0) {
-		json_array_foreach (json_object_get(theirs, "manifests"), i, entry) {
+		json_array_foreach(json_object_get(theirs, "manifests"), i, entry)
+		{
 			const char *d = json_string_value(json_object_get(entry, "digest"));
 			const char *t = json_string_value(json_object_get(entry, "artifactType"));
 			struct oci_descriptor ad;
@@ -153,7 +153,8 @@ int registry_referrers_pull(struct registry_client *c, const char *ref, const ch
 		}
 		return pn_error_propagate(err, e);
 	}
-	json_array_foreach (json_object_get(ix, "manifests"), i, entry) {
+	json_array_foreach(json_object_get(ix, "manifests"), i, entry)
+	{
 		const char *d = json_string_value(json_object_get(entry, "digest"));
 		const char *t = json_string_value(json_object_get(entry, "artifactType"));
 		cleanup_free char *one = NULL;

@@ -57,8 +57,8 @@ static int local_doc(const char *ref, const char *platform, const char *type, ch
 }
 
 /* the same on a registry: through a temporary layout the artifact is pulled into */
-static int remote_doc(const char *ref, const struct registry_opts *o, const char *type,
-		      char **out, size_t *len, struct pn_error **err)
+static int remote_doc(const char *ref, const struct registry_opts *o, const char *type, char **out,
+		      size_t *len, struct pn_error **err)
 {
 	struct registry_client *c = NULL;
 	struct oci_image img;
@@ -112,8 +112,12 @@ static int cmd_sbom(int argc, char **argv)
 	struct sbom_args a = {false};
 	struct cli_table t[2] = {CLI_TABLE(sbom_opts, &a), CLI_REGISTRY_TABLE(&o)};
 	/* a registry's image: its connection, credentials and platform */
-	struct cli_cmd cmd = {.name = "sbom", .intro = sbom_intro, .tables = t, .n_tables = 2,
-			      .max_args = 1, .groups = SBOM_REG_GROUPS};
+	struct cli_cmd cmd = {.name = "sbom",
+			      .intro = sbom_intro,
+			      .tables = t,
+			      .n_tables = 2,
+			      .max_args = 1,
+			      .groups = SBOM_REG_GROUPS};
 	cleanup_strv struct pn_strv args = PN_STRV_INIT;
 	cleanup_free char *doc = NULL;
 	struct pn_error *err = NULL;

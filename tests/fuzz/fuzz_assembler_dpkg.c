@@ -25,10 +25,12 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	json_t *inv = json_pack("{s:[],s:[]}", "deb", "python");
 	json_t *list = json_object_get(inv, "deb"), *e;
 	struct pn_error *err = NULL;
-	struct sbom_doc_in in = {.name = "fuzz",
-				 .created = "1970-01-01T00:00:00Z",
-				 .base_name = "base",
-				 .base_digest = "sha256:0000000000000000000000000000000000000000000000000000000000000000"};
+	struct sbom_doc_in in = {
+		.name = "fuzz",
+		.created = "1970-01-01T00:00:00Z",
+		.base_name = "base",
+		.base_digest =
+			"sha256:0000000000000000000000000000000000000000000000000000000000000000"};
 	char *doc = NULL;
 	size_t i, len = 0;
 
@@ -39,7 +41,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	}
 	if (json_array_size(list) > SBOM_PACKAGES_MAX)
 		abort();
-	json_array_foreach (list, i, e) {
+	json_array_foreach(list, i, e)
+	{
 		check_field(e, "name");
 		check_field(e, "version");
 	}

@@ -16,34 +16,33 @@
 #define D1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 #define D2 "sha256:2222222222222222222222222222222222222222222222222222222222222222"
 
-static const char status_text[] =
-	"Package: jq\n"
-	"Status: install ok installed\n"
-	"Architecture: amd64\n"
-	"Version: 1.6-2.1\n"
-	"Description: lightweight JSON processor\n"
-	" continuation: Package: not-a-package\n"
-	"\n"
-	"Package: gone\n"
-	"Status: deinstall ok config-files\n"
-	"Version: 1.0\n"
-	"\n"
-	"Package: libc6\r\n"
-	"Status: install ok installed\r\n"
-	"Version: 2.36-9\r\n"
-	"Source: glibc\r\n"
-	"Architecture: amd64\r\n"
-	"\n\n"
-	"Package: noversion\n"
-	"Status: install ok installed\n"
-	"\n"
-	"Package: odd\xff\x01name\n"
-	"Status: install ok notinstalled\n"
-	"Version: 1\n"
-	"\n"
-	"Package: last\n"
-	"Status: hold ok installed\n"
-	"Version: 3";
+static const char status_text[] = "Package: jq\n"
+				  "Status: install ok installed\n"
+				  "Architecture: amd64\n"
+				  "Version: 1.6-2.1\n"
+				  "Description: lightweight JSON processor\n"
+				  " continuation: Package: not-a-package\n"
+				  "\n"
+				  "Package: gone\n"
+				  "Status: deinstall ok config-files\n"
+				  "Version: 1.0\n"
+				  "\n"
+				  "Package: libc6\r\n"
+				  "Status: install ok installed\r\n"
+				  "Version: 2.36-9\r\n"
+				  "Source: glibc\r\n"
+				  "Architecture: amd64\r\n"
+				  "\n\n"
+				  "Package: noversion\n"
+				  "Status: install ok installed\n"
+				  "\n"
+				  "Package: odd\xff\x01name\n"
+				  "Status: install ok notinstalled\n"
+				  "Version: 1\n"
+				  "\n"
+				  "Package: last\n"
+				  "Status: hold ok installed\n"
+				  "Version: 3";
 
 static void t_dpkg(void)
 {
@@ -83,8 +82,8 @@ static void t_dpkg_limits(void)
 	pn_buf_release(&b);
 	json_array_clear(out);
 	for (int i = 0; i <= SBOM_PACKAGES_MAX; i++)
-		pn_buf_printf(&b, NULL, "Package: p%d\nStatus: install ok installed\nVersion: 1\n\n",
-			      i);
+		pn_buf_printf(&b, NULL,
+			      "Package: p%d\nStatus: install ok installed\nVersion: 1\n\n", i);
 	ok_fail(sbom_dpkg_parse(b.data, b.len, out, &err), &err, PN_ERR_TOO_LARGE, "packages",
 		"more than SBOM_PACKAGES_MAX packages");
 	pn_buf_release(&b);
@@ -99,8 +98,9 @@ static void t_metadata(void)
 				 "        continued\n"
 				 "\n"
 				 "Name: body-is-not-headers\n";
-	static const char m2[] = "Metadata-Version: 2.4\r\nname: Foo_Bar\r\nversion: 2\r\n"
-				 "License: Some free text\r\nLicense-Expression: Apache-2.0 OR MIT\r\n";
+	static const char m2[] =
+		"Metadata-Version: 2.4\r\nname: Foo_Bar\r\nversion: 2\r\n"
+		"License: Some free text\r\nLicense-Expression: Apache-2.0 OR MIT\r\n";
 	struct pn_error *err = NULL;
 	json_t *o = NULL;
 
@@ -179,8 +179,8 @@ static void t_scan(void)
 		tap_diag("no mknod here: the whiteout case is not checked");
 		ok(json_array_size(py) >= 3, "a, b, c");
 	}
-	is_str(json_string_value(json_object_get(json_array_get(py, json_array_size(py) - 1),
-						 "path")),
+	is_str(json_string_value(
+		       json_object_get(json_array_get(py, json_array_size(py) - 1), "path")),
 	       "/root/.pyenv/versions/3.11.7/lib/python3.11/site-packages", "pyenv's site dir");
 	json_decref(inv);
 	pn_strv_release(&lowers);
@@ -201,7 +201,7 @@ static void t_opaque(void)
 	if (setxattr(dpkg, "user.overlay.opaque", "y", 1, 0) < 0 &&
 	    setxattr(dpkg, "trusted.overlay.opaque", "y", 1, 0) < 0) {
 		tap_diag("no overlay xattr here: the opaque case is not checked");
-			return;
+		return;
 	}
 	pn_strv_push(&lowers, l0);
 	pn_strv_push(&lowers, l1);
@@ -235,19 +235,19 @@ static json_t *pkg_named(json_t *doc, const char *id)
 	size_t i;
 	json_t *p;
 
-	json_array_foreach (json_object_get(doc, "packages"), i, p)
-		if (!strcmp(json_string_value(json_object_get(p, "SPDXID")), id))
-			return p;
+	json_array_foreach(
+		json_object_get(doc, "packages"), i,
+		p) if (!strcmp(json_string_value(json_object_get(p, "SPDXID")), id)) return p;
 	return NULL;
 }
 
 static void t_spdx(void)
 {
-	cleanup_json json_t *inv = json_pack(
-		"{s:[{s:s,s:s,s:s}],s:[{s:s,s:s,s:s,s:s},{s:s,s:s,s:s,s:s}]}", "deb", "name", "jq",
-		"version", "1:1.6+b1", "arch", "amd64", "python", "name", "Foo_Bar", "version",
-		"2.0", "license", "MIT", "path", "/p", "name", "free", "version", "1", "license",
-		"The MIT License (MIT)", "path", "/p");
+	cleanup_json json_t *inv =
+		json_pack("{s:[{s:s,s:s,s:s}],s:[{s:s,s:s,s:s,s:s},{s:s,s:s,s:s,s:s}]}", "deb",
+			  "name", "jq", "version", "1:1.6+b1", "arch", "amd64", "python", "name",
+			  "Foo_Bar", "version", "2.0", "license", "MIT", "path", "/p", "name",
+			  "free", "version", "1", "license", "The MIT License (MIT)", "path", "/p");
 	struct sbom_file f = {"/src/weights/model.bin", 42, D2};
 	struct sbom_doc_in in;
 	cleanup_free char *a = NULL, *b = NULL;
@@ -282,8 +282,8 @@ static void t_spdx(void)
 	p = pkg_named(doc, "SPDXRef-cog-wheel");
 	is_str(json_string_value(json_object_get(p, "versionInfo")), "0.16.12+pinion.0.1.0",
 	       "the wheel's version from its name");
-	is_str(json_string_value(json_object_get(
-		       json_array_get(json_object_get(doc, "files"), 0), "fileName")),
+	is_str(json_string_value(json_object_get(json_array_get(json_object_get(doc, "files"), 0),
+						 "fileName")),
 	       "./src/weights/model.bin", "the weights file");
 	in.name = "other";
 	free(b);
@@ -313,7 +313,8 @@ static void t_provenance(void)
 
 static void t_tini(void)
 {
-	static const unsigned char bin[] = "\x7f" "ELF...tini version 0.19.0\0 - git";
+	static const unsigned char bin[] = "\x7f"
+					   "ELF...tini version 0.19.0\0 - git";
 	cleanup_free char *v = sbom_tini_version(bin, sizeof(bin));
 
 	is_str(v, "0.19.0", "tini's version from its bytes");
@@ -331,8 +332,8 @@ static void t_referrers(void)
 	struct pn_error *err = NULL;
 	struct oci_descriptor subject, art;
 	cleanup_json json_t *ix = NULL, *ix2 = NULL;
-	struct oci_artifact a = {SBOM_MT_SPDX, SBOM_MT_SPDX, "{\"x\":1}", 7, "sbom.json", NULL,
-				 &subject};
+	struct oci_artifact a = {SBOM_MT_SPDX, SBOM_MT_SPDX, "{\"x\":1}", 7,
+				 "sbom.json",  NULL,	     &subject};
 	size_t len;
 
 	ok_call(oci_layout_open(d1, OCI_LAYOUT_CREATE, &l, &err), &err, "open");
