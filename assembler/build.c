@@ -518,7 +518,7 @@ static int output_push(struct build_state *st, struct build_result *res, struct 
 		pn_error_hint(err, "check the reference and your credentials (pinion login)");
 		return -1;
 	}
-	if (build_sbom_push(&st->sbom, st->client, st->ex.tmpdir, &d, dst, err) < 0) {
+	if (build_sbom_push(&st->sbom, st->client, st->ex.cl, &d, dst, err) < 0) {
 		oci_descriptor_release(&d);
 		return pn_error_wrap(err, "push `%s`", dst);
 	}

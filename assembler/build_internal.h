@@ -217,8 +217,9 @@ int build_sbom_make(struct step_ctx *sc, const struct build_sbom_in *in, struct 
  * (nothing when s is not ready) */
 int build_sbom_attach(const struct build_sbom *s, struct oci_layout *l,
 		      const struct oci_descriptor *subject, struct pn_error **err);
-/* the same through a layout in tmpdir, pushed to dst's repository */
-int build_sbom_push(const struct build_sbom *s, struct registry_client *c, const char *tmpdir,
+/* the same in l (the layout the image was pushed from, where subject is an
+ * entry), then pushed to dst's repository */
+int build_sbom_push(const struct build_sbom *s, struct registry_client *c, struct oci_layout *l,
 		    const struct oci_descriptor *subject, const char *dst, struct pn_error **err);
 
 #endif

@@ -182,20 +182,13 @@ int build_sbom_attach(const struct build_sbom *s, struct oci_layout *l,
 	return 0;
 }
 
-int build_sbom_push(const struct build_sbom *s, struct registry_client *c, const char *tmpdir,
+int build_sbom_push(const struct build_sbom *s, struct registry_client *c, struct oci_layout *l,
 		    const struct oci_descriptor *subject, const char *dst, struct pn_error **err)
 {
-	cleanup_free char *dir = pn_path_join(tmpdir, "referrers");
-	struct oci_layout *l = NULL;
-	int rc;
-
 	if (!s->ready)
 		return 0;
-	if (oci_layout_open(dir, OCI_LAYOUT_CREATE, &l, err) < 0)
-		return -1;
-	rc = build_sbom_attach(s, l, subject, err);
-	if (rc == 0)
-		rc = registry_referrers_push(c, l, subject->digest, dst, err);
-	oci_layout_free(l);
-	return rc < 0 ? pn_error_wrap(err, "push the SBOM") : 0;
+	if (build_sbom_attach(s, l, subject, err) < 0 ||
+	    registry_referrers_push(c, l, subject->digest, dst, err) < 0)
+		return pn_error_wrap(err, "push the SBOM");
+	return 0;
 }

@@ -96,36 +96,61 @@ json_t *oci_referrers_index_add(const json_t *old, const struct oci_descriptor *
 			 "manifests", list);
 }
 
-int oci_layout_referrers(struct oci_layout *l, const char *subject_digest, json_t **out,
-			 struct pn_error **err)
+/* the referrers index an index.json entry of subject names: 0, or
+ * PN_ERR_NOT_FOUND */
+static int referrers_entry(struct oci_layout *l, const char *subject_digest, oci_digest_t out,
+			   struct pn_error **err)
 {
-	cleanup_free char *tag = oci_referrers_tag(subject_digest);
+	struct oci_layout_entry *e = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	if (oci_layout_list(l, &e, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n && rc < 0; i++) {
+		const char *v = e[i].desc.annotations
+					? json_string_value(json_object_get(e[i].desc.annotations,
+									    OCI_ANNOT_REFERRERS))
+					: NULL;
+
+		if (v && oci_digest_valid(v) && strcmp(e[i].desc.digest, subject_digest) == 0) {
+			memcpy(out, v, sizeof(oci_digest_t));
+			rc = 0;
+		}
+	}
+	oci_layout_entries_free(e, n);
+	if (rc < 0)
+		pn_error_set(err, PN_ERR_NOT_FOUND, "no referrers of `%s` in `%s`", subject_digest,
+			     oci_layout_path(l));
+	return rc;
+}
+
+int oci_layout_referrers(struct oci_layout *l, const char *subject_digest, json_t **out,
+			 oci_digest_t index_digest, struct pn_error **err)
+{
 	cleanup_free char *data = NULL;
-	struct oci_descriptor d;
+	oci_digest_t d;
 	json_error_t jerr;
 	size_t len;
-	int rc;
 
-	rc = oci_layout_resolve(l, tag, &d, err);
-	if (rc == 0)
-		rc = oci_layout_read_blob(l, d.digest, OCI_MANIFEST_MAX, &data, &len, err);
-	oci_descriptor_release(&d);
-	if (rc < 0)
+	if (referrers_entry(l, subject_digest, d, err) < 0 ||
+	    oci_layout_read_blob(l, d, OCI_MANIFEST_MAX, &data, &len, err) < 0)
 		return -1;
 	*out = json_loadb(data, len, 0, &jerr);
 	if (!json_is_array(json_object_get(*out, "manifests"))) {
 		json_decref(*out);
 		*out = NULL;
-		return pn_error_set(err, PN_ERR_INVALID, "referrers index `%s`: not an index", tag);
+		return pn_error_set(err, PN_ERR_INVALID, "referrers index `%s`: not an index", d);
 	}
+	if (index_digest)
+		memcpy(index_digest, d, sizeof(d));
 	return 0;
 }
 
-/* store the index document and tag it as the subject's referrers */
+/* store the index document and list it as the subject's referrers */
 static int referrers_put(struct oci_layout *l, const char *subject_digest, const json_t *ix,
 			 struct pn_error **err)
 {
-	cleanup_free char *tag = oci_referrers_tag(subject_digest);
 	cleanup_free char *text = json_dumps(ix, JSON_COMPACT | JSON_SORT_KEYS);
 	struct oci_descriptor d;
 	int rc;
@@ -135,7 +160,7 @@ static int referrers_put(struct oci_layout *l, const char *subject_digest, const
 	d.media_type = xstrdup(OCI_MT_INDEX);
 	d.size = (int64_t)strlen(text);
 	if (rc == 0)
-		rc = oci_layout_tag(l, tag, &d, err);
+		rc = oci_layout_annotate(l, subject_digest, OCI_ANNOT_REFERRERS, d.digest, err);
 	oci_descriptor_release(&d);
 	return rc;
 }
@@ -149,7 +174,7 @@ static int referrers_merge(struct oci_layout *l, const char *subject_digest, con
 	size_t i;
 	json_t *entry;
 
-	if (oci_layout_referrers(l, subject_digest, &cur, &e) < 0) {
+	if (oci_layout_referrers(l, subject_digest, &cur, NULL, &e) < 0) {
 		if (e->code != PN_ERR_NOT_FOUND)
 			return pn_error_propagate(err, e);
 		pn_error_free(e);
@@ -183,7 +208,7 @@ int oci_layout_referrers_add(struct oci_layout *l, const char *subject_digest,
 	cleanup_json json_t *old = NULL, *ix = NULL;
 	struct pn_error *e = NULL;
 
-	if (oci_layout_referrers(l, subject_digest, &old, &e) < 0) {
+	if (oci_layout_referrers(l, subject_digest, &old, NULL, &e) < 0) {
 		if (e->code != PN_ERR_NOT_FOUND)
 			return pn_error_propagate(err, e);
 		pn_error_free(e);
@@ -237,7 +262,7 @@ int oci_layout_copy_referrers(struct oci_layout *src, struct oci_layout *dst,
 	json_t *entry;
 	int rc = 0;
 
-	if (oci_layout_referrers(src, subject_digest, &ix, &e) < 0) {
+	if (oci_layout_referrers(src, subject_digest, &ix, NULL, &e) < 0) {
 		if (e->code == PN_ERR_NOT_FOUND) {
 			pn_error_free(e);
 			return 0; /* none */

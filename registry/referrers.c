@@ -91,6 +91,32 @@ int registry_referrers_get(struct registry_client *c, const char *ref, const cha
 	return rc < 0 ? pn_error_wrap(err, "referrers of `%s`", ref) : 0;
 }
 
+/* the index and, before it, every artifact it lists (by digest): pushed as
+ * the image it would be under `tag` in l, named so for the push only (a
+ * layout keeps referrers as an annotation, not an entry) */
+static int push_index(struct registry_client *c, struct oci_layout *l, const char *index,
+		      const char *tag, const char *dst, struct pn_error **err)
+{
+	cleanup_free char *data = NULL;
+	struct oci_descriptor d;
+	size_t len = 0;
+	int rc;
+
+	if (oci_layout_read_blob(l, index, OCI_MANIFEST_MAX, &data, &len, err) < 0)
+		return -1;
+	oci_descriptor_init(&d);
+	memcpy(d.digest, index, sizeof(d.digest));
+	d.media_type = xstrdup(OCI_MT_INDEX);
+	d.size = (int64_t)len;
+	rc = oci_layout_tag(l, tag, &d, err);
+	if (rc == 0) {
+		rc = registry_push(c, l, tag, dst, NULL, err);
+		oci_layout_untag(l, tag, NULL);
+	}
+	oci_descriptor_release(&d);
+	return rc;
+}
+
 int registry_referrers_push(struct registry_client *c, struct oci_layout *l,
 			    const char *subject_digest, const char *dst_ref, struct pn_error **err)
 {
@@ -98,12 +124,13 @@ int registry_referrers_push(struct registry_client *c, struct oci_layout *l,
 	cleanup_free char *tag = oci_referrers_tag(subject_digest);
 	cleanup_free char *dst = ref_with(dst_ref, tag, NULL, err);
 	struct pn_error *e = NULL;
+	oci_digest_t index;
 	size_t i;
 	json_t *entry;
 
 	if (!dst)
 		return -1;
-	if (oci_layout_referrers(l, subject_digest, &mine, &e) < 0) {
+	if (oci_layout_referrers(l, subject_digest, &mine, NULL, &e) < 0) {
 		if (e->code != PN_ERR_NOT_FOUND)
 			return pn_error_propagate(err, e);
 		pn_error_free(e);
@@ -132,8 +159,10 @@ int registry_referrers_push(struct registry_client *c, struct oci_layout *l,
 			oci_descriptor_release(&ad);
 		}
 	}
-	/* the index and, before it, every artifact it lists (by digest) */
-	if (registry_push(c, l, tag, dst, NULL, err) < 0)
+	json_decref(mine);
+	mine = NULL;
+	if (oci_layout_referrers(l, subject_digest, &mine, index, err) < 0 ||
+	    push_index(c, l, index, tag, dst, err) < 0)
 		return pn_error_wrap(err, "referrers of `%s`", subject_digest);
 	return 0;
 }

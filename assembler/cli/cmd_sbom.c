@@ -46,7 +46,7 @@ static int local_doc(const char *ref, const char *platform, const char *type, ch
 	if (rc == 0)
 		rc = oci_image_load(loc.layout, loc.ref, platform, &img, err);
 	if (rc == 0)
-		rc = oci_layout_referrers(loc.layout, img.desc.digest, &ix, err);
+		rc = oci_layout_referrers(loc.layout, img.desc.digest, &ix, NULL, err);
 	if (rc == 0 && !(d = oci_referrers_find(ix, type)))
 		rc = pn_error_set(err, PN_ERR_NOT_FOUND, "`%s` has no `%s` referrer", ref, type);
 	if (rc == 0)

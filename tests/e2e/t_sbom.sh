@@ -38,6 +38,11 @@ build() {
 	(cd "$model" && pinion build $MIRROR --secret id=token,src="$T/token" --output "$out" \
 		--progress plain "$@") >"$T/build.out" 2>"$T/build.err" || { tail -30 "$T/build.err"; false; }
 }
+# referrers_digest DIR IMAGE_DIGEST: the referrers index the image's layout entry names
+referrers_digest() {
+	jq -r --arg d "$2" '[.manifests[] | select(.digest == $d) | .annotations["run.pinion.referrers"]][0]' \
+		"$1/index.json"
+}
 # image_digest DIR TAG
 image_digest() {
 	jq -r --arg t "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' \
@@ -101,9 +106,14 @@ test_expect_success 'the Debian list is the dpkg status of the image, as dpkg-qu
 	test_cmp want got
 '
 
-test_expect_success 'skopeo reads the referrers index (fallback tag) and the artifacts in the layout' '
+test_expect_success 'the layout entry names its referrers index; one entry per image, oci-image-tool validates it' '
 	img=$(image_digest "$T/out" pkg) &&
-	skopeo inspect --raw "oci:$T/out:sha256-${img#sha256:}" >refs.json &&
+	test_equal "$(jq ".manifests | length" "$T/out/index.json")" 1 &&
+	rix=$(referrers_digest "$T/out" "$img") &&
+	cp "$T/out/blobs/sha256/${rix#sha256:}" refs.json &&
+	test_equal "$(jq -r .mediaType refs.json)" "application/vnd.oci.image.index.v1+json" &&
+	oci-image-tool validate --type image "$T/out" >v.out 2>&1 && test_grep "Validation succeeded" v.out &&
+	skopeo inspect "oci:$T/out:pkg" >/dev/null &&
 	test_equal "$(jq -r "[.manifests[].artifactType] | sort | join(\",\")" refs.json)" \
 		"application/spdx+json,application/vnd.in-toto+json" &&
 	art=$(jq -r ".manifests[] | select(.artifactType == \"application/spdx+json\") | .digest" refs.json) &&
@@ -130,7 +140,7 @@ test_expect_success 'the same inputs give the same SBOM digest (a rebuild with a
 	test_equal "$(sha256sum <again.json)" "$(sha256sum <"$T/sbom.json")" &&
 	img=$(image_digest "$T/again" pkg) &&
 	art=$(jq -r ".manifests[] | select(.artifactType == \"application/spdx+json\") | .digest" \
-		"$T/again/blobs/sha256/$(image_digest "$T/again" "sha256-${img#sha256:}" | cut -d: -f2)") &&
+		"$T/again/blobs/sha256/$(referrers_digest "$T/again" "$img" | cut -d: -f2)") &&
 	test_equal "$(jq -r ".layers[0].digest" "$T/again/blobs/sha256/${art#sha256:}")" \
 		"sha256:$(sha256sum <"$T/sbom.json" | cut -d" " -f1)"
 '
@@ -172,11 +182,31 @@ test_expect_success 'pinion copy --no-referrers leaves them behind' '
 	test_equal "$(jq ".manifests | length" "$T/bare/index.json")" 1
 '
 
+test_expect_success 'a rebuild that replaces the image under its tag: gc takes the old referrers, keeps the new' '
+	old=$(image_digest "$T/out" pkg) &&
+	pinion sbom --provenance "oci:$T/out:pkg" >oldprov.json &&
+	test -e "$T/out/blobs/sha256/$(sha256sum <oldprov.json | cut -d" " -f1)" &&
+	echo "changed" >"$model/extra.txt" &&
+	test_when_finished "rm -f \"$model/extra.txt\"" &&
+	build "oci:$T/out:pkg" &&
+	new=$(image_digest "$T/out" pkg) &&
+	test "$new" != "$old" &&
+	test_equal "$(jq ".manifests | length" "$T/out/index.json")" 1 &&
+	rix=$(referrers_digest "$T/out" "$new") &&
+	jq -e --arg d "$new" "[.manifests[].digest] | length == 2" "$T/out/blobs/sha256/${rix#sha256:}" >/dev/null &&
+	pinion gc "oci:$T/out" >/dev/null &&
+	test ! -e "$T/out/blobs/sha256/$(sha256sum <oldprov.json | cut -d" " -f1)" &&
+	pinion sbom --provenance "oci:$T/out:pkg" >newprov.json &&
+	test -e "$T/out/blobs/sha256/$(sha256sum <newprov.json | cut -d" " -f1)" &&
+	pinion sbom "oci:$T/out:pkg" >new.json &&
+	test_cmp "$T/sbom.json" new.json
+'
+
 test_expect_success '--sbom=false: nothing attached' '
 	build "oci:$T/nosbom:pkg" --sbom=false &&
 	test_equal "$(jq ".manifests | length" "$T/nosbom/index.json")" 1 &&
 	test_expect_failure_status 1 pinion sbom "oci:$T/nosbom:pkg" 2>err &&
-	test_grep "sha256-" err
+	test_grep "no referrers" err
 '
 
 test_done

@@ -342,13 +342,16 @@ static void t_referrers(void)
 	ok_call(oci_layout_put_blob(l, "{}", 2, NULL, subject.digest, &err), &err, "subject");
 	subject.size = 2;
 	ok_call(oci_artifact_store(l, &a, &art, &err), &err, "store an artifact");
-	ok_fail(oci_layout_referrers(l, subject.digest, &ix, &err), &err, PN_ERR_NOT_FOUND,
-		"sha256-", "none yet");
+	ok_fail(oci_layout_referrers_add(l, subject.digest, &art, SBOM_MT_SPDX, &err), &err,
+		PN_ERR_NOT_FOUND, "no image", "the subject must be in the index");
+	ok_call(oci_layout_tag(l, "v1", &subject, &err), &err, "tag the subject");
+	ok_fail(oci_layout_referrers(l, subject.digest, &ix, NULL, &err), &err, PN_ERR_NOT_FOUND,
+		"no referrers", "none yet");
 	ok_call(oci_layout_referrers_add(l, subject.digest, &art, SBOM_MT_SPDX, &err), &err,
 		"list it");
 	ok_call(oci_layout_referrers_add(l, subject.digest, &art, SBOM_MT_SPDX, &err), &err,
 		"twice");
-	ok_call(oci_layout_referrers(l, subject.digest, &ix, &err), &err, "read the index");
+	ok_call(oci_layout_referrers(l, subject.digest, &ix, NULL, &err), &err, "read the index");
 	is_int(json_array_size(json_object_get(ix, "manifests")), 1, "listed once");
 	is_str(oci_referrers_find(ix, SBOM_MT_SPDX), art.digest, "found by its type");
 	ok(oci_referrers_find(ix, SBOM_MT_INTOTO) == NULL, "not another type");
@@ -357,17 +360,23 @@ static void t_referrers(void)
 	{
 		struct oci_descriptor only;
 
-		ok_call(oci_layout_tag(l, "v1", &subject, &err), &err, "tag the subject");
 		ok_call(oci_layout_resolve(l, NULL, &only, &err), &err,
 			"the only image, beside a referrers index");
 		is_str(only.digest, subject.digest, "is the subject");
 		oci_descriptor_release(&only);
 	}
 	ok_call(oci_layout_open(d2, OCI_LAYOUT_CREATE, &l2, &err), &err, "open another");
+	ok_fail(oci_layout_copy_referrers(l, l2, subject.digest, &err), &err, PN_ERR_NOT_FOUND,
+		"no image", "not before the image");
+	ok_call(oci_layout_copy_blob(l, l2, subject.digest, &err), &err, "copy the image");
+	ok_call(oci_layout_tag(l2, "v1", &subject, &err), &err, "tag it");
 	ok_call(oci_layout_copy_referrers(l, l2, subject.digest, &err), &err, "copy referrers");
-	ok_call(oci_layout_referrers(l2, subject.digest, &ix2, &err), &err, "there");
+	ok_call(oci_layout_referrers(l2, subject.digest, &ix2, NULL, &err), &err, "there");
 	ok(json_equal(ix, ix2), "the same index");
 	ok(oci_layout_has_blob(l2, art.digest), "with the artifact");
+	ok_call(oci_layout_tag(l, "v1", &subject, &err), &err, "re-tag the subject");
+	ok_fail(oci_layout_referrers(l, subject.digest, &ix2, NULL, &err), &err, PN_ERR_NOT_FOUND,
+		"no referrers", "a re-tag drops them with the entry");
 	oci_descriptor_release(&subject);
 	oci_descriptor_release(&art);
 	oci_layout_free(l);
