@@ -32,6 +32,8 @@ void registry_opts_release(struct registry_opts *o)
 		mirror_release(&o->mirrors[i]);
 	free(o->mirrors);
 	pn_strv_release(&o->insecure);
+	pn_strv_release(&o->cache_from);
+	pn_strv_release(&o->cache_to);
 	free(o->ca_bundle);
 	free(o->auth_file);
 	free(o->username);
@@ -245,12 +247,17 @@ static int config_line(struct registry_opts *o, char *line, struct pn_error **er
 		o->ca_bundle = xstrdup(arg);
 		return 0;
 	}
+	if (strcmp(word, "cache-from") == 0 || strcmp(word, "cache-to") == 0) {
+		pn_strv_push(word[6] == 'f' ? &o->cache_from : &o->cache_to, arg);
+		return 0;
+	}
 	int r = opts_set_number(o, word, arg, err);
 	if (r != 0)
 		return r < 0 ? -1 : 0;
 	return pn_error_set(
 		err, PN_ERR_INVALID,
-		"unknown directive `%s` (expected mirror, insecure, ca-bundle, retries, "
+		"unknown directive `%s` (expected mirror, insecure, ca-bundle, cache-from, "
+		"cache-to, retries, "
 		"low-speed-limit, low-speed-time, request-timeout, blob-timeout, max-blob-size or "
 		"credential-helper-timeout)",
 		word);

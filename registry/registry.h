@@ -119,6 +119,9 @@ struct registry_opts {
 	int helper_timeout;	 /* credential helper, seconds; < 0 = the default, 0 = none */
 	bool progress;		 /* emit pn_progress_event() per blob (default true) */
 	bool no_referrers;	 /* registry_copy leaves the referrers behind */
+	/* `cache-from REF` / `cache-to SPEC` lines of the config file, kept as
+	 * text for `pinion build` (used when neither flag nor $PINION_CACHE_* is) */
+	struct pn_strv cache_from, cache_to;
 };
 void registry_opts_init(struct registry_opts *o);
 void registry_opts_release(struct registry_opts *o);
@@ -134,6 +137,7 @@ void registry_opts_add_insecure(struct registry_opts *o, const char *host);
  *   ca-bundle /etc/ssl/my-ca.pem
  *   retries 3 | low-speed-limit 1K | low-speed-time 30 | request-timeout 120
  *   blob-timeout 3600 | max-blob-size 64G | credential-helper-timeout 30
+ *   cache-from REF | cache-to REF[,OPTIONS]   (pinion build's registry cache)
  *                            (as registry_opts_set, below; the CLI flags of the same names)
  * Errors carry path:line. */
 int registry_opts_load_config(struct registry_opts *o, const char *path, struct pn_error **err);

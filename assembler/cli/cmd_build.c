@@ -71,16 +71,26 @@ static int set_cache_to(void *ctx, const struct cli_opt *opt, const char *v, str
 }
 
 /* without the flag: PINION_CACHE_FROM / PINION_CACHE_TO, specs separated by
- * white space (CI variables) */
-static int cache_from_env(struct build_opts *o, bool to, struct pn_error **err)
+ * white space (CI variables); without those, the `cache-from` / `cache-to`
+ * lines of the registries config */
+static int cache_from_env(struct build_opts *o, const struct registry_opts *ro, bool to,
+			  struct pn_error **err)
 {
 	const char *name = to ? "PINION_CACHE_TO" : "PINION_CACHE_FROM";
 	const char *v = getenv(name);
+	const struct pn_strv *conf = to ? &ro->cache_to : &ro->cache_from;
 	cleanup_free char *copy = NULL;
 	char *save = NULL;
 
-	if (!v || (to ? o->cache_to.n : o->cache_from.n))
+	if (to ? o->cache_to.n : o->cache_from.n)
 		return 0;
+	if (!v) {
+		for (size_t i = 0; i < conf->n; i++)
+			if (build_opts_add_cache(o, conf->v[i], to, err) < 0)
+				return pn_error_wrap(err, "registries config `cache-%s`",
+						     to ? "to" : "from");
+		return 0;
+	}
 	copy = xstrdup(v);
 	for (char *w = strtok_r(copy, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
 		if (build_opts_add_cache(o, w, to, err) < 0)
@@ -181,7 +191,8 @@ static int finish_cli(struct build_cli *c, struct pn_error **err)
 				    "--output `%s`: want oci:DIR[:TAG], oci-archive:FILE[:REF] or "
 				    "docker-archive:FILE[:REF]",
 				    c->o.output);
-	if (cache_from_env(&c->o, false, err) < 0 || cache_from_env(&c->o, true, err) < 0)
+	if (cache_from_env(&c->o, &c->ro, false, err) < 0 ||
+	    cache_from_env(&c->o, &c->ro, true, err) < 0)
 		return -1;
 	c->o.platform = c->ro.platform;
 	c->o.ropts = &c->ro;

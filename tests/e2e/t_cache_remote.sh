@@ -65,7 +65,7 @@ test_expect_success 'pod 2 (another user, empty cache, anonymous read-only pull)
 	events two | jq -s -e "map(select(.event == \"step\")) | length == 4" >/dev/null &&
 	events two | jq -s -e "map(select(.event == \"step-start\")) | length == 0" >/dev/null &&
 	test_equal "$(digest_of two)" "$(digest_of one)" &&
-	events two | jq -s -e "map(select(.event == \"cache-import\"))[0].entries == 4" >/dev/null
+	events two | jq -s -e "map(select(.event == \"cache-import\"))[0].entries == 5" >/dev/null
 '
 
 test_expect_success 'pod 3 with --cache-from and --cache-to uploads no layer blob and pushes no new artifact' '
@@ -133,7 +133,7 @@ test_expect_success 'four writers whose exports overlap lose no entry (the re-re
 	wait &&
 	for i in 1 2 3 4; do test_grep "\"cache-export\"" "$T/race$i.json" || exit 1; done &&
 	skopeo inspect --config --raw --cert-dir "$REGISTRY_CERT_DIR" "docker://$RACE" >"$T/race-entries.json" &&
-	test_equal "$(jq ".entries | length" "$T/race-entries.json")" 14 &&
+	test_equal "$(jq ".entries | length" "$T/race-entries.json")" 18 &&
 	{ grep -h "merging again" "$T"/race?.json || true; }
 '
 
@@ -144,6 +144,20 @@ test_expect_success 'oci:DIR:TAG as cache REF works with no registry (export, th
 		--output "oci:$T/out-ocib:img" --cache-from "oci:$T/ocicache:bc") >"$T/ocib.out" 2>"$T/ocib.json" &&
 	test_equal "$(rebuilt ocib)" "" &&
 	test_equal "$(digest_of ocib)" "$(digest_of one)"
+'
+
+test_expect_success 'cache-from and cache-to lines in the registries config (no flag, no variable)' '
+	printf "cache-from oci:%s\ncache-to oci:%s,mode=max\n" "$T/ocicache:bc" "$T/confcache:bc" >"$T/conf.conf" &&
+	(cd "$T/hello" && unset PINION_CACHE_FROM PINION_CACHE_TO &&
+		PINION_REGISTRIES_CONF="$T/conf.conf" PINION_CACHE_DIR="$T/pod-conf" pinion build $MIRROR \
+		--progress json --output "oci:$T/out-conf:img") >"$T/conf.out" 2>"$T/conf.json" &&
+	test_equal "$(rebuilt conf)" "" &&
+	test_equal "$(digest_of conf)" "$(digest_of one)" &&
+	skopeo inspect --raw "oci:$T/confcache:bc" | jq -e ".artifactType == \"application/vnd.pinion.buildcache.v1+json\"" >/dev/null &&
+	printf "cache-to oci:%s,mode=sideways\n" "$T/confcache:bc" >"$T/bad.conf" &&
+	{ (cd "$T/hello" && PINION_REGISTRIES_CONF="$T/bad.conf" pinion build --dry-run) >/dev/null 2>"$T/bad.err"; rc=$?; } ;
+	test_equal "$rc" 2 &&
+	test_grep "registries config .cache-to." "$T/bad.err"
 '
 
 test_expect_success 'max-entries bounds the artifact: the least recently exported entries go' '
@@ -190,7 +204,7 @@ test_expect_success 'max-age: entries exported longer ago than DAYS leave the ar
 	pod_build small3 "$T/hello" --cache-from "$REF" --cache-to "oci:$T/small:bc,max-age=2" &&
 	cfg=$(skopeo inspect --raw "oci:$T/small:bc" | jq -r .config.digest) &&
 	jq -r ".entries[] | .layer.digest // \"data\"" "$T/small/blobs/sha256/${cfg#sha256:}" | sort >"$T/kept3" &&
-	layers_of small3 | tail -n 3 | sort >"$T/want3" && echo data >>"$T/want3" && sort -o "$T/want3" "$T/want3" &&
+	layers_of small3 | tail -n 3 | sort >"$T/want3" && printf "data\ndata\n" >>"$T/want3" && sort -o "$T/want3" "$T/want3" &&
 	test_cmp "$T/want3" "$T/kept3"
 '
 
