@@ -244,7 +244,8 @@ static void t_config_file(void)
 	struct registry_opts o;
 	struct pn_error *err = NULL;
 	const char *text = "# test\n\nmirror docker.io=127.0.0.1:5000  # trailing\n"
-			   "  insecure myreg.local:5000\nca-bundle /tmp/ca.pem\n";
+			   "  insecure myreg.local:5000\nca-bundle /tmp/ca.pem\n"
+			   "cache-from r.io/c:a\ncache-from oci:/c:b\ncache-to r.io/c:a,mode=max\n";
 
 	registry_opts_init(&o);
 	ok_call(pn_write_file_atomic(path, text, strlen(text), 0644, &err), &err, "write config");
@@ -252,6 +253,10 @@ static void t_config_file(void)
 	is_int(o.n_mirrors, 1, "one mirror");
 	ok(pn_strv_contains(&o.insecure, "myreg.local:5000"), "insecure host");
 	is_str(o.ca_bundle, "/tmp/ca.pem", "ca bundle");
+	is_int(o.cache_from.n, 2, "two cache-from lines");
+	is_str(o.cache_from.v[1], "oci:/c:b", "cache-from kept as written");
+	is_int(o.cache_to.n, 1, "one cache-to line");
+	is_str(o.cache_to.v[0], "r.io/c:a,mode=max", "cache-to with its options");
 	text = "mirror docker.io=127.0.0.1:5000\nfrobnicate x\n";
 	ok_call(pn_write_file_atomic(path, text, strlen(text), 0644, &err), &err,
 		"write bad config");
