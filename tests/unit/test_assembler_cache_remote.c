@@ -124,7 +124,7 @@ static int fetch_from(void *ud, json_t *entry, const struct oci_descriptor *d,
 	w = oci_layout_blob_begin(dst, err);
 	if (!w)
 		return -1;
-	rc = oci_blob_writer_append_fd(w, fd, size, "test", NULL, err);
+	rc = oci_blob_writer_append_fd(w, fd, size, "test", NULL, NULL, err);
 	if (rc == 0)
 		rc = oci_blob_writer_commit(w, d->digest, -1, NULL, err);
 	oci_blob_writer_free(w);
