@@ -231,27 +231,31 @@ static void t_prune_hostile(void)
 {
 	char *tmp = tap_tmpdir(); /* tap's: removed at the end */
 	cleanup_free char *c = pn_path_join(tmp, "pc");
-	cleanup_free char *hidden = pn_path_join(c, "pkgcache/.x-1-amd64");
-	cleanup_free char *f = pn_path_join(hidden, "pip/http/f");
-	cleanup_free char *victim = pn_path_join(tmp, "victim");
-	cleanup_free char *vfile = pn_path_join(victim, "keep");
-	cleanup_free char *k = pn_path_join(c, "pkgcache/debian-12-amd64");
-	cleanup_free char *link = pn_path_join(k, "pip/evil");
-	cleanup_free char *flink = pn_path_join(k, "pip/http/evil-file");
+	enum { HIDDEN, F, VICTIM, VFILE, KEY, LINK, FLINK, N };
+	const char *rel[N] = {"pkgcache/.x-1-amd64",	  "pkgcache/.x-1-amd64/pip/http/f",
+			      "victim",			  "victim/keep",
+			      "pkgcache/debian-12-amd64", "pkgcache/debian-12-amd64/pip/evil",
+			      "pkgcache/debian-12-amd64/pip/http/evil-file"};
+	char *p[N];
 	struct pkgcache_prune_stats st;
 	struct pn_error *err = NULL;
 
-	aged(hidden, "pip/http", "f", 4096, 100);
-	aged(victim, ".", "keep", 4096, 5000);
-	aged(k, "pip/http", "x", 4096, 100);
-	symlink(victim, link);
-	symlink(vfile, flink);
+	for (size_t i = 0; i < N; i++)
+		p[i] = pn_path_join(c, rel[i]);
+	aged(p[HIDDEN], "pip/http", "f", 4096, 100);
+	aged(p[VICTIM], ".", "keep", 4096, 5000);
+	aged(p[KEY], "pip/http", "x", 4096, 100);
+	symlink(p[VICTIM], p[LINK]);
+	symlink(p[VFILE], p[FLINK]);
 	ok_call(pkgcache_prune(c, 0, NULL, &st, &err), &err, "prune all");
-	ok(access(f, F_OK) != 0, "the key dir starting with a dot is pruned");
-	ok(access(vfile, F_OK) == 0 && access(victim, F_OK) == 0, "what the links name stays");
-	ok(faccessat(AT_FDCWD, link, F_OK, AT_SYMLINK_NOFOLLOW) != 0 &&
-		   faccessat(AT_FDCWD, flink, F_OK, AT_SYMLINK_NOFOLLOW) != 0,
+	ok(access(p[F], F_OK) != 0, "the key dir starting with a dot is pruned");
+	ok(access(p[VFILE], F_OK) == 0 && access(p[VICTIM], F_OK) == 0,
+	   "what the links name stays");
+	ok(faccessat(AT_FDCWD, p[LINK], F_OK, AT_SYMLINK_NOFOLLOW) != 0 &&
+		   faccessat(AT_FDCWD, p[FLINK], F_OK, AT_SYMLINK_NOFOLLOW) != 0,
 	   "the links go");
+	for (size_t i = 0; i < N; i++)
+		free(p[i]);
 }
 
 int main(void)
