@@ -34,6 +34,7 @@ struct build_state {
 	struct oci_layer_opts lopts;
 	struct build_exec ex; /* the image, the sandbox */
 	struct step_ctx sc;
+	struct build_sbom sbom; /* attached to the output (build_sbom.c) */
 };
 
 /* ----------------------------------------------------------------- options */
@@ -497,6 +498,8 @@ static int output_layout(struct build_state *st, struct build_result *res, struc
 		oci_descriptor_release(&res->manifest);
 		rc = oci_image_store(out, &st->ex.img, tag, &res->manifest, err);
 	}
+	if (rc == 0)
+		rc = build_sbom_attach(&st->sbom, out, &res->manifest, err);
 	oci_layout_free(out);
 	if (rc < 0)
 		return pn_error_wrap(err, "write image to `%s`", dir);
@@ -523,6 +526,10 @@ static int output_push(struct build_state *st, struct build_result *res, struct 
 		pn_error_hint(err, "check the reference and your credentials (pinion login)");
 		return -1;
 	}
+	if (build_sbom_push(&st->sbom, st->client, st->ex.cl, &d, dst, err) < 0) {
+		oci_descriptor_release(&d);
+		return pn_error_wrap(err, "push `%s`", dst);
+	}
 	oci_descriptor_release(&res->manifest);
 	res->manifest = d;
 	res->pushed = xstrdup(dst);
@@ -548,6 +555,7 @@ static void state_release(struct build_state *st)
 	free(st->base_ref);
 	free(st->push_ref);
 	free(st->memo_path);
+	build_sbom_release(&st->sbom);
 }
 
 static int postbuild(struct build_state *st, struct pn_error **err)
@@ -564,6 +572,23 @@ static int postbuild(struct build_state *st, struct pn_error **err)
 	};
 
 	return build_postbuild(&st->sc, &in, err);
+}
+
+static int sbom(struct build_state *st, struct pn_error **err)
+{
+	const struct build_opts *o = st->o;
+	struct build_sbom_in in = {
+		.name = st->push_ref	? st->push_ref
+			: o->tag	? o->tag
+			: st->cfg.image ? st->cfg.image
+					: "model",
+		.base_ref = st->base_ref,
+		.base_digest = st->base_digest,
+		.cog_yaml = o->config_file ? o->config_file : "cog.yaml",
+		.timestamp = o->timestamp,
+	};
+
+	return build_sbom_make(&st->sc, &in, &st->sbom, err);
 }
 
 static int dry_run(struct build_state *st)
@@ -605,6 +630,8 @@ static int build_body(struct build_state *st, struct build_result *res, struct p
 	}
 	if (st->o->base_image)
 		base_image_labels_finish(&st->ex.img.config);
+	if (!st->o->no_sbom && sbom(st, err) < 0)
+		return pn_error_wrap(err, "sbom");
 	if (src_tree_memo_save(&st->src, st->memo_path, NULL) < 0)
 		pn_debug("could not save the digest memo");
 	res->steps = st->sc.n_layer_steps;

@@ -73,6 +73,7 @@ struct build_opts {
 	const struct base_image *base_image;
 	/* RUN steps get no package caches (pip, apt) shared across builds */
 	bool no_package_cache;
+	bool no_sbom; /* --sbom=false: no SBOM, no provenance (docs/sbom.md) */
 };
 void build_opts_init(struct build_opts *o);
 /* "id=ID,src=PATH" | "id=ID,env=VAR" appended to o->secrets (PN_ERR_INVALID) */

@@ -3,6 +3,7 @@
  * Files, each calling only those listed below it:
  *   build.c          setup (config, plan, cache, base), the step loop, output
  *   postbuild.c      after the steps: schema and pip freeze in the sandbox, labels
+ *   build_sbom.c     the SBOM and provenance, attached as referrers (sbom.h)
  *   build_steps.c    one plan step over its struct step_ctx: ENV, RUN, COPY
  *   build_weights.c  the weight layers of a weights step (planned per file)
  *   build_layer.c    a layer step through the cache: a hit, or write and commit
@@ -220,5 +221,40 @@ struct postbuild_in {
 };
 /* labels on sc->ex->img.config (schema, pip freeze, OCI labels) */
 int build_postbuild(struct step_ctx *sc, const struct postbuild_in *in, struct pn_error **err);
+
+/* ------------------------------------------------------------ build_sbom.c */
+
+struct build_sbom_in {
+	const char *name;	 /* the image name the documents give */
+	const char *base_ref;	 /* the base as resolved */
+	const char *base_digest; /* its manifest digest */
+	const char *cog_yaml;	 /* the config file's path */
+	int64_t timestamp;	 /* --timestamp, or -1 */
+};
+/* the documents of one build, made after the post-build (the image's
+ * created time is final), attached once the manifest digest is known */
+struct build_sbom {
+	bool ready;
+	char *spdx; /* the SPDX document (canonical JSON) */
+	size_t spdx_len;
+	size_t n_deb, n_python;
+	char *name, *base_name, *created;
+	oci_digest_t base_digest, source, cog_yaml;
+	bool has_cog_yaml;
+	int64_t source_date_epoch; /* < 0: not set */
+};
+void build_sbom_release(struct build_sbom *s);
+/* the inventory (cached by sc->chain, else read from the rootfs without the
+ * weight layers) and the SPDX document */
+int build_sbom_make(struct step_ctx *sc, const struct build_sbom_in *in, struct build_sbom *out,
+		    struct pn_error **err);
+/* store the SBOM and the provenance of image subject in l as its referrers
+ * (nothing when s is not ready) */
+int build_sbom_attach(const struct build_sbom *s, struct oci_layout *l,
+		      const struct oci_descriptor *subject, struct pn_error **err);
+/* the same in l (the layout the image was pushed from, where subject is an
+ * entry), then pushed to dst's repository */
+int build_sbom_push(const struct build_sbom *s, struct registry_client *c, struct oci_layout *l,
+		    const struct oci_descriptor *subject, const char *dst, struct pn_error **err);
 
 #endif

@@ -26,6 +26,10 @@ int oci_descriptor_from_json(json_t *j, const char *what, struct oci_descriptor 
 #include <locale.h>
 locale_t oci_tar_locale(void);
 
+/* set annotation key=value (value NULL: remove it) on every index.json entry
+ * of manifest digest; PN_ERR_NOT_FOUND when none (artifact.c's referrers) */
+int oci_layout_annotate(struct oci_layout *l, const char *digest, const char *key,
+			const char *value, struct pn_error **err);
 /* the lock serialising writers of a layout's index.json */
 int oci_layout_lock(struct oci_layout *l, struct pn_error **err);
 void oci_layout_unlock(struct oci_layout *l);

@@ -705,6 +705,40 @@ out:
 	return rc < 0 ? pn_error_wrap(err, "tag `%s`", tag) : 0;
 }
 
+int oci_layout_annotate(struct oci_layout *l, const char *digest, const char *key,
+			const char *value, struct pn_error **err)
+{
+	struct oci_index ix;
+	size_t n = 0;
+	int rc = -1;
+
+	if (oci_layout_lock(l, err) < 0)
+		return -1;
+	if (index_read(l, &ix, err) < 0)
+		goto out;
+	for (size_t i = 0; i < ix.n_manifests; i++) {
+		struct oci_descriptor *d = &ix.manifests[i];
+
+		if (strcmp(d->digest, digest) != 0)
+			continue;
+		if (!d->annotations)
+			d->annotations = json_object();
+		if (value)
+			json_object_set_new(d->annotations, key, json_string(value));
+		else
+			json_object_del(d->annotations, key);
+		n++;
+	}
+	if (n == 0)
+		pn_error_set(err, PN_ERR_NOT_FOUND, "no image `%s` in `%s`", digest, l->path);
+	else
+		rc = index_write(l, &ix, err);
+	oci_index_release(&ix);
+out:
+	oci_layout_unlock(l);
+	return rc;
+}
+
 int oci_layout_untag(struct oci_layout *l, const char *tag, struct pn_error **err)
 {
 	struct oci_index ix;
@@ -1021,6 +1055,27 @@ static bool gc_over_bounds(const struct oci_gc_opts *o, const struct oci_gc_stat
 }
 
 /* mark from index.json and the extra roots; then scan, sweep, temp files */
+/* the referrers index an entry names (artifact.c) and what it lists */
+static int gc_mark_referrers(struct oci_layout *l, const struct oci_descriptor *d,
+			     struct pn_strv *live, struct pn_error **err)
+{
+	const char *r =
+		d->annotations
+			? json_string_value(json_object_get(d->annotations, OCI_ANNOT_REFERRERS))
+			: NULL;
+	struct oci_descriptor rd;
+	int rc;
+
+	if (!r || !oci_digest_valid(r) || !oci_layout_has_blob(l, r))
+		return 0;
+	oci_descriptor_init(&rd);
+	memcpy(rd.digest, r, sizeof(rd.digest));
+	rd.media_type = xstrdup(OCI_MT_INDEX);
+	rc = gc_mark(l, &rd, live, 0, err);
+	oci_descriptor_release(&rd);
+	return rc;
+}
+
 static int gc_locked(struct oci_layout *l, const struct oci_gc_opts *o, struct oci_gc_stats *s,
 		     struct pn_error **err)
 {
@@ -1030,8 +1085,11 @@ static int gc_locked(struct oci_layout *l, const struct oci_gc_opts *o, struct o
 
 	if (index_read(l, &ix, err) < 0)
 		return -1;
-	for (size_t i = 0; rc == 0 && i < ix.n_manifests; i++)
+	for (size_t i = 0; rc == 0 && i < ix.n_manifests; i++) {
 		rc = gc_mark(l, &ix.manifests[i], &live, 0, err);
+		if (rc == 0)
+			rc = gc_mark_referrers(l, &ix.manifests[i], &live, err);
+	}
 	oci_index_release(&ix);
 	if (rc < 0)
 		return -1; /* unsure what is live: remove nothing */

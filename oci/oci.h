@@ -336,6 +336,60 @@ int oci_layout_copy_image(struct oci_layout *src, struct oci_layout *dst,
 			  const struct oci_image *img, enum oci_copy_what what, const char *tag,
 			  struct pn_error **err);
 
+/* ------------------------------------------------ artifacts and referrers
+ * OCI 1.1 (artifact.c, docs/sbom.md): an artifact is an image manifest with
+ * `artifactType`, the empty config ({}), one blob, and `subject` naming the
+ * manifest it speaks about.  The referrers of a manifest are listed in an
+ * image index whose entries carry artifactType and the artifacts'
+ * annotations: on a registry without the referrers API under the
+ * distribution spec's fallback tag `sha256-<hex of the subject>`, in a
+ * layout by an annotation on the subject's index.json entries, so the
+ * layout holds as many entries as images (OCI_ANNOT_REFERRERS).  Documents are
+ * canonical JSON (sorted keys, compact). */
+#define OCI_MT_EMPTY "application/vnd.oci.empty.v1+json"
+/* in a layout, the index.json entry of a manifest names its referrers index
+ * by this annotation (the index's digest); gc keeps what it names, and a
+ * re-tag drops it with the entry */
+#define OCI_ANNOT_REFERRERS "run.pinion.referrers"
+struct oci_artifact {
+	const char *artifact_type; /* e.g. "application/spdx+json" */
+	const char *media_type;	   /* of the blob */
+	const void *data;
+	size_t len;
+	const char *title;	   /* the blob's org.opencontainers.image.title, or NULL */
+	const json_t *annotations; /* of the manifest (strings), or NULL */
+	const struct oci_descriptor *subject; /* the image manifest */
+};
+/* write the blob, the empty config and the manifest into l; *out (need not
+ * be initialised) is the manifest's descriptor, with the annotations */
+int oci_artifact_store(struct oci_layout *l, const struct oci_artifact *a,
+		       struct oci_descriptor *out, struct pn_error **err);
+/* "sha256-<hex>" (owned) */
+char *oci_referrers_tag(const char *subject_digest);
+/* a new referrers index: the entries of old (an index document, may be
+ * NULL) and d as an entry of artifact_type (one of the same digest is
+ * replaced), sorted by digest */
+json_t *oci_referrers_index_add(const json_t *old, const struct oci_descriptor *d,
+				const char *artifact_type);
+/* the digest of the first entry of artifact_type in a referrers index, or NULL */
+const char *oci_referrers_find(const json_t *index, const char *artifact_type);
+/* the referrers index of subject in l (*out new; index_digest, may be NULL:
+ * its digest); PN_ERR_NOT_FOUND if none */
+int oci_layout_referrers(struct oci_layout *l, const char *subject_digest, json_t **out,
+			 oci_digest_t index_digest, struct pn_error **err);
+/* add artifact (stored: oci_artifact_store) to subject's referrers in l;
+ * subject must be an index.json entry (PN_ERR_NOT_FOUND) */
+int oci_layout_referrers_add(struct oci_layout *l, const char *subject_digest,
+			     const struct oci_descriptor *artifact, const char *artifact_type,
+			     struct pn_error **err);
+/* the blob of artifact manifest `digest` (at most max bytes) */
+int oci_artifact_read(struct oci_layout *l, const char *digest, size_t max, char **out, size_t *len,
+		      struct pn_error **err);
+/* copy subject's referrers (artifacts and index) from src to dst (none: 0),
+ * merged with those dst has */
+int oci_layout_copy_referrers(struct oci_layout *src, struct oci_layout *dst,
+			      const char *subject_digest, struct pn_error **err);
+
 /* "oci:DIR[:TAG]" or "oci:DIR@sha256:..." -> dir and ref (ref may be NULL) */
 int oci_ref_parse_layout(const char *s, char **dir_out, char **ref_out, struct pn_error **err);
 

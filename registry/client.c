@@ -50,6 +50,7 @@ static void opts_copy(struct registry_opts *out, const struct registry_opts *in)
 	out->helper_timeout =
 		in->helper_timeout >= 0 ? in->helper_timeout : REGISTRY_DEFAULT_HELPER_TIMEOUT;
 	out->progress = in->progress;
+	out->no_referrers = in->no_referrers;
 }
 
 /* system CAs + the user's bundle, as one PEM blob for CURLOPT_CAINFO_BLOB */

@@ -26,6 +26,12 @@ static int close_local(struct oci_location *loc, int rc, struct pn_error **err)
 	return rc;
 }
 
+/* referrers go along unless --no-referrers (and out names the manifest) */
+static bool with_referrers(const struct registry_client *c, const struct oci_descriptor *out)
+{
+	return out && !c->opts.no_referrers;
+}
+
 static int copy_from_layout(struct registry_client *c, const char *src, const char *dst,
 			    struct oci_descriptor *out, struct pn_error **err)
 {
@@ -36,12 +42,16 @@ static int copy_from_layout(struct registry_client *c, const char *src, const ch
 		return -1;
 	if (!registry_location_is_layout(dst)) {
 		rc = registry_push(c, sl.layout, sl.ref, dst, out, err);
+		if (rc == 0 && with_referrers(c, out))
+			rc = registry_referrers_push(c, sl.layout, out->digest, dst, err);
 	} else if (open_local(&dl, dst, OCI_LAYOUT_CREATE, err) == 0) {
 		rc = registry_layout_copy(c, sl.layout, sl.ref, dl.layout,
 					  dl.ref   ? dl.ref
 					  : sl.ref ? sl.ref
 						   : "latest",
 					  out, err);
+		if (rc == 0 && with_referrers(c, out))
+			rc = oci_layout_copy_referrers(sl.layout, dl.layout, out->digest, err);
 		rc = close_local(&dl, rc, err);
 	}
 	oci_location_release(&sl);
@@ -66,8 +76,11 @@ static int copy_registry_registry(struct registry_client *c, const char *src, co
 		return -1;
 	oci_descriptor_init(&d);
 	if (oci_layout_open(tmp, OCI_LAYOUT_CREATE, &l, err) == 0 &&
-	    registry_pull(c, src, l, "copy", &d, err) == 0)
+	    registry_pull(c, src, l, "copy", &d, err) == 0 &&
+	    (!with_referrers(c, &d) || registry_referrers_pull(c, src, d.digest, l, err) == 0))
 		rc = registry_push(c, l, "copy", dst, out, err);
+	if (rc == 0 && with_referrers(c, &d))
+		rc = registry_referrers_push(c, l, d.digest, dst, err);
 	oci_descriptor_release(&d);
 	oci_layout_free(l);
 	pn_rm_rf(tmp, NULL);
@@ -102,5 +115,7 @@ int registry_copy(struct registry_client *c, const char *src, const char *dst,
 			     "`%s` has no tag: name one in the destination (`%s:TAG`)", src, dst);
 	else
 		rc = registry_pull(c, src, dl.layout, dl.ref, out, err);
+	if (rc == 0 && with_referrers(c, out))
+		rc = registry_referrers_pull(c, src, out->digest, dl.layout, err);
 	return close_local(&dl, rc, err);
 }

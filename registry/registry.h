@@ -118,6 +118,7 @@ struct registry_opts {
 	int64_t max_blob_size;	 /* bytes; <= 0 = REGISTRY_DEFAULT_MAX_BLOB_SIZE */
 	int helper_timeout;	 /* credential helper, seconds; < 0 = the default, 0 = none */
 	bool progress;		 /* emit pn_progress_event() per blob (default true) */
+	bool no_referrers;	 /* registry_copy leaves the referrers behind */
 };
 void registry_opts_init(struct registry_opts *o);
 void registry_opts_release(struct registry_opts *o);
@@ -187,6 +188,22 @@ int registry_blob_pull(struct registry_client *c, const char *ref, const struct 
  * registry -> registry, layout -> layout). */
 int registry_copy(struct registry_client *c, const char *src, const char *dst,
 		  struct oci_descriptor *out, struct pn_error **err);
+
+/* Referrers (OCI 1.1, referrers.c; the layout side is in oci.h): the index
+ * of the artifacts whose subject is manifest subject_digest in the
+ * repository of ref, from the referrers API or else the fallback tag
+ * `sha256-<hex>` (*out new; PN_ERR_NOT_FOUND when neither lists any). */
+int registry_referrers_get(struct registry_client *c, const char *ref, const char *subject_digest,
+			   json_t **out, struct pn_error **err);
+/* push the referrers layout l keeps for subject_digest (none: 0) to the
+ * repository of dst_ref: the artifacts, then the fallback tag's index, which
+ * keeps the entries the registry listed there whose artifacts l holds */
+int registry_referrers_push(struct registry_client *c, struct oci_layout *l,
+			    const char *subject_digest, const char *dst_ref, struct pn_error **err);
+/* pull the referrers of subject_digest in ref's repository into l and list
+ * them there (none: 0) */
+int registry_referrers_pull(struct registry_client *c, const char *ref, const char *subject_digest,
+			    struct oci_layout *l, struct pn_error **err);
 
 /* Does the manifest exist?  HEAD on the registry (a mirror to a layout answers
  * from the layout).  *exists = false for an unknown repository/tag; errors

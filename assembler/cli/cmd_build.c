@@ -24,6 +24,7 @@ struct build_cli {
 	const char *network;
 	const char *compression;
 	enum plan_tristate separate_weights;
+	enum plan_tristate sbom;
 	char *name; /* push's NAME argument */
 };
 
@@ -123,6 +124,8 @@ static const struct cli_opt build_opts_table[] = {
 	 "write the image to this OCI layout (or oci-archive:FILE, docker-archive:FILE)", 0},
 	{"push", 0, NONE, NULL, OPT_O(push), NULL,
 	 "push to -t NAME (or cog.yaml `image`) after the build", 0},
+	{"sbom", 0, TRI, OPT_C(sbom), "[=true|false]",
+	 "attach an SPDX SBOM and a provenance statement\n(default true; docs/sbom.md)", 0},
 	{"dry-run", 0, NONE, NULL, OPT_O(dry_run), NULL, "print the plan and stop", 0},
 	{"json", 0, NONE, NULL, OPT_O(dry_run_json), NULL, "with --dry-run: the plan as JSON", 0},
 	{"compression", 0, REQ, NULL, OPT_C(compression), "gzip|zstd|none",
@@ -151,6 +154,7 @@ static int finish_cli(struct build_cli *c, struct pn_error **err)
 {
 	if (c->separate_weights != PLAN_AUTO)
 		c->o.separate_weights = c->separate_weights == PLAN_YES;
+	c->o.no_sbom = c->sbom == PLAN_NO;
 	if (c->compression && oci_compression_parse(c->compression, &c->o.compression, err) < 0)
 		return -1;
 	if (c->network) {

@@ -2,6 +2,7 @@
  * `pinion pull REF oci:DIR[:TAG]`, its registry-to-layout form */
 #include "assembler/cli/cli.h"
 
+#include <stddef.h>
 #include <string.h>
 
 static const char copy_intro[] =
@@ -11,7 +12,13 @@ static const char copy_intro[] =
 	"`oci-archive:FILE[:REF]` or `docker-archive:FILE[:REF]` (what docker load\n"
 	"reads), or a registry reference\n"
 	"(`REF` or `docker://REF`).  Blobs the destination has are skipped; on the\n"
-	"same registry they are mounted.  Prints the manifest digest.\n\nOptions:\n";
+	"same registry they are mounted.  The image's referrers (its SBOM and\n"
+	"provenance, docs/sbom.md) go along.  Prints the manifest digest.\n\nOptions:\n";
+
+static const struct cli_opt copy_opts[] = {
+	{"no-referrers", 0, CLI_ARG_NONE, NULL, offsetof(struct registry_opts, no_referrers), NULL,
+	 "leave the image's referrers (SBOM, provenance) behind", 0},
+};
 
 static const char pull_intro[] =
 	"usage: pinion pull [OPTIONS] REF oci:DIR[:TAG]\n\n"
@@ -26,11 +33,11 @@ static const char pull_intro[] =
 static int transfer_main(int argc, char **argv, bool pull)
 {
 	struct registry_opts o;
-	struct cli_table t[1] = {CLI_REGISTRY_TABLE(&o)};
+	struct cli_table t[2] = {CLI_REGISTRY_TABLE(&o), CLI_TABLE(copy_opts, &o)};
 	struct cli_cmd cmd = {.name = pull ? "pull" : "copy",
 			      .intro = pull ? pull_intro : copy_intro,
 			      .tables = t,
-			      .n_tables = 1,
+			      .n_tables = pull ? 1 : 2,
 			      .groups = pull ? CLI_REG_PULL : CLI_REG_ALL};
 	cleanup_strv struct pn_strv rest = PN_STRV_INIT;
 	struct pn_error *err = NULL;
@@ -41,6 +48,8 @@ static int transfer_main(int argc, char **argv, bool pull)
 	oci_descriptor_init(&d);
 	if (cli_registry_start(&cmd, &o, argc, argv, &rest, &rc))
 		goto out;
+	if (pull)
+		o.no_referrers = true; /* an image alone, as `docker pull` */
 	if (rest.n != 2 || (pull && !registry_location_is_layout(rest.v[1])))
 		rc = pn_cli_usage(cmd.name,
 				  pull ? "expected REF oci:DIR[:TAG]" : "expected SRC DST");
