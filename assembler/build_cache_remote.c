@@ -176,7 +176,14 @@ static int registry_config_pull(struct cache_remote *r, const char *ref, const c
 
 	if (oci_manifest_parse(data, len, &m, err) < 0)
 		return -1;
-	rc = registry_blob_pull(r->client, ref, &m.config, build_cache_layout(r->cache), err);
+	/* the pull writes up to the size the (hostile) manifest gives */
+	if (m.config.size < 0 || (uint64_t)m.config.size > CACHE_ENTRIES_DOC_MAX)
+		rc = pn_error_set(err, PN_ERR_TOO_LARGE,
+				  "cache entries: config blob of %lld bytes (at most %zu)",
+				  (long long)m.config.size, CACHE_ENTRIES_DOC_MAX);
+	else
+		rc = registry_blob_pull(r->client, ref, &m.config, build_cache_layout(r->cache),
+					err);
 	oci_manifest_release(&m);
 	return rc;
 }

@@ -442,7 +442,7 @@ int cache_entries_parse(const char *data, size_t len, json_t **out, struct pn_er
 		n++;
 	}
 	if (dropped)
-		pn_debug("cache entries: %zu malformed entries ignored", dropped);
+		pn_warn("cache entries: %zu malformed entries ignored", dropped);
 	*out = res;
 	return 0;
 }

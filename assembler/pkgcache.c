@@ -116,17 +116,29 @@ bool pkgcache_uses_apt(const char *shell)
 
 /* ------------------------------------------------------------- the rootfs */
 
-/* the topmost lower that has rel, as a host path (owned), or NULL */
-static char *lower_find(const struct pn_strv *lowers, const char *rel, struct stat *st)
+/* rel in the topmost lower that has it, opened with flags, or -1.  A lower
+ * is the base image's (hostile) content: rel is opened below the lower and
+ * no component of it may be a symlink (pn_path_open_beneath, O_NOFOLLOW), so
+ * `usr -> /` in a layer never makes pinion read the host's files. */
+static int lower_open(const struct pn_strv *lowers, const char *rel, int flags)
 {
 	for (size_t i = lowers->n; i > 0; i--) {
-		char *p = pn_path_join(lowers->v[i - 1], rel);
+		cleanup_close int dfd = open(lowers->v[i - 1], O_PATH | O_DIRECTORY | O_CLOEXEC);
+		struct pn_error *e = NULL;
+		int fd;
 
-		if (lstat(p, st) == 0)
-			return p;
-		free(p);
+		if (dfd < 0)
+			continue;
+		fd = pn_path_open_beneath(dfd, rel, flags | O_NOFOLLOW, &e);
+		if (fd >= 0)
+			return fd;
+		if (e->code != PN_ERR_NOT_FOUND) {
+			pn_error_free(e); /* there but a link, or not what flags want */
+			return -1;
+		}
+		pn_error_free(e);
 	}
-	return NULL;
+	return -1;
 }
 
 /* the text of the rootfs's os-release (etc/os-release, often a link to
@@ -136,14 +148,14 @@ static char *rootfs_os_release(const struct pn_strv *lowers)
 	const char *rels[] = {"etc/os-release", "usr/lib/os-release"};
 
 	for (size_t i = 0; i < 2; i++) {
+		cleanup_close int fd = lower_open(lowers, rels[i], O_RDONLY | O_NONBLOCK);
 		struct stat st;
-		cleanup_free char *p = lower_find(lowers, rels[i], &st);
 		char *text = NULL;
 		size_t len;
 
-		if (!p || !S_ISREG(st.st_mode))
+		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 			continue; /* a link: the usr/lib one is what it names */
-		if (pn_read_file(p, OS_RELEASE_MAX, &text, &len, NULL) == 0)
+		if (pn_read_fd(fd, rels[i], OS_RELEASE_MAX, &text, &len, NULL) == 0)
 			return text;
 		free(text);
 	}
@@ -204,8 +216,7 @@ int pkgcache_step_open(struct pkgcache *pc, const char *cache_dir, const char *t
 	cleanup_free char *base = cache_dir ? xstrdup(cache_dir) : pn_cache_dir();
 	cleanup_free char *top = pn_path_join(base, PKGCACHE_DIR);
 	char *pip;
-	struct stat st;
-	cleanup_free char *aptconf = lower_find(lowers, "etc/apt/apt.conf.d", &st);
+	cleanup_close int aptconf = lower_open(lowers, "etc/apt/apt.conf.d", O_PATH | O_DIRECTORY);
 
 	pc->key = pkgcache_key(osr, arch);
 	pc->dir = pn_path_join(top, pc->key);
@@ -215,7 +226,7 @@ int pkgcache_step_open(struct pkgcache *pc, const char *cache_dir, const char *t
 		return pn_error_wrap(err, "package cache");
 	}
 	mount_add(pc, pip, PKGCACHE_PIP_TARGET);
-	if (aptconf && S_ISDIR(st.st_mode) && pkgcache_uses_apt(shell) &&
+	if (aptconf >= 0 && pkgcache_uses_apt(shell) &&
 	    apt_open(pc, tmpdir, err) < 0)
 		return pn_error_wrap(err, "package cache");
 	return 0;
@@ -279,7 +290,8 @@ static void prune_collect(const char *top, struct prune_list *l, struct pn_strv 
 		cleanup_free char *lock = NULL;
 		int fd;
 
-		if (de->d_name[0] == '.' || *n_locks == max_locks)
+		/* every key dir, also one a hostile os-release starts with `.` */
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || *n_locks == max_locks)
 			continue;
 		dir = pn_path_join(top, de->d_name);
 		pip = pn_path_join(dir, "pip");
@@ -298,13 +310,38 @@ static void prune_collect(const char *top, struct prune_list *l, struct pn_strv 
 	prune_walk_list = NULL;
 }
 
+/* unlink top/rel where no directory on the way is a symlink: a build that
+ * runs during the prune may turn one of the cache's directories into a link
+ * to the user's files between the walk and the unlink */
+static int unlink_beneath(const char *top, const char *path)
+{
+	size_t n = strlen(top);
+	const char *rel = path + n + 1, *slash = strrchr(path, '/');
+	cleanup_close int tfd = -1, dfd = -1;
+	cleanup_free char *dir = NULL;
+
+	if (strncmp(path, top, n) != 0 || path[n] != '/' || !slash || slash < rel) {
+		errno = EINVAL;
+		return -1;
+	}
+	dir = xstrndup(rel, (size_t)(slash - rel));
+	tfd = open(top, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (tfd >= 0)
+		dfd = pn_path_open_beneath(tfd, dir, O_PATH | O_DIRECTORY | O_NOFOLLOW, NULL);
+	if (dfd < 0) {
+		errno = ELOOP;
+		return -1;
+	}
+	return unlinkat(dfd, slash + 1, 0);
+}
+
 /* remove the oldest files until total <= max; what unlink cannot goes to rm */
-static void prune_files(struct prune_list *l, int64_t max, struct pn_strv *rm,
+static void prune_files(const char *top, struct prune_list *l, int64_t max, struct pn_strv *rm,
 			struct pkgcache_prune_stats *st)
 {
 	qsort(l->v, l->n, sizeof(*l->v), by_use);
 	for (size_t i = 0; i < l->n && l->total > max; i++) {
-		if (unlink(l->v[i].path) < 0) {
+		if (unlink_beneath(top, l->v[i].path) < 0) {
 			if (errno != EACCES && errno != EPERM)
 				continue;
 			pn_strv_push(rm, l->v[i].path);
@@ -353,7 +390,7 @@ int pkgcache_prune(const char *cache_dir, int64_t max_bytes, struct runner *r,
 	int rc = 0;
 
 	prune_collect(top, &l, &keys, locks, PRUNE_LOCKS_MAX, &n_locks);
-	prune_files(&l, max_bytes, &rm, &st);
+	prune_files(top, &l, max_bytes, &rm, &st);
 	/* everything: apt's partial/ (its _apt user's) and the emptied dirs too */
 	for (size_t i = 0; max_bytes == 0 && i < keys.n; i++)
 		prune_dirs(keys.v[i], &rm);

@@ -24,6 +24,12 @@ void build_plan_opts_init(struct build_plan_opts *o)
 	const char *wheel = getenv("COG_WHEEL");
 
 	memset(o, 0, sizeof(*o));
+	/* as --cog-base-registry checks it: it ends up in a FROM line */
+	if (host && (strstr(host, "://") || strpbrk(host, " \t\r\n@"))) {
+		pn_warn("COG_REGISTRY_HOST ignored: want HOST[:PORT][/PATH] (no scheme, user, "
+			"blank or line break)");
+		host = NULL;
+	}
 	o->registry_host = host && *host ? host : NULL;
 	o->cog_wheel = wheel && *wheel ? wheel : NULL;
 }

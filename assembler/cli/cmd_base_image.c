@@ -40,7 +40,7 @@ int cli_set_cog_base_registry(void *ctx, const struct cli_opt *opt, const char *
 	struct registry_ref r;
 	int rc;
 
-	if (!*v || strstr(v, "://") || strpbrk(v, " \t\n@"))
+	if (!*v || strstr(v, "://") || strpbrk(v, " \t\r\n@"))
 		return pn_error_set(err, PN_ERR_INVALID,
 				    "--%s `%s`: want HOST[:PORT][/PATH] (no scheme)", opt->name, v);
 	registry_ref_init(&r);

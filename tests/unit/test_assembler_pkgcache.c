@@ -187,11 +187,84 @@ static void t_prune(void)
 	pn_rm_rf(tmp, NULL);
 }
 
+/* a hostile base: its os-release and apt dirs are links out of the rootfs
+ * (an absolute `usr` and `etc`), which pinion must not follow to the host */
+static void t_hostile_rootfs(void)
+{
+	char *tmp = tap_tmpdir(); /* tap's: removed at the end */
+	cleanup_free char *host = pn_path_join(tmp, "host");
+	cleanup_free char *l0 = pn_path_join(tmp, "hl0");
+	cleanup_free char *l1 = pn_path_join(tmp, "hl1");
+	cleanup_free char *usr = pn_path_join(l0, "usr");
+	cleanup_free char *etc = pn_path_join(l1, "etc");
+	cleanup_free char *cache = pn_path_join(tmp, "hcache");
+	cleanup_free char *scratch = pn_path_join(tmp, "hscratch");
+	cleanup_strv struct pn_strv a = PN_STRV_INIT;
+	cleanup_strv struct pn_strv b = PN_STRV_INIT;
+	struct pn_error *err = NULL;
+	struct pkgcache pc;
+
+	put(host, "lib", "os-release", "ID=hostleak\nVERSION_ID=9\n");
+	put(host, "apt/apt.conf.d", "x", "");
+	mkdir(scratch, 0700);
+	pn_mkdir_p(l0, 0755, NULL);
+	symlink(host, usr); /* usr -> /: usr/lib/os-release is the host's */
+	pn_strv_push(&a, l0);
+	pkgcache_init(&pc);
+	ok_call(pkgcache_step_open(&pc, cache, scratch, &a, "amd64", "apt-get install jq", &err),
+		&err, "a base whose usr is a link out");
+	is_str(pc.key, "unknown-unknown-amd64", "the host's os-release is not read");
+	pkgcache_release(&pc);
+	pn_mkdir_p(l1, 0755, NULL);
+	symlink(host, etc); /* etc -> /: etc/apt/apt.conf.d is the host's */
+	pn_strv_push(&b, l1);
+	pkgcache_init(&pc);
+	ok_call(pkgcache_step_open(&pc, cache, scratch, &b, "amd64", "apt-get install jq", &err),
+		&err, "a base whose etc is a link out");
+	ok(pc.n_mounts == 1 && !pc.apt_conf, "the host's apt dir does not count");
+	pkgcache_release(&pc);
+}
+
+/* a key dir named by a hostile os-release (ID=.x) is pruned too, and a link
+ * a build left in the cache is removed, never followed */
+static void t_prune_hostile(void)
+{
+	char *tmp = tap_tmpdir(); /* tap's: removed at the end */
+	cleanup_free char *c = pn_path_join(tmp, "pc");
+	enum { HIDDEN, F, VICTIM, VFILE, KEY, LINK, FLINK, N };
+	const char *rel[N] = {"pkgcache/.x-1-amd64",	  "pkgcache/.x-1-amd64/pip/http/f",
+			      "victim",			  "victim/keep",
+			      "pkgcache/debian-12-amd64", "pkgcache/debian-12-amd64/pip/evil",
+			      "pkgcache/debian-12-amd64/pip/http/evil-file"};
+	char *p[N];
+	struct pkgcache_prune_stats st;
+	struct pn_error *err = NULL;
+
+	for (size_t i = 0; i < N; i++)
+		p[i] = pn_path_join(c, rel[i]);
+	aged(p[HIDDEN], "pip/http", "f", 4096, 100);
+	aged(p[VICTIM], ".", "keep", 4096, 5000);
+	aged(p[KEY], "pip/http", "x", 4096, 100);
+	symlink(p[VICTIM], p[LINK]);
+	symlink(p[VFILE], p[FLINK]);
+	ok_call(pkgcache_prune(c, 0, NULL, &st, &err), &err, "prune all");
+	ok(access(p[F], F_OK) != 0, "the key dir starting with a dot is pruned");
+	ok(access(p[VFILE], F_OK) == 0 && access(p[VICTIM], F_OK) == 0,
+	   "what the links name stays");
+	ok(faccessat(AT_FDCWD, p[LINK], F_OK, AT_SYMLINK_NOFOLLOW) != 0 &&
+		   faccessat(AT_FDCWD, p[FLINK], F_OK, AT_SYMLINK_NOFOLLOW) != 0,
+	   "the links go");
+	for (size_t i = 0; i < N; i++)
+		free(p[i]);
+}
+
 int main(void)
 {
 	TEST(t_key);
 	TEST(t_shell);
 	TEST(t_step_open);
 	TEST(t_prune);
+	TEST(t_hostile_rootfs);
+	TEST(t_prune_hostile);
 	return tap_done();
 }
