@@ -294,6 +294,13 @@ static int setup_cache(struct build_state *st, struct pn_error **err)
 	st->ex.cl = build_cache_layout(st->cache);
 	st->ex.cache_dir = st->o->cache_dir;
 	st->ex.package_cache = !st->o->no_package_cache;
+	/* weights stream to the registry unless a layout is written too
+	 * (PINION_NO_STREAM_PUSH: the layout-blob path, for comparison) */
+	if (st->push_ref && !st->o->output && !getenv("PINION_NO_STREAM_PUSH") &&
+	    registry_ref_is_remote(st->client, st->push_ref)) {
+		st->ex.push_client = st->client;
+		st->ex.push_ref = st->push_ref;
+	}
 	if (pn_mkdir_p(base, 0700, err) < 0)
 		return -1;
 	remove_stale_tmp(base);
@@ -517,7 +524,7 @@ static int output_push(struct build_state *st, struct build_result *res, struct 
 	double t0 = build_now();
 
 	oci_descriptor_init(&d);
-	if (oci_image_store(st->ex.cl, &st->ex.img, dst, &d, err) < 0)
+	if (oci_image_store_absent(st->ex.cl, &st->ex.img, dst, &st->ex.streamed, &d, err) < 0)
 		return pn_error_wrap(err, "store image for push");
 	oci_descriptor_release(&d);
 	pn_progress_event("push", NULL, "pushing %s", dst);

@@ -101,6 +101,7 @@ void build_exec_release(struct build_exec *ex)
 		pn_rm_rf(ex->tmpdir, NULL);
 	free(ex->tmpdir);
 	pn_strv_release(&ex->weight_diff_ids);
+	pn_strv_release(&ex->streamed);
 	free(ex->step_title);
 	memset(ex, 0, sizeof(*ex));
 }

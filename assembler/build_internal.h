@@ -46,6 +46,11 @@ struct build_exec {
 	bool rf_ready;
 	size_t rf_synced;		/* image layers reflected in rf */
 	struct pn_strv weight_diff_ids; /* layers of weights (left out of the post-build rootfs) */
+	/* --push to a registry (no --output): weights layers go from the model
+	 * file straight to this target (build_weights.c); both borrowed */
+	struct registry_client *push_client;
+	const char *push_ref;
+	struct pn_strv streamed; /* digests of the layers there, not in cl */
 	/* progress: the shown steps (each RUN, COPY and weight layer, the
 	 * post-build; ENV steps are silent), numbered without gaps */
 	size_t step_no, n_steps; /* the step shown last, of how many */
@@ -177,6 +182,10 @@ int build_layer_try_cache(struct step_ctx *sc, const char *key, const char *name
 /* a new layer: remember it under key, add it, advance the chain */
 int build_layer_commit(struct step_ctx *sc, const char *key, const struct oci_layer_result *lr,
 		       const char *created_by, struct pn_error **err);
+/* a layer that has no blob in the cache layout (streamed to the push
+ * target): add it and advance the chain, nothing remembered */
+void build_layer_add_streamed(struct step_ctx *sc, const char *key,
+			      const struct oci_layer_result *lr, const char *created_by);
 typedef int (*build_layer_fill_fn)(struct oci_layer_writer *w, const void *arg,
 				   struct pn_error **err);
 /* a layer into l (no cache look-up, nothing remembered) */

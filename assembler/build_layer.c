@@ -33,17 +33,34 @@ int build_layer_try_cache(struct step_ctx *sc, const char *key, const char *name
 	return 1;
 }
 
+static void layer_entry(struct cache_layer *e, const struct oci_layer_result *lr,
+			const char *created_by)
+{
+	cache_layer_init(e);
+	oci_descriptor_copy(&e->layer, &lr->desc);
+	memcpy(e->diff_id, lr->diff_id, sizeof(e->diff_id));
+	e->created_by = xstrdup(created_by);
+	e->created = pn_rfc3339((int64_t)time(NULL));
+}
+
+void build_layer_add_streamed(struct step_ctx *sc, const char *key,
+			      const struct oci_layer_result *lr, const char *created_by)
+{
+	struct cache_layer e;
+
+	layer_entry(&e, lr, created_by);
+	pn_strv_push(&sc->ex->streamed, lr->desc.digest);
+	layer_add(sc, key, &e);
+	cache_layer_release(&e);
+}
+
 int build_layer_commit(struct step_ctx *sc, const char *key, const struct oci_layer_result *lr,
 		       const char *created_by, struct pn_error **err)
 {
 	struct cache_layer e;
 	int rc;
 
-	cache_layer_init(&e);
-	oci_descriptor_copy(&e.layer, &lr->desc);
-	memcpy(e.diff_id, lr->diff_id, sizeof(e.diff_id));
-	e.created_by = xstrdup(created_by);
-	e.created = pn_rfc3339((int64_t)time(NULL));
+	layer_entry(&e, lr, created_by);
 	rc = build_cache_put_layer(sc->cache, key, &e, err);
 	if (rc == 0)
 		layer_add(sc, key, &e);

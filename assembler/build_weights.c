@@ -9,9 +9,18 @@
  * for every layer.  Otherwise the layer is written first: the writer hashes
  * the file for the blob digest (= diff_id, uncompressed) and for its content
  * digest in the same read, and the key is looked up after; a hit then drops
- * nothing but time (the same key writes the same bytes). */
+ * nothing but time (the same key writes the same bytes).
+ *
+ * With --push to a registry (ex->push_ref) a weights layer that is not in
+ * the cache layout is never written there: the tar stream (headers, the
+ * file's bytes as read, padding) goes to a registry upload while it is
+ * hashed, and the upload is closed with the digest that came out.  The
+ * digest is remembered under the step's key (a data entry, no blob); a later
+ * push with the same key asks the registry (HEAD) and, when it has the blob,
+ * reads nothing. */
 #include "assembler/build_internal.h"
 #include "common/cleanup.h"
+#include "registry/registry.h"
 
 #include <string.h>
 
@@ -61,6 +70,132 @@ static int weight_one_pass(struct step_ctx *sc, const struct weight_ctx *wc, con
 	return rc < 0 ? -1 : 0;
 }
 
+/* ------------------------------------------------- streamed to the registry */
+
+static int stream_sink(void *ud, const void *data, size_t len, struct pn_error **err)
+{
+	return registry_upload_write(ud, data, len, err);
+}
+
+/* where the digest of the layer streamed under key is remembered */
+static void streamed_key(const char *key, oci_digest_t out)
+{
+	cleanup_free char *s = xasprintf("streamed-weights %s", key);
+
+	oci_digest_buf(s, strlen(s), out);
+}
+
+static void streamed_result(const char *digest, int64_t size, struct oci_layer_result *lr)
+{
+	memset(lr, 0, sizeof(*lr));
+	oci_descriptor_init(&lr->desc);
+	snprintf(lr->desc.digest, sizeof(lr->desc.digest), "%s", digest);
+	memcpy(lr->diff_id, lr->desc.digest, sizeof(lr->diff_id)); /* uncompressed */
+	lr->desc.size = size;
+	lr->desc.media_type = xstrdup(oci_layer_media_type(OCI_COMP_NONE));
+}
+
+/* 1: the layer streamed under key before is in the registry (added as a hit) */
+static int weight_streamed_before(struct step_ctx *sc, const struct weight_ctx *wc,
+				  const char *key, struct pn_error **err)
+{
+	cleanup_json json_t *j = NULL;
+	struct oci_layer_result lr;
+	oci_digest_t sk, dg;
+	bool exists = false;
+	const char *s;
+
+	streamed_key(key, sk);
+	if (!sc->use_cache || build_cache_get_data(sc->cache, sk, &j, err) <= 0)
+		return 0;
+	s = json_string_value(json_object_get(j, "digest"));
+	if (!s || oci_digest_parse(s, dg, NULL) < 0)
+		return 0;
+	if (registry_blob_exists(sc->ex->push_client, sc->ex->push_ref, dg, &exists, err) < 0)
+		return -1;
+	if (!exists)
+		return 0;
+	streamed_result(dg, json_integer_value(json_object_get(j, "size")), &lr);
+	build_layer_add_streamed(sc, key, &lr, wc->created_by);
+	oci_layer_result_release(&lr);
+	sc->hits++;
+	build_step_event(sc->ex, wc->s->name, true, 0, wc->w->path);
+	return 1;
+}
+
+/* the layer to an upload; lr: its digest, size and data digest */
+static int weight_upload(struct step_ctx *sc, const struct weight_ctx *wc,
+			 struct oci_layer_result *lr, struct pn_error **err)
+{
+	struct oci_layer_opts lo = *wc->lo;
+	struct registry_upload *u = NULL;
+	int rc = registry_upload_begin(sc->ex->push_client, sc->ex->push_ref, &u, err);
+
+	if (rc <= 0)
+		return rc < 0 ? -1 : pn_error_set(err, PN_ERR_INVALID, "not a registry");
+	lo.digest_data = true;
+	lo.sink = stream_sink;
+	lo.sink_ud = u;
+	rc = build_layer_write(sc->ex->cl, &lo, build_layer_fill_src, &wc->a, lr, err);
+	if (rc == 0 && registry_upload_finish(u, lr->desc.digest, err) < 0) {
+		oci_layer_result_release(lr);
+		rc = -1;
+	}
+	registry_upload_free(u);
+	return rc;
+}
+
+static int weight_stream(struct step_ctx *sc, const struct weight_ctx *wc, const char *stamp,
+			 struct pn_error **err)
+{
+	cleanup_json json_t *j = NULL;
+	struct oci_layer_result lr;
+	oci_digest_t key, d, sk;
+	double t0 = build_now();
+	int rc;
+
+	if (weight_upload(sc, wc, &lr, err) < 0)
+		return pn_error_wrap(err, "stream to `%s`", sc->ex->push_ref);
+	rc = stamp ? src_tree_digest_learn(sc->src, wc->w->entry, lr.data_digest, stamp, err) : 0;
+	if (rc == 0)
+		rc = src_tree_digest_entry(sc->src, wc->w->entry, d, err);
+	if (rc == 0) {
+		weight_key(sc, wc, d, key);
+		streamed_key(key, sk);
+		j = json_pack("{s:s, s:I}", "digest", lr.desc.digest, "size",
+			      (json_int_t)lr.desc.size);
+		rc = sc->use_cache ? build_cache_put_data(sc->cache, sk, j, err) : 0;
+	}
+	if (rc == 0) {
+		build_layer_add_streamed(sc, key, &lr, wc->created_by);
+		build_step_event(sc->ex, wc->s->name, false, build_now() - t0, wc->w->path);
+	}
+	oci_layer_result_release(&lr);
+	return rc;
+}
+
+/* --push: the cache layout's blob when there is one (pushed as every
+ * layer), else the one streamed before if the registry has it, else stream */
+static int weight_layer_push(struct step_ctx *sc, const struct weight_ctx *wc, int known,
+			     const char *stamp, struct pn_error **err)
+{
+	oci_digest_t key, d;
+	int rc;
+
+	build_step_begin(sc->ex, wc->s->name, wc->w->path);
+	if (known) {
+		if (src_tree_digest_entry(sc->src, wc->w->entry, d, err) < 0)
+			return -1;
+		weight_key(sc, wc, d, key);
+		rc = build_layer_try_cache(sc, key, wc->s->name, wc->w->path, err);
+		if (rc == 0)
+			rc = weight_streamed_before(sc, wc, key, err);
+		if (rc != 0)
+			return rc < 0 ? -1 : 0;
+	}
+	return weight_stream(sc, wc, known ? NULL : stamp, err);
+}
+
 static int weight_layer(struct step_ctx *sc, const struct weight_ctx *wc, struct pn_error **err)
 {
 	cleanup_free char *stamp = NULL;
@@ -69,6 +204,8 @@ static int weight_layer(struct step_ctx *sc, const struct weight_ctx *wc, struct
 
 	if (known < 0)
 		return -1;
+	if (sc->ex->push_ref)
+		return weight_layer_push(sc, wc, known, stamp, err);
 	if (!known)
 		return weight_one_pass(sc, wc, stamp, err);
 	if (src_tree_digest_entry(sc->src, wc->w->entry, d, err) < 0)

@@ -80,12 +80,20 @@ fail:
 int oci_image_store(struct oci_layout *l, struct oci_image *img, const char *tag,
 		    struct oci_descriptor *desc_out, struct pn_error **err)
 {
+	return oci_image_store_absent(l, img, tag, NULL, desc_out, err);
+}
+
+int oci_image_store_absent(struct oci_layout *l, struct oci_image *img, const char *tag,
+			   const struct pn_strv *absent, struct oci_descriptor *desc_out,
+			   struct pn_error **err)
+{
 	cleanup_free char *cjson = NULL, *mjson = NULL;
 	size_t clen, mlen;
 	struct oci_descriptor d;
 
 	for (size_t i = 0; i < img->manifest.n_layers; i++)
-		if (!oci_layout_has_blob(l, img->manifest.layers[i].digest))
+		if (!(absent && pn_strv_contains(absent, img->manifest.layers[i].digest)) &&
+		    !oci_layout_has_blob(l, img->manifest.layers[i].digest))
 			return pn_error_set(err, PN_ERR_NOT_FOUND,
 					    "store image: layer `%s` is not in `%s`",
 					    img->manifest.layers[i].digest, oci_layout_path(l));

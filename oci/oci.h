@@ -322,6 +322,11 @@ int oci_image_load(struct oci_layout *l, const char *ref, const char *platform,
  * img->manifest.config is filled from the written config. */
 int oci_image_store(struct oci_layout *l, struct oci_image *img, const char *tag,
 		    struct oci_descriptor *desc_out, struct pn_error **err);
+/* the same, where the layers named in absent need not be in l (a build's
+ * weights streamed to the push target: the push finds them there) */
+int oci_image_store_absent(struct oci_layout *l, struct oci_image *img, const char *tag,
+			   const struct pn_strv *absent, struct oci_descriptor *desc_out,
+			   struct pn_error **err);
 
 /* Copy image img into dst; every blob it needs must be in src.
  * OCI_COPY_IMAGE: img as loaded from src (oci_image_load): config, layers and
@@ -521,6 +526,11 @@ struct oci_layer_opts {
 	 * sha256 of the (last) aligned file's bytes, hashed in the same read as
 	 * the blob (a weights layer: its cache-key input without a second pass) */
 	bool digest_data;
+	/* no blob in the layout: the layer's bytes go to sink as they are made
+	 * (the result's digest and size are still theirs); a sink error is the
+	 * writer's.  A weights layer streamed to a registry upload. */
+	int (*sink)(void *ud, const void *data, size_t len, struct pn_error **err);
+	void *sink_ud;
 };
 void oci_layer_opts_init(struct oci_layer_opts *o); /* gzip, clamp SOURCE_DATE_EPOCH or 0 */
 

@@ -36,6 +36,8 @@ struct oci_layer_writer {
 	struct oci_hasher *diff;
 	oci_digest_t data_digest; /* opts.digest_data: the aligned file's bytes */
 	struct oci_hash_thread *diff_ht; /* the diff_id hashed on its own thread */
+	struct oci_hasher *sink_h;	 /* opts.sink: the blob digest of what went out */
+	int64_t sink_size;
 	int64_t tar_size;
 	z_stream z;
 	bool z_init;
@@ -62,13 +64,23 @@ void oci_layer_result_release(struct oci_layer_result *r)
 }
 
 /* ------------------------------------------------------------ compression */
+/* the layer's bytes: to the blob, or (opts.sink) hashed and handed on */
+static int out_write(struct oci_layer_writer *w, const void *data, size_t len)
+{
+	if (!w->opts.sink)
+		return oci_blob_writer_write(w->blob, data, len, &w->cb_err);
+	oci_hasher_update(w->sink_h, data, len);
+	w->sink_size += (int64_t)len;
+	return w->opts.sink(w->opts.sink_ud, data, len, &w->cb_err);
+}
+
 /* buffered: the blob sees large writes whatever the entry sizes */
 static int emit_flush(struct oci_layer_writer *w)
 {
 	int rc = 0;
 
 	if (w->wlen)
-		rc = oci_blob_writer_write(w->blob, w->wbuf, w->wlen, &w->cb_err);
+		rc = out_write(w, w->wbuf, w->wlen);
 	w->wlen = 0;
 	return rc;
 }
@@ -78,7 +90,7 @@ static int emit(struct oci_layer_writer *w, const void *data, size_t len)
 	if (w->wlen + len > WBUF_SIZE && emit_flush(w) < 0)
 		return -1;
 	if (len >= WBUF_SIZE)
-		return oci_blob_writer_write(w->blob, data, len, &w->cb_err);
+		return out_write(w, data, len);
 	memcpy(w->wbuf + w->wlen, data, len);
 	w->wlen += len;
 	return 0;
@@ -209,8 +221,9 @@ oci_layer_writer_new(struct oci_layout *l, const struct oci_layer_opts *opts, st
 	w->diff = oci_hasher_new();
 	if (compress_init(w, err) < 0)
 		goto fail;
-	w->blob = oci_layout_blob_begin(l, err);
-	if (!w->blob)
+	if (w->opts.sink)
+		w->sink_h = oci_hasher_new();
+	else if (!(w->blob = oci_layout_blob_begin(l, err)))
 		goto fail;
 	w->a = archive_write_new();
 	/* bytes_per_block 0: no 10 KiB re-blocking, data reaches the sink in
@@ -237,6 +250,8 @@ void oci_layer_writer_free(struct oci_layer_writer *w)
 	oci_blob_writer_free(w->blob);
 	oci_hash_thread_finish(w->diff_ht);
 	oci_hasher_free(w->diff);
+	if (w->sink_h)
+		oci_hasher_free(w->sink_h);
 	if (w->z_init)
 		deflateEnd(&w->z);
 	ZSTD_freeCCtx(w->zc);
@@ -506,21 +521,25 @@ static int sink_fail(struct oci_layer_writer *w, const char *label, struct pn_er
 struct aligned_ud {
 	struct oci_layer_writer *w;
 	const char *label;
+	struct oci_hasher *data; /* opts.digest_data, or NULL */
 };
 
 static int aligned_piece(void *ud, const char *buf, size_t len, struct pn_error **err)
 {
 	struct aligned_ud *a = ud;
 
+	if (a->data)
+		oci_hasher_update(a->data, buf, len);
 	return tar_sink(a->w, buf, len) < 0 ? sink_fail(a->w, a->label, err) : 0;
 }
 
 static int add_aligned_data(struct oci_layer_writer *w, int fd, int64_t size, const char *label,
 			    struct pn_error **err)
 {
-	struct aligned_ud a = {w, label};
+	struct aligned_ud a = {w, label, NULL};
+	int rc;
 
-	if (w->opts.compression == OCI_COMP_NONE) {
+	if (w->opts.compression == OCI_COMP_NONE && !w->opts.sink) {
 		if (emit_flush(w) < 0)
 			return sink_fail(w, label, err);
 		if (oci_blob_writer_append_fd(w->blob, fd, size, label, NULL,
@@ -529,7 +548,16 @@ static int add_aligned_data(struct oci_layer_writer *w, int fd, int64_t size, co
 		w->tar_size += size;
 		return 0;
 	}
-	return pn_read_each(fd, size, WBUF_SIZE, label, aligned_piece, &a, err);
+	/* a sink gets the file's bytes as read: one pass, no copy on disk */
+	if (w->opts.sink && w->opts.digest_data)
+		a.data = oci_hasher_new();
+	rc = pn_read_each(fd, size, WBUF_SIZE, label, aligned_piece, &a, err);
+	if (a.data) {
+		if (rc == 0)
+			oci_hasher_final(a.data, w->data_digest);
+		oci_hasher_free(a.data);
+	}
+	return rc;
 }
 
 static int add_aligned(struct oci_layer_writer *w, struct archive_entry *e, int fd,
@@ -857,9 +885,11 @@ int oci_layer_writer_finish(struct oci_layer_writer *w, struct oci_layer_result 
 	memset(out, 0, sizeof(*out));
 	out->tar_size = w->tar_size;
 	memcpy(out->data_digest, w->data_digest, sizeof(out->data_digest));
-	out->desc.size = oci_blob_writer_size(w->blob);
+	out->desc.size = w->opts.sink ? w->sink_size : oci_blob_writer_size(w->blob);
 	out->desc.media_type = xstrdup(oci_layer_media_type(w->opts.compression));
-	if (oci_blob_writer_commit(w->blob, NULL, -1, out->desc.digest, err) < 0) {
+	if (w->opts.sink)
+		oci_hasher_final(w->sink_h, out->desc.digest);
+	else if (oci_blob_writer_commit(w->blob, NULL, -1, out->desc.digest, err) < 0) {
 		w->failed = true;
 		oci_layer_result_release(out);
 		return pn_error_wrap(err, "store layer");

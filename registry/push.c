@@ -142,8 +142,16 @@ static int upload_offset(struct pusher *p, char **loc, int64_t *offset, struct p
 	return rc;
 }
 
-static int patch_chunk(struct pusher *p, char **loc, int fd, int64_t off, int64_t n,
-		       struct pn_error **err)
+/* a chunk's bytes: a file (fd, at the upload offset) or memory holding the
+ * stream from offset base on (a blob made as it is sent) */
+struct body_src {
+	int fd;
+	const char *mem;
+	int64_t base;
+};
+
+static int patch_chunk(struct pusher *p, char **loc, const struct body_src *b, int64_t off,
+		       int64_t n, struct pn_error **err)
 {
 	struct registry_request req = REGISTRY_REQUEST_INIT;
 	struct registry_response resp;
@@ -155,8 +163,13 @@ static int patch_chunk(struct pusher *p, char **loc, int fd, int64_t off, int64_
 	req.url = *loc;
 	req.content_type = "application/octet-stream";
 	req.content_range = range;
-	req.body_fd = fd;
+	req.body_fd = b->fd;
 	req.body_off = off;
+	if (b->fd < 0) {
+		req.body = b->mem + (off - b->base);
+		req.body_off = 0;
+		req.blob = true;
+	}
 	req.body_len = (size_t)n;
 	req.no_retry = true; /* the caller asks the registry where to resume */
 	registry_response_init(&resp, REGISTRY_ERROR_BODY_MAX);
@@ -196,21 +209,20 @@ static void chunk_progress(struct pusher *p, const char *digest, int64_t off, in
 	pthread_mutex_unlock(&progress_lock);
 }
 
-static int upload_chunked(struct pusher *p, char **loc, int fd, int64_t size, const char *digest,
-			  struct pn_error **err)
+/* PATCH the bytes [start, end) in chunks; a failed chunk resumes from the
+ * offset the registry reports (never before start: what came before is
+ * confirmed and, for a stream, gone) */
+static int send_range(struct pusher *p, char **loc, const struct body_src *b, int64_t start,
+		      int64_t end, const char *digest, struct pn_error **err)
 {
-	struct registry_request req = REGISTRY_REQUEST_INIT;
-	struct registry_response resp;
 	struct registry_retry r;
-	cleanup_free char *url = NULL;
-	int64_t off = 0, high = 0, chunk = (int64_t)p->c->opts.chunk_size;
-	int rc;
+	int64_t off = start, high = start, chunk = (int64_t)p->c->opts.chunk_size;
 
 	registry_retry_init(&r, p->c->opts.retries);
-	while (off < size) {
-		int64_t n = size - off < chunk ? size - off : chunk;
+	while (off < end) {
+		int64_t n = end - off < chunk ? end - off : chunk;
 		struct pn_error *e = NULL;
-		if (patch_chunk(p, loc, fd, off, n, &e) == 0) {
+		if (patch_chunk(p, loc, b, off, n, &e) == 0) {
 			off += n;
 			/* only progress past what the registry had confirmed forgives
 			 * the failures: one that rewinds the upload cannot loop forever */
@@ -218,7 +230,8 @@ static int upload_chunked(struct pusher *p, char **loc, int fd, int64_t size, co
 				high = off;
 				registry_retry_reset(&r);
 			}
-			chunk_progress(p, digest, off, size);
+			if (b->fd >= 0)
+				chunk_progress(p, digest, off, end);
 			continue;
 		}
 		if (e->code == PN_ERR_AUTH) {
@@ -238,20 +251,41 @@ static int upload_chunked(struct pusher *p, char **loc, int fd, int64_t size, co
 		int64_t have = off;
 		if (upload_offset(p, loc, &have, err) < 0)
 			return -1;
-		if (have > size)
+		if (have > end || have < start)
 			return pn_error_set(err, PN_ERR_GENERIC,
-					    "registry reports %lld bytes of %lld", (long long)have,
-					    (long long)size);
+					    "registry reports %lld bytes, expected %lld to %lld",
+					    (long long)have, (long long)start, (long long)end);
 		pn_debug("registry has %lld bytes; resuming there", (long long)have);
 		off = have;
 	}
-	url = with_digest(*loc, digest);
+	return 0;
+}
+
+/* the upload's last request: PUT ?digest= (the registry checks it) */
+static int upload_close(struct pusher *p, const char *loc, const char *digest,
+			struct pn_error **err)
+{
+	struct registry_request req = REGISTRY_REQUEST_INIT;
+	struct registry_response resp;
+	cleanup_free char *url = with_digest(loc, digest);
+	int rc;
+
 	req.method = "PUT";
 	req.url = url;
 	registry_response_init(&resp, REGISTRY_ERROR_BODY_MAX);
 	rc = call(p, &req, &resp, 201, 204, "finish upload", err);
 	registry_response_release(&resp);
 	return rc;
+}
+
+static int upload_chunked(struct pusher *p, char **loc, int fd, int64_t size, const char *digest,
+			  struct pn_error **err)
+{
+	struct body_src b = {fd, NULL, 0};
+
+	if (send_range(p, loc, &b, 0, size, digest, err) < 0)
+		return -1;
+	return upload_close(p, *loc, digest, err);
 }
 
 static void push_event(struct pusher *p, const char *ev, const char *digest, int64_t size,
@@ -557,4 +591,139 @@ out:
 	oci_descriptor_release(&d);
 	registry_target_release(&t);
 	return rc < 0 ? pn_error_wrap(err, "push `%s`", dst_ref) : 0;
+}
+
+/* ------------------------------------------------------ a streamed blob */
+/* a blob whose bytes come as they are made: one chunk buffered (sent when
+ * full, kept until the registry confirmed it, so a reset resumes from the
+ * registry's offset), the digest given at the end */
+struct registry_upload {
+	struct pusher p;
+	struct registry_target t;
+	char *loc;
+	char *buf;
+	size_t len, cap;
+	int64_t off; /* the registry has [0, off); buf holds [off, off + len) */
+};
+
+static int stream_target(struct registry_client *c, const char *ref, struct registry_target *t,
+			 struct pusher *p, struct pn_error **err)
+{
+	if (registry_target_resolve(c, ref, t, err) < 0)
+		return -1;
+	if (t->layout_dir) {
+		registry_target_release(t);
+		return 0;
+	}
+	memset(p, 0, sizeof(*p));
+	p->c = c;
+	p->t = t;
+	p->scope = xasprintf("repository:%s:pull,push", t->repository);
+	p->start_ms = registry_now_ms();
+	return 1;
+}
+
+bool registry_ref_is_remote(struct registry_client *c, const char *ref)
+{
+	struct registry_target t;
+	struct pusher p;
+	int rc = stream_target(c, ref, &t, &p, NULL);
+
+	if (rc <= 0)
+		return false;
+	free(p.scope);
+	registry_target_release(&t);
+	return true;
+}
+
+int registry_blob_exists(struct registry_client *c, const char *ref, const char *digest,
+			 bool *exists, struct pn_error **err)
+{
+	struct registry_target t;
+	struct pusher p;
+	int rc = stream_target(c, ref, &t, &p, err);
+
+	*exists = false;
+	if (rc <= 0)
+		return rc;
+	rc = blob_exists(&p, digest, exists, err);
+	free(p.scope);
+	registry_target_release(&t);
+	return rc;
+}
+
+int registry_upload_begin(struct registry_client *c, const char *ref, struct registry_upload **out,
+			  struct pn_error **err)
+{
+	struct registry_upload *u = xcalloc(1, sizeof(*u));
+	int rc = stream_target(c, ref, &u->t, &u->p, err);
+
+	*out = NULL;
+	if (rc <= 0) {
+		free(u);
+		return rc;
+	}
+	u->p.t = &u->t; /* the target moved into u */
+	if (upload_start(&u->p, NULL, NULL, &u->loc, err) < 0) {
+		registry_upload_free(u);
+		return pn_error_wrap(err, "upload to `%s`", ref);
+	}
+	u->cap = c->opts.chunk_size;
+	u->buf = xmalloc(u->cap);
+	*out = u;
+	return 1;
+}
+
+static int upload_flush(struct registry_upload *u, struct pn_error **err)
+{
+	struct body_src b = {-1, u->buf, u->off};
+	int64_t end = u->off + (int64_t)u->len;
+
+	if (u->len == 0)
+		return 0;
+	if (send_range(&u->p, &u->loc, &b, u->off, end, "(streamed)", err) < 0)
+		return -1;
+	u->off = end;
+	u->len = 0;
+	return 0;
+}
+
+int registry_upload_write(struct registry_upload *u, const void *data, size_t len,
+			  struct pn_error **err)
+{
+	const char *d = data;
+
+	while (len > 0) {
+		size_t n = u->cap - u->len < len ? u->cap - u->len : len;
+
+		memcpy(u->buf + u->len, d, n);
+		u->len += n;
+		d += n;
+		len -= n;
+		if (u->len == u->cap && upload_flush(u, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int registry_upload_finish(struct registry_upload *u, const char *digest, struct pn_error **err)
+{
+	int64_t t0 = u->p.start_ms;
+
+	if (upload_flush(u, err) < 0 || upload_close(&u->p, u->loc, digest, err) < 0)
+		return pn_error_wrap(err, "blob `%s`", digest);
+	registry_client_remember_blob(u->p.c, u->t.host->name, u->t.repository, digest);
+	push_event(&u->p, "blob-pushed", digest, u->off, t0);
+	return 0;
+}
+
+void registry_upload_free(struct registry_upload *u)
+{
+	if (!u)
+		return;
+	free(u->loc);
+	free(u->buf);
+	free(u->p.scope);
+	registry_target_release(&u->t);
+	free(u);
 }

@@ -212,6 +212,24 @@ int registry_referrers_pull(struct registry_client *c, const char *ref, const ch
 /* Does the manifest exist?  HEAD on the registry (a mirror to a layout answers
  * from the layout).  *exists = false for an unknown repository/tag; errors
  * only for auth failures and transport faults. */
+/* a blob made as it is sent (a weights layer streamed from its file) to
+ * ref's repository: bytes are PATCHed in chunks of opts.chunk_size, one chunk
+ * kept in memory until the registry confirmed it, so a failed chunk resumes
+ * from the registry's offset; finish PUTs ?digest= (the registry checks it
+ * against what it got).  begin returns 1, or 0 (*out NULL) when ref is not a
+ * registry (an oci: target). */
+struct registry_upload;
+int registry_upload_begin(struct registry_client *c, const char *ref, struct registry_upload **out,
+			  struct pn_error **err);
+int registry_upload_write(struct registry_upload *u, const void *data, size_t len,
+			  struct pn_error **err);
+int registry_upload_finish(struct registry_upload *u, const char *digest, struct pn_error **err);
+void registry_upload_free(struct registry_upload *u);
+/* ref is pushed to a registry (not to an oci: layout a mirror names) */
+bool registry_ref_is_remote(struct registry_client *c, const char *ref);
+/* HEAD: has ref's repository the blob?  0 with *exists false for an oci: target */
+int registry_blob_exists(struct registry_client *c, const char *ref, const char *digest,
+			 bool *exists, struct pn_error **err);
 int registry_exists(struct registry_client *c, const char *ref, bool *exists,
 		    struct pn_error **err);
 
