@@ -79,6 +79,16 @@ test_expect_success 'a second push finds the blob in the registry and sends none
 	no_big_file "$T/resetc"
 '
 
+test_expect_success 'gc of a cache whose image names a streamed layer keeps the rest' '
+	PINION_CACHE_DIR="$T/pushc" "$PINION" gc >"$T/gc.out" 2>&1 ||
+		{ cat "$T/gc.out"; false; } &&
+	pb pushc --push -t "$REGISTRY/m:v3" &&
+	test_equal "$(weights_layer "$REGISTRY/m:v3")" "$(cat "$T/want")" &&
+	pb pushc --output "oci:$T/lay2:w" &&
+	skopeo inspect --raw "oci:$T/lay2:w" | jq -r ".layers[].digest" >"$T/lay2.layers" &&
+	test_grep "$(cat "$T/want")" "$T/lay2.layers"
+'
+
 test_expect_success 'the layout-blob path (PINION_NO_STREAM_PUSH) pushes the same digest' '
 	PINION_NO_STREAM_PUSH=1 pb oldc --push -t "$REGISTRY/old:v1" &&
 	test_equal "$(weights_layer "$REGISTRY/old:v1")" "$(cat "$T/want")" &&
