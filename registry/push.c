@@ -594,16 +594,22 @@ out:
 }
 
 /* ------------------------------------------------------ a streamed blob */
-/* a blob whose bytes come as they are made: one chunk buffered (sent when
- * full, kept until the registry confirmed it, so a reset resumes from the
- * registry's offset), the digest given at the end */
+/* a blob whose bytes come as they are made: a chunk is filled while the one
+ * before is sent on a thread of its own (kept until the registry confirmed
+ * it, so a reset resumes from the registry's offset); the digest comes at
+ * the end */
 struct registry_upload {
 	struct pusher p;
 	struct registry_target t;
-	char *loc;
-	char *buf;
+	char *loc; /* the sending thread's while busy */
+	char *bufs[2], *buf;
 	size_t len, cap;
-	int64_t off; /* the registry has [0, off); buf holds [off, off + len) */
+	int64_t off; /* bytes before buf (sent or being sent); buf holds [off, off + len) */
+	pthread_t th;
+	bool busy;
+	struct body_src send;	 /* the chunk being sent */
+	int64_t send_end;
+	struct pn_error *send_err;
 };
 
 static int stream_target(struct registry_client *c, const char *ref, struct registry_target *t,
@@ -669,22 +675,54 @@ int registry_upload_begin(struct registry_client *c, const char *ref, struct reg
 		return pn_error_wrap(err, "upload to `%s`", ref);
 	}
 	u->cap = c->opts.chunk_size;
-	u->buf = xmalloc(u->cap);
+	u->bufs[0] = xmalloc(u->cap);
+	u->bufs[1] = xmalloc(u->cap);
+	u->buf = u->bufs[0];
 	*out = u;
 	return 1;
 }
 
+static void *upload_sender(void *arg)
+{
+	struct registry_upload *u = arg;
+
+	send_range(&u->p, &u->loc, &u->send, u->send.base, u->send_end, "(streamed)",
+		   &u->send_err);
+	return NULL;
+}
+
+/* the chunk in flight confirmed (or its error) */
+static int upload_wait(struct registry_upload *u, struct pn_error **err)
+{
+	if (u->busy) {
+		pthread_join(u->th, NULL);
+		u->busy = false;
+	}
+	if (u->send_err) {
+		pn_error_propagate(err, u->send_err);
+		u->send_err = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* hand buf to the sender (after the chunk before it) and fill the other */
 static int upload_flush(struct registry_upload *u, struct pn_error **err)
 {
-	struct body_src b = {-1, u->buf, u->off};
-	int64_t end = u->off + (int64_t)u->len;
-
+	if (upload_wait(u, err) < 0)
+		return -1;
 	if (u->len == 0)
 		return 0;
-	if (send_range(&u->p, &u->loc, &b, u->off, end, "(streamed)", err) < 0)
-		return -1;
-	u->off = end;
+	u->send = (struct body_src){-1, u->buf, u->off};
+	u->send_end = u->off + (int64_t)u->len;
+	u->off = u->send_end;
 	u->len = 0;
+	u->buf = u->buf == u->bufs[0] ? u->bufs[1] : u->bufs[0];
+	if (pthread_create(&u->th, NULL, upload_sender, u) != 0) {
+		upload_sender(u); /* no thread: send it here */
+		return upload_wait(u, err);
+	}
+	u->busy = true;
 	return 0;
 }
 
@@ -710,7 +748,8 @@ int registry_upload_finish(struct registry_upload *u, const char *digest, struct
 {
 	int64_t t0 = u->p.start_ms;
 
-	if (upload_flush(u, err) < 0 || upload_close(&u->p, u->loc, digest, err) < 0)
+	if (upload_flush(u, err) < 0 || upload_wait(u, err) < 0 ||
+	    upload_close(&u->p, u->loc, digest, err) < 0)
 		return pn_error_wrap(err, "blob `%s`", digest);
 	registry_client_remember_blob(u->p.c, u->t.host->name, u->t.repository, digest);
 	push_event(&u->p, "blob-pushed", digest, u->off, t0);
@@ -721,8 +760,10 @@ void registry_upload_free(struct registry_upload *u)
 {
 	if (!u)
 		return;
+	upload_wait(u, NULL);
 	free(u->loc);
-	free(u->buf);
+	free(u->bufs[0]);
+	free(u->bufs[1]);
 	free(u->p.scope);
 	registry_target_release(&u->t);
 	free(u);

@@ -70,6 +70,14 @@ test_expect_success 'a connection reset mid-upload resumes to the same digest' '
 	test_equal "$(weights_layer "$REGISTRY/reset:v1")" "$(cat "$T/want")"
 '
 
+test_expect_success 'an upload that keeps being reset stops the build with the error' '
+	fault_proxy_start broken --fault reset-upload:1000:2 &&
+	! pb brokenc --chunk-size 1M --retries 1 --push -t "$PROXY/broken:v1" &&
+	test_grep "gave up after 2 failed chunks" "$T/brokenc.err" &&
+	test_grep "weights/model.bin" "$T/brokenc.err" &&
+	no_big_file "$T/brokenc"
+'
+
 test_expect_success 'a second push finds the blob in the registry and sends none of it' '
 	fault_proxy_start again &&
 	pb resetc --chunk-size 1M --push -t "$PROXY/reset:v2" &&
