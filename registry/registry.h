@@ -213,8 +213,9 @@ int registry_referrers_pull(struct registry_client *c, const char *ref, const ch
  * from the layout).  *exists = false for an unknown repository/tag; errors
  * only for auth failures and transport faults. */
 /* a blob made as it is sent (a weights layer streamed from its file) to
- * ref's repository: bytes are PATCHed in chunks of opts.chunk_size, one chunk
- * kept in memory until the registry confirmed it, so a failed chunk resumes
+ * ref's repository: bytes are PATCHed in chunks of opts.chunk_size (one sent
+ * on a thread while the next is filled), each kept in memory until the
+ * registry confirmed it, so a failed chunk resumes
  * from the registry's offset; finish PUTs ?digest= (the registry checks it
  * against what it got).  begin returns 1, or 0 (*out NULL) when ref is not a
  * registry (an oci: target). */

@@ -2,7 +2,7 @@
 # t_weights_push.sh - build --push streams a weights layer from the model
 # file to the registry: no blob of it in the cache layout, the same digest as
 # a layout build of the same model, a connection reset mid-upload resumes
-# (one chunk kept in memory) to the same digest, and a second push asks the
+# (the chunk is kept in memory) to the same digest, and a second push asks the
 # registry (HEAD) and sends none of it again.  The registry is the real
 # docker-registry; skopeo reads what was pushed.
 . "$(dirname "$0")/lib.sh"
