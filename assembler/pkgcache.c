@@ -339,7 +339,8 @@ static int unlink_beneath(const char *top, const char *path)
 static void prune_files(const char *top, struct prune_list *l, int64_t max, struct pn_strv *rm,
 			struct pkgcache_prune_stats *st)
 {
-	qsort(l->v, l->n, sizeof(*l->v), by_use);
+	if (l->n) /* qsort(NULL, 0, ..) is undefined */
+		qsort(l->v, l->n, sizeof(*l->v), by_use);
 	for (size_t i = 0; i < l->n && l->total > max; i++) {
 		if (unlink_beneath(top, l->v[i].path) < 0) {
 			if (errno != EACCES && errno != EPERM)

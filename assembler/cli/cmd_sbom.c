@@ -36,12 +36,11 @@ static int local_doc(const char *ref, const char *platform, const char *type, ch
 		     size_t *len, struct pn_error **err)
 {
 	struct oci_location loc;
-	struct oci_image img;
+	struct oci_image img = {0}; /* loaded (or inspected) in place: oci_image_init would leak */
 	cleanup_json json_t *ix = NULL;
 	const char *d;
 	int rc;
 
-	oci_image_init(&img);
 	rc = oci_location_open(&loc, ref, 0, NULL, err);
 	if (rc == 0)
 		rc = oci_image_load(loc.layout, loc.ref, platform, &img, err);
@@ -61,13 +60,12 @@ static int remote_doc(const char *ref, const struct registry_opts *o, const char
 		      size_t *len, struct pn_error **err)
 {
 	struct registry_client *c = NULL;
-	struct oci_image img;
+	struct oci_image img = {0}; /* loaded (or inspected) in place: oci_image_init would leak */
 	cleanup_json json_t *ix = NULL;
 	cleanup_free char *cache = pn_cache_dir(), *tmp = NULL, *loc = NULL;
 	const char *d = NULL;
 	int rc;
 
-	oci_image_init(&img);
 	rc = registry_client_new(o, &c, err);
 	if (rc == 0)
 		rc = registry_inspect(c, ref, &img, err);
