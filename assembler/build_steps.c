@@ -202,7 +202,7 @@ static int run_exec(struct step_ctx *sc, const struct plan_step *s, struct run_i
 	build_step_started(ex, s->name, s->shell);
 	runner_result_init(&res);
 	rc = runner_step_run(ex->runner, &ex->rf, &rs, ex->cl, &lo, &res, err);
-	pkgcache_release(&pc); /* the apt cache's lock: the step is over */
+	pkgcache_release(&pc);	/* the apt cache's lock: the step is over */
 	sc->err_named = rc < 0; /* the runner's errors name the step */
 	if (rc == 0 && !res.committed)
 		rc = pn_error_set(err, PN_ERR_GENERIC, "the step produced no layer");

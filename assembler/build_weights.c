@@ -96,8 +96,8 @@ static void streamed_result(const char *digest, int64_t size, struct oci_layer_r
 }
 
 /* 1: the layer streamed under key before is in the registry (added as a hit) */
-static int weight_streamed_before(struct step_ctx *sc, const struct weight_ctx *wc,
-				  const char *key, struct pn_error **err)
+static int weight_streamed_before(struct step_ctx *sc, const struct weight_ctx *wc, const char *key,
+				  struct pn_error **err)
 {
 	cleanup_json json_t *j = NULL;
 	struct oci_layer_result lr;

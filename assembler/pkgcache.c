@@ -11,10 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define OS_RELEASE_MAX ((size_t)64 << 10) /* bytes of os-release read */
-#define KEY_PART_MAX   32		  /* characters of each part of a key */
-#define PRUNE_FILES_MAX 1000000		  /* files looked at by one prune */
-#define PIP_NO_CACHE   "pip install --no-cache-dir "
+#define OS_RELEASE_MAX	((size_t)64 << 10) /* bytes of os-release read */
+#define KEY_PART_MAX	32		   /* characters of each part of a key */
+#define PRUNE_FILES_MAX 1000000		   /* files looked at by one prune */
+#define PIP_NO_CACHE	"pip install --no-cache-dir "
 
 /* the apt options of a step with the cache: archives in the mount (Debian's
  * docker-clean removes /var/cache/apt/archives/ *.deb after each install, so
@@ -110,8 +110,8 @@ char *pkgcache_shell(const char *shell)
 
 bool pkgcache_uses_apt(const char *shell)
 {
-	return shell && (strstr(shell, "apt-get") || strstr(shell, "apt ") ||
-			 strstr(shell, "aptitude"));
+	return shell &&
+	       (strstr(shell, "apt-get") || strstr(shell, "apt ") || strstr(shell, "aptitude"));
 }
 
 /* ------------------------------------------------------------- the rootfs */
@@ -226,8 +226,7 @@ int pkgcache_step_open(struct pkgcache *pc, const char *cache_dir, const char *t
 		return pn_error_wrap(err, "package cache");
 	}
 	mount_add(pc, pip, PKGCACHE_PIP_TARGET);
-	if (aptconf >= 0 && pkgcache_uses_apt(shell) &&
-	    apt_open(pc, tmpdir, err) < 0)
+	if (aptconf >= 0 && pkgcache_uses_apt(shell) && apt_open(pc, tmpdir, err) < 0)
 		return pn_error_wrap(err, "package cache");
 	return 0;
 }
@@ -276,8 +275,8 @@ static int by_use(const void *a, const void *b)
 
 /* the files of each key dir: pip's always, apt's when its lock is free
  * (held in locks until the prune ends) */
-static void prune_collect(const char *top, struct prune_list *l, struct pn_strv *keys,
-			  int *locks, size_t max_locks, size_t *n_locks)
+static void prune_collect(const char *top, struct prune_list *l, struct pn_strv *keys, int *locks,
+			  size_t max_locks, size_t *n_locks)
 {
 	cleanup_dir DIR *d = opendir(top);
 	struct dirent *de;

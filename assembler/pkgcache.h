@@ -31,12 +31,12 @@
 #define PKGCACHE_APT_CONF   "/etc/apt/apt.conf.d/zz-pinion-package-cache"
 
 struct pkgcache {
-	char *key;			       /* "debian-12-amd64" */
-	char *dir;			       /* <cache>/pkgcache/<key> */
-	char *src[2];			       /* owned sources of mounts */
-	struct runner_cache_mount mounts[2];   /* pip, and apt when the step uses apt */
+	char *key;			     /* "debian-12-amd64" */
+	char *dir;			     /* <cache>/pkgcache/<key> */
+	char *src[2];			     /* owned sources of mounts */
+	struct runner_cache_mount mounts[2]; /* pip, and apt when the step uses apt */
 	size_t n_mounts;
-	char *apt_conf; /* host file of apt options for PKGCACHE_APT_CONF, or NULL */
+	char *apt_conf;	 /* host file of apt options for PKGCACHE_APT_CONF, or NULL */
 	bool apt_shared; /* the step has the shared apt dir (else a private one) */
 	int apt_lock;	 /* fd holding <dir>/apt.lock, or -1 */
 };
@@ -72,9 +72,9 @@ int pkgcache_step_open(struct pkgcache *pc, const char *cache_dir, const char *t
  * alone.  Files the caller cannot remove are removed through r's user
  * namespace (r may be NULL: they stay, with a warning).  st may be NULL. */
 struct pkgcache_prune_stats {
-	size_t files;	/* removed */
-	int64_t bytes;	/* removed */
-	int64_t left;	/* bytes left */
+	size_t files;  /* removed */
+	int64_t bytes; /* removed */
+	int64_t left;  /* bytes left */
 };
 int pkgcache_prune(const char *cache_dir, int64_t max_bytes, struct runner *r,
 		   struct pkgcache_prune_stats *st, struct pn_error **err);

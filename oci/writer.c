@@ -34,7 +34,7 @@ struct oci_layer_writer {
 	struct archive *a;
 	struct oci_blob_writer *blob;
 	struct oci_hasher *diff;
-	oci_digest_t data_digest; /* opts.digest_data: the aligned file's bytes */
+	oci_digest_t data_digest;	 /* opts.digest_data: the aligned file's bytes */
 	struct oci_hash_thread *diff_ht; /* the diff_id hashed on its own thread */
 	struct oci_hasher *sink_h;	 /* opts.sink: the blob digest of what went out */
 	int64_t sink_size;

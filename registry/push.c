@@ -607,7 +607,7 @@ struct registry_upload {
 	int64_t off; /* bytes before buf (sent or being sent); buf holds [off, off + len) */
 	pthread_t th;
 	bool busy;
-	struct body_src send;	 /* the chunk being sent */
+	struct body_src send; /* the chunk being sent */
 	int64_t send_end;
 	struct pn_error *send_err;
 };
@@ -686,8 +686,7 @@ static void *upload_sender(void *arg)
 {
 	struct registry_upload *u = arg;
 
-	send_range(&u->p, &u->loc, &u->send, u->send.base, u->send_end, "(streamed)",
-		   &u->send_err);
+	send_range(&u->p, &u->loc, &u->send, u->send.base, u->send_end, "(streamed)", &u->send_err);
 	return NULL;
 }
 

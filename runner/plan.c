@@ -48,8 +48,8 @@ static char *clean_target(const char *t, const char *what, struct pn_error **err
 	const char *s;
 
 	if (!t || t[0] != '/')
-		return pn_error_set(err, PN_ERR_INVALID,
-				    "%s target `%s` is not an absolute path", what, t ? t : ""),
+		return pn_error_set(err, PN_ERR_INVALID, "%s target `%s` is not an absolute path",
+				    what, t ? t : ""),
 		       NULL;
 	while (*t == '/')
 		t++;
@@ -66,8 +66,8 @@ static char *clean_target(const char *t, const char *what, struct pn_error **err
 			       NULL;
 		s += n;
 		if (*s == '/' && s[1] == '\0')
-			return pn_error_set(err, PN_ERR_INVALID,
-					    "%s target `/%s` ends with `/`", what, t),
+			return pn_error_set(err, PN_ERR_INVALID, "%s target `/%s` ends with `/`",
+					    what, t),
 			       NULL;
 		if (*s == '/')
 			s++;

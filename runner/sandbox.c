@@ -348,8 +348,8 @@ static int mount_one(const struct runner_sandbox_cfg *c, const struct runner_mou
 		return remount_ro(t, err);
 	case RUNNER_MNT_BIND_RW:
 		if (mount(m->source, t, NULL, MS_BIND, NULL) < 0)
-			return pn_error_set_errno(err, errno, "bind cache `%s` on `/%s`",
-						  m->source, m->target);
+			return pn_error_set_errno(err, errno, "bind cache `%s` on `/%s`", m->source,
+						  m->target);
 		return remount_with(t, MS_NOSUID | MS_NODEV, err);
 	case RUNNER_MNT_BIND_RO:
 	case RUNNER_MNT_SECRET:

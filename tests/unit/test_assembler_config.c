@@ -735,7 +735,8 @@ static void t_check_entry(void)
 
 		ok_call(cog_config_parse(y, strlen(y), "m/cog.yaml", ".", &cfg, NULL, &err), &err,
 			"parse case %zu", i);
-		is_int(cog_config_check_entry(&cfg, &err), cases[i].ok ? 0 : -1, "entry case %zu", i);
+		is_int(cog_config_check_entry(&cfg, &err), cases[i].ok ? 0 : -1, "entry case %zu",
+		       i);
 		if (!cases[i].ok) {
 			ok(err && err->code == PN_ERR_INVALID && strstr(err->msg, "`m/cog.yaml`") &&
 				   strstr(err->msg, "`predict`"),

@@ -40,7 +40,8 @@ static void t_key(void)
 	}
 	{
 		cleanup_free char *k = pkgcache_key(
-			"ID=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nVERSION_ID=1\n", "x");
+			"ID=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nVERSION_ID=1\n",
+			"x");
 
 		ok(strlen(k) == 32 + 4, "each part at most 32 characters (%s)", k);
 	}
@@ -48,7 +49,8 @@ static void t_key(void)
 
 static void t_shell(void)
 {
-	cleanup_free char *a = pkgcache_shell("pip install --no-cache-dir -r /tmp/requirements.txt");
+	cleanup_free char *a =
+		pkgcache_shell("pip install --no-cache-dir -r /tmp/requirements.txt");
 	cleanup_free char *b = pkgcache_shell("pip install --no-cache-dir /tmp/cog.whl && "
 					      "pip install --no-cache-dir x");
 	cleanup_free char *c = pkgcache_shell("echo --no-cache-dir");
@@ -170,11 +172,9 @@ static void t_prune(void)
 	aged(k, "pip/http", "new", 64 << 10, 10);
 	aged(k, "apt", "jq.deb", 64 << 10, 2000);
 	ok_call(pkgcache_prune(tmp, 150 << 10, NULL, &st, &err), &err, "prune to 150 KiB");
-	ok(st.files == 1 && access(old, F_OK) != 0,
-	   "the file used longest ago goes (%zu removed)", st.files);
-	ok(access(deb, F_OK) == 0 &&
-		   access(new, F_OK) == 0,
-	   "the others stay");
+	ok(st.files == 1 && access(old, F_OK) != 0, "the file used longest ago goes (%zu removed)",
+	   st.files);
+	ok(access(deb, F_OK) == 0 && access(new, F_OK) == 0, "the others stay");
 	ok(st.left <= 150 << 10 && st.bytes >= 64 << 10, "bounded: %lld left", (long long)st.left);
 	fd = open(lock, O_RDWR | O_CLOEXEC);
 	ok(fd >= 0 && flock(fd, LOCK_EX) == 0, "a build holds the apt cache");
@@ -232,9 +232,12 @@ static void t_prune_hostile(void)
 	char *tmp = tap_tmpdir(); /* tap's: removed at the end */
 	cleanup_free char *c = pn_path_join(tmp, "pc");
 	enum { HIDDEN, F, VICTIM, VFILE, KEY, LINK, FLINK, N };
-	const char *rel[N] = {"pkgcache/.x-1-amd64",	  "pkgcache/.x-1-amd64/pip/http/f",
-			      "victim",			  "victim/keep",
-			      "pkgcache/debian-12-amd64", "pkgcache/debian-12-amd64/pip/evil",
+	const char *rel[N] = {"pkgcache/.x-1-amd64",
+			      "pkgcache/.x-1-amd64/pip/http/f",
+			      "victim",
+			      "victim/keep",
+			      "pkgcache/debian-12-amd64",
+			      "pkgcache/debian-12-amd64/pip/evil",
 			      "pkgcache/debian-12-amd64/pip/http/evil-file"};
 	char *p[N];
 	struct pkgcache_prune_stats st;

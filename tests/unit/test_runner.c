@@ -239,10 +239,10 @@ static void t_plan_caches(void)
 	struct pn_strv lowers = PN_STRV_INIT;
 	struct runner_plan p;
 	const struct runner_cache_mount ok_c[] = {{"/c/pip", "/run/pinion-cache/pip"},
-						   {"/c/apt", "/run/pinion-cache/apt"}};
+						  {"/c/apt", "/run/pinion-cache/apt"}};
 	const struct runner_cache_mount bad[][1] = {
-		{{"/c", "/run/pinion-cache/../x"}}, {{"/c", "run/x"}},	{{"/c", "/proc/x"}},
-		{{"/c", "/run/secrets/tok/x"}},	    {{"/c", "/etc"}},	{{"rel", "/cache"}},
+		{{"/c", "/run/pinion-cache/../x"}}, {{"/c", "run/x"}}, {{"/c", "/proc/x"}},
+		{{"/c", "/run/secrets/tok/x"}},	    {{"/c", "/etc"}},  {{"rel", "/cache"}},
 	};
 
 	pn_strv_push(&lowers, "/l/0");
@@ -254,7 +254,8 @@ static void t_plan_caches(void)
 	   "bound read-write");
 	is_str(p.m[p.n - 1].target, "run/pinion-cache/apt", "target relative to the root");
 	is_str(p.m[p.n - 1].source, "/c/apt", "source as given");
-	ok(runner_plan_excluded(&p, "run/pinion-cache/pip/http/x"), "what is below is not captured");
+	ok(runner_plan_excluded(&p, "run/pinion-cache/pip/http/x"),
+	   "what is below is not captured");
 	ok(!runner_plan_excluded(&p, "run/pinion-cache"), "its parent is");
 	ok(!runner_plan_excluded(&p, "run/pinion-cache/pipx"), "a sibling is");
 	ok_fail(runner_plan_add_caches(&p, ok_c, 1, &err), &err, PN_ERR_INVALID, "overlaps",
