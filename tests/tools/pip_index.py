@@ -7,7 +7,9 @@
                                            each request logged to DIR/.access.log)
 Env: PIP_INDEX_PAD=BYTES (wheel: add that many random bytes, as a large
 package has), PIP_INDEX_RATE=BYTES_PER_S (serve: files at that rate, as a
-remote index would; for benchmarks).
+remote index would; for benchmarks), PIP_INDEX_RATE_FILE=PATH (serve: the
+rate is read from that file at each request instead, so a benchmark changes it
+without a new port: pip's cache is keyed by URL).
 """
 import base64
 import hashlib
@@ -91,6 +93,9 @@ def serve(root, portfile):
 
         def copyfile(self, source, outputfile):
             rate = int(os.environ.get("PIP_INDEX_RATE", "0"))
+            if os.environ.get("PIP_INDEX_RATE_FILE"):
+                with open(os.environ["PIP_INDEX_RATE_FILE"]) as fh:
+                    rate = int(fh.read().strip() or "0")
             if not rate or not self.path.startswith("/files/"):
                 return super().copyfile(source, outputfile)
             while True:
