@@ -120,7 +120,7 @@ buildah_build() {
 
 run() { # run NAME FN -> seconds
 	local t0 t1
-	t0=$(now); "$2"; t1=$(now)
+	t0=$(now); $2; t1=$(now)
 	elapsed "$t0" "$t1"
 }
 
@@ -146,14 +146,27 @@ sed -i 's/^environment:$/environment:\n  - SECOND_MODEL=1/' "$T/pinion-2/cog.yam
 sed -i 's/^ENV DEBIAN_FRONTEND=noninteractive$/ENV DEBIAN_FRONTEND=noninteractive SECOND_MODEL=1/' \
 	"$T/buildah-2/Dockerfile"
 PINION_MODEL=pinion-2 BUILDAH_MODEL=buildah-2
-PINION_PROGRESS="--progress plain"
-p_second=$(run pinion pinion_build)
-pip_cached=$(sed -n 's/^\[.*\] pip: done in \([0-9.]*\)s$/\1/p' "$T/pinion.err")
-b_second=$(run buildah buildah_build)
+second_events() { # second_events NAME [OPTION]: the breakdown of the second model into $T/NAME.events
+	"$PYTHON" "$root/bench/breakdown.py" run "$T/$1.events" -- sh -c \
+		'cd "$1" && PIP_RETRIES=0 "$2" build --registry-mirror "docker.io=$3" --registry-mirror "r8.im=$3" \
+		--secret id=token,src="$4" --output "oci:$5:bench" --progress json $6' - \
+		"$T/pinion-2" "$PINION" "$REGISTRY" "$T/token" "$T/pinion-out" "${2:-}" ||
+		{ grep error "$T/$1.events" | tail -5 >&2; exit 1; }
+}
+pip_part() { "$PYTHON" "$root/bench/breakdown.py" parts "$T/$1.events" | sed -n 's/^RUN pip\t//p'; }
+# buildah's STEP lines stamped as they arrive (where its second build goes)
+buildah_stamped() {
+	"$PYTHON" "$root/bench/breakdown.py" run "$T/buildah-second.stamped" -- sh -c \
+		'cd "$1" && exec buildah --root "$2/storage" --runroot "$2/run" --storage-driver overlay \
+		build --isolation chroot --layers --tls-verify=false --secret id=token,src="$2/token" \
+		-t bench:latest -f Dockerfile . 1>&2' - "$T/buildah-2" "$T" || exit 1
+}
+p_second=$(run pinion "second_events second")
+pip_cached=$(pip_part second)
+b_second=$(run buildah buildah_stamped)
 sed -i 's/SECOND_MODEL=1/SECOND_MODEL=2/' "$T/pinion-2/cog.yaml"
-PINION_PROGRESS="--progress plain --no-package-cache"
-p_nocache=$(run pinion pinion_build)
-pip_empty=$(sed -n 's/^\[.*\] pip: done in \([0-9.]*\)s$/\1/p' "$T/pinion.err")
+p_nocache=$(run pinion "second_events nocache --no-package-cache")
+pip_empty=$(pip_part nocache)
 
 bench_row "build: cold" "$p_cold" "buildah build --layers" "$b_cold"
 bench_row "build: warm (no change)" "$p_warm" "buildah build --layers" "$b_warm"
