@@ -15,6 +15,15 @@
       output            from the post-build to the image written
       pinion overhead   the whole build less the RUN steps' time
       total             the whole build (its done event)
+  breakdown.py phases STAMPED STEP     one RUN step cut at its output lines:
+      start             step start to its first output line (sandbox, the
+                        command's start-up, e.g. pip's imports and index page)
+      fetch             to pip's "Installing collected packages" (downloads,
+                        or reads of pip's cache); 0 for other commands
+      install           to its last output line (pip: unzip, .pyc compile)
+      layer             last output line to the step's done event (the
+                        command's exit, the upper dir captured, compressed
+                        and committed as a layer)
 """
 import json
 import re
@@ -75,11 +84,36 @@ def parts(path):
     return out
 
 
+def phases(path, step):
+    t0 = first = inst = last = done = None
+    for t, e in events(path):
+        kind = e.get("event")
+        if kind == "step-start" and re.search(rf"\] {re.escape(step)}: ", e.get("message", "")):
+            t0 = t
+        elif t0 is None or done is not None:
+            continue
+        elif kind == "output" and e.get("step") == step:
+            first = t if first is None else first
+            if e.get("message", "").startswith("Installing collected packages"):
+                inst = t
+            last = t
+        elif kind == "step" and e.get("step") == step:
+            done = t
+    if None in (t0, first, done):
+        return {}
+    inst = inst if inst is not None else first
+    return {"start": first - t0, "fetch": inst - first, "install": last - inst, "layer": done - last}
+
+
 def main(argv):
     if len(argv) >= 4 and argv[1] == "run" and argv[3] == "--":
         return run(argv[2], argv[4:])
     if len(argv) == 3 and argv[1] == "parts":
         for k, v in parts(argv[2]).items():
+            print(f"{k}\t{v:.2f}")
+        return 0
+    if len(argv) == 4 and argv[1] == "phases":
+        for k, v in phases(argv[2], argv[3]).items():
             print(f"{k}\t{v:.2f}")
         return 0
     sys.stderr.write(__doc__)

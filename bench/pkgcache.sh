@@ -95,7 +95,11 @@ build() {
 	total=$(sed -n 's/^total\t//p' "$T/$1.parts")
 	pip=$(sed -n 's/^RUN pip\t//p' "$T/$1.parts")
 	apt=$(sed -n 's/^RUN apt\t//p' "$T/$1.parts")
+	"$PYTHON" "$root/bench/breakdown.py" phases "$T/$1.events" pip >"$T/$1.phases"
+	printf '%-4s %-7s %-20s %7s %7s %7s %7s %7s\n' "$1" "$(($(cat "$T/rate") / 1000000))MB/s" \
+		"${2:-package cache}" $pip $(cut -f2 "$T/$1.phases") >>"$T/phases.txt"
 }
+printf '%-33s %7s %7s %7s %7s %7s\n' "pip step of" "total" "start" "fetch" "install" "layer" >"$T/phases.txt"
 
 first=${RATES%% *}
 echo $((first * 1000000)) >"$T/rate"
@@ -141,6 +145,6 @@ printf '%s\n' "pip alone, $mb MB of wheels ($inst MB, $n_pyc .pyc installed), ho
 bench_row "pip alone: warm cache, $r MB/s" "$p_warm" "pip, empty cache" "$p_empty"
 bench_row "pip alone: warm cache" "$p_warm" "the same, --no-compile" "$p_nocomp"
 bench_row "pip alone: empty cache, unthrottled" "$p_local" "pip, empty cache, $r MB/s" "$p_empty"
-for f in a b1 c1; do
-	echo "--- $f: $(tr '\t\n' '= ' <"$T/$f.parts")" >&2
-done
+echo "the pip step's phases, s (bench/breakdown.py phases: start = sandbox and pip's start-up," \
+	"fetch = downloads or cache reads, install = unzip and .pyc, layer = capture, gzip, commit):" >&2
+cat "$T/phases.txt" >&2

@@ -8,7 +8,11 @@
 #   weights.sh      2 GiB of weights added, ext4 vs cp + sync, XFS reflink
 #                   (a loop fs it makes) vs one sha256 pass
 #   pull_push.sh    pull and push of ~500 MiB vs skopeo copy (one run)
-# `make bench` runs these (about 10 minutes on 2 cores).  Also, by name:
+#   pkgcache.sh     a second model with the same requirements (175 MB of
+#                   wheels from an index at 10 and 50 MB/s, jq): its pip step
+#                   with the warm package caches vs --no-package-cache, and
+#                   where the pip step's time goes
+# `make bench` runs these (about 20 minutes on 2 cores).  Also, by name:
 #   layer_write.sh  layer write throughput vs openssl dgst / zstd CLI / disk
 #   sandbox.sh      sandbox start and step commit vs buildah run + commit
 #   unpack.sh       cold unpack of the python base vs umoci unpack and tar -x
@@ -19,7 +23,7 @@ cd "$(dirname "$0")/.."
 export PINION_BUILD=${PINION_BUILD:-build}
 case "$PINION_BUILD" in /*) ;; *) PINION_BUILD="$(pwd)/$PINION_BUILD" ;; esac
 export PINION="$PINION_BUILD/pinion"
-names=${*:-build weights pull_push}
+names=${*:-build weights pull_push pkgcache}
 . bench/table.sh
 BENCH_TABLE=$(mktemp /tmp/pinion-bench-table.XXXXXX)
 export BENCH_TABLE
@@ -29,6 +33,7 @@ for n in $names; do
 	case $n in
 	weights) args=2048 ;;
 	pull_push) args="1 416" ;;
+	pkgcache) args="10 50" ;;
 	*) args= ;;
 	esac
 	bash "bench/$n.sh" $args || { echo "bench/$n.sh failed"; rc=1; }
