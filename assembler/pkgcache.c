@@ -18,8 +18,13 @@
 
 /* the apt options of a step with the cache: archives in the mount (Debian's
  * docker-clean removes /var/cache/apt/archives/ *.deb after each install, so
- * the cache cannot be there) and downloaded packages kept */
-static const char apt_options[] = "Dir::Cache::archives \"" PKGCACHE_APT_TARGET "/\";\n"
+ * the cache cannot be there) and downloaded packages kept; apt's binary
+ * caches (pkgcache.bin, srcpkgcache.bin: ~80 MB for Debian's lists) in the
+ * mount too, as with Cog's cache mount of all of /var/cache/apt, so that no
+ * layer has them (Dir::Cache moves them; a base whose docker-clean turns
+ * them off, Dir::Cache::pkgcache "", keeps them off) */
+static const char apt_options[] = "Dir::Cache \"" PKGCACHE_APT_TARGET "/\";\n"
+				  "Dir::Cache::archives \"" PKGCACHE_APT_TARGET "/\";\n"
 				  "APT::Keep-Downloaded-Packages \"true\";\n"
 				  "Binary::apt::APT::Keep-Downloaded-Packages \"true\";\n";
 

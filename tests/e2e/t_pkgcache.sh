@@ -4,7 +4,8 @@
 # wheel download) and its Debian package from apt's (the cached .deb files
 # stay the same files: apt replaces what it downloads); the caches appear in
 # no layer and no cache key; two concurrent builds sharing one cache both
-# succeed; a rootless user with subordinate ids gets them too;
+# succeed; apt's binary caches are in the package cache, not in the apt
+# layer; a rootless user with subordinate ids gets them too;
 # --no-package-cache leaves them alone; `pinion cache prune` bounds them.
 . "$(dirname "$0")/lib.sh"
 . "$TEST_ROOT/tests/tools/registry.sh"
@@ -73,6 +74,16 @@ test_expect_success 'the caches are in no layer' '
 	! grep -q "\.deb$" "$T/all.list" &&
 	! grep -q "\.cache/pip" "$T/all.list" &&
 	! grep -q "apt.conf.d/zz-pinion" "$T/all.list"
+'
+
+# Cog mounts all of /var/cache/apt as a cache: apt's binary caches
+# (pkgcache.bin, srcpkgcache.bin, ~80 MB; the base has no docker-clean that
+# turns them off) go to the package cache too, never into the apt layer
+test_expect_success 'apt binary caches are in the package cache, in no layer' '
+	test_grep "usr/bin/jq" "$T/all.list" &&
+	! grep -q "var/cache/apt/.*\.bin$" "$T/all.list" &&
+	test -s "$C/pkgcache/debian-12-amd64/apt/pkgcache.bin" &&
+	test -s "$C/pkgcache/debian-12-amd64/apt/srcpkgcache.bin"
 '
 
 test_expect_success 'the caches are in no cache key: without them every step is a hit' '

@@ -117,6 +117,7 @@ static void t_step_open(void)
 	ok(tap_contains(a.mounts[1].source, "/pkgcache/debian-12-amd64/apt"), "apt under the key");
 	ok(a.apt_conf && pn_read_file(a.apt_conf, 4096, &conf, &len, NULL) == 0 &&
 		   tap_contains(conf, "Dir::Cache::archives \"" PKGCACHE_APT_TARGET "/\"") &&
+		   tap_contains(conf, "Dir::Cache \"" PKGCACHE_APT_TARGET "/\"") &&
 		   tap_contains(conf, "Keep-Downloaded-Packages \"true\""),
 	   "the apt options point at the mount and keep packages");
 	pkgcache_init(&b);
