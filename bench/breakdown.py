@@ -105,6 +105,25 @@ def phases(path, step):
     return {"start": first - t0, "fetch": inst - first, "install": last - inst, "layer": done - last}
 
 
+def buildah(path):
+    """(step text, start, run, commit) of each RUN step of a stamped buildah build"""
+    out, cur = [], None
+    for line in open(path):
+        t, _, text = line.partition("\t")
+        t, text = float(t), text.rstrip("\n")
+        m = re.match(r"STEP (\d+)/\d+: (.*)", text)
+        if m:
+            cur = [m.group(2), t, None, None] if m.group(2).startswith("RUN ") else None
+        elif cur and text.startswith("--> "):
+            first, last = cur[2] or t, cur[3] or t
+            out.append((cur[0], first - cur[1], last - first, t - last))
+            cur = None
+        elif cur:
+            cur[2] = cur[2] or t
+            cur[3] = t
+    return out
+
+
 def main(argv):
     if len(argv) >= 4 and argv[1] == "run" and argv[3] == "--":
         return run(argv[2], argv[4:])
@@ -115,6 +134,10 @@ def main(argv):
     if len(argv) == 4 and argv[1] == "phases":
         for k, v in phases(argv[2], argv[3]).items():
             print(f"{k}\t{v:.2f}")
+        return 0
+    if len(argv) == 3 and argv[1] == "buildah":
+        for text, a, b, c in buildah(argv[2]):
+            print(f"{text[:60]}\tstart {a:.2f}\trun {b:.2f}\tcommit {c:.2f}")
         return 0
     sys.stderr.write(__doc__)
     return 2

@@ -184,3 +184,11 @@ printf '%-34s %9s %9s %8s\n' "warm rebuild (no change)" "$p_warm" "$b_warm" "$(r
 printf '%-34s %9s %9s %8s\n' "rebuild after predict.py edit" "$p_edit" "$b_edit" "$(ratio "$b_edit" "$p_edit")"
 printf '%-34s %9s %9s %8s\n' "2nd model, same requirements" "$p_second" "$b_second" "$(ratio "$b_second" "$p_second")"
 echo "(ratio = buildah / pinion; the same base, packages and model; one run on $(nproc) cores)"
+# where the second model's time goes, pinion against buildah (bench/breakdown.py)
+echo "second model, its apt and pip steps cut at their output lines (s):"
+for f in second nocache; do
+	for st in apt pip; do
+		echo "  pinion ($f) $st: $("$PYTHON" "$root/bench/breakdown.py" phases "$T/$f.events" "$st" | tr '\t\n' '= ')"
+	done
+done
+"$PYTHON" "$root/bench/breakdown.py" buildah "$T/buildah-second.stamped" | sed 's/^/  buildah: /'
