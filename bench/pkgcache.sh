@@ -36,6 +36,7 @@ wait_port() {
 	return 1
 }
 cleanup() {
+	set +e # pip_index_stop's wait returns the server's 143
 	pip_index_stop
 	eval "$_atexit" >/dev/null 2>&1 || true
 	[ -n "${BENCH_DIR:-}" ] || rm -rf "$T"
