@@ -8,6 +8,7 @@
 #   weights.sh      2 GiB of weights added, ext4 vs cp + sync, XFS reflink
 #                   (a loop fs it makes) vs one sha256 pass
 #   pull_push.sh    pull and push of ~500 MiB vs skopeo copy (one run)
+#   weights_push.sh build --push of 1 GiB of weights vs skopeo copy of its layout
 # `make bench` runs these (about 10 minutes on 2 cores).  Also, by name:
 #   layer_write.sh  layer write throughput vs openssl dgst / zstd CLI / disk
 #   sandbox.sh      sandbox start and step commit vs buildah run + commit
@@ -19,7 +20,7 @@ cd "$(dirname "$0")/.."
 export PINION_BUILD=${PINION_BUILD:-build}
 case "$PINION_BUILD" in /*) ;; *) PINION_BUILD="$(pwd)/$PINION_BUILD" ;; esac
 export PINION="$PINION_BUILD/pinion"
-names=${*:-build weights pull_push}
+names=${*:-build weights pull_push weights_push}
 . bench/table.sh
 BENCH_TABLE=$(mktemp /tmp/pinion-bench-table.XXXXXX)
 export BENCH_TABLE
