@@ -128,7 +128,8 @@ static int weight_streamed_before(struct step_ctx *sc, const struct weight_ctx *
  * content digest when known (the memo): another one means the file changed */
 static int weight_upload_once(struct step_ctx *sc, const struct weight_ctx *wc,
 			      const struct oci_layer_opts *lo, struct registry_upload *u,
-			      oci_digest_t before, struct oci_layer_result *lr, struct pn_error **err)
+			      oci_digest_t before, struct oci_layer_result *lr,
+			      struct pn_error **err)
 {
 	const char *known = sc->src->digests[wc->w->entry];
 

@@ -606,7 +606,7 @@ struct registry_upload {
 	struct body_src send; /* the chunk being sent */
 	int64_t send_end;
 	struct pn_error *send_err;
-	bool failed;		     /* a chunk or the close failed since the session began */
+	bool failed;			/* a chunk or the close failed since the session began */
 	struct registry_retry restarts; /* new sessions (registry_upload_restart) */
 };
 
@@ -765,7 +765,8 @@ int registry_upload_restart(struct registry_upload *u, struct pn_error *cause,
 
 	upload_wait(u, &e); /* the chunk in flight: its failure is this session's too */
 	pn_error_free(e);
-	if (!u->failed || !registry_restart_worth(cause) || !registry_retry_wait(&u->restarts, NULL)) {
+	if (!u->failed || !registry_restart_worth(cause) ||
+	    !registry_retry_wait(&u->restarts, NULL)) {
 		pn_error_propagate(err, cause);
 		return -1;
 	}

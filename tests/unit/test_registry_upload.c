@@ -65,8 +65,9 @@ static void answer(int cfd, const char *status, const char *extra, const char *b
 {
 	char buf[1024];
 
-	snprintf(buf, sizeof(buf), "HTTP/1.1 %s\r\n%sContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-		 status, extra, strlen(body), body);
+	snprintf(buf, sizeof(buf),
+		 "HTTP/1.1 %s\r\n%sContent-Length: %zu\r\nConnection: close\r\n\r\n%s", status,
+		 extra, strlen(body), body);
 	if (write(cfd, buf, strlen(buf)) < 0)
 		return;
 }
@@ -86,10 +87,12 @@ static void serve_upload(struct server *s, int cfd, const char *method, const ch
 		snprintf(extra, sizeof(extra), "Location: /v2/%s/blobs/uploads/s%d\r\n", repo, id);
 		return answer(cfd, "202 Accepted", extra, "");
 	}
-	bool lost = strcmp(repo, "lost-all") == 0 || (strcmp(repo, "lose") == 0 && id <= s->lose_upto);
+	bool lost =
+		strcmp(repo, "lost-all") == 0 || (strcmp(repo, "lose") == 0 && id <= s->lose_upto);
 	if (lost) {
 		pthread_mutex_unlock(&s->lock);
-		return answer(cfd, "404 Not Found", "Content-Type: application/json\r\n", unknown_body);
+		return answer(cfd, "404 Not Found", "Content-Type: application/json\r\n",
+			      unknown_body);
 	}
 	if (strcmp(repo, "locked") == 0) {
 		pthread_mutex_unlock(&s->lock);
@@ -103,8 +106,8 @@ static void serve_upload(struct server *s, int cfd, const char *method, const ch
 		const char *d = strstr(path, "digest=");
 		snprintf(s->put_digest, sizeof(s->put_digest), "%s", d ? d + 7 : "");
 	}
-	snprintf(extra, sizeof(extra), "Location: /v2/%s/blobs/uploads/s%d\r\nRange: 0-%zu\r\n", repo,
-		 id, s->blob_len ? s->blob_len - 1 : 0);
+	snprintf(extra, sizeof(extra), "Location: /v2/%s/blobs/uploads/s%d\r\nRange: 0-%zu\r\n",
+		 repo, id, s->blob_len ? s->blob_len - 1 : 0);
 	pthread_mutex_unlock(&s->lock);
 	answer(cfd, strcmp(method, "PUT") == 0 ? "201 Created" : "202 Accepted", extra, "");
 }
@@ -133,15 +136,13 @@ static void serve_one(struct server *s, int cfd)
 	answer(cfd, "404 Not Found", "", "");
 }
 
+/* one connection at a time, until the listening socket is shut down */
 static void *server_main(void *data)
 {
 	struct server *s = data;
-	int cfd;
 
-	while ((cfd = accept(s->fd, NULL, NULL)) >= 0) {
+	for (int cfd; (cfd = accept(s->fd, NULL, NULL)) >= 0; close(cfd))
 		serve_one(s, cfd);
-		close(cfd);
-	}
 	return NULL;
 }
 
@@ -176,10 +177,9 @@ static int standin_start(struct standin *st, int retries)
 	return st->running && st->c ? 0 : -1;
 }
 
+/* the server first (the accept loop ends), then the client */
 static void standin_stop(struct standin *st)
 {
-	registry_client_free(st->c);
-	registry_opts_release(&st->o);
 	if (st->s.fd >= 0) {
 		shutdown(st->s.fd, SHUT_RDWR);
 		close(st->s.fd);
@@ -187,6 +187,8 @@ static void standin_stop(struct standin *st)
 	if (st->running)
 		pthread_join(st->th, NULL);
 	pthread_mutex_destroy(&st->s.lock);
+	registry_client_free(st->c);
+	registry_opts_release(&st->o);
 }
 
 /* begin an upload to repository repo of the stand-in */
