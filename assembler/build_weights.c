@@ -14,7 +14,9 @@
  * With --push to a registry (ex->push_ref) a weights layer that is not in
  * the cache layout is never written there: the tar stream (headers, the
  * file's bytes as read, padding) goes to a registry upload while it is
- * hashed, and the upload is closed with the digest that came out.  The
+ * hashed, and the upload is closed with the digest that came out.  An
+ * upload whose session the registry lost starts again in a new one, the
+ * file read from its first byte; another digest than before fails.  The
  * digest is remembered under the step's key (a data entry, no blob); a later
  * push with the same key asks the registry (HEAD) and, when it has the blob,
  * reads nothing. */
