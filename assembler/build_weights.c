@@ -14,7 +14,9 @@
  * With --push to a registry (ex->push_ref) a weights layer that is not in
  * the cache layout is never written there: the tar stream (headers, the
  * file's bytes as read, padding) goes to a registry upload while it is
- * hashed, and the upload is closed with the digest that came out.  The
+ * hashed, and the upload is closed with the digest that came out.  An
+ * upload whose session the registry lost starts again in a new one, the
+ * file read from its first byte; another digest than before fails.  The
  * digest is remembered under the step's key (a data entry, no blob); a later
  * push with the same key asks the registry (HEAD) and, when it has the blob,
  * reads nothing. */
@@ -123,12 +125,44 @@ static int weight_streamed_before(struct step_ctx *sc, const struct weight_ctx *
 	return 1;
 }
 
-/* the layer to an upload; lr: its digest, size and data digest */
+/* one pass of the layer into u: read, hashed and sent from the file's first
+ * byte.  before: the digest an earlier pass found ("" none), and the file's
+ * content digest when known (the memo): another one means the file changed */
+static int weight_upload_once(struct step_ctx *sc, const struct weight_ctx *wc,
+			      const struct oci_layer_opts *lo, struct registry_upload *u,
+			      oci_digest_t before, struct oci_layer_result *lr,
+			      struct pn_error **err)
+{
+	const char *known = sc->src->digests[wc->w->entry];
+
+	memset(lr, 0, sizeof(*lr));
+	oci_descriptor_init(&lr->desc);
+	if (build_layer_write(sc->ex->cl, lo, build_layer_fill_src, &wc->a, lr, err) < 0)
+		goto fail;
+	if ((before[0] && strcmp(before, lr->desc.digest) != 0) ||
+	    (known[0] && strcmp(known, lr->data_digest) != 0)) {
+		pn_error_set(err, PN_ERR_GENERIC, "`%s` changed during the build (%s, was %s)",
+			     wc->w->path, before[0] ? lr->desc.digest : lr->data_digest,
+			     before[0] ? before : known);
+		goto fail;
+	}
+	memcpy(before, lr->desc.digest, sizeof(oci_digest_t));
+	if (registry_upload_finish(u, lr->desc.digest, err) == 0)
+		return 0;
+fail:
+	oci_layer_result_release(lr);
+	return -1;
+}
+
+/* the layer to an upload; lr: its digest, size and data digest.  An upload
+ * whose session is lost starts again in a new one, from the file's first
+ * byte (registry_upload_restart says when, and how often) */
 static int weight_upload(struct step_ctx *sc, const struct weight_ctx *wc,
 			 struct oci_layer_result *lr, struct pn_error **err)
 {
 	struct oci_layer_opts lo = *wc->lo;
 	struct registry_upload *u = NULL;
+	oci_digest_t before = "";
 	int rc = registry_upload_begin(sc->ex->push_client, sc->ex->push_ref, &u, err);
 
 	if (rc <= 0)
@@ -136,10 +170,11 @@ static int weight_upload(struct step_ctx *sc, const struct weight_ctx *wc,
 	lo.digest_data = true;
 	lo.sink = stream_sink;
 	lo.sink_ud = u;
-	rc = build_layer_write(sc->ex->cl, &lo, build_layer_fill_src, &wc->a, lr, err);
-	if (rc == 0 && registry_upload_finish(u, lr->desc.digest, err) < 0) {
-		oci_layer_result_release(lr);
-		rc = -1;
+	for (;;) {
+		struct pn_error *e = NULL;
+		rc = weight_upload_once(sc, wc, &lo, u, before, lr, &e);
+		if (rc == 0 || registry_upload_restart(u, e, err) < 0)
+			break;
 	}
 	registry_upload_free(u);
 	return rc;

@@ -12,7 +12,8 @@
 #                   wheels from an index at 10 and 50 MB/s, jq): its pip step
 #                   with the warm package caches vs --no-package-cache, and
 #                   where the pip step's time goes
-# `make bench` runs these (about 20 minutes on 2 cores).  Also, by name:
+#   weights_push.sh build --push of 1 GiB of weights vs skopeo copy of its layout
+# `make bench` runs these (about 25 minutes on 2 cores).  Also, by name:
 #   layer_write.sh  layer write throughput vs openssl dgst / zstd CLI / disk
 #   sandbox.sh      sandbox start and step commit vs buildah run + commit
 #   unpack.sh       cold unpack of the python base vs umoci unpack and tar -x
@@ -23,7 +24,7 @@ cd "$(dirname "$0")/.."
 export PINION_BUILD=${PINION_BUILD:-build}
 case "$PINION_BUILD" in /*) ;; *) PINION_BUILD="$(pwd)/$PINION_BUILD" ;; esac
 export PINION="$PINION_BUILD/pinion"
-names=${*:-build weights pull_push pkgcache}
+names=${*:-build weights pull_push pkgcache weights_push}
 . bench/table.sh
 BENCH_TABLE=$(mktemp /tmp/pinion-bench-table.XXXXXX)
 export BENCH_TABLE

@@ -260,6 +260,13 @@ struct registry_retry {
 	int done; /* retries made so far */
 };
 void registry_retry_init(struct registry_retry *r, int max);
+/* the restarts of an upload in a new session (a file's, or a stream's
+ * written again from its first byte): --retries, at most 3 */
+void registry_retry_init_restarts(struct registry_retry *r, int retries);
+/* is an upload that failed with e worth a new session?  Not after an auth
+ * refusal or invalid input (the same request would fail the same way), nor
+ * after an interrupt */
+bool registry_restart_worth(const struct pn_error *e);
 /* progress forgives the failures before it: the full budget again */
 void registry_retry_reset(struct registry_retry *r);
 bool registry_curl_transient(CURLcode rc);

@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define UPLOAD_RESTARTS_MAX 3
-
 /* pn_progress_event writes a line in pieces: one pushing thread at a time */
 static pthread_mutex_t progress_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -362,8 +360,7 @@ static int push_blob(struct pusher *p, const char *digest, struct pn_error **err
 		return -1;
 	from = registry_client_blob_source(p->c, p->t->host->name, p->t->repository, digest);
 	/* a failed upload starts again from a new session */
-	registry_retry_init(&r, p->c->opts.retries < UPLOAD_RESTARTS_MAX ? p->c->opts.retries
-									 : UPLOAD_RESTARTS_MAX);
+	registry_retry_init_restarts(&r, p->c->opts.retries);
 	for (;;) {
 		struct pn_error *e = NULL;
 		int rc;
@@ -382,8 +379,7 @@ static int push_blob(struct pusher *p, const char *digest, struct pn_error **err
 			rc = upload_chunked(p, &loc, fd, size, digest, &e);
 		if (rc == 0)
 			break;
-		if (e->code == PN_ERR_AUTH || e->code == PN_ERR_INVALID ||
-		    !registry_retry_wait(&r, NULL)) {
+		if (!registry_restart_worth(e) || !registry_retry_wait(&r, NULL)) {
 			*err = e;
 			return -1;
 		}
@@ -610,6 +606,8 @@ struct registry_upload {
 	struct body_src send; /* the chunk being sent */
 	int64_t send_end;
 	struct pn_error *send_err;
+	bool failed;			/* a chunk or the close failed since the session began */
+	struct registry_retry restarts; /* new sessions (registry_upload_restart) */
 };
 
 static int stream_target(struct registry_client *c, const char *ref, struct registry_target *t,
@@ -674,6 +672,7 @@ int registry_upload_begin(struct registry_client *c, const char *ref, struct reg
 		registry_upload_free(u);
 		return pn_error_wrap(err, "upload to `%s`", ref);
 	}
+	registry_retry_init_restarts(&u->restarts, c->opts.retries);
 	u->cap = c->opts.chunk_size;
 	u->bufs[0] = xmalloc(u->cap);
 	u->bufs[1] = xmalloc(u->cap);
@@ -698,6 +697,7 @@ static int upload_wait(struct registry_upload *u, struct pn_error **err)
 		u->busy = false;
 	}
 	if (u->send_err) {
+		u->failed = true;
 		pn_error_propagate(err, u->send_err);
 		u->send_err = NULL;
 		return -1;
@@ -747,11 +747,37 @@ int registry_upload_finish(struct registry_upload *u, const char *digest, struct
 {
 	int64_t t0 = u->p.start_ms;
 
-	if (upload_flush(u, err) < 0 || upload_wait(u, err) < 0 ||
-	    upload_close(&u->p, u->loc, digest, err) < 0)
+	if (upload_flush(u, err) < 0 || upload_wait(u, err) < 0)
 		return pn_error_wrap(err, "blob `%s`", digest);
+	if (upload_close(&u->p, u->loc, digest, err) < 0) {
+		u->failed = true;
+		return pn_error_wrap(err, "blob `%s`", digest);
+	}
 	registry_client_remember_blob(u->p.c, u->t.host->name, u->t.repository, digest);
 	push_event(&u->p, "blob-pushed", digest, u->off, t0);
+	return 0;
+}
+
+int registry_upload_restart(struct registry_upload *u, struct pn_error *cause,
+			    struct pn_error **err)
+{
+	struct pn_error *e = NULL;
+
+	upload_wait(u, &e); /* the chunk in flight: its failure is this session's too */
+	pn_error_free(e);
+	if (!u->failed || !registry_restart_worth(cause) ||
+	    !registry_retry_wait(&u->restarts, NULL)) {
+		pn_error_propagate(err, cause);
+		return -1;
+	}
+	pn_debug("streamed upload failed (%s); starting again in a new session", cause->msg);
+	pn_error_free(cause);
+	u->failed = false;
+	u->off = 0;
+	u->len = 0;
+	u->buf = u->bufs[0];
+	if (upload_open(&u->p, NULL, NULL, &u->loc, err) < 0)
+		return pn_error_wrap(err, "restart the upload");
 	return 0;
 }
 

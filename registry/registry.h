@@ -225,6 +225,14 @@ int registry_upload_begin(struct registry_client *c, const char *ref, struct reg
 int registry_upload_write(struct registry_upload *u, const void *data, size_t len,
 			  struct pn_error **err);
 int registry_upload_finish(struct registry_upload *u, const char *digest, struct pn_error **err);
+/* after write or finish failed with cause (owned here): 0 when u is in a new
+ * upload session (the registry lost the last one, or its offset could not be
+ * resumed), and the caller writes the blob again from its first byte; -1
+ * with cause in *err when u saw no upload failure (cause is the caller's),
+ * after an auth refusal or invalid input, or when the restarts a file-based
+ * push makes (--retries, at most 3, with its backoff) are spent */
+int registry_upload_restart(struct registry_upload *u, struct pn_error *cause,
+			    struct pn_error **err);
 void registry_upload_free(struct registry_upload *u);
 /* ref is pushed to a registry (not to an oci: layout a mirror names) */
 bool registry_ref_is_remote(struct registry_client *c, const char *ref);

@@ -13,6 +13,8 @@
 #define RETRY_AFTER_MAX 60 /* seconds we are willing to wait for a 429 */
 #define BACKOFF_BASE_MS 200
 #define BACKOFF_MAX_MS	8000
+/* a failed upload starts again in a new session at most this often */
+#define UPLOAD_RESTARTS_MAX 3
 
 bool registry_curl_transient(CURLcode rc)
 {
@@ -63,6 +65,17 @@ void registry_retry_init(struct registry_retry *r, int max)
 {
 	r->max = max;
 	r->done = 0;
+}
+
+void registry_retry_init_restarts(struct registry_retry *r, int retries)
+{
+	registry_retry_init(r, retries < UPLOAD_RESTARTS_MAX ? retries : UPLOAD_RESTARTS_MAX);
+}
+
+bool registry_restart_worth(const struct pn_error *e)
+{
+	return e && e->code != PN_ERR_AUTH && e->code != PN_ERR_INVALID &&
+	       e->code != PN_ERR_INTERRUPTED;
 }
 
 void registry_retry_reset(struct registry_retry *r)

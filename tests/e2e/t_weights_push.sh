@@ -2,7 +2,9 @@
 # t_weights_push.sh - build --push streams a weights layer from the model
 # file to the registry: no blob of it in the cache layout, the same digest as
 # a layout build of the same model, a connection reset mid-upload resumes
-# (the chunk is kept in memory) to the same digest, and a second push asks the
+# (the chunk is kept in memory) to the same digest, an upload session the
+# registry loses starts again in a new one from the file's first byte (and
+# fails in one line if the file changed meanwhile), and a second push asks the
 # registry (HEAD) and sends none of it again.  The registry is the real
 # docker-registry; skopeo reads what was pushed.
 . "$(dirname "$0")/lib.sh"
@@ -95,6 +97,33 @@ test_expect_success 'gc of a cache whose image names a streamed layer keeps the 
 	pb pushc --output "oci:$T/lay2:w" &&
 	skopeo inspect --raw "oci:$T/lay2:w" | jq -r ".layers[].digest" >"$T/lay2.layers" &&
 	test_grep "$(cat "$T/want")" "$T/lay2.layers"
+'
+
+test_expect_success 'an upload session the registry loses starts again in a new one' '
+	fault_proxy_start lost --fault lose-upload:1:3 &&
+	pb lostc --chunk-size 1M --push -t "$PROXY/lost:v1" &&
+	test_equal "$(fault_proxy_stat faults.lose-upload)" 1 &&
+	sent=$(fault_proxy_stat patch_body_bytes) &&
+	echo "PATCH bodies $sent bytes (weights $SIZE)" &&
+	test "$sent" -gt $((SIZE + 3 * 1048576)) &&
+	no_big_file "$T/lostc" &&
+	test_equal "$(weights_layer "$REGISTRY/lost:v1")" "$(cat "$T/want")"
+'
+
+test_expect_success 'a weights file changed before a lost upload starts again fails in one line' '
+	cp "$T/m/weights/model.bin" "$T/model.orig" &&
+	test_when_finished "cp $T/model.orig $T/m/weights/model.bin" &&
+	fault_proxy_start changed --fault "lose-upload:1:0:^PUT .*$(cut -d: -f2 "$T/want")" \
+		--on-fault "dd if=/dev/urandom of=$T/m/weights/model.bin bs=4096 count=1 seek=8 conv=notrunc status=none" &&
+	(cd "$T/m" && export PINION_CACHE_DIR="$T/changedc" &&
+		test_expect_failure_status 1 "$PINION" build $MIRROR --separate-weights \
+			--use-cog-base-image=false --progress quiet --chunk-size 1M \
+			--push -t "$PROXY/changed:v1" 2>"$T/changed.err") &&
+	one_error_line "$T/changed.err" &&
+	test_grep "weights/model.bin. changed during the build" "$T/changed.err" &&
+	test_equal "$(fault_proxy_stat faults.lose-upload)" 1 &&
+	no_big_file "$T/changedc" &&
+	! skopeo inspect --raw --tls-verify=false "docker://$REGISTRY/changed:v1" >/dev/null 2>&1
 '
 
 test_expect_success 'the layout-blob path (PINION_NO_STREAM_PUSH) pushes the same digest' '

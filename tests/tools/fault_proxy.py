@@ -23,6 +23,10 @@ Hostile registries (answered here, the upstream only supplies the body):
   huge        200, Content-Type --huge-type, a chunked body of --huge-size
               bytes (default 6 MiB) of JSON whitespace
   redirect-loop 302 to the same URL, forever
+  lose-upload the registry loses the upload session of the matching PATCH/PUT:
+              it and every later request to that session answer 404
+              BLOB_UPLOAD_UNKNOWN (nothing forwarded)
+              (REGEX default "^(PATCH|PUT) /v2/.+/blobs/uploads/")
   rewind      an upload session that forgets: PATCH at offset 0 is accepted
               (202, nothing forwarded), a PATCH further on is reset, and the
               session status has no Range (nothing stored), so the upload
@@ -45,6 +49,9 @@ host whose certificate pinion must verify unless that host is insecure).
 to /blobs/uploads/) to URLBASE + path: the session continues on another
 origin (e.g. another fault proxy, whose stats show what credentials came).
 
+--on-fault CMD runs the shell command CMD each time a fault fires, before
+the request is answered (e.g. to change a file while it is being uploaded).
+
 --stats FILE is rewritten (atomically) after every request with counters:
 requests, by_method, request_body_bytes (what clients sent, including bodies
 cut short), patch_body_bytes, put_body_bytes, response_body_bytes, faults
@@ -64,6 +71,7 @@ import re
 import socket
 import ssl
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -84,6 +92,7 @@ DEFAULT_MATCH = {
     "huge": r"^GET /v2/.+/manifests/",
     "redirect-loop": r"^GET /v2/.+/manifests/",
     "rewind": r"^(PATCH|GET) /v2/.+/blobs/uploads/",
+    "lose-upload": r"^(PATCH|PUT) /v2/.+/blobs/uploads/",
 }
 TOKEN = "pinion-test-token"
 HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te",
@@ -111,6 +120,7 @@ class State:
                       "redirects": 0, "range_requests": 0, "blob_body_bytes": 0,
                       "max_in_flight": 0}
         self.in_flight = 0
+        self.lost = set()  # upload session paths lose-upload forgot
         self.path = args.stats
 
     def pick(self, line):
@@ -194,8 +204,8 @@ def make_handler(args, state):
                 return out, len(out)
             return b"", 0
 
-        def reply(self, status, extra=()):
-            body = json.dumps({"errors": [{"code": "UNAVAILABLE", "message": "injected %d" % status}]}).encode()
+        def reply(self, status, extra=(), code="UNAVAILABLE"):
+            body = json.dumps({"errors": [{"code": code, "message": "injected %d" % status}]}).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -212,6 +222,8 @@ def make_handler(args, state):
             if self.command == "GET" and self.headers.get("Range"):
                 state.add(range_requests=1)
             state.enter(1)
+            if fault and args.on_fault:
+                subprocess.run(args.on_fault, shell=True, check=False)
             try:
                 if args.blob_delay and self.command == "GET" and "/blobs/sha256:" in self.path:
                     time.sleep(args.blob_delay)
@@ -259,6 +271,14 @@ def make_handler(args, state):
         def run(self, line, fault):
             if self.gate():
                 return
+            session = self.path.split("?")[0]
+            if fault == "lose-upload":
+                with state.lock:
+                    state.lost.add(session)
+            if session in state.lost:
+                body, _ = self.read_body()
+                self.count_body(len(body))
+                return self.reply(404, code="BLOB_UPLOAD_UNKNOWN")
             if fault == "reset-upload":
                 total = int(self.headers.get("Content-Length") or 0)
                 cut = args.reset_after if args.reset_after else total // 2
@@ -425,6 +445,8 @@ def main():
     p.add_argument("--huge-type", default="application/vnd.oci.image.manifest.v1+json")
     p.add_argument("--blob-delay", type=float, default=0,
                    help="seconds to hold each blob GET before answering it")
+    p.add_argument("--on-fault", default=None, metavar="CMD",
+                   help="shell command to run each time a fault fires")
     p.add_argument("--tls-cert", default=None, metavar="PEM",
                    help="serve HTTPS with this certificate (and --tls-key)")
     p.add_argument("--tls-key", default=None, metavar="PEM")
