@@ -17,7 +17,8 @@
 # Env: PINION_FRESH_KEEP=1 keeps the root (path printed) for debugging;
 # PINION_FRESH_DIR (where roots are made, default /var/tmp);
 # PINION_FRESH_LOG (full log, default build/check-fresh.log);
-# PINION_FRESH_TESTS (passed to make test as PINION_TESTS, for a quick run).
+# PINION_FRESH_TESTS (passed to make test as PINION_TESTS, for a quick run);
+# PINION_TEST_JOBS (passed to make test; unset, tests/run.sh picks its lanes).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "check-fresh: needs root (mmdebstrap, namespaces, pivot_root)" >&2; exit 2; }
@@ -99,7 +100,7 @@ make demo >/root/demo.out 2>&1; rc=\$?
 echo "demo_rc=\$rc demo_secs=\$((\$(date +%s) - s))" >/root/times
 [ \$rc -eq 0 ] || exit \$rc
 s=\$(date +%s)
-make test ${PINION_FRESH_TESTS:+PINION_TESTS="$PINION_FRESH_TESTS"} >/root/test.out 2>&1; rc=\$?
+make test ${PINION_FRESH_TESTS:+PINION_TESTS="$PINION_FRESH_TESTS"} ${PINION_TEST_JOBS:+PINION_TEST_JOBS="$PINION_TEST_JOBS"} >/root/test.out 2>&1; rc=\$?
 echo "test_rc=\$rc test_secs=\$((\$(date +%s) - s))" >>/root/times
 exit \$rc
 EOF

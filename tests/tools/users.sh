@@ -8,16 +8,23 @@
 # outside the checkout, which may be private (/root/pinion): lib.sh points
 # $PINION at a copy in $T, tests copy models and fixtures into $T, and a
 # command started from inside the checkout starts in $T instead.
-test_user_setup() {
+# Test files run in parallel lanes (tests/run.sh): one at a time holds a lock
+# while it checks and changes /etc/passwd, /etc/subuid and /etc/subgid.
+test_user_setup() (
 	[ "$(id -u)" -eq 0 ] || { echo "test_user_setup needs root" >&2; return 1; }
-	local u
+	local u lock=/run/lock
+	[ -d "$lock" ] && [ -w "$lock" ] || lock=/tmp
+	exec 8>"$lock/pinion-test-users.lock" && flock 8 || return 1
 	for u in pinion-sub pinion-nosub; do
 		id "$u" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$u"
 	done
 	grep -q '^pinion-sub:' /etc/subuid 2>/dev/null || echo "pinion-sub:300000:65536" >>/etc/subuid
 	grep -q '^pinion-sub:' /etc/subgid 2>/dev/null || echo "pinion-sub:300000:65536" >>/etc/subgid
-	sed -i '/^pinion-nosub:/d' /etc/subuid /etc/subgid 2>/dev/null || true
-}
+	if grep -q '^pinion-nosub:' /etc/subuid /etc/subgid 2>/dev/null; then
+		sed -i '/^pinion-nosub:/d' /etc/subuid /etc/subgid 2>/dev/null || true
+	fi
+	return 0
+)
 run_as() (
 	local u=$1; shift
 	local home cache
