@@ -19,7 +19,16 @@
  * file read from its first byte; another digest than before fails.  The
  * digest is remembered under the step's key (a data entry, no blob); a later
  * push with the same key asks the registry (HEAD) and, when it has the blob,
- * reads nothing. */
+ * reads nothing.
+ *
+ * When no RUN step follows (the Cog plan: weights, then the source, then
+ * the post-build), no later step sees the weights: the source layer is the
+ * model directory without them, and the post-build and the SBOM inventory
+ * run on the rootfs without them.  Then the weights step leaves the chain as
+ * it found it, so that new weights rebuild their own layers only, and not
+ * the source layer, the post-build (its sandbox runs) or the inventory.  A
+ * RUN step after the weights would see them: then the chain goes through
+ * their keys as for every layer. */
 #include "assembler/build_internal.h"
 #include "common/cleanup.h"
 #include "registry/registry.h"
@@ -250,15 +259,26 @@ static int weight_layer(struct step_ctx *sc, const struct weight_ctx *wc, struct
 				wc->created_by, wc->w->path, err);
 }
 
+/* a RUN step after s: its sandbox sees the weights' layers */
+static bool weights_seen_later(const struct build_plan *p, const struct plan_step *s)
+{
+	for (const struct plan_step *t = s + 1; t < p->steps + p->n_steps; t++)
+		if (t->kind == PLAN_STEP_RUN)
+			return true;
+	return false;
+}
+
 int build_weights_copy(struct step_ctx *sc, const struct plan_step *s, struct pn_error **err)
 {
 	struct oci_layer_opts lo = *sc->lopts;
 	const char *prefix = s->copy_dest + strspn(s->copy_dest, "/");
 	const struct oci_config *c = &sc->ex->img.config;
+	oci_digest_t chain;
 
 	lo.normalize_owner = true;
 	lo.compression = OCI_COMP_NONE; /* weights do not compress; never gzip them */
 	lo.align_data = true;		/* data 4 KiB-aligned: the blob shares its extents */
+	memcpy(chain, sc->chain, sizeof(chain));
 	for (size_t i = 0; i < s->n_weights; i++) {
 		const struct plan_weight *w = &s->weights[i];
 		cleanup_free char *created_by = NULL;
@@ -272,5 +292,7 @@ int build_weights_copy(struct step_ctx *sc, const struct plan_step *s, struct pn
 			return pn_error_wrap(err, "weights `%s`", w->path);
 		pn_strv_push(&sc->ex->weight_diff_ids, c->diff_ids[c->n_diff_ids - 1]);
 	}
+	if (!weights_seen_later(sc->plan, s))
+		memcpy(sc->chain, chain, sizeof(chain));
 	return 0;
 }

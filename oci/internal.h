@@ -37,7 +37,9 @@ int oci_layout_dirfd(const struct oci_layout *l);
 
 /* share.c: size bytes of src (from 0) into dst at dst_off by FICLONERANGE
  * (dst_off 4 KiB-aligned), else copy_file_range; *how = OCI_SHARE_WRITE when
- * neither works here and nothing was written.  The env PINION_NO_REFLINK /
+ * neither works here, or when dst takes O_DIRECT writes (oci_fd_pass then
+ * writes what it reads, with no copy into the page cache), and nothing was
+ * written.  The env PINION_NO_REFLINK /
  * PINION_NO_COPY_RANGE turn a way off (tests of the fallbacks). */
 int oci_fd_share(int dst, int64_t dst_off, int src, int64_t size, enum oci_blob_share *how,
 		 struct pn_error **err);
@@ -62,6 +64,31 @@ void oci_hash_thread_finish(struct oci_hash_thread *t);
  * PINION_HASH_THREAD=0 in the environment keeps hashing in line */
 void oci_hasher_update_large(struct oci_hasher *h, struct oci_hash_thread **t, uint64_t so_far,
 			     const void *data, size_t len);
+
+/* One read for several consumers (hashthread.c): each fn runs on a thread
+ * of its own and sees every published chunk in order (off: its offset in
+ * the stream); fn returns 0 or an errno, after which that consumer skips
+ * the rest.  start returns NULL if no threads can be made or
+ * PINION_HASH_THREAD=0 (then the caller works in line).  slot waits for a
+ * free chunk of oci_fanout_chunk() bytes, 4 KiB-aligned, to fill; publish
+ * hands its first len bytes on; finish waits for every consumer, frees, and
+ * returns the first consumer's errno or 0. */
+typedef int (*oci_fanout_fn)(void *ud, const unsigned char *buf, size_t len, uint64_t off);
+struct oci_fanout;
+size_t oci_fanout_chunk(void);
+struct oci_fanout *oci_fanout_start(const oci_fanout_fn *fns, void *const *uds, size_t n);
+unsigned char *oci_fanout_slot(struct oci_fanout *f);
+void oci_fanout_publish(struct oci_fanout *f, size_t len);
+int oci_fanout_finish(struct oci_fanout *f);
+
+/* share.c: size bytes of src (from offset 0) read once, hashed into h and
+ * (if not NULL) data, and (dst >= 0) written into dst at dst_off: with
+ * O_DIRECT where dst's filesystem allows it (the bytes go to the disk as
+ * they are read and not through the page cache: nothing is left for the
+ * commit's fsync to write; PINION_NO_DIRECT=1 turns that off), else
+ * pwrite.  A file that ends early is an error. */
+int oci_fd_pass(int src, int64_t size, const char *label, struct oci_hasher *h,
+		struct oci_hasher *data, int dst, int64_t dst_off, struct pn_error **err);
 
 /* tests: force the applier's fallback walk (no openat2) on or off */
 void oci_apply_force_no_openat2(bool on);

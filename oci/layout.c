@@ -443,44 +443,24 @@ static bool same_file_state(const struct stat *a, const struct stat *b)
 	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
-struct append_read_ud {
-	struct oci_blob_writer *w;
-	enum oci_blob_share how;
-	struct oci_hasher *data; /* the file's own digest in the same pass, or NULL */
-	struct oci_hash_thread *data_ht;
-	uint64_t done;
-};
-
-static int append_piece(void *ud, const char *buf, size_t len, struct pn_error **err)
-{
-	struct append_read_ud *a = ud;
-
-	if (a->how == OCI_SHARE_WRITE && pn_write_all(a->w->f.fd, buf, len) < 0)
-		return pn_error_set_errno(err, errno, "write blob");
-	oci_hasher_update_large(a->w->h, &a->w->ht, (uint64_t)a->w->size, buf, len);
-	if (a->data) /* each hasher on a thread of its own: the two cost one pass */
-		oci_hasher_update_large(a->data, &a->data_ht, a->done, buf, len);
-	a->w->size += (int64_t)len;
-	a->done += len;
-	return 0;
-}
-
-/* hash (and with OCI_SHARE_WRITE also write) size bytes of fd from 0; with
- * data_out also the digest of those bytes alone */
+/* hash (and with OCI_SHARE_WRITE also write) size bytes of fd from 0, in
+ * one read (oci_fd_pass); with data_out also the digest of those bytes alone */
 static int append_read(struct oci_blob_writer *w, int fd, int64_t size, enum oci_blob_share how,
 		       const char *label, char *data_out, struct pn_error **err)
 {
-	struct append_read_ud a = {w, how, data_out ? oci_hasher_new() : NULL, NULL, 0};
-	int rc = -1;
+	struct oci_hasher *data = data_out ? oci_hasher_new() : NULL;
+	int rc;
 
-	if (lseek(fd, 0, SEEK_SET) < 0)
-		pn_error_set_errno(err, errno, "seek `%s`", label);
-	else
-		rc = pn_read_each(fd, size, COPY_BUF, label, append_piece, &a, err);
-	oci_hash_thread_finish(a.data_ht);
-	if (a.data && rc == 0)
-		oci_hasher_final(a.data, data_out);
-	oci_hasher_free(a.data);
+	oci_hash_thread_finish(w->ht); /* w->h is hashed on the pass's threads */
+	w->ht = NULL;
+	rc = oci_fd_pass(fd, size, label, w->h, data, how == OCI_SHARE_WRITE ? w->f.fd : -1,
+			 w->size, err);
+	if (rc == 0)
+		w->size += size;
+	if (data && rc == 0)
+		oci_hasher_final(data, data_out);
+	if (data)
+		oci_hasher_free(data);
 	return rc;
 }
 
@@ -496,7 +476,7 @@ int oci_blob_writer_append_fd(struct oci_blob_writer *w, int fd, int64_t size, c
 		return pn_error_wrap(err, "`%s` into blob", label);
 	if (append_read(w, fd, size, h, label, data_out, err) < 0)
 		return -1;
-	if (h != OCI_SHARE_WRITE && lseek(w->f.fd, w->size, SEEK_SET) < 0)
+	if (lseek(w->f.fd, w->size, SEEK_SET) < 0) /* the pass writes with pwrite */
 		return pn_error_set_errno(err, errno, "seek blob");
 	if (fstat(fd, &after) < 0)
 		return pn_error_set_errno(err, errno, "stat `%s`", label);

@@ -73,4 +73,23 @@ test_expect_success 'a changed weights file: read once, a new layer, the memo fo
 	test_grep "$want" "$T/memo2"
 '
 
+# no RUN step follows the weights: their layers leave the chain as it was
+test_expect_success 'new weights rebuild their own layer only: the source layer and the post-build are cached' '
+	test_grep "source: cached" "$T/changed.log" &&
+	test_grep "post-build: cached" "$T/changed.log" &&
+	skopeo inspect --config "oci:$T/changed.out:w" >"$T/changed.config" &&
+	jq -e ".config.Labels[\"run.cog.openapi_schema\"] | fromjson | .openapi" "$T/changed.config" >/dev/null &&
+	test_equal "$(jq -r ".rootfs.diff_ids | length" "$T/changed.config")" \
+		"$(skopeo inspect --config "oci:$T/first.out:w" | jq -r ".rootfs.diff_ids | length")"
+'
+
+test_expect_success 'new weights and an edited predict.py: the source layer and the post-build run again' '
+	head -c $SIZE /dev/urandom >"$T/m/weights/model.bin" &&
+	echo "# edited" >>"$T/m/predict.py" &&
+	build edited &&
+	test_grep "source: done" "$T/edited.log" &&
+	test_grep "post-build: done" "$T/edited.log" &&
+	! test_equal "$(cat "$T/edited.weights")" "$(cat "$T/changed.weights")" >/dev/null
+'
+
 test_done

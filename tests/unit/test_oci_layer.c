@@ -353,6 +353,60 @@ static void t_hash_thread(void)
 	free(data);
 }
 
+/* oci_fd_pass: one read of a file, its digest, the digest of the same bytes
+ * for a second hasher, and the bytes written into another file at an
+ * offset: with O_DIRECT (aligned offset, the unaligned tail through the page
+ * cache), without it (PINION_NO_DIRECT, an unaligned offset), in line (a
+ * small file, PINION_HASH_THREAD=0); a file shorter than asked is an error */
+static void pass_case(const char *src, const unsigned char *data, size_t n, int64_t off,
+		      const char *what)
+{
+	cleanup_free char *dst = pn_path_join(tap_tmpdir(), "pass-dst");
+	cleanup_close int fd = open(src, O_RDONLY | O_CLOEXEC);
+	cleanup_close int out = open(dst, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	cleanup_free char *back = xmalloc(n ? n : 1);
+	struct oci_hasher *h = oci_hasher_new(), *d = oci_hasher_new();
+	struct pn_error *err = NULL;
+	oci_digest_t want, got, got2;
+
+	oci_digest_buf(data, n, want);
+	ok_call(oci_fd_pass(fd, (int64_t)n, "src", h, d, out, off, &err), &err, "pass (%s)", what);
+	oci_hasher_final(h, got);
+	oci_hasher_final(d, got2);
+	is_str(got, want, "the digest (%s)", what);
+	is_str(got2, want, "the second digest (%s)", what);
+	ok(pread(out, back, n, off) == (ssize_t)n && memcmp(back, data, n) == 0,
+	   "the bytes written at %lld (%s)", (long long)off, what);
+	oci_hasher_free(h);
+	oci_hasher_free(d);
+}
+
+static void t_fd_pass(void)
+{
+	cleanup_free char *src = pn_path_join(tap_tmpdir(), "pass-src");
+	size_t n = ((size_t)9 << 20) + 4097; /* past the fan-out threshold, a ragged tail */
+	unsigned char *data = xmalloc(n);
+	struct oci_hasher *h = oci_hasher_new();
+	struct pn_error *err = NULL;
+	int fd;
+
+	fill_noise(data, n, 77);
+	ok(pn_write_file_atomic(src, data, n, 0644, NULL) == 0, "source written");
+	setenv("PINION_HASH_THREAD", "1", 1);
+	pass_case(src, data, n, 8192, "O_DIRECT where the filesystem has it");
+	pass_case(src, data, n, 8192 + 100, "an unaligned offset");
+	setenv("PINION_NO_DIRECT", "1", 1);
+	pass_case(src, data, n, 4096, "PINION_NO_DIRECT");
+	unsetenv("PINION_NO_DIRECT");
+	pass_case(src, data, 70000, 4096, "a small file, in line");
+	fd = open(src, O_RDONLY | O_CLOEXEC);
+	ok_fail(oci_fd_pass(fd, (int64_t)n + 1, "src", h, NULL, -1, 0, &err), &err, PN_ERR_GENERIC,
+		"shrank while read", "a file that ends early");
+	close(fd);
+	oci_hasher_free(h);
+	free(data);
+}
+
 /* a 24 MiB layer (many buffers of every stage): digest and diff_id match the tools */
 static void t_writer_large(void)
 {
@@ -479,6 +533,10 @@ static void t_writer_aligned(void)
 	/* the same bytes whichever way the data reaches the blob */
 	setenv("PINION_NO_REFLINK", "1", 1);
 	write_aligned(l, tree, OCI_COMP_NONE, &r);
+	is_str(r.desc.digest, plain.desc.digest, "O_DIRECT write: the same digest");
+	oci_layer_result_release(&r);
+	setenv("PINION_NO_DIRECT", "1", 1);
+	write_aligned(l, tree, OCI_COMP_NONE, &r);
 	is_str(r.desc.digest, plain.desc.digest, "copy_file_range: the same digest");
 	oci_layer_result_release(&r);
 	setenv("PINION_NO_COPY_RANGE", "1", 1);
@@ -486,6 +544,7 @@ static void t_writer_aligned(void)
 	is_str(r.desc.digest, plain.desc.digest, "read/write: the same digest");
 	oci_layer_result_release(&r);
 	unsetenv("PINION_NO_REFLINK");
+	unsetenv("PINION_NO_DIRECT");
 	unsetenv("PINION_NO_COPY_RANGE");
 	write_aligned(l, tree, OCI_COMP_GZIP, &r);
 	is_str(r.diff_id, plain.desc.digest,
@@ -503,7 +562,7 @@ static void t_writer_digest_data(void)
 {
 	cleanup_free char *tree = pn_path_join(tap_tmpdir(), "digest-data");
 	cleanup_free char *f = pn_path_join(tree, "w.bin");
-	const char *no[] = {NULL, "PINION_NO_REFLINK", "PINION_NO_COPY_RANGE"};
+	const char *no[] = {NULL, "PINION_NO_REFLINK", "PINION_NO_DIRECT", "PINION_NO_COPY_RANGE"};
 	size_t n = (5 << 20) + 77; /* past the hash thread's threshold */
 	unsigned char *data = xmalloc(n);
 	struct oci_layout *l = layout_new();
@@ -516,7 +575,7 @@ static void t_writer_digest_data(void)
 	ok(oci_digest_file(f, want, NULL, NULL) == 0, "its digest");
 	write_aligned(l, tree, OCI_COMP_NONE, &plain);
 	is_str(plain.data_digest, "", "without digest_data: none");
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		struct oci_layer_opts o;
 		struct oci_layer_writer *w;
 		struct oci_layer_result r;
@@ -535,12 +594,13 @@ static void t_writer_digest_data(void)
 		ok_call(oci_layer_writer_finish(w, &r, &err), &err, "layer finished");
 		oci_layer_writer_free(w);
 		is_str(r.data_digest, want, "data digest = the file's sha256 (%s)",
-		       no[i] ? no[i] : "clone or copy_file_range");
+		       no[i] ? no[i] : "clone or O_DIRECT");
 		is_str(r.desc.digest, plain.desc.digest, "the same layer");
 		is_str(r.diff_id, r.desc.digest, "diff_id = blob digest (uncompressed)");
 		oci_layer_result_release(&r);
 	}
 	unsetenv("PINION_NO_REFLINK");
+	unsetenv("PINION_NO_DIRECT");
 	unsetenv("PINION_NO_COPY_RANGE");
 	oci_layer_result_release(&plain);
 	free(data);
@@ -1018,6 +1078,7 @@ static void t_writer_idmap_and_tar(void)
 int main(void)
 {
 	TEST(t_hash_thread);
+	TEST(t_fd_pass);
 	TEST(t_writer_reproducible);
 	TEST(t_writer_large);
 	TEST(t_writer_aligned);
