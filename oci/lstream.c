@@ -24,9 +24,9 @@
 #include <isa-l/igzip_lib.h>
 #endif
 
-#define LS_SLOTS 4
-#define LS_CHUNK ((size_t)256 << 10)
-#define LS_IN	 ((size_t)256 << 10)
+#define LS_SLOTS    4
+#define LS_CHUNK    ((size_t)256 << 10)
+#define LS_IN	    ((size_t)256 << 10)
 #define LS_IN_SLACK 8
 
 enum ls_codec { LS_PLAIN, LS_GZIP, LS_ZSTD };
@@ -116,7 +116,8 @@ static int gzip_next_member(struct oci_lstream *s)
 
 static int truncated(struct oci_lstream *s, const char *what)
 {
-	return pn_error_set(&s->err, PN_ERR_INVALID, "%s: the compressed stream is truncated", what);
+	return pn_error_set(&s->err, PN_ERR_INVALID, "%s: the compressed stream is truncated",
+			    what);
 }
 
 /* -------------------------------------------------------------- codecs */
@@ -397,7 +398,8 @@ static int codec_init(struct oci_lstream *s, struct pn_error **err)
 		s->codec = LS_ZSTD;
 		s->zd = ZSTD_createDCtx();
 		if (!s->zd)
-			return pn_error_set(err, PN_ERR_GENERIC, "zstd: cannot start decompressing");
+			return pn_error_set(err, PN_ERR_GENERIC,
+					    "zstd: cannot start decompressing");
 	}
 	return 0;
 }
@@ -423,8 +425,8 @@ struct oci_lstream *oci_lstream_open(int fd, bool verify, struct pn_error **err)
 		oci_lstream_free(s);
 		return NULL;
 	}
-	s->threaded =
-		!env_is("PINION_UNPACK_THREAD", "0") && pthread_create(&s->th, NULL, ls_main, s) == 0;
+	s->threaded = !env_is("PINION_UNPACK_THREAD", "0") &&
+		      pthread_create(&s->th, NULL, ls_main, s) == 0;
 	return s;
 }
 

@@ -21,7 +21,6 @@ static char *path_of(const char *name)
 	return pn_path_join(dir, name);
 }
 
-
 /* the sha256 of a file, by the system's sha256sum */
 static void sha_file(const char *file, oci_digest_t out)
 {
@@ -106,14 +105,16 @@ static void make_inputs(void)
 	}
 	ok(pn_write_file_atomic(p, buf, PAYLOAD, 0644, NULL) == 0, "payload written");
 	cmd = xasprintf("cd '%s' && gzip -n -c payload > one.gz && head -c 1000001 payload > a && "
-	   "tail -c +1000002 payload > b && gzip -n -c a > two.gz && gzip -n -1 -c b >> two.gz && "
-	   "cp one.gz junk.gz && printf 'not gzip' >> junk.gz && "
-	   "zstd -q -c a > two.zst && zstd -q -c b >> two.zst && cp payload plain && "
-	   "head -c 500000 one.gz > cut.gz && head -c 500000 two.zst > cut.zst && "
-	   "cp one.gz badcrc.gz && "
-	   "printf 'x' | dd of=badcrc.gz bs=1 seek=$(($(stat -c %%s one.gz) - 6)) conv=notrunc "
-	   "2>/dev/null",
-	   dir);
+			"tail -c +1000002 payload > b && gzip -n -c a > two.gz && gzip -n -1 -c b "
+			">> two.gz && "
+			"cp one.gz junk.gz && printf 'not gzip' >> junk.gz && "
+			"zstd -q -c a > two.zst && zstd -q -c b >> two.zst && cp payload plain && "
+			"head -c 500000 one.gz > cut.gz && head -c 500000 two.zst > cut.zst && "
+			"cp one.gz badcrc.gz && "
+			"printf 'x' | dd of=badcrc.gz bs=1 seek=$(($(stat -c %%s one.gz) - 6)) "
+			"conv=notrunc "
+			"2>/dev/null",
+			dir);
 	ok(system(cmd) == 0, "gzip, zstd and truncated blobs made by the system's tools");
 }
 
