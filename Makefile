@@ -23,6 +23,8 @@ B ?= build/san
 endif
 
 PKGS := libarchive jansson yaml-0.1 libcurl libzstd libcrypto zlib
+# optional: ISA-L's igzip inflates gzip layers (oci/lstream.c), zlib without it
+PKGS_OPT_isal := libisal
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
         -Wvla -Wwrite-strings -Wno-missing-field-initializers -Werror
 CFLAGS ?= -O2 -g
@@ -68,6 +70,8 @@ $(B)/config.mk: Makefile tests/tools/deps.sh
 	@mkdir -p $(dir $@)
 	@cf=$$(pkg-config --cflags $(PKGS)) && libs=$$(pkg-config --libs $(PKGS)) || { \
 		echo "make: pkg-config does not find $(PKGS): run \`make deps\` as root" >&2; exit 1; }; \
+	if pkg-config --exists $(PKGS_OPT_isal); then cf="$$cf -DPN_HAVE_ISAL $$(pkg-config --cflags \
+		$(PKGS_OPT_isal))"; libs="$$libs $$(pkg-config --libs $(PKGS_OPT_isal))"; fi; \
 	printf 'PKG_CFLAGS := %s\nPKG_LIBS := %s\n' "$$cf" "$$libs" >$@.tmp && mv $@.tmp $@
 
 .PHONY: all deps test unit check-build demo clean format format-check fuzz bench check-fresh \

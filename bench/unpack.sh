@@ -10,9 +10,15 @@
 # unpack + one sandbox start), the same with a warm cache (the sandbox alone:
 # a snapshot is never unpacked twice), and `pinion unpack` (all layers onto
 # one directory, as umoci and tar do).  Page cache warm (the blobs were just
-# written); each figure is the best of REPEAT runs (default 3).
-# Usage: bench/unpack.sh (env: PINION, REPEAT, BENCH_DIR).  Needs root for
-# umoci unpack without --rootless and for tar to keep owners.
+# written); each figure is the best of REPEAT runs (default 3): wall seconds,
+# and the CPU seconds (user + sys, children included) of that run, which on a
+# loaded machine say more than the wall time.  Where the cold snapshot's time
+# goes: the same with the inflate thread off (PINION_UNPACK_THREAD=0) and
+# with zlib instead of igzip (PINION_INFLATE=zlib); PINION_BEFORE=BINARY adds
+# a row for another pinion (e.g. one built from main) in the same run.
+# Usage: bench/unpack.sh (env: PINION, PINION_BEFORE, REPEAT, BENCH_DIR: where
+# the trees go, e.g. /dev/shm to leave the disk out).  Needs root for umoci
+# unpack without --rootless and for tar to keep owners.
 set -eu
 cd "$(dirname "$0")/.."
 export PINION=${PINION:-$(pwd)/build/pinion}
@@ -23,19 +29,22 @@ W=$(mktemp -d "${BENCH_DIR:-/tmp}/pinion-bench-unpack.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 rootfs=$(fixture_rootfs python)
 
-# best NAME CLEANUP CMD...: the best wall time of REPEAT runs, CLEANUP before each
+# best NAME CLEANUP CMD...: the best wall time of REPEAT runs (CLEANUP before
+# each) and the CPU time (user + sys) of that run
 best() {
-	local name=$1 cleanup=$2 b= t s e
+	local name=$1 cleanup=$2 b= cpu= t u s
 	shift 2
 	for _ in $(seq "$REPEAT"); do
 		eval "$cleanup"
-		s=$(date +%s.%N)
-		"$@" >/dev/null 2>&1 || { echo "$name: failed" >&2; return 1; }
-		e=$(date +%s.%N)
-		t=$(echo "$e - $s" | bc)
-		if [ -z "$b" ] || [ "$(echo "$t < $b" | bc)" = 1 ]; then b=$t; fi
+		/usr/bin/time -f '%e %U %S' -o "$W/time" "$@" >/dev/null 2>&1 ||
+			{ echo "$name: failed" >&2; return 1; }
+		read -r t u s <"$W/time"
+		if [ -z "$b" ] || [ "$(echo "$t < $b" | bc)" = 1 ]; then
+			b=$t
+			cpu=$(printf '%.2f s CPU (%.2f user, %.2f sys)' "$(echo "$u + $s" | bc)" "$u" "$s")
+		fi
 	done
-	printf '%-40s %7.2f s\n' "$name" "$b"
+	printf '%-44s %7.2f s  %s  load %s\n' "$name" "$b" "$cpu" "$(cut -d' ' -f1 /proc/loadavg)"
 	echo "$b" >"$W/last"
 }
 
@@ -76,7 +85,7 @@ compose "$W/four" base "$W/p1" "$W/p2" "$W/p3" "$W/p4"
 sync
 
 echo "unpack of the python base ($(du -sm "$rootfs" | cut -f1) MB rootfs; $(nproc) cores," \
-	"load $(cut -d' ' -f1 /proc/loadavg), $(date -u +%F))"
+	"load $(cut -d' ' -f1 /proc/loadavg), $(date -u +%F), trees on $(df --output=fstype "$W" | tail -1))"
 for img in one four; do
 	n=$(skopeo inspect --raw "oci:$W/$img:base" | jq '.layers | length')
 	echo "--- $n layer(s), $(skopeo inspect --raw "oci:$W/$img:base" | jq '[.layers[].size] | add / 1048576 | floor') MiB of gzip"
@@ -93,6 +102,14 @@ for img in one four; do
 	best "pinion run true, cold (jobs $(nproc))" 'rm -rf "$W/c"' \
 		env PINION_CACHE_DIR="$W/c" "$PINION" run --network none "oci:$W/$img:base" true
 	cold=$(cat "$W/last")
+	best "  the same, inflate in line" 'rm -rf "$W/c"' env PINION_CACHE_DIR="$W/c" \
+		PINION_UNPACK_THREAD=0 "$PINION" run --network none "oci:$W/$img:base" true
+	best "  the same, zlib for igzip" 'rm -rf "$W/c"' env PINION_CACHE_DIR="$W/c" \
+		PINION_INFLATE=zlib "$PINION" run --network none "oci:$W/$img:base" true
+	if [ -n "${PINION_BEFORE:-}" ]; then
+		best "  the same, PINION_BEFORE" 'rm -rf "$W/c"' \
+			env PINION_CACHE_DIR="$W/c" "$PINION_BEFORE" run --network none "oci:$W/$img:base" true
+	fi
 	best "pinion run true, warm (no unpack)" : \
 		env PINION_CACHE_DIR="$W/c" "$PINION" run --network none "oci:$W/$img:base" true
 	printf '%-40s %7.2fx tar, %.2fx umoci\n' "pinion cold snapshot vs peers" \

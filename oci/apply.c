@@ -110,6 +110,14 @@ static void pathset_release(struct pathset *ps)
 }
 
 /* ------------------------------------------------------------ the applier */
+#define DCACHE_SLOTS 8
+
+struct dir_slot {
+	char *path; /* cleaned, relative to the root; NULL: unused */
+	int fd;
+	bool sgid;
+};
+
 struct deferred_dir {
 	char *path;
 	mode_t mode;
@@ -127,17 +135,21 @@ struct applier {
 	struct deferred_dir *dirs;
 	size_t n_dirs, cap_dirs;
 	uint64_t skipped_devices;
-	/* verification (oci_layer_apply): h hashes the compressed stream as
-	 * raw reads it from in_fd; raw decompresses it and dh hashes what it
-	 * hands to the tar reader a (the diff_id) */
-	int in_fd;
-	struct oci_hasher *h;
-	char *inbuf;
-	struct archive *raw;
-	struct oci_hasher *dh;
-	char *tarbuf;
+	/* recently used parent directories (entries of a directory mostly come
+	 * together); emptied after any entry that removed something, as that
+	 * may have replaced one of them or a directory above */
+	struct dir_slot dcache[DCACHE_SLOTS];
+	size_t dcache_next;
+	bool dcache_stale;
+	bool parent_sgid; /* the current entry's parent directory is setgid */
+	uid_t uid;	  /* what a new file is owned by without a chown */
+	gid_t gid;
+	mode_t umask; /* the process's, to create files with their final mode */
+	/* the uncompressed stream (lstream.c): the tar reader a reads it
+	 * through tar_read; with verification (oci_layer_apply) it hashes the
+	 * blob and the tar (the diff_id) */
+	struct oci_lstream *ls;
 	uint64_t tar_bytes;
-	bool raw_open, raw_eof;
 	int out_fd; /* oci_layer_decompress: the tar goes here too (else -1) */
 };
 
@@ -271,7 +283,8 @@ static void split_path(const char *path, char **parent, const char **base)
 }
 
 /* remove what is at parent/name unless it is a directory and keep_dir */
-static int clear_final(int pfd, const char *name, bool keep_dir, bool *kept, struct pn_error **err)
+static int clear_final(struct applier *ap, int pfd, const char *name, bool keep_dir, bool *kept,
+		       struct pn_error **err)
 {
 	struct stat st;
 
@@ -283,8 +296,10 @@ static int clear_final(int pfd, const char *name, bool keep_dir, bool *kept, str
 			*kept = true;
 			return 0;
 		}
+		ap->dcache_stale = true;
 		return pn_rm_rf_at(pfd, name, err);
 	}
+	ap->dcache_stale = true;
 	if (unlinkat(pfd, name, 0) < 0 && errno != ENOENT)
 		return pn_error_set_errno(err, errno, "remove `%s`", name);
 	return 0;
@@ -353,6 +368,7 @@ static int whiteout_opaque(struct applier *ap, int pfd, const char *dir_path, st
 	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
 	struct dirent *de;
 
+	ap->dcache_stale = true;
 	if (!d) {
 		if (dfd >= 0)
 			close(dfd);
@@ -393,7 +409,7 @@ static int whiteout_keep(struct applier *ap, const char *parent, const char *tar
 	bool kept;
 
 	if (open_dir_in_root(ap, parent, true, &pfd, err) < 0 ||
-	    clear_final(pfd, target, false, &kept, err) < 0)
+	    clear_final(ap, pfd, target, false, &kept, err) < 0)
 		return -1;
 	if (mknodat(pfd, target, S_IFCHR | 0, makedev(0, 0)) < 0)
 		return pn_error_set_errno(err, errno, "create whiteout `%s`", full);
@@ -419,6 +435,7 @@ static int whiteout_one(struct applier *ap, const char *parent, const char *targ
 		pn_error_free(e2);
 		return 0;
 	}
+	ap->dcache_stale = true;
 	return pn_rm_rf_at(pfd, target, err);
 }
 
@@ -451,8 +468,82 @@ static int handle_whiteout(struct applier *ap, const char *path, struct pn_error
 	return whiteout_one(ap, parent, base + 4, err) < 0 ? -1 : 1;
 }
 
+/* ---------------------------------------------------- parent directories */
+static void dcache_clear(struct applier *ap)
+{
+	for (size_t i = 0; i < DCACHE_SLOTS; i++) {
+		if (ap->dcache[i].path)
+			close(ap->dcache[i].fd);
+		free(ap->dcache[i].path);
+		ap->dcache[i].path = NULL;
+	}
+	ap->dcache_stale = false;
+}
+
+/* the directory rel inside the root (made if missing), borrowed from the
+ * cache: valid until the entry is done */
+static int open_parent(struct applier *ap, const char *rel, int *out, struct pn_error **err)
+{
+	struct dir_slot *d;
+	struct stat st;
+	int fd;
+
+	for (size_t i = 0; i < DCACHE_SLOTS; i++) {
+		d = &ap->dcache[i];
+		if (d->path && strcmp(d->path, rel) == 0) {
+			ap->parent_sgid = d->sgid;
+			*out = d->fd;
+			return 0;
+		}
+	}
+	if (open_dir_in_root(ap, rel, true, &fd, err) < 0)
+		return -1;
+	d = &ap->dcache[ap->dcache_next++ % DCACHE_SLOTS];
+	if (d->path)
+		close(d->fd);
+	free(d->path);
+	d->path = xstrdup(rel);
+	d->fd = fd;
+	/* unknown: chown as if it were setgid */
+	d->sgid = fstat(fd, &st) < 0 || (st.st_mode & S_ISGID);
+	ap->parent_sgid = d->sgid;
+	*out = fd;
+	return 0;
+}
+
 /* ------------------------------------------------------------- entries */
-static int copy_data(struct applier *ap, int fd, const char *path, struct pn_error **err)
+/* a create in pfd failed: if the name was taken (and not cleared yet), it
+ * is cleared (a directory with what is in it) and 1 says to try again */
+static int name_taken(struct applier *ap, int pfd, const char *name, int *tries,
+		      struct pn_error **err)
+{
+	bool kept;
+
+	if (errno != EEXIST || (*tries)++)
+		return 0;
+	return clear_final(ap, pfd, name, false, &kept, err) < 0 ? -1 : 1;
+}
+
+/* a new entry is owned by our fsuid and fsgid (the parent's group if it is
+ * setgid): a chown is needed only for another owner */
+static bool needs_owner(struct applier *ap, struct archive_entry *e)
+{
+	return ap->o.chown && ((uid_t)archive_entry_uid(e) != ap->uid ||
+			       (gid_t)archive_entry_gid(e) != ap->gid || ap->parent_sgid);
+}
+
+/* the file can be created with its final mode (no fchmod after it): no
+ * setuid, setgid or sticky bit (a chown would clear them), nothing the
+ * umask takes away, and no xattrs (user.* ones need a writable file) */
+static bool mode_at_create(struct applier *ap, struct archive_entry *e)
+{
+	mode_t perm = archive_entry_perm(e) & 07777;
+
+	return !(perm & 07000) && !(perm & ap->umask) && archive_entry_xattr_count(e) == 0;
+}
+
+static int copy_data(struct applier *ap, int fd, const char *path, int64_t *end,
+		     struct pn_error **err)
 {
 	const void *buf;
 	size_t size;
@@ -467,6 +558,8 @@ static int copy_data(struct applier *ap, int fd, const char *path, struct pn_err
 		ap->bytes += size;
 		if (pwrite(fd, buf, size, offset) != (ssize_t)size)
 			return pn_error_set_errno(err, errno ? errno : EIO, "write `%s`", path);
+		if (offset + (int64_t)size > *end)
+			*end = offset + (int64_t)size;
 	}
 	if (r != ARCHIVE_EOF)
 		return pn_error_set(err, PN_ERR_INVALID, "entry `%s`: %s", path,
@@ -477,20 +570,27 @@ static int copy_data(struct applier *ap, int fd, const char *path, struct pn_err
 static int make_file(struct applier *ap, struct archive_entry *e, int pfd, const char *name,
 		     const char *path, struct pn_error **err)
 {
-	cleanup_close int fd =
-		openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	bool final_mode = mode_at_create(ap, e);
+	mode_t mode = final_mode ? archive_entry_perm(e) & 0777 : 0600;
+	int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, tries = 0, r = 0;
+	cleanup_close int fd = -1;
 	struct timespec ts[2];
+	int64_t end = 0;
 
+	while ((fd = openat(pfd, name, flags, mode)) < 0 &&
+	       (r = name_taken(ap, pfd, name, &tries, err)) > 0)
+		;
 	if (fd < 0)
-		return pn_error_set_errno(err, errno, "create `%s`", path);
-	if (copy_data(ap, fd, path, err) < 0)
+		return r < 0 ? -1 : pn_error_set_errno(err, errno, "create `%s`", path);
+	if (copy_data(ap, fd, path, &end, err) < 0)
 		return -1;
-	if (ftruncate(fd, archive_entry_size(e)) < 0)
+	if (end != archive_entry_size(e) && ftruncate(fd, archive_entry_size(e)) < 0)
 		return pn_error_set_errno(err, errno, "size `%s`", path);
-	if (ap->o.chown && fchown(fd, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e)) < 0)
+	if (needs_owner(ap, e) &&
+	    fchown(fd, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e)) < 0)
 		pn_debug("apply: owner of `%s` not set: %s", path, strerror(errno));
 	apply_xattrs(ap, e, fd);
-	if (fchmod(fd, archive_entry_perm(e) & 07777) < 0)
+	if (!final_mode && fchmod(fd, archive_entry_perm(e) & 07777) < 0)
 		return pn_error_set_errno(err, errno, "chmod `%s`", path);
 	ts[0] = ts[1] = entry_mtime(e);
 	futimens(fd, ts);
@@ -499,23 +599,10 @@ static int make_file(struct applier *ap, struct archive_entry *e, int pfd, const
 	return 0;
 }
 
-static int make_dir(struct applier *ap, struct archive_entry *e, int pfd, const char *name,
-		    const char *path, struct pn_error **err)
+static void defer_dir(struct applier *ap, struct archive_entry *e, const char *path)
 {
-	cleanup_close int fd = -1;
 	struct deferred_dir *dd;
 
-	if (mkdirat(pfd, name, 0700) < 0 && errno != EEXIST)
-		return pn_error_set_errno(err, errno, "create directory `%s`", path);
-	fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return pn_error_set_errno(err, errno, "open directory `%s`", path);
-	apply_owner(ap, e, pfd, name);
-	apply_xattrs(ap, e, fd);
-	/* owner-writable until the end, so children can be added; the final
-	 * mode and mtime are set after the last entry */
-	if (fchmod(fd, (archive_entry_perm(e) & 07777) | 0700) < 0)
-		return pn_error_set_errno(err, errno, "chmod `%s`", path);
 	if (ap->n_dirs == ap->cap_dirs) {
 		ap->cap_dirs = ap->cap_dirs ? 2 * ap->cap_dirs : 64;
 		ap->dirs = xrealloc(ap->dirs, st_mult(ap->cap_dirs, sizeof(*ap->dirs)));
@@ -524,7 +611,53 @@ static int make_dir(struct applier *ap, struct archive_entry *e, int pfd, const 
 	dd->path = xstrdup(path);
 	dd->mode = archive_entry_perm(e) & 07777;
 	dd->mtime = entry_mtime(e);
-	if (entry_is_opaque_dir(e))
+}
+
+/* mkdir, or keep the directory that is there (anything else is removed) */
+static int mkdir_or_keep(struct applier *ap, int pfd, const char *name, const char *path,
+			 mode_t mode, bool *made, struct pn_error **err)
+{
+	bool kept = false;
+
+	*made = mkdirat(pfd, name, mode) == 0;
+	if (!*made && errno == EEXIST) {
+		if (clear_final(ap, pfd, name, true, &kept, err) < 0)
+			return -1;
+		*made = !kept && mkdirat(pfd, name, mode) == 0;
+	}
+	if (!*made && !kept)
+		return pn_error_set_errno(err, errno, "create directory `%s`", path);
+	return 0;
+}
+
+static int make_dir(struct applier *ap, struct archive_entry *e, int pfd, const char *name,
+		    const char *path, struct pn_error **err)
+{
+	/* owner-writable until the end, so children can be added; the final
+	 * mode and mtime are set after the last entry */
+	mode_t mode = (archive_entry_perm(e) & 07777) | 0700;
+	bool made, opaque = entry_is_opaque_dir(e), has_xattrs;
+	cleanup_close int fd = -1;
+
+	if (mkdir_or_keep(ap, pfd, name, path, mode & 0777, &made, err) < 0)
+		return -1;
+	defer_dir(ap, e, path);
+	has_xattrs = archive_entry_xattr_count(e) > 0;
+	/* a new directory with nothing more to set needs no fd */
+	if (made && !has_xattrs && !opaque && !(mode & ap->umask) && !(mode & 07000)) {
+		if (needs_owner(ap, e))
+			apply_owner(ap, e, pfd, name);
+		return 0;
+	}
+	fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return pn_error_set_errno(err, errno, "open directory `%s`", path);
+	if (!made || needs_owner(ap, e))
+		apply_owner(ap, e, pfd, name);
+	apply_xattrs(ap, e, fd);
+	if (fchmod(fd, mode) < 0)
+		return pn_error_set_errno(err, errno, "chmod `%s`", path);
+	if (opaque)
 		return ap->o.overlay_whiteouts ? mark_opaque(ap, fd, path, err)
 					       : whiteout_opaque(ap, fd, path, err);
 	return 0;
@@ -535,6 +668,7 @@ static int make_symlink(struct applier *ap, struct archive_entry *e, int pfd, co
 {
 	const char *target = archive_entry_symlink(e);
 	struct timespec ts[2];
+	int tries = 0, r = 0;
 
 	if (!target || !*target)
 		return pn_error_set(err, PN_ERR_INVALID, "entry `%s`: empty symlink target", path);
@@ -542,46 +676,63 @@ static int make_symlink(struct applier *ap, struct archive_entry *e, int pfd, co
 		return pn_error_set(err, PN_ERR_TOO_LARGE,
 				    "entry `%s`: symlink target longer than %zu", path,
 				    ap->o.max_path);
-	if (symlinkat(target, pfd, name) < 0)
-		return pn_error_set_errno(err, errno, "create symlink `%s`", path);
-	apply_owner(ap, e, pfd, name);
+	while (symlinkat(target, pfd, name) < 0)
+		if ((r = name_taken(ap, pfd, name, &tries, err)) <= 0)
+			return r < 0 ? -1
+				     : pn_error_set_errno(err, errno, "create symlink `%s`", path);
+	if (needs_owner(ap, e))
+		apply_owner(ap, e, pfd, name);
 	ts[0] = ts[1] = entry_mtime(e);
 	utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW);
+	return 0;
+}
+
+/* the hardlink's target entry, its parent directory opened in *tpfd */
+static int hardlink_target(struct applier *ap, const char *link, const char *path, char **target,
+			   int *tpfd, const char **tbase, struct pn_error **err)
+{
+	cleanup_free char *tparent = NULL;
+	cleanup_error struct pn_error *e2 = NULL;
+
+	if (strlen(link) > ap->o.max_path)
+		return pn_error_set(err, PN_ERR_TOO_LARGE,
+				    "entry `%s`: link target longer than %zu", path,
+				    ap->o.max_path);
+	if (oci_tar_path_clean(link, target, err) < 0)
+		return pn_error_wrap(err, "hardlink `%s`", path);
+	if (!**target)
+		return pn_error_set(err, PN_ERR_INVALID, "entry `%s`: hardlink to the root", path);
+	if (strcmp(*target, path) == 0)
+		return 0;
+	split_path(*target, &tparent, tbase);
+	if (open_dir_in_root(ap, tparent, false, tpfd, &e2) < 0) {
+		if (e2->code != PN_ERR_NOT_FOUND) {
+			pn_error_wrap(&e2, "hardlink `%s` to `%s`", path, *target);
+			return pn_error_propagate(err, steal_pointer(&e2));
+		}
+		return pn_error_set(err, PN_ERR_INVALID,
+				    "hardlink `%s`: target `%s` is not in the tree", path, *target);
+	}
 	return 0;
 }
 
 static int make_hardlink(struct applier *ap, const char *link, int pfd, const char *name,
 			 const char *path, struct pn_error **err)
 {
-	cleanup_free char *target = NULL, *tparent = NULL;
+	cleanup_free char *target = NULL;
 	cleanup_close int tpfd = -1;
-	cleanup_error struct pn_error *e2 = NULL;
-	const char *tbase;
+	const char *tbase = NULL;
+	int tries = 0, r = 0;
 
-	if (strlen(link) > ap->o.max_path)
-		return pn_error_set(err, PN_ERR_TOO_LARGE,
-				    "entry `%s`: link target longer than %zu", path,
-				    ap->o.max_path);
-	if (oci_tar_path_clean(link, &target, err) < 0)
-		return pn_error_wrap(err, "hardlink `%s`", path);
-	if (!*target)
-		return pn_error_set(err, PN_ERR_INVALID, "entry `%s`: hardlink to the root", path);
-	if (strcmp(target, path) == 0)
-		return 0;
-	split_path(target, &tparent, &tbase);
-	if (open_dir_in_root(ap, tparent, false, &tpfd, &e2) < 0) {
-		if (e2->code != PN_ERR_NOT_FOUND) {
-			pn_error_wrap(&e2, "hardlink `%s` to `%s`", path, target);
-			if (err) {
-				pn_error_free(*err);
-				*err = steal_pointer(&e2);
-			}
+	if (hardlink_target(ap, link, path, &target, &tpfd, &tbase, err) < 0)
+		return -1;
+	if (tpfd < 0)
+		return 0; /* a link to itself */
+	while (linkat(tpfd, tbase, pfd, name, 0) < 0) {
+		if ((r = name_taken(ap, pfd, name, &tries, err)) > 0)
+			continue;
+		if (r < 0)
 			return -1;
-		}
-		return pn_error_set(err, PN_ERR_INVALID,
-				    "hardlink `%s`: target `%s` is not in the tree", path, target);
-	}
-	if (linkat(tpfd, tbase, pfd, name, 0) < 0) {
 		if (errno == ENOENT || errno == EPERM)
 			return pn_error_set(err, PN_ERR_INVALID,
 					    "hardlink `%s`: target `%s` is missing or a directory",
@@ -602,14 +753,29 @@ static int special_meta(struct applier *ap, struct archive_entry *e, int pfd, co
 	return 0;
 }
 
+/* mknodat, the name cleared first if it is taken */
+static int mknod_clear(struct applier *ap, int pfd, const char *name, mode_t mode, dev_t dev,
+		       struct pn_error **err)
+{
+	int tries = 0, r;
+
+	while (mknodat(pfd, name, mode, dev) < 0)
+		if ((r = name_taken(ap, pfd, name, &tries, err)) <= 0)
+			return r < 0 ? -2 : -1;
+	return 0;
+}
+
 static int make_special(struct applier *ap, struct archive_entry *e, int pfd, const char *name,
 			const char *path, struct pn_error **err)
 {
 	mode_t type = archive_entry_filetype(e);
+	int r;
 
 	if (type == AE_IFIFO) {
-		if (mkfifoat(pfd, name, archive_entry_perm(e) & 0777) < 0)
-			return pn_error_set_errno(err, errno, "create fifo `%s`", path);
+		if ((r = mknod_clear(ap, pfd, name, S_IFIFO | (archive_entry_perm(e) & 0777), 0,
+				     err)) < 0)
+			return r == -2 ? -1
+				       : pn_error_set_errno(err, errno, "create fifo `%s`", path);
 		return special_meta(ap, e, pfd, name);
 	}
 	if (type != AE_IFCHR && type != AE_IFBLK)
@@ -619,7 +785,10 @@ static int make_special(struct applier *ap, struct archive_entry *e, int pfd, co
 		pn_debug("apply: device node `%s` skipped", path);
 		return 0;
 	}
-	if (mknodat(pfd, name, type | (archive_entry_perm(e) & 0777), archive_entry_rdev(e)) < 0) {
+	if ((r = mknod_clear(ap, pfd, name, type | (archive_entry_perm(e) & 0777),
+			     archive_entry_rdev(e), err)) < 0) {
+		if (r == -2)
+			return -1;
 		if (errno == EPERM) {
 			ap->skipped_devices++;
 			return 0;
@@ -660,11 +829,13 @@ static int apply_entry(struct applier *ap, struct archive_entry *e, struct pn_er
 	const char *raw = archive_entry_pathname(e);
 	const char *link = archive_entry_hardlink(e);
 	cleanup_free char *path = NULL, *parent = NULL;
-	cleanup_close int pfd = -1;
 	const char *base;
-	bool is_dir = !link && archive_entry_filetype(e) == AE_IFDIR, kept;
-	int r;
+	bool is_dir = !link && archive_entry_filetype(e) == AE_IFDIR;
+	int r, pfd;
 
+	/* the last entry removed something: the cached directories may be gone */
+	if (ap->dcache_stale)
+		dcache_clear(ap);
 	if (!raw)
 		return pn_error_set(err, PN_ERR_INVALID, "entry without a path");
 	if (check_limits(ap, e, raw, err) < 0 || oci_tar_path_clean(raw, &path, err) < 0)
@@ -684,8 +855,7 @@ static int apply_entry(struct applier *ap, struct archive_entry *e, struct pn_er
 		return whiteout_one(ap, parent, base, err) < 0
 			       ? pn_error_wrap(err, "entry `%s`", raw)
 			       : 0;
-	if (open_dir_in_root(ap, parent, true, &pfd, err) < 0 ||
-	    clear_final(pfd, base, is_dir, &kept, err) < 0)
+	if (open_parent(ap, parent, &pfd, err) < 0)
 		return pn_error_wrap(err, "entry `%s`", raw);
 	if (link)
 		r = make_hardlink(ap, link, pfd, base, path, err);
@@ -748,95 +918,31 @@ int oci_tar_next_header(struct archive *a, struct archive_entry **e)
 	return r;
 }
 
-static la_ssize_t hashing_read(struct archive *a, void *data, const void **buf)
-{
-	struct applier *ap = data;
-	ssize_t n;
-
-	do
-		n = read(ap->in_fd, ap->inbuf, 1 << 16);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		archive_set_error(a, errno, "read layer: %s", strerror(errno));
-		return -1;
-	}
-	oci_hasher_update(ap->h, ap->inbuf, (size_t)n);
-	*buf = ap->inbuf;
-	return n;
-}
-
-/* the next uncompressed bytes of the layer, hashed into dh; 0 at the end */
-static la_ssize_t raw_next(struct applier *ap)
-{
-	struct archive_entry *e;
-	la_ssize_t n;
-
-	if (ap->raw_eof)
-		return 0;
-	if (!ap->raw_open) {
-		int r = archive_read_next_header(ap->raw, &e);
-
-		ap->raw_open = true;
-		if (r == ARCHIVE_EOF) {
-			ap->raw_eof = true;
-			return 0;
-		}
-		if (r < ARCHIVE_WARN)
-			return -1;
-	}
-	n = archive_read_data(ap->raw, ap->tarbuf, 1 << 16);
-	if (n > 0) {
-		oci_hasher_update(ap->dh, ap->tarbuf, (size_t)n);
-		ap->tar_bytes += (uint64_t)n;
-	} else if (n == 0) {
-		ap->raw_eof = true;
-	}
-	return n;
-}
-
 static la_ssize_t tar_read(struct archive *a, void *data, const void **buf)
 {
 	struct applier *ap = data;
-	la_ssize_t n = raw_next(ap);
+	ssize_t n = oci_lstream_read(ap->ls, buf);
 
 	if (n < 0) {
-		archive_set_error(a, archive_errno(ap->raw), "%s",
-				  archive_error_string(ap->raw) ? archive_error_string(ap->raw)
-								: "decompress layer");
+		archive_set_error(a, EIO, "%s", oci_lstream_error(ap->ls));
 		return -1;
 	}
-	*buf = ap->tarbuf;
+	ap->tar_bytes += (uint64_t)n;
 	return n;
 }
 
-/* raw (filters gzip, zstd, none; format raw) reads the blob from in_fd,
- * hashing it, and hands out its uncompressed bytes (raw_next) */
-static int open_raw(struct applier *ap, struct pn_error **err)
+/* the umask, without setting it (other threads may create files); 0777
+ * if it cannot be read (then every mode is set explicitly) */
+static mode_t process_umask(void)
 {
-	ap->h = oci_hasher_new();
-	ap->dh = oci_hasher_new();
-	ap->inbuf = xmalloc(1 << 16);
-	ap->tarbuf = xmalloc(1 << 16);
-	ap->raw = archive_read_new();
-	archive_read_support_filter_gzip(ap->raw);
-	archive_read_support_filter_zstd(ap->raw);
-	archive_read_support_filter_none(ap->raw);
-	archive_read_support_format_raw(ap->raw);
-	if (archive_read_open(ap->raw, ap, NULL, hashing_read, NULL) != ARCHIVE_OK)
-		return pn_error_set(err, PN_ERR_INVALID, "read layer: %s",
-				    archive_error_string(ap->raw));
-	return 0;
-}
+	cleanup_free char *data = NULL;
+	size_t len = 0;
+	const char *p;
 
-/* verifying: the tar reader a reads raw's output through tar_read */
-static int open_verifying(struct applier *ap, struct pn_error **err)
-{
-	if (open_raw(ap, err) < 0)
-		return -1;
-	if (archive_read_open(ap->a, ap, NULL, tar_read, NULL) != ARCHIVE_OK)
-		return pn_error_set(err, PN_ERR_INVALID, "read layer: %s",
-				    archive_error_string(ap->a));
-	return 0;
+	if (pn_read_file("/proc/self/status", 1 << 16, &data, &len, NULL) < 0 ||
+	    !(p = strstr(data, "\nUmask:")))
+		return 0777;
+	return (mode_t)strtoul(p + 7, NULL, 8) & 0777;
 }
 
 static int applier_open(struct applier *ap, int fd, const char *dest,
@@ -847,7 +953,6 @@ static int applier_open(struct applier *ap, int fd, const char *dest,
 	memset(ap, 0, sizeof(*ap));
 	ap->out_fd = -1;
 	ap->root = -1;
-	ap->in_fd = fd;
 	ap->dest = dest;
 	if (o)
 		ap->o = *o;
@@ -860,6 +965,9 @@ static int applier_open(struct applier *ap, int fd, const char *dest,
 	if (!ap->o.max_path)
 		ap->o.max_path = APPLY_MAX_PATH;
 	ap->privileged = geteuid() == 0;
+	ap->uid = geteuid();
+	ap->gid = getegid();
+	ap->umask = process_umask();
 	ap->root = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (ap->root < 0) {
 		if (errno == ELOOP ||
@@ -870,14 +978,11 @@ static int applier_open(struct applier *ap, int fd, const char *dest,
 	}
 	ap->a = archive_read_new();
 	archive_read_support_format_tar(ap->a);
-	if (hash) {
-		archive_read_support_filter_none(ap->a);
-		return open_verifying(ap, err);
-	}
-	archive_read_support_filter_gzip(ap->a);
-	archive_read_support_filter_zstd(ap->a);
 	archive_read_support_filter_none(ap->a);
-	if (archive_read_open_fd(ap->a, fd, 1 << 16) != ARCHIVE_OK)
+	ap->ls = oci_lstream_open(fd, hash, err);
+	if (!ap->ls)
+		return pn_error_wrap(err, "read layer");
+	if (archive_read_open(ap->a, ap, NULL, tar_read, NULL) != ARCHIVE_OK)
 		return pn_error_set(err, PN_ERR_INVALID, "read layer: %s",
 				    archive_error_string(ap->a));
 	return 0;
@@ -887,18 +992,14 @@ static void applier_close(struct applier *ap)
 {
 	if (ap->a)
 		archive_read_free(ap->a);
-	if (ap->raw)
-		archive_read_free(ap->raw);
+	oci_lstream_free(ap->ls); /* after the reader: it may hold a chunk */
+	dcache_clear(ap);
 	if (ap->root >= 0)
 		close(ap->root);
 	pathset_release(&ap->created);
 	for (size_t i = 0; i < ap->n_dirs; i++)
 		free(ap->dirs[i].path);
 	free(ap->dirs);
-	oci_hasher_free(ap->h);
-	oci_hasher_free(ap->dh);
-	free(ap->inbuf);
-	free(ap->tarbuf);
 }
 
 static int applier_run(struct applier *ap, struct pn_error **err)
@@ -942,35 +1043,30 @@ int oci_layer_apply_fd(int fd, const char *dest, const struct oci_apply_opts *op
 	return rc < 0 ? pn_error_wrap(err, "apply layer to `%s`", dest) : 0;
 }
 
-/* read both streams to their ends (the uncompressed one past the tar's end
- * blocks, within max_bytes) and compare the digests */
+/* read the stream to its end (the uncompressed bytes past the tar's end
+ * blocks too, within max_bytes) and compare the digests */
 static int drain_and_verify(struct applier *ap, const char *digest, struct pn_error **err)
 {
 	oci_digest_t got, diff_id;
-	la_ssize_t dn;
+	const void *buf;
 	ssize_t n;
 
-	while ((dn = raw_next(ap)) > 0) {
-		if (ap->out_fd >= 0 && pn_write_all(ap->out_fd, ap->tarbuf, (size_t)dn) < 0)
+	while ((n = oci_lstream_read(ap->ls, &buf)) > 0) {
+		ap->tar_bytes += (uint64_t)n;
+		if (ap->out_fd >= 0 && pn_write_all(ap->out_fd, buf, (size_t)n) < 0)
 			return pn_error_set_errno(err, errno, "write the uncompressed layer");
 		if (ap->tar_bytes > ap->o.max_bytes + ((uint64_t)1 << 20))
 			return pn_error_set(err, PN_ERR_TOO_LARGE,
 					    "layer expands past %llu bytes after its end",
 					    (unsigned long long)ap->o.max_bytes);
 	}
-	if (dn < 0)
-		return pn_error_set(err, PN_ERR_INVALID, "read layer: %s",
-				    archive_error_string(ap->raw));
-	archive_read_close(ap->raw);
-	while ((n = read(ap->in_fd, ap->inbuf, 1 << 16)) > 0)
-		oci_hasher_update(ap->h, ap->inbuf, (size_t)n);
 	if (n < 0)
-		return pn_error_set_errno(err, errno, "read layer");
-	oci_hasher_final(ap->h, got);
+		return pn_error_set(err, oci_lstream_error_code(ap->ls), "read layer: %s",
+				    oci_lstream_error(ap->ls));
+	oci_lstream_digests(ap->ls, got, diff_id);
 	if (strcmp(got, digest) != 0)
 		return pn_error_set(err, PN_ERR_DIGEST,
 				    "layer `%s` is corrupt: content has digest `%s`", digest, got);
-	oci_hasher_final(ap->dh, diff_id);
 	if (ap->o.diff_id && strcmp(diff_id, ap->o.diff_id) != 0)
 		return pn_error_set(
 			err, PN_ERR_DIGEST,
@@ -1009,13 +1105,11 @@ static int verify_diff_id_to(struct oci_layout *l, const char *digest, const cha
 		return -1;
 	memset(&ap, 0, sizeof(ap));
 	ap.root = -1;
-	ap.in_fd = fd;
 	ap.out_fd = out_fd;
 	ap.o.max_bytes = APPLY_MAX_BYTES;
 	ap.o.diff_id = diff_id;
-	rc = open_raw(&ap, err);
-	if (rc == 0)
-		rc = drain_and_verify(&ap, digest, err);
+	ap.ls = oci_lstream_open(fd, true, err);
+	rc = ap.ls ? drain_and_verify(&ap, digest, err) : -1;
 	applier_close(&ap);
 	return rc < 0 ? pn_error_wrap(err, "verify layer `%s`", digest) : 0;
 }

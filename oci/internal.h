@@ -90,6 +90,25 @@ int oci_fanout_finish(struct oci_fanout *f);
 int oci_fd_pass(int src, int64_t size, const char *label, struct oci_hasher *h,
 		struct oci_hasher *data, int dst, int64_t dst_off, struct pn_error **err);
 
+/* lstream.c: a layer blob's uncompressed bytes (gzip, zstd or a plain tar,
+ * told by their first bytes), made on a thread of their own into a bounded
+ * ring (1 MiB).  open reads from fd (borrowed, at its current offset); with
+ * verify, the blob's bytes and the uncompressed ones are hashed.  read hands
+ * out the next chunk, valid until the next read: > 0 bytes, 0 at the end
+ * (with verify, the blob was then read to its end), -1 on failure (error and
+ * error_code say what; the chunks before it were handed out first).
+ * digests: after read returned 0, the blob's digest and the diff_id.
+ * free stops the thread wherever it is.  PINION_UNPACK_THREAD=0 decodes in
+ * the reader's thread, PINION_INFLATE=zlib inflates with zlib where igzip
+ * (ISA-L, PN_HAVE_ISAL) is built in. */
+struct oci_lstream;
+struct oci_lstream *oci_lstream_open(int fd, bool verify, struct pn_error **err);
+ssize_t oci_lstream_read(struct oci_lstream *s, const void **buf);
+const char *oci_lstream_error(const struct oci_lstream *s);
+int oci_lstream_error_code(const struct oci_lstream *s);
+void oci_lstream_digests(struct oci_lstream *s, oci_digest_t blob, oci_digest_t diff_id);
+void oci_lstream_free(struct oci_lstream *s);
+
 /* tests: force the applier's fallback walk (no openat2) on or off */
 void oci_apply_force_no_openat2(bool on);
 
