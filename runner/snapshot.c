@@ -249,9 +249,9 @@ static int rm_beneath(int rootfd, const char *root, const char *path, struct pn_
 
 	while (n > 1 && root[n - 1] == '/')
 		n--;
-	rel = path + n + 1;
 	if (strncmp(path, root, n) != 0 || path[n] != '/')
 		return pn_error_set(err, PN_ERR_INVALID, "remove `%s`: not below `%s`", path, root);
+	rel = path + n + 1;
 	name = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
 	if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))
 		return pn_error_set(err, PN_ERR_INVALID, "remove `%s`: not a name", path);
