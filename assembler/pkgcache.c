@@ -400,7 +400,7 @@ int pkgcache_prune(const char *cache_dir, int64_t max_bytes, struct runner *r,
 	for (size_t i = 0; max_bytes == 0 && i < keys.n; i++)
 		prune_dirs(keys.v[i], &rm);
 	if (rm.n && r)
-		rc = runner_rm_paths(r, &rm, err);
+		rc = runner_rm_paths(r, top, &rm, err);
 	else if (rm.n)
 		pn_warn("package cache: %zu files belong to another user and stay", rm.n);
 	for (size_t i = 0; i < l.n; i++)

@@ -654,12 +654,55 @@ static int tag_check(const char *tag, struct pn_error **err)
 	return 0;
 }
 
+/* lock the layout, read its index, edit it (edit returns < 0 with *err set
+ * to leave the index as it is), write it back atomically, unlock */
+static int index_edit(struct oci_layout *l,
+		      int (*edit)(struct oci_layout *l, struct oci_index *ix, void *ctx,
+				  struct pn_error **err),
+		      void *ctx, struct pn_error **err)
+{
+	struct oci_index ix;
+	int rc = -1;
+
+	if (oci_layout_lock(l, err) < 0)
+		return -1;
+	if (index_read(l, &ix, err) < 0)
+		goto out;
+	if (edit(l, &ix, ctx, err) == 0)
+		rc = index_write(l, &ix, err);
+	oci_index_release(&ix);
+out:
+	oci_layout_unlock(l);
+	return rc;
+}
+
+struct tag_edit {
+	const char *tag;
+	const struct oci_descriptor *manifest;
+};
+
+static int tag_edit(struct oci_layout *l, struct oci_index *ix, void *ctx, struct pn_error **err)
+{
+	const struct tag_edit *t = ctx;
+	struct oci_descriptor *d;
+
+	(void)l;
+	(void)err;
+	index_drop_tag(ix, t->tag);
+	ix->manifests =
+		xrealloc(ix->manifests, st_mult(ix->n_manifests + 1, sizeof(*ix->manifests)));
+	d = &ix->manifests[ix->n_manifests++];
+	oci_descriptor_copy(d, t->manifest);
+	if (!d->annotations)
+		d->annotations = json_object();
+	json_object_set_new(d->annotations, OCI_ANNOT_REF_NAME, json_string(t->tag));
+	return 0;
+}
+
 int oci_layout_tag(struct oci_layout *l, const char *tag, const struct oci_descriptor *manifest,
 		   struct pn_error **err)
 {
-	struct oci_index ix;
-	struct oci_descriptor *d;
-	int rc = -1;
+	struct tag_edit t = {tag, manifest};
 
 	if (tag_check(tag, err) < 0)
 		return -1;
@@ -667,75 +710,60 @@ int oci_layout_tag(struct oci_layout *l, const char *tag, const struct oci_descr
 		return pn_error_set(err, PN_ERR_NOT_FOUND,
 				    "tag `%s`: manifest `%s` is not in the layout", tag,
 				    manifest->digest);
-	if (oci_layout_lock(l, err) < 0)
-		return -1;
-	if (index_read(l, &ix, err) < 0)
-		goto out;
-	index_drop_tag(&ix, tag);
-	ix.manifests = xrealloc(ix.manifests, st_mult(ix.n_manifests + 1, sizeof(*ix.manifests)));
-	d = &ix.manifests[ix.n_manifests++];
-	oci_descriptor_copy(d, manifest);
-	if (!d->annotations)
-		d->annotations = json_object();
-	json_object_set_new(d->annotations, OCI_ANNOT_REF_NAME, json_string(tag));
-	rc = index_write(l, &ix, err);
-	oci_index_release(&ix);
-out:
-	oci_layout_unlock(l);
-	return rc < 0 ? pn_error_wrap(err, "tag `%s`", tag) : 0;
+	if (index_edit(l, tag_edit, &t, err) < 0)
+		return pn_error_wrap(err, "tag `%s`", tag);
+	return 0;
+}
+
+struct annotate_edit {
+	const char *digest, *key, *value;
+};
+
+static int annotate_edit(struct oci_layout *l, struct oci_index *ix, void *ctx,
+			 struct pn_error **err)
+{
+	const struct annotate_edit *a = ctx;
+	size_t n = 0;
+
+	for (size_t i = 0; i < ix->n_manifests; i++) {
+		struct oci_descriptor *d = &ix->manifests[i];
+
+		if (strcmp(d->digest, a->digest) != 0)
+			continue;
+		if (!d->annotations)
+			d->annotations = json_object();
+		if (a->value)
+			json_object_set_new(d->annotations, a->key, json_string(a->value));
+		else
+			json_object_del(d->annotations, a->key);
+		n++;
+	}
+	if (n == 0)
+		return pn_error_set(err, PN_ERR_NOT_FOUND, "no image `%s` in `%s`", a->digest,
+				    l->path);
+	return 0;
 }
 
 int oci_layout_annotate(struct oci_layout *l, const char *digest, const char *key,
 			const char *value, struct pn_error **err)
 {
-	struct oci_index ix;
-	size_t n = 0;
-	int rc = -1;
+	struct annotate_edit a = {digest, key, value};
 
-	if (oci_layout_lock(l, err) < 0)
-		return -1;
-	if (index_read(l, &ix, err) < 0)
-		goto out;
-	for (size_t i = 0; i < ix.n_manifests; i++) {
-		struct oci_descriptor *d = &ix.manifests[i];
+	return index_edit(l, annotate_edit, &a, err);
+}
 
-		if (strcmp(d->digest, digest) != 0)
-			continue;
-		if (!d->annotations)
-			d->annotations = json_object();
-		if (value)
-			json_object_set_new(d->annotations, key, json_string(value));
-		else
-			json_object_del(d->annotations, key);
-		n++;
-	}
-	if (n == 0)
-		pn_error_set(err, PN_ERR_NOT_FOUND, "no image `%s` in `%s`", digest, l->path);
-	else
-		rc = index_write(l, &ix, err);
-	oci_index_release(&ix);
-out:
-	oci_layout_unlock(l);
-	return rc;
+static int untag_edit(struct oci_layout *l, struct oci_index *ix, void *ctx, struct pn_error **err)
+{
+	const char *tag = ctx;
+
+	if (index_drop_tag(ix, tag) == 0)
+		return pn_error_set(err, PN_ERR_NOT_FOUND, "no tag `%s` in `%s`", tag, l->path);
+	return 0;
 }
 
 int oci_layout_untag(struct oci_layout *l, const char *tag, struct pn_error **err)
 {
-	struct oci_index ix;
-	int rc = -1;
-
-	if (oci_layout_lock(l, err) < 0)
-		return -1;
-	if (index_read(l, &ix, err) < 0)
-		goto out;
-	if (index_drop_tag(&ix, tag) == 0)
-		pn_error_set(err, PN_ERR_NOT_FOUND, "no tag `%s` in `%s`", tag, l->path);
-	else
-		rc = index_write(l, &ix, err);
-	oci_index_release(&ix);
-out:
-	oci_layout_unlock(l);
-	return rc;
+	return index_edit(l, untag_edit, (void *)tag, err);
 }
 
 static void list_tags(const struct oci_index *ix, struct pn_buf *b)

@@ -136,8 +136,14 @@ int runner_snapshots_prune(struct runner *r, int64_t older_than, const struct pn
 			   size_t *removed_out, int64_t *bytes_out, struct pn_error **err);
 
 /* remove each path (recursively) from inside the user namespace: files in
- * snapshots, run dirs and package caches may belong to subordinate ids */
-int runner_rm_paths(struct runner *r, const struct pn_strv *paths, struct pn_error **err);
+ * snapshots, run dirs and package caches may belong to subordinate ids.
+ * Each path must lie below root (PN_ERR_INVALID otherwise) and is removed
+ * beneath root opened once, following no symlink in any component below it
+ * (a link on the way is an error and nothing out there is touched; the
+ * last component, a link, is itself removed).  Absent paths are fine; the
+ * first failure ends the call. */
+int runner_rm_paths(struct runner *r, const char *root, const struct pn_strv *paths,
+		    struct pn_error **err);
 
 /* ------------------------------------------------------------------ rootfs */
 struct runner_rootfs {

@@ -230,20 +230,68 @@ static int unpack_in_userns(void *arg, struct pn_buf *reply, struct pn_error **e
 	return rc;
 }
 
+struct rm_arg {
+	const char *root;
+	const struct pn_strv *paths;
+};
+
+/* remove path, below root (opened as rootfd): the directory that holds it is
+ * opened beneath rootfd with no symlink in any component, and pn_rm_rf_at
+ * follows none below it, so a directory a build swapped for a link while
+ * the prune ran fails instead of leading out of the cache */
+static int rm_beneath(int rootfd, const char *root, const char *path, struct pn_error **err)
+{
+	size_t n = strlen(root);
+	const char *rel, *name;
+	cleanup_free char *dir = NULL;
+	cleanup_close int dfd = -1;
+	struct pn_error *e = NULL;
+
+	while (n > 1 && root[n - 1] == '/')
+		n--;
+	if (strncmp(path, root, n) != 0 || path[n] != '/')
+		return pn_error_set(err, PN_ERR_INVALID, "remove `%s`: not below `%s`", path, root);
+	rel = path + n + 1;
+	name = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
+	if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))
+		return pn_error_set(err, PN_ERR_INVALID, "remove `%s`: not a name", path);
+	if (name == rel)
+		return pn_rm_rf_at(rootfd, name, err);
+	dir = xstrndup(rel, (size_t)(name - 1 - rel));
+	dfd = pn_path_open_beneath(rootfd, dir, O_PATH | O_DIRECTORY | O_NOFOLLOW, &e);
+	if (dfd < 0 && e && e->code == PN_ERR_NOT_FOUND) {
+		pn_error_free(e); /* gone already */
+		return 0;
+	}
+	if (dfd < 0) {
+		pn_error_propagate(err, e);
+		return pn_error_wrap(err, "remove `%s`", path);
+	}
+	return pn_rm_rf_at(dfd, name, err);
+}
+
 static int rm_in_userns(void *arg, struct pn_buf *reply, struct pn_error **err)
 {
-	const struct pn_strv *paths = arg;
+	const struct rm_arg *a = arg;
+	cleanup_close int rootfd = open(a->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 
 	(void)reply;
-	for (size_t i = 0; i < paths->n; i++)
-		if (pn_rm_rf(paths->v[i], err) < 0)
+	if (rootfd < 0 && errno == ENOENT)
+		return 0;
+	if (rootfd < 0)
+		return pn_error_set_errno(err, errno, "open `%s`", a->root);
+	for (size_t i = 0; i < a->paths->n; i++)
+		if (rm_beneath(rootfd, a->root, a->paths->v[i], err) < 0)
 			return -1;
 	return 0;
 }
 
-int runner_rm_paths(struct runner *r, const struct pn_strv *paths, struct pn_error **err)
+int runner_rm_paths(struct runner *r, const char *root, const struct pn_strv *paths,
+		    struct pn_error **err)
 {
-	return runner_userns_call(r, rm_in_userns, (void *)paths, NULL, NULL, err);
+	struct rm_arg a = {root, paths};
+
+	return runner_userns_call(r, rm_in_userns, &a, NULL, NULL, err);
 }
 
 /* 1 and *path_out when diff_id has a snapshot usable for this blob, 0 when
@@ -297,7 +345,7 @@ static void unpack_arg_release(struct runner *r, struct unpack_arg *u, bool disc
 		struct pn_strv rm = PN_STRV_INIT;
 
 		pn_strv_push(&rm, u->tmp);
-		runner_rm_paths(r, &rm, NULL);
+		runner_rm_paths(r, r->snap_dir, &rm, NULL);
 		pn_strv_release(&rm);
 	}
 	free(u->root);
@@ -584,7 +632,7 @@ int runner_snapshots_prune(struct runner *r, int64_t older_than, const struct pn
 	/* leftovers of killed unpacks and sandboxes; live ones hold a lock */
 	leftovers(r->snap_dir, ".tmp-", 0, &rm);
 	leftovers(r->run_dir, "run-", RUN_DIR_STALE_SECONDS, &rm);
-	if (rm.n && runner_rm_paths(r, &rm, err) < 0)
+	if (rm.n && runner_rm_paths(r, r->cache_dir, &rm, err) < 0)
 		return pn_error_wrap(err, "prune snapshots");
 	if (removed_out)
 		*removed_out = removed;

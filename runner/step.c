@@ -245,7 +245,7 @@ static void run_dir_remove(struct runner *r, const char *dir)
 		return;
 	if (pn_rm_rf(dir, NULL) < 0) {
 		pn_strv_push(&v, dir);
-		runner_rm_paths(r, &v, NULL);
+		runner_rm_paths(r, r->run_dir, &v, NULL);
 		pn_strv_release(&v);
 	}
 }

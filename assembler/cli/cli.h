@@ -47,6 +47,13 @@ int cli_set_tristate(void *ctx, const struct cli_opt *opt, const char *value,
 int cli_set_cog_base_registry(void *ctx, const struct cli_opt *opt, const char *value,
 			      struct pn_error **err);
 
+/* print the Dockerfile of cfg's plan (shared.c): with b, the plan of
+ * the cog-base image b (base_image_plan), else build_plan_make's with po;
+ * cfg is released either way; the exit status (an error is printed) */
+struct base_image;
+int cli_dockerfile_print(struct cog_config *cfg, const struct base_image *b,
+			 const struct build_plan_opts *po);
+
 /* `pinion build` and `pinion push [NAME]` (cmd_build.c): parse and run; push
  * turns --push on and takes one argument, NAME, the push target */
 int build_cli_main(int argc, char **argv, bool push);

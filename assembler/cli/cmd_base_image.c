@@ -132,10 +132,9 @@ static int base_image_dockerfile(const struct base_image_cli *c)
 {
 	struct base_image b;
 	struct cog_config cfg;
-	struct build_plan plan;
 	struct build_plan_opts po;
 	struct pn_error *err = NULL;
-	char *df;
+	int rc;
 
 	if (resolve(c, &b, &err) < 0)
 		return pn_cli_fail(err);
@@ -144,18 +143,9 @@ static int base_image_dockerfile(const struct base_image_cli *c)
 		base_image_release(&b);
 		return pn_cli_fail(err);
 	}
-	if (base_image_plan(&b, &cfg, &po, &plan, &err) < 0) {
-		cog_config_release(&cfg);
-		base_image_release(&b);
-		return pn_cli_fail(err);
-	}
-	df = build_plan_dockerfile(&cfg, &plan);
-	fputs(df, stdout);
-	free(df);
-	build_plan_release(&plan);
-	cog_config_release(&cfg);
+	rc = cli_dockerfile_print(&cfg, &b, &po);
 	base_image_release(&b);
-	return 0;
+	return rc;
 }
 
 /* the options of a build: the image's name and place, the scratch context */

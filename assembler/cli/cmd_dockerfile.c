@@ -48,9 +48,7 @@ static int cmd_dockerfile(int argc, char **argv)
 			      .flags = CLI_NO_ARGS};
 	cleanup_strv struct pn_strv args = PN_STRV_INIT;
 	struct cog_config cfg;
-	struct build_plan plan;
 	struct pn_error *err = NULL;
-	char *df;
 	int rc;
 
 	build_plan_opts_init(&a.opts);
@@ -58,16 +56,7 @@ static int cmd_dockerfile(int argc, char **argv)
 		return rc;
 	if (cog_config_load(a.file, &cfg, &err) < 0)
 		return pn_cli_fail(err);
-	if (build_plan_make(&cfg, &a.opts, &plan, &err) < 0) {
-		cog_config_release(&cfg);
-		return pn_cli_fail(err);
-	}
-	df = build_plan_dockerfile(&cfg, &plan);
-	fputs(df, stdout);
-	free(df);
-	build_plan_release(&plan);
-	cog_config_release(&cfg);
-	return 0;
+	return cli_dockerfile_print(&cfg, NULL, &a.opts);
 }
 
 PN_COMMAND(dockerfile, "dockerfile", "print the Dockerfile Cog would generate for the model",

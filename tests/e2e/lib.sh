@@ -134,3 +134,25 @@ layout_digest() {
 
 . "$TEST_ROOT/tests/tools/fixtures.sh"
 . "$TEST_ROOT/tests/tools/users.sh"
+
+# local_servers_setup WHAT [BODY]: what builds that pull their base and a
+# wheel from local servers start with (tests/tools/registry.sh and
+# pip_index.sh sourced): a case "setup: registry, base image, local index,
+# WHAT" that starts a plain registry holding the buildah-written base as
+# library/python:3.11-slim and puts pinion-demo-greeting 1.0.0 in the index
+# at $T/index, then runs BODY; after it $REGISTRY and $MIRROR (docker.io and
+# r8.im to that registry) are set and the index serves (stopped at exit)
+local_servers_setup() {
+	registry_start plain >"$T/registry.log" 2>&1 || echo "# registry did not start: $(cat "$T/registry.log")"
+	test_expect_success "setup: registry, base image, local index, $1" '
+		base=$(fixture_base_layout) &&
+		pinion copy "oci:$base:library/python:3.11-slim" "$REGISTRY/library/python:3.11-slim" >/dev/null &&
+		echo "$REGISTRY" >"$T/registry" &&
+		mkdir -p "$T/index/files" &&
+		wheel_make pinion-demo-greeting 1.0.0 "$T/index/files" >/dev/null &&
+		'"${2:-true}"'
+	'
+	REGISTRY=$(cat "$T/registry" 2>/dev/null || echo 127.0.0.1:1)
+	MIRROR="--registry-mirror docker.io=$REGISTRY --registry-mirror r8.im=$REGISTRY"
+	pip_index_start "$T/index" && at_exit pip_index_stop
+}

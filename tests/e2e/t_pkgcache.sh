@@ -29,18 +29,7 @@ build() {
 wheel_gets() { grep -c "^GET /files/.* 200$" "$T/index/.access.log" || true; }
 debs() { find "$C/pkgcache" -name "*.deb" -printf "%i %T@ %p\n" | sort; }
 
-registry_start plain >"$T/registry.log" 2>&1 || echo "# registry did not start: $(cat "$T/registry.log")"
-test_expect_success 'setup: registry, base image, local index, models' '
-	base=$(fixture_base_layout) &&
-	pinion copy "oci:$base:library/python:3.11-slim" "$REGISTRY/library/python:3.11-slim" >/dev/null &&
-	echo "$REGISTRY" >"$T/registry" &&
-	mkdir -p "$T/index/files" &&
-	wheel_make pinion-demo-greeting 1.0.0 "$T/index/files" >/dev/null &&
-	model a a && model b b && model c c && model d d && model e e
-'
-REGISTRY=$(cat "$T/registry" 2>/dev/null || echo 127.0.0.1:1)
-MIRROR="--registry-mirror docker.io=$REGISTRY --registry-mirror r8.im=$REGISTRY"
-pip_index_start "$T/index" && at_exit pip_index_stop
+local_servers_setup models 'model a a && model b b && model c c && model d d && model e e'
 # pip caches HTTP responses of https and trusted hosts only (PyPI is https)
 export PIP_RETRIES=0 PIP_TRUSTED_HOST="127.0.0.1:${PIP_INDEX_PORT:-0}"
 

@@ -17,18 +17,7 @@ cp -r "$TEST_ROOT/examples/packages" "$model"
 rm -rf "$model/.pinion"
 export SOURCE_DATE_EPOCH=1700000000
 
-registry_start plain >"$T/registry.log" 2>&1 || echo "# registry did not start: $(cat "$T/registry.log")"
-test_expect_success 'setup: registry, base image, local index, weights' '
-	base=$(fixture_base_layout) &&
-	pinion copy "oci:$base:library/python:3.11-slim" "$REGISTRY/library/python:3.11-slim" >/dev/null &&
-	echo "$REGISTRY" >"$T/registry" &&
-	mkdir -p "$T/index/files" &&
-	wheel_make pinion-demo-greeting 1.0.0 "$T/index/files" >/dev/null &&
-	sh "$model/make-weights.sh" "$model"
-'
-REGISTRY=$(cat "$T/registry" 2>/dev/null || echo 127.0.0.1:1)
-MIRROR="--registry-mirror docker.io=$REGISTRY --registry-mirror r8.im=$REGISTRY"
-pip_index_start "$T/index" && at_exit pip_index_stop
+local_servers_setup weights 'sh "$model/make-weights.sh" "$model"'
 export PIP_RETRIES=0
 
 # build OUTPUT [OPTIONS...]: examples/packages into OUTPUT

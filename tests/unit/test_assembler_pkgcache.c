@@ -91,25 +91,52 @@ static void rootfs(const char *tmp, struct pn_strv *lowers, bool apt)
 	pn_strv_push(lowers, l1);
 }
 
+/* what step_open tests work in: a cache and a scratch dir (made) in a
+ * fresh tap tmp dir */
+struct fx {
+	char *tmp; /* tap's: removed at the end */
+	char *cache, *scratch;
+	struct pn_error *err;
+};
+
+static void fx_init(struct fx *f)
+{
+	f->tmp = tap_tmpdir();
+	f->cache = pn_path_join(f->tmp, "cache");
+	f->scratch = pn_path_join(f->tmp, "scratch");
+	f->err = NULL;
+	mkdir(f->scratch, 0700);
+}
+
+static void fx_release(struct fx *f)
+{
+	free(f->cache);
+	free(f->scratch);
+	pn_error_free(f->err);
+}
+
+/* pc for a step running cmd over lowers (pkgcache_init, then step_open) */
+static int fx_open(struct fx *f, struct pkgcache *pc, const struct pn_strv *lowers,
+		   const char *arch, const char *cmd)
+{
+	pkgcache_init(pc);
+	return pkgcache_step_open(pc, f->cache, f->scratch, lowers, arch, cmd, &f->err);
+}
+
 static void t_step_open(void)
 {
-	char *tmp = tap_tmpdir(); /* tap's: removed at the end */
-	cleanup_free char *cache = pn_path_join(tmp, "cache");
-	cleanup_free char *scratch = pn_path_join(tmp, "scratch");
-	cleanup_free char *noapt = pn_path_join(tmp, "noapt");
+	struct fx f;
+	cleanup_free char *noapt = NULL;
 	cleanup_strv struct pn_strv lowers = PN_STRV_INIT;
 	cleanup_strv struct pn_strv bare = PN_STRV_INIT;
-	struct pn_error *err = NULL;
 	struct pkgcache a, b, c;
 	cleanup_free char *conf = NULL;
 	size_t len = 0;
 
-	mkdir(scratch, 0700);
-	rootfs(tmp, &lowers, true);
-	pkgcache_init(&a);
-	ok_call(pkgcache_step_open(&a, cache, scratch, &lowers, "amd64", "apt-get install -y jq",
-				   &err),
-		&err, "an apt step");
+	fx_init(&f);
+	noapt = pn_path_join(f.tmp, "noapt");
+	rootfs(f.tmp, &lowers, true);
+	ok_call(fx_open(&f, &a, &lowers, "amd64", "apt-get install -y jq"), &f.err, "an apt step");
 	is_str(a.key, "debian-12-amd64", "keyed by the os-release the link names");
 	ok(a.n_mounts == 2 && a.apt_shared && a.apt_conf, "pip and the shared apt dir");
 	is_str(a.mounts[0].target, PKGCACHE_PIP_TARGET, "pip's target");
@@ -120,28 +147,24 @@ static void t_step_open(void)
 		   tap_contains(conf, "Dir::Cache \"" PKGCACHE_APT_TARGET "/\"") &&
 		   tap_contains(conf, "Keep-Downloaded-Packages \"true\""),
 	   "the apt options point at the mount and keep packages");
-	pkgcache_init(&b);
-	ok_call(pkgcache_step_open(&b, cache, scratch, &lowers, "amd64", "apt-get install -y jq",
-				   &err),
-		&err, "a second apt step while the first runs");
+	ok_call(fx_open(&f, &b, &lowers, "amd64", "apt-get install -y jq"), &f.err,
+		"a second apt step while the first runs");
 	ok(b.n_mounts == 2 && !b.apt_shared && tap_contains(b.mounts[1].source, "/scratch/apt-"),
 	   "gets a private apt dir");
 	pkgcache_release(&b);
 	pkgcache_release(&a);
-	pkgcache_init(&c);
-	ok_call(pkgcache_step_open(&c, cache, scratch, &lowers, "amd64", "pip install x", &err),
-		&err, "a pip step");
+	ok_call(fx_open(&f, &c, &lowers, "amd64", "pip install x"), &f.err, "a pip step");
 	ok(c.n_mounts == 1 && !c.apt_conf, "pip only");
 	pkgcache_release(&c);
 	mkdir(noapt, 0755);
 	pn_strv_push(&bare, noapt);
-	pkgcache_init(&c);
-	ok_call(pkgcache_step_open(&c, cache, scratch, &bare, "arm64", "apt-get install jq", &err),
-		&err, "an image without apt");
+	ok_call(fx_open(&f, &c, &bare, "arm64", "apt-get install jq"), &f.err,
+		"an image without apt");
 	ok(c.n_mounts == 1 && !c.apt_conf, "no apt mount and no options");
 	is_str(c.key, "unknown-unknown-arm64", "no os-release");
 	pkgcache_release(&c);
-	pn_rm_rf(tmp, NULL);
+	pn_rm_rf(f.tmp, NULL);
+	fx_release(&f);
 }
 
 static void aged(const char *dir, const char *sub, const char *name, size_t size, time_t age)
@@ -192,38 +215,35 @@ static void t_prune(void)
  * (an absolute `usr` and `etc`), which pinion must not follow to the host */
 static void t_hostile_rootfs(void)
 {
-	char *tmp = tap_tmpdir(); /* tap's: removed at the end */
-	cleanup_free char *host = pn_path_join(tmp, "host");
-	cleanup_free char *l0 = pn_path_join(tmp, "hl0");
-	cleanup_free char *l1 = pn_path_join(tmp, "hl1");
-	cleanup_free char *usr = pn_path_join(l0, "usr");
-	cleanup_free char *etc = pn_path_join(l1, "etc");
-	cleanup_free char *cache = pn_path_join(tmp, "hcache");
-	cleanup_free char *scratch = pn_path_join(tmp, "hscratch");
+	struct fx f;
+	cleanup_free char *host = NULL, *l0 = NULL, *l1 = NULL, *usr = NULL, *etc = NULL;
 	cleanup_strv struct pn_strv a = PN_STRV_INIT;
 	cleanup_strv struct pn_strv b = PN_STRV_INIT;
-	struct pn_error *err = NULL;
 	struct pkgcache pc;
 
+	fx_init(&f);
+	host = pn_path_join(f.tmp, "host");
+	l0 = pn_path_join(f.tmp, "hl0");
+	l1 = pn_path_join(f.tmp, "hl1");
+	usr = pn_path_join(l0, "usr");
+	etc = pn_path_join(l1, "etc");
 	put(host, "lib", "os-release", "ID=hostleak\nVERSION_ID=9\n");
 	put(host, "apt/apt.conf.d", "x", "");
-	mkdir(scratch, 0700);
 	pn_mkdir_p(l0, 0755, NULL);
 	symlink(host, usr); /* usr -> /: usr/lib/os-release is the host's */
 	pn_strv_push(&a, l0);
-	pkgcache_init(&pc);
-	ok_call(pkgcache_step_open(&pc, cache, scratch, &a, "amd64", "apt-get install jq", &err),
-		&err, "a base whose usr is a link out");
+	ok_call(fx_open(&f, &pc, &a, "amd64", "apt-get install jq"), &f.err,
+		"a base whose usr is a link out");
 	is_str(pc.key, "unknown-unknown-amd64", "the host's os-release is not read");
 	pkgcache_release(&pc);
 	pn_mkdir_p(l1, 0755, NULL);
 	symlink(host, etc); /* etc -> /: etc/apt/apt.conf.d is the host's */
 	pn_strv_push(&b, l1);
-	pkgcache_init(&pc);
-	ok_call(pkgcache_step_open(&pc, cache, scratch, &b, "amd64", "apt-get install jq", &err),
-		&err, "a base whose etc is a link out");
+	ok_call(fx_open(&f, &pc, &b, "amd64", "apt-get install jq"), &f.err,
+		"a base whose etc is a link out");
 	ok(pc.n_mounts == 1 && !pc.apt_conf, "the host's apt dir does not count");
 	pkgcache_release(&pc);
+	fx_release(&f);
 }
 
 /* a key dir named by a hostile os-release (ID=.x) is pruned too, and a link

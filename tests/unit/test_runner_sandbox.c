@@ -1383,6 +1383,53 @@ static void t_prune(void)
 	runner_free(r);
 }
 
+/* runner_rm_paths removes below its root only: a directory on the way that
+ * a build swapped for a link out of the cache is not followed, so what lies
+ * out there stays, even a file of another id (root here: a subordinate one) */
+static void t_rm_paths_beneath(void)
+{
+	struct runner *r = new_runner(false);
+	cleanup_free char *top = pn_path_join(cache, "pkgcache");
+	cleanup_free char *out = pn_path_join(dir, "outside");
+	cleanup_free char *apt = pn_path_join(top, "k/apt");
+	enum { MINE, VIA, DEEP, LINK, VICTIM, SUB, N };
+	const char *rel[N] = {"k/apt/f", "k/pip/victim", "k/pip/sub/g", "k/pip", NULL, NULL};
+	char *p[N];
+	cleanup_strv struct pn_strv v = PN_STRV_INIT;
+	cleanup_strv struct pn_strv l = PN_STRV_INIT;
+	struct pn_error *err = NULL;
+	bool other = false;
+
+	for (size_t i = 0; i < VICTIM; i++)
+		p[i] = pn_path_join(top, rel[i]);
+	p[VICTIM] = pn_path_join(out, "victim");
+	p[SUB] = pn_path_join(out, "sub/g");
+	pn_mkdir_p(apt, 0755, NULL);
+	pn_mkdir_p(out, 0755, NULL);
+	write_file(p[MINE], "mine\n");
+	write_file(p[VICTIM], "victim\n");
+	pn_mkdir_p(p[SUB], 0755, NULL);
+	if (geteuid() == 0)
+		other = chown(p[VICTIM], 100042, 100042) == 0;
+	tap_diag("the file outside belongs to %s", other ? "id 100042" : "the test's user");
+	symlink(out, p[LINK]); /* k/pip -> outside */
+	pn_strv_push(&v, p[MINE]);
+	pn_strv_push(&v, p[VIA]);
+	pn_strv_push(&v, p[DEEP]);
+	ok_fail(runner_rm_paths(r, top, &v, &err), &err, 0, "k/pip",
+		"a path through a link is refused");
+	ok(access(p[MINE], F_OK) != 0, "the file below the root before it went");
+	ok(access(p[VICTIM], F_OK) == 0 && access(p[SUB], F_OK) == 0, "what the link names stays");
+	pn_strv_push(&l, p[LINK]);
+	ok_call(runner_rm_paths(r, top, &l, &err), &err, "the link itself");
+	ok(faccessat(AT_FDCWD, p[LINK], F_OK, AT_SYMLINK_NOFOLLOW) != 0 &&
+		   access(p[VICTIM], F_OK) == 0,
+	   "the link goes, not what it names");
+	for (size_t i = 0; i < N; i++)
+		free(p[i]);
+	runner_free(r);
+}
+
 static bool sandbox_possible(void)
 {
 	pid_t pid;
@@ -1433,6 +1480,7 @@ int main(void)
 		TEST(t_escape);
 		TEST(t_proc);
 		TEST(t_prune);
+		TEST(t_rm_paths_beneath);
 	}
 	runner_rootfs_release(&rf);
 	oci_layout_free(layout);
