@@ -127,5 +127,7 @@ void oci_pgzip_free(struct oci_pgzip *z);
 int oci_pgzip_threads(int requested);
 /* tests: the compression of block number `block` (from 0) fails */
 void oci_pgzip_test_fail_block(struct oci_pgzip *z, uint64_t block);
+/* tests: new streams start no thread, as where pthread_create fails */
+void oci_pgzip_test_no_threads(bool on);
 
 #endif

@@ -145,13 +145,18 @@ static void t_same_bytes(void)
 {
 	size_t n = ((size_t)3 << 20) + 4321;
 	cleanup_free unsigned char *in = make_input(n);
-	struct sink s1 = {0}, s2 = {0}, s8 = {0}, split = {0};
+	struct sink s1 = {0}, s2 = {0}, s8 = {0}, split = {0}, nothr = {0};
 	struct pn_error *err = NULL;
 
 	ok_call(pgz(in, n, 1, n, &s1, &err), &err, "1 thread");
 	ok_call(pgz(in, n, 2, 4096, &s2, &err), &err, "2 threads, 4 KiB writes");
 	ok_call(pgz(in, n, 8, 777777, &s8, &err), &err, "8 threads, odd writes");
 	ok_call(pgz(in, n, 1, 1, &split, &err), &err, "1 thread, 1-byte writes");
+	oci_pgzip_test_no_threads(true);
+	ok_call(pgz(in, n, 4, 65536, &nothr, &err), &err, "4 threads asked, none could start");
+	oci_pgzip_test_no_threads(false);
+	ok(s1.len == nothr.len && memcmp(s1.p, nothr.p, s1.len) == 0,
+	   "no thread started: in line, same bytes");
 	ok(s1.len == s2.len && memcmp(s1.p, s2.p, s1.len) == 0, "1 and 2 threads: same bytes");
 	ok(s1.len == s8.len && memcmp(s1.p, s8.p, s1.len) == 0, "1 and 8 threads: same bytes");
 	ok(s1.len == split.len && memcmp(s1.p, split.p, s1.len) == 0,
@@ -170,6 +175,7 @@ static void t_same_bytes(void)
 	free(s2.p);
 	free(s8.p);
 	free(split.p);
+	free(nothr.p);
 }
 
 static void t_worker_error(void)
