@@ -113,7 +113,7 @@ void oci_tar_out_abort(struct oci_tar_out *t);
  * caller's thread, and fills *err when it fails.  write and finish return < 0
  * on the first failure (a worker's or out's) and every call after it; free
  * (NULL is fine) stops and joins the workers at any point. */
-#define OCI_PGZIP_BLOCK ((size_t)1 << 20)
+#define OCI_PGZIP_BLOCK ((size_t)128 << 10)
 typedef int (*oci_pgzip_out_fn)(void *ud, const void *data, size_t len, struct pn_error **err);
 struct oci_pgzip;
 struct oci_pgzip *oci_pgzip_new(int level, int threads, size_t block, oci_pgzip_out_fn out,
