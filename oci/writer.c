@@ -1,7 +1,7 @@
 /* writer.c - the streaming layer writer: entries -> libarchive pax tar ->
- * (write callback) sha256 of the tar (diff_id) -> gzip (zlib, blocks on
- * threads: pgzip.c) | zstd (multi-threaded) | none -> blob writer (sha256 of the blob).  One pass,
- * constant memory. */
+ * (write callback) sha256 of the tar (diff_id) -> gzip (zlib, in blocks on
+ * threads: pgzip.c) | zstd (multi-threaded) | none -> blob writer (sha256 of
+ * the blob).  One pass, constant memory. */
 #include "oci/internal.h"
 #include "common/cleanup.h"
 
