@@ -1,7 +1,7 @@
 /* writer.c - the streaming layer writer: entries -> libarchive pax tar ->
- * (write callback) sha256 of the tar (diff_id) -> gzip (zlib) | zstd
- * (multi-threaded) | none -> blob writer (sha256 of the blob).  One pass,
- * constant memory. */
+ * (write callback) sha256 of the tar (diff_id) -> gzip (zlib, in blocks on
+ * threads: pgzip.c) | zstd (multi-threaded) | none -> blob writer (sha256 of
+ * the blob).  One pass, constant memory. */
 #include "oci/internal.h"
 #include "common/cleanup.h"
 
@@ -39,8 +39,7 @@ struct oci_layer_writer {
 	struct oci_hasher *sink_h;	 /* opts.sink: the blob digest of what went out */
 	int64_t sink_size;
 	int64_t tar_size;
-	z_stream z;
-	bool z_init;
+	struct oci_pgzip *gz;
 	ZSTD_CCtx *zc;
 	unsigned char *out;
 	char *wbuf; /* output buffer before the blob writer */
@@ -96,23 +95,18 @@ static int emit(struct oci_layer_writer *w, const void *data, size_t len)
 	return 0;
 }
 
-static int gzip_feed(struct oci_layer_writer *w, const void *data, size_t len, int flush)
+/* pgzip's output: emit fills w->cb_err, the err pgzip was given */
+static int gzip_out(void *ud, const void *data, size_t len, struct pn_error **err)
 {
-	int zr;
+	(void)err;
+	return emit(ud, data, len);
+}
 
-	w->z.next_in = (Bytef *)(uintptr_t)data;
-	w->z.avail_in = (uInt)len;
-	do {
-		w->z.next_out = w->out;
-		w->z.avail_out = (uInt)OUTBUF_SIZE;
-		zr = deflate(&w->z, flush);
-		if (zr == Z_STREAM_ERROR)
-			return pn_error_set(&w->cb_err, PN_ERR_GENERIC, "gzip: %s",
-					    w->z.msg ? w->z.msg : "stream error");
-		if (emit(w, w->out, OUTBUF_SIZE - w->z.avail_out) < 0)
-			return -1;
-	} while (w->z.avail_out == 0 || (flush == Z_FINISH && zr != Z_STREAM_END));
-	return 0;
+static int gzip_feed(struct oci_layer_writer *w, const void *data, size_t len, bool last)
+{
+	if (len && oci_pgzip_write(w->gz, data, len, &w->cb_err) < 0)
+		return -1;
+	return last ? oci_pgzip_finish(w->gz, &w->cb_err) : 0;
 }
 
 static int zstd_feed(struct oci_layer_writer *w, const void *data, size_t len,
@@ -138,7 +132,7 @@ static int compress_feed(struct oci_layer_writer *w, const void *data, size_t le
 {
 	switch (w->opts.compression) {
 	case OCI_COMP_GZIP:
-		return gzip_feed(w, data, len, last ? Z_FINISH : Z_NO_FLUSH);
+		return gzip_feed(w, data, len, last);
 	case OCI_COMP_ZSTD:
 		return zstd_feed(w, data, len, last ? ZSTD_e_end : ZSTD_e_continue);
 	default:
@@ -152,10 +146,10 @@ static int compress_init(struct oci_layer_writer *w, struct pn_error **err)
 	size_t r;
 
 	if (w->opts.compression == OCI_COMP_GZIP) {
-		if (deflateInit2(&w->z, level ? level : 6, Z_DEFLATED, 15 + 16, 8,
-				 Z_DEFAULT_STRATEGY) != Z_OK)
-			return pn_error_set(err, PN_ERR_GENERIC, "gzip: initialise deflate");
-		w->z_init = true;
+		/* the same bytes for any thread count: digests do not depend on the machine */
+		w->gz = oci_pgzip_new(level, oci_pgzip_threads(threads), 0, gzip_out, w, err);
+		if (!w->gz)
+			return -1;
 	} else if (w->opts.compression == OCI_COMP_ZSTD) {
 		if (threads <= 0)
 			threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -252,8 +246,7 @@ void oci_layer_writer_free(struct oci_layer_writer *w)
 	oci_hasher_free(w->diff);
 	if (w->sink_h)
 		oci_hasher_free(w->sink_h);
-	if (w->z_init)
-		deflateEnd(&w->z);
+	oci_pgzip_free(w->gz);
 	ZSTD_freeCCtx(w->zc);
 	free(w->out);
 	free(w->wbuf);

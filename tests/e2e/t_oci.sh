@@ -58,6 +58,22 @@ test_expect_success 'the same rootfs imported twice gives the same digests (zstd
 	skopeo inspect oci:$T/zimg:zst >/dev/null
 '
 
+test_expect_success 'gzip layers: same digest for 1, 2 and 8 compression threads, read by gzip and umoci' '
+	for n in 1 2 8; do
+		SOURCE_DATE_EPOCH=1700000000 PINION_COMPRESS_THREADS=$n \
+			pinion import "$ROOTFS" oci:$T/gz$n:v1 >$T/dg$n || exit 1
+	done &&
+	test_cmp $T/dg1 $T/dg2 && test_cmp $T/dg1 $T/dg8 &&
+	pinion inspect oci:$T/gz2:v1 >$T/gi.json &&
+	layer=$(jq -r .manifest.layers[0].digest $T/gi.json) &&
+	blob=$T/gz2/blobs/sha256/${layer#sha256:} &&
+	gzip -t $blob &&
+	test_equal "sha256:$(gzip -dc $blob | sha256sum | cut -d" " -f1)" \
+		"$(jq -r .config.rootfs.diff_ids[0] $T/gi.json)" &&
+	umoci unpack --image $T/gz8:v1 $T/gzu >/dev/null &&
+	tree_sums $T/gzu/rootfs >$T/s.gzu && test_cmp $T/s.umoci $T/s.gzu
+'
+
 test_expect_success 'pinion inspect reads an image made by umoci' '
 	umoci init --layout $T/um &&
 	umoci new --image $T/um:base &&
