@@ -985,6 +985,16 @@ static bool same_userns(const char *before)
 	return readlink("/proc/self/ns/user", now, sizeof(now) - 1) > 0 && strcmp(now, before) == 0;
 }
 
+/* fork into new namespaces: only the child enters them (as bubblewrap's
+ * raw_clone).  unshare(CLONE_NEWPID) then fork would leave C unable to start
+ * threads (a thread cannot join another pid namespace for children:
+ * pthread_create fails with EINVAL), and commit_layer hashes and compresses
+ * on threads.  No stack: the child runs on a copy of this one, as after fork */
+static pid_t clone_into(int flags)
+{
+	return (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, 0UL);
+}
+
 /* C: returns the exit status for _exit */
 static int sandbox_child(struct runner_sandbox_cfg *c, int sync_rd, int sync_wr)
 {
@@ -1017,14 +1027,10 @@ static int sandbox_child(struct runner_sandbox_cfg *c, int sync_rd, int sync_wr)
 	}
 	if (stdio_guard(c, relays, &e) < 0)
 		goto fail;
-	if (unshare(flags) < 0) {
-		pn_error_set_errno(&e, errno, "create pid, UTS and IPC namespaces");
-		goto fail;
-	}
 	t0 = now_seconds();
-	g = fork();
+	g = clone_into(flags);
 	if (g < 0) {
-		pn_error_set_errno(&e, errno, "fork");
+		pn_error_set_errno(&e, errno, "create pid, UTS and IPC namespaces");
 		goto fail;
 	}
 	if (g == 0)
