@@ -150,7 +150,6 @@ int oci_tar_out_add_fd(struct oci_tar_out *t, const char *name, int fd, int64_t 
 int oci_tar_out_commit(struct oci_tar_out *t, struct pn_error **err);
 void oci_tar_out_abort(struct oci_tar_out *t);
 
-
 /* pgzip.c: gzip on worker threads, pigz-style (the layer writer's gzip).
  * The input is cut into blocks of `block` bytes (0: OCI_PGZIP_BLOCK; at
  * least 32 KiB), each raw-deflated at `level` (0: 6) primed with the 32 KiB

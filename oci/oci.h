@@ -508,7 +508,7 @@ struct oci_idmap {		     /* host id -> id in the image */
 
 struct oci_layer_opts {
 	enum oci_compression compression;
-	int level;			/* 0 = default for the compression */
+	int level;   /* 0 = default for the compression */
 	int threads; /* zstd and gzip workers; 0: cores (gzip: $PINION_COMPRESS_THREADS first) */
 	int64_t mtime_clamp;		/* mtimes above are clamped; < 0 = keep */
 	bool normalize_owner;		/* all files 0:0 */

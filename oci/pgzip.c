@@ -25,8 +25,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define PGZ_DICT	((size_t)32 << 10)
-#define PGZ_MAX_THREADS 8
+#define PGZ_DICT	     ((size_t)32 << 10)
+#define PGZ_MAX_THREADS	     8
 #define PGZ_SLOTS_PER_WORKER 2
 
 enum pgz_state { PGZ_FREE, PGZ_FILLING, PGZ_SEALED, PGZ_DONE };
@@ -65,7 +65,7 @@ struct oci_pgzip {
 	size_t dict_len;
 	uLong crc;
 	uint64_t isize;
-	uint64_t fail_block; /* tests: this block's compression fails (0: none) */
+	uint64_t fail_block;   /* tests: this block's compression fails (0: none) */
 	struct pn_error *werr; /* a worker's failure, under mu */
 	bool failed, stop, finished, header_done;
 };

@@ -108,8 +108,8 @@ static bool tool_equals(const struct sink *s, const unsigned char *in, size_t n,
 
 static void t_round_trip(void)
 {
-	static const size_t sizes[] = {0, 1, BLK - 1, BLK, BLK + 1, 3 * BLK + 7, 2 * BLK,
-				       (size_t)5 << 20};
+	static const size_t sizes[] = {0,	1,	     BLK - 1, BLK,
+				       BLK + 1, 3 * BLK + 7, 2 * BLK, (size_t)5 << 20};
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		size_t n = sizes[i];
@@ -195,12 +195,12 @@ static void t_worker_error(void)
 			rc = oci_pgzip_write(z, in + off, BLK / 2, &err);
 		if (rc == 0)
 			rc = oci_pgzip_finish(z, &err);
-		ok_fail(rc, &err, 0, "block 3: injected failure", "%d threads: worker error returned",
-			threads[i]);
+		ok_fail(rc, &err, 0, "block 3: injected failure",
+			"%d threads: worker error returned", threads[i]);
 		ok(s.len < 3 * compressBound(BLK) + 64, "%d threads: nothing from block 3 on",
 		   threads[i]);
-		ok_fail(oci_pgzip_finish(z, &err), &err, 0, "failed", "%d threads: finish after it fails",
-			threads[i]);
+		ok_fail(oci_pgzip_finish(z, &err), &err, 0, "failed",
+			"%d threads: finish after it fails", threads[i]);
 		oci_pgzip_free(z);
 		free(s.p);
 	}
