@@ -14,13 +14,7 @@
 # local index.  buildah uses a private storage root (overlay), so nothing of
 # the machine's containers storage is touched.
 # Env: PINION_BUILD (default build), BENCH_DIR (default a temp dir, removed).
-set -eu
-root=$(cd "$(dirname "$0")/.." && pwd)
-export PINION_BUILD=${PINION_BUILD:-build}
-case "$PINION_BUILD" in /*) ;; *) PINION_BUILD="$root/$PINION_BUILD" ;; esac
-PINION="$PINION_BUILD/pinion"
-PYTHON=${PYTHON:-/usr/bin/python3}
-export PINION_TEST_CACHE=${PINION_TEST_CACHE:-/var/cache/pinion-test}
+. "$(dirname "$0")/env.sh"
 T=${BENCH_DIR:-$(mktemp -d /tmp/pinion-bench.XXXXXX)}
 mkdir -p "$T"
 _file_cleanup=""

@@ -16,13 +16,7 @@
 # empty cache / warm cache / warm cache with --no-compile (where the time of
 # a cached install goes).
 # Env: PINION_BUILD, BENCH_DIR (kept), BENCH_WHEELS (the recipe).
-set -eu
-root=$(cd "$(dirname "$0")/.." && pwd)
-export PINION_BUILD=${PINION_BUILD:-build}
-case "$PINION_BUILD" in /*) ;; *) PINION_BUILD="$root/$PINION_BUILD" ;; esac
-PINION="$PINION_BUILD/pinion"
-PYTHON=${PYTHON:-/usr/bin/python3}
-export PINION_TEST_CACHE=${PINION_TEST_CACHE:-/var/cache/pinion-test}
+. "$(dirname "$0")/env.sh"
 RATES=${*:-10 25 50}
 RECIPE=${BENCH_WHEELS:-bench-torchlike:150:2500,bench-numpylike:18:500,bench-pillowlike:4:120,bench-requestslike:1:60,bench-tqdmlike:1:20}
 T=${BENCH_DIR:-$(mktemp -d /tmp/pinion-bench.XXXXXX)}
