@@ -53,9 +53,13 @@ suite_report() {
 	p=$(grep -Ec '^ok [0-9]+' "$log" | head -1)
 	s=$(grep -Ec '^ok [0-9]+.*# *(SKIP|skip)' "$log" | head -1)
 	f=$(grep -Ec '^not ok [0-9]+' "$log" | head -1)
-	p=$((p - s))
+	p=$((${p:-0} - ${s:-0})); s=${s:-0}; f=${f:-0}
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1; echo "not ok - $name exited with status $rc" >>"$log"
+	fi
+	# a suite that reported nothing did not run (a missing log counts too)
+	if [ "$((p + s + f))" -eq 0 ] && ! grep -q '^1\.\.0' "$log" 2>/dev/null; then
+		f=1; echo "not ok - $name reported no test" >>"$log"
 	fi
 	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
 	echo "$name $secs" >>"$times_new"
