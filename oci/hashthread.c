@@ -1,81 +1,49 @@
 /* hashthread.c - sha256 of a large stream on a second thread, so that the
  * thread producing the stream (file reads, tar, compression, writes) does not
  * also pay for the hashing, which profiling showed to be about 40% of its
- * time for a zstd layer.  The producer copies its bytes into a bounded ring
- * of HT_SLOTS chunks of HT_CHUNK bytes (memory is fixed) and blocks while the
- * ring is full; the hashing thread takes the chunks in order, so the digest
- * is exactly that of the bytes given, in the order given. */
+ * time for a zstd layer.  It is the fan-out below with one consumer and
+ * HT_CHUNK slots: the producer copies its bytes into the slot being filled
+ * and blocks while the ring is full; the hashing thread takes the chunks in
+ * order, so the digest is exactly that of the bytes given, in the order
+ * given. */
 #include "oci/internal.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define HT_SLOTS 8
 #define HT_CHUNK ((size_t)128 << 10)
 
+/* the hash thread is a fan-out to one consumer: the producer's bytes are
+ * copied into the slot being filled, which is published when full */
 struct oci_hash_thread {
-	pthread_t th;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct oci_hasher *h; /* borrowed */
-	unsigned char *buf[HT_SLOTS];
-	size_t len[HT_SLOTS];
-	size_t head, count; /* filled slots: head .. head + count - 1 (mod HT_SLOTS) */
-	size_t fill;	    /* bytes in the slot being filled, (head + count) % HT_SLOTS */
-	bool done, running;
+	struct oci_fanout *f;
+	unsigned char *slot; /* being filled, or NULL */
+	size_t fill;
 };
 
-static void *hash_thread_main(void *arg)
+static int hash_consume(void *ud, const unsigned char *buf, size_t len, uint64_t off)
 {
-	struct oci_hash_thread *t = arg;
-
-	pthread_mutex_lock(&t->mu);
-	for (;;) {
-		size_t i;
-
-		while (!t->count && !t->done)
-			pthread_cond_wait(&t->cv, &t->mu);
-		if (!t->count)
-			break;
-		i = t->head;
-		pthread_mutex_unlock(&t->mu);
-		oci_hasher_update(t->h, t->buf[i], t->len[i]);
-		pthread_mutex_lock(&t->mu);
-		t->head = (t->head + 1) % HT_SLOTS;
-		t->count--;
-		pthread_cond_broadcast(&t->cv);
-	}
-	pthread_mutex_unlock(&t->mu);
-	return NULL;
+	(void)off;
+	oci_hasher_update(ud, buf, len);
+	return 0;
 }
+
+static struct oci_fanout *fanout_new(const oci_fanout_fn *fns, void *const *uds, size_t n,
+				     size_t chunk);
 
 struct oci_hash_thread *oci_hash_thread_start(struct oci_hasher *h)
 {
-	struct oci_hash_thread *t = xcalloc(1, sizeof(*t));
+	const oci_fanout_fn fn = hash_consume;
+	void *ud = h;
+	struct oci_fanout *f = fanout_new(&fn, &ud, 1, HT_CHUNK);
+	struct oci_hash_thread *t;
 
-	t->h = h;
-	pthread_mutex_init(&t->mu, NULL);
-	pthread_cond_init(&t->cv, NULL);
-	for (size_t i = 0; i < HT_SLOTS; i++)
-		t->buf[i] = xmalloc(HT_CHUNK);
-	if (pthread_create(&t->th, NULL, hash_thread_main, t) != 0) {
-		oci_hash_thread_finish(t);
+	if (!f)
 		return NULL;
-	}
-	t->running = true;
+	t = xcalloc(1, sizeof(*t));
+	t->f = f;
 	return t;
-}
-
-/* hand the slot being filled to the hashing thread */
-static void publish(struct oci_hash_thread *t, size_t slot)
-{
-	pthread_mutex_lock(&t->mu);
-	t->len[slot] = t->fill;
-	t->count++;
-	t->fill = 0;
-	pthread_cond_broadcast(&t->cv);
-	pthread_mutex_unlock(&t->mu);
 }
 
 void oci_hash_thread_update(struct oci_hash_thread *t, const void *data, size_t len)
@@ -83,22 +51,20 @@ void oci_hash_thread_update(struct oci_hash_thread *t, const void *data, size_t 
 	const unsigned char *p = data;
 
 	while (len) {
-		size_t slot, n;
+		size_t n;
 
-		pthread_mutex_lock(&t->mu);
-		while (t->count == HT_SLOTS)
-			pthread_cond_wait(&t->cv, &t->mu);
-		slot = (t->head + t->count) % HT_SLOTS;
-		pthread_mutex_unlock(&t->mu);
-		/* the slot being filled is outside head .. head + count: the
-		 * hashing thread does not touch it until it is published */
+		if (!t->slot)
+			t->slot = oci_fanout_slot(t->f);
 		n = HT_CHUNK - t->fill < len ? HT_CHUNK - t->fill : len;
-		memcpy(t->buf[slot] + t->fill, p, n);
+		memcpy(t->slot + t->fill, p, n);
 		t->fill += n;
 		p += n;
 		len -= n;
-		if (t->fill == HT_CHUNK)
-			publish(t, slot);
+		if (t->fill == HT_CHUNK) {
+			oci_fanout_publish(t->f, t->fill);
+			t->slot = NULL;
+			t->fill = 0;
+		}
 	}
 }
 
@@ -106,23 +72,9 @@ void oci_hash_thread_finish(struct oci_hash_thread *t)
 {
 	if (!t)
 		return;
-	if (t->running) {
-		pthread_mutex_lock(&t->mu);
-		if (t->fill) {
-			/* a slot is free: update waited for one before filling it */
-			t->len[(t->head + t->count) % HT_SLOTS] = t->fill;
-			t->count++;
-			t->fill = 0;
-		}
-		t->done = true;
-		pthread_cond_broadcast(&t->cv);
-		pthread_mutex_unlock(&t->mu);
-		pthread_join(t->th, NULL);
-	}
-	for (size_t i = 0; i < HT_SLOTS; i++)
-		free(t->buf[i]);
-	pthread_cond_destroy(&t->cv);
-	pthread_mutex_destroy(&t->mu);
+	if (t->fill)
+		oci_fanout_publish(t->f, t->fill);
+	oci_fanout_finish(t->f);
 	free(t);
 }
 
@@ -174,7 +126,8 @@ struct fo_consumer {
 struct oci_fanout {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	unsigned char *buf; /* FO_SLOTS * FO_CHUNK */
+	unsigned char *buf; /* FO_SLOTS * chunk */
+	size_t chunk;
 	size_t len[FO_SLOTS];
 	uint64_t off[FO_SLOTS];
 	uint64_t produced; /* slots published */
@@ -200,7 +153,7 @@ static void *fanout_main(void *arg)
 			break;
 		pthread_mutex_unlock(&f->mu);
 		/* the slot is not reused before next moves past it */
-		e = c->err ? 0 : c->fn(c->ud, f->buf + i * FO_CHUNK, f->len[i], f->off[i]);
+		e = c->err ? 0 : c->fn(c->ud, f->buf + i * f->chunk, f->len[i], f->off[i]);
 		pthread_mutex_lock(&f->mu);
 		if (e && !c->err)
 			c->err = e;
@@ -218,6 +171,12 @@ size_t oci_fanout_chunk(void)
 
 struct oci_fanout *oci_fanout_start(const oci_fanout_fn *fns, void *const *uds, size_t n)
 {
+	return fanout_new(fns, uds, n, FO_CHUNK);
+}
+
+static struct oci_fanout *fanout_new(const oci_fanout_fn *fns, void *const *uds, size_t n,
+				     size_t chunk)
+{
 	struct oci_fanout *f;
 
 	if (n > FO_MAX)
@@ -225,7 +184,8 @@ struct oci_fanout *oci_fanout_start(const oci_fanout_fn *fns, void *const *uds, 
 	if (!hash_thread_wanted())
 		return NULL;
 	f = xcalloc(1, sizeof(*f));
-	f->buf = aligned_alloc(4096, FO_SLOTS * FO_CHUNK);
+	f->chunk = chunk;
+	f->buf = aligned_alloc(4096, FO_SLOTS * chunk);
 	if (!f->buf) {
 		free(f);
 		return NULL; /* the caller reads in line */
@@ -254,7 +214,7 @@ unsigned char *oci_fanout_slot(struct oci_fanout *f)
 		while (f->produced - f->c[k].next >= FO_SLOTS)
 			pthread_cond_wait(&f->cv, &f->mu);
 	pthread_mutex_unlock(&f->mu);
-	return f->buf + (f->produced % FO_SLOTS) * FO_CHUNK;
+	return f->buf + (f->produced % FO_SLOTS) * f->chunk;
 }
 
 void oci_fanout_publish(struct oci_fanout *f, size_t len)
