@@ -20,6 +20,9 @@ char *tap_tmpdir(void);
 void tap_run(const char *name, void (*fn)(void));
 /* needle NULL, or found in s */
 int tap_contains(const char *s, const char *needle);
+/* "sha256:<hex>" into out (cap bytes) of what the shell command cmd prints
+ * first (a sha256sum line); "sha256:" alone when it printed none */
+void tap_sha256_cmd(const char *cmd, char *out, size_t cap);
 
 #define ok(cond, ...) tap_ok(!!(cond), __VA_ARGS__)
 #define TEST(fn) tap_run(#fn, fn)

@@ -71,15 +71,8 @@ static void tool_diff_id(struct oci_layout *l, const char *digest, const char *t
 {
 	cleanup_free char *p = oci_layout_blob_path(l, digest);
 	cleanup_free char *cmd = xasprintf("%s < '%s' | sha256sum", tool, p);
-	FILE *f = popen(cmd, "r");
-	char hex[65] = "";
 
-	if (f) {
-		if (fscanf(f, "%64s", hex) != 1)
-			hex[0] = '\0';
-		pclose(f);
-	}
-	snprintf(out, sizeof(oci_digest_t), "sha256:%s", hex);
+	tap_sha256_cmd(cmd, out, sizeof(oci_digest_t));
 }
 
 static struct oci_layout *layout_new(void)
@@ -973,16 +966,7 @@ static void t_apply_diff_id(void)
 		ok_call(oci_layout_put_blob(l, data, len, NULL, blob, &err), &err, "stored");
 		cmd = (free(cmd),
 		       xasprintf("(cat '%s'; printf 'trailing junk') | sha256sum", tarp));
-		{
-			FILE *f = popen(cmd, "r");
-			char hex[65] = "";
-
-			if (!f || fscanf(f, "%64s", hex) != 1)
-				hex[0] = '\0';
-			if (f)
-				pclose(f);
-			snprintf(whole, sizeof(whole), "sha256:%s", hex);
-		}
+		tap_sha256_cmd(cmd, whole, sizeof(whole));
 		mkdir(d1, 0755);
 		mkdir(d2, 0755);
 		ao.diff_id = r.diff_id;

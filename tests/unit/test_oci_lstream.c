@@ -25,14 +25,8 @@ static char *path_of(const char *name)
 static void sha_file(const char *file, oci_digest_t out)
 {
 	cleanup_free char *cmd = xasprintf("sha256sum '%s'", file);
-	FILE *f = popen(cmd, "r");
-	char hex[65] = "";
 
-	if (!f || fscanf(f, "%64s", hex) != 1)
-		hex[0] = '\0';
-	if (f)
-		pclose(f);
-	snprintf(out, sizeof(oci_digest_t), "sha256:%s", hex);
+	tap_sha256_cmd(cmd, out, sizeof(oci_digest_t));
 }
 
 /* the whole stream of blob: its bytes' digest into got, the blob's and the
