@@ -59,6 +59,8 @@ ARCHIVES := $(foreach m,$(MODULES),$(B)/lib/lib$(m).a)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
+# the unit tests' helpers (tests/unit/X.c with its X.h: tap, standin): every test links them
+UNIT_HELPERS := $(patsubst tests/unit/%.c,$(B)/tests/%.o,$(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c)))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
 # module of a test or fuzz file: the word after test_/fuzz_
@@ -96,12 +98,12 @@ endef
 $(foreach m,$(MODULES),$(eval $(call archive_rule,$(m))))
 
 # Unit tests link whole archives so the command section is kept where used.
-$(B)/tests/%: tests/unit/%.c tests/unit/tap.h $$(call libs_for,$$*) $(B)/tests/tap.o
+$(B)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $$(call libs_for,$$*) $(UNIT_HELPERS)
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
-	@$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/tests/tap.o \
+	@$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_HELPERS) \
 		-Wl,--start-group $(call libs_for,$*) -Wl,--end-group $(LIBS)
-$(B)/tests/tap.o: tests/unit/tap.c tests/unit/tap.h
+$(UNIT_HELPERS): $(B)/tests/%.o: tests/unit/%.c tests/unit/%.h
 	@mkdir -p $(dir $@)
 	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
 

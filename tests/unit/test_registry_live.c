@@ -4,22 +4,19 @@
  * images), an auth refusal and a server error are errors, not "absent";
  * in token mode, anonymous Bearer tokens are cached per scope until
  * expires_in runs out. */
+#include "tests/unit/standin.h"
 #include "tests/unit/tap.h"
 #include "registry/internal.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define SERVER_REQUEST_MAX 8192
 
 struct server {
-	int fd;
-	int port;
+	struct standin_http http;
 	pthread_mutex_t lock;
 	char last[256];	  /* "METHOD PATH" of the last manifest request */
 	bool last_accept; /* it carried an OCI manifest Accept */
@@ -53,7 +50,7 @@ static const char *token_answer(struct server *s, const char *path, const char *
 		 "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer "
 		 "realm=\"http://127.0.0.1:%d/token\",service=\"standin\"\r\n"
 		 "Content-Length: 0\r\nConnection: close\r\n\r\n",
-		 s->port);
+		 s->http.port);
 	return buf;
 }
 
@@ -82,26 +79,16 @@ static const char *answer_for(const char *method, const char *path)
 	return "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 }
 
-/* one request per connection; a TLS ClientHello (0x16) is dropped so the
- * client falls back to plain HTTP, as it does for loopback hosts */
-static void serve_one(struct server *s, int cfd)
+/* one request per connection (standin_read_head drops a TLS ClientHello) */
+static void serve_one(void *data, int cfd)
 {
+	struct server *s = data;
 	char req[SERVER_REQUEST_MAX + 1];
 	char method[16] = "", path[200] = "", buf[512];
-	size_t n = 0;
-	ssize_t r;
 	const char *ans;
 
-	while (n < SERVER_REQUEST_MAX && (r = read(cfd, req + n, SERVER_REQUEST_MAX - n)) > 0) {
-		n += (size_t)r;
-		req[n] = '\0';
-		if ((unsigned char)req[0] == 0x16 || strstr(req, "\r\n\r\n"))
-			break;
-	}
-	if (n == 0 || (unsigned char)req[0] == 0x16)
-		return;
-	req[n] = '\0';
-	if (sscanf(req, "%15s %199s", method, path) != 2)
+	if (standin_read_head(cfd, req, SERVER_REQUEST_MAX) == 0 ||
+	    sscanf(req, "%15s %199s", method, path) != 2)
 		return;
 	if (strstr(path, "/manifests/")) {
 		pthread_mutex_lock(&s->lock);
@@ -117,41 +104,12 @@ static void serve_one(struct server *s, int cfd)
 		return;
 }
 
-static void *server_main(void *data)
-{
-	struct server *s = data;
-	int cfd;
-
-	while ((cfd = accept(s->fd, NULL, NULL)) >= 0) {
-		serve_one(s, cfd);
-		close(cfd);
-	}
-	return NULL;
-}
-
-static int server_start(struct server *s, pthread_t *th)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t len = sizeof(a);
-
-	memset(s->last, 0, sizeof(s->last));
-	s->fd = socket(AF_INET, SOCK_STREAM, 0);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (s->fd < 0 || bind(s->fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    listen(s->fd, 16) < 0 || getsockname(s->fd, (struct sockaddr *)&a, &len) < 0)
-		return -1;
-	s->port = ntohs(a.sin_port);
-	return pthread_create(th, NULL, server_main, s) == 0 ? 0 : -1;
-}
-
 /* the server thread plus a client (no retries); `mirror` (may be NULL) is
  * "FROM" to send to the stand-in */
 struct standin {
 	struct server s;
-	pthread_t th;
 	struct registry_opts o;
 	struct registry_client *c;
-	bool running; /* the thread was started */
 };
 
 static int standin_start(struct standin *st, bool token_mode, const char *mirror)
@@ -160,19 +118,15 @@ static int standin_start(struct standin *st, bool token_mode, const char *mirror
 	char *spec;
 
 	memset(st, 0, sizeof(*st));
-	st->s.fd = -1;
 	st->s.token_mode = token_mode;
 	registry_opts_init(&st->o);
 	st->o.retries = 0;
 	st->o.progress = false;
 	pthread_mutex_init(&st->s.lock, NULL);
-	st->running = server_start(&st->s, &st->th) == 0;
-	if (!st->running) {
-		ok(0, "start the stand-in registry");
+	if (standin_http_start(&st->s.http, serve_one, &st->s) < 0)
 		return -1;
-	}
 	if (mirror) {
-		spec = xasprintf("%s=127.0.0.1:%d", mirror, st->s.port);
+		spec = xasprintf("%s=127.0.0.1:%d", mirror, st->s.http.port);
 		ok_call(registry_opts_add_mirror(&st->o, spec, &err), &err, "mirror %s", spec);
 		free(spec);
 	}
@@ -184,12 +138,7 @@ static void standin_stop(struct standin *st)
 {
 	registry_client_free(st->c);
 	registry_opts_release(&st->o);
-	if (st->s.fd >= 0) {
-		shutdown(st->s.fd, SHUT_RDWR);
-		close(st->s.fd);
-	}
-	if (st->running)
-		pthread_join(st->th, NULL);
+	standin_http_stop(&st->s.http);
 	pthread_mutex_destroy(&st->s.lock);
 }
 
@@ -266,7 +215,7 @@ static void t_token_cache(void)
 		return;
 	}
 	c = st.c;
-	ref = xasprintf("127.0.0.1:%d/cog-base:cuda12.1-python3.11", sv->port);
+	ref = xasprintf("127.0.0.1:%d/cog-base:cuda12.1-python3.11", sv->http.port);
 	ok_call(registry_exists(c, ref, &exists, &err), &err, "exists with an anonymous token");
 	ok(exists, "present behind a token");
 	is_int(tokens_issued(sv), 1, "one token fetched");
@@ -277,12 +226,12 @@ static void t_token_cache(void)
 	ok_call(registry_exists(c, ref, &exists, &err), &err, "exists again");
 	is_int(tokens_issued(sv), 1, "the token is reused for the same scope");
 	free(ref);
-	ref = xasprintf("127.0.0.1:%d/other/img:v1", sv->port);
+	ref = xasprintf("127.0.0.1:%d/other/img:v1", sv->http.port);
 	ok_call(registry_exists(c, ref, &exists, &err), &err, "exists in another repository");
 	ok(!exists, "absent there");
 	is_int(tokens_issued(sv), 2, "another scope gets its own token");
 	free(ref);
-	ref = xasprintf("127.0.0.1:%d/cog-base:cuda12.1-python3.11", sv->port);
+	ref = xasprintf("127.0.0.1:%d/cog-base:cuda12.1-python3.11", sv->http.port);
 	usleep(2100 * 1000);
 	ok_call(registry_exists(c, ref, &exists, &err), &err, "exists after expires_in");
 	is_int(tokens_issued(sv), 3, "an expired token is fetched again");

@@ -5,17 +5,15 @@
  * (passing the cause on, no new session) when the upload did not fail, after
  * an auth refusal, and when the restarts are spent.  Also the restart policy
  * (registry_retry_init_restarts, registry_restart_worth). */
+#include "tests/unit/standin.h"
 #include "tests/unit/tap.h"
 #include "registry/internal.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define REQ_MAX	 8192
@@ -25,7 +23,7 @@
  * PATCH or PUT, except the ones of "lose" numbered above `lose_upto`; those
  * of "locked" refuse every PATCH with 403 */
 struct server {
-	int fd, port;
+	struct standin_http http;
 	pthread_mutex_t lock;
 	int posts;     /* sessions opened */
 	int lose_upto; /* sessions 1..lose_upto of "lose" are lost */
@@ -112,21 +110,14 @@ static void serve_upload(struct server *s, int cfd, const char *method, const ch
 	answer(cfd, strcmp(method, "PUT") == 0 ? "201 Created" : "202 Accepted", extra, "");
 }
 
-static void serve_one(struct server *s, int cfd)
+static void serve_one(void *data, int cfd)
 {
 	static char req[REQ_MAX + 1], body[BLOB_MAX];
+	struct server *s = data;
 	char method[16] = "", path[200] = "";
-	size_t n = 0, len;
-	ssize_t r;
+	size_t n = standin_read_head(cfd, req, REQ_MAX), len;
 
-	while (n < REQ_MAX && (r = read(cfd, req + n, REQ_MAX - n)) > 0) {
-		n += (size_t)r;
-		req[n] = '\0';
-		if ((unsigned char)req[0] == 0x16 || strstr(req, "\r\n\r\n"))
-			break;
-	}
-	if (n == 0 || (unsigned char)req[0] == 0x16 || !strstr(req, "\r\n\r\n") ||
-	    sscanf(req, "%15s %199s", method, path) != 2)
+	if (n == 0 || !strstr(req, "\r\n\r\n") || sscanf(req, "%15s %199s", method, path) != 2)
 		return;
 	len = read_body(cfd, req, n, body, sizeof(body));
 	if (strcmp(path, "/v2/") == 0)
@@ -136,28 +127,14 @@ static void serve_one(struct server *s, int cfd)
 	answer(cfd, "404 Not Found", "", "");
 }
 
-/* one connection at a time, until the listening socket is shut down */
-static void *server_main(void *data)
-{
-	struct server *s = data;
-
-	for (int cfd; (cfd = accept(s->fd, NULL, NULL)) >= 0; close(cfd))
-		serve_one(s, cfd);
-	return NULL;
-}
-
 struct standin {
 	struct server s;
-	pthread_t th;
-	bool running;
 	struct registry_opts o;
 	struct registry_client *c;
 };
 
 static int standin_start(struct standin *st, int retries)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t alen = sizeof(a);
 	struct pn_error *err = NULL;
 
 	memset(st, 0, sizeof(*st));
@@ -166,26 +143,16 @@ static int standin_start(struct standin *st, int retries)
 	st->o.retries = retries;
 	st->o.progress = false;
 	st->o.chunk_size = 1024;
-	st->s.fd = socket(AF_INET, SOCK_STREAM, 0);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (st->s.fd < 0 || bind(st->s.fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    listen(st->s.fd, 16) < 0 || getsockname(st->s.fd, (struct sockaddr *)&a, &alen) < 0)
-		return ok(0, "listen on 127.0.0.1"), -1;
-	st->s.port = ntohs(a.sin_port);
-	st->running = pthread_create(&st->th, NULL, server_main, &st->s) == 0;
+	if (standin_http_start(&st->s.http, serve_one, &st->s) < 0)
+		return -1;
 	ok_call(registry_client_new(&st->o, &st->c, &err), &err, "client");
-	return st->running && st->c ? 0 : -1;
+	return st->c ? 0 : -1;
 }
 
 /* the server first (the accept loop ends), then the client */
 static void standin_stop(struct standin *st)
 {
-	if (st->s.fd >= 0) {
-		shutdown(st->s.fd, SHUT_RDWR);
-		close(st->s.fd);
-	}
-	if (st->running)
-		pthread_join(st->th, NULL);
+	standin_http_stop(&st->s.http);
 	pthread_mutex_destroy(&st->s.lock);
 	registry_client_free(st->c);
 	registry_opts_release(&st->o);
@@ -196,7 +163,7 @@ static struct registry_upload *begin(struct standin *st, const char *repo)
 {
 	struct registry_upload *u = NULL;
 	struct pn_error *err = NULL;
-	char *ref = xasprintf("127.0.0.1:%d/%s:v1", st->s.port, repo);
+	char *ref = xasprintf("127.0.0.1:%d/%s:v1", st->s.http.port, repo);
 
 	ok_call(registry_upload_begin(st->c, ref, &u, &err), &err, "begin an upload to %s", repo);
 	free(ref);
