@@ -115,15 +115,18 @@ static void t_manifest(void)
 	oci_manifest_release(&m2);
 }
 
+/* a malformed document, refused with code and an error that contains needle */
+struct bad_doc {
+	const char *doc;
+	int code;
+	const char *needle;
+};
+
 static void t_manifest_bad(void)
 {
 	struct oci_manifest m;
 	struct pn_error *err = NULL;
-	static const struct {
-		const char *doc;
-		int code;
-		const char *needle;
-	} cases[] = {
+	static const struct bad_doc cases[] = {
 		{"{", PN_ERR_INVALID, "line 1"},
 		{"[]", PN_ERR_INVALID, "not a JSON object"},
 		{"{\"schemaVersion\":1}", PN_ERR_UNSUPPORTED, "schemaVersion 1"},
@@ -208,11 +211,7 @@ static void t_index_config_bad(void)
 	struct oci_index ix;
 	struct oci_config c;
 	struct pn_error *err = NULL;
-	static const struct {
-		const char *doc;
-		int code;
-		const char *needle;
-	} ix_cases[] = {
+	static const struct bad_doc ix_cases[] = {
 		{"{", PN_ERR_INVALID, "line 1"},
 		{"{\"schemaVersion\":2}", PN_ERR_INVALID, "manifests"},
 		{"{\"schemaVersion\":2,\"manifests\":{}}", PN_ERR_INVALID, "manifests"},
@@ -228,11 +227,7 @@ static void t_index_config_bad(void)
 		{"{\"schemaVersion\":2,\"manifests\":[],\"annotations\":{\"a\":1}}", PN_ERR_INVALID,
 		 "annotations"},
 	};
-	static const struct {
-		const char *doc;
-		int code;
-		const char *needle;
-	} cfg_cases[] = {
+	static const struct bad_doc cfg_cases[] = {
 		{"[1]", PN_ERR_INVALID, "object"},
 		{CFG_HEAD "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"md5:00\"]}}",
 		 PN_ERR_INVALID, "md5"},
