@@ -15,28 +15,9 @@
 # the machine's containers storage is touched.
 # Env: PINION_BUILD (default build), BENCH_DIR (default a temp dir, removed).
 . "$(dirname "$0")/env.sh"
-T=${BENCH_DIR:-$(mktemp -d /tmp/pinion-bench.XXXXXX)}
-mkdir -p "$T"
-_file_cleanup=""
-at_exit() { _file_cleanup="$1; $_file_cleanup"; }
-free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-	local i=0
-	while ! (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; do
-		i=$((i + 1)); [ $i -ge 300 ] && return 1; sleep 0.1
-	done
-}
-cleanup() {
-	eval "$_file_cleanup" >/dev/null 2>&1 || true
-	[ -n "${BENCH_DIR:-}" ] || { buildah --root "$T/storage" --runroot "$T/run" rm --all >/dev/null 2>&1; rm -rf "$T"; }
-}
-trap cleanup EXIT
-. "$root/tests/tools/fixtures.sh"
-. "$root/tests/tools/registry.sh"
-. "$root/tests/tools/pip_index.sh"
-. "$root/bench/table.sh"
-
-now() { date +%s.%N; }
+bench_setup
+# buildah's private storage goes with $T (it runs last, before $T is removed)
+[ -n "${BENCH_DIR:-}" ] || at_exit 'buildah --root "$T/storage" --runroot "$T/run" rm --all'
 elapsed() { "$PYTHON" -c "print(f'{$2 - $1:.1f}')"; }
 ratio() { "$PYTHON" -c "print(f'{$1 / $2:.2f}')"; }
 

@@ -19,28 +19,7 @@
 . "$(dirname "$0")/env.sh"
 RATES=${*:-10 25 50}
 RECIPE=${BENCH_WHEELS:-bench-torchlike:150:2500,bench-numpylike:18:500,bench-pillowlike:4:120,bench-requestslike:1:60,bench-tqdmlike:1:20}
-T=${BENCH_DIR:-$(mktemp -d /tmp/pinion-bench.XXXXXX)}
-mkdir -p "$T"
-# what tests/tools/registry.sh needs of tests/e2e/lib.sh
-_atexit=""
-at_exit() { _atexit="$1; $_atexit"; }
-free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-	for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done
-	return 1
-}
-cleanup() {
-	set +e # pip_index_stop's wait returns the server's 143
-	pip_index_stop
-	eval "$_atexit" >/dev/null 2>&1 || true
-	[ -n "${BENCH_DIR:-}" ] || rm -rf "$T"
-}
-trap cleanup EXIT
-. "$root/tests/tools/fixtures.sh"
-. "$root/tests/tools/registry.sh"
-. "$root/tests/tools/pip_index.sh"
-. "$root/bench/table.sh"
-now() { date +%s.%N; }
+bench_setup
 calc() { "$PYTHON" -c "print(f'{$1:.2f}')"; }
 
 echo "bench: setting up (wheels, index, registry, base)" >&2
@@ -57,6 +36,7 @@ n_wheels=$(ls "$T/index/files" | wc -l)
 mb=$(du -cm "$T"/index/files/*.whl | tail -1 | cut -f1)
 echo 0 >"$T/rate"
 PIP_INDEX_RATE_FILE="$T/rate" pip_index_start "$T/index"
+at_exit pip_index_stop
 export PIP_TRUSTED_HOST="127.0.0.1:$PIP_INDEX_PORT" PIP_RETRIES=0
 reqs=$(cd "$T/index/files" && ls | sed 's/-1\.0-.*/==1.0/; s/_/-/g')
 printf '%s\n' $reqs >"$T/requirements.txt"
