@@ -7,14 +7,17 @@
                                        time they arrived into STAMPED
   breakdown.py parts STAMPED           one "NAME<TAB>SECONDS" line per part:
       pull              the base pull (its own event says how long)
-      unpack            from each snapshot unpack to the next event
+      unpack            from each snapshot unpack to the next event (an
+                        unpack inside a step, as the post-build's, is that
+                        step's)
       RUN NAME          each RUN step from its start (sandbox up) to its layer
                         committed: the command's own time and its layer
       layer writing     the COPY layers (tini, weights, source) built
       post-build        schema and pip freeze in the sandbox, labels
       output            from the post-build to the image written
       pinion overhead   the whole build less the RUN steps' time
-      total             the whole build (its done event)
+      total             the whole build: from the command's start to its
+                        done event, as stamped (the process start included)
   breakdown.py phases STAMPED STEP     one RUN step cut at its output lines:
       start             step start to its first output line (sandbox, the
                         command's start-up, e.g. pip's imports and index page)
@@ -50,6 +53,14 @@ def events(path):
             continue
 
 
+def inside_step(t, nxt):
+    """an unpack at t followed by nxt, the done event of a step that had
+    begun by then (the post-build's snapshot of the last layer): its time
+    is that step's"""
+    tn, e = nxt
+    return e.get("event") == "step" and tn - e.get("seconds", 0.0) <= t + 0.01
+
+
 def parts(path):
     ev = list(events(path))
     out, run_total, started, unpack_t, post_end = {}, 0.0, None, 0.0, None
@@ -58,7 +69,7 @@ def parts(path):
         m = re.search(r"\(([0-9.]+)s\)$", msg)
         if kind == "pull" and m:
             out["pull"] = float(m.group(1))
-        elif kind == "unpack" and i + 1 < len(ev):
+        elif kind == "unpack" and i + 1 < len(ev) and not inside_step(t, ev[i + 1]):
             unpack_t += ev[i + 1][0] - t
         elif kind == "step-start":
             started = t
@@ -74,10 +85,8 @@ def parts(path):
                 out["layer writing"] = out.get("layer writing", 0.0) + e.get("seconds", 0.0)
         elif kind == "output" and "written" in msg and post_end is not None:
             out["output"] = t - post_end
-        elif kind == "done":
-            m = re.search(r"built in ([0-9.]+)s", msg)
-            if m:
-                out["total"] = float(m.group(1))
+        elif kind == "done" and "built in" in msg:
+            out["total"] = t
     out["unpack"] = unpack_t
     if "total" in out:
         out["pinion overhead"] = out["total"] - run_total

@@ -13,6 +13,9 @@
 #                   with the warm package caches vs --no-package-cache, and
 #                   where the pip step's time goes
 #   weights_push.sh build --push of 1 GiB of weights vs skopeo copy of its layout
+#   unpack-shout    unpack.sh shout: pinion's own part of a cold build of the
+#                   shout-sized model (issue 13's goal: 2 s), on the host disk
+#                   and on a journaled ext4 loop fs it makes
 # `make bench` runs these (about 25 minutes on 2 cores).  Also, by name:
 #   layer_write.sh  layer write throughput vs openssl dgst / zstd CLI / disk
 #   sandbox.sh      sandbox start and step commit vs buildah run + commit
@@ -24,20 +27,22 @@ cd "$(dirname "$0")/.."
 export PINION_BUILD=${PINION_BUILD:-build}
 case "$PINION_BUILD" in /*) ;; *) PINION_BUILD="$(pwd)/$PINION_BUILD" ;; esac
 export PINION="$PINION_BUILD/pinion"
-names=${*:-build weights pull_push pkgcache weights_push}
+names=${*:-build weights pull_push pkgcache weights_push unpack-shout}
 . bench/table.sh
 BENCH_TABLE=$(mktemp /tmp/pinion-bench-table.XXXXXX)
 export BENCH_TABLE
 rc=0
 for n in $names; do
-	echo "=== bench/$n.sh"
+	script=$n
 	case $n in
 	weights) args=2048 ;;
 	pull_push) args="1 416" ;;
 	pkgcache) args="10 50" ;;
+	unpack-shout) script=unpack args="shout 2" ;;
 	*) args= ;;
 	esac
-	bash "bench/$n.sh" $args || { echo "bench/$n.sh failed"; rc=1; }
+	echo "=== bench/$script.sh $args"
+	bash "bench/$script.sh" $args || { echo "bench/$script.sh failed"; rc=1; }
 done
 echo
 echo "=== pinion against its peers ($(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg), $(date -u +%F))"
