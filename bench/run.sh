@@ -16,7 +16,7 @@
 #   unpack-shout    unpack.sh shout: pinion's own part of a cold build of the
 #                   shout-sized model (issue 13's goal: 2 s), on the host disk
 #                   and on a journaled ext4 loop fs it makes
-# `make bench` runs these (about 25 minutes on 2 cores).  Also, by name:
+# `make bench` runs these (about 27 minutes on 2 cores).  Also, by name:
 #   layer_write.sh  layer write throughput vs openssl dgst / zstd CLI / disk
 #   sandbox.sh      sandbox start and step commit vs buildah run + commit
 #   unpack.sh       cold unpack of the python base vs umoci unpack and tar -x
