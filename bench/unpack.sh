@@ -32,15 +32,14 @@
 # allocates one (fs/ext4/ialloc.c, recently_deleted), so every file created
 # after a large tree was deleted scans past them.  Adds one row per filesystem
 # to make bench's table: the best own part of the rounds, against the goal 2 s.
-# Needs root (loop mount).
+# Needs root (loop mount).  Env: PINION_BUILD, PINION_BEFORE, BENCH_DIR.
 shout_bench() {
-	local rounds=${1:-1} fs who bin d ev own best_host= best_ext4=
-	. tests/e2e/lib.sh >/dev/null
-	. tests/tools/registry.sh
-	. bench/table.sh
+	local rounds=${1:-1} fs who bin d ev own base best_host= best_ext4=
+	. bench/env.sh
+	bench_setup
 	registry_start plain >"$T/registry.log" 2>&1 || { cat "$T/registry.log"; return 1; }
 	base=$(fixture_base_layout) &&
-		pinion copy "oci:$base:library/python:3.11-slim" "$REGISTRY/library/python:3.11-slim" \
+		"$PINION" copy "oci:$base:library/python:3.11-slim" "$REGISTRY/library/python:3.11-slim" \
 			>/dev/null 2>&1 || return 1
 	truncate -s 8G "$T/ext4.img" && mkfs.ext4 -q -F "$T/ext4.img" && mkdir -p "$T/ext4" &&
 		mount -o loop "$T/ext4.img" "$T/ext4" || { echo "no ext4 loop mount"; return 1; }
@@ -72,9 +71,6 @@ shout_bench() {
 	done
 	bench_row "shout-sized cold, own part, host ext4" "$best_host" "goal (issue 13)" 2
 	bench_row "shout-sized cold, own part, ext4+journal" "$best_ext4" "goal (issue 13)" 2
-	rm -rf "$T/host" "$T/ext4"/*
-	_run_file_cleanups
-	rm -rf "$T"
 }
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = shout ]; then
