@@ -22,7 +22,8 @@ else
 B ?= build/san
 endif
 
-PKGS := libarchive jansson yaml-0.1 libcurl libzstd libcrypto zlib
+# libdeflate: the layer writer's gzip (oci/pgzip.c); zlib inflates
+PKGS := libarchive jansson yaml-0.1 libcurl libzstd libcrypto zlib libdeflate
 # optional: ISA-L's igzip inflates gzip layers (oci/lstream.c), zlib without it
 PKGS_OPT_isal := libisal
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \

@@ -150,21 +150,21 @@ int oci_tar_out_add_fd(struct oci_tar_out *t, const char *name, int fd, int64_t 
 int oci_tar_out_commit(struct oci_tar_out *t, struct pn_error **err);
 void oci_tar_out_abort(struct oci_tar_out *t);
 
-/* pgzip.c: gzip on worker threads, pigz-style (the layer writer's gzip).
- * The input is cut into blocks of `block` bytes (0: OCI_PGZIP_BLOCK; at
- * least 32 KiB), each raw-deflated at `level` (0: 6) primed with the 32 KiB
- * before it; the output is one gzip member and the same bytes for any thread
- * count (1: in line, no thread).  out receives the bytes in order, on the
+/* pgzip.c: gzip on worker threads (the layer writer's gzip).  The input is
+ * cut into blocks of `block` bytes (0: OCI_PGZIP_BLOCK; at least 32 KiB),
+ * each deflated by libdeflate at `level` (0: 6; at most 12) into a gzip
+ * member of its own; the output is the members in order and the same bytes
+ * for any thread count (1: in line, no thread).  out receives the bytes in order, on the
  * caller's thread, and fills *err when it fails.  write and finish return < 0
  * on the first failure (a worker's or out's) and every call after it; free
  * (NULL is fine) stops and joins the workers at any point. */
-#define OCI_PGZIP_BLOCK ((size_t)128 << 10)
+#define OCI_PGZIP_BLOCK ((size_t)1 << 20)
 typedef int (*oci_pgzip_out_fn)(void *ud, const void *data, size_t len, struct pn_error **err);
 struct oci_pgzip;
 struct oci_pgzip *oci_pgzip_new(int level, int threads, size_t block, oci_pgzip_out_fn out,
 				void *ud, struct pn_error **err);
 int oci_pgzip_write(struct oci_pgzip *z, const void *data, size_t len, struct pn_error **err);
-/* the last block and the trailer (CRC-32, size mod 2^32) */
+/* the last member (an empty one for an empty input) */
 int oci_pgzip_finish(struct oci_pgzip *z, struct pn_error **err);
 void oci_pgzip_free(struct oci_pgzip *z);
 /* workers for gzip: requested if > 0, else $PINION_COMPRESS_THREADS if > 0,

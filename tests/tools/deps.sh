@@ -4,7 +4,7 @@
 # other user it prints the apt-get command to run.
 set -eu
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
-libarchive-dev libjansson-dev libyaml-dev libcurl4-openssl-dev libzstd-dev libssl-dev zlib1g-dev libisal-dev
+libarchive-dev libjansson-dev libyaml-dev libcurl4-openssl-dev libzstd-dev libssl-dev zlib1g-dev libdeflate-dev libisal-dev
 python3 python3-venv python3-pip python3-jsonschema
 docker-registry skopeo umoci podman runc buildah uidmap oci-image-tool
 debootstrap mmdebstrap tini apache2-utils openssl curl jq ca-certificates zstd bc locales

@@ -1,18 +1,24 @@
-/* test_oci_pgzip.c - the block-parallel gzip (oci/pgzip.c): its output read
- * back by zlib's inflate, the system gzip and Python's gzip module; the same
- * bytes for 1, 2 and 8 threads and any split of the input; empty input,
- * sizes off the block size; a failing worker and a failing output; the
- * layer writer's gzip digest not depending on the thread count. */
+/* test_oci_pgzip.c - the block-parallel gzip (oci/pgzip.c): one gzip member
+ * per block, each with the fixed header, its block's CRC-32 and size (walked
+ * with zlib); the output read back by zlib's inflate, the system gzip,
+ * Python's gzip module and pinion's layer stream (igzip and zlib, on its
+ * thread and in line); a corrupt CRC in the second member refused by each;
+ * the same bytes for 1, 2 and 8 threads and any split of the input; empty
+ * input, sizes off the block size; a failing worker and a failing output;
+ * the layer writer's gzip digest not depending on the thread count. */
 #include "tests/unit/tap.h"
 #include "oci/oci.h"
 #include "oci/internal.h"
 #include "common/cleanup.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
-#define BLK ((size_t)64 << 10)
+#define BLK	  ((size_t)64 << 10)
+#define GZ_HEADER "\x1f\x8b\x08\0\0\0\0\0\0\x03" /* no name, mtime 0, Unix */
 
 struct sink {
 	unsigned char *p;
@@ -55,11 +61,11 @@ static unsigned char *make_input(size_t n)
 	return p;
 }
 
-/* compress in pieces of `chunk` bytes with `threads` workers */
-static int pgz(const unsigned char *in, size_t n, int threads, size_t chunk, struct sink *s,
-	       struct pn_error **err)
+/* compress in pieces of `chunk` bytes with `threads` workers, blocks of blk */
+static int pgz_blk(const unsigned char *in, size_t n, int threads, size_t chunk, size_t blk,
+		   struct sink *s, struct pn_error **err)
 {
-	struct oci_pgzip *z = oci_pgzip_new(6, threads, BLK, sink_out, s, err);
+	struct oci_pgzip *z = oci_pgzip_new(6, threads, blk, sink_out, s, err);
 	int rc = z ? 0 : -1;
 
 	for (size_t off = 0; rc == 0 && off < n; off += chunk)
@@ -70,6 +76,14 @@ static int pgz(const unsigned char *in, size_t n, int threads, size_t chunk, str
 	return rc;
 }
 
+static int pgz(const unsigned char *in, size_t n, int threads, size_t chunk, struct sink *s,
+	       struct pn_error **err)
+{
+	return pgz_blk(in, n, threads, chunk, BLK, s, err);
+}
+
+/* zlib's inflate of every member in turn (a gzip reader resets after each
+ * member while input is left, as gzip(1) and Go's reader do) */
 static bool inflate_equals(const struct sink *s, const unsigned char *in, size_t n)
 {
 	z_stream zs = {0};
@@ -85,12 +99,60 @@ static bool inflate_equals(const struct sink *s, const unsigned char *in, size_t
 	zs.avail_in = (uInt)s->len;
 	zs.next_out = out;
 	zs.avail_out = (uInt)(n + 16);
-	zr = inflate(&zs, Z_FINISH);
-	same = zr == Z_STREAM_END && zs.total_out == n && memcmp(out, in, n) == 0 &&
-	       zs.avail_in == 0;
+	while ((zr = inflate(&zs, Z_FINISH)) == Z_STREAM_END && zs.avail_in)
+		inflateReset(&zs);
+	same = zr == Z_STREAM_END && zs.next_out == out + n && memcmp(out, in, n) == 0;
 	inflateEnd(&zs);
 	free(out);
 	return same;
+}
+
+/* the member of s at pos, inflated by zlib into out (cap bytes): its
+ * header is the fixed one, its deflate data ends where its trailer starts,
+ * the trailer holds the CRC-32 and size of its bytes.  Where it ends (past
+ * the trailer), or 0; its size into *got. */
+static size_t member_end(const struct sink *s, size_t pos, unsigned char *out, size_t cap,
+			 size_t *got)
+{
+	z_stream zs = {0};
+	const unsigned char *t;
+	bool good;
+	int zr;
+
+	if (s->len - pos < 18 || memcmp(s->p + pos, GZ_HEADER, 10) != 0 ||
+	    inflateInit2(&zs, -15) != Z_OK)
+		return 0;
+	zs.next_in = s->p + pos + 10;
+	zs.avail_in = (uInt)(s->len - pos - 10);
+	zs.next_out = out;
+	zs.avail_out = (uInt)cap;
+	zr = inflate(&zs, Z_FINISH);
+	*got = cap - zs.avail_out;
+	t = zs.next_in;
+	good = zr == Z_STREAM_END && zs.avail_in >= 8 &&
+	       crc32(0L, out, (uInt)*got) ==
+		       ((uLong)t[0] | (uLong)t[1] << 8 | (uLong)t[2] << 16 | (uLong)t[3] << 24) &&
+	       *got == ((size_t)t[4] | (size_t)t[5] << 8 | (size_t)t[6] << 16 | (size_t)t[7] << 24);
+	inflateEnd(&zs);
+	return good ? (size_t)(t + 8 - s->p) : 0;
+}
+
+/* the members of s: each a block of the input (member_end), every block
+ * but the last blk bytes.  The number of members, or -1. */
+static long members_check(const struct sink *s, const unsigned char *in, size_t n, size_t blk)
+{
+	cleanup_free unsigned char *out = xmalloc(blk);
+	size_t pos = 0, off = 0, got;
+	long count = 0;
+
+	while (pos < s->len) {
+		if (!(pos = member_end(s, pos, out, blk, &got)) || got > n - off ||
+		    memcmp(out, in + off, got) != 0 || (got != blk && off + got != n))
+			return -1;
+		off += got;
+		count++;
+	}
+	return off == n ? count : -1;
 }
 
 /* the shell command `cmd` (the compressed file in $f) prints the input back */
@@ -120,6 +182,9 @@ static void t_round_trip(void)
 		ok_call(pgz(in, n, 2, 100000, &s, &err), &err, "%zu bytes compressed", n);
 		ok(s.len >= 18 && s.p[0] == 0x1f && s.p[1] == 0x8b, "%zu: gzip magic", n);
 		ok(inflate_equals(&s, in, n), "%zu: zlib inflate gives the input back", n);
+		/* one member per block begun; an empty input is one empty member */
+		is_int(members_check(&s, in, n, BLK), n ? (long)((n + BLK - 1) / BLK) : 1,
+		       "%zu: one member per block, each with its CRC and size", n);
 		ok(tool_equals(&s, in, n, "gzip -t \"$f\" && gzip -dc \"$f\""),
 		   "%zu: gzip -t and gzip -dc", n);
 		free(s.p);
@@ -138,6 +203,112 @@ static void t_python(void)
 		       "/usr/bin/python3 -c 'import gzip,sys; sys.stdout.buffer.write("
 		       "gzip.open(sys.argv[1]).read())' \"$f\""),
 	   "python gzip module reads it back");
+	free(s.p);
+}
+
+/* the whole of file read by pinion's layer stream equals in[0..n); else
+ * false with the stream's error in *msg */
+static bool lstream_equals(const char *file, const unsigned char *in, size_t n, char **msg)
+{
+	cleanup_close int fd = open(file, O_RDONLY | O_CLOEXEC);
+	struct pn_error *err = NULL;
+	struct oci_lstream *ls = oci_lstream_open(fd, true, &err);
+	const void *buf;
+	size_t off = 0;
+	ssize_t r;
+	bool same = true;
+
+	if (!ls) {
+		*msg = xstrdup(err ? err->msg : "open failed");
+		pn_error_free(err);
+		return false;
+	}
+	while ((r = oci_lstream_read(ls, &buf)) > 0) {
+		same = same && (size_t)r <= n - off && memcmp(buf, in + off, (size_t)r) == 0;
+		off += (size_t)r;
+	}
+	if (r < 0)
+		*msg = xstrdup(oci_lstream_error(ls));
+	oci_lstream_free(ls);
+	return r == 0 && same && off == n;
+}
+
+static const struct {
+	const char *name, *thread, *inflate;
+} lstream_modes[] = {
+	{"thread, igzip", "1", "igzip"},
+	{"thread, zlib", "1", "zlib"},
+	{"in line, igzip", "0", "igzip"},
+	{"in line, zlib", "0", "zlib"},
+};
+
+/* pinion's own reader (oci/lstream.c) in each mode: all of 80 members of
+ * 64 KiB, which cross its read chunks at every offset; and a stream whose
+ * second member's CRC is wrong, or that ends inside the second member, fails */
+static void t_lstream(void)
+{
+	size_t n = (size_t)5 << 20;
+	cleanup_free unsigned char *in = make_input(n);
+	cleanup_free char *good = pn_path_join(tap_tmpdir(), "members.gz");
+	cleanup_free char *bad = pn_path_join(tap_tmpdir(), "badcrc.gz");
+	cleanup_free char *cut = pn_path_join(tap_tmpdir(), "cut.gz");
+	cleanup_free unsigned char *blk = xmalloc(BLK);
+	struct sink s = {0};
+	struct pn_error *err = NULL;
+	size_t end1, got;
+
+	ok_call(pgz(in, n, 2, 100000, &s, &err), &err, "80 members");
+	end1 = member_end(&s, 0, blk, BLK, &got);
+	ok(end1 > 0 && member_end(&s, end1, blk, BLK, &got) > end1, "members 1 and 2 found");
+	pn_write_file_atomic(good, s.p, s.len, 0644, NULL);
+	pn_write_file_atomic(cut, s.p, end1 + 100, 0644, NULL);
+	s.p[member_end(&s, end1, blk, BLK, &got) - 8] ^= 0x40; /* member 2's CRC */
+	pn_write_file_atomic(bad, s.p, s.len, 0644, NULL);
+	for (size_t i = 0; i < sizeof(lstream_modes) / sizeof(lstream_modes[0]); i++) {
+		char *msg = NULL;
+		bool refused;
+
+		setenv("PINION_UNPACK_THREAD", lstream_modes[i].thread, 1);
+		setenv("PINION_INFLATE", lstream_modes[i].inflate, 1);
+		ok(lstream_equals(good, in, n, &msg), "[%s] every member read",
+		   lstream_modes[i].name);
+		free(msg);
+		msg = NULL;
+		refused = !lstream_equals(bad, in, n, &msg) && msg && tap_contains(msg, "gzip");
+		ok(refused, "[%s] member 2 with a wrong CRC: %s", lstream_modes[i].name,
+		   msg ? msg : "no error");
+		free(msg);
+		msg = NULL;
+		refused =
+			!lstream_equals(cut, in, n, &msg) && msg && tap_contains(msg, "truncated");
+		ok(refused, "[%s] cut inside member 2: %s", lstream_modes[i].name,
+		   msg ? msg : "no error");
+		free(msg);
+	}
+	unsetenv("PINION_UNPACK_THREAD");
+	unsetenv("PINION_INFLATE");
+	free(s.p);
+}
+
+/* a wrong CRC in the second member: zlib, gzip -t and Python refuse it */
+static void t_corrupt_member(void)
+{
+	size_t n = 3 * BLK + 100, end1, got;
+	cleanup_free unsigned char *in = make_input(n);
+	cleanup_free unsigned char *blk = xmalloc(BLK);
+	struct sink s = {0};
+	struct pn_error *err = NULL;
+
+	ok_call(pgz(in, n, 8, n, &s, &err), &err, "compressed");
+	end1 = member_end(&s, 0, blk, BLK, &got);
+	ok(end1 > 0 && member_end(&s, end1, blk, BLK, &got) > end1, "members 1 and 2 found");
+	s.p[member_end(&s, end1, blk, BLK, &got) - 6] ^= 1; /* member 2's CRC, 3rd byte */
+	ok(!inflate_equals(&s, in, n), "zlib: refused");
+	ok(!tool_equals(&s, in, n, "gzip -t \"$f\" 2>/dev/null"), "gzip -t: refused");
+	ok(!tool_equals(&s, in, n,
+			"/usr/bin/python3 -c 'import gzip,sys; sys.stdout.buffer.write("
+			"gzip.open(sys.argv[1]).read())' \"$f\" 2>/dev/null"),
+	   "python gzip module: refused");
 	free(s.p);
 }
 
@@ -162,14 +333,19 @@ static void t_same_bytes(void)
 	ok(s1.len == split.len && memcmp(s1.p, split.p, s1.len) == 0,
 	   "byte-wise writes: same bytes");
 	{
-		/* the dictionary carries matches across blocks: within 2% of one
-		 * zlib stream (without it, each block starts cold) */
+		/* members start cold (no dictionary): at 64 KiB blocks this
+		 * input, whose repeats straddle blocks, grows; at the default
+		 * 1 MiB blocks it is within 1% of one zlib -6 stream */
 		uLongf zlen = compressBound((uLong)n);
 		cleanup_free unsigned char *zbuf = xmalloc(zlen);
+		struct sink d = {0};
 
 		compress2(zbuf, &zlen, in, (uLong)n, 6);
-		ok(s1.len < zlen + zlen / 50, "size %zu near one stream's %lu", s1.len,
+		ok_call(pgz_blk(in, n, 2, 65536, 0, &d, &err), &err, "default block size");
+		is_int(members_check(&d, in, n, OCI_PGZIP_BLOCK), 4, "default: 1 MiB members");
+		ok(d.len < zlen + zlen / 100, "size %zu near one zlib stream's %lu", d.len,
 		   (unsigned long)zlen);
+		free(d.p);
 	}
 	free(s1.p);
 	free(s2.p);
@@ -274,6 +450,8 @@ int main(void)
 	TEST(t_round_trip);
 	TEST(t_python);
 	TEST(t_same_bytes);
+	TEST(t_corrupt_member);
+	TEST(t_lstream);
 	TEST(t_worker_error);
 	TEST(t_output_error);
 	TEST(t_threads);
