@@ -6,7 +6,10 @@
 # checkpoint, the weights step alone), on the host disk (ext4: the blob is a
 # copy) and on an XFS loop filesystem with reflink (made here; the blob shares
 # the file's extents), next to one sha256 pass over the file (openssl) and
-# `cp --reflink=never` + `sync` of it in the same run, with pinion's peak RSS.
+# `cp --reflink=never` + `sync` of it in the same run (`sync COPY DIR`: the
+# copy and its directory, as pinion fsyncs its blob and directory; a bare
+# `sync` would also wait for every other writer on the machine, and on XFS for
+# the loop file's dirty pages), with pinion's peak RSS.
 # Needs root (loop mount).
 # Usage: bench/weights.sh [SIZE_MIB] (default 2048).  Env: PINION.
 set -u
@@ -32,7 +35,7 @@ timed() { /usr/bin/time -v -o "$T/time" "$@" >/dev/null 2>"$T/err" || { tail -5 
 measure() { # FS CASE DIR
 	local fs=$1 case=$2 d=$3 sha cp t
 	timed openssl dgst -sha256 "$d/m/weights/model.bin" && sha=$(secs "$T/time")
-	timed sh -c 'cp --reflink=never "$1" "$2" && sync' - "$d/m/weights/model.bin" "$d/copy" && cp=$(secs "$T/time")
+	timed sh -c 'cp --reflink=never "$1" "$2" && sync "$2" "${2%/*}"' - "$d/m/weights/model.bin" "$d/copy" && cp=$(secs "$T/time")
 	rm -f "$d/copy" && sync
 	build "$d" || return 1
 	t=$(secs "$T/time")
