@@ -129,7 +129,7 @@ struct oci_fanout {
 	pthread_cond_t room; /* the producer waits for a free slot */
 	size_t idle;	     /* consumers waiting on more */
 	bool full;	     /* the producer waits on room */
-	unsigned char *buf; /* FO_SLOTS * chunk */
+	unsigned char *buf;  /* FO_SLOTS * chunk */
 	size_t chunk;
 	size_t len[FO_SLOTS];
 	uint64_t off[FO_SLOTS];

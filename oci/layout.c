@@ -453,8 +453,8 @@ static int append_read(struct oci_blob_writer *w, int fd, int64_t size, enum oci
 
 	oci_hash_thread_finish(w->ht); /* w->h is hashed on the pass's threads */
 	w->ht = NULL;
-	rc = oci_fd_pass(fd, size, label, w->h, data, how == OCI_SHARE_WRITE ? w->f.fd : -1,
-			 direct, w->size, err);
+	rc = oci_fd_pass(fd, size, label, w->h, data, how == OCI_SHARE_WRITE ? w->f.fd : -1, direct,
+			 w->size, err);
 	if (rc == 0)
 		w->size += size;
 	if (data && rc == 0)

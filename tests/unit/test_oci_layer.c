@@ -374,8 +374,8 @@ static void pass_case(const char *src, const unsigned char *data, size_t n, int6
 		what);
 	ok(how == OCI_SHARE_WRITE && (direct >= 0) == want_direct,
 	   "the pass writes, O_DIRECT %s (%s)", want_direct ? "open" : "not open", what);
-	ok_call(oci_fd_pass(fd, (int64_t)n, "src", h, d, out, direct, off, &err), &err,
-		"pass (%s)", what);
+	ok_call(oci_fd_pass(fd, (int64_t)n, "src", h, d, out, direct, off, &err), &err, "pass (%s)",
+		what);
 	oci_hasher_final(h, got);
 	oci_hasher_final(d, got2);
 	is_str(got, want, "the digest (%s)", what);
