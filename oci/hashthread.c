@@ -125,8 +125,11 @@ struct fo_consumer {
 
 struct oci_fanout {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	unsigned char *buf; /* FO_SLOTS * chunk */
+	pthread_cond_t more; /* consumers wait for a published slot */
+	pthread_cond_t room; /* the producer waits for a free slot */
+	size_t idle;	     /* consumers waiting on more */
+	bool full;	     /* the producer waits on room */
+	unsigned char *buf;  /* FO_SLOTS * chunk */
 	size_t chunk;
 	size_t len[FO_SLOTS];
 	uint64_t off[FO_SLOTS];
@@ -147,8 +150,11 @@ static void *fanout_main(void *arg)
 		size_t i = c->next % FO_SLOTS;
 		int e;
 
-		while (c->next == f->produced && !f->done)
-			pthread_cond_wait(&f->cv, &f->mu);
+		while (c->next == f->produced && !f->done) {
+			f->idle++;
+			pthread_cond_wait(&f->more, &f->mu);
+			f->idle--;
+		}
 		if (c->next == f->produced)
 			break;
 		pthread_mutex_unlock(&f->mu);
@@ -158,7 +164,9 @@ static void *fanout_main(void *arg)
 		if (e && !c->err)
 			c->err = e;
 		c->next++;
-		pthread_cond_broadcast(&f->cv);
+		/* the producer waits for the slot this consumer just left */
+		if (f->full && f->produced - c->next == FO_SLOTS - 1)
+			pthread_cond_signal(&f->room);
 	}
 	pthread_mutex_unlock(&f->mu);
 	return NULL;
@@ -191,7 +199,8 @@ static struct oci_fanout *fanout_new(const oci_fanout_fn *fns, void *const *uds,
 		return NULL; /* the caller reads in line */
 	}
 	pthread_mutex_init(&f->mu, NULL);
-	pthread_cond_init(&f->cv, NULL);
+	pthread_cond_init(&f->more, NULL);
+	pthread_cond_init(&f->room, NULL);
 	for (f->n = 0; f->n < n; f->n++) {
 		struct fo_consumer *c = &f->c[f->n];
 
@@ -211,8 +220,11 @@ unsigned char *oci_fanout_slot(struct oci_fanout *f)
 {
 	pthread_mutex_lock(&f->mu);
 	for (size_t k = 0; k < f->started; k++)
-		while (f->produced - f->c[k].next >= FO_SLOTS)
-			pthread_cond_wait(&f->cv, &f->mu);
+		while (f->produced - f->c[k].next >= FO_SLOTS) {
+			f->full = true;
+			pthread_cond_wait(&f->room, &f->mu);
+			f->full = false;
+		}
 	pthread_mutex_unlock(&f->mu);
 	return f->buf + (f->produced % FO_SLOTS) * f->chunk;
 }
@@ -226,7 +238,8 @@ void oci_fanout_publish(struct oci_fanout *f, size_t len)
 	f->off[i] = f->offset;
 	f->offset += len;
 	f->produced++;
-	pthread_cond_broadcast(&f->cv);
+	if (f->idle)
+		pthread_cond_broadcast(&f->more);
 	pthread_mutex_unlock(&f->mu);
 }
 
@@ -238,14 +251,15 @@ int oci_fanout_finish(struct oci_fanout *f)
 		return 0;
 	pthread_mutex_lock(&f->mu);
 	f->done = true;
-	pthread_cond_broadcast(&f->cv);
+	pthread_cond_broadcast(&f->more);
 	pthread_mutex_unlock(&f->mu);
 	for (size_t k = 0; k < f->started; k++) {
 		pthread_join(f->c[k].th, NULL);
 		if (!e)
 			e = f->c[k].err;
 	}
-	pthread_cond_destroy(&f->cv);
+	pthread_cond_destroy(&f->more);
+	pthread_cond_destroy(&f->room);
 	pthread_mutex_destroy(&f->mu);
 	free(f->buf);
 	free(f);

@@ -39,10 +39,11 @@ int oci_layout_dirfd(const struct oci_layout *l);
  * (dst_off 4 KiB-aligned), else copy_file_range; *how = OCI_SHARE_WRITE when
  * neither works here, or when dst takes O_DIRECT writes (oci_fd_pass then
  * writes what it reads, with no copy into the page cache), and nothing was
- * written.  The env PINION_NO_REFLINK /
+ * written.  *direct: dst reopened with O_DIRECT for that write (the caller
+ * closes it), else -1.  The env PINION_NO_REFLINK / PINION_NO_DIRECT /
  * PINION_NO_COPY_RANGE turn a way off (tests of the fallbacks). */
 int oci_fd_share(int dst, int64_t dst_off, int src, int64_t size, enum oci_blob_share *how,
-		 struct pn_error **err);
+		 int *direct, struct pn_error **err);
 bool oci_fd_clone(int dst, int src); /* FICLONE of the whole file */
 
 /* a tar entry's path cleaned: "./a//b/" -> "a/b", "/etc/x" -> "etc/x",
@@ -82,13 +83,15 @@ void oci_fanout_publish(struct oci_fanout *f, size_t len);
 int oci_fanout_finish(struct oci_fanout *f);
 
 /* share.c: size bytes of src (from offset 0) read once, hashed into h and
- * (if not NULL) data, and (dst >= 0) written into dst at dst_off: with
- * O_DIRECT where dst's filesystem allows it (the bytes go to the disk as
- * they are read and not through the page cache: nothing is left for the
- * commit's fsync to write; PINION_NO_DIRECT=1 turns that off), else
- * pwrite.  A file that ends early is an error. */
+ * (if not NULL) data, and (dst >= 0) written into dst at dst_off: through
+ * direct (dst opened with O_DIRECT, from oci_fd_share; borrowed) for the
+ * 4 KiB-aligned part when it is not -1 (the bytes go to the disk as they
+ * are read and not through the page cache: nothing is left for the
+ * commit's fsync to write), else pwrite.  A file that ends early is an
+ * error. */
 int oci_fd_pass(int src, int64_t size, const char *label, struct oci_hasher *h,
-		struct oci_hasher *data, int dst, int64_t dst_off, struct pn_error **err);
+		struct oci_hasher *data, int dst, int direct, int64_t dst_off,
+		struct pn_error **err);
 
 /* lstream.c: a layer blob's uncompressed bytes (gzip, zstd or a plain tar,
  * told by their first bytes), made on a thread of their own into a bounded

@@ -446,14 +446,14 @@ static bool same_file_state(const struct stat *a, const struct stat *b)
 /* hash (and with OCI_SHARE_WRITE also write) size bytes of fd from 0, in
  * one read (oci_fd_pass); with data_out also the digest of those bytes alone */
 static int append_read(struct oci_blob_writer *w, int fd, int64_t size, enum oci_blob_share how,
-		       const char *label, char *data_out, struct pn_error **err)
+		       int direct, const char *label, char *data_out, struct pn_error **err)
 {
 	struct oci_hasher *data = data_out ? oci_hasher_new() : NULL;
 	int rc;
 
 	oci_hash_thread_finish(w->ht); /* w->h is hashed on the pass's threads */
 	w->ht = NULL;
-	rc = oci_fd_pass(fd, size, label, w->h, data, how == OCI_SHARE_WRITE ? w->f.fd : -1,
+	rc = oci_fd_pass(fd, size, label, w->h, data, how == OCI_SHARE_WRITE ? w->f.fd : -1, direct,
 			 w->size, err);
 	if (rc == 0)
 		w->size += size;
@@ -469,12 +469,13 @@ int oci_blob_writer_append_fd(struct oci_blob_writer *w, int fd, int64_t size, c
 {
 	struct stat before, after;
 	enum oci_blob_share h;
+	cleanup_close int direct = -1;
 
 	if (fstat(fd, &before) < 0)
 		return pn_error_set_errno(err, errno, "stat `%s`", label);
-	if (oci_fd_share(w->f.fd, w->size, fd, size, &h, err) < 0)
+	if (oci_fd_share(w->f.fd, w->size, fd, size, &h, &direct, err) < 0)
 		return pn_error_wrap(err, "`%s` into blob", label);
-	if (append_read(w, fd, size, h, label, data_out, err) < 0)
+	if (append_read(w, fd, size, h, direct, label, data_out, err) < 0)
 		return -1;
 	if (lseek(w->f.fd, w->size, SEEK_SET) < 0) /* the pass writes with pwrite */
 		return pn_error_set_errno(err, errno, "seek blob");

@@ -72,18 +72,19 @@ static int direct_open(int dst)
 }
 
 int oci_fd_share(int dst, int64_t dst_off, int src, int64_t size, enum oci_blob_share *how,
-		 struct pn_error **err)
+		 int *direct, struct pn_error **err)
 {
-	cleanup_close int dfd = -1;
 	bool done;
 
+	*direct = -1;
 	*how = OCI_SHARE_CLONE;
 	if (size == 0 || clone_range(dst, dst_off, src, size))
 		return 0;
 	*how = OCI_SHARE_WRITE;
 	/* copy_file_range copies into the page cache, and the read for the
-	 * digest follows anyway: writing what that read has is cheaper */
-	if (dst_off % SHARE_ALIGN == 0 && (dfd = direct_open(dst)) >= 0)
+	 * digest follows anyway: writing what that read has is cheaper; the
+	 * open that tells is the one the read writes with */
+	if (dst_off % SHARE_ALIGN == 0 && (*direct = direct_open(dst)) >= 0)
 		return 0;
 	*how = OCI_SHARE_COPY_RANGE;
 	if (!getenv("PINION_NO_COPY_RANGE")) {
@@ -105,7 +106,7 @@ bool oci_fd_clone(int dst, int src)
 
 /* ------------------------------------------------------------ one read pass */
 struct pass_write {
-	int dst, dfd; /* dfd: dst with O_DIRECT, or -1 */
+	int dst, dfd; /* dfd: dst with O_DIRECT (borrowed), or -1 */
 	int64_t base;
 };
 
@@ -123,8 +124,7 @@ static int pass_write(void *ud, const unsigned char *buf, size_t len, uint64_t o
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EINVAL) {
-			close(pw->dfd);
-			pw->dfd = -1;
+			pw->dfd = -1; /* the caller's to close */
 			break;
 		}
 		if (n <= 0)
@@ -193,9 +193,10 @@ static int pass_inline(int src, int64_t size, const char *label, const oci_fanou
 }
 
 int oci_fd_pass(int src, int64_t size, const char *label, struct oci_hasher *h,
-		struct oci_hasher *data, int dst, int64_t dst_off, struct pn_error **err)
+		struct oci_hasher *data, int dst, int direct, int64_t dst_off,
+		struct pn_error **err)
 {
-	struct pass_write pw = {dst, dst >= 0 ? direct_open(dst) : -1, dst_off};
+	struct pass_write pw = {dst, dst >= 0 ? direct : -1, dst_off};
 	oci_fanout_fn fns[3] = {pass_hash};
 	void *uds[3] = {h};
 	size_t n = 1, chunk = oci_fanout_chunk();
@@ -221,7 +222,5 @@ int oci_fd_pass(int src, int64_t size, const char *label, struct oci_hasher *h,
 	e = oci_fanout_finish(f);
 	if (rc == 0 && e)
 		rc = pn_error_set_errno(err, e, "write blob");
-	if (pw.dfd >= 0)
-		close(pw.dfd);
 	return rc;
 }

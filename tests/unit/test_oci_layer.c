@@ -350,20 +350,32 @@ static void t_hash_thread(void)
  * for a second hasher, and the bytes written into another file at an
  * offset: with O_DIRECT (aligned offset, the unaligned tail through the page
  * cache), without it (PINION_NO_DIRECT, an unaligned offset), in line (a
- * small file, PINION_HASH_THREAD=0); a file shorter than asked is an error */
+ * small file, PINION_HASH_THREAD=0); a file shorter than asked is an error.
+ * The O_DIRECT descriptor is oci_fd_share's (clone and copy_file_range off,
+ * so it leaves the write to the pass): one open of dst, where the
+ * filesystem takes O_DIRECT, the offset is aligned and it is not turned off */
 static void pass_case(const char *src, const unsigned char *data, size_t n, int64_t off,
 		      const char *what)
 {
 	cleanup_free char *dst = pn_path_join(tap_tmpdir(), "pass-dst");
 	cleanup_close int fd = open(src, O_RDONLY | O_CLOEXEC);
 	cleanup_close int out = open(dst, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	cleanup_close int probe = open(dst, O_WRONLY | O_DIRECT | O_CLOEXEC);
+	cleanup_close int direct = -1;
 	cleanup_free char *back = xmalloc(n ? n : 1);
 	struct oci_hasher *h = oci_hasher_new(), *d = oci_hasher_new();
 	struct pn_error *err = NULL;
+	enum oci_blob_share how;
 	oci_digest_t want, got, got2;
+	bool want_direct = probe >= 0 && off % 4096 == 0 && !getenv("PINION_NO_DIRECT");
 
 	oci_digest_buf(data, n, want);
-	ok_call(oci_fd_pass(fd, (int64_t)n, "src", h, d, out, off, &err), &err, "pass (%s)", what);
+	ok_call(oci_fd_share(out, off, fd, (int64_t)n, &how, &direct, &err), &err, "share (%s)",
+		what);
+	ok(how == OCI_SHARE_WRITE && (direct >= 0) == want_direct,
+	   "the pass writes, O_DIRECT %s (%s)", want_direct ? "open" : "not open", what);
+	ok_call(oci_fd_pass(fd, (int64_t)n, "src", h, d, out, direct, off, &err), &err, "pass (%s)",
+		what);
 	oci_hasher_final(h, got);
 	oci_hasher_final(d, got2);
 	is_str(got, want, "the digest (%s)", what);
@@ -386,15 +398,19 @@ static void t_fd_pass(void)
 	fill_noise(data, n, 77);
 	ok(pn_write_file_atomic(src, data, n, 0644, NULL) == 0, "source written");
 	setenv("PINION_HASH_THREAD", "1", 1);
+	setenv("PINION_NO_REFLINK", "1", 1);
+	setenv("PINION_NO_COPY_RANGE", "1", 1);
 	pass_case(src, data, n, 8192, "O_DIRECT where the filesystem has it");
 	pass_case(src, data, n, 8192 + 100, "an unaligned offset");
 	setenv("PINION_NO_DIRECT", "1", 1);
 	pass_case(src, data, n, 4096, "PINION_NO_DIRECT");
 	unsetenv("PINION_NO_DIRECT");
 	pass_case(src, data, 70000, 4096, "a small file, in line");
+	unsetenv("PINION_NO_REFLINK");
+	unsetenv("PINION_NO_COPY_RANGE");
 	fd = open(src, O_RDONLY | O_CLOEXEC);
-	ok_fail(oci_fd_pass(fd, (int64_t)n + 1, "src", h, NULL, -1, 0, &err), &err, PN_ERR_GENERIC,
-		"shrank while read", "a file that ends early");
+	ok_fail(oci_fd_pass(fd, (int64_t)n + 1, "src", h, NULL, -1, -1, 0, &err), &err,
+		PN_ERR_GENERIC, "shrank while read", "a file that ends early");
 	close(fd);
 	oci_hasher_free(h);
 	free(data);
