@@ -133,6 +133,7 @@ static void entry_push(struct walk *w, char *path, const struct stat *st)
 	base = base ? base + 1 : path;
 	e->weight = w->opts->separate_weights && S_ISREG(st->st_mode) &&
 		    src_is_weight(base, e->size, w->opts->weight_min);
+	e->weights_only = false; /* a directory's is known after its walk */
 	if (e->weight) {
 		t->n_weights++;
 		t->weight_bytes += e->size;
@@ -164,6 +165,23 @@ static int list_dir(int dfd, struct pn_strv *names, struct pn_error **err)
 }
 
 static int walk_dir(struct walk *w, int dfd, const char *rel, struct pn_error **err);
+
+/* the directory at entries[at], its subtree walked (entries at+1..n-1):
+ * weights_only when that holds a weight and nothing but weights and such
+ * directories */
+static void mark_weights_only(struct src_tree *t, size_t at)
+{
+	bool any = false;
+
+	for (size_t i = at + 1; i < t->n; i++) {
+		const struct src_entry *e = &t->entries[i];
+
+		if (!e->weight && !(S_ISDIR(e->mode) && e->weights_only))
+			return;
+		any |= e->weight;
+	}
+	t->entries[at].weights_only = any;
+}
 
 /* one directory entry: filter, record, descend */
 static int walk_one(struct walk *w, int dfd, const char *rel, const char *name,
@@ -203,6 +221,7 @@ static int walk_one(struct walk *w, int dfd, const char *rel, const char *name,
 			return pn_error_set_errno(err, errno, "open `%s`", path);
 		if (walk_dir(w, sub, path, err) < 0)
 			return -1;
+		mark_weights_only(w->t, at);
 		/* an excluded directory stays only as the parent of re-included entries */
 		if (excluded && w->t->n == at + 1) {
 			free(w->t->entries[at].path);
@@ -502,7 +521,7 @@ int src_tree_digest_source(struct src_tree *t, oci_digest_t out, struct pn_error
 
 	oci_hasher_update(h, "pinion-source-v1", 17);
 	for (size_t i = 0; i < t->n; i++) {
-		if (t->entries[i].weight)
+		if (!src_entry_in_source(&t->entries[i]))
 			continue;
 		if (entry_hash(t, i, h, err) < 0) {
 			oci_hasher_free(h);
@@ -604,7 +623,7 @@ int src_layer_add_source(struct oci_layer_writer *w, const struct src_tree *t, c
 	if (add_prefix_dirs(w, t, prefix, err) < 0)
 		return -1;
 	for (size_t i = 0; i < t->n; i++) {
-		if (t->entries[i].weight)
+		if (!src_entry_in_source(&t->entries[i]))
 			continue;
 		if (add_entry(w, t, &t->entries[i], prefix, &pc, err) < 0) {
 			parent_cache_release(&pc);

@@ -71,6 +71,12 @@ struct src_entry {
 	mode_t mode;  /* type and permission bits (lstat) */
 	int64_t size; /* regular files */
 	bool weight;  /* a weight file (see above) */
+	/* a directory holding weight files and nothing else, at any depth (no
+	 * other file, symlink or empty directory): its entry is written by the
+	 * weights layers only, as Cog's .dockerignore leaves such a directory
+	 * out of `COPY . /src`, so a new directory of weights does not change
+	 * the source layer */
+	bool weights_only;
 };
 
 struct src_tree {
@@ -84,6 +90,13 @@ struct src_tree {
 	json_t *memo;	       /* digest memo (see src_tree_memo_load), or NULL */
 	bool memo_dirty;
 };
+
+/* the entry is in the source layer (and its digest): not a weight, and not a
+ * directory of weights only */
+static inline bool src_entry_in_source(const struct src_entry *e)
+{
+	return !e->weight && !e->weights_only;
+}
 
 struct src_opts {
 	int64_t weight_min;	    /* 0 = SRC_WEIGHT_MIN */

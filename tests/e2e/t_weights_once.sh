@@ -92,4 +92,28 @@ test_expect_success 'new weights and an edited predict.py: the source layer and 
 	! test_equal "$(cat "$T/edited.weights")" "$(cat "$T/changed.weights")" >/dev/null
 '
 
+# Cog leaves a directory of weights out of `COPY . /src` (its .dockerignore):
+# the directory comes with its weights, the source layer stays as it was
+test_expect_success 'a new directory of weights only: the source layer and the post-build are cached' '
+	mkdir -p "$T/m/ckpt/v2" && head -c 12582912 /dev/urandom >"$T/m/ckpt/v2/step.bin" &&
+	chmod 0750 "$T/m/ckpt" &&
+	build newdir &&
+	test_grep "ckpt/v2/step.bin" "$T/newdir.log" &&
+	test_grep "source: cached" "$T/newdir.log" &&
+	test_grep "post-build: cached" "$T/newdir.log" &&
+	umoci unpack --rootless --image "$T/newdir.out:w" "$T/newdir.bundle" >/dev/null &&
+	test_equal "$(stat -c %a "$T/newdir.bundle/rootfs/src/ckpt")" 750 &&
+	cmp "$T/m/ckpt/v2/step.bin" "$T/newdir.bundle/rootfs/src/ckpt/v2/step.bin"
+'
+
+test_expect_success 'a small file among those weights puts the directory in the source layer' '
+	echo "{}" >"$T/m/ckpt/config.json" &&
+	build smallfile &&
+	test_grep "source: done" "$T/smallfile.log" &&
+	umoci unpack --rootless --image "$T/smallfile.out:w" "$T/smallfile.bundle" >/dev/null &&
+	test_equal "$(stat -c %a "$T/smallfile.bundle/rootfs/src/ckpt")" 750 &&
+	test -f "$T/smallfile.bundle/rootfs/src/ckpt/config.json" &&
+	cmp "$T/m/ckpt/v2/step.bin" "$T/smallfile.bundle/rootfs/src/ckpt/v2/step.bin"
+'
+
 test_done

@@ -151,6 +151,82 @@ static void t_digests(void)
 	src_tree_release(&t);
 }
 
+static bool dir_weights_only(const struct src_tree *t, const char *path)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->entries[i].path, path) == 0)
+			return t->entries[i].weights_only;
+	return false;
+}
+
+/* the source digest of d's walk (with weights separated or not) */
+static void source_digest(const char *d, bool separate, oci_digest_t out, const char *what)
+{
+	struct src_tree t;
+	struct src_opts o = {0, separate};
+	struct pn_error *err = NULL;
+
+	ok_call(src_tree_walk(d, &o, &t, &err), &err, "walk: %s", what);
+	ok_call(src_tree_digest_source(&t, out, &err), &err, "source digest: %s", what);
+	src_tree_release(&t);
+}
+
+/* a directory of weights only is left out of the source layer (Cog's
+ * .dockerignore for such a directory): adding one does not change it */
+static void t_weights_only(void)
+{
+	cleanup_free char *d = model();
+	struct src_tree t;
+	struct src_opts o = {0, true};
+	struct pn_error *err = NULL;
+	oci_digest_t a, b, c, n1, n2;
+
+	source_digest(d, true, a, "the model");
+	source_digest(d, false, n1, "the model, weights not separated");
+	pn_mkdir_p(d, 0755, NULL);
+	{
+		cleanup_free char *p = pn_path_join(d, "ckpt/deep/er");
+
+		pn_mkdir_p(p, 0755, NULL);
+	}
+	put_big(d, "ckpt/deep/er/step2.bin", (size_t)11 << 20);
+	put_big(d, "ckpt/first.bin", (size_t)12 << 20);
+	source_digest(d, true, b, "a new directory of weights");
+	is_str(b, a, "a new directory of weights only leaves the source digest as it was");
+	source_digest(d, false, n2, "the same, weights not separated");
+	ok(strcmp(n1, n2) != 0, "without separation the new directory is in the source");
+
+	ok_call(src_tree_walk(d, &o, &t, &err), &err, "walk");
+	ok(dir_weights_only(&t, "weights") && dir_weights_only(&t, "ckpt") &&
+		   dir_weights_only(&t, "ckpt/deep") && dir_weights_only(&t, "ckpt/deep/er"),
+	   "directories of weights at any depth are weights-only");
+	ok(!dir_weights_only(&t, "lib") && !dir_weights_only(&t, "data"),
+	   "directories with other files are not");
+	src_tree_release(&t);
+
+	put(d, "ckpt/deep/config.json", "{}\n");
+	source_digest(d, true, c, "a small file among the weights");
+	ok(strcmp(c, a) != 0, "a small file among the weights puts the directory in the source");
+	ok_call(src_tree_walk(d, &o, &t, &err), &err, "walk again");
+	ok(!dir_weights_only(&t, "ckpt") && !dir_weights_only(&t, "ckpt/deep") &&
+		   dir_weights_only(&t, "ckpt/deep/er"),
+	   "only the directories above the small file lose the mark");
+	src_tree_release(&t);
+	{
+		cleanup_free char *p = pn_path_join(d, "weights/empty");
+
+		pn_mkdir_p(p, 0755, NULL);
+	}
+	ok_call(src_tree_walk(d, &o, &t, &err), &err, "walk with an empty directory");
+	ok(!dir_weights_only(&t, "weights") && !dir_weights_only(&t, "weights/empty"),
+	   "an empty directory is not weights-only, nor is its parent");
+	src_tree_release(&t);
+	o.separate_weights = false;
+	ok_call(src_tree_walk(d, &o, &t, &err), &err, "walk without separation");
+	ok(!dir_weights_only(&t, "ckpt/deep/er"), "no directory is weights-only without separation");
+	src_tree_release(&t);
+}
+
 static void t_layers(void)
 {
 	cleanup_free char *d = model();
@@ -251,6 +327,7 @@ int main(void)
 	TEST(t_weight_rule);
 	TEST(t_walk);
 	TEST(t_digests);
+	TEST(t_weights_only);
 	TEST(t_layers);
 	TEST(t_memo);
 	TEST(t_walk_errors);
