@@ -223,7 +223,8 @@ static void t_weights_only(void)
 	src_tree_release(&t);
 	o.separate_weights = false;
 	ok_call(src_tree_walk(d, &o, &t, &err), &err, "walk without separation");
-	ok(!dir_weights_only(&t, "ckpt/deep/er"), "no directory is weights-only without separation");
+	ok(!dir_weights_only(&t, "ckpt/deep/er"),
+	   "no directory is weights-only without separation");
 	src_tree_release(&t);
 }
 
