@@ -4,6 +4,7 @@
  * the compressed stream, chunk-crossing sizes, in each mode (on its thread or
  * in line, igzip or zlib); truncated and corrupt streams fail. */
 #include "tests/unit/tap.h"
+#include "tests/unit/lstream_modes.h"
 #include "oci/internal.h"
 #include "common/cleanup.h"
 
@@ -114,28 +115,19 @@ static void make_inputs(void)
 
 static void t_modes(void)
 {
-	static const struct {
-		const char *name, *thread, *inflate;
-	} modes[] = {
-		{"thread, igzip", "1", "igzip"},
-		{"thread, zlib", "1", "zlib"},
-		{"in line, igzip", "0", "igzip"},
-		{"in line, zlib", "0", "zlib"},
-	};
+	const char *mode;
 
 	dir = tap_tmpdir();
 	make_inputs();
-	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-		setenv("PINION_UNPACK_THREAD", modes[i].thread, 1);
-		setenv("PINION_INFLATE", modes[i].inflate, 1);
-		check_blob(modes[i].name, "one.gz", "payload");
-		check_blob(modes[i].name, "two.gz", "payload");
-		check_blob(modes[i].name, "junk.gz", "payload");
-		check_blob(modes[i].name, "two.zst", "payload");
-		check_blob(modes[i].name, "plain", "payload");
-		check_fails(modes[i].name, "cut.gz", "gzip");
-		check_fails(modes[i].name, "cut.zst", "zstd");
-		check_fails(modes[i].name, "badcrc.gz", "gzip");
+	for (size_t i = 0; (mode = lstream_mode_set(i)); i++) {
+		check_blob(mode, "one.gz", "payload");
+		check_blob(mode, "two.gz", "payload");
+		check_blob(mode, "junk.gz", "payload");
+		check_blob(mode, "two.zst", "payload");
+		check_blob(mode, "plain", "payload");
+		check_fails(mode, "cut.gz", "gzip");
+		check_fails(mode, "cut.zst", "zstd");
+		check_fails(mode, "badcrc.gz", "gzip");
 	}
 	unsetenv("PINION_UNPACK_THREAD");
 	unsetenv("PINION_INFLATE");

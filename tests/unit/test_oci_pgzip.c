@@ -7,6 +7,7 @@
  * input, sizes off the block size; a failing worker and a failing output;
  * the layer writer's gzip digest not depending on the thread count. */
 #include "tests/unit/tap.h"
+#include "tests/unit/lstream_modes.h"
 #include "oci/oci.h"
 #include "oci/internal.h"
 #include "common/cleanup.h"
@@ -233,15 +234,6 @@ static bool lstream_equals(const char *file, const unsigned char *in, size_t n, 
 	return r == 0 && same && off == n;
 }
 
-static const struct {
-	const char *name, *thread, *inflate;
-} lstream_modes[] = {
-	{"thread, igzip", "1", "igzip"},
-	{"thread, zlib", "1", "zlib"},
-	{"in line, igzip", "0", "igzip"},
-	{"in line, zlib", "0", "zlib"},
-};
-
 /* pinion's own reader (oci/lstream.c) in each mode: all of 80 members of
  * 64 KiB, which cross its read chunks at every offset; and a stream whose
  * second member's CRC is wrong, or that ends inside the second member, fails */
@@ -256,6 +248,7 @@ static void t_lstream(void)
 	struct sink s = {0};
 	struct pn_error *err = NULL;
 	size_t end1, got;
+	const char *mode;
 
 	ok_call(pgz(in, n, 2, 100000, &s, &err), &err, "80 members");
 	end1 = member_end(&s, 0, blk, BLK, &got);
@@ -264,25 +257,20 @@ static void t_lstream(void)
 	pn_write_file_atomic(cut, s.p, end1 + 100, 0644, NULL);
 	s.p[member_end(&s, end1, blk, BLK, &got) - 8] ^= 0x40; /* member 2's CRC */
 	pn_write_file_atomic(bad, s.p, s.len, 0644, NULL);
-	for (size_t i = 0; i < sizeof(lstream_modes) / sizeof(lstream_modes[0]); i++) {
+	for (size_t i = 0; (mode = lstream_mode_set(i)); i++) {
 		char *msg = NULL;
 		bool refused;
 
-		setenv("PINION_UNPACK_THREAD", lstream_modes[i].thread, 1);
-		setenv("PINION_INFLATE", lstream_modes[i].inflate, 1);
-		ok(lstream_equals(good, in, n, &msg), "[%s] every member read",
-		   lstream_modes[i].name);
+		ok(lstream_equals(good, in, n, &msg), "[%s] every member read", mode);
 		free(msg);
 		msg = NULL;
 		refused = !lstream_equals(bad, in, n, &msg) && msg && tap_contains(msg, "gzip");
-		ok(refused, "[%s] member 2 with a wrong CRC: %s", lstream_modes[i].name,
-		   msg ? msg : "no error");
+		ok(refused, "[%s] member 2 with a wrong CRC: %s", mode, msg ? msg : "no error");
 		free(msg);
 		msg = NULL;
 		refused =
 			!lstream_equals(cut, in, n, &msg) && msg && tap_contains(msg, "truncated");
-		ok(refused, "[%s] cut inside member 2: %s", lstream_modes[i].name,
-		   msg ? msg : "no error");
+		ok(refused, "[%s] cut inside member 2: %s", mode, msg ? msg : "no error");
 		free(msg);
 	}
 	unsetenv("PINION_UNPACK_THREAD");
