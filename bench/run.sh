@@ -15,7 +15,9 @@
 #   weights_push.sh build --push of 1 GiB of weights vs skopeo copy of its layout
 #   unpack-shout    unpack.sh shout: pinion's own part of a cold build of the
 #                   shout-sized model (issue 13's goal: 2 s), on the host disk
-#                   and on a journaled ext4 loop fs it makes
+#                   and on ext4 loop filesystems it makes (with and without a
+#                   journal); first, before the other workloads delete their
+#                   trees (unpack.sh says why that matters on this VM's disk)
 # `make bench` runs these (about 27 minutes on 2 cores).  Also, by name:
 #   layer_write.sh  layer write throughput vs openssl dgst / zstd CLI / disk
 #   sandbox.sh      sandbox start and step commit vs buildah run + commit
@@ -27,7 +29,7 @@ cd "$(dirname "$0")/.."
 export PINION_BUILD=${PINION_BUILD:-build}
 case "$PINION_BUILD" in /*) ;; *) PINION_BUILD="$(pwd)/$PINION_BUILD" ;; esac
 export PINION="$PINION_BUILD/pinion"
-names=${*:-build weights pull_push pkgcache weights_push unpack-shout}
+names=${*:-unpack-shout build weights pull_push pkgcache weights_push}
 . bench/table.sh
 BENCH_TABLE=$(mktemp /tmp/pinion-bench-table.XXXXXX)
 export BENCH_TABLE
