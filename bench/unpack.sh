@@ -89,7 +89,7 @@ shout_bench() {
 	done
 	bench_row "shout-sized cold, own part, host ext4" "$best_host" "goal (issue 13)" 2
 	bench_row "shout-sized cold, own part, ext4+journal" "$best_ext4" "goal (issue 13)" 2
-	bench_row "shout-sized cold, own part, new ext4, no journal" "$best_nojournal" "goal (issue 13)" 2
+	bench_row "shout-sized cold, own part, ext4, no journal" "$best_nojournal" "goal (issue 13)" 2
 }
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = shout ]; then
