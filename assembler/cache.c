@@ -4,9 +4,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 
 #define CACHE_ENTRY_MAX ((size_t)32 << 20) /* post-build data carries the schema */
@@ -251,7 +251,8 @@ void build_cache_entries_scan(const char *keys_dir, size_t max_entries, build_ca
 			j = json_loadb(text, len, 0, NULL);
 		}
 		cache_layer_init(&e);
-		fn(ud, de->d_name, &st, json_is_object(j) && layer_from_json(j, &e) ? e.layer.digest : NULL);
+		fn(ud, de->d_name, &st,
+		   json_is_object(j) && layer_from_json(j, &e) ? e.layer.digest : NULL);
 		cache_layer_release(&e);
 	}
 }

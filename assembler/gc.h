@@ -36,11 +36,11 @@ void gc_cache_auto(const char *cache_dir);
  *     or that names no blob (post-build data) frees nothing and stays.
  * The bound may stay unmet (tags alone exceed it). */
 struct gc_entry {
-	char name[72];	     /* the file name in build/keys/ */
-	int64_t used;	     /* last use, Unix time */
-	oci_digest_t layer;  /* the layer blob it names; "" for none */
-	int64_t bytes;	     /* that blob's size (0: none, or gone) */
-	bool evict;	     /* out */
+	char name[72];	    /* the file name in build/keys/ */
+	int64_t used;	    /* last use, Unix time */
+	oci_digest_t layer; /* the layer blob it names; "" for none */
+	int64_t bytes;	    /* that blob's size (0: none, or gone) */
+	bool evict;	    /* out */
 };
 struct gc_evict_opts {
 	int64_t now;

@@ -43,7 +43,8 @@ static int cmp_layer(const void *a, const void *b)
 /* least recently used first; ties by name, so the order is the same each run */
 static int cmp_used(const void *a, const void *b)
 {
-	const struct gc_entry *x = &sort_base[*(const size_t *)a], *y = &sort_base[*(const size_t *)b];
+	const struct gc_entry *x = &sort_base[*(const size_t *)a],
+			      *y = &sort_base[*(const size_t *)b];
 
 	if (x->used != y->used)
 		return x->used < y->used ? -1 : 1;
@@ -100,7 +101,7 @@ static int64_t kept_total(const struct gc_entry *e, size_t n, const struct gc_ev
 /* evict the least recently used layer entries until total <= keep; an entry
  * whose blob a tag keeps, or one naming no blob, frees nothing: it stays */
 static void evict_to_size(struct gc_entry *e, size_t n, int64_t keep, const size_t *group,
-			     struct blob_group *g, int64_t total)
+			  struct blob_group *g, int64_t total)
 {
 	cleanup_free size_t *order = xcalloc(n ? n : 1, sizeof(*order));
 

@@ -32,7 +32,7 @@ struct gc_report {
 	struct oci_gc_stats st;
 	size_t extra; /* cache scratch files and dirs, run dirs removed */
 	int64_t extra_bytes;
-	size_t extra_young; /* kept: younger than the bound */
+	size_t extra_young;	  /* kept: younger than the bound */
 	bool evicting;		  /* --max-age or --keep-storage */
 	struct gc_evict_stats ev; /* step cache entries evicted */
 };
@@ -349,14 +349,14 @@ static json_t *report_json(const struct gc_report *r)
 	json_t *j;
 
 	j = json_pack("{s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "target", r->target,
-			 "kind", r->cache ? "cache" : "layout", "skipped", s->skipped,
-			 "blobs_removed", (json_int_t)gone, "blob_bytes_freed",
-			 (json_int_t)(s->swept ? s->garbage_bytes : 0), "tmp_removed",
-			 (json_int_t)s->tmp, "tmp_bytes_freed", (json_int_t)s->tmp_bytes,
-			 "tmp_kept_young", (json_int_t)(s->tmp_young + r->extra_young),
-			 "cache_files_removed", (json_int_t)r->extra, "cache_bytes_freed",
-			 (json_int_t)r->extra_bytes, "blobs_kept", (json_int_t)(s->blobs - gone),
-			 "bytes_freed", (json_int_t)report_freed(r));
+		      "kind", r->cache ? "cache" : "layout", "skipped", s->skipped, "blobs_removed",
+		      (json_int_t)gone, "blob_bytes_freed",
+		      (json_int_t)(s->swept ? s->garbage_bytes : 0), "tmp_removed",
+		      (json_int_t)s->tmp, "tmp_bytes_freed", (json_int_t)s->tmp_bytes,
+		      "tmp_kept_young", (json_int_t)(s->tmp_young + r->extra_young),
+		      "cache_files_removed", (json_int_t)r->extra, "cache_bytes_freed",
+		      (json_int_t)r->extra_bytes, "blobs_kept", (json_int_t)(s->blobs - gone),
+		      "bytes_freed", (json_int_t)report_freed(r));
 	/* eviction: the entries and the bytes of the blobs only they named */
 	json_object_set_new(j, "entries_evicted", json_integer((json_int_t)r->ev.entries));
 	json_object_set_new(j, "entries_evicted_bytes", json_integer(r->ev.bytes));

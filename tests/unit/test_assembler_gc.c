@@ -19,19 +19,42 @@ static void t_duration(void)
 	static const struct {
 		const char *in;
 		int64_t secs;
-	} good[] = {{"0", 0},	     {"90", 90},	  {"90s", 90},	       {"30m", 1800},
-		    {"12h", 43200},  {"7d", 604800},	  {"2w", 1209600},     {"007d", 604800},
-		    {"1000000d", 86400000000LL}, {"9223372036854775807", INT64_MAX}};
-	static const char *const bad[] = {"",	  "x",	   "-1",   "+1",  " 7d", "7 d",	 "1.5h",
-					  "7dd",  "7D",	   "d",	   "7y",  "7ms", "0x10", "7d ",
-					  "9223372036854775808", "15250284452472w", "99999999999999999999"};
+	} good[] = {{"0", 0},
+		    {"90", 90},
+		    {"90s", 90},
+		    {"30m", 1800},
+		    {"12h", 43200},
+		    {"7d", 604800},
+		    {"2w", 1209600},
+		    {"007d", 604800},
+		    {"1000000d", 86400000000LL},
+		    {"9223372036854775807", INT64_MAX}};
+	static const char *const bad[] = {"",
+					  "x",
+					  "-1",
+					  "+1",
+					  " 7d",
+					  "7 d",
+					  "1.5h",
+					  "7dd",
+					  "7D",
+					  "d",
+					  "7y",
+					  "7ms",
+					  "0x10",
+					  "7d ",
+					  "9223372036854775808",
+					  "15250284452472w",
+					  "99999999999999999999"};
 	struct pn_error *err = NULL;
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		int64_t v = -1;
 
-		ok_call(cli_parse_duration(good[i].in, &v, &err), &err, "duration `%s`", good[i].in);
-		is_int(v, good[i].secs, "`%s` is %lld seconds", good[i].in, (long long)good[i].secs);
+		ok_call(cli_parse_duration(good[i].in, &v, &err), &err, "duration `%s`",
+			good[i].in);
+		is_int(v, good[i].secs, "`%s` is %lld seconds", good[i].in,
+		       (long long)good[i].secs);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int64_t v = 42;
@@ -47,11 +70,14 @@ static void t_size(void)
 	static const struct {
 		const char *in;
 		int64_t bytes;
-	} good[] = {{"0", 0},	      {"1024", 1024},	  {"5K", 5120},	      {"5k", 5120},
-		    {"5KiB", 5120},   {"5KB", 5120},	  {"2M", 2 << 20},    {"1G", 1 << 30},
+	} good[] = {{"0", 0},	       {"1024", 1024},
+		    {"5K", 5120},      {"5k", 5120},
+		    {"5KiB", 5120},    {"5KB", 5120},
+		    {"2M", 2 << 20},   {"1G", 1 << 30},
 		    {"3g", 3LL << 30}, {"9223372036854775807", INT64_MAX}};
-	static const char *const bad[] = {"",	 "x",	 "-1",	"+1",	" 5K", "5T",   "5KiBx",
-					  "5Kb", "5.5M", "M",	"5 M", "9223372036854775808",
+	static const char *const bad[] = {"",		"x",  "-1",    "+1",
+					  " 5K",	"5T", "5KiBx", "5Kb",
+					  "5.5M",	"M",  "5 M",   "9223372036854775808",
 					  "8589934592G"};
 	struct pn_error *err = NULL;
 
@@ -59,7 +85,8 @@ static void t_size(void)
 		int64_t v = -1;
 
 		ok_call(cli_parse_size(good[i].in, &v, &err), &err, "size `%s`", good[i].in);
-		is_int(v, good[i].bytes, "`%s` is %lld bytes", good[i].in, (long long)good[i].bytes);
+		is_int(v, good[i].bytes, "`%s` is %lld bytes", good[i].in,
+		       (long long)good[i].bytes);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int64_t v = 42;
@@ -304,10 +331,11 @@ static void t_evict_cache(void)
 {
 	cleanup_free char *dir = pn_path_join(tap_tmpdir(), "evict");
 	cleanup_free char *keys = xasprintf("%s/build/keys", dir);
-	const char *k[4] = {"sha256:a000000000000000000000000000000000000000000000000000000000000000",
-			    "sha256:b000000000000000000000000000000000000000000000000000000000000000",
-			    "sha256:c000000000000000000000000000000000000000000000000000000000000000",
-			    "sha256:d000000000000000000000000000000000000000000000000000000000000000"};
+	const char *k[4] = {
+		"sha256:a000000000000000000000000000000000000000000000000000000000000000",
+		"sha256:b000000000000000000000000000000000000000000000000000000000000000",
+		"sha256:c000000000000000000000000000000000000000000000000000000000000000",
+		"sha256:d000000000000000000000000000000000000000000000000000000000000000"};
 	struct build_cache *c = NULL;
 	struct pn_error *err = NULL;
 	struct pn_strv roots = PN_STRV_INIT;
