@@ -111,4 +111,17 @@ test_expect_success '--keep-storage evicts the least recently used entries down 
 	build_model two && rebuilt "$T/two.err"
 '
 
+if mount --bind "$KEYS" "$KEYS" 2>/dev/null; then
+	at_exit 'umount "$KEYS"'
+	test_expect_success 'a hit it cannot record (read-only keys/) does not fail the build' '
+		mount -o remount,ro,bind "$KEYS" &&
+		! touch "$KEYS/probe" 2>/dev/null &&
+		stat -c "%n %Y" "$KEYS"/*.json >"$T/times-ro" &&
+		build_model one && all_cached "$T/one.err" &&
+		test_cmp "$T/times-ro" <(stat -c "%n %Y" "$KEYS"/*.json)
+	'
+else
+	test_skip 'a hit it cannot record (read-only keys/) does not fail the build' 'no bind mount'
+fi
+
 test_done
