@@ -16,7 +16,10 @@
 
 /* After a build: collect the cache at cache_dir (NULL: pn_cache_dir()) if it
  * is past the bounds, without waiting: when another process has the cache
- * open it does nothing.  Never fails (problems are warnings). */
+ * open it does nothing.  With PINION_AUTO_GC_MAX_AGE=DURATION (as `pinion gc
+ * --max-age`; a bad value is warned about and ignored) it first evicts the
+ * step cache entries unused for longer, and then collects whatever the
+ * bounds.  Never fails (problems are warnings). */
 void gc_cache_auto(const char *cache_dir);
 
 #define GC_KEYS_MAX 1000000 /* step cache entries read */

@@ -51,7 +51,8 @@ static char *gc_intro(void)
 		"a shared lock on the layouts it has open, and gc waits for them to finish\n"
 		"(saying so).  A build also runs gc on the cache, without waiting, once the\n"
 		"cache layout holds more than %d GiB or %d unreferenced blobs\n"
-		"(PINION_AUTO_GC=off, PINION_AUTO_GC_GIB=N, PINION_AUTO_GC_BLOBS=N).\n\n"
+		"(PINION_AUTO_GC=off, PINION_AUTO_GC_GIB=N, PINION_AUTO_GC_BLOBS=N); with\n"
+		"PINION_AUTO_GC_MAX_AGE=DURATION it also evicts as --max-age does.\n\n"
 		"The step cache entries (cached layers, post-build results) keep the\n"
 		"layer blobs they name.  With --max-age or --keep-storage gc first evicts\n"
 		"entries by last use (a build that hits an entry uses it), in the same\n"
@@ -228,8 +229,9 @@ static int cache_gc(const struct cache_gc *g, struct gc_report *r, struct pn_err
 	oci_gc_opts_init(&o);
 	o.dry_run = g->dry_run;
 	o.roots = &roots;
-	o.over_bytes = g->over_bytes;
-	o.over_garbage = g->over_garbage;
+	/* entries evicted: their blobs go now, whatever the bounds */
+	o.over_bytes = r->ev.entries ? -1 : g->over_bytes;
+	o.over_garbage = r->ev.entries ? -1 : g->over_garbage;
 	rc = oci_layout_gc(l, &o, &r->st, err);
 	if (rc == 0) {
 		cache_sweep_dir(keys, NULL, g->dry_run, r);
@@ -258,6 +260,23 @@ static int64_t env_bound(const char *name, long def, long unit)
 	return (int64_t)n * unit;
 }
 
+/* PINION_AUTO_GC_MAX_AGE: a DURATION, or -1 (unset, empty, or bad: warned) */
+static int64_t env_max_age(void)
+{
+	const char *v = getenv("PINION_AUTO_GC_MAX_AGE");
+	struct pn_error *err = NULL;
+	int64_t secs;
+
+	if (!v || !*v)
+		return -1;
+	if (cli_parse_duration(v, &secs, &err) < 0) {
+		pn_warn("ignoring PINION_AUTO_GC_MAX_AGE: %s", err->msg);
+		pn_error_free(err);
+		return -1;
+	}
+	return secs;
+}
+
 void gc_cache_auto(const char *cache_dir)
 {
 	cleanup_free char *base = cache_dir ? xstrdup(cache_dir) : pn_cache_dir();
@@ -271,17 +290,25 @@ void gc_cache_auto(const char *cache_dir)
 	memset(&r, 0, sizeof(r));
 	g.over_bytes = env_bound("PINION_AUTO_GC_GIB", GC_AUTO_GIB, 1L << 30);
 	g.over_garbage = env_bound("PINION_AUTO_GC_BLOBS", GC_AUTO_BLOBS, 1);
+	g.max_age = env_max_age();
 	if (cache_gc(&g, &r, &err) < 0) {
 		pn_warn("automatic gc: %s", err->msg);
 		pn_error_free(err);
 	} else if (r.st.skipped) {
 		pn_debug("automatic gc: the cache is in use; skipped");
-	} else if ((r.st.swept && r.st.garbage) || r.st.tmp || r.extra) {
-		pn_info("gc: freed %.1f MiB in the cache (%zu unreferenced blobs, %zu temp files)",
+	} else if ((r.st.swept && r.st.garbage) || r.st.tmp || r.extra || r.ev.entries) {
+		char ev[96] = "";
+
+		if (r.ev.entries)
+			snprintf(ev, sizeof(ev),
+				 ", %zu step cache entries past PINION_AUTO_GC_MAX_AGE",
+				 r.ev.entries);
+		pn_info("gc: freed %.1f MiB in the cache (%zu unreferenced blobs, %zu temp "
+			"files%s)",
 			(double)((r.st.swept ? r.st.garbage_bytes : 0) + r.st.tmp_bytes +
 				 r.extra_bytes) /
 				(1 << 20),
-			r.st.swept ? r.st.garbage : 0, r.st.tmp + r.extra);
+			r.st.swept ? r.st.garbage : 0, r.st.tmp + r.extra, ev);
 	}
 	free(r.target);
 }

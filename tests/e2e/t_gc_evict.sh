@@ -111,6 +111,28 @@ test_expect_success '--keep-storage evicts the least recently used entries down 
 	build_model two && rebuilt "$T/two.err"
 '
 
+# (no PINION_AUTO_GC=off here: the automatic gc after the build is the subject)
+auto_build() {
+	(cd "$T/$1" && PINION_CACHE_DIR="$EC" PINION_AUTO_GC_MAX_AGE="$2" pinion build $MIRROR \
+		--progress plain --output "oci:$T/out-$1:latest") >/dev/null 2>"$T/$1.err" || { cat "$T/$1.err"; return 1; }
+}
+
+test_expect_success 'PINION_AUTO_GC_MAX_AGE: the gc after a build evicts the entries unused for longer' '
+	keys_ls >"$T/keys-a0" && blobs_ls >"$T/blobs-a0" &&
+	touch -d "-3 days" "$KEYS"/*.json &&
+	auto_build one x && test_grep "ignoring PINION_AUTO_GC_MAX_AGE: bad duration" "$T/one.err" &&
+	all_cached "$T/one.err" && test_equal "$(keys_ls)" "$(cat "$T/keys-a0")" &&
+	touch -d "-3 days" "$KEYS"/*.json &&
+	auto_build one 2d && all_cached "$T/one.err" && cat "$T/one.err" | grep "gc:" &&
+	test_grep "step cache entries past PINION_AUTO_GC_MAX_AGE" "$T/one.err" &&
+	find "$KEYS" -name "*.json" -mtime +1 | wc -l >"$T/old-left" && test_equal "$(cat "$T/old-left")" 0 &&
+	test "$(keys_ls | wc -l)" -lt "$(wc -l <"$T/keys-a0")" &&
+	comm -23 "$T/blobs-a0" "$T/only-two" >"$T/blobs-want3" &&
+	test_equal "$(blobs_ls)" "$(cat "$T/blobs-want3")" &&
+	build_model one && all_cached "$T/one.err" &&
+	build_model two && rebuilt "$T/two.err"
+'
+
 if mount --bind "$KEYS" "$KEYS" 2>/dev/null; then
 	at_exit 'umount "$KEYS"'
 	test_expect_success 'a hit it cannot record (read-only keys/) does not fail the build' '
