@@ -33,18 +33,19 @@ struct blob_group {
 	bool pinned;
 };
 
-static const struct gc_entry *sort_base;
-
-static int cmp_layer(const void *a, const void *b)
+/* qsort_r comparators of indexes into the entries (base) */
+static int cmp_layer(const void *a, const void *b, void *base)
 {
-	return strcmp(sort_base[*(const size_t *)a].layer, sort_base[*(const size_t *)b].layer);
+	const struct gc_entry *e = base;
+
+	return strcmp(e[*(const size_t *)a].layer, e[*(const size_t *)b].layer);
 }
 
 /* least recently used first; ties by name, so the order is the same each run */
-static int cmp_used(const void *a, const void *b)
+static int cmp_used(const void *a, const void *b, void *base)
 {
-	const struct gc_entry *x = &sort_base[*(const size_t *)a],
-			      *y = &sort_base[*(const size_t *)b];
+	const struct gc_entry *e = base;
+	const struct gc_entry *x = &e[*(const size_t *)a], *y = &e[*(const size_t *)b];
 
 	if (x->used != y->used)
 		return x->used < y->used ? -1 : 1;
@@ -64,8 +65,7 @@ static struct blob_group *group_blobs(const struct gc_entry *e, size_t n,
 		if (e[i].layer[0])
 			idx[m++] = i;
 	}
-	sort_base = e;
-	qsort(idx, m, sizeof(*idx), cmp_layer);
+	qsort_r(idx, m, sizeof(*idx), cmp_layer, (void *)e);
 	*ng = 0;
 	for (size_t k = 0; k < m; k++) {
 		const struct gc_entry *x = &e[idx[k]];
@@ -107,8 +107,7 @@ static void evict_to_size(struct gc_entry *e, size_t n, int64_t keep, const size
 
 	for (size_t i = 0; i < n; i++)
 		order[i] = i;
-	sort_base = e;
-	qsort(order, n, sizeof(*order), cmp_used);
+	qsort_r(order, n, sizeof(*order), cmp_used, e);
 	for (size_t k = 0; k < n && total > keep; k++) {
 		size_t i = order[k];
 
