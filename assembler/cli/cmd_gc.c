@@ -6,8 +6,11 @@
  * layout holds it shared for the handle's life, gc holds it exclusively.  The
  * build cache's own files (keys/, memo/, build-tmp-*) are only written by
  * processes that hold the cache layout open, so they are collected under the
- * same exclusive hold; copy-* scratch layouts have their own gc lock; run
- * dirs are the runner's (runner_snapshots_prune, its own locks). */
+ * same exclusive hold, and so is the eviction of step cache entries
+ * (--max-age, --keep-storage: gc_evict.c), which runs first so that the
+ * marking roots only the entries that remain; copy-* scratch layouts have
+ * their own gc lock; run dirs are the runner's (runner_snapshots_prune, its
+ * own locks). */
 #include "assembler/cache.h"
 #include "assembler/gc.h"
 #include "assembler/cli/opt.h"
