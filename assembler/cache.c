@@ -4,8 +4,10 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define CACHE_ENTRY_MAX ((size_t)32 << 20) /* post-build data carries the schema */
 
@@ -133,6 +135,17 @@ static int entry_read(struct build_cache *c, const char *key, json_t **out)
 	return 1;
 }
 
+/* a hit: the entry's mtime says when it was last used (`pinion gc
+ * --max-age`, `--keep-storage`).  Best effort: in a read-only cache, or on an
+ * entry of another owner, it keeps its time and the build goes on. */
+static void entry_touch(struct build_cache *c, const char *key)
+{
+	cleanup_free char *path = entry_path(c, key);
+
+	if (utimensat(AT_FDCWD, path, NULL, 0) < 0)
+		pn_debug("cache entry `%s`: last use not recorded: %s", path, strerror(errno));
+}
+
 static int entry_write(struct build_cache *c, const char *key, json_t *j, struct pn_error **err)
 {
 	cleanup_free char *path = entry_path(c, key);
@@ -209,7 +222,8 @@ static void note_used_data(struct build_cache *c, const char *key, json_t *data)
 	json_object_set_new(c->used, key, j);
 }
 
-void build_cache_layer_roots(const char *keys_dir, size_t max_entries, struct pn_strv *roots)
+void build_cache_entries_scan(const char *keys_dir, size_t max_entries, build_cache_entry_fn fn,
+			      void *ud)
 {
 	cleanup_dir DIR *d = opendir(keys_dir);
 	struct dirent *de;
@@ -220,25 +234,39 @@ void build_cache_layer_roots(const char *keys_dir, size_t max_entries, struct pn
 		cleanup_json json_t *j = NULL;
 		struct cache_layer e;
 		struct pn_error *err = NULL;
+		struct stat st;
 		size_t len = 0;
 
 		/* entry_path's names: 64 hex digits and .json */
 		if (strspn(de->d_name, "0123456789abcdef") != 64 ||
-		    strcmp(de->d_name + 64, ".json"))
+		    strcmp(de->d_name + 64, ".json") ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		seen++;
 		path = pn_path_join(keys_dir, de->d_name);
 		if (pn_read_file(path, CACHE_ENTRY_MAX, &text, &len, &err) < 0) {
-			pn_debug("cache entry `%s` skipped: %s", path, err->msg);
+			pn_debug("cache entry `%s` unreadable: %s", path, err->msg);
 			pn_error_free(err);
-			continue;
+		} else {
+			j = json_loadb(text, len, 0, NULL);
 		}
-		j = json_loadb(text, len, 0, NULL);
 		cache_layer_init(&e);
-		if (json_is_object(j) && layer_from_json(j, &e))
-			pn_strv_push(roots, e.layer.digest);
+		fn(ud, de->d_name, &st,
+		   json_is_object(j) && layer_from_json(j, &e) ? e.layer.digest : NULL);
 		cache_layer_release(&e);
 	}
+}
+
+static void add_root(void *ud, const char *name, const struct stat *st, const char *layer)
+{
+	(void)name, (void)st;
+	if (layer)
+		pn_strv_push(ud, layer);
+}
+
+void build_cache_layer_roots(const char *keys_dir, size_t max_entries, struct pn_strv *roots)
+{
+	build_cache_entries_scan(keys_dir, max_entries, add_root, roots);
 }
 
 /* ------------------------------------------------------ imported entries */
@@ -333,6 +361,7 @@ int build_cache_get_layer(struct build_cache *c, const char *key, struct cache_l
 	if (entry_read(c, key, &j) > 0 && layer_from_json(j, out) &&
 	    oci_layout_has_blob(c->layout, out->layer.digest)) {
 		note_used_layer(c, key, out);
+		entry_touch(c, key);
 		return 1;
 	}
 	cache_layer_release(out);
@@ -361,6 +390,7 @@ int build_cache_get_data(struct build_cache *c, const char *key, json_t **out,
 	if (entry_read(c, key, &j) <= 0 || !json_is_object(d = json_object_get(j, "data")))
 		return remote_get_data(c, key, out);
 	note_used_data(c, key, d);
+	entry_touch(c, key);
 	*out = json_incref(d);
 	return 1;
 }

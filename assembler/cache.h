@@ -10,7 +10,9 @@
  *      "created_by": "...", "created": "RFC 3339"}      (a layer step), or
  *     {"v":1, "data": {...}}                            (post-build results)
  *   Entries are written atomically; a missing or unreadable entry is a miss,
- *   and so is an entry whose layer blob is gone (pruned layout).
+ *   and so is an entry whose layer blob is gone (pruned layout).  A hit
+ *   touches the entry file: its mtime is its last use (written or hit),
+ *   which `pinion gc --max-age` / `--keep-storage` evict by.
  *
  * Cache keys: sha256 over a canonical text built with cache_key_*: the parent
  * key (the chain up to this step: base image config digest, each ENV edit,
@@ -59,6 +61,15 @@ void cache_layer_release(struct cache_layer *e);
  * max_entries read): gc's roots.  An entry that cannot be read or is not a
  * layer entry names nothing: build_cache_get_layer would miss on it too. */
 void build_cache_layer_roots(const char *keys_dir, size_t max_entries, struct pn_strv *roots);
+/* each entry file in keys_dir (at most max_entries): fn gets its file name
+ * (<hex>.json), its lstat (st_mtime: its last use, as a hit touches it) and
+ * the layer digest it names (NULL: a post-build data entry, or one that
+ * cannot be read) */
+struct stat;
+typedef void (*build_cache_entry_fn)(void *ud, const char *name, const struct stat *st,
+				     const char *layer);
+void build_cache_entries_scan(const char *keys_dir, size_t max_entries, build_cache_entry_fn fn,
+			      void *ud);
 
 /* 1 hit (out filled), 0 miss; < 0 only for errors worth stopping for */
 int build_cache_get_layer(struct build_cache *c, const char *key, struct cache_layer *out,

@@ -1085,22 +1085,28 @@ static int gc_mark_referrers(struct oci_layout *l, const struct oci_descriptor *
 	return rc;
 }
 
-static int gc_locked(struct oci_layout *l, const struct oci_gc_opts *o, struct oci_gc_stats *s,
-		     struct pn_error **err)
+int oci_layout_reachable(struct oci_layout *l, struct pn_strv *live, struct pn_error **err)
 {
-	cleanup_strv struct pn_strv live = PN_STRV_INIT, garbage = PN_STRV_INIT;
 	struct oci_index ix;
 	int rc = 0;
 
 	if (index_read(l, &ix, err) < 0)
 		return -1;
 	for (size_t i = 0; rc == 0 && i < ix.n_manifests; i++) {
-		rc = gc_mark(l, &ix.manifests[i], &live, 0, err);
+		rc = gc_mark(l, &ix.manifests[i], live, 0, err);
 		if (rc == 0)
-			rc = gc_mark_referrers(l, &ix.manifests[i], &live, err);
+			rc = gc_mark_referrers(l, &ix.manifests[i], live, err);
 	}
 	oci_index_release(&ix);
-	if (rc < 0)
+	return rc;
+}
+
+static int gc_locked(struct oci_layout *l, const struct oci_gc_opts *o, struct oci_gc_stats *s,
+		     struct pn_error **err)
+{
+	cleanup_strv struct pn_strv live = PN_STRV_INIT, garbage = PN_STRV_INIT;
+
+	if (oci_layout_reachable(l, &live, err) < 0)
 		return -1; /* unsure what is live: remove nothing */
 	for (size_t i = 0; o->roots && i < o->roots->n; i++)
 		pn_strv_push(&live, o->roots->v[i]);

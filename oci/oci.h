@@ -295,6 +295,10 @@ struct oci_gc_stats {
 };
 int oci_layout_gc(struct oci_layout *l, const struct oci_gc_opts *opts, struct oci_gc_stats *out,
 		  struct pn_error **err);
+/* append to live every digest index.json reaches (gc's marking: indexes,
+ * manifests, configs, layers, referrers); a digest may come more than once.
+ * < 0 when a reached document cannot be read. */
+int oci_layout_reachable(struct oci_layout *l, struct pn_strv *live, struct pn_error **err);
 /* hold the gc lock exclusively (nested calls count): 1 held, 0 in use and
  * !wait (the handle keeps its shared hold), < 0 error.  While held no other
  * pinion process has the layout open, so a caller may also collect files

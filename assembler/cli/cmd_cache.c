@@ -23,32 +23,10 @@ struct cache_args {
 	int64_t max; /* bytes; 0: all */
 };
 
-static int set_max(void *ctx, const struct cli_opt *opt, const char *v, struct pn_error **err)
-{
-	char *end;
-	unsigned long long n = strtoull(v, &end, 10);
-	unsigned shift = 0;
-
-	(void)opt;
-	if (end == v || v[0] == '-')
-		return pn_error_set(err, PN_ERR_INVALID, "bad size `%s`", v);
-	if (*end == 'K' || *end == 'k')
-		shift = 10;
-	else if (*end == 'M' || *end == 'm')
-		shift = 20;
-	else if (*end == 'G' || *end == 'g')
-		shift = 30;
-	if ((shift && end[1] && strcmp(end + 1, "iB") && strcmp(end + 1, "B")) ||
-	    (!shift && *end) || n > (unsigned long long)(INT64_MAX >> shift))
-		return pn_error_set(err, PN_ERR_INVALID, "bad size `%s`", v);
-	((struct cache_args *)ctx)->max = (int64_t)(n << shift);
-	return 0;
-}
-
 static const struct cli_opt cache_opts[] = {
 	{"cache-dir", 0, CLI_ARG_REQUIRED, NULL, offsetof(struct cache_args, cache_dir), "DIR",
 	 "the cache (default ~/.cache/pinion)", 0},
-	{"max-size", 0, CLI_ARG_REQUIRED, set_max, 0, "SIZE",
+	{"max-size", 0, CLI_ARG_REQUIRED, cli_set_size, offsetof(struct cache_args, max), "SIZE",
 	 "prune: keep at most SIZE of package caches", 0},
 };
 

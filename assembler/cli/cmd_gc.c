@@ -6,8 +6,11 @@
  * layout holds it shared for the handle's life, gc holds it exclusively.  The
  * build cache's own files (keys/, memo/, build-tmp-*) are only written by
  * processes that hold the cache layout open, so they are collected under the
- * same exclusive hold; copy-* scratch layouts have their own gc lock; run
- * dirs are the runner's (runner_snapshots_prune, its own locks). */
+ * same exclusive hold, and so is the eviction of step cache entries
+ * (--max-age, --keep-storage: gc_evict.c), which runs first so that the
+ * marking roots only the entries that remain; copy-* scratch layouts have
+ * their own gc lock; run dirs are the runner's (runner_snapshots_prune, its
+ * own locks). */
 #include "assembler/cache.h"
 #include "assembler/gc.h"
 #include "assembler/cli/opt.h"
@@ -26,15 +29,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#define GC_KEYS_MAX 1000000 /* entries read for roots */
-
 struct gc_report {
 	char *target; /* "oci:DIR" or the cache dir */
 	bool cache;
 	struct oci_gc_stats st;
 	size_t extra; /* cache scratch files and dirs, run dirs removed */
 	int64_t extra_bytes;
-	size_t extra_young; /* kept: younger than the bound */
+	size_t extra_young;	  /* kept: younger than the bound */
+	bool evicting;		  /* --max-age or --keep-storage */
+	struct gc_evict_stats ev; /* step cache entries evicted */
 };
 
 static char *gc_intro(void)
@@ -51,7 +54,14 @@ static char *gc_intro(void)
 		"a shared lock on the layouts it has open, and gc waits for them to finish\n"
 		"(saying so).  A build also runs gc on the cache, without waiting, once the\n"
 		"cache layout holds more than %d GiB or %d unreferenced blobs\n"
-		"(PINION_AUTO_GC=off, PINION_AUTO_GC_GIB=N, PINION_AUTO_GC_BLOBS=N).\n\n"
+		"(PINION_AUTO_GC=off, PINION_AUTO_GC_GIB=N, PINION_AUTO_GC_BLOBS=N); with\n"
+		"PINION_AUTO_GC_MAX_AGE=DURATION it also evicts as --max-age does.\n\n"
+		"The step cache entries (cached layers, post-build results) keep the\n"
+		"layer blobs they name.  With --max-age or --keep-storage gc first evicts\n"
+		"entries by last use (a build that hits an entry uses it), in the same\n"
+		"exclusive hold, then removes the blobs no remaining entry or tag\n"
+		"references: a build that needs an evicted entry builds that step again.\n"
+		"Tags (pulled bases, stored images) are never evicted.\n\n"
 		"Options:\n",
 		OCI_GC_TMP_MIN_AGE / 60, GC_AUTO_GIB, GC_AUTO_BLOBS);
 }
@@ -176,6 +186,7 @@ struct cache_gc {
 	const char *base;
 	bool dry_run, wait, runs;
 	int64_t over_bytes, over_garbage;
+	int64_t max_age, keep_storage; /* eviction (gc.h); < 0: off */
 };
 
 static int cache_gc(const struct cache_gc *g, struct gc_report *r, struct pn_error **err)
@@ -187,11 +198,13 @@ static int cache_gc(const struct cache_gc *g, struct gc_report *r, struct pn_err
 	cleanup_strv struct pn_strv roots = PN_STRV_INIT;
 	struct oci_layout *l = NULL;
 	struct oci_gc_opts o;
+	struct gc_evict_opts ev = {0};
 	struct pn_error *e = NULL;
 	int rc;
 
 	r->target = xstrdup(g->base);
 	r->cache = true;
+	r->evicting = g->max_age >= 0 || g->keep_storage >= 0;
 	if (oci_layout_open(lpath, 0, &l, &e) < 0) {
 		if (e->code != PN_ERR_NOT_FOUND) {
 			pn_error_propagate(err, e);
@@ -206,13 +219,22 @@ static int cache_gc(const struct cache_gc *g, struct gc_report *r, struct pn_err
 		oci_layout_free(l);
 		return rc;
 	}
-	/* under the exclusive hold: no build writes keys, memo or scratch now */
-	build_cache_layer_roots(keys, GC_KEYS_MAX, &roots);
+	/* under the exclusive hold: no build reads or writes keys, memo or
+	 * scratch now, so no build loses an entry it is using */
+	ev.now = (int64_t)time(NULL);
+	ev.max_age = g->max_age;
+	ev.keep_storage = g->keep_storage;
+	if (gc_evict_cache(l, keys, &ev, g->dry_run, &roots, &r->ev, err) < 0) {
+		oci_layout_gc_unlock(l);
+		oci_layout_free(l);
+		return pn_error_wrap(err, "cache `%s`", g->base);
+	}
 	oci_gc_opts_init(&o);
 	o.dry_run = g->dry_run;
 	o.roots = &roots;
-	o.over_bytes = g->over_bytes;
-	o.over_garbage = g->over_garbage;
+	/* entries evicted: their blobs go now, whatever the bounds */
+	o.over_bytes = r->ev.entries ? -1 : g->over_bytes;
+	o.over_garbage = r->ev.entries ? -1 : g->over_garbage;
 	rc = oci_layout_gc(l, &o, &r->st, err);
 	if (rc == 0) {
 		cache_sweep_dir(keys, NULL, g->dry_run, r);
@@ -241,11 +263,28 @@ static int64_t env_bound(const char *name, long def, long unit)
 	return (int64_t)n * unit;
 }
 
+/* PINION_AUTO_GC_MAX_AGE: a DURATION, or -1 (unset, empty, or bad: warned) */
+static int64_t env_max_age(void)
+{
+	const char *v = getenv("PINION_AUTO_GC_MAX_AGE");
+	struct pn_error *err = NULL;
+	int64_t secs;
+
+	if (!v || !*v)
+		return -1;
+	if (cli_parse_duration(v, &secs, &err) < 0) {
+		pn_warn("ignoring PINION_AUTO_GC_MAX_AGE: %s", err->msg);
+		pn_error_free(err);
+		return -1;
+	}
+	return secs;
+}
+
 void gc_cache_auto(const char *cache_dir)
 {
 	cleanup_free char *base = cache_dir ? xstrdup(cache_dir) : pn_cache_dir();
 	const char *off = getenv("PINION_AUTO_GC");
-	struct cache_gc g = {.base = base};
+	struct cache_gc g = {.base = base, .max_age = -1, .keep_storage = -1};
 	struct gc_report r;
 	struct pn_error *err = NULL;
 
@@ -254,17 +293,25 @@ void gc_cache_auto(const char *cache_dir)
 	memset(&r, 0, sizeof(r));
 	g.over_bytes = env_bound("PINION_AUTO_GC_GIB", GC_AUTO_GIB, 1L << 30);
 	g.over_garbage = env_bound("PINION_AUTO_GC_BLOBS", GC_AUTO_BLOBS, 1);
+	g.max_age = env_max_age();
 	if (cache_gc(&g, &r, &err) < 0) {
 		pn_warn("automatic gc: %s", err->msg);
 		pn_error_free(err);
 	} else if (r.st.skipped) {
 		pn_debug("automatic gc: the cache is in use; skipped");
-	} else if ((r.st.swept && r.st.garbage) || r.st.tmp || r.extra) {
-		pn_info("gc: freed %.1f MiB in the cache (%zu unreferenced blobs, %zu temp files)",
+	} else if ((r.st.swept && r.st.garbage) || r.st.tmp || r.extra || r.ev.entries) {
+		char ev[96] = "";
+
+		if (r.ev.entries)
+			snprintf(ev, sizeof(ev),
+				 ", %zu step cache entries past PINION_AUTO_GC_MAX_AGE",
+				 r.ev.entries);
+		pn_info("gc: freed %.1f MiB in the cache (%zu unreferenced blobs, %zu temp "
+			"files%s)",
 			(double)((r.st.swept ? r.st.garbage_bytes : 0) + r.st.tmp_bytes +
 				 r.extra_bytes) /
 				(1 << 20),
-			r.st.swept ? r.st.garbage : 0, r.st.tmp + r.extra);
+			r.st.swept ? r.st.garbage : 0, r.st.tmp + r.extra, ev);
 	}
 	free(r.target);
 }
@@ -310,6 +357,11 @@ static void report_text(const struct gc_report *r, bool dry_run)
 		printf("%s: in use by another pinion process; skipped\n", r->target);
 		return;
 	}
+	if (r->evicting)
+		printf("%s: %s %zu step cache entries, %.1f MiB of blobs only they used; "
+		       "entries and tags reference %.1f MiB\n",
+		       r->target, dry_run ? "would evict" : "evicted", r->ev.entries,
+		       (double)r->ev.bytes / (1 << 20), (double)r->ev.kept_bytes / (1 << 20));
 	printf("%s: %s %zu unreferenced blobs and %zu temp files", r->target, verb, gone,
 	       s->tmp + r->extra);
 	printf(", %.1f MiB; %zu blobs (%.1f MiB) kept", (double)report_freed(r) / (1 << 20),
@@ -324,22 +376,30 @@ static json_t *report_json(const struct gc_report *r)
 {
 	const struct oci_gc_stats *s = &r->st;
 	size_t gone = s->swept ? s->garbage : 0;
+	json_t *j;
 
-	return json_pack("{s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "target", r->target,
-			 "kind", r->cache ? "cache" : "layout", "skipped", s->skipped,
-			 "blobs_removed", (json_int_t)gone, "blob_bytes_freed",
-			 (json_int_t)(s->swept ? s->garbage_bytes : 0), "tmp_removed",
-			 (json_int_t)s->tmp, "tmp_bytes_freed", (json_int_t)s->tmp_bytes,
-			 "tmp_kept_young", (json_int_t)(s->tmp_young + r->extra_young),
-			 "cache_files_removed", (json_int_t)r->extra, "cache_bytes_freed",
-			 (json_int_t)r->extra_bytes, "blobs_kept", (json_int_t)(s->blobs - gone),
-			 "bytes_freed", (json_int_t)report_freed(r));
+	j = json_pack("{s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "target", r->target,
+		      "kind", r->cache ? "cache" : "layout", "skipped", s->skipped, "blobs_removed",
+		      (json_int_t)gone, "blob_bytes_freed",
+		      (json_int_t)(s->swept ? s->garbage_bytes : 0), "tmp_removed",
+		      (json_int_t)s->tmp, "tmp_bytes_freed", (json_int_t)s->tmp_bytes,
+		      "tmp_kept_young", (json_int_t)(s->tmp_young + r->extra_young),
+		      "cache_files_removed", (json_int_t)r->extra, "cache_bytes_freed",
+		      (json_int_t)r->extra_bytes, "blobs_kept", (json_int_t)(s->blobs - gone),
+		      "bytes_freed", (json_int_t)report_freed(r));
+	/* eviction: the entries and the bytes of the blobs only they named */
+	json_object_set_new(j, "entries_evicted", json_integer((json_int_t)r->ev.entries));
+	json_object_set_new(j, "entries_evicted_bytes", json_integer(r->ev.bytes));
+	if (r->evicting)
+		json_object_set_new(j, "entries_kept_bytes", json_integer(r->ev.kept_bytes));
+	return j;
 }
 
 struct gc_args {
 	struct pn_strv layouts;
 	const char *cache_dir;
 	bool dry_run, json, wait;
+	int64_t max_age, keep_storage; /* < 0: not given */
 };
 
 static const struct cli_opt gc_opts[] = {
@@ -351,6 +411,19 @@ static const struct cli_opt gc_opts[] = {
 	 "skip a layout that is in use instead of waiting", 0},
 	{"json", 0, CLI_ARG_NONE, NULL, offsetof(struct gc_args, json), NULL, "print a JSON report",
 	 0},
+	{"max-age", 0, CLI_ARG_REQUIRED, cli_set_duration, offsetof(struct gc_args, max_age),
+	 "DURATION",
+	 "cache: first evict the step cache entries\n"
+	 "not used for longer than DURATION (seconds,\n"
+	 "or with s, m, h, d, w: 30m, 12h, 7d)",
+	 0},
+	{"keep-storage", 0, CLI_ARG_REQUIRED, cli_set_size, offsetof(struct gc_args, keep_storage),
+	 "SIZE",
+	 "cache: first evict the step cache entries\n"
+	 "used longest ago until the blobs that entries\n"
+	 "and tags reference total at most SIZE (bytes,\n"
+	 "or with K, M, G: KiB, MiB, GiB)",
+	 0},
 };
 
 /* true when done: the help, or a usage error (*status) */
@@ -361,6 +434,7 @@ static bool gc_parse(struct cli_cmd *cmd, int argc, char **argv, struct gc_args 
 
 	cmd->intro = intro;
 	a->wait = true;
+	a->max_age = a->keep_storage = -1;
 	done = cli_start(cmd, argc, argv, &a->layouts, status);
 	cmd->intro = NULL;
 	free(intro);
@@ -370,6 +444,11 @@ static bool gc_parse(struct cli_cmd *cmd, int argc, char **argv, struct gc_args 
 					       a->layouts.v[i]);
 			done = true;
 		}
+	}
+	if (!done && a->layouts.n && !a->cache_dir && (a->max_age >= 0 || a->keep_storage >= 0)) {
+		*status = pn_cli_usage("gc", "--max-age and --keep-storage evict from the build "
+					     "cache: name it with --cache-dir");
+		done = true;
 	}
 	return done;
 }
@@ -381,7 +460,9 @@ static int gc_one(const struct gc_args *a, size_t i, struct gc_report *r, struct
 			     .wait = a->wait,
 			     .runs = true,
 			     .over_bytes = -1,
-			     .over_garbage = -1};
+			     .over_garbage = -1,
+			     .max_age = a->max_age,
+			     .keep_storage = a->keep_storage};
 
 	if (i < a->layouts.n)
 		return layout_gc(a->layouts.v[i], a->dry_run, a->wait, r, err);

@@ -2,7 +2,9 @@
 #include "assembler/cli/opt.h"
 #include "common/cleanup.h"
 
+#include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define HELP_COLUMN 30 /* where the help text of an option line starts */
@@ -273,4 +275,72 @@ int cli_set_progress(void *ctx, const struct cli_opt *opt, const char *value, st
 				    value);
 	pn_log_set_progress(p);
 	return 0;
+}
+
+/* the leading digits of v as n and where they end; false when there are none
+ * (or a sign, which strtoull would take) */
+static bool parse_count(const char *v, unsigned long long *n, const char **end)
+{
+	char *e;
+
+	if (!(*v >= '0' && *v <= '9'))
+		return false;
+	errno = 0;
+	*n = strtoull(v, &e, 10);
+	*end = e;
+	return errno == 0;
+}
+
+int cli_parse_size(const char *value, int64_t *out, struct pn_error **err)
+{
+	unsigned long long n;
+	const char *end;
+	unsigned shift = 0;
+
+	if (!parse_count(value, &n, &end))
+		return pn_error_set(err, PN_ERR_INVALID, "bad size `%s`", value);
+	if (*end == 'K' || *end == 'k')
+		shift = 10;
+	else if (*end == 'M' || *end == 'm')
+		shift = 20;
+	else if (*end == 'G' || *end == 'g')
+		shift = 30;
+	if ((shift && end[1] && strcmp(end + 1, "iB") && strcmp(end + 1, "B")) ||
+	    (!shift && *end) || n > (unsigned long long)(INT64_MAX >> shift))
+		return pn_error_set(err, PN_ERR_INVALID, "bad size `%s`", value);
+	*out = (int64_t)(n << shift);
+	return 0;
+}
+
+int cli_parse_duration(const char *value, int64_t *out, struct pn_error **err)
+{
+	static const struct {
+		char suffix;
+		int64_t seconds;
+	} units[] = {{'\0', 1}, {'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 604800}};
+	unsigned long long n;
+	const char *end;
+
+	if (parse_count(value, &n, &end) && (!*end || !end[1])) {
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+			if (*end != units[i].suffix)
+				continue;
+			if (n > (unsigned long long)(INT64_MAX / units[i].seconds))
+				break;
+			*out = (int64_t)n * units[i].seconds;
+			return 0;
+		}
+	}
+	return pn_error_set(err, PN_ERR_INVALID,
+			    "bad duration `%s` (seconds, or a number with s, m, h, d or w)", value);
+}
+
+int cli_set_size(void *ctx, const struct cli_opt *opt, const char *value, struct pn_error **err)
+{
+	return cli_parse_size(value, (int64_t *)((char *)ctx + opt->off), err);
+}
+
+int cli_set_duration(void *ctx, const struct cli_opt *opt, const char *value, struct pn_error **err)
+{
+	return cli_parse_duration(value, (int64_t *)((char *)ctx + opt->off), err);
 }

@@ -120,5 +120,17 @@ int cli_set_false(void *ctx, const struct cli_opt *opt, const char *value,
 		  struct pn_error **err); /* a bool set false (--no-...) */
 int cli_set_progress(void *ctx, const struct cli_opt *opt, const char *value,
 		     struct pn_error **err); /* --progress MODE: pn_log_set_progress */
+int cli_set_size(void *ctx, const struct cli_opt *opt, const char *value,
+		 struct pn_error **err); /* an int64_t: cli_parse_size */
+int cli_set_duration(void *ctx, const struct cli_opt *opt, const char *value,
+		     struct pn_error **err); /* an int64_t: cli_parse_duration */
+
+/* SIZE: whole bytes, or with a suffix K, M, G (KiB, MiB, GiB; also written
+ * KB, KiB, ...), at most INT64_MAX bytes.  DURATION: whole seconds, or with a
+ * suffix s, m, h, d, w (seconds, minutes, hours, days, weeks), at most
+ * INT64_MAX seconds.  Both refuse signs, spaces, fractions and anything else
+ * (PN_ERR_INVALID, "bad size `V`" / "bad duration `V`"). */
+int cli_parse_size(const char *value, int64_t *out, struct pn_error **err);
+int cli_parse_duration(const char *value, int64_t *out, struct pn_error **err);
 
 #endif
