@@ -137,12 +137,13 @@ static int entry_read(struct build_cache *c, const char *key, json_t **out)
 
 /* a hit: the entry's mtime says when it was last used (`pinion gc
  * --max-age`, `--keep-storage`).  Best effort: in a read-only cache, or on an
- * entry of another owner, it keeps its time and the build goes on. */
+ * entry of another owner, it keeps its time and the build goes on.  An entry
+ * that is a symlink is touched itself, never what it names. */
 static void entry_touch(struct build_cache *c, const char *key)
 {
 	cleanup_free char *path = entry_path(c, key);
 
-	if (utimensat(AT_FDCWD, path, NULL, 0) < 0)
+	if (utimensat(AT_FDCWD, path, NULL, AT_SYMLINK_NOFOLLOW) < 0)
 		pn_debug("cache entry `%s`: last use not recorded: %s", path, strerror(errno));
 }
 
