@@ -133,6 +133,16 @@ test_expect_success 'PINION_AUTO_GC_MAX_AGE: the gc after a build evicts the ent
 	build_model two && rebuilt "$T/two.err"
 '
 
+test_expect_success 'a hit on an entry that is a symlink touches the link, never what it names' '
+	mkdir -p "$T/outside" &&
+	for k in "$KEYS"/*.json; do mv "$k" "$T/outside/" && ln -s "$T/outside/${k##*/}" "$k" || exit 1; done &&
+	touch -d "-3 days" "$T/outside"/*.json && : >"$T/before-hit" &&
+	stat -c "%n %Y" "$T/outside"/*.json >"$T/times-outside" &&
+	build_model one && all_cached "$T/one.err" &&
+	test_cmp "$T/times-outside" <(stat -c "%n %Y" "$T/outside"/*.json) &&
+	find "$KEYS" -name "*.json" -type l -newer "$T/before-hit" | grep -q .
+'
+
 if mount --bind "$KEYS" "$KEYS" 2>/dev/null; then
 	at_exit 'umount "$KEYS"'
 	test_expect_success 'a hit it cannot record (read-only keys/) does not fail the build' '
