@@ -1,5 +1,5 @@
 #!/bin/bash
-# t_archive_run.sh - predict, run, unpack and ls of an image in an archive
+# t_archive_run.sh - predict, train, serve, run, unpack and ls of an image in an archive
 # that other tools wrote: skopeo's oci-archive and docker-archive of the
 # image pinion built from examples/hello, and podman save's (when podman runs
 # here as root).  A prediction answers, a command runs in the image, the
@@ -37,6 +37,24 @@ test_expect_success 'predict: an oci-archive and a docker-archive skopeo wrote a
 	pq predict "docker-archive:$T/skd.tar" -i name=docker -i times=2 >p2.out 2>p2.err ||
 		{ cat p2.err; false; } &&
 	test_equal "$(cat p2.out)" "hello, docker! hello, docker!" &&
+	test_expect_failure_status 2 pq train "oci-archive:$T/sk.tar:v1" 2>t.err &&
+	test_grep "the image has no trainer" t.err &&
+	no_temp
+'
+
+test_expect_success 'serve: a docker-archive served until SIGTERM; its temporary layout goes with it' '
+	port=$(free_port) || exit 1
+	"$PINION" serve "docker-archive:$T/skd.tar" -p "$port" >serve.out 2>serve.err &
+	spid=$!
+	test_when_finished "kill $spid 2>/dev/null" &&
+	for i in $(seq 1 300); do
+		curl -sf "http://127.0.0.1:$port/health-check" 2>/dev/null | grep -q READY && break; sleep 0.2
+	done &&
+	ls "$PINION_CACHE_DIR" | grep -q "^copy-archive-" &&
+	curl -sf -X POST -H "Content-Type: application/json" -d "{\"input\":{\"name\":\"served\"}}" \
+		"http://127.0.0.1:$port/predictions" | jq -r .output >serve.json &&
+	test_equal "$(cat serve.json)" "hello, served!" &&
+	kill -TERM $spid && wait $spid &&
 	no_temp
 '
 
