@@ -171,6 +171,32 @@ int oci_location_commit(struct oci_location *loc, struct pn_error **err)
 	return oci_docker_archive_pack(loc->layout, NULL, repo_tag, loc->tmp, loc->path, err);
 }
 
+/* a message naming an archive's temporary layout (removed with loc) names
+ * the archive instead */
+static void name_archive(const struct oci_location *loc, struct pn_error **err)
+{
+	const char *at;
+	char *m;
+
+	if (!err || !*err || !loc->tmp || !(at = strstr((*err)->msg, loc->tmp)))
+		return;
+	m = xasprintf("%.*s%s%s", (int)(at - (*err)->msg), (*err)->msg, loc->path,
+		      at + strlen(loc->tmp));
+	free((*err)->msg);
+	(*err)->msg = m;
+}
+
+int oci_location_open_image(struct oci_location *loc, const char *s, const char *tmp_parent,
+			    const char *platform, struct oci_image *img, struct pn_error **err)
+{
+	if (oci_location_open(loc, s, 0, tmp_parent, err) == 0 &&
+	    oci_image_load(loc->layout, loc->ref, platform, img, err) == 0)
+		return 0;
+	name_archive(loc, err);
+	oci_location_release(loc);
+	return pn_error_wrap(err, "image `%s`", s);
+}
+
 int oci_location_inspect_json(const char *s, const char *platform, json_t **out,
 			      struct pn_error **err)
 {
@@ -182,6 +208,8 @@ int oci_location_inspect_json(const char *s, const char *platform, json_t **out,
 		return -1;
 	}
 	rc = oci_layout_inspect_json(loc.layout, loc.ref, platform, s, out, err);
+	if (rc < 0)
+		name_archive(&loc, err);
 	oci_location_release(&loc);
 	return rc;
 }

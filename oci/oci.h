@@ -482,6 +482,12 @@ int oci_archive_pack(const char *dir, const char *file, struct pn_error **err);
  * diff_ids; repo_tag (may be NULL) is its RepoTags entry */
 int oci_docker_archive_pack(struct oci_layout *l, const char *ref, const char *repo_tag,
 			    const char *tmp_dir, const char *file, struct pn_error **err);
+/* open s to read (as oci_location_open) and load its image (ref loc->ref,
+ * the given platform) into img, which the caller releases; for predict,
+ * run, unpack.  On failure loc is released (a temporary layout removed) and
+ * the error is wrapped "image `S`". */
+int oci_location_open_image(struct oci_location *loc, const char *s, const char *tmp_parent,
+			    const char *platform, struct oci_image *img, struct pn_error **err);
 /* `pinion inspect` of any local location (oci_layout_inspect_json) */
 int oci_location_inspect_json(const char *s, const char *platform, json_t **out,
 			      struct pn_error **err);

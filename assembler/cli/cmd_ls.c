@@ -1,4 +1,5 @@
-/* cmd_ls.c - `pinion ls oci:DIR`: the images of a layout */
+/* cmd_ls.c - `pinion ls oci:DIR`: the images of a layout (or of an archive,
+ * read into a temporary layout) */
 #include "assembler/cli/opt.h"
 #include "common/common.h"
 #include "common/cleanup.h"
@@ -7,9 +8,12 @@
 #include <string.h>
 
 static const char ls_intro[] =
-	"usage: pinion ls [--json] oci:DIR\n\n"
+	"usage: pinion ls [--json] oci:DIR|oci-archive:FILE|docker-archive:FILE[:REF]\n\n"
 	"List the images in an OCI layout: name (or <none>), manifest digest, size\n"
-	"of the manifest and media type, one per line.  The name is the whole\n"
+	"of the manifest and media type, one per line.  An archive is read into a\n"
+	"temporary layout in the cache dir (removed after) and listed as it; a\n"
+	"docker-archive as pinion stores it (an OCI manifest per image; REF, a\n"
+	"RepoTags name or @N, picks one when it holds several).  The name is the whole\n"
 	"org.opencontainers.image.ref.name, as `-t r8.im/me/model:v3` or skopeo's\n"
 	"`oci:DIR:r8.im/me/model:v3` stored it; `oci:DIR:v3` finds it too while\n"
 	"no other name in the layout has the tag v3.\n\n"
@@ -58,11 +62,30 @@ static void print_entries(const struct oci_layout_entry *e, size_t n, bool as_js
 	}
 }
 
+/* the entries of the layout (or archive) s names, without a tag; a
+ * docker-archive may name its image (NAME or @N) when it holds several */
+static int ls_open(const char *s, struct oci_location *loc, struct oci_layout_entry **e, size_t *n,
+		   struct pn_error **err)
+{
+	enum oci_transport t;
+	cleanup_free char *path = NULL, *ref = NULL;
+
+	oci_location_init(loc);
+	if (oci_location_parse(s, &t, &path, &ref, err) < 0)
+		return -1;
+	if (ref && t != OCI_TRANSPORT_DOCKER_ARCHIVE)
+		return pn_error_set(err, PN_ERR_INVALID, "`%s`: ls takes a layout without a tag",
+				    s);
+	if (oci_location_open(loc, s, 0, NULL, err) < 0 ||
+	    oci_layout_list(loc->layout, e, n, err) < 0)
+		return -1;
+	return 0;
+}
+
 static int cmd_ls(int argc, char **argv)
 {
-	cleanup_free char *dir = NULL, *ref = NULL;
 	cleanup_strv struct pn_strv args = PN_STRV_INIT;
-	struct oci_layout *l = NULL;
+	struct oci_location loc;
 	struct oci_layout_entry *e = NULL;
 	struct pn_error *err = NULL;
 	bool as_json = false;
@@ -75,20 +98,15 @@ static int cmd_ls(int argc, char **argv)
 	if (cli_start(&cmd, argc, argv, &args, &rc))
 		return rc;
 	if (!args.n)
-		return pn_cli_usage("ls", "expected oci:DIR");
-	if (oci_ref_parse_layout(args.v[0], &dir, &ref, &err) < 0)
-		return pn_cli_fail(err);
-	if (ref)
-		return pn_cli_usage("ls", "`%s`: ls takes a layout (oci:DIR) without a tag",
-				    args.v[0]);
-	if (oci_layout_open(dir, 0, &l, &err) < 0 || oci_layout_list(l, &e, &n, &err) < 0) {
-		oci_layout_free(l);
+		return pn_cli_usage("ls", "expected oci:DIR or an archive");
+	if (ls_open(args.v[0], &loc, &e, &n, &err) < 0) {
+		oci_location_release(&loc);
 		return pn_cli_fail(err);
 	}
 	print_entries(e, n, as_json);
 	oci_layout_entries_free(e, n);
-	oci_layout_free(l);
+	oci_location_release(&loc);
 	return 0;
 }
 
-PN_COMMAND(ls, "ls", "list the images in an OCI layout", cmd_ls);
+PN_COMMAND(ls, "ls", "list the images in an OCI layout or archive", cmd_ls);

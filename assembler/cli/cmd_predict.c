@@ -197,11 +197,13 @@ static const char predict_intro[] =
 	"Run one prediction: check the inputs against the model's schema, start the\n"
 	"image's server in the sandbox on a free loopback port, wait for setup, POST\n"
 	"the inputs to /predictions, print the output (files are written to the\n"
-	"working directory, or to -o PATH), stop it.  IMAGE is oci:DIR[:TAG] or a\n"
-	"registry reference.  Without IMAGE the model in the current directory is\n"
-	"checked and built first (as `pinion build`, into `.pinion/layout:latest`;\n"
-	"usually every step is cached), as `cog predict` does.  A bad input exits\n"
-	"with status 2 before anything runs; Ctrl-C stops the model and exits 130.\n"
+	"working directory, or to -o PATH), stop it.  IMAGE is oci:DIR[:TAG],\n"
+	"oci-archive:FILE[:REF], docker-archive:FILE[:REF] (read into a temporary\n"
+	"layout in the cache dir, removed after) or a registry reference.  Without\n"
+	"IMAGE the model in the current directory is checked and built first (as\n"
+	"`pinion build`, into `.pinion/layout:latest`; usually every step is\n"
+	"cached), as `cog predict` does.  A bad input exits with status 2 before\n"
+	"anything runs; Ctrl-C stops the model and exits 130.\n"
 	"\n";
 
 /* ------------------------------------------------------------------ train */

@@ -24,12 +24,13 @@ static const char run_intro[] =
 	"inside pinion's rootless sandbox: user, mount and pid namespaces, an overlay\n"
 	"of the image's layers with a throwaway upper directory, /proc, a minimal\n"
 	"/dev, the host's resolv.conf and hosts.  stdin, stdout and stderr are the\n"
-	"terminal's.  IMAGE is oci:DIR[:TAG] or a registry reference (pulled into\n"
-	"the cache).  The exit status is the command's (126: it could not be\n"
-	"started, e.g. a bad user or working directory; 127: not found); 1 or 2\n"
-	"when pinion itself failed before running it.  Without IMAGE (nothing, or\n"
-	"`--` first) the model in the current directory is built first and run, as\n"
-	"`cog run` does.\n\n"
+	"terminal's.  IMAGE is oci:DIR[:TAG], oci-archive:FILE[:REF],\n"
+	"docker-archive:FILE[:REF] (read into a temporary layout in the cache dir,\n"
+	"removed after) or a registry reference (pulled into the cache).  The exit\n"
+	"status is the command's (126: it could not be started, e.g. a bad user or\n"
+	"working directory; 127: not found); 1 or 2 when pinion itself failed\n"
+	"before running it.  Without IMAGE (nothing, or `--` first) the model in\n"
+	"the current directory is built first and run, as `cog run` does.\n\n"
 	"Options:\n";
 
 struct run_args {
@@ -194,7 +195,8 @@ static int parse_args(struct run_args *a, int argc, char **argv, struct pn_error
 }
 
 struct run_state {
-	struct oci_layout *src;	   /* where the image is */
+	struct oci_location loc;   /* a local image (an archive's temporary layout) */
+	struct oci_layout *src;	   /* where the image is (loc.layout) */
 	struct build_cache *cache; /* when pulled */
 	struct oci_image img;
 	struct runner *runner;
@@ -203,16 +205,16 @@ struct run_state {
 
 static int image_open(struct run_args *a, struct run_state *s, struct pn_error **err)
 {
-	cleanup_free char *dir = NULL, *ref = NULL;
 	struct registry_client *rc = NULL;
 	struct oci_descriptor d;
 	int rc_;
 
 	if (registry_location_is_layout(a->image)) {
-		if (oci_ref_parse_layout(a->image, &dir, &ref, err) < 0 ||
-		    oci_layout_open(dir, 0, &s->src, err) < 0)
+		if (oci_location_open_image(&s->loc, a->image, a->cache_dir, a->ro.platform,
+					    &s->img, err) < 0)
 			return -1;
-		return oci_image_load(s->src, ref, a->ro.platform, &s->img, err);
+		s->src = s->loc.layout;
+		return 0;
 	}
 	if (build_cache_open(a->cache_dir, &s->cache, err) < 0 ||
 	    registry_client_new(&a->ro, &rc, err) < 0)
@@ -283,8 +285,10 @@ static int run_main(struct run_args *a, struct run_state *s, int *status, struct
 			return -1;
 		a->image = a->image_owned;
 	}
-	if (image_open(a, s, err) < 0)
-		return pn_error_wrap(err, "image `%s`", a->image);
+	if (image_open(a, s, err) < 0) /* a local one names itself */
+		return registry_location_is_layout(a->image)
+			       ? -1
+			       : pn_error_wrap(err, "image `%s`", a->image);
 	runner_opts_init(&o);
 	o.cache_dir = a->cache_dir;
 	o.no_overlay = a->no_overlay;
@@ -369,7 +373,7 @@ static int cmd_run(int argc, char **argv)
 	runner_rootfs_release(&s.rf);
 	runner_free(s.runner);
 	oci_image_release(&s.img);
-	oci_layout_free(s.src);
+	oci_location_release(&s.loc);
 	if (s.cache)
 		build_cache_free(s.cache);
 	run_args_release(&a);

@@ -11,8 +11,9 @@ static const char serve_intro[] =
 	"\n"
 	"Run the image's HTTP server (Cog's API: /health-check, /predictions, ...) in\n"
 	"the sandbox until interrupted (Ctrl-C: exit 130; SIGTERM: exit 0).  PORT\n"
-	"defaults to 5000, HOST to 127.0.0.1.  Without IMAGE the model in the\n"
-	"current directory is checked and built first (usually all cached), as\n"
+	"defaults to 5000, HOST to 127.0.0.1.  IMAGE: as `pinion predict` (a\n"
+	"layout, an archive or a registry reference).  Without IMAGE the model in\n"
+	"the current directory is checked and built first (usually all cached), as\n"
 	"`cog serve` does, so the server runs the predict.py of now.\n"
 	"\n";
 

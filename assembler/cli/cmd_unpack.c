@@ -1,5 +1,6 @@
-/* cmd_unpack.c - `pinion unpack oci:DIR[:TAG] DEST`: all layers of an image
- * applied onto an empty directory with the safe applier. */
+/* cmd_unpack.c - `pinion unpack IMAGE DEST`: all layers of a local image
+ * (oci:, oci-archive:, docker-archive:) applied onto an empty directory with
+ * the safe applier. */
 #include "assembler/cli/opt.h"
 #include "common/common.h"
 #include "common/cleanup.h"
@@ -13,10 +14,12 @@
 #include <unistd.h>
 
 static const char unpack_intro[] =
-	"usage: pinion unpack [OPTIONS] oci:DIR[:TAG] DEST\n\n"
+	"usage: pinion unpack [OPTIONS] IMAGE DEST\n\n"
 	"Apply every layer of an image, in order, onto DEST (created if missing;\n"
 	"it must be empty).  Whiteouts are applied; nothing is written outside\n"
-	"DEST; device nodes are skipped unless --devices is given as root.\n\n"
+	"DEST; device nodes are skipped unless --devices is given as root.  IMAGE\n"
+	"is oci:DIR[:TAG], oci-archive:FILE[:REF] or docker-archive:FILE[:REF] (an\n"
+	"archive is read into a temporary layout in the cache dir, removed after).\n\n"
 	"Options:\n";
 
 struct unpack_args {
@@ -71,17 +74,14 @@ static int dest_prepare(const char *dest, struct pn_error **err)
 static int unpack_run(const char *ref, const char *dest, const char *platform,
 		      const struct oci_apply_opts *ao, struct pn_error **err)
 {
-	cleanup_free char *dir = NULL, *tag = NULL;
-	struct oci_layout *l = NULL;
+	struct oci_location loc;
+	struct oci_layout *l;
 	struct oci_image img;
 	int rc = -1;
 
-	oci_image_init(&img);
-	if (oci_ref_parse_layout(ref, &dir, &tag, err) < 0 || oci_layout_open(dir, 0, &l, err) < 0)
-		goto out;
-	oci_image_release(&img);
-	if (oci_image_load(l, tag, platform, &img, err) < 0)
-		goto out;
+	if (oci_location_open_image(&loc, ref, NULL, platform, &img, err) < 0)
+		return -1;
+	l = loc.layout;
 	if (img.manifest.n_layers != img.config.n_diff_ids) {
 		pn_error_set(err, PN_ERR_INVALID, "image has %zu layers but %zu diff_ids",
 			     img.manifest.n_layers, img.config.n_diff_ids);
@@ -107,7 +107,7 @@ static int unpack_run(const char *ref, const char *dest, const char *platform,
 	rc = 0;
 out:
 	oci_image_release(&img);
-	oci_layout_free(l);
+	oci_location_release(&loc);
 	return rc;
 }
 
@@ -131,7 +131,7 @@ static int cmd_unpack(int argc, char **argv)
 	a.ao.skip_devices = !a.devices;
 	a.ao.chown = geteuid() == 0 && !a.no_chown;
 	if (args.n != 2)
-		return pn_cli_usage("unpack", "expected oci:DIR[:TAG] DEST");
+		return pn_cli_usage("unpack", "expected IMAGE DEST");
 	if (unpack_run(args.v[0], args.v[1], a.platform, &a.ao, &err) < 0)
 		return pn_cli_fail(err);
 	return 0;

@@ -66,8 +66,7 @@ static void served_release(struct served *s)
 	if (s->runner)
 		runner_free(s->runner);
 	oci_image_release(&s->img);
-	if (s->layout)
-		oci_layout_free(s->layout);
+	oci_location_release(&s->loc); /* s->layout */
 	build_cache_free(s->cache);
 	registry_opts_release(&s->ro);
 	free(s->base_url);
@@ -149,30 +148,32 @@ int served_set_gpus(void *ctx, const struct cli_opt *opt, const char *v, struct 
 	return 0;
 }
 
-/* IMAGE: oci:DIR[:TAG], a registry reference (pulled into the cache), or
- * NULL: the default layout of the current directory */
+/* IMAGE: oci:DIR[:TAG], oci-archive:FILE[:REF], docker-archive:FILE[:REF], a
+ * registry reference (pulled into the cache), or NULL: the default layout of
+ * the current directory */
 static int image_open(struct served *s, const char *image, struct pn_error **err)
 {
-	cleanup_free char *dir = NULL, *ref = NULL;
+	cleanup_free char *dir = NULL;
 	struct registry_client *rc = NULL;
 	struct oci_descriptor d;
 
-	if (!image || registry_location_is_layout(image)) {
-		if (image && oci_ref_parse_layout(image, &dir, &ref, err) < 0)
+	oci_image_release(&s->img);
+	if (image && registry_location_is_layout(image)) {
+		if (oci_location_open_image(&s->loc, image, s->cache_dir, s->ro.platform, &s->img,
+					    err) < 0)
 			return -1;
-		if (!image) {
-			dir = build_default_layout(".");
-			ref = xstrdup(BUILD_DEFAULT_TAG);
-		}
-		if (oci_layout_open(dir, 0, &s->layout, err) < 0) {
-			if (!image)
-				pn_error_hint(err,
-					      "build the model first with `pinion build`, or name "
-					      "an image");
+		s->layout = s->loc.layout;
+		return 0;
+	}
+	if (!image) {
+		dir = build_default_layout(".");
+		if (oci_layout_open(dir, 0, &s->loc.layout, err) < 0) {
+			pn_error_hint(err, "build the model first with `pinion build`, or name "
+					   "an image");
 			return -1;
 		}
-		oci_image_release(&s->img);
-		return oci_image_load(s->layout, ref, s->ro.platform, &s->img, err);
+		s->layout = s->loc.layout;
+		return oci_image_load(s->layout, BUILD_DEFAULT_TAG, s->ro.platform, &s->img, err);
 	}
 	if (build_cache_open(s->cache_dir, &s->cache, err) < 0 ||
 	    registry_client_new(&s->ro, &rc, err) < 0)

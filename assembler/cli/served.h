@@ -22,7 +22,8 @@ extern volatile sig_atomic_t served_signal;
 
 struct served {
 	struct registry_opts ro;
-	struct oci_layout *layout;
+	struct oci_location loc;   /* a local image (an archive's temporary layout) */
+	struct oci_layout *layout; /* loc.layout, or NULL: pulled into the cache */
 	struct build_cache *cache;
 	struct oci_image img;
 	struct runner *runner;

@@ -10,8 +10,10 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -367,6 +369,57 @@ static void t_hostile_size(void)
 	oci_layout_free(l);
 }
 
+/* entries of dir besides . and .. */
+static int n_entries(const char *dir)
+{
+	cleanup_dir DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	while (d && (de = readdir(d)))
+		n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+	return n;
+}
+
+/* the archives t_location wrote (dir/o.tar:v1, dir/d.tar:me/m:v1) opened
+ * with their image; the temporary layout goes with the location, and on an
+ * error at once, the message naming the archive */
+static void t_location_image(const char *dir, const struct oci_image *want)
+{
+	cleanup_free char *scratch = pn_path_join(dir, "scratch");
+	const char *where[] = {"oci-archive:", "docker-archive:", "oci:"};
+	const char *file[] = {"o.tar:v1", "d.tar:@0", "src:v1"};
+	struct oci_location loc;
+	struct oci_image img;
+	struct pn_error *err = NULL;
+
+	ok(mkdir(scratch, 0755) == 0, "scratch dir");
+	for (size_t i = 0; i < 3; i++) {
+		cleanup_free char *s = xasprintf("%s%s/%s", where[i], dir, file[i]);
+
+		ok_call(oci_location_open_image(&loc, s, scratch, NULL, &img, &err), &err,
+			"open %s with its image", s);
+		is_str(img.config.diff_ids[0], want->config.diff_ids[0], "its layer");
+		is_int(n_entries(scratch), i < 2, "a temporary layout only for an archive");
+		oci_image_release(&img);
+		oci_location_release(&loc);
+		is_int(n_entries(scratch), 0, "removed with the location");
+	}
+	for (size_t i = 0; i < 2; i++) {
+		cleanup_free char *s = xasprintf(
+			i ? "docker-archive:%s/d.tar:nope" : "oci-archive:%s/o.tar:nope", dir);
+		int rc = oci_location_open_image(&loc, s, scratch, NULL, &img, &err);
+		const char *msg = err ? err->msg : "(none)";
+
+		ok(rc < 0 && err && err->code == PN_ERR_NOT_FOUND &&
+			   strstr(msg, i ? "d.tar" : "o.tar") && strstr(msg, "nope") &&
+			   !strstr(msg, "copy-archive"),
+		   "a missing REF names the archive, not the temporary layout: %s", msg);
+		pn_error_clear(&err);
+		is_int(n_entries(scratch), 0, "and nothing is left");
+	}
+}
+
 static void t_location(void)
 {
 	char *dir = tap_tmpdir();
@@ -400,6 +453,7 @@ static void t_location(void)
 				  &err),
 		&err, 0, "/nonexistent/x.tar", "a file in a missing directory is named");
 	oci_location_release(&loc);
+	t_location_image(dir, &img);
 	oci_image_release(&img);
 	oci_layout_free(src);
 }
