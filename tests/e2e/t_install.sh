@@ -117,6 +117,13 @@ test_expect_success 'bash completes oci: directories and the names in a layout' 
 	test_equal "$(comp "$INSTALLED import roo")" rootfs
 '
 
+test_expect_success 'bash completes oci-archive: and docker-archive: files' '
+	cd "$T" && mkdir -p arch/sub && : >arch/model.tar &&
+	comp "$INSTALLED predict oci-archive:arch/" | sort >"$T/got" &&
+	printf "%s\n" arch/model.tar arch/sub/ >"$T/want" && test_cmp "$T/want" "$T/got" &&
+	test_equal "$(comp "$INSTALLED run docker-archive:arch/mo")" arch/model.tar
+'
+
 test_expect_success 'zsh: _pinion parses and compinit binds it to pinion' '
 	command -v zsh >/dev/null || { echo "zsh missing: tests/tools/deps.sh installs it"; exit 1; }
 	zsh -n "$ZSHCOMP" &&
@@ -147,7 +154,8 @@ test_expect_success 'zsh offers the commands, each command'\''s options and the 
 	pinion __complete options build >want && test_cmp want got &&
 	zcomp "$INSTALLED ls oci:layouts/lay:" | sort >got &&
 	printf "%s\n" v1 v2 >want && test_cmp want got &&
-	test_equal "$(zcomp "$INSTALLED ls oci:lay")" "_files -/"
+	test_equal "$(zcomp "$INSTALLED ls oci:lay")" "_files -/" &&
+	test_equal "$(zcomp "$INSTALLED unpack docker-archive:x" | sed "s/ *\$//")" "_files"
 '
 
 test_expect_success 'make uninstall removes every file install wrote' '

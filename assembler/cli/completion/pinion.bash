@@ -1,4 +1,5 @@
-# bash completion for pinion: commands, options and oci: layout paths.
+# bash completion for pinion: commands, options, oci: layout paths and
+# oci-archive: / docker-archive: files.
 # The commands and each command's options come from the binary itself
 # (`pinion __complete commands`, `pinion __complete options [CMD]`), which
 # reads the option tables its --help prints, so this file never lists them.
@@ -25,6 +26,16 @@ _pinion_oci() {
 	done
 }
 
+# _pinion_archive WORD: completions of an oci-archive:FILE or
+# docker-archive:FILE word: files, and directories with a / to go on (the
+# names inside an archive are not offered: listing one reads all of it)
+_pinion_archive() {
+	local t=${1%%:*} f
+	compgen -f -- "${1#*:}" | while IFS= read -r f; do
+		if [[ -d $f ]]; then printf '%s:%s/\n' "$t" "$f"; else printf '%s:%s\n' "$t" "$f"; fi
+	done
+}
+
 _pinion() {
 	local prog=${COMP_WORDS[0]} cur line cmd="" i w
 	# the word under the cursor with its colons (COMP_WORDBREAKS splits at ':')
@@ -45,6 +56,9 @@ _pinion() {
 		mapfile -t COMPREPLY < <(compgen -W "$("$prog" __complete options $cmd 2>/dev/null)" -- "$cur")
 	elif [[ $cur == oci:* ]]; then
 		mapfile -t COMPREPLY < <(_pinion_oci "$prog" "$cur")
+		compopt -o nospace 2>/dev/null
+	elif [[ $cur == oci-archive:* || $cur == docker-archive:* ]]; then
+		mapfile -t COMPREPLY < <(_pinion_archive "$cur")
 		compopt -o nospace 2>/dev/null
 	else
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
