@@ -139,7 +139,7 @@ zcomp() {
 	fpath=($1 $fpath)
 	compadd() { local -a a; a=("$@"); print -rl -- "${(@)a[${a[(i)--]}+1,-1]}"; }
 	compset() { PREFIX=${PREFIX#$~2}; }
-	_files() { print -r -- "_files $*"; }
+	_files() { print -r -- "_files $*"; print -r -- "prefix=$PREFIX" >&2; }
 	autoload -Uz _pinion
 	words=(${=2}); CURRENT=${#words}; PREFIX=${words[-1]}
 	_pinion
@@ -155,7 +155,7 @@ test_expect_success 'zsh offers the commands, each command'\''s options and the 
 	zcomp "$INSTALLED ls oci:layouts/lay:" | sort >got &&
 	printf "%s\n" v1 v2 >want && test_cmp want got &&
 	test_equal "$(zcomp "$INSTALLED ls oci:lay")" "_files -/" &&
-	test_equal "$(zcomp "$INSTALLED unpack docker-archive:x" | sed "s/ *\$//")" "_files"
+	test_equal "$(zcomp "$INSTALLED unpack docker-archive:x" 2>&1 | sed "s/ *\$//")" "$(printf "_files\nprefix=x")"
 '
 
 test_expect_success 'make uninstall removes every file install wrote' '
