@@ -17,6 +17,7 @@ export PINION_TEST_CACHE=${PINION_TEST_CACHE:-/var/cache/pinion-test}
 bench_setup() {
 	T=${BENCH_DIR:-$(mktemp -d /tmp/pinion-bench.XXXXXX)}
 	mkdir -p "$T"
+	_bench_T=$T
 	_bench_at_exit=""
 	trap _bench_cleanup EXIT
 	. "$root/tests/tools/fixtures.sh"
@@ -27,7 +28,17 @@ bench_setup() {
 at_exit() { _bench_at_exit="$1; $_bench_at_exit"; }
 _bench_cleanup() {
 	eval "$_bench_at_exit" >/dev/null 2>&1 || true
-	[ -n "${BENCH_DIR:-}" ] || rm -rf "$T"
+	[ -n "${BENCH_DIR:-}" ] || rm -rf "$_bench_T"
+}
+# bench_ext4 DIR SIZE [MKFS_OPTION...]: an ext4 loop fs of SIZE (truncate's
+# units) made with mkfs.ext4's defaults and the options, mounted at DIR; its
+# image DIR.img; both gone at exit.  Needs root.
+bench_ext4() {
+	local d=$1 size=$2
+	shift 2
+	truncate -s "$size" "$d.img" && mkfs.ext4 -q -F "$@" "$d.img" && mkdir -p "$d" &&
+		mount -o loop "$d.img" "$d" || { echo "no ext4 loop mount at $d" >&2; return 1; }
+	at_exit "umount -l '$d'; rm -f '$d.img'"
 }
 free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # wait_port PORT: until something listens there (30 s at the most)

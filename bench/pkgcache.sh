@@ -15,11 +15,20 @@
 # Then pip on its own, in a venv of the host's Python, the same wheels:
 # empty cache / warm cache / warm cache with --no-compile (where the time of
 # a cached install goes).
-# Env: PINION_BUILD, BENCH_DIR (kept), BENCH_WHEELS (the recipe).
+# Env: PINION_BUILD, BENCH_DIR (kept), BENCH_WHEELS (the recipe), BENCH_FS
+# (host: build on the disk BENCH_DIR is on, not on a journaled ext4 loop fs).
 . "$(dirname "$0")/env.sh"
 RATES=${*:-10 25 50}
 RECIPE=${BENCH_WHEELS:-bench-torchlike:150:2500,bench-numpylike:18:500,bench-pillowlike:4:120,bench-requestslike:1:60,bench-tqdmlike:1:20}
 bench_setup
+# the builds' disk: a journaled ext4 loop fs made here, as users' disks are
+# (BENCH_FS=host, or not root: the disk $T is on).  On this VM's root disk, an
+# ext4 without a journal, each file made within minutes of a large delete
+# scans past the freed inodes (bench/unpack.sh shout says more), which moved
+# pip's install phase from 7 to 12 s between builds of one run.
+if [ "${BENCH_FS:-ext4}" != host ] && [ "$(id -u)" = 0 ]; then
+	bench_ext4 "$T/fs" 24G && T=$T/fs
+fi
 calc() { "$PYTHON" -c "print(f'{$1:.2f}')"; }
 
 echo "bench: setting up (wheels, index, registry, base)" >&2

@@ -40,15 +40,6 @@
 # disk without that history.  Adds one row per filesystem to make bench's
 # table: the best own part of the rounds, against the goal 2 s.
 # Needs root (loop mount).  Env: PINION_BUILD, PINION_BEFORE, BENCH_DIR.
-# shout_loopfs NAME [MKFS_OPTION...]: an 8 GiB ext4 loop fs made and mounted
-# at $T/NAME (unmounted at exit)
-shout_loopfs() {
-	local n=$1
-	shift
-	truncate -s 8G "$T/$n.img" && mkfs.ext4 -q -F "$@" "$T/$n.img" && mkdir -p "$T/$n" &&
-		mount -o loop "$T/$n.img" "$T/$n" || { echo "no $n loop mount"; return 1; }
-	at_exit "umount -l '$T/$n'"
-}
 shout_bench() {
 	local rounds=${1:-1} fs who bin d ev own base best_host= best_ext4= best_nojournal=
 	. bench/env.sh
@@ -57,8 +48,8 @@ shout_bench() {
 	base=$(fixture_base_layout) &&
 		"$PINION" copy "oci:$base:library/python:3.11-slim" "$REGISTRY/library/python:3.11-slim" \
 			>/dev/null 2>&1 || return 1
-	shout_loopfs ext4-journal || return 1
-	shout_loopfs ext4-nojournal -O ^has_journal || return 1
+	bench_ext4 "$T/ext4-journal" 8G || return 1
+	bench_ext4 "$T/ext4-nojournal" 8G -O ^has_journal || return 1
 	echo "shout-sized cold build, pinion's own part ($(nproc) cores, $(date -u +%F)); seconds:"
 	printf '%-14s %-8s %7s %7s %7s %6s\n' filesystem binary own unpack total load
 	for r in $(seq "$rounds"); do
