@@ -11,7 +11,8 @@
 #   pkgcache.sh     a second model with the same requirements (175 MB of
 #                   wheels from an index at 10 and 50 MB/s, jq): its pip step
 #                   with the warm package caches vs --no-package-cache, and
-#                   where the pip step's time goes
+#                   where the pip step's time goes (on a journaled ext4 loop
+#                   fs it makes; BENCH_FS=host for the disk it runs on)
 #   weights_push.sh build --push of 1 GiB of weights vs skopeo copy of its layout
 #   unpack-shout    unpack.sh shout: pinion's own part of a cold build of the
 #                   shout-sized model (issue 13's goal: 2 s), on the host disk
