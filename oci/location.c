@@ -246,19 +246,38 @@ int oci_location_commit(struct oci_location *loc, struct pn_error **err)
 	return oci_docker_archive_pack(loc->layout, NULL, repo_tag, loc->tmp, loc->path, err);
 }
 
-/* a message naming an archive's temporary layout (removed with loc) names
- * the archive instead */
-static void name_archive(const struct oci_location *loc, struct pn_error **err)
+/* every `from` in *msg replaced by `to` */
+static void replace_all(char **msg, const char *from, const char *to)
 {
 	const char *at;
 	char *m;
+	size_t skip = 0;
 
-	if (!err || !*err || !loc->tmp || !(at = strstr((*err)->msg, loc->tmp)))
+	while ((at = strstr(*msg + skip, from))) {
+		m = xasprintf("%.*s%s%s", (int)(at - *msg), *msg, to, at + strlen(from));
+		skip = (size_t)(at - *msg) + strlen(to);
+		free(*msg);
+		*msg = m;
+	}
+}
+
+/* a message naming an archive's temporary layout (removed with loc) names
+ * the archive instead, everywhere: `oci:TMP:TAG` (a hint to name an image)
+ * becomes `oci-archive:FILE:TAG` */
+static void name_archive(const struct oci_location *loc, struct pn_error **err)
+{
+	cleanup_free char *oci_tmp = NULL, *as_archive = NULL;
+
+	if (!err || !*err || !loc->tmp)
 		return;
-	m = xasprintf("%.*s%s%s", (int)(at - (*err)->msg), (*err)->msg, loc->path,
-		      at + strlen(loc->tmp));
-	free((*err)->msg);
-	(*err)->msg = m;
+	oci_tmp = xasprintf("oci:%s", loc->tmp);
+	as_archive = xasprintf("%s:%s", oci_transport_name(loc->transport), loc->path);
+	replace_all(&(*err)->msg, oci_tmp, as_archive);
+	replace_all(&(*err)->msg, loc->tmp, loc->path);
+	if ((*err)->hint) {
+		replace_all(&(*err)->hint, oci_tmp, as_archive);
+		replace_all(&(*err)->hint, loc->tmp, loc->path);
+	}
 }
 
 int oci_location_open_image(struct oci_location *loc, const char *s, const char *tmp_parent,

@@ -151,6 +151,17 @@ test_expect_success 'a REF the archive lacks, a missing file: errors naming them
 	fails 1 "skd.tar. has no image .nosuch." pq ls "docker-archive:$T/skd.tar:nosuch"
 '
 
+test_expect_success 'an oci-archive of two images and no REF: the error names the archive and its tags, never the temporary layout' '
+	skopeo copy -q "oci:$LAYOUT:latest" "oci:$T/two:a" &&
+	skopeo copy -q "oci:$LAYOUT:latest" "oci:$T/two:b" &&
+	tar -C "$T/two" -cf "$T/two.tar" . &&
+	fails 2 "holds 2 images: name one with oci-archive:$T/two.tar:TAG (has: a, b)" \
+		pinion run "oci-archive:$T/two.tar" -- true &&
+	fails 2 "name one with oci-archive:$T/two.tar:TAG" pq unpack "oci-archive:$T/two.tar" "$T/u2i" &&
+	fails 2 "name one with oci-archive:$T/two.tar:TAG" pq predict "oci-archive:$T/two.tar" -i name=x &&
+	pinion run "oci-archive:$T/two.tar:b" -- true
+'
+
 test_expect_success 'a hostile archive is refused by unpack and run, the member named; nothing lands outside' '
 	python3 - <<-EOF &&
 	import io, tarfile
