@@ -109,6 +109,23 @@ static char *entry_path(struct build_cache *c, const char *key)
 	return xasprintf("%s/%s.json", c->keys_dir, oci_digest_hex(key));
 }
 
+/* read an entry file: a regular file (or a symlink to one) only.  O_NONBLOCK:
+ * a FIFO or a device in keys/ is refused at once instead of hanging the
+ * build or gc (which holds the cache exclusively meanwhile). */
+static int entry_file_read(const char *path, char **text, size_t *len, struct pn_error **err)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+
+	if (fd < 0)
+		return pn_error_set_errno(err, errno, "open `%s`", path);
+	if (fstat(fd, &st) < 0)
+		return pn_error_set_errno(err, errno, "stat `%s`", path);
+	if (!S_ISREG(st.st_mode))
+		return pn_error_set(err, PN_ERR_INVALID, "`%s` is not a regular file", path);
+	return pn_read_fd(fd, path, CACHE_ENTRY_MAX, text, len, err);
+}
+
 /* 1 with *out, 0 if absent or unreadable (a broken entry is a miss) */
 static int entry_read(struct build_cache *c, const char *key, json_t **out)
 {
@@ -119,7 +136,7 @@ static int entry_read(struct build_cache *c, const char *key, json_t **out)
 	json_error_t jerr;
 	json_t *j;
 
-	if (pn_read_file(path, CACHE_ENTRY_MAX, &text, &len, &e) < 0) {
+	if (entry_file_read(path, &text, &len, &e) < 0) {
 		if (e->code != PN_ERR_NOT_FOUND)
 			pn_warn("cache entry `%s` unreadable: %s", path, e->msg);
 		pn_error_free(e);
@@ -245,7 +262,7 @@ void build_cache_entries_scan(const char *keys_dir, size_t max_entries, build_ca
 			continue;
 		seen++;
 		path = pn_path_join(keys_dir, de->d_name);
-		if (pn_read_file(path, CACHE_ENTRY_MAX, &text, &len, &err) < 0) {
+		if (entry_file_read(path, &text, &len, &err) < 0) {
 			pn_debug("cache entry `%s` unreadable: %s", path, err->msg);
 			pn_error_free(err);
 		} else {

@@ -5,7 +5,11 @@
 #include "oci/internal.h"
 #include "common/cleanup.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -123,14 +127,85 @@ static int check_dest(const char *file, struct pn_error **err)
 	return 0;
 }
 
+/* ------------------------------------------------ a signal during a read */
+
+/* Reading an archive may take minutes (a model's weights); SIGINT, SIGTERM
+ * or SIGHUP meanwhile would leave its temporary layout in the cache until a
+ * gc.  So while it is read, such a signal (unless ignored) removes that
+ * directory, with async-signal-safe calls only, then kills the process as
+ * before.  A layout is shallow: blobs/sha256/FILE. */
+static char guard_dir[PATH_MAX];
+static const int guard_sigs[] = {SIGINT, SIGTERM, SIGHUP};
+#define N_GUARD_SIGS (sizeof(guard_sigs) / sizeof(*guard_sigs))
+
+static void guard_rm_at(int dfd, const char *name, int depth)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	char buf[4096] __attribute__((aligned(8)));
+	ssize_t n;
+
+	for (int pass = 0; fd >= 0 && pass < 3 && lseek(fd, 0, SEEK_SET) == 0; pass++) {
+		while ((n = getdents64(fd, buf, sizeof(buf))) > 0) {
+			for (ssize_t off = 0; off < n;) {
+				struct dirent64 *de = (struct dirent64 *)(void *)(buf + off);
+
+				off += de->d_reclen;
+				if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+					continue;
+				if (unlinkat(fd, de->d_name, 0) < 0 && errno == EISDIR && depth < 6)
+					guard_rm_at(fd, de->d_name, depth + 1);
+			}
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	unlinkat(dfd, name, AT_REMOVEDIR);
+}
+
+static void guard_on_signal(int sig)
+{
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+
+	guard_rm_at(AT_FDCWD, guard_dir, 0);
+	sigaction(sig, &dfl, NULL);
+	raise(sig); /* delivered when the handler returns: the default action */
+}
+
+static void guard_begin(const char *dir, struct sigaction *old)
+{
+	struct sigaction sa = {.sa_handler = guard_on_signal};
+
+	snprintf(guard_dir, sizeof(guard_dir), "%s", dir);
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < N_GUARD_SIGS; i++)
+		sigaddset(&sa.sa_mask, guard_sigs[i]);
+	for (size_t i = 0; i < N_GUARD_SIGS; i++) {
+		sigaction(guard_sigs[i], NULL, &old[i]);
+		if (old[i].sa_handler != SIG_IGN)
+			sigaction(guard_sigs[i], &sa, NULL);
+	}
+}
+
+static void guard_end(const struct sigaction *old)
+{
+	for (size_t i = 0; i < N_GUARD_SIGS; i++)
+		sigaction(guard_sigs[i], &old[i], NULL);
+}
+
 static int unpack(struct oci_location *loc, struct pn_error **err)
 {
+	struct sigaction old[N_GUARD_SIGS];
 	char *tag = NULL;
+	int rc;
 
+	guard_begin(loc->tmp, old);
 	if (loc->transport == OCI_TRANSPORT_OCI_ARCHIVE)
-		return oci_archive_unpack(loc->layout, loc->path, err);
-	if (oci_docker_archive_unpack(loc->layout, loc->path, loc->ref, &tag, err) < 0)
-		return -1;
+		rc = oci_archive_unpack(loc->layout, loc->path, err);
+	else
+		rc = oci_docker_archive_unpack(loc->layout, loc->path, loc->ref, &tag, err);
+	guard_end(old);
+	if (rc < 0 || loc->transport == OCI_TRANSPORT_OCI_ARCHIVE)
+		return rc;
 	free(loc->ref);
 	loc->ref = tag;
 	return 0;
@@ -171,19 +246,38 @@ int oci_location_commit(struct oci_location *loc, struct pn_error **err)
 	return oci_docker_archive_pack(loc->layout, NULL, repo_tag, loc->tmp, loc->path, err);
 }
 
-/* a message naming an archive's temporary layout (removed with loc) names
- * the archive instead */
-static void name_archive(const struct oci_location *loc, struct pn_error **err)
+/* every `from` in *msg replaced by `to` */
+static void replace_all(char **msg, const char *from, const char *to)
 {
 	const char *at;
 	char *m;
+	size_t skip = 0;
 
-	if (!err || !*err || !loc->tmp || !(at = strstr((*err)->msg, loc->tmp)))
+	while ((at = strstr(*msg + skip, from))) {
+		m = xasprintf("%.*s%s%s", (int)(at - *msg), *msg, to, at + strlen(from));
+		skip = (size_t)(at - *msg) + strlen(to);
+		free(*msg);
+		*msg = m;
+	}
+}
+
+/* a message naming an archive's temporary layout (removed with loc) names
+ * the archive instead, everywhere: `oci:TMP:TAG` (a hint to name an image)
+ * becomes `oci-archive:FILE:TAG` */
+static void name_archive(const struct oci_location *loc, struct pn_error **err)
+{
+	cleanup_free char *oci_tmp = NULL, *as_archive = NULL;
+
+	if (!err || !*err || !loc->tmp)
 		return;
-	m = xasprintf("%.*s%s%s", (int)(at - (*err)->msg), (*err)->msg, loc->path,
-		      at + strlen(loc->tmp));
-	free((*err)->msg);
-	(*err)->msg = m;
+	oci_tmp = xasprintf("oci:%s", loc->tmp);
+	as_archive = xasprintf("%s:%s", oci_transport_name(loc->transport), loc->path);
+	replace_all(&(*err)->msg, oci_tmp, as_archive);
+	replace_all(&(*err)->msg, loc->tmp, loc->path);
+	if ((*err)->hint) {
+		replace_all(&(*err)->hint, oci_tmp, as_archive);
+		replace_all(&(*err)->hint, loc->tmp, loc->path);
+	}
 }
 
 int oci_location_open_image(struct oci_location *loc, const char *s, const char *tmp_parent,

@@ -151,6 +151,17 @@ test_expect_success 'a REF the archive lacks, a missing file: errors naming them
 	fails 1 "skd.tar. has no image .nosuch." pq ls "docker-archive:$T/skd.tar:nosuch"
 '
 
+test_expect_success 'an oci-archive of two images and no REF: the error names the archive and its tags, never the temporary layout' '
+	skopeo copy -q "oci:$LAYOUT:latest" "oci:$T/two:a" &&
+	skopeo copy -q "oci:$LAYOUT:latest" "oci:$T/two:b" &&
+	tar -C "$T/two" -cf "$T/two.tar" . &&
+	fails 2 "holds 2 images: name one with oci-archive:$T/two.tar:TAG (has: a, b)" \
+		pinion run "oci-archive:$T/two.tar" -- true &&
+	fails 2 "name one with oci-archive:$T/two.tar:TAG" pq unpack "oci-archive:$T/two.tar" "$T/u2i" &&
+	fails 2 "name one with oci-archive:$T/two.tar:TAG" pq predict "oci-archive:$T/two.tar" -i name=x &&
+	pinion run "oci-archive:$T/two.tar:b" -- true
+'
+
 test_expect_success 'a hostile archive is refused by unpack and run, the member named; nothing lands outside' '
 	python3 - <<-EOF &&
 	import io, tarfile
@@ -163,6 +174,35 @@ test_expect_success 'a hostile archive is refused by unpack and run, the member 
 	fails 2 "\.\./\.\./escaped" pq unpack "oci-archive:$T/dotdot.tar" "$T/uh" &&
 	fails 2 "\.\./\.\./escaped" pinion run "oci-archive:$T/dotdot.tar" -- true &&
 	test ! -e "$T/uh" && test ! -e "$T/escaped" && test ! -e "$T/../escaped"
+'
+
+# slow_archive: $T/slow.tar, a FIFO that gives half of sk.tar, then stalls
+# (the reader is stopped mid-read); its writer pid in $fp
+slow_archive() {
+	rm -f "$T/slow.tar" && mkfifo "$T/slow.tar" || return 1
+	{ head -c $(($(stat -c %s "$T/sk.tar") / 2)) "$T/sk.tar"; exec sleep 120; } >"$T/slow.tar" &
+	fp=$!
+}
+
+test_expect_success 'SIGTERM, SIGINT, SIGHUP while an archive is read: its temporary layout goes, the status is the signal one' '
+	for c in "TERM 143 run" "INT 130 predict" "HUP 129 unpack"; do
+		set -- $c && slow_archive || exit 1
+		case $3 in
+		run) env --default-signal=INT "$PINION" run "oci-archive:$T/slow.tar" -- true 2>sig.err & ;;
+		predict) env --default-signal=INT "$PINION" predict "oci-archive:$T/slow.tar" -i name=x 2>sig.err & ;;
+		unpack) env --default-signal=INT "$PINION" unpack "oci-archive:$T/slow.tar" "$T/us" 2>sig.err & ;;
+		esac
+		pid=$! && got=""
+		for i in $(seq 150); do
+			got=$(du -sk "$PINION_CACHE_DIR"/copy-archive-* 2>/dev/null | awk "\$1 > 1024 {print \$2}")
+			test -n "$got" && break
+			sleep 0.1
+		done
+		kill -$1 $pid; wait $pid; st=$?; kill $fp 2>/dev/null; wait $fp 2>/dev/null
+		echo "$3, SIG$1 while reading: status $st, the temporary layout was ${got:-not seen}" &&
+		test -n "$got" && test_equal "$st" "$2" && test ! -e "$got" && no_temp || { cat sig.err; exit 1; }
+	done &&
+	test ! -e "$T/us"
 '
 
 test_expect_success 'gc of an archive is refused: it takes layouts' '

@@ -143,6 +143,26 @@ test_expect_success 'a hit on an entry that is a symlink touches the link, never
 	find "$KEYS" -name "*.json" -type l -newer "$T/before-hit" | grep -q .
 '
 
+# fifo_build NAME: build_model under a time bound (a FIFO entry must not hang it)
+fifo_build() {
+	(cd "$T/$1" && PINION_CACHE_DIR="$EC" PINION_AUTO_GC=off timeout -k 5 120 "$PINION" build $MIRROR \
+		--progress plain --output "oci:$T/out-$1:latest") >/dev/null 2>"$T/$1.err" || { cat "$T/$1.err"; return 1; }
+}
+
+test_expect_success 'FIFOs, a directory and device links among the entries: gc and a build neither hang nor follow them' '
+	hex() { printf "%064d" "$1"; } &&
+	mkfifo "$KEYS/$(hex 1).json" && mkdir "$KEYS/$(hex 2).json" &&
+	ln -s /dev/zero "$KEYS/$(hex 3).json" && ln -s "$T/outside" "$KEYS/$(hex 4).json" &&
+	touch -h -d "-3 days" "$KEYS/$(hex 1).json" "$KEYS/$(hex 3).json" "$KEYS/$(hex 4).json" &&
+	timeout -k 5 60 "$PINION" gc --cache-dir "$EC" --max-age 2d >"$T/fifo-gc.out" 2>&1 ||
+		{ cat "$T/fifo-gc.out"; exit 1; } &&
+	test ! -e "$KEYS/$(hex 1).json" && test ! -L "$KEYS/$(hex 3).json" && test -d "$T/outside" &&
+	test -c /dev/zero && test -d "$KEYS/$(hex 2).json" &&
+	for k in "$KEYS"/*.json; do test -d "$k" || { rm "$k" && mkfifo "$k"; } || exit 1; done &&
+	fifo_build one && rebuilt "$T/one.err" && test_grep "is not a regular file" "$T/one.err" &&
+	rmdir "$KEYS/$(hex 2).json" && build_model one && all_cached "$T/one.err"
+'
+
 if mount --bind "$KEYS" "$KEYS" 2>/dev/null; then
 	at_exit 'umount "$KEYS"'
 	test_expect_success 'a hit it cannot record (read-only keys/) does not fail the build' '
