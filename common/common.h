@@ -294,7 +294,8 @@ int pn_fsync_dir(const char *dir);
 char *pn_path_join(const char *a, const char *b);
 /* make a fresh directory "<parent>/<prefix>XXXXXX" */
 char *pn_mkdtemp_in(const char *parent, const char *prefix, struct pn_error **err);
-/* $XDG_CACHE_HOME/pinion or ~/.cache/pinion, overridable by PINION_CACHE_DIR */
+/* $XDG_CACHE_HOME/pinion or ~/.cache/pinion, overridable by PINION_CACHE_DIR;
+ * without HOME, $TMPDIR/pinion-cache-UID if it is this user's own (fs.c) */
 char *pn_cache_dir(void);
 /* the current time, or SOURCE_DATE_EPOCH when set; RFC 3339 UTC text */
 char *pn_rfc3339(int64_t t);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,6 +233,45 @@ char *pn_mkdtemp_in(const char *parent, const char *prefix, struct pn_error **er
 	return t;
 }
 
+/* Without HOME: a cache of this user's own in $TMPDIR (else /tmp), never a
+ * directory another user made there (whoever owns or can write the cache can
+ * poison later builds): TMP/pinion-cache-UID, made 0700 if absent and taken
+ * only if it is this user's directory, writable by nobody else.  Otherwise a
+ * new private one for this process (pinion-cache-UID-XXXXXX; nothing is
+ * reused), with a warning.  Chosen once per process. */
+static pthread_once_t tmp_cache_once = PTHREAD_ONCE_INIT;
+static char *tmp_cache;
+
+static void tmp_cache_choose(void)
+{
+	const char *t = getenv("TMPDIR");
+	unsigned uid = (unsigned)geteuid();
+	char *p, *fresh;
+	struct stat st;
+
+	if (!t || *t != '/')
+		t = "/tmp";
+	p = xasprintf("%s/pinion-cache-%u", t, uid);
+	(void)mkdir(p, 0700);
+	if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid && !(st.st_mode & 022)) {
+		tmp_cache = p;
+		return;
+	}
+	fresh = xasprintf("%s-XXXXXX", p);
+	if (mkdtemp(fresh)) {
+		pn_warn("`%s` is not a directory of this user that only it can write; "
+			"this run uses a cache of its own, `%s` (set PINION_CACHE_DIR or HOME)",
+			p, fresh);
+		free(p);
+		tmp_cache = fresh;
+		return;
+	}
+	pn_warn("cannot make a private cache directory in `%s`: %s (set PINION_CACHE_DIR or HOME)",
+		t, strerror(errno));
+	free(fresh);
+	tmp_cache = p; /* its checks fail later with the path in the message */
+}
+
 char *pn_cache_dir(void)
 {
 	const char *e = getenv("PINION_CACHE_DIR");
@@ -244,7 +284,8 @@ char *pn_cache_dir(void)
 	e = getenv("HOME");
 	if (e && *e)
 		return xasprintf("%s/.cache/pinion", e);
-	return xstrdup("/tmp/pinion-cache");
+	pthread_once(&tmp_cache_once, tmp_cache_choose);
+	return xstrdup(tmp_cache);
 }
 
 int64_t pn_source_date_epoch(int64_t fallback)

@@ -449,6 +449,34 @@ static void t_spawn_fail(void)
 	is_int(count_open_fds(), fds, "no fd left open");
 }
 
+/* no HOME: TMPDIR/pinion-cache-UID is taken only when it is this user's
+ * and nobody else can write it; here it is world-writable (planted), so the
+ * process gets a private one of its own, the same on every call */
+static void t_cache_dir_no_home(void)
+{
+	char *tmp = tap_tmpdir();
+	cleanup_free char *planted = xasprintf("%s/pinion-cache-%u", tmp, (unsigned)geteuid());
+	cleanup_free char *prefix = xasprintf("%s-", planted);
+	cleanup_free char *a = NULL, *b = NULL, *env = NULL;
+	struct stat st;
+
+	setenv("PINION_CACHE_DIR", "/from/env", 1);
+	env = pn_cache_dir();
+	is_str(env, "/from/env", "PINION_CACHE_DIR first");
+	unsetenv("PINION_CACHE_DIR");
+	unsetenv("XDG_CACHE_HOME");
+	unsetenv("HOME");
+	setenv("TMPDIR", tmp, 1);
+	ok(mkdir(planted, 0777) == 0 && chmod(planted, 0777) == 0, "a world-writable dir planted");
+	a = pn_cache_dir();
+	b = pn_cache_dir();
+	ok(a && strncmp(a, prefix, strlen(prefix)) == 0, "not the planted dir: %s", a ? a : "(null)");
+	is_str(b, a, "the same dir for the whole process");
+	ok(lstat(a, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0700 &&
+		   st.st_uid == geteuid(),
+	   "a private dir of this user");
+}
+
 int main(void)
 {
 	TEST(t_error_chain);
@@ -464,5 +492,6 @@ int main(void)
 	TEST(t_parse_long);
 	TEST(t_spawn_capture);
 	TEST(t_spawn_fail);
+	TEST(t_cache_dir_no_home);
 	return tap_done();
 }
