@@ -470,7 +470,8 @@ static void t_cache_dir_no_home(void)
 	ok(mkdir(planted, 0777) == 0 && chmod(planted, 0777) == 0, "a world-writable dir planted");
 	a = pn_cache_dir();
 	b = pn_cache_dir();
-	ok(a && strncmp(a, prefix, strlen(prefix)) == 0, "not the planted dir: %s", a ? a : "(null)");
+	ok(a && strncmp(a, prefix, strlen(prefix)) == 0, "not the planted dir: %s",
+	   a ? a : "(null)");
 	is_str(b, a, "the same dir for the whole process");
 	ok(lstat(a, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0700 &&
 		   st.st_uid == geteuid(),
