@@ -188,9 +188,9 @@ test_expect_success 'SIGTERM, SIGINT, SIGHUP while an archive is read: its tempo
 	for c in "TERM 143 run" "INT 130 predict" "HUP 129 unpack"; do
 		set -- $c && slow_archive || exit 1
 		case $3 in
-		run) env --default-signal=INT "$PINION" run "oci-archive:$T/slow.tar" -- true 2>sig.err & ;;
-		predict) env --default-signal=INT "$PINION" predict "oci-archive:$T/slow.tar" -i name=x 2>sig.err & ;;
-		unpack) env --default-signal=INT "$PINION" unpack "oci-archive:$T/slow.tar" "$T/us" 2>sig.err & ;;
+		run) env --default-signal=HUP,INT,TERM "$PINION" run "oci-archive:$T/slow.tar" -- true 2>sig.err & ;;
+		predict) env --default-signal=HUP,INT,TERM "$PINION" predict "oci-archive:$T/slow.tar" -i name=x 2>sig.err & ;;
+		unpack) env --default-signal=HUP,INT,TERM "$PINION" unpack "oci-archive:$T/slow.tar" "$T/us" 2>sig.err & ;;
 		esac
 		pid=$! && got=""
 		for i in $(seq 150); do
