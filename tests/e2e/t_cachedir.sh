@@ -13,7 +13,8 @@ test_expect_success 'setup: the unprivileged user, a shared TMPDIR' '
 '
 U=$(cat "$T/uid" 2>/dev/null || echo 0)
 # nohome [ARGS...]: pinion ARGS as pinion-nosub with no cache named, TMPDIR=$T/tmp
-nohome() { run_as pinion-nosub env -u HOME -u PINION_CACHE_DIR -u XDG_CACHE_HOME TMPDIR="$T/tmp" pinion "$@"; }
+# ($PINION: the copy the user can run; the checkout may be private, /root/...)
+nohome() { run_as pinion-nosub env -u HOME -u PINION_CACHE_DIR -u XDG_CACHE_HOME TMPDIR="$T/tmp" "$PINION" "$@"; }
 # own DIR: a directory of pinion-nosub, mode 0700, with the cache's snapshots/
 own() { test_equal "$(stat -c "%F %U %a" "$1")" "directory pinion-nosub 700" && test -d "$1/snapshots"; }
 
@@ -25,7 +26,7 @@ test_expect_success 'no HOME: TMPDIR/pinion-cache-UID, made 0700 by the user, is
 '
 
 test_expect_success 'a world-writable dir planted by root there is not used: a private one, a warning' '
-	mkdir -m 0777 "$T/tmp/pinion-cache-$U" && chmod 0777 "$T/tmp/pinion-cache-$U" &&
+	rm -rf "$T/tmp/pinion-cache-$U"* && mkdir -m 0777 "$T/tmp/pinion-cache-$U" && chmod 0777 "$T/tmp/pinion-cache-$U" &&
 	nohome snapshots list >/dev/null 2>"$T/err" &&
 	test_grep "pinion-cache-$U. is not a directory of this user" "$T/err" &&
 	! test -e "$T/tmp/pinion-cache-$U/snapshots" &&
@@ -34,7 +35,7 @@ test_expect_success 'a world-writable dir planted by root there is not used: a p
 '
 
 test_expect_success 'a symlink planted there (to a dir of the user) is not followed' '
-	mkdir -p "$T/tmp/target" && chown pinion-nosub "$T/tmp/target" && chmod 700 "$T/tmp/target" &&
+	rm -rf "$T/tmp/pinion-cache-$U"* && mkdir -p "$T/tmp/target" && chown pinion-nosub "$T/tmp/target" && chmod 700 "$T/tmp/target" &&
 	ln -s "$T/tmp/target" "$T/tmp/pinion-cache-$U" &&
 	nohome snapshots list >/dev/null 2>"$T/err" && test_grep "is not a directory of this user" "$T/err" &&
 	! test -e "$T/tmp/target/snapshots" &&
