@@ -176,9 +176,13 @@ static void add_entry(void *ud, const char *name, const struct stat *st, const c
 
 static int64_t blob_size(struct oci_layout *l, const char *digest)
 {
-	cleanup_free char *p = oci_layout_blob_path(l, digest);
+	cleanup_free char *p = NULL;
 	struct stat st;
 
+	/* 0 for a digest that is no blob's name or a blob the layout lacks */
+	if (!oci_digest_valid(digest))
+		return 0;
+	p = oci_layout_blob_path(l, digest);
 	return stat(p, &st) == 0 && S_ISREG(st.st_mode) ? (int64_t)st.st_size : 0;
 }
 
@@ -198,7 +202,7 @@ static int pin_tagged(struct oci_layout *l, struct pn_strv *pins, int64_t *bytes
 		if (pins->n && !strcmp(pins->v[pins->n - 1], all.v[i]))
 			continue;
 		pn_strv_push(pins, all.v[i]);
-		*bytes += oci_layout_has_blob(l, all.v[i]) ? blob_size(l, all.v[i]) : 0;
+		*bytes += blob_size(l, all.v[i]);
 	}
 	pn_strv_release(&all);
 	return 0;
